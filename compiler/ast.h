@@ -1,0 +1,97 @@
+/* ast.h — the syntax tree the parser builds and sema reads.
+ *
+ * Everything lives in the compilation's Arena. The tree is a faithful record of what was
+ * written: no names are resolved and no shapes are known here (that is sema's job).
+ * Dimensions in declarations are kept as expressions (EX_NUM or EX_NAME, or EX_NEG of a
+ * number for a user's mistake) so that sema can report bad ones with their location. */
+#ifndef BP_AST_H
+#define BP_AST_H
+
+#include "arena.h"
+#include "diag.h"
+
+typedef enum ExprKind {
+    EX_NUM,       /* number literal: num */
+    EX_NAME,      /* identifier: name */
+    EX_BINARY,    /* lhs op rhs; op is one of '+' '-' '*' '/' '@' '^' */
+    EX_NEG,       /* -lhs */
+    EX_CALL,      /* name(args...) with positional and keyword arguments */
+    EX_TRANSPOSE, /* lhs.T */
+    EX_LIST,      /* [items...] (the shape argument of reshape) */
+} ExprKind;
+
+typedef struct Expr Expr;
+
+typedef struct Arg {
+    const char *name; /* keyword name, or NULL for a positional argument */
+    Loc loc;          /* of the keyword (or of the value when positional) */
+    Expr *value;
+} Arg;
+
+struct Expr {
+    ExprKind kind;
+    Loc loc;          /* of the first token; for EX_BINARY, of the operator */
+    double num;       /* EX_NUM */
+    int is_integer;   /* EX_NUM written without '.', 'e' or 'E' */
+    const char *name; /* EX_NAME, EX_CALL */
+    int op;           /* EX_BINARY */
+    Expr *lhs, *rhs;  /* EX_BINARY (both), EX_NEG and EX_TRANSPOSE (lhs) */
+    Arg *args;        /* EX_CALL */
+    int nargs;
+    Expr **items;     /* EX_LIST */
+    int nitems;
+};
+
+typedef enum StmtKind {
+    ST_MODEL,     /* model NAME */
+    ST_INPUT,     /* input NAME[dims] [: int] [= value] */
+    ST_PARAM,     /* param NAME[dims] [= value (initialiser expression)] */
+    ST_BIND,      /* NAME = value */
+    ST_DEF,       /* def NAME(params) = value   |   def NAME(params) { body; return value } */
+    ST_LOSS,      /* loss value */
+    ST_OUTPUT,    /* output names... */
+    ST_OPTIMIZER, /* optimizer NAME(args) */
+    ST_CLIP,      /* clip_grad_norm value */
+    ST_RETURN,    /* return value (only inside a def body) */
+    ST_EXPR,      /* a bare expression (the REPL evaluates it; files reject it) */
+} StmtKind;
+
+typedef struct Stmt Stmt;
+struct Stmt {
+    StmtKind kind;
+    Loc loc;            /* of the statement's first token */
+    const char *name;   /* declared/bound/def/optimizer name */
+    Loc name_loc;
+    int has_dims;       /* brackets were written (even if empty) */
+    Expr **dims;        /* ST_INPUT, ST_PARAM */
+    int ndims;
+    int is_int;         /* ST_INPUT with ': int' */
+    Expr *value;        /* see StmtKind; NULL when absent */
+    const char **params; /* ST_DEF parameter names */
+    Loc *param_locs;
+    int nparams;
+    Stmt **body;        /* ST_DEF block form: local statements (ST_BIND), ending with ST_RETURN */
+    int nbody;
+    int is_block;       /* ST_DEF written with { } */
+    const char **names; /* ST_OUTPUT */
+    Loc *name_locs;
+    int nnames;
+    Arg *args;          /* ST_OPTIMIZER */
+    int nargs;
+};
+
+typedef struct Program {
+    Stmt **stmts;
+    int nstmts;
+    int cap;
+} Program;
+
+/* Parses text (registered in diag under the name `file`) into a Program allocated in
+ * arena. Syntax errors are reported to diag (several per run: the parser recovers at the
+ * next statement); the returned Program holds the statements that parsed. Never NULL. */
+Program *parse_program(Arena *arena, Diag *diag, const char *file, const char *text);
+
+/* Prints the tree in a stable S-expression form (for tests and --emit=ast). */
+void ast_dump(FILE *out, const Program *p);
+
+#endif

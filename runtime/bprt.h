@@ -1,0 +1,111 @@
+/* bprt.h — libbprt, the bpc runtime: the kernels generated code calls, and the I/O and
+ * training support the bpc driver uses.
+ *
+ * Generated code (written out or JIT-compiled) calls only the "kernel" part below
+ * (GEMM, vector math, RNG, threads); the rest serves the driver and embedders.
+ * All functions are reentrant; the only process-wide state is the thread count and the
+ * CPU-dispatch choice, both set once. */
+#ifndef BPRT_H
+#define BPRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- GEMM -------------------------------------------------------------------------
+ * C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C, row-major, leading dimensions in
+ * elements. op(X) = X when trans == 0, X^T when trans == 1 (then A is stored [K,M] with
+ * lda >= M, B stored [N,K] with ldb >= K). beta == 0 means C is not read (may hold NaN).
+ * M, N or K == 0 is allowed (K == 0: C = beta*C). Kernels: AVX-512, AVX2+FMA or portable
+ * C, chosen at first call from the CPU (BPRT_ISA=avx512|avx2|generic overrides). */
+void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A,
+                int lda, const double *B, int ldb, double beta, double *C, int ldc);
+
+/* ISA in use: "avx512", "avx2" or "generic". bprt_set_isa returns 0, or -1 if the CPU
+ * lacks it (then nothing changes). */
+const char *bprt_isa(void);
+int bprt_set_isa(const char *name);
+
+/* ---- threads ----------------------------------------------------------------------- */
+/* Number of threads kernels use: BPRT_NUM_THREADS, else all cores. */
+int bprt_threads(void);
+void bprt_set_threads(int n);
+
+/* ---- RNG: documented, portable, identical on every machine ---------------------------
+ * splitmix64 over (seed, stream, index): element i of stream s under seed k is a pure
+ * function of (k, s, i). Normals by Box-Muller in double from two consecutive uniforms. */
+uint64_t bprt_rng_u64(uint64_t seed, uint64_t stream, uint64_t index);
+double bprt_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index); /* [0,1) */
+double bprt_rng_normal(uint64_t seed, uint64_t stream, uint64_t index);  /* N(0,1) */
+/* Fills p[0..n) with N(0, std^2) / U[lo,hi) values of the stream (float and double). */
+void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream);
+void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream);
+void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed,
+                           uint64_t stream);
+void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed,
+                           uint64_t stream);
+
+/* ---- errors from the file readers ----------------------------------------------------
+ * Readers return 0 on success, -1 on failure with a message in err (NUL-terminated,
+ * starting with the file name: "w.safetensors: header length 9999 exceeds file size 120"). */
+#define BPRT_ERRLEN 512
+
+/* ---- safetensors ---------------------------------------------------------------------
+ * A whole file in memory: validated before anything is trusted (header length against the
+ * file size, JSON syntax, known dtype, shape product * dtype size == end - begin with no
+ * overflow, offsets within the data section, no overlap required but no out-of-range). */
+typedef enum BprtDtype { BPRT_F32, BPRT_F64, BPRT_I32, BPRT_I64, BPRT_F16, BPRT_BF16,
+                         BPRT_U8, BPRT_I8, BPRT_I16, BPRT_BOOL } BprtDtype;
+#define BPRT_MAXDIMS 8
+typedef struct BprtTensor {
+    char *name;
+    BprtDtype dtype;
+    int ndim;
+    int64_t shape[BPRT_MAXDIMS];
+    int64_t count;      /* product of shape (1 for a scalar, ndim == 0) */
+    const void *data;   /* into the file's data section (may be unaligned: copy out) */
+} BprtTensor;
+typedef struct BprtSafetensors {
+    BprtTensor *tensors;
+    int count;
+    void *blob; /* file contents */
+} BprtSafetensors;
+
+int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN]);
+void bprt_st_free(BprtSafetensors *st);
+const BprtTensor *bprt_st_find(const BprtSafetensors *st, const char *name);
+/* Copies t's elements to out as double (any float/int dtype). */
+void bprt_st_to_f64(const BprtTensor *t, double *out);
+/* Writes tensors atomically: to PATH.tmp.<pid>, fsync, rename over path. `data[i]` holds
+ * count(shape) elements of dtype[i]; names are written in the order given. */
+typedef struct BprtTensorOut {
+    const char *name;
+    BprtDtype dtype;
+    int ndim;
+    int64_t shape[BPRT_MAXDIMS];
+    const void *data;
+} BprtTensorOut;
+int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[BPRT_ERRLEN]);
+const char *bprt_dtype_name(BprtDtype d); /* "F32", ... as safetensors spells them */
+size_t bprt_dtype_size(BprtDtype d);
+
+/* ---- IDX (MNIST family), gzipped or not ----------------------------------------------
+ * Magic checked (0x00 0x00 type ndim), dims against the payload size, u8 payload only. */
+typedef struct BprtIdx {
+    int ndim;
+    int64_t dims[4];
+    int64_t count;     /* product of dims */
+    unsigned char *data;
+} BprtIdx;
+int bprt_idx_read(const char *path, BprtIdx *idx, char err[BPRT_ERRLEN]);
+void bprt_idx_free(BprtIdx *idx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what bpc needs to build, test and train on a fresh Debian machine.
+# Usage: scripts/install-deps.sh   (as root, or with sudo available)
+set -e
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+PKGS="build-essential cmake flex bison tcc libtcc-dev libcmocka-dev zlib1g-dev \
+  clang pkg-config libedit-dev libcjson-dev dataset-fashion-mnist"
+missing=
+for p in $PKGS; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends $missing
+fi

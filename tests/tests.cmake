@@ -1,0 +1,13 @@
+# Test registration: each area keeps its own list. Every test is a cmocka program or a
+# shell script run by ctest; `ctest` (README's test command) runs them all.
+function(bp_cmocka_test name)
+  add_executable(${name} ${ARGN})
+  target_compile_options(${name} PRIVATE -Wall -Wextra)
+  target_link_libraries(${name} PRIVATE bpc_lib PkgConfig::CMOCKA)
+  set_target_properties(${name} PROPERTIES ENABLE_EXPORTS ON)
+  add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+endfunction()
+
+include(${CMAKE_CURRENT_LIST_DIR}/runtime.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/grammar.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/compiler.cmake)
