@@ -22,6 +22,8 @@ typedef enum ExprKind {
 
 typedef struct Expr Expr;
 
+#define AST_MAX_DEPTH 256 /* deepest expression the parser returns (later passes recurse) */
+
 typedef struct Arg {
     const char *name; /* keyword name, or NULL for a positional argument */
     Loc loc;          /* of the keyword (or of the value when positional) */
@@ -30,7 +32,8 @@ typedef struct Arg {
 
 struct Expr {
     ExprKind kind;
-    Loc loc;          /* of the first token; for EX_BINARY, of the operator */
+    Loc loc;          /* of the first token; for EX_BINARY and EX_TRANSPOSE, of the operator */
+    int depth;        /* 1 + the deepest child's depth; the parser keeps it <= AST_MAX_DEPTH */
     double num;       /* EX_NUM */
     int is_integer;   /* EX_NUM written without '.', 'e' or 'E' */
     const char *name; /* EX_NAME, EX_CALL */
@@ -70,7 +73,8 @@ struct Stmt {
     const char **params; /* ST_DEF parameter names */
     Loc *param_locs;
     int nparams;
-    Stmt **body;        /* ST_DEF block form: local statements (ST_BIND), ending with ST_RETURN */
+    Stmt **body;        /* ST_DEF block form: local statements (ST_BIND), ending with ST_RETURN;
+                           value is then that return's value too */
     int nbody;
     int is_block;       /* ST_DEF written with { } */
     const char **names; /* ST_OUTPUT */
@@ -90,6 +94,10 @@ typedef struct Program {
  * arena. Syntax errors are reported to diag (several per run: the parser recovers at the
  * next statement); the returned Program holds the statements that parsed. Never NULL. */
 Program *parse_program(Arena *arena, Diag *diag, const char *file, const char *text);
+
+/* 1 if text stops in the middle of a statement: inside an open ( [ or {, or right after a
+ * binary operator, '=' or ','. The REPL keeps reading lines while this holds. */
+int parse_is_incomplete(const char *text);
 
 /* Prints the tree in a stable S-expression form (for tests and --emit=ast). */
 void ast_dump(FILE *out, const Program *p);

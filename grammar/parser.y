@@ -1,0 +1,735 @@
+/* parser.y — the grammar of .bp programs: statements and expressions to an AST.
+ *
+ * A pure, located bison parser fed by lexer.l. Every action is one constructor call; the
+ * constructors below the grammar build nodes in the compilation's arena and do the few
+ * checks that are not context-free (keyword arguments last, `return` only at the end of a
+ * def body, expression depth). Syntax errors are reported with the unexpected token quoted
+ * and what was expected, then the parser skips to the end of the statement (the next end
+ * of line or ';', or the end of the def body line) and goes on, so one run reports them
+ * all (up to the Diag's error limit, where scanning stops).
+ *
+ * Invariants of the returned tree: every Expr has depth <= AST_MAX_DEPTH (a deeper
+ * subtree is reported once and replaced by the number 0); a block def's body ends with its
+ * ST_RETURN unless an error was reported. Left out: name resolution, shapes, the meaning
+ * of dimensions and initialisers (sema's job).
+ *
+ * Precedence, tightest first: calls and postfix '.T'; '^' (right); unary '-'; '@' '*' '/'
+ * (left); '+' '-' (left). So -x^2 = -(x^2), 2^3^2 = 2^(3^2), a-b-c = (a-b)-c. */
+
+%require "3.6"
+%define api.pure full
+%define api.token.prefix {TOK_}
+%define parse.error custom
+%define parse.lac full
+%locations
+%expect 0
+%lex-param {yyscan_t scanner}
+%parse-param {yyscan_t scanner} {Parser *p}
+
+%code requires {
+#include "ast.h"
+
+#ifndef YY_TYPEDEF_YY_SCANNER_T
+#define YY_TYPEDEF_YY_SCANNER_T
+typedef void *yyscan_t;
+#endif
+
+/* Token and node locations carry the registered file name (see diag_add_source). */
+typedef struct YYLTYPE {
+    int first_line, first_column, last_line, last_column;
+    const char *file;
+} YYLTYPE;
+#define YYLTYPE_IS_DECLARED 1
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                                        \
+    do {                                                                                   \
+        if (N) {                                                                           \
+            (Cur) = YYRHSLOC(Rhs, 1);                                                      \
+            (Cur).last_line = YYRHSLOC(Rhs, N).last_line;                                  \
+            (Cur).last_column = YYRHSLOC(Rhs, N).last_column;                              \
+        } else {                                                                           \
+            (Cur) = YYRHSLOC(Rhs, 0);                                                      \
+            (Cur).first_line = (Cur).last_line;                                            \
+            (Cur).first_column = (Cur).last_column;                                        \
+        }                                                                                  \
+    } while (0)
+
+typedef struct NumTok {
+    double value;
+    int is_integer; /* written without '.', 'e' or 'E' */
+} NumTok;
+
+/* Growable lists built while parsing (arena storage). */
+typedef struct ExprList { Expr **items; int n, cap; } ExprList;
+typedef struct ArgList { Arg *items; int n, cap; } ArgList;
+typedef struct Ident { const char *name; Loc loc; } Ident;
+typedef struct NameList { Ident *items; int n, cap; } NameList;
+typedef struct StmtList {
+    Stmt **items;
+    int n, cap;
+    int broken; /* a statement in it had a syntax error */
+} StmtList;
+
+typedef struct Opener {
+    char c;  /* '(' '[' or '{' */
+    Loc loc;
+} Opener;
+
+/* State shared by the scanner (as its extra) and the parser. */
+typedef struct Parser {
+    Arena *arena;
+    Diag *diag;          /* NULL: scan silently (parse_is_incomplete) */
+    const char *file;
+    Program *prog;
+    int line, col;       /* scanner position (1-based; columns in bytes) */
+    Loc last_newline;    /* of the last '\n' scanned */
+    Opener *open;        /* open brackets, innermost last */
+    int nopen, capopen;
+    int last_tok;        /* kind of the last token returned */
+    const char *tok_text; /* the last token's text (for messages) */
+    int tok_len;
+    int eof_state;       /* 0; 1 = the closing end of line sent; 2 = end of file sent */
+    int nerrors, max_errors;
+    int depth_reported;  /* "nested too deeply" already said */
+} Parser;
+}
+
+%code provides {
+/* Reports a user error at loc (counted; silent when p->diag is NULL). */
+void parse_error(Parser *p, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Converts a token location to an AST location (its first character). */
+Loc parse_loc(YYLTYPE y);
+int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner);
+/* 1 if a statement cannot end after token kind tok (a binary operator, '=' or ','): a
+ * newline after it continues the statement. Defined in lexer.l. */
+int lex_continues(int tok);
+}
+
+%code {
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lexer.h"
+
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg);
+
+static Expr *ex_num(Parser *p, NumTok n, YYLTYPE loc);
+static Expr *ex_name(Parser *p, const char *name, YYLTYPE loc);
+static Expr *ex_binary(Parser *p, int op, Expr *lhs, Expr *rhs, YYLTYPE oploc);
+static Expr *ex_neg(Parser *p, Expr *e, YYLTYPE loc);
+static Expr *ex_transpose(Parser *p, Expr *e, YYLTYPE loc);
+static Expr *ex_call(Parser *p, const char *name, YYLTYPE loc, ArgList *args);
+static Expr *ex_list(Parser *p, ExprList *items, YYLTYPE loc);
+static ExprList *exprs_add(Parser *p, ExprList *l, Expr *e);
+static ArgList *args_add(Parser *p, ArgList *l, Arg a);
+static Arg arg_positional(Expr *e);
+static Arg arg_keyword(const char *name, YYLTYPE loc, Expr *e);
+static NameList *names_add(Parser *p, NameList *l, const char *name, YYLTYPE loc);
+static StmtList *body_add(Parser *p, StmtList *l, Stmt *s);
+static Stmt *st_broken(void);
+static Stmt *st_model(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc);
+static Stmt *st_input(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, ExprList *dims,
+                      int is_int, Expr *value);
+static Stmt *st_param(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, ExprList *dims,
+                      Expr *value);
+static Stmt *st_bind(Parser *p, const char *name, YYLTYPE nloc, Expr *value);
+static Stmt *st_def(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, NameList *params,
+                    Expr *value);
+static Stmt *st_def_block(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc,
+                          NameList *params, StmtList *body);
+static Stmt *st_value(Parser *p, StmtKind kind, YYLTYPE loc, Expr *value);
+static Stmt *st_output(Parser *p, YYLTYPE loc, NameList *names);
+static Stmt *st_optimizer(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, ArgList *args);
+static Stmt *st_return_outside(Parser *p, YYLTYPE loc);
+static void program_add(Parser *p, Stmt *s);
+}
+
+%union {
+    NumTok num;
+    const char *name;
+    Expr *expr;
+    ExprList *exprs;
+    Arg arg;
+    ArgList *args;
+    NameList *names;
+    Stmt *stmt;
+    StmtList *stmts;
+    int flag;
+}
+
+/* Token names are what users read in "unexpected X, expected Y". */
+%token END 0 "end of file"
+%token NEWLINE "end of line"
+%token <name> NAME "name"
+%token <num> NUMBER "number"
+%token TRANSPOSE "'.T'"
+%token MODEL "'model'" INPUT "'input'" PARAM "'param'" DEF "'def'" LOSS "'loss'"
+%token OUTPUT "'output'" OPTIMIZER "'optimizer'" CLIP "'clip_grad_norm'" RETURN "'return'"
+%token INT "'int'"
+
+%left '+' '-'
+%left '*' '/' '@'
+%precedence NEG
+%right '^'
+
+%type <expr> expr postfix primary init
+%type <exprs> dims items exprlist
+%type <args> args arglist
+%type <arg> arg
+%type <names> params names
+%type <stmt> stmt bstmt bstmt_opt
+%type <stmts> body block
+%type <flag> int_opt
+
+%%
+
+program:
+  %empty
+| program line
+;
+
+/* One statement and its terminator; an error skips to the terminator. */
+line:
+  sep
+| stmt sep             { program_add(p, $1); }
+| error sep            { yyerrok; }
+;
+
+sep: NEWLINE | ';' ;
+
+stmt:
+  MODEL NAME                               { $$ = st_model(p, @1, $2, @2); }
+| INPUT NAME dims int_opt init             { $$ = st_input(p, @1, $2, @2, $3, $4, $5); }
+| PARAM NAME dims init                     { $$ = st_param(p, @1, $2, @2, $3, $4); }
+| NAME '=' expr                            { $$ = st_bind(p, $1, @1, $3); }
+| DEF NAME '(' params ')' '=' expr         { $$ = st_def(p, @1, $2, @2, $4, $7); }
+| DEF NAME '(' params ')' block            { $$ = st_def_block(p, @1, $2, @2, $4, $6); }
+| LOSS expr                                { $$ = st_value(p, ST_LOSS, @1, $2); }
+| OUTPUT names                             { $$ = st_output(p, @1, $2); }
+| OPTIMIZER NAME                           { $$ = st_optimizer(p, @1, $2, @2, NULL); }
+| OPTIMIZER NAME '(' args ')'              { $$ = st_optimizer(p, @1, $2, @2, $4); }
+| CLIP expr                                { $$ = st_value(p, ST_CLIP, @1, $2); }
+| RETURN expr                              { $$ = st_return_outside(p, @1); }
+| expr                                     { $$ = st_value(p, ST_EXPR, @1, $1); }
+;
+
+/* Dimensions: brackets optional (none: a scalar); any expression, sema checks them. */
+dims:
+  %empty                { $$ = NULL; }
+| '[' items ']'         { $$ = $2; }
+;
+
+int_opt:
+  %empty                { $$ = 0; }
+| ':' INT               { $$ = 1; }
+;
+
+init:
+  %empty                { $$ = NULL; }
+| '=' expr              { $$ = $2; }
+;
+
+params:
+  %empty                { $$ = names_add(p, NULL, NULL, @$); }
+| names
+;
+
+names:
+  NAME                  { $$ = names_add(p, NULL, $1, @1); }
+| names ',' NAME        { $$ = names_add(p, $1, $3, @3); }
+;
+
+/* def body: statements separated by ends of line or ';', the last one `return EXPR`. */
+block:
+  '{' body '}'          { $$ = $2; }
+;
+
+body:
+  bstmt_opt             { $$ = body_add(p, NULL, $1); }
+| body sep bstmt_opt    { $$ = body_add(p, $1, $3); }
+;
+
+bstmt_opt:
+  %empty                { $$ = NULL; }
+| bstmt
+;
+
+bstmt:
+  NAME '=' expr         { $$ = st_bind(p, $1, @1, $3); }
+| RETURN expr           { $$ = st_value(p, ST_RETURN, @1, $2); }
+| error                 { $$ = st_broken(); }
+;
+
+expr:
+  expr '+' expr         { $$ = ex_binary(p, '+', $1, $3, @2); }
+| expr '-' expr         { $$ = ex_binary(p, '-', $1, $3, @2); }
+| expr '*' expr         { $$ = ex_binary(p, '*', $1, $3, @2); }
+| expr '/' expr         { $$ = ex_binary(p, '/', $1, $3, @2); }
+| expr '@' expr         { $$ = ex_binary(p, '@', $1, $3, @2); }
+| expr '^' expr         { $$ = ex_binary(p, '^', $1, $3, @2); }
+| '-' expr %prec NEG    { $$ = ex_neg(p, $2, @1); }
+| postfix
+;
+
+postfix:
+  primary
+| postfix TRANSPOSE     { $$ = ex_transpose(p, $1, @2); }
+;
+
+primary:
+  NUMBER                { $$ = ex_num(p, $1, @1); }
+| NAME                  { $$ = ex_name(p, $1, @1); }
+| NAME '(' args ')'     { $$ = ex_call(p, $1, @1, $3); }
+| '(' expr ')'          { $$ = $2; }
+| '[' items ']'         { $$ = ex_list(p, $2, @1); }
+;
+
+items:
+  %empty                { $$ = exprs_add(p, NULL, NULL); }
+| exprlist
+;
+
+exprlist:
+  expr                  { $$ = exprs_add(p, NULL, $1); }
+| exprlist ',' expr     { $$ = exprs_add(p, $1, $3); }
+;
+
+args:
+  %empty                { $$ = args_add(p, NULL, (Arg){0}); }
+| arglist
+;
+
+arglist:
+  arg                   { $$ = args_add(p, NULL, $1); }
+| arglist ',' arg       { $$ = args_add(p, $1, $3); }
+;
+
+arg:
+  expr                  { $$ = arg_positional($1); }
+| NAME '=' expr         { $$ = arg_keyword($1, @1, $3); }
+;
+
+%%
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+void parse_error(Parser *p, Loc loc, const char *fmt, ...) {
+    p->nerrors++;
+    if (!p->diag || p->nerrors > p->max_errors) return;
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(p->diag, loc, fmt, ap);
+    va_end(ap);
+}
+
+Loc parse_loc(YYLTYPE y) { return (Loc){y.file, y.first_line, y.first_column}; }
+
+/* Bison calls this only when its stack is full, which takes nesting far past the limit. */
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg) {
+    (void)scanner;
+    if (strcmp(msg, "memory exhausted") != 0) {
+        parse_error(p, parse_loc(*loc), "%s", msg);
+        return;
+    }
+    if (!p->depth_reported)
+        parse_error(p, parse_loc(*loc), "expression is nested too deeply (limit %d)", AST_MAX_DEPTH);
+    p->depth_reported = 1;
+}
+
+static int in_parens(const Parser *p) {
+    return p->nopen > 0 && p->open[p->nopen - 1].c != '{';
+}
+
+/* How an expected token reads after "expected". */
+static const char *expected_name(yysymbol_kind_t s) {
+    switch (s) {
+    case YYSYMBOL_NAME: return "a name";
+    case YYSYMBOL_NUMBER: return "a number";
+    default: return yysymbol_name(s);
+    }
+}
+
+/* Turns the expected tokens into at most 4 phrases; 0 if there are more (then none is
+ * named). Whole groups read as one: every expression start is "an expression", every
+ * binary operator (with the postfix ones) "an operator"; ';' goes without saying next to
+ * "end of line". */
+static int expected_phrases(const yypcontext_t *ctx, const char *out[4]) {
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+    if (n <= 0) return 0;
+    char want[YYNTOKENS] = {0};
+    for (int i = 0; i < n; i++) want[exp[i]] = 1;
+    const char *phrase[YYNTOKENS + 2];
+    int np = 0;
+    static const int ops[] = {'+', '-', '*', '/', '@', '^'};
+    int all_ops = 1;
+    for (int i = 0; i < 6; i++) all_ops &= want[YYTRANSLATE(ops[i])];
+    if (all_ops) {
+        for (int i = 0; i < 6; i++) want[YYTRANSLATE(ops[i])] = 0;
+        want[YYSYMBOL_TRANSPOSE] = want[YYTRANSLATE('(')] = 0;
+        phrase[np++] = "an operator";
+    }
+    yysymbol_kind_t starts[] = {YYSYMBOL_NAME, YYSYMBOL_NUMBER, YYTRANSLATE('('),
+                                YYTRANSLATE('['), YYTRANSLATE('-')};
+    int all_starts = 1;
+    for (int i = 0; i < 5; i++) all_starts &= want[starts[i]];
+    if (all_starts) {
+        for (int i = 0; i < 5; i++) want[starts[i]] = 0;
+        phrase[np++] = "an expression";
+    }
+    if (want[YYSYMBOL_NEWLINE]) want[YYTRANSLATE(';')] = 0;
+    for (int s = 0; s < YYNTOKENS; s++)
+        if (want[s]) phrase[np++] = expected_name((yysymbol_kind_t)s);
+    if (np > 4) return 0;
+    for (int i = 0; i < np; i++) out[i] = phrase[i];
+    return np;
+}
+
+/* The unexpected token as users read it: "name 'x'", "number '3'", "')'", "end of line". */
+static void describe_token(const Parser *p, yysymbol_kind_t tok, char *buf, size_t size) {
+    int len = p->tok_len > 40 ? 40 : p->tok_len;
+    const char *more = p->tok_len > 40 ? "..." : "";
+    switch (tok) {
+    case YYSYMBOL_NAME: snprintf(buf, size, "name '%.*s%s'", len, p->tok_text, more); break;
+    case YYSYMBOL_NUMBER: snprintf(buf, size, "number '%.*s%s'", len, p->tok_text, more); break;
+    case YYSYMBOL_NEWLINE:
+        snprintf(buf, size, "%s", p->eof_state ? "end of file" : "end of line");
+        break;
+    default: snprintf(buf, size, "%s", yysymbol_name(tok)); break;
+    }
+}
+
+static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Parser *p) {
+    (void)scanner;
+    yysymbol_kind_t tok = yypcontext_token(ctx);
+    Loc loc = parse_loc(*yypcontext_location(ctx));
+    if (tok == YYSYMBOL_YYEOF && p->nopen > 0) {
+        const Opener *o = &p->open[p->nopen - 1];
+        parse_error(p, loc, "unclosed '%c' (opened at %d:%d)", o->c, o->loc.line, o->loc.col);
+        return 0;
+    }
+    char what[128];
+    describe_token(p, tok, what, sizeof what);
+    const char *exp[4];
+    int n = expected_phrases(ctx, exp);
+    switch (n) {
+    case 0: parse_error(p, loc, "unexpected %s", what); break;
+    case 1: parse_error(p, loc, "unexpected %s, expected %s", what, exp[0]); break;
+    case 2: parse_error(p, loc, "unexpected %s, expected %s or %s", what, exp[0], exp[1]); break;
+    case 3:
+        parse_error(p, loc, "unexpected %s, expected %s, %s or %s", what, exp[0], exp[1], exp[2]);
+        break;
+    default:
+        parse_error(p, loc, "unexpected %s, expected %s, %s, %s or %s", what, exp[0], exp[1],
+                    exp[2], exp[3]);
+        break;
+    }
+    /* Forget the open ( and [ so that recovery stops at the end of this line: a bracket
+     * left open must not swallow the rest of the file. */
+    while (in_parens(p)) p->nopen--;
+    return 0;
+}
+
+/* ---- constructors --------------------------------------------------------------------- */
+
+static Expr *ex_new(Parser *p, ExprKind kind, YYLTYPE loc) {
+    Expr *e = arena_alloc(p->arena, sizeof *e);
+    e->kind = kind;
+    e->loc = parse_loc(loc);
+    e->depth = 1;
+    return e;
+}
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+/* Sets e's depth from its children's; a tree deeper than the limit is reported (once per
+ * parse) and replaced by the number 0 so that later passes may recurse safely. */
+static Expr *ex_finish(Parser *p, Expr *e) {
+    int d = 0;
+    if (e->lhs) d = max_int(d, e->lhs->depth);
+    if (e->rhs) d = max_int(d, e->rhs->depth);
+    for (int i = 0; i < e->nargs; i++) d = max_int(d, e->args[i].value->depth);
+    for (int i = 0; i < e->nitems; i++) d = max_int(d, e->items[i]->depth);
+    e->depth = d + 1;
+    if (e->depth <= AST_MAX_DEPTH) return e;
+    if (!p->depth_reported)
+        parse_error(p, e->loc, "expression is nested too deeply (limit %d)", AST_MAX_DEPTH);
+    p->depth_reported = 1;
+    Expr *zero = arena_alloc(p->arena, sizeof *zero);
+    zero->kind = EX_NUM;
+    zero->loc = e->loc;
+    zero->is_integer = 1;
+    zero->depth = 1;
+    return zero;
+}
+
+static Expr *ex_num(Parser *p, NumTok n, YYLTYPE loc) {
+    Expr *e = ex_new(p, EX_NUM, loc);
+    e->num = n.value;
+    e->is_integer = n.is_integer;
+    return e;
+}
+
+static Expr *ex_name(Parser *p, const char *name, YYLTYPE loc) {
+    Expr *e = ex_new(p, EX_NAME, loc);
+    e->name = name;
+    return e;
+}
+
+static Expr *ex_binary(Parser *p, int op, Expr *lhs, Expr *rhs, YYLTYPE oploc) {
+    Expr *e = ex_new(p, EX_BINARY, oploc);
+    e->op = op;
+    e->lhs = lhs;
+    e->rhs = rhs;
+    return ex_finish(p, e);
+}
+
+static Expr *ex_neg(Parser *p, Expr *x, YYLTYPE loc) {
+    Expr *e = ex_new(p, EX_NEG, loc);
+    e->lhs = x;
+    return ex_finish(p, e);
+}
+
+static Expr *ex_transpose(Parser *p, Expr *x, YYLTYPE loc) {
+    Expr *e = ex_new(p, EX_TRANSPOSE, loc);
+    e->lhs = x;
+    return ex_finish(p, e);
+}
+
+static Expr *ex_call(Parser *p, const char *name, YYLTYPE loc, ArgList *args) {
+    Expr *e = ex_new(p, EX_CALL, loc);
+    e->name = name;
+    e->args = args->items;
+    e->nargs = args->n;
+    return ex_finish(p, e);
+}
+
+static Expr *ex_list(Parser *p, ExprList *items, YYLTYPE loc) {
+    Expr *e = ex_new(p, EX_LIST, loc);
+    e->items = items->items;
+    e->nitems = items->n;
+    return ex_finish(p, e);
+}
+
+/* Appends e (if any) to l, a new list when l is NULL. */
+static ExprList *exprs_add(Parser *p, ExprList *l, Expr *e) {
+    if (!l) l = arena_alloc(p->arena, sizeof *l);
+    if (e) ARENA_PUSH(p->arena, l->items, l->n, l->cap, e);
+    return l;
+}
+
+/* Appends a (unless it has no value) to l; keyword arguments must come last. */
+static ArgList *args_add(Parser *p, ArgList *l, Arg a) {
+    if (!l) l = arena_alloc(p->arena, sizeof *l);
+    if (!a.value) return l;
+    if (!a.name && l->n > 0 && l->items[l->n - 1].name)
+        parse_error(p, a.loc, "positional argument after keyword argument");
+    ARENA_PUSH(p->arena, l->items, l->n, l->cap, a);
+    return l;
+}
+
+static Arg arg_positional(Expr *e) { return (Arg){NULL, e->loc, e}; }
+
+static Arg arg_keyword(const char *name, YYLTYPE loc, Expr *e) {
+    return (Arg){name, parse_loc(loc), e};
+}
+
+/* Appends name (if any) to l, a new list when l is NULL. */
+static NameList *names_add(Parser *p, NameList *l, const char *name, YYLTYPE loc) {
+    if (!l) l = arena_alloc(p->arena, sizeof *l);
+    if (name) ARENA_PUSH(p->arena, l->items, l->n, l->cap, ((Ident){name, parse_loc(loc)}));
+    return l;
+}
+
+/* Stands for a def body statement with a syntax error (already reported). */
+static Stmt broken_stmt;
+
+static Stmt *st_broken(void) { return &broken_stmt; }
+
+/* Appends a def body statement (NULL: an empty one) to l, a new list when l is NULL. */
+static StmtList *body_add(Parser *p, StmtList *l, Stmt *s) {
+    if (!l) l = arena_alloc(p->arena, sizeof *l);
+    if (s == &broken_stmt)
+        l->broken = 1;
+    else if (s)
+        ARENA_PUSH(p->arena, l->items, l->n, l->cap, s);
+    return l;
+}
+
+static Stmt *st_new(Parser *p, StmtKind kind, YYLTYPE loc) {
+    Stmt *s = arena_alloc(p->arena, sizeof *s);
+    s->kind = kind;
+    s->loc = parse_loc(loc);
+    return s;
+}
+
+static Stmt *st_named(Parser *p, StmtKind kind, YYLTYPE loc, const char *name, YYLTYPE nloc) {
+    Stmt *s = st_new(p, kind, loc);
+    s->name = name;
+    s->name_loc = parse_loc(nloc);
+    return s;
+}
+
+static Stmt *st_model(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc) {
+    return st_named(p, ST_MODEL, loc, name, nloc);
+}
+
+static void st_set_dims(Stmt *s, ExprList *dims) {
+    s->has_dims = dims != NULL;
+    if (!dims) return;
+    s->dims = dims->items;
+    s->ndims = dims->n;
+}
+
+static Stmt *st_input(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, ExprList *dims,
+                      int is_int, Expr *value) {
+    Stmt *s = st_named(p, ST_INPUT, loc, name, nloc);
+    st_set_dims(s, dims);
+    s->is_int = is_int;
+    s->value = value;
+    return s;
+}
+
+static Stmt *st_param(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, ExprList *dims,
+                      Expr *value) {
+    Stmt *s = st_named(p, ST_PARAM, loc, name, nloc);
+    st_set_dims(s, dims);
+    s->value = value;
+    return s;
+}
+
+static Stmt *st_bind(Parser *p, const char *name, YYLTYPE nloc, Expr *value) {
+    Stmt *s = st_named(p, ST_BIND, nloc, name, nloc);
+    s->value = value;
+    return s;
+}
+
+static void st_set_params(Parser *p, Stmt *s, NameList *params) {
+    s->nparams = params->n;
+    s->params = arena_alloc(p->arena, sizeof *s->params * (size_t)(params->n + 1));
+    s->param_locs = arena_alloc(p->arena, sizeof *s->param_locs * (size_t)(params->n + 1));
+    for (int i = 0; i < params->n; i++) {
+        s->params[i] = params->items[i].name;
+        s->param_locs[i] = params->items[i].loc;
+    }
+}
+
+static Stmt *st_def(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, NameList *params,
+                    Expr *value) {
+    Stmt *s = st_named(p, ST_DEF, loc, name, nloc);
+    st_set_params(p, s, params);
+    s->value = value;
+    return s;
+}
+
+/* def NAME(params) { bindings; return EXPR }: the return must come last, and only there. */
+static Stmt *st_def_block(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc,
+                          NameList *params, StmtList *body) {
+    Stmt *s = st_named(p, ST_DEF, loc, name, nloc);
+    st_set_params(p, s, params);
+    s->is_block = 1;
+    s->body = body->items;
+    s->nbody = body->n;
+    int nreturns = 0;
+    for (int i = 0; i < body->n; i++) {
+        if (body->items[i]->kind != ST_RETURN) continue;
+        nreturns++;
+        if (i + 1 < body->n)
+            parse_error(p, body->items[i]->loc, "'return' must be the last statement of def '%s'",
+                        name);
+    }
+    Stmt *last = body->n ? body->items[body->n - 1] : NULL;
+    if (last && last->kind == ST_RETURN)
+        s->value = last->value;
+    else if (!body->broken && nreturns == 0)
+        parse_error(p, s->name_loc, "def '%s' has no return", name);
+    return s;
+}
+
+static Stmt *st_value(Parser *p, StmtKind kind, YYLTYPE loc, Expr *value) {
+    Stmt *s = st_new(p, kind, loc);
+    s->value = value;
+    return s;
+}
+
+static Stmt *st_output(Parser *p, YYLTYPE loc, NameList *names) {
+    Stmt *s = st_new(p, ST_OUTPUT, loc);
+    s->nnames = names->n;
+    s->names = arena_alloc(p->arena, sizeof *s->names * (size_t)names->n);
+    s->name_locs = arena_alloc(p->arena, sizeof *s->name_locs * (size_t)names->n);
+    for (int i = 0; i < names->n; i++) {
+        s->names[i] = names->items[i].name;
+        s->name_locs[i] = names->items[i].loc;
+    }
+    return s;
+}
+
+static Stmt *st_optimizer(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, ArgList *args) {
+    Stmt *s = st_named(p, ST_OPTIMIZER, loc, name, nloc);
+    if (args) {
+        s->args = args->items;
+        s->nargs = args->n;
+    }
+    return s;
+}
+
+static Stmt *st_return_outside(Parser *p, YYLTYPE loc) {
+    parse_error(p, parse_loc(loc), "'return' outside a def");
+    return NULL;
+}
+
+static void program_add(Parser *p, Stmt *s) {
+    if (s) ARENA_PUSH(p->arena, p->prog->stmts, p->prog->nstmts, p->prog->cap, s);
+}
+
+/* ---- entry points ---------------------------------------------------------------------- */
+
+static void parser_init(Parser *p, Arena *arena, Diag *diag, const char *file) {
+    memset(p, 0, sizeof *p);
+    p->arena = arena;
+    p->diag = diag;
+    p->file = file;
+    p->line = p->col = 1;
+    p->last_tok = TOK_NEWLINE;
+    p->max_errors = diag && diag->max_errors ? diag->max_errors : 50;
+}
+
+Program *parse_program(Arena *arena, Diag *diag, const char *file, const char *text) {
+    Parser p;
+    parser_init(&p, arena, diag, file);
+    p.prog = arena_alloc(arena, sizeof *p.prog);
+    yyscan_t scanner;
+    if (yylex_init_extra(&p, &scanner) != 0) {
+        parse_error(&p, (Loc){file, 0, 0}, "out of memory");
+        return p.prog;
+    }
+    YY_BUFFER_STATE buf = yy_scan_string(text ? text : "", scanner);
+    yyparse(scanner, &p);
+    yy_delete_buffer(buf, scanner);
+    yylex_destroy(scanner);
+    return p.prog;
+}
+
+/* Scans text silently and looks at where it stops: inside brackets, or after a token that
+ * cannot end a statement (the same rule that lets a newline continue one). */
+int parse_is_incomplete(const char *text) {
+    Arena *arena = arena_new();
+    Parser p;
+    parser_init(&p, arena, NULL, "<input>");
+    yyscan_t scanner;
+    if (yylex_init_extra(&p, &scanner) != 0) {
+        arena_free(arena);
+        return 0;
+    }
+    YY_BUFFER_STATE buf = yy_scan_string(text ? text : "", scanner);
+    YYSTYPE value;
+    YYLTYPE loc;
+    int last = TOK_NEWLINE;
+    for (int t; (t = yylex(&value, &loc, scanner)) != TOK_END;)
+        if (t != TOK_NEWLINE) last = t;
+    int incomplete = p.nopen > 0 || lex_continues(last);
+    yy_delete_buffer(buf, scanner);
+    yylex_destroy(scanner);
+    arena_free(arena);
+    return incomplete;
+}
