@@ -1,0 +1,77 @@
+/* compile.c — see compile.h. The pipeline, in order. */
+#include "compile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "autodiff.h"
+#include "passes.h"
+#include "sema.h"
+
+Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const CompileOptions *o) {
+    CompileOptions defaults = {1, 0, 0};
+    if (!o) o = &defaults;
+    int errors = d->nerrors;
+    Program *prog = parse_program(a, d, file, text);
+    if (d->nerrors > errors) return NULL;
+    SemaOptions so = {sema_model_name_from_path(a, file), o->allow_expr_stmts};
+    Graph *g = sema_program(a, d, prog, &so);
+    if (d->nerrors > errors) return NULL;
+    ir_verify(g);
+    if (g->loss >= 0 && !o->no_grad) {
+        if (ad_gradients(g, g->loss) != 0 || d->nerrors > errors) return NULL;
+        ir_verify(g);
+    }
+    if (o->optimize) {
+        g = pass_fold(g);
+        ir_verify(g);
+        g = pass_cse(g);
+        ir_verify(g);
+    }
+    g = pass_dce(g, 1, 1, 1);
+    ir_verify(g);
+    if (d->nerrors > errors) return NULL;
+    return g;
+}
+
+char *bpc_emit_string(Graph *g, const EmitOptions *o, int header) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) abort();
+    if (header) emit_c_header(f, g, o);
+    else emit_c_source(f, g, o);
+    fclose(f);
+    return buf;
+}
+
+int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    EmitOptions eo = {f64, 1, 0, NULL, 1};
+    char *code = bpc_emit_string(g, &eo, 0);
+    m->jit = jit_compile(code, kind, err, errlen);
+    free(code);
+    if (!m->jit) return -1;
+    m->g = g;
+    m->f64 = f64;
+    m->real_size = f64 ? sizeof(double) : sizeof(float);
+    m->ws_size = (EntryWs)jit_symbol(m->jit, "bp_entry_ws");
+    m->opt_size = (EntryOptSize)jit_symbol(m->jit, "bp_entry_opt_size");
+    m->init = (EntryInit)jit_symbol(m->jit, "bp_entry_init");
+    m->forward = (EntryForward)jit_symbol(m->jit, "bp_entry_forward");
+    m->loss = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss");
+    m->grad = (EntryGrad)jit_symbol(m->jit, "bp_entry_grad");
+    m->train_step = (EntryStep)jit_symbol(m->jit, "bp_entry_train_step");
+    if (!m->ws_size || !m->init) {
+        snprintf(err, errlen, "JIT: generated entry points not found");
+        jit_free(m->jit);
+        m->jit = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void bpc_model_free(Model *m) {
+    jit_free(m->jit);
+    m->jit = NULL;
+}

@@ -1,0 +1,53 @@
+/* compile.h — the pipeline, visible in one place, and a JIT-compiled model.
+ *
+ * bpc_compile: parse -> sema -> reverse mode -> fold -> CSE -> DCE, with the IR verifier
+ * between stages. bpc_model_build: compile, emit C with uniform entry points, JIT it, and
+ * look up the functions; everything the CLI, REPL and tests run goes through here. */
+#ifndef BP_COMPILE_H
+#define BP_COMPILE_H
+
+#include <stdint.h>
+
+#include "ast.h"
+#include "emit.h"
+#include "ir.h"
+#include "jit.h"
+
+typedef struct CompileOptions {
+    int optimize;         /* 1: fold, simplify, CSE (default); 0: only dead-code removal */
+    int allow_expr_stmts; /* REPL */
+    int no_grad;          /* skip reverse mode */
+} CompileOptions;
+
+/* Compiles source text registered in diag under `file`. NULL after reporting errors. */
+Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const CompileOptions *o);
+
+typedef size_t (*EntryWs)(const int *dims);
+typedef size_t (*EntryOptSize)(void);
+typedef void (*EntryInit)(void *params, uint64_t seed);
+typedef void (*EntryForward)(const void *params, const void *const *in, void *const *out, const int *dims, void *ws);
+typedef double (*EntryLoss)(const void *params, const void *const *in, const int *dims, void *ws);
+typedef double (*EntryGrad)(const void *params, void *grad, const void *const *in, const int *dims, void *ws);
+typedef double (*EntryStep)(void *params, void *opt, const void *const *in, const int *dims, double lr, void *ws);
+
+typedef struct Model {
+    Graph *g;
+    Jit *jit;
+    int f64;
+    size_t real_size;
+    EntryWs ws_size;
+    EntryOptSize opt_size;
+    EntryInit init;
+    EntryForward forward; /* NULL without outputs */
+    EntryLoss loss;       /* NULL without a loss */
+    EntryGrad grad;
+    EntryStep train_step;
+} Model;
+
+/* Emits and JIT-compiles g. Returns 0, or -1 with a message in err. */
+int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t errlen);
+void bpc_model_free(Model *m);
+/* The emitted C of g as a malloc'd string. */
+char *bpc_emit_string(Graph *g, const EmitOptions *o, int header);
+
+#endif

@@ -1,0 +1,263 @@
+/* driver.c — see driver.h. */
+#include "driver.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+double drv_get(const Model *m, const void *vec, int64_t i) {
+    return m->f64 ? ((const double *)vec)[i] : (double)((const float *)vec)[i];
+}
+
+void drv_set(const Model *m, void *vec, int64_t i, double v) {
+    if (m->f64) ((double *)vec)[i] = v;
+    else ((float *)vec)[i] = (float)v;
+}
+
+int drv_init_params(const Model *m, void *params, uint64_t seed) {
+    m->init(params, seed);
+    return 0;
+}
+
+static void shape_of_tensor(const BprtTensor *t, char *buf, size_t size) {
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < t->ndim && n < size; i++) n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    if (n < size) snprintf(buf + n, size - n, "]");
+}
+
+static int is_float_dtype(BprtDtype d) { return d == BPRT_F32 || d == BPRT_F64 || d == BPRT_F16 || d == BPRT_BF16; }
+
+int drv_load_params(const Model *m, const char *path, void *params, char *err) {
+    BprtSafetensors st;
+    if (bprt_st_read(path, &st, err) != 0) return -1;
+    const Graph *g = m->g;
+    size_t len = 0;
+    int bad = 0;
+    char msg[BPRT_ERRLEN];
+    msg[0] = 0;
+#define ADD(...) do { if (len < sizeof msg) len += (size_t)snprintf(msg + len, sizeof msg - len, __VA_ARGS__); bad++; } while (0)
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        const BprtTensor *t = bprt_st_find(&st, pa->name);
+        char s1[160], s2[160];
+        if (!t) {
+            ADD("%smissing '%s'", bad ? "; " : "", pa->name);
+            continue;
+        }
+        int ok = t->ndim == pa->shape.rank;
+        for (int i = 0; ok && i < t->ndim; i++) ok = t->shape[i] == pa->shape.d[i].c;
+        if (!ok) {
+            shape_of_tensor(t, s1, sizeof s1);
+            ADD("%s'%s' has shape %s, the program declares %s", bad ? "; " : "", pa->name, s1,
+                shape_str(&pa->shape, &g->syms, s2, sizeof s2));
+            continue;
+        }
+        if (!is_float_dtype(t->dtype)) {
+            ADD("%s'%s' has dtype %s, expected a float type", bad ? "; " : "", pa->name, bprt_dtype_name(t->dtype));
+            continue;
+        }
+    }
+    for (int i = 0; i < st.count; i++) {
+        int found = 0;
+        for (int p = 0; p < g->nparams; p++) found |= strcmp(g->params[p].name, st.tensors[i].name) == 0;
+        if (!found) ADD("%sunexpected '%s' (not a parameter of the program)", bad ? "; " : "", st.tensors[i].name);
+    }
+#undef ADD
+    if (bad) {
+        snprintf(err, BPRT_ERRLEN, "%s: parameters do not match the program: %s", path, msg);
+        bprt_st_free(&st);
+        return -1;
+    }
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        const BprtTensor *t = bprt_st_find(&st, pa->name);
+        double *tmp = malloc((size_t)(t->count ? t->count : 1) * sizeof(double));
+        if (!tmp) abort();
+        bprt_st_to_f64(t, tmp);
+        for (int64_t i = 0; i < t->count; i++) drv_set(m, params, pa->offset + i, tmp[i]);
+        free(tmp);
+    }
+    bprt_st_free(&st);
+    return 0;
+}
+
+void drv_free_inputs(Inputs *in) {
+    for (int i = 0; i < 64; i++) {
+        free(in->data[i]);
+        in->data[i] = NULL;
+    }
+}
+
+int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
+    const Graph *g = m->g;
+    memset(in, 0, sizeof *in);
+    for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
+    if (g->ninputs > 64) {
+        snprintf(err, BPRT_ERRLEN, "too many inputs (limit 64)");
+        return -1;
+    }
+    BprtSafetensors st;
+    memset(&st, 0, sizeof st);
+    if (path && bprt_st_read(path, &st, err) != 0) return -1;
+    const char *fname = path ? path : "(defaults)";
+    int rc = -1;
+    /* first pass: bind symbolic sizes from the file's shapes */
+    for (int i = 0; i < g->ninputs; i++) {
+        const Input *ip = &g->inputs[i];
+        const BprtTensor *t = path ? bprt_st_find(&st, ip->name) : NULL;
+        if (!t) continue;
+        char s1[160], s2[160];
+        int ok = t->ndim == ip->shape.rank;
+        for (int k = 0; ok && k < t->ndim; k++) {
+            Dim d = ip->shape.d[k];
+            if (d.sym < 0) ok = t->shape[k] == d.c;
+            else if (t->shape[k] % d.c != 0 || t->shape[k] / d.c > 0x7fffffff || t->shape[k] == 0) ok = 0;
+            else {
+                int v = (int)(t->shape[k] / d.c);
+                if (in->dims[d.sym] < 0) in->dims[d.sym] = v;
+                else if (in->dims[d.sym] != v) {
+                    snprintf(err, BPRT_ERRLEN, "%s: input '%s' gives %s = %d, but another input gave %d", fname, ip->name,
+                             g->syms.names[d.sym], v, in->dims[d.sym]);
+                    goto out;
+                }
+            }
+        }
+        if (!ok) {
+            shape_of_tensor(t, s1, sizeof s1);
+            snprintf(err, BPRT_ERRLEN, "%s: input '%s' has shape %s, the program declares %s", fname, ip->name, s1,
+                     shape_str(&ip->shape, &g->syms, s2, sizeof s2));
+            goto out;
+        }
+        if (ip->dtype == DT_INT && is_float_dtype(t->dtype)) {
+            snprintf(err, BPRT_ERRLEN, "%s: input '%s' is declared ': int' but has dtype %s", fname, ip->name,
+                     bprt_dtype_name(t->dtype));
+            goto out;
+        }
+    }
+    for (int i = 0; i < g->ninputs; i++) {
+        const Input *ip = &g->inputs[i];
+        const BprtTensor *t = path ? bprt_st_find(&st, ip->name) : NULL;
+        int64_t n = 1;
+        for (int k = 0; k < ip->shape.rank; k++) {
+            Dim d = ip->shape.d[k];
+            if (d.sym >= 0 && in->dims[d.sym] < 0) {
+                snprintf(err, BPRT_ERRLEN, "%s: input '%s' is not given, so its size %s is unknown%s", fname, ip->name,
+                         g->syms.names[d.sym], path ? "" : " (give inputs with --inputs FILE.safetensors)");
+                goto out;
+            }
+            n *= d.c * (d.sym >= 0 ? in->dims[d.sym] : 1);
+        }
+        if (!t && !ip->has_default) {
+            snprintf(err, BPRT_ERRLEN, "%s: input '%s' has no value and no default%s", fname, ip->name,
+                     path ? "" : " (give inputs with --inputs FILE.safetensors)");
+            goto out;
+        }
+        size_t esz = ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size;
+        in->data[i] = calloc((size_t)(n ? n : 1), esz);
+        if (!in->data[i]) abort();
+        in->count[i] = (size_t)n;
+        double *tmp = malloc((size_t)(n ? n : 1) * sizeof(double));
+        if (!tmp) abort();
+        if (t) bprt_st_to_f64(t, tmp);
+        else
+            for (int64_t k = 0; k < n; k++) tmp[k] = ip->def;
+        for (int64_t k = 0; k < n; k++) {
+            if (ip->dtype == DT_INT) {
+                if (tmp[k] != floor(tmp[k]) || fabs(tmp[k]) > 2147483647.0) {
+                    snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld (%g) is not a 32-bit integer", fname, ip->name,
+                             (long long)k, tmp[k]);
+                    free(tmp);
+                    goto out;
+                }
+                ((int32_t *)in->data[i])[k] = (int32_t)tmp[k];
+            } else
+                drv_set(m, in->data[i], k, tmp[k]);
+        }
+        free(tmp);
+    }
+    if (path)
+        for (int i = 0; i < st.count; i++) {
+            int found = 0;
+            for (int k = 0; k < g->ninputs; k++) found |= strcmp(g->inputs[k].name, st.tensors[i].name) == 0;
+            if (!found) {
+                snprintf(err, BPRT_ERRLEN, "%s: '%s' is not an input of the program", fname, st.tensors[i].name);
+                goto out;
+            }
+        }
+    rc = 0;
+out:
+    if (path) bprt_st_free(&st);
+    if (rc != 0) drv_free_inputs(in);
+    return rc;
+}
+
+int drv_save_params(const Model *m, const char *path, const void *vec, char *err) {
+    const Graph *g = m->g;
+    BprtTensorOut *t = calloc((size_t)g->nparams + 1, sizeof *t);
+    if (!t) abort();
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        t[p].name = pa->name;
+        t[p].dtype = m->f64 ? BPRT_F64 : BPRT_F32;
+        t[p].ndim = pa->shape.rank;
+        for (int k = 0; k < pa->shape.rank; k++) t[p].shape[k] = pa->shape.d[k].c;
+        t[p].data = (const char *)vec + (size_t)pa->offset * m->real_size;
+    }
+    int rc = bprt_st_write(path, t, g->nparams, err);
+    free(t);
+    return rc;
+}
+
+void drv_format_real(char *buf, size_t size, double v, int f64) {
+    if (v != v) {
+        snprintf(buf, size, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, size, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        double back = strtod(buf, NULL);
+        if (f64 ? back == v : (float)back == (float)v) return;
+    }
+}
+
+static void print_rec(FILE *out, const double *v, const int64_t *dims, int rank, int axis, int64_t base, int f64,
+                      int summarise, int indent) {
+    int64_t n = dims[axis];
+    int64_t stride = 1;
+    for (int k = axis + 1; k < rank; k++) stride *= dims[k];
+    fputc('[', out);
+    for (int64_t i = 0; i < n; i++) {
+        if (summarise && n > 6 && i == 3) {
+            fprintf(out, axis == rank - 1 ? "..., " : "...,\n%*s", axis == rank - 1 ? 0 : indent + axis + 1, "");
+            i = n - 3;
+        }
+        if (axis == rank - 1) {
+            char b[40];
+            drv_format_real(b, sizeof b, v[base + i], f64);
+            fprintf(out, "%s%s", b, i + 1 < n ? ", " : "");
+        } else {
+            print_rec(out, v, dims, rank, axis + 1, base + i * stride, f64, summarise, indent);
+            if (i + 1 < n) fprintf(out, ",\n%*s", indent + axis + 1, "");
+        }
+    }
+    fputc(']', out);
+}
+
+void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *s, const double *v, int64_t n, int f64) {
+    char sh[160];
+    if (s->rank == 0) {
+        char b[40];
+        drv_format_real(b, sizeof b, v[0], f64);
+        fprintf(out, "%s = %s\n", name, b);
+        return;
+    }
+    int64_t dims[BP_MAXRANK];
+    for (int k = 0; k < s->rank; k++) dims[k] = s->d[k].c;
+    fprintf(out, "%s %s =\n  ", name, shape_str(s, &g->syms, sh, sizeof sh));
+    print_rec(out, v, dims, s->rank, 0, 0, f64, n > 1000, 2);
+    fputc('\n', out);
+}

@@ -1,0 +1,39 @@
+/* driver.h — what the CLI and the REPL share: binding safetensors files to a model's
+ * parameters and inputs (with checks that name the file and the mismatch), symbolic sizes
+ * from the data, printing tensors, gradient checking.
+ * Functions return 0, or -1 with a message in err (BPRT_ERRLEN bytes). */
+#ifndef BP_DRIVER_H
+#define BP_DRIVER_H
+
+#include <stdio.h>
+
+#include "bprt.h"
+#include "compile.h"
+
+typedef struct Inputs {
+    void *data[64];     /* per program input: real or int32 array (malloc'd) */
+    size_t count[64];   /* elements */
+    int dims[BP_MAXSYMS];
+    int ndims_bound;
+} Inputs;
+
+/* Parameters: init from seed, or load from a safetensors file (names and shapes must match
+ * the program; every mismatch is listed). params holds NPARAMS reals of the model's type. */
+int drv_init_params(const Model *m, void *params, uint64_t seed);
+int drv_load_params(const Model *m, const char *path, void *params, char *err);
+/* Inputs from a safetensors file (or NULL: defaults). Binds symbolic sizes. */
+int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
+void drv_free_inputs(Inputs *in);
+/* Writes params-shaped reals (gradients, parameters) keyed by parameter name. */
+int drv_save_params(const Model *m, const char *path, const void *vec, char *err);
+
+/* Prints `name [shape] = values` NumPy-style (large tensors summarised). */
+void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *s, const double *v, int64_t n, int f64);
+/* Shortest decimal that reads back as the same float (f64 = 0) or double. */
+void drv_format_real(char *buf, size_t size, double v, int f64);
+
+/* Value of element i of a real vector of the model's type. */
+double drv_get(const Model *m, const void *vec, int64_t i);
+void drv_set(const Model *m, void *vec, int64_t i, double v);
+
+#endif

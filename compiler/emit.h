@@ -1,0 +1,26 @@
+/* emit.h — C code generation from the optimised IR, and the Graphviz view.
+ *
+ * emit_c_source writes the whole implementation of the generated API described in
+ * LANGUAGE.md (forward, loss, grad, train_step, init, workspace and optimizer-state
+ * sizes); emit_c_header writes the documented header. Each function is emitted from its
+ * own dead-code-pruned graph with its own memory plan. */
+#ifndef BP_EMIT_H
+#define BP_EMIT_H
+
+#include <stdio.h>
+
+#include "ir.h"
+
+typedef struct EmitOptions {
+    int f64;            /* real is double */
+    int inline_decls;   /* declare the runtime's functions instead of #include "bprt.h" (JIT) */
+    int line_directives;/* #line back to the .bp source */
+    const char *header_name; /* the .h to include from the .c ("net.h"), or NULL: self-contained */
+    int entry_points;   /* add bp_entry_* wrappers with uniform signatures (the driver's JIT) */
+} EmitOptions;
+
+void emit_c_source(FILE *out, Graph *g, const EmitOptions *o);
+void emit_c_header(FILE *out, Graph *g, const EmitOptions *o);
+void emit_dot(FILE *out, const Graph *g);
+
+#endif

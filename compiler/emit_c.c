@@ -1,0 +1,839 @@
+/* emit_c.c — the generated C: preamble, API functions, kernels by op kind.
+ *
+ * Shape letters in comments: N elements, O outer, R reduced, I inner, M/K/N for GEMM.
+ * Every user-derived identifier in the .c is prefixed (in_x, dim_B, out_logits) so that a
+ * user's name can never clash with C keywords or our own names. Loops use size_t indices;
+ * scalar accumulations run in double. The output is C99 that compiles warning-free with
+ * -std=c99 -Wall -Wextra -pedantic under gcc, clang and tcc. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+#include "passes.h"
+#include "plan.h"
+
+typedef enum Variant { V_FORWARD, V_LOSS, V_GRAD } Variant;
+
+typedef struct E {
+    FILE *out;
+    Graph *g;          /* the function's graph */
+    const EmitOptions *o;
+    Plan *plan;
+    char *pinned;      /* per node: 1 grad destination, 2 output destination */
+    int *pin_index;    /* param index or output index */
+    const char *prefix;
+} E;
+
+static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
+
+/* ---- names and expressions ---- */
+static void dims_c(const Graph *g, const Shape *s, int from, int to, char *buf, size_t size) {
+    size_t n = (size_t)snprintf(buf, size, "((size_t)1");
+    for (int i = from; i < to && n < size; i++) {
+        char d[96];
+        dim_c(s->d[i], &g->syms, d, sizeof d);
+        n += (size_t)snprintf(buf + n, size - n, "*(size_t)%s", d);
+    }
+    if (n < size) snprintf(buf + n, size - n, ")");
+}
+
+static void numel_c(const Graph *g, const Shape *s, char *buf, size_t size) { dims_c(g, s, 0, s->rank, buf, size); }
+
+/* C expression for the pointer holding node id's data. */
+static const char *ptr(const E *e, int id, char *buf, size_t size) {
+    const Node *n = &e->g->nodes[id];
+    if (n->op == OP_PARAM) snprintf(buf, size, "(params + %lld)", (long long)e->g->params[n->ival].offset);
+    else if (n->op == OP_INPUT) snprintf(buf, size, "in_%s", e->g->inputs[n->ival].name);
+    else if (e->pinned[id] == 1) snprintf(buf, size, "(grad + %lld)", (long long)e->g->params[e->pin_index[id]].offset);
+    else if (e->pinned[id] == 2) snprintf(buf, size, "out%d_%s", e->pin_index[id], e->g->output_names[e->pin_index[id]]);
+    else {
+        BP_ASSERT(e->plan->buf[id] >= 0);
+        snprintf(buf, size, "t%d", e->plan->buf[id]);
+    }
+    return buf;
+}
+
+/* C expression for element `idx` of node id (constants inline). */
+static const char *elem(const E *e, int id, const char *idx, char *buf, size_t size) {
+    const Node *n = &e->g->nodes[id];
+    if (n->op == OP_CONST) {
+        if (n->value != n->value) snprintf(buf, size, "((%s)NAN)", R(e));
+        else if (n->value > 1e308) snprintf(buf, size, "((%s)INFINITY)", R(e));
+        else if (n->value < -1e308) snprintf(buf, size, "(-(%s)INFINITY)", R(e));
+        else snprintf(buf, size, "((%s)%.17g)", R(e), n->value);
+    } else if (n->op == OP_DIMVAL) {
+        char d[96];
+        dim_c(n->dim, &e->g->syms, d, sizeof d);
+        snprintf(buf, size, "((%s)%s)", R(e), d);
+    } else {
+        char p[96];
+        snprintf(buf, size, "%s[%s]", ptr(e, id, p, sizeof p), idx);
+    }
+    return buf;
+}
+
+static int is_scalar_like(const Node *n) {
+    if (n->op == OP_CONST || n->op == OP_DIMVAL) return 1;
+    for (int i = 0; i < n->shape.rank; i++)
+        if (!dim_is(n->shape.d[i], 1)) return 0;
+    return 1;
+}
+
+/* ---- elementwise ---- */
+static void elementwise_expr(const E *e, const Node *n, const char *const *args, char *buf, size_t size) {
+    const OpInfo *oi = &op_info[n->op];
+    if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
+    else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP)
+        snprintf(buf, size, "%s(%s, (%s)%.17g)", oi->cfun, args[0], R(e), n->value);
+    else if (n->op == OP_POWI) snprintf(buf, size, "%s(%s, %d)", oi->cfun, args[0], n->ival);
+    else if (oi->arity == 1) snprintf(buf, size, "%s(%s)", oi->cfun, args[0]);
+    else snprintf(buf, size, "%s(%s, %s)", oi->cfun, args[0], args[1]);
+}
+
+static void emit_elementwise(E *e, int id) {
+    const Node *n = &e->g->nodes[id];
+    const Graph *g = e->g;
+    int arity = n->op == OP_BROADCAST ? 1 : op_info[n->op].arity;
+    char out[96], total[256], a[2][320], ex[900];
+    const char *args[2] = {a[0], a[1]};
+    ptr(e, id, out, sizeof out);
+    numel_c(g, &n->shape, total, sizeof total);
+    int flat = 1;
+    for (int k = 0; k < arity; k++) {
+        const Node *in = &g->nodes[n->in[k]];
+        if (!is_scalar_like(in) && !shape_eq(&in->shape, &n->shape)) flat = 0;
+    }
+    if (flat) {
+        for (int k = 0; k < arity; k++)
+            elem(e, n->in[k], is_scalar_like(&g->nodes[n->in[k]]) ? "0" : "i", a[k], sizeof a[k]);
+        elementwise_expr(e, n, args, ex, sizeof ex);
+        fprintf(e->out, "    for (size_t i = 0; i < %s; i++) %s[i] = %s;\n", total, out, ex);
+        return;
+    }
+    /* general broadcast: nested loops over the output, strided reads */
+    int r = n->shape.rank;
+    for (int k = 0; k < arity; k++) {
+        const Node *in = &g->nodes[n->in[k]];
+        char idx[1024];
+        size_t len = (size_t)snprintf(idx, sizeof idx, "0");
+        int off = r - in->shape.rank;
+        for (int ax = 0; ax < in->shape.rank; ax++) {
+            if (dim_is(in->shape.d[ax], 1)) continue;
+            char st[256];
+            dims_c(g, &in->shape, ax + 1, in->shape.rank, st, sizeof st);
+            len += (size_t)snprintf(idx + len, sizeof idx - len, " + i%d*%s", ax + off, st);
+        }
+        elem(e, n->in[k], idx, a[k], sizeof a[k]);
+    }
+    elementwise_expr(e, n, args, ex, sizeof ex);
+    fprintf(e->out, "    {\n        size_t o = 0;\n");
+    for (int ax = 0; ax < r; ax++) {
+        char d[96];
+        dim_c(n->shape.d[ax], &g->syms, d, sizeof d);
+        fprintf(e->out, "        for (size_t i%d = 0; i%d < (size_t)%s; i%d++)\n", ax, ax, d, ax);
+    }
+    fprintf(e->out, "            %s[o++] = %s;\n    }\n", out, ex);
+}
+
+/* outer / reduced / inner extents of an axis view */
+static void axis_view(const Graph *g, const Shape *s, int axis, char *O, char *Rr, char *I, size_t size) {
+    if (axis == AXIS_ALL) {
+        snprintf(O, size, "1");
+        numel_c(g, s, Rr, size);
+        snprintf(I, size, "1");
+        return;
+    }
+    dims_c(g, s, 0, axis, O, size);
+    dims_c(g, s, axis, axis + 1, Rr, size);
+    dims_c(g, s, axis + 1, s->rank, I, size);
+}
+
+static void emit_reduce(E *e, int id) {
+    const Node *n = &e->g->nodes[id];
+    const Node *in = &e->g->nodes[n->in[0]];
+    char O[256], Rr[256], I[256], out[96], x[96];
+    axis_view(e->g, &in->shape, n->axis, O, Rr, I, sizeof O);
+    ptr(e, id, out, sizeof out);
+    ptr(e, n->in[0], x, sizeof x);
+    fprintf(e->out, "    for (size_t o = 0; o < %s; o++)\n      for (size_t j = 0; j < %s; j++) {\n", O, I);
+    fprintf(e->out, "        const size_t nr = %s, ni = %s;\n        const %s *src = %s + o * nr * ni + j;\n", Rr, I,
+            in->dtype == DT_INT ? "int32_t" : "real", x);
+    switch (n->op) {
+    case OP_SUM:
+        fprintf(e->out, "        double acc = 0;\n        for (size_t r = 0; r < nr; r++) acc += src[r * ni];\n"
+                        "        %s[o * ni + j] = (real)acc;\n",
+                out);
+        break;
+    case OP_MAX:
+        fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m || src[r * ni] != src[r * ni]) m = src[r * ni];\n"
+                        "        %s[o * ni + j] = m;\n",
+                out);
+        break;
+    case OP_LOGSUMEXP:
+        fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m) m = src[r * ni];\n"
+                        "        double acc = 0;\n        if (bp_isinf(m)) { %s[o * ni + j] = m; continue; }\n"
+                        "        for (size_t r = 0; r < nr; r++) acc += bp_exp(src[r * ni] - m);\n"
+                        "        %s[o * ni + j] = m + (real)log(acc);\n",
+                out, out);
+        break;
+    default: BP_ASSERT(!"not a reduction");
+    }
+    fprintf(e->out, "      }\n");
+}
+
+static void emit_softmax(E *e, int id) {
+    const Node *n = &e->g->nodes[id];
+    char O[256], Rr[256], I[256], out[96], x[96];
+    axis_view(e->g, &n->shape, n->axis, O, Rr, I, sizeof O);
+    ptr(e, id, out, sizeof out);
+    ptr(e, n->in[0], x, sizeof x);
+    fprintf(e->out, "    for (size_t o = 0; o < %s; o++)\n      for (size_t j = 0; j < %s; j++) {\n", O, I);
+    fprintf(e->out, "        const size_t nr = %s, ni = %s;\n        const real *src = %s + o * nr * ni + j;\n"
+                    "        real *dst = %s + o * nr * ni + j;\n",
+            Rr, I, x, out);
+    fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m) m = src[r * ni];\n"
+                    "        double acc = 0;\n");
+    if (n->op == OP_SOFTMAX)
+        fprintf(e->out, "        for (size_t r = 0; r < nr; r++) { dst[r * ni] = bp_exp(src[r * ni] - m); acc += dst[r * ni]; }\n"
+                        "        for (size_t r = 0; r < nr; r++) dst[r * ni] = (real)(dst[r * ni] / acc);\n");
+    else
+        fprintf(e->out, "        for (size_t r = 0; r < nr; r++) acc += bp_exp(src[r * ni] - m);\n"
+                        "        const real lse = m + (real)log(acc);\n"
+                        "        for (size_t r = 0; r < nr; r++) dst[r * ni] = src[r * ni] - lse;\n");
+    fprintf(e->out, "      }\n");
+}
+
+/* batch offset expression of an operand whose batch dims broadcast to the output's */
+static void batch_offset(const Graph *g, const Shape *os, const Shape *s, char *buf, size_t size) {
+    int ob = os->rank - 2, sb = s->rank - 2;
+    char mat[256];
+    dims_c(g, s, s->rank - 2, s->rank, mat, sizeof mat);
+    size_t len = (size_t)snprintf(buf, size, "(0");
+    for (int ax = 0; ax < sb; ax++) {
+        if (dim_is(s->d[ax], 1)) continue;
+        char st[256];
+        dims_c(g, s, ax + 1, sb, st, sizeof st);
+        len += (size_t)snprintf(buf + len, size - len, " + i%d*%s", ax + (ob - sb), st);
+    }
+    snprintf(buf + len, size - len, ")*%s", mat);
+}
+
+static void emit_matmul(E *e, int id) {
+    const Graph *g = e->g;
+    const Node *n = &g->nodes[id];
+    const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
+    char out[96], pa[96], pb[96], M[96], N[96], K[96], lda[96], ldb[96];
+    ptr(e, id, out, sizeof out);
+    ptr(e, n->in[0], pa, sizeof pa);
+    ptr(e, n->in[1], pb, sizeof pb);
+    int r = n->shape.rank;
+    dim_c(n->shape.d[r - 2], &g->syms, M, sizeof M);
+    dim_c(n->shape.d[r - 1], &g->syms, N, sizeof N);
+    dim_c(a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)], &g->syms, K, sizeof K);
+    dim_c(a->shape.d[a->shape.rank - 1], &g->syms, lda, sizeof lda);
+    dim_c(b->shape.d[b->shape.rank - 1], &g->syms, ldb, sizeof ldb);
+    const char *gemm = e->o->f64 ? "bprt_dgemm" : "bprt_sgemm";
+    if (r == 2) {
+        fprintf(e->out, "    %s(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", gemm, n->ta, n->tb, M, N, K, pa,
+                lda, pb, ldb, out, N);
+        return;
+    }
+    char oa[1024], ob[1024], oo[256];
+    batch_offset(g, &n->shape, &a->shape, oa, sizeof oa);
+    batch_offset(g, &n->shape, &b->shape, ob, sizeof ob);
+    dims_c(g, &n->shape, r - 2, r, oo, sizeof oo);
+    fprintf(e->out, "    {\n        size_t o = 0;\n");
+    for (int ax = 0; ax < r - 2; ax++) {
+        char d[96];
+        dim_c(n->shape.d[ax], &g->syms, d, sizeof d);
+        fprintf(e->out, "        for (size_t i%d = 0; i%d < (size_t)%s; i%d++)\n", ax, ax, d, ax);
+    }
+    fprintf(e->out, "        { %s(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, 0, %s + o * %s, %s); o++; }\n    }\n", gemm,
+            n->ta, n->tb, M, N, K, pa, oa, lda, pb, ob, ldb, out, oo, N);
+}
+
+static void emit_transpose(E *e, int id) {
+    const Graph *g = e->g;
+    const Node *n = &g->nodes[id];
+    char out[96], x[96], Bt[256], M[96], N[96];
+    ptr(e, id, out, sizeof out);
+    ptr(e, n->in[0], x, sizeof x);
+    int r = n->shape.rank;
+    dims_c(g, &n->shape, 0, r - 2, Bt, sizeof Bt);
+    dim_c(n->shape.d[r - 1], &g->syms, M, sizeof M); /* input rows */
+    dim_c(n->shape.d[r - 2], &g->syms, N, sizeof N); /* input cols */
+    fprintf(e->out, "    for (size_t b = 0; b < %s; b++) {\n        const size_t m = %s, n = %s;\n"
+                    "        for (size_t i = 0; i < m; i++) for (size_t j = 0; j < n; j++)\n"
+                    "            %s[b * m * n + j * m + i] = %s[b * m * n + i * n + j];\n    }\n",
+            Bt, M, N, out, x);
+}
+
+static void emit_copy(E *e, int dst_id, int src_id) {
+    char d[96], s[96], total[256];
+    ptr(e, dst_id, d, sizeof d);
+    ptr(e, src_id, s, sizeof s);
+    if (strcmp(d, s) == 0) return;
+    numel_c(e->g, &e->g->nodes[dst_id].shape, total, sizeof total);
+    if (e->g->nodes[src_id].dtype == DT_INT)
+        fprintf(e->out, "    for (size_t i = 0; i < %s; i++) %s[i] = (real)%s[i];\n", total, d, s);
+    else
+        fprintf(e->out, "    memcpy(%s, %s, sizeof(real) * %s);\n", d, s, total);
+}
+
+static void emit_concat_slice(E *e, int id) {
+    const Graph *g = e->g;
+    const Node *n = &g->nodes[id];
+    char out[96], O[256], I[256];
+    ptr(e, id, out, sizeof out);
+    dims_c(g, &n->shape, 0, n->axis, O, sizeof O);
+    dims_c(g, &n->shape, n->axis + 1, n->shape.rank, I, sizeof I);
+    if (n->op == OP_CONCAT) {
+        char a[96], b[96], la[96], lb[96];
+        ptr(e, n->in[0], a, sizeof a);
+        ptr(e, n->in[1], b, sizeof b);
+        dim_c(g->nodes[n->in[0]].shape.d[n->axis], &g->syms, la, sizeof la);
+        dim_c(g->nodes[n->in[1]].shape.d[n->axis], &g->syms, lb, sizeof lb);
+        fprintf(e->out, "    for (size_t o = 0; o < %s; o++) {\n        const size_t ni = %s, na = (size_t)%s * ni, nb = (size_t)%s * ni;\n"
+                        "        memcpy(%s + o * (na + nb), %s + o * na, sizeof(real) * na);\n"
+                        "        memcpy(%s + o * (na + nb) + na, %s + o * nb, sizeof(real) * nb);\n    }\n",
+                O, I, la, lb, out, a, out, b);
+    } else {
+        char x[96], st[96], len[96], full[96];
+        ptr(e, n->in[0], x, sizeof x);
+        dim_c(n->start, &g->syms, st, sizeof st);
+        dim_c(n->shape.d[n->axis], &g->syms, len, sizeof len);
+        dim_c(g->nodes[n->in[0]].shape.d[n->axis], &g->syms, full, sizeof full);
+        fprintf(e->out, "    for (size_t o = 0; o < %s; o++) {\n        const size_t ni = %s;\n"
+                        "        memcpy(%s + o * (size_t)%s * ni, %s + (o * (size_t)%s + (size_t)%s) * ni, sizeof(real) * (size_t)%s * ni);\n    }\n",
+                O, I, out, len, x, full, st, len);
+    }
+}
+
+static void emit_loss(E *e, int id) {
+    const Graph *g = e->g;
+    const Node *n = &g->nodes[id];
+    const Node *z = &g->nodes[n->in[0]];
+    char out[96], pz[96], py[96], C[96], Nr[256], gv[320];
+    ptr(e, id, out, sizeof out);
+    ptr(e, n->in[0], pz, sizeof pz);
+    ptr(e, n->in[1], py, sizeof py);
+    dim_c(z->shape.d[z->shape.rank - 1], &g->syms, C, sizeof C);
+    dims_c(g, &z->shape, 0, z->shape.rank - 1, Nr, sizeof Nr);
+    if (n->op == OP_CE_GRAD || n->op == OP_NLL_GRAD) elem(e, n->in[2], "0", gv, sizeof gv);
+    fprintf(e->out, "    {\n        const size_t nrow = %s, nc = (size_t)%s;\n", Nr, C);
+    switch (n->op) {
+    case OP_CROSS_ENTROPY:
+        fprintf(e->out, "        double acc = 0;\n        for (size_t r = 0; r < nrow; r++) {\n"
+                        "            const real *row = %s + r * nc;\n            const int32_t y = %s[r];\n"
+                        "            real m = row[0];\n            for (size_t c = 1; c < nc; c++) if (row[c] > m) m = row[c];\n"
+                        "            double s = 0;\n            for (size_t c = 0; c < nc; c++) s += bp_exp(row[c] - m);\n"
+                        "            acc += (y >= 0 && (size_t)y < nc) ? (double)m + log(s) - (double)row[y] : (double)NAN;\n"
+                        "        }\n        %s[0] = (real)(acc / (double)nrow);\n",
+                pz, py, out);
+        break;
+    case OP_CE_GRAD:
+        fprintf(e->out, "        const real scale = %s / (real)nrow;\n        for (size_t r = 0; r < nrow; r++) {\n"
+                        "            const real *row = %s + r * nc;\n            real *d = %s + r * nc;\n            const int32_t y = %s[r];\n"
+                        "            real m = row[0];\n            for (size_t c = 1; c < nc; c++) if (row[c] > m) m = row[c];\n"
+                        "            double s = 0;\n            for (size_t c = 0; c < nc; c++) { d[c] = bp_exp(row[c] - m); s += d[c]; }\n"
+                        "            const real inv = (real)(1.0 / s);\n"
+                        "            for (size_t c = 0; c < nc; c++) d[c] = scale * (d[c] * inv - (real)((size_t)y == c));\n"
+                        "        }\n",
+                gv, pz, out, py);
+        break;
+    case OP_NLL:
+        fprintf(e->out, "        double acc = 0;\n        for (size_t r = 0; r < nrow; r++) {\n            const int32_t y = %s[r];\n"
+                        "            acc -= (y >= 0 && (size_t)y < nc) ? (double)%s[r * nc + (size_t)y] : (double)NAN;\n        }\n"
+                        "        %s[0] = (real)(acc / (double)nrow);\n",
+                py, pz, out);
+        break;
+    case OP_NLL_GRAD:
+        fprintf(e->out, "        const real v = -%s / (real)nrow;\n        memset(%s, 0, sizeof(real) * nrow * nc);\n"
+                        "        for (size_t r = 0; r < nrow; r++) { const int32_t y = %s[r]; if (y >= 0 && (size_t)y < nc) %s[r * nc + (size_t)y] = v; }\n",
+                gv, out, py, out);
+        break;
+    default: BP_ASSERT(!"not a loss op");
+    }
+    fprintf(e->out, "    }\n");
+}
+
+static void emit_node(E *e, int id) {
+    const Node *n = &e->g->nodes[id];
+    switch (op_info[n->op].kind) {
+    case OK_LEAF: return;
+    case OK_UNARY:
+    case OK_BINARY: emit_elementwise(e, id); return;
+    case OK_REDUCE: emit_reduce(e, id); return;
+    case OK_AXIS: emit_softmax(e, id); return;
+    case OK_MATMUL: emit_matmul(e, id); return;
+    case OK_LOSS: emit_loss(e, id); return;
+    case OK_SHAPE:
+        switch (n->op) {
+        case OP_TRANSPOSE: emit_transpose(e, id); return;
+        case OP_RESHAPE: emit_copy(e, id, n->in[0]); return;
+        case OP_BROADCAST: emit_elementwise(e, id); return;
+        default: emit_concat_slice(e, id); return;
+        }
+    }
+}
+
+/* ---- functions ---- */
+static int input_used(const Graph *g, int index) {
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == OP_INPUT && g->nodes[i].ival == index) return 1;
+    return 0;
+}
+
+static void emit_dims_args(FILE *out, const Graph *g, int prefixed) {
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, ", int %s%s", prefixed ? "dim_" : "", g->syms.names[s]);
+}
+
+static void emit_inputs_args(FILE *out, const Graph *full, const Graph *fg, int only_used, int prefixed) {
+    for (int i = 0; i < full->ninputs; i++) {
+        if (only_used && !input_used(fg, i)) continue;
+        fprintf(out, ", const %s *%s%s", full->inputs[i].dtype == DT_INT ? "int32_t" : "real", prefixed ? "in_" : "",
+                full->inputs[i].name);
+    }
+}
+
+static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, int prefixed, const char *suffix) {
+    const char *m = full->model;
+    switch (v) {
+    case V_FORWARD:
+        fprintf(out, "void %s_forward%s(const real *params", m, suffix);
+        emit_inputs_args(out, full, fg, 1, prefixed);
+        for (int i = 0; i < full->noutputs; i++) {
+            if (prefixed) fprintf(out, ", real *out%d_%s", i, full->output_names[i]);
+            else fprintf(out, ", real *%s", full->output_names[i]);
+        }
+        break;
+    case V_LOSS:
+        fprintf(out, "real %s_loss%s(const real *params", m, suffix);
+        emit_inputs_args(out, full, fg, 0, prefixed);
+        break;
+    case V_GRAD:
+        fprintf(out, "real %s_grad%s(const real *params, real *grad", m, suffix);
+        emit_inputs_args(out, full, fg, 0, prefixed);
+        break;
+    }
+}
+
+/* The function's graph: pruned to its roots. */
+static Graph *variant_graph(Graph *g, Variant v) {
+    return pass_dce(g, v != V_FORWARD, v == V_GRAD, v == V_FORWARD);
+}
+
+static void setup_plan(E *e) {
+    Graph *g = e->g;
+    e->pinned = arena_alloc(g->arena, (size_t)g->n + 1);
+    e->pin_index = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    char *roots = arena_alloc(g->arena, (size_t)g->n + 1);
+    if (g->loss >= 0) roots[g->loss] = 1;
+    for (int i = 0; i < g->noutputs; i++) {
+        int id = g->outputs[i];
+        if (id < 0) continue;
+        roots[id] = 1;
+        const Node *n = &g->nodes[id];
+        if (!e->pinned[id] && op_info[n->op].kind != OK_LEAF && (e->plan == NULL)) {
+            e->pinned[id] = 2;
+            e->pin_index[id] = i;
+        }
+    }
+    if (g->grads)
+        for (int p = 0; p < g->nparams; p++) {
+            int id = g->grads[p];
+            if (id < 0) continue;
+            roots[id] = 1;
+            const Node *n = &g->nodes[id];
+            if (!e->pinned[id] && op_info[n->op].kind != OK_LEAF) {
+                e->pinned[id] = 1;
+                e->pin_index[id] = p;
+            }
+        }
+    e->plan = plan_make(g, e->pinned, roots);
+}
+
+static void emit_ws_size_fn(E *e, const char *name) {
+    Graph *g = e->g;
+    fprintf(e->out, "static size_t %s(int unused_", name);
+    for (int s = 0; s < g->syms.n; s++) fprintf(e->out, ", int %s", g->syms.names[s]);
+    fprintf(e->out, ") {\n    size_t n = 0;\n    (void)unused_;\n");
+    for (int s = 0; s < g->syms.n; s++) fprintf(e->out, "    (void)%s;\n", g->syms.names[s]);
+    for (int b = 0; b < e->plan->nbufs; b++)
+        fprintf(e->out, "    n += BP_AL(sizeof(real) * %s);\n", e->plan->buf_size[b]);
+    fprintf(e->out, "    return n;\n}\n\n");
+}
+
+static void emit_line(E *e, Loc loc) {
+    if (!e->o->line_directives || !loc.file || loc.line <= 0) return;
+    fprintf(e->out, "#line %d \"", loc.line);
+    for (const char *p = loc.file; *p; p++) {
+        if (*p == '"' || *p == '\\') fputc('\\', e->out);
+        if ((unsigned char)*p >= 0x20) fputc(*p, e->out);
+    }
+    fprintf(e->out, "\"\n");
+}
+
+static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *o) {
+    E e;
+    memset(&e, 0, sizeof e);
+    e.out = out;
+    e.o = o;
+    e.g = variant_graph(full, v);
+    for (int k = 0; k < e.g->syms.n; k++) e.g->syms.names[k] = arena_printf(e.g->arena, "dim_%s", full->syms.names[k]);
+    e.plan = NULL;
+    setup_plan(&e);
+    Graph *g = e.g;
+    static const char *const vname[] = {"forward", "loss", "grad"};
+    char wsname[128];
+    snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, vname[v]);
+    emit_ws_size_fn(&e, wsname);
+    prototype(out, full, g, v, 1, "");
+    emit_dims_args(out, full, 1);
+    fprintf(out, ", void *ws) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n");
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "    (void)%s;\n", g->syms.names[s]);
+    for (int i = 0; i < full->ninputs; i++)
+        if (v != V_FORWARD || input_used(g, i)) fprintf(out, "    (void)in_%s;\n", full->inputs[i].name);
+    for (int b = 0; b < e.plan->nbufs; b++)
+        fprintf(out, "    real *t%d = (real *)w;\n    w += BP_AL(sizeof(real) * %s);\n", b, e.plan->buf_size[b]);
+    for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        if (op_info[n->op].kind == OK_LEAF) continue;
+        char s[160];
+        emit_line(&e, n->loc);
+        fprintf(out, "    /* %%%d = %s%s %s%s%s */\n", i, n->adjoint ? "adjoint " : "", op_info[n->op].name,
+                shape_str(&n->shape, &g->syms, s, sizeof s), n->name ? " " : "", n->name ? n->name : "");
+        emit_node(&e, i);
+    }
+    if (o->line_directives) fprintf(out, "#line 1 \"<generated>\"\n");
+    if (v == V_FORWARD) {
+        for (int i = 0; i < g->noutputs; i++) {
+            int id = g->outputs[i];
+            if (e.pinned[id] == 2 && e.pin_index[id] == i) continue;
+            char dst[96], val[320], total[256];
+            snprintf(dst, sizeof dst, "out%d_%s", i, g->output_names[i]);
+            numel_c(g, &g->nodes[id].shape, total, sizeof total);
+            elem(&e, id, is_scalar_like(&g->nodes[id]) ? "0" : "i", val, sizeof val);
+            fprintf(out, "    for (size_t i = 0; i < %s; i++) %s[i] = %s;\n", total, dst, val);
+        }
+        fprintf(out, "}\n\n");
+        return;
+    }
+    if (v == V_GRAD)
+        for (int p = 0; p < g->nparams; p++) {
+            int id = g->grads[p];
+            long long off = (long long)g->params[p].offset, cnt = (long long)g->params[p].numel;
+            if (id < 0) {
+                fprintf(out, "    memset(grad + %lld, 0, sizeof(real) * %lld);\n", off, cnt);
+                continue;
+            }
+            if (e.pinned[id] == 1 && e.pin_index[id] == p) continue;
+            char val[320];
+            elem(&e, id, is_scalar_like(&g->nodes[id]) ? "0" : "i", val, sizeof val);
+            fprintf(out, "    for (size_t i = 0; i < %lld; i++) grad[%lld + i] = %s;\n", cnt, off, val);
+        }
+    char lv[320];
+    if (g->loss >= 0) fprintf(out, "    return %s;\n}\n\n", elem(&e, g->loss, "0", lv, sizeof lv));
+    else fprintf(out, "    return (real)NAN;\n}\n\n");
+}
+
+static const char *preamble_math =
+    "#define BP_AL(n) (((n) + (size_t)63) & ~(size_t)63)\n"
+    "#if defined(__GNUC__) || defined(__clang__) || defined(__TINYC__)\n"
+    "#define BP_INLINE static inline __attribute__((unused))\n"
+    "#else\n#define BP_INLINE static inline\n#endif\n"
+    "BP_INLINE real bp_neg(real x) { return -x; }\n"
+    "BP_INLINE real bp_exp(real x) { return BP_M(exp)(x); }\n"
+    "BP_INLINE real bp_log(real x) { return BP_M(log)(x); }\n"
+    "BP_INLINE real bp_sqrt(real x) { return BP_M(sqrt)(x); }\n"
+    "BP_INLINE real bp_abs(real x) { return BP_M(fabs)(x); }\n"
+    "BP_INLINE real bp_sin(real x) { return BP_M(sin)(x); }\n"
+    "BP_INLINE real bp_cos(real x) { return BP_M(cos)(x); }\n"
+    "BP_INLINE real bp_tanh(real x) { return BP_M(tanh)(x); }\n"
+    "BP_INLINE int bp_isinf(real x) { return x - x != x - x && x == x; }\n"
+    "BP_INLINE real bp_sigmoid(real x) {\n"
+    "    if (x >= 0) return (real)1 / ((real)1 + BP_M(exp)(-x));\n"
+    "    { real t = BP_M(exp)(x); return t / ((real)1 + t); }\n}\n"
+    "BP_INLINE real bp_relu(real x) { return x > 0 ? x : (real)0; }\n"
+    "BP_INLINE real bp_leaky_relu(real x, real a) { return x > 0 ? x : a * x; }\n"
+    "BP_INLINE real bp_gelu(real x) { return (real)0.5 * x * ((real)1 + BP_M(erf)(x * (real)0.70710678118654752440)); }\n"
+    "BP_INLINE real bp_gelu_grad(real x) {\n"
+    "    return (real)0.5 * ((real)1 + BP_M(erf)(x * (real)0.70710678118654752440)) +\n"
+    "           x * BP_M(exp)((real)-0.5 * x * x) * (real)0.39894228040143267794;\n}\n"
+    "BP_INLINE real bp_softplus(real x) { return (x > 0 ? x : (real)0) + BP_M(log1p)(BP_M(exp)(-BP_M(fabs)(x))); }\n"
+    "BP_INLINE real bp_powi(real x, int n) {\n"
+    "    real r = 1, b = x; int k = n < 0 ? -n : n;\n"
+    "    while (k) { if (k & 1) r *= b; b *= b; k >>= 1; }\n"
+    "    return n < 0 ? (real)1 / r : r;\n}\n"
+    "BP_INLINE real bp_sign(real x) { return (real)((x > 0) - (x < 0)); }\n"
+    "BP_INLINE real bp_step(real x) { return x > 0 ? (real)1 : (real)0; }\n"
+    "BP_INLINE real bp_leaky_step(real x, real a) { return x > 0 ? (real)1 : a; }\n"
+    "BP_INLINE real bp_add(real a, real b) { return a + b; }\n"
+    "BP_INLINE real bp_sub(real a, real b) { return a - b; }\n"
+    "BP_INLINE real bp_mul(real a, real b) { return a * b; }\n"
+    "BP_INLINE real bp_div(real a, real b) { return a / b; }\n"
+    "BP_INLINE real bp_pow(real a, real b) { return BP_M(pow)(a, b); }\n"
+    "BP_INLINE real bp_maximum(real a, real b) { return a > b ? a : b; }\n"
+    "BP_INLINE real bp_minimum(real a, real b) { return a < b ? a : b; }\n"
+    "BP_INLINE real bp_gt(real a, real b) { return a > b ? (real)1 : (real)0; }\n"
+    "BP_INLINE real bp_eq(real a, real b) { return a == b ? (real)1 : (real)0; }\n\n";
+
+static const char *runtime_decls =
+    "void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,\n"
+    "                int lda, const float *B, int ldb, float beta, float *C, int ldc);\n"
+    "void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A,\n"
+    "                int lda, const double *B, int ldb, double beta, double *C, int ldc);\n"
+    "void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
+    "void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
+    "void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n"
+    "void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n";
+
+static void real_typedef(FILE *out, const EmitOptions *o) {
+    fprintf(out, "#ifndef BPC_REAL_DEFINED\n#define BPC_REAL_DEFINED\ntypedef %s real;\n#endif\n", o->f64 ? "double" : "float");
+}
+
+static void upper(char *dst, const char *s, size_t size) {
+    size_t i = 0;
+    for (; s[i] && i + 1 < size; i++) dst[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+    dst[i] = 0;
+}
+
+static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
+    char up[256];
+    upper(up, g->model, sizeof up);
+    fprintf(out, "#define %s_NPARAMS %lld /* reals in the parameter vector */\n", up, (long long)g->nparam_reals);
+    for (int p = 0; p < g->nparams; p++) {
+        char s[160];
+        fprintf(out, "#define %s_OFF_%s %lld /* %s %s */\n", up, g->params[p].name, (long long)g->params[p].offset,
+                g->params[p].name, shape_str(&g->params[p].shape, &g->syms, s, sizeof s));
+    }
+    fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions). */\n");
+    fprintf(out, "size_t %s_workspace_size(", g->model);
+    if (!g->syms.n) fprintf(out, "void");
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint %s", s ? ", " : "", g->syms.names[s]);
+    fprintf(out, ");\n/* Bytes of optimizer state; zero-filled state is a fresh optimizer. */\n");
+    fprintf(out, "size_t %s_opt_state_size(void);\n", g->model);
+    fprintf(out, "/* Initialises every parameter as the program says, from a seed (same numbers everywhere). */\n");
+    fprintf(out, "void %s_init(real *params, uint64_t seed);\n", g->model);
+    Graph *fg = g->noutputs ? variant_graph(g, V_FORWARD) : NULL;
+    if (fg) {
+        fprintf(out, "/* Inference: writes each output");
+        for (int i = 0; i < g->noutputs; i++) {
+            char s[160];
+            fprintf(out, " %s%s", g->output_names[i], shape_str(&g->nodes[g->outputs[i]].shape, &g->syms, s, sizeof s));
+        }
+        fprintf(out, ". */\n");
+        fprintf(out, "void %s_forward(const real *params", g->model);
+        emit_inputs_args(out, g, fg, 1, 0);
+        for (int i = 0; i < g->noutputs; i++) fprintf(out, ", real *%s", g->output_names[i]);
+        emit_dims_args(out, g, 0);
+        fprintf(out, ", void *ws);\n");
+    }
+    if (g->loss >= 0) {
+        fprintf(out, "/* The loss at these parameters and inputs. */\n");
+        prototype(out, g, g, V_LOSS, 0, "");
+        emit_dims_args(out, g, 0);
+        fprintf(out, ", void *ws);\n/* The loss, and its gradient with respect to every parameter into grad[NPARAMS]. */\n");
+        prototype(out, g, g, V_GRAD, 0, "");
+        emit_dims_args(out, g, 0);
+        fprintf(out, ", void *ws);\n");
+        fprintf(out, "/* One optimizer step (forward, backward, update); lr overrides the program's rate\n"
+                     "   (%g); returns the loss before the update. */\n", g->opt.lr);
+        fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
+        emit_inputs_args(out, g, g, 0, 0);
+        emit_dims_args(out, g, 0);
+        fprintf(out, ", real lr, void *ws);\n");
+    }
+    (void)o;
+}
+
+void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
+    char up[256];
+    upper(up, g->model, sizeof up);
+    fprintf(out, "/* %s.h — generated by bpc from the model '%s'. Do not edit.\n *\n", g->model, g->model);
+    fprintf(out, " * Parameters live in one vector of %s_NPARAMS reals (offsets below). Every function is\n"
+                 " * reentrant: no globals, no allocation; the caller owns params, gradients, optimizer\n"
+                 " * state and the workspace (%s_workspace_size bytes, any alignment of 64 is best).\n"
+                 " * Inputs follow in declaration order (`: int` inputs as int32_t), then the symbolic\n"
+                 " * sizes as int. `real` is %s. Link with libbprt (pkg-config --cflags --libs bprt). */\n",
+            up, g->model, o->f64 ? "double" : "float");
+    fprintf(out, "#ifndef %s_H\n#define %s_H\n#include <stddef.h>\n#include <stdint.h>\n", up, up);
+    fprintf(out, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
+    real_typedef(out, o);
+    fprintf(out, "\n");
+    emit_api_decls(out, g, o);
+    fprintf(out, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
+}
+
+static void emit_init(FILE *out, Graph *g, const EmitOptions *o) {
+    const char *sfx = o->f64 ? "f64" : "f32";
+    fprintf(out, "void %s_init(real *params, uint64_t seed) {\n    (void)seed;\n", g->model);
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        long long off = (long long)pa->offset, n = (long long)pa->numel;
+        double fan_in = 1, fan_out = 1;
+        if (pa->shape.rank >= 1) fan_in = (double)pa->shape.d[0].c;
+        if (pa->shape.rank >= 2) fan_out = (double)pa->shape.d[1].c;
+        if (pa->shape.rank == 4) {
+            double rf = (double)(pa->shape.d[2].c * pa->shape.d[3].c);
+            fan_in = (double)pa->shape.d[1].c * rf;
+            fan_out = (double)pa->shape.d[0].c * rf;
+        }
+        fprintf(out, "    /* %s */\n", pa->name);
+        switch (pa->init) {
+        case INIT_ZEROS: fprintf(out, "    memset(params + %lld, 0, sizeof(real) * %lld);\n", off, n); break;
+        case INIT_CONST: fprintf(out, "    for (size_t i = 0; i < %lld; i++) params[%lld + i] = (real)%.17g;\n", n, off, pa->a); break;
+        case INIT_HE: fprintf(out, "    bprt_fill_normal_%s(params + %lld, %lld, %.17g, seed, %d);\n", sfx, off, n, sqrt(2.0 / fan_in), p); break;
+        case INIT_XAVIER:
+            fprintf(out, "    bprt_fill_normal_%s(params + %lld, %lld, %.17g, seed, %d);\n", sfx, off, n, sqrt(2.0 / (fan_in + fan_out)), p);
+            break;
+        case INIT_NORMAL: fprintf(out, "    bprt_fill_normal_%s(params + %lld, %lld, %.17g, seed, %d);\n", sfx, off, n, pa->a, p); break;
+        case INIT_UNIFORM:
+            fprintf(out, "    bprt_fill_uniform_%s(params + %lld, %lld, %.17g, %.17g, seed, %d);\n", sfx, off, n, pa->a, pa->b, p);
+            break;
+        }
+    }
+    fprintf(out, "}\n\n");
+}
+
+/* Optimizer state: [0]: step count (double), then per-parameter moments. */
+static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
+    const OptConfig *opt = &g->opt;
+    long long np = (long long)g->nparam_reals;
+    int moments = opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW ? 2 : (opt->kind == OPT_SGD && opt->momentum > 0) ? 1 : 0;
+    fprintf(out, "size_t %s_opt_state_size(void) { return 64 + BP_AL(sizeof(real) * %lld) * %d; }\n\n", g->model, np, moments);
+    if (g->loss < 0) return;
+    fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
+    emit_inputs_args(out, g, g, 0, 1);
+    emit_dims_args(out, g, 1);
+    fprintf(out, ", real lr, void *ws) {\n");
+    fprintf(out, "    real *grad = (real *)ws;\n    double *step = (double *)opt_state;\n");
+    fprintf(out, "    real *m1 = (real *)((char *)opt_state + 64);\n");
+    fprintf(out, "    real *m2 = (real *)((char *)opt_state + 64 + BP_AL(sizeof(real) * %lld));\n", np);
+    fprintf(out, "    real loss = %s_grad(params, grad", g->model);
+    for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
+    fprintf(out, ", (char *)ws + BP_AL(sizeof(real) * %lld));\n", np);
+    fprintf(out, "    const size_t n = %lld;\n    double scale = 1;\n    (void)m1;\n    (void)m2;\n", np);
+    if (opt->clip > 0)
+        fprintf(out, "    {\n        double ss = 0;\n        for (size_t i = 0; i < n; i++) ss += (double)grad[i] * grad[i];\n"
+                     "        ss = sqrt(ss);\n        if (ss > %.17g) scale = %.17g / (ss + 1e-6);\n    }\n",
+                opt->clip, opt->clip);
+    fprintf(out, "    *step += 1;\n");
+    switch (opt->kind) {
+    case OPT_NONE:
+    case OPT_SGD:
+        if (opt->kind == OPT_NONE || opt->momentum == 0)
+            fprintf(out, "    for (size_t i = 0; i < n; i++) {\n        real d = (real)(grad[i] * scale) + (real)%.17g * params[i];\n"
+                         "        params[i] -= lr * d;\n    }\n",
+                    opt->weight_decay);
+        else
+            fprintf(out, "    for (size_t i = 0; i < n; i++) {\n        real d = (real)(grad[i] * scale) + (real)%.17g * params[i];\n"
+                         "        m1[i] = (real)%.17g * m1[i] + d;\n        params[i] -= lr * m1[i];\n    }\n",
+                    opt->weight_decay, opt->momentum);
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        fprintf(out, "    {\n        const double b1 = %.17g, b2 = %.17g, eps = %.17g, wd = %.17g;\n"
+                     "        const double bc1 = 1 - pow(b1, *step), bc2 = 1 - pow(b2, *step);\n"
+                     "        const real step_size = (real)(lr / bc1), inv_sqrt_bc2 = (real)(1 / sqrt(bc2));\n",
+                opt->beta1, opt->beta2, opt->eps, opt->weight_decay);
+        fprintf(out, "        for (size_t i = 0; i < n; i++) {\n            real d = (real)(grad[i] * scale);\n");
+        if (opt->kind == OPT_ADAM) fprintf(out, "            d += (real)wd * params[i];\n");
+        else fprintf(out, "            params[i] *= (real)(1 - lr * wd);\n");
+        fprintf(out, "            m1[i] = (real)b1 * m1[i] + (real)(1 - b1) * d;\n"
+                     "            m2[i] = (real)b2 * m2[i] + (real)(1 - b2) * d * d;\n"
+                     "            params[i] -= step_size * m1[i] / (bp_sqrt(m2[i]) * inv_sqrt_bc2 + (real)eps);\n"
+                     "        }\n    }\n");
+        break;
+    }
+    fprintf(out, "    return loss;\n}\n\n");
+    (void)o;
+}
+
+/* Uniform-signature wrappers for the driver: inputs as an array of pointers, sizes as an
+ * array of ints, reals passed as double. */
+static void call_args(FILE *out, const Graph *g, int forward_only, const Graph *fg) {
+    for (int i = 0; i < g->ninputs; i++) {
+        if (forward_only && !input_used(fg, i)) continue;
+        fprintf(out, ", (const %s *)in[%d]", g->inputs[i].dtype == DT_INT ? "int32_t" : "real", i);
+    }
+}
+
+static void dims_call(FILE *out, const Graph *g, int leading_comma) {
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sd[%d]", s || leading_comma ? ", " : "", s);
+}
+
+static void emit_entry_points(FILE *out, Graph *g) {
+    fprintf(out, "\nsize_t bp_entry_ws(const int *d) { (void)d; return %s_workspace_size(", g->model);
+    dims_call(out, g, 0);
+    fprintf(out, "); }\n");
+    fprintf(out, "size_t bp_entry_opt_size(void) { return %s_opt_state_size(); }\n", g->model);
+    fprintf(out, "void bp_entry_init(void *p, uint64_t seed) { %s_init((real *)p, seed); }\n", g->model);
+    if (g->noutputs) {
+        Graph *fg = variant_graph(g, V_FORWARD);
+        fprintf(out, "void bp_entry_forward(const void *p, const void *const *in, void *const *out, const int *d, void *ws) {\n"
+                     "    (void)in; (void)d;\n    %s_forward((const real *)p", g->model);
+        call_args(out, g, 1, fg);
+        for (int i = 0; i < g->noutputs; i++) fprintf(out, ", (real *)out[%d]", i);
+        dims_call(out, g, 1);
+        fprintf(out, ", ws);\n}\n");
+    }
+    if (g->loss >= 0) {
+        fprintf(out, "double bp_entry_loss(const void *p, const void *const *in, const int *d, void *ws) {\n"
+                     "    (void)in; (void)d;\n    return %s_loss((const real *)p", g->model);
+        call_args(out, g, 0, NULL);
+        dims_call(out, g, 1);
+        fprintf(out, ", ws);\n}\n");
+        fprintf(out, "double bp_entry_grad(const void *p, void *gr, const void *const *in, const int *d, void *ws) {\n"
+                     "    (void)in; (void)d;\n    return %s_grad((const real *)p, (real *)gr", g->model);
+        call_args(out, g, 0, NULL);
+        dims_call(out, g, 1);
+        fprintf(out, ", ws);\n}\n");
+        fprintf(out, "double bp_entry_train_step(void *p, void *opt, const void *const *in, const int *d, double lr, void *ws) {\n"
+                     "    (void)in; (void)d;\n    return %s_train_step((real *)p, opt", g->model);
+        call_args(out, g, 0, NULL);
+        dims_call(out, g, 1);
+        fprintf(out, ", (real)lr, ws);\n}\n");
+    }
+}
+
+void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
+    fprintf(out, "/* Generated by bpc from the model '%s'. Do not edit. */\n", g->model);
+    fprintf(out, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n");
+    if (o->header_name) fprintf(out, "#include \"%s\"\n", o->header_name);
+    else real_typedef(out, o);
+    if (o->inline_decls) fprintf(out, "%s", runtime_decls);
+    else fprintf(out, "#include \"bprt.h\"\n");
+    fprintf(out, "#ifndef NAN\n#define NAN (0.0 / 0.0)\n#endif\n#ifndef INFINITY\n#define INFINITY (1e300 * 1e300)\n#endif\n");
+    fprintf(out, "#define BP_M(fn) fn%s\n", o->f64 ? "" : "##f");
+    fprintf(out, "%s", preamble_math);
+    if (!o->header_name) emit_api_decls(out, g, o);
+    fprintf(out, "\n");
+    if (g->noutputs) emit_function(out, g, V_FORWARD, o);
+    if (g->loss >= 0) {
+        emit_function(out, g, V_LOSS, o);
+        emit_function(out, g, V_GRAD, o);
+    }
+    emit_init(out, g, o);
+    emit_optimizer(out, g, o);
+    /* workspace size: the largest function's, plus the gradient vector for train_step */
+    fprintf(out, "size_t %s_workspace_size(", g->model);
+    if (!g->syms.n) fprintf(out, "void");
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
+    fprintf(out, ") {\n    size_t n = 0, k;\n");
+    static const char *const vname[] = {"forward", "loss", "grad"};
+    for (int v = 0; v < 3; v++) {
+        if (v == V_FORWARD && !g->noutputs) continue;
+        if (v != V_FORWARD && g->loss < 0) continue;
+        fprintf(out, "    k = %s_ws_%s_(0", g->model, vname[v]);
+        for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
+        if (v == V_GRAD) fprintf(out, ") + BP_AL(sizeof(real) * %lld);\n", (long long)g->nparam_reals);
+        else fprintf(out, ");\n");
+        fprintf(out, "    if (k > n) n = k;\n");
+    }
+    fprintf(out, "    return n;\n}\n");
+    if (o->entry_points) emit_entry_points(out, g);
+}

@@ -1,0 +1,34 @@
+/* emit_dot.c — the graph in Graphviz: forward nodes in blue, adjoint (backward) nodes in
+ * red, leaves as boxes, with a legend. */
+#include "emit.h"
+
+void emit_dot(FILE *out, const Graph *g) {
+    fprintf(out, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n", g->model);
+    fprintf(out, "  subgraph cluster_legend {\n    label=\"legend\"; fontsize=10;\n"
+                 "    legend_fwd [label=\"forward\", style=filled, fillcolor=\"#cfe2ff\"];\n"
+                 "    legend_adj [label=\"backward (adjoint)\", style=filled, fillcolor=\"#f8d7da\"];\n"
+                 "    legend_leaf [label=\"parameter / input\", shape=box, style=filled, fillcolor=\"#e2e3e5\"];\n  }\n");
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        char s[160];
+        shape_str(&n->shape, &g->syms, s, sizeof s);
+        const char *label = op_info[n->op].name;
+        if (n->op == OP_INPUT) label = g->inputs[n->ival].name;
+        if (n->op == OP_PARAM) label = g->params[n->ival].name;
+        int leaf = n->op == OP_INPUT || n->op == OP_PARAM;
+        if (n->op == OP_CONST)
+            fprintf(out, "  n%d [label=\"%.6g\", shape=plaintext];\n", i, n->value);
+        else
+            fprintf(out, "  n%d [label=\"%s\\n%s\", shape=%s, style=filled, fillcolor=\"%s\"];\n", i, label, s,
+                    leaf ? "box" : "ellipse", leaf ? "#e2e3e5" : n->adjoint ? "#f8d7da" : "#cfe2ff");
+        for (int k = 0; k < op_info[n->op].arity; k++)
+            fprintf(out, "  n%d -> n%d [color=\"%s\"];\n", n->in[k], i, n->adjoint ? "#b02a37" : "#0a58ca");
+    }
+    if (g->loss >= 0) fprintf(out, "  loss [shape=doublecircle, label=\"loss\"];\n  n%d -> loss;\n", g->loss);
+    if (g->grads)
+        for (int p = 0; p < g->nparams; p++)
+            if (g->grads[p] >= 0)
+                fprintf(out, "  grad%d [shape=box, label=\"d loss / d %s\", color=\"#b02a37\"];\n  n%d -> grad%d [color=\"#b02a37\"];\n", p,
+                        g->params[p].name, g->grads[p], p);
+    fprintf(out, "}\n");
+}

@@ -1,0 +1,449 @@
+/* ir.c — the graph builder: shape rules by op kind, and the add path that folds,
+ * simplifies (pass_fold.c) and merges common subexpressions (pass_cse.c) when asked.
+ * Invariant: nodes are appended in topological order and never change afterwards. */
+#include "ir.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+
+const OpInfo op_info[OP_COUNT] = {
+#define OP(e, name, arity, kind, cfun) [OP_##e] = {name, arity, kind, cfun},
+#include "ops.def"
+#undef OP
+};
+
+Graph *ir_new(Arena *a, Diag *d) {
+    Graph *g = arena_alloc(a, sizeof *g);
+    g->arena = a;
+    g->diag = d;
+    g->loss = -1;
+    return g;
+}
+
+Node *ir_node(Graph *g, int id) {
+    BP_ASSERT(id >= 0 && id < g->n);
+    return &g->nodes[id];
+}
+
+static const char *op_symbol(Op op) {
+    switch (op) {
+    case OP_ADD: return "'+'";
+    case OP_SUB: return "'-'";
+    case OP_MUL: return "'*'";
+    case OP_DIV: return "'/'";
+    case OP_POW: return "'^'";
+    default: return op_info[op].name;
+    }
+}
+
+static Node proto(Op op, Loc loc) {
+    Node n;
+    memset(&n, 0, sizeof n);
+    n.op = op;
+    n.in[0] = n.in[1] = n.in[2] = -1;
+    n.loc = loc;
+    n.dim = dim_const(0);
+    n.start = dim_const(0);
+    return n;
+}
+
+/* Appends without folding or CSE. */
+static int append(Graph *g, const Node *p) {
+    if (g->n == g->cap) {
+        int ncap = g->cap ? g->cap * 2 : 64;
+        Node *nn = arena_alloc(g->arena, (size_t)ncap * sizeof *nn);
+        if (g->n) memcpy(nn, g->nodes, (size_t)g->n * sizeof *nn);
+        g->nodes = nn;
+        g->cap = ncap;
+    }
+    Node *n = &g->nodes[g->n];
+    *n = *p;
+    n->adjoint = p->adjoint || g->adjoint_mode;
+    for (int i = 0; i < op_info[p->op].arity; i++) BP_ASSERT(p->in[i] >= 0 && p->in[i] < g->n);
+    return g->n++;
+}
+
+int ir_add_raw(Graph *g, const Node *p) {
+    for (int i = 0; i < op_info[p->op].arity; i++)
+        if (p->in[i] < 0) return -1;
+    if (g->fold) {
+        int r = fold_node(g, p);
+        if (r != FOLD_NONE) return r;
+    }
+    if (g->cse) {
+        int r = cse_lookup(g, p);
+        if (r >= 0) return r;
+    }
+    int id = append(g, p);
+    if (g->cse) cse_insert(g, id);
+    return id;
+}
+
+/* ---- leaves ---- */
+int ir_input(Graph *g, int index) {
+    Node p = proto(OP_INPUT, g->inputs[index].loc);
+    p.ival = index;
+    p.shape = g->inputs[index].shape;
+    p.dtype = g->inputs[index].dtype;
+    p.name = g->inputs[index].name;
+    return ir_add_raw(g, &p);
+}
+
+int ir_param(Graph *g, int index) {
+    Node p = proto(OP_PARAM, g->params[index].loc);
+    p.ival = index;
+    p.shape = g->params[index].shape;
+    p.name = g->params[index].name;
+    return ir_add_raw(g, &p);
+}
+
+int ir_const(Graph *g, double v, Loc loc) {
+    Node p = proto(OP_CONST, loc);
+    p.value = v;
+    return ir_add_raw(g, &p);
+}
+
+int ir_dimval(Graph *g, Dim d, Loc loc) {
+    if (d.sym < 0) return ir_const(g, (double)d.c, loc);
+    Node p = proto(OP_DIMVAL, loc);
+    p.dim = d;
+    return ir_add_raw(g, &p);
+}
+
+/* ---- elementwise ---- */
+int ir_unary_attr(Graph *g, Op op, int a, double value, int ival, Loc loc) {
+    if (a < 0) return -1;
+    BP_ASSERT(op_info[op].kind == OK_UNARY);
+    Node p = proto(op, loc);
+    p.in[0] = a;
+    p.shape = g->nodes[a].shape;
+    p.value = value;
+    p.ival = ival;
+    return ir_add_raw(g, &p);
+}
+
+int ir_unary(Graph *g, Op op, int a, Loc loc) { return ir_unary_attr(g, op, a, 0, 0, loc); }
+
+int ir_binary(Graph *g, Op op, int a, int b, Loc loc) {
+    if (a < 0 || b < 0) return -1;
+    BP_ASSERT(op_info[op].kind == OK_BINARY);
+    Node p = proto(op, loc);
+    p.in[0] = a;
+    p.in[1] = b;
+    if (shape_broadcast(&g->nodes[a].shape, &g->nodes[b].shape, &p.shape) != 0) {
+        char s1[160], s2[160];
+        diag_error(g->diag, loc, "cannot broadcast shapes %s and %s in %s",
+                   shape_str(&g->nodes[a].shape, &g->syms, s1, sizeof s1),
+                   shape_str(&g->nodes[b].shape, &g->syms, s2, sizeof s2), op_symbol(op));
+        return -1;
+    }
+    return ir_add_raw(g, &p);
+}
+
+/* ---- reductions and axis ops ---- */
+int ir_reduce(Graph *g, Op op, int a, int axis, int keepdims, Loc loc) {
+    if (a < 0) return -1;
+    const Shape *s = &g->nodes[a].shape;
+    Node p = proto(op, loc);
+    p.in[0] = a;
+    p.keepdims = keepdims ? 1 : 0;
+    if (axis == AXIS_ALL) {
+        p.axis = AXIS_ALL;
+        p.shape.rank = keepdims ? s->rank : 0;
+        for (int i = 0; i < p.shape.rank; i++) p.shape.d[i] = dim_const(1);
+    } else {
+        int ax = shape_axis(s, axis);
+        if (ax < 0) {
+            char s1[160];
+            diag_error(g->diag, loc, "axis %d is out of range for shape %s", axis,
+                       shape_str(s, &g->syms, s1, sizeof s1));
+            return -1;
+        }
+        p.axis = ax;
+        p.shape = *s;
+        if (keepdims) p.shape.d[ax] = dim_const(1);
+        else {
+            for (int i = ax; i + 1 < s->rank; i++) p.shape.d[i] = s->d[i + 1];
+            p.shape.rank--;
+        }
+    }
+    return ir_add_raw(g, &p);
+}
+
+int ir_axis_op(Graph *g, Op op, int a, int axis, Loc loc) {
+    if (a < 0) return -1;
+    const Shape *s = &g->nodes[a].shape;
+    int ax = shape_axis(s, axis);
+    if (ax < 0) {
+        char s1[160];
+        diag_error(g->diag, loc, "axis %d is out of range for shape %s", axis,
+                   shape_str(s, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    Node p = proto(op, loc);
+    p.in[0] = a;
+    p.axis = ax;
+    p.shape = *s;
+    return ir_add_raw(g, &p);
+}
+
+/* ---- matmul: op(a)[..., M, K] @ op(b)[..., K, N] -> [..., M, N], batch dims broadcast ---- */
+int ir_matmul(Graph *g, int a, int b, int ta, int tb, Loc loc) {
+    if (a < 0 || b < 0) return -1;
+    const Shape *sa = &g->nodes[a].shape, *sb = &g->nodes[b].shape;
+    char s1[160], s2[160], d1[64], d2[64];
+    if (sa->rank < 2 || sb->rank < 2) {
+        diag_error(g->diag, loc, "matmul needs operands of rank 2 or more, got %s and %s",
+                   shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2));
+        return -1;
+    }
+    Dim m = sa->d[sa->rank - 2 + (ta ? 1 : 0)], ka = sa->d[sa->rank - 1 - (ta ? 1 : 0)];
+    Dim kb = sb->d[sb->rank - 2 + (tb ? 1 : 0)], n = sb->d[sb->rank - 1 - (tb ? 1 : 0)];
+    if (!dim_eq(ka, kb)) {
+        diag_error(g->diag, loc, "matmul shapes %s and %s do not match: %s != %s",
+                   shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2),
+                   dim_str(ka, &g->syms, d1, sizeof d1), dim_str(kb, &g->syms, d2, sizeof d2));
+        return -1;
+    }
+    Shape ba = *sa, bb = *sb, bo;
+    ba.rank -= 2;
+    bb.rank -= 2;
+    if (shape_broadcast(&ba, &bb, &bo) != 0) {
+        diag_error(g->diag, loc, "matmul batch dimensions of %s and %s do not broadcast",
+                   shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2));
+        return -1;
+    }
+    if (bo.rank + 2 > BP_MAXRANK) {
+        diag_error(g->diag, loc, "matmul result has more than %d dimensions", BP_MAXRANK);
+        return -1;
+    }
+    Node p = proto(OP_MATMUL, loc);
+    p.in[0] = a;
+    p.in[1] = b;
+    p.ta = ta;
+    p.tb = tb;
+    p.shape = bo;
+    p.shape.d[p.shape.rank++] = m;
+    p.shape.d[p.shape.rank++] = n;
+    return ir_add_raw(g, &p);
+}
+
+/* ---- shape ops ---- */
+int ir_transpose(Graph *g, int a, Loc loc) {
+    if (a < 0) return -1;
+    const Shape *s = &g->nodes[a].shape;
+    if (s->rank < 2) {
+        char s1[160];
+        diag_error(g->diag, loc, "transpose needs rank 2 or more, got %s",
+                   shape_str(s, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    Node p = proto(OP_TRANSPOSE, loc);
+    p.in[0] = a;
+    p.shape = *s;
+    p.shape.d[s->rank - 2] = s->d[s->rank - 1];
+    p.shape.d[s->rank - 1] = s->d[s->rank - 2];
+    return ir_add_raw(g, &p);
+}
+
+int ir_reshape(Graph *g, int a, const Shape *s, Loc loc) {
+    if (a < 0) return -1;
+    Node p = proto(OP_RESHAPE, loc);
+    p.in[0] = a;
+    p.shape = *s;
+    return ir_add_raw(g, &p);
+}
+
+int ir_broadcast(Graph *g, int a, const Shape *s, Loc loc) {
+    if (a < 0) return -1;
+    Shape o;
+    if (shape_broadcast(&g->nodes[a].shape, s, &o) != 0 || !shape_eq(&o, s)) {
+        char s1[160], s2[160];
+        diag_error(g->diag, loc, "cannot broadcast shape %s to %s",
+                   shape_str(&g->nodes[a].shape, &g->syms, s1, sizeof s1),
+                   shape_str(s, &g->syms, s2, sizeof s2));
+        return -1;
+    }
+    Node p = proto(OP_BROADCAST, loc);
+    p.in[0] = a;
+    p.shape = *s;
+    return ir_add_raw(g, &p);
+}
+
+int ir_concat(Graph *g, int a, int b, int axis, Loc loc) {
+    if (a < 0 || b < 0) return -1;
+    const Shape *sa = &g->nodes[a].shape, *sb = &g->nodes[b].shape;
+    char s1[160], s2[160];
+    int ax = shape_axis(sa, axis);
+    int ok = sa->rank == sb->rank && ax >= 0;
+    for (int i = 0; ok && i < sa->rank; i++)
+        if (i != ax && !dim_eq(sa->d[i], sb->d[i])) ok = 0;
+    Dim da = ax >= 0 ? sa->d[ax] : dim_const(0), db = ax >= 0 ? sb->d[ax] : dim_const(0);
+    if (ok && !(da.sym == db.sym || da.c == 0 || db.c == 0)) ok = 0;
+    if (!ok) {
+        diag_error(g->diag, loc, "cannot concatenate shapes %s and %s along axis %d",
+                   shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2), axis);
+        return -1;
+    }
+    Node p = proto(OP_CONCAT, loc);
+    p.in[0] = a;
+    p.in[1] = b;
+    p.axis = ax;
+    p.shape = *sa;
+    p.shape.d[ax].c = da.c + db.c;
+    p.shape.d[ax].sym = da.c ? da.sym : db.sym;
+    return ir_add_raw(g, &p);
+}
+
+int ir_slice(Graph *g, int a, int axis, Dim start, Dim len, Loc loc) {
+    if (a < 0) return -1;
+    Node p = proto(OP_SLICE, loc);
+    p.in[0] = a;
+    p.axis = axis;
+    p.start = start;
+    p.shape = g->nodes[a].shape;
+    p.shape.d[axis] = len;
+    return ir_add_raw(g, &p);
+}
+
+/* ---- fused losses ---- */
+int ir_loss_op(Graph *g, Op op, int a, int b, int c, Loc loc) {
+    if (a < 0 || b < 0 || (op_info[op].arity == 3 && c < 0)) return -1;
+    const Shape *sz = &g->nodes[a].shape, *sy = &g->nodes[b].shape;
+    char s1[160], s2[160];
+    int ok = sz->rank >= 1 && sy->rank == sz->rank - 1 && g->nodes[b].dtype == DT_INT;
+    for (int i = 0; ok && i < sy->rank; i++)
+        if (!dim_eq(sz->d[i], sy->d[i])) ok = 0;
+    if (!ok) {
+        diag_error(g->diag, loc,
+                   "%s needs logits [..., C] and integer labels [...] with the same leading "
+                   "dimensions, got %s and %s",
+                   op_info[op].name, shape_str(sz, &g->syms, s1, sizeof s1),
+                   shape_str(sy, &g->syms, s2, sizeof s2));
+        return -1;
+    }
+    Node p = proto(op, loc);
+    p.in[0] = a;
+    p.in[1] = b;
+    p.in[2] = c;
+    p.shape = (op == OP_CE_GRAD || op == OP_NLL_GRAD) ? *sz : shape_scalar();
+    return ir_add_raw(g, &p);
+}
+
+/* ---- rebuild ---- */
+Graph *ir_rebuild(Graph *old, int fold, int cse) {
+    Graph *g = ir_new(old->arena, old->diag);
+    g->syms = old->syms;
+    g->params = old->params;
+    g->nparams = old->nparams;
+    g->nparam_reals = old->nparam_reals;
+    g->inputs = old->inputs;
+    g->ninputs = old->ninputs;
+    g->opt = old->opt;
+    g->model = old->model;
+    g->noutputs = old->noutputs;
+    g->output_names = old->output_names;
+    g->fold = fold;
+    g->cse = cse;
+    /* liveness from the roots */
+    char *live = calloc((size_t)old->n + 1, 1);
+    int *map = malloc(((size_t)old->n + 1) * sizeof *map);
+    if (!live || !map) abort();
+    if (old->loss >= 0) live[old->loss] = 1;
+    for (int i = 0; i < old->noutputs; i++)
+        if (old->outputs[i] >= 0) live[old->outputs[i]] = 1;
+    if (old->grads)
+        for (int i = 0; i < old->nparams; i++)
+            if (old->grads[i] >= 0) live[old->grads[i]] = 1;
+    for (int i = old->n - 1; i >= 0; i--)
+        if (live[i])
+            for (int k = 0; k < op_info[old->nodes[i].op].arity; k++) live[old->nodes[i].in[k]] = 1;
+    for (int i = 0; i < old->n; i++) {
+        map[i] = -1;
+        if (!live[i]) continue;
+        Node p = old->nodes[i];
+        for (int k = 0; k < op_info[p.op].arity; k++) p.in[k] = map[p.in[k]];
+        g->adjoint_mode = p.adjoint;
+        map[i] = ir_add_raw(g, &p);
+        if (map[i] >= 0 && !g->nodes[map[i]].name) g->nodes[map[i]].name = p.name;
+    }
+    g->adjoint_mode = 0;
+    g->loss = old->loss >= 0 ? map[old->loss] : -1;
+    g->outputs = arena_alloc(g->arena, (size_t)(old->noutputs + 1) * sizeof(int));
+    for (int i = 0; i < old->noutputs; i++) g->outputs[i] = old->outputs[i] >= 0 ? map[old->outputs[i]] : -1;
+    if (old->grads) {
+        g->grads = arena_alloc(g->arena, (size_t)(old->nparams + 1) * sizeof(int));
+        for (int i = 0; i < old->nparams; i++) g->grads[i] = old->grads[i] >= 0 ? map[old->grads[i]] : -1;
+    }
+    for (int i = 0; i < g->nparams; i++) g->params[i].node = -1;
+    for (int i = 0; i < g->ninputs; i++) g->inputs[i].node = -1;
+    for (int i = 0; i < g->n; i++) {
+        if (g->nodes[i].op == OP_PARAM) g->params[g->nodes[i].ival].node = i;
+        if (g->nodes[i].op == OP_INPUT) g->inputs[g->nodes[i].ival].node = i;
+    }
+    free(live);
+    free(map);
+    return g;
+}
+
+int *ir_use_counts(const Graph *g) {
+    int *u = calloc((size_t)g->n + 1, sizeof *u);
+    if (!u) abort();
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < op_info[g->nodes[i].op].arity; k++) u[g->nodes[i].in[k]]++;
+    return u;
+}
+
+int ir_verify(const Graph *g) {
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        BP_ASSERT(n->op >= 0 && n->op < OP_COUNT);
+        for (int k = 0; k < op_info[n->op].arity; k++) BP_ASSERT(n->in[k] >= 0 && n->in[k] < i);
+        BP_ASSERT(n->shape.rank >= 0 && n->shape.rank <= BP_MAXRANK);
+        if (op_info[n->op].kind == OK_UNARY) BP_ASSERT(shape_eq(&n->shape, &g->nodes[n->in[0]].shape));
+    }
+    return 0;
+}
+
+/* ---- dump ---- */
+void ir_dump(FILE *out, const Graph *g) {
+    fprintf(out, "graph %s: %d nodes, %d params (%lld reals), %d inputs\n", g->model ? g->model : "?",
+            g->n, g->nparams, (long long)g->nparam_reals, g->ninputs);
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        char s[160];
+        fprintf(out, "%%%d = %s%s", i, n->adjoint ? "adj " : "", op_info[n->op].name);
+        switch (n->op) {
+        case OP_INPUT: fprintf(out, " %s", g->inputs[n->ival].name); break;
+        case OP_PARAM: fprintf(out, " %s", g->params[n->ival].name); break;
+        case OP_CONST: fprintf(out, " %.17g", n->value); break;
+        case OP_DIMVAL: fprintf(out, " %s", dim_str(n->dim, &g->syms, s, sizeof s)); break;
+        default: break;
+        }
+        for (int k = 0; k < op_info[n->op].arity; k++) fprintf(out, "%s%%%d", k ? ", " : " ", n->in[k]);
+        if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP) fprintf(out, " alpha=%.17g", n->value);
+        if (n->op == OP_POWI) fprintf(out, " n=%d", n->ival);
+        if (op_info[n->op].kind == OK_REDUCE) {
+            if (n->axis == AXIS_ALL) fprintf(out, " axis=all");
+            else fprintf(out, " axis=%d", n->axis);
+            if (n->keepdims) fprintf(out, " keepdims");
+        }
+        if (op_info[n->op].kind == OK_AXIS || n->op == OP_CONCAT) fprintf(out, " axis=%d", n->axis);
+        if (n->op == OP_SLICE) fprintf(out, " axis=%d start=%s", n->axis, dim_str(n->start, &g->syms, s, sizeof s));
+        if (n->op == OP_MATMUL && (n->ta || n->tb)) fprintf(out, " ta=%d tb=%d", n->ta, n->tb);
+        fprintf(out, " : %s%s", n->dtype == DT_INT ? "int" : "", shape_str(&n->shape, &g->syms, s, sizeof s));
+        if (n->name) fprintf(out, " \"%s\"", n->name);
+        if (n->loc.file && n->loc.line) fprintf(out, " @%d:%d", n->loc.line, n->loc.col);
+        fputc('\n', out);
+    }
+    if (g->loss >= 0) fprintf(out, "loss %%%d\n", g->loss);
+    for (int i = 0; i < g->noutputs; i++) fprintf(out, "output %s %%%d\n", g->output_names[i], g->outputs[i]);
+    if (g->grads)
+        for (int i = 0; i < g->nparams; i++) {
+            if (g->grads[i] >= 0) fprintf(out, "grad %s %%%d\n", g->params[i].name, g->grads[i]);
+            else fprintf(out, "grad %s zero\n", g->params[i].name);
+        }
+}

@@ -1,0 +1,162 @@
+/* ir.h — the graph IR: forward and adjoint computations in one SSA graph.
+ *
+ * A Graph is an array of Nodes in topological order (inputs always have smaller ids).
+ * Nodes are immutable once added; passes build a new Graph (ir_rebuild). Every node has a
+ * Shape known at compile time (up to symbolic dims), a dtype, the source location it came
+ * from, and whether it belongs to the adjoint (backward) computation.
+ *
+ * Nodes are made only through the builder functions below, which check shapes (reporting
+ * located errors that name both shapes) and, when the Graph's flags say so, fold constants,
+ * simplify algebraically and merge common subexpressions as they add. A builder returns
+ * the node id, or -1 after reporting an error; any -1 input gives -1 silently, so callers
+ * just pass ids through. */
+#ifndef BP_IR_H
+#define BP_IR_H
+
+#include "arena.h"
+#include "diag.h"
+#include "shape.h"
+
+typedef enum Op {
+#define OP(e, name, arity, kind, cfun) OP_##e,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+} Op;
+
+typedef enum OpKind {
+    OK_LEAF,   /* no inputs */
+    OK_UNARY,  /* elementwise, one input */
+    OK_BINARY, /* elementwise, two inputs, broadcast */
+    OK_REDUCE, /* reduce along an axis or all */
+    OK_AXIS,   /* shape-preserving along an axis */
+    OK_MATMUL, /* batched matrix product */
+    OK_SHAPE,  /* data movement */
+    OK_LOSS,   /* fused loss kernels */
+} OpKind;
+
+typedef enum DType {
+    DT_REAL, /* float or double, chosen at emission */
+    DT_INT,  /* int32 labels */
+} DType;
+
+#define AXIS_ALL (-100) /* reduce over every axis */
+#define BP_MAXIN 3
+
+typedef struct Node {
+    Op op;
+    int in[BP_MAXIN];
+    Shape shape;
+    DType dtype;
+    double value;  /* CONST: the value; LEAKY_RELU, LEAKY_STEP: alpha */
+    int ival;      /* POWI: exponent; INPUT/PARAM: index into Graph's inputs/params */
+    int axis;      /* reductions, softmax, concat, slice (normalised, or AXIS_ALL) */
+    int keepdims;  /* reductions */
+    int ta, tb;    /* MATMUL: transpose flags of a and b */
+    Dim start;     /* SLICE: first index along axis */
+    Dim dim;       /* DIMVAL: the value */
+    Loc loc;
+    int adjoint;   /* 1 if made by reverse mode */
+    const char *name; /* user name bound to this value, if any (dumps) */
+} Node;
+
+typedef enum InitKind { INIT_ZEROS, INIT_CONST, INIT_HE, INIT_XAVIER, INIT_NORMAL, INIT_UNIFORM } InitKind;
+
+typedef struct Param {
+    const char *name;
+    Shape shape;        /* constant shape */
+    int64_t offset;     /* into the parameter vector */
+    int64_t numel;
+    InitKind init;
+    double a, b;        /* INIT_CONST: a; INIT_NORMAL: std a; INIT_UNIFORM: [a, b) */
+    int node;
+    Loc loc;
+} Param;
+
+typedef struct Input {
+    const char *name;
+    Shape shape;
+    DType dtype;
+    int has_default;
+    double def;         /* default value (scalar inputs) */
+    int node;
+    Loc loc;
+} Input;
+
+typedef enum OptKind { OPT_NONE, OPT_SGD, OPT_ADAM, OPT_ADAMW } OptKind;
+typedef struct OptConfig {
+    OptKind kind;
+    double lr, momentum, weight_decay, beta1, beta2, eps;
+    double clip; /* clip_grad_norm; 0 = none */
+    Loc loc;
+} OptConfig;
+
+typedef struct Graph {
+    Arena *arena;
+    Diag *diag;
+    Node *nodes;
+    int n, cap;
+    SymTab syms;
+    Param *params;
+    int nparams, params_cap;
+    int64_t nparam_reals;
+    Input *inputs;
+    int ninputs, inputs_cap;
+    int loss;           /* node id or -1 */
+    int *outputs;       /* node ids */
+    const char **output_names;
+    int noutputs;
+    int *grads;         /* per param: adjoint node id (-1: none yet) */
+    OptConfig opt;
+    const char *model;  /* C prefix */
+    /* builder behaviour */
+    int fold;           /* constant folding + algebraic simplification on add */
+    int cse;            /* hash-consing on add */
+    int *hash;          /* CSE table (open addressing over node ids, -1 empty) */
+    int hash_cap;
+    int adjoint_mode;   /* nodes added now are marked adjoint */
+} Graph;
+
+typedef struct OpInfo {
+    const char *name;
+    int arity;
+    OpKind kind;
+    const char *cfun;
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT];
+
+Graph *ir_new(Arena *a, Diag *d);
+Node *ir_node(Graph *g, int id);
+
+/* ---- builders ---- */
+int ir_input(Graph *g, int index);
+int ir_param(Graph *g, int index);
+int ir_const(Graph *g, double v, Loc loc);
+int ir_dimval(Graph *g, Dim d, Loc loc);
+int ir_unary(Graph *g, Op op, int a, Loc loc);
+int ir_unary_attr(Graph *g, Op op, int a, double value, int ival, Loc loc);
+int ir_binary(Graph *g, Op op, int a, int b, Loc loc);
+int ir_reduce(Graph *g, Op op, int a, int axis, int keepdims, Loc loc);
+int ir_axis_op(Graph *g, Op op, int a, int axis, Loc loc);
+int ir_matmul(Graph *g, int a, int b, int ta, int tb, Loc loc);
+int ir_transpose(Graph *g, int a, Loc loc);
+int ir_reshape(Graph *g, int a, const Shape *s, Loc loc);
+int ir_broadcast(Graph *g, int a, const Shape *s, Loc loc);
+int ir_concat(Graph *g, int a, int b, int axis, Loc loc);
+int ir_slice(Graph *g, int a, int axis, Dim start, Dim len, Loc loc);
+int ir_loss_op(Graph *g, Op op, int a, int b, int c, Loc loc);
+/* Adds a fully specified node (shape already set): used by passes that copy nodes. */
+int ir_add_raw(Graph *g, const Node *proto);
+/* Re-adds every node reachable from the graph's roots into a new graph with the given
+ * builder flags: folding/simplification and CSE happen here; unreachable nodes vanish. */
+Graph *ir_rebuild(Graph *old, int fold, int cse);
+
+/* Dumps the graph in the stable text form used by --emit=ir and the tests. */
+void ir_dump(FILE *out, const Graph *g);
+/* Checks invariants (topological order, arity, shapes of elementwise ops); returns 0. */
+int ir_verify(const Graph *g);
+
+/* Number of uses of each node among live nodes and roots (caller frees with free()). */
+int *ir_use_counts(const Graph *g);
+
+#endif

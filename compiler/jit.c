@@ -1,0 +1,146 @@
+/* jit.c — see jit.h. */
+
+#include "jit.h"
+
+#include <dlfcn.h>
+#include <libtcc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bprt.h"
+
+struct Jit {
+    JitKind kind;
+    TCCState *tcc;
+    void *mem;
+    void *dl;
+};
+
+typedef struct ErrBuf {
+    char *buf;
+    size_t len, cap;
+} ErrBuf;
+
+static void tcc_err(void *opaque, const char *msg) {
+    ErrBuf *e = opaque;
+    if (!e->buf || e->len + 2 >= e->cap) return;
+    int n = snprintf(e->buf + e->len, e->cap - e->len, "%s%s", e->len ? "\n" : "", msg);
+    if (n > 0) e->len += (size_t)n < e->cap - e->len ? (size_t)n : e->cap - e->len - 1;
+}
+
+/* The runtime functions generated code may call. */
+static const struct {
+    const char *name;
+    void *addr;
+} runtime_syms[] = {
+    {"bprt_sgemm", (void *)bprt_sgemm},
+    {"bprt_dgemm", (void *)bprt_dgemm},
+    {"bprt_fill_normal_f32", (void *)bprt_fill_normal_f32},
+    {"bprt_fill_normal_f64", (void *)bprt_fill_normal_f64},
+    {"bprt_fill_uniform_f32", (void *)bprt_fill_uniform_f32},
+    {"bprt_fill_uniform_f64", (void *)bprt_fill_uniform_f64},
+};
+
+static Jit *compile_tcc(const char *code, char *err, size_t errlen) {
+    ErrBuf eb = {err, 0, errlen};
+    if (err && errlen) err[0] = 0;
+    TCCState *s = tcc_new();
+    if (!s) {
+        snprintf(err, errlen, "libtcc: cannot create a compiler state");
+        return NULL;
+    }
+    tcc_set_error_func(s, &eb, tcc_err);
+    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    if (tcc_compile_string(s, code) != 0) {
+        tcc_delete(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof runtime_syms / sizeof runtime_syms[0]; i++)
+        tcc_add_symbol(s, runtime_syms[i].name, runtime_syms[i].addr);
+    tcc_add_library(s, "m");
+    int size = tcc_relocate(s, NULL);
+    if (size <= 0) {
+        if (!eb.len) snprintf(err, errlen, "libtcc: relocation failed");
+        tcc_delete(s);
+        return NULL;
+    }
+    void *mem = malloc((size_t)size);
+    if (!mem || tcc_relocate(s, mem) < 0) {
+        free(mem);
+        if (!eb.len) snprintf(err, errlen, "libtcc: relocation failed");
+        tcc_delete(s);
+        return NULL;
+    }
+    Jit *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->kind = JIT_TCC;
+    j->tcc = s;
+    j->mem = mem;
+    return j;
+}
+
+static Jit *compile_cc(const char *code, char *err, size_t errlen) {
+    char dir[] = "/tmp/bpc-jit-XXXXXX";
+    if (!mkdtemp(dir)) {
+        snprintf(err, errlen, "cannot create a temporary directory for the cc JIT");
+        return NULL;
+    }
+    char src[64], so[64], log[64], cmd[512];
+    snprintf(src, sizeof src, "%s/m.c", dir);
+    snprintf(so, sizeof so, "%s/m.so", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    FILE *f = fopen(src, "w");
+    Jit *j = NULL;
+    if (!f || fputs(code, f) < 0 || fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write %s", src);
+        goto out;
+    }
+    const char *cc = getenv("CC");
+    if (!cc || !*cc) cc = "cc";
+    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -march=native -fPIC -shared -o %s %s >%s 2>&1", cc, so, src, log);
+    int rc = system(cmd);
+    if (rc != 0) {
+        FILE *lf = fopen(log, "r");
+        size_t n = lf ? fread(err, 1, errlen - 1, lf) : 0;
+        err[n] = 0;
+        if (lf) fclose(lf);
+        if (!n) snprintf(err, errlen, "'%s' failed (status %d)", cc, rc);
+        goto out;
+    }
+    void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        snprintf(err, errlen, "dlopen: %s", dlerror());
+        goto out;
+    }
+    j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->kind = JIT_CC;
+    j->dl = dl;
+out:
+    unlink(src);
+    unlink(so);
+    unlink(log);
+    rmdir(dir);
+    return j;
+}
+
+Jit *jit_compile(const char *code, JitKind kind, char *err, size_t errlen) {
+    return kind == JIT_TCC ? compile_tcc(code, err, errlen) : compile_cc(code, err, errlen);
+}
+
+void *jit_symbol(Jit *j, const char *name) {
+    if (!j) return NULL;
+    if (j->kind == JIT_TCC) return tcc_get_symbol(j->tcc, name);
+    return dlsym(j->dl, name);
+}
+
+void jit_free(Jit *j) {
+    if (!j) return;
+    if (j->tcc) tcc_delete(j->tcc);
+    free(j->mem);
+    if (j->dl) dlclose(j->dl);
+    free(j);
+}

@@ -1,0 +1,342 @@
+/* main.c — the bpc command line: a thin layer over libbpc (compile.h, driver.h).
+ * Only this file exits. Program errors exit 1, usage errors exit 2. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compile.h"
+#include "driver.h"
+#include "train.h"
+
+#ifndef BPC_VERSION
+#define BPC_VERSION "0"
+#endif
+
+static const char *usage_text =
+    "usage: bpc FILE.bp -o OUT.c [--f64]          write OUT.c and OUT.h\n"
+    "       bpc --emit=c|h|ir|dot FILE.bp [--f64] [-O0]  print one artefact\n"
+    "       bpc grad FILE.bp [--params P.safetensors] [--inputs I.safetensors] [-o G.safetensors] [--f64] [--seed N]\n"
+    "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
+    "       bpc train FILE.bp [--data DIR] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
+    "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
+    "       bpc eval FILE.bp --params P.safetensors --data DIR\n"
+    "       bpc --help | --version\n";
+
+static void usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "bpc: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage_text);
+    exit(2);
+}
+
+/* Reads a whole file; NULL with a message on failure. */
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bpc: error: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) abort();
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            if (cap > ((size_t)64 << 20)) {
+                fprintf(stderr, "bpc: error: %s: program is larger than 64 MiB\n", path);
+                fclose(f);
+                free(buf);
+                return NULL;
+            }
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+    }
+    fclose(f);
+    buf[len] = 0;
+    if (strlen(buf) != len) {
+        /* NUL bytes: the lexer reports what follows as garbage; keep the text up to there */
+        fprintf(stderr, "%s: error: file contains NUL bytes (is it a binary file?)\n", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+typedef struct Args {
+    const char *cmd, *file, *out, *params, *inputs, *emit, *data, *save, *opt, *jit;
+    int f64, optimize, threads, epochs, steps, batch;
+    double lr;
+    uint64_t seed;
+    int seed_given;
+} Args;
+
+static int parse_int(const char *s, const char *flag) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 0 || v > 2000000000) usage_error("bad value for %s", flag);
+    return (int)v;
+}
+
+static void parse_args(int argc, char **argv, Args *a) {
+    memset(a, 0, sizeof *a);
+    a->optimize = 1;
+    a->lr = -1;
+    a->jit = "tcc";
+    int i = 1;
+    static const char *const cmds[] = {"grad", "check", "train", "eval", NULL};
+    if (i < argc)
+        for (int k = 0; cmds[k]; k++)
+            if (strcmp(argv[i], cmds[k]) == 0) a->cmd = argv[i++];
+    for (; i < argc; i++) {
+        const char *s = argv[i];
+#define VALUE() (i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))
+        if (strcmp(s, "-o") == 0) a->out = VALUE();
+        else if (strcmp(s, "--f64") == 0) a->f64 = 1;
+        else if (strcmp(s, "-O0") == 0) a->optimize = 0;
+        else if (strncmp(s, "--emit=", 7) == 0) a->emit = s + 7;
+        else if (strcmp(s, "--params") == 0) a->params = VALUE();
+        else if (strcmp(s, "--inputs") == 0) a->inputs = VALUE();
+        else if (strcmp(s, "--data") == 0) a->data = VALUE();
+        else if (strcmp(s, "--save") == 0) a->save = VALUE();
+        else if (strcmp(s, "--opt") == 0) a->opt = VALUE();
+        else if (strcmp(s, "--jit") == 0) a->jit = VALUE();
+        else if (strcmp(s, "--seed") == 0) {
+            a->seed = (uint64_t)parse_int(VALUE(), "--seed");
+            a->seed_given = 1;
+        } else if (strcmp(s, "--threads") == 0) a->threads = parse_int(VALUE(), "--threads");
+        else if (strcmp(s, "--epochs") == 0) a->epochs = parse_int(VALUE(), "--epochs");
+        else if (strcmp(s, "--steps") == 0) a->steps = parse_int(VALUE(), "--steps");
+        else if (strcmp(s, "--batch") == 0) a->batch = parse_int(VALUE(), "--batch");
+        else if (strcmp(s, "--lr") == 0) {
+            char *end;
+            const char *v = VALUE();
+            a->lr = strtod(v, &end);
+            if (*end || end == v || !(a->lr >= 0)) usage_error("bad value for %s", "--lr");
+        } else if (s[0] == '-' && s[1]) usage_error("unknown option '%s'", s);
+        else if (!a->file) a->file = s;
+        else usage_error("unexpected argument '%s'", s);
+#undef VALUE
+    }
+    if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
+    if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;
+}
+
+static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize) {
+    char *text = read_text(path);
+    if (!text) return NULL;
+    const char *name = diag_add_source(d, path, text);
+    free(text);
+    const char *stored = NULL;
+    for (DiagSource *s = d->sources; s; s = s->next)
+        if (s->name == name) stored = s->text;
+    CompileOptions co = {optimize, 0, 0};
+    return bpc_compile(ar, d, name, stored, &co);
+}
+
+static int write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "bpc: error: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_emit(const Args *a, Graph *g) {
+    EmitOptions eo = {a->f64, 0, 1, NULL, 0};
+    if (strcmp(a->emit, "ir") == 0) ir_dump(stdout, g);
+    else if (strcmp(a->emit, "dot") == 0) emit_dot(stdout, g);
+    else if (strcmp(a->emit, "c") == 0 || strcmp(a->emit, "h") == 0) {
+        char *s = bpc_emit_string(g, &eo, a->emit[0] == 'h');
+        fputs(s, stdout);
+        free(s);
+    } else
+        usage_error("--emit takes c, h, ir or dot, not '%s'", a->emit);
+    return 0;
+}
+
+static int cmd_write(const Args *a, Graph *g) {
+    size_t n = strlen(a->out);
+    if (n < 3 || strcmp(a->out + n - 2, ".c") != 0) usage_error("-o needs a file name ending in .c, got '%s'", a->out);
+    char *hpath = strdup(a->out);
+    if (!hpath) abort();
+    hpath[n - 1] = 'h';
+    const char *base = strrchr(hpath, '/');
+    base = base ? base + 1 : hpath;
+    EmitOptions eo = {a->f64, 0, 1, base, 0};
+    char *c = bpc_emit_string(g, &eo, 0), *h = bpc_emit_string(g, &eo, 1);
+    int rc = write_file(a->out, c) || write_file(hpath, h);
+    free(c);
+    free(h);
+    free(hpath);
+    return rc ? 1 : 0;
+}
+
+static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params, Inputs *in) {
+    char err[BPRT_ERRLEN];
+    if (bpc_model_jit(m, g, f64, strcmp(a->jit, "cc") == 0 ? JIT_CC : JIT_TCC, err, sizeof err) != 0) {
+        fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
+        return -1;
+    }
+    *params = calloc((size_t)g->nparam_reals + 1, m->real_size);
+    if (!*params) abort();
+    drv_init_params(m, *params, a->seed);
+    if (a->params && drv_load_params(m, a->params, *params, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return -1;
+    }
+    if (in && drv_load_inputs(m, a->inputs, in, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_grad(const Args *a, Graph *g) {
+    if (g->loss < 0) {
+        fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to differentiate\n", a->file);
+        return 1;
+    }
+    Model m;
+    void *params = NULL;
+    Inputs in;
+    memset(&in, 0, sizeof in);
+    if (setup_model(a, g, &m, a->f64, &params, &in) != 0) return 1;
+    void *grad = calloc((size_t)g->nparam_reals + 1, m.real_size);
+    void *ws = malloc(m.ws_size(in.dims) + 64);
+    if (!grad || !ws) abort();
+    double loss = m.grad(params, grad, (const void *const *)in.data, in.dims, ws);
+    char b[40];
+    drv_format_real(b, sizeof b, loss, a->f64);
+    printf("loss = %s\n", b);
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        double *v = malloc((size_t)(pa->numel ? pa->numel : 1) * sizeof(double));
+        if (!v) abort();
+        for (int64_t i = 0; i < pa->numel; i++) v[i] = drv_get(&m, grad, pa->offset + i);
+        char name[300];
+        snprintf(name, sizeof name, "dL/d%s", pa->name);
+        drv_print_tensor(stdout, name, g, &pa->shape, v, pa->numel, a->f64);
+        free(v);
+    }
+    int rc = 0;
+    char err[BPRT_ERRLEN];
+    if (a->out && drv_save_params(&m, a->out, grad, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        rc = 1;
+    }
+    free(grad);
+    free(ws);
+    free(params);
+    drv_free_inputs(&in);
+    bpc_model_free(&m);
+    return rc;
+}
+
+/* Central differences of 4th order in double: (8(f(+h) - f(-h)) - (f(+2h) - f(-2h))) / 12h. */
+static int cmd_check(const Args *a, Graph *g) {
+    if (g->loss < 0) {
+        fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to check\n", a->file);
+        return 1;
+    }
+    Model m;
+    void *params = NULL;
+    Inputs in;
+    memset(&in, 0, sizeof in);
+    if (setup_model(a, g, &m, 1, &params, &in) != 0) return 1;
+    double *p = params;
+    double *grad = calloc((size_t)g->nparam_reals + 1, sizeof(double));
+    void *ws = malloc(m.ws_size(in.dims) + 64);
+    if (!grad || !ws) abort();
+    const void *const *inp = (const void *const *)in.data;
+    m.grad(p, grad, inp, in.dims, ws);
+    double worst_all = 0;
+    printf("finite-difference check (double, 4th-order central differences, h = 1e-5 * max(1, |p|)):\n");
+    for (int k = 0; k < g->nparams; k++) {
+        const Param *pa = &g->params[k];
+        int64_t n = pa->numel, samples = n <= 1000 ? n : 200;
+        double worst = 0;
+        for (int64_t s = 0; s < samples; s++) {
+            int64_t i = n <= 1000 ? s : (int64_t)(bprt_rng_u64(a->seed, 1000 + (uint64_t)k, (uint64_t)s) % (uint64_t)n);
+            double *x = &p[pa->offset + i], x0 = *x, h = 1e-5 * (fabs(x0) > 1 ? fabs(x0) : 1);
+            double f[4], d[4] = {h, -h, 2 * h, -2 * h};
+            for (int t = 0; t < 4; t++) {
+                *x = x0 + d[t];
+                f[t] = m.loss(p, inp, in.dims, ws);
+            }
+            *x = x0;
+            double fd = (8 * (f[0] - f[1]) - (f[2] - f[3])) / (12 * h);
+            double an = grad[pa->offset + i];
+            double scale = fmax(fmax(fabs(an), fabs(fd)), 1e-4);
+            double err = fabs(an - fd) / scale;
+            if (!(err <= worst)) worst = err;
+        }
+        char sh[160];
+        printf("  %-12s %-14s max relative error %.2e (%lld of %lld elements)\n", pa->name,
+               shape_str(&pa->shape, &g->syms, sh, sizeof sh), worst, (long long)samples, (long long)n);
+        if (!(worst <= worst_all)) worst_all = worst;
+    }
+    int ok = worst_all <= 1e-6;
+    printf("%s: worst relative error %.2e %s 1e-6\n", ok ? "ok" : "FAILED", worst_all, ok ? "<=" : ">");
+    free(grad);
+    free(ws);
+    free(params);
+    drv_free_inputs(&in);
+    bpc_model_free(&m);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("bpc %s\n", BPC_VERSION);
+        return 0;
+    }
+    Args a;
+    parse_args(argc, argv, &a);
+    if (!a.file) usage_error("%s", "no input file");
+    if (!a.cmd && !a.emit && !a.out) usage_error("%s", "nothing to do: give -o OUT.c, --emit=..., or a command");
+    if (a.threads) bprt_set_threads(a.threads);
+    Arena *ar = arena_new();
+    Diag d;
+    diag_init(&d, stderr);
+    int rc = 1;
+    Graph *g = compile_file(ar, &d, a.file, a.optimize);
+    if (g) {
+        if (!a.cmd && a.emit) rc = cmd_emit(&a, g);
+        else if (!a.cmd) rc = cmd_write(&a, g);
+        else if (strcmp(a.cmd, "grad") == 0) rc = cmd_grad(&a, g);
+        else if (strcmp(a.cmd, "check") == 0) rc = cmd_check(&a, g);
+        else if (strcmp(a.cmd, "train") == 0 || strcmp(a.cmd, "eval") == 0) {
+            TrainOptions to;
+            memset(&to, 0, sizeof to);
+            to.data = a.data;
+            to.inputs = a.inputs;
+            to.params = a.params;
+            to.save = a.save;
+            to.opt = a.opt;
+            to.jit = strcmp(a.jit, "cc") == 0 ? JIT_CC : JIT_TCC;
+            to.epochs = a.epochs;
+            to.steps = a.steps;
+            to.batch = a.batch ? a.batch : 64;
+            to.lr = a.lr;
+            to.seed = a.seed;
+            to.eval_only = strcmp(a.cmd, "eval") == 0;
+            to.f64 = a.f64;
+            rc = train_run(g, &to);
+        }
+    }
+    diag_free(&d);
+    arena_free(ar);
+    return rc;
+}

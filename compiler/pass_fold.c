@@ -1,0 +1,149 @@
+/* pass_fold.c — constant folding and algebraic simplification.
+ *
+ * Runs inside the builder (Graph.fold). Rules (each keeps the node's shape and dtype):
+ *   const op const -> const;  x+0, 0+x, x-0, x*1, 1*x, x/1, x^1 -> x;  0-x -> -x;
+ *   x*0, 0*x, 0/x -> zeros;  -(-x) -> x;  x*(-1) -> -x;  x+(-y) -> x-y;
+ *   reshape/broadcast to the same shape -> x;  reshape(reshape(x)) -> reshape(x);
+ *   transpose(transpose(x)) -> x;  matmul(transpose(a), b) -> matmul with a transposed
+ *   operand flag (the GEMM reads it transposed; no copy);
+ *   nll(log_softmax(z), y) -> cross_entropy(z, y)  (softmax and cross-entropy fused);
+ *   sum(broadcast(c)) over everything -> c * count.
+ * Zeros of a non-scalar shape are broadcast(const 0). Folding uses IEEE double; x*0 -> 0
+ * assumes finite x, as symbolic-zero gradients do in every AD system. */
+#include <math.h>
+
+#include "passes.h"
+
+double fold_eval(Op op, double a, double b, const Node *p) {
+    switch (op) {
+    case OP_NEG: return -a;
+    case OP_EXP: return exp(a);
+    case OP_LOG: return log(a);
+    case OP_SQRT: return sqrt(a);
+    case OP_ABS: return fabs(a);
+    case OP_SIN: return sin(a);
+    case OP_COS: return cos(a);
+    case OP_TANH: return tanh(a);
+    case OP_SIGMOID: return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a));
+    case OP_RELU: return a > 0 ? a : 0;
+    case OP_LEAKY_RELU: return a > 0 ? a : p->value * a;
+    case OP_GELU: return 0.5 * a * (1 + erf(a * 0.70710678118654752440));
+    case OP_SOFTPLUS: return (a > 0 ? a : 0) + log1p(exp(-fabs(a)));
+    case OP_POWI: {
+        double r = 1, x = a;
+        int n = p->ival < 0 ? -p->ival : p->ival;
+        while (n) {
+            if (n & 1) r *= x;
+            x *= x;
+            n >>= 1;
+        }
+        return p->ival < 0 ? 1 / r : r;
+    }
+    case OP_SIGN: return (a > 0) - (a < 0);
+    case OP_STEP: return a > 0;
+    case OP_LEAKY_STEP: return a > 0 ? 1 : p->value;
+    case OP_GELU_GRAD: return 0.5 * (1 + erf(a * 0.70710678118654752440)) + a * exp(-0.5 * a * a) * 0.3989422804014327;
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_POW: return pow(a, b);
+    case OP_MAXIMUM: return a > b ? a : b;
+    case OP_MINIMUM: return a < b ? a : b;
+    case OP_GT: return a > b;
+    case OP_EQ: return a == b;
+    default: BP_ASSERT(!"fold_eval: not elementwise"); return 0;
+    }
+}
+
+static int is_const(Graph *g, int id, double v) {
+    const Node *n = &g->nodes[id];
+    if (n->op == OP_BROADCAST) n = &g->nodes[n->in[0]];
+    return n->op == OP_CONST && n->value == v;
+}
+
+static int same_shape(Graph *g, int id, const Node *p) {
+    return shape_eq(&g->nodes[id].shape, &p->shape) && g->nodes[id].dtype == p->dtype;
+}
+
+static int zeros(Graph *g, const Node *p) {
+    int z = ir_const(g, 0, p->loc);
+    if (p->shape.rank == 0) return z;
+    return ir_broadcast(g, z, &p->shape, p->loc);
+}
+
+int fold_node(Graph *g, const Node *p) {
+    OpKind kind = op_info[p->op].kind;
+    int a = p->in[0], b = p->in[1];
+    if (kind == OK_UNARY || kind == OK_BINARY) {
+        int allc = 1;
+        for (int k = 0; k < op_info[p->op].arity; k++)
+            if (g->nodes[p->in[k]].op != OP_CONST) allc = 0;
+        if (allc && p->shape.rank == 0)
+            return ir_const(g, fold_eval(p->op, g->nodes[a].value, kind == OK_BINARY ? g->nodes[b].value : 0, p), p->loc);
+    }
+    switch (p->op) {
+    case OP_ADD:
+        if (is_const(g, b, 0) && same_shape(g, a, p)) return a;
+        if (is_const(g, a, 0) && same_shape(g, b, p)) return b;
+        if (g->nodes[b].op == OP_NEG) return ir_binary(g, OP_SUB, a, g->nodes[b].in[0], p->loc);
+        break;
+    case OP_SUB:
+        if (is_const(g, b, 0) && same_shape(g, a, p)) return a;
+        if (is_const(g, a, 0) && same_shape(g, b, p)) return ir_unary(g, OP_NEG, b, p->loc);
+        break;
+    case OP_MUL:
+        if (is_const(g, b, 1) && same_shape(g, a, p)) return a;
+        if (is_const(g, a, 1) && same_shape(g, b, p)) return b;
+        if (is_const(g, a, 0) || is_const(g, b, 0)) return zeros(g, p);
+        if (is_const(g, b, -1) && same_shape(g, a, p)) return ir_unary(g, OP_NEG, a, p->loc);
+        if (is_const(g, a, -1) && same_shape(g, b, p)) return ir_unary(g, OP_NEG, b, p->loc);
+        break;
+    case OP_DIV:
+        if (is_const(g, b, 1) && same_shape(g, a, p)) return a;
+        if (is_const(g, a, 0)) return zeros(g, p);
+        break;
+    case OP_NEG:
+        if (g->nodes[a].op == OP_NEG) return g->nodes[a].in[0];
+        break;
+    case OP_POWI:
+        if (p->ival == 1) return a;
+        break;
+    case OP_RESHAPE:
+        if (shape_eq(&g->nodes[a].shape, &p->shape)) return a;
+        if (g->nodes[a].op == OP_RESHAPE) return ir_reshape(g, g->nodes[a].in[0], &p->shape, p->loc);
+        break;
+    case OP_BROADCAST:
+        if (shape_eq(&g->nodes[a].shape, &p->shape)) return a;
+        break;
+    case OP_TRANSPOSE:
+        if (g->nodes[a].op == OP_TRANSPOSE) return g->nodes[a].in[0];
+        break;
+    case OP_MATMUL:
+        if (g->nodes[a].op == OP_TRANSPOSE)
+            return ir_matmul(g, g->nodes[a].in[0], b, !p->ta, p->tb, p->loc);
+        if (g->nodes[b].op == OP_TRANSPOSE)
+            return ir_matmul(g, a, g->nodes[b].in[0], p->ta, !p->tb, p->loc);
+        break;
+    case OP_NLL: {
+        const Node *ls = &g->nodes[a];
+        if (ls->op == OP_LOG_SOFTMAX && ls->axis == ls->shape.rank - 1)
+            return ir_loss_op(g, OP_CROSS_ENTROPY, ls->in[0], b, -1, p->loc);
+        break;
+    }
+    case OP_SUM: {
+        const Node *bc = &g->nodes[a];
+        if (p->axis == AXIS_ALL && !p->keepdims && bc->op == OP_BROADCAST &&
+            g->nodes[bc->in[0]].op == OP_CONST && shape_is_const(&bc->shape)) {
+            int ovf;
+            int64_t n = shape_const_numel(&bc->shape, &ovf);
+            return ir_const(g, g->nodes[bc->in[0]].value * (double)n, p->loc);
+        }
+        break;
+    }
+    default: break;
+    }
+    return FOLD_NONE;
+}
+
+Graph *pass_fold(Graph *g) { return ir_rebuild(g, 1, 0); }

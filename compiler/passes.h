@@ -1,0 +1,30 @@
+/* passes.h — the optimisation passes over the IR, and the hooks the builder calls.
+ *
+ * Folding/simplification (pass_fold.c) and CSE (pass_cse.c) run inside the builder when a
+ * Graph's flags ask for them, so that every node a pass or autodiff creates is simplified
+ * the same way; a pass is then "rebuild the graph with this flag on". Dead-code removal
+ * (pass_dce.c) keeps only what the chosen roots need. */
+#ifndef BP_PASSES_H
+#define BP_PASSES_H
+
+#include "ir.h"
+
+#define FOLD_NONE (-2)
+
+/* Returns an equivalent node id (existing or new), -1 on error, or FOLD_NONE to add p as
+ * it is. Requires p's inputs to exist in g; preserves shape and value exactly (up to the
+ * rounding of constant arithmetic done in double). */
+int fold_node(Graph *g, const Node *p);
+/* Scalar semantics of every elementwise op, in double (folding and tests use it). */
+double fold_eval(Op op, double a, double b, const Node *p);
+
+int cse_lookup(Graph *g, const Node *p);
+void cse_insert(Graph *g, int id);
+
+/* Passes: each returns a new graph. */
+Graph *pass_fold(Graph *g);        /* constant folding + algebraic simplification */
+Graph *pass_cse(Graph *g);         /* common-subexpression elimination (with folding on) */
+/* Keeps what the selected roots need: loss, gradients, outputs. */
+Graph *pass_dce(Graph *g, int keep_loss, int keep_grads, int keep_outputs);
+
+#endif

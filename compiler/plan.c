@@ -1,0 +1,69 @@
+/* plan.c — see plan.h. One forward scan in topological order, which is the execution
+ * order of the generated code. */
+#include "plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int is_storage_free(const Node *n) {
+    return n->op == OP_INPUT || n->op == OP_PARAM || n->op == OP_CONST || n->op == OP_DIMVAL;
+}
+
+Plan *plan_make(Graph *g, const char *pinned, const char *roots) {
+    Plan *p = arena_alloc(g->arena, sizeof *p);
+    p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    int cap = g->n + 1;
+    p->buf_size = arena_alloc(g->arena, (size_t)cap * sizeof(char *));
+    p->buf_const = arena_alloc(g->arena, (size_t)cap * sizeof(int64_t));
+    int *last = malloc(((size_t)g->n + 1) * sizeof *last);
+    int *buf_end = malloc((size_t)cap * sizeof *buf_end);
+    char *busy = calloc((size_t)cap, 1);
+    if (!last || !buf_end || !busy) abort();
+    for (int i = 0; i < g->n; i++) last[i] = roots[i] ? g->n : i;
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < op_info[g->nodes[i].op].arity; k++)
+            if (last[g->nodes[i].in[k]] < i) last[g->nodes[i].in[k]] = i;
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        p->buf[i] = -1;
+        /* release buffers whose life ended before this node */
+        for (int b = 0; b < p->nbufs; b++)
+            if (busy[b] && buf_end[b] < i) busy[b] = 0;
+        if (is_storage_free(n) || pinned[i]) continue;
+        OpKind kind = op_info[n->op].kind;
+        int chosen = -1;
+        if (n->op == OP_RESHAPE) {
+            int b = p->buf[n->in[0]];
+            if (b >= 0) chosen = b;
+        } else if (kind == OK_UNARY || kind == OK_BINARY) {
+            for (int k = 0; k < op_info[n->op].arity && chosen < 0; k++) {
+                int in = n->in[k], b = p->buf[in];
+                if (b >= 0 && buf_end[b] == i && shape_eq(&g->nodes[in].shape, &n->shape) &&
+                    g->nodes[in].dtype == DT_REAL)
+                    chosen = b;
+            }
+        }
+        char size[256];
+        shape_numel_c(&n->shape, &g->syms, size, sizeof size);
+        if (chosen < 0)
+            for (int b = 0; b < p->nbufs; b++)
+                if (!busy[b] && strcmp(p->buf_size[b], size) == 0) {
+                    chosen = b;
+                    break;
+                }
+        if (chosen < 0) {
+            chosen = p->nbufs++;
+            p->buf_size[chosen] = arena_strdup(g->arena, size);
+            int ovf;
+            p->buf_const[chosen] = shape_const_numel(&n->shape, &ovf);
+            buf_end[chosen] = i;
+        }
+        busy[chosen] = 1;
+        if (buf_end[chosen] < last[i]) buf_end[chosen] = last[i];
+        p->buf[i] = chosen;
+    }
+    free(last);
+    free(buf_end);
+    free(busy);
+    return p;
+}

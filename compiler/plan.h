@@ -1,0 +1,25 @@
+/* plan.h — the memory plan of one generated function.
+ *
+ * Every computed node gets a workspace buffer, unless it is pinned (its value is written
+ * straight to a caller's array: a gradient, an output) or a leaf (parameters, inputs and
+ * constants are read in place). Buffers are reused by liveness: a buffer whose last reader
+ * has run is free for a later node of the same size; an elementwise node may write over an
+ * input of its own shape that dies at it (in place); a reshape aliases its input's buffer.
+ * The workspace is the buffers laid end to end, each rounded up to 64 bytes. */
+#ifndef BP_PLAN_H
+#define BP_PLAN_H
+
+#include "ir.h"
+
+typedef struct Plan {
+    int *buf;          /* per node: buffer index, or -1 */
+    int nbufs;
+    char **buf_size;   /* per buffer: C expression of its element count */
+    int64_t *buf_const;/* per buffer: constant factor of its count (for --stats) */
+} Plan;
+
+/* pinned[i] != 0: node i is written to caller memory. roots: nodes that must stay alive
+ * until the end (pinned ones included). */
+Plan *plan_make(Graph *g, const char *pinned, const char *roots);
+
+#endif

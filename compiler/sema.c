@@ -1,0 +1,884 @@
+/* sema.c — see sema.h. Name resolution, def inlining, lowering of built-ins, shapes.
+ *
+ * Statements are processed in order; a name must be bound before it is used (a later
+ * binding of the same name is an error, so every name has one meaning). A def is expanded
+ * at each call in a scope holding its parameters (and, for the block form, its locals);
+ * globals stay visible. Recursion is refused, since inlining it would not terminate. */
+#include "sema.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CALL_DEPTH 32
+
+typedef struct Binding {
+    const char *name;
+    int node;            /* value bindings */
+    const Stmt *def;     /* def bindings */
+    Loc loc;
+} Binding;
+
+typedef struct Scope {
+    Binding *items;
+    int n, cap;
+    struct Scope *parent;
+} Scope;
+
+typedef struct Sema {
+    Arena *a;
+    Diag *d;
+    Graph *g;
+    Scope global;
+    const Stmt *calls[MAX_CALL_DEPTH];
+    int ncalls;
+} Sema;
+
+static Binding *scope_find(Scope *s, const char *name, int local_only) {
+    for (; s; s = local_only ? NULL : s->parent)
+        for (int i = s->n - 1; i >= 0; i--)
+            if (strcmp(s->items[i].name, name) == 0) return &s->items[i];
+    return NULL;
+}
+
+static void scope_add(Sema *S, Scope *s, Binding b) { ARENA_PUSH(S->a, s->items, s->n, s->cap, b); }
+
+/* ---- built-in function table: name and parameters ("name" or "name=default") ---- */
+typedef enum Builtin {
+    B_UNARY, B_LEAKY, B_MAXIMUM, B_MINIMUM, B_SUM, B_MEAN, B_MAX, B_LSE, B_SOFTMAX,
+    B_LOG_SOFTMAX, B_TRANSPOSE, B_RESHAPE, B_CONCAT, B_MSE, B_BCE, B_BCE_LOGITS, B_CE, B_NLL,
+    B_LAYER,
+} Builtin;
+
+typedef struct BuiltinSpec {
+    const char *name;
+    Builtin kind;
+    Op op;
+    int nparams;
+    const char *params[4];
+} BuiltinSpec;
+
+static const BuiltinSpec builtins[] = {
+    {"exp", B_UNARY, OP_EXP, 1, {"x"}},
+    {"log", B_UNARY, OP_LOG, 1, {"x"}},
+    {"sqrt", B_UNARY, OP_SQRT, 1, {"x"}},
+    {"abs", B_UNARY, OP_ABS, 1, {"x"}},
+    {"sin", B_UNARY, OP_SIN, 1, {"x"}},
+    {"cos", B_UNARY, OP_COS, 1, {"x"}},
+    {"tanh", B_UNARY, OP_TANH, 1, {"x"}},
+    {"sigmoid", B_UNARY, OP_SIGMOID, 1, {"x"}},
+    {"relu", B_UNARY, OP_RELU, 1, {"x"}},
+    {"gelu", B_UNARY, OP_GELU, 1, {"x"}},
+    {"softplus", B_UNARY, OP_SOFTPLUS, 1, {"x"}},
+    {"leaky_relu", B_LEAKY, OP_LEAKY_RELU, 2, {"x", "alpha=0.01"}},
+    {"maximum", B_MAXIMUM, OP_MAXIMUM, 2, {"a", "b"}},
+    {"minimum", B_MINIMUM, OP_MINIMUM, 2, {"a", "b"}},
+    {"sum", B_SUM, OP_SUM, 3, {"x", "axis=", "keepdims=0"}},
+    {"mean", B_MEAN, OP_SUM, 3, {"x", "axis=", "keepdims=0"}},
+    {"max", B_MAX, OP_MAX, 3, {"x", "axis=", "keepdims=0"}},
+    {"logsumexp", B_LSE, OP_LOGSUMEXP, 3, {"x", "axis=", "keepdims=0"}},
+    {"softmax", B_SOFTMAX, OP_SOFTMAX, 2, {"x", "axis=-1"}},
+    {"log_softmax", B_LOG_SOFTMAX, OP_LOG_SOFTMAX, 2, {"x", "axis=-1"}},
+    {"transpose", B_TRANSPOSE, OP_TRANSPOSE, 1, {"x"}},
+    {"reshape", B_RESHAPE, OP_RESHAPE, 2, {"x", "shape"}},
+    {"concat", B_CONCAT, OP_CONCAT, 3, {"a", "b", "axis=0"}},
+    {"mse", B_MSE, OP_SUM, 2, {"pred", "target"}},
+    {"bce", B_BCE, OP_SUM, 2, {"prob", "target"}},
+    {"bce_logits", B_BCE_LOGITS, OP_SUM, 2, {"logits", "target"}},
+    {"cross_entropy", B_CE, OP_CROSS_ENTROPY, 2, {"logits", "labels"}},
+    {"nll", B_NLL, OP_NLL, 2, {"logprobs", "labels"}},
+    {"conv2d", B_LAYER, OP_COUNT, 0, {0}},
+    {"maxpool2d", B_LAYER, OP_COUNT, 0, {0}},
+    {"avgpool2d", B_LAYER, OP_COUNT, 0, {0}},
+    {"layernorm", B_LAYER, OP_COUNT, 0, {0}},
+    {"embedding", B_LAYER, OP_COUNT, 0, {0}},
+    {"causal_mask", B_LAYER, OP_COUNT, 0, {0}},
+    {"dropout", B_LAYER, OP_COUNT, 0, {0}},
+};
+
+static const BuiltinSpec *find_builtin(const char *name) {
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (strcmp(builtins[i].name, name) == 0) return &builtins[i];
+    return NULL;
+}
+
+static int lower(Sema *S, Scope *sc, const Expr *e);
+
+/* ---- constants in argument position ---- */
+static int const_value(const Expr *e, double *v) {
+    if (!e) return 0;
+    if (e->kind == EX_NUM) {
+        *v = e->num;
+        return 1;
+    }
+    if (e->kind == EX_NEG && const_value(e->lhs, v)) {
+        *v = -*v;
+        return 1;
+    }
+    return 0;
+}
+
+static int const_int(Sema *S, const Expr *e, const char *what, const char *fn, int *out) {
+    double v;
+    if (!const_value(e, &v) || v != floor(v) || fabs(v) > 1e6) {
+        diag_error(S->d, e->loc, "argument '%s' of '%s' must be an integer constant", what, fn);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static int const_real(Sema *S, const Expr *e, const char *what, const char *fn, double *out) {
+    if (!const_value(e, out)) {
+        diag_error(S->d, e->loc, "argument '%s' of '%s' must be a number", what, fn);
+        return 0;
+    }
+    return 1;
+}
+
+/* Matches a call's arguments to a parameter list; fills argv (NULL = use the default). */
+static int bind_args(Sema *S, const Expr *call, int nparams, const char *const *params,
+                     const Expr **argv, const char *fn) {
+    int npos = 0, seen_kw = 0;
+    for (int i = 0; i < nparams; i++) argv[i] = NULL;
+    for (int i = 0; i < call->nargs; i++) {
+        const Arg *ar = &call->args[i];
+        if (!ar->name) {
+            if (seen_kw) {
+                diag_error(S->d, ar->loc, "positional argument after keyword argument");
+                return 0;
+            }
+            if (npos >= nparams) {
+                diag_error(S->d, ar->loc, "'%s' takes %d argument%s, got %d", fn, nparams,
+                           nparams == 1 ? "" : "s", call->nargs);
+                return 0;
+            }
+            argv[npos++] = ar->value;
+            continue;
+        }
+        seen_kw = 1;
+        int k = -1;
+        for (int j = 0; j < nparams; j++) {
+            size_t len = strcspn(params[j], "=");
+            if (strlen(ar->name) == len && strncmp(params[j], ar->name, len) == 0) k = j;
+        }
+        if (k < 0) {
+            diag_error(S->d, ar->loc, "'%s' has no argument named '%s'", fn, ar->name);
+            return 0;
+        }
+        if (argv[k]) {
+            diag_error(S->d, ar->loc, "argument '%s' of '%s' is given twice", ar->name, fn);
+            return 0;
+        }
+        argv[k] = ar->value;
+    }
+    for (int j = 0; j < nparams; j++)
+        if (!argv[j] && !strchr(params[j], '=')) {
+            diag_error(S->d, call->loc, "'%s' needs argument '%s'", fn, params[j]);
+            return 0;
+        }
+    return 1;
+}
+
+/* Default of parameter j ("axis=-1" -> -1); returns 0 if the default is empty. */
+static int param_default(const char *param, double *v) {
+    const char *eq = strchr(param, '=');
+    if (!eq || !eq[1]) return 0;
+    *v = atof(eq + 1);
+    return 1;
+}
+
+static int real_operand(Sema *S, int id, Loc loc, const char *what) {
+    if (id < 0) return -1;
+    if (S->g->nodes[id].dtype == DT_INT) {
+        diag_error(S->d, loc, "integer value cannot be used in %s", what);
+        return -1;
+    }
+    return id;
+}
+
+/* x / (product of the given dims), for means. */
+static int divide_by_dims(Sema *S, int x, const Shape *s, int axis, Loc loc) {
+    int64_t c = 1;
+    for (int i = 0; i < s->rank; i++) {
+        if (axis != AXIS_ALL && i != axis) continue;
+        c *= s->d[i].c;
+    }
+    int r = ir_binary(S->g, OP_DIV, x, ir_const(S->g, (double)c, loc), loc);
+    for (int i = 0; i < s->rank; i++) {
+        if (axis != AXIS_ALL && i != axis) continue;
+        if (s->d[i].sym >= 0) r = ir_binary(S->g, OP_DIV, r, ir_dimval(S->g, dim_sym(s->d[i].sym), loc), loc);
+    }
+    return r;
+}
+
+static int mean_all(Sema *S, int x, Loc loc) {
+    if (x < 0) return -1;
+    Shape s = S->g->nodes[x].shape;
+    return divide_by_dims(S, ir_reduce(S->g, OP_SUM, x, AXIS_ALL, 0, loc), &s, AXIS_ALL, loc);
+}
+
+/* reshape(x, [d1, ...]) with at most one -1. */
+static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
+    if (x < 0) return -1;
+    if (!list || list->kind != EX_LIST) {
+        diag_error(S->d, list ? list->loc : loc, "the shape of 'reshape' must be a list like [B, -1]");
+        return -1;
+    }
+    (void)sc;
+    const Shape *xs = &S->g->nodes[x].shape;
+    int ovf;
+    int64_t xc = shape_const_numel(xs, &ovf);
+    int xsyms[BP_MAXSYMS] = {0};
+    for (int i = 0; i < xs->rank; i++)
+        if (xs->d[i].sym >= 0 && xs->d[i].c) xsyms[xs->d[i].sym]++;
+    if (list->nitems > BP_MAXRANK) {
+        diag_error(S->d, list->loc, "reshape to more than %d dimensions", BP_MAXRANK);
+        return -1;
+    }
+    Shape t;
+    memset(&t, 0, sizeof t);
+    t.rank = list->nitems;
+    int infer = -1;
+    int64_t tc = 1;
+    int tsyms[BP_MAXSYMS] = {0};
+    for (int i = 0; i < list->nitems; i++) {
+        const Expr *it = list->items[i];
+        double v;
+        if (it->kind == EX_NAME) {
+            int s = -1;
+            for (int k = 0; k < S->g->syms.n; k++)
+                if (strcmp(S->g->syms.names[k], it->name) == 0) s = k;
+            if (s < 0) {
+                diag_error(S->d, it->loc, "'%s' is not a dimension name", it->name);
+                return -1;
+            }
+            t.d[i] = dim_sym(s);
+            tsyms[s]++;
+        } else if (const_value(it, &v) && v == floor(v) && (v >= 1 || v == -1) && v <= (double)BP_MAXDIM) {
+            if (v == -1) {
+                if (infer >= 0) {
+                    diag_error(S->d, it->loc, "only one -1 is allowed in a reshape");
+                    return -1;
+                }
+                infer = i;
+            } else {
+                t.d[i] = dim_const((int64_t)v);
+                tc *= (int64_t)v;
+                if (tc > BP_MAXELEMS) tc = BP_MAXELEMS + 1;
+            }
+        } else {
+            diag_error(S->d, it->loc, "reshape dimensions must be positive integers, names or -1");
+            return -1;
+        }
+    }
+    char s1[160], s2[160];
+    int sym_left = -1, ok = 1;
+    for (int k = 0; k < BP_MAXSYMS; k++) {
+        int diff = xsyms[k] - tsyms[k];
+        if (diff == 0) continue;
+        if (infer >= 0 && diff == 1 && sym_left < 0) sym_left = k;
+        else ok = 0;
+    }
+    if (infer >= 0) {
+        if (!ok || tc == 0 || xc % tc != 0) {
+            diag_error(S->d, loc, "cannot reshape %s to %s", shape_str(xs, &S->g->syms, s1, sizeof s1),
+                       shape_str(&t, &S->g->syms, s2, sizeof s2));
+            return -1;
+        }
+        t.d[infer].c = xc / tc;
+        t.d[infer].sym = sym_left;
+    } else if (!ok || xc != tc) {
+        diag_error(S->d, loc, "cannot reshape %s to %s: element counts differ",
+                   shape_str(xs, &S->g->syms, s1, sizeof s1), shape_str(&t, &S->g->syms, s2, sizeof s2));
+        return -1;
+    }
+    return ir_reshape(S->g, x, &t, loc);
+}
+
+/* a @ b with NumPy's vector cases. */
+static int lower_matmul(Sema *S, int a, int b, Loc loc) {
+    a = real_operand(S, a, loc, "'@'");
+    b = real_operand(S, b, loc, "'@'");
+    if (a < 0 || b < 0) return -1;
+    Shape sa = S->g->nodes[a].shape, sb = S->g->nodes[b].shape;
+    if (sa.rank == 0 || sb.rank == 0) {
+        diag_error(S->d, loc, "'@' needs tensors, not scalars (use '*' for scalars)");
+        return -1;
+    }
+    int va = sa.rank == 1, vb = sb.rank == 1;
+    if (va) {
+        Shape s = sa;
+        s.rank = 2;
+        s.d[0] = dim_const(1);
+        s.d[1] = sa.d[0];
+        a = ir_reshape(S->g, a, &s, loc);
+    }
+    if (vb) {
+        Shape s = sb;
+        s.rank = 2;
+        s.d[0] = sb.d[0];
+        s.d[1] = dim_const(1);
+        b = ir_reshape(S->g, b, &s, loc);
+    }
+    int r = ir_matmul(S->g, a, b, 0, 0, loc);
+    if (r < 0 || (!va && !vb)) return r;
+    Shape rs = S->g->nodes[r].shape;
+    if (va && vb) rs.rank -= 2;
+    else if (va) {
+        rs.d[rs.rank - 2] = rs.d[rs.rank - 1];
+        rs.rank--;
+    } else
+        rs.rank--;
+    return ir_reshape(S->g, r, &rs, loc);
+}
+
+static int lower_call(Sema *S, Scope *sc, const Expr *e);
+
+static int lower_binary(Sema *S, Scope *sc, const Expr *e) {
+    if (e->op == '^') {
+        int base = lower(S, sc, e->lhs);
+        double v;
+        if (const_value(e->rhs, &v) && v == floor(v) && fabs(v) <= 64)
+            return ir_unary_attr(S->g, OP_POWI, base, 0, (int)v, e->loc);
+        int ex = lower(S, sc, e->rhs);
+        return ir_binary(S->g, OP_POW, base, ex, e->loc);
+    }
+    int a = lower(S, sc, e->lhs), b = lower(S, sc, e->rhs);
+    switch (e->op) {
+    case '+': return ir_binary(S->g, OP_ADD, a, b, e->loc);
+    case '-': return ir_binary(S->g, OP_SUB, a, b, e->loc);
+    case '*': return ir_binary(S->g, OP_MUL, a, b, e->loc);
+    case '/': return ir_binary(S->g, OP_DIV, a, b, e->loc);
+    case '@': return lower_matmul(S, a, b, e->loc);
+    default: BP_ASSERT(!"unknown binary operator"); return -1;
+    }
+}
+
+static int lower_name(Sema *S, Scope *sc, const Expr *e) {
+    Binding *b = scope_find(sc, e->name, 0);
+    if (b && !b->def) return b->node;
+    if (b && b->def) {
+        diag_error(S->d, e->loc, "'%s' is a function; call it with arguments", e->name);
+        return -1;
+    }
+    for (int k = 0; k < S->g->syms.n; k++)
+        if (strcmp(S->g->syms.names[k], e->name) == 0) return ir_dimval(S->g, dim_sym(k), e->loc);
+    if (find_builtin(e->name)) {
+        diag_error(S->d, e->loc, "'%s' is a built-in function; call it with arguments", e->name);
+        return -1;
+    }
+    diag_error(S->d, e->loc, "unknown name '%s'", e->name);
+    return -1;
+}
+
+static int lower(Sema *S, Scope *sc, const Expr *e) {
+    switch (e->kind) {
+    case EX_NUM: return ir_const(S->g, e->num, e->loc);
+    case EX_NAME: return lower_name(S, sc, e);
+    case EX_NEG: return ir_unary(S->g, OP_NEG, lower(S, sc, e->lhs), e->loc);
+    case EX_TRANSPOSE: return ir_transpose(S->g, real_operand(S, lower(S, sc, e->lhs), e->loc, "'.T'"), e->loc);
+    case EX_BINARY: return lower_binary(S, sc, e);
+    case EX_CALL: return lower_call(S, sc, e);
+    case EX_LIST:
+        diag_error(S->d, e->loc, "a list [...] is only allowed as the shape argument of 'reshape'");
+        return -1;
+    }
+    return -1;
+}
+
+/* Expands a user def at a call site. */
+static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
+    for (int i = 0; i < S->ncalls; i++)
+        if (S->calls[i] == def) {
+            diag_error(S->d, e->loc, "'%s' calls itself; defs are inlined and cannot be recursive", def->name);
+            return -1;
+        }
+    if (S->ncalls == MAX_CALL_DEPTH) {
+        diag_error(S->d, e->loc, "defs nested more than %d calls deep", MAX_CALL_DEPTH);
+        return -1;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i].name) {
+            int found = 0;
+            for (int j = 0; j < def->nparams; j++) found |= strcmp(def->params[j], e->args[i].name) == 0;
+            if (!found) {
+                diag_error(S->d, e->args[i].loc, "'%s' has no argument named '%s'", def->name, e->args[i].name);
+                return -1;
+            }
+        }
+    const Expr *argv[64];
+    if (def->nparams > 64) return -1;
+    if (!bind_args(S, e, def->nparams, def->params, argv, def->name)) return -1;
+    Scope local = {0};
+    local.parent = &S->global;
+    for (int j = 0; j < def->nparams; j++) {
+        int v = lower(S, sc, argv[j]);
+        if (v < 0) return -1;
+        scope_add(S, &local, (Binding){def->params[j], v, NULL, def->param_locs[j]});
+    }
+    S->calls[S->ncalls++] = def;
+    int r = -1, ok = 1;
+    for (int i = 0; i < def->nbody && ok; i++) {
+        const Stmt *st = def->body[i];
+        if (st->kind == ST_BIND) {
+            if (scope_find(&local, st->name, 1)) {
+                diag_error(S->d, st->name_loc, "'%s' is already defined in '%s'", st->name, def->name);
+                ok = 0;
+                break;
+            }
+            int v = lower(S, &local, st->value);
+            if (v < 0) ok = 0;
+            scope_add(S, &local, (Binding){st->name, v, NULL, st->name_loc});
+        }
+    }
+    if (ok && def->value) r = lower(S, &local, def->value);
+    S->ncalls--;
+    return r;
+}
+
+static int lower_call(Sema *S, Scope *sc, const Expr *e) {
+    Binding *b = scope_find(sc, e->name, 0);
+    if (b && b->def) return call_def(S, sc, b->def, e);
+    if (b) {
+        diag_error(S->d, e->loc, "'%s' is a value, not a function", e->name);
+        return -1;
+    }
+    const BuiltinSpec *bs = find_builtin(e->name);
+    if (!bs) {
+        diag_error(S->d, e->loc, "unknown function '%s'", e->name);
+        return -1;
+    }
+    if (bs->kind == B_LAYER) {
+        diag_error(S->d, e->loc, "'%s' is not supported yet (the layers group is planned)", e->name);
+        return -1;
+    }
+    const Expr *argv[4];
+    if (!bind_args(S, e, bs->nparams, bs->params, argv, bs->name)) return -1;
+    Graph *g = S->g;
+    Loc loc = e->loc;
+    int x = -1, y = -1, axis = AXIS_ALL, keep = 0;
+    double alpha = 0.01, dv;
+    switch (bs->kind) {
+    case B_UNARY: return ir_unary(g, bs->op, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), loc);
+    case B_LEAKY:
+        if (argv[1] && !const_real(S, argv[1], "alpha", bs->name, &alpha)) return -1;
+        return ir_unary_attr(g, OP_LEAKY_RELU, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), alpha, 0, loc);
+    case B_MAXIMUM:
+    case B_MINIMUM:
+        return ir_binary(g, bs->op, lower(S, sc, argv[0]), lower(S, sc, argv[1]), loc);
+    case B_SUM:
+    case B_MEAN:
+    case B_MAX:
+    case B_LSE:
+        if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;
+        if (argv[2] && !const_int(S, argv[2], "keepdims", bs->name, &keep)) return -1;
+        x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
+        if (x < 0) return -1;
+        {
+            Shape xs = g->nodes[x].shape;
+            if (axis != AXIS_ALL && shape_axis(&xs, axis) < 0) {
+                char s1[160];
+                diag_error(S->d, argv[1]->loc, "axis %d is out of range for shape %s", axis,
+                           shape_str(&xs, &g->syms, s1, sizeof s1));
+                return -1;
+            }
+            int r = ir_reduce(g, bs->op, x, axis, keep, loc);
+            if (bs->kind != B_MEAN) return r;
+            return divide_by_dims(S, r, &xs, axis == AXIS_ALL ? AXIS_ALL : shape_axis(&xs, axis), loc);
+        }
+    case B_SOFTMAX:
+    case B_LOG_SOFTMAX:
+        param_default(bs->params[1], &dv);
+        axis = (int)dv;
+        if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;
+        x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
+        if (x >= 0 && g->nodes[x].shape.rank == 0) {
+            diag_error(S->d, loc, "'%s' needs a tensor, not a scalar", bs->name);
+            return -1;
+        }
+        return ir_axis_op(g, bs->op, x, axis, argv[1] ? argv[1]->loc : loc);
+    case B_TRANSPOSE: return ir_transpose(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), loc);
+    case B_RESHAPE: return lower_reshape(S, sc, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), argv[1], loc);
+    case B_CONCAT:
+        axis = 0;
+        if (argv[2] && !const_int(S, argv[2], "axis", bs->name, &axis)) return -1;
+        return ir_concat(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name),
+                         real_operand(S, lower(S, sc, argv[1]), loc, bs->name), axis, loc);
+    case B_MSE:
+        x = lower(S, sc, argv[0]);
+        y = lower(S, sc, argv[1]);
+        return mean_all(S, ir_unary_attr(g, OP_POWI, ir_binary(g, OP_SUB, x, y, loc), 0, 2, loc), loc);
+    case B_BCE: {
+        /* -mean(t log p + (1 - t) log(1 - p)) */
+        x = lower(S, sc, argv[0]);
+        y = lower(S, sc, argv[1]);
+        int one = ir_const(g, 1, loc);
+        int t1 = ir_binary(g, OP_MUL, y, ir_unary(g, OP_LOG, x, loc), loc);
+        int t2 = ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, y, loc),
+                           ir_unary(g, OP_LOG, ir_binary(g, OP_SUB, one, x, loc), loc), loc);
+        return ir_unary(g, OP_NEG, mean_all(S, ir_binary(g, OP_ADD, t1, t2, loc), loc), loc);
+    }
+    case B_BCE_LOGITS:
+        /* mean(softplus(z) - t z), the stable form */
+        x = lower(S, sc, argv[0]);
+        y = lower(S, sc, argv[1]);
+        return mean_all(S, ir_binary(g, OP_SUB, ir_unary(g, OP_SOFTPLUS, x, loc), ir_binary(g, OP_MUL, y, x, loc), loc), loc);
+    case B_CE:
+    case B_NLL:
+        x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
+        y = lower(S, sc, argv[1]);
+        if (x < 0 || y < 0) return -1;
+        if (g->nodes[x].shape.rank == 0) {
+            diag_error(S->d, loc, "'%s' needs logits of shape [..., C], got a scalar", bs->name);
+            return -1;
+        }
+        if (g->nodes[y].dtype == DT_INT) return ir_loss_op(g, bs->op, x, y, -1, loc);
+        {
+            /* probabilities / one-hot targets of the logits' shape: -sum(t * logp) / N */
+            Shape zs = g->nodes[x].shape;
+            if (!shape_eq(&zs, &g->nodes[y].shape)) {
+                char s1[160], s2[160];
+                diag_error(S->d, loc, "'%s' needs integer labels or targets of the logits' shape %s, got %s",
+                           bs->name, shape_str(&zs, &g->syms, s1, sizeof s1),
+                           shape_str(&g->nodes[y].shape, &g->syms, s2, sizeof s2));
+                return -1;
+            }
+            int lp = bs->kind == B_CE ? ir_axis_op(g, OP_LOG_SOFTMAX, x, -1, loc) : x;
+            int s = ir_reduce(g, OP_SUM, ir_binary(g, OP_MUL, y, lp, loc), AXIS_ALL, 0, loc);
+            Shape lead = zs;
+            lead.rank--;
+            return ir_unary(g, OP_NEG, divide_by_dims(S, s, &lead, AXIS_ALL, loc), loc);
+        }
+    case B_LAYER: break;
+    }
+    return -1;
+}
+
+/* ---- declarations ---- */
+static int sym_index(Sema *S, const char *name) {
+    for (int k = 0; k < S->g->syms.n; k++)
+        if (strcmp(S->g->syms.names[k], name) == 0) return k;
+    if (S->g->syms.n == BP_MAXSYMS) return -2;
+    S->g->syms.names[S->g->syms.n] = name;
+    return S->g->syms.n++;
+}
+
+/* Reads the dims of an input/param declaration; returns 0 on error. */
+static int decl_shape(Sema *S, const Stmt *st, Shape *s, int allow_sym) {
+    memset(s, 0, sizeof *s);
+    if (st->ndims > BP_MAXRANK) {
+        diag_error(S->d, st->dims[BP_MAXRANK]->loc, "too many dimensions (limit %d)", BP_MAXRANK);
+        return 0;
+    }
+    s->rank = st->ndims;
+    for (int i = 0; i < st->ndims; i++) {
+        const Expr *e = st->dims[i];
+        double v;
+        if (e->kind == EX_NAME) {
+            if (!allow_sym) {
+                diag_error(S->d, e->loc,
+                           "parameter '%s' has symbolic dimension '%s'; parameter shapes must be integers",
+                           st->name, e->name);
+                return 0;
+            }
+            if (scope_find(&S->global, e->name, 1)) {
+                diag_error(S->d, e->loc, "'%s' is a value, not a dimension name", e->name);
+                return 0;
+            }
+            int k = sym_index(S, e->name);
+            if (k < 0) {
+                diag_error(S->d, e->loc, "too many symbolic dimensions (limit %d)", BP_MAXSYMS);
+                return 0;
+            }
+            s->d[i] = dim_sym(k);
+        } else if (const_value(e, &v)) {
+            if (v != floor(v)) {
+                diag_error(S->d, e->loc, "dimension must be an integer, got %g", v);
+                return 0;
+            }
+            if (v < 1) {
+                diag_error(S->d, e->loc, "dimension must be positive, got %.0f", v);
+                return 0;
+            }
+            if (v > (double)BP_MAXDIM) {
+                diag_error(S->d, e->loc, "dimension %.0f is too large (limit %lld)", v, (long long)BP_MAXDIM);
+                return 0;
+            }
+            s->d[i] = dim_const((int64_t)v);
+        } else {
+            diag_error(S->d, e->loc, "a dimension must be an integer or a name");
+            return 0;
+        }
+    }
+    int ovf;
+    shape_const_numel(s, &ovf);
+    if (ovf) {
+        diag_error(S->d, st->name_loc, "'%s' has too many elements (limit %lld)", st->name, (long long)BP_MAXELEMS);
+        return 0;
+    }
+    return 1;
+}
+
+static int check_new_name(Sema *S, const Stmt *st) {
+    Binding *b = scope_find(&S->global, st->name, 1);
+    if (b) {
+        diag_error(S->d, st->name_loc, "'%s' is already defined (at %d:%d)", st->name, b->loc.line, b->loc.col);
+        return 0;
+    }
+    for (int k = 0; k < S->g->syms.n; k++)
+        if (strcmp(S->g->syms.names[k], st->name) == 0) {
+            diag_error(S->d, st->name_loc, "'%s' is already a dimension name", st->name);
+            return 0;
+        }
+    return 1;
+}
+
+static void decl_input(Sema *S, const Stmt *st) {
+    Graph *g = S->g;
+    if (!check_new_name(S, st)) return;
+    Input in;
+    memset(&in, 0, sizeof in);
+    in.name = st->name;
+    in.loc = st->name_loc;
+    in.dtype = st->is_int ? DT_INT : DT_REAL;
+    if (!decl_shape(S, st, &in.shape, 1)) return;
+    if (st->value) {
+        if (!const_value(st->value, &in.def)) {
+            diag_error(S->d, st->value->loc, "the default of input '%s' must be a number", st->name);
+            return;
+        }
+        if (st->is_int && in.def != floor(in.def)) {
+            diag_error(S->d, st->value->loc, "the default of integer input '%s' must be an integer", st->name);
+            return;
+        }
+        in.has_default = 1;
+    }
+    ARENA_PUSH(S->a, g->inputs, g->ninputs, g->inputs_cap, in);
+    int id = ir_input(g, g->ninputs - 1);
+    g->inputs[g->ninputs - 1].node = id;
+    scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc});
+}
+
+static void decl_param(Sema *S, const Stmt *st) {
+    Graph *g = S->g;
+    if (!check_new_name(S, st)) return;
+    Param p;
+    memset(&p, 0, sizeof p);
+    p.name = st->name;
+    p.loc = st->name_loc;
+    if (!decl_shape(S, st, &p.shape, 0)) return;
+    int ovf;
+    p.numel = shape_const_numel(&p.shape, &ovf);
+    p.init = INIT_ZEROS;
+    const Expr *e = st->value;
+    double v;
+    if (e) {
+        if (const_value(e, &v)) {
+            p.init = INIT_CONST;
+            p.a = v;
+        } else if (e->kind == EX_NAME && strcmp(e->name, "zeros") == 0) p.init = INIT_ZEROS;
+        else if (e->kind == EX_NAME && strcmp(e->name, "ones") == 0) {
+            p.init = INIT_CONST;
+            p.a = 1;
+        } else if (e->kind == EX_NAME && strcmp(e->name, "he") == 0) p.init = INIT_HE;
+        else if (e->kind == EX_NAME && strcmp(e->name, "xavier") == 0) p.init = INIT_XAVIER;
+        else if (e->kind == EX_CALL && strcmp(e->name, "normal") == 0) {
+            static const char *const ps[] = {"std"};
+            const Expr *av[1];
+            if (!bind_args(S, e, 1, ps, av, "normal") || !const_real(S, av[0], "std", "normal", &p.a)) return;
+            if (p.a < 0) {
+                diag_error(S->d, av[0]->loc, "the std of 'normal' must not be negative");
+                return;
+            }
+            p.init = INIT_NORMAL;
+        } else if (e->kind == EX_CALL && strcmp(e->name, "uniform") == 0) {
+            static const char *const ps[] = {"lo", "hi"};
+            const Expr *av[2];
+            if (!bind_args(S, e, 2, ps, av, "uniform") || !const_real(S, av[0], "lo", "uniform", &p.a) ||
+                !const_real(S, av[1], "hi", "uniform", &p.b))
+                return;
+            if (p.b < p.a) {
+                diag_error(S->d, e->loc, "'uniform' needs lo <= hi");
+                return;
+            }
+            p.init = INIT_UNIFORM;
+        } else {
+            diag_error(S->d, e->loc,
+                       "unknown initialiser; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)");
+            return;
+        }
+    }
+    p.offset = g->nparam_reals;
+    if (g->nparam_reals + p.numel > BP_MAXELEMS) {
+        diag_error(S->d, st->name_loc, "the parameters have too many elements (limit %lld)", (long long)BP_MAXELEMS);
+        return;
+    }
+    g->nparam_reals += p.numel;
+    ARENA_PUSH(S->a, g->params, g->nparams, g->params_cap, p);
+    int id = ir_param(g, g->nparams - 1);
+    g->params[g->nparams - 1].node = id;
+    scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc});
+}
+
+static void decl_optimizer(Sema *S, const Stmt *st) {
+    OptConfig *o = &S->g->opt;
+    static const char *const sgd[] = {"lr=0.01", "momentum=0", "weight_decay=0"};
+    static const char *const adam[] = {"lr=0.001", "beta1=0.9", "beta2=0.999", "eps=1e-8"};
+    static const char *const adamw[] = {"lr=0.001", "beta1=0.9", "beta2=0.999", "eps=1e-8", "weight_decay=0.01"};
+    const char *const *ps;
+    int np;
+    double *dst[5];
+    if (o->kind != OPT_NONE) {
+        diag_error(S->d, st->loc, "the optimizer is already given (at %d:%d)", o->loc.line, o->loc.col);
+        return;
+    }
+    double clip = o->clip;
+    memset(o, 0, sizeof *o);
+    o->clip = clip;
+    if (strcmp(st->name, "sgd") == 0) {
+        o->kind = OPT_SGD;
+        ps = sgd;
+        np = 3;
+        dst[0] = &o->lr, dst[1] = &o->momentum, dst[2] = &o->weight_decay;
+    } else if (strcmp(st->name, "adam") == 0 || strcmp(st->name, "adamw") == 0) {
+        int w = st->name[4] == 'w';
+        o->kind = w ? OPT_ADAMW : OPT_ADAM;
+        ps = w ? adamw : adam;
+        np = w ? 5 : 4;
+        dst[0] = &o->lr, dst[1] = &o->beta1, dst[2] = &o->beta2, dst[3] = &o->eps, dst[4] = &o->weight_decay;
+    } else {
+        diag_error(S->d, st->name_loc, "unknown optimizer '%s'; use sgd, adam or adamw", st->name);
+        return;
+    }
+    o->loc = st->loc;
+    Expr call;
+    memset(&call, 0, sizeof call);
+    call.loc = st->name_loc;
+    call.args = st->args;
+    call.nargs = st->nargs;
+    const Expr *av[5];
+    if (!bind_args(S, &call, np, ps, av, st->name)) {
+        o->kind = OPT_NONE;
+        return;
+    }
+    for (int i = 0; i < np; i++) {
+        double v;
+        param_default(ps[i], &v);
+        if (av[i] && !const_real(S, av[i], ps[i], st->name, &v)) {
+            o->kind = OPT_NONE;
+            return;
+        }
+        if (v < 0) {
+            diag_error(S->d, av[i]->loc, "'%.*s' must not be negative", (int)strcspn(ps[i], "="), ps[i]);
+            o->kind = OPT_NONE;
+            return;
+        }
+        *dst[i] = v;
+    }
+}
+
+const char *sema_model_name_from_path(Arena *a, const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    if (n == 0) return "model";
+    char *s = arena_strndup(a, base, n);
+    for (char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_') *p = '_';
+    if (isdigit((unsigned char)s[0])) return arena_printf(a, "_%s", s);
+    return s;
+}
+
+Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *opt) {
+    Sema S;
+    memset(&S, 0, sizeof S);
+    S.a = a;
+    S.d = d;
+    S.g = ir_new(a, d);
+    Graph *g = S.g;
+    g->model = opt && opt->default_model ? opt->default_model : "model";
+    int *outs = NULL, nouts = 0, outs_cap = 0;
+    const char **onames = NULL;
+    int onames_cap = 0, nonames = 0;
+    Loc loss_loc = {0};
+    for (int i = 0; i < prog->nstmts; i++) {
+        const Stmt *st = prog->stmts[i];
+        switch (st->kind) {
+        case ST_MODEL: g->model = st->name; break;
+        case ST_INPUT: decl_input(&S, st); break;
+        case ST_PARAM: decl_param(&S, st); break;
+        case ST_BIND: {
+            if (!check_new_name(&S, st)) break;
+            int v = lower(&S, &S.global, st->value);
+            if (v >= 0 && !g->nodes[v].name) g->nodes[v].name = st->name;
+            scope_add(&S, &S.global, (Binding){st->name, v, NULL, st->name_loc});
+            break;
+        }
+        case ST_DEF:
+            if (find_builtin(st->name)) {
+                diag_error(d, st->name_loc, "'%s' is a built-in function and cannot be redefined", st->name);
+                break;
+            }
+            if (!check_new_name(&S, st)) break;
+            scope_add(&S, &S.global, (Binding){st->name, -1, st, st->name_loc});
+            break;
+        case ST_LOSS: {
+            if (g->loss >= 0 || loss_loc.line) {
+                diag_error(d, st->loc, "the loss is already given (at %d:%d)", loss_loc.line, loss_loc.col);
+                break;
+            }
+            loss_loc = st->loc;
+            int v = lower(&S, &S.global, st->value);
+            if (v < 0) break;
+            if (g->nodes[v].shape.rank != 0) {
+                char s1[160];
+                diag_error(d, st->value->loc, "the loss must be a scalar, got shape %s",
+                           shape_str(&g->nodes[v].shape, &g->syms, s1, sizeof s1));
+                break;
+            }
+            g->loss = v;
+            break;
+        }
+        case ST_OUTPUT:
+            for (int k = 0; k < st->nnames; k++) {
+                Binding *b = scope_find(&S.global, st->names[k], 1);
+                if (!b || b->def) {
+                    diag_error(d, st->name_locs[k], b ? "'%s' is a function, not a value" : "unknown name '%s'",
+                               st->names[k]);
+                    continue;
+                }
+                if (b->node < 0) continue;
+                ARENA_PUSH(a, outs, nouts, outs_cap, b->node);
+                ARENA_PUSH(a, onames, nonames, onames_cap, st->names[k]);
+            }
+            break;
+        case ST_OPTIMIZER: decl_optimizer(&S, st); break;
+        case ST_CLIP: {
+            double v;
+            if (!const_value(st->value, &v) || v <= 0) {
+                diag_error(d, st->value ? st->value->loc : st->loc, "clip_grad_norm needs a positive number");
+                break;
+            }
+            g->opt.clip = v;
+            break;
+        }
+        case ST_RETURN: diag_error(d, st->loc, "'return' outside a def"); break;
+        case ST_EXPR:
+            if (opt && opt->allow_expr_stmts) {
+                int v = lower(&S, &S.global, st->value);
+                if (v >= 0) {
+                    ARENA_PUSH(a, outs, nouts, outs_cap, v);
+                    ARENA_PUSH(a, onames, nonames, onames_cap, "_");
+                }
+            } else
+                diag_error(d, st->loc, "an expression alone does nothing here; bind it with 'NAME = ...' or use 'loss ...'");
+            break;
+        }
+    }
+    g->outputs = outs;
+    g->output_names = onames;
+    g->noutputs = nouts;
+    return g;
+}

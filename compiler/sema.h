@@ -1,0 +1,24 @@
+/* sema.h — from the syntax tree to the forward IR graph.
+ *
+ * Resolves names (bindings, inputs, parameters, symbolic dimensions), inlines `def`s,
+ * lowers every built-in function to IR ops (NumPy broadcasting, vector cases of @, losses
+ * reduced by mean as PyTorch does), infers shapes and reports located errors. The result
+ * has the loss and outputs as roots and no gradients yet. */
+#ifndef BP_SEMA_H
+#define BP_SEMA_H
+
+#include "ast.h"
+#include "ir.h"
+
+typedef struct SemaOptions {
+    const char *default_model; /* model name when the program has no `model` statement */
+    int allow_expr_stmts;      /* REPL: bare expressions allowed (their nodes are outputs) */
+} SemaOptions;
+
+/* Returns the graph (never NULL); check diag->nerrors. */
+Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *opt);
+
+/* A valid C identifier made from a file name's stem ("nets/2-layer.bp" -> "_2_layer"). */
+const char *sema_model_name_from_path(Arena *a, const char *path);
+
+#endif

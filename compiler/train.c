@@ -1,0 +1,351 @@
+/* train.c — see train.h. */
+
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bprt.h"
+#include "compile.h"
+#include "driver.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct Split {
+    BprtIdx images, labels;
+    int64_t n, pixels;
+} Split;
+
+static int load_split(const char *dir, const char *prefix, Split *s, char *err) {
+    char ip[4096], lp[4096];
+    memset(s, 0, sizeof *s);
+    for (int gz = 1; gz >= 0; gz--) {
+        snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
+        if (access(ip, R_OK) == 0) break;
+    }
+    for (int gz = 1; gz >= 0; gz--) {
+        snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
+        if (access(lp, R_OK) == 0) break;
+    }
+    if (bprt_idx_read(ip, &s->images, err) != 0) return -1;
+    if (bprt_idx_read(lp, &s->labels, err) != 0) {
+        bprt_idx_free(&s->images);
+        return -1;
+    }
+    if (s->images.ndim < 2 || s->labels.ndim != 1 || s->images.dims[0] != s->labels.dims[0]) {
+        snprintf(err, BPRT_ERRLEN, "%s: %lld images but %s holds %lld labels", ip, (long long)s->images.dims[0], lp,
+                 (long long)s->labels.dims[0]);
+        bprt_idx_free(&s->images);
+        bprt_idx_free(&s->labels);
+        return -1;
+    }
+    s->n = s->images.dims[0];
+    s->pixels = s->images.count / (s->n ? s->n : 1);
+    return 0;
+}
+
+static void free_split(Split *s) {
+    bprt_idx_free(&s->images);
+    bprt_idx_free(&s->labels);
+}
+
+typedef struct Feed {
+    int img, lab;   /* input indices */
+    int bsym;       /* symbolic batch dimension */
+    int64_t per;    /* reals per sample of the image input */
+} Feed;
+
+/* Finds which inputs take images and labels, and checks their shapes against the data. */
+static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, char *err) {
+    f->img = f->lab = -1;
+    for (int i = 0; i < g->ninputs; i++) {
+        if (g->inputs[i].dtype == DT_REAL && f->img < 0) f->img = i;
+        if (g->inputs[i].dtype == DT_INT && f->lab < 0) f->lab = i;
+    }
+    if (f->img < 0 || f->lab < 0) {
+        snprintf(err, BPRT_ERRLEN, "--data needs a program with a real input for images and a ': int' input for labels");
+        return -1;
+    }
+    const Shape *si = &g->inputs[f->img].shape, *sl = &g->inputs[f->lab].shape;
+    f->bsym = si->rank ? si->d[0].sym : -1;
+    int64_t per = 1;
+    for (int k = 1; k < si->rank; k++) per *= si->d[k].sym < 0 ? si->d[k].c : -1;
+    char s1[160], s2[160];
+    if (f->bsym < 0 || si->d[0].c != 1 || per != s->pixels || sl->rank != 1 || sl->d[0].sym != f->bsym || sl->d[0].c != 1) {
+        snprintf(err, BPRT_ERRLEN, "%s: images of %lld pixels and labels do not fit the inputs '%s' %s and '%s' %s "
+                 "(expected [B, %lld] or [B, 1, rows, cols], and [B])", dir, (long long)s->pixels, g->inputs[f->img].name,
+                 shape_str(si, &g->syms, s1, sizeof s1), g->inputs[f->lab].name, shape_str(sl, &g->syms, s2, sizeof s2),
+                 (long long)s->pixels);
+        return -1;
+    }
+    f->per = per;
+    return 0;
+}
+
+static void fill_batch(const Model *m, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y) {
+    for (int b = 0; b < n; b++) {
+        const unsigned char *src = s->images.data + idx[b] * f->per;
+        if (m->f64)
+            for (int64_t k = 0; k < f->per; k++) ((double *)x)[b * f->per + k] = src[k] * (1.0 / 255);
+        else
+            for (int64_t k = 0; k < f->per; k++) ((float *)x)[b * f->per + k] = (float)src[k] * (1.0f / 255);
+        y[b] = s->labels.data[idx[b]];
+    }
+}
+
+/* Mean loss and accuracy over a split, in batches. */
+static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
+                     int32_t *y, void *out, double *loss, double *acc) {
+    const Graph *g = m->g;
+    int64_t *idx = malloc((size_t)batch * sizeof *idx);
+    if (!idx) abort();
+    double tl = 0;
+    int64_t correct = 0;
+    int64_t classes = g->noutputs ? (int64_t)g->nodes[g->outputs[0]].shape.d[g->nodes[g->outputs[0]].shape.rank - 1].c : 0;
+    for (int64_t start = 0; start < s->n; start += batch) {
+        int n = (int)(s->n - start < batch ? s->n - start : batch);
+        for (int b = 0; b < n; b++) idx[b] = start + b;
+        fill_batch(m, s, f, idx, n, x, y);
+        const void *in[64] = {0};
+        in[f->img] = x;
+        in[f->lab] = y;
+        int dims[BP_MAXSYMS] = {0};
+        dims[f->bsym] = n;
+        tl += m->loss(params, in, dims, ws) * n;
+        if (m->forward && classes > 0) {
+            void *outs[16] = {out};
+            m->forward(params, in, outs, dims, ws);
+            for (int b = 0; b < n; b++) {
+                int best = 0;
+                for (int c = 1; c < classes; c++)
+                    if (drv_get(m, out, (int64_t)b * classes + c) > drv_get(m, out, (int64_t)b * classes + best)) best = c;
+                correct += best == y[b];
+            }
+        }
+    }
+    *loss = tl / (double)s->n;
+    *acc = classes > 0 ? (double)correct / (double)s->n : (double)NAN;
+    free(idx);
+}
+
+static void progress(int tty, int epoch, int epochs, int64_t step, int64_t steps, double loss, double rate, double eta) {
+    if (!tty) return;
+    int width = 24, filled = steps ? (int)(width * step / steps) : width;
+    fprintf(stderr, "\r  epoch %d/%d [", epoch, epochs);
+    for (int i = 0; i < width; i++) fputc(i < filled ? '=' : (i == filled ? '>' : ' '), stderr);
+    fprintf(stderr, "] %lld/%lld loss %.4f %.0f samples/s ETA %.1fs   ", (long long)step, (long long)steps, loss, rate, eta);
+    fflush(stderr);
+}
+
+static int train_data(Model *m, const TrainOptions *o, void *params, void *opt_state, double lr) {
+    const Graph *g = m->g;
+    char err[BPRT_ERRLEN];
+    Split tr, te;
+    double t_load = now();
+    if (load_split(o->data, "train", &tr, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return 1;
+    }
+    if (load_split(o->data, "t10k", &te, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        free_split(&tr);
+        return 1;
+    }
+    Feed f;
+    if (plan_feed(g, &tr, &f, o->data, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        free_split(&tr);
+        free_split(&te);
+        return 1;
+    }
+    t_load = now() - t_load;
+    int batch = o->batch;
+    int dims[BP_MAXSYMS] = {0};
+    dims[f.bsym] = batch;
+    size_t wsz = m->ws_size(dims);
+    void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
+    void *x = calloc((size_t)batch * (size_t)f.per, m->real_size);
+    int32_t *y = calloc((size_t)batch, sizeof *y);
+    int64_t outn = 1;
+    if (g->noutputs) {
+        const Shape *os = &g->nodes[g->outputs[0]].shape;
+        for (int k = 0; k < os->rank; k++) outn *= os->d[k].c * (os->d[k].sym >= 0 ? batch : 1);
+    }
+    void *out = calloc((size_t)outn, m->real_size);
+    int64_t *perm = malloc((size_t)tr.n * sizeof *perm);
+    if (!ws || !x || !y || !out || !perm) abort();
+    int tty = isatty(2);
+    int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
+    int64_t steps_done = 0, per_epoch = (tr.n + batch - 1) / batch;
+    if (!o->eval_only)
+        printf("training %s on %s: %lld samples, batch %d, %s, lr %g, data loaded in %.2f s\n", g->model, o->data,
+               (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", lr, t_load);
+    int rc = 0;
+    for (int ep = 1; ep <= epochs && !o->eval_only; ep++) {
+        for (int64_t i = 0; i < tr.n; i++) perm[i] = i;
+        for (int64_t i = tr.n - 1; i > 0; i--) {
+            int64_t j = (int64_t)(bprt_rng_u64(o->seed, 0x5eed0000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(i + 1));
+            int64_t t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        double t0 = now(), compute = 0, sum_loss = 0;
+        int64_t seen = 0;
+        for (int64_t s = 0; s < per_epoch; s++) {
+            int n = (int)(tr.n - s * batch < batch ? tr.n - s * batch : batch);
+            fill_batch(m, &tr, &f, perm + s * batch, n, x, y);
+            const void *in[64] = {0};
+            in[f.img] = x;
+            in[f.lab] = y;
+            int d2[BP_MAXSYMS] = {0};
+            d2[f.bsym] = n;
+            double tc = now();
+            double loss = m->train_step(params, opt_state, in, d2, lr, ws);
+            compute += now() - tc;
+            if (!isfinite(loss)) {
+                fprintf(stderr, "\nbpc: error: the loss is %g at epoch %d, step %lld; stopping (try a smaller --lr)\n", loss, ep,
+                        (long long)s + 1);
+                rc = 1;
+                goto done;
+            }
+            sum_loss += loss * n;
+            seen += n;
+            steps_done++;
+            if (tty && (s % 20 == 0 || s + 1 == per_epoch)) {
+                double el = now() - t0;
+                progress(tty, ep, epochs, s + 1, per_epoch, sum_loss / (double)seen, (double)seen / el,
+                         el / (double)(s + 1) * (double)(per_epoch - s - 1));
+            }
+            if (o->steps && steps_done >= o->steps) break;
+        }
+        double wall = now() - t0;
+        if (tty) fprintf(stderr, "\r%*s\r", 110, "");
+        double tl, ta;
+        evaluate(m, &te, &f, params, batch, ws, x, y, out, &tl, &ta);
+        printf("epoch %d: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)\n", ep,
+               sum_loss / (double)seen, tl, 100 * ta, wall, compute, (double)seen / wall);
+        fflush(stdout);
+        if (o->steps && steps_done >= o->steps) break;
+    }
+    if (o->eval_only) {
+        double tl, ta;
+        evaluate(m, &te, &f, params, batch, ws, x, y, out, &tl, &ta);
+        printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", tl, 100 * ta, (long long)te.n);
+    }
+done:
+    free(ws);
+    free(x);
+    free(y);
+    free(out);
+    free(perm);
+    free_split(&tr);
+    free_split(&te);
+    return rc;
+}
+
+/* Fixed inputs (--inputs or defaults): `steps` optimizer steps on one batch. */
+static int train_fixed(Model *m, const TrainOptions *o, void *params, void *opt_state, double lr) {
+    char err[BPRT_ERRLEN];
+    Inputs in;
+    if (drv_load_inputs(m, o->inputs, &in, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return 1;
+    }
+    size_t wsz = m->ws_size(in.dims);
+    void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
+    if (!ws) abort();
+    const void *const *inp = (const void *const *)in.data;
+    int steps = o->steps ? o->steps : (o->epochs ? o->epochs : 1);
+    int rc = 0;
+    if (o->eval_only) {
+        printf("loss %.9g\n", m->loss(params, inp, in.dims, ws));
+        goto out;
+    }
+    for (int s = 1; s <= steps; s++) {
+        double loss = m->train_step(params, opt_state, inp, in.dims, lr, ws);
+        if (!isfinite(loss)) {
+            fprintf(stderr, "bpc: error: the loss is %g at step %d; stopping\n", loss, s);
+            rc = 1;
+            goto out;
+        }
+        if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %d: loss %.9g\n", s, loss);
+    }
+    printf("final loss %.9g\n", m->loss(params, inp, in.dims, ws));
+out:
+    free(ws);
+    drv_free_inputs(&in);
+    return rc;
+}
+
+int train_run(Graph *g, const TrainOptions *o) {
+    if (g->loss < 0) {
+        fprintf(stderr, "bpc: error: the program has no 'loss' statement, so there is nothing to train\n");
+        return 1;
+    }
+    if (o->opt) {
+        OptKind k = strcmp(o->opt, "sgd") == 0 ? OPT_SGD : strcmp(o->opt, "adam") == 0 ? OPT_ADAM
+                    : strcmp(o->opt, "adamw") == 0 ? OPT_ADAMW : OPT_NONE;
+        if (k == OPT_NONE) {
+            fprintf(stderr, "bpc: --opt must be sgd, adam or adamw, not '%s'\n", o->opt);
+            return 2;
+        }
+        if (k != g->opt.kind) {
+            double clip = g->opt.clip, lr = g->opt.lr;
+            memset(&g->opt, 0, sizeof g->opt);
+            g->opt.kind = k;
+            g->opt.clip = clip;
+            g->opt.lr = lr ? lr : (k == OPT_SGD ? 0.01 : 0.001);
+            g->opt.beta1 = 0.9;
+            g->opt.beta2 = 0.999;
+            g->opt.eps = 1e-8;
+            g->opt.weight_decay = k == OPT_ADAMW ? 0.01 : 0;
+        }
+    }
+    if (g->opt.kind == OPT_NONE) {
+        g->opt.kind = OPT_SGD;
+        g->opt.lr = 0.01;
+    }
+    double lr = o->lr >= 0 ? o->lr : g->opt.lr;
+    Model m;
+    char err[BPRT_ERRLEN];
+    double t0 = now();
+    if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
+        fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
+        return 1;
+    }
+    double tjit = now() - t0;
+    void *params = calloc((size_t)g->nparam_reals + 1, m.real_size);
+    size_t osz = m.opt_size();
+    void *opt_state = aligned_alloc(64, (osz + 64) & ~(size_t)63);
+    if (!params || !opt_state) abort();
+    memset(opt_state, 0, osz);
+    m.init(params, o->seed);
+    int rc = 0;
+    if (o->params && drv_load_params(&m, o->params, params, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        rc = 1;
+    }
+    if (!rc) {
+        if (getenv("BPC_VERBOSE")) fprintf(stderr, "JIT compiled in %.1f ms\n", 1e3 * tjit);
+        rc = o->data ? train_data(&m, o, params, opt_state, lr) : train_fixed(&m, o, params, opt_state, lr);
+    }
+    if (!rc && o->save && !o->eval_only) {
+        if (drv_save_params(&m, o->save, params, err) != 0) {
+            fprintf(stderr, "bpc: error: %s\n", err);
+            rc = 1;
+        } else
+            printf("saved parameters to %s\n", o->save);
+    }
+    free(params);
+    free(opt_state);
+    bpc_model_free(&m);
+    return rc;
+}

@@ -1,0 +1,26 @@
+/* train.h — `bpc train` and `bpc eval`: the training driver over a JIT-compiled model.
+ *
+ * Data: --data DIR (the four IDX files of the MNIST family; images to the first real
+ * input scaled to [0,1], labels to the `: int` input), --inputs FILE (one fixed batch), or
+ * neither (inputs take their defaults). Each epoch shuffles from the seed; the last partial
+ * batch is run at its own size. Progress goes to stderr (a bar on a terminal, plain lines
+ * otherwise); per-epoch summaries to stdout. */
+#ifndef BP_TRAIN_H
+#define BP_TRAIN_H
+
+#include <stdint.h>
+
+#include "ir.h"
+#include "jit.h"
+
+typedef struct TrainOptions {
+    const char *data, *inputs, *params, *save, *opt;
+    JitKind jit;
+    int epochs, steps, batch, eval_only, f64;
+    double lr;      /* < 0: the program's */
+    uint64_t seed;
+} TrainOptions;
+
+int train_run(Graph *g, const TrainOptions *o);
+
+#endif
