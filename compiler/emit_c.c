@@ -272,6 +272,13 @@ static void emit_transpose(E *e, int id) {
 static void emit_copy(E *e, int dst_id, int src_id) {
     char d[96], s[96], total[256];
     ptr(e, dst_id, d, sizeof d);
+    if (is_scalar_like(&e->g->nodes[src_id]) && op_info[e->g->nodes[src_id].op].kind == OK_LEAF &&
+        e->g->nodes[src_id].op != OP_PARAM && e->g->nodes[src_id].op != OP_INPUT) {
+        char v[320];
+        numel_c(e->g, &e->g->nodes[dst_id].shape, total, sizeof total);
+        fprintf(e->out, "    for (size_t i = 0; i < %s; i++) %s[i] = %s;\n", total, d, elem(e, src_id, "0", v, sizeof v));
+        return;
+    }
     ptr(e, src_id, s, sizeof s);
     if (strcmp(d, s) == 0) return;
     numel_c(e->g, &e->g->nodes[dst_id].shape, total, sizeof total);

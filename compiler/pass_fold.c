@@ -4,6 +4,7 @@
  *   const op const -> const;  x+0, 0+x, x-0, x*1, 1*x, x/1, x^1 -> x;  0-x -> -x;
  *   x*0, 0*x, 0/x -> zeros;  -(-x) -> x;  x*(-1) -> -x;  x+(-y) -> x-y;
  *   reshape/broadcast to the same shape -> x;  reshape(reshape(x)) -> reshape(x);
+ *   reshape of a constant -> broadcast of it;
  *   transpose(transpose(x)) -> x;  matmul(transpose(a), b) -> matmul with a transposed
  *   operand flag (the GEMM reads it transposed; no copy);
  *   nll(log_softmax(z), y) -> cross_entropy(z, y)  (softmax and cross-entropy fused);
@@ -112,6 +113,9 @@ int fold_node(Graph *g, const Node *p) {
     case OP_RESHAPE:
         if (shape_eq(&g->nodes[a].shape, &p->shape)) return a;
         if (g->nodes[a].op == OP_RESHAPE) return ir_reshape(g, g->nodes[a].in[0], &p->shape, p->loc);
+        if (g->nodes[a].op == OP_CONST) return ir_broadcast(g, a, &p->shape, p->loc);
+        if (g->nodes[a].op == OP_BROADCAST && g->nodes[g->nodes[a].in[0]].op == OP_CONST)
+            return ir_broadcast(g, g->nodes[a].in[0], &p->shape, p->loc);
         break;
     case OP_BROADCAST:
         if (shape_eq(&g->nodes[a].shape, &p->shape)) return a;

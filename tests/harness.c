@@ -1,0 +1,96 @@
+/* harness.c — see harness.h. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void th_build(TestModel *t, const char *text, int f64, const int *sizes) {
+    memset(t, 0, sizeof *t);
+    t->arena = arena_new();
+    t->diag_out = open_memstream(&t->diag_text, &t->diag_len);
+    diag_init(&t->diag, t->diag_out);
+    const char *name = diag_add_source(&t->diag, "t.bp", text);
+    t->g = bpc_compile(t->arena, &t->diag, name, text, NULL);
+    if (!t->g) return;
+    char err[4096];
+    if (bpc_model_jit(&t->m, t->g, f64, JIT_TCC, err, sizeof err) != 0) {
+        fprintf(t->diag_out, "jit: %s\n", err);
+        return;
+    }
+    for (int s = 0; s < t->g->syms.n; s++) t->dims[s] = sizes ? sizes[s] : 3;
+    t->params = calloc((size_t)t->g->nparam_reals + 1, t->m.real_size);
+    t->m.init(t->params, 1);
+    for (int i = 0; i < t->g->ninputs; i++) {
+        const Input *in = &t->g->inputs[i];
+        size_t n = 1;
+        for (int k = 0; k < in->shape.rank; k++)
+            n *= (size_t)in->shape.d[k].c * (size_t)(in->shape.d[k].sym >= 0 ? t->dims[in->shape.d[k].sym] : 1);
+        t->inputs[i] = calloc(n + 1, in->dtype == DT_INT ? sizeof(int32_t) : t->m.real_size);
+        for (size_t k = 0; k < n; k++)
+            if (in->dtype == DT_INT) ((int32_t *)t->inputs[i])[k] = (int32_t)in->def;
+            else drv_set(&t->m, t->inputs[i], (int64_t)k, in->has_default ? in->def : 0);
+    }
+    t->ok = 1;
+}
+
+const char *th_diag_text(TestModel *t) {
+    fflush(t->diag_out);
+    return t->diag_text ? t->diag_text : "";
+}
+
+static size_t input_count(TestModel *t, int i) {
+    const Input *in = &t->g->inputs[i];
+    size_t n = 1;
+    for (int k = 0; k < in->shape.rank; k++)
+        n *= (size_t)in->shape.d[k].c * (size_t)(in->shape.d[k].sym >= 0 ? t->dims[in->shape.d[k].sym] : 1);
+    return n;
+}
+
+void th_randomize(TestModel *t, uint64_t seed, int classes) {
+    for (int64_t i = 0; i < t->g->nparam_reals; i++) drv_set(&t->m, t->params, i, bprt_rng_normal(seed, 1, (uint64_t)i));
+    for (int i = 0; i < t->g->ninputs; i++) {
+        size_t n = input_count(t, i);
+        for (size_t k = 0; k < n; k++) {
+            if (t->g->inputs[i].dtype == DT_INT)
+                ((int32_t *)t->inputs[i])[k] = (int32_t)(bprt_rng_u64(seed, 100 + (uint64_t)i, k) % (uint64_t)classes);
+            else
+                drv_set(&t->m, t->inputs[i], (int64_t)k, bprt_rng_normal(seed, 100 + (uint64_t)i, k));
+        }
+    }
+}
+
+double th_fd_check(TestModel *t) {
+    BP_ASSERT(t->m.f64);
+    double *p = t->params;
+    int64_t np = t->g->nparam_reals;
+    double *grad = calloc((size_t)np + 1, sizeof(double));
+    void *ws = malloc(t->m.ws_size(t->dims) + 64);
+    const void *const *in = (const void *const *)t->inputs;
+    t->m.grad(p, grad, in, t->dims, ws);
+    double worst = 0;
+    for (int64_t i = 0; i < np; i++) {
+        double x0 = p[i], h = 1e-5 * (fabs(x0) > 1 ? fabs(x0) : 1), f[4], d[4] = {h, -h, 2 * h, -2 * h};
+        for (int k = 0; k < 4; k++) {
+            p[i] = x0 + d[k];
+            f[k] = t->m.loss(p, in, t->dims, ws);
+        }
+        p[i] = x0;
+        double fd = (8 * (f[0] - f[1]) - (f[2] - f[3])) / (12 * h);
+        double err = fabs(grad[i] - fd) / fmax(fmax(fabs(grad[i]), fabs(fd)), 1e-4);
+        if (!(err <= worst)) worst = err;
+    }
+    free(grad);
+    free(ws);
+    return worst;
+}
+
+void th_free(TestModel *t) {
+    for (int i = 0; i < 64; i++) free(t->inputs[i]);
+    free(t->params);
+    if (t->m.jit) bpc_model_free(&t->m);
+    diag_free(&t->diag);
+    fclose(t->diag_out);
+    free(t->diag_text);
+    arena_free(t->arena);
+}
