@@ -18,6 +18,10 @@ Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const 
     Graph *g = sema_program(a, d, prog, &so);
     if (d->nerrors > errors) return NULL;
     ir_verify(g);
+    if (o->optimize) {
+        g = pass_fold(g); /* before reverse mode, so that fused forms get fused gradients */
+        ir_verify(g);
+    }
     if (g->loss >= 0 && !o->no_grad) {
         if (ad_gradients(g, g->loss) != 0 || d->nerrors > errors) return NULL;
         ir_verify(g);

@@ -1,6 +1,6 @@
 /* compile.h — the pipeline, visible in one place, and a JIT-compiled model.
  *
- * bpc_compile: parse -> sema -> reverse mode -> fold -> CSE -> DCE, with the IR verifier
+ * bpc_compile: parse -> sema -> fold -> reverse mode -> fold -> CSE -> DCE, with the IR verifier
  * between stages. bpc_model_build: compile, emit C with uniform entry points, JIT it, and
  * look up the functions; everything the CLI, REPL and tests run goes through here. */
 #ifndef BP_COMPILE_H

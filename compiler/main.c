@@ -93,7 +93,10 @@ static void parse_args(int argc, char **argv, Args *a) {
     static const char *const cmds[] = {"grad", "check", "train", "eval", NULL};
     if (i < argc)
         for (int k = 0; cmds[k]; k++)
-            if (strcmp(argv[i], cmds[k]) == 0) a->cmd = argv[i++];
+            if (strcmp(argv[i], cmds[k]) == 0) {
+                a->cmd = argv[i++];
+                break;
+            }
     for (; i < argc; i++) {
         const char *s = argv[i];
 #define VALUE() (i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))

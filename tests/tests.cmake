@@ -3,6 +3,7 @@
 function(bp_cmocka_test name)
   add_executable(${name} ${ARGN})
   target_compile_options(${name} PRIVATE -Wall -Wextra)
+  target_include_directories(${name} PRIVATE tests)
   target_link_libraries(${name} PRIVATE bpc_lib PkgConfig::CMOCKA)
   set_target_properties(${name} PROPERTIES ENABLE_EXPORTS ON)
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
