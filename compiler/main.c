@@ -9,6 +9,7 @@
 
 #include "compile.h"
 #include "driver.h"
+#include "repl.h"
 #include "train.h"
 
 #ifndef BPC_VERSION
@@ -23,6 +24,7 @@ static const char *usage_text =
     "       bpc train FILE.bp [--data DIR] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
     "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
     "       bpc eval FILE.bp --params P.safetensors --data DIR\n"
+    "       bpc repl [FILE.bp]                       the interactive session (also: bpc alone on a terminal)\n"
     "       bpc --help | --version\n";
 
 static void usage_error(const char *fmt, const char *arg) {
@@ -297,6 +299,8 @@ static int cmd_check(const Args *a, Graph *g) {
 }
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "repl") == 0) return repl_main(argc - 1, argv + 1);
+    if (argc == 1 && isatty(0)) return repl_main(0, NULL);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(usage_text, stdout);
         return 0;

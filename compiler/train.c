@@ -225,6 +225,7 @@ static int train_data(Model *m, const TrainOptions *o, void *params, void *opt_s
                          el / (double)(s + 1) * (double)(per_epoch - s - 1));
             }
             if (o->steps && steps_done >= o->steps) break;
+            if (o->stop && *o->stop) break;
         }
         double wall = now() - t0;
         if (tty) fprintf(stderr, "\r%*s\r", 110, "");
@@ -234,6 +235,10 @@ static int train_data(Model *m, const TrainOptions *o, void *params, void *opt_s
                sum_loss / (double)seen, tl, 100 * ta, wall, compute, (double)seen / wall);
         fflush(stdout);
         if (o->steps && steps_done >= o->steps) break;
+        if (o->stop && *o->stop) {
+            printf("interrupted: stopped after epoch %d, step %lld\n", ep, (long long)steps_done);
+            break;
+        }
     }
     if (o->eval_only) {
         double tl, ta;
@@ -277,6 +282,10 @@ static int train_fixed(Model *m, const TrainOptions *o, void *params, void *opt_
             goto out;
         }
         if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %d: loss %.9g\n", s, loss);
+        if (o->stop && *o->stop) {
+            printf("interrupted after step %d\n", s);
+            break;
+        }
     }
     printf("final loss %.9g\n", m->loss(params, inp, in.dims, ws));
 out:
@@ -322,12 +331,12 @@ int train_run(Graph *g, const TrainOptions *o) {
         return 1;
     }
     double tjit = now() - t0;
-    void *params = calloc((size_t)g->nparam_reals + 1, m.real_size);
+    void *params = o->params_io ? o->params_io : calloc((size_t)g->nparam_reals + 1, m.real_size);
     size_t osz = m.opt_size();
     void *opt_state = aligned_alloc(64, (osz + 64) & ~(size_t)63);
     if (!params || !opt_state) abort();
     memset(opt_state, 0, osz);
-    m.init(params, o->seed);
+    if (!o->params_io) m.init(params, o->seed);
     int rc = 0;
     if (o->params && drv_load_params(&m, o->params, params, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
@@ -344,7 +353,7 @@ int train_run(Graph *g, const TrainOptions *o) {
         } else
             printf("saved parameters to %s\n", o->save);
     }
-    free(params);
+    if (!o->params_io) free(params);
     free(opt_state);
     bpc_model_free(&m);
     return rc;

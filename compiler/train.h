@@ -19,6 +19,9 @@ typedef struct TrainOptions {
     int epochs, steps, batch, eval_only, f64;
     double lr;      /* < 0: the program's */
     uint64_t seed;
+    void *params_io;       /* if set: train these parameters (NPARAMS reals of the model's
+                              type) in place instead of initialising or loading them */
+    volatile int *stop;    /* if set and it becomes non-zero: stop after the current step */
 } TrainOptions;
 
 int train_run(Graph *g, const TrainOptions *o);
