@@ -319,7 +319,7 @@ int ir_loss_op(Graph *g, Op op, int a, int b, int c, Loc loc) {
         if (!dim_eq(sz->d[i], sy->d[i])) ok = 0;
     if (!ok) {
         diag_error(g->diag, loc,
-                   "%s needs logits [..., C] and integer labels [...] with the same leading "
+                   "'%s' needs logits [..., C] and integer labels [...] with the same leading "
                    "dimensions, got %s and %s",
                    op_info[op].name, shape_str(sz, &g->syms, s1, sizeof s1),
                    shape_str(sy, &g->syms, s2, sizeof s2));

@@ -31,6 +31,7 @@ typedef struct Sema {
     Diag *d;
     Graph *g;
     Scope global;
+    const Program *prog; /* for naming a later definition of an unknown name */
     const Stmt *calls[MAX_CALL_DEPTH];
     int ncalls;
 } Sema;
@@ -104,6 +105,21 @@ static const BuiltinSpec *find_builtin(const char *name) {
 }
 
 static int lower(Sema *S, Scope *sc, const Expr *e);
+
+/* Reports an unknown name or function; says so when it is defined further down. */
+static void unknown_name(Sema *S, Loc loc, const char *name, const char *what) {
+    for (int i = 0; S->prog && i < S->prog->nstmts; i++) {
+        const Stmt *st = S->prog->stmts[i];
+        if ((st->kind == ST_BIND || st->kind == ST_DEF || st->kind == ST_INPUT || st->kind == ST_PARAM) &&
+            st->name && strcmp(st->name, name) == 0 &&
+            (st->name_loc.line > loc.line || (st->name_loc.line == loc.line && st->name_loc.col > loc.col))) {
+            diag_error(S->d, loc, "'%s' is used before its definition (at %d:%d)", name, st->name_loc.line,
+                       st->name_loc.col);
+            return;
+        }
+    }
+    diag_error(S->d, loc, "unknown %s '%s'", what, name);
+}
 
 /* ---- constants in argument position ---- */
 static int const_value(const Expr *e, double *v) {
@@ -192,7 +208,7 @@ static int param_default(const char *param, double *v) {
 static int real_operand(Sema *S, int id, Loc loc, const char *what) {
     if (id < 0) return -1;
     if (S->g->nodes[id].dtype == DT_INT) {
-        diag_error(S->d, loc, "integer value cannot be used in %s", what);
+        diag_error(S->d, loc, "integer value cannot be used in '%s'", what);
         return -1;
     }
     return id;
@@ -283,6 +299,7 @@ static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
     }
     if (infer >= 0) {
         if (!ok || tc == 0 || xc % tc != 0) {
+            t.d[infer] = dim_const(-1); /* printed as written */
             diag_error(S->d, loc, "cannot reshape %s to %s", shape_str(xs, &S->g->syms, s1, sizeof s1),
                        shape_str(&t, &S->g->syms, s2, sizeof s2));
             return -1;
@@ -299,8 +316,8 @@ static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
 
 /* a @ b with NumPy's vector cases. */
 static int lower_matmul(Sema *S, int a, int b, Loc loc) {
-    a = real_operand(S, a, loc, "'@'");
-    b = real_operand(S, b, loc, "'@'");
+    a = real_operand(S, a, loc, "@");
+    b = real_operand(S, b, loc, "@");
     if (a < 0 || b < 0) return -1;
     Shape sa = S->g->nodes[a].shape, sb = S->g->nodes[b].shape;
     if (sa.rank == 0 || sb.rank == 0) {
@@ -308,6 +325,14 @@ static int lower_matmul(Sema *S, int a, int b, Loc loc) {
         return -1;
     }
     int va = sa.rank == 1, vb = sb.rank == 1;
+    Dim ka = sa.d[sa.rank - 1], kb = sb.d[vb ? 0 : sb.rank - 2];
+    if (!dim_eq(ka, kb)) {
+        char s1[160], s2[160], d1[64], d2[64];
+        diag_error(S->d, loc, "matmul shapes %s and %s do not match: %s != %s",
+                   shape_str(&sa, &S->g->syms, s1, sizeof s1), shape_str(&sb, &S->g->syms, s2, sizeof s2),
+                   dim_str(ka, &S->g->syms, d1, sizeof d1), dim_str(kb, &S->g->syms, d2, sizeof d2));
+        return -1;
+    }
     if (va) {
         Shape s = sa;
         s.rank = 2;
@@ -369,7 +394,7 @@ static int lower_name(Sema *S, Scope *sc, const Expr *e) {
         diag_error(S->d, e->loc, "'%s' is a built-in function; call it with arguments", e->name);
         return -1;
     }
-    diag_error(S->d, e->loc, "unknown name '%s'", e->name);
+    unknown_name(S, e->loc, e->name, "name");
     return -1;
 }
 
@@ -378,7 +403,7 @@ static int lower(Sema *S, Scope *sc, const Expr *e) {
     case EX_NUM: return ir_const(S->g, e->num, e->loc);
     case EX_NAME: return lower_name(S, sc, e);
     case EX_NEG: return ir_unary(S->g, OP_NEG, lower(S, sc, e->lhs), e->loc);
-    case EX_TRANSPOSE: return ir_transpose(S->g, real_operand(S, lower(S, sc, e->lhs), e->loc, "'.T'"), e->loc);
+    case EX_TRANSPOSE: return ir_transpose(S->g, real_operand(S, lower(S, sc, e->lhs), e->loc, ".T"), e->loc);
     case EX_BINARY: return lower_binary(S, sc, e);
     case EX_CALL: return lower_call(S, sc, e);
     case EX_LIST:
@@ -392,7 +417,11 @@ static int lower(Sema *S, Scope *sc, const Expr *e) {
 static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
     for (int i = 0; i < S->ncalls; i++)
         if (S->calls[i] == def) {
-            diag_error(S->d, e->loc, "'%s' calls itself; defs are inlined and cannot be recursive", def->name);
+            const char *via = "";
+            for (int k = i + 1; k < S->ncalls; k++)
+                via = arena_printf(S->a, "%s%s'%s'", via, k == i + 1 ? " through " : ", ", S->calls[k]->name);
+            diag_error(S->d, e->loc, "'%s' calls itself%s; defs are inlined and cannot be recursive", def->name,
+                       via);
             return -1;
         }
     if (S->ncalls == MAX_CALL_DEPTH) {
@@ -447,7 +476,7 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     }
     const BuiltinSpec *bs = find_builtin(e->name);
     if (!bs) {
-        diag_error(S->d, e->loc, "unknown function '%s'", e->name);
+        unknown_name(S, e->loc, e->name, "function");
         return -1;
     }
     if (bs->kind == B_LAYER) {
@@ -689,7 +718,7 @@ static void decl_param(Sema *S, const Stmt *st) {
             const Expr *av[1];
             if (!bind_args(S, e, 1, ps, av, "normal") || !const_real(S, av[0], "std", "normal", &p.a)) return;
             if (p.a < 0) {
-                diag_error(S->d, av[0]->loc, "the std of 'normal' must not be negative");
+                diag_error(S->d, av[0]->loc, "the std of 'normal' must not be negative, got %g", p.a);
                 return;
             }
             p.init = INIT_NORMAL;
@@ -700,7 +729,7 @@ static void decl_param(Sema *S, const Stmt *st) {
                 !const_real(S, av[1], "hi", "uniform", &p.b))
                 return;
             if (p.b < p.a) {
-                diag_error(S->d, e->loc, "'uniform' needs lo <= hi");
+                diag_error(S->d, e->loc, "'uniform' needs lo <= hi, got %g and %g", p.a, p.b);
                 return;
             }
             p.init = INIT_UNIFORM;
@@ -766,12 +795,13 @@ static void decl_optimizer(Sema *S, const Stmt *st) {
     for (int i = 0; i < np; i++) {
         double v;
         param_default(ps[i], &v);
-        if (av[i] && !const_real(S, av[i], ps[i], st->name, &v)) {
+        const char *pname = arena_strndup(S->a, ps[i], strcspn(ps[i], "="));
+        if (av[i] && !const_real(S, av[i], pname, st->name, &v)) {
             o->kind = OPT_NONE;
             return;
         }
         if (v < 0) {
-            diag_error(S->d, av[i]->loc, "'%.*s' must not be negative", (int)strcspn(ps[i], "="), ps[i]);
+            diag_error(S->d, av[i]->loc, "argument '%s' of '%s' must not be negative, got %g", pname, st->name, v);
             o->kind = OPT_NONE;
             return;
         }
@@ -797,6 +827,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
     S.a = a;
     S.d = d;
     S.g = ir_new(a, d);
+    S.prog = prog;
     Graph *g = S.g;
     g->model = opt && opt->default_model ? opt->default_model : "model";
     int *outs = NULL, nouts = 0, outs_cap = 0;
