@@ -83,7 +83,13 @@ static int is_scalar_like(const Node *n) {
 /* ---- elementwise ---- */
 static void elementwise_expr(const E *e, const Node *n, const char *const *args, char *buf, size_t size) {
     const OpInfo *oi = &op_info[n->op];
-    if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
+    /* the cheapest ops inline, so that even tcc's unoptimised code makes no calls */
+    static const char *const infix[OP_COUNT] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
+    if (infix[n->op]) snprintf(buf, size, "(%s %s %s)", args[0], infix[n->op], args[1]);
+    else if (n->op == OP_NEG) snprintf(buf, size, "(-%s)", args[0]);
+    else if (n->op == OP_RELU) snprintf(buf, size, "(%s > 0 ? %s : (real)0)", args[0], args[0]);
+    else if (n->op == OP_STEP) snprintf(buf, size, "(%s > 0 ? (real)1 : (real)0)", args[0]);
+    else if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
     else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP)
         snprintf(buf, size, "%s(%s, (%s)%.17g)", oi->cfun, args[0], R(e), n->value);
     else if (n->op == OP_POWI) snprintf(buf, size, "%s(%s, %d)", oi->cfun, args[0], n->ival);
