@@ -438,7 +438,10 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
             }
         }
     const Expr *argv[64];
-    if (def->nparams > 64) return -1;
+    if (def->nparams > 64) {
+        diag_error(S->d, def->name_loc, "'%s' has %d parameters (limit 64)", def->name, def->nparams);
+        return -1;
+    }
     if (!bind_args(S, e, def->nparams, def->params, argv, def->name)) return -1;
     Scope local = {0};
     local.parent = &S->global;
