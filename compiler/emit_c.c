@@ -22,6 +22,7 @@ typedef struct E {
     Plan *plan;
     char *pinned;      /* per node: 1 grad destination, 2 output destination */
     int *pin_index;    /* param index or output index */
+    int *fuse_user;    /* per node: the node whose loop computes it inline, or -1 */
     const char *prefix;
 } E;
 
@@ -87,8 +88,8 @@ static void elementwise_expr(const E *e, const Node *n, const char *const *args,
     static const char *const infix[OP_COUNT] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
     if (infix[n->op]) snprintf(buf, size, "(%s %s %s)", args[0], infix[n->op], args[1]);
     else if (n->op == OP_NEG) snprintf(buf, size, "(-%s)", args[0]);
-    else if (n->op == OP_RELU) snprintf(buf, size, "(%s > 0 ? %s : (real)0)", args[0], args[0]);
-    else if (n->op == OP_STEP) snprintf(buf, size, "(%s > 0 ? (real)1 : (real)0)", args[0]);
+    else if (n->op == OP_RELU && strlen(args[0]) < 200) snprintf(buf, size, "(%s > 0 ? %s : (real)0)", args[0], args[0]);
+    else if (n->op == OP_STEP && strlen(args[0]) < 200) snprintf(buf, size, "(%s > 0 ? (real)1 : (real)0)", args[0]);
     else if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
     else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP)
         snprintf(buf, size, "%s(%s, (%s)%.17g)", oi->cfun, args[0], R(e), n->value);
@@ -97,42 +98,75 @@ static void elementwise_expr(const E *e, const Node *n, const char *const *args,
     else snprintf(buf, size, "%s(%s, %s)", oi->cfun, args[0], args[1]);
 }
 
+/* Index expression of a leaf of shape `in` inside loops over `out` (general case). */
+static void leaf_index(const Graph *g, const Shape *in, const Shape *out, char *idx, size_t size) {
+    size_t len = (size_t)snprintf(idx, size, "0");
+    int off = out->rank - in->rank;
+    for (int ax = 0; ax < in->rank; ax++) {
+        if (dim_is(in->d[ax], 1)) continue;
+        char st[256];
+        dims_c(g, in, ax + 1, in->rank, st, sizeof st);
+        len += (size_t)snprintf(idx + len, size - len, " + i%d*%s", ax + off, st);
+    }
+}
+
+/* Are all leaves of the fused tree at id of the output's shape or scalars? */
+static int fused_flat(const E *e, int id, const Shape *out) {
+    const Node *n = &e->g->nodes[id];
+    if (e->fuse_user[id] < 0 || op_info[n->op].kind == OK_LEAF) return is_scalar_like(n) || shape_eq(&n->shape, out);
+    for (int k = 0; k < op_info[n->op].arity; k++)
+        if (!fused_flat(e, n->in[k], out)) return 0;
+    return 1;
+}
+
+/* The expression computing element (flat index "i", or loop indices) of node id. */
+static void fused_expr(const E *e, int id, const Shape *out, int flat, char *buf, size_t size) {
+    const Node *n = &e->g->nodes[id];
+    if (e->fuse_user[id] < 0 || op_info[n->op].kind == OK_LEAF) {
+        char idx[1024];
+        if (is_scalar_like(n)) snprintf(idx, sizeof idx, "0");
+        else if (flat) snprintf(idx, sizeof idx, "i");
+        else leaf_index(e->g, &n->shape, out, idx, sizeof idx);
+        elem(e, id, idx, buf, size);
+        return;
+    }
+    int arity = n->op == OP_BROADCAST ? 1 : op_info[n->op].arity;
+    char *a[2] = {NULL, NULL};
+    for (int k = 0; k < arity; k++) {
+        a[k] = malloc(size);
+        if (!a[k]) abort();
+        fused_expr(e, n->in[k], out, flat, a[k], size);
+    }
+    const char *args[2] = {a[0], a[1]};
+    elementwise_expr(e, n, args, buf, size);
+    free(a[0]);
+    free(a[1]);
+}
+
 static void emit_elementwise(E *e, int id) {
     const Node *n = &e->g->nodes[id];
     const Graph *g = e->g;
-    int arity = n->op == OP_BROADCAST ? 1 : op_info[n->op].arity;
-    char out[96], total[256], a[2][320], ex[900];
-    const char *args[2] = {a[0], a[1]};
+    char out[96], total[256];
+    enum { EXPR = 16384 };
+    char *ex = malloc(EXPR);
+    if (!ex) abort();
     ptr(e, id, out, sizeof out);
     numel_c(g, &n->shape, total, sizeof total);
+    int arity = n->op == OP_BROADCAST ? 1 : op_info[n->op].arity;
     int flat = 1;
-    for (int k = 0; k < arity; k++) {
-        const Node *in = &g->nodes[n->in[k]];
-        if (!is_scalar_like(in) && !shape_eq(&in->shape, &n->shape)) flat = 0;
-    }
+    for (int k = 0; k < arity; k++) flat &= fused_flat(e, n->in[k], &n->shape);
+    /* the node itself is the root of its fused tree */
+    int saved = e->fuse_user[id];
+    e->fuse_user[id] = id;
+    fused_expr(e, id, &n->shape, flat, ex, EXPR);
+    e->fuse_user[id] = saved;
     if (flat) {
-        for (int k = 0; k < arity; k++)
-            elem(e, n->in[k], is_scalar_like(&g->nodes[n->in[k]]) ? "0" : "i", a[k], sizeof a[k]);
-        elementwise_expr(e, n, args, ex, sizeof ex);
         fprintf(e->out, "    for (size_t i = 0; i < %s; i++) %s[i] = %s;\n", total, out, ex);
+        free(ex);
         return;
     }
     /* general broadcast: nested loops over the output, strided reads */
     int r = n->shape.rank;
-    for (int k = 0; k < arity; k++) {
-        const Node *in = &g->nodes[n->in[k]];
-        char idx[1024];
-        size_t len = (size_t)snprintf(idx, sizeof idx, "0");
-        int off = r - in->shape.rank;
-        for (int ax = 0; ax < in->shape.rank; ax++) {
-            if (dim_is(in->shape.d[ax], 1)) continue;
-            char st[256];
-            dims_c(g, &in->shape, ax + 1, in->shape.rank, st, sizeof st);
-            len += (size_t)snprintf(idx + len, sizeof idx - len, " + i%d*%s", ax + off, st);
-        }
-        elem(e, n->in[k], idx, a[k], sizeof a[k]);
-    }
-    elementwise_expr(e, n, args, ex, sizeof ex);
     fprintf(e->out, "    {\n        size_t o = 0;\n");
     for (int ax = 0; ax < r; ax++) {
         char d[96];
@@ -140,6 +174,7 @@ static void emit_elementwise(E *e, int id) {
         fprintf(e->out, "        for (size_t i%d = 0; i%d < (size_t)%s; i%d++)\n", ax, ax, d, ax);
     }
     fprintf(e->out, "            %s[o++] = %s;\n    }\n", out, ex);
+    free(ex);
 }
 
 /* outer / reduced / inner extents of an axis view */
@@ -464,7 +499,36 @@ static void setup_plan(E *e) {
                 e->pin_index[id] = p;
             }
         }
-    e->plan = plan_make(g, e->pinned, roots);
+    /* fusion: an elementwise node read once, by an elementwise node of its own shape, is
+     * computed inside that node's loop (bounded so that expressions stay small) */
+    e->fuse_user = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    int *uses = ir_use_counts(g), *user = malloc(((size_t)g->n + 1) * sizeof(int)), *size = malloc(((size_t)g->n + 1) * sizeof(int));
+    if (!user || !size) abort();
+    for (int i = 0; i < g->n; i++) {
+        e->fuse_user[i] = -1;
+        user[i] = -1;
+        size[i] = 1;
+        for (int k = 0; k < op_info[g->nodes[i].op].arity; k++) user[g->nodes[i].in[k]] = i;
+    }
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        OpKind kind = op_info[n->op].kind;
+        if (kind != OK_UNARY && kind != OK_BINARY) continue;
+        for (int k = 0; k < op_info[n->op].arity; k++) {
+            int in = n->in[k];
+            const Node *p = &g->nodes[in];
+            OpKind pk = op_info[p->op].kind;
+            if ((pk == OK_UNARY || pk == OK_BINARY) && uses[in] == 1 && user[in] == i && !roots[in] && !e->pinned[in] &&
+                shape_eq(&p->shape, &n->shape) && p->dtype == DT_REAL && size[i] + size[in] <= 8) {
+                e->fuse_user[in] = i;
+                size[i] += size[in];
+            }
+        }
+    }
+    free(uses);
+    free(user);
+    free(size);
+    e->plan = plan_make(g, e->pinned, roots, e->fuse_user);
 }
 
 static void emit_ws_size_fn(E *e, const char *name) {
@@ -513,7 +577,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        if (op_info[n->op].kind == OK_LEAF) continue;
+        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0) continue;
         char s[160];
         emit_line(&e, n->loc);
         fprintf(out, "    /* %%%d = %s%s %s%s%s */\n", i, n->adjoint ? "adjoint " : "", op_info[n->op].name,

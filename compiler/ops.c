@@ -67,8 +67,8 @@ RULE(TANH) {
 }
 /* y = sigmoid a: da = g y (1 - y) */
 RULE(SIGMOID) { ad_accumulate(c, A, mul(c, g, mul(c, y, sub(c, k(c, 1, L), y, L), L), L)); return 0; }
-/* y = relu a: da = g [a > 0] */
-RULE(RELU) { (void)y; ad_accumulate(c, A, mul(c, g, ir_unary(G, OP_STEP, A, L), L)); return 0; }
+/* y = relu a: da = g [a > 0] = g [y > 0] (reading y lets a fuse into the relu) */
+RULE(RELU) { ad_accumulate(c, A, mul(c, g, ir_unary(G, OP_STEP, y, L), L)); return 0; }
 /* y = leaky_relu(a, alpha): da = g (a > 0 ? 1 : alpha) */
 RULE(LEAKY_RELU) {
     (void)y;

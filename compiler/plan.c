@@ -9,7 +9,13 @@ static int is_storage_free(const Node *n) {
     return n->op == OP_INPUT || n->op == OP_PARAM || n->op == OP_CONST || n->op == OP_DIMVAL;
 }
 
-Plan *plan_make(Graph *g, const char *pinned, const char *roots) {
+/* Position where node i is actually computed: its own, or its fused user's. */
+static int where(const int *fuse_user, int i) {
+    while (fuse_user && fuse_user[i] >= 0) i = fuse_user[i];
+    return i;
+}
+
+Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user) {
     Plan *p = arena_alloc(g->arena, sizeof *p);
     p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     int cap = g->n + 1;
@@ -21,21 +27,24 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots) {
     if (!last || !buf_end || !busy) abort();
     for (int i = 0; i < g->n; i++) last[i] = roots[i] ? g->n : i;
     for (int i = 0; i < g->n; i++)
-        for (int k = 0; k < op_info[g->nodes[i].op].arity; k++)
-            if (last[g->nodes[i].in[k]] < i) last[g->nodes[i].in[k]] = i;
+        for (int k = 0; k < op_info[g->nodes[i].op].arity; k++) {
+            int at = where(fuse_user, i);
+            if (last[g->nodes[i].in[k]] < at) last[g->nodes[i].in[k]] = at;
+        }
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         p->buf[i] = -1;
         /* release buffers whose life ended before this node */
         for (int b = 0; b < p->nbufs; b++)
             if (busy[b] && buf_end[b] < i) busy[b] = 0;
-        if (is_storage_free(n) || pinned[i]) continue;
+        if (is_storage_free(n) || pinned[i] || (fuse_user && fuse_user[i] >= 0)) continue;
         OpKind kind = op_info[n->op].kind;
-        int chosen = -1;
+        int chosen = -1, has_fused = 0;
+        for (int k = 0; k < op_info[n->op].arity; k++) has_fused |= fuse_user && fuse_user[n->in[k]] >= 0;
         if (n->op == OP_RESHAPE) {
             int b = p->buf[n->in[0]];
             if (b >= 0) chosen = b;
-        } else if (kind == OK_UNARY || kind == OK_BINARY) {
+        } else if ((kind == OK_UNARY || kind == OK_BINARY) && !has_fused) {
             for (int k = 0; k < op_info[n->op].arity && chosen < 0; k++) {
                 int in = n->in[k], b = p->buf[in];
                 if (b >= 0 && buf_end[b] == i && shape_eq(&g->nodes[in].shape, &n->shape) &&

@@ -5,6 +5,7 @@
  * constants are read in place). Buffers are reused by liveness: a buffer whose last reader
  * has run is free for a later node of the same size; an elementwise node may write over an
  * input of its own shape that dies at it (in place); a reshape aliases its input's buffer.
+ * Elementwise nodes fused into their single user's loop get no buffer at all.
  * The workspace is the buffers laid end to end, each rounded up to 64 bytes. */
 #ifndef BP_PLAN_H
 #define BP_PLAN_H
@@ -19,7 +20,8 @@ typedef struct Plan {
 } Plan;
 
 /* pinned[i] != 0: node i is written to caller memory. roots: nodes that must stay alive
- * until the end (pinned ones included). */
-Plan *plan_make(Graph *g, const char *pinned, const char *roots);
+ * until the end (pinned ones included). fuse_user[i] >= 0: node i is computed inside the
+ * loop of that later node (no storage; its inputs live until that node); may be NULL. */
+Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user);
 
 #endif
