@@ -631,11 +631,11 @@ static int decl_shape(Sema *S, const Stmt *st, Shape *s, int allow_sym) {
                 return 0;
             }
             if (v < 1) {
-                diag_error(S->d, e->loc, "dimension must be positive, got %.0f", v);
+                diag_error(S->d, e->loc, "dimension must be positive, got %.15g", v);
                 return 0;
             }
             if (v > (double)BP_MAXDIM) {
-                diag_error(S->d, e->loc, "dimension %.0f is too large (limit %lld)", v, (long long)BP_MAXDIM);
+                diag_error(S->d, e->loc, "dimension %.15g is too large (limit %lld)", v, (long long)BP_MAXDIM);
                 return 0;
             }
             s->d[i] = dim_const((int64_t)v);

@@ -1,0 +1,671 @@
+/* test_diagnostics.c — semantic and shape errors, as the user sees them.
+ *
+ * A table of bad programs, each with the exact text bpc prints for it (message, quoted
+ * line, caret), compiled through the whole pipeline (th_build). Syntax errors live in
+ * test_parser.c; this file covers names, defs, calls, axes, shapes, losses, optimizers,
+ * initialisers and declarations. Also: independent errors in one program are all
+ * reported, and a list of hostile programs (deep def chains, huge dimensions, thousands
+ * of statements, deep call nesting, random bytes) returns without crashing, with an
+ * "error:" line whenever it fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+typedef struct DiagCase {
+    const char *what;
+    const char *program;
+    const char *expected; /* every line bpc prints */
+} DiagCase;
+
+static const DiagCase cases[] = {
+    {"unknown name",
+     "y = x + 1\n",
+     "t.bp:1:5: error: unknown name 'x'\n"
+     "  y = x + 1\n"
+     "      ^\n"},
+    {"unknown function",
+     "y = foo(1)\n",
+     "t.bp:1:5: error: unknown function 'foo'\n"
+     "  y = foo(1)\n"
+     "      ^\n"},
+    {"name used before its definition",
+     "a = b\n"
+     "b = 1\n",
+     "t.bp:1:5: error: 'b' is used before its definition (at 2:1)\n"
+     "  a = b\n"
+     "      ^\n"},
+    {"def used before its definition",
+     "y = f(1)\n"
+     "def f(x) = x\n",
+     "t.bp:1:5: error: 'f' is used before its definition (at 2:5)\n"
+     "  y = f(1)\n"
+     "      ^\n"},
+    {"rebinding a name",
+     "a = 1\n"
+     "a = 2\n",
+     "t.bp:2:1: error: 'a' is already defined (at 1:1)\n"
+     "  a = 2\n"
+     "  ^\n"},
+    {"an input rebound as a value",
+     "input x[3]\n"
+     "x = 2\n",
+     "t.bp:2:1: error: 'x' is already defined (at 1:7)\n"
+     "  x = 2\n"
+     "  ^\n"},
+    {"def redefined",
+     "def f(x) = x\n"
+     "def f(y) = y\n",
+     "t.bp:2:5: error: 'f' is already defined (at 1:5)\n"
+     "  def f(y) = y\n"
+     "      ^\n"},
+    {"redefining a built-in with def",
+     "def relu(x) = x\n",
+     "t.bp:1:5: error: 'relu' is a built-in function and cannot be redefined\n"
+     "  def relu(x) = x\n"
+     "      ^\n"},
+    {"direct recursion",
+     "def f(x) = f(x)\n"
+     "y = f(1)\n",
+     "t.bp:1:12: error: 'f' calls itself; defs are inlined and cannot be recursive\n"
+     "  def f(x) = f(x)\n"
+     "             ^\n"},
+    {"mutual recursion",
+     "def f(x) = g(x)\n"
+     "def g(x) = f(x)\n"
+     "y = f(1)\n",
+     "t.bp:2:12: error: 'f' calls itself through 'g'; defs are inlined and cannot be recursive\n"
+     "  def g(x) = f(x)\n"
+     "             ^\n"},
+    {"recursion through three other defs",
+     "def a(x) = b(x)\n"
+     "def b(x) = c(x)\n"
+     "def c(x) = d(x)\n"
+     "def d(x) = a(x)\n"
+     "y = a(1)\n",
+     "t.bp:4:12: error: 'a' calls itself through 'b', 'c', 'd'; defs are inlined and cannot be recursive\n"
+     "  def d(x) = a(x)\n"
+     "             ^\n"},
+    {"built-in given too many arguments",
+     "y = relu(1, 2)\n",
+     "t.bp:1:13: error: 'relu' takes 1 argument, got 2\n"
+     "  y = relu(1, 2)\n"
+     "              ^\n"},
+    {"built-in missing its argument",
+     "y = relu()\n",
+     "t.bp:1:5: error: 'relu' needs argument 'x'\n"
+     "  y = relu()\n"
+     "      ^\n"},
+    {"built-in with an unknown keyword",
+     "y = relu(1, beta = 2)\n",
+     "t.bp:1:13: error: 'relu' has no argument named 'beta'\n"
+     "  y = relu(1, beta = 2)\n"
+     "              ^\n"},
+    {"built-in with a duplicate keyword",
+     "y = leaky_relu(1, alpha = 0.1, alpha = 0.2)\n",
+     "t.bp:1:32: error: argument 'alpha' of 'leaky_relu' is given twice\n"
+     "  y = leaky_relu(1, alpha = 0.1, alpha = 0.2)\n"
+     "                                 ^\n"},
+    {"def missing an argument",
+     "def f(a, b) = a + b\n"
+     "y = f(1)\n",
+     "t.bp:2:5: error: 'f' needs argument 'b'\n"
+     "  y = f(1)\n"
+     "      ^\n"},
+    {"def given too many arguments",
+     "def f(a, b) = a + b\n"
+     "y = f(1, 2, 3)\n",
+     "t.bp:2:13: error: 'f' takes 2 arguments, got 3\n"
+     "  y = f(1, 2, 3)\n"
+     "              ^\n"},
+    {"def with an unknown keyword",
+     "def f(a, b) = a + b\n"
+     "y = f(1, c = 2)\n",
+     "t.bp:2:10: error: 'f' has no argument named 'c'\n"
+     "  y = f(1, c = 2)\n"
+     "           ^\n"},
+    {"def with a duplicate keyword",
+     "def f(a, b) = a + b\n"
+     "y = f(1, b = 2, b = 3)\n",
+     "t.bp:2:17: error: argument 'b' of 'f' is given twice\n"
+     "  y = f(1, b = 2, b = 3)\n"
+     "                  ^\n"},
+    {"a local rebound inside a def",
+     "def f(x) {\n"
+     "  a = x\n"
+     "  a = 2\n"
+     "  return a\n"
+     "}\n"
+     "y = f(1)\n",
+     "t.bp:3:3: error: 'a' is already defined in 'f'\n"
+     "    a = 2\n"
+     "    ^\n"},
+    {"unknown name inside a def body",
+     "def f(x) = x + q\n"
+     "y = f(1)\n",
+     "t.bp:1:16: error: unknown name 'q'\n"
+     "  def f(x) = x + q\n"
+     "                 ^\n"},
+    {"calling a value",
+     "a = 1\n"
+     "y = a(2)\n",
+     "t.bp:2:5: error: 'a' is a value, not a function\n"
+     "  y = a(2)\n"
+     "      ^\n"},
+    {"a def used as a value",
+     "def f(x) = x\n"
+     "y = f\n",
+     "t.bp:2:5: error: 'f' is a function; call it with arguments\n"
+     "  y = f\n"
+     "      ^\n"},
+    {"a built-in used as a value",
+     "y = relu\n",
+     "t.bp:1:5: error: 'relu' is a built-in function; call it with arguments\n"
+     "  y = relu\n"
+     "      ^\n"},
+    {"non-constant axis",
+     "input x[3, 4]\n"
+     "k = 1\n"
+     "y = sum(x, axis = k)\n",
+     "t.bp:3:19: error: argument 'axis' of 'sum' must be an integer constant\n"
+     "  y = sum(x, axis = k)\n"
+     "                    ^\n"},
+    {"non-integer axis",
+     "input x[3, 4]\n"
+     "y = mean(x, axis = 0.5)\n",
+     "t.bp:2:20: error: argument 'axis' of 'mean' must be an integer constant\n"
+     "  y = mean(x, axis = 0.5)\n"
+     "                     ^\n"},
+    {"axis out of range",
+     "input x[3, 4]\n"
+     "y = sum(x, axis = 2)\n",
+     "t.bp:2:19: error: axis 2 is out of range for shape [3, 4]\n"
+     "  y = sum(x, axis = 2)\n"
+     "                    ^\n"},
+    {"negative axis out of range",
+     "input x[3, 4]\n"
+     "y = softmax(x, axis = -3)\n",
+     "t.bp:2:23: error: axis -3 is out of range for shape [3, 4]\n"
+     "  y = softmax(x, axis = -3)\n"
+     "                        ^\n"},
+    {"broadcasting mismatch",
+     "input x[3, 4]\n"
+     "input z[5]\n"
+     "y = x + z\n",
+     "t.bp:3:7: error: cannot broadcast shapes [3, 4] and [5] in '+'\n"
+     "  y = x + z\n"
+     "        ^\n"},
+    {"broadcasting mismatch with a symbolic dimension",
+     "input x[B, 4]\n"
+     "input z[T, 4]\n"
+     "y = x * z\n",
+     "t.bp:3:7: error: cannot broadcast shapes [B, 4] and [T, 4] in '*'\n"
+     "  y = x * z\n"
+     "        ^\n"},
+    {"matmul inner dimension mismatch",
+     "input x[3, 4]\n"
+     "input z[5, 2]\n"
+     "y = x @ z\n",
+     "t.bp:3:7: error: matmul shapes [3, 4] and [5, 2] do not match: 4 != 5\n"
+     "  y = x @ z\n"
+     "        ^\n"},
+    {"matmul of two vectors of different lengths",
+     "input v[4]\n"
+     "input z[5]\n"
+     "y = v @ z\n",
+     "t.bp:3:7: error: matmul shapes [4] and [5] do not match: 4 != 5\n"
+     "  y = v @ z\n"
+     "        ^\n"},
+    {"matmul batch dimensions that do not broadcast",
+     "input x[2, 3, 4]\n"
+     "input z[5, 4, 2]\n"
+     "y = x @ z\n",
+     "t.bp:3:7: error: matmul batch dimensions of [2, 3, 4] and [5, 4, 2] do not broadcast\n"
+     "  y = x @ z\n"
+     "        ^\n"},
+    {"'@' on scalars",
+     "y = 2 @ 3\n",
+     "t.bp:1:7: error: '@' needs tensors, not scalars (use '*' for scalars)\n"
+     "  y = 2 @ 3\n"
+     "        ^\n"},
+    {"'@' with a scalar operand",
+     "input x[3, 4]\n"
+     "y = x @ 2\n",
+     "t.bp:2:7: error: '@' needs tensors, not scalars (use '*' for scalars)\n"
+     "  y = x @ 2\n"
+     "        ^\n"},
+    {"integer input used in '@'",
+     "input x[3, 4]\n"
+     "input i[4, 2] : int\n"
+     "y = x @ i\n",
+     "t.bp:3:7: error: integer value cannot be used in '@'\n"
+     "  y = x @ i\n"
+     "        ^\n"},
+    {"integer input in an elementwise function",
+     "input i[3] : int\n"
+     "y = exp(i)\n",
+     "t.bp:2:5: error: integer value cannot be used in 'exp'\n"
+     "  y = exp(i)\n"
+     "      ^\n"},
+    {"transpose of a vector",
+     "input x[3]\n"
+     "y = x.T\n",
+     "t.bp:2:6: error: transpose needs rank 2 or more, got [3]\n"
+     "  y = x.T\n"
+     "       ^\n"},
+    {"softmax of a scalar",
+     "y = softmax(3)\n",
+     "t.bp:1:5: error: 'softmax' needs a tensor, not a scalar\n"
+     "  y = softmax(3)\n"
+     "      ^\n"},
+    {"concat with mismatched shapes",
+     "input x[3, 4]\n"
+     "input z[5, 4]\n"
+     "y = concat(x, z, axis = 1)\n",
+     "t.bp:3:5: error: cannot concatenate shapes [3, 4] and [5, 4] along axis 1\n"
+     "  y = concat(x, z, axis = 1)\n"
+     "      ^\n"},
+    {"loss not scalar",
+     "input x[3]\n"
+     "loss x * 2\n",
+     "t.bp:2:8: error: the loss must be a scalar, got shape [3]\n"
+     "  loss x * 2\n"
+     "         ^\n"},
+    {"loss not scalar, symbolic shape",
+     "input x[B, 10]\n"
+     "param W[10, 2]\n"
+     "loss x @ W\n",
+     "t.bp:3:8: error: the loss must be a scalar, got shape [B, 2]\n"
+     "  loss x @ W\n"
+     "         ^\n"},
+    {"two loss statements",
+     "loss 1\n"
+     "loss 2\n",
+     "t.bp:2:1: error: the loss is already given (at 1:1)\n"
+     "  loss 2\n"
+     "  ^\n"},
+    {"unknown optimizer",
+     "optimizer rmsprop(lr = 0.1)\n",
+     "t.bp:1:11: error: unknown optimizer 'rmsprop'; use sgd, adam or adamw\n"
+     "  optimizer rmsprop(lr = 0.1)\n"
+     "            ^\n"},
+    {"negative optimizer argument",
+     "optimizer sgd(lr = -0.1)\n",
+     "t.bp:1:20: error: argument 'lr' of 'sgd' must not be negative, got -0.1\n"
+     "  optimizer sgd(lr = -0.1)\n"
+     "                     ^\n"},
+    {"unknown optimizer argument",
+     "optimizer sgd(rate = 0.1)\n",
+     "t.bp:1:15: error: 'sgd' has no argument named 'rate'\n"
+     "  optimizer sgd(rate = 0.1)\n"
+     "                ^\n"},
+    {"optimizer argument that is not a number",
+     "optimizer adam(lr = x)\n",
+     "t.bp:1:21: error: argument 'lr' of 'adam' must be a number\n"
+     "  optimizer adam(lr = x)\n"
+     "                      ^\n"},
+    {"two optimizers",
+     "optimizer sgd(lr = 0.1)\n"
+     "optimizer adam(lr = 0.1)\n",
+     "t.bp:2:1: error: the optimizer is already given (at 1:1)\n"
+     "  optimizer adam(lr = 0.1)\n"
+     "  ^\n"},
+    {"clip_grad_norm not positive",
+     "clip_grad_norm -1\n",
+     "t.bp:1:16: error: clip_grad_norm needs a positive number\n"
+     "  clip_grad_norm -1\n"
+     "                 ^\n"},
+    {"unknown initialiser",
+     "param W[3, 4] = glorot\n",
+     "t.bp:1:17: error: unknown initialiser; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)\n"
+     "  param W[3, 4] = glorot\n"
+     "                  ^\n"},
+    {"negative std for normal",
+     "param W[3] = normal(-1)\n",
+     "t.bp:1:21: error: the std of 'normal' must not be negative, got -1\n"
+     "  param W[3] = normal(-1)\n"
+     "                      ^\n"},
+    {"uniform with lo > hi",
+     "param W[3] = uniform(1, 0)\n",
+     "t.bp:1:14: error: 'uniform' needs lo <= hi, got 1 and 0\n"
+     "  param W[3] = uniform(1, 0)\n"
+     "               ^\n"},
+    {"symbolic dimension in a param",
+     "param W[B, 4]\n",
+     "t.bp:1:9: error: parameter 'W' has symbolic dimension 'B'; parameter shapes must be integers\n"
+     "  param W[B, 4]\n"
+     "          ^\n"},
+    {"negative dimension",
+     "param W[-3, 4]\n",
+     "t.bp:1:9: error: dimension must be positive, got -3\n"
+     "  param W[-3, 4]\n"
+     "          ^\n"},
+    {"zero dimension",
+     "param W[0, 4]\n",
+     "t.bp:1:9: error: dimension must be positive, got 0\n"
+     "  param W[0, 4]\n"
+     "          ^\n"},
+    {"non-integer dimension",
+     "param W[2.5, 4]\n",
+     "t.bp:1:9: error: dimension must be an integer, got 2.5\n"
+     "  param W[2.5, 4]\n"
+     "          ^\n"},
+    {"huge dimension",
+     "param W[99999999999, 4]\n",
+     "t.bp:1:9: error: dimension 99999999999 is too large (limit 2147483647)\n"
+     "  param W[99999999999, 4]\n"
+     "          ^\n"},
+    {"dimension past the range of integers",
+     "param W[1e300]\n",
+     "t.bp:1:9: error: dimension 1e+300 is too large (limit 2147483647)\n"
+     "  param W[1e300]\n"
+     "          ^\n"},
+    {"too many elements",
+     "param W[100000, 100000, 100]\n",
+     "t.bp:1:7: error: 'W' has too many elements (limit 68719476736)\n"
+     "  param W[100000, 100000, 100]\n"
+     "        ^\n"},
+    {"too many elements from the largest dimensions",
+     "input x[2147483647, 2147483647]\n",
+     "t.bp:1:7: error: 'x' has too many elements (limit 68719476736)\n"
+     "  input x[2147483647, 2147483647]\n"
+     "        ^\n"},
+    {"too many dimensions",
+     "input x[1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
+     "t.bp:1:33: error: too many dimensions (limit 8)\n"
+     "  input x[1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+     "                                  ^\n"},
+    {"a value used as a dimension",
+     "a = 1\n"
+     "input x[a]\n",
+     "t.bp:2:9: error: 'a' is a value, not a dimension name\n"
+     "  input x[a]\n"
+     "          ^\n"},
+    {"a dimension name reused as a param",
+     "input x[B]\n"
+     "param B\n",
+     "t.bp:2:7: error: 'B' is already a dimension name\n"
+     "  param B\n"
+     "        ^\n"},
+    {"integer input with a fractional default",
+     "input n : int = 1.5\n",
+     "t.bp:1:17: error: the default of integer input 'n' must be an integer\n"
+     "  input n : int = 1.5\n"
+     "                  ^\n"},
+    {"reshape with a different element count",
+     "input x[3, 4]\n"
+     "y = reshape(x, [5, 2])\n",
+     "t.bp:2:5: error: cannot reshape [3, 4] to [5, 2]: element counts differ\n"
+     "  y = reshape(x, [5, 2])\n"
+     "      ^\n"},
+    {"reshape whose -1 cannot be inferred",
+     "input x[3, 4]\n"
+     "y = reshape(x, [-1, 5])\n",
+     "t.bp:2:5: error: cannot reshape [3, 4] to [-1, 5]\n"
+     "  y = reshape(x, [-1, 5])\n"
+     "      ^\n"},
+    {"two -1 in reshape",
+     "input x[3, 4]\n"
+     "y = reshape(x, [-1, -1])\n",
+     "t.bp:2:21: error: only one -1 is allowed in a reshape\n"
+     "  y = reshape(x, [-1, -1])\n"
+     "                      ^\n"},
+    {"reshape with a zero dimension",
+     "input x[3, 4]\n"
+     "y = reshape(x, [0, 12])\n",
+     "t.bp:2:17: error: reshape dimensions must be positive integers, names or -1\n"
+     "  y = reshape(x, [0, 12])\n"
+     "                  ^\n"},
+    {"reshape shape that is not a list",
+     "input x[3, 4]\n"
+     "y = reshape(x, 12)\n",
+     "t.bp:2:16: error: the shape of 'reshape' must be a list like [B, -1]\n"
+     "  y = reshape(x, 12)\n"
+     "                 ^\n"},
+    {"cross_entropy with integer labels of the wrong shape",
+     "input x[B, 10]\n"
+     "input y[B, 3] : int\n"
+     "loss cross_entropy(x, y)\n",
+     "t.bp:3:6: error: 'cross_entropy' needs logits [..., C] and integer labels [...] with the same leading dimensions, got [B, 10] and [B, 3]\n"
+     "  loss cross_entropy(x, y)\n"
+     "       ^\n"},
+    {"cross_entropy with targets of the wrong shape",
+     "input x[B, 10]\n"
+     "input t[B, 3]\n"
+     "loss cross_entropy(x, t)\n",
+     "t.bp:3:6: error: 'cross_entropy' needs integer labels or targets of the logits' shape [B, 10], got [B, 3]\n"
+     "  loss cross_entropy(x, t)\n"
+     "       ^\n"},
+    {"output of an unknown name",
+     "input x[3]\n"
+     "output x, q\n",
+     "t.bp:2:11: error: unknown name 'q'\n"
+     "  output x, q\n"
+     "            ^\n"},
+    {"output of a def",
+     "def f(x) = x\n"
+     "output f\n",
+     "t.bp:2:8: error: 'f' is a function, not a value\n"
+     "  output f\n"
+     "         ^\n"},
+    {"return outside a def",
+     "return 1\n",
+     "t.bp:1:1: error: 'return' outside a def\n"
+     "  return 1\n"
+     "  ^\n"},
+    {"a bare expression statement",
+     "1 + 2\n",
+     "t.bp:1:1: error: an expression alone does nothing here; bind it with 'NAME = ...' or use 'loss ...'\n"
+     "  1 + 2\n"
+     "  ^\n"},
+    {"conv2d is not supported yet",
+     "input x[1, 1, 28, 28]\n"
+     "param W[8, 1, 3, 3]\n"
+     "y = conv2d(x, W)\n",
+     "t.bp:3:5: error: 'conv2d' is not supported yet (the layers group is planned)\n"
+     "  y = conv2d(x, W)\n"
+     "      ^\n"},
+    {"layernorm is not supported yet",
+     "input x[2, 8]\n"
+     "param g[8]\n"
+     "param b[8]\n"
+     "y = layernorm(x, g, b)\n",
+     "t.bp:4:5: error: 'layernorm' is not supported yet (the layers group is planned)\n"
+     "  y = layernorm(x, g, b)\n"
+     "      ^\n"},
+};
+
+static void test_messages(void **state) {
+    (void)state;
+    size_t n = sizeof cases / sizeof cases[0];
+    assert_true(n >= 30);
+    for (size_t i = 0; i < n; i++) {
+        TestModel t;
+        th_build(&t, cases[i].program, 0, NULL);
+        const char *got = th_diag_text(&t);
+        if (t.ok || strcmp(got, cases[i].expected) != 0)
+            fprintf(stderr, "case '%s' (ok=%d):\n%s--- expected:\n%s--- got:\n%s", cases[i].what, t.ok,
+                    cases[i].program, cases[i].expected, got);
+        assert_int_equal(t.ok, 0);
+        assert_string_equal(got, cases[i].expected);
+        th_free(&t);
+    }
+}
+
+/* Lines that start a diagnostic ("t.bp:L:C: ..."), as "L:C" joined by spaces. */
+static void diag_positions(const char *text, char *buf, size_t size) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (const char *p = text; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+        int line, col;
+        if (strncmp(p, "t.bp:", 5) == 0 && sscanf(p + 5, "%d:%d:", &line, &col) == 2 && n < size)
+            n += (size_t)snprintf(buf + n, size - n, "%s%d:%d", n ? " " : "", line, col);
+    }
+}
+
+/* Independent errors are all reported, in source order, and the first does not hide
+ * the rest (nor does a failed binding cascade into errors at its uses). */
+static void test_several_errors(void **state) {
+    (void)state;
+    const char *text = "input x[3, 4]\n"
+                       "y = q + 1\n"                /* unknown name */
+                       "def relu(a) = a\n"          /* redefines a built-in */
+                       "z = sum(x, axis = 5)\n"     /* axis out of range */
+                       "w = y * 2\n"                /* y failed: no second error */
+                       "param W[B, 2]\n"            /* symbolic dim in a param */
+                       "loss x\n"                   /* not a scalar */
+                       "optimizer nadam(lr = 1)\n"  /* unknown optimizer */
+                       "output nothing\n"           /* unknown name */
+                       "v = x @ x\n";               /* inner dimensions differ */
+    TestModel t;
+    th_build(&t, text, 0, NULL);
+    assert_int_equal(t.ok, 0);
+    const char *got = th_diag_text(&t);
+    char pos[256];
+    diag_positions(got, pos, sizeof pos);
+    if (strcmp(pos, "2:5 3:5 4:19 6:9 7:6 8:11 9:8 10:7") != 0) fprintf(stderr, "%s", got);
+    assert_string_equal(pos, "2:5 3:5 4:19 6:9 7:6 8:11 9:8 10:7");
+    assert_int_equal(t.diag.nerrors, 8);
+    assert_non_null(strstr(got, "t.bp:10:7: error: matmul shapes [3, 4] and [3, 4] do not match: 4 != 3\n"));
+    th_free(&t);
+}
+
+/* ---- hostile programs: each must return; a failure must say "error:" ---- */
+typedef struct Buf {
+    char *s;
+    size_t n, cap;
+} Buf;
+
+static void bprintf(Buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->n + (size_t)k + 1 > b->cap) {
+        b->cap = (b->n + (size_t)k + 1) * 2;
+        b->s = realloc(b->s, b->cap);
+        assert_non_null(b->s);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, (size_t)k + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Compiles text; returns t.ok. A failure must carry at least one diagnostic. */
+static int survives(const char *what, const char *text) {
+    TestModel t;
+    th_build(&t, text, 0, NULL);
+    const char *got = th_diag_text(&t);
+    if (!t.ok && !strstr(got, "error:")) fprintf(stderr, "%s: failed without a diagnostic:\n%s\n", what, got);
+    int ok = t.ok;
+    if (!ok) assert_non_null(strstr(got, "error:"));
+    th_free(&t);
+    return ok;
+}
+
+static void test_hostile(void **state) {
+    (void)state;
+    Buf b = {0};
+
+    /* 100 defs, each calling the next one (defined later): nested past the call limit */
+    for (int i = 0; i < 100; i++) bprintf(&b, "def f%d(x) = f%d(x) + 1\n", i, i + 1);
+    bprintf(&b, "def f100(x) = x\nparam p = 1\nloss f0(p)\n");
+    assert_int_equal(survives("100 defs, forward", b.s), 0);
+    b.n = 0;
+    /* the same chain, each calling the one defined before it */
+    bprintf(&b, "def f0(x) = x * 2\n");
+    for (int i = 1; i < 100; i++) bprintf(&b, "def f%d(x) = f%d(x) + 1\n", i, i - 1);
+    bprintf(&b, "param p = 1\nloss f99(p)\n");
+    assert_int_equal(survives("100 defs, backward", b.s), 0);
+    b.n = 0;
+    /* a chain within the limit compiles */
+    bprintf(&b, "def f0(x) = x * 2\n");
+    for (int i = 1; i < 20; i++) bprintf(&b, "def f%d(x) = f%d(x) + 1\n", i, i - 1);
+    bprintf(&b, "param p = 1\nloss f19(p)\n");
+    assert_int_equal(survives("20 defs", b.s), 1);
+    b.n = 0;
+
+    assert_int_equal(survives("recursion through 3 others", "def a(x) = b(x)\ndef b(x) = c(x)\ndef c(x) = d(x)\n"
+                                                            "def d(x) = a(x) + 1\nparam p\nloss a(p)\n"),
+                     0);
+    assert_int_equal(survives("recursion in a block def", "def f(x) {\n  y = g(x)\n  return y\n}\n"
+                                                          "def g(x) = f(x)\nloss f(1)\n"),
+                     0);
+    assert_int_equal(survives("largest dims", "input x[2147483647, 2147483647]\nloss sum(x)\n"), 0);
+    assert_int_equal(survives("largest dims, param", "param W[2147483647, 2147483647]\nloss sum(W)\n"), 0);
+    assert_int_equal(survives("dims past int64", "param W[1e300, 1e300]\n"), 0);
+    assert_int_equal(survives("huge reshape", "input x[3]\ny = reshape(x, [2147483647, 2147483647, -1])\n"), 0);
+    assert_int_equal(survives("huge axis", "input x[3]\ny = sum(x, axis = 1e300)\n"), 0);
+    assert_int_equal(survives("huge power", "param p = 1\nloss p ^ 1e300\n"), 1);
+
+    /* 10000 statements, a chain through a parameter */
+    bprintf(&b, "param p = 1\nx0 = p\n");
+    for (int i = 1; i < 10000; i++) bprintf(&b, "x%d = x%d * 0.5 + p\n", i, i - 1);
+    bprintf(&b, "loss x9999\n");
+    assert_int_equal(survives("10000 statements", b.s), 1);
+    b.n = 0;
+    /* 10000 bad statements: the error limit stops the flood */
+    for (int i = 0; i < 10000; i++) bprintf(&b, "y%d = q%d\n", i, i);
+    assert_int_equal(survives("10000 errors", b.s), 0);
+    b.n = 0;
+
+    /* f(f(f(...))) 200 deep, and 2000 deep (past the parser's nesting limit) */
+    int depths[] = {200, 2000};
+    for (int k = 0; k < 2; k++) {
+        bprintf(&b, "def f(x) = x * 0.5 + 1\nparam p = 1\nloss ");
+        for (int i = 0; i < depths[k]; i++) bprintf(&b, "f(");
+        bprintf(&b, "p");
+        for (int i = 0; i < depths[k]; i++) bprintf(&b, ")");
+        bprintf(&b, "\n");
+        survives("nested calls", b.s);
+        b.n = 0;
+    }
+    /* a def with too many parameters */
+    bprintf(&b, "def f(");
+    for (int i = 0; i < 100; i++) bprintf(&b, "%sa%d", i ? ", " : "", i);
+    bprintf(&b, ") = a0\nloss f(");
+    for (int i = 0; i < 100; i++) bprintf(&b, "%s1", i ? ", " : "");
+    bprintf(&b, ")\n");
+    assert_int_equal(survives("100 parameters", b.s), 0);
+    b.n = 0;
+
+    /* 10 KB of random bytes (no NUL), a few seeds; and random printable soup */
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        uint64_t s = seed * 0x9E3779B97F4A7C15ull;
+        char *junk = malloc(10241);
+        assert_non_null(junk);
+        for (int i = 0; i < 10240; i++) {
+            unsigned c = (unsigned)(xorshift(&s) >> 56);
+            if (seed > 4) c = (unsigned)" \n()[]{}=+-*/@^.,:;#xyzWB01e9defreturnlossinputparam"[c % 52];
+            junk[i] = (char)(c ? c : 1);
+        }
+        junk[10240] = 0;
+        survives("random bytes", junk);
+        free(junk);
+    }
+    free(b.s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_several_errors),
+        cmocka_unit_test(test_hostile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
