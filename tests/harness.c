@@ -26,7 +26,11 @@ void th_build(TestModel *t, const char *text, int f64, const int *sizes) {
         size_t n = 1;
         for (int k = 0; k < in->shape.rank; k++)
             n *= (size_t)in->shape.d[k].c * (size_t)(in->shape.d[k].sym >= 0 ? t->dims[in->shape.d[k].sym] : 1);
-        t->inputs[i] = calloc(n + 1, in->dtype == DT_INT ? sizeof(int32_t) : t->m.real_size);
+        t->inputs[i] = n < ((size_t)1 << 28) ? calloc(n + 1, in->dtype == DT_INT ? sizeof(int32_t) : t->m.real_size) : NULL;
+        if (!t->inputs[i]) {
+            fprintf(t->diag_out, "test harness: input '%s' too large to allocate\n", in->name);
+            return;
+        }
         for (size_t k = 0; k < n; k++)
             if (in->dtype == DT_INT) ((int32_t *)t->inputs[i])[k] = (int32_t)in->def;
             else drv_set(&t->m, t->inputs[i], (int64_t)k, in->has_default ? in->def : 0);
