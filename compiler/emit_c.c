@@ -665,7 +665,15 @@ static const char *runtime_decls =
     "void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n"
-    "void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n";
+    "void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n"
+    "double bprt_sumsq_f32(const float *g, size_t n);\n"
+    "double bprt_sumsq_f64(const double *g, size_t n);\n"
+    "void bprt_sgd_f32(float *p, const float *g, float *v, size_t n, double lr, double momentum, double wd, double scale);\n"
+    "void bprt_sgd_f64(double *p, const double *g, double *v, size_t n, double lr, double momentum, double wd, double scale);\n"
+    "void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, double lr, double b1, double b2,\n"
+    "                   double eps, double wd, int decoupled, double step, double scale);\n"
+    "void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, double lr, double b1, double b2,\n"
+    "                   double eps, double wd, int decoupled, double step, double scale);\n";
 
 static void real_typedef(FILE *out, const EmitOptions *o) {
     fprintf(out, "#ifndef BPC_REAL_DEFINED\n#define BPC_REAL_DEFINED\ntypedef %s real;\n#endif\n", o->f64 ? "double" : "float");
@@ -708,6 +716,10 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n");
     }
+    fprintf(out, "/* The program's optimizer (%s): one update of params from grad, e.g. after summing\n"
+                 "   gradients across processes; returns 0, or -1 (and changes nothing) if grad is not finite. */\n",
+            g->opt.kind == OPT_ADAM ? "adam" : g->opt.kind == OPT_ADAMW ? "adamw" : "sgd");
+    fprintf(out, "int %s_update(real *params, void *opt_state, const real *grad, real lr);\n", g->model);
     if (g->loss >= 0) {
         fprintf(out, "/* The loss at these parameters and inputs. */\n");
         prototype(out, g, g, V_LOSS, 0, "");
@@ -717,7 +729,8 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n");
         fprintf(out, "/* One optimizer step (forward, backward, update); lr overrides the program's rate\n"
-                     "   (%g); returns the loss before the update. */\n", g->opt.lr);
+                     "   (%g); returns the loss before the update; a non-finite loss or gradient\n"
+                     "   leaves params and opt_state unchanged (the loss returned is then not finite). */\n", g->opt.lr);
         fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
         emit_inputs_args(out, g, g, 0, 0);
         emit_dims_args(out, g, 0);
@@ -776,58 +789,50 @@ static void emit_init(FILE *out, Graph *g, const EmitOptions *o) {
 }
 
 /* Optimizer state: [0]: step count (double), then per-parameter moments. */
+/* Optimizer state: [0]: step count (double), then per-parameter moments. The update runs
+ * in libbprt (vectorised once, whichever compiler builds the generated code). */
 static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     const OptConfig *opt = &g->opt;
     long long np = (long long)g->nparam_reals;
+    const char *sfx = o->f64 ? "f64" : "f32";
     int moments = opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW ? 2 : (opt->kind == OPT_SGD && opt->momentum > 0) ? 1 : 0;
     fprintf(out, "size_t %s_opt_state_size(void) { return 64 + BP_AL(sizeof(real) * %lld) * %d; }\n\n", g->model, np, moments);
-    if (g->loss < 0) return;
-    fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
-    emit_inputs_args(out, g, g, 0, 1);
-    emit_dims_args(out, g, 1);
-    fprintf(out, ", real lr, void *ws) {\n");
-    fprintf(out, "    real *grad = (real *)ws;\n    double *step = (double *)opt_state;\n");
-    fprintf(out, "    real *m1 = (real *)((char *)opt_state + 64);\n");
-    fprintf(out, "    real *m2 = (real *)((char *)opt_state + 64 + BP_AL(sizeof(real) * %lld));\n", np);
-    fprintf(out, "    real loss = %s_grad(params, grad", g->model);
-    for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
-    for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
-    fprintf(out, ", (char *)ws + BP_AL(sizeof(real) * %lld));\n", np);
-    fprintf(out, "    const size_t n = %lld;\n    double scale = 1;\n    (void)m1;\n    (void)m2;\n", np);
+    fprintf(out, "int %s_update(real *params, void *opt_state, const real *grad, real lr) {\n", g->model);
+    fprintf(out, "    double *step = (double *)opt_state;\n"
+                 "    real *m1 = (real *)((char *)opt_state + 64);\n"
+                 "    real *m2 = (real *)((char *)opt_state + 64 + BP_AL(sizeof(real) * %lld));\n"
+                 "    const size_t n = %lld;\n    double scale = 1, ss = bprt_sumsq_%s(grad, n);\n"
+                 "    (void)m1;\n    (void)m2;\n"
+                 "    if (!(ss <= 1e308)) return -1; /* a non-finite gradient: nothing changes */\n",
+            np, np, sfx);
     if (opt->clip > 0)
-        fprintf(out, "    {\n        double ss = 0;\n        for (size_t i = 0; i < n; i++) ss += (double)grad[i] * grad[i];\n"
-                     "        ss = sqrt(ss);\n        if (ss > %.17g) scale = %.17g / (ss + 1e-6);\n    }\n",
-                opt->clip, opt->clip);
+        fprintf(out, "    if (sqrt(ss) > %.17g) scale = %.17g / (sqrt(ss) + 1e-6);\n", opt->clip, opt->clip);
     fprintf(out, "    *step += 1;\n");
     switch (opt->kind) {
     case OPT_NONE:
     case OPT_SGD:
-        if (opt->kind == OPT_NONE || opt->momentum == 0)
-            fprintf(out, "    for (size_t i = 0; i < n; i++) {\n        real d = (real)(grad[i] * scale) + (real)%.17g * params[i];\n"
-                         "        params[i] -= lr * d;\n    }\n",
-                    opt->weight_decay);
-        else
-            fprintf(out, "    for (size_t i = 0; i < n; i++) {\n        real d = (real)(grad[i] * scale) + (real)%.17g * params[i];\n"
-                         "        m1[i] = (real)%.17g * m1[i] + d;\n        params[i] -= lr * m1[i];\n    }\n",
-                    opt->weight_decay, opt->momentum);
+        fprintf(out, "    bprt_sgd_%s(params, grad, m1, n, lr, %.17g, %.17g, scale);\n", sfx, opt->momentum, opt->weight_decay);
         break;
     case OPT_ADAM:
     case OPT_ADAMW:
-        fprintf(out, "    {\n        const double b1 = %.17g, b2 = %.17g, eps = %.17g, wd = %.17g;\n"
-                     "        const double bc1 = 1 - pow(b1, *step), bc2 = 1 - pow(b2, *step);\n"
-                     "        const real step_size = (real)(lr / bc1), inv_sqrt_bc2 = (real)(1 / sqrt(bc2));\n",
-                opt->beta1, opt->beta2, opt->eps, opt->weight_decay);
-        fprintf(out, "        for (size_t i = 0; i < n; i++) {\n            real d = (real)(grad[i] * scale);\n");
-        if (opt->kind == OPT_ADAM) fprintf(out, "            d += (real)wd * params[i];\n");
-        else fprintf(out, "            params[i] *= (real)(1 - lr * wd);\n");
-        fprintf(out, "            m1[i] = (real)b1 * m1[i] + (real)(1 - b1) * d;\n"
-                     "            m2[i] = (real)b2 * m2[i] + (real)(1 - b2) * d * d;\n"
-                     "            params[i] -= step_size * m1[i] / (bp_sqrt(m2[i]) * inv_sqrt_bc2 + (real)eps);\n"
-                     "        }\n    }\n");
+        fprintf(out, "    bprt_adam_%s(params, grad, m1, m2, n, lr, %.17g, %.17g, %.17g, %.17g, %d, *step, scale);\n", sfx,
+                opt->beta1, opt->beta2, opt->eps, opt->weight_decay, opt->kind == OPT_ADAMW);
         break;
     }
-    fprintf(out, "    return loss;\n}\n\n");
-    (void)o;
+    fprintf(out, "    return 0;\n}\n\n");
+    if (g->loss < 0) return;
+    fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
+    emit_inputs_args(out, g, g, 0, 1);
+    emit_dims_args(out, g, 1);
+    fprintf(out, ", real lr, void *ws) {\n    real *grad = (real *)ws;\n");
+    fprintf(out, "    real loss = %s_grad(params, grad", g->model);
+    for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
+    fprintf(out, ", (char *)ws + BP_AL(sizeof(real) * %lld));\n", np);
+    fprintf(out, "    if (!(loss - loss == 0)) return loss; /* a non-finite loss: no update */\n"
+                 "    if (%s_update(params, opt_state, grad, lr) != 0) return (real)NAN;\n"
+                 "    return loss;\n}\n\n",
+            g->model);
 }
 
 /* Uniform-signature wrappers for the driver: inputs as an array of pointers, sizes as an

@@ -42,6 +42,12 @@ static const struct {
     {"bprt_fill_normal_f64", (void *)bprt_fill_normal_f64},
     {"bprt_fill_uniform_f32", (void *)bprt_fill_uniform_f32},
     {"bprt_fill_uniform_f64", (void *)bprt_fill_uniform_f64},
+    {"bprt_sumsq_f32", (void *)bprt_sumsq_f32},
+    {"bprt_sumsq_f64", (void *)bprt_sumsq_f64},
+    {"bprt_sgd_f32", (void *)bprt_sgd_f32},
+    {"bprt_sgd_f64", (void *)bprt_sgd_f64},
+    {"bprt_adam_f32", (void *)bprt_adam_f32},
+    {"bprt_adam_f64", (void *)bprt_adam_f64},
 };
 
 static Jit *compile_tcc(const char *code, char *err, size_t errlen) {

@@ -31,6 +31,16 @@ void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const
 const char *bprt_isa(void);
 int bprt_set_isa(const char *name);
 
+/* ---- optimizer updates (optim.c: PyTorch's semantics, documented there) ---- */
+double bprt_sumsq_f32(const float *g, size_t n);
+double bprt_sumsq_f64(const double *g, size_t n);
+void bprt_sgd_f32(float *p, const float *g, float *v, size_t n, double lr, double momentum, double wd, double scale);
+void bprt_sgd_f64(double *p, const double *g, double *v, size_t n, double lr, double momentum, double wd, double scale);
+void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, double lr, double b1, double b2,
+                   double eps, double wd, int decoupled, double step, double scale);
+void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, double lr, double b1, double b2,
+                   double eps, double wd, int decoupled, double step, double scale);
+
 /* ---- threads ----------------------------------------------------------------------- */
 /* Number of threads kernels use: BPRT_NUM_THREADS, else all cores. */
 int bprt_threads(void);

@@ -1,0 +1,51 @@
+/* optim.c — optimizer updates and the gradient's sum of squares, for float and double.
+ *
+ * These run over every parameter at every step, so they live in the runtime (compiled
+ * once with the system compiler, vectorised) rather than in generated code that tcc would
+ * compile without optimisation. Semantics are PyTorch's:
+ *   sgd:   d = g + wd p;  v = momentum v + d (if momentum);  p -= lr v
+ *   adam:  d = g + wd p;  m = b1 m + (1-b1) d;  v = b2 v + (1-b2) d^2;
+ *          p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),  bc_k = 1 - b_k^t
+ *   adamw: p *= 1 - lr wd, then adam with wd = 0.
+ * `scale` multiplies every gradient first (gradient-norm clipping). */
+#include <math.h>
+#include <stddef.h>
+
+#include "bprt.h"
+
+#define DEFINE_OPTIM(T, SUF, SQRT)                                                                 \
+    double bprt_sumsq_##SUF(const T *g, size_t n) {                                                \
+        double s = 0;                                                                              \
+        _Pragma("omp simd reduction(+ : s)") for (size_t i = 0; i < n; i++) s += (double)g[i] * (double)g[i]; \
+        return s;                                                                                  \
+    }                                                                                              \
+    void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,  \
+                        double scale) {                                                            \
+        const T tlr = (T)lr, tm = (T)momentum, twd = (T)wd, ts = (T)scale;                         \
+        if (v && momentum != 0) {                                                                  \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                T d = g[i] * ts + twd * p[i];                                                      \
+                v[i] = tm * v[i] + d;                                                              \
+                p[i] -= tlr * v[i];                                                                \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (size_t i = 0; i < n; i++) p[i] -= tlr * (g[i] * ts + twd * p[i]);                 \
+        }                                                                                          \
+    }                                                                                              \
+    void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
+                         double eps, double wd, int decoupled, double step, double scale) {        \
+        const double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);                             \
+        const T step_size = (T)(lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2)), teps = (T)eps;       \
+        const T tb1 = (T)b1, tb2 = (T)b2, c1 = (T)(1 - b1), c2 = (T)(1 - b2), ts = (T)scale;       \
+        const T l2 = decoupled ? (T)0 : (T)wd, shrink = decoupled ? (T)(1 - lr * wd) : (T)1;       \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T d = g[i] * ts + l2 * p[i];                                                           \
+            T pi = p[i] * shrink;                                                                  \
+            m[i] = tb1 * m[i] + c1 * d;                                                            \
+            v[i] = tb2 * v[i] + c2 * d * d;                                                        \
+            p[i] = pi - step_size * m[i] / (SQRT(v[i]) * inv_sqrt_bc2 + teps);                     \
+        }                                                                                          \
+    }
+
+DEFINE_OPTIM(float, f32, sqrtf)
+DEFINE_OPTIM(double, f64, sqrt)
