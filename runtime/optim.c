@@ -15,9 +15,12 @@
 
 #define DEFINE_OPTIM(T, SUF, SQRT)                                                                 \
     double bprt_sumsq_##SUF(const T *g, size_t n) {                                                \
-        double s = 0;                                                                              \
-        _Pragma("omp simd reduction(+ : s)") for (size_t i = 0; i < n; i++) s += (double)g[i] * (double)g[i]; \
-        return s;                                                                                  \
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* independent sums: the compiler vectorises */  \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            for (int k = 0; k < 8; k++) s[k] += (double)g[i + k] * (double)g[i + k];               \
+        for (; i < n; i++) s[0] += (double)g[i] * (double)g[i];                                    \
+        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));                 \
     }                                                                                              \
     void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,  \
                         double scale) {                                                            \
