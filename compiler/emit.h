@@ -22,5 +22,7 @@ typedef struct EmitOptions {
 void emit_c_source(FILE *out, Graph *g, const EmitOptions *o);
 void emit_c_header(FILE *out, Graph *g, const EmitOptions *o);
 void emit_dot(FILE *out, const Graph *g);
+/* A self-check program for the generated code (includes `header`). */
+void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *header);
 
 #endif

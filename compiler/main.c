@@ -18,7 +18,7 @@
 
 static const char *usage_text =
     "usage: bpc FILE.bp -o OUT.c [--f64]          write OUT.c and OUT.h\n"
-    "       bpc --emit=c|h|ir|dot FILE.bp [--f64] [-O0]  print one artefact\n"
+    "       bpc --emit=c|h|ir|dot|test FILE.bp [--f64] [-O0]  print one artefact\n"
     "       bpc grad FILE.bp [--params P.safetensors] [--inputs I.safetensors] [-o G.safetensors] [--f64] [--seed N]\n"
     "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
     "       bpc train FILE.bp [--data DIR] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
@@ -158,12 +158,18 @@ static int cmd_emit(const Args *a, Graph *g) {
     EmitOptions eo = {a->f64, 0, 1, NULL, 0};
     if (strcmp(a->emit, "ir") == 0) ir_dump(stdout, g);
     else if (strcmp(a->emit, "dot") == 0) emit_dot(stdout, g);
+    else if (strcmp(a->emit, "test") == 0) {
+        char hdr[512];
+        const char *base = strrchr(a->file, '/');
+        snprintf(hdr, sizeof hdr, "%.*s.h", (int)strcspn(base ? base + 1 : a->file, "."), base ? base + 1 : a->file);
+        emit_test_program(stdout, g, &eo, hdr);
+    }
     else if (strcmp(a->emit, "c") == 0 || strcmp(a->emit, "h") == 0) {
         char *s = bpc_emit_string(g, &eo, a->emit[0] == 'h');
         fputs(s, stdout);
         free(s);
     } else
-        usage_error("--emit takes c, h, ir or dot, not '%s'", a->emit);
+        usage_error("--emit takes c, h, ir, dot or test, not '%s'", a->emit);
     return 0;
 }
 
