@@ -19,7 +19,7 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     fprintf(out, "/* Self-check of the code bpc generated for '%s'. */\n", m);
     fprintf(out, "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include \"%s\"\n\n", header);
     fprintf(out, "static double rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 8) & 0xffff) / 65536.0 - 0.5; }\n\n");
-    fprintf(out, "int main(void) {\n    unsigned seed = 12345;\n    int failed = 0;\n");
+    fprintf(out, "int main(void) {\n    unsigned seed = 12345;\n    int failed = 0;\n    (void)rnd(&seed);\n");
     char up[256];
     size_t k = 0;
     for (; m[k] && k + 1 < sizeof up; k++) up[k] = (char)(m[k] >= 'a' && m[k] <= 'z' ? m[k] - 32 : m[k]);
