@@ -17,6 +17,7 @@ typedef struct EmitOptions {
     int line_directives;/* #line back to the .bp source */
     const char *header_name; /* the .h to include from the .c ("net.h"), or NULL: self-contained */
     int entry_points;   /* add bp_entry_* wrappers with uniform signatures (the driver's JIT) */
+    int standalone;     /* carry the runtime parts used (reference GEMM, RNG, optimizers) */
 } EmitOptions;
 
 void emit_c_source(FILE *out, Graph *g, const EmitOptions *o);

@@ -17,7 +17,7 @@
 #endif
 
 static const char *usage_text =
-    "usage: bpc FILE.bp -o OUT.c [--f64]          write OUT.c and OUT.h\n"
+    "usage: bpc FILE.bp -o OUT.c [--f64] [--standalone]  write OUT.c and OUT.h (--standalone: with the runtime parts)\n"
     "       bpc --emit=c|h|ir|dot|test FILE.bp [--f64] [-O0]  print one artefact\n"
     "       bpc grad FILE.bp [--params P.safetensors] [--inputs I.safetensors] [-o G.safetensors] [--f64] [--seed N]\n"
     "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
@@ -72,7 +72,7 @@ static char *read_text(const char *path) {
 
 typedef struct Args {
     const char *cmd, *file, *out, *params, *inputs, *emit, *data, *save, *opt, *jit;
-    int f64, optimize, threads, epochs, steps, batch;
+    int f64, optimize, threads, epochs, steps, batch, standalone;
     double lr;
     uint64_t seed;
     int seed_given;
@@ -104,6 +104,7 @@ static void parse_args(int argc, char **argv, Args *a) {
 #define VALUE() (i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))
         if (strcmp(s, "-o") == 0) a->out = VALUE();
         else if (strcmp(s, "--f64") == 0) a->f64 = 1;
+        else if (strcmp(s, "--standalone") == 0) a->standalone = 1;
         else if (strcmp(s, "-O0") == 0) a->optimize = 0;
         else if (strncmp(s, "--emit=", 7) == 0) a->emit = s + 7;
         else if (strcmp(s, "--params") == 0) a->params = VALUE();
@@ -155,7 +156,7 @@ static int write_file(const char *path, const char *text) {
 }
 
 static int cmd_emit(const Args *a, Graph *g) {
-    EmitOptions eo = {a->f64, 0, 1, NULL, 0};
+    EmitOptions eo = {a->f64, 0, 1, NULL, 0, a->standalone};
     if (strcmp(a->emit, "ir") == 0) ir_dump(stdout, g);
     else if (strcmp(a->emit, "dot") == 0) emit_dot(stdout, g);
     else if (strcmp(a->emit, "test") == 0) {
@@ -181,7 +182,7 @@ static int cmd_write(const Args *a, Graph *g) {
     hpath[n - 1] = 'h';
     const char *base = strrchr(hpath, '/');
     base = base ? base + 1 : hpath;
-    EmitOptions eo = {a->f64, 0, 1, base, 0};
+    EmitOptions eo = {a->f64, 0, 1, base, 0, a->standalone};
     char *c = bpc_emit_string(g, &eo, 0), *h = bpc_emit_string(g, &eo, 1);
     int rc = write_file(a->out, c) || write_file(hpath, h);
     free(c);
