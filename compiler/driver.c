@@ -60,11 +60,12 @@ int drv_load_params(const Model *m, const char *path, void *params, char *err) {
     for (int i = 0; i < st.count; i++) {
         int found = 0;
         for (int p = 0; p < g->nparams; p++) found |= strcmp(g->params[p].name, st.tensors[i].name) == 0;
+        found |= strncmp(st.tensors[i].name, "__bpc.", 6) == 0; /* checkpoint extras */
         if (!found) ADD("%sunexpected '%s' (not a parameter of the program)", bad ? "; " : "", st.tensors[i].name);
     }
 #undef ADD
     if (bad) {
-        snprintf(err, BPRT_ERRLEN, "%s: parameters do not match the program: %s", path, msg);
+        snprintf(err, BPRT_ERRLEN, "%.200s: parameters do not match the program: %.250s", path, msg);
         bprt_st_free(&st);
         return -1;
     }
@@ -205,6 +206,51 @@ int drv_save_params(const Model *m, const char *path, const void *vec, char *err
     }
     int rc = bprt_st_write(path, t, g->nparams, err);
     free(t);
+    return rc;
+}
+
+int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,
+                        const int64_t progress[4], char *err) {
+    const Graph *g = m->g;
+    BprtTensorOut *t = calloc((size_t)g->nparams + 3, sizeof *t);
+    if (!t) abort();
+    int n = 0;
+    for (int p = 0; p < g->nparams; p++, n++) {
+        const Param *pa = &g->params[p];
+        t[n].name = pa->name;
+        t[n].dtype = m->f64 ? BPRT_F64 : BPRT_F32;
+        t[n].ndim = pa->shape.rank;
+        for (int k = 0; k < pa->shape.rank; k++) t[n].shape[k] = pa->shape.d[k].c;
+        t[n].data = (const char *)params + (size_t)pa->offset * m->real_size;
+    }
+    t[n] = (BprtTensorOut){"__bpc.opt_state", BPRT_U8, 1, {(int64_t)opt_bytes}, opt_state};
+    n++;
+    t[n] = (BprtTensorOut){"__bpc.progress", BPRT_I64, 1, {4}, progress};
+    n++;
+    int rc = bprt_st_write(path, t, n, err);
+    free(t);
+    return rc;
+}
+
+int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_bytes, int64_t progress[4], char *err) {
+    BprtSafetensors st;
+    if (bprt_st_read(path, &st, err) != 0) return -1;
+    const BprtTensor *o = bprt_st_find(&st, "__bpc.opt_state"), *p = bprt_st_find(&st, "__bpc.progress");
+    int rc = 0;
+    if (o && p) {
+        if (o->dtype != BPRT_U8 || o->count != (int64_t)opt_bytes || p->count != 4) {
+            snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
+                     "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
+            rc = -1;
+        } else {
+            memcpy(opt_state, o->data, opt_bytes);
+            double v[4];
+            bprt_st_to_f64(p, v);
+            for (int k = 0; k < 4; k++) progress[k] = (int64_t)v[k];
+            rc = 1;
+        }
+    }
+    bprt_st_free(&st);
     return rc;
 }
 

@@ -27,6 +27,15 @@ void drv_free_inputs(Inputs *in);
 /* Writes params-shaped reals (gradients, parameters) keyed by parameter name. */
 int drv_save_params(const Model *m, const char *path, const void *vec, char *err);
 
+/* A training checkpoint: the parameters (keyed by name, so --params reads it) plus
+ * "__bpc.opt_state" (the optimizer state's bytes) and "__bpc.progress" (epoch, step within
+ * the epoch, steps in all, seed). Written atomically. */
+int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,
+                        const int64_t progress[4], char *err);
+/* Reads the extras of a checkpoint: 1 if present (opt_state and progress filled), 0 if the
+ * file holds parameters only, -1 on error. */
+int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_bytes, int64_t progress[4], char *err);
+
 /* Prints `name [shape] = values` NumPy-style (large tensors summarised). */
 void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *s, const double *v, int64_t n, int f64);
 /* Shortest decimal that reads back as the same float (f64 = 0) or double. */

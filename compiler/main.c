@@ -23,6 +23,7 @@ static const char *usage_text =
     "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
     "       bpc train FILE.bp [--data DIR] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
     "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
+    "                 [--checkpoint-every N] [--on-nan stop|skip]\n"
     "       bpc eval FILE.bp --params P.safetensors --data DIR\n"
     "       bpc repl [FILE.bp]                       the interactive session (also: bpc alone on a terminal)\n"
     "       bpc --help | --version\n";
@@ -72,7 +73,7 @@ static char *read_text(const char *path) {
 
 typedef struct Args {
     const char *cmd, *file, *out, *params, *inputs, *emit, *data, *save, *opt, *jit;
-    int f64, optimize, threads, epochs, steps, batch, standalone;
+    int f64, optimize, threads, epochs, steps, batch, standalone, checkpoint_every, on_nan_skip;
     double lr;
     uint64_t seed;
     int seed_given;
@@ -120,6 +121,12 @@ static void parse_args(int argc, char **argv, Args *a) {
         else if (strcmp(s, "--epochs") == 0) a->epochs = parse_int(VALUE(), "--epochs");
         else if (strcmp(s, "--steps") == 0) a->steps = parse_int(VALUE(), "--steps");
         else if (strcmp(s, "--batch") == 0) a->batch = parse_int(VALUE(), "--batch");
+        else if (strcmp(s, "--checkpoint-every") == 0) a->checkpoint_every = parse_int(VALUE(), "--checkpoint-every");
+        else if (strcmp(s, "--on-nan") == 0) {
+            const char *v = VALUE();
+            if (strcmp(v, "skip") == 0) a->on_nan_skip = 1;
+            else if (strcmp(v, "stop") != 0) usage_error("--on-nan takes stop or skip, not '%s'", v);
+        }
         else if (strcmp(s, "--lr") == 0) {
             char *end;
             const char *v = VALUE();
@@ -132,6 +139,8 @@ static void parse_args(int argc, char **argv, Args *a) {
     }
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;
+    if (a->batch < 0 || (a->cmd && a->batch == 0 && strcmp(a->cmd, "eval") != 0 && strcmp(a->cmd, "train") == 0))
+        usage_error("%s", "--batch must be positive");
 }
 
 static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize) {
@@ -347,6 +356,8 @@ int main(int argc, char **argv) {
             to.seed = a.seed;
             to.eval_only = strcmp(a.cmd, "eval") == 0;
             to.f64 = a.f64;
+            to.checkpoint_every = a.checkpoint_every;
+            to.on_nan_skip = a.on_nan_skip;
             rc = train_run(g, &to);
         }
     }

@@ -3,6 +3,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static int load_split(const char *dir, const char *prefix, Split *s, char *err) 
         return -1;
     }
     if (s->images.ndim < 2 || s->labels.ndim != 1 || s->images.dims[0] != s->labels.dims[0]) {
-        snprintf(err, BPRT_ERRLEN, "%s: %lld images but %s holds %lld labels", ip, (long long)s->images.dims[0], lp,
+        snprintf(err, BPRT_ERRLEN, "%.200s: %lld images but %.200s holds %lld labels", ip, (long long)s->images.dims[0], lp,
                  (long long)s->labels.dims[0]);
         bprt_idx_free(&s->images);
         bprt_idx_free(&s->labels);
@@ -145,7 +146,36 @@ static void progress(int tty, int epoch, int epochs, int64_t step, int64_t steps
     fflush(stderr);
 }
 
-static int train_data(Model *m, const TrainOptions *o, void *params, void *opt_state, double lr) {
+/* Where checkpoints go: --save, else MODEL.ckpt.safetensors. */
+static const char *ckpt_path(const Model *m, const TrainOptions *o, char *buf, size_t size) {
+    if (o->save) return o->save;
+    snprintf(buf, size, "%s.ckpt.safetensors", m->g->model);
+    return buf;
+}
+
+static int save_ckpt(const Model *m, const TrainOptions *o, const void *params, const void *opt, size_t osz,
+                     const int64_t progress[4]) {
+    char buf[4096], err[BPRT_ERRLEN];
+    const char *path = ckpt_path(m, o, buf, sizeof buf);
+    if (drv_save_checkpoint(m, path, params, opt, osz, progress, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct Run {
+    Model *m;
+    const TrainOptions *o;
+    void *params, *opt_state;
+    size_t opt_bytes;
+    double lr;
+    int64_t progress[4]; /* epoch (1-based), steps done in it, steps in all, seed */
+} Run;
+
+static int train_data(Run *r) {
+    Model *m = r->m;
+    const TrainOptions *o = r->o;
     const Graph *g = m->g;
     char err[BPRT_ERRLEN];
     Split tr, te;
@@ -184,22 +214,24 @@ static int train_data(Model *m, const TrainOptions *o, void *params, void *opt_s
     if (!ws || !x || !y || !out || !perm) abort();
     int tty = isatty(2);
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
-    int64_t steps_done = 0, per_epoch = (tr.n + batch - 1) / batch;
+    int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0, steps_this_run = 0;
+    uint64_t seed = (uint64_t)r->progress[3];
     if (!o->eval_only)
-        printf("training %s on %s: %lld samples, batch %d, %s, lr %g, data loaded in %.2f s\n", g->model, o->data,
-               (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", lr, t_load);
+        printf("training %s on %s: %lld samples, batch %d, %s, lr %g, data loaded in %.2f s%s\n", g->model, o->data,
+               (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, t_load,
+               r->progress[2] ? " (resumed)" : "");
     int rc = 0;
-    for (int ep = 1; ep <= epochs && !o->eval_only; ep++) {
+    for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
         for (int64_t i = 0; i < tr.n; i++) perm[i] = i;
         for (int64_t i = tr.n - 1; i > 0; i--) {
-            int64_t j = (int64_t)(bprt_rng_u64(o->seed, 0x5eed0000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(i + 1));
+            int64_t j = (int64_t)(bprt_rng_u64(seed, 0x5eed0000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(i + 1));
             int64_t t = perm[i];
             perm[i] = perm[j];
             perm[j] = t;
         }
         double t0 = now(), compute = 0, sum_loss = 0;
         int64_t seen = 0;
-        for (int64_t s = 0; s < per_epoch; s++) {
+        for (int64_t s = r->progress[1]; s < per_epoch; s++) {
             int n = (int)(tr.n - s * batch < batch ? tr.n - s * batch : batch);
             fill_batch(m, &tr, &f, perm + s * batch, n, x, y);
             const void *in[64] = {0};
@@ -208,41 +240,71 @@ static int train_data(Model *m, const TrainOptions *o, void *params, void *opt_s
             int d2[BP_MAXSYMS] = {0};
             d2[f.bsym] = n;
             double tc = now();
-            double loss = m->train_step(params, opt_state, in, d2, lr, ws);
+            double loss = m->train_step(r->params, r->opt_state, in, d2, r->lr, ws);
             compute += now() - tc;
             if (!isfinite(loss)) {
-                fprintf(stderr, "\nbpc: error: the loss is %g at epoch %d, step %lld; stopping (try a smaller --lr)\n", loss, ep,
-                        (long long)s + 1);
-                rc = 1;
-                goto done;
+                if (o->on_nan_skip) {
+                    skipped++;
+                } else {
+                    if (tty) fputc('\n', stderr);
+                    fprintf(stderr, "bpc: error: the loss or its gradient is not finite at epoch %d, step %lld (loss %g); "
+                            "stopping with the parameters from before that step (try a smaller --lr, or --on-nan skip)\n",
+                            ep, (long long)s + 1, loss);
+                    r->progress[0] = ep;
+                    r->progress[1] = s;
+                    save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
+                    rc = 1;
+                    goto done;
+                }
+            } else {
+                sum_loss += loss * n;
+                seen += n;
             }
-            sum_loss += loss * n;
-            seen += n;
-            steps_done++;
+            r->progress[1] = s + 1;
+            r->progress[2]++;
+            steps_this_run++;
             if (tty && (s % 20 == 0 || s + 1 == per_epoch)) {
                 double el = now() - t0;
-                progress(tty, ep, epochs, s + 1, per_epoch, sum_loss / (double)seen, (double)seen / el,
-                         el / (double)(s + 1) * (double)(per_epoch - s - 1));
+                progress(tty, ep, epochs, s + 1, per_epoch, seen ? sum_loss / (double)seen : 0, (double)(seen ? seen : 1) / el,
+                         el / (double)(s + 1 - 0) * (double)(per_epoch - s - 1));
             }
-            if (o->steps && steps_done >= o->steps) break;
+            if (o->checkpoint_every && r->progress[2] % o->checkpoint_every == 0) {
+                int64_t pr[4] = {ep, s + 1, r->progress[2], r->progress[3]};
+                if (s + 1 == per_epoch) pr[0] = ep + 1, pr[1] = 0;
+                if (save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, pr) != 0) {
+                    rc = 1;
+                    goto done;
+                }
+            }
+            if (o->steps && steps_this_run >= o->steps) break;
             if (o->stop && *o->stop) break;
         }
         double wall = now() - t0;
         if (tty) fprintf(stderr, "\r%*s\r", 110, "");
+        int finished = r->progress[1] == per_epoch;
+        if (finished) {
+            r->progress[0] = ep + 1;
+            r->progress[1] = 0;
+        }
         double tl, ta;
-        evaluate(m, &te, &f, params, batch, ws, x, y, out, &tl, &ta);
-        printf("epoch %d: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)\n", ep,
-               sum_loss / (double)seen, tl, 100 * ta, wall, compute, (double)seen / wall);
+        evaluate(m, &te, &f, r->params, batch, ws, x, y, out, &tl, &ta);
+        printf("epoch %d%s: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
+               ep, finished ? "" : " (partial)", seen ? sum_loss / (double)seen : NAN, tl, 100 * ta, wall, compute,
+               (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
         fflush(stdout);
-        if (o->steps && steps_done >= o->steps) break;
         if (o->stop && *o->stop) {
-            printf("interrupted: stopped after epoch %d, step %lld\n", ep, (long long)steps_done);
+            char buf[4096];
+            save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
+            printf("interrupted at epoch %d after %lld steps; checkpoint saved to %s (resume with --params %s)\n", ep,
+                   (long long)r->progress[2], ckpt_path(m, o, buf, sizeof buf), ckpt_path(m, o, buf, sizeof buf));
+            rc = o->params_io ? 0 : 130;
             break;
         }
+        if (o->steps && steps_this_run >= o->steps) break;
     }
     if (o->eval_only) {
         double tl, ta;
-        evaluate(m, &te, &f, params, batch, ws, x, y, out, &tl, &ta);
+        evaluate(m, &te, &f, r->params, batch, ws, x, y, out, &tl, &ta);
         printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", tl, 100 * ta, (long long)te.n);
     }
 done:
@@ -257,7 +319,11 @@ done:
 }
 
 /* Fixed inputs (--inputs or defaults): `steps` optimizer steps on one batch. */
-static int train_fixed(Model *m, const TrainOptions *o, void *params, void *opt_state, double lr) {
+static int train_fixed(Run *r) {
+    Model *m = r->m;
+    const TrainOptions *o = r->o;
+    void *params = r->params, *opt_state = r->opt_state;
+    double lr = r->lr;
     char err[BPRT_ERRLEN];
     Inputs in;
     if (drv_load_inputs(m, o->inputs, &in, err) != 0) {
@@ -277,7 +343,9 @@ static int train_fixed(Model *m, const TrainOptions *o, void *params, void *opt_
     for (int s = 1; s <= steps; s++) {
         double loss = m->train_step(params, opt_state, inp, in.dims, lr, ws);
         if (!isfinite(loss)) {
-            fprintf(stderr, "bpc: error: the loss is %g at step %d; stopping\n", loss, s);
+            if (o->on_nan_skip) continue;
+            fprintf(stderr, "bpc: error: the loss or its gradient is not finite at step %d (loss %g); stopping with the "
+                    "parameters from before that step\n", s, loss);
             rc = 1;
             goto out;
         }
@@ -294,7 +362,25 @@ out:
     return rc;
 }
 
-int train_run(Graph *g, const TrainOptions *o) {
+static volatile int interrupted;
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+int train_run(Graph *g, const TrainOptions *o_in) {
+    TrainOptions opts = *o_in;
+    const TrainOptions *o = &opts;
+    struct sigaction sa, old_int, old_term;
+    int own_signals = !opts.stop;
+    if (own_signals) {
+        interrupted = 0;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        opts.stop = &interrupted;
+    }
     if (g->loss < 0) {
         fprintf(stderr, "bpc: error: the program has no 'loss' statement, so there is nothing to train\n");
         return 1;
@@ -342,16 +428,30 @@ int train_run(Graph *g, const TrainOptions *o) {
         fprintf(stderr, "bpc: error: %s\n", err);
         rc = 1;
     }
+    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}};
+    if (!rc && o->params && !o->params_io && !o->eval_only) {
+        int ex = drv_load_checkpoint_extras(o->params, opt_state, osz, run.progress, err);
+        if (ex < 0) {
+            fprintf(stderr, "bpc: error: %s\n", err);
+            rc = 1;
+        } else if (ex == 1)
+            printf("resuming from %s: epoch %lld, step %lld (%lld steps done)\n", o->params, (long long)run.progress[0],
+                   (long long)run.progress[1] + 1, (long long)run.progress[2]);
+    }
     if (!rc) {
         if (getenv("BPC_VERBOSE")) fprintf(stderr, "JIT compiled in %.1f ms\n", 1e3 * tjit);
-        rc = o->data ? train_data(&m, o, params, opt_state, lr) : train_fixed(&m, o, params, opt_state, lr);
+        rc = o->data ? train_data(&run) : train_fixed(&run);
     }
     if (!rc && o->save && !o->eval_only) {
-        if (drv_save_params(&m, o->save, params, err) != 0) {
+        if (drv_save_checkpoint(&m, o->save, params, opt_state, osz, run.progress, err) != 0) {
             fprintf(stderr, "bpc: error: %s\n", err);
             rc = 1;
         } else
             printf("saved parameters to %s\n", o->save);
+    }
+    if (own_signals) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
     }
     if (!o->params_io) free(params);
     free(opt_state);
