@@ -1,0 +1,107 @@
+/* cpu.c — the runtime's two pieces of process-wide state: which instruction set the
+ * kernels use, and how many threads they may use.
+ *
+ * ISA: detected at first use from the CPU (__builtin_cpu_supports, which also checks that
+ * the OS saves the wider registers): AVX-512F+DQ, else AVX2+FMA, else generic. The
+ * environment variable BPRT_ISA=avx512|avx2|generic picks one instead, if the CPU has it
+ * (an unknown or unsupported value is ignored). bprt_set_isa changes it later.
+ * Threads: BPRT_NUM_THREADS (a positive integer), else omp_get_num_procs();
+ * bprt_set_threads(n) with n >= 1 overrides, n <= 0 restores the default.
+ * Both are meant to be set once, before kernels run concurrently; reads and writes are
+ * relaxed atomics so a racing reader sees an old or new value, never a torn one. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bprt.h"
+#include "kernel.h"
+
+static const char *const isa_names[BPRT_ISA_COUNT] = {"generic", "avx2", "avx512"};
+
+static int isa_current = -1; /* BprtIsa, or -1 before first use */
+static int threads_current;  /* 0: not yet decided */
+
+static int cpu_has(BprtIsa isa)
+{
+    switch (isa) {
+    case BPRT_ISA_GENERIC:
+        return 1;
+    case BPRT_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case BPRT_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("fma");
+    default:
+        return 0;
+    }
+}
+
+static int isa_lookup(const char *name)
+{
+    for (int i = 0; i < BPRT_ISA_COUNT; i++)
+        if (name && strcmp(name, isa_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+BprtIsa bprt_isa_id(void)
+{
+    int isa = __atomic_load_n(&isa_current, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return (BprtIsa)isa;
+    __builtin_cpu_init();
+    isa = isa_lookup(getenv("BPRT_ISA"));
+    if (isa < 0 || !cpu_has((BprtIsa)isa)) {
+        isa = BPRT_ISA_GENERIC;
+        for (int i = BPRT_ISA_COUNT - 1; i > BPRT_ISA_GENERIC; i--)
+            if (cpu_has((BprtIsa)i)) {
+                isa = i;
+                break;
+            }
+    }
+    __atomic_store_n(&isa_current, isa, __ATOMIC_RELAXED);
+    return (BprtIsa)isa;
+}
+
+const char *bprt_isa(void)
+{
+    return isa_names[bprt_isa_id()];
+}
+
+int bprt_set_isa(const char *name)
+{
+    int isa = isa_lookup(name);
+    __builtin_cpu_init();
+    if (isa < 0 || !cpu_has((BprtIsa)isa))
+        return -1;
+    __atomic_store_n(&isa_current, isa, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int threads_default(void)
+{
+    const char *s = getenv("BPRT_NUM_THREADS");
+    if (s && *s) {
+        char *end;
+        long n = strtol(s, &end, 10);
+        if (*end == '\0' && n >= 1 && n <= 4096)
+            return (int)n;
+    }
+    int n = omp_get_num_procs();
+    return n >= 1 ? n : 1;
+}
+
+int bprt_threads(void)
+{
+    int n = __atomic_load_n(&threads_current, __ATOMIC_RELAXED);
+    if (n > 0)
+        return n;
+    n = threads_default();
+    __atomic_store_n(&threads_current, n, __ATOMIC_RELAXED);
+    return n;
+}
+
+void bprt_set_threads(int n)
+{
+    __atomic_store_n(&threads_current, n >= 1 ? n : threads_default(), __ATOMIC_RELAXED);
+}

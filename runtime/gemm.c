@@ -1,0 +1,142 @@
+/* gemm.c — bprt_sgemm and bprt_dgemm: CPU dispatch, packing, cache blocking, threading,
+ * and the portable micro-kernels.
+ *
+ * The driver is written once in gemm_driver.h and instantiated here for float and double;
+ * the micro-kernels are written once in gemm_tile.h and instantiated per ISA (portable
+ * ones below with GCC vector extensions, 16-byte vectors, which any GCC/Clang target
+ * lowers; AVX2 and AVX-512 ones in their own files built with the matching -m flags).
+ * The kernel set is chosen per call from bprt_isa_id() (cpu.c).
+ * Packing buffers are per-thread scratch that grows and is kept for the thread's life
+ * (OpenMP workers persist, so steady-state calls allocate nothing); it is not freed at
+ * thread exit. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bprt.h"
+#include "kernel.h"
+
+/* Tunables (bytes so one value serves float and double). */
+#define KC_MAX_BYTES 1024              /* kc <= 256 floats / 128 doubles */
+#define MC_MAX_BYTES (512 * 1024)      /* packed A block, kept in L2 */
+#define NC_MAX 4096                    /* columns of a packed B block */
+#define GEMM_MIN_FLOPS_PER_THREAD 4e5  /* below this per thread, use fewer threads */
+
+enum { SCRATCH_SLOTS = 4 };
+static _Thread_local struct {
+    void *p;
+    size_t cap;
+} scratch_slot[SCRATCH_SLOTS];
+
+/* This thread's buffer number `slot`, 64-byte aligned, at least `bytes` long (contents
+ * not kept across growth); NULL if out of memory. */
+static void *scratch(int slot, size_t bytes)
+{
+    if (bytes > scratch_slot[slot].cap) {
+        size_t cap = (bytes + 4095) & ~(size_t)4095;
+        void *p = aligned_alloc(64, cap);
+        if (!p)
+            return NULL;
+        free(scratch_slot[slot].p);
+        scratch_slot[slot].p = p;
+        scratch_slot[slot].cap = cap;
+    }
+    return scratch_slot[slot].p;
+}
+
+/* Chooses tm x tn == nth cutting a tiles_m x tiles_n grid of mr x nr tiles, minimising
+ * the largest part's work: its C area plus the packing of its A rows and B columns. */
+static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int nth, int *tm, int *tn)
+{
+    double best = -1;
+    *tm = 1;
+    *tn = nth;
+    for (int a = 1; a <= nth; a++) {
+        if (nth % a)
+            continue;
+        int b = nth / a;
+        double rows = (double)((tiles_m + a - 1) / a) * mr;
+        double cols = (double)((tiles_n + b - 1) / b) * nr;
+        double cost = rows * cols + 8.0 * (rows + cols);
+        if (best < 0 || cost < best) {
+            best = cost;
+            *tm = a;
+            *tn = b;
+        }
+    }
+}
+
+/* ---- portable micro-kernels ---------------------------------------------------------- */
+typedef float VecF32 __attribute__((vector_size(16)));
+typedef double VecF64 __attribute__((vector_size(16)));
+
+static inline VecF32 loadu_f32(const float *p)
+{
+    VecF32 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline VecF64 loadu_f64(const double *p)
+{
+    VecF64 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#define T float
+#define VEC VecF32
+#define VL 4
+#define MR 4
+#define NV 2
+#define VZERO() ((VecF32){0})
+#define VLOADU(p) loadu_f32(p)
+#define VSTOREU(p, v) memcpy((p), (VecF32[1]){v}, sizeof(VecF32))
+#define VBCAST(x) ((VecF32){0} + (x))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VMUL(a, b) ((a) * (b))
+#define KSET bprt_kernel_f32_generic
+#define KTYPE BprtKernelF32
+#define KPREFIX(x) generic_f32_##x
+#include "gemm_tile.h"
+
+#define T double
+#define VEC VecF64
+#define VL 2
+#define MR 4
+#define NV 2
+#define VZERO() ((VecF64){0})
+#define VLOADU(p) loadu_f64(p)
+#define VSTOREU(p, v) memcpy((p), (VecF64[1]){v}, sizeof(VecF64))
+#define VBCAST(x) ((VecF64){0} + (x))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VMUL(a, b) ((a) * (b))
+#define KSET bprt_kernel_f64_generic
+#define KTYPE BprtKernelF64
+#define KPREFIX(x) generic_f64_##x
+#include "gemm_tile.h"
+
+/* ---- the two drivers ----------------------------------------------------------------- */
+static const BprtKernelF32 *const kernels_f32[BPRT_ISA_COUNT] = {
+    [BPRT_ISA_GENERIC] = &bprt_kernel_f32_generic,
+    [BPRT_ISA_AVX2] = &bprt_kernel_f32_avx2,
+    [BPRT_ISA_AVX512] = &bprt_kernel_f32_avx512,
+};
+static const BprtKernelF64 *const kernels_f64[BPRT_ISA_COUNT] = {
+    [BPRT_ISA_GENERIC] = &bprt_kernel_f64_generic,
+    [BPRT_ISA_AVX2] = &bprt_kernel_f64_avx2,
+    [BPRT_ISA_AVX512] = &bprt_kernel_f64_avx512,
+};
+
+#define T float
+#define KTYPE BprtKernelF32
+#define KTABLE kernels_f32
+#define FN bprt_sgemm
+#define DPREFIX(x) sgemm_##x
+#include "gemm_driver.h"
+
+#define T double
+#define KTYPE BprtKernelF64
+#define KTABLE kernels_f64
+#define FN bprt_dgemm
+#define DPREFIX(x) dgemm_##x
+#include "gemm_driver.h"

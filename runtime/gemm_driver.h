@@ -1,0 +1,255 @@
+/* gemm_driver.h — template for one GEMM entry point (bprt_sgemm or bprt_dgemm), included
+ * once per element type by gemm.c. The maths and the contract are in bprt.h:
+ *   C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C, row-major.
+ *
+ * Shape legend: M rows of C, N columns of C, K the reduction; mr x nr the kernel's
+ * register tile; mc x kc the packed A block, kc x nc the packed B block.
+ *
+ * Structure (GotoBLAS / BLIS loop nest):
+ *   for jc in N by nc:                       B block kc x nc   (L2/L3)
+ *     for pc in K by kc:                     pack B block; beta applies at pc == 0 only
+ *       for ic in M by mc:                   pack A block mc x kc   (L2)
+ *         for jr in nc by nr:                B micro-panel kc x nr  (L1)
+ *           for ir in mc by mr: tile         A micro-panel kc x mr, C tile in registers
+ * Packing reads op(A) / op(B) through the transpose flags, so the kernel sees one layout.
+ * kc is K split into equal blocks of at most KC_MAX (no thin remainder block).
+ * Threads: the C grid of tiles is cut into tm x tn rectangles, one per OpenMP thread,
+ * each running the serial nest above with its own packing buffers; problems under
+ * GEMM_MIN_FLOPS_PER_THREAD per thread use fewer threads, tiny ones run inline.
+ * M == 1 or N == 1 go to GEMV loops on the kernel's dot / axpy (memory-bound, one thread).
+ * alpha == 0 or K == 0 only scale C (A and B are not read). beta == 0 never reads C.
+ *
+ * The includer defines T, KTYPE (kernel set type), KTABLE (array of kernel sets indexed by
+ * BprtIsa), FN (the exported name) and DPREFIX(x) (unique static names); they are
+ * #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
+ * MC_MAX_BYTES, NC_MAX, GEMM_MIN_FLOPS_PER_THREAD. */
+
+/* C[M,N] *= beta; beta == 0 stores zeros without reading C. */
+static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
+{
+    if (beta == 1)
+        return;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+}
+
+/* Packs op(A)[i0 : i0+mc, p0 : p0+kc] into ceil(mc/mr) micro-panels Ap[p][k*mr + i]. */
+static void DPREFIX(pack_a)(int tA, const T *A, ptrdiff_t lda, int i0, int mc, int p0, int kc,
+                            int mr, T *restrict Ap)
+{
+    for (int p = 0; p * mr < mc; p++, Ap += (ptrdiff_t)kc * mr) {
+        int r = mc - p * mr < mr ? mc - p * mr : mr;
+        int row = i0 + p * mr;
+        if (!tA) {
+            for (int i = 0; i < r; i++) {
+                const T *src = A + (ptrdiff_t)(row + i) * lda + p0;
+                for (int k = 0; k < kc; k++)
+                    Ap[k * mr + i] = src[k];
+            }
+        } else {
+            for (int k = 0; k < kc; k++) {
+                const T *src = A + (ptrdiff_t)(p0 + k) * lda + row;
+                for (int i = 0; i < r; i++)
+                    Ap[k * mr + i] = src[i];
+            }
+        }
+        for (int k = 0; k < kc; k++)
+            for (int i = r; i < mr; i++)
+                Ap[k * mr + i] = 0;
+    }
+}
+
+/* Packs op(B)[p0 : p0+kc, j0 : j0+nc] into ceil(nc/nr) micro-panels Bp[q][k*nr + j]. */
+static void DPREFIX(pack_b)(int tB, const T *B, ptrdiff_t ldb, int p0, int kc, int j0, int nc,
+                            int nr, T *restrict Bp)
+{
+    for (int q = 0; q * nr < nc; q++, Bp += (ptrdiff_t)kc * nr) {
+        int c = nc - q * nr < nr ? nc - q * nr : nr;
+        int col = j0 + q * nr;
+        if (!tB) {
+            for (int k = 0; k < kc; k++) {
+                const T *src = B + (ptrdiff_t)(p0 + k) * ldb + col;
+                T *dst = Bp + k * nr;
+                for (int j = 0; j < c; j++)
+                    dst[j] = src[j];
+                for (int j = c; j < nr; j++)
+                    dst[j] = 0;
+            }
+        } else {
+            for (int j = 0; j < c; j++) {
+                const T *src = B + (ptrdiff_t)(col + j) * ldb + p0;
+                for (int k = 0; k < kc; k++)
+                    Bp[k * nr + j] = src[k];
+            }
+            for (int k = 0; k < kc; k++)
+                for (int j = c; j < nr; j++)
+                    Bp[k * nr + j] = 0;
+        }
+    }
+}
+
+/* The blocked loop nest on one thread; A, B, C already offset to this thread's part. */
+static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K, T alpha,
+                            const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
+                            ptrdiff_t ldc)
+{
+    const int mr = kr->mr, nr = kr->nr;
+    const int kc_limit = (int)(KC_MAX_BYTES / sizeof(T));
+    int kblocks = (K + kc_limit - 1) / kc_limit;
+    int kc_max = (K + kblocks - 1) / kblocks;
+    int mc_max = (int)(MC_MAX_BYTES / sizeof(T) / (size_t)kc_max) / mr * mr;
+    if (mc_max < mr)
+        mc_max = mr;
+    int m_pad = (M + mr - 1) / mr * mr;
+    if (mc_max > m_pad)
+        mc_max = m_pad;
+    int nc_max = NC_MAX / nr * nr;
+    int n_pad = (N + nr - 1) / nr * nr;
+    if (nc_max > n_pad)
+        nc_max = n_pad;
+
+    T *Ap = scratch(0, (size_t)mc_max * kc_max * sizeof(T));
+    T *Bp = scratch(1, (size_t)nc_max * kc_max * sizeof(T));
+    if (!Ap || !Bp)
+        abort(); /* out of memory for a few hundred KiB: nothing sensible to return */
+
+    for (int jc = 0; jc < N; jc += nc_max) {
+        int nc = N - jc < nc_max ? N - jc : nc_max;
+        for (int pc = 0; pc < K; pc += kc_max) {
+            int kc = K - pc < kc_max ? K - pc : kc_max;
+            T bet = pc == 0 ? beta : (T)1;
+            DPREFIX(pack_b)(tB, B, ldb, pc, kc, jc, nc, nr, Bp);
+            for (int ic = 0; ic < M; ic += mc_max) {
+                int mc = M - ic < mc_max ? M - ic : mc_max;
+                DPREFIX(pack_a)(tA, A, lda, ic, mc, pc, kc, mr, Ap);
+                for (int jr = 0; jr < nc; jr += nr) {
+                    int n = nc - jr < nr ? nc - jr : nr;
+                    const T *bp = Bp + (ptrdiff_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += mr) {
+                        int m = mc - ir < mr ? mc - ir : mr;
+                        kr->tile(m, n, kc, Ap + (ptrdiff_t)ir * kc, bp,
+                                 C + (ptrdiff_t)(ic + ir) * ldc + jc + jr, ldc, alpha, bet);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* M == 1: c[0,N) = alpha * x @ op(B) + beta * c, x = op(A)'s single row. */
+static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T alpha,
+                              const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta,
+                              T *c)
+{
+    const T *x = A;
+    if (tA) {
+        T *xc = scratch(2, (size_t)K * sizeof(T));
+        if (!xc)
+            abort();
+        for (int k = 0; k < K; k++)
+            xc[k] = A[k * lda];
+        x = xc;
+    }
+    if (!tB) {
+        DPREFIX(scale)(1, N, beta, c, 0);
+        for (int k = 0; k < K; k++)
+            kr->axpy(N, alpha * x[k], B + k * ldb, c);
+    } else {
+        for (int j = 0; j < N; j++) {
+            T s = alpha * kr->dot(K, B + j * ldb, x);
+            c[j] = beta == 0 ? s : s + beta * c[j];
+        }
+    }
+}
+
+/* N == 1: c[i*ldc], i < M, = alpha * op(A) @ y + beta * c, y = op(B)'s single column. */
+static void DPREFIX(gemv_col)(const KTYPE *kr, int tA, int tB, int M, int K, T alpha,
+                              const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta,
+                              T *C, ptrdiff_t ldc)
+{
+    const T *y = B;
+    if (!tB && ldb != 1) {
+        T *yc = scratch(2, (size_t)K * sizeof(T));
+        if (!yc)
+            abort();
+        for (int k = 0; k < K; k++)
+            yc[k] = B[k * ldb];
+        y = yc;
+    }
+    if (!tA) {
+        for (int i = 0; i < M; i++) {
+            T s = alpha * kr->dot(K, A + i * lda, y);
+            C[i * ldc] = beta == 0 ? s : s + beta * C[i * ldc];
+        }
+    } else {
+        T *t = scratch(3, (size_t)M * sizeof(T));
+        if (!t)
+            abort();
+        for (int i = 0; i < M; i++)
+            t[i] = 0;
+        for (int k = 0; k < K; k++)
+            kr->axpy(M, y[k], A + k * lda, t);
+        for (int i = 0; i < M; i++)
+            C[i * ldc] = beta == 0 ? alpha * t[i] : alpha * t[i] + beta * C[i * ldc];
+    }
+}
+
+void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
+        int ldb, T beta, T *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0 || alpha == 0) {
+        DPREFIX(scale)(M, N, beta, C, ldc);
+        return;
+    }
+    const KTYPE *kr = KTABLE[bprt_isa_id()];
+    if (M == 1) {
+        DPREFIX(gemv_row)(kr, transA, transB, N, K, alpha, A, lda, B, ldb, beta, C);
+        return;
+    }
+    if (N == 1) {
+        DPREFIX(gemv_col)(kr, transA, transB, M, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+
+    int tiles_m = (M + kr->mr - 1) / kr->mr, tiles_n = (N + kr->nr - 1) / kr->nr;
+    double flops = 2.0 * M * N * K;
+    int nt = bprt_threads();
+    if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD)
+        nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
+    if (nt > tiles_m * tiles_n)
+        nt = tiles_m * tiles_n;
+    if (nt <= 1 || omp_in_parallel()) {
+        DPREFIX(serial)(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int nth = omp_get_num_threads(), id = omp_get_thread_num();
+        int tm, tn;
+        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, nth, &tm, &tn);
+        int pm = id / tn, pn = id % tn;
+        int m0 = (int)((long)tiles_m * pm / tm) * kr->mr;
+        int m1 = (int)((long)tiles_m * (pm + 1) / tm) * kr->mr;
+        int n0 = (int)((long)tiles_n * pn / tn) * kr->nr;
+        int n1 = (int)((long)tiles_n * (pn + 1) / tn) * kr->nr;
+        if (m1 > M)
+            m1 = M;
+        if (n1 > N)
+            n1 = N;
+        if (pm < tm && m0 < m1 && n0 < n1) {
+            const T *a = transA ? A + m0 : A + (ptrdiff_t)m0 * lda;
+            const T *b = transB ? B + (ptrdiff_t)n0 * ldb : B + n0;
+            DPREFIX(serial)(kr, transA, transB, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb,
+                            beta, C + (ptrdiff_t)m0 * ldc + n0, ldc);
+        }
+    }
+}
+
+#undef T
+#undef KTYPE
+#undef KTABLE
+#undef FN
+#undef DPREFIX

@@ -1,0 +1,170 @@
+/* gemm_tile.h — template for one kernel set (kernel.h): the register-tiled GEMM
+ * micro-kernel, dot and axpy, written once over a small vector vocabulary and included
+ * once per (ISA, element type) by gemm.c, gemm_avx2.c and gemm_avx512.c.
+ *
+ * The tile keeps an MR x NR block of C in MR*NV vector registers (NR = NV*VL): each k step
+ * loads NV vectors of the packed B row and, for each of the m live rows, broadcasts one
+ * packed A element and fuses it in. The body is specialised for every m in 1..MR
+ * (always_inline with a constant m), so short edge tiles do not pay for padded rows;
+ * a short n (edge columns) goes through a stack buffer and a scalar merge.
+ *
+ * The includer defines, before including:
+ *   T          element type            VEC        vector type of VL elements
+ *   VL, MR, NV lanes, tile rows, vectors per tile row
+ *   VZERO()  VLOADU(p)  VSTOREU(p, v)  VBCAST(x)  VFMA(a, b, c) = a*b + c  VMUL(a, b)
+ *   KSET       name of the BprtKernelF32/F64 object to define (external linkage)
+ *   KTYPE      BprtKernelF32 or BprtKernelF64
+ *   KPREFIX(x) token paster making this instance's static names unique
+ * and all of them are #undef'd here at the end. */
+
+#define NR (NV * VL)
+_Static_assert(MR * NR <= BPRT_MAX_TILE, "tile larger than BPRT_MAX_TILE");
+_Static_assert(MR <= 16, "tile dispatch below handles MR <= 16");
+
+/* C[m,n] = alpha * Ap @ Bp + beta * C, m and n constants after inlining. */
+static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
+    int m, int n, int K, const T *restrict Ap, const T *restrict Bp, T *restrict C,
+    ptrdiff_t ldc, T alpha, T beta)
+{
+    VEC acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = VZERO();
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+        if (i < m)
+            __builtin_prefetch(C + i * ldc, 1);
+
+#pragma GCC unroll 2
+    for (int k = 0; k < K; k++) {
+        VEC b[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            b[v] = VLOADU(Bp + v * VL);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            if (i < m) {
+                VEC a = VBCAST(Ap[i]);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++)
+                    acc[i][v] = VFMA(a, b[v], acc[i][v]);
+            }
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+
+    VEC va = VBCAST(alpha);
+    if (n == NR) {
+        VEC vb = VBCAST(beta);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            if (i >= m)
+                continue;
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) {
+                T *c = C + i * ldc + v * VL;
+                VEC r = VMUL(va, acc[i][v]);
+                if (beta != 0)
+                    r = VFMA(vb, VLOADU(c), r);
+                VSTOREU(c, r);
+            }
+        }
+        return;
+    }
+    T tmp[MR * NR] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        if (i >= m)
+            continue;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            VSTOREU(tmp + i * NR + v * VL, VMUL(va, acc[i][v]));
+    }
+    if (n > NR)
+        n = NR;
+    for (int i = 0; i < m; i++) {
+        T *c = C + i * ldc;
+        if (beta == 0)
+            for (int j = 0; j < n; j++)
+                c[j] = tmp[i * NR + j];
+        else
+            for (int j = 0; j < n; j++)
+                c[j] = tmp[i * NR + j] + beta * c[j];
+    }
+}
+
+static void KPREFIX(tile)(int m, int n, int K, const T *Ap, const T *Bp, T *C, ptrdiff_t ldc,
+                          T alpha, T beta)
+{
+    switch (m) {
+#define KCASE(r)                                                                          \
+    case r:                                                                               \
+        if (r <= MR) {                                                                    \
+            KPREFIX(tile_body)(r <= MR ? r : MR, n, K, Ap, Bp, C, ldc, alpha, beta);      \
+            return;                                                                       \
+        }                                                                                 \
+        break;
+        KCASE(1) KCASE(2) KCASE(3) KCASE(4) KCASE(5) KCASE(6) KCASE(7) KCASE(8)
+        KCASE(9) KCASE(10) KCASE(11) KCASE(12) KCASE(13) KCASE(14) KCASE(15) KCASE(16)
+#undef KCASE
+    default:
+        break;
+    }
+}
+
+static T KPREFIX(dot)(int K, const T *x, const T *y)
+{
+    VEC s0 = VZERO(), s1 = VZERO(), s2 = VZERO(), s3 = VZERO();
+    int k = 0;
+    for (; k + 4 * VL <= K; k += 4 * VL) {
+        s0 = VFMA(VLOADU(x + k), VLOADU(y + k), s0);
+        s1 = VFMA(VLOADU(x + k + VL), VLOADU(y + k + VL), s1);
+        s2 = VFMA(VLOADU(x + k + 2 * VL), VLOADU(y + k + 2 * VL), s2);
+        s3 = VFMA(VLOADU(x + k + 3 * VL), VLOADU(y + k + 3 * VL), s3);
+    }
+    for (; k + VL <= K; k += VL)
+        s0 = VFMA(VLOADU(x + k), VLOADU(y + k), s0);
+    T lanes[VL] __attribute__((aligned(64)));
+    VSTOREU(lanes, s0 + s1 + s2 + s3);
+    T s = 0;
+    for (int l = 0; l < VL; l++)
+        s += lanes[l];
+    for (; k < K; k++)
+        s += x[k] * y[k];
+    return s;
+}
+
+static void KPREFIX(axpy)(int n, T a, const T *x, T *y)
+{
+    VEC va = VBCAST(a);
+    int j = 0;
+    for (; j + 2 * VL <= n; j += 2 * VL) {
+        VSTOREU(y + j, VFMA(va, VLOADU(x + j), VLOADU(y + j)));
+        VSTOREU(y + j + VL, VFMA(va, VLOADU(x + j + VL), VLOADU(y + j + VL)));
+    }
+    for (; j + VL <= n; j += VL)
+        VSTOREU(y + j, VFMA(va, VLOADU(x + j), VLOADU(y + j)));
+    for (; j < n; j++)
+        y[j] += a * x[j];
+}
+
+const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(dot), KPREFIX(axpy)};
+
+#undef NR
+#undef T
+#undef VEC
+#undef VL
+#undef MR
+#undef NV
+#undef VZERO
+#undef VLOADU
+#undef VSTOREU
+#undef VBCAST
+#undef VFMA
+#undef VMUL
+#undef KSET
+#undef KTYPE
+#undef KPREFIX

@@ -1,0 +1,154 @@
+/* idx.c — reading IDX files (the MNIST family), gzipped or plain.
+ *
+ * Format: bytes 0x00 0x00 <type> <ndim>, then ndim big-endian u32 dimensions, then the
+ * payload of product(dims) elements, row-major. Only type 0x08 (unsigned byte) is read,
+ * with 1 to 4 dimensions. The payload must be exactly product(dims) bytes: a short file or
+ * trailing bytes are errors; so are payloads over 4 GiB. zlib's gzopen/gzread read gzip
+ * and plain files alike, so the caller need not say which. Every message starts with the
+ * path. What it leaves out: the other IDX element types (signed byte, short, int, float,
+ * double) — MNIST-style data sets use only unsigned bytes. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "bprt.h"
+
+#define IDX_MAX_BYTES (4ull << 30) /* payload cap: 4 GiB */
+
+__attribute__((format(printf, 3, 4))) static int idx_fail(char err[BPRT_ERRLEN],
+                                                          const char *path, const char *fmt,
+                                                          ...)
+{
+    int n = snprintf(err, BPRT_ERRLEN, "%s: ", path);
+    if (n < 0 || n >= BPRT_ERRLEN)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, BPRT_ERRLEN - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Reads up to n bytes (gzread takes an unsigned int count); returns bytes read or -1. */
+static int64_t read_fully(gzFile gz, unsigned char *buf, uint64_t n)
+{
+    uint64_t got = 0;
+    while (got < n) {
+        uint64_t chunk = n - got > (1u << 30) ? (1u << 30) : n - got;
+        int r = gzread(gz, buf + got, (unsigned)chunk);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (uint64_t)r;
+    }
+    return (int64_t)got;
+}
+
+/* The gzip layer's message after a failed or short read, or "" if none. */
+static const char *gz_problem(gzFile gz)
+{
+    int code;
+    const char *msg = gzerror(gz, &code);
+    return code != Z_OK && msg ? msg : "";
+}
+
+/* "2 x 3 x 4" */
+static const char *dims_str(char *buf, size_t cap, int ndim, const int64_t *dims)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%" PRId64, i ? " x " : "", dims[i]);
+    return buf;
+}
+
+static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ERRLEN])
+{
+    unsigned char magic[4];
+    int64_t got = read_fully(gz, magic, 4);
+    if (got < 0)
+        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+    if (got < 4)
+        return idx_fail(err, path, "file is %" PRId64 " bytes, too short for the 4-byte IDX magic",
+                        got);
+    if (magic[0] != 0 || magic[1] != 0)
+        return idx_fail(err, path,
+                        "bad IDX magic %02x %02x %02x %02x (expected 00 00 08 <ndim>)",
+                        magic[0], magic[1], magic[2], magic[3]);
+    if (magic[2] != 0x08)
+        return idx_fail(err, path, "IDX element type 0x%02x is not supported (only 0x08, "
+                        "unsigned byte)", magic[2]);
+    if (magic[3] < 1 || magic[3] > 4)
+        return idx_fail(err, path, "IDX has %d dimensions, expected 1 to 4", magic[3]);
+    int ndim = magic[3];
+
+    unsigned char raw[16];
+    got = read_fully(gz, raw, 4 * (uint64_t)ndim);
+    if (got < 0)
+        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+    if (got < 4 * ndim)
+        return idx_fail(err, path, "truncated IDX header: %d dimensions need %d bytes, file has %"
+                        PRId64, ndim, 4 * ndim, got);
+    uint64_t count = 1;
+    int too_big = 0;
+    for (int i = 0; i < ndim; i++) {
+        const unsigned char *p = raw + 4 * i;
+        idx->dims[i] = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                                 (uint32_t)p[2] << 8 | p[3]);
+        if (__builtin_mul_overflow(count, (uint64_t)idx->dims[i], &count))
+            too_big = 1;
+    }
+    char dbuf[96];
+    if (too_big || count > IDX_MAX_BYTES)
+        return idx_fail(err, path, "IDX dims %s exceed the limit of %llu bytes",
+                        dims_str(dbuf, sizeof dbuf, ndim, idx->dims), IDX_MAX_BYTES);
+    idx->ndim = ndim;
+    idx->count = (int64_t)count;
+    idx->data = malloc(count ? count : 1);
+    if (!idx->data)
+        return idx_fail(err, path, "out of memory for %" PRIu64 " bytes", count);
+    got = read_fully(gz, idx->data, count);
+    if (got < 0)
+        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+    if ((uint64_t)got < count) {
+        const char *why = gz_problem(gz);
+        return idx_fail(err, path,
+                        "IDX payload truncated: dims %s need %" PRIu64 " bytes, file has %"
+                        PRId64 "%s%s",
+                        dims_str(dbuf, sizeof dbuf, ndim, idx->dims), count, got,
+                        *why ? "; gzip: " : "", why);
+    }
+    unsigned char extra;
+    got = read_fully(gz, &extra, 1);
+    if (got < 0)
+        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+    if (got > 0)
+        return idx_fail(err, path, "trailing data after the %" PRIu64 "-byte IDX payload (dims %s)",
+                        count, dims_str(dbuf, sizeof dbuf, ndim, idx->dims));
+    return 0;
+}
+
+int bprt_idx_read(const char *path, BprtIdx *idx, char err[BPRT_ERRLEN])
+{
+    memset(idx, 0, sizeof *idx);
+    gzFile gz = gzopen(path, "rb");
+    if (!gz)
+        return idx_fail(err, path, "cannot open: %s", errno ? strerror(errno) : "out of memory");
+    int rc = idx_parse(gz, path, idx, err);
+    gzclose(gz);
+    if (rc)
+        bprt_idx_free(idx);
+    return rc;
+}
+
+void bprt_idx_free(BprtIdx *idx)
+{
+    free(idx->data);
+    memset(idx, 0, sizeof *idx);
+}

@@ -1,0 +1,48 @@
+/* kernel.h — the internal contract between the GEMM driver (gemm.c) and the per-ISA
+ * micro-kernel files (gemm_avx2.c, gemm_avx512.c, and the portable one inside gemm.c).
+ *
+ * A kernel set for one element type and one ISA provides:
+ *   tile  — C[m,n] = alpha * Ap @ Bp + beta * C for one register tile, m <= mr, n <= nr.
+ *           Ap is a packed A micro-panel: K steps of mr elements (Ap[k*mr + i]), rows past
+ *           m zero-padded; Bp is a packed B micro-panel: K steps of nr elements
+ *           (Bp[k*nr + j]), columns past n zero-padded. beta == 0 means C is not read.
+ *   dot   — sum x[k]*y[k], k < K (both contiguous).
+ *   axpy  — y[j] += a*x[j], j < n (both contiguous).
+ * Packed panels are 64-byte aligned; C is arbitrary (unaligned loads/stores).
+ * The CPU-dispatch choice (BprtIsa) lives in cpu.c; the driver indexes the tables below
+ * with it. Not part of the public API (bprt.h). */
+#ifndef BPRT_KERNEL_H
+#define BPRT_KERNEL_H
+
+#include <stddef.h>
+
+/* CPU instruction sets with their own kernels, weakest first. */
+typedef enum BprtIsa {
+    BPRT_ISA_GENERIC, /* portable C (GCC vector extensions, baseline SSE2 on x86-64) */
+    BPRT_ISA_AVX2,    /* AVX2 + FMA3 */
+    BPRT_ISA_AVX512,  /* AVX-512F + DQ */
+    BPRT_ISA_COUNT
+} BprtIsa;
+
+/* The ISA chosen for this process (detected, BPRT_ISA or bprt_set_isa). */
+BprtIsa bprt_isa_id(void);
+
+#define BPRT_KERNEL_SET(T, Name)                                                          \
+    typedef struct Name {                                                                 \
+        int mr, nr;                                                                       \
+        void (*tile)(int m, int n, int K, const T *Ap, const T *Bp, T *C, ptrdiff_t ldc,  \
+                     T alpha, T beta);                                                    \
+        T (*dot)(int K, const T *x, const T *y);                                          \
+        void (*axpy)(int n, T a, const T *x, T *y);                                       \
+    } Name;
+BPRT_KERNEL_SET(float, BprtKernelF32)
+BPRT_KERNEL_SET(double, BprtKernelF64)
+#undef BPRT_KERNEL_SET
+
+extern const BprtKernelF32 bprt_kernel_f32_generic, bprt_kernel_f32_avx2, bprt_kernel_f32_avx512;
+extern const BprtKernelF64 bprt_kernel_f64_generic, bprt_kernel_f64_avx2, bprt_kernel_f64_avx512;
+
+/* Largest mr*nr of any kernel set (the driver's edge-tile scratch is sized by it). */
+#define BPRT_MAX_TILE (16 * 64)
+
+#endif

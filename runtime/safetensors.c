@@ -1,0 +1,505 @@
+/* safetensors.c — reading and writing the safetensors format:
+ *   u64 little-endian N | N bytes of JSON header | data section
+ * The header maps tensor names to {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}
+ * (offsets relative to the data section) and may hold "__metadata__": {str: str}.
+ *
+ * The reader loads the whole file and trusts nothing before checking it: the length field
+ * against the file size and a 100 MiB cap, JSON syntax, that the header is an object,
+ * each entry's fields and types, the dtype, shape entries (non-negative integers, at most
+ * BPRT_MAXDIMS of them), the element count and byte size for overflow, that end - begin
+ * equals the byte size, begin <= end, the range lying inside the data section, and
+ * duplicate names. Every message starts with the path ("p.safetensors: tensor 'W1': ...").
+ * Tensors keep the header's order; data pointers point into the blob (possibly unaligned).
+ * Offsets may overlap or leave gaps (the format does not forbid it; we do not care).
+ * The writer lays tensors out contiguously in the order given, pads the header with spaces
+ * to a multiple of 8, and replaces the target atomically (PATH.tmp.<pid>, fsync, rename).
+ * Little-endian hosts only (the format's byte order is used in memory as is). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bprt.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors.c assumes little-endian");
+
+#define ST_HEADER_MAX (100u * 1024 * 1024) /* bytes of JSON header we accept */
+
+static const char *const dtype_names[] = {
+    [BPRT_F32] = "F32",   [BPRT_F64] = "F64", [BPRT_I32] = "I32", [BPRT_I64] = "I64",
+    [BPRT_F16] = "F16",   [BPRT_BF16] = "BF16", [BPRT_U8] = "U8", [BPRT_I8] = "I8",
+    [BPRT_I16] = "I16",   [BPRT_BOOL] = "BOOL",
+};
+static const size_t dtype_sizes[] = {
+    [BPRT_F32] = 4, [BPRT_F64] = 8, [BPRT_I32] = 4, [BPRT_I64] = 8, [BPRT_F16] = 2,
+    [BPRT_BF16] = 2, [BPRT_U8] = 1, [BPRT_I8] = 1, [BPRT_I16] = 2, [BPRT_BOOL] = 1,
+};
+enum { DTYPE_COUNT = sizeof dtype_names / sizeof dtype_names[0] };
+_Static_assert(sizeof dtype_sizes / sizeof dtype_sizes[0] == DTYPE_COUNT, "dtype tables");
+
+const char *bprt_dtype_name(BprtDtype d)
+{
+    return (unsigned)d < DTYPE_COUNT ? dtype_names[d] : "?";
+}
+
+size_t bprt_dtype_size(BprtDtype d)
+{
+    return (unsigned)d < DTYPE_COUNT ? dtype_sizes[d] : 0;
+}
+
+static int dtype_lookup(const char *s)
+{
+    for (int i = 0; i < DTYPE_COUNT; i++)
+        if (strcmp(s, dtype_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* err = "PATH: " + formatted message; returns -1. */
+__attribute__((format(printf, 3, 4))) static int fail(char err[BPRT_ERRLEN], const char *path,
+                                                      const char *fmt, ...)
+{
+    int n = snprintf(err, BPRT_ERRLEN, "%s: ", path);
+    if (n < 0 || n >= BPRT_ERRLEN)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, BPRT_ERRLEN - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* "[2, 3]" into buf. */
+static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%" PRId64, i ? ", " : "", shape[i]);
+    if (n < cap)
+        snprintf(buf + n, cap - n, "]");
+    return buf;
+}
+
+/* A JSON number that is an integer in [0, 2^53]; stores it in *out. */
+static int json_uint(const cJSON *j, int64_t *out)
+{
+    if (!cJSON_IsNumber(j))
+        return 0;
+    double v = j->valuedouble;
+    if (!(v >= 0 && v <= 9007199254740992.0) || v != floor(v))
+        return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+/* Reads the whole file into a malloc'd buffer. */
+static int read_file(const char *path, unsigned char **buf, size_t *size, char err[BPRT_ERRLEN])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, path, "cannot open: %s", strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return fail(err, path, "not a regular file");
+    }
+    size_t n = (size_t)sb.st_size;
+    unsigned char *p = malloc(n ? n : 1);
+    if (!p) {
+        fclose(f);
+        return fail(err, path, "out of memory reading %zu bytes", n);
+    }
+    if (fread(p, 1, n, f) != n) {
+        const char *why = ferror(f) ? strerror(errno) : "file shrank while reading";
+        free(p);
+        fclose(f);
+        return fail(err, path, "read error: %s", why);
+    }
+    fclose(f);
+    *buf = p;
+    *size = n;
+    return 0;
+}
+
+/* Checks one header entry and fills t (name not yet set). data_len: data section size. */
+static int parse_entry(const char *path, const cJSON *e, uint64_t data_len,
+                       const unsigned char *data, BprtTensor *t, char err[BPRT_ERRLEN])
+{
+    const char *name = e->string;
+    if (!cJSON_IsObject(e))
+        return fail(err, path, "tensor '%s': entry is not an object", name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!dt)
+        return fail(err, path, "tensor '%s': missing \"dtype\"", name);
+    if (!cJSON_IsString(dt))
+        return fail(err, path, "tensor '%s': \"dtype\" is not a string", name);
+    int d = dtype_lookup(dt->valuestring);
+    if (d < 0)
+        return fail(err, path, "tensor '%s': unknown dtype \"%.40s\"", name, dt->valuestring);
+    if (!sh)
+        return fail(err, path, "tensor '%s': missing \"shape\"", name);
+    if (!cJSON_IsArray(sh))
+        return fail(err, path, "tensor '%s': \"shape\" is not an array", name);
+    int ndim = cJSON_GetArraySize(sh);
+    if (ndim > BPRT_MAXDIMS)
+        return fail(err, path, "tensor '%s': shape has %d dimensions, more than %d", name, ndim,
+                    BPRT_MAXDIMS);
+    t->dtype = (BprtDtype)d;
+    t->ndim = ndim;
+    int i = 0;
+    for (const cJSON *x = sh->child; x; x = x->next, i++)
+        if (!json_uint(x, &t->shape[i]))
+            return fail(err, path, "tensor '%s': shape[%d] is not a non-negative integer", name,
+                        i);
+    if (!off)
+        return fail(err, path, "tensor '%s': missing \"data_offsets\"", name);
+    int64_t begin, end;
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !json_uint(off->child, &begin) ||
+        !json_uint(off->child->next, &end))
+        return fail(err, path,
+                    "tensor '%s': \"data_offsets\" is not an array of 2 non-negative integers",
+                    name);
+
+    char sbuf[256];
+    uint64_t count = 1, bytes;
+    for (i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(count, (uint64_t)t->shape[i], &count) ||
+            count > (uint64_t)INT64_MAX)
+            return fail(err, path, "tensor '%s': shape %s has too many elements", name,
+                        shape_str(sbuf, sizeof sbuf, ndim, t->shape));
+    if (__builtin_mul_overflow(count, (uint64_t)dtype_sizes[d], &bytes))
+        return fail(err, path, "tensor '%s': shape %s of %s is too large", name,
+                    shape_str(sbuf, sizeof sbuf, ndim, t->shape), dtype_names[d]);
+    if (begin > end)
+        return fail(err, path, "tensor '%s': data_offsets [%" PRId64 ", %" PRId64
+                    "] begin after end", name, begin, end);
+    if ((uint64_t)(end - begin) != bytes)
+        return fail(err, path,
+                    "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] hold %" PRId64
+                    " bytes but shape %s of %s needs %" PRIu64,
+                    name, begin, end, end - begin, shape_str(sbuf, sizeof sbuf, ndim, t->shape),
+                    dtype_names[d], bytes);
+    if ((uint64_t)end > data_len)
+        return fail(err, path,
+                    "tensor '%s': data_offsets [%" PRId64 ", %" PRId64
+                    "] reach past the %" PRIu64 "-byte data section",
+                    name, begin, end, data_len);
+    t->count = (int64_t)count;
+    t->data = data + begin;
+    return 0;
+}
+
+/* Checks "__metadata__": an object of string values. */
+static int check_metadata(const char *path, const cJSON *m, char err[BPRT_ERRLEN])
+{
+    if (!cJSON_IsObject(m))
+        return fail(err, path, "\"__metadata__\" is not an object");
+    for (const cJSON *x = m->child; x; x = x->next)
+        if (!cJSON_IsString(x))
+            return fail(err, path, "\"__metadata__\" entry '%s' is not a string", x->string);
+    return 0;
+}
+
+int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
+{
+    memset(st, 0, sizeof *st);
+    unsigned char *blob = NULL;
+    size_t size = 0;
+    if (read_file(path, &blob, &size, err))
+        return -1;
+    if (size < 8) {
+        free(blob);
+        return fail(err, path, "file is %zu bytes, too short for the 8-byte header length",
+                    size);
+    }
+    uint64_t hlen;
+    memcpy(&hlen, blob, 8);
+    if (hlen > ST_HEADER_MAX) {
+        free(blob);
+        return fail(err, path, "header length %" PRIu64 " exceeds the limit of %u bytes", hlen,
+                    ST_HEADER_MAX);
+    }
+    if (hlen > (uint64_t)size - 8) {
+        free(blob);
+        return fail(err, path, "header length %" PRIu64 " exceeds file size %zu", hlen, size);
+    }
+    const char *json = (const char *)blob + 8, *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
+    if (!root) {
+        size_t at = end && end >= json ? (size_t)(end - json) : 0;
+        free(blob);
+        return fail(err, path, "header is not valid JSON (error at byte %zu of %" PRIu64 ")", at,
+                    hlen);
+    }
+    for (const char *p = end; p && p < json + hlen; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\0') {
+            size_t at = (size_t)(p - json);
+            cJSON_Delete(root);
+            free(blob);
+            return fail(err, path, "header has text after the JSON object (at byte %zu)", at);
+        }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        free(blob);
+        return fail(err, path, "header is not a JSON object");
+    }
+
+    const unsigned char *data = blob + 8 + hlen;
+    uint64_t data_len = (uint64_t)size - 8 - hlen;
+    int n = 0;
+    for (const cJSON *e = root->child; e; e = e->next)
+        n += strcmp(e->string, "__metadata__") != 0;
+    st->tensors = calloc((size_t)(n ? n : 1), sizeof *st->tensors);
+    st->blob = blob;
+    if (!st->tensors) {
+        cJSON_Delete(root);
+        bprt_st_free(st);
+        return fail(err, path, "out of memory");
+    }
+    int rc = 0;
+    for (const cJSON *e = root->child; e && rc == 0; e = e->next) {
+        if (strcmp(e->string, "__metadata__") == 0) {
+            rc = check_metadata(path, e, err);
+            continue;
+        }
+        for (int i = 0; i < st->count && rc == 0; i++)
+            if (strcmp(st->tensors[i].name, e->string) == 0)
+                rc = fail(err, path, "duplicate tensor name '%s'", e->string);
+        if (rc)
+            break;
+        BprtTensor *t = &st->tensors[st->count];
+        rc = parse_entry(path, e, data_len, data, t, err);
+        if (rc == 0) {
+            t->name = strdup(e->string);
+            if (!t->name)
+                rc = fail(err, path, "out of memory");
+            else
+                st->count++;
+        }
+    }
+    cJSON_Delete(root);
+    if (rc)
+        bprt_st_free(st);
+    return rc;
+}
+
+void bprt_st_free(BprtSafetensors *st)
+{
+    for (int i = 0; i < st->count; i++)
+        free(st->tensors[i].name);
+    free(st->tensors);
+    free(st->blob);
+    memset(st, 0, sizeof *st);
+}
+
+const BprtTensor *bprt_st_find(const BprtSafetensors *st, const char *name)
+{
+    for (int i = 0; i < st->count; i++)
+        if (strcmp(st->tensors[i].name, name) == 0)
+            return &st->tensors[i];
+    return NULL;
+}
+
+/* IEEE binary16 bits to double (subnormals, infinities and NaN included). */
+static double half_to_f64(uint16_t h)
+{
+    int sign = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v;
+    if (e == 0)
+        v = ldexp((double)m, -24);
+    else if (e == 31)
+        v = m ? NAN : INFINITY;
+    else
+        v = ldexp((double)(m | 0x400), e - 25);
+    return sign ? -v : v;
+}
+
+void bprt_st_to_f64(const BprtTensor *t, double *out)
+{
+    const unsigned char *p = t->data;
+    size_t sz = bprt_dtype_size(t->dtype);
+    for (int64_t i = 0; i < t->count; i++, p += sz) {
+        switch (t->dtype) {
+#define COPY_AS(CT)                                                                       \
+    {                                                                                     \
+        CT v;                                                                             \
+        memcpy(&v, p, sizeof v);                                                          \
+        out[i] = (double)v;                                                               \
+    }                                                                                     \
+    break
+        case BPRT_F32: COPY_AS(float);
+        case BPRT_F64: COPY_AS(double);
+        case BPRT_I32: COPY_AS(int32_t);
+        case BPRT_I64: COPY_AS(int64_t);
+        case BPRT_U8: COPY_AS(uint8_t);
+        case BPRT_I8: COPY_AS(int8_t);
+        case BPRT_I16: COPY_AS(int16_t);
+#undef COPY_AS
+        case BPRT_BOOL:
+            out[i] = *p ? 1.0 : 0.0;
+            break;
+        case BPRT_F16: {
+            uint16_t h;
+            memcpy(&h, p, 2);
+            out[i] = half_to_f64(h);
+            break;
+        }
+        case BPRT_BF16: {
+            uint16_t h;
+            memcpy(&h, p, 2);
+            uint32_t bits = (uint32_t)h << 16;
+            float f;
+            memcpy(&f, &bits, 4);
+            out[i] = (double)f;
+            break;
+        }
+        }
+    }
+}
+
+/* ---- writer -------------------------------------------------------------------------- */
+
+/* A growable string for the header. */
+typedef struct StrBuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} StrBuf;
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(StrBuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->p && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+}
+
+/* A JSON string literal. */
+static void sb_json_string(StrBuf *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            sb_printf(b, "\\%c", *c);
+        else if (*c < 0x20)
+            sb_printf(b, "\\u%04x", *c);
+        else
+            sb_printf(b, "%c", *c);
+    }
+    sb_printf(b, "\"");
+}
+
+/* Validates the tensors and builds the padded header; byte sizes go to sizes[]. */
+static int build_header(const char *path, const BprtTensorOut *t, int count, uint64_t *sizes,
+                        StrBuf *b, char err[BPRT_ERRLEN])
+{
+    uint64_t offset = 0;
+    sb_printf(b, "{");
+    for (int i = 0; i < count; i++) {
+        if (!t[i].name || !*t[i].name || strcmp(t[i].name, "__metadata__") == 0)
+            return fail(err, path, "tensor %d: invalid name '%s'", i,
+                        t[i].name ? t[i].name : "(null)");
+        for (int j = 0; j < i; j++)
+            if (strcmp(t[i].name, t[j].name) == 0)
+                return fail(err, path, "duplicate tensor name '%s'", t[i].name);
+        if ((unsigned)t[i].dtype >= DTYPE_COUNT)
+            return fail(err, path, "tensor '%s': invalid dtype %d", t[i].name, (int)t[i].dtype);
+        if (t[i].ndim < 0 || t[i].ndim > BPRT_MAXDIMS)
+            return fail(err, path, "tensor '%s': %d dimensions, expected 0 to %d", t[i].name,
+                        t[i].ndim, BPRT_MAXDIMS);
+        uint64_t n = 1;
+        for (int d = 0; d < t[i].ndim; d++)
+            if (t[i].shape[d] < 0 || __builtin_mul_overflow(n, (uint64_t)t[i].shape[d], &n))
+                return fail(err, path, "tensor '%s': invalid shape", t[i].name);
+        if (__builtin_mul_overflow(n, (uint64_t)dtype_sizes[t[i].dtype], &sizes[i]) ||
+            (sizes[i] && !t[i].data))
+            return fail(err, path, "tensor '%s': invalid size or no data", t[i].name);
+        sb_printf(b, "%s", i ? "," : "");
+        sb_json_string(b, t[i].name);
+        sb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", dtype_names[t[i].dtype]);
+        for (int d = 0; d < t[i].ndim; d++)
+            sb_printf(b, "%s%" PRId64, d ? "," : "", t[i].shape[d]);
+        sb_printf(b, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", offset, offset + sizes[i]);
+        offset += sizes[i];
+    }
+    sb_printf(b, "}");
+    while (!b->oom && b->len % 8)
+        sb_printf(b, " ");
+    if (b->oom)
+        return fail(err, path, "out of memory building the header");
+    return 0;
+}
+
+int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[BPRT_ERRLEN])
+{
+    if (count < 0)
+        return fail(err, path, "negative tensor count %d", count);
+    uint64_t *sizes = calloc((size_t)count + 1, sizeof *sizes);
+    StrBuf hdr = {0};
+    if (!sizes)
+        return fail(err, path, "out of memory");
+    if (build_header(path, t, count, sizes, &hdr, err)) {
+        free(sizes);
+        free(hdr.p);
+        return -1;
+    }
+
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        free(sizes);
+        free(hdr.p);
+        return fail(err, path, "path too long");
+    }
+    int rc = 0;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        rc = fail(err, path, "cannot create %s: %s", tmp, strerror(errno));
+    } else {
+        uint64_t hlen = hdr.len;
+        int ok = fwrite(&hlen, 8, 1, f) == 1 && fwrite(hdr.p, 1, hdr.len, f) == hdr.len;
+        for (int i = 0; ok && i < count; i++)
+            ok = sizes[i] == 0 || fwrite(t[i].data, 1, (size_t)sizes[i], f) == sizes[i];
+        ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+        int e = errno;
+        if (fclose(f) != 0 && ok) {
+            ok = 0;
+            e = errno;
+        }
+        if (!ok)
+            rc = fail(err, path, "cannot write %s: %s", tmp, strerror(e));
+        else if (rename(tmp, path) != 0)
+            rc = fail(err, path, "cannot rename %s over it: %s", tmp, strerror(errno));
+        if (rc)
+            remove(tmp);
+    }
+    free(sizes);
+    free(hdr.p);
+    return rc;
+}

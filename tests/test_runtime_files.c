@@ -1,0 +1,383 @@
+/* test_runtime_files.c — the safetensors reader/writer and the IDX reader.
+ *
+ * safetensors: round trip of F32/F64/I32/I64 (with a scalar and an empty tensor) through
+ * bprt_st_write / bprt_st_read, header padding and atomic replacement, bprt_st_to_f64 for
+ * every dtype, and a table of malformed files, each with the exact expected message.
+ * IDX: a small valid file written plain and gzipped (zlib), then truncated, trailing
+ * garbage, bad magic and other malformed headers, with exact messages.
+ * Files are written to the working directory (ctest runs in the build tree) under
+ * names starting "rt_". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "bprt.h"
+
+static void write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+/* A safetensors file: header length `hlen` (as written), header text, `data_len` bytes
+ * of data (0x11 each). */
+static void write_st(const char *path, uint64_t hlen, const char *header, size_t data_len)
+{
+    size_t n = strlen(header);
+    unsigned char *buf = malloc(8 + n + data_len + 1);
+    memcpy(buf, &hlen, 8);
+    memcpy(buf + 8, header, n);
+    memset(buf + 8 + n, 0x11, data_len);
+    write_bytes(path, buf, 8 + n + data_len);
+    free(buf);
+}
+
+/* ---- safetensors ---------------------------------------------------------------------- */
+
+static void test_st_round_trip(void **state)
+{
+    (void)state;
+    float f32[6] = {1.5f, -2, 3, 4, 5, 6.25f};
+    double f64[3] = {1e300, -0.5, 3};
+    int32_t i32[2] = {-7, 2147483647};
+    int64_t i64[1] = {-1099511627776};
+    BprtTensorOut out[] = {
+        {"layer1.W", BPRT_F32, 2, {2, 3}, f32},
+        {"b \"quoted\"", BPRT_F64, 1, {3}, f64},
+        {"i32", BPRT_I32, 2, {1, 2}, i32},
+        {"scalar", BPRT_I64, 0, {0}, i64},
+        {"empty", BPRT_F32, 2, {0, 5}, NULL},
+    };
+    char err[BPRT_ERRLEN];
+    assert_int_equal(bprt_st_write("rt_ok.safetensors", out, 5, err), 0);
+    /* overwrite atomically with the same content, and no temp file stays behind */
+    assert_int_equal(bprt_st_write("rt_ok.safetensors", out, 5, err), 0);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "rt_ok.safetensors.tmp.%ld", (long)getpid());
+    assert_int_not_equal(access(tmp, F_OK), 0);
+
+    BprtSafetensors st;
+    int rc = bprt_st_read("rt_ok.safetensors", &st, err);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st.count, 5);
+    uint64_t hlen;
+    memcpy(&hlen, st.blob, 8);
+    assert_int_equal(hlen % 8, 0);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(st.tensors[i].name, out[i].name); /* order kept */
+    const BprtTensor *w = bprt_st_find(&st, "layer1.W");
+    assert_non_null(w);
+    assert_int_equal(w->dtype, BPRT_F32);
+    assert_int_equal(w->ndim, 2);
+    assert_int_equal(w->shape[0], 2);
+    assert_int_equal(w->shape[1], 3);
+    assert_int_equal(w->count, 6);
+    assert_memory_equal(w->data, f32, sizeof f32);
+    const BprtTensor *b = bprt_st_find(&st, "b \"quoted\"");
+    assert_non_null(b);
+    assert_memory_equal(b->data, f64, sizeof f64);
+    double d[6];
+    bprt_st_to_f64(bprt_st_find(&st, "i32"), d);
+    assert_true(d[0] == -7 && d[1] == 2147483647.0);
+    const BprtTensor *s = bprt_st_find(&st, "scalar");
+    assert_int_equal(s->ndim, 0);
+    assert_int_equal(s->count, 1);
+    bprt_st_to_f64(s, d);
+    assert_true(d[0] == -1099511627776.0);
+    assert_int_equal(bprt_st_find(&st, "empty")->count, 0);
+    assert_null(bprt_st_find(&st, "nope"));
+    bprt_st_free(&st);
+    assert_null(st.blob);
+}
+
+static void test_st_write_errors(void **state)
+{
+    (void)state;
+    float x = 1;
+    BprtTensorOut out[] = {{"x", BPRT_F32, 0, {0}, &x}, {"x", BPRT_F32, 0, {0}, &x}};
+    char err[BPRT_ERRLEN];
+    assert_int_equal(bprt_st_write("rt_dup.safetensors", out, 2, err), -1);
+    assert_string_equal(err, "rt_dup.safetensors: duplicate tensor name 'x'");
+    assert_int_equal(bprt_st_write("rt_no_such_dir/a.safetensors", out, 1, err), -1);
+    char want[128];
+    snprintf(want, sizeof want,
+             "rt_no_such_dir/a.safetensors: cannot create rt_no_such_dir/a.safetensors.tmp.%ld: "
+             "No such file or directory", (long)getpid());
+    assert_string_equal(err, want);
+}
+
+static void test_st_to_f64_dtypes(void **state)
+{
+    (void)state;
+    /* F16: 1.0, -2.0, 65504, smallest subnormal; BF16: 1.0, -0.5; U8 255; I8 -128;
+       I16 -300; BOOL 0, 1 — offsets chosen so later tensors sit unaligned */
+    const char *hdr = "{\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
+                      "\"bf\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]},"
+                      "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[12,13]},"
+                      "\"i8\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[13,14]},"
+                      "\"i16\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[14,16]},"
+                      "\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[17,21]},"
+                      "\"bo\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[21,23]},"
+                      "\"__metadata__\":{\"format\":\"pt\"}}";
+    size_t hl = strlen(hdr);
+    unsigned char buf[1024] = {0};
+    uint64_t hlen = hl;
+    memcpy(buf, &hlen, 8);
+    memcpy(buf + 8, hdr, hl);
+    unsigned char *p = buf + 8 + hl;
+    const unsigned char data[23] = {0x00, 0x3c, 0x00, 0xc0, 0xff, 0x7b, 0x01, 0x00, /* F16 */
+                                    0x80, 0x3f, 0x00, 0xbf,                         /* BF16 */
+                                    0xff, 0x80, 0xd4, 0xfe, 0x00,                   /* U8 I8 I16 pad */
+                                    0x00, 0x00, 0xc0, 0x3f,                         /* F32 1.5 */
+                                    0x00, 0x01};
+    memcpy(p, data, sizeof data);
+    write_bytes("rt_dtypes.safetensors", buf, 8 + hl + sizeof data);
+    BprtSafetensors st;
+    char err[BPRT_ERRLEN];
+    int rc = bprt_st_read("rt_dtypes.safetensors", &st, err);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st.count, 7);
+    double d[4];
+    bprt_st_to_f64(bprt_st_find(&st, "h"), d);
+    assert_true(d[0] == 1 && d[1] == -2 && d[2] == 65504 && d[3] == 0x1p-24);
+    bprt_st_to_f64(bprt_st_find(&st, "bf"), d);
+    assert_true(d[0] == 1 && d[1] == -0.5);
+    bprt_st_to_f64(bprt_st_find(&st, "u"), d);
+    assert_true(d[0] == 255);
+    bprt_st_to_f64(bprt_st_find(&st, "i8"), d);
+    assert_true(d[0] == -128);
+    bprt_st_to_f64(bprt_st_find(&st, "i16"), d);
+    assert_true(d[0] == -300);
+    bprt_st_to_f64(bprt_st_find(&st, "f"), d);
+    assert_true(d[0] == 1.5);
+    bprt_st_to_f64(bprt_st_find(&st, "bo"), d);
+    assert_true(d[0] == 0 && d[1] == 1);
+    bprt_st_free(&st);
+}
+
+typedef struct BadSt {
+    uint64_t hlen;      /* 0: strlen(header) */
+    const char *header; /* NULL: write `raw` instead */
+    size_t data_len;
+    const char *message; /* after "rt_bad.safetensors: " */
+} BadSt;
+
+#define E(s) "{\"W1\":" s "}"
+static const BadSt bad_st[] = {
+    {0, NULL, 0, "file is 3 bytes, too short for the 8-byte header length"},
+    {9999, "{}", 10, "header length 9999 exceeds file size 20"},
+    {209715200, "{}", 0, "header length 209715200 exceeds the limit of 104857600 bytes"},
+    {0, "{\"a\":", 0, "header is not valid JSON (error at byte 4 of 5)"},
+    {0, "{\"a\" 1}", 0, "header is not valid JSON (error at byte 5 of 7)"},
+    {0, "[1, 2]", 0, "header is not a JSON object"},
+    {0, "{} x", 0, "header has text after the JSON object (at byte 3)"},
+    {0, E("5"), 0, "tensor 'W1': entry is not an object"},
+    {0, E("{\"shape\":[],\"data_offsets\":[0,4]}"), 4, "tensor 'W1': missing \"dtype\""},
+    {0, E("{\"dtype\":32,\"shape\":[],\"data_offsets\":[0,4]}"), 4,
+     "tensor 'W1': \"dtype\" is not a string"},
+    {0, E("{\"dtype\":\"Q8\",\"shape\":[],\"data_offsets\":[0,4]}"), 4,
+     "tensor 'W1': unknown dtype \"Q8\""},
+    {0, E("{\"dtype\":\"F32\",\"data_offsets\":[0,4]}"), 4, "tensor 'W1': missing \"shape\""},
+    {0, E("{\"dtype\":\"F32\",\"shape\":3,\"data_offsets\":[0,4]}"), 4,
+     "tensor 'W1': \"shape\" is not an array"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}"), 4,
+     "tensor 'W1': shape has 9 dimensions, more than 8"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[2,-1],\"data_offsets\":[0,4]}"), 4,
+     "tensor 'W1': shape[1] is not a non-negative integer"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,4]}"), 4,
+     "tensor 'W1': shape[0] is not a non-negative integer"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,4]}"), 4,
+     "tensor 'W1': shape[0] is not a non-negative integer"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[1]}"), 4, "tensor 'W1': missing \"data_offsets\""},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}"), 4,
+     "tensor 'W1': \"data_offsets\" is not an array of 2 non-negative integers"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,\"4\"]}"), 4,
+     "tensor 'W1': \"data_offsets\" is not an array of 2 non-negative integers"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}"), 4,
+     "tensor 'W1': \"data_offsets\" is not an array of 2 non-negative integers"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,12]}"), 24,
+     "tensor 'W1': data_offsets [0, 12] hold 12 bytes but shape [2, 3] of F32 needs 24"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[12,0]}"), 24,
+     "tensor 'W1': data_offsets [12, 0] begin after end"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}"), 4,
+     "tensor 'W1': data_offsets [0, 8] reach past the 4-byte data section"},
+    {0, E("{\"dtype\":\"F32\",\"shape\":[9007199254740992,9007199254740992],"
+          "\"data_offsets\":[0,8]}"), 8,
+     "tensor 'W1': shape [9007199254740992, 9007199254740992] has too many elements"},
+    {0, E("{\"dtype\":\"F64\",\"shape\":[9007199254740992,512],\"data_offsets\":[0,8]}"), 8,
+     "tensor 'W1': shape [9007199254740992, 512] of F64 is too large"},
+    {0, "{\"W1\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+        "\"W1\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
+     "duplicate tensor name 'W1'"},
+    {0, "{\"__metadata__\":[1]}", 0, "\"__metadata__\" is not an object"},
+    {0, "{\"__metadata__\":{\"a\":1}}", 0, "\"__metadata__\" entry 'a' is not a string"},
+};
+#undef E
+
+static void test_st_malformed(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (size_t i = 0; i < sizeof bad_st / sizeof bad_st[0]; i++) {
+        const BadSt *c = &bad_st[i];
+        if (c->header)
+            write_st("rt_bad.safetensors", c->hlen ? c->hlen : strlen(c->header), c->header,
+                     c->data_len);
+        else
+            write_bytes("rt_bad.safetensors", "abc", 3);
+        BprtSafetensors st;
+        char err[BPRT_ERRLEN], want[BPRT_ERRLEN];
+        snprintf(want, sizeof want, "rt_bad.safetensors: %s", c->message);
+        int rc = bprt_st_read("rt_bad.safetensors", &st, err);
+        if (rc != -1 || strcmp(err, want) != 0) {
+            print_error("case %zu: got rc %d '%s'\n          expected '%s'\n", i, rc,
+                        rc ? err : "", want);
+            failures++;
+        }
+        if (rc == 0)
+            bprt_st_free(&st);
+        else
+            assert_null(st.blob);
+    }
+    BprtSafetensors st;
+    char err[BPRT_ERRLEN];
+    assert_int_equal(bprt_st_read("rt_missing.safetensors", &st, err), -1);
+    assert_string_equal(err, "rt_missing.safetensors: cannot open: No such file or directory");
+    assert_int_equal(failures, 0);
+}
+
+/* ---- IDX ------------------------------------------------------------------------------ */
+
+static const unsigned char idx_ok[] = {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 255};
+
+static void write_gz(const char *path, const void *p, size_t n)
+{
+    gzFile gz = gzopen(path, "wb");
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, p, (unsigned)n), (int)n);
+    assert_int_equal(gzclose(gz), Z_OK);
+}
+
+static void check_idx_ok(const char *path)
+{
+    BprtIdx idx;
+    char err[BPRT_ERRLEN];
+    int rc = bprt_idx_read(path, &idx, err);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(idx.ndim, 2);
+    assert_int_equal(idx.dims[0], 2);
+    assert_int_equal(idx.dims[1], 3);
+    assert_int_equal(idx.count, 6);
+    assert_memory_equal(idx.data, idx_ok + 12, 6);
+    bprt_idx_free(&idx);
+    assert_null(idx.data);
+}
+
+static void test_idx_valid(void **state)
+{
+    (void)state;
+    write_bytes("rt_ok.idx", idx_ok, sizeof idx_ok);
+    check_idx_ok("rt_ok.idx");
+    write_gz("rt_ok.idx.gz", idx_ok, sizeof idx_ok);
+    check_idx_ok("rt_ok.idx.gz");
+}
+
+typedef struct BadIdx {
+    unsigned char bytes[24];
+    size_t len;
+    const char *message; /* after "rt_bad.idx: " */
+} BadIdx;
+
+static const BadIdx bad_idx[] = {
+    {{0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4}, 16,
+     "IDX payload truncated: dims 2 x 3 need 6 bytes, file has 4"},
+    {{0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7}, 19,
+     "trailing data after the 6-byte IDX payload (dims 2 x 3)"},
+    {{1, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6}, 18,
+     "bad IDX magic 01 00 08 02 (expected 00 00 08 <ndim>)"},
+    {{0, 0, 0x0d, 1, 0, 0, 0, 1, 0, 0, 0, 0}, 12,
+     "IDX element type 0x0d is not supported (only 0x08, unsigned byte)"},
+    {{0, 0, 8, 0}, 4, "IDX has 0 dimensions, expected 1 to 4"},
+    {{0, 0, 8, 5}, 4, "IDX has 5 dimensions, expected 1 to 4"},
+    {{0, 0}, 2, "file is 2 bytes, too short for the 4-byte IDX magic"},
+    {{0, 0, 8, 3, 0, 0, 0, 2, 0, 0}, 10,
+     "truncated IDX header: 3 dimensions need 12 bytes, file has 6"},
+    {{0, 0, 8, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0}, 16,
+     "IDX dims 65536 x 65536 x 65536 exceed the limit of 4294967296 bytes"},
+};
+
+static void test_idx_malformed(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (int gz = 0; gz < 2; gz++) {
+        for (size_t i = 0; i < sizeof bad_idx / sizeof bad_idx[0]; i++) {
+            const BadIdx *c = &bad_idx[i];
+            const char *path = gz ? "rt_bad.idx.gz" : "rt_bad.idx";
+            if (gz)
+                write_gz(path, c->bytes, c->len);
+            else
+                write_bytes(path, c->bytes, c->len);
+            BprtIdx idx;
+            char err[BPRT_ERRLEN], want[BPRT_ERRLEN];
+            snprintf(want, sizeof want, "%s: %s", path, c->message);
+            int rc = bprt_idx_read(path, &idx, err);
+            if (rc != -1 || strcmp(err, want) != 0) {
+                print_error("case %zu: got rc %d '%s'\n          expected '%s'\n", i, rc,
+                            rc ? err : "", want);
+                failures++;
+            }
+            if (rc == 0)
+                bprt_idx_free(&idx);
+        }
+    }
+    assert_int_equal(failures, 0);
+
+    /* a gzip stream cut short: zlib's complaint is passed on */
+    unsigned char big[4096 + 16] = {0, 0, 8, 1, 0, 0, 16, 0};
+    for (int i = 0; i < 4096; i++)
+        big[8 + i] = (unsigned char)(i * 7919 >> 3);
+    write_gz("rt_cut.idx.gz", big, 8 + 4096);
+    FILE *f = fopen("rt_cut.idx.gz", "rb");
+    unsigned char gzbuf[8192];
+    size_t n = fread(gzbuf, 1, sizeof gzbuf, f);
+    fclose(f);
+    write_bytes("rt_cut.idx.gz", gzbuf, n / 2);
+    BprtIdx idx;
+    char err[BPRT_ERRLEN];
+    assert_int_equal(bprt_idx_read("rt_cut.idx.gz", &idx, err), -1);
+    const char *want = "rt_cut.idx.gz: IDX payload truncated: dims 4096 need 4096 bytes, file has ";
+    if (strncmp(err, want, strlen(want)) != 0)
+        print_error("got '%s'\n", err);
+    assert_true(strncmp(err, want, strlen(want)) == 0);
+    assert_non_null(strstr(err, "; gzip: "));
+
+    assert_int_equal(bprt_idx_read("rt_missing.idx", &idx, err), -1);
+    assert_string_equal(err, "rt_missing.idx: cannot open: No such file or directory");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_st_round_trip),    cmocka_unit_test(test_st_write_errors),
+        cmocka_unit_test(test_st_to_f64_dtypes), cmocka_unit_test(test_st_malformed),
+        cmocka_unit_test(test_idx_valid),        cmocka_unit_test(test_idx_malformed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,215 @@
+/* test_runtime_gemm.c — bprt_sgemm / bprt_dgemm against a naive triple loop in double,
+ * under every ISA this machine can run (bprt_set_isa).
+ *
+ * Covered: all four transpose combinations; M, N, K over small odd and tile-edge sizes
+ * (1..37) and a few larger shapes that take the K-blocked and threaded paths; leading
+ * dimensions larger than the minimum; alpha/beta including beta == 0 on a NaN-filled C
+ * (C must not be read), alpha == 0 and K == 0 (C only scaled); M == 1 and N == 1 (GEMV);
+ * and that the padding between rows of C (columns past N) is never written.
+ * Tolerance: |c - ref| <= eps * (K + 2) * (|alpha| sum_k |a b| + |beta c|) with eps the
+ * type's unit roundoff times 4. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bprt.h"
+
+static const char *const all_isas[] = {"generic", "avx2", "avx512"};
+
+typedef struct Case {
+    int tA, tB, M, N, K;
+    double alpha, beta;
+    int pad; /* added to every leading dimension */
+} Case;
+
+/* Runs one case in float (is_f32) or double and returns the number of bad elements. */
+static int run_case(const Case *c, int is_f32)
+{
+    int lda = (c->tA ? c->M : c->K) + c->pad, ldb = (c->tB ? c->K : c->N) + c->pad;
+    int ldc = c->N + c->pad;
+    int arows = c->tA ? c->K : c->M, brows = c->tB ? c->N : c->K;
+    size_t na = (size_t)arows * lda + 1, nb = (size_t)brows * ldb + 1;
+    size_t nc = (size_t)c->M * ldc + 1;
+    double *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C0 = malloc(nc * sizeof *C0);
+    bprt_fill_uniform_f64(A, na, -1, 1, 7, (uint64_t)c->M * 1000 + (uint64_t)c->K);
+    bprt_fill_uniform_f64(B, nb, -1, 1, 8, (uint64_t)c->N * 1000 + (uint64_t)c->K);
+    bprt_fill_uniform_f64(C0, nc, -1, 1, 9, (uint64_t)c->M * 1000 + (uint64_t)c->N);
+    if (c->beta == 0)
+        for (size_t i = 0; i < nc; i++)
+            C0[i] = NAN;
+    const double sentinel = 12345.0;
+    for (int i = 0; i < c->M; i++)
+        for (int j = c->N; j < ldc; j++)
+            C0[(size_t)i * ldc + j] = sentinel;
+    if (is_f32) /* round the inputs so the reference sees exactly what sgemm sees */
+        for (size_t i = 0; i < na || i < nb || i < nc; i++) {
+            if (i < na)
+                A[i] = (double)(float)A[i];
+            if (i < nb)
+                B[i] = (double)(float)B[i];
+            if (i < nc)
+                C0[i] = (double)(float)C0[i];
+        }
+
+    double *C = malloc(nc * sizeof *C);
+    if (is_f32) {
+        float *Af = malloc(na * sizeof *Af), *Bf = malloc(nb * sizeof *Bf);
+        float *Cf = malloc(nc * sizeof *Cf);
+        for (size_t i = 0; i < na; i++)
+            Af[i] = (float)A[i];
+        for (size_t i = 0; i < nb; i++)
+            Bf[i] = (float)B[i];
+        for (size_t i = 0; i < nc; i++)
+            Cf[i] = (float)C0[i];
+        bprt_sgemm(c->tA, c->tB, c->M, c->N, c->K, (float)c->alpha, Af, lda, Bf, ldb,
+                   (float)c->beta, Cf, ldc);
+        for (size_t i = 0; i < nc; i++)
+            C[i] = (double)Cf[i];
+        free(Af);
+        free(Bf);
+        free(Cf);
+    } else {
+        memcpy(C, C0, nc * sizeof *C);
+        bprt_dgemm(c->tA, c->tB, c->M, c->N, c->K, c->alpha, A, lda, B, ldb, c->beta, C, ldc);
+    }
+
+    double eps = is_f32 ? 4 * 0x1p-24 : 4 * 0x1p-53;
+    int bad = 0;
+    for (int i = 0; i < c->M; i++) {
+        for (int j = 0; j < ldc; j++) {
+            double got = C[(size_t)i * ldc + j];
+            if (j >= c->N) {
+                if (got != sentinel)
+                    bad++;
+                continue;
+            }
+            double s = 0, mag = 0;
+            for (int k = 0; k < c->K; k++) {
+                double a = c->tA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                double b = c->tB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                s += a * b;
+                mag += fabs(a * b);
+            }
+            double ref = c->alpha * s, refmag = fabs(c->alpha) * mag;
+            if (c->beta != 0) {
+                ref += c->beta * C0[(size_t)i * ldc + j];
+                refmag += fabs(c->beta * C0[(size_t)i * ldc + j]);
+            }
+            if (!(fabs(got - ref) <= eps * (c->K + 2) * refmag + 1e-300)) {
+                if (bad < 3)
+                    print_error("%s tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d: "
+                                "C[%d,%d] = %.9g, expected %.9g\n",
+                                is_f32 ? "sgemm" : "dgemm", c->tA, c->tB, c->M, c->N, c->K,
+                                c->alpha, c->beta, c->pad, i, j, got, ref);
+                bad++;
+            }
+        }
+    }
+    free(A);
+    free(B);
+    free(C0);
+    free(C);
+    return bad;
+}
+
+/* Every case under every ISA available, in both precisions. */
+static void run_all(const Case *cases, size_t n)
+{
+    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
+        if (bprt_set_isa(all_isas[s]) != 0)
+            continue;
+        int bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += run_case(&cases[i], 1) + run_case(&cases[i], 0);
+        if (bad)
+            print_error("isa %s: %d bad elements\n", all_isas[s], bad);
+        assert_int_equal(bad, 0);
+    }
+}
+
+static void test_small_sizes(void **state)
+{
+    (void)state;
+    static const int sizes[] = {1, 2, 3, 5, 7, 8, 13, 14, 15, 16, 17, 29, 31, 32, 33, 37};
+    enum { NS = sizeof sizes / sizeof sizes[0] };
+    Case *cases = malloc(sizeof(Case) * NS * NS * NS);
+    size_t n = 0;
+    for (int a = 0; a < NS; a++)
+        for (int b = 0; b < NS; b++)
+            for (int k = 0; k < NS; k++) {
+                int t = (a + b + k) % 4;
+                cases[n++] = (Case){t & 1, t >> 1, sizes[a], sizes[b], sizes[k],
+                                    n % 3 == 0 ? 1.0 : 0.75, n % 2 ? 0.0 : -1.25,
+                                    (int)(n % 3)};
+            }
+    run_all(cases, n);
+    free(cases);
+}
+
+static void test_transposes_alpha_beta(void **state)
+{
+    (void)state;
+    static const double ab[][2] = {{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}, {0, 0.5}, {0, 0}};
+    Case cases[4 * 6 * 4];
+    size_t n = 0;
+    for (int t = 0; t < 4; t++)
+        for (int i = 0; i < 6; i++) {
+            cases[n++] = (Case){t & 1, t >> 1, 19, 45, 23, ab[i][0], ab[i][1], 3};
+            cases[n++] = (Case){t & 1, t >> 1, 1, 37, 29, ab[i][0], ab[i][1], 2}; /* GEMV */
+            cases[n++] = (Case){t & 1, t >> 1, 33, 1, 29, ab[i][0], ab[i][1], 2}; /* GEMV */
+            cases[n++] = (Case){t & 1, t >> 1, 9, 11, 0, ab[i][0], ab[i][1], 1};  /* K = 0 */
+        }
+    run_all(cases, n);
+}
+
+static void test_large_threaded(void **state)
+{
+    (void)state;
+    Case cases[] = {
+        {0, 0, 67, 129, 300, 1, 0, 0},    {1, 0, 67, 129, 300, 1, 1, 5},
+        {0, 1, 67, 129, 300, 0.5, 0, 1},  {1, 1, 67, 129, 300, 1, -1, 0},
+        {0, 0, 130, 260, 790, 1, 0, 4},   /* several K blocks, threads */
+        {1, 0, 784, 100, 64, 1, 0.5, 0},  /* weight-gradient shape */
+        {0, 1, 64, 784, 256, 1, 0, 0},    /* input-gradient shape */
+        {0, 0, 300, 1, 1000, 1, 0, 3},    {1, 1, 1, 300, 1000, -1, 2, 1},
+    };
+    for (int threads = 1; threads <= 3; threads++) {
+        bprt_set_threads(threads);
+        run_all(cases, sizeof cases / sizeof cases[0]);
+    }
+    bprt_set_threads(0);
+}
+
+static void test_isa_names(void **state)
+{
+    (void)state;
+    const char *start = bprt_isa();
+    assert_true(strcmp(start, "generic") == 0 || strcmp(start, "avx2") == 0 ||
+                strcmp(start, "avx512") == 0);
+    assert_int_equal(bprt_set_isa("generic"), 0);
+    assert_string_equal(bprt_isa(), "generic");
+    assert_int_equal(bprt_set_isa("sse9"), -1);
+    assert_string_equal(bprt_isa(), "generic");
+    assert_int_equal(bprt_set_isa(start), 0);
+    bprt_set_threads(5);
+    assert_int_equal(bprt_threads(), 5);
+    bprt_set_threads(0);
+    assert_true(bprt_threads() >= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_isa_names),
+        cmocka_unit_test(test_small_sizes),
+        cmocka_unit_test(test_transposes_alpha_beta),
+        cmocka_unit_test(test_large_threaded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
