@@ -13,16 +13,29 @@
 
 #include "bprt.h"
 
+/* One clone per ISA, chosen by the loader from the CPU (GCC/clang on x86-64). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_NO_CLONES)
+#define BPRT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BPRT_CLONES
+#endif
+
 #define DEFINE_OPTIM(T, SUF, SQRT)                                                                 \
-    double bprt_sumsq_##SUF(const T *g, size_t n) {                                                \
-        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* independent sums: the compiler vectorises */  \
-        size_t i = 0;                                                                              \
-        for (; i + 8 <= n; i += 8)                                                                 \
-            for (int k = 0; k < 8; k++) s[k] += (double)g[i + k] * (double)g[i + k];               \
-        for (; i < n; i++) s[0] += (double)g[i] * (double)g[i];                                    \
-        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));                 \
+    /* 16 independent partial sums in T (vectorisable without reassociation), blocks of     \
+       4096 summed in double: error ~ 1e-7 relative for f32, ample for clipping and checks */ \
+    BPRT_CLONES double bprt_sumsq_##SUF(const T *g, size_t n) {                                    \
+        double total = 0;                                                                          \
+        for (size_t b = 0; b < n; b += 4096) {                                                     \
+            size_t e = b + 4096 < n ? b + 4096 : n, i = b;                                         \
+            T s[16] = {0};                                                                         \
+            for (; i + 16 <= e; i += 16)                                                           \
+                for (int k = 0; k < 16; k++) s[k] += g[i + k] * g[i + k];                          \
+            for (; i < e; i++) s[0] += g[i] * g[i];                                                \
+            for (int k = 0; k < 16; k++) total += (double)s[k];                                    \
+        }                                                                                          \
+        return total;                                                                              \
     }                                                                                              \
-    void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,  \
+    BPRT_CLONES void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,  \
                         double scale) {                                                            \
         const T tlr = (T)lr, tm = (T)momentum, twd = (T)wd, ts = (T)scale;                         \
         if (v && momentum != 0) {                                                                  \
@@ -35,7 +48,7 @@
             for (size_t i = 0; i < n; i++) p[i] -= tlr * (g[i] * ts + twd * p[i]);                 \
         }                                                                                          \
     }                                                                                              \
-    void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
+    BPRT_CLONES void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
                          double eps, double wd, int decoupled, double step, double scale) {        \
         const double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);                             \
         const T step_size = (T)(lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2)), teps = (T)eps;       \
@@ -50,5 +63,6 @@
         }                                                                                          \
     }
 
-DEFINE_OPTIM(float, f32, sqrtf)
-DEFINE_OPTIM(double, f64, sqrt)
+/* __builtin_sqrt: no errno, so the loops vectorise whatever the flags */
+DEFINE_OPTIM(float, f32, __builtin_sqrtf)
+DEFINE_OPTIM(double, f64, __builtin_sqrt)
