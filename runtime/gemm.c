@@ -17,10 +17,16 @@
 #include "kernel.h"
 
 /* Tunables (bytes so one value serves float and double). */
-#define KC_MAX_BYTES 1024              /* kc <= 256 floats / 128 doubles */
-#define MC_MAX_BYTES (512 * 1024)      /* packed A block, kept in L2 */
-#define NC_MAX 4096                    /* columns of a packed B block */
-#define GEMM_MIN_FLOPS_PER_THREAD 4e5  /* below this per thread, use fewer threads */
+#ifndef KC_MAX_BYTES
+#define KC_MAX_BYTES 2048 /* kc <= 512 floats / 256 doubles: K = 784 is two blocks of 392 */
+#endif
+#ifndef MC_MAX_BYTES
+#define MC_MAX_BYTES (512 * 1024) /* packed A block, kept in L2 */
+#endif
+#ifndef NC_MAX
+#define NC_MAX 4096 /* columns of a packed B block */
+#endif
+#define GEMM_MIN_FLOPS_PER_THREAD 4e5 /* below this per thread, use fewer threads */
 
 enum { SCRATCH_SLOTS = 4 };
 static _Thread_local struct {
