@@ -522,6 +522,7 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         }
     case B_SOFTMAX:
     case B_LOG_SOFTMAX:
+        dv = -1;
         param_default(bs->params[1], &dv);
         axis = (int)dv;
         if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;

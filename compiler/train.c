@@ -289,7 +289,7 @@ static int train_data(Run *r) {
         double tl, ta;
         evaluate(m, &te, &f, r->params, batch, ws, x, y, out, &tl, &ta);
         printf("epoch %d%s: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
-               ep, finished ? "" : " (partial)", seen ? sum_loss / (double)seen : NAN, tl, 100 * ta, wall, compute,
+               ep, finished ? "" : " (partial)", seen ? sum_loss / (double)seen : (double)NAN, tl, 100 * ta, wall, compute,
                (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
         fflush(stdout);
         if (o->stop && *o->stop) {
