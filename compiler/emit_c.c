@@ -905,7 +905,10 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n");
     if (o->header_name) fprintf(out, "#include \"%s\"\n", o->header_name);
     else real_typedef(out, o);
-    if (o->standalone) emit_runtime_text(out);
+    if (o->standalone) {
+        fprintf(out, "#define BPRT_STANDALONE 1\n");
+        emit_runtime_text(out);
+    }
     else if (o->inline_decls) fprintf(out, "%s", runtime_decls);
     else fprintf(out, "#include \"bprt.h\"\n");
     fprintf(out, "#ifndef NAN\n#define NAN (0.0 / 0.0)\n#endif\n#ifndef INFINITY\n#define INFINITY (1e300 * 1e300)\n#endif\n");

@@ -27,6 +27,22 @@
 #define FTZ_END (void)0
 #endif
 
+/* Threads: large vectors are split into one contiguous chunk per thread (a static split, so
+ * results do not depend on timing). Not in --standalone output, which is single-threaded. */
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#include <omp.h>
+#define PAR_THREADS(n) ((n) >= 65536 && !omp_in_parallel() ? bprt_threads() : 1)
+#define PAR_CHUNK(n, lo, hi)                                                                       \
+    int nth_ = omp_get_num_threads(), id_ = omp_get_thread_num();                                  \
+    size_t lo = (n) * (size_t)id_ / (size_t)nth_, hi = (n) * (size_t)(id_ + 1) / (size_t)nth_
+#define PAR_BEGIN(n) _Pragma("omp parallel num_threads(PAR_THREADS(n))") {
+#define PAR_END }
+#else
+#define PAR_CHUNK(n, lo, hi) size_t lo = 0, hi = (n)
+#define PAR_BEGIN(n) {
+#define PAR_END }
+#endif
+
 /* One clone per ISA, chosen by the loader from the CPU (GCC/clang on x86-64). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_NO_CLONES)
 #define BPRT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -52,17 +68,20 @@
     BPRT_CLONES void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,  \
                         double scale) {                                                            \
         const T tlr = (T)lr, tm = (T)momentum, twd = (T)wd, ts = (T)scale;                         \
+        PAR_BEGIN(n)                                                                               \
+        PAR_CHUNK(n, lo, hi);                                                                      \
         FTZ_BEGIN;                                                                                 \
         if (v && momentum != 0) {                                                                  \
-            for (size_t i = 0; i < n; i++) {                                                       \
+            for (size_t i = lo; i < hi; i++) {                                                     \
                 T d = g[i] * ts + twd * p[i];                                                      \
                 v[i] = tm * v[i] + d;                                                              \
                 p[i] -= tlr * v[i];                                                                \
             }                                                                                      \
         } else {                                                                                   \
-            for (size_t i = 0; i < n; i++) p[i] -= tlr * (g[i] * ts + twd * p[i]);                 \
+            for (size_t i = lo; i < hi; i++) p[i] -= tlr * (g[i] * ts + twd * p[i]);               \
         }                                                                                          \
         FTZ_END;                                                                                   \
+        PAR_END                                                                                    \
     }                                                                                              \
     BPRT_CLONES void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
                          double eps, double wd, int decoupled, double step, double scale) {        \
@@ -70,8 +89,10 @@
         const T step_size = (T)(lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2)), teps = (T)eps;       \
         const T tb1 = (T)b1, tb2 = (T)b2, c1 = (T)(1 - b1), c2 = (T)(1 - b2), ts = (T)scale;       \
         const T l2 = decoupled ? (T)0 : (T)wd, shrink = decoupled ? (T)(1 - lr * wd) : (T)1;       \
+        PAR_BEGIN(n)                                                                               \
+        PAR_CHUNK(n, lo, hi);                                                                      \
         FTZ_BEGIN;                                                                                 \
-        for (size_t i = 0; i < n; i++) {                                                           \
+        for (size_t i = lo; i < hi; i++) {                                                         \
             T d = g[i] * ts + l2 * p[i];                                                           \
             T pi = p[i] * shrink;                                                                  \
             m[i] = tb1 * m[i] + c1 * d;                                                            \
@@ -79,6 +100,7 @@
             p[i] = pi - step_size * m[i] / (SQRT(v[i]) * inv_sqrt_bc2 + teps);                     \
         }                                                                                          \
         FTZ_END;                                                                                   \
+        PAR_END                                                                                    \
     }
 
 /* __builtin_sqrt: no errno, so the loops vectorise whatever the flags */
