@@ -17,7 +17,10 @@
  * Fills: p[i] = (T)(std * normal(i)) and p[i] = (T)(lo + (hi - lo) * uniform(i)), i < n,
  * computed in double and rounded once; large fills run on bprt_threads() threads. */
 #include <math.h>
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #include <omp.h>
+#define BPRT_RNG_THREADS 1
+#endif
 
 #include "bprt.h"
 
@@ -49,21 +52,27 @@ double bprt_rng_normal(uint64_t seed, uint64_t stream, uint64_t index)
     return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586476925286766559 * u2);
 }
 
+#ifdef BPRT_RNG_THREADS
 static int fill_threads(size_t n)
 {
     return n < FILL_PARALLEL_MIN || omp_in_parallel() ? 1 : bprt_threads();
 }
+#endif
 
 void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream)
 {
+#ifdef BPRT_RNG_THREADS
 #pragma omp parallel for schedule(static) num_threads(fill_threads(n))
+#endif
     for (size_t i = 0; i < n; i++)
         p[i] = (float)(std * bprt_rng_normal(seed, stream, i));
 }
 
 void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream)
 {
+#ifdef BPRT_RNG_THREADS
 #pragma omp parallel for schedule(static) num_threads(fill_threads(n))
+#endif
     for (size_t i = 0; i < n; i++)
         p[i] = std * bprt_rng_normal(seed, stream, i);
 }
@@ -71,7 +80,9 @@ void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64
 void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed,
                            uint64_t stream)
 {
+#ifdef BPRT_RNG_THREADS
 #pragma omp parallel for schedule(static) num_threads(fill_threads(n))
+#endif
     for (size_t i = 0; i < n; i++)
         p[i] = (float)(lo + (hi - lo) * bprt_rng_uniform(seed, stream, i));
 }
@@ -79,7 +90,9 @@ void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t se
 void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed,
                            uint64_t stream)
 {
+#ifdef BPRT_RNG_THREADS
 #pragma omp parallel for schedule(static) num_threads(fill_threads(n))
+#endif
     for (size_t i = 0; i < n; i++)
         p[i] = lo + (hi - lo) * bprt_rng_uniform(seed, stream, i);
 }

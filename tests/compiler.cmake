@@ -6,3 +6,4 @@ add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/cli.sh $<TARGET_F
 bp_cmocka_test(test_diagnostics tests/test_diagnostics.c tests/harness.c)
 bp_cmocka_test(test_torch_refs tests/test_torch_refs.c tests/harness.c)
 target_compile_definitions(test_torch_refs PRIVATE BP_SOURCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}")
+add_test(NAME embed COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/embed.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_SOURCE_DIR})

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Installs bpc into a temporary prefix and builds examples/embed against it twice: with its
+# plain Makefile and pkg-config only, and with CMake's find_package(bprt). Then runs it on
+# a slice of Fashion-MNIST; and the --standalone output of fashion_mlp with only cc and libm.
+# usage: embed.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+data=/usr/share/datasets/fashion-mnist
+
+cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 && ok || { bad "cmake --install"; cat "$tmp/install.log"; }
+libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -1); libdir=${libdir%/pkgconfig}
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+export LD_LIBRARY_PATH="$libdir"
+[ -x "$tmp/prefix/bin/bpc" ] && [ -f "$libdir/libbprt.a" ] && [ -f "$libdir/libbprt.so" ] && [ -f "$tmp/prefix/include/bprt.h" ] && ok || bad "install is missing files"
+
+# 1. plain Makefile + pkg-config
+cp -r "$src/examples/embed" "$tmp/mk" && cp "$src/examples/fashion_mlp.bp" "$tmp/"
+if make -s -C "$tmp/mk" BPC="$tmp/prefix/bin/bpc" MODEL="$tmp/fashion_mlp.bp" >"$tmp/mk.log" 2>&1; then ok; else bad "make with pkg-config"; cat "$tmp/mk.log"; fi
+if [ -x "$tmp/mk/embed" ]; then
+  "$tmp/mk/embed" "$data" 1 >"$tmp/run.log" 2>&1 && ok || { bad "embed run"; cat "$tmp/run.log"; }
+  acc=$(sed -n 's/^test accuracy \([0-9.]*\)%.*/\1/p' "$tmp/run.log")
+  [ -n "$acc" ] && awk "BEGIN { exit !($acc >= 80) }" && ok || bad "embed accuracy '$acc' below 80% after one epoch"
+fi
+
+# 2. CMake find_package(bprt)
+if cmake -S "$tmp/mk" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/cm.log" 2>&1 &&
+   cmake --build "$tmp/cm" >>"$tmp/cm.log" 2>&1; then ok; else bad "cmake find_package(bprt)"; cat "$tmp/cm.log"; fi
+
+# 3. --standalone: nothing but a C compiler and libm
+mkdir -p "$tmp/sa"
+"$tmp/prefix/bin/bpc" "$src/examples/fashion_mlp.bp" -o "$tmp/sa/fashion_mlp.c" --standalone && ok || bad "bpc --standalone"
+"$tmp/prefix/bin/bpc" --emit=test "$src/examples/fashion_mlp.bp" > "$tmp/sa/check.c"
+if cc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -I"$tmp/sa" "$tmp/sa/fashion_mlp.c" "$tmp/sa/check.c" -lm -o "$tmp/sa/check" 2>"$tmp/sa.log"; then ok; else bad "standalone build"; cat "$tmp/sa.log"; fi
+[ -x "$tmp/sa/check" ] && "$tmp/sa/check" > "$tmp/sa.run" && grep -q '^ok$' "$tmp/sa.run" && ok || { bad "standalone self-check"; cat "$tmp/sa.run"; }
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
