@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "fuse.h"
 #include "passes.h"
 #include "plan.h"
 
@@ -499,35 +500,8 @@ static void setup_plan(E *e) {
                 e->pin_index[id] = p;
             }
         }
-    /* fusion: an elementwise node read once, by an elementwise node of its own shape, is
-     * computed inside that node's loop (bounded so that expressions stay small) */
     e->fuse_user = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    int *uses = ir_use_counts(g), *user = malloc(((size_t)g->n + 1) * sizeof(int)), *size = malloc(((size_t)g->n + 1) * sizeof(int));
-    if (!user || !size) abort();
-    for (int i = 0; i < g->n; i++) {
-        e->fuse_user[i] = -1;
-        user[i] = -1;
-        size[i] = 1;
-        for (int k = 0; k < op_info[g->nodes[i].op].arity; k++) user[g->nodes[i].in[k]] = i;
-    }
-    for (int i = 0; i < g->n; i++) {
-        const Node *n = &g->nodes[i];
-        OpKind kind = op_info[n->op].kind;
-        if (kind != OK_UNARY && kind != OK_BINARY) continue;
-        for (int k = 0; k < op_info[n->op].arity; k++) {
-            int in = n->in[k];
-            const Node *p = &g->nodes[in];
-            OpKind pk = op_info[p->op].kind;
-            if ((pk == OK_UNARY || pk == OK_BINARY) && uses[in] == 1 && user[in] == i && !roots[in] && !e->pinned[in] &&
-                shape_eq(&p->shape, &n->shape) && p->dtype == DT_REAL && size[i] + size[in] <= 8) {
-                e->fuse_user[in] = i;
-                size[i] += size[in];
-            }
-        }
-    }
-    free(uses);
-    free(user);
-    free(size);
+    fuse_plan(g, roots, e->pinned, e->fuse_user);
     e->plan = plan_make(g, e->pinned, roots, e->fuse_user);
 }
 

@@ -1,13 +1,46 @@
-/* emit_dot.c — the graph in Graphviz: forward nodes in blue, adjoint (backward) nodes in
- * red, leaves as boxes, with a legend. */
+/* emit_dot.c — the graph in Graphviz: forward nodes and edges in blue, adjoint (backward)
+ * ones in red, leaves as boxes, each fused elementwise kernel (fuse.h) as a dashed cluster,
+ * with a legend. */
+#include <stdlib.h>
+
 #include "emit.h"
+#include "fuse.h"
+
+/* The root of node i's fused kernel. */
+static int kernel_of(const int *fu, int i) {
+    while (fu[i] >= 0) i = fu[i];
+    return i;
+}
 
 void emit_dot(FILE *out, const Graph *g) {
     fprintf(out, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n", g->model);
     fprintf(out, "  subgraph cluster_legend {\n    label=\"legend\"; fontsize=10;\n"
                  "    legend_fwd [label=\"forward\", style=filled, fillcolor=\"#cfe2ff\"];\n"
                  "    legend_adj [label=\"backward (adjoint)\", style=filled, fillcolor=\"#f8d7da\"];\n"
-                 "    legend_leaf [label=\"parameter / input\", shape=box, style=filled, fillcolor=\"#e2e3e5\"];\n  }\n");
+                 "    legend_leaf [label=\"parameter / input\", shape=box, style=filled, fillcolor=\"#e2e3e5\"];\n"
+                 "    legend_fwd -> legend_adj [label=\"backward edge\", color=\"#b02a37\", fontsize=9];\n  }\n");
+    char *roots = calloc((size_t)g->n + 1, 1);
+    int *fu = malloc(((size_t)g->n + 1) * sizeof(int));
+    if (!roots || !fu) abort();
+    if (g->loss >= 0) roots[g->loss] = 1;
+    for (int i = 0; i < g->noutputs; i++) roots[g->outputs[i]] = 1;
+    if (g->grads)
+        for (int p = 0; p < g->nparams; p++)
+            if (g->grads[p] >= 0) roots[g->grads[p]] = 1;
+    fuse_plan(g, roots, NULL, fu);
+    int nk = 0;
+    for (int i = 0; i < g->n; i++) {
+        if (fu[i] >= 0 || op_info[g->nodes[i].op].kind == OK_LEAF) continue;
+        int members = 0;
+        for (int j = 0; j < i; j++) members += fu[j] >= 0 && kernel_of(fu, j) == i;
+        if (!members) continue;
+        fprintf(out, "  subgraph cluster_k%d {\n    label=\"fused kernel\"; style=dashed; fontsize=9; color=\"#6c757d\";\n", nk++);
+        for (int j = 0; j <= i; j++)
+            if (j == i || (fu[j] >= 0 && kernel_of(fu, j) == i)) fprintf(out, "    n%d;\n", j);
+        fprintf(out, "  }\n");
+    }
+    free(roots);
+    free(fu);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         char s[160];

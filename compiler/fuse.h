@@ -1,0 +1,15 @@
+/* fuse.h — elementwise fusion: which nodes are computed inside another node's loop.
+ *
+ * An elementwise node read exactly once, by an elementwise node of its own shape, and not
+ * itself a root or written to caller memory, is computed inline in its user's loop (no
+ * buffer, no pass over memory). Chains fuse transitively, up to 8 nodes per loop so that
+ * expressions stay small. The C emitter and the Graphviz view both use this decision. */
+#ifndef BP_FUSE_H
+#define BP_FUSE_H
+
+#include "ir.h"
+
+/* fuse_user[i] = the node whose loop computes node i, or -1. roots and pinned may be NULL. */
+void fuse_plan(const Graph *g, const char *roots, const char *pinned, int *fuse_user);
+
+#endif
