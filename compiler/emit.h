@@ -23,6 +23,8 @@ typedef struct EmitOptions {
 void emit_c_source(FILE *out, Graph *g, const EmitOptions *o);
 void emit_c_header(FILE *out, Graph *g, const EmitOptions *o);
 void emit_dot(FILE *out, const Graph *g);
+/* Does NAME_forward take input i (do the outputs depend on it)? */
+int emit_forward_uses_input(Graph *g, int i);
 /* A self-check program for the generated code (includes `header`). */
 void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *header);
 

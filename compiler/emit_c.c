@@ -473,6 +473,8 @@ static Graph *variant_graph(Graph *g, Variant v) {
     return pass_dce(g, v != V_FORWARD, v == V_GRAD, v == V_FORWARD);
 }
 
+int emit_forward_uses_input(Graph *g, int i) { return g->noutputs && input_used(variant_graph(g, V_FORWARD), i); }
+
 static void setup_plan(E *e) {
     Graph *g = e->g;
     e->pinned = arena_alloc(g->arena, (size_t)g->n + 1);

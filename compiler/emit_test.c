@@ -74,5 +74,26 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     args(out, g);
     fprintf(out, ", ws);\n    printf(\"%s_train_step x20: loss %%g -> %%g\\n\", (double)loss0, (double)loss);\n", m);
     fprintf(out, "    if (!(loss < loss0)) failed = 1;\n");
+    /* NAME_update on its own: it must refuse a non-finite gradient, changing nothing */
+    fprintf(out, "    grad[0] = (real)NAN;\n"
+                 "    if (%s_update(params, opt, grad, (real)0.1) != -1) { puts(\"%s_update accepted a NaN gradient\"); failed = 1; }\n",
+            m, m);
+    if (g->noutputs) {
+        fprintf(out, "    {\n");
+        for (int i = 0; i < g->noutputs; i++) {
+            const Shape *sh = &g->nodes[g->outputs[i]].shape;
+            long long n = 1;
+            for (int d = 0; d < sh->rank; d++) n *= (long long)sh->d[d].c * (sh->d[d].sym >= 0 ? 4 : 1);
+            fprintf(out, "        real *out%d = malloc(sizeof(real) * %lld);\n", i, n);
+        }
+        fprintf(out, "        %s_forward(params", m);
+        for (int i = 0; i < g->ninputs; i++)
+            if (emit_forward_uses_input(g, i)) fprintf(out, ", in%d", i);
+        for (int i = 0; i < g->noutputs; i++) fprintf(out, ", out%d", i);
+        for (int s = 0; s < g->syms.n; s++) fprintf(out, ", 4");
+        fprintf(out, ", ws);\n");
+        for (int i = 0; i < g->noutputs; i++) fprintf(out, "        if (!(out%d[0] == out%d[0])) { puts(\"forward output is NaN\"); failed = 1; }\n        free(out%d);\n", i, i, i);
+        fprintf(out, "        puts(\"%s_forward: outputs finite\");\n    }\n", m);
+    }
     fprintf(out, "    puts(failed ? \"FAILED\" : \"ok\");\n    return failed;\n}\n");
 }
