@@ -307,3 +307,22 @@ void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *
     print_rec(out, v, dims, s->rank, 0, 0, f64, n > 1000, 2);
     fputc('\n', out);
 }
+
+int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed) {
+    const Graph *g = m->g;
+    memset(in, 0, sizeof *in);
+    for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = size;
+    for (int i = 0; i < g->ninputs && i < 64; i++) {
+        const Input *ip = &g->inputs[i];
+        size_t n = 1;
+        for (int k = 0; k < ip->shape.rank; k++) n *= (size_t)ip->shape.d[k].c * (ip->shape.d[k].sym >= 0 ? (size_t)size : 1);
+        in->data[i] = calloc(n + 1, ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size);
+        if (!in->data[i]) return -1;
+        in->count[i] = n;
+        for (size_t k = 0; k < n; k++) {
+            if (ip->dtype == DT_INT) ((int32_t *)in->data[i])[k] = (int32_t)(bprt_rng_u64(seed, 500 + (uint64_t)i, k) % 2);
+            else drv_set(m, in->data[i], (int64_t)k, ip->has_default ? ip->def : bprt_rng_normal(seed, 500 + (uint64_t)i, k));
+        }
+    }
+    return 0;
+}

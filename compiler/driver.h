@@ -24,6 +24,9 @@ int drv_load_params(const Model *m, const char *path, void *params, char *err);
 /* Inputs from a safetensors file (or NULL: defaults). Binds symbolic sizes. */
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
 void drv_free_inputs(Inputs *in);
+/* Random inputs for checking: symbolic sizes = size, reals N(0, 1) (or their defaults),
+ * integer inputs in {0, 1}. */
+int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed);
 /* Writes params-shaped reals (gradients, parameters) keyed by parameter name. */
 int drv_save_params(const Model *m, const char *path, const void *vec, char *err);
 
