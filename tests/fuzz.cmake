@@ -1,0 +1,26 @@
+# Fuzzing (tests/fuzz): three libFuzzer harnesses, their seed corpora and the inputs they
+# once crashed on. In every build each harness is also linked with replay.c, a plain main()
+# that feeds files through LLVMFuzzerTestOneInput; ctest replays the seed corpus and the
+# regressions through it (under BPC_SANITIZE with ASan + UBSan). With BPC_FUZZ (clang) the
+# harnesses are built as fuzzers too: fuzz_frontend, fuzz_safetensors, fuzz_idx.
+set(BP_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR}/fuzz)
+foreach(h frontend safetensors idx)
+  if(h STREQUAL "frontend")
+    set(lib bpc_lib)
+  else()
+    set(lib bprt)
+  endif()
+  add_executable(fuzz_${h}_replay ${BP_FUZZ_DIR}/fuzz_${h}.c ${BP_FUZZ_DIR}/replay.c)
+  target_compile_options(fuzz_${h}_replay PRIVATE ${BP_WARN})
+  target_compile_definitions(fuzz_${h}_replay PRIVATE _GNU_SOURCE)
+  target_link_libraries(fuzz_${h}_replay PRIVATE ${lib} ZLIB::ZLIB)
+  add_test(NAME fuzz_replay_${h} COMMAND fuzz_${h}_replay
+    ${BP_FUZZ_DIR}/corpus/${h} ${BP_FUZZ_DIR}/regressions/${h})
+  if(BPC_FUZZ)
+    add_executable(fuzz_${h} ${BP_FUZZ_DIR}/fuzz_${h}.c)
+    target_compile_options(fuzz_${h} PRIVATE ${BP_WARN})
+    target_compile_definitions(fuzz_${h} PRIVATE _GNU_SOURCE)
+    target_link_libraries(fuzz_${h} PRIVATE ${lib} ZLIB::ZLIB)
+    target_link_options(fuzz_${h} PRIVATE -fsanitize=fuzzer)
+  endif()
+endforeach()
