@@ -18,7 +18,8 @@
 
 #include "bprt.h"
 
-#define IDX_MAX_BYTES (4ull << 30) /* payload cap: 4 GiB */
+#define IDX_MAX_BYTES (4ull << 30)     /* payload cap: 4 GiB */
+#define IDX_FIRST_CHUNK (16ull << 20)  /* first allocation for the payload: 16 MiB */
 
 __attribute__((format(printf, 3, 4))) static int idx_fail(char err[BPRT_ERRLEN],
                                                           const char *path, const char *fmt,
@@ -110,12 +111,26 @@ static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ER
                         dims_str(dbuf, sizeof dbuf, ndim, idx->dims), IDX_MAX_BYTES);
     idx->ndim = ndim;
     idx->count = (int64_t)count;
-    idx->data = malloc(count ? count : 1);
-    if (!idx->data)
-        return idx_fail(err, path, "out of memory for %" PRIu64 " bytes", count);
-    got = read_fully(gz, idx->data, count);
-    if (got < 0)
-        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+    /* The buffer grows as the payload arrives, so that a short file whose header claims
+     * 4 GiB costs only what it holds. */
+    uint64_t cap = count < IDX_FIRST_CHUNK ? count : IDX_FIRST_CHUNK, have = 0;
+    idx->data = malloc(cap ? cap : 1);
+    for (;;) {
+        if (!idx->data)
+            return idx_fail(err, path, "out of memory for %" PRIu64 " bytes", cap);
+        got = read_fully(gz, idx->data + have, cap - have);
+        if (got < 0)
+            return idx_fail(err, path, "read error: %s", gz_problem(gz));
+        have += (uint64_t)got;
+        if (have < cap || cap == count)
+            break;
+        cap = cap > count / 2 ? count : 2 * cap;
+        unsigned char *grown = realloc(idx->data, cap);
+        if (!grown)
+            free(idx->data);
+        idx->data = grown;
+    }
+    got = (int64_t)have;
     if ((uint64_t)got < count) {
         const char *why = gz_problem(gz);
         return idx_fail(err, path,
