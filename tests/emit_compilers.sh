@@ -36,7 +36,8 @@ for bp in "$src"/examples/*.bp; do
            -L"$lib" -lbprt -lm -o "$tmp/check.$cc" 2>"$tmp/err"; then
         echo "FAIL: linking the self-check of $base with $cc $prec"; cat "$tmp/err"; fail=1; continue
       fi
-      if ! LD_LIBRARY_PATH="$lib" "$tmp/check.$cc" > "$tmp/out" 2>&1 || ! grep -q '^ok$' "$tmp/out"; then
+      # BP_SAN_PRELOAD: the sanitizer runtime an instrumented libbprt needs (BPC_SANITIZE)
+      if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/check.$cc" > "$tmp/out" 2>&1 || ! grep -q '^ok$' "$tmp/out"; then
         echo "FAIL: self-check of $base under $cc $prec"; cat "$tmp/out"; fail=1
       fi
       n=$((n + 1))

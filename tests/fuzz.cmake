@@ -24,3 +24,11 @@ foreach(h frontend safetensors idx)
     target_link_options(fuzz_${h} PRIVATE -fsanitize=fuzzer)
   endif()
 endforeach()
+
+# Under BPC_SANITIZE, programs that tests link with the (instrumented) libbprt.so using a
+# plain compiler need the ASan runtime loaded first.
+if(BPC_SANITIZE AND CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+    OUTPUT_VARIABLE BP_ASAN_SO OUTPUT_STRIP_TRAILING_WHITESPACE)
+  set_tests_properties(emit_compilers PROPERTIES ENVIRONMENT "BP_SAN_PRELOAD=${BP_ASAN_SO}")
+endif()
