@@ -42,10 +42,16 @@ static void dims_c(const Graph *g, const Shape *s, int from, int to, char *buf, 
 
 static void numel_c(const Graph *g, const Shape *s, char *buf, size_t size) { dims_c(g, s, 0, s->rank, buf, size); }
 
-/* C expression for the pointer holding node id's data. */
+static const char *elem(const E *e, int id, const char *idx, char *buf, size_t size);
+
+/* C expression for the pointer holding node id's data. A scalar constant (which has no
+ * storage: `sum(7)`, `mse(2, 3)`) becomes a one-element compound literal. */
 static const char *ptr(const E *e, int id, char *buf, size_t size) {
     const Node *n = &e->g->nodes[id];
-    if (n->op == OP_PARAM) snprintf(buf, size, "(params + %lld)", (long long)e->g->params[n->ival].offset);
+    if (n->op == OP_CONST || n->op == OP_DIMVAL) {
+        char v[128];
+        snprintf(buf, size, "((real[1]){%s})", elem(e, id, "0", v, sizeof v));
+    } else if (n->op == OP_PARAM) snprintf(buf, size, "(params + %lld)", (long long)e->g->params[n->ival].offset);
     else if (n->op == OP_INPUT) snprintf(buf, size, "in_%s", e->g->inputs[n->ival].name);
     else if (e->pinned[id] == 1) snprintf(buf, size, "(grad + %lld)", (long long)e->g->params[e->pin_index[id]].offset);
     else if (e->pinned[id] == 2) snprintf(buf, size, "out%d_%s", e->pin_index[id], e->g->output_names[e->pin_index[id]]);
