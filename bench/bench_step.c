@@ -106,7 +106,22 @@ int main(int argc, char **argv) {
             t[r] = (now() - s0) / steps;
         }
         qsort(t, 5, sizeof t[0], cmp);
-        printf("bpc-%s B %d %.4f ms %.0f samples/s\n", jit, batch, 1e3 * t[2], batch / t[2]);
+        /* gradient overhead: (forward + backward) / forward, as NAME_grad / NAME_loss */
+        void *grad = calloc((size_t)g->nparam_reals, m.real_size);
+        double tl[5], tg[5];
+        for (int r = 0; r < 5; r++) {
+            double s0 = now();
+            for (int k = 0; k < steps; k++) m.loss(params, (const void *const *)in, dims, ws);
+            tl[r] = (now() - s0) / steps;
+            s0 = now();
+            for (int k = 0; k < steps; k++) m.grad(params, grad, (const void *const *)in, dims, ws);
+            tg[r] = (now() - s0) / steps;
+        }
+        qsort(tl, 5, sizeof tl[0], cmp);
+        qsort(tg, 5, sizeof tg[0], cmp);
+        free(grad);
+        printf("bpc-%s B %d %.4f ms %.0f samples/s (forward %.4f ms, forward+backward %.4f ms, ratio %.2f)\n", jit, batch,
+               1e3 * t[2], batch / t[2], 1e3 * tl[2], 1e3 * tg[2], tg[2] / tl[2]);
         fflush(stdout);
         free(ws);
         for (int i = 0; i < g->ninputs; i++) free(in[i]);

@@ -1,18 +1,22 @@
-/* gemm_bench.c — GFLOP/s of bprt_sgemm on the shapes of an MLP training step (784-256-..
- * network, batch B), at 1 and 2 threads, against the machine's FP32 FMA peak measured
- * with a register-only AVX-512 FMA loop (AVX2 if the CPU lacks AVX-512).
+/* gemm_bench.c — GFLOP/s of bprt_sgemm on the shapes of an MLP training step, at 1 and 2
+ * threads, against the machine's FP32 FMA peak measured with a register-only AVX-512 FMA
+ * loop (AVX2 if the CPU lacks AVX-512).
  *
- * Shapes (row-major, as the generated code calls them):
- *   fwd   Y[B,256]   = X[B,784] @ W[784,256]           M=B   N=256 K=784
- *   dW    dW[784,256] = X^T @ G[B,256]    (transA)      M=784 N=256 K=B
- *   dX    dX[B,784]  = G[B,256] @ W^T     (transB)      M=B   N=784 K=256
- *   h2h   Y[B,256]   = H[B,256] @ W[256,256]            M=B   N=256 K=256
- * Each timing is the best of 5 runs of enough repetitions to last >= 20 ms.
- * Usage: gemm_bench [isa]  (isa as bprt_set_isa; default: the detected one). */
+ * Layers (in -> out) of fashion_mlp (784-256-10) and fashion_mlp3 (784-512-256-10), batch B;
+ * per layer, row-major as the generated code calls them:
+ *   fwd  Y[B,out]    = X[B,in] @ W[in,out]                 M=B   N=out K=in
+ *   dW   dW[in,out]  = X^T @ G[B,out]         (transA)     M=in  N=out K=B
+ *   dX   dX[B,in]    = G[B,out] @ W^T         (transB)     M=B   N=in  K=out
+ * Each figure is the median of 7 timings of enough repetitions to last >= 10 ms; the
+ * summary lines give a whole training step's GEMM time per model (every layer's fwd and
+ * dW, dX for all but the first layer).
+ * Usage: gemm_bench [isa [B]]  (isa as bprt_set_isa, "-" for the detected one; B: one
+ * batch size only). */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bprt.h"
@@ -93,6 +97,13 @@ typedef struct Shape {
     int tA, tB, M, N, K;
 } Shape;
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median seconds per call. */
 static double bench_shape(const Shape *s)
 {
     int lda = s->tA ? s->M : s->K, ldb = s->tB ? s->K : s->N, ldc = s->N;
@@ -100,61 +111,100 @@ static double bench_shape(const Shape *s)
     float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
     bprt_fill_uniform_f32(A, na, -1, 1, 1, 1);
     bprt_fill_uniform_f32(B, nb, -1, 1, 1, 2);
-    double flops = 2.0 * s->M * s->N * s->K;
     int reps = 1;
     for (;;) {
         double t0 = now();
         for (int r = 0; r < reps; r++)
             bprt_sgemm(s->tA, s->tB, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
-        if (now() - t0 > 0.02)
+        if (now() - t0 > 0.01)
             break;
         reps *= 2;
     }
-    double best = 1e30;
-    for (int rep = 0; rep < 5; rep++) {
+    enum { RUNS = 7 };
+    double t[RUNS];
+    for (int rep = 0; rep < RUNS; rep++) {
         double t0 = now();
         for (int r = 0; r < reps; r++)
             bprt_sgemm(s->tA, s->tB, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
-        double dt = (now() - t0) / reps;
-        if (dt < best)
-            best = dt;
+        t[rep] = (now() - t0) / reps;
     }
+    qsort(t, RUNS, sizeof t[0], cmp_double);
     free(A);
     free(B);
     free(C);
-    return flops / best * 1e-9;
+    return t[RUNS / 2];
 }
+
+typedef struct Layer {
+    int in, out;
+} Layer;
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && bprt_set_isa(argv[1]) != 0) {
+    if (argc > 1 && strcmp(argv[1], "-") != 0 && bprt_set_isa(argv[1]) != 0) {
         fprintf(stderr, "gemm_bench: this CPU cannot run isa '%s'\n", argv[1]);
         return 1;
     }
+    int only_b = argc > 2 ? atoi(argv[2]) : 0;
     int avx512 = __builtin_cpu_supports("avx512f");
     double peak1 = fma_peak(1, avx512), peak2 = fma_peak(2, avx512);
     printf("isa %s; FP32 FMA peak (%s register loop): 1 thread %.1f GFLOP/s, 2 threads %.1f\n",
            bprt_isa(), avx512 ? "AVX-512" : "AVX2", peak1, peak2);
 
-    static const int batches[] = {1, 16, 32, 64, 128, 256};
-    printf("%-5s %4s %4s %4s %4s | %9s %6s | %9s %6s\n", "shape", "tA/B", "M", "N", "K",
-           "1t GF/s", "%peak", "2t GF/s", "%peak");
+    static const int batches[] = {1, 16, 64, 256};
+    /* fashion_mlp: layers 0, 1; fashion_mlp3: layers 2, 3, 1 */
+    static const Layer layers[] = {{784, 256}, {256, 10}, {784, 512}, {512, 256}};
+    static const int model_layers[2][4] = {{0, 1, -1}, {2, 3, 1, -1}};
+    static const char *const model_names[2] = {"fashion_mlp", "fashion_mlp3"};
+    enum { NL = sizeof layers / sizeof layers[0] };
+    printf("%-4s %-9s %4s %4s %4s %4s | %8s %6s | %8s %6s | %5s\n", "op", "layer", "tA/B", "M",
+           "N", "K", "1t GF/s", "%peak", "2t GF/s", "%peak", "2t/1t");
     for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
         int b = batches[bi];
-        Shape shapes[] = {
-            {"fwd", 0, 0, b, 256, 784},
-            {"dW", 1, 0, 784, 256, b},
-            {"dX", 0, 1, b, 784, 256},
-            {"h2h", 0, 0, b, 256, 256},
-        };
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            const Shape *s = &shapes[si];
-            bprt_set_threads(1);
-            double g1 = bench_shape(s);
-            bprt_set_threads(2);
-            double g2 = bench_shape(s);
-            printf("%-5s %d/%d  %4d %4d %4d | %9.1f %5.0f%% | %9.1f %5.0f%%\n", s->name, s->tA,
-                   s->tB, s->M, s->N, s->K, g1, 100 * g1 / peak1, g2, 100 * g2 / peak2);
+        if (only_b && b != only_b)
+            continue;
+        double secs[NL][3][2]; /* layer, op, threads-1 */
+        for (int li = 0; li < NL; li++) {
+            int in = layers[li].in, out = layers[li].out;
+            Shape shapes[3] = {
+                {"fwd", 0, 0, b, out, in},
+                {"dW", 1, 0, in, out, b},
+                {"dX", 0, 1, b, in, out},
+            };
+            for (int si = 0; si < 3; si++) {
+                const Shape *s = &shapes[si];
+                double flops = 2.0 * s->M * s->N * s->K;
+                bprt_set_threads(1);
+                double t1 = bench_shape(s);
+                bprt_set_threads(2);
+                double t2 = bench_shape(s);
+                secs[li][si][0] = t1;
+                secs[li][si][1] = t2;
+                double g1 = flops / t1 * 1e-9, g2 = flops / t2 * 1e-9;
+                char lname[16];
+                snprintf(lname, sizeof lname, "%d-%d", in, out);
+                printf("%-4s %-9s %d/%d  %4d %4d %4d | %8.1f %5.0f%% | %8.1f %5.0f%% | %5.2f\n",
+                       s->name, lname, s->tA, s->tB, s->M, s->N, s->K, g1, 100 * g1 / peak1, g2,
+                       100 * g2 / peak2, t1 / t2);
+            }
+        }
+        for (int mi = 0; mi < 2; mi++) {
+            double flops = 0, t[2] = {0, 0};
+            for (int x = 0; x < 4 && model_layers[mi][x] >= 0; x++) {
+                int li = model_layers[mi][x];
+                double f = 2.0 * b * layers[li].in * layers[li].out;
+                for (int si = 0; si < 3; si++) {
+                    if (si == 2 && x == 0)
+                        continue; /* no input gradient for the data */
+                    flops += f;
+                    t[0] += secs[li][si][0];
+                    t[1] += secs[li][si][1];
+                }
+            }
+            printf("step %-12s B=%-3d: 1t %8.1f us %6.1f GF/s (%3.0f%%) | 2t %8.1f us %6.1f GF/s "
+                   "(%3.0f%%)\n",
+                   model_names[mi], b, t[0] * 1e6, flops / t[0] * 1e-9, 100 * flops / t[0] * 1e-9 / peak1,
+                   t[1] * 1e6, flops / t[1] * 1e-9, 100 * flops / t[1] * 1e-9 / peak2);
         }
     }
     return 0;

@@ -22,7 +22,9 @@ for t in 1 2; do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py "$model" "$t" "$batches" "$opt" > "$tmp.torch"
   BPRT_NUM_THREADS=$t "$build/bench_step" "$tmp.bp" --jit tcc --batches "$batches" > "$tmp.tcc"
   BPRT_NUM_THREADS=$t "$build/bench_step" "$tmp.bp" --jit cc --batches "$batches" > "$tmp.cc"
-  printf '%6s %12s %12s %12s %9s %9s\n' batch "torch s/s" "bpc-tcc s/s" "bpc-cc s/s" "tcc/torch" "cc/torch"
-  paste "$tmp.torch" "$tmp.tcc" "$tmp.cc" | awk '{ printf "%6d %12.0f %12.0f %12.0f %8.2fx %8.2fx\n", $3, $6, $13, $20, $13/$6, $20/$6 }'
+  printf '%6s %12s %12s %12s %9s %9s %10s\n' batch "torch s/s" "bpc-tcc s/s" "bpc-cc s/s" "tcc/torch" "cc/torch" "grad/fwd"
+  for f in torch tcc cc; do awk '{ print $3, $6, $NF }' "$tmp.$f" > "$tmp.$f.col"; done
+  paste -d' ' "$tmp.torch.col" "$tmp.tcc.col" "$tmp.cc.col" |
+    awk '{ r = $9; sub(/\)/, "", r); printf "%6d %12.0f %12.0f %12.0f %8.2fx %8.2fx %10s\n", $1, $2, $5, $8, $5/$2, $8/$2, r }'
 done
-rm -f "$tmp" "$tmp.bp" "$tmp.torch" "$tmp.tcc" "$tmp.cc"
+rm -f "$tmp" "$tmp".*
