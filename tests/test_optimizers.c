@@ -1,0 +1,234 @@
+/* test_optimizers.c — the fused training step's optimizers agree with torch.optim.
+ *
+ * tests/torch/data/opt_<model>_<opt>.safetensors (made by tests/torch/gen_opt_refs.py with
+ * Debian's python3-torch) hold a small MLP's initial parameters and inputs and PyTorch's
+ * parameters after 1 and after 3 optimizer steps ("step1.<param>", "step3.<param>", from a
+ * float64 run) and the loss before each step ("loss"). Here the same MLP is written in .bp
+ * with the matching `optimizer` / `clip_grad_norm` lines, JIT-compiled in float and in
+ * double, and NAME_train_step (lr argument = the program's lr) run three times from a fresh
+ * (zero-filled) optimizer state. Agreement required, element by element:
+ *   f32: |got - want| <= max(1e-5 |want|, 1e-6)
+ *   f64: |got - want| <= 1e-10 max(|want|, 1e-3)
+ * Also: a step whose loss is not finite (a NaN in the input), or whose gradient is not
+ * finite with a finite loss (sqrt at 0), returns a non-finite value and changes neither the
+ * parameters nor the optimizer state. Paths are relative to BP_SOURCE_DIR. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#ifndef BP_SOURCE_DIR
+#define BP_SOURCE_DIR "."
+#endif
+#define DATA_DIR BP_SOURCE_DIR "/tests/torch/data"
+
+/* The models of gen_opt_refs.py. */
+static const char *model_ce =
+    "input  x[B, 6]\ninput  y[B] : int\n"
+    "param  W1[6, 5]\nparam  b1[5]\nparam  W2[5, 3]\nparam  b2[3]\n"
+    "h = tanh(x @ W1 + b1)\nloss cross_entropy(h @ W2 + b2, y)\n";
+static const char *model_mse =
+    "input  x[B, 6]\ninput  t[B, 3]\n"
+    "param  W1[6, 5]\nparam  b1[5]\nparam  W2[5, 3]\nparam  b2[3]\n"
+    "h = relu(x @ W1 + b1)\nloss mse(h @ W2 + b2, t)\n";
+
+/* The optimizers of gen_opt_refs.py, as .bp lines, with their lr. */
+static const struct {
+    const char *name, *line;
+    double lr;
+} opts[] = {
+    {"sgd", "optimizer sgd(lr = 0.1, momentum = 0.9, weight_decay = 0.01)\n", 0.1},
+    {"adam", "optimizer adam(lr = 0.01)\n", 0.01},
+    {"adamw", "optimizer adamw(lr = 0.01, weight_decay = 0.01)\n", 0.01},
+    {"adam_clip", "optimizer adam(lr = 0.01)\nclip_grad_norm 0.5\n", 0.01},
+    {"sgd_clip", "optimizer sgd(lr = 0.1, momentum = 0.9)\nclip_grad_norm 0.5\n", 0.1},
+};
+
+static void *xalloc(size_t n) {
+    void *p = aligned_alloc(64, (n + 64) & ~(size_t)63);
+    assert_non_null(p);
+    memset(p, 0, (n + 64) & ~(size_t)63);
+    return p;
+}
+
+/* Copies the stored tensor `key` into a real or int vector (n elements expected). */
+static void load(const BprtSafetensors *st, const char *key, TestModel *t, void *dst, int64_t off, int64_t n, int is_int) {
+    const BprtTensor *tt = bprt_st_find(st, key);
+    if (!tt || tt->count != n) fail_msg("%s: missing or not %lld elements", key, (long long)n);
+    double *buf = malloc((size_t)n * sizeof *buf + 8);
+    bprt_st_to_f64(tt, buf);
+    for (int64_t k = 0; k < n; k++)
+        if (is_int) ((int32_t *)dst)[k] = (int32_t)buf[k];
+        else drv_set(&t->m, dst, off + k, buf[k]);
+    free(buf);
+}
+
+/* Builds model + optimizer at precision f64, loads the file's parameters and inputs. */
+static void setup(TestModel *t, const char *model, const char *opt_line, int f64, const BprtSafetensors *st) {
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s", model, opt_line);
+    int dims[1] = {8};
+    th_build(t, text, f64, dims);
+    if (!t->ok) fail_msg("did not compile:\n%s\n%s", text, th_diag_text(t));
+    assert_int_equal(t->g->syms.n, 1);
+    for (int p = 0; p < t->g->nparams; p++)
+        load(st, t->g->params[p].name, t, t->params, t->g->params[p].offset, t->g->params[p].numel, 0);
+    for (int i = 0; i < t->g->ninputs; i++) {
+        const Input *in = &t->g->inputs[i];
+        int64_t n = 8 * (in->shape.rank == 2 ? in->shape.d[1].c : 1);
+        load(st, in->name, t, t->inputs[i], 0, n, in->dtype == DT_INT);
+    }
+}
+
+/* Worst error (as a multiple of the tolerance) of the parameters against "stepK.*". */
+static double compare(TestModel *t, const BprtSafetensors *st, int step, const char *what, int f64) {
+    double worst = 0;
+    for (int p = 0; p < t->g->nparams; p++) {
+        const Param *pr = &t->g->params[p];
+        char key[64];
+        snprintf(key, sizeof key, "step%d.%s", step, pr->name);
+        const BprtTensor *tt = bprt_st_find(st, key);
+        assert_non_null(tt);
+        assert_int_equal(tt->count, pr->numel);
+        double want[64];
+        assert_true(pr->numel <= 64);
+        bprt_st_to_f64(tt, want);
+        for (int64_t k = 0; k < pr->numel; k++) {
+            double got = drv_get(&t->m, t->params, pr->offset + k);
+            double tol = f64 ? 1e-10 * fmax(fabs(want[k]), 1e-3) : fmax(1e-5 * fabs(want[k]), 1e-6);
+            double e = fabs(got - want[k]) / tol;
+            if (!(e <= 1))
+                print_error("%s %s after %d step%s: %s[%lld] = %.17g, PyTorch %.17g (error %.3g x tolerance)\n", what,
+                            f64 ? "f64" : "f32", step, step > 1 ? "s" : "", pr->name, (long long)k, got, want[k], e);
+            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+        }
+    }
+    return worst;
+}
+
+static void run_case(const char *mname, const char *model, int oi, int f64) {
+    char path[1024], err[BPRT_ERRLEN], what[64];
+    snprintf(path, sizeof path, "%s/opt_%s_%s.safetensors", DATA_DIR, mname, opts[oi].name);
+    snprintf(what, sizeof what, "%s/%s", mname, opts[oi].name);
+    BprtSafetensors st;
+    if (bprt_st_read(path, &st, err) != 0) fail_msg("%s", err);
+    TestModel t;
+    setup(&t, model, opts[oi].line, f64, &st);
+    void *ws = xalloc(t.m.ws_size(t.dims));
+    void *opt = xalloc(t.m.opt_size());
+    const BprtTensor *lt = bprt_st_find(&st, "loss");
+    assert_non_null(lt);
+    assert_int_equal(lt->count, 3);
+    double want_loss[3];
+    bprt_st_to_f64(lt, want_loss);
+    double worst = 0;
+    for (int s = 1; s <= 3; s++) {
+        double loss = t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, opts[oi].lr, ws);
+        double le = fabs(loss - want_loss[s - 1]) / (f64 ? 1e-10 * fabs(want_loss[s - 1]) : 1e-5 * fabs(want_loss[s - 1]));
+        if (!(le <= 1))
+            print_error("%s %s: loss before step %d %.17g, PyTorch %.17g\n", what, f64 ? "f64" : "f32", s, loss,
+                        want_loss[s - 1]);
+        if (!(le <= worst)) worst = isnan(le) ? INFINITY : le;
+        if (s == 1 || s == 3) {
+            double e = compare(&t, &st, s, what, f64);
+            if (!(e <= worst)) worst = e;
+        }
+    }
+    print_message("%-14s %s  worst error %.3g x tolerance\n", what, f64 ? "f64" : "f32", worst);
+    free(ws);
+    free(opt);
+    th_free(&t);
+    bprt_st_free(&st);
+    assert_true(worst <= 1);
+}
+
+static void run_all(int f64) {
+    for (int oi = 0; oi < (int)(sizeof opts / sizeof opts[0]); oi++) {
+        run_case("ce", model_ce, oi, f64);
+        run_case("mse", model_mse, oi, f64);
+    }
+}
+
+static void test_f32(void **state) {
+    (void)state;
+    run_all(0);
+}
+
+static void test_f64(void **state) {
+    (void)state;
+    run_all(1);
+}
+
+/* train_step on a NaN loss / a non-finite gradient: non-finite result, nothing changes. */
+static void check_no_update(TestModel *t, const char *what) {
+    size_t psz = (size_t)t->g->nparam_reals * t->m.real_size, osz = t->m.opt_size();
+    void *ws = xalloc(t->m.ws_size(t->dims));
+    void *opt = xalloc(osz);
+    void *p0 = malloc(psz + 8), *o0 = malloc(osz + 8);
+    memcpy(p0, t->params, psz);
+    memcpy(o0, opt, osz);
+    double loss = t->m.train_step(t->params, opt, (const void *const *)t->inputs, t->dims, 0.01, ws);
+    if (isfinite(loss)) fail_msg("%s: train_step returned a finite loss %g", what, loss);
+    if (memcmp(p0, t->params, psz) != 0) fail_msg("%s: parameters changed", what);
+    if (memcmp(o0, opt, osz) != 0) fail_msg("%s: optimizer state changed", what);
+    free(p0);
+    free(o0);
+    free(ws);
+    free(opt);
+}
+
+static void test_nonfinite(void **state) {
+    (void)state;
+    char err[BPRT_ERRLEN], path[1024];
+    snprintf(path, sizeof path, "%s/opt_ce_adam.safetensors", DATA_DIR);
+    for (int f64 = 0; f64 <= 1; f64++)
+        for (int oi = 0; oi < (int)(sizeof opts / sizeof opts[0]); oi++) {
+            BprtSafetensors st;
+            if (bprt_st_read(path, &st, err) != 0) fail_msg("%s", err);
+            TestModel t;
+            setup(&t, model_ce, opts[oi].line, f64, &st);
+            /* a good step first, so the optimizer state is not all zeros */
+            void *ws = xalloc(t.m.ws_size(t.dims));
+            void *opt = xalloc(t.m.opt_size());
+            assert_true(isfinite(t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, opts[oi].lr, ws)));
+            size_t psz = (size_t)t.g->nparam_reals * t.m.real_size, osz = t.m.opt_size();
+            void *p0 = malloc(psz + 8), *o0 = malloc(osz + 8);
+            memcpy(p0, t.params, psz);
+            memcpy(o0, opt, osz);
+            drv_set(&t.m, t.inputs[0], 13, NAN);
+            double loss = t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, opts[oi].lr, ws);
+            if (isfinite(loss)) fail_msg("%s: a NaN input gave the finite loss %g", opts[oi].name, loss);
+            if (memcmp(p0, t.params, psz) != 0) fail_msg("%s %s: parameters changed on a NaN loss", opts[oi].name, f64 ? "f64" : "f32");
+            if (memcmp(o0, opt, osz) != 0) fail_msg("%s %s: optimizer state changed on a NaN loss", opts[oi].name, f64 ? "f64" : "f32");
+            free(p0);
+            free(o0);
+            free(ws);
+            free(opt);
+            th_free(&t);
+            bprt_st_free(&st);
+        }
+    /* finite loss, infinite gradient: d sqrt(p)/dp at p = 0 */
+    for (int f64 = 0; f64 <= 1; f64++) {
+        TestModel t;
+        th_build(&t, "param p = 0\nparam q = 1\nloss sqrt(p) + q^2\noptimizer adam(lr = 0.01)\n", f64, NULL);
+        if (!t.ok) fail_msg("%s", th_diag_text(&t));
+        check_no_update(&t, "sqrt at 0");
+        th_free(&t);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f32),
+        cmocka_unit_test(test_f64),
+        cmocka_unit_test(test_nonfinite),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
