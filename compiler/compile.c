@@ -14,7 +14,14 @@ Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const 
     int errors = d->nerrors;
     Program *prog = parse_program(a, d, file, text);
     if (d->nerrors > errors) return NULL;
-    SemaOptions so = {sema_model_name_from_path(a, file), o->allow_expr_stmts};
+    return bpc_compile_program(a, d, prog, sema_model_name_from_path(a, file), o);
+}
+
+Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o) {
+    CompileOptions defaults = {1, 0, 0};
+    if (!o) o = &defaults;
+    int errors = d->nerrors;
+    SemaOptions so = {default_model, o->allow_expr_stmts};
     Graph *g = sema_program(a, d, prog, &so);
     if (d->nerrors > errors) return NULL;
     ir_verify(g);

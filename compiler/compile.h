@@ -21,6 +21,9 @@ typedef struct CompileOptions {
 
 /* Compiles source text registered in diag under `file`. NULL after reporting errors. */
 Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const CompileOptions *o);
+/* The same from a parsed program (the REPL builds its programs from statements typed one at
+ * a time); default_model names the model when the program has no `model` statement. */
+Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o);
 
 typedef size_t (*EntryWs)(const int *dims);
 typedef size_t (*EntryOptSize)(void);

@@ -39,6 +39,11 @@ int drv_save_checkpoint(const Model *m, const char *path, const void *params, co
  * file holds parameters only, -1 on error. */
 int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_bytes, int64_t progress[4], char *err);
 
+/* Finite-difference check of m's gradient at params (m is double precision: f64 = 1), one
+ * line per parameter and a verdict on out; inputs as from drv_load_inputs. Returns 1 if
+ * the worst relative error is <= 1e-6. params is restored. */
+int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed);
+
 /* Prints `name [shape] = values` NumPy-style (large tensors summarised). */
 void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *s, const double *v, int64_t n, int f64);
 /* Shortest decimal that reads back as the same float (f64 = 0) or double. */

@@ -98,6 +98,10 @@ static const BuiltinSpec builtins[] = {
     {"dropout", B_LAYER, OP_COUNT, 0, {0}},
 };
 
+const char *sema_builtin_name(int i) {
+    return i >= 0 && (size_t)i < sizeof builtins / sizeof builtins[0] ? builtins[i].name : NULL;
+}
+
 static const BuiltinSpec *find_builtin(const char *name) {
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
         if (strcmp(builtins[i].name, name) == 0) return &builtins[i];

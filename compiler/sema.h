@@ -18,6 +18,9 @@ typedef struct SemaOptions {
 /* Returns the graph (never NULL); check diag->nerrors. */
 Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *opt);
 
+/* The i-th built-in function's name, or NULL past the last (the REPL completes them). */
+const char *sema_builtin_name(int i);
+
 /* A valid C identifier made from a file name's stem ("nets/2-layer.bp" -> "_2_layer"). */
 const char *sema_model_name_from_path(Arena *a, const char *path);
 
