@@ -1,0 +1,125 @@
+#!/bin/sh
+# `bpc train` end to end: the seed example's SGD step, Fashion-MNIST accuracy, killing a run
+# and resuming it to the same parameters, and the errors for malformed data, mismatched
+# parameters and a diverging run.
+# usage: train.sh BPC SOURCE_DIR ST_DUMP
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist (scripts/install-deps.sh); the
+# runs use --threads 1, which makes them deterministic (and immune to oversubscribed cores).
+set -u
+bpc=$1
+src=$2
+st_dump=$3
+data=${BP_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+tmp=$(mktemp -d)
+bgpid=
+trap 'if [ -n "$bgpid" ]; then kill "$bgpid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err)
+  want=$1; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; cat "$tmp/out" "$tmp/err"; fi
+}
+has() { # file text what
+  if grep -q -- "$2" "$1"; then ok; else bad "$3: no '$2' in:"; cat "$1"; fi
+}
+# value of a scalar tensor in a safetensors file
+value() { "$st_dump" "$1" | awk -v n="$2" '$1 == n { print $NF }'; }
+near() { # got want what
+  if awk -v g="$1" -v w="$2" 'BEGIN { d = g - w; exit !(g != "" && d < 1e-6 && d > -1e-6) }'; then ok
+  else bad "$3 = '$1', expected $2"; fi
+}
+
+cd "$tmp" || exit 1
+
+# ---- a. the seed example: one SGD step leaves m1 = 2.8, m2 = -0.7 (float and double) -----
+for prec in "" --f64; do
+  run 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --save s.safetensors $prec
+  near "$(value s.safetensors m1)" 2.8 "m1 after one step $prec"
+  near "$(value s.safetensors m2)" -0.7 "m2 after one step $prec"
+done
+
+if [ ! -r "$data/train-images-idx3-ubyte.gz" ] && [ ! -r "$data/train-images-idx3-ubyte" ]; then
+  bad "no Fashion-MNIST in $data (install the dataset-fashion-mnist package: scripts/install-deps.sh)"
+  echo "$pass passed, $fail failed"
+  exit 1
+fi
+
+# ---- b. Fashion-MNIST: 5 epochs of examples/fashion_mlp.bp reach 87% test accuracy --------
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --epochs 5 --threads 1
+acc=$(sed -n 's/^epoch 5: .*test accuracy \([0-9.]*\)%.*/\1/p' "$tmp/out")
+if awk -v a="$acc" 'BEGIN { exit !(a != "" && a + 0 >= 87.0) }'; then ok; echo "fashion_mlp: ${acc}% after 5 epochs"
+else bad "fashion_mlp test accuracy after 5 epochs '$acc', expected >= 87.0"; cat "$tmp/out"; fi
+
+# ---- c. SIGTERM mid-run saves a checkpoint; resuming it ends where an uninterrupted run does -
+args="--data $data --epochs 2 --seed 3 --threads 1"
+"$bpc" train "$src/examples/fashion_mlp.bp" $args --checkpoint-every 200 --save a.safetensors >a.out 2>a.err &
+bgpid=$!
+i=0
+while [ ! -f a.safetensors ] && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.2
+kill -TERM "$bgpid" 2>/dev/null
+wait "$bgpid"; st=$?
+bgpid=
+if [ "$st" -eq 130 ]; then ok; else bad "interrupted bpc train exited $st, expected 130"; cat a.out a.err; fi
+has a.out "^interrupted at epoch 1 after [0-9]* steps; checkpoint saved to a.safetensors" "interrupted run"
+# the checkpoint is mid-epoch: [epoch 1, step s, s steps, seed 3] with 200 <= s < 938
+prog=$("$st_dump" a.safetensors | awk '$1 == "__bpc.progress" { print $5, $6, $7, $8 }')
+if echo "$prog" | awk '{ exit !($1 == 1 && $2 == $3 && $2 >= 200 && $2 < 938 && $4 == 3) }'; then ok
+else bad "checkpoint progress '$prog', expected epoch 1, a step in [200, 938), seed 3"; fi
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" $args --params a.safetensors --save a.safetensors
+has "$tmp/out" "^resuming from a.safetensors: epoch 1, step " "resumed run"
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" $args --save b.safetensors
+"$st_dump" a.safetensors >a.txt
+"$st_dump" b.safetensors >b.txt
+if [ -s a.txt ] && cmp -s a.txt b.txt; then ok
+else bad "resumed and uninterrupted runs end with different parameters or state:"; diff a.txt b.txt | cut -c1-200 | head -8; fi
+
+# ---- d. malformed data, mismatched parameters, a diverging run -----------------------------
+mkdir trunc trgz
+for f in train-labels-idx1 t10k-images-idx3 t10k-labels-idx1; do
+  for d in trunc trgz; do
+    if [ -r "$data/$f-ubyte.gz" ]; then ln -s "$data/$f-ubyte.gz" $d/; else ln -s "$data/$f-ubyte" $d/; fi
+  done
+done
+if [ -r "$data/train-images-idx3-ubyte.gz" ]; then
+  gzip -dc "$data/train-images-idx3-ubyte.gz" | head -c 100000 >trunc/train-images-idx3-ubyte
+  head -c 50000 "$data/train-images-idx3-ubyte.gz" >trgz/train-images-idx3-ubyte.gz
+else
+  head -c 100000 "$data/train-images-idx3-ubyte" >trunc/train-images-idx3-ubyte
+  head -c 50000 "$data/train-images-idx3-ubyte" | gzip >trgz/train-images-idx3-ubyte.gz
+fi
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data trunc --epochs 1
+has "$tmp/err" "trunc/train-images-idx3-ubyte: .*truncated" "truncated IDX file"
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data trgz --epochs 1
+has "$tmp/err" "trgz/train-images-idx3-ubyte.gz: " "truncated gzip file"
+# a wrong magic number
+printf '\001\002\010\003\000\000\000\001\000\000\000\034\000\000\000\034' >trunc/train-images-idx3-ubyte
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data trunc --epochs 1
+has "$tmp/err" "trunc/train-images-idx3-ubyte: bad IDX magic" "IDX file with a wrong magic number"
+
+# parameters of another shape (hidden layer 128, not 256): every mismatch listed
+sed 's/256/128/g' "$src/examples/fashion_mlp.bp" >small.bp
+run 1 "$bpc" train small.bp --data "$data" --params a.safetensors --epochs 1
+has "$tmp/err" "a.safetensors: parameters do not match" "mismatched parameters"
+has "$tmp/err" "'W1' has shape \[784, 256\], the program declares \[784, 128\]" "mismatched W1"
+has "$tmp/err" "'b1' has shape \[256\]" "mismatched b1"
+has "$tmp/err" "'W2' has shape \[256, 10\]" "mismatched W2"
+# parameters of another program: the missing names listed
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --params s.safetensors --epochs 1
+has "$tmp/err" "s.safetensors: parameters do not match the program: missing 'W1'" "parameters of another program"
+has "$tmp/err" "unexpected 'm1'" "parameters of another program"
+
+# --on-nan stop: an exploding lr stops with the step named, keeping the last good parameters
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --opt sgd --lr 1e30 --on-nan stop --threads 1 \
+  --save n.safetensors
+has "$tmp/err" "not finite at epoch 1, step [0-9]" "diverging run"
+if [ -f n.safetensors ] && "$st_dump" n.safetensors >n.txt && ! grep -qi "nan\|inf" n.txt; then ok
+else bad "the checkpoint after a diverging run is missing or holds non-finite values"; fi
+run 1 "$bpc" train "$src/examples/seed.bp" --steps 5 --lr 1e30 --on-nan stop
+has "$tmp/err" "not finite at step [0-9]" "diverging run on fixed inputs"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
