@@ -25,6 +25,7 @@ typedef struct E {
     int *pin_index;    /* param index or output index */
     int *fuse_user;    /* per node: the node whose loop computes it inline, or -1 */
     const char *prefix;
+    Variant v;         /* the function being emitted (dropout is the identity in forward) */
 } E;
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
@@ -413,6 +414,90 @@ static void emit_loss(E *e, int id) {
     fprintf(e->out, "    }\n");
 }
 
+/* ---- layers: calls into runtime/layers.c (shapes and semantics documented there) ---- */
+static void dim_arg(const E *e, const Shape *s, int i, char *buf, size_t size) {
+    char d[96];
+    dim_c(s->d[i], &e->g->syms, d, sizeof d);
+    snprintf(buf, size, "(size_t)%s", d);
+}
+
+static void emit_layer(E *e, int id) {
+    const Graph *g = e->g;
+    const Node *n = &g->nodes[id];
+    const char *sfx = e->o->f64 ? "f64" : "f32";
+    char out[96], a[96], b[96], N[256], H[128], W[128], C[128], B[128];
+    ptr(e, id, out, sizeof out);
+    ptr(e, n->in[0], a, sizeof a);
+    if (op_info[n->op].arity > 1) ptr(e, n->in[1], b, sizeof b);
+    /* the image operand's shape: the input's for forward ops, the node's for gradients */
+    const Shape *img = n->op == OP_IM2COL || n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D ? &g->nodes[n->in[0]].shape : &n->shape;
+    if (img->rank == 4) {
+        dim_arg(e, img, 0, B, sizeof B);
+        dim_arg(e, img, 1, C, sizeof C);
+        dim_arg(e, img, 2, H, sizeof H);
+        dim_arg(e, img, 3, W, sizeof W);
+        dims_c(g, img, 0, 2, N, sizeof N);
+    }
+    const Shape *s = &n->shape;
+    switch (n->op) {
+    case OP_IM2COL:
+    case OP_COL2IM:
+        fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s, %s, %d, %d, %d, %d, %s);\n", n->op == OP_IM2COL ? "im2col" : "col2im",
+                sfx, a, B, C, H, W, n->win[0], n->win[1], n->win[2], n->win[3], out);
+        return;
+    case OP_MAXPOOL2D:
+    case OP_AVGPOOL2D:
+    case OP_AVGPOOL2D_GRAD:
+        fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s, %d, %d, %s);\n", op_info[n->op].name, sfx, a, N, H, W, n->win[0],
+                n->win[2], out);
+        return;
+    case OP_MAXPOOL2D_GRAD:
+        fprintf(e->out, "    bprt_maxpool2d_grad_%s(%s, %s, %s, %s, %s, %d, %d, %s);\n", sfx, a, b, N, H, W, n->win[0],
+                n->win[2], out);
+        return;
+    case OP_LAYERNORM:
+    case OP_LAYERNORM_GRAD: {
+        char D[128];
+        dims_c(g, s, 0, s->rank - 1, N, sizeof N);
+        dim_arg(e, s, s->rank - 1, D, sizeof D);
+        if (n->op == OP_LAYERNORM)
+            fprintf(e->out, "    bprt_layernorm_%s(%s, %s, %s, %.17g, %s);\n", sfx, a, N, D, n->value, out);
+        else
+            fprintf(e->out, "    bprt_layernorm_grad_%s(%s, %s, %s, %s, %.17g, %s);\n", sfx, a, b, N, D, n->value, out);
+        return;
+    }
+    case OP_EMBEDDING:
+    case OP_EMBEDDING_GRAD: {
+        const Shape *ts = n->op == OP_EMBEDDING ? &g->nodes[n->in[0]].shape : s;
+        char V[128], D[128];
+        dim_arg(e, ts, 0, V, sizeof V);
+        dim_arg(e, ts, 1, D, sizeof D);
+        numel_c(g, &g->nodes[n->in[1]].shape, N, sizeof N);
+        fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s, %s, %s);\n", op_info[n->op].name, sfx, a, V, D, b, N, out);
+        return;
+    }
+    case OP_CAUSAL_MASK: {
+        char T1[128], T2[128], fill[64];
+        dims_c(g, s, 0, s->rank - 2, N, sizeof N);
+        dim_arg(e, s, s->rank - 2, T1, sizeof T1);
+        dim_arg(e, s, s->rank - 1, T2, sizeof T2);
+        if (isinf(n->value)) snprintf(fill, sizeof fill, "%s(double)INFINITY", n->value < 0 ? "-" : "");
+        else snprintf(fill, sizeof fill, "%.17g", n->value);
+        fprintf(e->out, "    bprt_causal_mask_%s(%s, %s, %s, %s, %s, %s);\n", sfx, a, N, T1, T2, fill, out);
+        return;
+    }
+    case OP_DROPOUT:
+        if (e->v == V_FORWARD || n->value == 0) {
+            emit_copy(e, id, n->in[0]);
+            return;
+        }
+        numel_c(g, s, N, sizeof N);
+        fprintf(e->out, "    bprt_dropout_%s(%s, %s, %.17g, dropout_seed, %d, %s);\n", sfx, a, N, n->value, n->ival, out);
+        return;
+    default: BP_ASSERT(!"not a layer op");
+    }
+}
+
 static void emit_node(E *e, int id) {
     const Node *n = &e->g->nodes[id];
     switch (op_info[n->op].kind) {
@@ -423,6 +508,7 @@ static void emit_node(E *e, int id) {
     case OK_AXIS: emit_softmax(e, id); return;
     case OK_MATMUL: emit_matmul(e, id); return;
     case OK_LOSS: emit_loss(e, id); return;
+    case OK_LAYER: emit_layer(e, id); return;
     case OK_SHAPE:
         switch (n->op) {
         case OP_TRANSPOSE: emit_transpose(e, id); return;
@@ -534,11 +620,35 @@ static void emit_line(E *e, Loc loc) {
     fprintf(e->out, "\"\n");
 }
 
+static int has_dropout(const Graph *g) {
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == OP_DROPOUT && g->nodes[i].value > 0) return 1;
+    return 0;
+}
+
+/* The call of NAME_loss_seeded_ / NAME_grad_seeded_ with this function's arguments. */
+static void seeded_call(FILE *out, const Graph *g, Variant v, const char *ws, const char *seed) {
+    fprintf(out, "%s_%s_seeded_(params%s", g->model, v == V_LOSS ? "loss" : "grad", v == V_GRAD ? ", grad" : "");
+    for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
+    fprintf(out, ", %s, %s)", ws, seed);
+}
+
+/* NAME_loss / NAME_grad of a program with dropout: the seeded function with seed 0. */
+static void seeded_wrapper(FILE *out, Graph *g, Variant v) {
+    prototype(out, g, g, v, 1, "");
+    emit_dims_args(out, g, 1);
+    fprintf(out, ", void *ws) {\n    return ");
+    seeded_call(out, g, v, "ws", "0");
+    fprintf(out, ";\n}\n\n");
+}
+
 static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *o) {
     E e;
     memset(&e, 0, sizeof e);
     e.out = out;
     e.o = o;
+    e.v = v;
     e.g = variant_graph(full, v);
     for (int k = 0; k < e.g->syms.n; k++) e.g->syms.names[k] = arena_printf(e.g->arena, "dim_%s", full->syms.names[k]);
     e.plan = NULL;
@@ -548,9 +658,15 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     char wsname[128];
     snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, vname[v]);
     emit_ws_size_fn(&e, wsname);
-    prototype(out, full, g, v, 1, "");
+    /* with dropout, loss and grad take the mask's seed: NAME_loss/NAME_grad pass 0,
+     * train_step the optimizer's step count (see seeded_wrapper) */
+    int seeded = v != V_FORWARD && has_dropout(full);
+    if (seeded) fprintf(out, "static ");
+    prototype(out, full, g, v, 1, seeded ? "_seeded_" : "");
     emit_dims_args(out, full, 1);
-    fprintf(out, ", void *ws) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n");
+    fprintf(out, ", void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
+            seeded ? ", uint64_t dropout_seed" : "");
+    if (seeded) fprintf(out, "    (void)dropout_seed;\n");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "    (void)%s;\n", g->syms.names[s]);
     for (int i = 0; i < full->ninputs; i++)
         if (v != V_FORWARD || input_used(g, i)) fprintf(out, "    (void)in_%s;\n", full->inputs[i].name);
@@ -596,6 +712,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     char lv[320];
     if (g->loss >= 0) fprintf(out, "    return %s;\n}\n\n", elem(&e, g->loss, "0", lv, sizeof lv));
     else fprintf(out, "    return (real)NAN;\n}\n\n");
+    if (seeded) seeded_wrapper(out, full, v);
 }
 
 static const char *preamble_math =
@@ -655,7 +772,22 @@ static const char *runtime_decls =
     "void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, double lr, double b1, double b2,\n"
     "                   double eps, double wd, int decoupled, double step, double scale);\n"
     "void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, double lr, double b1, double b2,\n"
-    "                   double eps, double wd, int decoupled, double step, double scale);\n";
+    "                   double eps, double wd, int decoupled, double step, double scale);\n"
+#define LAYER_DECLS(T, S)                                                                                          \
+    "void bprt_im2col_" S "(const " T " *x, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, size_t stride, size_t pad, " T " *cols);\n" \
+    "void bprt_col2im_" S "(const " T " *cols, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, size_t stride, size_t pad, " T " *x);\n" \
+    "void bprt_maxpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \
+    "void bprt_maxpool2d_grad_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
+    "void bprt_avgpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \
+    "void bprt_avgpool2d_grad_" S "(const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
+    "void bprt_layernorm_" S "(const " T " *x, size_t R, size_t D, double eps, " T " *y);\n"                         \
+    "void bprt_layernorm_grad_" S "(const " T " *x, const " T " *gy, size_t R, size_t D, double eps, " T " *gx);\n"  \
+    "void bprt_embedding_" S "(const " T " *table, size_t V, size_t D, const int32_t *ids, size_t n, " T " *y);\n"   \
+    "void bprt_embedding_grad_" S "(const " T " *gy, size_t V, size_t D, const int32_t *ids, size_t n, " T " *gt);\n" \
+    "void bprt_causal_mask_" S "(const " T " *x, size_t N, size_t Tq, size_t Tk, double fill, " T " *y);\n"          \
+    "void bprt_dropout_" S "(const " T " *x, size_t n, double p, uint64_t seed, uint64_t stream, " T " *y);\n"
+    LAYER_DECLS("float", "f32") LAYER_DECLS("double", "f64");
+#undef LAYER_DECLS
 
 static void real_typedef(FILE *out, const EmitOptions *o) {
     fprintf(out, "#ifndef BPC_REAL_DEFINED\n#define BPC_REAL_DEFINED\ntypedef %s real;\n#endif\n", o->f64 ? "double" : "float");
@@ -807,10 +939,19 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     emit_inputs_args(out, g, g, 0, 1);
     emit_dims_args(out, g, 1);
     fprintf(out, ", real lr, void *ws) {\n    real *grad = (real *)ws;\n");
-    fprintf(out, "    real loss = %s_grad(params, grad", g->model);
-    for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
-    for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
-    fprintf(out, ", (char *)ws + BP_AL(sizeof(real) * %lld));\n", np);
+    char gws[128];
+    snprintf(gws, sizeof gws, "(char *)ws + BP_AL(sizeof(real) * %lld)", np);
+    if (has_dropout(g)) {
+        /* a new dropout mask at every step: seeded by the step count (saved with the state) */
+        fprintf(out, "    real loss = ");
+        seeded_call(out, g, V_GRAD, gws, "(uint64_t)*(const double *)opt_state");
+        fprintf(out, ";\n");
+    } else {
+        fprintf(out, "    real loss = %s_grad(params, grad", g->model);
+        for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
+        for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
+        fprintf(out, ", %s);\n", gws);
+    }
     fprintf(out, "    if (!(loss - loss == 0)) return loss; /* a non-finite loss: no update */\n"
                  "    if (%s_update(params, opt_state, grad, lr) != 0) return (real)NAN;\n"
                  "    return loss;\n}\n\n",

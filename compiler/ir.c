@@ -333,6 +333,171 @@ int ir_loss_op(Graph *g, Op op, int a, int b, int c, Loc loc) {
     return ir_add_raw(g, &p);
 }
 
+/* ---- layers ---- */
+/* Output size of a window sweep: (n + 2 pad - k) / stride + 1, or 0 if none fits. */
+static int64_t window_out(int64_t n, int k, int stride, int pad) {
+    if (k < 1 || stride < 1 || pad < 0 || n + 2 * (int64_t)pad < k) return 0;
+    return (n + 2 * (int64_t)pad - k) / stride + 1;
+}
+
+/* Is s [B, C, H, W] with C, H, W integers (B may be symbolic)? */
+static int is_image(const Shape *s) {
+    return s->rank == 4 && s->d[1].sym < 0 && s->d[2].sym < 0 && s->d[3].sym < 0;
+}
+
+static void layer_node(Op op, int a, int b, const Shape *s, Loc loc, Node *p) {
+    *p = proto(op, loc);
+    p->in[0] = a;
+    p->in[1] = b;
+    p->shape = *s;
+}
+
+int ir_im2col(Graph *g, int x, int kh, int kw, int stride, int pad, Loc loc) {
+    if (x < 0) return -1;
+    const Shape *xs = &g->nodes[x].shape;
+    char s1[160];
+    if (!is_image(xs)) {
+        diag_error(g->diag, loc, "conv2d needs x [B, C, H, W] with integer C, H, W, got %s",
+                   shape_str(xs, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    int64_t oh = window_out(xs->d[2].c, kh, stride, pad), ow = window_out(xs->d[3].c, kw, stride, pad);
+    if (oh < 1 || ow < 1) {
+        diag_error(g->diag, loc, "a %dx%d window with stride %d and padding %d does not fit x %s", kh, kw, stride, pad,
+                   shape_str(xs, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    Shape s = shape_scalar();
+    s.rank = 2;
+    s.d[0] = xs->d[0];
+    s.d[0].c *= oh * ow;
+    s.d[1] = dim_const(xs->d[1].c * kh * kw);
+    int ovf;
+    shape_const_numel(&s, &ovf);
+    if (ovf) {
+        diag_error(g->diag, loc, "conv2d's unfolded input %s is too large",
+                   shape_str(&s, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    Node p;
+    layer_node(OP_IM2COL, x, -1, &s, loc, &p);
+    p.win[0] = kh, p.win[1] = kw, p.win[2] = stride, p.win[3] = pad;
+    return ir_add_raw(g, &p);
+}
+
+int ir_col2im(Graph *g, int cols, const Shape *xs, int kh, int kw, int stride, int pad, Loc loc) {
+    if (cols < 0) return -1;
+    BP_ASSERT(is_image(xs));
+    Node p;
+    layer_node(OP_COL2IM, cols, -1, xs, loc, &p);
+    p.win[0] = kh, p.win[1] = kw, p.win[2] = stride, p.win[3] = pad;
+    return ir_add_raw(g, &p);
+}
+
+int ir_pool(Graph *g, Op op, int x, int k, int stride, Loc loc) {
+    if (x < 0) return -1;
+    const Shape *xs = &g->nodes[x].shape;
+    char s1[160];
+    if (!is_image(xs)) {
+        diag_error(g->diag, loc, "%s needs x [B, C, H, W] with integer C, H, W, got %s", op_info[op].name,
+                   shape_str(xs, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    int64_t oh = window_out(xs->d[2].c, k, stride, 0), ow = window_out(xs->d[3].c, k, stride, 0);
+    if (oh < 1 || ow < 1) {
+        diag_error(g->diag, loc, "%s: a %dx%d window with stride %d does not fit x %s", op_info[op].name, k, k,
+                   stride, shape_str(xs, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    Shape s = *xs;
+    s.d[2] = dim_const(oh);
+    s.d[3] = dim_const(ow);
+    Node p;
+    layer_node(op, x, -1, &s, loc, &p);
+    p.win[0] = p.win[1] = k, p.win[2] = stride;
+    return ir_add_raw(g, &p);
+}
+
+int ir_pool_grad(Graph *g, Op op, int x, int gy, const Shape *xs, int k, int stride, Loc loc) {
+    if (gy < 0 || (op == OP_MAXPOOL2D_GRAD && x < 0)) return -1;
+    BP_ASSERT(op == OP_MAXPOOL2D_GRAD || op == OP_AVGPOOL2D_GRAD);
+    Node p;
+    if (op == OP_MAXPOOL2D_GRAD) layer_node(op, x, gy, xs, loc, &p);
+    else layer_node(op, gy, -1, xs, loc, &p);
+    p.win[0] = p.win[1] = k, p.win[2] = stride;
+    return ir_add_raw(g, &p);
+}
+
+int ir_layernorm(Graph *g, int x, double eps, Loc loc) {
+    if (x < 0) return -1;
+    const Shape *xs = &g->nodes[x].shape;
+    if (xs->rank < 1) {
+        diag_error(g->diag, loc, "layernorm needs a tensor [..., D], got a scalar");
+        return -1;
+    }
+    Node p;
+    layer_node(OP_LAYERNORM, x, -1, xs, loc, &p);
+    p.value = eps;
+    return ir_add_raw(g, &p);
+}
+
+int ir_layernorm_grad(Graph *g, int x, int gy, double eps, Loc loc) {
+    if (x < 0 || gy < 0) return -1;
+    BP_ASSERT(shape_eq(&g->nodes[x].shape, &g->nodes[gy].shape));
+    Node p;
+    layer_node(OP_LAYERNORM_GRAD, x, gy, &g->nodes[x].shape, loc, &p);
+    p.value = eps;
+    return ir_add_raw(g, &p);
+}
+
+int ir_embedding(Graph *g, int table, int ids, Loc loc) {
+    if (table < 0 || ids < 0) return -1;
+    const Shape *ts = &g->nodes[table].shape, *is = &g->nodes[ids].shape;
+    char s1[160], s2[160];
+    if (ts->rank != 2 || g->nodes[table].dtype != DT_REAL || g->nodes[ids].dtype != DT_INT ||
+        is->rank + 1 > BP_MAXRANK) {
+        diag_error(g->diag, loc, "embedding needs a table [V, D] and integer ids [...], got %s and %s%s",
+                   shape_str(ts, &g->syms, s1, sizeof s1), g->nodes[ids].dtype == DT_INT ? "int" : "real ",
+                   shape_str(is, &g->syms, s2, sizeof s2));
+        return -1;
+    }
+    Shape s = *is;
+    s.d[s.rank++] = ts->d[1];
+    Node p;
+    layer_node(OP_EMBEDDING, table, ids, &s, loc, &p);
+    return ir_add_raw(g, &p);
+}
+
+int ir_embedding_grad(Graph *g, int gy, int ids, const Shape *ts, Loc loc) {
+    if (gy < 0 || ids < 0) return -1;
+    Node p;
+    layer_node(OP_EMBEDDING_GRAD, gy, ids, ts, loc, &p);
+    return ir_add_raw(g, &p);
+}
+
+int ir_causal_mask(Graph *g, int x, double fill, Loc loc) {
+    if (x < 0) return -1;
+    const Shape *xs = &g->nodes[x].shape;
+    if (xs->rank < 2) {
+        char s1[160];
+        diag_error(g->diag, loc, "causal_mask needs scores [..., T, S], got %s", shape_str(xs, &g->syms, s1, sizeof s1));
+        return -1;
+    }
+    Node p;
+    layer_node(OP_CAUSAL_MASK, x, -1, xs, loc, &p);
+    p.value = fill;
+    return ir_add_raw(g, &p);
+}
+
+int ir_dropout(Graph *g, int x, double prob, int stream, Loc loc) {
+    if (x < 0) return -1;
+    Node p;
+    layer_node(OP_DROPOUT, x, -1, &g->nodes[x].shape, loc, &p);
+    p.value = prob;
+    p.ival = stream;
+    return ir_add_raw(g, &p);
+}
+
 /* ---- rebuild ---- */
 Graph *ir_rebuild(Graph *old, int fold, int cse) {
     Graph *g = ir_new(old->arena, old->diag);
@@ -434,6 +599,13 @@ void ir_dump(FILE *out, const Graph *g) {
         if (op_info[n->op].kind == OK_AXIS || n->op == OP_CONCAT) fprintf(out, " axis=%d", n->axis);
         if (n->op == OP_SLICE) fprintf(out, " axis=%d start=%s", n->axis, dim_str(n->start, &g->syms, s, sizeof s));
         if (n->op == OP_MATMUL && (n->ta || n->tb)) fprintf(out, " ta=%d tb=%d", n->ta, n->tb);
+        if (n->op == OP_IM2COL || n->op == OP_COL2IM)
+            fprintf(out, " k=%dx%d stride=%d pad=%d", n->win[0], n->win[1], n->win[2], n->win[3]);
+        if (n->op == OP_MAXPOOL2D || n->op == OP_MAXPOOL2D_GRAD || n->op == OP_AVGPOOL2D || n->op == OP_AVGPOOL2D_GRAD)
+            fprintf(out, " k=%d stride=%d", n->win[0], n->win[2]);
+        if (n->op == OP_LAYERNORM || n->op == OP_LAYERNORM_GRAD) fprintf(out, " eps=%.17g", n->value);
+        if (n->op == OP_CAUSAL_MASK) fprintf(out, " fill=%.17g", n->value);
+        if (n->op == OP_DROPOUT) fprintf(out, " p=%.17g stream=%d", n->value, n->ival);
         fprintf(out, " : %s%s", n->dtype == DT_INT ? "int" : "", shape_str(&n->shape, &g->syms, s, sizeof s));
         if (n->name) fprintf(out, " \"%s\"", n->name);
         if (n->loc.file && n->loc.line) fprintf(out, " @%d:%d", n->loc.line, n->loc.col);

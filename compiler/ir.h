@@ -33,6 +33,7 @@ typedef enum OpKind {
     OK_MATMUL, /* batched matrix product */
     OK_SHAPE,  /* data movement */
     OK_LOSS,   /* fused loss kernels */
+    OK_LAYER,  /* network layers (conv windows, pools, norms, embeddings, masks) */
 } OpKind;
 
 typedef enum DType {
@@ -55,6 +56,7 @@ typedef struct Node {
     int ta, tb;    /* MATMUL: transpose flags of a and b */
     Dim start;     /* SLICE: first index along axis */
     Dim dim;       /* DIMVAL: the value */
+    int win[4];    /* IM2COL, COL2IM, pools: kh, kw, stride, padding */
     Loc loc;
     int adjoint;   /* 1 if made by reverse mode */
     const char *name; /* user name bound to this value, if any (dumps) */
@@ -145,6 +147,23 @@ int ir_broadcast(Graph *g, int a, const Shape *s, Loc loc);
 int ir_concat(Graph *g, int a, int b, int axis, Loc loc);
 int ir_slice(Graph *g, int a, int axis, Dim start, Dim len, Loc loc);
 int ir_loss_op(Graph *g, Op op, int a, int b, int c, Loc loc);
+/* ---- layers (NCHW; shape rules in ir.c, kernels in runtime/layers.c) ---- */
+/* x[B,C,H,W] -> [B*OH*OW, C*KH*KW], OH = (H + 2 pad - KH) / stride + 1 (one row per output
+ * pixel, columns in (c, kh, kw) order: W reshaped to [O, C*KH*KW] multiplies it). */
+int ir_im2col(Graph *g, int x, int kh, int kw, int stride, int pad, Loc loc);
+/* The adjoint of im2col: cols back to the image shape xs, overlapping windows summed. */
+int ir_col2im(Graph *g, int cols, const Shape *xs, int kh, int kw, int stride, int pad, Loc loc);
+/* MAXPOOL2D / AVGPOOL2D: x[B,C,H,W] -> [B,C,(H-k)/stride+1,(W-k)/stride+1], no padding. */
+int ir_pool(Graph *g, Op op, int x, int k, int stride, Loc loc);
+/* MAXPOOL2D_GRAD(x, gy) / AVGPOOL2D_GRAD(gy) (x = -1): the gradient, of x's shape xs. */
+int ir_pool_grad(Graph *g, Op op, int x, int gy, const Shape *xs, int k, int stride, Loc loc);
+int ir_layernorm(Graph *g, int x, double eps, Loc loc);
+int ir_layernorm_grad(Graph *g, int x, int gy, double eps, Loc loc);
+/* table[V, D], ids (int)[...] -> [..., D]; the gradient is [V, D] (ts: the table's shape). */
+int ir_embedding(Graph *g, int table, int ids, Loc loc);
+int ir_embedding_grad(Graph *g, int gy, int ids, const Shape *ts, Loc loc);
+int ir_causal_mask(Graph *g, int x, double fill, Loc loc);
+int ir_dropout(Graph *g, int x, double p, int stream, Loc loc);
 /* Adds a fully specified node (shape already set): used by passes that copy nodes. */
 int ir_add_raw(Graph *g, const Node *proto);
 /* Re-adds every node reachable from the graph's roots into a new graph with the given

@@ -48,6 +48,20 @@ static const struct {
     {"bprt_sgd_f64", (void *)bprt_sgd_f64},
     {"bprt_adam_f32", (void *)bprt_adam_f32},
     {"bprt_adam_f64", (void *)bprt_adam_f64},
+#define LAYER_SYMS(S)                                                                              \
+    {"bprt_im2col_" #S, (void *)bprt_im2col_##S}, {"bprt_col2im_" #S, (void *)bprt_col2im_##S},       \
+    {"bprt_maxpool2d_" #S, (void *)bprt_maxpool2d_##S},                                            \
+    {"bprt_maxpool2d_grad_" #S, (void *)bprt_maxpool2d_grad_##S},                                  \
+    {"bprt_avgpool2d_" #S, (void *)bprt_avgpool2d_##S},                                            \
+    {"bprt_avgpool2d_grad_" #S, (void *)bprt_avgpool2d_grad_##S},                                  \
+    {"bprt_layernorm_" #S, (void *)bprt_layernorm_##S},                                            \
+    {"bprt_layernorm_grad_" #S, (void *)bprt_layernorm_grad_##S},                                  \
+    {"bprt_embedding_" #S, (void *)bprt_embedding_##S},                                            \
+    {"bprt_embedding_grad_" #S, (void *)bprt_embedding_grad_##S},                                  \
+    {"bprt_causal_mask_" #S, (void *)bprt_causal_mask_##S},                                        \
+    {"bprt_dropout_" #S, (void *)bprt_dropout_##S},
+    LAYER_SYMS(f32) LAYER_SYMS(f64)
+#undef LAYER_SYMS
 };
 
 static Jit *compile_tcc(const char *code, char *err, size_t errlen) {

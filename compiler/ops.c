@@ -207,6 +207,53 @@ RULE(CE_GRAD) { (void)y; (void)g; return no_rule(c, n); }
 RULE(NLL) { (void)y; ad_accumulate(c, A, ir_loss_op(G, OP_NLL_GRAD, A, B, g, L)); return 0; }
 RULE(NLL_GRAD) { (void)y; (void)g; return no_rule(c, n); }
 
+
+/* ---- layers ---- */
+#define WIN(n) (n)->win[0], (n)->win[1], (n)->win[2], (n)->win[3]
+/* y = im2col(x), a linear map: dx = im2colᵀ g = col2im(g) */
+RULE(IM2COL) {
+    (void)y;
+    Shape s = G->nodes[A].shape;
+    ad_accumulate(c, A, ir_col2im(G, g, &s, WIN(n), L));
+    return 0;
+}
+/* y = col2im(a) = im2colᵀ a: da = im2col(g) */
+RULE(COL2IM) { (void)y; ad_accumulate(c, A, ir_im2col(G, g, WIN(n), L)); return 0; }
+/* y[w] = max over window w of x: dx = g[w] at each window's (first) argmax, summed */
+RULE(MAXPOOL2D) {
+    (void)y;
+    Shape s = G->nodes[A].shape;
+    ad_accumulate(c, A, ir_pool_grad(G, OP_MAXPOOL2D_GRAD, A, g, &s, n->win[0], n->win[2], L));
+    return 0;
+}
+RULE(MAXPOOL2D_GRAD) { (void)y; (void)g; return no_rule(c, n); }
+/* y[w] = mean over window w of x: dx = g[w] / k² spread over each window */
+RULE(AVGPOOL2D) {
+    (void)y;
+    Shape s = G->nodes[A].shape;
+    ad_accumulate(c, A, ir_pool_grad(G, OP_AVGPOOL2D_GRAD, -1, g, &s, n->win[0], n->win[2], L));
+    return 0;
+}
+/* y = avgpool2d_grad(a) = avgpool2dᵀ a: da = avgpool2d(g) */
+RULE(AVGPOOL2D_GRAD) { (void)y; ad_accumulate(c, A, ir_pool(G, OP_AVGPOOL2D, g, n->win[0], n->win[2], L)); return 0; }
+/* y = (x - mean x) r, r = 1/sqrt(var x + eps), per row of the last axis (D elements):
+ * dx = r (g - mean(g) - y mean(g y)), one fused kernel */
+RULE(LAYERNORM) { (void)y; ad_accumulate(c, A, ir_layernorm_grad(G, A, g, n->value, L)); return 0; }
+RULE(LAYERNORM_GRAD) { (void)y; (void)g; return no_rule(c, n); }
+/* y[..., :] = table[ids[...], :]: dtable[v, :] = sum of g[..., :] where ids == v */
+RULE(EMBEDDING) {
+    (void)y;
+    Shape s = G->nodes[A].shape;
+    ad_accumulate(c, A, ir_embedding_grad(G, g, B, &s, L));
+    return 0;
+}
+/* y = embedding_grad(a, ids) = (gather by ids)ᵀ a: da = embedding(g, ids) */
+RULE(EMBEDDING_GRAD) { (void)y; ad_accumulate(c, A, ir_embedding(G, g, B, L)); return 0; }
+/* y = x with y[..., i, j] = fill for j > i: dx = g with those entries 0 */
+RULE(CAUSAL_MASK) { (void)y; ad_accumulate(c, A, ir_causal_mask(G, g, 0, L)); return 0; }
+/* y = x m / (1 - p), m a fixed Bernoulli(1 - p) mask: dx = g m / (1 - p), the same mask */
+RULE(DROPOUT) { (void)y; ad_accumulate(c, A, ir_dropout(G, g, n->value, n->ival, L)); return 0; }
+
 const VjpFn op_vjp[OP_COUNT] = {
 #define OP(e, name, arity, kind, cfun) [OP_##e] = vjp_##e,
 #include "ops.def"

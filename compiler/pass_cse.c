@@ -30,6 +30,7 @@ static uint64_t node_hash(const Node *n) {
     for (int i = 0; i < n->shape.rank; i++) h = mix(h, (uint64_t)n->shape.d[i].c * 31 + (uint64_t)(n->shape.d[i].sym + 1));
     h = mix(h, (uint64_t)n->dim.c * 31 + (uint64_t)(n->dim.sym + 1));
     h = mix(h, (uint64_t)n->start.c * 31 + (uint64_t)(n->start.sym + 1));
+    for (int k = 0; k < 4; k++) h = mix(h, (uint64_t)(int64_t)n->win[k]);
     return h;
 }
 
@@ -42,6 +43,7 @@ static int node_same(const Node *a, const Node *b) {
         return 0;
     if (!shape_eq(&a->shape, &b->shape) || a->shape.rank != b->shape.rank) return 0;
     if (!dim_eq(a->dim, b->dim) || !dim_eq(a->start, b->start)) return 0;
+    if (memcmp(a->win, b->win, sizeof a->win) != 0) return 0;
     return 1;
 }
 

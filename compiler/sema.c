@@ -34,6 +34,7 @@ typedef struct Sema {
     const Program *prog; /* for naming a later definition of an unknown name */
     const Stmt *calls[MAX_CALL_DEPTH];
     int ncalls;
+    int ndropout;        /* dropout calls so far: each one's mask is its own RNG stream */
 } Sema;
 
 static Binding *scope_find(Scope *s, const char *name, int local_only) {
@@ -49,7 +50,7 @@ static void scope_add(Sema *S, Scope *s, Binding b) { ARENA_PUSH(S->a, s->items,
 typedef enum Builtin {
     B_UNARY, B_LEAKY, B_MAXIMUM, B_MINIMUM, B_SUM, B_MEAN, B_MAX, B_LSE, B_SOFTMAX,
     B_LOG_SOFTMAX, B_TRANSPOSE, B_RESHAPE, B_CONCAT, B_MSE, B_BCE, B_BCE_LOGITS, B_CE, B_NLL,
-    B_LAYER,
+    B_CONV2D, B_POOL, B_LAYERNORM, B_EMBEDDING, B_CAUSAL_MASK, B_DROPOUT,
 } Builtin;
 
 typedef struct BuiltinSpec {
@@ -89,13 +90,13 @@ static const BuiltinSpec builtins[] = {
     {"bce_logits", B_BCE_LOGITS, OP_SUM, 2, {"logits", "target"}},
     {"cross_entropy", B_CE, OP_CROSS_ENTROPY, 2, {"logits", "labels"}},
     {"nll", B_NLL, OP_NLL, 2, {"logprobs", "labels"}},
-    {"conv2d", B_LAYER, OP_COUNT, 0, {0}},
-    {"maxpool2d", B_LAYER, OP_COUNT, 0, {0}},
-    {"avgpool2d", B_LAYER, OP_COUNT, 0, {0}},
-    {"layernorm", B_LAYER, OP_COUNT, 0, {0}},
-    {"embedding", B_LAYER, OP_COUNT, 0, {0}},
-    {"causal_mask", B_LAYER, OP_COUNT, 0, {0}},
-    {"dropout", B_LAYER, OP_COUNT, 0, {0}},
+    {"conv2d", B_CONV2D, OP_IM2COL, 4, {"x", "W", "stride=1", "padding=0"}},
+    {"maxpool2d", B_POOL, OP_MAXPOOL2D, 3, {"x", "k", "stride="}},
+    {"avgpool2d", B_POOL, OP_AVGPOOL2D, 3, {"x", "k", "stride="}},
+    {"layernorm", B_LAYERNORM, OP_LAYERNORM, 4, {"x", "gamma", "beta", "eps=1e-5"}},
+    {"embedding", B_EMBEDDING, OP_EMBEDDING, 2, {"table", "ids"}},
+    {"causal_mask", B_CAUSAL_MASK, OP_CAUSAL_MASK, 1, {"scores"}},
+    {"dropout", B_DROPOUT, OP_DROPOUT, 2, {"x", "p"}},
 };
 
 const char *sema_builtin_name(int i) {
@@ -474,6 +475,43 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
     return r;
 }
 
+/* conv2d(x[B,C,H,W], W[O,C,KH,KW]) as one GEMM over every output pixel:
+ *   cols = im2col(x)                   [B*OH*OW, C*KH*KW]
+ *   y    = cols @ reshape(W, [O, C*KH*KW])ᵀ   [B*OH*OW, O]
+ *   y    = reshape(transpose(reshape(y, [B, OH*OW, O])), [B, O, OH, OW])
+ * so its gradient is matmul's (dW = gᵀ cols, dcols = g W) and im2col's (col2im). */
+static int lower_conv2d(Sema *S, Scope *sc, const Expr **argv, Loc loc) {
+    Graph *g = S->g;
+    int stride = 1, pad = 0;
+    if (argv[2] && !const_int(S, argv[2], "stride", "conv2d", &stride)) return -1;
+    if (argv[3] && !const_int(S, argv[3], "padding", "conv2d", &pad)) return -1;
+    if (stride < 1 || pad < 0) {
+        diag_error(S->d, loc, "'conv2d' needs stride >= 1 and padding >= 0, got stride = %d, padding = %d", stride, pad);
+        return -1;
+    }
+    int x = real_operand(S, lower(S, sc, argv[0]), loc, "conv2d");
+    int w = real_operand(S, lower(S, sc, argv[1]), loc, "conv2d");
+    if (x < 0 || w < 0) return -1;
+    const Shape xs = g->nodes[x].shape, ws = g->nodes[w].shape;
+    if (xs.rank != 4 || ws.rank != 4 || !shape_is_const(&ws) || xs.d[1].sym >= 0 || xs.d[1].c != ws.d[1].c) {
+        char s1[160], s2[160];
+        diag_error(S->d, loc, "conv2d needs x [B, C, H, W] and W [O, C, KH, KW], got %s and %s",
+                   shape_str(&xs, &g->syms, s1, sizeof s1), shape_str(&ws, &g->syms, s2, sizeof s2));
+        return -1;
+    }
+    int cols = ir_im2col(g, x, (int)ws.d[2].c, (int)ws.d[3].c, stride, pad, loc);
+    if (cols < 0) return -1;
+    int64_t O = ws.d[0].c, oh = (xs.d[2].c + 2 * pad - ws.d[2].c) / stride + 1;
+    int64_t ow = (xs.d[3].c + 2 * pad - ws.d[3].c) / stride + 1;
+    Shape w2 = shape_scalar(), y3 = shape_scalar(), y4 = shape_scalar();
+    w2.rank = 2, w2.d[0] = dim_const(O), w2.d[1] = g->nodes[cols].shape.d[1];
+    y3.rank = 3, y3.d[0] = xs.d[0], y3.d[1] = dim_const(oh * ow), y3.d[2] = dim_const(O);
+    y4.rank = 4, y4.d[0] = xs.d[0], y4.d[1] = dim_const(O), y4.d[2] = dim_const(oh), y4.d[3] = dim_const(ow);
+    int y = ir_matmul(g, cols, ir_reshape(g, w, &w2, loc), 0, 1, loc);
+    y = ir_transpose(g, ir_reshape(g, y, &y3, loc), loc);
+    return ir_reshape(g, y, &y4, loc);
+}
+
 static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     Binding *b = scope_find(sc, e->name, 0);
     if (b && b->def) return call_def(S, sc, b->def, e);
@@ -484,10 +522,6 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     const BuiltinSpec *bs = find_builtin(e->name);
     if (!bs) {
         unknown_name(S, e->loc, e->name, "function");
-        return -1;
-    }
-    if (bs->kind == B_LAYER) {
-        diag_error(S->d, e->loc, "'%s' is not supported yet (the layers group is planned)", e->name);
         return -1;
     }
     const Expr *argv[4];
@@ -588,7 +622,42 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
             lead.rank--;
             return ir_unary(g, OP_NEG, divide_by_dims(S, s, &lead, AXIS_ALL, loc), loc);
         }
-    case B_LAYER: break;
+    case B_CONV2D: return lower_conv2d(S, sc, argv, loc);
+    case B_POOL: {
+        int k, stride;
+        if (!const_int(S, argv[1], "k", bs->name, &k)) return -1;
+        stride = k;
+        if (argv[2] && !const_int(S, argv[2], "stride", bs->name, &stride)) return -1;
+        if (k < 1 || stride < 1) {
+            diag_error(S->d, loc, "'%s' needs k >= 1 and stride >= 1, got k = %d, stride = %d", bs->name, k, stride);
+            return -1;
+        }
+        return ir_pool(g, bs->op, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), k, stride, loc);
+    }
+    case B_LAYERNORM: {
+        /* layernorm(x, gamma, beta) = normalise(x) * gamma + beta, the affine part broadcast */
+        double eps = 1e-5;
+        if (argv[3] && !const_real(S, argv[3], "eps", bs->name, &eps)) return -1;
+        if (!(eps >= 0)) {
+            diag_error(S->d, argv[3]->loc, "argument 'eps' of 'layernorm' must not be negative, got %g", eps);
+            return -1;
+        }
+        x = ir_layernorm(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), eps, loc);
+        int gamma = real_operand(S, lower(S, sc, argv[1]), loc, bs->name);
+        int beta = real_operand(S, lower(S, sc, argv[2]), loc, bs->name);
+        return ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, x, gamma, loc), beta, loc);
+    }
+    case B_EMBEDDING: return ir_embedding(g, lower(S, sc, argv[0]), lower(S, sc, argv[1]), loc);
+    case B_CAUSAL_MASK: return ir_causal_mask(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), -INFINITY, loc);
+    case B_DROPOUT: {
+        double p;
+        if (!const_real(S, argv[1], "p", bs->name, &p)) return -1;
+        if (!(p >= 0 && p < 1)) {
+            diag_error(S->d, argv[1]->loc, "the probability of 'dropout' must be in [0, 1), got %g", p);
+            return -1;
+        }
+        return ir_dropout(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), p, S->ndropout++, loc);
+    }
     }
     return -1;
 }

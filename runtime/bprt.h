@@ -41,6 +41,26 @@ void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, doubl
 void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, double lr, double b1, double b2,
                    double eps, double wd, int decoupled, double step, double scale);
 
+/* ---- network layers (layers.c: layouts, semantics, the legend) ---- */
+#define BPRT_DECLARE_LAYERS(T, SUF)                                                                \
+    void bprt_im2col_##SUF(const T *x, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW,  \
+                           size_t stride, size_t pad, T *cols);                                    \
+    void bprt_col2im_##SUF(const T *cols, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, \
+                           size_t stride, size_t pad, T *x);                                       \
+    void bprt_maxpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y); \
+    void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,   \
+                                   size_t stride, T *gx);                                          \
+    void bprt_avgpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y); \
+    void bprt_avgpool2d_grad_##SUF(const T *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, T *gx); \
+    void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y);                   \
+    void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx); \
+    void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y); \
+    void bprt_embedding_grad_##SUF(const T *gy, size_t V, size_t D, const int32_t *ids, size_t n, T *gt); \
+    void bprt_causal_mask_##SUF(const T *x, size_t N, size_t Tq, size_t Tk, double fill, T *y);    \
+    void bprt_dropout_##SUF(const T *x, size_t n, double p, uint64_t seed, uint64_t stream, T *y);
+BPRT_DECLARE_LAYERS(float, f32)
+BPRT_DECLARE_LAYERS(double, f64)
+
 /* ---- threads ----------------------------------------------------------------------- */
 /* Number of threads kernels use: BPRT_NUM_THREADS, else all cores. */
 int bprt_threads(void);

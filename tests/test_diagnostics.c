@@ -465,21 +465,32 @@ static const DiagCase cases[] = {
      "t.bp:1:1: error: an expression alone does nothing here; bind it with 'NAME = ...' or use 'loss ...'\n"
      "  1 + 2\n"
      "  ^\n"},
-    {"conv2d is not supported yet",
+    {"conv2d with mismatched channels",
      "input x[1, 1, 28, 28]\n"
-     "param W[8, 1, 3, 3]\n"
+     "param W[8, 3, 3, 3]\n"
      "y = conv2d(x, W)\n",
-     "t.bp:3:5: error: 'conv2d' is not supported yet (the layers group is planned)\n"
+     "t.bp:3:5: error: conv2d needs x [B, C, H, W] and W [O, C, KH, KW], got [1, 1, 28, 28] and [8, 3, 3, 3]\n"
      "  y = conv2d(x, W)\n"
      "      ^\n"},
-    {"layernorm is not supported yet",
-     "input x[2, 8]\n"
-     "param g[8]\n"
-     "param b[8]\n"
-     "y = layernorm(x, g, b)\n",
-     "t.bp:4:5: error: 'layernorm' is not supported yet (the layers group is planned)\n"
-     "  y = layernorm(x, g, b)\n"
+    {"a pooling window larger than the image",
+     "input x[1, 2, 3, 3]\n"
+     "y = maxpool2d(x, 4)\n",
+     "t.bp:2:5: error: maxpool2d: a 4x4 window with stride 4 does not fit x [1, 2, 3, 3]\n"
+     "  y = maxpool2d(x, 4)\n"
      "      ^\n"},
+    {"embedding with real ids",
+     "param tab[10, 4]\n"
+     "input ids[3]\n"
+     "y = embedding(tab, ids)\n",
+     "t.bp:3:5: error: embedding needs a table [V, D] and integer ids [...], got [10, 4] and real [3]\n"
+     "  y = embedding(tab, ids)\n"
+     "      ^\n"},
+    {"dropout probability out of range",
+     "input x[4]\n"
+     "y = dropout(x, 1.5)\n",
+     "t.bp:2:16: error: the probability of 'dropout' must be in [0, 1), got 1.5\n"
+     "  y = dropout(x, 1.5)\n"
+     "                 ^\n"},
 };
 
 static void test_messages(void **state) {

@@ -56,6 +56,16 @@ static const char *cases[] = {
     "loss mean((xs @ m)^2) + mean(sum(xs * b, axis = 1))",
     "def sq(v) = v * v\ndef f(p, q) {\n  s = sq(p) + q\n  return s * 0.5\n}\nloss sum(f(a, b) * w)",
     "h = a * b\nloss sum(h * h * w + h * w)",
+    /* layers */
+    "param im[2, 2, 6, 5] = normal(1)\nparam k[3, 2, 3, 2] = normal(1)\n"
+    "loss mean(conv2d(im, k, stride = 2, padding = 1) ^ 2) + mean(conv2d(im * 0.5, k) * 0.3)",
+    "param pim[2, 3, 6, 5] = normal(1)\n"
+    "loss sum(maxpool2d(pim, 2) * maxpool2d(pim, 2)) + sum(maxpool2d(pim, 3, stride = 1) * 0.7)",
+    "param pim[2, 3, 6, 5] = normal(1)\nloss sum(avgpool2d(pim, 2, stride = 1) ^ 2) + sum(avgpool2d(pim, 3) * 0.7)",
+    "param g4[4] = normal(1)\nloss sum(layernorm(a, g4, b) * w) + sum(layernorm(t3, b, u, eps = 0.1) ^ 3) * 0.1",
+    "param tab[6, 4] = normal(1)\ninput ids[5, 2] : int\nloss sum(embedding(tab, ids) ^ 2 * u) + sum(embedding(tab, lab) * w)",
+    "loss sum(softmax(causal_mask(a), axis = -1) * w) + sum(softmax(causal_mask(t3 @ t3.T * 0.5)) ^ 2)",
+    "loss sum(dropout(a, 0.5) * w) + sum(dropout(a * b, 0.25) ^ 2) + sum(dropout(a, 0) * w)",
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -97,7 +107,8 @@ static void test_op_table_covered(void **state) {
         if (op_info[op].kind == OK_LEAF) continue;
         /* ops that only reverse mode creates: their own derivative is exercised by hvp */
         if (op == OP_SIGN || op == OP_STEP || op == OP_LEAKY_STEP || op == OP_GELU_GRAD || op == OP_GT || op == OP_EQ ||
-            op == OP_CE_GRAD || op == OP_NLL_GRAD || op == OP_SLICE || op == OP_BROADCAST)
+            op == OP_CE_GRAD || op == OP_NLL_GRAD || op == OP_SLICE || op == OP_BROADCAST || op == OP_MAXPOOL2D_GRAD ||
+            op == OP_LAYERNORM_GRAD)
             continue;
         if (!seen[op]) fail_msg("op '%s' has no finite-difference case in test_ops.c", op_info[op].name);
     }
