@@ -34,7 +34,7 @@ expect_status 0 "$bpc" check "$src/examples/seed.bp"
 grep -q "^ok: worst relative error" "$tmp/out" && ok || bad "check did not report ok"
 
 # without --inputs, check draws random inputs; elements at relu kinks are skipped, not failed
-expect_status 0 "$bpc" check "$src/examples/fashion_mlp3.bp" --seed 1
+expect_status 0 "$bpc" check "$src/examples/fashion_mlp.bp" --seed 1
 grep -q "^inputs: random" "$tmp/out" && ok || bad "check did not say its inputs are random"
 
 # -o writes OUT.c and OUT.h; --emit prints each artefact
