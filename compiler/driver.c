@@ -266,8 +266,19 @@ void drv_format_real(char *buf, size_t size, double v, int f64) {
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, size, "%.*g", prec, v);
         double back = strtod(buf, NULL);
-        if (f64 ? back == v : (float)back == (float)v) return;
+        if (f64 ? back == v : (float)back == (float)v) break;
     }
+    /* %g writes 120 as 1.2e+02: plain digits read better where they are not too many */
+    if (strchr(buf, 'e') && fabs(v) >= 1e-4 && fabs(v) < 1e15)
+        for (int prec = 0; prec <= 20; prec++) {
+            char tmp[64];
+            snprintf(tmp, sizeof tmp, "%.*f", prec, v);
+            double back = strtod(tmp, NULL);
+            if (f64 ? back == v : (float)back == (float)v) {
+                snprintf(buf, size, "%s", tmp);
+                return;
+            }
+        }
 }
 
 static void print_rec(FILE *out, const double *v, const int64_t *dims, int rank, int axis, int64_t base, int f64,

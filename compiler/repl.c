@@ -1,11 +1,1392 @@
-/* repl.c — placeholder until the interactive session lands. */
+/* repl.c — `bpc repl [FILE.bp]`: the interactive session.
+ *
+ * The session is a program built one input at a time. Each input chunk (one line, or
+ * several while brackets or a `def {` are open) is registered with the diagnostics under
+ * "<repl>", padded so that its locations carry the session's running line number, and
+ * parsed. Its statements make a candidate program: the session's entries with every
+ * definition of the same name (or the same `loss`, `optimizer`, `model`, `output`,
+ * `clip_grad_norm`) replaced in place and the new ones appended, ordered so that each name
+ * is defined before it is used. The whole candidate is compiled (sema, reverse mode,
+ * passes); only if that succeeds does it become the session's program. A failed input
+ * changes nothing. Bare expressions are compiled with the current program as outputs
+ * named "_", JIT-compiled and run once with the current parameters and inputs; they are
+ * not kept.
+ *
+ * Invariants: the entries always compile (S->g is their graph); parameter values live
+ * in the session by name as doubles, so that they survive recompilation: a parameter whose
+ * name and shape are unchanged keeps its value, a new one (or one declared again) takes the
+ * program's initialiser (the model's init with the session's seed), synchronised lazily
+ * when a value is next needed. Fixed inputs come from `:inputs FILE` or the inputs'
+ * defaults. The optimizer state lives with the JIT-compiled model and starts afresh when
+ * the program changes.
+ *
+ * On a terminal: libedit's readline (history in $BPC_HISTORY or ~/.bpc_history, tab
+ * completion of names, built-ins and commands); Ctrl-C clears the line, or stops :step and
+ * :train at the end of the current step; Ctrl-D leaves. Otherwise lines are read plainly,
+ * with no prompts, and the exit status is 1 if any line failed.
+ *
+ * Left out: undoing a definition, and removing one (a name can only be redefined). */
 #include "repl.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+
+#include "compile.h"
+#include "driver.h"
+#include "sema.h"
+#include "train.h"
+
+#ifndef BPC_VERSION
+#define BPC_VERSION "0"
+#endif
+
+/* A parameter's value, kept across recompilations. */
+typedef struct ParamVal {
+    char *name;
+    Shape shape; /* constant */
+    int64_t n;
+    double *v;
+} ParamVal;
+
+/* A fixed input (from :inputs FILE). */
+typedef struct InputVal {
+    char *name;
+    int rank;
+    int64_t shape[BP_MAXRANK];
+    int64_t n;
+    double *v;
+} InputVal;
+
+typedef struct Session {
+    Diag d;
+    Arena **arenas;        /* the ASTs of the inputs whose statements are entries */
+    int narenas, arenas_cap;
+    Stmt **entries;        /* the program, in order */
+    int nentries;
+    const char *model;     /* default model name ("repl", or the stem of the first file loaded) */
+    Arena *garena;         /* holds g */
+    Graph *g;              /* the entries compiled (with gradients); NULL while there are none */
+    Model m;               /* g JIT-compiled, when have_model */
+    int have_model;
+    void *opt_state;       /* the optimizer's state for m (NULL: not yet used) */
+    ParamVal *params;
+    int nparams;
+    InputVal *inputs;
+    int ninputs;
+    char *inputs_path;
+    int f64;               /* models compute in double (the default; --f32: float) */
+    int show_f64;          /* print doubles in full (--f64); else as the nearest float prints */
+    uint64_t seed;
+    JitKind jit;
+    int line;              /* lines read so far */
+    int tty;
+    int quit;
+} Session;
+
+static volatile int interrupted; /* set by SIGINT; :step and :train stop at the end of a step */
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) abort();
+    return p;
+}
+
+static char *xstrdup(const char *s) {
+    char *p = strdup(s);
+    if (!p) abort();
+    return p;
+}
+
+static void *ws_alloc(size_t bytes) {
+    void *p = aligned_alloc(64, (bytes + 64) & ~(size_t)63);
+    if (!p) abort();
+    return p;
+}
+
+static void repl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void repl_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void set_real(int f64, void *vec, int64_t i, double v) {
+    if (f64) ((double *)vec)[i] = v;
+    else ((float *)vec)[i] = (float)v;
+}
+
+static double get_real(int f64, const void *vec, int64_t i) {
+    return f64 ? ((const double *)vec)[i] : (double)((const float *)vec)[i];
+}
+
+/* ---- the session's state ------------------------------------------------------------- */
+
+static void drop_model(Session *S) {
+    if (S->have_model) bpc_model_free(&S->m);
+    S->have_model = 0;
+    free(S->opt_state);
+    S->opt_state = NULL;
+}
+
+static void free_inputs(Session *S) {
+    for (int i = 0; i < S->ninputs; i++) {
+        free(S->inputs[i].name);
+        free(S->inputs[i].v);
+    }
+    free(S->inputs);
+    S->inputs = NULL;
+    S->ninputs = 0;
+    free(S->inputs_path);
+    S->inputs_path = NULL;
+}
+
+static void forget_param(Session *S, const char *name) {
+    for (int i = 0; i < S->nparams; i++)
+        if (strcmp(S->params[i].name, name) == 0) {
+            free(S->params[i].name);
+            free(S->params[i].v);
+            S->params[i] = S->params[--S->nparams];
+            return;
+        }
+}
+
+static ParamVal *find_param(Session *S, const char *name) {
+    for (int i = 0; i < S->nparams; i++)
+        if (strcmp(S->params[i].name, name) == 0) return &S->params[i];
+    return NULL;
+}
+
+static void session_free(Session *S) {
+    drop_model(S);
+    while (S->nparams) forget_param(S, S->params[0].name);
+    free(S->params);
+    free_inputs(S);
+    arena_free(S->garena);
+    for (int i = 0; i < S->narenas; i++) arena_free(S->arenas[i]);
+    free(S->arenas);
+    free(S->entries);
+    diag_free(&S->d);
+}
+
+static void session_init(Session *S, int f64, uint64_t seed, JitKind jit, int tty, int line) {
+    memset(S, 0, sizeof *S);
+    diag_init(&S->d, stderr);
+    S->model = "repl";
+    S->f64 = f64;
+    S->seed = seed;
+    S->jit = jit;
+    S->tty = tty;
+    S->line = line;
+}
+
+/* JIT-compiles the session's program if it changed, and gives every parameter a value:
+ * the one it had (same name and shape), or its initialiser's. */
+static int ensure_model(Session *S) {
+    if (!S->g || S->have_model) return 0;
+    Graph *g = S->g;
+    if (g->loss >= 0 && g->opt.kind == OPT_NONE) { /* as bpc train: plain SGD */
+        g->opt.kind = OPT_SGD;
+        g->opt.lr = 0.01;
+    }
+    char err[BPRT_ERRLEN];
+    if (bpc_model_jit(&S->m, g, S->f64, S->jit, err, sizeof err) != 0) {
+        repl_error("JIT compilation failed:\n%s", err);
+        return -1;
+    }
+    S->have_model = 1;
+    void *init = NULL;
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        ParamVal *pv = find_param(S, pa->name);
+        if (pv && shape_eq(&pv->shape, &pa->shape)) continue;
+        if (!init) {
+            init = xcalloc((size_t)g->nparam_reals + 1, S->m.real_size);
+            S->m.init(init, S->seed);
+        }
+        if (!pv) {
+            S->params = realloc(S->params, (size_t)(S->nparams + 1) * sizeof *S->params);
+            if (!S->params) abort();
+            pv = &S->params[S->nparams++];
+            pv->name = xstrdup(pa->name);
+            pv->v = NULL;
+        }
+        free(pv->v);
+        pv->shape = pa->shape;
+        pv->n = pa->numel;
+        pv->v = xcalloc((size_t)pa->numel, sizeof(double));
+        for (int64_t i = 0; i < pa->numel; i++) pv->v[i] = get_real(S->f64, init, pa->offset + i);
+    }
+    free(init);
+    return 0;
+}
+
+/* The parameter vector of g (in g's layout and real type) from the session's values. */
+static void *params_to_vec(Session *S, const Graph *g, int f64) {
+    void *vec = xcalloc((size_t)g->nparam_reals + 1, f64 ? sizeof(double) : sizeof(float));
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        ParamVal *pv = find_param(S, pa->name);
+        if (!pv || pv->n != pa->numel) continue;
+        for (int64_t i = 0; i < pa->numel; i++) set_real(f64, vec, pa->offset + i, pv->v[i]);
+    }
+    return vec;
+}
+
+static void vec_to_params(Session *S, const Graph *g, int f64, const void *vec) {
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        ParamVal *pv = find_param(S, pa->name);
+        if (!pv || pv->n != pa->numel) continue;
+        for (int64_t i = 0; i < pa->numel; i++) pv->v[i] = get_real(f64, vec, pa->offset + i);
+    }
+}
+
+/* Inputs for g: the fixed ones (:inputs) or the defaults. need[i] == 0: input i is not
+ * used (may be NULL: all are). Binds the symbolic sizes; unbound ones are -1. */
+static int build_inputs(Session *S, const Graph *g, int f64, const int *need, Inputs *in, char *err) {
+    memset(in, 0, sizeof *in);
+    for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
+    if (g->ninputs > 64) {
+        snprintf(err, BPRT_ERRLEN, "too many inputs (limit 64)");
+        return -1;
+    }
+    const InputVal *given[64] = {0};
+    char s1[160];
+    for (int i = 0; i < g->ninputs; i++) {
+        const Input *ip = &g->inputs[i];
+        for (int k = 0; k < S->ninputs; k++)
+            if (strcmp(S->inputs[k].name, ip->name) == 0) given[i] = &S->inputs[k];
+        const InputVal *iv = given[i];
+        if (!iv || (need && !need[i])) continue;
+        int ok = iv->rank == ip->shape.rank;
+        for (int k = 0; ok && k < iv->rank; k++) {
+            Dim d = ip->shape.d[k];
+            if (d.sym < 0) ok = iv->shape[k] == d.c;
+            else if (iv->shape[k] <= 0 || iv->shape[k] % d.c || iv->shape[k] / d.c > 0x7fffffff) ok = 0;
+            else {
+                int v = (int)(iv->shape[k] / d.c);
+                if (in->dims[d.sym] >= 0 && in->dims[d.sym] != v) {
+                    snprintf(err, BPRT_ERRLEN, "input '%s' gives %s = %d, but another input gave %d", ip->name,
+                             g->syms.names[d.sym], v, in->dims[d.sym]);
+                    return -1;
+                }
+                in->dims[d.sym] = v;
+            }
+        }
+        if (!ok) {
+            size_t len = (size_t)snprintf(s1, sizeof s1, "[");
+            for (int k = 0; k < iv->rank && len < sizeof s1; k++)
+                len += (size_t)snprintf(s1 + len, sizeof s1 - len, "%s%lld", k ? ", " : "", (long long)iv->shape[k]);
+            if (len < sizeof s1) snprintf(s1 + len, sizeof s1 - len, "]");
+            char s2[160];
+            snprintf(err, BPRT_ERRLEN, "input '%s' is given with shape %s, the program declares %s", ip->name, s1,
+                     shape_str(&ip->shape, &g->syms, s2, sizeof s2));
+            return -1;
+        }
+    }
+    for (int i = 0; i < g->ninputs; i++) {
+        const Input *ip = &g->inputs[i];
+        if (need && !need[i]) continue;
+        int64_t n = 1;
+        for (int k = 0; k < ip->shape.rank; k++) {
+            Dim d = ip->shape.d[k];
+            if (d.sym >= 0 && in->dims[d.sym] < 0) {
+                snprintf(err, BPRT_ERRLEN, "input '%s' has no value, so its size %s is unknown (give inputs with :inputs FILE)",
+                         ip->name, g->syms.names[d.sym]);
+                drv_free_inputs(in);
+                return -1;
+            }
+            n *= d.c * (d.sym >= 0 ? in->dims[d.sym] : 1);
+        }
+        if (!given[i] && !ip->has_default) {
+            snprintf(err, BPRT_ERRLEN, "input '%s' has no value and no default (give one with 'input %s = VALUE' or :inputs FILE)",
+                     ip->name, ip->name);
+            drv_free_inputs(in);
+            return -1;
+        }
+        in->data[i] = xcalloc((size_t)n, ip->dtype == DT_INT ? sizeof(int32_t) : (f64 ? sizeof(double) : sizeof(float)));
+        in->count[i] = (size_t)n;
+        for (int64_t k = 0; k < n; k++) {
+            double v = given[i] ? given[i]->v[k] : ip->def;
+            if (ip->dtype == DT_INT) ((int32_t *)in->data[i])[k] = (int32_t)v;
+            else set_real(f64, in->data[i], k, v);
+        }
+    }
+    return 0;
+}
+
+/* ---- building programs ----------------------------------------------------------------- */
+
+/* What a statement defines: a name, or one of the program's single statements. NULL for
+ * statements that define nothing (bare expressions). */
+static const char *stmt_key(const Stmt *st) {
+    switch (st->kind) {
+    case ST_INPUT:
+    case ST_PARAM:
+    case ST_BIND:
+    case ST_DEF: return st->name;
+    case ST_MODEL: return ":model";
+    case ST_LOSS: return ":loss";
+    case ST_OUTPUT: return ":output";
+    case ST_OPTIMIZER: return ":optimizer";
+    case ST_CLIP: return ":clip";
+    case ST_RETURN:
+    case ST_EXPR: return NULL;
+    }
+    return NULL;
+}
+
+typedef struct Names {
+    const char **v;
+    int n, cap;
+} Names;
+
+static int names_has(const Names *ns, const char *s) {
+    for (int i = 0; i < ns->n; i++)
+        if (strcmp(ns->v[i], s) == 0) return 1;
+    return 0;
+}
+
+static void names_add(Names *ns, const char *s) {
+    if (names_has(ns, s)) return;
+    if (ns->n == ns->cap) {
+        ns->cap = ns->cap ? 2 * ns->cap : 8;
+        ns->v = realloc(ns->v, (size_t)ns->cap * sizeof *ns->v);
+        if (!ns->v) abort();
+    }
+    ns->v[ns->n++] = s;
+}
+
+/* The names an expression reads (excluding `local`: a def's parameters and bindings). */
+static void expr_refs(const Expr *e, Names *out, const Names *local) {
+    if (!e) return;
+    switch (e->kind) {
+    case EX_NUM: return;
+    case EX_NAME:
+    case EX_CALL:
+        if (!local || !names_has(local, e->name)) names_add(out, e->name);
+        for (int i = 0; i < e->nargs; i++) expr_refs(e->args[i].value, out, local);
+        return;
+    case EX_BINARY:
+        expr_refs(e->lhs, out, local);
+        expr_refs(e->rhs, out, local);
+        return;
+    case EX_NEG:
+    case EX_TRANSPOSE: expr_refs(e->lhs, out, local); return;
+    case EX_LIST:
+        for (int i = 0; i < e->nitems; i++) expr_refs(e->items[i], out, local);
+        return;
+    }
+}
+
+static void stmt_refs(const Stmt *st, Names *out) {
+    if (st->kind == ST_DEF) {
+        Names local = {0};
+        for (int i = 0; i < st->nparams; i++) names_add(&local, st->params[i]);
+        for (int i = 0; i < st->nbody; i++) {
+            expr_refs(st->body[i]->value, out, &local);
+            if (st->body[i]->name) names_add(&local, st->body[i]->name);
+        }
+        expr_refs(st->value, out, &local);
+        free(local.v);
+        return;
+    }
+    if (st->kind == ST_PARAM) return; /* initialisers name no program values */
+    expr_refs(st->value, out, NULL);
+    for (int i = 0; i < st->nnames; i++) names_add(out, st->names[i]);
+}
+
+/* Reorders p's statements so that each name is defined before it is read, keeping the
+ * given order where it already is (declaration order sets parameter offsets and the order
+ * of symbolic sizes). A cycle keeps the rest in order; sema reports it. */
+static void order_program(Program *p) {
+    int n = p->nstmts;
+    if (n < 2) return;
+    int **deps = xcalloc((size_t)n, sizeof *deps), *ndeps = xcalloc((size_t)n, sizeof *ndeps);
+    for (int i = 0; i < n; i++) {
+        Names refs = {0};
+        stmt_refs(p->stmts[i], &refs);
+        deps[i] = xcalloc((size_t)refs.n, sizeof(int));
+        for (int r = 0; r < refs.n; r++)
+            for (int j = 0; j < n; j++) {
+                const char *k = stmt_key(p->stmts[j]);
+                if (j != i && k && k[0] != ':' && strcmp(k, refs.v[r]) == 0) {
+                    deps[i][ndeps[i]++] = j;
+                    break;
+                }
+            }
+        free(refs.v);
+    }
+    Stmt **out = xcalloc((size_t)n, sizeof *out);
+    int *done = xcalloc((size_t)n, sizeof *done);
+    for (int k = 0; k < n; k++) {
+        int pick = -1;
+        for (int i = 0; i < n && pick < 0; i++) {
+            if (done[i]) continue;
+            int ready = 1;
+            for (int t = 0; t < ndeps[i] && ready; t++) ready = done[deps[i][t]];
+            if (ready) pick = i;
+        }
+        for (int i = 0; i < n && pick < 0; i++)
+            if (!done[i]) pick = i;
+        done[pick] = 1;
+        out[k] = p->stmts[pick];
+    }
+    memcpy(p->stmts, out, (size_t)n * sizeof *out);
+    for (int i = 0; i < n; i++) free(deps[i]);
+    free(deps);
+    free(ndeps);
+    free(out);
+    free(done);
+}
+
+enum { DROP_OUTPUT = 1, DROP_LOSS = 2 };
+
+/* The session's entries with `add` replacing the entries that define the same names (in
+ * place) and the rest of `add` appended, in an order sema accepts. */
+static Program *candidate(Session *S, Arena *a, Stmt *const *add, int nadd, int drop) {
+    Program *p = arena_alloc(a, sizeof *p);
+    int *used = xcalloc((size_t)nadd, sizeof *used);
+    for (int i = 0; i < S->nentries; i++) {
+        Stmt *st = S->entries[i];
+        const char *k = stmt_key(st);
+        for (int j = 0; k && j < nadd; j++) {
+            const char *kj = stmt_key(add[j]);
+            if (!used[j] && kj && strcmp(k, kj) == 0) {
+                used[j] = 1;
+                st = add[j];
+                break;
+            }
+        }
+        if ((drop & DROP_OUTPUT) && st->kind == ST_OUTPUT) continue;
+        if ((drop & DROP_LOSS) && st->kind == ST_LOSS) continue;
+        ARENA_PUSH(a, p->stmts, p->nstmts, p->cap, st);
+    }
+    for (int j = 0; j < nadd; j++)
+        if (!used[j]) ARENA_PUSH(a, p->stmts, p->nstmts, p->cap, add[j]);
+    free(used);
+    order_program(p);
+    return p;
+}
+
+/* Registers a chunk of text under `name`, padded so that its first line is `line`; returns
+ * the stored text (parse from it: the locations point into the diagnostics' copy). */
+static const char *register_text(Session *S, const char *name, const char *text, int line, const char **stored_name) {
+    size_t n = strlen(text);
+    char *buf = xcalloc((size_t)(line > 1 ? line - 1 : 0) + n + 1, 1);
+    int pad = line > 1 ? line - 1 : 0;
+    memset(buf, '\n', (size_t)pad);
+    memcpy(buf + pad, text, n + 1);
+    *stored_name = diag_add_source(&S->d, name, buf);
+    free(buf);
+    return S->d.sources->text;
+}
+
+/* ---- evaluating ---------------------------------------------------------------------------- */
+
+/* The shape s with its symbolic sizes bound; -1 if one is unknown. */
+static int concrete_shape(const Shape *s, const int *dims, Shape *out) {
+    *out = *s;
+    for (int k = 0; k < s->rank; k++)
+        if (s->d[k].sym >= 0) {
+            if (dims[s->d[k].sym] < 0) return -1;
+            out->d[k] = dim_const(s->d[k].c * dims[s->d[k].sym]);
+        }
+    return 0;
+}
+
+/* Evaluates the last output of g (a program compiled with the session's statements and
+ * one bare expression) and prints it under `label`. */
+static int run_forward(Session *S, Graph *g, const char *label) {
+    Model em;
+    char err[BPRT_ERRLEN];
+    if (bpc_model_jit(&em, g, S->f64, S->jit, err, sizeof err) != 0 || !em.forward) {
+        if (em.jit) bpc_model_free(&em);
+        repl_error("JIT compilation failed:\n%s", err);
+        return -1;
+    }
+    int need[64] = {0};
+    for (int i = 0; i < g->ninputs && i < 64; i++) need[i] = emit_forward_uses_input(g, i);
+    Inputs in;
+    int rc = -1;
+    void *vec = params_to_vec(S, g, S->f64);
+    void **outs = xcalloc((size_t)g->noutputs, sizeof *outs);
+    double *v = NULL;
+    Shape cs;
+    const Node *on = &g->nodes[g->outputs[g->noutputs - 1]];
+    if (build_inputs(S, g, S->f64, need, &in, err) != 0) {
+        repl_error("%s", err);
+        goto out;
+    }
+    int64_t total = 0;
+    for (int o = 0; o < g->noutputs; o++) {
+        if (concrete_shape(&g->nodes[g->outputs[o]].shape, in.dims, &cs) != 0) {
+            repl_error("the value's size depends on symbolic sizes that no input gives");
+            goto out_in;
+        }
+        int ovf;
+        total = shape_const_numel(&cs, &ovf);
+        outs[o] = xcalloc((size_t)total, sizeof(double));
+    }
+    for (int s = 0; s < BP_MAXSYMS; s++)
+        if (in.dims[s] < 0) in.dims[s] = 1;
+    void *ws = ws_alloc(em.ws_size(in.dims));
+    em.forward(vec, (const void *const *)in.data, outs, in.dims, ws);
+    free(ws);
+    v = xcalloc((size_t)total, sizeof *v);
+    for (int64_t i = 0; i < total; i++)
+        v[i] = on->dtype == DT_INT ? (double)((int32_t *)outs[g->noutputs - 1])[i] : get_real(S->f64, outs[g->noutputs - 1], i);
+    drv_print_tensor(stdout, label, g, &cs, v, total, S->show_f64);
+    rc = 0;
+out_in:
+    drv_free_inputs(&in);
+out:
+    for (int o = 0; o < g->noutputs; o++) free(outs[o]);
+    free(outs);
+    free(v);
+    free(vec);
+    bpc_model_free(&em);
+    return rc;
+}
+
+/* Evaluates a bare expression against the session's program (which is not changed). */
+static int eval_expr(Session *S, Stmt *expr, const char *label) {
+    if (ensure_model(S) != 0) return -1;
+    Arena *a = arena_new();
+    Program *p = candidate(S, a, &expr, 1, DROP_OUTPUT | DROP_LOSS);
+    CompileOptions co = {1, 1, 1};
+    int rc = -1;
+    S->d.nerrors = 0;
+    Graph *g = bpc_compile_program(a, &S->d, p, S->model, &co);
+    if (g) rc = run_forward(S, g, label);
+    arena_free(a);
+    return rc;
+}
+
+/* A short label for a bare expression: its text, if it is one short line. */
+static void expr_label(const char *text, Loc loc, char *buf, size_t size) {
+    const char *p = text;
+    for (int l = 1; l < loc.line && *p; p++)
+        if (*p == '\n') l++;
+    p += loc.col - 1;
+    int depth = 0;
+    size_t n = 0;
+    for (; *p && n + 1 < size; p++) {
+        if (*p == '(' || *p == '[') depth++;
+        if (*p == ')' || *p == ']') depth--;
+        if (*p == '#' || (depth <= 0 && (*p == ';' || *p == '\n'))) break;
+        if (*p == '\n' || *p == '\t') {
+            if (n && buf[n - 1] != ' ') buf[n++] = ' ';
+            continue;
+        }
+        if (*p == ' ' && n && buf[n - 1] == ' ') continue;
+        buf[n++] = *p;
+    }
+    while (n && buf[n - 1] == ' ') n--;
+    buf[n] = 0;
+    if (n == 0 || n > 60 || (*p && n + 1 >= size)) snprintf(buf, size, "_");
+}
+
+/* ---- entering statements ------------------------------------------------------------------ */
+
+/* Runs one parsed chunk: its statements join the program if the whole candidate compiles,
+ * then its bare expressions are evaluated. Takes the arena (kept if statements joined). */
+static int enter_program(Session *S, Arena *a, Program *chunk, const char *text) {
+    Stmt **defs = xcalloc((size_t)chunk->nstmts, sizeof *defs);
+    int ndefs = 0, rc = 0, kept = 0;
+    for (int i = 0; i < chunk->nstmts; i++)
+        if (chunk->stmts[i]->kind != ST_EXPR) defs[ndefs++] = chunk->stmts[i];
+    if (ndefs) {
+        Arena *ga = arena_new();
+        Program *p = candidate(S, ga, defs, ndefs, 0);
+        CompileOptions co = {1, 0, 0};
+        S->d.nerrors = 0;
+        Graph *g = bpc_compile_program(ga, &S->d, p, S->model, &co);
+        if (!g) {
+            arena_free(ga);
+            free(defs);
+            arena_free(a);
+            return -1;
+        }
+        /* commit */
+        free(S->entries);
+        S->entries = xcalloc((size_t)p->nstmts, sizeof *S->entries);
+        memcpy(S->entries, p->stmts, (size_t)p->nstmts * sizeof *S->entries);
+        S->nentries = p->nstmts;
+        arena_free(S->garena);
+        S->garena = ga;
+        S->g = g;
+        drop_model(S);
+        for (int i = 0; i < ndefs; i++)
+            if (defs[i]->kind == ST_PARAM) forget_param(S, defs[i]->name); /* declared again: initialise again */
+        if (S->narenas == S->arenas_cap) {
+            S->arenas_cap = S->arenas_cap ? 2 * S->arenas_cap : 16;
+            S->arenas = realloc(S->arenas, (size_t)S->arenas_cap * sizeof *S->arenas);
+            if (!S->arenas) abort();
+        }
+        S->arenas[S->narenas++] = a;
+        kept = 1;
+    }
+    free(defs);
+    for (int i = 0; i < chunk->nstmts; i++) {
+        Stmt *st = chunk->stmts[i];
+        if (st->kind != ST_EXPR) continue;
+        char label[128];
+        expr_label(text, st->loc, label, sizeof label);
+        if (eval_expr(S, st, label) != 0) rc = -1;
+    }
+    if (!kept) arena_free(a);
+    return rc;
+}
+
+static int enter_text(Session *S, const char *name, const char *text, int line) {
+    const char *fname;
+    const char *stored = register_text(S, name, text, line, &fname);
+    Arena *a = arena_new();
+    S->d.nerrors = 0;
+    Program *p = parse_program(a, &S->d, fname, stored);
+    if (S->d.nerrors) {
+        arena_free(a);
+        return -1;
+    }
+    return enter_program(S, a, p, stored);
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        repl_error("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) abort();
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) fwrite(tmp, 1, n, m);
+    fclose(f);
+    fclose(m);
+    if (strlen(buf) != len) {
+        repl_error("%s contains NUL bytes (is it a binary file?)", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int cmd_load(Session *S, const char *path) {
+    if (!*path) {
+        repl_error(":load needs a file name");
+        return -1;
+    }
+    char *text = read_file(path);
+    if (!text) return -1;
+    if (!S->nentries) {
+        Arena *a = arena_new(); /* the file's stem names the model unless it says otherwise */
+        const char *stem = sema_model_name_from_path(a, path);
+        static char model[256];
+        snprintf(model, sizeof model, "%s", stem);
+        S->model = model;
+        arena_free(a);
+    }
+    int rc = enter_text(S, path, text, 1);
+    free(text);
+    return rc;
+}
+
+/* Parses the argument of `:print EXPR` / `:grad EXPR` as one bare expression, with the
+ * columns it has on the line. */
+static Stmt *parse_arg_expr(Session *S, Arena *a, const char *line, const char *arg, const char *cmd) {
+    char *t = xstrdup(line);
+    for (size_t i = 0; i < (size_t)(arg - line); i++)
+        if (t[i] != '\t') t[i] = ' ';
+    const char *fname;
+    const char *stored = register_text(S, "<repl>", t, S->line, &fname);
+    free(t);
+    S->d.nerrors = 0;
+    Program *p = parse_program(a, &S->d, fname, stored);
+    if (S->d.nerrors) return NULL;
+    if (p->nstmts != 1 || p->stmts[0]->kind != ST_EXPR) {
+        repl_error("%s takes one expression", cmd);
+        return NULL;
+    }
+    return p->stmts[0];
+}
+
+static int need_program(Session *S) {
+    if (S->g) return 0;
+    repl_error("nothing is defined yet");
+    return -1;
+}
+
+static int need_loss(Session *S) {
+    if (need_program(S) != 0) return -1;
+    if (S->g->loss >= 0) return 0;
+    repl_error("the program has no 'loss' statement yet");
+    return -1;
+}
+
+static void print_gradients(Session *S, const Graph *g, const void *grad, const char *of) {
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        double *v = xcalloc((size_t)pa->numel, sizeof *v);
+        for (int64_t i = 0; i < pa->numel; i++) v[i] = get_real(S->f64, grad, pa->offset + i);
+        char name[300];
+        snprintf(name, sizeof name, "d%s/d%s", of, pa->name);
+        drv_print_tensor(stdout, name, g, &pa->shape, v, pa->numel, S->show_f64);
+        free(v);
+    }
+}
+
+/* Loss (printed as `label`) and gradients of g's loss, with the session's values. */
+static int run_grad(Session *S, Graph *g, const Model *m, const char *label, const char *of) {
+    char err[BPRT_ERRLEN];
+    Inputs in;
+    if (build_inputs(S, g, S->f64, NULL, &in, err) != 0) {
+        repl_error("%s", err);
+        return -1;
+    }
+    void *vec = params_to_vec(S, g, S->f64);
+    void *grad = xcalloc((size_t)g->nparam_reals + 1, m->real_size);
+    void *ws = ws_alloc(m->ws_size(in.dims));
+    double loss = m->grad(vec, grad, (const void *const *)in.data, in.dims, ws);
+    char b[40];
+    drv_format_real(b, sizeof b, loss, S->show_f64);
+    printf("%s = %s\n", label, b);
+    print_gradients(S, g, grad, of);
+    free(ws);
+    free(grad);
+    free(vec);
+    drv_free_inputs(&in);
+    return 0;
+}
+
+static int cmd_grad(Session *S, const char *line, const char *arg) {
+    if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
+    if (!*arg) {
+        if (need_loss(S) != 0) return -1;
+        return run_grad(S, S->g, &S->m, "loss", "L");
+    }
+    Arena *a = arena_new();
+    int rc = -1;
+    Stmt *e = parse_arg_expr(S, a, line, arg, ":grad");
+    if (e) {
+        Stmt *ls = arena_alloc(a, sizeof *ls);
+        ls->kind = ST_LOSS;
+        ls->loc = e->loc;
+        ls->value = e->value;
+        Program *p = candidate(S, a, &ls, 1, DROP_OUTPUT);
+        CompileOptions co = {1, 0, 0};
+        S->d.nerrors = 0;
+        Graph *g = bpc_compile_program(a, &S->d, p, S->model, &co);
+        Model m;
+        char err[BPRT_ERRLEN], label[128];
+        expr_label(S->d.sources->text, e->loc, label, sizeof label);
+        if (g && bpc_model_jit(&m, g, S->f64, S->jit, err, sizeof err) != 0) repl_error("JIT compilation failed:\n%s", err);
+        else if (g) {
+            rc = run_grad(S, g, &m, label, label);
+            bpc_model_free(&m);
+        }
+    }
+    arena_free(a);
+    return rc;
+}
+
+static int cmd_print(Session *S, const char *line, const char *arg) {
+    if (!*arg) {
+        repl_error(":print needs a name or an expression");
+        return -1;
+    }
+    Arena *a = arena_new();
+    Stmt *e = parse_arg_expr(S, a, line, arg, ":print");
+    int rc = -1;
+    if (e) {
+        char label[128];
+        expr_label(S->d.sources->text, e->loc, label, sizeof label);
+        rc = eval_expr(S, e, label);
+    }
+    arena_free(a);
+    return rc;
+}
+
+static int cmd_check(Session *S) {
+    if (need_loss(S) != 0 || ensure_model(S) != 0) return -1;
+    Model m;
+    char err[BPRT_ERRLEN];
+    if (bpc_model_jit(&m, S->g, 1, S->jit, err, sizeof err) != 0) {
+        repl_error("JIT compilation failed:\n%s", err);
+        return -1;
+    }
+    Inputs in;
+    if (build_inputs(S, S->g, 1, NULL, &in, err) != 0) {
+        printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
+               (unsigned long long)S->seed);
+        drv_random_inputs(&m, &in, 3, S->seed);
+    }
+    void *vec = params_to_vec(S, S->g, 1);
+    int ok = drv_check_gradients(stdout, &m, vec, &in, S->seed);
+    free(vec);
+    drv_free_inputs(&in);
+    bpc_model_free(&m);
+    return ok ? 0 : -1;
+}
+
+static int parse_count(const char *s, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 2000000000) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int cmd_step(Session *S, const char *arg) {
+    int steps = 1;
+    if (*arg && (parse_count(arg, &steps) != 0 || steps < 1)) {
+        repl_error(":step takes a positive number of steps, not '%s'", arg);
+        return -1;
+    }
+    if (need_loss(S) != 0 || ensure_model(S) != 0) return -1;
+    Model *m = &S->m;
+    Graph *g = S->g;
+    char err[BPRT_ERRLEN];
+    Inputs in;
+    if (build_inputs(S, g, S->f64, NULL, &in, err) != 0) {
+        repl_error("%s", err);
+        return -1;
+    }
+    if (!S->opt_state) {
+        size_t osz = m->opt_size();
+        S->opt_state = ws_alloc(osz);
+        memset(S->opt_state, 0, osz);
+    }
+    void *vec = params_to_vec(S, g, S->f64);
+    void *ws = ws_alloc(m->ws_size(in.dims));
+    int rc = 0;
+    char b[40];
+    for (int s = 1; s <= steps; s++) {
+        double loss = m->train_step(vec, S->opt_state, (const void *const *)in.data, in.dims, g->opt.lr, ws);
+        drv_format_real(b, sizeof b, loss, S->show_f64);
+        if (loss != loss || loss - loss != 0) {
+            repl_error("the loss or its gradient is not finite at step %d (loss %s); the parameters are those from before it", s, b);
+            rc = -1;
+            break;
+        }
+        if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %d: loss %s\n", s, b);
+        if (interrupted) {
+            printf("interrupted after step %d\n", s);
+            break;
+        }
+    }
+    vec_to_params(S, g, S->f64, vec);
+    free(ws);
+    free(vec);
+    drv_free_inputs(&in);
+    return rc;
+}
+
+/* Splits arg into words (in place); returns the count. */
+static int split_words(char *arg, char **w, int max) {
+    int n = 0;
+    for (char *p = strtok(arg, " \t"); p && n < max; p = strtok(NULL, " \t")) w[n++] = p;
+    return n;
+}
+
+static int cmd_train(Session *S, const char *arg, int eval_only) {
+    const char *cmd = eval_only ? ":eval" : ":train";
+    char *copy = xstrdup(arg), *w[64];
+    int n = split_words(copy, w, 64), rc = -1;
+    TrainOptions to;
+    memset(&to, 0, sizeof to);
+    to.lr = -1;
+    to.batch = 64;
+    to.seed = S->seed;
+    to.jit = S->jit;
+    to.f64 = S->f64;
+    to.eval_only = eval_only;
+    to.stop = &interrupted;
+    for (int i = 0; i < n; i++) {
+        const char *o = w[i], *v = i + 1 < n ? w[i + 1] : NULL;
+        int ok = v != NULL;
+        if (ok && strcmp(o, "--data") == 0) to.data = v;
+        else if (ok && strcmp(o, "--inputs") == 0) to.inputs = v;
+        else if (ok && strcmp(o, "--save") == 0) to.save = v;
+        else if (ok && strcmp(o, "--opt") == 0) to.opt = v;
+        else if (ok && strcmp(o, "--epochs") == 0) ok = parse_count(v, &to.epochs) == 0;
+        else if (ok && strcmp(o, "--steps") == 0) ok = parse_count(v, &to.steps) == 0;
+        else if (ok && strcmp(o, "--batch") == 0) ok = parse_count(v, &to.batch) == 0 && to.batch > 0;
+        else if (ok && strcmp(o, "--seed") == 0) {
+            int s;
+            ok = parse_count(v, &s) == 0;
+            to.seed = (uint64_t)s;
+        } else if (ok && strcmp(o, "--jit") == 0) {
+            ok = strcmp(v, "tcc") == 0 || strcmp(v, "cc") == 0;
+            to.jit = strcmp(v, "cc") == 0 ? JIT_CC : JIT_TCC;
+        } else if (ok && strcmp(o, "--lr") == 0) {
+            char *end;
+            to.lr = strtod(v, &end);
+            ok = *end == 0 && end != v && to.lr >= 0;
+        } else {
+            repl_error("%s: %s '%s' (options: --data DIR --inputs FILE --epochs N --steps N --batch N --lr X "
+                       "--opt sgd|adam|adamw --seed N --save FILE --jit tcc|cc)", cmd,
+                       v || o[0] != '-' ? "unknown option" : "no value for", o);
+            goto out;
+        }
+        if (!ok) {
+            repl_error("%s: bad value '%s' for %s", cmd, v, o);
+            goto out;
+        }
+        i++;
+    }
+    if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
+    if (!to.data && !to.inputs) to.inputs = S->inputs_path;
+    {
+        Graph *g = S->g;
+        OptConfig saved = g->opt; /* --opt changes the graph's optimizer for this run only */
+        void *vec = params_to_vec(S, g, S->f64);
+        to.params_io = vec;
+        fflush(stdout);
+        rc = train_run(g, &to) == 0 ? 0 : -1;
+        g->opt = saved;
+        if (!eval_only) {
+            vec_to_params(S, g, S->f64, vec);
+            free(S->opt_state); /* the parameters moved under train's own optimizer state */
+            S->opt_state = NULL;
+        }
+        free(vec);
+    }
+out:
+    free(copy);
+    return rc;
+}
+
+static int cmd_shapes(Session *S) {
+    if (need_program(S) != 0) return 0;
+    Arena *a = arena_new();
+    Stmt **names = xcalloc((size_t)S->nentries + 1, sizeof *names);
+    int n = 0;
+    for (int i = 0; i < S->nentries; i++)
+        if (S->entries[i]->kind == ST_BIND) {
+            Expr *e = arena_alloc(a, sizeof *e);
+            e->kind = EX_NAME;
+            e->name = S->entries[i]->name;
+            e->loc = S->entries[i]->name_loc;
+            e->depth = 1;
+            Stmt *st = arena_alloc(a, sizeof *st);
+            st->kind = ST_EXPR;
+            st->loc = e->loc;
+            st->value = e;
+            names[n++] = st;
+        }
+    Program *p = candidate(S, a, names, n, 0);
+    SemaOptions so = {S->model, 1};
+    S->d.nerrors = 0;
+    Graph *g = sema_program(a, &S->d, p, &so);
+    int rc = S->d.nerrors ? -1 : 0;
+    char sh[160];
+    int k = g->noutputs - n;
+    for (int i = 0; rc == 0 && i < S->nentries; i++) {
+        const Stmt *st = S->entries[i];
+        if (st->kind == ST_INPUT || st->kind == ST_PARAM) {
+            const Shape *s = NULL;
+            int is_int = 0;
+            for (int j = 0; j < S->g->ninputs; j++)
+                if (strcmp(S->g->inputs[j].name, st->name) == 0) {
+                    s = &S->g->inputs[j].shape;
+                    is_int = S->g->inputs[j].dtype == DT_INT;
+                }
+            for (int j = 0; j < S->g->nparams; j++)
+                if (strcmp(S->g->params[j].name, st->name) == 0) s = &S->g->params[j].shape;
+            if (s)
+                printf("%-6s %s %s%s\n", st->kind == ST_INPUT ? "input" : "param", st->name,
+                       shape_str(s, &S->g->syms, sh, sizeof sh), is_int ? " : int" : "");
+        } else if (st->kind == ST_BIND && k >= 0 && k < g->noutputs) {
+            printf("%-6s %s %s\n", "", st->name, shape_str(&g->nodes[g->outputs[k++]].shape, &g->syms, sh, sizeof sh));
+        } else if (st->kind == ST_DEF) {
+            printf("%-6s %s(", "def", st->name);
+            for (int j = 0; j < st->nparams; j++) printf("%s%s", j ? ", " : "", st->params[j]);
+            printf(")\n");
+        }
+    }
+    if (S->g->loss >= 0) printf("%-6s %s\n", "loss", "[]");
+    free(names);
+    arena_free(a);
+    return rc;
+}
+
+static int cmd_params(Session *S) {
+    if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
+    const Graph *g = S->g;
+    if (!g->nparams) printf("no parameters\n");
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        ParamVal *pv = find_param(S, pa->name);
+        if (pv) drv_print_tensor(stdout, pa->name, g, &pa->shape, pv->v, pv->n, S->show_f64);
+    }
+    return 0;
+}
+
+static int cmd_save(Session *S, const char *path, int restore) {
+    if (!*path) {
+        repl_error("%s needs a file name", restore ? ":restore" : ":save");
+        return -1;
+    }
+    if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
+    char err[BPRT_ERRLEN];
+    void *vec = params_to_vec(S, S->g, S->f64);
+    int rc;
+    if (restore) {
+        rc = drv_load_params(&S->m, path, vec, err);
+        if (rc == 0) {
+            vec_to_params(S, S->g, S->f64, vec);
+            printf("restored %d parameter%s from %s\n", S->g->nparams, S->g->nparams == 1 ? "" : "s", path);
+        }
+    } else {
+        rc = drv_save_params(&S->m, path, vec, err);
+        if (rc == 0) printf("saved %d parameter%s to %s\n", S->g->nparams, S->g->nparams == 1 ? "" : "s", path);
+    }
+    if (rc != 0) repl_error("%s", err);
+    free(vec);
+    return rc;
+}
+
+static int cmd_inputs(Session *S, const char *path) {
+    if (!*path) {
+        if (!S->ninputs) printf("no fixed inputs: inputs take their defaults\n");
+        for (int i = 0; i < S->ninputs; i++) {
+            const InputVal *iv = &S->inputs[i];
+            printf("%s [", iv->name);
+            for (int k = 0; k < iv->rank; k++) printf("%s%lld", k ? ", " : "", (long long)iv->shape[k]);
+            printf("] from %s\n", S->inputs_path);
+        }
+        return 0;
+    }
+    BprtSafetensors st;
+    char err[BPRT_ERRLEN];
+    if (bprt_st_read(path, &st, err) != 0) {
+        repl_error("%s", err);
+        return -1;
+    }
+    free_inputs(S);
+    S->inputs = xcalloc((size_t)st.count, sizeof *S->inputs);
+    for (int i = 0; i < st.count; i++) {
+        const BprtTensor *t = &st.tensors[i];
+        InputVal *iv = &S->inputs[S->ninputs++];
+        iv->name = xstrdup(t->name);
+        iv->rank = t->ndim;
+        memcpy(iv->shape, t->shape, sizeof(int64_t) * (size_t)(t->ndim < BP_MAXRANK ? t->ndim : BP_MAXRANK));
+        iv->n = t->count;
+        iv->v = xcalloc((size_t)t->count, sizeof(double));
+        bprt_st_to_f64(t, iv->v);
+    }
+    bprt_st_free(&st);
+    S->inputs_path = xstrdup(path);
+    printf("inputs from %s:", path);
+    for (int i = 0; i < S->ninputs; i++) printf(" %s", S->inputs[i].name);
+    printf("\n");
+    return 0;
+}
+
+static int cmd_emit(Session *S, const char *what) {
+    if (need_program(S) != 0) return -1;
+    if (strcmp(what, "ir") == 0) ir_dump(stdout, S->g);
+    else if (strcmp(what, "dot") == 0) emit_dot(stdout, S->g);
+    else if (strcmp(what, "c") == 0 || strcmp(what, "h") == 0) {
+        EmitOptions eo = {S->show_f64, 0, 1, NULL, 0, 0}; /* as bpc -o writes it */
+        char *s = bpc_emit_string(S->g, &eo, what[0] == 'h');
+        fputs(s, stdout);
+        free(s);
+    } else {
+        repl_error(":emit takes c, h, ir or dot, not '%s'", what);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name, *args, *help;
+} commands[] = {
+    {":load", "FILE", "add a program's statements to the session (its names replace those defined)"},
+    {":grad", "[EXPR]", "the loss (or a scalar EXPR) and its gradient with respect to every parameter"},
+    {":check", "", "finite-difference check of the gradients, in double precision"},
+    {":step", "[N]", "N optimizer steps (default 1) on the current inputs, printing the loss"},
+    {":train", "[OPTIONS]", "train as bpc train does: --data DIR --epochs N --steps N --batch N --lr X --opt NAME --seed N"},
+    {":eval", "[OPTIONS]", "the loss (and accuracy, with --data DIR) with the current parameters"},
+    {":print", "EXPR", "a value (a name or an expression) with its shape"},
+    {":shapes", "", "every name with its shape"},
+    {":params", "", "the parameters' values"},
+    {":inputs", "[FILE]", "take the inputs from a safetensors file (without FILE: show them)"},
+    {":save", "FILE", "write the parameters to a safetensors file"},
+    {":restore", "FILE", "read the parameters from a safetensors file"},
+    {":emit", "c|h|ir|dot", "the generated C, its header, the IR or the Graphviz graph"},
+    {":reset", "", "forget every definition, parameter and input"},
+    {":help", "", "this list"},
+    {":quit", "", "leave the session (Ctrl-D too)"},
+};
+
+static void cmd_help(void) {
+    printf("Type statements to extend the program (a name defined again replaces its definition, and\n"
+           "what depends on it follows); a bare expression is evaluated and printed.\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
+        printf("  %-20s %s\n", head, commands[i].help);
+    }
+}
+
+/* Runs a `:command` line; returns 0, or -1 if it failed. */
+static int run_command(Session *S, const char *line) {
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t n = strcspn(p, " \t");
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "%.*s", (int)(n < 31 ? n : 31), p);
+    const char *arg = p + n;
+    while (*arg == ' ' || *arg == '\t') arg++;
+    char *argc = xstrdup(arg); /* the argument without trailing blanks */
+    for (size_t k = strlen(argc); k && (argc[k - 1] == ' ' || argc[k - 1] == '\t' || argc[k - 1] == '\r'); k--) argc[k - 1] = 0;
+    int rc = 0;
+    if (strcmp(cmd, ":help") == 0 || strcmp(cmd, ":h") == 0 || strcmp(cmd, ":?") == 0) cmd_help();
+    else if (strcmp(cmd, ":quit") == 0 || strcmp(cmd, ":q") == 0 || strcmp(cmd, ":exit") == 0) S->quit = 1;
+    else if (strcmp(cmd, ":load") == 0) rc = cmd_load(S, argc);
+    else if (strcmp(cmd, ":grad") == 0) rc = cmd_grad(S, line, arg);
+    else if (strcmp(cmd, ":check") == 0) rc = cmd_check(S);
+    else if (strcmp(cmd, ":step") == 0) rc = cmd_step(S, argc);
+    else if (strcmp(cmd, ":train") == 0) rc = cmd_train(S, argc, 0);
+    else if (strcmp(cmd, ":eval") == 0) rc = cmd_train(S, argc, 1);
+    else if (strcmp(cmd, ":print") == 0) rc = cmd_print(S, line, arg);
+    else if (strcmp(cmd, ":shapes") == 0) rc = cmd_shapes(S);
+    else if (strcmp(cmd, ":params") == 0) rc = cmd_params(S);
+    else if (strcmp(cmd, ":inputs") == 0) rc = cmd_inputs(S, argc);
+    else if (strcmp(cmd, ":save") == 0) rc = cmd_save(S, argc, 0);
+    else if (strcmp(cmd, ":restore") == 0) rc = cmd_save(S, argc, 1);
+    else if (strcmp(cmd, ":emit") == 0) rc = cmd_emit(S, argc);
+    else if (strcmp(cmd, ":reset") == 0) {
+        Session fresh;
+        session_init(&fresh, S->f64, S->seed, S->jit, S->tty, S->line);
+        fresh.show_f64 = S->show_f64;
+        session_free(S);
+        *S = fresh;
+        printf("session reset\n");
+    } else {
+        repl_error("unknown command '%s'; :help lists the commands", cmd);
+        rc = -1;
+    }
+    free(argc);
+    return rc;
+}
+
+/* ---- line editing ------------------------------------------------------------------------ */
+
+static Session *completing; /* the session whose names tab completes */
+
+static const char *const keywords[] = {"input", "param", "def", "return", "loss", "output", "optimizer", "model",
+                                       "clip_grad_norm", "int", "sgd", "adam", "adamw", "zeros", "ones", "he",
+                                       "xavier", "normal", "uniform", NULL};
+
+/* The state-th candidate (names, built-ins, keywords, or commands) starting with text. */
+static char *complete_next(const char *text, int state) {
+    static int idx;
+    if (state == 0) idx = 0;
+    size_t len = strlen(text);
+    int ncmd = (int)(sizeof commands / sizeof commands[0]);
+    for (;;) {
+        int i = idx++;
+        const char *c = NULL;
+        if (text[0] == ':') {
+            if (i >= ncmd) return NULL;
+            c = commands[i].name;
+        } else {
+            int nent = completing ? completing->nentries : 0;
+            if (i < nent) {
+                const Stmt *st = completing->entries[i];
+                if (st->kind == ST_INPUT || st->kind == ST_PARAM || st->kind == ST_BIND || st->kind == ST_DEF) c = st->name;
+            } else {
+                i -= nent;
+                int nb = 0;
+                while (sema_builtin_name(nb)) nb++;
+                if (i < nb) c = sema_builtin_name(i);
+                else if (keywords[i - nb]) c = keywords[i - nb];
+                else return NULL;
+            }
+        }
+        if (c && strncmp(c, text, len) == 0) return xstrdup(c);
+    }
+}
+
+static char **complete(const char *text, int start, int end) {
+    (void)end;
+    const char *l = rl_line_buffer;
+    while (*l == ' ') l++;
+    if (*l == ':' && (size_t)start > (size_t)(l - rl_line_buffer)) {
+        /* the argument of a command: file names for those that take one */
+        if (strncmp(l, ":load", 5) == 0 || strncmp(l, ":save", 5) == 0 || strncmp(l, ":restore", 8) == 0 ||
+            strncmp(l, ":inputs", 7) == 0)
+            return NULL;
+        if (strncmp(l, ":emit", 5) != 0 && strncmp(l, ":print", 6) != 0 && strncmp(l, ":grad", 5) != 0) {
+            rl_attempted_completion_over = 1;
+            return NULL;
+        }
+    }
+    rl_attempted_completion_over = 1;
+    return rl_completion_matches(text, complete_next);
+}
+
+static char history_path[4096];
+
+static void history_setup(void) {
+    const char *h = getenv("BPC_HISTORY"), *home = getenv("HOME");
+    if (h) snprintf(history_path, sizeof history_path, "%s", h);
+    else if (home) snprintf(history_path, sizeof history_path, "%s/.bpc_history", home);
+    using_history();
+    stifle_history(1000);
+    if (history_path[0]) read_history(history_path);
+}
+
+static void history_add(const char *line) {
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) return;
+    add_history(line);
+    if (history_path[0]) write_history(history_path);
+}
+
+/* The next line (malloc'd, without its newline), or NULL at the end of input or on Ctrl-C
+ * (then `interrupted` is set). */
+static char *read_line(Session *S, const char *prompt) {
+    if (S->tty) {
+        char *l = readline(prompt);
+        if (l) history_add(l);
+        return l;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&buf, &cap, stdin);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    if (n && buf[n - 1] == '\n') buf[--n] = 0;
+    if (n && buf[n - 1] == '\r') buf[--n] = 0;
+    return buf;
+}
+
+/* ---- the session loop ------------------------------------------------------------------- */
+
+static int is_blank(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+    return *s == 0 || *s == '#';
+}
 
 int repl_main(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "bpc: the REPL is not built yet\n");
-    return 2;
+    const char *file = NULL;
+    int f64 = 1, show_f64 = 0;
+    uint64_t seed = 0;
+    JitKind jit = JIT_TCC;
+    for (int i = 1; i < argc; i++) {
+        int v;
+        if (strcmp(argv[i], "--f64") == 0) show_f64 = 1;
+        else if (strcmp(argv[i], "--f32") == 0) f64 = 0;
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc && parse_count(argv[i + 1], &v) == 0) {
+            seed = (uint64_t)v;
+            i++;
+        } else if (strcmp(argv[i], "--jit") == 0 && i + 1 < argc &&
+                   (strcmp(argv[i + 1], "tcc") == 0 || strcmp(argv[i + 1], "cc") == 0)) {
+            jit = strcmp(argv[++i], "cc") == 0 ? JIT_CC : JIT_TCC;
+        } else if (argv[i][0] != '-' && !file) file = argv[i];
+        else {
+            fprintf(stderr, "bpc: usage: bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]\n");
+            return 2;
+        }
+    }
+    Session S;
+    int tty = isatty(0);
+    session_init(&S, f64, seed, jit, tty, 0);
+    S.show_f64 = show_f64 && f64;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keeps results and diagnostics in order in a log */
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C interrupts the read */
+    sigaction(SIGINT, &sa, &old);
+    if (tty) {
+        rl_readline_name = "bpc";
+        rl_attempted_completion_function = complete;
+        rl_basic_word_break_characters = " \t\n\"'()[],;=+-*/@^<>";
+        completing = &S;
+        history_setup();
+        printf("bpc %s: statements define, expressions print, :help lists the commands, Ctrl-D leaves\n", BPC_VERSION);
+    }
+    int failed = 0;
+    if (file && cmd_load(&S, file) != 0) failed = 1;
+    char *chunk = NULL;
+    size_t clen = 0;
+    int start = 0;
+    while (!S.quit) {
+        interrupted = 0;
+        char *line = read_line(&S, clen ? "..> " : "bp> ");
+        if (!line) {
+            if (interrupted && tty) { /* Ctrl-C at the prompt: drop what was typed */
+                printf("\n");
+                clen = 0;
+                continue;
+            }
+            if (interrupted) failed = 1;
+            break;
+        }
+        S.line++;
+        const char *first = line + strspn(line, " \t");
+        if (clen && *first == ':') { /* a command ends an unfinished statement (reported as such) */
+            if (enter_text(&S, "<repl>", chunk, start) != 0) failed = 1;
+            clen = 0;
+        }
+        if (!clen) {
+            if (is_blank(line)) {
+                free(line);
+                continue;
+            }
+            if (*first == ':') {
+                completing = &S;
+                if (run_command(&S, line) != 0) failed = 1;
+                free(line);
+                continue;
+            }
+            start = S.line;
+        }
+        size_t n = strlen(line);
+        chunk = realloc(chunk, clen + n + 2);
+        if (!chunk) abort();
+        memcpy(chunk + clen, line, n);
+        clen += n;
+        chunk[clen++] = '\n';
+        chunk[clen] = 0;
+        free(line);
+        if (parse_is_incomplete(chunk)) continue;
+        if (enter_text(&S, "<repl>", chunk, start) != 0) failed = 1;
+        clen = 0;
+    }
+    if (clen && !S.quit && enter_text(&S, "<repl>", chunk, start) != 0) failed = 1; /* the input ended inside a statement */
+    if (tty && !S.quit) printf("\n");
+    free(chunk);
+    session_free(&S);
+    sigaction(SIGINT, &old, NULL);
+    return failed ? 1 : 0;
 }
