@@ -73,7 +73,8 @@ int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t e
     m->loss = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss");
     m->grad = (EntryGrad)jit_symbol(m->jit, "bp_entry_grad");
     m->train_step = (EntryStep)jit_symbol(m->jit, "bp_entry_train_step");
-    if (!m->ws_size || !m->init) {
+    m->update = (EntryUpdate)jit_symbol(m->jit, "bp_entry_update");
+    if (!m->ws_size || !m->init || !m->update) {
         snprintf(err, errlen, "JIT: generated entry points not found");
         jit_free(m->jit);
         m->jit = NULL;

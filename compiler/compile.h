@@ -32,6 +32,8 @@ typedef void (*EntryForward)(const void *params, const void *const *in, void *co
 typedef double (*EntryLoss)(const void *params, const void *const *in, const int *dims, void *ws);
 typedef double (*EntryGrad)(const void *params, void *grad, const void *const *in, const int *dims, void *ws);
 typedef double (*EntryStep)(void *params, void *opt, const void *const *in, const int *dims, double lr, void *ws);
+/* NAME_update: 0, or -1 (nothing changed) if grad is not finite */
+typedef int (*EntryUpdate)(void *params, void *opt, const void *grad, double lr);
 
 typedef struct Model {
     Graph *g;
@@ -45,6 +47,7 @@ typedef struct Model {
     EntryLoss loss;       /* NULL without a loss */
     EntryGrad grad;
     EntryStep train_step;
+    EntryUpdate update;   /* the optimizer alone (after summing gradients across ranks) */
 } Model;
 
 /* Emits and JIT-compiles g. Returns 0, or -1 with a message in err. */

@@ -977,6 +977,8 @@ static void emit_entry_points(FILE *out, Graph *g) {
     fprintf(out, "); }\n");
     fprintf(out, "size_t bp_entry_opt_size(void) { return %s_opt_state_size(); }\n", g->model);
     fprintf(out, "void bp_entry_init(void *p, uint64_t seed) { %s_init((real *)p, seed); }\n", g->model);
+    fprintf(out, "int bp_entry_update(void *p, void *opt, const void *gr, double lr) {\n"
+                 "    return %s_update((real *)p, opt, (const real *)gr, (real)lr);\n}\n", g->model);
     if (g->noutputs) {
         Graph *fg = variant_graph(g, V_FORWARD);
         fprintf(out, "void bp_entry_forward(const void *p, const void *const *in, void *const *out, const int *d, void *ws) {\n"

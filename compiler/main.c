@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "compile.h"
+#include "dist.h"
 #include "driver.h"
 #include "repl.h"
 #include "train.h"
@@ -295,6 +296,7 @@ int main(int argc, char **argv) {
     if (argc == 1 && isatty(0)) return repl_main(0, NULL);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(usage_text, stdout);
+        fputs(dist_help(), stdout);
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -334,7 +336,9 @@ int main(int argc, char **argv) {
             to.f64 = a.f64;
             to.checkpoint_every = a.checkpoint_every;
             to.on_nan_skip = a.on_nan_skip;
-            rc = train_run(g, &to);
+            /* under mpirun: one rank of a data-parallel job (dist.h) */
+            rc = dist_init(&argc, &argv) != 0 ? 1 : train_run(g, &to);
+            dist_finalize(rc);
         }
     }
     diag_free(&d);

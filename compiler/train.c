@@ -12,6 +12,7 @@
 
 #include "bprt.h"
 #include "compile.h"
+#include "dist.h"
 #include "driver.h"
 
 static double now(void) {
@@ -102,7 +103,8 @@ static void fill_batch(const Model *m, const Split *s, const Feed *f, const int6
     }
 }
 
-/* Mean loss and accuracy over a split, in batches. */
+/* Mean loss and accuracy over a split, in batches; with several ranks, each takes its share
+ * of the rows and the sums are reduced. */
 static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
                      int32_t *y, void *out, double *loss, double *acc) {
     const Graph *g = m->g;
@@ -111,8 +113,9 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
     double tl = 0;
     int64_t correct = 0;
     int64_t classes = g->noutputs ? (int64_t)g->nodes[g->outputs[0]].shape.d[g->nodes[g->outputs[0]].shape.rank - 1].c : 0;
-    for (int64_t start = 0; start < s->n; start += batch) {
-        int n = (int)(s->n - start < batch ? s->n - start : batch);
+    int64_t lo = s->n * dist_rank() / dist_size(), hi = s->n * (dist_rank() + 1) / dist_size();
+    for (int64_t start = lo; start < hi; start += batch) {
+        int n = (int)(hi - start < batch ? hi - start : batch);
         for (int b = 0; b < n; b++) idx[b] = start + b;
         fill_batch(m, s, f, idx, n, x, y);
         const void *in[64] = {0};
@@ -132,6 +135,10 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
             }
         }
     }
+    double sums[2] = {tl, (double)correct};
+    if (dist_allreduce_sum(sums, 2, 1) != 0) sums[0] = sums[1] = NAN;
+    tl = sums[0];
+    correct = (int64_t)sums[1];
     *loss = tl / (double)s->n;
     *acc = classes > 0 ? (double)correct / (double)s->n : (double)NAN;
     free(idx);
@@ -156,6 +163,7 @@ static const char *ckpt_path(const Model *m, const TrainOptions *o, char *buf, s
 static int save_ckpt(const Model *m, const TrainOptions *o, const void *params, const void *opt, size_t osz,
                      const int64_t progress[4]) {
     char buf[4096], err[BPRT_ERRLEN];
+    if (dist_rank() != 0) return 0; /* rank 0 writes for the job */
     const char *path = ckpt_path(m, o, buf, sizeof buf);
     if (drv_save_checkpoint(m, path, params, opt, osz, progress, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
@@ -171,7 +179,62 @@ typedef struct Run {
     size_t opt_bytes;
     double lr;
     int64_t progress[4]; /* epoch (1-based), steps done in it, steps in all, seed */
+    /* several ranks (dist.h): */
+    void *grad;               /* NPARAMS + 2 reals: gradient, loss, stop request */
+    volatile int *raw_stop;   /* this rank's signal flag (o->stop is then the agreed one) */
+    int lost;                 /* lost contact with the other ranks */
 } Run;
+
+/* One optimizer step on the global batch idx[0..n); returns its mean loss (not finite:
+ * nothing changed). Alone, the fused train_step. Across N ranks, rank r takes rows
+ * [r*n/N, (r+1)*n/N), computes the gradient of their mean loss and weights it (and the
+ * loss) by its share of the rows; one in-place sum over [gradient, loss, stop request]
+ * leaves every rank the gradient of the global batch's mean loss, and every rank applies
+ * the identical update. A stop request on any rank stops all of them after this step. */
+static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws) {
+    Model *m = r->m;
+    const void *in[64] = {0};
+    in[f->img] = x;
+    in[f->lab] = y;
+    int d[BP_MAXSYMS] = {0};
+    int nr = dist_size(), rk = dist_rank();
+    if (nr == 1) {
+        fill_batch(m, s, f, idx, n, x, y);
+        d[f->bsym] = n;
+        return m->train_step(r->params, r->opt_state, in, d, r->lr, ws);
+    }
+    int lo = (int)((int64_t)n * rk / nr), hi = (int)((int64_t)n * (rk + 1) / nr);
+    size_t np = (size_t)m->g->nparam_reals;
+    double loss = 0, w = (double)(hi - lo) / n, stop = r->raw_stop && *r->raw_stop;
+    if (hi > lo) {
+        fill_batch(m, s, f, idx + lo, hi - lo, x, y);
+        d[f->bsym] = hi - lo;
+        loss = m->grad(r->params, r->grad, in, d, ws) * w;
+        if (m->f64) for (size_t k = 0; k < np; k++) ((double *)r->grad)[k] *= w;
+        else for (size_t k = 0; k < np; k++) ((float *)r->grad)[k] *= (float)w;
+    } else
+        memset(r->grad, 0, np * m->real_size);
+    if (m->f64) {
+        ((double *)r->grad)[np] = loss;
+        ((double *)r->grad)[np + 1] = stop;
+    } else {
+        ((float *)r->grad)[np] = (float)loss;
+        ((float *)r->grad)[np + 1] = (float)stop;
+    }
+    if (dist_allreduce_sum(r->grad, np + 2, m->f64) != 0) {
+        r->lost = 1; /* the parameters are those from before this step: keep them */
+        if (save_ckpt(m, r->o, r->params, r->opt_state, r->opt_bytes, r->progress) == 0 && rk == 0) {
+            char buf[4096];
+            fprintf(stderr, "bpc: rank 0 saved a checkpoint to %s (resume with --params)\n",
+                    ckpt_path(m, r->o, buf, sizeof buf));
+        }
+        return NAN;
+    }
+    loss = drv_get(m, r->grad, (int64_t)np);
+    if (drv_get(m, r->grad, (int64_t)np + 1) > 0 && r->o->stop) *r->o->stop = 1;
+    if (!isfinite(loss)) return loss;
+    return m->update(r->params, r->opt_state, r->grad, r->lr) == 0 ? loss : (double)NAN;
+}
 
 static int train_data(Run *r) {
     Model *m = r->m;
@@ -212,7 +275,7 @@ static int train_data(Run *r) {
     void *out = calloc((size_t)outn, m->real_size);
     int64_t *perm = malloc((size_t)tr.n * sizeof *perm);
     if (!ws || !x || !y || !out || !perm) abort();
-    int tty = isatty(2);
+    int tty = isatty(2) && dist_rank() == 0;
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0, steps_this_run = 0;
     uint64_t seed = (uint64_t)r->progress[3];
@@ -233,23 +296,22 @@ static int train_data(Run *r) {
         int64_t seen = 0;
         for (int64_t s = r->progress[1]; s < per_epoch; s++) {
             int n = (int)(tr.n - s * batch < batch ? tr.n - s * batch : batch);
-            fill_batch(m, &tr, &f, perm + s * batch, n, x, y);
-            const void *in[64] = {0};
-            in[f.img] = x;
-            in[f.lab] = y;
-            int d2[BP_MAXSYMS] = {0};
-            d2[f.bsym] = n;
             double tc = now();
-            double loss = m->train_step(r->params, r->opt_state, in, d2, r->lr, ws);
+            double loss = run_step(r, &tr, &f, perm + s * batch, n, x, y, ws);
             compute += now() - tc;
+            if (r->lost) {
+                rc = 1;
+                goto done;
+            }
             if (!isfinite(loss)) {
                 if (o->on_nan_skip) {
                     skipped++;
                 } else {
                     if (tty) fputc('\n', stderr);
-                    fprintf(stderr, "bpc: error: the loss or its gradient is not finite at epoch %d, step %lld (loss %g); "
-                            "stopping with the parameters from before that step (try a smaller --lr, or --on-nan skip)\n",
-                            ep, (long long)s + 1, loss);
+                    if (dist_rank() == 0)
+                        fprintf(stderr, "bpc: error: the loss or its gradient is not finite at epoch %d, step %lld (loss %g); "
+                                "stopping with the parameters from before that step (try a smaller --lr, or --on-nan skip)\n",
+                                ep, (long long)s + 1, loss);
                     r->progress[0] = ep;
                     r->progress[1] = s;
                     save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
@@ -428,7 +490,15 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         fprintf(stderr, "bpc: error: %s\n", err);
         rc = 1;
     }
-    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}};
+    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, NULL, NULL, 0};
+    volatile int agreed_stop = 0;
+    if (dist_size() > 1 && o->data) { /* data-parallel: stop only when all ranks agree to */
+        run.grad = calloc((size_t)g->nparam_reals + 2, m.real_size);
+        if (!run.grad) abort();
+        run.raw_stop = opts.stop;
+        opts.stop = &agreed_stop;
+        dist_watch(run.raw_stop);
+    }
     if (!rc && o->params && !o->params_io && !o->eval_only) {
         int ex = drv_load_checkpoint_extras(o->params, opt_state, osz, run.progress, err);
         if (ex < 0) {
@@ -442,7 +512,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         if (getenv("BPC_VERBOSE")) fprintf(stderr, "JIT compiled in %.1f ms\n", 1e3 * tjit);
         rc = o->data ? train_data(&run) : train_fixed(&run);
     }
-    if (!rc && o->save && !o->eval_only) {
+    if (!rc && o->save && !o->eval_only && dist_rank() == 0) {
         if (drv_save_checkpoint(&m, o->save, params, opt_state, osz, run.progress, err) != 0) {
             fprintf(stderr, "bpc: error: %s\n", err);
             rc = 1;
@@ -455,6 +525,8 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     }
     if (!o->params_io) free(params);
     free(opt_state);
+    free(run.grad);
+    dist_watch(NULL);
     bpc_model_free(&m);
     return rc;
 }

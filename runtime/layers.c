@@ -58,8 +58,13 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
                             continue;                                                              \
                         }                                                                          \
                         const T *src = x + ((b * C + c) * H + (ih - pad)) * W;                     \
+                        const size_t iw0 = ow * stride;                                            \
+                        if (iw0 >= pad && iw0 - pad + KW <= W) { /* inside: a plain copy */        \
+                            for (size_t kw = 0; kw < KW; kw++) d[kw] = src[iw0 - pad + kw];        \
+                            continue;                                                              \
+                        }                                                                          \
                         for (size_t kw = 0; kw < KW; kw++) {                                       \
-                            const size_t iw = ow * stride + kw;                                    \
+                            const size_t iw = iw0 + kw;                                            \
                             d[kw] = iw < pad || iw - pad >= W ? (T)0 : src[iw - pad];              \
                         }                                                                          \
                     }                                                                              \
@@ -101,11 +106,14 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
                 for (size_t j = 0; j < OW; j++) {                                                  \
                     const T *w = x + (n * H + i * stride) * W + j * stride;                        \
                     T m = w[0];                                                                    \
-                    for (size_t t = 1; t < k * k && m == m; t++) { /* NaN: the maximum */          \
-                        const T v = w[t / k * W + t % k];                                          \
-                        if (v > m || v != v) m = v;                                                \
-                    }                                                                              \
-                    y[(n * OH + i) * OW + j] = m;                                                  \
+                    int nan = 0; /* branch-free: max, and whether a NaN was seen */                \
+                    for (size_t a = 0; a < k; a++)                                                 \
+                        for (size_t c = 0; c < k; c++) {                                           \
+                            const T v = w[a * W + c];                                              \
+                            m = v > m ? v : m;                                                     \
+                            nan |= v != v;                                                         \
+                        }                                                                          \
+                    y[(n * OH + i) * OW + j] = nan ? (T)NAN : m;                                   \
                 }                                                                                  \
     }                                                                                              \
     void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,   \
@@ -120,10 +128,16 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
                     const size_t base = (n * H + i * stride) * W + j * stride;                     \
                     size_t at = base;                                                              \
                     T m = x[base];                                                                 \
-                    for (size_t t = 1; t < k * k && m == m; t++) {                                 \
-                        const size_t q = base + t / k * W + t % k;                                 \
-                        if (x[q] > m || x[q] != x[q]) m = x[q], at = q;                            \
-                    }                                                                              \
+                    int nan = m != m;                                                              \
+                    for (size_t a = 0; a < k; a++)                                                 \
+                        for (size_t c = 0; c < k; c++) {                                           \
+                            const size_t q = base + a * W + c;                                     \
+                            const T v = x[q];                                                      \
+                            const int take = !nan && (v > m || v != v); /* the first NaN wins */   \
+                            m = take ? v : m;                                                      \
+                            at = take ? q : at;                                                    \
+                            nan |= v != v;                                                         \
+                        }                                                                          \
                     gx[at] += gy[(n * OH + i) * OW + j];                                           \
                 }                                                                                  \
         }                                                                                          \

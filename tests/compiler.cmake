@@ -13,3 +13,17 @@ target_compile_definitions(test_optimizers PRIVATE BP_SOURCE_DIR="${CMAKE_CURREN
 add_executable(st_dump tests/st_dump.c)
 target_link_libraries(st_dump PRIVATE bprt)
 add_test(NAME train COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR} $<TARGET_FILE:st_dump>)
+# Data-parallel training under MPI: mpirun -n 2 equals one process; a killed rank stops the
+# job with a message. Without MPI: bpc says how to get it (tests/mpi.sh).
+add_executable(st_compare tests/st_compare.c)
+target_link_libraries(st_compare PRIVATE bprt)
+if(MPI_C_FOUND)
+  set(BPC_MPI_BUILT 1)
+else()
+  set(BPC_MPI_BUILT 0)
+endif()
+foreach(mode same kill)
+  add_test(NAME mpi_${mode} COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/mpi.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR}
+    $<TARGET_FILE:st_compare> ${BPC_MPI_BUILT} ${mode})
+  set_tests_properties(mpi_${mode} PROPERTIES TIMEOUT 180)
+endforeach()

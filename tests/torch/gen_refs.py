@@ -170,6 +170,29 @@ def mlp3_def(P, I):
         torch.sum(P["W1"] ** 2) + torch.sum(P["W2"] ** 2) + torch.sum(P["W3"] ** 2))
 
 
+def conv_net(P, I):
+    h1 = F.max_pool2d(torch.relu(F.conv2d(I["x"], P["K1"], padding=1) + P["c1"]), 2)
+    h2 = torch.tanh(F.conv2d(h1, P["K2"], stride=2, padding=1) + P["c2"])
+    p = F.avg_pool2d(h2, 2, stride=1)
+    return F.cross_entropy(p.reshape(-1, 6) @ P["W"] + P["b"], I["y"])
+
+
+def transformer_block(P, I):
+    def ln(v, g, b, eps=1e-5):
+        return F.layer_norm(v, (v.shape[-1],), g, b, eps)
+    h = F.embedding(I["ids"], P["tok"]) + P["pos"]
+    a = ln(h, P["g1"], P["be1"])
+    s = (a @ P["Wq"]) @ (a @ P["Wk"]).transpose(-2, -1) * 0.35355339059327373
+    T = s.shape[-1]
+    s = s.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
+    att = torch.softmax(s, dim=-1)
+    h2 = h + att @ (a @ P["Wv"]) @ P["Wo"]
+    m = ln(h2, P["g2"], P["be2"], 1e-3)
+    h3 = h2 + F.gelu(m @ P["W1"] + P["b1"]) @ P["W2"] + P["b2"]
+    logits = ln(h3, P["gf"], P["bf"]) @ P["tok"].transpose(0, 1)
+    return F.cross_entropy(logits.reshape(-1, 11), I["tgt"].reshape(-1))
+
+
 PROGRAMS = {
     "mlp_relu_mse": dict(f=mlp_relu_mse, dims={"B": 5}),
     "mlp_tanh_ce": dict(f=mlp_tanh_ce, dims={"B": 6}, inputs={"y": ("int", 4)}),
@@ -186,6 +209,9 @@ PROGRAMS = {
     "elementwise_mix": dict(f=elementwise_mix, dims={"B": 4}),
     "scalar_chain": dict(f=scalar_chain, dims={}),
     "mlp3_def": dict(f=mlp3_def, dims={"B": 8}, inputs={"y": ("int", 5)}),
+    "conv_net": dict(f=conv_net, dims={"B": 3}, inputs={"y": ("int", 5)}),
+    "transformer_block": dict(f=transformer_block, dims={"B": 2},
+                              inputs={"ids": ("int", 11), "tgt": ("int", 11)}),
 }
 
 

@@ -1,0 +1,103 @@
+#!/bin/sh
+# Data-parallel training under MPI (compiler/dist.c), on this machine over loopback.
+# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|kill
+#   same: `mpirun -n 2 bpc train` with a global batch of 64 gives the parameters of one
+#         process with batch 64 and the same seed, to 1e-5 after 50 steps (and eval agrees);
+#   kill: kill -9 one rank of a long run; the other exits non-zero within 30 s, saying
+#         that it lost contact (no hang).
+# MPI_FOUND is what CMake found. Without MPI the test checks that bpc says so (--help, and
+# an error instead of N independent trainings when started by a launcher); if CMake found
+# MPI, bpc must have it built in and mpirun must work, or the test fails.
+set -u
+bpc=$1
+src=$2
+st_compare=$3
+mpi_found=$4
+mode=$5
+data=/usr/share/datasets/fashion-mnist
+model=$src/examples/fashion_mlp.bp
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+case $mpi_found in
+  1|ON|TRUE|YES|Y|on|true|yes) mpi_found=1 ;;
+  *) mpi_found=0 ;;
+esac
+help=$("$bpc" --help)
+if [ "$mpi_found" = 0 ]; then
+  echo "$help" | grep -q "MPI: not built in (install libopenmpi-dev" || fail "--help does not say how to get MPI: $help"
+  OMPI_COMM_WORLD_SIZE=2 "$bpc" train "$model" --data "$data" --steps 1 >"$tmp/out" 2>"$tmp/err" &&
+    fail "started as one of 2 MPI ranks without MPI built in, bpc trained anyway"
+  grep -q "built without MPI" "$tmp/err" || fail "no clear message: $(cat "$tmp/err")"
+  echo "ok: built without MPI (CMake did not find it) and bpc says so"
+  exit 0
+fi
+echo "$help" | grep -q "MPI: built in" || fail "CMake found MPI but bpc --help says: $help"
+command -v mpirun >/dev/null || fail "CMake found MPI but there is no mpirun (apt-get install openmpi-bin)"
+[ -d "$data" ] || fail "no data set at $data (apt-get install dataset-fashion-mnist)"
+
+# Open MPI refuses to run as root without these; shared memory between the ranks; no
+# binding (ctest runs other tests alongside).
+mpi_opts="--allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader"
+opts="--steps 50 --batch 64 --seed 1 --threads 1"
+
+if [ "$mode" = same ]; then
+  # shellcheck disable=SC2086
+  "$bpc" train "$model" --data "$data" $opts --save "$tmp/one.safetensors" >"$tmp/one.out" 2>&1 ||
+    { cat "$tmp/one.out"; fail "single-process training failed"; }
+  # shellcheck disable=SC2086
+  mpirun $mpi_opts -n 2 "$bpc" train "$model" --data "$data" $opts --save "$tmp/two.safetensors" >"$tmp/two.out" 2>&1 ||
+    { cat "$tmp/two.out"; fail "mpirun -n 2 bpc train failed"; }
+  cat "$tmp/two.out"
+  [ "$(grep -c '^epoch 1' "$tmp/two.out")" = 1 ] || fail "expected one progress report (rank 0 alone)"
+  "$st_compare" "$tmp/two.safetensors" "$tmp/one.safetensors" 1e-5 __bpc.opt_state ||
+    fail "2 ranks and 1 process disagree after 50 steps"
+  # the reported losses are those of the global batch: the same to 4 digits
+  l1=$(sed -n 's/^epoch 1 (partial): train loss \([0-9.]*\), test loss \([0-9.]*\),.*/\1 \2/p' "$tmp/one.out")
+  l2=$(sed -n 's/^epoch 1 (partial): train loss \([0-9.]*\), test loss \([0-9.]*\),.*/\1 \2/p' "$tmp/two.out")
+  [ -n "$l1" ] && [ "$l1" = "$l2" ] || fail "losses differ: one process '$l1', two ranks '$l2'"
+  # evaluation split over the ranks and reduced
+  "$bpc" eval "$model" --data "$data" --params "$tmp/one.safetensors" >"$tmp/e1" 2>&1 || fail "eval failed"
+  # shellcheck disable=SC2086
+  mpirun $mpi_opts -n 2 "$bpc" eval "$model" --data "$data" --params "$tmp/one.safetensors" >"$tmp/e2" 2>&1 ||
+    { cat "$tmp/e2"; fail "mpirun -n 2 bpc eval failed"; }
+  cmp -s "$tmp/e1" "$tmp/e2" || fail "eval differs: $(cat "$tmp/e1") vs $(cat "$tmp/e2")"
+  echo "ok: 2 ranks = 1 process (parameters to 1e-5, losses, eval)"
+  exit 0
+fi
+
+[ "$mode" = kill ] || fail "unknown mode '$mode'"
+# shellcheck disable=SC2086
+mpirun $mpi_opts -n 2 "$bpc" train "$model" --data "$data" --steps 100000000 --batch 64 --threads 1 \
+  --save "$tmp/k.safetensors" >"$tmp/out" 2>&1 &
+mp=$! # mpirun itself: the ranks are its children
+i=0
+until grep -q '^training ' "$tmp/out"; do
+  i=$((i + 1))
+  [ $i -lt 300 ] || { kill -9 $mp; cat "$tmp/out"; fail "training did not start within 30 s"; }
+  sleep 0.1
+done
+sleep 2
+victim=
+for p in $(pgrep -P $mp); do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=1$' && victim=$p
+done
+[ -n "$victim" ] || { kill -9 $mp; fail "cannot find rank 1 among mpirun's children"; }
+kill -9 "$victim"
+start=$(date +%s)
+while kill -0 $mp 2>/dev/null; do
+  if [ $(($(date +%s) - start)) -gt 30 ]; then
+    cat "$tmp/out"
+    for p in $(pgrep -P $mp); do kill -9 "$p"; done
+    kill -9 $mp
+    fail "still running 30 s after rank 1 was killed"
+  fi
+  sleep 0.1
+done
+wait $mp
+rc=$?
+cat "$tmp/out"
+[ $rc -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+grep -q "bpc: error: rank 0 lost contact with the other ranks" "$tmp/out" || fail "rank 0 did not say it lost contact"
+echo "ok: rank 0 stopped $(($(date +%s) - start)) s after rank 1 was killed (mpirun exit status $rc)"
