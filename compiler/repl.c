@@ -657,7 +657,11 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
 
 static int enter_text(Session *S, const char *name, const char *text, int line) {
     const char *fname;
-    const char *stored = register_text(S, name, text, line, &fname);
+    char *t = xstrdup(text); /* without its last newline: an unfinished statement ends on its line */
+    size_t n = strlen(t);
+    if (n && t[n - 1] == '\n') t[n - 1] = 0;
+    const char *stored = register_text(S, name, t, line, &fname);
+    free(t);
     Arena *a = arena_new();
     S->d.nerrors = 0;
     Program *p = parse_program(a, &S->d, fname, stored);
@@ -980,7 +984,10 @@ out:
 }
 
 static int cmd_shapes(Session *S) {
-    if (need_program(S) != 0) return 0;
+    if (!S->g) {
+        printf("nothing is defined yet\n");
+        return 0;
+    }
     Arena *a = arena_new();
     Stmt **names = xcalloc((size_t)S->nentries + 1, sizeof *names);
     int n = 0;
@@ -1034,9 +1041,12 @@ static int cmd_shapes(Session *S) {
 }
 
 static int cmd_params(Session *S) {
-    if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
+    if (ensure_model(S) != 0) return -1;
+    if (!S->g || !S->g->nparams) {
+        printf("no parameters\n");
+        return 0;
+    }
     const Graph *g = S->g;
-    if (!g->nparams) printf("no parameters\n");
     for (int p = 0; p < g->nparams; p++) {
         const Param *pa = &g->params[p];
         ParamVal *pv = find_param(S, pa->name);

@@ -356,9 +356,13 @@ static int train_data(Run *r) {
         fflush(stdout);
         if (o->stop && *o->stop) {
             char buf[4096];
-            save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
-            printf("interrupted at epoch %d after %lld steps; checkpoint saved to %s (resume with --params %s)\n", ep,
-                   (long long)r->progress[2], ckpt_path(m, o, buf, sizeof buf), ckpt_path(m, o, buf, sizeof buf));
+            if (o->params_io && !o->save) /* the REPL keeps the parameters itself */
+                printf("interrupted at epoch %d after %lld steps\n", ep, (long long)r->progress[2]);
+            else {
+                save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
+                printf("interrupted at epoch %d after %lld steps; checkpoint saved to %s (resume with --params %s)\n", ep,
+                       (long long)r->progress[2], ckpt_path(m, o, buf, sizeof buf), ckpt_path(m, o, buf, sizeof buf));
+            }
             rc = o->params_io ? 0 : 130;
             break;
         }

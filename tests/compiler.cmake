@@ -27,3 +27,6 @@ foreach(mode same kill)
     $<TARGET_FILE:st_compare> ${BPC_MPI_BUILT} ${mode})
   set_tests_properties(mpi_${mode} PROPERTIES TIMEOUT 180)
 endforeach()
+# The REPL: scripts through a pipe (tests/repl/*.bpr), and line editing and Ctrl-C on a pty
+add_test(NAME repl COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_repl.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
+add_test(NAME repl_pty COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/repl_pty.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})

@@ -1,0 +1,148 @@
+#!/bin/sh
+# The REPL on a pseudo-terminal (tmux): the prompt, line editing (Ctrl-A, Ctrl-E), history
+# recalled with Up and kept in $BPC_HISTORY, tab completion, the continuation prompt,
+# Ctrl-C clearing the line at the prompt and stopping :step (and :train, when the
+# Fashion-MNIST files are installed) at the end of a step with the parameters kept, and
+# Ctrl-D leaving.
+# usage: repl_pty.sh BPC SOURCE_DIR
+set -u
+bpc=$1
+src=$2
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "skip: tmux is not installed (apt-get install tmux)"
+    exit 0
+fi
+tmp=$(mktemp -d)
+sock="bpc-repl-pty-$$"
+tm() { tmux -L "$sock" -f /dev/null "$@"; }
+trap 'tm kill-server >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+cp "$src/examples/fashion_mlp.bp" "$tmp/"
+
+screen() { tm capture-pane -p -t t -S -200; }
+# waits (up to $2 seconds, default 10) until the screen shows a line matching the grep
+# pattern $1
+wait_for() {
+    n=0
+    limit=$((${2:-10} * 10))
+    while [ $n -lt $limit ]; do
+        if screen | grep -q -- "$1"; then return 0; fi
+        sleep 0.1
+        n=$((n + 1))
+    done
+    return 1
+}
+# waits until the screen's last non-blank line is the empty prompt
+wait_prompt() {
+    n=0
+    while [ $n -lt 100 ]; do
+        if [ "$(screen | grep -v '^ *$' | tail -n 1)" = "bp>" ]; then return 0; fi
+        sleep 0.1
+        n=$((n + 1))
+    done
+    return 1
+}
+check() { # description pattern [seconds]
+    if wait_for "$2" "${3:-10}"; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL: $1: no line matching '$2' on the screen:"
+        screen | grep -v '^ *$' | sed 's/^/  | /'
+        fail=$((fail + 1))
+    fi
+}
+type_line() { tm send-keys -t t -l "$1"; tm send-keys -t t Enter; wait_prompt; }
+
+cd "$tmp" || exit 1
+tm new-session -d -s t -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
+check "banner" ":help lists the commands"
+check "prompt" "^bp> *$"
+
+type_line "param m1 = 3"
+type_line "input x = 2"
+# editing: Ctrl-A goes to the start of the line, Ctrl-E to its end
+tm send-keys -t t -l "m1 * x"
+tm send-keys -t t C-a
+tm send-keys -t t -l "1 + "
+tm send-keys -t t C-e
+tm send-keys -t t -l " + 1"
+tm send-keys -t t Enter
+check "Ctrl-A / Ctrl-E editing" "^1 + m1 \* x + 1 = 8$"
+wait_prompt
+# history: Up twice recalls the line before the last
+tm send-keys -t t -l "m1 - 1"
+tm send-keys -t t Enter
+wait_prompt
+tm send-keys -t t Up Up Enter
+n=0
+while [ "$(screen | grep -c '^1 + m1 \* x + 1 = 8$')" -lt 2 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+[ $n -lt 100 ] && pass=$((pass + 1)) || { echo "FAIL: Up Up did not recall and run the line again"; fail=$((fail + 1)); }
+wait_prompt
+# completion of a name the session defined
+type_line "param alpha_rate = 0.25"
+tm send-keys -t t -l "alpha_r"
+tm send-keys -t t Tab
+sleep 0.3
+tm send-keys -t t Enter
+check "Tab completes names" "^alpha_rate = 0.25$"
+wait_prompt
+# completion of a command
+tm send-keys -t t -l ":sha"
+tm send-keys -t t Tab
+sleep 0.3
+tm send-keys -t t Enter
+check "Tab completes commands" "^param  alpha_rate \[\]$"
+wait_prompt
+# a statement continued over lines while a bracket is open
+tm send-keys -t t -l "y = (m1 +"
+tm send-keys -t t Enter
+check "continuation prompt" "^\.\.> *$"
+tm send-keys -t t -l "1) * 10"
+tm send-keys -t t Enter
+wait_prompt
+type_line "y"
+check "the continued statement" "^y = 40$"
+# Ctrl-C at the prompt drops what was typed
+tm send-keys -t t -l "this is not a statement"
+tm send-keys -t t C-c
+sleep 0.3
+type_line "m1"
+check "Ctrl-C clears the line" "^m1 = 3$"
+screen | grep -q "unexpected\|error" && { echo "FAIL: the cleared line was run"; fail=$((fail + 1)); } || pass=$((pass + 1))
+# Ctrl-C during a long :step stops it after a step and keeps the parameters
+type_line "loss (m1 * x - 1)^2"
+type_line "optimizer sgd(lr = 0.001)"
+tm send-keys -t t -l ":step 100000000"
+tm send-keys -t t Enter
+sleep 1
+tm send-keys -t t C-c
+check "Ctrl-C stops :step" "interrupted after step [0-9]*$"
+wait_prompt && pass=$((pass + 1)) || { echo "FAIL: no prompt after the interrupted :step"; fail=$((fail + 1)); }
+type_line ":print m1"
+check "parameters kept after Ctrl-C" "^m1 = 0.5$"
+# Ctrl-C during :train on Fashion-MNIST
+data=/usr/share/datasets/fashion-mnist
+if [ -d "$data" ]; then
+    type_line ":reset"
+    type_line ":load fashion_mlp.bp"
+    tm send-keys -t t -l ":train --data $data --epochs 1"
+    tm send-keys -t t Enter
+    check ":train starts" "^training fashion_mlp on" 30
+    sleep 1
+    tm send-keys -t t C-c
+    check "Ctrl-C stops :train" "^interrupted at epoch 1 after [0-9]* steps" 60
+    wait_prompt && pass=$((pass + 1)) || { echo "FAIL: no prompt after the interrupted :train"; fail=$((fail + 1)); }
+    type_line ":print sum(abs(b2))"
+    check "trained parameters kept" "^sum(abs(b2)) = 0\.[0-9]*$"
+    ls "$tmp"/*.ckpt.safetensors >/dev/null 2>&1 && { echo "FAIL: an interrupted :train left a checkpoint"; fail=$((fail + 1)); } || pass=$((pass + 1))
+else
+    echo "skip: :train under Ctrl-C ($data not found)"
+fi
+# Ctrl-D leaves with status 0 (no line failed), and the history was kept
+tm send-keys -t t C-d
+check "Ctrl-D leaves" "^REPL-EXITED 0$"
+grep -q "alpha_rate" "$tmp/history" && pass=$((pass + 1)) || { echo "FAIL: history not written to \$BPC_HISTORY"; fail=$((fail + 1)); }
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,107 @@
+#!/bin/sh
+# The REPL driven through a pipe: every script tests/repl/*.bpr is fed to `bpc repl` and
+# its output (stdout and stderr together) compared with what the script's comments expect.
+#
+# A script is REPL input annotated with comments (the REPL ignores them):
+#   #> TEXT      the next output line is exactly TEXT
+#   #~ GLOB      the next output line matches GLOB (* matches anything)
+#   #...        any number of lines, up to the one the next expectation matches
+#   # status: N  the exit status (default 0)
+#   # args: ...  arguments after `bpc repl` (FILE.bp, --seed N, ...)
+#   # needs: DIR skip the script unless DIR exists
+# Output lines must be matched in order and none may be left over. Scripts run in a fresh
+# directory holding copies of examples/*.bp, so they name files relatively.
+# usage: test_repl.sh BPC SOURCE_DIR
+set -u
+bpc=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+# match.awk EXPECTED ACTUAL: 0 if ACTUAL meets EXPECTED (lines "= text", "~ glob", "...")
+cat >"$tmp/match.awk" <<'EOF'
+function glob2re(g,   r, i, c) {
+    r = "^"
+    for (i = 1; i <= length(g); i++) {
+        c = substr(g, i, 1)
+        if (c == "*") r = r ".*"
+        else if (index("\\^$.[]|()+?{}/", c)) r = r "\\" c
+        else r = r c
+    }
+    return r "$"
+}
+function meets(e, a) {
+    if (substr(e, 1, 2) == "= ") return a == substr(e, 3)
+    if (substr(e, 1, 2) == "~ ") return a ~ glob2re(substr(e, 3))
+    return 0
+}
+FNR == NR { ex[ne++] = $0; next }
+{ act[na++] = $0 }
+END {
+    i = 0; j = 0
+    while (i < ne) {
+        if (ex[i] == "...") {
+            i++
+            if (i == ne) { j = na; break }
+            while (j < na && !meets(ex[i], act[j])) j++
+            if (j == na) { printf "expected (after skipped lines): %s\n", substr(ex[i], 3); exit 1 }
+            continue
+        }
+        if (j >= na) { printf "output ended; expected: %s\n", substr(ex[i], 3); exit 1 }
+        if (!meets(ex[i], act[j])) {
+            printf "output line %d: %s\n        expected: %s\n", j + 1, act[j], substr(ex[i], 3)
+            exit 1
+        }
+        i++; j++
+    }
+    if (j < na) { printf "unexpected output line %d: %s\n", j + 1, act[j]; exit 1 }
+}
+EOF
+
+run_script() { # script
+    s=$1
+    name=$(basename "$s" .bpr)
+    dir="$tmp/$name"
+    mkdir -p "$dir"
+    cp "$src"/examples/*.bp "$dir"/
+    status=$(sed -n 's/^# status: *//p' "$s")
+    args=$(sed -n 's/^# args: *//p' "$s")
+    needs=$(sed -n 's/^# needs: *//p' "$s")
+    if [ -n "$needs" ] && [ ! -e "$needs" ]; then
+        echo "skip: $name ($needs not found)"
+        return
+    fi
+    sed -n -e 's/^#> \{0,1\}/= /p' -e 's/^#~ /~ /p' -e 's/^#\.\.\.$/.../p' "$s" >"$dir/expected"
+    # shellcheck disable=SC2086
+    (cd "$dir" && BPC_HISTORY="$dir/history" "$bpc" repl $args <"$s" >"$dir/actual" 2>&1)
+    got=$?
+    if [ "$got" -ne "${status:-0}" ]; then
+        echo "FAIL: $name: exit status $got, expected ${status:-0}"
+        fail=$((fail + 1))
+        sed 's/^/  | /' "$dir/actual"
+        return
+    fi
+    if awk -f "$tmp/match.awk" "$dir/expected" "$dir/actual" >"$dir/why"; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL: $name: $(cat "$dir/why")"
+        fail=$((fail + 1))
+        sed 's/^/  | /' "$dir/actual"
+    fi
+}
+
+for s in "$src"/tests/repl/*.bpr; do
+    run_script "$s"
+done
+
+# the session is not a file: nothing is left behind but what was asked for
+[ ! -e "$tmp/seed/repl.ckpt.safetensors" ] && pass=$((pass + 1)) || { echo "FAIL: a checkpoint was left behind"; fail=$((fail + 1)); }
+
+# a usage error is reported as one
+"$bpc" repl --bogus </dev/null >"$tmp/out" 2>&1
+if [ $? -eq 2 ] && grep -q "usage: bpc repl" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: bpc repl --bogus"; fail=$((fail + 1)); fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
