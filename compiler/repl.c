@@ -18,7 +18,9 @@
  * program's initialiser (the model's init with the session's seed), synchronised lazily
  * when a value is next needed. Fixed inputs come from `:inputs FILE` or the inputs'
  * defaults. The optimizer state lives with the JIT-compiled model and starts afresh when
- * the program changes.
+ * the program changes. Values are computed in double (--f32: float) and printed as the
+ * nearest float prints (--f64: in full), so 0.5 - 0.1 * 12 shows as -0.7; :train and :eval
+ * run in float as bpc train does (--f64 there too).
  *
  * On a terminal: libedit's readline (history in $BPC_HISTORY or ~/.bpc_history, tab
  * completion of names, built-ins and commands); Ctrl-C clears the line, or stops :step and
@@ -529,7 +531,6 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     void **outs = xcalloc((size_t)g->noutputs, sizeof *outs);
     double *v = NULL;
     Shape cs;
-    const Node *on = &g->nodes[g->outputs[g->noutputs - 1]];
     if (build_inputs(S, g, S->f64, need, &in, err) != 0) {
         repl_error("%s", err);
         goto out;
@@ -551,7 +552,7 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     free(ws);
     v = xcalloc((size_t)total, sizeof *v);
     for (int64_t i = 0; i < total; i++)
-        v[i] = on->dtype == DT_INT ? (double)((int32_t *)outs[g->noutputs - 1])[i] : get_real(S->f64, outs[g->noutputs - 1], i);
+        v[i] = get_real(S->f64, outs[g->noutputs - 1], i); /* outputs are reals, `: int` values too */
     drv_print_tensor(stdout, label, g, &cs, v, total, S->show_f64);
     rc = 0;
 out_in:
@@ -925,12 +926,16 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     to.batch = 64;
     to.seed = S->seed;
     to.jit = S->jit;
-    to.f64 = S->f64;
+    to.f64 = 0; /* as bpc train: float unless --f64 */
     to.eval_only = eval_only;
     to.stop = &interrupted;
     for (int i = 0; i < n; i++) {
         const char *o = w[i], *v = i + 1 < n ? w[i + 1] : NULL;
         int ok = v != NULL;
+        if (strcmp(o, "--f64") == 0) {
+            to.f64 = 1;
+            continue;
+        }
         if (ok && strcmp(o, "--data") == 0) to.data = v;
         else if (ok && strcmp(o, "--inputs") == 0) to.inputs = v;
         else if (ok && strcmp(o, "--save") == 0) to.save = v;
@@ -951,7 +956,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             ok = *end == 0 && end != v && to.lr >= 0;
         } else {
             repl_error("%s: %s '%s' (options: --data DIR --inputs FILE --epochs N --steps N --batch N --lr X "
-                       "--opt sgd|adam|adamw --seed N --save FILE --jit tcc|cc)", cmd,
+                       "--opt sgd|adam|adamw --seed N --save FILE --jit tcc|cc --f64)", cmd,
                        v || o[0] != '-' ? "unknown option" : "no value for", o);
             goto out;
         }
@@ -966,13 +971,13 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     {
         Graph *g = S->g;
         OptConfig saved = g->opt; /* --opt changes the graph's optimizer for this run only */
-        void *vec = params_to_vec(S, g, S->f64);
+        void *vec = params_to_vec(S, g, to.f64);
         to.params_io = vec;
         fflush(stdout);
         rc = train_run(g, &to) == 0 ? 0 : -1;
         g->opt = saved;
         if (!eval_only) {
-            vec_to_params(S, g, S->f64, vec);
+            vec_to_params(S, g, to.f64, vec);
             free(S->opt_state); /* the parameters moved under train's own optimizer state */
             S->opt_state = NULL;
         }
@@ -1139,7 +1144,7 @@ static const struct {
     {":grad", "[EXPR]", "the loss (or a scalar EXPR) and its gradient with respect to every parameter"},
     {":check", "", "finite-difference check of the gradients, in double precision"},
     {":step", "[N]", "N optimizer steps (default 1) on the current inputs, printing the loss"},
-    {":train", "[OPTIONS]", "train as bpc train does: --data DIR --epochs N --steps N --batch N --lr X --opt NAME --seed N"},
+    {":train", "[OPTIONS]", "train as bpc train does: --data DIR --epochs N --steps N --batch N --lr X --opt NAME --seed N --f64"},
     {":eval", "[OPTIONS]", "the loss (and accuracy, with --data DIR) with the current parameters"},
     {":print", "EXPR", "a value (a name or an expression) with its shape"},
     {":shapes", "", "every name with its shape"},
