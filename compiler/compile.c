@@ -9,8 +9,6 @@
 #include "sema.h"
 
 Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const CompileOptions *o) {
-    CompileOptions defaults = {1, 0, 0};
-    if (!o) o = &defaults;
     int errors = d->nerrors;
     Program *prog = parse_program(a, d, file, text);
     if (d->nerrors > errors) return NULL;
