@@ -26,6 +26,9 @@
 #ifndef NC_MAX
 #define NC_MAX 4096 /* columns of a packed B block */
 #endif
+#ifndef GEMM_DIRECT_B_MAX_M
+#define GEMM_DIRECT_B_MAX_M 64 /* up to this many rows of C, a row-major B is not packed */
+#endif
 #define GEMM_MIN_FLOPS_PER_THREAD 4e5 /* below this per thread, use fewer threads */
 
 enum { SCRATCH_SLOTS = 4 };

@@ -10,6 +10,55 @@
 
 #include "kernel.h"
 
+/* In-register transposes for the packing of transposed operands (pack_t): two rounds of
+ * in-lane unpack/shuffle, then 128-bit lane shuffles. */
+static inline __attribute__((always_inline)) void transpose_f32(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[g][c]: rows 4g..4g+3, lane L holds column c + 4L */
+    __m512 u[4][4];
+    for (int g = 0; g < 4; g++) {
+        u[g][0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        u[g][1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+        u[g][2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        u[g][3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 x0 = _mm512_shuffle_f32x4(u[0][c], u[1][c], 0x88); /* L0, L2 of groups 0,1 */
+        __m512 y0 = _mm512_shuffle_f32x4(u[2][c], u[3][c], 0x88);
+        __m512 x1 = _mm512_shuffle_f32x4(u[0][c], u[1][c], 0xDD); /* L1, L3 */
+        __m512 y1 = _mm512_shuffle_f32x4(u[2][c], u[3][c], 0xDD);
+        r[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+        r[c + 4] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        r[c + 12] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
+}
+
+static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
+{
+    __m512d t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    }
+    /* s[4h + c]: rows 4h..4h+3, 128-bit lane L holds column c + 4(L & 1) ... */
+    for (int h = 0; h < 2; h++) {
+        s[4 * h + 0] = _mm512_shuffle_f64x2(t[4 * h], t[4 * h + 2], 0x88);
+        s[4 * h + 1] = _mm512_shuffle_f64x2(t[4 * h + 1], t[4 * h + 3], 0x88);
+        s[4 * h + 2] = _mm512_shuffle_f64x2(t[4 * h], t[4 * h + 2], 0xDD);
+        s[4 * h + 3] = _mm512_shuffle_f64x2(t[4 * h + 1], t[4 * h + 3], 0xDD);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f64x2(s[c], s[c + 4], 0x88);
+        r[c + 4] = _mm512_shuffle_f64x2(s[c], s[c + 4], 0xDD);
+    }
+}
+
 #define T float
 #define VEC __m512
 #define VL 16
@@ -21,6 +70,9 @@
 #define VBCAST(x) _mm512_set1_ps(x)
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
+#define VTRANSPOSE(v) transpose_f32(v)
+#define VLOADU_N(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), (p))
+#define VSTOREU_N(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1), (v))
 #define KSET bprt_kernel_f32_avx512
 #define KTYPE BprtKernelF32
 #define KPREFIX(x) avx512_f32_##x
@@ -37,6 +89,9 @@
 #define VBCAST(x) _mm512_set1_pd(x)
 #define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define VMUL(a, b) _mm512_mul_pd((a), (b))
+#define VTRANSPOSE(v) transpose_f64(v)
+#define VLOADU_N(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1), (p))
+#define VSTOREU_N(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1), (v))
 #define KSET bprt_kernel_f64_avx512
 #define KTYPE BprtKernelF64
 #define KPREFIX(x) avx512_f64_##x

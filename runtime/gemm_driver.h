@@ -34,36 +34,30 @@ static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
             C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
 }
 
-/* Packs op(A)[i0 : i0+mc, p0 : p0+kc] into ceil(mc/mr) micro-panels Ap[p][k*mr + i]. */
-static void DPREFIX(pack_a)(int tA, const T *A, ptrdiff_t lda, int i0, int mc, int p0, int kc,
-                            int mr, T *restrict Ap)
+/* Row r0 of panel p when n rows are cut into np panels of at most mr rows, as evenly as
+ * possible (16 rows with mr = 14 are 8 + 8, not 14 + 2: short tiles run at low efficiency). */
+static inline int DPREFIX(panel_start)(int p, int n, int np)
 {
-    for (int p = 0; p * mr < mc; p++, Ap += (ptrdiff_t)kc * mr) {
-        int r = mc - p * mr < mr ? mc - p * mr : mr;
-        int row = i0 + p * mr;
-        if (!tA) {
-            for (int i = 0; i < r; i++) {
-                const T *src = A + (ptrdiff_t)(row + i) * lda + p0;
-                for (int k = 0; k < kc; k++)
-                    Ap[k * mr + i] = src[k];
-            }
-        } else {
-            for (int k = 0; k < kc; k++) {
-                const T *src = A + (ptrdiff_t)(p0 + k) * lda + row;
-                for (int i = 0; i < r; i++)
-                    Ap[k * mr + i] = src[i];
-            }
-        }
-        for (int k = 0; k < kc; k++)
-            for (int i = r; i < mr; i++)
-                Ap[k * mr + i] = 0;
+    return (int)((long)p * n / np);
+}
+
+/* Packs A[i0 : i0+mc, p0 : p0+kc] (stored row-major, not transposed) into np micro-panels
+ * Ap[p][k*mr + i] of balanced heights. */
+static void DPREFIX(pack_a)(const KTYPE *kr, const T *A, ptrdiff_t lda, int i0, int mc, int np,
+                            int p0, int kc, T *restrict Ap)
+{
+    const int mr = kr->mr;
+    for (int p = 0; p < np; p++, Ap += (ptrdiff_t)kc * mr) {
+        int r0 = DPREFIX(panel_start)(p, mc, np), r1 = DPREFIX(panel_start)(p + 1, mc, np);
+        kr->pack_t(r1 - r0, kc, A + (ptrdiff_t)(i0 + r0) * lda + p0, lda, Ap, mr);
     }
 }
 
 /* Packs op(B)[p0 : p0+kc, j0 : j0+nc] into ceil(nc/nr) micro-panels Bp[q][k*nr + j]. */
-static void DPREFIX(pack_b)(int tB, const T *B, ptrdiff_t ldb, int p0, int kc, int j0, int nc,
-                            int nr, T *restrict Bp)
+static void DPREFIX(pack_b)(const KTYPE *kr, int tB, const T *B, ptrdiff_t ldb, int p0, int kc,
+                            int j0, int nc, T *restrict Bp)
 {
+    const int nr = kr->nr;
     for (int q = 0; q * nr < nc; q++, Bp += (ptrdiff_t)kc * nr) {
         int c = nc - q * nr < nr ? nc - q * nr : nr;
         int col = j0 + q * nr;
@@ -71,25 +65,21 @@ static void DPREFIX(pack_b)(int tB, const T *B, ptrdiff_t ldb, int p0, int kc, i
             for (int k = 0; k < kc; k++) {
                 const T *src = B + (ptrdiff_t)(p0 + k) * ldb + col;
                 T *dst = Bp + k * nr;
-                for (int j = 0; j < c; j++)
-                    dst[j] = src[j];
+                memcpy(dst, src, (size_t)c * sizeof(T));
                 for (int j = c; j < nr; j++)
                     dst[j] = 0;
             }
         } else {
-            for (int j = 0; j < c; j++) {
-                const T *src = B + (ptrdiff_t)(col + j) * ldb + p0;
-                for (int k = 0; k < kc; k++)
-                    Bp[k * nr + j] = src[k];
-            }
-            for (int k = 0; k < kc; k++)
-                for (int j = c; j < nr; j++)
-                    Bp[k * nr + j] = 0;
+            kr->pack_t(c, kc, B + (ptrdiff_t)col * ldb + p0, ldb, Bp, nr);
         }
     }
 }
 
-/* The blocked loop nest on one thread; A, B, C already offset to this thread's part. */
+/* The blocked loop nest on one thread; A, B, C already offset to this thread's part.
+ * op(A) stored transposed is read in place (its k steps are rows of A: the packed layout
+ * with stride lda); a row-major B is read in place when M is small (few row tiles share
+ * each B panel, so packing would cost more than it saves), except its last, partial
+ * panel. */
 static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K, T alpha,
                             const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
                             ptrdiff_t ldc)
@@ -108,28 +98,52 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
     int n_pad = (N + nr - 1) / nr * nr;
     if (nc_max > n_pad)
         nc_max = n_pad;
+    int direct_a = tA;
+    int direct_b = !tB && M <= GEMM_DIRECT_B_MAX_M;
 
-    T *Ap = scratch(0, (size_t)mc_max * kc_max * sizeof(T));
-    T *Bp = scratch(1, (size_t)nc_max * kc_max * sizeof(T));
-    if (!Ap || !Bp)
+    T *Ap = direct_a ? NULL : scratch(0, (size_t)mc_max * kc_max * sizeof(T));
+    T *Bp = scratch(1, (size_t)(direct_b ? nr : nc_max) * kc_max * sizeof(T));
+    if ((!direct_a && !Ap) || !Bp)
         abort(); /* out of memory for a few hundred KiB: nothing sensible to return */
 
     for (int jc = 0; jc < N; jc += nc_max) {
         int nc = N - jc < nc_max ? N - jc : nc_max;
+        int nc_full = direct_b ? nc / nr * nr : 0; /* columns read in place */
         for (int pc = 0; pc < K; pc += kc_max) {
             int kc = K - pc < kc_max ? K - pc : kc_max;
             T bet = pc == 0 ? beta : (T)1;
-            DPREFIX(pack_b)(tB, B, ldb, pc, kc, jc, nc, nr, Bp);
+            if (nc_full < nc)
+                DPREFIX(pack_b)(kr, tB, B, ldb, pc, kc, jc + nc_full, nc - nc_full, Bp);
             for (int ic = 0; ic < M; ic += mc_max) {
                 int mc = M - ic < mc_max ? M - ic : mc_max;
-                DPREFIX(pack_a)(tA, A, lda, ic, mc, pc, kc, mr, Ap);
+                int np = (mc + mr - 1) / mr;
+                const T *ap;
+                ptrdiff_t sa;
+                if (direct_a) {
+                    ap = A + (ptrdiff_t)pc * lda + ic;
+                    sa = lda;
+                } else {
+                    DPREFIX(pack_a)(kr, A, lda, ic, mc, np, pc, kc, Ap);
+                    ap = Ap;
+                    sa = mr;
+                }
                 for (int jr = 0; jr < nc; jr += nr) {
                     int n = nc - jr < nr ? nc - jr : nr;
-                    const T *bp = Bp + (ptrdiff_t)jr * kc;
-                    for (int ir = 0; ir < mc; ir += mr) {
-                        int m = mc - ir < mr ? mc - ir : mr;
-                        kr->tile(m, n, kc, Ap + (ptrdiff_t)ir * kc, bp,
-                                 C + (ptrdiff_t)(ic + ir) * ldc + jc + jr, ldc, alpha, bet);
+                    const T *bp;
+                    ptrdiff_t sb;
+                    if (jr < nc_full) {
+                        bp = B + (ptrdiff_t)pc * ldb + jc + jr;
+                        sb = ldb;
+                    } else {
+                        bp = Bp + (ptrdiff_t)(jr - nc_full) * kc;
+                        sb = nr;
+                    }
+                    for (int p = 0; p < np; p++) {
+                        int r0 = DPREFIX(panel_start)(p, mc, np);
+                        int r1 = DPREFIX(panel_start)(p + 1, mc, np);
+                        const T *a = direct_a ? ap + r0 : ap + (ptrdiff_t)p * mr * kc;
+                        kr->tile(r1 - r0, n, kc, a, sa, bp, sb,
+                                 C + (ptrdiff_t)(ic + r0) * ldc + jc + jr, ldc, alpha, bet);
                     }
                 }
             }

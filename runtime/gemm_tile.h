@@ -23,8 +23,8 @@ _Static_assert(MR <= 16, "tile dispatch below handles MR <= 16");
 
 /* C[m,n] = alpha * Ap @ Bp + beta * C, m and n constants after inlining. */
 static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
-    int m, int n, int K, const T *restrict Ap, const T *restrict Bp, T *restrict C,
-    ptrdiff_t ldc, T alpha, T beta)
+    int m, int n, int K, const T *restrict Ap, ptrdiff_t sa, const T *restrict Bp,
+    ptrdiff_t sb, T *restrict C, ptrdiff_t ldc, T alpha, T beta)
 {
     VEC acc[MR][NV];
 #pragma GCC unroll 16
@@ -52,8 +52,8 @@ static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
                     acc[i][v] = VFMA(a, b[v], acc[i][v]);
             }
         }
-        Ap += MR;
-        Bp += NR;
+        Ap += sa;
+        Bp += sb;
     }
 
     VEC va = VBCAST(alpha);
@@ -96,14 +96,15 @@ static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
     }
 }
 
-static void KPREFIX(tile)(int m, int n, int K, const T *Ap, const T *Bp, T *C, ptrdiff_t ldc,
-                          T alpha, T beta)
+static void KPREFIX(tile)(int m, int n, int K, const T *Ap, ptrdiff_t sa, const T *Bp,
+                          ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta)
 {
     switch (m) {
 #define KCASE(r)                                                                          \
     case r:                                                                               \
         if (r <= MR) {                                                                    \
-            KPREFIX(tile_body)(r <= MR ? r : MR, n, K, Ap, Bp, C, ldc, alpha, beta);      \
+            KPREFIX(tile_body)(r <= MR ? r : MR, n, K, Ap, sa, Bp, sb, C, ldc, alpha,     \
+                               beta);                                             \
             return;                                                                       \
         }                                                                                 \
         break;
@@ -151,7 +152,53 @@ static void KPREFIX(axpy)(int n, T a, const T *x, T *y)
         y[j] += a * x[j];
 }
 
-const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(dot), KPREFIX(axpy)};
+/* dst[k*P + i] = src[i*lds + k] (i < r, k < kc), zero for r <= i < P. With VTRANSPOSE
+ * (an in-register VL x VL transpose of VEC v[VL]) and the partial-vector VLOADU_N /
+ * VSTOREU_N, blocks of VL x VL go through registers; otherwise a plain loop. */
+static void KPREFIX(pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, int P)
+{
+#ifdef VTRANSPOSE
+    for (int i0 = 0; i0 < P; i0 += VL) {
+        int rows = r - i0 < VL ? r - i0 : VL, w = P - i0 < VL ? P - i0 : VL;
+        const T *s = src + (ptrdiff_t)i0 * lds;
+        for (int k0 = 0; k0 < kc; k0 += VL) {
+            int kn = kc - k0 < VL ? kc - k0 : VL;
+            VEC v[VL];
+            if (kn == VL) {
+#pragma GCC unroll 16
+                for (int i = 0; i < VL; i++)
+                    v[i] = i < rows ? VLOADU(s + i * lds + k0) : VZERO();
+            } else {
+#pragma GCC unroll 16
+                for (int i = 0; i < VL; i++)
+                    v[i] = i < rows ? VLOADU_N(s + i * lds + k0, kn) : VZERO();
+            }
+            VTRANSPOSE(v);
+            T *d = dst + (ptrdiff_t)k0 * P + i0;
+            if (w == VL) {
+#pragma GCC unroll 16
+                for (int k = 0; k < VL; k++)
+                    if (k < kn)
+                        VSTOREU(d + k * P, v[k]);
+            } else {
+#pragma GCC unroll 16
+                for (int k = 0; k < VL; k++)
+                    if (k < kn)
+                        VSTOREU_N(d + k * P, v[k], w);
+            }
+        }
+    }
+#else
+    for (int k = 0; k < kc; k++)
+        for (int i = r; i < P; i++)
+            dst[k * P + i] = 0;
+    for (int i = 0; i < r; i++)
+        for (int k = 0; k < kc; k++)
+            dst[k * P + i] = src[i * lds + k];
+#endif
+}
+
+const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy)};
 
 #undef NR
 #undef T
@@ -165,6 +212,9 @@ const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(dot), KPREFIX(axpy)};
 #undef VBCAST
 #undef VFMA
 #undef VMUL
+#undef VTRANSPOSE
+#undef VLOADU_N
+#undef VSTOREU_N
 #undef KSET
 #undef KTYPE
 #undef KPREFIX

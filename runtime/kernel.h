@@ -3,9 +3,14 @@
  *
  * A kernel set for one element type and one ISA provides:
  *   tile  — C[m,n] = alpha * Ap @ Bp + beta * C for one register tile, m <= mr, n <= nr.
- *           Ap is a packed A micro-panel: K steps of mr elements (Ap[k*mr + i]), rows past
- *           m zero-padded; Bp is a packed B micro-panel: K steps of nr elements
- *           (Bp[k*nr + j]), columns past n zero-padded. beta == 0 means C is not read.
+ *           Ap is an A micro-panel: K steps sa elements apart, each holding m elements
+ *           (Ap[k*sa + i], i < m; only those are read). Packed panels have sa == mr; an
+ *           A stored transposed can be read in place with sa == lda. Bp is a B micro-panel:
+ *           K steps sb elements apart (Bp[k*sb + j]); packed panels have sb == nr with
+ *           columns past n zero-padded, a row-major B can be read in place with sb == ldb
+ *           when n == nr (all nr columns exist). beta == 0 means C is not read.
+ *   pack_t — transposing copy for packing: dst[k*P + i] = src[i*lds + k] for i < r,
+ *           k < kc; dst[k*P + i] = 0 for r <= i < P (r <= P).
  *   dot   — sum x[k]*y[k], k < K (both contiguous).
  *   axpy  — y[j] += a*x[j], j < n (both contiguous).
  * Packed panels are 64-byte aligned; C is arbitrary (unaligned loads/stores).
@@ -30,8 +35,9 @@ BprtIsa bprt_isa_id(void);
 #define BPRT_KERNEL_SET(T, Name)                                                          \
     typedef struct Name {                                                                 \
         int mr, nr;                                                                       \
-        void (*tile)(int m, int n, int K, const T *Ap, const T *Bp, T *C, ptrdiff_t ldc,  \
-                     T alpha, T beta);                                                    \
+        void (*tile)(int m, int n, int K, const T *Ap, ptrdiff_t sa, const T *Bp,         \
+                     ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta);                 \
+        void (*pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, int P);        \
         T (*dot)(int K, const T *x, const T *y);                                          \
         void (*axpy)(int n, T a, const T *x, T *y);                                       \
     } Name;
