@@ -207,6 +207,8 @@ static int needs_given_inputs(const Graph *g) {
     return 0;
 }
 
+/* JIT-compiles g, initialises or loads the parameters and loads or draws the inputs. On
+ * failure everything it made is released again (the caller returns at once). */
 static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params, Inputs *in) {
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(m, g, f64, strcmp(a->jit, "cc") == 0 ? JIT_CC : JIT_TCC, err, sizeof err) != 0) {
@@ -216,21 +218,26 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
     *params = calloc((size_t)g->nparam_reals + 1, m->real_size);
     if (!*params) abort();
     drv_init_params(m, *params, a->seed);
+    int rc = 0;
     if (a->params && drv_load_params(m, a->params, *params, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
-        return -1;
-    }
-    if (in && !a->inputs && a->cmd && strcmp(a->cmd, "check") == 0 && needs_given_inputs(g)) {
+        rc = -1;
+    } else if (in && !a->inputs && a->cmd && strcmp(a->cmd, "check") == 0 && needs_given_inputs(g)) {
         /* bpc check without --inputs: random inputs, symbolic sizes 3, labels in {0, 1} */
         printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)a->seed);
-        return drv_random_inputs(m, in, 3, a->seed);
-    }
-    if (in && drv_load_inputs(m, a->inputs, in, err) != 0) {
+        rc = drv_random_inputs(m, in, 3, a->seed);
+    } else if (in && drv_load_inputs(m, a->inputs, in, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
-        return -1;
+        rc = -1;
     }
-    return 0;
+    if (rc != 0) {
+        if (in) drv_free_inputs(in);
+        free(*params);
+        *params = NULL;
+        bpc_model_free(m);
+    }
+    return rc;
 }
 
 static int cmd_grad(const Args *a, Graph *g) {
