@@ -2,12 +2,12 @@
 #include "dist.h"
 
 #include <fcntl.h>
-#include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #ifdef BPC_HAVE_MPI
@@ -15,6 +15,8 @@
 #endif
 
 static int rank_, size_ = 1, active, lost;
+static double reduce_time; /* seconds in reductions (BPC_VERBOSE prints it) */
+static long reduce_calls;
 static volatile int *watched;
 
 /* The number of ranks an MPI launcher started (Open MPI, MPICH/Hydra, PMIx), 0 if none. */
@@ -41,19 +43,31 @@ const char *dist_help(void) {
 }
 
 #ifdef BPC_HAVE_MPI
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+/* While a reduction waits: SIGINT/SIGTERM (mpirun sends SIGTERM to every rank when one dies,
+ * and SIGKILL about a second later) arm a short timer; if the reduction has not finished
+ * when it fires, we jump out of MPI_Allreduce. MPI is not used again after that: the
+ * process saves what it can (plain file I/O) and exits. */
+static sigjmp_buf escape;
+static volatile sig_atomic_t in_reduce, armed;
+static struct sigaction prev_int, prev_term, prev_alrm;
+
+static void arm(void) {
+    if (armed) return;
+    armed = 1;
+    struct itimerval it = {{0, 0}, {0, 300000}}; /* grace: the others may be stopping too */
+    setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static volatile sig_atomic_t signalled;
-static struct sigaction prev_int, prev_term;
-static void on_signal(int sig) {
-    signalled = 1;
+static void on_stop(int sig) {
     /* chain to the handler we displaced (the training driver's "stop after this step") */
     const struct sigaction *p = sig == SIGINT ? &prev_int : &prev_term;
     if (!(p->sa_flags & SA_SIGINFO) && p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) p->sa_handler(sig);
+    arm();
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    if (in_reduce) siglongjmp(escape, 1);
 }
 
 static void lost_contact(const char *why) {
@@ -106,46 +120,39 @@ int dist_allreduce_sum(void *buf, size_t n, int f64) {
         lost_contact("the vector is too long for one MPI call");
         return -1;
     }
-    char msg[MPI_MAX_ERROR_STRING + 64] = "";
-    int len = 0;
-    MPI_Request req;
-    int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
-    if (rc != MPI_SUCCESS) {
-        MPI_Error_string(rc, msg, &len);
-        lost_contact(msg);
-        return -1;
-    }
-    /* Wait with MPI_Test, watching for the signals with which mpirun stops every rank when
-     * one dies: a blocking MPI_Allreduce would wait for the dead rank until killed. */
+    static char msg[MPI_MAX_ERROR_STRING + 64];
+    msg[0] = 0;
+    int len = 0, rc;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    signalled = 0;
+    sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, &prev_int);
     sigaction(SIGTERM, &sa, &prev_term);
-    int done = 0;
-    double since = 0;
-    for (long spin = 0; !done; spin++) {
-        rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS) {
-            MPI_Error_string(rc, msg, &len);
-            break;
-        }
-        if (done) break;
-        if (signalled || (watched && *watched)) {
-            /* the other ranks may be stopping too and about to arrive: a short grace, then
-             * give up before mpirun's SIGKILL (about a second after its SIGTERM) */
-            if (since == 0) since = now();
-            else if (now() - since > 0.3) {
-                snprintf(msg, sizeof msg, "another rank died, or mpirun is stopping the job");
-                break;
-            }
-        }
-        if (spin > 4096) sched_yield();
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, &prev_alrm);
+    armed = 0;
+    if (watched && *watched) arm(); /* a signal came before: the job may be stopping */
+    if (sigsetjmp(escape, 1) == 0) {
+        in_reduce = 1;
+        double t0 = MPI_Wtime();
+        rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        in_reduce = 0;
+        reduce_time += MPI_Wtime() - t0;
+        reduce_calls++;
+        if (rc != MPI_SUCCESS) MPI_Error_string(rc, msg, &len);
+    } else {
+        in_reduce = 0;
+        rc = -1;
+        snprintf(msg, sizeof msg, "another rank died, or mpirun is stopping the job");
+    }
+    if (armed) {
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
     }
     sigaction(SIGINT, &prev_int, NULL);
     sigaction(SIGTERM, &prev_term, NULL);
-    if (!done) {
+    sigaction(SIGALRM, &prev_alrm, NULL);
+    if (rc != MPI_SUCCESS) {
         lost_contact(msg[0] ? msg : "MPI error");
         return -1;
     }
@@ -160,6 +167,9 @@ int dist_allreduce_sum(void *buf, size_t n, int f64) {
 void dist_finalize(int rc) {
 #ifdef BPC_HAVE_MPI
     if (!active) return;
+    if (getenv("BPC_VERBOSE") && reduce_calls)
+        fprintf(stderr, "rank %d: %ld reductions, %.3f s (%.3f ms each, waiting for the others included)\n", rank_,
+                reduce_calls, reduce_time, 1e3 * reduce_time / (double)reduce_calls);
     fflush(stdout);
     fflush(stderr);
     if (lost) _exit(rc ? rc : 1);

@@ -20,10 +20,12 @@
 int dist_init(int *argc, char ***argv);
 int dist_rank(void);
 int dist_size(void);
-/* Sums buf[0..n) (float, or double if f64) over all ranks, in place, in one reduction.
- * While it waits, a SIGINT/SIGTERM or *dist_watch's flag (mpirun stops every rank of a
- * job when one dies) ends the wait after a short grace: then, and on any MPI error, it
- * prints that this rank lost contact and returns -1. One rank: returns 0 at once. */
+/* Sums buf[0..n) (float, or double if f64) over all ranks, in place: one MPI_Allreduce.
+ * A SIGINT/SIGTERM while it waits, or *dist_watch's flag set before (mpirun sends SIGTERM
+ * to every rank when one dies, SIGKILL a second later), leaves the reduction 0.3 s to
+ * finish; if it does not, and on any MPI error, it prints that this rank lost contact and
+ * returns -1 (MPI is then unusable: save what you can and dist_finalize). One rank:
+ * returns 0 at once. BPC_VERBOSE: dist_finalize prints the time spent here. */
 int dist_allreduce_sum(void *buf, size_t n, int f64);
 /* A flag that, once non-zero, means "the job is being stopped" (the training driver's
  * signal flag); NULL: none. */
