@@ -32,3 +32,13 @@ if(BPC_SANITIZE AND CMAKE_C_COMPILER_ID STREQUAL "GNU")
     OUTPUT_VARIABLE BP_ASAN_SO OUTPUT_STRIP_TRAILING_WHITESPACE)
   set_tests_properties(emit_compilers PROPERTIES ENVIRONMENT "BP_SAN_PRELOAD=${BP_ASAN_SO}")
 endif()
+# Open MPI leaks by design: its allocations are suppressed (tests/lsan.supp, third-party
+# libraries only), which needs whole stacks through the uninstrumented libraries.
+if(BPC_SANITIZE)
+  foreach(t mpi_same mpi_kill)
+    if(TEST ${t})
+      set_tests_properties(${t} PROPERTIES ENVIRONMENT
+        "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_LIST_DIR}/lsan.supp:fast_unwind_on_malloc=0:print_suppressions=0")
+    endif()
+  endforeach()
+endif()
