@@ -30,10 +30,11 @@ void ad_accumulate(AdCtx *c, int node, int contribution) {
     c->adj[node] = c->adj[node] < 0 ? v : ir_binary(g, OP_ADD, c->adj[node], v, loc);
 }
 
-int ad_gradients(Graph *g, int of) {
-    if (of < 0) return -1;
+/* The reverse walk from node `of`: out[p] = d of / d param p (-1: zero). */
+static int reverse(Graph *g, int of, int order, int *out) {
     AdCtx c;
     c.g = g;
+    c.order = order;
     c.nforward = g->n;
     c.adj = malloc((size_t)g->n * sizeof *c.adj);
     c.needs = calloc((size_t)g->n, 1);
@@ -46,8 +47,6 @@ int ad_gradients(Graph *g, int of) {
         if (n->op == OP_PARAM) c.needs[i] = 1;
         for (int k = 0; k < op_info[n->op].arity; k++) c.needs[i] |= c.needs[n->in[k]];
     }
-    g->grads = arena_alloc(g->arena, (size_t)(g->nparams + 1) * sizeof(int));
-    for (int p = 0; p < g->nparams; p++) g->grads[p] = -1;
     int status = 0;
     int saved = g->adjoint_mode;
     g->adjoint_mode = 1;
@@ -62,9 +61,34 @@ int ad_gradients(Graph *g, int of) {
     g->adjoint_mode = saved;
     for (int p = 0; p < g->nparams; p++) {
         int node = g->params[p].node;
-        g->grads[p] = node >= 0 && node < c.nforward ? c.adj[node] : -1;
+        out[p] = node >= 0 && node < c.nforward ? c.adj[node] : -1;
     }
     free(c.adj);
     free(c.needs);
     return status;
+}
+
+int ad_gradients(Graph *g, int of) {
+    if (of < 0) return -1;
+    g->grads = arena_alloc(g->arena, (size_t)(g->nparams + 1) * sizeof(int));
+    for (int p = 0; p < g->nparams; p++) g->grads[p] = -1;
+    return reverse(g, of, 1, g->grads);
+}
+
+int ad_hvp(Graph *g) {
+    BP_ASSERT(g->grads);
+    g->hvps = arena_alloc(g->arena, (size_t)(g->nparams + 1) * sizeof(int));
+    for (int p = 0; p < g->nparams; p++) g->hvps[p] = -1;
+    /* s = sum_p sum(grad_p * v_p): its gradient is H v, since d/dp <grad(p), v> = H v (H symmetric) */
+    int saved = g->adjoint_mode, s = -1;
+    g->adjoint_mode = 1;
+    for (int p = 0; p < g->nparams; p++) {
+        if (g->grads[p] < 0) continue;
+        Loc loc = g->params[p].loc;
+        int t = ir_reduce(g, OP_SUM, ir_binary(g, OP_MUL, g->grads[p], ir_vector(g, p), loc), AXIS_ALL, 0, loc);
+        s = s < 0 ? t : ir_binary(g, OP_ADD, s, t, loc);
+    }
+    g->adjoint_mode = saved;
+    if (s < 0) return g->diag->nerrors ? -1 : 0; /* the loss does not depend on the parameters */
+    return reverse(g, s, 2, g->hvps);
 }

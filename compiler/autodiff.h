@@ -5,7 +5,11 @@
  * each op's vector-Jacobian rule (ops_vjp.c). Fan-out is summed in one helper and
  * broadcasting undone in another. The result: g->grads[p] is the node holding dLoss/dParam
  * (-1 when the loss does not depend on p: the gradient is zero). Inputs never get
- * adjoints. Differentiating the result again works the same way (higher order). */
+ * adjoints. Differentiating the result again works the same way (higher order):
+ * ad_hvp() builds s = sum_p <grad_p, v_p> from the gradient nodes and the direction v (VECTOR
+ * leaves, one per parameter) and runs the same reverse walk on s, over forward and adjoint
+ * nodes alike (reverse-over-reverse), so that d s / d p = (H v)_p. Ops that only reverse
+ * mode creates (step, ce_grad, layernorm_grad, ...) therefore need rules too. */
 #ifndef BP_AUTODIFF_H
 #define BP_AUTODIFF_H
 
@@ -16,10 +20,15 @@ typedef struct AdCtx {
     int *adj;      /* per node of the forward graph: adjoint node id or -1 */
     char *needs;   /* per node: the loss reaches a parameter through it */
     int nforward;
+    int order;     /* 1: the gradient; 2: differentiating the gradient again (ad_hvp) */
 } AdCtx;
 
 /* Returns 0, or -1 after reporting an error (an op with no derivative). */
 int ad_gradients(Graph *g, int of);
+/* Requires g->grads (ad_gradients). Sets g->hvps[p] to the node of (H v)_p, H the Hessian
+ * of the loss with respect to all parameters and v the VECTOR leaves. Returns 0, or -1
+ * after reporting "hvp: op 'X' has no second-order rule" at the op's source location. */
+int ad_hvp(Graph *g);
 
 /* Helpers the rules use. */
 void ad_accumulate(AdCtx *c, int node, int contribution);

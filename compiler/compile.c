@@ -15,8 +15,41 @@ Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const 
     return bpc_compile_program(a, d, prog, sema_model_name_from_path(a, file), o);
 }
 
+/* Reverse over reverse (ad_hvp), then simplified like the gradient. With o->hvp == 2 an op
+ * without a second-order rule leaves the graph without hvps and reports nothing. */
+static Graph *build_hvp(Graph *g, const CompileOptions *o) {
+    Diag *d = g->diag, quiet;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *sink = NULL;
+    if (o->hvp == 2) {
+        sink = open_memstream(&text, &len);
+        if (!sink) abort();
+        diag_init(&quiet, sink);
+        g->diag = &quiet;
+    }
+    int rc = ad_hvp(g);
+    g->diag = d;
+    if (sink) {
+        fclose(sink);
+        free(text);
+    }
+    if (rc != 0) {
+        g->hvps = NULL;
+        return g;
+    }
+    ir_verify(g);
+    if (o->optimize) {
+        g = pass_fold(g);
+        ir_verify(g);
+        g = pass_cse(g);
+        ir_verify(g);
+    }
+    return g;
+}
+
 Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o) {
-    CompileOptions defaults = {1, 0, 0};
+    CompileOptions defaults = {.optimize = 1};
     if (!o) o = &defaults;
     int errors = d->nerrors;
     SemaOptions so = {default_model, o->allow_expr_stmts};
@@ -37,7 +70,11 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
         g = pass_cse(g);
         ir_verify(g);
     }
-    g = pass_dce(g, 1, 1, 1);
+    if (o->hvp && g->loss >= 0 && !o->no_grad) {
+        g = build_hvp(g, o);
+        if (d->nerrors > errors) return NULL;
+    }
+    g = pass_dce(g, 1, 1, 1, 1);
     ir_verify(g);
     if (d->nerrors > errors) return NULL;
     return g;
@@ -70,6 +107,7 @@ int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t e
     m->forward = (EntryForward)jit_symbol(m->jit, "bp_entry_forward");
     m->loss = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss");
     m->grad = (EntryGrad)jit_symbol(m->jit, "bp_entry_grad");
+    m->hvp = (EntryHvp)jit_symbol(m->jit, "bp_entry_hvp");
     m->train_step = (EntryStep)jit_symbol(m->jit, "bp_entry_train_step");
     m->update = (EntryUpdate)jit_symbol(m->jit, "bp_entry_update");
     if (!m->ws_size || !m->init || !m->update) {

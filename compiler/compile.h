@@ -17,6 +17,8 @@ typedef struct CompileOptions {
     int optimize;         /* 1: fold, simplify, CSE (default); 0: only dead-code removal */
     int allow_expr_stmts; /* REPL */
     int no_grad;          /* skip reverse mode */
+    int hvp;              /* also the Hessian-vector product (NAME_hvp, ad_hvp): 1 = an op without a
+                             second-order rule is an error; 2 = then leave NAME_hvp out, silently */
 } CompileOptions;
 
 /* Compiles source text registered in diag under `file`. NULL after reporting errors. */
@@ -31,6 +33,7 @@ typedef void (*EntryInit)(void *params, uint64_t seed);
 typedef void (*EntryForward)(const void *params, const void *const *in, void *const *out, const int *dims, void *ws);
 typedef double (*EntryLoss)(const void *params, const void *const *in, const int *dims, void *ws);
 typedef double (*EntryGrad)(const void *params, void *grad, const void *const *in, const int *dims, void *ws);
+typedef double (*EntryHvp)(const void *params, const void *v, void *hv, const void *const *in, const int *dims, void *ws);
 typedef double (*EntryStep)(void *params, void *opt, const void *const *in, const int *dims, double lr, void *ws);
 /* NAME_update: 0, or -1 (nothing changed) if grad is not finite */
 typedef int (*EntryUpdate)(void *params, void *opt, const void *grad, double lr);
@@ -46,6 +49,7 @@ typedef struct Model {
     EntryForward forward; /* NULL without outputs */
     EntryLoss loss;       /* NULL without a loss */
     EntryGrad grad;
+    EntryHvp hvp;         /* NULL unless compiled with CompileOptions.hvp */
     EntryStep train_step;
     EntryUpdate update;   /* the optimizer alone (after summing gradients across ranks) */
 } Model;

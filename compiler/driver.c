@@ -27,7 +27,8 @@ static void shape_of_tensor(const BprtTensor *t, char *buf, size_t size) {
 
 static int is_float_dtype(BprtDtype d) { return d == BPRT_F32 || d == BPRT_F64 || d == BPRT_F16 || d == BPRT_BF16; }
 
-int drv_load_params(const Model *m, const char *path, void *params, char *err) {
+/* Reads a params-shaped vector keyed by parameter name; `what` opens the mismatch message. */
+static int load_param_shaped(const Model *m, const char *path, void *params, const char *what, char *err) {
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) return -1;
     const Graph *g = m->g;
@@ -65,7 +66,7 @@ int drv_load_params(const Model *m, const char *path, void *params, char *err) {
     }
 #undef ADD
     if (bad) {
-        snprintf(err, BPRT_ERRLEN, "%.200s: parameters do not match the program: %.250s", path, msg);
+        snprintf(err, BPRT_ERRLEN, "%.200s: %s: %.250s", path, what, msg);
         bprt_st_free(&st);
         return -1;
     }
@@ -80,6 +81,14 @@ int drv_load_params(const Model *m, const char *path, void *params, char *err) {
     }
     bprt_st_free(&st);
     return 0;
+}
+
+int drv_load_params(const Model *m, const char *path, void *params, char *err) {
+    return load_param_shaped(m, path, params, "parameters do not match the program", err);
+}
+
+int drv_load_vector(const Model *m, const char *path, void *v, char *err) {
+    return load_param_shaped(m, path, v, "the vector does not match the program's parameters", err);
 }
 
 void drv_free_inputs(Inputs *in) {

@@ -21,6 +21,8 @@ typedef struct Inputs {
  * the program; every mismatch is listed). params holds NPARAMS reals of the model's type. */
 int drv_init_params(const Model *m, void *params, uint64_t seed);
 int drv_load_params(const Model *m, const char *path, void *params, char *err);
+/* A direction for NAME_hvp: like the parameters, one tensor per parameter name and shape. */
+int drv_load_vector(const Model *m, const char *path, void *v, char *err);
 /* Inputs from a safetensors file (or NULL: defaults). Binds symbolic sizes. */
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
 void drv_free_inputs(Inputs *in);

@@ -14,7 +14,8 @@
 #include "passes.h"
 #include "plan.h"
 
-typedef enum Variant { V_FORWARD, V_LOSS, V_GRAD } Variant;
+typedef enum Variant { V_FORWARD, V_LOSS, V_GRAD, V_HVP } Variant;
+static const char *const variant_name[] = {"forward", "loss", "grad", "hvp"};
 
 typedef struct E {
     FILE *out;
@@ -53,8 +54,10 @@ static const char *ptr(const E *e, int id, char *buf, size_t size) {
         char v[128];
         snprintf(buf, size, "((real[1]){%s})", elem(e, id, "0", v, sizeof v));
     } else if (n->op == OP_PARAM) snprintf(buf, size, "(params + %lld)", (long long)e->g->params[n->ival].offset);
+    else if (n->op == OP_VECTOR) snprintf(buf, size, "(v + %lld)", (long long)e->g->params[n->ival].offset);
     else if (n->op == OP_INPUT) snprintf(buf, size, "in_%s", e->g->inputs[n->ival].name);
-    else if (e->pinned[id] == 1) snprintf(buf, size, "(grad + %lld)", (long long)e->g->params[e->pin_index[id]].offset);
+    else if (e->pinned[id] == 1)
+        snprintf(buf, size, "(%s + %lld)", e->v == V_HVP ? "hv" : "grad", (long long)e->g->params[e->pin_index[id]].offset);
     else if (e->pinned[id] == 2) snprintf(buf, size, "out%d_%s", e->pin_index[id], e->g->output_names[e->pin_index[id]]);
     else {
         BP_ASSERT(e->plan->buf[id] >= 0);
@@ -557,12 +560,19 @@ static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, 
         fprintf(out, "real %s_grad%s(const real *params, real *grad", m, suffix);
         emit_inputs_args(out, full, fg, 0, prefixed);
         break;
+    case V_HVP:
+        fprintf(out, "real %s_hvp%s(const real *params, const real *v, real *hv", m, suffix);
+        emit_inputs_args(out, full, fg, 0, prefixed);
+        break;
     }
 }
 
-/* The function's graph: pruned to its roots. */
+/* The function's graph: pruned to its roots. NAME_hvp's writes H v where NAME_grad's writes
+ * the gradient: its graph's grads are the hvps. */
 static Graph *variant_graph(Graph *g, Variant v) {
-    return pass_dce(g, v != V_FORWARD, v == V_GRAD, v == V_FORWARD);
+    Graph *r = pass_dce(g, v != V_FORWARD, v == V_GRAD, v == V_FORWARD, v == V_HVP);
+    if (v == V_HVP) r->grads = r->hvps;
+    return r;
 }
 
 int emit_forward_uses_input(Graph *g, int i) { return g->noutputs && input_used(variant_graph(g, V_FORWARD), i); }
@@ -654,19 +664,21 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     e.plan = NULL;
     setup_plan(&e);
     Graph *g = e.g;
-    static const char *const vname[] = {"forward", "loss", "grad"};
     char wsname[128];
-    snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, vname[v]);
+    snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, variant_name[v]);
     emit_ws_size_fn(&e, wsname);
     /* with dropout, loss and grad take the mask's seed: NAME_loss/NAME_grad pass 0,
      * train_step the optimizer's step count (see seeded_wrapper) */
-    int seeded = v != V_FORWARD && has_dropout(full);
+    int seeded = (v == V_LOSS || v == V_GRAD) && has_dropout(full);
     if (seeded) fprintf(out, "static ");
     prototype(out, full, g, v, 1, seeded ? "_seeded_" : "");
     emit_dims_args(out, full, 1);
     fprintf(out, ", void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
             seeded ? ", uint64_t dropout_seed" : "");
     if (seeded) fprintf(out, "    (void)dropout_seed;\n");
+    if (v == V_HVP && has_dropout(full)) /* the masks of NAME_loss and NAME_grad (seed 0) */
+        fprintf(out, "    const uint64_t dropout_seed = 0;\n    (void)dropout_seed;\n    (void)v;\n");
+    else if (v == V_HVP) fprintf(out, "    (void)v;\n");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "    (void)%s;\n", g->syms.names[s]);
     for (int i = 0; i < full->ninputs; i++)
         if (v != V_FORWARD || input_used(g, i)) fprintf(out, "    (void)in_%s;\n", full->inputs[i].name);
@@ -696,18 +708,19 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
         fprintf(out, "}\n\n");
         return;
     }
-    if (v == V_GRAD)
+    const char *dest = v == V_HVP ? "hv" : "grad";
+    if (v == V_GRAD || v == V_HVP)
         for (int p = 0; p < g->nparams; p++) {
             int id = g->grads[p];
             long long off = (long long)g->params[p].offset, cnt = (long long)g->params[p].numel;
             if (id < 0) {
-                fprintf(out, "    memset(grad + %lld, 0, sizeof(real) * %lld);\n", off, cnt);
+                fprintf(out, "    memset(%s + %lld, 0, sizeof(real) * %lld);\n", dest, off, cnt);
                 continue;
             }
             if (e.pinned[id] == 1 && e.pin_index[id] == p) continue;
             char val[320];
             elem(&e, id, is_scalar_like(&g->nodes[id]) ? "0" : "i", val, sizeof val);
-            fprintf(out, "    for (size_t i = 0; i < %lld; i++) grad[%lld + i] = %s;\n", cnt, off, val);
+            fprintf(out, "    for (size_t i = 0; i < %lld; i++) %s[%lld + i] = %s;\n", cnt, dest, off, val);
         }
     char lv[320];
     if (g->loss >= 0) fprintf(out, "    return %s;\n}\n\n", elem(&e, g->loss, "0", lv, sizeof lv));
@@ -842,6 +855,13 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         prototype(out, g, g, V_GRAD, 0, "");
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n");
+        if (g->hvps) {
+            fprintf(out, "/* The loss, and the exact Hessian-vector product H v into hv[NPARAMS]: H is the Hessian of\n"
+                         "   the loss with respect to all parameters, v[NPARAMS] a direction laid out like params. */\n");
+            prototype(out, g, g, V_HVP, 0, "");
+            emit_dims_args(out, g, 0);
+            fprintf(out, ", void *ws);\n");
+        }
         fprintf(out, "/* One optimizer step (forward, backward, update); lr overrides the program's rate\n"
                      "   (%g); returns the loss before the update; a non-finite loss or gradient\n"
                      "   leaves params and opt_state unchanged (the loss returned is then not finite). */\n", g->opt.lr);
@@ -999,6 +1019,13 @@ static void emit_entry_points(FILE *out, Graph *g) {
         call_args(out, g, 0, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
+        if (g->hvps) {
+            fprintf(out, "double bp_entry_hvp(const void *p, const void *v, void *hv, const void *const *in, const int *d, void *ws) {\n"
+                         "    (void)in; (void)d;\n    return %s_hvp((const real *)p, (const real *)v, (real *)hv", g->model);
+            call_args(out, g, 0, NULL);
+            dims_call(out, g, 1);
+            fprintf(out, ", ws);\n}\n");
+        }
         fprintf(out, "double bp_entry_train_step(void *p, void *opt, const void *const *in, const int *d, double lr, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_train_step((real *)p, opt", g->model);
         call_args(out, g, 0, NULL);
@@ -1045,6 +1072,7 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     if (g->loss >= 0) {
         emit_function(out, g, V_LOSS, o);
         emit_function(out, g, V_GRAD, o);
+        if (g->hvps) emit_function(out, g, V_HVP, o);
     }
     emit_init(out, g, o);
     emit_optimizer(out, g, o);
@@ -1053,11 +1081,11 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     if (!g->syms.n) fprintf(out, "void");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
     fprintf(out, ") {\n    size_t n = 0, k;\n");
-    static const char *const vname[] = {"forward", "loss", "grad"};
-    for (int v = 0; v < 3; v++) {
+    for (int v = 0; v < 4; v++) {
         if (v == V_FORWARD && !g->noutputs) continue;
         if (v != V_FORWARD && g->loss < 0) continue;
-        fprintf(out, "    k = %s_ws_%s_(0", g->model, vname[v]);
+        if (v == V_HVP && !g->hvps) continue;
+        fprintf(out, "    k = %s_ws_%s_(0", g->model, variant_name[v]);
         for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
         if (v == V_GRAD) fprintf(out, ") + BP_AL(sizeof(real) * %lld);\n", (long long)g->nparam_reals);
         else fprintf(out, ");\n");

@@ -100,6 +100,13 @@ int ir_param(Graph *g, int index) {
     return ir_add_raw(g, &p);
 }
 
+int ir_vector(Graph *g, int index) {
+    Node p = proto(OP_VECTOR, g->params[index].loc);
+    p.ival = index;
+    p.shape = g->params[index].shape;
+    return ir_add_raw(g, &p);
+}
+
 int ir_const(Graph *g, double v, Loc loc) {
     Node p = proto(OP_CONST, loc);
     p.value = v;
@@ -523,6 +530,9 @@ Graph *ir_rebuild(Graph *old, int fold, int cse) {
     if (old->grads)
         for (int i = 0; i < old->nparams; i++)
             if (old->grads[i] >= 0) live[old->grads[i]] = 1;
+    if (old->hvps)
+        for (int i = 0; i < old->nparams; i++)
+            if (old->hvps[i] >= 0) live[old->hvps[i]] = 1;
     for (int i = old->n - 1; i >= 0; i--)
         if (live[i])
             for (int k = 0; k < op_info[old->nodes[i].op].arity; k++) live[old->nodes[i].in[k]] = 1;
@@ -542,6 +552,10 @@ Graph *ir_rebuild(Graph *old, int fold, int cse) {
     if (old->grads) {
         g->grads = arena_alloc(g->arena, (size_t)(old->nparams + 1) * sizeof(int));
         for (int i = 0; i < old->nparams; i++) g->grads[i] = old->grads[i] >= 0 ? map[old->grads[i]] : -1;
+    }
+    if (old->hvps) {
+        g->hvps = arena_alloc(g->arena, (size_t)(old->nparams + 1) * sizeof(int));
+        for (int i = 0; i < old->nparams; i++) g->hvps[i] = old->hvps[i] >= 0 ? map[old->hvps[i]] : -1;
     }
     for (int i = 0; i < g->nparams; i++) g->params[i].node = -1;
     for (int i = 0; i < g->ninputs; i++) g->inputs[i].node = -1;
@@ -583,7 +597,8 @@ void ir_dump(FILE *out, const Graph *g) {
         fprintf(out, "%%%d = %s%s", i, n->adjoint ? "adj " : "", op_info[n->op].name);
         switch (n->op) {
         case OP_INPUT: fprintf(out, " %s", g->inputs[n->ival].name); break;
-        case OP_PARAM: fprintf(out, " %s", g->params[n->ival].name); break;
+        case OP_PARAM:
+        case OP_VECTOR: fprintf(out, " %s", g->params[n->ival].name); break;
         case OP_CONST: fprintf(out, " %.17g", n->value); break;
         case OP_DIMVAL: fprintf(out, " %s", dim_str(n->dim, &g->syms, s, sizeof s)); break;
         default: break;
@@ -617,5 +632,10 @@ void ir_dump(FILE *out, const Graph *g) {
         for (int i = 0; i < g->nparams; i++) {
             if (g->grads[i] >= 0) fprintf(out, "grad %s %%%d\n", g->params[i].name, g->grads[i]);
             else fprintf(out, "grad %s zero\n", g->params[i].name);
+        }
+    if (g->hvps)
+        for (int i = 0; i < g->nparams; i++) {
+            if (g->hvps[i] >= 0) fprintf(out, "hvp %s %%%d\n", g->params[i].name, g->hvps[i]);
+            else fprintf(out, "hvp %s zero\n", g->params[i].name);
         }
 }

@@ -50,7 +50,7 @@ typedef struct Node {
     Shape shape;
     DType dtype;
     double value;  /* CONST: the value; LEAKY_RELU, LEAKY_STEP: alpha */
-    int ival;      /* POWI: exponent; INPUT/PARAM: index into Graph's inputs/params */
+    int ival;      /* POWI: exponent; INPUT/PARAM/VECTOR: index into Graph's inputs/params */
     int axis;      /* reductions, softmax, concat, slice (normalised, or AXIS_ALL) */
     int keepdims;  /* reductions */
     int ta, tb;    /* MATMUL: transpose flags of a and b */
@@ -109,6 +109,7 @@ typedef struct Graph {
     const char **output_names;
     int noutputs;
     int *grads;         /* per param: adjoint node id (-1: none yet) */
+    int *hvps;          /* per param: node of (Hessian of the loss) v (-1: zero); NULL unless ad_hvp ran */
     OptConfig opt;
     const char *model;  /* C prefix */
     /* builder behaviour */
@@ -133,6 +134,8 @@ Node *ir_node(Graph *g, int id);
 /* ---- builders ---- */
 int ir_input(Graph *g, int index);
 int ir_param(Graph *g, int index);
+/* The slice of the Hessian-vector product's direction v that goes with parameter index. */
+int ir_vector(Graph *g, int index);
 int ir_const(Graph *g, double v, Loc loc);
 int ir_dimval(Graph *g, Dim d, Loc loc);
 int ir_unary(Graph *g, Op op, int a, Loc loc);

@@ -22,6 +22,7 @@ static const char *usage_text =
     "       bpc --emit=c|h|ir|dot|test FILE.bp [--f64] [-O0]  print one artefact\n"
     "       bpc grad FILE.bp [--params P.safetensors] [--inputs I.safetensors] [-o G.safetensors] [--f64] [--seed N]\n"
     "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
+    "       bpc hvp FILE.bp [--params P] --vector V.safetensors [--inputs I] [-o H.safetensors] [--f64] [--seed N]\n"
     "       bpc train FILE.bp [--data DIR] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
     "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
     "                 [--checkpoint-every N] [--on-nan stop|skip]\n"
@@ -74,6 +75,7 @@ static char *read_text(const char *path) {
 
 typedef struct Args {
     const char *cmd, *file, *out, *params, *inputs, *emit, *data, *save, *opt, *jit;
+    const char *vector; /* bpc hvp --vector */
     int f64, optimize, threads, epochs, steps, batch, standalone, checkpoint_every, on_nan_skip;
     double lr;
     uint64_t seed;
@@ -94,7 +96,7 @@ static void parse_args(int argc, char **argv, Args *a) {
     a->lr = -1;
     a->jit = "tcc";
     int i = 1;
-    static const char *const cmds[] = {"grad", "check", "train", "eval", NULL};
+    static const char *const cmds[] = {"grad", "check", "train", "eval", "hvp", NULL};
     if (i < argc)
         for (int k = 0; cmds[k]; k++)
             if (strcmp(argv[i], cmds[k]) == 0) {
@@ -110,6 +112,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         else if (strcmp(s, "-O0") == 0) a->optimize = 0;
         else if (strncmp(s, "--emit=", 7) == 0) a->emit = s + 7;
         else if (strcmp(s, "--params") == 0) a->params = VALUE();
+        else if (strcmp(s, "--vector") == 0) a->vector = VALUE();
         else if (strcmp(s, "--inputs") == 0) a->inputs = VALUE();
         else if (strcmp(s, "--data") == 0) a->data = VALUE();
         else if (strcmp(s, "--save") == 0) a->save = VALUE();
@@ -144,7 +147,8 @@ static void parse_args(int argc, char **argv, Args *a) {
         usage_error("%s", "--batch must be positive");
 }
 
-static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize) {
+/* hvp: CompileOptions.hvp (NAME_hvp: 1 required, 2 when every op allows it). */
+static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize, int hvp) {
     char *text = read_text(path);
     if (!text) return NULL;
     const char *name = diag_add_source(d, path, text);
@@ -152,7 +156,7 @@ static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize) {
     const char *stored = NULL;
     for (DiagSource *s = d->sources; s; s = s->next)
         if (s->name == name) stored = s->text;
-    CompileOptions co = {optimize, 0, 0};
+    CompileOptions co = {.optimize = optimize, .hvp = hvp};
     return bpc_compile(ar, d, name, stored, &co);
 }
 
@@ -281,6 +285,60 @@ static int cmd_grad(const Args *a, Graph *g) {
     return rc;
 }
 
+/* Prints (and with -o writes) a params-shaped vector, one tensor per parameter. */
+static int print_param_vector(const Args *a, const Graph *g, const Model *m, const char *prefix, const char *suffix, const void *vec) {
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        double *v = malloc((size_t)(pa->numel ? pa->numel : 1) * sizeof(double));
+        if (!v) abort();
+        for (int64_t i = 0; i < pa->numel; i++) v[i] = drv_get(m, vec, pa->offset + i);
+        char name[300];
+        snprintf(name, sizeof name, "%s%s%s", prefix, pa->name, suffix);
+        drv_print_tensor(stdout, name, g, &pa->shape, v, pa->numel, a->f64);
+        free(v);
+    }
+    char err[BPRT_ERRLEN];
+    if (a->out && drv_save_params(m, a->out, vec, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* bpc hvp: the loss and H v (H the loss's Hessian in all parameters, v from --vector). */
+static int cmd_hvp(const Args *a, Graph *g) {
+    if (g->loss < 0) {
+        fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to differentiate\n", a->file);
+        return 1;
+    }
+    Model m;
+    void *params = NULL;
+    Inputs in;
+    memset(&in, 0, sizeof in);
+    if (setup_model(a, g, &m, a->f64, &params, &in) != 0) return 1;
+    int rc = 1;
+    char err[BPRT_ERRLEN];
+    void *v = calloc((size_t)g->nparam_reals + 1, m.real_size), *hv = calloc((size_t)g->nparam_reals + 1, m.real_size);
+    void *ws = malloc(m.ws_size(in.dims) + 64);
+    if (!v || !hv || !ws) abort();
+    if (!m.hvp) fprintf(stderr, "bpc: error: JIT: NAME_hvp not found\n");
+    else if (drv_load_vector(&m, a->vector, v, err) != 0) fprintf(stderr, "bpc: error: %s\n", err);
+    else {
+        double loss = m.hvp(params, v, hv, (const void *const *)in.data, in.dims, ws);
+        char b[40];
+        drv_format_real(b, sizeof b, loss, a->f64);
+        printf("loss = %s\n", b);
+        rc = print_param_vector(a, g, &m, "Hv.", "", hv);
+    }
+    free(v);
+    free(hv);
+    free(ws);
+    free(params);
+    drv_free_inputs(&in);
+    bpc_model_free(&m);
+    return rc;
+}
+
 static int cmd_check(const Args *a, Graph *g) {
     if (g->loss < 0) {
         fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to check\n", a->file);
@@ -314,17 +372,20 @@ int main(int argc, char **argv) {
     parse_args(argc, argv, &a);
     if (!a.file) usage_error("%s", "no input file");
     if (!a.cmd && !a.emit && !a.out) usage_error("%s", "nothing to do: give -o OUT.c, --emit=..., or a command");
+    if (a.cmd && strcmp(a.cmd, "hvp") == 0 && !a.vector) usage_error("%s", "hvp needs --vector V.safetensors (the direction v, keyed by parameter name)");
     if (a.threads) bprt_set_threads(a.threads);
     Arena *ar = arena_new();
     Diag d;
     diag_init(&d, stderr);
     int rc = 1;
-    Graph *g = compile_file(ar, &d, a.file, a.optimize);
+    int hvp = a.cmd ? strcmp(a.cmd, "hvp") == 0 : !a.emit || strcmp(a.emit, "c") == 0 || strcmp(a.emit, "h") == 0 ? 2 : 0;
+    Graph *g = compile_file(ar, &d, a.file, a.optimize, hvp);
     if (g) {
         if (!a.cmd && a.emit) rc = cmd_emit(&a, g);
         else if (!a.cmd) rc = cmd_write(&a, g);
         else if (strcmp(a.cmd, "grad") == 0) rc = cmd_grad(&a, g);
         else if (strcmp(a.cmd, "check") == 0) rc = cmd_check(&a, g);
+        else if (strcmp(a.cmd, "hvp") == 0) rc = cmd_hvp(&a, g);
         else if (strcmp(a.cmd, "train") == 0 || strcmp(a.cmd, "eval") == 0) {
             TrainOptions to;
             memset(&to, 0, sizeof to);

@@ -5,7 +5,12 @@
  * ad_accumulate(c, input, contribution) for each input; contributions may have a
  * broadcast shape (ad_accumulate un-broadcasts). The table at the end is generated from
  * ops.def, so an op without a rule does not compile. Ops whose derivative is zero
- * almost everywhere (step, sign, comparisons) contribute nothing. */
+ * almost everywhere (step, sign, comparisons) contribute nothing.
+ *
+ * The ops that only reverse mode creates (gelu_grad, ce_grad, nll_grad, slice,
+ * maxpool2d_grad, layernorm_grad, and the linear adjoints col2im, avgpool2d_grad,
+ * embedding_grad) have rules too: ad_hvp differentiates the gradient graph again, and
+ * reaches them there. */
 #include <math.h>
 
 #include "autodiff.h"
@@ -31,13 +36,28 @@ static int keep_shape(AdCtx *c, const Node *n, int v) {
 }
 
 static int no_rule(AdCtx *c, const Node *n) {
-    diag_error(G->diag, n->loc, "cannot differentiate '%s' (its derivative is not implemented)",
-               op_info[n->op].name);
+    if (c->order == 2) diag_error(G->diag, n->loc, "hvp: op '%s' has no second-order rule", op_info[n->op].name);
+    else diag_error(G->diag, n->loc, "cannot differentiate '%s' (its derivative is not implemented)", op_info[n->op].name);
     return -1;
+}
+
+/* The number of rows of a [..., C] tensor (the leading dims' product) as a scalar node. */
+static int rows(AdCtx *c, const Shape *s, Loc loc) {
+    int r = k(c, 1, loc);
+    for (int i = 0; i + 1 < s->rank; i++) r = mul(c, r, ir_dimval(G, s->d[i], loc), loc);
+    return r;
+}
+
+/* The mean of v along the last axis, kept as size 1 so that it broadcasts back. */
+static int row_mean(AdCtx *c, int v, Loc loc) {
+    const Shape *s = &G->nodes[v].shape;
+    Dim d = s->d[s->rank - 1];
+    return divi(c, ir_reduce(G, OP_SUM, v, -1, 1, loc), ir_dimval(G, d, loc), loc);
 }
 
 /* leaves: never reached (arity 0) */
 RULE(INPUT) { UNUSED_ARGS; return 0; }
+RULE(VECTOR) { UNUSED_ARGS; return 0; }
 RULE(PARAM) { UNUSED_ARGS; return 0; }
 RULE(CONST) { UNUSED_ARGS; return 0; }
 RULE(DIMVAL) { UNUSED_ARGS; return 0; }
@@ -86,7 +106,8 @@ RULE(POWI) {
     ad_accumulate(c, A, mul(c, g, mul(c, k(c, n->ival, L), d, L), L));
     return 0;
 }
-/* piecewise constant: zero derivative */
+/* piecewise constant: zero derivative almost everywhere (step is relu's mask, so relu's
+ * second derivative is 0 away from 0, as PyTorch's; sign is abs's; leaky_step leaky_relu's) */
 RULE(SIGN) { UNUSED_ARGS; return 0; }
 RULE(STEP) { UNUSED_ARGS; return 0; }
 RULE(LEAKY_STEP) { UNUSED_ARGS; return 0; }
@@ -199,13 +220,50 @@ RULE(CONCAT) {
     ad_accumulate(c, B, ir_slice(G, g, n->axis, la, lb, L));
     return 0;
 }
-RULE(SLICE) { (void)y; (void)g; return no_rule(c, n); }
+/* y = a[start : start+len] along axis: da = g in that place, zeros before and after */
+RULE(SLICE) {
+    (void)y;
+    Shape s = G->nodes[A].shape;
+    Dim full = s.d[n->axis], st = n->start, len = n->shape.d[n->axis];
+    if ((st.c && st.sym != full.sym) || (len.c && len.sym != full.sym)) return no_rule(c, n);
+    Dim after = {full.c - st.c - len.c, full.sym};
+    int v = g;
+    if (st.c) {
+        s.d[n->axis] = st;
+        v = ir_concat(G, ir_broadcast(G, k(c, 0, L), &s, L), v, n->axis, L);
+    }
+    if (after.c) {
+        s.d[n->axis] = after;
+        v = ir_concat(G, v, ir_broadcast(G, k(c, 0, L), &s, L), n->axis, L);
+    }
+    ad_accumulate(c, A, v);
+    return 0;
+}
 /* y = mean -log softmax(z)[labels]: dz = g (softmax(z) - onehot) / N, fused */
 RULE(CROSS_ENTROPY) { (void)y; ad_accumulate(c, A, ir_loss_op(G, OP_CE_GRAD, A, B, g, L)); return 0; }
-RULE(CE_GRAD) { (void)y; (void)g; return no_rule(c, n); }
+/* y = ce_grad(z, labels, s) = s (p - onehot) / N, p = softmax(z), N rows; with g the
+ * adjoint of y: ds = sum(g p) / N - sum_r g[r, label_r] / N = sum(g p) / N + nll(g, labels),
+ * dz = (s / N) p (g - sum(g p, last axis)) (softmax's vjp) */
+RULE(CE_GRAD) {
+    (void)y;
+    int z = A, s = n->in[2];
+    int p = ir_axis_op(G, OP_SOFTMAX, z, -1, L), nr = rows(c, &G->nodes[z].shape, L);
+    int gp = mul(c, g, p, L);
+    ad_accumulate(c, s, ir_binary(G, OP_ADD, divi(c, ir_reduce(G, OP_SUM, gp, AXIS_ALL, 0, L), nr, L),
+                                  ir_loss_op(G, OP_NLL, g, B, -1, L), L));
+    int dz = mul(c, p, sub(c, g, ir_reduce(G, OP_SUM, gp, -1, 1, L), L), L);
+    ad_accumulate(c, z, mul(c, divi(c, s, nr, L), dz, L));
+    return 0;
+}
 /* y = mean -logp[labels]: dlogp = -g / N at the labels */
 RULE(NLL) { (void)y; ad_accumulate(c, A, ir_loss_op(G, OP_NLL_GRAD, A, B, g, L)); return 0; }
-RULE(NLL_GRAD) { (void)y; (void)g; return no_rule(c, n); }
+/* y = nll_grad(logp, labels, s) = -s / N at the labels, linear in s and independent of
+ * logp: ds = -sum_r g[r, label_r] / N = nll(g, labels), dlogp = 0 */
+RULE(NLL_GRAD) {
+    (void)y;
+    ad_accumulate(c, n->in[2], ir_loss_op(G, OP_NLL, g, B, -1, L));
+    return 0;
+}
 
 
 /* ---- layers ---- */
@@ -226,7 +284,25 @@ RULE(MAXPOOL2D) {
     ad_accumulate(c, A, ir_pool_grad(G, OP_MAXPOOL2D_GRAD, A, g, &s, n->win[0], n->win[2], L));
     return 0;
 }
-RULE(MAXPOOL2D_GRAD) { (void)y; (void)g; return no_rule(c, n); }
+/* y = maxpool2d_grad(x, gy): gy[w] routed to window w's (first) argmax. Linear in gy, and
+ * piecewise constant in x (the argmax moves only at ties: zero derivative almost everywhere),
+ * so dx = 0 and dgy[w] = g at window w's argmax. With windows that do not overlap
+ * (stride >= k) that is the window sum of g masked by M = maxpool2d_grad(x, 1) (one 1 per
+ * window): dgy = k² avgpool2d(g M). Overlapping windows share mask entries: no rule. */
+RULE(MAXPOOL2D_GRAD) {
+    (void)y;
+    int kk = n->win[0], stride = n->win[2];
+    if (stride < kk) {
+        diag_error(G->diag, L, "hvp: op 'maxpool2d_grad' has no second-order rule for overlapping windows "
+                               "(stride %d < window %d)", stride, kk);
+        return -1;
+    }
+    Shape ps = G->nodes[B].shape, xs = G->nodes[A].shape;
+    int mask = ir_pool_grad(G, OP_MAXPOOL2D_GRAD, A, ir_broadcast(G, k(c, 1, L), &ps, L), &xs, kk, stride, L);
+    int win = ir_pool(G, OP_AVGPOOL2D, mul(c, g, mask, L), kk, stride, L);
+    ad_accumulate(c, B, mul(c, k(c, (double)kk * kk, L), win, L));
+    return 0;
+}
 /* y[w] = mean over window w of x: dx = g[w] / k² spread over each window */
 RULE(AVGPOOL2D) {
     (void)y;
@@ -239,7 +315,27 @@ RULE(AVGPOOL2D_GRAD) { (void)y; ad_accumulate(c, A, ir_pool(G, OP_AVGPOOL2D, g, 
 /* y = (x - mean x) r, r = 1/sqrt(var x + eps), per row of the last axis (D elements):
  * dx = r (g - mean(g) - y mean(g y)), one fused kernel */
 RULE(LAYERNORM) { (void)y; ad_accumulate(c, A, ir_layernorm_grad(G, A, g, n->value, L)); return 0; }
-RULE(LAYERNORM_GRAD) { (void)y; (void)g; return no_rule(c, n); }
+/* y = layernorm_grad(x, u) = r (u - mean u - z mean(u z)) per row, z = layernorm(x),
+ * r = 1/sqrt(var x + eps). The map u -> y is symmetric (r (I - 11ᵀ/D - z zᵀ/D)), so
+ * du = layernorm_grad(x, g). Differentiating <g, y> in x (d r/dx = -r³ (x - mean x)/D,
+ * d<g, x - mean x>/dx = g - mean g):
+ * dx = r² (-z (mean(g u) - mean g mean u) + 3 z mean(g z) mean(u z)
+ *          - (g - mean g) mean(u z) - (u - mean u) mean(g z)) */
+RULE(LAYERNORM_GRAD) {
+    (void)y;
+    int x = A, u = B;
+    ad_accumulate(c, u, ir_layernorm_grad(G, x, g, n->value, L));
+    int z = ir_layernorm(G, x, n->value, L);
+    int xc = sub(c, x, row_mean(c, x, L), L);
+    int r2 = divi(c, k(c, 1, L), ir_binary(G, OP_ADD, row_mean(c, mul(c, xc, xc, L), L), k(c, n->value, L), L), L);
+    int mg = row_mean(c, g, L), mu = row_mean(c, u, L);
+    int mgz = row_mean(c, mul(c, g, z, L), L), muz = row_mean(c, mul(c, u, z, L), L);
+    int cov = sub(c, row_mean(c, mul(c, g, u, L), L), mul(c, mg, mu, L), L);
+    int t = sub(c, mul(c, z, sub(c, mul(c, k(c, 3, L), mul(c, mgz, muz, L), L), cov, L), L),
+                ir_binary(G, OP_ADD, mul(c, sub(c, g, mg, L), muz, L), mul(c, sub(c, u, mu, L), mgz, L), L), L);
+    ad_accumulate(c, x, mul(c, r2, t, L));
+    return 0;
+}
 /* y[..., :] = table[ids[...], :]: dtable[v, :] = sum of g[..., :] where ids == v */
 RULE(EMBEDDING) {
     (void)y;

@@ -24,7 +24,8 @@ void cse_insert(Graph *g, int id);
 /* Passes: each returns a new graph. */
 Graph *pass_fold(Graph *g);        /* constant folding + algebraic simplification */
 Graph *pass_cse(Graph *g);         /* common-subexpression elimination (with folding on) */
-/* Keeps what the selected roots need: loss, gradients, outputs. */
-Graph *pass_dce(Graph *g, int keep_loss, int keep_grads, int keep_outputs);
+/* Keeps what the selected roots need: loss, gradients, outputs, Hessian-vector products
+ * (the hvps are dropped, hvps = NULL, unless kept). */
+Graph *pass_dce(Graph *g, int keep_loss, int keep_grads, int keep_outputs, int keep_hvps);
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 static int is_storage_free(const Node *n) {
-    return n->op == OP_INPUT || n->op == OP_PARAM || n->op == OP_CONST || n->op == OP_DIMVAL;
+    return n->op == OP_INPUT || n->op == OP_PARAM || n->op == OP_VECTOR || n->op == OP_CONST || n->op == OP_DIMVAL;
 }
 
 /* Position where node i is actually computed: its own, or its fused user's. */

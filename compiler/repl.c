@@ -571,7 +571,7 @@ static int eval_expr(Session *S, Stmt *expr, const char *label) {
     if (ensure_model(S) != 0) return -1;
     Arena *a = arena_new();
     Program *p = candidate(S, a, &expr, 1, DROP_OUTPUT | DROP_LOSS);
-    CompileOptions co = {1, 1, 1};
+    CompileOptions co = {.optimize = 1, .allow_expr_stmts = 1, .no_grad = 1};
     int rc = -1;
     S->d.nerrors = 0;
     Graph *g = bpc_compile_program(a, &S->d, p, S->model, &co);
@@ -616,7 +616,7 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
     if (ndefs) {
         Arena *ga = arena_new();
         Program *p = candidate(S, ga, defs, ndefs, 0);
-        CompileOptions co = {1, 0, 0};
+        CompileOptions co = {.optimize = 1};
         S->d.nerrors = 0;
         Graph *g = bpc_compile_program(ga, &S->d, p, S->model, &co);
         if (!g) {
@@ -800,7 +800,7 @@ static int cmd_grad(Session *S, const char *line, const char *arg) {
         ls->loc = e->loc;
         ls->value = e->value;
         Program *p = candidate(S, a, &ls, 1, DROP_OUTPUT);
-        CompileOptions co = {1, 0, 0};
+        CompileOptions co = {.optimize = 1};
         S->d.nerrors = 0;
         Graph *g = bpc_compile_program(a, &S->d, p, S->model, &co);
         Model m;

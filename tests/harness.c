@@ -5,13 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-void th_build(TestModel *t, const char *text, int f64, const int *sizes) {
+void th_build(TestModel *t, const char *text, int f64, const int *sizes) { th_build_with(t, text, f64, sizes, NULL); }
+
+void th_build_with(TestModel *t, const char *text, int f64, const int *sizes, const CompileOptions *o) {
     memset(t, 0, sizeof *t);
     t->arena = arena_new();
     t->diag_out = open_memstream(&t->diag_text, &t->diag_len);
     diag_init(&t->diag, t->diag_out);
     const char *name = diag_add_source(&t->diag, "t.bp", text);
-    t->g = bpc_compile(t->arena, &t->diag, name, text, NULL);
+    t->g = bpc_compile(t->arena, &t->diag, name, text, o);
     if (!t->g) return;
     char err[4096];
     if (bpc_model_jit(&t->m, t->g, f64, JIT_TCC, err, sizeof err) != 0) {
@@ -84,6 +86,60 @@ double th_fd_check(TestModel *t) {
         double err = fabs(grad[i] - fd) / fmax(fmax(fabs(grad[i]), fabs(fd)), 1e-4);
         if (!(err <= worst)) worst = err;
     }
+    free(grad);
+    free(ws);
+    return worst;
+}
+
+/* Central differences of the gradient along v: (8 (g(+h) - g(-h)) - (g(+2h) - g(-2h))) / 12h. */
+static void grad_fd_along(TestModel *t, const double *v, double h, double *fd, double *grad, void *ws) {
+    double *p = t->params;
+    int64_t np = t->g->nparam_reals;
+    double *p0 = malloc((size_t)np * sizeof(double) + 8);
+    if (!p0) abort();
+    memcpy(p0, p, (size_t)np * sizeof(double));
+    const void *const *in = (const void *const *)t->inputs;
+    static const double step[4] = {1, -1, 2, -2}, weight[4] = {8, -8, -1, 1};
+    for (int64_t i = 0; i < np; i++) fd[i] = 0;
+    for (int k = 0; k < 4; k++) {
+        for (int64_t i = 0; i < np; i++) p[i] = p0[i] + step[k] * h * v[i];
+        t->m.grad(p, grad, in, t->dims, ws);
+        for (int64_t i = 0; i < np; i++) fd[i] += weight[k] * grad[i];
+    }
+    for (int64_t i = 0; i < np; i++) fd[i] /= 12 * h;
+    memcpy(p, p0, (size_t)np * sizeof(double));
+    free(p0);
+}
+
+double th_hvp_check(TestModel *t, uint64_t seed) {
+    BP_ASSERT(t->m.f64 && t->m.hvp);
+    int64_t np = t->g->nparam_reals;
+    size_t bytes = (size_t)(np + 1) * sizeof(double);
+    double *v = malloc(bytes), *hv = malloc(bytes), *fd1 = malloc(bytes), *fd2 = malloc(bytes), *grad = malloc(bytes);
+    void *ws = malloc(t->m.ws_size(t->dims) + 64);
+    if (!v || !hv || !fd1 || !fd2 || !grad || !ws) abort();
+    double vmax = 0;
+    for (int64_t i = 0; i < np; i++) {
+        v[i] = bprt_rng_normal(seed, 77, (uint64_t)i);
+        if (fabs(v[i]) > vmax) vmax = fabs(v[i]);
+    }
+    const void *const *in = (const void *const *)t->inputs;
+    t->m.hvp(t->params, v, hv, in, t->dims, ws);
+    double h = 1e-3 / (vmax > 0 ? vmax : 1);
+    grad_fd_along(t, v, h, fd1, grad, ws);
+    grad_fd_along(t, v, h / 4, fd2, grad, ws);
+    double scale = 0, worst = 0;
+    for (int64_t i = 0; i < np; i++) scale = fmax(scale, fabs(fd1[i]));
+    for (int64_t i = 0; i < np; i++) {
+        double e1 = fabs(hv[i] - fd1[i]) / fmax(fmax(fmax(fabs(hv[i]), fabs(fd1[i])), 1e-4 * scale), 1e-6);
+        double e2 = fabs(hv[i] - fd2[i]) / fmax(fmax(fmax(fabs(hv[i]), fabs(fd2[i])), 1e-4 * scale), 1e-6);
+        double e = fmin(e1, e2);
+        if (!(e <= worst)) worst = e;
+    }
+    free(v);
+    free(hv);
+    free(fd1);
+    free(fd2);
     free(grad);
     free(ws);
     return worst;

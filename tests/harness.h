@@ -23,12 +23,20 @@ typedef struct TestModel {
 /* Compiles and JITs text; on failure t->ok == 0 and diagnostics are in t->diag_text
  * (after th_diag_text). sizes: values for the symbolic dims in order (may be NULL). */
 void th_build(TestModel *t, const char *text, int f64, const int *sizes);
+/* The same with compile options (NULL: the defaults), e.g. {.optimize = 1, .hvp = 1}. */
+void th_build_with(TestModel *t, const char *text, int f64, const int *sizes, const CompileOptions *o);
 const char *th_diag_text(TestModel *t);
 /* Random parameters (normal, std 1) and inputs (normal; int inputs uniform in [0, classes)). */
 void th_randomize(TestModel *t, uint64_t seed, int classes);
 /* Worst relative error between the gradient and 4th-order central differences (all
  * elements up to 400 per parameter). */
 double th_fd_check(TestModel *t);
+/* Worst relative error of NAME_hvp's H v (v normal from seed)
+ * against 4th-order central differences of the gradient along v, in double:
+ * |hv - fd| / max(|hv|, |fd|, 1e-4 max |fd|, 1e-6) over all elements (f64 models built with
+ * hvp only). Steps h and h/4 both tried per element, so a kink crossed by one of them alone
+ * is not counted as an error. */
+double th_hvp_check(TestModel *t, uint64_t seed);
 void th_free(TestModel *t);
 
 #endif

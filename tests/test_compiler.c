@@ -175,7 +175,7 @@ static char *dump_ir(const char *src, int optimize) {
     size_t len = 0;
     diag_init(&d, stderr);
     const char *name = diag_add_source(&d, "s.bp", src);
-    CompileOptions co = {optimize, 0, 0};
+    CompileOptions co = {.optimize = optimize};
     Graph *g = bpc_compile(a, &d, name, src, &co);
     assert_non_null(g);
     FILE *f = open_memstream(&txt, &len);

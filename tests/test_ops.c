@@ -3,7 +3,14 @@
  * Each case is a small program whose loss runs through one op (with broadcasting, axes
  * and keepdims variants); parameters and inputs are random. The last test walks the op
  * table: every op that has a derivative must have appeared in some case's graph, so a
- * new op fails this test until it is given a case. */
+ * new op fails this test until it is given a case.
+ *
+ * Each case is also built with NAME_hvp (reverse over reverse) and its Hessian-vector
+ * product checked against central differences of the gradient (th_hvp_check, <= 1e-6):
+ * that exercises the vector-Jacobian rules of the ops the backward pass makes (step,
+ * ce_grad, slice, layernorm_grad, ...), and the walk requires every op to appear in some
+ * checked second-order graph. A case whose hvp is refused must say so with the located
+ * "hvp: op ... has no second-order rule" message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,10 +73,37 @@ static const char *cases[] = {
     "param tab[6, 4] = normal(1)\ninput ids[5, 2] : int\nloss sum(embedding(tab, ids) ^ 2 * u) + sum(embedding(tab, lab) * w)",
     "loss sum(softmax(causal_mask(a), axis = -1) * w) + sum(softmax(causal_mask(t3 @ t3.T * 0.5)) ^ 2)",
     "loss sum(dropout(a, 0.5) * w) + sum(dropout(a * b, 0.25) ^ 2) + sum(dropout(a, 0) * w)",
+    /* second order through non-overlapping max pooling (the overlapping case above has none) */
+    "param pim[2, 3, 6, 5] = normal(1)\nloss sum(maxpool2d(pim, 2) ^ 3) + sum(maxpool2d(pim * pim, 3) * 0.7)",
+    "loss sum(concat(a * a, w, axis = 0)^3) + sum(concat(w, a, axis = 1) ^ 2 * concat(a, w, axis = 1))",
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
-static int seen[OP_COUNT];
+static int seen[OP_COUNT], seen_hvp[OP_COUNT];
+
+/* The case again with NAME_hvp, checked against differences of the gradient. */
+static int run_hvp_case(const char *text, const char *body) {
+    TestModel t;
+    int sizes[] = {5};
+    CompileOptions o = {.optimize = 1, .hvp = 1};
+    th_build_with(&t, text, 1, sizes, &o);
+    if (!t.ok) {
+        int refused = strstr(th_diag_text(&t), "has no second-order rule") != NULL;
+        if (refused) print_message("hvp refused (as it should say): %s", th_diag_text(&t));
+        else print_error("case '%s' did not compile with hvp:\n%s\n", body, th_diag_text(&t));
+        th_free(&t);
+        return refused;
+    }
+    th_randomize(&t, 7, 4);
+    for (int i = 0; i < t.g->n; i++) seen_hvp[t.g->nodes[i].op] = 1;
+    double err = th_hvp_check(&t, 3);
+    th_free(&t);
+    if (!(err <= 1e-6)) {
+        print_error("case '%s': hvp relative error %.3g > 1e-6\n", body, err);
+        return 0;
+    }
+    return 1;
+}
 
 static int run_case(const char *body) {
     char text[4096];
@@ -90,7 +124,7 @@ static int run_case(const char *body) {
         print_error("case '%s': relative error %.3g > 1e-6\n", body, err);
         return 0;
     }
-    return 1;
+    return run_hvp_case(text, body);
 }
 
 static void test_every_case(void **state) {
@@ -112,6 +146,10 @@ static void test_op_table_covered(void **state) {
             continue;
         if (!seen[op]) fail_msg("op '%s' has no finite-difference case in test_ops.c", op_info[op].name);
     }
+    /* second order: every op, those reverse mode makes included, was in a checked hvp graph */
+    for (int op = 0; op < OP_COUNT; op++)
+        if (op_info[op].kind != OK_LEAF && !seen_hvp[op])
+            fail_msg("op '%s' is in no Hessian-vector product checked by test_ops.c", op_info[op].name);
 }
 
 int main(void) {
