@@ -1,9 +1,24 @@
 #!/usr/bin/python3
 """PyTorch baseline: samples/s of one SGD/Adam training step (forward + backward + update)
-of the 784-256-10 MLP (fashion_mlp) or 784-512-256-10 (fashion_mlp3), same output format as
-bench_step: "torch B <batch> <ms/step> <samples/s>". Median of 5 timed repetitions."""
+of the 784-256-10 MLP (fashion_mlp), 784-512-256-10 (fashion_mlp3) or the CNN of
+examples/fashion_cnn.bp, same output format as bench_step: "torch B <batch> <ms/step> <samples/s>".
+Median of 5 timed repetitions, subnormals flushed to zero. Prints the BLAS library the process mapped on stderr.
+usage: torch_step.py MODEL THREADS BATCHES OPT [SECONDS]"""
 import sys, time, statistics
 import torch
+
+def cnn():
+    # examples/fashion_cnn.bp: two conv(5x5, padding 2, per-channel bias) + relu + maxpool(2)
+    # blocks, then 3136-128-10 with relu
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+
+def blas_libraries():
+    with open("/proc/self/maps") as f:
+        return sorted({l.split()[-1] for l in f if "blas" in l.lower() and "/" in l})
 
 def main():
     model_name = sys.argv[1] if len(sys.argv) > 1 else "fashion_mlp"
@@ -12,17 +27,23 @@ def main():
     opt_name = sys.argv[4] if len(sys.argv) > 4 else "adam"
     seconds = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
     torch.set_num_threads(threads)
-    sizes = [784, 256, 10] if model_name == "fashion_mlp" else [784, 512, 256, 10]
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-        if i + 2 < len(sizes):
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
+    # Adam's moments decay into subnormals where gradients are zero (ReLU, small batches),
+    # ~100x slower per operation on x86: flush them, as bpc's runtime does
+    torch.set_flush_denormal(True)
+    if model_name == "fashion_cnn":
+        net, in_shape = cnn(), (1, 28, 28)
+    else:
+        sizes = [784, 256, 10] if model_name == "fashion_mlp" else [784, 512, 256, 10]
+        layers = []
+        for i in range(len(sizes) - 1):
+            layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+            if i + 2 < len(sizes):
+                layers.append(torch.nn.ReLU())
+        net, in_shape = torch.nn.Sequential(*layers), (784,)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4) if opt_name == "adam" else torch.optim.SGD(net.parameters(), lr=1e-4)
     lossf = torch.nn.CrossEntropyLoss()
     for b in batches:
-        x = torch.rand(b, 784)
+        x = torch.rand(b, *in_shape)
         y = torch.randint(0, 10, (b,))
         def step():
             opt.zero_grad(set_to_none=True)
@@ -44,6 +65,9 @@ def main():
             for _ in range(steps):
                 step()
             ts.append((time.perf_counter() - t0) / steps)
+        if b == batches[0]:
+            print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: "
+                  + " ".join(blas_libraries()), file=sys.stderr, flush=True)
         t = statistics.median(ts)
         print(f"torch B {b} {1e3 * t:.4f} ms {b / t:.0f} samples/s", flush=True)
 

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""The table of bench/run.sh: reads its records (one line per figure, prefixed with
+"model opt threads run") and prints, per model, optimizer and thread count, the medians over
+the runs and every issue-8 target with its required value, marked ok or MISS.
+
+Speedups are ratios of samples/s (the other's ms per step over bpc's). FLOPs of a step, for
+% of peak: every layer's forward GEMM and weight-gradient GEMM, and the input-gradient GEMM of
+every layer but the first (2·B·in·out each); the elementwise work is not counted."""
+import statistics, sys
+from collections import defaultdict
+
+LAYERS = {"fashion_mlp": [784, 256, 10], "fashion_mlp3": [784, 512, 256, 10]}
+NEED_TORCH = {1: {1: 8.0, 16: 2.2, 64: 1.6, 256: 1.25}, 2: {1: 10.0, 16: 2.5, 64: 1.7, 256: 1.3}}
+NEED_OPENBLAS, NEED_PEAK, NEED_TCC_CC, NEED_GRAD, NEED_FIRST = 1.0, 0.75, 1.3, 3.0, 20.0
+NEED_CNN, NEED_RSS = 1.5, 0.5
+misses = []
+
+def step_flops(model, b):
+    n = LAYERS[model]
+    pairs = [n[i] * n[i + 1] for i in range(len(n) - 1)]
+    return 2.0 * b * (2 * sum(pairs) + sum(pairs[1:]))
+
+def mark(ok, what):
+    if not ok:
+        misses.append(what)
+    return "ok  " if ok else "MISS"
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+def main():
+    ms = defaultdict(list)     # (model, opt, threads, tool, batch) -> [ms]
+    ratio = defaultdict(list)  # (model, opt, threads, tool, batch) -> [(fwd+bwd)/fwd]
+    first = defaultdict(list)  # (model, jit) -> [ms from .bp to the first step]
+    peak = defaultdict(list)   # threads -> [GFLOP/s]
+    rss = {}
+    runs = set()
+    for line in open(sys.argv[1]):
+        f = line.split()
+        if len(f) < 5:
+            continue
+        model, opt, thr, run, tool = f[:5]
+        runs.add(run)
+        if tool == "peak":
+            peak[int(f[5])].append(float(f[6]))
+        elif model == "rss":
+            rss[opt] = int(tool)
+        elif tool == "first":
+            first[(model, f[5])].append(float(f[6]))
+        elif len(f) > 7 and f[5] == "B":
+            key = (model, opt, int(thr), tool, int(f[6]))
+            ms[key].append(float(f[7]))
+            if "ratio" in f:
+                ratio[key].append(float(f[f.index("ratio") + 1].rstrip(")")))
+    nruns = len(runs - {"-"})
+    pk = {t: max(v) for t, v in peak.items()}
+    if pk:
+        print("FP32 FMA peak (bench/peak, best loop of each run, then the best run): "
+              + ", ".join(f"{t} thread{'s' if t > 1 else ''} {g:.1f} GFLOP/s" for t, g in sorted(pk.items())))
+    combos = sorted({k[:3] for k in ms if k[0] in LAYERS}, key=lambda k: (list(LAYERS).index(k[0]), k[1] != "sgd", k[2]))
+    for model, opt, t in combos:
+        batches = sorted({k[4] for k in ms if k[:3] == (model, opt, t)})
+        print(f"\n== {model}, {opt}, {t} thread{'s' if t > 1 else ''}: ms per step (median of {nruns} runs); "
+              "speedups in samples/s, required value in brackets")
+        print(f"{'batch':>5} {'torch':>8} {'openblas':>8} {'bpc-tcc':>8} {'bpc-cc':>8} | {'tcc:torch':>15} "
+              f"{'cc:torch':>10} {'need':>6} | {'tcc:oblas':>10} {'cc:oblas':>10} [1.0] | "
+              f"{'tcc/cc':>6} [1.3] | {'grad/fwd tcc cc':>15} [3.0] | {'%peak tcc cc':>12} [75%]")
+        for b in batches:
+            g = {tool: med(ms[(model, opt, t, tool, b)]) for tool in ("torch", "openblas", "bpc-tcc", "bpc-cc")}
+            cells = [f"{b:>5}"] + [f"{g[k]:8.4f}" if g[k] else f"{'-':>8}" for k in g]
+            line = " ".join(cells) + " |"
+            where = f"{model} {opt} {t}T B={b}"
+            need = NEED_TORCH.get(t, {}).get(b)
+            for j in ("bpc-tcc", "bpc-cc"):
+                if g["torch"] and g[j]:
+                    s = g["torch"] / g[j]
+                    line += f" {s:5.2f}x {mark(s >= need, f'{where} {j} vs torch {s:.2f}x < {need}x') if need else '    '}"
+                else:
+                    line += f" {'-':>10}"
+            line += f" {f'[{need}x]' if need else '':>6} |"
+            for j in ("bpc-tcc", "bpc-cc"):
+                if g["openblas"] and g[j]:
+                    s = g["openblas"] / g[j]
+                    line += f" {s:5.2f}x {mark(s >= NEED_OPENBLAS, f'{where} {j} vs openblas {s:.2f}x')}"
+                else:
+                    line += f" {'-':>10}"
+            line += "       |"
+            if g["bpc-tcc"] and g["bpc-cc"]:
+                s = g["bpc-tcc"] / g["bpc-cc"]
+                line += f" {s:5.2f} {mark(s <= NEED_TCC_CC, f'{where} tcc/cc {s:.2f}')} |"
+            else:
+                line += f" {'-':>10}       |"
+            rs = [med(ratio[(model, opt, t, j, b)]) for j in ("bpc-tcc", "bpc-cc")]
+            if all(rs):
+                worst = max(rs)
+                line += f" {rs[0]:6.2f} {rs[1]:5.2f} {mark(worst <= NEED_GRAD, f'{where} grad/fwd {worst:.2f}')}       |"
+            else:
+                line += f" {'-':>15}       |"
+            if b == 256 and t in pk:
+                fl = step_flops(model, b)
+                p = [fl / (g[j] * 1e-3) * 1e-9 / pk[t] if g[j] else 0 for j in ("bpc-tcc", "bpc-cc")]
+                line += f" {100 * p[0]:4.0f}% {100 * p[1]:3.0f}% {mark(max(p) >= NEED_PEAK, f'{where} {100 * max(p):.0f}% of peak')}"
+            print(line)
+    if first:
+        print()
+        for (model, jit), v in sorted(first.items()):
+            if jit != "tcc":
+                continue
+            m = med(v)
+            print(f".bp to first training step through libtcc, {model}: {m:.1f} ms (median of {len(v)}; "
+                  f"compile, JIT and the first step at the first batch size) [<= {NEED_FIRST:.0f} ms] "
+                  f"{mark(model != 'fashion_mlp' or m <= NEED_FIRST, f'{model} .bp to first step {m:.1f} ms')}")
+    cnn = {(t, tool): med(v) for (model, _, t, tool, b), v in ms.items() if model == "fashion_cnn"}
+    for t in sorted({k[0] for k in cnn}):
+        tm = cnn.get((t, "torch"))
+        for j in ("bpc-tcc", "bpc-cc"):
+            if tm and cnn.get((t, j)):
+                s = tm / cnn[(t, j)]
+                print(f"fashion_cnn, Adam, batch 64, {t} thread{'s' if t > 1 else ''}: torch {tm:.2f} ms, {j} "
+                      f"{cnn[(t, j)]:.2f} ms: {s:.2f}x [>= {NEED_CNN}x] {mark(s >= NEED_CNN, f'fashion_cnn {t}T {j} {s:.2f}x')}")
+    if "bpc" in rss and "torch" in rss:
+        s = rss["bpc"] / rss["torch"]
+        print(f"peak RSS, fashion_mlp 1 epoch: bpc train {rss['bpc'] / 1024:.0f} MB, PyTorch {rss['torch'] / 1024:.0f} MB: "
+              f"{s:.2f}x [<= {NEED_RSS}x] {mark(s <= NEED_RSS, f'peak RSS {s:.2f}x')}")
+    print(f"\n{len(misses)} target{'s' if len(misses) != 1 else ''} missed" + (":" if misses else ""))
+    for m in misses:
+        print("  " + m)
+
+if __name__ == "__main__":
+    main()
