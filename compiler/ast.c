@@ -87,7 +87,7 @@ static void dump_stmt(FILE *out, const Stmt *s) {
         }
         fputc(')', out);
         return;
-    case ST_BIND: fprintf(out, "(bind %s ", s->name); break;
+    case ST_BIND: fprintf(out, "(%s %s ", s->checkpoint ? "checkpoint" : "bind", s->name); break;
     case ST_DEF:
         fprintf(out, "(def %s (", s->name);
         for (int i = 0; i < s->nparams; i++) fprintf(out, i ? " %s" : "%s", s->params[i]);

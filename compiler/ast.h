@@ -49,7 +49,7 @@ typedef enum StmtKind {
     ST_MODEL,     /* model NAME */
     ST_INPUT,     /* input NAME[dims] [: int] [= value] */
     ST_PARAM,     /* param NAME[dims] [= value (initialiser expression)] */
-    ST_BIND,      /* NAME = value */
+    ST_BIND,      /* [checkpoint] NAME = value */
     ST_DEF,       /* def NAME(params) = value   |   def NAME(params) { body; return value } */
     ST_LOSS,      /* loss value */
     ST_OUTPUT,    /* output names... */
@@ -70,6 +70,8 @@ struct Stmt {
     int ndims;
     int is_int;         /* ST_INPUT with ': int' */
     Expr *value;        /* see StmtKind; NULL when absent */
+    int checkpoint;     /* ST_BIND written `checkpoint NAME = ...`: recomputed for the backward pass */
+    Loc checkpoint_loc; /* of the word `checkpoint` */
     const char **params; /* ST_DEF parameter names */
     Loc *param_locs;
     int nparams;

@@ -74,6 +74,10 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
         g = build_hvp(g, o);
         if (d->nerrors > errors) return NULL;
     }
+    if (!o->no_checkpoint) {
+        g = pass_remat(g); /* last: CSE would merge the recomputed copies back */
+        ir_verify(g);
+    }
     g = pass_dce(g, 1, 1, 1, 1);
     ir_verify(g);
     if (d->nerrors > errors) return NULL;

@@ -1,6 +1,7 @@
 /* compile.h — the pipeline, visible in one place, and a JIT-compiled model.
  *
- * bpc_compile: parse -> sema -> fold -> reverse mode -> fold -> CSE -> DCE, with the IR verifier
+ * bpc_compile: parse -> sema -> fold -> reverse mode -> fold -> CSE -> recompute
+ * (checkpoints, pass_remat.c) -> DCE, with the IR verifier
  * between stages. bpc_model_build: compile, emit C with uniform entry points, JIT it, and
  * look up the functions; everything the CLI, REPL and tests run goes through here. */
 #ifndef BP_COMPILE_H
@@ -19,6 +20,7 @@ typedef struct CompileOptions {
     int no_grad;          /* skip reverse mode */
     int hvp;              /* also the Hessian-vector product (NAME_hvp, ad_hvp): 1 = an op without a
                              second-order rule is an error; 2 = then leave NAME_hvp out, silently */
+    int no_checkpoint;    /* ignore `checkpoint` (store everything): what --stats compares against */
 } CompileOptions;
 
 /* Compiles source text registered in diag under `file`. NULL after reporting errors. */

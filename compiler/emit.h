@@ -23,6 +23,16 @@ typedef struct EmitOptions {
 void emit_c_source(FILE *out, Graph *g, const EmitOptions *o);
 void emit_c_header(FILE *out, Graph *g, const EmitOptions *o);
 void emit_dot(FILE *out, const Graph *g);
+
+/* The memory plans evaluated at sizes dims[s] of the symbolic dimensions (bpc --stats). */
+typedef struct EmitStats {
+    size_t workspace;      /* what NAME_workspace_size returns (the training step's need) */
+    size_t grad_workspace; /* NAME_grad's own buffers (forward and backward) */
+    int grad_buffers;      /* how many buffers NAME_grad's plan has */
+    int forward_nodes, backward_nodes; /* computed (non-leaf) nodes of NAME_grad */
+    int recomputed_nodes;  /* of the backward ones: copies of `checkpoint` values */
+} EmitStats;
+void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st);
 /* Does NAME_forward take input i (do the outputs depend on it)? */
 int emit_forward_uses_input(Graph *g, int i);
 /* A self-check program for the generated code (includes `header`). */

@@ -1094,3 +1094,51 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "    return n;\n}\n");
     if (o->entry_points) emit_entry_points(out, g);
 }
+
+/* ---- what bpc --stats reports: the plans above, evaluated at given sizes ---- */
+
+static size_t aligned(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Bytes of a function's buffers at dims (each buffer sized by the node that opened it). */
+static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, size_t real_size) {
+    size_t total = 0;
+    for (int b = 0; b < pl->nbufs; b++)
+        for (int i = 0; i < g->n; i++) {
+            if (pl->buf[i] != b) continue;
+            const Shape *s = &g->nodes[i].shape;
+            size_t numel = 1;
+            for (int k = 0; k < s->rank; k++)
+                numel *= (size_t)s->d[k].c * (size_t)(s->d[k].sym >= 0 ? dims[s->d[k].sym] : 1);
+            total += aligned(real_size * numel);
+            break;
+        }
+    return total;
+}
+
+void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
+    memset(st, 0, sizeof *st);
+    size_t real_size = f64 ? sizeof(double) : sizeof(float);
+    for (int v = V_FORWARD; v <= V_GRAD; v++) {
+        if (v == V_FORWARD && !g->noutputs) continue;
+        if (v != V_FORWARD && g->loss < 0) continue;
+        E e;
+        memset(&e, 0, sizeof e);
+        e.v = (Variant)v;
+        e.g = variant_graph(g, (Variant)v);
+        setup_plan(&e);
+        size_t bytes = plan_bytes(e.g, e.plan, dims, real_size);
+        if (v == V_GRAD) {
+            st->grad_workspace = bytes;
+            st->grad_buffers = e.plan->nbufs;
+            for (int i = 0; i < e.g->n; i++) {
+                const Node *n = &e.g->nodes[i];
+                if (op_info[n->op].kind == OK_LEAF) continue;
+                if (n->adjoint) st->backward_nodes++;
+                else st->forward_nodes++;
+                st->recomputed_nodes += n->remat == REMAT_COPY;
+            }
+            bytes += aligned(real_size * (size_t)g->nparam_reals); /* train_step's gradient */
+        }
+        if (bytes > st->workspace) st->workspace = bytes;
+    }
+}

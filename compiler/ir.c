@@ -69,6 +69,12 @@ static int append(Graph *g, const Node *p) {
 int ir_add_raw(Graph *g, const Node *p) {
     for (int i = 0; i < op_info[p->op].arity; i++)
         if (p->in[i] < 0) return -1;
+    Node marked;
+    if (g->remat_mode && !p->remat && op_info[p->op].arity > 0) { /* leaves are never recomputed */
+        marked = *p;
+        marked.remat = g->remat_mode;
+        p = &marked;
+    }
     if (g->fold) {
         int r = fold_node(g, p);
         if (r != FOLD_NONE) return r;
@@ -542,10 +548,12 @@ Graph *ir_rebuild(Graph *old, int fold, int cse) {
         Node p = old->nodes[i];
         for (int k = 0; k < op_info[p.op].arity; k++) p.in[k] = map[p.in[k]];
         g->adjoint_mode = p.adjoint;
+        g->remat_mode = p.remat;
         map[i] = ir_add_raw(g, &p);
         if (map[i] >= 0 && !g->nodes[map[i]].name) g->nodes[map[i]].name = p.name;
     }
     g->adjoint_mode = 0;
+    g->remat_mode = 0;
     g->loss = old->loss >= 0 ? map[old->loss] : -1;
     g->outputs = arena_alloc(g->arena, (size_t)(old->noutputs + 1) * sizeof(int));
     for (int i = 0; i < old->noutputs; i++) g->outputs[i] = old->outputs[i] >= 0 ? map[old->outputs[i]] : -1;
@@ -594,7 +602,8 @@ void ir_dump(FILE *out, const Graph *g) {
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         char s[160];
-        fprintf(out, "%%%d = %s%s", i, n->adjoint ? "adj " : "", op_info[n->op].name);
+        fprintf(out, "%%%d = %s%s%s", i, n->adjoint ? "adj " : "", n->remat == REMAT_COPY ? "recompute " : "",
+                op_info[n->op].name);
         switch (n->op) {
         case OP_INPUT: fprintf(out, " %s", g->inputs[n->ival].name); break;
         case OP_PARAM:
@@ -623,6 +632,7 @@ void ir_dump(FILE *out, const Graph *g) {
         if (n->op == OP_DROPOUT) fprintf(out, " p=%.17g stream=%d", n->value, n->ival);
         fprintf(out, " : %s%s", n->dtype == DT_INT ? "int" : "", shape_str(&n->shape, &g->syms, s, sizeof s));
         if (n->name) fprintf(out, " \"%s\"", n->name);
+        if (n->remat == REMAT_MARKED) fprintf(out, " checkpoint");
         if (n->loc.file && n->loc.line) fprintf(out, " @%d:%d", n->loc.line, n->loc.col);
         fputc('\n', out);
     }

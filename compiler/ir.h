@@ -59,8 +59,16 @@ typedef struct Node {
     int win[4];    /* IM2COL, COL2IM, pools: kh, kw, stride, padding */
     Loc loc;
     int adjoint;   /* 1 if made by reverse mode */
+    int remat;     /* REMAT_*: `checkpoint` marks (forward) and their backward recomputations */
     const char *name; /* user name bound to this value, if any (dumps) */
 } Node;
+
+/* Activation checkpointing (pass_remat.c). CSE never merges nodes whose marks differ. */
+enum {
+    REMAT_NONE = 0,    /* an ordinary node */
+    REMAT_MARKED = 1,  /* forward node of a `checkpoint` binding: recomputed for the backward pass */
+    REMAT_COPY = 2,    /* that recomputation: a copy placed in the backward pass */
+};
 
 typedef enum InitKind { INIT_ZEROS, INIT_CONST, INIT_HE, INIT_XAVIER, INIT_NORMAL, INIT_UNIFORM } InitKind;
 
@@ -118,6 +126,7 @@ typedef struct Graph {
     int *hash;          /* CSE table (open addressing over node ids, -1 empty) */
     int hash_cap;
     int adjoint_mode;   /* nodes added now are marked adjoint */
+    int remat_mode;     /* REMAT_*: computed (non-leaf) nodes added now carry this mark */
 } Graph;
 
 typedef struct OpInfo {

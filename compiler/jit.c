@@ -48,6 +48,10 @@ static const struct {
     {"bprt_sgd_f64", (void *)bprt_sgd_f64},
     {"bprt_adam_f32", (void *)bprt_adam_f32},
     {"bprt_adam_f64", (void *)bprt_adam_f64},
+    {"bprt_sum_axis_f32", (void *)bprt_sum_axis_f32},
+    {"bprt_sum_axis_f64", (void *)bprt_sum_axis_f64},
+    {"bprt_ew_f32", (void *)bprt_ew_f32},
+    {"bprt_ew_f64", (void *)bprt_ew_f64},
 #define LAYER_SYMS(S)                                                                              \
     {"bprt_im2col_" #S, (void *)bprt_im2col_##S}, {"bprt_col2im_" #S, (void *)bprt_col2im_##S},       \
     {"bprt_maxpool2d_" #S, (void *)bprt_maxpool2d_##S},                                            \

@@ -20,6 +20,7 @@
 static const char *usage_text =
     "usage: bpc FILE.bp -o OUT.c [--f64] [--standalone]  write OUT.c and OUT.h (--standalone: with the runtime parts)\n"
     "       bpc --emit=c|h|ir|dot|test FILE.bp [--f64] [-O0]  print one artefact\n"
+    "       bpc --stats FILE.bp [--batch N] [--f64]  workspace bytes with and without checkpoint (also with -o, --emit)\n"
     "       bpc grad FILE.bp [--params P.safetensors] [--inputs I.safetensors] [-o G.safetensors] [--f64] [--seed N]\n"
     "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
     "       bpc hvp FILE.bp [--params P] --vector V.safetensors [--inputs I] [-o H.safetensors] [--f64] [--seed N]\n"
@@ -77,6 +78,7 @@ typedef struct Args {
     const char *cmd, *file, *out, *params, *inputs, *emit, *data, *save, *opt, *jit;
     const char *vector; /* bpc hvp --vector */
     int f64, optimize, threads, epochs, steps, batch, standalone, checkpoint_every, on_nan_skip;
+    int stats; /* --stats */
     double lr;
     uint64_t seed;
     int seed_given;
@@ -109,6 +111,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         if (strcmp(s, "-o") == 0) a->out = VALUE();
         else if (strcmp(s, "--f64") == 0) a->f64 = 1;
         else if (strcmp(s, "--standalone") == 0) a->standalone = 1;
+        else if (strcmp(s, "--stats") == 0) a->stats = 1;
         else if (strcmp(s, "-O0") == 0) a->optimize = 0;
         else if (strncmp(s, "--emit=", 7) == 0) a->emit = s + 7;
         else if (strcmp(s, "--params") == 0) a->params = VALUE();
@@ -203,6 +206,35 @@ static int cmd_write(const Args *a, Graph *g) {
     free(h);
     free(hpath);
     return rc ? 1 : 0;
+}
+
+/* bpc --stats: the planned workspace of the training step, and the same program's with
+ * every `checkpoint` ignored, at symbolic sizes = --batch (64). One "key value" per line,
+ * on stdout, or on stderr when --emit prints an artefact there. Returns 0, or 1 on errors. */
+static int cmd_stats(const Args *a, Graph *g, Arena *ar, Diag *d) {
+    const DiagSource *src = d->sources;
+    while (src && strcmp(src->name, a->file) != 0) src = src->next;
+    if (!src) return 1;
+    CompileOptions co = {.optimize = a->optimize, .no_checkpoint = 1};
+    Graph *plain = bpc_compile(ar, d, src->name, src->text, &co);
+    if (!plain) return 1;
+    int64_t dims[BP_MAXSYMS];
+    int size = a->batch ? a->batch : 64;
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = size;
+    EmitStats st, st0;
+    emit_stats(g, dims, a->f64, &st);
+    emit_stats(plain, dims, a->f64, &st0);
+    FILE *out = a->emit ? stderr : stdout;
+    fprintf(out, "model %s\nreal %s\ndims", g->model, a->f64 ? "double" : "float");
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, " %s=%d", g->syms.names[s], size);
+    fprintf(out, "%s\n", g->syms.n ? "" : " none");
+    fprintf(out, "workspace_bytes %zu\nworkspace_bytes_without_checkpoint %zu\n", st.workspace, st0.workspace);
+    fprintf(out, "grad_workspace_bytes %zu\ngrad_workspace_bytes_without_checkpoint %zu\n", st.grad_workspace,
+            st0.grad_workspace);
+    fprintf(out, "buffers %d\nbuffers_without_checkpoint %d\n", st.grad_buffers, st0.grad_buffers);
+    fprintf(out, "forward_nodes %d\nbackward_nodes %d\nrecomputed_nodes %d\n", st.forward_nodes, st.backward_nodes,
+            st.recomputed_nodes);
+    return 0;
 }
 
 static int needs_given_inputs(const Graph *g) {
@@ -371,7 +403,8 @@ int main(int argc, char **argv) {
     Args a;
     parse_args(argc, argv, &a);
     if (!a.file) usage_error("%s", "no input file");
-    if (!a.cmd && !a.emit && !a.out) usage_error("%s", "nothing to do: give -o OUT.c, --emit=..., or a command");
+    if (!a.cmd && !a.emit && !a.out && !a.stats) usage_error("%s", "nothing to do: give -o OUT.c, --emit=..., or a command");
+    if (a.cmd && a.stats) usage_error("--stats goes with -o or --emit, not with '%s'", a.cmd);
     if (a.cmd && strcmp(a.cmd, "hvp") == 0 && !a.vector) usage_error("%s", "hvp needs --vector V.safetensors (the direction v, keyed by parameter name)");
     if (a.threads) bprt_set_threads(a.threads);
     Arena *ar = arena_new();
@@ -381,7 +414,9 @@ int main(int argc, char **argv) {
     int hvp = a.cmd ? strcmp(a.cmd, "hvp") == 0 : !a.emit || strcmp(a.emit, "c") == 0 || strcmp(a.emit, "h") == 0 ? 2 : 0;
     Graph *g = compile_file(ar, &d, a.file, a.optimize, hvp);
     if (g) {
-        if (!a.cmd && a.emit) rc = cmd_emit(&a, g);
+        if (a.stats && cmd_stats(&a, g, ar, &d) != 0) rc = 1;
+        else if (a.stats && !a.emit && !a.out) rc = 0;
+        else if (!a.cmd && a.emit) rc = cmd_emit(&a, g);
         else if (!a.cmd) rc = cmd_write(&a, g);
         else if (strcmp(a.cmd, "grad") == 0) rc = cmd_grad(&a, g);
         else if (strcmp(a.cmd, "check") == 0) rc = cmd_check(&a, g);

@@ -1,6 +1,7 @@
 /* pass_cse.c — common-subexpression elimination by hash-consing.
  *
- * Two nodes are the same if they have the same op, inputs, attributes, shape and dtype.
+ * Two nodes are the same if they have the same op, inputs, attributes, shape, dtype and
+ * checkpoint mark (REMAT_*: the backward pass's recomputations are never merged back).
  * Requires: inputs already canonical (the builder adds in topological order, so they are).
  * Preserves: values exactly; the first node's name and location are kept. */
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static uint64_t node_hash(const Node *n) {
     h = mix(h, (uint64_t)n->dim.c * 31 + (uint64_t)(n->dim.sym + 1));
     h = mix(h, (uint64_t)n->start.c * 31 + (uint64_t)(n->start.sym + 1));
     for (int k = 0; k < 4; k++) h = mix(h, (uint64_t)(int64_t)n->win[k]);
+    h = mix(h, (uint64_t)n->remat);
     return h;
 }
 
@@ -44,6 +46,7 @@ static int node_same(const Node *a, const Node *b) {
     if (!shape_eq(&a->shape, &b->shape) || a->shape.rank != b->shape.rank) return 0;
     if (!dim_eq(a->dim, b->dim) || !dim_eq(a->start, b->start)) return 0;
     if (memcmp(a->win, b->win, sizeof a->win) != 0) return 0;
+    if (a->remat != b->remat) return 0; /* a recomputation must stay a copy (pass_remat.c) */
     return 1;
 }
 

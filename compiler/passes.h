@@ -24,6 +24,9 @@ void cse_insert(Graph *g, int id);
 /* Passes: each returns a new graph. */
 Graph *pass_fold(Graph *g);        /* constant folding + algebraic simplification */
 Graph *pass_cse(Graph *g);         /* common-subexpression elimination (with folding on) */
+/* Backward readers of `checkpoint`-marked forward nodes read recomputed copies instead
+ * (pass_remat.c); returns g itself when nothing is marked or there is no gradient. */
+Graph *pass_remat(Graph *g);
 /* Keeps what the selected roots need: loss, gradients, outputs, Hessian-vector products
  * (the hvps are dropped, hvps = NULL, unless kept). */
 Graph *pass_dce(Graph *g, int keep_loss, int keep_grads, int keep_outputs, int keep_hvps);

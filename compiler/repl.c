@@ -1126,7 +1126,7 @@ static int cmd_emit(Session *S, const char *what) {
     if (strcmp(what, "ir") == 0) ir_dump(stdout, S->g);
     else if (strcmp(what, "dot") == 0) emit_dot(stdout, S->g);
     else if (strcmp(what, "c") == 0 || strcmp(what, "h") == 0) {
-        EmitOptions eo = {S->show_f64, 0, 1, NULL, 0, 0}; /* as bpc -o writes it */
+        EmitOptions eo = {S->show_f64, 0, 1, NULL, 0, 0, 0}; /* as bpc -o writes it */
         char *s = bpc_emit_string(S->g, &eo, what[0] == 'h');
         fputs(s, stdout);
         free(s);

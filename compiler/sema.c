@@ -418,6 +418,29 @@ static int lower(Sema *S, Scope *sc, const Expr *e) {
     return -1;
 }
 
+/* The value of a binding. Under `checkpoint`, every node its expression computes is marked
+ * to be recomputed for the backward pass instead of kept (pass_remat.c); a value that
+ * computes nothing new (a parameter, an input, a constant, an earlier value) is an error. */
+static int lower_binding(Sema *S, Scope *sc, const Stmt *st) {
+    if (!st->checkpoint) return lower(S, sc, st->value);
+    Graph *g = S->g;
+    int saved = g->remat_mode;
+    g->remat_mode = REMAT_MARKED;
+    int v = lower(S, sc, st->value);
+    g->remat_mode = saved;
+    if (v < 0 || g->nodes[v].remat == REMAT_MARKED) return v;
+    const Node *n = &g->nodes[v];
+    if (n->op == OP_PARAM || n->op == OP_INPUT)
+        diag_error(S->d, st->checkpoint_loc, "'checkpoint' on '%s' recomputes nothing: its value is the %s '%s', which is stored",
+                   st->name, n->op == OP_PARAM ? "parameter" : "input", n->name);
+    else if (n->op == OP_CONST || n->op == OP_DIMVAL)
+        diag_error(S->d, st->checkpoint_loc, "'checkpoint' on '%s' recomputes nothing: its value is a constant", st->name);
+    else
+        diag_error(S->d, st->checkpoint_loc, "'checkpoint' on '%s' recomputes nothing: its value is computed before it%s%s%s",
+                   st->name, n->name ? " (by '" : "", n->name ? n->name : "", n->name ? "')" : "");
+    return v;
+}
+
 /* Expands a user def at a call site. */
 static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
     for (int i = 0; i < S->ncalls; i++)
@@ -465,7 +488,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
                 ok = 0;
                 break;
             }
-            int v = lower(S, &local, st->value);
+            int v = lower_binding(S, &local, st);
             if (v < 0) ok = 0;
             scope_add(S, &local, (Binding){st->name, v, NULL, st->name_loc});
         }
@@ -919,7 +942,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
         case ST_PARAM: decl_param(&S, st); break;
         case ST_BIND: {
             if (!check_new_name(&S, st)) break;
-            int v = lower(&S, &S.global, st->value);
+            int v = lower_binding(&S, &S.global, st);
             if (v >= 0 && !g->nodes[v].name) g->nodes[v].name = st->name;
             scope_add(&S, &S.global, (Binding){st->name, v, NULL, st->name_loc});
             break;

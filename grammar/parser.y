@@ -133,6 +133,8 @@ static Stmt *st_input(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, Ex
 static Stmt *st_param(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, ExprList *dims,
                       Expr *value);
 static Stmt *st_bind(Parser *p, const char *name, YYLTYPE nloc, Expr *value);
+static Stmt *st_checkpoint(Parser *p, const char *word, YYLTYPE wloc, Stmt *s);
+static Stmt *st_not_checkpoint(Parser *p, const char *word, YYLTYPE wloc, Stmt *s, const char *what);
 static Stmt *st_def(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, NameList *params,
                     Expr *value);
 static Stmt *st_def_block(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc,
@@ -202,6 +204,9 @@ stmt:
 | INPUT NAME dims int_opt init             { $$ = st_input(p, @1, $2, @2, $3, $4, $5); }
 | PARAM NAME dims init                     { $$ = st_param(p, @1, $2, @2, $3, $4); }
 | NAME '=' expr                            { $$ = st_bind(p, $1, @1, $3); }
+| NAME NAME '=' expr                       { $$ = st_checkpoint(p, $1, @1, st_bind(p, $2, @2, $4)); }
+| NAME INPUT NAME dims int_opt init        { $$ = st_not_checkpoint(p, $1, @1, st_input(p, @2, $3, @3, $4, $5, $6), "an input"); }
+| NAME PARAM NAME dims init                { $$ = st_not_checkpoint(p, $1, @1, st_param(p, @2, $3, @3, $4, $5), "a parameter"); }
 | DEF NAME '(' params ')' '=' expr         { $$ = st_def(p, @1, $2, @2, $4, $7); }
 | DEF NAME '(' params ')' block            { $$ = st_def_block(p, @1, $2, @2, $4, $6); }
 | LOSS expr                                { $$ = st_value(p, ST_LOSS, @1, $2); }
@@ -256,6 +261,7 @@ bstmt_opt:
 
 bstmt:
   NAME '=' expr         { $$ = st_bind(p, $1, @1, $3); }
+| NAME NAME '=' expr    { $$ = st_checkpoint(p, $1, @1, st_bind(p, $2, @2, $4)); }
 | RETURN expr           { $$ = st_value(p, ST_RETURN, @1, $2); }
 | error                 { $$ = st_broken(); }
 ;
@@ -601,6 +607,31 @@ static Stmt *st_param(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc, Ex
 static Stmt *st_bind(Parser *p, const char *name, YYLTYPE nloc, Expr *value) {
     Stmt *s = st_named(p, ST_BIND, nloc, name, nloc);
     s->value = value;
+    return s;
+}
+
+/* WORD NAME = EXPR: `checkpoint` is the one word that may come before a binding. It is
+ * not reserved (LANGUAGE.md does not list it), so it stays usable as a name. */
+static Stmt *st_checkpoint(Parser *p, const char *word, YYLTYPE wloc, Stmt *s) {
+    if (strcmp(word, "checkpoint") != 0) {
+        parse_error(p, parse_loc(wloc), "unexpected name '%s' before the binding of '%s' (only 'checkpoint' may come there)",
+                    word, s->name);
+        return s;
+    }
+    s->checkpoint = 1;
+    s->checkpoint_loc = s->loc = parse_loc(wloc);
+    return s;
+}
+
+/* WORD input ... / WORD param ...: an error either way; the declaration still counts, so
+ * that its uses raise no further errors. */
+static Stmt *st_not_checkpoint(Parser *p, const char *word, YYLTYPE wloc, Stmt *s, const char *what) {
+    if (strcmp(word, "checkpoint") == 0)
+        parse_error(p, parse_loc(wloc), "'checkpoint' cannot mark %s: only a binding's value is recomputed "
+                    "(checkpoint NAME = EXPR)", what);
+    else
+        parse_error(p, parse_loc(wloc), "unexpected name '%s' before '%s'", word,
+                    s->kind == ST_INPUT ? "input" : "param");
     return s;
 }
 

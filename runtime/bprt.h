@@ -41,6 +41,24 @@ void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, doubl
 void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, double lr, double b1, double b2,
                    double eps, double wd, int decoupled, double step, double scale);
 
+/* ---- reductions (reduce.c): y[o, i] = sum over r of x[o, r, i], in double, fixed order ---- */
+void bprt_sum_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);
+void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);
+
+/* ---- fused elementwise expressions, evaluated in blocks (ew.c: the program format) ---- */
+enum {
+    BPRT_EW_LEAF, BPRT_EW_CONST, BPRT_EW_NEG, BPRT_EW_EXP, BPRT_EW_LOG, BPRT_EW_SQRT, BPRT_EW_ABS,
+    BPRT_EW_SIN, BPRT_EW_COS, BPRT_EW_TANH, BPRT_EW_SIGMOID, BPRT_EW_RELU, BPRT_EW_LEAKY_RELU,
+    BPRT_EW_GELU, BPRT_EW_SOFTPLUS, BPRT_EW_POWI, BPRT_EW_SIGN, BPRT_EW_STEP, BPRT_EW_LEAKY_STEP,
+    BPRT_EW_GELU_GRAD, BPRT_EW_ADD, BPRT_EW_SUB, BPRT_EW_MUL, BPRT_EW_DIV, BPRT_EW_POW,
+    BPRT_EW_MAXIMUM, BPRT_EW_MINIMUM, BPRT_EW_GT, BPRT_EW_EQ,
+    BPRT_EW_DEPTH = 8 /* the deepest stack a program may use */
+};
+void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,
+                 const unsigned char *vec, size_t n, float *out);
+void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,
+                 const unsigned char *vec, size_t n, double *out);
+
 /* ---- network layers (layers.c: layouts, semantics, the legend) ---- */
 #define BPRT_DECLARE_LAYERS(T, SUF)                                                                \
     void bprt_im2col_##SUF(const T *x, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW,  \

@@ -491,6 +491,42 @@ static const DiagCase cases[] = {
      "t.bp:2:16: error: the probability of 'dropout' must be in [0, 1), got 1.5\n"
      "  y = dropout(x, 1.5)\n"
      "                 ^\n"},
+    {"checkpoint on a parameter",
+     "checkpoint param W[3]\n"
+     "loss sum(W)\n",
+     "t.bp:1:1: error: 'checkpoint' cannot mark a parameter: only a binding's value is recomputed (checkpoint NAME = EXPR)\n"
+     "  checkpoint param W[3]\n"
+     "  ^\n"},
+    {"checkpoint on an input",
+     "checkpoint input x[3]\n"
+     "param w[3]\n"
+     "loss sum(x * w)\n",
+     "t.bp:1:1: error: 'checkpoint' cannot mark an input: only a binding's value is recomputed (checkpoint NAME = EXPR)\n"
+     "  checkpoint input x[3]\n"
+     "  ^\n"},
+    {"checkpoint on a binding that is an input",
+     "input x[3]\n"
+     "param w[3]\n"
+     "checkpoint h = x\n"
+     "loss sum(h * w)\n",
+     "t.bp:3:1: error: 'checkpoint' on 'h' recomputes nothing: its value is the input 'x', which is stored\n"
+     "  checkpoint h = x\n"
+     "  ^\n"},
+    {"checkpoint on another binding's value",
+     "param w[3]\n"
+     "h = w * 2\n"
+     "checkpoint g = h\n"
+     "loss sum(g)\n",
+     "t.bp:3:1: error: 'checkpoint' on 'g' recomputes nothing: its value is computed before it (by 'h')\n"
+     "  checkpoint g = h\n"
+     "  ^\n"},
+    {"a word other than checkpoint before a binding",
+     "param w[3]\n"
+     "chekpoint h = w * 2\n"
+     "loss sum(h)\n",
+     "t.bp:2:1: error: unexpected name 'chekpoint' before the binding of 'h' (only 'checkpoint' may come there)\n"
+     "  chekpoint h = w * 2\n"
+     "  ^\n"},
 };
 
 static void test_messages(void **state) {

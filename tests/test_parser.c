@@ -147,6 +147,17 @@ static void test_scalar_program(void **state) {
                 "(optimizer sgd lr=0.10000000000000001)\n");
 }
 
+/* `checkpoint` before a binding (top level or in a def body) marks it; alone it is a name. */
+static void test_checkpoint_binding(void **state) {
+    (void)state;
+    expect_dump("checkpoint h = tanh(x)\n"
+                "checkpoint = 2\n"
+                "def f(a) {\n  checkpoint t = sin(a)\n  return t * checkpoint\n}\n",
+                "(checkpoint h (call tanh x))\n"
+                "(bind checkpoint 2)\n"
+                "(def f (a) (block (checkpoint t (call sin a)) (return (* t checkpoint))))\n");
+}
+
 /* ---- expressions ---------------------------------------------------------------------- */
 
 static void test_precedence(void **state) {
@@ -680,6 +691,7 @@ int main(void) {
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_token_soup),
         cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_checkpoint_binding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

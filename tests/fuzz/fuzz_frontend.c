@@ -28,8 +28,8 @@ static FILE *devnull(void)
 static void emit_all(Graph *g)
 {
     FILE *out = devnull();
-    EmitOptions f32 = {0, 1, 0, NULL, 1, 0}; /* as the JIT emits */
-    EmitOptions f64 = {1, 0, 1, "fuzz.h", 0, 0}; /* as `bpc -o fuzz.c --f64` writes */
+    EmitOptions f32 = {0, 1, 0, NULL, 1, 0, 1}; /* as the tcc JIT emits */
+    EmitOptions f64 = {1, 0, 1, "fuzz.h", 0, 0, 0}; /* as `bpc -o fuzz.c --f64` writes */
     char *s = bpc_emit_string(g, &f32, 0);
     free(s);
     s = bpc_emit_string(g, &f64, 0);

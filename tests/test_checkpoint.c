@@ -1,0 +1,187 @@
+/* test_checkpoint.c — activation checkpointing (`checkpoint NAME = EXPR`, pass_remat.c).
+ *
+ * A chain of six tanh layers on [B, 512] activations, with h2 and h4 marked: the planned
+ * workspace of the training step shrinks (emit_stats at B = 64, and the JIT's
+ * NAME_workspace_size agrees with it), the gradients are bit for bit those of the same
+ * program without the marks (float and double), the marked values are recomputed in the
+ * backward section of the IR, and a narrow version passes the finite-difference check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* The chain with width W, and `checkpoint` before h2 and h4 when marked. */
+static char *chain(int width, int marked) {
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    fprintf(f, "input x[B, %d]\ninput y[B, %d]\n", width, width);
+    for (int l = 1; l <= 6; l++) fprintf(f, "param W%d[%d, %d] = xavier\nparam b%d[%d] = normal(0.1)\n", l, width, width, l, width);
+    for (int l = 1; l <= 6; l++) {
+        char prev[8] = "x";
+        if (l > 1) snprintf(prev, sizeof prev, "h%d", l - 1);
+        fprintf(f, "%sh%d = tanh(%s @ W%d + b%d)\n", marked && (l == 2 || l == 4) ? "checkpoint " : "", l, prev, l, l);
+    }
+    fprintf(f, "loss mse(h6, y)\n");
+    fclose(f);
+    return s;
+}
+
+typedef struct Compiled {
+    Arena *arena;
+    Diag diag;
+    Graph *g;
+} Compiled;
+
+static void compile_text(Compiled *c, const char *text, int no_checkpoint) {
+    c->arena = arena_new();
+    diag_init(&c->diag, stderr);
+    const char *name = diag_add_source(&c->diag, "t.bp", text);
+    CompileOptions co = {.optimize = 1, .no_checkpoint = no_checkpoint};
+    c->g = bpc_compile(c->arena, &c->diag, name, text, &co);
+    assert_non_null(c->g);
+}
+
+static void compiled_free(Compiled *c) {
+    diag_free(&c->diag);
+    arena_free(c->arena);
+}
+
+static void test_workspace_shrinks(void **state) {
+    (void)state;
+    char *marked = chain(512, 1), *plain = chain(512, 0);
+    int64_t dims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = 64;
+    Compiled cm, cm0, cp;
+    compile_text(&cm, marked, 0);
+    compile_text(&cm0, marked, 1); /* the marks ignored */
+    compile_text(&cp, plain, 0);
+    EmitStats with, ignored, without;
+    emit_stats(cm.g, dims, 0, &with);
+    emit_stats(cm0.g, dims, 0, &ignored);
+    emit_stats(cp.g, dims, 0, &without);
+    /* two [64, 512] floats (128 KiB each) fewer buffers, everything else as planned */
+    assert_int_equal(without.workspace - with.workspace, 2 * 64 * 512 * 4);
+    assert_int_equal(without.grad_workspace - with.grad_workspace, 2 * 64 * 512 * 4);
+    assert_int_equal(with.grad_buffers + 2, without.grad_buffers);
+    assert_int_equal(ignored.workspace, without.workspace);
+    /* matmul, bias add and tanh of h2 and of h4, once each */
+    assert_int_equal(with.recomputed_nodes, 6);
+    assert_int_equal(without.recomputed_nodes, 0);
+    assert_int_equal(with.forward_nodes, without.forward_nodes);
+    assert_int_equal(with.backward_nodes, without.backward_nodes + 6);
+    /* the generated NAME_workspace_size says the same */
+    for (int k = 0; k < 2; k++) {
+        Model m;
+        char err[4096];
+        assert_int_equal(bpc_model_jit(&m, k ? cp.g : cm.g, 0, JIT_TCC, err, sizeof err), 0);
+        int idims[BP_MAXSYMS] = {64};
+        assert_int_equal(m.ws_size(idims), k ? without.workspace : with.workspace);
+        bpc_model_free(&m);
+    }
+    compiled_free(&cm);
+    compiled_free(&cm0);
+    compiled_free(&cp);
+    free(marked);
+    free(plain);
+}
+
+static void test_gradients_unchanged(void **state) {
+    (void)state;
+    char *marked = chain(512, 1), *plain = chain(512, 0);
+    int sizes[1] = {16};
+    for (int f64 = 0; f64 <= 1; f64++) {
+        TestModel a, b;
+        th_build(&a, marked, f64, sizes);
+        th_build(&b, plain, f64, sizes);
+        assert_true(a.ok && b.ok);
+        th_randomize(&a, 7, 2);
+        th_randomize(&b, 7, 2);
+        size_t bytes = (size_t)a.g->nparam_reals * a.m.real_size;
+        void *ga = calloc(1, bytes), *gb = calloc(1, bytes);
+        void *wa = malloc(a.m.ws_size(a.dims) + 64), *wb = malloc(b.m.ws_size(b.dims) + 64);
+        assert_true(ga && gb && wa && wb);
+        double la = a.m.grad(a.params, ga, (const void *const *)a.inputs, a.dims, wa);
+        double lb = b.m.grad(b.params, gb, (const void *const *)b.inputs, b.dims, wb);
+        assert_memory_equal(&la, &lb, sizeof la);
+        assert_memory_equal(ga, gb, bytes);
+        free(ga);
+        free(gb);
+        free(wa);
+        free(wb);
+        th_free(&a);
+        th_free(&b);
+    }
+    free(marked);
+    free(plain);
+}
+
+static void test_recomputed_in_backward(void **state) {
+    (void)state;
+    char *marked = chain(512, 1);
+    Compiled c;
+    compile_text(&c, marked, 0);
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&txt, &len);
+    ir_dump(f, c.g);
+    fclose(f);
+    assert_non_null(strstr(txt, "= adj recompute tanh "));
+    /* every recomputed node is an adjoint one after the last forward node; the marked
+     * originals stay in the forward section, three per marked binding */
+    int line = 0, last_forward = -1, first_recompute = -1, recomputed = 0, marked_nodes = 0;
+    for (char *p = txt; *p; line++) {
+        char *end = strchr(p, '\n');
+        *end = 0;
+        if (p[0] == '%') {
+            const char *op = strstr(p, " = ") + 3;
+            int adj = strncmp(op, "adj ", 4) == 0;
+            if (!adj && strstr(op, "input ") != op && strstr(op, "param ") != op && strstr(op, "const ") != op)
+                last_forward = line;
+            if (strstr(op, "adj recompute ") == op) {
+                recomputed++;
+                if (first_recompute < 0) first_recompute = line;
+            }
+            if (strstr(p, " checkpoint @")) {
+                assert_false(adj);
+                marked_nodes++;
+            }
+        }
+        p = end + 1;
+    }
+    assert_int_equal(recomputed, 6);
+    assert_int_equal(marked_nodes, 6);
+    assert_true(first_recompute > last_forward);
+    free(txt);
+    compiled_free(&c);
+    free(marked);
+}
+
+static void test_finite_differences(void **state) {
+    (void)state;
+    char *marked = chain(5, 1);
+    TestModel t;
+    th_build(&t, marked, 1, NULL);
+    assert_true(t.ok);
+    th_randomize(&t, 3, 2);
+    assert_true(th_fd_check(&t) < 1e-6);
+    th_free(&t);
+    free(marked);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_workspace_shrinks),
+        cmocka_unit_test(test_gradients_unchanged),
+        cmocka_unit_test(test_recomputed_in_backward),
+        cmocka_unit_test(test_finite_differences),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
