@@ -15,9 +15,9 @@
 # with the machine's environment as it is.
 #
 # usage: bench/run.sh [BUILD_DIR]            (default build; bench_step is built there)
-# env (each a space-separated list or a value; defaults give the full run, ~12 minutes):
+# env (each a space-separated list or a value; defaults give the full run, 10-15 minutes):
 #   MODELS="fashion_mlp fashion_mlp3"  OPTS="sgd adam"  THREADS="1 2"  BATCHES=1,16,64,256
-#   REPS=3 (runs of everything, interleaved)  SECONDS_PER=0.5 (per figure in each tool)
+#   REPS=3 (runs of everything, interleaved)  SECONDS_PER=0.3 (per figure in each tool)
 #   SECTIONS="peak check step cnn rss"     e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ opts=${OPTS:-sgd adam}
 threads=${THREADS:-1 2}
 batches=${BATCHES:-1,16,64,256}
 reps=${REPS:-3}
-secs=${SECONDS_PER:-0.5}
+secs=${SECONDS_PER:-0.3}
 sections=${SECTIONS:-peak check step cnn rss}
 data=/usr/share/datasets/fashion-mnist
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }

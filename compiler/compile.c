@@ -97,7 +97,7 @@ char *bpc_emit_string(Graph *g, const EmitOptions *o, int header) {
 
 int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
-    EmitOptions eo = {f64, 1, 0, NULL, 1, 0};
+    EmitOptions eo = {f64, 1, 0, NULL, 1, 0, kind == JIT_TCC};
     char *code = bpc_emit_string(g, &eo, 0);
     m->jit = jit_compile(code, kind, err, errlen);
     free(code);

@@ -18,6 +18,8 @@ typedef struct EmitOptions {
     const char *header_name; /* the .h to include from the .c ("net.h"), or NULL: self-contained */
     int entry_points;   /* add bp_entry_* wrappers with uniform signatures (the driver's JIT) */
     int standalone;     /* carry the runtime parts used (reference GEMM, RNG, optimizers) */
+    int ew_blocks;      /* fused elementwise loops as bprt_ew programs (for libtcc, which
+                           does not vectorise: the runtime's block evaluator is ~10x faster) */
 } EmitOptions;
 
 void emit_c_source(FILE *out, Graph *g, const EmitOptions *o);

@@ -173,7 +173,7 @@ static int write_file(const char *path, const char *text) {
 }
 
 static int cmd_emit(const Args *a, Graph *g) {
-    EmitOptions eo = {a->f64, 0, 1, NULL, 0, a->standalone};
+    EmitOptions eo = {a->f64, 0, 1, NULL, 0, a->standalone, 0};
     if (strcmp(a->emit, "ir") == 0) ir_dump(stdout, g);
     else if (strcmp(a->emit, "dot") == 0) emit_dot(stdout, g);
     else if (strcmp(a->emit, "test") == 0) {
@@ -199,7 +199,7 @@ static int cmd_write(const Args *a, Graph *g) {
     hpath[n - 1] = 'h';
     const char *base = strrchr(hpath, '/');
     base = base ? base + 1 : hpath;
-    EmitOptions eo = {a->f64, 0, 1, base, 0, a->standalone};
+    EmitOptions eo = {a->f64, 0, 1, base, 0, a->standalone, 0};
     char *c = bpc_emit_string(g, &eo, 0), *h = bpc_emit_string(g, &eo, 1);
     int rc = write_file(a->out, c) || write_file(hpath, h);
     free(c);
