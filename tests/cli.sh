@@ -29,6 +29,33 @@ expect_out "$tmp/out" "loss = 2
 dL/dm1 = 2
 dL/dm2 = 12"
 
+# bpc hvp: H v of the seed example, H = [[1, 10], [10, 36]] (see tests/test_hvp.c); the
+# gradient file (2, 12) is the direction: H v = (122, 452), written with -o and used again:
+# H (122, 452) = (4642, 17492)
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/g.safetensors"
+expect_status 0 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/g.safetensors" -o "$tmp/hv.safetensors"
+expect_out "$tmp/out" "loss = 2
+Hv.m1 = 122
+Hv.m2 = 452"
+expect_status 0 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/hv.safetensors" --f64
+expect_out "$tmp/out" "loss = 2
+Hv.m1 = 4642
+Hv.m2 = 17492"
+printf 'param m1[2]\nparam m3\nloss sum(m1) + m3\n' > "$tmp/other.bp"
+expect_status 0 "$bpc" grad "$tmp/other.bp" -o "$tmp/other.safetensors"
+expect_status 1 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/other.safetensors"
+expect_out "$tmp/err" "bpc: error: $tmp/other.safetensors: the vector does not match the program's parameters: 'm1' has shape [2], the program declares []; missing 'm2'; unexpected 'm3' (not a parameter of the program)"
+expect_status 2 "$bpc" hvp "$src/examples/seed.bp"
+printf 'param x[1, 1, 4, 4] = normal(1)\nloss sum(maxpool2d(x, 3, stride = 1) ^ 2)\n' > "$tmp/pool.bp"
+expect_status 1 "$bpc" hvp "$tmp/pool.bp" --vector "$tmp/g.safetensors"
+expect_out "$tmp/err" "$tmp/pool.bp:2:10: error: hvp: op 'maxpool2d_grad' has no second-order rule for overlapping windows (stride 1 < window 3)
+  loss sum(maxpool2d(x, 3, stride = 1) ^ 2)
+           ^"
+expect_status 0 "$bpc" "$tmp/pool.bp" -o "$tmp/pool.c"
+grep -q "_hvp" "$tmp/pool.h" && bad "pool.h declares an hvp it cannot have" || ok
+expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c"
+grep -q "^real seed_hvp(const real \*params, const real \*v, real \*hv, const real \*x, const real \*y, void \*ws);" "$tmp/seed.h" && ok || bad "seed.h lacks seed_hvp"
+
 # bpc check passes on the examples with defaults
 expect_status 0 "$bpc" check "$src/examples/seed.bp"
 grep -q "^ok: worst relative error" "$tmp/out" && ok || bad "check did not report ok"

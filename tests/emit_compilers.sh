@@ -2,7 +2,8 @@
 # Every example's generated C compiles warning-free as C99 under gcc, clang and tcc, in
 # f32 and f64, and carries #line directives back to the .bp source. For examples/, the
 # --emit=test self-check program (every API function, NAME_grad against finite
-# differences, train_step lowering the loss) is linked with libbprt and run under each.
+# differences, train_step lowering the loss) is linked with libbprt and run under each;
+# so is a program calling the seed example's NAME_hvp.
 # usage: emit_compilers.sh BPC SOURCE_DIR
 set -eu
 bpc=$1
@@ -42,6 +43,41 @@ for bp in "$src"/examples/*.bp; do
       fi
       n=$((n + 1))
     done
+  done
+done
+# NAME_hvp: declared for every tests/torch program (all have second-order rules), and the
+# seed example's, compiled by each compiler, gives H (1, 1) = (11, 46) (tests/test_hvp.c)
+for bp in "$src"/tests/torch/programs/*.bp; do
+  base=$(basename "$bp" .bp)
+  "$bpc" "$bp" -o "$tmp/$base.c"
+  grep -q "^real ${base}_hvp(const real \*params, const real \*v, real \*hv" "$tmp/$base.h" || { echo "FAIL: $base.h has no ${base}_hvp"; fail=1; }
+done
+cat > "$tmp/hvp_main.c" <<'EOF_C'
+#include <stdio.h>
+#include <stdlib.h>
+#include "seed.h"
+int main(void) {
+    real p[SEED_NPARAMS], v[SEED_NPARAMS] = {1, 1}, hv[SEED_NPARAMS], x = 2, y = 1;
+    void *ws = malloc(seed_workspace_size() + 1);
+    real loss;
+    seed_init(p, 0);
+    loss = seed_hvp(p, v, hv, &x, &y, ws);
+    free(ws);
+    printf("loss %g hv %g %g\n", (double)loss, (double)hv[0], (double)hv[1]);
+    return !(loss == 2 && hv[0] == 11 && hv[1] == 46);
+}
+EOF_C
+for prec in "" "--f64"; do
+  "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" $prec
+  for cc in gcc clang tcc; do
+    if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/seed.c" "$tmp/hvp_main.c" \
+         -L"$lib" -lbprt -lm -o "$tmp/hvp.$cc" 2>"$tmp/err"; then
+      echo "FAIL: seed_hvp with $cc $prec"; cat "$tmp/err"; fail=1; continue
+    fi
+    if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/hvp.$cc" > "$tmp/out" 2>&1; then
+      echo "FAIL: seed_hvp under $cc $prec"; cat "$tmp/out"; fail=1
+    fi
+    n=$((n + 1))
   done
 done
 [ "$n" -gt 0 ] || { echo "FAIL: no examples compiled"; exit 1; }
