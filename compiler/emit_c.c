@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bprt.h"
 #include "emit.h"
 #include "fuse.h"
 #include "passes.h"
@@ -27,6 +28,8 @@ typedef struct E {
     int *fuse_user;    /* per node: the node whose loop computes it inline, or -1 */
     const char *prefix;
     Variant v;         /* the function being emitted (dropout is the identity in forward) */
+    char **leaf_idx;   /* while emitting a grouped broadcast loop: each leaf's index, in visit order */
+    int *leaf_next;    /* the next leaf's position in leaf_idx */
 } E;
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
@@ -135,7 +138,8 @@ static void fused_expr(const E *e, int id, const Shape *out, int flat, char *buf
     const Node *n = &e->g->nodes[id];
     if (e->fuse_user[id] < 0 || op_info[n->op].kind == OK_LEAF) {
         char idx[1024];
-        if (is_scalar_like(n)) snprintf(idx, sizeof idx, "0");
+        if (e->leaf_idx) snprintf(idx, sizeof idx, "%s", e->leaf_idx[(*e->leaf_next)++]);
+        else if (is_scalar_like(n)) snprintf(idx, sizeof idx, "0");
         else if (flat) snprintf(idx, sizeof idx, "i");
         else leaf_index(e->g, &n->shape, out, idx, sizeof idx);
         elem(e, id, idx, buf, size);
@@ -152,6 +156,222 @@ static void fused_expr(const E *e, int id, const Shape *out, int flat, char *buf
     elementwise_expr(e, n, args, buf, size);
     free(a[0]);
     free(a[1]);
+}
+
+/* The leaves of the fused tree at id, in fused_expr's visit order (at most max). */
+static int fused_leaves(const E *e, int id, int root, int *ids, int n, int max) {
+    const Node *nd = &e->g->nodes[id];
+    if (id != root && (e->fuse_user[id] < 0 || op_info[nd->op].kind == OK_LEAF)) {
+        if (n < max) ids[n] = id;
+        return n + 1;
+    }
+    int arity = nd->op == OP_BROADCAST ? 1 : op_info[nd->op].arity;
+    for (int k = 0; k < arity; k++) n = fused_leaves(e, nd->in[k], root, ids, n, max);
+    return n;
+}
+
+/* Is the leaf of shape `in` read along output axis ax (not broadcast over it)? */
+static int reads_axis(const Shape *in, const Shape *out, int ax) {
+    int la = ax - (out->rank - in->rank);
+    return la >= 0 && !dim_is(in->d[la], 1);
+}
+
+/* ---- the fused tree as a bprt_ew program (ew.c), for code libtcc compiles ---- */
+typedef struct EwProg {
+    int32_t code[256];
+    int ncode, depth, maxdepth, nleaf;
+    char konst[32][128];
+    int nk;
+} EwProg;
+
+static int ew_opcode(Op op) {
+    switch (op) {
+    case OP_NEG: return BPRT_EW_NEG;
+    case OP_EXP: return BPRT_EW_EXP;
+    case OP_LOG: return BPRT_EW_LOG;
+    case OP_SQRT: return BPRT_EW_SQRT;
+    case OP_ABS: return BPRT_EW_ABS;
+    case OP_SIN: return BPRT_EW_SIN;
+    case OP_COS: return BPRT_EW_COS;
+    case OP_TANH: return BPRT_EW_TANH;
+    case OP_SIGMOID: return BPRT_EW_SIGMOID;
+    case OP_RELU: return BPRT_EW_RELU;
+    case OP_LEAKY_RELU: return BPRT_EW_LEAKY_RELU;
+    case OP_GELU: return BPRT_EW_GELU;
+    case OP_SOFTPLUS: return BPRT_EW_SOFTPLUS;
+    case OP_POWI: return BPRT_EW_POWI;
+    case OP_SIGN: return BPRT_EW_SIGN;
+    case OP_STEP: return BPRT_EW_STEP;
+    case OP_LEAKY_STEP: return BPRT_EW_LEAKY_STEP;
+    case OP_GELU_GRAD: return BPRT_EW_GELU_GRAD;
+    case OP_ADD: return BPRT_EW_ADD;
+    case OP_SUB: return BPRT_EW_SUB;
+    case OP_MUL: return BPRT_EW_MUL;
+    case OP_DIV: return BPRT_EW_DIV;
+    case OP_POW: return BPRT_EW_POW;
+    case OP_MAXIMUM: return BPRT_EW_MAXIMUM;
+    case OP_MINIMUM: return BPRT_EW_MINIMUM;
+    case OP_GT: return BPRT_EW_GT;
+    case OP_EQ: return BPRT_EW_EQ;
+    default: return -1;
+    }
+}
+
+static int ew_word(EwProg *p, int32_t w) {
+    if (p->ncode >= (int)(sizeof p->code / sizeof p->code[0])) return 0;
+    p->code[p->ncode++] = w;
+    return 1;
+}
+
+static int ew_const(const E *e, EwProg *p, int id, double value, int from_node) {
+    if (p->nk >= 32) return -1;
+    if (from_node) elem(e, id, "0", p->konst[p->nk], sizeof p->konst[p->nk]);
+    else snprintf(p->konst[p->nk], sizeof p->konst[p->nk], "%.17g", value);
+    return p->nk++;
+}
+
+/* Postfix code for the tree at id; leaves numbered in fused_leaves' order. 0: no form. */
+static int ew_build(const E *e, EwProg *p, int id, int root) {
+    const Node *n = &e->g->nodes[id];
+    if (id != root && (e->fuse_user[id] < 0 || op_info[n->op].kind == OK_LEAF)) {
+        int leaf = p->nleaf++;
+        if (++p->depth > p->maxdepth) p->maxdepth = p->depth;
+        if (n->op == OP_CONST || n->op == OP_DIMVAL) {
+            int k = ew_const(e, p, id, 0, 1);
+            return k >= 0 && ew_word(p, BPRT_EW_CONST) && ew_word(p, k);
+        }
+        return ew_word(p, BPRT_EW_LEAF) && ew_word(p, leaf);
+    }
+    if (n->op == OP_BROADCAST) return ew_build(e, p, n->in[0], root);
+    int opc = ew_opcode(n->op);
+    if (opc < 0) return 0;
+    for (int k = 0; k < op_info[n->op].arity; k++)
+        if (!ew_build(e, p, n->in[k], root)) return 0;
+    if (op_info[n->op].arity == 2) p->depth--;
+    if (!ew_word(p, opc)) return 0;
+    if (n->op == OP_POWI) return ew_word(p, n->ival);
+    if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP) {
+        int k = ew_const(e, p, id, n->value, 0);
+        return k >= 0 && ew_word(p, k);
+    }
+    return 1;
+}
+
+/* Declares c_ (code), k_ (constants) and v_ (which leaves advance) for the tree at id. */
+static int ew_emit_tables(E *e, int id, const int *leaves, const int *vec, int nl) {
+    EwProg *p = calloc(1, sizeof *p);
+    if (!p) abort();
+    int ok = ew_build(e, p, id, id) && p->maxdepth <= BPRT_EW_DEPTH && p->nleaf == nl;
+    if (ok) {
+        fprintf(e->out, "        static const int32_t c_[] = {");
+        for (int i = 0; i < p->ncode; i++) fprintf(e->out, "%s%d", i ? ", " : "", (int)p->code[i]);
+        fprintf(e->out, "};\n        const double k_[] = {");
+        for (int i = 0; i < p->nk; i++) fprintf(e->out, "%s%s", i ? ", " : "", p->konst[i]);
+        fprintf(e->out, "%s};\n        static const unsigned char v_[] = {", p->nk ? "" : "0");
+        for (int l = 0; l < nl; l++) fprintf(e->out, "%s%d", l ? ", " : "", vec[l]);
+        fprintf(e->out, "%s};\n        (void)k_;\n", nl ? "" : "0");
+        (void)leaves;
+    }
+    int ncode = p->ncode;
+    free(p);
+    return ok ? ncode : 0;
+}
+
+/* A broadcasting elementwise loop. The output's axes are merged into groups inside which
+ * every leaf is either read along all axes or broadcast over all of them; the groups
+ * become the loops, the last one a unit-stride inner loop (j) with each leaf's offset
+ * (b<k>) computed once per row, which compilers vectorise and tcc runs without index
+ * arithmetic per element. Returns 0 (nothing written) when the tree is too large. */
+static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
+    enum { MAXL = 32, EXPR = 16384 };
+    const Graph *g = e->g;
+    const Shape *os = &g->nodes[id].shape;
+    int leaves[MAXL];
+    int nl = fused_leaves(e, id, id, leaves, 0, MAXL);
+    if (nl > MAXL || os->rank > 8) return 0;
+    int from[8], to[8], ng = 0;
+    for (int ax = 0; ax < os->rank; ax++) {
+        if (dim_is(os->d[ax], 1) && ng) { to[ng - 1] = ax + 1; continue; } /* extent 1 joins any group */
+        int same = ng > 0;
+        for (int l = 0; l < nl && same; l++) {
+            const Node *ln = &g->nodes[leaves[l]];
+            if (is_scalar_like(ln)) continue;
+            int prev = to[ng - 1] - 1;
+            while (prev > from[ng - 1] && dim_is(os->d[prev], 1)) prev--;
+            same = reads_axis(&ln->shape, os, ax) == reads_axis(&ln->shape, os, prev);
+        }
+        if (same) to[ng - 1] = ax + 1;
+        else { from[ng] = ax; to[ng] = ax + 1; ng++; }
+    }
+    char ext[8][256], *idx[MAXL];
+    for (int k = 0; k < ng; k++) dims_c(g, os, from[k], to[k], ext[k], sizeof ext[k]);
+    int vec[MAXL], ncode = 0;
+    for (int l = 0; l < nl; l++) {
+        const Node *ln = &g->nodes[leaves[l]];
+        int last = to[ng - 1] - 1;
+        while (last > from[ng - 1] && dim_is(os->d[last], 1)) last--;
+        vec[l] = !is_scalar_like(ln) && reads_axis(&ln->shape, os, last);
+    }
+    fprintf(e->out, "    {\n        size_t o = 0;\n");
+    if (ew && !(ncode = ew_emit_tables(e, id, leaves, vec, nl))) {
+        fprintf(e->out, "        (void)o;\n    }\n");
+        return 0;
+    }
+    for (int k = 0; k + 1 < ng; k++)
+        fprintf(e->out, "        for (size_t g%d = 0; g%d < %s; g%d++)\n", k, k, ext[k], k);
+    fprintf(e->out, "        {\n");
+    for (int l = 0; l < nl; l++) {
+        const Node *ln = &g->nodes[leaves[l]];
+        idx[l] = malloc(64);
+        if (!idx[l]) abort();
+        if (is_scalar_like(ln)) { snprintf(idx[l], 64, "0"); continue; }
+        /* offset of the leaf's row: sum over outer groups it reads of g<k> * its stride */
+        fprintf(e->out, "            const size_t b%d = 0", l);
+        int off = os->rank - ln->shape.rank;
+        for (int k = 0; k + 1 < ng; k++) {
+            int ax = to[k] - 1;
+            while (ax > from[k] && dim_is(os->d[ax], 1)) ax--;
+            if (!reads_axis(&ln->shape, os, ax)) continue;
+            char st[256];
+            int la = to[k] - off;
+            dims_c(g, &ln->shape, la < 0 ? 0 : la, ln->shape.rank, st, sizeof st);
+            fprintf(e->out, " + g%d * %s", k, st);
+        }
+        fprintf(e->out, ";\n");
+        int last = to[ng - 1] - 1;
+        while (last > from[ng - 1] && dim_is(os->d[last], 1)) last--;
+        snprintf(idx[l], 64, reads_axis(&ln->shape, os, last) ? "b%d + j" : "b%d", l);
+    }
+    if (ew) {
+        char p[96];
+        fprintf(e->out, "            const real *l_[] = {");
+        for (int l = 0; l < nl; l++) {
+            const Node *ln = &g->nodes[leaves[l]];
+            if (ln->op == OP_CONST || ln->op == OP_DIMVAL) fprintf(e->out, "%s0", l ? ", " : "");
+            else if (is_scalar_like(ln)) fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
+            else fprintf(e->out, "%s%s + b%d", l ? ", " : "", ptr(e, leaves[l], p, sizeof p), l);
+        }
+        fprintf(e->out, "%s};\n            bprt_ew_%s(c_, %d, k_, l_, v_, %s, %s + o);\n", nl ? "" : "0",
+                e->o->f64 ? "f64" : "f32", ncode, ext[ng - 1], out);
+        fprintf(e->out, "            o += %s;\n        }\n    }\n", ext[ng - 1]);
+        for (int l = 0; l < nl; l++) free(idx[l]);
+        return 1;
+    }
+    char *ex = malloc(EXPR);
+    if (!ex) abort();
+    int saved = e->fuse_user[id];
+    e->fuse_user[id] = id;
+    int next = 0;
+    e->leaf_idx = idx;
+    e->leaf_next = &next;
+    fused_expr(e, id, os, 0, ex, EXPR);
+    e->leaf_idx = NULL;
+    e->fuse_user[id] = saved;
+    fprintf(e->out, "            for (size_t j = 0; j < %s; j++) %s[o + j] = %s;\n", ext[ng - 1], out, ex);
+    fprintf(e->out, "            o += %s;\n        }\n    }\n", ext[ng - 1]);
+    for (int l = 0; l < nl; l++) free(idx[l]);
+    free(ex);
+    return 1;
 }
 
 static void emit_elementwise(E *e, int id) {
@@ -171,8 +391,36 @@ static void emit_elementwise(E *e, int id) {
     e->fuse_user[id] = id;
     fused_expr(e, id, &n->shape, flat, ex, EXPR);
     e->fuse_user[id] = saved;
+    if (e->o->ew_blocks && flat) { /* one bprt_ew call over all elements */
+        enum { MAXL = 32 };
+        int leaves[MAXL], vec[MAXL];
+        int nl = fused_leaves(e, id, id, leaves, 0, MAXL);
+        if (nl <= MAXL) {
+            for (int l = 0; l < nl; l++) vec[l] = !is_scalar_like(&g->nodes[leaves[l]]);
+            fprintf(e->out, "    {\n");
+            int ncode = ew_emit_tables(e, id, leaves, vec, nl);
+            if (ncode) {
+                char p[96];
+                fprintf(e->out, "        const real *l_[] = {");
+                for (int l = 0; l < nl; l++) {
+                    const Node *ln = &g->nodes[leaves[l]];
+                    if (ln->op == OP_CONST || ln->op == OP_DIMVAL) fprintf(e->out, "%s0", l ? ", " : "");
+                    else fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
+                }
+                fprintf(e->out, "%s};\n        bprt_ew_%s(c_, %d, k_, l_, v_, %s, %s);\n    }\n", nl ? "" : "0",
+                        e->o->f64 ? "f64" : "f32", ncode, total, out);
+                free(ex);
+                return;
+            }
+            fprintf(e->out, "    }\n");
+        }
+    }
     if (flat) {
         fprintf(e->out, "    for (size_t i = 0; i < %s; i++) %s[i] = %s;\n", total, out, ex);
+        free(ex);
+        return;
+    }
+    if ((e->o->ew_blocks && emit_grouped_broadcast(e, id, out, 1)) || emit_grouped_broadcast(e, id, out, 0)) {
         free(ex);
         return;
     }
@@ -208,6 +456,10 @@ static void emit_reduce(E *e, int id) {
     axis_view(e->g, &in->shape, n->axis, O, Rr, I, sizeof O);
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], x, sizeof x);
+    if (n->op == OP_SUM && in->dtype != DT_INT) { /* the runtime's row-wise, fixed-order sum */
+        fprintf(e->out, "    bprt_sum_axis_%s(%s, %s, %s, %s, %s);\n", e->o->f64 ? "f64" : "f32", x, O, Rr, I, out);
+        return;
+    }
     fprintf(e->out, "    for (size_t o = 0; o < %s; o++)\n      for (size_t j = 0; j < %s; j++) {\n", O, I);
     fprintf(e->out, "        const size_t nr = %s, ni = %s;\n        const %s *src = %s + o * nr * ni + j;\n", Rr, I,
             in->dtype == DT_INT ? "int32_t" : "real", x);
@@ -786,6 +1038,12 @@ static const char *runtime_decls =
     "                   double eps, double wd, int decoupled, double step, double scale);\n"
     "void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, double lr, double b1, double b2,\n"
     "                   double eps, double wd, int decoupled, double step, double scale);\n"
+    "void bprt_sum_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);\n"
+    "void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
+    "void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,\n"
+    "                 const unsigned char *vec, size_t n, float *out);\n"
+    "void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,\n"
+    "                 const unsigned char *vec, size_t n, double *out);\n"
 #define LAYER_DECLS(T, S)                                                                                          \
     "void bprt_im2col_" S "(const " T " *x, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, size_t stride, size_t pad, " T " *cols);\n" \
     "void bprt_col2im_" S "(const " T " *cols, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, size_t stride, size_t pad, " T " *x);\n" \
