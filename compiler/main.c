@@ -11,6 +11,7 @@
 #include "dist.h"
 #include "driver.h"
 #include "repl.h"
+#include "sample.h"
 #include "train.h"
 
 #ifndef BPC_VERSION
@@ -24,10 +25,11 @@ static const char *usage_text =
     "       bpc grad FILE.bp [--params P.safetensors] [--inputs I.safetensors] [-o G.safetensors] [--f64] [--seed N]\n"
     "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
     "       bpc hvp FILE.bp [--params P] --vector V.safetensors [--inputs I] [-o H.safetensors] [--f64] [--seed N]\n"
-    "       bpc train FILE.bp [--data DIR] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
+    "       bpc train FILE.bp [--data DIR|FILE.txt] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
     "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
     "                 [--checkpoint-every N] [--on-nan stop|skip]\n"
-    "       bpc eval FILE.bp --params P.safetensors --data DIR\n"
+    "       bpc eval FILE.bp --params P.safetensors --data DIR|FILE.txt\n"
+    "       bpc sample FILE.bp --params P [--prompt TEXT] [-n N] [--temperature X] [--seed N] [--jit tcc|cc]\n"
     "       bpc repl [FILE.bp]                       the interactive session (also: bpc alone on a terminal)\n"
     "       bpc --help | --version\n";
 
@@ -82,6 +84,9 @@ typedef struct Args {
     double lr;
     uint64_t seed;
     int seed_given;
+    const char *prompt;  /* bpc sample */
+    int nbytes;
+    double temperature;
 } Args;
 
 static int parse_int(const char *s, const char *flag) {
@@ -96,9 +101,11 @@ static void parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->optimize = 1;
     a->lr = -1;
+    a->nbytes = 200;
+    a->temperature = 0.8;
     a->jit = "tcc";
     int i = 1;
-    static const char *const cmds[] = {"grad", "check", "train", "eval", "hvp", NULL};
+    static const char *const cmds[] = {"grad", "check", "train", "eval", "hvp", "sample", NULL};
     if (i < argc)
         for (int k = 0; cmds[k]; k++)
             if (strcmp(argv[i], cmds[k]) == 0) {
@@ -134,7 +141,14 @@ static void parse_args(int argc, char **argv, Args *a) {
             if (strcmp(v, "skip") == 0) a->on_nan_skip = 1;
             else if (strcmp(v, "stop") != 0) usage_error("--on-nan takes stop or skip, not '%s'", v);
         }
-        else if (strcmp(s, "--lr") == 0) {
+        else if (strcmp(s, "--prompt") == 0) a->prompt = VALUE();
+        else if (strcmp(s, "-n") == 0) a->nbytes = parse_int(VALUE(), "-n");
+        else if (strcmp(s, "--temperature") == 0) {
+            char *end;
+            const char *v = VALUE();
+            a->temperature = strtod(v, &end);
+            if (*end || end == v || !(a->temperature >= 0) || isinf(a->temperature)) usage_error("bad value for %s", "--temperature");
+        } else if (strcmp(s, "--lr") == 0) {
             char *end;
             const char *v = VALUE();
             a->lr = strtod(v, &end);
@@ -403,6 +417,8 @@ int main(int argc, char **argv) {
     Args a;
     parse_args(argc, argv, &a);
     if (!a.file) usage_error("%s", "no input file");
+    if (a.cmd && strcmp(a.cmd, "sample") == 0 && !a.params)
+        usage_error("%s", "sample needs --params P.safetensors (the trained parameters, e.g. from bpc train --save)");
     if (!a.cmd && !a.emit && !a.out && !a.stats) usage_error("%s", "nothing to do: give -o OUT.c, --emit=..., or a command");
     if (a.cmd && a.stats) usage_error("--stats goes with -o or --emit, not with '%s'", a.cmd);
     if (a.cmd && strcmp(a.cmd, "hvp") == 0 && !a.vector) usage_error("%s", "hvp needs --vector V.safetensors (the direction v, keyed by parameter name)");
@@ -421,7 +437,11 @@ int main(int argc, char **argv) {
         else if (strcmp(a.cmd, "grad") == 0) rc = cmd_grad(&a, g);
         else if (strcmp(a.cmd, "check") == 0) rc = cmd_check(&a, g);
         else if (strcmp(a.cmd, "hvp") == 0) rc = cmd_hvp(&a, g);
-        else if (strcmp(a.cmd, "train") == 0 || strcmp(a.cmd, "eval") == 0) {
+        else if (strcmp(a.cmd, "sample") == 0) {
+            SampleOptions so = {a.params, a.prompt, a.nbytes, a.temperature, a.seed,
+                                strcmp(a.jit, "cc") == 0 ? JIT_CC : JIT_TCC, a.f64};
+            rc = sample_run(stdout, g, &so);
+        } else if (strcmp(a.cmd, "train") == 0 || strcmp(a.cmd, "eval") == 0) {
             TrainOptions to;
             memset(&to, 0, sizeof to);
             to.data = a.data;

@@ -2,11 +2,13 @@
 
 #include "train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,9 +23,14 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A split of the data: IDX images and labels, or a stretch of text (text != NULL; n then
+ * counts windows: non-overlapping ones for testing, len / T per epoch for training). */
 typedef struct Split {
     BprtIdx images, labels;
     int64_t n, pixels;
+    const unsigned char *text;
+    int64_t len;
+    unsigned char *own; /* the file's bytes, freed with this split */
 } Split;
 
 static int load_split(const char *dir, const char *prefix, Split *s, char *err) {
@@ -57,13 +64,95 @@ static int load_split(const char *dir, const char *prefix, Split *s, char *err) 
 static void free_split(Split *s) {
     bprt_idx_free(&s->images);
     bprt_idx_free(&s->labels);
+    free(s->own);
+    s->own = NULL;
+}
+
+/* --data FILE.txt: the whole file; the last 10% (rounded down) is the test split. Both
+ * splits need at least T + 1 bytes (one window and its next byte). */
+static int load_text(const char *path, int64_t T, Split *tr, Split *te, char *err) {
+    memset(tr, 0, sizeof *tr);
+    memset(te, 0, sizeof *te);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, BPRT_ERRLEN, "cannot open %.300s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, len = 0, n;
+    unsigned char *buf = malloc(cap);
+    if (!buf) abort();
+    while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+    }
+    int rd = ferror(f);
+    fclose(f);
+    int64_t ntest = (int64_t)len / 10, ntrain = (int64_t)len - ntest;
+    if (rd) snprintf(err, BPRT_ERRLEN, "cannot read %.300s", path);
+    else if (ntest < T + 1)
+        snprintf(err, BPRT_ERRLEN, "%.300s: %lld bytes of text is too short: windows of T = %lld bytes need at least %lld "
+                 "(T + 1 bytes for training and T + 1 in the held-out last 10%%)", path, (long long)len, (long long)T,
+                 (long long)(10 * (T + 1)));
+    if (rd || ntest < T + 1) {
+        free(buf);
+        return -1;
+    }
+    tr->own = buf;
+    tr->text = buf;
+    tr->len = ntrain;
+    tr->n = ntrain / T;
+    te->text = buf + ntrain;
+    te->len = ntest;
+    te->n = (ntest - 1) / T;
+    return 0;
+}
+
+/* Whether --data names a text file: a path that exists and is not a directory, or a name
+ * ending in .txt (so that a missing one is reported as such). */
+static int is_text_data(const char *path) {
+    struct stat st;
+    size_t n = strlen(path);
+    if (stat(path, &st) == 0) return !S_ISDIR(st.st_mode);
+    return n >= 4 && strcmp(path + n - 4, ".txt") == 0;
 }
 
 typedef struct Feed {
-    int img, lab;   /* input indices */
+    int img, lab;   /* input indices (text: the bytes and the next bytes) */
     int bsym;       /* symbolic batch dimension */
-    int64_t per;    /* reals per sample of the image input */
+    int64_t per;    /* reals per sample of the image input (text: T, ints per row) */
+    int text;       /* windows of text: idx[] in fill_batch are byte offsets */
 } Feed;
+
+int train_text_inputs(const Graph *g, int *in_bytes, int *in_next, int *bsym, int64_t *T, char *err) {
+    int k = 0, ids[2] = {-1, -1}, ok = g->ninputs == 2;
+    for (int i = 0; i < g->ninputs; i++)
+        if (g->inputs[i].dtype == DT_INT && k < 2) ids[k++] = i;
+    const Shape *a = ok && k == 2 ? &g->inputs[ids[0]].shape : NULL, *b = a ? &g->inputs[ids[1]].shape : NULL;
+    ok = a && a->rank == 2 && b->rank == 2 && a->d[0].sym >= 0 && a->d[0].c == 1 && b->d[0].sym == a->d[0].sym &&
+         b->d[0].c == 1 && a->d[1].sym < 0 && b->d[1].sym < 0 && a->d[1].c == b->d[1].c && a->d[1].c > 0;
+    if (!ok) {
+        size_t n = (size_t)snprintf(err, BPRT_ERRLEN, "program '%s' does not fit text data: it needs exactly two inputs, "
+                                    "': int' of shape [B, T] (B a name, T a number): the bytes and the bytes after "
+                                    "them; it has", g->model);
+        for (int i = 0; i < g->ninputs && n < BPRT_ERRLEN; i++) {
+            char sh[160];
+            n += (size_t)snprintf(err + n, BPRT_ERRLEN - n, "%s '%s' %s%s", i ? "," : "", g->inputs[i].name,
+                                  shape_str(&g->inputs[i].shape, &g->syms, sh, sizeof sh),
+                                  g->inputs[i].dtype == DT_INT ? " : int" : "");
+        }
+        if (!g->ninputs && n < BPRT_ERRLEN) snprintf(err + n, BPRT_ERRLEN - n, " no inputs");
+        return -1;
+    }
+    *in_bytes = ids[0];
+    *in_next = ids[1];
+    *bsym = a->d[0].sym;
+    *T = a->d[1].c;
+    return 0;
+}
 
 /* Finds which inputs take images and labels, and checks their shapes against the data. */
 static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, char *err) {
@@ -93,6 +182,14 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
 }
 
 static void fill_batch(const Model *m, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y) {
+    if (f->text) { /* row b: bytes idx[b] .. idx[b] + T - 1 and the bytes one further */
+        for (int b = 0; b < n; b++)
+            for (int64_t t = 0; t < f->per; t++) {
+                ((int32_t *)x)[b * f->per + t] = s->text[idx[b] + t];
+                y[b * f->per + t] = s->text[idx[b] + t + 1];
+            }
+        return;
+    }
     for (int b = 0; b < n; b++) {
         const unsigned char *src = s->images.data + idx[b] * f->per;
         if (m->f64)
@@ -112,11 +209,11 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
     if (!idx) abort();
     double tl = 0;
     int64_t correct = 0;
-    int64_t classes = g->noutputs ? (int64_t)g->nodes[g->outputs[0]].shape.d[g->nodes[g->outputs[0]].shape.rank - 1].c : 0;
+    int64_t classes = g->noutputs && !f->text ? (int64_t)g->nodes[g->outputs[0]].shape.d[g->nodes[g->outputs[0]].shape.rank - 1].c : 0;
     int64_t lo = s->n * dist_rank() / dist_size(), hi = s->n * (dist_rank() + 1) / dist_size();
     for (int64_t start = lo; start < hi; start += batch) {
         int n = (int)(hi - start < batch ? hi - start : batch);
-        for (int b = 0; b < n; b++) idx[b] = start + b;
+        for (int b = 0; b < n; b++) idx[b] = f->text ? (start + b) * f->per : start + b; /* text: window offsets */
         fill_batch(m, s, f, idx, n, x, y);
         const void *in[64] = {0};
         in[f->img] = x;
@@ -242,18 +339,28 @@ static int train_data(Run *r) {
     const Graph *g = m->g;
     char err[BPRT_ERRLEN];
     Split tr, te;
+    Feed f;
     double t_load = now();
-    if (load_split(o->data, "train", &tr, err) != 0) {
+    memset(&f, 0, sizeof f);
+    f.text = is_text_data(o->data);
+    if (f.text) { /* the program's inputs first: their T sets the windows */
+        if (train_text_inputs(g, &f.img, &f.lab, &f.bsym, &f.per, err) != 0) {
+            fprintf(stderr, "bpc: error: --data %s: %s\n", o->data, err);
+            return 1;
+        }
+        if (load_text(o->data, f.per, &tr, &te, err) != 0) {
+            fprintf(stderr, "bpc: error: %s\n", err);
+            return 1;
+        }
+    } else if (load_split(o->data, "train", &tr, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         return 1;
-    }
-    if (load_split(o->data, "t10k", &te, err) != 0) {
+    } else if (load_split(o->data, "t10k", &te, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         free_split(&tr);
         return 1;
     }
-    Feed f;
-    if (plan_feed(g, &tr, &f, o->data, err) != 0) {
+    if (!f.text && plan_feed(g, &tr, &f, o->data, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         free_split(&tr);
         free_split(&te);
@@ -265,28 +372,36 @@ static int train_data(Run *r) {
     dims[f.bsym] = batch;
     size_t wsz = m->ws_size(dims);
     void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
-    void *x = calloc((size_t)batch * (size_t)f.per, m->real_size);
-    int32_t *y = calloc((size_t)batch, sizeof *y);
+    void *x = calloc((size_t)batch * (size_t)f.per, f.text ? sizeof(int32_t) : m->real_size);
+    int32_t *y = calloc((size_t)batch * (size_t)(f.text ? f.per : 1), sizeof *y);
     int64_t outn = 1;
     if (g->noutputs) {
         const Shape *os = &g->nodes[g->outputs[0]].shape;
         for (int k = 0; k < os->rank; k++) outn *= os->d[k].c * (os->d[k].sym >= 0 ? batch : 1);
     }
     void *out = calloc((size_t)outn, m->real_size);
+    if (f.text) /* an epoch of text: len / (batch T) full batches of windows at random offsets */
+        tr.n = (tr.n / batch > 0 ? tr.n / batch : 1) * batch;
     int64_t *perm = malloc((size_t)tr.n * sizeof *perm);
     if (!ws || !x || !y || !out || !perm) abort();
     int tty = isatty(2) && dist_rank() == 0;
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0, steps_this_run = 0;
     uint64_t seed = (uint64_t)r->progress[3];
-    if (!o->eval_only)
+    if (!o->eval_only && f.text)
+        printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
+               "%s, lr %g%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
+               (long long)per_epoch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, r->progress[2] ? " (resumed)" : "");
+    else if (!o->eval_only)
         printf("training %s on %s: %lld samples, batch %d, %s, lr %g, data loaded in %.2f s%s\n", g->model, o->data,
                (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, t_load,
                r->progress[2] ? " (resumed)" : "");
     int rc = 0;
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
-        for (int64_t i = 0; i < tr.n; i++) perm[i] = i;
-        for (int64_t i = tr.n - 1; i > 0; i--) {
+        for (int64_t i = 0; i < tr.n && f.text; i++) /* text: windows at random offsets */
+            perm[i] = (int64_t)(bprt_rng_u64(seed, 0x7e470000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(tr.len - f.per));
+        for (int64_t i = 0; i < tr.n && !f.text; i++) perm[i] = i;
+        for (int64_t i = f.text ? 0 : tr.n - 1; i > 0; i--) {
             int64_t j = (int64_t)(bprt_rng_u64(seed, 0x5eed0000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(i + 1));
             int64_t t = perm[i];
             perm[i] = perm[j];
@@ -350,7 +465,12 @@ static int train_data(Run *r) {
         }
         double tl, ta;
         evaluate(m, &te, &f, r->params, batch, ws, x, y, out, &tl, &ta);
-        printf("epoch %d%s: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
+        if (f.text)
+            printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
+                   finished ? "" : " (partial)", seen ? sum_loss / (double)seen : (double)NAN, tl, wall, compute,
+                   (double)(seen * f.per) / wall, skipped ? " [batches skipped for non-finite values]" : "");
+        else
+            printf("epoch %d%s: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
                ep, finished ? "" : " (partial)", seen ? sum_loss / (double)seen : (double)NAN, tl, 100 * ta, wall, compute,
                (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
         fflush(stdout);
@@ -371,7 +491,10 @@ static int train_data(Run *r) {
     if (o->eval_only) {
         double tl, ta;
         evaluate(m, &te, &f, r->params, batch, ws, x, y, out, &tl, &ta);
-        printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", tl, 100 * ta, (long long)te.n);
+        if (f.text)
+            printf("test loss %.4f nats/byte (%lld windows of %lld bytes)\n", tl, (long long)te.n, (long long)f.per);
+        else
+            printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", tl, 100 * ta, (long long)te.n);
     }
 done:
     free(ws);

@@ -1,7 +1,8 @@
 /* train.h — `bpc train` and `bpc eval`: the training driver over a JIT-compiled model.
  *
  * Data: --data DIR (the four IDX files of the MNIST family; images to the first real
- * input scaled to [0,1], labels to the `: int` input), --inputs FILE (one fixed batch), or
+ * input scaled to [0,1], labels to the `: int` input), --data FILE.txt (bytes of text, see
+ * train_text_inputs), --inputs FILE (one fixed batch), or
  * neither (inputs take their defaults). Each epoch shuffles from the seed; the last partial
  * batch is run at its own size. Progress goes to stderr (a bar on a terminal, plain lines
  * otherwise); per-epoch summaries to stdout.
@@ -33,5 +34,16 @@ typedef struct TrainOptions {
 } TrainOptions;
 
 int train_run(Graph *g, const TrainOptions *o);
+
+/* Text data (--data FILE.txt, any path that is not a directory): a byte-level language
+ * model's program has exactly two inputs, `: int` of shape [B, T] with B a name and T a
+ * number; row b of the first gets T bytes of the text from a random offset (the seeded
+ * RNG, stream 0x7e470000 + epoch, index = row of the epoch), the second the same window
+ * one byte further on (the targets). The last 10% of the file is the test split, evaluated
+ * over its non-overlapping windows (the loss in nats/byte when the loss is cross_entropy's
+ * mean). An epoch is len(train) / (B T) steps (at least one). Finds those inputs (their
+ * indices, the batch dimension and T); returns 0, or -1 with a message in err naming the
+ * program and listing its inputs. bpc sample requires the same inputs. */
+int train_text_inputs(const Graph *g, int *in_bytes, int *in_next, int *bsym, int64_t *T, char *err);
 
 #endif

@@ -5,7 +5,8 @@ set -e
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PKGS="build-essential cmake flex bison tcc libtcc-dev libcmocka-dev zlib1g-dev \
-  clang libclang-rt-14-dev valgrind pkg-config libedit-dev libcjson-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin tmux"
+  clang libclang-rt-14-dev valgrind pkg-config libedit-dev libcjson-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin tmux \
+  fortunes fortunes-min"
 missing=
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

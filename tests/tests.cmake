@@ -15,3 +15,6 @@ include(${CMAKE_CURRENT_LIST_DIR}/compiler.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/hvp.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/fuzz.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/valgrind.cmake)
+# Byte-level language models: bpc train --data FILE.txt, bpc sample (tests/text.sh)
+add_test(NAME text COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/text.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR}
+  $<TARGET_FILE:st_dump>)

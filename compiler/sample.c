@@ -1,0 +1,101 @@
+/* sample.c — see sample.h. */
+#include "sample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bprt.h"
+#include "compile.h"
+#include "driver.h"
+#include "train.h"
+
+/* The first output must be [B, T, V]: the batch dimension and T of the inputs, 2 <= V <= 256.
+ * Returns V, or 0 with a message in err. */
+static int64_t logits_width(const Graph *g, int bsym, int64_t T, char *err) {
+    const Shape *s = g->noutputs ? &g->nodes[g->outputs[0]].shape : NULL;
+    if (s && s->rank == 3 && s->d[0].sym == bsym && s->d[0].c == 1 && s->d[1].sym < 0 && s->d[1].c == T &&
+        s->d[2].sym < 0 && s->d[2].c >= 2 && s->d[2].c <= 256)
+        return s->d[2].c;
+    char sh[160];
+    snprintf(err, BPRT_ERRLEN, "program '%s' cannot be sampled: its first 'output' must be the logits, of shape "
+             "[%s, %lld, V] with 2 <= V <= 256 (one score per byte value), but %s%s", g->model, g->syms.names[bsym],
+             (long long)T, s ? "it is " : "it has no 'output'", s ? shape_str(s, &g->syms, sh, sizeof sh) : "");
+    return 0;
+}
+
+/* The next byte from logits z[0..V): softmax(z / temperature) sampled with uniform u in
+ * [0, 1); temperature 0: the first largest. */
+static int pick(const Model *m, const void *z, int64_t V, double temperature, double u) {
+    int best = 0;
+    for (int64_t k = 1; k < V; k++)
+        if (drv_get(m, z, k) > drv_get(m, z, best)) best = (int)k;
+    if (temperature <= 0) return best;
+    double top = drv_get(m, z, best), sum = 0, p[256];
+    for (int64_t k = 0; k < V; k++) sum += p[k] = exp((drv_get(m, z, k) - top) / temperature);
+    double target = u * sum;
+    for (int64_t k = 0; k < V; k++) {
+        target -= p[k];
+        if (target < 0) return (int)k;
+    }
+    return best; /* rounding left target >= 0 */
+}
+
+int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
+    char err[BPRT_ERRLEN];
+    int in_bytes, in_next, bsym;
+    int64_t T, V;
+    if (train_text_inputs(g, &in_bytes, &in_next, &bsym, &T, err) != 0 || !(V = logits_width(g, bsym, T, err))) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return 1;
+    }
+    Model m;
+    if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
+        fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
+        return 1;
+    }
+    void *params = calloc((size_t)g->nparam_reals + 1, m.real_size);
+    if (!params) abort();
+    if (drv_load_params(&m, o->params, params, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        free(params);
+        bpc_model_free(&m);
+        return 1;
+    }
+    int dims[BP_MAXSYMS] = {0};
+    dims[bsym] = 1;
+    size_t wsz = m.ws_size(dims);
+    void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
+    int32_t *ids = calloc((size_t)T, sizeof *ids), *next = calloc((size_t)T, sizeof *next);
+    void *logits = calloc((size_t)(T * V), m.real_size);
+    const char *prompt = o->prompt ? o->prompt : "";
+    size_t plen = strlen(prompt), len = plen ? plen : 1;
+    unsigned char *ctx = malloc(len + (size_t)o->n + 1);
+    if (!ws || !ids || !next || !logits || !ctx) abort();
+    if (plen) memcpy(ctx, prompt, plen);
+    else ctx[0] = '\n';
+    fputs(prompt, out);
+    const void *in[64] = {0};
+    in[in_bytes] = ids;
+    in[in_next] = next;
+    void *outs[16] = {logits};
+    for (int i = 0; i < o->n; i++) {
+        size_t w = len < (size_t)T ? len : (size_t)T;
+        for (size_t t = 0; t < (size_t)T; t++) ids[t] = t < w ? ctx[len - w + t] : 0;
+        m.forward(params, in, outs, dims, ws);
+        const char *z = (const char *)logits + (w - 1) * (size_t)V * m.real_size;
+        int c = pick(&m, z, V, o->temperature, bprt_rng_uniform(o->seed, 0x5a3e0000ULL, (uint64_t)i));
+        ctx[len++] = (unsigned char)c;
+        fputc(c, out);
+        fflush(out);
+    }
+    if (len && ctx[len - 1] != '\n') fputc('\n', out);
+    free(ctx);
+    free(logits);
+    free(ids);
+    free(next);
+    free(ws);
+    free(params);
+    bpc_model_free(&m);
+    return 0;
+}

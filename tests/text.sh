@@ -1,0 +1,95 @@
+#!/bin/sh
+# Byte-level language models: `bpc train --data FILE.txt` lowers the held-out loss of
+# tests/text/tiny_lm.bp on tests/text/corpus.txt, a run stopped and resumed ends with the
+# parameters of an uninterrupted one, `bpc sample` is deterministic at temperature 0 and
+# reproducible from --seed, and malformed uses give exact errors.
+# usage: text.sh BPC SOURCE_DIR ST_DUMP     (runs in well under ten seconds, --threads 1)
+set -u
+bpc=$1
+src=$2
+st_dump=$3
+model=$src/tests/text/tiny_lm.bp
+corpus=$src/tests/text/corpus.txt
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err)
+  want=$1; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; cat "$tmp/out" "$tmp/err"; fi
+}
+same() { # file expected-text what
+  if [ "$(cat "$1")" = "$2" ]; then ok; else bad "$3: got"; cat "$1"; echo "expected"; echo "$2"; fi
+}
+# the held-out loss of the last epoch line in $tmp/out
+test_loss() { sed -n 's/^epoch .*test loss \([0-9.]*\) nats\/byte.*/\1/p' "$tmp/out" | tail -1; }
+
+cd "$tmp" || exit 1
+args="--data $corpus --batch 8 --threads 1 --seed 1"
+
+# ---- a. training lowers the held-out loss: from ln 256 = 5.55 to below 3.2 in 60 steps ------
+run 0 "$bpc" train "$model" $args --steps 1
+first=$(test_loss)
+if grep -q "^training tiny_lm on .*corpus.txt: 1732 bytes of text (192 held out), windows of 16 bytes, batch 8, 13 steps an epoch" "$tmp/out"
+then ok; else bad "training header"; cat "$tmp/out"; fi
+run 0 "$bpc" train "$model" $args --steps 60 --save a.safetensors
+last=$(test_loss)
+if awk -v f="$first" -v l="$last" 'BEGIN { exit !(f > 5.0 && l != "" && l < 3.2) }'; then ok
+else bad "held-out loss after 1 step '$first' (expected > 5), after 60 steps '$last' (expected < 3.2)"; cat "$tmp/out"; fi
+run 0 "$bpc" eval "$model" --params a.safetensors --data "$corpus" --batch 8 --threads 1
+same "$tmp/out" "test loss $last nats/byte (11 windows of 16 bytes)" "bpc eval on text"
+
+# ---- b. 25 steps, then 35 more from the checkpoint (across epochs): the same parameters -----
+run 0 "$bpc" train "$model" $args --steps 25 --save b.safetensors
+run 0 "$bpc" train "$model" $args --steps 35 --params b.safetensors --save b.safetensors
+if grep -q "^resuming from b.safetensors: epoch 2, step 13 (25 steps done)" "$tmp/out"; then ok
+else bad "resumed run"; cat "$tmp/out"; fi
+"$st_dump" a.safetensors >a.txt
+"$st_dump" b.safetensors >b.txt
+if [ -s a.txt ] && cmp -s a.txt b.txt; then ok
+else bad "resumed and uninterrupted runs end with different parameters or state:"; diff a.txt b.txt | cut -c1-200 | head -8; fi
+
+# ---- c. sampling: the prompt and -n bytes; temperature 0 deterministic, --seed reproducible --
+run 0 "$bpc" sample "$model" --params a.safetensors --prompt "The fox " -n 40 --temperature 0
+cp "$tmp/out" t0.txt
+if [ "$(head -c 8 t0.txt)" = "The fox " ] && [ "$(wc -c <t0.txt)" -eq 49 ]; then ok
+else bad "sample: expected the prompt, 40 bytes and a newline, got"; od -c t0.txt | head; fi
+run 0 "$bpc" sample "$model" --params a.safetensors --prompt "The fox " -n 40 --temperature 0 --seed 9
+if cmp -s t0.txt "$tmp/out"; then ok; else bad "temperature 0 depends on the seed"; fi
+for s in 5 5 6; do
+  run 0 "$bpc" sample "$model" --params a.safetensors --prompt "The" -n 60 --seed $s
+  cp "$tmp/out" s$s.$pass.txt
+done
+set -- s5.*.txt
+if cmp -s "$1" "$2"; then ok; else bad "two samples with --seed 5 differ"; fi
+if cmp -s "$1" s6.*.txt; then bad "samples with --seed 5 and 6 are the same"; else ok; fi
+# an empty prompt, more bytes than the window holds
+run 0 "$bpc" sample "$model" --params a.safetensors -n 50
+if [ "$(wc -c <"$tmp/out")" -ge 50 ]; then ok; else bad "sample without a prompt"; cat "$tmp/out"; fi
+
+# ---- d. errors -------------------------------------------------------------------------------
+head -c 150 "$corpus" >short.txt
+run 1 "$bpc" train "$model" --data short.txt --steps 1
+same "$tmp/err" "bpc: error: short.txt: 150 bytes of text is too short: windows of T = 16 bytes need at least 170 (T + 1 bytes for training and T + 1 in the held-out last 10%)" "text too short"
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$corpus" --steps 1
+same "$tmp/err" "bpc: error: --data $corpus: program 'fashion_mlp' does not fit text data: it needs exactly two inputs, ': int' of shape [B, T] (B a name, T a number): the bytes and the bytes after them; it has 'x' [B, 784], 'y' [B] : int" "program without two int [B, T] inputs"
+run 1 "$bpc" train "$model" --data missing.txt --steps 1
+same "$tmp/err" "bpc: error: cannot open missing.txt: No such file or directory" "missing text file"
+run 2 "$bpc" sample "$model"
+head -1 "$tmp/err" >first.txt
+same first.txt "bpc: sample needs --params P.safetensors (the trained parameters, e.g. from bpc train --save)" "sample without --params"
+run 1 "$bpc" sample "$src/examples/fashion_mlp.bp" --params a.safetensors
+same "$tmp/err" "bpc: error: program 'fashion_mlp' does not fit text data: it needs exactly two inputs, ': int' of shape [B, T] (B a name, T a number): the bytes and the bytes after them; it has 'x' [B, 784], 'y' [B] : int" "sample of a program without text inputs"
+grep -v '^output' "$model" >noout.bp
+run 1 "$bpc" sample noout.bp --params a.safetensors
+same "$tmp/err" "bpc: error: program 'noout' cannot be sampled: its first 'output' must be the logits, of shape [B, 16, V] with 2 <= V <= 256 (one score per byte value), but it has no 'output'" "sample without logits"
+run 1 "$bpc" sample "$model" --params short.txt
+if grep -q "^bpc: error: short.txt: " "$tmp/err"; then ok; else bad "sample with a bad --params file"; cat "$tmp/err"; fi
+run 2 "$bpc" sample "$model" --params a.safetensors --temperature -1
+if grep -q "^bpc: bad value for --temperature" "$tmp/err"; then ok; else bad "negative temperature"; cat "$tmp/err"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
