@@ -305,7 +305,7 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
     }
     char ext[8][256], *idx[MAXL];
     for (int k = 0; k < ng; k++) dims_c(g, os, from[k], to[k], ext[k], sizeof ext[k]);
-    int vec[MAXL], ncode = 0;
+    int vec[MAXL] = {0}, ncode = 0;
     for (int l = 0; l < nl; l++) {
         const Node *ln = &g->nodes[leaves[l]];
         int last = to[ng - 1] - 1;
@@ -393,7 +393,7 @@ static void emit_elementwise(E *e, int id) {
     e->fuse_user[id] = saved;
     if (e->o->ew_blocks && flat) { /* one bprt_ew call over all elements */
         enum { MAXL = 32 };
-        int leaves[MAXL], vec[MAXL];
+        int leaves[MAXL], vec[MAXL] = {0};
         int nl = fused_leaves(e, id, id, leaves, 0, MAXL);
         if (nl <= MAXL) {
             for (int l = 0; l < nl; l++) vec[l] = !is_scalar_like(&g->nodes[leaves[l]]);
@@ -567,6 +567,11 @@ static void emit_transpose(E *e, int id) {
     dims_c(g, &n->shape, 0, r - 2, Bt, sizeof Bt);
     dim_c(n->shape.d[r - 1], &g->syms, M, sizeof M); /* input rows */
     dim_c(n->shape.d[r - 2], &g->syms, N, sizeof N); /* input cols */
+    if (n->dtype != DT_INT && e->plan->buf[id] != e->plan->buf[n->in[0]]) { /* the runtime's tiled copy */
+        fprintf(e->out, "    bprt_transpose_%s(%s, %s, (size_t)%s, (size_t)%s, %s);\n", e->o->f64 ? "f64" : "f32", x, Bt, M, N,
+                out);
+        return;
+    }
     fprintf(e->out, "    for (size_t b = 0; b < %s; b++) {\n        const size_t m = %s, n = %s;\n"
                     "        for (size_t i = 0; i < m; i++) for (size_t j = 0; j < n; j++)\n"
                     "            %s[b * m * n + j * m + i] = %s[b * m * n + i * n + j];\n    }\n",
@@ -1040,6 +1045,8 @@ static const char *runtime_decls =
     "                   double eps, double wd, int decoupled, double step, double scale);\n"
     "void bprt_sum_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);\n"
     "void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
+    "void bprt_transpose_f32(const float *x, size_t Bt, size_t M, size_t N, float *y);\n"
+    "void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *y);\n"
     "void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,\n"
     "                 const unsigned char *vec, size_t n, float *out);\n"
     "void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,\n"

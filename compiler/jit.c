@@ -50,6 +50,8 @@ static const struct {
     {"bprt_adam_f64", (void *)bprt_adam_f64},
     {"bprt_sum_axis_f32", (void *)bprt_sum_axis_f32},
     {"bprt_sum_axis_f64", (void *)bprt_sum_axis_f64},
+    {"bprt_transpose_f32", (void *)bprt_transpose_f32},
+    {"bprt_transpose_f64", (void *)bprt_transpose_f64},
     {"bprt_ew_f32", (void *)bprt_ew_f32},
     {"bprt_ew_f64", (void *)bprt_ew_f64},
 #define LAYER_SYMS(S)                                                                              \

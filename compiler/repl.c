@@ -944,7 +944,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         else if (ok && strcmp(o, "--steps") == 0) ok = parse_count(v, &to.steps) == 0;
         else if (ok && strcmp(o, "--batch") == 0) ok = parse_count(v, &to.batch) == 0 && to.batch > 0;
         else if (ok && strcmp(o, "--seed") == 0) {
-            int s;
+            int s = 0;
             ok = parse_count(v, &s) == 0;
             to.seed = (uint64_t)s;
         } else if (ok && strcmp(o, "--jit") == 0) {

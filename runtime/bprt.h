@@ -44,6 +44,9 @@ void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, d
 /* ---- reductions (reduce.c): y[o, i] = sum over r of x[o, r, i], in double, fixed order ---- */
 void bprt_sum_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);
 void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);
+/* y[b, j, i] = x[b, i, j], x of shape [Bt, M, N] (reduce.c); y must not overlap x */
+void bprt_transpose_f32(const float *x, size_t Bt, size_t M, size_t N, float *y);
+void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *y);
 
 /* ---- fused elementwise expressions, evaluated in blocks (ew.c: the program format) ---- */
 enum {

@@ -122,6 +122,36 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
         (void)work_;                                                                               \
         PAR_FOR                                                                                    \
         for (size_t n = 0; n < N; n++) {                                                           \
+            if (stride == k) { /* windows tile the plane: every element written once, no memset */ \
+                for (size_t i = 0; i < OH; i++) {                                                  \
+                    for (size_t j = 0; j < OW; j++) {                                              \
+                        const size_t base = (n * H + i * k) * W + j * k;                           \
+                        size_t at = base;                                                          \
+                        T m = x[base];                                                             \
+                        int nan = m != m;                                                          \
+                        for (size_t a = 0; a < k; a++)                                             \
+                            for (size_t c = 0; c < k; c++) {                                       \
+                                const size_t q = base + a * W + c;                                 \
+                                const T v = x[q];                                                  \
+                                const int take = !nan && (v > m || v != v);                        \
+                                m = take ? v : m;                                                  \
+                                at = take ? q : at;                                                \
+                                nan |= v != v;                                                     \
+                            }                                                                      \
+                        const T g = gy[(n * OH + i) * OW + j];                                     \
+                        for (size_t a = 0; a < k; a++)                                             \
+                            for (size_t c = 0; c < k; c++) {                                       \
+                                const size_t q = base + a * W + c;                                 \
+                                gx[q] = q == at ? g : (T)0;                                        \
+                            }                                                                      \
+                    }                                                                              \
+                    for (size_t a = 0; a < k; a++) /* columns right of the last window */         \
+                        for (size_t c = OW * k; c < W; c++) gx[(n * H + i * k + a) * W + c] = 0;  \
+                }                                                                                  \
+                for (size_t r = OH * k; r < H; r++) /* rows below the last window */               \
+                    for (size_t c = 0; c < W; c++) gx[(n * H + r) * W + c] = 0;                    \
+                continue;                                                                          \
+            }                                                                                      \
             memset(gx + n * H * W, 0, sizeof(T) * H * W);                                          \
             for (size_t i = 0; i < OH; i++)                                                        \
                 for (size_t j = 0; j < OW; j++) {                                                  \

@@ -1,5 +1,6 @@
-/* reduce.c — sums along one axis, the reduction generated code calls most (bias
- * gradients: a [B, N] adjoint summed over B; per-channel sums of conv outputs).
+/* reduce.c — the data-movement kernels generated code calls most: sums along one axis
+ * (bias gradients: a [B, N] adjoint summed over B; per-channel sums of conv outputs) and
+ * batched transposes (a convolution's [B*P, O] GEMM result to NCHW and back).
  *
  * Legend: x viewed as [O, R, I] (outer, reduced, inner), y as [O, I]:
  *   y[o, i] = sum over r of x[o, r, i], accumulated in double in the order r = 0, 1, ...
@@ -38,3 +39,24 @@ enum { SUM_BLOCK = 128 }; /* double accumulators per block (1 KiB on the stack) 
 
 DEFINE_SUM_AXIS(float, f32)
 DEFINE_SUM_AXIS(double, f64)
+
+/* y[b, j, i] = x[b, i, j] for x [Bt, M, N]: in TR_TILE x TR_TILE tiles, so that both the
+ * reads and the writes stay within a few cache lines per row. */
+enum { TR_TILE = 32 };
+#define DEFINE_TRANSPOSE(T, SUF)                                                                   \
+    void bprt_transpose_##SUF(const T *x, size_t Bt, size_t M, size_t N, T *y) {                   \
+        for (size_t b = 0; b < Bt; b++) {                                                          \
+            const T *xb = x + b * M * N;                                                           \
+            T *yb = y + b * M * N;                                                                 \
+            for (size_t i0 = 0; i0 < M; i0 += TR_TILE)                                             \
+                for (size_t j0 = 0; j0 < N; j0 += TR_TILE) {                                       \
+                    const size_t i1 = i0 + TR_TILE < M ? i0 + TR_TILE : M;                         \
+                    const size_t j1 = j0 + TR_TILE < N ? j0 + TR_TILE : N;                         \
+                    for (size_t j = j0; j < j1; j++)                                               \
+                        for (size_t i = i0; i < i1; i++) yb[j * M + i] = xb[i * N + j];            \
+                }                                                                                  \
+        }                                                                                          \
+    }
+
+DEFINE_TRANSPOSE(float, f32)
+DEFINE_TRANSPOSE(double, f64)
