@@ -2,6 +2,7 @@
 bp_cmocka_test(test_compiler tests/test_compiler.c tests/harness.c)
 bp_cmocka_test(test_ops tests/test_ops.c tests/harness.c)
 bp_cmocka_test(test_checkpoint tests/test_checkpoint.c tests/harness.c)
+add_test(NAME checkpoint_cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/checkpoint.sh $<TARGET_FILE:bpc>)
 add_test(NAME emit_compilers COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/emit_compilers.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/cli.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 bp_cmocka_test(test_diagnostics tests/test_diagnostics.c tests/harness.c)
