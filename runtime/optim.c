@@ -105,6 +105,12 @@
         PAR_END                                                                                    \
     }
 
-/* __builtin_sqrt: no errno, so the loops vectorise whatever the flags */
+/* __builtin_sqrt: no errno, so the loops vectorise whatever the flags (tcc, compiling a
+ * --standalone file, has no builtins: libm's sqrt there) */
+#if defined(__GNUC__) && !defined(__TINYC__)
 DEFINE_OPTIM(float, f32, __builtin_sqrtf)
 DEFINE_OPTIM(double, f64, __builtin_sqrt)
+#else
+DEFINE_OPTIM(float, f32, sqrtf)
+DEFINE_OPTIM(double, f64, sqrt)
+#endif

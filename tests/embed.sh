@@ -39,6 +39,15 @@ mkdir -p "$tmp/sa"
 "$tmp/prefix/bin/bpc" --emit=test "$src/examples/fashion_mlp.bp" > "$tmp/sa/check.c"
 if cc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -I"$tmp/sa" "$tmp/sa/fashion_mlp.c" "$tmp/sa/check.c" -lm -o "$tmp/sa/check" 2>"$tmp/sa.log"; then ok; else bad "standalone build"; cat "$tmp/sa.log"; fi
 [ -x "$tmp/sa/check" ] && "$tmp/sa/check" > "$tmp/sa.run" && grep -q '^ok$' "$tmp/sa.run" && ok || { bad "standalone self-check"; cat "$tmp/sa.run"; }
+# the same file with tcc, f32 and f64 (tcc has no __builtin_sqrtf: the runtime must not need it)
+for prec in f32 f64; do
+  flag=; [ $prec = f64 ] && flag=--f64
+  mkdir -p "$tmp/sat$prec"
+  "$tmp/prefix/bin/bpc" "$src/examples/fashion_mlp.bp" -o "$tmp/sat$prec/fashion_mlp.c" --standalone $flag
+  "$tmp/prefix/bin/bpc" --emit=test "$src/examples/fashion_mlp.bp" $flag > "$tmp/sat$prec/check.c"
+  if tcc -std=c99 -Wall -Werror -I"$tmp/sat$prec" "$tmp/sat$prec/fashion_mlp.c" "$tmp/sat$prec/check.c" -lm -o "$tmp/sat$prec/check" 2>"$tmp/sat.log" &&
+     "$tmp/sat$prec/check" > "$tmp/sat.run" && grep -q '^ok$' "$tmp/sat.run"; then ok; else bad "standalone $prec with tcc"; cat "$tmp/sat.log" "$tmp/sat.run"; fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
