@@ -89,7 +89,7 @@ static void dump_stmt(FILE *out, const Stmt *s) {
         return;
     case ST_BIND: fprintf(out, "(%s %s ", s->checkpoint ? "checkpoint" : "bind", s->name); break;
     case ST_DEF:
-        fprintf(out, "(def %s (", s->name);
+        fprintf(out, "(%sdef %s (", s->checkpoint ? "checkpoint " : "", s->name);
         for (int i = 0; i < s->nparams; i++) fprintf(out, i ? " %s" : "%s", s->params[i]);
         fputs(") ", out);
         if (s->is_block) {

@@ -50,7 +50,7 @@ typedef enum StmtKind {
     ST_INPUT,     /* input NAME[dims] [: int] [= value] */
     ST_PARAM,     /* param NAME[dims] [= value (initialiser expression)] */
     ST_BIND,      /* [checkpoint] NAME = value */
-    ST_DEF,       /* def NAME(params) = value   |   def NAME(params) { body; return value } */
+    ST_DEF,       /* [checkpoint] def NAME(params) = value  |  ... def NAME(params) { body; return value } */
     ST_LOSS,      /* loss value */
     ST_OUTPUT,    /* output names... */
     ST_OPTIMIZER, /* optimizer NAME(args) */
@@ -70,7 +70,8 @@ struct Stmt {
     int ndims;
     int is_int;         /* ST_INPUT with ': int' */
     Expr *value;        /* see StmtKind; NULL when absent */
-    int checkpoint;     /* ST_BIND written `checkpoint NAME = ...`: recomputed for the backward pass */
+    int checkpoint;     /* ST_BIND `checkpoint NAME = ...`, ST_DEF `checkpoint def ...`: recomputed
+                           for the backward pass (a def: its body, not its result) */
     Loc checkpoint_loc; /* of the word `checkpoint` */
     const char **params; /* ST_DEF parameter names */
     Loc *param_locs;

@@ -479,6 +479,9 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
         scope_add(S, &local, (Binding){def->params[j], v, NULL, def->param_locs[j]});
     }
     S->calls[S->ncalls++] = def;
+    Graph *g = S->g;
+    int saved = g->remat_mode;
+    if (def->checkpoint) g->remat_mode = REMAT_MARKED;
     int r = -1, ok = 1;
     for (int i = 0; i < def->nbody && ok; i++) {
         const Stmt *st = def->body[i];
@@ -494,6 +497,14 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
         }
     }
     if (ok && def->value) r = lower(S, &local, def->value);
+    g->remat_mode = saved;
+    /* `checkpoint def`: the body is recomputed, its result kept (it is usually the next
+     * call's argument), unless a checkpoint binding asked for the value itself. The node
+     * was just made, and sema's graph does no hash-consing, so its mark may change. */
+    if (def->checkpoint && saved != REMAT_MARKED && r >= 0 && g->nodes[r].remat == REMAT_MARKED) {
+        BP_ASSERT(!g->cse);
+        g->nodes[r].remat = REMAT_NONE;
+    }
     S->ncalls--;
     return r;
 }

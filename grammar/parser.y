@@ -209,6 +209,8 @@ stmt:
 | NAME PARAM NAME dims init                { $$ = st_not_checkpoint(p, $1, @1, st_param(p, @2, $3, @3, $4, $5), "a parameter"); }
 | DEF NAME '(' params ')' '=' expr         { $$ = st_def(p, @1, $2, @2, $4, $7); }
 | DEF NAME '(' params ')' block            { $$ = st_def_block(p, @1, $2, @2, $4, $6); }
+| NAME DEF NAME '(' params ')' '=' expr    { $$ = st_checkpoint(p, $1, @1, st_def(p, @2, $3, @3, $5, $8)); }
+| NAME DEF NAME '(' params ')' block       { $$ = st_checkpoint(p, $1, @1, st_def_block(p, @2, $3, @3, $5, $7)); }
 | LOSS expr                                { $$ = st_value(p, ST_LOSS, @1, $2); }
 | OUTPUT names                             { $$ = st_output(p, @1, $2); }
 | OPTIMIZER NAME                           { $$ = st_optimizer(p, @1, $2, @2, NULL); }
@@ -610,12 +612,13 @@ static Stmt *st_bind(Parser *p, const char *name, YYLTYPE nloc, Expr *value) {
     return s;
 }
 
-/* WORD NAME = EXPR: `checkpoint` is the one word that may come before a binding. It is
- * not reserved (LANGUAGE.md does not list it), so it stays usable as a name. */
+/* WORD NAME = EXPR, WORD def ...: `checkpoint` is the one word that may come before a
+ * binding or a def. It is not reserved (LANGUAGE.md does not list it), so it stays usable
+ * as a name. */
 static Stmt *st_checkpoint(Parser *p, const char *word, YYLTYPE wloc, Stmt *s) {
     if (strcmp(word, "checkpoint") != 0) {
-        parse_error(p, parse_loc(wloc), "unexpected name '%s' before the binding of '%s' (only 'checkpoint' may come there)",
-                    word, s->name);
+        parse_error(p, parse_loc(wloc), "unexpected name '%s' before %s '%s' (only 'checkpoint' may come there)", word,
+                    s->kind == ST_DEF ? "def" : "the binding of", s->name);
         return s;
     }
     s->checkpoint = 1;

@@ -4,7 +4,8 @@
  * workspace of the training step shrinks (emit_stats at B = 64, and the JIT's
  * NAME_workspace_size agrees with it), the gradients are bit for bit those of the same
  * program without the marks (float and double), the marked values are recomputed in the
- * backward section of the IR, and a narrow version passes the finite-difference check. */
+ * backward section of the IR, and a narrow version passes the finite-difference check.
+ * The same for `checkpoint def`: three two-layer blocks whose insides are recomputed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,21 @@ static char *chain(int width, int marked) {
         fprintf(f, "%sh%d = tanh(%s @ W%d + b%d)\n", marked && (l == 2 || l == 4) ? "checkpoint " : "", l, prev, l, l);
     }
     fprintf(f, "loss mse(h6, y)\n");
+    fclose(f);
+    return s;
+}
+
+/* Three blocks of two tanh layers on [B, 512]; `checkpoint def` when marked. */
+static char *blocks(int marked) {
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    fprintf(f, "input x[B, 512]\ninput y[B, 512]\n");
+    for (int l = 1; l <= 6; l++) fprintf(f, "param W%d[512, 512] = xavier\nparam b%d[512] = normal(0.1)\n", l, l);
+    fprintf(f, "%sdef block(h, A, a, C, c) {\n    t = tanh(h @ A + a)\n    return tanh(t @ C + c)\n}\n",
+            marked ? "checkpoint " : "");
+    fprintf(f, "h1 = block(x, W1, b1, W2, b2)\nh2 = block(h1, W3, b3, W4, b4)\nh3 = block(h2, W5, b5, W6, b6)\n");
+    fprintf(f, "loss mse(h3, y)\n");
     fclose(f);
     return s;
 }
@@ -93,34 +109,58 @@ static void test_workspace_shrinks(void **state) {
     free(plain);
 }
 
-static void test_gradients_unchanged(void **state) {
+/* `checkpoint def`: t of every call recomputed (3 copies of matmul, add, tanh), the results kept */
+static void test_checkpoint_def(void **state) {
     (void)state;
-    char *marked = chain(512, 1), *plain = chain(512, 0);
-    int sizes[1] = {16};
-    for (int f64 = 0; f64 <= 1; f64++) {
-        TestModel a, b;
-        th_build(&a, marked, f64, sizes);
-        th_build(&b, plain, f64, sizes);
-        assert_true(a.ok && b.ok);
-        th_randomize(&a, 7, 2);
-        th_randomize(&b, 7, 2);
-        size_t bytes = (size_t)a.g->nparam_reals * a.m.real_size;
-        void *ga = calloc(1, bytes), *gb = calloc(1, bytes);
-        void *wa = malloc(a.m.ws_size(a.dims) + 64), *wb = malloc(b.m.ws_size(b.dims) + 64);
-        assert_true(ga && gb && wa && wb);
-        double la = a.m.grad(a.params, ga, (const void *const *)a.inputs, a.dims, wa);
-        double lb = b.m.grad(b.params, gb, (const void *const *)b.inputs, b.dims, wb);
-        assert_memory_equal(&la, &lb, sizeof la);
-        assert_memory_equal(ga, gb, bytes);
-        free(ga);
-        free(gb);
-        free(wa);
-        free(wb);
-        th_free(&a);
-        th_free(&b);
-    }
+    char *marked = blocks(1), *plain = blocks(0);
+    int64_t dims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = 64;
+    Compiled cm, cp;
+    compile_text(&cm, marked, 0);
+    compile_text(&cp, plain, 0);
+    EmitStats with, without;
+    emit_stats(cm.g, dims, 0, &with);
+    emit_stats(cp.g, dims, 0, &without);
+    assert_true(with.workspace < without.workspace);
+    assert_true(with.grad_workspace < without.grad_workspace);
+    assert_int_equal(with.recomputed_nodes, 9);
+    compiled_free(&cm);
+    compiled_free(&cp);
     free(marked);
     free(plain);
+}
+
+/* the chain and the blocks, each against its unmarked twin, float and double */
+static void test_gradients_unchanged(void **state) {
+    (void)state;
+    for (int program = 0; program < 2; program++) {
+        char *marked = program ? blocks(1) : chain(512, 1), *plain = program ? blocks(0) : chain(512, 0);
+        int sizes[1] = {16};
+        for (int f64 = 0; f64 <= 1; f64++) {
+            TestModel a, b;
+            th_build(&a, marked, f64, sizes);
+            th_build(&b, plain, f64, sizes);
+            assert_true(a.ok && b.ok);
+            th_randomize(&a, 7, 2);
+            th_randomize(&b, 7, 2);
+            size_t bytes = (size_t)a.g->nparam_reals * a.m.real_size;
+            void *ga = calloc(1, bytes), *gb = calloc(1, bytes);
+            void *wa = malloc(a.m.ws_size(a.dims) + 64), *wb = malloc(b.m.ws_size(b.dims) + 64);
+            assert_true(ga && gb && wa && wb);
+            double la = a.m.grad(a.params, ga, (const void *const *)a.inputs, a.dims, wa);
+            double lb = b.m.grad(b.params, gb, (const void *const *)b.inputs, b.dims, wb);
+            assert_memory_equal(&la, &lb, sizeof la);
+            assert_memory_equal(ga, gb, bytes);
+            free(ga);
+            free(gb);
+            free(wa);
+            free(wb);
+            th_free(&a);
+            th_free(&b);
+        }
+        free(marked);
+        free(plain);
+    }
 }
 
 static void test_recomputed_in_backward(void **state) {
@@ -179,6 +219,7 @@ static void test_finite_differences(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workspace_shrinks),
+        cmocka_unit_test(test_checkpoint_def),
         cmocka_unit_test(test_gradients_unchanged),
         cmocka_unit_test(test_recomputed_in_backward),
         cmocka_unit_test(test_finite_differences),

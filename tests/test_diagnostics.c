@@ -527,6 +527,13 @@ static const DiagCase cases[] = {
      "t.bp:2:1: error: unexpected name 'chekpoint' before the binding of 'h' (only 'checkpoint' may come there)\n"
      "  chekpoint h = w * 2\n"
      "  ^\n"},
+    {"a word other than checkpoint before a def",
+     "param w[3]\n"
+     "inline def f(a) = sin(a)\n"
+     "loss sum(f(w))\n",
+     "t.bp:2:1: error: unexpected name 'inline' before def 'f' (only 'checkpoint' may come there)\n"
+     "  inline def f(a) = sin(a)\n"
+     "  ^\n"},
 };
 
 static void test_messages(void **state) {

@@ -147,15 +147,20 @@ static void test_scalar_program(void **state) {
                 "(optimizer sgd lr=0.10000000000000001)\n");
 }
 
-/* `checkpoint` before a binding (top level or in a def body) marks it; alone it is a name. */
+/* `checkpoint` before a binding (top level or in a def body) or a def marks it; alone it is
+ * a name. */
 static void test_checkpoint_binding(void **state) {
     (void)state;
     expect_dump("checkpoint h = tanh(x)\n"
                 "checkpoint = 2\n"
-                "def f(a) {\n  checkpoint t = sin(a)\n  return t * checkpoint\n}\n",
+                "def f(a) {\n  checkpoint t = sin(a)\n  return t * checkpoint\n}\n"
+                "checkpoint def g(a) = sin(a)\n"
+                "checkpoint def k(a) {\n  u = cos(a)\n  return u\n}\n",
                 "(checkpoint h (call tanh x))\n"
                 "(bind checkpoint 2)\n"
-                "(def f (a) (block (checkpoint t (call sin a)) (return (* t checkpoint))))\n");
+                "(def f (a) (block (checkpoint t (call sin a)) (return (* t checkpoint))))\n"
+                "(checkpoint def g (a) (call sin a))\n"
+                "(checkpoint def k (a) (block (bind u (call cos a)) (return u)))\n");
 }
 
 /* ---- expressions ---------------------------------------------------------------------- */
