@@ -109,7 +109,7 @@ def main():
             m, c = med([x[0] for x in v]), med([x[1] for x in v])
             print(f".bp to first training step through libtcc, {model}: {m:.1f} ms (median of {len(v)}; of which "
                   f"parse to JIT {c:.1f} ms, then the first step at the first batch size) [<= {NEED_FIRST:.0f} ms] "
-                  f"{mark(model != 'fashion_mlp' or m <= NEED_FIRST, f'{model} .bp to first step {m:.1f} ms')}")
+                  + (mark(m <= NEED_FIRST, f"{model} .bp to first step {m:.1f} ms") if model == "fashion_mlp" else "(target set for fashion_mlp)"))
     cnn = {(t, tool): med(v) for (model, _, t, tool, b), v in ms.items() if model == "fashion_cnn"}
     for t in sorted({k[0] for k in cnn}):
         tm = cnn.get((t, "torch"))

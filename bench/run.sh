@@ -57,7 +57,7 @@ if ! cmake --build "$build" --target bench_step -j2 >"$build/bench-build.log" 2>
 fi
 bin=$build/bench-bin
 mkdir -p "$bin"
-cc -std=c11 -O3 -march=native -fopenmp -I/usr/include/$arch/openblas-openmp bench/openblas_step.c \
+cc -std=c11 -O3 -march=native -fno-math-errno -fopenmp -I/usr/include/$arch/openblas-openmp bench/openblas_step.c \
   -o "$bin/openblas_step" -L"$oblas" -Wl,-rpath,"$oblas" -lopenblas -lm
 cc -std=c11 -O2 -fopenmp bench/peak.c -o "$bin/peak"
 
