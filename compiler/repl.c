@@ -1216,7 +1216,7 @@ static Session *completing; /* the session whose names tab completes */
 
 static const char *const keywords[] = {"input", "param", "def", "return", "loss", "output", "optimizer", "model",
                                        "clip_grad_norm", "int", "sgd", "adam", "adamw", "zeros", "ones", "he",
-                                       "xavier", "normal", "uniform", NULL};
+                                       "xavier", "normal", "uniform", "checkpoint", NULL};
 
 /* The state-th candidate (names, built-ins, keywords, or commands) starting with text. */
 static char *complete_next(const char *text, int state) {
