@@ -14,7 +14,7 @@
 # in fresh pages for its gradients, which costs several times the step itself here). bpc runs
 # with the machine's environment as it is.
 #
-# usage: bench/run.sh [BUILD_DIR]            (default build; bench_step is built there)
+# usage: bench/run.sh [BUILD_DIR]            (default build; bpc and bench_step are built there)
 # env (each a space-separated list or a value; defaults give the full run, 10-15 minutes):
 #   MODELS="fashion_mlp fashion_mlp3"  OPTS="sgd adam"  THREADS="1 2"  BATCHES=1,16,64,256
 #   REPS=3 (runs of everything, interleaved)  SECONDS_PER=0.3 (per figure in each tool)
@@ -50,10 +50,10 @@ tunables=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=10737
 # PyTorch: the OpenMP OpenBLAS whatever the alternatives system says, its own CPU detection
 torch_env="env -u OPENBLAS_CORETYPE LD_LIBRARY_PATH=$oblas GLIBC_TUNABLES=$tunables"
 
-# ---- builds: bench_step in BUILD_DIR; the baseline and the peak loop with cc directly -------
-if ! cmake --build "$build" --target bench_step -j2 >"$build/bench-build.log" 2>&1; then
-  [ -x "$build/bench_step" ] || { cat "$build/bench-build.log"; exit 1; }
-  echo "bench/run.sh: warning: rebuilding bench_step failed ($build/bench-build.log); using the existing one"
+# ---- builds: bpc and bench_step in BUILD_DIR; the baseline and the peak loop with cc directly
+if ! cmake --build "$build" --target bpc bench_step -j2 >"$build/bench-build.log" 2>&1; then
+  [ -x "$build/bench_step" ] && [ -x "$build/bpc" ] || { cat "$build/bench-build.log"; exit 1; }
+  echo "bench/run.sh: warning: rebuilding bpc and bench_step failed ($build/bench-build.log); using the existing ones"
 fi
 bin=$build/bench-bin
 mkdir -p "$bin"
