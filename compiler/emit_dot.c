@@ -1,6 +1,7 @@
 /* emit_dot.c — the graph in Graphviz: forward nodes and edges in blue, adjoint (backward)
  * ones in red, leaves as boxes, each fused elementwise kernel (fuse.h) as a dashed cluster,
- * with a legend. */
+ * with a legend. Values a `checkpoint` recomputes are drawn in orange in the backward part
+ * (and named in the legend only when there are some). */
 #include <stdlib.h>
 
 #include "emit.h"
@@ -18,7 +19,12 @@ void emit_dot(FILE *out, const Graph *g) {
                  "    legend_fwd [label=\"forward\", style=filled, fillcolor=\"#cfe2ff\"];\n"
                  "    legend_adj [label=\"backward (adjoint)\", style=filled, fillcolor=\"#f8d7da\"];\n"
                  "    legend_leaf [label=\"parameter / input\", shape=box, style=filled, fillcolor=\"#e2e3e5\"];\n"
-                 "    legend_fwd -> legend_adj [label=\"backward edge\", color=\"#b02a37\", fontsize=9];\n  }\n");
+                 "    legend_fwd -> legend_adj [label=\"backward edge\", color=\"#b02a37\", fontsize=9];\n");
+    int recomputed = 0;
+    for (int i = 0; i < g->n; i++) recomputed |= g->nodes[i].remat == REMAT_COPY;
+    if (recomputed)
+        fprintf(out, "    legend_rec [label=\"recomputed (checkpoint)\", style=filled, fillcolor=\"#ffd8a8\"];\n");
+    fprintf(out, "  }\n");
     char *roots = calloc((size_t)g->n + 1, 1);
     int *fu = malloc(((size_t)g->n + 1) * sizeof(int));
     if (!roots || !fu) abort();
@@ -53,7 +59,8 @@ void emit_dot(FILE *out, const Graph *g) {
             fprintf(out, "  n%d [label=\"%.6g\", shape=plaintext];\n", i, n->value);
         else
             fprintf(out, "  n%d [label=\"%s\\n%s\", shape=%s, style=filled, fillcolor=\"%s\"];\n", i, label, s,
-                    leaf ? "box" : "ellipse", leaf ? "#e2e3e5" : n->adjoint ? "#f8d7da" : "#cfe2ff");
+                    leaf ? "box" : "ellipse",
+                    leaf ? "#e2e3e5" : n->remat == REMAT_COPY ? "#ffd8a8" : n->adjoint ? "#f8d7da" : "#cfe2ff");
         for (int k = 0; k < op_info[n->op].arity; k++)
             fprintf(out, "  n%d -> n%d [color=\"%s\"];\n", n->in[k], i, n->adjoint ? "#b02a37" : "#0a58ca");
     }

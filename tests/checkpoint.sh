@@ -72,6 +72,12 @@ grep -q "^workspace_bytes $with$" "$tmp/err" && ok || bad "stats not on stderr w
 expect_status 0 "$bpc" --stats "$tmp/marked.bp" -o "$tmp/net.c"
 [ -s "$tmp/net.c" ] && [ -s "$tmp/net.h" ] && grep -q "^workspace_bytes $with$" "$tmp/out" && ok || bad "--stats -o"
 
+# the Graphviz view draws the recomputed values apart (and says so in its legend)
+expect_status 0 "$bpc" --emit=dot "$tmp/marked.bp"
+[ "$(grep -c 'fillcolor="#ffd8a8"' "$tmp/out")" = 7 ] && ok || bad "dot: expected the legend and 6 recomputed nodes in orange"
+expect_status 0 "$bpc" --emit=dot "$tmp/plain.bp"
+grep -q "recomputed" "$tmp/out" && bad "dot: plain program shows recomputation" || ok
+
 # the gradients are the plain program's, to the last bit (double and float)
 for prec in --f64 ""; do
   expect_status 0 "$bpc" grad "$tmp/marked.bp" $prec -o "$tmp/gm.safetensors"
