@@ -3,7 +3,8 @@
  * The program includes the generated header, initialises the parameters, fills the inputs
  * with fixed pseudo-random values (symbolic sizes = 4, labels in range), compares NAME_grad
  * with central finite differences of NAME_loss on a sample of elements of every parameter,
- * then runs a few NAME_train_steps and checks that the loss went down. It prints what it
+ * NAME_hvp (when the code has it) with central differences of NAME_grad along v, then
+ * runs a few NAME_train_steps and checks that the loss went down. It prints what it
  * checked and exits 0 or 1. Build: cc OUT.c OUT_test.c $(pkg-config --cflags --libs bprt). */
 #include <string.h>
 
@@ -75,6 +76,43 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
             o->f64 ? "1e-4" : "1e-1");
     fprintf(out, "    printf(\"%s_grad against finite differences: %%zu elements, worst relative error %%.2e\\n\", checked, worst);\n", m);
     fprintf(out, "    if (!(worst <= %s)) failed = 1;\n", o->f64 ? "1e-5" : "5e-2");
+    if (g->hvps) {
+        /* NAME_hvp: the Hessian is symmetric, <u, H v> = <v, H u>, in either precision; in
+         * double also H v against (grad(p + h v) - grad(p - h v)) / 2h in the 2-norm, with h
+         * small enough that relu kinks and maxpool ties are rarely crossed */
+        fprintf(out, "    {\n        real *v = malloc(sizeof(real) * np + 1), *u = malloc(sizeof(real) * np + 1);\n"
+                     "        real *hv = malloc(sizeof(real) * np + 1), *hu = malloc(sizeof(real) * np + 1);\n"
+                     "        double uhv = 0, vhu = 0, nu = 0, nv = 0, nhv = 0, nhu = 0;\n"
+                     "        for (size_t i = 0; i < np; i++) { v[i] = (real)rnd(&seed); u[i] = (real)rnd(&seed); }\n"
+                     "        %s_hvp(params, v, hv", m);
+        args(out, g);
+        fprintf(out, ", ws);\n        %s_hvp(params, u, hu", m);
+        args(out, g);
+        fprintf(out, ", ws);\n        for (size_t i = 0; i < np; i++) {\n"
+                     "            uhv += (double)u[i] * hv[i];\n            vhu += (double)v[i] * hu[i];\n"
+                     "            nu += (double)u[i] * u[i];\n            nv += (double)v[i] * v[i];\n"
+                     "            nhv += (double)hv[i] * hv[i];\n            nhu += (double)hu[i] * hu[i];\n        }\n"
+                     "        double sym = fabs(uhv - vhu) / (sqrt(nu * nhv) + sqrt(nv * nhu) + 1e-30);\n"
+                     "        printf(\"%s_hvp: <u, H v> - <v, H u> relative %%.2e\\n\", sym);\n"
+                     "        if (!(sym <= %s)) failed = 1;\n", m, o->f64 ? "1e-9" : "1e-5");
+        if (o->f64) {
+            fprintf(out, "        real *p0 = malloc(sizeof(real) * np + 1), *gp = malloc(sizeof(real) * np + 1);\n"
+                         "        const double h = 1e-8;\n        double num = 0, den = 0;\n"
+                         "        memcpy(p0, params, sizeof(real) * np);\n"
+                         "        for (size_t i = 0; i < np; i++) params[i] = p0[i] + h * v[i];\n        %s_grad(params, gp", m);
+            args(out, g);
+            fprintf(out, ", ws);\n        for (size_t i = 0; i < np; i++) params[i] = p0[i] - h * v[i];\n        %s_grad(params, grad", m);
+            args(out, g);
+            fprintf(out, ", ws);\n        memcpy(params, p0, sizeof(real) * np);\n"
+                         "        for (size_t i = 0; i < np; i++) {\n"
+                         "            double fd = (gp[i] - grad[i]) / (2 * h), d = hv[i] - fd;\n"
+                         "            num += d * d;\n            den += fd * fd > hv[i] * hv[i] ? fd * fd : hv[i] * hv[i];\n"
+                         "        }\n        worst = sqrt(num / (den > 1e-24 ? den : 1e-24));\n"
+                         "        printf(\"%s_hvp against differences of %s_grad: relative error (2-norm) %%.2e\\n\", worst);\n"
+                         "        if (!(worst <= 1e-5)) failed = 1;\n        free(p0);\n        free(gp);\n", m, m);
+        }
+        fprintf(out, "        free(v);\n        free(u);\n        free(hv);\n        free(hu);\n    }\n");
+    }
     fprintf(out, "    real loss = loss0;\n    for (int s = 0; s < 20; s++) loss = %s_train_step(params, opt", m);
     args(out, g);
     fprintf(out, ", (real)%.17g, ws);\n", g->opt.lr > 0 ? g->opt.lr : 0.01);

@@ -427,7 +427,7 @@ int main(int argc, char **argv) {
     Diag d;
     diag_init(&d, stderr);
     int rc = 1;
-    int hvp = a.cmd ? strcmp(a.cmd, "hvp") == 0 : !a.emit || strcmp(a.emit, "c") == 0 || strcmp(a.emit, "h") == 0 ? 2 : 0;
+    int hvp = a.cmd ? strcmp(a.cmd, "hvp") == 0 : !a.emit || strcmp(a.emit, "c") == 0 || strcmp(a.emit, "h") == 0 || strcmp(a.emit, "test") == 0 ? 2 : 0;
     Graph *g = compile_file(ar, &d, a.file, a.optimize, hvp);
     if (g) {
         if (a.stats && cmd_stats(&a, g, ar, &d) != 0) rc = 1;
