@@ -2,7 +2,8 @@
 # Every example's generated C compiles warning-free as C99 under gcc, clang and tcc, in
 # f32 and f64, and carries #line directives back to the .bp source. For examples/, the
 # --emit=test self-check program (every API function, NAME_grad against finite
-# differences, train_step lowering the loss) is linked with libbprt and run under each;
+# differences, NAME_hvp symmetric and against differences of NAME_grad, train_step
+# lowering the loss) is linked with libbprt and run under each;
 # so is a program calling the seed example's NAME_hvp.
 # usage: emit_compilers.sh BPC SOURCE_DIR
 set -eu
