@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "autodiff.h"
 #include "passes.h"
@@ -48,11 +49,51 @@ static Graph *build_hvp(Graph *g, const CompileOptions *o) {
     return g;
 }
 
+size_t bpc_machine_memory(void) {
+    const char *lim = getenv("BPC_MEMORY_LIMIT");
+    if (lim && *lim) {
+        char *end;
+        unsigned long long v = strtoull(lim, &end, 10);
+        if (!*end && v > 0) return (size_t)v;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return SIZE_MAX;
+    return (size_t)pages * (size_t)page;
+}
+
+/* Resource limit: the workspace of the largest function (the training step) with every
+ * symbolic dimension 1 is the least any run can need; more than the machine's memory is
+ * refused here, at the largest value the program computes, rather than at run time. */
+static void check_workspace(Graph *g, Diag *d) {
+    if (g->loss < 0 && !g->noutputs) return;
+    int64_t dims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = 1;
+    EmitStats st;
+    emit_stats(g, dims, 0, &st);
+    if (st.workspace <= bpc_machine_memory()) return;
+    int big = -1;
+    int64_t most = -1;
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        int over = 0;
+        int64_t k = shape_const_numel(&n->shape, &over);
+        if (op_info[n->op].kind != OK_LEAF && !n->adjoint && (over || k > most)) {
+            most = over ? INT64_MAX : k;
+            big = i;
+        }
+    }
+    Loc loc = big >= 0 ? g->nodes[big].loc : g->nodes[g->loss >= 0 ? g->loss : g->outputs[0]].loc;
+    diag_error(d, loc,
+               "the program needs a workspace of at least %zu bytes (every symbolic dimension 1), more than "
+               "this machine's memory; the largest value it computes is here",
+               st.workspace);
+}
+
 Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o) {
     CompileOptions defaults = {.optimize = 1};
     if (!o) o = &defaults;
     int errors = d->nerrors;
-    SemaOptions so = {default_model, o->allow_expr_stmts};
+    SemaOptions so = {default_model, o->allow_expr_stmts, o->no_checkpoint};
     Graph *g = sema_program(a, d, prog, &so);
     if (d->nerrors > errors) return NULL;
     ir_verify(g);
@@ -80,6 +121,7 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
     }
     g = pass_dce(g, 1, 1, 1, 1);
     ir_verify(g);
+    check_workspace(g, d);
     if (d->nerrors > errors) return NULL;
     return g;
 }

@@ -1010,7 +1010,7 @@ static int cmd_shapes(Session *S) {
             names[n++] = st;
         }
     Program *p = candidate(S, a, names, n, 0);
-    SemaOptions so = {S->model, 1};
+    SemaOptions so = {.default_model = S->model, .allow_expr_stmts = 1};
     S->d.nerrors = 0;
     Graph *g = sema_program(a, &S->d, p, &so);
     int rc = S->d.nerrors ? -1 : 0;

@@ -35,6 +35,7 @@ typedef struct Sema {
     const Stmt *calls[MAX_CALL_DEPTH];
     int ncalls;
     int ndropout;        /* dropout calls so far: each one's mask is its own RNG stream */
+    int ignore_checkpoint; /* SemaOptions.ignore_checkpoint */
 } Sema;
 
 static Binding *scope_find(Scope *s, const char *name, int local_only) {
@@ -422,7 +423,7 @@ static int lower(Sema *S, Scope *sc, const Expr *e) {
  * to be recomputed for the backward pass instead of kept (pass_remat.c); a value that
  * computes nothing new (a parameter, an input, a constant, an earlier value) is an error. */
 static int lower_binding(Sema *S, Scope *sc, const Stmt *st) {
-    if (!st->checkpoint) return lower(S, sc, st->value);
+    if (!st->checkpoint || S->ignore_checkpoint) return lower(S, sc, st->value);
     Graph *g = S->g;
     int saved = g->remat_mode;
     g->remat_mode = REMAT_MARKED;
@@ -481,7 +482,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
     S->calls[S->ncalls++] = def;
     Graph *g = S->g;
     int saved = g->remat_mode;
-    if (def->checkpoint) g->remat_mode = REMAT_MARKED;
+    if (def->checkpoint && !S->ignore_checkpoint) g->remat_mode = REMAT_MARKED;
     int r = -1, ok = 1;
     for (int i = 0; i < def->nbody && ok; i++) {
         const Stmt *st = def->body[i];
@@ -939,6 +940,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
     S.d = d;
     S.g = ir_new(a, d);
     S.prog = prog;
+    S.ignore_checkpoint = opt && opt->ignore_checkpoint;
     Graph *g = S.g;
     g->model = opt && opt->default_model ? opt->default_model : "model";
     int *outs = NULL, nouts = 0, outs_cap = 0;

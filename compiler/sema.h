@@ -13,6 +13,7 @@
 typedef struct SemaOptions {
     const char *default_model; /* model name when the program has no `model` statement */
     int allow_expr_stmts;      /* REPL: bare expressions allowed (their nodes are outputs) */
+    int ignore_checkpoint;     /* mark nothing for recomputation (bpc --stats' comparison) */
 } SemaOptions;
 
 /* Returns the graph (never NULL); check diag->nerrors. */
