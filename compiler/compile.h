@@ -62,4 +62,8 @@ void bpc_model_free(Model *m);
 /* The emitted C of g as a malloc'd string. */
 char *bpc_emit_string(Graph *g, const EmitOptions *o, int header);
 
+/* Bytes of memory this machine has (BPC_MEMORY_LIMIT, a byte count, overrides): workspaces
+ * larger than this are refused with the bytes they wanted. SIZE_MAX when unknown. */
+size_t bpc_machine_memory(void);
+
 #endif

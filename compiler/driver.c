@@ -350,13 +350,30 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed) {
 /* Central differences of 4th order in double: (8(f(+h) - f(-h)) - (f(+2h) - f(-2h))) / 12h,
  * at two step sizes: where they disagree a kink (relu, abs, max) lies within 2h and the
  * element is skipped. Large parameters are sampled (200 elements chosen from the seed). */
+void *drv_workspace(size_t bytes, char *err) {
+    size_t have = bpc_machine_memory();
+    if (bytes > have || bytes > SIZE_MAX - 128) {
+        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than this machine's memory (%zu bytes); "
+                 "use a smaller batch", bytes, have);
+        return NULL;
+    }
+    void *ws = aligned_alloc(64, (bytes + 127) & ~(size_t)63);
+    if (!ws) snprintf(err, BPRT_ERRLEN, "cannot allocate the workspace (%zu bytes)", bytes);
+    return ws;
+}
+
 int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed) {
     const Graph *g = m->g;
     BP_ASSERT(m->f64);
     double *p = params;
+    char wserr[BPRT_ERRLEN];
+    void *ws = drv_workspace(m->ws_size(in->dims), wserr);
+    if (!ws) {
+        fprintf(stderr, "bpc: error: %s\n", wserr);
+        return 0;
+    }
     double *grad = calloc((size_t)g->nparam_reals + 1, sizeof(double));
-    void *ws = malloc(m->ws_size(in->dims) + 64);
-    if (!grad || !ws) abort();
+    if (!grad) abort();
     const void *const *inp = (const void *const *)in->data;
     m->grad(p, grad, inp, in->dims, ws);
     double worst_all = 0;

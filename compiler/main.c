@@ -300,9 +300,17 @@ static int cmd_grad(const Args *a, Graph *g) {
     Inputs in;
     memset(&in, 0, sizeof in);
     if (setup_model(a, g, &m, a->f64, &params, &in) != 0) return 1;
+    char err[BPRT_ERRLEN];
+    void *ws = drv_workspace(m.ws_size(in.dims), err);
+    if (!ws) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        free(params);
+        drv_free_inputs(&in);
+        bpc_model_free(&m);
+        return 1;
+    }
     void *grad = calloc((size_t)g->nparam_reals + 1, m.real_size);
-    void *ws = malloc(m.ws_size(in.dims) + 64);
-    if (!grad || !ws) abort();
+    if (!grad) abort();
     double loss = m.grad(params, grad, (const void *const *)in.data, in.dims, ws);
     char b[40];
     drv_format_real(b, sizeof b, loss, a->f64);
@@ -318,7 +326,6 @@ static int cmd_grad(const Args *a, Graph *g) {
         free(v);
     }
     int rc = 0;
-    char err[BPRT_ERRLEN];
     if (a->out && drv_save_params(&m, a->out, grad, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         rc = 1;
@@ -365,9 +372,10 @@ static int cmd_hvp(const Args *a, Graph *g) {
     int rc = 1;
     char err[BPRT_ERRLEN];
     void *v = calloc((size_t)g->nparam_reals + 1, m.real_size), *hv = calloc((size_t)g->nparam_reals + 1, m.real_size);
-    void *ws = malloc(m.ws_size(in.dims) + 64);
-    if (!v || !hv || !ws) abort();
-    if (!m.hvp) fprintf(stderr, "bpc: error: JIT: NAME_hvp not found\n");
+    void *ws = drv_workspace(m.ws_size(in.dims), err);
+    if (!v || !hv) abort();
+    if (!ws) fprintf(stderr, "bpc: error: %s\n", err);
+    else if (!m.hvp) fprintf(stderr, "bpc: error: JIT: NAME_hvp not found\n");
     else if (drv_load_vector(&m, a->vector, v, err) != 0) fprintf(stderr, "bpc: error: %s\n", err);
     else {
         double loss = m.hvp(params, v, hv, (const void *const *)in.data, in.dims, ws);

@@ -371,7 +371,14 @@ static int train_data(Run *r) {
     int dims[BP_MAXSYMS] = {0};
     dims[f.bsym] = batch;
     size_t wsz = m->ws_size(dims);
-    void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
+    char wserr[BPRT_ERRLEN];
+    void *ws = drv_workspace(wsz, wserr);
+    if (!ws) {
+        fprintf(stderr, "bpc: error: batch %d: %s\n", batch, wserr);
+        free_split(&tr);
+        free_split(&te);
+        return 1;
+    }
     void *x = calloc((size_t)batch * (size_t)f.per, f.text ? sizeof(int32_t) : m->real_size);
     int32_t *y = calloc((size_t)batch * (size_t)(f.text ? f.per : 1), sizeof *y);
     int64_t outn = 1;
@@ -520,8 +527,12 @@ static int train_fixed(Run *r) {
         return 1;
     }
     size_t wsz = m->ws_size(in.dims);
-    void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
-    if (!ws) abort();
+    void *ws = drv_workspace(wsz, err);
+    if (!ws) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        drv_free_inputs(&in);
+        return 1;
+    }
     const void *const *inp = (const void *const *)in.data;
     int steps = o->steps ? o->steps : (o->epochs ? o->epochs : 1);
     int rc = 0;

@@ -534,6 +534,15 @@ static const DiagCase cases[] = {
      "t.bp:2:1: error: unexpected name 'inline' before def 'f' (only 'checkpoint' may come there)\n"
      "  inline def f(a) = sin(a)\n"
      "  ^\n"},
+    {"a workspace no machine has (160 GB even at the smallest sizes)",
+     "input x[200000, 100000]\n"
+     "param w[100000]\n"
+     "h = tanh(x * w)\n"
+     "loss sum(h * h)\n",
+     "t.bp:3:12: error: the program needs a workspace of at least 160000400064 bytes (every symbolic dimension 1), "
+     "more than this machine's memory; the largest value it computes is here\n"
+     "  h = tanh(x * w)\n"
+     "             ^\n"},
 };
 
 static void test_messages(void **state) {

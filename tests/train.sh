@@ -121,5 +121,12 @@ else bad "the checkpoint after a diverging run is missing or holds non-finite va
 run 1 "$bpc" train "$src/examples/seed.bp" --steps 5 --lr 1e30 --on-nan stop
 has "$tmp/err" "not finite at step [0-9]" "diverging run on fixed inputs"
 
+# a batch whose workspace exceeds the machine's memory (BPC_MEMORY_LIMIT stands in for a
+# small machine) is refused before anything is allocated, with the bytes it wanted
+export BPC_MEMORY_LIMIT=100000000
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 1 --batch 60000
+unset BPC_MEMORY_LIMIT
+has "$tmp/err" "^bpc: error: batch 60000: the workspace at these sizes needs [0-9]* bytes, more than this machine's memory (100000000 bytes); use a smaller batch" "workspace too large"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
