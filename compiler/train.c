@@ -200,6 +200,24 @@ static void fill_batch(const Model *m, const Split *s, const Feed *f, const int6
     }
 }
 
+/* On a machine whose other jobs already keep every core busy (1-minute load average above
+ * the core count + 0.5: more than this process's own threads can cause), a parallel
+ * region waits for a descheduled thread at every barrier, and several threads run slower
+ * than one (10x measured at load 9 on 2 cores): say so, and how to choose (on a terminal
+ * only: scripts and tests get the same output whatever the load). */
+static void busy_machine_note(void) {
+    int nth = bprt_threads();
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return;
+    int got = fscanf(f, "%lf", &load);
+    fclose(f);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (got == 1 && nth > 1 && cores > 0 && load > (double)cores + 0.5)
+        fprintf(stderr, "note: this machine is busy (load average %.1f on %ld cores): with %d threads every step waits "
+                        "for descheduled threads; --threads 1 may well be faster\n", load, cores, nth);
+}
+
 /* Mean loss and accuracy over a split, in batches; with several ranks, each takes its share
  * of the rows and the sums are reduced. */
 static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
@@ -403,6 +421,7 @@ static int train_data(Run *r) {
         printf("training %s on %s: %lld samples, batch %d, %s, lr %g, data loaded in %.2f s%s\n", g->model, o->data,
                (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, t_load,
                r->progress[2] ? " (resumed)" : "");
+    if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
     int rc = 0;
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
         for (int64_t i = 0; i < tr.n && f.text; i++) /* text: windows at random offsets */

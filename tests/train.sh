@@ -121,6 +121,11 @@ else bad "the checkpoint after a diverging run is missing or holds non-finite va
 run 1 "$bpc" train "$src/examples/seed.bp" --steps 5 --lr 1e30 --on-nan stop
 has "$tmp/err" "not finite at step [0-9]" "diverging run on fixed inputs"
 
+# results do not depend on the thread count: 1 and 2 threads give the same bytes
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 40 --threads 1 --save t1.safetensors
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 40 --threads 2 --save t2.safetensors
+if cmp -s t1.safetensors t2.safetensors; then ok; else bad "1 and 2 threads trained different parameters"; fi
+
 # a batch whose workspace exceeds the machine's memory (BPC_MEMORY_LIMIT stands in for a
 # small machine) is refused before anything is allocated, with the bytes it wanted
 export BPC_MEMORY_LIMIT=100000000
