@@ -71,6 +71,10 @@ if cmp -s "$1" s6.*.txt; then bad "samples with --seed 5 and 6 are the same"; el
 run 0 "$bpc" sample "$model" --params a.safetensors -n 50
 if [ "$(wc -c <"$tmp/out")" -ge 50 ]; then ok; else bad "sample without a prompt"; cat "$tmp/out"; fi
 
+# examples/tiny_gpt.bp (windows of 64) takes a step on the corpus and can be sampled
+run 0 "$bpc" train "$src/examples/tiny_gpt.bp" --data "$corpus" --batch 2 --steps 1 --threads 1 --save g.safetensors
+run 0 "$bpc" sample "$src/examples/tiny_gpt.bp" --params g.safetensors -n 5 --temperature 0
+
 # ---- d. errors -------------------------------------------------------------------------------
 head -c 150 "$corpus" >short.txt
 run 1 "$bpc" train "$model" --data short.txt --steps 1
