@@ -218,6 +218,23 @@ static void busy_machine_note(void) {
                         "for descheduled threads; --threads 1 may well be faster\n", load, cores, nth);
 }
 
+/* The rows of epoch ep, from the seed: IDX samples in a random permutation (Fisher-Yates),
+ * or windows of text at random offsets in [0, len - T). */
+static void epoch_order(const Split *s, const Feed *f, uint64_t seed, int ep, int64_t *perm) {
+    if (f->text) {
+        for (int64_t i = 0; i < s->n; i++)
+            perm[i] = (int64_t)(bprt_rng_u64(seed, 0x7e470000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(s->len - f->per));
+        return;
+    }
+    for (int64_t i = 0; i < s->n; i++) perm[i] = i;
+    for (int64_t i = s->n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(bprt_rng_u64(seed, 0x5eed0000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(i + 1));
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
 /* Mean loss and accuracy over a split, in batches; with several ranks, each takes its share
  * of the rows and the sums are reduced. */
 static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
@@ -424,15 +441,7 @@ static int train_data(Run *r) {
     if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
     int rc = 0;
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
-        for (int64_t i = 0; i < tr.n && f.text; i++) /* text: windows at random offsets */
-            perm[i] = (int64_t)(bprt_rng_u64(seed, 0x7e470000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(tr.len - f.per));
-        for (int64_t i = 0; i < tr.n && !f.text; i++) perm[i] = i;
-        for (int64_t i = f.text ? 0 : tr.n - 1; i > 0; i--) {
-            int64_t j = (int64_t)(bprt_rng_u64(seed, 0x5eed0000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(i + 1));
-            int64_t t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
+        epoch_order(&tr, &f, seed, ep, perm);
         double t0 = now(), compute = 0, sum_loss = 0;
         int64_t seen = 0;
         for (int64_t s = r->progress[1]; s < per_epoch; s++) {
