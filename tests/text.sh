@@ -1,7 +1,7 @@
 #!/bin/sh
 # Byte-level language models: `bpc train --data FILE.txt` lowers the held-out loss of
-# tests/text/tiny_lm.bp on tests/text/corpus.txt, a run stopped and resumed ends with the
-# parameters of an uninterrupted one, `bpc sample` is deterministic at temperature 0 and
+# tests/text/tiny_lm.bp on tests/text/corpus.txt, a run stopped (after --steps, or by
+# SIGTERM) and resumed ends with the parameters of an uninterrupted one, `bpc sample` is deterministic at temperature 0 and
 # reproducible from --seed, and malformed uses give exact errors.
 # usage: text.sh BPC SOURCE_DIR ST_DUMP     (runs in well under ten seconds, --threads 1)
 set -u
@@ -11,7 +11,8 @@ st_dump=$3
 model=$src/tests/text/tiny_lm.bp
 corpus=$src/tests/text/corpus.txt
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bgpid=
+trap 'if [ -n "$bgpid" ]; then kill "$bgpid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -51,6 +52,24 @@ else bad "resumed run"; cat "$tmp/out"; fi
 "$st_dump" b.safetensors >b.txt
 if [ -s a.txt ] && cmp -s a.txt b.txt; then ok
 else bad "resumed and uninterrupted runs end with different parameters or state:"; diff a.txt b.txt | cut -c1-200 | head -8; fi
+
+# SIGTERM mid-run saves a checkpoint; resuming it ends where an uninterrupted run does
+targs="--data $corpus --batch 32 --threads 1 --seed 3 --epochs 100"
+"$bpc" train "$model" $targs --checkpoint-every 30 --save k.safetensors >k.out 2>k.err &
+bgpid=$!
+i=0
+while [ ! -f k.safetensors ] && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.02; i=$((i + 1)); done
+kill -TERM "$bgpid" 2>/dev/null
+wait "$bgpid"; st=$?
+bgpid=
+if [ "$st" -eq 130 ] && grep -q "^interrupted at epoch [0-9]* after [0-9]* steps; checkpoint saved to k.safetensors" k.out
+then ok; else bad "interrupted text run exited $st, expected 130 and a checkpoint"; cat k.out k.err | tail -3; fi
+run 0 "$bpc" train "$model" $targs --params k.safetensors --save k.safetensors
+run 0 "$bpc" train "$model" $targs --save u.safetensors
+"$st_dump" k.safetensors >k.txt
+"$st_dump" u.safetensors >u.txt
+if [ -s k.txt ] && cmp -s k.txt u.txt; then ok
+else bad "interrupted+resumed and uninterrupted text runs differ:"; diff k.txt u.txt | cut -c1-200 | head -8; fi
 
 # ---- c. sampling: the prompt and -n bytes; temperature 0 deterministic, --seed reproducible --
 run 0 "$bpc" sample "$model" --params a.safetensors --prompt "The fox " -n 40 --temperature 0
