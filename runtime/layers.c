@@ -116,6 +116,23 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
                     y[(n * OH + i) * OW + j] = nan ? (T)NAN : m;                                   \
                 }                                                                                  \
     }                                                                                              \
+    /* index of the first maximum of the k x k window at x[base] (rows W apart); the first  \
+       NaN wins, as in the forward pass */                                                        \
+    static size_t maxpool_argmax_##SUF(const T *x, size_t base, size_t W, size_t k) {              \
+        size_t at = base;                                                                          \
+        T m = x[base];                                                                             \
+        int nan = m != m;                                                                          \
+        for (size_t a = 0; a < k; a++)                                                             \
+            for (size_t c = 0; c < k; c++) {                                                       \
+                const size_t q = base + a * W + c;                                                 \
+                const T v = x[q];                                                                  \
+                const int take = !nan && (v > m || v != v);                                        \
+                m = take ? v : m;                                                                  \
+                at = take ? q : at;                                                                \
+                nan |= v != v;                                                                     \
+            }                                                                                      \
+        return at;                                                                                 \
+    }                                                                                              \
     void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,   \
                                    size_t stride, T *gx) {                                         \
         const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
@@ -126,18 +143,7 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
                 for (size_t i = 0; i < OH; i++) {                                                  \
                     for (size_t j = 0; j < OW; j++) {                                              \
                         const size_t base = (n * H + i * k) * W + j * k;                           \
-                        size_t at = base;                                                          \
-                        T m = x[base];                                                             \
-                        int nan = m != m;                                                          \
-                        for (size_t a = 0; a < k; a++)                                             \
-                            for (size_t c = 0; c < k; c++) {                                       \
-                                const size_t q = base + a * W + c;                                 \
-                                const T v = x[q];                                                  \
-                                const int take = !nan && (v > m || v != v);                        \
-                                m = take ? v : m;                                                  \
-                                at = take ? q : at;                                                \
-                                nan |= v != v;                                                     \
-                            }                                                                      \
+                        const size_t at = maxpool_argmax_##SUF(x, base, W, k);                     \
                         const T g = gy[(n * OH + i) * OW + j];                                     \
                         for (size_t a = 0; a < k; a++)                                             \
                             for (size_t c = 0; c < k; c++) {                                       \
@@ -156,19 +162,7 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
             for (size_t i = 0; i < OH; i++)                                                        \
                 for (size_t j = 0; j < OW; j++) {                                                  \
                     const size_t base = (n * H + i * stride) * W + j * stride;                     \
-                    size_t at = base;                                                              \
-                    T m = x[base];                                                                 \
-                    int nan = m != m;                                                              \
-                    for (size_t a = 0; a < k; a++)                                                 \
-                        for (size_t c = 0; c < k; c++) {                                           \
-                            const size_t q = base + a * W + c;                                     \
-                            const T v = x[q];                                                      \
-                            const int take = !nan && (v > m || v != v); /* the first NaN wins */   \
-                            m = take ? v : m;                                                      \
-                            at = take ? q : at;                                                    \
-                            nan |= v != v;                                                         \
-                        }                                                                          \
-                    gx[at] += gy[(n * OH + i) * OW + j];                                           \
+                    gx[maxpool_argmax_##SUF(x, base, W, k)] += gy[(n * OH + i) * OW + j];          \
                 }                                                                                  \
         }                                                                                          \
     }                                                                                              \
