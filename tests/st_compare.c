@@ -1,8 +1,8 @@
 /* st_compare.c — compares the tensors of two safetensors files:
- *     st_compare A.safetensors B.safetensors TOL [SKIP_NAME...]
+ *     st_compare A.safetensors B.safetensors TOL [IGNORED_NAME...]
  * Every tensor of A must be in B with the same dtype and shape, and the other way round;
  * floating-point values may differ by at most TOL (absolute), integers not at all.
- * Tensors named SKIP_NAME are left out (e.g. __bpc.opt_state, raw bytes). Prints the
+ * Tensors named IGNORED_NAME are left out (e.g. __bpc.opt_state, raw bytes). Prints the
  * largest difference per tensor; exit status 0 if all agree, 1 if not, 2 on bad usage or
  * an unreadable file. Used by tests/mpi.sh. */
 #include <math.h>
@@ -22,7 +22,7 @@ static int is_float(int dt) { return dt == BPRT_F32 || dt == BPRT_F64 || dt == B
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: st_compare A.safetensors B.safetensors TOL [SKIP_NAME...]\n");
+        fprintf(stderr, "usage: st_compare A.safetensors B.safetensors TOL [IGNORED_NAME...]\n");
         return 2;
     }
     double tol = atof(argv[3]);
