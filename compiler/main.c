@@ -290,11 +290,15 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
     return rc;
 }
 
+/* grad, hvp and check need a loss: 1 if g has one, else 0 with the error printed. */
+static int has_loss(const Args *a, const Graph *g, const char *what) {
+    if (g->loss >= 0) return 1;
+    fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to %s\n", a->file, what);
+    return 0;
+}
+
 static int cmd_grad(const Args *a, Graph *g) {
-    if (g->loss < 0) {
-        fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to differentiate\n", a->file);
-        return 1;
-    }
+    if (!has_loss(a, g, "differentiate")) return 1;
     Model m;
     void *params = NULL;
     Inputs in;
@@ -360,10 +364,7 @@ static int print_param_vector(const Args *a, const Graph *g, const Model *m, con
 
 /* bpc hvp: the loss and H v (H the loss's Hessian in all parameters, v from --vector). */
 static int cmd_hvp(const Args *a, Graph *g) {
-    if (g->loss < 0) {
-        fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to differentiate\n", a->file);
-        return 1;
-    }
+    if (!has_loss(a, g, "differentiate")) return 1;
     Model m;
     void *params = NULL;
     Inputs in;
@@ -394,10 +395,7 @@ static int cmd_hvp(const Args *a, Graph *g) {
 }
 
 static int cmd_check(const Args *a, Graph *g) {
-    if (g->loss < 0) {
-        fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to check\n", a->file);
-        return 1;
-    }
+    if (!has_loss(a, g, "check")) return 1;
     Model m;
     void *params = NULL;
     Inputs in;
