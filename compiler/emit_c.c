@@ -258,7 +258,7 @@ static int ew_build(const E *e, EwProg *p, int id, int root) {
 }
 
 /* Declares c_ (code), k_ (constants) and v_ (which leaves advance) for the tree at id. */
-static int ew_emit_tables(E *e, int id, const int *leaves, const int *vec, int nl) {
+static int ew_emit_tables(E *e, int id, const int *vec, int nl) {
     EwProg *p = calloc(1, sizeof *p);
     if (!p) abort();
     int ok = ew_build(e, p, id, id) && p->maxdepth <= BPRT_EW_DEPTH && p->nleaf == nl;
@@ -270,11 +270,26 @@ static int ew_emit_tables(E *e, int id, const int *leaves, const int *vec, int n
         fprintf(e->out, "%s};\n        static const unsigned char v_[] = {", p->nk ? "" : "0");
         for (int l = 0; l < nl; l++) fprintf(e->out, "%s%d", l ? ", " : "", vec[l]);
         fprintf(e->out, "%s};\n        (void)k_;\n", nl ? "" : "0");
-        (void)leaves;
     }
     int ncode = p->ncode;
     free(p);
     return ok ? ncode : 0;
+}
+
+/* Declares l_ (each leaf's pointer: constants have none, scalars their own, the rest
+ * offset by their row base b<k> when `rows`) and calls bprt_ew over n elements into dst. */
+static void ew_emit_call(E *e, const int *leaves, int nl, int rows, const char *indent, int ncode, const char *n,
+                         const char *dst) {
+    char p[96];
+    fprintf(e->out, "%sconst real *l_[] = {", indent);
+    for (int l = 0; l < nl; l++) {
+        const Node *ln = &e->g->nodes[leaves[l]];
+        if (ln->op == OP_CONST || ln->op == OP_DIMVAL) fprintf(e->out, "%s0", l ? ", " : "");
+        else if (!rows || is_scalar_like(ln)) fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
+        else fprintf(e->out, "%s%s + b%d", l ? ", " : "", ptr(e, leaves[l], p, sizeof p), l);
+    }
+    fprintf(e->out, "%s};\n%sbprt_ew_%s(c_, %d, k_, l_, v_, %s, %s);\n", nl ? "" : "0", indent,
+            e->o->f64 ? "f64" : "f32", ncode, n, dst);
 }
 
 /* A broadcasting elementwise loop. The output's axes are merged into groups inside which
@@ -313,7 +328,7 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
         vec[l] = !is_scalar_like(ln) && reads_axis(&ln->shape, os, last);
     }
     fprintf(e->out, "    {\n        size_t o = 0;\n");
-    if (ew && !(ncode = ew_emit_tables(e, id, leaves, vec, nl))) {
+    if (ew && !(ncode = ew_emit_tables(e, id, vec, nl))) {
         fprintf(e->out, "        (void)o;\n    }\n");
         return 0;
     }
@@ -343,16 +358,9 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
         snprintf(idx[l], 64, reads_axis(&ln->shape, os, last) ? "b%d + j" : "b%d", l);
     }
     if (ew) {
-        char p[96];
-        fprintf(e->out, "            const real *l_[] = {");
-        for (int l = 0; l < nl; l++) {
-            const Node *ln = &g->nodes[leaves[l]];
-            if (ln->op == OP_CONST || ln->op == OP_DIMVAL) fprintf(e->out, "%s0", l ? ", " : "");
-            else if (is_scalar_like(ln)) fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
-            else fprintf(e->out, "%s%s + b%d", l ? ", " : "", ptr(e, leaves[l], p, sizeof p), l);
-        }
-        fprintf(e->out, "%s};\n            bprt_ew_%s(c_, %d, k_, l_, v_, %s, %s + o);\n", nl ? "" : "0",
-                e->o->f64 ? "f64" : "f32", ncode, ext[ng - 1], out);
+        char dst[128];
+        snprintf(dst, sizeof dst, "%s + o", out);
+        ew_emit_call(e, leaves, nl, 1, "            ", ncode, ext[ng - 1], dst);
         fprintf(e->out, "            o += %s;\n        }\n    }\n", ext[ng - 1]);
         for (int l = 0; l < nl; l++) free(idx[l]);
         return 1;
@@ -398,17 +406,10 @@ static void emit_elementwise(E *e, int id) {
         if (nl <= MAXL) {
             for (int l = 0; l < nl; l++) vec[l] = !is_scalar_like(&g->nodes[leaves[l]]);
             fprintf(e->out, "    {\n");
-            int ncode = ew_emit_tables(e, id, leaves, vec, nl);
+            int ncode = ew_emit_tables(e, id, vec, nl);
             if (ncode) {
-                char p[96];
-                fprintf(e->out, "        const real *l_[] = {");
-                for (int l = 0; l < nl; l++) {
-                    const Node *ln = &g->nodes[leaves[l]];
-                    if (ln->op == OP_CONST || ln->op == OP_DIMVAL) fprintf(e->out, "%s0", l ? ", " : "");
-                    else fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
-                }
-                fprintf(e->out, "%s};\n        bprt_ew_%s(c_, %d, k_, l_, v_, %s, %s);\n    }\n", nl ? "" : "0",
-                        e->o->f64 ? "f64" : "f32", ncode, total, out);
+                ew_emit_call(e, leaves, nl, 0, "        ", ncode, total, out);
+                fprintf(e->out, "    }\n");
                 free(ex);
                 return;
             }
