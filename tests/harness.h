@@ -39,4 +39,7 @@ double th_fd_check(TestModel *t);
 double th_hvp_check(TestModel *t, uint64_t seed);
 void th_free(TestModel *t);
 
+/* The whole file at path as a malloc'd NUL-terminated string, or NULL. */
+char *th_read_text(const char *path);
+
 #endif

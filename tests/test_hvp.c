@@ -152,22 +152,6 @@ static void test_no_second_order_rule(void **state) {
 }
 
 /* ---- against PyTorch ---- */
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* Copies a stored tensor of n elements into a vector of the model's reals at off. */
 static int load(const BprtSafetensors *st, const char *key, const Model *m, void *vec, int64_t off, int64_t n,
                 double *buf) {
@@ -182,7 +166,7 @@ static int load(const BprtSafetensors *st, const char *key, const Model *m, void
 static double run_torch_program(const char *name, int f64, double tol, double floor_) {
     char path[1024], err[BPRT_ERRLEN];
     snprintf(path, sizeof path, "%s/%s.bp", PROG_DIR, name);
-    char *text = read_text(path);
+    char *text = th_read_text(path);
     BprtSafetensors data, ref;
     snprintf(path, sizeof path, "%s/%s.safetensors", DATA_DIR, name);
     int have_data = text && bprt_st_read(path, &data, err) == 0;

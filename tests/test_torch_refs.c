@@ -49,22 +49,6 @@ static void list_programs(void) {
     qsort(names, (size_t)nnames, sizeof names[0], cmp_str);
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static int64_t shape_count(const Shape *s, const int *dims) {
     int64_t n = 1;
     for (int k = 0; k < s->rank; k++) n *= s->d[k].c * (s->d[k].sym >= 0 ? dims[s->d[k].sym] : 1);
@@ -128,7 +112,7 @@ static void note(Worst *w, double got, double want, double floor_, const char *w
 static double run_program(const char *name, int f64, double tol, double floor_) {
     char path[1024], err[BPRT_ERRLEN];
     snprintf(path, sizeof path, "%s/%s.bp", PROG_DIR, name);
-    char *text = read_text(path);
+    char *text = th_read_text(path);
     if (!text) {
         print_error("%s: cannot read %s\n", name, path);
         return INFINITY;
