@@ -691,7 +691,9 @@ static void emit_layer(E *e, int id) {
     ptr(e, n->in[0], a, sizeof a);
     if (op_info[n->op].arity > 1) ptr(e, n->in[1], b, sizeof b);
     /* the image operand's shape: the input's for forward ops, the node's for gradients */
-    const Shape *img = n->op == OP_IM2COL || n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D ? &g->nodes[n->in[0]].shape : &n->shape;
+    const Shape *img = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_W || n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D
+                           ? &g->nodes[n->in[0]].shape
+                           : &n->shape;
     if (img->rank == 4) {
         dim_arg(e, img, 0, B, sizeof B);
         dim_arg(e, img, 1, C, sizeof C);
@@ -701,11 +703,18 @@ static void emit_layer(E *e, int id) {
     }
     const Shape *s = &n->shape;
     switch (n->op) {
-    case OP_IM2COL:
-    case OP_COL2IM:
-        fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s, %s, %d, %d, %d, %d, %s);\n", n->op == OP_IM2COL ? "im2col" : "col2im",
-                sfx, a, B, C, H, W, n->win[0], n->win[1], n->win[2], n->win[3], out);
+    case OP_CONV2D:
+    case OP_CONV2D_GRAD_X:
+    case OP_CONV2D_GRAD_W: {
+        /* O: dimension 1 of y, or 0 of w (in[1] of conv2d_grad_x, the node itself for conv2d_grad_w) */
+        char O[128];
+        if (n->op == OP_CONV2D) dim_arg(e, s, 1, O, sizeof O);
+        else dim_arg(e, n->op == OP_CONV2D_GRAD_X ? &g->nodes[n->in[1]].shape : s, 0, O, sizeof O);
+        BP_ASSERT(e->plan->scratch[id] >= 0);
+        fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, t%d);\n", op_info[n->op].name, sfx, a, b,
+                B, C, H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], out, e->plan->scratch[id]);
         return;
+    }
     case OP_MAXPOOL2D:
     case OP_AVGPOOL2D:
     case OP_AVGPOOL2D_GRAD:
@@ -1053,8 +1062,9 @@ static const char *runtime_decls =
     "void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,\n"
     "                 const unsigned char *vec, size_t n, double *out);\n"
 #define LAYER_DECLS(T, S)                                                                                          \
-    "void bprt_im2col_" S "(const " T " *x, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, size_t stride, size_t pad, " T " *cols);\n" \
-    "void bprt_col2im_" S "(const " T " *cols, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, size_t stride, size_t pad, " T " *x);\n" \
+    "void bprt_conv2d_" S "(const " T " *x, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *y, " T " *scratch);\n" \
+    "void bprt_conv2d_grad_x_" S "(const " T " *gy, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gx, " T " *scratch);\n" \
+    "void bprt_conv2d_grad_w_" S "(const " T " *x, const " T " *gy, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gw, " T " *scratch);\n" \
     "void bprt_maxpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \
     "void bprt_maxpool2d_grad_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
     "void bprt_avgpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \

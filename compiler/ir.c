@@ -365,46 +365,62 @@ static void layer_node(Op op, int a, int b, const Shape *s, Loc loc, Node *p) {
     p->shape = *s;
 }
 
-int ir_im2col(Graph *g, int x, int kh, int kw, int stride, int pad, Loc loc) {
-    if (x < 0) return -1;
-    const Shape *xs = &g->nodes[x].shape;
-    char s1[160];
-    if (!is_image(xs)) {
-        diag_error(g->diag, loc, "conv2d needs x [B, C, H, W] with integer C, H, W, got %s",
-                   shape_str(xs, &g->syms, s1, sizeof s1));
+int ir_conv2d(Graph *g, int x, int w, int stride, int pad, Loc loc) {
+    if (x < 0 || w < 0) return -1;
+    const Shape *xs = &g->nodes[x].shape, *ws = &g->nodes[w].shape;
+    char s1[160], s2[160];
+    if (!is_image(xs) || ws->rank != 4 || !shape_is_const(ws) || xs->d[1].c != ws->d[1].c) {
+        diag_error(g->diag, loc, "conv2d needs x [B, C, H, W] and W [O, C, KH, KW], got %s and %s",
+                   shape_str(xs, &g->syms, s1, sizeof s1), shape_str(ws, &g->syms, s2, sizeof s2));
         return -1;
     }
+    if (ws->d[2].c > INT32_MAX || ws->d[3].c > INT32_MAX) {
+        diag_error(g->diag, loc, "conv2d's window %s is too large", shape_str(ws, &g->syms, s2, sizeof s2));
+        return -1;
+    }
+    const int kh = (int)ws->d[2].c, kw = (int)ws->d[3].c;
     int64_t oh = window_out(xs->d[2].c, kh, stride, pad), ow = window_out(xs->d[3].c, kw, stride, pad);
     if (oh < 1 || ow < 1) {
         diag_error(g->diag, loc, "a %dx%d window with stride %d and padding %d does not fit x %s", kh, kw, stride, pad,
                    shape_str(xs, &g->syms, s1, sizeof s1));
         return -1;
     }
-    Shape s = shape_scalar();
-    s.rank = 2;
-    s.d[0] = xs->d[0];
-    s.d[0].c *= oh * ow;
-    s.d[1] = dim_const(xs->d[1].c * kh * kw);
+    /* one image's unfolded matrix [C*KH*KW, OH*OW] and bordered copy, once per thread slot,
+       are the scratch (ir_conv2d_scratch) */
+    Shape u = shape_scalar();
+    u.rank = 3;
+    u.d[0] = dim_const(BP_CONV_SLOTS), u.d[1] = dim_const(xs->d[1].c * kh * kw), u.d[2] = dim_const(oh * ow);
     int ovf;
-    shape_const_numel(&s, &ovf);
-    if (ovf) {
-        diag_error(g->diag, loc, "conv2d's unfolded input %s is too large",
-                   shape_str(&s, &g->syms, s1, sizeof s1));
+    int64_t un = shape_const_numel(&u, &ovf);
+    if (ovf || un > INT32_MAX ||
+        (double)xs->d[1].c * (double)(xs->d[2].c + 2 * (int64_t)pad) * (double)(xs->d[3].c + 2 * (int64_t)pad) > INT32_MAX) {
+        diag_error(g->diag, loc, "conv2d's unfolded image [%lld, %lld] is too large", (long long)u.d[1].c,
+                   (long long)u.d[2].c);
         return -1;
     }
+    Shape s = *xs;
+    s.d[1] = ws->d[0], s.d[2] = dim_const(oh), s.d[3] = dim_const(ow);
     Node p;
-    layer_node(OP_IM2COL, x, -1, &s, loc, &p);
+    layer_node(OP_CONV2D, x, w, &s, loc, &p);
     p.win[0] = kh, p.win[1] = kw, p.win[2] = stride, p.win[3] = pad;
     return ir_add_raw(g, &p);
 }
 
-int ir_col2im(Graph *g, int cols, const Shape *xs, int kh, int kw, int stride, int pad, Loc loc) {
-    if (cols < 0) return -1;
-    BP_ASSERT(is_image(xs));
+int ir_conv2d_grad(Graph *g, Op op, int a, int b, const Shape *s, const int win[4], Loc loc) {
+    if (a < 0 || b < 0) return -1;
+    BP_ASSERT(op == OP_CONV2D_GRAD_X || op == OP_CONV2D_GRAD_W);
     Node p;
-    layer_node(OP_COL2IM, cols, -1, xs, loc, &p);
-    p.win[0] = kh, p.win[1] = kw, p.win[2] = stride, p.win[3] = pad;
+    layer_node(op, a, b, s, loc, &p);
+    memcpy(p.win, win, sizeof p.win);
     return ir_add_raw(g, &p);
+}
+
+int64_t ir_conv2d_scratch(const Graph *g, const Node *n) {
+    const Shape *xs = n->op == OP_CONV2D_GRAD_X ? &n->shape : &g->nodes[n->in[0]].shape;
+    const Shape *ys = n->op == OP_CONV2D ? &n->shape : &g->nodes[n->in[n->op == OP_CONV2D_GRAD_X ? 0 : 1]].shape;
+    const int64_t pad = n->win[3];
+    return (int64_t)BP_CONV_SLOTS * xs->d[1].c *
+           (n->win[0] * n->win[1] * ys->d[2].c * ys->d[3].c + (xs->d[2].c + 2 * pad) * (xs->d[3].c + 2 * pad));
 }
 
 int ir_pool(Graph *g, Op op, int x, int k, int stride, Loc loc) {
@@ -623,7 +639,7 @@ void ir_dump(FILE *out, const Graph *g) {
         if (op_info[n->op].kind == OK_AXIS || n->op == OP_CONCAT) fprintf(out, " axis=%d", n->axis);
         if (n->op == OP_SLICE) fprintf(out, " axis=%d start=%s", n->axis, dim_str(n->start, &g->syms, s, sizeof s));
         if (n->op == OP_MATMUL && (n->ta || n->tb)) fprintf(out, " ta=%d tb=%d", n->ta, n->tb);
-        if (n->op == OP_IM2COL || n->op == OP_COL2IM)
+        if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W)
             fprintf(out, " k=%dx%d stride=%d pad=%d", n->win[0], n->win[1], n->win[2], n->win[3]);
         if (n->op == OP_MAXPOOL2D || n->op == OP_MAXPOOL2D_GRAD || n->op == OP_AVGPOOL2D || n->op == OP_AVGPOOL2D_GRAD)
             fprintf(out, " k=%d stride=%d", n->win[0], n->win[2]);

@@ -56,7 +56,7 @@ typedef struct Node {
     int ta, tb;    /* MATMUL: transpose flags of a and b */
     Dim start;     /* SLICE: first index along axis */
     Dim dim;       /* DIMVAL: the value */
-    int win[4];    /* IM2COL, COL2IM, pools: kh, kw, stride, padding */
+    int win[4];    /* CONV2D and its gradients, pools: kh, kw, stride, padding */
     Loc loc;
     int adjoint;   /* 1 if made by reverse mode */
     int remat;     /* REMAT_*: `checkpoint` marks (forward) and their backward recomputations */
@@ -160,11 +160,14 @@ int ir_concat(Graph *g, int a, int b, int axis, Loc loc);
 int ir_slice(Graph *g, int a, int axis, Dim start, Dim len, Loc loc);
 int ir_loss_op(Graph *g, Op op, int a, int b, int c, Loc loc);
 /* ---- layers (NCHW; shape rules in ir.c, kernels in runtime/layers.c) ---- */
-/* x[B,C,H,W] -> [B*OH*OW, C*KH*KW], OH = (H + 2 pad - KH) / stride + 1 (one row per output
- * pixel, columns in (c, kh, kw) order: W reshaped to [O, C*KH*KW] multiplies it). */
-int ir_im2col(Graph *g, int x, int kh, int kw, int stride, int pad, Loc loc);
-/* The adjoint of im2col: cols back to the image shape xs, overlapping windows summed. */
-int ir_col2im(Graph *g, int cols, const Shape *xs, int kh, int kw, int stride, int pad, Loc loc);
+/* CONV2D(x[B,C,H,W], w[O,C,KH,KW]) -> y[B,O,OH,OW], OH = (H + 2 pad - KH) / stride + 1,
+ * zero padding (runtime/conv.c). Its gradients, bilinear like it:
+ * CONV2D_GRAD_X(gy, w) -> gx of x's shape s; CONV2D_GRAD_W(x, gy) -> gw of w's shape s;
+ * win = {kh, kw, stride, pad}. Each needs ir_conv2d_scratch reals of workspace. */
+#define BP_CONV_SLOTS 8 /* = BPRT_CONV_SLOTS */
+int ir_conv2d(Graph *g, int x, int w, int stride, int pad, Loc loc);
+int ir_conv2d_grad(Graph *g, Op op, int a, int b, const Shape *s, const int win[4], Loc loc);
+int64_t ir_conv2d_scratch(const Graph *g, const Node *n);
 /* MAXPOOL2D / AVGPOOL2D: x[B,C,H,W] -> [B,C,(H-k)/stride+1,(W-k)/stride+1], no padding. */
 int ir_pool(Graph *g, Op op, int x, int k, int stride, Loc loc);
 /* MAXPOOL2D_GRAD(x, gy) / AVGPOOL2D_GRAD(gy) (x = -1): the gradient, of x's shape xs. */

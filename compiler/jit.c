@@ -55,7 +55,9 @@ static const struct {
     {"bprt_ew_f32", (void *)bprt_ew_f32},
     {"bprt_ew_f64", (void *)bprt_ew_f64},
 #define LAYER_SYMS(S)                                                                              \
-    {"bprt_im2col_" #S, (void *)bprt_im2col_##S}, {"bprt_col2im_" #S, (void *)bprt_col2im_##S},       \
+    {"bprt_conv2d_" #S, (void *)bprt_conv2d_##S},                                                  \
+    {"bprt_conv2d_grad_x_" #S, (void *)bprt_conv2d_grad_x_##S},                                    \
+    {"bprt_conv2d_grad_w_" #S, (void *)bprt_conv2d_grad_w_##S},                                    \
     {"bprt_maxpool2d_" #S, (void *)bprt_maxpool2d_##S},                                            \
     {"bprt_maxpool2d_grad_" #S, (void *)bprt_maxpool2d_grad_##S},                                  \
     {"bprt_avgpool2d_" #S, (void *)bprt_avgpool2d_##S},                                            \

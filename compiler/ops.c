@@ -8,8 +8,8 @@
  * almost everywhere (step, sign, comparisons) contribute nothing.
  *
  * The ops that only reverse mode creates (gelu_grad, ce_grad, nll_grad, slice,
- * maxpool2d_grad, layernorm_grad, and the linear adjoints col2im, avgpool2d_grad,
- * embedding_grad) have rules too: ad_hvp differentiates the gradient graph again, and
+ * maxpool2d_grad, layernorm_grad, the bilinear conv2d_grad_x and conv2d_grad_w, and the
+ * linear adjoints avgpool2d_grad, embedding_grad) have rules too: ad_hvp differentiates the gradient graph again, and
  * reaches them there. */
 #include <math.h>
 
@@ -268,15 +268,35 @@ RULE(NLL_GRAD) {
 
 /* ---- layers ---- */
 #define WIN(n) (n)->win[0], (n)->win[1], (n)->win[2], (n)->win[3]
-/* y = im2col(x), a linear map: dx = im2colᵀ g = col2im(g) */
-RULE(IM2COL) {
+/* y = conv2d(x, w), bilinear: dx = conv2d_grad_x(g, w), dw = conv2d_grad_w(x, g) */
+RULE(CONV2D) {
     (void)y;
-    Shape s = G->nodes[A].shape;
-    ad_accumulate(c, A, ir_col2im(G, g, &s, WIN(n), L));
+    Shape xs = G->nodes[A].shape, ws = G->nodes[B].shape;
+    int win[4] = {WIN(n)};
+    ad_accumulate(c, A, ir_conv2d_grad(G, OP_CONV2D_GRAD_X, g, B, &xs, win, L));
+    ad_accumulate(c, B, ir_conv2d_grad(G, OP_CONV2D_GRAD_W, A, g, &ws, win, L));
     return 0;
 }
-/* y = col2im(a) = im2colᵀ a: da = im2col(g) */
-RULE(COL2IM) { (void)y; ad_accumulate(c, A, ir_im2col(G, g, WIN(n), L)); return 0; }
+/* y = conv2d_grad_x(gy, w), defined by <a, y> = <conv2d(a, w), gy> for every a:
+ * dgy = conv2d(g, w), dw = conv2d_grad_w(g, gy) */
+RULE(CONV2D_GRAD_X) {
+    (void)y;
+    Shape ws = G->nodes[B].shape;
+    int win[4] = {WIN(n)};
+    ad_accumulate(c, A, ir_conv2d(G, g, B, n->win[2], n->win[3], L));
+    ad_accumulate(c, B, ir_conv2d_grad(G, OP_CONV2D_GRAD_W, g, A, &ws, win, L));
+    return 0;
+}
+/* y = conv2d_grad_w(x, gy), defined by <a, y> = <conv2d(x, a), gy> for every a:
+ * dx = conv2d_grad_x(gy, g), dgy = conv2d(x, g) */
+RULE(CONV2D_GRAD_W) {
+    (void)y;
+    Shape xs = G->nodes[A].shape;
+    int win[4] = {WIN(n)};
+    ad_accumulate(c, A, ir_conv2d_grad(G, OP_CONV2D_GRAD_X, B, g, &xs, win, L));
+    ad_accumulate(c, B, ir_conv2d(G, A, g, n->win[2], n->win[3], L));
+    return 0;
+}
 /* y[w] = max over window w of x: dx = g[w] at each window's (first) argmax, summed */
 RULE(MAXPOOL2D) {
     (void)y;

@@ -2,6 +2,7 @@
  * order of the generated code. */
 #include "plan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +16,31 @@ static int where(const int *fuse_user, int i) {
     return i;
 }
 
+/* Marks buffer `chosen` busy for node i, or, if it is -1, a free buffer of `size` elements
+ * (a new one if none is free). Returns its index. */
+static int take_buffer(Graph *g, Plan *p, char *busy, int *buf_end, int chosen, const char *size, int64_t numel,
+                       int i) {
+    if (chosen < 0)
+        for (int b = 0; b < p->nbufs; b++)
+            if (!busy[b] && strcmp(p->buf_size[b], size) == 0) {
+                chosen = b;
+                break;
+            }
+    if (chosen < 0) {
+        chosen = p->nbufs++;
+        p->buf_size[chosen] = arena_strdup(g->arena, size);
+        p->buf_const[chosen] = numel;
+        buf_end[chosen] = i;
+    }
+    busy[chosen] = 1;
+    return chosen;
+}
+
 Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user) {
     Plan *p = arena_alloc(g->arena, sizeof *p);
     p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    int cap = g->n + 1;
+    p->scratch = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    int cap = 2 * g->n + 1;
     p->buf_size = arena_alloc(g->arena, (size_t)cap * sizeof(char *));
     p->buf_const = arena_alloc(g->arena, (size_t)cap * sizeof(int64_t));
     int *last = malloc(((size_t)g->n + 1) * sizeof *last);
@@ -33,11 +55,18 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
         }
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        p->buf[i] = -1;
+        p->buf[i] = p->scratch[i] = -1;
         /* release buffers whose life ended before this node */
         for (int b = 0; b < p->nbufs; b++)
             if (busy[b] && buf_end[b] < i) busy[b] = 0;
-        if (is_storage_free(n) || pinned[i] || (fuse_user && fuse_user[i] >= 0)) continue;
+        if (is_storage_free(n) || (fuse_user && fuse_user[i] >= 0)) continue;
+        char size[256];
+        if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W) {
+            int64_t reals = ir_conv2d_scratch(g, n);
+            snprintf(size, sizeof size, "%lld", (long long)reals);
+            p->scratch[i] = take_buffer(g, p, busy, buf_end, -1, size, reals, i);
+        }
+        if (pinned[i]) continue;
         OpKind kind = op_info[n->op].kind;
         int chosen = -1, has_fused = 0;
         for (int k = 0; k < op_info[n->op].arity; k++) has_fused |= fuse_user && fuse_user[n->in[k]] >= 0;
@@ -52,22 +81,9 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
                     chosen = b;
             }
         }
-        char size[256];
         shape_numel_c(&n->shape, &g->syms, size, sizeof size);
-        if (chosen < 0)
-            for (int b = 0; b < p->nbufs; b++)
-                if (!busy[b] && strcmp(p->buf_size[b], size) == 0) {
-                    chosen = b;
-                    break;
-                }
-        if (chosen < 0) {
-            chosen = p->nbufs++;
-            p->buf_size[chosen] = arena_strdup(g->arena, size);
-            int ovf;
-            p->buf_const[chosen] = shape_const_numel(&n->shape, &ovf);
-            buf_end[chosen] = i;
-        }
-        busy[chosen] = 1;
+        int ovf;
+        chosen = take_buffer(g, p, busy, buf_end, chosen, size, shape_const_numel(&n->shape, &ovf), i);
         if (buf_end[chosen] < last[i]) buf_end[chosen] = last[i];
         p->buf[i] = chosen;
     }

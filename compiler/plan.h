@@ -6,6 +6,7 @@
  * has run is free for a later node of the same size; an elementwise node may write over an
  * input of its own shape that dies at it (in place); a reshape aliases its input's buffer.
  * Elementwise nodes fused into their single user's loop get no buffer at all.
+ * A convolution also gets a scratch buffer that lives only while it runs.
  * The workspace is the buffers laid end to end, each rounded up to 64 bytes. */
 #ifndef BP_PLAN_H
 #define BP_PLAN_H
@@ -14,6 +15,7 @@
 
 typedef struct Plan {
     int *buf;          /* per node: buffer index, or -1 */
+    int *scratch;      /* per node: its scratch buffer's index, or -1 */
     int nbufs;
     char **buf_size;   /* per buffer: C expression of its element count */
     int64_t *buf_const;/* per buffer: constant factor of its count (for --stats) */

@@ -91,7 +91,7 @@ static const BuiltinSpec builtins[] = {
     {"bce_logits", B_BCE_LOGITS, OP_SUM, 2, {"logits", "target"}},
     {"cross_entropy", B_CE, OP_CROSS_ENTROPY, 2, {"logits", "labels"}},
     {"nll", B_NLL, OP_NLL, 2, {"logprobs", "labels"}},
-    {"conv2d", B_CONV2D, OP_IM2COL, 4, {"x", "W", "stride=1", "padding=0"}},
+    {"conv2d", B_CONV2D, OP_CONV2D, 4, {"x", "W", "stride=1", "padding=0"}},
     {"maxpool2d", B_POOL, OP_MAXPOOL2D, 3, {"x", "k", "stride="}},
     {"avgpool2d", B_POOL, OP_AVGPOOL2D, 3, {"x", "k", "stride="}},
     {"layernorm", B_LAYERNORM, OP_LAYERNORM, 4, {"x", "gamma", "beta", "eps=1e-5"}},
@@ -510,13 +510,9 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
     return r;
 }
 
-/* conv2d(x[B,C,H,W], W[O,C,KH,KW]) as one GEMM over every output pixel:
- *   cols = im2col(x)                   [B*OH*OW, C*KH*KW]
- *   y    = cols @ reshape(W, [O, C*KH*KW])ᵀ   [B*OH*OW, O]
- *   y    = reshape(transpose(reshape(y, [B, OH*OW, O])), [B, O, OH, OW])
- * so its gradient is matmul's (dW = gᵀ cols, dcols = g W) and im2col's (col2im). */
+/* conv2d(x, W, stride, padding): one CONV2D node (runtime/conv.c), with its own gradient
+ * ops (ops.c). */
 static int lower_conv2d(Sema *S, Scope *sc, const Expr **argv, Loc loc) {
-    Graph *g = S->g;
     int stride = 1, pad = 0;
     if (argv[2] && !const_int(S, argv[2], "stride", "conv2d", &stride)) return -1;
     if (argv[3] && !const_int(S, argv[3], "padding", "conv2d", &pad)) return -1;
@@ -526,25 +522,7 @@ static int lower_conv2d(Sema *S, Scope *sc, const Expr **argv, Loc loc) {
     }
     int x = real_operand(S, lower(S, sc, argv[0]), loc, "conv2d");
     int w = real_operand(S, lower(S, sc, argv[1]), loc, "conv2d");
-    if (x < 0 || w < 0) return -1;
-    const Shape xs = g->nodes[x].shape, ws = g->nodes[w].shape;
-    if (xs.rank != 4 || ws.rank != 4 || !shape_is_const(&ws) || xs.d[1].sym >= 0 || xs.d[1].c != ws.d[1].c) {
-        char s1[160], s2[160];
-        diag_error(S->d, loc, "conv2d needs x [B, C, H, W] and W [O, C, KH, KW], got %s and %s",
-                   shape_str(&xs, &g->syms, s1, sizeof s1), shape_str(&ws, &g->syms, s2, sizeof s2));
-        return -1;
-    }
-    int cols = ir_im2col(g, x, (int)ws.d[2].c, (int)ws.d[3].c, stride, pad, loc);
-    if (cols < 0) return -1;
-    int64_t O = ws.d[0].c, oh = (xs.d[2].c + 2 * pad - ws.d[2].c) / stride + 1;
-    int64_t ow = (xs.d[3].c + 2 * pad - ws.d[3].c) / stride + 1;
-    Shape w2 = shape_scalar(), y3 = shape_scalar(), y4 = shape_scalar();
-    w2.rank = 2, w2.d[0] = dim_const(O), w2.d[1] = g->nodes[cols].shape.d[1];
-    y3.rank = 3, y3.d[0] = xs.d[0], y3.d[1] = dim_const(oh * ow), y3.d[2] = dim_const(O);
-    y4.rank = 4, y4.d[0] = xs.d[0], y4.d[1] = dim_const(O), y4.d[2] = dim_const(oh), y4.d[3] = dim_const(ow);
-    int y = ir_matmul(g, cols, ir_reshape(g, w, &w2, loc), 0, 1, loc);
-    y = ir_transpose(g, ir_reshape(g, y, &y3, loc), loc);
-    return ir_reshape(g, y, &y4, loc);
+    return ir_conv2d(S->g, x, w, stride, pad, loc);
 }
 
 static int lower_call(Sema *S, Scope *sc, const Expr *e) {

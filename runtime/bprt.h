@@ -62,12 +62,35 @@ void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const floa
 void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,
                  const unsigned char *vec, size_t n, double *out);
 
+/* ---- convolution (conv.c: layouts, threads) ---------------------------------------------
+ * scratch: BPRT_CONV_SLOTS * (C*KH*KW * OH*OW + C*(H + 2 pad)*(W + 2 pad)) reals of the
+ * caller's (64-byte aligned best);
+ * at most BPRT_CONV_SLOTS threads work on one call. */
+#define BPRT_CONV_SLOTS 8
+#define BPRT_DECLARE_CONV(T, SUF)                                                                  \
+    void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
+                           size_t KH, size_t KW, size_t stride, size_t pad, T *y, T *scratch);     \
+    void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
+                                  size_t O, size_t KH, size_t KW, size_t stride, size_t pad, T *gx, \
+                                  T *scratch);                                                     \
+    void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
+                                  size_t O, size_t KH, size_t KW, size_t stride, size_t pad, T *gw, \
+                                  T *scratch);
+BPRT_DECLARE_CONV(float, f32)
+BPRT_DECLARE_CONV(double, f64)
+
+/* Runtime-internal: one clone of a kernel per ISA, chosen by the loader from the CPU
+ * (GCC/clang on x86-64). Clang before 15 names the dispatcher of an unreferenced clone
+ * "f.ifunc", not "f": no clones there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_NO_CLONES) && \
+    !(defined(__clang__) && __clang_major__ < 15)
+#define BPRT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BPRT_CLONES
+#endif
+
 /* ---- network layers (layers.c: layouts, semantics, the legend) ---- */
 #define BPRT_DECLARE_LAYERS(T, SUF)                                                                \
-    void bprt_im2col_##SUF(const T *x, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW,  \
-                           size_t stride, size_t pad, T *cols);                                    \
-    void bprt_col2im_##SUF(const T *cols, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, \
-                           size_t stride, size_t pad, T *x);                                       \
     void bprt_maxpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y); \
     void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,   \
                                    size_t stride, T *gx);                                          \

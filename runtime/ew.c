@@ -22,12 +22,7 @@
 
 enum { EW_BLOCK = 256 };
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_NO_CLONES) && \
-    !(defined(__clang__) && __clang_major__ < 15)
-#define EW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EW_CLONES
-#endif
+#define EW_CLONES BPRT_CLONES /* bprt.h */
 
 /* F(name) is the libm function for T: expf for float, exp for double. */
 #define DEFINE_EW(T, SUF, F)                                                                       \

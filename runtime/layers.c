@@ -1,11 +1,7 @@
 /* layers.c — the network-layer kernels generated code calls (float and double).
  *
- * Images are NCHW, row-major. Legend: B batch, C channels, H x W input, KH x KW window,
- * OH x OW output, P = OH*OW output pixels, D row length, V vocabulary, R rows.
- *   im2col     x[B,C,H,W] -> cols[B*P, C*KH*KW]: row (b, oh, ow), column (c, kh, kw) holds
- *              x[b, c, oh*s - pad + kh, ow*s - pad + kw] (0 outside the image), so a
- *              convolution is cols @ W[O, C*KH*KW]ᵀ, one GEMM.
- *   col2im     its adjoint: gx = 0, then every column entry added back where it came from.
+ * Images are NCHW, row-major (convolutions are in conv.c). Legend: B batch, C channels,
+ * H x W input, OH x OW output, D row length, V vocabulary, R rows.
  *   maxpool2d  y[b,c,i,j] = max of the k x k window at (i*s, j*s); NaN propagates (as
  *              PyTorch); the gradient goes to the first maximum of each window.
  *   avgpool2d  the window's mean; its gradient spreads g / k² over the window.
@@ -38,68 +34,72 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
 #endif
 
 /* Every kernel, for T = float (SUF f32) and double (f64). `work_` sizes the thread team. */
-#define DEFINE_LAYERS(T, SUF)                                                                      \
-    void bprt_im2col_##SUF(const T *x, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW,  \
-                           size_t stride, size_t pad, T *cols) {                                   \
-        const size_t OH = (H + 2 * pad - KH) / stride + 1, OW = (W + 2 * pad - KW) / stride + 1;   \
-        const size_t ncol = C * KH * KW, work_ = B * OH * OW * ncol;                               \
+#define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
+    /* the common 2x2 window with stride 2, unrolled (same results as the general loops) */    \
+    BPRT_CLONES static void maxpool2x2_##SUF(const T *x, size_t N, size_t H, size_t W, T *y) {                 \
+        const size_t OH = H / 2, OW = W / 2, work_ = N * H * W;                                    \
         (void)work_;                                                                               \
         PAR_FOR                                                                                    \
-        for (size_t r = 0; r < B * OH; r++) {                                                      \
-            const size_t b = r / OH, oh = r % OH;                                                  \
-            for (size_t ow = 0; ow < OW; ow++) {                                                   \
-                T *dst = cols + (r * OW + ow) * ncol;                                              \
-                for (size_t c = 0; c < C; c++)                                                     \
-                    for (size_t kh = 0; kh < KH; kh++) {                                           \
-                        const size_t ih = oh * stride + kh; /* + pad */                            \
-                        T *d = dst + (c * KH + kh) * KW;                                           \
-                        if (ih < pad || ih - pad >= H) {                                           \
-                            for (size_t kw = 0; kw < KW; kw++) d[kw] = 0;                          \
-                            continue;                                                              \
-                        }                                                                          \
-                        const T *src = x + ((b * C + c) * H + (ih - pad)) * W;                     \
-                        const size_t iw0 = ow * stride;                                            \
-                        if (iw0 >= pad && iw0 - pad + KW <= W) { /* inside: a plain copy */        \
-                            for (size_t kw = 0; kw < KW; kw++) d[kw] = src[iw0 - pad + kw];        \
-                            continue;                                                              \
-                        }                                                                          \
-                        for (size_t kw = 0; kw < KW; kw++) {                                       \
-                            const size_t iw = iw0 + kw;                                            \
-                            d[kw] = iw < pad || iw - pad >= W ? (T)0 : src[iw - pad];              \
-                        }                                                                          \
-                    }                                                                              \
+        for (size_t r = 0; r < N * OH; r++) {                                                      \
+            const size_t n = r / OH, i = r % OH;                                                   \
+            const T *a = x + (n * H + 2 * i) * W, *b = a + W;                                      \
+            T *o = y + r * OW;                                                                     \
+            for (size_t j = 0; j < OW; j++) {                                                      \
+                const T v0 = a[2 * j], v1 = a[2 * j + 1], v2 = b[2 * j], v3 = b[2 * j + 1];        \
+                T m = v0;                                                                          \
+                m = v1 > m ? v1 : m;                                                               \
+                m = v2 > m ? v2 : m;                                                               \
+                m = v3 > m ? v3 : m;                                                               \
+                const int nan = (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);                 \
+                o[j] = nan ? (T)NAN : m;                                                           \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    void bprt_col2im_##SUF(const T *cols, size_t B, size_t C, size_t H, size_t W, size_t KH, size_t KW, \
-                           size_t stride, size_t pad, T *x) {                                      \
-        const size_t OH = (H + 2 * pad - KH) / stride + 1, OW = (W + 2 * pad - KW) / stride + 1;   \
-        const size_t ncol = C * KH * KW, work_ = B * OH * OW * ncol;                               \
+    BPRT_CLONES static void maxpool2x2_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, T *gx) { \
+        const size_t OH = H / 2, OW = W / 2, work_ = N * H * W;                                    \
         (void)work_;                                                                               \
-        PAR_FOR /* one image per iteration: no two threads write the same element */               \
-        for (size_t b = 0; b < B; b++) {                                                           \
-            memset(x + b * C * H * W, 0, sizeof(T) * C * H * W);                                   \
-            for (size_t oh = 0; oh < OH; oh++)                                                     \
-                for (size_t ow = 0; ow < OW; ow++) {                                               \
-                    const T *src = cols + ((b * OH + oh) * OW + ow) * ncol;                        \
-                    for (size_t c = 0; c < C; c++)                                                 \
-                        for (size_t kh = 0; kh < KH; kh++) {                                       \
-                            const size_t ih = oh * stride + kh;                                    \
-                            if (ih < pad || ih - pad >= H) continue;                               \
-                            T *d = x + ((b * C + c) * H + (ih - pad)) * W;                         \
-                            const T *s = src + (c * KH + kh) * KW;                                 \
-                            for (size_t kw = 0; kw < KW; kw++) {                                   \
-                                const size_t iw = ow * stride + kw;                                \
-                                if (iw >= pad && iw - pad < W) d[iw - pad] += s[kw];               \
-                            }                                                                      \
-                        }                                                                          \
+        PAR_FOR                                                                                    \
+        for (size_t n = 0; n < N; n++) {                                                           \
+            for (size_t i = 0; i < OH; i++) {                                                      \
+                const T *a = x + (n * H + 2 * i) * W, *b = a + W;                                  \
+                T *ga = gx + (n * H + 2 * i) * W, *gb = ga + W;                                    \
+                const T *g = gy + (n * OH + i) * OW;                                               \
+                for (size_t j = 0; j < OW; j++) {                                                  \
+                    /* the first maximum in the order v0 v1 v2 v3, or the first NaN if there is \
+                       one; branch-free (the argmax of real data is unpredictable): the gradient \
+                       is stored through bit masks */                                              \
+                    const T v0 = a[2 * j], v1 = a[2 * j + 1], v2 = b[2 * j], v3 = b[2 * j + 1];    \
+                    T m = v0;                                                                      \
+                    m = v1 > m ? v1 : m;                                                           \
+                    m = v2 > m ? v2 : m;                                                           \
+                    m = v3 > m ? v3 : m;                                                           \
+                    const unsigned n0 = v0 != v0, n1 = v1 != v1, n2 = v2 != v2, n3 = v3 != v3;     \
+                    const unsigned any = n0 | n1 | n2 | n3, e0 = v0 == m, e1 = v1 == m, e2 = v2 == m; \
+                    const unsigned h0 = (any & n0) | ((any ^ 1) & e0), h1 = (any & n1) | ((any ^ 1) & e1);   \
+                    const unsigned h2 = (any & n2) | ((any ^ 1) & e2);                               \
+                    UT gbits;                                                                      \
+                    memcpy(&gbits, &g[j], sizeof gbits);                                           \
+                    const UT w0 = gbits & -(UT)h0, w1 = gbits & -(UT)(h1 & !h0);                   \
+                    const UT w2 = gbits & -(UT)(h2 & !(h0 | h1)), w3 = gbits & -(UT)!(h0 | h1 | h2); \
+                    memcpy(&ga[2 * j], &w0, sizeof w0);                                            \
+                    memcpy(&ga[2 * j + 1], &w1, sizeof w1);                                        \
+                    memcpy(&gb[2 * j], &w2, sizeof w2);                                            \
+                    memcpy(&gb[2 * j + 1], &w3, sizeof w3);                                        \
                 }                                                                                  \
+                if (W % 2) ga[W - 1] = gb[W - 1] = 0;                                              \
+            }                                                                                      \
+            if (H % 2)                                                                             \
+                for (size_t c = 0; c < W; c++) gx[(n * H + H - 1) * W + c] = 0;                    \
         }                                                                                          \
     }                                                                                              \
     /* x[N, H, W] (N = B*C planes) -> y[N, OH, OW]; gx like x */                                   \
     void bprt_maxpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y) { \
         const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
         (void)work_;                                                                               \
+        if (k == 2 && stride == 2) {                                                               \
+            maxpool2x2_##SUF(x, N, H, W, y);                                                       \
+            return;                                                                                \
+        }                                                                                          \
         PAR_FOR                                                                                    \
         for (size_t n = 0; n < N; n++)                                                             \
             for (size_t i = 0; i < OH; i++)                                                        \
@@ -137,6 +137,10 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
                                    size_t stride, T *gx) {                                         \
         const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
         (void)work_;                                                                               \
+        if (k == 2 && stride == 2) {                                                               \
+            maxpool2x2_grad_##SUF(x, gy, N, H, W, gx);                                             \
+            return;                                                                                \
+        }                                                                                          \
         PAR_FOR                                                                                    \
         for (size_t n = 0; n < N; n++) {                                                           \
             if (stride == k) { /* windows tile the plane: every element written once, no memset */ \
@@ -272,5 +276,5 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
             y[i] = bprt_rng_uniform(seed, stream, i) >= p ? x[i] * scale : (T)0;                   \
     }
 
-DEFINE_LAYERS(float, f32)
-DEFINE_LAYERS(double, f64)
+DEFINE_LAYERS(float, f32, uint32_t)
+DEFINE_LAYERS(double, f64, uint64_t)

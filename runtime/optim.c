@@ -47,14 +47,6 @@
 #define PAR_END }
 #endif
 
-/* One clone per ISA, chosen by the loader from the CPU (GCC/clang on x86-64). Clang before
- * 15 names the dispatcher of an unreferenced clone "f.ifunc", not "f": no clones there. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_NO_CLONES) && \
-    !(defined(__clang__) && __clang_major__ < 15)
-#define BPRT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BPRT_CLONES
-#endif
 
 #define DEFINE_OPTIM(T, SUF, SQRT)                                                                 \
     /* 16 independent partial sums in T (vectorisable without reassociation), blocks of     \

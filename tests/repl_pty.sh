@@ -126,7 +126,8 @@ data=/usr/share/datasets/fashion-mnist
 if [ -d "$data" ]; then
     type_line ":reset"
     type_line ":load fashion_mlp.bp"
-    tm send-keys -t t -l ":train --data $data --epochs 1"
+    # batch 1: an epoch of 60000 steps takes seconds, so the Ctrl-C a second in lands inside it
+    tm send-keys -t t -l ":train --data $data --epochs 1 --batch 1"
     tm send-keys -t t Enter
     check ":train starts" "^training fashion_mlp on" 30
     sleep 1
@@ -134,7 +135,7 @@ if [ -d "$data" ]; then
     check "Ctrl-C stops :train" "^interrupted at epoch 1 after [0-9]* steps" 60
     wait_prompt && pass=$((pass + 1)) || { echo "FAIL: no prompt after the interrupted :train"; fail=$((fail + 1)); }
     type_line ":print sum(abs(b2))"
-    check "trained parameters kept" "^sum(abs(b2)) = 0\.[0-9]*$"
+    check "trained parameters kept" "^sum(abs(b2)) = [0-9][0-9]*\.[0-9]*$"
     ls "$tmp"/*.ckpt.safetensors >/dev/null 2>&1 && { echo "FAIL: an interrupted :train left a checkpoint"; fail=$((fail + 1)); } || pass=$((pass + 1))
 else
     echo "skip: :train under Ctrl-C ($data not found)"

@@ -1,0 +1,165 @@
+/* conv.c — 2-D convolution and its two gradients, one image at a time in cache.
+ *
+ * Legend: x [B, C, H, W], w [O, C, KH, KW], y [B, O, OH, OW] (NCHW, row-major);
+ * K = C*KH*KW, P = OH*OW. For one image the unfolded matrix col [K, P] holds
+ *   col[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*s - pad + kh, ow*s - pad + kw] (0 outside),
+ * so y_b [O, P] = w [O, K] @ col, gx_b = fold(wᵀ @ gy_b), gw = sum over b of gy_b @ col_bᵀ.
+ * The image is first copied into a zero-bordered [C, H + 2 pad, W + 2 pad] one, so that every
+ * unfolded row is a run of plain copies. col and the bordered image live in `scratch`
+ * (BPRT_CONV_SLOTS slots of K*P + C*(H + 2 pad)*(W + 2 pad) reals, in the caller's
+ * workspace) while the GEMM reads col, so nothing of size B*K*P is ever written and no
+ * transpose is needed.
+ *
+ * Threads: the forward pass and gx split the images (slot t of scratch is thread t's);
+ * gw splits the K columns of gw, each thread unfolding only its rows of col for every
+ * image in order. Every output element is computed by the same sequence of operations
+ * whatever the thread count, so results do not depend on it. */
+#include <stddef.h>
+#include <string.h>
+
+#include "bprt.h"
+
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#include <omp.h>
+#define CONV_PAR_MIN 2000000.0 /* multiply-adds below which a call stays on one thread */
+static int conv_threads(size_t jobs, double work) {
+    if (work < CONV_PAR_MIN || omp_in_parallel()) return 1;
+    int t = bprt_threads();
+    if (t > BPRT_CONV_SLOTS) t = BPRT_CONV_SLOTS;
+    if ((size_t)t > jobs) t = (int)jobs;
+    return t < 1 ? 1 : t;
+}
+#define CONV_TID omp_get_thread_num()
+#define CONV_NTH omp_get_num_threads()
+#define CONV_PARALLEL _Pragma("omp parallel num_threads(nt)")
+#else
+static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; return 1; }
+#define CONV_TID 0
+#define CONV_NTH 1
+#define CONV_PARALLEL
+#endif
+/* `nt` sizes the team; single-threaded builds ignore it */
+
+#define DEFINE_CONV(T, SUF, GEMM)                                                                  \
+    /* image xb [C, H, W] into xp [C, H + 2 pad, W + 2 pad], zeros around */                      \
+    static void pad_##SUF(const T *xb, size_t C, size_t H, size_t W, size_t pad, T *xp) {          \
+        const size_t Wp = W + 2 * pad;                                                             \
+        if (pad) memset(xp, 0, sizeof(T) * C * (H + 2 * pad) * Wp);                                \
+        for (size_t c = 0; c < C; c++)                                                             \
+            for (size_t h = 0; h < H; h++)                                                         \
+                memcpy(xp + (c * (H + 2 * pad) + h + pad) * Wp + pad, xb + (c * H + h) * W, sizeof(T) * W); \
+    }                                                                                              \
+    /* rows [r0, r1) of the col of the padded image xp [C, Hp, Wp] into col (row r at           \
+       col + (r - r0) * P): row (c, kh, kw) is xp[c, oh*s + kh, ow*s + kw] over (oh, ow) */        \
+    static void unfold_##SUF(const T *xp, size_t Hp, size_t Wp, size_t KH, size_t KW, size_t s,     \
+                             size_t OH, size_t OW, size_t r0, size_t r1, T *col) {                 \
+        T *d = col;                                                                                \
+        for (size_t r = r0; r < r1; r++) {                                                         \
+            const size_t c = r / (KH * KW), kh = r / KW % KH, kw = r % KW;                         \
+            const T *src = xp + (c * Hp + kh) * Wp + kw;                                           \
+            if (s == 1)                                                                            \
+                for (size_t oh = 0; oh < OH; oh++, d += OW, src += Wp)                             \
+                    for (size_t ow = 0; ow < OW; ow++) d[ow] = src[ow];                            \
+            else                                                                                   \
+                for (size_t oh = 0; oh < OH; oh++, d += OW, src += s * Wp)                         \
+                    for (size_t ow = 0; ow < OW; ow++) d[ow] = src[ow * s];                        \
+        }                                                                                          \
+    }                                                                                              \
+    /* the adjoint of unfold for all K rows, into the padded gp [C, Hp, Wp]: gp = 0, then every \
+       col entry added back where it came from */                                                 \
+    static void fold_##SUF(const T *col, size_t C, size_t Hp, size_t Wp, size_t KH, size_t KW,      \
+                           size_t s, size_t OH, size_t OW, T *gp) {                                \
+        memset(gp, 0, sizeof(T) * C * Hp * Wp);                                                    \
+        const T *d = col;                                                                          \
+        for (size_t r = 0; r < C * KH * KW; r++) {                                                 \
+            const size_t c = r / (KH * KW), kh = r / KW % KH, kw = r % KW;                         \
+            T *dst = gp + (c * Hp + kh) * Wp + kw;                                                 \
+            if (s == 1)                                                                            \
+                for (size_t oh = 0; oh < OH; oh++, d += OW, dst += Wp)                             \
+                    for (size_t ow = 0; ow < OW; ow++) dst[ow] += d[ow];                           \
+            else                                                                                   \
+                for (size_t oh = 0; oh < OH; oh++, d += OW, dst += s * Wp)                         \
+                    for (size_t ow = 0; ow < OW; ow++) dst[ow * s] += d[ow];                       \
+        }                                                                                          \
+    }                                                                                              \
+    /* a 1x1 window with stride 1 and no padding: col is the image itself */                       \
+    static int is_pointwise_##SUF(size_t KH, size_t KW, size_t s, size_t pad) {                    \
+        return KH == 1 && KW == 1 && s == 1 && pad == 0;                                           \
+    }                                                                                              \
+    void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
+                           size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
+        const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;             \
+        const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;             \
+        const size_t slot = K * P + C * Hp * Wp;                                                   \
+        const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
+        CONV_PARALLEL                                                                              \
+        {                                                                                          \
+            T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                         \
+            for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
+                const T *xb = x + b * C * H * W;                                                   \
+                if (is_pointwise_##SUF(KH, KW, s, pad)) col = (T *)xb;                             \
+                else {                                                                             \
+                    pad_##SUF(xb, C, H, W, pad, xp);                                               \
+                    unfold_##SUF(xp, Hp, Wp, KH, KW, s, OH, OW, 0, K, col);                        \
+                }                                                                                  \
+                GEMM(0, 0, (int)O, (int)P, (int)K, 1, w, (int)K, col, (int)P, 0, y + b * O * P, (int)P); \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
+                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,     \
+                                  T *scratch) {                                                    \
+        const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;             \
+        const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;             \
+        const size_t slot = K * P + C * Hp * Wp;                                                   \
+        const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
+        CONV_PARALLEL                                                                              \
+        {                                                                                          \
+            T *col = scratch + (size_t)CONV_TID * slot, *gp = col + K * P;                         \
+            for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
+                T *gxb = gx + b * C * H * W;                                                       \
+                const int direct = is_pointwise_##SUF(KH, KW, s, pad); /* fold is the identity */  \
+                GEMM(1, 0, (int)K, (int)P, (int)O, 1, w, (int)K, gy + b * O * P, (int)P, 0,        \
+                     direct ? gxb : col, (int)P);                                                  \
+                if (direct) continue;                                                              \
+                fold_##SUF(col, C, Hp, Wp, KH, KW, s, OH, OW, gp);                                 \
+                for (size_t c = 0; c < C; c++) /* the inside of gp: the image's gradient */        \
+                    for (size_t h = 0; h < H; h++)                                                 \
+                        memcpy(gxb + (c * H + h) * W, gp + (c * Hp + h + pad) * Wp + pad, sizeof(T) * W); \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
+                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,     \
+                                  T *scratch) {                                                    \
+        const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;             \
+        const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;             \
+        const size_t slot = K * P + C * Hp * Wp;                                                   \
+        if (B == 0) {                                                                              \
+            memset(gw, 0, sizeof(T) * O * K);                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        const size_t chunks = (K + 15) / 16; /* columns of gw split in multiples of 16 */          \
+        const int nt = conv_threads(chunks, (double)B * (double)(O * K * P)); (void)nt;            \
+        CONV_PARALLEL                                                                              \
+        {                                                                                          \
+            const size_t t = (size_t)CONV_TID, nth = (size_t)CONV_NTH;                             \
+            size_t r0 = chunks * t / nth * 16, r1 = chunks * (t + 1) / nth * 16;                   \
+            if (r1 > K) r1 = K;                                                                    \
+            T *col = scratch + r0 * P, *xp = scratch + K * P + t * (slot - K * P);                 \
+            for (size_t b = 0; b < B && r0 < r1; b++) {                                            \
+                const T *xb = x + b * C * H * W;                                                   \
+                const T *cb = col;                                                                 \
+                if (is_pointwise_##SUF(KH, KW, s, pad)) cb = xb + r0 * P;                          \
+                else {                                                                             \
+                    pad_##SUF(xb, C, H, W, pad, xp);                                               \
+                    unfold_##SUF(xp, Hp, Wp, KH, KW, s, OH, OW, r0, r1, col);                      \
+                }                                                                                  \
+                GEMM(0, 1, (int)O, (int)(r1 - r0), (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,  \
+                     b ? 1 : 0, gw + r0, (int)K);                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+DEFINE_CONV(float, f32, bprt_sgemm)
+DEFINE_CONV(double, f64, bprt_dgemm)
