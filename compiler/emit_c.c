@@ -15,8 +15,10 @@
 #include "passes.h"
 #include "plan.h"
 
-typedef enum Variant { V_FORWARD, V_LOSS, V_GRAD, V_HVP } Variant;
-static const char *const variant_name[] = {"forward", "loss", "grad", "hvp"};
+/* V_STEP: NAME_step_, NAME_grad with the SGD update fused into its weight-gradient GEMMs
+ * (see emit_step_tail); only for programs step_fusable accepts. */
+typedef enum Variant { V_FORWARD, V_LOSS, V_GRAD, V_HVP, V_STEP } Variant;
+static const char *const variant_name[] = {"forward", "loss", "grad", "hvp", "step"};
 
 typedef struct E {
     FILE *out;
@@ -30,6 +32,7 @@ typedef struct E {
     Variant v;         /* the function being emitted (dropout is the identity in forward) */
     char **leaf_idx;   /* while emitting a grouped broadcast loop: each leaf's index, in visit order */
     int *leaf_next;    /* the next leaf's position in leaf_idx */
+    char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
 } E;
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
@@ -831,13 +834,17 @@ static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, 
         fprintf(out, "real %s_hvp%s(const real *params, const real *v, real *hv", m, suffix);
         emit_inputs_args(out, full, fg, 0, prefixed);
         break;
+    case V_STEP:
+        fprintf(out, "static real %s_step%s(real *params, real *grad", m, suffix);
+        emit_inputs_args(out, full, fg, 0, prefixed);
+        break;
     }
 }
 
 /* The function's graph: pruned to its roots. NAME_hvp's writes H v where NAME_grad's writes
  * the gradient: its graph's grads are the hvps. */
 static Graph *variant_graph(Graph *g, Variant v) {
-    Graph *r = pass_dce(g, v != V_FORWARD, v == V_GRAD, v == V_FORWARD, v == V_HVP);
+    Graph *r = pass_dce(g, v != V_FORWARD, v == V_GRAD || v == V_STEP, v == V_FORWARD, v == V_HVP);
     if (v == V_HVP) r->grads = r->hvps;
     return r;
 }
@@ -871,6 +878,9 @@ static void setup_plan(E *e) {
                 e->pin_index[id] = p;
             }
         }
+    if (e->fused) /* the fused GEMMs run last: their operands live until the end */
+        for (int i = 0; i < g->n; i++)
+            if (e->fused[i]) roots[g->nodes[i].in[0]] = roots[g->nodes[i].in[1]] = 1;
     e->fuse_user = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     fuse_plan(g, roots, e->pinned, e->fuse_user);
     e->plan = plan_make(g, e->pinned, roots, e->fuse_user);
@@ -903,6 +913,137 @@ static int has_dropout(const Graph *g) {
     return 0;
 }
 
+/* Can train_step fuse its update into the weight-gradient GEMMs? Plain SGD only (no
+ * momentum, weight decay or clipping: the update is then p -= lr g, which a GEMM with
+ * alpha = -lr and beta = 1 into p computes), and no dropout (its seeded variants). */
+static int step_fusable(const Graph *g) {
+    const OptConfig *o = &g->opt;
+    return g->loss >= 0 && (o->kind == OPT_SGD || o->kind == OPT_NONE) && o->momentum == 0 && o->weight_decay == 0 &&
+           !(o->clip > 0) && !has_dropout(g);
+}
+
+static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, size_t real_size);
+static void setup_plan(E *e);
+static int mark_candidates(const Graph *vg, char *fused);
+
+/* Workspace bytes of a function's plan at every symbolic size 64 (for comparisons). */
+static size_t plan_bytes_64(Graph *vg, char *fused) {
+    E e;
+    memset(&e, 0, sizeof e);
+    e.g = vg;
+    e.fused = fused;
+    setup_plan(&e);
+    int64_t dims[BP_MAXSYMS];
+    for (int k = 0; k < BP_MAXSYMS; k++) dims[k] = 64;
+    return plan_bytes(vg, e.plan, dims, 4);
+}
+
+/* Marks in fused[] the gradient nodes of vg (the step's graph) that a fused GEMM writes
+ * into params: a 2-D matmul of real operands with storage, the gradient of exactly one
+ * parameter, read by no other node. The fused GEMMs run last, so their operands live
+ * longer: candidates are taken latest first (their operands die last anyway), each only
+ * if the workspace does not grow beyond NAME_grad's. Returns how many. */
+static int mark_fused(Graph *vg, char *fused) {
+    char *cand = arena_alloc(vg->arena, (size_t)vg->n + 1);
+    int ncand = mark_candidates(vg, cand);
+    if (!ncand) return 0;
+    const size_t limit = plan_bytes_64(vg, NULL);
+    int count = 0;
+    for (int i = vg->n - 1; i >= 0; i--) {
+        if (!cand[i]) continue;
+        fused[i] = 1;
+        if (plan_bytes_64(vg, fused) > limit) fused[i] = 0;
+        else count++;
+    }
+    return count;
+}
+
+static int mark_candidates(const Graph *vg, char *fused) {
+    int count = 0;
+    for (int p = 0; p < vg->nparams; p++) {
+        int id = vg->grads[p];
+        if (id < 0) continue;
+        const Node *n = &vg->nodes[id];
+        if (n->op != OP_MATMUL || n->shape.rank != 2 || n->dtype != DT_REAL) continue;
+        int ok = 1;
+        for (int k = 0; k < 2; k++) {
+            const Node *a = &vg->nodes[n->in[k]];
+            ok &= a->shape.rank == 2 && a->dtype == DT_REAL && a->op != OP_CONST && a->op != OP_DIMVAL && a->op != OP_VECTOR;
+        }
+        for (int i = 0; i < vg->n && ok; i++)
+            for (int k = 0; k < op_info[vg->nodes[i].op].arity; k++) ok &= vg->nodes[i].in[k] != id;
+        for (int q = 0; q < vg->nparams && ok; q++) ok &= q == p || vg->grads[q] != id;
+        ok &= vg->loss != id;
+        if (ok) fused[id] = 1, count++;
+    }
+    return count;
+}
+
+/* Does the program get NAME_step_ (and a train_step through it)? */
+static int has_fused_step(Graph *g) {
+    if (!step_fusable(g)) return 0;
+    Graph *vg = variant_graph(g, V_STEP);
+    char *fused = arena_alloc(vg->arena, (size_t)vg->n + 1);
+    return mark_fused(vg, fused) > 0;
+}
+
+/* The end of NAME_step_: every gradient but the fused ones is in grad. If the loss is finite,
+ * the other gradients are finite, and each fused GEMM's result is bounded (its operands
+ * finite, max|a| max|b| K below the largest real: no sum can overflow), the GEMMs add
+ * -lr times the gradient straight into params (*updated = 1; the caller updates the other
+ * parameters). Otherwise they write the gradient into grad (*updated = 0) and the plain
+ * update decides, as NAME_grad + NAME_update would. */
+static void emit_step_tail(E *e) {
+    const Graph *g = e->g;
+    FILE *out = e->out;
+    const char *sfx = e->o->f64 ? "f64" : "f32", *gemm = e->o->f64 ? "bprt_dgemm" : "bprt_sgemm";
+    char lv[320];
+    fprintf(out, "    {\n        const real loss_ = %s;\n        double ss_ = 0;\n        int ok_ = loss_ - loss_ == 0;\n",
+            elem(e, g->loss, "0", lv, sizeof lv));
+    for (int p = 0; p < g->nparams; p++) {
+        int id = g->grads[p];
+        if (id >= 0 && e->fused[id]) continue;
+        fprintf(out, "        ss_ += bprt_sumsq_%s(grad + %lld, %lld);\n", sfx, (long long)g->params[p].offset,
+                (long long)g->params[p].numel);
+    }
+    fprintf(out, "        ok_ = ok_ && ss_ <= 1e308;\n");
+    for (int p = 0; p < g->nparams; p++) {
+        int id = g->grads[p];
+        if (id < 0 || !e->fused[id]) continue;
+        const Node *n = &g->nodes[id];
+        char pa[96], pb[96], na[256], nb[256], K[96];
+        ptr(e, n->in[0], pa, sizeof pa);
+        ptr(e, n->in[1], pb, sizeof pb);
+        numel_c(g, &g->nodes[n->in[0]].shape, na, sizeof na);
+        numel_c(g, &g->nodes[n->in[1]].shape, nb, sizeof nb);
+        dim_c(g->nodes[n->in[0]].shape.d[n->ta ? 0 : 1], &g->syms, K, sizeof K);
+        fprintf(out, "        ok_ = ok_ && bprt_maxabs_%s(%s, %s) * bprt_maxabs_%s(%s, %s) * (double)%s <= %s;\n", sfx, pa, na, sfx,
+                pb, nb, K, e->o->f64 ? "1e307" : "1e38");
+    }
+    fprintf(out, "        *updated = ok_;\n");
+    for (int pass = 0; pass < 2; pass++) {
+        fprintf(out, pass ? "        } else {\n" : "        if (ok_) {\n");
+        for (int p = 0; p < g->nparams; p++) {
+            int id = g->grads[p];
+            if (id < 0 || !e->fused[id]) continue;
+            const Node *n = &g->nodes[id];
+            const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
+            char pa[96], pb[96], M[96], N[96], K[96], lda[96], ldb[96];
+            ptr(e, n->in[0], pa, sizeof pa);
+            ptr(e, n->in[1], pb, sizeof pb);
+            dim_c(n->shape.d[0], &g->syms, M, sizeof M);
+            dim_c(n->shape.d[1], &g->syms, N, sizeof N);
+            dim_c(a->shape.d[n->ta ? 0 : 1], &g->syms, K, sizeof K);
+            dim_c(a->shape.d[1], &g->syms, lda, sizeof lda);
+            dim_c(b->shape.d[1], &g->syms, ldb, sizeof ldb);
+            fprintf(out, "            %s(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s + %lld, %s); /* %s */\n", gemm, n->ta,
+                    n->tb, M, N, K, pass ? "1" : "-lr", pa, lda, pb, ldb, pass ? "0" : "1", pass ? "grad" : "params",
+                    (long long)g->params[p].offset, N, g->params[p].name);
+        }
+    }
+    fprintf(out, "        }\n        return loss_;\n    }\n}\n\n");
+}
+
 /* The call of NAME_loss_seeded_ / NAME_grad_seeded_ with this function's arguments. */
 static void seeded_call(FILE *out, const Graph *g, Variant v, const char *ws, const char *seed) {
     fprintf(out, "%s_%s_seeded_(params%s", g->model, v == V_LOSS ? "loss" : "grad", v == V_GRAD ? ", grad" : "");
@@ -929,6 +1070,10 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     e.g = variant_graph(full, v);
     for (int k = 0; k < e.g->syms.n; k++) e.g->syms.names[k] = arena_printf(e.g->arena, "dim_%s", full->syms.names[k]);
     e.plan = NULL;
+    if (v == V_STEP) {
+        e.fused = arena_alloc(e.g->arena, (size_t)e.g->n + 1);
+        mark_fused(e.g, e.fused);
+    }
     setup_plan(&e);
     Graph *g = e.g;
     char wsname[128];
@@ -938,10 +1083,10 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
      * train_step the optimizer's step count (see seeded_wrapper) */
     int seeded = (v == V_LOSS || v == V_GRAD) && has_dropout(full);
     if (seeded) fprintf(out, "static ");
-    prototype(out, full, g, v, 1, seeded ? "_seeded_" : "");
+    prototype(out, full, g, v, 1, seeded ? "_seeded_" : v == V_STEP ? "_" : "");
     emit_dims_args(out, full, 1);
     fprintf(out, ", void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
-            seeded ? ", uint64_t dropout_seed" : "");
+            seeded ? ", uint64_t dropout_seed" : v == V_STEP ? ", real lr, int *updated" : "");
     if (seeded) fprintf(out, "    (void)dropout_seed;\n");
     if (v == V_HVP && has_dropout(full)) /* the masks of NAME_loss and NAME_grad (seed 0) */
         fprintf(out, "    const uint64_t dropout_seed = 0;\n    (void)dropout_seed;\n    (void)v;\n");
@@ -954,7 +1099,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0) continue;
+        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i])) continue;
         char s[160];
         emit_line(&e, n->loc);
         fprintf(out, "    /* %%%d = %s%s %s%s%s */\n", i, n->adjoint ? "adjoint " : "", op_info[n->op].name,
@@ -976,7 +1121,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
         return;
     }
     const char *dest = v == V_HVP ? "hv" : "grad";
-    if (v == V_GRAD || v == V_HVP)
+    if (v == V_GRAD || v == V_HVP || v == V_STEP)
         for (int p = 0; p < g->nparams; p++) {
             int id = g->grads[p];
             long long off = (long long)g->params[p].offset, cnt = (long long)g->params[p].numel;
@@ -984,11 +1129,15 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
                 fprintf(out, "    memset(%s + %lld, 0, sizeof(real) * %lld);\n", dest, off, cnt);
                 continue;
             }
-            if (e.pinned[id] == 1 && e.pin_index[id] == p) continue;
+            if ((e.pinned[id] == 1 && e.pin_index[id] == p) || (e.fused && e.fused[id])) continue;
             char val[320];
             elem(&e, id, is_scalar_like(&g->nodes[id]) ? "0" : "i", val, sizeof val);
             fprintf(out, "    for (size_t i = 0; i < %lld; i++) %s[%lld + i] = %s;\n", cnt, dest, off, val);
         }
+    if (v == V_STEP) {
+        emit_step_tail(&e);
+        return;
+    }
     char lv[320];
     if (g->loss >= 0) fprintf(out, "    return %s;\n}\n\n", elem(&e, g->loss, "0", lv, sizeof lv));
     else fprintf(out, "    return (real)NAN;\n}\n\n");
@@ -1047,6 +1196,8 @@ static const char *runtime_decls =
     "void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n"
     "double bprt_sumsq_f32(const float *g, size_t n);\n"
     "double bprt_sumsq_f64(const double *g, size_t n);\n"
+    "double bprt_maxabs_f32(const float *g, size_t n);\n"
+    "double bprt_maxabs_f64(const double *g, size_t n);\n"
     "void bprt_sgd_f32(float *p, const float *g, float *v, size_t n, double lr, double momentum, double wd, double scale);\n"
     "void bprt_sgd_f64(double *p, const double *g, double *v, size_t n, double lr, double momentum, double wd, double scale);\n"
     "void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, double lr, double b1, double b2,\n"
@@ -1242,6 +1393,23 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
         fprintf(out, "    real loss = ");
         seeded_call(out, g, V_GRAD, gws, "(uint64_t)*(const double *)opt_state");
         fprintf(out, ";\n");
+    } else if (has_fused_step(g)) {
+        /* the update of the fused GEMMs' parameters is done; the others' is left */
+        fprintf(out, "    int updated = 0;\n    real loss = %s_step_(params, grad", g->model);
+        for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
+        for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
+        fprintf(out, ", %s, lr, &updated);\n", gws);
+        fprintf(out, "    if (updated) {\n        *(double *)opt_state += 1;\n");
+        Graph *vg = variant_graph(g, V_STEP);
+        char *fused = arena_alloc(vg->arena, (size_t)vg->n + 1);
+        mark_fused(vg, fused);
+        for (int p = 0; p < vg->nparams; p++) {
+            if (vg->grads[p] >= 0 && fused[vg->grads[p]]) continue;
+            long long off = (long long)g->params[p].offset;
+            fprintf(out, "        bprt_sgd_%s(params + %lld, grad + %lld, (real *)0, %lld, lr, 0, 0, 1);\n", sfx, off, off,
+                    (long long)g->params[p].numel);
+        }
+        fprintf(out, "        return loss;\n    }\n");
     } else {
         fprintf(out, "    real loss = %s_grad(params, grad", g->model);
         for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
@@ -1349,6 +1517,7 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
         emit_function(out, g, V_LOSS, o);
         emit_function(out, g, V_GRAD, o);
         if (g->hvps) emit_function(out, g, V_HVP, o);
+        if (has_fused_step(g)) emit_function(out, g, V_STEP, o);
     }
     emit_init(out, g, o);
     emit_optimizer(out, g, o);
@@ -1357,13 +1526,14 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     if (!g->syms.n) fprintf(out, "void");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
     fprintf(out, ") {\n    size_t n = 0, k;\n");
-    for (int v = 0; v < 4; v++) {
+    for (int v = 0; v <= V_STEP; v++) {
         if (v == V_FORWARD && !g->noutputs) continue;
         if (v != V_FORWARD && g->loss < 0) continue;
         if (v == V_HVP && !g->hvps) continue;
+        if (v == V_STEP && !has_fused_step(g)) continue;
         fprintf(out, "    k = %s_ws_%s_(0", g->model, variant_name[v]);
         for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
-        if (v == V_GRAD) fprintf(out, ") + BP_AL(sizeof(real) * %lld);\n", (long long)g->nparam_reals);
+        if (v == V_GRAD || v == V_STEP) fprintf(out, ") + BP_AL(sizeof(real) * %lld);\n", (long long)g->nparam_reals);
         else fprintf(out, ");\n");
         fprintf(out, "    if (k > n) n = k;\n");
     }
@@ -1394,13 +1564,18 @@ static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, si
 void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
     memset(st, 0, sizeof *st);
     size_t real_size = f64 ? sizeof(double) : sizeof(float);
-    for (int v = V_FORWARD; v <= V_GRAD; v++) {
+    for (int v = V_FORWARD; v <= V_STEP; v++) {
         if (v == V_FORWARD && !g->noutputs) continue;
         if (v != V_FORWARD && g->loss < 0) continue;
+        if (v == V_HVP || (v == V_STEP && !has_fused_step(g))) continue;
         E e;
         memset(&e, 0, sizeof e);
         e.v = (Variant)v;
         e.g = variant_graph(g, (Variant)v);
+        if (v == V_STEP) {
+            e.fused = arena_alloc(e.g->arena, (size_t)e.g->n + 1);
+            mark_fused(e.g, e.fused);
+        }
         setup_plan(&e);
         size_t bytes = plan_bytes(e.g, e.plan, dims, real_size);
         if (v == V_GRAD) {
@@ -1415,6 +1590,7 @@ void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
             }
             bytes += aligned(real_size * (size_t)g->nparam_reals); /* train_step's gradient */
         }
+        if (v == V_STEP) bytes += aligned(real_size * (size_t)g->nparam_reals);
         if (bytes > st->workspace) st->workspace = bytes;
     }
 }

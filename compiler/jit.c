@@ -44,6 +44,8 @@ static const struct {
     {"bprt_fill_uniform_f64", (void *)bprt_fill_uniform_f64},
     {"bprt_sumsq_f32", (void *)bprt_sumsq_f32},
     {"bprt_sumsq_f64", (void *)bprt_sumsq_f64},
+    {"bprt_maxabs_f32", (void *)bprt_maxabs_f32},
+    {"bprt_maxabs_f64", (void *)bprt_maxabs_f64},
     {"bprt_sgd_f32", (void *)bprt_sgd_f32},
     {"bprt_sgd_f64", (void *)bprt_sgd_f64},
     {"bprt_adam_f32", (void *)bprt_adam_f32},

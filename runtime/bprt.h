@@ -34,6 +34,9 @@ int bprt_set_isa(const char *name);
 /* ---- optimizer updates (optim.c: PyTorch's semantics, documented there) ---- */
 double bprt_sumsq_f32(const float *g, size_t n);
 double bprt_sumsq_f64(const double *g, size_t n);
+/* max |g[i]|, or +inf if any g[i] is infinite or NaN (0 for n = 0) */
+double bprt_maxabs_f32(const float *g, size_t n);
+double bprt_maxabs_f64(const double *g, size_t n);
 void bprt_sgd_f32(float *p, const float *g, float *v, size_t n, double lr, double momentum, double wd, double scale);
 void bprt_sgd_f64(double *p, const double *g, double *v, size_t n, double lr, double momentum, double wd, double scale);
 void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, double lr, double b1, double b2,

@@ -29,6 +29,11 @@ static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
 {
     if (beta == 1)
         return;
+    if (beta == 0) {
+        for (int i = 0; i < M; i++)
+            memset(C + i * ldc, 0, sizeof(T) * (size_t)N);
+        return;
+    }
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++)
             C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
@@ -167,7 +172,12 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
     }
     if (!tB) {
         DPREFIX(scale)(1, N, beta, c, 0);
-        for (int k = 0; k < K; k++)
+        int k = 0;
+        for (; k + 4 <= K; k += 4) { /* four rows of B per pass over c */
+            const T a[4] = {alpha * x[k], alpha * x[k + 1], alpha * x[k + 2], alpha * x[k + 3]};
+            kr->axpy4(N, a, B + k * ldb, ldb, c);
+        }
+        for (; k < K; k++)
             kr->axpy(N, alpha * x[k], B + k * ldb, c);
     } else {
         for (int j = 0; j < N; j++) {
@@ -235,6 +245,16 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
         nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
     if (nt > tiles_m * tiles_n)
         nt = tiles_m * tiles_n;
+    if (K == 1 && !transB && beta != 0) {
+        /* a rank-1 update (an SGD step fused into one sample's weight gradient): C row i +=
+           (alpha a_i) b, one pass over C, no packing; on one thread whatever the count, so
+           that the rounding (alpha a_i first) does not depend on it. (With beta == 0 the
+           tiles write C in one pass too.) */
+        DPREFIX(scale)(M, N, beta, C, ldc);
+        for (int i = 0; i < M; i++)
+            kr->axpy(N, alpha * A[transA ? i : (ptrdiff_t)i * lda], B, C + (ptrdiff_t)i * ldc);
+        return;
+    }
     if (nt <= 1 || omp_in_parallel()) {
         DPREFIX(serial)(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;

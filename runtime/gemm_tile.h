@@ -152,6 +152,27 @@ static void KPREFIX(axpy)(int n, T a, const T *x, T *y)
         y[j] += a * x[j];
 }
 
+/* y[j] += a[0]*x[j] + a[1]*x[ldx + j] + a[2]*x[2*ldx + j] + a[3]*x[3*ldx + j], added in that
+ * order (the same roundings as four axpy calls, with y kept in registers between them) */
+static void KPREFIX(axpy4)(int n, const T *a, const T *x, ptrdiff_t ldx, T *y)
+{
+    VEC a0 = VBCAST(a[0]), a1 = VBCAST(a[1]), a2 = VBCAST(a[2]), a3 = VBCAST(a[3]);
+    const T *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+    int j = 0;
+    for (; j + VL <= n; j += VL) {
+        VEC v = VFMA(a0, VLOADU(x + j), VLOADU(y + j));
+        v = VFMA(a1, VLOADU(x1 + j), v);
+        v = VFMA(a2, VLOADU(x2 + j), v);
+        VSTOREU(y + j, VFMA(a3, VLOADU(x3 + j), v));
+    }
+    for (; j < n; j++) {
+        T v = y[j] + a[0] * x[j];
+        v += a[1] * x1[j];
+        v += a[2] * x2[j];
+        y[j] = v + a[3] * x3[j];
+    }
+}
+
 /* dst[k*P + i] = src[i*lds + k] (i < r, k < kc), zero for r <= i < P. With VTRANSPOSE
  * (an in-register VL x VL transpose of VEC v[VL]) and the partial-vector VLOADU_N /
  * VSTOREU_N, blocks of VL x VL go through registers; otherwise a plain loop. */
@@ -198,7 +219,7 @@ static void KPREFIX(pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, 
 #endif
 }
 
-const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy)};
+const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy), KPREFIX(axpy4)};
 
 #undef NR
 #undef T

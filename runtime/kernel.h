@@ -13,6 +13,7 @@
  *           k < kc; dst[k*P + i] = 0 for r <= i < P (r <= P).
  *   dot   — sum x[k]*y[k], k < K (both contiguous).
  *   axpy  — y[j] += a*x[j], j < n (both contiguous).
+ *   axpy4 — four axpy in one pass: y[j] += a[r]*x[r*ldx + j] for r = 0..3 in order.
  * Packed panels are 64-byte aligned; C is arbitrary (unaligned loads/stores).
  * The CPU-dispatch choice (BprtIsa) lives in cpu.c; the driver indexes the tables below
  * with it. Not part of the public API (bprt.h). */
@@ -40,6 +41,7 @@ BprtIsa bprt_isa_id(void);
         void (*pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, int P);        \
         T (*dot)(int K, const T *x, const T *y);                                          \
         void (*axpy)(int n, T a, const T *x, T *y);                                       \
+        void (*axpy4)(int n, const T *a, const T *x, ptrdiff_t ldx, T *y);                \
     } Name;
 BPRT_KERNEL_SET(float, BprtKernelF32)
 BPRT_KERNEL_SET(double, BprtKernelF64)

@@ -63,6 +63,28 @@
         }                                                                                          \
         return total;                                                                              \
     }                                                                                              \
+    /* max |g[i]|, or +inf if some g[i] is not finite (x - x is NaN for inf and NaN) */           \
+    BPRT_CLONES double bprt_maxabs_##SUF(const T *g, size_t n) {                                   \
+        T m[16] = {0}, z[16] = {0};                                                                \
+        size_t i = 0;                                                                              \
+        for (; i + 16 <= n; i += 16)                                                               \
+            for (int k = 0; k < 16; k++) {                                                         \
+                const T a = g[i + k] < 0 ? -g[i + k] : g[i + k];                                   \
+                m[k] = a > m[k] ? a : m[k];                                                        \
+                z[k] += g[i + k] - g[i + k];                                                       \
+            }                                                                                      \
+        for (; i < n; i++) {                                                                       \
+            const T a = g[i] < 0 ? -g[i] : g[i];                                                   \
+            m[0] = a > m[0] ? a : m[0];                                                            \
+            z[0] += g[i] - g[i];                                                                   \
+        }                                                                                          \
+        double r = 0, bad = 0;                                                                     \
+        for (int k = 0; k < 16; k++) {                                                             \
+            r = (double)m[k] > r ? (double)m[k] : r;                                               \
+            bad += (double)z[k];                                                                   \
+        }                                                                                          \
+        return bad == 0 ? r : (double)INFINITY;                                                    \
+    }                                                                                              \
     BPRT_CLONES void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,  \
                         double scale) {                                                            \
         const T tlr = (T)lr, tm = (T)momentum, twd = (T)wd, ts = (T)scale;                         \

@@ -11,7 +11,10 @@
  *   f64: |got - want| <= 1e-10 max(|want|, 1e-3)
  * Also: a step whose loss is not finite (a NaN in the input), or whose gradient is not
  * finite with a finite loss (sqrt at 0), returns a non-finite value and changes neither the
- * parameters nor the optimizer state. Paths are relative to BP_SOURCE_DIR. */
+ * parameters nor the optimizer state. Plain SGD's update, fused into the weight-gradient
+ * GEMMs, equals p - lr g by hand both when the GEMM runs fused and when its operands are
+ * too large for the fused path's no-overflow bound (the plain update then runs). Paths are
+ * relative to BP_SOURCE_DIR. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +52,7 @@ static const struct {
     {"adamw", "optimizer adamw(lr = 0.01, weight_decay = 0.01)\n", 0.01},
     {"adam_clip", "optimizer adam(lr = 0.01)\nclip_grad_norm 0.5\n", 0.01},
     {"sgd_clip", "optimizer sgd(lr = 0.1, momentum = 0.9)\nclip_grad_norm 0.5\n", 0.1},
+    {"sgd_plain", "optimizer sgd(lr = 0.1)\n", 0.1}, /* the update fused into the weight GEMMs */
 };
 
 static void *xalloc(size_t n) {
@@ -224,11 +228,66 @@ static void test_nonfinite(void **state) {
     }
 }
 
+/* loss = sum((x @ W) * t) + sum(b * b): dW = xᵀ t (fused GEMM), db = 2 b (plain update). */
+static void fused_case(int f64, const double x[4], const double t4[4], const char *what) {
+    TestModel t;
+    th_build(&t, "input x[2, 2]\ninput t[2, 2]\nparam W[2, 2] = normal(1)\nparam b[2] = normal(1)\n"
+                 "loss sum((x @ W) * t) + sum(b * b)\noptimizer sgd(lr = 0.5)\n", f64, NULL);
+    if (!t.ok) fail_msg("%s", th_diag_text(&t));
+    for (int i = 0; i < 4; i++) drv_set(&t.m, t.inputs[0], i, x[i]), drv_set(&t.m, t.inputs[1], i, t4[i]);
+    double p[6], want[6];
+    for (int i = 0; i < 6; i++) p[i] = drv_get(&t.m, t.params, i);
+    for (int r = 0; r < 2; r++) /* W[r][c] -= 0.5 sum_k x[k][r] t[k][c] */
+        for (int c = 0; c < 2; c++) want[r * 2 + c] = p[r * 2 + c] - 0.5 * (x[r] * t4[c] + x[2 + r] * t4[2 + c]);
+    for (int i = 4; i < 6; i++) want[i] = p[i] - 0.5 * 2 * p[i];
+    void *ws = xalloc(t.m.ws_size(t.dims)), *opt = xalloc(t.m.opt_size());
+    assert_true(isfinite(t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, 0.5, ws)));
+    for (int i = 0; i < 6; i++) {
+        double got = drv_get(&t.m, t.params, i), tol = f64 ? 1e-12 * fmax(fabs(want[i]), 1) : 1e-6 * fmax(fabs(want[i]), 1);
+        if (!(fabs(got - want[i]) <= tol))
+            fail_msg("%s %s: param %d = %.17g after the step, by hand %.17g", what, f64 ? "f64" : "f32", i, got, want[i]);
+    }
+    assert_true(*(const double *)opt == 1); /* the step count */
+    free(ws);
+    free(opt);
+    th_free(&t);
+}
+
+static void test_fused_sgd(void **state) {
+    (void)state;
+    /* the generated step has the fused GEMM */
+    TestModel tm;
+    th_build(&tm, "input x[2, 2]\ninput t[2, 2]\nparam W[2, 2]\nloss sum((x @ W) * t)\noptimizer sgd(lr = 0.5)\n", 0, NULL);
+    if (!tm.ok) fail_msg("%s", th_diag_text(&tm));
+    EmitOptions eo = {0};
+    char *c = bpc_emit_string(tm.g, &eo, 0);
+    if (!strstr(c, "-lr, in_x, 2, in_t, 2, 1, params + 0, 2); /* W */")) fail_msg("no fused GEMM in:\n%s", c);
+    free(c);
+    th_free(&tm);
+    const double x[4] = {1, -2, 0.5, 3}, t4[4] = {0.25, -1, 2, 0.5};
+    /* max|x| max|t| K = 2e40 > 1e38 (float) but every product is finite: the plain path */
+    const double xb[4] = {1e30, 0, 1, 0}, tb[4] = {1e-20, 0, 1e10, 0};
+    for (int f64 = 0; f64 <= 1; f64++) {
+        fused_case(f64, x, t4, "fused");
+        fused_case(f64, xb, tb, "over the bound");
+    }
+    /* finite loss, infinite gradient in a fused GEMM's operand (sqrt at 0): no change */
+    for (int f64 = 0; f64 <= 1; f64++) {
+        TestModel t;
+        th_build(&t, "param A[2, 2] = normal(1)\nparam W[2, 2]\nloss sum(sqrt(A @ W))\noptimizer sgd(lr = 0.1)\n", f64,
+                 NULL);
+        if (!t.ok) fail_msg("%s", th_diag_text(&t));
+        check_no_update(&t, "sqrt at 0 behind a fused GEMM");
+        th_free(&t);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32),
         cmocka_unit_test(test_f64),
         cmocka_unit_test(test_nonfinite),
+        cmocka_unit_test(test_fused_sgd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

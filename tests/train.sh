@@ -125,6 +125,10 @@ has "$tmp/err" "not finite at step [0-9]" "diverging run on fixed inputs"
 run 0 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 40 --threads 1 --save t1.safetensors
 run 0 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 40 --threads 2 --save t2.safetensors
 if cmp -s t1.safetensors t2.safetensors; then ok; else bad "1 and 2 threads trained different parameters"; fi
+# plain SGD: the update fused into the weight-gradient GEMMs
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 40 --opt sgd --threads 1 --save s1.safetensors
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 40 --opt sgd --threads 2 --save s2.safetensors
+if cmp -s s1.safetensors s2.safetensors; then ok; else bad "1 and 2 threads trained different parameters with SGD"; fi
 # the same for convolutions (images split between threads, and gw's columns)
 run 0 "$bpc" train "$src/examples/fashion_cnn.bp" --data "$data" --steps 4 --threads 1 --save c1.safetensors
 run 0 "$bpc" train "$src/examples/fashion_cnn.bp" --data "$data" --steps 4 --threads 2 --save c2.safetensors

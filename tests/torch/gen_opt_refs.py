@@ -23,6 +23,7 @@ Optimizers (the C test's `optimizer` / `clip_grad_norm` lines say the same):
     sgd_clip   SGD(lr=0.1, momentum=0.9) with clip_grad_norm_(max_norm=0.5): Adam's update
                barely depends on the gradient's scale, SGD's is proportional to it, so this
                one shows the clipping factor itself
+    sgd_plain  SGD(lr=0.1): bpc fuses this update into the weight-gradient GEMMs
 
 A float32 PyTorch run on the same values is compared with the float64 one and its worst
 deviation printed: it shows the C test's f32 tolerance (1e-5 relative, 1e-6 absolute
@@ -77,6 +78,7 @@ OPTS = {
     "adamw": (lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.01), False),
     "adam_clip": (lambda ps: torch.optim.Adam(ps, lr=0.01), True),
     "sgd_clip": (lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9), True),
+    "sgd_plain": (lambda ps: torch.optim.SGD(ps, lr=0.1), False),
 }
 
 
