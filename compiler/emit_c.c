@@ -835,7 +835,7 @@ static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, 
         emit_inputs_args(out, full, fg, 0, prefixed);
         break;
     case V_STEP:
-        fprintf(out, "static real %s_step%s(real *params, real *grad", m, suffix);
+        fprintf(out, "static real %s_step%s(real *params, void *opt_state, real *grad", m, suffix);
         emit_inputs_args(out, full, fg, 0, prefixed);
         break;
     }
@@ -913,13 +913,17 @@ static int has_dropout(const Graph *g) {
     return 0;
 }
 
-/* Can train_step fuse its update into the weight-gradient GEMMs? Plain SGD only (no
- * momentum, weight decay or clipping: the update is then p -= lr g, which a GEMM with
- * alpha = -lr and beta = 1 into p computes), and no dropout (its seeded variants). */
-static int step_fusable(const Graph *g) {
-    const OptConfig *o = &g->opt;
-    return g->loss >= 0 && (o->kind == OPT_SGD || o->kind == OPT_NONE) && o->momentum == 0 && o->weight_decay == 0 &&
-           !(o->clip > 0) && !has_dropout(g);
+/* Can train_step fuse its update into the weight-gradient GEMMs? Every optimizer but with
+ * gradient clipping (which needs the norm of the whole gradient first), and no dropout
+ * (its functions are seeded variants). Plain SGD (p -= lr g) is a GEMM with alpha = -lr and
+ * beta = 1 into p; momentum and Adam call bprt_gemm_sgd / bprt_gemm_adam, which on several
+ * threads make the gradient in blocks of rows, each updated in cache by the threads that
+ * made it (measured: 2.5x faster at batch 16 on 2 threads; on 1 thread they are the GEMM and
+ * then the update). */
+static int step_fusable(const Graph *g) { return g->loss >= 0 && !(g->opt.clip > 0) && !has_dropout(g); }
+
+static int plain_sgd(const OptConfig *o) {
+    return (o->kind == OPT_SGD || o->kind == OPT_NONE) && o->momentum == 0 && o->weight_decay == 0;
 }
 
 static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, size_t real_size);
@@ -1021,10 +1025,33 @@ static void emit_step_tail(E *e) {
                 pb, nb, K, e->o->f64 ? "1e307" : "1e38");
     }
     fprintf(out, "        *updated = ok_;\n");
+    const OptConfig *opt = &g->opt;
+    const int adam = opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW;
+    char hyper[256];
+    if (adam)
+        snprintf(hyper, sizeof hyper, "lr, %.17g, %.17g, %.17g, %.17g, %d, *step_", opt->beta1, opt->beta2, opt->eps,
+                 opt->weight_decay, opt->kind == OPT_ADAMW);
+    else snprintf(hyper, sizeof hyper, "lr, %.17g, %.17g", opt->momentum, opt->weight_decay);
     for (int pass = 0; pass < 2; pass++) {
-        fprintf(out, pass ? "        } else {\n" : "        if (ok_) {\n");
+        if (pass) fprintf(out, "        } else {\n");
+        else
+            fprintf(out, "        if (ok_) {\n            double *step_ = (double *)opt_state;\n"
+                         "            real *m1_ = (real *)((char *)opt_state + 64);\n"
+                         "            real *m2_ = (real *)((char *)opt_state + 64 + BP_AL(sizeof(real) * %lld));\n"
+                         "            (void)m1_;\n            (void)m2_;\n            *step_ += 1;\n",
+                    (long long)g->nparam_reals);
         for (int p = 0; p < g->nparams; p++) {
             int id = g->grads[p];
+            long long off = (long long)g->params[p].offset;
+            if (!pass && (id < 0 || !e->fused[id])) { /* the plain update of this parameter */
+                if (adam)
+                    fprintf(out, "            bprt_adam_%s(params + %lld, grad + %lld, m1_ + %lld, m2_ + %lld, %lld, %s, 1);\n",
+                            sfx, off, off, off, off, (long long)g->params[p].numel, hyper);
+                else
+                    fprintf(out, "            bprt_sgd_%s(params + %lld, grad + %lld, m1_ + %lld, %lld, %s, 1);\n", sfx, off,
+                            off, off, (long long)g->params[p].numel, hyper);
+                continue;
+            }
             if (id < 0 || !e->fused[id]) continue;
             const Node *n = &g->nodes[id];
             const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
@@ -1036,9 +1063,18 @@ static void emit_step_tail(E *e) {
             dim_c(a->shape.d[n->ta ? 0 : 1], &g->syms, K, sizeof K);
             dim_c(a->shape.d[1], &g->syms, lda, sizeof lda);
             dim_c(b->shape.d[1], &g->syms, ldb, sizeof ldb);
-            fprintf(out, "            %s(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s + %lld, %s); /* %s */\n", gemm, n->ta,
-                    n->tb, M, N, K, pass ? "1" : "-lr", pa, lda, pb, ldb, pass ? "0" : "1", pass ? "grad" : "params",
-                    (long long)g->params[p].offset, N, g->params[p].name);
+            if (pass || plain_sgd(opt))
+                fprintf(out, "            %s(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s + %lld, %s); /* %s */\n", gemm, n->ta,
+                        n->tb, M, N, K, pass ? "1" : "-lr", pa, lda, pb, ldb, pass ? "0" : "1", pass ? "grad" : "params",
+                        off, N, g->params[p].name);
+            else if (adam)
+                fprintf(out, "            bprt_gemm_adam_%s(%d, %d, %s, %s, %s, %s, %s, %s, %s, grad + %lld, params + %lld, m1_ + %lld, "
+                             "m2_ + %lld, %s); /* %s */\n",
+                        sfx, n->ta, n->tb, M, N, K, pa, lda, pb, ldb, off, off, off, off, hyper, g->params[p].name);
+            else
+                fprintf(out, "            bprt_gemm_sgd_%s(%d, %d, %s, %s, %s, %s, %s, %s, %s, grad + %lld, params + %lld, m1_ + %lld, "
+                             "%s); /* %s */\n",
+                        sfx, n->ta, n->tb, M, N, K, pa, lda, pb, ldb, off, off, off, hyper, g->params[p].name);
         }
     }
     fprintf(out, "        }\n        return loss_;\n    }\n}\n\n");
@@ -1198,6 +1234,16 @@ static const char *runtime_decls =
     "double bprt_sumsq_f64(const double *g, size_t n);\n"
     "double bprt_maxabs_f32(const float *g, size_t n);\n"
     "double bprt_maxabs_f64(const double *g, size_t n);\n"
+    "void bprt_gemm_sgd_f32(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,\n"
+    "                       float *gs, float *p, float *v, double lr, double momentum, double wd);\n"
+    "void bprt_gemm_sgd_f64(int tA, int tB, int M, int N, int K, const double *A, int lda, const double *B, int ldb,\n"
+    "                       double *gs, double *p, double *v, double lr, double momentum, double wd);\n"
+    "void bprt_gemm_adam_f32(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,\n"
+    "                        float *gs, float *p, float *m, float *v, double lr, double b1, double b2, double eps,\n"
+    "                        double wd, int decoupled, double step);\n"
+    "void bprt_gemm_adam_f64(int tA, int tB, int M, int N, int K, const double *A, int lda, const double *B, int ldb,\n"
+    "                        double *gs, double *p, double *m, double *v, double lr, double b1, double b2, double eps,\n"
+    "                        double wd, int decoupled, double step);\n"
     "void bprt_sgd_f32(float *p, const float *g, float *v, size_t n, double lr, double momentum, double wd, double scale);\n"
     "void bprt_sgd_f64(double *p, const double *g, double *v, size_t n, double lr, double momentum, double wd, double scale);\n"
     "void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, double lr, double b1, double b2,\n"
@@ -1393,23 +1439,11 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
         fprintf(out, "    real loss = ");
         seeded_call(out, g, V_GRAD, gws, "(uint64_t)*(const double *)opt_state");
         fprintf(out, ";\n");
-    } else if (has_fused_step(g)) {
-        /* the update of the fused GEMMs' parameters is done; the others' is left */
-        fprintf(out, "    int updated = 0;\n    real loss = %s_step_(params, grad", g->model);
+    } else if (has_fused_step(g)) { /* NAME_step_ updates unless the plain update must decide */
+        fprintf(out, "    int updated = 0;\n    real loss = %s_step_(params, opt_state, grad", g->model);
         for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
         for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
-        fprintf(out, ", %s, lr, &updated);\n", gws);
-        fprintf(out, "    if (updated) {\n        *(double *)opt_state += 1;\n");
-        Graph *vg = variant_graph(g, V_STEP);
-        char *fused = arena_alloc(vg->arena, (size_t)vg->n + 1);
-        mark_fused(vg, fused);
-        for (int p = 0; p < vg->nparams; p++) {
-            if (vg->grads[p] >= 0 && fused[vg->grads[p]]) continue;
-            long long off = (long long)g->params[p].offset;
-            fprintf(out, "        bprt_sgd_%s(params + %lld, grad + %lld, (real *)0, %lld, lr, 0, 0, 1);\n", sfx, off, off,
-                    (long long)g->params[p].numel);
-        }
-        fprintf(out, "        return loss;\n    }\n");
+        fprintf(out, ", %s, lr, &updated);\n    if (updated) return loss;\n", gws);
     } else {
         fprintf(out, "    real loss = %s_grad(params, grad", g->model);
         for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);

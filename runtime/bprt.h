@@ -43,6 +43,20 @@ void bprt_adam_f32(float *p, const float *g, float *m, float *v, size_t n, doubl
                    double eps, double wd, int decoupled, double step, double scale);
 void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, double lr, double b1, double b2,
                    double eps, double wd, int decoupled, double step, double scale);
+/* The weight gradient op(A) @ op(B) [M, N] (bprt_sgemm's conventions, alpha 1) into gs
+ * [M, N] (e.g. the gradient's own place), then the step of bprt_sgd / bprt_adam with
+ * scale 1 on it; with several threads made and updated in blocks of rows, in cache. gs's
+ * contents afterwards are unspecified. */
+void bprt_gemm_sgd_f32(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       float *gs, float *p, float *v, double lr, double momentum, double wd);
+void bprt_gemm_sgd_f64(int tA, int tB, int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+                       double *gs, double *p, double *v, double lr, double momentum, double wd);
+void bprt_gemm_adam_f32(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                        float *gs, float *p, float *m, float *v, double lr, double b1, double b2, double eps,
+                        double wd, int decoupled, double step);
+void bprt_gemm_adam_f64(int tA, int tB, int M, int N, int K, const double *A, int lda, const double *B, int ldb,
+                        double *gs, double *p, double *m, double *v, double lr, double b1, double b2, double eps,
+                        double wd, int decoupled, double step);
 
 /* ---- reductions (reduce.c): y[o, i] = sum over r of x[o, r, i], in double, fixed order ---- */
 void bprt_sum_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);

@@ -53,6 +53,19 @@ static void *scratch(int slot, size_t bytes)
     return scratch_slot[slot].p;
 }
 
+/* Threads for a product of tiles_m x tiles_n tiles, M x N x K (before the K == 1 path and
+ * omp_in_parallel, which the driver checks itself). */
+static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)
+{
+    double flops = 2.0 * M * N * K;
+    int nt = bprt_threads();
+    if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD)
+        nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
+    if (nt > tiles_m * tiles_n)
+        nt = tiles_m * tiles_n;
+    return nt;
+}
+
 /* Chooses tm x tn == nth cutting a tiles_m x tiles_n grid of mr x nr tiles, minimising
  * the largest part's work: its C area plus the packing of its A rows and B columns. */
 static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int nth, int *tm, int *tn)
@@ -149,3 +162,12 @@ static const BprtKernelF64 *const kernels_f64[BPRT_ISA_COUNT] = {
 #define FN bprt_dgemm
 #define DPREFIX(x) dgemm_##x
 #include "gemm_driver.h"
+
+int bprt_gemm_threads(int M, int N, int K)
+{
+    if (M <= 1 || N <= 1 || K <= 0 || omp_in_parallel())
+        return 1;
+    const BprtKernelF32 *kr = kernels_f32[bprt_isa_id()];
+    int nt = gemm_team((M + kr->mr - 1) / kr->mr, (N + kr->nr - 1) / kr->nr, M, N, K);
+    return nt < 1 ? 1 : nt;
+}

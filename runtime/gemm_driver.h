@@ -239,12 +239,7 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
     }
 
     int tiles_m = (M + kr->mr - 1) / kr->mr, tiles_n = (N + kr->nr - 1) / kr->nr;
-    double flops = 2.0 * M * N * K;
-    int nt = bprt_threads();
-    if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD)
-        nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
-    if (nt > tiles_m * tiles_n)
-        nt = tiles_m * tiles_n;
+    int nt = gemm_team(tiles_m, tiles_n, M, N, K);
     if (K == 1 && !transB && beta != 0) {
         /* a rank-1 update (an SGD step fused into one sample's weight gradient): C row i +=
            (alpha a_i) b, one pass over C, no packing; on one thread whatever the count, so

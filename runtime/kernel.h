@@ -50,6 +50,10 @@ BPRT_KERNEL_SET(double, BprtKernelF64)
 extern const BprtKernelF32 bprt_kernel_f32_generic, bprt_kernel_f32_avx2, bprt_kernel_f32_avx512;
 extern const BprtKernelF64 bprt_kernel_f64_generic, bprt_kernel_f64_avx2, bprt_kernel_f64_avx512;
 
+/* The number of threads bprt_sgemm's tiles use for an M x N x K product (1 for a
+ * matrix-vector product or inside a parallel region). */
+int bprt_gemm_threads(int M, int N, int K);
+
 /* Largest mr*nr of any kernel set (the driver's edge-tile scratch is sized by it). */
 #define BPRT_MAX_TILE (16 * 64)
 

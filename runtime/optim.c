@@ -40,15 +40,21 @@
     int nth_ = omp_get_num_threads(), id_ = omp_get_thread_num();                                  \
     size_t lo = (n) * (size_t)id_ / (size_t)nth_, hi = (n) * (size_t)(id_ + 1) / (size_t)nth_
 #define PAR_BEGIN(n) _Pragma("omp parallel num_threads(PAR_THREADS(n))") {
+#define PAR_BEGIN_NT _Pragma("omp parallel num_threads(nt)") { /* the team size the caller chose */
+#include "kernel.h" /* bprt_gemm_threads */
+#define GEMM_THREADS(M, N, K) bprt_gemm_threads(M, N, K)
 #define PAR_END }
 #else
 #define PAR_CHUNK(n, lo, hi) size_t lo = 0, hi = (n)
 #define PAR_BEGIN(n) {
+#define PAR_BEGIN_NT {
+#define PAR_THREADS(n) 1
+#define GEMM_THREADS(M, N, K) 1
 #define PAR_END }
 #endif
 
 
-#define DEFINE_OPTIM(T, SUF, SQRT)                                                                 \
+#define DEFINE_OPTIM(T, SUF, SQRT, GEMM)                                                           \
     /* 16 independent partial sums in T (vectorisable without reassociation), blocks of     \
        4096 summed in double: error ~ 1e-7 relative for f32, ample for clipping and checks */ \
     BPRT_CLONES double bprt_sumsq_##SUF(const T *g, size_t n) {                                    \
@@ -85,10 +91,12 @@
         }                                                                                          \
         return bad == 0 ? r : (double)INFINITY;                                                    \
     }                                                                                              \
-    BPRT_CLONES void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,  \
-                        double scale) {                                                            \
+    /* on nt threads, each its contiguous share */                                                \
+    BPRT_CLONES static void sgd_nt_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, \
+                                         double wd, double scale, int nt) {                        \
         const T tlr = (T)lr, tm = (T)momentum, twd = (T)wd, ts = (T)scale;                         \
-        PAR_BEGIN(n)                                                                               \
+        (void)nt;                                                                                  \
+        PAR_BEGIN_NT                                                                               \
         PAR_CHUNK(n, lo, hi);                                                                      \
         FTZ_BEGIN;                                                                                 \
         if (v && momentum != 0) {                                                                  \
@@ -103,15 +111,30 @@
         FTZ_END;                                                                                   \
         PAR_END                                                                                    \
     }                                                                                              \
-    BPRT_CLONES void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
-                         double eps, double wd, int decoupled, double step, double scale) {        \
+    void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,   \
+                        double scale) {                                                            \
+        sgd_nt_##SUF(p, g, v, n, lr, momentum, wd, scale, (int)PAR_THREADS(n));                    \
+    }                                                                                              \
+    BPRT_CLONES static void adam_nt_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, \
+                                          double b2, double eps, double wd, int decoupled, double step, \
+                                          double scale, int nt) {                                  \
         const double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);                             \
         const T step_size = (T)(lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2)), teps = (T)eps;       \
         const T tb1 = (T)b1, tb2 = (T)b2, c1 = (T)(1 - b1), c2 = (T)(1 - b2), ts = (T)scale;       \
         const T l2 = decoupled ? (T)0 : (T)wd, shrink = decoupled ? (T)(1 - lr * wd) : (T)1;       \
-        PAR_BEGIN(n)                                                                               \
+        const int plain = scale == 1 && wd == 0; /* PyTorch's loop as written: fewer operations */ \
+        (void)nt;                                                                                  \
+        PAR_BEGIN_NT                                                                               \
         PAR_CHUNK(n, lo, hi);                                                                      \
         FTZ_BEGIN;                                                                                 \
+        if (plain)                                                                                 \
+            for (size_t i = lo; i < hi; i++) {                                                     \
+                const T d = g[i];                                                                  \
+                m[i] = tb1 * m[i] + c1 * d;                                                        \
+                v[i] = tb2 * v[i] + c2 * d * d;                                                    \
+                p[i] = p[i] - step_size * m[i] / (SQRT(v[i]) * inv_sqrt_bc2 + teps);               \
+            }                                                                                      \
+        else                                                                                       \
         for (size_t i = lo; i < hi; i++) {                                                         \
             T d = g[i] * ts + l2 * p[i];                                                           \
             T pi = p[i] * shrink;                                                                  \
@@ -121,14 +144,57 @@
         }                                                                                          \
         FTZ_END;                                                                                   \
         PAR_END                                                                                    \
+    }                                                                                              \
+    void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2,  \
+                         double eps, double wd, int decoupled, double step, double scale) {        \
+        adam_nt_##SUF(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, step, scale, (int)PAR_THREADS(n)); \
+    }                                                                                              \
+    /* the weight gradient op(A) @ op(B) [M, N] into gs, then the update; on several threads  \
+       in blocks of rows made in the same place at the start of gs, each updated while in     \
+       cache by as many threads as made it (a GEMM on several threads splits rows in contiguous \
+       shares, as the update does). The same values either way. */                            \
+    void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
+                             int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {  \
+        const int R = gemm_block_rows(M, N);                                                       \
+        for (int i0 = 0; i0 < M; i0 += R) {                                                        \
+            const int r = M - i0 < R ? M - i0 : R;                                                 \
+            const size_t o = (size_t)i0 * (size_t)N;                                               \
+            GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
+            sgd_nt_##SUF(p + o, gs, v ? v + o : v, (size_t)r * (size_t)N, lr, momentum, wd, 1,     \
+                         GEMM_THREADS(r, N, K));                                                   \
+        }                                                                                          \
+    }                                                                                              \
+    void bprt_gemm_adam_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
+                              int ldb, T *gs, T *p, T *m, T *v, double lr, double b1, double b2,   \
+                              double eps, double wd, int decoupled, double step) {                 \
+        const int R = gemm_block_rows(M, N);                                                       \
+        for (int i0 = 0; i0 < M; i0 += R) {                                                        \
+            const int r = M - i0 < R ? M - i0 : R;                                                 \
+            const size_t o = (size_t)i0 * (size_t)N;                                               \
+            GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
+            adam_nt_##SUF(p + o, gs, m + o, v + o, (size_t)r * (size_t)N, lr, b1, b2, eps, wd,       \
+                          decoupled, step, 1, GEMM_THREADS(r, N, K));                              \
+        }                                                                                          \
     }
+
+/* Rows of a block of bprt_gemm_sgd / bprt_gemm_adam: all of them on one thread (one GEMM,
+ * then the update), else about 64 Ki elements (256 KiB of float, in L2). */
+static int gemm_block_rows(int M, int N) {
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+    if (bprt_threads() <= 1) return M > 0 ? M : 1;
+#else
+    return M > 0 ? M : 1;
+#endif
+    const int r = 65536 / (N > 0 ? N : 1);
+    return r < 1 ? 1 : r > M ? (M > 0 ? M : 1) : r;
+}
 
 /* __builtin_sqrt: no errno, so the loops vectorise whatever the flags (tcc, compiling a
  * --standalone file, has no builtins: libm's sqrt there) */
 #if defined(__GNUC__) && !defined(__TINYC__)
-DEFINE_OPTIM(float, f32, __builtin_sqrtf)
-DEFINE_OPTIM(double, f64, __builtin_sqrt)
+DEFINE_OPTIM(float, f32, __builtin_sqrtf, bprt_sgemm)
+DEFINE_OPTIM(double, f64, __builtin_sqrt, bprt_dgemm)
 #else
-DEFINE_OPTIM(float, f32, sqrtf)
-DEFINE_OPTIM(double, f64, sqrt)
+DEFINE_OPTIM(float, f32, sqrtf, bprt_sgemm)
+DEFINE_OPTIM(double, f64, sqrt, bprt_dgemm)
 #endif
