@@ -72,8 +72,8 @@ int main(int argc, char **argv) {
     }
     double tcompile = now() - t0;
     fprintf(stderr, "# %s: compile + %s JIT %.1f ms, %d threads\n", file, jit, 1e3 * tcompile, bprt_threads());
-    void *params = calloc((size_t)g->nparam_reals, m.real_size);
-    void *opt = calloc(1, m.opt_size());
+    void *params = bprt_alloc((size_t)g->nparam_reals * m.real_size); /* as bpc train allocates */
+    void *opt = bprt_alloc(m.opt_size());
     m.init(params, 0);
     char *list = strdup(batches);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -91,7 +91,7 @@ int main(int argc, char **argv) {
                 else drv_set(&m, in[i], (int64_t)k, bprt_rng_uniform(1, 3 + (uint64_t)i, k));
             }
         }
-        void *ws = aligned_alloc(64, (m.ws_size(dims) + 127) & ~(size_t)63);
+        void *ws = bprt_alloc(m.ws_size(dims) + 64);
         if (tcompile >= 0) { /* .bp to the first training step: compile + JIT + that step */
             double s0 = now();
             m.train_step(params, opt, (const void *const *)in, dims, 1e-4, ws);

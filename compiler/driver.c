@@ -357,7 +357,7 @@ void *drv_workspace(size_t bytes, char *err) {
                  "use a smaller batch", bytes, have);
         return NULL;
     }
-    void *ws = aligned_alloc(64, (bytes + 127) & ~(size_t)63);
+    void *ws = bprt_alloc(bytes + 64);
     if (!ws) snprintf(err, BPRT_ERRLEN, "cannot allocate the workspace (%zu bytes)", bytes);
     return ws;
 }

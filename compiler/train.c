@@ -645,11 +645,10 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         return 1;
     }
     double tjit = now() - t0;
-    void *params = o->params_io ? o->params_io : calloc((size_t)g->nparam_reals + 1, m.real_size);
+    void *params = o->params_io ? o->params_io : bprt_alloc(((size_t)g->nparam_reals + 1) * m.real_size);
     size_t osz = m.opt_size();
-    void *opt_state = aligned_alloc(64, (osz + 64) & ~(size_t)63);
+    void *opt_state = bprt_alloc(osz);
     if (!params || !opt_state) abort();
-    memset(opt_state, 0, osz);
     if (!o->params_io) m.init(params, o->seed);
     int rc = 0;
     if (o->params && drv_load_params(&m, o->params, params, err) != 0) {

@@ -122,6 +122,12 @@ BPRT_DECLARE_CONV(double, f64)
 BPRT_DECLARE_LAYERS(float, f32)
 BPRT_DECLARE_LAYERS(double, f64)
 
+/* ---- memory (mem.c) ----------------------------------------------------------------- */
+/* n bytes, zeroed, 64-byte aligned; from 1 MiB on 2 MiB-aligned and advised onto huge pages
+ * (one page fault per 2 MiB instead of 512, fewer TLB misses). NULL if out of memory.
+ * Release with free(). For workspaces, parameters and optimizer state. */
+void *bprt_alloc(size_t n);
+
 /* ---- threads ----------------------------------------------------------------------- */
 /* Number of threads kernels use: BPRT_NUM_THREADS, else all cores. */
 int bprt_threads(void);
