@@ -11,8 +11,10 @@
 # baseline run in their fastest setup here: OpenBLAS from /usr/lib/<arch>/openblas-openmp
 # with its own CPU detection (OPENBLAS_CORETYPE unset: AVX-512 kernels), and, for PyTorch,
 # glibc malloc told to keep freed memory (without it every step of PyTorch maps and faults
-# in fresh pages for its gradients, which costs several times the step itself here). bpc runs
-# with the machine's environment as it is.
+# in fresh pages for its gradients, which costs several times the step itself here) and to
+# use transparent huge pages (glibc.malloc.hugetlb=1: bpc's runtime and the baseline put
+# their big arrays on huge pages; for PyTorch it measured no different). bpc runs with the
+# machine's environment as it is.
 #
 # usage: bench/run.sh [BUILD_DIR]            (default build; bpc and bench_step are built there)
 # env (each a space-separated list or a value; defaults give the full run, 10-15 minutes):
@@ -46,7 +48,7 @@ if [ -n "$missing" ]; then
 fi
 arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 oblas=/usr/lib/$arch/openblas-openmp
-tunables=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824
+tunables=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824:glibc.malloc.hugetlb=1
 # PyTorch: the OpenMP OpenBLAS whatever the alternatives system says, its own CPU detection
 torch_env="env -u OPENBLAS_CORETYPE LD_LIBRARY_PATH=$oblas GLIBC_TUNABLES=$tunables"
 
