@@ -3,7 +3,8 @@
 # PyTorch and against the hand-written C + OpenBLAS baseline (bench/openblas_step.c), at the
 # same thread count, interleaved, each figure the median of REPS runs; % of the measured FP32
 # FMA peak (bench/peak.c); .bp to first training step through libtcc; tcc/cc; the gradient
-# overhead; the fashion_cnn step against PyTorch; peak resident memory of a training run.
+# overhead; the fashion_cnn and tiny_gpt steps against PyTorch; peak resident memory of a
+# training run.
 # bench/report.py prints the table and marks each target ok or MISS.
 #
 # Installs what the benchmark needs and the tests do not: Debian's python3-torch and the
@@ -20,7 +21,7 @@
 # env (each a space-separated list or a value; defaults give the full run, 10-15 minutes):
 #   MODELS="fashion_mlp fashion_mlp3"  OPTS="sgd adam"  THREADS="1 2"  BATCHES=1,16,64,256
 #   REPS=3 (runs of everything, interleaved)  SECONDS_PER=0.3 (per figure in each tool)
-#   SECTIONS="peak check step cnn rss"     e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
+#   SECTIONS="peak check step cnn gpt rss"  e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -30,7 +31,7 @@ threads=${THREADS:-1 2}
 batches=${BATCHES:-1,16,64,256}
 reps=${REPS:-3}
 secs=${SECONDS_PER:-0.3}
-sections=${SECTIONS:-peak check step cnn rss}
+sections=${SECTIONS:-peak check step cnn gpt rss}
 data=/usr/share/datasets/fashion-mnist
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -124,6 +125,15 @@ for r in $(seq "$reps"); do
       $torch_env OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py fashion_cnn "$t" 64 adam "$secs" 2>/dev/null | tag "$key"
       for j in tcc cc; do
         BPRT_NUM_THREADS=$t "$build/bench_step" examples/fashion_cnn.bp --jit $j --batches 64 --seconds "$secs" 2>/dev/null | tag "$key"
+      done
+    done
+  fi
+  if has gpt; then # at the batch of README's training run
+    for t in $threads; do
+      key="tiny_gpt adam $t $r"
+      $torch_env OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py tiny_gpt "$t" 32 adam "$secs" 2>/dev/null | tag "$key"
+      for j in tcc cc; do
+        BPRT_NUM_THREADS=$t "$build/bench_step" examples/tiny_gpt.bp --jit $j --batches 32 --seconds "$secs" 2>/dev/null | tag "$key"
       done
     done
   fi

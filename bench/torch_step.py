@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch baseline: samples/s of one SGD/Adam training step (forward + backward + update)
-of the 784-256-10 MLP (fashion_mlp), 784-512-256-10 (fashion_mlp3) or the CNN of
-examples/fashion_cnn.bp, same output format as bench_step: "torch B <batch> <ms/step> <samples/s>".
+of the 784-256-10 MLP (fashion_mlp), 784-512-256-10 (fashion_mlp3), the CNN of
+examples/fashion_cnn.bp or the GPT of examples/tiny_gpt.bp, same output format as
+bench_step: "torch B <batch> <ms/step> <samples/s>".
 Median of 5 timed repetitions, subnormals flushed to zero. Prints the BLAS library the process mapped on stderr.
 usage: torch_step.py MODEL THREADS BATCHES OPT [SECONDS]"""
 import sys, time, statistics
@@ -15,6 +16,29 @@ def cnn():
         nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+
+class TinyGPT(torch.nn.Module):
+    """examples/tiny_gpt.bp: byte and position embeddings, a pre-norm block of 4-head causal
+    self-attention (per-head projections [4, 128, 32], summed output projections) and a GELU
+    (erf) MLP with residuals, a final layernorm, a 256-way head."""
+    def __init__(self):
+        super().__init__()
+        nn, P = torch.nn, lambda *s, std=0.02: torch.nn.Parameter(torch.randn(*s) * std)
+        self.wte, self.wpe = P(256, 128), P(64, 128)
+        self.ln1, self.ln2, self.lnf = nn.LayerNorm(128), nn.LayerNorm(128), nn.LayerNorm(128)
+        self.q, self.k, self.v, self.o = P(4, 128, 32), P(4, 128, 32), P(4, 128, 32), P(4, 32, 128, std=0.01)
+        self.f1, self.p1 = nn.Linear(128, 512), nn.Linear(512, 128)
+        self.head = P(128, 256)
+        self.register_buffer("future", torch.triu(torch.ones(64, 64, dtype=torch.bool), 1))
+
+    def forward(self, x):
+        h0 = self.wte[x] + self.wpe
+        a = self.ln1(h0).unsqueeze(1)
+        s = (a @ self.q) @ (a @ self.k).transpose(-1, -2) * 0.17677669529663687
+        att = torch.softmax(s.masked_fill(self.future, float("-inf")), dim=-1)
+        h1 = h0 + ((att @ (a @ self.v)) @ self.o).sum(1)
+        h2 = h1 + self.p1(torch.nn.functional.gelu(self.f1(self.ln2(h1))))
+        return (self.lnf(h2) @ self.head).reshape(-1, 256)
 
 def blas_libraries():
     with open("/proc/self/maps") as f:
@@ -32,6 +56,8 @@ def main():
     torch.set_flush_denormal(True)
     if model_name == "fashion_cnn":
         net, in_shape = cnn(), (1, 28, 28)
+    elif model_name == "tiny_gpt":
+        net, in_shape = TinyGPT(), None
     else:
         sizes = [784, 256, 10] if model_name == "fashion_mlp" else [784, 512, 256, 10]
         layers = []
@@ -43,8 +69,12 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=1e-4) if opt_name == "adam" else torch.optim.SGD(net.parameters(), lr=1e-4)
     lossf = torch.nn.CrossEntropyLoss()
     for b in batches:
-        x = torch.rand(b, *in_shape)
-        y = torch.randint(0, 10, (b,))
+        if in_shape is None:  # bytes in, the next bytes as targets
+            x = torch.randint(0, 256, (b, 64))
+            y = torch.randint(0, 256, (b * 64,))
+        else:
+            x = torch.rand(b, *in_shape)
+            y = torch.randint(0, 10, (b,))
         def step():
             opt.zero_grad(set_to_none=True)
             loss = lossf(net(x), y)
