@@ -240,11 +240,19 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
 
     int tiles_m = (M + kr->mr - 1) / kr->mr, tiles_n = (N + kr->nr - 1) / kr->nr;
     int nt = gemm_team(tiles_m, tiles_n, M, N, K);
-    if (K == 1 && !transB && beta != 0) {
-        /* a rank-1 update (an SGD step fused into one sample's weight gradient): C row i +=
-           (alpha a_i) b, one pass over C, no packing; on one thread whatever the count, so
-           that the rounding (alpha a_i first) does not depend on it. (With beta == 0 the
-           tiles write C in one pass too.) */
+    if (K == 1 && !transB) {
+        /* a rank-1 product (one sample's weight gradient, or an SGD step fused into it): C
+           row i = (alpha a_i) b (+ beta C), one pass over C, no packing; on one thread
+           whatever the count, so that the rounding (alpha a_i first) does not depend on it */
+        if (beta == 0) {
+            for (int i = 0; i < M; i++) {
+                const T s = alpha * A[transA ? i : (ptrdiff_t)i * lda];
+                T *c = C + (ptrdiff_t)i * ldc;
+                for (int j = 0; j < N; j++)
+                    c[j] = s * B[j];
+            }
+            return;
+        }
         DPREFIX(scale)(M, N, beta, C, ldc);
         for (int i = 0; i < M; i++)
             kr->axpy(N, alpha * A[transA ? i : (ptrdiff_t)i * lda], B, C + (ptrdiff_t)i * ldc);
