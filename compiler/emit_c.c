@@ -918,8 +918,8 @@ static int has_dropout(const Graph *g) {
  * (its functions are seeded variants). Plain SGD (p -= lr g) is a GEMM with alpha = -lr and
  * beta = 1 into p; momentum and Adam call bprt_gemm_sgd / bprt_gemm_adam, which on several
  * threads make the gradient in blocks of rows, each updated in cache by the threads that
- * made it (measured: 2.5x faster at batch 16 on 2 threads; on 1 thread they are the GEMM and
- * then the update). */
+ * made it (measured on fashion_mlp with Adam, 2 threads, batch 16: 0.354 -> 0.30 ms; on 1
+ * thread, where blocks measured 3-5% slower, they are the whole GEMM and then the update). */
 static int step_fusable(const Graph *g) { return g->loss >= 0 && !(g->opt.clip > 0) && !has_dropout(g); }
 
 static int plain_sgd(const OptConfig *o) {
