@@ -972,7 +972,10 @@ static int mark_candidates(const Graph *vg, char *fused) {
         int ok = 1;
         for (int k = 0; k < 2; k++) {
             const Node *a = &vg->nodes[n->in[k]];
-            ok &= a->shape.rank == 2 && a->dtype == DT_REAL && a->op != OP_CONST && a->op != OP_DIMVAL && a->op != OP_VECTOR;
+            /* not a parameter itself: the fused GEMMs update parameters as they go, and each
+               must read the values before the step (sum(A @ B): dA reads B, dB reads A) */
+            ok &= a->shape.rank == 2 && a->dtype == DT_REAL && a->op != OP_CONST && a->op != OP_DIMVAL &&
+                  a->op != OP_VECTOR && a->op != OP_PARAM;
         }
         for (int i = 0; i < vg->n && ok; i++)
             for (int k = 0; k < op_info[vg->nodes[i].op].arity; k++) ok &= vg->nodes[i].in[k] != id;

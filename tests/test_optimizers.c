@@ -271,6 +271,32 @@ static void test_fused_sgd(void **state) {
         fused_case(f64, x, t4, "fused");
         fused_case(f64, xb, tb, "over the bound");
     }
+    /* two parameters multiplied: each gradient reads the other's value before the step */
+    for (int f64 = 0; f64 <= 1; f64++) {
+        TestModel t;
+        th_build(&t, "param A[2, 2] = normal(1)\nparam B[2, 2] = normal(1)\ninput t[2, 2]\n"
+                     "loss sum((A @ B) * t)\noptimizer sgd(lr = 0.5)\n", f64, NULL);
+        if (!t.ok) fail_msg("%s", th_diag_text(&t));
+        const double tv[4] = {1, -2, 0.5, 3};
+        for (int i = 0; i < 4; i++) drv_set(&t.m, t.inputs[0], i, tv[i]);
+        double A[4], B[4], want[8];
+        for (int i = 0; i < 4; i++) A[i] = drv_get(&t.m, t.params, i), B[i] = drv_get(&t.m, t.params, 4 + i);
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < 2; c++) { /* dA = t Bᵀ, dB = Aᵀ t */
+                want[r * 2 + c] = A[r * 2 + c] - 0.5 * (tv[r * 2] * B[c * 2] + tv[r * 2 + 1] * B[c * 2 + 1]);
+                want[4 + r * 2 + c] = B[r * 2 + c] - 0.5 * (A[r] * tv[c] + A[2 + r] * tv[2 + c]);
+            }
+        void *ws = xalloc(t.m.ws_size(t.dims)), *opt = xalloc(t.m.opt_size());
+        assert_true(isfinite(t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, 0.5, ws)));
+        for (int i = 0; i < 8; i++) {
+            double got = drv_get(&t.m, t.params, i);
+            if (!(fabs(got - want[i]) <= (f64 ? 1e-12 : 1e-5) * fmax(fabs(want[i]), 1)))
+                fail_msg("A @ B %s: param %d = %.17g after the step, by hand %.17g", f64 ? "f64" : "f32", i, got, want[i]);
+        }
+        free(ws);
+        free(opt);
+        th_free(&t);
+    }
     /* finite loss, infinite gradient in a fused GEMM's operand (sqrt at 0): no change */
     for (int f64 = 0; f64 <= 1; f64++) {
         TestModel t;
