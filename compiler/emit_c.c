@@ -994,12 +994,12 @@ static int has_fused_step(Graph *g) {
     return mark_fused(vg, fused) > 0;
 }
 
-/* The end of NAME_step_: every gradient but the fused ones is in grad. If the loss is finite,
- * the other gradients are finite, and each fused GEMM's result is bounded (its operands
- * finite, max|a| max|b| K below the largest real: no sum can overflow), the GEMMs add
- * -lr times the gradient straight into params (*updated = 1; the caller updates the other
- * parameters). Otherwise they write the gradient into grad (*updated = 0) and the plain
- * update decides, as NAME_grad + NAME_update would. */
+/* The end of NAME_step_: every gradient but the fused ones is in grad. If the loss is finite
+ * and the plain update would accept the gradient (its sum of squares finite: for the fused
+ * ones this follows from a bound on each, max|a| max|b| K, with its operands finite), the
+ * fused GEMMs update params themselves and the other parameters get the plain update
+ * (*updated = 1). Otherwise the GEMMs write the gradient into grad (*updated = 0) and the
+ * plain update decides, as NAME_grad + NAME_update would. */
 static void emit_step_tail(E *e) {
     const Graph *g = e->g;
     FILE *out = e->out;
@@ -1013,7 +1013,9 @@ static void emit_step_tail(E *e) {
         fprintf(out, "        ss_ += bprt_sumsq_%s(grad + %lld, %lld);\n", sfx, (long long)g->params[p].offset,
                 (long long)g->params[p].numel);
     }
-    fprintf(out, "        ok_ = ok_ && ss_ <= 1e308;\n");
+    /* the fused gradients, by their bound gb = max|a| max|b| K: finite, and their squares
+       cannot overflow the plain update's float partial sums (256 squares each) nor push the
+       sum of squares over its 1e308, so the plain update would have accepted them too */
     for (int p = 0; p < g->nparams; p++) {
         int id = g->grads[p];
         if (id < 0 || !e->fused[id]) continue;
@@ -1024,9 +1026,11 @@ static void emit_step_tail(E *e) {
         numel_c(g, &g->nodes[n->in[0]].shape, na, sizeof na);
         numel_c(g, &g->nodes[n->in[1]].shape, nb, sizeof nb);
         dim_c(g->nodes[n->in[0]].shape.d[n->ta ? 0 : 1], &g->syms, K, sizeof K);
-        fprintf(out, "        ok_ = ok_ && bprt_maxabs_%s(%s, %s) * bprt_maxabs_%s(%s, %s) * (double)%s <= %s;\n", sfx, pa, na, sfx,
-                pb, nb, K, e->o->f64 ? "1e307" : "1e38");
+        fprintf(out, "        if (ok_) {\n            const double gb_ = bprt_maxabs_%s(%s, %s) * bprt_maxabs_%s(%s, %s) * (double)%s;\n"
+                     "            ok_ = gb_ <= %s;\n            ss_ += (double)%lld * gb_ * gb_;\n        }\n",
+                sfx, pa, na, sfx, pb, nb, K, e->o->f64 ? "1e150" : "1e18", (long long)g->params[p].numel);
     }
+    fprintf(out, "        ok_ = ok_ && ss_ <= 1e307;\n");
     fprintf(out, "        *updated = ok_;\n");
     const OptConfig *opt = &g->opt;
     const int adam = opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW;

@@ -139,12 +139,14 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
             memset(gw, 0, sizeof(T) * O * K);                                                      \
             return;                                                                                \
         }                                                                                          \
-        const size_t chunks = (K + 15) / 16; /* columns of gw split in multiples of 16 */          \
+        /* columns of gw split in multiples of 16, the last share taking the rest: never a    \
+           share of 1 column, which would take the matrix-vector path (another summation order) */ \
+        const size_t chunks = K / 16 ? K / 16 : 1;                                                 \
         const int nt = conv_threads(chunks, (double)B * (double)(O * K * P)); (void)nt;            \
         CONV_PARALLEL                                                                              \
         {                                                                                          \
             const size_t t = (size_t)CONV_TID, nth = (size_t)CONV_NTH;                             \
-            size_t r0 = chunks * t / nth * 16, r1 = chunks * (t + 1) / nth * 16;                   \
+            size_t r0 = chunks * t / nth * 16, r1 = t + 1 == nth ? K : chunks * (t + 1) / nth * 16; \
             if (r1 > K) r1 = K;                                                                    \
             T *col = scratch + r0 * P, *xp = scratch + K * P + t * (slot - K * P);                 \
             for (size_t b = 0; b < B && r0 < r1; b++) {                                            \

@@ -156,8 +156,9 @@
     void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
                              int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {  \
         const int R = gemm_block_rows(M, N);                                                       \
-        for (int i0 = 0; i0 < M; i0 += R) {                                                        \
-            const int r = M - i0 < R ? M - i0 : R;                                                 \
+        for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
+            r = M - i0 < R ? M - i0 : R;                                                           \
+            if (M - i0 - r == 1) r++; /* no 1-row block: it would take the matrix-vector path */ \
             const size_t o = (size_t)i0 * (size_t)N;                                               \
             GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
             sgd_nt_##SUF(p + o, gs, v ? v + o : v, (size_t)r * (size_t)N, lr, momentum, wd, 1,     \
@@ -168,8 +169,9 @@
                               int ldb, T *gs, T *p, T *m, T *v, double lr, double b1, double b2,   \
                               double eps, double wd, int decoupled, double step) {                 \
         const int R = gemm_block_rows(M, N);                                                       \
-        for (int i0 = 0; i0 < M; i0 += R) {                                                        \
-            const int r = M - i0 < R ? M - i0 : R;                                                 \
+        for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
+            r = M - i0 < R ? M - i0 : R;                                                           \
+            if (M - i0 - r == 1) r++; /* no 1-row block: it would take the matrix-vector path */ \
             const size_t o = (size_t)i0 * (size_t)N;                                               \
             GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
             adam_nt_##SUF(p + o, gs, m + o, v + o, (size_t)r * (size_t)N, lr, b1, b2, eps, wd,       \
@@ -186,7 +188,7 @@ static int gemm_block_rows(int M, int N) {
     return M > 0 ? M : 1;
 #endif
     const int r = 65536 / (N > 0 ? N : 1);
-    return r < 1 ? 1 : r > M ? (M > 0 ? M : 1) : r;
+    return r < 2 ? 2 : r > M ? (M > 0 ? M : 1) : r; /* at least 2: see the 1-row rule above */
 }
 
 /* __builtin_sqrt: no errno, so the loops vectorise whatever the flags (tcc, compiling a

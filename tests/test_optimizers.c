@@ -297,6 +297,17 @@ static void test_fused_sgd(void **state) {
         free(opt);
         th_free(&t);
     }
+    /* a finite gradient whose squares overflow the plain update's sum (it refuses the step):
+       the fused step refuses it too */
+    for (int f64 = 0; f64 <= 1; f64++) {
+        TestModel t;
+        th_build(&t, "input x[4, 3]\ninput t[4, 2]\nparam W[3, 2] = xavier\nloss mse(x @ W, t)\noptimizer sgd(lr = 0.1)\n",
+                 f64, NULL);
+        if (!t.ok) fail_msg("%s", th_diag_text(&t));
+        for (int i = 0; i < 12; i++) drv_set(&t.m, t.inputs[0], i, (f64 ? 1e100 : 1e17) * (1 + i % 5));
+        check_no_update(&t, "a gradient of 1e34 in float / 1e200 in double");
+        th_free(&t);
+    }
     /* finite loss, infinite gradient in a fused GEMM's operand (sqrt at 0): no change */
     for (int f64 = 0; f64 <= 1; f64++) {
         TestModel t;
@@ -308,12 +319,59 @@ static void test_fused_sgd(void **state) {
     }
 }
 
+/* The gradient, and three training steps from the same start, on 1 and on 2 threads: the
+ * same bytes. (One Adam step hides small gradient differences: its first update is about
+ * lr times the gradient's sign.) */
+static void same_for_threads(const char *text, int batch, const char *what) {
+    TestModel t;
+    const int sizes[1] = {batch};
+    th_build(&t, text, 0, sizes);
+    if (!t.ok) fail_msg("%s", th_diag_text(&t));
+    th_randomize(&t, 7, 10);
+    const size_t psz = (size_t)t.g->nparam_reals * t.m.real_size;
+    void *p0 = malloc(psz), *p1 = malloc(psz), *g1 = malloc(psz), *g = malloc(psz);
+    memcpy(p0, t.params, psz);
+    const int threads = bprt_threads();
+    for (int nt = 1; nt <= 2; nt++) {
+        bprt_set_threads(nt);
+        memcpy(t.params, p0, psz);
+        void *ws = xalloc(t.m.ws_size(t.dims)), *opt = xalloc(t.m.opt_size());
+        t.m.grad(t.params, nt == 1 ? g1 : g, (const void *const *)t.inputs, t.dims, ws);
+        for (int k = 0; k < 3; k++)
+            assert_true(isfinite(t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, 1e-3, ws)));
+        if (nt == 1) memcpy(p1, t.params, psz);
+        else {
+            if (memcmp(g1, g, psz) != 0) fail_msg("%s: 1 and 2 threads computed different gradients", what);
+            if (memcmp(p1, t.params, psz) != 0) fail_msg("%s: 1 and 2 threads trained different parameters", what);
+        }
+        free(ws);
+        free(opt);
+    }
+    bprt_set_threads(threads);
+    free(p0);
+    free(p1);
+    free(g1);
+    free(g);
+    th_free(&t);
+}
+
+static void test_thread_invariance(void **state) {
+    (void)state;
+    /* Adam fused in blocks of 255 rows on 2 threads: 257 rows would leave a 1-row block */
+    same_for_threads("input x[B, 257]\ninput y[B] : int\nparam W1[257, 256] = he\nparam W2[256, 10] = xavier\n"
+                     "loss cross_entropy(tanh(x @ W1) @ W2, y)\noptimizer adam(lr = 1e-3)\n", 600, "Adam, 257 rows");
+    /* conv2d's gw split between threads: 17 columns must not leave a 1-column share */
+    same_for_threads("input x[B, 17, 64, 64]\ninput t[B, 64, 32, 32]\nparam K1[64, 17, 1, 1] = he\n"
+                     "loss mse(conv2d(x, K1, stride = 2), t)\noptimizer sgd(lr = 0.1)\n", 4, "conv2d, 17 columns");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32),
         cmocka_unit_test(test_f64),
         cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_fused_sgd),
+        cmocka_unit_test(test_thread_invariance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
