@@ -471,8 +471,14 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
         return -1;
     }
 
+    /* A device, pipe or other non-regular file (/dev/null, /dev/stdout, a FIFO) is written in
+       place: renaming a temporary over it would replace the device node itself. */
+    struct stat st;
+    const int special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+    const int len = special ? snprintf(tmp, sizeof tmp, "%s", path)
+                            : snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (len < 0 || len >= (int)sizeof tmp) {
         free(sizes);
         free(hdr.p);
         return fail(err, path, "path too long");
@@ -486,7 +492,7 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
         int ok = fwrite(&hlen, 8, 1, f) == 1 && fwrite(hdr.p, 1, hdr.len, f) == hdr.len;
         for (int i = 0; ok && i < count; i++)
             ok = sizes[i] == 0 || fwrite(t[i].data, 1, (size_t)sizes[i], f) == sizes[i];
-        ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+        ok = ok && fflush(f) == 0 && (special || fsync(fileno(f)) == 0);
         int e = errno;
         if (fclose(f) != 0 && ok) {
             ok = 0;
@@ -494,9 +500,9 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
         }
         if (!ok)
             rc = fail(err, path, "cannot write %s: %s", tmp, strerror(e));
-        else if (rename(tmp, path) != 0)
+        else if (!special && rename(tmp, path) != 0)
             rc = fail(err, path, "cannot rename %s over it: %s", tmp, strerror(errno));
-        if (rc)
+        if (rc && !special)
             remove(tmp);
     }
     free(sizes);

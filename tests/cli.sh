@@ -89,5 +89,17 @@ head -c 3000 /dev/urandom > "$tmp/garbage.bp"
 "$bpc" grad "$tmp/garbage.bp" >/dev/null 2>&1; st=$?
 [ "$st" -eq 1 ] && ok || bad "binary garbage exited $st, expected 1"
 
+# safetensors outputs are written atomically (a temporary renamed over the path), but a
+# device or a pipe is written in place: renaming over /dev/null would replace the device
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o /dev/null
+[ -c /dev/null ] && ok || bad "bpc grad -o /dev/null replaced /dev/null with a file"
+ls /dev/null.tmp.* >/dev/null 2>&1 && bad "a temporary was left in /dev" || ok
+mkfifo "$tmp/fifo"
+timeout 20 cat "$tmp/fifo" > "$tmp/from_fifo" &  # a writer that never opens the FIFO fails, not hangs
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/fifo"
+wait
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/grad.safetensors"
+[ -p "$tmp/fifo" ] && cmp -s "$tmp/from_fifo" "$tmp/grad.safetensors" && ok || bad "writing to a FIFO: not a FIFO any more, or other bytes"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
