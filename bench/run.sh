@@ -119,24 +119,18 @@ for r in $(seq "$reps"); do
       done
     done
   fi
-  if has cnn; then
+  for spec in cnn:fashion_cnn:64 gpt:tiny_gpt:32; do # section:model:batch (tiny_gpt: README's training batch)
+    sec=${spec%%:*} rest=${spec#*:}
+    m=${rest%%:*} b=${rest#*:}
+    has "$sec" || continue
     for t in $threads; do
-      key="fashion_cnn adam $t $r"
-      $torch_env OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py fashion_cnn "$t" 64 adam "$secs" 2>/dev/null | tag "$key"
+      key="$m adam $t $r"
+      $torch_env OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py "$m" "$t" "$b" adam "$secs" 2>/dev/null | tag "$key"
       for j in tcc cc; do
-        BPRT_NUM_THREADS=$t "$build/bench_step" examples/fashion_cnn.bp --jit $j --batches 64 --seconds "$secs" 2>/dev/null | tag "$key"
+        BPRT_NUM_THREADS=$t "$build/bench_step" "examples/$m.bp" --jit $j --batches "$b" --seconds "$secs" 2>/dev/null | tag "$key"
       done
     done
-  fi
-  if has gpt; then # at the batch of README's training run
-    for t in $threads; do
-      key="tiny_gpt adam $t $r"
-      $torch_env OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py tiny_gpt "$t" 32 adam "$secs" 2>/dev/null | tag "$key"
-      for j in tcc cc; do
-        BPRT_NUM_THREADS=$t "$build/bench_step" examples/tiny_gpt.bp --jit $j --batches 32 --seconds "$secs" 2>/dev/null | tag "$key"
-      done
-    done
-  fi
+  done
 done
 
 # ---- peak resident memory of one training epoch (1 thread each) -----------------------------

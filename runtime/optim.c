@@ -155,10 +155,8 @@
        shares, as the update does). The same values either way. */                            \
     void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
                              int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {  \
-        const int R = gemm_block_rows(M, N);                                                       \
         for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
-            r = M - i0 < R ? M - i0 : R;                                                           \
-            if (M - i0 - r == 1) r++; /* no 1-row block: it would take the matrix-vector path */ \
+            r = gemm_block_rows(M, N, i0);                                                         \
             const size_t o = (size_t)i0 * (size_t)N;                                               \
             GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
             sgd_nt_##SUF(p + o, gs, v ? v + o : v, (size_t)r * (size_t)N, lr, momentum, wd, 1,     \
@@ -168,10 +166,8 @@
     void bprt_gemm_adam_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
                               int ldb, T *gs, T *p, T *m, T *v, double lr, double b1, double b2,   \
                               double eps, double wd, int decoupled, double step) {                 \
-        const int R = gemm_block_rows(M, N);                                                       \
         for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
-            r = M - i0 < R ? M - i0 : R;                                                           \
-            if (M - i0 - r == 1) r++; /* no 1-row block: it would take the matrix-vector path */ \
+            r = gemm_block_rows(M, N, i0);                                                         \
             const size_t o = (size_t)i0 * (size_t)N;                                               \
             GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
             adam_nt_##SUF(p + o, gs, m + o, v + o, (size_t)r * (size_t)N, lr, b1, b2, eps, wd,       \
@@ -179,16 +175,21 @@
         }                                                                                          \
     }
 
-/* Rows of a block of bprt_gemm_sgd / bprt_gemm_adam: all of them on one thread (one GEMM,
- * then the update), else about 64 Ki elements (256 KiB of float, in L2). */
-static int gemm_block_rows(int M, int N) {
+/* Rows of the block of bprt_gemm_sgd / bprt_gemm_adam that starts at row i0: all of them on
+ * one thread (one GEMM, then the update), else about 64 Ki elements (256 KiB of float, in
+ * L2), never 1 row while M > 1 (a 1-row GEMM takes the matrix-vector path, which sums in
+ * another order: results would depend on the thread count). */
+static int gemm_block_rows(int M, int N, int i0) {
+    const int left = M - i0;
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-    if (bprt_threads() <= 1) return M > 0 ? M : 1;
+    if (bprt_threads() <= 1) return left;
 #else
-    return M > 0 ? M : 1;
+    return left;
 #endif
-    const int r = 65536 / (N > 0 ? N : 1);
-    return r < 2 ? 2 : r > M ? (M > 0 ? M : 1) : r; /* at least 2: see the 1-row rule above */
+    int r = 65536 / (N > 0 ? N : 1);
+    r = r < 2 ? 2 : r;
+    if (r >= left) return left;
+    return left - r == 1 ? r + 1 : r;
 }
 
 /* __builtin_sqrt: no errno, so the loops vectorise whatever the flags (tcc, compiling a
