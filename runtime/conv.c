@@ -40,6 +40,12 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
 #endif
 /* `nt` sizes the team; single-threaded builds ignore it */
 
+/* Output size, K and P, the bordered image's size, and one thread slot's reals. */
+#define CONV_GEOMETRY                                                                              \
+    const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;                 \
+    const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;                 \
+    const size_t slot = K * P + C * Hp * Wp
+
 #define DEFINE_CONV(T, SUF, GEMM)                                                                  \
     /* image xb [C, H, W] into xp [C, H + 2 pad, W + 2 pad], zeros around */                      \
     static void pad_##SUF(const T *xb, size_t C, size_t H, size_t W, size_t pad, T *xp) {          \
@@ -88,9 +94,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
     }                                                                                              \
     void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
                            size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
-        const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;             \
-        const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;             \
-        const size_t slot = K * P + C * Hp * Wp;                                                   \
+        CONV_GEOMETRY;                                                                             \
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
         CONV_PARALLEL                                                                              \
         {                                                                                          \
@@ -109,9 +113,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
     void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,     \
                                   T *scratch) {                                                    \
-        const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;             \
-        const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;             \
-        const size_t slot = K * P + C * Hp * Wp;                                                   \
+        CONV_GEOMETRY;                                                                             \
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
         CONV_PARALLEL                                                                              \
         {                                                                                          \
@@ -132,9 +134,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
     void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,     \
                                   T *scratch) {                                                    \
-        const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;             \
-        const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;             \
-        const size_t slot = K * P + C * Hp * Wp;                                                   \
+        CONV_GEOMETRY;                                                                             \
         if (B == 0) {                                                                              \
             memset(gw, 0, sizeof(T) * O * K);                                                      \
             return;                                                                                \
