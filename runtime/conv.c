@@ -29,15 +29,26 @@ static int conv_threads(size_t jobs, double work) {
     if ((size_t)t > jobs) t = (int)jobs;
     return t < 1 ? 1 : t;
 }
-#define CONV_TID omp_get_thread_num()
-#define CONV_NTH omp_get_num_threads()
-#define CONV_PARALLEL _Pragma("omp parallel num_threads(nt)")
+/* The body as thread CONV_TID of CONV_NTH: on a team of nt threads, or (nt == 1) as the caller
+   itself, outside any parallel construct: inside even a 1-thread region the GEMMs it calls
+   would start nested teams, which libgomp creates and destroys every time (and their
+   thread-local packing buffers with them). */
+#define CONV_RUN(...)                                                                              \
+    if (nt > 1) {                                                                                  \
+        _Pragma("omp parallel num_threads(nt)") {                                                  \
+            const int conv_tid_ = omp_get_thread_num(), conv_nth_ = omp_get_num_threads();        \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    } else {                                                                                       \
+        const int conv_tid_ = 0, conv_nth_ = 1;                                                    \
+        __VA_ARGS__                                                                                \
+    }
 #else
 static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; return 1; }
-#define CONV_TID 0
-#define CONV_NTH 1
-#define CONV_PARALLEL
+#define CONV_RUN(...) { const int conv_tid_ = 0, conv_nth_ = 1; __VA_ARGS__ }
 #endif
+#define CONV_TID conv_tid_
+#define CONV_NTH conv_nth_
 /* `nt` sizes the team; single-threaded builds ignore it */
 
 /* Output size, K and P, the bordered image's size, and one thread slot's reals. */
@@ -96,8 +107,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
                            size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
         CONV_GEOMETRY;                                                                             \
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
-        CONV_PARALLEL                                                                              \
-        {                                                                                          \
+        CONV_RUN(                                                                                  \
             T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                         \
             for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
                 const T *xb = x + b * C * H * W;                                                   \
@@ -108,15 +118,14 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
                 }                                                                                  \
                 GEMM(0, 0, (int)O, (int)P, (int)K, 1, w, (int)K, col, (int)P, 0, y + b * O * P, (int)P); \
             }                                                                                      \
-        }                                                                                          \
+        )                                                                                          \
     }                                                                                              \
     void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,     \
                                   T *scratch) {                                                    \
         CONV_GEOMETRY;                                                                             \
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
-        CONV_PARALLEL                                                                              \
-        {                                                                                          \
+        CONV_RUN(                                                                                  \
             T *col = scratch + (size_t)CONV_TID * slot, *gp = col + K * P;                         \
             for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
                 T *gxb = gx + b * C * H * W;                                                       \
@@ -129,7 +138,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
                     for (size_t h = 0; h < H; h++)                                                 \
                         memcpy(gxb + (c * H + h) * W, gp + (c * Hp + h + pad) * Wp + pad, sizeof(T) * W); \
             }                                                                                      \
-        }                                                                                          \
+        )                                                                                          \
     }                                                                                              \
     void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,     \
@@ -143,8 +152,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
            share of 1 column, which would take the matrix-vector path (another summation order) */ \
         const size_t chunks = K / 16 ? K / 16 : 1;                                                 \
         const int nt = conv_threads(chunks, (double)B * (double)(O * K * P)); (void)nt;            \
-        CONV_PARALLEL                                                                              \
-        {                                                                                          \
+        CONV_RUN(                                                                                  \
             const size_t t = (size_t)CONV_TID, nth = (size_t)CONV_NTH;                             \
             size_t r0 = chunks * t / nth * 16, r1 = t + 1 == nth ? K : chunks * (t + 1) / nth * 16; \
             if (r1 > K) r1 = K;                                                                    \
@@ -160,7 +168,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
                 GEMM(0, 1, (int)O, (int)(r1 - r0), (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,  \
                      b ? 1 : 0, gw + r0, (int)K);                                                  \
             }                                                                                      \
-        }                                                                                          \
+        )                                                                                          \
     }
 
 DEFINE_CONV(float, f32, bprt_sgemm)
