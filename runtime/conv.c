@@ -103,6 +103,16 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
     static int is_pointwise_##SUF(size_t KH, size_t KW, size_t s, size_t pad) {                    \
         return KH == 1 && KW == 1 && s == 1 && pad == 0;                                           \
     }                                                                                              \
+    /* rows [r0, r1) of image xb's unfolded matrix: xb itself from row r0 for a 1x1 window    \
+       (stride 1, no padding), else bordered into xp and unfolded into col */                   \
+    static const T *image_cols_##SUF(const T *xb, size_t C, size_t H, size_t W, size_t KH, size_t KW, \
+                                     size_t s, size_t pad, size_t OH, size_t OW, size_t r0,       \
+                                     size_t r1, T *xp, T *col) {                                   \
+        if (is_pointwise_##SUF(KH, KW, s, pad)) return xb + r0 * OH * OW;                          \
+        pad_##SUF(xb, C, H, W, pad, xp);                                                           \
+        unfold_##SUF(xp, H + 2 * pad, W + 2 * pad, KH, KW, s, OH, OW, r0, r1, col);               \
+        return col;                                                                                \
+    }                                                                                              \
     void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
                            size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
         CONV_GEOMETRY;                                                                             \
@@ -110,13 +120,8 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
         CONV_RUN(                                                                                  \
             T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                         \
             for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
-                const T *xb = x + b * C * H * W;                                                   \
-                if (is_pointwise_##SUF(KH, KW, s, pad)) col = (T *)xb;                             \
-                else {                                                                             \
-                    pad_##SUF(xb, C, H, W, pad, xp);                                               \
-                    unfold_##SUF(xp, Hp, Wp, KH, KW, s, OH, OW, 0, K, col);                        \
-                }                                                                                  \
-                GEMM(0, 0, (int)O, (int)P, (int)K, 1, w, (int)K, col, (int)P, 0, y + b * O * P, (int)P); \
+                const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
+                GEMM(0, 0, (int)O, (int)P, (int)K, 1, w, (int)K, cb, (int)P, 0, y + b * O * P, (int)P); \
             }                                                                                      \
         )                                                                                          \
     }                                                                                              \
@@ -158,13 +163,7 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
             if (r1 > K) r1 = K;                                                                    \
             T *col = scratch + r0 * P, *xp = scratch + K * P + t * (slot - K * P);                 \
             for (size_t b = 0; b < B && r0 < r1; b++) {                                            \
-                const T *xb = x + b * C * H * W;                                                   \
-                const T *cb = col;                                                                 \
-                if (is_pointwise_##SUF(KH, KW, s, pad)) cb = xb + r0 * P;                          \
-                else {                                                                             \
-                    pad_##SUF(xb, C, H, W, pad, xp);                                               \
-                    unfold_##SUF(xp, Hp, Wp, KH, KW, s, OH, OW, r0, r1, col);                      \
-                }                                                                                  \
+                const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, r0, r1, xp, col); \
                 GEMM(0, 1, (int)O, (int)(r1 - r0), (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,  \
                      b ? 1 : 0, gw + r0, (int)K);                                                  \
             }                                                                                      \
