@@ -119,6 +119,10 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
         g = pass_remat(g); /* last: CSE would merge the recomputed copies back */
         ir_verify(g);
     }
+    if (o->optimize) {
+        g = pass_msum(g); /* after reverse mode: no rule differentiates its summed products */
+        ir_verify(g);
+    }
     g = pass_dce(g, 1, 1, 1, 1);
     ir_verify(g);
     check_workspace(g, d);

@@ -173,6 +173,21 @@ static int fused_leaves(const E *e, int id, int root, int *ids, int n, int max) 
     return n;
 }
 
+/* Does the fused tree at root call exp or erf? Such trees run as bprt_ew programs on every
+ * path but --standalone (whose runtime has no ew.c): the runtime computes exp and erf a
+ * block at a time (vmath.c), where a loop calling bp_exp per element would not vectorise. */
+static int calls_vmath(const E *e, int id, int root) {
+    const Node *nd = &e->g->nodes[id];
+    if (id != root && (e->fuse_user[id] < 0 || op_info[nd->op].kind == OK_LEAF)) return 0;
+    if (nd->op == OP_EXP || nd->op == OP_SIGMOID || nd->op == OP_GELU || nd->op == OP_GELU_GRAD ||
+        nd->op == OP_SOFTPLUS)
+        return 1;
+    int arity = nd->op == OP_BROADCAST ? 1 : op_info[nd->op].arity;
+    for (int k = 0; k < arity; k++)
+        if (calls_vmath(e, nd->in[k], root)) return 1;
+    return 0;
+}
+
 /* Is the leaf of shape `in` read along output axis ax (not broadcast over it)? */
 static int reads_axis(const Shape *in, const Shape *out, int ax) {
     int la = ax - (out->rank - in->rank);
@@ -402,7 +417,8 @@ static void emit_elementwise(E *e, int id) {
     e->fuse_user[id] = id;
     fused_expr(e, id, &n->shape, flat, ex, EXPR);
     e->fuse_user[id] = saved;
-    if (e->o->ew_blocks && flat) { /* one bprt_ew call over all elements */
+    const int ew = e->o->ew_blocks || (!e->o->standalone && calls_vmath(e, id, id));
+    if (ew && flat) { /* one bprt_ew call over all elements */
         enum { MAXL = 32 };
         int leaves[MAXL], vec[MAXL] = {0};
         int nl = fused_leaves(e, id, id, leaves, 0, MAXL);
@@ -424,7 +440,7 @@ static void emit_elementwise(E *e, int id) {
         free(ex);
         return;
     }
-    if ((e->o->ew_blocks && emit_grouped_broadcast(e, id, out, 1)) || emit_grouped_broadcast(e, id, out, 0)) {
+    if ((ew && emit_grouped_broadcast(e, id, out, 1)) || emit_grouped_broadcast(e, id, out, 0)) {
         free(ex);
         return;
     }
@@ -496,6 +512,11 @@ static void emit_softmax(E *e, int id) {
     axis_view(e->g, &n->shape, n->axis, O, Rr, I, sizeof O);
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], x, sizeof x);
+    if (n->axis == n->shape.rank - 1) { /* contiguous rows: the runtime's (vmath.c) */
+        fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s);\n", n->op == OP_SOFTMAX ? "softmax" : "log_softmax",
+                e->o->f64 ? "f64" : "f32", x, O, Rr, out);
+        return;
+    }
     fprintf(e->out, "    for (size_t o = 0; o < %s; o++)\n      for (size_t j = 0; j < %s; j++) {\n", O, I);
     fprintf(e->out, "        const size_t nr = %s, ni = %s;\n        const real *src = %s + o * nr * ni + j;\n"
                     "        real *dst = %s + o * nr * ni + j;\n",
@@ -512,14 +533,15 @@ static void emit_softmax(E *e, int id) {
     fprintf(e->out, "      }\n");
 }
 
-/* batch offset expression of an operand whose batch dims broadcast to the output's */
-static void batch_offset(const Graph *g, const Shape *os, const Shape *s, char *buf, size_t size) {
+/* batch offset expression of an operand whose batch dims broadcast to the full batch shape
+ * os (then M, N); the axes in skip (folded into K) are at index 0 */
+static void batch_offset(const Graph *g, const Shape *os, const Shape *s, int skip, char *buf, size_t size) {
     int ob = os->rank - 2, sb = s->rank - 2;
     char mat[256];
     dims_c(g, s, s->rank - 2, s->rank, mat, sizeof mat);
     size_t len = (size_t)snprintf(buf, size, "(0");
     for (int ax = 0; ax < sb; ax++) {
-        if (dim_is(s->d[ax], 1)) continue;
+        if (dim_is(s->d[ax], 1) || (skip >> (ax + ob - sb) & 1)) continue;
         char st[256];
         dims_c(g, s, ax + 1, sb, st, sizeof st);
         len += (size_t)snprintf(buf + len, size - len, " + i%d*%s", ax + (ob - sb), st);
@@ -527,38 +549,108 @@ static void batch_offset(const Graph *g, const Shape *os, const Shape *s, char *
     snprintf(buf + len, size - len, ")*%s", mat);
 }
 
+/* How a MATMUL node runs (pass_msum.c gives it summed batch axes, bsum): its full batch
+ * shape (both operands' batch dims broadcast, then M, N; rb batch axes); kfold: the summed
+ * axes fold into K, one GEMM per result matrix (they are the trailing batch axes, both
+ * operands have them in full, and both step through k by rows: ta = 1, tb = 0); single:
+ * the whole node is one GEMM. */
+typedef struct MatmulRun {
+    Shape full;
+    int rb, kfold, single;
+} MatmulRun;
+
+static int popcount(int x) {
+    int c = 0;
+    for (; x; x &= x - 1) c++;
+    return c;
+}
+
+static void matmul_run(const Graph *g, const Node *n, MatmulRun *r) {
+    const Shape *sa = &g->nodes[n->in[0]].shape, *sb = &g->nodes[n->in[1]].shape;
+    Shape ba = *sa, bb = *sb;
+    ba.rank -= 2;
+    bb.rank -= 2;
+    if (shape_broadcast(&ba, &bb, &r->full) != 0) r->full = n->shape, r->full.rank -= 2; /* checked when built */
+    r->rb = r->full.rank;
+    r->full.d[r->full.rank++] = n->shape.d[n->shape.rank - 2];
+    r->full.d[r->full.rank++] = n->shape.d[n->shape.rank - 1];
+    const int nsum = popcount(n->bsum);
+    int trail = 0;
+    while (trail < r->rb && (n->bsum >> (r->rb - 1 - trail) & 1)) trail++;
+    r->kfold = n->bsum && trail == nsum && n->ta && !n->tb;
+    for (int f = r->rb - nsum; f < r->rb && r->kfold; f++)
+        for (int k = 0; k < 2; k++) {
+            const Shape *s = k ? sb : sa;
+            const int ax = f - (r->rb - (s->rank - 2));
+            r->kfold &= dim_is(r->full.d[f], 1) || (ax >= 0 && dim_eq(s->d[ax], r->full.d[f]));
+        }
+    r->single = r->rb == 0 || (r->kfold && nsum == r->rb);
+}
+
+/* One product's GEMM arguments as C: sizes (K with the folded axes) and leading dims. */
+typedef struct GemmArgs {
+    char M[96], N[96], K[512], lda[96], ldb[96], pa[96], pb[96];
+} GemmArgs;
+
+static void gemm_args(const E *e, const Node *n, const MatmulRun *r, GemmArgs *q) {
+    const Graph *g = e->g;
+    const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
+    ptr(e, n->in[0], q->pa, sizeof q->pa);
+    ptr(e, n->in[1], q->pb, sizeof q->pb);
+    dim_c(n->shape.d[n->shape.rank - 2], &g->syms, q->M, sizeof q->M);
+    dim_c(n->shape.d[n->shape.rank - 1], &g->syms, q->N, sizeof q->N);
+    dim_c(a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)], &g->syms, q->K, sizeof q->K);
+    if (r->kfold) {
+        char k0[96], d[384];
+        snprintf(k0, sizeof k0, "%.95s", q->K);
+        dims_c(g, &r->full, r->rb - popcount(n->bsum), r->rb, d, sizeof d);
+        snprintf(q->K, sizeof q->K, "(int)(%s*(size_t)%s)", d, k0);
+    }
+    dim_c(a->shape.d[a->shape.rank - 1], &g->syms, q->lda, sizeof q->lda);
+    dim_c(b->shape.d[b->shape.rank - 1], &g->syms, q->ldb, sizeof q->ldb);
+}
+
+/* A batched product is a loop of GEMMs over the full batch shape; over summed axes the
+ * products accumulate into one result matrix (beta = 1 after the first), or fold into K. */
 static void emit_matmul(E *e, int id) {
     const Graph *g = e->g;
     const Node *n = &g->nodes[id];
     const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
-    char out[96], pa[96], pb[96], M[96], N[96], K[96], lda[96], ldb[96];
+    MatmulRun r;
+    GemmArgs q;
+    char out[96];
+    matmul_run(g, n, &r);
+    gemm_args(e, n, &r, &q);
     ptr(e, id, out, sizeof out);
-    ptr(e, n->in[0], pa, sizeof pa);
-    ptr(e, n->in[1], pb, sizeof pb);
-    int r = n->shape.rank;
-    dim_c(n->shape.d[r - 2], &g->syms, M, sizeof M);
-    dim_c(n->shape.d[r - 1], &g->syms, N, sizeof N);
-    dim_c(a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)], &g->syms, K, sizeof K);
-    dim_c(a->shape.d[a->shape.rank - 1], &g->syms, lda, sizeof lda);
-    dim_c(b->shape.d[b->shape.rank - 1], &g->syms, ldb, sizeof ldb);
     const char *gemm = e->o->f64 ? "bprt_dgemm" : "bprt_sgemm";
-    if (r == 2) {
-        fprintf(e->out, "    %s(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", gemm, n->ta, n->tb, M, N, K, pa,
-                lda, pb, ldb, out, N);
+    if (r.single) {
+        fprintf(e->out, "    %s(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", gemm, n->ta, n->tb, q.M, q.N, q.K,
+                q.pa, q.lda, q.pb, q.ldb, out, q.N);
         return;
     }
     char oa[1024], ob[1024], oo[256];
-    batch_offset(g, &n->shape, &a->shape, oa, sizeof oa);
-    batch_offset(g, &n->shape, &b->shape, ob, sizeof ob);
-    dims_c(g, &n->shape, r - 2, r, oo, sizeof oo);
+    const int skip = r.kfold ? n->bsum : 0;
+    batch_offset(g, &r.full, &a->shape, skip, oa, sizeof oa);
+    batch_offset(g, &r.full, &b->shape, skip, ob, sizeof ob);
+    dims_c(g, &r.full, r.rb, r.rb + 2, oo, sizeof oo);
     fprintf(e->out, "    {\n        size_t o = 0;\n");
-    for (int ax = 0; ax < r - 2; ax++) {
-        char d[96];
-        dim_c(n->shape.d[ax], &g->syms, d, sizeof d);
-        fprintf(e->out, "        for (size_t i%d = 0; i%d < (size_t)%s; i%d++)\n", ax, ax, d, ax);
+    for (int pass = 0; pass < 2; pass++) { /* the result's axes, then the summed ones */
+        if (pass && (skip || !n->bsum)) break;
+        if (pass) fprintf(e->out, "        {\n            real beta_ = 0;\n");
+        for (int ax = 0; ax < r.rb; ax++) {
+            if ((n->bsum >> ax & 1) != pass) continue;
+            char d[96];
+            dim_c(r.full.d[ax], &g->syms, d, sizeof d);
+            fprintf(e->out, "%s        for (size_t i%d = 0; i%d < (size_t)%s; i%d++)\n", pass ? "    " : "", ax, ax, d, ax);
+        }
     }
-    fprintf(e->out, "        { %s(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, 0, %s + o * %s, %s); o++; }\n    }\n", gemm,
-            n->ta, n->tb, M, N, K, pa, oa, lda, pb, ob, ldb, out, oo, N);
+    if (n->bsum && !skip)
+        fprintf(e->out, "            { %s(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, beta_, %s + o * %s, %s); beta_ = 1; }\n"
+                        "            o++;\n        }\n    }\n",
+                gemm, n->ta, n->tb, q.M, q.N, q.K, q.pa, oa, q.lda, q.pb, ob, q.ldb, out, oo, q.N);
+    else
+        fprintf(e->out, "        { %s(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, 0, %s + o * %s, %s); o++; }\n    }\n",
+                gemm, n->ta, n->tb, q.M, q.N, q.K, q.pa, oa, q.lda, q.pb, ob, q.ldb, out, oo, q.N);
 }
 
 static void emit_transpose(E *e, int id) {
@@ -643,24 +735,13 @@ static void emit_loss(E *e, int id) {
     if (n->op == OP_CE_GRAD || n->op == OP_NLL_GRAD) elem(e, n->in[2], "0", gv, sizeof gv);
     fprintf(e->out, "    {\n        const size_t nrow = %s, nc = (size_t)%s;\n", Nr, C);
     switch (n->op) {
-    case OP_CROSS_ENTROPY:
-        fprintf(e->out, "        double acc = 0;\n        for (size_t r = 0; r < nrow; r++) {\n"
-                        "            const real *row = %s + r * nc;\n            const int32_t y = %s[r];\n"
-                        "            real m = row[0];\n            for (size_t c = 1; c < nc; c++) if (row[c] > m) m = row[c];\n"
-                        "            double s = 0;\n            for (size_t c = 0; c < nc; c++) s += bp_exp(row[c] - m);\n"
-                        "            acc += (y >= 0 && (size_t)y < nc) ? (double)m + log(s) - (double)row[y] : (double)NAN;\n"
-                        "        }\n        %s[0] = (real)(acc / (double)nrow);\n",
-                pz, py, out);
+    case OP_CROSS_ENTROPY: /* vmath.c */
+        fprintf(e->out, "        %s[0] = (real)bprt_cross_entropy_%s(%s, %s, nrow, nc);\n", out, e->o->f64 ? "f64" : "f32", pz,
+                py);
         break;
     case OP_CE_GRAD:
-        fprintf(e->out, "        const real scale = %s / (real)nrow;\n        for (size_t r = 0; r < nrow; r++) {\n"
-                        "            const real *row = %s + r * nc;\n            real *d = %s + r * nc;\n            const int32_t y = %s[r];\n"
-                        "            real m = row[0];\n            for (size_t c = 1; c < nc; c++) if (row[c] > m) m = row[c];\n"
-                        "            double s = 0;\n            for (size_t c = 0; c < nc; c++) { d[c] = bp_exp(row[c] - m); s += d[c]; }\n"
-                        "            const real inv = (real)(1.0 / s);\n"
-                        "            for (size_t c = 0; c < nc; c++) d[c] = scale * (d[c] * inv - (real)((size_t)y == c));\n"
-                        "        }\n",
-                gv, pz, out, py);
+        fprintf(e->out, "        bprt_ce_grad_%s(%s, %s, nrow, nc, %s / (real)nrow, %s);\n", e->o->f64 ? "f64" : "f32", pz, py,
+                gv, out);
         break;
     case OP_NLL:
         fprintf(e->out, "        double acc = 0;\n        for (size_t r = 0; r < nrow; r++) {\n            const int32_t y = %s[r];\n"
@@ -968,13 +1049,16 @@ static int mark_candidates(const Graph *vg, char *fused) {
         int id = vg->grads[p];
         if (id < 0) continue;
         const Node *n = &vg->nodes[id];
-        if (n->op != OP_MATMUL || n->shape.rank != 2 || n->dtype != DT_REAL) continue;
+        if (n->op != OP_MATMUL || n->dtype != DT_REAL) continue;
+        MatmulRun r;
+        matmul_run(vg, n, &r);
+        if (!r.single) continue;
         int ok = 1;
         for (int k = 0; k < 2; k++) {
             const Node *a = &vg->nodes[n->in[k]];
             /* not a parameter itself: the fused GEMMs update parameters as they go, and each
                must read the values before the step (sum(A @ B): dA reads B, dB reads A) */
-            ok &= a->shape.rank == 2 && a->dtype == DT_REAL && a->op != OP_CONST && a->op != OP_DIMVAL &&
+            ok &= a->dtype == DT_REAL && a->op != OP_CONST && a->op != OP_DIMVAL &&
                   a->op != OP_VECTOR && a->op != OP_PARAM;
         }
         for (int i = 0; i < vg->n && ok; i++)
@@ -1020,15 +1104,16 @@ static void emit_step_tail(E *e) {
         int id = g->grads[p];
         if (id < 0 || !e->fused[id]) continue;
         const Node *n = &g->nodes[id];
-        char pa[96], pb[96], na[256], nb[256], K[96];
-        ptr(e, n->in[0], pa, sizeof pa);
-        ptr(e, n->in[1], pb, sizeof pb);
+        MatmulRun r;
+        GemmArgs q;
+        char na[256], nb[256];
+        matmul_run(g, n, &r);
+        gemm_args(e, n, &r, &q);
         numel_c(g, &g->nodes[n->in[0]].shape, na, sizeof na);
         numel_c(g, &g->nodes[n->in[1]].shape, nb, sizeof nb);
-        dim_c(g->nodes[n->in[0]].shape.d[n->ta ? 0 : 1], &g->syms, K, sizeof K);
         fprintf(out, "        if (ok_) {\n            const double gb_ = bprt_maxabs_%s(%s, %s) * bprt_maxabs_%s(%s, %s) * (double)%s;\n"
                      "            ok_ = gb_ <= %s;\n            ss_ += (double)%lld * gb_ * gb_;\n        }\n",
-                sfx, pa, na, sfx, pb, nb, K, e->o->f64 ? "1e150" : "1e18", (long long)g->params[p].numel);
+                sfx, q.pa, na, sfx, q.pb, nb, q.K, e->o->f64 ? "1e150" : "1e18", (long long)g->params[p].numel);
     }
     fprintf(out, "        ok_ = ok_ && ss_ <= 1e307;\n");
     fprintf(out, "        *updated = ok_;\n");
@@ -1061,27 +1146,22 @@ static void emit_step_tail(E *e) {
             }
             if (id < 0 || !e->fused[id]) continue;
             const Node *n = &g->nodes[id];
-            const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
-            char pa[96], pb[96], M[96], N[96], K[96], lda[96], ldb[96];
-            ptr(e, n->in[0], pa, sizeof pa);
-            ptr(e, n->in[1], pb, sizeof pb);
-            dim_c(n->shape.d[0], &g->syms, M, sizeof M);
-            dim_c(n->shape.d[1], &g->syms, N, sizeof N);
-            dim_c(a->shape.d[n->ta ? 0 : 1], &g->syms, K, sizeof K);
-            dim_c(a->shape.d[1], &g->syms, lda, sizeof lda);
-            dim_c(b->shape.d[1], &g->syms, ldb, sizeof ldb);
+            MatmulRun r;
+            GemmArgs q;
+            matmul_run(g, n, &r);
+            gemm_args(e, n, &r, &q);
             if (pass || plain_sgd(opt))
                 fprintf(out, "            %s(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s + %lld, %s); /* %s */\n", gemm, n->ta,
-                        n->tb, M, N, K, pass ? "1" : "-lr", pa, lda, pb, ldb, pass ? "0" : "1", pass ? "grad" : "params",
-                        off, N, g->params[p].name);
+                        n->tb, q.M, q.N, q.K, pass ? "1" : "-lr", q.pa, q.lda, q.pb, q.ldb, pass ? "0" : "1", pass ? "grad" : "params",
+                        off, q.N, g->params[p].name);
             else if (adam)
                 fprintf(out, "            bprt_gemm_adam_%s(%d, %d, %s, %s, %s, %s, %s, %s, %s, grad + %lld, params + %lld, m1_ + %lld, "
                              "m2_ + %lld, %s); /* %s */\n",
-                        sfx, n->ta, n->tb, M, N, K, pa, lda, pb, ldb, off, off, off, off, hyper, g->params[p].name);
+                        sfx, n->ta, n->tb, q.M, q.N, q.K, q.pa, q.lda, q.pb, q.ldb, off, off, off, off, hyper, g->params[p].name);
             else
                 fprintf(out, "            bprt_gemm_sgd_%s(%d, %d, %s, %s, %s, %s, %s, %s, %s, grad + %lld, params + %lld, m1_ + %lld, "
                              "%s); /* %s */\n",
-                        sfx, n->ta, n->tb, M, N, K, pa, lda, pb, ldb, off, off, off, hyper, g->params[p].name);
+                        sfx, n->ta, n->tb, q.M, q.N, q.K, q.pa, q.lda, q.pb, q.ldb, off, off, off, hyper, g->params[p].name);
         }
     }
     fprintf(out, "        }\n        return loss_;\n    }\n}\n\n");
@@ -1193,7 +1273,8 @@ static const char *preamble_math =
     "#define BP_INLINE static inline __attribute__((unused))\n"
     "#else\n#define BP_INLINE static inline\n#endif\n"
     "BP_INLINE real bp_neg(real x) { return -x; }\n"
-    "BP_INLINE real bp_exp(real x) { return BP_M(exp)(x); }\n"
+    "BP_INLINE real bp_exp(real x) { real y; BP_V(exp)(&x, &y, 1); return y; }\n"
+    "BP_INLINE real bp_erf(real x) { real y; BP_V(erf)(&x, &y, 1); return y; }\n"
     "BP_INLINE real bp_log(real x) { return BP_M(log)(x); }\n"
     "BP_INLINE real bp_sqrt(real x) { return BP_M(sqrt)(x); }\n"
     "BP_INLINE real bp_abs(real x) { return BP_M(fabs)(x); }\n"
@@ -1202,15 +1283,15 @@ static const char *preamble_math =
     "BP_INLINE real bp_tanh(real x) { return BP_M(tanh)(x); }\n"
     "BP_INLINE int bp_isinf(real x) { return x - x != x - x && x == x; }\n"
     "BP_INLINE real bp_sigmoid(real x) {\n"
-    "    if (x >= 0) return (real)1 / ((real)1 + BP_M(exp)(-x));\n"
-    "    { real t = BP_M(exp)(x); return t / ((real)1 + t); }\n}\n"
+    "    if (x >= 0) return (real)1 / ((real)1 + bp_exp(-x));\n"
+    "    { real t = bp_exp(x); return t / ((real)1 + t); }\n}\n"
     "BP_INLINE real bp_relu(real x) { return x > 0 ? x : (real)0; }\n"
     "BP_INLINE real bp_leaky_relu(real x, real a) { return x > 0 ? x : a * x; }\n"
-    "BP_INLINE real bp_gelu(real x) { return (real)0.5 * x * ((real)1 + BP_M(erf)(x * (real)0.70710678118654752440)); }\n"
+    "BP_INLINE real bp_gelu(real x) { return (real)0.5 * x * ((real)1 + bp_erf(x * (real)0.70710678118654752440)); }\n"
     "BP_INLINE real bp_gelu_grad(real x) {\n"
-    "    return (real)0.5 * ((real)1 + BP_M(erf)(x * (real)0.70710678118654752440)) +\n"
-    "           x * BP_M(exp)((real)-0.5 * x * x) * (real)0.39894228040143267794;\n}\n"
-    "BP_INLINE real bp_softplus(real x) { return (x > 0 ? x : (real)0) + BP_M(log1p)(BP_M(exp)(-BP_M(fabs)(x))); }\n"
+    "    return (real)0.5 * ((real)1 + bp_erf(x * (real)0.70710678118654752440)) +\n"
+    "           x * bp_exp((real)-0.5 * x * x) * (real)0.39894228040143267794;\n}\n"
+    "BP_INLINE real bp_softplus(real x) { return (x > 0 ? x : (real)0) + BP_M(log1p)(bp_exp(-BP_M(fabs)(x))); }\n"
     "BP_INLINE real bp_powi(real x, int n) {\n"
     "    real r = 1, b = x; int k = n < 0 ? -n : n;\n"
     "    while (k) { if (k & 1) r *= b; b *= b; k >>= 1; }\n"
@@ -1261,6 +1342,15 @@ static const char *runtime_decls =
     "void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
     "void bprt_transpose_f32(const float *x, size_t Bt, size_t M, size_t N, float *y);\n"
     "void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *y);\n"
+#define VMATH_DECLS(T, S)                                                                                          \
+    "void bprt_exp_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
+    "void bprt_erf_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
+    "void bprt_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                    \
+    "void bprt_log_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                \
+    "double bprt_cross_entropy_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n);\n"                    \
+    "void bprt_ce_grad_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n, " T " scale, " T " *d);\n"
+    VMATH_DECLS("float", "f32")
+    VMATH_DECLS("double", "f64")
     "void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,\n"
     "                 const unsigned char *vec, size_t n, float *out);\n"
     "void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,\n"
@@ -1281,6 +1371,7 @@ static const char *runtime_decls =
     "void bprt_dropout_" S "(const " T " *x, size_t n, double p, uint64_t seed, uint64_t stream, " T " *y);\n"
     LAYER_DECLS("float", "f32") LAYER_DECLS("double", "f64");
 #undef LAYER_DECLS
+#undef VMATH_DECLS
 
 static void real_typedef(FILE *out, const EmitOptions *o) {
     fprintf(out, "#ifndef BPC_REAL_DEFINED\n#define BPC_REAL_DEFINED\ntypedef %s real;\n#endif\n", o->f64 ? "double" : "float");
@@ -1550,6 +1641,7 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     else fprintf(out, "#include \"bprt.h\"\n");
     fprintf(out, "#ifndef NAN\n#define NAN (0.0 / 0.0)\n#endif\n#ifndef INFINITY\n#define INFINITY (1e300 * 1e300)\n#endif\n");
     fprintf(out, "#define BP_M(fn) fn%s\n", o->f64 ? "" : "##f");
+    fprintf(out, "#define BP_V(fn) bprt_##fn##_%s\n", o->f64 ? "f64" : "f32");
     fprintf(out, "%s", preamble_math);
     if (!o->header_name) emit_api_decls(out, g, o);
     fprintf(out, "\n");

@@ -639,6 +639,11 @@ void ir_dump(FILE *out, const Graph *g) {
         if (op_info[n->op].kind == OK_AXIS || n->op == OP_CONCAT) fprintf(out, " axis=%d", n->axis);
         if (n->op == OP_SLICE) fprintf(out, " axis=%d start=%s", n->axis, dim_str(n->start, &g->syms, s, sizeof s));
         if (n->op == OP_MATMUL && (n->ta || n->tb)) fprintf(out, " ta=%d tb=%d", n->ta, n->tb);
+        if (n->op == OP_MATMUL && n->bsum) {
+            fprintf(out, " sum=");
+            for (int f = 0, first = 1; f < BP_MAXRANK; f++)
+                if (n->bsum >> f & 1) fprintf(out, "%s%d", first ? "" : ",", f), first = 0;
+        }
         if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W)
             fprintf(out, " k=%dx%d stride=%d pad=%d", n->win[0], n->win[1], n->win[2], n->win[3]);
         if (n->op == OP_MAXPOOL2D || n->op == OP_MAXPOOL2D_GRAD || n->op == OP_AVGPOOL2D || n->op == OP_AVGPOOL2D_GRAD)

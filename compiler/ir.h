@@ -54,6 +54,8 @@ typedef struct Node {
     int axis;      /* reductions, softmax, concat, slice (normalised, or AXIS_ALL) */
     int keepdims;  /* reductions */
     int ta, tb;    /* MATMUL: transpose flags of a and b */
+    int bsum;      /* MATMUL: bit f set = axis f of the full batch shape (both operands' batch
+                      dims broadcast) is summed: dropped if leading, else kept as 1 (pass_msum.c) */
     Dim start;     /* SLICE: first index along axis */
     Dim dim;       /* DIMVAL: the value */
     int win[4];    /* CONV2D and its gradients, pools: kh, kw, stride, padding */

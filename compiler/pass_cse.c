@@ -27,6 +27,7 @@ static uint64_t node_hash(const Node *n) {
     h = mix(h, (uint64_t)n->ival);
     h = mix(h, (uint64_t)(n->axis + 1000));
     h = mix(h, (uint64_t)(n->keepdims * 2 + n->ta * 4 + n->tb * 8 + n->dtype * 16));
+    h = mix(h, (uint64_t)n->bsum);
     h = mix(h, (uint64_t)n->shape.rank);
     for (int i = 0; i < n->shape.rank; i++) h = mix(h, (uint64_t)n->shape.d[i].c * 31 + (uint64_t)(n->shape.d[i].sym + 1));
     h = mix(h, (uint64_t)n->dim.c * 31 + (uint64_t)(n->dim.sym + 1));
@@ -41,7 +42,7 @@ static int node_same(const Node *a, const Node *b) {
     for (int k = 0; k < BP_MAXIN; k++)
         if (a->in[k] != b->in[k]) return 0;
     if (dbits(a->value) != dbits(b->value) || a->ival != b->ival || a->axis != b->axis ||
-        a->keepdims != b->keepdims || a->ta != b->ta || a->tb != b->tb)
+        a->keepdims != b->keepdims || a->ta != b->ta || a->tb != b->tb || a->bsum != b->bsum)
         return 0;
     if (!shape_eq(&a->shape, &b->shape) || a->shape.rank != b->shape.rank) return 0;
     if (!dim_eq(a->dim, b->dim) || !dim_eq(a->start, b->start)) return 0;

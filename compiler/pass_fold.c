@@ -124,6 +124,7 @@ int fold_node(Graph *g, const Node *p) {
         if (g->nodes[a].op == OP_TRANSPOSE) return g->nodes[a].in[0];
         break;
     case OP_MATMUL:
+        if (p->bsum) break; /* pass_msum.c's form: the builder does not make it */
         if (g->nodes[a].op == OP_TRANSPOSE)
             return ir_matmul(g, g->nodes[a].in[0], b, !p->ta, p->tb, p->loc);
         if (g->nodes[b].op == OP_TRANSPOSE)

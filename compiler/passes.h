@@ -27,6 +27,9 @@ Graph *pass_cse(Graph *g);         /* common-subexpression elimination (with fol
 /* Backward readers of `checkpoint`-marked forward nodes read recomputed copies instead
  * (pass_remat.c); returns g itself when nothing is marked or there is no gradient. */
 Graph *pass_remat(Graph *g);
+/* A sum over batch axes of a batched matmul read by nothing else becomes one MATMUL node
+ * with those axes in its bsum (pass_msum.c): no batch of products in memory, no sum. */
+Graph *pass_msum(Graph *g);
 /* Keeps what the selected roots need: loss, gradients, outputs, Hessian-vector products
  * (the hvps are dropped, hvps = NULL, unless kept). */
 Graph *pass_dce(Graph *g, int keep_loss, int keep_grads, int keep_outputs, int keep_hvps);

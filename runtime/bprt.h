@@ -65,6 +65,20 @@ void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y)
 void bprt_transpose_f32(const float *x, size_t Bt, size_t M, size_t N, float *y);
 void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *y);
 
+/* ---- exp and erf over arrays; softmax and cross-entropy over rows (vmath.c: accuracy) ----
+ * y[i] = f(x[i]), y may be x. Rows are contiguous, n reals each: softmax / log_softmax of
+ * each row (y may be x); the mean over rows of cross-entropy(z_r, y_r) (NaN for a label
+ * outside [0, n)); its gradient d_r = scale (softmax(z_r) - onehot(y_r)). */
+#define BPRT_DECLARE_VMATH(T, SUF)                                                                 \
+    void bprt_exp_##SUF(const T *x, T *y, size_t n);                                               \
+    void bprt_erf_##SUF(const T *x, T *y, size_t n);                                               \
+    void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                              \
+    void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                          \
+    double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n);          \
+    void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);
+BPRT_DECLARE_VMATH(float, f32)
+BPRT_DECLARE_VMATH(double, f64)
+
 /* ---- fused elementwise expressions, evaluated in blocks (ew.c: the program format) ---- */
 enum {
     BPRT_EW_LEAF, BPRT_EW_CONST, BPRT_EW_NEG, BPRT_EW_EXP, BPRT_EW_LOG, BPRT_EW_SQRT, BPRT_EW_ABS,

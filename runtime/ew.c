@@ -9,8 +9,8 @@
  *                      konst[k]; POWI n: x^n, n the next word)
  *   binary op          pop b, pop a, push op(a, b)
  * and the value left on top is out[i], for i in [0, n). Every op computes exactly what the
- * generated C's bp_* function of the same name does (same formula, same libm calls), so
- * the tcc and cc paths agree. out may be one of the leaves (in place): a block's leaves
+ * generated C's bp_* function of the same name does (same formula; exp and erf through
+ * vmath.c's bprt_exp / bprt_erf, a block at a time here), so the tcc and cc paths agree. out may be one of the leaves (in place): a block's leaves
  * are read before its results are written. Stack depth is at most BPRT_EW_DEPTH; the
  * compiler checks this before it emits a program. */
 #include <math.h>
@@ -28,7 +28,7 @@ enum { EW_BLOCK = 256 };
 #define DEFINE_EW(T, SUF, F)                                                                       \
     EW_CLONES void bprt_ew_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf, \
                                  const unsigned char *vec, size_t n, T *out) {                     \
-        T stack[BPRT_EW_DEPTH][EW_BLOCK];                                                          \
+        T stack[BPRT_EW_DEPTH][EW_BLOCK], t[EW_BLOCK], u[EW_BLOCK];                                \
         for (size_t i0 = 0; i0 < n; i0 += EW_BLOCK) {                                              \
             const size_t w = n - i0 < EW_BLOCK ? n - i0 : EW_BLOCK;                                \
             int sp = -1;                                                                           \
@@ -50,19 +50,17 @@ enum { EW_BLOCK = 256 };
                     break;                                                                         \
                 }                                                                                  \
                 case BPRT_EW_NEG: for (size_t i = 0; i < w; i++) x[i] = -x[i]; break;              \
-                case BPRT_EW_EXP: for (size_t i = 0; i < w; i++) x[i] = F(exp)(x[i]); break;       \
+                case BPRT_EW_EXP: bprt_exp_##SUF(x, x, w); break;                                  \
                 case BPRT_EW_LOG: for (size_t i = 0; i < w; i++) x[i] = F(log)(x[i]); break;       \
                 case BPRT_EW_SQRT: for (size_t i = 0; i < w; i++) x[i] = F(sqrt)(x[i]); break;     \
                 case BPRT_EW_ABS: for (size_t i = 0; i < w; i++) x[i] = F(fabs)(x[i]); break;      \
                 case BPRT_EW_SIN: for (size_t i = 0; i < w; i++) x[i] = F(sin)(x[i]); break;       \
                 case BPRT_EW_COS: for (size_t i = 0; i < w; i++) x[i] = F(cos)(x[i]); break;       \
                 case BPRT_EW_TANH: for (size_t i = 0; i < w; i++) x[i] = F(tanh)(x[i]); break;     \
-                case BPRT_EW_SIGMOID:                                                              \
-                    for (size_t i = 0; i < w; i++) {                                               \
-                        const T v = x[i];                                                          \
-                        if (v >= 0) x[i] = (T)1 / ((T)1 + F(exp)(-v));                             \
-                        else { const T t = F(exp)(v); x[i] = t / ((T)1 + t); }                     \
-                    }                                                                              \
+                case BPRT_EW_SIGMOID: /* exp(-|v|): 1 / (1 + exp(-v)) for v >= 0, else exp(v) / (1 + exp(v)) */ \
+                    for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(x[i]);                          \
+                    bprt_exp_##SUF(t, t, w);                                                       \
+                    for (size_t i = 0; i < w; i++) x[i] = x[i] >= 0 ? (T)1 / ((T)1 + t[i]) : t[i] / ((T)1 + t[i]); \
                     break;                                                                         \
                 case BPRT_EW_RELU: for (size_t i = 0; i < w; i++) x[i] = x[i] > 0 ? x[i] : (T)0; break; \
                 case BPRT_EW_LEAKY_RELU: {                                                         \
@@ -71,12 +69,14 @@ enum { EW_BLOCK = 256 };
                     break;                                                                         \
                 }                                                                                  \
                 case BPRT_EW_GELU:                                                                 \
-                    for (size_t i = 0; i < w; i++)                                                 \
-                        x[i] = (T)0.5 * x[i] * ((T)1 + F(erf)(x[i] * (T)0.70710678118654752440));  \
+                    for (size_t i = 0; i < w; i++) t[i] = x[i] * (T)0.70710678118654752440;        \
+                    bprt_erf_##SUF(t, t, w);                                                       \
+                    for (size_t i = 0; i < w; i++) x[i] = (T)0.5 * x[i] * ((T)1 + t[i]);           \
                     break;                                                                         \
                 case BPRT_EW_SOFTPLUS:                                                             \
-                    for (size_t i = 0; i < w; i++)                                                 \
-                        x[i] = (x[i] > 0 ? x[i] : (T)0) + F(log1p)(F(exp)(-F(fabs)(x[i])));        \
+                    for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(x[i]);                          \
+                    bprt_exp_##SUF(t, t, w);                                                       \
+                    for (size_t i = 0; i < w; i++) x[i] = (x[i] > 0 ? x[i] : (T)0) + F(log1p)(t[i]); \
                     break;                                                                         \
                 case BPRT_EW_POWI: {                                                               \
                     const int32_t e = code[++pc];                                                  \
@@ -97,10 +97,13 @@ enum { EW_BLOCK = 256 };
                 }                                                                                  \
                 case BPRT_EW_GELU_GRAD:                                                            \
                     for (size_t i = 0; i < w; i++) {                                               \
-                        const T v = x[i];                                                          \
-                        x[i] = (T)0.5 * ((T)1 + F(erf)(v * (T)0.70710678118654752440)) +           \
-                               v * F(exp)((T)-0.5 * v * v) * (T)0.39894228040143267794;            \
+                        t[i] = x[i] * (T)0.70710678118654752440;                                   \
+                        u[i] = (T)-0.5 * x[i] * x[i];                                              \
                     }                                                                              \
+                    bprt_erf_##SUF(t, t, w);                                                       \
+                    bprt_exp_##SUF(u, u, w);                                                       \
+                    for (size_t i = 0; i < w; i++)                                                 \
+                        x[i] = (T)0.5 * ((T)1 + t[i]) + x[i] * u[i] * (T)0.39894228040143267794;   \
                     break;                                                                         \
                 case BPRT_EW_ADD: for (size_t i = 0; i < w; i++) y[i] = y[i] + x[i]; sp--; break;  \
                 case BPRT_EW_SUB: for (size_t i = 0; i < w; i++) y[i] = y[i] - x[i]; sp--; break;  \

@@ -10,6 +10,7 @@ endfunction()
 bprt_cmocka_test(test_runtime_gemm ${CMAKE_CURRENT_LIST_DIR}/test_runtime_gemm.c)
 bprt_cmocka_test(test_runtime_rng ${CMAKE_CURRENT_LIST_DIR}/test_runtime_rng.c)
 bprt_cmocka_test(test_runtime_files ${CMAKE_CURRENT_LIST_DIR}/test_runtime_files.c)
+bprt_cmocka_test(test_runtime_vmath ${CMAKE_CURRENT_LIST_DIR}/test_runtime_vmath.c)
 
 # gemm_bench: GFLOP/s of bprt_sgemm on MLP shapes vs the measured FMA peak (not a test).
 add_executable(gemm_bench ${CMAKE_CURRENT_LIST_DIR}/../bench/gemm_bench.c)

@@ -250,6 +250,24 @@ static void test_transpose_folded_into_matmul(void **state) {
     free(ir);
 }
 
+/* pass_msum.c: the sums reverse mode makes over batch axes become part of the products
+ * (their values are checked against finite differences in test_ops.c) */
+static void test_batch_sums_folded_into_matmul(void **state) {
+    (void)state;
+    char *ir = dump_ir("input x[B, 8, 4]\nparam h[3, 1, 8, 4]\nparam W[4, 3]\nparam P[2, 4, 3]\n"
+                       "loss sum((x @ W)^2) + sum((h @ P)^2)\n", 1);
+    assert_int_equal(count(ir, "= adj matmul %0, %"), 1);
+    assert_int_equal(count(ir, "ta=1 tb=0 sum=0 : [4, 3]"), 1);    /* dW: summed over B, K = B*8 */
+    assert_int_equal(count(ir, "ta=1 tb=0 sum=0 : [2, 4, 3]"), 1); /* dP: summed over h's 3 */
+    assert_int_equal(count(ir, "ta=0 tb=1 sum=1 : [3, 1, 8, 4]"), 1); /* dh: over P's 2, kept as 1 */
+    assert_int_equal(count(ir, "adj sum"), 0);
+    free(ir);
+    char *raw = dump_ir("input x[B, 8, 4]\nparam W[4, 3]\nloss sum((x @ W)^2)\n", 0);
+    assert_int_equal(count(raw, "sum="), 0); /* -O0 keeps the sum */
+    assert_int_equal(count(raw, "adj sum"), 1);
+    free(raw);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example),
@@ -263,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_cross_entropy_fused),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_transpose_folded_into_matmul),
+        cmocka_unit_test(test_batch_sums_folded_into_matmul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

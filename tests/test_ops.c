@@ -61,6 +61,10 @@ static const char *cases[] = {
     "loss cross_entropy(a, softmax(w))",
     "loss nll(log_softmax(a), lab) + nll(a * 0.5, lab)",
     "loss mean((xs @ m)^2) + mean(sum(xs * b, axis = 1))",
+    /* batch sums in the products (pass_msum.c): accumulated over a broadcast batch axis, kept
+       as 1 or dropped, and folded into K */
+    "param x4[2, 1, 3, 4] = normal(1)\nparam hk[2, 4, 3] = normal(1)\n"
+    "loss sum((x4 @ hk) ^ 2) * 0.1 + sum((reshape(a, [1, 3, 4]) @ hk) * 0.3) + sum(sin(t3 @ hk))",
     "def sq(v) = v * v\ndef f(p, q) {\n  s = sq(p) + q\n  return s * 0.5\n}\nloss sum(f(a, b) * w)",
     "h = a * b\nloss sum(h * h * w + h * w)",
     /* layers */

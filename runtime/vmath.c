@@ -1,0 +1,181 @@
+/* vmath.c — exp and erf over arrays: the transcendental functions the generated code needs
+ * most (softmax, cross-entropy, GELU and their gradients), for float, in straight-line code
+ * that the compiler vectorises (one AVX-512 clone handles 16 elements per step); libm's
+ * scalar expf/erff cost a call per element.
+ *
+ * Every float path of bpc's programs goes through these (bprt_ew's EXP/GELU/GELU_GRAD,
+ * the softmax and cross-entropy loops, and the generated bp_exp/bp_erf one element at a
+ * time), so the tcc, cc and standalone paths compute the same values. The double versions
+ * are libm's, element by element (double runs check gradients, not speed).
+ *
+ * Accuracy (tests/test_ops.c checks it over every float in the ranges below against libm's
+ * double functions rounded to float): exp within 2 ulp of the true value, subnormal
+ * results included, 0 below -103.97, +inf above 88.72, NaN for NaN; erf within 2 ulp, or
+ * 2^-26 absolute near 0 where its relative error is within 2 ulp too.
+ *
+ * exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (two-part ln 2, so r is exact to a
+ * few ulp), e^r = 1 + r + r^2 P(r), P of degree 4 fitted on |r| <= ln 2 / 2; 2^n as two
+ * factors 2^(n/2) 2^(n - n/2) so that subnormal results round once.
+ * erf(x) = x + x Q(x^2) for |x| < 0.921875 (Q of degree 6, Q(0) = 2/sqrt(pi) - 1); above it 1 - exp(-x^2) R(t),
+ * t = 1 / (1 + |x|/2), R of degree 6 fitted to erfc(x) exp(x^2); 1 from 4 on (erfc(4) is
+ * under half an ulp of 1). Both branches are computed and one selected, which is what
+ * lets the loop vectorise. The polynomials were fitted by weighted least squares on
+ * Chebyshev nodes (numpy, in double), then rounded to float.
+ *
+ * Needs -ffp-contract=off and no -ffast-math (CMakeLists.txt): the rounding trick and the
+ * NaN tests must be evaluated as written, and the vectorised loop must round as the scalar
+ * one does. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bprt.h"
+
+static inline float bits_to_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* 2^k for integer k in [-126, 127] */
+static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127) << 23); }
+
+static inline float exp1_f32(float x) {
+    const float hi = 88.72283172607421875f, lo = -103.97208404541015625f;
+    float xc = x > hi ? hi : x;
+    xc = xc < lo ? lo : xc;
+    xc = x != x ? 0.0f : xc;
+    const float n = (xc * 1.44269502162933349609375f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = xc - n * 0.693145751953125f; /* ln 2 high part: n * it is exact */
+    r = r - n * 1.428606765330187045e-06f;
+    float p = 1.381459530e-03f;
+    p = p * r + 8.362818509e-03f;
+    p = p * r + 4.166788608e-02f;
+    p = p * r + 1.666658074e-01f;
+    p = p * r + 4.999999702e-01f;
+    p = r + r * r * p;
+    const int32_t k = (int32_t)n, k1 = k / 2;
+    float y = ((1.0f + p) * pow2i_f32(k1)) * pow2i_f32(k - k1);
+    y = x > hi ? bits_to_f32(0x7f800000u) : y;
+    y = x < lo ? 0.0f : y;
+    return x != x ? x + x : y;
+}
+
+static inline float erf1_f32(float x) {
+    const float a = fabsf(x);
+    const float u = a * a;
+    float q = 8.429995796e-05f;
+    q = q * u + -8.159002755e-04f;
+    q = q * u + 5.202727858e-03f;
+    q = q * u + -2.686023526e-02f;
+    q = q * u + 1.128371507e-01f;
+    q = q * u + -3.761263490e-01f;
+    q = q * u + 1.283791661e-01f; /* 2 / sqrt(pi) - 1: x + x q rounds better than x (1 + q) */
+    const float small = a + a * q;
+    const float ac = a > 4.0f ? 4.0f : a;
+    const float t = 1.0f / (1.0f + 0.5f * ac);
+    float r = -5.412600189e-02f;
+    r = r * t + -5.493852496e-02f;
+    r = r * t + 4.001179934e-01f;
+    r = r * t + 1.041538268e-01f;
+    r = r * t + 3.296397626e-01f;
+    r = r * t + 2.738748491e-01f;
+    r = r * t + 5.842582323e-04f;
+    const float large = 1.0f - exp1_f32(-(ac * ac)) * r;
+    const float y = a < 0.921875f ? small : large;
+    return copysignf(y, x);
+}
+
+BPRT_CLONES void bprt_exp_f32(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = exp1_f32(x[i]);
+}
+
+BPRT_CLONES void bprt_erf_f32(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = erf1_f32(x[i]);
+}
+
+void bprt_exp_f64(const double *x, double *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = exp(x[i]);
+}
+
+void bprt_erf_f64(const double *x, double *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = erf(x[i]);
+}
+
+/* ---- softmax and cross-entropy over contiguous rows of n --------------------------------
+ * The row's maximum m as the scalar loop `if (x > m) m = x` finds it (NaN never taken), its
+ * sum of exponentials in double: eight partial sums over i mod 8, added in a fixed order,
+ * so every thread count and every caller gets the same bits. Work space: blocks of
+ * VM_BLOCK on the stack. */
+enum { VM_BLOCK = 256, VM_LANES = 8 };
+
+#define DEFINE_ROWS(T, SUF)                                                                        \
+    static T row_max_##SUF(const T *x, size_t n) {                                                 \
+        T m = x[0];                                                                                \
+        for (size_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;                                    \
+        return m;                                                                                  \
+    }                                                                                              \
+    static double sum_##SUF(const T *x, size_t n) {                                                \
+        double a[VM_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+        size_t i = 0;                                                                              \
+        for (; i + VM_LANES <= n; i += VM_LANES)                                                   \
+            for (size_t l = 0; l < VM_LANES; l++) a[l] += (double)x[i + l];                        \
+        for (size_t l = 0; i < n; i++, l++) a[l] += (double)x[i];                                  \
+        return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));                  \
+    }                                                                                              \
+    /* sum over the row of exp(x - m) (e: VM_BLOCK reals of scratch; e = y is allowed when y  \
+       is the row's own output and the caller then overwrites it) */                           \
+    static double sum_exp_##SUF(const T *x, size_t n, T m, T *e, int keep) {                       \
+        double s = 0;                                                                              \
+        for (size_t i0 = 0; i0 < n; i0 += VM_BLOCK) {                                              \
+            const size_t w = n - i0 < VM_BLOCK ? n - i0 : VM_BLOCK;                                \
+            T *b = keep ? e + i0 : e;                                                              \
+            for (size_t i = 0; i < w; i++) b[i] = x[i0 + i] - m;                                   \
+            bprt_exp_##SUF(b, b, w);                                                               \
+            s += sum_##SUF(b, w);                                                                  \
+        }                                                                                          \
+        return s;                                                                                  \
+    }                                                                                              \
+    BPRT_CLONES void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                 \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            const T *xr = x + r * n;                                                               \
+            T *yr = y + r * n;                                                                     \
+            const double s = sum_exp_##SUF(xr, n, row_max_##SUF(xr, n), yr, 1);                  \
+            for (size_t i = 0; i < n; i++) yr[i] = (T)((double)yr[i] / s); \
+        }                                                                                          \
+    }                                                                                              \
+    BPRT_CLONES void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {             \
+        T e[VM_BLOCK];                                                                             \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            const T *xr = x + r * n;                                                               \
+            T *yr = y + r * n;                                                                     \
+            const T m = row_max_##SUF(xr, n);                                                      \
+            const T lse = m + (T)log(sum_exp_##SUF(xr, n, m, e, 0));                               \
+            for (size_t i = 0; i < n; i++) yr[i] = xr[i] - lse;                                    \
+        }                                                                                          \
+    }                                                                                              \
+    BPRT_CLONES double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) { \
+        T e[VM_BLOCK];                                                                             \
+        double acc = 0;                                                                            \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            const T *zr = z + r * n;                                                               \
+            const T m = row_max_##SUF(zr, n);                                                      \
+            const double s = sum_exp_##SUF(zr, n, m, e, 0);                                        \
+            acc += y[r] >= 0 && (size_t)y[r] < n ? (double)m + log(s) - (double)zr[y[r]] : (double)NAN; \
+        }                                                                                          \
+        return acc / (double)rows;                                                                 \
+    }                                                                                              \
+    BPRT_CLONES void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
+                                        T *d) {                                                    \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            const T *zr = z + r * n;                                                               \
+            T *dr = d + r * n;                                                                     \
+            const double s = sum_exp_##SUF(zr, n, row_max_##SUF(zr, n), dr, 1);                   \
+            const T inv = (T)(1.0 / s);                                                            \
+            for (size_t i = 0; i < n; i++) dr[i] = scale * (dr[i] * inv - (T)((size_t)y[r] == i)); \
+        }                                                                                          \
+    }
+
+DEFINE_ROWS(float, f32)
+DEFINE_ROWS(double, f64)

@@ -1,0 +1,188 @@
+/* test_runtime_vmath.c — vmath.c's exp and erf against libm's double functions, and its
+ * softmax / cross-entropy row kernels against sums written here in double.
+ *
+ * Checks: the error of bprt_exp_f32 / bprt_erf_f32 in ulps of the true value over every
+ * 127th float of [-110, 90] (exp: overflow, subnormal results and underflow to 0 included)
+ * and every 101st of [-6, 6] (erf); the special values; that an array and the same values
+ * one at a time give the same bits (the vectorised loop and its scalar remainder); the f64
+ * versions equal libm's; softmax rows sum to 1 and match the formula, -inf entries give 0;
+ * log_softmax, the mean cross-entropy (NaN for a label outside the row) and its gradient
+ * match the formula in double. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bprt.h"
+
+/* |got - want| in units of the float ulp at want (subnormal spacing below FLT_MIN) */
+static double ulps(float got, double want) {
+    double a = fabs(want);
+    double ulp = a < 1.17549435082228751e-38 ? ldexp(1, -149) : ldexp(1, ilogb(a) - 23);
+    return fabs((double)got - want) / ulp;
+}
+
+static double max_error(void (*f)(const float *, float *, size_t), double (*ref)(double), float lo, float hi,
+                        int stride, float *worst) {
+    enum { NB = 4096 };
+    static float x[NB], y[NB];
+    double maxu = 0;
+    uint32_t u;
+    float v = lo;
+    while (v < hi) {
+        size_t n = 0;
+        for (; n < NB && v < hi; n++) {
+            x[n] = v;
+            memcpy(&u, &v, sizeof u);
+            if (!(v < 0)) u += (uint32_t)stride; /* the stride-th next float up (through 0) */
+            else if ((u & 0x7fffffffu) > (uint32_t)stride) u -= (uint32_t)stride;
+            else u = 0;
+            memcpy(&v, &u, sizeof v);
+        }
+        f(x, y, n);
+        for (size_t i = 0; i < n; i++) {
+            double want = ref((double)x[i]), e;
+            if (want > 3.4028234663852886e38) e = isinf(y[i]) ? 0 : 1e30; /* rounds to +inf */
+            else e = ulps(y[i], want);
+            if (e > maxu) maxu = e, *worst = x[i];
+        }
+    }
+    return maxu;
+}
+
+static void test_exp_accuracy(void **state) {
+    (void)state;
+    float worst = 0;
+    double e = max_error(bprt_exp_f32, exp, -110.0f, 90.0f, 127, &worst);
+    if (e > 2.0) fail_msg("bprt_exp_f32: %.3f ulp at %.9g", e, (double)worst);
+}
+
+static void test_erf_accuracy(void **state) {
+    (void)state;
+    float worst = 0;
+    double e = max_error(bprt_erf_f32, erf, -6.0f, 6.0f, 101, &worst);
+    if (e > 2.0) fail_msg("bprt_erf_f32: %.3f ulp at %.9g", e, (double)worst);
+}
+
+static void test_special_values(void **state) {
+    (void)state;
+    const float x[] = {-INFINITY, INFINITY, NAN, 0.0f, -0.0f, 88.72283172607421875f, 88.72283935546875f,
+                       -103.0f, -104.0f, 1.0f};
+    float y[10], z[10];
+    bprt_exp_f32(x, y, 10);
+    assert_true(y[0] == 0 && !signbit(y[0]));
+    assert_true(isinf(y[1]) && y[1] > 0);
+    assert_true(isnan(y[2]));
+    assert_true(y[3] == 1 && y[4] == 1);
+    assert_true(isfinite(y[5]) && y[5] > 3.4e38f); /* the largest x with a finite exp */
+    assert_true(isinf(y[6]));                      /* the next float overflows */
+    assert_true(y[7] > 0 && y[7] < 1.17549435e-38f); /* subnormal */
+    assert_true(y[8] == 0);
+    assert_true(ulps(y[9], exp(1.0)) <= 1);
+    bprt_erf_f32(x, z, 10);
+    assert_true(z[0] == -1 && z[1] == 1);
+    assert_true(isnan(z[2]));
+    assert_true(z[3] == 0 && !signbit(z[3]) && z[4] == 0 && signbit(z[4]));
+    assert_true(z[5] == 1 && z[7] == -1);
+}
+
+/* The vectorised body and the scalar remainder compute the same bits. */
+static void test_array_equals_elements(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    float x[N], y[N], e[N], one;
+    for (int i = 0; i < N; i++) x[i] = (float)((i * 7919 % N) - N / 2) * 0.0173f;
+    for (int k = 0; k < 2; k++) {
+        void (*f)(const float *, float *, size_t) = k ? bprt_erf_f32 : bprt_exp_f32;
+        f(x, y, N);
+        for (int i = 0; i < N; i++) {
+            f(x + i, &one, 1);
+            e[i] = one;
+        }
+        assert_memory_equal(y, e, sizeof y);
+        memcpy(e, x, sizeof x);
+        f(e, e, N); /* in place */
+        assert_memory_equal(y, e, sizeof y);
+    }
+    double xd[5] = {-3, -0.5, 0, 0.7, 20}, yd[5];
+    bprt_exp_f64(xd, yd, 5);
+    for (int i = 0; i < 5; i++) assert_true(yd[i] == exp(xd[i]));
+    bprt_erf_f64(xd, yd, 5);
+    for (int i = 0; i < 5; i++) assert_true(yd[i] == erf(xd[i]));
+}
+
+static void test_softmax_rows(void **state) {
+    (void)state;
+    enum { R = 5, N = 300 }; /* rows longer than the kernel's 256-element blocks */
+    static float x[R * N], y[R * N], l[R * N];
+    for (int i = 0; i < R * N; i++) x[i] = (float)sin(0.37 * i) * 6.0f;
+    for (int c = 0; c < N; c += 3) x[2 * N + c] = -INFINITY; /* a masked row */
+    bprt_softmax_f32(x, R, N, y);
+    bprt_log_softmax_f32(x, R, N, l);
+    for (int r = 0; r < R; r++) {
+        double m = -INFINITY, s = 0, t = 0;
+        for (int c = 0; c < N; c++) m = fmax(m, (double)x[r * N + c]);
+        for (int c = 0; c < N; c++) s += exp((double)x[r * N + c] - m);
+        for (int c = 0; c < N; c++) {
+            double p = exp((double)x[r * N + c] - m) / s;
+            /* float's x - m carries up to half an ulp of |x - m| into the exponent */
+            double tol = (fabs((double)x[r * N + c] - m) * 6e-8 + 3e-7) * p;
+            if (fabs((double)y[r * N + c] - p) > tol + 1e-30) fail_msg("softmax[%d,%d] = %.9g, want %.9g", r, c, (double)y[r * N + c], p);
+            if (isinf(x[r * N + c])) assert_true(y[r * N + c] == 0 && isinf(l[r * N + c]));
+            else if (fabs((double)l[r * N + c] - log(p)) > 1e-6 * fmax(1, fabs(log(p))))
+                fail_msg("log_softmax[%d,%d] = %.9g, want %.9g", r, c, (double)l[r * N + c], log(p));
+            t += (double)y[r * N + c];
+        }
+        assert_true(fabs(t - 1) < 1e-5);
+    }
+    memcpy(l, x, sizeof x);
+    bprt_softmax_f32(l, R, N, l); /* in place */
+    assert_memory_equal(l, y, sizeof y);
+}
+
+static void test_cross_entropy_rows(void **state) {
+    (void)state;
+    enum { R = 6, N = 257 };
+    static float z[R * N], d[R * N];
+    int32_t y[R] = {0, 256, 17, 100, 3, 255};
+    for (int i = 0; i < R * N; i++) z[i] = (float)cos(0.11 * i * i) * 4.0f;
+    const float scale = 0.25f;
+    double want = 0;
+    for (int r = 0; r < R; r++) {
+        double m = -INFINITY, s = 0;
+        for (int c = 0; c < N; c++) m = fmax(m, (double)z[r * N + c]);
+        for (int c = 0; c < N; c++) s += exp((double)z[r * N + c] - m);
+        want += m + log(s) - (double)z[r * N + y[r]];
+    }
+    want /= R;
+    double got = bprt_cross_entropy_f32(z, y, R, N);
+    if (fabs(got - want) > 1e-6 * fabs(want)) fail_msg("cross-entropy %.9g, want %.9g", got, want);
+    bprt_ce_grad_f32(z, y, R, N, scale, d);
+    for (int r = 0; r < R; r++) {
+        double m = -INFINITY, s = 0;
+        for (int c = 0; c < N; c++) m = fmax(m, (double)z[r * N + c]);
+        for (int c = 0; c < N; c++) s += exp((double)z[r * N + c] - m);
+        for (int c = 0; c < N; c++) {
+            double g = (double)scale * (exp((double)z[r * N + c] - m) / s - (c == y[r]));
+            if (fabs((double)d[r * N + c] - g) > 3e-7 * fabs(g) + 1e-9) fail_msg("ce_grad[%d,%d] = %.9g, want %.9g", r, c, (double)d[r * N + c], g);
+        }
+    }
+    y[4] = N; /* a label outside the row */
+    assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
+    y[4] = -1;
+    assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exp_accuracy),        cmocka_unit_test(test_erf_accuracy),
+        cmocka_unit_test(test_special_values),      cmocka_unit_test(test_array_equals_elements),
+        cmocka_unit_test(test_softmax_rows),        cmocka_unit_test(test_cross_entropy_rows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
