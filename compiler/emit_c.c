@@ -533,22 +533,6 @@ static void emit_softmax(E *e, int id) {
     fprintf(e->out, "      }\n");
 }
 
-/* batch offset expression of an operand whose batch dims broadcast to the full batch shape
- * os (then M, N); the axes in skip (folded into K) are at index 0 */
-static void batch_offset(const Graph *g, const Shape *os, const Shape *s, int skip, char *buf, size_t size) {
-    int ob = os->rank - 2, sb = s->rank - 2;
-    char mat[256];
-    dims_c(g, s, s->rank - 2, s->rank, mat, sizeof mat);
-    size_t len = (size_t)snprintf(buf, size, "(0");
-    for (int ax = 0; ax < sb; ax++) {
-        if (dim_is(s->d[ax], 1) || (skip >> (ax + ob - sb) & 1)) continue;
-        char st[256];
-        dims_c(g, s, ax + 1, sb, st, sizeof st);
-        len += (size_t)snprintf(buf + len, size - len, " + i%d*%s", ax + (ob - sb), st);
-    }
-    snprintf(buf + len, size - len, ")*%s", mat);
-}
-
 /* How a MATMUL node runs (pass_msum.c gives it summed batch axes, bsum): its full batch
  * shape (both operands' batch dims broadcast, then M, N; rb batch axes); kfold: the summed
  * axes fold into K, one GEMM per result matrix (they are the trailing batch axes, both
@@ -628,29 +612,49 @@ static void emit_matmul(E *e, int id) {
                 q.pa, q.lda, q.pb, q.ldb, out, q.N);
         return;
     }
-    char oa[1024], ob[1024], oo[256];
-    const int skip = r.kfold ? n->bsum : 0;
-    batch_offset(g, &r.full, &a->shape, skip, oa, sizeof oa);
-    batch_offset(g, &r.full, &b->shape, skip, ob, sizeof ob);
-    dims_c(g, &r.full, r.rb, r.rb + 2, oo, sizeof oo);
-    fprintf(e->out, "    {\n        size_t o = 0;\n");
-    for (int pass = 0; pass < 2; pass++) { /* the result's axes, then the summed ones */
-        if (pass && (skip || !n->bsum)) break;
-        if (pass) fprintf(e->out, "        {\n            real beta_ = 0;\n");
-        for (int ax = 0; ax < r.rb; ax++) {
-            if ((n->bsum >> ax & 1) != pass) continue;
-            char d[96];
-            dim_c(r.full.d[ax], &g->syms, d, sizeof d);
-            fprintf(e->out, "%s        for (size_t i%d = 0; i%d < (size_t)%s; i%d++)\n", pass ? "    " : "", ax, ax, d, ax);
-        }
+    /* bprt_?gemm_batch over the batch axes (those folded into K left out): extents and
+       element strides of A, B and C (0 where broadcast or summed) */
+    const Node *ops[2] = {a, b};
+    char *arr[4];
+    size_t len[4] = {0, 0, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        arr[k] = malloc(4096);
+        if (!arr[k]) abort();
+        arr[k][0] = 0;
     }
-    if (n->bsum && !skip)
-        fprintf(e->out, "            { %s(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, beta_, %s + o * %s, %s); beta_ = 1; }\n"
-                        "            o++;\n        }\n    }\n",
-                gemm, n->ta, n->tb, q.M, q.N, q.K, q.pa, oa, q.lda, q.pb, ob, q.ldb, out, oo, q.N);
-    else
-        fprintf(e->out, "        { %s(%d, %d, %s, %s, %s, 1, %s + %s, %s, %s + %s, %s, 0, %s + o * %s, %s); o++; }\n    }\n",
-                gemm, n->ta, n->tb, q.M, q.N, q.K, q.pa, oa, q.lda, q.pb, ob, q.ldb, out, oo, q.N);
+    int rank = 0, sum = 0;
+    for (int f = 0; f < r.rb; f++) {
+        const int summed = n->bsum >> f & 1;
+        if (summed && r.kfold) continue;
+        char v[4][512];
+        dim_c(r.full.d[f], &g->syms, v[0], sizeof v[0]);
+        for (int k = 0; k < 2; k++) {
+            const Shape *s = &ops[k]->shape;
+            const int ax = f - (r.rb - (s->rank - 2));
+            if (ax < 0 || dim_is(s->d[ax], 1)) snprintf(v[1 + k], sizeof v[1 + k], "0");
+            else dims_c(g, s, ax + 1, s->rank, v[1 + k], sizeof v[1 + k]);
+        }
+        if (summed) snprintf(v[3], sizeof v[3], "0");
+        else {
+            size_t l = (size_t)snprintf(v[3], sizeof v[3], "((size_t)1");
+            for (int f2 = f + 1; f2 < r.rb + 2; f2++) {
+                if (f2 < r.rb && (n->bsum >> f2 & 1)) continue;
+                char d[96];
+                dim_c(r.full.d[f2], &g->syms, d, sizeof d);
+                l += (size_t)snprintf(v[3] + l, sizeof v[3] - l, "*(size_t)%s", d);
+            }
+            snprintf(v[3] + l, sizeof v[3] - l, ")");
+        }
+        for (int k = 0; k < 4; k++)
+            len[k] += (size_t)snprintf(arr[k] + len[k], 4096 - len[k], "%s(size_t)%s", rank ? ", " : "", v[k]);
+        sum |= summed << rank;
+        rank++;
+    }
+    fprintf(e->out, "    {\n        const size_t d_[] = {%s}, sa_[] = {%s}, sb_[] = {%s}, sc_[] = {%s};\n", arr[0], arr[1],
+            arr[2], arr[3]);
+    fprintf(e->out, "        %s_batch(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, %d, d_, sa_, sb_, sc_, %d);\n    }\n", gemm,
+            n->ta, n->tb, q.M, q.N, q.K, q.pa, q.lda, q.pb, q.ldb, out, q.N, rank, sum);
+    for (int k = 0; k < 4; k++) free(arr[k]);
 }
 
 static void emit_transpose(E *e, int id) {
@@ -1314,6 +1318,12 @@ static const char *runtime_decls =
     "                int lda, const float *B, int ldb, float beta, float *C, int ldc);\n"
     "void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A,\n"
     "                int lda, const double *B, int ldb, double beta, double *C, int ldc);\n"
+    "void bprt_sgemm_batch(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,\n"
+    "                      const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,\n"
+    "                      const size_t *sa, const size_t *sb, const size_t *sc, int sum);\n"
+    "void bprt_dgemm_batch(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,\n"
+    "                      const double *B, int ldb, double beta, double *C, int ldc, int rank, const size_t *dims,\n"
+    "                      const size_t *sa, const size_t *sb, const size_t *sc, int sum);\n"
     "void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n"

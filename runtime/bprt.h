@@ -26,6 +26,17 @@ void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A,
                 int lda, const double *B, int ldb, double beta, double *C, int ldc);
 
+/* A batch of them (gemm_batch.c): over batch axes f < rank of extents dims[f], the
+ * operands and C advance by sa[f], sb[f], sc[f] elements (0: broadcast); the axes in the
+ * bitmask sum accumulate into one C (sc[f] = 0; beta for the first product, then 1).
+ * Threads take whole results: the values do not depend on their number. */
+void bprt_sgemm_batch(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,
+                      const size_t *sa, const size_t *sb, const size_t *sc, int sum);
+void bprt_dgemm_batch(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
+                      const double *B, int ldb, double beta, double *C, int ldc, int rank, const size_t *dims,
+                      const size_t *sa, const size_t *sb, const size_t *sc, int sum);
+
 /* ISA in use: "avx512", "avx2" or "generic". bprt_set_isa returns 0, or -1 if the CPU
  * lacks it (then nothing changes). */
 const char *bprt_isa(void);

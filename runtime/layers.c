@@ -33,6 +33,24 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
 #define PAR_FOR
 #endif
 
+/* out = the sum over k < n of expr (a double), as eight partial sums over k mod 8 added in a
+ * fixed order: a reduction the compiler vectorises, the same bits for every thread count. */
+#define LANE_SUM(n, k, expr, out)                                                                  \
+    do {                                                                                           \
+        double a_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                   \
+        size_t i_ = 0;                                                                             \
+        for (; i_ + 8 <= (n); i_ += 8)                                                             \
+            for (size_t l_ = 0; l_ < 8; l_++) {                                                    \
+                const size_t k = i_ + l_;                                                          \
+                a_[l_] += (expr);                                                                  \
+            }                                                                                      \
+        for (size_t l_ = 0; i_ < (n); i_++, l_++) {                                                \
+            const size_t k = i_;                                                                   \
+            a_[l_] += (expr);                                                                      \
+        }                                                                                          \
+        (out) = ((a_[0] + a_[1]) + (a_[2] + a_[3])) + ((a_[4] + a_[5]) + (a_[6] + a_[7]));         \
+    } while (0)
+
 /* Every kernel, for T = float (SUF f32) and double (f64). `work_` sizes the thread team. */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
     /* the common 2x2 window with stride 2, unrolled (same results as the general loops) */    \
@@ -201,44 +219,40 @@ static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_
                 }                                                                                  \
         }                                                                                          \
     }                                                                                              \
-    /* x, y, gy, gx [R, D] */                                                                      \
-    void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y) {                  \
-        const size_t work_ = R * D;                                                                \
-        (void)work_;                                                                               \
-        PAR_FOR                                                                                    \
-        for (size_t r = 0; r < R; r++) {                                                           \
-            const T *xr = x + r * D;                                                               \
-            T *yr = y + r * D;                                                                     \
-            double mean = 0, var = 0;                                                              \
-            for (size_t i = 0; i < D; i++) mean += (double)xr[i];                                  \
-            mean /= (double)D;                                                                     \
-            for (size_t i = 0; i < D; i++) var += ((double)xr[i] - mean) * ((double)xr[i] - mean); \
-            const double rs = 1 / sqrt(var / (double)D + eps);                                     \
-            for (size_t i = 0; i < D; i++) yr[i] = (T)(((double)xr[i] - mean) * rs);               \
-        }                                                                                          \
-    }                                                                                              \
-    void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx) { \
-        const size_t work_ = R * D;                                                                \
-        (void)work_;                                                                               \
-        PAR_FOR                                                                                    \
-        for (size_t r = 0; r < R; r++) {                                                           \
-            const T *xr = x + r * D, *gr = gy + r * D;                                             \
-            T *dr = gx + r * D;                                                                    \
-            double mean = 0, var = 0, sg = 0, sgy = 0;                                             \
-            for (size_t i = 0; i < D; i++) mean += (double)xr[i];                                  \
-            mean /= (double)D;                                                                     \
-            for (size_t i = 0; i < D; i++) var += ((double)xr[i] - mean) * ((double)xr[i] - mean); \
-            const double rs = 1 / sqrt(var / (double)D + eps);                                     \
-            for (size_t i = 0; i < D; i++) {                                                       \
-                sg += (double)gr[i];                                                               \
-                sgy += (double)gr[i] * ((double)xr[i] - mean) * rs;                                \
-            }                                                                                      \
-            sg /= (double)D;                                                                       \
-            sgy /= (double)D;                                                                      \
-            for (size_t i = 0; i < D; i++)                                                         \
-                dr[i] = (T)(rs * ((double)gr[i] - sg - ((double)xr[i] - mean) * rs * sgy));        \
-        }                                                                                          \
-    }                                                                                              \
+    /* one row of layernorm and of its gradient; sums in double over eight lanes (LANE_SUM) */      \
+    BPRT_CLONES static void layernorm_row_##SUF(const T *xr, size_t D, double eps, T *yr) {         \
+        double mean, var;                                                                           \
+        LANE_SUM(D, k, (double)xr[k], mean);                                                        \
+        mean /= (double)D;                                                                          \
+        LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
+        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
+        for (size_t i = 0; i < D; i++) yr[i] = (T)(((double)xr[i] - mean) * rs);                    \
+    }                                                                                               \
+    BPRT_CLONES static void layernorm_grad_row_##SUF(const T *xr, const T *gr, size_t D, double eps, T *dr) {\
+        double mean, var, sg, sgx;                                                                  \
+        LANE_SUM(D, k, (double)xr[k], mean);                                                        \
+        mean /= (double)D;                                                                          \
+        LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
+        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
+        LANE_SUM(D, k, (double)gr[k], sg);                                                          \
+        LANE_SUM(D, k, (double)gr[k] * ((double)xr[k] - mean), sgx);                                \
+        sg /= (double)D;                                                                            \
+        const double sgy = sgx * rs / (double)D;                                                    \
+        for (size_t i = 0; i < D; i++) dr[i] = (T)(rs * ((double)gr[i] - sg - ((double)xr[i] - mean) * rs * sgy));\
+    }                                                                                               \
+    /* x, y, gy, gx [R, D] */                                                                       \
+    void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y) {                   \
+        const size_t work_ = R * D;                                                                 \
+        (void)work_;                                                                                \
+        PAR_FOR                                                                                     \
+        for (size_t r = 0; r < R; r++) layernorm_row_##SUF(x + r * D, D, eps, y + r * D);           \
+    }                                                                                               \
+    void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx) {\
+        const size_t work_ = R * D;                                                                 \
+        (void)work_;                                                                                \
+        PAR_FOR                                                                                     \
+        for (size_t r = 0; r < R; r++) layernorm_grad_row_##SUF(x + r * D, gy + r * D, D, eps, gx + r * D);\
+    }                                                                                               \
     /* table[V, D], ids[n] -> y[n, D];  gy[n, D] -> gt[V, D] */                                    \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y) { \
         for (size_t i = 0; i < n; i++) {                                                           \

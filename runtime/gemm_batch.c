@@ -1,0 +1,83 @@
+/* gemm_batch.c — a batch of GEMMs over broadcast batch axes, some of them summed: what a
+ * batched `@` (attention heads, per-head projections) and its gradients become.
+ *
+ * For every index i of the batch axes (dims[0..rank), row-major):
+ *   C + sum_f i_f sc[f]  (+)=  alpha op(A + sum_f i_f sa[f]) op(B + sum_f i_f sb[f])
+ * where the axes in `sum` (bit f) accumulate into one result (sc[f] = 0): the first product
+ * of each result gets beta, the others 1, in the row-major order of the summed axes. A
+ * stride 0 broadcasts an operand over that axis.
+ *
+ * The results (the combinations of the other axes) are split statically over the threads,
+ * each computing its own results whole, in the same order as one thread would: the values
+ * do not depend on the thread count. With fewer results than threads, or too little work,
+ * the loop runs on the calling thread and each GEMM decides its own threads. Under
+ * --standalone (no OpenMP) it is the plain loop. */
+#include <stddef.h>
+
+#include "bprt.h"
+
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#include <omp.h>
+#define BATCH_MIN_FLOPS 4e5 /* per thread, as gemm.c's GEMM_MIN_FLOPS_PER_THREAD */
+static int batch_threads(size_t results, double flops) {
+    if (omp_in_parallel()) return 1;
+    int nt = bprt_threads();
+    if ((double)nt * BATCH_MIN_FLOPS > flops) nt = (int)(flops / BATCH_MIN_FLOPS);
+    if ((size_t)nt > results) nt = (int)results;
+    return nt < 1 ? 1 : nt;
+}
+#endif
+
+enum { BATCH_MAX_RANK = 8 };
+
+#define DEFINE_GEMM_BATCH(T, FN, GEMM)                                                             \
+    void FN(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
+            T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
+            const size_t *sc, int sum) {                                                           \
+        int outer[BATCH_MAX_RANK], inner[BATCH_MAX_RANK], no = 0, ni = 0;                          \
+        size_t nres = 1, nsum = 1;                                                                 \
+        if (rank > BATCH_MAX_RANK) rank = BATCH_MAX_RANK; /* the compiler never emits more */     \
+        for (int f = 0; f < rank; f++) {                                                           \
+            if (sum >> f & 1) inner[ni++] = f, nsum *= dims[f];                                    \
+            else outer[no++] = f, nres *= dims[f];                                                 \
+        }                                                                                          \
+        if (nres == 0) return;                                                                     \
+        const double flops = 2.0 * M * N * K * (double)nres * (double)nsum;                        \
+        int nt = 1;                                                                                \
+        (void)flops;                                                                               \
+        BATCH_TEAM                                                                                 \
+        BATCH_PAR_FOR                                                                              \
+        for (size_t r = 0; r < nres; r++) {                                                        \
+            size_t oa = 0, ob = 0, oc = 0, q = r;                                                  \
+            for (int j = no - 1; j >= 0; j--) {                                                    \
+                const int f = outer[j];                                                            \
+                const size_t i = q % dims[f];                                                      \
+                q /= dims[f];                                                                      \
+                oa += i * sa[f], ob += i * sb[f], oc += i * sc[f];                                 \
+            }                                                                                      \
+            T bet = beta;                                                                          \
+            for (size_t s = 0; s < nsum; s++) {                                                    \
+                size_t ia = oa, ib = ob, p = s;                                                    \
+                for (int j = ni - 1; j >= 0; j--) {                                                \
+                    const int f = inner[j];                                                        \
+                    const size_t i = p % dims[f];                                                  \
+                    p /= dims[f];                                                                  \
+                    ia += i * sa[f], ib += i * sb[f];                                              \
+                }                                                                                  \
+                GEMM(tA, tB, M, N, K, alpha, A + ia, lda, B + ib, ldb, bet, C + oc, ldc);          \
+                bet = 1;                                                                           \
+            }                                                                                      \
+            if (nsum == 0) GEMM(tA, tB, M, N, 0, alpha, A, lda, B, ldb, beta, C + oc, ldc);        \
+        }                                                                                          \
+    }
+
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#define BATCH_TEAM nt = batch_threads(nres, flops);
+#define BATCH_PAR_FOR _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")
+#else
+#define BATCH_TEAM (void)nt;
+#define BATCH_PAR_FOR
+#endif
+
+DEFINE_GEMM_BATCH(float, bprt_sgemm_batch, bprt_sgemm)
+DEFINE_GEMM_BATCH(double, bprt_dgemm_batch, bprt_dgemm)
