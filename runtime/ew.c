@@ -24,12 +24,31 @@ enum { EW_BLOCK = 256 };
 
 #define EW_CLONES BPRT_CLONES /* bprt.h */
 
+/* From EW_PAR_MIN elements on, the blocks are split into one contiguous range per thread
+ * (each element is computed alone, so the values do not depend on the split). */
+#if defined(_OPENMP)
+#include <omp.h>
+enum { EW_PAR_MIN = 1 << 15 };
+#define EW_TEAM(n) ((n) >= EW_PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1)
+#define EW_PARALLEL _Pragma("omp parallel num_threads(team)")
+#define EW_THREAD_ID (size_t)omp_get_thread_num()
+#define EW_THREADS (size_t)omp_get_num_threads()
+#else
+#define EW_TEAM(n) 1
+#define EW_PARALLEL
+#define EW_THREAD_ID 0
+#define EW_THREADS 1
+#endif
+
 /* F(name) is the libm function for T: expf for float, exp for double. */
 #define DEFINE_EW(T, SUF, F)                                                                       \
-    EW_CLONES void bprt_ew_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf, \
-                                 const unsigned char *vec, size_t n, T *out) {                     \
+    /* elements [b0 EW_BLOCK, b1 EW_BLOCK) of [0, n) */                                         \
+    EW_CLONES static void ew_blocks_##SUF(const int32_t *code, int ncode, const double *konst,    \
+                                          const T *const *leaf, const unsigned char *vec, size_t n, \
+                                          T *out, size_t b0, size_t b1) {                          \
         T stack[BPRT_EW_DEPTH][EW_BLOCK], t[EW_BLOCK], u[EW_BLOCK];                                \
-        for (size_t i0 = 0; i0 < n; i0 += EW_BLOCK) {                                              \
+        const size_t end = b1 * EW_BLOCK < n ? b1 * EW_BLOCK : n;                                  \
+        for (size_t i0 = b0 * EW_BLOCK; i0 < end; i0 += EW_BLOCK) {                                \
             const size_t w = n - i0 < EW_BLOCK ? n - i0 : EW_BLOCK;                                \
             int sp = -1;                                                                           \
             for (int pc = 0; pc < ncode; pc++) {                                                   \
@@ -121,6 +140,20 @@ enum { EW_BLOCK = 256 };
             }                                                                                      \
             memcpy(out + i0, stack[0], sizeof(T) * w);                                             \
         next_##SUF:;                                                                               \
+        }                                                                                          \
+    }                                                                                              \
+    void bprt_ew_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf,  \
+                       const unsigned char *vec, size_t n, T *out) {                               \
+        const size_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;                                           \
+        const int team = EW_TEAM(n);                                                               \
+        if (team <= 1) {                                                                           \
+            ew_blocks_##SUF(code, ncode, konst, leaf, vec, n, out, 0, nb);                         \
+            return;                                                                                \
+        }                                                                                          \
+        EW_PARALLEL                                                                                \
+        {                                                                                          \
+            const size_t id = EW_THREAD_ID, nt = EW_THREADS;                                       \
+            ew_blocks_##SUF(code, ncode, konst, leaf, vec, n, out, nb * id / nt, nb * (id + 1) / nt); \
         }                                                                                          \
     }
 

@@ -137,17 +137,17 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
         return s;                                                                                  \
     }                                                                                              \
-    BPRT_CLONES void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                 \
-        for (size_t r = 0; r < rows; r++) {                                                        \
+    BPRT_CLONES static void softmax_rows_##SUF(const T *x, size_t r0, size_t r1, size_t n, T *y) { \
+        for (size_t r = r0; r < r1; r++) {                                                         \
             const T *xr = x + r * n;                                                               \
             T *yr = y + r * n;                                                                     \
             const double s = sum_exp_##SUF(xr, n, row_max_##SUF(xr, n), yr, 1);                  \
             for (size_t i = 0; i < n; i++) yr[i] = (T)((double)yr[i] / s); \
         }                                                                                          \
     }                                                                                              \
-    BPRT_CLONES void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {             \
+    BPRT_CLONES static void log_softmax_rows_##SUF(const T *x, size_t r0, size_t r1, size_t n, T *y) { \
         T e[VM_BLOCK];                                                                             \
-        for (size_t r = 0; r < rows; r++) {                                                        \
+        for (size_t r = r0; r < r1; r++) {                                                         \
             const T *xr = x + r * n;                                                               \
             T *yr = y + r * n;                                                                     \
             const T m = row_max_##SUF(xr, n);                                                      \
@@ -166,9 +166,9 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
         return acc / (double)rows;                                                                 \
     }                                                                                              \
-    BPRT_CLONES void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
-                                        T *d) {                                                    \
-        for (size_t r = 0; r < rows; r++) {                                                        \
+    BPRT_CLONES static void ce_grad_rows_##SUF(const T *z, const int32_t *y, size_t r0, size_t r1, size_t n, \
+                                               T scale, T *d) {                                    \
+        for (size_t r = r0; r < r1; r++) {                                                         \
             const T *zr = z + r * n;                                                               \
             T *dr = d + r * n;                                                                     \
             const double s = sum_exp_##SUF(zr, n, row_max_##SUF(zr, n), dr, 1);                   \
@@ -177,5 +177,46 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
     }
 
+/* The row kernels on the threads, each a contiguous range of rows (rows are independent:
+ * the values do not depend on the split). */
+#define DEFINE_ROWS_PAR(T, SUF)                                                                    \
+    void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                             \
+        ROWS_PAR(rows, n, softmax_rows_##SUF(x, r0, r1, n, y));                                    \
+    }                                                                                              \
+    void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                         \
+        ROWS_PAR(rows, n, log_softmax_rows_##SUF(x, r0, r1, n, y));                                \
+    }                                                                                              \
+    void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d) {  \
+        ROWS_PAR(rows, n, ce_grad_rows_##SUF(z, y, r0, r1, n, scale, d));                          \
+    }
+
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#include <omp.h>
+enum { VM_PAR_MIN = 1 << 15 }; /* elements below which the rows stay on the calling thread */
+#define ROWS_PAR(rows, n, call)                                                                    \
+    do {                                                                                           \
+        const int team = (rows) * (n) >= VM_PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1;    \
+        if (team <= 1) {                                                                           \
+            const size_t r0 = 0, r1 = (rows);                                                      \
+            call;                                                                                  \
+            break;                                                                                 \
+        }                                                                                          \
+        _Pragma("omp parallel num_threads(team)")                                                  \
+        {                                                                                          \
+            const size_t id = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();    \
+            const size_t r0 = (rows) * id / nt, r1 = (rows) * (id + 1) / nt;                       \
+            call;                                                                                  \
+        }                                                                                          \
+    } while (0)
+#else
+#define ROWS_PAR(rows, n, call)                                                                    \
+    do {                                                                                           \
+        const size_t r0 = 0, r1 = (rows);                                                          \
+        call;                                                                                      \
+    } while (0)
+#endif
+
 DEFINE_ROWS(float, f32)
 DEFINE_ROWS(double, f64)
+DEFINE_ROWS_PAR(float, f32)
+DEFINE_ROWS_PAR(double, f64)
