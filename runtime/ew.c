@@ -47,98 +47,108 @@ enum { EW_PAR_MIN = 1 << 15 };
                                           const T *const *leaf, const unsigned char *vec, size_t n, \
                                           T *out, size_t b0, size_t b1) {                          \
         T stack[BPRT_EW_DEPTH][EW_BLOCK], t[EW_BLOCK], u[EW_BLOCK];                                \
+        const T *rd[BPRT_EW_DEPTH];                                                                \
         const size_t end = b1 * EW_BLOCK < n ? b1 * EW_BLOCK : n;                                  \
         for (size_t i0 = b0 * EW_BLOCK; i0 < end; i0 += EW_BLOCK) {                                \
             const size_t w = n - i0 < EW_BLOCK ? n - i0 : EW_BLOCK;                                \
             int sp = -1;                                                                           \
             for (int pc = 0; pc < ncode; pc++) {                                                   \
                 const int32_t op = code[pc];                                                       \
+                /* a, b: the top two values as read (a leaf in place, or a buffer); x, y: the   \
+                   buffers their results go to */                                                  \
                 T *x = stack[sp < 0 ? 0 : sp], *y = stack[sp < 1 ? 0 : sp - 1];                    \
+                const T *a = rd[sp < 0 ? 0 : sp], *b = rd[sp < 1 ? 0 : sp - 1];                    \
+                (void)b;                                                                           \
                 switch (op) {                                                                      \
                 case BPRT_EW_LEAF: {                                                               \
                     const int32_t k = code[++pc];                                                  \
                     T *d = stack[++sp];                                                            \
-                    if (vec[k]) memcpy(d, leaf[k] + i0, sizeof(T) * w);                            \
-                    else for (size_t i = 0; i < w; i++) d[i] = leaf[k][0];                         \
-                    break;                                                                         \
+                    if (vec[k]) rd[sp] = leaf[k] + i0; /* read where it is */                      \
+                    else {                                                                         \
+                        for (size_t i = 0; i < w; i++) d[i] = leaf[k][0];                          \
+                        rd[sp] = d;                                                                \
+                    }                                                                              \
+                    continue;                                                                      \
                 }                                                                                  \
                 case BPRT_EW_CONST: {                                                              \
                     const T c = (T)konst[code[++pc]];                                              \
                     T *d = stack[++sp];                                                            \
                     for (size_t i = 0; i < w; i++) d[i] = c;                                       \
-                    break;                                                                         \
+                    rd[sp] = d;                                                                    \
+                    continue;                                                                      \
                 }                                                                                  \
-                case BPRT_EW_NEG: for (size_t i = 0; i < w; i++) x[i] = -x[i]; break;              \
-                case BPRT_EW_EXP: bprt_exp_##SUF(x, x, w); break;                                  \
-                case BPRT_EW_LOG: for (size_t i = 0; i < w; i++) x[i] = F(log)(x[i]); break;       \
-                case BPRT_EW_SQRT: for (size_t i = 0; i < w; i++) x[i] = F(sqrt)(x[i]); break;     \
-                case BPRT_EW_ABS: for (size_t i = 0; i < w; i++) x[i] = F(fabs)(x[i]); break;      \
-                case BPRT_EW_SIN: for (size_t i = 0; i < w; i++) x[i] = F(sin)(x[i]); break;       \
-                case BPRT_EW_COS: for (size_t i = 0; i < w; i++) x[i] = F(cos)(x[i]); break;       \
-                case BPRT_EW_TANH: for (size_t i = 0; i < w; i++) x[i] = F(tanh)(x[i]); break;     \
+                case BPRT_EW_NEG: for (size_t i = 0; i < w; i++) x[i] = -a[i]; break;               \
+                case BPRT_EW_EXP: bprt_exp_##SUF(a, x, w); break;                                   \
+                case BPRT_EW_LOG: for (size_t i = 0; i < w; i++) x[i] = F(log)(a[i]); break;        \
+                case BPRT_EW_SQRT: for (size_t i = 0; i < w; i++) x[i] = F(sqrt)(a[i]); break;      \
+                case BPRT_EW_ABS: for (size_t i = 0; i < w; i++) x[i] = F(fabs)(a[i]); break;       \
+                case BPRT_EW_SIN: for (size_t i = 0; i < w; i++) x[i] = F(sin)(a[i]); break;        \
+                case BPRT_EW_COS: for (size_t i = 0; i < w; i++) x[i] = F(cos)(a[i]); break;        \
+                case BPRT_EW_TANH: for (size_t i = 0; i < w; i++) x[i] = F(tanh)(a[i]); break;      \
                 case BPRT_EW_SIGMOID: /* exp(-|v|): 1 / (1 + exp(-v)) for v >= 0, else exp(v) / (1 + exp(v)) */ \
-                    for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(x[i]);                          \
-                    bprt_exp_##SUF(t, t, w);                                                       \
-                    for (size_t i = 0; i < w; i++) x[i] = x[i] >= 0 ? (T)1 / ((T)1 + t[i]) : t[i] / ((T)1 + t[i]); \
-                    break;                                                                         \
-                case BPRT_EW_RELU: for (size_t i = 0; i < w; i++) x[i] = x[i] > 0 ? x[i] : (T)0; break; \
-                case BPRT_EW_LEAKY_RELU: {                                                         \
-                    const T a = (T)konst[code[++pc]];                                              \
-                    for (size_t i = 0; i < w; i++) x[i] = x[i] > 0 ? x[i] : a * x[i];              \
-                    break;                                                                         \
-                }                                                                                  \
-                case BPRT_EW_GELU:                                                                 \
-                    for (size_t i = 0; i < w; i++) t[i] = x[i] * (T)0.70710678118654752440;        \
-                    bprt_erf_##SUF(t, t, w);                                                       \
-                    for (size_t i = 0; i < w; i++) x[i] = (T)0.5 * x[i] * ((T)1 + t[i]);           \
-                    break;                                                                         \
-                case BPRT_EW_SOFTPLUS:                                                             \
-                    for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(x[i]);                          \
-                    bprt_exp_##SUF(t, t, w);                                                       \
-                    for (size_t i = 0; i < w; i++) x[i] = (x[i] > 0 ? x[i] : (T)0) + F(log1p)(t[i]); \
-                    break;                                                                         \
-                case BPRT_EW_POWI: {                                                               \
-                    const int32_t e = code[++pc];                                                  \
-                    for (size_t i = 0; i < w; i++) {                                               \
-                        T r = 1, b = x[i];                                                         \
-                        int32_t k = e < 0 ? -e : e;                                                \
-                        while (k) { if (k & 1) r *= b; b *= b; k >>= 1; }                          \
-                        x[i] = e < 0 ? (T)1 / r : r;                                               \
-                    }                                                                              \
-                    break;                                                                         \
-                }                                                                                  \
-                case BPRT_EW_SIGN: for (size_t i = 0; i < w; i++) x[i] = (T)((x[i] > 0) - (x[i] < 0)); break; \
-                case BPRT_EW_STEP: for (size_t i = 0; i < w; i++) x[i] = x[i] > 0 ? (T)1 : (T)0; break; \
-                case BPRT_EW_LEAKY_STEP: {                                                         \
-                    const T a = (T)konst[code[++pc]];                                              \
-                    for (size_t i = 0; i < w; i++) x[i] = x[i] > 0 ? (T)1 : a;                     \
-                    break;                                                                         \
-                }                                                                                  \
-                case BPRT_EW_GELU_GRAD:                                                            \
-                    for (size_t i = 0; i < w; i++) {                                               \
-                        t[i] = x[i] * (T)0.70710678118654752440;                                   \
-                        u[i] = (T)-0.5 * x[i] * x[i];                                              \
-                    }                                                                              \
-                    bprt_erf_##SUF(t, t, w);                                                       \
-                    bprt_exp_##SUF(u, u, w);                                                       \
-                    for (size_t i = 0; i < w; i++)                                                 \
-                        x[i] = (T)0.5 * ((T)1 + t[i]) + x[i] * u[i] * (T)0.39894228040143267794;   \
-                    break;                                                                         \
-                case BPRT_EW_ADD: for (size_t i = 0; i < w; i++) y[i] = y[i] + x[i]; sp--; break;  \
-                case BPRT_EW_SUB: for (size_t i = 0; i < w; i++) y[i] = y[i] - x[i]; sp--; break;  \
-                case BPRT_EW_MUL: for (size_t i = 0; i < w; i++) y[i] = y[i] * x[i]; sp--; break;  \
-                case BPRT_EW_DIV: for (size_t i = 0; i < w; i++) y[i] = y[i] / x[i]; sp--; break;  \
-                case BPRT_EW_POW: for (size_t i = 0; i < w; i++) y[i] = F(pow)(y[i], x[i]); sp--; break; \
-                case BPRT_EW_MAXIMUM: for (size_t i = 0; i < w; i++) y[i] = y[i] > x[i] ? y[i] : x[i]; sp--; break; \
-                case BPRT_EW_MINIMUM: for (size_t i = 0; i < w; i++) y[i] = y[i] < x[i] ? y[i] : x[i]; sp--; break; \
-                case BPRT_EW_GT: for (size_t i = 0; i < w; i++) y[i] = y[i] > x[i] ? (T)1 : (T)0; sp--; break; \
-                case BPRT_EW_EQ: for (size_t i = 0; i < w; i++) y[i] = y[i] == x[i] ? (T)1 : (T)0; sp--; break; \
+                    for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(a[i]);                           \
+                    bprt_exp_##SUF(t, t, w);                                                        \
+                    for (size_t i = 0; i < w; i++) x[i] = a[i] >= 0 ? (T)1 / ((T)1 + t[i]) : t[i] / ((T)1 + t[i]); \
+                    break;                                                                          \
+                case BPRT_EW_RELU: for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? a[i] : (T)0; break; \
+                case BPRT_EW_LEAKY_RELU: {                                                          \
+                    const T al = (T)konst[code[++pc]];                                              \
+                    for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? a[i] : al * a[i];              \
+                    break;                                                                          \
+                }                                                                                   \
+                case BPRT_EW_GELU:                                                                  \
+                    for (size_t i = 0; i < w; i++) t[i] = a[i] * (T)0.70710678118654752440;         \
+                    bprt_erf_##SUF(t, t, w);                                                        \
+                    for (size_t i = 0; i < w; i++) x[i] = (T)0.5 * a[i] * ((T)1 + t[i]);            \
+                    break;                                                                          \
+                case BPRT_EW_SOFTPLUS:                                                              \
+                    for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(a[i]);                           \
+                    bprt_exp_##SUF(t, t, w);                                                        \
+                    for (size_t i = 0; i < w; i++) x[i] = (a[i] > 0 ? a[i] : (T)0) + F(log1p)(t[i]); \
+                    break;                                                                          \
+                case BPRT_EW_POWI: {                                                                \
+                    const int32_t e = code[++pc];                                                   \
+                    for (size_t i = 0; i < w; i++) {                                                \
+                        T r = 1, v = a[i];                                                          \
+                        int32_t k = e < 0 ? -e : e;                                                 \
+                        while (k) { if (k & 1) r *= v; v *= v; k >>= 1; }                           \
+                        x[i] = e < 0 ? (T)1 / r : r;                                                \
+                    }                                                                               \
+                    break;                                                                          \
+                }                                                                                   \
+                case BPRT_EW_SIGN: for (size_t i = 0; i < w; i++) x[i] = (T)((a[i] > 0) - (a[i] < 0)); break; \
+                case BPRT_EW_STEP: for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? (T)1 : (T)0; break; \
+                case BPRT_EW_LEAKY_STEP: {                                                          \
+                    const T al = (T)konst[code[++pc]];                                              \
+                    for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? (T)1 : al;                     \
+                    break;                                                                          \
+                }                                                                                   \
+                case BPRT_EW_GELU_GRAD:                                                             \
+                    for (size_t i = 0; i < w; i++) {                                                \
+                        t[i] = a[i] * (T)0.70710678118654752440;                                    \
+                        u[i] = (T)-0.5 * a[i] * a[i];                                               \
+                    }                                                                               \
+                    bprt_erf_##SUF(t, t, w);                                                        \
+                    bprt_exp_##SUF(u, u, w);                                                        \
+                    for (size_t i = 0; i < w; i++)                                                  \
+                        x[i] = (T)0.5 * ((T)1 + t[i]) + a[i] * u[i] * (T)0.39894228040143267794;    \
+                    break;                                                                          \
+                case BPRT_EW_ADD: for (size_t i = 0; i < w; i++) y[i] = b[i] + a[i]; sp--; break;   \
+                case BPRT_EW_SUB: for (size_t i = 0; i < w; i++) y[i] = b[i] - a[i]; sp--; break;   \
+                case BPRT_EW_MUL: for (size_t i = 0; i < w; i++) y[i] = b[i] * a[i]; sp--; break;   \
+                case BPRT_EW_DIV: for (size_t i = 0; i < w; i++) y[i] = b[i] / a[i]; sp--; break;   \
+                case BPRT_EW_POW: for (size_t i = 0; i < w; i++) y[i] = F(pow)(b[i], a[i]); sp--; break; \
+                case BPRT_EW_MAXIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] > a[i] ? b[i] : a[i]; sp--; break; \
+                case BPRT_EW_MINIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] < a[i] ? b[i] : a[i]; sp--; break; \
+                case BPRT_EW_GT: for (size_t i = 0; i < w; i++) y[i] = b[i] > a[i] ? (T)1 : (T)0; sp--; break; \
+                case BPRT_EW_EQ: for (size_t i = 0; i < w; i++) y[i] = b[i] == a[i] ? (T)1 : (T)0; sp--; break; \
                 default: /* not produced by the compiler: leave NaN, never read garbage */       \
                     for (size_t i = 0; i < w; i++) out[i0 + i] = (T)NAN;                           \
                     goto next_##SUF;                                                               \
                 }                                                                                  \
+                rd[sp] = stack[sp]; /* an op's result is in its buffer */                          \
             }                                                                                      \
-            memcpy(out + i0, stack[0], sizeof(T) * w);                                             \
+            if (rd[0] != out + i0) memmove(out + i0, rd[0], sizeof(T) * w);                        \
         next_##SUF:;                                                                               \
         }                                                                                          \
     }                                                                                              \

@@ -53,6 +53,37 @@ static void *scratch(int slot, size_t bytes)
     return scratch_slot[slot].p;
 }
 
+/* Packed-operand reuse, on only for the length of one bprt_?gemm_batch call on this thread
+ * (gemm_batch.c), in which no operand changes: the last A block and B block this thread
+ * packed, keyed by everything their contents depend on. A batch whose products share an
+ * operand (one token block against each head's weights) packs it once. */
+typedef struct PackKey {
+    const void *src, *buf, *kr;
+    ptrdiff_t ld;
+    int trans, r0, rn, c0, cn, size;
+} PackKey;
+static _Thread_local int pack_reuse;
+static _Thread_local PackKey pack_key[2];
+
+void bprt_gemm_reuse_packs(int on)
+{
+    pack_reuse = on;
+    memset(pack_key, 0, sizeof pack_key);
+}
+
+/* 1 if slot's buffer already holds the block k describes; else records k (the caller packs) */
+static int pack_cached(int slot, const PackKey *k)
+{
+    if (!pack_reuse)
+        return 0;
+    const PackKey *o = &pack_key[slot];
+    if (o->src == k->src && o->buf == k->buf && o->kr == k->kr && o->ld == k->ld && o->trans == k->trans &&
+        o->r0 == k->r0 && o->rn == k->rn && o->c0 == k->c0 && o->cn == k->cn && o->size == k->size)
+        return 1;
+    pack_key[slot] = *k;
+    return 0;
+}
+
 /* Threads for a product of tiles_m x tiles_n tiles, M x N x K (before the K == 1 path and
  * omp_in_parallel, which the driver checks itself). */
 static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)

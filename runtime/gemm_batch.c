@@ -7,7 +7,9 @@
  * of each result gets beta, the others 1, in the row-major order of the summed axes. A
  * stride 0 broadcasts an operand over that axis.
  *
- * The results (the combinations of the other axes) are split statically over the threads,
+ * Within a call each thread reuses a packed operand block that the previous product also
+ * used (bprt_gemm_reuse_packs): a block of tokens against every head's weights is packed
+ * once. The results (the combinations of the other axes) are split statically over the threads,
  * each computing its own results whole, in the same order as one thread would: the values
  * do not depend on the thread count. With fewer results than threads, or too little work,
  * the loop runs on the calling thread and each GEMM decides its own threads. Under
@@ -31,23 +33,13 @@ static int batch_threads(size_t results, double flops) {
 enum { BATCH_MAX_RANK = 8 };
 
 #define DEFINE_GEMM_BATCH(T, FN, GEMM)                                                             \
-    void FN(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
-            T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
-            const size_t *sc, int sum) {                                                           \
-        int outer[BATCH_MAX_RANK], inner[BATCH_MAX_RANK], no = 0, ni = 0;                          \
-        size_t nres = 1, nsum = 1;                                                                 \
-        if (rank > BATCH_MAX_RANK) rank = BATCH_MAX_RANK; /* the compiler never emits more */     \
-        for (int f = 0; f < rank; f++) {                                                           \
-            if (sum >> f & 1) inner[ni++] = f, nsum *= dims[f];                                    \
-            else outer[no++] = f, nres *= dims[f];                                                 \
-        }                                                                                          \
-        if (nres == 0) return;                                                                     \
-        const double flops = 2.0 * M * N * K * (double)nres * (double)nsum;                        \
-        int nt = 1;                                                                                \
-        (void)flops;                                                                               \
-        BATCH_TEAM                                                                                 \
-        BATCH_PAR_FOR                                                                              \
-        for (size_t r = 0; r < nres; r++) {                                                        \
+    /* results [r0, r1) on this thread, with its packed operands reused across them */             \
+    static void FN##_range_(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, \
+                            int ldb, T beta, T *C, int ldc, const size_t *dims, const size_t *sa,  \
+                            const size_t *sb, const size_t *sc, const int *outer, int no, const int *inner, \
+                            int ni, size_t nsum, size_t r0, size_t r1) {                           \
+        bprt_gemm_reuse_packs(1);                                                                  \
+        for (size_t r = r0; r < r1; r++) {                                                         \
             size_t oa = 0, ob = 0, oc = 0, q = r;                                                  \
             for (int j = no - 1; j >= 0; j--) {                                                    \
                 const int f = outer[j];                                                            \
@@ -69,14 +61,46 @@ enum { BATCH_MAX_RANK = 8 };
             }                                                                                      \
             if (nsum == 0) GEMM(tA, tB, M, N, 0, alpha, A, lda, B, ldb, beta, C + oc, ldc);        \
         }                                                                                          \
+        bprt_gemm_reuse_packs(0);                                                                  \
+    }                                                                                              \
+    void FN(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
+            T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
+            const size_t *sc, int sum) {                                                           \
+        int outer[BATCH_MAX_RANK], inner[BATCH_MAX_RANK], no = 0, ni = 0;                          \
+        size_t nres = 1, nsum = 1;                                                                 \
+        if (rank > BATCH_MAX_RANK) rank = BATCH_MAX_RANK; /* the compiler never emits more */     \
+        for (int f = 0; f < rank; f++) {                                                           \
+            if (sum >> f & 1) inner[ni++] = f, nsum *= dims[f];                                    \
+            else outer[no++] = f, nres *= dims[f];                                                 \
+        }                                                                                          \
+        if (nres == 0) return;                                                                     \
+        const double flops = 2.0 * M * N * K * (double)nres * (double)nsum;                        \
+        int nt = 1;                                                                                \
+        (void)flops;                                                                               \
+        BATCH_TEAM                                                                                 \
+        if (nt <= 1) {                                                                             \
+            FN##_range_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dims, sa, sb, sc, outer, no, \
+                        inner, ni, nsum, 0, nres);                                                 \
+            return;                                                                                \
+        }                                                                                          \
+        BATCH_PARALLEL                                                                             \
+        {                                                                                          \
+            const size_t id = BATCH_THREAD_ID, nth = BATCH_THREADS;                                \
+            FN##_range_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dims, sa, sb, sc, outer, no, \
+                        inner, ni, nsum, nres * id / nth, nres * (id + 1) / nth);                  \
+        }                                                                                          \
     }
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #define BATCH_TEAM nt = batch_threads(nres, flops);
-#define BATCH_PAR_FOR _Pragma("omp parallel for schedule(static) num_threads(nt) if(nt > 1)")
+#define BATCH_PARALLEL _Pragma("omp parallel num_threads(nt)")
+#define BATCH_THREAD_ID (size_t)omp_get_thread_num()
+#define BATCH_THREADS (size_t)omp_get_num_threads()
 #else
 #define BATCH_TEAM (void)nt;
-#define BATCH_PAR_FOR
+#define BATCH_PARALLEL
+#define BATCH_THREAD_ID 0
+#define BATCH_THREADS 1
 #endif
 
 DEFINE_GEMM_BATCH(float, bprt_sgemm_batch, bprt_sgemm)

@@ -117,7 +117,8 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
         for (int pc = 0; pc < K; pc += kc_max) {
             int kc = K - pc < kc_max ? K - pc : kc_max;
             T bet = pc == 0 ? beta : (T)1;
-            if (nc_full < nc)
+            const PackKey kb = {B, Bp, kr, ldb, tB, pc, kc, jc + nc_full, nc - nc_full, (int)sizeof(T)};
+            if (nc_full < nc && !pack_cached(1, &kb))
                 DPREFIX(pack_b)(kr, tB, B, ldb, pc, kc, jc + nc_full, nc - nc_full, Bp);
             for (int ic = 0; ic < M; ic += mc_max) {
                 int mc = M - ic < mc_max ? M - ic : mc_max;
@@ -128,7 +129,9 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
                     ap = A + (ptrdiff_t)pc * lda + ic;
                     sa = lda;
                 } else {
-                    DPREFIX(pack_a)(kr, A, lda, ic, mc, np, pc, kc, Ap);
+                    const PackKey ka = {A, Ap, kr, lda, 0, ic, mc, pc, kc, (int)sizeof(T)};
+                    if (!pack_cached(0, &ka))
+                        DPREFIX(pack_a)(kr, A, lda, ic, mc, np, pc, kc, Ap);
                     ap = Ap;
                     sa = mr;
                 }

@@ -4,8 +4,8 @@
  *
  * Legend: x viewed as [O, R, I] (outer, reduced, inner), y as [O, I]:
  *   y[o, i] = sum over r of x[o, r, i], accumulated in double in the order r = 0, 1, ...
- * The order is fixed, so the result is the same for every thread count and equals the
- * scalar loop's to the bit; inner columns are processed in blocks so that the reads run
+ *   (I == 1: eight partial sums over r mod 8, added in a fixed order).
+ * The order is fixed, so the result is the same for every thread count; inner columns are processed in blocks so that the reads run
  * along rows (unit stride) instead of down the columns. */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,26 +14,60 @@
 
 enum { SUM_BLOCK = 128 }; /* double accumulators per block (1 KiB on the stack) */
 
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#include <omp.h>
+enum { SUM_PAR_MIN = 1 << 15 }; /* elements read below which one thread sums */
+static int sum_team(size_t work) { return work < SUM_PAR_MIN || omp_in_parallel() ? 1 : bprt_threads(); }
+#define SUM_PARALLEL _Pragma("omp parallel num_threads(team)")
+#define SUM_THREAD_ID (size_t)omp_get_thread_num()
+#define SUM_THREADS (size_t)omp_get_num_threads()
+#else
+static int sum_team(size_t work) { (void)work; return 1; }
+#define SUM_PARALLEL
+#define SUM_THREAD_ID 0
+#define SUM_THREADS 1
+#endif
+
+/* Work items: (o, block of SUM_BLOCK columns) pairs, or, when I == 1, rows o; each item is
+ * summed whole by one thread in the documented order (I == 1: eight partial sums over r mod
+ * 8 added in a fixed order), so the split does not change the values. */
 #define DEFINE_SUM_AXIS(T, SUF)                                                                    \
-    void bprt_sum_axis_##SUF(const T *x, size_t O, size_t R, size_t I, T *y) {                     \
-        for (size_t o = 0; o < O; o++) {                                                           \
-            const T *xo = x + o * R * I;                                                           \
+    BPRT_CLONES static void sum_items_##SUF(const T *x, size_t R, size_t I, T *y, size_t w0, size_t w1) { \
+        const size_t nblk = (I + SUM_BLOCK - 1) / SUM_BLOCK;                                       \
+        for (size_t it = w0; it < w1; it++) {                                                      \
             if (I == 1) {                                                                          \
-                double acc = 0;                                                                    \
-                for (size_t r = 0; r < R; r++) acc += (double)xo[r];                               \
-                y[o] = (T)acc;                                                                     \
+                const T *xo = x + it * R;                                                          \
+                double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
+                size_t r = 0;                                                                      \
+                for (; r + 8 <= R; r += 8)                                                         \
+                    for (size_t l = 0; l < 8; l++) a[l] += (double)xo[r + l];                      \
+                for (size_t l = 0; r < R; r++, l++) a[l] += (double)xo[r];                         \
+                y[it] = (T)(((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])));    \
                 continue;                                                                          \
             }                                                                                      \
-            for (size_t i0 = 0; i0 < I; i0 += SUM_BLOCK) {                                         \
-                const size_t w = I - i0 < SUM_BLOCK ? I - i0 : SUM_BLOCK;                          \
-                double acc[SUM_BLOCK];                                                             \
-                for (size_t i = 0; i < w; i++) acc[i] = 0;                                         \
-                for (size_t r = 0; r < R; r++) {                                                   \
-                    const T *row = xo + r * I + i0;                                                \
-                    for (size_t i = 0; i < w; i++) acc[i] += (double)row[i];                       \
-                }                                                                                  \
-                for (size_t i = 0; i < w; i++) y[o * I + i0 + i] = (T)acc[i];                      \
+            const size_t o = it / nblk, i0 = it % nblk * SUM_BLOCK;                                \
+            const size_t w = I - i0 < SUM_BLOCK ? I - i0 : SUM_BLOCK;                              \
+            const T *xo = x + o * R * I;                                                           \
+            double acc[SUM_BLOCK];                                                                 \
+            for (size_t i = 0; i < w; i++) acc[i] = 0;                                             \
+            for (size_t r = 0; r < R; r++) {                                                       \
+                const T *row = xo + r * I + i0;                                                    \
+                for (size_t i = 0; i < w; i++) acc[i] += (double)row[i];                           \
             }                                                                                      \
+            for (size_t i = 0; i < w; i++) y[o * I + i0 + i] = (T)acc[i];                          \
+        }                                                                                          \
+    }                                                                                              \
+    void bprt_sum_axis_##SUF(const T *x, size_t O, size_t R, size_t I, T *y) {                     \
+        const size_t items = I == 1 ? O : O * ((I + SUM_BLOCK - 1) / SUM_BLOCK);                   \
+        const int team = sum_team(O * R * I);                                                      \
+        if (team <= 1 || items < 2) {                                                              \
+            sum_items_##SUF(x, R, I, y, 0, items);                                                 \
+            return;                                                                                \
+        }                                                                                          \
+        SUM_PARALLEL                                                                               \
+        {                                                                                          \
+            const size_t id = SUM_THREAD_ID, nt = SUM_THREADS;                                     \
+            sum_items_##SUF(x, R, I, y, items * id / nt, items * (id + 1) / nt);                   \
         }                                                                                          \
     }
 
