@@ -540,7 +540,7 @@ static void emit_softmax(E *e, int id) {
  * the whole node is one GEMM. */
 typedef struct MatmulRun {
     Shape full;
-    int rb, kfold, single;
+    int rb, kfold, mfold, single;
 } MatmulRun;
 
 static int popcount(int x) {
@@ -568,12 +568,16 @@ static void matmul_run(const Graph *g, const Node *n, MatmulRun *r) {
             const int ax = f - (r->rb - (s->rank - 2));
             r->kfold &= dim_is(r->full.d[f], 1) || (ax >= 0 && dim_eq(s->d[ax], r->full.d[f]));
         }
-    r->single = r->rb == 0 || (r->kfold && nsum == r->rb);
+    /* mfold: b has no batch (or only 1s) and a, not transposed, has the full batch: the
+       batch rows stack into M, one GEMM ([B, T, I] @ [I, O] is [B*T, I] @ [I, O]) */
+    r->mfold = !n->bsum && !n->ta && r->rb > 0 && sa->rank - 2 == r->rb;
+    for (int f = 0; f < sb->rank - 2 && r->mfold; f++) r->mfold &= dim_is(sb->d[f], 1);
+    r->single = r->rb == 0 || (r->kfold && nsum == r->rb) || r->mfold;
 }
 
-/* One product's GEMM arguments as C: sizes (K with the folded axes) and leading dims. */
+/* One product's GEMM arguments as C: sizes (K or M with the folded axes) and leading dims. */
 typedef struct GemmArgs {
-    char M[96], N[96], K[512], lda[96], ldb[96], pa[96], pb[96];
+    char M[512], N[96], K[512], lda[96], ldb[96], pa[96], pb[96];
 } GemmArgs;
 
 static void gemm_args(const E *e, const Node *n, const MatmulRun *r, GemmArgs *q) {
@@ -581,7 +585,11 @@ static void gemm_args(const E *e, const Node *n, const MatmulRun *r, GemmArgs *q
     const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
     ptr(e, n->in[0], q->pa, sizeof q->pa);
     ptr(e, n->in[1], q->pb, sizeof q->pb);
-    dim_c(n->shape.d[n->shape.rank - 2], &g->syms, q->M, sizeof q->M);
+    if (r->mfold) {
+        char d[384];
+        dims_c(g, &r->full, 0, r->rb + 1, d, sizeof d);
+        snprintf(q->M, sizeof q->M, "(int)%s", d);
+    } else dim_c(n->shape.d[n->shape.rank - 2], &g->syms, q->M, sizeof q->M);
     dim_c(n->shape.d[n->shape.rank - 1], &g->syms, q->N, sizeof q->N);
     dim_c(a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)], &g->syms, q->K, sizeof q->K);
     if (r->kfold) {

@@ -363,6 +363,17 @@ static void test_thread_invariance(void **state) {
     /* conv2d's gw split between threads: 17 columns must not leave a 1-column share */
     same_for_threads("input x[B, 17, 64, 64]\ninput t[B, 64, 32, 32]\nparam K1[64, 17, 1, 1] = he\n"
                      "loss mse(conv2d(x, K1, stride = 2), t)\noptimizer sgd(lr = 0.1)\n", 4, "conv2d, 17 columns");
+    /* attention: batched products (gemm_batch.c) and their batch sums, softmax and
+       cross-entropy rows, layernorm, exp and erf in bprt_ew, sum_axis, all past the sizes at
+       which they take threads (12 x 3 products, 147 Ki softmax elements) */
+    same_for_threads("input x[B, 64, 48]\ninput y[B, 64] : int\nparam q[3, 48, 16] = normal(0.1)\n"
+                     "param k[3, 48, 16] = normal(0.1)\nparam o[3, 16, 48] = normal(0.1)\n"
+                     "param f[48, 96] = normal(0.1)\nparam c[96]\nparam g[48] = ones\nparam bb[48]\n"
+                     "a = reshape(layernorm(x, g, bb), [-1, 1, 64, 48])\n"
+                     "att = softmax(causal_mask(a @ q @ (a @ k).T * 0.25))\n"
+                     "h = x + sum(att @ (a @ k) @ o, axis = 1)\n"
+                     "loss cross_entropy(gelu(h @ f + c) * 2 - exp((h @ f) * 0.01), y)\noptimizer adam(lr = 1e-3)\n",
+                     12, "attention");
 }
 
 int main(void) {
