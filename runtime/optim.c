@@ -54,6 +54,39 @@
 #endif
 
 
+/* SPLIT(nt, n, call): call with [lo, hi) = all of [0, n) on this thread when nt <= 1, else
+ * each of nt threads its contiguous share. */
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#define SPLIT(nt, n, call)                                                                         \
+    do {                                                                                           \
+        const int nt_ = (nt);                                                                      \
+        if (nt_ <= 1) {                                                                            \
+            const size_t lo = 0, hi = (n);                                                         \
+            call;                                                                                  \
+            break;                                                                                 \
+        }                                                                                          \
+        _Pragma("omp parallel num_threads(nt_)")                                                   \
+        {                                                                                          \
+            PAR_CHUNK((n), lo, hi);                                                                \
+            call;                                                                                  \
+        }                                                                                          \
+    } while (0)
+#else
+#define SPLIT(nt, n, call)                                                                         \
+    do {                                                                                           \
+        const size_t lo = 0, hi = (n);                                                             \
+        (void)(nt);                                                                                \
+        call;                                                                                      \
+    } while (0)
+#endif
+
+/* the update's constants, in T */
+#define DEFINE_OPTIM_CONSTS(T, SUF)                                                                \
+    typedef struct { T lr, m, wd, s; int momentum; } SgdK_##SUF;                                   \
+    typedef struct { T step_size, inv_sqrt_bc2, eps, b1, b2, c1, c2, s, l2, shrink; int plain; } AdamK_##SUF;
+DEFINE_OPTIM_CONSTS(float, f32)
+DEFINE_OPTIM_CONSTS(double, f64)
+
 #define DEFINE_OPTIM(T, SUF, SQRT, GEMM)                                                           \
     /* 16 independent partial sums in T (vectorisable without reassociation), blocks of     \
        4096 summed in double: error ~ 1e-7 relative for f32, ample for clipping and checks */ \
@@ -91,70 +124,107 @@
         }                                                                                          \
         return bad == 0 ? r : (double)INFINITY;                                                    \
     }                                                                                              \
-    /* on nt threads, each its contiguous share */                                                \
-    BPRT_CLONES static void sgd_nt_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, \
-                                         double wd, double scale, int nt) {                        \
-        const T tlr = (T)lr, tm = (T)momentum, twd = (T)wd, ts = (T)scale;                         \
-        (void)nt;                                                                                  \
-        PAR_BEGIN_NT                                                                               \
-        PAR_CHUNK(n, lo, hi);                                                                      \
-        FTZ_BEGIN;                                                                                 \
-        if (v && momentum != 0) {                                                                  \
-            for (size_t i = lo; i < hi; i++) {                                                     \
-                T d = g[i] * ts + twd * p[i];                                                      \
-                v[i] = tm * v[i] + d;                                                              \
-                p[i] -= tlr * v[i];                                                                \
-            }                                                                                      \
-        } else {                                                                                   \
-            for (size_t i = lo; i < hi; i++) p[i] -= tlr * (g[i] * ts + twd * p[i]);               \
-        }                                                                                          \
-        FTZ_END;                                                                                   \
-        PAR_END                                                                                    \
-    }                                                                                              \
-    void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,   \
-                        double scale) {                                                            \
-        sgd_nt_##SUF(p, g, v, n, lr, momentum, wd, scale, (int)PAR_THREADS(n));                    \
-    }                                                                                              \
-    BPRT_CLONES static void adam_nt_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, \
-                                          double b2, double eps, double wd, int decoupled, double step, \
-                                          double scale, int nt) {                                  \
-        const double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);                             \
-        const T step_size = (T)(lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2)), teps = (T)eps;       \
-        const T tb1 = (T)b1, tb2 = (T)b2, c1 = (T)(1 - b1), c2 = (T)(1 - b2), ts = (T)scale;       \
-        const T l2 = decoupled ? (T)0 : (T)wd, shrink = decoupled ? (T)(1 - lr * wd) : (T)1;       \
-        const int plain = scale == 1 && wd == 0; /* PyTorch's loop as written: fewer operations */ \
-        (void)nt;                                                                                  \
-        PAR_BEGIN_NT                                                                               \
-        PAR_CHUNK(n, lo, hi);                                                                      \
-        FTZ_BEGIN;                                                                                 \
-        if (plain)                                                                                 \
-            for (size_t i = lo; i < hi; i++) {                                                     \
-                const T d = g[i];                                                                  \
-                m[i] = tb1 * m[i] + c1 * d;                                                        \
-                v[i] = tb2 * v[i] + c2 * d * d;                                                    \
-                p[i] = p[i] - step_size * m[i] / (SQRT(v[i]) * inv_sqrt_bc2 + teps);               \
-            }                                                                                      \
-        else                                                                                       \
-        for (size_t i = lo; i < hi; i++) {                                                         \
-            T d = g[i] * ts + l2 * p[i];                                                           \
-            T pi = p[i] * shrink;                                                                  \
-            m[i] = tb1 * m[i] + c1 * d;                                                            \
-            v[i] = tb2 * v[i] + c2 * d * d;                                                        \
-            p[i] = pi - step_size * m[i] / (SQRT(v[i]) * inv_sqrt_bc2 + teps);                     \
-        }                                                                                          \
-        FTZ_END;                                                                                   \
-        PAR_END                                                                                    \
-    }                                                                                              \
-    void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2,  \
-                         double eps, double wd, int decoupled, double step, double scale) {        \
+    /* the updates of elements [lo, hi) (constants in k) from the gradient g[i] ga (ga = 1, or      \
+       a rank-1 gradient's a_i with g its row b: a_i b_j, the value the GEMM's K = 1 path           \
+       computes, since the product commutes); the callers set flush-to-zero */                      \
+    static inline void sgd_span_##SUF(const SgdK_##SUF *k, T *p, const T *g, T ga, T *v, size_t lo, size_t hi) { \
+        if (v && k->momentum) {                                                                     \
+            for (size_t i = lo; i < hi; i++) {                                                      \
+                T d = (g[i] * ga) * k->s + k->wd * p[i];                                            \
+                v[i] = k->m * v[i] + d;                                                             \
+                p[i] -= k->lr * v[i];                                                               \
+            }                                                                                       \
+        } else {                                                                                    \
+            for (size_t i = lo; i < hi; i++) p[i] -= k->lr * ((g[i] * ga) * k->s + k->wd * p[i]);   \
+        }                                                                                           \
+    }                                                                                               \
+    static inline void adam_span_##SUF(const AdamK_##SUF *k, T *p, const T *g, T ga, T *m, T *v, size_t lo, \
+                                       size_t hi) {                                                 \
+        const T step_size = k->step_size, inv_sqrt_bc2 = k->inv_sqrt_bc2, teps = k->eps;            \
+        const T tb1 = k->b1, tb2 = k->b2, c1 = k->c1, c2 = k->c2, ts = k->s, l2 = k->l2, shrink = k->shrink; \
+        if (k->plain) /* PyTorch's loop as written: fewer operations */                             \
+            for (size_t i = lo; i < hi; i++) {                                                      \
+                const T d = g[i] * ga;                                                              \
+                m[i] = tb1 * m[i] + c1 * d;                                                         \
+                v[i] = tb2 * v[i] + c2 * d * d;                                                     \
+                p[i] = p[i] - step_size * m[i] / (SQRT(v[i]) * inv_sqrt_bc2 + teps);                \
+            }                                                                                       \
+        else                                                                                        \
+            for (size_t i = lo; i < hi; i++) {                                                      \
+                T d = (g[i] * ga) * ts + l2 * p[i];                                                 \
+                T pi = p[i] * shrink;                                                               \
+                m[i] = tb1 * m[i] + c1 * d;                                                         \
+                v[i] = tb2 * v[i] + c2 * d * d;                                                     \
+                p[i] = pi - step_size * m[i] / (SQRT(v[i]) * inv_sqrt_bc2 + teps);                  \
+            }                                                                                       \
+    }                                                                                               \
+    BPRT_CLONES static void sgd_range_##SUF(const SgdK_##SUF *k, T *p, const T *g, T *v, size_t lo, size_t hi) { \
+        FTZ_BEGIN;                                                                                  \
+        sgd_span_##SUF(k, p, g, 1, v, lo, hi);                                                      \
+        FTZ_END;                                                                                    \
+    }                                                                                               \
+    BPRT_CLONES static void adam_range_##SUF(const AdamK_##SUF *k, T *p, const T *g, T *m, T *v, size_t lo, \
+                                             size_t hi) {                                           \
+        FTZ_BEGIN;                                                                                  \
+        adam_span_##SUF(k, p, g, 1, m, v, lo, hi);                                                  \
+        FTZ_END;                                                                                    \
+    }                                                                                               \
+    static SgdK_##SUF sgd_k_##SUF(double lr, double momentum, double wd, double scale) {            \
+        SgdK_##SUF k = {(T)lr, (T)momentum, (T)wd, (T)scale, momentum != 0};                        \
+        return k;                                                                                   \
+    }                                                                                               \
+    static AdamK_##SUF adam_k_##SUF(double lr, double b1, double b2, double eps, double wd, int decoupled, \
+                                    double step, double scale) {                                    \
+        const double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);                              \
+        AdamK_##SUF k = {(T)(lr / bc1), (T)(1 / sqrt(bc2)), (T)eps, (T)b1, (T)b2, (T)(1 - b1), (T)(1 - b2), \
+                         (T)scale, decoupled ? (T)0 : (T)wd, decoupled ? (T)(1 - lr * wd) : (T)1,   \
+                         scale == 1 && wd == 0};                                                    \
+        return k;                                                                                   \
+    }                                                                                               \
+    /* on nt threads, each its contiguous share (no parallel region for one) */                     \
+    static void sgd_nt_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd, \
+                             double scale, int nt) {                                                \
+        const SgdK_##SUF k = sgd_k_##SUF(lr, momentum, wd, scale);                                  \
+        SPLIT(nt, n, sgd_range_##SUF(&k, p, g, v, lo, hi));                                          \
+    }                                                                                               \
+    void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,    \
+                        double scale) {                                                             \
+        sgd_nt_##SUF(p, g, v, n, lr, momentum, wd, scale, (int)PAR_THREADS(n));                     \
+    }                                                                                               \
+    static void adam_nt_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
+                              double eps, double wd, int decoupled, double step, double scale, int nt) { \
+        const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, scale);            \
+        SPLIT(nt, n, adam_range_##SUF(&k, p, g, m, v, lo, hi));                                      \
+    }                                                                                               \
+    void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2,   \
+                         double eps, double wd, int decoupled, double step, double scale) {         \
         adam_nt_##SUF(p, g, m, v, n, lr, b1, b2, eps, wd, decoupled, step, scale, (int)PAR_THREADS(n)); \
-    }                                                                                              \
+    }                                                                                               \
+    /* A rank-1 weight gradient (K = 1, one sample: row i is a_i b) applied as it is made: the      \
+       gradient never goes to memory. Rows [r0, r1). */                                             \
+    BPRT_CLONES static void rank1_rows_##SUF(const SgdK_##SUF *ks, const AdamK_##SUF *ka, int tA, const T *A, \
+                                             int lda, const T *b, int N, T *p, T *m, T *v, size_t r0, size_t r1) { \
+        FTZ_BEGIN;                                                                                  \
+        for (size_t i = r0; i < r1; i++) {                                                          \
+            const T a = tA ? A[i] : A[i * (size_t)lda];                                             \
+            const size_t o = i * (size_t)N;                                                         \
+            if (ka) adam_span_##SUF(ka, p + o, b, a, m + o, v + o, 0, (size_t)N);                   \
+            else sgd_span_##SUF(ks, p + o, b, a, v ? v + o : v, 0, (size_t)N);                      \
+        }                                                                                           \
+        FTZ_END;                                                                                    \
+    }                                                                                               \
     /* the weight gradient op(A) @ op(B) [M, N] into gs, then the update; on several threads  \
        in blocks of rows made in the same place at the start of gs, each updated while in     \
        cache by as many threads as made it (a GEMM on several threads splits rows in contiguous \
        shares, as the update does). The same values either way. */                            \
     void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
                              int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {  \
+        if (K == 1 && !tB) {                                                                       \
+            const SgdK_##SUF k = sgd_k_##SUF(lr, momentum, wd, 1);                                 \
+            SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M,                              \
+                  rank1_rows_##SUF(&k, NULL, tA, A, lda, B, N, p, NULL, v, lo, hi));               \
+            return;                                                                                \
+        }                                                                                          \
         for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
             r = gemm_block_rows(M, N, i0);                                                         \
             const size_t o = (size_t)i0 * (size_t)N;                                               \
@@ -166,6 +236,12 @@
     void bprt_gemm_adam_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
                               int ldb, T *gs, T *p, T *m, T *v, double lr, double b1, double b2,   \
                               double eps, double wd, int decoupled, double step) {                 \
+        if (K == 1 && !tB) {                                                                       \
+            const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, 1);           \
+            SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M,                              \
+                  rank1_rows_##SUF(NULL, &k, tA, A, lda, B, N, p, m, v, lo, hi));                  \
+            return;                                                                                \
+        }                                                                                          \
         for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
             r = gemm_block_rows(M, N, i0);                                                         \
             const size_t o = (size_t)i0 * (size_t)N;                                               \
