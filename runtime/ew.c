@@ -49,6 +49,14 @@ enum { EW_PAR_MIN = 1 << 15 };
         T stack[BPRT_EW_DEPTH][EW_BLOCK], t[EW_BLOCK], u[EW_BLOCK];                                \
         const T *rd[BPRT_EW_DEPTH];                                                                \
         const size_t end = b1 * EW_BLOCK < n ? b1 * EW_BLOCK : n;                                  \
+        int last = -1; /* where the program's last op starts (LEAF, CONST, LEAKY_*, POWI take a word) */ \
+        for (int pc = 0; pc < ncode; pc++) {                                                       \
+            const int32_t op = code[pc];                                                           \
+            if (op != BPRT_EW_LEAF && op != BPRT_EW_CONST) last = pc;                              \
+            if (op == BPRT_EW_LEAF || op == BPRT_EW_CONST || op == BPRT_EW_LEAKY_RELU ||           \
+                op == BPRT_EW_LEAKY_STEP || op == BPRT_EW_POWI)                                    \
+                pc++;                                                                              \
+        }                                                                                          \
         for (size_t i0 = b0 * EW_BLOCK; i0 < end; i0 += EW_BLOCK) {                                \
             const size_t w = n - i0 < EW_BLOCK ? n - i0 : EW_BLOCK;                                \
             int sp = -1;                                                                           \
@@ -57,6 +65,9 @@ enum { EW_PAR_MIN = 1 << 15 };
                 /* a, b: the top two values as read (a leaf in place, or a buffer); x, y: the   \
                    buffers their results go to */                                                  \
                 T *x = stack[sp < 0 ? 0 : sp], *y = stack[sp < 1 ? 0 : sp - 1];                    \
+                const int at = pc;                                                                 \
+                if (at == last) x = y = out + i0; /* the result: straight to out (every op     \
+                                                     reads an element before writing it) */    \
                 const T *a = rd[sp < 0 ? 0 : sp], *b = rd[sp < 1 ? 0 : sp - 1];                    \
                 (void)b;                                                                           \
                 switch (op) {                                                                      \
@@ -146,7 +157,7 @@ enum { EW_PAR_MIN = 1 << 15 };
                     for (size_t i = 0; i < w; i++) out[i0 + i] = (T)NAN;                           \
                     goto next_##SUF;                                                               \
                 }                                                                                  \
-                rd[sp] = stack[sp]; /* an op's result is in its buffer */                          \
+                rd[sp] = at == last ? out + i0 : stack[sp]; /* where the op put its result */   \
             }                                                                                      \
             if (rd[0] != out + i0) memmove(out + i0, rd[0], sizeof(T) * w);                        \
         next_##SUF:;                                                                               \

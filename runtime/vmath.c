@@ -110,13 +110,20 @@ void bprt_erf_f64(const double *x, double *y, size_t n) {
  * VM_BLOCK on the stack. */
 enum { VM_BLOCK = 256, VM_LANES = 8 };
 
+/* the row helpers go into each ISA clone of their callers (vectorised there) */
+#if defined(__GNUC__) && !defined(__TINYC__)
+#define VM_INLINE static inline __attribute__((always_inline))
+#else
+#define VM_INLINE static inline
+#endif
+
 #define DEFINE_ROWS(T, SUF)                                                                        \
-    static T row_max_##SUF(const T *x, size_t n) {                                                 \
+    VM_INLINE T row_max_##SUF(const T *x, size_t n) {                                                 \
         T m = x[0];                                                                                \
         for (size_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;                                    \
         return m;                                                                                  \
     }                                                                                              \
-    static double sum_##SUF(const T *x, size_t n) {                                                \
+    VM_INLINE double sum_##SUF(const T *x, size_t n) {                                                \
         double a[VM_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
         size_t i = 0;                                                                              \
         for (; i + VM_LANES <= n; i += VM_LANES)                                                   \
@@ -126,7 +133,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     }                                                                                              \
     /* sum over the row of exp(x - m) (e: VM_BLOCK reals of scratch; e = y is allowed when y  \
        is the row's own output and the caller then overwrites it) */                           \
-    static double sum_exp_##SUF(const T *x, size_t n, T m, T *e, int keep) {                       \
+    VM_INLINE double sum_exp_##SUF(const T *x, size_t n, T m, T *e, int keep) {                       \
         double s = 0;                                                                              \
         for (size_t i0 = 0; i0 < n; i0 += VM_BLOCK) {                                              \
             const size_t w = n - i0 < VM_BLOCK ? n - i0 : VM_BLOCK;                                \
