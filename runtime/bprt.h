@@ -37,9 +37,10 @@ void bprt_dgemm_batch(int transA, int transB, int M, int N, int K, double alpha,
                       const double *B, int ldb, double beta, double *C, int ldc, int rank, const size_t *dims,
                       const size_t *sa, const size_t *sb, const size_t *sc, int sum);
 
-/* Runtime-internal (gemm_batch.c): while on, this thread's GEMMs reuse a packed operand
- * block identical to the last one packed (the caller guarantees the operands do not change). */
-void bprt_gemm_reuse_packs(int on);
+/* Runtime-internal (gemm_batch.c, conv.c): while mode is not 0, this thread's GEMMs reuse a
+ * packed A (mode bit 0) or B (bit 1) block identical to the last one packed; the caller
+ * guarantees that those operands do not change meanwhile. 0 turns it off. */
+void bprt_gemm_reuse_packs(int mode);
 
 /* ISA in use: "avx512", "avx2" or "generic". bprt_set_isa returns 0, or -1 if the CPU
  * lacks it (then nothing changes). */

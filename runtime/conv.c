@@ -51,7 +51,6 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
 #define CONV_NTH conv_nth_
 /* `nt` sizes the team; single-threaded builds ignore it */
 
-/* Output size, K and P, the bordered image's size, and one thread slot's reals. */
 /* The row moves of unfold and fold at stride 1 (rows of OW = 14 or 28 floats: per-row loop
  * overhead dominated them) as masked AVX-512 moves of 16 floats, when the CPU has them. The
  * same additions in the same order: the same values. */
@@ -87,6 +86,7 @@ static int rows_avx512(void) {
 #define rows_add_f32(g, c, OH, OW, Wp) ((void)0)
 #endif
 
+/* Output size, K and P, the bordered image's size, and one thread slot's reals. */
 #define CONV_GEOMETRY                                                                              \
     const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;                 \
     const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;                 \
@@ -160,10 +160,12 @@ static int rows_avx512(void) {
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
         CONV_RUN(                                                                                  \
             T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                         \
+            bprt_gemm_reuse_packs(1); /* w, packed once: the images' columns change, w does not */ \
             for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
                 const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
                 GEMM(0, 0, (int)O, (int)P, (int)K, 1, w, (int)K, cb, (int)P, 0, y + b * O * P, (int)P); \
             }                                                                                      \
+            bprt_gemm_reuse_packs(0);                                                              \
         )                                                                                          \
     }                                                                                              \
     void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \

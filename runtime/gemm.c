@@ -54,8 +54,9 @@ static void *scratch(int slot, size_t bytes)
 }
 
 /* Packed-operand reuse, on only for the length of one bprt_?gemm_batch call on this thread
- * (gemm_batch.c), in which no operand changes: the last A block and B block this thread
- * packed, keyed by everything their contents depend on. A batch whose products share an
+ * (gemm_batch.c), in which no operand changes, or for A alone in a convolution's image loop
+ * (conv.c: the weights): the last A block (bit 0 of the mode) and B block (bit 1) this
+ * thread packed, keyed by everything their contents depend on. A batch whose products share an
  * operand (one token block against each head's weights) packs it once. */
 typedef struct PackKey {
     const void *src, *buf, *kr;
@@ -65,16 +66,16 @@ typedef struct PackKey {
 static _Thread_local int pack_reuse;
 static _Thread_local PackKey pack_key[2];
 
-void bprt_gemm_reuse_packs(int on)
+void bprt_gemm_reuse_packs(int mode)
 {
-    pack_reuse = on;
+    pack_reuse = mode;
     memset(pack_key, 0, sizeof pack_key);
 }
 
 /* 1 if slot's buffer already holds the block k describes; else records k (the caller packs) */
 static int pack_cached(int slot, const PackKey *k)
 {
-    if (!pack_reuse)
+    if (!(pack_reuse >> slot & 1))
         return 0;
     const PackKey *o = &pack_key[slot];
     if (o->src == k->src && o->buf == k->buf && o->kr == k->kr && o->ld == k->ld && o->trans == k->trans &&

@@ -38,7 +38,7 @@ enum { BATCH_MAX_RANK = 8 };
                             int ldb, T beta, T *C, int ldc, const size_t *dims, const size_t *sa,  \
                             const size_t *sb, const size_t *sc, const int *outer, int no, const int *inner, \
                             int ni, size_t nsum, size_t r0, size_t r1) {                           \
-        bprt_gemm_reuse_packs(1);                                                                  \
+        bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \
             size_t oa = 0, ob = 0, oc = 0, q = r;                                                  \
             for (int j = no - 1; j >= 0; j--) {                                                    \

@@ -26,7 +26,7 @@
         }                                                                                            \
     }
 
-void bprt_gemm_reuse_packs(int on) { (void)on; } /* nothing is packed here */
+void bprt_gemm_reuse_packs(int mode) { (void)mode; } /* nothing is packed here */
 
 DEFINE_GEMM_REF(float, bprt_sgemm)
 DEFINE_GEMM_REF(double, bprt_dgemm)
