@@ -41,58 +41,86 @@ static inline float bits_to_f32(uint32_t u) {
 /* 2^k for integer k in [-126, 127] */
 static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127) << 23); }
 
-static inline float exp1_f32(float x) {
-    const float hi = 88.72283172607421875f, lo = -103.97208404541015625f;
-    float xc = x > hi ? hi : x;
-    xc = xc < lo ? lo : xc;
-    xc = x != x ? 0.0f : xc;
-    const float n = (xc * 1.44269502162933349609375f + 12582912.0f) - 12582912.0f; /* round to nearest */
-    float r = xc - n * 0.693145751953125f; /* ln 2 high part: n * it is exact */
-    r = r - n * 1.428606765330187045e-06f;
-    float p = 1.381459530e-03f;
-    p = p * r + 8.362818509e-03f;
-    p = p * r + 4.166788608e-02f;
-    p = p * r + 1.666658074e-01f;
-    p = p * r + 4.999999702e-01f;
-    p = r + r * r * p;
-    const int32_t k = (int32_t)n, k1 = k / 2;
-    float y = ((1.0f + p) * pow2i_f32(k1)) * pow2i_f32(k - k1);
-    y = x > hi ? bits_to_f32(0x7f800000u) : y;
-    y = x < lo ? 0.0f : y;
-    return x != x ? x + x : y;
+/* The kernels, written once over M(a, b, c) = a b + c: rounded twice (plain) or once (fused,
+ * on CPUs with AVX-512, where the compiler turns __builtin_fmaf into one instruction). */
+#define VM_DEFINE_F32(SFX, HATTR, LATTR, M)                                                               \
+    HATTR static inline float exp1_##SFX(float x) {                                                 \
+        const float hi = 88.72283172607421875f, lo = -103.97208404541015625f;                       \
+        float xc = x > hi ? hi : x;                                                                 \
+        xc = xc < lo ? lo : xc;                                                                     \
+        xc = x != x ? 0.0f : xc;                                                                    \
+        const float n = M(xc, 1.44269502162933349609375f, 12582912.0f) - 12582912.0f; /* round to nearest */ \
+        float r = M(-n, 0.693145751953125f, xc); /* ln 2 high part: n * it is exact */              \
+        r = M(-n, 1.428606765330187045e-06f, r);                                                    \
+        float p = 1.381459530e-03f;                                                                 \
+        p = M(p, r, 8.362818509e-03f);                                                              \
+        p = M(p, r, 4.166788608e-02f);                                                              \
+        p = M(p, r, 1.666658074e-01f);                                                              \
+        p = M(p, r, 4.999999702e-01f);                                                              \
+        p = M(r * r, p, r);                                                                         \
+        const int32_t k = (int32_t)n, k1 = k / 2;                                                   \
+        float y = ((1.0f + p) * pow2i_f32(k1)) * pow2i_f32(k - k1);                                 \
+        y = x > hi ? bits_to_f32(0x7f800000u) : y;                                                  \
+        y = x < lo ? 0.0f : y;                                                                      \
+        return x != x ? x + x : y;                                                                  \
+    }                                                                                               \
+    HATTR static inline float erf1_##SFX(float x) {                                                 \
+        const float a = fabsf(x);                                                                   \
+        const float u = a * a;                                                                      \
+        float q = 8.429995796e-05f;                                                                 \
+        q = M(q, u, -8.159002755e-04f);                                                             \
+        q = M(q, u, 5.202727858e-03f);                                                              \
+        q = M(q, u, -2.686023526e-02f);                                                             \
+        q = M(q, u, 1.128371507e-01f);                                                              \
+        q = M(q, u, -3.761263490e-01f);                                                             \
+        q = M(q, u, 1.283791661e-01f); /* 2 / sqrt(pi) - 1: x + x q rounds better than x (1 + q) */ \
+        const float small = M(a, q, a);                                                             \
+        const float ac = a > 4.0f ? 4.0f : a;                                                       \
+        const float t = 1.0f / M(0.5f, ac, 1.0f);                                                   \
+        float r = -5.412600189e-02f;                                                                \
+        r = M(r, t, -5.493852496e-02f);                                                             \
+        r = M(r, t, 4.001179934e-01f);                                                              \
+        r = M(r, t, 1.041538268e-01f);                                                              \
+        r = M(r, t, 3.296397626e-01f);                                                              \
+        r = M(r, t, 2.738748491e-01f);                                                              \
+        r = M(r, t, 5.842582323e-04f);                                                              \
+        const float large = M(-exp1_##SFX(-(ac * ac)), r, 1.0f);                                    \
+        const float y = a < 0.921875f ? small : large;                                              \
+        return copysignf(y, x);                                                                     \
+    }                                                                                               \
+    LATTR static void exp_n_##SFX(const float *x, float *y, size_t n) {                              \
+        for (size_t i = 0; i < n; i++) y[i] = exp1_##SFX(x[i]);                                     \
+    }                                                                                               \
+    LATTR static void erf_n_##SFX(const float *x, float *y, size_t n) {                              \
+        for (size_t i = 0; i < n; i++) y[i] = erf1_##SFX(x[i]);                                     \
+    }
+
+#define VM_PLAIN(a, b, c) ((a) * (b) + (c))
+VM_DEFINE_F32(plain, , BPRT_CLONES, VM_PLAIN)
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_STANDALONE) && \
+    !defined(BPRT_NO_CLONES) && !(defined(__clang__) && __clang_major__ < 15)
+#define VM_AVX512 __attribute__((target("avx512f")))
+VM_DEFINE_F32(fused, VM_AVX512, VM_AVX512, __builtin_fmaf)
+static int vm_fused(void) {
+    static int has = -1; /* a benign race: every thread stores the same value */
+    if (has < 0) has = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return has;
+}
+#else
+#define vm_fused() 0
+#define exp_n_fused exp_n_plain
+#define erf_n_fused erf_n_plain
+#endif
+
+void bprt_exp_f32(const float *x, float *y, size_t n) {
+    if (vm_fused()) exp_n_fused(x, y, n);
+    else exp_n_plain(x, y, n);
 }
 
-static inline float erf1_f32(float x) {
-    const float a = fabsf(x);
-    const float u = a * a;
-    float q = 8.429995796e-05f;
-    q = q * u + -8.159002755e-04f;
-    q = q * u + 5.202727858e-03f;
-    q = q * u + -2.686023526e-02f;
-    q = q * u + 1.128371507e-01f;
-    q = q * u + -3.761263490e-01f;
-    q = q * u + 1.283791661e-01f; /* 2 / sqrt(pi) - 1: x + x q rounds better than x (1 + q) */
-    const float small = a + a * q;
-    const float ac = a > 4.0f ? 4.0f : a;
-    const float t = 1.0f / (1.0f + 0.5f * ac);
-    float r = -5.412600189e-02f;
-    r = r * t + -5.493852496e-02f;
-    r = r * t + 4.001179934e-01f;
-    r = r * t + 1.041538268e-01f;
-    r = r * t + 3.296397626e-01f;
-    r = r * t + 2.738748491e-01f;
-    r = r * t + 5.842582323e-04f;
-    const float large = 1.0f - exp1_f32(-(ac * ac)) * r;
-    const float y = a < 0.921875f ? small : large;
-    return copysignf(y, x);
-}
-
-BPRT_CLONES void bprt_exp_f32(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = exp1_f32(x[i]);
-}
-
-BPRT_CLONES void bprt_erf_f32(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = erf1_f32(x[i]);
+void bprt_erf_f32(const float *x, float *y, size_t n) {
+    if (vm_fused()) erf_n_fused(x, y, n);
+    else erf_n_plain(x, y, n);
 }
 
 void bprt_exp_f64(const double *x, double *y, size_t n) {
