@@ -5,8 +5,9 @@
  * Legend: x viewed as [O, R, I] (outer, reduced, inner), y as [O, I]:
  *   y[o, i] = sum over r of x[o, r, i], accumulated in double in the order r = 0, 1, ...
  *   (I == 1: eight partial sums over r mod 8, added in a fixed order).
- * The order is fixed, so the result is the same for every thread count; inner columns are processed in blocks so that the reads run
- * along rows (unit stride) instead of down the columns. */
+ * The order is fixed, so the result is the same for every thread count; inner columns are
+ * processed in blocks so that the reads run along rows (unit stride) instead of down the
+ * columns. */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -8,17 +8,18 @@
  * time), so the tcc, cc and standalone paths compute the same values. The double versions
  * are libm's, element by element (double runs check gradients, not speed).
  *
- * Accuracy (tests/test_ops.c checks it over every float in the ranges below against libm's
- * double functions rounded to float): exp within 2 ulp of the true value, subnormal
- * results included, 0 below -103.97, +inf above 88.72, NaN for NaN; erf within 2 ulp, or
- * 2^-26 absolute near 0 where its relative error is within 2 ulp too.
+ * Accuracy (tests/test_runtime_vmath.c checks it over every 127th / 101st float of the
+ * ranges below against libm's double functions): exp within 2 ulp of the true value,
+ * subnormal results included, 0 below -103.97, +inf above 88.72, NaN for NaN; erf within
+ * 2 ulp. Measured over every float: exp 1.02 ulp, erf 1.72 ulp (plain), 1.06 and 1.44 ulp
+ * with fused multiply-adds (the kernel used on CPUs with AVX-512).
  *
  * exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (two-part ln 2, so r is exact to a
  * few ulp), e^r = 1 + r + r^2 P(r), P of degree 4 fitted on |r| <= ln 2 / 2; 2^n as two
  * factors 2^(n/2) 2^(n - n/2) so that subnormal results round once.
- * erf(x) = x + x Q(x^2) for |x| < 0.921875 (Q of degree 6, Q(0) = 2/sqrt(pi) - 1); above it 1 - exp(-x^2) R(t),
- * t = 1 / (1 + |x|/2), R of degree 6 fitted to erfc(x) exp(x^2); 1 from 4 on (erfc(4) is
- * under half an ulp of 1). Both branches are computed and one selected, which is what
+ * erf(x) = x + x Q(x^2) for |x| < 0.921875 (Q of degree 6, Q(0) = 2/sqrt(pi) - 1); above
+ * it 1 - exp(-x^2) R(t), t = 1 / (1 + |x|/2), R of degree 6 fitted to erfc(x) exp(x^2); 1
+ * from 4 on (erfc(4) is under half an ulp of 1). Both branches are computed and one selected, which is what
  * lets the loop vectorise. The polynomials were fitted by weighted least squares on
  * Chebyshev nodes (numpy, in double), then rounded to float.
  *
