@@ -136,6 +136,37 @@ BPRT_DECLARE_CONV(double, f64)
 #define BPRT_CLONES
 #endif
 
+/* Runtime-internal: `call` with [lo, hi) = [0, n) on this thread when team <= 1 (no
+ * parallel region for one thread: a one-thread region per call of a small kernel costs
+ * more than the kernel), else on team OpenMP threads, each its contiguous share
+ * [n id / nt, n (id + 1) / nt). A split by elements or whole rows: the values do not depend
+ * on it. Without OpenMP (and under --standalone), the plain call. */
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#define BPRT_SPLIT(team, n, lo, hi, call)                                                          \
+    do {                                                                                           \
+        const int team_ = (team);                                                                  \
+        const size_t n_ = (n);                                                                     \
+        if (team_ <= 1) {                                                                          \
+            const size_t lo = 0, hi = n_;                                                          \
+            call;                                                                                  \
+            break;                                                                                 \
+        }                                                                                          \
+        _Pragma("omp parallel num_threads(team_)")                                                 \
+        {                                                                                          \
+            const size_t id_ = (size_t)omp_get_thread_num(), nt_ = (size_t)omp_get_num_threads(); \
+            const size_t lo = n_ * id_ / nt_, hi = n_ * (id_ + 1) / nt_;                           \
+            call;                                                                                  \
+        }                                                                                          \
+    } while (0)
+#else
+#define BPRT_SPLIT(team, n, lo, hi, call)                                                          \
+    do {                                                                                           \
+        const size_t lo = 0, hi = (n);                                                             \
+        (void)(team);                                                                              \
+        call;                                                                                      \
+    } while (0)
+#endif
+
 /* ---- network layers (layers.c: layouts, semantics, the legend) ---- */
 #define BPRT_DECLARE_LAYERS(T, SUF)                                                                \
     void bprt_maxpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y); \

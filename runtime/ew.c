@@ -30,14 +30,8 @@ enum { EW_BLOCK = 256 };
 #include <omp.h>
 enum { EW_PAR_MIN = 1 << 15 };
 #define EW_TEAM(n) ((n) >= EW_PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1)
-#define EW_PARALLEL _Pragma("omp parallel num_threads(team)")
-#define EW_THREAD_ID (size_t)omp_get_thread_num()
-#define EW_THREADS (size_t)omp_get_num_threads()
 #else
 #define EW_TEAM(n) 1
-#define EW_PARALLEL
-#define EW_THREAD_ID 0
-#define EW_THREADS 1
 #endif
 
 /* F(name) is the libm function for T: expf for float, exp for double. */
@@ -166,16 +160,7 @@ enum { EW_PAR_MIN = 1 << 15 };
     void bprt_ew_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf,  \
                        const unsigned char *vec, size_t n, T *out) {                               \
         const size_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;                                           \
-        const int team = EW_TEAM(n);                                                               \
-        if (team <= 1) {                                                                           \
-            ew_blocks_##SUF(code, ncode, konst, leaf, vec, n, out, 0, nb);                         \
-            return;                                                                                \
-        }                                                                                          \
-        EW_PARALLEL                                                                                \
-        {                                                                                          \
-            const size_t id = EW_THREAD_ID, nt = EW_THREADS;                                       \
-            ew_blocks_##SUF(code, ncode, konst, leaf, vec, n, out, nb * id / nt, nb * (id + 1) / nt); \
-        }                                                                                          \
+        BPRT_SPLIT(EW_TEAM(n), nb, b0, b1, ew_blocks_##SUF(code, ncode, konst, leaf, vec, n, out, b0, b1)); \
     }
 
 #define F32(name) name##f

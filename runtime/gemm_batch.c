@@ -75,32 +75,16 @@ enum { BATCH_MAX_RANK = 8 };
         }                                                                                          \
         if (nres == 0) return;                                                                     \
         const double flops = 2.0 * M * N * K * (double)nres * (double)nsum;                        \
-        int nt = 1;                                                                                \
         (void)flops;                                                                               \
-        BATCH_TEAM                                                                                 \
-        if (nt <= 1) {                                                                             \
-            FN##_range_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dims, sa, sb, sc, outer, no, \
-                        inner, ni, nsum, 0, nres);                                                 \
-            return;                                                                                \
-        }                                                                                          \
-        BATCH_PARALLEL                                                                             \
-        {                                                                                          \
-            const size_t id = BATCH_THREAD_ID, nth = BATCH_THREADS;                                \
-            FN##_range_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dims, sa, sb, sc, outer, no, \
-                        inner, ni, nsum, nres * id / nth, nres * (id + 1) / nth);                  \
-        }                                                                                          \
+        BPRT_SPLIT(BATCH_TEAM(nres, flops), nres, r0, r1,                                           \
+                   FN##_range_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dims, sa, sb, sc, outer, \
+                               no, inner, ni, nsum, r0, r1));                                      \
     }
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#define BATCH_TEAM nt = batch_threads(nres, flops);
-#define BATCH_PARALLEL _Pragma("omp parallel num_threads(nt)")
-#define BATCH_THREAD_ID (size_t)omp_get_thread_num()
-#define BATCH_THREADS (size_t)omp_get_num_threads()
+#define BATCH_TEAM(nres, flops) batch_threads(nres, flops)
 #else
-#define BATCH_TEAM (void)nt;
-#define BATCH_PARALLEL
-#define BATCH_THREAD_ID 0
-#define BATCH_THREADS 1
+#define BATCH_TEAM(nres, flops) 1
 #endif
 
 DEFINE_GEMM_BATCH(float, bprt_sgemm_batch, bprt_sgemm)

@@ -27,8 +27,8 @@
 #define FTZ_END (void)0
 #endif
 
-/* Threads: large vectors are split into one contiguous chunk per thread (a static split, so
- * results do not depend on timing). Not in --standalone output, which is single-threaded. */
+/* Threads: large vectors are split into one contiguous chunk per thread (BPRT_SPLIT: a static
+ * split, so results do not depend on timing). Not in --standalone output, which is single-threaded. */
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #include <omp.h>
 /* Below PAR_MIN elements (4 MiB of float parameters) one thread updates alone: the vectors
@@ -36,49 +36,13 @@
  * would first have to pull them over (measured: 2 threads 2.5x slower at batch 1). */
 #define PAR_MIN ((size_t)1 << 20)
 #define PAR_THREADS(n) ((size_t)(n) >= PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1)
-#define PAR_CHUNK(n, lo, hi)                                                                       \
-    int nth_ = omp_get_num_threads(), id_ = omp_get_thread_num();                                  \
-    size_t lo = (n) * (size_t)id_ / (size_t)nth_, hi = (n) * (size_t)(id_ + 1) / (size_t)nth_
-#define PAR_BEGIN(n) _Pragma("omp parallel num_threads(PAR_THREADS(n))") {
-#define PAR_BEGIN_NT _Pragma("omp parallel num_threads(nt)") { /* the team size the caller chose */
 #include "kernel.h" /* bprt_gemm_threads */
 #define GEMM_THREADS(M, N, K) bprt_gemm_threads(M, N, K)
-#define PAR_END }
 #else
-#define PAR_CHUNK(n, lo, hi) size_t lo = 0, hi = (n)
-#define PAR_BEGIN(n) {
-#define PAR_BEGIN_NT {
 #define PAR_THREADS(n) 1
 #define GEMM_THREADS(M, N, K) 1
-#define PAR_END }
 #endif
 
-
-/* SPLIT(nt, n, call): call with [lo, hi) = all of [0, n) on this thread when nt <= 1, else
- * each of nt threads its contiguous share. */
-#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#define SPLIT(nt, n, call)                                                                         \
-    do {                                                                                           \
-        const int nt_ = (nt);                                                                      \
-        if (nt_ <= 1) {                                                                            \
-            const size_t lo = 0, hi = (n);                                                         \
-            call;                                                                                  \
-            break;                                                                                 \
-        }                                                                                          \
-        _Pragma("omp parallel num_threads(nt_)")                                                   \
-        {                                                                                          \
-            PAR_CHUNK((n), lo, hi);                                                                \
-            call;                                                                                  \
-        }                                                                                          \
-    } while (0)
-#else
-#define SPLIT(nt, n, call)                                                                         \
-    do {                                                                                           \
-        const size_t lo = 0, hi = (n);                                                             \
-        (void)(nt);                                                                                \
-        call;                                                                                      \
-    } while (0)
-#endif
 
 /* the update's constants, in T */
 #define DEFINE_OPTIM_CONSTS(T, SUF)                                                                \
@@ -185,7 +149,7 @@ DEFINE_OPTIM_CONSTS(double, f64)
     static void sgd_nt_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd, \
                              double scale, int nt) {                                                \
         const SgdK_##SUF k = sgd_k_##SUF(lr, momentum, wd, scale);                                  \
-        SPLIT(nt, n, sgd_range_##SUF(&k, p, g, v, lo, hi));                                          \
+        BPRT_SPLIT(nt, n, lo, hi, sgd_range_##SUF(&k, p, g, v, lo, hi));                                          \
     }                                                                                               \
     void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,    \
                         double scale) {                                                             \
@@ -194,7 +158,7 @@ DEFINE_OPTIM_CONSTS(double, f64)
     static void adam_nt_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
                               double eps, double wd, int decoupled, double step, double scale, int nt) { \
         const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, scale);            \
-        SPLIT(nt, n, adam_range_##SUF(&k, p, g, m, v, lo, hi));                                      \
+        BPRT_SPLIT(nt, n, lo, hi, adam_range_##SUF(&k, p, g, m, v, lo, hi));                                      \
     }                                                                                               \
     void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2,   \
                          double eps, double wd, int decoupled, double step, double scale) {         \
@@ -217,39 +181,33 @@ DEFINE_OPTIM_CONSTS(double, f64)
        in blocks of rows made in the same place at the start of gs, each updated while in     \
        cache by as many threads as made it (a GEMM on several threads splits rows in contiguous \
        shares, as the update does). The same values either way. */                            \
-    void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
-                             int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {  \
-        if (K == 1 && !tB) {                                                                       \
-            const SgdK_##SUF k = sgd_k_##SUF(lr, momentum, wd, 1);                                 \
-            SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M,                              \
-                  rank1_rows_##SUF(&k, NULL, tA, A, lda, B, N, p, NULL, v, lo, hi));               \
-            return;                                                                                \
-        }                                                                                          \
-        for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
-            r = gemm_block_rows(M, N, i0);                                                         \
-            const size_t o = (size_t)i0 * (size_t)N;                                               \
-            GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
-            sgd_nt_##SUF(p + o, gs, v ? v + o : v, (size_t)r * (size_t)N, lr, momentum, wd, 1,     \
-                         GEMM_THREADS(r, N, K));                                                   \
-        }                                                                                          \
-    }                                                                                              \
+    /* one of them: Adam when ka, else SGD with ks */                                               \
+    static void gemm_update_##SUF(const SgdK_##SUF *ks, const AdamK_##SUF *ka, int tA, int tB, int M, int N, \
+                                  int K, const T *A, int lda, const T *B, int ldb, T *gs, T *p, T *m, T *v) { \
+        if (K == 1 && !tB) {                                                                        \
+            BPRT_SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M, lo, hi,                  \
+                       rank1_rows_##SUF(ks, ka, tA, A, lda, B, N, p, m, v, lo, hi));                \
+            return;                                                                                 \
+        }                                                                                           \
+        for (int i0 = 0, r; i0 < M; i0 += r) {                                                      \
+            r = gemm_block_rows(M, N, i0);                                                          \
+            const size_t o = (size_t)i0 * (size_t)N, n = (size_t)r * (size_t)N;                     \
+            GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N); \
+            if (ka) BPRT_SPLIT(GEMM_THREADS(r, N, K), n, lo, hi, adam_range_##SUF(ka, p + o, gs, m + o, v + o, lo, hi)); \
+            else BPRT_SPLIT(GEMM_THREADS(r, N, K), n, lo, hi, sgd_range_##SUF(ks, p + o, gs, v ? v + o : v, lo, hi)); \
+        }                                                                                           \
+    }                                                                                               \
+    void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B,  \
+                             int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {   \
+        const SgdK_##SUF k = sgd_k_##SUF(lr, momentum, wd, 1);                                      \
+        gemm_update_##SUF(&k, NULL, tA, tB, M, N, K, A, lda, B, ldb, gs, p, NULL, v);               \
+    }                                                                                               \
     void bprt_gemm_adam_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B, \
-                              int ldb, T *gs, T *p, T *m, T *v, double lr, double b1, double b2,   \
-                              double eps, double wd, int decoupled, double step) {                 \
-        if (K == 1 && !tB) {                                                                       \
-            const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, 1);           \
-            SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M,                              \
-                  rank1_rows_##SUF(NULL, &k, tA, A, lda, B, N, p, m, v, lo, hi));                  \
-            return;                                                                                \
-        }                                                                                          \
-        for (int i0 = 0, r; i0 < M; i0 += r) {                                                     \
-            r = gemm_block_rows(M, N, i0);                                                         \
-            const size_t o = (size_t)i0 * (size_t)N;                                               \
-            GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N);     \
-            adam_nt_##SUF(p + o, gs, m + o, v + o, (size_t)r * (size_t)N, lr, b1, b2, eps, wd,       \
-                          decoupled, step, 1, GEMM_THREADS(r, N, K));                              \
-        }                                                                                          \
-    }
+                              int ldb, T *gs, T *p, T *m, T *v, double lr, double b1, double b2,    \
+                              double eps, double wd, int decoupled, double step) {                  \
+        const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, 1);                \
+        gemm_update_##SUF(NULL, &k, tA, tB, M, N, K, A, lda, B, ldb, gs, p, m, v);                  \
+    }                                                                                               \
 
 /* Rows of the block of bprt_gemm_sgd / bprt_gemm_adam that starts at row i0: all of them on
  * one thread (one GEMM, then the update), else about 64 Ki elements (256 KiB of float, in

@@ -19,14 +19,8 @@ enum { SUM_BLOCK = 128 }; /* double accumulators per block (1 KiB on the stack) 
 #include <omp.h>
 enum { SUM_PAR_MIN = 1 << 15 }; /* elements read below which one thread sums */
 static int sum_team(size_t work) { return work < SUM_PAR_MIN || omp_in_parallel() ? 1 : bprt_threads(); }
-#define SUM_PARALLEL _Pragma("omp parallel num_threads(team)")
-#define SUM_THREAD_ID (size_t)omp_get_thread_num()
-#define SUM_THREADS (size_t)omp_get_num_threads()
 #else
 static int sum_team(size_t work) { (void)work; return 1; }
-#define SUM_PARALLEL
-#define SUM_THREAD_ID 0
-#define SUM_THREADS 1
 #endif
 
 /* Work items: (o, block of SUM_BLOCK columns) pairs, or, when I == 1, rows o; each item is
@@ -60,16 +54,7 @@ static int sum_team(size_t work) { (void)work; return 1; }
     }                                                                                              \
     void bprt_sum_axis_##SUF(const T *x, size_t O, size_t R, size_t I, T *y) {                     \
         const size_t items = I == 1 ? O : O * ((I + SUM_BLOCK - 1) / SUM_BLOCK);                   \
-        const int team = sum_team(O * R * I);                                                      \
-        if (team <= 1 || items < 2) {                                                              \
-            sum_items_##SUF(x, R, I, y, 0, items);                                                 \
-            return;                                                                                \
-        }                                                                                          \
-        SUM_PARALLEL                                                                               \
-        {                                                                                          \
-            const size_t id = SUM_THREAD_ID, nt = SUM_THREADS;                                     \
-            sum_items_##SUF(x, R, I, y, items * id / nt, items * (id + 1) / nt);                   \
-        }                                                                                          \
+        BPRT_SPLIT(items < 2 ? 1 : sum_team(O * R * I), items, w0, w1, sum_items_##SUF(x, R, I, y, w0, w1)); \
     }
 
 DEFINE_SUM_AXIS(float, f32)

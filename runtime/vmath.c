@@ -229,28 +229,11 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #include <omp.h>
 enum { VM_PAR_MIN = 1 << 15 }; /* elements below which the rows stay on the calling thread */
-#define ROWS_PAR(rows, n, call)                                                                    \
-    do {                                                                                           \
-        const int team = (rows) * (n) >= VM_PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1;    \
-        if (team <= 1) {                                                                           \
-            const size_t r0 = 0, r1 = (rows);                                                      \
-            call;                                                                                  \
-            break;                                                                                 \
-        }                                                                                          \
-        _Pragma("omp parallel num_threads(team)")                                                  \
-        {                                                                                          \
-            const size_t id = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();    \
-            const size_t r0 = (rows) * id / nt, r1 = (rows) * (id + 1) / nt;                       \
-            call;                                                                                  \
-        }                                                                                          \
-    } while (0)
+#define ROWS_TEAM(rows, n) ((rows) * (n) >= VM_PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1)
 #else
-#define ROWS_PAR(rows, n, call)                                                                    \
-    do {                                                                                           \
-        const size_t r0 = 0, r1 = (rows);                                                          \
-        call;                                                                                      \
-    } while (0)
+#define ROWS_TEAM(rows, n) 1
 #endif
+#define ROWS_PAR(rows, n, call) BPRT_SPLIT(ROWS_TEAM(rows, n), rows, r0, r1, call)
 
 DEFINE_ROWS(float, f32)
 DEFINE_ROWS(double, f64)
