@@ -51,7 +51,7 @@
 DEFINE_OPTIM_CONSTS(float, f32)
 DEFINE_OPTIM_CONSTS(double, f64)
 
-#define DEFINE_OPTIM(T, SUF, SQRT, GEMM)                                                           \
+#define DEFINE_OPTIM(T, SUF, SQRT, GEMM, TINY)                                                          \
     /* 16 independent partial sums in T (vectorisable without reassociation), blocks of     \
        4096 summed in double: error ~ 1e-7 relative for f32, ample for clipping and checks */ \
     BPRT_CLONES double bprt_sumsq_##SUF(const T *g, size_t n) {                                    \
@@ -181,10 +181,22 @@ DEFINE_OPTIM_CONSTS(double, f64)
        in blocks of rows made in the same place at the start of gs, each updated while in     \
        cache by as many threads as made it (a GEMM on several threads splits rows in contiguous \
        shares, as the update does). The same values either way. */                            \
-    /* one of them: Adam when ka, else SGD with ks */                                               \
+    /* rank1_rows_ multiplies under flush-to-zero, which reads a subnormal factor as 0; the         \
+       GEMM does not (1e-39 x 1e5 is 1e-34 there): such inputs take the GEMM path */                \
+    static int has_subnormal_##SUF(const T *x, size_t stride, size_t n) {                           \
+        int any = 0;                                                                                \
+        for (size_t i = 0; i < n; i++) {                                                            \
+            const T a = x[i * stride] < 0 ? -x[i * stride] : x[i * stride];                         \
+            any |= a != 0 && a < TINY;                                                              \
+        }                                                                                           \
+        return any;                                                                                 \
+    }                                                                                               \
+    /* one of them: Adam when ka, else SGD with ks; a rank-1 gradient (K = 1, M and N > 1:          \
+       the GEMM's own K = 1 path) goes straight into the update */                                  \
     static void gemm_update_##SUF(const SgdK_##SUF *ks, const AdamK_##SUF *ka, int tA, int tB, int M, int N, \
                                   int K, const T *A, int lda, const T *B, int ldb, T *gs, T *p, T *m, T *v) { \
-        if (K == 1 && !tB) {                                                                        \
+        if (K == 1 && !tB && M > 1 && N > 1 && !has_subnormal_##SUF(A, tA ? 1 : (size_t)lda, (size_t)M) && \
+            !has_subnormal_##SUF(B, 1, (size_t)N)) {                                                \
             BPRT_SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M, lo, hi,                  \
                        rank1_rows_##SUF(ks, ka, tA, A, lda, B, N, p, m, v, lo, hi));                \
             return;                                                                                 \
@@ -229,9 +241,9 @@ static int gemm_block_rows(int M, int N, int i0) {
 /* __builtin_sqrt: no errno, so the loops vectorise whatever the flags (tcc, compiling a
  * --standalone file, has no builtins: libm's sqrt there) */
 #if defined(__GNUC__) && !defined(__TINYC__)
-DEFINE_OPTIM(float, f32, __builtin_sqrtf, bprt_sgemm)
-DEFINE_OPTIM(double, f64, __builtin_sqrt, bprt_dgemm)
+DEFINE_OPTIM(float, f32, __builtin_sqrtf, bprt_sgemm, 1.17549435e-38f)
+DEFINE_OPTIM(double, f64, __builtin_sqrt, bprt_dgemm, 2.2250738585072014e-308)
 #else
-DEFINE_OPTIM(float, f32, sqrtf, bprt_sgemm)
-DEFINE_OPTIM(double, f64, sqrt, bprt_dgemm)
+DEFINE_OPTIM(float, f32, sqrtf, bprt_sgemm, 1.17549435e-38f)
+DEFINE_OPTIM(double, f64, sqrt, bprt_dgemm, 2.2250738585072014e-308)
 #endif

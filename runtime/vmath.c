@@ -5,7 +5,9 @@
  *
  * Every float path of bpc's programs goes through these (bprt_ew's EXP/GELU/GELU_GRAD,
  * the softmax and cross-entropy loops, and the generated bp_exp/bp_erf one element at a
- * time), so the tcc, cc and standalone paths compute the same values. The double versions
+ * time), so the tcc and cc paths compute the same values. The kernel with fused
+ * multiply-adds runs when the runtime's ISA (bprt_isa_id: the CPU's, or BPRT_ISA) is
+ * AVX-512; elsewhere, and in --standalone output, the plain one (each within 2 ulp). The double versions
  * are libm's, element by element (double runs check gradients, not speed).
  *
  * Accuracy (tests/test_runtime_vmath.c checks it over every 127th / 101st float of the
@@ -103,11 +105,8 @@ VM_DEFINE_F32(plain, , BPRT_CLONES, VM_PLAIN)
     !defined(BPRT_NO_CLONES) && !(defined(__clang__) && __clang_major__ < 15)
 #define VM_AVX512 __attribute__((target("avx512f")))
 VM_DEFINE_F32(fused, VM_AVX512, VM_AVX512, __builtin_fmaf)
-static int vm_fused(void) {
-    static int has = -1; /* a benign race: every thread stores the same value */
-    if (has < 0) has = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return has;
-}
+#include "kernel.h" /* bprt_isa_id: the GEMM's choice, which BPRT_ISA / bprt_set_isa override */
+static int vm_fused(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #else
 #define vm_fused() 0
 #define exp_n_fused exp_n_plain

@@ -16,3 +16,6 @@ bprt_cmocka_test(test_runtime_vmath ${CMAKE_CURRENT_LIST_DIR}/test_runtime_vmath
 add_executable(gemm_bench ${CMAKE_CURRENT_LIST_DIR}/../bench/gemm_bench.c)
 target_compile_options(gemm_bench PRIVATE ${BP_WARN} -O3)
 target_link_libraries(gemm_bench PRIVATE bprt)
+# the plain (unfused) exp/erf kernels, which CPUs without AVX-512 and --standalone output use
+add_test(NAME test_runtime_vmath_plain COMMAND test_runtime_vmath WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(test_runtime_vmath_plain PROPERTIES ENVIRONMENT BPRT_ISA=avx2)

@@ -376,6 +376,30 @@ static void test_thread_invariance(void **state) {
                      12, "attention");
 }
 
+/* bprt_gemm_adam / bprt_gemm_sgd with K = 1 (batch 1) apply the rank-1 gradient as they
+ * make it: the same bits as bprt_sgemm followed by the plain update, subnormal factors
+ * included (1e-39 x 1e5 must not be flushed to 0). */
+static void test_rank1_update_equals_gemm(void **state) {
+    (void)state;
+    const float as[2][3] = {{0.5f, -2.5f, 3.0f}, {1e-39f, -2.5f, 3.0f}};
+    const float b[5] = {1e5f, 2.0f, -0.0f, 1.5f, 7.0f}, b_sub[5] = {1e5f, 2.0f, -0.0f, 1e-38f, 7.0f};
+    for (int c = 0; c < 4; c++) {
+        const float *a = as[c & 1], *bb = c & 2 ? b_sub : b;
+        for (int adam = 0; adam < 2; adam++) {
+            float p1[15], m1[15], v1[15], p2[15], m2[15], v2[15], g[15], gs[15];
+            for (int i = 0; i < 15; i++) p1[i] = p2[i] = 0.1f * (float)(i - 7), m1[i] = m2[i] = 0.01f * (float)i,
+                                         v1[i] = v2[i] = 0.001f * (float)(i + 1);
+            if (adam) bprt_gemm_adam_f32(1, 0, 3, 5, 1, a, 3, bb, 5, gs, p1, m1, v1, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 3);
+            else bprt_gemm_sgd_f32(1, 0, 3, 5, 1, a, 3, bb, 5, gs, p1, m1, 0.1, 0.9, 0);
+            bprt_sgemm(1, 0, 3, 5, 1, 1, a, 3, bb, 5, 0, g, 5);
+            if (adam) bprt_adam_f32(p2, g, m2, v2, 15, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 3, 1);
+            else bprt_sgd_f32(p2, g, m2, 15, 0.1, 0.9, 0, 1);
+            if (memcmp(p1, p2, sizeof p1) || memcmp(m1, m2, sizeof m1) || (adam && memcmp(v1, v2, sizeof v1)))
+                fail_msg("case %d %s: the rank-1 update differs from GEMM + update", c, adam ? "adam" : "sgd");
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32),
@@ -383,6 +407,7 @@ int main(void) {
         cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_fused_sgd),
         cmocka_unit_test(test_thread_invariance),
+        cmocka_unit_test(test_rank1_update_equals_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
