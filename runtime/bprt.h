@@ -192,6 +192,9 @@ void *bprt_alloc(size_t n);
 /* ---- threads ----------------------------------------------------------------------- */
 /* Number of threads kernels use: BPRT_NUM_THREADS, else all cores. */
 int bprt_threads(void);
+/* Runtime-internal: the team for a kernel of `work` units: bprt_threads() from `min` units
+ * on, else 1; 1 inside a parallel region (the caller is already one of its threads). */
+int bprt_team(size_t work, size_t min);
 void bprt_set_threads(int n);
 
 /* ---- RNG: documented, portable, identical on every machine ---------------------------

@@ -52,8 +52,8 @@ static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; retu
 /* `nt` sizes the team; single-threaded builds ignore it */
 
 /* The row moves of unfold and fold at stride 1 (rows of OW = 14 or 28 floats: per-row loop
- * overhead dominated them) as masked AVX-512 moves of 16 floats, when the CPU has them. The
- * same additions in the same order: the same values. */
+ * overhead dominated them) as masked AVX-512 moves of 16 floats, when the runtime's ISA is
+ * AVX-512. The same additions in the same order: the same values. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_STANDALONE) && \
     !defined(BPRT_NO_CLONES) && !(defined(__clang__) && __clang_major__ < 15)
 #include <immintrin.h>
@@ -74,11 +74,8 @@ __attribute__((target("avx512f"))) static void rows_add_f32(float *g, const floa
             _mm512_mask_storeu_ps(g + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, c + j)));
         }
 }
-static int rows_avx512(void) {
-    static int has = -1; /* a benign race: every thread stores the same value */
-    if (has < 0) has = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return has;
-}
+#include "kernel.h" /* bprt_isa_id: the CPU's ISA, or BPRT_ISA's */
+static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define ROWS_FAST(T) (sizeof(T) == sizeof(float) && rows_avx512())
 #else
 #define ROWS_FAST(T) 0

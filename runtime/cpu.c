@@ -101,6 +101,11 @@ int bprt_threads(void)
     return n;
 }
 
+int bprt_team(size_t work, size_t min)
+{
+    return work < min || omp_in_parallel() ? 1 : bprt_threads();
+}
+
 void bprt_set_threads(int n)
 {
     __atomic_store_n(&threads_current, n >= 1 ? n : threads_default(), __ATOMIC_RELAXED);

@@ -29,7 +29,7 @@ enum { EW_BLOCK = 256 };
 #if defined(_OPENMP)
 #include <omp.h>
 enum { EW_PAR_MIN = 1 << 15 };
-#define EW_TEAM(n) ((n) >= EW_PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1)
+#define EW_TEAM(n) bprt_team(n, EW_PAR_MIN)
 #else
 #define EW_TEAM(n) 1
 #endif

@@ -27,7 +27,7 @@
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #include <omp.h>
 #define LAYERS_PAR_MIN 32768 /* elements below which a kernel stays on one thread */
-static int layers_threads(size_t work) { return work < LAYERS_PAR_MIN || omp_in_parallel() ? 1 : bprt_threads(); }
+static int layers_threads(size_t work) { return bprt_team(work, LAYERS_PAR_MIN); }
 #define PAR_FOR _Pragma("omp parallel for schedule(static) num_threads(layers_threads(work_))")
 #else
 #define PAR_FOR

@@ -35,7 +35,7 @@
  * were just written by this thread's gradient and sit in its caches, and a second thread
  * would first have to pull them over (measured: 2 threads 2.5x slower at batch 1). */
 #define PAR_MIN ((size_t)1 << 20)
-#define PAR_THREADS(n) ((size_t)(n) >= PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1)
+#define PAR_THREADS(n) bprt_team((size_t)(n), PAR_MIN)
 #include "kernel.h" /* bprt_gemm_threads */
 #define GEMM_THREADS(M, N, K) bprt_gemm_threads(M, N, K)
 #else

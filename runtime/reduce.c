@@ -18,7 +18,7 @@ enum { SUM_BLOCK = 128 }; /* double accumulators per block (1 KiB on the stack) 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #include <omp.h>
 enum { SUM_PAR_MIN = 1 << 15 }; /* elements read below which one thread sums */
-static int sum_team(size_t work) { return work < SUM_PAR_MIN || omp_in_parallel() ? 1 : bprt_threads(); }
+static int sum_team(size_t work) { return bprt_team(work, SUM_PAR_MIN); }
 #else
 static int sum_team(size_t work) { (void)work; return 1; }
 #endif

@@ -55,7 +55,7 @@ double bprt_rng_normal(uint64_t seed, uint64_t stream, uint64_t index)
 #ifdef BPRT_RNG_THREADS
 static int fill_threads(size_t n)
 {
-    return n < FILL_PARALLEL_MIN || omp_in_parallel() ? 1 : bprt_threads();
+    return bprt_team(n, FILL_PARALLEL_MIN);
 }
 #endif
 

@@ -228,7 +228,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #include <omp.h>
 enum { VM_PAR_MIN = 1 << 15 }; /* elements below which the rows stay on the calling thread */
-#define ROWS_TEAM(rows, n) ((rows) * (n) >= VM_PAR_MIN && !omp_in_parallel() ? bprt_threads() : 1)
+#define ROWS_TEAM(rows, n) bprt_team((rows) * (n), VM_PAR_MIN)
 #else
 #define ROWS_TEAM(rows, n) 1
 #endif
