@@ -623,13 +623,8 @@ static void emit_matmul(E *e, int id) {
     /* bprt_?gemm_batch over the batch axes (those folded into K left out): extents and
        element strides of A, B and C (0 where broadcast or summed) */
     const Node *ops[2] = {a, b};
-    char *arr[4];
+    char arr[4][4096] = {{0}};
     size_t len[4] = {0, 0, 0, 0};
-    for (int k = 0; k < 4; k++) {
-        arr[k] = malloc(4096);
-        if (!arr[k]) abort();
-        arr[k][0] = 0;
-    }
     int rank = 0, sum = 0;
     for (int f = 0; f < r.rb; f++) {
         const int summed = n->bsum >> f & 1;
@@ -662,7 +657,6 @@ static void emit_matmul(E *e, int id) {
             arr[2], arr[3]);
     fprintf(e->out, "        %s_batch(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, %d, d_, sa_, sb_, sc_, %d);\n    }\n", gemm,
             n->ta, n->tb, q.M, q.N, q.K, q.pa, q.lda, q.pb, q.ldb, out, q.N, rank, sum);
-    for (int k = 0; k < 4; k++) free(arr[k]);
 }
 
 static void emit_transpose(E *e, int id) {

@@ -5,7 +5,8 @@
  * (1..37) and a few larger shapes that take the K-blocked and threaded paths; leading
  * dimensions larger than the minimum; alpha/beta including beta == 0 on a NaN-filled C
  * (C must not be read), alpha == 0 and K == 0 (C only scaled); M == 1 and N == 1 (GEMV);
- * and that the padding between rows of C (columns past N) is never written.
+ * and that the padding between rows of C (columns past N) is never written. Also
+ * bprt_?gemm_batch with broadcast and summed batch axes (test_batched_sums).
  * Tolerance: |c - ref| <= eps * (K + 2) * (|alpha| sum_k |a b| + |beta c|) with eps the
  * type's unit roundoff times 4. */
 #include <math.h>
@@ -203,6 +204,51 @@ static void test_isa_names(void **state)
     assert_true(bprt_threads() >= 1);
 }
 
+/* bprt_dgemm_batch / bprt_sgemm_batch over batch axes {3, 2, 4}: A broadcast over axis 1
+ * (stride 0: consecutive products share it and its packing is reused), B over axis 0, the
+ * summed axes 0 and 2 accumulating into one result per index of axis 1 (beta applied once),
+ * against the naive sum in double; float on 1 and 2 threads gives the same bits. */
+static void test_batched_sums(void **state)
+{
+    (void)state;
+    enum { M = 19, N = 37, K = 41, D0 = 3, D1 = 2, D2 = 4 }; /* 1.4 MFLOP: two threads, one result each */
+    const size_t dims[3] = {D0, D1, D2};
+    const size_t sa[3] = {D2 * M * K, 0, M * K}, sb[3] = {0, D2 * K * N, K * N}, sc[3] = {0, M * N, 0};
+    static double A[D0 * D2 * M * K], B[D1 * D2 * K * N], C[D1 * M * N], R[D1 * M * N];
+    static float Af[D0 * D2 * M * K], Bf[D1 * D2 * K * N], C1[D1 * M * N], C2[D1 * M * N];
+    bprt_fill_uniform_f64(A, D0 * D2 * M * K, -1, 1, 3, 1);
+    bprt_fill_uniform_f64(B, D1 * D2 * K * N, -1, 1, 3, 2);
+    bprt_fill_uniform_f64(C, D1 * M * N, -1, 1, 3, 3);
+    for (size_t i = 0; i < D0 * D2 * M * K; i++) Af[i] = (float)A[i];
+    for (size_t i = 0; i < D1 * D2 * K * N; i++) Bf[i] = (float)B[i];
+    const double alpha = 0.75, beta = -0.5;
+    for (int i1 = 0; i1 < D1; i1++) /* the reference: beta C + alpha sum over i0, i2 */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double acc = 0;
+                for (int i0 = 0; i0 < D0; i0++)
+                    for (int i2 = 0; i2 < D2; i2++)
+                        for (int k = 0; k < K; k++)
+                            acc += A[i0 * sa[0] + i2 * sa[2] + (size_t)i * K + k] *
+                                   B[i1 * sb[1] + i2 * sb[2] + (size_t)k * N + j];
+                R[i1 * sc[1] + (size_t)i * N + j] = beta * C[i1 * sc[1] + (size_t)i * N + j] + alpha * acc;
+            }
+    bprt_dgemm_batch(0, 0, M, N, K, alpha, A, K, B, N, beta, C, N, 3, dims, sa, sb, sc, 5);
+    for (size_t i = 0; i < D1 * M * N; i++)
+        if (fabs(C[i] - R[i]) > 1e-12 * (D0 * D2 * K))
+            fail_msg("dgemm_batch element %zu: %.17g, want %.17g", i, C[i], R[i]);
+    const int threads = bprt_threads();
+    for (int nt = 1; nt <= 2; nt++) {
+        float *Cf = nt == 1 ? C1 : C2;
+        for (size_t i = 0; i < D1 * M * N; i++) Cf[i] = 0.25f;
+        bprt_set_threads(nt);
+        bprt_sgemm_batch(0, 0, M, N, K, 0.75f, Af, K, Bf, N, -0.5f, Cf, N, 3, dims, sa, sb, sc, 5);
+    }
+    bprt_set_threads(threads);
+    assert_memory_equal(C1, C2, sizeof C1);
+    for (size_t i = 0; i < D1 * M * N; i++) assert_true(isfinite(C1[i]) && C1[i] != 0.25f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_transposes_alpha_beta),
         cmocka_unit_test(test_large_threaded),
+        cmocka_unit_test(test_batched_sums),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
