@@ -10,6 +10,7 @@
  * (OpenMP workers persist, so steady-state calls allocate nothing); it is not freed at
  * thread exit. */
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,11 +38,39 @@ static _Thread_local struct {
     size_t cap;
 } scratch_slot[SCRATCH_SLOTS];
 
+/* A thread's buffers are freed when it exits (a pthread key's destructor): OpenMP teams
+ * come and go as the thread count changes, and each worker had packed into its own. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_release(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) {
+        free(scratch_slot[i].p);
+        scratch_slot[i].p = NULL;
+        scratch_slot[i].cap = 0;
+    }
+}
+
+static void scratch_make_key(void)
+{
+    if (pthread_key_create(&scratch_key, scratch_release) != 0)
+        abort(); /* out of keys at startup: nothing sensible to continue with */
+}
+
 /* This thread's buffer number `slot`, 64-byte aligned, at least `bytes` long (contents
  * not kept across growth); NULL if out of memory. */
 static void *scratch(int slot, size_t bytes)
 {
     if (bytes > scratch_slot[slot].cap) {
+        int first = 1; /* this thread's first buffer: have them freed at the thread's exit */
+        for (int i = 0; i < SCRATCH_SLOTS; i++)
+            first &= scratch_slot[i].p == NULL;
+        if (first) {
+            pthread_once(&scratch_once, scratch_make_key);
+            pthread_setspecific(scratch_key, scratch_slot);
+        }
         size_t cap = (bytes + 4095) & ~(size_t)4095;
         void *p = aligned_alloc(64, cap);
         if (!p)
