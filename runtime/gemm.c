@@ -31,6 +31,10 @@
 #define GEMM_DIRECT_B_MAX_M 64 /* up to this many rows of C, a row-major B is not packed */
 #endif
 #define GEMM_MIN_FLOPS_PER_THREAD 4e5 /* below this per thread, use fewer threads */
+/* Below this K a product is bound by writing C, not by its multiply-adds: a second thread
+ * measured no faster at K = 10 and 32 (256 x 256, this machine), slower at 16, and in a
+ * training step slower still (C's lines then move between the cores' caches). */
+#define GEMM_MIN_K_THREADS 32
 
 enum { SCRATCH_SLOTS = 4 };
 static _Thread_local struct {
@@ -120,6 +124,8 @@ static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)
 {
     double flops = 2.0 * M * N * K;
     int nt = bprt_threads();
+    if (K < GEMM_MIN_K_THREADS)
+        return 1;
     if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD)
         nt = (int)(flops / GEMM_MIN_FLOPS_PER_THREAD);
     if (nt > tiles_m * tiles_n)
@@ -210,9 +216,25 @@ static const BprtKernelF64 *const kernels_f64[BPRT_ISA_COUNT] = {
     [BPRT_ISA_AVX512] = &bprt_kernel_f64_avx512,
 };
 
+/* Narrow sets where an ISA has them (NULL: the wide set serves every N). */
+static const BprtKernelF32 *const kernels_f32_narrow[BPRT_ISA_COUNT] = {
+    [BPRT_ISA_AVX512] = &bprt_kernel_f32_avx512_narrow,
+};
+static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
+    [BPRT_ISA_AVX512] = &bprt_kernel_f64_avx512_narrow,
+};
+
+/* The kernel set for N columns: the narrow one when N fits in half a wide tile's columns
+ * and the ISA has one (a 10-wide product on 14 x 32 tiles computes 22 padded columns of
+ * every 32; on 16 x 16 tiles, 6 of 16). */
+#define KERNEL_FOR(wide, narrow, N)                                                          \
+    (narrow[bprt_isa_id()] && 2 * (N) <= wide[bprt_isa_id()]->nr ? narrow[bprt_isa_id()]    \
+                                                                 : wide[bprt_isa_id()])
+
 #define T float
 #define KTYPE BprtKernelF32
 #define KTABLE kernels_f32
+#define KNARROW kernels_f32_narrow
 #define FN bprt_sgemm
 #define DPREFIX(x) sgemm_##x
 #include "gemm_driver.h"
@@ -220,6 +242,7 @@ static const BprtKernelF64 *const kernels_f64[BPRT_ISA_COUNT] = {
 #define T double
 #define KTYPE BprtKernelF64
 #define KTABLE kernels_f64
+#define KNARROW kernels_f64_narrow
 #define FN bprt_dgemm
 #define DPREFIX(x) dgemm_##x
 #include "gemm_driver.h"
@@ -228,7 +251,7 @@ int bprt_gemm_threads(int M, int N, int K)
 {
     if (M <= 1 || N <= 1 || K <= 0 || omp_in_parallel())
         return 1;
-    const BprtKernelF32 *kr = kernels_f32[bprt_isa_id()];
+    const BprtKernelF32 *kr = KERNEL_FOR(kernels_f32, kernels_f32_narrow, N);
     int nt = gemm_team((M + kr->mr - 1) / kr->mr, (N + kr->nr - 1) / kr->nr, M, N, K);
     return nt < 1 ? 1 : nt;
 }

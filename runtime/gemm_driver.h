@@ -20,7 +20,7 @@
  * alpha == 0 or K == 0 only scale C (A and B are not read). beta == 0 never reads C.
  *
  * The includer defines T, KTYPE (kernel set type), KTABLE (array of kernel sets indexed by
- * BprtIsa), FN (the exported name) and DPREFIX(x) (unique static names); they are
+ * BprtIsa), KNARROW (the narrow sets, for N up to half a wide tile; NULL entries: none), FN (the exported name) and DPREFIX(x) (unique static names); they are
  * #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
  * MC_MAX_BYTES, NC_MAX, GEMM_MIN_FLOPS_PER_THREAD. */
 
@@ -231,7 +231,7 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
         DPREFIX(scale)(M, N, beta, C, ldc);
         return;
     }
-    const KTYPE *kr = KTABLE[bprt_isa_id()];
+    const KTYPE *kr = KERNEL_FOR(KTABLE, KNARROW, N);
     if (M == 1) {
         DPREFIX(gemv_row)(kr, transA, transB, N, K, alpha, A, lda, B, ldb, beta, C);
         return;
@@ -291,5 +291,6 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
 #undef T
 #undef KTYPE
 #undef KTABLE
+#undef KNARROW
 #undef FN
 #undef DPREFIX

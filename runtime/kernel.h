@@ -49,6 +49,10 @@ BPRT_KERNEL_SET(double, BprtKernelF64)
 
 extern const BprtKernelF32 bprt_kernel_f32_generic, bprt_kernel_f32_avx2, bprt_kernel_f32_avx512;
 extern const BprtKernelF64 bprt_kernel_f64_generic, bprt_kernel_f64_avx2, bprt_kernel_f64_avx512;
+/* AVX-512 sets with one vector per tile row, for products of at most half the wide set's
+ * columns (the driver's choice). */
+extern const BprtKernelF32 bprt_kernel_f32_avx512_narrow;
+extern const BprtKernelF64 bprt_kernel_f64_avx512_narrow;
 
 /* The number of threads bprt_sgemm's tiles use for an M x N x K product (1 for a
  * matrix-vector product or inside a parallel region). */

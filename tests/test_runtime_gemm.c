@@ -179,6 +179,8 @@ static void test_large_threaded(void **state)
         {1, 0, 784, 100, 64, 1, 0.5, 0},  /* weight-gradient shape */
         {0, 1, 64, 784, 256, 1, 0, 0},    /* input-gradient shape */
         {0, 0, 300, 1, 1000, 1, 0, 3},    {1, 1, 1, 300, 1000, -1, 2, 1},
+        {0, 0, 300, 10, 790, 1, 0, 2},    /* narrow tiles (a classifier layer), K blocks */
+        {1, 0, 260, 7, 300, -0.5, 1, 1},  /* narrow, fused-update shape, threads */
     };
     for (int threads = 1; threads <= 3; threads++) {
         bprt_set_threads(threads);
