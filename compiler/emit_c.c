@@ -33,6 +33,8 @@ typedef struct E {
     char **leaf_idx;   /* while emitting a grouped broadcast loop: each leaf's index, in visit order */
     int *leaf_next;    /* the next leaf's position in leaf_idx */
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
+    int *epilogue;     /* per MATMUL node: the elementwise node its GEMM computes as an epilogue, or -1 */
+    char *in_epilogue; /* per node: 1 if a GEMM's epilogue computes it (not emitted on its own) */
 } E;
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
@@ -602,6 +604,111 @@ static void gemm_args(const E *e, const Node *n, const MatmulRun *r, GemmArgs *q
     dim_c(b->shape.d[b->shape.rank - 1], &g->syms, q->ldb, sizeof q->ldb);
 }
 
+/* ---- GEMM epilogues ----
+ * An elementwise node emitted right after a single GEMM (nothing in between), of the
+ * product's shape, whose fused tree reads the product and otherwise only arrays of its
+ * shape, row vectors along its last axis (a bias) and scalars, is computed by the GEMM's
+ * threads on each finished block of C (bprt_?gemm_ew), not by a pass of its own over
+ * memory: relu(x @ W + b) in a forward pass, g @ W^T * step(h) in a backward one. Not when
+ * its output shares storage with the product's operands (the GEMM still reads them) or
+ * with a leaf read at other elements (a broadcast row), nor with --standalone (no ew.c). */
+enum { EP_SCALAR, EP_FULL, EP_ROW };
+
+static int epilogue_leaf_kind(const Graph *g, const Node *leaf, const Shape *out) {
+    if (is_scalar_like(leaf)) return EP_SCALAR;
+    if (shape_eq(&leaf->shape, out)) return EP_FULL;
+    const Shape *s = &leaf->shape;
+    if (s->rank < 1 || s->rank > out->rank || !dim_eq(s->d[s->rank - 1], out->d[out->rank - 1])) return -1;
+    for (int ax = 0; ax + 1 < s->rank; ax++)
+        if (!dim_is(s->d[ax], 1)) return -1;
+    (void)g;
+    return EP_ROW;
+}
+
+static int epilogue_ok(const E *e, int mm, int u) {
+    enum { MAXL = BPRT_EW_MAX_LEAVES };
+    const Graph *g = e->g;
+    const Node *m = &g->nodes[mm], *n = &g->nodes[u];
+    const OpKind k = op_info[n->op].kind;
+    if ((k != OK_UNARY && k != OK_BINARY) || n->op == OP_BROADCAST || !shape_eq(&m->shape, &n->shape)) return 0;
+    MatmulRun r;
+    matmul_run(g, m, &r);
+    if (!r.single || m->bsum) return 0;
+    int leaves[MAXL + 1];
+    int nl = fused_leaves(e, u, u, leaves, 0, MAXL + 1), reads_product = 0;
+    if (nl > MAXL) return 0;
+    char out[96], p[96], a[96], b[96];
+    ptr(e, u, out, sizeof out);
+    if (!strcmp(out, ptr(e, m->in[0], a, sizeof a)) || !strcmp(out, ptr(e, m->in[1], b, sizeof b))) return 0;
+    for (int l = 0; l < nl; l++) {
+        const Node *ln = &g->nodes[leaves[l]];
+        int kind = epilogue_leaf_kind(g, ln, &n->shape);
+        if (kind < 0) return 0;
+        reads_product |= leaves[l] == mm;
+        if (kind != EP_FULL && ln->op != OP_CONST && ln->op != OP_DIMVAL && !strcmp(out, ptr(e, leaves[l], p, sizeof p)))
+            return 0;
+    }
+    if (!reads_product) return 0;
+    EwProg *prog = calloc(1, sizeof *prog);
+    if (!prog) abort();
+    int ok = ew_build(e, prog, u, u) && prog->maxdepth <= BPRT_EW_DEPTH && prog->nleaf == nl;
+    free(prog);
+    return ok;
+}
+
+/* Pairs each GEMM with the node it can compute as an epilogue (emission order is node order). */
+static void plan_epilogues(E *e) {
+    const Graph *g = e->g;
+    e->epilogue = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    e->in_epilogue = arena_alloc(g->arena, (size_t)g->n + 1);
+    for (int i = 0; i < g->n; i++) e->epilogue[i] = -1;
+    if (e->o->standalone) return;
+    for (int i = 0; i < g->n; i++) {
+        if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i])) continue;
+        int u = i + 1;
+        while (u < g->n && (op_info[g->nodes[u].op].kind == OK_LEAF || e->fuse_user[u] >= 0 || (e->fused && e->fused[u])))
+            u++;
+        if (u < g->n && epilogue_ok(e, i, u)) {
+            e->epilogue[i] = u;
+            e->in_epilogue[u] = 1;
+        }
+    }
+}
+
+static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout) {
+    enum { MAXL = BPRT_EW_MAX_LEAVES };
+    const Graph *g = e->g;
+    const Node *n = &g->nodes[id];
+    const int u = e->epilogue[id];
+    const Node *un = &g->nodes[u];
+    int leaves[MAXL], vec[MAXL] = {0};
+    int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
+    char out[96], p[96];
+    ptr(e, u, out, sizeof out);
+    for (int l = 0; l < nl; l++) vec[l] = epilogue_leaf_kind(g, &g->nodes[leaves[l]], &un->shape) != EP_SCALAR;
+    fprintf(e->out, "    /* %%%d = %s%s, on each finished block of the product */\n    {\n", u,
+            un->adjoint ? "adjoint " : "", op_info[un->op].name);
+    int ncode = ew_emit_tables(e, u, vec, nl);
+    BP_ASSERT(ncode > 0); /* epilogue_ok built the same program */
+    fprintf(e->out, "        const real *l_[] = {");
+    for (int l = 0; l < nl; l++) {
+        const Node *ln = &g->nodes[leaves[l]];
+        if (ln->op == OP_CONST || ln->op == OP_DIMVAL) fprintf(e->out, "%s0", l ? ", " : "");
+        else fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
+    }
+    fprintf(e->out, "%s};\n        const ptrdiff_t ld_[] = {", nl ? "" : "0");
+    for (int l = 0; l < nl; l++) { /* a full leaf's rows are N long; the others stay put */
+        if (epilogue_leaf_kind(g, &g->nodes[leaves[l]], &un->shape) == EP_FULL)
+            fprintf(e->out, "%s(ptrdiff_t)%s", l ? ", " : "", q->N);
+        else fprintf(e->out, "%s0", l ? ", " : "");
+    }
+    fprintf(e->out, "%s};\n", nl ? "" : "0");
+    fprintf(e->out,
+            "        %s_ew(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, c_, %d, k_, l_, %d, ld_, v_, %s, %s);\n    }\n",
+            e->o->f64 ? "bprt_dgemm" : "bprt_sgemm", n->ta, n->tb, q->M, q->N, q->K, q->pa, q->lda, q->pb, q->ldb,
+            cout, q->N, ncode, nl, out, q->N);
+}
+
 /* A batched product is a loop of GEMMs over the full batch shape; over summed axes the
  * products accumulate into one result matrix (beta = 1 after the first), or fold into K. */
 static void emit_matmul(E *e, int id) {
@@ -615,6 +722,10 @@ static void emit_matmul(E *e, int id) {
     gemm_args(e, n, &r, &q);
     ptr(e, id, out, sizeof out);
     const char *gemm = e->o->f64 ? "bprt_dgemm" : "bprt_sgemm";
+    if (r.single && e->epilogue && e->epilogue[id] >= 0) {
+        emit_gemm_epilogue(e, id, &q, out);
+        return;
+    }
     if (r.single) {
         fprintf(e->out, "    %s(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s);\n", gemm, n->ta, n->tb, q.M, q.N, q.K,
                 q.pa, q.lda, q.pb, q.ldb, out, q.N);
@@ -1204,6 +1315,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
         mark_fused(e.g, e.fused);
     }
     setup_plan(&e);
+    plan_epilogues(&e);
     Graph *g = e.g;
     char wsname[128];
     snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, variant_name[v]);
@@ -1228,7 +1340,8 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i])) continue;
+        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i]) || e.in_epilogue[i])
+            continue;
         char s[160];
         emit_line(&e, n->loc);
         fprintf(out, "    /* %%%d = %s%s %s%s%s */\n", i, n->adjoint ? "adjoint " : "", op_info[n->op].name,
@@ -1320,6 +1433,14 @@ static const char *runtime_decls =
     "                int lda, const float *B, int ldb, float beta, float *C, int ldc);\n"
     "void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A,\n"
     "                int lda, const double *B, int ldb, double beta, double *C, int ldc);\n"
+    "void bprt_sgemm_ew(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,\n"
+    "                   const float *B, int ldb, float beta, float *C, int ldc, const int32_t *code,\n"
+    "                   int ncode, const double *konst, const float *const *leaf, int nleaf,\n"
+    "                   const ptrdiff_t *ld, const unsigned char *vec, float *out, ptrdiff_t ldo);\n"
+    "void bprt_dgemm_ew(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,\n"
+    "                   const double *B, int ldb, double beta, double *C, int ldc, const int32_t *code,\n"
+    "                   int ncode, const double *konst, const double *const *leaf, int nleaf,\n"
+    "                   const ptrdiff_t *ld, const unsigned char *vec, double *out, ptrdiff_t ldo);\n"
     "void bprt_sgemm_batch(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,\n"
     "                      const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,\n"
     "                      const size_t *sa, const size_t *sb, const size_t *sc, int sum);\n"

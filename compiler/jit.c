@@ -72,6 +72,8 @@ static const struct {
     {"bprt_sum_axis_f64", (void *)bprt_sum_axis_f64},
     {"bprt_transpose_f32", (void *)bprt_transpose_f32},
     {"bprt_transpose_f64", (void *)bprt_transpose_f64},
+    {"bprt_sgemm_ew", (void *)bprt_sgemm_ew},
+    {"bprt_dgemm_ew", (void *)bprt_dgemm_ew},
     {"bprt_ew_f32", (void *)bprt_ew_f32},
     {"bprt_ew_f64", (void *)bprt_ew_f64},
 #define LAYER_SYMS(S)                                                                              \

@@ -26,6 +26,22 @@ void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const 
 void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A,
                 int lda, const double *B, int ldb, double beta, double *C, int ldc);
 
+/* With an epilogue: then out[i, j] (row stride ldo) = an elementwise program (bprt_ew's
+ * code, konst) over nleaf leaves, leaf k read at leaf[k] + i*ld[k] + (vec[k] ? j : 0):
+ * a matrix (ld = its row length; C itself can be one), a row vector (ld 0, vec 1: a bias)
+ * or a scalar (ld 0, vec 0). Each block of C is finished and its part of out written by the
+ * thread that computed it, while the block is in that core's cache (bias + activation
+ * after a layer's product, the activation's derivative after an input gradient's). out
+ * may be C; the leaves other than C must not overlap out except at the same elements. */
+void bprt_sgemm_ew(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc, const int32_t *code,
+                   int ncode, const double *konst, const float *const *leaf, int nleaf,
+                   const ptrdiff_t *ld, const unsigned char *vec, float *out, ptrdiff_t ldo);
+void bprt_dgemm_ew(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
+                   const double *B, int ldb, double beta, double *C, int ldc, const int32_t *code,
+                   int ncode, const double *konst, const double *const *leaf, int nleaf,
+                   const ptrdiff_t *ld, const unsigned char *vec, double *out, ptrdiff_t ldo);
+
 /* A batch of them (gemm_batch.c): over batch axes f < rank of extents dims[f], the
  * operands and C advance by sa[f], sb[f], sc[f] elements (0: broadcast); the axes in the
  * bitmask sum accumulate into one C (sc[f] = 0; beta for the first product, then 1).
@@ -102,12 +118,22 @@ enum {
     BPRT_EW_GELU, BPRT_EW_SOFTPLUS, BPRT_EW_POWI, BPRT_EW_SIGN, BPRT_EW_STEP, BPRT_EW_LEAKY_STEP,
     BPRT_EW_GELU_GRAD, BPRT_EW_ADD, BPRT_EW_SUB, BPRT_EW_MUL, BPRT_EW_DIV, BPRT_EW_POW,
     BPRT_EW_MAXIMUM, BPRT_EW_MINIMUM, BPRT_EW_GT, BPRT_EW_EQ,
-    BPRT_EW_DEPTH = 8 /* the deepest stack a program may use */
+    BPRT_EW_DEPTH = 8,      /* the deepest stack a program may use */
+    BPRT_EW_MAX_LEAVES = 32 /* leaves of a program run by rows (bprt_ew_rows, GEMM epilogues) */
 };
 void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,
                  const unsigned char *vec, size_t n, float *out);
 void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,
                  const unsigned char *vec, size_t n, double *out);
+/* The program over a block of rows (on the calling thread): row r reads leaf[k] + r*ld[k]
+ * (ld[k] = 0: the same row vector or scalar for every row) and writes n elements at
+ * out + r*ldo. At most BPRT_EW_MAX_LEAVES leaves. */
+void bprt_ew_rows_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,
+                      int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows, size_t n,
+                      float *out, ptrdiff_t ldo);
+void bprt_ew_rows_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,
+                      int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows, size_t n,
+                      double *out, ptrdiff_t ldo);
 
 /* ---- convolution (conv.c: layouts, threads) ---------------------------------------------
  * scratch: BPRT_CONV_SLOTS * (C*KH*KW * OH*OW + C*(H + 2 pad)*(W + 2 pad)) reals of the

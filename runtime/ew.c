@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bprt.h"
@@ -156,6 +157,33 @@ enum { EW_PAR_MIN = 1 << 15 };
             if (rd[0] != out + i0) memmove(out + i0, rd[0], sizeof(T) * w);                        \
         next_##SUF:;                                                                               \
         }                                                                                          \
+    }                                                                                              \
+    /* rows x n elements, on the calling thread: row r reads leaf[k] + r*ld[k] and writes    \
+       out + r*ldo (a GEMM epilogue's block: ld = the row length for a matrix, 0 for a row   \
+       vector or a scalar) */                                                                \
+    EW_CLONES static void ew_rows_##SUF(const int32_t *code, int ncode, const double *konst,      \
+                                        const T *const *leaf, int nleaf, const ptrdiff_t *ld,    \
+                                        const unsigned char *vec, size_t rows, size_t n, T *out, \
+                                        ptrdiff_t ldo) {                                         \
+        const T *lr[BPRT_EW_MAX_LEAVES];                                                         \
+        int flat = ldo == (ptrdiff_t)n; /* whole rows of matrices alone: one run of rows*n */     \
+        for (int k = 0; k < nleaf; k++) flat &= vec[k] ? ld[k] == (ptrdiff_t)n : ld[k] == 0;      \
+        if (flat) {                                                                                \
+            ew_blocks_##SUF(code, ncode, konst, leaf, vec, rows * n, out, 0,                       \
+                            (rows * n + EW_BLOCK - 1) / EW_BLOCK);                                 \
+            return;                                                                                \
+        }                                                                                          \
+        const size_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;                                           \
+        for (size_t r = 0; r < rows; r++) {                                                        \
+            for (int k = 0; k < nleaf; k++) lr[k] = leaf[k] ? leaf[k] + (ptrdiff_t)r * ld[k] : leaf[k]; \
+            ew_blocks_##SUF(code, ncode, konst, lr, vec, n, out + (ptrdiff_t)r * ldo, 0, nb);       \
+        }                                                                                          \
+    }                                                                                              \
+    void bprt_ew_rows_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf, \
+                            int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows,  \
+                            size_t n, T *out, ptrdiff_t ldo) {                                     \
+        if (nleaf > BPRT_EW_MAX_LEAVES) abort(); /* the compiler emits at most that many */       \
+        ew_rows_##SUF(code, ncode, konst, leaf, nleaf, ld, vec, rows, n, out, ldo);               \
     }                                                                                              \
     void bprt_ew_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf,  \
                        const unsigned char *vec, size_t n, T *out) {                               \

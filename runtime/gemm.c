@@ -236,6 +236,8 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define KTABLE kernels_f32
 #define KNARROW kernels_f32_narrow
 #define FN bprt_sgemm
+#define FNEW bprt_sgemm_ew
+#define EWROWS bprt_ew_rows_f32
 #define DPREFIX(x) sgemm_##x
 #include "gemm_driver.h"
 
@@ -244,6 +246,8 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define KTABLE kernels_f64
 #define KNARROW kernels_f64_narrow
 #define FN bprt_dgemm
+#define FNEW bprt_dgemm_ew
+#define EWROWS bprt_ew_rows_f64
 #define DPREFIX(x) dgemm_##x
 #include "gemm_driver.h"
 

@@ -13,6 +13,8 @@
  *           for ir in mc by mr: tile         A micro-panel kc x mr, C tile in registers
  * Packing reads op(A) / op(B) through the transpose flags, so the kernel sees one layout.
  * kc is K split into equal blocks of at most KC_MAX (no thin remainder block).
+ * An epilogue (FNEW) runs on each mc x nc block of C after its last K block, on the thread
+ * that computed it.
  * Threads: the C grid of tiles is cut into tm x tn rectangles, one per OpenMP thread,
  * each running the serial nest above with its own packing buffers; problems under
  * GEMM_MIN_FLOPS_PER_THREAD per thread use fewer threads, tiny ones run inline.
@@ -20,8 +22,9 @@
  * alpha == 0 or K == 0 only scale C (A and B are not read). beta == 0 never reads C.
  *
  * The includer defines T, KTYPE (kernel set type), KTABLE (array of kernel sets indexed by
- * BprtIsa), KNARROW (the narrow sets, for N up to half a wide tile; NULL entries: none), FN (the exported name) and DPREFIX(x) (unique static names); they are
- * #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
+ * BprtIsa), KNARROW (the narrow sets, for N up to half a wide tile; NULL entries: none),
+ * FN and FNEW (the exported names, without and with an epilogue), EWROWS (bprt_ew_rows_f32
+ * or _f64) and DPREFIX(x) (unique static names); they are #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
  * MC_MAX_BYTES, NC_MAX, GEMM_MIN_FLOPS_PER_THREAD. */
 
 /* C[M,N] *= beta; beta == 0 stores zeros without reading C. */
@@ -37,6 +40,30 @@ static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++)
             C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+}
+
+/* An epilogue (bprt_?gemm_ew): the elementwise program over finished blocks of C. */
+typedef struct DPREFIX(Ep) {
+    const int32_t *code;
+    int ncode, nleaf;
+    const double *konst;
+    const T *const *leaf;
+    const ptrdiff_t *ld;
+    const unsigned char *vec;
+    T *out;
+    ptrdiff_t ldo;
+} DPREFIX(Ep);
+
+/* The epilogue over rows [i0, i1) x columns [j0, j1) of C (absolute coordinates). */
+static void DPREFIX(ep_run)(const DPREFIX(Ep) *ep, int i0, int i1, int j0, int j1)
+{
+    if (!ep || i0 >= i1 || j0 >= j1)
+        return;
+    const T *lv[BPRT_EW_MAX_LEAVES];
+    for (int k = 0; k < ep->nleaf; k++)
+        lv[k] = ep->leaf[k] ? ep->leaf[k] + (ptrdiff_t)i0 * ep->ld[k] + (ep->vec[k] ? j0 : 0) : NULL;
+    EWROWS(ep->code, ep->ncode, ep->konst, lv, ep->nleaf, ep->ld, ep->vec, (size_t)(i1 - i0),
+           (size_t)(j1 - j0), ep->out + (ptrdiff_t)i0 * ep->ldo + j0, ep->ldo);
 }
 
 /* Row r0 of panel p when n rows are cut into np panels of at most mr rows, as evenly as
@@ -87,7 +114,7 @@ static void DPREFIX(pack_b)(const KTYPE *kr, int tB, const T *B, ptrdiff_t ldb, 
  * panel. */
 static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K, T alpha,
                             const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
-                            ptrdiff_t ldc)
+                            ptrdiff_t ldc, const DPREFIX(Ep) *ep, int m0, int n0)
 {
     const int mr = kr->mr, nr = kr->nr;
     const int kc_limit = (int)(KC_MAX_BYTES / sizeof(T));
@@ -154,6 +181,8 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
                                  C + (ptrdiff_t)(ic + r0) * ldc + jc + jr, ldc, alpha, bet);
                     }
                 }
+                if (ep && pc + kc >= K) /* this block of C is final: its epilogue, while cached */
+                    DPREFIX(ep_run)(ep, m0 + ic, m0 + ic + mc, n0 + jc, n0 + jc + nc);
             }
         }
     }
@@ -222,23 +251,26 @@ static void DPREFIX(gemv_col)(const KTYPE *kr, int tA, int tB, int M, int K, T a
     }
 }
 
-void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
-        int ldb, T beta, T *C, int ldc)
+/* The product; with ep, the blocked nest runs the epilogue on each finished block and this
+ * returns 1; the other paths (no blocks) return 0 and leave the epilogue to the caller. */
+static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, const T *A,
+                          int lda, const T *B, int ldb, T beta, T *C, int ldc,
+                         const DPREFIX(Ep) *ep)
 {
     if (M <= 0 || N <= 0)
-        return;
+        return 1;
     if (K <= 0 || alpha == 0) {
         DPREFIX(scale)(M, N, beta, C, ldc);
-        return;
+        return 0;
     }
     const KTYPE *kr = KERNEL_FOR(KTABLE, KNARROW, N);
     if (M == 1) {
         DPREFIX(gemv_row)(kr, transA, transB, N, K, alpha, A, lda, B, ldb, beta, C);
-        return;
+        return 0;
     }
     if (N == 1) {
         DPREFIX(gemv_col)(kr, transA, transB, M, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
+        return 0;
     }
 
     int tiles_m = (M + kr->mr - 1) / kr->mr, tiles_n = (N + kr->nr - 1) / kr->nr;
@@ -254,16 +286,16 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
                 for (int j = 0; j < N; j++)
                     c[j] = s * B[j];
             }
-            return;
+            return 0;
         }
         DPREFIX(scale)(M, N, beta, C, ldc);
         for (int i = 0; i < M; i++)
             kr->axpy(N, alpha * A[transA ? i : (ptrdiff_t)i * lda], B, C + (ptrdiff_t)i * ldc);
-        return;
+        return 0;
     }
     if (nt <= 1 || omp_in_parallel()) {
-        DPREFIX(serial)(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
+        DPREFIX(serial)(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, 0, 0);
+        return 1;
     }
 #pragma omp parallel num_threads(nt)
     {
@@ -283,9 +315,28 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
             const T *a = transA ? A + m0 : A + (ptrdiff_t)m0 * lda;
             const T *b = transB ? B + (ptrdiff_t)n0 * ldb : B + n0;
             DPREFIX(serial)(kr, transA, transB, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb,
-                            beta, C + (ptrdiff_t)m0 * ldc + n0, ldc);
+                            beta, C + (ptrdiff_t)m0 * ldc + n0, ldc, ep, m0, n0);
         }
     }
+    return 1;
+}
+
+void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
+        int ldb, T beta, T *C, int ldc)
+{
+    DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void FNEW(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
+          int ldb, T beta, T *C, int ldc, const int32_t *code, int ncode, const double *konst,
+          const T *const *leaf, int nleaf, const ptrdiff_t *ld, const unsigned char *vec, T *out,
+          ptrdiff_t ldo)
+{
+    if (nleaf > BPRT_EW_MAX_LEAVES)
+        abort(); /* the compiler emits at most that many */
+    const DPREFIX(Ep) ep = {code, ncode, nleaf, konst, leaf, ld, vec, out, ldo};
+    if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep))
+        DPREFIX(ep_run)(&ep, 0, M, 0, N);
 }
 
 #undef T
@@ -293,4 +344,6 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
 #undef KTABLE
 #undef KNARROW
 #undef FN
+#undef FNEW
+#undef EWROWS
 #undef DPREFIX

@@ -268,6 +268,45 @@ static void test_batch_sums_folded_into_matmul(void **state) {
     free(raw);
 }
 
+/* The C source bpc emits for src (standalone: --standalone's runtime parts). */
+static char *emit_source(const char *src, int standalone) {
+    Arena *a = arena_new();
+    Diag d;
+    char *txt = NULL;
+    size_t len = 0;
+    diag_init(&d, stderr);
+    const char *name = diag_add_source(&d, "s.bp", src);
+    CompileOptions co = {.optimize = 1};
+    Graph *g = bpc_compile(a, &d, name, src, &co);
+    assert_non_null(g);
+    FILE *f = open_memstream(&txt, &len);
+    EmitOptions eo = {.standalone = standalone};
+    emit_c_source(f, g, &eo);
+    fclose(f);
+    diag_free(&d);
+    arena_free(a);
+    return txt;
+}
+
+/* Bias + relu after a layer's product, and the relu's derivative after the input gradient's,
+ * are GEMM epilogues (no pass of their own); not in --standalone output (no ew.c there).
+ * That the values are right is what every gradient test of a network checks. */
+static void test_gemm_epilogues(void **state) {
+    (void)state;
+    const char *src = "input x[B, 12]\ninput y[B] : int\nparam W1[12, 16] = he\nparam b1[16]\n"
+                      "param W2[16, 4] = xavier\nparam b2[4]\nh = relu(x @ W1 + b1)\n"
+                      "loss cross_entropy(h @ W2 + b2, y)\noptimizer sgd(lr = 0.1)\n";
+    char *c = emit_source(src, 0);
+    assert_true(count(c, "= relu, on each finished block of the product") >= 3); /* forward, grad, step */
+    assert_true(count(c, "= adjoint mul, on each finished block of the product") >= 1); /* step */
+    assert_int_equal(count(c, "bprt_sgemm_ew("), count(c, "on each finished block of the product"));
+    free(c);
+    char *sa = emit_source(src, 1);
+    assert_int_equal(count(sa, "on each finished block"), 0);
+    assert_true(count(sa, "= relu [") >= 3);
+    free(sa);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example),
@@ -282,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_transpose_folded_into_matmul),
         cmocka_unit_test(test_batch_sums_folded_into_matmul),
+        cmocka_unit_test(test_gemm_epilogues),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

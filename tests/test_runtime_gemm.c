@@ -6,7 +6,8 @@
  * dimensions larger than the minimum; alpha/beta including beta == 0 on a NaN-filled C
  * (C must not be read), alpha == 0 and K == 0 (C only scaled); M == 1 and N == 1 (GEMV);
  * and that the padding between rows of C (columns past N) is never written. Also
- * bprt_?gemm_batch with broadcast and summed batch axes (test_batched_sums).
+ * bprt_?gemm_batch with broadcast and summed batch axes (test_batched_sums), and
+ * bprt_?gemm_ew's epilogue against the product then bprt_ew (test_gemm_epilogue).
  * Tolerance: |c - ref| <= eps * (K + 2) * (|alpha| sum_k |a b| + |beta c|) with eps the
  * type's unit roundoff times 4. */
 #include <math.h>
@@ -251,6 +252,78 @@ static void test_batched_sums(void **state)
     for (size_t i = 0; i < D1 * M * N; i++) assert_true(isfinite(C1[i]) && C1[i] != 0.25f);
 }
 
+/* bprt_?gemm_ew: out = relu(C + b[j]) * X + s (C the product, b a row vector, X a matrix of
+ * C's shape, s a scalar) computed by the GEMM's epilogue, against bprt_?gemm then bprt_ew
+ * over the whole matrix: the same bits, on every path of the driver (blocked and threaded,
+ * several row blocks, narrow tiles, M == 1, N == 1, K == 1, K == 0) and with out == C. */
+static const int32_t ep_code[] = {BPRT_EW_LEAF, 0, BPRT_EW_LEAF, 1, BPRT_EW_ADD, BPRT_EW_RELU,
+                                  BPRT_EW_LEAF, 2, BPRT_EW_MUL,  BPRT_EW_LEAF, 3, BPRT_EW_ADD};
+enum { EP_NCODE = sizeof ep_code / sizeof ep_code[0] };
+
+#define EP_CASE(T, SUF)                                                                            \
+    static void ep_case_##SUF(int M, int N, int K, int tA, int in_place)                          \
+    {                                                                                              \
+        size_t na = (size_t)M * K + 1, nb = (size_t)K * N + 1, nc = (size_t)M * N;                 \
+        T *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);   \
+        T *X = malloc(nc * sizeof *X), *bias = malloc((size_t)N * sizeof *bias);                  \
+        T *R = malloc(nc * sizeof *R), *O = malloc(nc * sizeof *O), s = (T)0.125;                 \
+        double tmp[4096];                                                                          \
+        for (size_t i = 0; i < na || i < nb || i < nc; i += 4096) { /* values in [-1, 1) */       \
+            size_t w = 4096;                                                                       \
+            bprt_fill_uniform_f64(tmp, w, -1, 1, 11, i);                                           \
+            for (size_t k = 0; k < w; k++) {                                                       \
+                if (i + k < na) A[i + k] = (T)tmp[k];                                              \
+                if (i + k < nb) B[i + k] = (T)tmp[(k + 7) % w];                                    \
+                if (i + k < nc) X[i + k] = (T)tmp[(k + 13) % w];                                   \
+                if (i + k < (size_t)N) bias[i + k] = (T)tmp[(k + 29) % w] * (T)4;                  \
+            }                                                                                      \
+        }                                                                                          \
+        const double konst[1] = {0};                                                               \
+        const unsigned char vec[4] = {1, 1, 1, 0};                                                 \
+        const ptrdiff_t ld[4] = {N, 0, N, 0};                                                      \
+        int lda = tA ? M : K;                                                                      \
+        bprt_##SUF##gemm(tA, 0, M, N, K, (T)1, A, lda, B, N, (T)0, R, N);                          \
+        for (int i = 0; i < M; i++) { /* row by row: the bias broadcasts over rows */             \
+            const T *lr[4] = {R + (size_t)i * N, bias, X + (size_t)i * N, &s};                     \
+            bprt_ew_##SUF##_ref(ep_code, EP_NCODE, konst, lr, vec, (size_t)N, R + (size_t)i * N);  \
+        }                                                                                          \
+        const T *lo[4] = {C, bias, X, &s};                                                         \
+        bprt_##SUF##gemm_ew(tA, 0, M, N, K, (T)1, A, lda, B, N, (T)0, C, N, ep_code, EP_NCODE,    \
+                            konst, lo, 4, ld, vec, in_place ? C : O, N);                           \
+        const T *got = in_place ? C : O;                                                           \
+        for (size_t i = 0; i < nc; i++)                                                            \
+            if (memcmp(&got[i], &R[i], sizeof(T)) != 0)                                            \
+                fail_msg(#SUF "gemm_ew M=%d N=%d K=%d tA=%d in_place=%d: element %zu = %.9g, want %.9g", \
+                         M, N, K, tA, in_place, i, (double)got[i], (double)R[i]);                  \
+        free(A), free(B), free(C), free(X), free(bias), free(R), free(O);                         \
+    }
+#define bprt_ew_s_ref bprt_ew_f32
+#define bprt_ew_d_ref bprt_ew_f64
+EP_CASE(float, s)
+EP_CASE(double, d)
+
+static void test_gemm_epilogue(void **state)
+{
+    (void)state;
+    static const int shapes[][4] = {
+        {300, 200, 300, 0}, {520, 70, 96, 1}, /* blocked, threaded; several row blocks (mc) */
+        {130, 90, 1100, 0},                   /* three K blocks: the epilogue after the last */
+        {256, 10, 256, 0},  {33, 7, 5, 1},    /* narrow tiles */
+        {1, 37, 29, 0},     {33, 1, 29, 1},   /* M == 1, N == 1 */
+        {64, 50, 1, 1},     {9, 11, 0, 0},    /* K == 1 (rank 1), K == 0 */
+    };
+    const int threads = bprt_threads();
+    for (int nt = 1; nt <= 2; nt++) {
+        bprt_set_threads(nt);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            for (int in_place = 0; in_place < 2; in_place++) {
+                ep_case_s(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], in_place);
+                ep_case_d(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], in_place);
+            }
+    }
+    bprt_set_threads(threads);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_transposes_alpha_beta),
         cmocka_unit_test(test_large_threaded),
         cmocka_unit_test(test_batched_sums),
+        cmocka_unit_test(test_gemm_epilogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
