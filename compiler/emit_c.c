@@ -656,21 +656,62 @@ static int epilogue_ok(const E *e, int mm, int u) {
     return ok;
 }
 
-/* Pairs each GEMM with the node it can compute as an epilogue (emission order is node order). */
+/* The next node after i that the emission loop emits on its own (g->n if none). */
+static int next_emitted(const E *e, int i) {
+    const Graph *g = e->g;
+    int u = i + 1;
+    while (u < g->n && (op_info[g->nodes[u].op].kind == OK_LEAF || e->fuse_user[u] >= 0 || (e->fused && e->fused[u]) ||
+                        e->in_epilogue[u]))
+        u++;
+    return u;
+}
+
+/* Can the node u, computed at the GEMM i's place, run before the products between them
+ * (bet[0..nb))? They must not be its leaves, and must neither read nor write its output's
+ * storage (the plan may have given u a buffer that one of them reads for the last time). */
+static int epilogue_moves_past(const E *e, int u, const int *bet, int nb) {
+    enum { MAXL = BPRT_EW_MAX_LEAVES };
+    const Graph *g = e->g;
+    int leaves[MAXL];
+    int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
+    char out[96], p[96];
+    ptr(e, u, out, sizeof out);
+    for (int k = 0; k < nb; k++) {
+        const Node *x = &g->nodes[bet[k]];
+        for (int l = 0; l < nl; l++)
+            if (leaves[l] == bet[k]) return 0;
+        if (!strcmp(out, ptr(e, bet[k], p, sizeof p)) || !strcmp(out, ptr(e, x->in[0], p, sizeof p)) ||
+            !strcmp(out, ptr(e, x->in[1], p, sizeof p)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Pairs each GEMM with the node it can compute as an epilogue (emission order is node
+ * order): the next node emitted, or the next after up to four other products (a weight
+ * gradient's GEMM between an input gradient's and the activation derivative that reads
+ * it) that it can be moved past. Those products get no epilogue of their own. */
 static void plan_epilogues(E *e) {
+    enum { MAXB = 4 };
     const Graph *g = e->g;
     e->epilogue = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     e->in_epilogue = arena_alloc(g->arena, (size_t)g->n + 1);
+    char *passed = arena_alloc(g->arena, (size_t)g->n + 1);
     for (int i = 0; i < g->n; i++) e->epilogue[i] = -1;
     if (e->o->standalone) return;
     for (int i = 0; i < g->n; i++) {
-        if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i])) continue;
-        int u = i + 1;
-        while (u < g->n && (op_info[g->nodes[u].op].kind == OK_LEAF || e->fuse_user[u] >= 0 || (e->fused && e->fused[u])))
-            u++;
-        if (u < g->n && epilogue_ok(e, i, u)) {
-            e->epilogue[i] = u;
-            e->in_epilogue[u] = 1;
+        if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i]) || passed[i]) continue;
+        int bet[MAXB], nb = 0;
+        for (int u = next_emitted(e, i); u < g->n; u = next_emitted(e, u)) {
+            if (epilogue_ok(e, i, u)) {
+                if (!epilogue_moves_past(e, u, bet, nb)) break;
+                e->epilogue[i] = u;
+                e->in_epilogue[u] = 1;
+                for (int k = 0; k < nb; k++) passed[bet[k]] = 1;
+                break;
+            }
+            if (op_info[g->nodes[u].op].kind != OK_MATMUL || nb == MAXB) break;
+            bet[nb++] = u;
         }
     }
 }
