@@ -172,12 +172,28 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
         return s;                                                                                  \
     }                                                                                              \
+    /* short rows go g at a time (g*n <= VM_BLOCK): e = x - each row's maximum m[k], the    \
+       exponentials of all g rows in one call (the same values as row by row) */           \
+    VM_INLINE size_t row_group_##SUF(size_t n) { return n && n <= VM_BLOCK / 2 ? VM_BLOCK / n : 1; } \
+    VM_INLINE void rows_exp_##SUF(const T *x, size_t g, size_t n, T *m, T *e) {                  \
+        for (size_t k = 0; k < g; k++) {                                                           \
+            m[k] = row_max_##SUF(x + k * n, n);                                                    \
+            for (size_t i = 0; i < n; i++) e[k * n + i] = x[k * n + i] - m[k];                     \
+        }                                                                                          \
+        bprt_exp_##SUF(e, e, g * n);                                                               \
+    }                                                                                              \
     BPRT_CLONES static void softmax_rows_##SUF(const T *x, size_t r0, size_t r1, size_t n, T *y) { \
-        for (size_t r = r0; r < r1; r++) {                                                         \
-            const T *xr = x + r * n;                                                               \
-            T *yr = y + r * n;                                                                     \
-            const double s = sum_exp_##SUF(xr, n, row_max_##SUF(xr, n), yr, 1);                  \
-            for (size_t i = 0; i < n; i++) yr[i] = (T)((double)yr[i] / s); \
+        const size_t G = row_group_##SUF(n);                                                       \
+        T m[VM_BLOCK];                                                                             \
+        for (size_t r = r0; r < r1;) {                                                             \
+            const size_t g = G > 1 ? (r1 - r < G ? r1 - r : G) : 1;                                \
+            if (G > 1) rows_exp_##SUF(x + r * n, g, n, m, y + r * n);                              \
+            for (size_t k = 0; k < g; k++, r++) {                                                  \
+                const T *xr = x + r * n;                                                           \
+                T *yr = y + r * n;                                                                 \
+                const double s = G > 1 ? sum_##SUF(yr, n) : sum_exp_##SUF(xr, n, row_max_##SUF(xr, n), yr, 1); \
+                for (size_t i = 0; i < n; i++) yr[i] = (T)((double)yr[i] / s);                     \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
     BPRT_CLONES static void log_softmax_rows_##SUF(const T *x, size_t r0, size_t r1, size_t n, T *y) { \
@@ -191,24 +207,35 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
     }                                                                                              \
     BPRT_CLONES double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) { \
-        T e[VM_BLOCK];                                                                             \
+        T e[VM_BLOCK], mk[VM_BLOCK];                                                               \
+        const size_t G = row_group_##SUF(n);                                                       \
         double acc = 0;                                                                            \
-        for (size_t r = 0; r < rows; r++) {                                                        \
-            const T *zr = z + r * n;                                                               \
-            const T m = row_max_##SUF(zr, n);                                                      \
-            const double s = sum_exp_##SUF(zr, n, m, e, 0);                                        \
-            acc += y[r] >= 0 && (size_t)y[r] < n ? (double)m + log(s) - (double)zr[y[r]] : (double)NAN; \
+        for (size_t r = 0; r < rows;) {                                                            \
+            const size_t g = G > 1 ? (rows - r < G ? rows - r : G) : 1;                            \
+            if (G > 1) rows_exp_##SUF(z + r * n, g, n, mk, e);                                     \
+            for (size_t k = 0; k < g; k++, r++) {                                                  \
+                const T *zr = z + r * n;                                                           \
+                const T m = G > 1 ? mk[k] : row_max_##SUF(zr, n);                                  \
+                const double s = G > 1 ? sum_##SUF(e + k * n, n) : sum_exp_##SUF(zr, n, m, e, 0);  \
+                acc += y[r] >= 0 && (size_t)y[r] < n ? (double)m + log(s) - (double)zr[y[r]] : (double)NAN; \
+            }                                                                                      \
         }                                                                                          \
         return acc / (double)rows;                                                                 \
     }                                                                                              \
     BPRT_CLONES static void ce_grad_rows_##SUF(const T *z, const int32_t *y, size_t r0, size_t r1, size_t n, \
                                                T scale, T *d) {                                    \
-        for (size_t r = r0; r < r1; r++) {                                                         \
-            const T *zr = z + r * n;                                                               \
-            T *dr = d + r * n;                                                                     \
-            const double s = sum_exp_##SUF(zr, n, row_max_##SUF(zr, n), dr, 1);                   \
-            const T inv = (T)(1.0 / s);                                                            \
-            for (size_t i = 0; i < n; i++) dr[i] = scale * (dr[i] * inv - (T)((size_t)y[r] == i)); \
+        const size_t G = row_group_##SUF(n);                                                       \
+        T m[VM_BLOCK];                                                                             \
+        for (size_t r = r0; r < r1;) {                                                             \
+            const size_t g = G > 1 ? (r1 - r < G ? r1 - r : G) : 1;                                \
+            if (G > 1) rows_exp_##SUF(z + r * n, g, n, m, d + r * n);                              \
+            for (size_t k = 0; k < g; k++, r++) {                                                  \
+                const T *zr = z + r * n;                                                           \
+                T *dr = d + r * n;                                                                 \
+                const double s = G > 1 ? sum_##SUF(dr, n) : sum_exp_##SUF(zr, n, row_max_##SUF(zr, n), dr, 1); \
+                const T inv = (T)(1.0 / s);                                                        \
+                for (size_t i = 0; i < n; i++) dr[i] = scale * (dr[i] * inv - (T)((size_t)y[r] == i)); \
+            }                                                                                      \
         }                                                                                          \
     }
 

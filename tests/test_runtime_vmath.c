@@ -116,12 +116,14 @@ static void test_array_equals_elements(void **state) {
     for (int i = 0; i < 5; i++) assert_true(yd[i] == erf(xd[i]));
 }
 
-static void test_softmax_rows(void **state) {
-    (void)state;
-    enum { R = 5, N = 300 }; /* rows longer than the kernel's 256-element blocks */
-    static float x[R * N], y[R * N], l[R * N];
+/* R rows of N: long rows (past the kernel's 256-element blocks) and short ones (which go
+ * 256 / N rows to one exp call, and a last partial group) */
+static void softmax_rows_check(int R, int N) {
+    enum { MAX = 5 * 300 };
+    static float x[MAX], y[MAX], l[MAX];
+    assert_true(R * N <= MAX);
     for (int i = 0; i < R * N; i++) x[i] = (float)sin(0.37 * i) * 6.0f;
-    for (int c = 0; c < N; c += 3) x[2 * N + c] = -INFINITY; /* a masked row */
+    for (int c = 0; c < N; c += 3) x[(R / 2) * N + c] = -INFINITY; /* a masked row */
     bprt_softmax_f32(x, R, N, y);
     bprt_log_softmax_f32(x, R, N, l);
     for (int r = 0; r < R; r++) {
@@ -140,16 +142,28 @@ static void test_softmax_rows(void **state) {
         }
         assert_true(fabs(t - 1) < 1e-5);
     }
-    memcpy(l, x, sizeof x);
+    memcpy(l, x, sizeof(float) * (size_t)(R * N));
     bprt_softmax_f32(l, R, N, l); /* in place */
-    assert_memory_equal(l, y, sizeof y);
+    assert_memory_equal(l, y, sizeof(float) * (size_t)(R * N));
+    for (int r = 0; r < R; r++) { /* a row alone: the same bits as in its group */
+        bprt_softmax_f32(x + r * N, 1, N, l);
+        assert_memory_equal(l, y + r * N, sizeof(float) * (size_t)N);
+    }
 }
 
-static void test_cross_entropy_rows(void **state) {
+static void test_softmax_rows(void **state) {
     (void)state;
-    enum { R = 6, N = 257 };
-    static float z[R * N], d[R * N];
-    int32_t y[R] = {0, 256, 17, 100, 3, 255};
+    softmax_rows_check(5, 300);
+    softmax_rows_check(101, 10);
+    softmax_rows_check(7, 129);
+}
+
+static void cross_entropy_check(int R, int N) {
+    enum { MAX = 6 * 257, MAXR = 200 };
+    static float z[MAX], d[MAX], d1[MAX];
+    int32_t y[MAXR];
+    assert_true(R * N <= MAX && R <= MAXR && R >= 6);
+    for (int r = 0; r < R; r++) y[r] = r == 1 ? N - 1 : (int32_t)(r * 37 % N);
     for (int i = 0; i < R * N; i++) z[i] = (float)cos(0.11 * i * i) * 4.0f;
     const float scale = 0.25f;
     double want = 0;
@@ -172,10 +186,24 @@ static void test_cross_entropy_rows(void **state) {
             if (fabs((double)d[r * N + c] - g) > 3e-7 * fabs(g) + 1e-9) fail_msg("ce_grad[%d,%d] = %.9g, want %.9g", r, c, (double)d[r * N + c], g);
         }
     }
+    double sum1 = 0;
+    for (int r = 0; r < R; r++) { /* a row alone: the same bits as in its group */
+        bprt_ce_grad_f32(z + r * N, y + r, 1, N, scale, d1 + r * N);
+        sum1 += bprt_cross_entropy_f32(z + r * N, y + r, 1, N);
+    }
+    assert_memory_equal(d1, d, sizeof(float) * (size_t)(R * N));
+    if (fabs(sum1 / R - got) > 1e-12 * fabs(got)) fail_msg("rows alone %.17g, together %.17g", sum1 / R, got);
     y[4] = N; /* a label outside the row */
     assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
     y[4] = -1;
     assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
+}
+
+static void test_cross_entropy_rows(void **state) {
+    (void)state;
+    cross_entropy_check(6, 257);
+    cross_entropy_check(153, 10);
+    cross_entropy_check(9, 100);
 }
 
 int main(void) {
