@@ -280,12 +280,8 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            row i = (alpha a_i) b (+ beta C), one pass over C, no packing; on one thread
            whatever the count, so that the rounding (alpha a_i first) does not depend on it */
         if (beta == 0) {
-            for (int i = 0; i < M; i++) {
-                const T s = alpha * A[transA ? i : (ptrdiff_t)i * lda];
-                T *c = C + (ptrdiff_t)i * ldc;
-                for (int j = 0; j < N; j++)
-                    c[j] = s * B[j];
-            }
+            for (int i = 0; i < M; i++)
+                kr->scal(N, alpha * A[transA ? i : (ptrdiff_t)i * lda], B, C + (ptrdiff_t)i * ldc);
             return 0;
         }
         DPREFIX(scale)(M, N, beta, C, ldc);

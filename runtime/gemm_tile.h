@@ -152,6 +152,21 @@ static void KPREFIX(axpy)(int n, T a, const T *x, T *y)
         y[j] += a * x[j];
 }
 
+/* y[j] = a*x[j], j < n (one rounding, as the scalar product) */
+static void KPREFIX(scal)(int n, T a, const T *x, T *y)
+{
+    VEC va = VBCAST(a);
+    int j = 0;
+    for (; j + 2 * VL <= n; j += 2 * VL) {
+        VSTOREU(y + j, VMUL(va, VLOADU(x + j)));
+        VSTOREU(y + j + VL, VMUL(va, VLOADU(x + j + VL)));
+    }
+    for (; j + VL <= n; j += VL)
+        VSTOREU(y + j, VMUL(va, VLOADU(x + j)));
+    for (; j < n; j++)
+        y[j] = a * x[j];
+}
+
 /* y[j] += a[0]*x[j] + a[1]*x[ldx + j] + a[2]*x[2*ldx + j] + a[3]*x[3*ldx + j], added in that
  * order (the same roundings as four axpy calls, with y kept in registers between them) */
 static void KPREFIX(axpy4)(int n, const T *a, const T *x, ptrdiff_t ldx, T *y)
@@ -219,7 +234,7 @@ static void KPREFIX(pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, 
 #endif
 }
 
-const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy), KPREFIX(axpy4)};
+const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy), KPREFIX(axpy4), KPREFIX(scal)};
 
 #undef NR
 #undef T

@@ -14,6 +14,7 @@
  *   dot   — sum x[k]*y[k], k < K (both contiguous).
  *   axpy  — y[j] += a*x[j], j < n (both contiguous).
  *   axpy4 — four axpy in one pass: y[j] += a[r]*x[r*ldx + j] for r = 0..3 in order.
+ *   scal  — y[j] = a*x[j], j < n.
  * Packed panels are 64-byte aligned; C is arbitrary (unaligned loads/stores).
  * The CPU-dispatch choice (BprtIsa) lives in cpu.c; the driver indexes the tables below
  * with it. Not part of the public API (bprt.h). */
@@ -42,6 +43,7 @@ BprtIsa bprt_isa_id(void);
         T (*dot)(int K, const T *x, const T *y);                                          \
         void (*axpy)(int n, T a, const T *x, T *y);                                       \
         void (*axpy4)(int n, const T *a, const T *x, ptrdiff_t ldx, T *y);                \
+        void (*scal)(int n, T a, const T *x, T *y);                                       \
     } Name;
 BPRT_KERNEL_SET(float, BprtKernelF32)
 BPRT_KERNEL_SET(double, BprtKernelF64)
