@@ -324,6 +324,41 @@ static void test_gemm_epilogue(void **state)
     bprt_set_threads(threads);
 }
 
+/* The same bits on 1, 2 and 3 threads (splits by rows, by columns, or both): every element
+ * is summed over the same K blocks in the same order. Shapes of a layer's forward, weight-
+ * and input-gradient products, with beta != 0 and several K and row blocks. */
+static void test_threads_same_bits(void **state)
+{
+    (void)state;
+    static const int shapes[][5] = {
+        {0, 0, 256, 256, 784}, {1, 0, 784, 256, 256}, {0, 1, 256, 784, 256},
+        {0, 0, 700, 96, 600},  {0, 1, 90, 1000, 130}, {1, 1, 333, 77, 520},
+    };
+    const int threads = bprt_threads();
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int tA = shapes[c][0], tB = shapes[c][1], M = shapes[c][2], N = shapes[c][3], K = shapes[c][4];
+        size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+        float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C[3];
+        double *t = malloc((na > nb ? na : nb) * sizeof *t);
+        bprt_fill_uniform_f64(t, na, -1, 1, 5, c);
+        for (size_t i = 0; i < na; i++) A[i] = (float)t[i];
+        bprt_fill_uniform_f64(t, nb, -1, 1, 6, c);
+        for (size_t i = 0; i < nb; i++) B[i] = (float)t[i];
+        for (int nt = 1; nt <= 3; nt++) {
+            C[nt - 1] = malloc(nc * sizeof(float));
+            for (size_t i = 0; i < nc; i++) C[nt - 1][i] = (float)(i % 7) - 3;
+            bprt_set_threads(nt);
+            bprt_sgemm(tA, tB, M, N, K, 0.5f, A, tA ? M : K, B, tB ? K : N, -0.25f, C[nt - 1], N);
+        }
+        for (int nt = 2; nt <= 3; nt++)
+            if (memcmp(C[0], C[nt - 1], nc * sizeof(float)) != 0)
+                fail_msg("sgemm tA=%d tB=%d %dx%dx%d: %d threads differ from 1", tA, tB, M, N, K, nt);
+        for (int nt = 0; nt < 3; nt++) free(C[nt]);
+        free(A), free(B), free(t);
+    }
+    bprt_set_threads(threads);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_large_threaded),
         cmocka_unit_test(test_batched_sums),
         cmocka_unit_test(test_gemm_epilogue),
+        cmocka_unit_test(test_threads_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
