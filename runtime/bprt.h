@@ -77,8 +77,8 @@ void bprt_adam_f64(double *p, const double *g, double *m, double *v, size_t n, d
                    double eps, double wd, int decoupled, double step, double scale);
 /* The weight gradient op(A) @ op(B) [M, N] (bprt_sgemm's conventions, alpha 1) into gs
  * [M, N] (e.g. the gradient's own place), then the step of bprt_sgd / bprt_adam with
- * scale 1 on it; with several threads made and updated in blocks of rows, in cache. gs's
- * contents afterwards are unspecified. */
+ * scale 1 on it, on as many threads as the GEMM takes. gs's contents afterwards are
+ * unspecified. */
 void bprt_gemm_sgd_f32(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                        float *gs, float *p, float *v, double lr, double momentum, double wd);
 void bprt_gemm_sgd_f64(int tA, int tB, int M, int N, int K, const double *A, int lda, const double *B, int ldb,
@@ -100,14 +100,16 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
 /* ---- exp and erf over arrays; softmax and cross-entropy over rows (vmath.c: accuracy) ----
  * y[i] = f(x[i]), y may be x. Rows are contiguous, n reals each: softmax / log_softmax of
  * each row (y may be x); the mean over rows of cross-entropy(z_r, y_r) (NaN for a label
- * outside [0, n)); its gradient d_r = scale (softmax(z_r) - onehot(y_r)). */
+ * outside [0, n)); its gradient d_r = scale (softmax(z_r) - onehot(y_r)); both at once
+ * (the same values as the two calls; d may be z), each row's exponentials made once. */
 #define BPRT_DECLARE_VMATH(T, SUF)                                                                 \
     void bprt_exp_##SUF(const T *x, T *y, size_t n);                                               \
     void bprt_erf_##SUF(const T *x, T *y, size_t n);                                               \
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                              \
     void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                          \
     double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n);          \
-    void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);
+    void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);   \
+    double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);
 BPRT_DECLARE_VMATH(float, f32)
 BPRT_DECLARE_VMATH(double, f64)
 

@@ -201,13 +201,11 @@ DEFINE_OPTIM_CONSTS(double, f64)
                        rank1_rows_##SUF(ks, ka, tA, A, lda, B, N, p, m, v, lo, hi));                \
             return;                                                                                 \
         }                                                                                           \
-        for (int i0 = 0, r; i0 < M; i0 += r) {                                                      \
-            r = gemm_block_rows(M, N, i0);                                                          \
-            const size_t o = (size_t)i0 * (size_t)N, n = (size_t)r * (size_t)N;                     \
-            GEMM(tA, tB, r, N, K, 1, tA ? A + i0 : A + (size_t)i0 * (size_t)lda, lda, B, ldb, 0, gs, N); \
-            if (ka) BPRT_SPLIT(GEMM_THREADS(r, N, K), n, lo, hi, adam_range_##SUF(ka, p + o, gs, m + o, v + o, lo, hi)); \
-            else BPRT_SPLIT(GEMM_THREADS(r, N, K), n, lo, hi, sgd_range_##SUF(ks, p + o, gs, v ? v + o : v, lo, hi)); \
-        }                                                                                           \
+        /* the whole gradient, then the update on as many threads as the GEMM had */          \
+        const size_t n = (size_t)M * (size_t)N;                                                     \
+        GEMM(tA, tB, M, N, K, 1, A, lda, B, ldb, 0, gs, N);                                         \
+        if (ka) BPRT_SPLIT(GEMM_THREADS(M, N, K), n, lo, hi, adam_range_##SUF(ka, p, gs, m, v, lo, hi)); \
+        else BPRT_SPLIT(GEMM_THREADS(M, N, K), n, lo, hi, sgd_range_##SUF(ks, p, gs, v, lo, hi));     \
     }                                                                                               \
     void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B,  \
                              int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {   \
@@ -220,23 +218,6 @@ DEFINE_OPTIM_CONSTS(double, f64)
         const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, 1);                \
         gemm_update_##SUF(NULL, &k, tA, tB, M, N, K, A, lda, B, ldb, gs, p, m, v);                  \
     }                                                                                               \
-
-/* Rows of the block of bprt_gemm_sgd / bprt_gemm_adam that starts at row i0: all of them on
- * one thread (one GEMM, then the update), else about 64 Ki elements (256 KiB of float, in
- * L2), never 1 row while M > 1 (a 1-row GEMM takes the matrix-vector path, which sums in
- * another order: results would depend on the thread count). */
-static int gemm_block_rows(int M, int N, int i0) {
-    const int left = M - i0;
-#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-    if (bprt_threads() <= 1) return left;
-#else
-    return left;
-#endif
-    int r = 65536 / (N > 0 ? N : 1);
-    r = r < 2 ? 2 : r;
-    if (r >= left) return left;
-    return left - r == 1 ? r + 1 : r;
-}
 
 /* __builtin_sqrt: no errno, so the loops vectorise whatever the flags (tcc, compiling a
  * --standalone file, has no builtins: libm's sqrt there) */
