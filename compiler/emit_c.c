@@ -34,7 +34,8 @@ typedef struct E {
     int *leaf_next;    /* the next leaf's position in leaf_idx */
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
     int *epilogue;     /* per MATMUL node: the elementwise node its GEMM computes as an epilogue, or -1 */
-    char *in_epilogue; /* per node: 1 if a GEMM's epilogue computes it (not emitted on its own) */
+    char *in_epilogue; /* per node: 1 if a GEMM's epilogue or a loss's pass computes it (not emitted on its own) */
+    int *ce_grad;      /* per CROSS_ENTROPY node: its gradient node computed in the same pass, or -1 */
 } E;
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
@@ -714,6 +715,21 @@ static void plan_epilogues(E *e) {
             bet[nb++] = u;
         }
     }
+    /* cross-entropy and its gradient, the next node emitted, reading the same logits and labels
+       and a scale known before the loss (every row's exponentials made once) */
+    e->ce_grad = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    for (int i = 0; i < g->n; i++) {
+        e->ce_grad[i] = -1;
+        if (g->nodes[i].op != OP_CROSS_ENTROPY) continue;
+        int u = next_emitted(e, i);
+        if (u >= g->n) continue;
+        const Node *c = &g->nodes[i], *d = &g->nodes[u];
+        if (d->op == OP_CE_GRAD && d->in[0] == c->in[0] && d->in[1] == c->in[1] &&
+            (d->in[2] < i || op_info[g->nodes[d->in[2]].op].kind == OK_LEAF)) {
+            e->ce_grad[i] = u;
+            e->in_epilogue[u] = 1;
+        }
+    }
 }
 
 static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout) {
@@ -894,6 +910,15 @@ static void emit_loss(E *e, int id) {
     fprintf(e->out, "    {\n        const size_t nrow = %s, nc = (size_t)%s;\n", Nr, C);
     switch (n->op) {
     case OP_CROSS_ENTROPY: /* vmath.c */
+        if (e->ce_grad && e->ce_grad[id] >= 0) { /* and its gradient, the next node, in one pass */
+            const int u = e->ce_grad[id];
+            char du[96];
+            elem(e, g->nodes[u].in[2], "0", gv, sizeof gv);
+            fprintf(e->out, "        /* %%%d = adjoint ce_grad, in the same pass */\n", u);
+            fprintf(e->out, "        %s[0] = (real)bprt_cross_entropy_grad_%s(%s, %s, nrow, nc, %s / (real)nrow, %s);\n", out,
+                    e->o->f64 ? "f64" : "f32", pz, py, gv, ptr(e, u, du, sizeof du));
+            break;
+        }
         fprintf(e->out, "        %s[0] = (real)bprt_cross_entropy_%s(%s, %s, nrow, nc);\n", out, e->o->f64 ? "f64" : "f32", pz,
                 py);
         break;
@@ -1522,7 +1547,8 @@ static const char *runtime_decls =
     "void bprt_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                    \
     "void bprt_log_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                \
     "double bprt_cross_entropy_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n);\n"                    \
-    "void bprt_ce_grad_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n, " T " scale, " T " *d);\n"
+    "void bprt_ce_grad_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n, " T " scale, " T " *d);\n"      \
+    "double bprt_cross_entropy_grad_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n, " T " scale, " T " *d);\n"
     VMATH_DECLS("float", "f32")
     VMATH_DECLS("double", "f64")
     "void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,\n"

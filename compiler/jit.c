@@ -68,6 +68,8 @@ static const struct {
     {"bprt_cross_entropy_f32", (void *)bprt_cross_entropy_f32},
     {"bprt_cross_entropy_f64", (void *)bprt_cross_entropy_f64},
     {"bprt_ce_grad_f32", (void *)bprt_ce_grad_f32},
+    {"bprt_cross_entropy_grad_f32", (void *)bprt_cross_entropy_grad_f32},
+    {"bprt_cross_entropy_grad_f64", (void *)bprt_cross_entropy_grad_f64},
     {"bprt_ce_grad_f64", (void *)bprt_ce_grad_f64},
     {"bprt_sum_axis_f64", (void *)bprt_sum_axis_f64},
     {"bprt_transpose_f32", (void *)bprt_transpose_f32},

@@ -31,6 +31,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bprt.h"
@@ -222,17 +223,24 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
         return acc / (double)rows;                                                                 \
     }                                                                                              \
+    /* the gradient rows [r0, r1) into d (which may be z); with loss, also each row's loss  \
+       term as bprt_cross_entropy adds it (its label's logit read before d overwrites it) */ \
     BPRT_CLONES static void ce_grad_rows_##SUF(const T *z, const int32_t *y, size_t r0, size_t r1, size_t n, \
-                                               T scale, T *d) {                                    \
+                                               T scale, T *d, double *loss) {                      \
         const size_t G = row_group_##SUF(n);                                                       \
-        T m[VM_BLOCK];                                                                             \
+        T m[VM_BLOCK], zy[VM_BLOCK];                                                               \
         for (size_t r = r0; r < r1;) {                                                             \
             const size_t g = G > 1 ? (r1 - r < G ? r1 - r : G) : 1;                                \
+            for (size_t k = 0; loss && k < g; k++)                                                 \
+                zy[k] = y[r + k] >= 0 && (size_t)y[r + k] < n ? z[(r + k) * n + (size_t)y[r + k]] : (T)0; \
             if (G > 1) rows_exp_##SUF(z + r * n, g, n, m, d + r * n);                              \
+            else m[0] = row_max_##SUF(z + r * n, n);                                               \
             for (size_t k = 0; k < g; k++, r++) {                                                  \
                 const T *zr = z + r * n;                                                           \
                 T *dr = d + r * n;                                                                 \
-                const double s = G > 1 ? sum_##SUF(dr, n) : sum_exp_##SUF(zr, n, row_max_##SUF(zr, n), dr, 1); \
+                const double s = G > 1 ? sum_##SUF(dr, n) : sum_exp_##SUF(zr, n, m[0], dr, 1);    \
+                if (loss)                                                                          \
+                    loss[r] = y[r] >= 0 && (size_t)y[r] < n ? (double)m[k] + log(s) - (double)zy[k] : (double)NAN; \
                 const T inv = (T)(1.0 / s);                                                        \
                 for (size_t i = 0; i < n; i++) dr[i] = scale * (dr[i] * inv - (T)((size_t)y[r] == i)); \
             }                                                                                      \
@@ -249,7 +257,21 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         ROWS_PAR(rows, n, log_softmax_rows_##SUF(x, r0, r1, n, y));                                \
     }                                                                                              \
     void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d) {  \
-        ROWS_PAR(rows, n, ce_grad_rows_##SUF(z, y, r0, r1, n, scale, d));                          \
+        ROWS_PAR(rows, n, ce_grad_rows_##SUF(z, y, r0, r1, n, scale, d, NULL));                    \
+    }                                                                                              \
+    double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
+                                         T *d) {                                                   \
+        double *t = malloc(sizeof(double) * (rows ? rows : 1));                                    \
+        if (!t) { /* the two passes, which need no memory */                                      \
+            const double l = bprt_cross_entropy_##SUF(z, y, rows, n);                              \
+            bprt_ce_grad_##SUF(z, y, rows, n, scale, d);                                           \
+            return l;                                                                              \
+        }                                                                                          \
+        ROWS_PAR(rows, n, ce_grad_rows_##SUF(z, y, r0, r1, n, scale, d, t));                       \
+        double acc = 0; /* in row order, as bprt_cross_entropy adds them */                        \
+        for (size_t r = 0; r < rows; r++) acc += t[r];                                             \
+        free(t);                                                                                   \
+        return acc / (double)rows;                                                                 \
     }
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)

@@ -301,6 +301,9 @@ static void test_gemm_epilogues(void **state) {
     /* grad (moved past the weight gradient's GEMM between them) and step */
     assert_true(count(c, "= adjoint mul, on each finished block of the product") >= 2);
     assert_int_equal(count(c, "bprt_sgemm_ew("), count(c, "on each finished block of the product"));
+    /* the loss and its gradient in one pass (grad, step; not in forward, which has no loss) */
+    assert_true(count(c, "= adjoint ce_grad, in the same pass") >= 2);
+    assert_int_equal(count(c, "bprt_cross_entropy_grad_f32("), count(c, "in the same pass"));
     free(c);
     char *sa = emit_source(src, 1);
     assert_int_equal(count(sa, "on each finished block"), 0);

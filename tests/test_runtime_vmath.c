@@ -7,7 +7,7 @@
  * one at a time give the same bits (the vectorised loop and its scalar remainder); the f64
  * versions equal libm's; softmax rows sum to 1 and match the formula, -inf entries give 0;
  * log_softmax, the mean cross-entropy (NaN for a label outside the row) and its gradient
- * match the formula in double. */
+ * match the formula in double; both in one pass give the same bits as the two calls. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -159,7 +159,7 @@ static void test_softmax_rows(void **state) {
 }
 
 static void cross_entropy_check(int R, int N) {
-    enum { MAX = 6 * 257, MAXR = 200 };
+    enum { MAX = 200 * 257, MAXR = 200 };
     static float z[MAX], d[MAX], d1[MAX];
     int32_t y[MAXR];
     assert_true(R * N <= MAX && R <= MAXR && R >= 6);
@@ -193,6 +193,21 @@ static void cross_entropy_check(int R, int N) {
     }
     assert_memory_equal(d1, d, sizeof(float) * (size_t)(R * N));
     if (fabs(sum1 / R - got) > 1e-12 * fabs(got)) fail_msg("rows alone %.17g, together %.17g", sum1 / R, got);
+    /* loss and gradient in one pass: the same bits as the two calls, also in place (d = z),
+       on 1 and 2 threads */
+    const int threads = bprt_threads();
+    for (int nt = 1; nt <= 2; nt++) {
+        bprt_set_threads(nt);
+        memset(d1, 0, sizeof(float) * (size_t)(R * N));
+        double both = bprt_cross_entropy_grad_f32(z, y, R, N, scale, d1);
+        assert_true(both == got);
+        assert_memory_equal(d1, d, sizeof(float) * (size_t)(R * N));
+        memcpy(d1, z, sizeof(float) * (size_t)(R * N));
+        both = bprt_cross_entropy_grad_f32(d1, y, R, N, scale, d1);
+        assert_true(both == got);
+        assert_memory_equal(d1, d, sizeof(float) * (size_t)(R * N));
+    }
+    bprt_set_threads(threads);
     y[4] = N; /* a label outside the row */
     assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
     y[4] = -1;
@@ -204,6 +219,7 @@ static void test_cross_entropy_rows(void **state) {
     cross_entropy_check(6, 257);
     cross_entropy_check(153, 10);
     cross_entropy_check(9, 100);
+    cross_entropy_check(200, 257); /* 51 Ki elements: the gradient's rows go to two threads */
 }
 
 int main(void) {
