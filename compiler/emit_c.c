@@ -297,10 +297,9 @@ static int ew_emit_tables(E *e, int id, const int *vec, int nl) {
     return ok ? ncode : 0;
 }
 
-/* Declares l_ (each leaf's pointer: constants have none, scalars their own, the rest
- * offset by their row base b<k> when `rows`) and calls bprt_ew over n elements into dst. */
-static void ew_emit_call(E *e, const int *leaves, int nl, int rows, const char *indent, int ncode, const char *n,
-                         const char *dst) {
+/* Declares l_: each leaf's pointer (constants have none, scalars their own, the rest offset
+ * by their row base b<k> when `rows`). */
+static void ew_emit_leaves(E *e, const int *leaves, int nl, int rows, const char *indent) {
     char p[96];
     fprintf(e->out, "%sconst real *l_[] = {", indent);
     for (int l = 0; l < nl; l++) {
@@ -309,8 +308,14 @@ static void ew_emit_call(E *e, const int *leaves, int nl, int rows, const char *
         else if (!rows || is_scalar_like(ln)) fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
         else fprintf(e->out, "%s%s + b%d", l ? ", " : "", ptr(e, leaves[l], p, sizeof p), l);
     }
-    fprintf(e->out, "%s};\n%sbprt_ew_%s(c_, %d, k_, l_, v_, %s, %s);\n", nl ? "" : "0", indent,
-            e->o->f64 ? "f64" : "f32", ncode, n, dst);
+    fprintf(e->out, "%s};\n", nl ? "" : "0");
+}
+
+/* Declares l_ and calls bprt_ew over n elements into dst. */
+static void ew_emit_call(E *e, const int *leaves, int nl, int rows, const char *indent, int ncode, const char *n,
+                         const char *dst) {
+    ew_emit_leaves(e, leaves, nl, rows, indent);
+    fprintf(e->out, "%sbprt_ew_%s(c_, %d, k_, l_, v_, %s, %s);\n", indent, e->o->f64 ? "f64" : "f32", ncode, n, dst);
 }
 
 /* A broadcasting elementwise loop. The output's axes are merged into groups inside which
@@ -740,20 +745,15 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
     const Node *un = &g->nodes[u];
     int leaves[MAXL], vec[MAXL] = {0};
     int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
-    char out[96], p[96];
+    char out[96];
     ptr(e, u, out, sizeof out);
     for (int l = 0; l < nl; l++) vec[l] = epilogue_leaf_kind(g, &g->nodes[leaves[l]], &un->shape) != EP_SCALAR;
     fprintf(e->out, "    /* %%%d = %s%s, on each finished block of the product */\n    {\n", u,
             un->adjoint ? "adjoint " : "", op_info[un->op].name);
     int ncode = ew_emit_tables(e, u, vec, nl);
     BP_ASSERT(ncode > 0); /* epilogue_ok built the same program */
-    fprintf(e->out, "        const real *l_[] = {");
-    for (int l = 0; l < nl; l++) {
-        const Node *ln = &g->nodes[leaves[l]];
-        if (ln->op == OP_CONST || ln->op == OP_DIMVAL) fprintf(e->out, "%s0", l ? ", " : "");
-        else fprintf(e->out, "%s%s", l ? ", " : "", ptr(e, leaves[l], p, sizeof p));
-    }
-    fprintf(e->out, "%s};\n        const ptrdiff_t ld_[] = {", nl ? "" : "0");
+    ew_emit_leaves(e, leaves, nl, 0, "        ");
+    fprintf(e->out, "        const ptrdiff_t ld_[] = {");
     for (int l = 0; l < nl; l++) { /* a full leaf's rows are N long; the others stay put */
         if (epilogue_leaf_kind(g, &g->nodes[leaves[l]], &un->shape) == EP_FULL)
             fprintf(e->out, "%s(ptrdiff_t)%s", l ? ", " : "", q->N);
