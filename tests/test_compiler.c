@@ -167,8 +167,11 @@ static void test_tcc_and_cc_agree(void **state) {
     th_free(&t);
 }
 
-/* ---- structure of the optimised IR ---- */
-static char *dump_ir(const char *src, int optimize) {
+/* ---- structure of the optimised IR and of the emitted C ---- */
+enum { TEXT_IR, TEXT_C, TEXT_C_STANDALONE };
+
+/* src compiled (optimize: the IR passes) and printed as IR, C, or --standalone C */
+static char *compiled_text(const char *src, int optimize, int what) {
     Arena *a = arena_new();
     Diag d;
     char *txt = NULL;
@@ -179,12 +182,18 @@ static char *dump_ir(const char *src, int optimize) {
     Graph *g = bpc_compile(a, &d, name, src, &co);
     assert_non_null(g);
     FILE *f = open_memstream(&txt, &len);
-    ir_dump(f, g);
+    if (what == TEXT_IR) ir_dump(f, g);
+    else {
+        EmitOptions eo = {.standalone = what == TEXT_C_STANDALONE};
+        emit_c_source(f, g, &eo);
+    }
     fclose(f);
     diag_free(&d);
     arena_free(a);
     return txt;
 }
+
+static char *dump_ir(const char *src, int optimize) { return compiled_text(src, optimize, TEXT_IR); }
 
 static int count(const char *hay, const char *needle) {
     int n = 0;
@@ -268,26 +277,6 @@ static void test_batch_sums_folded_into_matmul(void **state) {
     free(raw);
 }
 
-/* The C source bpc emits for src (standalone: --standalone's runtime parts). */
-static char *emit_source(const char *src, int standalone) {
-    Arena *a = arena_new();
-    Diag d;
-    char *txt = NULL;
-    size_t len = 0;
-    diag_init(&d, stderr);
-    const char *name = diag_add_source(&d, "s.bp", src);
-    CompileOptions co = {.optimize = 1};
-    Graph *g = bpc_compile(a, &d, name, src, &co);
-    assert_non_null(g);
-    FILE *f = open_memstream(&txt, &len);
-    EmitOptions eo = {.standalone = standalone};
-    emit_c_source(f, g, &eo);
-    fclose(f);
-    diag_free(&d);
-    arena_free(a);
-    return txt;
-}
-
 /* Bias + relu after a layer's product, and the relu's derivative after the input gradient's,
  * are GEMM epilogues (no pass of their own); not in --standalone output (no ew.c there).
  * That the values are right is what every gradient test of a network checks. */
@@ -296,7 +285,7 @@ static void test_gemm_epilogues(void **state) {
     const char *src = "input x[B, 12]\ninput y[B] : int\nparam W1[12, 16] = he\nparam b1[16]\n"
                       "param W2[16, 4] = xavier\nparam b2[4]\nh = relu(x @ W1 + b1)\n"
                       "loss cross_entropy(h @ W2 + b2, y)\noptimizer sgd(lr = 0.1)\n";
-    char *c = emit_source(src, 0);
+    char *c = compiled_text(src, 1, TEXT_C);
     assert_true(count(c, "= relu, on each finished block of the product") >= 3); /* forward, grad, step */
     /* grad (moved past the weight gradient's GEMM between them) and step */
     assert_true(count(c, "= adjoint mul, on each finished block of the product") >= 2);
@@ -305,7 +294,7 @@ static void test_gemm_epilogues(void **state) {
     assert_true(count(c, "= adjoint ce_grad, in the same pass") >= 2);
     assert_int_equal(count(c, "bprt_cross_entropy_grad_f32("), count(c, "in the same pass"));
     free(c);
-    char *sa = emit_source(src, 1);
+    char *sa = compiled_text(src, 1, TEXT_C_STANDALONE);
     assert_int_equal(count(sa, "on each finished block"), 0);
     assert_true(count(sa, "= relu [") >= 3);
     free(sa);
