@@ -34,7 +34,7 @@ typedef struct E {
     int *leaf_next;    /* the next leaf's position in leaf_idx */
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
     int *epilogue;     /* per MATMUL node: the elementwise node its GEMM computes as an epilogue, or -1 */
-    char *in_epilogue; /* per node: 1 if a GEMM's epilogue or a loss's pass computes it (not emitted on its own) */
+    char *computed_early; /* per node: 1 if a GEMM's epilogue or its loss's pass computes it (not emitted on its own) */
     int *ce_grad;      /* per CROSS_ENTROPY node: its gradient node computed in the same pass, or -1 */
 } E;
 
@@ -620,14 +620,13 @@ static void gemm_args(const E *e, const Node *n, const MatmulRun *r, GemmArgs *q
  * with a leaf read at other elements (a broadcast row), nor with --standalone (no ew.c). */
 enum { EP_SCALAR, EP_FULL, EP_ROW };
 
-static int epilogue_leaf_kind(const Graph *g, const Node *leaf, const Shape *out) {
+static int epilogue_leaf_kind(const Node *leaf, const Shape *out) {
     if (is_scalar_like(leaf)) return EP_SCALAR;
     if (shape_eq(&leaf->shape, out)) return EP_FULL;
     const Shape *s = &leaf->shape;
     if (s->rank < 1 || s->rank > out->rank || !dim_eq(s->d[s->rank - 1], out->d[out->rank - 1])) return -1;
     for (int ax = 0; ax + 1 < s->rank; ax++)
         if (!dim_is(s->d[ax], 1)) return -1;
-    (void)g;
     return EP_ROW;
 }
 
@@ -648,7 +647,7 @@ static int epilogue_ok(const E *e, int mm, int u) {
     if (!strcmp(out, ptr(e, m->in[0], a, sizeof a)) || !strcmp(out, ptr(e, m->in[1], b, sizeof b))) return 0;
     for (int l = 0; l < nl; l++) {
         const Node *ln = &g->nodes[leaves[l]];
-        int kind = epilogue_leaf_kind(g, ln, &n->shape);
+        int kind = epilogue_leaf_kind(ln, &n->shape);
         if (kind < 0) return 0;
         reads_product |= leaves[l] == mm;
         if (kind != EP_FULL && ln->op != OP_CONST && ln->op != OP_DIMVAL && !strcmp(out, ptr(e, leaves[l], p, sizeof p)))
@@ -667,7 +666,7 @@ static int next_emitted(const E *e, int i) {
     const Graph *g = e->g;
     int u = i + 1;
     while (u < g->n && (op_info[g->nodes[u].op].kind == OK_LEAF || e->fuse_user[u] >= 0 || (e->fused && e->fused[u]) ||
-                        e->in_epilogue[u]))
+                        e->computed_early[u]))
         u++;
     return u;
 }
@@ -701,7 +700,7 @@ static void plan_epilogues(E *e) {
     enum { MAXB = 4 };
     const Graph *g = e->g;
     e->epilogue = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    e->in_epilogue = arena_alloc(g->arena, (size_t)g->n + 1);
+    e->computed_early = arena_alloc(g->arena, (size_t)g->n + 1);
     char *passed = arena_alloc(g->arena, (size_t)g->n + 1);
     for (int i = 0; i < g->n; i++) e->epilogue[i] = -1;
     if (e->o->standalone) return;
@@ -712,7 +711,7 @@ static void plan_epilogues(E *e) {
             if (epilogue_ok(e, i, u)) {
                 if (!epilogue_moves_past(e, u, bet, nb)) break;
                 e->epilogue[i] = u;
-                e->in_epilogue[u] = 1;
+                e->computed_early[u] = 1;
                 for (int k = 0; k < nb; k++) passed[bet[k]] = 1;
                 break;
             }
@@ -732,7 +731,7 @@ static void plan_epilogues(E *e) {
         if (d->op == OP_CE_GRAD && d->in[0] == c->in[0] && d->in[1] == c->in[1] &&
             (d->in[2] < i || op_info[g->nodes[d->in[2]].op].kind == OK_LEAF)) {
             e->ce_grad[i] = u;
-            e->in_epilogue[u] = 1;
+            e->computed_early[u] = 1;
         }
     }
 }
@@ -747,7 +746,7 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
     int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
     char out[96];
     ptr(e, u, out, sizeof out);
-    for (int l = 0; l < nl; l++) vec[l] = epilogue_leaf_kind(g, &g->nodes[leaves[l]], &un->shape) != EP_SCALAR;
+    for (int l = 0; l < nl; l++) vec[l] = epilogue_leaf_kind(&g->nodes[leaves[l]], &un->shape) != EP_SCALAR;
     fprintf(e->out, "    /* %%%d = %s%s, on each finished block of the product */\n    {\n", u,
             un->adjoint ? "adjoint " : "", op_info[un->op].name);
     int ncode = ew_emit_tables(e, u, vec, nl);
@@ -755,7 +754,7 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
     ew_emit_leaves(e, leaves, nl, 0, "        ");
     fprintf(e->out, "        const ptrdiff_t ld_[] = {");
     for (int l = 0; l < nl; l++) { /* a full leaf's rows are N long; the others stay put */
-        if (epilogue_leaf_kind(g, &g->nodes[leaves[l]], &un->shape) == EP_FULL)
+        if (epilogue_leaf_kind(&g->nodes[leaves[l]], &un->shape) == EP_FULL)
             fprintf(e->out, "%s(ptrdiff_t)%s", l ? ", " : "", q->N);
         else fprintf(e->out, "%s0", l ? ", " : "");
     }
@@ -1406,7 +1405,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i]) || e.in_epilogue[i])
+        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i]) || e.computed_early[i])
             continue;
         char s[160];
         emit_line(&e, n->loc);

@@ -5,7 +5,11 @@
  * the two B vectors and the broadcast (fused into the FMA as an embedded {1toN} operand).
  * 28 independent FMA chains cover the 4-cycle latency of two FMA ports with room to
  * spare; per k step the kernel issues 28 FMAs against 2 vector loads + 14 broadcasts.
- * f32: 14 x 32, f64: 14 x 16. The bodies come from gemm_tile.h. */
+ * f32: 14 x 32, f64: 14 x 16. A narrow set of each type (one vector per tile row, 16 rows:
+ * f32 16 x 16, f64 16 x 8) serves products with at most half the wide tile's columns (a
+ * classifier's 10 outputs), where 14 x 32 tiles would compute 22 padded columns of every 32:
+ * 16 accumulators, one B load and 16 broadcasts per k step. The bodies come from
+ * gemm_tile.h, included twice per type with one vocabulary (TILE_MORE). */
 #include <immintrin.h>
 
 #include "kernel.h"
@@ -62,8 +66,6 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
 #define T float
 #define VEC __m512
 #define VL 16
-#define MR 14
-#define NV 2
 #define VZERO() _mm512_setzero_ps()
 #define VLOADU(p) _mm512_loadu_ps(p)
 #define VSTOREU(p, v) _mm512_storeu_ps((p), (v))
@@ -73,57 +75,22 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
 #define VTRANSPOSE(v) transpose_f32(v)
 #define VLOADU_N(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), (p))
 #define VSTOREU_N(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1), (v))
-#define KSET bprt_kernel_f32_avx512
 #define KTYPE BprtKernelF32
-#define KPREFIX(x) avx512_f32_##x
-#include "gemm_tile.h"
-
-#define T double
-#define VEC __m512d
-#define VL 8
 #define MR 14
 #define NV 2
-#define VZERO() _mm512_setzero_pd()
-#define VLOADU(p) _mm512_loadu_pd(p)
-#define VSTOREU(p, v) _mm512_storeu_pd((p), (v))
-#define VBCAST(x) _mm512_set1_pd(x)
-#define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
-#define VMUL(a, b) _mm512_mul_pd((a), (b))
-#define VTRANSPOSE(v) transpose_f64(v)
-#define VLOADU_N(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1), (p))
-#define VSTOREU_N(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1), (v))
-#define KSET bprt_kernel_f64_avx512
-#define KTYPE BprtKernelF64
-#define KPREFIX(x) avx512_f64_##x
+#define KSET bprt_kernel_f32_avx512
+#define KPREFIX(x) avx512_f32_##x
+#define TILE_MORE
 #include "gemm_tile.h"
-
-/* Narrow sets (one vector per tile row, 16 rows): for products with at most half the wide
- * tile's columns (a classifier's 10 outputs), where 14 x 32 tiles would compute 22 padded
- * columns of every 32. 16 accumulators, one B load and 16 broadcasts per k step. */
-#define T float
-#define VEC __m512
-#define VL 16
 #define MR 16
 #define NV 1
-#define VZERO() _mm512_setzero_ps()
-#define VLOADU(p) _mm512_loadu_ps(p)
-#define VSTOREU(p, v) _mm512_storeu_ps((p), (v))
-#define VBCAST(x) _mm512_set1_ps(x)
-#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
-#define VMUL(a, b) _mm512_mul_ps((a), (b))
-#define VTRANSPOSE(v) transpose_f32(v)
-#define VLOADU_N(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), (p))
-#define VSTOREU_N(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1), (v))
 #define KSET bprt_kernel_f32_avx512_narrow
-#define KTYPE BprtKernelF32
 #define KPREFIX(x) avx512n_f32_##x
 #include "gemm_tile.h"
 
 #define T double
 #define VEC __m512d
 #define VL 8
-#define MR 16
-#define NV 1
 #define VZERO() _mm512_setzero_pd()
 #define VLOADU(p) _mm512_loadu_pd(p)
 #define VSTOREU(p, v) _mm512_storeu_pd((p), (v))
@@ -133,7 +100,15 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
 #define VTRANSPOSE(v) transpose_f64(v)
 #define VLOADU_N(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1), (p))
 #define VSTOREU_N(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1), (v))
-#define KSET bprt_kernel_f64_avx512_narrow
 #define KTYPE BprtKernelF64
+#define MR 14
+#define NV 2
+#define KSET bprt_kernel_f64_avx512
+#define KPREFIX(x) avx512_f64_##x
+#define TILE_MORE
+#include "gemm_tile.h"
+#define MR 16
+#define NV 1
+#define KSET bprt_kernel_f64_avx512_narrow
 #define KPREFIX(x) avx512n_f64_##x
 #include "gemm_tile.h"

@@ -15,7 +15,9 @@
  *   KSET       name of the BprtKernelF32/F64 object to define (external linkage)
  *   KTYPE      BprtKernelF32 or BprtKernelF64
  *   KPREFIX(x) token paster making this instance's static names unique
- * and all of them are #undef'd here at the end. */
+ * and all of them are #undef'd here at the end, except that with TILE_MORE defined the
+ * vocabulary (T, VEC, VL, the V* operations, KTYPE) stays for a next set of the same type:
+ * only MR, NV, KSET, KPREFIX (and TILE_MORE) are to be defined again. */
 
 #define NR (NV * VL)
 _Static_assert(MR * NR <= BPRT_MAX_TILE, "tile larger than BPRT_MAX_TILE");
@@ -237,11 +239,16 @@ static void KPREFIX(pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, 
 const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy), KPREFIX(axpy4), KPREFIX(scal)};
 
 #undef NR
+#undef MR
+#undef NV
+#undef KSET
+#undef KPREFIX
+#ifdef TILE_MORE /* another set of the same type and vocabulary follows */
+#undef TILE_MORE
+#else
 #undef T
 #undef VEC
 #undef VL
-#undef MR
-#undef NV
 #undef VZERO
 #undef VLOADU
 #undef VSTOREU
@@ -251,6 +258,5 @@ const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFI
 #undef VTRANSPOSE
 #undef VLOADU_N
 #undef VSTOREU_N
-#undef KSET
 #undef KTYPE
-#undef KPREFIX
+#endif

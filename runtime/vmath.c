@@ -207,6 +207,14 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
             for (size_t i = 0; i < n; i++) yr[i] = xr[i] - lse;                                    \
         }                                                                                          \
     }                                                                                              \
+    /* a row's loss term: its logsumexp (m + log s) less its label's logit; NaN for a label   \
+       outside [0, n) */                                                                       \
+    VM_INLINE T label_logit_##SUF(const T *zr, int32_t y, size_t n) {                              \
+        return y >= 0 && (size_t)y < n ? zr[y] : (T)0;                                             \
+    }                                                                                              \
+    VM_INLINE double ce_term_##SUF(int32_t y, size_t n, T m, double s, T zy) {                     \
+        return y >= 0 && (size_t)y < n ? (double)m + log(s) - (double)zy : (double)NAN;           \
+    }                                                                                              \
     BPRT_CLONES double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) { \
         T e[VM_BLOCK], mk[VM_BLOCK];                                                               \
         const size_t G = row_group_##SUF(n);                                                       \
@@ -218,7 +226,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
                 const T *zr = z + r * n;                                                           \
                 const T m = G > 1 ? mk[k] : row_max_##SUF(zr, n);                                  \
                 const double s = G > 1 ? sum_##SUF(e + k * n, n) : sum_exp_##SUF(zr, n, m, e, 0);  \
-                acc += y[r] >= 0 && (size_t)y[r] < n ? (double)m + log(s) - (double)zr[y[r]] : (double)NAN; \
+                acc += ce_term_##SUF(y[r], n, m, s, label_logit_##SUF(zr, y[r], n));               \
             }                                                                                      \
         }                                                                                          \
         return acc / (double)rows;                                                                 \
@@ -231,16 +239,14 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         T m[VM_BLOCK], zy[VM_BLOCK];                                                               \
         for (size_t r = r0; r < r1;) {                                                             \
             const size_t g = G > 1 ? (r1 - r < G ? r1 - r : G) : 1;                                \
-            for (size_t k = 0; loss && k < g; k++)                                                 \
-                zy[k] = y[r + k] >= 0 && (size_t)y[r + k] < n ? z[(r + k) * n + (size_t)y[r + k]] : (T)0; \
+            for (size_t k = 0; loss && k < g; k++) zy[k] = label_logit_##SUF(z + (r + k) * n, y[r + k], n); \
             if (G > 1) rows_exp_##SUF(z + r * n, g, n, m, d + r * n);                              \
             else m[0] = row_max_##SUF(z + r * n, n);                                               \
             for (size_t k = 0; k < g; k++, r++) {                                                  \
                 const T *zr = z + r * n;                                                           \
                 T *dr = d + r * n;                                                                 \
                 const double s = G > 1 ? sum_##SUF(dr, n) : sum_exp_##SUF(zr, n, m[0], dr, 1);    \
-                if (loss)                                                                          \
-                    loss[r] = y[r] >= 0 && (size_t)y[r] < n ? (double)m[k] + log(s) - (double)zy[k] : (double)NAN; \
+                if (loss) loss[r] = ce_term_##SUF(y[r], n, m[k], s, zy[k]);                         \
                 const T inv = (T)(1.0 / s);                                                        \
                 for (size_t i = 0; i < n; i++) dr[i] = scale * (dr[i] * inv - (T)((size_t)y[r] == i)); \
             }                                                                                      \
