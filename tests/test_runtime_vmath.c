@@ -7,7 +7,8 @@
  * one at a time give the same bits (the vectorised loop and its scalar remainder); the f64
  * versions equal libm's; softmax rows sum to 1 and match the formula, -inf entries give 0;
  * log_softmax, the mean cross-entropy (NaN for a label outside the row) and its gradient
- * match the formula in double; both in one pass give the same bits as the two calls. */
+ * match the formula in double; both in one pass give the same bits as the two calls; the
+ * row maximum is found wherever it sits in the row. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -158,6 +159,26 @@ static void test_softmax_rows(void **state) {
     softmax_rows_check(7, 129);
 }
 
+/* The row maximum (sixteen lanes, then the remainder) wherever it sits: a maximum of 88 with
+ * the rest near 0 overflows exp(x - m) unless m is exactly it, so each position shows. */
+static void test_row_max_positions(void **state) {
+    (void)state;
+    static const int lens[] = {1, 15, 16, 17, 37, 300};
+    static float x[300], y[300];
+    for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+        const int n = lens[t];
+        for (int p = 0; p < n; p++) {
+            for (int i = 0; i < n; i++) x[i] = (float)sin(0.7 * i);
+            x[p] = 88.0f;
+            bprt_softmax_f32(x, 1, n, y);
+            if (!(fabs((double)y[p] - 1) < 1e-6)) fail_msg("n %d, maximum at %d: softmax %.9g", n, p, (double)y[p]);
+            const int32_t label = p;
+            const double l = bprt_cross_entropy_f32(x, &label, 1, (size_t)n);
+            if (!(fabs(l) < 1e-6)) fail_msg("n %d, maximum at %d: cross-entropy %.9g", n, p, l);
+        }
+    }
+}
+
 static void cross_entropy_check(int R, int N) {
     enum { MAX = 200 * 257, MAXR = 200 };
     static float z[MAX], d[MAX], d1[MAX];
@@ -227,6 +248,7 @@ int main(void) {
         cmocka_unit_test(test_exp_accuracy),        cmocka_unit_test(test_erf_accuracy),
         cmocka_unit_test(test_special_values),      cmocka_unit_test(test_array_equals_elements),
         cmocka_unit_test(test_softmax_rows),        cmocka_unit_test(test_cross_entropy_rows),
+        cmocka_unit_test(test_row_max_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
