@@ -12,7 +12,9 @@
  *
  * A SUM along result axis k merges when k is a batch axis and either it drops the axis
  * (keepdims 0) and every axis before it is already dropped, or it keeps it as 1 (the forms
- * ad_unbroadcast makes: leading axes dropped first, then broadcast ones kept). Chains merge
+ * ad_unbroadcast makes: leading axes dropped first, then broadcast ones kept), or it is the
+ * first sum and drops any batch axis (sum(heads @ Wo, axis = 1) over attention's heads:
+ * the heads' products accumulate into each result; nothing merges after it). Chains merge
  * one after the other. Runs after reverse mode (no VJP rule reads bsum) and before DCE,
  * which removes the products left unread. Values change only by the order of the sum's
  * additions. */
@@ -29,8 +31,40 @@ static int is_root(const Graph *g, int id) {
     return 0;
 }
 
+/* The batch part (all but the last two axes) of s. */
+static Shape batch_of(const Shape *s) {
+    Shape b = *s;
+    b.rank = s->rank >= 2 ? s->rank - 2 : 0;
+    return b;
+}
+
+/* MATMUL(BROADCAST(x), w), the broadcast along batch axes only (x's matrices are the
+ * broadcast's), reads x instead when x's batch dims broadcast with w's to the same full batch
+ * shape: the emitter steps through x with stride 0 where it has 1 (attention's head axis in
+ * the gradient of sum(heads, axis = 1)), and the broadcast copy is left to DCE. */
+static void fold_broadcast_operands(Graph *g) {
+    for (int i = 0; i < g->n; i++) {
+        Node *m = &g->nodes[i];
+        if (m->op != OP_MATMUL) continue;
+        for (int j = 0; j < 2; j++) {
+            const Node *b = &g->nodes[m->in[j]];
+            if (b->op != OP_BROADCAST || b->dtype != DT_REAL || b->remat != m->remat) continue;
+            const Node *x = &g->nodes[b->in[0]];
+            const Shape *sb = &b->shape, *sx = &x->shape, *so = &g->nodes[m->in[1 - j]].shape;
+            if (sx->rank < 2 || sx->rank > sb->rank || !dim_eq(sx->d[sx->rank - 1], sb->d[sb->rank - 1]) ||
+                !dim_eq(sx->d[sx->rank - 2], sb->d[sb->rank - 2]))
+                continue;
+            Shape bb = batch_of(sb), bx = batch_of(sx), bo = batch_of(so), fb, fx;
+            if (shape_broadcast(&bb, &bo, &fb) != 0 || shape_broadcast(&bx, &bo, &fx) != 0 || !shape_eq(&fb, &fx))
+                continue;
+            m->in[j] = b->in[0];
+        }
+    }
+}
+
 Graph *pass_msum(Graph *old) {
     Graph *g = ir_rebuild(old, 0, 0); /* a private copy, without CSE tables: its nodes change here */
+    fold_broadcast_operands(g);
     int *uses = ir_use_counts(g);
     for (int i = 0; i < g->n; i++) {
         Node *s = &g->nodes[i];
@@ -43,7 +77,11 @@ Graph *pass_msum(Graph *old) {
         const int rr = m->shape.rank - 2;          /* batch axes left in the result */
         const int k = s->axis, f = k + (rb - rr);
         if (k < 0 || k >= rr || (m->bsum >> f & 1)) continue;
-        if (!s->keepdims && k != 0) continue;
+        /* axes dropped before are leading ones (f counts them), unless this is the first
+           sum, which may drop any batch axis (the heads of attention's output projection) */
+        const int lead = (1 << (rb - rr)) - 1;
+        if ((m->bsum & lead) != lead) continue;
+        if (!s->keepdims && k != 0 && m->bsum != 0) continue;
         Node q = *m;
         q.bsum = m->bsum | 1 << f;
         q.shape = s->shape;

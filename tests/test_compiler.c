@@ -259,8 +259,9 @@ static void test_transpose_folded_into_matmul(void **state) {
     free(ir);
 }
 
-/* pass_msum.c: the sums reverse mode makes over batch axes become part of the products
- * (their values are checked against finite differences in test_ops.c) */
+/* pass_msum.c: the sums reverse mode makes over batch axes become part of the products, and
+ * products read a broadcast over batch axes in place (their values are checked against finite
+ * differences in test_ops.c) */
 static void test_batch_sums_folded_into_matmul(void **state) {
     (void)state;
     char *ir = dump_ir("input x[B, 8, 4]\nparam h[3, 1, 8, 4]\nparam W[4, 3]\nparam P[2, 4, 3]\n"
@@ -270,6 +271,20 @@ static void test_batch_sums_folded_into_matmul(void **state) {
     assert_int_equal(count(ir, "ta=1 tb=0 sum=0 : [2, 4, 3]"), 1); /* dP: summed over h's 3 */
     assert_int_equal(count(ir, "ta=0 tb=1 sum=1 : [3, 1, 8, 4]"), 1); /* dh: over P's 2, kept as 1 */
     assert_int_equal(count(ir, "adj sum"), 0);
+    free(ir);
+    /* a sum over the heads, an interior batch axis, dropped: the heads' products accumulate
+       (sum=1: batch axis 1); the gradient's broadcast over the heads is read by both
+       products in place (stride 0), not copied */
+    const char *heads = "param hs[3, 2, 3, 4]\nparam ho[2, 4, 5]\nloss sum(sin(sum(hs @ ho, axis = 1)))\n";
+    ir = dump_ir(heads, 1);
+    assert_int_equal(count(ir, "= matmul %0, %1 sum=1 : [3, 3, 5]"), 1);
+    assert_int_equal(count(ir, "axis=1"), 0);
+    assert_int_equal(count(ir, "broadcast"), 0);
+    assert_int_equal(count(ir, "ta=0 tb=1 : [3, 2, 3, 4]"), 1); /* d hs */
+    free(ir);
+    ir = dump_ir(heads, 0); /* -O0 keeps both */
+    assert_true(count(ir, "axis=1") >= 1);
+    assert_true(count(ir, "adj broadcast") >= 1);
     free(ir);
     char *raw = dump_ir("input x[B, 8, 4]\nparam W[4, 3]\nloss sum((x @ W)^2)\n", 0);
     assert_int_equal(count(raw, "sum="), 0); /* -O0 keeps the sum */

@@ -65,6 +65,10 @@ static const char *cases[] = {
        as 1 or dropped, and folded into K */
     "param x4[2, 1, 3, 4] = normal(1)\nparam hk[2, 4, 3] = normal(1)\n"
     "loss sum((x4 @ hk) ^ 2) * 0.1 + sum((reshape(a, [1, 3, 4]) @ hk) * 0.3) + sum(sin(t3 @ hk))",
+    /* a sum over an interior batch axis (attention's heads: sum(att @ v @ o, axis = 1)), and
+       its gradient's broadcast over the heads read by the products with stride 0 */
+    "param hs[2, 2, 3, 4] = normal(1)\nparam ho[2, 4, 3] = normal(1)\n"
+    "loss sum(sin(sum(hs @ ho, axis = 1) + 0.5) * 0.7)",
     "def sq(v) = v * v\ndef f(p, q) {\n  s = sq(p) + q\n  return s * 0.5\n}\nloss sum(f(a, b) * w)",
     "h = a * b\nloss sum(h * h * w + h * w)",
     /* layers */
