@@ -35,6 +35,7 @@ typedef struct E {
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
     int *epilogue;     /* per MATMUL node: the elementwise node its GEMM computes as an epilogue, or -1 */
     char *computed_early; /* per node: 1 if a GEMM's epilogue or its loss's pass computes it (not emitted on its own) */
+    int *hoisted;      /* per node: the GEMM before which it is emitted (a product its epilogue passed), or -1 */
     int *ce_grad;      /* per CROSS_ENTROPY node: its gradient node computed in the same pass, or -1 */
 } E;
 
@@ -692,27 +693,58 @@ static int epilogue_moves_past(const E *e, int u, const int *bet, int nb) {
     return 1;
 }
 
+/* Can the products bet[0..nb) between the GEMM i and its epilogue's node u run before i
+ * instead (when u cannot move past them: its output's storage is what one of them reads
+ * last, GELU's activations read by the weight gradient in tiny_gpt)? None may read i or
+ * write what i reads or writes (the plan may have given one of them a buffer whose last
+ * reader is i), or u's output, or be one of u's leaves. */
+static int products_hoist_before(const E *e, int i, int u, const int *bet, int nb) {
+    enum { MAXL = BPRT_EW_MAX_LEAVES };
+    const Graph *g = e->g;
+    const Node *m = &g->nodes[i];
+    int leaves[MAXL];
+    int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
+    char ob[96], p[96];
+    for (int k = 0; k < nb; k++) {
+        const Node *x = &g->nodes[bet[k]];
+        if (x->in[0] == i || x->in[1] == i || (e->fused && e->fused[bet[k]])) return 0;
+        for (int l = 0; l < nl; l++)
+            if (leaves[l] == bet[k]) return 0;
+        ptr(e, bet[k], ob, sizeof ob);
+        if (!strcmp(ob, ptr(e, i, p, sizeof p)) || !strcmp(ob, ptr(e, m->in[0], p, sizeof p)) ||
+            !strcmp(ob, ptr(e, m->in[1], p, sizeof p)) || !strcmp(ob, ptr(e, u, p, sizeof p)))
+            return 0;
+    }
+    return 1;
+}
+
 /* Pairs each GEMM with the node it can compute as an epilogue (emission order is node
  * order): the next node emitted, or the next after up to four other products (a weight
  * gradient's GEMM between an input gradient's and the activation derivative that reads
- * it) that it can be moved past. Those products get no epilogue of their own. */
+ * it) that it can be moved past, or else that can be emitted before the GEMM. Those
+ * products get no epilogue of their own. */
 static void plan_epilogues(E *e) {
     enum { MAXB = 4 };
     const Graph *g = e->g;
     e->epilogue = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     e->computed_early = arena_alloc(g->arena, (size_t)g->n + 1);
+    e->hoisted = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     char *passed = arena_alloc(g->arena, (size_t)g->n + 1);
-    for (int i = 0; i < g->n; i++) e->epilogue[i] = -1;
+    for (int i = 0; i < g->n; i++) e->epilogue[i] = e->hoisted[i] = -1;
     if (e->o->standalone) return;
     for (int i = 0; i < g->n; i++) {
         if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i]) || passed[i]) continue;
         int bet[MAXB], nb = 0;
         for (int u = next_emitted(e, i); u < g->n; u = next_emitted(e, u)) {
             if (epilogue_ok(e, i, u)) {
-                if (!epilogue_moves_past(e, u, bet, nb)) break;
+                const int hoist = !epilogue_moves_past(e, u, bet, nb);
+                if (hoist && !products_hoist_before(e, i, u, bet, nb)) break;
                 e->epilogue[i] = u;
                 e->computed_early[u] = 1;
-                for (int k = 0; k < nb; k++) passed[bet[k]] = 1;
+                for (int k = 0; k < nb; k++) {
+                    passed[bet[k]] = 1;
+                    if (hoist) e->hoisted[bet[k]] = i;
+                }
                 break;
             }
             if (op_info[g->nodes[u].op].kind != OK_MATMUL || nb == MAXB) break;
@@ -1366,6 +1398,16 @@ static void seeded_wrapper(FILE *out, Graph *g, Variant v) {
     fprintf(out, ";\n}\n\n");
 }
 
+/* A node's code, after its location and a comment with its number, op and shape. */
+static void emit_numbered(E *e, int i, const char *note) {
+    const Node *n = &e->g->nodes[i];
+    char s[160];
+    emit_line(e, n->loc);
+    fprintf(e->out, "    /* %%%d = %s%s %s%s%s%s */\n", i, n->adjoint ? "adjoint " : "", op_info[n->op].name,
+            shape_str(&n->shape, &e->g->syms, s, sizeof s), n->name ? " " : "", n->name ? n->name : "", note);
+    emit_node(e, i);
+}
+
 static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *o) {
     E e;
     memset(&e, 0, sizeof e);
@@ -1405,13 +1447,12 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i]) || e.computed_early[i])
+        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i]) || e.computed_early[i] ||
+            e.hoisted[i] >= 0)
             continue;
-        char s[160];
-        emit_line(&e, n->loc);
-        fprintf(out, "    /* %%%d = %s%s %s%s%s */\n", i, n->adjoint ? "adjoint " : "", op_info[n->op].name,
-                shape_str(&n->shape, &g->syms, s, sizeof s), n->name ? " " : "", n->name ? n->name : "");
-        emit_node(&e, i);
+        for (int j = i + 1; e.epilogue[i] >= 0 && j < e.epilogue[i]; j++) /* products run before it */
+            if (e.hoisted[j] == i) emit_numbered(&e, j, " (before the next product)");
+        emit_numbered(&e, i, "");
     }
     if (o->line_directives) fprintf(out, "#line 1 \"<generated>\"\n");
     if (v == V_FORWARD) {

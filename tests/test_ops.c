@@ -65,6 +65,10 @@ static const char *cases[] = {
        as 1 or dropped, and folded into K */
     "param x4[2, 1, 3, 4] = normal(1)\nparam hk[2, 4, 3] = normal(1)\n"
     "loss sum((x4 @ hk) ^ 2) * 0.1 + sum((reshape(a, [1, 3, 4]) @ hk) * 0.3) + sum(sin(t3 @ hk))",
+    /* GELU's derivative as the epilogue of the input gradient's GEMM, the weight gradient's
+       GEMM that reads the activations emitted before it (emit_c.c's products_hoist_before) */
+    "param m2[5, 3] = normal(1)\nparam m0[4, 4] = normal(1)\nh = gelu((xs @ m0) @ m + 0.1)\n"
+    "loss sum((h @ m2) ^ 2) * 0.1",
     /* a sum over an interior batch axis (attention's heads: sum(att @ v @ o, axis = 1)), and
        its gradient's broadcast over the heads read by the products with stride 0 */
     "param hs[2, 2, 3, 4] = normal(1)\nparam ho[2, 4, 3] = normal(1)\n"
