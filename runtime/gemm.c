@@ -27,6 +27,9 @@
 #ifndef NC_MAX
 #define NC_MAX 4096 /* columns of a packed B block */
 #endif
+#ifndef GEMM_DIRECT_A_MAX_M
+#define GEMM_DIRECT_A_MAX_M 64 /* up to this many rows of C, a row-major A is not packed */
+#endif
 #ifndef GEMM_DIRECT_B_MAX_M
 #define GEMM_DIRECT_B_MAX_M 64 /* up to this many rows of C, a row-major B is not packed */
 #endif

@@ -109,9 +109,10 @@ static void DPREFIX(pack_b)(const KTYPE *kr, int tB, const T *B, ptrdiff_t ldb, 
 
 /* The blocked loop nest on one thread; A, B, C already offset to this thread's part.
  * op(A) stored transposed is read in place (its k steps are rows of A: the packed layout
- * with stride lda); a row-major B is read in place when M is small (few row tiles share
- * each B panel, so packing would cost more than it saves), except its last, partial
- * panel. */
+ * with stride lda); so is a row-major A when M is small (tile_rows: the A block then stays
+ * in L1 / L2 and its packing cost as much as the product for the heads of attention); a
+ * row-major B is read in place when M is small (few row tiles share each B panel, so packing
+ * would cost more than it saves), except its last, partial panel. */
 static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K, T alpha,
                             const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
                             ptrdiff_t ldc, const DPREFIX(Ep) *ep, int m0, int n0)
@@ -131,11 +132,12 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
     if (nc_max > n_pad)
         nc_max = n_pad;
     int direct_a = tA;
+    int rows_a = !tA && M <= GEMM_DIRECT_A_MAX_M; /* a row-major A read in place (tile_rows) */
     int direct_b = !tB && M <= GEMM_DIRECT_B_MAX_M;
 
-    T *Ap = direct_a ? NULL : scratch(0, (size_t)mc_max * kc_max * sizeof(T));
+    T *Ap = direct_a || rows_a ? NULL : scratch(0, (size_t)mc_max * kc_max * sizeof(T));
     T *Bp = scratch(1, (size_t)(direct_b ? nr : nc_max) * kc_max * sizeof(T));
-    if ((!direct_a && !Ap) || !Bp)
+    if ((!direct_a && !rows_a && !Ap) || !Bp)
         abort(); /* out of memory for a few hundred KiB: nothing sensible to return */
 
     for (int jc = 0; jc < N; jc += nc_max) {
@@ -155,6 +157,9 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
                 if (direct_a) {
                     ap = A + (ptrdiff_t)pc * lda + ic;
                     sa = lda;
+                } else if (rows_a) {
+                    ap = A + (ptrdiff_t)ic * lda + pc;
+                    sa = 1;
                 } else {
                     const PackKey ka = {A, Ap, kr, lda, 0, ic, mc, pc, kc, (int)sizeof(T)};
                     if (!pack_cached(0, &ka))
@@ -176,9 +181,13 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
                     for (int p = 0; p < np; p++) {
                         int r0 = DPREFIX(panel_start)(p, mc, np);
                         int r1 = DPREFIX(panel_start)(p + 1, mc, np);
-                        const T *a = direct_a ? ap + r0 : ap + (ptrdiff_t)p * mr * kc;
-                        kr->tile(r1 - r0, n, kc, a, sa, bp, sb,
-                                 C + (ptrdiff_t)(ic + r0) * ldc + jc + jr, ldc, alpha, bet);
+                        T *c = C + (ptrdiff_t)(ic + r0) * ldc + jc + jr;
+                        if (rows_a)
+                            kr->tile_rows(r1 - r0, n, kc, ap + (ptrdiff_t)r0 * lda, lda, bp, sb, c, ldc,
+                                          alpha, bet);
+                        else
+                            kr->tile(r1 - r0, n, kc, direct_a ? ap + r0 : ap + (ptrdiff_t)p * mr * kc,
+                                     sa, bp, sb, c, ldc, alpha, bet);
                     }
                 }
                 if (ep && pc + kc >= K) /* this block of C is final: its epilogue, while cached */

@@ -25,7 +25,7 @@ _Static_assert(MR <= 16, "tile dispatch below handles MR <= 16");
 
 /* C[m,n] = alpha * Ap @ Bp + beta * C, m and n constants after inlining. */
 static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
-    int m, int n, int K, const T *restrict Ap, ptrdiff_t sa, const T *restrict Bp,
+    int m, int n, int K, const T *restrict Ap, ptrdiff_t sa, ptrdiff_t ra, const T *restrict Bp,
     ptrdiff_t sb, T *restrict C, ptrdiff_t ldc, T alpha, T beta)
 {
     VEC acc[MR][NV];
@@ -48,7 +48,7 @@ static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
             if (i < m) {
-                VEC a = VBCAST(Ap[i]);
+                VEC a = VBCAST(Ap[i * ra]);
 #pragma GCC unroll 8
                 for (int v = 0; v < NV; v++)
                     acc[i][v] = VFMA(a, b[v], acc[i][v]);
@@ -98,18 +98,32 @@ static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
     }
 }
 
-static void KPREFIX(tile)(int m, int n, int K, const T *Ap, ptrdiff_t sa, const T *Bp,
-                          ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta)
-{
-    switch (m) {
+/* Ap with sa, rows ra apart: tile with ra == 1, tile_rows with sa == 1 */
 #define KCASE(r)                                                                          \
     case r:                                                                               \
         if (r <= MR) {                                                                    \
-            KPREFIX(tile_body)(r <= MR ? r : MR, n, K, Ap, sa, Bp, sb, C, ldc, alpha,     \
-                               beta);                                             \
+            KPREFIX(tile_body)(r <= MR ? r : MR, n, K, Ap, sa, ra, Bp, sb, C, ldc, alpha, \
+                               beta);                                                     \
             return;                                                                       \
         }                                                                                 \
         break;
+static void KPREFIX(tile_rows)(int m, int n, int K, const T *Ap, ptrdiff_t ra, const T *Bp,
+                               ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta)
+{
+    const ptrdiff_t sa = 1;
+    switch (m) {
+        KCASE(1) KCASE(2) KCASE(3) KCASE(4) KCASE(5) KCASE(6) KCASE(7) KCASE(8)
+        KCASE(9) KCASE(10) KCASE(11) KCASE(12) KCASE(13) KCASE(14) KCASE(15) KCASE(16)
+    default:
+        break;
+    }
+}
+
+static void KPREFIX(tile)(int m, int n, int K, const T *Ap, ptrdiff_t sa, const T *Bp,
+                          ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta)
+{
+    const ptrdiff_t ra = 1;
+    switch (m) {
         KCASE(1) KCASE(2) KCASE(3) KCASE(4) KCASE(5) KCASE(6) KCASE(7) KCASE(8)
         KCASE(9) KCASE(10) KCASE(11) KCASE(12) KCASE(13) KCASE(14) KCASE(15) KCASE(16)
 #undef KCASE
@@ -236,7 +250,7 @@ static void KPREFIX(pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, 
 #endif
 }
 
-const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy), KPREFIX(axpy4), KPREFIX(scal)};
+const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(tile_rows), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(axpy), KPREFIX(axpy4), KPREFIX(scal)};
 
 #undef NR
 #undef MR

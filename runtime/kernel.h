@@ -9,6 +9,9 @@
  *           K steps sb elements apart (Bp[k*sb + j]); packed panels have sb == nr with
  *           columns past n zero-padded, a row-major B can be read in place with sb == ldb
  *           when n == nr (all nr columns exist). beta == 0 means C is not read.
+ *   tile_rows — the same product with A row-major, read in place: row i's K elements
+ *           contiguous, rows ra apart (A[i*ra + k]); the same operations in the same
+ *           order as tile on the packed copy, so the same bits.
  *   pack_t — transposing copy for packing: dst[k*P + i] = src[i*lds + k] for i < r,
  *           k < kc; dst[k*P + i] = 0 for r <= i < P (r <= P).
  *   dot   — sum x[k]*y[k], k < K (both contiguous).
@@ -39,6 +42,8 @@ BprtIsa bprt_isa_id(void);
         int mr, nr;                                                                       \
         void (*tile)(int m, int n, int K, const T *Ap, ptrdiff_t sa, const T *Bp,         \
                      ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta);                 \
+        void (*tile_rows)(int m, int n, int K, const T *A, ptrdiff_t ra, const T *Bp,     \
+                          ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta);            \
         void (*pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, int P);        \
         T (*dot)(int K, const T *x, const T *y);                                          \
         void (*axpy)(int n, T a, const T *x, T *y);                                       \

@@ -359,6 +359,36 @@ static void test_threads_same_bits(void **state)
     bprt_set_threads(threads);
 }
 
+/* A row-major A with few rows is read in place (tile_rows), a taller one is packed: the
+ * rows they share come out with the same bits (the same operations in the same order), in
+ * f32 and f64, for transposed and plain B, several K blocks, alpha and beta. */
+static void test_rows_in_place_same_bits(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {{64, 32, 128}, {64, 100, 1100}, {30, 17, 5}, {64, 700, 40}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int tB = 0; tB < 2; tB++) {
+            const int m = shapes[c][0], N = shapes[c][1], K = shapes[c][2], M = 200;
+            size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+            double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
+                   *ed = malloc(nc * sizeof *ed);
+            float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
+                  *ef = malloc(nc * sizeof *ef);
+            bprt_fill_uniform_f64(ad, na, -1, 1, 7, c);
+            bprt_fill_uniform_f64(bd, nb, -1, 1, 8, c);
+            for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
+            for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
+            for (size_t i = 0; i < nc; i++) cd[i] = ed[i] = cf[i] = ef[i] = (float)(i % 5) - 2;
+            bprt_sgemm(0, tB, M, N, K, 0.75f, af, K, bf, tB ? K : N, 0.5f, cf, N); /* packed */
+            bprt_sgemm(0, tB, m, N, K, 0.75f, af, K, bf, tB ? K : N, 0.5f, ef, N); /* in place */
+            bprt_dgemm(0, tB, M, N, K, 0.75, ad, K, bd, tB ? K : N, 0.5, cd, N);
+            bprt_dgemm(0, tB, m, N, K, 0.75, ad, K, bd, tB ? K : N, 0.5, ed, N);
+            if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
+                fail_msg("%d x %d x %d (tB %d): the first %d rows of a %d-row product differ", m, N, K, tB, m, M);
+            free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_batched_sums),
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_threads_same_bits),
+        cmocka_unit_test(test_rows_in_place_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
