@@ -98,7 +98,8 @@ static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
     }
 }
 
-/* Ap with sa, rows ra apart: tile with ra == 1, tile_rows with sa == 1 */
+/* tile_body with a constant m (1..MR) from the runtime m, for Ap with sa and rows ra apart:
+ * tile with ra == 1, tile_rows with sa == 1 */
 #define KCASE(r)                                                                          \
     case r:                                                                               \
         if (r <= MR) {                                                                    \
@@ -107,30 +108,29 @@ static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
             return;                                                                       \
         }                                                                                 \
         break;
+#define KDISPATCH()                                                                       \
+    switch (m) {                                                                          \
+        KCASE(1) KCASE(2) KCASE(3) KCASE(4) KCASE(5) KCASE(6) KCASE(7) KCASE(8)           \
+        KCASE(9) KCASE(10) KCASE(11) KCASE(12) KCASE(13) KCASE(14) KCASE(15) KCASE(16)    \
+    default:                                                                              \
+        break;                                                                            \
+    }
+
 static void KPREFIX(tile_rows)(int m, int n, int K, const T *Ap, ptrdiff_t ra, const T *Bp,
                                ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta)
 {
     const ptrdiff_t sa = 1;
-    switch (m) {
-        KCASE(1) KCASE(2) KCASE(3) KCASE(4) KCASE(5) KCASE(6) KCASE(7) KCASE(8)
-        KCASE(9) KCASE(10) KCASE(11) KCASE(12) KCASE(13) KCASE(14) KCASE(15) KCASE(16)
-    default:
-        break;
-    }
+    KDISPATCH()
 }
 
 static void KPREFIX(tile)(int m, int n, int K, const T *Ap, ptrdiff_t sa, const T *Bp,
                           ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta)
 {
     const ptrdiff_t ra = 1;
-    switch (m) {
-        KCASE(1) KCASE(2) KCASE(3) KCASE(4) KCASE(5) KCASE(6) KCASE(7) KCASE(8)
-        KCASE(9) KCASE(10) KCASE(11) KCASE(12) KCASE(13) KCASE(14) KCASE(15) KCASE(16)
-#undef KCASE
-    default:
-        break;
-    }
+    KDISPATCH()
 }
+#undef KDISPATCH
+#undef KCASE
 
 static T KPREFIX(dot)(int K, const T *x, const T *y)
 {
