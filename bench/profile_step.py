@@ -5,8 +5,8 @@ usage: bench/profile_step.py FILE.bp [--build build] [--batch 32] [--threads 1] 
                              [--runs 3] [--int-max 10] [--top 40]
 
 Emits the model's C with bpc (--emit=c), puts a timer before each node of the generated
-NAME_step_ (at the `/* %N = op ... */` comments the emitter writes) and one before the
-update, compiles it with cc -O3 -march=native against BUILD/libbprt.a, runs STEPS training
+NAME_step_ (at the `/* %N = op ... */` comments the emitter writes), one before its checks
+and one before each call of the update, compiles it with cc -O3 -march=native against BUILD/libbprt.a, runs STEPS training
 steps RUNS times, and prints each node's milliseconds per step (the minimum over the runs,
 which sheds the other tenants' noise of a shared machine), largest first, with the step's
 total. A GEMM with an epilogue shows under the epilogue's node ("..., on each finished
@@ -45,8 +45,12 @@ def instrument(c, model):
                 labels.append(m.group(1))
                 out.append('    prof_mark_(%d);' % (len(labels) - 1))
             elif re.match(r'^        const real loss_ = ', ln):
-                labels.append('(checks and update)')
+                labels.append('(checks)')
                 out.append('        prof_mark_(%d);' % (len(labels) - 1))
+            elif re.match(r'^            bprt_\w+\(', ln):  # each update call, named by its parameter
+                name = re.search(r'/\* (\w+) \*/', ln)
+                labels.append('(update %s)' % (name.group(1) if name else ln.strip().split('(')[0]))
+                out.append('            prof_mark_(%d);' % (len(labels) - 1))
             elif re.match(r'^        return loss_;', ln):
                 out.append('        prof_mark_(-1);')
             elif ln == '}':
