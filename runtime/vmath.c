@@ -45,22 +45,54 @@ static inline float bits_to_f32(uint32_t u) {
 /* 2^k for integer k in [-126, 127] */
 static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127) << 23); }
 
+/* The kernels' constants, named once for the plain kernels and the AVX-512 ones. exp: the
+ * range, 1/ln 2, the round-to-nearest shift 1.5 * 2^23, ln 2 in two parts, and P (highest
+ * degree first); erf: Q (highest first), where the small branch ends, the clamp of the large
+ * one, and R (highest first). */
+#define VM_EXP_HI 88.72283172607421875f
+#define VM_EXP_LO -103.97208404541015625f
+#define VM_LOG2E 1.44269502162933349609375f
+#define VM_ROUND 12582912.0f
+#define VM_LN2_HI 0.693145751953125f /* n * it is exact */
+#define VM_LN2_LO 1.428606765330187045e-06f
+#define VM_P4 1.381459530e-03f
+#define VM_P3 8.362818509e-03f
+#define VM_P2 4.166788608e-02f
+#define VM_P1 1.666658074e-01f
+#define VM_P0 4.999999702e-01f
+#define VM_Q6 8.429995796e-05f
+#define VM_Q5 -8.159002755e-04f
+#define VM_Q4 5.202727858e-03f
+#define VM_Q3 -2.686023526e-02f
+#define VM_Q2 1.128371507e-01f
+#define VM_Q1 -3.761263490e-01f
+#define VM_Q0 1.283791661e-01f /* 2 / sqrt(pi) - 1: x + x q rounds better than x (1 + q) */
+#define VM_ERF_SMALL 0.921875f
+#define VM_ERF_CLAMP 4.0f
+#define VM_R6 -5.412600189e-02f
+#define VM_R5 -5.493852496e-02f
+#define VM_R4 4.001179934e-01f
+#define VM_R3 1.041538268e-01f
+#define VM_R2 3.296397626e-01f
+#define VM_R1 2.738748491e-01f
+#define VM_R0 5.842582323e-04f
+
 /* The kernels, written once over M(a, b, c) = a b + c: rounded twice (plain) or once (fused,
  * on CPUs with AVX-512, where the compiler turns __builtin_fmaf into one instruction). */
 #define VM_DEFINE_F32(SFX, HATTR, LATTR, M)                                                               \
     HATTR static inline float exp1_##SFX(float x) {                                                 \
-        const float hi = 88.72283172607421875f, lo = -103.97208404541015625f;                       \
+        const float hi = VM_EXP_HI, lo = VM_EXP_LO;                       \
         float xc = x > hi ? hi : x;                                                                 \
         xc = xc < lo ? lo : xc;                                                                     \
         xc = x != x ? 0.0f : xc;                                                                    \
-        const float n = M(xc, 1.44269502162933349609375f, 12582912.0f) - 12582912.0f; /* round to nearest */ \
-        float r = M(-n, 0.693145751953125f, xc); /* ln 2 high part: n * it is exact */              \
-        r = M(-n, 1.428606765330187045e-06f, r);                                                    \
-        float p = 1.381459530e-03f;                                                                 \
-        p = M(p, r, 8.362818509e-03f);                                                              \
-        p = M(p, r, 4.166788608e-02f);                                                              \
-        p = M(p, r, 1.666658074e-01f);                                                              \
-        p = M(p, r, 4.999999702e-01f);                                                              \
+        const float n = M(xc, VM_LOG2E, VM_ROUND) - VM_ROUND; /* round to nearest */ \
+        float r = M(-n, VM_LN2_HI, xc);              \
+        r = M(-n, VM_LN2_LO, r);                                                    \
+        float p = VM_P4;                                                                 \
+        p = M(p, r, VM_P3);                                                              \
+        p = M(p, r, VM_P2);                                                              \
+        p = M(p, r, VM_P1);                                                              \
+        p = M(p, r, VM_P0);                                                              \
         p = M(r * r, p, r);                                                                         \
         const int32_t k = (int32_t)n, k1 = k / 2;                                                   \
         float y = ((1.0f + p) * pow2i_f32(k1)) * pow2i_f32(k - k1);                                 \
@@ -71,25 +103,25 @@ static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127
     HATTR static inline float erf1_##SFX(float x) {                                                 \
         const float a = fabsf(x);                                                                   \
         const float u = a * a;                                                                      \
-        float q = 8.429995796e-05f;                                                                 \
-        q = M(q, u, -8.159002755e-04f);                                                             \
-        q = M(q, u, 5.202727858e-03f);                                                              \
-        q = M(q, u, -2.686023526e-02f);                                                             \
-        q = M(q, u, 1.128371507e-01f);                                                              \
-        q = M(q, u, -3.761263490e-01f);                                                             \
-        q = M(q, u, 1.283791661e-01f); /* 2 / sqrt(pi) - 1: x + x q rounds better than x (1 + q) */ \
+        float q = VM_Q6;                                                                 \
+        q = M(q, u, VM_Q5);                                                             \
+        q = M(q, u, VM_Q4);                                                              \
+        q = M(q, u, VM_Q3);                                                             \
+        q = M(q, u, VM_Q2);                                                              \
+        q = M(q, u, VM_Q1);                                                             \
+        q = M(q, u, VM_Q0); \
         const float small = M(a, q, a);                                                             \
-        const float ac = a > 4.0f ? 4.0f : a;                                                       \
+        const float ac = a > VM_ERF_CLAMP ? VM_ERF_CLAMP : a;                                                       \
         const float t = 1.0f / M(0.5f, ac, 1.0f);                                                   \
-        float r = -5.412600189e-02f;                                                                \
-        r = M(r, t, -5.493852496e-02f);                                                             \
-        r = M(r, t, 4.001179934e-01f);                                                              \
-        r = M(r, t, 1.041538268e-01f);                                                              \
-        r = M(r, t, 3.296397626e-01f);                                                              \
-        r = M(r, t, 2.738748491e-01f);                                                              \
-        r = M(r, t, 5.842582323e-04f);                                                              \
+        float r = VM_R6;                                                                \
+        r = M(r, t, VM_R5);                                                             \
+        r = M(r, t, VM_R4);                                                              \
+        r = M(r, t, VM_R3);                                                              \
+        r = M(r, t, VM_R2);                                                              \
+        r = M(r, t, VM_R1);                                                              \
+        r = M(r, t, VM_R0);                                                              \
         const float large = M(-exp1_##SFX(-(ac * ac)), r, 1.0f);                                    \
-        const float y = a < 0.921875f ? small : large;                                              \
+        const float y = a < VM_ERF_SMALL ? small : large;                                              \
         return copysignf(y, x);                                                                     \
     }                                                                                               \
     LATTR static void exp_n_##SFX(const float *x, float *y, size_t n) {                              \
@@ -113,17 +145,17 @@ VM_DEFINE_F32(plain, , BPRT_CLONES, VM_PLAIN)
  * vectorisation of the scalar code. */
 #define VSET1 _mm512_set1_ps
 VM_AVX512 static inline __m512 exp16(__m512 x) {
-    const __m512 hi = VSET1(88.72283172607421875f), lo = VSET1(-103.97208404541015625f);
-    const __m512 magic = VSET1(12582912.0f);
+    const __m512 hi = VSET1(VM_EXP_HI), lo = VSET1(VM_EXP_LO);
+    const __m512 magic = VSET1(VM_ROUND);
     __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi); /* NaN: lo (max_ps returns lo) */
-    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(xc, VSET1(1.44269502162933349609375f), magic), magic);
-    __m512 r = _mm512_fnmadd_ps(n, VSET1(0.693145751953125f), xc);
-    r = _mm512_fnmadd_ps(n, VSET1(1.428606765330187045e-06f), r);
-    __m512 p = VSET1(1.381459530e-03f);
-    p = _mm512_fmadd_ps(p, r, VSET1(8.362818509e-03f));
-    p = _mm512_fmadd_ps(p, r, VSET1(4.166788608e-02f));
-    p = _mm512_fmadd_ps(p, r, VSET1(1.666658074e-01f));
-    p = _mm512_fmadd_ps(p, r, VSET1(4.999999702e-01f));
+    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(xc, VSET1(VM_LOG2E), magic), magic);
+    __m512 r = _mm512_fnmadd_ps(n, VSET1(VM_LN2_HI), xc);
+    r = _mm512_fnmadd_ps(n, VSET1(VM_LN2_LO), r);
+    __m512 p = VSET1(VM_P4);
+    p = _mm512_fmadd_ps(p, r, VSET1(VM_P3));
+    p = _mm512_fmadd_ps(p, r, VSET1(VM_P2));
+    p = _mm512_fmadd_ps(p, r, VSET1(VM_P1));
+    p = _mm512_fmadd_ps(p, r, VSET1(VM_P0));
     p = _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
     __m512 y = _mm512_scalef_ps(_mm512_add_ps(VSET1(1.0f), p), n);
     y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), VSET1(INFINITY));
@@ -135,27 +167,27 @@ VM_AVX512 static inline __m512 erf16(__m512 x) {
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     const __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
     const __m512 u = _mm512_mul_ps(a, a);
-    __m512 q = VSET1(8.429995796e-05f);
-    q = _mm512_fmadd_ps(q, u, VSET1(-8.159002755e-04f));
-    q = _mm512_fmadd_ps(q, u, VSET1(5.202727858e-03f));
-    q = _mm512_fmadd_ps(q, u, VSET1(-2.686023526e-02f));
-    q = _mm512_fmadd_ps(q, u, VSET1(1.128371507e-01f));
-    q = _mm512_fmadd_ps(q, u, VSET1(-3.761263490e-01f));
-    q = _mm512_fmadd_ps(q, u, VSET1(1.283791661e-01f));
+    __m512 q = VSET1(VM_Q6);
+    q = _mm512_fmadd_ps(q, u, VSET1(VM_Q5));
+    q = _mm512_fmadd_ps(q, u, VSET1(VM_Q4));
+    q = _mm512_fmadd_ps(q, u, VSET1(VM_Q3));
+    q = _mm512_fmadd_ps(q, u, VSET1(VM_Q2));
+    q = _mm512_fmadd_ps(q, u, VSET1(VM_Q1));
+    q = _mm512_fmadd_ps(q, u, VSET1(VM_Q0));
     const __m512 small = _mm512_fmadd_ps(a, q, a);
-    const __m512 ac = _mm512_min_ps(a, VSET1(4.0f)); /* NaN: 4 (then small, NaN, is taken) */
+    const __m512 ac = _mm512_min_ps(a, VSET1(VM_ERF_CLAMP)); /* NaN: 4 (then small, NaN, is taken) */
     const __m512 t = _mm512_div_ps(VSET1(1.0f), _mm512_fmadd_ps(VSET1(0.5f), ac, VSET1(1.0f)));
-    __m512 r = VSET1(-5.412600189e-02f);
-    r = _mm512_fmadd_ps(r, t, VSET1(-5.493852496e-02f));
-    r = _mm512_fmadd_ps(r, t, VSET1(4.001179934e-01f));
-    r = _mm512_fmadd_ps(r, t, VSET1(1.041538268e-01f));
-    r = _mm512_fmadd_ps(r, t, VSET1(3.296397626e-01f));
-    r = _mm512_fmadd_ps(r, t, VSET1(2.738748491e-01f));
-    r = _mm512_fmadd_ps(r, t, VSET1(5.842582323e-04f));
+    __m512 r = VSET1(VM_R6);
+    r = _mm512_fmadd_ps(r, t, VSET1(VM_R5));
+    r = _mm512_fmadd_ps(r, t, VSET1(VM_R4));
+    r = _mm512_fmadd_ps(r, t, VSET1(VM_R3));
+    r = _mm512_fmadd_ps(r, t, VSET1(VM_R2));
+    r = _mm512_fmadd_ps(r, t, VSET1(VM_R1));
+    r = _mm512_fmadd_ps(r, t, VSET1(VM_R0));
     const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ac, ac)));
     const __m512 large = _mm512_fnmadd_ps(e, r, VSET1(1.0f));
     /* a < 0.921875 ? small : large (NaN: large's compare fails, so small) */
-    const __m512 y = _mm512_mask_mov_ps(small, _mm512_cmp_ps_mask(a, VSET1(0.921875f), _CMP_NLT_UQ) &
+    const __m512 y = _mm512_mask_mov_ps(small, _mm512_cmp_ps_mask(a, VSET1(VM_ERF_SMALL), _CMP_NLT_UQ) &
                                                    ~_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), large);
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), /* copysign */
                                                _mm512_and_si512(_mm512_castps_si512(x), sign)));
