@@ -662,30 +662,42 @@ static int epilogue_ok(const E *e, int mm, int u) {
     return ok;
 }
 
+/* 1 if node i is not emitted at its own place in node order: a leaf, computed inline by a
+ * user, a weight-gradient GEMM of the update, computed by a GEMM's epilogue or its loss's
+ * pass, or emitted before a GEMM whose epilogue passed it. */
+static int emitted_elsewhere(const E *e, int i) {
+    return op_info[e->g->nodes[i].op].kind == OK_LEAF || e->fuse_user[i] >= 0 || (e->fused && e->fused[i]) ||
+           e->computed_early[i] || (e->hoisted && e->hoisted[i] >= 0);
+}
+
 /* The next node after i that the emission loop emits on its own (g->n if none). */
 static int next_emitted(const E *e, int i) {
-    const Graph *g = e->g;
     int u = i + 1;
-    while (u < g->n && (op_info[g->nodes[u].op].kind == OK_LEAF || e->fuse_user[u] >= 0 || (e->fused && e->fused[u]) ||
-                        e->computed_early[u]))
-        u++;
+    while (u < e->g->n && emitted_elsewhere(e, u)) u++;
     return u;
 }
 
-/* Can the node u, computed at the GEMM i's place, run before the products between them
- * (bet[0..nb))? They must not be its leaves, and must neither read nor write its output's
- * storage (the plan may have given u a buffer that one of them reads for the last time). */
-static int epilogue_moves_past(const E *e, int u, const int *bet, int nb) {
+/* Is one of the products bet[0..nb) a leaf of u's fused tree (then u cannot be computed
+ * before them, nor they before it)? */
+static int products_feed(const E *e, int u, const int *bet, int nb) {
     enum { MAXL = BPRT_EW_MAX_LEAVES };
-    const Graph *g = e->g;
     int leaves[MAXL];
     int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
+    for (int k = 0; k < nb; k++)
+        for (int l = 0; l < nl; l++)
+            if (leaves[l] == bet[k]) return 1;
+    return 0;
+}
+
+/* Can the node u, computed at the GEMM i's place, run before the products between them
+ * (bet[0..nb), none of them its leaf)? They must neither read nor write its output's storage
+ * (the plan may have given u a buffer that one of them reads for the last time). */
+static int epilogue_moves_past(const E *e, int u, const int *bet, int nb) {
+    const Graph *g = e->g;
     char out[96], p[96];
     ptr(e, u, out, sizeof out);
     for (int k = 0; k < nb; k++) {
         const Node *x = &g->nodes[bet[k]];
-        for (int l = 0; l < nl; l++)
-            if (leaves[l] == bet[k]) return 0;
         if (!strcmp(out, ptr(e, bet[k], p, sizeof p)) || !strcmp(out, ptr(e, x->in[0], p, sizeof p)) ||
             !strcmp(out, ptr(e, x->in[1], p, sizeof p)))
             return 0;
@@ -693,23 +705,18 @@ static int epilogue_moves_past(const E *e, int u, const int *bet, int nb) {
     return 1;
 }
 
-/* Can the products bet[0..nb) between the GEMM i and its epilogue's node u run before i
- * instead (when u cannot move past them: its output's storage is what one of them reads
- * last, GELU's activations read by the weight gradient in tiny_gpt)? None may read i or
- * write what i reads or writes (the plan may have given one of them a buffer whose last
- * reader is i), or u's output, or be one of u's leaves. */
+/* Can the products bet[0..nb) between the GEMM i and its epilogue's node u (none of them its
+ * leaf) run before i instead (when u cannot move past them: its output's storage is what
+ * one of them reads last, GELU's activations read by the weight gradient in tiny_gpt)? None
+ * may read i or write what i reads or writes (the plan may have given one of them a buffer
+ * whose last reader is i), or u's output. */
 static int products_hoist_before(const E *e, int i, int u, const int *bet, int nb) {
-    enum { MAXL = BPRT_EW_MAX_LEAVES };
     const Graph *g = e->g;
     const Node *m = &g->nodes[i];
-    int leaves[MAXL];
-    int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
     char ob[96], p[96];
     for (int k = 0; k < nb; k++) {
         const Node *x = &g->nodes[bet[k]];
         if (x->in[0] == i || x->in[1] == i || (e->fused && e->fused[bet[k]])) return 0;
-        for (int l = 0; l < nl; l++)
-            if (leaves[l] == bet[k]) return 0;
         ptr(e, bet[k], ob, sizeof ob);
         if (!strcmp(ob, ptr(e, i, p, sizeof p)) || !strcmp(ob, ptr(e, m->in[0], p, sizeof p)) ||
             !strcmp(ob, ptr(e, m->in[1], p, sizeof p)) || !strcmp(ob, ptr(e, u, p, sizeof p)))
@@ -737,6 +744,7 @@ static void plan_epilogues(E *e) {
         int bet[MAXB], nb = 0;
         for (int u = next_emitted(e, i); u < g->n; u = next_emitted(e, u)) {
             if (epilogue_ok(e, i, u)) {
+                if (products_feed(e, u, bet, nb)) break;
                 const int hoist = !epilogue_moves_past(e, u, bet, nb);
                 if (hoist && !products_hoist_before(e, i, u, bet, nb)) break;
                 e->epilogue[i] = u;
@@ -1446,10 +1454,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
         fprintf(out, "    real *t%d = (real *)w;\n    w += BP_AL(sizeof(real) * %s);\n", b, e.plan->buf_size[b]);
     for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
     for (int i = 0; i < g->n; i++) {
-        const Node *n = &g->nodes[i];
-        if (op_info[n->op].kind == OK_LEAF || e.fuse_user[i] >= 0 || (e.fused && e.fused[i]) || e.computed_early[i] ||
-            e.hoisted[i] >= 0)
-            continue;
+        if (emitted_elsewhere(&e, i)) continue;
         for (int j = i + 1; e.epilogue[i] >= 0 && j < e.epilogue[i]; j++) /* products run before it */
             if (e.hoisted[j] == i) emit_numbered(&e, j, " (before the next product)");
         emit_numbered(&e, i, "");
