@@ -40,7 +40,7 @@
  * lines then move between the cores' caches). A larger C is split: a batch-16 SGD step's
  * update of 784 x 256 weights, each thread keeping its half in its own cache from step to
  * step, measured 0.124 ms a step on 2 threads against 0.168 on one. Such a product splits
- * by columns (the driver overrides grid_split): the forward product x @ W of a small batch
+ * by columns (grid_split): the forward product x @ W of a small batch
  * splits W by columns, and the update W -= lr x^T g split by rows had each core rewrite the
  * half of W the other core had read (fashion_mlp at batch 16 on 2 threads: 0.123 -> 0.090
  * ms a step; fashion_mlp3 0.385 -> 0.335). */
@@ -145,12 +145,16 @@ static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)
 }
 
 /* Chooses tm x tn == nth cutting a tiles_m x tiles_n grid of mr x nr tiles, minimising
- * the largest part's work: its C area plus the packing of its A rows and B columns. */
-static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int nth, int *tm, int *tn)
+ * the largest part's work: its C area plus the packing of its A rows and B columns; a
+ * product with K < GEMM_MIN_K_THREADS by columns whenever it has a column of tiles per
+ * thread (see there). */
+static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int K, int nth, int *tm, int *tn)
 {
     double best = -1;
     *tm = 1;
     *tn = nth;
+    if (K < GEMM_MIN_K_THREADS && tiles_n >= nth)
+        return; /* a small batch's weight update: by columns, as x @ W split the same W */
     for (int a = 1; a <= nth; a++) {
         if (nth % a)
             continue;
