@@ -333,6 +333,7 @@ static void test_threads_same_bits(void **state)
     static const int shapes[][5] = {
         {0, 0, 256, 256, 784}, {1, 0, 784, 256, 256}, {0, 1, 256, 784, 256},
         {0, 0, 700, 96, 600},  {0, 1, 90, 1000, 130}, {1, 1, 333, 77, 520},
+        {1, 0, 784, 512, 16}, /* K < 32: split by columns (a small batch's weight update) */
     };
     const int threads = bprt_threads();
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
