@@ -1856,9 +1856,18 @@ static void emit_entry_points(FILE *out, Graph *g) {
 }
 
 /* --standalone: bprt.h and the runtime sources embedded at build time (runtime_text.c),
- * without their #include "bprt.h" lines. */
+ * without their #include lines of one another (bprt.h, conv.h). */
 extern const char *const bpc_runtime_text[];
 extern const char *const bpc_runtime_text_names[];
+/* Whether the line at p is `#include "NAME"` of an embedded file. */
+static int includes_embedded(const char *p) {
+    if (strncmp(p, "#include \"", 10) != 0) return 0;
+    for (int i = 0; bpc_runtime_text_names[i]; i++) {
+        const size_t n = strlen(bpc_runtime_text_names[i]);
+        if (strncmp(p + 10, bpc_runtime_text_names[i], n) == 0 && p[10 + n] == '"') return 1;
+    }
+    return 0;
+}
 static void emit_runtime_text(FILE *out) {
     for (int i = 0; bpc_runtime_text[i]; i++) {
         fprintf(out, "/* ---- libbprt: %s ---- */\n", bpc_runtime_text_names[i]);
@@ -1866,7 +1875,7 @@ static void emit_runtime_text(FILE *out) {
         while (*p) {
             const char *e = strchr(p, '\n');
             size_t n = e ? (size_t)(e - p + 1) : strlen(p);
-            if (strncmp(p, "#include \"bprt.h\"", 17) != 0) fwrite(p, 1, n, out);
+            if (!includes_embedded(p)) fwrite(p, 1, n, out);
             p += n;
         }
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bprt.h" /* bprt_conv2d_scratch */
 #include "passes.h"
 
 const OpInfo op_info[OP_COUNT] = {
@@ -418,9 +419,8 @@ int ir_conv2d_grad(Graph *g, Op op, int a, int b, const Shape *s, const int win[
 int64_t ir_conv2d_scratch(const Graph *g, const Node *n) {
     const Shape *xs = n->op == OP_CONV2D_GRAD_X ? &n->shape : &g->nodes[n->in[0]].shape;
     const Shape *ys = n->op == OP_CONV2D ? &n->shape : &g->nodes[n->in[n->op == OP_CONV2D_GRAD_X ? 0 : 1]].shape;
-    const int64_t pad = n->win[3];
-    return (int64_t)BP_CONV_SLOTS * xs->d[1].c *
-           (n->win[0] * n->win[1] * ys->d[2].c * ys->d[3].c + (xs->d[2].c + 2 * pad) * (xs->d[3].c + 2 * pad));
+    return (int64_t)bprt_conv2d_scratch((size_t)xs->d[1].c, (size_t)xs->d[2].c, (size_t)xs->d[3].c, (size_t)ys->d[1].c,
+                                        (size_t)n->win[0], (size_t)n->win[1], (size_t)n->win[2], (size_t)n->win[3]);
 }
 
 int ir_pool(Graph *g, Op op, int x, int k, int stride, Loc loc) {

@@ -138,10 +138,14 @@ void bprt_ew_rows_f64(const int32_t *code, int ncode, const double *konst, const
                       double *out, ptrdiff_t ldo);
 
 /* ---- convolution (conv.c: layouts, threads) ---------------------------------------------
- * scratch: BPRT_CONV_SLOTS * (C*KH*KW * OH*OW + C*(H + 2 pad)*(W + 2 pad)) reals of the
- * caller's (64-byte aligned best);
+ * scratch: bprt_conv2d_scratch reals of the caller's (64-byte aligned best);
  * at most BPRT_CONV_SLOTS threads work on one call. */
 #define BPRT_CONV_SLOTS 8
+/* The reals of scratch a call with these sizes needs (the same for the three calls): the
+ * slots above, or more for the stride-1 3x3 and 5x5 windows computed by Winograd's
+ * algorithm (conv_wg.c). */
+size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride,
+                           size_t pad);
 #define BPRT_DECLARE_CONV(T, SUF)                                                                  \
     void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
                            size_t KH, size_t KW, size_t stride, size_t pad, T *y, T *scratch);     \

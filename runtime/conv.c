@@ -19,43 +19,12 @@
 
 #include "bprt.h"
 
-#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
-#define CONV_PAR_MIN 2000000.0 /* multiply-adds below which a call stays on one thread */
-static int conv_threads(size_t jobs, double work) {
-    if (work < CONV_PAR_MIN || omp_in_parallel()) return 1;
-    int t = bprt_threads();
-    if (t > BPRT_CONV_SLOTS) t = BPRT_CONV_SLOTS;
-    if ((size_t)t > jobs) t = (int)jobs;
-    return t < 1 ? 1 : t;
-}
-/* The body as thread CONV_TID of CONV_NTH: on a team of nt threads, or (nt == 1) as the caller
-   itself, outside any parallel construct: inside even a 1-thread region the GEMMs it calls
-   would start nested teams, which libgomp creates and destroys every time (and their
-   thread-local packing buffers with them). */
-#define CONV_RUN(...)                                                                              \
-    if (nt > 1) {                                                                                  \
-        _Pragma("omp parallel num_threads(nt)") {                                                  \
-            const int conv_tid_ = omp_get_thread_num(), conv_nth_ = omp_get_num_threads();        \
-            __VA_ARGS__                                                                            \
-        }                                                                                          \
-    } else {                                                                                       \
-        const int conv_tid_ = 0, conv_nth_ = 1;                                                    \
-        __VA_ARGS__                                                                                \
-    }
-#else
-static int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; return 1; }
-#define CONV_RUN(...) { const int conv_tid_ = 0, conv_nth_ = 1; __VA_ARGS__ }
-#endif
-#define CONV_TID conv_tid_
-#define CONV_NTH conv_nth_
-/* `nt` sizes the team; single-threaded builds ignore it */
+#include "conv.h" /* conv_threads, CONV_RUN */
 
 /* The row moves of unfold and fold at stride 1 (rows of OW = 14 or 28 floats: per-row loop
  * overhead dominated them) as masked AVX-512 moves of 16 floats, when the runtime's ISA is
  * AVX-512. The same additions in the same order: the same values. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_STANDALONE) && \
-    !defined(BPRT_NO_CLONES) && !(defined(__clang__) && __clang_major__ < 15)
+#if ROWS_AVX512_BUILD
 #include <immintrin.h>
 static inline __mmask16 row_mask(size_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
 /* d[oh OW + ow] = x[oh Wp + ow] */
@@ -88,6 +57,22 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;                 \
     const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;                 \
     const size_t slot = K * P + C * Hp * Wp
+
+size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad) {
+    const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;
+    const size_t direct = BPRT_CONV_SLOTS * (C * KH * KW * OH * OW + C * (H + 2 * pad) * (W + 2 * pad));
+    WgGeom g;
+    return wg_geometry(C, H, W, O, KH, KW, s, pad, &g) && g.total > direct ? g.total : direct;
+}
+
+/* Winograd's algorithm where conv_wg.c takes the call (f32, AVX-512) */
+#if defined(BPRT_STANDALONE) || !ROWS_AVX512_BUILD
+#define WG_TRY(call) 0
+#else
+#define WG_TRY(call) call
+#endif
+#define WG_f32(name, ...) WG_TRY(bprt_wg_##name##_f32(__VA_ARGS__))
+#define WG_f64(name, ...) 0
 
 #define DEFINE_CONV(T, SUF, GEMM)                                                                  \
     /* image xb [C, H, W] into xp [C, H + 2 pad, W + 2 pad], zeros around */                      \
@@ -153,6 +138,7 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     }                                                                                              \
     void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
                            size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
+        if (WG_##SUF(conv2d, x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch)) return;             \
         CONV_GEOMETRY;                                                                             \
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
         CONV_RUN(                                                                                  \
@@ -168,6 +154,7 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,     \
                                   T *scratch) {                                                    \
+        if (WG_##SUF(conv2d_grad_x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch)) return;    \
         CONV_GEOMETRY;                                                                             \
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
         CONV_RUN(                                                                                  \
@@ -188,6 +175,7 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,     \
                                   T *scratch) {                                                    \
+        if (WG_##SUF(conv2d_grad_w, x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch)) return;    \
         CONV_GEOMETRY;                                                                             \
         if (B == 0) {                                                                              \
             memset(gw, 0, sizeof(T) * O * K);                                                      \

@@ -1,0 +1,103 @@
+/* conv.h — runtime-internal: the threading shared by conv.c (im2col convolution) and
+ * conv_wg.c (Winograd convolution). */
+#ifndef BPRT_CONV_H
+#define BPRT_CONV_H
+#include <stddef.h>
+
+#include "bprt.h"
+
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#include <omp.h>
+#define CONV_PAR_MIN 2000000.0 /* multiply-adds below which a call stays on one thread */
+static inline int conv_threads(size_t jobs, double work) {
+    if (work < CONV_PAR_MIN || omp_in_parallel()) return 1;
+    int t = bprt_threads();
+    if (t > BPRT_CONV_SLOTS) t = BPRT_CONV_SLOTS;
+    if ((size_t)t > jobs) t = (int)jobs;
+    return t < 1 ? 1 : t;
+}
+/* The body as thread CONV_TID of CONV_NTH: on a team of nt threads, or (nt == 1) as the caller
+   itself, outside any parallel construct: inside even a 1-thread region the GEMMs it calls
+   would start nested teams, which libgomp creates and destroys every time (and their
+   thread-local packing buffers with them). */
+#define CONV_RUN(...)                                                                              \
+    if (nt > 1) {                                                                                  \
+        _Pragma("omp parallel num_threads(nt)") {                                                  \
+            const int conv_tid_ = omp_get_thread_num(), conv_nth_ = omp_get_num_threads();        \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    } else {                                                                                       \
+        const int conv_tid_ = 0, conv_nth_ = 1;                                                    \
+        __VA_ARGS__                                                                                \
+    }
+#else
+static inline int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; return 1; }
+#define CONV_RUN(...) { const int conv_tid_ = 0, conv_nth_ = 1; __VA_ARGS__ }
+#endif
+#define CONV_TID conv_tid_
+#define CONV_NTH conv_nth_
+/* `nt` sizes the team; single-threaded builds ignore it */
+
+/* Whether this build has the AVX-512 kernels of conv.c and conv_wg.c (GCC or clang >= 15 on
+ * x86-64, not --standalone); they run when the runtime's ISA is AVX-512. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_STANDALONE) && \
+    !defined(BPRT_NO_CLONES) && !(defined(__clang__) && __clang_major__ < 15)
+#define ROWS_AVX512_BUILD 1
+#else
+#define ROWS_AVX512_BUILD 0
+#endif
+
+/* ---- Winograd geometry (conv_wg.c computes; conv.c sizes the scratch) ----
+ * F(m x m, r x r) on 6 x 6 input tiles: F(2x2, 5x5) and F(4x4, 3x3), stride 1, both
+ * operands with at least WG_MIN_CHANNELS channels (below that the unfolded product's K is
+ * too short to gain). The output is cut into TH x TW tiles of m x m (N = TH*TW per image,
+ * each transformed array's rows ldv >= N reals apart); the bordered image has Hx rows of
+ * Wx reals (zeros past the image and its padding). One thread slot holds the transformed
+ * input V [36, C, ldv], the transformed output M [36, O, ldv] (xi vxs and mxs reals apart),
+ * the bordered image, the
+ * row-transformed image h1 [6, m, Uh, TW], m*m*ldv reals of output tiles and one
+ * partial weight gradient [36, O, C]; the transformed weights [36, O, C] precede the
+ * slots. */
+#define WG_MIN_CHANNELS 8
+typedef struct {
+    size_t m, r, OH, OW, TH, TW, N, ldv, vxs, mxs, Hx, Wx, nch, Uh;
+    size_t u_off, v_off, m_off, xp_off, h1_off, t_off, du_off, slot, total;
+} WgGeom;
+static inline size_t wg_round16(size_t n) { return (n + 15) / 16 * 16; }
+static inline int wg_geometry(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s,
+                              size_t pad, WgGeom *g) {
+    if (s != 1 || KH != KW || (KH != 3 && KH != 5) || C < WG_MIN_CHANNELS || O < WG_MIN_CHANNELS ||
+        H + 2 * pad < KH || W + 2 * pad < KW)
+        return 0;
+    g->r = KH, g->m = 6 - KH + 1;
+    g->OH = H + 2 * pad - KH + 1, g->OW = W + 2 * pad - KW + 1;
+    g->TH = (g->OH + g->m - 1) / g->m, g->TW = (g->OW + g->m - 1) / g->m, g->N = g->TH * g->TW;
+    g->ldv = wg_round16(g->N);
+    /* V and M per xi, 64 bytes more than their rows: 36 streams a multiple of 4 KiB apart
+       would share one set of L1 */
+    g->vxs = C * g->ldv + 16, g->mxs = O * g->ldv + 16;
+    g->Hx = g->m * (g->TH - 1) + 6;
+    g->nch = (g->m * (g->TW - 1) + 1 + 15) / 16; /* 16-column chunks of tile starts */
+    g->Wx = 16 * g->nch + 16;
+    g->Uh = g->TH + 5 / g->m;
+    g->u_off = 0;
+    g->v_off = 0, g->m_off = 36 * g->vxs, g->xp_off = g->m_off + 36 * g->mxs;
+    g->h1_off = g->xp_off + wg_round16(g->Hx * g->Wx);
+    g->t_off = g->h1_off + wg_round16(6 * g->m * g->Uh * g->TW);
+    g->du_off = g->t_off + g->m * g->m * g->ldv;
+    g->slot = g->du_off + wg_round16(36 * O * C);
+    g->total = wg_round16(36 * O * C) + BPRT_CONV_SLOTS * g->slot;
+    return 1;
+}
+
+#if !defined(BPRT_STANDALONE)
+/* Winograd convolution (conv_wg.c): 1 if it computed the call, 0 if the call is not one it
+ * takes (then conv.c's unfolded products do it). The arguments are bprt_conv2d_f32's. */
+int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_t H, size_t W, size_t O,
+                       size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch);
+int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
+                              size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *scratch);
+int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t C, size_t H, size_t W,
+                              size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gw, float *scratch);
+#endif
+#endif

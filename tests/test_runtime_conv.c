@@ -1,0 +1,148 @@
+/* test_runtime_conv.c — bprt_conv2d_f32 and its two gradients against convolutions written
+ * out in double, under every ISA this machine can run: on AVX-512 the stride-1 3x3 and 5x5
+ * windows with at least 8 channels each way take Winograd's algorithm (runtime/conv_wg.c),
+ * everything else the unfolded products (runtime/conv.c).
+ *
+ * Each output element is checked against its double-precision value relative to the sum of
+ * the absolute values of its terms (sum |w x| for the forward pass, and likewise for the
+ * gradients): |got - ref| <= TOL * that sum. The unfolded product stays near float's unit
+ * roundoff times the terms; Winograd's transforms add and scale before the products
+ * (F(2x2, 5x5) and F(4x4, 3x3) on 6x6 tiles), which the measured worst case here puts at
+ * TOL_WG (see the comment there). Also: the results do not depend on the thread count
+ * (same bits on 1, 2 and 3 threads), the scratch is exactly bprt_conv2d_scratch reals (the
+ * runs under AddressSanitizer catch a write past it), and shapes where tiles run past the
+ * image (odd sizes), more than 16 tile columns, more images than the weight gradient's
+ * groups, and fewer images than threads. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bprt.h"
+
+/* Measured worst |got - ref| / sum|terms| over these cases (2026-12-02): unfolded products
+ * 2.4e-7, Winograd 1.7e-6 (F(2x2, 5x5)) and 1.3e-6 (F(4x4, 3x3)); the bounds leave about 5x. */
+#define TOL_DIRECT 1e-6
+#define TOL_WG 1e-5
+
+typedef struct Case {
+    size_t B, C, H, W, O, K, pad;
+} Case;
+
+static const Case cases[] = {
+    {3, 8, 14, 14, 16, 5, 2},  /* fashion_cnn's second layer, smaller */
+    {2, 9, 13, 11, 8, 5, 2},   /* odd sizes: the last tiles run past the image */
+    {2, 8, 7, 7, 12, 3, 1},    /* 3x3: F(4x4, 3x3), 2x2 tiles of which the last are partial */
+    {1, 16, 10, 9, 8, 3, 0},   /* no padding */
+    {11, 8, 6, 40, 8, 5, 2},   /* 20 tile columns (two 16-column chunks); 11 images > 8 groups */
+    {2, 8, 9, 42, 9, 3, 1},    /* 3x3 with 11 tile columns */
+    {2, 4, 9, 9, 8, 5, 2},     /* 4 input channels: the unfolded product */
+    {2, 8, 9, 9, 8, 4, 1},     /* 4x4: the unfolded product */
+};
+
+static double rnd(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (double)(*s >> 8) / (double)(1u << 24) * 2 - 1;
+}
+
+/* The forward pass and both gradients in double with the sums of |terms|. */
+static void reference(const Case *c, const float *x, const float *w, const float *gy, double *y, double *ya,
+                      double *gx, double *gxa, double *gw, double *gwa) {
+    const size_t OH = c->H + 2 * c->pad - c->K + 1, OW = c->W + 2 * c->pad - c->K + 1;
+    memset(y, 0, sizeof(double) * c->B * c->O * OH * OW), memset(ya, 0, sizeof(double) * c->B * c->O * OH * OW);
+    memset(gx, 0, sizeof(double) * c->B * c->C * c->H * c->W), memset(gxa, 0, sizeof(double) * c->B * c->C * c->H * c->W);
+    memset(gw, 0, sizeof(double) * c->O * c->C * c->K * c->K), memset(gwa, 0, sizeof(double) * c->O * c->C * c->K * c->K);
+    for (size_t b = 0; b < c->B; b++)
+        for (size_t o = 0; o < c->O; o++)
+            for (size_t oh = 0; oh < OH; oh++)
+                for (size_t ow = 0; ow < OW; ow++) {
+                    const size_t yi = ((b * c->O + o) * OH + oh) * OW + ow;
+                    for (size_t ci = 0; ci < c->C; ci++)
+                        for (size_t a = 0; a < c->K; a++)
+                            for (size_t d = 0; d < c->K; d++) {
+                                const long h = (long)(oh + a) - (long)c->pad, v = (long)(ow + d) - (long)c->pad;
+                                if (h < 0 || v < 0 || h >= (long)c->H || v >= (long)c->W) continue;
+                                const size_t xi = ((b * c->C + ci) * c->H + (size_t)h) * c->W + (size_t)v;
+                                const size_t wi = ((o * c->C + ci) * c->K + a) * c->K + d;
+                                y[yi] += (double)w[wi] * (double)x[xi], ya[yi] += fabs((double)w[wi] * (double)x[xi]);
+                                gx[xi] += (double)w[wi] * (double)gy[yi], gxa[xi] += fabs((double)w[wi] * (double)gy[yi]);
+                                gw[wi] += (double)x[xi] * (double)gy[yi], gwa[wi] += fabs((double)x[xi] * (double)gy[yi]);
+                            }
+                }
+}
+
+static double worst(const float *got, const double *ref, const double *abssum, size_t n) {
+    double e = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)got[i] - ref[i]) / (abssum[i] > 1e-30 ? abssum[i] : 1e-30);
+        if (!(d <= e)) e = d; /* a NaN is the worst */
+    }
+    return e;
+}
+
+static int is_winograd(const Case *c, const char *isa) {
+    return strcmp(isa, "avx512") == 0 && (c->K == 3 || c->K == 5) && c->C >= 8 && c->O >= 8;
+}
+
+static void test_against_double(void **state) {
+    (void)state;
+    static const char *const isas[] = {"generic", "avx2", "avx512"};
+    const int threads = bprt_threads();
+    const char *isa = bprt_isa();
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const Case *c = &cases[ci];
+        const size_t OH = c->H + 2 * c->pad - c->K + 1, OW = c->W + 2 * c->pad - c->K + 1;
+        const size_t nx = c->B * c->C * c->H * c->W, nw = c->O * c->C * c->K * c->K, ny = c->B * c->O * OH * OW;
+        const size_t ns = bprt_conv2d_scratch(c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad);
+        float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *gy = malloc(ny * sizeof *gy);
+        double *ref = malloc((nx + nw + ny) * 2 * sizeof *ref);
+        double *y = ref, *ya = y + ny, *gx = ya + ny, *gxa = gx + nx, *gw = gxa + nx, *gwa = gw + nw;
+        unsigned seed = 12345u + (unsigned)ci;
+        for (size_t i = 0; i < nx; i++) x[i] = (float)rnd(&seed);
+        for (size_t i = 0; i < nw; i++) w[i] = (float)rnd(&seed);
+        for (size_t i = 0; i < ny; i++) gy[i] = (float)rnd(&seed);
+        reference(c, x, w, gy, y, ya, gx, gxa, gw, gwa);
+        for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+            if (bprt_set_isa(isas[k]) != 0) continue;
+            const double tol = is_winograd(c, isas[k]) ? TOL_WG : TOL_DIRECT;
+            float *out[3][3]; /* [threads - 1][y, gx, gw] */
+            for (int nt = 1; nt <= 3; nt++) {
+                bprt_set_threads(nt);
+                float *s = malloc(ns * sizeof *s);
+                out[nt - 1][0] = malloc(ny * sizeof(float)), out[nt - 1][1] = malloc(nx * sizeof(float));
+                out[nt - 1][2] = malloc(nw * sizeof(float));
+                bprt_conv2d_f32(x, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, out[nt - 1][0], s);
+                bprt_conv2d_grad_x_f32(gy, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, out[nt - 1][1], s);
+                bprt_conv2d_grad_w_f32(x, gy, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, out[nt - 1][2], s);
+                free(s);
+            }
+            const double ey = worst(out[0][0], y, ya, ny), ex = worst(out[0][1], gx, gxa, nx),
+                         ew = worst(out[0][2], gw, gwa, nw);
+            print_message("case %zu %-7s %s: worst error / sum|terms|: y %.2e, gx %.2e, gw %.2e\n", ci, isas[k],
+                          is_winograd(c, isas[k]) ? "winograd" : "unfolded", ey, ex, ew);
+            if (!(ey <= tol && ex <= tol && ew <= tol))
+                fail_msg("case %zu (%s): error y %.3g gx %.3g gw %.3g over %.3g", ci, isas[k], ey, ex, ew, tol);
+            for (int nt = 2; nt <= 3; nt++)
+                if (memcmp(out[0][0], out[nt - 1][0], ny * sizeof(float)) ||
+                    memcmp(out[0][1], out[nt - 1][1], nx * sizeof(float)) ||
+                    memcmp(out[0][2], out[nt - 1][2], nw * sizeof(float)))
+                    fail_msg("case %zu (%s): %d threads differ from 1", ci, isas[k], nt);
+            for (int nt = 0; nt < 3; nt++) free(out[nt][0]), free(out[nt][1]), free(out[nt][2]);
+        }
+        bprt_set_isa(isa);
+        free(x), free(w), free(gy), free(ref);
+    }
+    bprt_set_threads(threads);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_against_double),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
