@@ -55,13 +55,15 @@ static inline int conv_threads(size_t jobs, double work) { (void)jobs, (void)wor
  * Wx reals (zeros past the image and its padding). One thread slot holds the transformed
  * input V [36, C, ldv], the transformed output M [36, O, ldv] (xi vxs and mxs reals apart),
  * the bordered image, the
- * row-transformed image h1 [6, m, Uh, TW], m*m*ldv reals of output tiles and one
+ * row-transformed image h1 [6, m, Uh, TW], m*m*ldv reals of output tiles, the input
+ * gradient's 6 rows of tiles (sbl reals apart, zeros around) and one
  * partial weight gradient [36, O, C]; the transformed weights [36, O, C] precede the
  * slots. */
 #define WG_MIN_CHANNELS 8
 typedef struct {
     size_t m, r, OH, OW, TH, TW, N, ldv, vxs, mxs, Hx, Wx, nch, Uh;
-    size_t u_off, v_off, m_off, xp_off, h1_off, t_off, du_off, slot, total;
+    size_t sbpre, sbl;
+    size_t u_off, v_off, m_off, xp_off, h1_off, t_off, sb_off, du_off, slot, total;
 } WgGeom;
 static inline size_t wg_round16(size_t n) { return (n + 15) / 16 * 16; }
 static inline int wg_geometry(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s,
@@ -84,7 +86,10 @@ static inline int wg_geometry(size_t C, size_t H, size_t W, size_t O, size_t KH,
     g->v_off = 0, g->m_off = 36 * g->vxs, g->xp_off = g->m_off + 36 * g->mxs;
     g->h1_off = g->xp_off + wg_round16(g->Hx * g->Wx);
     g->t_off = g->h1_off + wg_round16(6 * g->m * g->Uh * g->TW);
-    g->du_off = g->t_off + g->m * g->m * g->ldv;
+    /* the input gradient's rows of tiles, with zeros for 5 / m tile rows before and after */
+    g->sbpre = wg_round16(5 / g->m * g->TW), g->sbl = g->sbpre + wg_round16(g->Uh * g->TW) + 16;
+    g->sb_off = g->t_off + g->m * g->m * g->ldv;
+    g->du_off = g->sb_off + 6 * g->sbl;
     g->slot = g->du_off + wg_round16(36 * O * C);
     g->total = wg_round16(36 * O * C) + BPRT_CONV_SLOTS * g->slot;
     return 1;

@@ -236,23 +236,33 @@ WG_TARGET static void wg_dy(const WgGeom *g, const float *gyb, size_t O, float *
  * tiles overlap (the input transform transposed) */
 WG_TARGET static void wg_input_adj(const WgGeom *g, size_t C, size_t H, size_t W, size_t pad, float *sl, float *gxb) {
     const float *dV = sl + g->v_off;
-    float *xp = sl + g->xp_off, *h1 = sl + g->h1_off;
+    float *xp = sl + g->xp_off, *h1 = sl + g->h1_off, *sb = sl + g->sb_off;
     const size_t m = g->m, TW = g->TW, N = g->N, ldv = g->ldv, Wx = g->Wx, per = 16 / m;
     const size_t kstride = m * g->Uh * TW;
     const __mmask16 keep = wg_keep(m);
+    const size_t ph = g->Uh * TW; /* one phase array of h1 */
+    memset(sb, 0, sizeof(float) * 6 * g->sbl); /* the zeros before and after each row stay */
     for (size_t c = 0; c < C; c++) {
-        memset(h1, 0, sizeof(float) * 6 * kstride);
-        for (size_t k = 0; k < 6; k++)
+        for (size_t k = 0; k < 6; k++) {
+            /* B down the columns of 16 tiles at a time, row i of the tiles into sb row i ... */
             for (size_t t0 = 0; t0 < N; t0 += 16) {
                 const __mmask16 mk = wg_mask(N - t0);
                 __m512 z[6], s[6];
                 for (size_t j = 0; j < 6; j++) z[j] = _mm512_maskz_loadu_ps(mk, dV + (j * 6 + k) * g->vxs + c * ldv + t0);
                 wg_b(z, s);
-                for (size_t i = 0; i < 6; i++) {
-                    float *p = h1 + k * kstride + wg_h1_row(g, i) + t0;
-                    _mm512_mask_storeu_ps(p, mk, _mm512_add_ps(_mm512_maskz_loadu_ps(mk, p), s[i]));
-                }
+                for (size_t i = 0; i < 6; i++) _mm512_storeu_ps(sb + i * g->sbl + g->sbpre + t0, s[i]);
             }
+            /* ... then each phase array of h1 as the sum of the rows that land in it: row
+               i = q + m d of tile t is h1's phase q at t + d TW (no stores and loads that
+               partly overlap: those would stall) */
+            for (size_t q = 0; q < m; q++)
+                for (size_t e0 = 0; e0 < ph; e0 += 16) {
+                    __m512 v = _mm512_loadu_ps(sb + q * g->sbl + g->sbpre + e0);
+                    for (size_t i = q + m, d = 1; i < 6; i += m, d++)
+                        v = _mm512_add_ps(v, _mm512_loadu_ps(sb + i * g->sbl + g->sbpre + e0 - d * TW));
+                    _mm512_mask_storeu_ps(h1 + k * kstride + q * ph + e0, wg_mask(ph - e0), v);
+                }
+        }
         for (size_t h = 0; h < g->Hx; h++) {
             const float *src = h1 + wg_h1_row(g, h);
             float *row = xp + h * Wx;
@@ -342,7 +352,7 @@ int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_
         for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {
             wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
             for (size_t xi = 0; xi < 36; xi++)
-                bprt_sgemm(0, 0, (int)O, (int)g.N, (int)C, 1, U + xi * O * C, (int)C, sl + g.v_off + xi * g.vxs,
+                bprt_sgemm(0, 0, (int)O, (int)g.ldv, (int)C, 1, U + xi * O * C, (int)C, sl + g.v_off + xi * g.vxs,
                            (int)g.ldv, 0, sl + g.m_off + xi * g.mxs, (int)g.ldv);
             wg_output(&g, sl + g.m_off, O, y + b * O * g.OH * g.OW, sl + g.t_off);
         })
@@ -362,7 +372,7 @@ int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t 
         for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {
             wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
             for (size_t xi = 0; xi < 36; xi++)
-                bprt_sgemm(1, 0, (int)C, (int)g.N, (int)O, 1, U + xi * O * C, (int)C, sl + g.m_off + xi * g.mxs,
+                bprt_sgemm(1, 0, (int)C, (int)g.ldv, (int)O, 1, U + xi * O * C, (int)C, sl + g.m_off + xi * g.mxs,
                            (int)g.ldv, 0, sl + g.v_off + xi * g.vxs, (int)g.ldv);
             wg_input_adj(&g, C, H, W, pad, sl, gx + b * C * H * W);
         })
