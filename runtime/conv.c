@@ -6,14 +6,17 @@
  * so y_b [O, P] = w [O, K] @ col, gx_b = fold(wᵀ @ gy_b), gw = sum over b of gy_b @ col_bᵀ.
  * The image is first copied into a zero-bordered [C, H + 2 pad, W + 2 pad] one, so that every
  * unfolded row is a run of plain copies. col and the bordered image live in `scratch`
- * (BPRT_CONV_SLOTS slots of K*P + C*(H + 2 pad)*(W + 2 pad) reals, in the caller's
- * workspace) while the GEMM reads col, so nothing of size B*K*P is ever written and no
- * transpose is needed.
+ * (BPRT_CONV_SLOTS slots of K*P + C*(H + 2 pad)*(W + 2 pad) reals, then BPRT_CONV_SLOTS
+ * partial weight gradients of O*K, in the caller's workspace: bprt_conv2d_scratch) while
+ * the GEMM reads col, so nothing of size B*K*P is ever written and no transpose is needed.
+ * On AVX-512 the stride-1 3x3 and 5x5 windows go to Winograd's algorithm instead (conv_wg.c).
  *
- * Threads: the forward pass and gx split the images (slot t of scratch is thread t's);
- * gw splits the K columns of gw, each thread unfolding only its rows of col for every
- * image in order. Every output element is computed by the same sequence of operations
- * whatever the thread count, so results do not depend on it. */
+ * Threads: the forward pass and gx split the images in contiguous shares (slot t of
+ * scratch is thread t's); gw of K >= CONV_GW_GROUPED_K splits the K columns of gw, each
+ * thread unfolding only its rows of col for every image in order, and of fewer sums
+ * BPRT_CONV_SLOTS fixed groups of images into partials, then those in order. Every output
+ * element is computed by the same sequence of operations whatever the thread count, so
+ * results do not depend on it. */
 #include <stddef.h>
 #include <string.h>
 
@@ -60,7 +63,8 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 
 size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad) {
     const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;
-    const size_t direct = BPRT_CONV_SLOTS * (C * KH * KW * OH * OW + C * (H + 2 * pad) * (W + 2 * pad));
+    const size_t direct =
+        BPRT_CONV_SLOTS * (C * KH * KW * OH * OW + C * (H + 2 * pad) * (W + 2 * pad) + O * C * KH * KW);
     WgGeom g;
     return wg_geometry(C, H, W, O, KH, KW, s, pad, &g) && g.total > direct ? g.total : direct;
 }
@@ -144,7 +148,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         CONV_RUN(                                                                                  \
             T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                         \
             bprt_gemm_reuse_packs(1); /* w, packed once: the images' columns change, w does not */ \
-            for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
+            CONV_IMAGES(b, B) {                                                                    \
                 const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
                 GEMM(0, 0, (int)O, (int)P, (int)K, 1, w, (int)K, cb, (int)P, 0, y + b * O * P, (int)P); \
             }                                                                                      \
@@ -159,7 +163,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
         CONV_RUN(                                                                                  \
             T *col = scratch + (size_t)CONV_TID * slot, *gp = col + K * P;                         \
-            for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {                      \
+            CONV_IMAGES(b, B) {                                                                    \
                 T *gxb = gx + b * C * H * W;                                                       \
                 const int direct = is_pointwise_##SUF(KH, KW, s, pad); /* fold is the identity */  \
                 GEMM(1, 0, (int)K, (int)P, (int)O, 1, w, (int)K, gy + b * O * P, (int)P, 0,        \
@@ -179,6 +183,32 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         CONV_GEOMETRY;                                                                             \
         if (B == 0) {                                                                              \
             memset(gw, 0, sizeof(T) * O * K);                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        if (K < CONV_GW_GROUPED_K) {                                                               \
+            /* a few columns (a first layer): fixed groups of images, each summed into a     \
+               partial after the slots, then the partials in order */                           \
+            const size_t groups = BPRT_CONV_SLOTS;                                                 \
+            T *part = scratch + BPRT_CONV_SLOTS * slot;                                            \
+            const int nt = conv_threads(groups, (double)B * (double)(O * K * P)); (void)nt;        \
+            CONV_RUN(                                                                              \
+                T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                     \
+                for (size_t gi = (size_t)CONV_TID; gi < groups; gi += (size_t)CONV_NTH) {          \
+                    T *pg = part + gi * O * K;                                                     \
+                    const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;                 \
+                    if (b0 == b1) memset(pg, 0, sizeof(T) * O * K);                                \
+                    for (size_t b = b0; b < b1; b++) {                                             \
+                        const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
+                        GEMM(0, 1, (int)O, (int)K, (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,  \
+                             b > b0 ? 1 : 0, pg, (int)K);                                          \
+                    }                                                                              \
+                }                                                                                  \
+            )                                                                                      \
+            for (size_t i = 0; i < O * K; i++) {                                                   \
+                T acc = part[i];                                                                   \
+                for (size_t gi = 1; gi < groups; gi++) acc += part[gi * O * K + i];                \
+                gw[i] = acc;                                                                       \
+            }                                                                                      \
             return;                                                                                \
         }                                                                                          \
         /* columns of gw split in multiples of 16, the last share taking the rest: never a    \

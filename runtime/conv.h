@@ -37,6 +37,14 @@ static inline int conv_threads(size_t jobs, double work) { (void)jobs, (void)wor
 #define CONV_TID conv_tid_
 #define CONV_NTH conv_nth_
 /* `nt` sizes the team; single-threaded builds ignore it */
+/* for b over this thread's contiguous share of B images (the share BPRT_SPLIT's
+   elementwise loops give the same thread of the next node) */
+#define CONV_IMAGES(b, B)                                                                          \
+    for (size_t b = (B) * (size_t)CONV_TID / (size_t)CONV_NTH, b##_end_ = (B) * ((size_t)CONV_TID + 1) / (size_t)CONV_NTH; \
+         b < b##_end_; b++)
+/* the weight gradient of fewer unfolded rows than this sums fixed groups of images on the
+   threads (conv.c); more rows are split between the threads */
+#define CONV_GW_GROUPED_K 64
 
 /* Whether this build has the AVX-512 kernels of conv.c and conv_wg.c (GCC or clang >= 15 on
  * x86-64, not --standalone); they run when the runtime's ISA is AVX-512. */

@@ -349,7 +349,7 @@ int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_
     (void)nt;
     CONV_RUN(
         float *sl = slots + (size_t)CONV_TID * g.slot;
-        for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {
+        CONV_IMAGES(b, B) {
             wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
             for (size_t xi = 0; xi < 36; xi++)
                 bprt_sgemm(0, 0, (int)O, (int)g.ldv, (int)C, 1, U + xi * O * C, (int)C, sl + g.v_off + xi * g.vxs,
@@ -369,7 +369,7 @@ int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t 
     (void)nt;
     CONV_RUN(
         float *sl = slots + (size_t)CONV_TID * g.slot;
-        for (size_t b = (size_t)CONV_TID; b < B; b += (size_t)CONV_NTH) {
+        CONV_IMAGES(b, B) {
             wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
             for (size_t xi = 0; xi < 36; xi++)
                 bprt_sgemm(1, 0, (int)C, (int)g.ldv, (int)O, 1, U + xi * O * C, (int)C, sl + g.m_off + xi * g.mxs,

@@ -51,17 +51,106 @@ static int layers_threads(size_t work) { return bprt_team(work, LAYERS_PAR_MIN);
         (out) = ((a_[0] + a_[1]) + (a_[2] + a_[3])) + ((a_[4] + a_[5]) + (a_[6] + a_[7]));         \
     } while (0)
 
+/* 2x2 max-pooling rows (f32) in AVX-512, 16 windows at a time: the pairs of columns
+ * deinterleaved, the same comparisons as the scalar loops below, the gradient stored through
+ * the same masks (the same bits), and interleaved back. Rows of 14 or 7 windows (a CNN's)
+ * are too short for the compiler's vectorised loops. Used when the runtime's ISA is AVX-512. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_STANDALONE) && \
+    !defined(BPRT_NO_CLONES) && !(defined(__clang__) && __clang_major__ < 15)
+#include <immintrin.h>
+
+#include "kernel.h" /* bprt_isa_id */
+#define POOL_TARGET __attribute__((target("avx512f")))
+#ifndef POOL_AHEAD
+#define POOL_AHEAD 2048
+#endif
+static inline __mmask16 pool_mask(size_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+/* the even (*e) and odd (*o) of the 2 cnt floats at p */
+POOL_TARGET static inline void pool_pairs(const float *p, size_t cnt, __m512 *e, __m512 *o) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 lo = _mm512_maskz_loadu_ps(pool_mask(2 * cnt), p);
+    const __m512 hi = _mm512_maskz_loadu_ps(pool_mask(2 * cnt > 16 ? 2 * cnt - 16 : 0), p + 16);
+    *e = _mm512_permutex2var_ps(lo, ie, hi), *o = _mm512_permutex2var_ps(lo, io, hi);
+}
+/* e and o interleaved into the 2 cnt floats at p */
+POOL_TARGET static inline void pool_unpairs(float *p, size_t cnt, __m512 e, __m512 o) {
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    _mm512_mask_storeu_ps(p, pool_mask(2 * cnt), _mm512_permutex2var_ps(e, il, o));
+    if (2 * cnt > 16) _mm512_mask_storeu_ps(p + 16, pool_mask(2 * cnt - 16), _mm512_permutex2var_ps(e, ih, o));
+}
+/* m = the scalar loop's running maximum of v0..v3 (a NaN never taken), any = a NaN seen */
+POOL_TARGET static inline __m512 pool_max(const __m512 v[4], __mmask16 *any) {
+    __m512 m = v[0];
+    __mmask16 nan = _mm512_cmp_ps_mask(v[0], v[0], _CMP_UNORD_Q);
+    for (int i = 1; i < 4; i++) {
+        m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[i], m, _CMP_GT_OQ), v[i]);
+        nan |= _mm512_cmp_ps_mask(v[i], v[i], _CMP_UNORD_Q);
+    }
+    *any = nan;
+    return m;
+}
+POOL_TARGET static void pool2x2_row_f32(const float *a, const float *b, size_t OW, float *o) {
+    for (size_t e = 0; e < 4 * OW; e += 16) _mm_prefetch((const char *)(a + POOL_AHEAD + e), _MM_HINT_T0);
+    for (size_t j = 0; j < OW; j += 16) {
+        const size_t cnt = OW - j < 16 ? OW - j : 16;
+        __m512 v[4];
+        __mmask16 any;
+        pool_pairs(a + 2 * j, cnt, &v[0], &v[1]), pool_pairs(b + 2 * j, cnt, &v[2], &v[3]);
+        const __m512 m = pool_max(v, &any);
+        _mm512_mask_storeu_ps(o + j, pool_mask(cnt), _mm512_mask_mov_ps(m, any, _mm512_set1_ps(NAN)));
+    }
+}
+POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, const float *g, size_t OW, float *ga,
+                                             float *gb) {
+    for (size_t e = 0; e < 4 * OW; e += 16) {
+        _mm_prefetch((const char *)(a + POOL_AHEAD + e), _MM_HINT_T0);
+        __builtin_prefetch(ga + POOL_AHEAD + e, 1, 3);
+    }
+    for (size_t j = 0; j < OW; j += 16) {
+        const size_t cnt = OW - j < 16 ? OW - j : 16;
+        __m512 v[4];
+        __mmask16 any;
+        pool_pairs(a + 2 * j, cnt, &v[0], &v[1]), pool_pairs(b + 2 * j, cnt, &v[2], &v[3]);
+        const __m512 m = pool_max(v, &any);
+        __mmask16 h[3]; /* the first NaN if any, else the first maximum */
+        for (int i = 0; i < 3; i++)
+            h[i] = (__mmask16)((any & _mm512_cmp_ps_mask(v[i], v[i], _CMP_UNORD_Q)) |
+                               (~any & _mm512_cmp_ps_mask(v[i], m, _CMP_EQ_OQ)));
+        const __m512 gv = _mm512_maskz_loadu_ps(pool_mask(cnt), g + j);
+        const __mmask16 s1 = (__mmask16)(h[1] & ~h[0]), s2 = (__mmask16)(h[2] & ~(h[0] | h[1]));
+        const __mmask16 s3 = (__mmask16)~(h[0] | h[1] | h[2]);
+        pool_unpairs(ga + 2 * j, cnt, _mm512_maskz_mov_ps(h[0], gv), _mm512_maskz_mov_ps(s1, gv));
+        pool_unpairs(gb + 2 * j, cnt, _mm512_maskz_mov_ps(s2, gv), _mm512_maskz_mov_ps(s3, gv));
+    }
+}
+#define POOL_FAST_f32 (bprt_isa_id() == BPRT_ISA_AVX512)
+#else
+#define POOL_FAST_f32 0
+#define pool2x2_row_f32(a, b, OW, o) ((void)0)
+#define pool2x2_grad_row_f32(a, b, g, OW, ga, gb) ((void)0)
+#endif
+#define POOL_FAST_f64 0
+#define F32P(p) ((float *)(void *)(p))
+#define F32CP(p) ((const float *)(const void *)(p))
+
 /* Every kernel, for T = float (SUF f32) and double (f64). `work_` sizes the thread team. */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
     /* the common 2x2 window with stride 2, unrolled (same results as the general loops) */    \
     BPRT_CLONES static void maxpool2x2_##SUF(const T *x, size_t N, size_t H, size_t W, T *y) {                 \
         const size_t OH = H / 2, OW = W / 2, work_ = N * H * W;                                    \
+        const int fast = POOL_FAST_##SUF;                                                          \
         (void)work_;                                                                               \
         PAR_FOR                                                                                    \
         for (size_t r = 0; r < N * OH; r++) {                                                      \
             const size_t n = r / OH, i = r % OH;                                                   \
             const T *a = x + (n * H + 2 * i) * W, *b = a + W;                                      \
             T *o = y + r * OW;                                                                     \
+            if (fast) {                                                                            \
+                pool2x2_row_f32(F32CP(a), F32CP(b), OW, F32P(o));                                  \
+                continue;                                                                          \
+            }                                                                                      \
             for (size_t j = 0; j < OW; j++) {                                                      \
                 const T v0 = a[2 * j], v1 = a[2 * j + 1], v2 = b[2 * j], v3 = b[2 * j + 1];        \
                 T m = v0;                                                                          \
@@ -75,6 +164,7 @@ static int layers_threads(size_t work) { return bprt_team(work, LAYERS_PAR_MIN);
     }                                                                                              \
     BPRT_CLONES static void maxpool2x2_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, T *gx) { \
         const size_t OH = H / 2, OW = W / 2, work_ = N * H * W;                                    \
+        const int fast = POOL_FAST_##SUF;                                                          \
         (void)work_;                                                                               \
         PAR_FOR                                                                                    \
         for (size_t n = 0; n < N; n++) {                                                           \
@@ -82,7 +172,8 @@ static int layers_threads(size_t work) { return bprt_team(work, LAYERS_PAR_MIN);
                 const T *a = x + (n * H + 2 * i) * W, *b = a + W;                                  \
                 T *ga = gx + (n * H + 2 * i) * W, *gb = ga + W;                                    \
                 const T *g = gy + (n * OH + i) * OW;                                               \
-                for (size_t j = 0; j < OW; j++) {                                                  \
+                if (fast) pool2x2_grad_row_f32(F32CP(a), F32CP(b), F32CP(g), OW, F32P(ga), F32P(gb)); \
+                for (size_t j = 0; j < OW && !fast; j++) {                                         \
                     /* the first maximum in the order v0 v1 v2 v3, or the first NaN if there is \
                        one; branch-free (the argmax of real data is unpredictable): the gradient \
                        is stored through bit masks */                                              \

@@ -12,7 +12,9 @@
  * (same bits on 1, 2 and 3 threads), the scratch is exactly bprt_conv2d_scratch reals (the
  * runs under AddressSanitizer catch a write past it), and shapes where tiles run past the
  * image (odd sizes), more than 16 tile columns, more images than the weight gradient's
- * groups, and fewer images than threads. */
+ * groups, and fewer images than threads; and for the unfolded products, the weight
+ * gradient of fewer than 64 unfolded rows (summed by fixed groups of images).
+ * Also 2x2 max-pooling's AVX-512 rows against its plain loops (test_pool_same_bits). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +45,8 @@ static const Case cases[] = {
     {2, 8, 9, 42, 9, 3, 1},    /* 3x3 with 11 tile columns */
     {2, 4, 9, 9, 8, 5, 2},     /* 4 input channels: the unfolded product */
     {2, 8, 9, 9, 8, 4, 1},     /* 4x4: the unfolded product */
+    {5, 1, 12, 12, 8, 5, 2},   /* 1 channel (a first layer): K = 25, gw by groups of images */
+    {13, 2, 8, 8, 4, 3, 1},    /* K = 18, more images than groups */
 };
 
 static double rnd(unsigned *s) {
@@ -140,9 +144,50 @@ static void test_against_double(void **state) {
     bprt_set_threads(threads);
 }
 
+/* 2x2 max-pooling and its gradient on AVX-512 (runtime/layers.c's 16-window rows) give the
+ * same bits as the plain loops, with ties (the first maximum gets the gradient), NaNs (the
+ * first NaN), +0 / -0, odd sizes and rows of more than 16 windows. */
+static void test_pool_same_bits(void **state) {
+    (void)state;
+    static const size_t shapes[][3] = {{3, 28, 28}, {2, 7, 7}, {2, 14, 40}, {1, 5, 3}, {4, 9, 66}};
+    const char *isa = bprt_isa();
+    if (bprt_set_isa("avx512") != 0) {
+        print_message("no AVX-512 here: only the plain loops exist\n");
+        return;
+    }
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const size_t N = shapes[c][0], H = shapes[c][1], W = shapes[c][2], n = N * H * W, ny = N * (H / 2) * (W / 2);
+        float *x = malloc(n * sizeof *x), *gy = malloc(ny * sizeof *gy), *out[2][2];
+        unsigned seed = 777u + (unsigned)c;
+        for (size_t i = 0; i < n; i++) {
+            const double r = rnd(&seed);
+            x[i] = r > 0.97 ? NAN : r < -0.97 ? -0.0f : (float)(int)(r * 3); /* ties, zeros, NaN */
+        }
+        for (size_t i = 0; i < ny; i++) gy[i] = (float)rnd(&seed);
+        for (int k = 0; k < 2; k++) {
+            bprt_set_isa(k ? "avx512" : "generic");
+            out[k][0] = malloc(ny * sizeof(float)), out[k][1] = malloc(n * sizeof(float));
+            memset(out[k][1], 0x7f, n * sizeof(float)); /* every element must be written */
+            bprt_maxpool2d_f32(x, N, H, W, 2, 2, out[k][0]);
+            bprt_maxpool2d_grad_f32(x, gy, N, H, W, 2, 2, out[k][1]);
+        }
+        if (memcmp(out[0][0], out[1][0], ny * sizeof(float)) || memcmp(out[0][1], out[1][1], n * sizeof(float)))
+            fail_msg("maxpool2d %zux%zux%zu: AVX-512 and the plain loops differ", N, H, W);
+        double total = 0; /* the gradient is gy moved: its sum is gy's */
+        for (size_t i = 0; i < n; i++) total += (double)out[1][1][i];
+        double want = 0;
+        for (size_t i = 0; i < ny; i++) want += (double)gy[i];
+        assert_true(fabs(total - want) < 1e-9);
+        for (int k = 0; k < 2; k++) free(out[k][0]), free(out[k][1]);
+        free(x), free(gy);
+    }
+    bprt_set_isa(isa);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_double),
+        cmocka_unit_test(test_pool_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
