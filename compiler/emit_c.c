@@ -662,6 +662,92 @@ static int epilogue_ok(const E *e, int mm, int u) {
     return ok;
 }
 
+/* ---- layer epilogues ----
+ * Likewise the elementwise node emitted right after a convolution or a max-pooling gradient,
+ * of the layer's shape, whose fused tree reads the layer's result and otherwise only arrays
+ * of its shape, scalars and (after a convolution) per-channel values such as a bias
+ * [O, 1, 1]: the layer's threads compute it image by image (plane by plane) as each is
+ * finished, while it is in cache (bprt_conv2d_ew, bprt_maxpool2d_grad_ew): relu(conv2d(x, K)
+ * + c) in a forward pass, maxpool2d_grad(h, g) * step(h) in a backward one. Not when its
+ * output shares storage with the layer's operands or scratch, nor with --standalone. */
+enum { EP_CHAN = EP_ROW + 1 };
+
+static int layer_leaf_kind(const Node *leaf, const Shape *out, int chan) {
+    if (is_scalar_like(leaf)) return EP_SCALAR;
+    if (shape_eq(&leaf->shape, out)) return EP_FULL;
+    const Shape *s = &leaf->shape;
+    const int off = out->rank - s->rank;
+    if (!chan || out->rank != 4 || off < 0) return -1;
+    for (int ax = 0; ax < s->rank; ax++)
+        if (ax + off == 1 ? !dim_eq(s->d[ax], out->d[1]) : !dim_is(s->d[ax], 1)) return -1;
+    return EP_CHAN;
+}
+
+static int layer_epilogue_ok(const E *e, int l, int u) {
+    enum { MAXL = BPRT_EW_MAX_LEAVES };
+    const Graph *g = e->g;
+    const Node *m = &g->nodes[l], *n = &g->nodes[u];
+    const OpKind k = op_info[n->op].kind;
+    if ((k != OK_UNARY && k != OK_BINARY) || n->op == OP_BROADCAST || !shape_eq(&m->shape, &n->shape)) return 0;
+    int leaves[MAXL + 1];
+    int nl = fused_leaves(e, u, u, leaves, 0, MAXL + 1), reads_result = 0;
+    if (nl > MAXL) return 0;
+    char out[96], p[96];
+    ptr(e, u, out, sizeof out);
+    for (int a = 0; a < op_info[m->op].arity; a++)
+        if (!strcmp(out, ptr(e, m->in[a], p, sizeof p))) return 0;
+    if (m->op == OP_CONV2D) {
+        snprintf(p, sizeof p, "t%d", e->plan->scratch[l]);
+        if (!strcmp(out, p)) return 0;
+    }
+    for (int i = 0; i < nl; i++) {
+        const Node *ln = &g->nodes[leaves[i]];
+        int kind = layer_leaf_kind(ln, &n->shape, m->op == OP_CONV2D);
+        if (kind < 0) return 0;
+        reads_result |= leaves[i] == l;
+        if (kind != EP_FULL && ln->op != OP_CONST && ln->op != OP_DIMVAL && !strcmp(out, ptr(e, leaves[i], p, sizeof p)))
+            return 0;
+    }
+    if (!reads_result) return 0;
+    EwProg *prog = calloc(1, sizeof *prog);
+    if (!prog) abort();
+    int ok = ew_build(e, prog, u, u) && prog->maxdepth <= BPRT_EW_DEPTH && prog->nleaf == nl;
+    free(prog);
+    return ok;
+}
+
+/* The call of layer id's _ew variant (head: its name and the layer's own arguments, up to
+ * its result), rows of `row` elements and images of `image`. */
+static void emit_layer_epilogue(E *e, int id, const char *head, const char *row, const char *image) {
+    enum { MAXL = BPRT_EW_MAX_LEAVES };
+    const Graph *g = e->g;
+    const int u = e->epilogue[id];
+    const Node *un = &g->nodes[u];
+    int leaves[MAXL], vec[MAXL] = {0}, kind[MAXL];
+    int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
+    char out[96];
+    ptr(e, u, out, sizeof out);
+    for (int l = 0; l < nl; l++) {
+        kind[l] = layer_leaf_kind(&g->nodes[leaves[l]], &un->shape, g->nodes[id].op == OP_CONV2D);
+        vec[l] = kind[l] == EP_FULL;
+    }
+    fprintf(e->out, "    /* %%%d = %s%s, on each finished image of the layer */\n    {\n", u, un->adjoint ? "adjoint " : "",
+            op_info[un->op].name);
+    int ncode = ew_emit_tables(e, u, vec, nl);
+    BP_ASSERT(ncode > 0); /* layer_epilogue_ok built the same program */
+    ew_emit_leaves(e, leaves, nl, 0, "        ");
+    fprintf(e->out, "        const ptrdiff_t ld_[] = {");
+    for (int l = 0; l < nl; l++)
+        fprintf(e->out, "%s%s%s%s", l ? ", " : "", kind[l] == EP_FULL ? "(ptrdiff_t)(" : "",
+                kind[l] == EP_FULL ? row : kind[l] == EP_CHAN ? "1" : "0", kind[l] == EP_FULL ? ")" : "");
+    fprintf(e->out, "%s};\n        const ptrdiff_t is_[] = {", nl ? "" : "0");
+    for (int l = 0; l < nl; l++)
+        fprintf(e->out, "%s%s%s%s", l ? ", " : "", kind[l] == EP_FULL ? "(ptrdiff_t)(" : "", kind[l] == EP_FULL ? image : "0",
+                kind[l] == EP_FULL ? ")" : "");
+    fprintf(e->out, "%s};\n", nl ? "" : "0");
+    fprintf(e->out, "        %s, c_, %d, k_, l_, %d, ld_, is_, v_, %s);\n    }\n", head, ncode, nl, out);
+}
+
 /* 1 if node i is not emitted at its own place in node order: a leaf, computed inline by a
  * user, a weight-gradient GEMM of the update, computed by a GEMM's epilogue or its loss's
  * pass, or emitted before a GEMM whose epilogue passed it. */
@@ -757,6 +843,15 @@ static void plan_epilogues(E *e) {
             }
             if (op_info[g->nodes[u].op].kind != OK_MATMUL || nb == MAXB) break;
             bet[nb++] = u;
+        }
+    }
+    for (int i = 0; i < g->n; i++) { /* layers: the next node emitted, if it qualifies */
+        const Op op = g->nodes[i].op;
+        if ((op != OP_CONV2D && op != OP_MAXPOOL2D_GRAD) || (e->fused && e->fused[i]) || e->computed_early[i]) continue;
+        const int u = next_emitted(e, i);
+        if (u < g->n && layer_epilogue_ok(e, i, u)) {
+            e->epilogue[i] = u;
+            e->computed_early[u] = 1;
         }
     }
     /* cross-entropy and its gradient, the next node emitted, reading the same logits and labels
@@ -1017,6 +1112,15 @@ static void emit_layer(E *e, int id) {
         if (n->op == OP_CONV2D) dim_arg(e, s, 1, O, sizeof O);
         else dim_arg(e, n->op == OP_CONV2D_GRAD_X ? &g->nodes[n->in[1]].shape : s, 0, O, sizeof O);
         BP_ASSERT(e->plan->scratch[id] >= 0);
+        if (n->op == OP_CONV2D && e->epilogue && e->epilogue[id] >= 0) {
+            char head[1024], P[256], OP[256];
+            snprintf(head, sizeof head, "bprt_conv2d_ew_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, t%d", sfx, a, b, B, C,
+                     H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], out, e->plan->scratch[id]);
+            dims_c(g, s, 2, 4, P, sizeof P);
+            dims_c(g, s, 1, 4, OP, sizeof OP);
+            emit_layer_epilogue(e, id, head, P, OP);
+            return;
+        }
         fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, t%d);\n", op_info[n->op].name, sfx, a, b,
                 B, C, H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], out, e->plan->scratch[id]);
         return;
@@ -1028,6 +1132,14 @@ static void emit_layer(E *e, int id) {
                 n->win[2], out);
         return;
     case OP_MAXPOOL2D_GRAD:
+        if (e->epilogue && e->epilogue[id] >= 0) {
+            char head[1024], HW[256];
+            snprintf(head, sizeof head, "bprt_maxpool2d_grad_ew_%s(%s, %s, %s, %s, %s, %d, %d, %s", sfx, a, b, N, H, W,
+                     n->win[0], n->win[2], out);
+            dims_c(g, s, 2, 4, HW, sizeof HW);
+            emit_layer_epilogue(e, id, head, W, HW);
+            return;
+        }
         fprintf(e->out, "    bprt_maxpool2d_grad_%s(%s, %s, %s, %s, %s, %d, %d, %s);\n", sfx, a, b, N, H, W, n->win[0],
                 n->win[2], out);
         return;
@@ -1606,6 +1718,8 @@ static const char *runtime_decls =
     "void bprt_conv2d_grad_w_" S "(const " T " *x, const " T " *gy, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gw, " T " *scratch);\n" \
     "void bprt_maxpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \
     "void bprt_maxpool2d_grad_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
+    "void bprt_conv2d_ew_" S "(const " T " *x, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *y, " T " *scratch, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
+    "void bprt_maxpool2d_grad_ew_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
     "void bprt_avgpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \
     "void bprt_avgpool2d_grad_" S "(const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
     "void bprt_layernorm_" S "(const " T " *x, size_t R, size_t D, double eps, " T " *y);\n"                         \

@@ -157,6 +157,27 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                                   T *scratch);
 BPRT_DECLARE_CONV(float, f32)
 BPRT_DECLARE_CONV(double, f64)
+/* A layer with an elementwise epilogue (bprt_ew_rows' programs), run on the thread that
+ * made each image's (conv2d: rows o < O of OH*OW) or plane's (maxpool2d_grad: rows of W)
+ * result while it is in that core's cache: those rows of out = the program over the leaves,
+ * leaf k read at leaf[k] + b*istride[k] + row*ld[k] + (vec[k] ? col : 0) for image or plane
+ * b: the layer's result itself or another array of its shape (istride the image's size, ld
+ * the row's, vec 1), a per-channel value (conv2d: istride 0, ld 1, vec 0) or a scalar (all
+ * 0). out may be the result; other leaves must not overlap out except at the same elements.
+ * Not in --standalone output. */
+#define BPRT_DECLARE_LAYER_EW(T, SUF)                                                              \
+    void bprt_conv2d_ew_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
+                              size_t KH, size_t KW, size_t stride, size_t pad, T *y, T *scratch,   \
+                              const int32_t *code, int ncode, const double *konst, const T *const *leaf, \
+                              int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride,            \
+                              const unsigned char *vec, T *out);                                   \
+    void bprt_maxpool2d_grad_ew_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k, \
+                                      size_t stride, T *gx, const int32_t *code, int ncode,        \
+                                      const double *konst, const T *const *leaf, int nleaf,        \
+                                      const ptrdiff_t *ld, const ptrdiff_t *istride,               \
+                                      const unsigned char *vec, T *out);
+BPRT_DECLARE_LAYER_EW(float, f32)
+BPRT_DECLARE_LAYER_EW(double, f64)
 
 /* Runtime-internal: one clone of a kernel per ISA, chosen by the loader from the CPU
  * (GCC/clang on x86-64). Clang before 15 names the dispatcher of an unreferenced clone

@@ -78,6 +78,21 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
 #define WG_f32(name, ...) WG_TRY(bprt_wg_##name##_f32(__VA_ARGS__))
 #define WG_f64(name, ...) 0
 
+/* bprt_conv2d_ew_* (not in --standalone output) */
+#if !defined(BPRT_STANDALONE)
+#define CONV_EW(T, SUF)                                                                            \
+    void bprt_conv2d_ew_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
+                              size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch,        \
+                              const int32_t *code, int ncode, const double *konst, const T *const *leaf, \
+                              int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride,            \
+                              const unsigned char *vec, T *out) {                                  \
+        LAYER_EP_INIT(T);                                                                          \
+        conv2d_##SUF(x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, &ep_);                       \
+    }
+#else
+#define CONV_EW(T, SUF)
+#endif
+
 #define DEFINE_CONV(T, SUF, GEMM)                                                                  \
     /* image xb [C, H, W] into xp [C, H + 2 pad, W + 2 pad], zeros around */                      \
     static void pad_##SUF(const T *xb, size_t C, size_t H, size_t W, size_t pad, T *xp) {          \
@@ -140,9 +155,9 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         unfold_##SUF(xp, H + 2 * pad, W + 2 * pad, KH, KW, s, OH, OW, r0, r1, col);               \
         return col;                                                                                \
     }                                                                                              \
-    void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
-                           size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
-        if (WG_##SUF(conv2d, x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch)) return;             \
+    static void conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O,\
+                             size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch, const LayerEp *ep) {\
+        if (WG_##SUF(conv2d, x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, ep)) return;         \
         CONV_GEOMETRY;                                                                             \
         const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
         CONV_RUN(                                                                                  \
@@ -151,10 +166,16 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
             CONV_IMAGES(b, B) {                                                                    \
                 const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
                 GEMM(0, 0, (int)O, (int)P, (int)K, 1, w, (int)K, cb, (int)P, 0, y + b * O * P, (int)P); \
+                layer_ep_run_##SUF(ep, b, O, P);                                                   \
             }                                                                                      \
             bprt_gemm_reuse_packs(0);                                                              \
         )                                                                                          \
     }                                                                                              \
+    void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O,\
+                           size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
+        conv2d_##SUF(x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, NULL);                       \
+    }                                                                                              \
+    CONV_EW(T, SUF)                                                                                \
     void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,     \
                                   T *scratch) {                                                    \
@@ -193,7 +214,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
             const int nt = conv_threads(groups, (double)B * (double)(O * K * P)); (void)nt;        \
             CONV_RUN(                                                                              \
                 T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                     \
-                for (size_t gi = (size_t)CONV_TID; gi < groups; gi += (size_t)CONV_NTH) {          \
+                CONV_SHARE(gi, groups) {                                                           \
                     T *pg = part + gi * O * K;                                                     \
                     const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;                 \
                     if (b0 == b1) memset(pg, 0, sizeof(T) * O * K);                                \

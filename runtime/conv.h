@@ -3,6 +3,7 @@
 #ifndef BPRT_CONV_H
 #define BPRT_CONV_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bprt.h"
 
@@ -37,11 +38,12 @@ static inline int conv_threads(size_t jobs, double work) { (void)jobs, (void)wor
 #define CONV_TID conv_tid_
 #define CONV_NTH conv_nth_
 /* `nt` sizes the team; single-threaded builds ignore it */
-/* for b over this thread's contiguous share of B images (the share BPRT_SPLIT's
-   elementwise loops give the same thread of the next node) */
-#define CONV_IMAGES(b, B)                                                                          \
+/* for b over this thread's contiguous share of B images or groups of images (the share
+   BPRT_SPLIT's elementwise loops give the same thread of the next node) */
+#define CONV_SHARE(b, B)                                                                           \
     for (size_t b = (B) * (size_t)CONV_TID / (size_t)CONV_NTH, b##_end_ = (B) * ((size_t)CONV_TID + 1) / (size_t)CONV_NTH; \
          b < b##_end_; b++)
+#define CONV_IMAGES(b, B) CONV_SHARE(b, B)
 /* the weight gradient of fewer unfolded rows than this sums fixed groups of images on the
    threads (conv.c); more rows are split between the threads */
 #define CONV_GW_GROUPED_K 64
@@ -54,6 +56,39 @@ static inline int conv_threads(size_t jobs, double work) { (void)jobs, (void)wor
 #else
 #define ROWS_AVX512_BUILD 0
 #endif
+
+/* A layer's elementwise epilogue (bprt.h, BPRT_DECLARE_LAYER_EW), leaves untyped. */
+typedef struct LayerEp {
+    const int32_t *code;
+    int ncode, nleaf;
+    const double *konst;
+    const void *const *leaf;
+    const ptrdiff_t *ld, *istride;
+    const unsigned char *vec;
+    void *out;
+} LayerEp;
+/* Runs ep (if any) over image or plane b: rows x cols of out (element type T, SUF f32 or
+ * f64). Not in --standalone output (no bprt_ew_rows there; nothing passes an epilogue). */
+#if !defined(BPRT_STANDALONE)
+#define DEFINE_LAYER_EP_RUN(T, SUF)                                                                \
+    static inline void layer_ep_run_##SUF(const LayerEp *ep, size_t b, size_t rows, size_t cols) { \
+        if (!ep) return;                                                                           \
+        const T *lv[BPRT_EW_MAX_LEAVES];                                                           \
+        for (int k = 0; k < ep->nleaf; k++)                                                        \
+            lv[k] = ep->leaf[k] ? (const T *)ep->leaf[k] + (ptrdiff_t)b * ep->istride[k] : NULL;   \
+        bprt_ew_rows_##SUF(ep->code, ep->ncode, ep->konst, lv, ep->nleaf, ep->ld, ep->vec, rows, cols, \
+                           (T *)ep->out + b * rows * cols, (ptrdiff_t)cols);                       \
+    }
+#else
+#define DEFINE_LAYER_EP_RUN(T, SUF)                                                                \
+    static inline void layer_ep_run_##SUF(const LayerEp *ep, size_t b, size_t rows, size_t cols) { \
+        (void)ep, (void)b, (void)rows, (void)cols;                                                 \
+    }
+#endif
+DEFINE_LAYER_EP_RUN(float, f32)
+DEFINE_LAYER_EP_RUN(double, f64)
+#define LAYER_EP_INIT(T)                                                                           \
+    const LayerEp ep_ = {code, ncode, nleaf, konst, (const void *const *)leaf, ld, istride, vec, out}
 
 /* ---- Winograd geometry (conv_wg.c computes; conv.c sizes the scratch) ----
  * F(m x m, r x r) on 6 x 6 input tiles: F(2x2, 5x5) and F(4x4, 3x3), stride 1, both
@@ -107,7 +142,7 @@ static inline int wg_geometry(size_t C, size_t H, size_t W, size_t O, size_t KH,
 /* Winograd convolution (conv_wg.c): 1 if it computed the call, 0 if the call is not one it
  * takes (then conv.c's unfolded products do it). The arguments are bprt_conv2d_f32's. */
 int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_t H, size_t W, size_t O,
-                       size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch);
+                       size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch, const LayerEp *ep);
 int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *scratch);
 int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t C, size_t H, size_t W,

@@ -292,46 +292,25 @@ WG_TARGET static void wg_input_adj(const WgGeom *g, size_t C, size_t H, size_t W
     }
 }
 
-/* U [36, O, C] = G w[o, c] G^T for every (o, c), in double, rounded once */
-static void wg_weights(size_t r, const float *w, size_t O, size_t C, float *U) {
-    for (size_t o = 0; o < O; o++)
-        for (size_t c = 0; c < C; c++) {
-            const float *f = w + (o * C + c) * r * r;
-            double t[6][5];
-            for (size_t j = 0; j < 6; j++)
-                for (size_t b = 0; b < r; b++) {
-                    double acc = 0;
-                    for (size_t a = 0; a < r; a++) acc += wg_g(r, j, a) * (double)f[a * r + b];
-                    t[j][b] = acc;
-                }
-            for (size_t j = 0; j < 6; j++)
-                for (size_t k = 0; k < 6; k++) {
-                    double acc = 0;
-                    for (size_t b = 0; b < r; b++) acc += t[j][b] * wg_g(r, k, b);
-                    U[((j * 6 + k) * O + o) * C + c] = (float)acc;
-                }
-        }
-}
-
-/* gw[o, c] = G^T S[o, c] G from S [36, O, C], in double */
-static void wg_weights_adj(size_t r, const float *S, size_t O, size_t C, float *gw) {
-    for (size_t o = 0; o < O; o++)
-        for (size_t c = 0; c < C; c++) {
-            double t[6][5];
-            for (size_t j = 0; j < 6; j++)
-                for (size_t b = 0; b < r; b++) {
-                    double acc = 0;
-                    for (size_t k = 0; k < 6; k++) acc += (double)S[((j * 6 + k) * O + o) * C + c] * wg_g(r, k, b);
-                    t[j][b] = acc;
-                }
-            float *f = gw + (o * C + c) * r * r;
+/* GG [36, r*r]: GG[j*6 + k][a*r + b] = G[j][a] G[k][b], so that U[xi] = sum over (a, b) of
+ * GG[xi][a r + b] w[a, b] for every (o, c) at once: one product each way. */
+static void wg_gg(size_t r, float *GG) {
+    for (size_t j = 0; j < 6; j++)
+        for (size_t k = 0; k < 6; k++)
             for (size_t a = 0; a < r; a++)
-                for (size_t b = 0; b < r; b++) {
-                    double acc = 0;
-                    for (size_t j = 0; j < 6; j++) acc += wg_g(r, j, a) * t[j][b];
-                    f[a * r + b] = (float)acc;
-                }
-        }
+                for (size_t b = 0; b < r; b++) GG[(j * 6 + k) * r * r + a * r + b] = (float)(wg_g(r, j, a) * wg_g(r, k, b));
+}
+/* U [36, O*C] = GG [36, r*r] @ w^T (w is [O*C, r*r]): G w[o, c] G^T for every (o, c) */
+static void wg_weights(size_t r, const float *w, size_t O, size_t C, float *U) {
+    float GG[36 * 25];
+    wg_gg(r, GG);
+    bprt_sgemm(0, 1, 36, (int)(O * C), (int)(r * r), 1, GG, (int)(r * r), w, (int)(r * r), 0, U, (int)(O * C));
+}
+/* gw [O*C, r*r] = S^T @ GG, S [36, O*C]: G^T S[o, c] G for every (o, c) */
+static void wg_weights_adj(size_t r, const float *S, size_t O, size_t C, float *gw) {
+    float GG[36 * 25];
+    wg_gg(r, GG);
+    bprt_sgemm(1, 0, (int)(O * C), (int)(r * r), 36, 1, S, (int)(O * C), GG, (int)(r * r), 0, gw, (int)(r * r));
 }
 
 /* whether the call is Winograd's: the shapes conv.h's wg_geometry takes, on AVX-512 */
@@ -340,7 +319,7 @@ static int wg_take(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW,
 }
 
 int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_t H, size_t W, size_t O,
-                       size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch) {
+                       size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch, const LayerEp *ep) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
     float *U = scratch, *slots = scratch + wg_round16(36 * O * C);
@@ -355,6 +334,7 @@ int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_
                 bprt_sgemm(0, 0, (int)O, (int)g.ldv, (int)C, 1, U + xi * O * C, (int)C, sl + g.v_off + xi * g.vxs,
                            (int)g.ldv, 0, sl + g.m_off + xi * g.mxs, (int)g.ldv);
             wg_output(&g, sl + g.m_off, O, y + b * O * g.OH * g.OW, sl + g.t_off);
+            layer_ep_run_f32(ep, b, O, g.OH * g.OW);
         })
     return 1;
 }
@@ -389,7 +369,7 @@ int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t 
     (void)nt;
     CONV_RUN(
         float *sl = slots + (size_t)CONV_TID * g.slot;
-        for (size_t gi = (size_t)CONV_TID; gi < groups; gi += (size_t)CONV_NTH) {
+        CONV_SHARE(gi, groups) {
             float *dU = slots + gi * g.slot + g.du_off;
             const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
             if (b0 == b1) memset(dU, 0, sizeof(float) * nu);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "bprt.h"
+#include "conv.h" /* LayerEp */
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #include <omp.h>
@@ -135,6 +136,21 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
 #define F32P(p) ((float *)(void *)(p))
 #define F32CP(p) ((const float *)(const void *)(p))
 
+/* bprt_maxpool2d_grad_ew_* (not in --standalone output) */
+#if !defined(BPRT_STANDALONE)
+#define POOL_GRAD_EW(T, SUF)                                                                       \
+    void bprt_maxpool2d_grad_ew_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k, \
+                                      size_t stride, T *gx, const int32_t *code, int ncode,        \
+                                      const double *konst, const T *const *leaf, int nleaf,        \
+                                      const ptrdiff_t *ld, const ptrdiff_t *istride,               \
+                                      const unsigned char *vec, T *out) {                          \
+        LAYER_EP_INIT(T);                                                                          \
+        maxpool2d_grad_##SUF(x, gy, N, H, W, k, stride, gx, &ep_);                                 \
+    }
+#else
+#define POOL_GRAD_EW(T, SUF)
+#endif
+
 /* Every kernel, for T = float (SUF f32) and double (f64). `work_` sizes the thread team. */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
     /* the common 2x2 window with stride 2, unrolled (same results as the general loops) */    \
@@ -162,7 +178,7 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    BPRT_CLONES static void maxpool2x2_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, T *gx) { \
+    BPRT_CLONES static void maxpool2x2_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, T *gx, const LayerEp *ep) {\
         const size_t OH = H / 2, OW = W / 2, work_ = N * H * W;                                    \
         const int fast = POOL_FAST_##SUF;                                                          \
         (void)work_;                                                                               \
@@ -199,6 +215,7 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
             }                                                                                      \
             if (H % 2)                                                                             \
                 for (size_t c = 0; c < W; c++) gx[(n * H + H - 1) * W + c] = 0;                    \
+            layer_ep_run_##SUF(ep, n, H, W);                                                       \
         }                                                                                          \
     }                                                                                              \
     /* x[N, H, W] (N = B*C planes) -> y[N, OH, OW]; gx like x */                                   \
@@ -242,12 +259,12 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
             }                                                                                      \
         return at;                                                                                 \
     }                                                                                              \
-    void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,   \
-                                   size_t stride, T *gx) {                                         \
+    static void maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,\
+                                     size_t stride, T *gx, const LayerEp *ep) {                    \
         const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
         (void)work_;                                                                               \
         if (k == 2 && stride == 2) {                                                               \
-            maxpool2x2_grad_##SUF(x, gy, N, H, W, gx);                                             \
+            maxpool2x2_grad_##SUF(x, gy, N, H, W, gx, ep);                                         \
             return;                                                                                \
         }                                                                                          \
         PAR_FOR                                                                                    \
@@ -269,6 +286,7 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
                 }                                                                                  \
                 for (size_t r = OH * k; r < H; r++) /* rows below the last window */               \
                     for (size_t c = 0; c < W; c++) gx[(n * H + r) * W + c] = 0;                    \
+                layer_ep_run_##SUF(ep, n, H, W);                                                   \
                 continue;                                                                          \
             }                                                                                      \
             memset(gx + n * H * W, 0, sizeof(T) * H * W);                                          \
@@ -277,8 +295,14 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
                     const size_t base = (n * H + i * stride) * W + j * stride;                     \
                     gx[maxpool_argmax_##SUF(x, base, W, k)] += gy[(n * OH + i) * OW + j];          \
                 }                                                                                  \
+            layer_ep_run_##SUF(ep, n, H, W);                                                       \
         }                                                                                          \
     }                                                                                              \
+    void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,\
+                                   size_t stride, T *gx) {                                         \
+        maxpool2d_grad_##SUF(x, gy, N, H, W, k, stride, gx, NULL);                                 \
+    }                                                                                              \
+    POOL_GRAD_EW(T, SUF)                                                                           \
     void bprt_avgpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y) { \
         const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
         const T inv = (T)(1.0 / (double)(k * k));                                                  \

@@ -292,6 +292,25 @@ static void test_batch_sums_folded_into_matmul(void **state) {
     free(raw);
 }
 
+/* A convolution's bias + relu, and the pooling gradient times the relu's step, are computed
+ * image by image by the layers (bprt_conv2d_ew, bprt_maxpool2d_grad_ew), not by passes of
+ * their own; not in --standalone output. test_ops checks the values (finite differences). */
+static void test_layer_epilogues(void **state) {
+    (void)state;
+    const char *src = "input x[B, 2, 8, 8]\ninput y[B] : int\nparam K[4, 2, 3, 3] = he\nparam c[4, 1, 1]\n"
+                      "param W[64, 3] = xavier\nh = maxpool2d(relu(conv2d(x, K, padding = 1) + c), 2)\n"
+                      "loss cross_entropy(reshape(h, [B, 64]) @ W, y)\noptimizer sgd(lr = 0.1)\n";
+    char *c = compiled_text(src, 1, TEXT_C);
+    assert_true(count(c, "= relu, on each finished image of the layer") >= 3); /* forward, grad, step */
+    assert_true(count(c, "= adjoint mul, on each finished image of the layer") >= 2); /* grad, step */
+    assert_int_equal(count(c, "bprt_conv2d_ew_f32(") + count(c, "bprt_maxpool2d_grad_ew_f32("),
+                     count(c, "on each finished image of the layer"));
+    free(c);
+    char *st = compiled_text(src, 1, TEXT_C_STANDALONE);
+    assert_int_equal(count(st, "on each finished image of the layer"), 0);
+    free(st);
+}
+
 /* Bias + relu after a layer's product, and the relu's derivative after the input gradient's,
  * are GEMM epilogues (no pass of their own); not in --standalone output (no ew.c there).
  * That the values are right is what every gradient test of a network checks. */
@@ -341,6 +360,7 @@ int main(void) {
         cmocka_unit_test(test_transpose_folded_into_matmul),
         cmocka_unit_test(test_batch_sums_folded_into_matmul),
         cmocka_unit_test(test_gemm_epilogues),
+        cmocka_unit_test(test_layer_epilogues),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,10 @@ static const char *cases[] = {
     "loss mean(conv2d(im, k, stride = 2, padding = 1) ^ 2) + mean(conv2d(im * 0.5, k) * 0.3)",
     "param im[2, 2, 6, 5] = normal(1)\nparam k1[3, 2, 1, 1] = normal(1)\nparam k3[2, 2, 3, 3] = normal(1)\n"
     "loss mean(tanh(conv2d(im, k1)) ^ 2) + mean(conv2d(im, k3, stride = 3, padding = 2) ^ 3)",
+    /* a CNN block: bias + relu as the convolution's epilogue, the pooling gradient times the
+       relu's step as the pooling gradient's (emit_c.c's layer epilogues) */
+    "param im[3, 2, 8, 6] = normal(1)\nparam kc[4, 2, 3, 3] = normal(1)\nparam cb[4, 1, 1] = normal(1)\n"
+    "loss sum(maxpool2d(relu(conv2d(im, kc, padding = 1) + cb), 2) ^ 2) * 0.1",
     "param pim[2, 3, 6, 5] = normal(1)\n"
     "loss sum(maxpool2d(pim, 2) * maxpool2d(pim, 2)) + sum(maxpool2d(pim, 3, stride = 1) * 0.7)",
     "param pim[2, 3, 6, 5] = normal(1)\nloss sum(avgpool2d(pim, 2, stride = 1) ^ 2) + sum(avgpool2d(pim, 3) * 0.7)",

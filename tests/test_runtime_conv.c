@@ -14,7 +14,8 @@
  * image (odd sizes), more than 16 tile columns, more images than the weight gradient's
  * groups, and fewer images than threads; and for the unfolded products, the weight
  * gradient of fewer than 64 unfolded rows (summed by fixed groups of images).
- * Also 2x2 max-pooling's AVX-512 rows against its plain loops (test_pool_same_bits). */
+ * Also 2x2 max-pooling's AVX-512 rows against its plain loops (test_pool_same_bits), and
+ * the layers' elementwise epilogues (test_layer_epilogues). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -184,10 +185,69 @@ static void test_pool_same_bits(void **state) {
     bprt_set_isa(isa);
 }
 
+/* The layers' elementwise epilogues (bprt_conv2d_ew_f32, bprt_maxpool2d_grad_ew_f32): the
+ * same bits as the layer and then the program, written in place (out = the result) or
+ * elsewhere, on 1 and 2 threads: relu(conv + per-channel bias) after a Winograd and an
+ * unfolded convolution, and the pooling gradient times the pooled input. */
+static void test_layer_epilogues(void **state) {
+    (void)state;
+    static const int32_t relu_bias[] = {BPRT_EW_LEAF, 0, BPRT_EW_LEAF, 1, BPRT_EW_ADD, BPRT_EW_RELU};
+    static const int32_t times_x[] = {BPRT_EW_LEAF, 0, BPRT_EW_LEAF, 1, BPRT_EW_MUL};
+    static const unsigned char vec_conv[] = {1, 0}, vec_full[] = {1, 1};
+    const double konst[] = {0};
+    const int threads = bprt_threads();
+    static const Case convs[] = {{5, 8, 14, 14, 16, 5, 2}, {3, 2, 9, 9, 4, 5, 2}}; /* Winograd on AVX-512; unfolded */
+    for (size_t ci = 0; ci < 2; ci++) {
+        const Case *c = &convs[ci];
+        const size_t P = c->H * c->W, nx = c->B * c->C * P, nw = c->O * c->C * c->K * c->K, ny = c->B * c->O * P;
+        const size_t ns = bprt_conv2d_scratch(c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad);
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *bias = malloc(c->O * 4), *s = malloc(ns * 4);
+        float *want = malloc(ny * 4), *y = malloc(ny * 4), *out = malloc(ny * 4);
+        unsigned seed = 99u + (unsigned)ci;
+        for (size_t i = 0; i < nx; i++) x[i] = (float)rnd(&seed);
+        for (size_t i = 0; i < nw; i++) w[i] = (float)rnd(&seed);
+        for (size_t i = 0; i < c->O; i++) bias[i] = (float)rnd(&seed);
+        bprt_conv2d_f32(x, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, want, s);
+        for (size_t i = 0; i < ny; i++) {
+            const float v = want[i] + bias[i / P % c->O];
+            want[i] = v > 0 ? v : 0;
+        }
+        for (int nt = 1; nt <= 2; nt++)
+            for (int inplace = 0; inplace < 2; inplace++) {
+                bprt_set_threads(nt);
+                float *dst = inplace ? y : out;
+                const float *leaf[] = {y, bias};
+                const ptrdiff_t ld[] = {(ptrdiff_t)P, 1}, istride[] = {(ptrdiff_t)(c->O * P), 0};
+                bprt_conv2d_ew_f32(x, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, y, s, relu_bias, 6, konst,
+                                   leaf, 2, ld, istride, vec_conv, dst);
+                if (memcmp(dst, want, ny * 4) != 0)
+                    fail_msg("conv2d_ew case %zu, %d threads, in place %d: not relu(conv + bias)", ci, nt, inplace);
+            }
+        free(x), free(w), free(bias), free(s), free(want), free(y), free(out);
+    }
+    const size_t N = 24, H = 10, W = 12, n = N * H * W, ny = N * (H / 2) * (W / 2);
+    float *x = malloc(n * 4), *gy = malloc(ny * 4), *want = malloc(n * 4), *gx = malloc(n * 4), *out = malloc(n * 4);
+    unsigned seed = 4242u;
+    for (size_t i = 0; i < n; i++) x[i] = (float)rnd(&seed);
+    for (size_t i = 0; i < ny; i++) gy[i] = (float)rnd(&seed);
+    bprt_maxpool2d_grad_f32(x, gy, N, H, W, 2, 2, want);
+    for (size_t i = 0; i < n; i++) want[i] *= x[i];
+    for (int nt = 1; nt <= 2; nt++) {
+        bprt_set_threads(nt);
+        const float *leaf[] = {gx, x};
+        const ptrdiff_t ld[] = {(ptrdiff_t)W, (ptrdiff_t)W}, istride[] = {(ptrdiff_t)(H * W), (ptrdiff_t)(H * W)};
+        bprt_maxpool2d_grad_ew_f32(x, gy, N, H, W, 2, 2, gx, times_x, 5, konst, leaf, 2, ld, istride, vec_full, out);
+        if (memcmp(out, want, n * 4) != 0) fail_msg("maxpool2d_grad_ew, %d threads: not the gradient times x", nt);
+    }
+    free(x), free(gy), free(want), free(gx), free(out);
+    bprt_set_threads(threads);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_double),
         cmocka_unit_test(test_pool_same_bits),
+        cmocka_unit_test(test_layer_epilogues),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
