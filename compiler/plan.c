@@ -36,6 +36,27 @@ static int take_buffer(Graph *g, Plan *p, char *busy, int *buf_end, int chosen, 
     return chosen;
 }
 
+/* In place: the buffer of a leaf of the elementwise tree rooted at `root` (the node at x
+ * and the inputs fused into it) that has the root's shape and whose life ends at the root:
+ * the tree reads it at the element it writes, and nothing reads it after. -1 if none. */
+static int in_place(const Graph *g, const Plan *p, const int *fuse_user, const int *buf_end, int root, int x) {
+    const Node *n = &g->nodes[x];
+    for (int k = 0; k < op_info[n->op].arity; k++) {
+        const int in = n->in[k];
+        if (n->op == OP_BROADCAST && k > 0) break;
+        if (fuse_user && fuse_user[in] == x) {
+            const int b = in_place(g, p, fuse_user, buf_end, root, in);
+            if (b >= 0) return b;
+            continue;
+        }
+        const int b = p->buf[in];
+        if (b >= 0 && buf_end[b] == root && shape_eq(&g->nodes[in].shape, &g->nodes[root].shape) &&
+            g->nodes[in].dtype == DT_REAL)
+            return b;
+    }
+    return -1;
+}
+
 Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user) {
     Plan *p = arena_alloc(g->arena, sizeof *p);
     p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -68,18 +89,12 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
         }
         if (pinned[i]) continue;
         OpKind kind = op_info[n->op].kind;
-        int chosen = -1, has_fused = 0;
-        for (int k = 0; k < op_info[n->op].arity; k++) has_fused |= fuse_user && fuse_user[n->in[k]] >= 0;
+        int chosen = -1;
         if (n->op == OP_RESHAPE) {
             int b = p->buf[n->in[0]];
             if (b >= 0) chosen = b;
-        } else if ((kind == OK_UNARY || kind == OK_BINARY) && !has_fused) {
-            for (int k = 0; k < op_info[n->op].arity && chosen < 0; k++) {
-                int in = n->in[k], b = p->buf[in];
-                if (b >= 0 && buf_end[b] == i && shape_eq(&g->nodes[in].shape, &n->shape) &&
-                    g->nodes[in].dtype == DT_REAL)
-                    chosen = b;
-            }
+        } else if (kind == OK_UNARY || kind == OK_BINARY) {
+            chosen = in_place(g, p, fuse_user, buf_end, i, i);
         }
         shape_numel_c(&n->shape, &g->syms, size, sizeof size);
         int ovf;

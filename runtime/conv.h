@@ -74,10 +74,13 @@ typedef struct LayerEp {
     static inline void layer_ep_run_##SUF(const LayerEp *ep, size_t b, size_t rows, size_t cols) { \
         if (!ep) return;                                                                           \
         const T *lv[BPRT_EW_MAX_LEAVES];                                                           \
-        for (int k = 0; k < ep->nleaf; k++)                                                        \
+        int flat = 1; /* every leaf a whole array or a scalar: one row of rows*cols */             \
+        for (int k = 0; k < ep->nleaf; k++) {                                                      \
             lv[k] = ep->leaf[k] ? (const T *)ep->leaf[k] + (ptrdiff_t)b * ep->istride[k] : NULL;   \
-        bprt_ew_rows_##SUF(ep->code, ep->ncode, ep->konst, lv, ep->nleaf, ep->ld, ep->vec, rows, cols, \
-                           (T *)ep->out + b * rows * cols, (ptrdiff_t)cols);                       \
+            flat &= ep->vec[k] ? ep->ld[k] == (ptrdiff_t)cols : ep->ld[k] == 0;                    \
+        }                                                                                          \
+        bprt_ew_rows_##SUF(ep->code, ep->ncode, ep->konst, lv, ep->nleaf, ep->ld, ep->vec, flat ? 1 : rows, \
+                           flat ? rows * cols : cols, (T *)ep->out + b * rows * cols, (ptrdiff_t)cols); \
     }
 #else
 #define DEFINE_LAYER_EP_RUN(T, SUF)                                                                \
