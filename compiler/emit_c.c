@@ -716,6 +716,26 @@ static int layer_epilogue_ok(const E *e, int l, int u) {
     return ok;
 }
 
+/* Can the weight gradient u be computed in one call with the input gradient i (the same
+ * output gradient and window, emitted next)? Neither output may share storage with the
+ * other's operands, the other output or the scratch. */
+static int conv_grads_pair_ok(const E *e, int i, int u) {
+    const Graph *g = e->g;
+    const Node *gxn = &g->nodes[i], *gwn = &g->nodes[u];
+    if (gwn->op != OP_CONV2D_GRAD_W || gwn->in[1] != gxn->in[0] || memcmp(gwn->win, gxn->win, sizeof gxn->win) != 0 ||
+        !shape_eq(&g->nodes[gwn->in[0]].shape, &gxn->shape) || !shape_eq(&g->nodes[gxn->in[1]].shape, &gwn->shape) ||
+        e->plan->scratch[i] < 0)
+        return 0;
+    char ox[96], ow[96], x[96], gy[96], w[96], sc[96];
+    ptr(e, i, ox, sizeof ox), ptr(e, u, ow, sizeof ow), ptr(e, gwn->in[0], x, sizeof x);
+    ptr(e, gxn->in[0], gy, sizeof gy), ptr(e, gxn->in[1], w, sizeof w);
+    snprintf(sc, sizeof sc, "t%d", e->plan->scratch[i]);
+    const char *ops[] = {x, gy, w, sc};
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(ox, ops[k]) || !strcmp(ow, ops[k])) return 0;
+    return strcmp(ox, ow) != 0;
+}
+
 /* The call of layer id's _ew variant (head: its name and the layer's own arguments, up to
  * its result), rows of `row` elements and images of `image`. */
 static void emit_layer_epilogue(E *e, int id, const char *head, const char *row, const char *image) {
@@ -850,6 +870,18 @@ static void plan_epilogues(E *e) {
         if ((op != OP_CONV2D && op != OP_MAXPOOL2D_GRAD) || (e->fused && e->fused[i]) || e->computed_early[i]) continue;
         const int u = next_emitted(e, i);
         if (u < g->n && layer_epilogue_ok(e, i, u)) {
+            e->epilogue[i] = u;
+            e->computed_early[u] = 1;
+        }
+    }
+    /* a convolution's input gradient and its weight gradient, the next node emitted, from the
+       same output gradient: one call (bprt_conv2d_grads, which transforms each image's output
+       gradient once for both); epilogue[] of the input gradient names the weight gradient */
+    for (int i = 0; i < g->n; i++) {
+        const Node *gxn = &g->nodes[i];
+        if (gxn->op != OP_CONV2D_GRAD_X || (e->fused && e->fused[i]) || e->computed_early[i]) continue;
+        const int u = next_emitted(e, i);
+        if (u < g->n && conv_grads_pair_ok(e, i, u)) {
             e->epilogue[i] = u;
             e->computed_early[u] = 1;
         }
@@ -1112,6 +1144,16 @@ static void emit_layer(E *e, int id) {
         if (n->op == OP_CONV2D) dim_arg(e, s, 1, O, sizeof O);
         else dim_arg(e, n->op == OP_CONV2D_GRAD_X ? &g->nodes[n->in[1]].shape : s, 0, O, sizeof O);
         BP_ASSERT(e->plan->scratch[id] >= 0);
+        if (n->op == OP_CONV2D_GRAD_X && e->epilogue && e->epilogue[id] >= 0) {
+            const int u = e->epilogue[id];
+            char x[96], ow[96];
+            ptr(e, g->nodes[u].in[0], x, sizeof x);
+            ptr(e, u, ow, sizeof ow);
+            fprintf(e->out, "    /* %%%d = adjoint conv2d_grad_w, in the same call */\n", u);
+            fprintf(e->out, "    bprt_conv2d_grads_%s(%s, %s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, %s, t%d);\n", sfx, x, a, b,
+                    B, C, H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], out, ow, e->plan->scratch[id]);
+            return;
+        }
         if (n->op == OP_CONV2D && e->epilogue && e->epilogue[id] >= 0) {
             char head[1024], P[256], OP[256];
             snprintf(head, sizeof head, "bprt_conv2d_ew_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, t%d", sfx, a, b, B, C,
@@ -1718,6 +1760,7 @@ static const char *runtime_decls =
     "void bprt_conv2d_grad_w_" S "(const " T " *x, const " T " *gy, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gw, " T " *scratch);\n" \
     "void bprt_maxpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \
     "void bprt_maxpool2d_grad_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
+    "void bprt_conv2d_grads_" S "(const " T " *x, const " T " *gy, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gx, " T " *gw, " T " *scratch);\n" \
     "void bprt_conv2d_ew_" S "(const " T " *x, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *y, " T " *scratch, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
     "void bprt_maxpool2d_grad_ew_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
     "void bprt_avgpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \

@@ -154,7 +154,12 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                                   T *scratch);                                                     \
     void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t stride, size_t pad, T *gw, \
-                                  T *scratch);
+                                  T *scratch);                                                     \
+    /* both gradients at once (the same values as the two calls; Winograd's makes each      \
+       image's transformed output gradient once for both) */                                  \
+    void bprt_conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H, \
+                                 size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, \
+                                 T *gx, T *gw, T *scratch);
 BPRT_DECLARE_CONV(float, f32)
 BPRT_DECLARE_CONV(double, f64)
 /* A layer with an elementwise epilogue (bprt_ew_rows' programs), run on the thread that

@@ -176,6 +176,13 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         conv2d_##SUF(x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, NULL);                       \
     }                                                                                              \
     CONV_EW(T, SUF)                                                                                \
+    void bprt_conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H,\
+                                 size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad,   \
+                                 T *gx, T *gw, T *scratch) {                                       \
+        if (WG_##SUF(conv2d_grads, x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, scratch)) return;\
+        bprt_conv2d_grad_x_##SUF(gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch);               \
+        bprt_conv2d_grad_w_##SUF(x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch);               \
+    }                                                                                              \
     void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,     \
                                   T *scratch) {                                                    \

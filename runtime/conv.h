@@ -148,6 +148,8 @@ int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_
                        size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch, const LayerEp *ep);
 int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *scratch);
+int bprt_wg_conv2d_grads_f32(const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
+                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, float *scratch);
 int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t C, size_t H, size_t W,
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gw, float *scratch);
 #endif

@@ -390,6 +390,45 @@ int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t 
     return 1;
 }
 
+/* Both gradients in one pass over the images: each image's dM is made once for both (the
+ * weight gradient's groups of images as in bprt_wg_conv2d_grad_w_f32, the input gradient
+ * image by image as in bprt_wg_conv2d_grad_x_f32: the same values as the two calls). */
+int bprt_wg_conv2d_grads_f32(const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
+                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, float *scratch) {
+    WgGeom g;
+    if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
+    const size_t groups = BPRT_CONV_SLOTS, nu = 36 * O * C;
+    float *U = scratch, *slots = scratch + wg_round16(nu);
+    wg_weights(g.r, w, O, C, U);
+    const int nt = conv_threads(groups, 2.0 * (double)B * (double)(O * C * KH * KW * g.OH * g.OW));
+    (void)nt;
+    CONV_RUN(
+        float *sl = slots + (size_t)CONV_TID * g.slot;
+        CONV_SHARE(gi, groups) {
+            float *dU = slots + gi * g.slot + g.du_off;
+            const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
+            if (b0 == b1) memset(dU, 0, sizeof(float) * nu);
+            for (size_t b = b0; b < b1; b++) {
+                wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
+                for (size_t xi = 0; xi < 36; xi++) /* dV (in V's place) = U^T dM, then gx */
+                    bprt_sgemm(1, 0, (int)C, (int)g.ldv, (int)O, 1, U + xi * O * C, (int)C, sl + g.m_off + xi * g.mxs,
+                               (int)g.ldv, 0, sl + g.v_off + xi * g.vxs, (int)g.ldv);
+                wg_input_adj(&g, C, H, W, pad, sl, gx + b * C * H * W);
+                wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
+                for (size_t xi = 0; xi < 36; xi++)
+                    bprt_sgemm(0, 1, (int)O, (int)C, (int)g.N, 1, sl + g.m_off + xi * g.mxs, (int)g.ldv,
+                               sl + g.v_off + xi * g.vxs, (int)g.ldv, b > b0 ? 1.0f : 0.0f, dU + xi * O * C, (int)C);
+            }
+        })
+    for (size_t i = 0; i < nu; i++) { /* the groups' partials, in order (U is done with) */
+        float acc = slots[g.du_off + i];
+        for (size_t gi = 1; gi < groups; gi++) acc += slots[gi * g.slot + g.du_off + i];
+        U[i] = acc;
+    }
+    wg_weights_adj(g.r, U, O, C, gw);
+    return 1;
+}
+
 #else
 typedef int bprt_conv_wg_unused; /* ISO C: a translation unit declares something */
 #endif

@@ -294,7 +294,8 @@ static void test_batch_sums_folded_into_matmul(void **state) {
 
 /* A convolution's bias + relu, and the pooling gradient times the relu's step, are computed
  * image by image by the layers (bprt_conv2d_ew, bprt_maxpool2d_grad_ew), not by passes of
- * their own; not in --standalone output. test_ops checks the values (finite differences). */
+ * their own; not in --standalone output; a convolution's two gradients are one call
+ * (bprt_conv2d_grads). test_ops checks the values (finite differences). */
 static void test_layer_epilogues(void **state) {
     (void)state;
     const char *src = "input x[B, 2, 8, 8]\ninput y[B] : int\nparam K[4, 2, 3, 3] = he\nparam c[4, 1, 1]\n"
@@ -309,6 +310,14 @@ static void test_layer_epilogues(void **state) {
     char *st = compiled_text(src, 1, TEXT_C_STANDALONE);
     assert_int_equal(count(st, "on each finished image of the layer"), 0);
     free(st);
+    /* a second convolution's input and weight gradients from one output gradient: one call
+       (in NAME_grad, which this SGD step calls) */
+    char *two = compiled_text("input x[B, 2, 8, 8]\nparam K1[4, 2, 3, 3] = he\nparam K2[3, 4, 3, 3] = he\n"
+                              "h = relu(conv2d(relu(conv2d(x, K1, padding = 1)), K2, padding = 1))\n"
+                              "loss sum(h ^ 2)\noptimizer sgd(lr = 0.1)\n", 1, TEXT_C);
+    assert_true(count(two, "= adjoint conv2d_grad_w, in the same call") >= 1);
+    assert_int_equal(count(two, "bprt_conv2d_grads_f32("), count(two, "in the same call"));
+    free(two);
 }
 
 /* Bias + relu after a layer's product, and the relu's derivative after the input gradient's,

@@ -14,6 +14,7 @@
  * image (odd sizes), more than 16 tile columns, more images than the weight gradient's
  * groups, and fewer images than threads; and for the unfolded products, the weight
  * gradient of fewer than 64 unfolded rows (summed by fixed groups of images).
+ * bprt_conv2d_grads_f32 gives the same bits as the two gradient calls.
  * Also 2x2 max-pooling's AVX-512 rows against its plain loops (test_pool_same_bits), and
  * the layers' elementwise epilogues (test_layer_epilogues). */
 #include <math.h>
@@ -124,6 +125,11 @@ static void test_against_double(void **state) {
                 bprt_conv2d_f32(x, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, out[nt - 1][0], s);
                 bprt_conv2d_grad_x_f32(gy, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, out[nt - 1][1], s);
                 bprt_conv2d_grad_w_f32(x, gy, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, out[nt - 1][2], s);
+                float *both_x = malloc(nx * sizeof(float)), *both_w = malloc(nw * sizeof(float));
+                bprt_conv2d_grads_f32(x, gy, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, both_x, both_w, s);
+                if (memcmp(both_x, out[nt - 1][1], nx * sizeof(float)) || memcmp(both_w, out[nt - 1][2], nw * sizeof(float)))
+                    fail_msg("case %zu (%s, %d threads): conv2d_grads differs from the two calls", ci, isas[k], nt);
+                free(both_x), free(both_w);
                 free(s);
             }
             const double ey = worst(out[0][0], y, ya, ny), ex = worst(out[0][1], gx, gxa, nx),
