@@ -318,6 +318,35 @@ static int wg_take(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW,
     return bprt_isa_id() == BPRT_ISA_AVX512 && wg_geometry(C, H, W, O, KH, KW, s, pad, g);
 }
 
+/* The 36 products of one image in the slot sl: M = U V (forward), dV (in V's place) = U^T dM
+ * (input gradient), dU (+)= dM V^T (weight gradient; beta 0 for a group's first image). The
+ * first two run over the tile count padded to ldv (full kernel tiles; the padding is 0). */
+static void wg_products_y(const WgGeom *g, size_t C, size_t O, const float *U, float *sl) {
+    for (size_t xi = 0; xi < 36; xi++)
+        bprt_sgemm(0, 0, (int)O, (int)g->ldv, (int)C, 1, U + xi * O * C, (int)C, sl + g->v_off + xi * g->vxs, (int)g->ldv,
+                   0, sl + g->m_off + xi * g->mxs, (int)g->ldv);
+}
+static void wg_products_x(const WgGeom *g, size_t C, size_t O, const float *U, float *sl) {
+    for (size_t xi = 0; xi < 36; xi++)
+        bprt_sgemm(1, 0, (int)C, (int)g->ldv, (int)O, 1, U + xi * O * C, (int)C, sl + g->m_off + xi * g->mxs, (int)g->ldv,
+                   0, sl + g->v_off + xi * g->vxs, (int)g->ldv);
+}
+static void wg_products_w(const WgGeom *g, size_t C, size_t O, float *sl, float beta, float *dU) {
+    for (size_t xi = 0; xi < 36; xi++)
+        bprt_sgemm(0, 1, (int)O, (int)C, (int)g->N, 1, sl + g->m_off + xi * g->mxs, (int)g->ldv, sl + g->v_off + xi * g->vxs,
+                   (int)g->ldv, beta, dU + xi * O * C, (int)C);
+}
+/* gw from the groups' partial dU (slot gi's, in order) through S [36, O, C] */
+static void wg_finish_w(const WgGeom *g, size_t C, size_t O, const float *slots, float *S, float *gw) {
+    const size_t nu = 36 * O * C;
+    for (size_t i = 0; i < nu; i++) {
+        float acc = slots[g->du_off + i];
+        for (size_t gi = 1; gi < BPRT_CONV_SLOTS; gi++) acc += slots[gi * g->slot + g->du_off + i];
+        S[i] = acc;
+    }
+    wg_weights_adj(g->r, S, O, C, gw);
+}
+
 int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_t H, size_t W, size_t O,
                        size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch, const LayerEp *ep) {
     WgGeom g;
@@ -330,9 +359,7 @@ int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_
         float *sl = slots + (size_t)CONV_TID * g.slot;
         CONV_IMAGES(b, B) {
             wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
-            for (size_t xi = 0; xi < 36; xi++)
-                bprt_sgemm(0, 0, (int)O, (int)g.ldv, (int)C, 1, U + xi * O * C, (int)C, sl + g.v_off + xi * g.vxs,
-                           (int)g.ldv, 0, sl + g.m_off + xi * g.mxs, (int)g.ldv);
+            wg_products_y(&g, C, O, U, sl);
             wg_output(&g, sl + g.m_off, O, y + b * O * g.OH * g.OW, sl + g.t_off);
             layer_ep_run_f32(ep, b, O, g.OH * g.OW);
         })
@@ -351,9 +378,7 @@ int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t 
         float *sl = slots + (size_t)CONV_TID * g.slot;
         CONV_IMAGES(b, B) {
             wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
-            for (size_t xi = 0; xi < 36; xi++)
-                bprt_sgemm(1, 0, (int)C, (int)g.ldv, (int)O, 1, U + xi * O * C, (int)C, sl + g.m_off + xi * g.mxs,
-                           (int)g.ldv, 0, sl + g.v_off + xi * g.vxs, (int)g.ldv);
+            wg_products_x(&g, C, O, U, sl);
             wg_input_adj(&g, C, H, W, pad, sl, gx + b * C * H * W);
         })
     return 1;
@@ -376,17 +401,10 @@ int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t 
             for (size_t b = b0; b < b1; b++) {
                 wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
                 wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
-                for (size_t xi = 0; xi < 36; xi++)
-                    bprt_sgemm(0, 1, (int)O, (int)C, (int)g.N, 1, sl + g.m_off + xi * g.mxs, (int)g.ldv,
-                               sl + g.v_off + xi * g.vxs, (int)g.ldv, b > b0 ? 1.0f : 0.0f, dU + xi * O * C, (int)C);
+                wg_products_w(&g, C, O, sl, b > b0 ? 1.0f : 0.0f, dU);
             }
         })
-    for (size_t i = 0; i < nu; i++) { /* the groups' partials, in order */
-        float acc = slots[g.du_off + i];
-        for (size_t gi = 1; gi < groups; gi++) acc += slots[gi * g.slot + g.du_off + i];
-        S[i] = acc;
-    }
-    wg_weights_adj(g.r, S, O, C, gw);
+    wg_finish_w(&g, C, O, slots, S, gw);
     return 1;
 }
 
@@ -410,22 +428,13 @@ int bprt_wg_conv2d_grads_f32(const float *x, const float *gy, const float *w, si
             if (b0 == b1) memset(dU, 0, sizeof(float) * nu);
             for (size_t b = b0; b < b1; b++) {
                 wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
-                for (size_t xi = 0; xi < 36; xi++) /* dV (in V's place) = U^T dM, then gx */
-                    bprt_sgemm(1, 0, (int)C, (int)g.ldv, (int)O, 1, U + xi * O * C, (int)C, sl + g.m_off + xi * g.mxs,
-                               (int)g.ldv, 0, sl + g.v_off + xi * g.vxs, (int)g.ldv);
+                wg_products_x(&g, C, O, U, sl);
                 wg_input_adj(&g, C, H, W, pad, sl, gx + b * C * H * W);
                 wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
-                for (size_t xi = 0; xi < 36; xi++)
-                    bprt_sgemm(0, 1, (int)O, (int)C, (int)g.N, 1, sl + g.m_off + xi * g.mxs, (int)g.ldv,
-                               sl + g.v_off + xi * g.vxs, (int)g.ldv, b > b0 ? 1.0f : 0.0f, dU + xi * O * C, (int)C);
+                wg_products_w(&g, C, O, sl, b > b0 ? 1.0f : 0.0f, dU);
             }
         })
-    for (size_t i = 0; i < nu; i++) { /* the groups' partials, in order (U is done with) */
-        float acc = slots[g.du_off + i];
-        for (size_t gi = 1; gi < groups; gi++) acc += slots[gi * g.slot + g.du_off + i];
-        U[i] = acc;
-    }
-    wg_weights_adj(g.r, U, O, C, gw);
+    wg_finish_w(&g, C, O, slots, U, gw); /* U is done with: the partials' sum goes there */
     return 1;
 }
 

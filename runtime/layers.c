@@ -92,14 +92,20 @@ POOL_TARGET static inline __m512 pool_max(const __m512 v[4], __mmask16 *any) {
     *any = nan;
     return m;
 }
+/* windows j.. (cnt of them) of rows a and b: v[0], v[1] from a's pairs, v[2], v[3] from b's;
+   their maximum as the scalar loop takes it, and whether a NaN was seen (any) */
+POOL_TARGET static inline __m512 pool_windows(const float *a, const float *b, size_t j, size_t cnt, __m512 v[4],
+                                              __mmask16 *any) {
+    pool_pairs(a + 2 * j, cnt, &v[0], &v[1]), pool_pairs(b + 2 * j, cnt, &v[2], &v[3]);
+    return pool_max(v, any);
+}
 POOL_TARGET static void pool2x2_row_f32(const float *a, const float *b, size_t OW, float *o) {
     for (size_t e = 0; e < 4 * OW; e += 16) _mm_prefetch((const char *)(a + POOL_AHEAD + e), _MM_HINT_T0);
     for (size_t j = 0; j < OW; j += 16) {
         const size_t cnt = OW - j < 16 ? OW - j : 16;
         __m512 v[4];
         __mmask16 any;
-        pool_pairs(a + 2 * j, cnt, &v[0], &v[1]), pool_pairs(b + 2 * j, cnt, &v[2], &v[3]);
-        const __m512 m = pool_max(v, &any);
+        const __m512 m = pool_windows(a, b, j, cnt, v, &any);
         _mm512_mask_storeu_ps(o + j, pool_mask(cnt), _mm512_mask_mov_ps(m, any, _mm512_set1_ps(NAN)));
     }
 }
@@ -113,8 +119,7 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
         const size_t cnt = OW - j < 16 ? OW - j : 16;
         __m512 v[4];
         __mmask16 any;
-        pool_pairs(a + 2 * j, cnt, &v[0], &v[1]), pool_pairs(b + 2 * j, cnt, &v[2], &v[3]);
-        const __m512 m = pool_max(v, &any);
+        const __m512 m = pool_windows(a, b, j, cnt, v, &any);
         __mmask16 h[3]; /* the first NaN if any, else the first maximum */
         for (int i = 0; i < 3; i++)
             h[i] = (__mmask16)((any & _mm512_cmp_ps_mask(v[i], v[i], _CMP_UNORD_Q)) |
