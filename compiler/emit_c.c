@@ -631,6 +631,16 @@ static int epilogue_leaf_kind(const Node *leaf, const Shape *out) {
     return EP_ROW;
 }
 
+/* Does the fused tree at u make a program of nl leaves that bprt_ew_rows can run (an
+ * epilogue's)? */
+static int ew_program_fits(const E *e, int u, int nl) {
+    EwProg *prog = calloc(1, sizeof *prog);
+    if (!prog) abort();
+    int ok = ew_build(e, prog, u, u) && prog->maxdepth <= BPRT_EW_DEPTH && prog->nleaf == nl;
+    free(prog);
+    return ok;
+}
+
 static int epilogue_ok(const E *e, int mm, int u) {
     enum { MAXL = BPRT_EW_MAX_LEAVES };
     const Graph *g = e->g;
@@ -655,11 +665,7 @@ static int epilogue_ok(const E *e, int mm, int u) {
             return 0;
     }
     if (!reads_product) return 0;
-    EwProg *prog = calloc(1, sizeof *prog);
-    if (!prog) abort();
-    int ok = ew_build(e, prog, u, u) && prog->maxdepth <= BPRT_EW_DEPTH && prog->nleaf == nl;
-    free(prog);
-    return ok;
+    return ew_program_fits(e, u, nl);
 }
 
 /* ---- layer epilogues ----
@@ -709,11 +715,7 @@ static int layer_epilogue_ok(const E *e, int l, int u) {
             return 0;
     }
     if (!reads_result) return 0;
-    EwProg *prog = calloc(1, sizeof *prog);
-    if (!prog) abort();
-    int ok = ew_build(e, prog, u, u) && prog->maxdepth <= BPRT_EW_DEPTH && prog->nleaf == nl;
-    free(prog);
-    return ok;
+    return ew_program_fits(e, u, nl);
 }
 
 /* Can the weight gradient u be computed in one call with the input gradient i (the same
