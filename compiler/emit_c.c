@@ -33,7 +33,8 @@ typedef struct E {
     char **leaf_idx;   /* while emitting a grouped broadcast loop: each leaf's index, in visit order */
     int *leaf_next;    /* the next leaf's position in leaf_idx */
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
-    int *epilogue;     /* per MATMUL node: the elementwise node its GEMM computes as an epilogue, or -1 */
+    int *epilogue;     /* per MATMUL, CONV2D or MAXPOOL2D_GRAD node: the elementwise node it computes as an epilogue, or -1 */
+    int *grad_w_with;  /* per CONV2D_GRAD_X node: the CONV2D_GRAD_W computed in the same call, or -1 */
     char *computed_early; /* per node: 1 if a GEMM's epilogue or its loss's pass computes it (not emitted on its own) */
     int *hoisted;      /* per node: the GEMM before which it is emitted (a product its epilogue passed), or -1 */
     int *ce_grad;      /* per CROSS_ENTROPY node: its gradient node computed in the same pass, or -1 */
@@ -845,7 +846,8 @@ static void plan_epilogues(E *e) {
     e->computed_early = arena_alloc(g->arena, (size_t)g->n + 1);
     e->hoisted = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     char *passed = arena_alloc(g->arena, (size_t)g->n + 1);
-    for (int i = 0; i < g->n; i++) e->epilogue[i] = e->hoisted[i] = -1;
+    e->grad_w_with = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    for (int i = 0; i < g->n; i++) e->epilogue[i] = e->hoisted[i] = e->grad_w_with[i] = -1;
     if (e->o->standalone) return;
     for (int i = 0; i < g->n; i++) {
         if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i]) || passed[i]) continue;
@@ -878,13 +880,13 @@ static void plan_epilogues(E *e) {
     }
     /* a convolution's input gradient and its weight gradient, the next node emitted, from the
        same output gradient: one call (bprt_conv2d_grads, which transforms each image's output
-       gradient once for both); epilogue[] of the input gradient names the weight gradient */
+       gradient once for both) */
     for (int i = 0; i < g->n; i++) {
         const Node *gxn = &g->nodes[i];
         if (gxn->op != OP_CONV2D_GRAD_X || (e->fused && e->fused[i]) || e->computed_early[i]) continue;
         const int u = next_emitted(e, i);
         if (u < g->n && conv_grads_pair_ok(e, i, u)) {
-            e->epilogue[i] = u;
+            e->grad_w_with[i] = u;
             e->computed_early[u] = 1;
         }
     }
@@ -1146,8 +1148,8 @@ static void emit_layer(E *e, int id) {
         if (n->op == OP_CONV2D) dim_arg(e, s, 1, O, sizeof O);
         else dim_arg(e, n->op == OP_CONV2D_GRAD_X ? &g->nodes[n->in[1]].shape : s, 0, O, sizeof O);
         BP_ASSERT(e->plan->scratch[id] >= 0);
-        if (n->op == OP_CONV2D_GRAD_X && e->epilogue && e->epilogue[id] >= 0) {
-            const int u = e->epilogue[id];
+        if (n->op == OP_CONV2D_GRAD_X && e->grad_w_with && e->grad_w_with[id] >= 0) {
+            const int u = e->grad_w_with[id];
             char x[96], ow[96];
             ptr(e, g->nodes[u].in[0], x, sizeof x);
             ptr(e, u, ow, sizeof ow);
