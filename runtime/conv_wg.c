@@ -32,9 +32,10 @@
  * the input transform transposed: B on 16 tiles (adds by row phase), then an expand and B
  * along each row.
  *
- * Threads: the forward pass and the input gradient split the images, as conv.c does; the
- * weight gradient sums BPRT_CONV_SLOTS fixed groups of consecutive images into one partial
- * each, then the partials in order. No value depends on the thread count. */
+ * Threads: the forward pass splits the images, as conv.c does; the gradients (one pass,
+ * wg_backward, for either or both) take BPRT_CONV_SLOTS fixed groups of consecutive images,
+ * the weight gradient summing each group into one partial, then the partials in order. No
+ * value depends on the thread count. */
 #include <string.h>
 
 #include "conv.h"
@@ -366,21 +367,45 @@ int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_
     return 1;
 }
 
+/* The input gradient gx, the weight gradient gw, or both (either may be NULL), in one pass
+ * over the images: each image's dM is made once for what is asked. The images go in
+ * BPRT_CONV_SLOTS fixed groups; the weight gradient sums each group into its partial, then
+ * the partials in order; the input gradient is image by image. So the values are the same
+ * whether one or both are asked, and on any thread count. */
+static void wg_backward(const WgGeom *g, const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H,
+                        size_t W, size_t O, size_t pad, float *gx, float *gw, float *scratch) {
+    const size_t groups = BPRT_CONV_SLOTS, nu = 36 * O * C;
+    float *U = scratch, *slots = scratch + wg_round16(nu);
+    if (gx) wg_weights(g->r, w, O, C, U);
+    const double work = (double)B * (double)(O * C * g->r * g->r * g->OH * g->OW);
+    const int nt = conv_threads(groups, (gx && gw ? 2 : 1) * work);
+    (void)nt;
+    CONV_RUN(
+        float *sl = slots + (size_t)CONV_TID * g->slot;
+        CONV_SHARE(gi, groups) {
+            float *dU = slots + gi * g->slot + g->du_off;
+            const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
+            if (gw && b0 == b1) memset(dU, 0, sizeof(float) * nu);
+            for (size_t b = b0; b < b1; b++) {
+                wg_dy(g, gy + b * O * g->OH * g->OW, O, sl);
+                if (gx) {
+                    wg_products_x(g, C, O, U, sl);
+                    wg_input_adj(g, C, H, W, pad, sl, gx + b * C * H * W);
+                }
+                if (gw) {
+                    wg_input(g, x + b * C * H * W, C, H, W, pad, sl);
+                    wg_products_w(g, C, O, sl, b > b0 ? 1.0f : 0.0f, dU);
+                }
+            }
+        })
+    if (gw) wg_finish_w(g, C, O, slots, U, gw); /* U is done with: the partials' sum goes there */
+}
+
 int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *scratch) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    float *U = scratch, *slots = scratch + wg_round16(36 * O * C);
-    wg_weights(g.r, w, O, C, U);
-    const int nt = conv_threads(B, (double)B * (double)(O * C * KH * KW * g.OH * g.OW));
-    (void)nt;
-    CONV_RUN(
-        float *sl = slots + (size_t)CONV_TID * g.slot;
-        CONV_IMAGES(b, B) {
-            wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
-            wg_products_x(&g, C, O, U, sl);
-            wg_input_adj(&g, C, H, W, pad, sl, gx + b * C * H * W);
-        })
+    wg_backward(&g, NULL, gy, w, B, C, H, W, O, pad, gx, NULL, scratch);
     return 1;
 }
 
@@ -388,53 +413,15 @@ int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t 
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gw, float *scratch) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    const size_t groups = BPRT_CONV_SLOTS, nu = 36 * O * C;
-    float *S = scratch, *slots = scratch + wg_round16(nu);
-    const int nt = conv_threads(groups, (double)B * (double)(O * C * KH * KW * g.OH * g.OW));
-    (void)nt;
-    CONV_RUN(
-        float *sl = slots + (size_t)CONV_TID * g.slot;
-        CONV_SHARE(gi, groups) {
-            float *dU = slots + gi * g.slot + g.du_off;
-            const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
-            if (b0 == b1) memset(dU, 0, sizeof(float) * nu);
-            for (size_t b = b0; b < b1; b++) {
-                wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
-                wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
-                wg_products_w(&g, C, O, sl, b > b0 ? 1.0f : 0.0f, dU);
-            }
-        })
-    wg_finish_w(&g, C, O, slots, S, gw);
+    wg_backward(&g, x, gy, NULL, B, C, H, W, O, pad, NULL, gw, scratch);
     return 1;
 }
 
-/* Both gradients in one pass over the images: each image's dM is made once for both (the
- * weight gradient's groups of images as in bprt_wg_conv2d_grad_w_f32, the input gradient
- * image by image as in bprt_wg_conv2d_grad_x_f32: the same values as the two calls). */
 int bprt_wg_conv2d_grads_f32(const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
                              size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, float *scratch) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    const size_t groups = BPRT_CONV_SLOTS, nu = 36 * O * C;
-    float *U = scratch, *slots = scratch + wg_round16(nu);
-    wg_weights(g.r, w, O, C, U);
-    const int nt = conv_threads(groups, 2.0 * (double)B * (double)(O * C * KH * KW * g.OH * g.OW));
-    (void)nt;
-    CONV_RUN(
-        float *sl = slots + (size_t)CONV_TID * g.slot;
-        CONV_SHARE(gi, groups) {
-            float *dU = slots + gi * g.slot + g.du_off;
-            const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
-            if (b0 == b1) memset(dU, 0, sizeof(float) * nu);
-            for (size_t b = b0; b < b1; b++) {
-                wg_dy(&g, gy + b * O * g.OH * g.OW, O, sl);
-                wg_products_x(&g, C, O, U, sl);
-                wg_input_adj(&g, C, H, W, pad, sl, gx + b * C * H * W);
-                wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
-                wg_products_w(&g, C, O, sl, b > b0 ? 1.0f : 0.0f, dU);
-            }
-        })
-    wg_finish_w(&g, C, O, slots, U, gw); /* U is done with: the partials' sum goes there */
+    wg_backward(&g, x, gy, w, B, C, H, W, O, pad, gx, gw, scratch);
     return 1;
 }
 
