@@ -45,6 +45,11 @@
  * half of W the other core had read (fashion_mlp at batch 16 on 2 threads: 0.123 -> 0.090
  * ms a step; fashion_mlp3 0.385 -> 0.335). */
 #define GEMM_MIN_K_THREADS 32
+/* A matrix-vector product x @ B^T with rows of B shorter than this (and B at most
+ * GEMV_T_MAX elements) transposes B and runs gemv instead of a dot product per row: 256
+ * rows of 10, 2 -> 0.3 us */
+#define GEMV_T_MAX_K 32
+#define GEMV_T_MAX (64 * 1024)
 #define GEMM_SMALL_K_MAX_C (128.0 * 1024)
 
 enum { SCRATCH_SLOTS = 4 };

@@ -81,11 +81,13 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
 #define KSET bprt_kernel_f32_avx512
 #define KPREFIX(x) avx512_f32_##x
 #define TILE_MORE
+#define GEMV_NV 16
 #include "gemm_tile.h"
 #define MR 16
 #define NV 1
 #define KSET bprt_kernel_f32_avx512_narrow
 #define KPREFIX(x) avx512n_f32_##x
+#define GEMV_NV 16
 #include "gemm_tile.h"
 
 #define T double
@@ -106,9 +108,11 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
 #define KSET bprt_kernel_f64_avx512
 #define KPREFIX(x) avx512_f64_##x
 #define TILE_MORE
+#define GEMV_NV 16
 #include "gemm_tile.h"
 #define MR 16
 #define NV 1
 #define KSET bprt_kernel_f64_avx512_narrow
 #define KPREFIX(x) avx512n_f64_##x
+#define GEMV_NV 16
 #include "gemm_tile.h"

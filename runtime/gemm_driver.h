@@ -18,14 +18,14 @@
  * Threads: the C grid of tiles is cut into tm x tn rectangles, one per OpenMP thread,
  * each running the serial nest above with its own packing buffers; problems under
  * GEMM_MIN_FLOPS_PER_THREAD per thread use fewer threads, tiny ones run inline.
- * M == 1 or N == 1 go to GEMV loops on the kernel's dot / axpy (memory-bound, one thread).
+ * M == 1 or N == 1 go to GEMV loops on the kernel's gemv / dot (memory-bound, one thread).
  * alpha == 0 or K == 0 only scale C (A and B are not read). beta == 0 never reads C.
  *
  * The includer defines T, KTYPE (kernel set type), KTABLE (array of kernel sets indexed by
  * BprtIsa), KNARROW (the narrow sets, for N up to half a wide tile; NULL entries: none),
  * FN and FNEW (the exported names, without and with an epilogue), EWROWS (bprt_ew_rows_f32
  * or _f64) and DPREFIX(x) (unique static names); they are #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
- * MC_MAX_BYTES, NC_MAX, GEMM_MIN_FLOPS_PER_THREAD. */
+ * MC_MAX_BYTES, NC_MAX, GEMM_MIN_FLOPS_PER_THREAD, GEMV_T_MAX_K, GEMV_T_MAX. */
 
 /* C[M,N] *= beta; beta == 0 stores zeros without reading C. */
 static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
@@ -203,7 +203,14 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
                               T *c)
 {
     const T *x = A;
-    if (tA) {
+    if (!tB && (tA || alpha != 1)) { /* gemv's factors: alpha x[k], contiguous */
+        T *xc = scratch(2, (size_t)K * sizeof(T));
+        if (!xc)
+            abort();
+        for (int k = 0; k < K; k++)
+            xc[k] = alpha * A[tA ? k * lda : k];
+        x = xc;
+    } else if (tA) {
         T *xc = scratch(2, (size_t)K * sizeof(T));
         if (!xc)
             abort();
@@ -213,13 +220,20 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
     }
     if (!tB) {
         DPREFIX(scale)(1, N, beta, c, 0);
-        int k = 0;
-        for (; k + 4 <= K; k += 4) { /* four rows of B per pass over c */
-            const T a[4] = {alpha * x[k], alpha * x[k + 1], alpha * x[k + 2], alpha * x[k + 3]};
-            kr->axpy4(N, a, B + k * ldb, ldb, c);
-        }
-        for (; k < K; k++)
-            kr->axpy(N, alpha * x[k], B + k * ldb, c);
+        kr->gemv(N, K, x, B, ldb, c);
+    } else if (K < GEMV_T_MAX_K && (size_t)N * (K + 1) <= GEMV_T_MAX) {
+        /* rows of B^T too short for dot's vectors (a classifier's weights in an input
+           gradient: 256 rows of 10): B^T's columns transposed into rows, then gemv over
+           them; c[j] = alpha * (the sum over k in order) (+ beta c[j]), as with dot */
+        T *bt = scratch(3, (size_t)N * (K + 1) * sizeof(T)), *t = bt + (size_t)N * K;
+        if (!bt)
+            abort();
+        kr->pack_t(N, K, B, ldb, bt, N);
+        for (int j = 0; j < N; j++)
+            t[j] = 0;
+        kr->gemv(N, K, x, bt, N, t);
+        for (int j = 0; j < N; j++)
+            c[j] = beta == 0 ? alpha * t[j] : alpha * t[j] + beta * c[j];
     } else {
         for (int j = 0; j < N; j++) {
             T s = alpha * kr->dot(K, B + j * ldb, x);
@@ -253,8 +267,7 @@ static void DPREFIX(gemv_col)(const KTYPE *kr, int tA, int tB, int M, int K, T a
             abort();
         for (int i = 0; i < M; i++)
             t[i] = 0;
-        for (int k = 0; k < K; k++)
-            kr->axpy(M, y[k], A + k * lda, t);
+        kr->gemv(M, K, y, A, lda, t);
         for (int i = 0; i < M; i++)
             C[i * ldc] = beta == 0 ? alpha * t[i] : alpha * t[i] + beta * C[i * ldc];
     }
@@ -288,14 +301,9 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         /* a rank-1 product (one sample's weight gradient, or an SGD step fused into it): C
            row i = (alpha a_i) b (+ beta C), one pass over C, no packing; on one thread
            whatever the count, so that the rounding (alpha a_i first) does not depend on it */
-        if (beta == 0) {
-            for (int i = 0; i < M; i++)
-                kr->scal(N, alpha * A[transA ? i : (ptrdiff_t)i * lda], B, C + (ptrdiff_t)i * ldc);
-            return 0;
-        }
-        DPREFIX(scale)(M, N, beta, C, ldc);
-        for (int i = 0; i < M; i++)
-            kr->axpy(N, alpha * A[transA ? i : (ptrdiff_t)i * lda], B, C + (ptrdiff_t)i * ldc);
+        if (beta != 0)
+            DPREFIX(scale)(M, N, beta, C, ldc);
+        kr->ger(M, N, alpha, A, transA ? 1 : lda, B, C, ldc, beta != 0);
         return 0;
     }
     if (nt <= 1 || omp_in_parallel()) {

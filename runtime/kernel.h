@@ -15,9 +15,10 @@
  *   pack_t — transposing copy for packing: dst[k*P + i] = src[i*lds + k] for i < r,
  *           k < kc; dst[k*P + i] = 0 for r <= i < P (r <= P).
  *   dot   — sum x[k]*y[k], k < K (both contiguous).
- *   axpy  — y[j] += a*x[j], j < n (both contiguous).
- *   axpy4 — four axpy in one pass: y[j] += a[r]*x[r*ldx + j] for r = 0..3 in order.
- *   scal  — y[j] = a*x[j], j < n.
+ *   gemv  — c[j] += sum x[k] * B[k*ldb + j], j < n, in the order k = 0..K-1
+ *           (one multiply-add per k and element; c kept in registers).
+ *   ger   — the rank-1 product C[i, j] = (alpha*a[i*sa]) * b[j], i < m, j < n, added to C
+ *           when acc (one product, or one multiply-add, per element).
  * Packed panels are 64-byte aligned; C is arbitrary (unaligned loads/stores).
  * The CPU-dispatch choice (BprtIsa) lives in cpu.c; the driver indexes the tables below
  * with it. Not part of the public API (bprt.h). */
@@ -46,9 +47,9 @@ BprtIsa bprt_isa_id(void);
                           ptrdiff_t sb, T *C, ptrdiff_t ldc, T alpha, T beta);            \
         void (*pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, int P);        \
         T (*dot)(int K, const T *x, const T *y);                                          \
-        void (*axpy)(int n, T a, const T *x, T *y);                                       \
-        void (*axpy4)(int n, const T *a, const T *x, ptrdiff_t ldx, T *y);                \
-        void (*scal)(int n, T a, const T *x, T *y);                                       \
+        void (*gemv)(int n, int K, const T *x, const T *B, ptrdiff_t ldb, T *c);           \
+        void (*ger)(int m, int n, T alpha, const T *a, ptrdiff_t sa, const T *b, T *C,     \
+                    ptrdiff_t ldc, int acc);                                               \
     } Name;
 BPRT_KERNEL_SET(float, BprtKernelF32)
 BPRT_KERNEL_SET(double, BprtKernelF64)

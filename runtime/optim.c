@@ -191,11 +191,14 @@ DEFINE_OPTIM_CONSTS(double, f64)
         }                                                                                           \
         return any;                                                                                 \
     }                                                                                               \
-    /* one of them: Adam when ka, else SGD with ks; a rank-1 gradient (K = 1, M and N > 1:          \
-       the GEMM's own K = 1 path) goes straight into the update */                                  \
+    /* one of them: Adam when ka, else SGD with ks; a rank-1 gradient (K = 1, M > 1: the GEMM's    \
+       own K = 1 path) goes straight into the update, row by row, when its rows are at least a     \
+       vector long (short ones, a classifier's 10 columns, are made whole and updated as one       \
+       array: Adam on 256 rows of 10, 2 -> 1 us)   */                                              \
     static void gemm_update_##SUF(const SgdK_##SUF *ks, const AdamK_##SUF *ka, int tA, int tB, int M, int N, \
                                   int K, const T *A, int lda, const T *B, int ldb, T *gs, T *p, T *m, T *v) { \
-        if (K == 1 && !tB && M > 1 && N > 1 && !has_subnormal_##SUF(A, tA ? 1 : (size_t)lda, (size_t)M) && \
+        if (K == 1 && !tB && M > 1 && N * sizeof(T) >= 64 &&                                        \
+            !has_subnormal_##SUF(A, tA ? 1 : (size_t)lda, (size_t)M) &&                             \
             !has_subnormal_##SUF(B, 1, (size_t)N)) {                                                \
             BPRT_SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M, lo, hi,                  \
                        rank1_rows_##SUF(ks, ka, tA, A, lda, B, N, p, m, v, lo, hi));                \

@@ -158,13 +158,19 @@ static void test_transposes_alpha_beta(void **state)
 {
     (void)state;
     static const double ab[][2] = {{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}, {0, 0.5}, {0, 0}};
-    Case cases[4 * 6 * 4];
+    Case cases[4 * 6 * 7];
     size_t n = 0;
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < 6; i++) {
             cases[n++] = (Case){t & 1, t >> 1, 19, 45, 23, ab[i][0], ab[i][1], 3};
             cases[n++] = (Case){t & 1, t >> 1, 1, 37, 29, ab[i][0], ab[i][1], 2}; /* GEMV */
             cases[n++] = (Case){t & 1, t >> 1, 33, 1, 29, ab[i][0], ab[i][1], 2}; /* GEMV */
+            /* GEMV over several register passes of columns and a partial vector; with
+               tB, rows of 10 (transposed, then the same loop) */
+            cases[n++] = (Case){t & 1, t >> 1, 1, 601, 40, ab[i][0], ab[i][1], 1};
+            cases[n++] = (Case){t & 1, t >> 1, 1, 300, 10, ab[i][0], ab[i][1], 2};
+            /* rank 1 (K = 1) over several passes of columns */
+            cases[n++] = (Case){t & 1, t >> 1, 45, 601, 1, ab[i][0], ab[i][1], 3};
             cases[n++] = (Case){t & 1, t >> 1, 9, 11, 0, ab[i][0], ab[i][1], 1};  /* K = 0 */
         }
     run_all(cases, n);
