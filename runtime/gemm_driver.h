@@ -314,7 +314,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
     {
         int nth = omp_get_num_threads(), id = omp_get_thread_num();
         int tm, tn;
-        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, nth, &tm, &tn);
+        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, transA || M <= GEMM_DIRECT_A_MAX_M, nth, &tm, &tn);
         int pm = id / tn, pn = id % tn;
         int m0 = (int)((long)tiles_m * pm / tm) * kr->mr;
         int m1 = (int)((long)tiles_m * (pm + 1) / tm) * kr->mr;
