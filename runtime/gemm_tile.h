@@ -160,6 +160,22 @@ static T KPREFIX(dot)(int K, const T *x, const T *y)
 #define GEMV_NV 8
 #endif
 
+/* r[v] = the v-th vector at p, v < nv (a constant after inlining), and with VLOADU_N r[nv]
+ * = the partial vector of tail elements after them (tail is 0 without partial vectors) */
+static inline __attribute__((always_inline)) void KPREFIX(load_pass)(VEC *r, const T *p, int nv,
+                                                                    int tail)
+{
+    (void)tail;
+#pragma GCC unroll 16
+    for (int v = 0; v < GEMV_NV; v++)
+        if (v < nv)
+            r[v] = VLOADU(p + v * VL);
+#ifdef VLOADU_N
+    if (tail)
+        r[nv] = VLOADU_N(p + nv * VL, tail);
+#endif
+}
+
 /* gemv's pass over nv (a constant after inlining) vectors of c and, with VLOADU_N, a
  * partial one of tail columns: c[j] += x[k] * B[k*ldb + j] for k = 0..K-1 in order,
  * c in registers throughout; the same roundings as K
@@ -170,15 +186,7 @@ static inline __attribute__((always_inline)) void KPREFIX(gemv_pass)(int nv, int
                                                                     T *c)
 {
     VEC acc[GEMV_NV + 1];
-    (void)tail; /* always 0 without partial vectors */
-#pragma GCC unroll 16
-    for (int v = 0; v < GEMV_NV; v++)
-        if (v < nv)
-            acc[v] = VLOADU(c + v * VL);
-#ifdef VLOADU_N
-    if (tail)
-        acc[nv] = VLOADU_N(c + nv * VL, tail);
-#endif
+    KPREFIX(load_pass)(acc, c, nv, tail);
     for (int k = 0; k < K; k++) {
         const VEC a = VBCAST(x[k]);
         const T *b = B + k * ldb;
@@ -264,15 +272,7 @@ static inline __attribute__((always_inline)) void KPREFIX(ger_pass)(int nv, int 
                                                                    T *C, ptrdiff_t ldc, int acc)
 {
     VEC bv[GEMV_NV + 1];
-    (void)tail; /* always 0 without partial vectors */
-#pragma GCC unroll 16
-    for (int v = 0; v < GEMV_NV; v++)
-        if (v < nv)
-            bv[v] = VLOADU(b + v * VL);
-#ifdef VLOADU_N
-    if (tail)
-        bv[nv] = VLOADU_N(b + nv * VL, tail);
-#endif
+    KPREFIX(load_pass)(bv, b, nv, tail);
     /* short rows with a partial vector go in the order 0, 4, 8, ..., 1, 5, ...: in row
        order, each row's masked load waited for the previous row's masked store to the same
        64 bytes (256 x 10: 1.7 -> 0.19 us); long rows go in order (their prefetch) */
