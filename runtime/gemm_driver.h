@@ -202,20 +202,14 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
                               const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta,
                               T *c)
 {
-    const T *x = A;
-    if (!tB && (tA || alpha != 1)) { /* gemv's factors: alpha x[k], contiguous */
+    /* x contiguous; for gemv (!tB) its factors alpha x[k], for dot x itself (alpha after) */
+    const T f = tB ? 1 : alpha, *x = A;
+    if (tA || f != 1) {
         T *xc = scratch(2, (size_t)K * sizeof(T));
         if (!xc)
             abort();
         for (int k = 0; k < K; k++)
-            xc[k] = alpha * A[tA ? k * lda : k];
-        x = xc;
-    } else if (tA) {
-        T *xc = scratch(2, (size_t)K * sizeof(T));
-        if (!xc)
-            abort();
-        for (int k = 0; k < K; k++)
-            xc[k] = A[k * lda];
+            xc[k] = f * A[tA ? k * lda : k];
         x = xc;
     }
     if (!tB) {
