@@ -2,7 +2,7 @@
 """profile_step.py -- where a model's training step spends its time, node by node.
 
 usage: bench/profile_step.py FILE.bp [--build build] [--batch 32] [--threads 1] [--steps 20]
-                             [--runs 3] [--int-max 10] [--top 40]
+                             [--runs 3] [--int-max 10] [--top 40] [--c FILE]
 
 Emits the model's C with bpc (--emit=c), puts a timer before each node of the generated
 NAME_step_ (at the `/* %N = op ... */` comments the emitter writes), one before its checks
@@ -112,6 +112,8 @@ def main():
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--int-max', type=int, default=10)
     ap.add_argument('--top', type=int, default=40)
+    ap.add_argument('--c', metavar='FILE', help="time this C (bpc --emit=c's, edited by hand) "
+                    'instead of what bpc emits for the program')
     o = ap.parse_args()
     text = open(o.bp).read()
     m = re.search(r'^\s*model\s+(\w+)', text, re.M)
@@ -121,7 +123,10 @@ def main():
     if not re.search(r'^\s*optimizer\s', text, re.M):
         sys.exit('%s: no optimizer: the program has no training step to profile' % o.bp)
     bpc = os.path.join(o.build, 'bpc')
-    c = subprocess.run([bpc, '--emit=c', o.bp], check=True, capture_output=True, text=True).stdout
+    if o.c:
+        c = open(o.c).read()
+    else:
+        c = subprocess.run([bpc, '--emit=c', o.bp], check=True, capture_output=True, text=True).stdout
     c, labels = instrument(c, model)
     if not labels:
         sys.exit('found no nodes in %s_step_ of the generated C' % model)

@@ -36,6 +36,12 @@
 #ifndef GEMM_DIRECT_B_MAX_M
 #define GEMM_DIRECT_B_MAX_M 64 /* up to this many rows of C, a row-major B is not packed */
 #endif
+#ifndef GEMM_DIRECT_AB_MAX_M
+/* ... and up to this many when A is row-major too (read in place as well, see above): the
+ * batch-256 forward product x @ W1 (784 -> 256) no longer packs W1's 0.8 MB, 0.505 -> 0.493
+ * ms on 1 thread in fashion_mlp's step */
+#define GEMM_DIRECT_AB_MAX_M 256
+#endif
 #define GEMM_MIN_FLOPS_PER_THREAD 4e5 /* below this per thread, use fewer threads */
 /* Below this K a product is bound by writing C, not by its multiply-adds: for a C of up to
  * GEMM_SMALL_K_MAX_C elements (one core's L2) a second thread measured no faster at K = 10
@@ -54,6 +60,9 @@
 #define GEMV_T_MAX_K 32
 #define GEMV_T_MAX (64 * 1024)
 #define GEMM_SMALL_K_MAX_C (128.0 * 1024)
+/* From this K, a product with at most a narrow tile's columns and a row-major A goes
+ * through rowdot (dot products over rows, kernel.h) where the kernel set has one */
+#define GEMM_ROWDOT_MIN_K 64
 
 enum { SCRATCH_SLOTS = 4 };
 static _Thread_local struct {

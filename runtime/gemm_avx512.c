@@ -63,6 +63,35 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
     }
 }
 
+/* hsum_f32(v)[j] = the sum of v[j]'s 16 lanes, j < 16 (rowdot's reduction): pairs of
+ * vectors by in-lane unpacks, then 4-element shuffles, then 128-bit lane shuffles; 45
+ * operations for 16 vectors */
+static inline __attribute__((always_inline)) __m512 hsum_f32(const __m512 v[16])
+{
+    __m512 u[8], w[4];
+    for (int i = 0; i < 8; i++) /* 128-bit lane L: [v2i, v2i+1, v2i, v2i+1] partial sums */
+        u[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int g = 0; g < 4; g++) /* lane L: [v4g, v4g+1, v4g+2, v4g+3] over lane L */
+        w[g] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * g], u[2 * g + 1], 0x44),
+                             _mm512_shuffle_ps(u[2 * g], u[2 * g + 1], 0xEE));
+    __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
+    __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
+}
+
+/* hsum_f64(v)[j] = the sum of v[j]'s 8 lanes, j < 8 */
+static inline __attribute__((always_inline)) __m512d hsum_f64(const __m512d v[8])
+{
+    __m512d u[4];
+    for (int i = 0; i < 4; i++) /* 128-bit lane L: [v2i, v2i+1] over lane L */
+        u[i] = _mm512_add_pd(_mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]));
+    __m512d s01 = _mm512_add_pd(_mm512_shuffle_f64x2(u[0], u[1], 0x88), _mm512_shuffle_f64x2(u[0], u[1], 0xDD));
+    __m512d s23 = _mm512_add_pd(_mm512_shuffle_f64x2(u[2], u[3], 0x88), _mm512_shuffle_f64x2(u[2], u[3], 0xDD));
+    return _mm512_add_pd(_mm512_shuffle_f64x2(s01, s23, 0x88), _mm512_shuffle_f64x2(s01, s23, 0xDD));
+}
+
 #define T float
 #define VEC __m512
 #define VL 16
@@ -85,6 +114,7 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
 #include "gemm_tile.h"
 #define MR 16
 #define NV 1
+#define VHSUM(v, n) hsum_f32(v)
 #define KSET bprt_kernel_f32_avx512_narrow
 #define KPREFIX(x) avx512n_f32_##x
 #define GEMV_NV 16
@@ -112,6 +142,7 @@ static inline __attribute__((always_inline)) void transpose_f64(__m512d r[8])
 #include "gemm_tile.h"
 #define MR 16
 #define NV 1
+#define VHSUM(v, n) hsum_f64(v)
 #define KSET bprt_kernel_f64_avx512_narrow
 #define KPREFIX(x) avx512n_f64_##x
 #define GEMV_NV 16

@@ -368,10 +368,108 @@ static void KPREFIX(pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, 
 #endif
 }
 
-const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(tile_rows), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(gemv), KPREFIX(ger)};
+#if defined(VHSUM) && defined(VLOADU_N)
+/* rowdot's body for r rows and n columns (constants after inlining): acc[i][j] holds VL
+ * partial sums of row i of A against row j of Bt (k = lane + VL q, each lane's chunks added
+ * in order, the last chunk masked), VHSUM adds each row's lanes into one vector of n sums */
+static inline __attribute__((always_inline)) void KPREFIX(rowdot_body)(
+    int r, int n, int K, const T *A, ptrdiff_t lda, const T *Bt, ptrdiff_t ldbt, T *C,
+    ptrdiff_t ldc, T alpha, T beta)
+{
+    VEC acc[3][VL];
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++)
+#pragma GCC unroll 16
+        for (int j = 0; j < VL; j++)
+            acc[i][j] = VZERO();
+    int k = 0;
+    for (; k + VL <= K; k += VL) {
+        VEC a[3];
+#pragma GCC unroll 3
+        for (int i = 0; i < 3; i++)
+            if (i < r)
+                a[i] = VLOADU(A + i * lda + k);
+#pragma GCC unroll 16
+        for (int j = 0; j < VL; j++) {
+            if (j < n) {
+                const VEC b = VLOADU(Bt + j * ldbt + k);
+#pragma GCC unroll 3
+                for (int i = 0; i < 3; i++)
+                    if (i < r)
+                        acc[i][j] = VFMA(a[i], b, acc[i][j]);
+            }
+        }
+    }
+    if (k < K) {
+        const int t = K - k;
+        VEC a[3];
+#pragma GCC unroll 3
+        for (int i = 0; i < 3; i++)
+            if (i < r)
+                a[i] = VLOADU_N(A + i * lda + k, t);
+#pragma GCC unroll 16
+        for (int j = 0; j < VL; j++) {
+            if (j < n) {
+                const VEC b = VLOADU_N(Bt + j * ldbt + k, t);
+#pragma GCC unroll 3
+                for (int i = 0; i < 3; i++)
+                    if (i < r)
+                        acc[i][j] = VFMA(a[i], b, acc[i][j]);
+            }
+        }
+    }
+    const VEC va = VBCAST(alpha), vb = VBCAST(beta);
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++) {
+        if (i < r) {
+            VEC s = VMUL(va, VHSUM(acc[i], n));
+            if (beta != 0)
+                s = VFMA(vb, VLOADU_N(C + i * ldc, n), s);
+            VSTOREU_N(C + i * ldc, s, n);
+        }
+    }
+}
+
+/* Rows of a product with at most VL columns as dot products (kernel.h: rowdot): rows of A
+ * three at a time up to 9 columns, two up to 14, else one (accumulators, the rows' vectors
+ * and one of Bt within 32 registers) */
+static void KPREFIX(rowdot)(int m, int n, int K, const T *A, ptrdiff_t lda, const T *Bt,
+                            ptrdiff_t ldbt, T *C, ptrdiff_t ldc, T alpha, T beta)
+{
+#define RD_CASE(nn)                                                                           \
+    case nn:                                                                                  \
+        if (nn <= VL) {                                                                       \
+            const int R = (nn) <= 9 ? 3 : (nn) <= 14 ? 2 : 1;                                \
+            int i = 0;                                                                        \
+            for (; i + R <= m; i += R)                                                        \
+                KPREFIX(rowdot_body)(R, nn <= VL ? nn : VL, K, A + i * lda, lda, Bt, ldbt,    \
+                                     C + i * ldc, ldc, alpha, beta);                          \
+            for (; i < m; i++)                                                                \
+                KPREFIX(rowdot_body)(1, nn <= VL ? nn : VL, K, A + i * lda, lda, Bt, ldbt,    \
+                                     C + i * ldc, ldc, alpha, beta);                          \
+        }                                                                                     \
+        break;
+    switch (n) {
+        RD_CASE(1) RD_CASE(2) RD_CASE(3) RD_CASE(4) RD_CASE(5) RD_CASE(6) RD_CASE(7) RD_CASE(8)
+        RD_CASE(9) RD_CASE(10) RD_CASE(11) RD_CASE(12) RD_CASE(13) RD_CASE(14) RD_CASE(15)
+        RD_CASE(16)
+    default:
+        break;
+    }
+#undef RD_CASE
+}
+#define KROWDOT KPREFIX(rowdot)
+#else
+#define KROWDOT NULL
+#endif
+
+const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(tile_rows), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(gemv), KPREFIX(ger), KROWDOT};
+#undef KROWDOT
+
 
 #undef NR
 #undef MR
+#undef VHSUM
 #undef NV
 #undef GEMV_NV
 #undef KSET

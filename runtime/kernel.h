@@ -19,6 +19,10 @@
  *           (one multiply-add per k and element; c kept in registers).
  *   ger   — the rank-1 product C[i, j] = (alpha*a[i*sa]) * b[j], i < m, j < n, added to C
  *           when acc (one product, or one multiply-add, per element).
+ *   rowdot — NULL, or C[i, j] = alpha * sum_k A[i*lda + k] * Bt[j*ldbt + k] + beta * C[i, j]
+ *           for i < m, j < n <= nr (A and Bt row-major, read in place): each row of a product
+ *           with few columns as n dot products, vectorised over k (lanes summed at the end),
+ *           so a 10-column product does not pad 16-column tiles. beta == 0: C not read.
  * Packed panels are 64-byte aligned; C is arbitrary (unaligned loads/stores).
  * The CPU-dispatch choice (BprtIsa) lives in cpu.c; the driver indexes the tables below
  * with it. Not part of the public API (bprt.h). */
@@ -50,6 +54,8 @@ BprtIsa bprt_isa_id(void);
         void (*gemv)(int n, int K, const T *x, const T *B, ptrdiff_t ldb, T *c);           \
         void (*ger)(int m, int n, T alpha, const T *a, ptrdiff_t sa, const T *b, T *C,     \
                     ptrdiff_t ldc, int acc);                                               \
+        void (*rowdot)(int m, int n, int K, const T *A, ptrdiff_t lda, const T *Bt,        \
+                       ptrdiff_t ldbt, T *C, ptrdiff_t ldc, T alpha, T beta);              \
     } Name;
 BPRT_KERNEL_SET(float, BprtKernelF32)
 BPRT_KERNEL_SET(double, BprtKernelF64)

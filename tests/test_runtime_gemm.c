@@ -7,7 +7,8 @@
  * (C must not be read), alpha == 0 and K == 0 (C only scaled); M == 1 and N == 1 (GEMV);
  * and that the padding between rows of C (columns past N) is never written. Also
  * bprt_?gemm_batch with broadcast and summed batch axes (test_batched_sums), and
- * bprt_?gemm_ew's epilogue against the product then bprt_ew (test_gemm_epilogue).
+ * bprt_?gemm_ew's epilogue against the product then bprt_ew (test_gemm_epilogue), and
+ * products with few columns as rows of dot products (test_narrow_rowdot).
  * Tolerance: |c - ref| <= eps * (K + 2) * (|alpha| sum_k |a b| + |beta c|) with eps the
  * type's unit roundoff times 4. */
 #include <math.h>
@@ -196,6 +197,28 @@ static void test_large_threaded(void **state)
     bprt_set_threads(0);
 }
 
+/* Products with at most 16 columns (8 in double) and a row-major A go through rowdot where
+ * the kernel set has one (AVX-512): each row as dot products over k, the last chunk of k
+ * masked, rows three, two or one at a time by N, split by rows on the threads. */
+static void test_narrow_rowdot(void **state)
+{
+    (void)state;
+    static const int ns[] = {1, 5, 8, 9, 10, 11, 14, 15, 16}, ms[] = {2, 3, 7, 64, 257};
+    static const int ks[] = {64, 100, 256, 791};
+    Case cases[9 * 5 * 4];
+    size_t n = 0;
+    for (int a = 0; a < 9; a++)
+        for (int b = 0; b < 5; b++)
+            for (int k = 0; k < 4; k++, n++)
+                cases[n] = (Case){0, (int)(n % 2), ms[b], ns[a], ks[k], n % 3 ? 1.0 : -0.5,
+                                  n % 4 == 1 ? 0.75 : n % 4 == 3 ? 1.0 : 0.0, (int)(n % 3)};
+    for (int threads = 1; threads <= 3; threads += 2) {
+        bprt_set_threads(threads);
+        run_all(cases, n);
+    }
+    bprt_set_threads(0);
+}
+
 static void test_isa_names(void **state)
 {
     (void)state;
@@ -340,6 +363,7 @@ static void test_threads_same_bits(void **state)
         {0, 0, 256, 256, 784}, {1, 0, 784, 256, 256}, {0, 1, 256, 784, 256},
         {0, 0, 700, 96, 600},  {0, 1, 90, 1000, 130}, {1, 1, 333, 77, 520},
         {1, 0, 784, 512, 16}, /* K < 32: split by columns (a small batch's weight update) */
+        {0, 0, 257, 10, 300}, {0, 1, 256, 16, 100}, /* narrow: rows of dot products (rowdot) */
     };
     const int threads = bprt_threads();
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
@@ -403,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_transposes_alpha_beta),
         cmocka_unit_test(test_large_threaded),
+        cmocka_unit_test(test_narrow_rowdot),
         cmocka_unit_test(test_batched_sums),
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_threads_same_bits),
