@@ -63,6 +63,10 @@
 /* From this K, a product with at most a narrow tile's columns and a row-major A goes
  * through rowdot (dot products over rows, kernel.h) where the kernel set has one */
 #define GEMM_ROWDOT_MIN_K 64
+/* From this M, A^T B with at most a narrow tile's columns is computed transposed on wide
+ * tiles (gemm_driver.h) */
+#define GEMM_NARROW_T_MIN_M 32
+#define GEMM_NARROW_T_MIN_FLOPS_THREADS 4e6 /* ... and on one thread below this */
 
 enum { SCRATCH_SLOTS = 4 };
 static _Thread_local struct {

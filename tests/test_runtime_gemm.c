@@ -420,6 +420,37 @@ static void test_rows_in_place_same_bits(void **state)
         }
 }
 
+/* A^T B with few columns is computed transposed on wide tiles from 32 rows of C on, on
+ * narrow tiles below: the rows they share come out with the same bits (one K block; beta 0
+ * and 1, the weight gradient and the SGD step fused into it), in f32 and f64. */
+static void test_narrow_transposed_same_bits(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {{31, 10, 256}, {20, 8, 64}, {9, 3, 200}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int beta = 0; beta < 2; beta++) {
+            const int m = shapes[c][0], N = shapes[c][1], K = shapes[c][2], M = 300;
+            size_t na = (size_t)K * M, nb = (size_t)K * N, nc = (size_t)M * N;
+            double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
+                   *ed = malloc(nc * sizeof *ed);
+            float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
+                  *ef = malloc(nc * sizeof *ef);
+            bprt_fill_uniform_f64(ad, na, -1, 1, 17, c);
+            bprt_fill_uniform_f64(bd, nb, -1, 1, 18, c);
+            for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
+            for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
+            for (size_t i = 0; i < nc; i++) cd[i] = ed[i] = cf[i] = ef[i] = (float)(i % 5) - 2.5f;
+            bprt_sgemm(1, 0, M, N, K, -0.03f, af, M, bf, N, (float)beta, cf, N); /* transposed */
+            bprt_sgemm(1, 0, m, N, K, -0.03f, af, M, bf, N, (float)beta, ef, N); /* narrow tiles */
+            bprt_dgemm(1, 0, M, N, K, -0.03, ad, M, bd, N, beta, cd, N);
+            bprt_dgemm(1, 0, m, N, K, -0.03, ad, M, bd, N, beta, ed, N);
+            if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
+                fail_msg("A^T B %d x %d x %d (beta %d): the first %d rows of a %d-row product differ", m, N, K,
+                         beta, m, M);
+            free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_rows_in_place_same_bits),
+        cmocka_unit_test(test_narrow_transposed_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
