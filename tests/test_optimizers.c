@@ -400,6 +400,50 @@ static void test_rank1_update_equals_gemm(void **state) {
     }
 }
 
+/* bprt_gemm_adam / bprt_gemm_sgd with K > 1: on 1 and 2 threads (each thread making its rows
+ * of the gradient and updating them in one parallel region), the same bits as bprt_sgemm
+ * followed by the plain update, and the same gradient left in gs. Shapes: a batch-16 Adam
+ * update that the GEMM alone would keep on one thread, and ones the GEMM splits. */
+static void test_gemm_update_equals_gemm(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{512, 256, 16}, {300, 129, 40}, {784, 64, 64}};
+    const int threads = bprt_threads();
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int M = shapes[c][0], N = shapes[c][1], K = shapes[c][2];
+        const size_t n = (size_t)M * (size_t)N;
+        float *a = malloc(sizeof(float) * (size_t)K * M), *b = malloc(sizeof(float) * (size_t)K * N);
+        float *buf = malloc(sizeof(float) * n * 8);
+        double *t = malloc(sizeof(double) * (n > (size_t)K * M ? n : (size_t)K * M) * 3);
+        assert_non_null(a), assert_non_null(b), assert_non_null(buf), assert_non_null(t);
+        bprt_fill_uniform_f64(t, (size_t)K * M, -1, 1, 3, c);
+        for (size_t i = 0; i < (size_t)K * M; i++) a[i] = (float)t[i];
+        bprt_fill_uniform_f64(t, (size_t)K * N, -1, 1, 4, c);
+        for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)t[i];
+        bprt_fill_uniform_f64(t, n * 3, -1, 1, 5, c);
+        float *p1 = buf, *m1 = buf + n, *v1 = buf + 2 * n, *gs = buf + 3 * n;
+        float *p2 = buf + 4 * n, *m2 = buf + 5 * n, *v2 = buf + 6 * n, *g = buf + 7 * n;
+        for (int adam = 0; adam < 2; adam++)
+            for (int nt = 1; nt <= 2; nt++) {
+                for (size_t i = 0; i < n; i++)
+                    p1[i] = p2[i] = (float)t[i], m1[i] = m2[i] = (float)t[n + i] * 0.01f,
+                    v1[i] = v2[i] = (float)(t[2 * n + i] * t[2 * n + i]) * 0.001f;
+                bprt_set_threads(nt);
+                if (adam) bprt_gemm_adam_f32(1, 0, M, N, K, a, M, b, N, gs, p1, m1, v1, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 3);
+                else bprt_gemm_sgd_f32(1, 0, M, N, K, a, M, b, N, gs, p1, m1, 0.1, 0.9, 0);
+                bprt_set_threads(1);
+                bprt_sgemm(1, 0, M, N, K, 1, a, M, b, N, 0, g, N);
+                if (adam) bprt_adam_f32(p2, g, m2, v2, n, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 3, 1);
+                else bprt_sgd_f32(p2, g, m2, n, 0.1, 0.9, 0, 1);
+                if (memcmp(p1, p2, sizeof(float) * n) || memcmp(m1, m2, sizeof(float) * n) ||
+                    memcmp(gs, g, sizeof(float) * n) || (adam && memcmp(v1, v2, sizeof(float) * n)))
+                    fail_msg("%dx%dx%d %s on %d threads: differs from GEMM + update", M, N, K,
+                             adam ? "adam" : "sgd", nt);
+            }
+        free(a), free(b), free(buf), free(t);
+    }
+    bprt_set_threads(threads);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32),
@@ -408,6 +452,7 @@ int main(void) {
         cmocka_unit_test(test_fused_sgd),
         cmocka_unit_test(test_thread_invariance),
         cmocka_unit_test(test_rank1_update_equals_gemm),
+        cmocka_unit_test(test_gemm_update_equals_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
