@@ -444,6 +444,29 @@ static void test_gemm_update_equals_gemm(void **state) {
     bprt_set_threads(threads);
 }
 
+/* bprt_maxabs: the largest |x| wherever it sits (each of the 64 lanes, the tail), or +inf
+ * when an element is infinite or NaN, in both precisions; 0 for no elements. */
+static void test_maxabs(void **state) {
+    (void)state;
+    enum { N = 300 };
+    float f[N] = {0};
+    double d[N] = {0};
+    assert_true(bprt_maxabs_f32(f, 0) == 0 && bprt_maxabs_f64(d, 0) == 0);
+    for (int n = 1; n <= N; n += 37)
+        for (int at = 0; at < n; at += 5) {
+            for (int i = 0; i < n; i++) f[i] = (float)(d[i] = (i % 3 ? -0.25 : 0.5) * (double)(i % 7) / 7);
+            f[at] = -3.5f, d[at] = -3.5;
+            if (bprt_maxabs_f32(f, (size_t)n) != 3.5 || bprt_maxabs_f64(d, (size_t)n) != 3.5)
+                fail_msg("n %d: max |x| at %d not found", n, at);
+            f[at] = INFINITY, d[at] = -INFINITY;
+            if (bprt_maxabs_f32(f, (size_t)n) != INFINITY || bprt_maxabs_f64(d, (size_t)n) != INFINITY)
+                fail_msg("n %d: an infinity at %d not reported", n, at);
+            f[at] = NAN, d[at] = NAN;
+            if (bprt_maxabs_f32(f, (size_t)n) != INFINITY || bprt_maxabs_f64(d, (size_t)n) != INFINITY)
+                fail_msg("n %d: a NaN at %d not reported", n, at);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32),
@@ -453,6 +476,7 @@ int main(void) {
         cmocka_unit_test(test_thread_invariance),
         cmocka_unit_test(test_rank1_update_equals_gemm),
         cmocka_unit_test(test_gemm_update_equals_gemm),
+        cmocka_unit_test(test_maxabs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
