@@ -132,7 +132,7 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
     if (nc_max > n_pad)
         nc_max = n_pad;
     int direct_a = tA;
-    int rows_a = !tA && M <= GEMM_DIRECT_A_MAX_M; /* a row-major A read in place (tile_rows) */
+    int rows_a = !tA && GEMM_ROWS_A(M, tB); /* a row-major A read in place (tile_rows) */
     int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M);
 
     T *Ap = direct_a || rows_a ? NULL : scratch(0, (size_t)mc_max * kc_max * sizeof(T));
@@ -362,6 +362,20 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         }
         return 0;
     }
+    if (!transA && transB && beta == 0 && ldc == N && M <= GEMM_T_PRODUCT_MAX_M &&
+        N >= GEMM_T_PRODUCT_MIN_N && N <= GEMM_DIRECT_AT_MAX_M && K >= GEMM_MIN_K_THREADS) {
+        /* A B^T with few rows and B^T's rows many (an input gradient g @ W^T of a small
+           batch): (B A^T)^T, B read in place as the tall operand instead of transposed into
+           panels, then the result transposed into C; the same multiply-adds in the same
+           order. 64 x 512 x 256 on 1 thread: 87 -> 84 us, of which the product 76 (98% of
+           the FMA peak) and the transposition 8 */
+        T *t = scratch(3, (size_t)N * M * sizeof(T));
+        if (!t)
+            abort();
+        DPREFIX(gemm)(0, 1, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL);
+        kr->pack_t(N, M, t, M, C, N); /* C[i*N + j] = t[j*M + i] */
+        return 0;
+    }
     if (!transA && kr->rowdot && N <= kr->nr && K >= GEMM_ROWDOT_MIN_K) {
         DPREFIX(rowdots)(kr, nt, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
         return 1;
@@ -374,7 +388,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
     {
         int nth = omp_get_num_threads(), id = omp_get_thread_num();
         int tm, tn;
-        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, transA || M <= GEMM_DIRECT_A_MAX_M, nth, &tm, &tn);
+        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, transA || GEMM_ROWS_A(M, transB), nth, &tm, &tn);
         int pm = id / tn, pn = id % tn;
         int m0 = (int)((long)tiles_m * pm / tm) * kr->mr;
         int m1 = (int)((long)tiles_m * (pm + 1) / tm) * kr->mr;

@@ -189,6 +189,8 @@ static void test_large_threaded(void **state)
         {0, 0, 300, 1, 1000, 1, 0, 3},    {1, 1, 1, 300, 1000, -1, 2, 1},
         {0, 0, 300, 10, 790, 1, 0, 2},    /* narrow tiles (a classifier layer), K blocks */
         {1, 0, 260, 7, 300, -0.5, 1, 1},  /* narrow, fused-update shape, threads */
+        {0, 1, 64, 300, 100, 1, 0, 0},    /* g @ W^T of a small batch: computed transposed */
+        {0, 1, 7, 512, 40, -0.5, 0, 0},   {0, 1, 30, 130, 33, 2, 0, 0},
     };
     for (int threads = 1; threads <= 3; threads++) {
         bprt_set_threads(threads);
@@ -451,6 +453,39 @@ static void test_narrow_transposed_same_bits(void **state)
         }
 }
 
+/* A @ B^T with at most 64 rows, beta 0 and C's rows contiguous is computed as (B A^T)^T:
+ * the same bits as the rows of a taller product computed directly, f32 and f64, on 1 and 2
+ * threads. */
+static void test_transposed_product_same_bits(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {{64, 300, 100}, {7, 512, 40}, {33, 129, 700}};
+    const int threads = bprt_threads();
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int nt = 1; nt <= 2; nt++) {
+            const int m = shapes[c][0], N = shapes[c][1], K = shapes[c][2], M = 100;
+            size_t na = (size_t)M * K, nb = (size_t)N * K, nc = (size_t)M * N;
+            double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
+                   *ed = malloc(nc * sizeof *ed);
+            float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
+                  *ef = malloc(nc * sizeof *ef);
+            bprt_fill_uniform_f64(ad, na, -1, 1, 27, c);
+            bprt_fill_uniform_f64(bd, nb, -1, 1, 28, c);
+            for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
+            for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
+            bprt_set_threads(nt);
+            bprt_sgemm(0, 1, M, N, K, 0.75f, af, K, bf, K, 0, cf, N); /* directly */
+            bprt_sgemm(0, 1, m, N, K, 0.75f, af, K, bf, K, 0, ef, N); /* transposed */
+            bprt_dgemm(0, 1, M, N, K, 0.75, ad, K, bd, K, 0, cd, N);
+            bprt_dgemm(0, 1, m, N, K, 0.75, ad, K, bd, K, 0, ed, N);
+            if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
+                fail_msg("A B^T %d x %d x %d on %d threads: the first %d rows of a %d-row product differ", m, N,
+                         K, nt, m, M);
+            free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
+        }
+    bprt_set_threads(threads);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_rows_in_place_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
+        cmocka_unit_test(test_transposed_product_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
