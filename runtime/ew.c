@@ -21,7 +21,7 @@
 
 #include "bprt.h"
 
-enum { EW_BLOCK = 256 };
+enum { EW_BLOCK = 1024 };
 
 #define EW_CLONES BPRT_CLONES /* bprt.h */
 

@@ -289,6 +289,8 @@ static void DPREFIX(rowdots)(const KTYPE *kr, int nt, int tB, int M, int N, int 
     }
     if (nt > M / 3)
         nt = M / 3;
+    if (2.0 * M * N * K < GEMM_NARROW_MIN_FLOPS_THREADS)
+        nt = 1;
     if (nt <= 1 || omp_in_parallel()) {
         kr->rowdot(M, N, K, A, lda, bt, ldbt, C, ldc, alpha, beta);
         DPREFIX(ep_run)(ep, 0, M, 0, N);
@@ -347,7 +349,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         T *t = scratch(3, (size_t)N * M * sizeof(T));
         if (!t)
             abort();
-        if (2.0 * M * N * K < GEMM_NARROW_T_MIN_FLOPS_THREADS)
+        if (2.0 * M * N * K < GEMM_NARROW_MIN_FLOPS_THREADS)
             DPREFIX(serial)(KTABLE[bprt_isa_id()], 1, 0, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL, 0, 0);
         else
             DPREFIX(gemm)(1, 0, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL);

@@ -392,7 +392,10 @@ static inline __attribute__((always_inline)) void KPREFIX(rowdot_body)(
 #pragma GCC unroll 16
         for (int j = 0; j < VL; j++) {
             if (j < n) {
-                const VEC b = VLOADU(Bt + j * ldbt + k);
+                VEC b = VLOADU(Bt + j * ldbt + k);
+                /* in a register: folded into each row's FMA, it was loaded r times (22 loads
+                   for 20 FMAs at r = 2) */
+                __asm__("" : "+v"(b));
 #pragma GCC unroll 3
                 for (int i = 0; i < 3; i++)
                     if (i < r)
