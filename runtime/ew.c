@@ -21,7 +21,7 @@
 
 #include "bprt.h"
 
-enum { EW_BLOCK = 1024 };
+enum { EW_BLOCK = 1024, EW_ROWVEC_MAX = 2 };
 
 #define EW_CLONES BPRT_CLONES /* bprt.h */
 
@@ -171,6 +171,30 @@ enum { EW_PAR_MIN = 1 << 15 };
         if (flat) {                                                                                \
             ew_blocks_##SUF(code, ncode, konst, leaf, vec, rows * n, out, 0,                       \
                             (rows * n + EW_BLOCK - 1) / EW_BLOCK);                                 \
+            return;                                                                                \
+        }                                                                                          \
+        /* short contiguous rows with row vectors among the leaves (a bias): R rows a block, \
+           the row vectors repeated R times in tv (a layer's bias + ReLU over 256-wide rows:    \
+           a quarter of the blocks) */                                                          \
+        int rowvec = ldo == (ptrdiff_t)n && n <= EW_BLOCK / 2, nrv = 0;                            \
+        for (int k = 0; k < nleaf; k++) {                                                          \
+            rowvec &= vec[k] ? ld[k] == (ptrdiff_t)n || ld[k] == 0 : ld[k] == 0;                   \
+            nrv += vec[k] && ld[k] == 0;                                                           \
+        }                                                                                          \
+        if (rowvec && nrv <= EW_ROWVEC_MAX && rows > 1) {                                          \
+            T tv[EW_ROWVEC_MAX][EW_BLOCK];                                                         \
+            const size_t R = EW_BLOCK / n;                                                         \
+            for (int k = 0, j = 0; k < nleaf; k++) {                                               \
+                if (!(vec[k] && ld[k] == 0)) continue;                                             \
+                for (size_t q = 0; q < R; q++) memcpy(tv[j] + q * n, leaf[k], sizeof(T) * n);      \
+                lr[k] = tv[j++];                                                                   \
+            }                                                                                      \
+            for (size_t r = 0; r < rows; r += R) {                                                 \
+                const size_t g = rows - r < R ? rows - r : R;                                      \
+                for (int k = 0; k < nleaf; k++)                                                    \
+                    if (!(vec[k] && ld[k] == 0)) lr[k] = leaf[k] ? leaf[k] + (ptrdiff_t)r * ld[k] : leaf[k]; \
+                ew_blocks_##SUF(code, ncode, konst, lr, vec, g * n, out + (ptrdiff_t)r * ldo, 0, 1); \
+            }                                                                                      \
             return;                                                                                \
         }                                                                                          \
         const size_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;                                           \
