@@ -230,6 +230,11 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
        taken; only the sign of a zero maximum may differ, which no caller's result shows),    \
        without one long chain of dependent compares */                                        \
     VM_INLINE T row_max_##SUF(const T *x, size_t n) {                                                 \
+        if (n <= 16) { /* the scalar loop itself (the lanes were 16 copies of x[0] to fold) */    \
+            T m = x[0];                                                                            \
+            for (size_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;                                \
+            return m;                                                                              \
+        }                                                                                          \
         T l[16];                                                                                   \
         for (size_t k = 0; k < 16; k++) l[k] = x[0];                                               \
         size_t i = 1;                                                                              \
