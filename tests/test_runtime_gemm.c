@@ -392,6 +392,32 @@ static void test_threads_same_bits(void **state)
     bprt_set_threads(threads);
 }
 
+/* The first m rows of an M-row product op(A) @ op(B) (alpha, beta) against the m-row product
+ * of the same operands: the same bits, in f32 and f64, or a failure naming what. */
+static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M, int N, int K, double alpha,
+                                 double beta, uint64_t seed)
+{
+    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    const int lda = tA ? M : K, ldb = tB ? K : N;
+    double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
+           *ed = malloc(nc * sizeof *ed);
+    float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
+          *ef = malloc(nc * sizeof *ef);
+    bprt_fill_uniform_f64(ad, na, -1, 1, 7, seed);
+    bprt_fill_uniform_f64(bd, nb, -1, 1, 8, seed);
+    for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
+    for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
+    for (size_t i = 0; i < nc; i++) cd[i] = ed[i] = cf[i] = ef[i] = (float)(i % 5) - 2.5f;
+    bprt_sgemm(tA, tB, M, N, K, (float)alpha, af, lda, bf, ldb, (float)beta, cf, N);
+    bprt_sgemm(tA, tB, m, N, K, (float)alpha, af, lda, bf, ldb, (float)beta, ef, N);
+    bprt_dgemm(tA, tB, M, N, K, alpha, ad, lda, bd, ldb, beta, cd, N);
+    bprt_dgemm(tA, tB, m, N, K, alpha, ad, lda, bd, ldb, beta, ed, N);
+    if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
+        fail_msg("%s: tA %d tB %d, %d x %d x %d, beta %g: the first %d rows of a %d-row product differ", what, tA,
+                 tB, m, N, K, beta, m, M);
+    free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
+}
+
 /* A row-major A with few rows is read in place (tile_rows), a taller one is packed: the
  * rows they share come out with the same bits (the same operations in the same order), in
  * f32 and f64, for transposed and plain B, several K blocks, alpha and beta. */
@@ -400,26 +426,8 @@ static void test_rows_in_place_same_bits(void **state)
     (void)state;
     static const int shapes[][3] = {{64, 32, 128}, {64, 100, 1100}, {30, 17, 5}, {64, 700, 40}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
-        for (int tB = 0; tB < 2; tB++) {
-            const int m = shapes[c][0], N = shapes[c][1], K = shapes[c][2], M = 200;
-            size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
-            double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
-                   *ed = malloc(nc * sizeof *ed);
-            float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
-                  *ef = malloc(nc * sizeof *ef);
-            bprt_fill_uniform_f64(ad, na, -1, 1, 7, c);
-            bprt_fill_uniform_f64(bd, nb, -1, 1, 8, c);
-            for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
-            for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
-            for (size_t i = 0; i < nc; i++) cd[i] = ed[i] = cf[i] = ef[i] = (float)(i % 5) - 2;
-            bprt_sgemm(0, tB, M, N, K, 0.75f, af, K, bf, tB ? K : N, 0.5f, cf, N); /* packed */
-            bprt_sgemm(0, tB, m, N, K, 0.75f, af, K, bf, tB ? K : N, 0.5f, ef, N); /* in place */
-            bprt_dgemm(0, tB, M, N, K, 0.75, ad, K, bd, tB ? K : N, 0.5, cd, N);
-            bprt_dgemm(0, tB, m, N, K, 0.75, ad, K, bd, tB ? K : N, 0.5, ed, N);
-            if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
-                fail_msg("%d x %d x %d (tB %d): the first %d rows of a %d-row product differ", m, N, K, tB, m, M);
-            free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
-        }
+        for (int tB = 0; tB < 2; tB++) /* M = 600: packed even with B transposed */
+            first_rows_same_bits("A in place", 0, tB, shapes[c][0], 600, shapes[c][1], shapes[c][2], 0.75, 0.5, c);
 }
 
 /* A^T B with few columns is computed transposed on wide tiles from 32 rows of C on, on
@@ -430,27 +438,9 @@ static void test_narrow_transposed_same_bits(void **state)
     (void)state;
     static const int shapes[][3] = {{31, 10, 256}, {20, 8, 64}, {9, 3, 200}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
-        for (int beta = 0; beta < 2; beta++) {
-            const int m = shapes[c][0], N = shapes[c][1], K = shapes[c][2], M = 300;
-            size_t na = (size_t)K * M, nb = (size_t)K * N, nc = (size_t)M * N;
-            double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
-                   *ed = malloc(nc * sizeof *ed);
-            float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
-                  *ef = malloc(nc * sizeof *ef);
-            bprt_fill_uniform_f64(ad, na, -1, 1, 17, c);
-            bprt_fill_uniform_f64(bd, nb, -1, 1, 18, c);
-            for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
-            for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
-            for (size_t i = 0; i < nc; i++) cd[i] = ed[i] = cf[i] = ef[i] = (float)(i % 5) - 2.5f;
-            bprt_sgemm(1, 0, M, N, K, -0.03f, af, M, bf, N, (float)beta, cf, N); /* transposed */
-            bprt_sgemm(1, 0, m, N, K, -0.03f, af, M, bf, N, (float)beta, ef, N); /* narrow tiles */
-            bprt_dgemm(1, 0, M, N, K, -0.03, ad, M, bd, N, beta, cd, N);
-            bprt_dgemm(1, 0, m, N, K, -0.03, ad, M, bd, N, beta, ed, N);
-            if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
-                fail_msg("A^T B %d x %d x %d (beta %d): the first %d rows of a %d-row product differ", m, N, K,
-                         beta, m, M);
-            free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
-        }
+        for (int beta = 0; beta < 2; beta++)
+            first_rows_same_bits("A^T B, narrow", 1, 0, shapes[c][0], 300, shapes[c][1], shapes[c][2], -0.03, beta,
+                                 c);
 }
 
 /* A @ B^T with at most 64 rows, beta 0 and C's rows contiguous is computed as (B A^T)^T:
@@ -463,25 +453,8 @@ static void test_transposed_product_same_bits(void **state)
     const int threads = bprt_threads();
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
         for (int nt = 1; nt <= 2; nt++) {
-            const int m = shapes[c][0], N = shapes[c][1], K = shapes[c][2], M = 100;
-            size_t na = (size_t)M * K, nb = (size_t)N * K, nc = (size_t)M * N;
-            double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
-                   *ed = malloc(nc * sizeof *ed);
-            float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
-                  *ef = malloc(nc * sizeof *ef);
-            bprt_fill_uniform_f64(ad, na, -1, 1, 27, c);
-            bprt_fill_uniform_f64(bd, nb, -1, 1, 28, c);
-            for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
-            for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
             bprt_set_threads(nt);
-            bprt_sgemm(0, 1, M, N, K, 0.75f, af, K, bf, K, 0, cf, N); /* directly */
-            bprt_sgemm(0, 1, m, N, K, 0.75f, af, K, bf, K, 0, ef, N); /* transposed */
-            bprt_dgemm(0, 1, M, N, K, 0.75, ad, K, bd, K, 0, cd, N);
-            bprt_dgemm(0, 1, m, N, K, 0.75, ad, K, bd, K, 0, ed, N);
-            if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
-                fail_msg("A B^T %d x %d x %d on %d threads: the first %d rows of a %d-row product differ", m, N,
-                         K, nt, m, M);
-            free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
+            first_rows_same_bits("A B^T", 0, 1, shapes[c][0], 100, shapes[c][1], shapes[c][2], 0.75, 0, c);
         }
     bprt_set_threads(threads);
 }
