@@ -270,9 +270,10 @@ static void DPREFIX(gemv_col)(const KTYPE *kr, int tA, int tB, int M, int K, T a
 /* A row-major A times at most nr columns (the narrow set's rowdot): each row of C as N dot
  * products over contiguous rows of A and of op(B)^T (B itself when transposed, else packed
  * transposed once), vectorised over k. A classifier's forward product with its bias,
- * 256 x 10 x 256, went from 16 to 11 us in fashion_mlp's batch-256 step (1 thread): 16 x
- * 16 tiles computed 6 padded columns of every 16 and broadcast each element of A. Rows split between nt threads in contiguous ranges, each
- * running the epilogue on its own; a row's value does not depend on the split. */
+ * 256 x 10 x 256, went from 16 to 11 us in fashion_mlp's batch-256 step (1 thread): 16 x 16
+ * tiles computed 6 padded columns of every 16 and broadcast each element of A. Rows split
+ * between nt threads in contiguous ranges, each running the epilogue on its own; a row's
+ * value does not depend on the split. */
 static void DPREFIX(rowdots)(const KTYPE *kr, int nt, int tB, int M, int N, int K, T alpha,
                              const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
                              ptrdiff_t ldc, const DPREFIX(Ep) *ep)
@@ -365,12 +366,14 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         return 0;
     }
     if (!transA && transB && beta == 0 && ldc == N && M <= GEMM_T_PRODUCT_MAX_M &&
-        N >= GEMM_T_PRODUCT_MIN_N && N <= GEMM_DIRECT_AT_MAX_M && K >= GEMM_MIN_K_THREADS) {
+        2 * M > KTABLE[bprt_isa_id()]->nr && N >= GEMM_T_PRODUCT_MIN_N &&
+        N <= GEMM_DIRECT_AT_MAX_M && K >= GEMM_MIN_K_THREADS) {
         /* A B^T with few rows and B^T's rows many (an input gradient g @ W^T of a small
            batch): (B A^T)^T, B read in place as the tall operand instead of transposed into
            panels, then the result transposed into C; the same multiply-adds in the same
-           order. 64 x 512 x 256 on 1 thread: 87 -> 84 us, of which the product 76 (98% of
-           the FMA peak) and the transposition 8 */
+           order (B A^T has too many columns for rowdot's other order). 64 x 512 x 256 on 1
+           thread: 87 -> 84 us, of which the product 76 (98% of the FMA peak) and the
+           transposition 8 */
         T *t = scratch(3, (size_t)N * M * sizeof(T));
         if (!t)
             abort();

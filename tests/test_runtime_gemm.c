@@ -443,13 +443,13 @@ static void test_narrow_transposed_same_bits(void **state)
                                  c);
 }
 
-/* A @ B^T with at most 64 rows, beta 0 and C's rows contiguous is computed as (B A^T)^T:
- * the same bits as the rows of a taller product computed directly, f32 and f64, on 1 and 2
- * threads. */
+/* A @ B^T with 17 to 64 rows (9 to 64 in double), beta 0 and C's rows contiguous is computed
+ * as (B A^T)^T: the same bits as the rows of a taller product computed directly, f32 and f64,
+ * on 1 and 2 threads (16 rows of K = 256 would have made B A^T rowdot's: other sums). */
 static void test_transposed_product_same_bits(void **state)
 {
     (void)state;
-    static const int shapes[][3] = {{64, 300, 100}, {7, 512, 40}, {33, 129, 700}};
+    static const int shapes[][3] = {{64, 300, 100}, {7, 512, 40}, {33, 129, 700}, {16, 512, 256}, {17, 256, 64}};
     const int threads = bprt_threads();
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
         for (int nt = 1; nt <= 2; nt++) {
