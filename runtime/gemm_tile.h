@@ -369,6 +369,32 @@ static void KPREFIX(pack_t)(int r, int kc, const T *src, ptrdiff_t lds, T *dst, 
 }
 
 #if defined(VHSUM) && defined(VLOADU_N)
+/* one chunk of rowdot: t = VL elements of k from k0 (a constant after inlining), or the
+ * last t < VL (masked loads) */
+static inline __attribute__((always_inline)) void KPREFIX(rowdot_chunk)(
+    VEC acc[3][VL], int r, int n, int k0, int t, const T *A, ptrdiff_t lda, const T *Bt,
+    ptrdiff_t ldbt)
+{
+    VEC a[3];
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++)
+        if (i < r)
+            a[i] = t == VL ? VLOADU(A + i * lda + k0) : VLOADU_N(A + i * lda + k0, t);
+#pragma GCC unroll 16
+    for (int j = 0; j < VL; j++) {
+        if (j < n) {
+            VEC b = t == VL ? VLOADU(Bt + j * ldbt + k0) : VLOADU_N(Bt + j * ldbt + k0, t);
+            /* in a register: folded into each row's FMA, it was loaded r times (22 loads for
+               20 FMAs at r = 2) */
+            __asm__("" : "+v"(b));
+#pragma GCC unroll 3
+            for (int i = 0; i < 3; i++)
+                if (i < r)
+                    acc[i][j] = VFMA(a[i], b, acc[i][j]);
+        }
+    }
+}
+
 /* rowdot's body for r rows and n columns (constants after inlining): acc[i][j] holds VL
  * partial sums of row i of A against row j of Bt (k = lane + VL q, each lane's chunks added
  * in order, the last chunk masked), VHSUM adds each row's lanes into one vector of n sums */
@@ -383,44 +409,10 @@ static inline __attribute__((always_inline)) void KPREFIX(rowdot_body)(
         for (int j = 0; j < VL; j++)
             acc[i][j] = VZERO();
     int k = 0;
-    for (; k + VL <= K; k += VL) {
-        VEC a[3];
-#pragma GCC unroll 3
-        for (int i = 0; i < 3; i++)
-            if (i < r)
-                a[i] = VLOADU(A + i * lda + k);
-#pragma GCC unroll 16
-        for (int j = 0; j < VL; j++) {
-            if (j < n) {
-                VEC b = VLOADU(Bt + j * ldbt + k);
-                /* in a register: folded into each row's FMA, it was loaded r times (22 loads
-                   for 20 FMAs at r = 2) */
-                __asm__("" : "+v"(b));
-#pragma GCC unroll 3
-                for (int i = 0; i < 3; i++)
-                    if (i < r)
-                        acc[i][j] = VFMA(a[i], b, acc[i][j]);
-            }
-        }
-    }
-    if (k < K) {
-        const int t = K - k;
-        VEC a[3];
-#pragma GCC unroll 3
-        for (int i = 0; i < 3; i++)
-            if (i < r)
-                a[i] = VLOADU_N(A + i * lda + k, t);
-#pragma GCC unroll 16
-        for (int j = 0; j < VL; j++) {
-            if (j < n) {
-                const VEC b = VLOADU_N(Bt + j * ldbt + k, t);
-#pragma GCC unroll 3
-                for (int i = 0; i < 3; i++)
-                    if (i < r)
-                        acc[i][j] = VFMA(a[i], b, acc[i][j]);
-            }
-        }
-    }
+    for (; k + VL <= K; k += VL)
+        KPREFIX(rowdot_chunk)(acc, r, n, k, VL, A, lda, Bt, ldbt);
+    if (k < K)
+        KPREFIX(rowdot_chunk)(acc, r, n, k, K - k, A, lda, Bt, ldbt);
     const VEC va = VBCAST(alpha), vb = VBCAST(beta);
 #pragma GCC unroll 3
     for (int i = 0; i < 3; i++) {

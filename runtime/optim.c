@@ -39,30 +39,14 @@
  * takes the threads from this many weights (its square root and division per weight cost
  * more than the move) */
 #define ADAM_PAR_MIN ((size_t)1 << 16)
-#define PAR_THREADS(n) bprt_team((size_t)(n), PAR_MIN)
 #define PAR_THREADS_MIN(n, min) bprt_team((size_t)(n), min)
+#define PAR_THREADS(n) PAR_THREADS_MIN(n, PAR_MIN)
 #include "kernel.h" /* bprt_gemm_threads */
 #define GEMM_THREADS(M, N, K) bprt_gemm_threads(M, N, K)
-/* the statements ... on team threads, id and nth the thread's number and the team's size */
-#define PAR_REGION(team, id, nth, ...)                                                             \
-    do {                                                                                           \
-        const int team_ = (team);                                                                  \
-        _Pragma("omp parallel num_threads(team_)")                                                 \
-        {                                                                                          \
-            const int id = omp_get_thread_num(), nth = omp_get_num_threads();                      \
-            __VA_ARGS__                                                                            \
-        }                                                                                          \
-    } while (0)
 #else
 #define PAR_THREADS(n) 1
 #define PAR_THREADS_MIN(n, min) 1
 #define GEMM_THREADS(M, N, K) 1
-#define PAR_REGION(team, id, nth, ...)                                                             \
-    do {                                                                                           \
-        const int id = 0, nth = 1;                                                                 \
-        (void)(team);                                                                              \
-        __VA_ARGS__                                                                                \
-    } while (0)
 #endif
 
 
@@ -90,7 +74,8 @@ DEFINE_OPTIM_CONSTS(double, f64)
     }                                                                                              \
     /* max |g[i]|, or +inf if some g[i] is not finite (x - x is NaN for inf and NaN); 64 lanes, \
        so that the loop is not bound by the latency of one chain of max and add (16 lanes:   \
-       800 KB in 10.4 us, about 3 cycles per vector; a batch-256 step's check of its inputs) */ \
+       800 KB in 10.4 us, about 3 cycles per vector; a batch-256 step's check of its inputs).   \
+       Four rows written out: as a loop over them, GCC kept the lanes in memory */             \
     BPRT_CLONES double bprt_maxabs_##SUF(const T *g, size_t n) {                                   \
         T m[4][16] = {{0}}, z[4][16] = {{0}};                                                      \
         size_t i = 0;                                                                              \
@@ -225,6 +210,15 @@ DEFINE_OPTIM_CONSTS(double, f64)
         }                                                                                           \
         return any;                                                                                 \
     }                                                                                               \
+    /* rows [r0, r1) of the weight gradient op(A)^T B (A transposed, B not) made and then      \
+       updated, on the calling thread (one thread's share while in its cache) */                \
+    static void gemm_update_rows_##SUF(const SgdK_##SUF *ks, const AdamK_##SUF *ka, int r0, int r1, int N, \
+                                       int K, const T *A, int lda, const T *B, int ldb, T *gs, T *p, T *m, T *v) { \
+        const size_t lo = (size_t)r0 * (size_t)N, hi = (size_t)r1 * (size_t)N;                     \
+        GEMM(1, 0, r1 - r0, N, K, 1, A + r0, lda, B, ldb, 0, gs + lo, N);                           \
+        if (ka) adam_range_##SUF(ka, p, gs, m, v, lo, hi);                                          \
+        else sgd_range_##SUF(ks, p, gs, v, lo, hi);                                                 \
+    }                                                                                               \
     /* one of them: Adam when ka, else SGD with ks; a rank-1 gradient (K = 1, M > 1: the GEMM's    \
        own K = 1 path) goes straight into the update, row by row, when its rows are at least a     \
        vector long (short ones, a classifier's 10 columns, are made whole and updated as one       \
@@ -247,20 +241,15 @@ DEFINE_OPTIM_CONSTS(double, f64)
         int nt = GEMM_THREADS(M, N, K);                                                             \
         if (ka && nt < 2) nt = PAR_THREADS_MIN((size_t)M * (size_t)N, ADAM_PAR_MIN);                \
         if (nt > 1 && tA && !tB) {                                                                  \
-            PAR_REGION(nt, id, nth, {                                                               \
-                const int m0 = (int)((long)M * id / nth), m1 = (int)((long)M * (id + 1) / nth);     \
-                const size_t lo = (size_t)m0 * (size_t)N, hi = (size_t)m1 * (size_t)N;              \
-                GEMM(tA, tB, m1 - m0, N, K, 1, A + m0, lda, B, ldb, 0, gs + lo, N);                 \
-                if (ka) adam_range_##SUF(ka, p, gs, m, v, lo, hi);                                  \
-                else sgd_range_##SUF(ks, p, gs, v, lo, hi);                                         \
-            });                                                                                     \
+            BPRT_SPLIT(nt, (size_t)M, lo, hi,                                                       \
+                       gemm_update_rows_##SUF(ks, ka, (int)lo, (int)hi, N, K, A, lda, B, ldb, gs, p, m, v)); \
             return;                                                                                 \
         }                                                                                           \
         /* the whole gradient, then the update on as many threads as the GEMM had */          \
         const size_t n = (size_t)M * (size_t)N;                                                     \
         GEMM(tA, tB, M, N, K, 1, A, lda, B, ldb, 0, gs, N);                                         \
-        if (ka) BPRT_SPLIT(GEMM_THREADS(M, N, K), n, lo, hi, adam_range_##SUF(ka, p, gs, m, v, lo, hi)); \
-        else BPRT_SPLIT(GEMM_THREADS(M, N, K), n, lo, hi, sgd_range_##SUF(ks, p, gs, v, lo, hi));     \
+        if (ka) BPRT_SPLIT(nt, n, lo, hi, adam_range_##SUF(ka, p, gs, m, v, lo, hi));               \
+        else BPRT_SPLIT(nt, n, lo, hi, sgd_range_##SUF(ks, p, gs, v, lo, hi));                      \
     }                                                                                               \
     void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B,  \
                              int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {   \
