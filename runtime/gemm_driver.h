@@ -18,7 +18,8 @@
  * Threads: the C grid of tiles is cut into tm x tn rectangles, one per OpenMP thread,
  * each running the serial nest above with its own packing buffers; problems under
  * GEMM_MIN_FLOPS_PER_THREAD per thread use fewer threads, tiny ones run inline.
- * M == 1 or N == 1 go to GEMV loops on the kernel's gemv / dot (memory-bound, one thread).
+ * M == 1 or N == 1 go to GEMV loops on the kernel's gemv / dot (memory-bound, one thread;
+ * with M == 1, a B of GEMV_OWN_MIN_BYTES or more split by rows, see gemv_owned).
  * alpha == 0 or K == 0 only scale C (A and B are not read). beta == 0 never reads C.
  *
  * The includer defines T, KTYPE (kernel set type), KTABLE (array of kernel sets indexed by
@@ -197,6 +198,47 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
     }
 }
 
+/* c[0,N) += x @ B, B's K rows split between nt threads as bprt_rows_team's callers split
+ * them (thread t rows [K t / nt, K (t + 1) / nt)), so that each core reads the rows it last
+ * updated, in its own cache. Each column block's sums go through the threads in order: the
+ * thread of the first rows adds them and hands the block on, the next continues from it, so
+ * every c[j] is the serial gemv's chain of multiply-adds in the order k = 0..K-1 (the same
+ * bits), while the first thread already works on the next block. */
+static void DPREFIX(gemv_owned)(const KTYPE *kr, int nt, int N, int K, const T *x, const T *B,
+                                ptrdiff_t ldb, T *c)
+{
+    enum { VLEN = 64 / sizeof(T), MAXB = 64 };
+    int bw = 8 * VLEN; /* a block: one pass of gemv over 8 vectors */
+    while ((N + bw - 1) / bw > MAXB)
+        bw *= 2;
+    const int nb = (N + bw - 1) / bw;
+    int done[MAXB]; /* done[b]: how many threads have added their rows into block b */
+    for (int b = 0; b < nb; b++)
+        done[b] = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int k0 = (int)((long)K * id / nth), k1 = (int)((long)K * (id + 1) / nth);
+        for (int b = 0; b < nb; b++) {
+            const int j0 = b * bw, w = N - j0 < bw ? N - j0 : bw;
+            while (__atomic_load_n(&done[b], __ATOMIC_ACQUIRE) < id)
+                SPIN_PAUSE();
+            kr->gemv(w, k1 - k0, x + k0, B + (ptrdiff_t)k0 * ldb + j0, ldb, c + j0);
+            __atomic_store_n(&done[b], id + 1, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* c[j] = alpha * (B's row j . x) (+ beta c[j]), j in [j0, j1) */
+static void DPREFIX(dots)(const KTYPE *kr, int j0, int j1, int K, T alpha, const T *B, ptrdiff_t ldb,
+                          const T *x, T beta, T *c)
+{
+    for (int j = j0; j < j1; j++) {
+        T s = alpha * kr->dot(K, B + j * ldb, x);
+        c[j] = beta == 0 ? s : s + beta * c[j];
+    }
+}
+
 /* M == 1: c[0,N) = alpha * x @ op(B) + beta * c, x = op(A)'s single row. */
 static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T alpha,
                               const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta,
@@ -214,7 +256,11 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
     }
     if (!tB) {
         DPREFIX(scale)(1, N, beta, c, 0);
-        kr->gemv(N, K, x, B, ldb, c);
+        const int nt = bprt_rows_team((size_t)K * (size_t)N * sizeof(T));
+        if (nt > 1 && K >= nt)
+            DPREFIX(gemv_owned)(kr, nt, N, K, x, B, ldb, c);
+        else
+            kr->gemv(N, K, x, B, ldb, c);
     } else if (K < GEMV_T_MAX_K && (size_t)N * (K + 1) <= GEMV_T_MAX) {
         /* rows of B^T too short for dot's vectors (a classifier's weights in an input
            gradient: 256 rows of 10): B^T's columns transposed into rows, then gemv over
@@ -229,9 +275,17 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
         for (int j = 0; j < N; j++)
             c[j] = beta == 0 ? alpha * t[j] : alpha * t[j] + beta * c[j];
     } else {
-        for (int j = 0; j < N; j++) {
-            T s = alpha * kr->dot(K, B + j * ldb, x);
-            c[j] = beta == 0 ? s : s + beta * c[j];
+        /* B's rows split as x @ B and its rank-1 update split them (bprt_rows_team) */
+        const int rt = bprt_rows_team((size_t)N * (size_t)K * sizeof(T));
+        if (rt <= 1 || N < rt) {
+            DPREFIX(dots)(kr, 0, N, K, alpha, B, ldb, x, beta, c);
+            return;
+        }
+#pragma omp parallel num_threads(rt)
+        {
+            const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+            DPREFIX(dots)(kr, (int)((long)N * id / nth), (int)((long)N * (id + 1) / nth), K, alpha, B, ldb, x,
+                          beta, c);
         }
     }
 }
@@ -333,11 +387,25 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
     int nt = gemm_team(tiles_m, tiles_n, M, N, K);
     if (K == 1 && !transB) {
         /* a rank-1 product (one sample's weight gradient, or an SGD step fused into it): C
-           row i = (alpha a_i) b (+ beta C), one pass over C, no packing; on one thread
-           whatever the count, so that the rounding (alpha a_i first) does not depend on it */
+           row i = (alpha a_i) b (+ beta C), one pass over C, no packing, never the tiles
+           (whose rounding differs: alpha a_i first here); on one thread, or for a C of
+           GEMV_OWN_MIN_BYTES or more split by rows as x @ C split them (gemv_owned) */
+        const ptrdiff_t sa = transA ? 1 : lda;
+        const int rt = bprt_rows_team((size_t)M * (size_t)N * sizeof(T));
+        if (rt > 1 && M >= rt) { /* rows split as x @ B split them (gemv_owned) */
+#pragma omp parallel num_threads(rt)
+            {
+                const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+                const int r0 = (int)((long)M * id / nth), r1 = (int)((long)M * (id + 1) / nth);
+                if (beta != 0)
+                    DPREFIX(scale)(r1 - r0, N, beta, C + (ptrdiff_t)r0 * ldc, ldc);
+                kr->ger(r1 - r0, N, alpha, A + r0 * sa, sa, B, C + (ptrdiff_t)r0 * ldc, ldc, beta != 0);
+            }
+            return 0;
+        }
         if (beta != 0)
             DPREFIX(scale)(M, N, beta, C, ldc);
-        kr->ger(M, N, alpha, A, transA ? 1 : lda, B, C, ldc, beta != 0);
+        kr->ger(M, N, alpha, A, sa, B, C, ldc, beta != 0);
         return 0;
     }
     if (transA && !transB && kr != KTABLE[bprt_isa_id()] && M >= GEMM_NARROW_T_MIN_M &&

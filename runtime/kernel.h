@@ -72,6 +72,13 @@ extern const BprtKernelF64 bprt_kernel_f64_avx512_narrow;
  * matrix-vector product or inside a parallel region). */
 int bprt_gemm_threads(int M, int N, int K);
 
+/* Threads that split the rows of a matrix of `bytes` used with a single row (one sample):
+ * x @ W, its rank-1 update W += a b (optim.c) and g @ W^T each give thread t the same
+ * contiguous rows [rows t / nt, rows (t + 1) / nt), so that a matrix larger than one core's
+ * L2 stays in the cores' caches, half in each, from step to step. 1 below
+ * GEMV_OWN_MIN_BYTES or inside a parallel region. */
+int bprt_rows_team(size_t bytes);
+
 /* Largest mr*nr of any kernel set (the driver's edge-tile scratch is sized by it). */
 #define BPRT_MAX_TILE (16 * 64)
 

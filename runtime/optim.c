@@ -43,7 +43,9 @@
 #define PAR_THREADS(n) PAR_THREADS_MIN(n, PAR_MIN)
 #include "kernel.h" /* bprt_gemm_threads */
 #define GEMM_THREADS(M, N, K) bprt_gemm_threads(M, N, K)
+#define OWNED_ROWS_TEAM(bytes) bprt_rows_team(bytes)
 #else
+#define OWNED_ROWS_TEAM(bytes) 1
 #define PAR_THREADS(n) 1
 #define PAR_THREADS_MIN(n, min) 1
 #define GEMM_THREADS(M, N, K) 1
@@ -228,7 +230,9 @@ DEFINE_OPTIM_CONSTS(double, f64)
         if (K == 1 && !tB && M > 1 && N * sizeof(T) >= 64 &&                                        \
             !has_subnormal_##SUF(A, tA ? 1 : (size_t)lda, (size_t)M) &&                             \
             !has_subnormal_##SUF(B, 1, (size_t)N)) {                                                \
-            BPRT_SPLIT((int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M, lo, hi,                  \
+            /* rows split as x @ W split them (OWNED_ROWS_TEAM), each core updating the rows it read */ \
+            const int rt = OWNED_ROWS_TEAM((size_t)M * (size_t)N * sizeof(T));                            \
+            BPRT_SPLIT(rt > 1 ? rt : (int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M, lo, hi,   \
                        rank1_rows_##SUF(ks, ka, tA, A, lda, B, N, p, m, v, lo, hi));                \
             return;                                                                                 \
         }                                                                                           \

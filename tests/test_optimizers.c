@@ -360,6 +360,14 @@ static void test_thread_invariance(void **state) {
     /* Adam fused in blocks of 255 rows on 2 threads: 257 rows would leave a 1-row block */
     same_for_threads("input x[B, 257]\ninput y[B] : int\nparam W1[257, 256] = he\nparam W2[256, 10] = xavier\n"
                      "loss cross_entropy(tanh(x @ W1) @ W2, y)\noptimizer adam(lr = 1e-3)\n", 600, "Adam, 257 rows");
+    /* one sample, weights of more than 1 MiB: x @ W, the fused rank-1 update and g @ W^T
+       split W by rows (the first product's blocks handed between the threads) */
+    same_for_threads("input x[B, 784]\ninput y[B] : int\nparam W1[784, 520] = he\nparam W2[520, 520] = he\n"
+                     "param W3[520, 10] = xavier\nloss cross_entropy(relu(relu(x @ W1) @ W2) @ W3, y)\n"
+                     "optimizer sgd(lr = 0.1)\n", 1, "SGD, batch 1, 1.6 MiB");
+    same_for_threads("input x[B, 784]\ninput y[B] : int\nparam W1[784, 520] = he\nparam W2[520, 520] = he\n"
+                     "param W3[520, 10] = xavier\nloss cross_entropy(relu(relu(x @ W1) @ W2) @ W3, y)\n"
+                     "optimizer adam(lr = 1e-3)\n", 1, "Adam, batch 1, 1.6 MiB");
     /* conv2d's gw split between threads: 17 columns must not leave a 1-column share */
     same_for_threads("input x[B, 17, 64, 64]\ninput t[B, 64, 32, 32]\nparam K1[64, 17, 1, 1] = he\n"
                      "loss mse(conv2d(x, K1, stride = 2), t)\noptimizer sgd(lr = 0.1)\n", 4, "conv2d, 17 columns");

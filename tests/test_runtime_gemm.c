@@ -392,6 +392,54 @@ static void test_threads_same_bits(void **state)
     bprt_set_threads(threads);
 }
 
+/* A matrix of at least 1 MiB used with a single row (one sample) is split by rows between
+ * the threads (bprt_rows_team): x @ W with each column block's sums handed from thread to
+ * thread in the order of k, the rank-1 product a b and x @ W^T. The same bits on 1, 2 and 3
+ * threads as the serial loops, in float and double, with beta != 0, column counts that end
+ * in a partial block and a partial vector, and (in double) a K that leaves one thread a
+ * single row. */
+#define OWNED_CASE(T, SUF)                                                                          \
+    static void owned_case_##SUF(int tA, int tB, int M, int N, int K)                              \
+    {                                                                                               \
+        size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;                          \
+        T *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C[3];                          \
+        double *t = malloc((na > nb ? na : nb) * sizeof *t);                                        \
+        bprt_fill_uniform_f64(t, na, -1, 1, 9, (uint64_t)N);                                        \
+        for (size_t i = 0; i < na; i++) A[i] = (T)t[i];                                             \
+        bprt_fill_uniform_f64(t, nb, -1, 1, 10, (uint64_t)K);                                       \
+        for (size_t i = 0; i < nb; i++) B[i] = (T)t[i];                                             \
+        for (int nt = 1; nt <= 3; nt++) {                                                           \
+            C[nt - 1] = malloc(nc * sizeof(T));                                                     \
+            for (size_t i = 0; i < nc; i++) C[nt - 1][i] = (T)(i % 7) - 3;                          \
+            bprt_set_threads(nt);                                                                   \
+            bprt_##SUF##gemm(tA, tB, M, N, K, (T)0.5, A, tA ? M : K, B, tB ? K : N, (T)-0.25, C[nt - 1], N); \
+        }                                                                                           \
+        for (int nt = 2; nt <= 3; nt++)                                                             \
+            if (memcmp(C[0], C[nt - 1], nc * sizeof(T)) != 0)                                       \
+                fail_msg(#SUF "gemm tA=%d tB=%d %dx%dx%d: %d threads differ from 1", tA, tB, M, N, K, nt); \
+        for (int nt = 0; nt < 3; nt++) free(C[nt]);                                                 \
+        free(A), free(B), free(t);                                                                  \
+    }
+OWNED_CASE(float, s)
+OWNED_CASE(double, d)
+
+static void test_rows_owned_same_bits(void **state)
+{
+    (void)state;
+    static const int shapes[][5] = {
+        {0, 0, 1, 520, 784}, {1, 0, 1, 1000, 300}, /* x @ W: 4 blocks of 128 + 8; tA */
+        {0, 1, 1, 600, 512},                       /* x @ W^T: dot products over W's rows */
+        {1, 0, 784, 520, 1}, {0, 0, 700, 384, 1},  /* the rank-1 product, beta != 0 */
+    };
+    const int threads = bprt_threads();
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        owned_case_s(shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3], shapes[c][4]);
+        owned_case_d(shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3], shapes[c][4]);
+    }
+    owned_case_d(0, 0, 1, 65536, 4); /* 2 MiB over 4 rows: 3 threads get 1, 1 and 2 */
+    bprt_set_threads(threads);
+}
+
 /* The first m rows of an M-row product op(A) @ op(B) (alpha, beta) against the m-row product
  * of the same operands: the same bits, in f32 and f64, or a failure naming what. */
 static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M, int N, int K, double alpha,
@@ -470,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_batched_sums),
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_threads_same_bits),
+        cmocka_unit_test(test_rows_owned_same_bits),
         cmocka_unit_test(test_rows_in_place_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
         cmocka_unit_test(test_transposed_product_same_bits),
