@@ -85,7 +85,9 @@
 #define SPIN_PAUSE() ((void)0)
 #endif
 #define GEMV_T_MAX (64 * 1024)
-#define GEMM_SMALL_K_MAX_C (128.0 * 1024)
+#ifndef GEMM_SMALL_K_MAX_C
+#define GEMM_SMALL_K_MAX_C (64.0 * 1024)
+#endif
 /* From this K, a product with at most a narrow tile's columns and a row-major A goes
  * through rowdot (dot products over rows, kernel.h) where the kernel set has one */
 #define GEMM_ROWDOT_MIN_K 64
