@@ -54,9 +54,13 @@
 #endif
 #define GEMM_MIN_FLOPS_PER_THREAD 4e5 /* below this per thread, use fewer threads */
 /* Below this K a product is bound by writing C, not by its multiply-adds: for a C of up to
- * GEMM_SMALL_K_MAX_C elements (one core's L2) a second thread measured no faster at K = 10
- * and 32 (256 x 256, this machine), slower at 16, and in a training step slower still (C's
- * lines then move between the cores' caches). A larger C is split: a batch-16 SGD step's
+ * GEMM_SMALL_K_MAX_C elements (a quarter of one core's L2) a second thread measured no
+ * faster at K = 10 and 32 (256 x 256, this machine), slower at 16, and in a training step
+ * slower still (C's lines then move between the cores' caches). A larger C is split (the
+ * limit was 128 Ki elements: fashion_mlp3's 512 x 256 update at batch 16 then ran on one
+ * thread after its forward product had split W2 between both, so one core rewrote what the
+ * other had read, 97 us against 25 on one thread; split, its SGD step on 2 threads went
+ * 0.29 -> 0.26 ms). A batch-16 SGD step's
  * update of 784 x 256 weights, each thread keeping its half in its own cache from step to
  * step, measured 0.124 ms a step on 2 threads against 0.168 on one. Such a product splits
  * by columns (grid_split): the forward product x @ W of a small batch
