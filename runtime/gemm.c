@@ -190,6 +190,8 @@ static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)
 {
     double flops = 2.0 * M * N * K;
     int nt = bprt_threads();
+    if (M <= BPRT_SMALL_BATCH || K <= BPRT_SMALL_BATCH)
+        return 1; /* a small batch's products on one core (kernel.h) */
     if (K < GEMM_MIN_K_THREADS && (double)M * N <= GEMM_SMALL_K_MAX_C)
         return 1;
     if (flops < (double)nt * GEMM_MIN_FLOPS_PER_THREAD)
@@ -333,7 +335,7 @@ int bprt_rows_team(size_t bytes)
 
 int bprt_gemm_threads(int M, int N, int K)
 {
-    if (M <= 1 || N <= 1 || K <= 0 || omp_in_parallel())
+    if (M <= 1 || N <= 1 || K <= 0 || omp_in_parallel() || M <= BPRT_SMALL_BATCH || K <= BPRT_SMALL_BATCH)
         return 1;
     const BprtKernelF32 *kr = KERNEL_FOR(kernels_f32, kernels_f32_narrow, N);
     int nt = gemm_team((M + kr->mr - 1) / kr->mr, (N + kr->nr - 1) / kr->nr, M, N, K);

@@ -18,6 +18,8 @@
  * Threads: the C grid of tiles is cut into tm x tn rectangles, one per OpenMP thread,
  * each running the serial nest above with its own packing buffers; problems under
  * GEMM_MIN_FLOPS_PER_THREAD per thread use fewer threads, tiny ones run inline.
+ * A small batch (M or K up to BPRT_SMALL_BATCH) runs on one thread, with a row-major B through
+ * the kernel's strips (the tiles' arithmetic over wider pieces of B's rows).
  * M == 1 or N == 1 go to GEMV loops on the kernel's gemv / dot (memory-bound, one thread;
  * with M == 1, a B of GEMV_OWN_MIN_BYTES or more split by rows, see gemv_owned).
  * alpha == 0 or K == 0 only scale C (A and B are not read). beta == 0 never reads C.
@@ -406,6 +408,19 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         if (beta != 0)
             DPREFIX(scale)(M, N, beta, C, ldc);
         kr->ger(M, N, alpha, A, sa, B, C, ldc, beta != 0);
+        return 0;
+    }
+    if (!transB && (M <= BPRT_SMALL_BATCH || K <= BPRT_SMALL_BATCH) && N % kr->vl == 0 &&
+        kr == KTABLE[bprt_isa_id()] && (beta == 0 || beta == 1)) {
+        /* a small batch's x @ W (few rows) or its weight update (short K): strips of wide
+           rows (kernel.h) on one thread, over the K blocks the tiles would use, so the same
+           bits; the forward and the update of a W on the same core */
+        const int kc_limit = (int)(KC_MAX_BYTES / sizeof(T));
+        const int kblocks = (K + kc_limit - 1) / kc_limit, kc_max = (K + kblocks - 1) / kblocks;
+        const ptrdiff_t si = transA ? 1 : lda, sk = transA ? lda : 1;
+        for (int pc = 0; pc < K; pc += kc_max)
+            kr->strips(M, N, K - pc < kc_max ? K - pc : kc_max, A + pc * sk, si, sk, B + (ptrdiff_t)pc * ldb,
+                       ldb, C, ldc, alpha, pc > 0 || beta != 0);
         return 0;
     }
     if (transA && !transB && kr != KTABLE[bprt_isa_id()] && M >= GEMM_NARROW_T_MIN_M &&

@@ -458,7 +458,95 @@ static void KPREFIX(rowdot)(int m, int n, int K, const T *A, ptrdiff_t lda, cons
 #define KROWDOT NULL
 #endif
 
-const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(tile_rows), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(gemv), KPREFIX(ger), KROWDOT};
+/* R rows (a constant after inlining) x nv vectors (at most GEMV_NV / R, a constant) of C from
+ * one block of K, with tile_body's operations on every element: the sum from zero over k in
+ * order, one multiply-add per term, alpha times it, then C added (fma(1, C, r)) with acc. */
+static inline __attribute__((always_inline)) void KPREFIX(strip_body)(int R, int nv, int K, const T *A,
+                                                                     ptrdiff_t si, ptrdiff_t sk,
+                                                                     const T *B, ptrdiff_t ldb, T *C,
+                                                                     ptrdiff_t ldc, T alpha, int acc)
+{
+    VEC c[4][GEMV_NV];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 16
+        for (int v = 0; v < GEMV_NV; v++)
+            if (r < R && v < nv)
+                c[r][v] = VZERO();
+    for (int k = 0; k < K; k++) {
+        VEC b[GEMV_NV];
+#pragma GCC unroll 16
+        for (int v = 0; v < GEMV_NV; v++)
+            if (v < nv)
+                b[v] = VLOADU(B + k * ldb + v * VL);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            if (r < R) {
+                const VEC a = VBCAST(A[r * si + k * sk]);
+#pragma GCC unroll 16
+                for (int v = 0; v < GEMV_NV; v++)
+                    if (v < nv)
+                        c[r][v] = VFMA(a, b[v], c[r][v]);
+            }
+        }
+    }
+    const VEC va = VBCAST(alpha), one = VBCAST((T)1);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 16
+        for (int v = 0; v < GEMV_NV; v++)
+            if (r < R && v < nv) {
+                T *o = C + r * ldc + v * VL;
+                VEC x = VMUL(va, c[r][v]);
+                if (acc)
+                    x = VFMA(one, VLOADU(o), x);
+                VSTOREU(o, x);
+            }
+}
+
+/* C[m, n] = alpha * sum over k of A[i*si + k*sk] B[k*ldb + j] (+ C with acc), n a multiple of
+ * VL, K one block of the driver's: the same bits as the tiles (strip_body). Short products
+ * with wide rows, where a tile's 2-line pieces of each row at a row's stride kept the
+ * prefetchers from streaming: up to 4 rows (a small batch's x @ W) all at once against
+ * strips of GEMV_NV / m vectors of B, each B row loaded once for all of them; more rows (a
+ * small batch's weight update, short K) one at a time against strips of GEMV_NV vectors,
+ * B's K rows of the strip in L1, C's rows read and written once, in the order of the rows.
+ * 784 x 512 weights out of cache, 1 thread: x @ W of 4 rows 41.7 -> 27 us, the update
+ * W += alpha x^T g with K = 4 74.5 -> 54.5 us (tiles before). */
+static void KPREFIX(strips)(int m, int n, int K, const T *A, ptrdiff_t si, ptrdiff_t sk, const T *B,
+                            ptrdiff_t ldb, T *C, ptrdiff_t ldc, T alpha, int acc)
+{
+    const int nvec = n / VL;
+#define STRIPS(R, NVS)                                                                              \
+    do {                                                                                            \
+        int v0 = 0;                                                                                 \
+        for (; v0 + (NVS) <= nvec; v0 += (NVS))                                                      \
+            for (int i = 0; i + (R) <= m; i += (R))                                                 \
+                KPREFIX(strip_body)((R), (NVS), K, A + i * si, si, sk, B + v0 * VL, ldb,            \
+                                    C + i * ldc + v0 * VL, ldc, alpha, acc);                        \
+        for (; v0 < nvec; v0++) /* the last vectors one at a time */                                \
+            for (int i = 0; i + (R) <= m; i += (R))                                                 \
+                KPREFIX(strip_body)((R), 1, K, A + i * si, si, sk, B + v0 * VL, ldb,                \
+                                    C + i * ldc + v0 * VL, ldc, alpha, acc);                        \
+    } while (0)
+    switch (m) {
+    case 2:
+        STRIPS(2, GEMV_NV / 2);
+        return;
+    case 3:
+        STRIPS(3, GEMV_NV / 4 + GEMV_NV / 16);
+        return;
+    case 4:
+        STRIPS(4, GEMV_NV / 4);
+        return;
+    default:
+        STRIPS(1, GEMV_NV);
+        return;
+    }
+#undef STRIPS
+}
+
+const KTYPE KSET = {MR, NR, KPREFIX(tile), KPREFIX(tile_rows), KPREFIX(pack_t), KPREFIX(dot), KPREFIX(gemv), KPREFIX(ger), KROWDOT, KPREFIX(strips), VL};
 #undef KROWDOT
 
 

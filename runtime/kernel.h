@@ -23,6 +23,10 @@
  *           for i < m, j < n <= nr (A and Bt row-major, read in place): each row of a product
  *           with few columns as n dot products, vectorised over k (lanes summed at the end),
  *           so a 10-column product does not pad 16-column tiles. beta == 0: C not read.
+ *   strips — C[i, j] = alpha * sum_k A[i*si + k*sk] * B[k*ldb + j] (+ C[i, j] when acc),
+ *           i < m, j < n, n a multiple of the vector length, B row-major read in place,
+ *           for one block of K: the same operations per element as tile, so the same bits
+ *           (m <= 4 rows against wide strips of B, or one row at a time for short K).
  * Packed panels are 64-byte aligned; C is arbitrary (unaligned loads/stores).
  * The CPU-dispatch choice (BprtIsa) lives in cpu.c; the driver indexes the tables below
  * with it. Not part of the public API (bprt.h). */
@@ -56,6 +60,9 @@ BprtIsa bprt_isa_id(void);
                     ptrdiff_t ldc, int acc);                                               \
         void (*rowdot)(int m, int n, int K, const T *A, ptrdiff_t lda, const T *Bt,        \
                        ptrdiff_t ldbt, T *C, ptrdiff_t ldc, T alpha, T beta);              \
+        void (*strips)(int m, int n, int K, const T *A, ptrdiff_t si, ptrdiff_t sk,        \
+                       const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, T alpha, int acc);  \
+        int vl; /* elements in a vector */                                                 \
     } Name;
 BPRT_KERNEL_SET(float, BprtKernelF32)
 BPRT_KERNEL_SET(double, BprtKernelF64)
@@ -71,6 +78,16 @@ extern const BprtKernelF64 bprt_kernel_f64_avx512_narrow;
 /* The number of threads bprt_sgemm's tiles use for an M x N x K product (1 for a
  * matrix-vector product or inside a parallel region). */
 int bprt_gemm_threads(int M, int N, int K);
+
+/* A product with at most this many rows or this K (a batch of up to 4 samples: its forward
+ * products, input gradients and weight updates) runs on one thread, and with a row-major B of
+ * wide rows through strips: all of a layer's uses of W then stay on one core, where a split
+ * (by columns in x @ W, by rows in g @ W^T) had each core read lines the other rewrote, about
+ * 12 ns each on this VM. One sample (M or K = 1) has its own paths (gemv, ger, and the split
+ * by rows of bprt_rows_team). fashion_mlp3's step at batch 2 and 4, SGD: 0.144 and 0.145 ->
+ * 0.070 and 0.097 ms on 1 thread, 0.166 and 0.163 -> 0.075 and 0.093 on 2 (both had been
+ * slower than 2 steps of batch 1); Adam on 2 threads 0.353 and 0.346 -> 0.151 and 0.167. */
+#define BPRT_SMALL_BATCH 4
 
 /* Threads that split the rows of a matrix of `bytes` used with a single row (one sample):
  * x @ W, its rank-1 update W += a b (optim.c) and g @ W^T each give thread t the same

@@ -44,7 +44,9 @@
 #include "kernel.h" /* bprt_gemm_threads */
 #define GEMM_THREADS(M, N, K) bprt_gemm_threads(M, N, K)
 #define OWNED_ROWS_TEAM(bytes) bprt_rows_team(bytes)
+#define SMALL_BATCH(K) ((K) <= BPRT_SMALL_BATCH)
 #else
+#define SMALL_BATCH(K) 1
 #define OWNED_ROWS_TEAM(bytes) 1
 #define PAR_THREADS(n) 1
 #define PAR_THREADS_MIN(n, min) 1
@@ -243,7 +245,7 @@ DEFINE_OPTIM_CONSTS(double, f64)
            not depend on the split. (Each thread's columns of the GEMM's own split, short       \
            spans of rows, made the update 2.4x slower here.) */                                 \
         int nt = GEMM_THREADS(M, N, K);                                                             \
-        if (ka && nt < 2) nt = PAR_THREADS_MIN((size_t)M * (size_t)N, ADAM_PAR_MIN);                \
+        if (ka && nt < 2 && !SMALL_BATCH(K)) nt = PAR_THREADS_MIN((size_t)M * (size_t)N, ADAM_PAR_MIN); \
         if (nt > 1 && tA && !tB) {                                                                  \
             BPRT_SPLIT(nt, (size_t)M, lo, hi,                                                       \
                        gemm_update_rows_##SUF(ks, ka, (int)lo, (int)hi, N, K, A, lda, B, ldb, gs, p, m, v)); \

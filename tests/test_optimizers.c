@@ -368,6 +368,10 @@ static void test_thread_invariance(void **state) {
     same_for_threads("input x[B, 784]\ninput y[B] : int\nparam W1[784, 520] = he\nparam W2[520, 520] = he\n"
                      "param W3[520, 10] = xavier\nloss cross_entropy(relu(relu(x @ W1) @ W2) @ W3, y)\n"
                      "optimizer adam(lr = 1e-3)\n", 1, "Adam, batch 1, 1.6 MiB");
+    /* a batch of 3: products through the kernels' strips on one thread, Adam's update too */
+    same_for_threads("input x[B, 784]\ninput y[B] : int\nparam W1[784, 512] = he\nparam W2[512, 256] = he\n"
+                     "param W3[256, 10] = xavier\nloss cross_entropy(relu(relu(x @ W1) @ W2) @ W3, y)\n"
+                     "optimizer adam(lr = 1e-3)\n", 3, "Adam, batch 3");
     /* conv2d's gw split between threads: 17 columns must not leave a 1-column share */
     same_for_threads("input x[B, 17, 64, 64]\ninput t[B, 64, 32, 32]\nparam K1[64, 17, 1, 1] = he\n"
                      "loss mse(conv2d(x, K1, stride = 2), t)\noptimizer sgd(lr = 0.1)\n", 4, "conv2d, 17 columns");

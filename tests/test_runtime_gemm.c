@@ -478,6 +478,67 @@ static void test_rows_in_place_same_bits(void **state)
             first_rows_same_bits("A in place", 0, tB, shapes[c][0], 600, shapes[c][1], shapes[c][2], 0.75, 0.5, c);
 }
 
+/* C[:, :N] of op(A) @ B with a row-major B of N columns (a multiple of the vector length,
+ * so the strips of kernel.h) against the same columns of the product with one more column
+ * of B (a partial vector: the tiles), in f32 and f64: the same bits, or a failure naming
+ * the shape. */
+static void strips_case(int tA, int M, int N, int K, double alpha, double beta, uint64_t seed)
+{
+    const int N1 = N + 1, lda = tA ? M : K;
+    size_t na = (size_t)M * K, nb = (size_t)K * N1;
+    double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *b0d = malloc((size_t)K * N * sizeof *b0d);
+    double *cd = malloc((size_t)M * N * sizeof *cd), *c1d = malloc((size_t)M * N1 * sizeof *c1d);
+    float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *b0f = malloc((size_t)K * N * sizeof *b0f);
+    float *cf = malloc((size_t)M * N * sizeof *cf), *c1f = malloc((size_t)M * N1 * sizeof *c1f);
+    bprt_fill_uniform_f64(ad, na, -1, 1, 21, seed);
+    bprt_fill_uniform_f64(bd, nb, -1, 1, 22, seed);
+    for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
+    for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < N; j++) {
+            b0d[(size_t)k * N + j] = bd[(size_t)k * N1 + j];
+            b0f[(size_t)k * N + j] = bf[(size_t)k * N1 + j];
+        }
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N1; j++) {
+            const double c0 = (double)((i * 7 + j) % 9) - 4.5;
+            c1d[(size_t)i * N1 + j] = c0, c1f[(size_t)i * N1 + j] = (float)c0;
+            if (j < N) cd[(size_t)i * N + j] = c0, cf[(size_t)i * N + j] = (float)c0;
+        }
+    bprt_sgemm(tA, 0, M, N, K, (float)alpha, af, lda, b0f, N, (float)beta, cf, N);
+    bprt_sgemm(tA, 0, M, N1, K, (float)alpha, af, lda, bf, N1, (float)beta, c1f, N1);
+    bprt_dgemm(tA, 0, M, N, K, alpha, ad, lda, b0d, N, beta, cd, N);
+    bprt_dgemm(tA, 0, M, N1, K, alpha, ad, lda, bd, N1, beta, c1d, N1);
+    for (int i = 0; i < M; i++)
+        if (memcmp(cf + (size_t)i * N, c1f + (size_t)i * N1, (size_t)N * sizeof *cf) ||
+            memcmp(cd + (size_t)i * N, c1d + (size_t)i * N1, (size_t)N * sizeof *cd))
+            fail_msg("strips: tA %d, %d x %d x %d, beta %g: row %d differs from the tiles' (%d columns)", tA, M, N, K,
+                     beta, i, N1);
+    free(ad), free(bd), free(b0d), free(cd), free(c1d), free(af), free(bf), free(b0f), free(cf), free(c1f);
+}
+
+/* A small batch's products with wide rows go through the kernels' strips (up to 4 rows,
+ * or K up to 8): the same bits as the tiles, under every ISA, for 1 to 4 rows (each row
+ * grouping, strips with a remainder of single vectors, two K blocks), and for the weight
+ * update's shapes (K 1 to 8 against many rows, beta 0 and 1, A transposed or not). */
+static void test_strips_same_bits(void **state)
+{
+    (void)state;
+    static const int shapes[][4] = {
+        {0, 2, 512, 784}, {0, 3, 400, 784}, {1, 4, 96, 300}, {0, 4, 48, 33}, {1, 2, 64, 1100}, /* few rows */
+        {1, 784, 512, 2}, {1, 300, 256, 5}, {0, 100, 160, 8}, {1, 64, 32, 3},              /* short K */
+    };
+    const char *start = bprt_isa();
+    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
+        if (bprt_set_isa(all_isas[s]) != 0)
+            continue;
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+            for (int beta = 0; beta < 2; beta++)
+                strips_case(shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3], beta ? -0.03 : 0.75, beta, c);
+    }
+    assert_int_equal(bprt_set_isa(start), 0);
+}
+
 /* A^T B with few columns is computed transposed on wide tiles from 32 rows of C on, on
  * narrow tiles below: the rows they share come out with the same bits (one K block; beta 0
  * and 1, the weight gradient and the SGD step fused into it), in f32 and f64. */
@@ -519,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_rows_owned_same_bits),
+        cmocka_unit_test(test_strips_same_bits),
         cmocka_unit_test(test_rows_in_place_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
         cmocka_unit_test(test_transposed_product_same_bits),
