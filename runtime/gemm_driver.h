@@ -219,6 +219,7 @@ static void DPREFIX(gemv_owned)(const KTYPE *kr, int nt, int N, int K, const T *
         done[b] = 0;
 #pragma omp parallel num_threads(nt)
     {
+        /* the rows BPRT_SPLIT gives this thread in the update and g @ B^T */
         const int id = omp_get_thread_num(), nth = omp_get_num_threads();
         const int k0 = (int)((long)K * id / nth), k1 = (int)((long)K * (id + 1) / nth);
         for (int b = 0; b < nb; b++) {
@@ -229,6 +230,15 @@ static void DPREFIX(gemv_owned)(const KTYPE *kr, int nt, int N, int K, const T *
             __atomic_store_n(&done[b], id + 1, __ATOMIC_RELEASE);
         }
     }
+}
+
+/* Rows [r0, r1) of the rank-1 product C = (alpha a_i) b (+ beta C) */
+static void DPREFIX(ger_rows)(const KTYPE *kr, int r0, int r1, int N, T alpha, const T *a, ptrdiff_t sa,
+                              const T *b, T beta, T *C, ptrdiff_t ldc)
+{
+    if (beta != 0)
+        DPREFIX(scale)(r1 - r0, N, beta, C + (ptrdiff_t)r0 * ldc, ldc);
+    kr->ger(r1 - r0, N, alpha, a + r0 * sa, sa, b, C + (ptrdiff_t)r0 * ldc, ldc, beta != 0);
 }
 
 /* c[j] = alpha * (B's row j . x) (+ beta c[j]), j in [j0, j1) */
@@ -278,17 +288,8 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
             c[j] = beta == 0 ? alpha * t[j] : alpha * t[j] + beta * c[j];
     } else {
         /* B's rows split as x @ B and its rank-1 update split them (bprt_rows_team) */
-        const int rt = bprt_rows_team((size_t)N * (size_t)K * sizeof(T));
-        if (rt <= 1 || N < rt) {
-            DPREFIX(dots)(kr, 0, N, K, alpha, B, ldb, x, beta, c);
-            return;
-        }
-#pragma omp parallel num_threads(rt)
-        {
-            const int id = omp_get_thread_num(), nth = omp_get_num_threads();
-            DPREFIX(dots)(kr, (int)((long)N * id / nth), (int)((long)N * (id + 1) / nth), K, alpha, B, ldb, x,
-                          beta, c);
-        }
+        BPRT_SPLIT(bprt_rows_team((size_t)N * (size_t)K * sizeof(T)), (size_t)N, lo, hi,
+                   DPREFIX(dots)(kr, (int)lo, (int)hi, K, alpha, B, ldb, x, beta, c));
     }
 }
 
@@ -393,21 +394,8 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            (whose rounding differs: alpha a_i first here); on one thread, or for a C of
            GEMV_OWN_MIN_BYTES or more split by rows as x @ C split them (gemv_owned) */
         const ptrdiff_t sa = transA ? 1 : lda;
-        const int rt = bprt_rows_team((size_t)M * (size_t)N * sizeof(T));
-        if (rt > 1 && M >= rt) { /* rows split as x @ B split them (gemv_owned) */
-#pragma omp parallel num_threads(rt)
-            {
-                const int id = omp_get_thread_num(), nth = omp_get_num_threads();
-                const int r0 = (int)((long)M * id / nth), r1 = (int)((long)M * (id + 1) / nth);
-                if (beta != 0)
-                    DPREFIX(scale)(r1 - r0, N, beta, C + (ptrdiff_t)r0 * ldc, ldc);
-                kr->ger(r1 - r0, N, alpha, A + r0 * sa, sa, B, C + (ptrdiff_t)r0 * ldc, ldc, beta != 0);
-            }
-            return 0;
-        }
-        if (beta != 0)
-            DPREFIX(scale)(M, N, beta, C, ldc);
-        kr->ger(M, N, alpha, A, sa, B, C, ldc, beta != 0);
+        BPRT_SPLIT(bprt_rows_team((size_t)M * (size_t)N * sizeof(T)), (size_t)M, lo, hi,
+                   DPREFIX(ger_rows)(kr, (int)lo, (int)hi, N, alpha, A, sa, B, beta, C, ldc));
         return 0;
     }
     if (!transB && (M <= BPRT_SMALL_BATCH || K <= BPRT_SMALL_BATCH) && N % kr->vl == 0 &&
