@@ -335,7 +335,7 @@ int bprt_rows_team(size_t bytes)
 
 int bprt_gemm_threads(int M, int N, int K)
 {
-    if (M <= 1 || N <= 1 || K <= 0 || omp_in_parallel() || M <= BPRT_SMALL_BATCH || K <= BPRT_SMALL_BATCH)
+    if (M <= 1 || N <= 1 || K <= 0 || omp_in_parallel())
         return 1;
     const BprtKernelF32 *kr = KERNEL_FOR(kernels_f32, kernels_f32_narrow, N);
     int nt = gemm_team((M + kr->mr - 1) / kr->mr, (N + kr->nr - 1) / kr->nr, M, N, K);

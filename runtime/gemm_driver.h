@@ -76,6 +76,15 @@ static inline int DPREFIX(panel_start)(int p, int n, int np)
     return (int)((long)p * n / np);
 }
 
+/* The length of the blocks K is cut into: equal blocks of at most KC_MAX_BYTES (the last
+ * may be shorter), no thin remainder. Every path that keeps the tiles' bits sums over these. */
+static inline int DPREFIX(kc_block)(int K)
+{
+    const int kc_limit = (int)(KC_MAX_BYTES / sizeof(T));
+    const int kblocks = (K + kc_limit - 1) / kc_limit;
+    return (K + kblocks - 1) / kblocks;
+}
+
 /* Packs A[i0 : i0+mc, p0 : p0+kc] (stored row-major, not transposed) into np micro-panels
  * Ap[p][k*mr + i] of balanced heights. */
 static void DPREFIX(pack_a)(const KTYPE *kr, const T *A, ptrdiff_t lda, int i0, int mc, int np,
@@ -121,9 +130,7 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
                             ptrdiff_t ldc, const DPREFIX(Ep) *ep, int m0, int n0)
 {
     const int mr = kr->mr, nr = kr->nr;
-    const int kc_limit = (int)(KC_MAX_BYTES / sizeof(T));
-    int kblocks = (K + kc_limit - 1) / kc_limit;
-    int kc_max = (K + kblocks - 1) / kblocks;
+    int kc_max = DPREFIX(kc_block)(K);
     int mc_max = (int)(MC_MAX_BYTES / sizeof(T) / (size_t)kc_max) / mr * mr;
     if (mc_max < mr)
         mc_max = mr;
@@ -403,8 +410,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         /* a small batch's x @ W (few rows) or its weight update (short K): strips of wide
            rows (kernel.h) on one thread, over the K blocks the tiles would use, so the same
            bits; the forward and the update of a W on the same core */
-        const int kc_limit = (int)(KC_MAX_BYTES / sizeof(T));
-        const int kblocks = (K + kc_limit - 1) / kc_limit, kc_max = (K + kblocks - 1) / kblocks;
+        const int kc_max = DPREFIX(kc_block)(K);
         const ptrdiff_t si = transA ? 1 : lda, sk = transA ? lda : 1;
         for (int pc = 0; pc < K; pc += kc_max)
             kr->strips(M, N, K - pc < kc_max ? K - pc : kc_max, A + pc * sk, si, sk, B + (ptrdiff_t)pc * ldb,
