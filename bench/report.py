@@ -117,8 +117,13 @@ def main():
             for j in ("bpc-tcc", "bpc-cc"):
                 if tm and one.get((t, j)):
                     s = tm / one[(t, j)]
+                    rs = [x for (model, _, tt, tool, b), v in ratio.items() if model == name and tt == t and tool == j
+                          for x in v]
+                    gr = (f"; grad/fwd {med(rs):.2f} [{NEED_GRAD}] "
+                          + mark(med(rs) <= NEED_GRAD, f"{name} {t}T {j} grad/fwd {med(rs):.2f}")) if rs else ""
                     print(f"{name}, Adam, batch {batch}, {t} thread{'s' if t > 1 else ''}: torch {tm:.2f} ms, {j} "
-                          f"{one[(t, j)]:.2f} ms: {s:.2f}x [>= {NEED_CNN}x] {mark(s >= NEED_CNN, f'{name} {t}T {j} {s:.2f}x')}")
+                          f"{one[(t, j)]:.2f} ms: {s:.2f}x [>= {NEED_CNN}x] {mark(s >= NEED_CNN, f'{name} {t}T {j} {s:.2f}x')}"
+                          + gr)
     if "bpc" in rss and "torch" in rss:
         s = rss["bpc"] / rss["torch"]
         print(f"peak RSS, fashion_mlp 1 epoch: bpc train {rss['bpc'] / 1024:.0f} MB, PyTorch {rss['torch'] / 1024:.0f} MB: "
