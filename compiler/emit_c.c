@@ -38,6 +38,7 @@ typedef struct E {
     char *computed_early; /* per node: 1 if a GEMM's epilogue or its loss's pass computes it (not emitted on its own) */
     int *hoisted;      /* per node: the GEMM before which it is emitted (a product its epilogue passed), or -1 */
     int *ce_grad;      /* per CROSS_ENTROPY node: its gradient node computed in the same pass, or -1 */
+    int *ep_sum;       /* per MATMUL node with an epilogue: the sum over axis 0 of the epilogue's result made in the same call, or -1 */
 } E;
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
@@ -834,6 +835,44 @@ static int products_hoist_before(const E *e, int i, int u, const int *bet, int n
     return 1;
 }
 
+/* Can the GEMM i, whose epilogue computes u, also make s, the sum of u over its first axis
+ * (in the order bprt_sum_axis adds: u's rows as the GEMM's M rows, P = M / u's first extent
+ * apart)? s must come after u, read only u, and have storage of its own. */
+static int ep_sum_ok(const E *e, int i, int u, int s) {
+    const Graph *g = e->g;
+    const Node *m = &g->nodes[i], *un = &g->nodes[u], *sn = &g->nodes[s];
+    if (sn->op != OP_SUM || sn->in[0] != u || s < u || sn->axis != 0 || un->shape.rank < 2 ||
+        un->dtype == DT_INT || m->bsum)
+        return 0;
+    MatmulRun r;
+    matmul_run(g, m, &r);
+    if (!r.single) return 0;
+    char o[96], p[96];
+    ptr(e, s, o, sizeof o);
+    return strcmp(o, ptr(e, u, p, sizeof p)) != 0 && strcmp(o, ptr(e, i, p, sizeof p)) != 0;
+}
+
+/* May the product x, emitted between a GEMM and the sum s of its epilogue's result u, run
+ * after s is made: it does not write u's storage (checked here), nor read or write s's
+ * (ep_sum_passed, once s is known)? */
+static int ep_sum_passes(const E *e, int u, int x) {
+    char o[96], p[96];
+    return strcmp(ptr(e, x, o, sizeof o), ptr(e, u, p, sizeof p)) != 0;
+}
+
+static int ep_sum_passed(const E *e, int i, int s) {
+    const Graph *g = e->g;
+    char y[96], p[96];
+    ptr(e, s, y, sizeof y);
+    for (int x = next_emitted(e, i); x < s; x = next_emitted(e, x)) {
+        const Node *xn = &g->nodes[x];
+        if (!strcmp(y, ptr(e, x, p, sizeof p)) || !strcmp(y, ptr(e, xn->in[0], p, sizeof p)) ||
+            !strcmp(y, ptr(e, xn->in[1], p, sizeof p)))
+            return 0;
+    }
+    return 1;
+}
+
 /* Pairs each GEMM with the node it can compute as an epilogue (emission order is node
  * order): the next node emitted, or the next after up to four other products (a weight
  * gradient's GEMM between an input gradient's and the activation derivative that reads
@@ -867,6 +906,22 @@ static void plan_epilogues(E *e) {
             }
             if (op_info[g->nodes[u].op].kind != OK_MATMUL || nb == MAXB) break;
             bet[nb++] = u;
+        }
+    }
+    /* a bias's gradient: the sum over the first axis of a GEMM epilogue's result, the next
+       node emitted after the GEMM, is added up by the GEMM's threads on each finished block
+       (bprt_?gemm_ew_sum), not by a pass of its own over the result */
+    e->ep_sum = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    for (int i = 0; i < g->n; i++) {
+        e->ep_sum[i] = -1;
+        const int u = e->epilogue[i];
+        if (u < 0 || op_info[g->nodes[i].op].kind != OK_MATMUL) continue;
+        int s = next_emitted(e, i), nb = 0;
+        while (s < g->n && nb < 4 && op_info[g->nodes[s].op].kind == OK_MATMUL && ep_sum_passes(e, u, s))
+            s = next_emitted(e, s), nb++; /* a weight gradient's GEMM, emitted between them */
+        if (s < g->n && ep_sum_ok(e, i, u, s) && ep_sum_passed(e, i, s)) {
+            e->ep_sum[i] = s;
+            e->computed_early[s] = 1;
         }
     }
     for (int i = 0; i < g->n; i++) { /* layers: the next node emitted, if it qualifies */
@@ -930,6 +985,20 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
         else fprintf(e->out, "%s0", l ? ", " : "");
     }
     fprintf(e->out, "%s};\n", nl ? "" : "0");
+    const int s = e->ep_sum ? e->ep_sum[id] : -1;
+    if (s >= 0) { /* and the sum over the first axis: rows P = M / (that extent) apart */
+        char y[96], P[256], sh[256];
+        ptr(e, s, y, sizeof y);
+        dims_c(g, &un->shape, 1, un->shape.rank - 1, P, sizeof P);
+        fprintf(e->out, "        /* %%%d = %ssum %s, over each finished block's rows */\n", s,
+                g->nodes[s].adjoint ? "adjoint " : "", shape_str(&g->nodes[s].shape, &g->syms, sh, sizeof sh));
+        fprintf(e->out,
+                "        %s_ew_sum(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, c_, %d, k_, l_, %d, ld_, v_, %s, %s, %s, "
+                "%s);\n    }\n",
+                e->o->f64 ? "bprt_dgemm" : "bprt_sgemm", n->ta, n->tb, q->M, q->N, q->K, q->pa, q->lda, q->pb, q->ldb,
+                cout, q->N, ncode, nl, out, q->N, y, P);
+        return;
+    }
     fprintf(e->out,
             "        %s_ew(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, c_, %d, k_, l_, %d, ld_, v_, %s, %s);\n    }\n",
             e->o->f64 ? "bprt_dgemm" : "bprt_sgemm", n->ta, n->tb, q->M, q->N, q->K, q->pa, q->lda, q->pb, q->ldb,
@@ -1710,6 +1779,16 @@ static const char *runtime_decls =
     "                   const double *B, int ldb, double beta, double *C, int ldc, const int32_t *code,\n"
     "                   int ncode, const double *konst, const double *const *leaf, int nleaf,\n"
     "                   const ptrdiff_t *ld, const unsigned char *vec, double *out, ptrdiff_t ldo);\n"
+    "void bprt_sgemm_ew_sum(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,\n"
+    "                       const float *B, int ldb, float beta, float *C, int ldc, const int32_t *code,\n"
+    "                       int ncode, const double *konst, const float *const *leaf, int nleaf,\n"
+    "                       const ptrdiff_t *ld, const unsigned char *vec, float *out, ptrdiff_t ldo, float *y,\n"
+    "                       size_t P);\n"
+    "void bprt_dgemm_ew_sum(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,\n"
+    "                       const double *B, int ldb, double beta, double *C, int ldc, const int32_t *code,\n"
+    "                       int ncode, const double *konst, const double *const *leaf, int nleaf,\n"
+    "                       const ptrdiff_t *ld, const unsigned char *vec, double *out, ptrdiff_t ldo, double *y,\n"
+    "                       size_t P);\n"
     "void bprt_sgemm_batch(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,\n"
     "                      const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,\n"
     "                      const size_t *sa, const size_t *sb, const size_t *sc, int sum);\n"

@@ -76,6 +76,8 @@ static const struct {
     {"bprt_transpose_f64", (void *)bprt_transpose_f64},
     {"bprt_sgemm_ew", (void *)bprt_sgemm_ew},
     {"bprt_dgemm_ew", (void *)bprt_dgemm_ew},
+    {"bprt_sgemm_ew_sum", (void *)bprt_sgemm_ew_sum},
+    {"bprt_dgemm_ew_sum", (void *)bprt_dgemm_ew_sum},
     {"bprt_ew_f32", (void *)bprt_ew_f32},
     {"bprt_ew_f64", (void *)bprt_ew_f64},
 #define LAYER_SYMS(S)                                                                              \

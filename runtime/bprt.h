@@ -41,6 +41,22 @@ void bprt_dgemm_ew(int transA, int transB, int M, int N, int K, double alpha, co
                    const double *B, int ldb, double beta, double *C, int ldc, const int32_t *code,
                    int ncode, const double *konst, const double *const *leaf, int nleaf,
                    const ptrdiff_t *ld, const unsigned char *vec, double *out, ptrdiff_t ldo);
+/* ... and out's rows summed into y, P rows apart: y[t*N + j] = the sum over b of
+ * out[b*P + t, j], b = 0 .. M/P - 1, exactly bprt_sum_axis(out, 1, M / P, P * N, y) (in
+ * double, b in order, rounded once): a layer's bias gradient, added up on each finished
+ * block while it is in cache when the product's threads split C by columns (else by that
+ * pass afterwards; the same values). P divides M and ldo == N (out's rows contiguous); y
+ * overlaps none of the operands, leaves or out. */
+void bprt_sgemm_ew_sum(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc, const int32_t *code,
+                       int ncode, const double *konst, const float *const *leaf, int nleaf,
+                       const ptrdiff_t *ld, const unsigned char *vec, float *out, ptrdiff_t ldo, float *y,
+                       size_t P);
+void bprt_dgemm_ew_sum(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
+                       const double *B, int ldb, double beta, double *C, int ldc, const int32_t *code,
+                       int ncode, const double *konst, const double *const *leaf, int nleaf,
+                       const ptrdiff_t *ld, const unsigned char *vec, double *out, ptrdiff_t ldo, double *y,
+                       size_t P);
 
 /* A batch of them (gemm_batch.c): over batch axes f < rank of extents dims[f], the
  * operands and C advance by sa[f], sb[f], sc[f] elements (0: broadcast); the axes in the

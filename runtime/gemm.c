@@ -102,7 +102,7 @@
  * two, 256 x 10 x 256 took 8.6 us against 6.7 (A^T B) and 10.5 against 7.1 (rowdot) */
 #define GEMM_NARROW_MIN_FLOPS_THREADS 4e6
 
-enum { SCRATCH_SLOTS = 4 };
+enum { SCRATCH_SLOTS = 5 };
 static _Thread_local struct {
     void *p;
     size_t cap;
@@ -314,6 +314,8 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define KNARROW kernels_f32_narrow
 #define FN bprt_sgemm
 #define FNEW bprt_sgemm_ew
+#define FNSUM bprt_sgemm_ew_sum
+#define SUMAXIS bprt_sum_axis_f32
 #define EWROWS bprt_ew_rows_f32
 #define DPREFIX(x) sgemm_##x
 #include "gemm_driver.h"
@@ -324,6 +326,8 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define KNARROW kernels_f64_narrow
 #define FN bprt_dgemm
 #define FNEW bprt_dgemm_ew
+#define FNSUM bprt_dgemm_ew_sum
+#define SUMAXIS bprt_sum_axis_f64
 #define EWROWS bprt_ew_rows_f64
 #define DPREFIX(x) dgemm_##x
 #include "gemm_driver.h"

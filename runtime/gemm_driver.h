@@ -55,7 +55,27 @@ typedef struct DPREFIX(Ep) {
     const unsigned char *vec;
     T *out;
     ptrdiff_t ldo;
+    /* bprt_?gemm_ew_sum: out's rows summed as they are finished, acc[(i % P) * n + j] += out[i, j]
+       (n = N), in double; NULL when not summing. A split of the rows between threads sets
+       *unordered and does not add (the rows of a column would not arrive in order). */
+    double *acc;
+    size_t P;
+    int n;
+    int *unordered;
 } DPREFIX(Ep);
+
+/* acc[(i % P) * n + j] += out[i * ldo + j] over rows [i0, i1) x columns [j0, j1), the rows in
+   order (the sums bprt_sum_axis makes, element by element) */
+BPRT_CLONES static void DPREFIX(ep_sum)(const T *out, ptrdiff_t ldo, double *acc, size_t P, int n, int i0,
+                                        int i1, int j0, int j1)
+{
+    for (int i = i0; i < i1; i++) {
+        const T *o = out + (ptrdiff_t)i * ldo;
+        double *a = acc + (size_t)i % P * (size_t)n;
+        for (int j = j0; j < j1; j++)
+            a[j] += (double)o[j];
+    }
+}
 
 /* The epilogue over rows [i0, i1) x columns [j0, j1) of C (absolute coordinates). */
 static void DPREFIX(ep_run)(const DPREFIX(Ep) *ep, int i0, int i1, int j0, int j1)
@@ -67,6 +87,19 @@ static void DPREFIX(ep_run)(const DPREFIX(Ep) *ep, int i0, int i1, int j0, int j
         lv[k] = ep->leaf[k] ? ep->leaf[k] + (ptrdiff_t)i0 * ep->ld[k] + (ep->vec[k] ? j0 : 0) : NULL;
     EWROWS(ep->code, ep->ncode, ep->konst, lv, ep->nleaf, ep->ld, ep->vec, (size_t)(i1 - i0),
            (size_t)(j1 - j0), ep->out + (ptrdiff_t)i0 * ep->ldo + j0, ep->ldo);
+    if (ep->acc)
+        DPREFIX(ep_sum)(ep->out, ep->ldo, ep->acc, ep->P, ep->n, i0, i1, j0, j1);
+}
+
+/* The epilogue for threads that split C's rows: without the row sums (unordered). */
+static const DPREFIX(Ep) *DPREFIX(ep_rows_split)(const DPREFIX(Ep) *ep, DPREFIX(Ep) *copy)
+{
+    if (!ep || !ep->acc)
+        return ep;
+    *copy = *ep;
+    copy->acc = NULL;
+    __atomic_store_n(ep->unordered, 1, __ATOMIC_RELAXED); /* each thread of the split may */
+    return copy;
 }
 
 /* Row r0 of panel p when n rows are cut into np panels of at most mr rows, as evenly as
@@ -361,6 +394,8 @@ static void DPREFIX(rowdots)(const KTYPE *kr, int nt, int tB, int M, int N, int 
         DPREFIX(ep_run)(ep, 0, M, 0, N);
         return;
     }
+    DPREFIX(Ep) ep_copy;
+    ep = DPREFIX(ep_rows_split)(ep, &ep_copy);
 #pragma omp parallel num_threads(nt)
     {
         int nth = omp_get_num_threads(), id = omp_get_thread_num();
@@ -471,6 +506,8 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         int nth = omp_get_num_threads(), id = omp_get_thread_num();
         int tm, tn;
         grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, transA || GEMM_ROWS_A(M, transB), nth, &tm, &tn);
+        DPREFIX(Ep) ep_copy;
+        const DPREFIX(Ep) *ept = tm > 1 ? DPREFIX(ep_rows_split)(ep, &ep_copy) : ep;
         int pm = id / tn, pn = id % tn;
         int m0 = (int)((long)tiles_m * pm / tm) * kr->mr;
         int m1 = (int)((long)tiles_m * (pm + 1) / tm) * kr->mr;
@@ -484,7 +521,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
             const T *a = transA ? A + m0 : A + (ptrdiff_t)m0 * lda;
             const T *b = transB ? B + (ptrdiff_t)n0 * ldb : B + n0;
             DPREFIX(serial)(kr, transA, transB, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb,
-                            beta, C + (ptrdiff_t)m0 * ldc + n0, ldc, ep, m0, n0);
+                            beta, C + (ptrdiff_t)m0 * ldc + n0, ldc, ept, m0, n0);
         }
     }
     return 1;
@@ -503,9 +540,32 @@ void FNEW(int transA, int transB, int M, int N, int K, T alpha, const T *A, int 
 {
     if (nleaf > BPRT_EW_MAX_LEAVES)
         abort(); /* the compiler emits at most that many */
-    const DPREFIX(Ep) ep = {code, ncode, nleaf, konst, leaf, ld, vec, out, ldo};
+    const DPREFIX(Ep) ep = {code, ncode, nleaf, konst, leaf, ld, vec, out, ldo, NULL, 1, N, NULL};
     if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep))
         DPREFIX(ep_run)(&ep, 0, M, 0, N);
+}
+
+void FNSUM(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
+           int ldb, T beta, T *C, int ldc, const int32_t *code, int ncode, const double *konst,
+           const T *const *leaf, int nleaf, const ptrdiff_t *ld, const unsigned char *vec, T *out,
+           ptrdiff_t ldo, T *y, size_t P)
+{
+    if (nleaf > BPRT_EW_MAX_LEAVES || P == 0 || M < 0 || N < 0 || (size_t)M % P != 0 || ldo != N)
+        abort(); /* the compiler emits none of these */
+    const size_t n = P * (size_t)N;
+    double *acc = scratch(4, n * sizeof(double) + 1);
+    if (!acc)
+        abort(); /* out of memory for one row of sums */
+    memset(acc, 0, n * sizeof(double));
+    int unordered = 0;
+    const DPREFIX(Ep) ep = {code, ncode, nleaf, konst, leaf, ld, vec, out, ldo, acc, P, N, &unordered};
+    if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep))
+        DPREFIX(ep_run)(&ep, 0, M, 0, N);
+    if (unordered) /* the rows were split between threads: the pass over out */
+        SUMAXIS(out, 1, (size_t)M / P, n, y);
+    else
+        for (size_t i = 0; i < n; i++)
+            y[i] = (T)acc[i];
 }
 
 #undef T
@@ -514,5 +574,7 @@ void FNEW(int transA, int transB, int M, int N, int K, T alpha, const T *A, int 
 #undef KNARROW
 #undef FN
 #undef FNEW
+#undef FNSUM
+#undef SUMAXIS
 #undef EWROWS
 #undef DPREFIX

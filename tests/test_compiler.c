@@ -332,7 +332,12 @@ static void test_gemm_epilogues(void **state) {
     assert_true(count(c, "= relu, on each finished block of the product") >= 3); /* forward, grad, step */
     /* grad (moved past the weight gradient's GEMM between them) and step */
     assert_true(count(c, "= adjoint mul, on each finished block of the product") >= 2);
-    assert_int_equal(count(c, "bprt_sgemm_ew("), count(c, "on each finished block of the product"));
+    assert_int_equal(count(c, "bprt_sgemm_ew(") + count(c, "bprt_sgemm_ew_sum("),
+                     count(c, "on each finished block of the product"));
+    /* b1's gradient, the sum over the batch of the relu's derivative's result, made by that
+       GEMM too (grad and step), in place of a bprt_sum_axis pass over it */
+    assert_true(count(c, "= adjoint sum [16], over each finished block's rows") >= 2);
+    assert_int_equal(count(c, "bprt_sgemm_ew_sum("), count(c, "over each finished block's rows"));
     /* the loss and its gradient in one pass (grad, step; not in forward, which has no loss) */
     assert_true(count(c, "= adjoint ce_grad, in the same pass") >= 2);
     assert_int_equal(count(c, "bprt_cross_entropy_grad_f32("), count(c, "in the same pass"));
@@ -350,6 +355,7 @@ static void test_gemm_epilogues(void **state) {
     free(h);
     char *sa = compiled_text(src, 1, TEXT_C_STANDALONE);
     assert_int_equal(count(sa, "on each finished block"), 0);
+    assert_int_equal(count(sa, "over each finished block's rows"), 0);
     assert_true(count(sa, "= relu [") >= 3);
     free(sa);
 }

@@ -355,6 +355,78 @@ static void test_gemm_epilogue(void **state)
     bprt_set_threads(threads);
 }
 
+/* bprt_?gemm_ew_sum: the epilogue's result (relu(C) * X) and its rows summed P apart, against
+ * bprt_?gemm_ew then bprt_sum_axis: the same bits on 1, 2 and 3 threads, on every path of
+ * the driver (a split by columns sums as it goes, a split by rows falls back to the pass),
+ * transposed operands, P > 1 (a [B, T, N] result summed over B), M == 0. */
+static const int32_t eps_code[] = {BPRT_EW_LEAF, 0, BPRT_EW_RELU, BPRT_EW_LEAF, 1, BPRT_EW_MUL};
+enum { EPS_NCODE = sizeof eps_code / sizeof eps_code[0] };
+
+#define EPS_CASE(T, SUF, SUM)                                                                       \
+    static void eps_case_##SUF(int M, int N, int K, int tA, int tB, size_t P)                       \
+    {                                                                                              \
+        size_t na = (size_t)M * K + 1, nb = (size_t)K * N + 1, nc = (size_t)M * N + 1;             \
+        T *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);   \
+        T *X = malloc(nc * sizeof *X), *R = malloc(nc * sizeof *R), *O = malloc(nc * sizeof *O);   \
+        T *y = malloc((P * N + 1) * sizeof *y), *want = malloc((P * N + 1) * sizeof *want);        \
+        double tmp[4096];                                                                          \
+        for (size_t i = 0; i < na || i < nb || i < nc; i += 4096) {                                \
+            bprt_fill_uniform_f64(tmp, 4096, -1, 1, 17, i);                                        \
+            for (size_t k = 0; k < 4096; k++) {                                                    \
+                if (i + k < na) A[i + k] = (T)tmp[k];                                              \
+                if (i + k < nb) B[i + k] = (T)tmp[(k + 7) % 4096];                                 \
+                if (i + k < nc) X[i + k] = (T)tmp[(k + 13) % 4096] * (T)3;                         \
+            }                                                                                      \
+        }                                                                                          \
+        const double konst[1] = {0};                                                               \
+        const unsigned char vec[2] = {1, 1};                                                       \
+        const ptrdiff_t ld[2] = {N, N};                                                            \
+        const int lda = tA ? M : K, ldb = tB ? K : N;                                              \
+        const T *lr[2] = {C, X};                                                                   \
+        bprt_##SUF##gemm_ew(tA, tB, M, N, K, (T)1, A, lda, B, ldb, (T)0, C, N, eps_code, EPS_NCODE, \
+                            konst, lr, 2, ld, vec, R, N);                                          \
+        SUM(R, 1, (size_t)M / P, P * (size_t)N, want);                                             \
+        for (size_t i = 0; i < P * (size_t)N; i++) y[i] = (T)NAN;                                  \
+        bprt_##SUF##gemm_ew_sum(tA, tB, M, N, K, (T)1, A, lda, B, ldb, (T)0, C, N, eps_code, EPS_NCODE, \
+                                konst, lr, 2, ld, vec, O, N, y, P);                                \
+        for (size_t i = 0; i < (size_t)M * N; i++)                                                 \
+            if (memcmp(&O[i], &R[i], sizeof(T)) != 0)                                              \
+                fail_msg(#SUF "gemm_ew_sum M=%d N=%d K=%d tA=%d tB=%d P=%zu on %d threads: element %zu = %.9g, want %.9g", \
+                         M, N, K, tA, tB, P, bprt_threads(), i, (double)O[i], (double)R[i]);       \
+        for (size_t i = 0; i < P * (size_t)N; i++)                                                 \
+            if (memcmp(&y[i], &want[i], sizeof(T)) != 0)                                           \
+                fail_msg(#SUF "gemm_ew_sum M=%d N=%d K=%d tA=%d tB=%d P=%zu on %d threads: sum %zu = %.17g, want %.17g", \
+                         M, N, K, tA, tB, P, bprt_threads(), i, (double)y[i], (double)want[i]);    \
+        free(A), free(B), free(C), free(X), free(R), free(O), free(y), free(want);                \
+    }
+EPS_CASE(float, s, bprt_sum_axis_f32)
+EPS_CASE(double, d, bprt_sum_axis_f64)
+
+static void test_gemm_epilogue_sum(void **state)
+{
+    (void)state;
+    static const int shapes[][6] = {
+        {256, 256, 10, 0, 1, 1},  {256, 512, 256, 0, 1, 1}, /* input gradients g @ W^T */
+        {64, 512, 256, 0, 1, 1},                            /* computed transposed */
+        {2048, 128, 512, 0, 0, 64}, {520, 70, 96, 1, 0, 5}, /* tall: split by rows on 3 */
+        {130, 90, 1100, 0, 0, 2},                           /* three K blocks */
+        {256, 10, 256, 0, 0, 2},  {33, 7, 5, 1, 0, 1},      /* narrow: rowdot, tiles */
+        {1, 37, 29, 0, 0, 1},     {33, 1, 29, 1, 0, 3},     /* M == 1, N == 1 */
+        {64, 50, 1, 1, 0, 4},     {9, 11, 0, 0, 0, 3},      /* K == 1 (rank 1), K == 0 */
+        {3, 64, 40, 0, 0, 1},     {0, 16, 8, 0, 0, 1},      /* a batch of 3 (strips), M == 0 */
+    };
+    const int threads = bprt_threads();
+    for (int nt = 1; nt <= 3; nt++) {
+        bprt_set_threads(nt);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            const int *c = shapes[i];
+            eps_case_s(c[0], c[1], c[2], c[3], c[4], (size_t)c[5]);
+            eps_case_d(c[0], c[1], c[2], c[3], c[4], (size_t)c[5]);
+        }
+    }
+    bprt_set_threads(threads);
+}
+
 /* The same bits on 1, 2 and 3 threads (splits by rows, by columns, or both): every element
  * is summed over the same K blocks in the same order. Shapes of a layer's forward, weight-
  * and input-gradient products, with beta != 0 and several K and row blocks. */
@@ -578,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_narrow_rowdot),
         cmocka_unit_test(test_batched_sums),
         cmocka_unit_test(test_gemm_epilogue),
+        cmocka_unit_test(test_gemm_epilogue_sum),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_rows_owned_same_bits),
         cmocka_unit_test(test_strips_same_bits),
