@@ -477,6 +477,35 @@ static void test_maxabs(void **state) {
             if (bprt_maxabs_f32(f, (size_t)n) != INFINITY || bprt_maxabs_f64(d, (size_t)n) != INFINITY)
                 fail_msg("n %d: a NaN at %d not reported", n, at);
         }
+    /* past MAXABS_PAR_MIN the threads take shares: the same answer on 1, 2 and 3 threads
+       wherever the largest element, an infinity or a NaN sits (either thread's share, the
+       boundary, the last element) */
+    enum { BIG = 200003 };
+    float *bf = malloc(BIG * sizeof *bf);
+    double *bd = malloc(BIG * sizeof *bd);
+    assert_non_null(bf);
+    assert_non_null(bd);
+    const int threads = bprt_threads();
+    const size_t spots[] = {0, 1, BIG / 3, BIG / 2 - 1, BIG / 2, BIG / 2 + 1, 2 * (BIG / 3) + 1, BIG - 1};
+    for (int nt = 1; nt <= 3; nt++) {
+        bprt_set_threads(nt);
+        for (size_t k = 0; k < sizeof spots / sizeof spots[0]; k++) {
+            const size_t at = spots[k];
+            for (size_t i = 0; i < BIG; i++) bf[i] = (float)(bd[i] = (i % 3 ? -0.25 : 0.5) * (double)(i % 7) / 7);
+            bf[at] = -3.5f, bd[at] = -3.5;
+            if (bprt_maxabs_f32(bf, BIG) != 3.5 || bprt_maxabs_f64(bd, BIG) != 3.5)
+                fail_msg("%d threads: max |x| at %zu of %d not found", nt, at, (int)BIG);
+            bf[at] = -INFINITY, bd[at] = INFINITY;
+            if (bprt_maxabs_f32(bf, BIG) != INFINITY || bprt_maxabs_f64(bd, BIG) != INFINITY)
+                fail_msg("%d threads: an infinity at %zu not reported", nt, at);
+            bf[at] = NAN, bd[at] = NAN;
+            if (bprt_maxabs_f32(bf, BIG) != INFINITY || bprt_maxabs_f64(bd, BIG) != INFINITY)
+                fail_msg("%d threads: a NaN at %zu not reported", nt, at);
+        }
+    }
+    bprt_set_threads(threads);
+    free(bf);
+    free(bd);
 }
 
 int main(void) {
