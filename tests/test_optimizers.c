@@ -480,7 +480,7 @@ static void test_maxabs(void **state) {
     /* past MAXABS_PAR_MIN the threads take shares: the same answer on 1, 2 and 3 threads
        wherever the largest element, an infinity or a NaN sits (either thread's share, the
        boundary, the last element) */
-    enum { BIG = 200003 };
+    enum { BIG = 300007 }; /* past MAXABS_PAR_MIN (2^18) */
     float *bf = malloc(BIG * sizeof *bf);
     double *bd = malloc(BIG * sizeof *bd);
     assert_non_null(bf);
