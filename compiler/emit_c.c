@@ -852,25 +852,12 @@ static int ep_sum_ok(const E *e, int i, int u, int s) {
     return strcmp(o, ptr(e, u, p, sizeof p)) != 0 && strcmp(o, ptr(e, i, p, sizeof p)) != 0;
 }
 
-/* May the product x, emitted between a GEMM and the sum s of its epilogue's result u, run
- * after s is made: it does not write u's storage (checked here), nor read or write s's
- * (ep_sum_passed, once s is known)? */
+/* May the product x, emitted between a GEMM and the sum of its epilogue's result u, run
+ * after that sum is made: does it not write u's storage? (Nor may it read or write the
+ * sum's: epilogue_moves_past, once the sum is known.) */
 static int ep_sum_passes(const E *e, int u, int x) {
     char o[96], p[96];
     return strcmp(ptr(e, x, o, sizeof o), ptr(e, u, p, sizeof p)) != 0;
-}
-
-static int ep_sum_passed(const E *e, int i, int s) {
-    const Graph *g = e->g;
-    char y[96], p[96];
-    ptr(e, s, y, sizeof y);
-    for (int x = next_emitted(e, i); x < s; x = next_emitted(e, x)) {
-        const Node *xn = &g->nodes[x];
-        if (!strcmp(y, ptr(e, x, p, sizeof p)) || !strcmp(y, ptr(e, xn->in[0], p, sizeof p)) ||
-            !strcmp(y, ptr(e, xn->in[1], p, sizeof p)))
-            return 0;
-    }
-    return 1;
 }
 
 /* Pairs each GEMM with the node it can compute as an epilogue (emission order is node
@@ -916,10 +903,10 @@ static void plan_epilogues(E *e) {
         e->ep_sum[i] = -1;
         const int u = e->epilogue[i];
         if (u < 0 || op_info[g->nodes[i].op].kind != OK_MATMUL) continue;
-        int s = next_emitted(e, i), nb = 0;
-        while (s < g->n && nb < 4 && op_info[g->nodes[s].op].kind == OK_MATMUL && ep_sum_passes(e, u, s))
-            s = next_emitted(e, s), nb++; /* a weight gradient's GEMM, emitted between them */
-        if (s < g->n && ep_sum_ok(e, i, u, s) && ep_sum_passed(e, i, s)) {
+        int bet[MAXB], nb = 0, s = next_emitted(e, i);
+        while (s < g->n && nb < MAXB && op_info[g->nodes[s].op].kind == OK_MATMUL && ep_sum_passes(e, u, s))
+            bet[nb++] = s, s = next_emitted(e, s); /* a weight gradient's GEMM, emitted between them */
+        if (s < g->n && ep_sum_ok(e, i, u, s) && epilogue_moves_past(e, s, bet, nb)) {
             e->ep_sum[i] = s;
             e->computed_early[s] = 1;
         }
@@ -986,23 +973,19 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
     }
     fprintf(e->out, "%s};\n", nl ? "" : "0");
     const int s = e->ep_sum ? e->ep_sum[id] : -1;
-    if (s >= 0) { /* and the sum over the first axis: rows P = M / (that extent) apart */
+    char sum[400] = ""; /* and the sum over the first axis: rows P = M / (that extent) apart */
+    if (s >= 0) {
         char y[96], P[256], sh[256];
         ptr(e, s, y, sizeof y);
         dims_c(g, &un->shape, 1, un->shape.rank - 1, P, sizeof P);
         fprintf(e->out, "        /* %%%d = %ssum %s, over each finished block's rows */\n", s,
                 g->nodes[s].adjoint ? "adjoint " : "", shape_str(&g->nodes[s].shape, &g->syms, sh, sizeof sh));
-        fprintf(e->out,
-                "        %s_ew_sum(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, c_, %d, k_, l_, %d, ld_, v_, %s, %s, %s, "
-                "%s);\n    }\n",
-                e->o->f64 ? "bprt_dgemm" : "bprt_sgemm", n->ta, n->tb, q->M, q->N, q->K, q->pa, q->lda, q->pb, q->ldb,
-                cout, q->N, ncode, nl, out, q->N, y, P);
-        return;
+        snprintf(sum, sizeof sum, ", %s, %s", y, P);
     }
     fprintf(e->out,
-            "        %s_ew(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, c_, %d, k_, l_, %d, ld_, v_, %s, %s);\n    }\n",
-            e->o->f64 ? "bprt_dgemm" : "bprt_sgemm", n->ta, n->tb, q->M, q->N, q->K, q->pa, q->lda, q->pb, q->ldb,
-            cout, q->N, ncode, nl, out, q->N);
+            "        %s_ew%s(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, c_, %d, k_, l_, %d, ld_, v_, %s, %s%s);\n    }\n",
+            e->o->f64 ? "bprt_dgemm" : "bprt_sgemm", s >= 0 ? "_sum" : "", n->ta, n->tb, q->M, q->N, q->K, q->pa, q->lda,
+            q->pb, q->ldb, cout, q->N, ncode, nl, out, q->N, sum);
 }
 
 /* A batched product is a loop of GEMMs over the full batch shape; over summed axes the
