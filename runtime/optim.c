@@ -39,11 +39,6 @@
  * takes the threads from this many weights (its square root and division per weight cost
  * more than the move) */
 #define ADAM_PAR_MIN ((size_t)1 << 16)
-/* The checks' maximum of |g| (a batch's activations before a fused update) takes the threads
-   from this many elements: tiny_gpt's checks on 2 threads 0.20-0.22 -> 0.17 ms; from 2^16,
-   fashion_mlp's at batch 256 (three arrays of 64-200 Ki) went 0.014 -> 0.026 ms */
-#define MAXABS_PAR_MIN ((size_t)1 << 18)
-#define BPRT_MAX_TEAM 64
 #define PAR_THREADS_MIN(n, min) bprt_team((size_t)(n), min)
 #define PAR_THREADS(n) PAR_THREADS_MIN(n, PAR_MIN)
 #include "kernel.h" /* bprt_gemm_threads */
@@ -55,12 +50,16 @@
 #define OWNED_ROWS_TEAM(bytes) 1
 #define PAR_THREADS(n) 1
 #define PAR_THREADS_MIN(n, min) 1
-#define MAXABS_PAR_MIN 0
-#define BPRT_MAX_TEAM 1
-#define omp_get_thread_num() 0
 #define GEMM_THREADS(M, N, K) 1
 #endif
 
+
+/* The checks' maximum of |g| (a batch's activations before a fused update) takes the threads
+   from this many elements: tiny_gpt's checks on 2 threads 0.20-0.22 -> 0.17 ms; from 2^16,
+   fashion_mlp's at batch 256 (three arrays of 64-200 Ki) went 0.014 -> 0.026 ms. At most
+   MAXABS_SHARES shares. */
+#define MAXABS_PAR_MIN ((size_t)1 << 18)
+#define MAXABS_SHARES 64
 
 /* the update's constants, in T */
 #define DEFINE_OPTIM_CONSTS(T, SUF)                                                                \
@@ -122,12 +121,14 @@ DEFINE_OPTIM_CONSTS(double, f64)
     /* on the threads from MAXABS_PAR_MIN elements, each a contiguous share (the maximum of    \
        their maxima: the same value whatever the split) */                                    \
     double bprt_maxabs_##SUF(const T *g, size_t n) {                                               \
-        double part[BPRT_MAX_TEAM];                                                                \
+        double part[MAXABS_SHARES];                                                                \
         int team = (int)PAR_THREADS_MIN(n, MAXABS_PAR_MIN);                                        \
-        if (team > BPRT_MAX_TEAM) team = BPRT_MAX_TEAM;                                            \
+        if (team > MAXABS_SHARES) team = MAXABS_SHARES;                                            \
         if (team <= 1) return maxabs_range_##SUF(g, n);                                            \
-        for (int t = 0; t < team; t++) part[t] = 0;                                                \
-        BPRT_SPLIT(team, n, lo, hi, part[omp_get_thread_num()] = maxabs_range_##SUF(g + lo, hi - lo)); \
+        const size_t ns = (size_t)team; /* share s: [n s / ns, n (s + 1) / ns) */                   \
+        BPRT_SPLIT(team, ns, s0, s1,                                                               \
+                   for (size_t s = s0; s < s1; s++)                                                \
+                       part[s] = maxabs_range_##SUF(g + n * s / ns, n * (s + 1) / ns - n * s / ns)); \
         double r = 0;                                                                              \
         for (int t = 0; t < team; t++) r = part[t] > r ? part[t] : r;                              \
         return r;                                                                                  \
