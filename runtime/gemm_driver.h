@@ -533,6 +533,15 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
     DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
+/* The product with its epilogue: on each finished block in the blocked nest, else (the
+ * paths without blocks) over all of C afterwards, its rows in order. */
+static void DPREFIX(gemm_ep)(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda,
+                             const T *B, int ldb, T beta, T *C, int ldc, const DPREFIX(Ep) *ep)
+{
+    if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep))
+        DPREFIX(ep_run)(ep, 0, M, 0, N);
+}
+
 void FNEW(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
           int ldb, T beta, T *C, int ldc, const int32_t *code, int ncode, const double *konst,
           const T *const *leaf, int nleaf, const ptrdiff_t *ld, const unsigned char *vec, T *out,
@@ -541,8 +550,7 @@ void FNEW(int transA, int transB, int M, int N, int K, T alpha, const T *A, int 
     if (nleaf > BPRT_EW_MAX_LEAVES)
         abort(); /* the compiler emits at most that many */
     const DPREFIX(Ep) ep = {code, ncode, nleaf, konst, leaf, ld, vec, out, ldo, NULL, 1, N, NULL};
-    if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep))
-        DPREFIX(ep_run)(&ep, 0, M, 0, N);
+    DPREFIX(gemm_ep)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep);
 }
 
 void FNSUM(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
@@ -559,8 +567,7 @@ void FNSUM(int transA, int transB, int M, int N, int K, T alpha, const T *A, int
     memset(acc, 0, n * sizeof(double));
     int unordered = 0;
     const DPREFIX(Ep) ep = {code, ncode, nleaf, konst, leaf, ld, vec, out, ldo, acc, P, N, &unordered};
-    if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep))
-        DPREFIX(ep_run)(&ep, 0, M, 0, N);
+    DPREFIX(gemm_ep)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep);
     if (unordered) /* the rows were split between threads: the pass over out */
         SUMAXIS(out, 1, (size_t)M / P, n, y);
     else
