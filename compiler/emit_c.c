@@ -1729,10 +1729,8 @@ static const char *preamble_math =
     "    { real t = bp_exp(x); return t / ((real)1 + t); }\n}\n"
     "BP_INLINE real bp_relu(real x) { return x > 0 ? x : (real)0; }\n"
     "BP_INLINE real bp_leaky_relu(real x, real a) { return x > 0 ? x : a * x; }\n"
-    "BP_INLINE real bp_gelu(real x) { return (real)0.5 * x * ((real)1 + bp_erf(x * (real)0.70710678118654752440)); }\n"
-    "BP_INLINE real bp_gelu_grad(real x) {\n"
-    "    return (real)0.5 * ((real)1 + bp_erf(x * (real)0.70710678118654752440)) +\n"
-    "           x * bp_exp((real)-0.5 * x * x) * (real)0.39894228040143267794;\n}\n"
+    "BP_INLINE real bp_gelu(real x) { real y; BP_V(gelu)(&x, &y, 1); return y; }\n"
+    "BP_INLINE real bp_gelu_grad(real x) { real y; BP_V(gelu_grad)(&x, &y, 1); return y; }\n"
     "BP_INLINE real bp_softplus(real x) { return (x > 0 ? x : (real)0) + BP_M(log1p)(bp_exp(-BP_M(fabs)(x))); }\n"
     "BP_INLINE real bp_powi(real x, int n) {\n"
     "    real r = 1, b = x; int k = n < 0 ? -n : n;\n"
@@ -1811,6 +1809,8 @@ static const char *runtime_decls =
 #define VMATH_DECLS(T, S)                                                                                          \
     "void bprt_exp_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
     "void bprt_erf_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
+    "void bprt_gelu_" S "(const " T " *x, " T " *y, size_t n);\n"                                                   \
+    "void bprt_gelu_grad_" S "(const " T " *x, " T " *y, size_t n);\n"                                              \
     "void bprt_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                    \
     "void bprt_log_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                \
     "double bprt_cross_entropy_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n);\n"                    \

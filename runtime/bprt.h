@@ -121,6 +121,8 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
 #define BPRT_DECLARE_VMATH(T, SUF)                                                                 \
     void bprt_exp_##SUF(const T *x, T *y, size_t n);                                               \
     void bprt_erf_##SUF(const T *x, T *y, size_t n);                                               \
+    void bprt_gelu_##SUF(const T *x, T *y, size_t n);                                              \
+    void bprt_gelu_grad_##SUF(const T *x, T *y, size_t n);                                         \
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                              \
     void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                          \
     double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n);          \

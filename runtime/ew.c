@@ -9,8 +9,9 @@
  *                      konst[k]; POWI n: x^n, n the next word)
  *   binary op          pop b, pop a, push op(a, b)
  * and the value left on top is out[i], for i in [0, n). Every op computes exactly what the
- * generated C's bp_* function of the same name does (same formula; exp and erf through
- * vmath.c's bprt_exp / bprt_erf, a block at a time here), so the tcc and cc paths agree. out may be one of the leaves (in place): a block's leaves
+ * generated C's bp_* function of the same name does (same formula; exp, erf, GELU and its
+ * derivative through vmath.c's bprt_exp / bprt_erf / bprt_gelu / bprt_gelu_grad, a block at
+ * a time here), so the tcc and cc paths agree. out may be one of the leaves (in place): a block's leaves
  * are read before its results are written. Stack depth is at most BPRT_EW_DEPTH; the
  * compiler checks this before it emits a program. */
 #include <math.h>
@@ -41,7 +42,7 @@ enum { EW_PAR_MIN = 1 << 15 };
     EW_CLONES static void ew_blocks_##SUF(const int32_t *code, int ncode, const double *konst,    \
                                           const T *const *leaf, const unsigned char *vec, size_t n, \
                                           T *out, size_t b0, size_t b1) {                          \
-        T stack[BPRT_EW_DEPTH][EW_BLOCK], t[EW_BLOCK], u[EW_BLOCK];                                \
+        T stack[BPRT_EW_DEPTH][EW_BLOCK], t[EW_BLOCK];                                             \
         const T *rd[BPRT_EW_DEPTH];                                                                \
         const size_t end = b1 * EW_BLOCK < n ? b1 * EW_BLOCK : n;                                  \
         int last = -1; /* where the program's last op starts (LEAF, CONST, LEAKY_*, POWI take a word) */ \
@@ -102,11 +103,7 @@ enum { EW_PAR_MIN = 1 << 15 };
                     for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? a[i] : al * a[i];              \
                     break;                                                                          \
                 }                                                                                   \
-                case BPRT_EW_GELU:                                                                  \
-                    for (size_t i = 0; i < w; i++) t[i] = a[i] * (T)0.70710678118654752440;         \
-                    bprt_erf_##SUF(t, t, w);                                                        \
-                    for (size_t i = 0; i < w; i++) x[i] = (T)0.5 * a[i] * ((T)1 + t[i]);            \
-                    break;                                                                          \
+                case BPRT_EW_GELU: bprt_gelu_##SUF(a, x, w); break;                                 \
                 case BPRT_EW_SOFTPLUS:                                                              \
                     for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(a[i]);                           \
                     bprt_exp_##SUF(t, t, w);                                                        \
@@ -129,16 +126,7 @@ enum { EW_PAR_MIN = 1 << 15 };
                     for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? (T)1 : al;                     \
                     break;                                                                          \
                 }                                                                                   \
-                case BPRT_EW_GELU_GRAD:                                                             \
-                    for (size_t i = 0; i < w; i++) {                                                \
-                        t[i] = a[i] * (T)0.70710678118654752440;                                    \
-                        u[i] = (T)-0.5 * a[i] * a[i];                                               \
-                    }                                                                               \
-                    bprt_erf_##SUF(t, t, w);                                                        \
-                    bprt_exp_##SUF(u, u, w);                                                        \
-                    for (size_t i = 0; i < w; i++)                                                  \
-                        x[i] = (T)0.5 * ((T)1 + t[i]) + a[i] * u[i] * (T)0.39894228040143267794;    \
-                    break;                                                                          \
+                case BPRT_EW_GELU_GRAD: bprt_gelu_grad_##SUF(a, x, w); break;                       \
                 case BPRT_EW_ADD: for (size_t i = 0; i < w; i++) y[i] = b[i] + a[i]; sp--; break;   \
                 case BPRT_EW_SUB: for (size_t i = 0; i < w; i++) y[i] = b[i] - a[i]; sp--; break;   \
                 case BPRT_EW_MUL: for (size_t i = 0; i < w; i++) y[i] = b[i] * a[i]; sp--; break;   \
