@@ -30,8 +30,10 @@
 #define LAYERS_PAR_MIN 32768 /* elements below which a kernel stays on one thread */
 static int layers_threads(size_t work) { return bprt_team(work, LAYERS_PAR_MIN); }
 #define PAR_FOR _Pragma("omp parallel for schedule(static) num_threads(layers_threads(work_))")
+#define layers_team(work) layers_threads(work)
 #else
 #define PAR_FOR
+#define layers_team(work) 1
 #endif
 
 /* out = the sum over k < n of expr (a double), as eight partial sums over k mod 8 added in a
@@ -132,12 +134,107 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
     }
 }
 #define POOL_FAST_f32 (bprt_isa_id() == BPRT_ISA_AVX512)
+
+/* Layer norm (f32, rows of a multiple of 8) in AVX-512, two rows at a time: each of a row's
+ * sums is one vector of eight double lanes, as LANE_SUM's (lane k mod 8, added up in its
+ * order), and the rows' chains of additions interleave (the sums of x and of g in one pass,
+ * of the squares and of g (x - mean) in the next), where the scalar loops waited on one
+ * chain at a time: tiny_gpt's 2048 x 128 gradient 0.21 -> 0.09 ms on 1 thread. Products
+ * of the squares and the outputs use fused multiply-adds, so the bits may differ from the
+ * scalar loops' by an ulp. */
+#define LN_LD(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#ifndef LN_NR
+#define LN_NR 4
+#endif
+POOL_TARGET static inline double ln_lanes(__m512d a) {
+    double l[8];
+    _mm512_storeu_pd(l, a);
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+/* rows x[0..nr) -> y (y[r] may be x[r]) */
+POOL_TARGET __attribute__((always_inline)) static inline void ln_rows(const float *const *x, size_t D, double eps,
+                                                                    float *const *y, const int nr) {
+    __m512d s[LN_NR], m[LN_NR], v[LN_NR], rs[LN_NR];
+    for (int r = 0; r < nr; r++) s[r] = v[r] = _mm512_setzero_pd();
+    for (size_t i = 0; i < D; i += 8)
+        for (int r = 0; r < nr; r++) s[r] = _mm512_add_pd(s[r], LN_LD(x[r] + i));
+    for (int r = 0; r < nr; r++) m[r] = _mm512_set1_pd(ln_lanes(s[r]) / (double)D);
+    for (size_t i = 0; i < D; i += 8)
+        for (int r = 0; r < nr; r++) {
+            const __m512d c = _mm512_sub_pd(LN_LD(x[r] + i), m[r]);
+            v[r] = _mm512_fmadd_pd(c, c, v[r]);
+        }
+    for (int r = 0; r < nr; r++) rs[r] = _mm512_set1_pd(1 / sqrt(ln_lanes(v[r]) / (double)D + eps));
+    for (size_t i = 0; i < D; i += 8)
+        for (int r = 0; r < nr; r++)
+            _mm256_storeu_ps(y[r] + i, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_sub_pd(LN_LD(x[r] + i), m[r]), rs[r])));
+}
+/* rows x[0..nr) and their gradients g -> d (d[r] may be x[r] or g[r]) */
+POOL_TARGET __attribute__((always_inline)) static inline void ln_grad_rows(const float *const *x, const float *const *g,
+                                                                         size_t D, double eps, float *const *d,
+                                                                         const int nr) {
+    __m512d s[LN_NR], sg[LN_NR], m[LN_NR], v[LN_NR], sx[LN_NR], rs[LN_NR], mg[LN_NR], k[LN_NR];
+    for (int r = 0; r < nr; r++) s[r] = sg[r] = v[r] = sx[r] = _mm512_setzero_pd();
+    for (size_t i = 0; i < D; i += 8)
+        for (int r = 0; r < nr; r++) {
+            s[r] = _mm512_add_pd(s[r], LN_LD(x[r] + i));
+            sg[r] = _mm512_add_pd(sg[r], LN_LD(g[r] + i));
+        }
+    for (int r = 0; r < nr; r++) m[r] = _mm512_set1_pd(ln_lanes(s[r]) / (double)D);
+    for (size_t i = 0; i < D; i += 8)
+        for (int r = 0; r < nr; r++) {
+            const __m512d c = _mm512_sub_pd(LN_LD(x[r] + i), m[r]);
+            v[r] = _mm512_fmadd_pd(c, c, v[r]);
+            sx[r] = _mm512_fmadd_pd(LN_LD(g[r] + i), c, sx[r]);
+        }
+    for (int r = 0; r < nr; r++) {
+        const double rsd = 1 / sqrt(ln_lanes(v[r]) / (double)D + eps);
+        rs[r] = _mm512_set1_pd(rsd);
+        mg[r] = _mm512_set1_pd(ln_lanes(sg[r]) / (double)D);
+        k[r] = _mm512_set1_pd(rsd * (ln_lanes(sx[r]) * rsd / (double)D)); /* rs sgy */
+    }
+    for (size_t i = 0; i < D; i += 8)
+        for (int r = 0; r < nr; r++) {
+            const __m512d c = _mm512_sub_pd(LN_LD(x[r] + i), m[r]);
+            const __m512d t = _mm512_fnmadd_pd(c, k[r], _mm512_sub_pd(LN_LD(g[r] + i), mg[r]));
+            _mm256_storeu_ps(d[r] + i, _mm512_cvtpd_ps(_mm512_mul_pd(rs[r], t)));
+        }
+}
+#undef LN_LD
+/* rows [r0, r1) of R x D (D a multiple of 8), LN_NR at a time */
+POOL_TARGET static void layernorm_rows_f32(const float *x, size_t r0, size_t r1, size_t D, double eps, float *y) {
+    for (size_t r = r0; r < r1; r += LN_NR) {
+        const float *xs[LN_NR];
+        float *ys[LN_NR];
+        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
+        for (int q = 0; q < nr; q++) xs[q] = x + (r + q) * D, ys[q] = y + (r + q) * D;
+        if (nr == LN_NR) ln_rows(xs, D, eps, ys, LN_NR);
+        else for (int q = 0; q < nr; q++) ln_rows(xs + q, D, eps, ys + q, 1);
+    }
+}
+POOL_TARGET static void layernorm_grad_rows_f32(const float *x, const float *gy, size_t r0, size_t r1, size_t D,
+                                                double eps, float *gx) {
+    for (size_t r = r0; r < r1; r += LN_NR) {
+        const float *xs[LN_NR], *gs[LN_NR];
+        float *ds[LN_NR];
+        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
+        for (int q = 0; q < nr; q++) xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, ds[q] = gx + (r + q) * D;
+        if (nr == LN_NR) ln_grad_rows(xs, gs, D, eps, ds, LN_NR);
+        else for (int q = 0; q < nr; q++) ln_grad_rows(xs + q, gs + q, D, eps, ds + q, 1);
+    }
+}
+#define LN_FAST_f32(D) (bprt_isa_id() == BPRT_ISA_AVX512 && (D) % 8 == 0)
 #else
 #define POOL_FAST_f32 0
 #define pool2x2_row_f32(a, b, OW, o) ((void)0)
 #define pool2x2_grad_row_f32(a, b, g, OW, ga, gb) ((void)0)
+#define LN_FAST_f32(D) 0
+#define LN_NR 1
+#define layernorm_rows_f32(x, r0, r1, D, eps, y) ((void)(x), (void)(r0), (void)(r1), (void)(y))
+#define layernorm_grad_rows_f32(x, gy, r0, r1, D, eps, gx) ((void)(x), (void)(gy), (void)(r0), (void)(r1), (void)(gx))
 #endif
 #define POOL_FAST_f64 0
+#define LN_FAST_f64(D) 0
 #define F32P(p) ((float *)(void *)(p))
 #define F32CP(p) ((const float *)(const void *)(p))
 
@@ -364,12 +461,23 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
     void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y) {                   \
         const size_t work_ = R * D;                                                                 \
         (void)work_;                                                                                \
+        if (LN_FAST_##SUF(D)) { /* groups of LN_NR rows: a thread's range starts on a group */     \
+            BPRT_SPLIT(layers_team(work_), (R + LN_NR - 1) / LN_NR, lo, hi,                         \
+                       layernorm_rows_f32(F32CP(x), LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, F32P(y))); \
+            return;                                                                                 \
+        }                                                                                           \
         PAR_FOR                                                                                     \
         for (size_t r = 0; r < R; r++) layernorm_row_##SUF(x + r * D, D, eps, y + r * D);           \
     }                                                                                               \
     void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx) {\
         const size_t work_ = R * D;                                                                 \
         (void)work_;                                                                                \
+        if (LN_FAST_##SUF(D)) {                                                                     \
+            BPRT_SPLIT(layers_team(work_), (R + LN_NR - 1) / LN_NR, lo, hi,                         \
+                       layernorm_grad_rows_f32(F32CP(x), F32CP(gy), LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, \
+                                               F32P(gx)));                                          \
+            return;                                                                                 \
+        }                                                                                           \
         PAR_FOR                                                                                     \
         for (size_t r = 0; r < R; r++) layernorm_grad_row_##SUF(x + r * D, gy + r * D, D, eps, gx + r * D);\
     }                                                                                               \

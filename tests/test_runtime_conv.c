@@ -16,7 +16,8 @@
  * gradient of fewer than 64 unfolded rows (summed by fixed groups of images).
  * bprt_conv2d_grads_f32 gives the same bits as the two gradient calls.
  * Also 2x2 max-pooling's AVX-512 rows against its plain loops (test_pool_same_bits), and
- * the layers' elementwise epilogues (test_layer_epilogues). */
+ * the layers' elementwise epilogues (test_layer_epilogues), and layer norm's rows under both
+ * kernels (test_layernorm_rows). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -249,11 +250,76 @@ static void test_layer_epilogues(void **state) {
     bprt_set_threads(threads);
 }
 
+/* Layer norm and its gradient (f32) against the formulas in double, under the plain loops
+ * and the AVX-512 kernel (rows whose length is a multiple of 8, four at a time): within an
+ * ulp of the value plus 1e-12; rows not a multiple of four (the last group's rows one at a
+ * time), rows too short for the kernel, and enough elements to be split between threads;
+ * the same bits on 1, 2 and 3 threads, and in place (y = x, gx = gy). */
+static void test_layernorm_rows(void **state) {
+    (void)state;
+    static const size_t shapes[][2] = {{1, 8}, {3, 128}, {7, 48}, {5, 20}, {517, 64}, {9, 136}, {6, 128}};
+    const char *isa = bprt_isa(), *isas[] = {"generic", "avx512"};
+    const int threads = bprt_threads();
+    const double eps = 1e-5;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const size_t R = shapes[c][0], D = shapes[c][1], n = R * D;
+        float *x = malloc(n * sizeof *x), *g = malloc(n * sizeof *g), *y[3], *gx[3], *t = malloc(n * sizeof *t);
+        double *yr = malloc(n * sizeof *yr), *gr = malloc(n * sizeof *gr);
+        unsigned seed = 99u + (unsigned)c;
+        for (size_t i = 0; i < n; i++) x[i] = (float)(3 * rnd(&seed) + (double)(i / D % 5)), g[i] = (float)rnd(&seed);
+        double *xd = malloc(n * sizeof *xd), *gd = malloc(n * sizeof *gd);
+        for (size_t i = 0; i < n; i++) xd[i] = (double)x[i], gd[i] = (double)g[i];
+        for (size_t r = 0; r < R; r++) {
+            const double *xr = xd + r * D, *gq = gd + r * D;
+            double m = 0, v = 0, mg = 0, mgx = 0;
+            for (size_t i = 0; i < D; i++) m += xr[i];
+            m /= (double)D;
+            for (size_t i = 0; i < D; i++) v += (xr[i] - m) * (xr[i] - m);
+            const double rs = 1 / sqrt(v / (double)D + eps);
+            for (size_t i = 0; i < D; i++) mg += gq[i], mgx += gq[i] * (xr[i] - m) * rs;
+            mg /= (double)D, mgx /= (double)D;
+            for (size_t i = 0; i < D; i++) {
+                yr[r * D + i] = (xr[i] - m) * rs;
+                gr[r * D + i] = rs * (gq[i] - mg - (xr[i] - m) * rs * mgx);
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            if (bprt_set_isa(isas[k]) != 0) continue;
+            for (int nt = 1; nt <= 3; nt++) {
+                bprt_set_threads(nt);
+                y[nt - 1] = malloc(n * sizeof(float)), gx[nt - 1] = malloc(n * sizeof(float));
+                bprt_layernorm_f32(x, R, D, eps, y[nt - 1]);
+                bprt_layernorm_grad_f32(x, g, R, D, eps, gx[nt - 1]);
+                if (nt > 1 && (memcmp(y[nt - 1], y[0], n * 4) || memcmp(gx[nt - 1], gx[0], n * 4)))
+                    fail_msg("layernorm %zux%zu (%s): %d threads differ from 1", R, D, isas[k], nt);
+            }
+            for (size_t i = 0; i < n; i++)
+                for (int q = 0; q < 2; q++) {
+                    const double want = q ? gr[i] : yr[i], got = (double)(q ? gx[0][i] : y[0][i]);
+                    if (!(fabs(got - want) <= ldexp(fabs(want), -23) + 1e-12))
+                        fail_msg("layernorm%s %zux%zu (%s): %.9g at %zu, want %.9g", q ? "_grad" : "", R, D, isas[k],
+                                 got, i, want);
+                }
+            memcpy(t, x, n * 4);
+            bprt_layernorm_f32(t, R, D, eps, t);
+            if (memcmp(t, y[0], n * 4)) fail_msg("layernorm %zux%zu (%s): in place differs", R, D, isas[k]);
+            memcpy(t, g, n * 4);
+            bprt_layernorm_grad_f32(x, t, R, D, eps, t);
+            if (memcmp(t, gx[0], n * 4)) fail_msg("layernorm_grad %zux%zu (%s): in place differs", R, D, isas[k]);
+            for (int q = 0; q < 3; q++) free(y[q]), free(gx[q]);
+        }
+        free(x), free(g), free(t), free(yr), free(gr), free(xd), free(gd);
+    }
+    bprt_set_isa(isa);
+    bprt_set_threads(threads);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_double),
         cmocka_unit_test(test_pool_same_bits),
         cmocka_unit_test(test_layer_epilogues),
+        cmocka_unit_test(test_layernorm_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
