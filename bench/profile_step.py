@@ -2,7 +2,7 @@
 """profile_step.py -- where a model's training step spends its time, node by node.
 
 usage: bench/profile_step.py FILE.bp [--build build] [--batch 32] [--threads 1] [--steps 20]
-                             [--runs 3] [--int-max 10] [--top 40] [--c FILE]
+                             [--runs 3] [--int-max 10] [--top 40] [--c FILE] [--fn step|grad|loss]
 
 Emits the model's C with bpc (--emit=c), puts a timer before each node of the generated
 NAME_step_ (at the `/* %N = op ... */` comments the emitter writes), one before its checks
@@ -12,6 +12,8 @@ which sheds the other tenants' noise of a shared machine), largest first, with t
 total. A GEMM with an epilogue shows under the epilogue's node ("..., on each finished
 block of the product"); a node computed inline by its user is not listed. Inputs are random:
 reals uniform in [0, 1), `: int` inputs in [0, INT_MAX). The timers cost ~50 ns each.
+--fn grad times NAME_grad (forward + backward into a gradient buffer, what the benchmark's
+gradient overhead measures) and --fn loss NAME_loss (the forward) instead of the step.
 """
 import argparse
 import os
@@ -33,11 +35,12 @@ def parse_inputs(bp):
     return out
 
 
-def instrument(c, model):
-    """The C with timers at each node of MODEL_step_, and the nodes' labels."""
+def instrument(c, model, fn='step'):
+    """The C with timers at each node of MODEL_step_ (or MODEL_grad, MODEL_loss), and the nodes' labels."""
     out, labels, inside = [], [], False
+    head_re = r'^static real %s_step_\(' if fn == 'step' else r'^real %s_' + fn + r'\('
     for ln in c.split('\n'):
-        if re.match(r'^static real %s_step_\(' % re.escape(model), ln):
+        if re.match(head_re % re.escape(model), ln):
             inside = True
         elif inside:
             m = re.match(r'^    /\* (%\d+ = .*?) \*/$', ln)
@@ -51,8 +54,8 @@ def instrument(c, model):
                 name = re.search(r'/\* (\w+) \*/', ln)
                 labels.append('(update %s)' % (name.group(1) if name else ln.strip().split('(')[0]))
                 out.append('            prof_mark_(%d);' % (len(labels) - 1))
-            elif re.match(r'^        return loss_;', ln):
-                out.append('        prof_mark_(-1);')
+            elif re.match(r'^        return loss_;', ln) or (fn != 'step' and re.match(r'^    return ', ln)):
+                out.append(ln[:len(ln) - len(ln.lstrip())] + 'prof_mark_(-1);')
             elif ln == '}':
                 inside = False
         out.append(ln)
@@ -68,8 +71,8 @@ def instrument(c, model):
     return text[:i] + head + text[i:], labels
 
 
-def main_c(model, inputs, batch, steps, int_max):
-    """A main() that runs the step and prints each timer's seconds per step."""
+def main_c(model, inputs, batch, steps, int_max, fn='step'):
+    """A main() that runs the step (or grad, loss) and prints each timer's seconds per call."""
     decls, args = [], []
     for k, (name, dims, is_int) in enumerate(inputs):
         n = ' * '.join('(size_t)%s' % (str(batch) if not d.isdigit() else d) for d in dims) or '1'
@@ -81,6 +84,8 @@ def main_c(model, inputs, batch, steps, int_max):
                          '    for (size_t i = 0; i < %s; i++) in%d[i] = (real)rand() / (real)RAND_MAX;' % (k, n, n, k))
         args.append('in%d' % k)
     up = model.upper()
+    call = {'step': '%s_train_step(p, opt, %s, B, (real)1e-4, ws)',
+            'grad': '%s_grad(p, g, %s, B, ws)', 'loss': '%s_loss(p, %s, B, ws)'}[fn] % (model, ', '.join(args))
     return '''
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,17 +94,19 @@ int main(void) {
     real *p = bprt_alloc(sizeof(real) * %s_NPARAMS);
     void *opt = bprt_alloc(%s_opt_state_size() + 64);
     void *ws = bprt_alloc(%s_workspace_size(B) + 64);
+    real *g = bprt_alloc(sizeof(real) * %s_NPARAMS);
     %s_init(p, 1);
 %s
-    for (int s = 0; s < 3; s++) %s_train_step(p, opt, %s, B, (real)1e-4, ws);
+    (void)g;
+    for (int s = 0; s < 3; s++) %s;
     for (size_t k = 0; k < sizeof prof_t_ / sizeof prof_t_[0]; k++) prof_t_[k] = 0;
     const double t0 = prof_now_();
-    for (int s = 0; s < steps; s++) %s_train_step(p, opt, %s, B, (real)1e-4, ws);
+    for (int s = 0; s < steps; s++) %s;
     printf("step %%.9f\\n", (prof_now_() - t0) / steps);
     for (size_t k = 0; k < sizeof prof_t_ / sizeof prof_t_[0]; k++) printf("%%zu %%.9f\\n", k, prof_t_[k] / steps);
     return 0;
 }
-''' % (batch, steps, up, model, model, model, '\n'.join(decls), model, ', '.join(args), model, ', '.join(args))
+''' % (batch, steps, up, model, model, up, model, '\n'.join(decls), call, call)
 
 
 def main():
@@ -114,6 +121,8 @@ def main():
     ap.add_argument('--top', type=int, default=40)
     ap.add_argument('--c', metavar='FILE', help="time this C (bpc --emit=c's, edited by hand) "
                     'instead of what bpc emits for the program')
+    ap.add_argument('--fn', choices=('step', 'grad', 'loss'), default='step',
+                    help='the function to time: the training step (default), the gradient, or the loss')
     o = ap.parse_args()
     text = open(o.bp).read()
     m = re.search(r'^\s*model\s+(\w+)', text, re.M)
@@ -127,10 +136,10 @@ def main():
         c = open(o.c).read()
     else:
         c = subprocess.run([bpc, '--emit=c', o.bp], check=True, capture_output=True, text=True).stdout
-    c, labels = instrument(c, model)
+    c, labels = instrument(c, model, o.fn)
     if not labels:
-        sys.exit('found no nodes in %s_step_ of the generated C' % model)
-    src = c + main_c(model, parse_inputs(o.bp), o.batch, o.steps, o.int_max)
+        sys.exit('found no nodes in %s_%s of the generated C' % (model, o.fn))
+    src = c + main_c(model, parse_inputs(o.bp), o.batch, o.steps, o.int_max, o.fn)
     with tempfile.TemporaryDirectory() as d:
         cfile, exe = os.path.join(d, 'prof.c'), os.path.join(d, 'prof')
         open(cfile, 'w').write(src)
@@ -150,8 +159,8 @@ def main():
                 else:
                     k, t = int(f[0]), float(f[1])
                     best[k] = t if k not in best else min(best[k], t)
-    print('%s, batch %d, %d thread(s): step %.3f ms (minimum over %d runs of %d steps); per node, ms:'
-          % (model, o.batch, o.threads, step * 1e3, o.runs, o.steps))
+    print('%s, batch %d, %d thread(s): %s %.3f ms (minimum over %d runs of %d calls); per node, ms:'
+          % (model, o.batch, o.threads, o.fn, step * 1e3, o.runs, o.steps))
     rows = sorted(((t, labels[k]) for k, t in best.items() if k < len(labels)), reverse=True)
     for t, lab in rows[:o.top]:
         print('%9.3f  %s' % (t * 1e3, lab))
