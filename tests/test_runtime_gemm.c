@@ -427,6 +427,49 @@ static void test_gemm_epilogue_sum(void **state)
     bprt_set_threads(threads);
 }
 
+/* An epilogue (relu(C) * X into another array) after products split by rows, by columns or
+ * both, input gradients g @ W^T with an epilogue by rows (GEMM_EP_ROWS): the same bits on 1,
+ * 2 and 3 threads as the product on one thread followed by the epilogue written here. */
+static void test_epilogue_threads(void **state)
+{
+    (void)state;
+    static const int shapes[][5] = {
+        {0, 1, 256, 512, 256}, {0, 1, 100, 300, 64}, {0, 1, 5, 300, 64}, /* g @ W^T; too few rows */
+        {0, 0, 256, 512, 256}, {1, 0, 130, 200, 96},                    /* x @ W, x^T @ g */
+    };
+    const int threads = bprt_threads();
+    const double konst[1] = {0};
+    const unsigned char vec[2] = {1, 1};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int tA = shapes[c][0], tB = shapes[c][1], M = shapes[c][2], N = shapes[c][3], K = shapes[c][4];
+        const size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+        float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
+        float *X = malloc(nc * sizeof *X), *R = malloc(nc * sizeof *R), *O = malloc(nc * sizeof *O);
+        double *t = malloc((na > nb ? (na > nc ? na : nc) : (nb > nc ? nb : nc)) * sizeof *t);
+        bprt_fill_uniform_f64(t, na, -1, 1, 8, c);
+        for (size_t i = 0; i < na; i++) A[i] = (float)t[i];
+        bprt_fill_uniform_f64(t, nb, -1, 1, 9, c);
+        for (size_t i = 0; i < nb; i++) B[i] = (float)t[i];
+        bprt_fill_uniform_f64(t, nc, -2, 2, 10, c);
+        for (size_t i = 0; i < nc; i++) X[i] = (float)t[i];
+        const int lda = tA ? M : K, ldb = tB ? K : N;
+        bprt_set_threads(1);
+        bprt_sgemm(tA, tB, M, N, K, 1, A, lda, B, ldb, 0, R, N);
+        for (size_t i = 0; i < nc; i++) R[i] = (R[i] > 0 ? R[i] : 0.0f) * X[i];
+        const float *lr[2] = {C, X};
+        const ptrdiff_t ld[2] = {N, N};
+        for (int nt = 1; nt <= 3; nt++) {
+            bprt_set_threads(nt);
+            memset(O, 0x7f, nc * sizeof *O);
+            bprt_sgemm_ew(tA, tB, M, N, K, 1, A, lda, B, ldb, 0, C, N, eps_code, EPS_NCODE, konst, lr, 2, ld, vec, O, N);
+            if (memcmp(O, R, nc * sizeof *O) != 0)
+                fail_msg("sgemm_ew tA=%d tB=%d %dx%dx%d on %d threads: not the product's relu(C) * X", tA, tB, M, N, K, nt);
+        }
+        free(A), free(B), free(C), free(X), free(R), free(O), free(t);
+    }
+    bprt_set_threads(threads);
+}
+
 /* The same bits on 1, 2 and 3 threads (splits by rows, by columns, or both): every element
  * is summed over the same K blocks in the same order. Shapes of a layer's forward, weight-
  * and input-gradient products, with beta != 0 and several K and row blocks. */
@@ -651,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_batched_sums),
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_gemm_epilogue_sum),
+        cmocka_unit_test(test_epilogue_threads),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_rows_owned_same_bits),
         cmocka_unit_test(test_strips_same_bits),
