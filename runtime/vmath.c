@@ -239,25 +239,16 @@ static int vm_fused(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define gelu_grad_n_fused gelu_grad_n_plain
 #endif
 
-void bprt_exp_f32(const float *x, float *y, size_t n) {
-    if (vm_fused()) exp_n_fused(x, y, n);
-    else exp_n_plain(x, y, n);
-}
-
-void bprt_erf_f32(const float *x, float *y, size_t n) {
-    if (vm_fused()) erf_n_fused(x, y, n);
-    else erf_n_plain(x, y, n);
-}
-
-void bprt_gelu_f32(const float *x, float *y, size_t n) {
-    if (vm_fused()) gelu_n_fused(x, y, n);
-    else gelu_n_plain(x, y, n);
-}
-
-void bprt_gelu_grad_f32(const float *x, float *y, size_t n) {
-    if (vm_fused()) gelu_grad_n_fused(x, y, n);
-    else gelu_grad_n_plain(x, y, n);
-}
+/* bprt_NAME_f32: the fused kernel on AVX-512, else the plain one */
+#define VM_DISPATCH(NAME)                                                                           \
+    void bprt_##NAME##_f32(const float *x, float *y, size_t n) {                                    \
+        if (vm_fused()) NAME##_n_fused(x, y, n);                                                    \
+        else NAME##_n_plain(x, y, n);                                                               \
+    }
+VM_DISPATCH(exp)
+VM_DISPATCH(erf)
+VM_DISPATCH(gelu)
+VM_DISPATCH(gelu_grad)
 
 void bprt_gelu_f64(const double *x, double *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = 0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440));
