@@ -210,15 +210,15 @@ static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)
  * core rewrote half of the other's): the 784 x 256 x 256 update in fashion_mlp's batch-256
  * step on 2 threads, 0.284 -> 0.258 ms; fashion_mlp3's 784 x 512, 0.55 -> 0.50 ms.
  *
- * GEMM_EP_ROWS (the driver, after grid_split): an input gradient's product g @ W^T (transB)
- * with an epilogue splits by rows instead. Split by columns, each thread's epilogue reads its
- * part of every row of C, and the core's prefetcher runs on into the other part, which the
- * other core is writing: 256 x 512 x 256 with relu' on 2 threads took 272 us against 183 for
+ * GEMM_EP_ROWS (ep_rows, which the driver sets): an input gradient's product g @ W^T
+ * (transB) with an epilogue splits by rows instead. Split by columns, each thread's
+ * epilogue reads its part of every row of C, and the core's prefetcher runs on into the
+ * other part, which the other core is writing: 256 x 512 x 256 with relu' on 2 threads took 272 us against 183 for
  * the product alone, and 197 by rows (fashion_mlp3's batch-256 SGD step, its g @ W2^T 0.32
  * -> 0.26 ms). Not for x @ W (tB = 0): W's update is split by columns as that product was,
  * and by rows each core reads all of W and then rewrites half (fashion_mlp's batch-64 step,
  * the update of W1 0.081 -> 0.137 ms). */
-static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int K, int a_in_place, int nth,
+static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int K, int a_in_place, int ep_rows, int nth,
                        int *tm, int *tn)
 {
     double best = -1;
@@ -226,6 +226,11 @@ static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int K, int a_in
     *tn = nth;
     if (K < GEMM_MIN_K_THREADS && tiles_n >= nth)
         return; /* a small batch's weight update: by columns, as x @ W split the same W */
+    if (ep_rows && K >= GEMM_MIN_K_THREADS && tiles_m >= nth) { /* GEMM_EP_ROWS */
+        *tm = nth;
+        *tn = 1;
+        return;
+    }
     for (int a = 1; a <= nth; a++) {
         if (nth % a)
             continue;

@@ -505,9 +505,8 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
     {
         int nth = omp_get_num_threads(), id = omp_get_thread_num();
         int tm, tn;
-        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, transA || GEMM_ROWS_A(M, transB), nth, &tm, &tn);
-        if (ep && transB && tn > 1 && tiles_m >= nth && K >= GEMM_MIN_K_THREADS)
-            tm = nth, tn = 1; /* GEMM_EP_ROWS */
+        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, transA || GEMM_ROWS_A(M, transB), ep && transB, nth, &tm,
+                   &tn);
         DPREFIX(Ep) ep_copy;
         const DPREFIX(Ep) *ept = tm > 1 ? DPREFIX(ep_rows_split)(ep, &ep_copy) : ep;
         int pm = id / tn, pn = id % tn;
