@@ -135,7 +135,7 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
 }
 #define POOL_FAST_f32 (bprt_isa_id() == BPRT_ISA_AVX512)
 
-/* Layer norm (f32, rows of a multiple of 8) in AVX-512, two rows at a time: each of a row's
+/* Layer norm (f32, rows of a multiple of 8) in AVX-512, LN_NR (4) rows at a time: each of a row's
  * sums is one vector of eight double lanes, as LANE_SUM's (lane k mod 8, added up in its
  * order), and the rows' chains of additions interleave (the sums of x and of g in one pass,
  * of the squares and of g (x - mean) in the next), where the scalar loops waited on one
@@ -201,26 +201,24 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_grad_rows(const
         }
 }
 #undef LN_LD
-/* rows [r0, r1) of R x D (D a multiple of 8), LN_NR at a time */
-POOL_TARGET static void layernorm_rows_f32(const float *x, size_t r0, size_t r1, size_t D, double eps, float *y) {
-    for (size_t r = r0; r < r1; r += LN_NR) {
-        const float *xs[LN_NR];
-        float *ys[LN_NR];
-        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
-        for (int q = 0; q < nr; q++) xs[q] = x + (r + q) * D, ys[q] = y + (r + q) * D;
-        if (nr == LN_NR) ln_rows(xs, D, eps, ys, LN_NR);
-        else for (int q = 0; q < nr; q++) ln_rows(xs + q, D, eps, ys + q, 1);
-    }
-}
-POOL_TARGET static void layernorm_grad_rows_f32(const float *x, const float *gy, size_t r0, size_t r1, size_t D,
-                                                double eps, float *gx) {
+/* rows [r0, r1) of R x D (D a multiple of 8), LN_NR at a time: the forward pass into out
+ * when gy is NULL, else the gradient */
+POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size_t r0, size_t r1, size_t D,
+                                           double eps, float *out) {
     for (size_t r = r0; r < r1; r += LN_NR) {
         const float *xs[LN_NR], *gs[LN_NR];
-        float *ds[LN_NR];
+        float *os[LN_NR];
         const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
-        for (int q = 0; q < nr; q++) xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, ds[q] = gx + (r + q) * D;
-        if (nr == LN_NR) ln_grad_rows(xs, gs, D, eps, ds, LN_NR);
-        else for (int q = 0; q < nr; q++) ln_grad_rows(xs + q, gs + q, D, eps, ds + q, 1);
+        for (int q = 0; q < nr; q++)
+            xs[q] = x + (r + q) * D, gs[q] = gy ? gy + (r + q) * D : NULL, os[q] = out + (r + q) * D;
+        if (nr == LN_NR) { /* the row count a constant where the kernels are inlined */
+            if (gy) ln_grad_rows(xs, gs, D, eps, os, LN_NR);
+            else ln_rows(xs, D, eps, os, LN_NR);
+        } else
+            for (int q = 0; q < nr; q++) {
+                if (gy) ln_grad_rows(xs + q, gs + q, D, eps, os + q, 1);
+                else ln_rows(xs + q, D, eps, os + q, 1);
+            }
     }
 }
 #define LN_FAST_f32(D) (bprt_isa_id() == BPRT_ISA_AVX512 && (D) % 8 == 0)
@@ -230,8 +228,7 @@ POOL_TARGET static void layernorm_grad_rows_f32(const float *x, const float *gy,
 #define pool2x2_grad_row_f32(a, b, g, OW, ga, gb) ((void)0)
 #define LN_FAST_f32(D) 0
 #define LN_NR 1
-#define layernorm_rows_f32(x, r0, r1, D, eps, y) ((void)(x), (void)(r0), (void)(r1), (void)(y))
-#define layernorm_grad_rows_f32(x, gy, r0, r1, D, eps, gx) ((void)(x), (void)(gy), (void)(r0), (void)(r1), (void)(gx))
+#define layernorm_rows_f32(x, gy, r0, r1, D, eps, out) ((void)(x), (void)(gy), (void)(r0), (void)(r1), (void)(out))
 #endif
 #define POOL_FAST_f64 0
 #define LN_FAST_f64(D) 0
@@ -463,7 +460,7 @@ POOL_TARGET static void layernorm_grad_rows_f32(const float *x, const float *gy,
         (void)work_;                                                                                \
         if (LN_FAST_##SUF(D)) { /* groups of LN_NR rows: a thread's range starts on a group */     \
             BPRT_SPLIT(layers_team(work_), (R + LN_NR - 1) / LN_NR, lo, hi,                         \
-                       layernorm_rows_f32(F32CP(x), LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, F32P(y))); \
+                       layernorm_rows_f32(F32CP(x), NULL, LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, F32P(y))); \
             return;                                                                                 \
         }                                                                                           \
         PAR_FOR                                                                                     \
@@ -474,7 +471,7 @@ POOL_TARGET static void layernorm_grad_rows_f32(const float *x, const float *gy,
         (void)work_;                                                                                \
         if (LN_FAST_##SUF(D)) {                                                                     \
             BPRT_SPLIT(layers_team(work_), (R + LN_NR - 1) / LN_NR, lo, hi,                         \
-                       layernorm_grad_rows_f32(F32CP(x), F32CP(gy), LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, \
+                       layernorm_rows_f32(F32CP(x), F32CP(gy), LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, \
                                                F32P(gx)));                                          \
             return;                                                                                 \
         }                                                                                           \
