@@ -213,9 +213,9 @@ static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)
  * GEMM_EP_ROWS (ep_rows, which the driver sets): an input gradient's product g @ W^T
  * (transB) with an epilogue splits by rows instead. Split by columns, each thread's
  * epilogue reads its part of every row of C, and the core's prefetcher runs on into the
- * other part, which the other core is writing: 256 x 512 x 256 with relu' on 2 threads took 272 us against 183 for
- * the product alone, and 197 by rows (fashion_mlp3's batch-256 SGD step, its g @ W2^T 0.32
- * -> 0.26 ms). Not for x @ W (tB = 0): W's update is split by columns as that product was,
+ * other part, which the other core is writing: 256 x 512 x 256 with relu' on 2 threads
+ * took 272 us against 183 for the product alone, and 197 by rows (fashion_mlp3's batch-256
+ * SGD step, its g @ W2^T 0.32 -> 0.26 ms). Not for x @ W (tB = 0): W's update is split by columns as that product was,
  * and by rows each core reads all of W and then rewrites half (fashion_mlp's batch-64 step,
  * the update of W1 0.081 -> 0.137 ms). */
 static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int K, int a_in_place, int ep_rows, int nth,
