@@ -1254,6 +1254,13 @@ static void emit_layer(E *e, int id) {
             fprintf(e->out, "    bprt_layernorm_grad_%s(%s, %s, %s, %s, %.17g, %s);\n", sfx, a, b, N, D, n->value, out);
         return;
     }
+    case OP_SOFTMAX_GRAD: {
+        char D[128];
+        dims_c(g, s, 0, s->rank - 1, N, sizeof N);
+        dim_arg(e, s, s->rank - 1, D, sizeof D);
+        fprintf(e->out, "    bprt_softmax_grad_%s(%s, %s, %s, %s, %s);\n", sfx, a, b, N, D, out);
+        return;
+    }
     case OP_EMBEDDING:
     case OP_EMBEDDING_GRAD: {
         const Shape *ts = n->op == OP_EMBEDDING ? &g->nodes[n->in[0]].shape : s;
@@ -1835,6 +1842,7 @@ static const char *runtime_decls =
     "void bprt_avgpool2d_grad_" S "(const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
     "void bprt_layernorm_" S "(const " T " *x, size_t R, size_t D, double eps, " T " *y);\n"                         \
     "void bprt_layernorm_grad_" S "(const " T " *x, const " T " *gy, size_t R, size_t D, double eps, " T " *gx);\n"  \
+    "void bprt_softmax_grad_" S "(const " T " *y, const " T " *gy, size_t R, size_t D, " T " *gx);\n"               \
     "void bprt_embedding_" S "(const " T " *table, size_t V, size_t D, const int32_t *ids, size_t n, " T " *y);\n"   \
     "void bprt_embedding_grad_" S "(const " T " *gy, size_t V, size_t D, const int32_t *ids, size_t n, " T " *gt);\n" \
     "void bprt_causal_mask_" S "(const " T " *x, size_t N, size_t Tq, size_t Tk, double fill, " T " *y);\n"          \

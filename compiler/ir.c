@@ -479,6 +479,14 @@ int ir_layernorm_grad(Graph *g, int x, int gy, double eps, Loc loc) {
     return ir_add_raw(g, &p);
 }
 
+int ir_softmax_grad(Graph *g, int y, int gy, Loc loc) {
+    if (y < 0 || gy < 0) return -1;
+    BP_ASSERT(shape_eq(&g->nodes[y].shape, &g->nodes[gy].shape) && g->nodes[y].shape.rank >= 1);
+    Node p;
+    layer_node(OP_SOFTMAX_GRAD, y, gy, &g->nodes[y].shape, loc, &p);
+    return ir_add_raw(g, &p);
+}
+
 int ir_embedding(Graph *g, int table, int ids, Loc loc) {
     if (table < 0 || ids < 0) return -1;
     const Shape *ts = &g->nodes[table].shape, *is = &g->nodes[ids].shape;

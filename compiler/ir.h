@@ -176,6 +176,9 @@ int ir_pool(Graph *g, Op op, int x, int k, int stride, Loc loc);
 int ir_pool_grad(Graph *g, Op op, int x, int gy, const Shape *xs, int k, int stride, Loc loc);
 int ir_layernorm(Graph *g, int x, double eps, Loc loc);
 int ir_layernorm_grad(Graph *g, int x, int gy, double eps, Loc loc);
+/* softmax's vector-Jacobian product along the last axis: y (gy - sum(gy y)) per row, y a
+ * softmax's result, gy of y's shape */
+int ir_softmax_grad(Graph *g, int y, int gy, Loc loc);
 /* table[V, D], ids (int)[...] -> [..., D]; the gradient is [V, D] (ts: the table's shape). */
 int ir_embedding(Graph *g, int table, int ids, Loc loc);
 int ir_embedding_grad(Graph *g, int gy, int ids, const Shape *ts, Loc loc);

@@ -178,8 +178,13 @@ RULE(LOGSUMEXP) {
     ad_accumulate(c, A, mul(c, keep_shape(c, n, g), e, L));
     return 0;
 }
-/* y = softmax(a): da = y (g - sum(g y, axis)) */
+/* y = softmax(a): da = y (g - sum(g y, axis)); along the last axis one fused kernel
+ * (softmax_grad), which reads y and g once instead of three passes */
 RULE(SOFTMAX) {
+    if (n->axis == n->shape.rank - 1) {
+        ad_accumulate(c, A, ir_softmax_grad(G, y, g, L));
+        return 0;
+    }
     int s = ir_reduce(G, OP_SUM, mul(c, g, y, L), n->axis, 1, L);
     ad_accumulate(c, A, mul(c, y, sub(c, g, s, L), L));
     return 0;
@@ -356,6 +361,17 @@ RULE(LAYERNORM_GRAD) {
     ad_accumulate(c, x, mul(c, r2, t, L));
     return 0;
 }
+/* y = softmax_grad(p, u) = p (u - s) per row, s = sum(u p). The map u -> y is symmetric
+ * (diag(p) - p pᵀ), so du = softmax_grad(p, g); in p, d y_i / d p_k = [i = k] (u_i - s) - p_i u_k:
+ * dp = g (u - s) - u sum(g p) */
+RULE(SOFTMAX_GRAD) {
+    (void)y;
+    int p = A, u = B, ax = G->nodes[A].shape.rank - 1;
+    ad_accumulate(c, u, ir_softmax_grad(G, p, g, L));
+    int s = ir_reduce(G, OP_SUM, mul(c, u, p, L), ax, 1, L), t = ir_reduce(G, OP_SUM, mul(c, g, p, L), ax, 1, L);
+    ad_accumulate(c, p, sub(c, mul(c, g, sub(c, u, s, L), L), mul(c, u, t, L), L));
+    return 0;
+}
 /* y[..., :] = table[ids[...], :]: dtable[v, :] = sum of g[..., :] where ids == v */
 RULE(EMBEDDING) {
     (void)y;
@@ -365,8 +381,23 @@ RULE(EMBEDDING) {
 }
 /* y = embedding_grad(a, ids) = (gather by ids)ᵀ a: da = embedding(g, ids) */
 RULE(EMBEDDING_GRAD) { (void)y; ad_accumulate(c, A, ir_embedding(G, g, B, L)); return 0; }
-/* y = x with y[..., i, j] = fill for j > i: dx = g with those entries 0 */
-RULE(CAUSAL_MASK) { (void)y; ad_accumulate(c, A, ir_causal_mask(G, g, 0, L)); return 0; }
+/* y = x with y[..., i, j] = fill for j > i: dx = g with those entries 0. Where the only
+ * adjoint is softmax's (g = softmax_grad(softmax(y), u) along the rows) and fill is -inf,
+ * those entries of g are already 0 (p (u - s) with p = 0: each row keeps its diagonal, so
+ * its softmax is finite unless x is not) and g is dx as it is: attention's mask costs no
+ * pass in the backward */
+RULE(CAUSAL_MASK) {
+    const Node *gn = &G->nodes[g];
+    if (gn->op == OP_SOFTMAX_GRAD && n->value < 0 && isinf(n->value)) {
+        const Node *p = &G->nodes[gn->in[0]];
+        if (p->op == OP_SOFTMAX && p->in[0] == y && p->axis == p->shape.rank - 1) {
+            ad_accumulate(c, A, g);
+            return 0;
+        }
+    }
+    ad_accumulate(c, A, ir_causal_mask(G, g, 0, L));
+    return 0;
+}
 /* y = x m / (1 - p), m a fixed Bernoulli(1 - p) mask: dx = g m / (1 - p), the same mask */
 RULE(DROPOUT) { (void)y; ad_accumulate(c, A, ir_dropout(G, g, n->value, n->ival, L)); return 0; }
 

@@ -8,6 +8,8 @@
  *   layernorm  per row of D: y = (x - mean) / sqrt(var + eps), var the biased variance
  *              (PyTorch's); statistics in double. Gradient, per row (recomputing the
  *              statistics in cache): gx = r (g - mean(g) - y mean(g y)), r = 1/sqrt(var+eps).
+ *   softmax_grad  per row of D, softmax's vector-Jacobian product gx = y (g - sum(g y)),
+ *              y the softmax's result; the sum in double.
  *   embedding  y[i, :] = table[ids[i], :]; an id outside [0, V) gives a row of NaN (no
  *              out-of-bounds read), and its gradient is dropped.
  *   causal_mask  y[., i, j] = fill where j > i (the future), else x.
@@ -477,6 +479,20 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         }                                                                                           \
         PAR_FOR                                                                                     \
         for (size_t r = 0; r < R; r++) layernorm_grad_row_##SUF(x + r * D, gy + r * D, D, eps, gx + r * D);\
+    }                                                                                               \
+    /* one row of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g) */      \
+    BPRT_CLONES static void softmax_grad_row_##SUF(const T *yr, const T *gr, size_t D, T *dr) {    \
+        double s;                                                                                   \
+        LANE_SUM(D, k, (double)yr[k] * (double)gr[k], s);                                           \
+        const T st = (T)s;                                                                          \
+        for (size_t i = 0; i < D; i++) dr[i] = yr[i] * (gr[i] - st);                                \
+    }                                                                                               \
+    /* y, gy, gx [R, D] */                                                                          \
+    void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx) {              \
+        const size_t work_ = R * D;                                                                 \
+        (void)work_;                                                                                \
+        PAR_FOR                                                                                     \
+        for (size_t r = 0; r < R; r++) softmax_grad_row_##SUF(y + r * D, gy + r * D, D, gx + r * D);\
     }                                                                                               \
     /* table[V, D], ids[n] -> y[n, D];  gy[n, D] -> gt[V, D] */                                    \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y) { \
