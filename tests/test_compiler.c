@@ -243,6 +243,25 @@ static void test_softmax_cross_entropy_fused(void **state) {
     free(ir);
 }
 
+/* softmax's backward along the last axis is one softmax_grad; behind a causal mask (-inf)
+ * the mask's vjp is dropped (those entries are already 0); along another axis, or with the
+ * masked scores used twice, the primitive form and the mask's vjp stay */
+static void test_softmax_grad_fused(void **state) {
+    (void)state;
+    char *ir = dump_ir("input x[2, 4, 8]\nparam W[8, 8]\n"
+                       "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ x)\n",
+                       1);
+    assert_int_equal(count(ir, "= adj softmax_grad "), 1);
+    assert_int_equal(count(ir, "causal_mask"), 1);
+    free(ir);
+    ir = dump_ir("input x[2, 4, 8]\nparam W[8, 8]\nm = causal_mask(x @ W @ x.T * 0.5)\n"
+                 "loss sum(softmax(m) @ x) + sum(softmax(m, axis = 1) @ x)\n",
+                 1);
+    assert_int_equal(count(ir, "= adj softmax_grad "), 1);
+    assert_int_equal(count(ir, "causal_mask"), 2);
+    free(ir);
+}
+
 static void test_algebraic_simplification(void **state) {
     (void)state;
     char *ir = dump_ir("param p[3]\nloss sum(p * 1 + 0) + 2 * 3\n", 1);
@@ -371,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_cse_merges),
         cmocka_unit_test(test_no_gradient_for_inputs),
         cmocka_unit_test(test_softmax_cross_entropy_fused),
+        cmocka_unit_test(test_softmax_grad_fused),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_transpose_folded_into_matmul),
         cmocka_unit_test(test_batch_sums_folded_into_matmul),
