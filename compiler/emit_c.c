@@ -1244,21 +1244,17 @@ static void emit_layer(E *e, int id) {
                 n->win[2], out);
         return;
     case OP_LAYERNORM:
-    case OP_LAYERNORM_GRAD: {
+    case OP_LAYERNORM_GRAD:
+    case OP_SOFTMAX_GRAD: { /* rows of the last axis: N rows of D */
         char D[128];
         dims_c(g, s, 0, s->rank - 1, N, sizeof N);
         dim_arg(e, s, s->rank - 1, D, sizeof D);
         if (n->op == OP_LAYERNORM)
             fprintf(e->out, "    bprt_layernorm_%s(%s, %s, %s, %.17g, %s);\n", sfx, a, N, D, n->value, out);
-        else
+        else if (n->op == OP_LAYERNORM_GRAD)
             fprintf(e->out, "    bprt_layernorm_grad_%s(%s, %s, %s, %s, %.17g, %s);\n", sfx, a, b, N, D, n->value, out);
-        return;
-    }
-    case OP_SOFTMAX_GRAD: {
-        char D[128];
-        dims_c(g, s, 0, s->rank - 1, N, sizeof N);
-        dim_arg(e, s, s->rank - 1, D, sizeof D);
-        fprintf(e->out, "    bprt_softmax_grad_%s(%s, %s, %s, %s, %s);\n", sfx, a, b, N, D, out);
+        else
+            fprintf(e->out, "    bprt_softmax_grad_%s(%s, %s, %s, %s, %s);\n", sfx, a, b, N, D, out);
         return;
     }
     case OP_EMBEDDING:
