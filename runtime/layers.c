@@ -480,19 +480,22 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         PAR_FOR                                                                                     \
         for (size_t r = 0; r < R; r++) layernorm_grad_row_##SUF(x + r * D, gy + r * D, D, eps, gx + r * D);\
     }                                                                                               \
-    /* one row of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g) */      \
-    BPRT_CLONES static void softmax_grad_row_##SUF(const T *yr, const T *gr, size_t D, T *dr) {    \
-        double s;                                                                                   \
-        LANE_SUM(D, k, (double)yr[k] * (double)gr[k], s);                                           \
-        const T st = (T)s;                                                                          \
-        for (size_t i = 0; i < D; i++) dr[i] = yr[i] * (gr[i] - st);                                \
+    /* rows [r0, r1) of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g); \
+       one call per thread's share, so the ISA's clone is picked once, not per row */           \
+    BPRT_CLONES static void softmax_grad_rows_##SUF(const T *y, const T *gy, size_t r0, size_t r1, size_t D, \
+                                                    T *gx) {                                        \
+        for (size_t r = r0; r < r1; r++) {                                                          \
+            const T *yr = y + r * D, *gr = gy + r * D;                                              \
+            T *dr = gx + r * D;                                                                     \
+            double s;                                                                               \
+            LANE_SUM(D, k, (double)yr[k] * (double)gr[k], s);                                       \
+            const T st = (T)s;                                                                      \
+            for (size_t i = 0; i < D; i++) dr[i] = yr[i] * (gr[i] - st);                            \
+        }                                                                                           \
     }                                                                                               \
     /* y, gy, gx [R, D] */                                                                          \
     void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx) {              \
-        const size_t work_ = R * D;                                                                 \
-        (void)work_;                                                                                \
-        PAR_FOR                                                                                     \
-        for (size_t r = 0; r < R; r++) softmax_grad_row_##SUF(y + r * D, gy + r * D, D, gx + r * D);\
+        BPRT_SPLIT(layers_team(R * D), R, lo, hi, softmax_grad_rows_##SUF(y, gy, lo, hi, D, gx));  \
     }                                                                                               \
     /* table[V, D], ids[n] -> y[n, D];  gy[n, D] -> gt[V, D] */                                    \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y) { \
