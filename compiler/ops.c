@@ -248,7 +248,7 @@ RULE(SLICE) {
 RULE(CROSS_ENTROPY) { (void)y; ad_accumulate(c, A, ir_loss_op(G, OP_CE_GRAD, A, B, g, L)); return 0; }
 /* y = ce_grad(z, labels, s) = s (p - onehot) / N, p = softmax(z), N rows; with g the
  * adjoint of y: ds = sum(g p) / N - sum_r g[r, label_r] / N = sum(g p) / N + nll(g, labels),
- * dz = (s / N) p (g - sum(g p, last axis)) (softmax's vjp) */
+ * dz = (s / N) softmax_grad(p, g) (softmax's vjp along the last axis) */
 RULE(CE_GRAD) {
     (void)y;
     int z = A, s = n->in[2];
@@ -256,8 +256,7 @@ RULE(CE_GRAD) {
     int gp = mul(c, g, p, L);
     ad_accumulate(c, s, ir_binary(G, OP_ADD, divi(c, ir_reduce(G, OP_SUM, gp, AXIS_ALL, 0, L), nr, L),
                                   ir_loss_op(G, OP_NLL, g, B, -1, L), L));
-    int dz = mul(c, p, sub(c, g, ir_reduce(G, OP_SUM, gp, -1, 1, L), L), L);
-    ad_accumulate(c, z, mul(c, divi(c, s, nr, L), dz, L));
+    ad_accumulate(c, z, mul(c, divi(c, s, nr, L), ir_softmax_grad(G, p, g, L), L));
     return 0;
 }
 /* y = mean -logp[labels]: dlogp = -g / N at the labels */
