@@ -145,6 +145,10 @@ void bprt_ew_f32(const int32_t *code, int ncode, const double *konst, const floa
                  const unsigned char *vec, size_t n, float *out);
 void bprt_ew_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,
                  const unsigned char *vec, size_t n, double *out);
+/* The threads bprt_ew takes for n elements: 1 below a size where a second one pays, or inside
+ * a parallel region. Generated code compiled by gcc or clang runs its own loop where this is
+ * 1 (vectorised inline, no call), and bprt_ew where the elements are split between threads. */
+int bprt_ew_threads(size_t n);
 /* The program over a block of rows (on the calling thread): row r reads leaf[k] + r*ld[k]
  * (ld[k] = 0: the same row vector or scalar for every row) and writes n elements at
  * out + r*ldo. At most BPRT_EW_MAX_LEAVES leaves. */
@@ -154,6 +158,14 @@ void bprt_ew_rows_f32(const int32_t *code, int ncode, const double *konst, const
 void bprt_ew_rows_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,
                       int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows, size_t n,
                       double *out, ptrdiff_t ldo);
+/* bprt_ew_rows over all of an array's rows, split between threads as bprt_ew splits elements
+ * (whole rows to each; the same values on any number) */
+void bprt_ew_rows_par_f32(const int32_t *code, int ncode, const double *konst, const float *const *leaf,
+                          int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows, size_t n,
+                          float *out, ptrdiff_t ldo);
+void bprt_ew_rows_par_f64(const int32_t *code, int ncode, const double *konst, const double *const *leaf,
+                          int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows, size_t n,
+                          double *out, ptrdiff_t ldo);
 
 /* ---- convolution (conv.c: layouts, threads) ---------------------------------------------
  * scratch: bprt_conv2d_scratch reals of the caller's (64-byte aligned best);

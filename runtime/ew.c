@@ -197,11 +197,28 @@ enum { EW_PAR_MIN = 1 << 15 };
         if (nleaf > BPRT_EW_MAX_LEAVES) abort(); /* the compiler emits at most that many */       \
         ew_rows_##SUF(code, ncode, konst, leaf, nleaf, ld, vec, rows, n, out, ldo);               \
     }                                                                                              \
+    static void ew_rows_share_##SUF(const int32_t *code, int ncode, const double *konst,           \
+                                    const T *const *leaf, int nleaf, const ptrdiff_t *ld,          \
+                                    const unsigned char *vec, size_t r0, size_t r1, size_t n, T *out, \
+                                    ptrdiff_t ldo) {                                               \
+        const T *lr[BPRT_EW_MAX_LEAVES];                                                           \
+        for (int k = 0; k < nleaf; k++) lr[k] = leaf[k] ? leaf[k] + (ptrdiff_t)r0 * ld[k] : leaf[k]; \
+        ew_rows_##SUF(code, ncode, konst, lr, nleaf, ld, vec, r1 - r0, n, out + (ptrdiff_t)r0 * ldo, ldo); \
+    }                                                                                              \
+    void bprt_ew_rows_par_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf, \
+                                int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows, \
+                                size_t n, T *out, ptrdiff_t ldo) {                                 \
+        if (nleaf > BPRT_EW_MAX_LEAVES) abort(); /* the compiler emits at most that many */       \
+        BPRT_SPLIT(EW_TEAM(rows * n), rows, r0, r1,                                                \
+                   ew_rows_share_##SUF(code, ncode, konst, leaf, nleaf, ld, vec, r0, r1, n, out, ldo)); \
+    }                                                                                              \
     void bprt_ew_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf,  \
                        const unsigned char *vec, size_t n, T *out) {                               \
         const size_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;                                           \
         BPRT_SPLIT(EW_TEAM(n), nb, b0, b1, ew_blocks_##SUF(code, ncode, konst, leaf, vec, n, out, b0, b1)); \
     }
+
+int bprt_ew_threads(size_t n) { return EW_TEAM(n); }
 
 #define F32(name) name##f
 #define F64(name) name

@@ -379,6 +379,55 @@ static void test_gemm_epilogues(void **state) {
     free(sa);
 }
 
+/* Elementwise loops of the gcc / clang path (not standalone): inline, or where the runtime
+ * splits their elements (or rows, under a broadcast) between threads, bprt_ew / bprt_ew_rows_par
+ * (bprt_ew_threads decides at run time). Built by the cc JIT: the gradient and a step have the
+ * same bits on 1 and 2 threads (64 Ki elements: both ways are taken). */
+static void test_elementwise_threads(void **state) {
+    (void)state;
+    const char *src = "input x[B, 512]\ninput u[B, 512]\nparam w[512] = normal(1)\nparam c[512] = normal(1)\n"
+                      "h = x * w + u\nloss mean(h * h * c + u * h)\noptimizer sgd(lr = 0.1)\n";
+    char *c = compiled_text(src, 1, TEXT_C);
+    assert_true(count(c, "if (bprt_ew_threads(") >= 2);
+    assert_true(count(c, "bprt_ew_rows_par_f32(") >= 1);
+    assert_int_equal(count(c, "if (bprt_ew_threads("), count(c, "    } else"));
+    free(c);
+    c = compiled_text(src, 1, TEXT_C_STANDALONE);
+    assert_int_equal(count(c, "if (bprt_ew_threads("), 0);
+    free(c);
+    int sizes[] = {128};
+    TestModel t;
+    th_build(&t, src, 0, sizes);
+    assert_true(t.ok);
+    th_randomize(&t, 7, 4);
+    Model cc;
+    char err[4096];
+    if (bpc_model_jit(&cc, t.g, 0, JIT_CC, err, sizeof err) != 0) fail_msg("cc JIT: %s", err);
+    const size_t np = (size_t)t.g->nparam_reals;
+    float *p = malloc(np * sizeof *p), *g[2], *q[2];
+    void *ws = malloc(cc.ws_size(t.dims)), *opt = calloc(1, cc.opt_size() + 1);
+    cc.init(p, 3);
+    const int threads = bprt_threads();
+    double l[2];
+    for (int k = 0; k < 2; k++) {
+        bprt_set_threads(k + 1);
+        g[k] = malloc(np * sizeof *g[k]);
+        q[k] = malloc(np * sizeof *q[k]);
+        l[k] = cc.grad(p, g[k], (const void *const *)t.inputs, t.dims, ws);
+        memcpy(q[k], p, np * sizeof *p);
+        memset(opt, 0, cc.opt_size() + 1);
+        cc.train_step(q[k], opt, (const void *const *)t.inputs, t.dims, 0.1, ws);
+    }
+    bprt_set_threads(threads);
+    assert_true(l[0] == l[1]);
+    assert_memory_equal(g[0], g[1], np * sizeof *p);
+    assert_memory_equal(q[0], q[1], np * sizeof *p);
+    for (int k = 0; k < 2; k++) free(g[k]), free(q[k]);
+    free(p), free(ws), free(opt);
+    bpc_model_free(&cc);
+    th_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example),
@@ -396,6 +445,7 @@ int main(void) {
         cmocka_unit_test(test_batch_sums_folded_into_matmul),
         cmocka_unit_test(test_gemm_epilogues),
         cmocka_unit_test(test_layer_epilogues),
+        cmocka_unit_test(test_elementwise_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

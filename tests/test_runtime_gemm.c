@@ -470,6 +470,64 @@ static void test_epilogue_threads(void **state)
     bprt_set_threads(threads);
 }
 
+/* bprt_ew_rows_par (the generated code's broadcast loops where the runtime splits them
+ * between threads): the same bits as bprt_ew_rows on the calling thread, on 1, 2 and 3
+ * threads, in place, with a row vector, a column of per-row values and a scalar among the
+ * leaves; and bprt_ew_threads, which the generated code asks first: 1 on one thread or below
+ * the size that pays. */
+static void test_ew_rows_par(void **state)
+{
+    (void)state;
+    static const size_t shapes[][2] = {{2048, 128}, {300, 257}, {7, 5}, {40000, 1}};
+    /* (relu(a) * rowvec + col) * s */
+    static const int32_t code[] = {BPRT_EW_LEAF, 0, BPRT_EW_RELU, BPRT_EW_LEAF, 1, BPRT_EW_MUL, BPRT_EW_LEAF, 2,
+                                   BPRT_EW_ADD,  BPRT_EW_LEAF, 3, BPRT_EW_MUL};
+    const double konst[1] = {0};
+    const unsigned char vec[4] = {1, 1, 0, 0};
+    const int threads = bprt_threads();
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const size_t R = shapes[c][0], N = shapes[c][1], n = R * N;
+        float *a = malloc(n * sizeof *a), *rv = malloc(N * sizeof *rv), *col = malloc(R * sizeof *col);
+        float *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got), s = 0.75f;
+        double *t = malloc((n + N + R) * sizeof *t);
+        bprt_fill_uniform_f64(t, n + N + R, -2, 2, 31, c);
+        for (size_t i = 0; i < n; i++) a[i] = (float)t[i];
+        for (size_t j = 0; j < N; j++) rv[j] = (float)t[n + j];
+        for (size_t r = 0; r < R; r++) col[r] = (float)t[n + N + r];
+        const float *leaf[4] = {a, rv, col, &s};
+        const ptrdiff_t ld[4] = {(ptrdiff_t)N, 0, 1, 0};
+        bprt_set_threads(1);
+        assert_int_equal(bprt_ew_threads(1 << 20), 1);
+        bprt_ew_rows_f32(code, 12, konst, leaf, 4, ld, vec, R, N, want, (ptrdiff_t)N);
+        for (int nt = 1; nt <= 3; nt++) {
+            bprt_set_threads(nt);
+            memset(got, 0x7f, n * sizeof *got);
+            bprt_ew_rows_par_f32(code, 12, konst, leaf, 4, ld, vec, R, N, got, (ptrdiff_t)N);
+            if (memcmp(got, want, n * sizeof *got) != 0) fail_msg("ew_rows_par %zux%zu on %d threads", R, N, nt);
+            memcpy(got, a, n * sizeof *got); /* in place over a */
+            const float *lp[4] = {got, rv, col, &s};
+            bprt_ew_rows_par_f32(code, 12, konst, lp, 4, ld, vec, R, N, got, (ptrdiff_t)N);
+            if (memcmp(got, want, n * sizeof *got) != 0) fail_msg("ew_rows_par in place %zux%zu on %d threads", R, N, nt);
+        }
+        free(a), free(rv), free(col), free(want), free(got), free(t);
+    }
+    double *x = malloc(70000 * sizeof *x), *y = malloc(70000 * sizeof *y), *z = malloc(70000 * sizeof *z);
+    for (int i = 0; i < 70000; i++) x[i] = i * 0.001 - 30;
+    static const int32_t c2[] = {BPRT_EW_LEAF, 0, BPRT_EW_RELU};
+    const double *lx[1] = {x};
+    const ptrdiff_t ldx[1] = {700};
+    const unsigned char v1[1] = {1};
+    bprt_set_threads(1);
+    bprt_ew_rows_f64(c2, 3, konst, lx, 1, ldx, v1, 100, 700, y, 700);
+    bprt_set_threads(2);
+    bprt_ew_rows_par_f64(c2, 3, konst, lx, 1, ldx, v1, 100, 700, z, 700);
+    assert_memory_equal(y, z, 70000 * sizeof *y);
+    assert_int_equal(bprt_ew_threads(100), 1);      /* too small to pay */
+    assert_int_equal(bprt_ew_threads(1 << 20), 2);
+    free(x), free(y), free(z);
+    bprt_set_threads(threads);
+}
+
 /* The same bits on 1, 2 and 3 threads (splits by rows, by columns, or both): every element
  * is summed over the same K blocks in the same order. Shapes of a layer's forward, weight-
  * and input-gradient products, with beta != 0 and several K and row blocks. */
@@ -694,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_batched_sums),
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_gemm_epilogue_sum),
+        cmocka_unit_test(test_ew_rows_par),
         cmocka_unit_test(test_epilogue_threads),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_rows_owned_same_bits),
