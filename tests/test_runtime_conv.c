@@ -315,6 +315,53 @@ static void test_layernorm_rows(void **state) {
     bprt_set_threads(threads);
 }
 
+/* bprt_embedding and bprt_causal_mask, whose rows go to threads from 32 Ki elements: against
+ * the definitions (a row of the table per id, NaN for an id outside it; entries after the
+ * diagonal of each [Tq, Tk] block the fill), on 1-3 threads, large and small, and the mask
+ * in place. */
+static void test_embedding_mask_rows(void **state) {
+    (void)state;
+    const int threads = bprt_threads();
+    enum { V = 50, D = 96, NI = 700, NB = 12, TQ = 64, TK = 64 };
+    float *table = malloc(sizeof(float) * V * D), *y = malloc(sizeof(float) * NI * D);
+    int32_t ids[NI];
+    for (int i = 0; i < V * D; i++) table[i] = (float)i * 0.5f - 7;
+    for (int i = 0; i < NI; i++) ids[i] = i % 97 == 5 ? V + i : i % 89 == 3 ? -1 : (i * 31) % V;
+    float *x = malloc(sizeof(float) * NB * TQ * TK), *m = malloc(sizeof(float) * NB * TQ * TK);
+    for (int i = 0; i < NB * TQ * TK; i++) x[i] = (float)(i % 1013) - 400;
+    for (int nt = 1; nt <= 3; nt++) {
+        bprt_set_threads(nt);
+        static const size_t lens[] = {NI, 1, 3};
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+            memset(y, 0, sizeof(float) * NI * D);
+            bprt_embedding_f32(table, V, D, ids, lens[l], y);
+            for (size_t i = 0; i < lens[l]; i++)
+                for (int j = 0; j < D; j++) {
+                    const float v = y[i * D + (size_t)j];
+                    if (ids[i] < 0 || ids[i] >= V ? !isnan(v) : v != table[(size_t)ids[i] * D + (size_t)j])
+                        fail_msg("embedding row %zu of %zu, column %d on %d threads: %g", i, lens[l], j, nt, (double)v);
+                }
+        }
+        for (int in_place = 0; in_place < 2; in_place++) {
+            for (size_t nb = 1; nb <= NB; nb += NB - 1) {
+                float *out = m;
+                if (in_place) memcpy(m, x, sizeof(float) * nb * TQ * TK);
+                bprt_causal_mask_f32(in_place ? m : x, nb, TQ, TK, -INFINITY, out);
+                for (size_t b = 0; b < nb; b++)
+                    for (int i = 0; i < TQ; i++)
+                        for (int j = 0; j < TK; j++) {
+                            const size_t k = (b * TQ + (size_t)i) * TK + (size_t)j;
+                            if (j > i ? !(isinf(out[k]) && out[k] < 0) : out[k] != x[k])
+                                fail_msg("causal_mask [%zu, %d, %d] of %zu on %d threads%s", b, i, j, nb, nt,
+                                         in_place ? ", in place" : "");
+                        }
+            }
+        }
+    }
+    bprt_set_threads(threads);
+    free(table), free(y), free(x), free(m);
+}
+
 /* bprt_softmax_grad_f32/f64: gx = y (g - sum(g y)) per row against the formula in double
  * (within an ulp of float plus the rounding of the sum: 2^-22 of |y| (|g| + sum |g y|)), the
  * same bits on 1-3 threads, in place over g and over y, and f64 within 1e-15 of it; rows of
@@ -375,6 +422,7 @@ int main(void) {
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_layernorm_rows),
         cmocka_unit_test(test_softmax_grad_rows),
+        cmocka_unit_test(test_embedding_mask_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
