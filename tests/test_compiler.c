@@ -130,6 +130,15 @@ static void test_two_layer_network_by_hand(void **state) {
 }
 
 /* The tcc and cc JIT paths give the same loss after 20 Adam steps (f32, to 1e-5). */
+/* src built by the harness (tcc JIT, random parameters and inputs from seed) and by the cc JIT */
+static void build_tcc_and_cc(TestModel *t, Model *cc, const char *src, const int *sizes, uint64_t seed) {
+    th_build(t, src, 0, sizes);
+    assert_true(t->ok);
+    th_randomize(t, seed, 4);
+    char err[4096];
+    if (bpc_model_jit(cc, t->g, 0, JIT_CC, err, sizeof err) != 0) fail_msg("cc JIT: %s", err);
+}
+
 static void test_tcc_and_cc_agree(void **state) {
     (void)state;
     const char *src = "input x[B, 12]\ninput y[B] : int\nparam W1[12, 16] = he\nparam b1[16]\n"
@@ -137,12 +146,8 @@ static void test_tcc_and_cc_agree(void **state) {
                       "loss cross_entropy(h @ W2 + b2, y)\noptimizer adam(lr = 0.01)\n";
     int sizes[] = {8};
     TestModel t;
-    th_build(&t, src, 0, sizes);
-    assert_true(t.ok);
-    th_randomize(&t, 3, 4);
     Model cc;
-    char err[4096];
-    if (bpc_model_jit(&cc, t.g, 0, JIT_CC, err, sizeof err) != 0) fail_msg("cc JIT: %s", err);
+    build_tcc_and_cc(&t, &cc, src, sizes, 3);
     size_t np = (size_t)t.g->nparam_reals;
     float *p1 = malloc(np * sizeof(float)), *p2 = malloc(np * sizeof(float));
     t.m.init(p1, 5);
@@ -397,12 +402,8 @@ static void test_elementwise_threads(void **state) {
     free(c);
     int sizes[] = {128};
     TestModel t;
-    th_build(&t, src, 0, sizes);
-    assert_true(t.ok);
-    th_randomize(&t, 7, 4);
     Model cc;
-    char err[4096];
-    if (bpc_model_jit(&cc, t.g, 0, JIT_CC, err, sizeof err) != 0) fail_msg("cc JIT: %s", err);
+    build_tcc_and_cc(&t, &cc, src, sizes, 7);
     const size_t np = (size_t)t.g->nparam_reals;
     float *p = malloc(np * sizeof *p), *g[2], *q[2];
     void *ws = malloc(cc.ws_size(t.dims)), *opt = calloc(1, cc.opt_size() + 1);
