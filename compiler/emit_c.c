@@ -336,6 +336,18 @@ static void ew_emit_call(E *e, const int *leaves, int nl, int rows, const char *
  * become the loops, the last one a unit-stride inner loop (j) with each leaf's offset
  * (b<k>) computed once per row, which compilers vectorise and tcc runs without index
  * arithmetic per element. Returns 0 (nothing written) when the tree is too large. */
+/* The stride in leaf ln of output group [from, to) (its last axis of extent > 1) into st, and
+ * 1; 0 (st "0") where the leaf is broadcast over that group. */
+static int group_stride(const Graph *g, const Shape *os, const Node *ln, int from, int to, char *st, size_t size) {
+    int ax = to - 1;
+    while (ax > from && dim_is(os->d[ax], 1)) ax--;
+    snprintf(st, size, "0");
+    if (is_scalar_like(ln) || !reads_axis(&ln->shape, os, ax)) return 0;
+    const int la = to - (os->rank - ln->shape.rank);
+    dims_c(g, &ln->shape, la < 0 ? 0 : la, ln->shape.rank, st, size);
+    return 1;
+}
+
 static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
     enum { MAXL = 32, EXPR = 16384 };
     const Graph *g = e->g;
@@ -376,14 +388,8 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
         ew_emit_leaves(e, leaves, nl, 0, "        ");
         fprintf(e->out, "        const ptrdiff_t ld_[] = {");
         for (int l = 0; l < nl; l++) { /* the leaf's row stride: 0 where it is broadcast over the rows */
-            const Node *ln = &g->nodes[leaves[l]];
-            int ax = to[0] - 1;
-            while (ax > from[0] && dim_is(os->d[ax], 1)) ax--;
-            char st[256] = "0";
-            if (!is_scalar_like(ln) && reads_axis(&ln->shape, os, ax)) {
-                const int la = to[0] - (os->rank - ln->shape.rank);
-                dims_c(g, &ln->shape, la < 0 ? 0 : la, ln->shape.rank, st, sizeof st);
-            }
+            char st[256];
+            group_stride(g, os, &g->nodes[leaves[l]], from[0], to[0], st, sizeof st);
             fprintf(e->out, "%s(ptrdiff_t)%s", l ? ", " : "", st);
         }
         fprintf(e->out, "%s};\n        bprt_ew_rows_par_%s(c_, %d, k_, l_, %d, ld_, v_, %s, %s, %s, (ptrdiff_t)%s);\n    } else\n",
@@ -404,15 +410,9 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
         if (is_scalar_like(ln)) { snprintf(idx[l], 64, "0"); continue; }
         /* offset of the leaf's row: sum over outer groups it reads of g<k> * its stride */
         fprintf(e->out, "            const size_t b%d = 0", l);
-        int off = os->rank - ln->shape.rank;
         for (int k = 0; k + 1 < ng; k++) {
-            int ax = to[k] - 1;
-            while (ax > from[k] && dim_is(os->d[ax], 1)) ax--;
-            if (!reads_axis(&ln->shape, os, ax)) continue;
             char st[256];
-            int la = to[k] - off;
-            dims_c(g, &ln->shape, la < 0 ? 0 : la, ln->shape.rank, st, sizeof st);
-            fprintf(e->out, " + g%d * %s", k, st);
+            if (group_stride(g, os, ln, from[k], to[k], st, sizeof st)) fprintf(e->out, " + g%d * %s", k, st);
         }
         fprintf(e->out, ";\n");
         int last = to[ng - 1] - 1;
@@ -483,12 +483,8 @@ static void emit_elementwise(E *e, int id) {
                     free(ex);
                     return;
                 }
-                fprintf(e->out, "    } else {\n");
-                fprintf(e->out, "        for (size_t i = 0; i < %s; i++) %s[i] = %s;\n    }\n", total, out, ex);
-                free(ex);
-                return;
-            }
-            fprintf(e->out, "    }\n");
+                fprintf(e->out, "    } else\n"); /* the loop below */
+            } else fprintf(e->out, "    }\n");
         }
     }
     if (flat) {
