@@ -224,35 +224,17 @@ BPRT_DECLARE_LAYER_EW(double, f64)
 #define BPRT_CLONES
 #endif
 
-/* Runtime-internal: `call` with [lo, hi) = [0, n) on this thread when team <= 1 (no
- * parallel region for one thread: a one-thread region per call of a small kernel costs
- * more than the kernel), else on team OpenMP threads, each its contiguous share
- * [n id / nt, n (id + 1) / nt). A split by elements or whole rows: the values do not depend
- * on it. Without OpenMP (and under --standalone), the plain call. */
+/* Runtime-internal: fn(ctx, lo, hi) over [0, n). With team <= 1 once, [0, n), on this
+ * thread (no parallel region for one thread: starting one per call of a small kernel costs
+ * more than the kernel); else on team threads of the runtime's pool (pool.c), each its
+ * contiguous share [n t / nt, n (t + 1) / nt). A split by elements or whole rows: the
+ * values do not depend on it. Without OpenMP (and under --standalone), the plain call. */
+typedef void (*BprtRangeFn)(void *ctx, size_t lo, size_t hi);
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#define BPRT_SPLIT(team, n, lo, hi, call)                                                          \
-    do {                                                                                           \
-        const int team_ = (team);                                                                  \
-        const size_t n_ = (n);                                                                     \
-        if (team_ <= 1) {                                                                          \
-            const size_t lo = 0, hi = n_;                                                          \
-            call;                                                                                  \
-            break;                                                                                 \
-        }                                                                                          \
-        _Pragma("omp parallel num_threads(team_)")                                                 \
-        {                                                                                          \
-            const size_t id_ = (size_t)omp_get_thread_num(), nt_ = (size_t)omp_get_num_threads(); \
-            const size_t lo = n_ * id_ / nt_, hi = n_ * (id_ + 1) / nt_;                           \
-            call;                                                                                  \
-        }                                                                                          \
-    } while (0)
+void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
+#define BPRT_SPLIT(team, n, fn, ctx) bprt_split((team), (n), (fn), (ctx))
 #else
-#define BPRT_SPLIT(team, n, lo, hi, call)                                                          \
-    do {                                                                                           \
-        const size_t lo = 0, hi = (n);                                                             \
-        (void)(team);                                                                              \
-        call;                                                                                      \
-    } while (0)
+#define BPRT_SPLIT(team, n, fn, ctx) ((void)(team), (fn)((ctx), 0, (n)))
 #endif
 
 /* ---- network layers (layers.c: layouts, semantics, the legend) ---- */
@@ -282,7 +264,8 @@ void *bprt_alloc(size_t n);
 /* Number of threads kernels use: BPRT_NUM_THREADS, else all cores. */
 int bprt_threads(void);
 /* Runtime-internal: the team for a kernel of `work` units: bprt_threads() from `min` units
- * on, else 1; 1 inside a parallel region (the caller is already one of its threads). */
+ * on, else 1; 1 inside a parallel region (a task of the runtime's pool, or the caller's own
+ * OpenMP region: the caller is already one of its threads). */
 int bprt_team(size_t work, size_t min);
 void bprt_set_threads(int n);
 

@@ -155,12 +155,16 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         unfold_##SUF(xp, H + 2 * pad, W + 2 * pad, KH, KW, s, OH, OW, r0, r1, col);               \
         return col;                                                                                \
     }                                                                                              \
-    static void conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O,\
-                             size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch, const LayerEp *ep) {\
-        if (WG_##SUF(conv2d, x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, ep)) return;         \
-        CONV_GEOMETRY;                                                                             \
-        const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
-        CONV_RUN(                                                                                  \
+    /* the images of thread CONV_TID */                                                             \
+    CONV_BODY(conv2d_body_##SUF) {                                                                  \
+        const ConvCall *c_ = conv_arg_;                                                             \
+        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
+        const size_t s = c_->s, pad = c_->pad;                                                      \
+        CONV_GEOMETRY;                                                                              \
+        const T *x = c_->x, *w = c_->w;                                                             \
+        T *y = c_->out, *scratch = c_->scratch;                                                     \
+        const LayerEp *ep = c_->ep;                                                                 \
+        {                                                                                           \
             T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                         \
             bprt_gemm_reuse_packs(1); /* w, packed once: the images' columns change, w does not */ \
             CONV_IMAGES(b, B) {                                                                    \
@@ -169,8 +173,17 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                 layer_ep_run_##SUF(ep, b, O, P);                                                   \
             }                                                                                      \
             bprt_gemm_reuse_packs(0);                                                              \
-        )                                                                                          \
+        }                                                                                          \
     }                                                                                              \
+    static void conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O, \
+                             size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch, const LayerEp *ep) { \
+        if (WG_##SUF(conv2d, x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, ep)) return;          \
+        CONV_GEOMETRY;                                                                              \
+        const ConvCall c_ = {.x = x, .w = w, .out = y, .scratch = scratch, .ep = ep, .B = B, .C = C, .H = H, \
+                             .W = W, .O = O, .KH = KH, .KW = KW, .s = s, .pad = pad};               \
+        (void)slot, (void)Hp, (void)Wp;                                                             \
+        CONV_RUN(conv_threads(B, (double)B * (double)(O * K * P)), conv2d_body_##SUF, (void *)&c_); \
+    }                                                                                               \
     void bprt_conv2d_##SUF(const T *x, const T *w, size_t B, size_t C, size_t H, size_t W, size_t O,\
                            size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch) {         \
         conv2d_##SUF(x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, NULL);                       \
@@ -183,13 +196,15 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         bprt_conv2d_grad_x_##SUF(gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch);               \
         bprt_conv2d_grad_w_##SUF(x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch);               \
     }                                                                                              \
-    void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
-                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,     \
-                                  T *scratch) {                                                    \
-        if (WG_##SUF(conv2d_grad_x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch)) return;    \
-        CONV_GEOMETRY;                                                                             \
-        const int nt = conv_threads(B, (double)B * (double)(O * K * P)); (void)nt;                 \
-        CONV_RUN(                                                                                  \
+    /* gx of the images of thread CONV_TID */                                                       \
+    CONV_BODY(conv2d_grad_x_body_##SUF) {                                                           \
+        const ConvCall *c_ = conv_arg_;                                                             \
+        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
+        const size_t s = c_->s, pad = c_->pad;                                                      \
+        CONV_GEOMETRY;                                                                              \
+        const T *gy = c_->gy, *w = c_->w;                                                           \
+        T *gx = c_->out, *scratch = c_->scratch;                                                    \
+        {                                                                                           \
             T *col = scratch + (size_t)CONV_TID * slot, *gp = col + K * P;                         \
             CONV_IMAGES(b, B) {                                                                    \
                 T *gxb = gx + b * C * H * W;                                                       \
@@ -202,58 +217,88 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                     for (size_t h = 0; h < H; h++)                                                 \
                         memcpy(gxb + (c * H + h) * W, gp + (c * Hp + h + pad) * Wp + pad, sizeof(T) * W); \
             }                                                                                      \
-        )                                                                                          \
+        }                                                                                          \
     }                                                                                              \
+    void bprt_conv2d_grad_x_##SUF(const T *gy, const T *w, size_t B, size_t C, size_t H, size_t W,  \
+                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gx,      \
+                                  T *scratch) {                                                     \
+        if (WG_##SUF(conv2d_grad_x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch)) return;     \
+        CONV_GEOMETRY;                                                                              \
+        const ConvCall c_ = {.gy = gy, .w = w, .out = gx, .scratch = scratch, .B = B, .C = C, .H = H, .W = W, \
+                             .O = O, .KH = KH, .KW = KW, .s = s, .pad = pad};                       \
+        (void)slot, (void)Hp, (void)Wp;                                                             \
+        CONV_RUN(conv_threads(B, (double)B * (double)(O * K * P)), conv2d_grad_x_body_##SUF, (void *)&c_); \
+    }                                                                                               \
+    /* gw, few columns: fixed groups of images (thread CONV_TID's share), each summed into its      \
+       partial after the slots */                                                                   \
+    CONV_BODY(conv2d_grad_w_groups_body_##SUF) {                                                    \
+        const ConvCall *c_ = conv_arg_;                                                             \
+        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
+        const size_t s = c_->s, pad = c_->pad;                                                      \
+        CONV_GEOMETRY;                                                                              \
+        const T *x = c_->x, *gy = c_->gy;                                                           \
+        T *scratch = c_->scratch, *part = c_->part;                                                 \
+        const size_t groups = c_->n;                                                                \
+        T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                              \
+        CONV_SHARE(gi, groups) {                                                                    \
+            T *pg = part + gi * O * K;                                                              \
+            const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;                          \
+            if (b0 == b1) memset(pg, 0, sizeof(T) * O * K);                                         \
+            for (size_t b = b0; b < b1; b++) {                                                      \
+                const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
+                GEMM(0, 1, (int)O, (int)K, (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,           \
+                     b > b0 ? 1 : 0, pg, (int)K);                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+    /* gw, columns of gw split in multiples of 16 (chunks of them), the last share taking the       \
+       rest: never a share of 1 column, which would take the matrix-vector path (another            \
+       summation order) */                                                                          \
+    CONV_BODY(conv2d_grad_w_cols_body_##SUF) {                                                      \
+        const ConvCall *c_ = conv_arg_;                                                             \
+        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
+        const size_t s = c_->s, pad = c_->pad;                                                      \
+        CONV_GEOMETRY;                                                                              \
+        const T *x = c_->x, *gy = c_->gy;                                                           \
+        T *gw = c_->out, *scratch = c_->scratch;                                                    \
+        const size_t chunks = c_->n, t = (size_t)CONV_TID, nth = (size_t)CONV_NTH;                  \
+        size_t r0 = chunks * t / nth * 16, r1 = t + 1 == nth ? K : chunks * (t + 1) / nth * 16;     \
+        if (r1 > K) r1 = K;                                                                         \
+        T *col = scratch + r0 * P, *xp = scratch + K * P + t * (slot - K * P);                      \
+        for (size_t b = 0; b < B && r0 < r1; b++) {                                                 \
+            const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, r0, r1, xp, col); \
+            GEMM(0, 1, (int)O, (int)(r1 - r0), (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,       \
+                 b ? 1 : 0, gw + r0, (int)K);                                                       \
+        }                                                                                           \
+    }                                                                                               \
     void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
-                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,     \
-                                  T *scratch) {                                                    \
-        if (WG_##SUF(conv2d_grad_w, x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch)) return;    \
-        CONV_GEOMETRY;                                                                             \
-        if (B == 0) {                                                                              \
-            memset(gw, 0, sizeof(T) * O * K);                                                      \
-            return;                                                                                \
-        }                                                                                          \
-        if (K < CONV_GW_GROUPED_K) {                                                               \
-            /* a few columns (a first layer): fixed groups of images, each summed into a     \
-               partial after the slots, then the partials in order */                           \
-            const size_t groups = BPRT_CONV_SLOTS;                                                 \
-            T *part = scratch + BPRT_CONV_SLOTS * slot;                                            \
-            const int nt = conv_threads(groups, (double)B * (double)(O * K * P)); (void)nt;        \
-            CONV_RUN(                                                                              \
-                T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                     \
-                CONV_SHARE(gi, groups) {                                                           \
-                    T *pg = part + gi * O * K;                                                     \
-                    const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;                 \
-                    if (b0 == b1) memset(pg, 0, sizeof(T) * O * K);                                \
-                    for (size_t b = b0; b < b1; b++) {                                             \
-                        const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
-                        GEMM(0, 1, (int)O, (int)K, (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,  \
-                             b > b0 ? 1 : 0, pg, (int)K);                                          \
-                    }                                                                              \
-                }                                                                                  \
-            )                                                                                      \
-            for (size_t i = 0; i < O * K; i++) {                                                   \
-                T acc = part[i];                                                                   \
-                for (size_t gi = 1; gi < groups; gi++) acc += part[gi * O * K + i];                \
-                gw[i] = acc;                                                                       \
-            }                                                                                      \
-            return;                                                                                \
-        }                                                                                          \
-        /* columns of gw split in multiples of 16, the last share taking the rest: never a    \
-           share of 1 column, which would take the matrix-vector path (another summation order) */ \
-        const size_t chunks = K / 16 ? K / 16 : 1;                                                 \
-        const int nt = conv_threads(chunks, (double)B * (double)(O * K * P)); (void)nt;            \
-        CONV_RUN(                                                                                  \
-            const size_t t = (size_t)CONV_TID, nth = (size_t)CONV_NTH;                             \
-            size_t r0 = chunks * t / nth * 16, r1 = t + 1 == nth ? K : chunks * (t + 1) / nth * 16; \
-            if (r1 > K) r1 = K;                                                                    \
-            T *col = scratch + r0 * P, *xp = scratch + K * P + t * (slot - K * P);                 \
-            for (size_t b = 0; b < B && r0 < r1; b++) {                                            \
-                const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, r0, r1, xp, col); \
-                GEMM(0, 1, (int)O, (int)(r1 - r0), (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,  \
-                     b ? 1 : 0, gw + r0, (int)K);                                                  \
-            }                                                                                      \
-        )                                                                                          \
+                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,      \
+                                  T *scratch) {                                                     \
+        if (WG_##SUF(conv2d_grad_w, x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch)) return;     \
+        CONV_GEOMETRY;                                                                              \
+        (void)Hp, (void)Wp;                                                                         \
+        if (B == 0) {                                                                               \
+            memset(gw, 0, sizeof(T) * O * K);                                                       \
+            return;                                                                                 \
+        }                                                                                           \
+        ConvCall c_ = {.x = x, .gy = gy, .out = gw, .scratch = scratch, .B = B, .C = C, .H = H, .W = W, \
+                       .O = O, .KH = KH, .KW = KW, .s = s, .pad = pad};                             \
+        if (K < CONV_GW_GROUPED_K) {                                                                \
+            /* a few columns (a first layer): the groups' partials, then the partials in order */   \
+            const size_t groups = BPRT_CONV_SLOTS;                                                  \
+            T *part = scratch + BPRT_CONV_SLOTS * slot;                                             \
+            c_.part = part;                                                                         \
+            c_.n = groups;                                                                          \
+            CONV_RUN(conv_threads(groups, (double)B * (double)(O * K * P)), conv2d_grad_w_groups_body_##SUF, &c_); \
+            for (size_t i = 0; i < O * K; i++) {                                                    \
+                T acc = part[i];                                                                    \
+                for (size_t gi = 1; gi < groups; gi++) acc += part[gi * O * K + i];                 \
+                gw[i] = acc;                                                                        \
+            }                                                                                       \
+            return;                                                                                 \
+        }                                                                                           \
+        c_.n = K / 16 ? K / 16 : 1;                                                                 \
+        CONV_RUN(conv_threads(c_.n, (double)B * (double)(O * K * P)), conv2d_grad_w_cols_body_##SUF, &c_); \
     }
 
 DEFINE_CONV(float, f32, bprt_sgemm)

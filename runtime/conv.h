@@ -7,36 +7,34 @@
 
 #include "bprt.h"
 
+/* A convolution's arguments, for the body each thread runs (CONV_RUN): typed by the caller */
+typedef struct ConvCall {
+    const void *x, *w, *gy, *geom;
+    void *out, *scratch, *part;
+    const struct LayerEp *ep;
+    size_t B, C, H, W, O, KH, KW, s, pad, n;
+} ConvCall;
+
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
+#include "kernel.h" /* bprt_pool_run, bprt_in_parallel */
 #define CONV_PAR_MIN 2000000.0 /* multiply-adds below which a call stays on one thread */
 static inline int conv_threads(size_t jobs, double work) {
-    if (work < CONV_PAR_MIN || omp_in_parallel()) return 1;
+    if (work < CONV_PAR_MIN || bprt_in_parallel()) return 1;
     int t = bprt_threads();
     if (t > BPRT_CONV_SLOTS) t = BPRT_CONV_SLOTS;
     if ((size_t)t > jobs) t = (int)jobs;
     return t < 1 ? 1 : t;
 }
-/* The body as thread CONV_TID of CONV_NTH: on a team of nt threads, or (nt == 1) as the caller
-   itself, outside any parallel construct: inside even a 1-thread region the GEMMs it calls
-   would start nested teams, which libgomp creates and destroys every time (and their
-   thread-local packing buffers with them). */
-#define CONV_RUN(...)                                                                              \
-    if (nt > 1) {                                                                                  \
-        _Pragma("omp parallel num_threads(nt)") {                                                  \
-            const int conv_tid_ = omp_get_thread_num(), conv_nth_ = omp_get_num_threads();        \
-            __VA_ARGS__                                                                            \
-        }                                                                                          \
-    } else {                                                                                       \
-        const int conv_tid_ = 0, conv_nth_ = 1;                                                    \
-        __VA_ARGS__                                                                                \
-    }
+/* body(call, t, nt) as thread t of the pool's nt (pool.c), or (nt == 1) on the caller alone */
+#define CONV_RUN(nt, body, call) bprt_pool_run((nt), (body), (call))
 #else
 static inline int conv_threads(size_t jobs, double work) { (void)jobs, (void)work; return 1; }
-#define CONV_RUN(...) { const int conv_tid_ = 0, conv_nth_ = 1; __VA_ARGS__ }
+#define CONV_RUN(nt, body, call) ((void)(nt), (body)((call), 0, 1))
 #endif
+/* a CONV_RUN body's parameters: its thread and the team's size */
 #define CONV_TID conv_tid_
 #define CONV_NTH conv_nth_
+#define CONV_BODY(name) static void name(void *conv_arg_, int conv_tid_, int conv_nth_)
 /* `nt` sizes the team; single-threaded builds ignore it */
 /* for b over this thread's contiguous share of B images or groups of images (the share
    BPRT_SPLIT's elementwise loops give the same thread of the next node) */

@@ -348,23 +348,60 @@ static void wg_finish_w(const WgGeom *g, size_t C, size_t O, const float *slots,
     wg_weights_adj(g->r, S, O, C, gw);
 }
 
+/* the forward pass of thread CONV_TID's images */
+CONV_BODY(wg_forward_body) {
+    const ConvCall *c = conv_arg_;
+    const WgGeom *g = c->geom;
+    const size_t B = c->B, C = c->C, H = c->H, W = c->W, O = c->O;
+    const float *U = c->scratch, *x = c->x;
+    float *slots = (float *)c->scratch + wg_round16(36 * O * C), *y = c->out;
+    float *sl = slots + (size_t)CONV_TID * g->slot;
+    CONV_IMAGES(b, B) {
+        wg_input(g, x + b * C * H * W, C, H, W, c->pad, sl);
+        wg_products_y(g, C, O, U, sl);
+        wg_output(g, sl + g->m_off, O, y + b * O * g->OH * g->OW, sl + g->t_off);
+        layer_ep_run_f32(c->ep, b, O, g->OH * g->OW);
+    }
+}
+
 int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_t H, size_t W, size_t O,
                        size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch, const LayerEp *ep) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    float *U = scratch, *slots = scratch + wg_round16(36 * O * C);
-    wg_weights(g.r, w, O, C, U);
-    const int nt = conv_threads(B, (double)B * (double)(O * C * KH * KW * g.OH * g.OW));
-    (void)nt;
-    CONV_RUN(
-        float *sl = slots + (size_t)CONV_TID * g.slot;
-        CONV_IMAGES(b, B) {
-            wg_input(&g, x + b * C * H * W, C, H, W, pad, sl);
-            wg_products_y(&g, C, O, U, sl);
-            wg_output(&g, sl + g.m_off, O, y + b * O * g.OH * g.OW, sl + g.t_off);
-            layer_ep_run_f32(ep, b, O, g.OH * g.OW);
-        })
+    wg_weights(g.r, w, O, C, scratch); /* U, then the slots (wg_forward_body) */
+    const ConvCall c = {.x = x, .geom = &g, .out = y, .scratch = scratch, .ep = ep, .B = B, .C = C, .H = H,
+                        .W = W, .O = O, .pad = pad};
+    CONV_RUN(conv_threads(B, (double)B * (double)(O * C * KH * KW * g.OH * g.OW)), wg_forward_body, (void *)&c);
     return 1;
+}
+
+/* wg_backward's groups of images of thread CONV_TID: gx (out) image by image, the partials
+ * of gw (when part is set) group by group */
+CONV_BODY(wg_backward_body) {
+    const ConvCall *c = conv_arg_;
+    const WgGeom *g = c->geom;
+    const size_t B = c->B, C = c->C, H = c->H, W = c->W, O = c->O, pad = c->pad, groups = c->n;
+    const size_t nu = 36 * O * C;
+    const float *U = c->scratch, *x = c->x, *gy = c->gy;
+    float *slots = (float *)c->scratch + wg_round16(nu), *gx = c->out;
+    const int gw = c->part != NULL;
+    float *sl = slots + (size_t)CONV_TID * g->slot;
+    CONV_SHARE(gi, groups) {
+        float *dU = slots + gi * g->slot + g->du_off;
+        const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
+        if (gw && b0 == b1) memset(dU, 0, sizeof(float) * nu);
+        for (size_t b = b0; b < b1; b++) {
+            wg_dy(g, gy + b * O * g->OH * g->OW, O, sl);
+            if (gx) {
+                wg_products_x(g, C, O, U, sl);
+                wg_input_adj(g, C, H, W, pad, sl, gx + b * C * H * W);
+            }
+            if (gw) {
+                wg_input(g, x + b * C * H * W, C, H, W, pad, sl);
+                wg_products_w(g, C, O, sl, b > b0 ? 1.0f : 0.0f, dU);
+            }
+        }
+    }
 }
 
 /* The input gradient gx, the weight gradient gw, or both (either may be NULL), in one pass
@@ -378,26 +415,10 @@ static void wg_backward(const WgGeom *g, const float *x, const float *gy, const 
     float *U = scratch, *slots = scratch + wg_round16(nu);
     if (gx) wg_weights(g->r, w, O, C, U);
     const double work = (double)B * (double)(O * C * g->r * g->r * g->OH * g->OW);
-    const int nt = conv_threads(groups, (gx && gw ? 2 : 1) * work);
-    (void)nt;
-    CONV_RUN(
-        float *sl = slots + (size_t)CONV_TID * g->slot;
-        CONV_SHARE(gi, groups) {
-            float *dU = slots + gi * g->slot + g->du_off;
-            const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
-            if (gw && b0 == b1) memset(dU, 0, sizeof(float) * nu);
-            for (size_t b = b0; b < b1; b++) {
-                wg_dy(g, gy + b * O * g->OH * g->OW, O, sl);
-                if (gx) {
-                    wg_products_x(g, C, O, U, sl);
-                    wg_input_adj(g, C, H, W, pad, sl, gx + b * C * H * W);
-                }
-                if (gw) {
-                    wg_input(g, x + b * C * H * W, C, H, W, pad, sl);
-                    wg_products_w(g, C, O, sl, b > b0 ? 1.0f : 0.0f, dU);
-                }
-            }
-        })
+    /* part: gw's partials are wanted */
+    const ConvCall c = {.x = x, .gy = gy, .geom = g, .out = gx, .scratch = scratch, .part = gw, .B = B,
+                        .C = C, .H = H, .W = W, .O = O, .pad = pad, .n = groups};
+    CONV_RUN(conv_threads(groups, (gx && gw ? 2 : 1) * work), wg_backward_body, (void *)&c);
     if (gw) wg_finish_w(g, C, O, slots, U, gw); /* U is done with: the partials' sum goes there */
 }
 

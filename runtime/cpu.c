@@ -101,9 +101,14 @@ int bprt_threads(void)
     return n;
 }
 
+int bprt_in_parallel(void)
+{
+    return omp_in_parallel() || bprt_pool_in_task();
+}
+
 int bprt_team(size_t work, size_t min)
 {
-    return work < min || omp_in_parallel() ? 1 : bprt_threads();
+    return work < min || bprt_in_parallel() ? 1 : bprt_threads();
 }
 
 void bprt_set_threads(int n)

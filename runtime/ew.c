@@ -29,7 +29,6 @@ enum { EW_BLOCK = 1024, EW_ROWVEC_MAX = 2 };
 /* From EW_PAR_MIN elements on, the blocks are split into one contiguous range per thread
  * (each element is computed alone, so the values do not depend on the split). */
 #if defined(_OPENMP)
-#include <omp.h>
 enum { EW_PAR_MIN = 1 << 15 };
 #define EW_TEAM(n) bprt_team(n, EW_PAR_MIN)
 #else
@@ -205,17 +204,38 @@ enum { EW_PAR_MIN = 1 << 15 };
         for (int k = 0; k < nleaf; k++) lr[k] = leaf[k] ? leaf[k] + (ptrdiff_t)r0 * ld[k] : leaf[k]; \
         ew_rows_##SUF(code, ncode, konst, lr, nleaf, ld, vec, r1 - r0, n, out + (ptrdiff_t)r0 * ldo, ldo); \
     }                                                                                              \
+    /* a call's arguments, for its shares on the threads (BPRT_SPLIT) */                         \
+    typedef struct {                                                                               \
+        const int32_t *code;                                                                       \
+        int ncode, nleaf;                                                                          \
+        const double *konst;                                                                       \
+        const T *const *leaf;                                                                      \
+        const ptrdiff_t *ld;                                                                       \
+        const unsigned char *vec;                                                                  \
+        size_t n;                                                                                  \
+        T *out;                                                                                    \
+        ptrdiff_t ldo;                                                                             \
+    } EwCall_##SUF;                                                                                \
+    static void ew_rows_task_##SUF(void *arg, size_t r0, size_t r1) {                              \
+        const EwCall_##SUF *a = arg;                                                               \
+        ew_rows_share_##SUF(a->code, a->ncode, a->konst, a->leaf, a->nleaf, a->ld, a->vec, r0, r1, a->n, \
+                            a->out, a->ldo);                                                       \
+    }                                                                                              \
+    static void ew_blocks_task_##SUF(void *arg, size_t b0, size_t b1) {                            \
+        const EwCall_##SUF *a = arg;                                                               \
+        ew_blocks_##SUF(a->code, a->ncode, a->konst, a->leaf, a->vec, a->n, a->out, b0, b1);       \
+    }                                                                                              \
     void bprt_ew_rows_par_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf, \
                                 int nleaf, const ptrdiff_t *ld, const unsigned char *vec, size_t rows, \
                                 size_t n, T *out, ptrdiff_t ldo) {                                 \
         if (nleaf > BPRT_EW_MAX_LEAVES) abort(); /* the compiler emits at most that many */       \
-        BPRT_SPLIT(EW_TEAM(rows * n), rows, r0, r1,                                                \
-                   ew_rows_share_##SUF(code, ncode, konst, leaf, nleaf, ld, vec, r0, r1, n, out, ldo)); \
+        EwCall_##SUF a = {code, ncode, nleaf, konst, leaf, ld, vec, n, out, ldo};                  \
+        BPRT_SPLIT(EW_TEAM(rows * n), rows, ew_rows_task_##SUF, &a);                               \
     }                                                                                              \
     void bprt_ew_##SUF(const int32_t *code, int ncode, const double *konst, const T *const *leaf,  \
                        const unsigned char *vec, size_t n, T *out) {                               \
-        const size_t nb = (n + EW_BLOCK - 1) / EW_BLOCK;                                           \
-        BPRT_SPLIT(EW_TEAM(n), nb, b0, b1, ew_blocks_##SUF(code, ncode, konst, leaf, vec, n, out, b0, b1)); \
+        EwCall_##SUF a = {code, ncode, 0, konst, leaf, NULL, vec, n, out, 0};                      \
+        BPRT_SPLIT(EW_TEAM(n), (n + EW_BLOCK - 1) / EW_BLOCK, ew_blocks_task_##SUF, &a);           \
     }
 
 int bprt_ew_threads(size_t n) { return EW_TEAM(n); }

@@ -7,9 +7,8 @@
  * lowers; AVX2 and AVX-512 ones in their own files built with the matching -m flags).
  * The kernel set is chosen per call from bprt_isa_id() (cpu.c).
  * Packing buffers are per-thread scratch that grows and is kept for the thread's life
- * (OpenMP workers persist, so steady-state calls allocate nothing); it is not freed at
+ * (the pool's workers persist, so steady-state calls allocate nothing); it is not freed at
  * thread exit. */
-#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +107,8 @@ static _Thread_local struct {
     size_t cap;
 } scratch_slot[SCRATCH_SLOTS];
 
-/* A thread's buffers are freed when it exits (a pthread key's destructor): OpenMP teams
- * come and go as the thread count changes, and each worker had packed into its own. */
+/* A thread's buffers are freed when it exits (a pthread key's destructor): a caller's own
+ * threads may come and go, each having packed into its own. */
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
@@ -185,7 +184,7 @@ static int pack_cached(int slot, const PackKey *k)
 }
 
 /* Threads for a product of tiles_m x tiles_n tiles, M x N x K (before the K == 1 path and
- * omp_in_parallel, which the driver checks itself). */
+ * bprt_in_parallel, which the driver checks itself). */
 static int gemm_team(int tiles_m, int tiles_n, int M, int N, int K)
 {
     double flops = 2.0 * M * N * K;
@@ -353,7 +352,7 @@ int bprt_rows_team(size_t bytes)
 
 int bprt_gemm_threads(int M, int N, int K)
 {
-    if (M <= 1 || N <= 1 || K <= 0 || omp_in_parallel())
+    if (M <= 1 || N <= 1 || K <= 0 || bprt_in_parallel())
         return 1;
     const BprtKernelF32 *kr = KERNEL_FOR(kernels_f32, kernels_f32_narrow, N);
     int nt = gemm_team((M + kr->mr - 1) / kr->mr, (N + kr->nr - 1) / kr->nr, M, N, K);

@@ -19,10 +19,10 @@
 #include "bprt.h"
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
+#include "kernel.h" /* bprt_in_parallel */
 #define BATCH_MIN_FLOPS 4e5 /* per thread, as gemm.c's GEMM_MIN_FLOPS_PER_THREAD */
 static int batch_threads(size_t results, double flops) {
-    if (omp_in_parallel()) return 1;
+    if (bprt_in_parallel()) return 1;
     int nt = bprt_threads();
     if ((double)nt * BATCH_MIN_FLOPS > flops) nt = (int)(flops / BATCH_MIN_FLOPS);
     if ((size_t)nt > results) nt = (int)results;
@@ -33,11 +33,25 @@ static int batch_threads(size_t results, double flops) {
 enum { BATCH_MAX_RANK = 8 };
 
 #define DEFINE_GEMM_BATCH(T, FN, GEMM)                                                             \
+    /* a call's arguments, for its shares on the threads (BPRT_SPLIT) */                         \
+    typedef struct {                                                                               \
+        int tA, tB, M, N, K, lda, ldb, ldc, no, ni;                                                \
+        T alpha, beta;                                                                             \
+        const T *A, *B;                                                                            \
+        T *C;                                                                                      \
+        const size_t *dims, *sa, *sb, *sc;                                                         \
+        const int *outer, *inner;                                                                  \
+        size_t nsum;                                                                               \
+    } FN##_call_;                                                                                  \
     /* results [r0, r1) on this thread, with its packed operands reused across them */             \
-    static void FN##_range_(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, \
-                            int ldb, T beta, T *C, int ldc, const size_t *dims, const size_t *sa,  \
-                            const size_t *sb, const size_t *sc, const int *outer, int no, const int *inner, \
-                            int ni, size_t nsum, size_t r0, size_t r1) {                           \
+    static void FN##_range_(void *arg, size_t r0, size_t r1) {                                     \
+        const FN##_call_ *a_ = arg;                                                                \
+        const int tA = a_->tA, tB = a_->tB, M = a_->M, N = a_->N, K = a_->K, lda = a_->lda;        \
+        const int ldb = a_->ldb, ldc = a_->ldc, no = a_->no, ni = a_->ni;                          \
+        const T alpha = a_->alpha, beta = a_->beta, *A = a_->A, *B = a_->B;                        \
+        T *C = a_->C;                                                                              \
+        const size_t *dims = a_->dims, *sa = a_->sa, *sb = a_->sb, *sc = a_->sc, nsum = a_->nsum;  \
+        const int *outer = a_->outer, *inner = a_->inner;                                          \
         bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \
             size_t oa = 0, ob = 0, oc = 0, q = r;                                                  \
@@ -76,9 +90,9 @@ enum { BATCH_MAX_RANK = 8 };
         if (nres == 0) return;                                                                     \
         const double flops = 2.0 * M * N * K * (double)nres * (double)nsum;                        \
         (void)flops;                                                                               \
-        BPRT_SPLIT(BATCH_TEAM(nres, flops), nres, r0, r1,                                           \
-                   FN##_range_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, dims, sa, sb, sc, outer, \
-                               no, inner, ni, nsum, r0, r1));                                      \
+        FN##_call_ a_ = {tA, tB, M, N, K, lda, ldb, ldc, no, ni, alpha, beta, A, B, C, dims, sa, sb, sc, \
+                         outer, inner, nsum};                                                      \
+        BPRT_SPLIT(BATCH_TEAM(nres, flops), nres, FN##_range_, &a_);                               \
     }
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)

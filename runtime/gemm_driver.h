@@ -15,7 +15,7 @@
  * kc is K split into equal blocks of at most KC_MAX (no thin remainder block).
  * An epilogue (FNEW) runs on each mc x nc block of C after its last K block, on the thread
  * that computed it.
- * Threads: the C grid of tiles is cut into tm x tn rectangles, one per OpenMP thread,
+ * Threads: the C grid of tiles is cut into tm x tn rectangles, one per thread of the pool,
  * each running the serial nest above with its own packing buffers; problems under
  * GEMM_MIN_FLOPS_PER_THREAD per thread use fewer threads, tiny ones run inline.
  * A small batch (M or K up to BPRT_SMALL_BATCH) runs on one thread, with a row-major B through
@@ -246,6 +246,40 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
  * thread of the first rows adds them and hands the block on, the next continues from it, so
  * every c[j] is the serial gemv's chain of multiply-adds in the order k = 0..K-1 (the same
  * bits), while the first thread already works on the next block. */
+/* A product's arguments, for the part each thread of the pool computes (bprt_pool_run) */
+typedef struct DPREFIX(Call) {
+    const KTYPE *kr;
+    int tA, tB, M, N, K, tiles_m, tiles_n;
+    T alpha, beta;
+    const T *A, *B;
+    ptrdiff_t lda, ldb, ldc;
+    T *C;
+    const DPREFIX(Ep) *ep;
+} DPREFIX(Call);
+
+typedef struct DPREFIX(GemvOwned) {
+    const KTYPE *kr;
+    int N, K, nb, bw;
+    const T *x, *B;
+    ptrdiff_t ldb;
+    T *c;
+    int *done;
+} DPREFIX(GemvOwned);
+
+static void DPREFIX(gemv_owned_task)(void *arg, int id, int nth)
+{
+    const DPREFIX(GemvOwned) *g = arg;
+    /* the rows BPRT_SPLIT gives this thread in the update and g @ B^T */
+    const int k0 = (int)((long)g->K * id / nth), k1 = (int)((long)g->K * (id + 1) / nth);
+    for (int b = 0; b < g->nb; b++) {
+        const int j0 = b * g->bw, w = g->N - j0 < g->bw ? g->N - j0 : g->bw;
+        while (__atomic_load_n(&g->done[b], __ATOMIC_ACQUIRE) < id)
+            SPIN_PAUSE();
+        g->kr->gemv(w, k1 - k0, g->x + k0, g->B + (ptrdiff_t)k0 * g->ldb + j0, g->ldb, g->c + j0);
+        __atomic_store_n(&g->done[b], id + 1, __ATOMIC_RELEASE);
+    }
+}
+
 static void DPREFIX(gemv_owned)(const KTYPE *kr, int nt, int N, int K, const T *x, const T *B,
                                 ptrdiff_t ldb, T *c)
 {
@@ -257,19 +291,8 @@ static void DPREFIX(gemv_owned)(const KTYPE *kr, int nt, int N, int K, const T *
     int done[MAXB]; /* done[b]: how many threads have added their rows into block b */
     for (int b = 0; b < nb; b++)
         done[b] = 0;
-#pragma omp parallel num_threads(nt)
-    {
-        /* the rows BPRT_SPLIT gives this thread in the update and g @ B^T */
-        const int id = omp_get_thread_num(), nth = omp_get_num_threads();
-        const int k0 = (int)((long)K * id / nth), k1 = (int)((long)K * (id + 1) / nth);
-        for (int b = 0; b < nb; b++) {
-            const int j0 = b * bw, w = N - j0 < bw ? N - j0 : bw;
-            while (__atomic_load_n(&done[b], __ATOMIC_ACQUIRE) < id)
-                SPIN_PAUSE();
-            kr->gemv(w, k1 - k0, x + k0, B + (ptrdiff_t)k0 * ldb + j0, ldb, c + j0);
-            __atomic_store_n(&done[b], id + 1, __ATOMIC_RELEASE);
-        }
-    }
+    DPREFIX(GemvOwned) g = {kr, N, K, nb, bw, x, B, ldb, c, done};
+    bprt_pool_run(nt, DPREFIX(gemv_owned_task), &g);
 }
 
 /* Rows [r0, r1) of the rank-1 product C = (alpha a_i) b (+ beta C) */
@@ -281,6 +304,25 @@ static void DPREFIX(ger_rows)(const KTYPE *kr, int r0, int r1, int N, T alpha, c
     kr->ger(r1 - r0, N, alpha, a + r0 * sa, sa, b, C + (ptrdiff_t)r0 * ldc, ldc, beta != 0);
 }
 
+typedef struct DPREFIX(Ger) {
+    const KTYPE *kr;
+    int M, N;
+    T alpha;
+    const T *a;
+    ptrdiff_t sa;
+    const T *b;
+    T beta;
+    T *C;
+    ptrdiff_t ldc;
+} DPREFIX(Ger);
+
+static void DPREFIX(ger_task)(void *arg, int id, int nt)
+{
+    const DPREFIX(Ger) *g = arg;
+    const int r0 = (int)((long)g->M * id / nt), r1 = (int)((long)g->M * (id + 1) / nt);
+    DPREFIX(ger_rows)(g->kr, r0, r1, g->N, g->alpha, g->a, g->sa, g->b, g->beta, g->C, g->ldc);
+}
+
 /* c[j] = alpha * (B's row j . x) (+ beta c[j]), j in [j0, j1) */
 static void DPREFIX(dots)(const KTYPE *kr, int j0, int j1, int K, T alpha, const T *B, ptrdiff_t ldb,
                           const T *x, T beta, T *c)
@@ -289,6 +331,12 @@ static void DPREFIX(dots)(const KTYPE *kr, int j0, int j1, int K, T alpha, const
         T s = alpha * kr->dot(K, B + j * ldb, x);
         c[j] = beta == 0 ? s : s + beta * c[j];
     }
+}
+
+static void DPREFIX(dots_task)(void *arg, size_t lo, size_t hi)
+{
+    const DPREFIX(Call) *a = arg;
+    DPREFIX(dots)(a->kr, (int)lo, (int)hi, a->K, a->alpha, a->B, a->ldb, a->A, a->beta, a->C);
 }
 
 /* M == 1: c[0,N) = alpha * x @ op(B) + beta * c, x = op(A)'s single row. */
@@ -328,8 +376,9 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
             c[j] = beta == 0 ? alpha * t[j] : alpha * t[j] + beta * c[j];
     } else {
         /* B's rows split as x @ B and its rank-1 update split them (bprt_rows_team) */
-        BPRT_SPLIT(bprt_rows_team((size_t)N * (size_t)K * sizeof(T)), (size_t)N, lo, hi,
-                   DPREFIX(dots)(kr, (int)lo, (int)hi, K, alpha, B, ldb, x, beta, c));
+        const DPREFIX(Call) a = {.kr = kr, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = x, .B = B,
+                                 .ldb = ldb, .C = c};
+        BPRT_SPLIT(bprt_rows_team((size_t)N * (size_t)K * sizeof(T)), (size_t)N, DPREFIX(dots_task), (void *)&a);
     }
 }
 
@@ -371,6 +420,16 @@ static void DPREFIX(gemv_col)(const KTYPE *kr, int tA, int tB, int M, int K, T a
  * tiles computed 6 padded columns of every 16 and broadcast each element of A. Rows split
  * between nt threads in contiguous ranges, each running the epilogue on its own; a row's
  * value does not depend on the split. */
+/* thread id's rows of rowdots */
+static void DPREFIX(rowdots_task)(void *arg, int id, int nth)
+{
+    const DPREFIX(Call) *a = arg;
+    int r0 = (int)((long)a->M * id / nth), r1 = (int)((long)a->M * (id + 1) / nth);
+    a->kr->rowdot(r1 - r0, a->N, a->K, a->A + (ptrdiff_t)r0 * a->lda, a->lda, a->B, a->ldb,
+                  a->C + (ptrdiff_t)r0 * a->ldc, a->ldc, a->alpha, a->beta);
+    DPREFIX(ep_run)(a->ep, r0, r1, 0, a->N);
+}
+
 static void DPREFIX(rowdots)(const KTYPE *kr, int nt, int tB, int M, int N, int K, T alpha,
                              const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
                              ptrdiff_t ldc, const DPREFIX(Ep) *ep)
@@ -389,20 +448,43 @@ static void DPREFIX(rowdots)(const KTYPE *kr, int nt, int tB, int M, int N, int 
         nt = M / 3;
     if (2.0 * M * N * K < GEMM_NARROW_MIN_FLOPS_THREADS)
         nt = 1;
-    if (nt <= 1 || omp_in_parallel()) {
+    if (nt <= 1 || bprt_in_parallel()) {
         kr->rowdot(M, N, K, A, lda, bt, ldbt, C, ldc, alpha, beta);
         DPREFIX(ep_run)(ep, 0, M, 0, N);
         return;
     }
     DPREFIX(Ep) ep_copy;
-    ep = DPREFIX(ep_rows_split)(ep, &ep_copy);
-#pragma omp parallel num_threads(nt)
-    {
-        int nth = omp_get_num_threads(), id = omp_get_thread_num();
-        int r0 = (int)((long)M * id / nth), r1 = (int)((long)M * (id + 1) / nth);
-        kr->rowdot(r1 - r0, N, K, A + (ptrdiff_t)r0 * lda, lda, bt, ldbt, C + (ptrdiff_t)r0 * ldc,
-                   ldc, alpha, beta);
-        DPREFIX(ep_run)(ep, r0, r1, 0, N);
+    const DPREFIX(Call) a = {.kr = kr, .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A, .B = bt,
+                             .lda = lda, .ldb = ldbt, .ldc = ldc, .C = C,
+                             .ep = DPREFIX(ep_rows_split)(ep, &ep_copy)};
+    bprt_pool_run(nt, DPREFIX(rowdots_task), (void *)&a);
+}
+
+/* Thread id's rectangle of the C grid (grid_split), the serial nest over it */
+static void DPREFIX(grid_task)(void *arg, int id, int nth)
+{
+    const DPREFIX(Call) *a = arg;
+    const KTYPE *kr = a->kr;
+    const int M = a->M, N = a->N, transA = a->tA, transB = a->tB;
+    int tm, tn;
+    grid_split(a->tiles_m, a->tiles_n, kr->mr, kr->nr, a->K, transA || GEMM_ROWS_A(M, transB), a->ep && transB,
+               nth, &tm, &tn);
+    DPREFIX(Ep) ep_copy;
+    const DPREFIX(Ep) *ept = tm > 1 ? DPREFIX(ep_rows_split)(a->ep, &ep_copy) : a->ep;
+    int pm = id / tn, pn = id % tn;
+    int m0 = (int)((long)a->tiles_m * pm / tm) * kr->mr;
+    int m1 = (int)((long)a->tiles_m * (pm + 1) / tm) * kr->mr;
+    int n0 = (int)((long)a->tiles_n * pn / tn) * kr->nr;
+    int n1 = (int)((long)a->tiles_n * (pn + 1) / tn) * kr->nr;
+    if (m1 > M)
+        m1 = M;
+    if (n1 > N)
+        n1 = N;
+    if (pm < tm && m0 < m1 && n0 < n1) {
+        const T *pa = transA ? a->A + m0 : a->A + (ptrdiff_t)m0 * a->lda;
+        const T *pb = transB ? a->B + (ptrdiff_t)n0 * a->ldb : a->B + n0;
+        DPREFIX(serial)(kr, transA, transB, m1 - m0, n1 - n0, a->K, a->alpha, pa, a->lda, pb, a->ldb, a->beta,
+                        a->C + (ptrdiff_t)m0 * a->ldc + n0, a->ldc, ept, m0, n0);
     }
 }
 
@@ -436,8 +518,8 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            (whose rounding differs: alpha a_i first here); on one thread, or for a C of
            GEMV_OWN_MIN_BYTES or more split by rows as x @ C split them (gemv_owned) */
         const ptrdiff_t sa = transA ? 1 : lda;
-        BPRT_SPLIT(bprt_rows_team((size_t)M * (size_t)N * sizeof(T)), (size_t)M, lo, hi,
-                   DPREFIX(ger_rows)(kr, (int)lo, (int)hi, N, alpha, A, sa, B, beta, C, ldc));
+        DPREFIX(Ger) g = {kr, M, N, alpha, A, sa, B, beta, C, ldc};
+        bprt_pool_run(bprt_rows_team((size_t)M * (size_t)N * sizeof(T)), DPREFIX(ger_task), &g);
         return 0;
     }
     if (!transB && (M <= BPRT_SMALL_BATCH || K <= BPRT_SMALL_BATCH) && N % kr->vl == 0 &&
@@ -497,34 +579,13 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         DPREFIX(rowdots)(kr, nt, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
         return 1;
     }
-    if (nt <= 1 || omp_in_parallel()) {
+    if (nt <= 1 || bprt_in_parallel()) {
         DPREFIX(serial)(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, 0, 0);
         return 1;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        int nth = omp_get_num_threads(), id = omp_get_thread_num();
-        int tm, tn;
-        grid_split(tiles_m, tiles_n, kr->mr, kr->nr, K, transA || GEMM_ROWS_A(M, transB), ep && transB, nth, &tm,
-                   &tn);
-        DPREFIX(Ep) ep_copy;
-        const DPREFIX(Ep) *ept = tm > 1 ? DPREFIX(ep_rows_split)(ep, &ep_copy) : ep;
-        int pm = id / tn, pn = id % tn;
-        int m0 = (int)((long)tiles_m * pm / tm) * kr->mr;
-        int m1 = (int)((long)tiles_m * (pm + 1) / tm) * kr->mr;
-        int n0 = (int)((long)tiles_n * pn / tn) * kr->nr;
-        int n1 = (int)((long)tiles_n * (pn + 1) / tn) * kr->nr;
-        if (m1 > M)
-            m1 = M;
-        if (n1 > N)
-            n1 = N;
-        if (pm < tm && m0 < m1 && n0 < n1) {
-            const T *a = transA ? A + m0 : A + (ptrdiff_t)m0 * lda;
-            const T *b = transB ? B + (ptrdiff_t)n0 * ldb : B + n0;
-            DPREFIX(serial)(kr, transA, transB, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb,
-                            beta, C + (ptrdiff_t)m0 * ldc + n0, ldc, ept, m0, n0);
-        }
-    }
+    const DPREFIX(Call) a = {kr, transA, transB, M, N, K, tiles_m, tiles_n, alpha, beta, A, B, lda, ldb, ldc,
+                             C, ep};
+    bprt_pool_run(nt, DPREFIX(grid_task), (void *)&a);
     return 1;
 }
 

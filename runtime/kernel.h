@@ -96,6 +96,17 @@ int bprt_gemm_threads(int M, int N, int K);
  * GEMV_OWN_MIN_BYTES or inside a parallel region. */
 int bprt_rows_team(size_t bytes);
 
+/* The runtime's fork-join team (pool.c): fn(ctx, t, nt) for t = 0 .. nt-1, t = 0 on the
+ * calling thread, the others on the pool's workers; returns when all have. With nt <= 1,
+ * inside a task, or while another thread's task runs, fn(ctx, 0, 1) here alone. */
+typedef void (*BprtTaskFn)(void *ctx, int id, int nt);
+void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx);
+/* 1 on a pool worker and on a caller inside bprt_pool_run's task */
+int bprt_pool_in_task(void);
+/* 1 inside a parallel region: a pool task, or the caller's own OpenMP region; kernels then
+ * run on the calling thread alone */
+int bprt_in_parallel(void);
+
 /* Largest mr*nr of any kernel set (the driver's edge-tile scratch is sized by it). */
 #define BPRT_MAX_TILE (16 * 64)
 

@@ -28,13 +28,9 @@
 #include "conv.h" /* LayerEp */
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
 #define LAYERS_PAR_MIN 32768 /* elements below which a kernel stays on one thread */
-static int layers_threads(size_t work) { return bprt_team(work, LAYERS_PAR_MIN); }
-#define PAR_FOR _Pragma("omp parallel for schedule(static) num_threads(layers_threads(work_))")
-#define layers_team(work) layers_threads(work)
+#define layers_team(work) bprt_team(work, LAYERS_PAR_MIN)
 #else
-#define PAR_FOR
 #define layers_team(work) 1
 #endif
 
@@ -254,13 +250,25 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
 
 /* Every kernel, for T = float (SUF f32) and double (f64). `work_` sizes the thread team. */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
-    /* the common 2x2 window with stride 2, unrolled (same results as the general loops) */    \
-    BPRT_CLONES static void maxpool2x2_##SUF(const T *x, size_t N, size_t H, size_t W, T *y) {                 \
-        const size_t OH = H / 2, OW = W / 2, work_ = N * H * W;                                    \
-        const int fast = POOL_FAST_##SUF;                                                          \
-        (void)work_;                                                                               \
-        PAR_FOR                                                                                    \
-        for (size_t r = 0; r < N * OH; r++) {                                                      \
+    /* a kernel's arguments, for its shares on the threads (BPRT_SPLIT) */                          \
+    typedef struct {                                                                                \
+        const T *x, *gy;                                                                            \
+        T *y;                                                                                       \
+        size_t R, H, W, k, stride, D;                                                               \
+        double eps;                                                                                 \
+        const LayerEp *ep;                                                                          \
+        const int32_t *ids;                                                                         \
+        uint64_t seed, stream;                                                                      \
+    } LayCall_##SUF;                                                                                \
+    /* the common 2x2 window with stride 2, unrolled (same results as the general loops); rows      \
+       [r0, r1) of the N OH output rows */                                                          \
+    BPRT_CLONES static void maxpool2x2_rows_##SUF(void *arg, size_t r0, size_t r1) {                \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const T *x = c_->x;                                                                         \
+        T *y = c_->y;                                                                               \
+        const size_t H = c_->H, W = c_->W, OH = H / 2, OW = W / 2;                                  \
+        const int fast = POOL_FAST_##SUF;                                                           \
+        for (size_t r = r0; r < r1; r++) {                                                          \
             const size_t n = r / OH, i = r % OH;                                                   \
             const T *a = x + (n * H + 2 * i) * W, *b = a + W;                                      \
             T *o = y + r * OW;                                                                     \
@@ -279,12 +287,19 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    BPRT_CLONES static void maxpool2x2_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, T *gx, const LayerEp *ep) {\
-        const size_t OH = H / 2, OW = W / 2, work_ = N * H * W;                                    \
-        const int fast = POOL_FAST_##SUF;                                                          \
-        (void)work_;                                                                               \
-        PAR_FOR                                                                                    \
-        for (size_t n = 0; n < N; n++) {                                                           \
+    static void maxpool2x2_##SUF(const T *x, size_t N, size_t H, size_t W, T *y) {                  \
+        LayCall_##SUF c_ = {.x = x, .y = y, .H = H, .W = W};                                        \
+        BPRT_SPLIT(layers_team(N * H * W), N * (H / 2), maxpool2x2_rows_##SUF, &c_);                \
+    }                                                                                               \
+    /* planes [p0, p1) */                                                                           \
+    BPRT_CLONES static void maxpool2x2_grad_planes_##SUF(void *arg, size_t p0, size_t p1) {         \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const T *x = c_->x, *gy = c_->gy;                                                           \
+        T *gx = c_->y;                                                                              \
+        const LayerEp *ep = c_->ep;                                                                 \
+        const size_t H = c_->H, W = c_->W, OH = H / 2, OW = W / 2;                                  \
+        const int fast = POOL_FAST_##SUF;                                                           \
+        for (size_t n = p0; n < p1; n++) {                                                          \
             for (size_t i = 0; i < OH; i++) {                                                      \
                 const T *a = x + (n * H + 2 * i) * W, *b = a + W;                                  \
                 T *ga = gx + (n * H + 2 * i) * W, *gb = ga + W;                                    \
@@ -319,16 +334,19 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
             layer_ep_run_##SUF(ep, n, H, W);                                                       \
         }                                                                                          \
     }                                                                                              \
-    /* x[N, H, W] (N = B*C planes) -> y[N, OH, OW]; gx like x */                                   \
-    void bprt_maxpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y) { \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
-        (void)work_;                                                                               \
-        if (k == 2 && stride == 2) {                                                               \
-            maxpool2x2_##SUF(x, N, H, W, y);                                                       \
-            return;                                                                                \
-        }                                                                                          \
-        PAR_FOR                                                                                    \
-        for (size_t n = 0; n < N; n++)                                                             \
+    static void maxpool2x2_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, T *gx, \
+                                      const LayerEp *ep) {                                          \
+        LayCall_##SUF c_ = {.x = x, .gy = gy, .y = gx, .H = H, .W = W, .ep = ep};                   \
+        BPRT_SPLIT(layers_team(N * H * W), N, maxpool2x2_grad_planes_##SUF, &c_);                   \
+    }                                                                                               \
+    /* planes [n0, n1) of a k x k window's maximum */                                               \
+    static void maxpool_planes_##SUF(void *arg, size_t n0, size_t n1) {                             \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const T *x = c_->x;                                                                         \
+        T *y = c_->y;                                                                               \
+        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
+        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        for (size_t n = n0; n < n1; n++)                                                            \
             for (size_t i = 0; i < OH; i++)                                                        \
                 for (size_t j = 0; j < OW; j++) {                                                  \
                     const T *w = x + (n * H + i * stride) * W + j * stride;                        \
@@ -343,6 +361,15 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
                     y[(n * OH + i) * OW + j] = nan ? (T)NAN : m;                                   \
                 }                                                                                  \
     }                                                                                              \
+    /* x[N, H, W] (N = B*C planes) -> y[N, OH, OW]; gx like x */                                    \
+    void bprt_maxpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y) { \
+        if (k == 2 && stride == 2) {                                                                \
+            maxpool2x2_##SUF(x, N, H, W, y);                                                        \
+            return;                                                                                 \
+        }                                                                                           \
+        LayCall_##SUF c_ = {.x = x, .y = y, .H = H, .W = W, .k = k, .stride = stride};              \
+        BPRT_SPLIT(layers_team(N * H * W), N, maxpool_planes_##SUF, &c_);                           \
+    }                                                                                               \
     /* index of the first maximum of the k x k window at x[base] (rows W apart); the first  \
        NaN wins, as in the forward pass */                                                        \
     static size_t maxpool_argmax_##SUF(const T *x, size_t base, size_t W, size_t k) {              \
@@ -360,16 +387,15 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
             }                                                                                      \
         return at;                                                                                 \
     }                                                                                              \
-    static void maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,\
-                                     size_t stride, T *gx, const LayerEp *ep) {                    \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
-        (void)work_;                                                                               \
-        if (k == 2 && stride == 2) {                                                               \
-            maxpool2x2_grad_##SUF(x, gy, N, H, W, gx, ep);                                         \
-            return;                                                                                \
-        }                                                                                          \
-        PAR_FOR                                                                                    \
-        for (size_t n = 0; n < N; n++) {                                                           \
+    /* planes [n0, n1) of max-pooling's gradient */                                                 \
+    static void maxpool_grad_planes_##SUF(void *arg, size_t n0, size_t n1) {                        \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const T *x = c_->x, *gy = c_->gy;                                                           \
+        T *gx = c_->y;                                                                              \
+        const LayerEp *ep = c_->ep;                                                                 \
+        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
+        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        for (size_t n = n0; n < n1; n++) {                                                          \
             if (stride == k) { /* windows tile the plane: every element written once, no memset */ \
                 for (size_t i = 0; i < OH; i++) {                                                  \
                     for (size_t j = 0; j < OW; j++) {                                              \
@@ -399,17 +425,29 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
             layer_ep_run_##SUF(ep, n, H, W);                                                       \
         }                                                                                          \
     }                                                                                              \
+    static void maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k, \
+                                     size_t stride, T *gx, const LayerEp *ep) {                     \
+        if (k == 2 && stride == 2) {                                                                \
+            maxpool2x2_grad_##SUF(x, gy, N, H, W, gx, ep);                                          \
+            return;                                                                                 \
+        }                                                                                           \
+        LayCall_##SUF c_ = {.x = x, .gy = gy, .y = gx, .H = H, .W = W, .k = k, .stride = stride, .ep = ep}; \
+        BPRT_SPLIT(layers_team(N * H * W), N, maxpool_grad_planes_##SUF, &c_);                      \
+    }                                                                                               \
     void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,\
                                    size_t stride, T *gx) {                                         \
         maxpool2d_grad_##SUF(x, gy, N, H, W, k, stride, gx, NULL);                                 \
     }                                                                                              \
     POOL_GRAD_EW(T, SUF)                                                                           \
-    void bprt_avgpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y) { \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
-        const T inv = (T)(1.0 / (double)(k * k));                                                  \
-        (void)work_;                                                                               \
-        PAR_FOR                                                                                    \
-        for (size_t n = 0; n < N; n++)                                                             \
+    /* planes [n0, n1) of average pooling */                                                        \
+    static void avgpool_planes_##SUF(void *arg, size_t n0, size_t n1) {                             \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const T *x = c_->x;                                                                         \
+        T *y = c_->y;                                                                               \
+        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
+        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        const T inv = (T)(1.0 / (double)(k * k));                                                   \
+        for (size_t n = n0; n < n1; n++)                                                            \
             for (size_t i = 0; i < OH; i++)                                                        \
                 for (size_t j = 0; j < OW; j++) {                                                  \
                     const T *w = x + (n * H + i * stride) * W + j * stride;                        \
@@ -419,12 +457,19 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
                     y[(n * OH + i) * OW + j] = s * inv;                                            \
                 }                                                                                  \
     }                                                                                              \
-    void bprt_avgpool2d_grad_##SUF(const T *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, T *gx) { \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1, work_ = N * H * W;      \
-        const T inv = (T)(1.0 / (double)(k * k));                                                  \
-        (void)work_;                                                                               \
-        PAR_FOR                                                                                    \
-        for (size_t n = 0; n < N; n++) {                                                           \
+    void bprt_avgpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y) { \
+        LayCall_##SUF c_ = {.x = x, .y = y, .H = H, .W = W, .k = k, .stride = stride};              \
+        BPRT_SPLIT(layers_team(N * H * W), N, avgpool_planes_##SUF, &c_);                           \
+    }                                                                                               \
+    /* planes [n0, n1) of average pooling's gradient */                                             \
+    static void avgpool_grad_planes_##SUF(void *arg, size_t n0, size_t n1) {                        \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const T *gy = c_->gy;                                                                       \
+        T *gx = c_->y;                                                                              \
+        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
+        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        const T inv = (T)(1.0 / (double)(k * k));                                                   \
+        for (size_t n = n0; n < n1; n++) {                                                          \
             memset(gx + n * H * W, 0, sizeof(T) * H * W);                                          \
             for (size_t i = 0; i < OH; i++)                                                        \
                 for (size_t j = 0; j < OW; j++) {                                                  \
@@ -435,6 +480,10 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
                 }                                                                                  \
         }                                                                                          \
     }                                                                                              \
+    void bprt_avgpool2d_grad_##SUF(const T *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, T *gx) { \
+        LayCall_##SUF c_ = {.gy = gy, .y = gx, .H = H, .W = W, .k = k, .stride = stride};           \
+        BPRT_SPLIT(layers_team(N * H * W), N, avgpool_grad_planes_##SUF, &c_);                      \
+    }                                                                                               \
     /* one row of layernorm and of its gradient; sums in double over eight lanes (LANE_SUM) */      \
     BPRT_CLONES static void layernorm_row_##SUF(const T *xr, size_t D, double eps, T *yr) {         \
         double mean, var;                                                                           \
@@ -456,29 +505,35 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         const double sgy = sgx * rs / (double)D;                                                    \
         for (size_t i = 0; i < D; i++) dr[i] = (T)(rs * ((double)gr[i] - sg - ((double)xr[i] - mean) * rs * sgy));\
     }                                                                                               \
-    /* x, y, gy, gx [R, D] */                                                                       \
-    void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y) {                   \
-        const size_t work_ = R * D;                                                                 \
-        (void)work_;                                                                                \
-        if (LN_FAST_##SUF(D)) { /* groups of LN_NR rows: a thread's range starts on a group */     \
-            BPRT_SPLIT(layers_team(work_), (R + LN_NR - 1) / LN_NR, lo, hi,                         \
-                       layernorm_rows_f32(F32CP(x), NULL, LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, F32P(y))); \
-            return;                                                                                 \
-        }                                                                                           \
-        PAR_FOR                                                                                     \
-        for (size_t r = 0; r < R; r++) layernorm_row_##SUF(x + r * D, D, eps, y + r * D);           \
+    /* rows [r0, r1) of layernorm, or of its gradient when gy is given */                           \
+    static void layernorm_task_##SUF(void *arg, size_t r0, size_t r1) {                             \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const size_t D = c_->D;                                                                     \
+        for (size_t r = r0; r < r1; r++)                                                            \
+            if (c_->gy)                                                                             \
+                layernorm_grad_row_##SUF(c_->x + r * D, c_->gy + r * D, D, c_->eps, c_->y + r * D); \
+            else                                                                                    \
+                layernorm_row_##SUF(c_->x + r * D, D, c_->eps, c_->y + r * D);                      \
     }                                                                                               \
-    void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx) {\
-        const size_t work_ = R * D;                                                                 \
-        (void)work_;                                                                                \
-        if (LN_FAST_##SUF(D)) {                                                                     \
-            BPRT_SPLIT(layers_team(work_), (R + LN_NR - 1) / LN_NR, lo, hi,                         \
-                       layernorm_rows_f32(F32CP(x), F32CP(gy), LN_NR * lo, LN_NR * hi < R ? LN_NR * hi : R, D, eps, \
-                                               F32P(gx)));                                          \
-            return;                                                                                 \
-        }                                                                                           \
-        PAR_FOR                                                                                     \
-        for (size_t r = 0; r < R; r++) layernorm_grad_row_##SUF(x + r * D, gy + r * D, D, eps, gx + r * D);\
+    /* groups [g0, g1) of LN_NR rows (layernorm_rows_f32) */                                        \
+    static void layernorm_groups_##SUF(void *arg, size_t g0, size_t g1) {                           \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const size_t r1 = LN_NR * g1 < c_->R ? LN_NR * g1 : c_->R;                                  \
+        layernorm_rows_f32(F32CP(c_->x), F32CP(c_->gy), LN_NR * g0, r1, c_->D, c_->eps, F32P(c_->y)); \
+    }                                                                                               \
+    /* x, y, gy, gx [R, D]; on AVX-512 in groups of LN_NR rows: a thread's range starts on a group */ \
+    static void layernorm_any_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *out) { \
+        LayCall_##SUF c_ = {.x = x, .gy = gy, .y = out, .R = R, .D = D, .eps = eps};                \
+        if (LN_FAST_##SUF(D))                                                                       \
+            BPRT_SPLIT(layers_team(R * D), (R + LN_NR - 1) / LN_NR, layernorm_groups_##SUF, &c_);   \
+        else                                                                                        \
+            BPRT_SPLIT(layers_team(R * D), R, layernorm_task_##SUF, &c_);                           \
+    }                                                                                               \
+    void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y) {                   \
+        layernorm_any_##SUF(x, NULL, R, D, eps, y);                                                 \
+    }                                                                                               \
+    void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx) { \
+        layernorm_any_##SUF(x, gy, R, D, eps, gx);                                                  \
     }                                                                                               \
     /* rows [r0, r1) of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g); \
        one call per thread's share, so the ISA's clone is picked once, not per row */           \
@@ -494,14 +549,23 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         }                                                                                           \
     }                                                                                               \
     /* y, gy, gx [R, D] */                                                                          \
+    static void softmax_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                          \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        softmax_grad_rows_##SUF(c_->x, c_->gy, r0, r1, c_->D, c_->y);                               \
+    }                                                                                               \
     void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx) {              \
-        BPRT_SPLIT(layers_team(R * D), R, lo, hi, softmax_grad_rows_##SUF(y, gy, lo, hi, D, gx));  \
+        LayCall_##SUF c_ = {.x = y, .gy = gy, .y = gx, .D = D};                                     \
+        BPRT_SPLIT(layers_team(R * D), R, softmax_grad_task_##SUF, &c_);                            \
     }                                                                                               \
     /* table[V, D], ids[n] -> y[n, D];  gy[n, D] -> gt[V, D] */                                    \
     /* rows [i0, i1): each a copy of its id's row (NaN for an id outside the table) */         \
-    static void embedding_rows_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t i0, \
-                                     size_t i1, T *y) {                                            \
-        for (size_t i = i0; i < i1; i++) {                                                         \
+    static void embedding_rows_##SUF(void *arg, size_t i0, size_t i1) {                             \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const T *table = c_->x;                                                                     \
+        const int32_t *ids = c_->ids;                                                               \
+        const size_t V = c_->R, D = c_->D;                                                          \
+        T *y = c_->y;                                                                               \
+        for (size_t i = i0; i < i1; i++) {                                                          \
             const int32_t id = ids[i];                                                             \
             if (id >= 0 && (size_t)id < V) memcpy(y + i * D, table + (size_t)id * D, sizeof(T) * D); \
             else                                                                                   \
@@ -511,7 +575,8 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
     /* rows split between threads as the elementwise passes after it split them (the residual \
        add reads it; tiny_gpt's [32, 64, 128] on 2 threads 0.09 -> 0.02 ms) */                 \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y) { \
-        BPRT_SPLIT(layers_team(n * D), n, lo, hi, embedding_rows_##SUF(table, V, D, ids, lo, hi, y)); \
+        LayCall_##SUF c_ = {.x = table, .y = y, .R = V, .D = D, .ids = ids};                        \
+        BPRT_SPLIT(layers_team(n * D), n, embedding_rows_##SUF, &c_);                               \
     }                                                                                              \
     void bprt_embedding_grad_##SUF(const T *gy, size_t V, size_t D, const int32_t *ids, size_t n, T *gt) { \
         memset(gt, 0, sizeof(T) * V * D);                                                          \
@@ -524,7 +589,11 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
     }                                                                                              \
     /* x, y [N, Tq, Tk] */                                                                         \
     /* rows [r0, r1) of the N Tq rows of Tk (row r is query r mod Tq) */                         \
-    static void causal_mask_rows_##SUF(const T *x, size_t Tq, size_t Tk, T f, size_t r0, size_t r1, T *y) { \
+    static void causal_mask_rows_##SUF(void *arg, size_t r0, size_t r1) {                           \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const size_t Tq = c_->H, Tk = c_->W;                                                        \
+        const T f = (T)c_->eps, *x = c_->x;                                                         \
+        T *y = c_->y;                                                                               \
         for (size_t r = r0; r < r1; r++) {                                                         \
             const size_t i = r % Tq;                                                               \
             const T *xr = x + r * Tk;                                                              \
@@ -535,16 +604,20 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
     /* rows split between threads as the batched product before it and the softmax after it     \
        split them (tiny_gpt's [32, 4, 64, 64] scores on 2 threads: 0.16 -> 0.03 ms) */            \
     void bprt_causal_mask_##SUF(const T *x, size_t N, size_t Tq, size_t Tk, double fill, T *y) {   \
-        BPRT_SPLIT(layers_team(N * Tq * Tk), N * Tq, lo, hi,                                       \
-                   causal_mask_rows_##SUF(x, Tq, Tk, (T)fill, lo, hi, y));                         \
+        LayCall_##SUF c_ = {.x = x, .y = y, .H = Tq, .W = Tk, .eps = fill}; /* eps: the fill */     \
+        BPRT_SPLIT(layers_team(N * Tq * Tk), N * Tq, causal_mask_rows_##SUF, &c_);                  \
     }                                                                                              \
+    /* elements [i0, i1) of dropout, p in eps */                                                    \
+    static void dropout_range_##SUF(void *arg, size_t i0, size_t i1) {                              \
+        const LayCall_##SUF *c_ = arg;                                                              \
+        const double p = c_->eps;                                                                   \
+        const T scale = p < 1 ? (T)(1 / (1 - p)) : (T)0;                                            \
+        for (size_t i = i0; i < i1; i++)                                                            \
+            c_->y[i] = bprt_rng_uniform(c_->seed, c_->stream, i) >= p ? c_->x[i] * scale : (T)0;       \
+    }                                                                                               \
     void bprt_dropout_##SUF(const T *x, size_t n, double p, uint64_t seed, uint64_t stream, T *y) { \
-        const T scale = p < 1 ? (T)(1 / (1 - p)) : (T)0;                                           \
-        const size_t work_ = n * 8;                                                                \
-        (void)work_;                                                                               \
-        PAR_FOR                                                                                    \
-        for (size_t i = 0; i < n; i++)                                                             \
-            y[i] = bprt_rng_uniform(seed, stream, i) >= p ? x[i] * scale : (T)0;                   \
+        LayCall_##SUF c_ = {.x = x, .y = y, .seed = seed, .stream = stream, .eps = p};          \
+        BPRT_SPLIT(layers_team(n * 8), n, dropout_range_##SUF, &c_);                                \
     }
 
 DEFINE_LAYERS(float, f32, uint32_t)

@@ -30,7 +30,6 @@
 /* Threads: large vectors are split into one contiguous chunk per thread (BPRT_SPLIT: a static
  * split, so results do not depend on timing). Not in --standalone output, which is single-threaded. */
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
 /* Below PAR_MIN elements (4 MiB of float parameters) one thread updates alone: the vectors
  * were just written by this thread's gradient and sit in its caches, and a second thread
  * would first have to pull them over (measured: 2 threads 2.5x slower at batch 1). */
@@ -118,6 +117,16 @@ DEFINE_OPTIM_CONSTS(double, f64)
             }                                                                                      \
         return bad == 0 ? r : (double)INFINITY;                                                    \
     }                                                                                              \
+    typedef struct {                                                                               \
+        const T *g;                                                                                \
+        size_t n, ns;                                                                              \
+        double *part;                                                                              \
+    } MaxabsCall_##SUF;                                                                            \
+    static void maxabs_task_##SUF(void *arg, size_t s0, size_t s1) {                               \
+        const MaxabsCall_##SUF *a = arg;                                                           \
+        for (size_t s = s0; s < s1; s++)                                                           \
+            a->part[s] = maxabs_range_##SUF(a->g + a->n * s / a->ns, a->n * (s + 1) / a->ns - a->n * s / a->ns); \
+    }                                                                                              \
     /* on the threads from MAXABS_PAR_MIN elements, each a contiguous share (the maximum of    \
        their maxima: the same value whatever the split) */                                    \
     double bprt_maxabs_##SUF(const T *g, size_t n) {                                               \
@@ -125,10 +134,8 @@ DEFINE_OPTIM_CONSTS(double, f64)
         int team = (int)PAR_THREADS_MIN(n, MAXABS_PAR_MIN);                                        \
         if (team > MAXABS_SHARES) team = MAXABS_SHARES;                                            \
         if (team <= 1) return maxabs_range_##SUF(g, n);                                            \
-        const size_t ns = (size_t)team; /* share s: [n s / ns, n (s + 1) / ns) */                   \
-        BPRT_SPLIT(team, ns, s0, s1,                                                               \
-                   for (size_t s = s0; s < s1; s++)                                                \
-                       part[s] = maxabs_range_##SUF(g + n * s / ns, n * (s + 1) / ns - n * s / ns)); \
+        MaxabsCall_##SUF a = {g, n, (size_t)team, part}; /* share s: [n s / ns, n (s + 1) / ns) */ \
+        BPRT_SPLIT(team, a.ns, maxabs_task_##SUF, &a);                                             \
         double r = 0;                                                                              \
         for (int t = 0; t < team; t++) r = part[t] > r ? part[t] : r;                              \
         return r;                                                                                  \
@@ -190,11 +197,32 @@ DEFINE_OPTIM_CONSTS(double, f64)
                          scale == 1 && wd == 0};                                                    \
         return k;                                                                                   \
     }                                                                                               \
+    /* an update's arguments, for its shares on the threads (BPRT_SPLIT): Adam with ka, else SGD */ \
+    typedef struct {                                                                                \
+        const SgdK_##SUF *ks;                                                                       \
+        const AdamK_##SUF *ka;                                                                      \
+        T *p;                                                                                       \
+        const T *g;                                                                                 \
+        T *m, *v;                                                                                   \
+        /* the weight gradient op(A) @ op(B) [M, N] of gemm_update */                               \
+        int tA, N, K, lda, ldb;                                                                     \
+        const T *A, *B;                                                                             \
+        T *gs;                                                                                      \
+    } UpdCall_##SUF;                                                                                \
+    static void sgd_task_##SUF(void *arg, size_t lo, size_t hi) {                                  \
+        const UpdCall_##SUF *a = arg;                                                               \
+        sgd_range_##SUF(a->ks, a->p, a->g, a->v, lo, hi);                                           \
+    }                                                                                               \
+    static void adam_task_##SUF(void *arg, size_t lo, size_t hi) {                                 \
+        const UpdCall_##SUF *a = arg;                                                               \
+        adam_range_##SUF(a->ka, a->p, a->g, a->m, a->v, lo, hi);                                    \
+    }                                                                                               \
     /* on nt threads, each its contiguous share (no parallel region for one) */                     \
     static void sgd_nt_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd, \
                              double scale, int nt) {                                                \
         const SgdK_##SUF k = sgd_k_##SUF(lr, momentum, wd, scale);                                  \
-        BPRT_SPLIT(nt, n, lo, hi, sgd_range_##SUF(&k, p, g, v, lo, hi));                                          \
+        UpdCall_##SUF a = {.ks = &k, .p = p, .g = g, .v = v};                                       \
+        BPRT_SPLIT(nt, n, sgd_task_##SUF, &a);                                                      \
     }                                                                                               \
     void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,    \
                         double scale) {                                                             \
@@ -203,7 +231,8 @@ DEFINE_OPTIM_CONSTS(double, f64)
     static void adam_nt_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
                               double eps, double wd, int decoupled, double step, double scale, int nt) { \
         const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, scale);            \
-        BPRT_SPLIT(nt, n, lo, hi, adam_range_##SUF(&k, p, g, m, v, lo, hi));                                      \
+        UpdCall_##SUF a = {.ka = &k, .p = p, .g = g, .m = m, .v = v};                              \
+        BPRT_SPLIT(nt, n, adam_task_##SUF, &a);                                                     \
     }                                                                                               \
     void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2,   \
                          double eps, double wd, int decoupled, double step, double scale) {         \
@@ -245,6 +274,15 @@ DEFINE_OPTIM_CONSTS(double, f64)
         if (ka) adam_range_##SUF(ka, p, gs, m, v, lo, hi);                                          \
         else sgd_range_##SUF(ks, p, gs, v, lo, hi);                                                 \
     }                                                                                               \
+    static void rank1_task_##SUF(void *arg, size_t lo, size_t hi) {                                \
+        const UpdCall_##SUF *a = arg;                                                               \
+        rank1_rows_##SUF(a->ks, a->ka, a->tA, a->A, a->lda, a->B, a->N, a->p, a->m, a->v, lo, hi);  \
+    }                                                                                               \
+    static void gemm_update_task_##SUF(void *arg, size_t lo, size_t hi) {                          \
+        const UpdCall_##SUF *a = arg;                                                               \
+        gemm_update_rows_##SUF(a->ks, a->ka, (int)lo, (int)hi, a->N, a->K, a->A, a->lda, a->B, a->ldb, \
+                               a->gs, a->p, a->m, a->v);                                            \
+    }                                                                                               \
     /* one of them: Adam when ka, else SGD with ks; a rank-1 gradient (K = 1, M > 1: the GEMM's    \
        own K = 1 path) goes straight into the update, row by row, when its rows are at least a     \
        vector long (short ones, a classifier's 10 columns, are made whole and updated as one       \
@@ -256,8 +294,8 @@ DEFINE_OPTIM_CONSTS(double, f64)
             !has_subnormal_##SUF(B, 1, (size_t)N)) {                                                \
             /* rows split as x @ W split them (OWNED_ROWS_TEAM), each core updating the rows it read */ \
             const int rt = OWNED_ROWS_TEAM((size_t)M * (size_t)N * sizeof(T));                            \
-            BPRT_SPLIT(rt > 1 ? rt : (int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M, lo, hi,   \
-                       rank1_rows_##SUF(ks, ka, tA, A, lda, B, N, p, m, v, lo, hi));                \
+            UpdCall_##SUF a = {ks, ka, p, NULL, m, v, tA, N, K, lda, ldb, A, B, gs};               \
+            BPRT_SPLIT(rt > 1 ? rt : (int)PAR_THREADS((size_t)M * (size_t)N), (size_t)M, rank1_task_##SUF, &a); \
             return;                                                                                 \
         }                                                                                           \
         /* on several threads, each makes its rows of the gradient and updates them while in   \
@@ -269,15 +307,15 @@ DEFINE_OPTIM_CONSTS(double, f64)
         int nt = GEMM_THREADS(M, N, K);                                                             \
         if (ka && nt < 2 && !SMALL_BATCH(K)) nt = PAR_THREADS_MIN((size_t)M * (size_t)N, ADAM_PAR_MIN); \
         if (nt > 1 && tA && !tB) {                                                                  \
-            BPRT_SPLIT(nt, (size_t)M, lo, hi,                                                       \
-                       gemm_update_rows_##SUF(ks, ka, (int)lo, (int)hi, N, K, A, lda, B, ldb, gs, p, m, v)); \
+            UpdCall_##SUF a = {ks, ka, p, NULL, m, v, tA, N, K, lda, ldb, A, B, gs};               \
+            BPRT_SPLIT(nt, (size_t)M, gemm_update_task_##SUF, &a);                                  \
             return;                                                                                 \
         }                                                                                           \
         /* the whole gradient, then the update on as many threads as the GEMM had */          \
         const size_t n = (size_t)M * (size_t)N;                                                     \
         GEMM(tA, tB, M, N, K, 1, A, lda, B, ldb, 0, gs, N);                                         \
-        if (ka) BPRT_SPLIT(nt, n, lo, hi, adam_range_##SUF(ka, p, gs, m, v, lo, hi));               \
-        else BPRT_SPLIT(nt, n, lo, hi, sgd_range_##SUF(ks, p, gs, v, lo, hi));                      \
+        UpdCall_##SUF a = {ks, ka, p, gs, m, v, tA, N, K, lda, ldb, A, B, gs};                     \
+        BPRT_SPLIT(nt, n, ka ? adam_task_##SUF : sgd_task_##SUF, &a);                               \
     }                                                                                               \
     void bprt_gemm_sgd_##SUF(int tA, int tB, int M, int N, int K, const T *A, int lda, const T *B,  \
                              int ldb, T *gs, T *p, T *v, double lr, double momentum, double wd) {   \

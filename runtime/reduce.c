@@ -16,7 +16,6 @@
 enum { SUM_BLOCK = 128 }; /* double accumulators per block (1 KiB on the stack) */
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
 enum { SUM_PAR_MIN = 1 << 15 }; /* elements read below which one thread sums */
 static int sum_team(size_t work) { return bprt_team(work, SUM_PAR_MIN); }
 #else
@@ -52,9 +51,19 @@ static int sum_team(size_t work) { (void)work; return 1; }
             for (size_t i = 0; i < w; i++) y[o * I + i0 + i] = (T)acc[i];                          \
         }                                                                                          \
     }                                                                                              \
+    typedef struct {                                                                               \
+        const T *x;                                                                                \
+        size_t R, I;                                                                               \
+        T *y;                                                                                      \
+    } SumCall_##SUF;                                                                               \
+    static void sum_task_##SUF(void *arg, size_t w0, size_t w1) {                                  \
+        const SumCall_##SUF *a = arg;                                                              \
+        sum_items_##SUF(a->x, a->R, a->I, a->y, w0, w1);                                           \
+    }                                                                                              \
     void bprt_sum_axis_##SUF(const T *x, size_t O, size_t R, size_t I, T *y) {                     \
         const size_t items = I == 1 ? O : O * ((I + SUM_BLOCK - 1) / SUM_BLOCK);                   \
-        BPRT_SPLIT(items < 2 ? 1 : sum_team(O * R * I), items, w0, w1, sum_items_##SUF(x, R, I, y, w0, w1)); \
+        SumCall_##SUF a = {x, R, I, y};                                                            \
+        BPRT_SPLIT(items < 2 ? 1 : sum_team(O * R * I), items, sum_task_##SUF, &a);                \
     }
 
 DEFINE_SUM_AXIS(float, f32)

@@ -18,7 +18,6 @@
  * computed in double and rounded once; large fills run on bprt_threads() threads. */
 #include <math.h>
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
 #define BPRT_RNG_THREADS 1
 #endif
 
@@ -52,47 +51,60 @@ double bprt_rng_normal(uint64_t seed, uint64_t stream, uint64_t index)
     return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586476925286766559 * u2);
 }
 
-#ifdef BPRT_RNG_THREADS
-static int fill_threads(size_t n)
+/* A fill's arguments, for its shares on the threads (BPRT_SPLIT): normals (std) when
+ * normal, else uniforms in [lo, hi); into p32 or p64 */
+typedef struct Fill {
+    float *p32;
+    double *p64;
+    int normal;
+    double std, lo, hi;
+    uint64_t seed, stream;
+} Fill;
+
+static void fill_range(void *arg, size_t i0, size_t i1)
 {
-    return bprt_team(n, FILL_PARALLEL_MIN);
+    const Fill *f = arg;
+    for (size_t i = i0; i < i1; i++) {
+        const double v = f->normal ? f->std * bprt_rng_normal(f->seed, f->stream, i)
+                                   : f->lo + (f->hi - f->lo) * bprt_rng_uniform(f->seed, f->stream, i);
+        if (f->p32)
+            f->p32[i] = (float)v;
+        else
+            f->p64[i] = v;
+    }
 }
+
+static void fill(const Fill *f, size_t n)
+{
+#ifdef BPRT_RNG_THREADS
+    BPRT_SPLIT(bprt_team(n, FILL_PARALLEL_MIN), n, fill_range, (void *)f);
+#else
+    fill_range((void *)f, 0, n);
 #endif
+}
 
 void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream)
 {
-#ifdef BPRT_RNG_THREADS
-#pragma omp parallel for schedule(static) num_threads(fill_threads(n))
-#endif
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)(std * bprt_rng_normal(seed, stream, i));
+    const Fill f = {.p32 = p, .normal = 1, .std = std, .seed = seed, .stream = stream};
+    fill(&f, n);
 }
 
 void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream)
 {
-#ifdef BPRT_RNG_THREADS
-#pragma omp parallel for schedule(static) num_threads(fill_threads(n))
-#endif
-    for (size_t i = 0; i < n; i++)
-        p[i] = std * bprt_rng_normal(seed, stream, i);
+    const Fill f = {.p64 = p, .normal = 1, .std = std, .seed = seed, .stream = stream};
+    fill(&f, n);
 }
 
 void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed,
                            uint64_t stream)
 {
-#ifdef BPRT_RNG_THREADS
-#pragma omp parallel for schedule(static) num_threads(fill_threads(n))
-#endif
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)(lo + (hi - lo) * bprt_rng_uniform(seed, stream, i));
+    const Fill f = {.p32 = p, .lo = lo, .hi = hi, .seed = seed, .stream = stream};
+    fill(&f, n);
 }
 
 void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed,
                            uint64_t stream)
 {
-#ifdef BPRT_RNG_THREADS
-#pragma omp parallel for schedule(static) num_threads(fill_threads(n))
-#endif
-    for (size_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * bprt_rng_uniform(seed, stream, i);
+    const Fill f = {.p64 = p, .lo = lo, .hi = hi, .seed = seed, .stream = stream};
+    fill(&f, n);
 }

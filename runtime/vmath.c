@@ -407,14 +407,37 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
 /* The row kernels on the threads, each a contiguous range of rows (rows are independent:
  * the values do not depend on the split). */
 #define DEFINE_ROWS_PAR(T, SUF)                                                                    \
+    typedef struct {                                                                               \
+        const T *x;                                                                                \
+        const int32_t *y;                                                                          \
+        size_t n;                                                                                  \
+        T scale;                                                                                   \
+        T *out;                                                                                    \
+        double *loss;                                                                              \
+    } RowsCall_##SUF;                                                                              \
+    static void softmax_task_##SUF(void *arg, size_t r0, size_t r1) {                              \
+        const RowsCall_##SUF *a = arg;                                                             \
+        softmax_rows_##SUF(a->x, r0, r1, a->n, a->out);                                            \
+    }                                                                                              \
+    static void log_softmax_task_##SUF(void *arg, size_t r0, size_t r1) {                          \
+        const RowsCall_##SUF *a = arg;                                                             \
+        log_softmax_rows_##SUF(a->x, r0, r1, a->n, a->out);                                        \
+    }                                                                                              \
+    static void ce_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                              \
+        const RowsCall_##SUF *a = arg;                                                             \
+        ce_grad_rows_##SUF(a->x, a->y, r0, r1, a->n, a->scale, a->out, a->loss);                   \
+    }                                                                                              \
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                             \
-        ROWS_PAR(rows, n, softmax_rows_##SUF(x, r0, r1, n, y));                                    \
+        RowsCall_##SUF a = {x, NULL, n, 0, y, NULL};                                               \
+        BPRT_SPLIT(ROWS_TEAM(rows, n), rows, softmax_task_##SUF, &a);                              \
     }                                                                                              \
     void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                         \
-        ROWS_PAR(rows, n, log_softmax_rows_##SUF(x, r0, r1, n, y));                                \
+        RowsCall_##SUF a = {x, NULL, n, 0, y, NULL};                                               \
+        BPRT_SPLIT(ROWS_TEAM(rows, n), rows, log_softmax_task_##SUF, &a);                          \
     }                                                                                              \
     void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d) {  \
-        ROWS_PAR(rows, n, ce_grad_rows_##SUF(z, y, r0, r1, n, scale, d, NULL));                    \
+        RowsCall_##SUF a = {z, y, n, scale, d, NULL};                                              \
+        BPRT_SPLIT(ROWS_TEAM(rows, n), rows, ce_grad_task_##SUF, &a);                              \
     }                                                                                              \
     double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
                                          T *d) {                                                   \
@@ -424,7 +447,8 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
             bprt_ce_grad_##SUF(z, y, rows, n, scale, d);                                           \
             return l;                                                                              \
         }                                                                                          \
-        ROWS_PAR(rows, n, ce_grad_rows_##SUF(z, y, r0, r1, n, scale, d, t));                       \
+        RowsCall_##SUF a = {z, y, n, scale, d, t};                                                 \
+        BPRT_SPLIT(ROWS_TEAM(rows, n), rows, ce_grad_task_##SUF, &a);                              \
         double acc = 0; /* in row order, as bprt_cross_entropy adds them */                        \
         for (size_t r = 0; r < rows; r++) acc += t[r];                                             \
         free(t);                                                                                   \
@@ -432,13 +456,11 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     }
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include <omp.h>
 enum { VM_PAR_MIN = 1 << 15 }; /* elements below which the rows stay on the calling thread */
 #define ROWS_TEAM(rows, n) bprt_team((rows) * (n), VM_PAR_MIN)
 #else
 #define ROWS_TEAM(rows, n) 1
 #endif
-#define ROWS_PAR(rows, n, call) BPRT_SPLIT(ROWS_TEAM(rows, n), rows, r0, r1, call)
 
 DEFINE_ROWS(float, f32)
 DEFINE_ROWS(double, f64)

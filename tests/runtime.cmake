@@ -12,6 +12,7 @@ bprt_cmocka_test(test_runtime_rng ${CMAKE_CURRENT_LIST_DIR}/test_runtime_rng.c)
 bprt_cmocka_test(test_runtime_files ${CMAKE_CURRENT_LIST_DIR}/test_runtime_files.c)
 bprt_cmocka_test(test_runtime_vmath ${CMAKE_CURRENT_LIST_DIR}/test_runtime_vmath.c)
 bprt_cmocka_test(test_runtime_conv ${CMAKE_CURRENT_LIST_DIR}/test_runtime_conv.c)
+bprt_cmocka_test(test_runtime_pool ${CMAKE_CURRENT_LIST_DIR}/test_runtime_pool.c)
 
 # gemm_bench: GFLOP/s of bprt_sgemm on MLP shapes vs the measured FMA peak (not a test).
 add_executable(gemm_bench ${CMAKE_CURRENT_LIST_DIR}/../bench/gemm_bench.c)

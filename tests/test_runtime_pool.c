@@ -1,0 +1,202 @@
+/* test_runtime_pool.c — the runtime's fork-join team (runtime/pool.c) and bprt_split on it:
+ * every thread of a team runs its task once, with its id and the team's size; shares cover
+ * [0, n) once, in contiguous order; a task's nested region runs on its own thread alone; two
+ * callers at once both finish (one of them alone); a worker asleep after a long pause wakes
+ * for the next task; a child of fork() gets a team of its own. A hang fails through alarm(). */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bprt.h"
+#include "kernel.h"
+
+enum { MAXT = 8 };
+
+typedef struct Hits {
+    int count[MAXT], nt[MAXT];
+    pthread_t self[MAXT];
+} Hits;
+
+static void record(void *arg, int id, int nt)
+{
+    Hits *h = arg;
+    if (id < 0 || id >= MAXT)
+        return;
+    __atomic_fetch_add(&h->count[id], 1, __ATOMIC_RELAXED);
+    h->nt[id] = nt;
+    h->self[id] = pthread_self();
+}
+
+static void check_team(int nt)
+{
+    Hits h;
+    memset(&h, 0, sizeof h);
+    bprt_pool_run(nt, record, &h);
+    for (int t = 0; t < MAXT; t++) {
+        assert_int_equal(h.count[t], t < nt ? 1 : 0);
+        if (t < nt)
+            assert_int_equal(h.nt[t], nt);
+    }
+    assert_true(pthread_equal(h.self[0], pthread_self())); /* thread 0 is the caller */
+    for (int t = 1; t < nt; t++)
+        assert_false(pthread_equal(h.self[t], pthread_self()));
+    assert_int_equal(bprt_pool_in_task(), 0);
+}
+
+static void test_pool_each_thread_once(void **state)
+{
+    (void)state;
+    alarm(20);
+    for (int rep = 0; rep < 200; rep++)
+        for (int nt = 1; nt <= 4; nt++) /* teams of changing sizes, the workers reused */
+            check_team(nt);
+    alarm(0);
+}
+
+/* A task's own region: its thread alone, as thread 0 of 1 */
+static void nested(void *arg, int id, int nt)
+{
+    Hits *outer = arg;
+    Hits inner;
+    memset(&inner, 0, sizeof inner);
+    assert_int_equal(bprt_pool_in_task(), 1);
+    bprt_pool_run(3, record, &inner);
+    outer->count[id] = inner.count[0] == 1 && inner.nt[0] == 1 && inner.count[1] == 0 &&
+                       pthread_equal(inner.self[0], pthread_self());
+    outer->nt[id] = nt;
+}
+
+static void test_pool_nested_runs_alone(void **state)
+{
+    (void)state;
+    alarm(20);
+    Hits h;
+    memset(&h, 0, sizeof h);
+    bprt_pool_run(2, nested, &h);
+    assert_int_equal(h.count[0], 1);
+    assert_int_equal(h.count[1], 1);
+    assert_int_equal(bprt_pool_in_task(), 0);
+    alarm(0);
+}
+
+typedef struct Marks {
+    int hit[4096];
+    size_t first[MAXT + 1], last[MAXT + 1];
+    int calls;
+} Marks;
+
+static void mark(void *arg, size_t lo, size_t hi)
+{
+    Marks *m = arg;
+    int c = __atomic_fetch_add(&m->calls, 1, __ATOMIC_RELAXED);
+    if (c <= MAXT)
+        m->first[c] = lo, m->last[c] = hi;
+    for (size_t i = lo; i < hi; i++)
+        __atomic_fetch_add(&m->hit[i], 1, __ATOMIC_RELAXED);
+}
+
+static void test_split_covers_once(void **state)
+{
+    (void)state;
+    static const size_t ns[] = {0, 1, 2, 3, 7, 1000, 4096};
+    alarm(20);
+    for (int team = 1; team <= 4; team++)
+        for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+            static Marks m;
+            memset(&m, 0, sizeof m);
+            bprt_split(team, ns[c], mark, &m);
+            for (size_t i = 0; i < ns[c]; i++)
+                if (m.hit[i] != 1)
+                    fail_msg("team %d, n %zu: element %zu taken %d times", team, ns[c], i, m.hit[i]);
+            assert_true(m.calls >= 1 && m.calls <= team);
+            /* each share is thread t's contiguous [n t / nt, n (t + 1) / nt) */
+            for (int k = 0; k < m.calls; k++) {
+                const size_t len = m.last[k] - m.first[k];
+                assert_true(m.last[k] >= m.first[k]);
+                assert_true(len <= (ns[c] + (size_t)m.calls - 1) / (size_t)m.calls);
+            }
+        }
+    alarm(0);
+}
+
+/* two threads calling at once: both teams' work done, whichever ran alone */
+static void *caller(void *arg)
+{
+    long *bad = arg;
+    for (int rep = 0; rep < 2000; rep++) {
+        Hits h;
+        memset(&h, 0, sizeof h);
+        bprt_pool_run(2, record, &h);
+        if (h.count[0] != 1 || (h.nt[0] == 2 && h.count[1] != 1) || (h.nt[0] == 1 && h.count[1] != 0))
+            ++*bad;
+    }
+    return NULL;
+}
+
+static void test_pool_concurrent_callers(void **state)
+{
+    (void)state;
+    alarm(30);
+    long bad[2] = {0, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, caller, &bad[0]), 0);
+    caller(&bad[1]);
+    pthread_join(t, NULL);
+    assert_int_equal(bad[0], 0);
+    assert_int_equal(bad[1], 0);
+    check_team(2); /* the pool free again */
+    alarm(0);
+}
+
+static void test_pool_wakes_after_sleep(void **state)
+{
+    (void)state;
+    alarm(20);
+    check_team(2);
+    const struct timespec pause = {0, 20 * 1000 * 1000}; /* 20 ms: past the workers' spinning */
+    for (int rep = 0; rep < 3; rep++) {
+        nanosleep(&pause, NULL);
+        check_team(2);
+    }
+    alarm(0);
+}
+
+static void test_pool_after_fork(void **state)
+{
+    (void)state;
+    check_team(2); /* the parent's workers exist */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(10);
+        Hits h;
+        memset(&h, 0, sizeof h);
+        bprt_pool_run(2, record, &h);
+        _exit(h.count[0] == 1 && h.count[1] == 1 && h.nt[1] == 2 ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    check_team(2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_each_thread_once),  cmocka_unit_test(test_pool_nested_runs_alone),
+        cmocka_unit_test(test_split_covers_once),      cmocka_unit_test(test_pool_concurrent_callers),
+        cmocka_unit_test(test_pool_wakes_after_sleep), cmocka_unit_test(test_pool_after_fork),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
