@@ -71,16 +71,19 @@
  * GEMV_T_MAX elements) transposes B and runs gemv instead of a dot product per row: 256
  * rows of 10, 2 -> 0.3 us */
 #define GEMV_T_MAX_K 32
-/* A matrix of at least this many bytes (more than one core's 1 MiB L2 holds with anything
- * else) used with a single row is split by rows between the threads (bprt_rows_team), in x @ W,
- * its rank-1 update and g @ W^T alike, so each core reads and rewrites the same rows every
- * step. fashion_mlp3's batch-1 Adam step on 2 threads (784 x 512 weights, 1.6 MB): 0.121 ->
- * 0.100 ms (its update of W1 67 -> 48 us, Adam's m and v split with it); SGD the same as on one
- * thread (0.052-0.061 ms either way). A split update with x @ W on one thread had each core
- * read the rows the other rewrote, about 12 ns a line (0.12 -> 0.21 ms); W2 (0.5 MB) split too
- * measured slower (three more parallel regions of 3 us). */
+/* A matrix of at least this many bytes used with a single row is split by rows between the
+ * threads (bprt_rows_team), in x @ W, its rank-1 update and g @ W^T alike, so each core reads
+ * and rewrites the same rows every step. fashion_mlp3's batch-1 Adam step on 2 threads (784
+ * x 512 weights, 1.6 MB): 0.121 -> 0.100 ms (its update of W1 67 -> 48 us, Adam's m and v
+ * split with it). A split update with x @ W on one thread had each core read the rows the
+ * other rewrote, about 12 ns a line (0.12 -> 0.21 ms). It was 1 MiB while a parallel region
+ * cost 3 us (OpenMP); with the runtime's pool (0.7 us) 512 KiB, so that W2 (0.5 MB) and
+ * fashion_mlp's W1 (0.8 MB) are split too: on 2 threads, interleaved, fashion_mlp3's batch-1
+ * Adam step 0.092-0.097 -> 0.084-0.088 ms (SGD the same), fashion_mlp's Adam step 0.042-0.046
+ * -> 0.032 ms and its gradient 0.018 -> 0.013 ms, but its SGD step 0.011-0.013 -> 0.018 ms
+ * (the forward product 5 -> 7 us: two blocks of columns handed between the threads). */
 #ifndef GEMV_OWN_MIN_BYTES
-#define GEMV_OWN_MIN_BYTES ((size_t)1024 * 1024)
+#define GEMV_OWN_MIN_BYTES ((size_t)512 * 1024)
 #endif
 #if defined(__x86_64__) || defined(__i386__)
 #define SPIN_PAUSE() __builtin_ia32_pause()

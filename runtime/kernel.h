@@ -91,9 +91,9 @@ int bprt_gemm_threads(int M, int N, int K);
 
 /* Threads that split the rows of a matrix of `bytes` used with a single row (one sample):
  * x @ W, its rank-1 update W += a b (optim.c) and g @ W^T each give thread t the same
- * contiguous rows [rows t / nt, rows (t + 1) / nt), so that a matrix larger than one core's
- * L2 stays in the cores' caches, half in each, from step to step. 1 below
- * GEMV_OWN_MIN_BYTES or inside a parallel region. */
+ * contiguous rows [rows t / nt, rows (t + 1) / nt), so that a network's weights (more than
+ * one core's L2 holds) stay in the cores' caches, half of each matrix in each, from step to
+ * step. 1 below GEMV_OWN_MIN_BYTES (gemm.c) or inside a parallel region. */
 int bprt_rows_team(size_t bytes);
 
 /* The runtime's fork-join team (pool.c): fn(ctx, t, nt) for t = 0 .. nt-1, t = 0 on the

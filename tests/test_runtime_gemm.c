@@ -565,7 +565,7 @@ static void test_threads_same_bits(void **state)
     bprt_set_threads(threads);
 }
 
-/* A matrix of at least 1 MiB used with a single row (one sample) is split by rows between
+/* A matrix of at least 512 KiB used with a single row (one sample) is split by rows between
  * the threads (bprt_rows_team): x @ W with each column block's sums handed from thread to
  * thread in the order of k, the rank-1 product a b and x @ W^T. The same bits on 1, 2 and 3
  * threads as the serial loops, in float and double, with beta != 0, column counts that end
@@ -603,6 +603,7 @@ static void test_rows_owned_same_bits(void **state)
         {0, 0, 1, 520, 784}, {1, 0, 1, 1000, 300}, /* x @ W: 4 blocks of 128 + 8; tA */
         {0, 1, 1, 600, 512},                       /* x @ W^T: dot products over W's rows */
         {1, 0, 784, 520, 1}, {0, 0, 700, 384, 1},  /* the rank-1 product, beta != 0 */
+        {0, 0, 1, 256, 512}, {1, 0, 512, 256, 1},  /* 512 KiB: fashion_mlp3's W2 */
     };
     const int threads = bprt_threads();
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
