@@ -61,6 +61,13 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     const size_t P = OH * OW, K = C * KH * KW, Hp = H + 2 * pad, Wp = W + 2 * pad;                 \
     const size_t slot = K * P + C * Hp * Wp
 
+/* In a CONV_BODY: c_, the call (ConvCall), its sizes, and CONV_GEOMETRY */
+#define CONV_CALL_GEOMETRY                                                                         \
+    const ConvCall *c_ = conv_arg_;                                                                \
+    const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW;  \
+    const size_t s = c_->s, pad = c_->pad;                                                         \
+    CONV_GEOMETRY
+
 size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad) {
     const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;
     const size_t direct =
@@ -157,10 +164,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     }                                                                                              \
     /* the images of thread CONV_TID */                                                             \
     CONV_BODY(conv2d_body_##SUF) {                                                                  \
-        const ConvCall *c_ = conv_arg_;                                                             \
-        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
-        const size_t s = c_->s, pad = c_->pad;                                                      \
-        CONV_GEOMETRY;                                                                              \
+        CONV_CALL_GEOMETRY;                                                                         \
         const T *x = c_->x, *w = c_->w;                                                             \
         T *y = c_->out, *scratch = c_->scratch;                                                     \
         const LayerEp *ep = c_->ep;                                                                 \
@@ -198,10 +202,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     }                                                                                              \
     /* gx of the images of thread CONV_TID */                                                       \
     CONV_BODY(conv2d_grad_x_body_##SUF) {                                                           \
-        const ConvCall *c_ = conv_arg_;                                                             \
-        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
-        const size_t s = c_->s, pad = c_->pad;                                                      \
-        CONV_GEOMETRY;                                                                              \
+        CONV_CALL_GEOMETRY;                                                                         \
         const T *gy = c_->gy, *w = c_->w;                                                           \
         T *gx = c_->out, *scratch = c_->scratch;                                                    \
         {                                                                                           \
@@ -232,10 +233,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     /* gw, few columns: fixed groups of images (thread CONV_TID's share), each summed into its      \
        partial after the slots */                                                                   \
     CONV_BODY(conv2d_grad_w_groups_body_##SUF) {                                                    \
-        const ConvCall *c_ = conv_arg_;                                                             \
-        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
-        const size_t s = c_->s, pad = c_->pad;                                                      \
-        CONV_GEOMETRY;                                                                              \
+        CONV_CALL_GEOMETRY;                                                                         \
         const T *x = c_->x, *gy = c_->gy;                                                           \
         T *scratch = c_->scratch, *part = c_->part;                                                 \
         const size_t groups = c_->n;                                                                \
@@ -255,10 +253,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
        rest: never a share of 1 column, which would take the matrix-vector path (another            \
        summation order) */                                                                          \
     CONV_BODY(conv2d_grad_w_cols_body_##SUF) {                                                      \
-        const ConvCall *c_ = conv_arg_;                                                             \
-        const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW; \
-        const size_t s = c_->s, pad = c_->pad;                                                      \
-        CONV_GEOMETRY;                                                                              \
+        CONV_CALL_GEOMETRY;                                                                         \
         const T *x = c_->x, *gy = c_->gy;                                                           \
         T *gw = c_->out, *scratch = c_->scratch;                                                    \
         const size_t chunks = c_->n, t = (size_t)CONV_TID, nth = (size_t)CONV_NTH;                  \

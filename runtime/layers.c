@@ -248,7 +248,13 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
 #define POOL_GRAD_EW(T, SUF)
 #endif
 
-/* Every kernel, for T = float (SUF f32) and double (f64). `work_` sizes the thread team. */
+/* In a pooling kernel's share of planes: the plane's and the window's sizes from its call c_,
+ * and the output plane's */
+#define POOL_GEOMETRY                                                                              \
+    const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                             \
+    const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1
+
+/* Every kernel, for T = float (SUF f32) and double (f64). */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
     /* a kernel's arguments, for its shares on the threads (BPRT_SPLIT) */                          \
     typedef struct {                                                                                \
@@ -344,8 +350,7 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         const LayCall_##SUF *c_ = arg;                                                              \
         const T *x = c_->x;                                                                         \
         T *y = c_->y;                                                                               \
-        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        POOL_GEOMETRY;                                                                              \
         for (size_t n = n0; n < n1; n++)                                                            \
             for (size_t i = 0; i < OH; i++)                                                        \
                 for (size_t j = 0; j < OW; j++) {                                                  \
@@ -393,8 +398,7 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         const T *x = c_->x, *gy = c_->gy;                                                           \
         T *gx = c_->y;                                                                              \
         const LayerEp *ep = c_->ep;                                                                 \
-        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        POOL_GEOMETRY;                                                                              \
         for (size_t n = n0; n < n1; n++) {                                                          \
             if (stride == k) { /* windows tile the plane: every element written once, no memset */ \
                 for (size_t i = 0; i < OH; i++) {                                                  \
@@ -444,8 +448,7 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         const LayCall_##SUF *c_ = arg;                                                              \
         const T *x = c_->x;                                                                         \
         T *y = c_->y;                                                                               \
-        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        POOL_GEOMETRY;                                                                              \
         const T inv = (T)(1.0 / (double)(k * k));                                                   \
         for (size_t n = n0; n < n1; n++)                                                            \
             for (size_t i = 0; i < OH; i++)                                                        \
@@ -466,8 +469,7 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         const LayCall_##SUF *c_ = arg;                                                              \
         const T *gy = c_->gy;                                                                       \
         T *gx = c_->y;                                                                              \
-        const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                          \
-        const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;                          \
+        POOL_GEOMETRY;                                                                              \
         const T inv = (T)(1.0 / (double)(k * k));                                                   \
         for (size_t n = n0; n < n1; n++) {                                                          \
             memset(gx + n * H * W, 0, sizeof(T) * H * W);                                          \
