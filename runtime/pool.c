@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <strings.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -140,6 +141,12 @@ static int ensure_workers(int n)
         pool.spin_ns = pool.passive ? 0 : w && strcasecmp(w, "active") == 0 ? 1000000000L : SPIN_NS;
         atfork_done = 1;
     }
+    /* workers block every signal (they inherit the mask they are created with), so that a
+       process's signals go to its own threads: a handler that jumps (bpc's MPI escape) or
+       expects the thread it interrupted runs there */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     while (pool.workers < n - 1) {
         pthread_t t;
         pthread_attr_t attr;
@@ -152,6 +159,7 @@ static int ensure_workers(int n)
             break;
         __atomic_store_n(&pool.workers, pool.workers + 1, __ATOMIC_RELEASE);
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     const int have = pool.workers + 1;
     pthread_mutex_unlock(&pool.start_lock);
     return have < n ? have : n;

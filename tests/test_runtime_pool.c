@@ -53,6 +53,27 @@ static void check_team(int nt)
     assert_int_equal(bprt_pool_in_task(), 0);
 }
 
+/* the workers block every signal: a process's signals reach only its own threads */
+static void signal_mask(void *arg, int id, int nt)
+{
+    (void)nt;
+    int *blocked = arg;
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    blocked[id] = sigismember(&cur, SIGINT) && sigismember(&cur, SIGALRM) && sigismember(&cur, SIGTERM);
+}
+
+static void test_pool_workers_block_signals(void **state)
+{
+    (void)state;
+    alarm(20);
+    int blocked[2] = {-1, -1};
+    bprt_pool_run(2, signal_mask, blocked);
+    assert_int_equal(blocked[0], 0); /* the caller's mask is its own */
+    assert_int_equal(blocked[1], 1);
+    alarm(0);
+}
+
 static void test_pool_each_thread_once(void **state)
 {
     (void)state;
@@ -197,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_pool_each_thread_once),  cmocka_unit_test(test_pool_nested_runs_alone),
         cmocka_unit_test(test_split_covers_once),      cmocka_unit_test(test_pool_concurrent_callers),
         cmocka_unit_test(test_pool_wakes_after_sleep), cmocka_unit_test(test_pool_after_fork),
+        cmocka_unit_test(test_pool_workers_block_signals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
