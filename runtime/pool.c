@@ -141,11 +141,15 @@ static int ensure_workers(int n)
         pool.spin_ns = pool.passive ? 0 : w && strcasecmp(w, "active") == 0 ? 1000000000L : SPIN_NS;
         atfork_done = 1;
     }
-    /* workers block every signal (they inherit the mask they are created with), so that a
-       process's signals go to its own threads: a handler that jumps (bpc's MPI escape) or
-       expects the thread it interrupted runs there */
+    /* workers block every asynchronous signal (they inherit the mask they are created with),
+       so that a process's signals go to its own threads: a handler that jumps (bpc's MPI
+       escape) or expects the thread it interrupted runs there. A worker's own faults still
+       reach their handlers (a sanitizer's report). */
     sigset_t all, old;
     sigfillset(&all);
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     while (pool.workers < n - 1) {
         pthread_t t;

@@ -53,7 +53,7 @@ static void check_team(int nt)
     assert_int_equal(bprt_pool_in_task(), 0);
 }
 
-/* the workers block every signal: a process's signals reach only its own threads */
+/* the workers block asynchronous signals: a process's signals reach only its own threads */
 static void signal_mask(void *arg, int id, int nt)
 {
     (void)nt;
