@@ -304,23 +304,11 @@ static void DPREFIX(ger_rows)(const KTYPE *kr, int r0, int r1, int N, T alpha, c
     kr->ger(r1 - r0, N, alpha, a + r0 * sa, sa, b, C + (ptrdiff_t)r0 * ldc, ldc, beta != 0);
 }
 
-typedef struct DPREFIX(Ger) {
-    const KTYPE *kr;
-    int M, N;
-    T alpha;
-    const T *a;
-    ptrdiff_t sa;
-    const T *b;
-    T beta;
-    T *C;
-    ptrdiff_t ldc;
-} DPREFIX(Ger);
-
-static void DPREFIX(ger_task)(void *arg, int id, int nt)
+/* ger_rows over rows [r0, r1) of a rank-1 product (BPRT_SPLIT): a's stride in lda */
+static void DPREFIX(ger_task)(void *arg, size_t r0, size_t r1)
 {
-    const DPREFIX(Ger) *g = arg;
-    const int r0 = (int)((long)g->M * id / nt), r1 = (int)((long)g->M * (id + 1) / nt);
-    DPREFIX(ger_rows)(g->kr, r0, r1, g->N, g->alpha, g->a, g->sa, g->b, g->beta, g->C, g->ldc);
+    const DPREFIX(Call) *g = arg;
+    DPREFIX(ger_rows)(g->kr, (int)r0, (int)r1, g->N, g->alpha, g->A, g->lda, g->B, g->beta, g->C, g->ldc);
 }
 
 /* c[j] = alpha * (B's row j . x) (+ beta c[j]), j in [j0, j1) */
@@ -518,8 +506,9 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            (whose rounding differs: alpha a_i first here); on one thread, or for a C of
            GEMV_OWN_MIN_BYTES or more split by rows as x @ C split them (gemv_owned) */
         const ptrdiff_t sa = transA ? 1 : lda;
-        DPREFIX(Ger) g = {kr, M, N, alpha, A, sa, B, beta, C, ldc};
-        bprt_pool_run(bprt_rows_team((size_t)M * (size_t)N * sizeof(T)), DPREFIX(ger_task), &g);
+        const DPREFIX(Call) g = {.kr = kr, .M = M, .N = N, .alpha = alpha, .beta = beta, .A = A, .B = B,
+                                 .lda = sa, .ldc = ldc, .C = C};
+        BPRT_SPLIT(bprt_rows_team((size_t)M * (size_t)N * sizeof(T)), (size_t)M, DPREFIX(ger_task), (void *)&g);
         return 0;
     }
     if (!transB && (M <= BPRT_SMALL_BATCH || K <= BPRT_SMALL_BATCH) && N % kr->vl == 0 &&

@@ -261,7 +261,7 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
         const T *x, *gy;                                                                            \
         T *y;                                                                                       \
         size_t R, H, W, k, stride, D;                                                               \
-        double eps;                                                                                 \
+        double eps, fill, p; /* layer norm's epsilon, the causal mask's fill, dropout's p */        \
         const LayerEp *ep;                                                                          \
         const int32_t *ids;                                                                         \
         uint64_t seed, stream;                                                                      \
@@ -594,7 +594,7 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
     static void causal_mask_rows_##SUF(void *arg, size_t r0, size_t r1) {                           \
         const LayCall_##SUF *c_ = arg;                                                              \
         const size_t Tq = c_->H, Tk = c_->W;                                                        \
-        const T f = (T)c_->eps, *x = c_->x;                                                         \
+        const T f = (T)c_->fill, *x = c_->x;                                                         \
         T *y = c_->y;                                                                               \
         for (size_t r = r0; r < r1; r++) {                                                         \
             const size_t i = r % Tq;                                                               \
@@ -606,19 +606,19 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
     /* rows split between threads as the batched product before it and the softmax after it     \
        split them (tiny_gpt's [32, 4, 64, 64] scores on 2 threads: 0.16 -> 0.03 ms) */            \
     void bprt_causal_mask_##SUF(const T *x, size_t N, size_t Tq, size_t Tk, double fill, T *y) {   \
-        LayCall_##SUF c_ = {.x = x, .y = y, .H = Tq, .W = Tk, .eps = fill}; /* eps: the fill */     \
+        LayCall_##SUF c_ = {.x = x, .y = y, .H = Tq, .W = Tk, .fill = fill};                     \
         BPRT_SPLIT(layers_team(N * Tq * Tk), N * Tq, causal_mask_rows_##SUF, &c_);                  \
     }                                                                                              \
-    /* elements [i0, i1) of dropout, p in eps */                                                    \
+    /* elements [i0, i1) of dropout */                                                               \
     static void dropout_range_##SUF(void *arg, size_t i0, size_t i1) {                              \
         const LayCall_##SUF *c_ = arg;                                                              \
-        const double p = c_->eps;                                                                   \
+        const double p = c_->p;                                                                   \
         const T scale = p < 1 ? (T)(1 / (1 - p)) : (T)0;                                            \
         for (size_t i = i0; i < i1; i++)                                                            \
             c_->y[i] = bprt_rng_uniform(c_->seed, c_->stream, i) >= p ? c_->x[i] * scale : (T)0;       \
     }                                                                                               \
     void bprt_dropout_##SUF(const T *x, size_t n, double p, uint64_t seed, uint64_t stream, T *y) { \
-        LayCall_##SUF c_ = {.x = x, .y = y, .seed = seed, .stream = stream, .eps = p};          \
+        LayCall_##SUF c_ = {.x = x, .y = y, .seed = seed, .stream = stream, .p = p};            \
         BPRT_SPLIT(layers_team(n * 8), n, dropout_range_##SUF, &c_);                                \
     }
 
