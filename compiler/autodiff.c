@@ -1,10 +1,39 @@
 /* autodiff.c — see autodiff.h. The walk, fan-out accumulation and un-broadcasting. */
 #include "autodiff.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The sum over leading axes that a broadcast across several of them needs, [B, T, N] -> [N]
+ * for a bias: one sum over the rows of the [B*T, N] view (a reshape, no copy) instead of one
+ * per axis, when at most one of the merged extents is symbolic (Dim is c * symbol). One pass
+ * over the values, each added once in double and rounded once, and a form the emitter can
+ * fold into the product that makes them (bprt_sgemm_ew_sum). A batch of products (both
+ * operands with batch axes) stays as it is: pass_msum folds SUM(MATMUL) over its batch axes
+ * into the product instead. */
+static int merge_leading(Graph *g, int v, const Shape *to, Loc loc) {
+    const Node *n = &g->nodes[v];
+    const Shape s = n->shape;
+    const int k = s.rank - to->rank;
+    if (k < 2 || (n->op == OP_MATMUL && g->nodes[n->in[0]].shape.rank > 2 && g->nodes[n->in[1]].shape.rank > 2)) return v;
+    Dim d = dim_const(1);
+    for (int i = 0; i < k; i++) {
+        if (s.d[i].sym >= 0 && d.sym >= 0) return v;
+        if (s.d[i].c != 0 && d.c > INT64_MAX / s.d[i].c) return v;
+        d.c *= s.d[i].c;
+        if (s.d[i].sym >= 0) d.sym = s.d[i].sym;
+    }
+    Shape m;
+    m.rank = s.rank - k + 1;
+    m.d[0] = d;
+    for (int i = k; i < s.rank; i++) m.d[i - k + 1] = s.d[i];
+    return ir_reshape(g, v, &m, loc);
+}
+
 int ad_unbroadcast(Graph *g, int v, const Shape *to, Loc loc) {
+    if (v < 0) return -1;
+    v = merge_leading(g, v, to, loc);
     if (v < 0) return -1;
     Shape s = g->nodes[v].shape;
     while (s.rank > to->rank) {

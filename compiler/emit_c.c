@@ -867,6 +867,22 @@ static int products_hoist_before(const E *e, int i, int u, const int *bet, int n
     return 1;
 }
 
+/* Is r a reshape of u to a matrix of u's row length, in u's storage, read by one node (a
+ * view: nothing to emit)? */
+static int is_alias_view(const E *e, int r, int u) {
+    const Graph *g = e->g;
+    const Node *rn = &g->nodes[r], *un = &g->nodes[u];
+    if (rn->op != OP_RESHAPE || rn->in[0] != u || rn->shape.rank != 2 || un->shape.rank < 2 ||
+        !dim_eq(rn->shape.d[1], un->shape.d[un->shape.rank - 1]))
+        return 0;
+    int readers = 0;
+    for (int j = r + 1; j < g->n; j++)
+        for (int k = 0; k < op_info[g->nodes[j].op].arity; k++) readers += g->nodes[j].in[k] == r;
+    if (readers != 1) return 0;
+    char a[96], b[96];
+    return strcmp(ptr(e, r, a, sizeof a), ptr(e, u, b, sizeof b)) == 0;
+}
+
 /* Can the GEMM i, whose epilogue computes u, also make s, the sum of u over its first axis
  * (in the order bprt_sum_axis adds)? u must be a matrix: the sums of a [B, T, N] result over
  * B are T rows of N, kept in double, which the blocks' rows then add to in turn (tiny_gpt's
@@ -875,9 +891,12 @@ static int products_hoist_before(const E *e, int i, int u, const int *bet, int n
 static int ep_sum_ok(const E *e, int i, int u, int s) {
     const Graph *g = e->g;
     const Node *m = &g->nodes[i], *un = &g->nodes[u], *sn = &g->nodes[s];
-    if (sn->op != OP_SUM || sn->in[0] != u || s < u || sn->axis != 0 || un->shape.rank != 2 ||
-        un->dtype == DT_INT || m->bsum)
-        return 0;
+    if (sn->op != OP_SUM || s < u || sn->axis != 0 || un->dtype == DT_INT || m->bsum) return 0;
+    if (sn->in[0] != u) { /* the sum of u's [B*T, N] view (ad_unbroadcast's merged axes) */
+        if (!is_alias_view(e, sn->in[0], u)) return 0;
+        un = &g->nodes[sn->in[0]];
+    }
+    if (un->shape.rank != 2) return 0;
     MatmulRun r;
     matmul_run(g, m, &r);
     if (!r.single) return 0;
@@ -937,12 +956,21 @@ static void plan_epilogues(E *e) {
         e->ep_sum[i] = -1;
         const int u = e->epilogue[i];
         if (u < 0 || op_info[g->nodes[i].op].kind != OK_MATMUL) continue;
-        int bet[MAXB], nb = 0, s = next_emitted(e, i);
-        while (s < g->n && nb < MAXB && op_info[g->nodes[s].op].kind == OK_MATMUL && ep_sum_passes(e, u, s))
-            bet[nb++] = s, s = next_emitted(e, s); /* a weight gradient's GEMM, emitted between them */
-        if (s < g->n && ep_sum_ok(e, i, u, s) && epilogue_moves_past(e, s, bet, nb)) {
+        int bet[MAXB], nb = 0, s = next_emitted(e, i), view = -1;
+        for (;;) {
+            if (s < g->n && nb < MAXB && op_info[g->nodes[s].op].kind == OK_MATMUL && ep_sum_passes(e, u, s))
+                bet[nb++] = s; /* a weight gradient's GEMM, emitted between them */
+            else if (s < g->n && view < 0 && is_alias_view(e, s, u))
+                view = s; /* the [B*T, N] view of u that the sum reads */
+            else
+                break;
+            s = next_emitted(e, s);
+        }
+        if (s < g->n && ep_sum_ok(e, i, u, s) && (view < 0 || g->nodes[s].in[0] == view) &&
+            epilogue_moves_past(e, s, bet, nb)) {
             e->ep_sum[i] = s;
             e->computed_early[s] = 1;
+            if (view >= 0) e->computed_early[view] = 1;
         }
     }
     for (int i = 0; i < g->n; i++) { /* layers: the next node emitted, if it qualifies */
@@ -1011,7 +1039,8 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
     if (s >= 0) {
         char y[96], P[256], sh[256];
         ptr(e, s, y, sizeof y);
-        dims_c(g, &un->shape, 1, un->shape.rank - 1, P, sizeof P);
+        const Shape *ss = &g->nodes[g->nodes[s].in[0]].shape; /* u's, or its [B*T, N] view's */
+        dims_c(g, ss, 1, ss->rank - 1, P, sizeof P);
         fprintf(e->out, "        /* %%%d = %ssum %s, over each finished block's rows */\n", s,
                 g->nodes[s].adjoint ? "adjoint " : "", shape_str(&g->nodes[s].shape, &g->syms, sh, sizeof sh));
         snprintf(sum, sizeof sum, ", %s, %s", y, P);

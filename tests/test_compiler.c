@@ -384,6 +384,40 @@ static void test_gemm_epilogues(void **state) {
     free(sa);
 }
 
+/* A bias broadcast over two leading axes, x[B, 3, 4] @ W + b: its gradient is one sum over
+ * the rows of the [3*B, 5] view (not a sum over B, then one over 3), made by the GEMM whose
+ * epilogue computes the activation's derivative (grad and step), with P = 1; the values
+ * against finite differences in double, through that path. A batch of products keeps its
+ * own form (pass_msum folds its sum into the product). */
+static void test_bias_sum_over_merged_axes(void **state) {
+    (void)state;
+    const char *src = "input x[B, 3, 4]\nparam W[4, 5] = normal(1)\nparam b[5] = normal(1)\nparam V[5, 2] = normal(1)\n"
+                      "loss sum((gelu(x @ W + b) @ V) ^ 2)\noptimizer sgd(lr = 0.1)\n";
+    char *ir = dump_ir(src, 1);
+    assert_int_equal(count(ir, "adj reshape"), 1);
+    assert_int_equal(count(ir, ": [3*B, 5]"), 1);
+    assert_int_equal(count(ir, "adj sum"), 1);
+    assert_int_equal(count(ir, "axis=0 : [5]"), 1);
+    free(ir);
+    char *c = compiled_text(src, 1, TEXT_C);
+    assert_true(count(c, "= adjoint sum [5], over each finished block's rows") >= 2);
+    assert_true(count(c, ", ((size_t)1));") >= 2); /* P = 1: every row into one sum */
+    free(c);
+    TestModel t;
+    int sizes[] = {7};
+    th_build(&t, src, 1, sizes);
+    assert_true(t.ok);
+    th_randomize(&t, 11, 0);
+    const double err = th_fd_check(&t);
+    th_free(&t);
+    if (!(err <= 1e-6)) fail_msg("relative error %.3g against finite differences", err);
+    /* a batch of products summed over two batch axes: still folded into the product */
+    char *bt = dump_ir("param h[2, 3, 4, 5]\nparam P[5, 6]\nloss sum((h @ P) ^ 2)\n", 1);
+    assert_int_equal(count(bt, "adj reshape"), 0);
+    assert_int_equal(count(bt, "adj sum"), 0);
+    free(bt);
+}
+
 /* Elementwise loops of the gcc / clang path (not standalone): inline, or where the runtime
  * splits their elements (or rows, under a broadcast) between threads, bprt_ew / bprt_ew_rows_par
  * (bprt_ew_threads decides at run time). Built by the cc JIT: the gradient and a step have the
@@ -445,6 +479,7 @@ int main(void) {
         cmocka_unit_test(test_transpose_folded_into_matmul),
         cmocka_unit_test(test_batch_sums_folded_into_matmul),
         cmocka_unit_test(test_gemm_epilogues),
+        cmocka_unit_test(test_bias_sum_over_merged_axes),
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_elementwise_threads),
     };
