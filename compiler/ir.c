@@ -600,6 +600,15 @@ Graph *ir_rebuild(Graph *old, int fold, int cse) {
     return g;
 }
 
+int ir_is_root(const Graph *g, int id) {
+    if (g->loss == id) return 1;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == id) return 1;
+    for (int p = 0; p < g->nparams; p++)
+        if ((g->grads && g->grads[p] == id) || (g->hvps && g->hvps[p] == id)) return 1;
+    return 0;
+}
+
 int *ir_use_counts(const Graph *g) {
     int *u = calloc((size_t)g->n + 1, sizeof *u);
     if (!u) abort();

@@ -197,5 +197,7 @@ int ir_verify(const Graph *g);
 
 /* Number of uses of each node among live nodes and roots (caller frees with free()). */
 int *ir_use_counts(const Graph *g);
+/* Is id the loss, an output, a gradient or a Hessian-vector product (a value the caller gets)? */
+int ir_is_root(const Graph *g, int id);
 
 #endif

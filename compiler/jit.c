@@ -100,6 +100,7 @@ static const struct {
     {"bprt_avgpool2d_grad_" #S, (void *)bprt_avgpool2d_grad_##S},                                  \
     {"bprt_layernorm_" #S, (void *)bprt_layernorm_##S},                                            \
     {"bprt_layernorm_grad_" #S, (void *)bprt_layernorm_grad_##S},                                  \
+    {"bprt_layernorm_affine_grad_" #S, (void *)bprt_layernorm_affine_grad_##S},                    \
     {"bprt_softmax_grad_" #S, (void *)bprt_softmax_grad_##S},                                      \
     {"bprt_embedding_" #S, (void *)bprt_embedding_##S},                                            \
     {"bprt_embedding_grad_" #S, (void *)bprt_embedding_grad_##S},                                  \

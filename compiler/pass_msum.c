@@ -22,14 +22,6 @@
 
 #include "passes.h"
 
-static int is_root(const Graph *g, int id) {
-    if (g->loss == id) return 1;
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == id) return 1;
-    for (int p = 0; p < g->nparams; p++)
-        if ((g->grads && g->grads[p] == id) || (g->hvps && g->hvps[p] == id)) return 1;
-    return 0;
-}
 
 /* The batch part (all but the last two axes) of s. */
 static Shape batch_of(const Shape *s) {
@@ -71,7 +63,7 @@ Graph *pass_msum(Graph *old) {
         if (s->op != OP_SUM || s->axis == AXIS_ALL || s->dtype != DT_REAL) continue;
         const int mi = s->in[0];
         const Node *m = &g->nodes[mi];
-        if (m->op != OP_MATMUL || uses[mi] != 1 || is_root(g, mi) || m->remat != s->remat) continue;
+        if (m->op != OP_MATMUL || uses[mi] != 1 || ir_is_root(g, mi) || m->remat != s->remat) continue;
         const int ra = g->nodes[m->in[0]].shape.rank, rb_ = g->nodes[m->in[1]].shape.rank;
         const int rb = (ra > rb_ ? ra : rb_) - 2; /* full batch rank */
         const int rr = m->shape.rank - 2;          /* batch axes left in the result */

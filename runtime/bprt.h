@@ -246,6 +246,8 @@ void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
     void bprt_avgpool2d_grad_##SUF(const T *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, T *gx); \
     void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y);                   \
     void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx); \
+    void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
+                                          size_t D, double eps, T *gx, T *dgamma, T *dbeta);        \
     void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx);               \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y); \
     void bprt_embedding_grad_##SUF(const T *gy, size_t V, size_t D, const int32_t *ids, size_t n, T *gt); \

@@ -22,10 +22,15 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bprt.h"
 #include "conv.h" /* LayerEp */
+
+/* rows per chunk of layernorm's affine gradient, whose sums over the rows are made per chunk
+ * and then added in chunk order: the same bits for every thread count */
+#define LNA_CHUNK 32
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #define LAYERS_PAR_MIN 32768 /* elements below which a kernel stays on one thread */
@@ -198,7 +203,6 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_grad_rows(const
             _mm256_storeu_ps(d[r] + i, _mm512_cvtpd_ps(_mm512_mul_pd(rs[r], t)));
         }
 }
-#undef LN_LD
 /* rows [r0, r1) of R x D (D a multiple of 8), LN_NR at a time: the forward pass into out
  * when gy is NULL, else the gradient */
 POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size_t r0, size_t r1, size_t D,
@@ -219,6 +223,77 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
             }
     }
 }
+/* rows x[0..nr) of layernorm's affine gradient: d = the gradient of x at g = gy * gamma (the
+ * float products ln_grad_rows would be given: the same bits), plus a[r] if a is given (a
+ * float addition, as of the two results), and into ag / ab, in row order, gy * xhat (xhat
+ * the float ln_rows makes) and gy, in double (d[r] may be x[r], gy[r] or a[r]) */
+POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_rows(const float *const *x,
+                                                                                const float *const *gy,
+                                                                                const float *gam,
+                                                                                const float *const *a, size_t D,
+                                                                                double eps, float *const *d,
+                                                                                double *ag, double *ab,
+                                                                                const int nr) {
+    __m512d s[LN_NR], sg[LN_NR], m[LN_NR], v[LN_NR], sx[LN_NR], rs[LN_NR], mg[LN_NR], k[LN_NR];
+#define LNA_G(r, i, gm) _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(gy[r] + (i)), gm))
+    for (int r = 0; r < nr; r++) s[r] = sg[r] = v[r] = sx[r] = _mm512_setzero_pd();
+    for (size_t i = 0; i < D; i += 8) {
+        const __m256 gm = _mm256_loadu_ps(gam + i);
+        for (int r = 0; r < nr; r++) {
+            s[r] = _mm512_add_pd(s[r], LN_LD(x[r] + i));
+            sg[r] = _mm512_add_pd(sg[r], LNA_G(r, i, gm));
+        }
+    }
+    for (int r = 0; r < nr; r++) m[r] = _mm512_set1_pd(ln_lanes(s[r]) / (double)D);
+    for (size_t i = 0; i < D; i += 8) {
+        const __m256 gm = _mm256_loadu_ps(gam + i);
+        for (int r = 0; r < nr; r++) {
+            const __m512d c = _mm512_sub_pd(LN_LD(x[r] + i), m[r]);
+            v[r] = _mm512_fmadd_pd(c, c, v[r]);
+            sx[r] = _mm512_fmadd_pd(LNA_G(r, i, gm), c, sx[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        const double rsd = 1 / sqrt(ln_lanes(v[r]) / (double)D + eps);
+        rs[r] = _mm512_set1_pd(rsd);
+        mg[r] = _mm512_set1_pd(ln_lanes(sg[r]) / (double)D);
+        k[r] = _mm512_set1_pd(rsd * (ln_lanes(sx[r]) * rsd / (double)D));
+    }
+    for (size_t i = 0; i < D; i += 8) {
+        const __m256 gm = _mm256_loadu_ps(gam + i);
+        __m512d accg = _mm512_loadu_pd(ag + i), accb = _mm512_loadu_pd(ab + i);
+        for (int r = 0; r < nr; r++) {
+            const __m256 g = _mm256_loadu_ps(gy[r] + i);
+            const __m512d c = _mm512_sub_pd(LN_LD(x[r] + i), m[r]);
+            const __m512d t = _mm512_fnmadd_pd(c, k[r], _mm512_sub_pd(_mm512_cvtps_pd(_mm256_mul_ps(g, gm)), mg[r]));
+            const __m256 xh = _mm512_cvtpd_ps(_mm512_mul_pd(c, rs[r]));
+            accg = _mm512_add_pd(accg, _mm512_cvtps_pd(_mm256_mul_ps(g, xh)));
+            accb = _mm512_add_pd(accb, _mm512_cvtps_pd(g));
+            __m256 o = _mm512_cvtpd_ps(_mm512_mul_pd(rs[r], t));
+            if (a) o = _mm256_add_ps(_mm256_loadu_ps(a[r] + i), o);
+            _mm256_storeu_ps(d[r] + i, o);
+        }
+        _mm512_storeu_pd(ag + i, accg);
+        _mm512_storeu_pd(ab + i, accb);
+    }
+#undef LNA_G
+}
+/* rows [r0, r1) of layernorm's affine gradient, LN_NR at a time */
+POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, const float *gam, const float *add,
+                                           size_t r0, size_t r1, size_t D, double eps, float *out, double *ag,
+                                           double *ab) {
+    for (size_t r = r0; r < r1; r += LN_NR) {
+        const float *xs[LN_NR], *gs[LN_NR], *as[LN_NR];
+        float *os[LN_NR];
+        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
+        for (int q = 0; q < nr; q++)
+            xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, os[q] = out + (r + q) * D, as[q] = add ? add + (r + q) * D : NULL;
+        if (nr == LN_NR) ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, D, eps, os, ag, ab, LN_NR);
+        else
+            for (int q = 0; q < nr; q++) ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, D, eps, os + q, ag, ab, 1);
+    }
+}
+#undef LN_LD
 #define LN_FAST_f32(D) (bprt_isa_id() == BPRT_ISA_AVX512 && (D) % 8 == 0)
 #else
 #define POOL_FAST_f32 0
@@ -227,6 +302,8 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
 #define LN_FAST_f32(D) 0
 #define LN_NR 1
 #define layernorm_rows_f32(x, gy, r0, r1, D, eps, out) ((void)(x), (void)(gy), (void)(r0), (void)(r1), (void)(out))
+#define ln_affine_rows_f32(x, gy, gam, add, r0, r1, D, eps, out, ag, ab) \
+    ((void)(x), (void)(gy), (void)(gam), (void)(add), (void)(r0), (void)(r1), (void)(out), (void)(ag), (void)(ab))
 #endif
 #define POOL_FAST_f64 0
 #define LN_FAST_f64(D) 0
@@ -536,6 +613,66 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
     }                                                                                               \
     void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx) { \
         layernorm_any_##SUF(x, gy, R, D, eps, gx);                                                  \
+    }                                                                                               \
+    /* one row of layernorm's affine gradient (bprt_layernorm_affine_grad): gx at g = gy * gamma  \
+       as layernorm_grad_row makes it (plus ar's row, if given), and gy * xhat, gy added into ag, \
+       ab (dr may be xr, gyr or ar) */                                                              \
+    BPRT_CLONES static void ln_affine_row_##SUF(const T *xr, const T *gyr, const T *gam, const T *ar, size_t D, \
+                                                double eps, T *dr, double *ag, double *ab) {       \
+        double mean, var, sg, sgx;                                                                  \
+        LANE_SUM(D, k, (double)xr[k], mean);                                                        \
+        mean /= (double)D;                                                                          \
+        LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
+        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
+        LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]), sg);                                           \
+        LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]) * ((double)xr[k] - mean), sgx);                 \
+        sg /= (double)D;                                                                            \
+        const double sgy = sgx * rs / (double)D;                                                    \
+        for (size_t i = 0; i < D; i++) {                                                            \
+            const T g = gyr[i], xh = (T)(((double)xr[i] - mean) * rs);                              \
+            ag[i] += (double)(T)(g * xh);                                                           \
+            ab[i] += (double)g;                                                                     \
+            const T v = (T)(rs * ((double)(T)(g * gam[i]) - sg - ((double)xr[i] - mean) * rs * sgy)); \
+            dr[i] = ar ? (T)(ar[i] + v) : v;                                                        \
+        }                                                                                           \
+    }                                                                                               \
+    typedef struct {                                                                                \
+        const T *x, *gy, *gam, *add;                                                                \
+        T *gx;                                                                                      \
+        size_t R, D;                                                                                \
+        double eps, *acc;                                                                           \
+    } LnaCall_##SUF;                                                                                \
+    /* chunks [c0, c1) of LNA_CHUNK rows, each chunk's sums into its own 2 D doubles of acc */     \
+    static void ln_affine_task_##SUF(void *arg, size_t c0, size_t c1) {                             \
+        const LnaCall_##SUF *c_ = arg;                                                              \
+        const size_t D = c_->D;                                                                     \
+        for (size_t c = c0; c < c1; c++) {                                                          \
+            const size_t r0 = c * LNA_CHUNK, r1 = r0 + LNA_CHUNK < c_->R ? r0 + LNA_CHUNK : c_->R;  \
+            double *ag = c_->acc + c * 2 * D, *ab = ag + D;                                         \
+            for (size_t i = 0; i < 2 * D; i++) ag[i] = 0;                                           \
+            if (LN_FAST_##SUF(D))                                                                   \
+                ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), r0, r1, D, \
+                                   c_->eps, F32P(c_->gx), ag, ab);                                  \
+            else                                                                                    \
+                for (size_t r = r0; r < r1; r++)                                                    \
+                    ln_affine_row_##SUF(c_->x + r * D, c_->gy + r * D, c_->gam, c_->add ? c_->add + r * D : NULL, \
+                                        D, c_->eps, c_->gx + r * D, ag, ab);                        \
+        }                                                                                           \
+    }                                                                                               \
+    void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
+                                          size_t D, double eps, T *gx, T *dgamma, T *dbeta) {       \
+        const size_t nc = (R + LNA_CHUNK - 1) / LNA_CHUNK;                                          \
+        double *acc = malloc((nc * 2 * D + 1) * sizeof(double));                                    \
+        if (!acc) abort(); /* out of memory for the chunks' sums */                                 \
+        LnaCall_##SUF c_ = {x, gy, gamma, add, gx, R, D, eps, acc};                                 \
+        BPRT_SPLIT(layers_team(R * D), nc, ln_affine_task_##SUF, &c_);                              \
+        for (size_t j = 0; j < D; j++) { /* the chunks' sums, in order */                          \
+            double a = 0, b = 0;                                                                    \
+            for (size_t c = 0; c < nc; c++) a += acc[c * 2 * D + j], b += acc[c * 2 * D + D + j];   \
+            if (dgamma) dgamma[j] = (T)a;                                                           \
+            if (dbeta) dbeta[j] = (T)b;                                                             \
+        }                                                                                           \
+        free(acc);                                                                                  \
     }                                                                                               \
     /* rows [r0, r1) of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g); \
        one call per thread's share, so the ISA's clone is picked once, not per row */           \

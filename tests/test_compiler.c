@@ -418,6 +418,37 @@ static void test_bias_sum_over_merged_axes(void **state) {
     free(bt);
 }
 
+/* layernorm(h, g, b)'s gradient: gy * g, the layer norm's gradient at it, the sums of
+ * gy * layernorm(h) and of gy over the rows (g's and b's gradients), and the residual's
+ * gradient added to it are one call, bprt_layernorm_affine_grad, in NAME_grad and the step
+ * (not in --standalone output); the values against finite differences in double, through
+ * that call. */
+static void test_layernorm_affine_fused(void **state) {
+    (void)state;
+    const char *src = "input x[B, 3, 8]\nparam g[8] = normal(1)\nparam b[8] = normal(1)\nparam W[8, 2] = normal(1)\n"
+                      "param V[8, 8] = normal(1)\nparam U[8, 8] = normal(1)\nh = x @ V\nz = h + layernorm(h, g, b) @ U\n"
+                      "loss sum((z @ W) ^ 2)\noptimizer sgd(lr = 0.1)\n";
+    char *c = compiled_text(src, 1, TEXT_C);
+    assert_true(count(c, "bprt_layernorm_affine_grad_f32(") >= 2);
+    assert_int_equal(count(c, "bprt_layernorm_grad_f32("), 0);
+    assert_true(count(c, "= the sum of gy * xhat, %") >= 2);
+    /* and the residual's gradient added to the layer norm's, in the same call */
+    assert_true(count(c, "= another gradient plus it, in one pass") >= 2);
+    free(c);
+    char *st = compiled_text(src, 1, TEXT_C_STANDALONE);
+    assert_int_equal(count(st, "bprt_layernorm_affine_grad_f32("), 0);
+    assert_true(count(st, "bprt_layernorm_grad_f32(") >= 2);
+    free(st);
+    TestModel t;
+    int sizes[] = {5};
+    th_build(&t, src, 1, sizes);
+    assert_true(t.ok);
+    th_randomize(&t, 3, 0);
+    const double err = th_fd_check(&t);
+    th_free(&t);
+    if (!(err <= 1e-6)) fail_msg("relative error %.3g against finite differences", err);
+}
+
 /* Elementwise loops of the gcc / clang path (not standalone): inline, or where the runtime
  * splits their elements (or rows, under a broadcast) between threads, bprt_ew / bprt_ew_rows_par
  * (bprt_ew_threads decides at run time). Built by the cc JIT: the gradient and a step have the
@@ -480,6 +511,7 @@ int main(void) {
         cmocka_unit_test(test_batch_sums_folded_into_matmul),
         cmocka_unit_test(test_gemm_epilogues),
         cmocka_unit_test(test_bias_sum_over_merged_axes),
+        cmocka_unit_test(test_layernorm_affine_fused),
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_elementwise_threads),
     };

@@ -315,6 +315,72 @@ static void test_layernorm_rows(void **state) {
     bprt_set_threads(threads);
 }
 
+/* bprt_layernorm_affine_grad (layer norm's gradient through gamma, with gamma's and beta's
+ * sums over the rows in the same pass), under the plain loops and the AVX-512 kernel: gx the
+ * same bits as bprt_layernorm_grad of the float products gy * gamma; the sums of gy * xhat
+ * (xhat as bprt_layernorm makes it) and of gy within an ulp of their sums in double; the same
+ * bits on 1, 2 and 3 threads (several chunks of rows, split between threads), in place
+ * (gx = gy, gx = x) and without the sums; with an addend (another gradient), its float sum
+ * with gx, also in place of the addend. */
+static void test_layernorm_affine_grad(void **state) {
+    (void)state;
+    static const size_t shapes[][2] = {{3, 128}, {7, 48}, {5, 20}, {517, 64}, {9, 136}, {70, 128}};
+    const char *isa = bprt_isa(), *isas[] = {"generic", "avx512"};
+    const int threads = bprt_threads();
+    const double eps = 1e-5;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const size_t R = shapes[c][0], D = shapes[c][1], n = R * D;
+        float *x = malloc(n * 4), *gy = malloc(n * 4), *gam = malloc(D * 4), *G = malloc(n * 4), *want = malloc(n * 4);
+        float *y = malloc(n * 4), *gx[3], *t = malloc(n * 4), dg[3][136], db[3][136];
+        unsigned seed = 7u + (unsigned)c;
+        for (size_t i = 0; i < n; i++) x[i] = (float)(2 * rnd(&seed) + (double)(i / D % 3)), gy[i] = (float)rnd(&seed);
+        for (size_t j = 0; j < D; j++) gam[j] = (float)(1 + rnd(&seed));
+        for (size_t i = 0; i < n; i++) G[i] = gy[i] * gam[i % D];
+        for (int k = 0; k < 2; k++) {
+            if (bprt_set_isa(isas[k]) != 0) continue;
+            bprt_set_threads(1);
+            bprt_layernorm_grad_f32(x, G, R, D, eps, want);
+            bprt_layernorm_f32(x, R, D, eps, y);
+            for (int nt = 1; nt <= 3; nt++) {
+                bprt_set_threads(nt);
+                gx[nt - 1] = malloc(n * 4);
+                bprt_layernorm_affine_grad_f32(x, gy, gam, NULL, R, D, eps, gx[nt - 1], dg[nt - 1], db[nt - 1]);
+                if (memcmp(gx[nt - 1], want, n * 4))
+                    fail_msg("layernorm_affine_grad %zux%zu (%s, %d threads): gx is not layernorm_grad's", R, D, isas[k], nt);
+                if (nt > 1 && (memcmp(dg[nt - 1], dg[0], D * 4) || memcmp(db[nt - 1], db[0], D * 4)))
+                    fail_msg("layernorm_affine_grad %zux%zu (%s): %d threads differ from 1", R, D, isas[k], nt);
+            }
+            for (size_t j = 0; j < D; j++) {
+                double sg = 0, sb = 0, ag = 0, ab = 0;
+                for (size_t r = 0; r < R; r++) {
+                    const double p = (double)(gy[r * D + j] * y[r * D + j]);
+                    sg += p, ag += fabs(p), sb += (double)gy[r * D + j], ab += fabs((double)gy[r * D + j]);
+                }
+                if (!(fabs((double)dg[0][j] - sg) <= ldexp(ag, -23) + 1e-30) || !(fabs((double)db[0][j] - sb) <= ldexp(ab, -23) + 1e-30))
+                    fail_msg("layernorm_affine_grad %zux%zu (%s): sums %.9g, %.9g at %zu, want %.9g, %.9g", R, D, isas[k],
+                             (double)dg[0][j], (double)db[0][j], j, sg, sb);
+            }
+            memcpy(t, gy, n * 4);
+            bprt_layernorm_affine_grad_f32(x, t, gam, NULL, R, D, eps, t, dg[1], db[1]);
+            if (memcmp(t, want, n * 4) || memcmp(dg[1], dg[0], D * 4) || memcmp(db[1], db[0], D * 4))
+                fail_msg("layernorm_affine_grad %zux%zu (%s): in place of gy differs", R, D, isas[k]);
+            memcpy(t, x, n * 4);
+            bprt_layernorm_affine_grad_f32(t, gy, gam, NULL, R, D, eps, t, NULL, NULL);
+            if (memcmp(t, want, n * 4)) fail_msg("layernorm_affine_grad %zux%zu (%s): in place of x differs", R, D, isas[k]);
+            for (size_t i = 0; i < n; i++) y[i] = (float)rnd(&seed), want[i] = y[i] + want[i]; /* another gradient plus gx */
+            bprt_layernorm_affine_grad_f32(x, gy, gam, y, R, D, eps, gx[0], dg[1], db[1]);
+            if (memcmp(gx[0], want, n * 4) || memcmp(dg[1], dg[0], D * 4))
+                fail_msg("layernorm_affine_grad %zux%zu (%s): with an addend, not the sum of the two", R, D, isas[k]);
+            bprt_layernorm_affine_grad_f32(x, gy, gam, y, R, D, eps, y, NULL, NULL);
+            if (memcmp(y, want, n * 4)) fail_msg("layernorm_affine_grad %zux%zu (%s): in place of the addend differs", R, D, isas[k]);
+            for (int q = 0; q < 3; q++) free(gx[q]);
+        }
+        free(x), free(gy), free(gam), free(G), free(want), free(y), free(t);
+    }
+    bprt_set_isa(isa);
+    bprt_set_threads(threads);
+}
+
 /* bprt_embedding and bprt_causal_mask, whose rows go to threads from 32 Ki elements: against
  * the definitions (a row of the table per id, NaN for an id outside it; entries after the
  * diagonal of each [Tq, Tk] block the fill), on 1-3 threads, large and small, and the mask
@@ -421,6 +487,7 @@ int main(void) {
         cmocka_unit_test(test_pool_same_bits),
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_layernorm_rows),
+        cmocka_unit_test(test_layernorm_affine_grad),
         cmocka_unit_test(test_softmax_grad_rows),
         cmocka_unit_test(test_embedding_mask_rows),
     };
