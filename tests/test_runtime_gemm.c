@@ -283,6 +283,55 @@ static void test_batched_sums(void **state)
     for (size_t i = 0; i < D1 * M * N; i++) assert_true(isfinite(C1[i]) && C1[i] != 0.25f);
 }
 
+/* bprt_sgemm_batch summing a few short products per result with B the same for every
+ * result (attention's input gradient, sum over the heads h of dq[b, h] @ Wq[h]^T: the
+ * products side by side, one GEMM of K = heads x K per result), for each transpose of A and
+ * B and K of 32 and 17, against the naive sum in double (float operands), beta applied once;
+ * the same bits on 1 and 2 threads. */
+static void test_batched_head_sums(void **state)
+{
+    (void)state;
+    enum { M = 40, N = 48, D0 = 8, H = 4 }; /* 3.9 MFLOP (K 32): the results split between two threads */
+    static float A[D0 * H * M * 32], B[H * 32 * N], C1[D0 * M * N], C2[D0 * M * N];
+    static double Ad[D0 * H * M * 32], Bd[H * 32 * N];
+    bprt_fill_uniform_f64(Ad, D0 * H * M * 32, -1, 1, 5, 1);
+    bprt_fill_uniform_f64(Bd, H * 32 * N, -1, 1, 5, 2);
+    for (size_t i = 0; i < D0 * H * M * 32; i++) A[i] = (float)Ad[i];
+    for (size_t i = 0; i < H * 32 * N; i++) B[i] = (float)Bd[i];
+    const int threads = bprt_threads();
+    for (int K = 32; K >= 17; K -= 15)
+        for (int tA = 0; tA < 2; tA++)
+            for (int tB = 0; tB < 2; tB++) {
+                const size_t dims[2] = {D0, H}, sa[2] = {(size_t)H * M * K, (size_t)M * K}, sb[2] = {0, (size_t)K * N},
+                             sc[2] = {(size_t)M * N, 0};
+                const int lda = tA ? M : K, ldb = tB ? K : N;
+                for (int nt = 1; nt <= 2; nt++) {
+                    float *Cf = nt == 1 ? C1 : C2;
+                    for (size_t i = 0; i < D0 * M * N; i++) Cf[i] = (float)(i % 7) - 3;
+                    bprt_set_threads(nt);
+                    bprt_sgemm_batch(tA, tB, M, N, K, 0.5f, A, lda, B, ldb, 2.0f, Cf, N, 2, dims, sa, sb, sc, 2);
+                }
+                bprt_set_threads(threads);
+                if (memcmp(C1, C2, sizeof C1)) fail_msg("K %d tA %d tB %d: 2 threads differ from 1", K, tA, tB);
+                for (int b = 0; b < D0; b++)
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            double acc = 0, mag = 0;
+                            for (int h = 0; h < H; h++)
+                                for (int k = 0; k < K; k++) {
+                                    const float *As = A + b * sa[0] + h * sa[1], *Bs = B + h * sb[1];
+                                    const double p = (double)(tA ? As[k * lda + i] : As[i * lda + k]) *
+                                                     (double)(tB ? Bs[j * ldb + k] : Bs[k * ldb + j]);
+                                    acc += p, mag += fabs(p);
+                                }
+                            const size_t c = (size_t)b * M * N + (size_t)i * N + (size_t)j;
+                            const double want = 2.0 * (double)((float)(c % 7) - 3) + 0.5 * acc;
+                            if (!(fabs((double)C1[c] - want) <= 1e-5 * (mag + 8)))
+                                fail_msg("K %d tA %d tB %d: element %zu %.9g, want %.9g", K, tA, tB, c, (double)C1[c], want);
+                        }
+            }
+}
+
 /* bprt_?gemm_ew: out = relu(C + b[j]) * X + s (C the product, b a row vector, X a matrix of
  * C's shape, s a scalar) computed by the GEMM's epilogue, against bprt_?gemm then bprt_ew
  * over the whole matrix: the same bits, on every path of the driver (blocked and threaded,
@@ -751,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_large_threaded),
         cmocka_unit_test(test_narrow_rowdot),
         cmocka_unit_test(test_batched_sums),
+        cmocka_unit_test(test_batched_head_sums),
         cmocka_unit_test(test_gemm_epilogue),
         cmocka_unit_test(test_gemm_epilogue_sum),
         cmocka_unit_test(test_ew_rows_par),
