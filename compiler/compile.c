@@ -116,6 +116,7 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
         if (d->nerrors > errors) return NULL;
     }
     if (!o->no_checkpoint) {
+        if (o->optimize) remat_mark_layernorms(g);
         g = pass_remat(g); /* last: CSE would merge the recomputed copies back */
         ir_verify(g);
     }

@@ -970,7 +970,7 @@ static int lna_free(const E *e, int id) {
 }
 
 static void plan_ln_groups(E *e) {
-    enum { MAXM = 8 };
+    enum { MAXM = 10 };
     const Graph *g = e->g;
     e->lna_at = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     e->lna_dy = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -1013,6 +1013,10 @@ static void plan_ln_groups(E *e) {
                     members[nm++] = j;
                     members[nm++] = s;
                     if (view >= 0) members[nm++] = view;
+                    /* the backward pass's recomputed layer norm (pass_remat), read by this
+                       product alone: the fused call recomputes it itself */
+                    if (z->adjoint && readers_of(g, p->in[1 - k], &last) == 1 && lna_free(e, p->in[1 - k]))
+                        members[nm++] = p->in[1 - k];
                     break;
                 }
             } else if (db < 0 && p->op == OP_SUM && p->adjoint && p->axis == 0 && !p->keepdims && p->shape.rank == 1 &&

@@ -54,6 +54,34 @@ static int copy_of(Graph *g, const Graph *old, const int *map, int *copy, int *s
     return copy[id];
 }
 
+/* A layer norm's result read backward only by products gy * layernorm(x) (its gain's
+ * gradient) is marked for recomputation: the forward value then dies with its forward
+ * readers (the gain and bias, made in place as in a loss-only pass) instead of being kept
+ * until the backward pass, where the C emitter's fused affine gradient (emit_c.c,
+ * plan_ln_groups) recomputes it from x anyway and the copy is not emitted. */
+void remat_mark_layernorms(Graph *g) {
+    if (!g->grads) return;
+    int *bwd = calloc((size_t)g->n + 1, sizeof *bwd), *fwd = calloc((size_t)g->n + 1, sizeof *fwd);
+    if (!bwd || !fwd) abort();
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        for (int k = 0; k < op_info[n->op].arity; k++) {
+            const int in = n->in[k];
+            if (!n->adjoint) fwd[in]++;
+            else if (n->op == OP_MUL && bwd[in] >= 0) bwd[in]++;
+            else bwd[in] = -1; /* another backward reader */
+        }
+    }
+    for (int i = 0; i < g->n; i++) {
+        Node *n = &g->nodes[i];
+        if (n->op == OP_LAYERNORM && !n->adjoint && n->remat == REMAT_NONE && fwd[i] > 0 && bwd[i] > 0 &&
+            !ir_is_root(g, i))
+            n->remat = REMAT_MARKED;
+    }
+    free(bwd);
+    free(fwd);
+}
+
 static int *remap(Graph *g, const int *ids, int n, const int *map) {
     if (!ids) return NULL;
     int *r = arena_alloc(g->arena, (size_t)(n + 1) * sizeof *r);

@@ -27,6 +27,9 @@ Graph *pass_cse(Graph *g);         /* common-subexpression elimination (with fol
 /* Backward readers of `checkpoint`-marked forward nodes read recomputed copies instead
  * (pass_remat.c); returns g itself when nothing is marked or there is no gradient. */
 Graph *pass_remat(Graph *g);
+/* Marks (in place) each layer norm whose result the backward pass reads only in products
+ * gy * layernorm(x), for pass_remat to recompute there (pass_remat.c). */
+void remat_mark_layernorms(Graph *g);
 /* A sum over batch axes of a batched matmul read by nothing else becomes one MATMUL node
  * with those axes in its bsum (pass_msum.c): no batch of products in memory, no sum. */
 Graph *pass_msum(Graph *g);

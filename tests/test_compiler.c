@@ -434,7 +434,13 @@ static void test_layernorm_affine_fused(void **state) {
     assert_true(count(c, "= the sum of gy * xhat, %") >= 2);
     /* and the residual's gradient added to the layer norm's, in the same call */
     assert_true(count(c, "= another gradient plus it, in one pass") >= 2);
+    /* the layer norm's result is not kept for the backward pass (marked for recomputation,
+       pass_remat), and that recomputation is the fused call's own, not a node emitted */
+    assert_int_equal(count(c, "= adjoint layernorm ["), 0);
     free(c);
+    char *ir = dump_ir(src, 1);
+    assert_int_equal(count(ir, "adj recompute layernorm"), 1);
+    free(ir);
     char *st = compiled_text(src, 1, TEXT_C_STANDALONE);
     assert_int_equal(count(st, "bprt_layernorm_affine_grad_f32("), 0);
     assert_true(count(st, "bprt_layernorm_grad_f32(") >= 2);
