@@ -922,8 +922,9 @@ static int ep_sum_passes(const E *e, int u, int x) {
  * passes over [rows, D] arrays and two sums. When they are the nodes emitted one after the
  * other (the views the sums read aside), with no other use of their intermediates, they
  * are one call, bprt_layernorm_affine_grad, in place of the first: one pass that reads x and
- * gy and writes gx, the sums made per chunk of rows as it goes (tiny_gpt's three layer
- * norms: 0.23-0.25 ms each on 1 thread, 0.29 on 2, in the separate passes). gx keeps its
+ * gy and writes gx, the sums made as it goes (all of them the same bits as the separate
+ * passes', so a gradient does not depend on whether the group was found: tiny_gpt's three
+ * layer norms: 0.23-0.25 ms each on 1 thread, 0.29 on 2, in the separate passes). gx keeps its
  * storage (it may be x's or gy's: the kernel finishes a row before writing it); the sums'
  * must be none of the operands'. Not with --standalone (like the GEMM epilogues). */
 static void dim_arg(const E *e, const Shape *s, int i, char *buf, size_t size);

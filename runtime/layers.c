@@ -20,6 +20,7 @@
  * split statically (results do not depend on the thread count); --standalone output is
  * single-threaded. */
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,10 +28,6 @@
 
 #include "bprt.h"
 #include "conv.h" /* LayerEp */
-
-/* rows per chunk of layernorm's affine gradient, whose sums over the rows are made per chunk
- * and then added in chunk order: the same bits for every thread count */
-#define LNA_CHUNK 32
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 #define LAYERS_PAR_MIN 32768 /* elements below which a kernel stays on one thread */
@@ -225,14 +222,16 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
 }
 /* rows x[0..nr) of layernorm's affine gradient: d = the gradient of x at g = gy * gamma (the
  * float products ln_grad_rows would be given: the same bits), plus a[r] if a is given (a
- * float addition, as of the two results), and into ag / ab, in row order, gy * xhat (xhat
- * the float ln_rows makes) and gy, in double (d[r] may be x[r], gy[r] or a[r]) */
+ * float addition, as of the two results); and gy * xhat (xhat the float ln_rows makes) and
+ * gy added into ag / ab in double, in row order, or, with ag NULL, stored in ps[r] and
+ * gc[r] for the caller to add (d[r] may be x[r], gy[r] or a[r]) */
 POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_rows(const float *const *x,
                                                                                 const float *const *gy,
                                                                                 const float *gam,
                                                                                 const float *const *a, size_t D,
                                                                                 double eps, float *const *d,
                                                                                 double *ag, double *ab,
+                                                                                float *const *ps, float *const *gc,
                                                                                 const int nr) {
     __m512d s[LN_NR], sg[LN_NR], m[LN_NR], v[LN_NR], sx[LN_NR], rs[LN_NR], mg[LN_NR], k[LN_NR];
 #define LNA_G(r, i, gm) _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(gy[r] + (i)), gm))
@@ -261,36 +260,48 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_row
     }
     for (size_t i = 0; i < D; i += 8) {
         const __m256 gm = _mm256_loadu_ps(gam + i);
-        __m512d accg = _mm512_loadu_pd(ag + i), accb = _mm512_loadu_pd(ab + i);
+        __m512d accg = _mm512_setzero_pd(), accb = _mm512_setzero_pd();
+        if (ag) accg = _mm512_loadu_pd(ag + i), accb = _mm512_loadu_pd(ab + i);
         for (int r = 0; r < nr; r++) {
             const __m256 g = _mm256_loadu_ps(gy[r] + i);
             const __m512d c = _mm512_sub_pd(LN_LD(x[r] + i), m[r]);
             const __m512d t = _mm512_fnmadd_pd(c, k[r], _mm512_sub_pd(_mm512_cvtps_pd(_mm256_mul_ps(g, gm)), mg[r]));
-            const __m256 xh = _mm512_cvtpd_ps(_mm512_mul_pd(c, rs[r]));
-            accg = _mm512_add_pd(accg, _mm512_cvtps_pd(_mm256_mul_ps(g, xh)));
-            accb = _mm512_add_pd(accb, _mm512_cvtps_pd(g));
+            const __m256 p = _mm256_mul_ps(g, _mm512_cvtpd_ps(_mm512_mul_pd(c, rs[r])));
+            if (ag) {
+                accg = _mm512_add_pd(accg, _mm512_cvtps_pd(p));
+                accb = _mm512_add_pd(accb, _mm512_cvtps_pd(g));
+            } else {
+                _mm256_storeu_ps(ps[r] + i, p);
+                if (gc[r]) _mm256_storeu_ps(gc[r] + i, g);
+            }
             __m256 o = _mm512_cvtpd_ps(_mm512_mul_pd(rs[r], t));
             if (a) o = _mm256_add_ps(_mm256_loadu_ps(a[r] + i), o);
             _mm256_storeu_ps(d[r] + i, o);
         }
-        _mm512_storeu_pd(ag + i, accg);
-        _mm512_storeu_pd(ab + i, accb);
+        if (ag) {
+            _mm512_storeu_pd(ag + i, accg);
+            _mm512_storeu_pd(ab + i, accb);
+        }
     }
 #undef LNA_G
 }
 /* rows [r0, r1) of layernorm's affine gradient, LN_NR at a time */
 POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, const float *gam, const float *add,
                                            size_t r0, size_t r1, size_t D, double eps, float *out, double *ag,
-                                           double *ab) {
+                                           double *ab, float *sp, float *sg) {
     for (size_t r = r0; r < r1; r += LN_NR) {
         const float *xs[LN_NR], *gs[LN_NR], *as[LN_NR];
-        float *os[LN_NR];
+        float *os[LN_NR], *pp[LN_NR], *pg[LN_NR];
         const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
-        for (int q = 0; q < nr; q++)
-            xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, os[q] = out + (r + q) * D, as[q] = add ? add + (r + q) * D : NULL;
-        if (nr == LN_NR) ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, D, eps, os, ag, ab, LN_NR);
+        for (int q = 0; q < nr; q++) {
+            xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, os[q] = out + (r + q) * D;
+            as[q] = add ? add + (r + q) * D : NULL;
+            pp[q] = ag ? NULL : sp + (r + q) * D, pg[q] = ag || !sg ? NULL : sg + (r + q) * D;
+        }
+        if (nr == LN_NR) ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, D, eps, os, ag, ab, pp, pg, LN_NR);
         else
-            for (int q = 0; q < nr; q++) ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, D, eps, os + q, ag, ab, 1);
+            for (int q = 0; q < nr; q++)
+                ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, D, eps, os + q, ag, ab, pp + q, pg + q, 1);
     }
 }
 #undef LN_LD
@@ -302,8 +313,9 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
 #define LN_FAST_f32(D) 0
 #define LN_NR 1
 #define layernorm_rows_f32(x, gy, r0, r1, D, eps, out) ((void)(x), (void)(gy), (void)(r0), (void)(r1), (void)(out))
-#define ln_affine_rows_f32(x, gy, gam, add, r0, r1, D, eps, out, ag, ab) \
-    ((void)(x), (void)(gy), (void)(gam), (void)(add), (void)(r0), (void)(r1), (void)(out), (void)(ag), (void)(ab))
+#define ln_affine_rows_f32(x, gy, gam, add, r0, r1, D, eps, out, ag, ab, sp, sg) \
+    ((void)(x), (void)(gy), (void)(gam), (void)(add), (void)(r0), (void)(r1), (void)(out), (void)(ag), (void)(ab), \
+     (void)(sp), (void)(sg))
 #endif
 #define POOL_FAST_f64 0
 #define LN_FAST_f64(D) 0
@@ -330,6 +342,31 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
 #define POOL_GEOMETRY                                                                              \
     const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                             \
     const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1
+
+/* The calling thread's buffer for layer norm's affine gradient's products (kept between calls
+ * and grown as needed, so that a training loop does not map and fault in fresh pages every
+ * step; freed when the thread exits); NULL if out of memory. */
+static _Thread_local void *lna_buf;
+static _Thread_local size_t lna_cap;
+static pthread_key_t lna_key;
+static pthread_once_t lna_once = PTHREAD_ONCE_INIT;
+static void lna_release(void *p) {
+    free(p);
+    lna_buf = NULL, lna_cap = 0;
+}
+static void lna_make_key(void) {
+    if (pthread_key_create(&lna_key, lna_release) != 0) abort(); /* out of keys at startup */
+}
+static void *lna_scratch(size_t bytes) {
+    if (bytes <= lna_cap) return lna_buf;
+    void *p = malloc(bytes);
+    if (!p) return NULL;
+    pthread_once(&lna_once, lna_make_key);
+    free(lna_buf);
+    lna_buf = p, lna_cap = bytes;
+    pthread_setspecific(lna_key, p);
+    return p;
+}
 
 /* Every kernel, for T = float (SUF f32) and double (f64). */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
@@ -615,10 +652,11 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         layernorm_any_##SUF(x, gy, R, D, eps, gx);                                                  \
     }                                                                                               \
     /* one row of layernorm's affine gradient (bprt_layernorm_affine_grad): gx at g = gy * gamma  \
-       as layernorm_grad_row makes it (plus ar's row, if given), and gy * xhat, gy added into ag, \
-       ab (dr may be xr, gyr or ar) */                                                              \
+       as layernorm_grad_row makes it (plus ar's row, if given), and gy * xhat (xhat as          \
+       layernorm_row makes it), gy added into ag, ab, or with ag NULL stored in pr, gr (dr may   \
+       be xr, gyr or ar) */                                                                      \
     BPRT_CLONES static void ln_affine_row_##SUF(const T *xr, const T *gyr, const T *gam, const T *ar, size_t D, \
-                                                double eps, T *dr, double *ag, double *ab) {       \
+                                                double eps, T *dr, double *ag, double *ab, T *pr, T *gr) { \
         double mean, var, sg, sgx;                                                                  \
         LANE_SUM(D, k, (double)xr[k], mean);                                                        \
         mean /= (double)D;                                                                          \
@@ -629,48 +667,83 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         sg /= (double)D;                                                                            \
         const double sgy = sgx * rs / (double)D;                                                    \
         for (size_t i = 0; i < D; i++) {                                                            \
-            const T g = gyr[i], xh = (T)(((double)xr[i] - mean) * rs);                              \
-            ag[i] += (double)(T)(g * xh);                                                           \
-            ab[i] += (double)g;                                                                     \
+            const T g = gyr[i], xh = (T)(((double)xr[i] - mean) * rs), p = (T)(g * xh);             \
+            if (ag) ag[i] += (double)p, ab[i] += (double)g;                                         \
+            else {                                                                                  \
+                pr[i] = p;                                                                          \
+                if (gr) gr[i] = g;                                                                  \
+            }                                                                                       \
             const T v = (T)(rs * ((double)(T)(g * gam[i]) - sg - ((double)xr[i] - mean) * rs * sgy)); \
             dr[i] = ar ? (T)(ar[i] + v) : v;                                                        \
         }                                                                                           \
     }                                                                                               \
     typedef struct {                                                                                \
-        const T *x, *gy, *gam, *add;                                                                \
-        T *gx;                                                                                      \
+        const T *x, *gy, *gam, *add, *gs;                                                           \
+        T *gx, *sp, *sg;                                                                            \
         size_t R, D;                                                                                \
         double eps, *acc;                                                                           \
     } LnaCall_##SUF;                                                                                \
-    /* chunks [c0, c1) of LNA_CHUNK rows, each chunk's sums into its own 2 D doubles of acc */     \
-    static void ln_affine_task_##SUF(void *arg, size_t c0, size_t c1) {                             \
+    /* row groups [g0, g1) (LN_NR rows each on AVX-512, else single rows): gx, and the products   \
+       gy * xhat into sp (and gy into sg, when sg is given: gx overwrites gy) */                 \
+    static void ln_affine_task_##SUF(void *arg, size_t g0, size_t g1) {                             \
         const LnaCall_##SUF *c_ = arg;                                                              \
-        const size_t D = c_->D;                                                                     \
-        for (size_t c = c0; c < c1; c++) {                                                          \
-            const size_t r0 = c * LNA_CHUNK, r1 = r0 + LNA_CHUNK < c_->R ? r0 + LNA_CHUNK : c_->R;  \
-            double *ag = c_->acc + c * 2 * D, *ab = ag + D;                                         \
-            for (size_t i = 0; i < 2 * D; i++) ag[i] = 0;                                           \
-            if (LN_FAST_##SUF(D))                                                                   \
-                ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), r0, r1, D, \
-                                   c_->eps, F32P(c_->gx), ag, ab);                                  \
-            else                                                                                    \
-                for (size_t r = r0; r < r1; r++)                                                    \
-                    ln_affine_row_##SUF(c_->x + r * D, c_->gy + r * D, c_->gam, c_->add ? c_->add + r * D : NULL, \
-                                        D, c_->eps, c_->gx + r * D, ag, ab);                        \
+        const size_t D = c_->D, G = LN_FAST_##SUF(D) ? LN_NR : 1;                                   \
+        const size_t r0 = g0 * G, r1 = g1 * G < c_->R ? g1 * G : c_->R;                             \
+        T *sg = c_->sg; /* a copy of gy, needed only when gx is gy */                               \
+        if (LN_FAST_##SUF(D))                                                                       \
+            ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), r0, r1, D, c_->eps, \
+                               F32P(c_->gx), NULL, NULL, F32P(c_->sp), F32P(sg));                   \
+        else                                                                                        \
+            for (size_t r = r0; r < r1; r++)                                                        \
+                ln_affine_row_##SUF(c_->x + r * D, c_->gy + r * D, c_->gam, c_->add ? c_->add + r * D : NULL, D, \
+                                    c_->eps, c_->gx + r * D, NULL, NULL, c_->sp + r * D, sg ? sg + r * D : NULL); \
+    }                                                                                               \
+    /* columns [j0, j1): the sums over the rows, in order, of sp and of gy (or its copy), 64      \
+       columns at a time in local accumulators (vectorised) */                                    \
+    BPRT_CLONES static void ln_affine_colsums_##SUF(const T *sp, const T *gs, size_t R, size_t D, size_t j0, \
+                                                    size_t j1, double *acc) {                       \
+        for (size_t b = j0; b < j1; b += 64) {                                                      \
+            const size_t w = j1 - b < 64 ? j1 - b : 64;                                             \
+            double a[64], c[64];                                                                    \
+            for (size_t j = 0; j < w; j++) a[j] = c[j] = 0;                                         \
+            for (size_t r = 0; r < R; r++) {                                                        \
+                const T *p = sp + r * D + b, *q = gs + r * D + b;                                   \
+                for (size_t j = 0; j < w; j++) a[j] += (double)p[j], c[j] += (double)q[j];          \
+            }                                                                                       \
+            for (size_t j = 0; j < w; j++) acc[b + j] = a[j], acc[D + b + j] = c[j];                \
         }                                                                                           \
     }                                                                                               \
+    static void ln_affine_sums_##SUF(void *arg, size_t j0, size_t j1) {                             \
+        const LnaCall_##SUF *c_ = arg;                                                              \
+        ln_affine_colsums_##SUF(c_->sp, c_->gs, c_->R, c_->D, j0, j1, c_->acc);                     \
+    }                                                                                               \
+    /* On one thread the sums are added as the rows are made; on several, the rows are split     \
+       between the threads, their products kept, and then the columns' sums split: either way    \
+       each column's rows in order, in double (bprt_sum_axis's order, so the same bits). */      \
     void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
                                           size_t D, double eps, T *gx, T *dgamma, T *dbeta) {       \
-        const size_t nc = (R + LNA_CHUNK - 1) / LNA_CHUNK;                                          \
-        double *acc = malloc((nc * 2 * D + 1) * sizeof(double));                                    \
-        if (!acc) abort(); /* out of memory for the chunks' sums */                                 \
-        LnaCall_##SUF c_ = {x, gy, gamma, add, gx, R, D, eps, acc};                                 \
-        BPRT_SPLIT(layers_team(R * D), nc, ln_affine_task_##SUF, &c_);                              \
-        for (size_t j = 0; j < D; j++) { /* the chunks' sums, in order */                          \
-            double a = 0, b = 0;                                                                    \
-            for (size_t c = 0; c < nc; c++) a += acc[c * 2 * D + j], b += acc[c * 2 * D + D + j];   \
-            if (dgamma) dgamma[j] = (T)a;                                                           \
-            if (dbeta) dbeta[j] = (T)b;                                                             \
+        double *acc = calloc(2 * D + 1, sizeof(double));                                            \
+        if (!acc) abort(); /* out of memory for two rows of sums */                                 \
+        const size_t G = LN_FAST_##SUF(D) ? LN_NR : 1, ng = (R + G - 1) / G;                        \
+        int team = ng < 2 ? 1 : layers_team(R * D);                                                 \
+        if ((size_t)team > ng) team = (int)ng;                                                      \
+        const int copy_gy = gx == gy;                                                               \
+        T *sp = team > 1 ? lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
+        if (team > 1 && sp) {                                                                       \
+            LnaCall_##SUF c_ = {x, gy, gamma, add, copy_gy ? sp + R * D : gy, gx, sp,               \
+                                copy_gy ? sp + R * D : NULL, R, D, eps, acc};                        \
+            BPRT_SPLIT(team, ng, ln_affine_task_##SUF, &c_);                                        \
+            BPRT_SPLIT(layers_team(R * D), D, ln_affine_sums_##SUF, &c_);                           \
+        } else if (LN_FAST_##SUF(D)) /* one thread (or no memory for the products) */              \
+            ln_affine_rows_f32(F32CP(x), F32CP(gy), F32CP(gamma), F32CP(add), 0, R, D, eps, F32P(gx), acc, acc + D, \
+                               NULL, NULL);                                                         \
+        else                                                                                        \
+            for (size_t r = 0; r < R; r++)                                                          \
+                ln_affine_row_##SUF(x + r * D, gy + r * D, gamma, add ? add + r * D : NULL, D, eps, gx + r * D, acc, \
+                                    acc + D, NULL, NULL);                                           \
+        for (size_t j = 0; j < D; j++) {                                                            \
+            if (dgamma) dgamma[j] = (T)acc[j];                                                      \
+            if (dbeta) dbeta[j] = (T)acc[D + j];                                                    \
         }                                                                                           \
         free(acc);                                                                                  \
     }                                                                                               \
