@@ -20,7 +20,6 @@
  * split statically (results do not depend on the thread count); --standalone output is
  * single-threaded. */
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -346,6 +345,8 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
 /* The calling thread's buffer for layer norm's affine gradient's products (kept between calls
  * and grown as needed, so that a training loop does not map and fault in fresh pages every
  * step; freed when the thread exits); NULL if out of memory. */
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE) /* (one thread there: no products kept) */
+#include <pthread.h>
 static _Thread_local void *lna_buf;
 static _Thread_local size_t lna_cap;
 static pthread_key_t lna_key;
@@ -367,6 +368,9 @@ static void *lna_scratch(size_t bytes) {
     pthread_setspecific(lna_key, p);
     return p;
 }
+#else
+#define lna_scratch(bytes) ((void)(bytes), (void *)0)
+#endif
 
 /* Every kernel, for T = float (SUF f32) and double (f64). */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
