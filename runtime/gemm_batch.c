@@ -40,6 +40,18 @@ enum { BATCH_MAX_RANK = 8 };
 /* the side-by-side path (FN_cat_): products of K up to BATCH_CAT_K, nK up to BATCH_CAT_MAX_K */
 enum { BATCH_CAT_K = 64, BATCH_CAT_MAX_K = 512 };
 
+/* The offset of batch index q over the axes ax[0..n) (the last varying fastest) along
+ * `stride`: the sum over those axes of their index times stride[axis]. */
+static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, const size_t *stride) {
+    size_t o = 0;
+    for (int j = n - 1; j >= 0; j--) {
+        const int f = ax[j];
+        o += q % dims[f] * stride[f];
+        q /= dims[f];
+    }
+    return o;
+}
+
 #define DEFINE_GEMM_BATCH(T, FN, GEMM)                                                             \
     /* a call's arguments, for its shares on the threads (BPRT_SPLIT) */                         \
     typedef struct {                                                                               \
@@ -51,6 +63,14 @@ enum { BATCH_CAT_K = 64, BATCH_CAT_MAX_K = 512 };
         const int *outer, *inner;                                                                  \
         size_t nsum;                                                                               \
     } FN##_call_;                                                                                  \
+    /* dst (rows x cols, rows ld apart) = op(src): src[r * ls + c], or src[c * ls + r] transposed */ \
+    static void FN##_copy_op_(T *dst, size_t ld, const T *src, size_t ls, int trans, int rows, int cols) { \
+        if (!trans)                                                                                \
+            for (int r = 0; r < rows; r++) memcpy(dst + (size_t)r * ld, src + (size_t)r * ls, sizeof(T) * (size_t)cols); \
+        else                                                                                       \
+            for (int c = 0; c < cols; c++)                                                         \
+                for (int r = 0; r < rows; r++) dst[(size_t)r * ld + (size_t)c] = src[(size_t)c * ls + (size_t)r]; \
+    }                                                                                              \
     /* A result that sums a few products of short K (attention's heads: dq_h @ Wq_h^T, 4 x 32), \
        with B the same for every result: the products' operands side by side, [A_0 .. A_n-1]   \
        (M x nK) and [B_0; ..; B_n-1] (nK x N, made once), and one GEMM over K = nK per result,    \
@@ -66,46 +86,14 @@ enum { BATCH_CAT_K = 64, BATCH_CAT_MAX_K = 512 };
         T *Bc = malloc(sizeof(T) * (KK * (size_t)N + KK * (size_t)M));                             \
         if (!Bc) return 0;                                                                         \
         T *Ac = Bc + KK * (size_t)N;                                                               \
-        for (size_t s = 0; s < nsum; s++) {                                                        \
-            size_t ob = 0, p = s;                                                                  \
-            for (int j = ni - 1; j >= 0; j--) {                                                    \
-                const int f = inner[j];                                                            \
-                ob += p % dims[f] * sb[f];                                                         \
-                p /= dims[f];                                                                      \
-            }                                                                                      \
-            const T *Bs = a_->B + ob;                                                              \
-            if (!tB)                                                                               \
-                for (int k = 0; k < K; k++)                                                        \
-                    memcpy(Bc + (s * (size_t)K + (size_t)k) * (size_t)N, Bs + (size_t)k * (size_t)a_->ldb, sizeof(T) * (size_t)N); \
-            else                                                                                   \
-                for (int j = 0; j < N; j++)                                                        \
-                    for (int k = 0; k < K; k++)                                                    \
-                        Bc[(s * (size_t)K + (size_t)k) * (size_t)N + (size_t)j] = Bs[(size_t)j * (size_t)a_->ldb + (size_t)k]; \
-        }                                                                                          \
+        for (size_t s = 0; s < nsum; s++) /* B's products one under the other */                  \
+            FN##_copy_op_(Bc + s * (size_t)K * (size_t)N, (size_t)N, a_->B + batch_offset(s, inner, ni, dims, sb), \
+                          (size_t)a_->ldb, tB, K, N);                                               \
         for (size_t r = r0; r < r1; r++) {                                                         \
-            size_t oa = 0, oc = 0, q = r;                                                          \
-            for (int j = no - 1; j >= 0; j--) {                                                    \
-                const int f = outer[j];                                                            \
-                const size_t i = q % dims[f];                                                      \
-                q /= dims[f];                                                                      \
-                oa += i * sa[f], oc += i * sc[f];                                                  \
-            }                                                                                      \
-            for (size_t s = 0; s < nsum; s++) {                                                    \
-                size_t ia = oa, p = s;                                                             \
-                for (int j = ni - 1; j >= 0; j--) {                                                \
-                    const int f = inner[j];                                                        \
-                    ia += p % dims[f] * sa[f];                                                     \
-                    p /= dims[f];                                                                  \
-                }                                                                                  \
-                const T *As = a_->A + ia;                                                          \
-                if (!tA)                                                                           \
-                    for (int i = 0; i < M; i++)                                                    \
-                        memcpy(Ac + (size_t)i * KK + s * (size_t)K, As + (size_t)i * (size_t)a_->lda, sizeof(T) * (size_t)K); \
-                else                                                                               \
-                    for (int k = 0; k < K; k++)                                                    \
-                        for (int i = 0; i < M; i++)                                                \
-                            Ac[(size_t)i * KK + s * (size_t)K + (size_t)k] = As[(size_t)k * (size_t)a_->lda + (size_t)i]; \
-            }                                                                                      \
+            const size_t oa = batch_offset(r, outer, no, dims, sa), oc = batch_offset(r, outer, no, dims, sc); \
+            for (size_t s = 0; s < nsum; s++) /* A's side by side */                               \
+                FN##_copy_op_(Ac + s * (size_t)K, KK, a_->A + oa + batch_offset(s, inner, ni, dims, sa), \
+                              (size_t)a_->lda, tA, M, K);                                           \
             GEMM(0, 0, M, N, (int)KK, a_->alpha, Ac, (int)KK, Bc, N, a_->beta, a_->C + oc, a_->ldc); \
         }                                                                                          \
         free(Bc);                                                                                  \
@@ -123,22 +111,12 @@ enum { BATCH_CAT_K = 64, BATCH_CAT_MAX_K = 512 };
         if (FN##_cat_(a_, r0, r1)) return;                                                         \
         bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \
-            size_t oa = 0, ob = 0, oc = 0, q = r;                                                  \
-            for (int j = no - 1; j >= 0; j--) {                                                    \
-                const int f = outer[j];                                                            \
-                const size_t i = q % dims[f];                                                      \
-                q /= dims[f];                                                                      \
-                oa += i * sa[f], ob += i * sb[f], oc += i * sc[f];                                 \
-            }                                                                                      \
+            const size_t oa = batch_offset(r, outer, no, dims, sa), ob = batch_offset(r, outer, no, dims, sb); \
+            const size_t oc = batch_offset(r, outer, no, dims, sc);                                \
             T bet = beta;                                                                          \
             for (size_t s = 0; s < nsum; s++) {                                                    \
-                size_t ia = oa, ib = ob, p = s;                                                    \
-                for (int j = ni - 1; j >= 0; j--) {                                                \
-                    const int f = inner[j];                                                        \
-                    const size_t i = p % dims[f];                                                  \
-                    p /= dims[f];                                                                  \
-                    ia += i * sa[f], ib += i * sb[f];                                              \
-                }                                                                                  \
+                const size_t ia = oa + batch_offset(s, inner, ni, dims, sa);                       \
+                const size_t ib = ob + batch_offset(s, inner, ni, dims, sb);                       \
                 GEMM(tA, tB, M, N, K, alpha, A + ia, lda, B + ib, ldb, bet, C + oc, ldc);          \
                 bet = 1;                                                                           \
             }                                                                                      \

@@ -384,6 +384,19 @@ static void test_gemm_epilogues(void **state) {
     free(sa);
 }
 
+/* The program's gradient in double (JIT-compiled, B = batch, random parameters and inputs from
+ * seed) against finite differences: within 1e-6, relative. */
+static void fd_check_ok(const char *src, int batch, uint64_t seed) {
+    TestModel t;
+    int sizes[] = {batch};
+    th_build(&t, src, 1, sizes);
+    assert_true(t.ok);
+    th_randomize(&t, seed, 0);
+    const double err = th_fd_check(&t);
+    th_free(&t);
+    if (!(err <= 1e-6)) fail_msg("relative error %.3g against finite differences", err);
+}
+
 /* A bias broadcast over two leading axes, x[B, 3, 4] @ W + b: its gradient is one sum over
  * the rows of the [3*B, 5] view (not a sum over B, then one over 3), made by the GEMM whose
  * epilogue computes the activation's derivative (grad and step), with P = 1; the values
@@ -403,14 +416,7 @@ static void test_bias_sum_over_merged_axes(void **state) {
     assert_true(count(c, "= adjoint sum [5], over each finished block's rows") >= 2);
     assert_true(count(c, ", ((size_t)1));") >= 2); /* P = 1: every row into one sum */
     free(c);
-    TestModel t;
-    int sizes[] = {7};
-    th_build(&t, src, 1, sizes);
-    assert_true(t.ok);
-    th_randomize(&t, 11, 0);
-    const double err = th_fd_check(&t);
-    th_free(&t);
-    if (!(err <= 1e-6)) fail_msg("relative error %.3g against finite differences", err);
+    fd_check_ok(src, 7, 11);
     /* a batch of products summed over two batch axes: still folded into the product */
     char *bt = dump_ir("param h[2, 3, 4, 5]\nparam P[5, 6]\nloss sum((h @ P) ^ 2)\n", 1);
     assert_int_equal(count(bt, "adj reshape"), 0);
@@ -445,14 +451,7 @@ static void test_layernorm_affine_fused(void **state) {
     assert_int_equal(count(st, "bprt_layernorm_affine_grad_f32("), 0);
     assert_true(count(st, "bprt_layernorm_grad_f32(") >= 2);
     free(st);
-    TestModel t;
-    int sizes[] = {5};
-    th_build(&t, src, 1, sizes);
-    assert_true(t.ok);
-    th_randomize(&t, 3, 0);
-    const double err = th_fd_check(&t);
-    th_free(&t);
-    if (!(err <= 1e-6)) fail_msg("relative error %.3g against finite differences", err);
+    fd_check_ok(src, 5, 3);
 }
 
 /* Elementwise loops of the gcc / clang path (not standalone): inline, or where the runtime
