@@ -104,7 +104,7 @@
  * two, 256 x 10 x 256 took 8.6 us against 6.7 (A^T B) and 10.5 against 7.1 (rowdot) */
 #define GEMM_NARROW_MIN_FLOPS_THREADS 4e6
 
-enum { SCRATCH_SLOTS = 5 };
+enum { SCRATCH_SLOTS = 6 }; /* 0-4 the GEMM's, BPRT_SCRATCH_LAYERS (kernel.h) layers.c's */
 static _Thread_local struct {
     void *p;
     size_t cap;
@@ -152,6 +152,11 @@ static void *scratch(int slot, size_t bytes)
         scratch_slot[slot].cap = cap;
     }
     return scratch_slot[slot].p;
+}
+
+void *bprt_scratch(int slot, size_t bytes)
+{
+    return scratch(slot, bytes);
 }
 
 /* Packed-operand reuse, on only for the length of one bprt_?gemm_batch call on this thread

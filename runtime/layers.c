@@ -342,32 +342,13 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     const size_t H = c_->H, W = c_->W, k = c_->k, stride = c_->stride;                             \
     const size_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1
 
-/* The calling thread's buffer for layer norm's affine gradient's products (kept between calls
- * and grown as needed, so that a training loop does not map and fault in fresh pages every
- * step; freed when the thread exits); NULL if out of memory. */
-#if defined(_OPENMP) && !defined(BPRT_STANDALONE) /* (one thread there: no products kept) */
-#include <pthread.h>
-static _Thread_local void *lna_buf;
-static _Thread_local size_t lna_cap;
-static pthread_key_t lna_key;
-static pthread_once_t lna_once = PTHREAD_ONCE_INIT;
-static void lna_release(void *p) {
-    free(p);
-    lna_buf = NULL, lna_cap = 0;
-}
-static void lna_make_key(void) {
-    if (pthread_key_create(&lna_key, lna_release) != 0) abort(); /* out of keys at startup */
-}
-static void *lna_scratch(size_t bytes) {
-    if (bytes <= lna_cap) return lna_buf;
-    void *p = malloc(bytes);
-    if (!p) return NULL;
-    pthread_once(&lna_once, lna_make_key);
-    free(lna_buf);
-    lna_buf = p, lna_cap = bytes;
-    pthread_setspecific(lna_key, p);
-    return p;
-}
+/* The calling thread's buffer for layer norm's affine gradient's products: the GEMM's
+ * per-thread scratch (kept between calls and grown as needed, so that a training loop does
+ * not map and fault in fresh pages every step); NULL if out of memory. None in --standalone
+ * output, which is single-threaded and keeps no products. */
+#if defined(_OPENMP) && !defined(BPRT_STANDALONE)
+#include "kernel.h" /* bprt_scratch */
+#define lna_scratch(bytes) bprt_scratch(BPRT_SCRATCH_LAYERS, (bytes))
 #else
 #define lna_scratch(bytes) ((void)(bytes), (void *)0)
 #endif
