@@ -950,9 +950,9 @@ static int row_sum_of(const E *e, int v, int *view) {
     const Graph *g = e->g;
     int r = -1, s = -1;
     *view = -1;
-    if (readers_of(g, v, &r) != 1) return -1;
+    if (readers_of(g, v, &r) != 1 || r < 0) return -1; /* (r < 0: v is a root, read by no node) */
     if (g->nodes[r].op == OP_RESHAPE) {
-        if (g->nodes[r].shape.rank != 2 || readers_of(g, r, &s) != 1) return -1;
+        if (g->nodes[r].shape.rank != 2 || readers_of(g, r, &s) != 1 || s < 0) return -1;
         char a[96], b[96];
         if (strcmp(ptr(e, r, a, sizeof a), ptr(e, v, b, sizeof b)) != 0) return -1;
         *view = r;
