@@ -37,8 +37,9 @@ static int batch_threads(size_t results, double flops) {
 #endif
 
 enum { BATCH_MAX_RANK = 8 };
-/* the side-by-side path (FN_cat_): products of K up to BATCH_CAT_K, nK up to BATCH_CAT_MAX_K */
-enum { BATCH_CAT_K = 64, BATCH_CAT_MAX_K = 512 };
+/* the side-by-side path (FN_cat_): products of K up to BATCH_CAT_K, nK up to BATCH_CAT_MAX_K,
+ * copies of at most BATCH_CAT_MAX_COPY elements (a result of many rows is a long GEMM anyway) */
+enum { BATCH_CAT_K = 64, BATCH_CAT_MAX_K = 512, BATCH_CAT_MAX_COPY = 1 << 20 /* elements copied */ };
 
 /* The offset of batch index q over the axes ax[0..n) (the last varying fastest) along
  * `stride`: the sum over those axes of their index times stride[axis]. */
@@ -81,7 +82,9 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         const int *outer = a_->outer, *inner = a_->inner;                                          \
         for (int j = 0; j < no; j++)                                                               \
             if (sb[outer[j]] != 0) return 0; /* B changes with the result */                       \
-        if (nsum < 2 || K > BATCH_CAT_K || nsum * (size_t)K > BATCH_CAT_MAX_K || M < 1 || N < 1) return 0; \
+        if (nsum < 2 || K > BATCH_CAT_K || nsum * (size_t)K > BATCH_CAT_MAX_K || M < 1 || N < 1 ||  \
+            nsum * (size_t)K * ((size_t)M + (size_t)N) > BATCH_CAT_MAX_COPY)                        \
+            return 0;                                                                              \
         const size_t KK = nsum * (size_t)K;                                                        \
         T *Bc = malloc(sizeof(T) * (KK * (size_t)N + KK * (size_t)M));                             \
         if (!Bc) return 0;                                                                         \
