@@ -40,9 +40,15 @@ typedef struct E {
     int *ce_grad;      /* per CROSS_ENTROPY node: its gradient node computed in the same pass, or -1 */
     int *ep_sum;       /* per MATMUL node with an epilogue: the sum over axis 0 of the epilogue's result made in the same call, or -1 */
     int *lna_at;       /* per node: the LAYERNORM_GRAD whose affine group (plan_ln_groups) is emitted in its place, or -1 */
-    int *lna_dy, *lna_gamma, *lna_dg, *lna_db; /* per LAYERNORM_GRAD of a group: gy, gamma, and its sums (or -1) */
-    int *lna_sum;      /* per LAYERNORM_GRAD of a group: the addition of another gradient to its result made in the same call, or -1 */
+    struct LnGroup *lna; /* per LAYERNORM_GRAD of a group: its operands and the nodes the call makes */
 } E;
+
+/* A layer norm's affine gradient made in one call (plan_ln_groups): its gy and gamma, the
+ * sums of gy * xhat and of gy (or -1), and the addition of another gradient `add` to its
+ * result (or -1), whose storage the call writes then. */
+typedef struct LnGroup {
+    int dy, gamma, dg, db, sum, add;
+} LnGroup;
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
 
@@ -870,18 +876,26 @@ static int products_hoist_before(const E *e, int i, int u, const int *bet, int n
     return 1;
 }
 
+/* Readers of node id (a root counts as one), *last the last node reading it (left as it
+ * is if none). */
+static int readers_of(const Graph *g, int id, int *last) {
+    int n = 0;
+    for (int j = id + 1; j < g->n; j++)
+        for (int k = 0; k < op_info[g->nodes[j].op].arity; k++)
+            if (g->nodes[j].in[k] == id) n++, *last = j;
+    if (ir_is_root(g, id)) n++;
+    return n;
+}
+
 /* Is r a reshape of u to a matrix of u's row length, in u's storage, read by one node (a
  * view: nothing to emit)? */
 static int is_alias_view(const E *e, int r, int u) {
     const Graph *g = e->g;
     const Node *rn = &g->nodes[r], *un = &g->nodes[u];
+    int last = -1;
     if (rn->op != OP_RESHAPE || rn->in[0] != u || rn->shape.rank != 2 || un->shape.rank < 2 ||
-        !dim_eq(rn->shape.d[1], un->shape.d[un->shape.rank - 1]))
+        !dim_eq(rn->shape.d[1], un->shape.d[un->shape.rank - 1]) || readers_of(g, r, &last) != 1 || last < 0)
         return 0;
-    int readers = 0;
-    for (int j = r + 1; j < g->n; j++)
-        for (int k = 0; k < op_info[g->nodes[j].op].arity; k++) readers += g->nodes[j].in[k] == r;
-    if (readers != 1) return 0;
     char a[96], b[96];
     return strcmp(ptr(e, r, a, sizeof a), ptr(e, u, b, sizeof b)) == 0;
 }
@@ -929,19 +943,9 @@ static int ep_sum_passes(const E *e, int u, int x) {
  * must be none of the operands'. Not with --standalone (like the GEMM epilogues). */
 static void dim_arg(const E *e, const Shape *s, int i, char *buf, size_t size);
 
-
 static int view_base(const Graph *g, int v) {
     while (g->nodes[v].op == OP_RESHAPE) v = g->nodes[v].in[0];
     return v;
-}
-
-static int readers_of(const Graph *g, int id, int *last) {
-    int n = 0;
-    for (int j = id + 1; j < g->n; j++)
-        for (int k = 0; k < op_info[g->nodes[j].op].arity; k++)
-            if (g->nodes[j].in[k] == id) n++, *last = j;
-    if (ir_is_root(g, id)) n++;
-    return n;
 }
 
 /* The sum over the rows of v ([.., D], through one view of v's shape [R, D] read by nothing
@@ -974,11 +978,7 @@ static void plan_ln_groups(E *e) {
     enum { MAXM = 10 };
     const Graph *g = e->g;
     e->lna_at = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    e->lna_dy = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    e->lna_gamma = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    e->lna_dg = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    e->lna_db = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
-    e->lna_sum = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    e->lna = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(LnGroup));
     for (int i = 0; i < g->n; i++) e->lna_at[i] = -1;
     for (int L = 0; L < g->n; L++) {
         const Node *ln = &g->nodes[L];
@@ -1066,7 +1066,7 @@ static void plan_ln_groups(E *e) {
         if (ok && dg >= 0 && db >= 0 && !strcmp(ptr(e, dg, ps, sizeof ps), ptr(e, db, pb, sizeof pb))) ok = 0;
         if (!ok) continue;
         e->lna_at[first] = L;
-        e->lna_dy[L] = dy, e->lna_gamma[L] = gam, e->lna_dg[L] = dg, e->lna_db[L] = db, e->lna_sum[L] = sum;
+        e->lna[L] = (LnGroup){dy, gam, dg, db, sum, sum >= 0 ? other : -1};
         for (int m = 0; m < nm; m++)
             if (members[m] != first) e->computed_early[members[m]] = 1;
         if (sum >= 0) e->computed_early[sum] = 1;
@@ -1078,22 +1078,22 @@ static void emit_ln_affine(E *e, int L) {
     const Node *n = &g->nodes[L];
     const Shape *s = &n->shape;
     const char *sfx = e->o->f64 ? "f64" : "f32";
+    const LnGroup *q = &e->lna[L];
     char x[96], dy[96], gam[96], gx[96], dg[96], db[96], add[96], N[256], D[128];
-    ptr(e, n->in[0], x, sizeof x), ptr(e, e->lna_dy[L], dy, sizeof dy), ptr(e, e->lna_gamma[L], gam, sizeof gam);
-    const int sum = e->lna_sum[L];
-    ptr(e, sum >= 0 ? sum : L, gx, sizeof gx);
-    if (sum >= 0) ptr(e, g->nodes[sum].in[0] == L ? g->nodes[sum].in[1] : g->nodes[sum].in[0], add, sizeof add);
+    ptr(e, n->in[0], x, sizeof x), ptr(e, q->dy, dy, sizeof dy), ptr(e, q->gamma, gam, sizeof gam);
+    ptr(e, q->sum >= 0 ? q->sum : L, gx, sizeof gx);
+    if (q->add >= 0) ptr(e, q->add, add, sizeof add);
     else snprintf(add, sizeof add, "(const real *)0");
-    if (e->lna_dg[L] >= 0) ptr(e, e->lna_dg[L], dg, sizeof dg);
+    if (q->dg >= 0) ptr(e, q->dg, dg, sizeof dg);
     else snprintf(dg, sizeof dg, "(real *)0");
-    if (e->lna_db[L] >= 0) ptr(e, e->lna_db[L], db, sizeof db);
+    if (q->db >= 0) ptr(e, q->db, db, sizeof db);
     else snprintf(db, sizeof db, "(real *)0");
     dims_c(g, s, 0, s->rank - 1, N, sizeof N);
     dim_arg(e, s, s->rank - 1, D, sizeof D);
     fprintf(e->out, "    /* %%%d = adjoint layernorm_grad of gy * gamma", L);
-    if (e->lna_dg[L] >= 0) fprintf(e->out, ", %%%d = the sum of gy * xhat", e->lna_dg[L]);
-    if (e->lna_db[L] >= 0) fprintf(e->out, ", %%%d = the sum of gy", e->lna_db[L]);
-    if (sum >= 0) fprintf(e->out, ", %%%d = another gradient plus it", sum);
+    if (q->dg >= 0) fprintf(e->out, ", %%%d = the sum of gy * xhat", q->dg);
+    if (q->db >= 0) fprintf(e->out, ", %%%d = the sum of gy", q->db);
+    if (q->sum >= 0) fprintf(e->out, ", %%%d = another gradient plus it", q->sum);
     fprintf(e->out, ", in one pass */\n    bprt_layernorm_affine_grad_%s(%s, %s, %s, %s, %s, %s, %.17g, %s, %s, %s);\n", sfx,
             x, dy, gam, add, N, D, n->value, gx, dg, db);
 }
@@ -1193,7 +1193,8 @@ static void plan_epilogues(E *e) {
             e->ce_grad[i] = u;
             e->computed_early[u] = 1;
         }
-    }    plan_ln_groups(e);
+    }
+    plan_ln_groups(e);
 }
 
 static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout) {

@@ -22,7 +22,6 @@
 
 #include "passes.h"
 
-
 /* The batch part (all but the last two axes) of s. */
 static Shape batch_of(const Shape *s) {
     Shape b = *s;
