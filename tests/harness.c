@@ -91,6 +91,18 @@ double th_fd_check(TestModel *t) {
     return worst;
 }
 
+double th_fd_error(const char *text, const int *sizes, uint64_t seed, int classes) {
+    TestModel t;
+    th_build(&t, text, 1, sizes);
+    double err = NAN;
+    if (t.ok) {
+        th_randomize(&t, seed, classes);
+        err = th_fd_check(&t);
+    }
+    th_free(&t);
+    return err;
+}
+
 /* Central differences of the gradient along v: (8 (g(+h) - g(-h)) - (g(+2h) - g(-2h))) / 12h. */
 static void grad_fd_along(TestModel *t, const double *v, double h, double *fd, double *grad, void *ws) {
     double *p = t->params;

@@ -31,6 +31,9 @@ void th_randomize(TestModel *t, uint64_t seed, int classes);
 /* Worst relative error between the gradient and 4th-order central differences (all
  * elements up to 400 per parameter). */
 double th_fd_check(TestModel *t);
+/* th_build (in double), th_randomize and th_fd_check in one: the worst relative error of the
+ * program's gradient, or NaN (which no bound passes) if it does not compile. */
+double th_fd_error(const char *text, const int *sizes, uint64_t seed, int classes);
 /* Worst relative error of NAME_hvp's H v (v normal from seed)
  * against 4th-order central differences of the gradient along v, in double:
  * |hv - fd| / max(|hv|, |fd|, 1e-4 max |fd|, 1e-6) over all elements (f64 models built with
