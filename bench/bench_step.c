@@ -1,8 +1,12 @@
 /* bench_step.c — samples/s of a model's fused training step through bpc's JIT paths.
  *
  * usage: bench_step FILE.bp [--jit tcc|cc] [--batches 1,16,64,256] [--threads N] [--seconds S]
+ *                   [--images DIR]
  * Prints one line per batch size: "bpc-<jit> B <batch> <ms/step> <samples/s>". Inputs are
  * random (labels in [0, classes)), parameters from the program's initialisers (seed 0).
+ * With --images, a model of x[B, 784] and y[B] is fed the first IMAGES_RING images of DIR's
+ * Fashion-MNIST training set (pixels / 255) and their labels, each step the next B of them,
+ * as training reads a dataset (so that a batch is not the same few images every step).
  * Each figure is the median of 5 timed repetitions of enough steps to fill S/5 seconds.
  * On stderr: the time from the .bp text to the end of the first training step (parse,
  * differentiate, optimise, emit, JIT, and that step at the first batch size). */
@@ -25,6 +29,47 @@ static int cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+enum { IMAGES_RING = 4096 };
+
+/* the first IMAGES_RING images of DIR's training set as floats / 255 and their labels */
+static int read_images(const char *dir, float **x, int32_t **y) {
+    char path[4096], err[BPRT_ERRLEN];
+    BprtIdx im, lb;
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    if (bprt_idx_read(path, &im, err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", dir);
+    if (bprt_idx_read(path, &lb, err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        bprt_idx_free(&im);
+        return -1;
+    }
+    if (im.ndim != 3 || im.dims[1] * im.dims[2] != 784 || im.dims[0] < IMAGES_RING || lb.count < IMAGES_RING) {
+        fprintf(stderr, "%s: not %d images of 28 x 28 with labels\n", dir, IMAGES_RING);
+        bprt_idx_free(&im);
+        bprt_idx_free(&lb);
+        return -1;
+    }
+    *x = malloc(sizeof(float) * 784 * IMAGES_RING);
+    *y = malloc(sizeof(int32_t) * IMAGES_RING);
+    for (size_t k = 0; k < (size_t)784 * IMAGES_RING; k++) (*x)[k] = (float)im.data[k] / 255.0f;
+    for (int k = 0; k < IMAGES_RING; k++) (*y)[k] = lb.data[k];
+    bprt_idx_free(&im);
+    bprt_idx_free(&lb);
+    return 0;
+}
+
+/* with images: point in[] at the step's batch of the ring (x, then y) */
+static void next_batch(void **in, const float *ix, const int32_t *iy, int batch, long *at) {
+    if (!ix) return;
+    if (*at + batch > IMAGES_RING) *at = 0;
+    in[0] = (void *)(ix + (size_t)*at * 784);
+    in[1] = (void *)(iy + *at);
+    *at += batch;
+}
+
 static char *read_text(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -39,13 +84,14 @@ static char *read_text(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    const char *file = NULL, *jit = "tcc", *batches = "1,16,64,256";
+    const char *file = NULL, *jit = "tcc", *batches = "1,16,64,256", *images = NULL;
     double seconds = 2;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--jit") == 0 && i + 1 < argc) jit = argv[++i];
         else if (strcmp(argv[i], "--batches") == 0 && i + 1 < argc) batches = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) bprt_set_threads(atoi(argv[++i]));
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--images") == 0 && i + 1 < argc) images = argv[++i];
         else file = argv[i];
     }
     if (!file) {
@@ -75,6 +121,16 @@ int main(int argc, char **argv) {
     void *params = bprt_alloc((size_t)g->nparam_reals * m.real_size); /* as bpc train allocates */
     void *opt = bprt_alloc(m.opt_size());
     m.init(params, 0);
+    float *ix = NULL;
+    int32_t *iy = NULL;
+    if (images) {
+        if (g->ninputs != 2 || g->inputs[0].dtype == DT_INT || g->inputs[1].dtype != DT_INT || m.real_size != sizeof(float)) {
+            fprintf(stderr, "%s: --images needs inputs x[B, 784] (float) and y[B] (int)\n", file);
+            return 1;
+        }
+        if (read_images(images, &ix, &iy) != 0) return 1;
+    }
+    long at = 0;
     char *list = strdup(batches);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         int batch = atoi(tok);
@@ -91,6 +147,8 @@ int main(int argc, char **argv) {
                 else drv_set(&m, in[i], (int64_t)k, bprt_rng_uniform(1, 3 + (uint64_t)i, k));
             }
         }
+        void *own[64]; /* in[] may point into the images afterwards */
+        memcpy(own, in, sizeof own);
         void *ws = bprt_alloc(m.ws_size(dims) + 64);
         if (tcompile >= 0) { /* .bp to the first training step: compile + JIT + that step */
             double s0 = now();
@@ -104,7 +162,10 @@ int main(int argc, char **argv) {
         int steps = 1;
         for (;;) {
             double s0 = now();
-            for (int k = 0; k < steps; k++) m.train_step(params, opt, (const void *const *)in, dims, 1e-4, ws);
+            for (int k = 0; k < steps; k++) {
+                next_batch(in, ix, iy, batch, &at);
+                m.train_step(params, opt, (const void *const *)in, dims, 1e-4, ws);
+            }
             if (now() - s0 > seconds / 25 || steps > (1 << 24)) break;
             steps *= 2;
         }
@@ -112,7 +173,10 @@ int main(int argc, char **argv) {
         double t[5];
         for (int r = 0; r < 5; r++) {
             double s0 = now();
-            for (int k = 0; k < steps; k++) m.train_step(params, opt, (const void *const *)in, dims, 1e-4, ws);
+            for (int k = 0; k < steps; k++) {
+                next_batch(in, ix, iy, batch, &at);
+                m.train_step(params, opt, (const void *const *)in, dims, 1e-4, ws);
+            }
             t[r] = (now() - s0) / steps;
         }
         qsort(t, 5, sizeof t[0], cmp);
@@ -121,10 +185,16 @@ int main(int argc, char **argv) {
         double tl[5], tg[5];
         for (int r = 0; r < 5; r++) {
             double s0 = now();
-            for (int k = 0; k < steps; k++) m.loss(params, (const void *const *)in, dims, ws);
+            for (int k = 0; k < steps; k++) {
+                next_batch(in, ix, iy, batch, &at);
+                m.loss(params, (const void *const *)in, dims, ws);
+            }
             tl[r] = (now() - s0) / steps;
             s0 = now();
-            for (int k = 0; k < steps; k++) m.grad(params, grad, (const void *const *)in, dims, ws);
+            for (int k = 0; k < steps; k++) {
+                next_batch(in, ix, iy, batch, &at);
+                m.grad(params, grad, (const void *const *)in, dims, ws);
+            }
             tg[r] = (now() - s0) / steps;
         }
         qsort(tl, 5, sizeof tl[0], cmp);
@@ -134,9 +204,11 @@ int main(int argc, char **argv) {
                1e3 * t[2], batch / t[2], 1e3 * tl[2], 1e3 * tg[2], tg[2] / tl[2]);
         fflush(stdout);
         free(ws);
-        for (int i = 0; i < g->ninputs; i++) free(in[i]);
+        for (int i = 0; i < g->ninputs; i++) free(own[i]);
     }
     free(list);
+    free(ix);
+    free(iy);
     free(params);
     free(opt);
     bpc_model_free(&m);

@@ -101,6 +101,20 @@ def main():
                 p = [fl / (g[j] * 1e-3) * 1e-9 / pk[t] if g[j] else 0 for j in ("bpc-tcc", "bpc-cc")]
                 line += f" {100 * p[0]:4.0f}% {100 * p[1]:3.0f}% {mark(max(p) >= NEED_PEAK, f'{where} {100 * max(p):.0f}% of peak')}"
             print(line)
+    imgs = sorted({k[:3] for k in ms if k[0].endswith("+images")})
+    if imgs:
+        print("\nBatch 1 fed Fashion-MNIST images (the next of the first 4096 each step; about half of an "
+              "image's pixels are 0,\nwhose weight rows a batch-1 product and SGD update skip). For information: "
+              "the targets are the tables'\nabove, on uniform random inputs.")
+        for model, opt, t in imgs:
+            g = {tool: med(ms[(model, opt, t, tool, 1)]) for tool in ("torch", "bpc-tcc", "bpc-cc")}
+            if not all(g.values()):
+                continue
+            rs = [med(ratio[(model, opt, t, j, 1)]) for j in ("bpc-tcc", "bpc-cc")]
+            print(f"  {model.split('+')[0]}, {opt}, {t} thread{'s' if t > 1 else ''}: torch {g['torch']:.4f} ms, "
+                  f"bpc-tcc {g['bpc-tcc']:.4f}, bpc-cc {g['bpc-cc']:.4f}: {g['torch'] / g['bpc-tcc']:.2f}x / "
+                  f"{g['torch'] / g['bpc-cc']:.2f}x [{NEED_TORCH[t][1]}x]; grad/fwd "
+                  + " / ".join(f"{r:.2f}" for r in rs if r))
     if first:
         print()
         for (model, jit), v in sorted(first.items()):

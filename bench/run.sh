@@ -21,7 +21,8 @@
 # env (each a space-separated list or a value; defaults give the full run, 10-15 minutes):
 #   MODELS="fashion_mlp fashion_mlp3"  OPTS="sgd adam"  THREADS="1 2"  BATCHES=1,16,64,256
 #   REPS=3 (runs of everything, interleaved)  SECONDS_PER=0.3 (per figure in each tool)
-#   SECTIONS="peak check step cnn gpt rss"  e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
+#   SECTIONS="peak check step images cnn gpt rss"  e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
+#   (images: the MLPs' batch-1 steps fed Fashion-MNIST images instead of uniform random inputs)
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -31,7 +32,7 @@ threads=${THREADS:-1 2}
 batches=${BATCHES:-1,16,64,256}
 reps=${REPS:-3}
 secs=${SECONDS_PER:-0.3}
-sections=${SECTIONS:-peak check step cnn gpt rss}
+sections=${SECTIONS:-peak check step images cnn gpt rss}
 data=/usr/share/datasets/fashion-mnist
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -114,6 +115,22 @@ for r in $(seq "$reps"); do
               2> "$out/err" | tag "$key"
             sed -n 's/^# .*: \.bp to first training step \([0-9.]*\) ms (compile + \([a-z]*\) JIT \([0-9.]*\) ms.*/first \2 \1 \3/p' \
               "$out/err" | tag "$key"
+          done
+        done
+      done
+    done
+  fi
+  if has images && [ -f "$data/train-images-idx3-ubyte.gz" ]; then # batch 1 on the dataset's images
+    for m in $models; do
+      for o in $opts; do
+        sed "s/^optimizer .*/optimizer $o(lr = 1e-4)/" "examples/$m.bp" > "$out/$m-$o.bp"
+        for t in $threads; do
+          key="$m+images $o $t $r"
+          $torch_env OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py "$m" "$t" 1 "$o" "$secs" "$data" 2>/dev/null |
+            tag "$key"
+          for j in tcc cc; do
+            BPRT_NUM_THREADS=$t "$build/bench_step" "$out/$m-$o.bp" --jit $j --batches 1 --seconds "$secs" \
+              --images "$data" 2>/dev/null | tag "$key"
           done
         done
       done

@@ -4,9 +4,21 @@ of the 784-256-10 MLP (fashion_mlp), 784-512-256-10 (fashion_mlp3), the CNN of
 examples/fashion_cnn.bp or the GPT of examples/tiny_gpt.bp, same output format as
 bench_step: "torch B <batch> <ms/step> <samples/s>".
 Median of 5 timed repetitions, subnormals flushed to zero. Prints the BLAS library the process mapped on stderr.
-usage: torch_step.py MODEL THREADS BATCHES OPT [SECONDS]"""
-import sys, time, statistics
+With IMAGES_DIR (the MLPs), each step takes the next batch of the first 4096 Fashion-MNIST
+training images (pixels / 255) and their labels, as bench_step --images does.
+usage: torch_step.py MODEL THREADS BATCHES OPT [SECONDS [IMAGES_DIR]]"""
+import gzip, sys, time, statistics
 import torch
+
+RING = 4096  # bench_step.c's IMAGES_RING
+
+def read_images(d):
+    with gzip.open(f"{d}/train-images-idx3-ubyte.gz") as f:
+        px = f.read()[16:16 + RING * 784]
+    with gzip.open(f"{d}/train-labels-idx1-ubyte.gz") as f:
+        lb = f.read()[8:8 + RING]
+    x = torch.frombuffer(bytearray(px), dtype=torch.uint8).float().div(255).reshape(RING, 784)
+    return x, torch.frombuffer(bytearray(lb), dtype=torch.uint8).long()
 
 def cnn():
     # examples/fashion_cnn.bp: two conv(5x5, padding 2, per-channel bias) + relu + maxpool(2)
@@ -50,6 +62,7 @@ def main():
     batches = [int(b) for b in (sys.argv[3] if len(sys.argv) > 3 else "1,16,64,256").split(",")]
     opt_name = sys.argv[4] if len(sys.argv) > 4 else "adam"
     seconds = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
+    images = read_images(sys.argv[6]) if len(sys.argv) > 6 else None
     torch.set_num_threads(threads)
     # Adam's moments decay into subnormals where gradients are zero (ReLU, small batches),
     # ~100x slower per operation on x86: flush them, as bpc's runtime does
@@ -75,9 +88,16 @@ def main():
         else:
             x = torch.rand(b, *in_shape)
             y = torch.randint(0, 10, (b,))
+        at = [0]
         def step():
+            xb, yb = x, y
+            if images is not None:  # the next batch of the ring
+                if at[0] + b > RING:
+                    at[0] = 0
+                xb, yb = images[0][at[0]:at[0] + b], images[1][at[0]:at[0] + b]
+                at[0] += b
             opt.zero_grad(set_to_none=True)
-            loss = lossf(net(x), y)
+            loss = lossf(net(xb), yb)
             loss.backward()
             opt.step()
         steps = 1

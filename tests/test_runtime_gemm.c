@@ -663,6 +663,79 @@ static void test_rows_owned_same_bits(void **state)
     bprt_set_threads(threads);
 }
 
+/* A single row x (or a rank-1 update's column a) with zeros: the rows of B (of C) whose
+ * factor is zero are skipped. x @ W (beta != 0) is the same bits as the product over x's
+ * nonzero entries and their rows of W alone (the skipped terms add 0); in the update C += a b
+ * the rows with a zero factor are left as they were (a -0 stays -0) and the others are the
+ * same bits as the update of those rows alone. A NaN in a skipped row of W does not reach
+ * the result: the rows were not read. Every ISA, float and double, 1-3 threads, K across the
+ * 1024-row chunks, a chunk too dense to skip, and a K too short to try. */
+#define ZERO_CASE(T, SUF)                                                                           \
+    static void zero_case_##SUF(int K, int N, int every)                                            \
+    {                                                                                               \
+        T *x = malloc(K * sizeof *x), *xs = malloc(K * sizeof *xs), *B = malloc((size_t)K * N * sizeof *B); \
+        T *Bs = malloc((size_t)K * N * sizeof *Bs), *c = malloc(N * sizeof *c), *cs = malloc(N * sizeof *cs); \
+        T *C = malloc((size_t)K * N * sizeof *C), *Cs = malloc((size_t)K * N * sizeof *Cs);         \
+        double *t = malloc((size_t)K * N * sizeof *t);                                              \
+        bprt_fill_uniform_f64(t, (size_t)K * N, -1, 1, 11, (uint64_t)K);                            \
+        int nz = 0;                                                                                 \
+        for (int k = 0; k < K; k++) { /* zeros in runs, as an image's background */                 \
+            x[k] = (k / 7) % every == 0 ? 0 : (T)t[k];                                             \
+            if (x[k] != 0) {                                                                        \
+                xs[nz] = x[k];                                                                      \
+                for (int j = 0; j < N; j++) Bs[(size_t)nz * N + j] = (T)t[(size_t)k * N + j];       \
+                nz++;                                                                               \
+            }                                                                                       \
+            for (int j = 0; j < N; j++) B[(size_t)k * N + j] = x[k] == 0 ? (T)NAN : (T)t[(size_t)k * N + j]; \
+        }                                                                                           \
+        for (int nt = 1; nt <= 3; nt++) {                                                           \
+            bprt_set_threads(nt);                                                                   \
+            for (int j = 0; j < N; j++) c[j] = cs[j] = (T)(j % 5) - 2;                              \
+            bprt_##SUF##gemm(0, 0, 1, N, K, (T)0.5, x, K, B, N, (T)-0.25, c, N);                   \
+            bprt_##SUF##gemm(0, 0, 1, N, nz, (T)0.5, xs, nz, Bs, N, (T)-0.25, cs, N);              \
+            for (int j = 0; j < N; j++)                                                             \
+                if (memcmp(&c[j], &cs[j], sizeof *c) != 0)                                          \
+                    fail_msg(#SUF "gemm x @ W, K %d N %d, %d threads: column %d is %g, over x's nonzeros %g", \
+                             K, N, nt, j, (double)c[j], (double)cs[j]);                             \
+            for (size_t i = 0; i < (size_t)K * N; i++) C[i] = (T)t[i];                              \
+            C[0] = (T)-0.0;                                                                         \
+            for (int k = 0, r = 0; k < K; k++)                                                      \
+                if (x[k] != 0) memcpy(Cs + (size_t)r++ * N, C + (size_t)k * N, N * sizeof *C);      \
+            bprt_##SUF##gemm(1, 0, K, N, 1, (T)-0.125, x, K, c, N, 1, C, N);                        \
+            bprt_##SUF##gemm(1, 0, nz, N, 1, (T)-0.125, xs, nz, c, N, 1, Cs, N);                    \
+            for (int k = 0, r = 0; k < K; k++) {                                                    \
+                const T *row = x[k] != 0 ? Cs + (size_t)r++ * N : NULL;                             \
+                for (int j = 0; j < N; j++) {                                                       \
+                    const T want = row ? row[j] : k == 0 && j == 0 ? (T)-0.0 : (T)t[(size_t)k * N + j]; \
+                    if (memcmp(&C[(size_t)k * N + j], &want, sizeof want) != 0)                     \
+                        fail_msg(#SUF "gemm C += a b, K %d N %d, %d threads: row %d column %d is %g, not %g", \
+                                 K, N, nt, k, j, (double)C[(size_t)k * N + j], (double)want);       \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        free(x), free(xs), free(B), free(Bs), free(c), free(cs), free(C), free(Cs), free(t);       \
+    }
+ZERO_CASE(float, s)
+ZERO_CASE(double, d)
+
+static void test_zero_factors_skipped(void **state)
+{
+    (void)state;
+    const int threads = bprt_threads();
+    const char *isa = bprt_isa();
+    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
+        if (bprt_set_isa(all_isas[s]) != 0)
+            continue;
+        zero_case_s(784, 520, 2);  /* half zeros: fashion_mlp3's W1, a partial vector */
+        zero_case_d(784, 520, 2);
+        zero_case_s(2100, 37, 3);  /* three chunks */
+        zero_case_d(1100, 300, 2); /* a chunk of 76 rows */
+        zero_case_s(100, 64, 2);
+    }
+    bprt_set_isa(isa);
+    bprt_set_threads(threads);
+}
+
 /* The first m rows of an M-row product op(A) @ op(B) (alpha, beta) against the m-row product
  * of the same operands: the same bits, in f32 and f64, or a failure naming what. */
 static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M, int N, int K, double alpha,
@@ -807,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_epilogue_threads),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_rows_owned_same_bits),
+        cmocka_unit_test(test_zero_factors_skipped),
         cmocka_unit_test(test_strips_same_bits),
         cmocka_unit_test(test_rows_in_place_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
