@@ -4,7 +4,7 @@
  *                   [--images DIR]
  * Prints one line per batch size: "bpc-<jit> B <batch> <ms/step> <samples/s>". Inputs are
  * random (labels in [0, classes)), parameters from the program's initialisers (seed 0).
- * With --images, a model of x[B, 784] and y[B] is fed the first IMAGES_RING images of DIR's
+ * With --images, a model of x (784 floats a sample) and y[B] is fed the first IMAGES_RING images of DIR's
  * Fashion-MNIST training set (pixels / 255) and their labels, each step the next B of them,
  * as training reads a dataset (so that a batch is not the same few images every step).
  * Each figure is the median of 5 timed repetitions of enough steps to fill S/5 seconds.
@@ -70,6 +70,13 @@ static void next_batch(void **in, const float *ix, const int32_t *iy, int batch,
     *at += batch;
 }
 
+/* elements of one sample of an input: its shape with the batch dimension's size 1 */
+static size_t per_sample(const Input *ip) {
+    size_t n = 1;
+    for (int k = 0; k < ip->shape.rank; k++) n *= (size_t)ip->shape.d[k].c;
+    return n;
+}
+
 static char *read_text(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -124,8 +131,9 @@ int main(int argc, char **argv) {
     float *ix = NULL;
     int32_t *iy = NULL;
     if (images) {
-        if (g->ninputs != 2 || g->inputs[0].dtype == DT_INT || g->inputs[1].dtype != DT_INT || m.real_size != sizeof(float)) {
-            fprintf(stderr, "%s: --images needs inputs x[B, 784] (float) and y[B] (int)\n", file);
+        if (g->ninputs != 2 || g->inputs[0].dtype == DT_INT || g->inputs[1].dtype != DT_INT || m.real_size != sizeof(float) ||
+            per_sample(&g->inputs[0]) != 784 || per_sample(&g->inputs[1]) != 1) {
+            fprintf(stderr, "%s: --images needs inputs x of 784 floats a sample (28 x 28 pixels) and y[B] (int)\n", file);
             return 1;
         }
         if (read_images(images, &ix, &iy) != 0) return 1;
