@@ -4,9 +4,9 @@
  *                   [--images DIR]
  * Prints one line per batch size: "bpc-<jit> B <batch> <ms/step> <samples/s>". Inputs are
  * random (labels in [0, classes)), parameters from the program's initialisers (seed 0).
- * With --images, a model of x (784 floats a sample) and y[B] is fed the first IMAGES_RING images of DIR's
- * Fashion-MNIST training set (pixels / 255) and their labels, each step the next B of them,
- * as training reads a dataset (so that a batch is not the same few images every step).
+ * With --images, a model of x (784 floats a sample) and y[B] is fed the first IMAGES_RING
+ * images of DIR's Fashion-MNIST training set (pixels / 255) and their labels, each step the
+ * next B of them, as training reads a dataset (not the same few images every step).
  * Each figure is the median of 5 timed repetitions of enough steps to fill S/5 seconds.
  * On stderr: the time from the .bp text to the end of the first training step (parse,
  * differentiate, optimise, emit, JIT, and that step at the first batch size). */
