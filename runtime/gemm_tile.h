@@ -37,10 +37,9 @@ static inline __attribute__((always_inline)) void KPREFIX(tile_body)(
 #pragma GCC unroll 8
         for (int v = 0; v < NV; v++)
             acc[i][v] = VZERO();
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-        if (i < m)
-            __builtin_prefetch(C + i * ldc, 1);
+    /* (C's rows are not prefetched: a prefetch for writing of each row at the start took
+       784 x 512 x 16 from 138 to 148 us on AMD Zen 4, and with K = 64 or more measured no
+       different) */
 
 #pragma GCC unroll 2
     for (int k = 0; k < K; k++) {
