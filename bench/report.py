@@ -14,6 +14,7 @@ NEED_TORCH = {1: {1: 8.0, 16: 2.2, 64: 1.6, 256: 1.25}, 2: {1: 10.0, 16: 2.5, 64
 NEED_OPENBLAS, NEED_PEAK, NEED_TCC_CC, NEED_GRAD, NEED_FIRST = 1.0, 0.75, 1.3, 3.0, 20.0
 NEED_CNN, NEED_RSS = 1.5, 0.5  # NEED_CNN: fashion_cnn and tiny_gpt against PyTorch
 misses = []
+beyond = []  # (cell, share of the FMA peak a missed speedup over PyTorch needs, bpc's share now)
 
 def step_flops(model, b):
     n = LAYERS[model]
@@ -78,6 +79,10 @@ def main():
                 else:
                     line += f" {'-':>10}"
             line += f" {f'[{need}x]' if need else '':>6} |"
+            best = min(x for x in (g["bpc-tcc"], g["bpc-cc"], float("inf")) if x)
+            if need and b > 1 and t in pk and g["torch"] and best < float("inf") and g["torch"] / best < need:
+                fl = step_flops(model, b) * 1e-6  # MFLOP, over ms: GFLOP/s
+                beyond.append((where, fl / (g["torch"] / need) / pk[t], fl / best / pk[t]))
             for j in ("bpc-tcc", "bpc-cc"):
                 if g["openblas"] and g[j]:
                     s = g["openblas"] / g[j]
@@ -101,6 +106,13 @@ def main():
                 p = [fl / (g[j] * 1e-3) * 1e-9 / pk[t] if g[j] else 0 for j in ("bpc-tcc", "bpc-cc")]
                 line += f" {100 * p[0]:4.0f}% {100 * p[1]:3.0f}% {mark(max(p) >= NEED_PEAK, f'{where} {100 * max(p):.0f}% of peak')}"
             print(line)
+    if beyond:
+        print("\nWhat the missed speedups over PyTorch at batches 16-256 would take: bpc's step at this share of "
+              "the FMA peak\n(its GEMMs' FLOPs over PyTorch's time divided by the target; above 100 % no step "
+              "can meet it here), and its share now:")
+        for where, need_share, now_share in beyond:
+            print(f"  {where}: needs {100 * need_share:.0f}% of the peak, runs at {100 * now_share:.0f}%"
+                  + (" (beyond the FLOP floor)" if need_share > 1 else ""))
     imgs = sorted({k[:3] for k in ms if k[0].endswith("+images")})
     if imgs:
         print("\nBatch 1 fed Fashion-MNIST images (the next of the first 4096 each step; about half of an "

@@ -259,6 +259,15 @@ typedef struct DPREFIX(Call) {
     const DPREFIX(Ep) *ep;
 } DPREFIX(Call);
 
+/* rows [lo, hi) of a->A (row-major) @ a->B^T into a->C on a->kr's tiles (the transposed
+ * product of narrow width in gemm below): a row's values do not depend on the split */
+static void DPREFIX(t_rows_task)(void *arg, size_t lo, size_t hi)
+{
+    const DPREFIX(Call) *a = arg;
+    DPREFIX(serial)(a->kr, 0, 1, (int)(hi - lo), a->N, a->K, a->alpha, a->A + (ptrdiff_t)lo * a->lda, a->lda,
+                    a->B, a->ldb, 0, a->C + (ptrdiff_t)lo * a->ldc, a->ldc, NULL, 0, 0);
+}
+
 typedef struct DPREFIX(GemvOwned) {
     const KTYPE *kr;
     int N, K, nb, bw;
@@ -551,24 +560,27 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         return 0;
     }
     if (!transA && transB && beta == 0 && ldc == N && M <= GEMM_T_PRODUCT_MAX_M &&
-        (2 * M > KTABLE[bprt_isa_id()]->nr || (nt <= 1 && 2 * M == KTABLE[bprt_isa_id()]->nr)) &&
+        2 * M >= KTABLE[bprt_isa_id()]->nr &&
         N >= GEMM_T_PRODUCT_MIN_N && N <= GEMM_DIRECT_AT_MAX_M && K >= GEMM_MIN_K_THREADS) {
         /* A B^T with few rows and B^T's rows many (an input gradient g @ W^T of a small
            batch): (B A^T)^T, B read in place as the tall operand instead of transposed into
            panels, then the result transposed into C; the same multiply-adds in the same
            order (B A^T has too many columns for rowdot's other order). 64 x 512 x 256 on 1
            thread: 87 -> 84 us, of which the product 76 (98% of the FMA peak) and the
-           transposition 8. With M half a wide tile (16 rows on AVX-512) on one thread too,
-           its M columns on narrow tiles: 16 x 512 x 256 (fashion_mlp3's at batch 16)
-           54 -> 42 us on AMD Zen 4 */
+           transposition 8. With M half a wide tile (16 rows on AVX-512) too, its M columns
+           on narrow tiles, B's rows split between the threads: 16 x 512 x 256 (fashion_mlp3's
+           at batch 16) 54 -> 42 us on 1 thread, 50 -> 25 us on 2 (AMD Zen 4) */
         T *t = scratch(3, (size_t)N * M * sizeof(T));
         if (!t)
             abort();
-        if (2 * M > KTABLE[bprt_isa_id()]->nr)
+        if (2 * M > KTABLE[bprt_isa_id()]->nr) {
             DPREFIX(gemm)(0, 1, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL);
-        else /* M columns, half a wide tile: on narrow tiles, not rowdot's other order */
-            DPREFIX(serial)(KERNEL_FOR(KTABLE, KNARROW, M), 0, 1, N, M, K, alpha, B, ldb, A, lda, 0, t, M,
-                            NULL, 0, 0);
+        } else { /* M columns, half a wide tile: on narrow tiles (not rowdot's other order),
+                    B's rows split between the threads */
+            const DPREFIX(Call) a = {.kr = KERNEL_FOR(KTABLE, KNARROW, M), .M = N, .N = M, .K = K,
+                                     .alpha = alpha, .A = B, .lda = ldb, .B = A, .ldb = lda, .C = t, .ldc = M};
+            BPRT_SPLIT(nt, (size_t)N, DPREFIX(t_rows_task), (void *)&a);
+        }
         kr->pack_t(N, M, t, M, C, N); /* C[i*N + j] = t[j*M + i] */
         return 0;
     }
