@@ -79,10 +79,10 @@ def main():
                 else:
                     line += f" {'-':>10}"
             line += f" {f'[{need}x]' if need else '':>6} |"
-            best = min(x for x in (g["bpc-tcc"], g["bpc-cc"], float("inf")) if x)
-            if need and b > 1 and t in pk and g["torch"] and best < float("inf") and g["torch"] / best < need:
+            bpc = [g[j] for j in ("bpc-tcc", "bpc-cc") if g[j]]
+            if need and b > 1 and t in pk and g["torch"] and bpc and g["torch"] / min(bpc) < need:
                 fl = step_flops(model, b) * 1e-6  # MFLOP, over ms: GFLOP/s
-                beyond.append((where, fl / (g["torch"] / need) / pk[t], fl / best / pk[t]))
+                beyond.append((where, fl / (g["torch"] / need) / pk[t], fl / min(bpc) / pk[t]))
             for j in ("bpc-tcc", "bpc-cc"):
                 if g["openblas"] and g[j]:
                     s = g["openblas"] / g[j]

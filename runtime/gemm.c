@@ -25,6 +25,8 @@
 #endif
 #ifndef NC_MAX
 #define NC_MAX 4096 /* columns of a packed B block */
+#endif
+#ifndef ROWS_OUTER_MAX_BYTES
 /* A block of B (kc x nc) of at most this many bytes is walked whole for each row panel of
  * C, tile after tile along C's rows, rather than each column strip of B down all the row
  * panels: C's rows are then read and written in order, not 128 bytes in every 2 KiB. On
@@ -32,8 +34,8 @@
  * us, its gradient 139 -> 134 us, 2048 x 512 x 128 (tiny_gpt's MLP) 2700 -> 2440-2540 us;
  * K = 64 and more within 1-3 %. (The same sums per tile: the order of tiles changes no bits.) */
 #define ROWS_OUTER_MAX_BYTES (512 * 1024)
-#define ROWS_OUTER(kc, nc) ((size_t)(kc) * (size_t)(nc) * sizeof(T) <= ROWS_OUTER_MAX_BYTES)
 #endif
+#define ROWS_OUTER(kc, nc) ((size_t)(kc) * (size_t)(nc) * sizeof(T) <= ROWS_OUTER_MAX_BYTES)
 #ifndef GEMM_DIRECT_A_MAX_M
 /* up to this many rows of C, a row-major A is not packed: a batch of 256 inputs x @ W1
  * (784 -> 256) reads x in place, 0.509 -> 0.494 ms on 1 thread and 0.331 -> 0.305 ms on 2
