@@ -247,7 +247,9 @@ static void grid_split(int tiles_m, int tiles_n, int mr, int nr, int K, int a_in
            every 2 KiB row, which maps onto half of its L2's sets: 784 x 512 x 16 on 2
            threads, the SGD update 123 -> 78 us and the gradient 90 -> 69 us by rows, and
            fashion_mlp3's batch-16 SGD step 0.26 -> 0.23 ms (0.74-0.77 -> 0.52 ms while the
-           VM's second core was slow) on AMD Zen 4 */
+           VM's second core was slow) on AMD Zen 4. (On the earlier Intel VM the column
+           split had measured faster, fashion_mlp's batch-16 SGD step 0.123 -> 0.090 ms: a
+           choice to measure again on another machine.) */
         *tm = nth;
         *tn = 1;
         return;
