@@ -53,7 +53,13 @@
 #define GEMM_T_PRODUCT_MAX_M 64
 #define GEMM_T_PRODUCT_MIN_N 128
 #ifndef GEMM_DIRECT_B_MAX_M
-#define GEMM_DIRECT_B_MAX_M 64 /* up to this many rows of C, a row-major B is not packed */
+/* up to this many rows of C, a row-major B is not packed (from 64: the weight gradients
+ * h^T @ g of tiny_gpt, 128 x 512 x 2048, 2.53 -> 2.39-2.43 ms, and 128 x 256 x 2048, 1.23 ->
+ * 1.18 ms, 1 thread, AMD Zen 4; 512 rows were slower read in place, 2.45 -> 2.57-2.69 ms) */
+#define GEMM_DIRECT_B_MAX_M 256
+#endif
+#ifndef GEMM_AT_SWAP_MIN_K
+#define GEMM_AT_SWAP_MIN_K 512 /* A^T B of this K or more computed as (B^T A)^T (gemm_driver.h) */
 #endif
 #ifndef GEMM_DIRECT_AB_MAX_M
 /* ... and up to this many when A is row-major too (read in place as well, see above): the

@@ -763,16 +763,43 @@ static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M,
     free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
 }
 
-/* A row-major A with few rows is read in place (tile_rows), a taller one is packed: the
- * rows they share come out with the same bits (the same operations in the same order), in
- * f32 and f64, for transposed and plain B, several K blocks, alpha and beta. */
+/* A row-major A with few rows is read in place (tile_rows), a taller one is packed when B's
+ * block is larger than ROWS_OUTER_MAX_BYTES (the last two shapes; the first four are read in
+ * place at 600 rows too): the rows they share come out with the same bits (the same
+ * operations in the same order), in f32 and f64, for transposed and plain B, several K
+ * blocks, alpha and beta. */
 static void test_rows_in_place_same_bits(void **state)
 {
     (void)state;
-    static const int shapes[][3] = {{64, 32, 128}, {64, 100, 1100}, {30, 17, 5}, {64, 700, 40}};
+    static const int shapes[][3] = {{64, 32, 128}, {64, 100, 1100}, {30, 17, 5},
+                                    {64, 700, 40}, {64, 700, 784},  {50, 1100, 300}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
-        for (int tB = 0; tB < 2; tB++) /* M = 600: packed even with B transposed */
+        for (int tB = 0; tB < 2; tB++) /* M = 600: beyond GEMM_DIRECT_AT_MAX_M */
             first_rows_same_bits("A in place", 0, tB, shapes[c][0], 600, shapes[c][1], shapes[c][2], 0.75, 0.5, c);
+}
+
+/* A^T B: a row-major B is read in place up to 256 rows of C and packed above, and with beta 0,
+ * K of 512 or more and at most 256 columns, more than 256 rows are computed as (B^T A)^T: the
+ * rows the shorter and the taller product share come out with the same bits, f32 and f64, on
+ * 1 and 2 threads, on every ISA. */
+static void test_at_b_same_bits(void **state)
+{
+    (void)state;
+    const int threads = bprt_threads();
+    const char *isa = bprt_isa();
+    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
+        if (bprt_set_isa(all_isas[s]) != 0)
+            continue;
+        for (int nt = 1; nt <= 2; nt++) {
+            bprt_set_threads(nt);
+            first_rows_same_bits("A^T B, B in place", 1, 0, 200, 600, 300, 100, 0.75, 0.5, 1);
+            first_rows_same_bits("A^T B, B in place", 1, 0, 250, 400, 128, 700, -0.5, 1, 2);
+            first_rows_same_bits("A^T B as (B^T A)^T", 1, 0, 100, 600, 200, 700, 0.75, 0, 3);
+            first_rows_same_bits("A^T B as (B^T A)^T", 1, 0, 256, 512, 128, 2048, 1, 0, 4);
+        }
+    }
+    bprt_set_isa(isa);
+    bprt_set_threads(threads);
 }
 
 /* C[:, :N] of op(A) @ B with a row-major B of N columns (a multiple of the vector length,
@@ -893,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_zero_factors_skipped),
         cmocka_unit_test(test_strips_same_bits),
         cmocka_unit_test(test_rows_in_place_same_bits),
+        cmocka_unit_test(test_at_b_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
         cmocka_unit_test(test_transposed_product_same_bits),
     };
