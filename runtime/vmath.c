@@ -312,11 +312,14 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
         T l[16];                                                                                   \
         for (size_t k = 0; k < 16; k++) l[k] = x[0];                                               \
-        size_t i = 1;                                                                              \
+        size_t i = 0; /* from x[0] again (x[0] > x[0] is false): no scalar tail for n = 64 */      \
         for (; i + 16 <= n; i += 16)                                                               \
             for (size_t k = 0; k < 16; k++) l[k] = x[i + k] > l[k] ? x[i + k] : l[k];              \
-        T m = l[0];                                                                                \
-        for (size_t k = 1; k < 16; k++) m = l[k] > m ? l[k] : m;                                   \
+        /* the lanes folded in halves (8, 4, 2, 1 at a time), not one chain of 15 compares */    \
+        for (size_t k = 0; k < 8; k++) l[k] = l[k + 8] > l[k] ? l[k + 8] : l[k];                   \
+        for (size_t k = 0; k < 4; k++) l[k] = l[k + 4] > l[k] ? l[k + 4] : l[k];                   \
+        for (size_t k = 0; k < 2; k++) l[k] = l[k + 2] > l[k] ? l[k + 2] : l[k];                   \
+        T m = l[1] > l[0] ? l[1] : l[0];                                                           \
         for (; i < n; i++) m = x[i] > m ? x[i] : m;                                                \
         return m;                                                                                  \
     }                                                                                              \
