@@ -763,6 +763,24 @@ static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M,
     free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
 }
 
+/* cases() under every ISA the CPU runs, on 1 and then 2 threads each; the caller's ISA and
+ * thread count restored */
+static void on_every_isa_and_threads(void (*cases)(void))
+{
+    const int threads = bprt_threads();
+    const char *isa = bprt_isa();
+    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
+        if (bprt_set_isa(all_isas[s]) != 0)
+            continue;
+        for (int nt = 1; nt <= 2; nt++) {
+            bprt_set_threads(nt);
+            cases();
+        }
+    }
+    bprt_set_isa(isa);
+    bprt_set_threads(threads);
+}
+
 /* A row-major A with few rows is read in place (tile_rows), a taller one is packed when B's
  * block is larger than ROWS_OUTER_MAX_BYTES (the last two shapes; the first four are read in
  * place at 600 rows too): the rows they share come out with the same bits (the same
@@ -782,24 +800,18 @@ static void test_rows_in_place_same_bits(void **state)
  * K of 512 or more and at most 256 columns, more than 256 rows are computed as (B^T A)^T: the
  * rows the shorter and the taller product share come out with the same bits, f32 and f64, on
  * 1 and 2 threads, on every ISA. */
+static void at_b_cases(void)
+{
+    first_rows_same_bits("A^T B, B in place", 1, 0, 200, 600, 300, 100, 0.75, 0.5, 1);
+    first_rows_same_bits("A^T B, B in place", 1, 0, 250, 400, 128, 700, -0.5, 1, 2);
+    first_rows_same_bits("A^T B as (B^T A)^T", 1, 0, 100, 600, 200, 700, 0.75, 0, 3);
+    first_rows_same_bits("A^T B as (B^T A)^T", 1, 0, 256, 512, 128, 2048, 1, 0, 4);
+}
+
 static void test_at_b_same_bits(void **state)
 {
     (void)state;
-    const int threads = bprt_threads();
-    const char *isa = bprt_isa();
-    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
-        if (bprt_set_isa(all_isas[s]) != 0)
-            continue;
-        for (int nt = 1; nt <= 2; nt++) {
-            bprt_set_threads(nt);
-            first_rows_same_bits("A^T B, B in place", 1, 0, 200, 600, 300, 100, 0.75, 0.5, 1);
-            first_rows_same_bits("A^T B, B in place", 1, 0, 250, 400, 128, 700, -0.5, 1, 2);
-            first_rows_same_bits("A^T B as (B^T A)^T", 1, 0, 100, 600, 200, 700, 0.75, 0, 3);
-            first_rows_same_bits("A^T B as (B^T A)^T", 1, 0, 256, 512, 128, 2048, 1, 0, 4);
-        }
-    }
-    bprt_set_isa(isa);
-    bprt_set_threads(threads);
+    on_every_isa_and_threads(at_b_cases);
 }
 
 /* C[:, :N] of op(A) @ B with a row-major B of N columns (a multiple of the vector length,
@@ -881,24 +893,18 @@ static void test_narrow_transposed_same_bits(void **state)
  * half a tile's width on the narrow tiles (rowdot's sums would be other ones): the same bits
  * as the rows of a taller product computed directly, f32 and f64, on 1 and 2 threads, on
  * every ISA. */
+static void transposed_product_cases(void)
+{
+    static const int shapes[][3] = {{64, 300, 100}, {7, 512, 40},  {33, 129, 700}, {16, 512, 256},
+                                    {17, 256, 64},  {8, 512, 256}, {4, 256, 64}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        first_rows_same_bits("A B^T", 0, 1, shapes[c][0], 100, shapes[c][1], shapes[c][2], 0.75, 0, c);
+}
+
 static void test_transposed_product_same_bits(void **state)
 {
     (void)state;
-    static const int shapes[][3] = {{64, 300, 100}, {7, 512, 40},  {33, 129, 700}, {16, 512, 256},
-                                    {17, 256, 64},  {8, 512, 256}, {4, 256, 64}};
-    const int threads = bprt_threads();
-    const char *isa = bprt_isa();
-    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
-        if (bprt_set_isa(all_isas[s]) != 0)
-            continue;
-        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
-            for (int nt = 1; nt <= 2; nt++) {
-                bprt_set_threads(nt);
-                first_rows_same_bits("A B^T", 0, 1, shapes[c][0], 100, shapes[c][1], shapes[c][2], 0.75, 0, c);
-            }
-    }
-    bprt_set_isa(isa);
-    bprt_set_threads(threads);
+    on_every_isa_and_threads(transposed_product_cases);
 }
 
 int main(void)
