@@ -264,6 +264,20 @@ typedef struct DPREFIX(Call) {
     const DPREFIX(Ep) *ep;
 } DPREFIX(Call);
 
+/* The work space of a path below (scratch slot 3: a packed or transposed operand, or a
+ * product to transpose into C), elems reals, or abort: out of memory for a few MB leaves
+ * nothing sensible to return. No path that holds it calls another that uses it: the inner
+ * products of the transposed paths have other shapes (A^T B as (B^T A)^T: at most
+ * GEMM_DIRECT_B_MAX_M rows; A B^T: at least GEMM_T_PRODUCT_MIN_N > GEMM_T_PRODUCT_MAX_M rows;
+ * the narrow A^T B: 2 to half a tile's rows, against many columns). */
+static T *DPREFIX(work)(size_t elems)
+{
+    T *w = scratch(3, elems * sizeof(T));
+    if (!w)
+        abort();
+    return w;
+}
+
 /* rows [lo, hi) of a->A (row-major) @ a->B^T into a->C on a->kr's tiles (the transposed
  * product of narrow width in gemm below): a row's values do not depend on the split */
 static void DPREFIX(t_rows_task)(void *arg, size_t lo, size_t hi)
@@ -369,9 +383,7 @@ static void DPREFIX(gemv_row)(const KTYPE *kr, int tA, int tB, int N, int K, T a
         /* rows of B^T too short for dot's vectors (a classifier's weights in an input
            gradient: 256 rows of 10): B^T's columns transposed into rows, then gemv over
            them; c[j] = alpha * (the sum over k in order) (+ beta c[j]), as with dot */
-        T *bt = scratch(3, (size_t)N * (K + 1) * sizeof(T)), *t = bt + (size_t)N * K;
-        if (!bt)
-            abort();
+        T *bt = DPREFIX(work)((size_t)N * (K + 1)), *t = bt + (size_t)N * K;
         kr->pack_t(N, K, B, ldb, bt, N);
         for (int j = 0; j < N; j++)
             t[j] = 0;
@@ -406,9 +418,7 @@ static void DPREFIX(gemv_col)(const KTYPE *kr, int tA, int tB, int M, int K, T a
             C[i * ldc] = beta == 0 ? s : s + beta * C[i * ldc];
         }
     } else {
-        T *t = scratch(3, (size_t)M * sizeof(T));
-        if (!t)
-            abort();
+        T *t = DPREFIX(work)((size_t)M);
         for (int i = 0; i < M; i++)
             t[i] = 0;
         kr->gemv(M, K, y, A, lda, t);
@@ -441,9 +451,7 @@ static void DPREFIX(rowdots)(const KTYPE *kr, int nt, int tB, int M, int N, int 
     const T *bt = B;
     ptrdiff_t ldbt = ldb;
     if (!tB) { /* bt[j*K + k] = B[k*ldb + j] */
-        T *p = scratch(3, (size_t)N * K * sizeof(T));
-        if (!p)
-            abort();
+        T *p = DPREFIX(work)((size_t)N * K);
         kr->pack_t(K, N, B, ldb, p, K);
         bt = p;
         ldbt = K;
@@ -546,9 +554,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            the same multiply-adds in the same order as on narrow tiles (one K block), then
            added to C (256 x 10 x 256 on 1 thread: 11.5 -> 6.7 us, 113 -> 196 GFLOP/s; on 2
            threads it took 8.6 us, so a small one stays on one) */
-        T *t = scratch(3, (size_t)N * M * sizeof(T));
-        if (!t)
-            abort();
+        T *t = DPREFIX(work)((size_t)N * M);
         if (2.0 * M * N * K < GEMM_NARROW_MIN_FLOPS_THREADS)
             DPREFIX(serial)(KTABLE[bprt_isa_id()], 1, 0, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL, 0, 0);
         else
@@ -570,9 +576,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            (B^T A)^T, A then read in place as the wide operand (GEMM_DIRECT_B_MAX_M) instead of
            going down its rows of 2 KB for each panel of C, then the result transposed into C;
            the same multiply-adds in the same order */
-        T *t = scratch(3, (size_t)N * M * sizeof(T));
-        if (!t)
-            abort();
+        T *t = DPREFIX(work)((size_t)N * M);
         DPREFIX(gemm)(1, 0, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL);
         kr->pack_t(N, M, t, M, C, N); /* C[i*N + j] = t[j*M + i] */
         return 0;
@@ -588,9 +592,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            transposition 8. With M half a wide tile (16 rows on AVX-512) too, its M columns
            on narrow tiles, B's rows split between the threads: 16 x 512 x 256 (fashion_mlp3's
            at batch 16) 54 -> 42 us on 1 thread, 50 -> 25 us on 2 (AMD Zen 4) */
-        T *t = scratch(3, (size_t)N * M * sizeof(T));
-        if (!t)
-            abort();
+        T *t = DPREFIX(work)((size_t)N * M);
         if (2 * M > KTABLE[bprt_isa_id()]->nr) {
             DPREFIX(gemm)(0, 1, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL);
         } else { /* M columns, half a wide tile: on narrow tiles (not rowdot's other order),
