@@ -41,7 +41,19 @@ typedef struct E {
     int *ep_sum;       /* per MATMUL node with an epilogue: the sum over axis 0 of the epilogue's result made in the same call, or -1 */
     int *lna_at;       /* per node: the LAYERNORM_GRAD whose affine group (plan_ln_groups) is emitted in its place, or -1 */
     struct LnGroup *lna; /* per LAYERNORM_GRAD of a group: its operands and the nodes the call makes */
+    signed char *tri;  /* per batched MATMUL node: its triangle (bprt_?gemm_batch_tri's BPRT_TRI_*), or 0 */
+    struct SmChain *sm; /* per node: the attention chain it ends (plan_sm; mm -1: none) */
 } E;
+
+/* Attention's weights from a batched product, or their gradient, in one call product by
+ * product (plan_sm): softmax([causal_mask(] [c *] A @ B [, -inf)]) ending at the softmax, or
+ * [c *] softmax_grad(y, A @ B) ending at the product by c or the softmax_grad. */
+typedef struct SmChain {
+    int mm;     /* the product */
+    int scale;  /* the scalar CONST c, or -1 */
+    int y;      /* softmax_grad's y (the gradient's chain), or -1 (the weights') */
+    int causal; /* masked: the weights (or y) zero right of the diagonal */
+} SmChain;
 
 /* A layer norm's affine gradient made in one call (plan_ln_groups): its gy and gamma, the
  * sums of gy * xhat and of gy (or -1), and the addition of another gradient `add` to its
@@ -690,6 +702,7 @@ static int epilogue_ok(const E *e, int mm, int u) {
     const Node *m = &g->nodes[mm], *n = &g->nodes[u];
     const OpKind k = op_info[n->op].kind;
     if ((k != OK_UNARY && k != OK_BINARY) || n->op == OP_BROADCAST || !shape_eq(&m->shape, &n->shape)) return 0;
+    if (e->sm && e->sm[u].mm >= 0) return 0; /* an attention chain's end (emit_sm) */
     MatmulRun r;
     matmul_run(g, m, &r);
     if (!r.single || m->bsum) return 0;
@@ -738,6 +751,7 @@ static int layer_epilogue_ok(const E *e, int l, int u) {
     const Node *m = &g->nodes[l], *n = &g->nodes[u];
     const OpKind k = op_info[n->op].kind;
     if ((k != OK_UNARY && k != OK_BINARY) || n->op == OP_BROADCAST || !shape_eq(&m->shape, &n->shape)) return 0;
+    if (e->sm && e->sm[u].mm >= 0) return 0; /* an attention chain's end (emit_sm) */
     int leaves[MAXL + 1];
     int nl = fused_leaves(e, u, u, leaves, 0, MAXL + 1), reads_result = 0;
     if (nl > MAXL) return 0;
@@ -1098,6 +1112,76 @@ static void emit_ln_affine(E *e, int L) {
             x, dy, gam, add, N, D, n->value, gx, dg, db);
 }
 
+/* ---- causal attention's triangles ---- */
+enum { TRI_DEPTH = 8 }; /* how far the two walks below follow elementwise chains */
+
+/* Is the node zero wherever its last axis' index j exceeds the one before's, i (as its
+ * operands are finite): softmax(causal_mask(x, -inf)) over the last axis (each row's masked
+ * terms exp(-inf) = 0), and what keeps those zeros: softmax_grad(y, g) = y (g - s) of such a
+ * y, dropout, negation, a product by anything? */
+static int tri_zero_upper(const Graph *g, int id, int depth) {
+    const Node *n = &g->nodes[id];
+    if (depth > TRI_DEPTH || n->shape.rank < 2) return 0;
+    switch (n->op) {
+    case OP_SOFTMAX: {
+        const Node *x = &g->nodes[n->in[0]];
+        return n->axis == n->shape.rank - 1 && x->op == OP_CAUSAL_MASK && x->value < 0 && isinf(x->value);
+    }
+    case OP_SOFTMAX_GRAD:
+    case OP_DROPOUT:
+    case OP_NEG: return tri_zero_upper(g, n->in[0], depth + 1);
+    case OP_MUL:
+        for (int k = 0; k < 2; k++) {
+            const Shape *s = &g->nodes[n->in[k]].shape;
+            if (s->rank >= 2 && dim_eq(s->d[s->rank - 1], n->shape.d[n->shape.rank - 1]) &&
+                dim_eq(s->d[s->rank - 2], n->shape.d[n->shape.rank - 2]) && tri_zero_upper(g, n->in[k], depth + 1))
+                return 1;
+        }
+        return 0;
+    default: return 0;
+    }
+}
+
+/* Is nothing of the node above its diagonal (j > i in its last two axes) ever read: is each
+ * of its uses a causal mask's input (which replaces those entries), the g of softmax_grad(y,
+ * g) with y zero there (y (g - s) is 0 there whatever g is, and s = sum(y g) sums 0 for them),
+ * or elementwise into a node of the same last two axes of which the same holds? */
+static int tri_upper_unread(const Graph *g, int id, int depth) {
+    const Node *n = &g->nodes[id];
+    if (depth > TRI_DEPTH || n->shape.rank < 2 || ir_is_root(g, id)) return 0;
+    const int r = n->shape.rank;
+    for (int u = id + 1; u < g->n; u++) {
+        const Node *un = &g->nodes[u];
+        const int ar = op_info[un->op].arity, kind = op_info[un->op].kind;
+        for (int k = 0; k < ar; k++) {
+            if (un->in[k] != id) continue;
+            if (un->op == OP_CAUSAL_MASK) continue;
+            if (un->op == OP_SOFTMAX_GRAD && k == 1 && un->in[0] != id && tri_zero_upper(g, un->in[0], 0)) continue;
+            if ((kind == OK_UNARY || kind == OK_BINARY) && un->shape.rank >= 2 &&
+                dim_eq(un->shape.d[un->shape.rank - 1], n->shape.d[r - 1]) &&
+                dim_eq(un->shape.d[un->shape.rank - 2], n->shape.d[r - 2]) && tri_upper_unread(g, u, depth + 1))
+                continue;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The triangle of each batched product (bprt.h's BPRT_TRI_*): op(A) zero above or below its
+ * diagonal (the attention weights times the values, the gradients through them), or C read
+ * only on and below it (the scores, the weights' gradient). tiny_gpt's six [32, 4, 64, x]
+ * products of its attention skip 21-37% of their tiles' work. */
+static void plan_tri(E *e) {
+    const Graph *g = e->g;
+    e->tri = arena_alloc(g->arena, (size_t)g->n + 1);
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_MATMUL || n->shape.rank < 3) continue;
+        if (tri_zero_upper(g, n->in[0], 0)) e->tri[i] = n->ta ? BPRT_TRI_A_UPPER : BPRT_TRI_A_LOWER;
+        else if (tri_upper_unread(g, i, 0)) e->tri[i] = BPRT_TRI_C_LOWER;
+    }
+}
+
 /* Pairs each GEMM with the node it can compute as an epilogue (emission order is node
  * order): the next node emitted, or the next after up to four other products (a weight
  * gradient's GEMM between an input gradient's and the activation derivative that reads
@@ -1112,9 +1196,11 @@ static void plan_epilogues(E *e) {
     char *passed = arena_alloc(g->arena, (size_t)g->n + 1);
     e->grad_w_with = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     for (int i = 0; i < g->n; i++) e->epilogue[i] = e->hoisted[i] = e->grad_w_with[i] = -1;
+    plan_tri(e);
     if (e->o->standalone) return;
     for (int i = 0; i < g->n; i++) {
-        if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i]) || passed[i]) continue;
+        if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i]) || passed[i] || e->fuse_user[i] >= 0)
+            continue;
         int bet[MAXB], nb = 0;
         for (int u = next_emitted(e, i); u < g->n; u = next_emitted(e, u)) {
             if (epilogue_ok(e, i, u)) {
@@ -1239,10 +1325,10 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
 
 /* A batched product is a loop of GEMMs over the full batch shape; over summed axes the
  * products accumulate into one result matrix (beta = 1 after the first), or fold into K. */
+static void emit_batch_call(E *e, int id, const char *fn, const char *alpha, const char *out, const char *extra);
 static void emit_matmul(E *e, int id) {
     const Graph *g = e->g;
     const Node *n = &g->nodes[id];
-    const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
     MatmulRun r;
     GemmArgs q;
     char out[96];
@@ -1259,8 +1345,29 @@ static void emit_matmul(E *e, int id) {
                 q.pa, q.lda, q.pb, q.ldb, out, q.N);
         return;
     }
-    /* bprt_?gemm_batch over the batch axes (those folded into K left out): extents and
-       element strides of A, B and C (0 where broadcast or summed) */
+    const int tri = e->tri ? e->tri[id] : 0;
+    if (tri)
+        fprintf(e->out, "    /* %s */\n",
+                tri == BPRT_TRI_C_LOWER   ? "only on and below the diagonal: the softmax's masked entries are not read"
+                : tri == BPRT_TRI_A_LOWER ? "A is zero above the diagonal (masked): those terms skipped"
+                                          : "A^T is zero below the diagonal (masked): those terms skipped");
+    char extra[16] = "";
+    if (tri) snprintf(extra, sizeof extra, ", %d", tri);
+    emit_batch_call(e, id, tri ? "_batch_tri" : "_batch", "1", out, extra);
+}
+
+/* bprt_?gemm_batch<fn>(..., extra) of the batched product id into out, alpha as given:
+ * over the batch axes (those folded into K left out), extents and element strides of A, B
+ * and C (0 where broadcast or summed) */
+static void emit_batch_call(E *e, int id, const char *fn, const char *alpha, const char *out, const char *extra) {
+    const Graph *g = e->g;
+    const Node *n = &g->nodes[id];
+    const Node *a = &g->nodes[n->in[0]], *b = &g->nodes[n->in[1]];
+    MatmulRun r;
+    GemmArgs q;
+    matmul_run(g, n, &r);
+    gemm_args(e, n, &r, &q);
+    const char *gemm = e->o->f64 ? "bprt_dgemm" : "bprt_sgemm";
     const Node *ops[2] = {a, b};
     char arr[4][4096] = {{0}};
     size_t len[4] = {0, 0, 0, 0};
@@ -1294,8 +1401,27 @@ static void emit_matmul(E *e, int id) {
     }
     fprintf(e->out, "    {\n        const size_t d_[] = {%s}, sa_[] = {%s}, sb_[] = {%s}, sc_[] = {%s};\n", arr[0], arr[1],
             arr[2], arr[3]);
-    fprintf(e->out, "        %s_batch(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, %d, d_, sa_, sb_, sc_, %d);\n    }\n", gemm,
-            n->ta, n->tb, q.M, q.N, q.K, q.pa, q.lda, q.pb, q.ldb, out, q.N, rank, sum);
+    fprintf(e->out, "        %s%s(%d, %d, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %d, d_, sa_, sb_, sc_, %d%s);\n    }\n",
+            gemm, fn, n->ta, n->tb, q.M, q.N, q.K, alpha, q.pa, q.lda, q.pb, q.ldb, out, q.N, rank, sum, extra);
+}
+
+/* The attention chain ending at id (plan_sm) in one call. */
+static void emit_sm(E *e, int id) {
+    const SmChain *c = &e->sm[id];
+    char out[96], k[160] = "1", y[96], extra[400];
+    ptr(e, id, out, sizeof out);
+    if (c->scale >= 0) elem(e, c->scale, "0", k, sizeof k);
+    fprintf(e->out, "    /* in one call: %s of %%%d%s%s, each product's rows while in cache */\n",
+            c->y >= 0 ? "softmax_grad" : "softmax", c->mm,
+            c->causal ? " (causal: the masked entries not made)" : "", c->scale >= 0 ? ", scaled" : "");
+    if (c->y >= 0) {
+        ptr(e, c->y, y, sizeof y);
+        snprintf(extra, sizeof extra, ", %s, %d, %d, %s", y, c->causal, c->scale >= 0, k);
+        emit_batch_call(e, c->mm, "_batch_softmax_grad", "1", out, extra);
+    } else {
+        snprintf(extra, sizeof extra, ", %d", c->causal);
+        emit_batch_call(e, c->mm, "_batch_softmax", k, out, extra);
+    }
 }
 
 static void emit_transpose(E *e, int id) {
@@ -1542,6 +1668,10 @@ static void emit_node(E *e, int id) {
         emit_ln_affine(e, e->lna_at[id]);
         return;
     }
+    if (e->sm && e->sm[id].mm >= 0) {
+        emit_sm(e, id);
+        return;
+    }
     switch (op_info[n->op].kind) {
     case OK_LEAF: return;
     case OK_UNARY:
@@ -1620,6 +1750,84 @@ static Graph *variant_graph(Graph *g, Variant v) {
 
 int emit_forward_uses_input(Graph *g, int i) { return g->noutputs && input_used(variant_graph(g, V_FORWARD), i); }
 
+/* ---- attention's weights and their gradient, product by product (emit_sm) ---- */
+/* Is id read once, by one node, and not kept (a root, pinned, fused into another loop)? */
+static int sm_once(const E *e, const int *uses, const char *roots, int id) {
+    return uses[id] == 1 && !roots[id] && !e->pinned[id] && e->fuse_user[id] < 0 &&
+           op_info[e->g->nodes[id].op].kind != OK_LEAF;
+}
+/* x of x * c (either order), c a scalar constant into *c; else -1 */
+static int sm_scaled(const Graph *g, int id, int *c) {
+    const Node *n = &g->nodes[id];
+    if (n->op != OP_MUL) return -1;
+    for (int k = 0; k < 2; k++)
+        if (g->nodes[n->in[1 - k]].op == OP_CONST && shape_eq(&g->nodes[n->in[k]].shape, &n->shape)) {
+            *c = n->in[1 - k];
+            return n->in[k];
+        }
+    return -1;
+}
+/* Is id a batched product of shape s (not folded into one GEMM, no summed axis)? */
+static int sm_product(const Graph *g, int id, const Shape *s) {
+    const Node *n = &g->nodes[id];
+    if (n->op != OP_MATMUL || n->bsum || n->shape.rank < 3 || !shape_eq(&n->shape, s)) return 0;
+    MatmulRun r;
+    matmul_run(g, n, &r);
+    return !r.single;
+}
+
+/* Finds the attention chains (SmChain) and marks their inner nodes as computed by the end
+ * node (fuse_user: no storage of their own, the product's operands live until the end).
+ * tiny_gpt's [32, 4, 64, 64] scores went through three passes over 2 MB (the scale, the mask,
+ * the softmax; each product's C left L1 before) and their gradient through two. */
+static void plan_sm(E *e, const char *roots) {
+    const Graph *g = e->g;
+    e->sm = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *e->sm);
+    for (int i = 0; i < g->n; i++) e->sm[i].mm = -1;
+    int *uses = ir_use_counts(g);
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        int chain[3], nc = 0, x, c = -1, y = -1, causal = 0, end = i;
+        if (n->op == OP_SOFTMAX && n->axis == n->shape.rank - 1 && n->shape.rank >= 3) {
+            x = n->in[0];
+            const Node *m = &g->nodes[x];
+            if (m->op == OP_CAUSAL_MASK && m->value < 0 && isinf(m->value)) {
+                if (!sm_once(e, uses, roots, x)) continue;
+                chain[nc++] = x;
+                causal = 1;
+                x = m->in[0];
+            }
+            const int in = sm_scaled(g, x, &c);
+            if (in >= 0) {
+                if (!sm_once(e, uses, roots, x)) continue;
+                chain[nc++] = x;
+                x = in;
+            }
+        } else if (n->op == OP_SOFTMAX_GRAD && n->shape.rank >= 3 && n->in[0] != n->in[1]) {
+            y = n->in[0];
+            x = n->in[1];
+            causal = tri_zero_upper(g, y, 0);
+            if (sm_once(e, uses, roots, i))
+                for (int u = i + 1; u < g->n; u++) {
+                    const Node *un = &g->nodes[u];
+                    if (un->in[0] != i && (op_info[un->op].arity < 2 || un->in[1] != i)) continue;
+                    int cc;
+                    if (sm_scaled(g, u, &cc) == i) {
+                        end = u;
+                        c = cc;
+                        chain[nc++] = i;
+                    }
+                    break;
+                }
+        } else continue;
+        if (!sm_once(e, uses, roots, x) || !sm_product(g, x, &g->nodes[end].shape)) continue;
+        chain[nc++] = x;
+        for (int k = 0; k < nc; k++) e->fuse_user[chain[k]] = end;
+        e->sm[end] = (SmChain){x, c, y, causal};
+    }
+    free(uses);
+}
+
 static void setup_plan(E *e) {
     Graph *g = e->g;
     e->pinned = arena_alloc(g->arena, (size_t)g->n + 1);
@@ -1652,6 +1860,7 @@ static void setup_plan(E *e) {
             if (e->fused[i]) roots[g->nodes[i].in[0]] = roots[g->nodes[i].in[1]] = 1;
     e->fuse_user = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     fuse_plan(g, roots, e->pinned, e->fuse_user);
+    plan_sm(e, roots);
     e->plan = plan_make(g, e->pinned, roots, e->fuse_user);
 }
 
@@ -2032,6 +2241,27 @@ static const char *runtime_decls =
     "void bprt_dgemm_batch(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,\n"
     "                      const double *B, int ldb, double beta, double *C, int ldc, int rank, const size_t *dims,\n"
     "                      const size_t *sa, const size_t *sb, const size_t *sc, int sum);\n"
+    "void bprt_sgemm_batch_tri(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,\n"
+    "                          const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,\n"
+    "                          const size_t *sa, const size_t *sb, const size_t *sc, int sum, int tri);\n"
+    "void bprt_dgemm_batch_tri(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,\n"
+    "                          const double *B, int ldb, double beta, double *C, int ldc, int rank, const size_t *dims,\n"
+    "                          const size_t *sa, const size_t *sb, const size_t *sc, int sum, int tri);\n"
+    "void bprt_sgemm_batch_softmax(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,\n"
+    "                              const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,\n"
+    "                              const size_t *sa, const size_t *sb, const size_t *sc, int sum, int causal);\n"
+    "void bprt_dgemm_batch_softmax(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,\n"
+    "                              const double *B, int ldb, double beta, double *C, int ldc, int rank,\n"
+    "                              const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,\n"
+    "                              int causal);\n"
+    "void bprt_sgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, float alpha, const float *A,\n"
+    "                                   int lda, const float *B, int ldb, float beta, float *C, int ldc, int rank,\n"
+    "                                   const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,\n"
+    "                                   const float *Y, int causal, int scaled, float scale);\n"
+    "void bprt_dgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, double alpha, const double *A,\n"
+    "                                   int lda, const double *B, int ldb, double beta, double *C, int ldc, int rank,\n"
+    "                                   const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,\n"
+    "                                   const double *Y, int causal, int scaled, double scale);\n"
     "void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n"

@@ -45,6 +45,9 @@ static int in_place(const Graph *g, const Plan *p, const int *fuse_user, const i
         const int in = n->in[k];
         if (n->op == OP_BROADCAST && k > 0) break;
         if (fuse_user && fuse_user[in] == x) {
+            const OpKind ik = op_info[g->nodes[in].op].kind;
+            if (ik != OK_UNARY && ik != OK_BINARY) continue; /* computed by the root's own call (an
+                                                               attention chain): not element by element */
             const int b = in_place(g, p, fuse_user, buf_end, root, in);
             if (b >= 0) return b;
             continue;

@@ -69,6 +69,55 @@ void bprt_dgemm_batch(int transA, int transB, int M, int N, int K, double alpha,
                       const double *B, int ldb, double beta, double *C, int ldc, int rank, const size_t *dims,
                       const size_t *sa, const size_t *sb, const size_t *sc, int sum);
 
+/* Products whose op(A) or C is triangular in its rows i and columns k, j (a causal
+ * attention's: softmax(causal_mask(S)) is zero above the diagonal, and only the scores on and
+ * below it are read). tri is
+ *   BPRT_TRI_C_LOWER  only C[i, j] for j <= i is needed: above the diagonal each element is
+ *                     the product's or 0 (tiles wholly above it are not made but zeroed);
+ *   BPRT_TRI_A_LOWER  op(A)[i, k] = 0 for k > i: each row's terms with k > i are skipped;
+ *   BPRT_TRI_A_UPPER  op(A)[i, k] = 0 for k < i: each row's terms with k < i are skipped;
+ * anything else: the plain product. Each element computed is the same chain of multiply-adds
+ * in k order as the full product's tiles, without terms 0 * b (the same value where b is
+ * finite; a skipped term 0 * inf or 0 * NaN would have made it NaN). One thread per product:
+ * the batch splits its products between the threads. */
+enum { BPRT_TRI_NONE = 0, BPRT_TRI_C_LOWER = 1, BPRT_TRI_A_LOWER = 2, BPRT_TRI_A_UPPER = 3 };
+void bprt_sgemm_tri(int tri, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc);
+void bprt_dgemm_tri(int tri, int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
+                    const double *B, int ldb, double beta, double *C, int ldc);
+void bprt_sgemm_batch_tri(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,
+                          const size_t *sa, const size_t *sb, const size_t *sc, int sum, int tri);
+void bprt_dgemm_batch_tri(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
+                          const double *B, int ldb, double beta, double *C, int ldc, int rank, const size_t *dims,
+                          const size_t *sa, const size_t *sb, const size_t *sc, int sum, int tri);
+
+/* Attention's weights and their gradient, product by product while each is in cache (a
+ * batch as bprt_?gemm_batch's, sum 0, beta 0, ldc N; C's rows of N contiguous):
+ *   _softmax       C = softmax over each row of alpha op(A) op(B), with causal its entries
+ *                  j > i masked first (causal_mask(., -inf)): BPRT_TRI_C_LOWER products;
+ *   _softmax_grad  C = softmax_grad(Y, alpha op(A) op(B)) (times scale if scaled), Y the
+ *                  softmax's result laid out as C; with causal Y is zero right of the
+ *                  diagonal and those entries of the product are not made.
+ * The same values as the product, the scaling, the mask and the softmax (or its gradient)
+ * one after another (tiny_gpt's [32, 4, 64, 64] scores and their gradient each made and used
+ * in L1 instead of 2 MB arrays passed over three times). */
+void bprt_sgemm_batch_softmax(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                              const float *B, int ldb, float beta, float *C, int ldc, int rank, const size_t *dims,
+                              const size_t *sa, const size_t *sb, const size_t *sc, int sum, int causal);
+void bprt_dgemm_batch_softmax(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
+                              const double *B, int ldb, double beta, double *C, int ldc, int rank,
+                              const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,
+                              int causal);
+void bprt_sgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                                   int lda, const float *B, int ldb, float beta, float *C, int ldc, int rank,
+                                   const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,
+                                   const float *Y, int causal, int scaled, float scale);
+void bprt_dgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, double alpha, const double *A,
+                                   int lda, const double *B, int ldb, double beta, double *C, int ldc, int rank,
+                                   const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,
+                                   const double *Y, int causal, int scaled, double scale);
+
 /* Runtime-internal (gemm_batch.c, conv.c): while mode is not 0, this thread's GEMMs reuse a
  * packed A (mode bit 0) or B (bit 1) block identical to the last one packed; the caller
  * guarantees that those operands do not change meanwhile. 0 turns it off. */
@@ -124,6 +173,9 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
     void bprt_gelu_##SUF(const T *x, T *y, size_t n);                                              \
     void bprt_gelu_grad_##SUF(const T *x, T *y, size_t n);                                         \
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                              \
+    /* in place, on the calling thread; causal: row r's entries j > r masked first (-inf, so 0: \
+       only its first r + 1 are exponentiated; the same values as the mask then softmax) */     \
+    void bprt_softmax_rows_##SUF(T *x, size_t rows, size_t n, int causal);                         \
     void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                          \
     double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n);          \
     void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);   \
@@ -249,6 +301,9 @@ void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
     void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
                                           size_t D, double eps, T *gx, T *dgamma, T *dbeta);        \
     void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx);               \
+    /* in place into g, on the calling thread: g = y (g - sum(g y)), then times scale if scaled   \
+       (a separate rounding, as a product node after it) */                                    \
+    void bprt_softmax_grad_rows_##SUF(const T *y, T *g, size_t R, size_t D, int scaled, T scale);  \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y); \
     void bprt_embedding_grad_##SUF(const T *gy, size_t V, size_t D, const int32_t *ids, size_t n, T *gt); \
     void bprt_causal_mask_##SUF(const T *x, size_t N, size_t Tq, size_t Tk, double fill, T *y);    \

@@ -363,6 +363,7 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define FN bprt_sgemm
 #define FNEW bprt_sgemm_ew
 #define FNSUM bprt_sgemm_ew_sum
+#define FNTRI bprt_sgemm_tri
 #define SUMAXIS bprt_sum_axis_f32
 #define EWROWS bprt_ew_rows_f32
 #define DPREFIX(x) sgemm_##x
@@ -375,6 +376,7 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define FN bprt_dgemm
 #define FNEW bprt_dgemm_ew
 #define FNSUM bprt_dgemm_ew_sum
+#define FNTRI bprt_dgemm_tri
 #define SUMAXIS bprt_sum_axis_f64
 #define EWROWS bprt_ew_rows_f64
 #define DPREFIX(x) dgemm_##x

@@ -53,7 +53,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
     return o;
 }
 
-#define DEFINE_GEMM_BATCH(T, FN, GEMM)                                                             \
+#define DEFINE_GEMM_BATCH(T, FN, GEMM, TRI, SMROWS, SMGRAD)                                                             \
     /* a call's arguments, for its shares on the threads (BPRT_SPLIT) */                         \
     typedef struct {                                                                               \
         int tA, tB, M, N, K, lda, ldb, ldc, no, ni;                                                \
@@ -63,6 +63,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         const size_t *dims, *sa, *sb, *sc;                                                         \
         const int *outer, *inner;                                                                  \
         size_t nsum;                                                                               \
+        int tri; /* BPRT_TRI_*: each product through TRI */                                       \
     } FN##_call_;                                                                                  \
     /* dst (rows x cols, rows ld apart) = op(src): src[r * ls + c], or src[c * ls + r] transposed */ \
     static void FN##_copy_op_(T *dst, size_t ld, const T *src, size_t ls, int trans, int rows, int cols) { \
@@ -111,7 +112,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         T *C = a_->C;                                                                              \
         const size_t *dims = a_->dims, *sa = a_->sa, *sb = a_->sb, *sc = a_->sc, nsum = a_->nsum;  \
         const int *outer = a_->outer, *inner = a_->inner;                                          \
-        if (FN##_cat_(a_, r0, r1)) return;                                                         \
+        if (!a_->tri && FN##_cat_(a_, r0, r1)) return;                                             \
         bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \
             const size_t oa = batch_offset(r, outer, no, dims, sa), ob = batch_offset(r, outer, no, dims, sb); \
@@ -120,16 +121,72 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
             for (size_t s = 0; s < nsum; s++) {                                                    \
                 const size_t ia = oa + batch_offset(s, inner, ni, dims, sa);                       \
                 const size_t ib = ob + batch_offset(s, inner, ni, dims, sb);                       \
-                GEMM(tA, tB, M, N, K, alpha, A + ia, lda, B + ib, ldb, bet, C + oc, ldc);          \
+                TRI(a_->tri, tA, tB, M, N, K, alpha, A + ia, lda, B + ib, ldb, bet, C + oc, ldc);  \
                 bet = 1;                                                                           \
             }                                                                                      \
-            if (nsum == 0) GEMM(tA, tB, M, N, 0, alpha, A, lda, B, ldb, beta, C + oc, ldc);        \
+            if (nsum == 0) TRI(a_->tri, tA, tB, M, N, 0, alpha, A, lda, B, ldb, beta, C + oc, ldc); \
         }                                                                                          \
         bprt_gemm_reuse_packs(0);                                                                  \
     }                                                                                              \
-    void FN(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
-            T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
-            const size_t *sc, int sum) {                                                           \
+    /* bprt_?gemm_batch_softmax(_grad): the call, Y (the softmax's result for its gradient, else \
+       NULL) and what follows each product */                                                   \
+    typedef struct {                                                                               \
+        FN##_call_ b;                                                                              \
+        const T *Y;                                                                                \
+        int causal, scaled;                                                                        \
+        T scale;                                                                                   \
+    } FN##_sm_call_;                                                                               \
+    /* results [r0, r1): each product, then its rows' softmax (or gradient) while in cache */      \
+    static void FN##_sm_range_(void *arg, size_t r0, size_t r1) {                                  \
+        const FN##_sm_call_ *s_ = arg;                                                             \
+        const FN##_call_ *a_ = &s_->b;                                                             \
+        const int M = a_->M, N = a_->N;                                                            \
+        bprt_gemm_reuse_packs(3);                                                                  \
+        for (size_t r = r0; r < r1; r++) {                                                         \
+            const size_t oa = batch_offset(r, a_->outer, a_->no, a_->dims, a_->sa);                \
+            const size_t ob = batch_offset(r, a_->outer, a_->no, a_->dims, a_->sb);                \
+            const size_t oc = batch_offset(r, a_->outer, a_->no, a_->dims, a_->sc);                \
+            T *c = a_->C + oc;                                                                     \
+            TRI(s_->causal ? BPRT_TRI_C_LOWER : BPRT_TRI_NONE, a_->tA, a_->tB, M, N, a_->K, a_->alpha, \
+                a_->A + oa, a_->lda, a_->B + ob, a_->ldb, 0, c, N);                                 \
+            if (s_->Y) SMGRAD(s_->Y + oc, c, (size_t)M, (size_t)N, s_->scaled, s_->scale);         \
+            else SMROWS(c, (size_t)M, (size_t)N, s_->causal);                                      \
+        }                                                                                          \
+        bprt_gemm_reuse_packs(0);                                                                  \
+    }                                                                                              \
+    static void FN##_sm_(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
+                         T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa,     \
+                         const size_t *sb, const size_t *sc, int sum, const T *Y, int causal, int scaled, \
+                         T scale) {                                                                \
+        if (sum != 0 || beta != 0 || ldc != N || rank > BATCH_MAX_RANK || M < 1 || N < 1)          \
+            abort(); /* the compiler emits none of these */                                       \
+        int outer[BATCH_MAX_RANK];                                                                 \
+        size_t nres = 1;                                                                           \
+        for (int f = 0; f < rank; f++) outer[f] = f, nres *= dims[f];                              \
+        if (nres == 0) return;                                                                     \
+        const double flops = 2.0 * M * N * K * (double)nres;                                       \
+        (void)flops;                                                                               \
+        const FN##_sm_call_ s_ = {{tA, tB, M, N, K, lda, ldb, ldc, rank, 0, alpha, beta, A, B, C, dims, sa, sb, \
+                                   sc, outer, NULL, 1, 0},                                          \
+                                  Y, causal, scaled, scale};                                        \
+        BPRT_SPLIT(BATCH_TEAM(nres, flops), nres, FN##_sm_range_, (void *)&s_);                    \
+    }                                                                                              \
+    void FN##_softmax(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
+                      T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
+                      const size_t *sc, int sum, int causal) {                                     \
+        FN##_sm_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rank, dims, sa, sb, sc, sum, NULL, causal, 0, 0); \
+    }                                                                                              \
+    void FN##_softmax_grad(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, \
+                           int ldb, T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, \
+                           const size_t *sb, const size_t *sc, int sum, const T *Y, int causal, int scaled, \
+                           T scale) {                                                              \
+        if (!Y) abort(); /* the compiler always passes the softmax's result */                    \
+        FN##_sm_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rank, dims, sa, sb, sc, sum, Y, causal, \
+                 scaled, scale);                                                                   \
+    }                                                                                              \
+    void FN##_tri(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
+                  T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
+                  const size_t *sc, int sum, int tri) {                                           \
         int outer[BATCH_MAX_RANK], inner[BATCH_MAX_RANK], no = 0, ni = 0;                          \
         size_t nres = 1, nsum = 1;                                                                 \
         if (rank > BATCH_MAX_RANK) rank = BATCH_MAX_RANK; /* the compiler never emits more */     \
@@ -141,8 +198,13 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         const double flops = 2.0 * M * N * K * (double)nres * (double)nsum;                        \
         (void)flops;                                                                               \
         FN##_call_ a_ = {tA, tB, M, N, K, lda, ldb, ldc, no, ni, alpha, beta, A, B, C, dims, sa, sb, sc, \
-                         outer, inner, nsum};                                                      \
+                         outer, inner, nsum, tri};                                                 \
         BPRT_SPLIT(BATCH_TEAM(nres, flops), nres, FN##_range_, &a_);                               \
+    }                                                                                              \
+    void FN(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
+            T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
+            const size_t *sc, int sum) {                                                           \
+        FN##_tri(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rank, dims, sa, sb, sc, sum, 0); \
     }
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
@@ -151,5 +213,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
 #define BATCH_TEAM(nres, flops) 1
 #endif
 
-DEFINE_GEMM_BATCH(float, bprt_sgemm_batch, bprt_sgemm)
-DEFINE_GEMM_BATCH(double, bprt_dgemm_batch, bprt_dgemm)
+DEFINE_GEMM_BATCH(float, bprt_sgemm_batch, bprt_sgemm, bprt_sgemm_tri, bprt_softmax_rows_f32,
+                  bprt_softmax_grad_rows_f32)
+DEFINE_GEMM_BATCH(double, bprt_dgemm_batch, bprt_dgemm, bprt_dgemm_tri, bprt_softmax_rows_f64,
+                  bprt_softmax_grad_rows_f64)

@@ -158,9 +158,9 @@ static void DPREFIX(pack_b)(const KTYPE *kr, int tB, const T *B, ptrdiff_t ldb, 
  * in L1 / L2 and its packing cost as much as the product for the heads of attention); a
  * row-major B is read in place when M is small (few row tiles share each B panel, so packing
  * would cost more than it saves), except its last, partial panel. */
-static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K, T alpha,
-                            const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
-                            ptrdiff_t ldc, const DPREFIX(Ep) *ep, int m0, int n0)
+static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, int K, T alpha,
+                                const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C,
+                                ptrdiff_t ldc, const DPREFIX(Ep) *ep, int m0, int n0, int tri)
 {
     const int mr = kr->mr, nr = kr->nr;
     int kc_max = DPREFIX(kc_block)(K);
@@ -233,18 +233,48 @@ static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K
                     const int r0 = DPREFIX(panel_start)(p, mc, np);
                     const int r1 = DPREFIX(panel_start)(p + 1, mc, np);
                     T *c = C + (ptrdiff_t)(ic + r0) * ldc + jc + jr;
+                    int k0 = 0, kn = kc; /* the part of this K block the tile needs */
+                    if (tri) {
+                        const int i0 = ic + r0, i1 = ic + r1; /* the panel's rows of C, op(A) */
+                        if (tri == BPRT_TRI_C_LOWER && jc + jr >= i1) { /* wholly above the diagonal */
+                            if (pc == 0)
+                                for (int i = 0; i < r1 - r0; i++)
+                                    memset(c + (ptrdiff_t)i * ldc, 0, sizeof(T) * (size_t)n);
+                            continue;
+                        }
+                        if (tri == BPRT_TRI_A_LOWER) /* op(A)[i, k] = 0 for k > i: k < i1 */
+                            kn = i1 - pc < kc ? i1 - pc : kc;
+                        else if (tri == BPRT_TRI_A_UPPER) /* op(A)[i, k] = 0 for k < i: k >= i0 */
+                            k0 = i0 - pc > 0 ? i0 - pc : 0;
+                        if (kn - k0 <= 0) {
+                            if (pc == 0) /* no term: C = beta C (0 with beta 0) */
+                                kr->tile(r1 - r0, n, 0, bp, 0, bp, 0, c, ldc, alpha, bet);
+                            continue;
+                        }
+                        kn -= k0;
+                        bp += (ptrdiff_t)k0 * sb;
+                    }
                     if (rows_a)
-                        kr->tile_rows(r1 - r0, n, kc, ap + (ptrdiff_t)r0 * lda, lda, bp, sb, c, ldc,
+                        kr->tile_rows(r1 - r0, n, kn, ap + (ptrdiff_t)r0 * lda + k0, lda, bp, sb, c, ldc,
                                       alpha, bet);
                     else
-                        kr->tile(r1 - r0, n, kc, direct_a ? ap + r0 : ap + (ptrdiff_t)p * mr * kc,
-                                 sa, bp, sb, c, ldc, alpha, bet);
+                        kr->tile(r1 - r0, n, kn,
+                                 (direct_a ? ap + r0 : ap + (ptrdiff_t)p * mr * kc) + (ptrdiff_t)k0 * sa, sa,
+                                 bp, sb, c, ldc, alpha, bet);
                 }
                 if (ep && pc + kc >= K) /* this block of C is final: its epilogue, while cached */
                     DPREFIX(ep_run)(ep, m0 + ic, m0 + ic + mc, n0 + jc, n0 + jc + nc);
             }
         }
     }
+}
+
+/* the nest without a triangle (serial_tri's tri 0) */
+static void DPREFIX(serial)(const KTYPE *kr, int tA, int tB, int M, int N, int K, T alpha, const T *A,
+                            ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta, T *C, ptrdiff_t ldc,
+                            const DPREFIX(Ep) *ep, int m0, int n0)
+{
+    DPREFIX(serial_tri)(kr, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, m0, n0, 0);
 }
 
 /* c[0,N) += x @ B, B's K rows split between nt threads as bprt_rows_team's callers split
@@ -624,6 +654,31 @@ void FN(int transA, int transB, int M, int N, int K, T alpha, const T *A, int ld
     DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
+/* The product with a triangle (bprt.h: BPRT_TRI_*): the blocked nest on the calling thread,
+ * each tile over the part of K where op(A) is not zero, or not made where C is not needed;
+ * every element it makes is the tiles' chain of multiply-adds in k order without terms whose
+ * A element is zero (the same value as with them). */
+void FNTRI(int tri, int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
+           int ldb, T beta, T *C, int ldc)
+{
+    if (tri != BPRT_TRI_C_LOWER && tri != BPRT_TRI_A_LOWER && tri != BPRT_TRI_A_UPPER) {
+        DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+        return;
+    }
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0 || alpha == 0) {
+        DPREFIX(scale)(M, N, beta, C, ldc);
+        if (tri == BPRT_TRI_C_LOWER)
+            for (int i = 0; i + 1 < N && i < M; i++)
+                memset(C + (ptrdiff_t)i * ldc + i + 1, 0, sizeof(T) * (size_t)(N - i - 1));
+        return;
+    }
+    const KTYPE *kr = tri == BPRT_TRI_C_LOWER && KNARROW[bprt_isa_id()] ? KNARROW[bprt_isa_id()] : KERNEL_FOR(KTABLE, KNARROW, N);
+    DPREFIX(serial_tri)(kr, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                        ldc, NULL, 0, 0, tri);
+}
+
 /* The product with its epilogue: on each finished block in the blocked nest, else (the
  * paths without blocks) over all of C afterwards, its rows in order. */
 static void DPREFIX(gemm_ep)(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda,
@@ -673,6 +728,7 @@ void FNSUM(int transA, int transB, int M, int N, int K, T alpha, const T *A, int
 #undef FN
 #undef FNEW
 #undef FNSUM
+#undef FNTRI
 #undef SUMAXIS
 #undef EWROWS
 #undef DPREFIX

@@ -748,6 +748,15 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
             for (size_t i = 0; i < D; i++) dr[i] = yr[i] * (gr[i] - st);                            \
         }                                                                                           \
     }                                                                                               \
+    /* softmax_grad_rows in place into g, then times scale if scaled (a separate rounding) */    \
+    BPRT_CLONES static void softmax_grad_inplace_##SUF(const T *y, T *g, size_t R, size_t D, int scaled, T scale) { \
+        softmax_grad_rows_##SUF(y, g, 0, R, D, g);                                                 \
+        if (scaled)                                                                                \
+            for (size_t i = 0; i < R * D; i++) g[i] = g[i] * scale;                                \
+    }                                                                                              \
+    void bprt_softmax_grad_rows_##SUF(const T *y, T *g, size_t R, size_t D, int scaled, T scale) {  \
+        softmax_grad_inplace_##SUF(y, g, R, D, scaled, scale);                                     \
+    }                                                                                              \
     /* y, gy, gx [R, D] */                                                                          \
     static void softmax_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                          \
         const LayCall_##SUF *c_ = arg;                                                              \

@@ -368,6 +368,45 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
+    /* softmax_rows in place with row r's entries j > r masked (-inf): its first r + 1 as a row \
+       of their own, the rest 0. The same values: the masked entries change neither the row's   \
+       maximum nor (exp(-inf) = 0 in lane j mod 8) its sum. Rows whose unmasked entries fit     \
+       VM_BLOCK together go through one exponential call, those entries end to end (half the   \
+       exponentials of whole rows, without a call per row). */                                \
+    BPRT_CLONES static void softmax_causal_rows_##SUF(T *x, size_t rows, size_t n) {              \
+        T e[VM_BLOCK];                                                                             \
+        for (size_t r = 0; r < rows;) {                                                            \
+            size_t g = 0, tot = 0;                                                                 \
+            while (r + g < rows) {                                                                 \
+                const size_t len = r + g + 1 < n ? r + g + 1 : n;                                  \
+                if (tot + len > VM_BLOCK) break;                                                   \
+                T *xr = x + (r + g) * n;                                                           \
+                const T m = row_max_##SUF(xr, len);                                                \
+                for (size_t i = 0; i < len; i++) e[tot + i] = xr[i] - m;                           \
+                tot += len;                                                                        \
+                g++;                                                                               \
+            }                                                                                      \
+            if (g == 0) { /* a row longer than VM_BLOCK: on its own, in blocks */                  \
+                T *xr = x + r * n;                                                                 \
+                const size_t len = r + 1 < n ? r + 1 : n;                                          \
+                const double s = sum_exp_##SUF(xr, len, row_max_##SUF(xr, len), xr, 1);            \
+                for (size_t i = 0; i < len; i++) xr[i] = (T)((double)xr[i] / s);                   \
+                for (size_t i = len; i < n; i++) xr[i] = 0;                                        \
+                r++;                                                                               \
+                continue;                                                                          \
+            }                                                                                      \
+            bprt_exp_##SUF(e, e, tot);                                                             \
+            tot = 0;                                                                               \
+            for (size_t k = 0; k < g; k++, r++) {                                                  \
+                T *xr = x + r * n;                                                                 \
+                const size_t len = r + 1 < n ? r + 1 : n;                                          \
+                const double s = sum_##SUF(e + tot, len);                                          \
+                for (size_t i = 0; i < len; i++) xr[i] = (T)((double)e[tot + i] / s);              \
+                for (size_t i = len; i < n; i++) xr[i] = 0;                                        \
+                tot += len;                                                                        \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
     BPRT_CLONES static void log_softmax_rows_##SUF(const T *x, size_t r0, size_t r1, size_t n, T *y) { \
         T e[VM_BLOCK];                                                                             \
         for (size_t r = r0; r < r1; r++) {                                                         \
@@ -450,6 +489,13 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                             \
         RowsCall_##SUF a = {x, NULL, n, 0, y, NULL};                                               \
         BPRT_SPLIT(ROWS_TEAM(rows, n), rows, softmax_task_##SUF, &a);                              \
+    }                                                                                              \
+    void bprt_softmax_rows_##SUF(T *x, size_t rows, size_t n, int causal) {                        \
+        if (!causal) {                                                                             \
+            softmax_rows_##SUF(x, 0, rows, n, x);                                                  \
+            return;                                                                                \
+        }                                                                                          \
+        softmax_causal_rows_##SUF(x, rows, n);                                                     \
     }                                                                                              \
     void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                         \
         RowsCall_##SUF a = {x, NULL, n, 0, y, NULL};                                               \

@@ -267,6 +267,41 @@ static void test_softmax_grad_fused(void **state) {
     free(ir);
 }
 
+/* attention's weights and their gradient as one call per product (emit_c.c's plan_sm), the
+ * products through the masked triangle skipped (plan_tri); not when the scores are kept (an
+ * output) or the masked scores are read twice */
+static void test_attention_calls(void **state) {
+    (void)state;
+    char *c = compiled_text("input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
+                            "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+                            1, TEXT_C);
+    assert_true(count(c, "bprt_sgemm_batch_softmax(") > 0);
+    assert_true(count(c, "bprt_sgemm_batch_softmax_grad(") > 0);
+    assert_true(count(c, ", 0, 2);") > 0); /* att @ v: A zero above the diagonal */
+    assert_true(count(c, ", 0, 3);") > 0); /* att^T @ g: A^T zero below it */
+    assert_int_equal(count(c, "bprt_causal_mask_"), 0); /* the mask is in the calls */
+    free(c);
+    for (int kept = 0; kept < 2; kept++) { /* the forward of the weights, with the scores an output or not */
+        c = compiled_text(kept ? "input x[2, 4, 8]\nparam W[8, 8]\ns = x @ W @ x.T * 0.5\n"
+                                 "att = softmax(causal_mask(s))\noutput s, att\nloss sum(att @ x)\n"
+                               : "input x[2, 4, 8]\nparam W[8, 8]\ns = x @ W @ x.T * 0.5\n"
+                                 "att = softmax(causal_mask(s))\noutput att\nloss sum(att @ x)\n",
+                          1, TEXT_C);
+        const char *fwd = strstr(c, "_forward(const real *params, const real *in_x"); /* the definition */
+        assert_non_null(fwd);
+        char *body = strndup(fwd, (size_t)(strstr(fwd, "\n}\n") - fwd));
+        assert_int_equal(count(body, "bprt_sgemm_batch_softmax("), !kept);
+        assert_int_equal(count(body, "bprt_causal_mask_"), kept);
+        free(body);
+        free(c);
+    }
+    c = compiled_text("input x[2, 4, 8]\nparam W[8, 8]\nm = causal_mask(x @ W @ x.T * 0.5)\n"
+                      "loss sum(softmax(m) @ x) + sum(softmax(m * 2) @ x)\n",
+                      1, TEXT_C);
+    assert_int_equal(count(c, "bprt_sgemm_batch_softmax("), 0);
+    free(c);
+}
+
 static void test_algebraic_simplification(void **state) {
     (void)state;
     char *ir = dump_ir("param p[3]\nloss sum(p * 1 + 0) + 2 * 3\n", 1);
@@ -510,6 +545,7 @@ int main(void) {
         cmocka_unit_test(test_no_gradient_for_inputs),
         cmocka_unit_test(test_softmax_cross_entropy_fused),
         cmocka_unit_test(test_softmax_grad_fused),
+        cmocka_unit_test(test_attention_calls),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_transpose_folded_into_matmul),
         cmocka_unit_test(test_batch_sums_folded_into_matmul),

@@ -90,6 +90,14 @@ static const char *cases[] = {
     "param g4[4] = normal(1)\nloss sum(layernorm(a, g4, b) * w) + sum(layernorm(t3, b, u, eps = 0.1) ^ 3) * 0.1",
     "param tab[6, 4] = normal(1)\ninput ids[5, 2] : int\nloss sum(embedding(tab, ids) ^ 2 * u) + sum(embedding(tab, lab) * w)",
     "loss sum(softmax(causal_mask(a), axis = -1) * w) + sum(softmax(causal_mask(t3 @ t3.T * 0.5)) ^ 2)",
+    /* attention: the weights from the scaled scores and their gradient each in one call per
+       product (emit_c.c's plan_sm), the products with the masked triangle skipped (plan_tri);
+       causal and not, queries and keys of different lengths, a causal weight times dropout
+       (one case each: their sum's finite differences are less accurate than 1e-6) */
+    "param tv[2, 5, 4] = normal(1)\nloss sum(sin(softmax(causal_mask(t3 @ t3.T * 0.5)) @ t3))",
+    "param tv[2, 5, 4] = normal(1)\nloss sum((softmax(tv @ t3.T * 0.3) @ t3) ^ 2) * 0.2",
+    "param tv[2, 5, 4] = normal(1)\nloss sum(cos(softmax(causal_mask(t3 @ tv.T)) @ tv))",
+    "param tv[2, 5, 4] = normal(1)\nloss sum((dropout(softmax(causal_mask(tv @ tv.T * 0.7)), 0) @ tv) * 0.1)",
     "loss sum(dropout(a, 0.5) * w) + sum(dropout(a * b, 0.25) ^ 2) + sum(dropout(a, 0) * w)",
     /* second order through non-overlapping max pooling (the overlapping case above has none) */
     "param pim[2, 3, 6, 5] = normal(1)\nloss sum(maxpool2d(pim, 2) ^ 3) + sum(maxpool2d(pim * pim, 3) * 0.7)",

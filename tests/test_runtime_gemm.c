@@ -907,6 +907,129 @@ static void test_transposed_product_same_bits(void **state)
     on_every_isa_and_threads(transposed_product_cases);
 }
 
+/* ---- causal attention's triangles and its softmax calls (bprt.h: BPRT_TRI_*) ---- */
+
+/* op(A) @ B through bprt_?gemm_tri for a triangle mode, A zero where the mode says it is:
+ * every element needed within the tiles' rounding of the double product (a term left out
+ * or added would be far outside), above the diagonal for C_LOWER the product's value or 0
+ * (a tile wholly above it is not made), with beta applied where C is made. */
+static void tri_case(int tri, int tA, int tB, int M, int N, int K, double alpha, double beta, uint64_t seed)
+{
+    const int lda = tA ? M : K, ldb = tB ? K : N;
+    const size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *c0 = malloc(nc * sizeof *c0);
+    double *cd = malloc(nc * sizeof *cd);
+    float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf);
+    bprt_fill_uniform_f64(ad, na, -1, 1, 31, seed);
+    bprt_fill_uniform_f64(bd, nb, -1, 1, 32, seed);
+    bprt_fill_uniform_f64(c0, nc, -1, 1, 33, seed);
+    for (int i = 0; i < M; i++) /* op(A)[i, k] zero where the mode says */
+        for (int k = 0; k < K; k++)
+            if ((tri == BPRT_TRI_A_LOWER && k > i) || (tri == BPRT_TRI_A_UPPER && k < i))
+                ad[tA ? (size_t)k * lda + i : (size_t)i * lda + k] = 0;
+    for (size_t i = 0; i < na; i++) af[i] = (float)ad[i];
+    for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
+    for (size_t i = 0; i < nc; i++) cd[i] = c0[i], cf[i] = (float)c0[i];
+    bprt_dgemm_tri(tri, tA, tB, M, N, K, alpha, ad, lda, bd, ldb, beta, cd, N);
+    bprt_sgemm_tri(tri, tA, tB, M, N, K, (float)alpha, af, lda, bf, ldb, (float)beta, cf, N);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double ref = 0, mag = fabs(beta * c0[(size_t)i * N + j]);
+            for (int k = 0; k < K; k++) {
+                const double a = tA ? ad[(size_t)k * lda + i] : ad[(size_t)i * lda + k];
+                const double b = tB ? bd[(size_t)j * ldb + k] : bd[(size_t)k * ldb + j];
+                ref += a * b;
+                mag += fabs(alpha * a * b);
+            }
+            ref = alpha * ref + beta * c0[(size_t)i * N + j];
+            const double d = cd[(size_t)i * N + j], f = cf[(size_t)i * N + j];
+            const int up = tri == BPRT_TRI_C_LOWER && j > i; /* there: the product or 0 */
+            if ((fabs(d - ref) > 1e-14 * (K + 2) * mag + 1e-300 && !(up && d == 0)) ||
+                (fabs(f - ref) > 1e-6 * (K + 2) * mag + 1e-30 && !(up && f == 0)))
+                fail_msg("tri %d tA %d tB %d %dx%dx%d: C[%d, %d] = %.17g (f64) / %.9g (f32), the product %.17g", tri, tA,
+                         tB, M, N, K, i, j, d, f, ref);
+        }
+    free(ad), free(bd), free(c0), free(cd), free(af), free(bf), free(cf);
+}
+
+static void tri_cases(void)
+{
+    static const int shapes[][3] = {{64, 64, 32}, {64, 32, 64}, {5, 7, 3}, {37, 45, 29}, {130, 70, 140}, {9, 4, 6}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        tri_case(BPRT_TRI_C_LOWER, 0, 1, M, N, K, 0.37, 0, s);
+        tri_case(BPRT_TRI_C_LOWER, 1, 0, M, N, K, 1, 0.5, s);
+        tri_case(BPRT_TRI_A_LOWER, 0, 0, M, N, K, 1, 0, s);
+        tri_case(BPRT_TRI_A_LOWER, 0, 1, M, N, K, 0.5, 1, s);
+        tri_case(BPRT_TRI_A_UPPER, 1, 0, M, N, K, 1, 0, s);
+        tri_case(BPRT_TRI_A_UPPER, 0, 0, M, N, K, 2, 0.25, s);
+    }
+    tri_case(BPRT_TRI_C_LOWER, 0, 1, 6, 5, 0, 1, 0.5, 9); /* K = 0: beta C, the upper part 0 */
+}
+
+/* Each mode against the double product, on every ISA and thread count. */
+static void test_tri_products(void **state)
+{
+    (void)state;
+    on_every_isa_and_threads(tri_cases);
+}
+
+/* bprt_?gemm_batch_softmax and _softmax_grad against the same steps one call each (the
+ * product through bprt_?gemm_batch_tri with its mode, then the mask, the softmax, or
+ * softmax_grad and the scaling): the same values. T queries and S keys over a batch of 3;
+ * S = 300 takes the causal softmax's rows longer than its block, 70 its groups' edges. */
+#define SM_CASE(T, SUF, GEMM)                                                                      \
+    static void sm_case_##SUF(int Tq, int S, int K, int causal, uint64_t seed)                     \
+    {                                                                                              \
+        const size_t nb = 3, nq = nb * Tq * K, nk = nb * S * K, ns = nb * Tq * S;                  \
+        T *q = malloc(nq * sizeof *q), *k = malloc(nk * sizeof *k), *g = malloc(nq * sizeof *g);  \
+        T *y = malloc(ns * sizeof *y), *y2 = malloc(ns * sizeof *y2), *t = malloc(ns * sizeof *t); \
+        T *d = malloc(ns * sizeof *d), *d2 = malloc(ns * sizeof *d2);                              \
+        bprt_fill_uniform_##SUF(q, nq, -2, 2, 41, seed);                                           \
+        bprt_fill_uniform_##SUF(k, nk, -2, 2, 42, seed);                                           \
+        bprt_fill_uniform_##SUF(g, nq, -1, 1, 43, seed);                                           \
+        const size_t dims[1] = {nb}, sq[1] = {(size_t)Tq * K}, sk[1] = {(size_t)S * K}, ss[1] = {(size_t)Tq * S}; \
+        const int tri = causal ? BPRT_TRI_C_LOWER : BPRT_TRI_NONE;                                 \
+        const T alpha = (T)0.37, scale = (T)0.7;                                                   \
+        GEMM##_batch_tri(0, 1, Tq, S, K, alpha, q, K, k, K, 0, t, S, 1, dims, sq, sk, ss, 0, tri); \
+        if (causal) bprt_causal_mask_##SUF(t, nb, Tq, S, -INFINITY, t);                           \
+        bprt_softmax_##SUF(t, nb * Tq, S, y);                                                      \
+        GEMM##_batch_softmax(0, 1, Tq, S, K, alpha, q, K, k, K, 0, y2, S, 1, dims, sq, sk, ss, 0, causal); \
+        for (size_t i = 0; i < ns; i++)                                                            \
+            if (!(y2[i] == y[i]))                                                                  \
+                fail_msg(#SUF " softmax %dx%dx%d causal %d: [%zu] %.17g, one call each %.17g", Tq, S, K, causal, \
+                         i, (double)y2[i], (double)y[i]);                                          \
+        /* the gradient at y of g @ k^T (Tq x S), scaled */                                        \
+        GEMM##_batch_tri(0, 1, Tq, S, K, 1, g, K, k, K, 0, t, S, 1, dims, sq, sk, ss, 0, tri);     \
+        bprt_softmax_grad_##SUF(y, t, nb * Tq, S, d);                                              \
+        for (size_t i = 0; i < ns; i++) d[i] = d[i] * scale;                                       \
+        GEMM##_batch_softmax_grad(0, 1, Tq, S, K, 1, g, K, k, K, 0, d2, S, 1, dims, sq, sk, ss, 0, y, causal, 1, \
+                                  scale);                                                          \
+        for (size_t i = 0; i < ns; i++)                                                            \
+            if (!(d2[i] == d[i]))                                                                  \
+                fail_msg(#SUF " softmax_grad %dx%dx%d causal %d: [%zu] %.17g, one call each %.17g", Tq, S, K, \
+                         causal, i, (double)d2[i], (double)d[i]);                                  \
+        free(q), free(k), free(g), free(y), free(y2), free(t), free(d), free(d2);                  \
+    }
+SM_CASE(float, f32, bprt_sgemm)
+SM_CASE(double, f64, bprt_dgemm)
+
+static void sm_cases(void)
+{
+    static const int shapes[][3] = {{64, 64, 32}, {5, 7, 3}, {9, 4, 6}, {70, 70, 5}, {3, 300, 8}, {1, 1, 4}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int causal = 0; causal < 2; causal++) {
+            sm_case_f32(shapes[s][0], shapes[s][1], shapes[s][2], causal, s);
+            sm_case_f64(shapes[s][0], shapes[s][1], shapes[s][2], causal, s);
+        }
+}
+
+static void test_attention_softmax_calls(void **state)
+{
+    (void)state;
+    on_every_isa_and_threads(sm_cases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -929,6 +1052,8 @@ int main(void)
         cmocka_unit_test(test_at_b_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
         cmocka_unit_test(test_transposed_product_same_bits),
+        cmocka_unit_test(test_tri_products),
+        cmocka_unit_test(test_attention_softmax_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
