@@ -1125,7 +1125,7 @@ static int tri_zero_upper(const Graph *g, int id, int depth) {
     switch (n->op) {
     case OP_SOFTMAX: {
         const Node *x = &g->nodes[n->in[0]];
-        return n->axis == n->shape.rank - 1 && x->op == OP_CAUSAL_MASK && x->value < 0 && isinf(x->value);
+        return n->axis == n->shape.rank - 1 && ir_masks_future(x);
     }
     case OP_SOFTMAX_GRAD:
     case OP_DROPOUT:
@@ -1791,7 +1791,7 @@ static void plan_sm(E *e, const char *roots) {
         if (n->op == OP_SOFTMAX && n->axis == n->shape.rank - 1 && n->shape.rank >= 3) {
             x = n->in[0];
             const Node *m = &g->nodes[x];
-            if (m->op == OP_CAUSAL_MASK && m->value < 0 && isinf(m->value)) {
+            if (ir_masks_future(m)) {
                 if (!sm_once(e, uses, roots, x)) continue;
                 chain[nc++] = x;
                 causal = 1;

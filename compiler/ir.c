@@ -687,3 +687,5 @@ void ir_dump(FILE *out, const Graph *g) {
             else fprintf(out, "hvp %s zero\n", g->params[i].name);
         }
 }
+
+int ir_masks_future(const Node *n) { return n->op == OP_CAUSAL_MASK && n->value < 0 && isinf(n->value); }

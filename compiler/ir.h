@@ -199,5 +199,7 @@ int ir_verify(const Graph *g);
 int *ir_use_counts(const Graph *g);
 /* Is id the loss, an output, a gradient or a Hessian-vector product (a value the caller gets)? */
 int ir_is_root(const Graph *g, int id);
+/* Is n a causal mask filling with -inf, whose softmax is then exactly 0 right of the diagonal? */
+int ir_masks_future(const Node *n);
 
 #endif

@@ -387,7 +387,7 @@ RULE(EMBEDDING_GRAD) { (void)y; ad_accumulate(c, A, ir_embedding(G, g, B, L)); r
  * pass in the backward */
 RULE(CAUSAL_MASK) {
     const Node *gn = &G->nodes[g];
-    if (gn->op == OP_SOFTMAX_GRAD && n->value < 0 && isinf(n->value)) {
+    if (gn->op == OP_SOFTMAX_GRAD && ir_masks_future(n)) {
         const Node *p = &G->nodes[gn->in[0]];
         if (p->op == OP_SOFTMAX && p->in[0] == y && p->axis == p->shape.rank - 1) {
             ad_accumulate(c, A, g);

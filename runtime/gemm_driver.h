@@ -238,8 +238,7 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                         const int i0 = ic + r0, i1 = ic + r1; /* the panel's rows of C, op(A) */
                         if (tri == BPRT_TRI_C_LOWER && jc + jr >= i1) { /* wholly above the diagonal */
                             if (pc == 0)
-                                for (int i = 0; i < r1 - r0; i++)
-                                    memset(c + (ptrdiff_t)i * ldc, 0, sizeof(T) * (size_t)n);
+                                DPREFIX(scale)(r1 - r0, n, 0, c, ldc);
                             continue;
                         }
                         if (tri == BPRT_TRI_A_LOWER) /* op(A)[i, k] = 0 for k > i: k < i1 */
