@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs bpc into a temporary prefix and builds examples/embed against it twice: with its
 # plain Makefile and pkg-config only, and with CMake's find_package(bprt). Then runs it on
-# a slice of Fashion-MNIST; and the --standalone output of fashion_mlp with only cc and libm.
+# a slice of Fashion-MNIST; and the --standalone output of fashion_mlp with only cc and libm
+# (and tcc), and of tests/text/tiny_lm.bp's causal attention.
 # usage: embed.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1
@@ -47,6 +48,18 @@ for prec in f32 f64; do
   "$tmp/prefix/bin/bpc" --emit=test "$src/examples/fashion_mlp.bp" $flag > "$tmp/sat$prec/check.c"
   if tcc -std=c99 -Wall -Werror -I"$tmp/sat$prec" "$tmp/sat$prec/fashion_mlp.c" "$tmp/sat$prec/check.c" -lm -o "$tmp/sat$prec/check" 2>"$tmp/sat.log" &&
      "$tmp/sat$prec/check" > "$tmp/sat.run" && grep -q '^ok$' "$tmp/sat.run"; then ok; else bad "standalone $prec with tcc"; cat "$tmp/sat.log" "$tmp/sat.run"; fi
+done
+
+# 4. --standalone of a causal attention model (tests/text/tiny_lm.bp): the reference GEMM's
+#    triangles and the attention's softmax calls, gradients against finite differences in
+#    f64, built with cc -pedantic and with tcc
+mkdir -p "$tmp/lm"
+"$tmp/prefix/bin/bpc" "$src/tests/text/tiny_lm.bp" -o "$tmp/lm/tiny_lm.c" --standalone --f64
+"$tmp/prefix/bin/bpc" --emit=test "$src/tests/text/tiny_lm.bp" --f64 > "$tmp/lm/check.c"
+grep -q "bprt_dgemm_batch_softmax(" "$tmp/lm/tiny_lm.c" && ok || bad "tiny_lm --standalone without the attention calls"
+for comp in "cc -std=c99 -Wall -Wextra -Werror -pedantic -O2" "tcc -std=c99 -Wall -Werror"; do
+  if $comp -I"$tmp/lm" "$tmp/lm/tiny_lm.c" "$tmp/lm/check.c" -lm -o "$tmp/lm/check" 2>"$tmp/lm.log" &&
+     "$tmp/lm/check" > "$tmp/lm.run" && grep -q '^ok$' "$tmp/lm.run"; then ok; else bad "standalone tiny_lm with ${comp%% *}"; cat "$tmp/lm.log" "$tmp/lm.run"; fi
 done
 
 echo "$pass passed, $fail failed"
