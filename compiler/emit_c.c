@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bprt.h"
+#include "causal.h"
 #include "emit.h"
 #include "fuse.h"
 #include "passes.h"
@@ -1112,61 +1113,7 @@ static void emit_ln_affine(E *e, int L) {
             x, dy, gam, add, N, D, n->value, gx, dg, db);
 }
 
-/* ---- causal attention's triangles ---- */
-enum { TRI_DEPTH = 8 }; /* how far the two walks below follow elementwise chains */
-
-/* Is the node zero wherever its last axis' index j exceeds the one before's, i (as its
- * operands are finite): softmax(causal_mask(x, -inf)) over the last axis (each row's masked
- * terms exp(-inf) = 0), and what keeps those zeros: softmax_grad(y, g) = y (g - s) of such a
- * y, dropout, negation, a product by anything? */
-static int tri_zero_upper(const Graph *g, int id, int depth) {
-    const Node *n = &g->nodes[id];
-    if (depth > TRI_DEPTH || n->shape.rank < 2) return 0;
-    switch (n->op) {
-    case OP_SOFTMAX: {
-        const Node *x = &g->nodes[n->in[0]];
-        return n->axis == n->shape.rank - 1 && ir_masks_future(x);
-    }
-    case OP_SOFTMAX_GRAD:
-    case OP_DROPOUT:
-    case OP_NEG: return tri_zero_upper(g, n->in[0], depth + 1);
-    case OP_MUL:
-        for (int k = 0; k < 2; k++) {
-            const Shape *s = &g->nodes[n->in[k]].shape;
-            if (s->rank >= 2 && dim_eq(s->d[s->rank - 1], n->shape.d[n->shape.rank - 1]) &&
-                dim_eq(s->d[s->rank - 2], n->shape.d[n->shape.rank - 2]) && tri_zero_upper(g, n->in[k], depth + 1))
-                return 1;
-        }
-        return 0;
-    default: return 0;
-    }
-}
-
-/* Is nothing of the node above its diagonal (j > i in its last two axes) ever read: is each
- * of its uses a causal mask's input (which replaces those entries), the g of softmax_grad(y,
- * g) with y zero there (y (g - s) is 0 there whatever g is, and s = sum(y g) sums 0 for them),
- * or elementwise into a node of the same last two axes of which the same holds? */
-static int tri_upper_unread(const Graph *g, int id, int depth) {
-    const Node *n = &g->nodes[id];
-    if (depth > TRI_DEPTH || n->shape.rank < 2 || ir_is_root(g, id)) return 0;
-    const int r = n->shape.rank;
-    for (int u = id + 1; u < g->n; u++) {
-        const Node *un = &g->nodes[u];
-        const int ar = op_info[un->op].arity, kind = op_info[un->op].kind;
-        for (int k = 0; k < ar; k++) {
-            if (un->in[k] != id) continue;
-            if (un->op == OP_CAUSAL_MASK) continue;
-            if (un->op == OP_SOFTMAX_GRAD && k == 1 && un->in[0] != id && tri_zero_upper(g, un->in[0], 0)) continue;
-            if ((kind == OK_UNARY || kind == OK_BINARY) && un->shape.rank >= 2 &&
-                dim_eq(un->shape.d[un->shape.rank - 1], n->shape.d[r - 1]) &&
-                dim_eq(un->shape.d[un->shape.rank - 2], n->shape.d[r - 2]) && tri_upper_unread(g, u, depth + 1))
-                continue;
-            return 0;
-        }
-    }
-    return 1;
-}
-
+/* ---- causal attention's triangles (causal.h) ---- */
 /* The triangle of each batched product (bprt.h's BPRT_TRI_*): op(A) zero above or below its
  * diagonal (the attention weights times the values, the gradients through them), or C read
  * only on and below it (the scores, the weights' gradient). tiny_gpt's six [32, 4, 64, x]
@@ -1177,8 +1124,8 @@ static void plan_tri(E *e) {
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         if (n->op != OP_MATMUL || n->shape.rank < 3) continue;
-        if (tri_zero_upper(g, n->in[0], 0)) e->tri[i] = n->ta ? BPRT_TRI_A_UPPER : BPRT_TRI_A_LOWER;
-        else if (tri_upper_unread(g, i, 0)) e->tri[i] = BPRT_TRI_C_LOWER;
+        if (causal_zero_upper(g, n->in[0])) e->tri[i] = n->ta ? BPRT_TRI_A_UPPER : BPRT_TRI_A_LOWER;
+        else if (causal_upper_unread(g, i)) e->tri[i] = BPRT_TRI_C_LOWER;
     }
 }
 
@@ -1806,7 +1753,7 @@ static void plan_sm(E *e, const char *roots) {
         } else if (n->op == OP_SOFTMAX_GRAD && n->shape.rank >= 3 && n->in[0] != n->in[1]) {
             y = n->in[0];
             x = n->in[1];
-            causal = tri_zero_upper(g, y, 0);
+            causal = causal_zero_upper(g, y);
             if (sm_once(e, uses, roots, i))
                 for (int u = i + 1; u < g->n; u++) {
                     const Node *un = &g->nodes[u];
