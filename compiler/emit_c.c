@@ -1143,7 +1143,6 @@ static void plan_epilogues(E *e) {
     char *passed = arena_alloc(g->arena, (size_t)g->n + 1);
     e->grad_w_with = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     for (int i = 0; i < g->n; i++) e->epilogue[i] = e->hoisted[i] = e->grad_w_with[i] = -1;
-    plan_tri(e);
     if (e->o->standalone) return;
     for (int i = 0; i < g->n; i++) {
         if (op_info[g->nodes[i].op].kind != OK_MATMUL || (e->fused && e->fused[i]) || passed[i] || e->fuse_user[i] >= 0)
@@ -1754,18 +1753,13 @@ static void plan_sm(E *e, const char *roots) {
             y = n->in[0];
             x = n->in[1];
             causal = causal_zero_upper(g, y);
-            if (sm_once(e, uses, roots, i))
-                for (int u = i + 1; u < g->n; u++) {
-                    const Node *un = &g->nodes[u];
-                    if (un->in[0] != i && (op_info[un->op].arity < 2 || un->in[1] != i)) continue;
-                    int cc;
-                    if (sm_scaled(g, u, &cc) == i) {
-                        end = u;
-                        c = cc;
-                        chain[nc++] = i;
-                    }
-                    break;
-                }
+            int cc, u = -1;
+            if (sm_once(e, uses, roots, i)) readers_of(g, i, &u); /* its only reader */
+            if (u >= 0 && sm_scaled(g, u, &cc) == i) { /* times c: the chain ends there */
+                end = u;
+                c = cc;
+                chain[nc++] = i;
+            }
         } else continue;
         if (!sm_once(e, uses, roots, x) || !sm_product(g, x, &g->nodes[end].shape)) continue;
         chain[nc++] = x;
@@ -2052,6 +2046,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
         mark_fused(e.g, e.fused);
     }
     setup_plan(&e);
+    plan_tri(&e);
     plan_epilogues(&e);
     Graph *g = e.g;
     char wsname[128];

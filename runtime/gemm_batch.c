@@ -53,7 +53,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
     return o;
 }
 
-#define DEFINE_GEMM_BATCH(T, FN, GEMM, TRI, SMROWS, SMGRAD)                                                             \
+#define DEFINE_GEMM_BATCH(T, FN, GEMM, TRI, SMROWS, SMGRAD)                                 \
     /* a call's arguments, for its shares on the threads (BPRT_SPLIT) */                         \
     typedef struct {                                                                               \
         int tA, tB, M, N, K, lda, ldb, ldc, no, ni;                                                \
