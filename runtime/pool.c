@@ -9,12 +9,21 @@
  *
  * Protocol: the caller (thread 0) takes the pool (a try-lock: a second caller at the same
  * time, or any caller inside a task, runs the task alone, all of it as thread 0 of 1),
- * writes the task, sets `pending` to the workers that take part and bumps `gen`; worker t
- * (t = 1 .. nt-1) sees the new gen, runs fn(ctx, t, nt) and decrements pending; the caller
- * runs fn(ctx, 0, nt) and waits for pending to reach 0. A worker that has seen no new gen
- * for SPIN_NS goes to sleep on gen (FUTEX_WAIT); the caller wakes sleepers after bumping
- * it. Workers are started on first need, up to the largest team asked for, and are never
- * stopped (a process's exit ends them). A child of fork() starts with no workers. */
+ * writes fn and ctx, sets `pending` to the workers that take part, and publishes the post
+ * in one 64-bit word, `task`: a count bumped per post, with the team's size beside it.
+ * Worker t sees a new task word; if t < nt it reads fn and ctx, runs fn(ctx, t, nt) and
+ * decrements pending. The caller runs fn(ctx, 0, nt) and waits for pending to reach 0, so
+ * fn and ctx stay as posted until each member has read them; a worker outside the team
+ * reads nothing else (the caller may be writing the next post). A worker that has seen no
+ * new task for SPIN_NS goes to sleep on the count's 32 bits (FUTEX_WAIT); the caller wakes
+ * sleepers after a post. Workers are started on first need, up to the largest team asked
+ * for, and are never stopped (a process's exit ends them). A child of fork() starts with no
+ * workers.
+ *
+ * (The team's size was once a field of its own, read after the count and checked by reading
+ * the count again. A worker outside one team could read the next post's size before that
+ * post's count was bumped, run the old post as a member and then the new one, and leave
+ * pending short of 0 or a member unrun: test_runtime_pool hung once in CI under load.) */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <sched.h>
@@ -45,20 +54,33 @@ enum { MAX_WORKERS = 255 };
 #endif
 
 static struct {
-    /* the line the workers spin on: a new task */
-    _Alignas(64) unsigned gen;
+    /* the line the workers spin on: a new post (TASK_NT_SHIFT), and what it asks */
+    _Alignas(64) uint64_t task;
     BprtTaskFn fn;
     void *ctx;
-    int nt;
     /* the line the caller spins on: workers still running the task */
     _Alignas(64) int pending;
-    _Alignas(64) int sleepers; /* workers asleep (or about to be) on gen */
+    _Alignas(64) int sleepers; /* workers asleep (or about to be) on task */
     int busy;                  /* the try-lock: a caller is using the pool */
     int workers;               /* started so far */
     long spin_ns;              /* SPIN_NS, or as OMP_WAIT_POLICY says */
     int passive;
     pthread_mutex_t start_lock;
 } pool = {.start_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* task = team size << TASK_NT_SHIFT | post count (mod 2^32, the futex's word) */
+#define TASK_NT_SHIFT 32
+#define TASK_NT(task) ((int)((task) >> TASK_NT_SHIFT))
+
+/* the count's half of the task word, which a sleeping worker waits on */
+static unsigned *task_count_word(void)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (unsigned *)&pool.task + 1;
+#else
+    return (unsigned *)&pool.task;
+#endif
+}
 
 static _Thread_local int in_task; /* this thread runs a pool task (workers always) */
 
@@ -74,19 +96,20 @@ static long now_ns(void)
     return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-/* gen when worker t was started (under the try-lock, so no task had been posted to it) */
-static unsigned start_gen[MAX_WORKERS + 1];
+/* the task word when worker t was started (under the try-lock, so no task had been posted
+   to it) */
+static uint64_t start_task[MAX_WORKERS + 1];
 
 static void *worker_main(void *arg)
 {
     const int id = (int)(intptr_t)arg;
-    unsigned seen = start_gen[id];
+    uint64_t seen = start_task[id];
     in_task = 1;
     for (;;) {
-        unsigned g;
+        uint64_t task;
         long spun_since = now_ns();
         int spins = 0;
-        while ((g = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE)) == seen) {
+        while ((task = __atomic_load_n(&pool.task, __ATOMIC_ACQUIRE)) == seen) {
             PAUSE();
             if (++spins < 256)
                 continue;
@@ -94,21 +117,16 @@ static void *worker_main(void *arg)
             if (now_ns() - spun_since < pool.spin_ns)
                 continue;
             __atomic_fetch_add(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
-            while (__atomic_load_n(&pool.gen, __ATOMIC_SEQ_CST) == seen)
-                futex(&pool.gen, FUTEX_WAIT_PRIVATE, seen);
+            while (__atomic_load_n(&pool.task, __ATOMIC_SEQ_CST) == seen)
+                futex(task_count_word(), FUTEX_WAIT_PRIVATE, (unsigned)seen);
             __atomic_fetch_sub(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
             spun_since = now_ns();
         }
-        /* the task of gen g; a worker not in g's team may find a newer one posted while it
-           reads (the caller waits only for its team): then it looks again */
-        const BprtTaskFn fn = __atomic_load_n(&pool.fn, __ATOMIC_RELAXED);
-        void *const ctx = __atomic_load_n(&pool.ctx, __ATOMIC_RELAXED);
-        const int nt = __atomic_load_n(&pool.nt, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        seen = g;
-        if (__atomic_load_n(&pool.gen, __ATOMIC_RELAXED) != g)
-            continue;
-        if (id < nt) {
+        seen = task;
+        const int nt = TASK_NT(task);
+        if (id < nt) { /* a member: the caller waits for it before it writes another post */
+            const BprtTaskFn fn = __atomic_load_n(&pool.fn, __ATOMIC_RELAXED);
+            void *const ctx = __atomic_load_n(&pool.ctx, __ATOMIC_RELAXED);
             fn(ctx, id, nt);
             __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_RELEASE);
         }
@@ -154,7 +172,7 @@ static int ensure_workers(int n)
     while (pool.workers < n - 1) {
         pthread_t t;
         pthread_attr_t attr;
-        start_gen[pool.workers + 1] = __atomic_load_n(&pool.gen, __ATOMIC_RELAXED);
+        start_task[pool.workers + 1] = __atomic_load_n(&pool.task, __ATOMIC_RELAXED);
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         int rc = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(pool.workers + 1));
@@ -181,11 +199,11 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
         if (nt > 1) {
             __atomic_store_n(&pool.fn, fn, __ATOMIC_RELAXED);
             __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELAXED);
-            __atomic_store_n(&pool.nt, nt, __ATOMIC_RELAXED);
             __atomic_store_n(&pool.pending, nt - 1, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&pool.gen, 1, __ATOMIC_SEQ_CST);
+            const uint32_t count = (uint32_t)__atomic_load_n(&pool.task, __ATOMIC_RELAXED) + 1;
+            __atomic_store_n(&pool.task, (uint64_t)nt << TASK_NT_SHIFT | count, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST))
-                futex(&pool.gen, FUTEX_WAKE_PRIVATE, INT_MAX);
+                futex(task_count_word(), FUTEX_WAKE_PRIVATE, INT_MAX);
             in_task = 1;
             fn(ctx, 0, nt);
             in_task = 0;
