@@ -36,6 +36,30 @@ static int take_buffer(Graph *g, Plan *p, char *busy, int *buf_end, int chosen, 
     return chosen;
 }
 
+/* The input a node other than an elementwise one may write its result over (its runtime call
+ * reads each row of it before writing that row: bprt.h), or -1: cross-entropy's gradient over
+ * the logits, softmax's gradient over the softmax's result y (also where the same call makes
+ * its g, an attention chain's product: unless y is that product's operand). */
+static int overwritable_input(const Graph *g, const Plan *p, const int *fuse_user, int i) {
+    const Node *n = &g->nodes[i];
+    if (n->op == OP_CE_GRAD) return n->in[0];
+    if (n->op != OP_SOFTMAX_GRAD) return -1;
+    const int y = n->in[0], x = n->in[1];
+    if (fuse_user && fuse_user[x] >= 0)
+        for (int k = 0; k < op_info[g->nodes[x].op].arity; k++)
+            if (p->buf[g->nodes[x].in[k]] == p->buf[y]) return -1;
+    return y;
+}
+
+/* Node in's buffer, if root may write over it: it has root's shape and dies at root. -1 if not. */
+static int dies_at(const Graph *g, const Plan *p, const int *buf_end, int root, int in) {
+    const int b = in >= 0 ? p->buf[in] : -1;
+    if (b >= 0 && buf_end[b] == root && shape_eq(&g->nodes[in].shape, &g->nodes[root].shape) &&
+        g->nodes[in].dtype == DT_REAL)
+        return b;
+    return -1;
+}
+
 /* In place: the buffer of a leaf of the elementwise tree rooted at `root` (the node at x
  * and the inputs fused into it) that has the root's shape and whose life ends at the root:
  * the tree reads it at the element it writes, and nothing reads it after. -1 if none. */
@@ -46,19 +70,22 @@ static int in_place(const Graph *g, const Plan *p, const int *fuse_user, const i
         if (n->op == OP_BROADCAST && k > 0) break;
         if (fuse_user && fuse_user[in] == x) {
             const OpKind ik = op_info[g->nodes[in].op].kind;
-            if (ik != OK_UNARY && ik != OK_BINARY) continue; /* computed by the root's own call (an
-                                                               attention chain): not element by element */
+            if (ik != OK_UNARY && ik != OK_BINARY) { /* computed by the root's own call (an attention
+                                                       chain): not element by element */
+                const int b = dies_at(g, p, buf_end, root, overwritable_input(g, p, fuse_user, in));
+                if (b >= 0) return b;
+                continue;
+            }
             const int b = in_place(g, p, fuse_user, buf_end, root, in);
             if (b >= 0) return b;
             continue;
         }
-        const int b = p->buf[in];
-        if (b >= 0 && buf_end[b] == root && shape_eq(&g->nodes[in].shape, &g->nodes[root].shape) &&
-            g->nodes[in].dtype == DT_REAL)
-            return b;
+        const int b = dies_at(g, p, buf_end, root, in);
+        if (b >= 0) return b;
     }
     return -1;
 }
+
 
 Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user) {
     Plan *p = arena_alloc(g->arena, sizeof *p);
@@ -98,6 +125,8 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
             if (b >= 0) chosen = b;
         } else if (kind == OK_UNARY || kind == OK_BINARY) {
             chosen = in_place(g, p, fuse_user, buf_end, i, i);
+        } else {
+            chosen = dies_at(g, p, buf_end, i, overwritable_input(g, p, fuse_user, i));
         }
         shape_numel_c(&n->shape, &g->syms, size, sizeof size);
         int ovf;

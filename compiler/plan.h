@@ -4,7 +4,8 @@
  * straight to a caller's array: a gradient, an output) or a leaf (parameters, inputs and
  * constants are read in place). Buffers are reused by liveness: a buffer whose last reader
  * has run is free for a later node of the same size; an elementwise node may write over an
- * input of its own shape that dies at it (in place); a reshape aliases its input's buffer.
+ * input of its own shape that dies at it (in place), as may cross-entropy's gradient over its
+ * logits and softmax's gradient over the softmax's result; a reshape aliases its input's buffer.
  * Elementwise nodes fused into their single user's loop get no buffer at all.
  * A convolution also gets a scratch buffer that lives only while it runs.
  * The workspace is the buffers laid end to end, each rounded up to 64 bytes. */

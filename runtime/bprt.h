@@ -98,7 +98,9 @@ void bprt_dgemm_batch_tri(int transA, int transB, int M, int N, int K, double al
  *                  j > i masked first (causal_mask(., -inf)): BPRT_TRI_C_LOWER products;
  *   _softmax_grad  C = softmax_grad(Y, alpha op(A) op(B)) (times scale if scaled), Y the
  *                  softmax's result laid out as C; with causal Y is zero right of the
- *                  diagonal and those entries of the product are not made.
+ *                  diagonal and those entries of the product are not made. C may be Y
+ *                  (the gradient written over the weights, whose lines the call has just
+ *                  read): each product is then made in a buffer of M x N of its own.
  * The same values as the product, the scaling, the mask and the softmax (or its gradient)
  * one after another (tiny_gpt's [32, 4, 64, 64] scores and their gradient each made and used
  * in L1 instead of 2 MB arrays passed over three times). */
@@ -301,9 +303,10 @@ void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
     void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
                                           size_t D, double eps, T *gx, T *dgamma, T *dbeta);        \
     void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx);               \
-    /* in place into g, on the calling thread: g = y (g - sum(g y)), then times scale if scaled   \
-       (a separate rounding, as a product node after it) */                                    \
-    void bprt_softmax_grad_rows_##SUF(const T *y, T *g, size_t R, size_t D, int scaled, T scale);  \
+    /* on the calling thread: out = y (g - sum(g y)), then times scale if scaled (a separate     \
+       rounding, as a product node after it); out may be y or g */                             \
+    void bprt_softmax_grad_rows_##SUF(const T *y, const T *g, size_t R, size_t D, int scaled, T scale, \
+                                      T *out);                                                     \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y); \
     void bprt_embedding_grad_##SUF(const T *gy, size_t V, size_t D, const int32_t *ids, size_t n, T *gt); \
     void bprt_causal_mask_##SUF(const T *x, size_t N, size_t Tq, size_t Tk, double fill, T *y);    \

@@ -141,18 +141,22 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         const FN##_sm_call_ *s_ = arg;                                                             \
         const FN##_call_ *a_ = &s_->b;                                                             \
         const int M = a_->M, N = a_->N;                                                            \
+        T *own = NULL; /* C is Y: each product made here, then its gradient written over Y */     \
+        if (s_->Y && s_->Y == a_->C && !(own = malloc(sizeof(T) * (size_t)M * (size_t)N)))         \
+            abort(); /* out of memory for one product: nothing sensible to return */              \
         bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \
             const size_t oa = batch_offset(r, a_->outer, a_->no, a_->dims, a_->sa);                \
             const size_t ob = batch_offset(r, a_->outer, a_->no, a_->dims, a_->sb);                \
             const size_t oc = batch_offset(r, a_->outer, a_->no, a_->dims, a_->sc);                \
-            T *c = a_->C + oc;                                                                     \
+            T *c = a_->C + oc, *p = own ? own : c;                                                 \
             TRI(s_->causal ? BPRT_TRI_C_LOWER : BPRT_TRI_NONE, a_->tA, a_->tB, M, N, a_->K, a_->alpha, \
-                a_->A + oa, a_->lda, a_->B + ob, a_->ldb, 0, c, N);                                 \
-            if (s_->Y) SMGRAD(s_->Y + oc, c, (size_t)M, (size_t)N, s_->scaled, s_->scale);         \
+                a_->A + oa, a_->lda, a_->B + ob, a_->ldb, 0, p, N);                                 \
+            if (s_->Y) SMGRAD(s_->Y + oc, p, (size_t)M, (size_t)N, s_->scaled, s_->scale, c);      \
             else SMROWS(c, (size_t)M, (size_t)N, s_->causal);                                      \
         }                                                                                          \
         bprt_gemm_reuse_packs(0);                                                                  \
+        free(own);                                                                                 \
     }                                                                                              \
     static void FN##_sm_(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
                          T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa,     \

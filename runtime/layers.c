@@ -748,14 +748,17 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
             for (size_t i = 0; i < D; i++) dr[i] = yr[i] * (gr[i] - st);                            \
         }                                                                                           \
     }                                                                                               \
-    /* softmax_grad_rows in place into g, then times scale if scaled (a separate rounding) */    \
-    BPRT_CLONES static void softmax_grad_inplace_##SUF(const T *y, T *g, size_t R, size_t D, int scaled, T scale) { \
-        softmax_grad_rows_##SUF(y, g, 0, R, D, g);                                                 \
+    /* softmax_grad_rows into out (which may be y or g), then times scale if scaled (a separate \
+       rounding) */                                                                             \
+    BPRT_CLONES static void softmax_grad_into_##SUF(const T *y, const T *g, size_t R, size_t D, int scaled, \
+                                                    T scale, T *out) {                             \
+        softmax_grad_rows_##SUF(y, g, 0, R, D, out);                                               \
         if (scaled)                                                                                \
-            for (size_t i = 0; i < R * D; i++) g[i] = g[i] * scale;                                \
+            for (size_t i = 0; i < R * D; i++) out[i] = out[i] * scale;                            \
     }                                                                                              \
-    void bprt_softmax_grad_rows_##SUF(const T *y, T *g, size_t R, size_t D, int scaled, T scale) {  \
-        softmax_grad_inplace_##SUF(y, g, R, D, scaled, scale);                                     \
+    void bprt_softmax_grad_rows_##SUF(const T *y, const T *g, size_t R, size_t D, int scaled, T scale, \
+                                      T *out) {                                                    \
+        softmax_grad_into_##SUF(y, g, R, D, scaled, scale, out);                                   \
     }                                                                                              \
     /* y, gy, gx [R, D] */                                                                          \
     static void softmax_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                          \

@@ -302,6 +302,50 @@ static void test_attention_calls(void **state) {
     free(c);
 }
 
+/* Argument k (from 0) of the first call fn( in c, without spaces, into buf. */
+static const char *call_arg(const char *c, const char *fn, int k, char *buf, size_t size) {
+    const char *p = strstr(c, fn);
+    assert_non_null(p);
+    size_t n = 0;
+    int depth = 0, at = 0;
+    for (p += strlen(fn); *p && depth >= 0; p++) {
+        if (*p == '(') depth++;
+        else if (*p == ')') depth--;
+        else if (*p == ',' && depth == 0) {
+            at++;
+            continue;
+        }
+        if (at == k && depth >= 0 && *p != ' ' && n + 1 < size) buf[n++] = *p;
+    }
+    buf[n] = 0;
+    assert_true(n > 0);
+    return buf;
+}
+
+/* plan.c: cross-entropy's gradient written over the logits (bprt_cross_entropy_grad's d is z)
+ * and an attention chain's softmax gradient over the weights (C is Y), each dying there. (The
+ * gradients of programs that read them afterwards are test_ops.c's, against finite
+ * differences.) */
+static void test_written_over_dying_inputs(void **state) {
+    (void)state;
+    char z[64], d[64], cc[64], y[64];
+    char *c = compiled_text("input x[B, 8]\ninput lab[B] : int\nparam W[8, 5]\nloss cross_entropy(x @ W, lab)\n", 1,
+                            TEXT_C);
+    const char *grad = strstr(c, "_grad(const real *params");
+    assert_non_null(grad);
+    assert_string_equal(call_arg(grad, "bprt_cross_entropy_grad_f32(", 0, z, sizeof z),
+                        call_arg(grad, "bprt_cross_entropy_grad_f32(", 5, d, sizeof d));
+    free(c);
+    c = compiled_text("input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
+                      "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+                      1, TEXT_C);
+    grad = strstr(c, "_grad(const real *params");
+    assert_non_null(grad);
+    assert_string_equal(call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 11, cc, sizeof cc),
+                        call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 19, y, sizeof y));
+    free(c);
+}
+
 static void test_algebraic_simplification(void **state) {
     (void)state;
     char *ir = dump_ir("param p[3]\nloss sum(p * 1 + 0) + 2 * 3\n", 1);
@@ -546,6 +590,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_cross_entropy_fused),
         cmocka_unit_test(test_softmax_grad_fused),
         cmocka_unit_test(test_attention_calls),
+        cmocka_unit_test(test_written_over_dying_inputs),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_transpose_folded_into_matmul),
         cmocka_unit_test(test_batch_sums_folded_into_matmul),

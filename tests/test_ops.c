@@ -59,6 +59,9 @@ static const char *cases[] = {
     "loss bce_logits(a, sigmoid(w))",
     "loss cross_entropy(a, lab)",
     "loss cross_entropy(a, softmax(w))",
+    /* the gradient written over the logits (plan.c), and not where they are read afterwards */
+    "loss cross_entropy(a * w + 0.5, lab)",
+    "z = a * w + 0.5\nloss cross_entropy(z, lab) + sum(sin(z))",
     "loss nll(log_softmax(a), lab) + nll(a * 0.5, lab)",
     "loss mean((xs @ m)^2) + mean(sum(xs * b, axis = 1))",
     /* batch sums in the products (pass_msum.c): accumulated over a broadcast batch axis, kept
@@ -98,6 +101,9 @@ static const char *cases[] = {
     "param tv[2, 5, 4] = normal(1)\nloss sum((softmax(tv @ t3.T * 0.3) @ t3) ^ 2) * 0.2",
     "param tv[2, 5, 4] = normal(1)\nloss sum(cos(softmax(causal_mask(t3 @ tv.T)) @ tv))",
     "param tv[2, 5, 4] = normal(1)\nloss sum((dropout(softmax(causal_mask(tv @ tv.T * 0.7)), 0) @ tv) * 0.1)",
+    /* softmax's gradient (not with a product: g is a sum) written over the weights */
+    "param tv[2, 5, 4] = normal(1)\natt = softmax(causal_mask(tv @ t3.T * 0.5))\n"
+    "loss sum(sin(att @ t3)) + sum(att * att * 0.3)",
     "loss sum(dropout(a, 0.5) * w) + sum(dropout(a * b, 0.25) ^ 2) + sum(dropout(a, 0) * w)",
     /* second order through non-overlapping max pooling (the overlapping case above has none) */
     "param pim[2, 3, 6, 5] = normal(1)\nloss sum(maxpool2d(pim, 2) ^ 3) + sum(maxpool2d(pim * pim, 3) * 0.7)",

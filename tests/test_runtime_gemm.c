@@ -976,8 +976,9 @@ static void test_tri_products(void **state)
 
 /* bprt_?gemm_batch_softmax and _softmax_grad against the same steps one call each (the
  * product through bprt_?gemm_batch_tri with its mode, then the mask, the softmax, or
- * softmax_grad and the scaling): the same values. T queries and S keys over a batch of 3;
- * S = 300 takes the causal softmax's rows longer than its block, 70 its groups' edges. */
+ * softmax_grad and the scaling): the same values, the gradient also when written over y.
+ * T queries and S keys over a batch of 3; S = 300 takes the causal softmax's rows longer
+ * than its block, 70 its groups' edges. */
 #define SM_CASE(T, SUF, GEMM)                                                                      \
     static void sm_case_##SUF(int Tq, int S, int K, int causal, uint64_t seed)                     \
     {                                                                                              \
@@ -1009,6 +1010,13 @@ static void test_tri_products(void **state)
             if (!(d2[i] == d[i]))                                                                  \
                 fail_msg(#SUF " softmax_grad %dx%dx%d causal %d: [%zu] %.17g, one call each %.17g", Tq, S, K, \
                          causal, i, (double)d2[i], (double)d[i]);                                  \
+        memcpy(d2, y, ns * sizeof *d2); /* written over the weights (C = Y) */                    \
+        GEMM##_batch_softmax_grad(0, 1, Tq, S, K, 1, g, K, k, K, 0, d2, S, 1, dims, sq, sk, ss, 0, d2, causal, 1, \
+                                  scale);                                                          \
+        for (size_t i = 0; i < ns; i++)                                                            \
+            if (!(d2[i] == d[i]))                                                                  \
+                fail_msg(#SUF " softmax_grad over y %dx%dx%d causal %d: [%zu] %.17g, one call each %.17g", Tq, S, \
+                         K, causal, i, (double)d2[i], (double)d[i]);                               \
         free(q), free(k), free(g), free(y), free(y2), free(t), free(d), free(d2);                  \
     }
 SM_CASE(float, f32, bprt_sgemm)
