@@ -182,6 +182,7 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
        Zen 4) */
     int rows_a = !tA && (GEMM_ROWS_A(M, tB) || ROWS_OUTER(kc_max, nc_max));
     int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M);
+    const int prefetch_b = direct_b && (size_t)K * (size_t)N * sizeof(T) >= GEMM_PREFETCH_B_MIN_BYTES;
 
     T *Ap = direct_a || rows_a ? NULL : scratch(0, (size_t)mc_max * kc_max * sizeof(T));
     T *Bp = scratch(1, (size_t)(direct_b ? nr : nc_max) * kc_max * sizeof(T));
@@ -226,6 +227,20 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                     if (jr < nc_full) {
                         bp = B + (ptrdiff_t)pc * ldb + jc + jr;
                         sb = ldb;
+                        if (prefetch_b && !rows_out && jr + nr < nc_full) {
+                            /* B read in place down its column strips, each from L3 or memory
+                               the first time (a weight gradient's activations): this panel's
+                               share of the next strip's rows fetched into L2 while the strip's
+                               tiles run (on its own this VM's core streams cold lines at ~6
+                               GB/s) */
+                            const int q0 = (int)((long)p * kc / np), q1 = (int)((long)(p + 1) * kc / np);
+                            for (int q = q0; q < q1; q++) {
+                                const T *row = bp + (ptrdiff_t)q * ldb + nr;
+                                for (int e = 0; e < nr; e += (int)(64 / sizeof(T)))
+                                    __builtin_prefetch(row + e, 0, 1);
+                                __builtin_prefetch(row + nr - 1, 0, 1);
+                            }
+                        }
                     } else {
                         bp = Bp + (ptrdiff_t)(jr - nc_full) * kc;
                         sb = nr;
