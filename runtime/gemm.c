@@ -71,7 +71,7 @@
 /* a B read in place down its column strips of at least this many bytes (K x N, more than L2
  * holds: it comes from L3 or memory) has each strip's rows fetched ahead into L2 while the
  * strip before runs (gemm_driver.h): tiny_gpt's weight gradient of p1, 128 x 512 x 2048 over
- * the GELU's 4 MB written in the forward pass, 2.61-2.68 -> 2.46-2.49 ms on 1 thread (AMD Zen
+ * the GELU's 4 MB written in the forward pass, 2.61-2.72 -> 2.46-2.59 ms on 1 thread (AMD Zen
  * 4). Smaller ones are likelier warm (an MLP's W1, read in place by the forward product:
  * there the prefetches cost about 1%) */
 #define GEMM_PREFETCH_B_MIN_BYTES ((size_t)2 << 20)
