@@ -118,6 +118,19 @@ static inline int DPREFIX(kc_block)(int K)
     return (K + kblocks - 1) / kblocks;
 }
 
+#ifndef GEMM_PREFETCH_ROWS_DEFINED
+#define GEMM_PREFETCH_ROWS_DEFINED
+/* Each 64-byte line of n rows of `bytes` bytes, `stride` bytes apart from p, once, into L2. */
+static inline void prefetch_rows_l2(const void *p, int n, ptrdiff_t stride, size_t bytes)
+{
+    for (int q = 0; q < n; q++) {
+        const uintptr_t a0 = (uintptr_t)p + (uintptr_t)(q * stride);
+        for (uintptr_t a = a0 & ~(uintptr_t)63; a < a0 + bytes; a += 64)
+            __builtin_prefetch((const void *)a, 0, 1);
+    }
+}
+#endif
+
 /* Packs A[i0 : i0+mc, p0 : p0+kc] (stored row-major, not transposed) into np micro-panels
  * Ap[p][k*mr + i] of balanced heights. */
 static void DPREFIX(pack_a)(const KTYPE *kr, const T *A, ptrdiff_t lda, int i0, int mc, int np,
@@ -234,12 +247,8 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                                tiles run (on its own this VM's core streams cold lines at ~6
                                GB/s) */
                             const int q0 = (int)((long)p * kc / np), q1 = (int)((long)(p + 1) * kc / np);
-                            for (int q = q0; q < q1; q++) {
-                                const T *row = bp + (ptrdiff_t)q * ldb + nr;
-                                for (int e = 0; e < nr; e += (int)(64 / sizeof(T)))
-                                    __builtin_prefetch(row + e, 0, 1);
-                                __builtin_prefetch(row + nr - 1, 0, 1);
-                            }
+                            prefetch_rows_l2(bp + (ptrdiff_t)q0 * ldb + nr, q1 - q0, ldb * (ptrdiff_t)sizeof(T),
+                                             (size_t)nr * sizeof(T));
                         }
                     } else {
                         bp = Bp + (ptrdiff_t)(jr - nc_full) * kc;
