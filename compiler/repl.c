@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <editline/readline.h>
@@ -1285,12 +1286,44 @@ static void history_add(const char *line) {
     if (history_path[0]) write_history(history_path);
 }
 
+/* libedit reads each key through this. Its own reader sees a Ctrl-C only when it lands
+ * in the read(): one that lands while the editor redraws the line between keys was missed,
+ * and the keys typed after it joined the text typed before it. Here SIGINT is blocked from
+ * the check of `interrupted` until pselect waits, so a Ctrl-C is seen wherever it lands;
+ * it then ends the line with a newline and read_line drops the line. Bytes go to libedit
+ * one by one, as its own reader gives them in the C locale the REPL runs in. */
+static int read_key(FILE *in) {
+    (void)in;
+    sigset_t sigint, old;
+    sigemptyset(&sigint);
+    sigaddset(&sigint, SIGINT);
+    sigprocmask(SIG_BLOCK, &sigint, &old);
+    int ready = 0;
+    while (!interrupted && !ready) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(0, &fds);
+        int n = pselect(1, &fds, NULL, NULL, NULL, &old);
+        if (n > 0) ready = 1;
+        else if (n < 0 && errno != EINTR) break;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (interrupted) return '\n';
+    if (!ready) return -1;
+    unsigned char c;
+    ssize_t k;
+    while ((k = read(0, &c, 1)) < 0 && errno == EINTR)
+        if (interrupted) return '\n';
+    return k == 1 ? c : -1;
+}
+
 /* The next line (malloc'd, without its newline), or NULL at the end of input or on Ctrl-C
- * (then `interrupted` is set). */
+ * (then `interrupted` is set; at a terminal the line typed before the Ctrl-C may be
+ * returned, and the caller drops it). */
 static char *read_line(Session *S, const char *prompt) {
     if (S->tty) {
         char *l = readline(prompt);
-        if (l) history_add(l);
+        if (l && !interrupted) history_add(l);
         return l;
     }
     char *buf = NULL;
@@ -1343,6 +1376,7 @@ int repl_main(int argc, char **argv) {
     sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C interrupts the read */
     sigaction(SIGINT, &sa, &old);
     if (tty) {
+        rl_getc_function = read_key; /* before history_setup: libedit takes it at its set-up */
         rl_readline_name = "bpc";
         rl_attempted_completion_function = complete;
         rl_basic_word_break_characters = " \t\n\"'()[],;=+-*/@^<>";
@@ -1358,12 +1392,13 @@ int repl_main(int argc, char **argv) {
     while (!S.quit) {
         interrupted = 0;
         char *line = read_line(&S, clen ? "..> " : "bp> ");
+        if (interrupted && tty) { /* Ctrl-C at the prompt: drop what was typed */
+            if (!line) printf("\n"); /* a returned line has ended its own */
+            free(line);
+            clen = 0;
+            continue;
+        }
         if (!line) {
-            if (interrupted && tty) { /* Ctrl-C at the prompt: drop what was typed */
-                printf("\n");
-                clen = 0;
-                continue;
-            }
             if (interrupted) failed = 1;
             break;
         }

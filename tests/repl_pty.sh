@@ -110,6 +110,25 @@ sleep 0.3
 type_line "m1"
 check "Ctrl-C clears the line" "^m1 = 3$"
 screen | grep -q "unexpected\|error" && { echo "FAIL: the cleared line was run"; fail=$((fail + 1)); } || pass=$((pass + 1))
+# a Ctrl-C right after a long line lands while the editor is still drawing it, not while it
+# waits for a key: the line is dropped all the same (libedit's own key reader missed such a
+# Ctrl-C, and the next line ran joined to the dropped one; 2 in 8 of these did)
+long=$(printf 'this is not a statement %.0s' $(seq 1 40))
+for i in 1 2 3 4 5 6 7 8; do
+    tm send-keys -t t -l "$long"
+    tm send-keys -t t C-c
+    sleep 0.3
+    type_line "m1 + $i"
+done
+n=0
+while [ "$(screen | grep -c '^m1 + [1-8] = ')" -lt 8 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+if [ "$(screen | grep -c '^m1 + [1-8] = ')" -eq 8 ] && ! screen | grep -q "unexpected\|error"; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: a Ctrl-C during a long line's drawing did not drop it:"
+    screen | grep -v '^ *$' | sed 's/^/  | /'
+    fail=$((fail + 1))
+fi
 # Ctrl-C during a long :step stops it after a step and keeps the parameters
 type_line "loss (m1 * x - 1)^2"
 type_line "optimizer sgd(lr = 0.001)"
