@@ -145,6 +145,9 @@ POOL_TARGET static void pool2x2_grad_row_f32(const float *a, const float *b, con
 #ifndef LN_NR
 #define LN_NR 4
 #endif
+#ifndef LN_PF_GROUPS
+#define LN_PF_GROUPS 2
+#endif
 POOL_TARGET static inline double ln_lanes(__m512d a) {
     double l[8];
     _mm512_storeu_pd(l, a);
@@ -199,11 +202,31 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_grad_rows(const
             _mm256_storeu_ps(d[r] + i, _mm512_cvtpd_ps(_mm512_mul_pd(rs[r], t)));
         }
 }
+/* The rows of the group LN_PF_GROUPS groups after row r's (if it ends by r1) of a, b and c
+ * (those given) fetched into L2, and of w for writing. The arrays stream through once, and
+ * those made long before (the forward's activations, read by the backward pass) are in no
+ * cache: this VM's hardware prefetchers left one core at ~6 GB/s on such a stream. With the
+ * prefetches tiny_gpt's three layer norm gradients (2048 x 128 each, profile_step on 1
+ * thread) took 0.24-0.27 ms each, against 0.26-0.41 without. */
+POOL_TARGET __attribute__((always_inline)) static inline void ln_prefetch_ahead(size_t r, size_t r1, size_t D,
+                                                                              const float *a, const float *b,
+                                                                              const float *c, float *w) {
+    if (r + (LN_PF_GROUPS + 1) * LN_NR > r1) return;
+    const size_t o = (r + LN_PF_GROUPS * LN_NR) * D;
+    for (size_t i = o; i < o + LN_NR * D; i += 16) _mm_prefetch((const char *)(a + i), _MM_HINT_T1);
+    if (b)
+        for (size_t i = o; i < o + LN_NR * D; i += 16) _mm_prefetch((const char *)(b + i), _MM_HINT_T1);
+    if (c)
+        for (size_t i = o; i < o + LN_NR * D; i += 16) _mm_prefetch((const char *)(c + i), _MM_HINT_T1);
+    if (w)
+        for (size_t i = o; i < o + LN_NR * D; i += 16) __builtin_prefetch(w + i, 1, 2);
+}
 /* rows [r0, r1) of R x D (D a multiple of 8), LN_NR at a time: the forward pass into out
  * when gy is NULL, else the gradient */
 POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size_t r0, size_t r1, size_t D,
                                            double eps, float *out) {
     for (size_t r = r0; r < r1; r += LN_NR) {
+        ln_prefetch_ahead(r, r1, D, x, gy, NULL, out == x || out == gy ? NULL : out);
         const float *xs[LN_NR], *gs[LN_NR];
         float *os[LN_NR];
         const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
@@ -289,6 +312,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
                                            size_t r0, size_t r1, size_t D, double eps, float *out, double *ag,
                                            double *ab, float *sp, float *sg) {
     for (size_t r = r0; r < r1; r += LN_NR) {
+        ln_prefetch_ahead(r, r1, D, x, gy, add, out == x || out == gy || out == add ? NULL : out);
         const float *xs[LN_NR], *gs[LN_NR], *as[LN_NR];
         float *os[LN_NR], *pp[LN_NR], *pg[LN_NR];
         const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
