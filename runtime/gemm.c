@@ -76,6 +76,17 @@
  * there the prefetches cost about 1%) */
 #define GEMM_PREFETCH_B_MIN_BYTES ((size_t)2 << 20)
 #endif
+#ifndef GEMM_PREFETCH_C_MIN_BYTES
+/* a C of at least this many bytes (more than L2 holds), written over (beta 0), has each
+ * tile's next tile fetched for writing while the tile runs (gemm_driver.h): a write into a
+ * line that is in no cache first reads it, and the buffers of a training step's large
+ * products were last used a pass before, long out of cache. tiny_gpt's products with C of 1
+ * to 4 MB on 1 thread (profile_step --fn grad, interleaved): the forward's x @ W1 with GELU
+ * 2.67 -> 2.52 ms, the logits 1.33 -> 1.22, the GELU derivative's product 3.17 -> 3.03, the
+ * whole gradient 31.7-32.2 -> 31.1-31.3 ms. (A prefetch of a tile's own rows at its start
+ * came too late and cost: see gemm_tile.h.) */
+#define GEMM_PREFETCH_C_MIN_BYTES ((size_t)1 << 20)
+#endif
 #define GEMM_MIN_FLOPS_PER_THREAD 4e5 /* below this per thread, use fewer threads */
 /* Below this K a product is bound by writing C, not by its multiply-adds: for a C of up to
  * GEMM_SMALL_K_MAX_C elements (a quarter of one core's L2) a second thread measured no

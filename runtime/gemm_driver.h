@@ -129,6 +129,15 @@ static inline void prefetch_rows_l2(const void *p, int n, ptrdiff_t stride, size
             __builtin_prefetch((const void *)a, 0, 1);
     }
 }
+/* The same lines fetched for writing (a line about to be written over). */
+static inline void prefetch_rows_w(const void *p, int n, ptrdiff_t stride, size_t bytes)
+{
+    for (int q = 0; q < n; q++) {
+        const uintptr_t a0 = (uintptr_t)p + (uintptr_t)(q * stride);
+        for (uintptr_t a = a0 & ~(uintptr_t)63; a < a0 + bytes; a += 64)
+            __builtin_prefetch((const void *)a, 1, 2);
+    }
+}
 #endif
 
 /* Packs A[i0 : i0+mc, p0 : p0+kc] (stored row-major, not transposed) into np micro-panels
@@ -196,6 +205,7 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
     int rows_a = !tA && (GEMM_ROWS_A(M, tB) || ROWS_OUTER(kc_max, nc_max));
     int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M);
     const int prefetch_b = direct_b && (size_t)K * (size_t)N * sizeof(T) >= GEMM_PREFETCH_B_MIN_BYTES;
+    const int prefetch_c = beta == 0 && (size_t)M * (size_t)N * sizeof(T) >= GEMM_PREFETCH_C_MIN_BYTES;
 
     T *Ap = direct_a || rows_a ? NULL : scratch(0, (size_t)mc_max * kc_max * sizeof(T));
     T *Bp = scratch(1, (size_t)(direct_b ? nr : nc_max) * kc_max * sizeof(T));
@@ -257,6 +267,14 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                     const int r0 = DPREFIX(panel_start)(p, mc, np);
                     const int r1 = DPREFIX(panel_start)(p + 1, mc, np);
                     T *c = C + (ptrdiff_t)(ic + r0) * ldc + jc + jr;
+                    if (prefetch_c && pc == 0 && t + 1 < np * nj) { /* the next tile's C */
+                        const int p2 = rows_out ? (t + 1) / nj : (t + 1) % np;
+                        const int j2 = (rows_out ? (t + 1) % nj : (t + 1) / np) * nr;
+                        const int n2 = nc - j2 < nr ? nc - j2 : nr;
+                        const int s0 = DPREFIX(panel_start)(p2, mc, np), s1 = DPREFIX(panel_start)(p2 + 1, mc, np);
+                        prefetch_rows_w(C + (ptrdiff_t)(ic + s0) * ldc + jc + j2, s1 - s0,
+                                        ldc * (ptrdiff_t)sizeof(T), (size_t)n2 * sizeof(T));
+                    }
                     int k0 = 0, kn = kc; /* the part of this K block the tile needs */
                     if (tri) {
                         const int i0 = ic + r0, i1 = ic + r1; /* the panel's rows of C, op(A) */
