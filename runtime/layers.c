@@ -253,7 +253,11 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
  * float products ln_grad_rows would be given: the same bits), plus a[r] if a is given (a
  * float addition, as of the two results); and gy * xhat (xhat the float ln_rows makes) and
  * gy added into ag / ab in double, in row order, or, with ag NULL, stored in ps[r] and
- * gc[r] for the caller to add (d[r] may be x[r], gy[r] or a[r]) */
+ * gc[r] for the caller to add (d[r] may be x[r], gy[r] or a[r]). In two parts on several
+ * threads: mode LNA_STATS makes only the rows' statistics (mean, 1 / sd, the mean of g and
+ * the factor of x - mean) into st[4 r ..], mode LNA_OUT only the outputs of columns
+ * [j0, j1) from them (the same values as LNA_ALL's, which does both over every column). */
+enum { LNA_ALL, LNA_STATS, LNA_OUT };
 POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_rows(const float *const *x,
                                                                                 const float *const *gy,
                                                                                 const float *gam,
@@ -261,14 +265,22 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_row
                                                                                 double eps, float *const *d,
                                                                                 double *ag, double *ab,
                                                                                 float *const *ps, float *const *gc,
-                                                                                const int nr) {
+                                                                                const int nr, const int mode,
+                                                                                double *st, size_t j0, size_t j1) {
     __m512d s[LN_NR], sg[LN_NR], m[LN_NR], v[LN_NR], sx[LN_NR], rs[LN_NR], mg[LN_NR], k[LN_NR];
     /* the rows' x and g = gy * gamma in double, converted once in the first pass (D <= LN_DMAX) */
     double xd[LN_NR][LN_DMAX] __attribute__((aligned(64))), gd[LN_NR][LN_DMAX] __attribute__((aligned(64)));
-    const int keep = D <= LN_DMAX;
+    const int keep = mode == LNA_ALL && D <= LN_DMAX, sums = mode == LNA_OUT || ag; /* LNA_OUT: ag given */
 #define LNA_G(r, i, gm) _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(gy[r] + (i)), gm))
 #define LNA_XD(r, i) (keep ? _mm512_load_pd(xd[r] + (i)) : LN_LD(x[r] + (i)))
 #define LNA_GD(r, i, gm) (keep ? _mm512_load_pd(gd[r] + (i)) : LNA_G(r, i, gm))
+    if (mode == LNA_OUT) {
+        for (int r = 0; r < nr; r++) {
+            m[r] = _mm512_set1_pd(st[4 * r]), rs[r] = _mm512_set1_pd(st[4 * r + 1]);
+            mg[r] = _mm512_set1_pd(st[4 * r + 2]), k[r] = _mm512_set1_pd(st[4 * r + 3]);
+        }
+        goto out;
+    }
     for (int r = 0; r < nr; r++) s[r] = sg[r] = v[r] = sx[r] = _mm512_setzero_pd();
     for (size_t i = 0; i < D; i += 8) {
         const __m256 gm = _mm256_loadu_ps(gam + i);
@@ -290,20 +302,27 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_row
     }
     for (int r = 0; r < nr; r++) {
         const double rsd = 1 / sqrt(ln_lanes(v[r]) / (double)D + eps);
+        const double mgd = ln_lanes(sg[r]) / (double)D, kd = rsd * (ln_lanes(sx[r]) * rsd / (double)D);
+        if (mode == LNA_STATS) {
+            st[4 * r] = _mm512_cvtsd_f64(m[r]);
+            st[4 * r + 1] = rsd, st[4 * r + 2] = mgd, st[4 * r + 3] = kd;
+        }
         rs[r] = _mm512_set1_pd(rsd);
-        mg[r] = _mm512_set1_pd(ln_lanes(sg[r]) / (double)D);
-        k[r] = _mm512_set1_pd(rsd * (ln_lanes(sx[r]) * rsd / (double)D));
+        mg[r] = _mm512_set1_pd(mgd);
+        k[r] = _mm512_set1_pd(kd);
     }
-    for (size_t i = 0; i < D; i += 8) {
+    if (mode == LNA_STATS) return;
+out:
+    for (size_t i = j0; i < j1; i += 8) {
         const __m256 gm = _mm256_loadu_ps(gam + i);
         __m512d accg = _mm512_setzero_pd(), accb = _mm512_setzero_pd();
-        if (ag) accg = _mm512_loadu_pd(ag + i), accb = _mm512_loadu_pd(ab + i);
+        if (sums) accg = _mm512_loadu_pd(ag + i), accb = _mm512_loadu_pd(ab + i);
         for (int r = 0; r < nr; r++) {
             const __m256 g = _mm256_loadu_ps(gy[r] + i);
             const __m512d c = _mm512_sub_pd(LNA_XD(r, i), m[r]);
             const __m512d t = _mm512_fnmadd_pd(c, k[r], _mm512_sub_pd(LNA_GD(r, i, gm), mg[r]));
             const __m256 p = _mm256_mul_ps(g, _mm512_cvtpd_ps(_mm512_mul_pd(c, rs[r])));
-            if (ag) {
+            if (sums) {
                 accg = _mm512_add_pd(accg, _mm512_cvtps_pd(p));
                 accb = _mm512_add_pd(accb, _mm512_cvtps_pd(g));
             } else {
@@ -314,7 +333,7 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_row
             if (a) o = _mm256_add_ps(_mm256_loadu_ps(a[r] + i), o);
             _mm256_storeu_ps(d[r] + i, o);
         }
-        if (ag) {
+        if (sums) {
             _mm512_storeu_pd(ag + i, accg);
             _mm512_storeu_pd(ab + i, accb);
         }
@@ -337,10 +356,54 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
             as[q] = add ? add + (r + q) * D : NULL;
             pp[q] = ag ? NULL : sp + (r + q) * D, pg[q] = ag || !sg ? NULL : sg + (r + q) * D;
         }
-        if (nr == LN_NR) ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, D, eps, os, ag, ab, pp, pg, LN_NR);
+        if (nr == LN_NR)
+            ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, D, eps, os, ag, ab, pp, pg, LN_NR, LNA_ALL, NULL, 0, D);
         else
             for (int q = 0; q < nr; q++)
-                ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, D, eps, os + q, ag, ab, pp + q, pg + q, 1);
+                ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, D, eps, os + q, ag, ab, pp + q, pg + q, 1,
+                                    LNA_ALL, NULL, 0, D);
+    }
+}
+/* The two parts of the affine gradient on several threads, with no pass over kept products:
+ * the statistics of rows [r0, r1) into st (4 a row), then, from them, the outputs of columns
+ * [j0, j1) of every row, each column's sums added in row order (the bits of one thread's
+ * pass). tiny_gpt's three 2048 x 128 gradients in the step on 2 threads (profile_step,
+ * interleaved) 0.52-0.66 -> 0.47-0.50 ms: the products kept for a pass of column sums were
+ * 1-2 MB written and read again. (In cache, one alone is a little slower this way: 0.135 ->
+ * 0.15 ms, the rows read twice.) */
+POOL_TARGET static void ln_affine_stats_f32(const float *x, const float *gy, const float *gam, size_t r0, size_t r1,
+                                            size_t D, double eps, double *st) {
+    for (size_t r = r0; r < r1; r += LN_NR) {
+        ln_prefetch_ahead(r, r1, D, x, gy, NULL, NULL);
+        const float *xs[LN_NR], *gs[LN_NR];
+        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
+        for (int q = 0; q < nr; q++) xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D;
+        if (nr == LN_NR)
+            ln_affine_grad_rows(xs, gs, gam, NULL, D, eps, NULL, NULL, NULL, NULL, NULL, LN_NR, LNA_STATS, st + 4 * r, 0, D);
+        else
+            for (int q = 0; q < nr; q++)
+                ln_affine_grad_rows(xs + q, gs + q, gam, NULL, D, eps, NULL, NULL, NULL, NULL, NULL, 1, LNA_STATS,
+                                    st + 4 * (r + q), 0, D);
+    }
+}
+POOL_TARGET static void ln_affine_cols_f32(const float *x, const float *gy, const float *gam, const float *add,
+                                           size_t R, size_t D, double *st, size_t j0, size_t j1, float *out,
+                                           double *ag, double *ab) {
+    for (size_t r = 0; r < R; r += LN_NR) {
+        const float *xs[LN_NR], *gs[LN_NR], *as[LN_NR];
+        float *os[LN_NR];
+        const int nr = R - r < LN_NR ? (int)(R - r) : LN_NR;
+        for (int q = 0; q < nr; q++) {
+            xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, os[q] = out + (r + q) * D;
+            as[q] = add ? add + (r + q) * D : NULL;
+        }
+        double *sr = st + 4 * r; /* read only (LNA_OUT) */
+        if (nr == LN_NR)
+            ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, 0, 0, os, ag, ab, NULL, NULL, LN_NR, LNA_OUT, sr, j0, j1);
+        else
+            for (int q = 0; q < nr; q++)
+                ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, 0, 0, os + q, ag, ab, NULL, NULL, 1,
+                                    LNA_OUT, sr + 4 * q, j0, j1);
     }
 }
 #undef LN_LD
@@ -355,6 +418,11 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
 #define ln_affine_rows_f32(x, gy, gam, add, r0, r1, D, eps, out, ag, ab, sp, sg) \
     ((void)(x), (void)(gy), (void)(gam), (void)(add), (void)(r0), (void)(r1), (void)(out), (void)(ag), (void)(ab), \
      (void)(sp), (void)(sg))
+#define ln_affine_stats_f32(x, gy, gam, r0, r1, D, eps, st) \
+    ((void)(x), (void)(gy), (void)(gam), (void)(r0), (void)(r1), (void)(st))
+#define ln_affine_cols_f32(x, gy, gam, add, R, D, st, j0, j1, out, ag, ab) \
+    ((void)(x), (void)(gy), (void)(gam), (void)(add), (void)(R), (void)(st), (void)(j0), (void)(j1), (void)(out), \
+     (void)(ag), (void)(ab))
 #endif
 #define POOL_FAST_f64 0
 #define LN_FAST_f64(D) 0
@@ -706,8 +774,21 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         const T *x, *gy, *gam, *add, *gs;                                                           \
         T *gx, *sp, *sg;                                                                            \
         size_t R, D;                                                                                \
-        double eps, *acc;                                                                           \
+        double eps, *acc, *st;                                                                      \
     } LnaCall_##SUF;                                                                                \
+    /* groups [g0, g1) of LN_NR rows: their statistics (ln_affine_stats_f32) */                    \
+    static void ln_affine_stats_task_##SUF(void *arg, size_t g0, size_t g1) {                       \
+        const LnaCall_##SUF *c_ = arg;                                                              \
+        const size_t r1 = g1 * LN_NR < c_->R ? g1 * LN_NR : c_->R;                                  \
+        ln_affine_stats_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), g0 * LN_NR, r1, c_->D, c_->eps, c_->st); \
+    }                                                                                               \
+    /* chunks [k0, k1) of 16 columns: their outputs and sums over every row (ln_affine_cols_f32) */ \
+    static void ln_affine_cols_task_##SUF(void *arg, size_t k0, size_t k1) {                        \
+        const LnaCall_##SUF *c_ = arg;                                                              \
+        const size_t j1 = k1 * 16 < c_->D ? k1 * 16 : c_->D;                                        \
+        ln_affine_cols_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), c_->R, c_->D, c_->st, k0 * 16, \
+                           j1, F32P(c_->gx), c_->acc, c_->acc + c_->D);                              \
+    }                                                                                               \
     /* row groups [g0, g1) (LN_NR rows each on AVX-512, else single rows): gx, and the products   \
        gy * xhat into sp (and gy into sg, when sg is given: gx overwrites gy) */                 \
     static void ln_affine_task_##SUF(void *arg, size_t g0, size_t g1) {                             \
@@ -745,9 +826,10 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         const LnaCall_##SUF *c_ = arg;                                                              \
         ln_affine_colsums_##SUF(c_->sp, c_->gs, c_->R, c_->D, j0, j1, c_->acc);                     \
     }                                                                                               \
-    /* On one thread the sums are added as the rows are made; on several, the rows are split     \
-       between the threads, their products kept, and then the columns' sums split: either way    \
-       each column's rows in order, in double (bprt_sum_axis's order, so the same bits). */      \
+    /* On one thread the sums are added as the rows are made. On several, the AVX-512 kernel     \
+       splits the rows for their statistics and then the columns for the outputs and sums; the   \
+       plain loops split the rows, keep their products, and then split the columns' sums. Every   \
+       way adds each column's rows in order, in double (bprt_sum_axis's order: the same bits). */ \
     void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
                                           size_t D, double eps, T *gx, T *dgamma, T *dbeta) {       \
         double *acc = calloc(2 * D + 1, sizeof(double));                                            \
@@ -756,10 +838,15 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         int team = ng < 2 ? 1 : layers_team(R * D);                                                 \
         if ((size_t)team > ng) team = (int)ng;                                                      \
         const int copy_gy = gx == gy;                                                               \
-        T *sp = team > 1 ? lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
-        if (team > 1 && sp) {                                                                       \
+        double *st = team > 1 && LN_FAST_##SUF(D) ? lna_scratch(4 * R * sizeof(double)) : NULL;     \
+        T *sp = team > 1 && !st ? lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
+        if (st) { /* each row's statistics, then each column's outputs and sums */                  \
+            const LnaCall_##SUF c_ = {x, gy, gamma, add, NULL, gx, NULL, NULL, R, D, eps, acc, st};  \
+            BPRT_SPLIT(team, ng, ln_affine_stats_task_##SUF, (void *)&c_);                          \
+            BPRT_SPLIT(team, (D + 15) / 16, ln_affine_cols_task_##SUF, (void *)&c_);                \
+        } else if (team > 1 && sp) {                                                                \
             LnaCall_##SUF c_ = {x, gy, gamma, add, copy_gy ? sp + R * D : gy, gx, sp,               \
-                                copy_gy ? sp + R * D : NULL, R, D, eps, acc};                        \
+                                copy_gy ? sp + R * D : NULL, R, D, eps, acc, NULL};                  \
             BPRT_SPLIT(team, ng, ln_affine_task_##SUF, &c_);                                        \
             BPRT_SPLIT(layers_team(R * D), D, ln_affine_sums_##SUF, &c_);                           \
         } else if (LN_FAST_##SUF(D)) /* one thread (or no memory for the products) */              \

@@ -320,7 +320,7 @@ static void test_layernorm_rows(void **state) {
  * same bits as bprt_layernorm_grad of the float products gy * gamma; the sums of gy * xhat
  * (xhat as bprt_layernorm makes it) and of gy the bits of bprt_sum_axis's (rows in order, in
  * double), as the separate passes give them; the same
- * bits on 1, 2 and 3 threads (several chunks of rows, split between threads), in place
+ * bits on 1, 2 and 3 threads (the rows split between threads, then the columns), in place
  * (gx = gy, gx = x) and without the sums; with an addend (another gradient), its float sum
  * with gx, also in place of the addend. Rows of 264 are longer than the AVX-512 kernel keeps
  * converted to double (LN_DMAX) and take its other path. */
