@@ -249,6 +249,40 @@ POOL_TARGET static void layernorm_rows_f32(const float *x, const float *gy, size
             }
     }
 }
+#define LNA_G(r, i, gm) _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(gy[r] + (i)), gm))
+/* ln_affine_grad_rows's first two passes: rows x[0..nr)'s mean m, 1 / sd rs, the mean of g =
+ * gy * gamma mg and the factor k of x - mean, each broadcast; with keep, the rows' x and g
+ * in double into xd and gd */
+POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_stats_rows(
+    const float *const *x, const float *const *gy, const float *gam, size_t D, double eps, const int keep,
+    double (*xd)[LN_DMAX], double (*gd)[LN_DMAX], __m512d *m, __m512d *rs, __m512d *mg, __m512d *k, const int nr) {
+    __m512d s[LN_NR], sg[LN_NR], v[LN_NR], sx[LN_NR];
+    for (int r = 0; r < nr; r++) s[r] = sg[r] = v[r] = sx[r] = _mm512_setzero_pd();
+    for (size_t i = 0; i < D; i += 8) {
+        const __m256 gm = _mm256_loadu_ps(gam + i);
+        for (int r = 0; r < nr; r++) {
+            const __m512d xv = LN_LD(x[r] + i), gv = LNA_G(r, i, gm);
+            if (keep) _mm512_store_pd(xd[r] + i, xv), _mm512_store_pd(gd[r] + i, gv);
+            s[r] = _mm512_add_pd(s[r], xv);
+            sg[r] = _mm512_add_pd(sg[r], gv);
+        }
+    }
+    for (int r = 0; r < nr; r++) m[r] = _mm512_set1_pd(ln_lanes(s[r]) / (double)D);
+    for (size_t i = 0; i < D; i += 8) {
+        const __m256 gm = _mm256_loadu_ps(gam + i);
+        for (int r = 0; r < nr; r++) {
+            const __m512d c = _mm512_sub_pd(keep ? _mm512_load_pd(xd[r] + i) : LN_LD(x[r] + i), m[r]);
+            v[r] = _mm512_fmadd_pd(c, c, v[r]);
+            sx[r] = _mm512_fmadd_pd(keep ? _mm512_load_pd(gd[r] + i) : LNA_G(r, i, gm), c, sx[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        const double rsd = 1 / sqrt(ln_lanes(v[r]) / (double)D + eps);
+        rs[r] = _mm512_set1_pd(rsd);
+        mg[r] = _mm512_set1_pd(ln_lanes(sg[r]) / (double)D);
+        k[r] = _mm512_set1_pd(rsd * (ln_lanes(sx[r]) * rsd / (double)D));
+    }
+}
 /* rows x[0..nr) of layernorm's affine gradient: d = the gradient of x at g = gy * gamma (the
  * float products ln_grad_rows would be given: the same bits), plus a[r] if a is given (a
  * float addition, as of the two results); and gy * xhat (xhat the float ln_rows makes) and
@@ -267,52 +301,26 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_row
                                                                                 float *const *ps, float *const *gc,
                                                                                 const int nr, const int mode,
                                                                                 double *st, size_t j0, size_t j1) {
-    __m512d s[LN_NR], sg[LN_NR], m[LN_NR], v[LN_NR], sx[LN_NR], rs[LN_NR], mg[LN_NR], k[LN_NR];
+    __m512d m[LN_NR], rs[LN_NR], mg[LN_NR], k[LN_NR];
     /* the rows' x and g = gy * gamma in double, converted once in the first pass (D <= LN_DMAX) */
     double xd[LN_NR][LN_DMAX] __attribute__((aligned(64))), gd[LN_NR][LN_DMAX] __attribute__((aligned(64)));
     const int keep = mode == LNA_ALL && D <= LN_DMAX, sums = mode == LNA_OUT || ag; /* LNA_OUT: ag given */
-#define LNA_G(r, i, gm) _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(gy[r] + (i)), gm))
-#define LNA_XD(r, i) (keep ? _mm512_load_pd(xd[r] + (i)) : LN_LD(x[r] + (i)))
-#define LNA_GD(r, i, gm) (keep ? _mm512_load_pd(gd[r] + (i)) : LNA_G(r, i, gm))
-    if (mode == LNA_OUT) {
+    if (mode == LNA_OUT)
         for (int r = 0; r < nr; r++) {
             m[r] = _mm512_set1_pd(st[4 * r]), rs[r] = _mm512_set1_pd(st[4 * r + 1]);
             mg[r] = _mm512_set1_pd(st[4 * r + 2]), k[r] = _mm512_set1_pd(st[4 * r + 3]);
         }
-        goto out;
-    }
-    for (int r = 0; r < nr; r++) s[r] = sg[r] = v[r] = sx[r] = _mm512_setzero_pd();
-    for (size_t i = 0; i < D; i += 8) {
-        const __m256 gm = _mm256_loadu_ps(gam + i);
+    else
+        ln_affine_stats_rows(x, gy, gam, D, eps, keep, xd, gd, m, rs, mg, k, nr);
+    if (mode == LNA_STATS) {
         for (int r = 0; r < nr; r++) {
-            const __m512d xv = LN_LD(x[r] + i), gv = LNA_G(r, i, gm);
-            if (keep) _mm512_store_pd(xd[r] + i, xv), _mm512_store_pd(gd[r] + i, gv);
-            s[r] = _mm512_add_pd(s[r], xv);
-            sg[r] = _mm512_add_pd(sg[r], gv);
+            st[4 * r] = _mm512_cvtsd_f64(m[r]), st[4 * r + 1] = _mm512_cvtsd_f64(rs[r]);
+            st[4 * r + 2] = _mm512_cvtsd_f64(mg[r]), st[4 * r + 3] = _mm512_cvtsd_f64(k[r]);
         }
+        return;
     }
-    for (int r = 0; r < nr; r++) m[r] = _mm512_set1_pd(ln_lanes(s[r]) / (double)D);
-    for (size_t i = 0; i < D; i += 8) {
-        const __m256 gm = _mm256_loadu_ps(gam + i);
-        for (int r = 0; r < nr; r++) {
-            const __m512d c = _mm512_sub_pd(LNA_XD(r, i), m[r]);
-            v[r] = _mm512_fmadd_pd(c, c, v[r]);
-            sx[r] = _mm512_fmadd_pd(LNA_GD(r, i, gm), c, sx[r]);
-        }
-    }
-    for (int r = 0; r < nr; r++) {
-        const double rsd = 1 / sqrt(ln_lanes(v[r]) / (double)D + eps);
-        const double mgd = ln_lanes(sg[r]) / (double)D, kd = rsd * (ln_lanes(sx[r]) * rsd / (double)D);
-        if (mode == LNA_STATS) {
-            st[4 * r] = _mm512_cvtsd_f64(m[r]);
-            st[4 * r + 1] = rsd, st[4 * r + 2] = mgd, st[4 * r + 3] = kd;
-        }
-        rs[r] = _mm512_set1_pd(rsd);
-        mg[r] = _mm512_set1_pd(mgd);
-        k[r] = _mm512_set1_pd(kd);
-    }
-    if (mode == LNA_STATS) return;
-out:
+#define LNA_XD(r, i) (keep ? _mm512_load_pd(xd[r] + (i)) : LN_LD(x[r] + (i)))
+#define LNA_GD(r, i, gm) (keep ? _mm512_load_pd(gd[r] + (i)) : LNA_G(r, i, gm))
     for (size_t i = j0; i < j1; i += 8) {
         const __m256 gm = _mm256_loadu_ps(gam + i);
         __m512d accg = _mm512_setzero_pd(), accb = _mm512_setzero_pd();
