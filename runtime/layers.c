@@ -53,6 +53,9 @@
         (out) = ((a_[0] + a_[1]) + (a_[2] + a_[3])) + ((a_[4] + a_[5]) + (a_[6] + a_[7]));         \
     } while (0)
 
+/* the parts of layer norm's affine gradient (ln_affine_grad_rows) */
+enum { LNA_ALL, LNA_STATS, LNA_OUT };
+
 /* 2x2 max-pooling rows (f32) in AVX-512, 16 windows at a time: the pairs of columns
  * deinterleaved, the same comparisons as the scalar loops below, the gradient stored through
  * the same masks (the same bits), and interleaved back. Rows of 14 or 7 windows (a CNN's)
@@ -286,25 +289,23 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_stats_ro
 /* rows x[0..nr) of layernorm's affine gradient: d = the gradient of x at g = gy * gamma (the
  * float products ln_grad_rows would be given: the same bits), plus a[r] if a is given (a
  * float addition, as of the two results); and gy * xhat (xhat the float ln_rows makes) and
- * gy added into ag / ab in double, in row order, or, with ag NULL, stored in ps[r] and
- * gc[r] for the caller to add (d[r] may be x[r], gy[r] or a[r]). In two parts on several
- * threads: mode LNA_STATS makes only the rows' statistics (mean, 1 / sd, the mean of g and
- * the factor of x - mean) into st[4 r ..], mode LNA_OUT only the outputs of columns
- * [j0, j1) from them (the same values as LNA_ALL's, which does both over every column). */
-enum { LNA_ALL, LNA_STATS, LNA_OUT };
+ * gy added into ag / ab in double, in row order (d[r] may be x[r], gy[r] or a[r]). In two
+ * parts on several threads: mode LNA_STATS makes only the rows' statistics (mean, 1 / sd,
+ * the mean of g and the factor of x - mean) into st[4 r ..], mode LNA_OUT only the outputs
+ * of columns [j0, j1) from them (the same values as LNA_ALL's, which does both over every
+ * column). */
 POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_rows(const float *const *x,
                                                                                 const float *const *gy,
                                                                                 const float *gam,
                                                                                 const float *const *a, size_t D,
                                                                                 double eps, float *const *d,
                                                                                 double *ag, double *ab,
-                                                                                float *const *ps, float *const *gc,
                                                                                 const int nr, const int mode,
                                                                                 double *st, size_t j0, size_t j1) {
     __m512d m[LN_NR], rs[LN_NR], mg[LN_NR], k[LN_NR];
     /* the rows' x and g = gy * gamma in double, converted once in the first pass (D <= LN_DMAX) */
     double xd[LN_NR][LN_DMAX] __attribute__((aligned(64))), gd[LN_NR][LN_DMAX] __attribute__((aligned(64)));
-    const int keep = mode == LNA_ALL && D <= LN_DMAX, sums = mode == LNA_OUT || ag; /* LNA_OUT: ag given */
+    const int keep = mode == LNA_ALL && D <= LN_DMAX;
     if (mode == LNA_OUT)
         for (int r = 0; r < nr; r++) {
             m[r] = _mm512_set1_pd(st[4 * r]), rs[r] = _mm512_set1_pd(st[4 * r + 1]);
@@ -323,95 +324,63 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_affine_grad_row
 #define LNA_GD(r, i, gm) (keep ? _mm512_load_pd(gd[r] + (i)) : LNA_G(r, i, gm))
     for (size_t i = j0; i < j1; i += 8) {
         const __m256 gm = _mm256_loadu_ps(gam + i);
-        __m512d accg = _mm512_setzero_pd(), accb = _mm512_setzero_pd();
-        if (sums) accg = _mm512_loadu_pd(ag + i), accb = _mm512_loadu_pd(ab + i);
+        __m512d accg = _mm512_loadu_pd(ag + i), accb = _mm512_loadu_pd(ab + i);
         for (int r = 0; r < nr; r++) {
             const __m256 g = _mm256_loadu_ps(gy[r] + i);
             const __m512d c = _mm512_sub_pd(LNA_XD(r, i), m[r]);
             const __m512d t = _mm512_fnmadd_pd(c, k[r], _mm512_sub_pd(LNA_GD(r, i, gm), mg[r]));
             const __m256 p = _mm256_mul_ps(g, _mm512_cvtpd_ps(_mm512_mul_pd(c, rs[r])));
-            if (sums) {
-                accg = _mm512_add_pd(accg, _mm512_cvtps_pd(p));
-                accb = _mm512_add_pd(accb, _mm512_cvtps_pd(g));
-            } else {
-                _mm256_storeu_ps(ps[r] + i, p);
-                if (gc[r]) _mm256_storeu_ps(gc[r] + i, g);
-            }
+            accg = _mm512_add_pd(accg, _mm512_cvtps_pd(p));
+            accb = _mm512_add_pd(accb, _mm512_cvtps_pd(g));
             __m256 o = _mm512_cvtpd_ps(_mm512_mul_pd(rs[r], t));
             if (a) o = _mm256_add_ps(_mm256_loadu_ps(a[r] + i), o);
             _mm256_storeu_ps(d[r] + i, o);
         }
-        if (sums) {
-            _mm512_storeu_pd(ag + i, accg);
-            _mm512_storeu_pd(ab + i, accb);
-        }
+        _mm512_storeu_pd(ag + i, accg);
+        _mm512_storeu_pd(ab + i, accb);
     }
 #undef LNA_G
 #undef LNA_XD
 #undef LNA_GD
 }
-/* rows [r0, r1) of layernorm's affine gradient, LN_NR at a time */
+/* rows [r0, r1) of layernorm's affine gradient, LN_NR at a time: the whole of it (LNA_ALL), or
+ * in two parts on several threads, with no pass over kept products: the rows' statistics
+ * into st (LNA_STATS, 4 a row), then from them the outputs of columns [j0, j1) of every row
+ * (LNA_OUT), each column's sums added in row order (the bits of one thread's pass).
+ * tiny_gpt's three 2048 x 128 gradients in the step on 2 threads (profile_step, interleaved)
+ * 0.52-0.66 -> 0.47-0.50 ms with the two parts: the products kept for a pass of column sums
+ * were 1-2 MB written and read again. (In cache, one alone is a little slower this way: 0.135
+ * -> 0.15 ms, the rows read twice.) */
 POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, const float *gam, const float *add,
                                            size_t r0, size_t r1, size_t D, double eps, float *out, double *ag,
-                                           double *ab, float *sp, float *sg) {
+                                           double *ab, int mode, double *st, size_t j0, size_t j1) {
     for (size_t r = r0; r < r1; r += LN_NR) {
-        ln_prefetch_ahead(r, r1, D, x, gy, add, out == x || out == gy || out == add ? NULL : out);
-        const float *xs[LN_NR], *gs[LN_NR], *as[LN_NR];
-        float *os[LN_NR], *pp[LN_NR], *pg[LN_NR];
-        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
-        for (int q = 0; q < nr; q++) {
-            xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, os[q] = out + (r + q) * D;
-            as[q] = add ? add + (r + q) * D : NULL;
-            pp[q] = ag ? NULL : sp + (r + q) * D, pg[q] = ag || !sg ? NULL : sg + (r + q) * D;
-        }
-        if (nr == LN_NR)
-            ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, D, eps, os, ag, ab, pp, pg, LN_NR, LNA_ALL, NULL, 0, D);
-        else
-            for (int q = 0; q < nr; q++)
-                ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, D, eps, os + q, ag, ab, pp + q, pg + q, 1,
-                                    LNA_ALL, NULL, 0, D);
-    }
-}
-/* The two parts of the affine gradient on several threads, with no pass over kept products:
- * the statistics of rows [r0, r1) into st (4 a row), then, from them, the outputs of columns
- * [j0, j1) of every row, each column's sums added in row order (the bits of one thread's
- * pass). tiny_gpt's three 2048 x 128 gradients in the step on 2 threads (profile_step,
- * interleaved) 0.52-0.66 -> 0.47-0.50 ms: the products kept for a pass of column sums were
- * 1-2 MB written and read again. (In cache, one alone is a little slower this way: 0.135 ->
- * 0.15 ms, the rows read twice.) */
-POOL_TARGET static void ln_affine_stats_f32(const float *x, const float *gy, const float *gam, size_t r0, size_t r1,
-                                            size_t D, double eps, double *st) {
-    for (size_t r = r0; r < r1; r += LN_NR) {
-        ln_prefetch_ahead(r, r1, D, x, gy, NULL, NULL);
-        const float *xs[LN_NR], *gs[LN_NR];
-        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
-        for (int q = 0; q < nr; q++) xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D;
-        if (nr == LN_NR)
-            ln_affine_grad_rows(xs, gs, gam, NULL, D, eps, NULL, NULL, NULL, NULL, NULL, LN_NR, LNA_STATS, st + 4 * r, 0, D);
-        else
-            for (int q = 0; q < nr; q++)
-                ln_affine_grad_rows(xs + q, gs + q, gam, NULL, D, eps, NULL, NULL, NULL, NULL, NULL, 1, LNA_STATS,
-                                    st + 4 * (r + q), 0, D);
-    }
-}
-POOL_TARGET static void ln_affine_cols_f32(const float *x, const float *gy, const float *gam, const float *add,
-                                           size_t R, size_t D, double *st, size_t j0, size_t j1, float *out,
-                                           double *ag, double *ab) {
-    for (size_t r = 0; r < R; r += LN_NR) {
+        if (mode == LNA_ALL)
+            ln_prefetch_ahead(r, r1, D, x, gy, add, out == x || out == gy || out == add ? NULL : out);
+        else if (mode == LNA_STATS)
+            ln_prefetch_ahead(r, r1, D, x, gy, NULL, NULL);
         const float *xs[LN_NR], *gs[LN_NR], *as[LN_NR];
         float *os[LN_NR];
-        const int nr = R - r < LN_NR ? (int)(R - r) : LN_NR;
+        const int nr = r1 - r < LN_NR ? (int)(r1 - r) : LN_NR;
         for (int q = 0; q < nr; q++) {
-            xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, os[q] = out + (r + q) * D;
+            xs[q] = x + (r + q) * D, gs[q] = gy + (r + q) * D, os[q] = out ? out + (r + q) * D : NULL;
             as[q] = add ? add + (r + q) * D : NULL;
         }
-        double *sr = st + 4 * r; /* read only (LNA_OUT) */
-        if (nr == LN_NR)
-            ln_affine_grad_rows(xs, gs, gam, add ? as : NULL, 0, 0, os, ag, ab, NULL, NULL, LN_NR, LNA_OUT, sr, j0, j1);
-        else
-            for (int q = 0; q < nr; q++)
-                ln_affine_grad_rows(xs + q, gs + q, gam, add ? as + q : NULL, 0, 0, os + q, ag, ab, NULL, NULL, 1,
-                                    LNA_OUT, sr + 4 * q, j0, j1);
+        double *sr = st ? st + 4 * r : NULL;
+#define LNA_CALL(q, n, MODE)                                                                                     \
+    ln_affine_grad_rows(xs + (q), gs + (q), gam, add ? as + (q) : NULL, D, eps, os + (q), ag, ab, n, MODE,       \
+                        sr ? sr + 4 * (q) : NULL, j0, j1)
+        if (nr == LN_NR) { /* the row count and the mode constants where the kernel is inlined */
+            if (mode == LNA_ALL) LNA_CALL(0, LN_NR, LNA_ALL);
+            else if (mode == LNA_STATS) LNA_CALL(0, LN_NR, LNA_STATS);
+            else LNA_CALL(0, LN_NR, LNA_OUT);
+        } else
+            for (int q = 0; q < nr; q++) {
+                if (mode == LNA_ALL) LNA_CALL(q, 1, LNA_ALL);
+                else if (mode == LNA_STATS) LNA_CALL(q, 1, LNA_STATS);
+                else LNA_CALL(q, 1, LNA_OUT);
+            }
+#undef LNA_CALL
     }
 }
 #undef LN_LD
@@ -423,14 +392,9 @@ POOL_TARGET static void ln_affine_cols_f32(const float *x, const float *gy, cons
 #define LN_FAST_f32(D) 0
 #define LN_NR 1
 #define layernorm_rows_f32(x, gy, r0, r1, D, eps, out) ((void)(x), (void)(gy), (void)(r0), (void)(r1), (void)(out))
-#define ln_affine_rows_f32(x, gy, gam, add, r0, r1, D, eps, out, ag, ab, sp, sg) \
+#define ln_affine_rows_f32(x, gy, gam, add, r0, r1, D, eps, out, ag, ab, mode, st, j0, j1)                    \
     ((void)(x), (void)(gy), (void)(gam), (void)(add), (void)(r0), (void)(r1), (void)(out), (void)(ag), (void)(ab), \
-     (void)(sp), (void)(sg))
-#define ln_affine_stats_f32(x, gy, gam, r0, r1, D, eps, st) \
-    ((void)(x), (void)(gy), (void)(gam), (void)(r0), (void)(r1), (void)(st))
-#define ln_affine_cols_f32(x, gy, gam, add, R, D, st, j0, j1, out, ag, ab) \
-    ((void)(x), (void)(gy), (void)(gam), (void)(add), (void)(R), (void)(st), (void)(j0), (void)(j1), (void)(out), \
-     (void)(ag), (void)(ab))
+     (void)(mode), (void)(st), (void)(j0), (void)(j1))
 #endif
 #define POOL_FAST_f64 0
 #define LN_FAST_f64(D) 0
@@ -784,33 +748,29 @@ POOL_TARGET static void ln_affine_cols_f32(const float *x, const float *gy, cons
         size_t R, D;                                                                                \
         double eps, *acc, *st;                                                                      \
     } LnaCall_##SUF;                                                                                \
-    /* groups [g0, g1) of LN_NR rows: their statistics (ln_affine_stats_f32) */                    \
+    /* groups [g0, g1) of LN_NR rows: their statistics (the AVX-512 kernel's first part) */        \
     static void ln_affine_stats_task_##SUF(void *arg, size_t g0, size_t g1) {                       \
         const LnaCall_##SUF *c_ = arg;                                                              \
         const size_t r1 = g1 * LN_NR < c_->R ? g1 * LN_NR : c_->R;                                  \
-        ln_affine_stats_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), g0 * LN_NR, r1, c_->D, c_->eps, c_->st); \
+        ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), NULL, g0 * LN_NR, r1, c_->D, c_->eps, NULL, \
+                           NULL, NULL, LNA_STATS, c_->st, 0, c_->D);                                \
     }                                                                                               \
-    /* chunks [k0, k1) of 16 columns: their outputs and sums over every row (ln_affine_cols_f32) */ \
+    /* chunks [k0, k1) of 16 columns: their outputs and sums over every row (the second part) */  \
     static void ln_affine_cols_task_##SUF(void *arg, size_t k0, size_t k1) {                        \
         const LnaCall_##SUF *c_ = arg;                                                              \
         const size_t j1 = k1 * 16 < c_->D ? k1 * 16 : c_->D;                                        \
-        ln_affine_cols_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), c_->R, c_->D, c_->st, k0 * 16, \
-                           j1, F32P(c_->gx), c_->acc, c_->acc + c_->D);                              \
+        ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), 0, c_->R, c_->D, c_->eps, \
+                           F32P(c_->gx), c_->acc, c_->acc + c_->D, LNA_OUT, c_->st, k0 * 16, j1);    \
     }                                                                                               \
-    /* row groups [g0, g1) (LN_NR rows each on AVX-512, else single rows): gx, and the products   \
+    /* rows [r0, r1) in the plain loops: gx, and the products                                     \
        gy * xhat into sp (and gy into sg, when sg is given: gx overwrites gy) */                 \
-    static void ln_affine_task_##SUF(void *arg, size_t g0, size_t g1) {                             \
+    static void ln_affine_task_##SUF(void *arg, size_t r0, size_t r1) {                             \
         const LnaCall_##SUF *c_ = arg;                                                              \
-        const size_t D = c_->D, G = LN_FAST_##SUF(D) ? LN_NR : 1;                                   \
-        const size_t r0 = g0 * G, r1 = g1 * G < c_->R ? g1 * G : c_->R;                             \
+        const size_t D = c_->D;                                                                     \
         T *sg = c_->sg; /* a copy of gy, needed only when gx is gy */                               \
-        if (LN_FAST_##SUF(D))                                                                       \
-            ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), r0, r1, D, c_->eps, \
-                               F32P(c_->gx), NULL, NULL, F32P(c_->sp), F32P(sg));                   \
-        else                                                                                        \
-            for (size_t r = r0; r < r1; r++)                                                        \
-                ln_affine_row_##SUF(c_->x + r * D, c_->gy + r * D, c_->gam, c_->add ? c_->add + r * D : NULL, D, \
-                                    c_->eps, c_->gx + r * D, NULL, NULL, c_->sp + r * D, sg ? sg + r * D : NULL); \
+        for (size_t r = r0; r < r1; r++)                                                            \
+            ln_affine_row_##SUF(c_->x + r * D, c_->gy + r * D, c_->gam, c_->add ? c_->add + r * D : NULL, D, c_->eps, \
+                                c_->gx + r * D, NULL, NULL, c_->sp + r * D, sg ? sg + r * D : NULL);  \
     }                                                                                               \
     /* columns [j0, j1): the sums over the rows, in order, of sp and of gy (or its copy), 64      \
        columns at a time in local accumulators (vectorised): bprt_sum_axis's order, but both       \
@@ -845,25 +805,28 @@ POOL_TARGET static void ln_affine_cols_f32(const float *x, const float *gy, cons
         const size_t G = LN_FAST_##SUF(D) ? LN_NR : 1, ng = (R + G - 1) / G;                        \
         int team = ng < 2 ? 1 : layers_team(R * D);                                                 \
         if ((size_t)team > ng) team = (int)ng;                                                      \
-        const int copy_gy = gx == gy;                                                               \
-        double *st = team > 1 && LN_FAST_##SUF(D) ? lna_scratch(4 * R * sizeof(double)) : NULL;     \
-        T *sp = team > 1 && !st ? lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
-        if (st) { /* each row's statistics, then each column's outputs and sums */                  \
+        if (LN_FAST_##SUF(D)) {                                                                     \
+            double *st = team > 1 ? lna_scratch(4 * R * sizeof(double)) : NULL;                     \
             const LnaCall_##SUF c_ = {x, gy, gamma, add, NULL, gx, NULL, NULL, R, D, eps, acc, st};  \
-            BPRT_SPLIT(team, ng, ln_affine_stats_task_##SUF, (void *)&c_);                          \
-            BPRT_SPLIT(team, (D + 15) / 16, ln_affine_cols_task_##SUF, (void *)&c_);                \
-        } else if (team > 1 && sp) {                                                                \
-            LnaCall_##SUF c_ = {x, gy, gamma, add, copy_gy ? sp + R * D : gy, gx, sp,               \
-                                copy_gy ? sp + R * D : NULL, R, D, eps, acc, NULL};                  \
-            BPRT_SPLIT(team, ng, ln_affine_task_##SUF, &c_);                                        \
-            BPRT_SPLIT(layers_team(R * D), D, ln_affine_sums_##SUF, &c_);                           \
-        } else if (LN_FAST_##SUF(D)) /* one thread (or no memory for the products) */              \
-            ln_affine_rows_f32(F32CP(x), F32CP(gy), F32CP(gamma), F32CP(add), 0, R, D, eps, F32P(gx), acc, acc + D, \
-                               NULL, NULL);                                                         \
-        else                                                                                        \
-            for (size_t r = 0; r < R; r++)                                                          \
-                ln_affine_row_##SUF(x + r * D, gy + r * D, gamma, add ? add + r * D : NULL, D, eps, gx + r * D, acc, \
-                                    acc + D, NULL, NULL);                                           \
+            if (st) { /* each row's statistics, then each column's outputs and sums */              \
+                BPRT_SPLIT(team, ng, ln_affine_stats_task_##SUF, (void *)&c_);                      \
+                BPRT_SPLIT(team, (D + 15) / 16, ln_affine_cols_task_##SUF, (void *)&c_);            \
+            } else /* one thread (or no memory for the statistics): the same bits */               \
+                ln_affine_rows_f32(F32CP(x), F32CP(gy), F32CP(gamma), F32CP(add), 0, R, D, eps, F32P(gx), acc, \
+                                   acc + D, LNA_ALL, NULL, 0, D);                                   \
+        } else {                                                                                    \
+            const int copy_gy = gx == gy;                                                           \
+            T *sp = team > 1 ? lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
+            if (sp) {                                                                               \
+                const LnaCall_##SUF c_ = {x, gy, gamma, add, copy_gy ? sp + R * D : gy, gx, sp,     \
+                                          copy_gy ? sp + R * D : NULL, R, D, eps, acc, NULL};        \
+                BPRT_SPLIT(team, R, ln_affine_task_##SUF, (void *)&c_);                             \
+                BPRT_SPLIT(layers_team(R * D), D, ln_affine_sums_##SUF, (void *)&c_);               \
+            } else                                                                                  \
+                for (size_t r = 0; r < R; r++)                                                      \
+                    ln_affine_row_##SUF(x + r * D, gy + r * D, gamma, add ? add + r * D : NULL, D, eps, gx + r * D, \
+                                        acc, acc + D, NULL, NULL);                                  \
+        }                                                                                           \
         for (size_t j = 0; j < D; j++) {                                                            \
             if (dgamma) dgamma[j] = (T)acc[j];                                                      \
             if (dbeta) dbeta[j] = (T)acc[D + j];                                                    \
