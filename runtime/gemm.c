@@ -15,6 +15,7 @@
 
 #include "bprt.h"
 #include "kernel.h"
+#include "prefetch.h"
 
 /* Tunables (bytes so one value serves float and double). */
 #ifndef KC_MAX_BYTES

@@ -120,25 +120,22 @@ static inline int DPREFIX(kc_block)(int K)
 
 #ifndef GEMM_PREFETCH_ROWS_DEFINED
 #define GEMM_PREFETCH_ROWS_DEFINED
-/* Each 64-byte line of n rows of `bytes` bytes, `stride` bytes apart from p, once, into L2. */
-static inline void prefetch_rows_l2(const void *p, int n, ptrdiff_t stride, size_t bytes)
+/* n rows of `bytes` bytes, `stride` bytes apart from p, fetched into L2 (for writing if w) */
+__attribute__((always_inline)) static inline void prefetch_rows(const void *p, int n, ptrdiff_t stride,
+                                                                 size_t bytes, int w)
 {
-    for (int q = 0; q < n; q++) {
-        const uintptr_t a0 = (uintptr_t)p + (uintptr_t)(q * stride);
-        for (uintptr_t a = a0 & ~(uintptr_t)63; a < a0 + bytes; a += 64)
-            __builtin_prefetch((const void *)a, 0, 1);
-    }
-}
-/* The same lines fetched for writing (a line about to be written over). */
-static inline void prefetch_rows_w(const void *p, int n, ptrdiff_t stride, size_t bytes)
-{
-    for (int q = 0; q < n; q++) {
-        const uintptr_t a0 = (uintptr_t)p + (uintptr_t)(q * stride);
-        for (uintptr_t a = a0 & ~(uintptr_t)63; a < a0 + bytes; a += 64)
-            __builtin_prefetch((const void *)a, 1, 2);
-    }
+    for (int q = 0; q < n; q++)
+        bprt_prefetch((const char *)p + q * stride, bytes, w);
 }
 #endif
+
+/* The tile that step t of a block's walk makes: its row panel *p and its first column *jr,
+ * down each column strip (np panels) or, with rows_out, along each row panel (nj strips). */
+static inline void DPREFIX(tile_at)(int t, int rows_out, int np, int nj, int nr, int *p, int *jr)
+{
+    *p = rows_out ? t / nj : t % np;
+    *jr = (rows_out ? t % nj : t / np) * nr;
+}
 
 /* Packs A[i0 : i0+mc, p0 : p0+kc] (stored row-major, not transposed) into np micro-panels
  * Ap[p][k*mr + i] of balanced heights. */
@@ -243,7 +240,8 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                    panel of C when B's block is small enough to stay in L2 (ROWS_OUTER) */
                 const int nj = (nc + nr - 1) / nr, rows_out = ROWS_OUTER(kc, nc);
                 for (int t = 0; t < np * nj; t++) {
-                    const int p = rows_out ? t / nj : t % np, jr = (rows_out ? t % nj : t / np) * nr;
+                    int p, jr;
+                    DPREFIX(tile_at)(t, rows_out, np, nj, nr, &p, &jr);
                     const int n = nc - jr < nr ? nc - jr : nr;
                     const T *bp;
                     ptrdiff_t sb;
@@ -257,8 +255,8 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                                tiles run (on its own this VM's core streams cold lines at ~6
                                GB/s) */
                             const int q0 = (int)((long)p * kc / np), q1 = (int)((long)(p + 1) * kc / np);
-                            prefetch_rows_l2(bp + (ptrdiff_t)q0 * ldb + nr, q1 - q0, ldb * (ptrdiff_t)sizeof(T),
-                                             (size_t)nr * sizeof(T));
+                            prefetch_rows(bp + (ptrdiff_t)q0 * ldb + nr, q1 - q0, ldb * (ptrdiff_t)sizeof(T),
+                                          (size_t)nr * sizeof(T), 0);
                         }
                     } else {
                         bp = Bp + (ptrdiff_t)(jr - nc_full) * kc;
@@ -268,12 +266,12 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                     const int r1 = DPREFIX(panel_start)(p + 1, mc, np);
                     T *c = C + (ptrdiff_t)(ic + r0) * ldc + jc + jr;
                     if (prefetch_c && pc == 0 && t + 1 < np * nj) { /* the next tile's C */
-                        const int p2 = rows_out ? (t + 1) / nj : (t + 1) % np;
-                        const int j2 = (rows_out ? (t + 1) % nj : (t + 1) / np) * nr;
+                        int p2, j2;
+                        DPREFIX(tile_at)(t + 1, rows_out, np, nj, nr, &p2, &j2);
                         const int n2 = nc - j2 < nr ? nc - j2 : nr;
                         const int s0 = DPREFIX(panel_start)(p2, mc, np), s1 = DPREFIX(panel_start)(p2 + 1, mc, np);
-                        prefetch_rows_w(C + (ptrdiff_t)(ic + s0) * ldc + jc + j2, s1 - s0,
-                                        ldc * (ptrdiff_t)sizeof(T), (size_t)n2 * sizeof(T));
+                        prefetch_rows(C + (ptrdiff_t)(ic + s0) * ldc + jc + j2, s1 - s0, ldc * (ptrdiff_t)sizeof(T),
+                                      (size_t)n2 * sizeof(T), 1);
                     }
                     int k0 = 0, kn = kc; /* the part of this K block the tile needs */
                     if (tri) {

@@ -64,6 +64,8 @@ enum { LNA_ALL, LNA_STATS, LNA_OUT };
     !defined(BPRT_NO_CLONES) && !(defined(__clang__) && __clang_major__ < 15)
 #include <immintrin.h>
 
+#include "prefetch.h" /* not in --standalone output, which has no such section */
+
 #include "kernel.h" /* bprt_isa_id */
 #define POOL_TARGET __attribute__((target("avx512f")))
 #ifndef POOL_AHEAD
@@ -213,23 +215,20 @@ POOL_TARGET __attribute__((always_inline)) static inline void ln_grad_rows(const
         }
 }
 /* The rows of the group LN_PF_GROUPS groups after row r's (if it ends by r1) of a, b and c
- * (those given) fetched into L2, and of w for writing. The arrays stream through once, and
- * those made long before (the forward's activations, read by the backward pass) are in no
- * cache: this VM's hardware prefetchers left one core at ~6 GB/s on such a stream. With the
- * prefetches tiny_gpt's three layer norm gradients (2048 x 128 each, profile_step on 1
- * thread) took 0.24-0.27 ms each, against 0.26-0.41 without. */
+ * (those given) fetched into L2, and of w for writing, one array after the other (the
+ * arrays' lines interleaved gained less): the arrays stream through once, and those made
+ * long before (the forward's activations, read by the backward pass) are in no cache.
+ * tiny_gpt's three layer norm gradients (2048 x 128 each, profile_step on 1 thread) 1.02-1.10
+ * -> 0.79-0.81 ms with the prefetches. */
 POOL_TARGET __attribute__((always_inline)) static inline void ln_prefetch_ahead(size_t r, size_t r1, size_t D,
                                                                               const float *a, const float *b,
                                                                               const float *c, float *w) {
     if (r + (LN_PF_GROUPS + 1) * LN_NR > r1) return;
-    const size_t o = (r + LN_PF_GROUPS * LN_NR) * D;
-    for (size_t i = o; i < o + LN_NR * D; i += 16) _mm_prefetch((const char *)(a + i), _MM_HINT_T1);
-    if (b)
-        for (size_t i = o; i < o + LN_NR * D; i += 16) _mm_prefetch((const char *)(b + i), _MM_HINT_T1);
-    if (c)
-        for (size_t i = o; i < o + LN_NR * D; i += 16) _mm_prefetch((const char *)(c + i), _MM_HINT_T1);
-    if (w)
-        for (size_t i = o; i < o + LN_NR * D; i += 16) __builtin_prefetch(w + i, 1, 2);
+    const size_t o = (r + LN_PF_GROUPS * LN_NR) * D, bytes = LN_NR * D * sizeof(float);
+    bprt_prefetch(a + o, bytes, 0);
+    if (b) bprt_prefetch(b + o, bytes, 0);
+    if (c) bprt_prefetch(c + o, bytes, 0);
+    if (w) bprt_prefetch(w + o, bytes, 1);
 }
 /* rows [r0, r1) of R x D (D a multiple of 8), LN_NR at a time: the forward pass into out
  * when gy is NULL, else the gradient */
