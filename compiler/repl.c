@@ -31,6 +31,7 @@
 #include "repl.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <editline/readline.h>
 
@@ -1286,14 +1288,13 @@ static void history_add(const char *line) {
     if (history_path[0]) write_history(history_path);
 }
 
-/* libedit reads each key through this. Its own reader sees a Ctrl-C only when it lands
- * in the read(): one that lands while the editor redraws the line between keys was missed,
- * and the keys typed after it joined the text typed before it. Here SIGINT is blocked from
- * the check of `interrupted` until pselect waits, so a Ctrl-C is seen wherever it lands;
- * it then ends the line with a newline and read_line drops the line. Bytes go to libedit
- * one by one, as its own reader gives them in the C locale the REPL runs in. */
-static int read_key(FILE *in) {
-    (void)in;
+/* The next byte typed, or -1 at the end of input, or '\n' after a Ctrl-C. libedit's own
+ * reader sees a Ctrl-C only when it lands in the read(): one that lands while the editor
+ * redraws the line between keys was missed, and the keys typed after it joined the text
+ * typed before it. Here SIGINT is blocked from the check of `interrupted` until pselect
+ * waits, so a Ctrl-C is seen wherever it lands; it then ends the line with a newline and
+ * read_line drops the line. */
+static int read_byte(void) {
     sigset_t sigint, old;
     sigemptyset(&sigint);
     sigaddset(&sigint, SIGINT);
@@ -1315,6 +1316,42 @@ static int read_key(FILE *in) {
     while ((k = read(0, &c, 1)) < 0 && errno == EINTR)
         if (interrupted) return '\n';
     return k == 1 ? c : -1;
+}
+
+/* libedit reads each key through this (rl_getc_function), as one character: its readline
+ * layer takes the value returned as a wide character, so the bytes of a multibyte one
+ * (UTF-8's é is two) are decoded here in the terminal's locale (tty_locale). Given byte by
+ * byte, libedit kept each byte of a non-ASCII character as a character of its own, and
+ * dropped them all when it made the line's text: `:save modèle.safetensors` saved to
+ * modle.safetensors. A byte that does not make a character in the locale is dropped. */
+static int read_key(FILE *in) {
+    (void)in;
+    static mbstate_t st;
+    for (;;) {
+        int b = read_byte();
+        if (b < 0 || interrupted) {
+            memset(&st, 0, sizeof st);
+            return b;
+        }
+        char c = (char)b;
+        wchar_t w;
+        size_t r = mbrtowc(&w, &c, 1, &st);
+        if (r == (size_t)-2) continue; /* the character goes on */
+        if (r == (size_t)-1) {         /* not a character here: dropped */
+            memset(&st, 0, sizeof st);
+            continue;
+        }
+        return r == 0 ? 0 : (int)w;
+    }
+}
+
+/* The locale of the terminal's characters (LC_CTYPE only: numbers are still read and
+ * printed the C way): the user's, or C.UTF-8 where that is the plain C locale (LANG unset,
+ * as in a container), where no byte above 127 is a character. */
+static void tty_locale(void) {
+    const char *l = setlocale(LC_CTYPE, "");
+    if (!l || strcmp(l, "C") == 0 || strcmp(l, "POSIX") == 0)
+        if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "C");
 }
 
 /* The next line (malloc'd, without its newline), or NULL at the end of input or on Ctrl-C
@@ -1376,6 +1413,7 @@ int repl_main(int argc, char **argv) {
     sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C interrupts the read */
     sigaction(SIGINT, &sa, &old);
     if (tty) {
+        tty_locale(); /* before libedit's set-up, which reads it */
         rl_getc_function = read_key; /* before history_setup: libedit takes it at its set-up */
         rl_readline_name = "bpc";
         rl_attempted_completion_function = complete;

@@ -6,7 +6,6 @@
  * globals stay visible. Recursion is refused, since inlining it would not terminate. */
 #include "sema.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -905,9 +904,9 @@ const char *sema_model_name_from_path(Arena *a, const char *path) {
     size_t n = strcspn(base, ".");
     if (n == 0) return "model";
     char *s = arena_strndup(a, base, n);
-    for (char *p = s; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_') *p = '_';
-    if (isdigit((unsigned char)s[0])) return arena_printf(a, "_%s", s);
+    for (char *p = s; *p; p++) /* ASCII letters and digits only, in any locale (a C identifier) */
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) *p = '_';
+    if (s[0] >= '0' && s[0] <= '9') return arena_printf(a, "_%s", s);
     return s;
 }
 

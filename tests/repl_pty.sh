@@ -1,6 +1,7 @@
 #!/bin/sh
 # The REPL on a pseudo-terminal (tmux): the prompt, line editing (Ctrl-A, Ctrl-E), history
 # recalled with Up and kept in $BPC_HISTORY, tab completion, the continuation prompt,
+# non-ASCII characters in a command,
 # Ctrl-C clearing the line at the prompt and stopping :step (and :train, when the
 # Fashion-MNIST files are installed) at the end of a step with the parameters kept, and
 # Ctrl-D leaving.
@@ -103,6 +104,23 @@ tm send-keys -t t Enter
 wait_prompt
 type_line "y"
 check "the continued statement" "^y = 40$"
+# non-ASCII characters typed reach the command as typed, in the C locale too (the REPL
+# decodes the terminal's UTF-8 for libedit; it used to drop them, and `:save` of this name
+# wrote .safetensorsmodle_), Backspace removes a whole character, and Up recalls the line
+type_line ":save modèle_ü€.safetensors"
+check "a non-ASCII file name" "^saved 2 parameters to modèle_ü€.safetensors$"
+[ -f "$tmp/modèle_ü€.safetensors" ] && pass=$((pass + 1)) || { echo "FAIL: no file modèle_ü€.safetensors:"; ls "$tmp" | sed 's/^/  | /'; fail=$((fail + 1)); }
+tm send-keys -t t -l "xé"
+tm send-keys -t t BSpace BSpace
+tm send-keys -t t -l "m1 * 2"
+tm send-keys -t t Enter
+check "Backspace over a non-ASCII character" "^m1 \* 2 = 6$"
+wait_prompt
+tm send-keys -t t Up Up Enter
+n=0
+while [ "$(screen | grep -c '^saved 2 parameters to modèle_ü€.safetensors$')" -lt 2 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+[ $n -lt 100 ] && pass=$((pass + 1)) || { echo "FAIL: Up Up did not recall the non-ASCII line"; fail=$((fail + 1)); }
+wait_prompt
 # Ctrl-C at the prompt drops what was typed
 tm send-keys -t t -l "this is not a statement"
 tm send-keys -t t C-c
