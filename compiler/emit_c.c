@@ -1644,16 +1644,54 @@ static int input_used(const Graph *g, int index) {
     return 0;
 }
 
+/* Names the header cannot give a parameter of its prototypes: C's and C++'s keywords, and the
+ * names the header itself uses (its other parameters, its types, macros of the headers it
+ * includes) */
+static const char *const header_taken[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+    "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed",
+    "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
+    "alignas", "alignof", "bool", "constexpr", "false", "nullptr", "static_assert", "thread_local", "true",
+    "typeof", "typeof_unqual", "asm", "catch", "class", "const_cast", "decltype", "delete", "dynamic_cast",
+    "explicit", "export", "friend", "mutable", "namespace", "new", "noexcept", "operator", "private",
+    "protected", "public", "reinterpret_cast", "static_cast", "template", "this", "throw", "try", "typeid",
+    "typename", "using", "virtual", "wchar_t", "char8_t", "char16_t", "char32_t", "concept", "requires",
+    "co_await", "co_return", "co_yield", "and", "and_eq", "bitand", "bitor", "compl", "not", "not_eq", "or",
+    "or_eq", "xor", "xor_eq", "params", "grad", "v", "hv", "opt_state", "lr", "ws", "seed", "real", "size_t",
+    "ptrdiff_t", "int32_t", "int64_t", "uint64_t", "NULL", "offsetof"};
+
+/* Whether the header's prototypes may call an input, output or size by the program's own
+ * name: not a name in header_taken, not reserved (a leading underscore), and the name of no
+ * other input, output or size. Otherwise they call it as the .c does (in_x, out0_y, dim_B):
+ * `input double[B, 3]`, `input ws[B, 3]` or `input x[ws]` made a header that did not compile. */
+static int header_name_ok(const Graph *g, const char *name) {
+    if (name[0] == '_') return 0;
+    for (size_t k = 0; k < sizeof header_taken / sizeof header_taken[0]; k++)
+        if (strcmp(name, header_taken[k]) == 0) return 0;
+    int uses = 0;
+    for (int i = 0; i < g->ninputs; i++) uses += strcmp(g->inputs[i].name, name) == 0;
+    for (int i = 0; i < g->noutputs; i++) uses += strcmp(g->output_names[i], name) == 0;
+    for (int s = 0; s < g->syms.n; s++) uses += strcmp(g->syms.names[s], name) == 0;
+    return uses <= 1;
+}
+
 static void emit_dims_args(FILE *out, const Graph *g, int prefixed) {
-    for (int s = 0; s < g->syms.n; s++) fprintf(out, ", int %s%s", prefixed ? "dim_" : "", g->syms.names[s]);
+    for (int s = 0; s < g->syms.n; s++)
+        fprintf(out, ", int %s%s", prefixed || !header_name_ok(g, g->syms.names[s]) ? "dim_" : "", g->syms.names[s]);
 }
 
 static void emit_inputs_args(FILE *out, const Graph *full, const Graph *fg, int only_used, int prefixed) {
     for (int i = 0; i < full->ninputs; i++) {
         if (only_used && !input_used(fg, i)) continue;
-        fprintf(out, ", const %s *%s%s", full->inputs[i].dtype == DT_INT ? "int32_t" : "real", prefixed ? "in_" : "",
-                full->inputs[i].name);
+        fprintf(out, ", const %s *%s%s", full->inputs[i].dtype == DT_INT ? "int32_t" : "real",
+                prefixed || !header_name_ok(full, full->inputs[i].name) ? "in_" : "", full->inputs[i].name);
     }
+}
+
+/* An output as a parameter of NAME_forward */
+static void emit_output_arg(FILE *out, const Graph *g, int i, int prefixed) {
+    if (prefixed || !header_name_ok(g, g->output_names[i])) fprintf(out, ", real *out%d_%s", i, g->output_names[i]);
+    else fprintf(out, ", real *%s", g->output_names[i]);
 }
 
 static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, int prefixed, const char *suffix) {
@@ -1662,10 +1700,7 @@ static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, 
     case V_FORWARD:
         fprintf(out, "void %s_forward%s(const real *params", m, suffix);
         emit_inputs_args(out, full, fg, 1, prefixed);
-        for (int i = 0; i < full->noutputs; i++) {
-            if (prefixed) fprintf(out, ", real *out%d_%s", i, full->output_names[i]);
-            else fprintf(out, ", real *%s", full->output_names[i]);
-        }
+        for (int i = 0; i < full->noutputs; i++) emit_output_arg(out, full, i, prefixed);
         break;
     case V_LOSS:
         fprintf(out, "real %s_loss%s(const real *params", m, suffix);
@@ -2064,6 +2099,8 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     if (v == V_HVP && has_dropout(full)) /* the masks of NAME_loss and NAME_grad (seed 0) */
         fprintf(out, "    const uint64_t dropout_seed = 0;\n    (void)dropout_seed;\n    (void)v;\n");
     else if (v == V_HVP) fprintf(out, "    (void)v;\n");
+    if (!full->nparams && (v == V_GRAD || v == V_HVP || v == V_STEP)) /* no parameters: no gradient written */
+        fprintf(out, "    (void)%s;\n", v == V_HVP ? "hv" : "grad");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "    (void)%s;\n", g->syms.names[s]);
     for (int i = 0; i < full->ninputs; i++)
         if (v != V_FORWARD || input_used(g, i)) fprintf(out, "    (void)in_%s;\n", full->inputs[i].name);
@@ -2300,7 +2337,8 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions). */\n");
     fprintf(out, "size_t %s_workspace_size(", g->model);
     if (!g->syms.n) fprintf(out, "void");
-    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint %s", s ? ", " : "", g->syms.names[s]);
+    for (int s = 0; s < g->syms.n; s++)
+        fprintf(out, "%sint %s%s", s ? ", " : "", header_name_ok(g, g->syms.names[s]) ? "" : "dim_", g->syms.names[s]);
     fprintf(out, ");\n/* Bytes of optimizer state; zero-filled state is a fresh optimizer. */\n");
     fprintf(out, "size_t %s_opt_state_size(void);\n", g->model);
     fprintf(out, "/* Initialises every parameter as the program says, from a seed (same numbers everywhere). */\n");
@@ -2315,7 +2353,7 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         fprintf(out, ". */\n");
         fprintf(out, "void %s_forward(const real *params", g->model);
         emit_inputs_args(out, g, fg, 1, 0);
-        for (int i = 0; i < g->noutputs; i++) fprintf(out, ", real *%s", g->output_names[i]);
+        for (int i = 0; i < g->noutputs; i++) emit_output_arg(out, g, i, 0);
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n");
     }
@@ -2359,7 +2397,8 @@ void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
                  " * Inputs follow in declaration order (`: int` inputs as int32_t), then the symbolic\n"
                  " * sizes as int. `real` is %s. Link with libbprt (pkg-config --cflags --libs bprt). */\n",
             up, g->model, o->f64 ? "double" : "float");
-    fprintf(out, "#ifndef %s_H\n#define %s_H\n#include <stddef.h>\n#include <stdint.h>\n", up, up);
+    /* BPC_ before the guard: `model bprt` made BPRT_H, the runtime's own guard */
+    fprintf(out, "#ifndef BPC_%s_H\n#define BPC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n", up, up);
     fprintf(out, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
     real_typedef(out, o);
     fprintf(out, "\n");
@@ -2369,7 +2408,8 @@ void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
 
 static void emit_init(FILE *out, Graph *g, const EmitOptions *o) {
     const char *sfx = o->f64 ? "f64" : "f32";
-    fprintf(out, "void %s_init(real *params, uint64_t seed) {\n    (void)seed;\n", g->model);
+    fprintf(out, "void %s_init(real *params, uint64_t seed) {\n    (void)seed;\n%s", g->model,
+            g->nparams ? "" : "    (void)params;\n");
     for (int p = 0; p < g->nparams; p++) {
         const Param *pa = &g->params[p];
         long long off = (long long)pa->offset, n = (long long)pa->numel;

@@ -52,7 +52,7 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
         }
     }
     if (g->loss < 0) {
-        fprintf(out, "    puts(\"no loss: nothing to check\");\n");
+        fprintf(out, "    (void)failed;\n    puts(\"no loss: nothing to check\");\n");
         free_all(out, g);
         fprintf(out, "    return 0;\n}\n");
         return;
@@ -122,16 +122,19 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
         }
         fprintf(out, "        free(v);\n        free(u);\n        free(hv);\n        free(hu);\n    }\n");
     }
+    /* a loss whose gradient is zero everywhere (no parameter changes it) stays as it is */
+    fprintf(out, "    double gnorm = 0;\n    for (size_t i = 0; i < np; i++) gnorm += (double)grad[i] * grad[i];\n");
     fprintf(out, "    real loss = loss0;\n    for (int s = 0; s < 20; s++) loss = %s_train_step(params, opt", m);
     args(out, g);
     fprintf(out, ", (real)%.17g, ws);\n", g->opt.lr > 0 ? g->opt.lr : 0.01);
     fprintf(out, "    loss = %s_loss(params", m);
     args(out, g);
-    fprintf(out, ", ws);\n    printf(\"%s_train_step x20: loss %%g -> %%g\\n\", (double)loss0, (double)loss);\n", m);
-    fprintf(out, "    if (!(loss < loss0)) failed = 1;\n");
+    fprintf(out, ", ws);\n    printf(\"%s_train_step x20: loss %%g -> %%g%%s\\n\", (double)loss0, (double)loss,\n"
+                 "           gnorm == 0 ? \" (its gradient is 0: it stays)\" : \"\");\n", m);
+    fprintf(out, "    if (gnorm == 0 ? !(loss == loss0) : !(loss < loss0)) failed = 1;\n");
     /* NAME_update on its own: it must refuse a non-finite gradient, changing nothing */
-    fprintf(out, "    grad[0] = (real)NAN;\n"
-                 "    if (%s_update(params, opt, grad, (real)0.1) != -1) { puts(\"%s_update accepted a NaN gradient\"); failed = 1; }\n",
+    fprintf(out, "    if (np) {\n        grad[0] = (real)NAN;\n"
+                 "        if (%s_update(params, opt, grad, (real)0.1) != -1) { puts(\"%s_update accepted a NaN gradient\"); failed = 1; }\n    }\n",
             m, m);
     if (g->noutputs) {
         fprintf(out, "    {\n");

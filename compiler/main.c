@@ -213,6 +213,9 @@ static int cmd_write(const Args *a, Graph *g) {
     hpath[n - 1] = 'h';
     const char *base = strrchr(hpath, '/');
     base = base ? base + 1 : hpath;
+    if (!a->standalone && strcmp(base, "bprt.h") == 0) /* the .c includes both by their names */
+        usage_error("-o %s: its header would be bprt.h and hide the runtime's bprt.h from the .c; "
+                    "name the output otherwise, or use --standalone", a->out);
     EmitOptions eo = {a->f64, 0, 1, base, 0, a->standalone, 0};
     char *c = bpc_emit_string(g, &eo, 0), *h = bpc_emit_string(g, &eo, 1);
     int rc = write_file(a->out, c) || write_file(hpath, h);

@@ -101,5 +101,13 @@ wait
 expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/grad.safetensors"
 [ -p "$tmp/fifo" ] && cmp -s "$tmp/from_fifo" "$tmp/grad.safetensors" && ok || bad "writing to a FIFO: not a FIFO any more, or other bytes"
 
+# -o bprt.c: its header would be bprt.h and hide the runtime's from the .c (a usage error,
+# nothing written); --standalone output includes no runtime header, so it may
+mkdir -p "$tmp/rt"
+expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c"
+grep -q "its header would be bprt.h and hide the runtime's bprt.h" "$tmp/err" && ok || bad "-o bprt.c: no message naming the clash"
+[ -e "$tmp/rt/bprt.c" ] || [ -e "$tmp/rt/bprt.h" ] && bad "-o bprt.c wrote files" || ok
+expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c" --standalone
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
