@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compile.h"
@@ -64,6 +65,12 @@ static char *read_text(const char *path) {
             buf = realloc(buf, cap);
             if (!buf) abort();
         }
+    }
+    if (ferror(f)) { /* a directory opens, then reads fail (EISDIR) */
+        fprintf(stderr, "bpc: error: cannot read %s: %s\n", path, strerror(errno));
+        fclose(f);
+        free(buf);
+        return NULL;
     }
     fclose(f);
     buf[len] = 0;
@@ -177,13 +184,46 @@ static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize, i
     return bpc_compile(ar, d, name, stored, &co);
 }
 
-static int write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "bpc: error: cannot write %s: %s\n", path, strerror(errno));
+/* Writes text into a temporary beside path (tmp: its name), or into path itself when that
+ * is a device, pipe or other non-regular file (*special), which a rename would replace. */
+static int write_temp(const char *path, const char *text, char *tmp, size_t size, int *special) {
+    struct stat st;
+    *special = stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+    int len = *special ? snprintf(tmp, size, "%s", path) : snprintf(tmp, size, "%s.tmp.%ld", path, (long)getpid());
+    if (len < 0 || (size_t)len >= size) {
+        fprintf(stderr, "bpc: error: %s: path too long\n", path);
+        tmp[0] = 0;
+        return -1;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f || fputs(text, f) < 0 || fflush(f) != 0 || (!*special && fsync(fileno(f)) != 0) || fclose(f) != 0) {
+        fprintf(stderr, "bpc: error: cannot write %s: %s\n", tmp, strerror(errno));
+        if (!*special) remove(tmp);
+        tmp[0] = 0;
         return -1;
     }
     return 0;
+}
+
+/* OUT.c and OUT.h as a pair: both written to temporaries first, then renamed over the
+ * targets, so that a failure (a full disk, OUT.h a directory) leaves no partial file and
+ * the previous ones as they were. */
+static int write_pair(const char *cpath, const char *c, const char *hpath, const char *h) {
+    char tc[4096] = "", th[4096] = "";
+    int sc = 0, sh = 0;
+    int rc = write_temp(cpath, c, tc, sizeof tc, &sc);
+    if (!rc) rc = write_temp(hpath, h, th, sizeof th, &sh);
+    if (!rc && !sh && rename(th, hpath) != 0) {
+        fprintf(stderr, "bpc: error: cannot write %s: %s\n", hpath, strerror(errno));
+        rc = -1;
+    }
+    if (!rc && !sc && rename(tc, cpath) != 0) {
+        fprintf(stderr, "bpc: error: cannot write %s: %s\n", cpath, strerror(errno));
+        rc = -1;
+    }
+    if (rc && !sc && tc[0]) remove(tc);
+    if (rc && !sh && th[0]) remove(th);
+    return rc;
 }
 
 static int cmd_emit(const Args *a, Graph *g) {
@@ -218,7 +258,7 @@ static int cmd_write(const Args *a, Graph *g) {
                     "name the output otherwise, or use --standalone", a->out);
     EmitOptions eo = {a->f64, 0, 1, base, 0, a->standalone, 0};
     char *c = bpc_emit_string(g, &eo, 0), *h = bpc_emit_string(g, &eo, 1);
-    int rc = write_file(a->out, c) || write_file(hpath, h);
+    int rc = write_pair(a->out, c, hpath, h);
     free(c);
     free(h);
     free(hpath);

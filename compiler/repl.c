@@ -691,8 +691,14 @@ static char *read_file(const char *path) {
     char tmp[65536];
     size_t n;
     while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) fwrite(tmp, 1, n, m);
+    int rd = ferror(f) ? errno : 0; /* a directory opens, then reads fail (EISDIR) */
     fclose(f);
     fclose(m);
+    if (rd) {
+        repl_error("cannot read %s: %s", path, strerror(rd));
+        free(buf);
+        return NULL;
+    }
     if (strlen(buf) != len) {
         repl_error("%s contains NUL bytes (is it a binary file?)", path);
         free(buf);

@@ -101,9 +101,25 @@ wait
 expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/grad.safetensors"
 [ -p "$tmp/fifo" ] && cmp -s "$tmp/from_fifo" "$tmp/grad.safetensors" && ok || bad "writing to a FIFO: not a FIFO any more, or other bytes"
 
+mkdir -p "$tmp/rt"
+# a directory given as the program: an error, nothing written (it compiled an empty program)
+expect_status 1 "$bpc" "$tmp/rt" -o "$tmp/dir.c"
+expect_out "$tmp/err" "bpc: error: cannot read $tmp/rt: Is a directory"
+[ -e "$tmp/dir.c" ] && bad "a directory as the program wrote $tmp/dir.c" || ok
+expect_status 1 "$bpc" grad "$tmp/rt"
+
+# -o writes OUT.c and OUT.h or neither: with OUT.h a directory, or a file size limit met
+# while writing, no OUT.c is left, an older one stays as it was, and no temporary remains
+mkdir -p "$tmp/pair/x.h"
+expect_status 1 "$bpc" "$src/examples/seed.bp" -o "$tmp/pair/x.c"
+[ -e "$tmp/pair/x.c" ] && bad "-o with OUT.h a directory wrote OUT.c" || ok
+echo "old" > "$tmp/pair/y.c"
+(trap '' XFSZ; ulimit -f 8; "$bpc" "$src/examples/seed.bp" -o "$tmp/pair/y.c") 2>"$tmp/err" && bad "-o beyond the file size limit succeeded" || ok
+[ "$(cat "$tmp/pair/y.c")" = "old" ] && ok || bad "a failed -o changed the older y.c"
+ls "$tmp/pair" | grep -q "tmp" && bad "a failed -o left a temporary: $(ls "$tmp/pair")" || ok
+
 # -o bprt.c: its header would be bprt.h and hide the runtime's from the .c (a usage error,
 # nothing written); --standalone output includes no runtime header, so it may
-mkdir -p "$tmp/rt"
 expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c"
 grep -q "its header would be bprt.h and hide the runtime's bprt.h" "$tmp/err" && ok || bad "-o bprt.c: no message naming the clash"
 [ -e "$tmp/rt/bprt.c" ] || [ -e "$tmp/rt/bprt.h" ] && bad "-o bprt.c wrote files" || ok
