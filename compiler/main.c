@@ -104,6 +104,13 @@ static int parse_int(const char *s, const char *flag) {
     return (int)v;
 }
 
+/* a count that must be at least 1 (0 would stand for "not given") */
+static int parse_positive(const char *s, const char *flag) {
+    int v = parse_int(s, flag);
+    if (v < 1) usage_error("%s must be at least 1", flag);
+    return v;
+}
+
 static void parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->optimize = 1;
@@ -139,9 +146,9 @@ static void parse_args(int argc, char **argv, Args *a) {
             a->seed = (uint64_t)parse_int(VALUE(), "--seed");
             a->seed_given = 1;
         } else if (strcmp(s, "--threads") == 0) a->threads = parse_int(VALUE(), "--threads");
-        else if (strcmp(s, "--epochs") == 0) a->epochs = parse_int(VALUE(), "--epochs");
-        else if (strcmp(s, "--steps") == 0) a->steps = parse_int(VALUE(), "--steps");
-        else if (strcmp(s, "--batch") == 0) a->batch = parse_int(VALUE(), "--batch");
+        else if (strcmp(s, "--epochs") == 0) a->epochs = parse_positive(VALUE(), "--epochs");
+        else if (strcmp(s, "--steps") == 0) a->steps = parse_positive(VALUE(), "--steps");
+        else if (strcmp(s, "--batch") == 0) a->batch = parse_positive(VALUE(), "--batch");
         else if (strcmp(s, "--checkpoint-every") == 0) a->checkpoint_every = parse_int(VALUE(), "--checkpoint-every");
         else if (strcmp(s, "--on-nan") == 0) {
             const char *v = VALUE();
@@ -159,7 +166,7 @@ static void parse_args(int argc, char **argv, Args *a) {
             char *end;
             const char *v = VALUE();
             a->lr = strtod(v, &end);
-            if (*end || end == v || !(a->lr >= 0)) usage_error("bad value for %s", "--lr");
+            if (*end || end == v || !(a->lr >= 0) || isinf(a->lr)) usage_error("bad value for %s", "--lr");
         } else if (s[0] == '-' && s[1]) usage_error("unknown option '%s'", s);
         else if (!a->file) a->file = s;
         else usage_error("unexpected argument '%s'", s);
@@ -167,8 +174,8 @@ static void parse_args(int argc, char **argv, Args *a) {
     }
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;
-    if (a->batch < 0 || (a->cmd && a->batch == 0 && strcmp(a->cmd, "eval") != 0 && strcmp(a->cmd, "train") == 0))
-        usage_error("%s", "--batch must be positive");
+    if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
+        usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");
 }
 
 /* hvp: CompileOptions.hvp (NAME_hvp: 1 required, 2 when every op allows it). */

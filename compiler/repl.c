@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -949,8 +950,8 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         else if (ok && strcmp(o, "--inputs") == 0) to.inputs = v;
         else if (ok && strcmp(o, "--save") == 0) to.save = v;
         else if (ok && strcmp(o, "--opt") == 0) to.opt = v;
-        else if (ok && strcmp(o, "--epochs") == 0) ok = parse_count(v, &to.epochs) == 0;
-        else if (ok && strcmp(o, "--steps") == 0) ok = parse_count(v, &to.steps) == 0;
+        else if (ok && strcmp(o, "--epochs") == 0) ok = parse_count(v, &to.epochs) == 0 && to.epochs > 0;
+        else if (ok && strcmp(o, "--steps") == 0) ok = parse_count(v, &to.steps) == 0 && to.steps > 0;
         else if (ok && strcmp(o, "--batch") == 0) ok = parse_count(v, &to.batch) == 0 && to.batch > 0;
         else if (ok && strcmp(o, "--seed") == 0) {
             int s = 0;
@@ -962,7 +963,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         } else if (ok && strcmp(o, "--lr") == 0) {
             char *end;
             to.lr = strtod(v, &end);
-            ok = *end == 0 && end != v && to.lr >= 0;
+            ok = *end == 0 && end != v && to.lr >= 0 && !isinf(to.lr);
         } else {
             repl_error("%s: %s '%s' (options: --data DIR --inputs FILE --epochs N --steps N --batch N --lr X "
                        "--opt sgd|adam|adamw --seed N --save FILE --jit tcc|cc --f64)", cmd,

@@ -108,6 +108,15 @@ expect_out "$tmp/err" "bpc: error: cannot read $tmp/rt: Is a directory"
 [ -e "$tmp/dir.c" ] && bad "a directory as the program wrote $tmp/dir.c" || ok
 expect_status 1 "$bpc" grad "$tmp/rt"
 
+# counts that must be at least 1 and a rate that must be finite are usage errors (0 stood for
+# "not given": --steps 0 ran a step, --batch 0 took 64); bpc eval needs its parameters
+for opt in "--steps 0" "--epochs 0" "--batch 0" "--lr inf"; do
+  # shellcheck disable=SC2086
+  expect_status 2 "$bpc" train "$src/examples/seed.bp" $opt
+done
+expect_status 2 "$bpc" eval "$src/examples/fashion_mlp.bp" --data "$tmp"
+grep -q "eval needs --params" "$tmp/err" && ok || bad "bpc eval without --params: $(cat "$tmp/err")"
+
 # -o writes OUT.c and OUT.h or neither: with OUT.h a directory, or a file size limit met
 # while writing, no OUT.c is left, an older one stays as it was, and no temporary remains
 mkdir -p "$tmp/pair/x.h"
