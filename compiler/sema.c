@@ -366,16 +366,23 @@ static int lower_matmul(Sema *S, int a, int b, Loc loc) {
 
 static int lower_call(Sema *S, Scope *sc, const Expr *e);
 
+/* An operand of arithmetic: a real value (an `: int` input's values are labels or ids, and
+ * its int32 bits were read as reals: x * p with x = 2 gave 8e-45) */
+static int arith_operand(Sema *S, Scope *sc, const Expr *e, const char *what) {
+    return real_operand(S, lower(S, sc, e), e->loc, what);
+}
+
 static int lower_binary(Sema *S, Scope *sc, const Expr *e) {
     if (e->op == '^') {
-        int base = lower(S, sc, e->lhs);
+        int base = arith_operand(S, sc, e->lhs, "^");
         double v;
         if (const_value(e->rhs, &v) && v == floor(v) && fabs(v) <= 64)
             return ir_unary_attr(S->g, OP_POWI, base, 0, (int)v, e->loc);
-        int ex = lower(S, sc, e->rhs);
+        int ex = arith_operand(S, sc, e->rhs, "^");
         return ir_binary(S->g, OP_POW, base, ex, e->loc);
     }
-    int a = lower(S, sc, e->lhs), b = lower(S, sc, e->rhs);
+    const char op[2] = {(char)e->op, 0};
+    int a = arith_operand(S, sc, e->lhs, op), b = arith_operand(S, sc, e->rhs, op);
     switch (e->op) {
     case '+': return ir_binary(S->g, OP_ADD, a, b, e->loc);
     case '-': return ir_binary(S->g, OP_SUB, a, b, e->loc);
@@ -407,7 +414,7 @@ static int lower(Sema *S, Scope *sc, const Expr *e) {
     switch (e->kind) {
     case EX_NUM: return ir_const(S->g, e->num, e->loc);
     case EX_NAME: return lower_name(S, sc, e);
-    case EX_NEG: return ir_unary(S->g, OP_NEG, lower(S, sc, e->lhs), e->loc);
+    case EX_NEG: return ir_unary(S->g, OP_NEG, arith_operand(S, sc, e->lhs, "-"), e->loc);
     case EX_TRANSPOSE: return ir_transpose(S->g, real_operand(S, lower(S, sc, e->lhs), e->loc, ".T"), e->loc);
     case EX_BINARY: return lower_binary(S, sc, e);
     case EX_CALL: return lower_call(S, sc, e);
@@ -549,7 +556,7 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         return ir_unary_attr(g, OP_LEAKY_RELU, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), alpha, 0, loc);
     case B_MAXIMUM:
     case B_MINIMUM:
-        return ir_binary(g, bs->op, lower(S, sc, argv[0]), lower(S, sc, argv[1]), loc);
+        return ir_binary(g, bs->op, arith_operand(S, sc, argv[0], bs->name), arith_operand(S, sc, argv[1], bs->name), loc);
     case B_SUM:
     case B_MEAN:
     case B_MAX:
@@ -590,13 +597,13 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         return ir_concat(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name),
                          real_operand(S, lower(S, sc, argv[1]), loc, bs->name), axis, loc);
     case B_MSE:
-        x = lower(S, sc, argv[0]);
-        y = lower(S, sc, argv[1]);
+        x = arith_operand(S, sc, argv[0], bs->name);
+        y = arith_operand(S, sc, argv[1], bs->name);
         return mean_all(S, ir_unary_attr(g, OP_POWI, ir_binary(g, OP_SUB, x, y, loc), 0, 2, loc), loc);
     case B_BCE: {
         /* -mean(t log p + (1 - t) log(1 - p)) */
-        x = lower(S, sc, argv[0]);
-        y = lower(S, sc, argv[1]);
+        x = arith_operand(S, sc, argv[0], bs->name);
+        y = arith_operand(S, sc, argv[1], bs->name);
         int one = ir_const(g, 1, loc);
         int t1 = ir_binary(g, OP_MUL, y, ir_unary(g, OP_LOG, x, loc), loc);
         int t2 = ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, y, loc),
@@ -605,8 +612,8 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     }
     case B_BCE_LOGITS:
         /* mean(softplus(z) - t z), the stable form */
-        x = lower(S, sc, argv[0]);
-        y = lower(S, sc, argv[1]);
+        x = arith_operand(S, sc, argv[0], bs->name);
+        y = arith_operand(S, sc, argv[1], bs->name);
         return mean_all(S, ir_binary(g, OP_SUB, ir_unary(g, OP_SOFTPLUS, x, loc), ir_binary(g, OP_MUL, y, x, loc), loc), loc);
     case B_CE:
     case B_NLL:

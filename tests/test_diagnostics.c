@@ -245,15 +245,35 @@ static const DiagCase cases[] = {
      "input x[3, 4]\n"
      "input i[4, 2] : int\n"
      "y = x @ i\n",
-     "t.bp:3:7: error: integer value cannot be used in '@'\n"
+     "t.bp:3:9: error: integer value cannot be used in '@'\n"
      "  y = x @ i\n"
-     "        ^\n"},
+     "          ^\n"},
     {"integer input in an elementwise function",
      "input i[3] : int\n"
      "y = exp(i)\n",
      "t.bp:2:5: error: integer value cannot be used in 'exp'\n"
      "  y = exp(i)\n"
      "      ^\n"},
+    {"integer input in arithmetic (its int32 bits were read as reals: 2 * 3 gave 8e-45)",
+     "input i : int = 2\n"
+     "param p = 3\n"
+     "loss p * i\n",
+     "t.bp:3:10: error: integer value cannot be used in '*'\n"
+     "  loss p * i\n"
+     "           ^\n"},
+    {"integer input negated",
+     "input i[3] : int\n"
+     "y = -i\n",
+     "t.bp:2:6: error: integer value cannot be used in '-'\n"
+     "  y = -i\n"
+     "       ^\n"},
+    {"integer input in a loss's target",
+     "input i[3] : int\n"
+     "param p[3]\n"
+     "loss mse(p, i)\n",
+     "t.bp:3:13: error: integer value cannot be used in 'mse'\n"
+     "  loss mse(p, i)\n"
+     "              ^\n"},
     {"transpose of a vector",
      "input x[3]\n"
      "y = x.T\n",
