@@ -332,6 +332,11 @@ void parse_error(Parser *p, Loc loc, const char *fmt, ...) {
 
 Loc parse_loc(YYLTYPE y) { return (Loc){y.file, y.first_line, y.first_column}; }
 
+/* The message for a tree deeper than AST_MAX_DEPTH: every operator of a chain is a level too,
+ * which a flat sum of 257 terms meets (the message said only "nested too deeply") */
+#define TOO_DEEP "expression is nested too deeply (limit %d levels; each operator or call adds one, " \
+                 "a chain such as a + b + ... too: give parts of it names)"
+
 /* Bison calls this only when its stack is full, which takes nesting far past the limit. */
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg) {
     (void)scanner;
@@ -340,7 +345,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg) 
         return;
     }
     if (!p->depth_reported)
-        parse_error(p, parse_loc(*loc), "expression is nested too deeply (limit %d)", AST_MAX_DEPTH);
+        parse_error(p, parse_loc(*loc), TOO_DEEP, AST_MAX_DEPTH);
     p->depth_reported = 1;
 }
 
@@ -461,7 +466,7 @@ static Expr *ex_finish(Parser *p, Expr *e) {
     e->depth = d + 1;
     if (e->depth <= AST_MAX_DEPTH) return e;
     if (!p->depth_reported)
-        parse_error(p, e->loc, "expression is nested too deeply (limit %d)", AST_MAX_DEPTH);
+        parse_error(p, e->loc, TOO_DEEP, AST_MAX_DEPTH);
     p->depth_reported = 1;
     Expr *zero = arena_alloc(p->arena, sizeof *zero);
     zero->kind = EX_NUM;

@@ -555,7 +555,8 @@ static char *repeat(const char *prefix, const char *unit, int n, const char *suf
 static void expect_too_deep(char *text) {
     Parsed r = parse(text);
     assert_true(r.nerrors >= 1);
-    assert_non_null(strstr(r.errors, "error: expression is nested too deeply (limit 256)\n"));
+    assert_non_null(strstr(r.errors, "error: expression is nested too deeply (limit 256 levels; each operator or call "
+                                      "adds one, a chain such as a + b + ... too: give parts of it names)\n"));
     assert_null(strstr(strstr(r.errors, "nested too deeply") + 1, "nested too deeply"));
     assert_true(r.max_depth <= AST_MAX_DEPTH);
     parsed_free(&r);
