@@ -133,7 +133,7 @@ static void elementwise_expr(const E *e, const Node *n, const char *const *args,
     static const char *const infix[OP_COUNT] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
     if (infix[n->op]) snprintf(buf, size, "(%s %s %s)", args[0], infix[n->op], args[1]);
     else if (n->op == OP_NEG) snprintf(buf, size, "(-%s)", args[0]);
-    else if (n->op == OP_RELU && strlen(args[0]) < 200) snprintf(buf, size, "(%s > 0 ? %s : (real)0)", args[0], args[0]);
+    else if (n->op == OP_RELU && strlen(args[0]) < 200) snprintf(buf, size, "(!(%s <= 0) ? %s : (real)0)", args[0], args[0]); /* NaN stays */
     else if (n->op == OP_STEP && strlen(args[0]) < 200) snprintf(buf, size, "(%s > 0 ? (real)1 : (real)0)", args[0]);
     else if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
     else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP)
@@ -2169,7 +2169,7 @@ static const char *preamble_math =
     "BP_INLINE real bp_sigmoid(real x) {\n"
     "    if (x >= 0) return (real)1 / ((real)1 + bp_exp(-x));\n"
     "    { real t = bp_exp(x); return t / ((real)1 + t); }\n}\n"
-    "BP_INLINE real bp_relu(real x) { return x > 0 ? x : (real)0; }\n"
+    "BP_INLINE real bp_relu(real x) { return !(x <= 0) ? x : (real)0; }\n" /* NaN stays NaN, as in PyTorch */
     "BP_INLINE real bp_leaky_relu(real x, real a) { return x > 0 ? x : a * x; }\n"
     "BP_INLINE real bp_gelu(real x) { real y; BP_V(gelu)(&x, &y, 1); return y; }\n"
     "BP_INLINE real bp_gelu_grad(real x) { real y; BP_V(gelu_grad)(&x, &y, 1); return y; }\n"
@@ -2186,8 +2186,8 @@ static const char *preamble_math =
     "BP_INLINE real bp_mul(real a, real b) { return a * b; }\n"
     "BP_INLINE real bp_div(real a, real b) { return a / b; }\n"
     "BP_INLINE real bp_pow(real a, real b) { return BP_M(pow)(a, b); }\n"
-    "BP_INLINE real bp_maximum(real a, real b) { return a > b ? a : b; }\n"
-    "BP_INLINE real bp_minimum(real a, real b) { return a < b ? a : b; }\n"
+    "BP_INLINE real bp_maximum(real a, real b) { return a > b || a != a ? a : b; }\n" /* a NaN either side wins */
+    "BP_INLINE real bp_minimum(real a, real b) { return a < b || a != a ? a : b; }\n"
     "BP_INLINE real bp_gt(real a, real b) { return a > b ? (real)1 : (real)0; }\n"
     "BP_INLINE real bp_eq(real a, real b) { return a == b ? (real)1 : (real)0; }\n\n";
 

@@ -96,7 +96,7 @@ enum { EW_PAR_MIN = 1 << 15 };
                     bprt_exp_##SUF(t, t, w);                                                        \
                     for (size_t i = 0; i < w; i++) x[i] = a[i] >= 0 ? (T)1 / ((T)1 + t[i]) : t[i] / ((T)1 + t[i]); \
                     break;                                                                          \
-                case BPRT_EW_RELU: for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? a[i] : (T)0; break; \
+                case BPRT_EW_RELU: for (size_t i = 0; i < w; i++) x[i] = !(a[i] <= 0) ? a[i] : (T)0; break; \
                 case BPRT_EW_LEAKY_RELU: {                                                          \
                     const T al = (T)konst[code[++pc]];                                              \
                     for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? a[i] : al * a[i];              \
@@ -131,8 +131,8 @@ enum { EW_PAR_MIN = 1 << 15 };
                 case BPRT_EW_MUL: for (size_t i = 0; i < w; i++) y[i] = b[i] * a[i]; sp--; break;   \
                 case BPRT_EW_DIV: for (size_t i = 0; i < w; i++) y[i] = b[i] / a[i]; sp--; break;   \
                 case BPRT_EW_POW: for (size_t i = 0; i < w; i++) y[i] = F(pow)(b[i], a[i]); sp--; break; \
-                case BPRT_EW_MAXIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] > a[i] ? b[i] : a[i]; sp--; break; \
-                case BPRT_EW_MINIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] < a[i] ? b[i] : a[i]; sp--; break; \
+                case BPRT_EW_MAXIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] > a[i] || b[i] != b[i] ? b[i] : a[i]; sp--; break; \
+                case BPRT_EW_MINIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] < a[i] || b[i] != b[i] ? b[i] : a[i]; sp--; break; \
                 case BPRT_EW_GT: for (size_t i = 0; i < w; i++) y[i] = b[i] > a[i] ? (T)1 : (T)0; sp--; break; \
                 case BPRT_EW_EQ: for (size_t i = 0; i < w; i++) y[i] = b[i] == a[i] ? (T)1 : (T)0; sp--; break; \
                 default: /* not produced by the compiler: leave NaN, never read garbage */       \

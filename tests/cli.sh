@@ -108,6 +108,14 @@ expect_out "$tmp/err" "bpc: error: cannot read $tmp/rt: Is a directory"
 [ -e "$tmp/dir.c" ] && bad "a directory as the program wrote $tmp/dir.c" || ok
 expect_status 1 "$bpc" grad "$tmp/rt"
 
+# relu, maximum and minimum keep a NaN, as PyTorch's do (relu(NaN) was 0, which hid a
+# diverged value from the loss and from --on-nan)
+for e in "relu(log(p - 1))" "maximum(log(p - 1), 0)" "maximum(0, log(p - 1))" "minimum(log(p - 1), 5)" "minimum(5, log(p - 1))"; do
+  printf 'param p = 0\nloss %s\n' "$e" > "$tmp/nan.bp"
+  "$bpc" grad "$tmp/nan.bp" > "$tmp/out" 2>&1
+  head -n 1 "$tmp/out" | grep -q "^loss = nan$" && ok || bad "$e: $(head -n 1 "$tmp/out"), expected loss = nan"
+done
+
 # counts that must be at least 1 and a rate that must be finite are usage errors (0 stood for
 # "not given": --steps 0 ran a step, --batch 0 took 64); bpc eval needs its parameters
 for opt in "--steps 0" "--epochs 0" "--batch 0" "--lr inf"; do
