@@ -142,8 +142,12 @@ static int const_value(const Expr *e, double *v) {
 
 static int const_int(Sema *S, const Expr *e, const char *what, const char *fn, int *out) {
     double v;
-    if (!const_value(e, &v) || v != floor(v) || fabs(v) > 1e6) {
+    if (!const_value(e, &v) || v != floor(v)) {
         diag_error(S->d, e->loc, "argument '%s' of '%s' must be an integer constant", what, fn);
+        return 0;
+    }
+    if (fabs(v) > 1e6) { /* a range limit, not a kind: said as such */
+        diag_error(S->d, e->loc, "argument '%s' of '%s' is %.17g; it must be at most 1000000 in magnitude", what, fn, v);
         return 0;
     }
     *out = (int)v;

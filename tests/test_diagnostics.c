@@ -274,6 +274,12 @@ static const DiagCase cases[] = {
      "t.bp:3:13: error: integer value cannot be used in 'mse'\n"
      "  loss mse(p, i)\n"
      "              ^\n"},
+    {"an integer argument out of range",
+     "input x[2, 3]\n"
+     "y = sum(x, axis = 2147483648)\n",
+     "t.bp:2:19: error: argument 'axis' of 'sum' is 2147483648; it must be at most 1000000 in magnitude\n"
+     "  y = sum(x, axis = 2147483648)\n"
+     "                    ^\n"},
     {"transpose of a vector",
      "input x[3]\n"
      "y = x.T\n",
