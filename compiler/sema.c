@@ -3,7 +3,9 @@
  * Statements are processed in order; a name must be bound before it is used (a later
  * binding of the same name is an error, so every name has one meaning). A def is expanded
  * at each call in a scope holding its parameters (and, for the block form, its locals);
- * globals stay visible. Recursion is refused, since inlining it would not terminate. */
+ * globals stay visible. Recursion is refused, since inlining it would not terminate. A def
+ * is also checked where it is defined, so that a broken one is reported even if never
+ * called (its calls, locals and cycles; see check_def); its calls then fail quietly. */
 #include "sema.h"
 
 #include <math.h>
@@ -17,6 +19,7 @@ typedef struct Binding {
     int node;            /* value bindings */
     const Stmt *def;     /* def bindings */
     Loc loc;
+    int broken;          /* a def with an error, reported where it is defined: its calls fail quietly */
 } Binding;
 
 typedef struct Scope {
@@ -487,7 +490,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
     for (int j = 0; j < def->nparams; j++) {
         int v = lower(S, sc, argv[j]);
         if (v < 0) return -1;
-        scope_add(S, &local, (Binding){def->params[j], v, NULL, def->param_locs[j]});
+        scope_add(S, &local, (Binding){def->params[j], v, NULL, def->param_locs[j], 0});
     }
     S->calls[S->ncalls++] = def;
     Graph *g = S->g;
@@ -504,7 +507,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
             }
             int v = lower_binding(S, &local, st);
             if (v < 0) ok = 0;
-            scope_add(S, &local, (Binding){st->name, v, NULL, st->name_loc});
+            scope_add(S, &local, (Binding){st->name, v, NULL, st->name_loc, 0});
         }
     }
     if (ok && def->value) r = lower(S, &local, def->value);
@@ -537,7 +540,7 @@ static int lower_conv2d(Sema *S, Scope *sc, const Expr **argv, Loc loc) {
 
 static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     Binding *b = scope_find(sc, e->name, 0);
-    if (b && b->def) return call_def(S, sc, b->def, e);
+    if (b && b->def) return b->broken ? -1 : call_def(S, sc, b->def, e);
     if (b) {
         diag_error(S->d, e->loc, "'%s' is a value, not a function", e->name);
         return -1;
@@ -685,6 +688,155 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     return -1;
 }
 
+/* ---- a def, checked where it is defined ----
+ * A def's body is lowered only where it is called, but what can be known without its
+ * arguments is checked where it is defined, even if it is never called: its locals are
+ * distinct, every call in it names a built-in or a def (one defined further down is
+ * allowed, as at the calls that expand it), with arguments that fit, and it does not reach
+ * itself through the defs it calls. A cycle is reported at the def that closes it, the one
+ * defined last. Names of values are left to the calls: they may name globals defined after
+ * the def. */
+
+/* The statement defining `name` anywhere in the program (a def further down, or a value a
+ * body may not call), or NULL. */
+static const Stmt *defined_in_program(Sema *S, const char *name) {
+    for (int i = 0; S->prog && i < S->prog->nstmts; i++) {
+        const Stmt *st = S->prog->stmts[i];
+        if ((st->kind == ST_BIND || st->kind == ST_DEF || st->kind == ST_INPUT || st->kind == ST_PARAM) &&
+            strcmp(st->name, name) == 0)
+            return st;
+    }
+    return NULL;
+}
+
+/* A def being walked for calls that lead back to the def being checked. */
+typedef struct DefWalk {
+    const Stmt *def;
+    const char **calls; /* the names its body calls */
+    int ncalls, cap, next;
+} DefWalk;
+
+static void calls_in(Sema *S, const Expr *e, DefWalk *w) {
+    if (!e) return;
+    if (e->kind == EX_CALL) ARENA_PUSH(S->a, w->calls, w->ncalls, w->cap, e->name);
+    calls_in(S, e->lhs, w);
+    calls_in(S, e->rhs, w);
+    for (int i = 0; i < e->nargs; i++) calls_in(S, e->args[i].value, w);
+    for (int i = 0; i < e->nitems; i++) calls_in(S, e->items[i], w);
+}
+
+static DefWalk def_walk(Sema *S, const Stmt *def) {
+    DefWalk w = {def, NULL, 0, 0, 0};
+    for (int i = 0; i < def->nbody; i++)
+        if (def->body[i]->kind == ST_BIND) calls_in(S, def->body[i]->value, &w);
+    calls_in(S, def->value, &w);
+    return w;
+}
+
+/* 1 if def's call of `callee` at `at` expands def again; reports it, naming the defs in
+ * between. Follows the defs bound so far (depth first, each def once, with a stack of
+ * its own, since a chain of defs may be long). */
+static int calls_itself(Sema *S, const Stmt *def, const Stmt *callee, Loc at) {
+    if (callee == def) {
+        diag_error(S->d, at, "'%s' calls itself; defs are inlined and cannot be recursive", def->name);
+        return 1;
+    }
+    DefWalk *stack = NULL;
+    const Stmt **seen = NULL;
+    int n = 0, cap = 0, nseen = 0, seen_cap = 0;
+    ARENA_PUSH(S->a, stack, n, cap, def_walk(S, callee));
+    ARENA_PUSH(S->a, seen, nseen, seen_cap, callee);
+    while (n > 0) {
+        DefWalk *w = &stack[n - 1];
+        if (w->next == w->ncalls) {
+            n--;
+            continue;
+        }
+        const char *name = w->calls[w->next++];
+        if (strcmp(name, def->name) == 0) {
+            const char *via = "";
+            for (int k = 1; k < n; k++) via = arena_printf(S->a, "%s'%s', ", via, stack[k].def->name);
+            diag_error(S->d, at, "'%s' calls itself through %s'%s'; defs are inlined and cannot be recursive",
+                       callee->name, via, def->name);
+            return 1;
+        }
+        Binding *b = scope_find(&S->global, name, 1);
+        if (!b || !b->def || b->broken) continue;
+        int k = 0;
+        while (k < nseen && seen[k] != b->def) k++;
+        if (k < nseen) continue;
+        ARENA_PUSH(S->a, seen, nseen, seen_cap, b->def);
+        ARENA_PUSH(S->a, stack, n, cap, def_walk(S, b->def));
+    }
+    return 0;
+}
+
+/* Checks a call in def's body (`local`: its parameters and the locals bound before it). */
+static int check_call(Sema *S, const Stmt *def, Scope *local, const Expr *e) {
+    const Expr *argv[64];
+    const Stmt *callee = NULL;
+    const BuiltinSpec *bs = NULL;
+    Binding *b = scope_find(local, e->name, 1);
+    if (!b) b = scope_find(&S->global, e->name, 1);
+    if (b && !b->def) {
+        diag_error(S->d, e->loc, "'%s' is a value, not a function", e->name);
+        return 0;
+    }
+    if (b && b->broken) return 1; /* reported where it is defined */
+    if (b) callee = b->def;
+    else if (strcmp(e->name, def->name) == 0) callee = def;
+    else if (!(bs = find_builtin(e->name))) {
+        callee = defined_in_program(S, e->name);
+        if (!callee) {
+            unknown_name(S, e->loc, e->name, "function");
+            return 0;
+        }
+        if (callee->kind != ST_DEF) {
+            diag_error(S->d, e->loc, "'%s' is a value, not a function", e->name);
+            return 0;
+        }
+    }
+    if (bs) return bind_args(S, e, bs->nparams, bs->params, argv, bs->name);
+    if (callee->nparams > 64) return 1; /* reported where it is defined */
+    if (!bind_args(S, e, callee->nparams, callee->params, argv, callee->name)) return 0;
+    if (!b && callee != def) return 1; /* a def further down: a cycle through it is reported there */
+    return !calls_itself(S, def, callee, e->loc);
+}
+
+/* Checks every call in e, inside def's body. Returns 0 after reporting the first problem. */
+static int check_calls(Sema *S, const Stmt *def, Scope *local, const Expr *e) {
+    if (!e) return 1;
+    if (e->kind == EX_CALL && !check_call(S, def, local, e)) return 0;
+    if (!check_calls(S, def, local, e->lhs) || !check_calls(S, def, local, e->rhs)) return 0;
+    for (int i = 0; i < e->nargs; i++)
+        if (!check_calls(S, def, local, e->args[i].value)) return 0;
+    for (int i = 0; i < e->nitems; i++)
+        if (!check_calls(S, def, local, e->items[i])) return 0;
+    return 1;
+}
+
+/* Checks a def where it is defined (before it is bound); 0 if it has an error. */
+static int check_def(Sema *S, const Stmt *def) {
+    if (def->nparams > 64) {
+        diag_error(S->d, def->name_loc, "'%s' has %d parameters (limit 64)", def->name, def->nparams);
+        return 0;
+    }
+    Scope local = {0};
+    for (int j = 0; j < def->nparams; j++)
+        scope_add(S, &local, (Binding){def->params[j], -1, NULL, def->param_locs[j], 0});
+    for (int i = 0; i < def->nbody; i++) {
+        const Stmt *st = def->body[i];
+        if (st->kind != ST_BIND) continue;
+        if (scope_find(&local, st->name, 1)) {
+            diag_error(S->d, st->name_loc, "'%s' is already defined in '%s'", st->name, def->name);
+            return 0;
+        }
+        if (!check_calls(S, def, &local, st->value)) return 0;
+        scope_add(S, &local, (Binding){st->name, -1, NULL, st->name_loc, 0});
+    }
+    return check_calls(S, def, &local, def->value);
+}
+
 /* ---- declarations ---- */
 static int sym_index(Sema *S, const char *name) {
     for (int k = 0; k < S->g->syms.n; k++)
@@ -787,7 +939,7 @@ static void decl_input(Sema *S, const Stmt *st) {
     ARENA_PUSH(S->a, g->inputs, g->ninputs, g->inputs_cap, in);
     int id = ir_input(g, g->ninputs - 1);
     g->inputs[g->ninputs - 1].node = id;
-    scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc});
+    scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc, 0});
 }
 
 static void decl_param(Sema *S, const Stmt *st) {
@@ -848,7 +1000,7 @@ static void decl_param(Sema *S, const Stmt *st) {
     ARENA_PUSH(S->a, g->params, g->nparams, g->params_cap, p);
     int id = ir_param(g, g->nparams - 1);
     g->params[g->nparams - 1].node = id;
-    scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc});
+    scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc, 0});
 }
 
 static void decl_optimizer(Sema *S, const Stmt *st) {
@@ -945,7 +1097,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
             if (!check_new_name(&S, st)) break;
             int v = lower_binding(&S, &S.global, st);
             if (v >= 0 && !g->nodes[v].name) g->nodes[v].name = st->name;
-            scope_add(&S, &S.global, (Binding){st->name, v, NULL, st->name_loc});
+            scope_add(&S, &S.global, (Binding){st->name, v, NULL, st->name_loc, 0});
             break;
         }
         case ST_DEF:
@@ -954,7 +1106,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
                 break;
             }
             if (!check_new_name(&S, st)) break;
-            scope_add(&S, &S.global, (Binding){st->name, -1, st, st->name_loc});
+            scope_add(&S, &S.global, (Binding){st->name, -1, st, st->name_loc, !check_def(&S, st)});
             break;
         case ST_LOSS: {
             if (g->loss >= 0 || loss_loc.line) {

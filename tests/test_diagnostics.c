@@ -93,6 +93,62 @@ static const DiagCase cases[] = {
      "t.bp:4:12: error: 'a' calls itself through 'b', 'c', 'd'; defs are inlined and cannot be recursive\n"
      "  def d(x) = a(x)\n"
      "             ^\n"},
+    {"a def calling an unknown function, never called",
+     "def g(a) = h2(a)\n",
+     "t.bp:1:12: error: unknown function 'h2'\n"
+     "  def g(a) = h2(a)\n"
+     "             ^\n"},
+    {"a broken def's uses report nothing more",
+     "def g(a) = h2(a)\n"
+     "param p = 1\n"
+     "loss g(p) + g(p)\n",
+     "t.bp:1:12: error: unknown function 'h2'\n"
+     "  def g(a) = h2(a)\n"
+     "             ^\n"},
+    {"direct recursion, never called",
+     "def f(x) = 1 + f(x)\n",
+     "t.bp:1:16: error: 'f' calls itself; defs are inlined and cannot be recursive\n"
+     "  def f(x) = 1 + f(x)\n"
+     "                 ^\n"},
+    {"mutual recursion through a block def, never called",
+     "def f(x) {\n"
+     "  y = g(x)\n"
+     "  return y\n"
+     "}\n"
+     "def g(x) = f(x)\n",
+     "t.bp:5:12: error: 'f' calls itself through 'g'; defs are inlined and cannot be recursive\n"
+     "  def g(x) = f(x)\n"
+     "             ^\n"},
+    {"a def calling a def defined later with too many arguments",
+     "def f(x) = g(x, 1)\n"
+     "def g(x) = x\n",
+     "t.bp:1:17: error: 'g' takes 1 argument, got 2\n"
+     "  def f(x) = g(x, 1)\n"
+     "                  ^\n"},
+    {"a def calling a built-in without an argument",
+     "def f(x) = maximum(x)\n",
+     "t.bp:1:12: error: 'maximum' needs argument 'b'\n"
+     "  def f(x) = maximum(x)\n"
+     "             ^\n"},
+    {"a def calling its parameter",
+     "def f(x) = x(1)\n",
+     "t.bp:1:12: error: 'x' is a value, not a function\n"
+     "  def f(x) = x(1)\n"
+     "             ^\n"},
+    {"a def calling a value defined later",
+     "def f(x) = v(x)\n"
+     "v = 2\n",
+     "t.bp:1:12: error: 'v' is a value, not a function\n"
+     "  def f(x) = v(x)\n"
+     "             ^\n"},
+    {"a local rebound inside a def never called",
+     "def f(x) {\n"
+     "  x = 2\n"
+     "  return x\n"
+     "}\n",
+     "t.bp:2:3: error: 'x' is already defined in 'f'\n"
+     "    x = 2\n"
+     "    ^\n"},
     {"built-in given too many arguments",
      "y = relu(1, 2)\n",
      "t.bp:1:13: error: 'relu' takes 1 argument, got 2\n"
