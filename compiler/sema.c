@@ -690,8 +690,8 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
 
 /* ---- a def, checked where it is defined ----
  * A def's body is lowered only where it is called, but what can be known without its
- * arguments is checked where it is defined, even if it is never called: its locals are
- * distinct, every call in it names a built-in or a def (one defined further down is
+ * arguments is checked where it is defined, even if it is never called: its parameters and
+ * locals are distinct, every call in it names a built-in or a def (one defined further down is
  * allowed, as at the calls that expand it), with arguments that fit, and it does not reach
  * itself through the defs it calls. A cycle is reported at the def that closes it, the one
  * defined last. Names of values are left to the calls: they may name globals defined after
@@ -822,8 +822,13 @@ static int check_def(Sema *S, const Stmt *def) {
         return 0;
     }
     Scope local = {0};
-    for (int j = 0; j < def->nparams; j++)
+    for (int j = 0; j < def->nparams; j++) {
+        if (scope_find(&local, def->params[j], 1)) {
+            diag_error(S->d, def->param_locs[j], "parameter '%s' of '%s' is declared twice", def->params[j], def->name);
+            return 0;
+        }
         scope_add(S, &local, (Binding){def->params[j], -1, NULL, def->param_locs[j], 0});
+    }
     for (int i = 0; i < def->nbody; i++) {
         const Stmt *st = def->body[i];
         if (st->kind != ST_BIND) continue;
@@ -1086,11 +1091,18 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
     int *outs = NULL, nouts = 0, outs_cap = 0;
     const char **onames = NULL;
     int onames_cap = 0, nonames = 0;
-    Loc loss_loc = {0};
+    Loc loss_loc = {0}, model_loc = {0}, clip_loc = {0};
     for (int i = 0; i < prog->nstmts; i++) {
         const Stmt *st = prog->stmts[i];
         switch (st->kind) {
-        case ST_MODEL: g->model = st->name; break;
+        case ST_MODEL:
+            if (model_loc.line) {
+                diag_error(d, st->loc, "the model name is already given (at %d:%d)", model_loc.line, model_loc.col);
+                break;
+            }
+            model_loc = st->loc;
+            g->model = st->name;
+            break;
         case ST_INPUT: decl_input(&S, st); break;
         case ST_PARAM: decl_param(&S, st); break;
         case ST_BIND: {
@@ -1141,6 +1153,11 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
         case ST_OPTIMIZER: decl_optimizer(&S, st); break;
         case ST_CLIP: {
             double v;
+            if (clip_loc.line) {
+                diag_error(d, st->loc, "clip_grad_norm is already given (at %d:%d)", clip_loc.line, clip_loc.col);
+                break;
+            }
+            clip_loc = st->loc;
             if (!const_value(st->value, &v) || v <= 0) {
                 diag_error(d, st->value ? st->value->loc : st->loc, "clip_grad_norm needs a positive number");
                 break;

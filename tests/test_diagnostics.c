@@ -141,6 +141,11 @@ static const DiagCase cases[] = {
      "t.bp:1:12: error: 'v' is a value, not a function\n"
      "  def f(x) = v(x)\n"
      "             ^\n"},
+    {"a def with a parameter named twice",
+     "def k6(a, a) = a\n",
+     "t.bp:1:11: error: parameter 'a' of 'k6' is declared twice\n"
+     "  def k6(a, a) = a\n"
+     "            ^\n"},
     {"a local rebound inside a def never called",
      "def f(x) {\n"
      "  x = 2\n"
@@ -373,6 +378,12 @@ static const DiagCase cases[] = {
      "t.bp:2:1: error: the loss is already given (at 1:1)\n"
      "  loss 2\n"
      "  ^\n"},
+    {"two model statements",
+     "model a\n"
+     "model b\n",
+     "t.bp:2:1: error: the model name is already given (at 1:1)\n"
+     "  model b\n"
+     "  ^\n"},
     {"unknown optimizer",
      "optimizer rmsprop(lr = 0.1)\n",
      "t.bp:1:11: error: unknown optimizer 'rmsprop'; use sgd, adam or adamw\n"
@@ -398,6 +409,12 @@ static const DiagCase cases[] = {
      "optimizer adam(lr = 0.1)\n",
      "t.bp:2:1: error: the optimizer is already given (at 1:1)\n"
      "  optimizer adam(lr = 0.1)\n"
+     "  ^\n"},
+    {"two clip_grad_norm statements",
+     "clip_grad_norm 1\n"
+     "clip_grad_norm 2\n",
+     "t.bp:2:1: error: clip_grad_norm is already given (at 1:1)\n"
+     "  clip_grad_norm 2\n"
      "  ^\n"},
     {"clip_grad_norm not positive",
      "clip_grad_norm -1\n",
