@@ -1168,6 +1168,9 @@ static const struct {
     {":quit", "", "leave the session (Ctrl-D too)"},
 };
 
+/* Other names of commands. */
+static const char *const aliases[][2] = {{":h", ":help"}, {":?", ":help"}, {":q", ":quit"}, {":exit", ":quit"}};
+
 static void cmd_help(void) {
     printf("Type statements to extend the program (a name defined again replaces its definition, and\n"
            "what depends on it follows); a bare expression is evaluated and printed.\n");
@@ -1189,9 +1192,18 @@ static int run_command(Session *S, const char *line) {
     while (*arg == ' ' || *arg == '\t') arg++;
     char *argc = xstrdup(arg); /* the argument without trailing blanks */
     for (size_t k = strlen(argc); k && (argc[k - 1] == ' ' || argc[k - 1] == '\t' || argc[k - 1] == '\r'); k--) argc[k - 1] = 0;
+    const char *name = cmd; /* the command's own name, for an alias */
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcmp(cmd, aliases[i][0]) == 0) name = aliases[i][1];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0 && !commands[i].args[0] && *argc) { /* `:reset extra` must not reset */
+            repl_error("%s takes no arguments, not '%s'", cmd, argc);
+            free(argc);
+            return -1;
+        }
     int rc = 0;
-    if (strcmp(cmd, ":help") == 0 || strcmp(cmd, ":h") == 0 || strcmp(cmd, ":?") == 0) cmd_help();
-    else if (strcmp(cmd, ":quit") == 0 || strcmp(cmd, ":q") == 0 || strcmp(cmd, ":exit") == 0) S->quit = 1;
+    if (strcmp(name, ":help") == 0) cmd_help();
+    else if (strcmp(name, ":quit") == 0) S->quit = 1;
     else if (strcmp(cmd, ":load") == 0) rc = cmd_load(S, argc);
     else if (strcmp(cmd, ":grad") == 0) rc = cmd_grad(S, line, arg);
     else if (strcmp(cmd, ":check") == 0) rc = cmd_check(S);
