@@ -16,8 +16,8 @@
  * in the session by name as doubles, so that they survive recompilation: a parameter whose
  * name and shape are unchanged keeps its value, a new one (or one declared again) takes the
  * program's initialiser (the model's init with the session's seed), synchronised lazily
- * when a value is next needed. Fixed inputs come from `:inputs FILE` or the inputs'
- * defaults. The optimizer state lives with the JIT-compiled model and starts afresh when
+ * when a value is next needed. Fixed inputs come from `:inputs FILE` (checked against the
+ * program as bpc grad --inputs checks it) or the inputs' defaults. The optimizer state lives with the JIT-compiled model and starts afresh when
  * the program changes. Values are computed in double (--f32: float) and printed as the
  * nearest float prints (--f64: in full), so 0.5 - 0.1 * 12 shows as -0.7; :train and :eval
  * run in float as bpc train does (--f64 there too).
@@ -1105,8 +1105,17 @@ static int cmd_inputs(Session *S, const char *path) {
         }
         return 0;
     }
-    BprtSafetensors st;
+    /* the checks bpc grad --inputs and :train make (names, shapes, dtypes, sizes), before
+     * the previous inputs are dropped */
+    if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
     char err[BPRT_ERRLEN];
+    Inputs in;
+    if (drv_load_inputs(&S->m, path, &in, err) != 0) {
+        repl_error("%s", err);
+        return -1;
+    }
+    drv_free_inputs(&in);
+    BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) {
         repl_error("%s", err);
         return -1;
