@@ -54,6 +54,15 @@ check() { # description pattern [seconds]
     fi
 }
 type_line() { tm send-keys -t t -l "$1"; tm send-keys -t t Enter; wait_prompt; }
+# Up Up Enter runs the line before the last again: waits until the grep pattern $1's line
+# is on the screen twice ($2: what failed otherwise)
+recall_twice() {
+    tm send-keys -t t Up Up Enter
+    n=0
+    while [ "$(screen | grep -c -- "$1")" -lt 2 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    [ $n -lt 100 ] && pass=$((pass + 1)) || { echo "FAIL: $2"; fail=$((fail + 1)); }
+    wait_prompt
+}
 
 cd "$tmp" || exit 1
 tm new-session -d -s t -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
@@ -75,11 +84,7 @@ wait_prompt
 tm send-keys -t t -l "m1 - 1"
 tm send-keys -t t Enter
 wait_prompt
-tm send-keys -t t Up Up Enter
-n=0
-while [ "$(screen | grep -c '^1 + m1 \* x + 1 = 8$')" -lt 2 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-[ $n -lt 100 ] && pass=$((pass + 1)) || { echo "FAIL: Up Up did not recall and run the line again"; fail=$((fail + 1)); }
-wait_prompt
+recall_twice '^1 + m1 \* x + 1 = 8$' "Up Up did not recall and run the line again"
 # completion of a name the session defined
 type_line "param alpha_rate = 0.25"
 tm send-keys -t t -l "alpha_r"
@@ -116,11 +121,7 @@ tm send-keys -t t -l "m1 * 2"
 tm send-keys -t t Enter
 check "Backspace over a non-ASCII character" "^m1 \* 2 = 6$"
 wait_prompt
-tm send-keys -t t Up Up Enter
-n=0
-while [ "$(screen | grep -c '^saved 2 parameters to modèle_ü€.safetensors$')" -lt 2 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-[ $n -lt 100 ] && pass=$((pass + 1)) || { echo "FAIL: Up Up did not recall the non-ASCII line"; fail=$((fail + 1)); }
-wait_prompt
+recall_twice '^saved 2 parameters to modèle_ü€.safetensors$' "Up Up did not recall the non-ASCII line"
 # Ctrl-C at the prompt drops what was typed
 tm send-keys -t t -l "this is not a statement"
 tm send-keys -t t C-c
