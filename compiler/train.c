@@ -125,6 +125,7 @@ typedef struct Feed {
     int bsym;       /* symbolic batch dimension */
     int64_t per;    /* reals per sample of the image input (text: T, ints per row) */
     int text;       /* windows of text: idx[] in fill_batch are byte offsets */
+    void *fixed[64]; /* the other inputs: their defaults at the full batch (malloc'd) */
 } Feed;
 
 int train_text_inputs(const Graph *g, int *in_bytes, int *in_next, int *bsym, int64_t *T, char *err) {
@@ -154,13 +155,16 @@ int train_text_inputs(const Graph *g, int *in_bytes, int *in_next, int *bsym, in
     return 0;
 }
 
-/* Finds which inputs take images and labels, and checks their shapes against the data. */
+/* Finds which inputs take images and labels (the first real and the first ': int' input
+ * without a default; with one if all have it), and checks their shapes against the data. */
 static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, char *err) {
     f->img = f->lab = -1;
-    for (int i = 0; i < g->ninputs; i++) {
-        if (g->inputs[i].dtype == DT_REAL && f->img < 0) f->img = i;
-        if (g->inputs[i].dtype == DT_INT && f->lab < 0) f->lab = i;
-    }
+    for (int any = 0; any < 2; any++)
+        for (int i = 0; i < g->ninputs; i++) {
+            if (g->inputs[i].has_default && !any) continue;
+            if (g->inputs[i].dtype == DT_REAL && f->img < 0) f->img = i;
+            if (g->inputs[i].dtype == DT_INT && f->lab < 0) f->lab = i;
+        }
     if (f->img < 0 || f->lab < 0) {
         snprintf(err, BPRT_ERRLEN, "--data needs a program with a real input for images and a ': int' input for labels");
         return -1;
@@ -179,6 +183,61 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
     }
     f->per = per;
     return 0;
+}
+
+/* The inputs --data does not fill take their defaults, made once at the full batch (a
+ * smaller last batch reads their start). One without a default, or with a symbolic size
+ * other than the batch, is an error naming it. (Text data has no others: see
+ * train_text_inputs.) */
+static int plan_fixed(const Model *m, Feed *f, int batch, const char *data, char *err) {
+    const Graph *g = m->g;
+    if (g->ninputs > 64) {
+        snprintf(err, BPRT_ERRLEN, "--data %s: the program has %d inputs (limit 64)", data, g->ninputs);
+        return -1;
+    }
+    for (int i = 0; i < g->ninputs; i++) {
+        const Input *ip = &g->inputs[i];
+        if (i == f->img || i == f->lab) continue;
+        if (!ip->has_default) {
+            snprintf(err, BPRT_ERRLEN, "--data %s: input '%s' has no value: --data fills only '%s' (images) and '%s' "
+                     "(labels); give it a default (input %s = VALUE)", data, ip->name, g->inputs[f->img].name,
+                     g->inputs[f->lab].name, ip->name);
+            return -1;
+        }
+        int64_t n = 1;
+        for (int k = 0; k < ip->shape.rank; k++) {
+            Dim d = ip->shape.d[k];
+            if (d.sym >= 0 && d.sym != f->bsym) {
+                char sh[160];
+                snprintf(err, BPRT_ERRLEN, "--data %s: input '%s' %s has the size '%s', which --data does not set (only "
+                         "the batch '%s')", data, ip->name, shape_str(&ip->shape, &g->syms, sh, sizeof sh),
+                         g->syms.names[d.sym], g->syms.names[f->bsym]);
+                return -1;
+            }
+            n *= d.c * (d.sym >= 0 ? batch : 1);
+        }
+        f->fixed[i] = malloc((size_t)(n ? n : 1) * (ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size));
+        if (!f->fixed[i]) abort();
+        for (int64_t k = 0; k < n; k++) {
+            if (ip->dtype == DT_INT) ((int32_t *)f->fixed[i])[k] = (int32_t)ip->def;
+            else drv_set(m, f->fixed[i], k, ip->def);
+        }
+    }
+    return 0;
+}
+
+static void free_fixed(Feed *f) {
+    for (int i = 0; i < 64; i++) {
+        free(f->fixed[i]);
+        f->fixed[i] = NULL;
+    }
+}
+
+/* The model's input pointers: the batch's images (bytes) and labels, the rest fixed. */
+static void feed_inputs(const Feed *f, const void *in[64], void *x, int32_t *y) {
+    for (int i = 0; i < 64; i++) in[i] = f->fixed[i];
+    in[f->img] = x;
+    in[f->lab] = y;
 }
 
 static void fill_batch(const Model *m, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y) {
@@ -250,9 +309,8 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
         int n = (int)(hi - start < batch ? hi - start : batch);
         for (int b = 0; b < n; b++) idx[b] = f->text ? (start + b) * f->per : start + b; /* text: window offsets */
         fill_batch(m, s, f, idx, n, x, y);
-        const void *in[64] = {0};
-        in[f->img] = x;
-        in[f->lab] = y;
+        const void *in[64];
+        feed_inputs(f, in, x, y);
         int dims[BP_MAXSYMS] = {0};
         dims[f->bsym] = n;
         tl += m->loss(params, in, dims, ws) * n;
@@ -325,9 +383,8 @@ typedef struct Run {
  * the identical update. A stop request on any rank stops all of them after this step. */
 static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws) {
     Model *m = r->m;
-    const void *in[64] = {0};
-    in[f->img] = x;
-    in[f->lab] = y;
+    const void *in[64];
+    feed_inputs(f, in, x, y);
     int d[BP_MAXSYMS] = {0};
     int nr = dist_size(), rk = dist_rank();
     if (nr == 1) {
@@ -403,6 +460,13 @@ static int train_data(Run *r) {
     }
     t_load = now() - t_load;
     int batch = o->batch;
+    if (plan_fixed(m, &f, batch, o->data, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        free_fixed(&f);
+        free_split(&tr);
+        free_split(&te);
+        return 1;
+    }
     int dims[BP_MAXSYMS] = {0};
     dims[f.bsym] = batch;
     size_t wsz = m->ws_size(dims);
@@ -410,6 +474,7 @@ static int train_data(Run *r) {
     void *ws = drv_workspace(wsz, wserr);
     if (!ws) {
         fprintf(stderr, "bpc: error: batch %d: %s\n", batch, wserr);
+        free_fixed(&f);
         free_split(&tr);
         free_split(&te);
         return 1;
@@ -532,6 +597,7 @@ static int train_data(Run *r) {
             printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", tl, 100 * ta, (long long)te.n);
     }
 done:
+    free_fixed(&f);
     free(ws);
     free(x);
     free(y);

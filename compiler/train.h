@@ -6,6 +6,8 @@
  * neither (inputs take their defaults). Each epoch shuffles from the seed; the last partial
  * batch is run at its own size. Progress goes to stderr (a bar on a terminal, plain lines
  * otherwise); per-epoch summaries to stdout.
+ * With --data DIR, images and labels go to the first real and the first `: int` input
+ * without a default; the other inputs take their defaults, and one without is an error.
  *
  * Nothing is lost: --save (and --checkpoint-every N steps) write checkpoints atomically
  * (parameters, optimizer state, position in the data); --params CHECKPOINT resumes exactly

@@ -1,0 +1,85 @@
+#!/bin/sh
+# `bpc train` and `bpc eval` on small IDX files made here (2x2-pixel images, 3 classes; no
+# Fashion-MNIST needed, a few seconds): the errors that stop a run before it starts, each
+# with its exit status and message.
+#   a. inputs --data does not fill: a default is taken, none is an error (not a crash);
+# usage: train_data.sh BPC
+set -u
+bpc=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err); 60 s at most
+  want=$1; shift
+  timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; head -c 2000 "$tmp/out" "$tmp/err"; fi
+}
+has() { # file text what
+  if grep -q -- "$2" "$1"; then ok; else bad "$3: no '$2' in:"; cat "$1"; fi
+}
+hasnt() { # file text what
+  if grep -q -- "$2" "$1"; then bad "$3: '$2' in:"; cat "$1"; else ok; fi
+}
+
+cd "$tmp" || exit 1
+
+# bytes V...: the bytes of values V (0-255); be32 N: N as 4 big-endian bytes
+bytes() { for v in "$@"; do printf "\\$(printf %03o "$v")"; done; }
+be32() { bytes $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
+# images FILE N: N images of 2x2 pixels; labels FILE L...: one label each
+images() {
+  { bytes 0 0 8 3; be32 "$2"; be32 2; be32 2; i=0
+    while [ $i -lt $(($2 * 4)) ]; do bytes $((i * 37 % 256)); i=$((i + 1)); done; } >"$1"
+}
+labels() {
+  f=$1; shift
+  { bytes 0 0 8 1; be32 $#; bytes "$@"; } >"$f"
+}
+# dataset DIR TRAIN-LABELS TEST-LABELS: a data directory (labels as "0 1 2 ...")
+dataset() {
+  mkdir -p "$1"
+  images "$1/train-images-idx3-ubyte" $(echo $2 | wc -w)
+  labels "$1/train-labels-idx1-ubyte" $2
+  images "$1/t10k-images-idx3-ubyte" $(echo $3 | wc -w)
+  labels "$1/t10k-labels-idx1-ubyte" $3
+}
+dataset good "0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1" "2 1 0 2 1 0"
+
+net='input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nlogits = x @ W\n'
+printf "${net}loss cross_entropy(logits, y)\noutput logits\n" >net.bp
+run 0 "$bpc" train net.bp --data good --steps 3 --batch 4
+has out "^epoch 1 (partial): train loss [0-9]" "training on the small data"
+
+# ---- a. an input --data does not fill takes its default; one without is an error ---------
+printf "${net}input z = 3\nloss cross_entropy(logits, y) * z\noutput logits\n" >z3.bp
+run 0 "$bpc" train z3.bp --data good --steps 2 --batch 4 --save z3.safetensors
+run 0 "$bpc" eval z3.bp --data good --params z3.safetensors
+has out "^test loss [0-9.]*, test accuracy [0-9.]*% (6 samples)" "eval with a defaulted input"
+# the default counts: three times the loss of the same parameters without z
+l3=$(sed -n 's/^test loss \([0-9.]*\),.*/\1/p' out)
+run 0 "$bpc" eval net.bp --data good --params z3.safetensors
+l1=$(sed -n 's/^test loss \([0-9.]*\),.*/\1/p' out)
+if awk -v a="$l3" -v b="$l1" 'BEGIN { d = a - 3 * b; exit !(a != "" && b > 0 && d < 1e-3 && d > -1e-3) }'; then ok
+else bad "test loss with z = 3 is '$l3', expected 3 x '$l1'"; fi
+# a defaulted [B] input, and a default declared before the images
+printf 'input s = 2\ninput x[B, 4]\ninput w[B] = 0.5\ninput y[B] : int\nparam W[4, 3]\nlogits = (x * s) @ W\nloss cross_entropy(logits, y) * mean(w)\noutput logits\n' >zb.bp
+run 0 "$bpc" train zb.bp --data good --steps 2 --batch 4
+for decl in "z" "z[B]" "z[B] : int"; do
+  printf "${net}input $decl\nloss cross_entropy(logits, y)\noutput logits\n" >z.bp
+  run 1 "$bpc" train z.bp --data good --steps 2 --batch 4
+  has err "^bpc: error: --data good: input 'z' has no value: --data fills only 'x' (images) and 'y' (labels); give it a default (input z = VALUE)$" "input $decl without a default"
+  run 1 "$bpc" eval z.bp --data good
+  has err "input 'z' has no value" "eval, input $decl without a default"
+done
+printf 'input x[B, 4]\ninput x2[B, 4]\ninput y[B] : int\nparam W[4, 3]\nloss cross_entropy((x + x2) @ W, y)\n' >x2.bp
+run 1 "$bpc" train x2.bp --data good --steps 2 --batch 4
+has err "input 'x2' has no value: --data fills only 'x' (images)" "a second image input"
+printf "${net}input n[N] = 1\nloss cross_entropy(logits, y) * sum(n)\noutput logits\n" >zn.bp
+run 1 "$bpc" train zn.bp --data good --steps 2 --batch 4
+has err "^bpc: error: --data good: input 'n' \[N\] has the size 'N', which --data does not set (only the batch 'B')$" "another size"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
