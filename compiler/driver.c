@@ -1,6 +1,7 @@
 /* driver.c — see driver.h. */
 #include "driver.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,18 +247,40 @@ int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_byt
     if (bprt_st_read(path, &st, err) != 0) return -1;
     const BprtTensor *o = bprt_st_find(&st, "__bpc.opt_state"), *p = bprt_st_find(&st, "__bpc.progress");
     int rc = 0;
-    if (o && p) {
-        if (o->dtype != BPRT_U8 || o->count != (int64_t)opt_bytes || p->count != 4) {
-            snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
-                     "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
-            rc = -1;
-        } else {
-            memcpy(opt_state, o->data, opt_bytes);
-            double v[4];
-            bprt_st_to_f64(p, v);
-            for (int k = 0; k < 4; k++) progress[k] = (int64_t)v[k];
+    int64_t v[4];
+    if (!o != !p) {
+        snprintf(err, BPRT_ERRLEN, "%s: the checkpoint has '%s' but no '%s'", path, o ? "__bpc.opt_state" : "__bpc.progress",
+                 o ? "__bpc.progress" : "__bpc.opt_state");
+        rc = -1;
+    } else if (!o) {
+        rc = 0;
+    } else if (o->dtype != BPRT_U8 || o->count != (int64_t)opt_bytes) {
+        snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
+                 "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
+        rc = -1;
+    } else if (p->dtype != BPRT_I64 || p->ndim != 1 || p->shape[0] != 4) {
+        char sh[160];
+        shape_of_tensor(p, sh, sizeof sh);
+        snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint progress: '__bpc.progress' is %s %s, expected I64 [4] (epoch, "
+                 "step, steps done, seed)", path, bprt_dtype_name(p->dtype), sh);
+        rc = -1;
+    } else {
+        memcpy(v, p->data, sizeof v); /* exactly: the seed may need all 64 bits */
+        rc = -1;
+        if (v[0] < 1 || v[0] >= INT_MAX)
+            snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint progress: epoch %lld is not in [1, %d]", path, (long long)v[0],
+                     INT_MAX - 1);
+        else if (v[1] < 0)
+            snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint progress: step %lld is negative", path, (long long)v[1]);
+        else if (v[2] < v[1])
+            snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint progress: steps done %lld is less than the step in the "
+                     "epoch (%lld)", path, (long long)v[2], (long long)v[1]);
+        else
             rc = 1;
-        }
+    }
+    if (rc == 1) {
+        memcpy(opt_state, o->data, opt_bytes);
+        memcpy(progress, v, sizeof v);
     }
     bprt_st_free(&st);
     return rc;

@@ -42,7 +42,11 @@ int drv_save_params(const Model *m, const char *path, const void *vec, char *err
 int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,
                         const int64_t progress[4], char *err);
 /* Reads the extras of a checkpoint: 1 if present (opt_state and progress filled), 0 if the
- * file holds parameters only, -1 on error. */
+ * file holds parameters only, -1 on error: one extra without the other, an optimizer state
+ * of another size, or an invalid progress ("FILE: invalid checkpoint progress: ..."): not
+ * I64 [4], an epoch outside [1, INT_MAX), a negative step, or fewer steps done than the
+ * step within the epoch. Whether the step lies within an epoch depends on the data and
+ * the batch: the caller checks that. */
 int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_bytes, int64_t progress[4], char *err);
 
 /* Finite-difference check of m's gradient at params (m is double precision: f64 = 1), one

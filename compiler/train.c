@@ -491,9 +491,17 @@ static int train_data(Run *r) {
         tr.n = (tr.n / batch > 0 ? tr.n / batch : 1) * batch;
     int64_t *perm = malloc((size_t)tr.n * sizeof *perm);
     if (!ws || !x || !y || !out || !perm) abort();
-    int tty = isatty(2) && dist_rank() == 0;
+    int tty = isatty(2) && dist_rank() == 0, rc = 0;
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0, steps_this_run = 0;
+    if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: only from --params */
+        fprintf(stderr, "bpc: error: %s: invalid checkpoint progress: step %lld is not below the %lld steps of an epoch "
+                "here (%lld %s at batch %d); was it saved with another --batch or data set?\n", o->params,
+                (long long)r->progress[1], (long long)per_epoch, (long long)(f.text ? tr.len : tr.n),
+                f.text ? "bytes of text" : "samples", batch);
+        rc = 1;
+        goto done;
+    }
     uint64_t seed = (uint64_t)r->progress[3];
     if (!o->eval_only && f.text)
         printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
@@ -504,7 +512,6 @@ static int train_data(Run *r) {
                (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, t_load,
                r->progress[2] ? " (resumed)" : "");
     if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
-    int rc = 0;
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
         epoch_order(&tr, &f, seed, ep, perm);
         double t0 = now(), compute = 0, sum_loss = 0;

@@ -13,7 +13,8 @@
  * (parameters, optimizer state, position in the data); --params CHECKPOINT resumes exactly
  * where it stopped; SIGINT/SIGTERM stop after the current step and save one; a non-finite
  * loss or gradient leaves the parameters unchanged and stops with the step named
- * (--on-nan skip: that batch is skipped instead). */
+ * (--on-nan skip: that batch is skipped instead).
+ * A checkpoint's position is checked against the data and the batch. */
 #ifndef BP_TRAIN_H
 #define BP_TRAIN_H
 

@@ -3,6 +3,7 @@
 # Fashion-MNIST needed, a few seconds): the errors that stop a run before it starts, each
 # with its exit status and message.
 #   a. inputs --data does not fill: a default is taken, none is an error (not a crash);
+#   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype);
 # usage: train_data.sh BPC
 set -u
 bpc=$1
@@ -80,6 +81,42 @@ has err "input 'x2' has no value: --data fills only 'x' (images)" "a second imag
 printf "${net}input n[N] = 1\nloss cross_entropy(logits, y) * sum(n)\noutput logits\n" >zn.bp
 run 1 "$bpc" train zn.bp --data good --steps 2 --batch 4
 has err "^bpc: error: --data good: input 'n' \[N\] has the size 'N', which --data does not set (only the batch 'B')$" "another size"
+
+# ---- b. checkpoint progress: I64 [epoch, step, steps done, seed], validated on load ------
+# 20 samples at batch 4: 5 steps an epoch. The progress is the checkpoint's last 32 bytes.
+run 0 "$bpc" train net.bp --data good --steps 2 --batch 4 --seed 7 --save c.safetensors
+# progress FILE EPOCH STEP DONE SEED: c.safetensors with that progress (values >= -1)
+i64() { if [ "$1" -lt 0 ]; then bytes 255 255 255 255 255 255 255 255; else bytes $(($1 & 255)) $(($1 >> 8 & 255)) 0 0 0 0 0 0; fi; }
+progress() {
+  f=$1; shift
+  size=$(wc -c <c.safetensors)
+  { head -c $((size - 32)) c.safetensors; for v in "$@"; do i64 "$v"; done; } >"$f"
+}
+progress p.safetensors 1 4 4 7
+run 0 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
+has out "^resuming from p.safetensors: epoch 1, step 5 (4 steps done)" "a valid progress"
+# resuming with another batch is allowed while the step lies within the epoch
+progress p.safetensors 1 1 1 7
+run 0 "$bpc" train net.bp --data good --steps 1 --batch 10 --params p.safetensors
+has out "^epoch 1: train loss" "resumed with another batch"
+for p in "0 1 1 7:epoch 0 is not in \[1, 2147483646\]" "-1 1 1 7:epoch -1 is not in" \
+         "1 -1 1 7:step -1 is negative" "1 2 -1 7:steps done -1 is less than the step in the epoch (2)" \
+         "1 3 2 7:steps done 2 is less than the step in the epoch (3)" \
+         "1 5 5 7:step 5 is not below the 5 steps of an epoch here (20 samples at batch 4); was it saved with another --batch or data set?" \
+         "1 300 300 7:step 300 is not below the 5 steps"; do
+  progress p.safetensors ${p%%:*}
+  run 1 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
+  has err "^bpc: error: p.safetensors: invalid checkpoint progress: ${p#*:}" "progress ${p%%:*}"
+  hasnt out "^epoch" "progress ${p%%:*}"
+done
+# a checkpoint from a larger batch: its step is past this batch's epoch
+progress p.safetensors 1 3 3 7
+run 1 "$bpc" train net.bp --data good --steps 1 --batch 8 --params p.safetensors
+has err "step 3 is not below the 3 steps of an epoch here (20 samples at batch 8)" "another batch"
+# the wrong dtype (I32 [8]: the same bytes)
+LC_ALL=C sed 's/"__bpc.progress":{"dtype":"I64","shape":\[4\]/"__bpc.progress":{"dtype":"I32","shape":[8]/' c.safetensors >p.safetensors
+run 1 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
+has err "^bpc: error: p.safetensors: invalid checkpoint progress: '__bpc.progress' is I32 \[8\], expected I64 \[4\]" "progress dtype"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
