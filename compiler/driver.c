@@ -92,6 +92,19 @@ int drv_load_vector(const Model *m, const char *path, void *v, char *err) {
     return load_param_shaped(m, path, v, "the vector does not match the program's parameters", err);
 }
 
+int64_t drv_label_classes(const Graph *g, int input) {
+    int64_t classes = 0;
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_CROSS_ENTROPY && n->op != OP_NLL) continue;
+        const Node *l = &g->nodes[n->in[1]]; /* integer values are inputs: no op makes one */
+        const Shape *z = &g->nodes[n->in[0]].shape;
+        if (l->op != OP_INPUT || l->ival != input || z->rank < 1 || z->d[z->rank - 1].sym >= 0) continue;
+        if (!classes || z->d[z->rank - 1].c < classes) classes = z->d[z->rank - 1].c;
+    }
+    return classes;
+}
+
 void drv_free_inputs(Inputs *in) {
     for (int i = 0; i < 64; i++) {
         free(in->data[i]);
@@ -172,6 +185,7 @@ int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
         if (t) bprt_st_to_f64(t, tmp);
         else
             for (int64_t k = 0; k < n; k++) tmp[k] = ip->def;
+        int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i) : 0;
         for (int64_t k = 0; k < n; k++) {
             if (ip->dtype == DT_INT) {
                 if (tmp[k] != floor(tmp[k]) || fabs(tmp[k]) > 2147483647.0) {
@@ -181,6 +195,13 @@ int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
                     goto out;
                 }
                 ((int32_t *)in->data[i])[k] = (int32_t)tmp[k];
+                if (classes && (tmp[k] < 0 || tmp[k] >= (double)classes)) {
+                    snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld is %lld, outside the %lld classes of the loss (0 to "
+                             "%lld)", fname, ip->name, (long long)k, (long long)tmp[k], (long long)classes,
+                             (long long)classes - 1);
+                    free(tmp);
+                    goto out;
+                }
             } else
                 drv_set(m, in->data[i], k, tmp[k]);
         }

@@ -31,17 +31,18 @@ typedef struct Split {
     const unsigned char *text;
     int64_t len;
     unsigned char *own; /* the file's bytes, freed with this split */
+    char ip[4096], lp[4096]; /* IDX: the images' and the labels' files */
 } Split;
 
 static int load_split(const char *dir, const char *prefix, Split *s, char *err) {
-    char ip[4096], lp[4096];
     memset(s, 0, sizeof *s);
+    char *ip = s->ip, *lp = s->lp;
     for (int gz = 1; gz >= 0; gz--) {
-        snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
+        snprintf(ip, sizeof s->ip, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
         if (access(ip, R_OK) == 0) break;
     }
     for (int gz = 1; gz >= 0; gz--) {
-        snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
+        snprintf(lp, sizeof s->lp, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
         if (access(lp, R_OK) == 0) break;
     }
     if (bprt_idx_read(ip, &s->images, err) != 0) return -1;
@@ -182,6 +183,19 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
         return -1;
     }
     f->per = per;
+    return 0;
+}
+
+/* Every label of an IDX split is one of the classes of the loss it feeds (PyTorch raises
+ * for one outside them; the kernels would give a loss of NaN). */
+static int check_labels(const Graph *g, const Split *s, const Feed *f, char *err) {
+    int64_t classes = drv_label_classes(g, f->lab);
+    for (int64_t i = 0; classes && i < s->n; i++)
+        if (s->labels.data[i] >= classes) {
+            snprintf(err, BPRT_ERRLEN, "%.300s: label %lld is %d, outside the %lld classes of the loss (0 to %lld)", s->lp,
+                     (long long)i, s->labels.data[i], (long long)classes, (long long)classes - 1);
+            return -1;
+        }
     return 0;
 }
 
@@ -452,7 +466,8 @@ static int train_data(Run *r) {
         free_split(&tr);
         return 1;
     }
-    if (!f.text && plan_feed(g, &tr, &f, o->data, err) != 0) {
+    if (!f.text && (plan_feed(g, &tr, &f, o->data, err) != 0 || (!o->eval_only && check_labels(g, &tr, &f, err) != 0) ||
+                    check_labels(g, &te, &f, err) != 0)) {
         fprintf(stderr, "bpc: error: %s\n", err);
         free_split(&tr);
         free_split(&te);

@@ -4,6 +4,7 @@
 # with its exit status and message.
 #   a. inputs --data does not fill: a default is taken, none is an error (not a crash);
 #   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype);
+#   c. labels outside the classes of the loss, in IDX files and in --inputs;
 # usage: train_data.sh BPC
 set -u
 bpc=$1
@@ -117,6 +118,34 @@ has err "step 3 is not below the 3 steps of an epoch here (20 samples at batch 8
 LC_ALL=C sed 's/"__bpc.progress":{"dtype":"I64","shape":\[4\]/"__bpc.progress":{"dtype":"I32","shape":[8]/' c.safetensors >p.safetensors
 run 1 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
 has err "^bpc: error: p.safetensors: invalid checkpoint progress: '__bpc.progress' is I32 \[8\], expected I64 \[4\]" "progress dtype"
+
+# ---- c. labels outside the classes: an error naming the file, the label and the classes ---
+dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
+run 1 "$bpc" train net.bp --data badtrain --steps 1 --batch 4
+has err "^bpc: error: badtrain/train-labels-idx1-ubyte: label 13 is 7, outside the 3 classes of the loss (0 to 2)$" "a training label out of range"
+dataset badtest "0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1" "2 1 0 3 1 0"
+run 1 "$bpc" eval net.bp --data badtest
+has err "^bpc: error: badtest/t10k-labels-idx1-ubyte: label 3 is 3, outside the 3 classes of the loss (0 to 2)$" "a test label out of range"
+# nll's labels, the scores not an output
+printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nloss nll(log_softmax(x @ W, axis = 1), y)\n' >nll.bp
+run 1 "$bpc" train nll.bp --data badtrain --steps 1 --batch 4
+has err "label 13 is 7, outside the 3 classes of the loss (0 to 2)" "nll's labels"
+# --inputs: x [2, 4] F32 zeros and y [2] I32 (bpc grad and bpc train)
+st_inputs() { # FILE Y0 Y1
+  h='{"x":{"dtype":"F32","shape":[2,4],"data_offsets":[0,32]},"y":{"dtype":"I32","shape":[2],"data_offsets":[32,40]}}'
+  while [ $((${#h} % 8)) -ne 0 ]; do h="$h "; done
+  { bytes $((${#h} & 255)) $((${#h} >> 8)) 0 0 0 0 0 0; printf '%s' "$h"; head -c 32 /dev/zero
+    for v in "$2" "$3"; do if [ "$v" -lt 0 ]; then bytes 255 255 255 255; else bytes "$v" 0 0 0; fi; done; } >"$1"
+}
+st_inputs in.safetensors 1 2
+run 0 "$bpc" grad net.bp --inputs in.safetensors
+has out "^loss = 1.09861" "bpc grad with valid labels"
+st_inputs in.safetensors 1 3
+run 1 "$bpc" grad net.bp --inputs in.safetensors
+has err "^bpc: error: in.safetensors: input 'y' element 1 is 3, outside the 3 classes of the loss (0 to 2)$" "bpc grad, a label of 3"
+st_inputs in.safetensors -1 0
+run 1 "$bpc" train net.bp --inputs in.safetensors --steps 2
+has err "^bpc: error: in.safetensors: input 'y' element 0 is -1, outside the 3 classes of the loss (0 to 2)$" "bpc train, a label of -1"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
