@@ -62,6 +62,14 @@ static int load_split(const char *dir, const char *prefix, Split *s, char *err) 
     return 0;
 }
 
+/* A split to train or test on holds a sample (an epoch of none would take no step, and a
+ * test of none divides by zero). */
+static int check_not_empty(const Split *s, char *err) {
+    if (s->n > 0) return 0;
+    snprintf(err, BPRT_ERRLEN, "%.300s: holds 0 images: --data needs at least one sample to train and one to test", s->ip);
+    return -1;
+}
+
 static void free_split(Split *s) {
     bprt_idx_free(&s->images);
     bprt_idx_free(&s->labels);
@@ -466,7 +474,8 @@ static int train_data(Run *r) {
         free_split(&tr);
         return 1;
     }
-    if (!f.text && (plan_feed(g, &tr, &f, o->data, err) != 0 || (!o->eval_only && check_labels(g, &tr, &f, err) != 0) ||
+    if (!f.text && ((!o->eval_only && check_not_empty(&tr, err) != 0) || check_not_empty(&te, err) != 0 ||
+                    plan_feed(g, &tr, &f, o->data, err) != 0 || (!o->eval_only && check_labels(g, &tr, &f, err) != 0) ||
                     check_labels(g, &te, &f, err) != 0)) {
         fprintf(stderr, "bpc: error: %s\n", err);
         free_split(&tr);

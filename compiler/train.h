@@ -9,6 +9,7 @@
  * With --data DIR, images and labels go to the first real and the first `: int` input
  * without a default; the other inputs take their defaults, and one without is an error.
  * A label outside the classes of its loss is an error when the data is loaded.
+ * So is a split of 0 images.
  *
  * Nothing is lost: --save (and --checkpoint-every N steps) write checkpoints atomically
  * (parameters, optimizer state, position in the data); --params CHECKPOINT resumes exactly

@@ -5,6 +5,7 @@
 #   a. inputs --data does not fill: a default is taken, none is an error (not a crash);
 #   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype);
 #   c. labels outside the classes of the loss, in IDX files and in --inputs;
+#   d. splits of 0 images;
 # usage: train_data.sh BPC
 set -u
 bpc=$1
@@ -146,6 +147,17 @@ has err "^bpc: error: in.safetensors: input 'y' element 1 is 3, outside the 3 cl
 st_inputs in.safetensors -1 0
 run 1 "$bpc" train net.bp --inputs in.safetensors --steps 2
 has err "^bpc: error: in.safetensors: input 'y' element 0 is -1, outside the 3 classes of the loss (0 to 2)$" "bpc train, a label of -1"
+
+# ---- d. a split of 0 images ----------------------------------------------------------------
+dataset notest "0 1 2 0" ""
+run 1 "$bpc" eval net.bp --data notest
+has err "^bpc: error: notest/t10k-images-idx3-ubyte: holds 0 images" "an empty test split"
+run 1 "$bpc" train net.bp --data notest --steps 1
+has err "^bpc: error: notest/t10k-images-idx3-ubyte: holds 0 images" "training with an empty test split"
+dataset notrain "" "0 1 2"
+run 1 "$bpc" train net.bp --data notrain --epochs 2
+has err "^bpc: error: notrain/train-images-idx3-ubyte: holds 0 images" "an empty training split"
+hasnt out "^epoch" "an empty training split"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
