@@ -366,9 +366,9 @@ static void progress(int tty, int epoch, int epochs, int64_t step, int64_t steps
 }
 
 /* Where checkpoints go: --save, else MODEL.ckpt.safetensors. */
-static const char *ckpt_path(const Model *m, const TrainOptions *o, char *buf, size_t size) {
+static const char *ckpt_path(const Graph *g, const TrainOptions *o, char *buf, size_t size) {
     if (o->save) return o->save;
-    snprintf(buf, size, "%s.ckpt.safetensors", m->g->model);
+    snprintf(buf, size, "%s.ckpt.safetensors", g->model);
     return buf;
 }
 
@@ -376,7 +376,7 @@ static int save_ckpt(const Model *m, const TrainOptions *o, const void *params, 
                      const int64_t progress[4]) {
     char buf[4096], err[BPRT_ERRLEN];
     if (dist_rank() != 0) return 0; /* rank 0 writes for the job */
-    const char *path = ckpt_path(m, o, buf, sizeof buf);
+    const char *path = ckpt_path(m->g, o, buf, sizeof buf);
     if (drv_save_checkpoint(m, path, params, opt, osz, progress, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         return -1;
@@ -437,7 +437,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
         if (save_ckpt(m, r->o, r->params, r->opt_state, r->opt_bytes, r->progress) == 0 && rk == 0) {
             char buf[4096];
             fprintf(stderr, "bpc: rank 0 saved a checkpoint to %s (resume with --params)\n",
-                    ckpt_path(m, r->o, buf, sizeof buf));
+                    ckpt_path(m->g, r->o, buf, sizeof buf));
         }
         return NAN;
     }
@@ -612,7 +612,7 @@ static int train_data(Run *r) {
             else {
                 save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
                 printf("interrupted at epoch %d after %lld steps; checkpoint saved to %s (resume with --params %s)\n", ep,
-                       (long long)r->progress[2], ckpt_path(m, o, buf, sizeof buf), ckpt_path(m, o, buf, sizeof buf));
+                       (long long)r->progress[2], ckpt_path(m->g, o, buf, sizeof buf), ckpt_path(m->g, o, buf, sizeof buf));
             }
             rc = o->params_io ? 0 : 130;
             break;
@@ -706,6 +706,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         sigaction(SIGTERM, &sa, &old_term);
         opts.stop = &interrupted;
     }
+    char err[BPRT_ERRLEN];
     if (g->loss < 0) {
         fprintf(stderr, "bpc: error: the program has no 'loss' statement, so there is nothing to train\n");
         return 1;
@@ -729,13 +730,21 @@ int train_run(Graph *g, const TrainOptions *o_in) {
             g->opt.weight_decay = k == OPT_ADAMW ? 0.01 : 0;
         }
     }
+    /* the files training will write (--save, and --checkpoint-every's checkpoints): tried
+     * now, so that a path that cannot be written does not lose the training at its end */
+    if (!o->eval_only && dist_rank() == 0 && (o->save || o->checkpoint_every)) {
+        char buf[4096];
+        if (bprt_st_writable(ckpt_path(g, o, buf, sizeof buf), err) != 0) {
+            fprintf(stderr, "bpc: error: %s%s\n", o->save ? "--save " : "--checkpoint-every: ", err);
+            return 1;
+        }
+    }
     if (g->opt.kind == OPT_NONE) {
         g->opt.kind = OPT_SGD;
         g->opt.lr = 0.01;
     }
     double lr = o->lr >= 0 ? o->lr : g->opt.lr;
     Model m;
-    char err[BPRT_ERRLEN];
     double t0 = now();
     if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
         fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);

@@ -16,7 +16,8 @@
  * where it stopped; SIGINT/SIGTERM stop after the current step and save one; a non-finite
  * loss or gradient leaves the parameters unchanged and stops with the step named
  * (--on-nan skip: that batch is skipped instead).
- * A checkpoint's position is checked against the data and the batch. */
+ * A checkpoint's position is checked against the data and the batch.
+ * The path --save (or --checkpoint-every) writes is tried before training starts. */
 #ifndef BP_TRAIN_H
 #define BP_TRAIN_H
 

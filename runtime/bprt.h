@@ -384,6 +384,10 @@ typedef struct BprtTensorOut {
     const void *data;
 } BprtTensorOut;
 int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[BPRT_ERRLEN]);
+/* Whether bprt_st_write could write path, tried before a long job (training) rather than
+ * after it: path is not a directory, and the temporary file the write would use can be
+ * created in path's directory (it is removed again; path itself is left as it is). */
+int bprt_st_writable(const char *path, char err[BPRT_ERRLEN]);
 const char *bprt_dtype_name(BprtDtype d); /* "F32", ... as safetensors spells them */
 size_t bprt_dtype_size(BprtDtype d);
 

@@ -457,6 +457,38 @@ static int build_header(const char *path, const BprtTensorOut *t, int count, uin
     return 0;
 }
 
+/* The file bprt_st_write writes: PATH.tmp.<pid>, then renamed over path; or path itself
+ * for a device, pipe or other non-regular file (/dev/null, /dev/stdout, a FIFO), written in
+ * place: renaming a temporary over it would replace the device node itself. Sets *special
+ * to which; 0, or -1 if the name is too long. */
+static int temp_name(const char *path, char *tmp, size_t size, int *special)
+{
+    struct stat st;
+    *special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    const int len = *special ? snprintf(tmp, size, "%s", path)
+                             : snprintf(tmp, size, "%s.tmp.%ld", path, (long)getpid());
+    return len < 0 || len >= (int)size ? -1 : 0;
+}
+
+int bprt_st_writable(const char *path, char err[BPRT_ERRLEN])
+{
+    struct stat st;
+    char tmp[4096];
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return fail(err, path, "is a directory");
+    int special;
+    if (temp_name(path, tmp, sizeof tmp, &special) != 0)
+        return fail(err, path, "path too long");
+    if (special)
+        return access(path, W_OK) == 0 ? 0 : fail(err, path, "cannot write: %s", strerror(errno));
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return fail(err, path, "cannot create %s: %s", tmp, strerror(errno));
+    fclose(f);
+    remove(tmp);
+    return 0;
+}
+
 int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[BPRT_ERRLEN])
 {
     if (count < 0)
@@ -471,14 +503,9 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
         return -1;
     }
 
-    /* A device, pipe or other non-regular file (/dev/null, /dev/stdout, a FIFO) is written in
-       place: renaming a temporary over it would replace the device node itself. */
-    struct stat st;
-    const int special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
     char tmp[4096];
-    const int len = special ? snprintf(tmp, sizeof tmp, "%s", path)
-                            : snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (len < 0 || len >= (int)sizeof tmp) {
+    int special;
+    if (temp_name(path, tmp, sizeof tmp, &special) != 0) {
         free(sizes);
         free(hdr.p);
         return fail(err, path, "path too long");

@@ -1,8 +1,9 @@
 /* test_runtime_files.c — the safetensors reader/writer and the IDX reader.
  *
  * safetensors: round trip of F32/F64/I32/I64 (with a scalar and an empty tensor) through
- * bprt_st_write / bprt_st_read, header padding and atomic replacement, bprt_st_to_f64 for
- * every dtype, and a table of malformed files, each with the exact expected message.
+ * bprt_st_write / bprt_st_read, header padding and atomic replacement, bprt_st_writable
+ * (a path tried before training), bprt_st_to_f64 for every dtype, and a table of
+ * malformed files, each with the exact expected message.
  * IDX: a small valid file written plain and gzipped (zlib), then truncated, trailing
  * garbage, bad magic and other malformed headers, with exact messages.
  * Files are written to the working directory (ctest runs in the build tree) under
@@ -116,6 +117,33 @@ static void test_st_write_errors(void **state)
              "rt_no_such_dir/a.safetensors: cannot create rt_no_such_dir/a.safetensors.tmp.%ld: "
              "No such file or directory", (long)getpid());
     assert_string_equal(err, want);
+}
+
+/* bprt_st_writable: what bprt_st_write would refuse, found without writing path */
+static void test_st_writable(void **state)
+{
+    (void)state;
+    char err[BPRT_ERRLEN], want[160], tmp[64];
+    write_bytes("rt_keep.safetensors", "keep", 4);
+    assert_int_equal(bprt_st_writable("rt_keep.safetensors", err), 0);
+    assert_int_equal(bprt_st_writable("rt_new.safetensors", err), 0);
+    FILE *f = fopen("rt_keep.safetensors", "rb");
+    char got[8] = {0};
+    assert_non_null(f);
+    assert_int_equal(fread(got, 1, sizeof got, f), 4); /* path itself untouched */
+    fclose(f);
+    assert_string_equal(got, "keep");
+    assert_int_not_equal(access("rt_new.safetensors", F_OK), 0);
+    snprintf(tmp, sizeof tmp, "rt_new.safetensors.tmp.%ld", (long)getpid());
+    assert_int_not_equal(access(tmp, F_OK), 0); /* the trial file is gone */
+    assert_int_equal(bprt_st_writable("rt_no_such_dir/a.safetensors", err), -1);
+    snprintf(want, sizeof want,
+             "rt_no_such_dir/a.safetensors: cannot create rt_no_such_dir/a.safetensors.tmp.%ld: "
+             "No such file or directory", (long)getpid());
+    assert_string_equal(err, want);
+    assert_int_equal(bprt_st_writable(".", err), -1);
+    assert_string_equal(err, ".: is a directory");
+    assert_int_equal(bprt_st_writable("/dev/null", err), 0); /* written in place */
 }
 
 static void test_st_to_f64_dtypes(void **state)
@@ -378,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_st_round_trip),    cmocka_unit_test(test_st_write_errors),
         cmocka_unit_test(test_st_to_f64_dtypes), cmocka_unit_test(test_st_malformed),
         cmocka_unit_test(test_idx_valid),        cmocka_unit_test(test_idx_malformed),
+        cmocka_unit_test(test_st_writable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype);
 #   c. labels outside the classes of the loss, in IDX files and in --inputs;
 #   d. splits of 0 images;
+#   e. a --save or checkpoint path that cannot be written, found before training.
 # usage: train_data.sh BPC
 set -u
 bpc=$1
@@ -158,6 +159,26 @@ dataset notrain "" "0 1 2"
 run 1 "$bpc" train net.bp --data notrain --epochs 2
 has err "^bpc: error: notrain/train-images-idx3-ubyte: holds 0 images" "an empty training split"
 hasnt out "^epoch" "an empty training split"
+
+# ---- e. --save and checkpoint paths are tried before training -------------------------------
+run 1 "$bpc" train net.bp --data good --epochs 1 --batch 4 --save nodir/w.safetensors
+has err "^bpc: error: --save nodir/w.safetensors: cannot create nodir/w.safetensors.tmp.[0-9]*: No such file or directory$" "--save in a missing directory"
+hasnt out "^epoch" "--save in a missing directory"
+mkdir adir
+run 1 "$bpc" train net.bp --data good --epochs 1 --batch 4 --save adir
+has err "^bpc: error: --save adir: is a directory$" "--save to a directory"
+hasnt out "^epoch" "--save to a directory"
+run 1 "$bpc" train "$PWD/z3.bp" --steps 1 --save adir
+has err "^bpc: error: --save adir: is a directory$" "--save to a directory, fixed inputs"
+mkdir net.ckpt.safetensors
+run 1 "$bpc" train net.bp --data good --epochs 1 --batch 4 --checkpoint-every 2
+has err "^bpc: error: --checkpoint-every: net.ckpt.safetensors: is a directory$" "checkpoints into a directory"
+rmdir net.ckpt.safetensors
+# a path that can be written: nothing left behind by the trial, an existing file kept until the end
+cp c.safetensors keep.safetensors
+run 0 "$bpc" train net.bp --data good --steps 1 --batch 4 --save keep.safetensors
+if ls | grep -q '\.tmp\.'; then bad "a temporary file was left behind: $(ls)"; else ok; fi
+if cmp -s c.safetensors keep.safetensors; then bad "--save was not written"; else ok; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
