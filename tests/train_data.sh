@@ -75,7 +75,7 @@ for decl in "z" "z[B]" "z[B] : int"; do
   printf "${net}input $decl\nloss cross_entropy(logits, y)\noutput logits\n" >z.bp
   run 1 "$bpc" train z.bp --data good --steps 2 --batch 4
   has err "^bpc: error: --data good: input 'z' has no value: --data fills only 'x' (images) and 'y' (labels); give it a default (input z = VALUE)$" "input $decl without a default"
-  run 1 "$bpc" eval z.bp --data good
+  run 1 "$bpc" eval z.bp --data good --params z3.safetensors
   has err "input 'z' has no value" "eval, input $decl without a default"
 done
 printf 'input x[B, 4]\ninput x2[B, 4]\ninput y[B] : int\nparam W[4, 3]\nloss cross_entropy((x + x2) @ W, y)\n' >x2.bp
@@ -126,7 +126,7 @@ dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
 run 1 "$bpc" train net.bp --data badtrain --steps 1 --batch 4
 has err "^bpc: error: badtrain/train-labels-idx1-ubyte: label 13 is 7, outside the 3 classes of the loss (0 to 2)$" "a training label out of range"
 dataset badtest "0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1" "2 1 0 3 1 0"
-run 1 "$bpc" eval net.bp --data badtest
+run 1 "$bpc" eval net.bp --data badtest --params z3.safetensors
 has err "^bpc: error: badtest/t10k-labels-idx1-ubyte: label 3 is 3, outside the 3 classes of the loss (0 to 2)$" "a test label out of range"
 # nll's labels, the scores not an output
 printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nloss nll(log_softmax(x @ W, axis = 1), y)\n' >nll.bp
@@ -151,7 +151,7 @@ has err "^bpc: error: in.safetensors: input 'y' element 0 is -1, outside the 3 c
 
 # ---- d. a split of 0 images ----------------------------------------------------------------
 dataset notest "0 1 2 0" ""
-run 1 "$bpc" eval net.bp --data notest
+run 1 "$bpc" eval net.bp --data notest --params z3.safetensors
 has err "^bpc: error: notest/t10k-images-idx3-ubyte: holds 0 images" "an empty test split"
 run 1 "$bpc" train net.bp --data notest --steps 1
 has err "^bpc: error: notest/t10k-images-idx3-ubyte: holds 0 images" "training with an empty test split"
