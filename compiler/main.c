@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compile.h"
@@ -191,13 +190,10 @@ static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize, i
     return bpc_compile(ar, d, name, stored, &co);
 }
 
-/* Writes text into a temporary beside path (tmp: its name), or into path itself when that
- * is a device, pipe or other non-regular file (*special), which a rename would replace. */
+/* Writes text into the file an atomic write of path goes to (bprt_temp_name: a temporary
+ * beside it, or path itself when that is a device, pipe or directory, *special). */
 static int write_temp(const char *path, const char *text, char *tmp, size_t size, int *special) {
-    struct stat st;
-    *special = stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-    int len = *special ? snprintf(tmp, size, "%s", path) : snprintf(tmp, size, "%s.tmp.%ld", path, (long)getpid());
-    if (len < 0 || (size_t)len >= size) {
+    if (bprt_temp_name(path, tmp, size, special) != 0) {
         fprintf(stderr, "bpc: error: %s: path too long\n", path);
         tmp[0] = 0;
         return -1;

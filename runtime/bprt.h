@@ -384,6 +384,11 @@ typedef struct BprtTensorOut {
     const void *data;
 } BprtTensorOut;
 int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[BPRT_ERRLEN]);
+/* The file an atomic write of path goes to (bprt_st_write, bpc -o): PATH.tmp.<pid>, then
+ * renamed over path; or path itself for a device, pipe or other non-regular file (/dev/null,
+ * /dev/stdout, a FIFO), written in place, since renaming a temporary over it would replace
+ * the device node itself. Sets *special to which; 0, or -1 if the name is too long. */
+int bprt_temp_name(const char *path, char *tmp, size_t size, int *special);
 /* Whether bprt_st_write could write path, tried before a long job (training) rather than
  * after it: path is not a directory, and the temporary file the write would use can be
  * created in path's directory (it is removed again; path itself is left as it is). */

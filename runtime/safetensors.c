@@ -457,11 +457,8 @@ static int build_header(const char *path, const BprtTensorOut *t, int count, uin
     return 0;
 }
 
-/* The file bprt_st_write writes: PATH.tmp.<pid>, then renamed over path; or path itself
- * for a device, pipe or other non-regular file (/dev/null, /dev/stdout, a FIFO), written in
- * place: renaming a temporary over it would replace the device node itself. Sets *special
- * to which; 0, or -1 if the name is too long. */
-static int temp_name(const char *path, char *tmp, size_t size, int *special)
+/* (bprt.h) */
+int bprt_temp_name(const char *path, char *tmp, size_t size, int *special)
 {
     struct stat st;
     *special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
@@ -477,7 +474,7 @@ int bprt_st_writable(const char *path, char err[BPRT_ERRLEN])
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return fail(err, path, "is a directory");
     int special;
-    if (temp_name(path, tmp, sizeof tmp, &special) != 0)
+    if (bprt_temp_name(path, tmp, sizeof tmp, &special) != 0)
         return fail(err, path, "path too long");
     if (special)
         return access(path, W_OK) == 0 ? 0 : fail(err, path, "cannot write: %s", strerror(errno));
@@ -505,7 +502,7 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
 
     char tmp[4096];
     int special;
-    if (temp_name(path, tmp, sizeof tmp, &special) != 0) {
+    if (bprt_temp_name(path, tmp, sizeof tmp, &special) != 0) {
         free(sizes);
         free(hdr.p);
         return fail(err, path, "path too long");
