@@ -13,6 +13,10 @@
 #include <string.h>
 
 #define MAX_CALL_DEPTH 32
+/* The operations a program may reach as its defs are inlined: each call copies a def's
+ * body, so defs that call the one before twice, nested N deep, make 2^N copies (N = 20 took
+ * 14 GB before it was stopped); the examples have at most a few hundred */
+#define MAX_EXPANDED_NODES 100000
 
 typedef struct Binding {
     const char *name;
@@ -38,6 +42,7 @@ typedef struct Sema {
     int ncalls;
     int ndropout;        /* dropout calls so far: each one's mask is its own RNG stream */
     int ignore_checkpoint; /* SemaOptions.ignore_checkpoint */
+    int expansion_stopped; /* a limit of inlining was reported: no call is expanded after it */
 } Sema;
 
 static Binding *scope_find(Scope *s, const char *name, int local_only) {
@@ -457,6 +462,14 @@ static int lower_binding(Sema *S, Scope *sc, const Stmt *st) {
 
 /* Expands a user def at a call site. */
 static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
+    if (S->expansion_stopped) return -1; /* reported once: more expansions would repeat it, exponentially */
+    if (S->g->n > MAX_EXPANDED_NODES) {
+        diag_error(S->d, e->loc, "the program passes %d operations as its defs are inlined (each call copies the "
+                   "def's body, so a def calling another twice, nested N deep, makes 2^N copies): bind a call's "
+                   "result to a name and use the name", MAX_EXPANDED_NODES);
+        S->expansion_stopped = 1;
+        return -1;
+    }
     for (int i = 0; i < S->ncalls; i++)
         if (S->calls[i] == def) {
             const char *via = "";
@@ -468,6 +481,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
         }
     if (S->ncalls == MAX_CALL_DEPTH) {
         diag_error(S->d, e->loc, "defs nested more than %d calls deep", MAX_CALL_DEPTH);
+        S->expansion_stopped = 1;
         return -1;
     }
     for (int i = 0; i < e->nargs; i++)

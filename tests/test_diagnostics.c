@@ -740,9 +740,30 @@ static int survives(const char *what, const char *text) {
     return ok;
 }
 
+/* How many errors a program is reported with. */
+static int error_count(const char *text) {
+    TestModel t;
+    th_build(&t, text, 0, NULL);
+    int n = 0;
+    for (const char *p = th_diag_text(&t); (p = strstr(p, "error:")) != NULL; p++) n++;
+    th_free(&t);
+    return n;
+}
+
 static void test_hostile(void **state) {
     (void)state;
     Buf b = {0};
+
+    /* defs that each call the one before twice make 2^N copies as they are inlined: 20 deep
+       stops at the limit of operations, 40 deep at the depth limit, each with one error (the
+       depth error was repeated once per path, and 20 deep took 14 GB before it was killed) */
+    for (int n = 20; n <= 40; n += 20) {
+        bprintf(&b, "param x = 0.5\ndef f0(a) = sin(a)\n");
+        for (int i = 1; i <= n; i++) bprintf(&b, "def f%d(a) = f%d(a) + f%d(a) * 0.5\n", i, i - 1, i - 1);
+        bprintf(&b, "loss f%d(x)\n", n);
+        assert_int_equal(error_count(b.s), 1);
+        b.n = 0;
+    }
 
     /* 100 defs, each calling the next one (defined later): nested past the call limit */
     for (int i = 0; i < 100; i++) bprintf(&b, "def f%d(x) = f%d(x) + 1\n", i, i + 1);
