@@ -173,6 +173,8 @@ static void parse_args(int argc, char **argv, Args *a) {
     }
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;
+    if (a->data && a->inputs) /* --data won and --inputs was not read */
+        usage_error("%s and --inputs both give the inputs; use one", "--data");
     if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
         usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");
 }

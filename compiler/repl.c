@@ -976,6 +976,10 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         }
         i++;
     }
+    if (to.data && to.inputs) { /* --data won and --inputs was not read */
+        repl_error("%s: --data and --inputs both give the inputs; use one", cmd);
+        goto out;
+    }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
     if (!to.data && !to.inputs) to.inputs = S->inputs_path;
     {

@@ -49,6 +49,12 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         fprintf(stderr, "bpc: error: %s\n", err);
         return 1;
     }
+    for (const unsigned char *p = (const unsigned char *)(o->prompt ? o->prompt : ""); *p; p++)
+        if (*p >= V) { /* its row of the embedding would be NaN, and so would every logit */
+            fprintf(stderr, "bpc: error: --prompt: byte %td is %d, outside the model's %lld byte values (0 to %lld)\n",
+                    p - (const unsigned char *)o->prompt, *p, (long long)V, (long long)V - 1);
+            return 1;
+        }
     Model m;
     if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
         fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
@@ -70,6 +76,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     void *logits = calloc((size_t)(T * V), m.real_size);
     const char *prompt = o->prompt ? o->prompt : "";
     size_t plen = strlen(prompt), len = plen ? plen : 1;
+
     unsigned char *ctx = malloc(len + (size_t)o->n + 1);
     if (!ws || !ids || !next || !logits || !ctx) abort();
     if (plen) memcpy(ctx, prompt, plen);
@@ -78,7 +85,14 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     const void *in[64] = {0};
     in[in_bytes] = ids;
     in[in_next] = next;
-    void *outs[16] = {logits};
+    /* the other outputs, written by NAME_forward and not read (they were NULL: a segfault) */
+    void *outs[64] = {logits};
+    for (int i = 1; i < g->noutputs && i < 64; i++) {
+        const Shape *s = &g->nodes[g->outputs[i]].shape;
+        size_t n = 1;
+        for (int k = 0; k < s->rank; k++) n *= (size_t)s->d[k].c * (s->d[k].sym >= 0 ? (size_t)dims[s->d[k].sym] : 1);
+        if (!(outs[i] = calloc(n + 1, m.real_size))) abort();
+    }
     for (int i = 0; i < o->n; i++) {
         size_t w = len < (size_t)T ? len : (size_t)T;
         for (size_t t = 0; t < (size_t)T; t++) ids[t] = t < w ? ctx[len - w + t] : 0;
@@ -90,6 +104,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         fflush(out);
     }
     if (len && ctx[len - 1] != '\n') fputc('\n', out);
+    for (int i = 1; i < 64; i++) free(outs[i]);
     free(ctx);
     free(logits);
     free(ids);

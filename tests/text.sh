@@ -115,5 +115,22 @@ if grep -q "^bpc: error: short.txt: " "$tmp/err"; then ok; else bad "sample with
 run 2 "$bpc" sample "$model" --params a.safetensors --temperature -1
 if grep -q "^bpc: bad value for --temperature" "$tmp/err"; then ok; else bad "negative temperature"; cat "$tmp/err"; fi
 
+# a program with another output after the logits samples (NAME_forward wrote it through NULL)
+sed 's/^output logits.*/output logits, h2/' "$model" >twoout.bp
+grep -q "^output logits, h2" twoout.bp || bad "twoout.bp: no second output (tiny_lm.bp changed?)"
+run 0 "$bpc" sample twoout.bp --params a.safetensors --prompt "ab" -n 5 --temperature 0
+# bytes the model has no class for: the text's and the prompt's (they gave a loss of NaN or
+# sampled from NaN logits); a device is not read as text (/dev/zero filled the memory)
+sed 's/256/128/g' "$model" >v128.bp
+printf 'some text \310 and more of it, long enough for windows of sixteen bytes: %0200d\n' 0 >high.txt
+run 1 "$bpc" train v128.bp --data high.txt --steps 1
+same "$tmp/err" "bpc: error: high.txt: byte 10 is 200, outside the 128 classes of the loss (0 to 127)" "a byte outside the classes"
+run 1 "$bpc" sample v128.bp --params a.safetensors --prompt "$(printf 'a\310')"
+same "$tmp/err" "bpc: error: --prompt: byte 1 is 200, outside the model's 128 byte values (0 to 127)" "a prompt byte outside the values"
+run 1 "$bpc" train "$model" --data /dev/zero --steps 1
+same "$tmp/err" "bpc: error: /dev/zero: is a device, not a text file" "a device as text"
+run 2 "$bpc" train "$model" --data "$corpus" --inputs a.safetensors --steps 1
+if grep -q "^bpc: --data and --inputs both give the inputs; use one" "$tmp/err"; then ok; else bad "--data with --inputs"; cat "$tmp/err"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
