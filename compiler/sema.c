@@ -935,23 +935,28 @@ static int check_new_name(Sema *S, const Stmt *st) {
     return 1;
 }
 
-static void decl_input(Sema *S, const Stmt *st) {
+/* A declaration that failed still binds its name, to no value, so that its uses fail
+ * quietly: a rejected `param W[0, 3]` was followed by a false "unknown name 'W'" at each use */
+static void bind_failed(Sema *S, const Stmt *st) {
+    scope_add(S, &S->global, (Binding){st->name, -1, NULL, st->name_loc, 0});
+}
+
+static int declare_input(Sema *S, const Stmt *st) {
     Graph *g = S->g;
-    if (!check_new_name(S, st)) return;
     Input in;
     memset(&in, 0, sizeof in);
     in.name = st->name;
     in.loc = st->name_loc;
     in.dtype = st->is_int ? DT_INT : DT_REAL;
-    if (!decl_shape(S, st, &in.shape, 1)) return;
+    if (!decl_shape(S, st, &in.shape, 1)) return 0;
     if (st->value) {
         if (!const_value(st->value, &in.def)) {
             diag_error(S->d, st->value->loc, "the default of input '%s' must be a number", st->name);
-            return;
+            return 0;
         }
         if (st->is_int && in.def != floor(in.def)) {
             diag_error(S->d, st->value->loc, "the default of integer input '%s' must be an integer", st->name);
-            return;
+            return 0;
         }
         in.has_default = 1;
     }
@@ -959,16 +964,21 @@ static void decl_input(Sema *S, const Stmt *st) {
     int id = ir_input(g, g->ninputs - 1);
     g->inputs[g->ninputs - 1].node = id;
     scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc, 0});
+    return 1;
 }
 
-static void decl_param(Sema *S, const Stmt *st) {
-    Graph *g = S->g;
+static void decl_input(Sema *S, const Stmt *st) {
     if (!check_new_name(S, st)) return;
+    if (!declare_input(S, st)) bind_failed(S, st);
+}
+
+static int declare_param(Sema *S, const Stmt *st) {
+    Graph *g = S->g;
     Param p;
     memset(&p, 0, sizeof p);
     p.name = st->name;
     p.loc = st->name_loc;
-    if (!decl_shape(S, st, &p.shape, 0)) return;
+    if (!decl_shape(S, st, &p.shape, 0)) return 0;
     int ovf;
     p.numel = shape_const_numel(&p.shape, &ovf);
     p.init = INIT_ZEROS;
@@ -987,10 +997,10 @@ static void decl_param(Sema *S, const Stmt *st) {
         else if (e->kind == EX_CALL && strcmp(e->name, "normal") == 0) {
             static const char *const ps[] = {"std"};
             const Expr *av[1];
-            if (!bind_args(S, e, 1, ps, av, "normal") || !const_real(S, av[0], "std", "normal", &p.a)) return;
+            if (!bind_args(S, e, 1, ps, av, "normal") || !const_real(S, av[0], "std", "normal", &p.a)) return 0;
             if (p.a < 0) {
                 diag_error(S->d, av[0]->loc, "the std of 'normal' must not be negative, got %g", p.a);
-                return;
+                return 0;
             }
             p.init = INIT_NORMAL;
         } else if (e->kind == EX_CALL && strcmp(e->name, "uniform") == 0) {
@@ -998,28 +1008,34 @@ static void decl_param(Sema *S, const Stmt *st) {
             const Expr *av[2];
             if (!bind_args(S, e, 2, ps, av, "uniform") || !const_real(S, av[0], "lo", "uniform", &p.a) ||
                 !const_real(S, av[1], "hi", "uniform", &p.b))
-                return;
+                return 0;
             if (p.b < p.a) {
                 diag_error(S->d, e->loc, "'uniform' needs lo <= hi, got %g and %g", p.a, p.b);
-                return;
+                return 0;
             }
             p.init = INIT_UNIFORM;
         } else {
             diag_error(S->d, e->loc,
                        "unknown initialiser; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)");
-            return;
+            return 0;
         }
     }
     p.offset = g->nparam_reals;
     if (g->nparam_reals + p.numel > BP_MAXELEMS) {
         diag_error(S->d, st->name_loc, "the parameters have too many elements (limit %lld)", (long long)BP_MAXELEMS);
-        return;
+        return 0;
     }
     g->nparam_reals += p.numel;
     ARENA_PUSH(S->a, g->params, g->nparams, g->params_cap, p);
     int id = ir_param(g, g->nparams - 1);
     g->params[g->nparams - 1].node = id;
     scope_add(S, &S->global, (Binding){st->name, id, NULL, st->name_loc, 0});
+    return 1;
+}
+
+static void decl_param(Sema *S, const Stmt *st) {
+    if (!check_new_name(S, st)) return;
+    if (!declare_param(S, st)) bind_failed(S, st);
 }
 
 static void decl_optimizer(Sema *S, const Stmt *st) {

@@ -335,6 +335,16 @@ static const DiagCase cases[] = {
      "t.bp:3:13: error: integer value cannot be used in 'mse'\n"
      "  loss mse(p, i)\n"
      "              ^\n"},
+    {"a rejected declaration, then its uses (each said \"unknown name 'W'\" too)",
+     "param W[0, 3]\n"
+     "input x[B] : int = 1.5\n"
+     "loss sum(W) + sum(x)\n",
+     "t.bp:1:9: error: dimension must be positive, got 0\n"
+     "  param W[0, 3]\n"
+     "          ^\n"
+     "t.bp:2:20: error: the default of integer input 'x' must be an integer\n"
+     "  input x[B] : int = 1.5\n"
+     "                     ^\n"},
     {"an integer argument out of range",
      "input x[2, 3]\n"
      "y = sum(x, axis = 2147483648)\n",
