@@ -685,12 +685,22 @@ static int train_fixed(Run *r) {
         printf("loss %.9g\n", m->loss(params, inp, in.dims, ws));
         goto out;
     }
+    /* progress: steps done in [2] (the step within an epoch stays 0: there are no epochs);
+       checkpoints as with --data, and one of the parameters from before a step that is not
+       finite (they were neither written nor counted here) */
     for (int s = 1; s <= steps; s++) {
         double loss = m->train_step(params, opt_state, inp, in.dims, lr, ws);
         if (!isfinite(loss)) {
             if (o->on_nan_skip) continue;
             fprintf(stderr, "bpc: error: the loss or its gradient is not finite at step %d (loss %g); stopping with the "
                     "parameters from before that step\n", s, loss);
+            save_ckpt(m, o, params, opt_state, r->opt_bytes, r->progress);
+            rc = 1;
+            goto out;
+        }
+        r->progress[2]++;
+        if (o->checkpoint_every && r->progress[2] % o->checkpoint_every == 0 &&
+            save_ckpt(m, o, params, opt_state, r->opt_bytes, r->progress) != 0) {
             rc = 1;
             goto out;
         }

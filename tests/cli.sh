@@ -108,6 +108,17 @@ expect_out "$tmp/err" "bpc: error: cannot read $tmp/rt: Is a directory"
 [ -e "$tmp/dir.c" ] && bad "a directory as the program wrote $tmp/dir.c" || ok
 expect_status 1 "$bpc" grad "$tmp/rt"
 
+# bpc train on fixed inputs: a step that is not finite stops with the parameters from before
+# it saved to --save, --checkpoint-every writes checkpoints, and the steps done are counted
+# (none of the three happened without --data)
+expect_status 1 "$bpc" train "$src/examples/seed.bp" --steps 3 --lr 1e30 --save "$tmp/nan.safetensors"
+[ -f "$tmp/nan.safetensors" ] && ok || bad "a step that is not finite saved nothing to --save"
+mkdir -p "$tmp/ck"
+(cd "$tmp/ck" && "$bpc" train "$src/examples/seed.bp" --steps 4 --checkpoint-every 2 >/dev/null 2>&1)
+[ -f "$tmp/ck/seed.ckpt.safetensors" ] && ok || bad "--checkpoint-every without --data wrote no checkpoint"
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --params "$tmp/ck/seed.ckpt.safetensors"
+grep -q "(4 steps done)" "$tmp/out" && ok || bad "resuming fixed-input training: $(head -n 1 "$tmp/out")"
+
 # relu, maximum and minimum keep a NaN, as PyTorch's do (relu(NaN) was 0, which hid a
 # diverged value from the loss and from --on-nan)
 for e in "relu(log(p - 1))" "maximum(log(p - 1), 0)" "maximum(0, log(p - 1))" "minimum(log(p - 1), 5)" "minimum(5, log(p - 1))"; do
