@@ -5,12 +5,7 @@
 # usage: checkpoint.sh BPC
 set -u
 bpc=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 expect_status() { # want cmd...
   want=$1; shift
   "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
@@ -94,5 +89,4 @@ grep -q "^ok: worst relative error" "$tmp/out" && ok || bad "check did not repor
 # --stats is for compiling, not for the commands
 expect_status 2 "$bpc" grad "$tmp/marked.bp" --stats
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,12 +4,7 @@
 set -u
 bpc=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 expect_status() { # want cmd...
   want=$1; shift
   "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
@@ -153,5 +148,4 @@ grep -q "its header would be bprt.h and hide the runtime's bprt.h" "$tmp/err" &&
 [ -e "$tmp/rt/bprt.c" ] || [ -e "$tmp/rt/bprt.h" ] && bad "-o bprt.c wrote files" || ok
 expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c" --standalone
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

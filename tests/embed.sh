@@ -7,12 +7,7 @@
 set -u
 build=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 data=/usr/share/datasets/fashion-mnist
 
 cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 && ok || { bad "cmake --install"; cat "$tmp/install.log"; }
@@ -62,5 +57,4 @@ for comp in "cc -std=c99 -Wall -Wextra -Werror -pedantic -O2" "tcc -std=c99 -Wal
      "$tmp/lm/check" > "$tmp/lm.run" && grep -q '^ok$' "$tmp/lm.run"; then ok; else bad "standalone tiny_lm with ${comp%% *}"; cat "$tmp/lm.log" "$tmp/lm.run"; fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -10,12 +10,7 @@
 # usage: train_data.sh BPC
 set -u
 bpc=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err); 60 s at most
   want=$1; shift
   timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
@@ -180,5 +175,4 @@ run 0 "$bpc" train net.bp --data good --steps 1 --batch 4 --save keep.safetensor
 if ls | grep -q '\.tmp\.'; then bad "a temporary file was left behind: $(ls)"; else ok; fi
 if cmp -s c.safetensors keep.safetensors; then bad "--save was not written"; else ok; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
