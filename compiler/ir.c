@@ -296,7 +296,20 @@ int ir_concat(Graph *g, int a, int b, int axis, Loc loc) {
     for (int i = 0; ok && i < sa->rank; i++)
         if (i != ax && !dim_eq(sa->d[i], sb->d[i])) ok = 0;
     Dim da = ax >= 0 ? sa->d[ax] : dim_const(0), db = ax >= 0 ? sb->d[ax] : dim_const(0);
-    if (ok && !(da.sym == db.sym || da.c == 0 || db.c == 0)) ok = 0;
+    if (ok && !(da.sym == db.sym || da.c == 0 || db.c == 0)) {
+        /* a size is a number, or a number times one symbolic size: B + 1 is neither */
+        char d1[64], d2[64];
+        Shape one = {.rank = 1};
+        one.d[0] = da;
+        shape_str(&one, &g->syms, d1, sizeof d1);
+        one.d[0] = db;
+        shape_str(&one, &g->syms, d2, sizeof d2);
+        d1[strlen(d1) - 1] = d2[strlen(d2) - 1] = 0; /* "[B]" -> "B" */
+        diag_error(g->diag, loc, "cannot concatenate shapes %s and %s along axis %d: their sizes %s and %s along it do "
+                   "not add up to a size bpc can hold (a number, or a number times one symbolic size)",
+                   shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2), axis, d1 + 1, d2 + 1);
+        return -1;
+    }
     if (!ok) {
         diag_error(g->diag, loc, "cannot concatenate shapes %s and %s along axis %d",
                    shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2), axis);

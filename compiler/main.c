@@ -144,7 +144,10 @@ static void parse_args(int argc, char **argv, Args *a) {
         else if (strcmp(s, "--seed") == 0) {
             a->seed = (uint64_t)parse_int(VALUE(), "--seed");
             a->seed_given = 1;
-        } else if (strcmp(s, "--threads") == 0) a->threads = parse_int(VALUE(), "--threads");
+        } else if (strcmp(s, "--threads") == 0) {
+            a->threads = parse_positive(VALUE(), "--threads");
+            if (a->threads > 4096) usage_error("%s must be at most 4096 (as BPRT_NUM_THREADS)", "--threads");
+        }
         else if (strcmp(s, "--epochs") == 0) a->epochs = parse_positive(VALUE(), "--epochs");
         else if (strcmp(s, "--steps") == 0) a->steps = parse_positive(VALUE(), "--steps");
         else if (strcmp(s, "--batch") == 0) a->batch = parse_positive(VALUE(), "--batch");

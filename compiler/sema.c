@@ -584,6 +584,10 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     case B_LSE:
         if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;
         if (argv[2] && !const_int(S, argv[2], "keepdims", bs->name, &keep)) return -1;
+        if (keep != 0 && keep != 1) { /* LANGUAGE.md: keepdims=0/1 (2 was taken as 1) */
+            diag_error(S->d, argv[2]->loc, "argument 'keepdims' of '%s' must be 0 or 1, got %d", bs->name, keep);
+            return -1;
+        }
         x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
         if (x < 0) return -1;
         {

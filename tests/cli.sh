@@ -124,7 +124,7 @@ done
 
 # counts that must be at least 1 and a rate that must be finite are usage errors (0 stood for
 # "not given": --steps 0 ran a step, --batch 0 took 64); bpc eval needs its parameters
-for opt in "--steps 0" "--epochs 0" "--batch 0" "--lr inf"; do
+for opt in "--steps 0" "--epochs 0" "--batch 0" "--lr inf" "--threads 0" "--threads 100000"; do
   # shellcheck disable=SC2086
   expect_status 2 "$bpc" train "$src/examples/seed.bp" $opt
 done

@@ -345,6 +345,20 @@ static const DiagCase cases[] = {
      "t.bp:2:20: error: the default of integer input 'x' must be an integer\n"
      "  input x[B] : int = 1.5\n"
      "                     ^\n"},
+    {"keepdims other than 0 or 1 (2 was taken as 1)",
+     "input x[2, 3]\n"
+     "loss sum(sum(x, axis = 1, keepdims = 2))\n",
+     "t.bp:2:38: error: argument 'keepdims' of 'sum' must be 0 or 1, got 2\n"
+     "  loss sum(sum(x, axis = 1, keepdims = 2))\n"
+     "                                       ^\n"},
+    {"concat along an axis whose sizes cannot be added (the message did not say why)",
+     "input x[B, 3]\n"
+     "input y[1, 3]\n"
+     "z = concat(x, y)\n",
+     "t.bp:3:5: error: cannot concatenate shapes [B, 3] and [1, 3] along axis 0: their sizes B and 1 along it do not "
+     "add up to a size bpc can hold (a number, or a number times one symbolic size)\n"
+     "  z = concat(x, y)\n"
+     "      ^\n"},
     {"an integer argument out of range",
      "input x[2, 3]\n"
      "y = sum(x, axis = 2147483648)\n",
