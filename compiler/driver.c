@@ -113,22 +113,30 @@ void drv_free_inputs(Inputs *in) {
 }
 
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
+    memset(in, 0, sizeof *in);
+    BprtSafetensors st;
+    if (!path) return drv_inputs_from(m, NULL, NULL, in, err);
+    if (bprt_st_read(path, &st, err) != 0) return -1;
+    int rc = drv_inputs_from(m, &st, path, in, err);
+    bprt_st_free(&st);
+    return rc;
+}
+
+int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in, char *err) {
     const Graph *g = m->g;
+    const int given = st != NULL; /* else every input takes its default */
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
     if (g->ninputs > 64) {
         snprintf(err, BPRT_ERRLEN, "too many inputs (limit 64)");
         return -1;
     }
-    BprtSafetensors st;
-    memset(&st, 0, sizeof st);
-    if (path && bprt_st_read(path, &st, err) != 0) return -1;
-    const char *fname = path ? path : "(defaults)";
+    if (!given) fname = "(defaults)";
     int rc = -1;
     /* first pass: bind symbolic sizes from the file's shapes */
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
-        const BprtTensor *t = path ? bprt_st_find(&st, ip->name) : NULL;
+        const BprtTensor *t = given ? bprt_st_find(st, ip->name) : NULL;
         if (!t) continue;
         char s1[160], s2[160];
         int ok = t->ndim == ip->shape.rank;
@@ -160,20 +168,20 @@ int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
     }
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
-        const BprtTensor *t = path ? bprt_st_find(&st, ip->name) : NULL;
+        const BprtTensor *t = given ? bprt_st_find(st, ip->name) : NULL;
         int64_t n = 1;
         for (int k = 0; k < ip->shape.rank; k++) {
             Dim d = ip->shape.d[k];
             if (d.sym >= 0 && in->dims[d.sym] < 0) {
                 snprintf(err, BPRT_ERRLEN, "%s: input '%s' is not given, so its size %s is unknown%s", fname, ip->name,
-                         g->syms.names[d.sym], path ? "" : " (give inputs with --inputs FILE.safetensors)");
+                         g->syms.names[d.sym], given ? "" : " (give inputs with --inputs FILE.safetensors)");
                 goto out;
             }
             n *= d.c * (d.sym >= 0 ? in->dims[d.sym] : 1);
         }
         if (!t && !ip->has_default) {
             snprintf(err, BPRT_ERRLEN, "%s: input '%s' has no value and no default%s", fname, ip->name,
-                     path ? "" : " (give inputs with --inputs FILE.safetensors)");
+                     given ? "" : " (give inputs with --inputs FILE.safetensors)");
             goto out;
         }
         size_t esz = ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size;
@@ -207,18 +215,17 @@ int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
         }
         free(tmp);
     }
-    if (path)
-        for (int i = 0; i < st.count; i++) {
+    if (given)
+        for (int i = 0; i < st->count; i++) {
             int found = 0;
-            for (int k = 0; k < g->ninputs; k++) found |= strcmp(g->inputs[k].name, st.tensors[i].name) == 0;
+            for (int k = 0; k < g->ninputs; k++) found |= strcmp(g->inputs[k].name, st->tensors[i].name) == 0;
             if (!found) {
-                snprintf(err, BPRT_ERRLEN, "%s: '%s' is not an input of the program", fname, st.tensors[i].name);
+                snprintf(err, BPRT_ERRLEN, "%s: '%s' is not an input of the program", fname, st->tensors[i].name);
                 goto out;
             }
         }
     rc = 0;
 out:
-    if (path) bprt_st_free(&st);
     if (rc != 0) drv_free_inputs(in);
     return rc;
 }

@@ -29,6 +29,8 @@ int drv_load_params(const Model *m, const char *path, void *params, char *err);
 int drv_load_vector(const Model *m, const char *path, void *v, char *err);
 /* Inputs from a safetensors file (or NULL: defaults). Binds symbolic sizes. */
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
+/* The same from a file already read (st, named fname in messages; NULL: defaults). */
+int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in, char *err);
 void drv_free_inputs(Inputs *in);
 /* The classes an ': int' input's values must lie in: if input `input` is the labels of a
  * cross_entropy or nll, the last dimension of its scores (the fewest, if several);

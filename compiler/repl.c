@@ -1113,17 +1113,18 @@ static int cmd_inputs(Session *S, const char *path) {
      * the previous inputs are dropped */
     if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
     char err[BPRT_ERRLEN];
-    Inputs in;
-    if (drv_load_inputs(&S->m, path, &in, err) != 0) {
-        repl_error("%s", err);
-        return -1;
-    }
-    drv_free_inputs(&in);
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) {
         repl_error("%s", err);
         return -1;
     }
+    Inputs in;
+    if (drv_inputs_from(&S->m, &st, path, &in, err) != 0) {
+        repl_error("%s", err);
+        bprt_st_free(&st);
+        return -1;
+    }
+    drv_free_inputs(&in);
     free_inputs(S);
     S->inputs = xcalloc((size_t)st.count, sizeof *S->inputs);
     for (int i = 0; i < st.count; i++) {
