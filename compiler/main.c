@@ -103,6 +103,9 @@ static int parse_int(const char *s, const char *flag) {
     return (int)v;
 }
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* a count that must be at least 1 (0 would stand for "not given") */
 static int parse_positive(const char *s, const char *flag) {
     int v = parse_int(s, flag);
@@ -146,7 +149,8 @@ static void parse_args(int argc, char **argv, Args *a) {
             a->seed_given = 1;
         } else if (strcmp(s, "--threads") == 0) {
             a->threads = parse_positive(VALUE(), "--threads");
-            if (a->threads > 4096) usage_error("%s must be at most 4096 (as BPRT_NUM_THREADS)", "--threads");
+            if (a->threads > BPRT_MAX_THREADS)
+                usage_error("%s must be at most " STRINGIFY(BPRT_MAX_THREADS) " (as BPRT_NUM_THREADS)", "--threads");
         }
         else if (strcmp(s, "--epochs") == 0) a->epochs = parse_positive(VALUE(), "--epochs");
         else if (strcmp(s, "--steps") == 0) a->steps = parse_positive(VALUE(), "--steps");

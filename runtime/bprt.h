@@ -321,7 +321,8 @@ BPRT_DECLARE_LAYERS(double, f64)
 void *bprt_alloc(size_t n);
 
 /* ---- threads ----------------------------------------------------------------------- */
-/* Number of threads kernels use: BPRT_NUM_THREADS, else all cores. */
+/* Number of threads kernels use: BPRT_NUM_THREADS (1 to BPRT_MAX_THREADS), else all cores. */
+#define BPRT_MAX_THREADS 4096
 int bprt_threads(void);
 /* Runtime-internal: the team for a kernel of `work` units: bprt_threads() from `min` units
  * on, else 1; 1 inside a parallel region (a task of the runtime's pool, or the caller's own

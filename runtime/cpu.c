@@ -84,7 +84,7 @@ static int threads_default(void)
     if (s && *s) {
         char *end;
         long n = strtol(s, &end, 10);
-        if (*end == '\0' && n >= 1 && n <= 4096)
+        if (*end == '\0' && n >= 1 && n <= BPRT_MAX_THREADS)
             return (int)n;
     }
     int n = omp_get_num_procs();
