@@ -92,15 +92,20 @@ int drv_load_vector(const Model *m, const char *path, void *v, char *err) {
     return load_param_shaped(m, path, v, "the vector does not match the program's parameters", err);
 }
 
-int64_t drv_label_classes(const Graph *g, int input) {
+int64_t drv_label_classes(const Graph *g, int input, const char **what) {
     int64_t classes = 0;
+    *what = "classes of the loss";
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op != OP_CROSS_ENTROPY && n->op != OP_NLL) continue;
+        if (n->op != OP_CROSS_ENTROPY && n->op != OP_NLL && n->op != OP_EMBEDDING) continue;
         const Node *l = &g->nodes[n->in[1]]; /* integer values are inputs: no op makes one */
         const Shape *z = &g->nodes[n->in[0]].shape;
-        if (l->op != OP_INPUT || l->ival != input || z->rank < 1 || z->d[z->rank - 1].sym >= 0) continue;
-        if (!classes || z->d[z->rank - 1].c < classes) classes = z->d[z->rank - 1].c;
+        const Dim *d = n->op == OP_EMBEDDING ? &z->d[0] : &z->d[z->rank - 1]; /* rows of the table, or classes */
+        if (l->op != OP_INPUT || l->ival != input || z->rank < 1 || d->sym >= 0) continue;
+        if (!classes || d->c < classes) {
+            classes = d->c;
+            *what = n->op == OP_EMBEDDING ? "rows of the embedding table" : "classes of the loss";
+        }
     }
     return classes;
 }
@@ -193,7 +198,8 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         if (t) bprt_st_to_f64(t, tmp);
         else
             for (int64_t k = 0; k < n; k++) tmp[k] = ip->def;
-        int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i) : 0;
+        const char *what;
+        int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i, &what) : 0;
         for (int64_t k = 0; k < n; k++) {
             if (ip->dtype == DT_INT) {
                 if (tmp[k] != floor(tmp[k]) || fabs(tmp[k]) > 2147483647.0) {
@@ -204,9 +210,8 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
                 }
                 ((int32_t *)in->data[i])[k] = (int32_t)tmp[k];
                 if (classes && (tmp[k] < 0 || tmp[k] >= (double)classes)) {
-                    snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld is %lld, outside the %lld classes of the loss (0 to "
-                             "%lld)", fname, ip->name, (long long)k, (long long)tmp[k], (long long)classes,
-                             (long long)classes - 1);
+                    snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld is %lld, outside the %lld %s (0 to %lld)", fname,
+                             ip->name, (long long)k, (long long)tmp[k], (long long)classes, what, (long long)classes - 1);
                     free(tmp);
                     goto out;
                 }

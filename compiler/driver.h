@@ -33,10 +33,11 @@ int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
 int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in, char *err);
 void drv_free_inputs(Inputs *in);
 /* The classes an ': int' input's values must lie in: if input `input` is the labels of a
- * cross_entropy or nll, the last dimension of its scores (the fewest, if several);
- * otherwise 0. The kernels give a loss of NaN for a label outside [0, classes):
- * drv_load_inputs and the IDX data refuse one instead. */
-int64_t drv_label_classes(const Graph *g, int input);
+ * cross_entropy or nll, the last dimension of its scores, or the ids of an embedding, the
+ * rows of its table (the fewest, if several; *what says which, for messages); otherwise 0.
+ * The kernels give a loss of NaN for a value outside [0, classes): drv_load_inputs, the
+ * IDX data and text data refuse one instead. */
+int64_t drv_label_classes(const Graph *g, int input, const char **what);
 /* Random inputs for checking: symbolic sizes = size, reals N(0, 1) (or their defaults),
  * integer inputs in {0, 1}. */
 int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed);

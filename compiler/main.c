@@ -516,6 +516,7 @@ int main(int argc, char **argv) {
             to.batch = a.batch ? a.batch : 64;
             to.lr = a.lr;
             to.seed = a.seed;
+            to.seed_given = a.seed_given;
             to.eval_only = strcmp(a.cmd, "eval") == 0;
             to.f64 = a.f64;
             to.checkpoint_every = a.checkpoint_every;

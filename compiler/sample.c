@@ -49,10 +49,13 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         fprintf(stderr, "bpc: error: %s\n", err);
         return 1;
     }
+    const char *what;
+    int64_t rows = drv_label_classes(g, in_bytes, &what); /* an embedding's table may have fewer */
     for (const unsigned char *p = (const unsigned char *)(o->prompt ? o->prompt : ""); *p; p++)
-        if (*p >= V) { /* its row of the embedding would be NaN, and so would every logit */
+        if (*p >= V || (rows && *p >= rows)) { /* its row of the embedding would be NaN, and so would every logit */
             fprintf(stderr, "bpc: error: --prompt: byte %td is %d, outside the model's %lld byte values (0 to %lld)\n",
-                    p - (const unsigned char *)o->prompt, *p, (long long)V, (long long)V - 1);
+                    p - (const unsigned char *)o->prompt, *p, (long long)(rows && rows < V ? rows : V),
+                    (long long)(rows && rows < V ? rows : V) - 1);
             return 1;
         }
     Model m;

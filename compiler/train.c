@@ -83,8 +83,9 @@ static void free_split(Split *s) {
 
 /* --data FILE.txt: the whole file; the last 10% (rounded down) is the test split. Both
  * splits need at least T + 1 bytes (one window and its next byte), and every byte must be
- * one of the V classes of the loss (V = classes; 0: not checked). */
-static int load_text(const char *path, int64_t T, int64_t classes, Split *tr, Split *te, char *err) {
+ * one of the V classes of the loss or rows of the embedding (V = classes, `what` says which
+ * in the message; 0: not checked). */
+static int load_text(const char *path, int64_t T, int64_t classes, const char *what, Split *tr, Split *te, char *err) {
     memset(tr, 0, sizeof *tr);
     memset(te, 0, sizeof *te);
     FILE *f = fopen(path, "rb");
@@ -120,8 +121,8 @@ static int load_text(const char *path, int64_t T, int64_t classes, Split *tr, Sp
         snprintf(err, BPRT_ERRLEN, "%.300s: more than %zu bytes of text (is it a device or a stream?)", path,
                  (size_t)TEXT_MAX_BYTES);
     else if (bad >= 0)
-        snprintf(err, BPRT_ERRLEN, "%.300s: byte %lld is %d, outside the %lld classes of the loss (0 to %lld)", path,
-                 (long long)bad, buf[bad], (long long)classes, (long long)classes - 1);
+        snprintf(err, BPRT_ERRLEN, "%.300s: byte %lld is %d, outside the %lld %s (0 to %lld)", path, (long long)bad,
+                 buf[bad], (long long)classes, what, (long long)classes - 1);
     else if (ntest < T + 1)
         snprintf(err, BPRT_ERRLEN, "%.300s: %lld bytes of text is too short: windows of T = %lld bytes need at least %lld "
                  "(T + 1 bytes for training and T + 1 in the held-out last 10%%)", path, (long long)len, (long long)T,
@@ -217,11 +218,12 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
 /* Every label of an IDX split is one of the classes of the loss it feeds (PyTorch raises
  * for one outside them; the kernels would give a loss of NaN). */
 static int check_labels(const Graph *g, const Split *s, const Feed *f, char *err) {
-    int64_t classes = drv_label_classes(g, f->lab);
+    const char *what;
+    int64_t classes = drv_label_classes(g, f->lab, &what);
     for (int64_t i = 0; classes && i < s->n; i++)
         if (s->labels.data[i] >= classes) {
-            snprintf(err, BPRT_ERRLEN, "%.300s: label %lld is %d, outside the %lld classes of the loss (0 to %lld)", s->lp,
-                     (long long)i, s->labels.data[i], (long long)classes, (long long)classes - 1);
+            snprintf(err, BPRT_ERRLEN, "%.300s: label %lld is %d, outside the %lld %s (0 to %lld)", s->lp, (long long)i,
+                     s->labels.data[i], (long long)classes, what, (long long)classes - 1);
             return -1;
         }
     return 0;
@@ -467,6 +469,24 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     return m->update(r->params, r->opt_state, r->grad, r->lr) == 0 ? loss : (double)NAN;
 }
 
+/* --epochs and --steps count from the start of training, so that a checkpoint resumed with
+ * the command that wrote it finishes that command's run. True, with a note saying so, when
+ * the checkpoint has done the steps (if steps > 0) or the epochs (if epochs > 0) asked for. */
+static int already_trained(const Run *r, int64_t steps, int64_t epochs) {
+    const char *ck = r->o->params;
+    if (steps > 0 && r->progress[2] >= steps)
+        printf("nothing to train: %s has %lld steps done and this run asks for %lld in all (--steps and --epochs count "
+               "from the start of training: --steps %lld trains %lld more)\n", ck, (long long)r->progress[2],
+               (long long)steps, (long long)(r->progress[2] + steps), (long long)steps);
+    else if (epochs > 0 && r->progress[0] > epochs)
+        printf("nothing to train: %s has finished %lld epochs and this run asks for %lld in all (--epochs counts from the "
+               "start of training: --epochs %lld trains one more)\n", ck, (long long)r->progress[0] - 1, (long long)epochs,
+               (long long)r->progress[0]);
+    else
+        return 0;
+    return 1;
+}
+
 static int train_data(Run *r) {
     Model *m = r->m;
     const TrainOptions *o = r->o;
@@ -482,7 +502,11 @@ static int train_data(Run *r) {
             fprintf(stderr, "bpc: error: --data %s: %s\n", o->data, err);
             return 1;
         }
-        if (load_text(o->data, f.per, drv_label_classes(g, f.lab), &tr, &te, err) != 0) {
+        /* a byte is an id of the first input and a label of the second: the fewer values */
+        const char *what, *what_ids;
+        int64_t classes = drv_label_classes(g, f.lab, &what), ids = drv_label_classes(g, f.img, &what_ids);
+        if (ids && (!classes || ids < classes)) classes = ids, what = what_ids;
+        if (load_text(o->data, f.per, classes, what, &tr, &te, err) != 0) {
             fprintf(stderr, "bpc: error: %s\n", err);
             return 1;
         }
@@ -537,7 +561,7 @@ static int train_data(Run *r) {
     if (!ws || !x || !y || !out || !perm) abort();
     int tty = isatty(2) && dist_rank() == 0, rc = 0;
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
-    int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0, steps_this_run = 0;
+    int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0;
     if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: only from --params */
         fprintf(stderr, "bpc: error: %s: invalid checkpoint progress: step %lld is not below the %lld steps of an epoch "
                 "here (%lld %s at batch %d); was it saved with another --batch or data set?\n", o->params,
@@ -547,6 +571,7 @@ static int train_data(Run *r) {
         goto done;
     }
     uint64_t seed = (uint64_t)r->progress[3];
+    if (!o->eval_only && already_trained(r, o->steps, epochs)) goto done;
     if (!o->eval_only && f.text)
         printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
                "%s, lr %g%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
@@ -590,7 +615,6 @@ static int train_data(Run *r) {
             }
             r->progress[1] = s + 1;
             r->progress[2]++;
-            steps_this_run++;
             if (tty && (s % 20 == 0 || s + 1 == per_epoch)) {
                 double el = now() - t0;
                 progress(tty, ep, epochs, s + 1, per_epoch, seen ? sum_loss / (double)seen : 0, (double)(seen ? seen : 1) / el,
@@ -604,7 +628,7 @@ static int train_data(Run *r) {
                     goto done;
                 }
             }
-            if (o->steps && steps_this_run >= o->steps) break;
+            if (o->steps && r->progress[2] >= o->steps) break;
             if (o->stop && *o->stop) break;
         }
         double wall = now() - t0;
@@ -637,7 +661,7 @@ static int train_data(Run *r) {
             rc = o->params_io ? 0 : 130;
             break;
         }
-        if (o->steps && steps_this_run >= o->steps) break;
+        if (o->steps && r->progress[2] >= o->steps) break;
     }
     if (o->eval_only) {
         double tl, ta;
@@ -688,7 +712,8 @@ static int train_fixed(Run *r) {
     /* progress: steps done in [2] (the step within an epoch stays 0: there are no epochs);
        checkpoints as with --data, and one of the parameters from before a step that is not
        finite (they were neither written nor counted here) */
-    for (int s = 1; s <= steps; s++) {
+    if (already_trained(r, steps, 0)) goto out;
+    for (int s = (int)r->progress[2] + 1; s <= steps; s++) {
         double loss = m->train_step(params, opt_state, inp, in.dims, lr, ws);
         if (!isfinite(loss)) {
             if (o->on_nan_skip) continue;
@@ -808,6 +833,10 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         } else if (ex == 1)
             printf("resuming from %s: epoch %lld, step %lld (%lld steps done)\n", o->params, (long long)run.progress[0],
                    (long long)run.progress[1] + 1, (long long)run.progress[2]);
+        if (ex == 1 && o->seed_given && (uint64_t)run.progress[3] != o->seed && dist_rank() == 0)
+            fprintf(stderr, "bpc: warning: --seed %llu is not used: %s goes on with the seed it was trained with (%llu), "
+                    "so that the order of its data continues where it stopped\n", (unsigned long long)o->seed, o->params,
+                    (unsigned long long)run.progress[3]);
     }
     if (!rc) {
         if (getenv("BPC_VERBOSE")) fprintf(stderr, "JIT compiled in %.1f ms\n", 1e3 * tjit);

@@ -34,6 +34,7 @@ typedef struct TrainOptions {
     int on_nan_skip;       /* skip batches with a non-finite loss or gradient */
     double lr;      /* < 0: the program's */
     uint64_t seed;
+    int seed_given;        /* --seed was given (a resumed checkpoint keeps its own: a warning) */
     void *params_io;       /* if set: train these parameters (NPARAMS reals of the model's
                               type) in place instead of initialising or loading them */
     volatile int *stop;    /* if set and it becomes non-zero: stop after the current step */

@@ -111,8 +111,20 @@ expect_status 1 "$bpc" train "$src/examples/seed.bp" --steps 3 --lr 1e30 --save 
 mkdir -p "$tmp/ck"
 (cd "$tmp/ck" && "$bpc" train "$src/examples/seed.bp" --steps 4 --checkpoint-every 2 >/dev/null 2>&1)
 [ -f "$tmp/ck/seed.ckpt.safetensors" ] && ok || bad "--checkpoint-every without --data wrote no checkpoint"
-expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --params "$tmp/ck/seed.ckpt.safetensors"
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 5 --params "$tmp/ck/seed.ckpt.safetensors"
 grep -q "(4 steps done)" "$tmp/out" && ok || bad "resuming fixed-input training: $(head -n 1 "$tmp/out")"
+# --steps counts from the start of training: step 5 only (it trained 5 more)
+[ "$(grep -c '^step ' "$tmp/out")" = 1 ] && grep -q "^step 5: loss" "$tmp/out" && ok ||
+  bad "resuming 4 steps with --steps 5: $(grep '^step ' "$tmp/out" | head -n 3 | tr '\n' ' ')"
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 4 --params "$tmp/ck/seed.ckpt.safetensors"
+grep -q "^nothing to train: $tmp/ck/seed.ckpt.safetensors has 4 steps done and this run asks for 4 in all" "$tmp/out" &&
+  ! grep -q "^step " "$tmp/out" && ok || bad "resuming 4 steps with --steps 4: $(tail -n 1 "$tmp/out")"
+
+# nll with real targets of the scores' shape (README): the mean over rows of -sum(p log q),
+# here 2 rows of 3 targets 0.2 against log(1/3): 3 * 0.2 * ln 3 = 0.659167
+printf 'param p[3] = 0.5\ninput t[2, 3] = 0.2\nloss nll(log_softmax(p + t * 0, axis = 1), t)\n' > "$tmp/nllp.bp"
+"$bpc" grad "$tmp/nllp.bp" > "$tmp/out" 2>&1
+head -n 1 "$tmp/out" | grep -q "^loss = 0.659167" && ok || bad "nll with probability targets: $(head -n 1 "$tmp/out")"
 
 # relu, maximum and minimum keep a NaN, as PyTorch's do (relu(NaN) was 0, which hid a
 # diverged value from the loss and from --on-nan)

@@ -91,11 +91,11 @@ progress() {
   { head -c $((size - 32)) c.safetensors; for v in "$@"; do i64 "$v"; done; } >"$f"
 }
 progress p.safetensors 1 4 4 7
-run 0 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
+run 0 "$bpc" train net.bp --data good --steps 5 --batch 4 --params p.safetensors
 has out "^resuming from p.safetensors: epoch 1, step 5 (4 steps done)" "a valid progress"
 # resuming with another batch is allowed while the step lies within the epoch
 progress p.safetensors 1 1 1 7
-run 0 "$bpc" train net.bp --data good --steps 1 --batch 10 --params p.safetensors
+run 0 "$bpc" train net.bp --data good --steps 2 --batch 10 --params p.safetensors
 has out "^epoch 1: train loss" "resumed with another batch"
 for p in "0 1 1 7:epoch 0 is not in \[1, 2147483646\]" "-1 1 1 7:epoch -1 is not in" \
          "1 -1 1 7:step -1 is negative" "1 2 -1 7:steps done -1 is less than the step in the epoch (2)" \
@@ -115,6 +115,22 @@ has err "step 3 is not below the 3 steps of an epoch here (20 samples at batch 8
 LC_ALL=C sed 's/"__bpc.progress":{"dtype":"I64","shape":\[4\]/"__bpc.progress":{"dtype":"I32","shape":[8]/' c.safetensors >p.safetensors
 run 1 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
 has err "^bpc: error: p.safetensors: invalid checkpoint progress: '__bpc.progress' is I32 \[8\], expected I64 \[4\]" "progress dtype"
+# --steps and --epochs count from the start of training (--steps counted the steps of this
+# run, --epochs the total): a checkpoint that has done them trains nothing and says so
+run 0 "$bpc" train net.bp --data good --steps 2 --batch 4 --params c.safetensors
+has out "^nothing to train: c.safetensors has 2 steps done and this run asks for 2 in all" "--steps done"
+hasnt out "^epoch" "--steps done"
+progress p.safetensors 3 0 10 7
+run 0 "$bpc" train net.bp --data good --epochs 2 --batch 4 --params p.safetensors
+has out "^nothing to train: p.safetensors has finished 2 epochs and this run asks for 2 in all" "--epochs done"
+run 0 "$bpc" train net.bp --data good --epochs 3 --batch 4 --params p.safetensors
+has out "^epoch 3: train loss" "--epochs 3 after 2"
+# --seed other than the checkpoint's is not used, and a warning says so (it was silent)
+run 0 "$bpc" train net.bp --data good --steps 3 --batch 4 --seed 9 --params c.safetensors
+has err "^bpc: warning: --seed 9 is not used: c.safetensors goes on with the seed it was trained with (7)" "--seed on resume"
+has out "^epoch 1 (partial): train loss" "--seed on resume"
+run 0 "$bpc" train net.bp --data good --steps 3 --batch 4 --seed 7 --params c.safetensors
+hasnt err "warning" "the checkpoint's own --seed"
 
 # ---- c. labels outside the classes: an error naming the file, the label and the classes ---
 dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
@@ -143,6 +159,15 @@ has err "^bpc: error: in.safetensors: input 'y' element 1 is 3, outside the 3 cl
 st_inputs in.safetensors -1 0
 run 1 "$bpc" train net.bp --inputs in.safetensors --steps 2
 has err "^bpc: error: in.safetensors: input 'y' element 0 is -1, outside the 3 classes of the loss (0 to 2)$" "bpc train, a label of -1"
+# ids of an embedding: its table's rows bound them, here fewer than the loss's classes (an id
+# past them read a row of NaN: the loss was NaN)
+printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nparam E[2, 3]\nloss cross_entropy(x @ W + embedding(E, y), y)\n' >emb.bp
+st_inputs in.safetensors 1 2
+run 1 "$bpc" grad emb.bp --inputs in.safetensors
+has err "^bpc: error: in.safetensors: input 'y' element 1 is 2, outside the 2 rows of the embedding table (0 to 1)$" "an id past the table"
+st_inputs in.safetensors 1 0
+run 0 "$bpc" grad emb.bp --inputs in.safetensors
+has out "^loss = " "ids within the table"
 
 # ---- d. a split of 0 images ----------------------------------------------------------------
 dataset notest "0 1 2 0" ""
