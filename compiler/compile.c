@@ -1,6 +1,8 @@
 /* compile.c — see compile.h. The pipeline, in order. */
 #include "compile.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +10,43 @@
 #include "autodiff.h"
 #include "passes.h"
 #include "sema.h"
+
+#define PROGRAM_MAX_BYTES ((size_t)64 << 20)
+
+char *bpc_read_program(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    if (!buf) abort();
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len > PROGRAM_MAX_BYTES) { /* /dev/zero, or a file that is no program */
+            snprintf(err, errlen, "%s: program is larger than 64 MiB", path);
+            fclose(f);
+            free(buf);
+            return NULL;
+        }
+        if (len + 1 == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+    }
+    int rd = ferror(f) ? errno : 0; /* a directory opens, then reads fail (EISDIR) */
+    fclose(f);
+    buf[len] = 0;
+    if (rd || strlen(buf) != len) { /* NUL bytes: the lexer would stop at the first */
+        if (rd) snprintf(err, errlen, "cannot read %s: %s", path, strerror(rd));
+        else snprintf(err, errlen, "%s contains NUL bytes (is it a binary file?)", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
 
 Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const CompileOptions *o) {
     int errors = d->nerrors;

@@ -25,6 +25,10 @@ typedef struct CompileOptions {
 
 /* Compiles source text registered in diag under `file`. NULL after reporting errors. */
 Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const CompileOptions *o);
+/* A program's text (malloc'd, NUL-terminated), or NULL with a message in err ("cannot open
+ * P: ...", "cannot read P: ..." for a directory, "P: program is larger than 64 MiB" for
+ * /dev/zero, "P contains NUL bytes (is it a binary file?)"). bpc and the REPL's :load. */
+char *bpc_read_program(const char *path, char *err, size_t errlen);
 /* The same from a parsed program (the REPL builds its programs from statements typed one at
  * a time); default_model names the model when the program has no `model` statement. */
 Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o);

@@ -40,47 +40,6 @@ static void usage_error(const char *fmt, const char *arg) {
     exit(2);
 }
 
-/* Reads a whole file; NULL with a message on failure. */
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bpc: error: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) abort();
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            if (cap > ((size_t)64 << 20)) {
-                fprintf(stderr, "bpc: error: %s: program is larger than 64 MiB\n", path);
-                fclose(f);
-                free(buf);
-                return NULL;
-            }
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if (!buf) abort();
-        }
-    }
-    if (ferror(f)) { /* a directory opens, then reads fail (EISDIR) */
-        fprintf(stderr, "bpc: error: cannot read %s: %s\n", path, strerror(errno));
-        fclose(f);
-        free(buf);
-        return NULL;
-    }
-    fclose(f);
-    buf[len] = 0;
-    if (strlen(buf) != len) {
-        /* NUL bytes: the lexer reports what follows as garbage; keep the text up to there */
-        fprintf(stderr, "%s: error: file contains NUL bytes (is it a binary file?)\n", path);
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
 
 typedef struct Args {
     const char *cmd, *file, *out, *params, *inputs, *emit, *data, *save, *opt, *jit;
@@ -188,8 +147,12 @@ static void parse_args(int argc, char **argv, Args *a) {
 
 /* hvp: CompileOptions.hvp (NAME_hvp: 1 required, 2 when every op allows it). */
 static Graph *compile_file(Arena *ar, Diag *d, const char *path, int optimize, int hvp) {
-    char *text = read_text(path);
-    if (!text) return NULL;
+    char err[512];
+    char *text = bpc_read_program(path, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return NULL;
+    }
     const char *name = diag_add_source(d, path, text);
     free(text);
     const char *stored = NULL;

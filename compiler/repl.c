@@ -679,42 +679,17 @@ static int enter_text(Session *S, const char *name, const char *text, int line) 
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        repl_error("cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    if (!m) abort();
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) fwrite(tmp, 1, n, m);
-    int rd = ferror(f) ? errno : 0; /* a directory opens, then reads fail (EISDIR) */
-    fclose(f);
-    fclose(m);
-    if (rd) {
-        repl_error("cannot read %s: %s", path, strerror(rd));
-        free(buf);
-        return NULL;
-    }
-    if (strlen(buf) != len) {
-        repl_error("%s contains NUL bytes (is it a binary file?)", path);
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 static int cmd_load(Session *S, const char *path) {
     if (!*path) {
         repl_error(":load needs a file name");
         return -1;
     }
-    char *text = read_file(path);
-    if (!text) return -1;
+    char err[512];
+    char *text = bpc_read_program(path, err, sizeof err);
+    if (!text) {
+        repl_error("%s", err);
+        return -1;
+    }
     if (!S->nentries) {
         Arena *a = arena_new(); /* the file's stem names the model unless it says otherwise */
         const char *stem = sema_model_name_from_path(a, path);

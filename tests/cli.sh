@@ -102,6 +102,13 @@ expect_status 1 "$bpc" "$tmp/rt" -o "$tmp/dir.c"
 expect_out "$tmp/err" "bpc: error: cannot read $tmp/rt: Is a directory"
 [ -e "$tmp/dir.c" ] && bad "a directory as the program wrote $tmp/dir.c" || ok
 expect_status 1 "$bpc" grad "$tmp/rt"
+# bpc and the REPL's :load read programs through one reader, with one set of messages (the
+# REPL's read /dev/zero until memory ran out; tests/repl/load.bpr)
+expect_status 1 "$bpc" grad /dev/zero
+expect_out "$tmp/err" "bpc: error: /dev/zero: program is larger than 64 MiB"
+printf 'param p\n\0loss p\n' > "$tmp/nul.bp"
+expect_status 1 "$bpc" grad "$tmp/nul.bp"
+expect_out "$tmp/err" "bpc: error: $tmp/nul.bp contains NUL bytes (is it a binary file?)"
 
 # bpc train on fixed inputs: a step that is not finite stops with the parameters from before
 # it saved to --save, --checkpoint-every writes checkpoints, and the steps done are counted
