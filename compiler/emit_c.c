@@ -1666,6 +1666,14 @@ static const char *const header_taken[] = {
  * `input double[B, 3]`, `input ws[B, 3]` or `input x[ws]` made a header that did not compile. */
 static int header_name_ok(const Graph *g, const char *name) {
     if (name[0] == '_') return 0;
+    /* the types and macros of <stdint.h> and <stddef.h> and the header's own macros:
+       every name ending in _t, and every name in capitals with an underscore (INT32_MAX,
+       SIZE_MAX, NAME_NPARAMS) */
+    size_t len = strlen(name);
+    if (len >= 2 && strcmp(name + len - 2, "_t") == 0) return 0;
+    int macro = strchr(name, '_') != NULL;
+    for (const char *c = name; *c && macro; c++) macro = (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
+    if (macro) return 0;
     for (size_t k = 0; k < sizeof header_taken / sizeof header_taken[0]; k++)
         if (strcmp(name, header_taken[k]) == 0) return 0;
     int uses = 0;
