@@ -139,6 +139,8 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
     if (o->optimize) {
         g = pass_fold(g); /* before reverse mode, so that fused forms get fused gradients */
         ir_verify(g);
+        g = pass_cse(g); /* and shared values one adjoint: a def called twice on the same */
+        ir_verify(g);    /* arguments is differentiated once, not once per call */
     }
     if (g->loss >= 0 && !o->no_grad) {
         if (ad_gradients(g, g->loss) != 0 || d->nerrors > errors) return NULL;
