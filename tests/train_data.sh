@@ -150,24 +150,23 @@ st_inputs() { # FILE Y0 Y1
   { bytes $((${#h} & 255)) $((${#h} >> 8)) 0 0 0 0 0 0; printf '%s' "$h"; head -c 32 /dev/zero
     for v in "$2" "$3"; do if [ "$v" -lt 0 ]; then bytes 255 255 255 255; else bytes "$v" 0 0 0; fi; done; } >"$1"
 }
-st_inputs in.safetensors 1 2
-run 0 "$bpc" grad net.bp --inputs in.safetensors
-has out "^loss = 1.09861" "bpc grad with valid labels"
-st_inputs in.safetensors 1 3
-run 1 "$bpc" grad net.bp --inputs in.safetensors
-has err "^bpc: error: in.safetensors: input 'y' element 1 is 3, outside the 3 classes of the loss (0 to 2)$" "bpc grad, a label of 3"
-st_inputs in.safetensors -1 0
-run 1 "$bpc" train net.bp --inputs in.safetensors --steps 2
-has err "^bpc: error: in.safetensors: input 'y' element 0 is -1, outside the 3 classes of the loss (0 to 2)$" "bpc train, a label of -1"
+# with_labels Y0 Y1 STATUS FILE TEXT WHAT CMD...: CMD on those labels exits STATUS, TEXT in FILE
+with_labels() {
+  st_inputs in.safetensors "$1" "$2"; want=$3 f=$4 text=$5 what=$6; shift 6
+  run "$want" "$@" --inputs in.safetensors
+  has "$f" "$text" "$what"
+}
+with_labels 1 2 0 out "^loss = 1.09861" "bpc grad with valid labels" "$bpc" grad net.bp
+with_labels 1 3 1 err "^bpc: error: in.safetensors: input 'y' element 1 is 3, outside the 3 classes of the loss (0 to 2)$" \
+  "bpc grad, a label of 3" "$bpc" grad net.bp
+with_labels -1 0 1 err "^bpc: error: in.safetensors: input 'y' element 0 is -1, outside the 3 classes of the loss (0 to 2)$" \
+  "bpc train, a label of -1" "$bpc" train net.bp --steps 2
 # ids of an embedding: its table's rows bound them, here fewer than the loss's classes (an id
 # past them read a row of NaN: the loss was NaN)
 printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nparam E[2, 3]\nloss cross_entropy(x @ W + embedding(E, y), y)\n' >emb.bp
-st_inputs in.safetensors 1 2
-run 1 "$bpc" grad emb.bp --inputs in.safetensors
-has err "^bpc: error: in.safetensors: input 'y' element 1 is 2, outside the 2 rows of the embedding table (0 to 1)$" "an id past the table"
-st_inputs in.safetensors 1 0
-run 0 "$bpc" grad emb.bp --inputs in.safetensors
-has out "^loss = " "ids within the table"
+with_labels 1 2 1 err "^bpc: error: in.safetensors: input 'y' element 1 is 2, outside the 2 rows of the embedding table (0 to 1)$" \
+  "an id past the table" "$bpc" grad emb.bp
+with_labels 1 0 0 out "^loss = " "ids within the table" "$bpc" grad emb.bp
 
 # ---- d. a split of 0 images ----------------------------------------------------------------
 dataset notest "0 1 2 0" ""
