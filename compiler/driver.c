@@ -110,6 +110,25 @@ int64_t drv_label_classes(const Graph *g, int input, const char **what) {
     return classes;
 }
 
+void **drv_alloc_outputs(const Model *m, const int *dims) {
+    const Graph *g = m->g;
+    void **outs = calloc((size_t)g->noutputs + 1, sizeof *outs);
+    if (!outs) abort();
+    for (int i = 0; i < g->noutputs; i++) {
+        const Shape *s = &g->nodes[g->outputs[i]].shape;
+        size_t n = 1;
+        for (int k = 0; k < s->rank; k++)
+            n *= (size_t)s->d[k].c * (s->d[k].sym >= 0 && dims[s->d[k].sym] > 0 ? (size_t)dims[s->d[k].sym] : 1);
+        if (!(outs[i] = calloc(n + 1, m->real_size))) abort();
+    }
+    return outs;
+}
+
+void drv_free_outputs(const Model *m, void **outs) {
+    for (int i = 0; outs && i < m->g->noutputs; i++) free(outs[i]);
+    free(outs);
+}
+
 void drv_free_inputs(Inputs *in) {
     for (int i = 0; i < 64; i++) {
         free(in->data[i]);

@@ -32,6 +32,11 @@ int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
 /* The same from a file already read (st, named fname in messages; NULL: defaults). */
 int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in, char *err);
 void drv_free_inputs(Inputs *in);
+/* A buffer for every output of NAME_forward at these sizes (dims of the symbols; -1 counts
+ * as 1), zero-filled: forward writes each output through its pointer, read or not.
+ * drv_free_outputs frees them. */
+void **drv_alloc_outputs(const Model *m, const int *dims);
+void drv_free_outputs(const Model *m, void **outs);
 /* The classes an ': int' input's values must lie in: if input `input` is the labels of a
  * cross_entropy or nll, the last dimension of its scores, or the ids of an embedding, the
  * rows of its table (the fewest, if several; *what says which, for messages); otherwise 0.

@@ -76,7 +76,10 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     size_t wsz = m.ws_size(dims);
     void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
     int32_t *ids = calloc((size_t)T, sizeof *ids), *next = calloc((size_t)T, sizeof *next);
-    void *logits = calloc((size_t)(T * V), m.real_size);
+    /* every output, written by NAME_forward: the logits first, the others not read (they
+       were NULL: a segfault) */
+    void **outs = drv_alloc_outputs(&m, dims);
+    void *logits = outs[0];
     const char *prompt = o->prompt ? o->prompt : "";
     size_t plen = strlen(prompt), len = plen ? plen : 1;
 
@@ -88,14 +91,6 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     const void *in[64] = {0};
     in[in_bytes] = ids;
     in[in_next] = next;
-    /* the other outputs, written by NAME_forward and not read (they were NULL: a segfault) */
-    void *outs[64] = {logits};
-    for (int i = 1; i < g->noutputs && i < 64; i++) {
-        const Shape *s = &g->nodes[g->outputs[i]].shape;
-        size_t n = 1;
-        for (int k = 0; k < s->rank; k++) n *= (size_t)s->d[k].c * (s->d[k].sym >= 0 ? (size_t)dims[s->d[k].sym] : 1);
-        if (!(outs[i] = calloc(n + 1, m.real_size))) abort();
-    }
     for (int i = 0; i < o->n; i++) {
         size_t w = len < (size_t)T ? len : (size_t)T;
         for (size_t t = 0; t < (size_t)T; t++) ids[t] = t < w ? ctx[len - w + t] : 0;
@@ -107,9 +102,8 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         fflush(out);
     }
     if (len && ctx[len - 1] != '\n') fputc('\n', out);
-    for (int i = 1; i < 64; i++) free(outs[i]);
     free(ctx);
-    free(logits);
+    drv_free_outputs(&m, outs); /* logits too */
     free(ids);
     free(next);
     free(ws);

@@ -338,16 +338,34 @@ static void epoch_order(const Split *s, const Feed *f, uint64_t seed, int ep, in
     }
 }
 
+/* The output accuracy is measured on: [B, C] with C the classes of the loss the labels feed
+ * (the first such, else the first output if it is [B, C]); -1 if none. *classes = C. */
+static int scores_output(const Graph *g, const Feed *f, int64_t *classes) {
+    const char *what;
+    int64_t want = drv_label_classes(g, f->lab, &what);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < (pass ? 1 : g->noutputs); i++) {
+            const Shape *s = &g->nodes[g->outputs[i]].shape;
+            if (s->rank != 2 || s->d[0].sym != f->bsym || s->d[0].c != 1 || s->d[1].sym >= 0) continue;
+            if (pass == 0 && s->d[1].c != want) continue;
+            *classes = s->d[1].c;
+            return i;
+        }
+    *classes = 0;
+    return -1;
+}
+
 /* Mean loss and accuracy over a split, in batches; with several ranks, each takes its share
- * of the rows and the sums are reduced. */
+ * of the rows and the sums are reduced. outs: a buffer for every output at the batch. */
 static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
-                     int32_t *y, void *out, double *loss, double *acc) {
+                     int32_t *y, void **outs, double *loss, double *acc) {
     const Graph *g = m->g;
     int64_t *idx = malloc((size_t)batch * sizeof *idx);
     if (!idx) abort();
     double tl = 0;
-    int64_t correct = 0;
-    int64_t classes = g->noutputs && !f->text ? (int64_t)g->nodes[g->outputs[0]].shape.d[g->nodes[g->outputs[0]].shape.rank - 1].c : 0;
+    int64_t correct = 0, classes = 0;
+    int so = f->text ? -1 : scores_output(g, f, &classes);
+    const void *out = so >= 0 ? outs[so] : NULL;
     int64_t lo = s->n * dist_rank() / dist_size(), hi = s->n * (dist_rank() + 1) / dist_size();
     for (int64_t start = lo; start < hi; start += batch) {
         int n = (int)(hi - start < batch ? hi - start : batch);
@@ -358,8 +376,7 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
         int dims[BP_MAXSYMS] = {0};
         dims[f->bsym] = n;
         tl += m->loss(params, in, dims, ws) * n;
-        if (m->forward && classes > 0) {
-            void *outs[16] = {out};
+        if (m->forward && out) {
             m->forward(params, in, outs, dims, ws);
             for (int b = 0; b < n; b++) {
                 int best = 0;
@@ -549,16 +566,13 @@ static int train_data(Run *r) {
     }
     void *x = calloc((size_t)batch * (size_t)f.per, f.text ? sizeof(int32_t) : m->real_size);
     int32_t *y = calloc((size_t)batch * (size_t)(f.text ? f.per : 1), sizeof *y);
-    int64_t outn = 1;
-    if (g->noutputs) {
-        const Shape *os = &g->nodes[g->outputs[0]].shape;
-        for (int k = 0; k < os->rank; k++) outn *= os->d[k].c * (os->d[k].sym >= 0 ? batch : 1);
-    }
-    void *out = calloc((size_t)outn, m->real_size);
+    int odims[BP_MAXSYMS] = {0};
+    odims[f.bsym] = batch;
+    void **outs = drv_alloc_outputs(m, odims);
     if (f.text) /* an epoch of text: len / (batch T) full batches of windows at random offsets */
         tr.n = (tr.n / batch > 0 ? tr.n / batch : 1) * batch;
     int64_t *perm = malloc((size_t)tr.n * sizeof *perm);
-    if (!ws || !x || !y || !out || !perm) abort();
+    if (!ws || !x || !y || !perm) abort();
     int tty = isatty(2) && dist_rank() == 0, rc = 0;
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0;
@@ -639,7 +653,7 @@ static int train_data(Run *r) {
             r->progress[1] = 0;
         }
         double tl, ta;
-        evaluate(m, &te, &f, r->params, batch, ws, x, y, out, &tl, &ta);
+        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
         if (f.text)
             printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
                    finished ? "" : " (partial)", seen ? sum_loss / (double)seen : (double)NAN, tl, wall, compute,
@@ -665,7 +679,7 @@ static int train_data(Run *r) {
     }
     if (o->eval_only) {
         double tl, ta;
-        evaluate(m, &te, &f, r->params, batch, ws, x, y, out, &tl, &ta);
+        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
         if (f.text)
             printf("test loss %.4f nats/byte (%lld windows of %lld bytes)\n", tl, (long long)te.n, (long long)f.per);
         else
@@ -676,7 +690,7 @@ done:
     free(ws);
     free(x);
     free(y);
-    free(out);
+    drv_free_outputs(m, outs);
     free(perm);
     free_split(&tr);
     free_split(&te);
