@@ -1091,8 +1091,13 @@ static void decl_optimizer(Sema *S, const Stmt *st) {
             o->kind = OPT_NONE;
             return;
         }
-        if (v < 0) {
-            diag_error(S->d, av[i]->loc, "argument '%s' of '%s' must not be negative, got %g", pname, st->name, v);
+        const char *bad = NULL;
+        if (v < 0) bad = "must not be negative";
+        else if (!isfinite(v)) bad = "must be finite";
+        else if (v >= 1 && strncmp(pname, "beta", 4) == 0) /* PyTorch's rule: bias correction divides by 1 - beta^t */
+            bad = "must be below 1";
+        if (bad) {
+            diag_error(S->d, av[i]->loc, "argument '%s' of '%s' %s, got %g", pname, st->name, bad, v);
             o->kind = OPT_NONE;
             return;
         }

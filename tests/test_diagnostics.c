@@ -418,6 +418,18 @@ static const DiagCase cases[] = {
      "t.bp:1:20: error: argument 'lr' of 'sgd' must not be negative, got -0.1\n"
      "  optimizer sgd(lr = -0.1)\n"
      "                     ^\n"},
+    /* beta 1 divided by zero in the first update's bias correction (the parameters became NaN
+       and were saved); PyTorch refuses beta outside [0, 1) */
+    {"adam's beta1 of 1",
+     "optimizer adam(beta1 = 1)\n",
+     "t.bp:1:24: error: argument 'beta1' of 'adam' must be below 1, got 1\n"
+     "  optimizer adam(beta1 = 1)\n"
+     "                         ^\n"},
+    {"adamw's beta2 above 1",
+     "optimizer adamw(lr = 0.1, beta2 = 1.5)\n",
+     "t.bp:1:35: error: argument 'beta2' of 'adamw' must be below 1, got 1.5\n"
+     "  optimizer adamw(lr = 0.1, beta2 = 1.5)\n"
+     "                                    ^\n"},
     {"unknown optimizer argument",
      "optimizer sgd(rate = 0.1)\n",
      "t.bp:1:15: error: 'sgd' has no argument named 'rate'\n"
