@@ -141,6 +141,8 @@ static void parse_args(int argc, char **argv, Args *a) {
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;
     if (a->data && a->inputs) /* --data won and --inputs was not read */
         usage_error("%s and --inputs both give the inputs; use one", "--data");
+    if (a->epochs && a->steps) /* --steps won without a word */
+        usage_error("%s and --steps both say how long to train; use one", "--epochs");
     if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
         usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");
 }

@@ -727,10 +727,14 @@ static int train_fixed(Run *r) {
        checkpoints as with --data, and one of the parameters from before a step that is not
        finite (they were neither written nor counted here) */
     if (already_trained(r, steps, 0)) goto out;
+    int skipped = 0;
     for (int s = (int)r->progress[2] + 1; s <= steps; s++) {
         double loss = m->train_step(params, opt_state, inp, in.dims, lr, ws);
         if (!isfinite(loss)) {
-            if (o->on_nan_skip) continue;
+            if (o->on_nan_skip) {
+                skipped++;
+                continue;
+            }
             fprintf(stderr, "bpc: error: the loss or its gradient is not finite at step %d (loss %g); stopping with the "
                     "parameters from before that step\n", s, loss);
             save_ckpt(m, o, params, opt_state, r->opt_bytes, r->progress);
@@ -749,6 +753,8 @@ static int train_fixed(Run *r) {
             break;
         }
     }
+    if (skipped) /* as --data's epochs say [batches skipped ...] */
+        printf("%d step%s skipped for non-finite values (--on-nan skip)\n", skipped, skipped == 1 ? "" : "s");
     printf("final loss %.9g\n", m->loss(params, inp, in.dims, ws));
 out:
     free(ws);
@@ -862,6 +868,11 @@ int train_run(Graph *g, const TrainOptions *o_in) {
             rc = 1;
         } else
             printf("saved parameters to %s\n", o->save);
+    } else if (!rc && o->checkpoint_every && !o->params_io && !o->eval_only && dist_rank() == 0 &&
+               run.progress[2] % o->checkpoint_every != 0) { /* the steps since the last checkpoint were lost */
+        char buf[4096];
+        rc = save_ckpt(&m, o, params, opt_state, osz, run.progress) != 0;
+        if (!rc) printf("checkpoint saved to %s\n", ckpt_path(g, o, buf, sizeof buf));
     }
     if (own_signals) {
         sigaction(SIGINT, &old_int, NULL);

@@ -126,6 +126,15 @@ grep -q "(4 steps done)" "$tmp/out" && ok || bad "resuming fixed-input training:
 expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 4 --params "$tmp/ck/seed.ckpt.safetensors"
 grep -q "^nothing to train: $tmp/ck/seed.ckpt.safetensors has 4 steps done and this run asks for 4 in all" "$tmp/out" &&
   ! grep -q "^step " "$tmp/out" && ok || bad "resuming 4 steps with --steps 4: $(tail -n 1 "$tmp/out")"
+# --on-nan skip on fixed inputs says how many steps it skipped (it said nothing)
+printf 'param w = 0\nloss sqrt(w) + 1\n' > "$tmp/sq.bp"
+expect_status 0 "$bpc" train "$tmp/sq.bp" --steps 3 --on-nan skip
+grep -q "^3 steps skipped for non-finite values (--on-nan skip)$" "$tmp/out" && ok || bad "--on-nan skip: $(head -n 1 "$tmp/out")"
+# --checkpoint-every without --save: the steps after the last checkpoint go to it at the end
+# (steps 5 to 7 were lost)
+(cd "$tmp/ck" && "$bpc" train "$src/examples/seed.bp" --steps 7 --checkpoint-every 4 >/dev/null 2>&1)
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 8 --params "$tmp/ck/seed.ckpt.safetensors"
+grep -q "(7 steps done)" "$tmp/out" && ok || bad "--checkpoint-every 4 after 7 steps: $(head -n 1 "$tmp/out")"
 
 # nll with real targets of the scores' shape (README): the mean over rows of -sum(p log q),
 # here 2 rows of 3 targets 0.2 against log(1/3): 3 * 0.2 * ln 3 = 0.659167
@@ -149,6 +158,9 @@ for opt in "--steps 0" "--epochs 0" "--batch 0" "--lr inf" "--threads 0" "--thre
 done
 expect_status 2 "$bpc" eval "$src/examples/fashion_mlp.bp" --data "$tmp"
 grep -q "eval needs --params" "$tmp/err" && ok || bad "bpc eval without --params: $(cat "$tmp/err")"
+# --epochs and --steps are alternatives (--steps won without a word)
+expect_status 2 "$bpc" train "$src/examples/seed.bp" --epochs 2 --steps 3
+grep -q "^bpc: --epochs and --steps both say how long to train; use one" "$tmp/err" && ok || bad "--epochs with --steps: $(head -n 1 "$tmp/err")"
 
 # -o writes OUT.c and OUT.h or neither: with OUT.h a directory, or a file size limit met
 # while writing, no OUT.c is left, an older one stays as it was, and no temporary remains
