@@ -984,6 +984,13 @@ static int row_sum_of(const E *e, int v, int *view) {
     return s;
 }
 
+/* Does a pointer to all of v's elements exist: a parameter, an input, a pinned result or a
+ * planned buffer? (A broadcast of a constant, computed inside its reader's loop, has none.) */
+static int has_array(const E *e, int v) {
+    const int op = e->g->nodes[v].op;
+    return op == OP_PARAM || op == OP_VECTOR || op == OP_INPUT || e->pinned[v] || e->plan->buf[v] >= 0;
+}
+
 static int lna_free(const E *e, int id) {
     return id >= 0 && !e->computed_early[id] && !(e->fused && e->fused[id]) && e->fuse_user[id] < 0 &&
            !(e->hoisted && e->hoisted[id] >= 0);
@@ -1068,6 +1075,10 @@ static void plan_ln_groups(E *e) {
                 shape_eq(&an->shape, &ln->shape) && shape_eq(&g->nodes[other].shape, &ln->shape))
                 sum = L + 1;
         }
+        /* the kernel reads x, gy and gamma as arrays and writes the result and the sums */
+        const int arrays[] = {x, dy, gam, sum >= 0 ? sum : L, sum >= 0 ? other : x, dg >= 0 ? dg : x, db >= 0 ? db : x};
+        for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) ok = ok && has_array(e, arrays[k]);
+        if (!ok) continue;
         char px[96], pd[96], pg[96], po[96], ps[96], pb[96], pa[96] = "";
         ptr(e, x, px, sizeof px), ptr(e, dy, pd, sizeof pd), ptr(e, gam, pg, sizeof pg), ptr(e, sum >= 0 ? sum : L, po, sizeof po);
         if (sum >= 0) ptr(e, other, pa, sizeof pa);

@@ -242,6 +242,29 @@ static void test_shared_calls_differentiated_once(void **state) {
     }
 }
 
+/* Layer norms whose input another part of the loss reads too, or whose gy is a broadcast
+ * constant: the affine-gradient group (emit_c.c, plan_ln_groups) took a pointer to values
+ * that have no array (a broadcast computed inside its reader's loop), and bpc aborted on an
+ * internal assertion (13 of 726 random programs with a layer norm) */
+static void test_layernorm_group_operands(void **state) {
+    (void)state;
+    static const char *const srcs[] = {
+        "param q[3, 4]\nparam g[4]\nloss sum(layernorm(q, g, 0) + relu(q))\n",
+        "input x[3, 4]\nparam W[4, 4]\nparam g[4]\nparam b[4]\nh = x @ W\nloss sum(sin(layernorm(h, g, b))) + sum(h * h)\n",
+        "input x[3, 4]\nparam W[4, 4]\nparam g[4]\nparam b[4]\nh = x @ W\n"
+        "loss sum(tanh(layernorm(h, g, b)) + layernorm(h, g, b) * h)\n",
+        "param x[5]\nloss sum(layernorm(x, x, 0) * 3)\n",
+    };
+    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
+        double err = th_fd_error(srcs[i], NULL, 7, 0);
+        if (!(err < 1e-6)) fail_msg("program %zu: gradient error %g", i, err);
+        TestModel t;
+        th_build(&t, srcs[i], 0, NULL); /* float too */
+        assert_true(t.ok);
+        th_free(&t);
+    }
+}
+
 static void test_no_gradient_for_inputs(void **state) {
     (void)state;
     char *ir = dump_ir("input x[B, 784]\ninput y[B] : int\nparam W[784, 10]\nparam b[10]\n"
@@ -612,6 +635,7 @@ int main(void) {
         cmocka_unit_test(test_tcc_and_cc_agree),
         cmocka_unit_test(test_cse_merges),
         cmocka_unit_test(test_shared_calls_differentiated_once),
+        cmocka_unit_test(test_layernorm_group_operands),
         cmocka_unit_test(test_no_gradient_for_inputs),
         cmocka_unit_test(test_softmax_cross_entropy_fused),
         cmocka_unit_test(test_softmax_grad_fused),
