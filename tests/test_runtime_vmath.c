@@ -170,6 +170,26 @@ static void test_gelu(void **state) {
     for (int i = 0; i < 5; i++) assert_true(fabs(yd[i] - gelu_grad_d(xd[i])) <= 4e-16);
 }
 
+/* Logits near 1e4 in float: log_softmax is (x - m) - log s, accurate to float's precision of
+ * the result (x - (m + log s) rounded m + log s at 1e4's ulp: 3e-4 of the result was lost) */
+static void test_log_softmax_large_logits(void **state) {
+    (void)state;
+    enum { R = 3, N = 40 };
+    float x[R * N], l[R * N];
+    for (int i = 0; i < R * N; i++) x[i] = 1e4f * (float)(1 + i / N) + (float)(i % 7) - 3.0f; /* exact in float */
+    bprt_log_softmax_f32(x, R, N, l);
+    for (int r = 0; r < R; r++) {
+        double m = -INFINITY, s = 0;
+        for (int c = 0; c < N; c++) m = fmax(m, (double)x[r * N + c]);
+        for (int c = 0; c < N; c++) s += exp((double)x[r * N + c] - m);
+        for (int c = 0; c < N; c++) {
+            double want = (double)x[r * N + c] - m - log(s);
+            if (fabs((double)l[r * N + c] - want) > 3e-7 * fmax(1, fabs(want)))
+                fail_msg("log_softmax[%d,%d] = %.9g, want %.9g", r, c, (double)l[r * N + c], want);
+        }
+    }
+}
+
 /* R rows of N: long rows (past the kernel's 256-element blocks) and short ones (which go
  * 256 / N rows to one exp call, and a last partial group) */
 static void softmax_rows_check(int R, int N) {
@@ -300,6 +320,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp_accuracy),        cmocka_unit_test(test_erf_accuracy),
         cmocka_unit_test(test_special_values),      cmocka_unit_test(test_array_equals_elements),
+        cmocka_unit_test(test_log_softmax_large_logits),
         cmocka_unit_test(test_softmax_rows),        cmocka_unit_test(test_cross_entropy_rows),
         cmocka_unit_test(test_row_max_positions),   cmocka_unit_test(test_gelu),
     };
