@@ -59,6 +59,20 @@ grep -q "^ok: worst relative error" "$tmp/out" && ok || bad "check did not repor
 expect_status 0 "$bpc" check "$src/examples/fashion_mlp.bp" --seed 1
 grep -q "^inputs: random" "$tmp/out" && ok || bad "check did not say its inputs are random"
 
+# a curved but smooth loss is compared at a smaller step (sin(3000 a): every element was
+# taken for a kink and skipped, and the verdict was "ok" on nothing); relu exactly at 0 is a
+# kink at the point, skipped (central differences give 1/2, the gradient PyTorch's 0: it was
+# FAILED); when every element is at a kink the verdict is inconclusive, exit 1 (it was "ok")
+printf 'param a = 0.1\nparam b = 0.2\nparam c = 0.35\nloss sin(3000 * a) + sin(3000 * b) + sin(3000 * c)\n' > "$tmp/curved.bp"
+expect_status 0 "$bpc" check "$tmp/curved.bp"
+grep -q "at kinks skipped" "$tmp/out" && bad "check skipped smooth elements: $(grep kinks "$tmp/out" | head -n 1)" || ok
+printf 'param a[3] = 0\nparam b[3] = 1\nloss sum(relu(a)) + sum(b * b)\n' > "$tmp/relu0.bp"
+expect_status 0 "$bpc" check "$tmp/relu0.bp"
+grep -q "(0 of 3 elements, 3 at kinks skipped)" "$tmp/out" && ok || bad "relu at 0: $(grep ' a ' "$tmp/out")"
+printf 'param a[3] = 1\nloss sum(abs(a - 1))\n' > "$tmp/allkinks.bp"
+expect_status 1 "$bpc" check "$tmp/allkinks.bp"
+grep -q "^inconclusive: every element checked lies at a kink" "$tmp/out" && ok || bad "all at kinks: $(tail -n 1 "$tmp/out")"
+
 # -o writes OUT.c and OUT.h; --emit prints each artefact
 expect_status 0 "$bpc" "$src/examples/fashion_mlp.bp" -o "$tmp/net.c"
 [ -s "$tmp/net.c" ] && [ -s "$tmp/net.h" ] && ok || bad "-o did not write net.c and net.h"
