@@ -307,18 +307,22 @@ static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
         }
     }
     char s1[160], s2[160];
-    int sym_left = -1, ok = 1;
+    int sym_left = -1, ok = 1, left = 0;
     for (int k = 0; k < BP_MAXSYMS; k++) {
         int diff = xsyms[k] - tsyms[k];
         if (diff == 0) continue;
+        left += diff > 0 ? diff : 0;
         if (infer >= 0 && diff == 1 && sym_left < 0) sym_left = k;
         else ok = 0;
     }
     if (infer >= 0) {
         if (!ok || tc == 0 || xc % tc != 0) {
             t.d[infer] = dim_const(-1); /* printed as written */
-            diag_error(S->d, loc, "cannot reshape %s to %s", shape_str(xs, &S->g->syms, s1, sizeof s1),
-                       shape_str(&t, &S->g->syms, s2, sizeof s2));
+            diag_error(S->d, loc, "cannot reshape %s to %s%s", shape_str(xs, &S->g->syms, s1, sizeof s1),
+                       shape_str(&t, &S->g->syms, s2, sizeof s2),
+                       left > 1 ? ": the -1 would stand for a product of symbolic sizes, and a size is a number "
+                                  "times at most one of them (keep all but one symbolic size as an axis of its own)"
+                                : "");
             return -1;
         }
         t.d[infer].c = xc / tc;

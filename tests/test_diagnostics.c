@@ -546,6 +546,14 @@ static const DiagCase cases[] = {
      "t.bp:2:5: error: cannot reshape [3, 4] to [-1, 5]\n"
      "  y = reshape(x, [-1, 5])\n"
      "      ^\n"},
+    /* it said only "cannot reshape" */
+    {"reshape whose -1 would be B T",
+     "input x[B, T, 4]\n"
+     "y = reshape(x, [-1, 4])\n",
+     "t.bp:2:5: error: cannot reshape [B, T, 4] to [-1, 4]: the -1 would stand for a product of symbolic sizes, and a "
+     "size is a number times at most one of them (keep all but one symbolic size as an axis of its own)\n"
+     "  y = reshape(x, [-1, 4])\n"
+     "      ^\n"},
     {"two -1 in reshape",
      "input x[3, 4]\n"
      "y = reshape(x, [-1, -1])\n",
