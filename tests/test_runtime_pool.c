@@ -2,7 +2,8 @@
  * every thread of a team runs its task once, with its id and the team's size; shares cover
  * [0, n) once, in contiguous order; a task's nested region runs on its own thread alone; two
  * callers at once both finish (one of them alone); a worker asleep after a long pause wakes
- * for the next task; a child of fork() gets a team of its own. A hang fails through alarm(). */
+ * for the next task; a child of fork() gets a team of its own. A hang fails through alarm() (120 s: at a load
+ * average of 14 on 2 cores the 800 teams of test_pool_each_thread_once took more than 20 s). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
@@ -66,7 +67,7 @@ static void signal_mask(void *arg, int id, int nt)
 static void test_pool_workers_block_signals(void **state)
 {
     (void)state;
-    alarm(20);
+    alarm(120);
     int blocked[2] = {-1, -1};
     bprt_pool_run(2, signal_mask, blocked);
     assert_int_equal(blocked[0], 0); /* the caller's mask is its own */
@@ -77,7 +78,7 @@ static void test_pool_workers_block_signals(void **state)
 static void test_pool_each_thread_once(void **state)
 {
     (void)state;
-    alarm(20);
+    alarm(120);
     for (int rep = 0; rep < 200; rep++)
         for (int nt = 1; nt <= 4; nt++) /* teams of changing sizes, the workers reused */
             check_team(nt);
@@ -100,7 +101,7 @@ static void nested(void *arg, int id, int nt)
 static void test_pool_nested_runs_alone(void **state)
 {
     (void)state;
-    alarm(20);
+    alarm(120);
     Hits h;
     memset(&h, 0, sizeof h);
     bprt_pool_run(2, nested, &h);
@@ -130,7 +131,7 @@ static void test_split_covers_once(void **state)
 {
     (void)state;
     static const size_t ns[] = {0, 1, 2, 3, 7, 1000, 4096};
-    alarm(20);
+    alarm(120);
     for (int team = 1; team <= 4; team++)
         for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
             static Marks m;
@@ -167,7 +168,7 @@ static void *caller(void *arg)
 static void test_pool_concurrent_callers(void **state)
 {
     (void)state;
-    alarm(30);
+    alarm(120);
     long bad[2] = {0, 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, caller, &bad[0]), 0);
@@ -182,7 +183,7 @@ static void test_pool_concurrent_callers(void **state)
 static void test_pool_wakes_after_sleep(void **state)
 {
     (void)state;
-    alarm(20);
+    alarm(120);
     check_team(2);
     const struct timespec pause = {0, 20 * 1000 * 1000}; /* 20 ms: past the workers' spinning */
     for (int rep = 0; rep < 3; rep++) {
