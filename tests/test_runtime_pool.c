@@ -2,8 +2,9 @@
  * every thread of a team runs its task once, with its id and the team's size; shares cover
  * [0, n) once, in contiguous order; a task's nested region runs on its own thread alone; two
  * callers at once both finish (one of them alone); a worker asleep after a long pause wakes
- * for the next task; a child of fork() gets a team of its own. A hang fails through alarm() (120 s: at a load
- * average of 14 on 2 cores the 800 teams of test_pool_each_thread_once took more than 20 s). */
+ * for the next task; a child of fork() gets a team of its own. A hang fails through alarm()
+ * (120 s: at a load average of 14 on 2 cores, the 800 teams of test_pool_each_thread_once
+ * took more than 20 s). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
