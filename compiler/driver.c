@@ -163,10 +163,11 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         const BprtTensor *t = given ? bprt_st_find(st, ip->name) : NULL;
         if (!t) continue;
         char s1[160], s2[160];
-        int ok = t->ndim == ip->shape.rank;
+        int ok = t->ndim == ip->shape.rank, empty = -1;
         for (int k = 0; ok && k < t->ndim; k++) {
             Dim d = ip->shape.d[k];
-            if (d.sym < 0) ok = t->shape[k] == d.c;
+            if (d.sym >= 0 && t->shape[k] == 0) ok = 0, empty = d.sym;
+            else if (d.sym < 0) ok = t->shape[k] == d.c;
             else if (t->shape[k] % d.c != 0 || t->shape[k] / d.c > 0x7fffffff || t->shape[k] == 0) ok = 0;
             else {
                 int v = (int)(t->shape[k] / d.c);
@@ -180,8 +181,9 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         }
         if (!ok) {
             shape_of_tensor(t, s1, sizeof s1);
-            snprintf(err, BPRT_ERRLEN, "%s: input '%s' has shape %s, the program declares %s", fname, ip->name, s1,
-                     shape_str(&ip->shape, &g->syms, s2, sizeof s2));
+            snprintf(err, BPRT_ERRLEN, "%s: input '%s' has shape %s, the program declares %s%s%s%s", fname, ip->name, s1,
+                     shape_str(&ip->shape, &g->syms, s2, sizeof s2), empty >= 0 ? ": " : "",
+                     empty >= 0 ? g->syms.names[empty] : "", empty >= 0 ? " would be 0, and a size is at least 1" : "");
             goto out;
         }
         if (ip->dtype == DT_INT && is_float_dtype(t->dtype)) {

@@ -178,6 +178,12 @@ printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nparam E[2, 3]\nloss cros
 with_labels 1 2 1 err "^bpc: error: in.safetensors: input 'y' element 1 is 2, outside the 2 rows of the embedding table (0 to 1)$" \
   "an id past the table" "$bpc" grad emb.bp
 with_labels 1 0 0 out "^loss = " "ids within the table" "$bpc" grad emb.bp
+# a batch of 0 rows: the message says why ("has shape [0, 4], the program declares [B, 4]")
+h='{"x":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"y":{"dtype":"I32","shape":[0],"data_offsets":[0,0]}}'
+while [ $((${#h} % 8)) -ne 0 ]; do h="$h "; done
+{ bytes $((${#h} & 255)) $((${#h} >> 8)) 0 0 0 0 0 0; printf '%s' "$h"; } >empty.safetensors
+run 1 "$bpc" grad net.bp --inputs empty.safetensors
+has err "^bpc: error: empty.safetensors: input 'x' has shape \[0, 4\], the program declares \[B, 4\]: B would be 0, and a size is at least 1$" "a batch of 0"
 
 # ---- d. a split of 0 images ----------------------------------------------------------------
 dataset notest "0 1 2 0" ""
