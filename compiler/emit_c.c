@@ -259,6 +259,7 @@ static int ew_opcode(Op op) {
     case OP_MINIMUM: return BPRT_EW_MINIMUM;
     case OP_GT: return BPRT_EW_GT;
     case OP_EQ: return BPRT_EW_EQ;
+    case OP_BCE: return BPRT_EW_BCE;
     default: return -1;
     }
 }
@@ -2208,7 +2209,11 @@ static const char *preamble_math =
     "BP_INLINE real bp_maximum(real a, real b) { return a > b || a != a ? a : b; }\n" /* a NaN either side wins */
     "BP_INLINE real bp_minimum(real a, real b) { return a < b || a != a ? a : b; }\n"
     "BP_INLINE real bp_gt(real a, real b) { return a > b ? (real)1 : (real)0; }\n"
-    "BP_INLINE real bp_eq(real a, real b) { return a == b ? (real)1 : (real)0; }\n\n";
+    "BP_INLINE real bp_eq(real a, real b) { return a == b ? (real)1 : (real)0; }\n"
+    /* PyTorch's binary_cross_entropy term: each log clamped at -100 (a NaN stays NaN) */
+    "BP_INLINE real bp_bce(real p, real t) {\n"
+    "    real lp = BP_M(log)(p), lq = BP_M(log)((real)1 - p);\n"
+    "    return (t - (real)1) * (lq < (real)-100 ? (real)-100 : lq) - t * (lp < (real)-100 ? (real)-100 : lp);\n}\n\n";
 
 static const char *runtime_decls =
     "void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,\n"

@@ -156,6 +156,23 @@ RULE(MINIMUM) {
     ad_accumulate(c, B, mul(c, g, sub(c, k(c, 1, L), m, L), L));
     return 0;
 }
+/* y = bce(p, t) = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)):
+ *   dp = g (p - t) / max(p (1 - p), eps), PyTorch's gradient (eps its float 1e-12): where
+ *        p (1 - p) > eps the exact -(t / p - (1 - t) / (1 - p)), finite at p = 0 and 1;
+ *   dt = g (bce(p, 1) - bce(p, 0)) = g (max(log(1 - p), -100) - max(log p, -100)), the
+ *        derivative of the clamped loss (PyTorch's -g logit(p) is infinite at p = 0 and 1).
+ * Neither forms 0 * inf, and neither does their own derivative (reached by hvp): maximum's
+ * mask and this rule again, for bce(p, 1) - bce(p, 0), whose dp is -1 / max(p (1 - p), eps),
+ * the same as d(dp)/dt, so H stays symmetric. */
+RULE(BCE) {
+    (void)y;
+    int p = A, t = B;
+    int den = ir_binary(G, OP_MAXIMUM, mul(c, sub(c, k(c, 1, L), p, L), p, L), k(c, (double)1e-12f, L), L);
+    ad_accumulate(c, p, divi(c, mul(c, g, sub(c, p, t, L), L), den, L));
+    int dt = sub(c, ir_binary(G, OP_BCE, p, k(c, 1, L), L), ir_binary(G, OP_BCE, p, k(c, 0, L), L), L);
+    ad_accumulate(c, t, mul(c, g, dt, L));
+    return 0;
+}
 
 /* y = sum(a): da = broadcast(g) */
 RULE(SUM) {

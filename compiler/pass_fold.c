@@ -15,6 +15,9 @@
 
 #include "passes.h"
 
+/* bce's clamp of a logarithm (a NaN stays NaN, as in the generated bp_bce) */
+static double log_at_least_m100(double v) { return v < -100 ? -100 : v; }
+
 double fold_eval(Op op, double a, double b, const Node *p) {
     switch (op) {
     case OP_NEG: return -a;
@@ -53,6 +56,7 @@ double fold_eval(Op op, double a, double b, const Node *p) {
     case OP_MINIMUM: return a < b ? a : b;
     case OP_GT: return a > b;
     case OP_EQ: return a == b;
+    case OP_BCE: return (b - 1) * log_at_least_m100(log(1 - a)) - b * log_at_least_m100(log(a));
     default: BP_ASSERT(!"fold_eval: not elementwise"); return 0;
     }
 }

@@ -629,16 +629,12 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         x = arith_operand(S, sc, argv[0], bs->name);
         y = arith_operand(S, sc, argv[1], bs->name);
         return mean_all(S, ir_unary_attr(g, OP_POWI, ir_binary(g, OP_SUB, x, y, loc), 0, 2, loc), loc);
-    case B_BCE: {
-        /* -mean(t log p + (1 - t) log(1 - p)) */
+    case B_BCE:
+        /* -mean(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), PyTorch's clamp: one
+         * elementwise op whose gradient (ops.c) has no 0 * inf at p = 0 or 1 */
         x = arith_operand(S, sc, argv[0], bs->name);
         y = arith_operand(S, sc, argv[1], bs->name);
-        int one = ir_const(g, 1, loc);
-        int t1 = ir_binary(g, OP_MUL, y, ir_unary(g, OP_LOG, x, loc), loc);
-        int t2 = ir_binary(g, OP_MUL, ir_binary(g, OP_SUB, one, y, loc),
-                           ir_unary(g, OP_LOG, ir_binary(g, OP_SUB, one, x, loc), loc), loc);
-        return ir_unary(g, OP_NEG, mean_all(S, ir_binary(g, OP_ADD, t1, t2, loc), loc), loc);
-    }
+        return mean_all(S, ir_binary(g, OP_BCE, x, y, loc), loc);
     case B_BCE_LOGITS:
         /* mean(softplus(z) - t z), the stable form */
         x = arith_operand(S, sc, argv[0], bs->name);

@@ -135,6 +135,13 @@ enum { EW_PAR_MIN = 1 << 15 };
                 case BPRT_EW_MINIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] < a[i] || b[i] != b[i] ? b[i] : a[i]; sp--; break; \
                 case BPRT_EW_GT: for (size_t i = 0; i < w; i++) y[i] = b[i] > a[i] ? (T)1 : (T)0; sp--; break; \
                 case BPRT_EW_EQ: for (size_t i = 0; i < w; i++) y[i] = b[i] == a[i] ? (T)1 : (T)0; sp--; break; \
+                case BPRT_EW_BCE: /* p = b, t = a: PyTorch's binary cross-entropy, logs clamped at -100 */ \
+                    for (size_t i = 0; i < w; i++) {                                                \
+                        const T lp = F(log)(b[i]), lq = F(log)((T)1 - b[i]);                        \
+                        y[i] = (a[i] - (T)1) * (lq < (T)-100 ? (T)-100 : lq) - a[i] * (lp < (T)-100 ? (T)-100 : lp); \
+                    }                                                                               \
+                    sp--;                                                                           \
+                    break;                                                                          \
                 default: /* not produced by the compiler: leave NaN, never read garbage */       \
                     for (size_t i = 0; i < w; i++) out[i0 + i] = (T)NAN;                           \
                     goto next_##SUF;                                                               \

@@ -129,6 +129,74 @@ static void test_two_layer_network_by_hand(void **state) {
     th_free(&t);
 }
 
+/* Loss (from NAME_grad and from NAME_loss) and gradient of a program of n reals at params,
+ * its first input (if any) set to in. */
+static void loss_grad_at(const char *src, int f64, const double *params, int n, const double *in, double *loss,
+                         double *lossf, double *g) {
+    TestModel t;
+    th_build(&t, src, f64, NULL);
+    if (!t.ok) fail_msg("did not compile:\n%s", th_diag_text(&t));
+    assert_int_equal(t.g->nparam_reals, n);
+    for (int i = 0; i < n; i++) drv_set(&t.m, t.params, i, params[i]);
+    for (int i = 0; in && i < n; i++) drv_set(&t.m, t.inputs[0], i, in[i]);
+    *loss = grad_at_defaults(&t, g);
+    void *ws = malloc(t.m.ws_size(t.dims) + 64);
+    *lossf = t.m.loss(t.params, (const void *const *)t.inputs, t.dims, ws);
+    free(ws);
+    th_free(&t);
+}
+
+static void expect_near(const char *what, int i, int f64, double got, double want, double tol) {
+    if (!(got == want || fabs(got - want) <= tol * fabs(want)))
+        fail_msg("%s %s[%d]: got %.17g, want %.17g", f64 ? "f64" : "f32", what, i, got, want);
+}
+
+/* bce(p, t) = -mean(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), as PyTorch's
+ * binary_cross_entropy: at p exactly 0 or 1 the right answer costs 0 and the wrong one 100
+ * (not 0 log 0 = NaN). Its gradient is PyTorch's, (p - t) / max(p (1 - p), eps) / N with
+ * eps = 1e-12 in float (9.999999960041972e-13: PyTorch's `constexpr float EPSILON`), and in
+ * the target (max(log(1 - p), -100) - max(log p, -100)) / N, the derivative of the clamped
+ * loss, which is finite where PyTorch's -logit(p) / N is infinite (p = 0 or 1). N = 6:
+ *   p = 0, t = 0:       0,           dp = 0,                   dt = 100 / N
+ *   p = 1, t = 1:       0,           dp = 0,                   dt = -100 / N
+ *   p = 0, t = 1:       100,         dp = -1 / eps / N,        dt = 100 / N
+ *   p = 1, t = 0:       100,         dp = 1 / eps / N,         dt = -100 / N
+ *   p = 0.5, t = 0.3:   log 2,       dp = 0.2 / 0.25 / N,      dt = 0
+ *   p = 1e-30, t = 0.3: -0.3 log p,  dp = (p - 0.3) / eps / N, dt = -log p / N  (1 - p rounds to 1) */
+static void test_bce_saturated_by_hand(void **state) {
+    (void)state;
+    const double eps = (double)1e-12f, N = 6;
+    for (int f64 = 0; f64 <= 1; f64++) {
+        const double p5 = f64 ? 1e-30 : (double)1e-30f, t5 = f64 ? 0.3 : (double)0.3f, t4 = t5, lp5 = log(p5);
+        const double params[12] = {0, 1, 0, 1, 0.5, p5, /* t */ 0, 1, 1, 0, t4, t5};
+        const double want_loss = (200 + log(2.0) - t5 * lp5) / N;
+        const double want[12] = {0, 0, -1 / eps / N, 1 / eps / N, (0.5 - t4) / 0.25 / N, (p5 - t5) / eps / N,
+                                 100 / N, -100 / N, 100 / N, -100 / N, 0, -lp5 / N};
+        double loss, lossf, g[12];
+        loss_grad_at("param p[6]\nparam t[6]\nloss bce(p, t)\n", f64, params, 12, NULL, &loss, &lossf, g);
+        const double tol = f64 ? 1e-13 : 2e-6;
+        expect_near("loss (grad)", 0, f64, loss, want_loss, tol);
+        expect_near("loss (loss)", 0, f64, lossf, want_loss, tol);
+        for (int i = 0; i < 12; i++) expect_near(i < 6 ? "dp" : "dt", i % 6, f64, g[i], want[i], tol);
+    }
+    /* a classifier's saturated sigmoid (1 at 40 in double, at 20 in float) with labels 1, 0,
+     * 1, 1: PyTorch 1.13 gives loss 0.07831542291013252 and gradient [-5.152884230419374e-10,
+     * 5.152884045475508e-10, 0, -0.06723535534249878] in double, 0.07831541448831558 and
+     * [0, 5.152884230419374e-10, 0, -0.06723535060882568] in float (sigmoid(20) = 1) */
+    const double a[4] = {20, -20, 40, 1}, labels[4] = {1, 0, 1, 1};
+    const double want_loss[2] = {0.07831541448831558, 0.07831542291013252};
+    const double want[2][4] = {{0, 5.152884230419374e-10, 0, -0.06723535060882568},
+                               {-5.152884230419374e-10, 5.152884045475508e-10, 0, -0.06723535534249878}};
+    for (int f64 = 0; f64 <= 1; f64++) {
+        double loss, lossf, g[4];
+        loss_grad_at("param a[4]\ninput t[4]\nloss bce(sigmoid(a), t)\n", f64, a, 4, labels, &loss, &lossf, g);
+        const double tol = f64 ? 1e-13 : 2e-6;
+        expect_near("loss (grad)", 0, f64, loss, want_loss[f64], tol);
+        expect_near("loss (loss)", 0, f64, lossf, want_loss[f64], tol);
+        for (int i = 0; i < 4; i++) expect_near("da", i, f64, g[i], want[f64][i], tol);
+    }
+}
+
 /* The tcc and cc JIT paths give the same loss after 20 Adam steps (f32, to 1e-5). */
 /* src built by the harness (tcc JIT, random parameters and inputs from seed) and by the cc JIT */
 static void build_tcc_and_cc(TestModel *t, Model *cc, const char *src, const int *sizes, uint64_t seed) {
@@ -632,6 +700,7 @@ int main(void) {
         cmocka_unit_test(test_difference_of_squares),
         cmocka_unit_test(test_product_plus_sine),
         cmocka_unit_test(test_two_layer_network_by_hand),
+        cmocka_unit_test(test_bce_saturated_by_hand),
         cmocka_unit_test(test_tcc_and_cc_agree),
         cmocka_unit_test(test_cse_merges),
         cmocka_unit_test(test_shared_calls_differentiated_once),

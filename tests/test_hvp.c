@@ -128,6 +128,18 @@ static void test_by_hand(void **state) {
     hvp_of("input y[1] : int\nparam w = 0\nz = reshape(concat(reshape(w, [1]), reshape(w * 0, [1]), axis = 0), [1, 2])\n"
            "loss cross_entropy(z, y)\n", (double[]){3}, hv, &loss);
     assert_true(fabs(hv[0] - 0.75) <= 1e-15);
+    /* bce(p, t) of scalars: the gradient is dp = (p - t) / max(p (1 - p), eps), dt =
+     * max(log(1 - p), -100) - max(log p, -100) (eps = 1e-12 in float, as PyTorch), so
+     * H = [[d dp/dp, -1 / max(p (1 - p), eps)], [the same, 0]] with d dp/dp = (p^2 - 2 p t + t)
+     * / (p (1 - p))^2 where p (1 - p) > eps and 1 / eps where it is below (the clamp is
+     * constant). At p = 0.5, t = 0.3: H = [[4, -4], [-4, 0]], H (1, 2) = (-4, -4); at the
+     * saturated p = 0, t = 1 (loss 100): H = [[1, -1], [-1, 0]] / eps, H (1, 2) = (-1, -1) / eps,
+     * finite (0 log 0 made it NaN). */
+    const double eps = (double)1e-12f;
+    hvp_of("param p = 0.5\nparam t = 0.3\nloss bce(p, t)\n", (double[]){1, 2}, hv, &loss);
+    assert_true(fabs(loss - log(2.0)) <= 1e-15 && fabs(hv[0] + 4) <= 1e-14 && fabs(hv[1] + 4) <= 1e-14);
+    hvp_of("param p = 0\nparam t = 1\nloss bce(p, t)\n", (double[]){1, 2}, hv, &loss);
+    assert_true(loss == 100 && fabs(hv[0] + 1 / eps) <= 1e-15 / eps && fabs(hv[1] + 1 / eps) <= 1e-15 / eps);
 }
 
 /* ---- refused ---- */

@@ -56,6 +56,8 @@ static const char *cases[] = {
     "loss sum(concat(a, w, axis = 0)^2) + sum(concat(a, a, axis = 1) * concat(w, w, axis = 1))",
     "loss mse(a, w) + mse(b, u)",
     "loss bce(sigmoid(a), sigmoid(w))",
+    /* a target that has a gradient, and broadcasts */
+    "loss bce(sigmoid(a), sigmoid(b * w)) + bce(sigmoid(a * w), sigmoid(b))",
     "loss bce_logits(a, sigmoid(w))",
     "loss cross_entropy(a, lab)",
     "loss cross_entropy(a, softmax(w))",

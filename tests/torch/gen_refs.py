@@ -38,8 +38,9 @@ DATA_DIR = os.path.join(HERE, "data")
 
 # ---- the programs, transcribed ------------------------------------------------------------
 # Each entry: dims (values of the symbolic dimensions), inputs (how to draw each input:
-# "normal" (default), "unit" (uniform in (0.05, 0.95): targets of bce), "probs" (rows on
-# the last axis positive and summing to 1), ("int", C) (labels in [0, C))), pscale (std of
+# "normal" (default), "unit" (uniform in (0.05, 0.95): targets of bce), "binary" (exactly 0
+# or 1: labels of bce), "probs" (rows on the last axis positive and summing to 1), ("int", C)
+# (labels in [0, C))), pscale (std of
 # the normal parameters), and f(P, I) -> scalar loss in torch.
 
 def mlp_relu_mse(P, I):
@@ -58,6 +59,15 @@ def mlp_sigmoid_bce(P, I):
     h = torch.sigmoid(I["x"] @ P["W1"] + P["b1"])
     p = torch.sigmoid(h @ P["W2"] + P["b2"])
     return F.binary_cross_entropy(p, I["t"])
+
+
+def bce_saturated(P, I):
+    z = I["x"] @ P["W"] + P["c"]
+    y = I["y"]
+    s = 2 * y - 1
+    bce = F.binary_cross_entropy
+    return (bce(torch.sigmoid(z), y) + bce(torch.sigmoid(z + 60 * s), y) + bce(torch.sigmoid(800 * s + P["d"]), y)
+            + bce(torch.sigmoid(P["d"] - 800 * s), y) + bce(torch.sigmoid(P["d"]).expand_as(z), torch.sigmoid(z)))
 
 
 def mlp_gelu_bce_logits(P, I):
@@ -197,6 +207,7 @@ PROGRAMS = {
     "mlp_relu_mse": dict(f=mlp_relu_mse, dims={"B": 5}),
     "mlp_tanh_ce": dict(f=mlp_tanh_ce, dims={"B": 6}, inputs={"y": ("int", 4)}),
     "mlp_sigmoid_bce": dict(f=mlp_sigmoid_bce, dims={"B": 5}, inputs={"t": "unit"}),
+    "bce_saturated": dict(f=bce_saturated, dims={"B": 5}, inputs={"y": "binary"}),
     "mlp_gelu_bce_logits": dict(f=mlp_gelu_bce_logits, dims={"B": 4}, inputs={"t": "unit"}),
     "mlp_leaky_ce_probs": dict(f=mlp_leaky_ce_probs, dims={"B": 5}, inputs={"q": "probs"}),
     "mlp_softplus_nll": dict(f=mlp_softplus_nll, dims={"B": 7}, inputs={"y": ("int", 6)}),
@@ -240,6 +251,8 @@ def draw_input(rng, shape, how):
         return rng.standard_normal(shape)
     if how == "unit":
         return rng.uniform(0.05, 0.95, shape)
+    if how == "binary":
+        return rng.integers(0, 2, shape).astype(np.float64)
     if how == "probs":
         e = np.exp(rng.standard_normal(shape))
         return e / e.sum(axis=-1, keepdims=True)
