@@ -198,6 +198,7 @@ int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t e
     m->init = (EntryInit)jit_symbol(m->jit, "bp_entry_init");
     m->forward = (EntryForward)jit_symbol(m->jit, "bp_entry_forward");
     m->loss = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss");
+    m->loss_eval = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss_eval");
     m->grad = (EntryGrad)jit_symbol(m->jit, "bp_entry_grad");
     m->hvp = (EntryHvp)jit_symbol(m->jit, "bp_entry_hvp");
     m->train_step = (EntryStep)jit_symbol(m->jit, "bp_entry_train_step");

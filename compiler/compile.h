@@ -53,8 +53,9 @@ typedef struct Model {
     EntryOptSize opt_size;
     EntryInit init;
     EntryForward forward; /* NULL without outputs */
-    EntryLoss loss;       /* NULL without a loss */
-    EntryGrad grad;
+    EntryLoss loss;       /* NULL without a loss; dropout with seed 0 (training mode) */
+    EntryLoss loss_eval;  /* the loss at inference: every dropout the identity (test losses) */
+    EntryGrad grad;       /* dropout with seed 0, as loss */
     EntryHvp hvp;         /* NULL unless compiled with CompileOptions.hvp */
     EntryStep train_step;
     EntryUpdate update;   /* the optimizer alone (after summing gradients across ranks) */

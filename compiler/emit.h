@@ -2,7 +2,8 @@
  *
  * emit_c_source writes the whole implementation of the generated API described in
  * LANGUAGE.md (forward, loss, grad, train_step, init, workspace and optimizer-state
- * sizes); emit_c_header writes the documented header. Each function is emitted from its
+ * sizes) and bpc's additions (loss_eval, hvp, update); emit_c_header writes
+ * the documented header. Each function is emitted from its
  * own dead-code-pruned graph with its own memory plan. */
 #ifndef BP_EMIT_H
 #define BP_EMIT_H
@@ -35,6 +36,8 @@ typedef struct EmitStats {
     int recomputed_nodes;  /* of the backward ones: copies of `checkpoint` values */
 } EmitStats;
 void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st);
+/* Does the program have a dropout with p > 0 (NAME_loss_eval then differs from NAME_loss)? */
+int emit_has_dropout(const Graph *g);
 /* Does NAME_forward take input i (do the outputs depend on it)? */
 int emit_forward_uses_input(Graph *g, int i);
 /* A self-check program for the generated code (includes `header`). */

@@ -16,10 +16,12 @@
 #include "passes.h"
 #include "plan.h"
 
-/* V_STEP: NAME_step_, NAME_grad with the SGD update fused into its weight-gradient GEMMs
- * (see emit_step_tail); only for programs step_fusable accepts. */
-typedef enum Variant { V_FORWARD, V_LOSS, V_GRAD, V_HVP, V_STEP } Variant;
-static const char *const variant_name[] = {"forward", "loss", "grad", "hvp", "step"};
+/* The functions emitted from the graph. V_EVAL: NAME_loss_eval, the loss with every dropout
+ * the identity (its own function only for programs with dropout; otherwise NAME_loss's
+ * value). V_STEP: NAME_step_, NAME_grad with the SGD update fused into its weight-gradient
+ * GEMMs (see emit_step_tail); only for programs step_fusable accepts. */
+typedef enum Variant { V_FORWARD, V_LOSS, V_EVAL, V_GRAD, V_HVP, V_STEP } Variant;
+static const char *const variant_name[] = {"forward", "loss", "loss_eval", "grad", "hvp", "step"};
 
 typedef struct E {
     FILE *out;
@@ -30,7 +32,7 @@ typedef struct E {
     int *pin_index;    /* param index or output index */
     int *fuse_user;    /* per node: the node whose loop computes it inline, or -1 */
     const char *prefix;
-    Variant v;         /* the function being emitted (dropout is the identity in forward) */
+    Variant v;         /* the function being emitted (dropout is the identity in forward and loss_eval) */
     char **leaf_idx;   /* while emitting a grouped broadcast loop: each leaf's index, in visit order */
     int *leaf_next;    /* the next leaf's position in leaf_idx */
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
@@ -1609,7 +1611,7 @@ static void emit_layer(E *e, int id) {
         return;
     }
     case OP_DROPOUT:
-        if (e->v == V_FORWARD || n->value == 0) {
+        if (e->v == V_FORWARD || e->v == V_EVAL || n->value == 0) {
             emit_copy(e, id, n->in[0]);
             return;
         }
@@ -1723,7 +1725,8 @@ static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, 
         for (int i = 0; i < full->noutputs; i++) emit_output_arg(out, full, i, prefixed);
         break;
     case V_LOSS:
-        fprintf(out, "real %s_loss%s(const real *params", m, suffix);
+    case V_EVAL:
+        fprintf(out, "real %s_%s%s(const real *params", m, variant_name[v], suffix);
         emit_inputs_args(out, full, fg, 0, prefixed);
         break;
     case V_GRAD:
@@ -1881,7 +1884,7 @@ static void emit_line(E *e, Loc loc) {
     fprintf(e->out, "\"\n");
 }
 
-static int has_dropout(const Graph *g) {
+int emit_has_dropout(const Graph *g) {
     for (int i = 0; i < g->n; i++)
         if (g->nodes[i].op == OP_DROPOUT && g->nodes[i].value > 0) return 1;
     return 0;
@@ -1894,7 +1897,7 @@ static int has_dropout(const Graph *g) {
  * threads make the gradient in blocks of rows, each updated in cache by the threads that
  * made it (measured on fashion_mlp with Adam, 2 threads, batch 16: 0.354 -> 0.30 ms; on 1
  * thread, where blocks measured 3-5% slower, they are the whole GEMM and then the update). */
-static int step_fusable(const Graph *g) { return g->loss >= 0 && !(g->opt.clip > 0) && !has_dropout(g); }
+static int step_fusable(const Graph *g) { return g->loss >= 0 && !(g->opt.clip > 0) && !emit_has_dropout(g); }
 
 static int plain_sgd(const OptConfig *o) {
     return (o->kind == OPT_SGD || o->kind == OPT_NONE) && o->momentum == 0 && o->weight_decay == 0;
@@ -2060,20 +2063,22 @@ static void emit_step_tail(E *e) {
     fprintf(out, "        }\n        return loss_;\n    }\n}\n\n");
 }
 
-/* The call of NAME_loss_seeded_ / NAME_grad_seeded_ with this function's arguments. */
-static void seeded_call(FILE *out, const Graph *g, Variant v, const char *ws, const char *seed) {
-    fprintf(out, "%s_%s_seeded_(params%s", g->model, v == V_LOSS ? "loss" : "grad", v == V_GRAD ? ", grad" : "");
+/* A call of NAME_<fn> with the arguments of the function it is in: params (and grad), the
+ * inputs, the sizes, then `last` (e.g. "0, ws": a seed and the workspace). */
+static void call_with_args(FILE *out, const Graph *g, const char *fn, int grad, const char *last) {
+    fprintf(out, "%s_%s(params%s", g->model, fn, grad ? ", grad" : "");
     for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
     for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
-    fprintf(out, ", %s, %s)", ws, seed);
+    fprintf(out, ", %s)", last);
 }
 
-/* NAME_loss / NAME_grad of a program with dropout: the seeded function with seed 0. */
-static void seeded_wrapper(FILE *out, Graph *g, Variant v) {
+/* A function (prototype of v) that returns what NAME_<callee> does with its arguments and
+ * `last`. */
+static void emit_alias(FILE *out, Graph *g, Variant v, const char *callee, const char *last) {
     prototype(out, g, g, v, 1, "");
     emit_dims_args(out, g, 1);
     fprintf(out, ", void *ws) {\n    return ");
-    seeded_call(out, g, v, "ws", "0");
+    call_with_args(out, g, callee, v == V_GRAD, last);
     fprintf(out, ";\n}\n\n");
 }
 
@@ -2107,16 +2112,15 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     char wsname[128];
     snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, variant_name[v]);
     emit_ws_size_fn(&e, wsname);
-    /* with dropout, loss and grad take the mask's seed: NAME_loss/NAME_grad pass 0,
-     * train_step the optimizer's step count (see seeded_wrapper) */
-    int seeded = (v == V_LOSS || v == V_GRAD) && has_dropout(full);
+    /* with dropout, loss and grad take the masks' seed (see emit_loss_functions) */
+    int seeded = (v == V_LOSS || v == V_GRAD) && emit_has_dropout(full);
     if (seeded) fprintf(out, "static ");
     prototype(out, full, g, v, 1, seeded ? "_seeded_" : v == V_STEP ? "_" : "");
     emit_dims_args(out, full, 1);
-    fprintf(out, ", void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
-            seeded ? ", uint64_t dropout_seed" : v == V_STEP ? ", real lr, int *updated" : "");
+    fprintf(out, "%s, void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
+            seeded ? ", uint64_t dropout_seed" : "", v == V_STEP ? ", real lr, int *updated" : "");
     if (seeded) fprintf(out, "    (void)dropout_seed;\n");
-    if (v == V_HVP && has_dropout(full)) /* the masks of NAME_loss and NAME_grad (seed 0) */
+    if (v == V_HVP && emit_has_dropout(full)) /* the masks of NAME_loss and NAME_grad (seed 0) */
         fprintf(out, "    const uint64_t dropout_seed = 0;\n    (void)dropout_seed;\n    (void)v;\n");
     else if (v == V_HVP) fprintf(out, "    (void)v;\n");
     if (!full->nparams && (v == V_GRAD || v == V_HVP || v == V_STEP)) /* no parameters: no gradient written */
@@ -2168,7 +2172,24 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     char lv[320];
     if (g->loss >= 0) fprintf(out, "    return %s;\n}\n\n", elem(&e, g->loss, "0", lv, sizeof lv));
     else fprintf(out, "    return (real)NAN;\n}\n\n");
-    if (seeded) seeded_wrapper(out, full, v);
+}
+
+/* NAME_loss, NAME_loss_eval and NAME_grad. With dropout, the loss and the gradient are
+ * functions of the masks' seed (NAME_loss_seeded_ and NAME_grad_seeded_, static), which
+ * NAME_loss and NAME_grad call with 0 and train_step with the optimizer's step count;
+ * NAME_loss_eval is a function of its own, every dropout the identity. Without dropout,
+ * NAME_loss_eval is NAME_loss. */
+static void emit_loss_functions(FILE *out, Graph *g, const EmitOptions *o) {
+    emit_function(out, g, V_LOSS, o);
+    if (emit_has_dropout(g)) {
+        emit_alias(out, g, V_LOSS, "loss_seeded_", "0, ws");
+        emit_function(out, g, V_EVAL, o);
+        emit_function(out, g, V_GRAD, o);
+        emit_alias(out, g, V_GRAD, "grad_seeded_", "0, ws");
+    } else {
+        emit_alias(out, g, V_EVAL, "loss", "ws");
+        emit_function(out, g, V_GRAD, o);
+    }
 }
 
 static const char *preamble_math =
@@ -2386,10 +2407,23 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
             g->opt.kind == OPT_ADAM ? "adam" : g->opt.kind == OPT_ADAMW ? "adamw" : "sgd");
     fprintf(out, "int %s_update(real *params, void *opt_state, const real *grad, real lr);\n", g->model);
     if (g->loss >= 0) {
-        fprintf(out, "/* The loss at these parameters and inputs. */\n");
+        const char *m = g->model;
+        if (emit_has_dropout(g))
+            fprintf(out, "/* The loss at these parameters and inputs, in training mode: the dropout masks of\n"
+                         "   seed 0 (those of %s_grad). */\n", m);
+        else fprintf(out, "/* The loss at these parameters and inputs. */\n");
         prototype(out, g, g, V_LOSS, 0, "");
         emit_dims_args(out, g, 0);
-        fprintf(out, ", void *ws);\n/* The loss, and its gradient with respect to every parameter into grad[NPARAMS]. */\n");
+        if (emit_has_dropout(g))
+            fprintf(out, ", void *ws);\n/* The loss at inference, every dropout the identity (PyTorch's model.eval()): the\n"
+                         "   loss to report on test data. */\n");
+        else
+            fprintf(out, ", void *ws);\n/* The loss at inference (PyTorch's model.eval()): %s_loss's, as the program has no\n"
+                         "   dropout. */\n", m);
+        prototype(out, g, g, V_EVAL, 0, "");
+        emit_dims_args(out, g, 0);
+        fprintf(out, ", void *ws);\n/* The loss, and its gradient with respect to every parameter into grad[NPARAMS]%s. */\n",
+                emit_has_dropout(g) ? " (dropout\n   masks of seed 0)" : "");
         prototype(out, g, g, V_GRAD, 0, "");
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n");
@@ -2501,10 +2535,12 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, ", real lr, void *ws) {\n    real *grad = (real *)ws;\n");
     char gws[128];
     snprintf(gws, sizeof gws, "(char *)ws + BP_AL(sizeof(real) * %lld)", np);
-    if (has_dropout(g)) {
+    if (emit_has_dropout(g)) {
         /* a new dropout mask at every step: seeded by the step count (saved with the state) */
+        char last[192];
+        snprintf(last, sizeof last, "(uint64_t)*(const double *)opt_state, %s", gws);
         fprintf(out, "    real loss = ");
-        seeded_call(out, g, V_GRAD, gws, "(uint64_t)*(const double *)opt_state");
+        call_with_args(out, g, "grad_seeded_", 1, last);
         fprintf(out, ";\n");
     } else if (has_fused_step(g)) { /* NAME_step_ updates unless the plain update must decide */
         fprintf(out, "    int updated = 0;\n    real loss = %s_step_(params, opt_state, grad", g->model);
@@ -2512,10 +2548,9 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
         for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
         fprintf(out, ", %s, lr, &updated);\n    if (updated) return loss;\n", gws);
     } else {
-        fprintf(out, "    real loss = %s_grad(params, grad", g->model);
-        for (int i = 0; i < g->ninputs; i++) fprintf(out, ", in_%s", g->inputs[i].name);
-        for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
-        fprintf(out, ", %s);\n", gws);
+        fprintf(out, "    real loss = ");
+        call_with_args(out, g, "grad", 1, gws);
+        fprintf(out, ";\n");
     }
     fprintf(out, "    if (!(loss - loss == 0)) return loss; /* a non-finite loss: no update */\n"
                  "    if (%s_update(params, opt_state, grad, lr) != 0) return (real)NAN;\n"
@@ -2556,6 +2591,11 @@ static void emit_entry_points(FILE *out, Graph *g) {
     if (g->loss >= 0) {
         fprintf(out, "double bp_entry_loss(const void *p, const void *const *in, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_loss((const real *)p", g->model);
+        call_args(out, g, 0, NULL);
+        dims_call(out, g, 1);
+        fprintf(out, ", ws);\n}\n");
+        fprintf(out, "double bp_entry_loss_eval(const void *p, const void *const *in, const int *d, void *ws) {\n"
+                     "    (void)in; (void)d;\n    return %s_loss_eval((const real *)p", g->model);
         call_args(out, g, 0, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
@@ -2629,8 +2669,7 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "\n");
     if (g->noutputs) emit_function(out, g, V_FORWARD, o);
     if (g->loss >= 0) {
-        emit_function(out, g, V_LOSS, o);
-        emit_function(out, g, V_GRAD, o);
+        emit_loss_functions(out, g, o);
         if (g->hvps) emit_function(out, g, V_HVP, o);
         if (has_fused_step(g)) emit_function(out, g, V_STEP, o);
     }
@@ -2645,6 +2684,7 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
         if (v == V_FORWARD && !g->noutputs) continue;
         if (v != V_FORWARD && g->loss < 0) continue;
         if (v == V_HVP && !g->hvps) continue;
+        if (v == V_EVAL && !emit_has_dropout(g)) continue; /* NAME_loss's */
         if (v == V_STEP && !has_fused_step(g)) continue;
         fprintf(out, "    k = %s_ws_%s_(0", g->model, variant_name[v]);
         for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
@@ -2682,7 +2722,7 @@ void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
     for (int v = V_FORWARD; v <= V_STEP; v++) {
         if (v == V_FORWARD && !g->noutputs) continue;
         if (v != V_FORWARD && g->loss < 0) continue;
-        if (v == V_HVP || (v == V_STEP && !has_fused_step(g))) continue;
+        if (v == V_HVP || (v == V_EVAL && !emit_has_dropout(g)) || (v == V_STEP && !has_fused_step(g))) continue;
         E e;
         memset(&e, 0, sizeof e);
         e.v = (Variant)v;

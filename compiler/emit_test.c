@@ -1,11 +1,12 @@
 /* emit_test.c — `bpc --emit=test`: a self-check program for the generated code.
  *
  * The program includes the generated header, initialises the parameters, fills the inputs
- * with fixed pseudo-random values (symbolic sizes = 4, labels in range), compares NAME_grad
- * with central finite differences of NAME_loss on a sample of elements of every parameter,
- * NAME_hvp (when the code has it) with central differences of NAME_grad along v, then
- * runs a few NAME_train_steps and checks that the loss went down. It prints what it
- * checked and exits 0 or 1. Build: cc OUT.c OUT_test.c $(pkg-config --cflags --libs bprt). */
+ * with fixed pseudo-random values (symbolic sizes = 4, labels in range), checks that
+ * NAME_loss_eval is finite (without dropout: NAME_loss), compares NAME_grad with central
+ * finite differences of NAME_loss on a sample of elements of every parameter, NAME_hvp
+ * (when the code has it) with central differences of NAME_grad along v, then runs a few
+ * NAME_train_steps and checks that the loss went down. It prints what it checked and exits 0 or 1.
+ * Build: cc OUT.c OUT_test.c $(pkg-config --cflags --libs bprt). */
 #include <string.h>
 
 #include "emit.h"
@@ -61,6 +62,16 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     fprintf(out, "    real loss0 = %s_grad(params, grad", m);
     args(out, g);
     fprintf(out, ", ws);\n");
+    /* NAME_loss_eval (dropout the identity) is finite, and NAME_loss itself for a program
+       without dropout */
+    fprintf(out, "    {\n        real le = %s_loss_eval(params", m);
+    args(out, g);
+    fprintf(out, ", ws), l = %s_loss(params", m);
+    args(out, g);
+    const int drop = emit_has_dropout(g);
+    fprintf(out, ", ws);\n        printf(\"%s_loss %%g, %s_loss_eval %%g%s\\n\", (double)l, (double)le);\n"
+                 "        if (!(le - le == 0)%s) failed = 1;\n    }\n",
+            m, m, drop ? " (dropout the identity)" : "", drop ? "" : " || !(le == l)");
     fprintf(out, "    double worst = 0;\n    size_t checked = 0;\n");
     /* double: 4th-order central differences, (8(f(+h) - f(-h)) - (f(+2h) - f(-2h))) / 12h, at
      * h and h/2; where the two disagree a kink (relu, max) lies within 2h and the element is

@@ -356,7 +356,9 @@ static int scores_output(const Graph *g, const Feed *f, int64_t *classes) {
 }
 
 /* Mean loss and accuracy over a split, in batches; with several ranks, each takes its share
- * of the rows and the sums are reduced. outs: a buffer for every output at the batch. */
+ * of the rows and the sums are reduced. outs: a buffer for every output at the batch. The
+ * loss is NAME_loss_eval's, as accuracy is NAME_forward's: at inference, every dropout the
+ * identity (NAME_loss draws seed 0's masks, at the rows' positions in the batch). */
 static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
                      int32_t *y, void **outs, double *loss, double *acc) {
     const Graph *g = m->g;
@@ -375,7 +377,7 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
         feed_inputs(f, in, x, y);
         int dims[BP_MAXSYMS] = {0};
         dims[f->bsym] = n;
-        tl += m->loss(params, in, dims, ws) * n;
+        tl += m->loss_eval(params, in, dims, ws) * n;
         if (m->forward && out) {
             m->forward(params, in, outs, dims, ws);
             for (int b = 0; b < n; b++) {
@@ -720,7 +722,7 @@ static int train_fixed(Run *r) {
     int steps = o->steps ? o->steps : (o->epochs ? o->epochs : 1);
     int rc = 0;
     if (o->eval_only) {
-        printf("loss %.9g\n", m->loss(params, inp, in.dims, ws));
+        printf("loss %.9g\n", m->loss_eval(params, inp, in.dims, ws)); /* at inference, as with --data */
         goto out;
     }
     /* progress: steps done in [2] (the step within an epoch stays 0: there are no epochs);

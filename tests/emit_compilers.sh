@@ -6,8 +6,8 @@
 # lowering the loss) is linked with libbprt and run under each;
 # so is a program calling the seed example's NAME_hvp. tests/c_names/ holds programs whose
 # names meet C's (keywords, the API's own parameter names, a model named bprt, no
-# parameters, a constant loss, no loss): compiled and self-checked the same way, and
-# compiled as --standalone output by each compiler.
+# parameters, a constant loss, no loss, dropout and an input named dropout_seed): compiled
+# and self-checked the same way, and compiled as --standalone output by each compiler.
 # usage: emit_compilers.sh BPC SOURCE_DIR
 set -eu
 bpc=$1

@@ -240,6 +240,36 @@ static void test_tcc_and_cc_agree(void **state) {
     th_free(&t);
 }
 
+/* Dropout at inference: NAME_loss_eval of a program with dropout is the loss of the same
+ * program without it, to the bit (bpc train's, eval's and :eval's test losses); NAME_loss
+ * draws seed 0's masks. Without dropout, NAME_loss_eval is NAME_loss. */
+static void test_dropout_api(void **state) {
+    (void)state;
+    const char *net = "input x[B, 6]\ninput y[B] : int\nparam W1[6, 16] = normal(1)\nparam W2[16, 3] = normal(1)\n";
+    char with[512], without[512];
+    snprintf(with, sizeof with, "%sh = dropout(relu(x @ W1), 0.5)\nloss cross_entropy(h @ W2, y)\n", net);
+    snprintf(without, sizeof without, "%sh = relu(x @ W1)\nloss cross_entropy(h @ W2, y)\n", net);
+    int sizes[] = {8};
+    for (int f64 = 0; f64 <= 1; f64++) {
+        TestModel d, n; /* with and without dropout: the same parameters and inputs (d's) */
+        th_build(&d, with, f64, sizes);
+        th_build(&n, without, f64, sizes);
+        assert_true(d.ok && n.ok);
+        th_randomize(&d, 5, 3);
+        const void *const *in = (const void *const *)d.inputs;
+        size_t wsz = d.m.ws_size(d.dims) > n.m.ws_size(d.dims) ? d.m.ws_size(d.dims) : n.m.ws_size(d.dims);
+        void *ws = malloc(wsz + 64);
+        const double plain = n.m.loss(d.params, in, d.dims, ws);
+        const double eval = d.m.loss_eval(d.params, in, d.dims, ws), train = d.m.loss(d.params, in, d.dims, ws);
+        if (!(eval == plain)) fail_msg("f64 %d: loss_eval %.17g, the loss without dropout %.17g", f64, eval, plain);
+        assert_true(train != eval); /* seed 0's masks */
+        assert_true(n.m.loss_eval(d.params, in, d.dims, ws) == plain);
+        free(ws);
+        th_free(&d);
+        th_free(&n);
+    }
+}
+
 /* ---- structure of the optimised IR and of the emitted C ---- */
 enum { TEXT_IR, TEXT_C, TEXT_C_STANDALONE };
 
@@ -702,6 +732,7 @@ int main(void) {
         cmocka_unit_test(test_two_layer_network_by_hand),
         cmocka_unit_test(test_bce_saturated_by_hand),
         cmocka_unit_test(test_tcc_and_cc_agree),
+        cmocka_unit_test(test_dropout_api),
         cmocka_unit_test(test_cse_merges),
         cmocka_unit_test(test_shared_calls_differentiated_once),
         cmocka_unit_test(test_layernorm_group_operands),

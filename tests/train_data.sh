@@ -6,7 +6,8 @@
 #   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype);
 #   c. labels outside the classes of the loss, in IDX files and in --inputs;
 #   d. splits of 0 images;
-#   e. a --save or checkpoint path that cannot be written, found before training.
+#   e. a --save or checkpoint path that cannot be written, found before training;
+#   f. test losses at inference: a program with dropout is evaluated as without it.
 # usage: train_data.sh BPC
 set -u
 bpc=$1
@@ -215,5 +216,34 @@ cp c.safetensors keep.safetensors
 run 0 "$bpc" train net.bp --data good --steps 1 --batch 4 --save keep.safetensors
 if ls | grep -q '\.tmp\.'; then bad "a temporary file was left behind: $(ls)"; else ok; fi
 if cmp -s c.safetensors keep.safetensors; then bad "--save was not written"; else ok; fi
+
+# ---- f. test losses at inference: dropout the identity (NAME_loss_eval) ---------------------
+# The epoch summary's test loss, bpc eval's (--data and --inputs) are those of the program
+# without its dropout, at any --batch (they were NAME_loss's: seed 0's masks at each row's
+# position in the batch, so that they changed with --batch)
+hid='input x[B, 4]\ninput y[B] : int\nparam W1[4, 8] = normal(1)\nparam W2[8, 3] = normal(1)\n'
+printf "${hid}h = dropout(relu(x @ W1), 0.5)\nlogits = h @ W2\nloss cross_entropy(logits, y)\noutput logits\n" >drop.bp
+printf "${hid}h = relu(x @ W1)\nlogits = h @ W2\nloss cross_entropy(logits, y)\noutput logits\n" >nodrop.bp
+run 0 "$bpc" train drop.bp --data good --steps 2 --batch 4 --save drop.safetensors
+sed -n 's/^epoch 1 (partial): train loss [0-9.]*, \(test loss [0-9.]*, test accuracy [0-9.]*%\).*/\1/p' out >train.line
+run 0 "$bpc" eval nodrop.bp --data good --params drop.safetensors
+sed -n 's/^\(test loss [0-9.]*, test accuracy [0-9.]*%\).*/\1/p' out >want.line
+if [ -s want.line ] && cmp -s train.line want.line; then ok
+else bad "bpc train's test figures with dropout: '$(cat train.line)', without: '$(cat want.line)'"; fi
+cp out want.out
+for b in 1 4 64; do
+  run 0 "$bpc" eval drop.bp --data good --params drop.safetensors --batch $b
+  cmp -s out want.out && ok || bad "bpc eval --batch $b with dropout: '$(cat out)', without: '$(cat want.out)'"
+done
+# --inputs: x [2, 4] F32 (1, 2, 3, 4 twice: no row of zeros, which dropout would not change)
+h='{"x":{"dtype":"F32","shape":[2,4],"data_offsets":[0,32]},"y":{"dtype":"I32","shape":[2],"data_offsets":[32,40]}}'
+while [ $((${#h} % 8)) -ne 0 ]; do h="$h "; done
+{ bytes $((${#h} & 255)) $((${#h} >> 8)) 0 0 0 0 0 0; printf '%s' "$h"
+  for r in 1 2; do bytes 0 0 128 63 0 0 0 64 0 0 64 64 0 0 128 64; done; bytes 1 0 0 0 2 0 0 0; } >xy.safetensors
+run 0 "$bpc" eval nodrop.bp --inputs xy.safetensors --params drop.safetensors
+cp out want.out
+run 0 "$bpc" eval drop.bp --inputs xy.safetensors --params drop.safetensors
+if grep -q '^loss [0-9]' out && cmp -s out want.out; then ok
+else bad "bpc eval --inputs with dropout: '$(cat out)', without: '$(cat want.out)'"; fi
 
 finish
