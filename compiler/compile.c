@@ -200,6 +200,7 @@ int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t e
     m->loss = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss");
     m->loss_eval = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss_eval");
     m->grad = (EntryGrad)jit_symbol(m->jit, "bp_entry_grad");
+    m->grad_seeded = (EntryGradSeeded)jit_symbol(m->jit, "bp_entry_grad_seeded");
     m->hvp = (EntryHvp)jit_symbol(m->jit, "bp_entry_hvp");
     m->train_step = (EntryStep)jit_symbol(m->jit, "bp_entry_train_step");
     m->update = (EntryUpdate)jit_symbol(m->jit, "bp_entry_update");

@@ -39,6 +39,8 @@ typedef void (*EntryInit)(void *params, uint64_t seed);
 typedef void (*EntryForward)(const void *params, const void *const *in, void *const *out, const int *dims, void *ws);
 typedef double (*EntryLoss)(const void *params, const void *const *in, const int *dims, void *ws);
 typedef double (*EntryGrad)(const void *params, void *grad, const void *const *in, const int *dims, void *ws);
+typedef double (*EntryGradSeeded)(const void *params, void *grad, const void *const *in, const int *dims,
+                                  uint64_t dropout_seed, void *ws);
 typedef double (*EntryHvp)(const void *params, const void *v, void *hv, const void *const *in, const int *dims, void *ws);
 typedef double (*EntryStep)(void *params, void *opt, const void *const *in, const int *dims, double lr, void *ws);
 /* NAME_update: 0, or -1 (nothing changed) if grad is not finite */
@@ -56,6 +58,7 @@ typedef struct Model {
     EntryLoss loss;       /* NULL without a loss; dropout with seed 0 (training mode) */
     EntryLoss loss_eval;  /* the loss at inference: every dropout the identity (test losses) */
     EntryGrad grad;       /* dropout with seed 0, as loss */
+    EntryGradSeeded grad_seeded; /* the masks from a seed (data-parallel steps) */
     EntryHvp hvp;         /* NULL unless compiled with CompileOptions.hvp */
     EntryStep train_step;
     EntryUpdate update;   /* the optimizer alone (after summing gradients across ranks) */

@@ -2,7 +2,7 @@
  *
  * emit_c_source writes the whole implementation of the generated API described in
  * LANGUAGE.md (forward, loss, grad, train_step, init, workspace and optimizer-state
- * sizes) and bpc's additions (loss_eval, hvp, update); emit_c_header writes
+ * sizes) and bpc's additions (loss_eval, grad_seeded, hvp, update); emit_c_header writes
  * the documented header. Each function is emitted from its
  * own dead-code-pruned graph with its own memory plan. */
 #ifndef BP_EMIT_H

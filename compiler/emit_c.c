@@ -1671,8 +1671,8 @@ static const char *const header_taken[] = {
     "protected", "public", "reinterpret_cast", "static_cast", "template", "this", "throw", "try", "typeid",
     "typename", "using", "virtual", "wchar_t", "char8_t", "char16_t", "char32_t", "concept", "requires",
     "co_await", "co_return", "co_yield", "and", "and_eq", "bitand", "bitor", "compl", "not", "not_eq", "or",
-    "or_eq", "xor", "xor_eq", "params", "grad", "v", "hv", "opt_state", "lr", "ws", "seed", "real", "size_t",
-    "ptrdiff_t", "int32_t", "int64_t", "uint64_t", "NULL", "offsetof"};
+    "or_eq", "xor", "xor_eq", "params", "grad", "v", "hv", "opt_state", "lr", "ws", "seed", "dropout_seed",
+    "real", "size_t", "ptrdiff_t", "int32_t", "int64_t", "uint64_t", "NULL", "offsetof"};
 
 /* Whether the header's prototypes may call an input, output or size by the program's own
  * name: not a name in header_taken, not reserved (a leading underscore), and the name of no
@@ -2072,12 +2072,14 @@ static void call_with_args(FILE *out, const Graph *g, const char *fn, int grad, 
     fprintf(out, ", %s)", last);
 }
 
-/* A function (prototype of v) that returns what NAME_<callee> does with its arguments and
- * `last`. */
-static void emit_alias(FILE *out, Graph *g, Variant v, const char *callee, const char *last) {
-    prototype(out, g, g, v, 1, "");
+/* A function (prototype of v with suffix; takes_seed: an unused uint64_t dropout_seed before
+ * ws) that returns what NAME_<callee> does with its arguments and `last`. */
+static void emit_alias(FILE *out, Graph *g, Variant v, const char *suffix, int takes_seed, const char *callee,
+                       const char *last) {
+    prototype(out, g, g, v, 1, suffix);
     emit_dims_args(out, g, 1);
-    fprintf(out, ", void *ws) {\n    return ");
+    fprintf(out, "%s, void *ws) {\n%s    return ", takes_seed ? ", uint64_t dropout_seed" : "",
+            takes_seed ? "    (void)dropout_seed;\n" : "");
     call_with_args(out, g, callee, v == V_GRAD, last);
     fprintf(out, ";\n}\n\n");
 }
@@ -2114,8 +2116,8 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     emit_ws_size_fn(&e, wsname);
     /* with dropout, loss and grad take the masks' seed (see emit_loss_functions) */
     int seeded = (v == V_LOSS || v == V_GRAD) && emit_has_dropout(full);
-    if (seeded) fprintf(out, "static ");
-    prototype(out, full, g, v, 1, seeded ? "_seeded_" : v == V_STEP ? "_" : "");
+    if (v == V_LOSS && seeded) fprintf(out, "static ");
+    prototype(out, full, g, v, 1, seeded ? (v == V_LOSS ? "_seeded_" : "_seeded") : v == V_STEP ? "_" : "");
     emit_dims_args(out, full, 1);
     fprintf(out, "%s, void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
             seeded ? ", uint64_t dropout_seed" : "", v == V_STEP ? ", real lr, int *updated" : "");
@@ -2174,21 +2176,22 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     else fprintf(out, "    return (real)NAN;\n}\n\n");
 }
 
-/* NAME_loss, NAME_loss_eval and NAME_grad. With dropout, the loss and the gradient are
- * functions of the masks' seed (NAME_loss_seeded_ and NAME_grad_seeded_, static), which
- * NAME_loss and NAME_grad call with 0 and train_step with the optimizer's step count;
- * NAME_loss_eval is a function of its own, every dropout the identity. Without dropout,
- * NAME_loss_eval is NAME_loss. */
+/* NAME_loss, NAME_loss_eval, NAME_grad and NAME_grad_seeded. With dropout, the loss and the
+ * gradient are functions of the masks' seed (NAME_loss_seeded_, static, and
+ * NAME_grad_seeded), which NAME_loss and NAME_grad call with 0 and train_step with the
+ * optimizer's step count; NAME_loss_eval is a function of its own, every dropout the
+ * identity. Without dropout, NAME_loss_eval is NAME_loss, and NAME_grad_seeded NAME_grad. */
 static void emit_loss_functions(FILE *out, Graph *g, const EmitOptions *o) {
     emit_function(out, g, V_LOSS, o);
     if (emit_has_dropout(g)) {
-        emit_alias(out, g, V_LOSS, "loss_seeded_", "0, ws");
+        emit_alias(out, g, V_LOSS, "", 0, "loss_seeded_", "0, ws");
         emit_function(out, g, V_EVAL, o);
         emit_function(out, g, V_GRAD, o);
-        emit_alias(out, g, V_GRAD, "grad_seeded_", "0, ws");
+        emit_alias(out, g, V_GRAD, "", 0, "grad_seeded", "0, ws");
     } else {
-        emit_alias(out, g, V_EVAL, "loss", "ws");
+        emit_alias(out, g, V_EVAL, "", 0, "loss", "ws");
         emit_function(out, g, V_GRAD, o);
+        emit_alias(out, g, V_GRAD, "_seeded", 1, "grad", "ws");
     }
 }
 
@@ -2426,7 +2429,13 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
                 emit_has_dropout(g) ? " (dropout\n   masks of seed 0)" : "");
         prototype(out, g, g, V_GRAD, 0, "");
         emit_dims_args(out, g, 0);
-        fprintf(out, ", void *ws);\n");
+        fprintf(out, ", void *ws);\n/* %s_grad with the dropout masks drawn from dropout_seed (%s_grad's is 0,\n"
+                     "   %s_train_step's the optimizer's step count): in data-parallel training, give every\n"
+                     "   process its own seed at every step.%s */\n", m, m, m,
+                emit_has_dropout(g) ? "" : " The program has no dropout: the seed changes nothing.");
+        prototype(out, g, g, V_GRAD, 0, "_seeded");
+        emit_dims_args(out, g, 0);
+        fprintf(out, ", uint64_t dropout_seed, void *ws);\n");
         if (g->hvps) {
             fprintf(out, "/* The loss, and the exact Hessian-vector product H v into hv[NPARAMS]: H is the Hessian of\n"
                          "   the loss with respect to all parameters, v[NPARAMS] a direction laid out like params. */\n");
@@ -2540,7 +2549,7 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
         char last[192];
         snprintf(last, sizeof last, "(uint64_t)*(const double *)opt_state, %s", gws);
         fprintf(out, "    real loss = ");
-        call_with_args(out, g, "grad_seeded_", 1, last);
+        call_with_args(out, g, "grad_seeded", 1, last);
         fprintf(out, ";\n");
     } else if (has_fused_step(g)) { /* NAME_step_ updates unless the plain update must decide */
         fprintf(out, "    int updated = 0;\n    real loss = %s_step_(params, opt_state, grad", g->model);
@@ -2604,6 +2613,11 @@ static void emit_entry_points(FILE *out, Graph *g) {
         call_args(out, g, 0, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
+        fprintf(out, "double bp_entry_grad_seeded(const void *p, void *gr, const void *const *in, const int *d, uint64_t seed, void *ws) {\n"
+                     "    (void)in; (void)d;\n    return %s_grad_seeded((const real *)p, (real *)gr", g->model);
+        call_args(out, g, 0, NULL);
+        dims_call(out, g, 1);
+        fprintf(out, ", seed, ws);\n}\n");
         if (g->hvps) {
             fprintf(out, "double bp_entry_hvp(const void *p, const void *v, void *hv, const void *const *in, const int *d, void *ws) {\n"
                          "    (void)in; (void)d;\n    return %s_hvp((const real *)p, (const real *)v, (real *)hv", g->model);

@@ -2,10 +2,11 @@
  *
  * The program includes the generated header, initialises the parameters, fills the inputs
  * with fixed pseudo-random values (symbolic sizes = 4, labels in range), checks that
- * NAME_loss_eval is finite (without dropout: NAME_loss), compares NAME_grad with central
- * finite differences of NAME_loss on a sample of elements of every parameter, NAME_hvp
- * (when the code has it) with central differences of NAME_grad along v, then runs a few
- * NAME_train_steps and checks that the loss went down. It prints what it checked and exits 0 or 1.
+ * NAME_grad_seeded with seed 0 is NAME_grad and that NAME_loss_eval is finite (without
+ * dropout: NAME_loss), compares NAME_grad with central finite differences of NAME_loss on
+ * a sample of elements of every parameter, NAME_hvp (when the code has it) with central
+ * differences of NAME_grad along v, then runs a few NAME_train_steps and checks that the
+ * loss went down. It prints what it checked and exits 0 or 1.
  * Build: cc OUT.c OUT_test.c $(pkg-config --cflags --libs bprt). */
 #include <string.h>
 
@@ -62,9 +63,13 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     fprintf(out, "    real loss0 = %s_grad(params, grad", m);
     args(out, g);
     fprintf(out, ", ws);\n");
-    /* NAME_loss_eval (dropout the identity) is finite, and NAME_loss itself for a program
-       without dropout */
-    fprintf(out, "    {\n        real le = %s_loss_eval(params", m);
+    /* NAME_grad is NAME_grad_seeded with seed 0; NAME_loss_eval (dropout the identity) is
+       finite, and NAME_loss itself for a program without dropout */
+    fprintf(out, "    {\n        real *gs = malloc(sizeof(real) * np + 1);\n        real ls = %s_grad_seeded(params, gs", m);
+    args(out, g);
+    fprintf(out, ", 0, ws);\n        if (!(ls == loss0) || (np && memcmp(gs, grad, sizeof(real) * np) != 0)) {\n"
+                 "            puts(\"%s_grad_seeded with seed 0 differs from %s_grad\");\n            failed = 1;\n        }\n"
+                 "        free(gs);\n        real le = %s_loss_eval(params", m, m, m);
     args(out, g);
     fprintf(out, ", ws), l = %s_loss(params", m);
     args(out, g);

@@ -438,12 +438,22 @@ typedef struct Run {
     int lost;                 /* lost contact with the other ranks */
 } Run;
 
+/* The dropout seed of rank rk's gradient in this step: the optimizer's step count (what
+ * train_step seeds with: one process draws the masks it would) plus rk * 2^32, so that the
+ * masks change at every step and differ between ranks (as PyTorch DDP's per-process RNG). */
+static uint64_t step_dropout_seed(const Run *r, int rk) {
+    double steps; /* the optimizer state starts with the step count (a double) */
+    memcpy(&steps, r->opt_state, sizeof steps);
+    return (uint64_t)steps + ((uint64_t)rk << 32);
+}
+
 /* One optimizer step on the global batch idx[0..n); returns its mean loss (not finite:
  * nothing changed). Alone, the fused train_step. Across N ranks, rank r takes rows
- * [r*n/N, (r+1)*n/N), computes the gradient of their mean loss and weights it (and the
- * loss) by its share of the rows; one in-place sum over [gradient, loss, stop request]
- * leaves every rank the gradient of the global batch's mean loss, and every rank applies
- * the identical update. A stop request on any rank stops all of them after this step. */
+ * [r*n/N, (r+1)*n/N), computes the gradient of their mean loss (dropout masks of its own:
+ * step_dropout_seed) and weights it (and the loss) by its share of the rows; one in-place
+ * sum over [gradient, loss, stop request] leaves every rank the gradient of the global
+ * batch's mean loss, and every rank applies the identical update. A stop request on any
+ * rank stops all of them after this step. */
 static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws) {
     Model *m = r->m;
     const void *in[64];
@@ -461,7 +471,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     if (hi > lo) {
         fill_batch(m, s, f, idx + lo, hi - lo, x, y);
         d[f->bsym] = hi - lo;
-        loss = m->grad(r->params, r->grad, in, d, ws) * w;
+        loss = m->grad_seeded(r->params, r->grad, in, d, step_dropout_seed(r, rk), ws) * w;
         if (m->f64) for (size_t k = 0; k < np; k++) ((double *)r->grad)[k] *= w;
         else for (size_t k = 0; k < np; k++) ((float *)r->grad)[k] *= (float)w;
     } else

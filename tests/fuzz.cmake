@@ -35,7 +35,7 @@ endif()
 # Open MPI leaks by design: its allocations are suppressed (tests/lsan.supp, third-party
 # libraries only), which needs whole stacks through the uninstrumented libraries.
 if(BPC_SANITIZE)
-  foreach(t mpi_same mpi_kill)
+  foreach(t mpi_same mpi_dropout mpi_kill)
     if(TEST ${t})
       set_tests_properties(${t} PROPERTIES ENVIRONMENT
         "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_LIST_DIR}/lsan.supp:fast_unwind_on_malloc=0:print_suppressions=0")

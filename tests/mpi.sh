@@ -1,8 +1,11 @@
 #!/bin/sh
 # Data-parallel training under MPI (compiler/dist.c), on this machine over loopback.
-# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|kill
+# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill ST_DUMP
 #   same: `mpirun -n 2 bpc train` with a global batch of 64 gives the parameters of one
 #         process with batch 64 and the same seed, to 1e-5 after 50 steps (and eval agrees);
+#   dropout: each rank draws its own dropout masks at every step (rank 0 those of one
+#         process), so that every element of a parameter behind dropout(., 0.5) is updated
+#         (every rank drawing seed 0's masks at every step left about half never updated);
 #   kill: kill -9 one rank of a long run; the other exits non-zero within 30 s, saying
 #         that it lost contact (no hang).
 # MPI_FOUND is what CMake found. Without MPI the test checks that bpc says so (--help, and
@@ -14,6 +17,7 @@ src=$2
 st_compare=$3
 mpi_found=$4
 mode=$5
+st_dump=${6:-}
 data=/usr/share/datasets/fashion-mnist
 model=$src/examples/fashion_mlp.bp
 tmp=$(mktemp -d)
@@ -68,6 +72,40 @@ if [ "$mode" = same ]; then
     { cat "$tmp/e2"; fail "mpirun -n 2 bpc eval failed"; }
   cmp -s "$tmp/e1" "$tmp/e2" || fail "eval differs: $(cat "$tmp/e1") vs $(cat "$tmp/e2")"
   echo "ok: 2 ranks = 1 process (parameters to 1e-5, losses, eval)"
+  exit 0
+fi
+
+if [ "$mode" = dropout ]; then
+  # c's masks do not depend on the rows: its elements updated in a step are those its masks
+  # kept on some rank. Adam moves every element whose gradient was ever non-zero.
+  printf '%s\n' 'input x[B, 784]' 'input y[B] : int' 'param W[784, 10] = xavier' 'param c[8, 10]' \
+    'logits = x @ W + sum(dropout(c, 0.5), axis = 0)' 'loss cross_entropy(logits, y)' 'output logits' >"$tmp/drop.bp"
+  # updated FILE: one character per element of c, 1 where it moved from its initial 0
+  updated() {
+    "$st_dump" "$1" | awk '$1 == "c" { s = ""; for (i = 1; i <= NF; i++) if (v) s = s ($i == "0" ? 0 : 1); else v = $i == "="; print s }'
+  }
+  # train RANKS STEPS NAME
+  train() {
+    # shellcheck disable=SC2086
+    if [ "$1" = 1 ]; then set -- "$2" "$3" "$bpc"
+    else set -- "$2" "$3" env LSAN_OPTIONS="$lsan_ranks" mpirun $mpi_opts -n "$1" "$bpc"; fi
+    s=$1 name=$2; shift 2
+    "$@" train "$tmp/drop.bp" --data "$data" --steps "$s" --batch 64 --seed 1 --threads 1 --save "$tmp/$name.safetensors" \
+      >"$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out"; fail "training $name failed"; }
+    updated "$tmp/$name.safetensors"
+  }
+  one=$(train 1 1 one)
+  two=$(train 2 1 two)
+  many=$(train 2 20 many)
+  [ ${#one} = 80 ] && [ ${#two} = 80 ] && [ ${#many} = 80 ] || fail "c's 80 elements not found: '$one' '$two' '$many'"
+  # after one step: rank 0's masks are one process's (seed 0), rank 1's others
+  n1=$(echo "$one" | tr -cd 1 | wc -c) n2=$(echo "$two" | tr -cd 1 | wc -c)
+  echo "one step: one process updated $n1 of c's 80 elements, 2 ranks $n2"
+  awk -v a="$one" -v b="$two" 'BEGIN { for (i = 1; i <= 80; i++) if (substr(a, i, 1) == 1 && substr(b, i, 1) == 0) exit 1 }' ||
+    fail "one step on 2 ranks left elements that one process updated: rank 0 did not draw train_step's masks ($one, $two)"
+  [ "$n2" -gt "$n1" ] || fail "one step on 2 ranks updated no more elements than one process: both ranks drew the same masks"
+  case $many in *0*) fail "20 steps on 2 ranks left $(echo "$many" | tr -cd 0 | wc -c) of c's 80 elements never updated ($many)" ;; esac
+  echo "ok: dropout under 2 ranks: masks per rank and per step (20 steps updated all 80 elements)"
   exit 0
 fi
 

@@ -240,9 +240,11 @@ static void test_tcc_and_cc_agree(void **state) {
     th_free(&t);
 }
 
-/* Dropout at inference: NAME_loss_eval of a program with dropout is the loss of the same
- * program without it, to the bit (bpc train's, eval's and :eval's test losses); NAME_loss
- * draws seed 0's masks. Without dropout, NAME_loss_eval is NAME_loss. */
+/* Dropout at inference and in data-parallel steps. NAME_loss_eval of a program with dropout
+ * is the loss of the same program without it, to the bit (bpc train's, eval's and :eval's
+ * test losses); NAME_loss draws seed 0's masks. NAME_grad_seeded draws other masks from
+ * other seeds (the MPI steps' per-rank, per-step seeds), seed 0's being NAME_grad's. Without
+ * dropout, NAME_loss_eval is NAME_loss and NAME_grad_seeded NAME_grad at any seed. */
 static void test_dropout_api(void **state) {
     (void)state;
     const char *net = "input x[B, 6]\ninput y[B] : int\nparam W1[6, 16] = normal(1)\nparam W2[16, 3] = normal(1)\n";
@@ -256,14 +258,28 @@ static void test_dropout_api(void **state) {
         th_build(&n, without, f64, sizes);
         assert_true(d.ok && n.ok);
         th_randomize(&d, 5, 3);
+        const size_t np = (size_t)d.g->nparam_reals, bytes = np * d.m.real_size;
         const void *const *in = (const void *const *)d.inputs;
         size_t wsz = d.m.ws_size(d.dims) > n.m.ws_size(d.dims) ? d.m.ws_size(d.dims) : n.m.ws_size(d.dims);
-        void *ws = malloc(wsz + 64);
+        void *ws = malloc(wsz + 64), *g[5];
+        for (int k = 0; k < 5; k++) g[k] = malloc(bytes + 1);
         const double plain = n.m.loss(d.params, in, d.dims, ws);
         const double eval = d.m.loss_eval(d.params, in, d.dims, ws), train = d.m.loss(d.params, in, d.dims, ws);
         if (!(eval == plain)) fail_msg("f64 %d: loss_eval %.17g, the loss without dropout %.17g", f64, eval, plain);
         assert_true(train != eval); /* seed 0's masks */
         assert_true(n.m.loss_eval(d.params, in, d.dims, ws) == plain);
+        const double l0 = d.m.grad(d.params, g[0], in, d.dims, ws);
+        assert_true(d.m.grad_seeded(d.params, g[1], in, d.dims, 0, ws) == l0);
+        assert_memory_equal(g[0], g[1], bytes);
+        d.m.grad_seeded(d.params, g[2], in, d.dims, 1, ws);
+        d.m.grad_seeded(d.params, g[3], in, d.dims, (uint64_t)1 << 32, ws); /* rank 1's at step 0 */
+        assert_memory_not_equal(g[0], g[2], bytes);
+        assert_memory_not_equal(g[0], g[3], bytes);
+        assert_memory_not_equal(g[2], g[3], bytes);
+        const double ln = n.m.grad(d.params, g[4], in, d.dims, ws);
+        assert_true(n.m.grad_seeded(d.params, g[1], in, d.dims, 7, ws) == ln);
+        assert_memory_equal(g[1], g[4], bytes);
+        for (int k = 0; k < 5; k++) free(g[k]);
         free(ws);
         th_free(&d);
         th_free(&n);
