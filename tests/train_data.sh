@@ -26,26 +26,6 @@ hasnt() { # file text what
 
 cd "$tmp" || exit 1
 
-# bytes V...: the bytes of values V (0-255); be32 N: N as 4 big-endian bytes
-bytes() { for v in "$@"; do printf "\\$(printf %03o "$v")"; done; }
-be32() { bytes $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
-# images FILE N: N images of 2x2 pixels; labels FILE L...: one label each
-images() {
-  { bytes 0 0 8 3; be32 "$2"; be32 2; be32 2; i=0
-    while [ $i -lt $(($2 * 4)) ]; do bytes $((i * 37 % 256)); i=$((i + 1)); done; } >"$1"
-}
-labels() {
-  f=$1; shift
-  { bytes 0 0 8 1; be32 $#; bytes "$@"; } >"$f"
-}
-# dataset DIR TRAIN-LABELS TEST-LABELS: a data directory (labels as "0 1 2 ...")
-dataset() {
-  mkdir -p "$1"
-  images "$1/train-images-idx3-ubyte" $(echo $2 | wc -w)
-  labels "$1/train-labels-idx1-ubyte" $2
-  images "$1/t10k-images-idx3-ubyte" $(echo $3 | wc -w)
-  labels "$1/t10k-labels-idx1-ubyte" $3
-}
 dataset good "0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1" "2 1 0 2 1 0"
 
 net='input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nlogits = x @ W\n'
