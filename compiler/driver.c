@@ -296,10 +296,53 @@ int drv_save_checkpoint(const Model *m, const char *path, const void *params, co
     return rc;
 }
 
-int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_bytes, int64_t progress[4], char *err) {
+static size_t padded(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+size_t drv_opt_bytes(OptLayout l) { return 64 + padded(l.real_size * (size_t)l.n) * (size_t)l.moments; }
+
+OptLayout drv_opt_layout(const Model *m) {
+    OptLayout l = {m->g->nparam_reals, ir_opt_moments(&m->g->opt), m->real_size};
+    BP_ASSERT(drv_opt_bytes(l) == m->opt_size());
+    return l;
+}
+
+void drv_opt_to_f64(OptLayout l, const void *opt, double *out) {
+    memcpy(out, opt, sizeof(double));
+    for (int k = 0; k < l.moments; k++) {
+        const char *v = (const char *)opt + 64 + padded(l.real_size * (size_t)l.n) * (size_t)k;
+        double *o = out + 1 + (int64_t)k * l.n;
+        if (l.real_size == sizeof(double)) memcpy(o, v, sizeof(double) * (size_t)l.n);
+        else
+            for (int64_t i = 0; i < l.n; i++) { /* (a checkpoint's bytes need not be aligned) */
+                float f;
+                memcpy(&f, v + sizeof f * (size_t)i, sizeof f);
+                o[i] = (double)f;
+            }
+    }
+}
+
+void drv_opt_from_f64(OptLayout l, const double *in, void *opt) {
+    memset(opt, 0, drv_opt_bytes(l));
+    memcpy(opt, in, sizeof(double));
+    for (int k = 0; k < l.moments; k++) {
+        char *v = (char *)opt + 64 + padded(l.real_size * (size_t)l.n) * (size_t)k;
+        const double *i0 = in + 1 + (int64_t)k * l.n;
+        if (l.real_size == sizeof(double)) memcpy(v, i0, sizeof(double) * (size_t)l.n);
+        else
+            for (int64_t i = 0; i < l.n; i++) {
+                float f = (float)i0[i];
+                memcpy(v + sizeof f * (size_t)i, &f, sizeof f);
+            }
+    }
+}
+
+int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state, int64_t progress[4], char *err) {
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) return -1;
     const BprtTensor *o = bprt_st_find(&st, "__bpc.opt_state"), *p = bprt_st_find(&st, "__bpc.progress");
+    OptLayout mine = drv_opt_layout(m), other = mine; /* a state written in the other precision */
+    other.real_size = mine.real_size == sizeof(double) ? sizeof(float) : sizeof(double);
+    size_t opt_bytes = drv_opt_bytes(mine);
     int rc = 0;
     int64_t v[4];
     if (!o != !p) {
@@ -308,7 +351,7 @@ int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_byt
         rc = -1;
     } else if (!o) {
         rc = 0;
-    } else if (o->dtype != BPRT_U8 || o->count != (int64_t)opt_bytes) {
+    } else if (o->dtype != BPRT_U8 || (o->count != (int64_t)opt_bytes && o->count != (int64_t)drv_opt_bytes(other))) {
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         rc = -1;
@@ -332,10 +375,15 @@ int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_byt
         else
             rc = 1;
     }
-    if (rc == 1) {
-        memcpy(opt_state, o->data, opt_bytes);
-        memcpy(progress, v, sizeof v);
+    if (rc == 1 && o->count == (int64_t)opt_bytes) memcpy(opt_state, o->data, opt_bytes);
+    else if (rc == 1) {
+        double *d = malloc(sizeof(double) * (size_t)(1 + other.moments * other.n));
+        if (!d) abort();
+        drv_opt_to_f64(other, o->data, d);
+        drv_opt_from_f64(mine, d, opt_state);
+        free(d);
     }
+    if (rc == 1) memcpy(progress, v, sizeof v);
     bprt_st_free(&st);
     return rc;
 }

@@ -49,18 +49,37 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed);
 /* Writes params-shaped reals (gradients, parameters) keyed by parameter name. */
 int drv_save_params(const Model *m, const char *path, const void *vec, char *err);
 
+/* An optimizer state's layout (the bytes NAME_opt_state_size counts): the step count, a
+ * double, in a header of 64 bytes, then `moments` vectors (ir_opt_moments) of n reals of
+ * real_size bytes, each padded to a multiple of 64 bytes. */
+typedef struct OptLayout {
+    int64_t n;        /* NPARAMS */
+    int moments;
+    size_t real_size;
+} OptLayout;
+
+/* m's optimizer's (asserted to agree with m->opt_size()). */
+OptLayout drv_opt_layout(const Model *m);
+size_t drv_opt_bytes(OptLayout l);
+/* The state as 1 + moments * n doubles whatever the real type: the step count, then each
+ * moment's n values. The REPL keeps it so between runs in float and in double; float ->
+ * double -> float gives back the same bytes. from_f64 writes every byte (padding zero). */
+void drv_opt_to_f64(OptLayout l, const void *opt, double *out);
+void drv_opt_from_f64(OptLayout l, const double *in, void *opt);
+
 /* A training checkpoint: the parameters (keyed by name, so --params reads it) plus
  * "__bpc.opt_state" (the optimizer state's bytes) and "__bpc.progress" (epoch, step within
  * the epoch, steps in all, seed). Written atomically. */
 int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,
                         const int64_t progress[4], char *err);
-/* Reads the extras of a checkpoint: 1 if present (opt_state and progress filled), 0 if the
- * file holds parameters only, -1 on error: one extra without the other, an optimizer state
- * of another size, or an invalid progress ("FILE: invalid checkpoint progress: ..."): not
- * I64 [4], an epoch outside [1, INT_MAX), a negative step, or fewer steps done than the
- * step within the epoch. Whether the step lies within an epoch depends on the data and
- * the batch: the caller checks that. */
-int drv_load_checkpoint_extras(const char *path, void *opt_state, size_t opt_bytes, int64_t progress[4], char *err);
+/* Reads the extras of a checkpoint into m's optimizer state (m->opt_size() bytes) and
+ * progress: 1 if present, 0 if the file holds parameters only, -1 on error: one extra
+ * without the other, an optimizer state of another size than m's optimizer keeps in float
+ * or in double (one written in the other precision is converted), or an invalid progress
+ * ("FILE: invalid checkpoint progress: ..."): not I64 [4], an epoch outside [1, INT_MAX), a
+ * negative step, or fewer steps done than the step within the epoch. Whether the step lies
+ * within an epoch depends on the data and the batch: the caller checks that. */
+int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state, int64_t progress[4], char *err);
 
 /* Finite-difference check of m's gradient at params (m is double precision: f64 = 1), one
  * line per parameter and a verdict on out; inputs as from drv_load_inputs. Returns 1 if

@@ -2505,14 +2505,13 @@ static void emit_init(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "}\n\n");
 }
 
-/* Optimizer state: [0]: step count (double), then per-parameter moments. */
 /* Optimizer state: [0]: step count (double), then per-parameter moments. The update runs
  * in libbprt (vectorised once, whichever compiler builds the generated code). */
 static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     const OptConfig *opt = &g->opt;
     long long np = (long long)g->nparam_reals;
     const char *sfx = o->f64 ? "f64" : "f32";
-    int moments = opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW ? 2 : (opt->kind == OPT_SGD && opt->momentum > 0) ? 1 : 0;
+    int moments = ir_opt_moments(opt);
     fprintf(out, "size_t %s_opt_state_size(void) { return 64 + BP_AL(sizeof(real) * %lld) * %d; }\n\n", g->model, np, moments);
     fprintf(out, "int %s_update(real *params, void *opt_state, const real *grad, real lr) {\n", g->model);
     fprintf(out, "    double *step = (double *)opt_state;\n"

@@ -630,6 +630,11 @@ int *ir_use_counts(const Graph *g) {
     return u;
 }
 
+int ir_opt_moments(const OptConfig *o) {
+    if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW) return 2;
+    return o->kind == OPT_SGD && o->momentum > 0 ? 1 : 0;
+}
+
 int ir_verify(const Graph *g) {
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];

@@ -103,6 +103,11 @@ typedef struct OptConfig {
     Loc loc;
 } OptConfig;
 
+/* The vectors of NPARAMS reals an optimizer keeps besides its step count: Adam's two
+ * moments, SGD's momentum buffer when momentum > 0, else none. NAME_opt_state_size and
+ * the checkpoints' optimizer state follow from it (driver.h, drv_opt_layout). */
+int ir_opt_moments(const OptConfig *o);
+
 typedef struct Graph {
     Arena *arena;
     Diag *diag;

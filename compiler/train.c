@@ -858,7 +858,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         dist_watch(run.raw_stop);
     }
     if (!rc && o->params && !o->params_io && !o->eval_only) {
-        int ex = drv_load_checkpoint_extras(o->params, opt_state, osz, run.progress, err);
+        int ex = drv_load_checkpoint_extras(&m, o->params, opt_state, run.progress, err);
         if (ex < 0) {
             fprintf(stderr, "bpc: error: %s\n", err);
             rc = 1;

@@ -3,7 +3,8 @@
 # Fashion-MNIST needed, a few seconds): the errors that stop a run before it starts, each
 # with its exit status and message.
 #   a. inputs --data does not fill: a default is taken, none is an error (not a crash);
-#   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype);
+#   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype), or
+#      whose optimizer state is another optimizer's (one of the other precision is read);
 #   c. labels outside the classes of the loss, in IDX files and in --inputs;
 #   d. splits of 0 images;
 #   e. a --save or checkpoint path that cannot be written, found before training;
@@ -123,6 +124,16 @@ has err "^bpc: warning: --seed 9 is not used: c.safetensors goes on with the see
 has out "^epoch 1 (partial): train loss" "--seed on resume"
 run 0 "$bpc" train net.bp --data good --steps 3 --batch 4 --seed 7 --params c.safetensors
 hasnt err "warning" "the checkpoint's own --seed"
+# an optimizer state written in double (--f64) resumes in float and the other way round (it
+# was refused as a state of another size); one of another optimizer still is
+run 0 "$bpc" train net.bp --data good --steps 2 --batch 4 --opt adam --f64 --save a64.safetensors
+run 0 "$bpc" train net.bp --data good --steps 4 --batch 4 --opt adam --params a64.safetensors --save a32.safetensors
+has out "^resuming from a64.safetensors: epoch 1, step 3 (2 steps done)" "a double optimizer state resumed in float"
+run 0 "$bpc" train net.bp --data good --steps 6 --batch 4 --opt adam --f64 --params a32.safetensors
+has out "^resuming from a32.safetensors: epoch 1, step 5 (4 steps done)" "a float optimizer state resumed in double"
+run 1 "$bpc" train net.bp --data good --steps 6 --batch 4 --opt sgd --params a32.safetensors
+has err "^bpc: error: a32.safetensors: checkpoint's optimizer state has [0-9]* bytes, this program's optimizer needs 64" \
+  "an optimizer state of another optimizer"
 
 # ---- c. labels outside the classes: an error naming the file, the label and the classes ---
 dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
