@@ -17,8 +17,20 @@
  * name and shape are unchanged keeps its value, a new one (or one declared again) takes the
  * program's initialiser (the model's init with the session's seed), synchronised lazily
  * when a value is next needed. Fixed inputs come from `:inputs FILE` (checked against the
- * program as bpc grad --inputs checks it) or the inputs' defaults. The optimizer state lives with the JIT-compiled model and starts afresh when
- * the program changes. Values are computed in double (--f32: float) and printed as the
+ * program as bpc grad --inputs checks it) or the inputs' defaults.
+ *
+ * Training is one trajectory, as a PyTorch optimizer and data loader kept between calls:
+ * the session owns one optimizer state (as doubles, so that :step in the session's
+ * precision and :train in float or --f64 share it) and one position in the data (epoch,
+ * step in it, steps done, seed: a checkpoint's __bpc.progress), which :step and :train use
+ * and advance (--steps N: N more). Other data (another --data, --batch or --seed, or fixed
+ * inputs after --data) restarts the position and keeps the optimizer state; another kind of
+ * optimizer (the program's, or --opt) starts a fresh one; parameters that change (names,
+ * shapes, order) or are declared again start both afresh. :save writes them with the
+ * parameters as bpc train --save does once they are in use, :restore reads them back (a
+ * file of parameters alone: a fresh optimizer), :reset drops them.
+ *
+ * Values are computed in double (--f32: float) and printed as the
  * nearest float prints (--f64: in full), so 0.5 - 0.1 * 12 shows as -0.7; :train and :eval
  * run in float as bpc train does (--f64 there too).
  *
@@ -81,7 +93,10 @@ typedef struct Session {
     Graph *g;              /* the entries compiled (with gradients); NULL while there are none */
     Model m;               /* g JIT-compiled, when have_model */
     int have_model;
-    void *opt_state;       /* the optimizer's state for m (NULL: not yet used) */
+    TrainState train;      /* the one optimizer state and position :step and :train go on with */
+    char *train_data;      /* the data the position is in (a key: see data_key); NULL: the next
+                              run's, the position being fresh or read from a checkpoint */
+    int inputs_gen;        /* counts :inputs FILE, so that reading a file again is new data */
     ParamVal *params;
     int nparams;
     InputVal *inputs;
@@ -146,8 +161,135 @@ static double get_real(int f64, const void *vec, int64_t i) {
 static void drop_model(Session *S) {
     if (S->have_model) bpc_model_free(&S->m);
     S->have_model = 0;
-    free(S->opt_state);
-    S->opt_state = NULL;
+}
+
+/* ---- the training state ----------------------------------------------------------------- */
+
+/* The training state is in use: an optimizer state, or a position past the start. */
+static int training_used(const Session *S) {
+    const int64_t *p = S->train.progress;
+    return S->train.opt || p[0] != 1 || p[1] || p[2];
+}
+
+/* The position at the start of the data (epoch 1, step 0, no steps), in the order of seed. */
+static void restart_position(Session *S, uint64_t seed) {
+    S->train.progress[0] = 1;
+    S->train.progress[1] = S->train.progress[2] = 0;
+    S->train.progress[3] = (int64_t)seed;
+    free(S->train.from);
+    S->train.from = NULL;
+    free(S->train_data);
+    S->train_data = NULL;
+}
+
+/* A fresh optimizer at the start of the data; `why` (if the state was in use) is said. */
+static void reset_training(Session *S, const char *why) {
+    if (why && training_used(S)) printf("note: %s, so the optimizer state and the position in the data start afresh\n", why);
+    free(S->train.opt);
+    S->train.opt = NULL;
+    restart_position(S, S->seed);
+}
+
+static OptKind opt_kind(const OptConfig *o) { return o->kind == OPT_NONE ? OPT_SGD : o->kind; } /* none trains as SGD */
+
+static const char *opt_name(OptKind k) { return k == OPT_ADAM ? "adam" : k == OPT_ADAMW ? "adamw" : "sgd"; }
+
+/* Fits the optimizer state to optimizer `opt`: a state of another optimizer (another kind,
+ * or other moments: SGD's momentum becoming 0 or not) is dropped for a fresh one, with a
+ * note. Other hyperparameters (the learning rate, betas) keep it, as they do in a PyTorch
+ * optimizer's param_groups. */
+static void fit_optimizer(Session *S, const OptConfig *opt) {
+    TrainState *t = &S->train;
+    if (t->opt && (t->kind != opt_kind(opt) || t->moments != ir_opt_moments(opt))) {
+        printf("note: the optimizer is %s%s now, so its state starts afresh (the one kept was %s%s's)\n",
+               opt_name(opt_kind(opt)), ir_opt_moments(opt) == 1 ? " with momentum" : "", opt_name(t->kind),
+               t->moments == 1 ? " with momentum" : "");
+        free(t->opt);
+        t->opt = NULL;
+    }
+}
+
+/* Fits the training state to a run of optimizer `opt` (fit_optimizer) on the data `key`
+ * (what: the same in words) in the data order of `seed`: other data than the position's,
+ * or a seed given (seed_given) other than its own, restarts the position at epoch 1, step
+ * 0, keeping the optimizer state (a note says so if the position was past the start). */
+static void fit_training(Session *S, const OptConfig *opt, const char *key, const char *what, int seed_given,
+                         uint64_t seed) {
+    TrainState *t = &S->train;
+    fit_optimizer(S, opt);
+    int other_data = S->train_data && strcmp(S->train_data, key) != 0;
+    if (other_data || (seed_given && (int64_t)seed != t->progress[3])) {
+        if (t->progress[0] != 1 || t->progress[2]) {
+            if (other_data)
+                printf("note: other data than before (%s): from its epoch 1, step 1, with the optimizer state kept\n", what);
+            else
+                printf("note: --seed %llu orders the data otherwise: from epoch 1, step 1, with the optimizer state kept\n",
+                       (unsigned long long)seed);
+        }
+        restart_position(S, seed_given ? seed : S->seed);
+    }
+    if (!S->train_data) S->train_data = xstrdup(key);
+}
+
+/* The training state as it was before a run, put back if the run fails before its first
+ * step (a mistyped --data must not lose the position). */
+typedef struct TrainSnapshot {
+    TrainState t;
+    char *data;
+    size_t nopt;
+} TrainSnapshot;
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+static void snapshot_take(const Session *S, TrainSnapshot *k) {
+    k->t = S->train;
+    k->nopt = S->train.opt ? (size_t)(1 + S->train.moments * S->g->nparam_reals) : 0;
+    k->t.opt = k->nopt ? xcalloc(k->nopt, sizeof(double)) : NULL;
+    if (k->nopt) memcpy(k->t.opt, S->train.opt, k->nopt * sizeof(double));
+    k->t.from = dup_or_null(S->train.from);
+    k->data = dup_or_null(S->train_data);
+}
+
+/* Puts the snapshot back if no step was taken since `done` steps (and `failed`), else
+ * drops it. */
+static void snapshot_end(Session *S, TrainSnapshot *k, int failed, int64_t done) {
+    if (failed && S->train.progress[2] == done) {
+        TrainSnapshot now = {S->train, S->train_data, 0};
+        S->train = k->t;
+        S->train_data = k->data;
+        *k = now;
+    }
+    free(k->t.opt);
+    free(k->t.from);
+    free(k->data);
+}
+
+/* The data a run trains on, as a key (equal for the same data) and in words: --data PATH
+ * at a batch, a file of fixed inputs (the session's, from :inputs: each reading is new
+ * data), or the inputs' defaults. */
+static void data_key(const Session *S, const char *data, int batch, const char *inputs, char *key, char *what, size_t size) {
+    if (data) {
+        char *real = realpath(data, NULL);
+        snprintf(key, size, "--data %s --batch %d", real ? real : data, batch);
+        snprintf(what, size, "--data %s --batch %d", data, batch);
+        free(real);
+    } else if (inputs && inputs == S->inputs_path) {
+        snprintf(key, size, ":inputs %d %s", S->inputs_gen, inputs);
+        snprintf(what, size, "the inputs from %s", inputs);
+    } else if (inputs) {
+        snprintf(key, size, "--inputs %s", inputs);
+        snprintf(what, size, "--inputs %s", inputs);
+    } else {
+        snprintf(key, size, "defaults");
+        snprintf(what, size, "the inputs' defaults");
+    }
+}
+
+/* The position in words: "7 steps done", and the next step's place in the data. */
+static void position_words(const int64_t *p, char *buf, size_t size) {
+    int n = snprintf(buf, size, "%lld step%s done", (long long)p[2], p[2] == 1 ? "" : "s");
+    if ((p[0] != 1 || p[1]) && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ", next epoch %lld, step %lld", (long long)p[0], (long long)p[1] + 1);
 }
 
 static void free_inputs(Session *S) {
@@ -180,6 +322,7 @@ static ParamVal *find_param(Session *S, const char *name) {
 
 static void session_free(Session *S) {
     drop_model(S);
+    reset_training(S, NULL);
     while (S->nparams) forget_param(S, S->params[0].name);
     free(S->params);
     free_inputs(S);
@@ -199,6 +342,7 @@ static void session_init(Session *S, int f64, uint64_t seed, JitKind jit, int tt
     S->jit = jit;
     S->tty = tty;
     S->line = line;
+    restart_position(S, seed);
 }
 
 /* JIT-compiles the session's program if it changed, and gives every parameter a value:
@@ -610,6 +754,17 @@ static void expr_label(const char *text, Loc loc, char *buf, size_t size) {
 
 /* ---- entering statements ------------------------------------------------------------------ */
 
+/* Whether a and b have the same parameters (names and shapes, in the same order): an
+ * optimizer state of one is one of the other. */
+static int same_params(const Graph *a, const Graph *b) {
+    if (a->nparams != b->nparams) return 0;
+    for (int p = 0; p < a->nparams; p++)
+        if (strcmp(a->params[p].name, b->params[p].name) != 0 || !shape_eq(&a->params[p].shape, &b->params[p].shape) ||
+            a->params[p].offset != b->params[p].offset)
+            return 0;
+    return 1;
+}
+
 /* Runs one parsed chunk: its statements join the program if the whole candidate compiles,
  * then its bare expressions are evaluated. Takes the arena (kept if statements joined). */
 static int enter_program(Session *S, Arena *a, Program *chunk, const char *text) {
@@ -629,7 +784,13 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
             arena_free(a);
             return -1;
         }
-        /* commit */
+        /* commit; the training state goes on if the parameters and the optimizer do */
+        int redeclared = 0;
+        for (int i = 0; i < ndefs; i++) redeclared |= defs[i]->kind == ST_PARAM;
+        if (S->g && (redeclared || !same_params(S->g, g)))
+            reset_training(S, redeclared ? "a parameter is declared again" : "the parameters changed");
+        else if (S->g && (opt_kind(&S->g->opt) != opt_kind(&g->opt) || ir_opt_moments(&S->g->opt) != ir_opt_moments(&g->opt)))
+            fit_optimizer(S, &g->opt);
         free(S->entries);
         S->entries = xcalloc((size_t)p->nstmts, sizeof *S->entries);
         memcpy(S->entries, p->stmts, (size_t)p->nstmts * sizeof *S->entries);
@@ -864,30 +1025,48 @@ static int cmd_step(Session *S, const char *arg) {
         repl_error("%s", err);
         return -1;
     }
-    if (!S->opt_state) {
-        size_t osz = m->opt_size();
-        S->opt_state = ws_alloc(osz);
-        memset(S->opt_state, 0, osz);
-    }
+    /* the session's optimizer state and steps go on (a step is numbered from the start) */
+    char key[4200], what[4200];
+    TrainSnapshot was;
+    snapshot_take(S, &was);
+    data_key(S, NULL, 0, S->ninputs ? S->inputs_path : NULL, key, what, sizeof key);
+    fit_training(S, &g->opt, key, what, 0, 0);
+    OptLayout l = drv_opt_layout(m);
+    void *opt = ws_alloc(drv_opt_bytes(l));
+    memset(opt, 0, drv_opt_bytes(l));
+    if (S->train.opt) drv_opt_from_f64(l, S->train.opt, opt);
+    int64_t *done = &S->train.progress[2], before = *done;
     void *vec = params_to_vec(S, g, S->f64);
     void *ws = ws_alloc(m->ws_size(in.dims));
     int rc = 0;
     char b[40];
     for (int s = 1; s <= steps; s++) {
-        double loss = m->train_step(vec, S->opt_state, (const void *const *)in.data, in.dims, g->opt.lr, ws);
+        double loss = m->train_step(vec, opt, (const void *const *)in.data, in.dims, g->opt.lr, ws);
         drv_format_real(b, sizeof b, loss, S->show_f64);
         if (loss != loss || loss - loss != 0) {
-            repl_error("the loss or its gradient is not finite at step %d (loss %s); the parameters are those from before it", s, b);
+            repl_error("the loss or its gradient is not finite at step %lld (loss %s); the parameters are those from before it",
+                       (long long)*done + 1, b);
             rc = -1;
             break;
         }
-        if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %d: loss %s\n", s, b);
+        ++*done;
+        if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %lld: loss %s\n", (long long)*done, b);
         if (interrupted) {
-            printf("interrupted after step %d\n", s);
+            printf("interrupted after step %lld\n", (long long)*done);
             break;
         }
     }
+    if (S->train.opt || *done > before) {
+        double *v = realloc(S->train.opt, sizeof(double) * (size_t)(1 + l.moments * l.n));
+        if (!v) abort();
+        drv_opt_to_f64(l, opt, v);
+        S->train.opt = v;
+        S->train.kind = opt_kind(&g->opt);
+        S->train.moments = l.moments;
+    }
+    snapshot_end(S, &was, rc != 0, before);
     vec_to_params(S, g, S->f64, vec);
+    free(opt);
     free(ws);
     free(vec);
     drv_free_inputs(&in);
@@ -904,7 +1083,7 @@ static int split_words(char *arg, char **w, int max) {
 static int cmd_train(Session *S, const char *arg, int eval_only) {
     const char *cmd = eval_only ? ":eval" : ":train";
     char *copy = xstrdup(arg), *w[64];
-    int n = split_words(copy, w, 64), rc = -1;
+    int n = split_words(copy, w, 64), rc = -1, seed_given = 0;
     TrainOptions to;
     memset(&to, 0, sizeof to);
     to.lr = -1;
@@ -932,6 +1111,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             int s = 0;
             ok = parse_count(v, &s) == 0;
             to.seed = (uint64_t)s;
+            seed_given = 1;
         } else if (ok && strcmp(o, "--jit") == 0) {
             ok = strcmp(v, "tcc") == 0 || strcmp(v, "cc") == 0;
             to.jit = strcmp(v, "cc") == 0 ? JIT_CC : JIT_TCC;
@@ -960,15 +1140,29 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     {
         Graph *g = S->g;
         OptConfig saved = g->opt; /* --opt changes the graph's optimizer for this run only */
+        if (to.opt && train_set_optimizer(&g->opt, to.opt) != 0) {
+            repl_error("%s: --opt must be sgd, adam or adamw, not '%s'", cmd, to.opt);
+            goto out;
+        }
+        to.opt = NULL;
+        TrainSnapshot was;
+        int64_t done = 0;
+        if (!eval_only) { /* the session's optimizer state and position go on */
+            char key[4200], what[4200];
+            snapshot_take(S, &was);
+            data_key(S, to.data, to.batch, to.inputs, key, what, sizeof key);
+            fit_training(S, &g->opt, key, what, seed_given, to.seed);
+            to.state = &S->train;
+            done = S->train.progress[2];
+        }
         void *vec = params_to_vec(S, g, to.f64);
         to.params_io = vec;
         fflush(stdout);
         rc = train_run(g, &to) == 0 ? 0 : -1;
         g->opt = saved;
         if (!eval_only) {
+            snapshot_end(S, &was, rc != 0, done);
             vec_to_params(S, g, to.f64, vec);
-            free(S->opt_state); /* the parameters moved under train's own optimizer state */
-            S->opt_state = NULL;
         }
         free(vec);
     }
@@ -1055,18 +1249,47 @@ static int cmd_save(Session *S, const char *path, int restore) {
         return -1;
     }
     if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
-    char err[BPRT_ERRLEN];
-    void *vec = params_to_vec(S, S->g, S->f64);
+    char err[BPRT_ERRLEN], pos[160];
+    const Graph *g = S->g;
+    const char *ps = g->nparams == 1 ? "" : "s";
+    void *vec = params_to_vec(S, g, S->f64);
     int rc;
-    if (restore) {
+    if (restore) { /* the parameters, and the optimizer state and position if the file has them */
+        OptLayout l = drv_opt_layout(&S->m);
+        void *opt = xcalloc(drv_opt_bytes(l), 1);
+        int64_t progress[4];
         rc = drv_load_params(&S->m, path, vec, err);
-        if (rc == 0) {
-            vec_to_params(S, S->g, S->f64, vec);
-            printf("restored %d parameter%s from %s\n", S->g->nparams, S->g->nparams == 1 ? "" : "s", path);
+        int ex = rc == 0 ? drv_load_checkpoint_extras(&S->m, path, opt, progress, err) : -1;
+        if (ex < 0) rc = -1;
+        else {
+            vec_to_params(S, g, S->f64, vec);
+            reset_training(S, NULL);
+            if (ex == 1) {
+                S->train.opt = xcalloc((size_t)(1 + l.moments * l.n), sizeof(double));
+                drv_opt_to_f64(l, opt, S->train.opt);
+                S->train.kind = opt_kind(&g->opt);
+                S->train.moments = l.moments;
+                memcpy(S->train.progress, progress, sizeof progress);
+                S->train.from = xstrdup(path);
+                position_words(progress, pos, sizeof pos);
+                printf("restored %d parameter%s from %s, with the optimizer state and the position: %s\n", g->nparams, ps,
+                       path, pos);
+            } else
+                printf("restored %d parameter%s from %s (it holds no optimizer state: the optimizer starts afresh, at the "
+                       "start of the data)\n", g->nparams, ps, path);
         }
-    } else {
+        free(opt);
+    } else if (!training_used(S)) {
         rc = drv_save_params(&S->m, path, vec, err);
-        if (rc == 0) printf("saved %d parameter%s to %s\n", S->g->nparams, S->g->nparams == 1 ? "" : "s", path);
+        if (rc == 0) printf("saved %d parameter%s to %s\n", g->nparams, ps, path);
+    } else { /* a checkpoint, as bpc train --save writes, in the session's precision */
+        OptLayout l = {g->nparam_reals, S->train.opt ? S->train.moments : ir_opt_moments(&g->opt), S->m.real_size};
+        void *opt = xcalloc(drv_opt_bytes(l), 1);
+        if (S->train.opt) drv_opt_from_f64(l, S->train.opt, opt);
+        rc = drv_save_checkpoint(&S->m, path, vec, opt, drv_opt_bytes(l), S->train.progress, err);
+        position_words(S->train.progress, pos, sizeof pos);
+        if (rc == 0) printf("saved %d parameter%s to %s, with the optimizer state and the position: %s\n", g->nparams, ps, path, pos);
+        free(opt);
     }
     if (rc != 0) repl_error("%s", err);
     free(vec);
@@ -1114,6 +1337,7 @@ static int cmd_inputs(Session *S, const char *path) {
     }
     bprt_st_free(&st);
     S->inputs_path = xstrdup(path);
+    S->inputs_gen++;
     printf("inputs from %s:", path);
     for (int i = 0; i < S->ninputs; i++) printf(" %s", S->inputs[i].name);
     printf("\n");
@@ -1142,17 +1366,17 @@ static const struct {
     {":load", "FILE", "add a program's statements to the session (its names replace those defined)"},
     {":grad", "[EXPR]", "the loss (or a scalar EXPR) and its gradient with respect to every parameter"},
     {":check", "", "finite-difference check of the gradients, in double precision"},
-    {":step", "[N]", "N optimizer steps (default 1) on the current inputs, printing the loss"},
-    {":train", "[OPTIONS]", "train as bpc train does: --data DIR --epochs N --steps N --batch N --lr X --opt NAME --seed N --f64"},
+    {":step", "[N]", "N more optimizer steps (default 1) on the current inputs, printing the loss"},
+    {":train", "[OPTIONS]", "train on as bpc train does: --data DIR --epochs N --steps N (N more) --batch N --lr X --opt NAME --seed N --f64"},
     {":eval", "[OPTIONS]", "the loss (and accuracy, with --data DIR) with the current parameters"},
     {":print", "EXPR", "a value (a name or an expression) with its shape"},
     {":shapes", "", "every name with its shape"},
     {":params", "", "the parameters' values"},
     {":inputs", "[FILE]", "take the inputs from a safetensors file (without FILE: show them)"},
-    {":save", "FILE", "write the parameters to a safetensors file"},
-    {":restore", "FILE", "read the parameters from a safetensors file"},
+    {":save", "FILE", "write the parameters (once trained, with the optimizer state and position) to a safetensors file"},
+    {":restore", "FILE", "read the parameters (and a checkpoint's optimizer state and position) from a safetensors file"},
     {":emit", "c|h|ir|dot", "the generated C, its header, the IR or the Graphviz graph"},
-    {":reset", "", "forget every definition, parameter and input"},
+    {":reset", "", "forget every definition, parameter and input, and the training state"},
     {":help", "", "this list"},
     {":quit", "", "leave the session (Ctrl-D too)"},
 };

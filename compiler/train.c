@@ -3,6 +3,7 @@
 #include "train.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -588,9 +589,10 @@ static int train_data(Run *r) {
     int tty = isatty(2) && dist_rank() == 0, rc = 0;
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0;
-    if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: only from --params */
+    if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: from --params or a state */
+        const char *from = o->params ? o->params : o->state && o->state->from ? o->state->from : "the training position";
         fprintf(stderr, "bpc: error: %s: invalid checkpoint progress: step %lld is not below the %lld steps of an epoch "
-                "here (%lld %s at batch %d); was it saved with another --batch or data set?\n", o->params,
+                "here (%lld %s at batch %d); was it saved with another --batch or data set?\n", from,
                 (long long)r->progress[1], (long long)per_epoch, (long long)(f.text ? tr.len : tr.n),
                 f.text ? "bytes of text" : "samples", batch);
         rc = 1;
@@ -598,14 +600,19 @@ static int train_data(Run *r) {
     }
     uint64_t seed = (uint64_t)r->progress[3];
     if (!o->eval_only && already_trained(r, o->steps, epochs)) goto done;
+    char resumed[128] = "";
+    if (r->progress[2] && o->state) /* the REPL's session going on */
+        snprintf(resumed, sizeof resumed, " (going on at epoch %lld, step %lld; %lld steps done)", (long long)r->progress[0],
+                 (long long)r->progress[1] + 1, (long long)r->progress[2]);
+    else if (r->progress[2])
+        snprintf(resumed, sizeof resumed, " (resumed)");
     if (!o->eval_only && f.text)
         printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
                "%s, lr %g%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
-               (long long)per_epoch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, r->progress[2] ? " (resumed)" : "");
+               (long long)per_epoch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, resumed);
     else if (!o->eval_only)
         printf("training %s on %s: %lld samples, batch %d, %s, lr %g, data loaded in %.2f s%s\n", g->model, o->data,
-               (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, t_load,
-               r->progress[2] ? " (resumed)" : "");
+               (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, t_load, resumed);
     if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
         epoch_order(&tr, &f, seed, ep, perm);
@@ -740,7 +747,8 @@ static int train_fixed(Run *r) {
        finite (they were neither written nor counted here) */
     if (already_trained(r, steps, 0)) goto out;
     int skipped = 0;
-    for (int s = (int)r->progress[2] + 1; s <= steps; s++) {
+    const int first = (int)r->progress[2] + 1, nrun = steps - first + 1; /* steps are numbered from the start */
+    for (int s = first; s <= steps; s++) {
         double loss = m->train_step(params, opt_state, inp, in.dims, lr, ws);
         if (!isfinite(loss)) {
             if (o->on_nan_skip) {
@@ -759,7 +767,7 @@ static int train_fixed(Run *r) {
             rc = 1;
             goto out;
         }
-        if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %d: loss %.9g\n", s, loss);
+        if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) printf("step %d: loss %.9g\n", s, loss);
         if (o->stop && *o->stop) {
             printf("interrupted after step %d\n", s);
             break;
@@ -780,6 +788,41 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
+int train_set_optimizer(OptConfig *opt, const char *name) {
+    OptKind k = strcmp(name, "sgd") == 0 ? OPT_SGD : strcmp(name, "adam") == 0 ? OPT_ADAM
+                : strcmp(name, "adamw") == 0 ? OPT_ADAMW : OPT_NONE;
+    if (k == OPT_NONE) return -1;
+    if (k != opt->kind) {
+        double clip = opt->clip, lr = opt->lr;
+        memset(opt, 0, sizeof *opt);
+        opt->kind = k;
+        opt->clip = clip;
+        opt->lr = lr ? lr : (k == OPT_SGD ? 0.01 : 0.001);
+        opt->beta1 = 0.9;
+        opt->beta2 = 0.999;
+        opt->eps = 1e-8;
+        opt->weight_decay = k == OPT_ADAMW ? 0.01 : 0;
+    }
+    return 0;
+}
+
+/* With a TrainState, --steps N and --epochs N count from its position: N more steps, and
+ * the epochs to the end of the N-th from the current one (a partial one counts); neither:
+ * one more epoch (--data) or step. -1 if the count does not fit an int. */
+static int counts_from_state(TrainOptions *o) {
+    const int64_t *pr = o->state->progress;
+    int64_t steps, epochs = 0;
+    if (o->data) {
+        steps = o->steps ? pr[2] + o->steps : 0;
+        epochs = o->epochs ? pr[0] - 1 + o->epochs : o->steps ? 0 : pr[0];
+    } else
+        steps = pr[2] + (o->steps ? o->steps : o->epochs ? o->epochs : 1);
+    if (steps > INT_MAX || epochs > INT_MAX) return -1;
+    o->steps = (int)steps;
+    o->epochs = (int)epochs;
+    return 0;
+}
+
 int train_run(Graph *g, const TrainOptions *o_in) {
     TrainOptions opts = *o_in;
     const TrainOptions *o = &opts;
@@ -798,24 +841,13 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         fprintf(stderr, "bpc: error: the program has no 'loss' statement, so there is nothing to train\n");
         return 1;
     }
-    if (o->opt) {
-        OptKind k = strcmp(o->opt, "sgd") == 0 ? OPT_SGD : strcmp(o->opt, "adam") == 0 ? OPT_ADAM
-                    : strcmp(o->opt, "adamw") == 0 ? OPT_ADAMW : OPT_NONE;
-        if (k == OPT_NONE) {
-            fprintf(stderr, "bpc: --opt must be sgd, adam or adamw, not '%s'\n", o->opt);
-            return 2;
-        }
-        if (k != g->opt.kind) {
-            double clip = g->opt.clip, lr = g->opt.lr;
-            memset(&g->opt, 0, sizeof g->opt);
-            g->opt.kind = k;
-            g->opt.clip = clip;
-            g->opt.lr = lr ? lr : (k == OPT_SGD ? 0.01 : 0.001);
-            g->opt.beta1 = 0.9;
-            g->opt.beta2 = 0.999;
-            g->opt.eps = 1e-8;
-            g->opt.weight_decay = k == OPT_ADAMW ? 0.01 : 0;
-        }
+    if (o->opt && train_set_optimizer(&g->opt, o->opt) != 0) {
+        fprintf(stderr, "bpc: --opt must be sgd, adam or adamw, not '%s'\n", o->opt);
+        return 2;
+    }
+    if (o->state && !o->eval_only && counts_from_state(&opts) != 0) {
+        fprintf(stderr, "bpc: error: more than %d steps or epochs in all\n", INT_MAX);
+        return 1;
     }
     /* the files training will write (--save, and --checkpoint-every's checkpoints): tried
      * now, so that a path that cannot be written does not lose the training at its end */
@@ -849,6 +881,14 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         rc = 1;
     }
     Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, NULL, NULL, 0};
+    OptLayout layout = drv_opt_layout(&m);
+    if (o->state && !o->eval_only) { /* the optimizer and the position go on */
+        if (o->state->opt) {
+            BP_ASSERT(o->state->moments == layout.moments);
+            drv_opt_from_f64(layout, o->state->opt, opt_state);
+        }
+        memcpy(run.progress, o->state->progress, sizeof run.progress);
+    }
     volatile int agreed_stop = 0;
     if (dist_size() > 1 && o->data) { /* data-parallel: stop only when all ranks agree to */
         run.grad = calloc((size_t)g->nparam_reals + 2, m.real_size);
@@ -886,6 +926,15 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         rc = save_ckpt(&m, o, params, opt_state, osz, run.progress) != 0;
         if (!rc) printf("checkpoint saved to %s\n", ckpt_path(g, o, buf, sizeof buf));
     }
+    if (o->state && !o->eval_only && (o->state->opt || run.progress[2] > o->state->progress[2])) {
+        double *v = realloc(o->state->opt, sizeof(double) * (size_t)(1 + layout.moments * layout.n));
+        if (!v) abort();
+        drv_opt_to_f64(layout, opt_state, v);
+        o->state->opt = v;
+        o->state->kind = g->opt.kind;
+        o->state->moments = layout.moments;
+    }
+    if (o->state && !o->eval_only) memcpy(o->state->progress, run.progress, sizeof run.progress);
     if (own_signals) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);

@@ -26,6 +26,18 @@
 #include "ir.h"
 #include "jit.h"
 
+/* Training carried on from one run to the next (the REPL's session keeps one, which :step
+ * and :train use and advance): the optimizer's state as doubles, whatever precision each
+ * run computes in, and the position in the data. */
+typedef struct TrainState {
+    double *opt;          /* 1 + moments * NPARAMS values (drv_opt_to_f64); NULL: a fresh optimizer */
+    OptKind kind;         /* the optimizer opt belongs to, and the moments it keeps */
+    int moments;
+    int64_t progress[4];  /* epoch (from 1), step within it, steps done, seed: as __bpc.progress */
+    char *from;           /* the checkpoint the position was read from, for messages (NULL: none;
+                             its owner frees it) */
+} TrainState;
+
 typedef struct TrainOptions {
     const char *data, *inputs, *params, *save, *opt;
     JitKind jit;
@@ -38,9 +50,18 @@ typedef struct TrainOptions {
     void *params_io;       /* if set: train these parameters (NPARAMS reals of the model's
                               type) in place instead of initialising or loading them */
     volatile int *stop;    /* if set and it becomes non-zero: stop after the current step */
+    TrainState *state;     /* if set: start from its optimizer state (of g's optimizer, after
+                              --opt) and position instead of a fresh optimizer at epoch 1,
+                              step 0, and leave the ones reached in it; --steps and --epochs
+                              then count from that position (N more), and the data order is
+                              that of its seed, not of --seed */
 } TrainOptions;
 
 int train_run(Graph *g, const TrainOptions *o);
+/* --opt NAME: sets opt to sgd, adam or adamw (the defaults of its hyperparameters, the
+ * learning rate and clip_grad_norm kept; nothing changes if it is that already); -1 for
+ * another name. */
+int train_set_optimizer(OptConfig *opt, const char *name);
 
 /* Text data (--data FILE.txt, any path that is not a directory): a byte-level language
  * model's program has exactly two inputs, `: int` of shape [B, T] with B a name and T a
