@@ -340,9 +340,16 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) return -1;
     const BprtTensor *o = bprt_st_find(&st, "__bpc.opt_state"), *p = bprt_st_find(&st, "__bpc.progress");
-    OptLayout mine = drv_opt_layout(m), other = mine; /* a state written in the other precision */
-    other.real_size = mine.real_size == sizeof(double) ? sizeof(float) : sizeof(double);
-    size_t opt_bytes = drv_opt_bytes(mine);
+    /* the state is in the precision of the parameters saved with it (its byte count does not
+       tell: a moment of 8 reals or fewer is 64 bytes either way) */
+    OptLayout mine = drv_opt_layout(m), other = mine;
+    for (int i = 0; i < st.count; i++)
+        if (strncmp(st.tensors[i].name, "__bpc.", 6) != 0) {
+            if (st.tensors[i].dtype == BPRT_F64 || st.tensors[i].dtype == BPRT_F32)
+                other.real_size = st.tensors[i].dtype == BPRT_F64 ? sizeof(double) : sizeof(float);
+            break;
+        }
+    size_t opt_bytes = drv_opt_bytes(other);
     int rc = 0;
     int64_t v[4];
     if (!o != !p) {
@@ -351,7 +358,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         rc = -1;
     } else if (!o) {
         rc = 0;
-    } else if (o->dtype != BPRT_U8 || (o->count != (int64_t)opt_bytes && o->count != (int64_t)drv_opt_bytes(other))) {
+    } else if (o->dtype != BPRT_U8 || o->count != (int64_t)opt_bytes) {
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         rc = -1;
@@ -375,8 +382,8 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         else
             rc = 1;
     }
-    if (rc == 1 && o->count == (int64_t)opt_bytes) memcpy(opt_state, o->data, opt_bytes);
-    else if (rc == 1) {
+    if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
+    else if (rc == 1) { /* written in the other precision */
         double *d = malloc(sizeof(double) * (size_t)(1 + other.moments * other.n));
         if (!d) abort();
         drv_opt_to_f64(other, o->data, d);

@@ -131,6 +131,19 @@ run 0 "$bpc" train net.bp --data good --steps 4 --batch 4 --opt adam --params a6
 has out "^resuming from a64.safetensors: epoch 1, step 3 (2 steps done)" "a double optimizer state resumed in float"
 run 0 "$bpc" train net.bp --data good --steps 6 --batch 4 --opt adam --f64 --params a32.safetensors
 has out "^resuming from a32.safetensors: epoch 1, step 5 (4 steps done)" "a float optimizer state resumed in double"
+# a model of 8 reals or fewer, whose state has as many bytes in either precision: the
+# precision is the saved parameters' (the byte count was taken to tell: doubles read as
+# floats gave a loss of NaN at step 5), and the resumed runs end as uninterrupted ones do
+printf 'input x = 2\ninput y = 1\nparam w = 0.5\nparam c = 0\nloss (w * x + c - y)^2 + 0.1 * w^2\noptimizer adam(lr = 0.1)\n' >lin.bp
+final_loss() { sed -n 's/^final loss //p' out; }
+for p in "--f64:" ":--f64"; do
+  run 0 "$bpc" train lin.bp --steps 3 ${p%%:*} --save l3.safetensors
+  run 0 "$bpc" train lin.bp --steps 6 ${p#*:} --params l3.safetensors
+  resumed=$(final_loss)
+  run 0 "$bpc" train lin.bp --steps 6 ${p#*:}
+  awk -v a="$resumed" -v b="$(final_loss)" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-6 && d > -1e-6) }' && ok ||
+    bad "lin.bp: 3 steps (${p%%:*}) resumed to 6 (${p#*:}) end at loss '$resumed', 6 steps at '$(final_loss)'"
+done
 run 1 "$bpc" train net.bp --data good --steps 6 --batch 4 --opt sgd --params a32.safetensors
 has err "^bpc: error: a32.safetensors: checkpoint's optimizer state has [0-9]* bytes, this program's optimizer needs 64" \
   "an optimizer state of another optimizer"
