@@ -25,7 +25,7 @@ char *bpc_read_program(const char *path, char *err, size_t errlen) {
     while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
         len += n;
         if (len > PROGRAM_MAX_BYTES) { /* /dev/zero, or a file that is no program */
-            snprintf(err, errlen, "%s: program is larger than 64 MiB", path);
+            snprintf(err, errlen, "%s: program is larger than %zu MiB", path, PROGRAM_MAX_BYTES >> 20);
             fclose(f);
             free(buf);
             return NULL;

@@ -100,8 +100,9 @@ int64_t drv_label_classes(const Graph *g, int input, const char **what) {
         if (n->op != OP_CROSS_ENTROPY && n->op != OP_NLL && n->op != OP_EMBEDDING) continue;
         const Node *l = &g->nodes[n->in[1]]; /* integer values are inputs: no op makes one */
         const Shape *z = &g->nodes[n->in[0]].shape;
+        if (l->op != OP_INPUT || l->ival != input || z->rank < 1) continue;
         const Dim *d = n->op == OP_EMBEDDING ? &z->d[0] : &z->d[z->rank - 1]; /* rows of the table, or classes */
-        if (l->op != OP_INPUT || l->ival != input || z->rank < 1 || d->sym >= 0) continue;
+        if (d->sym >= 0) continue;
         if (!classes || d->c < classes) {
             classes = d->c;
             *what = n->op == OP_EMBEDDING ? "rows of the embedding table" : "classes of the loss";
@@ -168,7 +169,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
             Dim d = ip->shape.d[k];
             if (d.sym >= 0 && t->shape[k] == 0) ok = 0, empty = d.sym;
             else if (d.sym < 0) ok = t->shape[k] == d.c;
-            else if (t->shape[k] % d.c != 0 || t->shape[k] / d.c > 0x7fffffff || t->shape[k] == 0) ok = 0;
+            else if (t->shape[k] % d.c != 0 || t->shape[k] / d.c > 0x7fffffff) ok = 0;
             else {
                 int v = (int)(t->shape[k] / d.c);
                 if (in->dims[d.sym] < 0) in->dims[d.sym] = v;
@@ -512,6 +513,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
     if (!grad) abort();
     const void *const *inp = (const void *const *)in->data;
     m->grad(p, grad, inp, in->dims, ws);
+    const double f0 = m->loss(p, inp, in->dims, ws); /* at the parameters as they are: each element goes back to them */
     double worst_all = 0;
     int64_t compared = 0, sampled = 0;
     fprintf(out, "finite-difference check (double, 4th-order central differences, h = 1e-4 * max(1, |p|); magnitudes below 1e-3 count as 1e-3):\n");
@@ -524,7 +526,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
             int64_t i = n <= 1000 ? s : (int64_t)(bprt_rng_u64(seed, 1000 + (uint64_t)k, (uint64_t)s) % (uint64_t)n);
             double *x = &p[pa->offset + i], x0 = *x, h = 1e-4 * (fabs(x0) > 1 ? fabs(x0) : 1);
             const double an = grad[pa->offset + i];
-            double fd = 0, prev = 0, f0 = m->loss(p, inp, in->dims, ws), f[4] = {0};
+            double fd = 0, prev = 0, f[4] = {0};
             int agreed = 0;
             for (int r = 0; r < 4 && !agreed; r++, h /= 8) {
                 const double d[4] = {h, -h, 2 * h, -2 * h};

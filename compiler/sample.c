@@ -49,13 +49,13 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         fprintf(stderr, "bpc: error: %s\n", err);
         return 1;
     }
+    /* the bytes the model takes: its logits' width, or its embedding's rows if fewer */
     const char *what;
-    int64_t rows = drv_label_classes(g, in_bytes, &what); /* an embedding's table may have fewer */
+    const int64_t rows = drv_label_classes(g, in_bytes, &what), values = rows && rows < V ? rows : V;
     for (const unsigned char *p = (const unsigned char *)(o->prompt ? o->prompt : ""); *p; p++)
-        if (*p >= V || (rows && *p >= rows)) { /* its row of the embedding would be NaN, and so would every logit */
+        if (*p >= values) { /* its row of the embedding would be NaN, and so would every logit */
             fprintf(stderr, "bpc: error: --prompt: byte %td is %d, outside the model's %lld byte values (0 to %lld)\n",
-                    p - (const unsigned char *)o->prompt, *p, (long long)(rows && rows < V ? rows : V),
-                    (long long)(rows && rows < V ? rows : V) - 1);
+                    p - (const unsigned char *)o->prompt, *p, (long long)values, (long long)values - 1);
             return 1;
         }
     Model m;
