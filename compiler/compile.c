@@ -13,24 +13,25 @@
 
 #define PROGRAM_MAX_BYTES ((size_t)64 << 20)
 
-char *bpc_read_program(const char *path, char *err, size_t errlen) {
+int bpc_read_file(const char *path, size_t max, char **text, size_t *len, char *err, size_t errlen) {
+    *text = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
+        snprintf(err, errlen, "cannot open %.300s: %s", path, strerror(errno));
+        return -1;
     }
-    size_t cap = 4096, len = 0, n;
+    size_t cap = 4096, n;
     char *buf = malloc(cap);
     if (!buf) abort();
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len > PROGRAM_MAX_BYTES) { /* /dev/zero, or a file that is no program */
-            snprintf(err, errlen, "%s: program is larger than %zu MiB", path, PROGRAM_MAX_BYTES >> 20);
+    while ((n = fread(buf + *len, 1, cap - *len - 1, f)) > 0) {
+        *len += n;
+        if (*len > max) { /* /dev/zero, or a pipe without end */
             fclose(f);
             free(buf);
-            return NULL;
+            return -2;
         }
-        if (len + 1 == cap) {
+        if (*len + 1 == cap) {
             cap *= 2;
             buf = realloc(buf, cap);
             if (!buf) abort();
@@ -38,10 +39,24 @@ char *bpc_read_program(const char *path, char *err, size_t errlen) {
     }
     int rd = ferror(f) ? errno : 0; /* a directory opens, then reads fail (EISDIR) */
     fclose(f);
-    buf[len] = 0;
-    if (rd || strlen(buf) != len) { /* NUL bytes: the lexer would stop at the first */
-        if (rd) snprintf(err, errlen, "cannot read %s: %s", path, strerror(rd));
-        else snprintf(err, errlen, "%s contains NUL bytes (is it a binary file?)", path);
+    if (rd) {
+        snprintf(err, errlen, "cannot read %.300s: %s", path, strerror(rd));
+        free(buf);
+        return -1;
+    }
+    buf[*len] = 0;
+    *text = buf;
+    return 0;
+}
+
+char *bpc_read_program(const char *path, char *err, size_t errlen) {
+    char *buf;
+    size_t len;
+    int rc = bpc_read_file(path, PROGRAM_MAX_BYTES, &buf, &len, err, errlen);
+    if (rc == -2) snprintf(err, errlen, "%s: program is larger than %zu MiB", path, PROGRAM_MAX_BYTES >> 20);
+    if (rc) return NULL;
+    if (strlen(buf) != len) { /* NUL bytes: the lexer would stop at the first */
+        snprintf(err, errlen, "%s contains NUL bytes (is it a binary file?)", path);
         free(buf);
         return NULL;
     }

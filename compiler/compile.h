@@ -29,6 +29,9 @@ Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const 
  * P: ...", "cannot read P: ..." for a directory, "P: program is larger than 64 MiB" for
  * /dev/zero, "P contains NUL bytes (is it a binary file?)"). bpc and the REPL's :load. */
 char *bpc_read_program(const char *path, char *err, size_t errlen);
+/* The whole file at path into *text (malloc'd, a NUL after its *len bytes): 0; -1 with
+ * "cannot open P: ..." or "cannot read P: ..." in err; -2 (nothing in err) past max bytes. */
+int bpc_read_file(const char *path, size_t max, char **text, size_t *len, char *err, size_t errlen);
 /* The same from a parsed program (the REPL builds its programs from statements typed one at
  * a time); default_model names the model when the program has no `model` statement. */
 Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o);

@@ -89,46 +89,30 @@ static void free_split(Split *s) {
 static int load_text(const char *path, int64_t T, int64_t classes, const char *what, Split *tr, Split *te, char *err) {
     memset(tr, 0, sizeof *tr);
     memset(te, 0, sizeof *te);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, BPRT_ERRLEN, "cannot open %.300s: %s", path, strerror(errno));
-        return -1;
-    }
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+    if (stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
         snprintf(err, BPRT_ERRLEN, "%.300s: is a device, not a text file", path);
-        fclose(f);
         return -1;
     }
-    size_t cap = 1 << 16, len = 0, n;
-    unsigned char *buf = malloc(cap);
-    if (!buf) abort();
-    while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            if (cap > TEXT_MAX_BYTES) break; /* a pipe without end */
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if (!buf) abort();
-        }
-    }
-    int rd = ferror(f), big = len > TEXT_MAX_BYTES;
-    fclose(f);
-    int64_t ntest = (int64_t)len / 10, ntrain = (int64_t)len - ntest, bad = -1;
-    for (size_t k = 0; classes && !rd && !big && k < len && bad < 0; k++)
-        if (buf[k] >= classes) bad = (int64_t)k;
-    if (rd) snprintf(err, BPRT_ERRLEN, "cannot read %.300s", path);
-    else if (big)
+    char *text;
+    size_t len;
+    int rc = bpc_read_file(path, TEXT_MAX_BYTES, &text, &len, err, BPRT_ERRLEN);
+    if (rc == -2)
         snprintf(err, BPRT_ERRLEN, "%.300s: more than %zu bytes of text (is it a device or a stream?)", path,
                  (size_t)TEXT_MAX_BYTES);
-    else if (bad >= 0)
+    if (rc) return -1;
+    unsigned char *buf = (unsigned char *)text;
+    int64_t ntest = (int64_t)len / 10, ntrain = (int64_t)len - ntest, bad = -1;
+    for (size_t k = 0; classes && k < len && bad < 0; k++)
+        if (buf[k] >= classes) bad = (int64_t)k;
+    if (bad >= 0)
         snprintf(err, BPRT_ERRLEN, "%.300s: byte %lld is %d, outside the %lld %s (0 to %lld)", path, (long long)bad,
                  buf[bad], (long long)classes, what, (long long)classes - 1);
     else if (ntest < T + 1)
         snprintf(err, BPRT_ERRLEN, "%.300s: %lld bytes of text is too short: windows of T = %lld bytes need at least %lld "
                  "(T + 1 bytes for training and T + 1 in the held-out last 10%%)", path, (long long)len, (long long)T,
                  (long long)(10 * (T + 1)));
-    if (rd || big || bad >= 0 || ntest < T + 1) {
+    if (bad >= 0 || ntest < T + 1) {
         free(buf);
         return -1;
     }
