@@ -1131,6 +1131,10 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         }
         i++;
     }
+    if (to.epochs && to.steps) { /* as bpc train: --steps would win and --epochs be ignored */
+        repl_error("%s: --epochs and --steps both say how long to train; use one", cmd);
+        goto out;
+    }
     if (to.data && to.inputs) { /* --data won and --inputs was not read */
         repl_error("%s: --data and --inputs both give the inputs; use one", cmd);
         goto out;
