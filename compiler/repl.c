@@ -765,6 +765,12 @@ static int same_params(const Graph *a, const Graph *b) {
     return 1;
 }
 
+static int has_param(const Graph *g, const char *name) {
+    for (int p = 0; p < g->nparams; p++)
+        if (strcmp(g->params[p].name, name) == 0) return 1;
+    return 0;
+}
+
 /* Runs one parsed chunk: its statements join the program if the whole candidate compiles,
  * then its bare expressions are evaluated. Takes the arena (kept if statements joined). */
 static int enter_program(Session *S, Arena *a, Program *chunk, const char *text) {
@@ -785,8 +791,8 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
             return -1;
         }
         /* commit; the training state goes on if the parameters and the optimizer do */
-        int redeclared = 0;
-        for (int i = 0; i < ndefs; i++) redeclared |= defs[i]->kind == ST_PARAM;
+        int redeclared = 0; /* a new parameter is "the parameters changed" */
+        for (int i = 0; i < ndefs; i++) redeclared |= defs[i]->kind == ST_PARAM && S->g && has_param(S->g, defs[i]->name);
         if (S->g && (redeclared || !same_params(S->g, g)))
             reset_training(S, redeclared ? "a parameter is declared again" : "the parameters changed");
         else if (S->g && (opt_kind(&S->g->opt) != opt_kind(&g->opt) || ir_opt_moments(&S->g->opt) != ir_opt_moments(&g->opt)))
