@@ -194,13 +194,18 @@ static OptKind opt_kind(const OptConfig *o) { return o->kind == OPT_NONE ? OPT_S
 
 static const char *opt_name(OptKind k) { return k == OPT_ADAM ? "adam" : k == OPT_ADAMW ? "adamw" : "sgd"; }
 
+/* Whether an optimizer state of `kind` keeping `moments` vectors is one optimizer o keeps. */
+static int state_fits(OptKind kind, int moments, const OptConfig *o) {
+    return kind == opt_kind(o) && moments == ir_opt_moments(o);
+}
+
 /* Fits the optimizer state to optimizer `opt`: a state of another optimizer (another kind,
  * or other moments: SGD's momentum becoming 0 or not) is dropped for a fresh one, with a
  * note. Other hyperparameters (the learning rate, betas) keep it, as they do in a PyTorch
  * optimizer's param_groups. */
 static void fit_optimizer(Session *S, const OptConfig *opt) {
     TrainState *t = &S->train;
-    if (t->opt && (t->kind != opt_kind(opt) || t->moments != ir_opt_moments(opt))) {
+    if (t->opt && !state_fits(t->kind, t->moments, opt)) {
         printf("note: the optimizer is %s%s now, so its state starts afresh (the one kept was %s%s's)\n",
                opt_name(opt_kind(opt)), ir_opt_moments(opt) == 1 ? " with momentum" : "", opt_name(t->kind),
                t->moments == 1 ? " with momentum" : "");
@@ -795,8 +800,8 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
         for (int i = 0; i < ndefs; i++) redeclared |= defs[i]->kind == ST_PARAM && S->g && has_param(S->g, defs[i]->name);
         if (S->g && (redeclared || !same_params(S->g, g)))
             reset_training(S, redeclared ? "a parameter is declared again" : "the parameters changed");
-        else if (S->g && (opt_kind(&S->g->opt) != opt_kind(&g->opt) || ir_opt_moments(&S->g->opt) != ir_opt_moments(&g->opt)))
-            fit_optimizer(S, &g->opt);
+        else if (S->g && !state_fits(opt_kind(&S->g->opt), ir_opt_moments(&S->g->opt), &g->opt))
+            fit_optimizer(S, &g->opt); /* the program's optimizer changed (a state of --opt's is kept otherwise) */
         free(S->entries);
         S->entries = xcalloc((size_t)p->nstmts, sizeof *S->entries);
         memcpy(S->entries, p->stmts, (size_t)p->nstmts * sizeof *S->entries);
