@@ -290,6 +290,11 @@ static void data_key(const Session *S, const char *data, int batch, const char *
     }
 }
 
+/* The file of the session's fixed inputs (:inputs FILE, even one holding no tensors), or
+ * NULL: the inputs take their defaults. :step and :train's data key when neither --data
+ * nor --inputs is given. */
+static const char *session_inputs(const Session *S) { return S->inputs_path; }
+
 /* The position in words: "7 steps done", and the next step's place in the data. */
 static void position_words(const int64_t *p, char *buf, size_t size) {
     int n = snprintf(buf, size, "%lld step%s done", (long long)p[2], p[2] == 1 ? "" : "s");
@@ -1040,7 +1045,7 @@ static int cmd_step(Session *S, const char *arg) {
     char key[4200], what[4200];
     TrainSnapshot was;
     snapshot_take(S, &was);
-    data_key(S, NULL, 0, S->ninputs ? S->inputs_path : NULL, key, what, sizeof key);
+    data_key(S, NULL, 0, session_inputs(S), key, what, sizeof key);
     fit_training(S, &g->opt, key, what, 0, 0);
     OptLayout l = drv_opt_layout(m);
     void *opt = ws_alloc(drv_opt_bytes(l));
@@ -1151,7 +1156,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         goto out;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
-    if (!to.data && !to.inputs) to.inputs = S->inputs_path;
+    if (!to.data && !to.inputs) to.inputs = session_inputs(S);
     {
         Graph *g = S->g;
         OptConfig saved = g->opt; /* --opt changes the graph's optimizer for this run only */
