@@ -199,16 +199,31 @@ static int state_fits(OptKind kind, int moments, const OptConfig *o) {
     return kind == opt_kind(o) && moments == ir_opt_moments(o);
 }
 
+/* A note on the training state: printed now (notes NULL), or added to notes (size bytes),
+ * to be said once a run takes its first step, since one that fails before it puts the
+ * state back (TrainSnapshot). */
+static void state_note(char *notes, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void state_note(char *notes, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (!notes) vprintf(fmt, ap);
+    else {
+        size_t n = strlen(notes);
+        if (n < size) vsnprintf(notes + n, size - n, fmt, ap);
+    }
+    va_end(ap);
+}
+
 /* Fits the optimizer state to optimizer `opt`: a state of another optimizer (another kind,
  * or other moments: SGD's momentum becoming 0 or not) is dropped for a fresh one, with a
- * note. Other hyperparameters (the learning rate, betas) keep it, as they do in a PyTorch
- * optimizer's param_groups. */
-static void fit_optimizer(Session *S, const OptConfig *opt) {
+ * note (state_note). Other hyperparameters (the learning rate, betas) keep it, as they do
+ * in a PyTorch optimizer's param_groups. */
+static void fit_optimizer(Session *S, const OptConfig *opt, char *notes, size_t size) {
     TrainState *t = &S->train;
     if (t->opt && !state_fits(t->kind, t->moments, opt)) {
-        printf("note: the optimizer is %s%s now, so its state starts afresh (the one kept was %s%s's)\n",
-               opt_name(opt_kind(opt)), ir_opt_moments(opt) == 1 ? " with momentum" : "", opt_name(t->kind),
-               t->moments == 1 ? " with momentum" : "");
+        state_note(notes, size, "note: the optimizer is %s%s now, so its state starts afresh (the one kept was %s%s's)\n",
+                   opt_name(opt_kind(opt)), ir_opt_moments(opt) == 1 ? " with momentum" : "", opt_name(t->kind),
+                   t->moments == 1 ? " with momentum" : "");
         free(t->opt);
         t->opt = NULL;
     }
@@ -217,19 +232,22 @@ static void fit_optimizer(Session *S, const OptConfig *opt) {
 /* Fits the training state to a run of optimizer `opt` (fit_optimizer) on the data `key`
  * (what: the same in words) in the data order of `seed`: other data than the position's,
  * or a seed given (seed_given) other than its own, restarts the position at epoch 1, step
- * 0, keeping the optimizer state (a note says so if the position was past the start). */
+ * 0, keeping the optimizer state (a note says so if the position was past the start). The
+ * notes are added to notes (size bytes), for the caller to say once a step is taken. */
 static void fit_training(Session *S, const OptConfig *opt, const char *key, const char *what, int seed_given,
-                         uint64_t seed) {
+                         uint64_t seed, char *notes, size_t size) {
     TrainState *t = &S->train;
-    fit_optimizer(S, opt);
+    notes[0] = 0;
+    fit_optimizer(S, opt, notes, size);
     int other_data = S->train_data && strcmp(S->train_data, key) != 0;
     if (other_data || (seed_given && (int64_t)seed != t->progress[3])) {
         if (t->progress[0] != 1 || t->progress[2]) {
             if (other_data)
-                printf("note: other data than before (%s): from its epoch 1, step 1, with the optimizer state kept\n", what);
+                state_note(notes, size, "note: other data than before (%s): from its epoch 1, step 1, with the optimizer "
+                           "state kept\n", what);
             else
-                printf("note: --seed %llu orders the data otherwise: from epoch 1, step 1, with the optimizer state kept\n",
-                       (unsigned long long)seed);
+                state_note(notes, size, "note: --seed %llu orders the data otherwise: from epoch 1, step 1, with the "
+                           "optimizer state kept\n", (unsigned long long)seed);
         }
         restart_position(S, seed_given ? seed : S->seed);
     }
@@ -806,7 +824,7 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
         if (S->g && (redeclared || !same_params(S->g, g)))
             reset_training(S, redeclared ? "a parameter is declared again" : "the parameters changed");
         else if (S->g && !state_fits(opt_kind(&S->g->opt), ir_opt_moments(&S->g->opt), &g->opt))
-            fit_optimizer(S, &g->opt); /* the program's optimizer changed (a state of --opt's is kept otherwise) */
+            fit_optimizer(S, &g->opt, NULL, 0); /* the program's optimizer changed (a state of --opt's is kept otherwise) */
         free(S->entries);
         S->entries = xcalloc((size_t)p->nstmts, sizeof *S->entries);
         memcpy(S->entries, p->stmts, (size_t)p->nstmts * sizeof *S->entries);
@@ -1042,11 +1060,11 @@ static int cmd_step(Session *S, const char *arg) {
         return -1;
     }
     /* the session's optimizer state and steps go on (a step is numbered from the start) */
-    char key[4200], what[4200];
+    char key[4200], what[4200], notes[9000];
     TrainSnapshot was;
     snapshot_take(S, &was);
     data_key(S, NULL, 0, session_inputs(S), key, what, sizeof key);
-    fit_training(S, &g->opt, key, what, 0, 0);
+    fit_training(S, &g->opt, key, what, 0, 0, notes, sizeof notes);
     OptLayout l = drv_opt_layout(m);
     void *opt = ws_alloc(drv_opt_bytes(l));
     memset(opt, 0, drv_opt_bytes(l));
@@ -1066,6 +1084,7 @@ static int cmd_step(Session *S, const char *arg) {
             break;
         }
         ++*done;
+        if (s == 1) fputs(notes, stdout);
         if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %lld: loss %s\n", (long long)*done, b);
         if (interrupted) {
             printf("interrupted after step %lld\n", (long long)*done);
@@ -1166,12 +1185,13 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         }
         to.opt = NULL;
         TrainSnapshot was;
+        char key[4200], what[4200], notes[9000];
         int64_t done = 0;
         if (!eval_only) { /* the session's optimizer state and position go on */
-            char key[4200], what[4200];
             snapshot_take(S, &was);
             data_key(S, to.data, to.batch, to.inputs, key, what, sizeof key);
-            fit_training(S, &g->opt, key, what, seed_given, to.seed);
+            fit_training(S, &g->opt, key, what, seed_given, to.seed, notes, sizeof notes);
+            to.notes = notes;
             to.state = &S->train;
             done = S->train.progress[2];
         }

@@ -501,6 +501,11 @@ static int already_trained(const Run *r, int64_t steps, int64_t epochs) {
     return 1;
 }
 
+/* The run starts: its data is loaded and checked, its first step is next. */
+static void say_notes(const TrainOptions *o) {
+    if (o->notes) fputs(o->notes, stdout);
+}
+
 static int train_data(Run *r) {
     Model *m = r->m;
     const TrainOptions *o = r->o;
@@ -590,6 +595,7 @@ static int train_data(Run *r) {
                  (long long)r->progress[1] + 1, (long long)r->progress[2]);
     else if (r->progress[2])
         snprintf(resumed, sizeof resumed, " (resumed)");
+    if (!o->eval_only) say_notes(o);
     if (!o->eval_only && f.text)
         printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
                "%s, lr %g%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
@@ -730,6 +736,7 @@ static int train_fixed(Run *r) {
        checkpoints as with --data, and one of the parameters from before a step that is not
        finite (they were neither written nor counted here) */
     if (already_trained(r, steps, 0)) goto out;
+    say_notes(o);
     int skipped = 0;
     const int first = (int)r->progress[2] + 1, nrun = steps - first + 1; /* steps are numbered from the start */
     for (int s = first; s <= steps; s++) {

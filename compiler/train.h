@@ -55,6 +55,8 @@ typedef struct TrainOptions {
                               step 0, and leave the ones reached in it; --steps and --epochs
                               then count from that position (N more), and the data order is
                               that of its seed, not of --seed */
+    const char *notes;     /* if set: said on stdout once the run starts (its data loaded, before
+                              its first step): what fitting the state to this run changed */
 } TrainOptions;
 
 int train_run(Graph *g, const TrainOptions *o);
