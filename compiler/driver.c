@@ -351,7 +351,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
             break;
         }
     size_t opt_bytes = drv_opt_bytes(other);
-    int rc = 0;
+    int rc = 0, other_opt = 0;
     int64_t v[4];
     if (!o != !p) {
         snprintf(err, BPRT_ERRLEN, "%s: the checkpoint has '%s' but no '%s'", path, o ? "__bpc.opt_state" : "__bpc.progress",
@@ -359,7 +359,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         rc = -1;
     } else if (!o) {
         rc = 0;
-    } else if (o->dtype != BPRT_U8 || o->count != (int64_t)opt_bytes) {
+    } else if (o->dtype != BPRT_U8) {
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         rc = -1;
@@ -383,7 +383,11 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         else
             rc = 1;
     }
-    if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
+    if (rc == 1 && o->count != (int64_t)opt_bytes) { /* another optimizer's */
+        snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
+                 "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
+        other_opt = 1;
+    } else if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
     else if (rc == 1) { /* written in the other precision */
         double *d = malloc(sizeof(double) * (size_t)(1 + other.moments * other.n));
         if (!d) abort();
@@ -393,7 +397,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
     }
     if (rc == 1) memcpy(progress, v, sizeof v);
     bprt_st_free(&st);
-    return rc;
+    return rc == 1 && other_opt ? 2 : rc;
 }
 
 void drv_format_real(char *buf, size_t size, double v, int f64) {

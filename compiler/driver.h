@@ -73,9 +73,11 @@ void drv_opt_from_f64(OptLayout l, const double *in, void *opt);
 int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,
                         const int64_t progress[4], char *err);
 /* Reads the extras of a checkpoint into m's optimizer state (m->opt_size() bytes) and
- * progress: 1 if present, 0 if the file holds parameters only, -1 on error: one extra
- * without the other, an optimizer state of another size than m's optimizer keeps in float
- * or in double (one written in the other precision is converted), or an invalid progress
+ * progress: 1 if present (a state written in the other precision is converted), 0 if the
+ * file holds parameters only, 2 if the progress is read but the optimizer state is of
+ * another size than m's optimizer keeps in float or in double (another optimizer's:
+ * opt_state is left as it was and err says so), -1 on error: one extra without the other,
+ * a state not of U8, or an invalid progress
  * ("FILE: invalid checkpoint progress: ..."): not I64 [4], an epoch outside [1, INT_MAX), a
  * negative step, or fewer steps done than the step within the epoch. Whether the step lies
  * within an epoch depends on the data and the batch: the caller checks that. */

@@ -1309,12 +1309,20 @@ static int cmd_save(Session *S, const char *path, int restore) {
                 drv_opt_to_f64(l, opt, S->train.opt);
                 S->train.kind = opt_kind(&g->opt);
                 S->train.moments = l.moments;
+            }
+            if (ex >= 1) {
                 memcpy(S->train.progress, progress, sizeof progress);
                 S->train.from = xstrdup(path);
                 position_words(progress, pos, sizeof pos);
+            }
+            if (ex == 1)
                 printf("restored %d parameter%s from %s, with the optimizer state and the position: %s\n", g->nparams, ps,
                        path, pos);
-            } else
+            else if (ex == 2) /* e.g. saved after :train --opt adam: the file does not say which optimizer */
+                printf("restored %d parameter%s from %s, with the position: %s (its optimizer state is not one %s%s keeps: "
+                       "the optimizer starts afresh)\n", g->nparams, ps, path, pos, opt_name(opt_kind(&g->opt)),
+                       ir_opt_moments(&g->opt) == 1 ? " with momentum" : "");
+            else
                 printf("restored %d parameter%s from %s (it holds no optimizer state: the optimizer starts afresh, at the "
                        "start of the data)\n", g->nparams, ps, path);
         }

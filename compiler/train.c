@@ -890,7 +890,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     }
     if (!rc && o->params && !o->params_io && !o->eval_only) {
         int ex = drv_load_checkpoint_extras(&m, o->params, opt_state, run.progress, err);
-        if (ex < 0) {
+        if (ex < 0 || ex == 2) { /* 2: another optimizer's state, which --params does not resume */
             fprintf(stderr, "bpc: error: %s\n", err);
             rc = 1;
         } else if (ex == 1)
