@@ -630,6 +630,15 @@ int *ir_use_counts(const Graph *g) {
     return u;
 }
 
+OptConfig ir_opt_trained(const OptConfig *o) {
+    OptConfig t = *o;
+    if (t.kind == OPT_NONE) {
+        t.kind = OPT_SGD;
+        t.lr = 0.01;
+    }
+    return t;
+}
+
 int ir_opt_moments(const OptConfig *o) {
     if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW) return 2;
     return o->kind == OPT_SGD && o->momentum > 0 ? 1 : 0;

@@ -107,6 +107,9 @@ typedef struct OptConfig {
  * moments, SGD's momentum buffer when momentum > 0, else none. NAME_opt_state_size and
  * the checkpoints' optimizer state follow from it (driver.h, drv_opt_layout). */
 int ir_opt_moments(const OptConfig *o);
+/* The optimizer o trains with (bpc train, the REPL): o, or without an `optimizer`
+ * statement (OPT_NONE) plain SGD at lr 0.01. */
+OptConfig ir_opt_trained(const OptConfig *o);
 
 typedef struct Graph {
     Arena *arena;

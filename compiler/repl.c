@@ -190,7 +190,7 @@ static void reset_training(Session *S, const char *why) {
     restart_position(S, S->seed);
 }
 
-static OptKind opt_kind(const OptConfig *o) { return o->kind == OPT_NONE ? OPT_SGD : o->kind; } /* none trains as SGD */
+static OptKind opt_kind(const OptConfig *o) { return ir_opt_trained(o).kind; }
 
 static const char *opt_name(OptKind k) { return k == OPT_ADAM ? "adam" : k == OPT_ADAMW ? "adamw" : "sgd"; }
 
@@ -378,10 +378,7 @@ static void session_init(Session *S, int f64, uint64_t seed, JitKind jit, int tt
 static int ensure_model(Session *S) {
     if (!S->g || S->have_model) return 0;
     Graph *g = S->g;
-    if (g->loss >= 0 && g->opt.kind == OPT_NONE) { /* as bpc train: plain SGD */
-        g->opt.kind = OPT_SGD;
-        g->opt.lr = 0.01;
-    }
+    if (g->loss >= 0) g->opt = ir_opt_trained(&g->opt); /* as bpc train */
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&S->m, g, S->f64, S->jit, err, sizeof err) != 0) {
         repl_error("JIT compilation failed:\n%s", err);
@@ -1091,14 +1088,7 @@ static int cmd_step(Session *S, const char *arg) {
             break;
         }
     }
-    if (S->train.opt || *done > before) {
-        double *v = realloc(S->train.opt, sizeof(double) * (size_t)(1 + l.moments * l.n));
-        if (!v) abort();
-        drv_opt_to_f64(l, opt, v);
-        S->train.opt = v;
-        S->train.kind = opt_kind(&g->opt);
-        S->train.moments = l.moments;
-    }
+    if (S->train.opt || *done > before) train_state_keep(&S->train, m, opt);
     snapshot_end(S, &was, rc != 0, before);
     vec_to_params(S, g, S->f64, vec);
     free(opt);
@@ -1304,12 +1294,7 @@ static int cmd_save(Session *S, const char *path, int restore) {
         else {
             vec_to_params(S, g, S->f64, vec);
             reset_training(S, NULL);
-            if (ex == 1) {
-                S->train.opt = xcalloc((size_t)(1 + l.moments * l.n), sizeof(double));
-                drv_opt_to_f64(l, opt, S->train.opt);
-                S->train.kind = opt_kind(&g->opt);
-                S->train.moments = l.moments;
-            }
+            if (ex == 1) train_state_keep(&S->train, &S->m, opt);
             if (ex >= 1) {
                 memcpy(S->train.progress, progress, sizeof progress);
                 S->train.from = xstrdup(path);

@@ -814,6 +814,16 @@ static int counts_from_state(TrainOptions *o) {
     return 0;
 }
 
+void train_state_keep(TrainState *t, const Model *m, const void *opt_state) {
+    OptLayout l = drv_opt_layout(m);
+    double *v = realloc(t->opt, sizeof(double) * (size_t)(1 + l.moments * l.n));
+    if (!v) abort();
+    drv_opt_to_f64(l, opt_state, v);
+    t->opt = v;
+    t->kind = m->g->opt.kind;
+    t->moments = l.moments;
+}
+
 int train_run(Graph *g, const TrainOptions *o_in) {
     TrainOptions opts = *o_in;
     const TrainOptions *o = &opts;
@@ -849,10 +859,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
             return 1;
         }
     }
-    if (g->opt.kind == OPT_NONE) {
-        g->opt.kind = OPT_SGD;
-        g->opt.lr = 0.01;
-    }
+    g->opt = ir_opt_trained(&g->opt);
     double lr = o->lr >= 0 ? o->lr : g->opt.lr;
     Model m;
     double t0 = now();
@@ -917,14 +924,8 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         rc = save_ckpt(&m, o, params, opt_state, osz, run.progress) != 0;
         if (!rc) printf("checkpoint saved to %s\n", ckpt_path(g, o, buf, sizeof buf));
     }
-    if (o->state && !o->eval_only && (o->state->opt || run.progress[2] > o->state->progress[2])) {
-        double *v = realloc(o->state->opt, sizeof(double) * (size_t)(1 + layout.moments * layout.n));
-        if (!v) abort();
-        drv_opt_to_f64(layout, opt_state, v);
-        o->state->opt = v;
-        o->state->kind = g->opt.kind;
-        o->state->moments = layout.moments;
-    }
+    if (o->state && !o->eval_only && (o->state->opt || run.progress[2] > o->state->progress[2]))
+        train_state_keep(o->state, &m, opt_state);
     if (o->state && !o->eval_only) memcpy(o->state->progress, run.progress, sizeof run.progress);
     if (own_signals) {
         sigaction(SIGINT, &old_int, NULL);

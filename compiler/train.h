@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "compile.h"
 #include "ir.h"
 #include "jit.h"
 
@@ -60,6 +61,9 @@ typedef struct TrainOptions {
 } TrainOptions;
 
 int train_run(Graph *g, const TrainOptions *o);
+/* Keeps opt_state (m's optimizer's, in m's real type) in t as doubles, as the state of
+ * m's optimizer. */
+void train_state_keep(TrainState *t, const Model *m, const void *opt_state);
 /* --opt NAME: sets opt to sgd, adam or adamw (the defaults of its hyperparameters, the
  * learning rate and clip_grad_norm kept; nothing changes if it is that already); -1 for
  * another name. */
