@@ -200,8 +200,9 @@ static int state_fits(OptKind kind, int moments, const OptConfig *o) {
 }
 
 /* A note on the training state: printed now (notes NULL), or added to notes (size bytes),
- * to be said once a run takes its first step, since one that fails before it puts the
- * state back (TrainSnapshot). */
+ * to be said once the run starts (:train: by train_run, its data loaded; :step: after its
+ * first step), since a run that fails before its first step puts the state back
+ * (TrainSnapshot). */
 static void state_note(char *notes, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void state_note(char *notes, size_t size, const char *fmt, ...) {
     va_list ap;
@@ -233,7 +234,7 @@ static void fit_optimizer(Session *S, const OptConfig *opt, char *notes, size_t 
  * (what: the same in words) in the data order of `seed`: other data than the position's,
  * or a seed given (seed_given) other than its own, restarts the position at epoch 1, step
  * 0, keeping the optimizer state (a note says so if the position was past the start). The
- * notes are added to notes (size bytes), for the caller to say once a step is taken. */
+ * notes are added to notes (size bytes), for the caller to say once the run starts. */
 static void fit_training(Session *S, const OptConfig *opt, const char *key, const char *what, int seed_given,
                          uint64_t seed, char *notes, size_t size) {
     TrainState *t = &S->train;
