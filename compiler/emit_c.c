@@ -2487,7 +2487,10 @@ static void emit_init(FILE *out, Graph *g, const EmitOptions *o) {
         double fan_in = 1, fan_out = 1;
         if (pa->shape.rank >= 1) fan_in = (double)pa->shape.d[0].c;
         if (pa->shape.rank >= 2) fan_out = (double)pa->shape.d[1].c;
-        if (pa->shape.rank == 4) {
+        if (pa->shape.rank == 3) { /* a batch of [K, N] matrices, each as `@` takes it */
+            fan_in = (double)pa->shape.d[1].c;
+            fan_out = (double)pa->shape.d[2].c;
+        } else if (pa->shape.rank == 4) {
             double rf = (double)(pa->shape.d[2].c * pa->shape.d[3].c);
             fan_in = (double)pa->shape.d[1].c * rf;
             fan_out = (double)pa->shape.d[0].c * rf;

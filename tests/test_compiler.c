@@ -379,6 +379,21 @@ static void test_layernorm_group_operands(void **state) {
     }
 }
 
+/* he on a 3-D parameter: each [100, 50] matrix of the batch has fan_in 100 (std 0.1414); the
+ * batch's 4 was taken for fan_in (std 0.707) */
+static void test_he_on_a_batch_of_matrices(void **state) {
+    (void)state;
+    TestModel t;
+    th_build(&t, "param W[4, 100, 50] = he\nloss sum(W * W)\n", 1, NULL);
+    assert_true(t.ok);
+    t.m.init(t.params, 3);
+    double ss = 0;
+    for (int64_t i = 0; i < t.g->nparam_reals; i++) ss += drv_get(&t.m, t.params, i) * drv_get(&t.m, t.params, i);
+    const double std = sqrt(ss / (double)t.g->nparam_reals);
+    if (fabs(std - sqrt(2.0 / 100)) > 0.05 * sqrt(2.0 / 100)) fail_msg("he std %g, want %g", std, sqrt(2.0 / 100));
+    th_free(&t);
+}
+
 static void test_no_gradient_for_inputs(void **state) {
     (void)state;
     char *ir = dump_ir("input x[B, 784]\ninput y[B] : int\nparam W[784, 10]\nparam b[10]\n"
@@ -752,6 +767,7 @@ int main(void) {
         cmocka_unit_test(test_cse_merges),
         cmocka_unit_test(test_shared_calls_differentiated_once),
         cmocka_unit_test(test_layernorm_group_operands),
+        cmocka_unit_test(test_he_on_a_batch_of_matrices),
         cmocka_unit_test(test_no_gradient_for_inputs),
         cmocka_unit_test(test_softmax_cross_entropy_fused),
         cmocka_unit_test(test_softmax_grad_fused),
