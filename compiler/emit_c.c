@@ -1705,44 +1705,48 @@ static void emit_dims_args(FILE *out, const Graph *g, int prefixed) {
         fprintf(out, ", int %s%s", prefixed || !header_name_ok(g, g->syms.names[s]) ? "dim_" : "", g->syms.names[s]);
 }
 
-static void emit_inputs_args(FILE *out, const Graph *full, const Graph *fg, int only_used, int prefixed) {
+/* R: the real type's name, `real` in definitions; the API's declarations name float or double,
+ * so that a float model's header and a double one's can be included together. */
+static void emit_inputs_args(FILE *out, const Graph *full, const Graph *fg, int only_used, int prefixed,
+                             const char *R) {
     for (int i = 0; i < full->ninputs; i++) {
         if (only_used && !input_used(fg, i)) continue;
-        fprintf(out, ", const %s *%s%s", full->inputs[i].dtype == DT_INT ? "int32_t" : "real",
+        fprintf(out, ", const %s *%s%s", full->inputs[i].dtype == DT_INT ? "int32_t" : R,
                 prefixed || !header_name_ok(full, full->inputs[i].name) ? "in_" : "", full->inputs[i].name);
     }
 }
 
 /* An output as a parameter of NAME_forward */
-static void emit_output_arg(FILE *out, const Graph *g, int i, int prefixed) {
-    if (prefixed || !header_name_ok(g, g->output_names[i])) fprintf(out, ", real *out%d_%s", i, g->output_names[i]);
-    else fprintf(out, ", real *%s", g->output_names[i]);
+static void emit_output_arg(FILE *out, const Graph *g, int i, int prefixed, const char *R) {
+    if (prefixed || !header_name_ok(g, g->output_names[i])) fprintf(out, ", %s *out%d_%s", R, i, g->output_names[i]);
+    else fprintf(out, ", %s *%s", R, g->output_names[i]);
 }
 
-static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, int prefixed, const char *suffix) {
+static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, int prefixed, const char *suffix,
+                      const char *R) {
     const char *m = full->model;
     switch (v) {
     case V_FORWARD:
-        fprintf(out, "void %s_forward%s(const real *params", m, suffix);
-        emit_inputs_args(out, full, fg, 1, prefixed);
-        for (int i = 0; i < full->noutputs; i++) emit_output_arg(out, full, i, prefixed);
+        fprintf(out, "void %s_forward%s(const %s *params", m, suffix, R);
+        emit_inputs_args(out, full, fg, 1, prefixed, R);
+        for (int i = 0; i < full->noutputs; i++) emit_output_arg(out, full, i, prefixed, R);
         break;
     case V_LOSS:
     case V_EVAL:
-        fprintf(out, "real %s_%s%s(const real *params", m, variant_name[v], suffix);
-        emit_inputs_args(out, full, fg, 0, prefixed);
+        fprintf(out, "%s %s_%s%s(const %s *params", R, m, variant_name[v], suffix, R);
+        emit_inputs_args(out, full, fg, 0, prefixed, R);
         break;
     case V_GRAD:
-        fprintf(out, "real %s_grad%s(const real *params, real *grad", m, suffix);
-        emit_inputs_args(out, full, fg, 0, prefixed);
+        fprintf(out, "%s %s_grad%s(const %s *params, %s *grad", R, m, suffix, R, R);
+        emit_inputs_args(out, full, fg, 0, prefixed, R);
         break;
     case V_HVP:
-        fprintf(out, "real %s_hvp%s(const real *params, const real *v, real *hv", m, suffix);
-        emit_inputs_args(out, full, fg, 0, prefixed);
+        fprintf(out, "%s %s_hvp%s(const %s *params, const %s *v, %s *hv", R, m, suffix, R, R, R);
+        emit_inputs_args(out, full, fg, 0, prefixed, R);
         break;
     case V_STEP:
-        fprintf(out, "static real %s_step%s(real *params, void *opt_state, real *grad", m, suffix);
-        emit_inputs_args(out, full, fg, 0, prefixed);
+        fprintf(out, "static %s %s_step%s(%s *params, void *opt_state, %s *grad", R, m, suffix, R, R);
+        emit_inputs_args(out, full, fg, 0, prefixed, R);
         break;
     }
 }
@@ -2079,7 +2083,7 @@ static void call_with_args(FILE *out, const Graph *g, const char *fn, int grad, 
  * ws) that returns what NAME_<callee> does with its arguments and `last`. */
 static void emit_alias(FILE *out, Graph *g, Variant v, const char *suffix, int takes_seed, const char *callee,
                        const char *last) {
-    prototype(out, g, g, v, 1, suffix);
+    prototype(out, g, g, v, 1, suffix, "real");
     emit_dims_args(out, g, 1);
     fprintf(out, "%s, void *ws) {\n%s    return ", takes_seed ? ", uint64_t dropout_seed" : "",
             takes_seed ? "    (void)dropout_seed;\n" : "");
@@ -2120,7 +2124,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     /* with dropout, loss and grad take the masks' seed (see emit_loss_functions) */
     int seeded = (v == V_LOSS || v == V_GRAD) && emit_has_dropout(full);
     if (v == V_LOSS && seeded) fprintf(out, "static ");
-    prototype(out, full, g, v, 1, seeded ? (v == V_LOSS ? "_seeded_" : "_seeded") : v == V_STEP ? "_" : "");
+    prototype(out, full, g, v, 1, seeded ? (v == V_LOSS ? "_seeded_" : "_seeded") : v == V_STEP ? "_" : "", "real");
     emit_dims_args(out, full, 1);
     fprintf(out, "%s, void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
             seeded ? ", uint64_t dropout_seed" : "", v == V_STEP ? ", real lr, int *updated" : "");
@@ -2379,6 +2383,7 @@ static void upper(char *dst, const char *s, size_t size) {
 static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
     char up[256];
     upper(up, g->model, sizeof up);
+    const char *R = o->f64 ? "double" : "float";
     fprintf(out, "#define %s_NPARAMS %lld /* reals in the parameter vector */\n", up, (long long)g->nparam_reals);
     for (int p = 0; p < g->nparams; p++) {
         char s[160];
@@ -2393,7 +2398,7 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, ");\n/* Bytes of optimizer state; zero-filled state is a fresh optimizer. */\n");
     fprintf(out, "size_t %s_opt_state_size(void);\n", g->model);
     fprintf(out, "/* Initialises every parameter as the program says, from a seed (same numbers everywhere). */\n");
-    fprintf(out, "void %s_init(real *params, uint64_t seed);\n", g->model);
+    fprintf(out, "void %s_init(%s *params, uint64_t seed);\n", g->model, R);
     Graph *fg = g->noutputs ? variant_graph(g, V_FORWARD) : NULL;
     if (fg) {
         fprintf(out, "/* Inference: writes each output");
@@ -2402,23 +2407,23 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
             fprintf(out, " %s%s", g->output_names[i], shape_str(&g->nodes[g->outputs[i]].shape, &g->syms, s, sizeof s));
         }
         fprintf(out, ". */\n");
-        fprintf(out, "void %s_forward(const real *params", g->model);
-        emit_inputs_args(out, g, fg, 1, 0);
-        for (int i = 0; i < g->noutputs; i++) emit_output_arg(out, g, i, 0);
+        fprintf(out, "void %s_forward(const %s *params", g->model, R);
+        emit_inputs_args(out, g, fg, 1, 0, R);
+        for (int i = 0; i < g->noutputs; i++) emit_output_arg(out, g, i, 0, R);
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n");
     }
     fprintf(out, "/* The program's optimizer (%s): one update of params from grad, e.g. after summing\n"
                  "   gradients across processes; returns 0, or -1 (and changes nothing) if grad is not finite. */\n",
             g->opt.kind == OPT_ADAM ? "adam" : g->opt.kind == OPT_ADAMW ? "adamw" : "sgd");
-    fprintf(out, "int %s_update(real *params, void *opt_state, const real *grad, real lr);\n", g->model);
+    fprintf(out, "int %s_update(%s *params, void *opt_state, const %s *grad, %s lr);\n", g->model, R, R, R);
     if (g->loss >= 0) {
         const char *m = g->model;
         if (emit_has_dropout(g))
             fprintf(out, "/* The loss at these parameters and inputs, in training mode: the dropout masks of\n"
                          "   seed 0 (those of %s_grad). */\n", m);
         else fprintf(out, "/* The loss at these parameters and inputs. */\n");
-        prototype(out, g, g, V_LOSS, 0, "");
+        prototype(out, g, g, V_LOSS, 0, "", R);
         emit_dims_args(out, g, 0);
         if (emit_has_dropout(g))
             fprintf(out, ", void *ws);\n/* The loss at inference, every dropout the identity (PyTorch's model.eval()): the\n"
@@ -2426,35 +2431,34 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         else
             fprintf(out, ", void *ws);\n/* The loss at inference (PyTorch's model.eval()): %s_loss's, as the program has no\n"
                          "   dropout. */\n", m);
-        prototype(out, g, g, V_EVAL, 0, "");
+        prototype(out, g, g, V_EVAL, 0, "", R);
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n/* The loss, and its gradient with respect to every parameter into grad[NPARAMS]%s. */\n",
                 emit_has_dropout(g) ? " (dropout\n   masks of seed 0)" : "");
-        prototype(out, g, g, V_GRAD, 0, "");
+        prototype(out, g, g, V_GRAD, 0, "", R);
         emit_dims_args(out, g, 0);
         fprintf(out, ", void *ws);\n/* %s_grad with the dropout masks drawn from dropout_seed (%s_grad's is 0,\n"
                      "   %s_train_step's the optimizer's step count): in data-parallel training, give every\n"
                      "   process its own seed at every step.%s */\n", m, m, m,
                 emit_has_dropout(g) ? "" : " The program has no dropout: the seed changes nothing.");
-        prototype(out, g, g, V_GRAD, 0, "_seeded");
+        prototype(out, g, g, V_GRAD, 0, "_seeded", R);
         emit_dims_args(out, g, 0);
         fprintf(out, ", uint64_t dropout_seed, void *ws);\n");
         if (g->hvps) {
             fprintf(out, "/* The loss, and the exact Hessian-vector product H v into hv[NPARAMS]: H is the Hessian of\n"
                          "   the loss with respect to all parameters, v[NPARAMS] a direction laid out like params. */\n");
-            prototype(out, g, g, V_HVP, 0, "");
+            prototype(out, g, g, V_HVP, 0, "", R);
             emit_dims_args(out, g, 0);
             fprintf(out, ", void *ws);\n");
         }
         fprintf(out, "/* One optimizer step (forward, backward, update); lr overrides the program's rate\n"
                      "   (%g); returns the loss before the update; a non-finite loss or gradient\n"
                      "   leaves params and opt_state unchanged (the loss returned is then not finite). */\n", g->opt.lr);
-        fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
-        emit_inputs_args(out, g, g, 0, 0);
+        fprintf(out, "%s %s_train_step(%s *params, void *opt_state", R, g->model, R);
+        emit_inputs_args(out, g, g, 0, 0, R);
         emit_dims_args(out, g, 0);
-        fprintf(out, ", real lr, void *ws);\n");
+        fprintf(out, ", %s lr, void *ws);\n", R);
     }
-    (void)o;
 }
 
 void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
@@ -2466,7 +2470,9 @@ void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
                  " * state and the workspace (%s_workspace_size bytes, aligned to a real at least, to 64\n"
                  " * bytes best; the optimizer state to 8 bytes, for its step count, a double).\n"
                  " * Inputs follow in declaration order (`: int` inputs as int32_t), then the symbolic\n"
-                 " * sizes as int. `real` is %s. Link with libbprt (pkg-config --cflags --libs bprt). */\n",
+                 " * sizes as int. Reals are %s, as the prototypes say; `real` is the real type of the\n"
+                 " * first bpc header a file includes. Link with libbprt (pkg-config --cflags --libs bprt),\n"
+                 " * or, for --standalone output, with nothing: its runtime is its own. */\n",
             up, g->model, o->f64 ? "double" : "float");
     /* BPC_ before the guard: `model bprt` made BPRT_H, the runtime's own guard */
     fprintf(out, "#ifndef BPC_%s_H\n#define BPC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n", up, up);
@@ -2545,7 +2551,7 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "    return 0;\n}\n\n");
     if (g->loss < 0) return;
     fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
-    emit_inputs_args(out, g, g, 0, 1);
+    emit_inputs_args(out, g, g, 0, 1, "real");
     emit_dims_args(out, g, 1);
     fprintf(out, ", real lr, void *ws) {\n    real *grad = (real *)ws;\n");
     char gws[128];
@@ -2652,7 +2658,59 @@ static int includes_embedded(const char *p) {
     }
     return 0;
 }
-static void emit_runtime_text(FILE *out) {
+static int ident_char(char c) { return c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
+/* Whether name (n chars) is #define'd in the embedded runtime: a macro keeps its name. */
+static int runtime_macro(const char *name, size_t n) {
+    for (int i = 0; bpc_runtime_text[i]; i++)
+        for (const char *p = strstr(bpc_runtime_text[i], "#define "); p; p = strstr(p + 1, "#define ")) {
+            const char *q = p + 8;
+            while (*q == ' ') q++;
+            if (strncmp(q, name, n) == 0 && !ident_char(q[n])) return 1;
+        }
+    return 0;
+}
+/* The embedded runtime's names (bprt_*) become the model's (NAME_bprt_*): two --standalone
+ * models, or one and libbprt, link into one program without clashing. A name pasted from a
+ * stem (bprt_softmax_##SUF) is renamed as each precision's (bprt_softmax_f32, _f64); a macro
+ * keeps its name. emit_compilers.sh checks that the object exports NAME_* only. */
+typedef struct {
+    Arena *a;
+    char **names;
+    int n, cap;
+} NameSet;
+static void rename_one(FILE *out, NameSet *ns, const char *model, const char *name) {
+    for (int k = 0; k < ns->n; k++)
+        if (strcmp(ns->names[k], name) == 0) return;
+    if (ns->n == ns->cap) ns->names = arena_grow(ns->a, ns->names, ns->n, &ns->cap, sizeof *ns->names);
+    ns->names[ns->n++] = arena_strdup(ns->a, name);
+    if (!runtime_macro(name, strlen(name))) fprintf(out, "#define %s %s_%s\n", name, model, name);
+}
+static void rename_runtime(FILE *out, const char *model) {
+    NameSet ns = {arena_new(), NULL, 0, 0};
+    for (int i = 0; bpc_runtime_text[i]; i++) {
+        const char *t = bpc_runtime_text[i];
+        for (const char *p = strstr(t, "bprt_"); p; p = strstr(p + 1, "bprt_")) {
+            if (p > t && ident_char(p[-1])) continue;
+            size_t n = 5;
+            while (ident_char(p[n])) n++;
+            char name[128];
+            if (n + 4 >= sizeof name) continue;
+            memcpy(name, p, n);
+            name[n] = 0;
+            const char *q = p + n;
+            while (*q == ' ') q++;
+            if (q[0] == '#' && q[1] == '#') {
+                for (int f = 0; f < 2; f++) {
+                    snprintf(name + n, sizeof name - n, "%s", f ? "f64" : "f32");
+                    rename_one(out, &ns, model, name);
+                }
+            } else rename_one(out, &ns, model, name);
+        }
+    }
+    arena_free(ns.a);
+}
+static void emit_runtime_text(FILE *out, const char *model) {
+    rename_runtime(out, model);
     for (int i = 0; bpc_runtime_text[i]; i++) {
         fprintf(out, "/* ---- libbprt: %s ---- */\n", bpc_runtime_text_names[i]);
         const char *p = bpc_runtime_text[i];
@@ -2689,7 +2747,7 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     else real_typedef(out, o);
     if (o->standalone) {
         fprintf(out, "#define BPRT_STANDALONE 1\n");
-        emit_runtime_text(out);
+        emit_runtime_text(out, g->model);
     }
     else if (o->inline_decls) fprintf(out, "%s", runtime_decls);
     else fprintf(out, "#include \"bprt.h\"\n");

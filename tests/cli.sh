@@ -49,7 +49,7 @@ expect_out "$tmp/err" "$tmp/pool.bp:2:10: error: hvp: op 'maxpool2d_grad' has no
 expect_status 0 "$bpc" "$tmp/pool.bp" -o "$tmp/pool.c"
 grep -q "_hvp" "$tmp/pool.h" && bad "pool.h declares an hvp it cannot have" || ok
 expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c"
-grep -q "^real seed_hvp(const real \*params, const real \*v, real \*hv, const real \*x, const real \*y, void \*ws);" "$tmp/seed.h" && ok || bad "seed.h lacks seed_hvp"
+grep -q "^float seed_hvp(const float \*params, const float \*v, float \*hv, const float \*x, const float \*y, void \*ws);" "$tmp/seed.h" && ok || bad "seed.h lacks seed_hvp"
 
 # bpc check passes on the examples with defaults
 expect_status 0 "$bpc" check "$src/examples/seed.bp"
@@ -76,7 +76,11 @@ grep -q "^inconclusive: every element checked lies at a kink" "$tmp/out" && ok |
 # -o writes OUT.c and OUT.h; --emit prints each artefact
 expect_status 0 "$bpc" "$src/examples/fashion_mlp.bp" -o "$tmp/net.c"
 [ -s "$tmp/net.c" ] && [ -s "$tmp/net.h" ] && ok || bad "-o did not write net.c and net.h"
-grep -q "real fashion_mlp_train_step(real \*params, void \*opt_state, const real \*x, const int32_t \*y, int B, real lr, void \*ws);" "$tmp/net.h" && ok || bad "header lacks the train_step prototype of LANGUAGE.md"
+# LANGUAGE.md's prototypes, with real spelled float (and double under --f64: see emit_compilers.sh)
+grep -q "^float fashion_mlp_train_step(float \*params, void \*opt_state, const float \*x, const int32_t \*y, int B, float lr, void \*ws);" "$tmp/net.h" && ok || bad "header lacks the train_step prototype of LANGUAGE.md"
+grep -q "^typedef float real;" "$tmp/net.h" && ok || bad "header does not define real"
+expect_status 0 "$bpc" "$src/examples/fashion_mlp.bp" -o "$tmp/net64.c" --f64
+grep -q "^double fashion_mlp_train_step(double \*params, void \*opt_state, const double \*x, const int32_t \*y, int B, double lr, void \*ws);" "$tmp/net64.h" && ok || bad "--f64 header lacks the train_step prototype in double"
 grep -q "#define FASHION_MLP_OFF_W1 0" "$tmp/net.h" && ok || bad "header lacks FASHION_MLP_OFF_W1"
 for e in c h ir dot; do expect_status 0 "$bpc" --emit=$e "$src/examples/fashion_mlp.bp"; done
 expect_status 0 "$bpc" --emit=dot "$src/examples/fashion_mlp.bp"

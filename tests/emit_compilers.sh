@@ -56,7 +56,7 @@ done
 for bp in "$src"/tests/torch/programs/*.bp; do
   base=$(basename "$bp" .bp)
   "$bpc" "$bp" -o "$tmp/$base.c"
-  grep -q "^real ${base}_hvp(const real \*params, const real \*v, real \*hv" "$tmp/$base.h" || { echo "FAIL: $base.h has no ${base}_hvp"; fail=1; }
+  grep -q "^float ${base}_hvp(const float \*params, const float \*v, float \*hv" "$tmp/$base.h" || { echo "FAIL: $base.h has no ${base}_hvp"; fail=1; }
 done
 cat > "$tmp/hvp_main.c" <<'EOF_C'
 #include <stdio.h>
@@ -95,6 +95,55 @@ for bp in "$src"/tests/c_names/*.bp; do
     fi
     n=$((n + 1))
   done
+done
+# Three models in one program: seed --standalone in double, fashion_mlp --standalone in float,
+# fashion_mlp3 through libbprt. Their headers are included together (each names its own real
+# type), their runtimes do not clash (a --standalone object exports only NAME_*), and each
+# computes: seed's H v is (11, 46); at x = 0 both perceptrons' logits are their zero biases,
+# so both losses are log 10.
+cat > "$tmp/three.c" <<'EOF_C'
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "seed.h"
+#include "fashion_mlp.h"
+#include "fashion_mlp3.h"
+int main(void) {
+    double p[SEED_NPARAMS], v[SEED_NPARAMS] = {1, 1}, hv[SEED_NPARAMS], x = 2, y = 1;
+    void *ws = malloc(seed_workspace_size() + 1);
+    double sl = seed_hvp(p, v, hv, &x, &y, (seed_init(p, 0), ws));
+    float *q = calloc(FASHION_MLP3_NPARAMS, sizeof *q), *img = calloc(2 * 784, sizeof *img);
+    int32_t lab[2] = {3, 7};
+    void *w1 = malloc(fashion_mlp_workspace_size(2)), *w3 = malloc(fashion_mlp3_workspace_size(2));
+    float l1, l3;
+    fashion_mlp_init(q, 5);
+    l1 = fashion_mlp_loss(q, img, lab, 2, w1);
+    fashion_mlp3_init(q, 5);
+    l3 = fashion_mlp3_loss(q, img, lab, 2, w3);
+    printf("seed %g (%g, %g), fashion_mlp %.7g, fashion_mlp3 %.7g\n", sl, hv[0], hv[1], (double)l1, (double)l3);
+    free(ws), free(q), free(img), free(w1), free(w3);
+    return !(sl == 2 && hv[0] == 11 && hv[1] == 46 && fabs(l1 - log(10.0)) < 1e-6 && fabs(l3 - log(10.0)) < 1e-6);
+}
+EOF_C
+"$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" --standalone --f64
+"$bpc" "$src/examples/fashion_mlp.bp" -o "$tmp/fashion_mlp.c" --standalone
+"$bpc" "$src/examples/fashion_mlp3.bp" -o "$tmp/fashion_mlp3.c"
+for cc in gcc clang tcc; do
+  for m in seed fashion_mlp fashion_mlp3; do
+    $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -c "$tmp/$m.c" -o "$tmp/$m.o" 2>"$tmp/err" || { echo "FAIL: $cc $m.c"; cat "$tmp/err"; fail=1; }
+  done
+  for m in seed fashion_mlp; do
+    other=$(nm -g --defined-only "$tmp/$m.o" | awk '$3 !~ /^'"$m"'_/ { print $3 }')
+    [ -z "$other" ] || { echo "FAIL: $cc: standalone $m.o exports names not prefixed ${m}_:"; echo "$other" | head; fail=1; }
+  done
+  if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$tmp" "$tmp/three.c" "$tmp/seed.o" "$tmp/fashion_mlp.o" "$tmp/fashion_mlp3.o" \
+       -L"$lib" -lbprt -lm -o "$tmp/three.$cc" 2>"$tmp/err"; then
+    echo "FAIL: linking three models with $cc"; cat "$tmp/err"; fail=1; continue
+  fi
+  if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/three.$cc" > "$tmp/out" 2>&1; then
+    echo "FAIL: three models under $cc"; cat "$tmp/out"; fail=1
+  fi
+  n=$((n + 1))
 done
 [ "$n" -gt 0 ] || { echo "FAIL: no examples compiled"; exit 1; }
 if [ $fail -ne 0 ]; then echo "0 passed, 1 failed"; exit 1; fi
