@@ -3,7 +3,7 @@
 # f32 and f64, and carries #line directives back to the .bp source. For examples/, the
 # --emit=test self-check program (every API function, NAME_grad against finite
 # differences, NAME_hvp symmetric and against differences of NAME_grad, train_step
-# lowering the loss) is linked with libbprt and run under each;
+# lowering the loss) is linked with libbprt and run under each (tests/torch's under gcc);
 # so is a program calling the seed example's NAME_hvp. tests/c_names/ holds programs whose
 # names meet C's (keywords, the API's own parameter names, a model named bprt, no
 # parameters, a constant loss, no loss, dropout and an input named dropout_seed): compiled
@@ -31,14 +31,20 @@ for bp in "$src"/examples/*.bp "$src"/tests/torch/programs/*.bp "$src"/tests/c_n
   done
 done
 lib=$(dirname "$bpc")
-for bp in "$src"/examples/*.bp "$src"/tests/c_names/*.bp; do
+# tests/torch/programs (zero-initialised parameters, relu, abs, maximum: the self-check moves
+# the parameters off their kinks) with gcc alone; not bce_saturated, whose gradient at
+# saturated probabilities is PyTorch's, not the clamped loss's derivative (README: bce)
+for bp in "$src"/examples/*.bp "$src"/tests/c_names/*.bp "$src"/tests/torch/programs/*.bp; do
   base=$(basename "$bp" .bp)
+  compilers="gcc clang tcc"
+  case $bp in */torch/programs/*) compilers=gcc;; esac
+  [ "$base" = bce_saturated ] && continue
   verdict='^ok$' # the self-check's last line; a program without a loss has nothing to check
   grep -q '^loss' "$bp" || verdict='^no loss: nothing to check$'
   for prec in "" "--f64"; do
     "$bpc" "$bp" -o "$tmp/$base.c" $prec
     "$bpc" --emit=test "$bp" $prec > "$tmp/${base}_check.c"
-    for cc in gcc clang tcc; do
+    for cc in $compilers; do
       if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/$base.c" "$tmp/${base}_check.c" \
            -L"$lib" -lbprt -lm -o "$tmp/check.$cc" 2>"$tmp/err"; then
         echo "FAIL: linking the self-check of $base with $cc $prec"; cat "$tmp/err"; fail=1; continue
