@@ -2380,6 +2380,15 @@ static void upper(char *dst, const char *s, size_t size) {
     dst[i] = 0;
 }
 
+/* The prototype of NAME_<what>workspace_size, with the header's names of the sizes */
+static void ws_size_decl(FILE *out, const Graph *g, const char *what) {
+    fprintf(out, "size_t %s_%sworkspace_size(", g->model, what);
+    if (!g->syms.n) fprintf(out, "void");
+    for (int s = 0; s < g->syms.n; s++)
+        fprintf(out, "%sint %s%s", s ? ", " : "", header_name_ok(g, g->syms.names[s]) ? "" : "dim_", g->syms.names[s]);
+    fprintf(out, ");\n");
+}
+
 static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
     char up[256];
     upper(up, g->model, sizeof up);
@@ -2391,11 +2400,17 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
                 g->params[p].name, shape_str(&g->params[p].shape, &g->syms, s, sizeof s));
     }
     fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions). */\n");
-    fprintf(out, "size_t %s_workspace_size(", g->model);
-    if (!g->syms.n) fprintf(out, "void");
-    for (int s = 0; s < g->syms.n; s++)
-        fprintf(out, "%sint %s%s", s ? ", " : "", header_name_ok(g, g->syms.names[s]) ? "" : "dim_", g->syms.names[s]);
-    fprintf(out, ");\n/* Bytes of optimizer state; zero-filled state is a fresh optimizer. */\n");
+    ws_size_decl(out, g, "");
+    if (g->loss >= 0) {
+        if (g->hvps) fprintf(out, "/* The bytes every function but %s_hvp needs (training alone). */\n", g->model);
+        else fprintf(out, "/* The bytes every function needs (training alone): as above, without a Hessian product. */\n");
+        ws_size_decl(out, g, "train_");
+    }
+    if (g->noutputs) {
+        fprintf(out, "/* The bytes %s_forward needs (inference alone). */\n", g->model);
+        ws_size_decl(out, g, "forward_");
+    }
+    fprintf(out, "/* Bytes of optimizer state; zero-filled state is a fresh optimizer. */\n");
     fprintf(out, "size_t %s_opt_state_size(void);\n", g->model);
     fprintf(out, "/* Initialises every parameter as the program says, from a seed (same numbers everywhere). */\n");
     fprintf(out, "void %s_init(%s *params, uint64_t seed);\n", g->model, R);
@@ -2725,6 +2740,25 @@ static void emit_runtime_text(FILE *out, const char *model) {
 }
 
 
+static int variant_emitted(Graph *g, Variant v);
+/* NAME_<what>workspace_size: the largest of the functions' workspaces (train_step's and grad's
+ * plus the gradient vector), leaving out variant `without` (-1: none; -2: all but forward) */
+static void emit_ws_total(FILE *out, Graph *g, const char *what, int without) {
+    fprintf(out, "size_t %s_%sworkspace_size(", g->model, what);
+    if (!g->syms.n) fprintf(out, "void");
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
+    fprintf(out, ") {\n    size_t n = 0, k;\n");
+    for (int v = 0; v <= V_STEP; v++) {
+        if (!variant_emitted(g, (Variant)v) || v == without || (without == -2 && v != V_FORWARD)) continue;
+        fprintf(out, "    k = %s_ws_%s_(0", g->model, variant_name[v]);
+        for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
+        if (v == V_GRAD || v == V_STEP) fprintf(out, ") + BP_AL(sizeof(real) * %lld);\n", (long long)g->nparam_reals);
+        else fprintf(out, ");\n");
+        fprintf(out, "    if (k > n) n = k;\n");
+    }
+    fprintf(out, "    return n;\n}\n");
+}
+
 /* Is variant v a function of its own (with a workspace of its own) for this program? Without
  * dropout NAME_loss_eval is NAME_loss's; a program without outputs has no forward, one without
  * a loss nothing else. */
@@ -2765,20 +2799,9 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     }
     emit_init(out, g, o);
     emit_optimizer(out, g, o);
-    /* workspace size: the largest function's, plus the gradient vector for train_step */
-    fprintf(out, "size_t %s_workspace_size(", g->model);
-    if (!g->syms.n) fprintf(out, "void");
-    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
-    fprintf(out, ") {\n    size_t n = 0, k;\n");
-    for (int v = 0; v <= V_STEP; v++) {
-        if (!variant_emitted(g, (Variant)v)) continue;
-        fprintf(out, "    k = %s_ws_%s_(0", g->model, variant_name[v]);
-        for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
-        if (v == V_GRAD || v == V_STEP) fprintf(out, ") + BP_AL(sizeof(real) * %lld);\n", (long long)g->nparam_reals);
-        else fprintf(out, ");\n");
-        fprintf(out, "    if (k > n) n = k;\n");
-    }
-    fprintf(out, "    return n;\n}\n");
+    emit_ws_total(out, g, "", -1);
+    if (g->loss >= 0) emit_ws_total(out, g, "train_", V_HVP);
+    if (g->noutputs) emit_ws_total(out, g, "forward_", -2);
     if (o->entry_points) emit_entry_points(out, g);
 }
 

@@ -106,11 +106,15 @@ done
 # fashion_mlp3 through libbprt. Their headers are included together (each names its own real
 # type), their runtimes do not clash (a --standalone object exports only NAME_*), and each
 # computes: seed's H v is (11, 46); at x = 0 both perceptrons' logits are their zero biases,
-# so both losses are log 10.
+# so both losses are log 10. fashion_mlp's forward and train_step run in workspaces of
+# NAME_forward_workspace_size and NAME_train_workspace_size bytes, followed by 256 bytes
+# that must stay untouched; forward's is the smaller, and NAME_workspace_size (which also
+# covers NAME_hvp) is at least train's.
 cat > "$tmp/three.c" <<'EOF_C'
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "seed.h"
 #include "fashion_mlp.h"
 #include "fashion_mlp3.h"
@@ -121,9 +125,20 @@ int main(void) {
     float *q = calloc(FASHION_MLP3_NPARAMS, sizeof *q), *img = calloc(2 * 784, sizeof *img);
     int32_t lab[2] = {3, 7};
     void *w1 = malloc(fashion_mlp_workspace_size(2)), *w3 = malloc(fashion_mlp3_workspace_size(2));
-    float l1, l3;
+    float l1, l3, logits[20], *opt = calloc(1, fashion_mlp_opt_state_size());
+    const size_t fw = fashion_mlp_forward_workspace_size(2), tw = fashion_mlp_train_workspace_size(2);
+    unsigned char *wf = malloc(fw + 256), *wt = malloc(tw + 256);
+    int canary = 0;
     fashion_mlp_init(q, 5);
     l1 = fashion_mlp_loss(q, img, lab, 2, w1);
+    memset(wf + fw, 0xA5, 256), memset(wt + tw, 0xA5, 256);
+    fashion_mlp_forward(q, img, logits, 2, wf);
+    fashion_mlp_train_step(q, opt, img, lab, 2, 0.001f, wt);
+    for (int i = 0; i < 256; i++) canary |= (wf[fw + i] != 0xA5) | (wt[tw + i] != 0xA5);
+    printf("workspaces: forward %zu, train %zu, all %zu bytes%s\n", fw, tw, fashion_mlp_workspace_size(2),
+           canary ? ": written past" : "");
+    if (canary || !(fw < tw && tw <= fashion_mlp_workspace_size(2)) || logits[0] != 0) return 1;
+    free(wf), free(wt), free(opt);
     fashion_mlp3_init(q, 5);
     l3 = fashion_mlp3_loss(q, img, lab, 2, w3);
     printf("seed %g (%g, %g), fashion_mlp %.7g, fashion_mlp3 %.7g\n", sl, hv[0], hv[1], (double)l1, (double)l3);
