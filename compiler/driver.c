@@ -400,6 +400,10 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
     return rc == 1 && other_opt ? 2 : rc;
 }
 
+double drv_printable(double v) {
+    return isnan(v) ? fabs(v) : v;
+}
+
 void drv_format_real(char *buf, size_t size, double v, int f64) {
     if (v != v) {
         snprintf(buf, size, "nan");
@@ -559,7 +563,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
         char sh[160], kb[64] = "";
         if (kinks) snprintf(kb, sizeof kb, ", %lld at kinks skipped", (long long)kinks);
         fprintf(out, "  %-12s %-14s max relative error %.2e (%lld of %lld elements%s)\n", pa->name,
-                shape_str(&pa->shape, &g->syms, sh, sizeof sh), worst, (long long)(samples - kinks), (long long)n, kb);
+                shape_str(&pa->shape, &g->syms, sh, sizeof sh), drv_printable(worst), (long long)(samples - kinks), (long long)n, kb);
         if (!(worst <= worst_all)) worst_all = worst;
         compared += samples - kinks;
         sampled += samples;
@@ -570,7 +574,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
                 "parameter values with --params)\n");
         ok = 0;
     } else
-        fprintf(out, "%s: worst relative error %.2e %s 1e-6\n", ok ? "ok" : "FAILED", worst_all, ok ? "<=" : ">");
+        fprintf(out, "%s: worst relative error %.2e %s 1e-6\n", ok ? "ok" : "FAILED", drv_printable(worst_all), ok ? "<=" : ">");
     free(grad);
     free(ws);
     return ok;

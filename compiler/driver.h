@@ -92,6 +92,10 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
 void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *s, const double *v, int64_t n, int f64);
 /* Shortest decimal that reads back as the same float (f64 = 0) or double. */
 void drv_format_real(char *buf, size_t size, double v, int f64);
+/* v as printf is to see it: a NaN without its sign bit, so that every NaN bpc prints reads
+ * `nan`, as drv_format_real writes it (glibc prints a NaN with the bit set, as 0/0 and
+ * sqrt(-1) give on x86, as -nan). Every %g, %f and %e of a loss or other computed value. */
+double drv_printable(double v);
 
 /* Value of element i of a real vector of the model's type. */
 double drv_get(const Model *m, const void *vec, int64_t i);

@@ -387,7 +387,7 @@ static void progress(int tty, int epoch, int epochs, int64_t step, int64_t steps
     int width = 24, filled = steps ? (int)(width * step / steps) : width;
     fprintf(stderr, "\r  epoch %d/%d [", epoch, epochs);
     for (int i = 0; i < width; i++) fputc(i < filled ? '=' : (i == filled ? '>' : ' '), stderr);
-    fprintf(stderr, "] %lld/%lld loss %.4f %.0f samples/s ETA %.1fs   ", (long long)step, (long long)steps, loss, rate, eta);
+    fprintf(stderr, "] %lld/%lld loss %.4f %.0f samples/s ETA %.1fs   ", (long long)step, (long long)steps, drv_printable(loss), rate, eta);
     fflush(stderr);
 }
 
@@ -625,7 +625,7 @@ static int train_data(Run *r) {
                     if (dist_rank() == 0)
                         fprintf(stderr, "bpc: error: the loss or its gradient is not finite at epoch %d, step %lld (loss %g); "
                                 "stopping with the parameters from before that step (try a smaller --lr, or --on-nan skip)\n",
-                                ep, (long long)s + 1, loss);
+                                ep, (long long)s + 1, drv_printable(loss));
                     r->progress[0] = ep;
                     r->progress[1] = s;
                     save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
@@ -661,15 +661,15 @@ static int train_data(Run *r) {
             r->progress[0] = ep + 1;
             r->progress[1] = 0;
         }
-        double tl, ta;
+        double tl, ta, trl = drv_printable(seen ? sum_loss / (double)seen : (double)NAN);
         evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
         if (f.text)
             printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
-                   finished ? "" : " (partial)", seen ? sum_loss / (double)seen : (double)NAN, tl, wall, compute,
-                   (double)(seen * f.per) / wall, skipped ? " [batches skipped for non-finite values]" : "");
+                   finished ? "" : " (partial)", trl, drv_printable(tl), wall, compute, (double)(seen * f.per) / wall,
+                   skipped ? " [batches skipped for non-finite values]" : "");
         else
             printf("epoch %d%s: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
-               ep, finished ? "" : " (partial)", seen ? sum_loss / (double)seen : (double)NAN, tl, 100 * ta, wall, compute,
+               ep, finished ? "" : " (partial)", trl, drv_printable(tl), drv_printable(100 * ta), wall, compute,
                (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
         fflush(stdout);
         if (o->stop && *o->stop) {
@@ -690,9 +690,10 @@ static int train_data(Run *r) {
         double tl, ta;
         evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
         if (f.text)
-            printf("test loss %.4f nats/byte (%lld windows of %lld bytes)\n", tl, (long long)te.n, (long long)f.per);
+            printf("test loss %.4f nats/byte (%lld windows of %lld bytes)\n", drv_printable(tl), (long long)te.n, (long long)f.per);
         else
-            printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", tl, 100 * ta, (long long)te.n);
+            printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", drv_printable(tl), drv_printable(100 * ta),
+                   (long long)te.n);
     }
 done:
     free_fixed(&f);
@@ -729,7 +730,7 @@ static int train_fixed(Run *r) {
     int steps = o->steps ? o->steps : (o->epochs ? o->epochs : 1);
     int rc = 0;
     if (o->eval_only) {
-        printf("loss %.9g\n", m->loss_eval(params, inp, in.dims, ws)); /* at inference, as with --data */
+        printf("loss %.9g\n", drv_printable(m->loss_eval(params, inp, in.dims, ws))); /* at inference, as with --data */
         goto out;
     }
     /* progress: steps done in [2] (the step within an epoch stays 0: there are no epochs);
@@ -747,7 +748,7 @@ static int train_fixed(Run *r) {
                 continue;
             }
             fprintf(stderr, "bpc: error: the loss or its gradient is not finite at step %d (loss %g); stopping with the "
-                    "parameters from before that step\n", s, loss);
+                    "parameters from before that step\n", s, drv_printable(loss));
             save_ckpt(m, o, params, opt_state, r->opt_bytes, r->progress);
             rc = 1;
             goto out;
@@ -758,7 +759,7 @@ static int train_fixed(Run *r) {
             rc = 1;
             goto out;
         }
-        if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) printf("step %d: loss %.9g\n", s, loss);
+        if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) printf("step %d: loss %.9g\n", s, drv_printable(loss));
         if (o->stop && *o->stop) {
             printf("interrupted after step %d\n", s);
             break;
@@ -766,7 +767,7 @@ static int train_fixed(Run *r) {
     }
     if (skipped) /* as --data's epochs say [batches skipped ...] */
         printf("%d step%s skipped for non-finite values (--on-nan skip)\n", skipped, skipped == 1 ? "" : "s");
-    printf("final loss %.9g\n", m->loss(params, inp, in.dims, ws));
+    printf("final loss %.9g\n", drv_printable(m->loss(params, inp, in.dims, ws)));
 out:
     free(ws);
     drv_free_inputs(&in);

@@ -167,6 +167,15 @@ for e in "relu(log(p - 1))" "maximum(log(p - 1), 0)" "maximum(0, log(p - 1))" "m
   "$bpc" grad "$tmp/nan.bp" > "$tmp/out" 2>&1
   head -n 1 "$tmp/out" | grep -q "^loss = nan$" && ok || bad "$e: $(head -n 1 "$tmp/out"), expected loss = nan"
 done
+# bpc train and eval print a NaN as bpc grad does (sqrt(-1)'s, whose sign bit is set, was -nan)
+printf 'param p = -1\nloss sqrt(p)\n' > "$tmp/neg.bp"
+expect_status 1 "$bpc" train "$tmp/neg.bp" --steps 3 --save "$tmp/neg.safetensors"
+grep -q "^bpc: error: the loss or its gradient is not finite at step 1 (loss nan); " "$tmp/err" && ok ||
+  bad "a NaN stop's loss: $(cat "$tmp/err")"
+expect_status 0 "$bpc" train "$tmp/neg.bp" --steps 3 --on-nan skip --save "$tmp/neg2.safetensors"
+grep -q "^final loss nan$" "$tmp/out" && ok || bad "final loss of NaN: $(tail -n 2 "$tmp/out")"
+expect_status 0 "$bpc" eval "$tmp/neg.bp" --params "$tmp/neg.safetensors"
+expect_out "$tmp/out" "loss nan"
 
 # counts that must be at least 1 and a rate that must be finite are usage errors (0 stood for
 # "not given": --steps 0 ran a step, --batch 0 took 64); bpc eval needs its parameters

@@ -8,7 +8,8 @@
 #   c. labels outside the classes of the loss, in IDX files and in --inputs;
 #   d. splits of 0 images;
 #   e. a --save or checkpoint path that cannot be written, found before training;
-#   f. test losses at inference: a program with dropout is evaluated as without it.
+#   f. test losses at inference: a program with dropout is evaluated as without it;
+#   g. a loss that is not finite: printed as nan (sqrt(-1)'s NaN printed as -nan).
 # usage: train_data.sh BPC
 set -u
 bpc=$1
@@ -249,5 +250,17 @@ cp out want.out
 run 0 "$bpc" eval drop.bp --inputs xy.safetensors --params drop.safetensors
 if grep -q '^loss [0-9]' out && cmp -s out want.out; then ok
 else bad "bpc eval --inputs with dropout: '$(cat out)', without: '$(cat want.out)'"; fi
+
+# ---- g. a loss that is not finite ---------------------------------------------------------------
+# every NaN prints as nan, as bpc grad prints it (glibc printed sqrt(-1)'s, whose sign bit is
+# set, as -nan: in the stop's message, the epoch's test loss and bpc eval's)
+printf "${net}param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\noutput logits\n" >neg.bp
+run 1 "$bpc" train neg.bp --data good --steps 2 --batch 4 --save neg.safetensors
+has err "^bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); " "a NaN stop's loss"
+run 0 "$bpc" train neg.bp --data good --steps 2 --batch 4 --on-nan skip
+has out "^epoch 1 (partial): train loss nan, test loss nan, test accuracy [0-9.]*%, " "an epoch of NaN"
+run 0 "$bpc" eval neg.bp --data good --params neg.safetensors
+has out "^test loss nan, test accuracy [0-9.]*% (6 samples)$" "bpc eval's loss of NaN"
+hasnt out "-nan" "bpc eval's loss of NaN"
 
 finish
