@@ -432,6 +432,30 @@ static uint64_t step_dropout_seed(const Run *r, int rk) {
     return (uint64_t)steps + ((uint64_t)rk << 32);
 }
 
+/* A run that stops before its end (a step that is not finite, or Ctrl-C) keeps its
+ * parameters in the checkpoint ckpt_path names, but in the REPL without --save, which
+ * keeps them itself. Writes it (rank 0 for the job) and returns its path (in buf), or NULL
+ * when nothing was written: err then says why, or is empty in the REPL. */
+static const char *save_stopped(const Run *r, char *buf, size_t size, char *err) {
+    err[0] = 0;
+    if (r->o->params_io && !r->o->save) return NULL;
+    const char *path = ckpt_path(r->m->g, r->o, buf, size);
+    if (dist_rank() != 0) return path;
+    return drv_save_checkpoint(r->m, path, r->params, r->opt_state, r->opt_bytes, r->progress, err) == 0 ? path : NULL;
+}
+
+/* A step that is not finite (at `where`: "epoch E, step S" or "step S") stops the run with
+ * the parameters from before it: saved by save_stopped, and the message names the file. */
+static void stop_not_finite(const Run *r, const char *where, double loss, const char *hint) {
+    char buf[4096], err[BPRT_ERRLEN], saved[4200] = "";
+    const char *path = save_stopped(r, buf, sizeof buf, err);
+    if (dist_rank() != 0) return;
+    if (path) snprintf(saved, sizeof saved, ", saved to %s", path);
+    fprintf(stderr, "bpc: error: the loss or its gradient is not finite at %s (loss %g); stopping with the parameters "
+            "from before that step%s%s\n", where, drv_printable(loss), saved, hint);
+    if (*err) fprintf(stderr, "bpc: error: %s\n", err);
+}
+
 /* One optimizer step on the global batch idx[0..n); returns its mean loss (not finite:
  * nothing changed). Alone, the fused train_step. Across N ranks, rank r takes rows
  * [r*n/N, (r+1)*n/N), computes the gradient of their mean loss (dropout masks of its own:
@@ -622,13 +646,13 @@ static int train_data(Run *r) {
                     skipped++;
                 } else {
                     if (tty) fputc('\n', stderr);
-                    if (dist_rank() == 0)
-                        fprintf(stderr, "bpc: error: the loss or its gradient is not finite at epoch %d, step %lld (loss %g); "
-                                "stopping with the parameters from before that step (try a smaller --lr, or --on-nan skip)\n",
-                                ep, (long long)s + 1, drv_printable(loss));
                     r->progress[0] = ep;
                     r->progress[1] = s;
-                    save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
+                    char where[64];
+                    snprintf(where, sizeof where, "epoch %d, step %lld", ep, (long long)s + 1);
+                    /* the REPL's :train takes no --on-nan */
+                    stop_not_finite(r, where, loss, o->params_io ? " (try a smaller --lr)"
+                                                                 : " (try a smaller --lr, or --on-nan skip)");
                     rc = 1;
                     goto done;
                 }
@@ -674,13 +698,13 @@ static int train_data(Run *r) {
         fflush(stdout);
         if (o->stop && *o->stop) {
             char buf[4096];
-            if (o->params_io && !o->save) /* the REPL keeps the parameters itself */
-                printf("interrupted at epoch %d after %lld steps\n", ep, (long long)r->progress[2]);
-            else {
-                save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, r->progress);
+            const char *path = save_stopped(r, buf, sizeof buf, err);
+            if (path)
                 printf("interrupted at epoch %d after %lld steps; checkpoint saved to %s (resume with --params %s)\n", ep,
-                       (long long)r->progress[2], ckpt_path(m->g, o, buf, sizeof buf), ckpt_path(m->g, o, buf, sizeof buf));
-            }
+                       (long long)r->progress[2], path, path);
+            else
+                printf("interrupted at epoch %d after %lld steps\n", ep, (long long)r->progress[2]);
+            if (*err) fprintf(stderr, "bpc: error: %s\n", err);
             rc = o->params_io ? 0 : 130;
             break;
         }
@@ -747,9 +771,9 @@ static int train_fixed(Run *r) {
                 skipped++;
                 continue;
             }
-            fprintf(stderr, "bpc: error: the loss or its gradient is not finite at step %d (loss %g); stopping with the "
-                    "parameters from before that step\n", s, drv_printable(loss));
-            save_ckpt(m, o, params, opt_state, r->opt_bytes, r->progress);
+            char where[32];
+            snprintf(where, sizeof where, "step %d", s);
+            stop_not_finite(r, where, loss, "");
             rc = 1;
             goto out;
         }

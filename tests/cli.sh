@@ -133,6 +133,21 @@ expect_out "$tmp/err" "bpc: error: $tmp/nul.bp contains NUL bytes (is it a binar
 # (none of the three happened without --data)
 expect_status 1 "$bpc" train "$src/examples/seed.bp" --steps 3 --lr 1e30 --save "$tmp/nan.safetensors"
 [ -f "$tmp/nan.safetensors" ] && ok || bad "a step that is not finite saved nothing to --save"
+# and the message names the file it wrote, --save's or MODEL.ckpt.safetensors (it wrote
+# either without a word); a resumed run that stops at its first step writes back what it
+# read. sqrt(p) from p = 1 at lr 1: p = 0.5, then -0.21, whose step 3 is NaN
+printf 'param p = 1\nloss sqrt(p)\noptimizer sgd(lr = 1)\n' > "$tmp/sq3.bp"
+expect_status 1 "$bpc" train "$tmp/sq3.bp" --steps 5 --save "$tmp/sq3.safetensors"
+expect_out "$tmp/err" "bpc: error: the loss or its gradient is not finite at step 3 (loss nan); stopping with the parameters from before that step, saved to $tmp/sq3.safetensors"
+cp "$tmp/sq3.safetensors" "$tmp/sq3-first.safetensors"
+expect_status 1 "$bpc" train "$tmp/sq3.bp" --steps 5 --params "$tmp/sq3.safetensors" --save "$tmp/sq3.safetensors"
+grep -q "(2 steps done)" "$tmp/out" && ok || bad "resuming a NaN stop: $(cat "$tmp/out")"
+expect_out "$tmp/err" "bpc: error: the loss or its gradient is not finite at step 3 (loss nan); stopping with the parameters from before that step, saved to $tmp/sq3.safetensors"
+cmp -s "$tmp/sq3.safetensors" "$tmp/sq3-first.safetensors" && ok || bad "a resumed run stopped at its first step changed its checkpoint"
+mkdir -p "$tmp/nanck"
+(cd "$tmp/nanck" && "$bpc" train "$tmp/sq3.bp" --steps 5 >"$tmp/out" 2>"$tmp/err")
+expect_out "$tmp/err" "bpc: error: the loss or its gradient is not finite at step 3 (loss nan); stopping with the parameters from before that step, saved to sq3.ckpt.safetensors"
+cmp -s "$tmp/nanck/sq3.ckpt.safetensors" "$tmp/sq3-first.safetensors" && ok || bad "the NaN stop's MODEL.ckpt.safetensors"
 mkdir -p "$tmp/ck"
 (cd "$tmp/ck" && "$bpc" train "$src/examples/seed.bp" --steps 4 --checkpoint-every 2 >/dev/null 2>&1)
 [ -f "$tmp/ck/seed.ckpt.safetensors" ] && ok || bad "--checkpoint-every without --data wrote no checkpoint"

@@ -9,7 +9,9 @@
 #   b. :step and :train on fixed inputs go on with each other's optimizer state;
 #   c. :restore of a checkpoint goes on from it; of parameters alone, with a fresh optimizer;
 #   d. other data restarts the position and keeps the optimizer; --epochs N finishes the
-#      current epoch; editing the program keeps the state unless the parameters change.
+#      current epoch; editing the program keeps the state unless the parameters change;
+#   e. a step that is not finite: the session keeps its parameters, and a file is written
+#      only to --save (a MODEL.ckpt.safetensors was written without a word).
 # usage: repl_train.sh BPC ST_COMPARE ST_DUMP
 set -u
 bpc=$1
@@ -120,5 +122,22 @@ same k14.safetensors t14.safetensors "statements entered again between two :trai
 printf ':train %s --steps 7\nparam b[3]\n:save k.safetensors\n' "$D" | repl net.bp --f32
 has out "^note: a parameter is declared again, so the optimizer state and the position in the data start afresh" "param declared again"
 "$st_dump" k.safetensors | grep -q __bpc && bad "a parameter declared again: :save still wrote a training state" || ok
+
+# ---- e. a step that is not finite ------------------------------------------------------------
+# (the REPL's status is 1: its input had errors)
+printf 'param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\n:train %s --steps 2\n:print q\n' "$D" |
+  "$bpc" repl net.bp >out 2>&1
+has out "^bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); stopping with the parameters from before that step (try a smaller --lr)$" \
+  ":train --data stopped at a NaN"
+has out "^q = -1$" "the parameters after a NaN stop"
+printf 'param q = -1\nloss (w * x + c - y)^2 + sqrt(q)\n:train --steps 2\n:print q\n' | "$bpc" repl lin.bp >out 2>&1
+has out "^bpc: error: the loss or its gradient is not finite at step 1 (loss nan); stopping with the parameters from before that step$" \
+  ":train stopped at a NaN"
+has out "^q = -1$" "the parameters after a NaN stop"
+[ -e net.ckpt.safetensors ] || [ -e lin.ckpt.safetensors ] && bad ":train's NaN stop wrote a MODEL.ckpt.safetensors" || ok
+printf 'param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\n:train %s --steps 2 --save nq.safetensors\n' "$D" |
+  "$bpc" repl net.bp >out 2>&1
+has out "; stopping with the parameters from before that step, saved to nq.safetensors (try a smaller --lr)$" ":train --save at a NaN"
+[ -f nq.safetensors ] && ok || bad ":train --save stopped at a NaN wrote no nq.safetensors"
 
 finish

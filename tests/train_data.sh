@@ -9,7 +9,8 @@
 #   d. splits of 0 images;
 #   e. a --save or checkpoint path that cannot be written, found before training;
 #   f. test losses at inference: a program with dropout is evaluated as without it;
-#   g. a loss that is not finite: printed as nan (sqrt(-1)'s NaN printed as -nan).
+#   g. a loss that is not finite: printed as nan (sqrt(-1)'s NaN printed as -nan); the stop
+#      saves the parameters from before the step and names the file (it said nothing).
 # usage: train_data.sh BPC
 set -u
 bpc=$1
@@ -257,6 +258,13 @@ else bad "bpc eval --inputs with dropout: '$(cat out)', without: '$(cat want.out
 printf "${net}param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\noutput logits\n" >neg.bp
 run 1 "$bpc" train neg.bp --data good --steps 2 --batch 4 --save neg.safetensors
 has err "^bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); " "a NaN stop's loss"
+has err "; stopping with the parameters from before that step, saved to neg.safetensors (try a smaller --lr, or --on-nan skip)$" \
+  "a NaN stop names --save"
+[ -f neg.safetensors ] && ok || bad "a NaN stop wrote no neg.safetensors"
+run 1 "$bpc" train neg.bp --data good --steps 2 --batch 4
+has err "; stopping with the parameters from before that step, saved to neg.ckpt.safetensors (try a smaller --lr, or --on-nan skip)$" \
+  "a NaN stop names MODEL.ckpt.safetensors"
+[ -f neg.ckpt.safetensors ] && ok || bad "a NaN stop wrote no neg.ckpt.safetensors"
 run 0 "$bpc" train neg.bp --data good --steps 2 --batch 4 --on-nan skip
 has out "^epoch 1 (partial): train loss nan, test loss nan, test accuracy [0-9.]*%, " "an epoch of NaN"
 run 0 "$bpc" eval neg.bp --data good --params neg.safetensors
