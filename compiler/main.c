@@ -114,7 +114,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         else if (strcmp(s, "--epochs") == 0) a->epochs = parse_positive(VALUE(), "--epochs");
         else if (strcmp(s, "--steps") == 0) a->steps = parse_positive(VALUE(), "--steps");
         else if (strcmp(s, "--batch") == 0) a->batch = parse_positive(VALUE(), "--batch");
-        else if (strcmp(s, "--checkpoint-every") == 0) a->checkpoint_every = parse_int(VALUE(), "--checkpoint-every");
+        else if (strcmp(s, "--checkpoint-every") == 0) a->checkpoint_every = parse_positive(VALUE(), "--checkpoint-every");
         else if (strcmp(s, "--on-nan") == 0) {
             const char *v = VALUE();
             if (strcmp(v, "skip") == 0) a->on_nan_skip = 1;

@@ -193,11 +193,14 @@ expect_status 0 "$bpc" eval "$tmp/neg.bp" --params "$tmp/neg.safetensors"
 expect_out "$tmp/out" "loss nan"
 
 # counts that must be at least 1 and a rate that must be finite are usage errors (0 stood for
-# "not given": --steps 0 ran a step, --batch 0 took 64); bpc eval needs its parameters
-for opt in "--steps 0" "--epochs 0" "--batch 0" "--lr inf" "--threads 0" "--threads 100000"; do
+# "not given": --steps 0 ran a step, --batch 0 took 64, --checkpoint-every 0 wrote nothing);
+# bpc eval needs its parameters
+for opt in "--steps 0" "--epochs 0" "--batch 0" "--lr inf" "--threads 0" "--threads 100000" "--checkpoint-every 0"; do
   # shellcheck disable=SC2086
   expect_status 2 "$bpc" train "$src/examples/seed.bp" $opt
 done
+head -n 1 "$tmp/err" | grep -q "^bpc: --checkpoint-every must be at least 1$" && ok ||
+  bad "--checkpoint-every 0: $(head -n 1 "$tmp/err")"
 expect_status 2 "$bpc" eval "$src/examples/fashion_mlp.bp" --data "$tmp"
 grep -q "eval needs --params" "$tmp/err" && ok || bad "bpc eval without --params: $(cat "$tmp/err")"
 # --epochs and --steps are alternatives (--steps won without a word)
