@@ -103,12 +103,16 @@ static Graph *build_hvp(Graph *g, const CompileOptions *o) {
     return g;
 }
 
-size_t bpc_machine_memory(void) {
+size_t bpc_memory_limit(int *from_env) {
     const char *lim = getenv("BPC_MEMORY_LIMIT");
+    *from_env = 0;
     if (lim && *lim) {
         char *end;
         unsigned long long v = strtoull(lim, &end, 10);
-        if (!*end && v > 0) return (size_t)v;
+        if (!*end && v > 0) {
+            *from_env = 1;
+            return (size_t)v;
+        }
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return SIZE_MAX;
@@ -116,15 +120,18 @@ size_t bpc_machine_memory(void) {
 }
 
 /* Resource limit: the workspace of the largest function (the training step) with every
- * symbolic dimension 1 is the least any run can need; more than the machine's memory is
- * refused here, at the largest value the program computes, rather than at run time. */
+ * symbolic dimension 1 is the least any run can need; more than the machine's memory (or
+ * BPC_MEMORY_LIMIT) is refused here, at the largest value the program computes, rather
+ * than at run time. */
 static void check_workspace(Graph *g, Diag *d) {
     if (g->loss < 0 && !g->noutputs) return;
     int64_t dims[BP_MAXSYMS];
     for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = 1;
     EmitStats st;
     emit_stats(g, dims, 0, &st);
-    if (st.workspace <= bpc_machine_memory()) return;
+    int from_env;
+    size_t limit = bpc_memory_limit(&from_env);
+    if (st.workspace <= limit) return;
     int big = -1;
     int64_t most = -1;
     for (int i = 0; i < g->n; i++) {
@@ -137,10 +144,12 @@ static void check_workspace(Graph *g, Diag *d) {
         }
     }
     Loc loc = big >= 0 ? g->nodes[big].loc : g->nodes[g->loss >= 0 ? g->loss : g->outputs[0]].loc;
+    char over[64] = "this machine's memory";
+    if (from_env) snprintf(over, sizeof over, "BPC_MEMORY_LIMIT (%zu bytes)", limit);
     diag_error(d, loc,
-               "the program needs a workspace of at least %zu bytes (every symbolic dimension 1), more than "
-               "this machine's memory; the largest value it computes is here",
-               st.workspace);
+               "the program needs a workspace of at least %zu bytes (every symbolic dimension 1), more than %s; "
+               "the largest value it computes is here",
+               st.workspace, over);
 }
 
 Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o) {

@@ -73,8 +73,9 @@ void bpc_model_free(Model *m);
 /* The emitted C of g as a malloc'd string. */
 char *bpc_emit_string(Graph *g, const EmitOptions *o, int header);
 
-/* Bytes of memory this machine has (BPC_MEMORY_LIMIT, a byte count, overrides): workspaces
- * larger than this are refused with the bytes they wanted. SIZE_MAX when unknown. */
-size_t bpc_machine_memory(void);
+/* The most bytes a workspace may take: BPC_MEMORY_LIMIT (a byte count above 0) when it is
+ * set, else the bytes of memory this machine has (SIZE_MAX when unknown). Larger workspaces
+ * are refused with the bytes they wanted and the limit, named: *from_env says which. */
+size_t bpc_memory_limit(int *from_env);
 
 #endif

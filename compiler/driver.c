@@ -496,10 +496,11 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed) {
  * PyTorch's 0); their second differences at h and 2h tell (2x apart for a kink, 4x for a
  * smooth function). Large parameters are sampled (200 elements chosen from the seed). */
 void *drv_workspace(size_t bytes, char *err) {
-    size_t have = bpc_machine_memory();
+    int from_env;
+    size_t have = bpc_memory_limit(&from_env);
     if (bytes > have || bytes > SIZE_MAX - 128) {
-        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than this machine's memory (%zu bytes); "
-                 "use a smaller batch", bytes, have);
+        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than %s (%zu bytes); use a smaller batch",
+                 bytes, from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
         return NULL;
     }
     void *ws = bprt_alloc(bytes + 64);

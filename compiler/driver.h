@@ -21,8 +21,9 @@ typedef struct Inputs {
  * the program; every mismatch is listed). params holds NPARAMS reals of the model's type. */
 int drv_init_params(const Model *m, void *params, uint64_t seed);
 /* A 64-byte aligned workspace of `bytes` (free with free()), or NULL with err naming the
- * bytes wanted: more than the machine's memory (bpc_machine_memory) is refused before
- * anything is allocated, so a too-large batch fails at once instead of swapping. */
+ * bytes wanted and the limit: more than the machine's memory or BPC_MEMORY_LIMIT
+ * (bpc_memory_limit) is refused before anything is allocated, so a too-large batch fails
+ * at once instead of swapping. */
 void *drv_workspace(size_t bytes, char *err);
 int drv_load_params(const Model *m, const char *path, void *params, char *err);
 /* A direction for NAME_hvp: like the parameters, one tensor per parameter name and shape. */

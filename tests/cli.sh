@@ -169,6 +169,16 @@ grep -q "^3 steps skipped for non-finite values (--on-nan skip)$" "$tmp/out" && 
 expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 8 --params "$tmp/ck/seed.ckpt.safetensors"
 grep -q "(7 steps done)" "$tmp/out" && ok || bad "--checkpoint-every 4 after 7 steps: $(head -n 1 "$tmp/out")"
 
+# a workspace beyond BPC_MEMORY_LIMIT is refused at compile time naming the limit (it was
+# called this machine's memory; tests/test_diagnostics.c has the machine's own)
+printf 'input x[200000, 100]\nparam w[100]\nloss sum(tanh(x * w))\n' > "$tmp/big.bp"
+export BPC_MEMORY_LIMIT=1000000
+expect_status 1 "$bpc" grad "$tmp/big.bp"
+unset BPC_MEMORY_LIMIT
+expect_out "$tmp/err" "$tmp/big.bp:3:17: error: the program needs a workspace of at least 80000512 bytes (every symbolic dimension 1), more than BPC_MEMORY_LIMIT (1000000 bytes); the largest value it computes is here
+  loss sum(tanh(x * w))
+                  ^"
+
 # nll with real targets of the scores' shape (README): the mean over rows of -sum(p log q),
 # here 2 rows of 3 targets 0.2 against log(1/3): 3 * 0.2 * ln 3 = 0.659167
 printf 'param p[3] = 0.5\ninput t[2, 3] = 0.2\nloss nll(log_softmax(p + t * 0, axis = 1), t)\n' > "$tmp/nllp.bp"

@@ -135,11 +135,15 @@ run 0 "$bpc" train "$src/examples/fashion_cnn.bp" --data "$data" --steps 4 --thr
 if cmp -s c1.safetensors c2.safetensors; then ok; else bad "1 and 2 threads trained different convolution parameters"; fi
 
 # a batch whose workspace exceeds the machine's memory (BPC_MEMORY_LIMIT stands in for a
-# small machine) is refused before anything is allocated, with the bytes it wanted
+# small machine) is refused before anything is allocated, with the bytes it wanted and the
+# limit named (BPC_MEMORY_LIMIT's was called this machine's memory)
 export BPC_MEMORY_LIMIT=100000000
 run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 1 --batch 60000
 unset BPC_MEMORY_LIMIT
-has "$tmp/err" "^bpc: error: batch 60000: the workspace at these sizes needs [0-9]* bytes, more than this machine's memory (100000000 bytes); use a smaller batch" "workspace too large"
+has "$tmp/err" "^bpc: error: batch 60000: the workspace at these sizes needs [0-9]* bytes, more than BPC_MEMORY_LIMIT (100000000 bytes); use a smaller batch$" "workspace too large"
+# 4 TB at batch 2e9: more than the machine has
+run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 1 --batch 2000000000
+has "$tmp/err" "^bpc: error: batch 2000000000: the workspace at these sizes needs [0-9]* bytes, more than this machine's memory ([0-9]* bytes); use a smaller batch$" "workspace larger than the machine"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
