@@ -67,6 +67,16 @@ typedef struct LnGroup {
 
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
 
+/* v as a C expression of type `type` with the same value: NaN, an infinity and -0 included
+ * (%.17g writes -0.0 as "-0", the integer zero, and 1.5e308 must not become INFINITY). */
+static const char *real_literal(double v, const char *type, char *buf, size_t size) {
+    if (v != v) snprintf(buf, size, "((%s)NAN)", type);
+    else if (isinf(v)) snprintf(buf, size, "(%s(%s)INFINITY)", v < 0 ? "-" : "", type);
+    else if (v == 0 && signbit(v)) snprintf(buf, size, "(-(%s)0)", type);
+    else snprintf(buf, size, "((%s)%.17g)", type, v);
+    return buf;
+}
+
 /* ---- names and expressions ---- */
 static void dims_c(const Graph *g, const Shape *s, int from, int to, char *buf, size_t size) {
     size_t n = (size_t)snprintf(buf, size, "((size_t)1");
@@ -105,12 +115,8 @@ static const char *ptr(const E *e, int id, char *buf, size_t size) {
 /* C expression for element `idx` of node id (constants inline). */
 static const char *elem(const E *e, int id, const char *idx, char *buf, size_t size) {
     const Node *n = &e->g->nodes[id];
-    if (n->op == OP_CONST) {
-        if (n->value != n->value) snprintf(buf, size, "((%s)NAN)", R(e));
-        else if (n->value > 1e308) snprintf(buf, size, "((%s)INFINITY)", R(e));
-        else if (n->value < -1e308) snprintf(buf, size, "(-(%s)INFINITY)", R(e));
-        else snprintf(buf, size, "((%s)%.17g)", R(e), n->value);
-    } else if (n->op == OP_DIMVAL) {
+    if (n->op == OP_CONST) real_literal(n->value, R(e), buf, size);
+    else if (n->op == OP_DIMVAL) {
         char d[96];
         dim_c(n->dim, &e->g->syms, d, sizeof d);
         snprintf(buf, size, "((%s)%s)", R(e), d);
@@ -138,8 +144,10 @@ static void elementwise_expr(const E *e, const Node *n, const char *const *args,
     else if (n->op == OP_RELU && strlen(args[0]) < 200) snprintf(buf, size, "(!(%s <= 0) ? %s : (real)0)", args[0], args[0]); /* NaN stays */
     else if (n->op == OP_STEP && strlen(args[0]) < 200) snprintf(buf, size, "(%s > 0 ? (real)1 : (real)0)", args[0]);
     else if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
-    else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP)
-        snprintf(buf, size, "%s(%s, (%s)%.17g)", oi->cfun, args[0], R(e), n->value);
+    else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP) {
+        char al[64];
+        snprintf(buf, size, "%s(%s, %s)", oi->cfun, args[0], real_literal(n->value, R(e), al, sizeof al));
+    }
     else if (n->op == OP_POWI) snprintf(buf, size, "%s(%s, %d)", oi->cfun, args[0], n->ival);
     else if (oi->arity == 1) snprintf(buf, size, "%s(%s)", oi->cfun, args[0]);
     else snprintf(buf, size, "%s(%s, %s)", oi->cfun, args[0], args[1]);
@@ -275,7 +283,7 @@ static int ew_word(EwProg *p, int32_t w) {
 static int ew_const(const E *e, EwProg *p, int id, double value, int from_node) {
     if (p->nk >= 32) return -1;
     if (from_node) elem(e, id, "0", p->konst[p->nk], sizeof p->konst[p->nk]);
-    else snprintf(p->konst[p->nk], sizeof p->konst[p->nk], "%.17g", value);
+    else real_literal(value, "double", p->konst[p->nk], sizeof p->konst[p->nk]);
     return p->nk++;
 }
 

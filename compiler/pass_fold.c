@@ -9,8 +9,14 @@
  *   operand flag (the GEMM reads it transposed; no copy);
  *   nll(log_softmax(z), y) -> cross_entropy(z, y)  (softmax and cross-entropy fused);
  *   sum(broadcast(c)) over everything -> c * count.
- * Zeros of a non-scalar shape are broadcast(const 0). Folding uses IEEE double; x*0 -> 0
- * assumes finite x, as symbolic-zero gradients do in every AD system. */
+ * Zeros of a non-scalar shape are broadcast(const 0). Folding uses IEEE double, and
+ * fold_eval computes each op as the generated code's bp_ function does (a NaN, an infinity
+ * and the sign of a zero come out the same: relu(NaN) and maximum(NaN, 0) are NaN).
+ * Elementwise ops of constants (a scalar, or a broadcast of one) fold exactly, so
+ * (0/0) * 0 is NaN. With an operand that is not a constant the identities assume what
+ * symbolic-zero gradients do in every AD system: x*0 -> 0 that x is finite, 0/x -> 0 that
+ * x is a non-zero number, and x+0 -> x, 0-x -> -x, x*0 -> 0 give +0 or -0 where IEEE
+ * arithmetic could give the other. */
 #include <math.h>
 
 #include "passes.h"
@@ -29,7 +35,7 @@ double fold_eval(Op op, double a, double b, const Node *p) {
     case OP_COS: return cos(a);
     case OP_TANH: return tanh(a);
     case OP_SIGMOID: return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a));
-    case OP_RELU: return a > 0 ? a : 0;
+    case OP_RELU: return !(a <= 0) ? a : 0; /* NaN stays NaN, as bp_relu */
     case OP_LEAKY_RELU: return a > 0 ? a : p->value * a;
     case OP_GELU: return 0.5 * a * (1 + erf(a * 0.70710678118654752440));
     case OP_SOFTPLUS: return (a > 0 ? a : 0) + log1p(exp(-fabs(a)));
@@ -52,13 +58,22 @@ double fold_eval(Op op, double a, double b, const Node *p) {
     case OP_MUL: return a * b;
     case OP_DIV: return a / b;
     case OP_POW: return pow(a, b);
-    case OP_MAXIMUM: return a > b ? a : b;
-    case OP_MINIMUM: return a < b ? a : b;
+    case OP_MAXIMUM: return a > b || a != a ? a : b; /* a NaN either side wins, as bp_maximum */
+    case OP_MINIMUM: return a < b || a != a ? a : b;
     case OP_GT: return a > b;
     case OP_EQ: return a == b;
     case OP_BCE: return (b - 1) * log_at_least_m100(log(1 - a)) - b * log_at_least_m100(log(a));
     default: BP_ASSERT(!"fold_eval: not elementwise"); return 0;
     }
+}
+
+/* The value of a constant or a broadcast of one in *v: 1; else 0. */
+static int const_of(Graph *g, int id, double *v) {
+    const Node *n = &g->nodes[id];
+    if (n->op == OP_BROADCAST) n = &g->nodes[n->in[0]];
+    if (n->op != OP_CONST) return 0;
+    *v = n->value;
+    return 1;
 }
 
 static int is_const(Graph *g, int id, double v) {
@@ -80,12 +95,14 @@ static int zeros(Graph *g, const Node *p) {
 int fold_node(Graph *g, const Node *p) {
     OpKind kind = op_info[p->op].kind;
     int a = p->in[0], b = p->in[1];
-    if (kind == OK_UNARY || kind == OK_BINARY) {
+    if (kind == OK_UNARY || kind == OK_BINARY) { /* constants, broadcast or not: the exact value */
+        double v[2] = {0, 0};
         int allc = 1;
-        for (int k = 0; k < op_info[p->op].arity; k++)
-            if (g->nodes[p->in[k]].op != OP_CONST) allc = 0;
-        if (allc && p->shape.rank == 0)
-            return ir_const(g, fold_eval(p->op, g->nodes[a].value, kind == OK_BINARY ? g->nodes[b].value : 0, p), p->loc);
+        for (int k = 0; k < op_info[p->op].arity; k++) allc &= const_of(g, p->in[k], &v[k]);
+        if (allc && p->dtype == DT_REAL) {
+            int c = ir_const(g, fold_eval(p->op, v[0], v[1], p), p->loc);
+            return p->shape.rank == 0 ? c : ir_broadcast(g, c, &p->shape, p->loc);
+        }
     }
     switch (p->op) {
     case OP_ADD:
@@ -146,7 +163,8 @@ int fold_node(Graph *g, const Node *p) {
             g->nodes[bc->in[0]].op == OP_CONST && shape_is_const(&bc->shape)) {
             int ovf;
             int64_t n = shape_const_numel(&bc->shape, &ovf);
-            return ir_const(g, g->nodes[bc->in[0]].value * (double)n, p->loc);
+            /* + 0: a sum of -0s is +0, as the generated loop that starts from 0 adds them */
+            return ir_const(g, g->nodes[bc->in[0]].value * (double)n + 0.0, p->loc);
         }
         break;
     }

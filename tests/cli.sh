@@ -187,7 +187,9 @@ head -n 1 "$tmp/out" | grep -q "^loss = 0.659167" && ok || bad "nll with probabi
 
 # relu, maximum and minimum keep a NaN, as PyTorch's do (relu(NaN) was 0, which hid a
 # diverged value from the loss and from --on-nan)
-for e in "relu(log(p - 1))" "maximum(log(p - 1), 0)" "maximum(0, log(p - 1))" "minimum(log(p - 1), 5)" "minimum(5, log(p - 1))"; do
+# (and so do they folded: relu(0/0) + maximum(0/0, 0) + p gave 0)
+for e in "relu(log(p - 1))" "maximum(log(p - 1), 0)" "maximum(0, log(p - 1))" "minimum(log(p - 1), 5)" "minimum(5, log(p - 1))" \
+         "relu(0/0) + maximum(0/0, 0) + p" "maximum(0, 0/0) + p" "minimum(0/0, 0) + p"; do
   printf 'param p = 0\nloss %s\n' "$e" > "$tmp/nan.bp"
   "$bpc" grad "$tmp/nan.bp" > "$tmp/out" 2>&1
   head -n 1 "$tmp/out" | grep -q "^loss = nan$" && ok || bad "$e: $(head -n 1 "$tmp/out"), expected loss = nan"
