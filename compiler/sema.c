@@ -1105,16 +1105,28 @@ static void decl_optimizer(Sema *S, const Stmt *st) {
     }
 }
 
+static int is_alnum_ascii(char c) { /* in any locale */
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* The stem is the file name without its last extension ("my-net.2.bp" -> "my-net.2"; a
+ * leading dot starts no extension). Each run of other characters than ASCII letters and
+ * digits becomes one '_', none at either end (a name beginning with '_' is reserved at
+ * file scope in C, and one holding "__" anywhere in C++); a stem that then begins with a
+ * digit takes "bp_" in front, and one with no letter or digit is "model". */
 const char *sema_model_name_from_path(Arena *a, const char *path) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t n = strcspn(base, ".");
-    if (n == 0) return "model";
-    char *s = arena_strndup(a, base, n);
-    for (char *p = s; *p; p++) /* ASCII letters and digits only, in any locale (a C identifier) */
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) *p = '_';
-    if (s[0] >= '0' && s[0] <= '9') return arena_printf(a, "_%s", s);
-    return s;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    char *s = arena_alloc(a, n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (is_alnum_ascii(base[i])) s[k++] = base[i];
+        else if (k && s[k - 1] != '_' && i + 1 < n && is_alnum_ascii(base[i + 1])) s[k++] = '_';
+    s[k] = 0;
+    if (!k) return "model";
+    return s[0] >= '0' && s[0] <= '9' ? arena_printf(a, "bp_%s", s) : s;
 }
 
 Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *opt) {

@@ -22,7 +22,8 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
 /* The i-th built-in function's name, or NULL past the last (the REPL completes them). */
 const char *sema_builtin_name(int i);
 
-/* A valid C identifier made from a file name's stem ("nets/2-layer.bp" -> "_2_layer"). */
+/* A valid C identifier made from a file name's stem ("nets/my-net.2.bp" -> "my_net_2",
+ * "2-layer.bp" -> "bp_2_layer"; the rule above its definition). */
 const char *sema_model_name_from_path(Arena *a, const char *path);
 
 #endif

@@ -204,6 +204,18 @@ grep -q "^final loss nan$" "$tmp/out" && ok || bad "final loss of NaN: $(tail -n
 expect_status 0 "$bpc" eval "$tmp/neg.bp" --params "$tmp/neg.safetensors"
 expect_out "$tmp/out" "loss nan"
 
+# the default model name is the file's stem made a C identifier (README): my-net.2.bp gave
+# my_net (the stem cut at its first dot), 2net.bp _2net (reserved in C: a leading _)
+mkdir -p "$tmp/names"
+for case in "my-net.2.bp my_net_2 MY_NET_2" "2net.bp bp_2net BP_2NET" "-x--y_.bp x_y X_Y" ".hidden.bp hidden HIDDEN" \
+            "__.bp model MODEL"; do
+  set -- $case
+  printf 'param w = 1\nloss w * w\n' > "$tmp/names/$1"
+  "$bpc" --emit=h "$tmp/names/$1" > "$tmp/out" 2>&1
+  grep -q "^void $2_init(real \*params, uint64_t seed);" "$tmp/out" && grep -q "^#define $3_NPARAMS 1" "$tmp/out" && ok ||
+    bad "$1: expected $2_init and $3_NPARAMS, got $(grep -o '[A-Za-z0-9_]*_init(' "$tmp/out")"
+done
+
 # counts that must be at least 1 and a rate that must be finite are usage errors (0 stood for
 # "not given": --steps 0 ran a step, --batch 0 took 64, --checkpoint-every 0 wrote nothing);
 # bpc eval needs its parameters
