@@ -23,6 +23,7 @@ typedef enum ExprKind {
 typedef struct Expr Expr;
 
 #define AST_MAX_DEPTH 256 /* deepest expression the parser returns (later passes recurse) */
+#define AST_MAX_OPEN 256  /* brackets open at once (each holds a slot of the parser's stack) */
 
 typedef struct Arg {
     const char *name; /* keyword name, or NULL for a positional argument */

@@ -47,7 +47,14 @@ static const DiagSource *find_source(const Diag *d, const char *name) {
     return NULL;
 }
 
-/* Prints the source line of loc and a caret under its column. */
+enum { QUOTE_WIDTH = 200 }; /* bytes of a source line quoted at most */
+
+static int utf8_continuation(const char *q) { return ((unsigned char)*q & 0xC0) == 0x80; }
+
+/* Prints the source line of loc and a caret under its column. A line longer than
+ * QUOTE_WIDTH bytes is quoted as a window of about that many around the column, "..."
+ * marking what is left out on either side (cut between UTF-8 characters), so that a
+ * 400 KB line is not echoed whole; the caret stays under its byte. */
 static void quote_line(Diag *d, Loc loc) {
     const DiagSource *s = find_source(d, loc.file);
     if (!s || loc.line <= 0) return;
@@ -56,13 +63,24 @@ static void quote_line(Diag *d, Loc loc) {
         if (*p == '\n') l++;
     const char *e = p;
     while (*e && *e != '\n') e++;
-    fputs("  ", d->out);
-    for (const char *q = p; q < e; q++) {
+    const char *at = p + (loc.col > 1 ? loc.col - 1 : 0); /* the caret's byte (may be e) */
+    if (at > e) at = e;
+    const char *from = p, *to = e;
+    if (e - p > QUOTE_WIDTH) {
+        from = at - QUOTE_WIDTH / 2 > p ? at - QUOTE_WIDTH / 2 : p;
+        to = e - from > QUOTE_WIDTH ? from + QUOTE_WIDTH : e;
+        if (to == e) from = e - QUOTE_WIDTH;
+        while (from > p && from < at && utf8_continuation(from)) from++;
+        while (to < e && to > at && utf8_continuation(to)) to--;
+    }
+    fputs(from > p ? "  ..." : "  ", d->out);
+    for (const char *q = from; q < to; q++) {
         unsigned char c = (unsigned char)*q;
         fputc(c == '\t' || c >= 0x20 ? c : '?', d->out);
     }
-    fputs("\n  ", d->out);
-    for (int c = 1; c < loc.col && p + c - 1 < e; c++) fputc(p[c - 1] == '\t' ? '\t' : ' ', d->out);
+    fputs(to < e ? "...\n  " : "\n  ", d->out);
+    if (from > p) fputs("   ", d->out);
+    for (const char *q = from; q < at; q++) fputc(*q == '\t' ? '\t' : ' ', d->out);
     fputs("^\n", d->out);
 }
 

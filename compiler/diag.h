@@ -4,6 +4,7 @@
  *   FILE:LINE:COL: error: message
  *     source line
  *           ^
+ * (of a line longer than 200 bytes, a window of 200 around the caret, "..." marking the cuts)
  * to the Diag's stream (stderr by default, or a memory buffer for the REPL and tests).
  * Stages never exit or abort on a user error: they report and return; callers test
  * diag->nerrors. Internal bugs use BP_ASSERT, which names __FILE__:__LINE__.

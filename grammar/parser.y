@@ -9,8 +9,9 @@
  * all (up to the Diag's error limit, where scanning stops).
  *
  * Invariants of the returned tree: every Expr has depth <= AST_MAX_DEPTH (a deeper
- * subtree is reported once and replaced by the number 0); a block def's body ends with its
- * ST_RETURN unless an error was reported. Left out: name resolution, shapes, the meaning
+ * subtree is reported once and replaced by the number 0; a statement with more than
+ * AST_MAX_OPEN brackets open at once is reported once, by lexer.l, and skipped); a block
+ * def's body ends with its ST_RETURN unless an error was reported. Left out: name resolution, shapes, the meaning
  * of dimensions and initialisers (sema's job).
  *
  * Precedence, tightest first: calls and postfix '.T'; '^' (right); unary '-'; '@' '*' '/'
@@ -337,7 +338,10 @@ Loc parse_loc(YYLTYPE y) { return (Loc){y.file, y.first_line, y.first_column}; }
 #define TOO_DEEP "expression is nested too deeply (limit %d levels; each operator or call adds one, " \
                  "a chain such as a + b + ... too: give parts of it names)"
 
-/* Bison calls this only when its stack is full, which takes nesting far past the limit. */
+/* Bison calls this only when its stack is full (YYMAXDEPTH entries). Brackets are limited
+ * before that (lex_open), so what fills it is a run of operators waiting for their right
+ * operands (- - - ... x, 2^2^...), more than AST_MAX_DEPTH levels; the message says so at
+ * the token where the stack ran out, not as though the limit of levels were met there. */
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg) {
     (void)scanner;
     if (strcmp(msg, "memory exhausted") != 0) {
@@ -345,7 +349,10 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg) 
         return;
     }
     if (!p->depth_reported)
-        parse_error(p, parse_loc(*loc), TOO_DEEP, AST_MAX_DEPTH);
+        parse_error(p, parse_loc(*loc),
+                    "expression is nested too deeply: the parser's stack of operators waiting for their "
+                    "operands (%d entries) is full here (the limit is %d levels: give parts of it names)",
+                    YYMAXDEPTH, AST_MAX_DEPTH);
     p->depth_reported = 1;
 }
 

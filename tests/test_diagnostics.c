@@ -705,6 +705,53 @@ static void test_messages(void **state) {
     }
 }
 
+/* A line longer than 200 bytes is quoted as a window of 200 around the caret, "..." on each
+ * side that is cut (the whole line was echoed: 400 KB for a deeply nested loss), the
+ * caret under its byte; a cut falls between UTF-8 characters. */
+static void test_long_line(void **state) {
+    (void)state;
+    char text[2048], expected[2048];
+    const char *msg = "error: unknown name 'q'\n";
+    /* near the start: the window's end is cut */
+    int n = snprintf(text, sizeof text, "y = q");
+    for (int i = 0; i < 150; i++) n += snprintf(text + n, sizeof text - (size_t)n, " + 1");
+    snprintf(text + n, sizeof text - (size_t)n, "\n");
+    snprintf(expected, sizeof expected, "t.bp:1:5: %s  %.200s...\n      ^\n", msg, text);
+    TestModel t;
+    th_build(&t, text, 0, NULL);
+    assert_string_equal(th_diag_text(&t), expected);
+    th_free(&t);
+    /* in the middle: both ends cut, 100 bytes before the caret */
+    n = snprintf(text, sizeof text, "y = 1");
+    for (int i = 0; i < 100; i++) n += snprintf(text + n, sizeof text - (size_t)n, " + 1");
+    int col = n + 4;
+    n += snprintf(text + n, sizeof text - (size_t)n, " + q");
+    for (int i = 0; i < 100; i++) n += snprintf(text + n, sizeof text - (size_t)n, " + 1");
+    snprintf(text + n, sizeof text - (size_t)n, "\n");
+    snprintf(expected, sizeof expected, "t.bp:1:%d: %s  ...%.200s...\n     %100s^\n", col, msg, text + col - 101, "");
+    th_build(&t, text, 0, NULL);
+    assert_string_equal(th_diag_text(&t), expected);
+    th_free(&t);
+    /* near the end: the window's start is cut */
+    n = snprintf(text, sizeof text, "y = 1");
+    for (int i = 0; i < 150; i++) n += snprintf(text + n, sizeof text - (size_t)n, " + 1");
+    col = n + 4;
+    n += snprintf(text + n, sizeof text - (size_t)n, " + q");
+    snprintf(expected, sizeof expected, "t.bp:1:%d: %s  ...%s\n     %*s^\n", col, msg, text + n - 200, 199, "");
+    snprintf(text + n, sizeof text - (size_t)n, "\n");
+    th_build(&t, text, 0, NULL);
+    assert_string_equal(th_diag_text(&t), expected);
+    th_free(&t);
+    /* a two-byte character across the 200th byte is left out whole */
+    n = snprintf(text, sizeof text, "y = q + 1  # ");
+    for (int i = 0; i < 150; i++) n += snprintf(text + n, sizeof text - (size_t)n, "\xc3\xa9");
+    snprintf(text + n, sizeof text - (size_t)n, "\n");
+    snprintf(expected, sizeof expected, "t.bp:1:5: %s  %.199s...\n      ^\n", msg, text);
+    th_build(&t, text, 0, NULL);
+    assert_string_equal(th_diag_text(&t), expected);
+    th_free(&t);
+}
+
 /* Lines that start a diagnostic ("t.bp:L:C: ..."), as "L:C" joined by spaces. */
 static void diag_positions(const char *text, char *buf, size_t size) {
     size_t n = 0;
@@ -892,6 +939,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_several_errors),
+        cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

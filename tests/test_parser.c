@@ -552,34 +552,66 @@ static char *repeat(const char *prefix, const char *unit, int n, const char *suf
     return s;
 }
 
-static void expect_too_deep(char *text) {
+/* Parses text (freed here), which must fail with `message` once and nothing deeper than
+ * the limit. */
+static void expect_error_once(char *text, const char *message) {
     Parsed r = parse(text);
     assert_true(r.nerrors >= 1);
-    assert_non_null(strstr(r.errors, "error: expression is nested too deeply (limit 256 levels; each operator or call "
-                                      "adds one, a chain such as a + b + ... too: give parts of it names)\n"));
-    assert_null(strstr(strstr(r.errors, "nested too deeply") + 1, "nested too deeply"));
+    if (!strstr(r.errors, message)) fprintf(stderr, "expected '%s', got:\n%.400s\n", message, r.errors);
+    assert_non_null(strstr(r.errors, message));
+    assert_null(strstr(strstr(r.errors, message) + 1, message));
     assert_true(r.max_depth <= AST_MAX_DEPTH);
     parsed_free(&r);
     free(text);
 }
 
+static void expect_too_deep(char *text) {
+    expect_error_once(text, "error: expression is nested too deeply (limit 256 levels; each operator or call "
+                            "adds one, a chain such as a + b + ... too: give parts of it names)\n");
+}
+
+static void expect_too_many_brackets(char *text) {
+    expect_error_once(text, "error: brackets are nested too deeply (limit 256 open at once)\n");
+}
+
+static void expect_stack_full(char *text) {
+    expect_error_once(text, "error: expression is nested too deeply: the parser's stack of operators waiting for "
+                            "their operands (10000 entries) is full here (the limit is 256 levels: give parts of "
+                            "it names)\n");
+}
+
+/* Nesting past each limit is one located error, and the tree stays within AST_MAX_DEPTH.
+ * Brackets: the 257th open at once is reported where it stands (100000 parentheses said
+ * "limit 256 levels", which parentheses do not add, 10000 in where the parser's stack ran
+ * out, and quoted the whole 200 KB line); the quote is a window around the caret. */
 static void test_deep_nesting(void **state) {
     (void)state;
     enum { N = 100000 };
     char *open = repeat("x = ", "(", N, "a");
     char *both = repeat(open, ")", N, "\n");
     free(open);
-    expect_too_deep(both);
+    Parsed r = parse(both);
+    char expected[1024], *q = expected;
+    q += sprintf(q, "t.bp:1:261: error: brackets are nested too deeply (limit 256 open at once)\n  ...");
+    for (int i = 0; i < 200; i++) *q++ = '(';
+    q += sprintf(q, "...\n     %*s^\n", 100, "");
+    assert_string_equal(r.errors, expected);
+    assert_int_equal(r.nerrors, 1);
+    assert_string_equal(r.dump, "");
+    parsed_free(&r);
+    free(both);
+    expect_too_many_brackets(repeat("x = ", "f(", N, "x\n"));
+    expect_too_many_brackets(repeat("x = ", "[", N, "\n"));
+    expect_too_many_brackets(repeat("x = ", "-(", N, "x\n"));
     expect_too_deep(repeat("x = ", "a+", N, "a\n"));
-    expect_too_deep(repeat("x = ", "-", N, "x\n"));
-    expect_too_deep(repeat("x = ", "2^", N, "x\n"));
-    expect_too_deep(repeat("x = ", "f(", N, "x\n"));
-    expect_too_deep(repeat("x = ", "[", N, "\n"));
+    expect_stack_full(repeat("x = ", "-", N, "x\n"));
+    expect_stack_full(repeat("x = ", "2^", N, "x\n"));
     expect_too_deep(repeat("x = a", ".T", N, "\n"));
     expect_too_deep(repeat("def f(a) {\n return ", "-", 300, "a\n}\n"));
+    expect_too_deep(repeat("x = ", "-", 9000, "x\n")); /* past the levels, within the stack */
 
     /* at the limit: fine; parentheses add no depth */
-    Parsed r = parse("x = ((((((((((a))))))))))\n");
+    r = parse("x = ((((((((((a))))))))))\n");
     assert_int_equal(r.nerrors, 0);
     assert_string_equal(r.dump, "(bind x a)\n");
     parsed_free(&r);
@@ -590,6 +622,24 @@ static void test_deep_nesting(void **state) {
     parsed_free(&r);
     free(ok);
     expect_too_deep(repeat("x = ", "-", AST_MAX_DEPTH, "a\n"));
+    open = repeat("x = ", "(", AST_MAX_OPEN, "a");
+    ok = repeat(open, ")", AST_MAX_OPEN, "\ny = 1\n");
+    free(open);
+    r = parse(ok);
+    assert_int_equal(r.nerrors, 0);
+    assert_string_equal(r.dump, "(bind x a)\n(bind y 1)\n");
+    parsed_free(&r);
+    free(ok);
+    /* one bracket more: the statement is skipped to where its brackets close, and the next
+       one parses */
+    open = repeat("x = ", "(", AST_MAX_OPEN + 1, "a");
+    both = repeat(open, ")", AST_MAX_OPEN + 1, "\ny = 1\n");
+    free(open);
+    r = parse(both);
+    assert_int_equal(r.nerrors, 1);
+    assert_string_equal(r.dump, "(bind y 1)\n");
+    parsed_free(&r);
+    free(both);
 }
 
 /* A small fixed-seed generator, so that failures reproduce. */
