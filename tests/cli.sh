@@ -212,7 +212,7 @@ for case in "my-net.2.bp my_net_2 MY_NET_2" "2net.bp bp_2net BP_2NET" "-x--y_.bp
   set -- $case
   printf 'param w = 1\nloss w * w\n' > "$tmp/names/$1"
   "$bpc" --emit=h "$tmp/names/$1" > "$tmp/out" 2>&1
-  grep -q "^void $2_init(real \*params, uint64_t seed);" "$tmp/out" && grep -q "^#define $3_NPARAMS 1" "$tmp/out" && ok ||
+  grep -q "^void $2_init(float \*params, uint64_t seed);" "$tmp/out" && grep -q "^#define $3_NPARAMS 1" "$tmp/out" && ok ||
     bad "$1: expected $2_init and $3_NPARAMS, got $(grep -o '[A-Za-z0-9_]*_init(' "$tmp/out")"
 done
 
