@@ -456,6 +456,18 @@ static void stop_not_finite(const Run *r, const char *where, double loss, const 
     if (*err) fprintf(stderr, "bpc: error: %s\n", err);
 }
 
+/* Ctrl-C or SIGTERM stopped the run after `where` ("epoch E after N steps", "step S"): its
+ * parameters go to save_stopped's checkpoint, named; returns the exit status (130, as a
+ * shell gives an interrupted command; 0 in the REPL, whose session goes on). */
+static int stop_interrupted(const Run *r, const char *where) {
+    char buf[4096], err[BPRT_ERRLEN];
+    const char *path = save_stopped(r, buf, sizeof buf, err);
+    if (path) printf("interrupted %s; checkpoint saved to %s (resume with --params %s)\n", where, path, path);
+    else printf("interrupted %s\n", where);
+    if (*err) fprintf(stderr, "bpc: error: %s\n", err);
+    return r->o->params_io ? 0 : 130;
+}
+
 /* One optimizer step on the global batch idx[0..n); returns its mean loss (not finite:
  * nothing changed). Alone, the fused train_step. Across N ranks, rank r takes rows
  * [r*n/N, (r+1)*n/N), computes the gradient of their mean loss (dropout masks of its own:
@@ -697,15 +709,9 @@ static int train_data(Run *r) {
                (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
         fflush(stdout);
         if (o->stop && *o->stop) {
-            char buf[4096];
-            const char *path = save_stopped(r, buf, sizeof buf, err);
-            if (path)
-                printf("interrupted at epoch %d after %lld steps; checkpoint saved to %s (resume with --params %s)\n", ep,
-                       (long long)r->progress[2], path, path);
-            else
-                printf("interrupted at epoch %d after %lld steps\n", ep, (long long)r->progress[2]);
-            if (*err) fprintf(stderr, "bpc: error: %s\n", err);
-            rc = o->params_io ? 0 : 130;
+            char where[64];
+            snprintf(where, sizeof where, "at epoch %d after %lld steps", ep, (long long)r->progress[2]);
+            rc = stop_interrupted(r, where);
             break;
         }
         if (o->steps && r->progress[2] >= o->steps) break;
@@ -784,9 +790,11 @@ static int train_fixed(Run *r) {
             goto out;
         }
         if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) printf("step %d: loss %.9g\n", s, drv_printable(loss));
-        if (o->stop && *o->stop) {
-            printf("interrupted after step %d\n", s);
-            break;
+        if (o->stop && *o->stop) { /* as with --data: the checkpoint, named, and status 130 */
+            char where[32];
+            snprintf(where, sizeof where, "after step %d", s);
+            rc = stop_interrupted(r, where);
+            goto out;
         }
     }
     if (skipped) /* as --data's epochs say [batches skipped ...] */

@@ -248,4 +248,18 @@ grep -q "its header would be bprt.h and hide the runtime's bprt.h" "$tmp/err" &&
 [ -e "$tmp/rt/bprt.c" ] || [ -e "$tmp/rt/bprt.h" ] && bad "-o bprt.c wrote files" || ok
 expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c" --standalone
 
+# SIGTERM on fixed inputs stops as with --data: the checkpoint named, exit status 130, and it
+# resumes (it printed "interrupted after step N", exited 0 and wrote no checkpoint)
+printf 'param p = 3\nloss p * p * 1e-9\noptimizer sgd(lr = 1e-9)\n' > "$tmp/long.bp"
+(cd "$tmp" && exec "$bpc" train long.bp --steps 2000000000 > long.out 2> long.err) &
+bgpid=$!
+i=0
+while ! grep -q "^step" "$tmp/long.out" 2>/dev/null && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+kill -TERM "$bgpid" 2>/dev/null
+wait "$bgpid"; st=$?
+if [ "$st" -eq 130 ] && grep -q "^interrupted after step [0-9]*; checkpoint saved to long.ckpt.safetensors (resume with --params long.ckpt.safetensors)$" "$tmp/long.out" &&
+   [ -s "$tmp/long.ckpt.safetensors" ]; then ok; else bad "SIGTERM on fixed inputs exited $st, expected 130 and a checkpoint"; cat "$tmp/long.err"; tail -n 3 "$tmp/long.out"; fi
+expect_status 0 "$bpc" train "$tmp/long.bp" --steps 3 --params "$tmp/long.ckpt.safetensors"
+grep -q "nothing to train" "$tmp/out" && ok || bad "the interrupted run's checkpoint did not resume"
+
 finish
