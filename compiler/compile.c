@@ -106,13 +106,27 @@ static Graph *build_hvp(Graph *g, const CompileOptions *o) {
 size_t bpc_memory_limit(int *from_env) {
     const char *lim = getenv("BPC_MEMORY_LIMIT");
     *from_env = 0;
-    if (lim && *lim) {
+    if (lim && *lim) { /* bytes, or with K, M, G or T: binary multiples (3G = 3 * 2^30) */
         char *end;
-        unsigned long long v = strtoull(lim, &end, 10);
-        if (!*end && v > 0) {
+        errno = 0;
+        unsigned long long v = lim[0] >= '0' && lim[0] <= '9' ? strtoull(lim, &end, 10) : 0;
+        int shift = 0;
+        if (v && errno == 0 && end[0] && !end[1]) switch (end[0]) {
+            case 'K': case 'k': shift = 10, end++; break;
+            case 'M': case 'm': shift = 20, end++; break;
+            case 'G': case 'g': shift = 30, end++; break;
+            case 'T': case 't': shift = 40, end++; break;
+            default: break;
+            }
+        if (v && errno == 0 && !*end && v <= (SIZE_MAX >> shift)) {
             *from_env = 1;
-            return (size_t)v;
+            return (size_t)v << shift;
         }
+        static int warned;
+        if (!warned)
+            fprintf(stderr, "bpc: warning: BPC_MEMORY_LIMIT='%s' is not a number of bytes (such as 3000000000 or 3G); "
+                    "the limit is the machine's memory\n", lim);
+        warned = 1;
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return SIZE_MAX;

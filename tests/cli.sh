@@ -178,6 +178,14 @@ unset BPC_MEMORY_LIMIT
 expect_out "$tmp/err" "$tmp/big.bp:3:17: error: the program needs a workspace of at least 80000512 bytes (every symbolic dimension 1), more than BPC_MEMORY_LIMIT (1000000 bytes); the largest value it computes is here
   loss sum(tanh(x * w))
                   ^"
+# the limit in binary multiples (3G), and a value that is not one is named, not ignored
+BPC_MEMORY_LIMIT=1M "$bpc" grad "$tmp/big.bp" > "$tmp/out" 2>&1
+grep -q "more than BPC_MEMORY_LIMIT (1048576 bytes)" "$tmp/out" && ok || bad "BPC_MEMORY_LIMIT=1M: $(head -n 1 "$tmp/out")"
+for v in abc 0 1.5G; do
+  BPC_MEMORY_LIMIT=$v "$bpc" grad "$src/examples/seed.bp" > "$tmp/out" 2>&1
+  grep -q "^bpc: warning: BPC_MEMORY_LIMIT='$v' is not a number of bytes (such as 3000000000 or 3G); the limit is the machine's memory$" "$tmp/out" &&
+    grep -q "^dL/dm1 = 2$" "$tmp/out" && ok || bad "BPC_MEMORY_LIMIT=$v: $(head -n 1 "$tmp/out")"
+done
 
 # nll with real targets of the scores' shape (README): the mean over rows of -sum(p log q),
 # here 2 rows of 3 targets 0.2 against log(1/3): 3 * 0.2 * ln 3 = 0.659167
