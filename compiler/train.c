@@ -417,6 +417,7 @@ typedef struct Run {
     size_t opt_bytes;
     double lr;
     int64_t progress[4]; /* epoch (1-based), steps done in it, steps in all, seed */
+    int64_t start_steps; /* progress[2] when this run started */
     /* several ranks (dist.h): */
     void *grad;               /* NPARAMS + 2 reals: gradient, loss, stop request */
     volatile int *raw_stop;   /* this rank's signal flag (o->stop is then the agreed one) */
@@ -434,11 +435,14 @@ static uint64_t step_dropout_seed(const Run *r, int rk) {
 
 /* A run that stops before its end (a step that is not finite, or Ctrl-C) keeps its
  * parameters in the checkpoint ckpt_path names, but in the REPL without --save, which
- * keeps them itself. Writes it (rank 0 for the job) and returns its path (in buf), or NULL
- * when nothing was written: err then says why, or is empty in the REPL. */
+ * keeps them itself, and not when it trained no step: the file (an earlier run's --save,
+ * say) would lose what it holds for parameters that --params or --seed give again.
+ * Writes it (rank 0 for the job) and returns its path (in buf), or NULL when nothing was
+ * written: err then says why, or is empty (see trained_nothing). */
+static int trained_nothing(const Run *r) { return r->progress[2] == r->start_steps; }
 static const char *save_stopped(const Run *r, char *buf, size_t size, char *err) {
     err[0] = 0;
-    if (r->o->params_io && !r->o->save) return NULL;
+    if ((r->o->params_io && !r->o->save) || trained_nothing(r)) return NULL;
     const char *path = ckpt_path(r->m->g, r->o, buf, size);
     if (dist_rank() != 0) return path;
     return drv_save_checkpoint(r->m, path, r->params, r->opt_state, r->opt_bytes, r->progress, err) == 0 ? path : NULL;
@@ -451,6 +455,8 @@ static void stop_not_finite(const Run *r, const char *where, double loss, const 
     const char *path = save_stopped(r, buf, sizeof buf, err);
     if (dist_rank() != 0) return;
     if (path) snprintf(saved, sizeof saved, ", saved to %s", path);
+    else if (!*err && trained_nothing(r) && !(r->o->params_io && !r->o->save))
+        snprintf(saved, sizeof saved, "; as no step was trained, nothing was saved");
     fprintf(stderr, "bpc: error: the loss or its gradient is not finite at %s (loss %g); stopping with the parameters "
             "from before that step%s%s\n", where, drv_printable(loss), saved, hint);
     if (*err) fprintf(stderr, "bpc: error: %s\n", err);
@@ -911,7 +917,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         fprintf(stderr, "bpc: error: %s\n", err);
         rc = 1;
     }
-    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, NULL, NULL, 0};
+    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0};
     OptLayout layout = drv_opt_layout(&m);
     if (o->state && !o->eval_only) { /* the optimizer and the position go on */
         if (o->state->opt) {
@@ -941,6 +947,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
                     "so that the order of its data continues where it stopped\n", (unsigned long long)o->seed, o->params,
                     (unsigned long long)run.progress[3]);
     }
+    run.start_steps = run.progress[2];
     if (!rc) {
         if (getenv("BPC_VERBOSE")) fprintf(stderr, "JIT compiled in %.1f ms\n", 1e3 * tjit);
         rc = o->data ? train_data(&run) : train_fixed(&run);

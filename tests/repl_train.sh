@@ -135,9 +135,10 @@ has out "^bpc: error: the loss or its gradient is not finite at step 1 (loss nan
   ":train stopped at a NaN"
 has out "^q = -1$" "the parameters after a NaN stop"
 [ -e net.ckpt.safetensors ] || [ -e lin.ckpt.safetensors ] && bad ":train's NaN stop wrote a MODEL.ckpt.safetensors" || ok
-printf 'param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\n:train %s --steps 2 --save nq.safetensors\n' "$D" |
+# with --save, the parameters from before the step (q from 1 to -99 in the first: Adam at lr 100)
+printf 'param q = 1\nloss cross_entropy(logits, y) + sqrt(q)\noptimizer adam(lr = 100)\n:train %s --steps 3 --save nq.safetensors\n' "$D" |
   "$bpc" repl net.bp >out 2>&1
-has out "; stopping with the parameters from before that step, saved to nq.safetensors (try a smaller --lr)$" ":train --save at a NaN"
+has out "step 2 (loss nan); stopping with the parameters from before that step, saved to nq.safetensors (try a smaller --lr)$" ":train --save at a NaN"
 [ -f nq.safetensors ] && ok || bad ":train --save stopped at a NaN wrote no nq.safetensors"
 
 finish

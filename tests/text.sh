@@ -143,10 +143,11 @@ run 2 "$bpc" train "$model" --data "$corpus" --inputs a.safetensors --steps 1
 if grep -q "^bpc: --data and --inputs both give the inputs; use one" "$tmp/err"; then ok; else bad "--data with --inputs"; cat "$tmp/err"; fi
 # a step that is not finite stops with the parameters from before it, saved to the file the
 # message names (it wrote MODEL.ckpt.safetensors without a word)
-sed 's/^loss cross_entropy(logits, y)$/param q = -1\nloss cross_entropy(logits, y) + sqrt(q)/' "$model" >nan_lm.bp
+# (q from 1 to below 0 in the first step, at --lr 100: the second is NaN)
+sed 's/^loss cross_entropy(logits, y)$/param q = 1\nloss cross_entropy(logits, y) + sqrt(q)/' "$model" >nan_lm.bp
 grep -q "sqrt(q)" nan_lm.bp || bad "nan_lm.bp: no sqrt(q) (tiny_lm.bp changed?)"
-run 1 "$bpc" train nan_lm.bp $args --steps 2
-same "$tmp/err" "bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); stopping with the parameters from before that step, saved to nan_lm.ckpt.safetensors (try a smaller --lr, or --on-nan skip)" "a NaN stop on text"
+run 1 "$bpc" train nan_lm.bp $args --steps 3 --lr 100
+same "$tmp/err" "bpc: error: the loss or its gradient is not finite at epoch 1, step 2 (loss nan); stopping with the parameters from before that step, saved to nan_lm.ckpt.safetensors (try a smaller --lr, or --on-nan skip)" "a NaN stop on text"
 [ -f nan_lm.ckpt.safetensors ] && ok || bad "a NaN stop on text wrote no nan_lm.ckpt.safetensors"
 
 echo "$pass passed, $fail failed"

@@ -255,16 +255,24 @@ else bad "bpc eval --inputs with dropout: '$(cat out)', without: '$(cat want.out
 # ---- g. a loss that is not finite ---------------------------------------------------------------
 # every NaN prints as nan, as bpc grad prints it (glibc printed sqrt(-1)'s, whose sign bit is
 # set, as -nan: in the stop's message, the epoch's test loss and bpc eval's)
+# A stop saves the parameters from before the step, to the file it names; at the first step
+# it saves nothing (--save may hold an earlier run's parameters) and says so. late.bp's q
+# goes from 1 to -99 in its first step (Adam at --lr 100), and its second is NaN.
 printf "${net}param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\noutput logits\n" >neg.bp
+printf "${net}param q = 1\nloss cross_entropy(logits, y) + sqrt(q)\noutput logits\noptimizer adam(lr = 100)\n" >late.bp
+printf 'earlier' >neg.safetensors
 run 1 "$bpc" train neg.bp --data good --steps 2 --batch 4 --save neg.safetensors
-has err "^bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); " "a NaN stop's loss"
-has err "; stopping with the parameters from before that step, saved to neg.safetensors (try a smaller --lr, or --on-nan skip)$" \
+has err "^bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); stopping with the parameters from before that step; as no step was trained, nothing was saved (try a smaller --lr, or --on-nan skip)$" \
+  "a NaN stop at the first step"
+[ "$(cat neg.safetensors)" = earlier ] && ok || bad "a NaN stop at the first step overwrote --save's file"
+run 1 "$bpc" train late.bp --data good --steps 3 --batch 4 --save neg.safetensors
+has err "^bpc: error: the loss or its gradient is not finite at epoch 1, step 2 (loss nan); stopping with the parameters from before that step, saved to neg.safetensors (try a smaller --lr, or --on-nan skip)$" \
   "a NaN stop names --save"
-[ -f neg.safetensors ] && ok || bad "a NaN stop wrote no neg.safetensors"
-run 1 "$bpc" train neg.bp --data good --steps 2 --batch 4
-has err "; stopping with the parameters from before that step, saved to neg.ckpt.safetensors (try a smaller --lr, or --on-nan skip)$" \
+[ "$(head -c 7 neg.safetensors)" != earlier ] && ok || bad "a NaN stop wrote no neg.safetensors"
+run 1 "$bpc" train late.bp --data good --steps 3 --batch 4
+has err "; stopping with the parameters from before that step, saved to late.ckpt.safetensors (try a smaller --lr, or --on-nan skip)$" \
   "a NaN stop names MODEL.ckpt.safetensors"
-[ -f neg.ckpt.safetensors ] && ok || bad "a NaN stop wrote no neg.ckpt.safetensors"
+[ -f late.ckpt.safetensors ] && ok || bad "a NaN stop wrote no late.ckpt.safetensors"
 run 0 "$bpc" train neg.bp --data good --steps 2 --batch 4 --on-nan skip
 has out "^epoch 1 (partial): train loss nan, test loss nan, test accuracy [0-9.]*%, " "an epoch of NaN"
 run 0 "$bpc" eval neg.bp --data good --params neg.safetensors
