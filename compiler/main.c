@@ -89,7 +89,20 @@ static void parse_args(int argc, char **argv, Args *a) {
             }
     for (; i < argc; i++) {
         const char *s = argv[i];
-#define VALUE() (i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))
+        /* --flag=value as well as --flag value (GNU style; --emit= is one option of its own) */
+        char name[64];
+        const char *inline_value = NULL;
+        int inline_used = 0;
+        const char *eq = strchr(s, '=');
+        if (s[0] == '-' && s[1] == '-' && eq && strncmp(s, "--emit=", 7) != 0 && (size_t)(eq - s) < sizeof name) {
+            memcpy(name, s, (size_t)(eq - s));
+            name[eq - s] = 0;
+            inline_value = eq + 1;
+            s = name;
+        }
+#define VALUE()                                                                                                   \
+    (inline_value ? (inline_used = 1, inline_value)                                                              \
+                  : i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))
         if (strcmp(s, "-o") == 0) a->out = VALUE();
         else if (strcmp(s, "--f64") == 0) a->f64 = 1;
         else if (strcmp(s, "--standalone") == 0) a->standalone = 1;
@@ -135,6 +148,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         } else if (s[0] == '-' && s[1]) usage_error("unknown option '%s'", s);
         else if (!a->file) a->file = s;
         else usage_error("unexpected argument '%s'", s);
+        if (inline_value && !inline_used) usage_error("%s takes no value", s);
 #undef VALUE
     }
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
@@ -431,7 +445,10 @@ static int cmd_check(const Args *a, Graph *g) {
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "repl") == 0) return repl_main(argc - 1, argv + 1);
     if (argc == 1 && isatty(0)) return repl_main(0, NULL);
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    /* --help (or -h) anywhere, as in `bpc train --help`, and `bpc help` */
+    int help = argc == 2 && strcmp(argv[1], "help") == 0;
+    for (int i = 1; i < argc; i++) help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+    if (help) {
         fputs(usage_text, stdout);
         fputs(dist_help(), stdout);
         return 0;

@@ -1099,10 +1099,18 @@ static int cmd_step(Session *S, const char *arg) {
     return rc;
 }
 
-/* Splits arg into words (in place); returns the count. */
+/* Splits arg into words (in place), --option=value into two as bpc's own command line takes
+ * it; returns the count. */
 static int split_words(char *arg, char **w, int max) {
     int n = 0;
-    for (char *p = strtok(arg, " \t"); p && n < max; p = strtok(NULL, " \t")) w[n++] = p;
+    for (char *p = strtok(arg, " \t"); p && n < max; p = strtok(NULL, " \t")) {
+        char *eq = strncmp(p, "--", 2) == 0 ? strchr(p, '=') : NULL;
+        w[n++] = p;
+        if (eq && n < max) {
+            *eq = 0;
+            w[n++] = eq + 1;
+        }
+    }
     return n;
 }
 

@@ -98,6 +98,16 @@ expect_status 2 "$bpc" grad "$src/examples/seed.bp" --no-such-flag
 expect_status 1 "$bpc" grad "$tmp/does-not-exist.bp"
 expect_status 0 "$bpc" --help
 expect_status 0 "$bpc" --version
+# --help after a command, and bpc help, print the usage (they were usage errors, exit 2);
+# --option=value is --option value (--steps=3 was an unknown option)
+for h in "grad --help" "train -h" "help"; do
+  expect_status 0 "$bpc" $h
+  grep -q "^usage: bpc FILE.bp -o OUT.c" "$tmp/out" && ok || bad "bpc $h printed no usage"
+done
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps=2 --lr=0.1 --seed=1
+[ "$(grep -c '^step ' "$tmp/out")" = 2 ] && ok || bad "--steps=2: $(cat "$tmp/out")"
+expect_status 2 "$bpc" train "$src/examples/seed.bp" --f64=1
+head -n 1 "$tmp/err" | grep -q "^bpc: --f64 takes no value$" && ok || bad "--f64=1: $(head -n 1 "$tmp/err")"
 head -c 3000 /dev/urandom > "$tmp/garbage.bp"
 "$bpc" grad "$tmp/garbage.bp" >/dev/null 2>&1; st=$?
 [ "$st" -eq 1 ] && ok || bad "binary garbage exited $st, expected 1"
