@@ -324,12 +324,13 @@ static void epoch_order(const Split *s, const Feed *f, uint64_t seed, int ep, in
 }
 
 /* The output accuracy is measured on: [B, C] with C the classes of the loss the labels feed
- * (the first such, else the first output if it is [B, C]); -1 if none. *classes = C. */
+ * (the first such, else the first output if it is [B, C]); -1 if none (then no accuracy is
+ * printed: the program is not a classifier). *classes = C. */
 static int scores_output(const Graph *g, const Feed *f, int64_t *classes) {
     const char *what;
     int64_t want = drv_label_classes(g, f->lab, &what);
     for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < (pass ? 1 : g->noutputs); i++) {
+        for (int i = 0; i < (pass && g->noutputs ? 1 : g->noutputs); i++) {
             const Shape *s = &g->nodes[g->outputs[i]].shape;
             if (s->rank != 2 || s->d[0].sym != f->bsym || s->d[0].c != 1 || s->d[1].sym >= 0) continue;
             if (pass == 0 && s->d[1].c != want) continue;
@@ -709,10 +710,13 @@ static int train_data(Run *r) {
             printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
                    finished ? "" : " (partial)", trl, drv_printable(tl), wall, compute, (double)(seen * f.per) / wall,
                    skipped ? " [batches skipped for non-finite values]" : "");
-        else
-            printf("epoch %d%s: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
-               ep, finished ? "" : " (partial)", trl, drv_printable(tl), drv_printable(100 * ta), wall, compute,
+        else {
+            char acc[48] = "";
+            if (!isnan(ta)) snprintf(acc, sizeof acc, ", test accuracy %.2f%%", 100 * ta);
+            printf("epoch %d%s: train loss %.4f, test loss %.4f%s, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
+               ep, finished ? "" : " (partial)", trl, drv_printable(tl), acc, wall, compute,
                (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
+        }
         fflush(stdout);
         if (o->stop && *o->stop) {
             char where[64];
@@ -727,9 +731,10 @@ static int train_data(Run *r) {
         evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
         if (f.text)
             printf("test loss %.4f nats/byte (%lld windows of %lld bytes)\n", drv_printable(tl), (long long)te.n, (long long)f.per);
+        else if (isnan(ta))
+            printf("test loss %.4f (%lld samples)\n", drv_printable(tl), (long long)te.n);
         else
-            printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", drv_printable(tl), drv_printable(100 * ta),
-                   (long long)te.n);
+            printf("test loss %.4f, test accuracy %.2f%% (%lld samples)\n", drv_printable(tl), 100 * ta, (long long)te.n);
     }
 done:
     free_fixed(&f);

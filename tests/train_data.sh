@@ -279,4 +279,14 @@ run 0 "$bpc" eval neg.bp --data good --params neg.safetensors
 has out "^test loss nan, test accuracy [0-9.]*% (6 samples)$" "bpc eval's loss of NaN"
 hasnt out "-nan" "bpc eval's loss of NaN"
 
+# ---- h. a program that is not a classifier ------------------------------------------------------
+# no output of the labels' classes: the epochs and bpc eval print no accuracy (they printed
+# "test accuracy 0.00%", read from an output the program does not have)
+printf 'input x[B, 4]\ninput y[B] : int\nparam w[4] = 0.5\nloss mean((x @ w)^2)\n' >reg.bp
+run 0 "$bpc" train reg.bp --data good --steps 2 --batch 4 --save reg.safetensors
+has out "^epoch 1 (partial): train loss [0-9.]*, test loss [0-9.]*, [0-9.]* s (" "a regression's epoch line"
+hasnt out "accuracy" "a regression's epoch line"
+run 0 "$bpc" eval reg.bp --data good --params reg.safetensors
+has out "^test loss [0-9.]* (6 samples)$" "a regression's bpc eval"
+
 finish
