@@ -2237,7 +2237,7 @@ static const char *preamble_math =
     "    real r = 1, b = x; int k = n < 0 ? -n : n;\n"
     "    while (k) { if (k & 1) r *= b; b *= b; k >>= 1; }\n"
     "    return n < 0 ? (real)1 / r : r;\n}\n"
-    "BP_INLINE real bp_sign(real x) { return (real)((x > 0) - (x < 0)); }\n"
+    "BP_INLINE real bp_sign(real x) { return x != x ? x : (real)((x > 0) - (x < 0)); } /* NaN stays */\n"
     "BP_INLINE real bp_step(real x) { return x > 0 ? (real)1 : (real)0; }\n"
     "BP_INLINE real bp_leaky_step(real x, real a) { return x > 0 ? (real)1 : a; }\n"
     "BP_INLINE real bp_add(real a, real b) { return a + b; }\n"

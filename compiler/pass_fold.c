@@ -49,7 +49,7 @@ double fold_eval(Op op, double a, double b, const Node *p) {
         }
         return p->ival < 0 ? 1 / r : r;
     }
-    case OP_SIGN: return (a > 0) - (a < 0);
+    case OP_SIGN: return a != a ? a : (a > 0) - (a < 0); /* NaN stays NaN, as torch.sign */
     case OP_STEP: return a > 0;
     case OP_LEAKY_STEP: return a > 0 ? 1 : p->value;
     case OP_GELU_GRAD: return 0.5 * (1 + erf(a * 0.70710678118654752440)) + a * exp(-0.5 * a * a) * 0.3989422804014327;

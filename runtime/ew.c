@@ -118,7 +118,7 @@ enum { EW_PAR_MIN = 1 << 15 };
                     }                                                                               \
                     break;                                                                          \
                 }                                                                                   \
-                case BPRT_EW_SIGN: for (size_t i = 0; i < w; i++) x[i] = (T)((a[i] > 0) - (a[i] < 0)); break; \
+                case BPRT_EW_SIGN: for (size_t i = 0; i < w; i++) x[i] = a[i] != a[i] ? a[i] : (T)((a[i] > 0) - (a[i] < 0)); break; \
                 case BPRT_EW_STEP: for (size_t i = 0; i < w; i++) x[i] = a[i] > 0 ? (T)1 : (T)0; break; \
                 case BPRT_EW_LEAKY_STEP: {                                                          \
                     const T al = (T)konst[code[++pc]];                                              \

@@ -213,6 +213,14 @@ for e in "relu(log(p - 1))" "maximum(log(p - 1), 0)" "maximum(0, log(p - 1))" "m
   "$bpc" grad "$tmp/nan.bp" > "$tmp/out" 2>&1
   head -n 1 "$tmp/out" | grep -q "^loss = nan$" && ok || bad "$e: $(head -n 1 "$tmp/out"), expected loss = nan"
 done
+# abs's gradient at a NaN is NaN, as torch.sign(nan) is (sign gave 0, so dL/dp was 0), for a
+# scalar and for a tensor (the runtime's elementwise kernel)
+printf 'param p = 0\nloss abs(log(p - 1))\n' > "$tmp/absn.bp"
+printf 'param p[3] = 0\ninput x[2, 3] = 1\nloss sum(abs(log(x * p - 1)))\n' > "$tmp/absn2.bp"
+"$bpc" grad "$tmp/absn.bp" > "$tmp/out" 2>&1
+grep -q "^dL/dp = nan$" "$tmp/out" && ok || bad "abs at NaN: $(cat "$tmp/out")"
+"$bpc" grad "$tmp/absn2.bp" > "$tmp/out" 2>&1
+grep -q "^  \[nan, nan, nan\]$" "$tmp/out" && ok || bad "abs at NaN, [3]: $(cat "$tmp/out")"
 # bpc train and eval print a NaN as bpc grad does (sqrt(-1)'s, whose sign bit is set, was -nan)
 printf 'param p = -1\nloss sqrt(p)\n' > "$tmp/neg.bp"
 cp "$tmp/sq3-first.safetensors" "$tmp/neg.safetensors" # an earlier run's --save: kept
