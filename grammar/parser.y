@@ -91,6 +91,13 @@ typedef struct Parser {
     int eof_state;       /* 0; 1 = the closing end of line sent; 2 = end of file sent */
     int nerrors, max_errors;
     int depth_reported;  /* "nested too deeply" already said */
+    /* The statement being read (since the last end of line, ';' or '{'), for messages
+     * that look back at how it began: */
+    int stmt_ntok;         /* its tokens so far */
+    int stmt_names;        /* how many of them, from its first, are names */
+    int stmt_first;        /* the kind of its first token */
+    const char *stmt_word; /* its first token's name, when that is a name */
+    Loc stmt_loc;          /* where its first token stands */
 } Parser;
 }
 
@@ -109,8 +116,10 @@ int lex_continues(int tok);
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lexer.h"
+#include "suggest.h"
 
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg);
 
@@ -419,6 +428,36 @@ static void describe_token(const Parser *p, yysymbol_kind_t tok, char *buf, size
     }
 }
 
+/* The words that begin a statement, and other spellings of them that users reach for. */
+static const char *const statement_words[] = {
+    "model", "input", "param", "def", "loss", "output", "optimizer", "clip_grad_norm", "return", "checkpoint",
+};
+
+static const struct {
+    const char *word, *keyword;
+} statement_aliases[] = {
+    {"optimiser", "optimizer"}, {"optim", "optimizer"}, {"parameter", "param"}, {"parameters", "param"},
+    {"define", "def"},          {"function", "def"},    {"func", "def"},        {"fn", "def"},
+    {"criterion", "loss"},
+};
+
+/* A statement that begins with one or two names and then has something no binding has
+ * (`parm W[3]`, `ouput W`): the parser took the first word for a binding's name, or for
+ * the word before one (`checkpoint NAME = ...`), and "expected '='" would tell the user
+ * to add one. Returns the statement keyword the first word is near (suggest.h) or stands
+ * for, or NULL. */
+static const char *misspelled_statement(const Parser *p) {
+    if (!p->stmt_word || p->stmt_ntok < 2 || p->stmt_ntok > 3 || p->stmt_names < p->stmt_ntok - 1)
+        return NULL;
+    for (size_t i = 0; i < sizeof statement_aliases / sizeof statement_aliases[0]; i++)
+        if (strcasecmp(p->stmt_word, statement_aliases[i].word) == 0) return statement_aliases[i].keyword;
+    Suggest s;
+    suggest_init(&s, p->stmt_word);
+    for (size_t i = 0; i < sizeof statement_words / sizeof statement_words[0]; i++)
+        suggest_offer(&s, statement_words[i]);
+    return s.best;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Parser *p) {
     (void)scanner;
     yysymbol_kind_t tok = yypcontext_token(ctx);
@@ -426,6 +465,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     if (tok == YYSYMBOL_YYEOF && p->nopen > 0) {
         const Opener *o = &p->open[p->nopen - 1];
         parse_error(p, loc, "unclosed '%c' (opened at %d:%d)", o->c, o->loc.line, o->loc.col);
+        return 0;
+    }
+    const char *keyword = misspelled_statement(p);
+    if (keyword) {
+        parse_error(p, p->stmt_loc, "unknown statement '%s'; did you mean '%s'?", p->stmt_word, keyword);
+        while (in_parens(p)) p->nopen--;
         return 0;
     }
     char what[128];

@@ -459,6 +459,40 @@ static void test_bad_inputs(void **state) {
          "t.bp:1:7: error: unexpected '=', expected an operator or end of line\n"
          "  x = y = 2\n"
          "        ^\n"},
+        /* a misspelled statement keyword read as a binding's name said "expected '='" */
+        {"parm W[3]\n",
+         "t.bp:1:1: error: unknown statement 'parm'; did you mean 'param'?\n"
+         "  parm W[3]\n"
+         "  ^\n"},
+        {"Loss sum(W)\n",
+         "t.bp:1:1: error: unknown statement 'Loss'; did you mean 'loss'?\n"
+         "  Loss sum(W)\n"
+         "  ^\n"},
+        {"ouput W\n",
+         "t.bp:1:1: error: unknown statement 'ouput'; did you mean 'output'?\n"
+         "  ouput W\n"
+         "  ^\n"},
+        {"optimiser adam(lr=1e-3)\n",
+         "t.bp:1:1: error: unknown statement 'optimiser'; did you mean 'optimizer'?\n"
+         "  optimiser adam(lr=1e-3)\n"
+         "  ^\n"},
+        {"x = 1; inputs x[3]\n",
+         "t.bp:1:8: error: unknown statement 'inputs'; did you mean 'input'?\n"
+         "  x = 1; inputs x[3]\n"
+         "         ^\n"},
+        {"def f(a) {\n  retrun a\n}\n",
+         "t.bp:2:3: error: unknown statement 'retrun'; did you mean 'return'?\n"
+         "    retrun a\n"
+         "    ^\n"},
+        {"parameter W[3] = he\n",
+         "t.bp:1:1: error: unknown statement 'parameter'; did you mean 'param'?\n"
+         "  parameter W[3] = he\n"
+         "  ^\n"},
+        /* a word near no keyword keeps the parser's message */
+        {"import torch\n",
+         "t.bp:1:13: error: unexpected end of line, expected '='\n"
+         "  import torch\n"
+         "              ^\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Parsed r = parse(cases[i][0]);

@@ -1,0 +1,55 @@
+/* suggest.c — see suggest.h. The distance is the optimal string alignment form of
+ * Damerau-Levenshtein, computed in three rows of the usual table. */
+#include "suggest.h"
+
+#include <string.h>
+
+#define SUGGEST_MAX_LEN 255
+#define SUGGEST_MAX_DIST 2
+
+static int fold(char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
+
+static int min3(int a, int b, int c) {
+    int m = a < b ? a : b;
+    return m < c ? m : c;
+}
+
+int suggest_distance(const char *a, const char *b) {
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n > SUGGEST_MAX_LEN || m > SUGGEST_MAX_LEN) return SUGGEST_MAX_LEN + 1;
+    int rows[3][SUGGEST_MAX_LEN + 1];
+    int *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    for (int j = 0; j <= m; j++) prev[j] = j;
+    for (int i = 1; i <= n; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= m; j++) {
+            int cost = fold(a[i - 1]) != fold(b[j - 1]);
+            cur[j] = min3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+            if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) && fold(a[i - 2]) == fold(b[j - 1]) &&
+                prev2[j - 2] + 1 < cur[j])
+                cur[j] = prev2[j - 2] + 1; /* two neighbours swapped */
+        }
+        int *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[m];
+}
+
+void suggest_init(Suggest *s, const char *word) {
+    s->word = word;
+    s->best = NULL;
+    s->dist = SUGGEST_MAX_DIST + 1;
+}
+
+void suggest_offer(Suggest *s, const char *cand) {
+    if (!cand || strcmp(cand, s->word) == 0) return;
+    int d = suggest_distance(s->word, cand);
+    int longer = (int)strlen(s->word);
+    if ((int)strlen(cand) > longer) longer = (int)strlen(cand);
+    if (d < s->dist && 2 * d <= longer) {
+        s->best = cand;
+        s->dist = d;
+    }
+}
