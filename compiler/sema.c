@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suggest.h"
+
 #define MAX_CALL_DEPTH 32
 /* The operations a program may reach as its defs are inlined: each call copies a def's
  * body, so defs that call the one before twice, nested N deep, make 2^N copies (N = 20 took
@@ -119,8 +121,36 @@ static const BuiltinSpec *find_builtin(const char *name) {
 
 static int lower(Sema *S, Scope *sc, const Expr *e);
 
-/* Reports an unknown name or function; says so when it is defined further down. */
-static void unknown_name(Sema *S, Loc loc, const char *name, const char *what) {
+/* What ends an "unknown name" message: "; did you mean 'h'?" for the nearest (suggest.h)
+ * value visible in sc (bindings, inputs, parameters, a def's parameters and locals) or
+ * dimension name; "" if none is near. */
+static const char *near_value(Sema *S, Scope *sc, const char *name) {
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (Scope *s = sc; s; s = s->parent)
+        for (int i = s->n - 1; i >= 0; i--)
+            if (!s->items[i].def) suggest_offer(&sg, s->items[i].name);
+    for (int k = 0; k < S->g->syms.n; k++) suggest_offer(&sg, S->g->syms.names[k]);
+    return sg.best ? arena_printf(S->a, "; did you mean '%s'?", sg.best) : "";
+}
+
+/* The same for a function: what bpc writes for a PyTorch or NumPy one, else the nearest
+ * def visible in sc or built-in. */
+static const char *near_function(Sema *S, Scope *sc, const char *name) {
+    const char *torch = suggest_torch_function(name);
+    if (torch) return arena_printf(S->a, "; %s", torch);
+    Suggest sg;
+    suggest_init(&sg, name);
+    for (Scope *s = sc; s; s = s->parent)
+        for (int i = s->n - 1; i >= 0; i--)
+            if (s->items[i].def) suggest_offer(&sg, s->items[i].name);
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) suggest_offer(&sg, builtins[i].name);
+    return sg.best ? arena_printf(S->a, "; did you mean '%s'?", sg.best) : "";
+}
+
+/* Reports an unknown name or function (what: "name" or "function") at a point where sc
+ * is visible; says so when it is defined further down, else names a near one. */
+static void unknown_name(Sema *S, Scope *sc, Loc loc, const char *name, const char *what) {
     for (int i = 0; S->prog && i < S->prog->nstmts; i++) {
         const Stmt *st = S->prog->stmts[i];
         if ((st->kind == ST_BIND || st->kind == ST_DEF || st->kind == ST_INPUT || st->kind == ST_PARAM) &&
@@ -131,7 +161,8 @@ static void unknown_name(Sema *S, Loc loc, const char *name, const char *what) {
             return;
         }
     }
-    diag_error(S->d, loc, "unknown %s '%s'", what, name);
+    const char *hint = strcmp(what, "function") == 0 ? near_function(S, sc, name) : near_value(S, sc, name);
+    diag_error(S->d, loc, "unknown %s '%s'%s", what, name, hint);
 }
 
 /* ---- constants in argument position ---- */
@@ -170,6 +201,56 @@ static int const_real(Sema *S, const Expr *e, const char *what, const char *fn, 
     return 1;
 }
 
+/* PyTorch's and NumPy's names for arguments bpc names otherwise. An entry applies to a
+ * function that has the parameter `param` (NULL: any), or to the function `fn` alone. */
+static const struct {
+    const char *name, *fn, *param;
+    const char *advice; /* NULL: "did you mean 'PARAM'?" */
+} keyword_aliases[] = {
+    {"dim", NULL, "axis", NULL},
+    {"keepdim", NULL, "keepdims", NULL},
+    {"negative_slope", NULL, "alpha", NULL},
+    {"slope", NULL, "alpha", NULL},
+    {"kernel_size", NULL, "k", NULL},
+    {"momentum", NULL, "beta1", NULL},
+    {"betas", NULL, "beta1", "give beta1= and beta2="},
+    {"weight_decay", "adam", NULL, "for weight decay, use adamw(weight_decay=...)"},
+    {"reduction", NULL, "target", "a loss is always the mean (reduction='mean')"},
+    {"reduction", NULL, "labels", "a loss is always the mean (reduction='mean')"},
+};
+
+static int param_is(const char *param, const char *name) {
+    size_t len = strcspn(param, "=");
+    return strlen(name) == len && strncmp(param, name, len) == 0;
+}
+
+/* Reports keyword argument `ar`, which fn's parameters lack: the names fn takes, and
+ * PyTorch's name for one of them (keyword_aliases) or the nearest (suggest.h). */
+static void unknown_keyword(Sema *S, const Arg *ar, const char *fn, int nparams, const char *const *params) {
+    const char *list = "";
+    for (int j = 0; j < nparams; j++)
+        list = arena_printf(S->a, "%s%s%.*s", list, j ? ", " : "", (int)strcspn(params[j], "="), params[j]);
+    const char *hint = "";
+    for (size_t i = 0; i < sizeof keyword_aliases / sizeof keyword_aliases[0] && !*hint; i++) {
+        if (strcmp(keyword_aliases[i].name, ar->name) != 0) continue;
+        if (keyword_aliases[i].fn && strcmp(keyword_aliases[i].fn, fn) != 0) continue;
+        int has = !keyword_aliases[i].param;
+        for (int j = 0; j < nparams && !has; j++) has = param_is(params[j], keyword_aliases[i].param);
+        if (!has) continue;
+        hint = keyword_aliases[i].advice ? arena_printf(S->a, "; %s", keyword_aliases[i].advice)
+                                         : arena_printf(S->a, "; did you mean '%s'?", keyword_aliases[i].param);
+    }
+    if (!*hint) {
+        Suggest sg;
+        suggest_init(&sg, ar->name);
+        for (int j = 0; j < nparams; j++)
+            suggest_offer(&sg, arena_strndup(S->a, params[j], strcspn(params[j], "=")));
+        if (sg.best) hint = arena_printf(S->a, "; did you mean '%s'?", sg.best);
+    }
+    diag_error(S->d, ar->loc, "'%s' has no argument named '%s' (it takes %s)%s", fn, ar->name,
+               nparams ? list : "none", hint);
+}
+
 /* Matches a call's arguments to a parameter list; fills argv (NULL = use the default). */
 static int bind_args(Sema *S, const Expr *call, int nparams, const char *const *params,
                      const Expr **argv, const char *fn) {
@@ -192,12 +273,10 @@ static int bind_args(Sema *S, const Expr *call, int nparams, const char *const *
         }
         seen_kw = 1;
         int k = -1;
-        for (int j = 0; j < nparams; j++) {
-            size_t len = strcspn(params[j], "=");
-            if (strlen(ar->name) == len && strncmp(params[j], ar->name, len) == 0) k = j;
-        }
+        for (int j = 0; j < nparams; j++)
+            if (param_is(params[j], ar->name)) k = j;
         if (k < 0) {
-            diag_error(S->d, ar->loc, "'%s' has no argument named '%s'", fn, ar->name);
+            unknown_keyword(S, ar, fn, nparams, params);
             return 0;
         }
         if (argv[k]) {
@@ -422,7 +501,7 @@ static int lower_name(Sema *S, Scope *sc, const Expr *e) {
         diag_error(S->d, e->loc, "'%s' is a built-in function; call it with arguments", e->name);
         return -1;
     }
-    unknown_name(S, e->loc, e->name, "name");
+    unknown_name(S, sc, e->loc, e->name, "name");
     return -1;
 }
 
@@ -493,7 +572,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
             int found = 0;
             for (int j = 0; j < def->nparams; j++) found |= strcmp(def->params[j], e->args[i].name) == 0;
             if (!found) {
-                diag_error(S->d, e->args[i].loc, "'%s' has no argument named '%s'", def->name, e->args[i].name);
+                unknown_keyword(S, &e->args[i], def->name, def->nparams, def->params);
                 return -1;
             }
         }
@@ -565,7 +644,7 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     }
     const BuiltinSpec *bs = find_builtin(e->name);
     if (!bs) {
-        unknown_name(S, e->loc, e->name, "function");
+        unknown_name(S, sc, e->loc, e->name, "function");
         return -1;
     }
     const Expr *argv[4];
@@ -806,7 +885,7 @@ static int check_call(Sema *S, const Stmt *def, Scope *local, const Expr *e) {
     else if (!(bs = find_builtin(e->name))) {
         callee = defined_in_program(S, e->name);
         if (!callee) {
-            unknown_name(S, e->loc, e->name, "function");
+            unknown_name(S, &S->global, e->loc, e->name, "function");
             return 0;
         }
         if (callee->kind != ST_DEF) {
@@ -1191,9 +1270,12 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
         case ST_OUTPUT:
             for (int k = 0; k < st->nnames; k++) {
                 Binding *b = scope_find(&S.global, st->names[k], 1);
-                if (!b || b->def) {
-                    diag_error(d, st->name_locs[k], b ? "'%s' is a function, not a value" : "unknown name '%s'",
-                               st->names[k]);
+                if (!b) {
+                    unknown_name(&S, &S.global, st->name_locs[k], st->names[k], "name");
+                    continue;
+                }
+                if (b->def) {
+                    diag_error(d, st->name_locs[k], "'%s' is a function, not a value", st->names[k]);
                     continue;
                 }
                 if (b->node < 0) continue;

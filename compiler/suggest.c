@@ -53,3 +53,48 @@ void suggest_offer(Suggest *s, const char *cand) {
         s->dist = d;
     }
 }
+
+/* PyTorch's and NumPy's functions that bpc spells otherwise, and how. */
+static const struct {
+    const char *name;
+    const char *advice;
+} torch_functions[] = {
+    {"pow", "write a ^ b"},
+    {"square", "write x ^ 2"},
+    {"matmul", "write a @ b"},
+    {"mm", "write a @ b"},
+    {"bmm", "write a @ b"},
+    {"dot", "write a @ b"},
+    {"add", "write a + b"},
+    {"sub", "write a - b"},
+    {"mul", "write a * b"},
+    {"div", "write a / b"},
+    {"neg", "write -x"},
+    {"t", "write x.T"},
+    {"min", "there is no 'min' reduction: write -max(-x) (or minimum(a, b) for two tensors)"},
+    {"amin", "there is no 'min' reduction: write -max(-x) (or minimum(a, b) for two tensors)"},
+    {"amax", "did you mean 'max'?"},
+    {"clamp", "write maximum(minimum(x, hi), lo)"},
+    {"clip", "write maximum(minimum(x, hi), lo)"},
+    {"mse_loss", "did you mean 'mse'?"},
+    {"binary_cross_entropy", "did you mean 'bce'?"},
+    {"binary_cross_entropy_with_logits", "did you mean 'bce_logits'?"},
+    {"nll_loss", "did you mean 'nll'?"},
+    {"layer_norm", "did you mean 'layernorm'?"},
+    {"max_pool2d", "did you mean 'maxpool2d'?"},
+    {"avg_pool2d", "did you mean 'avgpool2d'?"},
+    {"cat", "did you mean 'concat'?"},
+    {"concatenate", "did you mean 'concat'?"},
+    {"view", "did you mean 'reshape'?"},
+    {"flatten", "write reshape(x, [B, -1])"},
+    {"permute", "write x.T (or transpose(x)) to swap the last two axes"},
+    {"reduce_sum", "did you mean 'sum'?"},
+    {"reduce_mean", "did you mean 'mean'?"},
+    {"silu", "write x * sigmoid(x)"},
+};
+
+const char *suggest_torch_function(const char *name) {
+    for (size_t i = 0; i < sizeof torch_functions / sizeof torch_functions[0]; i++)
+        if (strcmp(torch_functions[i].name, name) == 0) return torch_functions[i].advice;
+    return NULL;
+}

@@ -4,7 +4,8 @@
  * to the word: within Damerau-Levenshtein distance 2 (optimal string alignment, letters
  * compared without case), and no more than half the longer word's length (so 'x' is not
  * taken for 'y', nor 'ab' for 'cd'). The word itself (same spelling, same case) is never
- * suggested; of candidates at the same distance, the first offered wins.
+ * suggested; of candidates at the same distance, the first offered wins. Also here: what
+ * bpc writes for the PyTorch and NumPy functions it lacks (pow -> a ^ b, mse_loss -> mse).
  * Left out: any knowledge of which names are visible where (the callers offer them). */
 #ifndef BP_SUGGEST_H
 #define BP_SUGGEST_H
@@ -23,5 +24,9 @@ int suggest_distance(const char *a, const char *b);
 void suggest_init(Suggest *s, const char *word);
 /* Considers one candidate (NULL is ignored). */
 void suggest_offer(Suggest *s, const char *cand);
+
+/* For a function PyTorch or NumPy has and bpc spells otherwise, the advice that ends an
+ * "unknown function" message ("write a ^ b", "did you mean 'mse'?"); NULL otherwise. */
+const char *suggest_torch_function(const char *name);
 
 #endif

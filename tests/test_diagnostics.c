@@ -36,6 +36,108 @@ static const DiagCase cases[] = {
      "t.bp:1:5: error: unknown function 'foo'\n"
      "  y = foo(1)\n"
      "      ^\n"},
+    /* "did you mean": the nearest name visible there (bindings, inputs, parameters, a
+       def's parameters and locals, dimension names), function (built-ins, defs) or keyword
+       argument, and PyTorch's spellings; nothing for a name near none (above) */
+    {"a misspelled name",
+     "param h[3]\n"
+     "loss sum(hh)\n",
+     "t.bp:2:10: error: unknown name 'hh'; did you mean 'h'?\n"
+     "  loss sum(hh)\n"
+     "           ^\n"},
+    {"a name in the wrong case",
+     "input x[3]\n"
+     "param W[3]\n"
+     "loss sum(x * w)\n",
+     "t.bp:3:14: error: unknown name 'w'; did you mean 'W'?\n"
+     "  loss sum(x * w)\n"
+     "               ^\n"},
+    {"a misspelled dimension name",
+     "input x[Batch, 3]\n"
+     "param W[3]\n"
+     "loss sum(x @ W) / batch\n",
+     "t.bp:3:19: error: unknown name 'batch'; did you mean 'Batch'?\n"
+     "  loss sum(x @ W) / batch\n"
+     "                    ^\n"},
+    {"a misspelled local in a def body",
+     "def f(x) {\n"
+     "  hidden = relu(x)\n"
+     "  return hiden * 2\n"
+     "}\n"
+     "y = f(1)\n",
+     "t.bp:3:10: error: unknown name 'hiden'; did you mean 'hidden'?\n"
+     "    return hiden * 2\n"
+     "           ^\n"},
+    {"a misspelled built-in",
+     "param W[3]\n"
+     "loss sum(rleu(W))\n",
+     "t.bp:2:10: error: unknown function 'rleu'; did you mean 'relu'?\n"
+     "  loss sum(rleu(W))\n"
+     "           ^\n"},
+    {"a misspelled def, in a def body",
+     "def layer(h) = relu(h)\n"
+     "def net(x) = layr(layer(x))\n",
+     "t.bp:2:14: error: unknown function 'layr'; did you mean 'layer'?\n"
+     "  def net(x) = layr(layer(x))\n"
+     "               ^\n"},
+    {"PyTorch's pow",
+     "param W[3]\n"
+     "loss sum(pow(W, 2))\n",
+     "t.bp:2:10: error: unknown function 'pow'; write a ^ b\n"
+     "  loss sum(pow(W, 2))\n"
+     "           ^\n"},
+    {"PyTorch's matmul",
+     "param W[3, 3]\n"
+     "loss sum(matmul(W, W))\n",
+     "t.bp:2:10: error: unknown function 'matmul'; write a @ b\n"
+     "  loss sum(matmul(W, W))\n"
+     "           ^\n"},
+    {"PyTorch's mse_loss",
+     "param W[3]\n"
+     "loss mse_loss(W, 0)\n",
+     "t.bp:2:6: error: unknown function 'mse_loss'; did you mean 'mse'?\n"
+     "  loss mse_loss(W, 0)\n"
+     "       ^\n"},
+    {"a min reduction",
+     "param W[3]\n"
+     "loss min(W)\n",
+     "t.bp:2:6: error: unknown function 'min'; there is no 'min' reduction: write -max(-x) (or minimum(a, b) for two tensors)\n"
+     "  loss min(W)\n"
+     "       ^\n"},
+    {"PyTorch's dim",
+     "param W[3]\n"
+     "loss sum(W, dim = 0)\n",
+     "t.bp:2:13: error: 'sum' has no argument named 'dim' (it takes x, axis, keepdims); did you mean 'axis'?\n"
+     "  loss sum(W, dim = 0)\n"
+     "              ^\n"},
+    {"PyTorch's keepdim",
+     "param W[3]\n"
+     "loss sum(mean(W, axis = 0, keepdim = 1))\n",
+     "t.bp:2:28: error: 'mean' has no argument named 'keepdim' (it takes x, axis, keepdims); did you mean 'keepdims'?\n"
+     "  loss sum(mean(W, axis = 0, keepdim = 1))\n"
+     "                             ^\n"},
+    {"PyTorch's negative_slope",
+     "param W[3]\n"
+     "loss sum(leaky_relu(W, negative_slope = 0.1))\n",
+     "t.bp:2:24: error: 'leaky_relu' has no argument named 'negative_slope' (it takes x, alpha); did you mean 'alpha'?\n"
+     "  loss sum(leaky_relu(W, negative_slope = 0.1))\n"
+     "                         ^\n"},
+    {"PyTorch's betas",
+     "optimizer adam(lr = 1e-3, betas = [0.9, 0.99])\n",
+     "t.bp:1:27: error: 'adam' has no argument named 'betas' (it takes lr, beta1, beta2, eps); give beta1= and beta2=\n"
+     "  optimizer adam(lr = 1e-3, betas = [0.9, 0.99])\n"
+     "                            ^\n"},
+    {"weight decay on adam",
+     "optimizer adam(weight_decay = 0.01)\n",
+     "t.bp:1:16: error: 'adam' has no argument named 'weight_decay' (it takes lr, beta1, beta2, eps); for weight decay, use adamw(weight_decay=...)\n"
+     "  optimizer adam(weight_decay = 0.01)\n"
+     "                 ^\n"},
+    {"a misspelled keyword of a def",
+     "def f(scale, shift) = scale + shift\n"
+     "y = f(1, shfit = 2)\n",
+     "t.bp:2:10: error: 'f' has no argument named 'shfit' (it takes scale, shift); did you mean 'shift'?\n"
+     "  y = f(1, shfit = 2)\n"
+     "           ^\n"},
     {"name used before its definition",
      "a = b\n"
      "b = 1\n",
@@ -166,7 +268,7 @@ static const DiagCase cases[] = {
      "      ^\n"},
     {"built-in with an unknown keyword",
      "y = relu(1, beta = 2)\n",
-     "t.bp:1:13: error: 'relu' has no argument named 'beta'\n"
+     "t.bp:1:13: error: 'relu' has no argument named 'beta' (it takes x)\n"
      "  y = relu(1, beta = 2)\n"
      "              ^\n"},
     {"built-in with a duplicate keyword",
@@ -189,7 +291,7 @@ static const DiagCase cases[] = {
     {"def with an unknown keyword",
      "def f(a, b) = a + b\n"
      "y = f(1, c = 2)\n",
-     "t.bp:2:10: error: 'f' has no argument named 'c'\n"
+     "t.bp:2:10: error: 'f' has no argument named 'c' (it takes a, b)\n"
      "  y = f(1, c = 2)\n"
      "           ^\n"},
     {"def with a duplicate keyword",
@@ -432,7 +534,7 @@ static const DiagCase cases[] = {
      "                                    ^\n"},
     {"unknown optimizer argument",
      "optimizer sgd(rate = 0.1)\n",
-     "t.bp:1:15: error: 'sgd' has no argument named 'rate'\n"
+     "t.bp:1:15: error: 'sgd' has no argument named 'rate' (it takes lr, momentum, weight_decay)\n"
      "  optimizer sgd(rate = 0.1)\n"
      "                ^\n"},
     {"optimizer argument that is not a number",
@@ -592,6 +694,12 @@ static const DiagCase cases[] = {
      "t.bp:2:11: error: unknown name 'q'\n"
      "  output x, q\n"
      "            ^\n"},
+    {"output of a misspelled name",
+     "input logits[3]\n"
+     "output logit\n",
+     "t.bp:2:8: error: unknown name 'logit'; did you mean 'logits'?\n"
+     "  output logit\n"
+     "         ^\n"},
     {"output of a def",
      "def f(x) = x\n"
      "output f\n",
