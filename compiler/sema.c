@@ -166,6 +166,8 @@ static void unknown_name(Sema *S, Scope *sc, Loc loc, const char *name, const ch
 }
 
 /* ---- constants in argument position ---- */
+static int is_name(const Expr *e, const char *name) { return e->kind == EX_NAME && strcmp(e->name, name) == 0; }
+
 static int const_value(const Expr *e, double *v) {
     if (!e) return 0;
     if (e->kind == EX_NUM) {
@@ -665,12 +667,23 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     case B_MEAN:
     case B_MAX:
     case B_LSE:
-        if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;
-        if (argv[2] && !const_int(S, argv[2], "keepdims", bs->name, &keep)) return -1;
-        if (keep != 0 && keep != 1) { /* LANGUAGE.md: keepdims=0/1 (2 was taken as 1) */
-            diag_error(S->d, argv[2]->loc, "argument 'keepdims' of '%s' must be 0 or 1, got %d", bs->name, keep);
+        if (argv[1] && is_name(argv[1], "None")) { /* NumPy's and PyTorch's "every axis" */
+            diag_error(S->d, argv[1]->loc, "there is no None: omit axis to reduce over every axis");
             return -1;
         }
+        if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;
+        if (argv[2] && !const_value(argv[2], &dv)) { /* True and False too: LANGUAGE.md says 0/1 */
+            diag_error(S->d, argv[2]->loc, "argument 'keepdims' of '%s' must be 0 or 1%s", bs->name,
+                       is_name(argv[2], "True")    ? " (True is written 1)"
+                       : is_name(argv[2], "False") ? " (False is written 0)"
+                                                   : "");
+            return -1;
+        }
+        if (argv[2] && dv != 0 && dv != 1) { /* LANGUAGE.md: keepdims=0/1 (2 was taken as 1) */
+            diag_error(S->d, argv[2]->loc, "argument 'keepdims' of '%s' must be 0 or 1, got %g", bs->name, dv);
+            return -1;
+        }
+        keep = argv[2] && dv == 1;
         x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
         if (x < 0) return -1;
         {

@@ -98,6 +98,11 @@ typedef struct Parser {
     int stmt_first;        /* the kind of its first token */
     const char *stmt_word; /* its first token's name, when that is a name */
     Loc stmt_loc;          /* where its first token stands */
+    int method_reported;   /* it has had its "methods ... are not part of the language" */
+    int before_tok;        /* the kind of the token before the last one */
+    Loc before_loc, last_loc; /* where those two tokens stand */
+    Loc last_end;          /* just past the last token */
+    const char *last_name; /* the last token's name, when that is a name */
 } Parser;
 }
 
@@ -458,6 +463,63 @@ static const char *misspelled_statement(const Parser *p) {
     return s.best;
 }
 
+/* The keywords that open a statement with something other than a name, and how. */
+static const struct {
+    yysymbol_kind_t tok;
+    const char *what, *form;
+} keyword_forms[] = {
+    {YYSYMBOL_LOSS, "its expression", "loss EXPR"},
+    {YYSYMBOL_OUTPUT, "its names", "output NAME, ..."},
+    {YYSYMBOL_OPTIMIZER, "its name", "optimizer NAME(ARGS)"},
+    {YYSYMBOL_CLIP, "its value", "clip_grad_norm MAX"},
+    {YYSYMBOL_MODEL, "its name", "model NAME"},
+    {YYSYMBOL_RETURN, "its expression", "return EXPR"},
+};
+
+static int is_keyword(yysymbol_kind_t tok) {
+    switch (tok) {
+    case YYSYMBOL_MODEL: case YYSYMBOL_INPUT: case YYSYMBOL_PARAM: case YYSYMBOL_DEF:
+    case YYSYMBOL_LOSS: case YYSYMBOL_OUTPUT: case YYSYMBOL_OPTIMIZER: case YYSYMBOL_CLIP:
+    case YYSYMBOL_RETURN: case YYSYMBOL_INT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Messages for what Python and PyTorch users write: `x ** 2`, `loss = EXPR`, a keyword
+ * as a name (`input loss[3]`). Returns 1 if one was reported. */
+static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok, Loc loc) {
+    if (tok == YYTRANSLATE('*') && p->before_tok == '*' && p->before_loc.line == loc.line &&
+        p->before_loc.col + 1 == loc.col) {
+        parse_error(p, p->before_loc, "'**' is not an operator: write a power as x ^ 2");
+        return 1;
+    }
+    if (tok == YYTRANSLATE('=') && p->stmt_ntok == 2 && p->stmt_first != TOK_NAME) {
+        yysymbol_kind_t first = YYTRANSLATE(p->stmt_first);
+        for (size_t i = 0; i < sizeof keyword_forms / sizeof keyword_forms[0]; i++)
+            if (keyword_forms[i].tok == first) {
+                parse_error(p, p->stmt_loc, "%s takes %s without '=': %s", yysymbol_name(first),
+                            keyword_forms[i].what, keyword_forms[i].form);
+                return 1;
+            }
+        if (is_keyword(first)) {
+            parse_error(p, p->stmt_loc, "%s is a keyword, not a name", yysymbol_name(first));
+            return 1;
+        }
+    }
+    if (is_keyword(tok)) {
+        yysymbol_kind_t exp[YYNTOKENS];
+        int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+        for (int i = 0; i < n; i++)
+            if (exp[i] == YYSYMBOL_NAME) {
+                parse_error(p, loc, "%s is a keyword, not a name", yysymbol_name(tok));
+                return 1;
+            }
+    }
+    return 0;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Parser *p) {
     (void)scanner;
     yysymbol_kind_t tok = yypcontext_token(ctx);
@@ -468,8 +530,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         return 0;
     }
     const char *keyword = misspelled_statement(p);
-    if (keyword) {
-        parse_error(p, p->stmt_loc, "unknown statement '%s'; did you mean '%s'?", p->stmt_word, keyword);
+    if (keyword || python_idiom(ctx, p, tok, loc)) {
+        if (keyword)
+            parse_error(p, p->stmt_loc, "unknown statement '%s'; did you mean '%s'?", p->stmt_word, keyword);
         while (in_parens(p)) p->nopen--;
         return 0;
     }

@@ -453,6 +453,24 @@ static const DiagCase cases[] = {
      "t.bp:2:38: error: argument 'keepdims' of 'sum' must be 0 or 1, got 2\n"
      "  loss sum(sum(x, axis = 1, keepdims = 2))\n"
      "                                       ^\n"},
+    {"keepdims=True",
+     "param W[3, 2]\n"
+     "loss sum(sum(W, axis = 0, keepdims = True))\n",
+     "t.bp:2:38: error: argument 'keepdims' of 'sum' must be 0 or 1 (True is written 1)\n"
+     "  loss sum(sum(W, axis = 0, keepdims = True))\n"
+     "                                       ^\n"},
+    {"keepdims of a fraction (it said \"must be an integer constant\")",
+     "param W[3, 2]\n"
+     "loss sum(max(W, axis = 0, keepdims = 0.5))\n",
+     "t.bp:2:38: error: argument 'keepdims' of 'max' must be 0 or 1, got 0.5\n"
+     "  loss sum(max(W, axis = 0, keepdims = 0.5))\n"
+     "                                       ^\n"},
+    {"axis=None",
+     "param W[3, 2]\n"
+     "loss mean(W, axis = None)\n",
+     "t.bp:2:21: error: there is no None: omit axis to reduce over every axis\n"
+     "  loss mean(W, axis = None)\n"
+     "                      ^\n"},
     {"concat along an axis whose sizes cannot be added (the message did not say why)",
      "input x[B, 3]\n"
      "input y[1, 3]\n"

@@ -388,9 +388,9 @@ static void test_bad_inputs(void **state) {
          "  x = a +\n"
          "         ^\n"},
         {"x = 2 ** 3\n",
-         "t.bp:1:8: error: unexpected '*', expected an expression\n"
+         "t.bp:1:7: error: '**' is not an operator: write a power as x ^ 2\n"
          "  x = 2 ** 3\n"
-         "         ^\n"},
+         "        ^\n"},
         {"output a b\n",
          "t.bp:1:10: error: unexpected name 'b', expected end of line or ','\n"
          "  output a b\n"
@@ -452,7 +452,7 @@ static void test_bad_inputs(void **state) {
          "  optimizer adam(lr = 1e-3,)\n"
          "                           ^\n"},
         {"input int\n",
-         "t.bp:1:7: error: unexpected 'int', expected a name\n"
+         "t.bp:1:7: error: 'int' is a keyword, not a name\n"
          "  input int\n"
          "        ^\n"},
         {"x = y = 2\n",
@@ -488,6 +488,51 @@ static void test_bad_inputs(void **state) {
          "t.bp:1:1: error: unknown statement 'parameter'; did you mean 'param'?\n"
          "  parameter W[3] = he\n"
          "  ^\n"},
+        /* what Python and PyTorch users write */
+        {"x = 2 * * 3\n",
+         "t.bp:1:9: error: unexpected '*', expected an expression\n"
+         "  x = 2 * * 3\n"
+         "          ^\n"},
+        {"loss = mean(h)\n",
+         "t.bp:1:1: error: 'loss' takes its expression without '=': loss EXPR\n"
+         "  loss = mean(h)\n"
+         "  ^\n"},
+        {"output = h\n",
+         "t.bp:1:1: error: 'output' takes its names without '=': output NAME, ...\n"
+         "  output = h\n"
+         "  ^\n"},
+        {"param = 3\n",
+         "t.bp:1:1: error: 'param' is a keyword, not a name\n"
+         "  param = 3\n"
+         "  ^\n"},
+        {"input loss[3]\n",
+         "t.bp:1:7: error: 'loss' is a keyword, not a name\n"
+         "  input loss[3]\n"
+         "        ^\n"},
+        {"y = model + 1\n",
+         "t.bp:1:5: error: 'model' is a keyword, not a name\n"
+         "  y = model + 1\n"
+         "      ^\n"},
+        {"loss W.sum()\n",
+         "t.bp:1:7: error: methods and modules are not part of the language: write sum(W)\n"
+         "  loss W.sum()\n"
+         "        ^\n"},
+        {"loss torch.sum(W)\n",
+         "t.bp:1:11: error: methods and modules are not part of the language: write sum(...)\n"
+         "  loss torch.sum(W)\n"
+         "            ^\n"},
+        {"y = torch.nn.functional.relu(x) + np.exp(x)\n",
+         "t.bp:1:10: error: methods and modules are not part of the language ('.nn')\n"
+         "  y = torch.nn.functional.relu(x) + np.exp(x)\n"
+         "           ^\n"},
+        {"y = x.pow(2)\n",
+         "t.bp:1:6: error: methods and modules are not part of the language ('.pow'); write a ^ b\n"
+         "  y = x.pow(2)\n"
+         "       ^\n"},
+        {"y = x.shape\n",
+         "t.bp:1:6: error: methods and modules are not part of the language ('.shape')\n"
+         "  y = x.shape\n"
+         "       ^\n"},
         /* a word near no keyword keeps the parser's message */
         {"import torch\n",
          "t.bp:1:13: error: unexpected end of line, expected '='\n"
