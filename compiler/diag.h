@@ -8,7 +8,13 @@
  * to the Diag's stream (stderr by default, or a memory buffer for the REPL and tests).
  * Stages never exit or abort on a user error: they report and return; callers test
  * diag->nerrors. Internal bugs use BP_ASSERT, which names __FILE__:__LINE__.
- * Sources are registered with diag_add_source() so that the line can be quoted. */
+ * Sources are registered with diag_add_source() so that the line can be quoted.
+ *
+ * A stage may say what it is in the middle of with diag_push_context() (sema: each call of
+ * a def it is inlining); every error reported meanwhile is followed by a note per entry,
+ * innermost first, like a C++ compiler's "required from here":
+ *   FILE:LINE:COL: note: in this call of 'layer'
+ * with the line and a caret. Notes are not errors: they leave nerrors alone. */
 #ifndef BP_DIAG_H
 #define BP_DIAG_H
 
@@ -27,11 +33,20 @@ typedef struct DiagSource {
     struct DiagSource *next;
 } DiagSource;
 
+enum { DIAG_MAX_CONTEXT = 64 }; /* entries of the context at most (sema nests 32 def calls) */
+
+typedef struct DiagContext {
+    Loc loc;          /* where it happens (a def's call) */
+    const char *note; /* the note's text, e.g. "in this call of 'layer'"; outlives the entry */
+} DiagContext;
+
 typedef struct Diag {
     FILE *out;          /* where messages go (stderr by default) */
     int nerrors;        /* errors reported so far */
     int max_errors;     /* stop reporting (but keep counting) past this; 0 = 50 */
     DiagSource *sources;
+    DiagContext context[DIAG_MAX_CONTEXT]; /* outermost first */
+    int ncontext;
 } Diag;
 
 void diag_init(Diag *d, FILE *out);
@@ -43,6 +58,10 @@ void diag_error(Diag *d, Loc loc, const char *fmt, ...)
 void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap);
 /* A "note:" attached to the previous error (same format, no count). */
 void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Enters and leaves a context whose note follows every error reported inside it; pushes
+ * and pops pair up (the context is empty between a stage's calls). */
+void diag_push_context(Diag *d, Loc loc, const char *note);
+void diag_pop_context(Diag *d);
 
 /* Internal-bug check: prints file:line and the expression, then aborts. */
 #define BP_ASSERT(cond)                                                              \

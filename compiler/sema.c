@@ -5,7 +5,9 @@
  * at each call in a scope holding its parameters (and, for the block form, its locals);
  * globals stay visible. Recursion is refused, since inlining it would not terminate. A def
  * is also checked where it is defined, so that a broken one is reported even if never
- * called (its calls, locals and cycles; see check_def); its calls then fail quietly. */
+ * called (its calls, locals and cycles; see check_def); its calls then fail quietly. An error
+ * in a def's expansion is followed by a note at each call being expanded, innermost first
+ * (each call is a context of the diagnostics while its body is lowered). */
 #include "sema.h"
 
 #include <math.h>
@@ -592,6 +594,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
         scope_add(S, &local, (Binding){def->params[j], v, NULL, def->param_locs[j], 0});
     }
     S->calls[S->ncalls++] = def;
+    diag_push_context(S->d, e->loc, arena_printf(S->a, "in this call of '%s'", def->name));
     Graph *g = S->g;
     int saved = g->remat_mode;
     if (def->checkpoint && !S->ignore_checkpoint) g->remat_mode = REMAT_MARKED;
@@ -618,6 +621,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
         BP_ASSERT(!g->cse);
         g->nodes[r].remat = REMAT_NONE;
     }
+    diag_pop_context(S->d);
     S->ncalls--;
     return r;
 }

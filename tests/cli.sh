@@ -92,6 +92,15 @@ expect_status 1 "$bpc" grad "$tmp/bad.bp"
 expect_out "$tmp/err" "$tmp/bad.bp:2:15: error: unknown name 'q'
   loss sum(w) + q
                 ^"
+# an error in a def's body: a note at the call that expanded it, and still exit 1 (a note is no error)
+printf 'param W[2, 3]\ndef f(x) = x @ W\nloss sum(f(W))\n' > "$tmp/defbad.bp"
+expect_status 1 "$bpc" check "$tmp/defbad.bp"
+expect_out "$tmp/err" "$tmp/defbad.bp:2:14: error: matmul shapes [2, 3] and [2, 3] do not match: 3 != 2
+  def f(x) = x @ W
+               ^
+$tmp/defbad.bp:3:10: note: in this call of 'f'
+  loss sum(f(W))
+           ^"
 expect_status 2 "$bpc" grad
 expect_status 2 "$bpc" --emit=nonsense "$src/examples/seed.bp"
 expect_status 2 "$bpc" grad "$src/examples/seed.bp" --no-such-flag

@@ -4,8 +4,9 @@
  * line, caret), compiled through the whole pipeline (th_build). Syntax errors live in
  * test_parser.c; this file covers names, defs, calls, axes, shapes, losses, optimizers,
  * initialisers and declarations. Also: independent errors in one program are all
- * reported, and a list of hostile programs (deep def chains, huge dimensions, thousands
- * of statements, deep call nesting, random bytes) returns without crashing, with an
+ * reported, an error in a def's expansion has a note per call (not counted as errors),
+ * and a list of hostile programs (deep def chains, huge dimensions, thousands of
+ * statements, deep call nesting, random bytes) returns without crashing, with an
  * "error:" line whenever it fails. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -315,7 +316,98 @@ static const DiagCase cases[] = {
      "y = f(1)\n",
      "t.bp:1:16: error: unknown name 'q'\n"
      "  def f(x) = x + q\n"
-     "                 ^\n"},
+     "                 ^\n"
+     "t.bp:2:5: note: in this call of 'f'\n"
+     "  y = f(1)\n"
+     "      ^\n"},
+    {"a shape error in a def's body names the call that caused it",
+     "input x[B, 3]\n"
+     "param W1[3, 4]\n"
+     "param W2[5, 2]\n"
+     "def layer(h, W) = relu(h @ W)\n"
+     "h1 = layer(x, W1)\n"
+     "h2 = layer(h1, W2)\n"
+     "loss sum(h2)\n",
+     "t.bp:4:26: error: matmul shapes [B, 4] and [5, 2] do not match: 4 != 5\n"
+     "  def layer(h, W) = relu(h @ W)\n"
+     "                           ^\n"
+     "t.bp:6:6: note: in this call of 'layer'\n"
+     "  h2 = layer(h1, W2)\n"
+     "       ^\n"},
+    {"nested defs: a note per call, innermost first",
+     "input x[B, 3]\n"
+     "param W1[3, 4]\n"
+     "param W2[5, 2]\n"
+     "def g(h, W) = relu(h @ W)\n"
+     "def f(h) {\n"
+     "  a = g(h, W1)\n"
+     "  return g(a, W2)\n"
+     "}\n"
+     "loss sum(f(x))\n",
+     "t.bp:4:22: error: matmul shapes [B, 4] and [5, 2] do not match: 4 != 5\n"
+     "  def g(h, W) = relu(h @ W)\n"
+     "                       ^\n"
+     "t.bp:7:10: note: in this call of 'g'\n"
+     "    return g(a, W2)\n"
+     "           ^\n"
+     "t.bp:9:10: note: in this call of 'f'\n"
+     "  loss sum(f(x))\n"
+     "           ^\n"},
+    {"an error in a def's argument is the caller's: no note",
+     "def f(x) = x\n"
+     "y = f(q)\n",
+     "t.bp:2:7: error: unknown name 'q'\n"
+     "  y = f(q)\n"
+     "        ^\n"},
+    {"defs nested deeper than 10 calls: the 5 innermost and 5 outermost notes",
+     "param W[2, 3]\n"
+     "def f1(x) = x @ W\n"
+     "def f2(x) = f1(x)\n"
+     "def f3(x) = f2(x)\n"
+     "def f4(x) = f3(x)\n"
+     "def f5(x) = f4(x)\n"
+     "def f6(x) = f5(x)\n"
+     "def f7(x) = f6(x)\n"
+     "def f8(x) = f7(x)\n"
+     "def f9(x) = f8(x)\n"
+     "def f10(x) = f9(x)\n"
+     "def f11(x) = f10(x)\n"
+     "def f12(x) = f11(x)\n"
+     "loss sum(f12(W))\n",
+     "t.bp:2:15: error: matmul shapes [2, 3] and [2, 3] do not match: 3 != 2\n"
+     "  def f1(x) = x @ W\n"
+     "                ^\n"
+     "t.bp:3:13: note: in this call of 'f1'\n"
+     "  def f2(x) = f1(x)\n"
+     "              ^\n"
+     "t.bp:4:13: note: in this call of 'f2'\n"
+     "  def f3(x) = f2(x)\n"
+     "              ^\n"
+     "t.bp:5:13: note: in this call of 'f3'\n"
+     "  def f4(x) = f3(x)\n"
+     "              ^\n"
+     "t.bp:6:13: note: in this call of 'f4'\n"
+     "  def f5(x) = f4(x)\n"
+     "              ^\n"
+     "t.bp:7:13: note: in this call of 'f5'\n"
+     "  def f6(x) = f5(x)\n"
+     "              ^\n"
+     "t.bp: note: 2 more calls in between left out\n"
+     "t.bp:10:13: note: in this call of 'f8'\n"
+     "  def f9(x) = f8(x)\n"
+     "              ^\n"
+     "t.bp:11:14: note: in this call of 'f9'\n"
+     "  def f10(x) = f9(x)\n"
+     "               ^\n"
+     "t.bp:12:14: note: in this call of 'f10'\n"
+     "  def f11(x) = f10(x)\n"
+     "               ^\n"
+     "t.bp:13:14: note: in this call of 'f11'\n"
+     "  def f12(x) = f11(x)\n"
+     "               ^\n"
+     "t.bp:14:10: note: in this call of 'f12'\n"
+     "  loss sum(f12(W))\n"
+     "           ^\n"},
     {"calling a value",
      "a = 1\n"
      "y = a(2)\n",
@@ -916,6 +1008,33 @@ static void test_several_errors(void **state) {
     th_free(&t);
 }
 
+/* The notes after an error in a def's expansion are not errors: one error is counted, and
+ * a program that calls the def correctly after the failing call has no more. */
+static void test_def_call_notes(void **state) {
+    (void)state;
+    TestModel t;
+    th_build(&t,
+             "input x[B, 3]\n"
+             "param W1[3, 4]\n"
+             "param W2[5, 2]\n"
+             "def layer(h, W) = relu(h @ W)\n"
+             "h2 = layer(layer(x, W1), W2)\n"
+             "h3 = layer(x, W1)\n"
+             "loss sum(h3)\n",
+             0, NULL);
+    assert_int_equal(t.ok, 0);
+    assert_int_equal(t.diag.nerrors, 1);
+    assert_int_equal(t.diag.ncontext, 0);
+    const char *got = th_diag_text(&t);
+    assert_string_equal(got, "t.bp:4:26: error: matmul shapes [B, 4] and [5, 2] do not match: 4 != 5\n"
+                             "  def layer(h, W) = relu(h @ W)\n"
+                             "                           ^\n"
+                             "t.bp:5:6: note: in this call of 'layer'\n"
+                             "  h2 = layer(layer(x, W1), W2)\n"
+                             "       ^\n");
+    th_free(&t);
+}
+
 /* ---- hostile programs: each must return; a failure must say "error:" ---- */
 typedef struct Buf {
     char *s;
@@ -1065,6 +1184,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_several_errors),
+        cmocka_unit_test(test_def_call_notes),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_hostile),
     };
