@@ -31,11 +31,11 @@ Node *ir_node(Graph *g, int id) {
 
 static const char *op_symbol(Op op) {
     switch (op) {
-    case OP_ADD: return "'+'";
-    case OP_SUB: return "'-'";
-    case OP_MUL: return "'*'";
-    case OP_DIV: return "'/'";
-    case OP_POW: return "'^'";
+    case OP_ADD: return "+";
+    case OP_SUB: return "-";
+    case OP_MUL: return "*";
+    case OP_DIV: return "/";
+    case OP_POW: return "^";
     default: return op_info[op].name;
     }
 }
@@ -147,14 +147,19 @@ int ir_binary(Graph *g, Op op, int a, int b, Loc loc) {
     Node p = proto(op, loc);
     p.in[0] = a;
     p.in[1] = b;
-    if (shape_broadcast(&g->nodes[a].shape, &g->nodes[b].shape, &p.shape) != 0) {
-        char s1[160], s2[160];
-        diag_error(g->diag, loc, "cannot broadcast shapes %s and %s in %s",
-                   shape_str(&g->nodes[a].shape, &g->syms, s1, sizeof s1),
-                   shape_str(&g->nodes[b].shape, &g->syms, s2, sizeof s2), op_symbol(op));
-        return -1;
-    }
+    if (!ir_check_broadcast(g, a, b, op_symbol(op), loc)) return -1;
+    shape_broadcast(&g->nodes[a].shape, &g->nodes[b].shape, &p.shape);
     return ir_add_raw(g, &p);
+}
+
+int ir_check_broadcast(Graph *g, int a, int b, const char *in, Loc loc) {
+    Shape o;
+    const Shape *sa = &g->nodes[a].shape, *sb = &g->nodes[b].shape;
+    if (shape_broadcast(sa, sb, &o) == 0) return 1;
+    char s1[160], s2[160];
+    diag_error(g->diag, loc, "cannot broadcast shapes %s and %s in '%s'", shape_str(sa, &g->syms, s1, sizeof s1),
+               shape_str(sb, &g->syms, s2, sizeof s2), in);
+    return 0;
 }
 
 /* ---- reductions and axis ops ---- */

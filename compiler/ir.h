@@ -160,6 +160,10 @@ int ir_dimval(Graph *g, Dim d, Loc loc);
 int ir_unary(Graph *g, Op op, int a, Loc loc);
 int ir_unary_attr(Graph *g, Op op, int a, double value, int ival, Loc loc);
 int ir_binary(Graph *g, Op op, int a, int b, Loc loc);
+/* 1 if nodes a and b broadcast; else reports "cannot broadcast shapes A and B in 'IN'" and
+ * returns 0. IN names what the user wrote: an operator ("+"), or the call whose expansion
+ * combines them ("mse"), checked before the ops it expands to, which the user never wrote. */
+int ir_check_broadcast(Graph *g, int a, int b, const char *in, Loc loc);
 int ir_reduce(Graph *g, Op op, int a, int axis, int keepdims, Loc loc);
 int ir_axis_op(Graph *g, Op op, int a, int axis, Loc loc);
 int ir_matmul(Graph *g, int a, int b, int ta, int tb, Loc loc);

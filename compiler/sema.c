@@ -641,6 +641,19 @@ static int lower_conv2d(Sema *S, Scope *sc, const Expr **argv, Loc loc) {
     return ir_conv2d(S->g, x, w, stride, pad, loc);
 }
 
+/* layernorm's gamma or beta (node p) against what it multiplies or is added to (node v,
+ * called `with`): 1 if they broadcast, else an error in layernorm's terms (it said "cannot
+ * broadcast ... in '*'", an operator the user never wrote). */
+static int layernorm_affine(Sema *S, int v, int p, const char *what, const char *with, Loc loc) {
+    Shape o;
+    const Shape *sv = &S->g->nodes[v].shape, *sp = &S->g->nodes[p].shape;
+    if (shape_broadcast(sv, sp, &o) == 0) return 1;
+    char s1[160], s2[160];
+    diag_error(S->d, loc, "layernorm's %s %s does not broadcast with %s %s", what,
+               shape_str(sp, &S->g->syms, s1, sizeof s1), with, shape_str(sv, &S->g->syms, s2, sizeof s2));
+    return 0;
+}
+
 static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     Binding *b = scope_find(sc, e->name, 0);
     if (b && b->def) return b->broken ? -1 : call_def(S, sc, b->def, e);
@@ -724,6 +737,7 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     case B_MSE:
         x = arith_operand(S, sc, argv[0], bs->name);
         y = arith_operand(S, sc, argv[1], bs->name);
+        if (x < 0 || y < 0 || !ir_check_broadcast(g, x, y, bs->name, loc)) return -1; /* not "in '-'" */
         return mean_all(S, ir_unary_attr(g, OP_POWI, ir_binary(g, OP_SUB, x, y, loc), 0, 2, loc), loc);
     case B_BCE:
         /* -mean(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), PyTorch's clamp: one
@@ -735,6 +749,7 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         /* mean(softplus(z) - t z), the stable form */
         x = arith_operand(S, sc, argv[0], bs->name);
         y = arith_operand(S, sc, argv[1], bs->name);
+        if (x < 0 || y < 0 || !ir_check_broadcast(g, x, y, bs->name, loc)) return -1; /* not "in '*'" */
         return mean_all(S, ir_binary(g, OP_SUB, ir_unary(g, OP_SOFTPLUS, x, loc), ir_binary(g, OP_MUL, y, x, loc), loc), loc);
     case B_CE:
     case B_NLL:
@@ -785,7 +800,12 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         x = ir_layernorm(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), eps, loc);
         int gamma = real_operand(S, lower(S, sc, argv[1]), loc, bs->name);
         int beta = real_operand(S, lower(S, sc, argv[2]), loc, bs->name);
-        return ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, x, gamma, loc), beta, loc);
+        if (x < 0 || gamma < 0 || beta < 0 || !layernorm_affine(S, x, gamma, "gamma", "x", argv[1]->loc)) return -1;
+        int xg = ir_binary(g, OP_MUL, x, gamma, loc);
+        if (!layernorm_affine(S, xg, beta, "beta", shape_eq(&g->nodes[xg].shape, &g->nodes[x].shape) ? "x" : "x * gamma",
+                              argv[2]->loc))
+            return -1;
+        return ir_binary(g, OP_ADD, xg, beta, loc);
     }
     case B_EMBEDDING: return ir_embedding(g, lower(S, sc, argv[0]), lower(S, sc, argv[1]), loc);
     case B_CAUSAL_MASK: return ir_causal_mask(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), -INFINITY, loc);

@@ -464,6 +464,44 @@ static const DiagCase cases[] = {
      "t.bp:3:7: error: cannot broadcast shapes [B, 4] and [T, 4] in '*'\n"
      "  y = x * z\n"
      "        ^\n"},
+    {"mse's operands that do not broadcast: named as 'mse', not its '-'",
+     "input x[B, 3]\n"
+     "input t[N, 4]\n"
+     "param W[3, 4]\n"
+     "loss mse(x @ W, t)\n",
+     "t.bp:4:6: error: cannot broadcast shapes [B, 4] and [N, 4] in 'mse'\n"
+     "  loss mse(x @ W, t)\n"
+     "       ^\n"},
+    {"bce_logits's operands that do not broadcast: named as 'bce_logits', in their order, not its '*'",
+     "input x[B, 3]\n"
+     "input t[B, 2]\n"
+     "param W[3, 4]\n"
+     "loss bce_logits(x @ W, t)\n",
+     "t.bp:4:6: error: cannot broadcast shapes [B, 4] and [B, 2] in 'bce_logits'\n"
+     "  loss bce_logits(x @ W, t)\n"
+     "       ^\n"},
+    {"maximum's operands that do not broadcast",
+     "param a[3]\n"
+     "param b[4]\n"
+     "loss sum(maximum(a, b))\n",
+     "t.bp:3:10: error: cannot broadcast shapes [3] and [4] in 'maximum'\n"
+     "  loss sum(maximum(a, b))\n"
+     "           ^\n"},
+    {"layernorm's gamma that does not broadcast with x: said so, at gamma, not '*'",
+     "input x[B, 3]\n"
+     "param W[3, 4]\n"
+     "loss sum(layernorm(x, W, 0))\n",
+     "t.bp:3:23: error: layernorm's gamma [3, 4] does not broadcast with x [B, 3]\n"
+     "  loss sum(layernorm(x, W, 0))\n"
+     "                        ^\n"},
+    {"layernorm's beta that does not broadcast with x * gamma: said so, at beta, not '+'",
+     "input x[B, 3]\n"
+     "param g[2, 1, 3]\n"
+     "param b[5, 1, 1]\n"
+     "loss sum(layernorm(x, g, b))\n",
+     "t.bp:4:26: error: layernorm's beta [5, 1, 1] does not broadcast with x * gamma [2, B, 3]\n"
+     "  loss sum(layernorm(x, g, b))\n"
+     "                           ^\n"},
     {"matmul inner dimension mismatch",
      "input x[3, 4]\n"
      "input z[5, 2]\n"
