@@ -152,13 +152,29 @@ int ir_binary(Graph *g, Op op, int a, int b, Loc loc) {
     return ir_add_raw(g, &p);
 }
 
+/* A hint for the classic bias mistake, a per-channel [C] against an image [B, C, H, W]
+ * (which broadcasts along W, not C): the shape that does, [C, 1, 1]; "" otherwise. */
+static const char *channel_hint(const Shape *sa, const Shape *sb, const SymTab *st, char *buf, size_t size) {
+    buf[0] = 0;
+    if (sa->rank == 1 && sb->rank == 4) {
+        const Shape *t = sa;
+        sa = sb, sb = t;
+    }
+    if (sa->rank == 4 && sb->rank == 1 && dim_eq(sa->d[1], sb->d[0])) {
+        char c[64];
+        snprintf(buf, size, "; a per-channel bias is [%s, 1, 1]", dim_str(sb->d[0], st, c, sizeof c));
+    }
+    return buf;
+}
+
 int ir_check_broadcast(Graph *g, int a, int b, const char *in, Loc loc) {
     Shape o;
     const Shape *sa = &g->nodes[a].shape, *sb = &g->nodes[b].shape;
     if (shape_broadcast(sa, sb, &o) == 0) return 1;
-    char s1[160], s2[160];
-    diag_error(g->diag, loc, "cannot broadcast shapes %s and %s in '%s'", shape_str(sa, &g->syms, s1, sizeof s1),
-               shape_str(sb, &g->syms, s2, sizeof s2), in);
+    char s1[160], s2[160], why[160], hint[160];
+    diag_error(g->diag, loc, "cannot broadcast shapes %s and %s in '%s' (%s)%s", shape_str(sa, &g->syms, s1, sizeof s1),
+               shape_str(sb, &g->syms, s2, sizeof s2), in, shape_broadcast_why(sa, sb, &g->syms, why, sizeof why),
+               channel_hint(sa, sb, &g->syms, hint, sizeof hint));
     return 0;
 }
 
@@ -388,9 +404,28 @@ int ir_conv2d(Graph *g, int x, int w, int stride, int pad, Loc loc) {
     if (x < 0 || w < 0) return -1;
     const Shape *xs = &g->nodes[x].shape, *ws = &g->nodes[w].shape;
     char s1[160], s2[160];
-    if (!is_image(xs) || ws->rank != 4 || !shape_is_const(ws) || xs->d[1].c != ws->d[1].c) {
-        diag_error(g->diag, loc, "conv2d needs x [B, C, H, W] and W [O, C, KH, KW], got %s and %s",
-                   shape_str(xs, &g->syms, s1, sizeof s1), shape_str(ws, &g->syms, s2, sizeof s2));
+    /* each rule its own message (one text for all of them left the user to guess which broke) */
+    shape_str(xs, &g->syms, s1, sizeof s1);
+    shape_str(ws, &g->syms, s2, sizeof s2);
+    if (xs->rank != 4) {
+        diag_error(g->diag, loc, "conv2d's x must be 4-D [B, C, H, W], got %s", s1);
+        return -1;
+    }
+    if (!is_image(xs)) {
+        diag_error(g->diag, loc, "conv2d's x [B, C, H, W] must have integer C, H and W, got %s", s1);
+        return -1;
+    }
+    if (ws->rank != 4) {
+        diag_error(g->diag, loc, "conv2d's kernel W must be 4-D [O, C, KH, KW], got %s", s2);
+        return -1;
+    }
+    if (!shape_is_const(ws)) {
+        diag_error(g->diag, loc, "conv2d's kernel W [O, C, KH, KW] must have integer sizes, got %s", s2);
+        return -1;
+    }
+    if (xs->d[1].c != ws->d[1].c) {
+        diag_error(g->diag, loc, "conv2d's channels differ: x %s has C = %lld, the kernel W %s has C = %lld", s1,
+                   (long long)xs->d[1].c, s2, (long long)ws->d[1].c);
         return -1;
     }
     if (ws->d[2].c > INT32_MAX || ws->d[3].c > INT32_MAX) {

@@ -648,9 +648,10 @@ static int layernorm_affine(Sema *S, int v, int p, const char *what, const char 
     Shape o;
     const Shape *sv = &S->g->nodes[v].shape, *sp = &S->g->nodes[p].shape;
     if (shape_broadcast(sv, sp, &o) == 0) return 1;
-    char s1[160], s2[160];
-    diag_error(S->d, loc, "layernorm's %s %s does not broadcast with %s %s", what,
-               shape_str(sp, &S->g->syms, s1, sizeof s1), with, shape_str(sv, &S->g->syms, s2, sizeof s2));
+    char s1[160], s2[160], why[160];
+    diag_error(S->d, loc, "layernorm's %s %s does not broadcast with %s %s (%s)", what,
+               shape_str(sp, &S->g->syms, s1, sizeof s1), with, shape_str(sv, &S->g->syms, s2, sizeof s2),
+               shape_broadcast_why(sp, sv, &S->g->syms, why, sizeof why));
     return 0;
 }
 

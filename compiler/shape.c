@@ -1,6 +1,7 @@
 /* shape.c — see shape.h. */
 #include "shape.h"
 
+#include <stdio.h>
 #include <string.h>
 
 Dim dim_const(int64_t c) { return (Dim){c, -1}; }
@@ -37,6 +38,21 @@ int shape_broadcast(const Shape *a, const Shape *b, Shape *out) {
     }
     *out = o;
     return 0;
+}
+
+const char *shape_broadcast_why(const Shape *a, const Shape *b, const SymTab *st, char *buf, size_t size) {
+    int r = a->rank > b->rank ? a->rank : b->rank;
+    buf[0] = 0;
+    for (int i = r - 1; i >= 0; i--) {
+        int ia = a->rank - r + i, ib = b->rank - r + i;
+        Dim da = ia >= 0 ? a->d[ia] : dim_const(1);
+        Dim db = ib >= 0 ? b->d[ib] : dim_const(1);
+        if (dim_eq(da, db) || dim_is(da, 1) || dim_is(db, 1)) continue;
+        char s1[64], s2[64];
+        snprintf(buf, size, "axis %d: %s against %s", i, dim_str(da, st, s1, sizeof s1), dim_str(db, st, s2, sizeof s2));
+        break;
+    }
+    return buf;
 }
 
 int64_t shape_const_numel(const Shape *s, int *overflow) {

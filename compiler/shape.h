@@ -39,6 +39,9 @@ Shape shape_scalar(void);
 int shape_eq(const Shape *a, const Shape *b);
 /* Broadcast a and b into out; returns 0, or -1 if incompatible (out undefined). */
 int shape_broadcast(const Shape *a, const Shape *b, Shape *out);
+/* Why a and b do not broadcast: "axis 1: 3 against 7", the last axis of the result (as
+ * PyTorch numbers it) where their sizes differ and neither is 1; "" if they broadcast. */
+const char *shape_broadcast_why(const Shape *a, const Shape *b, const SymTab *st, char *buf, size_t size);
 /* Constant factor of the element count and whether it overflows BP_MAXELEMS. */
 int64_t shape_const_numel(const Shape *s, int *overflow);
 int shape_is_const(const Shape *s);

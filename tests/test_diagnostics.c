@@ -454,14 +454,14 @@ static const DiagCase cases[] = {
      "input x[3, 4]\n"
      "input z[5]\n"
      "y = x + z\n",
-     "t.bp:3:7: error: cannot broadcast shapes [3, 4] and [5] in '+'\n"
+     "t.bp:3:7: error: cannot broadcast shapes [3, 4] and [5] in '+' (axis 1: 4 against 5)\n"
      "  y = x + z\n"
      "        ^\n"},
     {"broadcasting mismatch with a symbolic dimension",
      "input x[B, 4]\n"
      "input z[T, 4]\n"
      "y = x * z\n",
-     "t.bp:3:7: error: cannot broadcast shapes [B, 4] and [T, 4] in '*'\n"
+     "t.bp:3:7: error: cannot broadcast shapes [B, 4] and [T, 4] in '*' (axis 0: B against T)\n"
      "  y = x * z\n"
      "        ^\n"},
     {"mse's operands that do not broadcast: named as 'mse', not its '-'",
@@ -469,7 +469,7 @@ static const DiagCase cases[] = {
      "input t[N, 4]\n"
      "param W[3, 4]\n"
      "loss mse(x @ W, t)\n",
-     "t.bp:4:6: error: cannot broadcast shapes [B, 4] and [N, 4] in 'mse'\n"
+     "t.bp:4:6: error: cannot broadcast shapes [B, 4] and [N, 4] in 'mse' (axis 0: B against N)\n"
      "  loss mse(x @ W, t)\n"
      "       ^\n"},
     {"bce_logits's operands that do not broadcast: named as 'bce_logits', in their order, not its '*'",
@@ -477,21 +477,21 @@ static const DiagCase cases[] = {
      "input t[B, 2]\n"
      "param W[3, 4]\n"
      "loss bce_logits(x @ W, t)\n",
-     "t.bp:4:6: error: cannot broadcast shapes [B, 4] and [B, 2] in 'bce_logits'\n"
+     "t.bp:4:6: error: cannot broadcast shapes [B, 4] and [B, 2] in 'bce_logits' (axis 1: 4 against 2)\n"
      "  loss bce_logits(x @ W, t)\n"
      "       ^\n"},
     {"maximum's operands that do not broadcast",
      "param a[3]\n"
      "param b[4]\n"
      "loss sum(maximum(a, b))\n",
-     "t.bp:3:10: error: cannot broadcast shapes [3] and [4] in 'maximum'\n"
+     "t.bp:3:10: error: cannot broadcast shapes [3] and [4] in 'maximum' (axis 0: 3 against 4)\n"
      "  loss sum(maximum(a, b))\n"
      "           ^\n"},
     {"layernorm's gamma that does not broadcast with x: said so, at gamma, not '*'",
      "input x[B, 3]\n"
      "param W[3, 4]\n"
      "loss sum(layernorm(x, W, 0))\n",
-     "t.bp:3:23: error: layernorm's gamma [3, 4] does not broadcast with x [B, 3]\n"
+     "t.bp:3:23: error: layernorm's gamma [3, 4] does not broadcast with x [B, 3] (axis 1: 4 against 3)\n"
      "  loss sum(layernorm(x, W, 0))\n"
      "                        ^\n"},
     {"layernorm's beta that does not broadcast with x * gamma: said so, at beta, not '+'",
@@ -499,7 +499,7 @@ static const DiagCase cases[] = {
      "param g[2, 1, 3]\n"
      "param b[5, 1, 1]\n"
      "loss sum(layernorm(x, g, b))\n",
-     "t.bp:4:26: error: layernorm's beta [5, 1, 1] does not broadcast with x * gamma [2, B, 3]\n"
+     "t.bp:4:26: error: layernorm's beta [5, 1, 1] does not broadcast with x * gamma [2, B, 3] (axis 0: 5 against 2)\n"
      "  loss sum(layernorm(x, g, b))\n"
      "                           ^\n"},
     {"matmul inner dimension mismatch",
@@ -868,9 +868,53 @@ static const DiagCase cases[] = {
      "input x[1, 1, 28, 28]\n"
      "param W[8, 3, 3, 3]\n"
      "y = conv2d(x, W)\n",
-     "t.bp:3:5: error: conv2d needs x [B, C, H, W] and W [O, C, KH, KW], got [1, 1, 28, 28] and [8, 3, 3, 3]\n"
+     "t.bp:3:5: error: conv2d's channels differ: x [1, 1, 28, 28] has C = 1, the kernel W [8, 3, 3, 3] has C = 3\n"
      "  y = conv2d(x, W)\n"
      "      ^\n"},
+    {"a broadcast names the axis where the sizes differ",
+     "param a[2, 3, 4, 5]\n"
+     "param b[2, 7, 4, 5]\n"
+     "loss sum(a * b)\n",
+     "t.bp:3:12: error: cannot broadcast shapes [2, 3, 4, 5] and [2, 7, 4, 5] in '*' (axis 1: 3 against 7)\n"
+     "  loss sum(a * b)\n"
+     "             ^\n"},
+    {"a per-channel bias [C] against conv2d's [B, C, H, W]: the hint [C, 1, 1]",
+     "input x[B, 1, 28, 28]\n"
+     "param K[8, 1, 3, 3]\n"
+     "param b[8]\n"
+     "loss sum(conv2d(x, K) + b)\n",
+     "t.bp:4:23: error: cannot broadcast shapes [B, 8, 26, 26] and [8] in '+' (axis 3: 26 against 8); a per-channel "
+     "bias is [8, 1, 1]\n"
+     "  loss sum(conv2d(x, K) + b)\n"
+     "                        ^\n"},
+    {"conv2d with a 3-D kernel",
+     "input x[B, 1, 28, 28]\n"
+     "param K[8, 1, 3]\n"
+     "loss sum(conv2d(x, K))\n",
+     "t.bp:3:10: error: conv2d's kernel W must be 4-D [O, C, KH, KW], got [8, 1, 3]\n"
+     "  loss sum(conv2d(x, K))\n"
+     "           ^\n"},
+    {"conv2d with a 2-D x",
+     "input x[B, 784]\n"
+     "param K[8, 1, 3, 3]\n"
+     "loss sum(conv2d(x, K))\n",
+     "t.bp:3:10: error: conv2d's x must be 4-D [B, C, H, W], got [B, 784]\n"
+     "  loss sum(conv2d(x, K))\n"
+     "           ^\n"},
+    {"conv2d with a symbolic height",
+     "input x[B, 1, H, 28]\n"
+     "param K[8, 1, 3, 3]\n"
+     "loss sum(conv2d(x, K))\n",
+     "t.bp:3:10: error: conv2d's x [B, C, H, W] must have integer C, H and W, got [B, 1, H, 28]\n"
+     "  loss sum(conv2d(x, K))\n"
+     "           ^\n"},
+    {"conv2d with a kernel of symbolic size",
+     "input x[B, 1, 28, 28]\n"
+     "input K[O, 1, 3, 3]\n"
+     "loss sum(conv2d(x, K))\n",
+     "t.bp:3:10: error: conv2d's kernel W [O, C, KH, KW] must have integer sizes, got [O, 1, 3, 3]\n"
+     "  loss sum(conv2d(x, K))\n"
+     "           ^\n"},
     {"a pooling window larger than the image",
      "input x[1, 2, 3, 3]\n"
      "y = maxpool2d(x, 4)\n",
