@@ -68,7 +68,10 @@ static const DiagCase cases[] = {
      "y = f(1)\n",
      "t.bp:3:10: error: unknown name 'hiden'; did you mean 'hidden'?\n"
      "    return hiden * 2\n"
-     "           ^\n"},
+     "           ^\n"
+     "t.bp:5:5: note: in this call of 'f'\n"
+     "  y = f(1)\n"
+     "      ^\n"},
     {"a misspelled built-in",
      "param W[3]\n"
      "loss sum(rleu(W))\n",
