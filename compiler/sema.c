@@ -329,6 +329,25 @@ static int divide_by_dims(Sema *S, int x, const Shape *s, int axis, Loc loc) {
     return r;
 }
 
+/* The target of a pairwise loss (mse, bce, bce_logits) may broadcast into the prediction
+ * (a constant, or [3] against [B, 3]) but not grow it: [B] against [B, 1] would silently
+ * average a [B, B] matrix, where PyTorch raises. Returns y, or -1 after an error; shapes
+ * that do not broadcast at all are left to the arithmetic to report. */
+static int loss_target(Sema *S, const char *name, int x, int y, Loc loc) {
+    if (x < 0 || y < 0) return -1;
+    const Graph *g = S->g;
+    const Shape *xs = &g->nodes[x].shape, *ys = &g->nodes[y].shape;
+    Shape bs;
+    if (shape_broadcast(xs, ys, &bs) < 0 || shape_eq(&bs, xs)) return y;
+    char s1[160], s2[160], s3[160];
+    shape_str(ys, &g->syms, s1, sizeof s1);
+    shape_str(xs, &g->syms, s2, sizeof s2);
+    diag_error(S->d, loc, "'%s': the target %s and the prediction %s would broadcast to %s; give them the same "
+               "shape (a target %s, or a prediction %s)", name, s1, s2, shape_str(&bs, &g->syms, s3, sizeof s3),
+               s2, s1);
+    return -1;
+}
+
 static int mean_all(Sema *S, int x, Loc loc) {
     if (x < 0) return -1;
     Shape s = S->g->nodes[x].shape;
@@ -739,18 +758,20 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         x = arith_operand(S, sc, argv[0], bs->name);
         y = arith_operand(S, sc, argv[1], bs->name);
         if (x < 0 || y < 0 || !ir_check_broadcast(g, x, y, bs->name, loc)) return -1; /* not "in '-'" */
+        y = loss_target(S, bs->name, x, y, loc);
         return mean_all(S, ir_unary_attr(g, OP_POWI, ir_binary(g, OP_SUB, x, y, loc), 0, 2, loc), loc);
     case B_BCE:
         /* -mean(t max(log p, -100) + (1 - t) max(log(1 - p), -100)), PyTorch's clamp: one
          * elementwise op whose gradient (ops.c) has no 0 * inf at p = 0 or 1 */
         x = arith_operand(S, sc, argv[0], bs->name);
-        y = arith_operand(S, sc, argv[1], bs->name);
+        y = loss_target(S, bs->name, x, arith_operand(S, sc, argv[1], bs->name), loc);
         return mean_all(S, ir_binary(g, OP_BCE, x, y, loc), loc);
     case B_BCE_LOGITS:
         /* mean(softplus(z) - t z), the stable form */
         x = arith_operand(S, sc, argv[0], bs->name);
         y = arith_operand(S, sc, argv[1], bs->name);
         if (x < 0 || y < 0 || !ir_check_broadcast(g, x, y, bs->name, loc)) return -1; /* not "in '*'" */
+        y = loss_target(S, bs->name, x, y, loc);
         return mean_all(S, ir_binary(g, OP_SUB, ir_unary(g, OP_SOFTPLUS, x, loc), ir_binary(g, OP_MUL, y, x, loc), loc), loc);
     case B_CE:
     case B_NLL:

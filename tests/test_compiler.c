@@ -197,6 +197,22 @@ static void test_bce_saturated_by_hand(void **state) {
     }
 }
 
+/* A pairwise loss's target may broadcast into its prediction without growing it (a
+ * constant, or [3] against [2, 3]): mse(p, 0) = mean(p^2), mse(p[2, 3], t[3]) the mean
+ * over the prediction's 6 elements. ([B] against [B, 1], which would grow to [B, B], is an
+ * error: test_diagnostics.) */
+static void test_loss_target_broadcasts_into_prediction(void **state) {
+    (void)state;
+    const double p[9] = {1, 2, 3, 4, 5, 6, /* t */ 1, 0, -1};
+    double loss, lossf, g[9];
+    loss_grad_at("param p[2, 3]\nloss mse(p, 0)\n", 1, p, 6, NULL, &loss, &lossf, g);
+    expect_near("mse(p, 0)", 0, 1, loss, 91.0 / 6, 1e-15);
+    loss_grad_at("param p[2, 3]\nparam t[3]\nloss mse(p, t)\n", 1, p, 9, NULL, &loss, &lossf, g);
+    /* p - t = [0, 2, 4, 3, 5, 7] */
+    expect_near("mse(p, t)", 0, 1, loss, (0 + 4 + 16 + 9 + 25 + 49) / 6.0, 1e-15);
+    expect_near("dt", 0, 1, g[6], -2 * (0 + 3) / 6.0, 1e-15);
+}
+
 /* The tcc and cc JIT paths give the same loss after 20 Adam steps (f32, to 1e-5). */
 /* src built by the harness (tcc JIT, random parameters and inputs from seed) and by the cc JIT */
 static void build_tcc_and_cc(TestModel *t, Model *cc, const char *src, const int *sizes, uint64_t seed) {
@@ -851,6 +867,7 @@ int main(void) {
         cmocka_unit_test(test_product_plus_sine),
         cmocka_unit_test(test_two_layer_network_by_hand),
         cmocka_unit_test(test_bce_saturated_by_hand),
+        cmocka_unit_test(test_loss_target_broadcasts_into_prediction),
         cmocka_unit_test(test_tcc_and_cc_agree),
         cmocka_unit_test(test_dropout_api),
         cmocka_unit_test(test_cse_merges),

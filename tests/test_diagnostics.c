@@ -839,6 +839,41 @@ static const DiagCase cases[] = {
      "t.bp:3:6: error: 'cross_entropy' needs integer labels or targets of the logits' shape [B, 10], got [B, 3]\n"
      "  loss cross_entropy(x, t)\n"
      "       ^\n"},
+    {"bce_logits with a target [B] against a prediction [B, 1]",
+     "input x[B, 3]\n"
+     "input y[B]\n"
+     "param W[3, 1]\n"
+     "loss bce_logits(x @ W, y)\n",
+     "t.bp:4:6: error: 'bce_logits': the target [B] and the prediction [B, 1] would broadcast to [B, B]; give them "
+     "the same shape (a target [B, 1], or a prediction [B])\n"
+     "  loss bce_logits(x @ W, y)\n"
+     "       ^\n"},
+    {"bce with a target [B] against a prediction [B, 1]",
+     "input x[B, 3]\n"
+     "input y[B]\n"
+     "param W[3, 1]\n"
+     "loss bce(sigmoid(x @ W), y)\n",
+     "t.bp:4:6: error: 'bce': the target [B] and the prediction [B, 1] would broadcast to [B, B]; give them "
+     "the same shape (a target [B, 1], or a prediction [B])\n"
+     "  loss bce(sigmoid(x @ W), y)\n"
+     "       ^\n"},
+    {"mse with a target [B, 1] against a prediction [B]",
+     "input x[B, 3]\n"
+     "input t[B, 1]\n"
+     "param w[3]\n"
+     "loss mse(x @ w, t)\n",
+     "t.bp:4:6: error: 'mse': the target [B, 1] and the prediction [B] would broadcast to [B, B]; give them "
+     "the same shape (a target [B], or a prediction [B, 1])\n"
+     "  loss mse(x @ w, t)\n"
+     "       ^\n"},
+    {"mse with a target that has more rows than the prediction",
+     "input t[B, 3]\n"
+     "param p[3]\n"
+     "loss mse(p, t)\n",
+     "t.bp:3:6: error: 'mse': the target [B, 3] and the prediction [3] would broadcast to [B, 3]; give them "
+     "the same shape (a target [3], or a prediction [B, 3])\n"
+     "  loss mse(p, t)\n"
+     "       ^\n"},
     {"output of an unknown name",
      "input x[3]\n"
      "output x, q\n",
