@@ -39,6 +39,10 @@ const char *diag_add_source(Diag *d, const char *name, const char *text) {
     return s->name;
 }
 
+const char *diag_skip_bom(const char *text) {
+    return text && strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
+}
+
 static const DiagSource *find_source(const Diag *d, const char *name) {
     for (const DiagSource *s = d->sources; s; s = s->next)
         if (s->name == name) return s;
@@ -54,11 +58,12 @@ static int utf8_continuation(const char *q) { return ((unsigned char)*q & 0xC0) 
 /* Prints the source line of loc and a caret under its column. A line longer than
  * QUOTE_WIDTH bytes is quoted as a window of about that many around the column, "..."
  * marking what is left out on either side (cut between UTF-8 characters), so that a
- * 400 KB line is not echoed whole; the caret stays under its byte. */
+ * 400 KB line is not echoed whole; the caret stays under its character (one space for
+ * each character before it, as a terminal shows them: é is two bytes, one column). */
 static void quote_line(Diag *d, Loc loc) {
     const DiagSource *s = find_source(d, loc.file);
     if (!s || loc.line <= 0) return;
-    const char *p = s->text;
+    const char *p = diag_skip_bom(s->text);
     for (int l = 1; l < loc.line && *p; p++)
         if (*p == '\n') l++;
     const char *e = p;
@@ -80,7 +85,8 @@ static void quote_line(Diag *d, Loc loc) {
     }
     fputs(to < e ? "...\n  " : "\n  ", d->out);
     if (from > p) fputs("   ", d->out);
-    for (const char *q = from; q < at; q++) fputc(*q == '\t' ? '\t' : ' ', d->out);
+    for (const char *q = from; q < at; q++) /* a space per character, not per byte */
+        if (!utf8_continuation(q)) fputc(*q == '\t' ? '\t' : ' ', d->out);
     fputs("^\n", d->out);
 }
 

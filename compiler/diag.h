@@ -53,6 +53,9 @@ void diag_init(Diag *d, FILE *out);
 void diag_free(Diag *d);
 /* Registers a source text; returns the stable name pointer to put in Loc.file. */
 const char *diag_add_source(Diag *d, const char *name, const char *text);
+/* text past a leading UTF-8 byte order mark (EF BB BF, which Windows editors write), or
+ * text: the parser and the quoted lines both skip it, so columns count from after it. */
+const char *diag_skip_bom(const char *text);
 void diag_error(Diag *d, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap);

@@ -857,7 +857,7 @@ Program *parse_program(Arena *arena, Diag *diag, const char *file, const char *t
         parse_error(&p, (Loc){file, 0, 0}, "out of memory");
         return p.prog;
     }
-    YY_BUFFER_STATE buf = yy_scan_string(text ? text : "", scanner);
+    YY_BUFFER_STATE buf = yy_scan_string(text ? diag_skip_bom(text) : "", scanner);
     yyparse(scanner, &p);
     yy_delete_buffer(buf, scanner);
     yylex_destroy(scanner);
@@ -875,7 +875,7 @@ int parse_is_incomplete(const char *text) {
         arena_free(arena);
         return 0;
     }
-    YY_BUFFER_STATE buf = yy_scan_string(text ? text : "", scanner);
+    YY_BUFFER_STATE buf = yy_scan_string(text ? diag_skip_bom(text) : "", scanner);
     YYSTYPE value;
     YYLTYPE loc;
     int last = TOK_NEWLINE;

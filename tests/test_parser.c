@@ -440,9 +440,41 @@ static void test_bad_inputs(void **state) {
          "  y = a ? b\n"
          "        ^\n"},
         {"y = \xc3\xa9\n",
-         "t.bp:1:5: error: unexpected byte 0xc3\n"
+         "t.bp:1:5: error: non-ASCII character '\xc3\xa9' (U+00E9): names are ASCII letters, digits and _, "
+         "and other characters may appear only in comments\n"
          "  y = \xc3\xa9\n"
          "      ^\n"},
+        {"param W\xc3\xa9[3, 4]\n",
+         "t.bp:1:8: error: non-ASCII character '\xc3\xa9' (U+00E9): names are ASCII letters, digits and _, "
+         "and other characters may appear only in comments\n"
+         "  param W\xc3\xa9[3, 4]\n"
+         "         ^\n"},
+        {"loss mean(h) + \xf0\x9f\x98\x80\xc2\xbf\n", /* a run of characters: reported once, by its first */
+         "t.bp:1:16: error: non-ASCII character '\xf0\x9f\x98\x80' (U+1F600): names are ASCII letters, digits and _, "
+         "and other characters may appear only in comments\n"
+         "  loss mean(h) + \xf0\x9f\x98\x80\xc2\xbf\n"
+         "                 ^\n"},
+        {"y = \xff\n", /* not UTF-8 */
+         "t.bp:1:5: error: unexpected byte 0xff\n"
+         "  y = \xff\n"
+         "      ^\n"},
+        {"y = \xed\xa0\x80\n", /* a surrogate, not a character */
+         "t.bp:1:5: error: unexpected byte 0xed\n"
+         "  y = \xed\xa0\x80\n"
+         "      ^\n"},
+        {"y = \xc0\xa9\n", /* an overlong ')' */
+         "t.bp:1:5: error: unexpected byte 0xc0\n"
+         "  y = \xc0\xa9\n"
+         "      ^\n"},
+        {"\xef\xbb\xbfy = a $ b\n", /* a leading byte order mark is skipped, in the columns and the quote */
+         "t.bp:1:7: error: unexpected character '$'\n"
+         "  y = a $ b\n"
+         "        ^\n"},
+        {"y = 1\n\xef\xbb\xbfz = 2\n", /* elsewhere it is a character */
+         "t.bp:2:1: error: non-ASCII character '\xef\xbb\xbf' (U+FEFF): names are ASCII letters, digits and _, "
+         "and other characters may appear only in comments\n"
+         "  \xef\xbb\xbfz = 2\n"
+         "  ^\n"},
         {"y = x.t\n",
          "t.bp:1:6: error: expected 'T' after '.'\n"
          "  y = x.t\n"
@@ -602,6 +634,22 @@ static void test_multiple_errors(void **state) {
                                 "(bind ok3 3)\n"
                                 "(def f (a) (block (return t)))\n"
                                 "(bind ok4 4)\n");
+    parsed_free(&r);
+}
+
+/* A UTF-8 byte order mark at the start (Windows editors write one) is skipped: the program
+ * parses as without it (it was "unexpected byte 0xef"). The caret goes under its character:
+ * one space for each character before it, not each byte. */
+static void test_byte_order_mark(void **state) {
+    (void)state;
+    expect_dump("\xef\xbb\xbfparam W[3]\nloss sum(W)\n", "(param W [3])\n(loss (call sum W))\n");
+    expect_dump("\xef\xbb\xbf", "");
+    assert_int_equal(parse_is_incomplete("\xef\xbb\xbfx = (1 +"), 1);
+    Parsed r = parse("y = \xc3\xa9 + \xe2\x9c\x93\n");
+    assert_int_equal(r.nerrors, 2);
+    assert_non_null(strstr(r.errors, "t.bp:1:10: error: non-ASCII character '\xe2\x9c\x93' (U+2713)"));
+    assert_non_null(strstr(r.errors, "  y = \xc3\xa9 + \xe2\x9c\x93\n"
+                                     "          ^\n"));
     parsed_free(&r);
 }
 
@@ -821,6 +869,7 @@ int main(void) {
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_long_name),
         cmocka_unit_test(test_multiple_errors),
+        cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_error_limit),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_random_bytes),
