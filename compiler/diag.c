@@ -68,6 +68,7 @@ static void quote_line(Diag *d, Loc loc) {
         if (*p == '\n') l++;
     const char *e = p;
     while (*e && *e != '\n') e++;
+    if (e > p && e[-1] == '\r') e--; /* a CRLF line's '\r' is not shown (it was a '?') */
     const char *at = p + (loc.col > 1 ? loc.col - 1 : 0); /* the caret's byte (may be e) */
     if (at > e) at = e;
     const char *from = p, *to = e;

@@ -653,6 +653,49 @@ static void test_byte_order_mark(void **state) {
     parsed_free(&r);
 }
 
+/* CRLF line ends: "\r\n" is one end of line, at the '\r' (the column a file without the
+ * '\r's gives), comments and trailing blanks included; the quoted line leaves the '\r' out
+ * (it ended in a '?'). fashion_mlp, its comments and blank lines in CRLF, parses the same. */
+static void test_crlf(void **state) {
+    (void)state;
+    char crlf[2 * sizeof fashion_mlp];
+    size_t n = 0;
+    for (const char *q = fashion_mlp; *q; q++) {
+        if (*q == '\n') crlf[n++] = '\r';
+        crlf[n++] = *q;
+    }
+    crlf[n] = 0;
+    Parsed lf = parse(fashion_mlp), r = parse(crlf);
+    assert_int_equal(r.nerrors, 0);
+    assert_string_equal(r.dump, lf.dump);
+    parsed_free(&lf);
+    parsed_free(&r);
+    static const char *const cases[][2] = {
+        {"y = a $ b\r\n",
+         "t.bp:1:7: error: unexpected character '$'\n"
+         "  y = a $ b\n"
+         "        ^\n"},
+        {"param W[3]\r\ndef f(a)\r\n",
+         "t.bp:2:9: error: unexpected end of line, expected '=' or '{'\n"
+         "  def f(a)\n"
+         "          ^\n"},
+        {"def f(a)  \r\n",
+         "t.bp:1:11: error: unexpected end of line, expected '=' or '{'\n"
+         "  def f(a)  \n"
+         "            ^\n"},
+        {"def f(a) # c\r\n",
+         "t.bp:1:13: error: unexpected end of line, expected '=' or '{'\n"
+         "  def f(a) # c\n"
+         "              ^\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        r = parse(cases[i][0]);
+        assert_string_equal(r.errors, cases[i][1]);
+        assert_int_equal(r.nerrors, 1);
+        parsed_free(&r);
+    }
+}
+
 static void test_error_limit(void **state) {
     (void)state;
     size_t n = 0;
@@ -870,6 +913,7 @@ int main(void) {
         cmocka_unit_test(test_long_name),
         cmocka_unit_test(test_multiple_errors),
         cmocka_unit_test(test_byte_order_mark),
+        cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_error_limit),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_random_bytes),
