@@ -523,6 +523,13 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
     const void *const *inp = (const void *const *)in->data;
     m->grad(p, grad, inp, in->dims, ws);
     const double f0 = m->loss(p, inp, in->dims, ws); /* at the parameters as they are: each element goes back to them */
+    if (!isfinite(f0)) { /* every difference would be NaN: no gradient to blame, nor any kink */
+        fprintf(out, "the loss is %s at these parameters: nothing to compare (give other parameter values with --params)\n",
+                isnan(f0) ? "nan" : f0 > 0 ? "inf" : "-inf");
+        free(grad);
+        free(ws);
+        return 0;
+    }
     double worst_all = 0;
     int64_t compared = 0, sampled = 0;
     fprintf(out, "finite-difference check (double, 4th-order central differences, h = 1e-4 * max(1, |p|); magnitudes below 1e-3 count as 1e-3):\n");

@@ -72,6 +72,15 @@ grep -q "(0 of 3 elements, 3 at kinks skipped)" "$tmp/out" && ok || bad "relu at
 printf 'param a[3] = 1\nloss sum(abs(a - 1))\n' > "$tmp/allkinks.bp"
 expect_status 1 "$bpc" check "$tmp/allkinks.bp"
 grep -q "^inconclusive: every element checked lies at a kink" "$tmp/out" && ok || bad "all at kinks: $(tail -n 1 "$tmp/out")"
+# a loss that is not finite at the parameters is named as such, exit 1 (it was blamed on
+# kinks: "inconclusive: every element checked lies at a kink")
+printf 'param W[3] = -1\nloss sum(log(W))\n' > "$tmp/nanloss.bp"
+expect_status 1 "$bpc" check "$tmp/nanloss.bp"
+grep -q "^the loss is nan at these parameters: nothing to compare" "$tmp/out" && ok || bad "nan loss: $(tail -n 1 "$tmp/out")"
+printf 'param W[2, 2] = 1\nloss sum(causal_mask(W))\n' > "$tmp/infloss.bp"
+expect_status 1 "$bpc" check "$tmp/infloss.bp"
+grep -q "^the loss is -inf at these parameters: nothing to compare" "$tmp/out" && ok || bad "-inf loss: $(tail -n 1 "$tmp/out")"
+grep -q "kink" "$tmp/out" && bad "a -inf loss blamed on kinks" || ok
 
 # -o writes OUT.c and OUT.h; --emit prints each artefact
 expect_status 0 "$bpc" "$src/examples/fashion_mlp.bp" -o "$tmp/net.c"
