@@ -103,14 +103,6 @@ static void emit(Diag *d, Loc loc, const char *kind, const char *fmt, va_list ap
     quote_line(d, loc);
 }
 
-static void emit_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void emit_note(Diag *d, Loc loc, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    emit(d, loc, "note", fmt, ap);
-    va_end(ap);
-}
-
 enum { CONTEXT_SHOWN = 10 }; /* notes of a deeper context: the 5 innermost and the 5 outermost */
 
 /* The context's notes, innermost first; of a deeper one than CONTEXT_SHOWN, the middle is
@@ -120,12 +112,12 @@ static void context_notes(Diag *d) {
     for (int i = n - 1; i >= 0; i--) {
         if (n > CONTEXT_SHOWN && i == n - 1 - CONTEXT_SHOWN / 2) {
             int left_out = n - CONTEXT_SHOWN;
-            emit_note(d, (Loc){d->context[i].loc.file, 0, 0}, "%d more call%s in between left out", left_out,
+            diag_note(d, (Loc){d->context[i].loc.file, 0, 0}, "%d more call%s in between left out", left_out,
                       left_out == 1 ? "" : "s");
             i -= left_out - 1;
             continue;
         }
-        emit_note(d, d->context[i].loc, "%s", d->context[i].note);
+        diag_note(d, d->context[i].loc, "%s", d->context[i].note);
     }
 }
 
