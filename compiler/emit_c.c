@@ -2749,15 +2749,15 @@ static void emit_runtime_text(FILE *out, const char *model) {
 
 
 static int variant_emitted(Graph *g, Variant v);
-/* NAME_<what>workspace_size: the largest of the functions' workspaces (train_step's and grad's
- * plus the gradient vector), leaving out variant `without` (-1: none; -2: all but forward) */
-static void emit_ws_total(FILE *out, Graph *g, const char *what, int without) {
+/* NAME_<what>workspace_size: the largest workspace of the functions in `variants` (a set of
+ * 1u << Variant; train_step's and grad's plus the gradient vector) */
+static void emit_ws_total(FILE *out, Graph *g, const char *what, unsigned variants) {
     fprintf(out, "size_t %s_%sworkspace_size(", g->model, what);
     if (!g->syms.n) fprintf(out, "void");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
     fprintf(out, ") {\n    size_t n = 0, k;\n");
     for (int v = 0; v <= V_STEP; v++) {
-        if (!variant_emitted(g, (Variant)v) || v == without || (without == -2 && v != V_FORWARD)) continue;
+        if (!variant_emitted(g, (Variant)v) || !(variants >> v & 1u)) continue;
         fprintf(out, "    k = %s_ws_%s_(0", g->model, variant_name[v]);
         for (int s = 0; s < g->syms.n; s++) fprintf(out, ", dim_%s", g->syms.names[s]);
         if (v == V_GRAD || v == V_STEP) fprintf(out, ") + BP_AL(sizeof(real) * %lld);\n", (long long)g->nparam_reals);
@@ -2807,9 +2807,10 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     }
     emit_init(out, g, o);
     emit_optimizer(out, g, o);
-    emit_ws_total(out, g, "", -1);
-    if (g->loss >= 0) emit_ws_total(out, g, "train_", V_HVP);
-    if (g->noutputs) emit_ws_total(out, g, "forward_", -2);
+    const unsigned all = (1u << (V_STEP + 1)) - 1;
+    emit_ws_total(out, g, "", all);
+    if (g->loss >= 0) emit_ws_total(out, g, "train_", all & ~(1u << V_HVP));
+    if (g->noutputs) emit_ws_total(out, g, "forward_", 1u << V_FORWARD);
     if (o->entry_points) emit_entry_points(out, g);
 }
 

@@ -441,9 +441,10 @@ static uint64_t step_dropout_seed(const Run *r, int rk) {
  * Writes it (rank 0 for the job) and returns its path (in buf), or NULL when nothing was
  * written: err then says why, or is empty (see trained_nothing). */
 static int trained_nothing(const Run *r) { return r->progress[2] == r->start_steps; }
+static int repl_keeps_params(const Run *r) { return r->o->params_io && !r->o->save; }
 static const char *save_stopped(const Run *r, char *buf, size_t size, char *err) {
     err[0] = 0;
-    if ((r->o->params_io && !r->o->save) || trained_nothing(r)) return NULL;
+    if (repl_keeps_params(r) || trained_nothing(r)) return NULL;
     const char *path = ckpt_path(r->m->g, r->o, buf, size);
     if (dist_rank() != 0) return path;
     return drv_save_checkpoint(r->m, path, r->params, r->opt_state, r->opt_bytes, r->progress, err) == 0 ? path : NULL;
@@ -456,7 +457,7 @@ static void stop_not_finite(const Run *r, const char *where, double loss, const 
     const char *path = save_stopped(r, buf, sizeof buf, err);
     if (dist_rank() != 0) return;
     if (path) snprintf(saved, sizeof saved, ", saved to %s", path);
-    else if (!*err && trained_nothing(r) && !(r->o->params_io && !r->o->save))
+    else if (!*err && trained_nothing(r) && !repl_keeps_params(r))
         snprintf(saved, sizeof saved, "; as no step was trained, nothing was saved");
     fprintf(stderr, "bpc: error: the loss or its gradient is not finite at %s (loss %g); stopping with the parameters "
             "from before that step%s%s\n", where, drv_printable(loss), saved, hint);
