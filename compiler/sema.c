@@ -1063,6 +1063,12 @@ static int decl_shape(Sema *S, const Stmt *st, Shape *s, int allow_sym) {
     return 1;
 }
 
+/* A declaration that failed still binds its name, to no value, so that its uses fail
+ * quietly: a rejected `param W[0, 3]` was followed by a false "unknown name 'W'" at each use */
+static void bind_failed(Sema *S, const Stmt *st) {
+    scope_add(S, &S->global, (Binding){st->name, -1, NULL, st->name_loc, 0});
+}
+
 static int check_new_name(Sema *S, const Stmt *st) {
     Binding *b = scope_find(&S->global, st->name, 1);
     if (b) {
@@ -1072,15 +1078,11 @@ static int check_new_name(Sema *S, const Stmt *st) {
     for (int k = 0; k < S->g->syms.n; k++)
         if (strcmp(S->g->syms.names[k], st->name) == 0) {
             diag_error(S->d, st->name_loc, "'%s' is already a dimension name", st->name);
+            /* its uses as a value now mean the rejected declaration, not the size */
+            if (st->kind != ST_DEF) bind_failed(S, st);
             return 0;
         }
     return 1;
-}
-
-/* A declaration that failed still binds its name, to no value, so that its uses fail
- * quietly: a rejected `param W[0, 3]` was followed by a false "unknown name 'W'" at each use */
-static void bind_failed(Sema *S, const Stmt *st) {
-    scope_add(S, &S->global, (Binding){st->name, -1, NULL, st->name_loc, 0});
 }
 
 static int declare_input(Sema *S, const Stmt *st) {

@@ -782,6 +782,13 @@ static const DiagCase cases[] = {
      "t.bp:2:7: error: 'B' is already a dimension name\n"
      "  param B\n"
      "        ^\n"},
+    {"a dimension name reused as a param, then used (it added \"'@' needs tensors, not scalars\")",
+     "input x[B, 3]\n"
+     "param B[3]\n"
+     "loss sum(x @ B)\n",
+     "t.bp:2:7: error: 'B' is already a dimension name\n"
+     "  param B[3]\n"
+     "        ^\n"},
     {"integer input with a fractional default",
      "input n : int = 1.5\n",
      "t.bp:1:17: error: the default of integer input 'n' must be an integer\n"
