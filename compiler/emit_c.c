@@ -2755,7 +2755,11 @@ static void emit_ws_total(FILE *out, Graph *g, const char *what, unsigned varian
     fprintf(out, "size_t %s_%sworkspace_size(", g->model, what);
     if (!g->syms.n) fprintf(out, "void");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
-    fprintf(out, ") {\n    size_t n = 0, k;\n");
+    int any = 0;
+    for (int v = 0; v <= V_STEP; v++) any |= variant_emitted(g, (Variant)v) && (variants >> v & 1u);
+    /* with no function to size (a program without a loss or outputs) it is 0 */
+    fprintf(out, ") {\n    size_t n = 0%s;\n", any ? ", k" : "");
+    for (int s = 0; s < g->syms.n && !any; s++) fprintf(out, "    (void)dim_%s;\n", g->syms.names[s]);
     for (int v = 0; v <= V_STEP; v++) {
         if (!variant_emitted(g, (Variant)v) || !(variants >> v & 1u)) continue;
         fprintf(out, "    k = %s_ws_%s_(0", g->model, variant_name[v]);

@@ -29,7 +29,9 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     const char *m = g->model;
     fprintf(out, "/* Self-check of the code bpc generated for '%s'. */\n", m);
     fprintf(out, "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include \"%s\"\n\n", header);
-    fprintf(out, "static double rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 8) & 0xffff) / 65536.0 - 0.5; }\n\n");
+    fprintf(out, "static double rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return ((*s >> 8) & 0xffff) / 65536.0 - 0.5; }\n");
+    /* a NaN prints as nan, never -nan, as bpc prints it */
+    fprintf(out, "static double shown(double v) { return v == v ? v : fabs(v); }\n\n");
     fprintf(out, "int main(void) {\n    unsigned seed = 12345;\n    int failed = 0;\n    (void)rnd(&seed);\n");
     char up[256];
     size_t k = 0;
@@ -56,7 +58,7 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
         }
     }
     if (g->loss < 0) {
-        fprintf(out, "    (void)failed;\n    puts(\"no loss: nothing to check\");\n");
+        fprintf(out, "    (void)failed;\n    (void)shown;\n    puts(\"no loss: nothing to check\");\n");
         free_all(out, g);
         fprintf(out, "    return 0;\n}\n");
         return;
@@ -64,19 +66,21 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     fprintf(out, "    %s_init(params, 1);\n    for (size_t i = 0; i < np; i++) params[i] += (real)(0.2 * rnd(&seed));\n", m);
     fprintf(out, "    real loss0 = %s_grad(params, grad", m);
     args(out, g);
-    fprintf(out, ", ws);\n");
+    fprintf(out, ", ws);\n    if (!(loss0 - loss0 == 0)) {\n"
+                 "        printf(\"the loss is %%g at these parameters: the gradient check shows nothing\\n\", shown(loss0));\n"
+                 "        failed = 1;\n    }\n");
     /* NAME_grad is NAME_grad_seeded with seed 0; NAME_loss_eval (dropout the identity) is
        finite, and NAME_loss itself for a program without dropout */
     fprintf(out, "    {\n        real *gs = malloc(sizeof(real) * np + 1);\n        real ls = %s_grad_seeded(params, gs", m);
     args(out, g);
-    fprintf(out, ", 0, ws);\n        if (!(ls == loss0) || (np && memcmp(gs, grad, sizeof(real) * np) != 0)) {\n"
+    fprintf(out, ", 0, ws);\n        if (!(ls == loss0 || (ls != ls && loss0 != loss0)) || (np && memcmp(gs, grad, sizeof(real) * np) != 0)) {\n"
                  "            puts(\"%s_grad_seeded with seed 0 differs from %s_grad\");\n            failed = 1;\n        }\n"
                  "        free(gs);\n        real le = %s_loss_eval(params", m, m, m);
     args(out, g);
     fprintf(out, ", ws), l = %s_loss(params", m);
     args(out, g);
     const int drop = emit_has_dropout(g);
-    fprintf(out, ", ws);\n        printf(\"%s_loss %%g, %s_loss_eval %%g%s\\n\", (double)l, (double)le);\n"
+    fprintf(out, ", ws);\n        printf(\"%s_loss %%g, %s_loss_eval %%g%s\\n\", shown(l), shown(le));\n"
                  "        if (!(le - le == 0)%s) failed = 1;\n    }\n",
             m, m, drop ? " (dropout the identity)" : "", drop ? "" : " || !(le == l)");
     fprintf(out, "    double worst = 0;\n    size_t checked = 0;\n");
@@ -102,7 +106,7 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     fprintf(out, "        double err = fabs(an - fd) / fmax(fmax(fabs(an), fabs(fd)), %s);\n"
                  "        if (!(err <= worst)) worst = err;\n        checked++;\n    }\n",
             o->f64 ? "1e-4" : "1e-1");
-    fprintf(out, "    printf(\"%s_grad against finite differences: %%zu elements, worst relative error %%.2e%%s\\n\", checked, worst,\n"
+    fprintf(out, "    printf(\"%s_grad against finite differences: %%zu elements, worst relative error %%.2e%%s\\n\", checked, shown(worst),\n"
                  "           kinks ? \" (elements next to a kink skipped)\" : \"\");\n", m);
     fprintf(out, "    if (!(worst <= %s) || (kinks && !checked)) failed = 1;\n", o->f64 ? "1e-5" : "5e-2");
     if (g->hvps) {
@@ -122,7 +126,7 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
                      "            nu += (double)u[i] * u[i];\n            nv += (double)v[i] * v[i];\n"
                      "            nhv += (double)hv[i] * hv[i];\n            nhu += (double)hu[i] * hu[i];\n        }\n"
                      "        double sym = fabs(uhv - vhu) / (sqrt(nu * nhv) + sqrt(nv * nhu) + 1e-30);\n"
-                     "        printf(\"%s_hvp: <u, H v> - <v, H u> relative %%.2e\\n\", sym);\n"
+                     "        printf(\"%s_hvp: <u, H v> - <v, H u> relative %%.2e\\n\", shown(sym));\n"
                      "        if (!(sym <= %s)) failed = 1;\n", m, o->f64 ? "1e-9" : "1e-5");
         if (o->f64) {
             fprintf(out, "        real *p0 = malloc(sizeof(real) * np + 1), *gp = malloc(sizeof(real) * np + 1);\n"
@@ -137,7 +141,7 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
                          "            double fd = (gp[i] - grad[i]) / (2 * h), d = hv[i] - fd;\n"
                          "            num += d * d;\n            den += fd * fd > hv[i] * hv[i] ? fd * fd : hv[i] * hv[i];\n"
                          "        }\n        worst = sqrt(num / (den > 1e-24 ? den : 1e-24));\n"
-                         "        printf(\"%s_hvp against differences of %s_grad: relative error (2-norm) %%.2e\\n\", worst);\n"
+                         "        printf(\"%s_hvp against differences of %s_grad: relative error (2-norm) %%.2e\\n\", shown(worst));\n"
                          "        if (!(worst <= 1e-5)) failed = 1;\n        free(p0);\n        free(gp);\n", m, m);
         }
         fprintf(out, "        free(v);\n        free(u);\n        free(hv);\n        free(hu);\n    }\n");
@@ -149,7 +153,7 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
     fprintf(out, ", (real)%.17g, ws);\n", g->opt.lr > 0 ? g->opt.lr : 0.01);
     fprintf(out, "    loss = %s_loss(params", m);
     args(out, g);
-    fprintf(out, ", ws);\n    printf(\"%s_train_step x20: loss %%g -> %%g%%s\\n\", (double)loss0, (double)loss,\n"
+    fprintf(out, ", ws);\n    printf(\"%s_train_step x20: loss %%g -> %%g%%s\\n\", shown(loss0), shown(loss),\n"
                  "           gnorm == 0 ? \" (its gradient is 0: it stays)\" : \"\");\n", m);
     fprintf(out, "    if (gnorm == 0 ? !(loss == loss0) : !(loss < loss0)) failed = 1;\n");
     /* NAME_update on its own: it must refuse a non-finite gradient, changing nothing */

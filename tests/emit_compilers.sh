@@ -6,7 +6,7 @@
 # lowering the loss) is linked with libbprt and run under each (tests/torch's under gcc);
 # so is a program calling the seed example's NAME_hvp. tests/c_names/ holds programs whose
 # names meet C's (keywords, the API's own parameter names, a model named bprt, no
-# parameters, a constant loss, no loss, dropout and an input named dropout_seed): compiled
+# parameters, a constant loss, no loss, neither a loss nor outputs, dropout and an input named dropout_seed): compiled
 # and self-checked the same way, and compiled as --standalone output by each compiler.
 # usage: emit_compilers.sh BPC SOURCE_DIR
 set -eu
@@ -21,7 +21,10 @@ for bp in "$src"/examples/*.bp "$src"/tests/torch/programs/*.bp "$src"/tests/c_n
   for prec in "" "--f64"; do
     base=$(basename "$bp" .bp)
     "$bpc" "$bp" -o "$tmp/$base.c" $prec
-    grep -q "^#line [0-9]* \".*$base.bp\"" "$tmp/$base.c" || { echo "FAIL: no #line in $base.c"; fail=1; }
+    # (a program with neither a loss nor outputs has no statement to point back to)
+    if grep -q '^loss\|^output' "$bp"; then
+      grep -q "^#line [0-9]* \".*$base.bp\"" "$tmp/$base.c" || { echo "FAIL: no #line in $base.c"; fail=1; }
+    fi
     for cc in gcc clang tcc; do
       if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -c "$tmp/$base.c" -o "$tmp/$base.$cc.o" 2>"$tmp/err"; then
         echo "FAIL: $cc $prec $bp"; cat "$tmp/err"; fail=1
@@ -163,6 +166,21 @@ for cc in gcc clang tcc; do
   fi
   if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/three.$cc" > "$tmp/out" 2>&1; then
     echo "FAIL: three models under $cc"; cat "$tmp/out"; fail=1
+  fi
+  n=$((n + 1))
+done
+# A loss that is NaN at the self-check's parameters: it fails, says why, and prints nan as bpc
+# does (it printed -nan, and "NAME_grad_seeded with seed 0 differs from NAME_grad")
+printf 'param W[3] = -1\nloss sum(log(W))\n' > "$tmp/nanloss.bp"
+"$bpc" "$tmp/nanloss.bp" -o "$tmp/nanloss.c"
+"$bpc" --emit=test "$tmp/nanloss.bp" > "$tmp/nanloss_check.c"
+for cc in gcc clang tcc; do
+  $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/nanloss.c" "$tmp/nanloss_check.c" \
+    -L"$lib" -lbprt -lm -o "$tmp/nanloss.$cc" 2>"$tmp/err" || { echo "FAIL: nanloss with $cc"; cat "$tmp/err"; fail=1; continue; }
+  if LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/nanloss.$cc" > "$tmp/out" 2>&1 ||
+     ! grep -q '^the loss is nan at these parameters' "$tmp/out" || ! grep -q '^FAILED$' "$tmp/out" ||
+     grep -q -- '-nan\|differs' "$tmp/out"; then
+    echo "FAIL: the self-check of a NaN loss under $cc"; cat "$tmp/out"; fail=1
   fi
   n=$((n + 1))
 done
