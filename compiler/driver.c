@@ -140,14 +140,15 @@ void drv_free_inputs(Inputs *in) {
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
     memset(in, 0, sizeof *in);
     BprtSafetensors st;
-    if (!path) return drv_inputs_from(m, NULL, NULL, in, err);
+    if (!path) return drv_inputs_from(m, NULL, NULL, 1, in, err);
     if (bprt_st_read(path, &st, err) != 0) return -1;
-    int rc = drv_inputs_from(m, &st, path, in, err);
+    int rc = drv_inputs_from(m, &st, path, 1, in, err);
     bprt_st_free(&st);
     return rc;
 }
 
-int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in, char *err) {
+int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, int loss_only, Inputs *in,
+                    char *err) {
     const Graph *g = m->g;
     const int given = st != NULL; /* else every input takes its default */
     memset(in, 0, sizeof *in);
@@ -196,9 +197,12 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         const BprtTensor *t = given ? bprt_st_find(st, ip->name) : NULL;
+        /* PyTorch asks for nothing the loss does not use, nor does bpc grad */
+        const int optional = !t && !ip->has_default && loss_only && !emit_loss_uses_input((Graph *)g, i);
         int64_t n = 1;
         for (int k = 0; k < ip->shape.rank; k++) {
             Dim d = ip->shape.d[k];
+            if (d.sym >= 0 && in->dims[d.sym] < 0 && optional) in->dims[d.sym] = 1;
             if (d.sym >= 0 && in->dims[d.sym] < 0) {
                 snprintf(err, BPRT_ERRLEN, "%s: input '%s' is not given, so its size %s is unknown%s", fname, ip->name,
                          g->syms.names[d.sym], given ? "" : " (give inputs with --inputs FILE.safetensors)");
@@ -206,7 +210,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
             }
             n *= d.c * (d.sym >= 0 ? in->dims[d.sym] : 1);
         }
-        if (!t && !ip->has_default) {
+        if (!t && !ip->has_default && !optional) {
             snprintf(err, BPRT_ERRLEN, "%s: input '%s' has no value and no default%s", fname, ip->name,
                      given ? "" : " (give inputs with --inputs FILE.safetensors)");
             goto out;
@@ -219,7 +223,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         if (!tmp) abort();
         if (t) bprt_st_to_f64(t, tmp);
         else
-            for (int64_t k = 0; k < n; k++) tmp[k] = ip->def;
+            for (int64_t k = 0; k < n; k++) tmp[k] = optional ? 0 : ip->def;
         const char *what;
         int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i, &what) : 0;
         for (int64_t k = 0; k < n; k++) {

@@ -28,10 +28,14 @@ void *drv_workspace(size_t bytes, char *err);
 int drv_load_params(const Model *m, const char *path, void *params, char *err);
 /* A direction for NAME_hvp: like the parameters, one tensor per parameter name and shape. */
 int drv_load_vector(const Model *m, const char *path, void *v, char *err);
-/* Inputs from a safetensors file (or NULL: defaults). Binds symbolic sizes. */
+/* Inputs for the loss (grad, check, hvp, train on fixed inputs) from a safetensors file (or
+ * NULL: defaults). Binds symbolic sizes. An input the loss does not use may be left out: it
+ * is zeros, and a size that only such inputs have is 1. */
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
-/* The same from a file already read (st, named fname in messages; NULL: defaults). */
-int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in, char *err);
+/* The same from a file already read (st, named fname in messages; NULL: defaults); with
+ * loss_only 0 every input needs a value (the REPL's, which also runs NAME_forward). */
+int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, int loss_only, Inputs *in,
+                    char *err);
 void drv_free_inputs(Inputs *in);
 /* A buffer for every output of NAME_forward at these sizes (dims of the symbols; -1 counts
  * as 1), zero-filled: forward writes each output through its pointer, read or not.

@@ -24,6 +24,21 @@ expect_out "$tmp/out" "loss = 2
 dL/dm1 = 2
 dL/dm2 = 12"
 
+# bpc grad asks only for the inputs the loss uses: z (with a size of its own) is left out. It
+# said "input 'z' has no value and no default". x = (2, 2, 2) is the gradient of sum(x^2)/2.
+printf 'param x[3] = 2\nloss sum(x * x) / 2\n' > "$tmp/xs.bp"
+expect_status 0 "$bpc" grad "$tmp/xs.bp" -o "$tmp/xs.safetensors"
+printf 'input x[3]\ninput z[T]\nparam w[3]\nloss sum(w * x)\noutput z\n' > "$tmp/unused.bp"
+expect_status 0 "$bpc" grad "$tmp/unused.bp" --inputs "$tmp/xs.safetensors"
+expect_out "$tmp/out" "loss = 0
+dL/dw [3] =
+  [2, 2, 2]"
+expect_status 0 "$bpc" check "$tmp/unused.bp" --inputs "$tmp/xs.safetensors"
+# an input the loss uses is still needed
+printf 'input x[3]\ninput q[3]\nparam w[3]\nloss sum(w * q)\n' > "$tmp/used.bp"
+expect_status 1 "$bpc" grad "$tmp/used.bp" --inputs "$tmp/xs.safetensors"
+grep -q "input 'q' has no value and no default" "$tmp/err" && ok || bad "a missing input the loss uses was not named"
+
 # bpc hvp: H v of the seed example, H = [[1, 10], [10, 36]] (see tests/test_hvp.c); the
 # gradient file (2, 12) is the direction: H v = (122, 452), written with -o and used again:
 # H (122, 452) = (4642, 17492)
