@@ -272,8 +272,10 @@ int ir_transpose(Graph *g, int a, Loc loc) {
     const Shape *s = &g->nodes[a].shape;
     if (s->rank < 2) {
         char s1[160];
-        diag_error(g->diag, loc, "transpose needs rank 2 or more, got %s",
-                   shape_str(s, &g->syms, s1, sizeof s1));
+        diag_error(g->diag, loc, "transpose needs rank 2 or more, got %s%s", shape_str(s, &g->syms, s1, sizeof s1),
+                   s->rank == 1 ? ": a vector has nothing to transpose (NumPy's .T leaves it as it is; "
+                                  "reshape(x, [-1, 1]) makes a column)"
+                                : "");
         return -1;
     }
     Node p = proto(OP_TRANSPOSE, loc);

@@ -618,10 +618,11 @@ static const DiagCase cases[] = {
      "t.bp:2:19: error: argument 'axis' of 'sum' is 2147483648; it must be at most 1000000 in magnitude\n"
      "  y = sum(x, axis = 2147483648)\n"
      "                    ^\n"},
-    {"transpose of a vector",
+    {"transpose of a vector (NumPy's .T returns it)",
      "input x[3]\n"
      "y = x.T\n",
-     "t.bp:2:6: error: transpose needs rank 2 or more, got [3]\n"
+     "t.bp:2:6: error: transpose needs rank 2 or more, got [3]: a vector has nothing to transpose (NumPy's .T "
+     "leaves it as it is; reshape(x, [-1, 1]) makes a column)\n"
      "  y = x.T\n"
      "       ^\n"},
     {"softmax of a scalar",
