@@ -52,12 +52,12 @@ static void dump_expr(FILE *out, const Expr *e) {
         fputc(')', out);
         break;
     case EX_LIST:
-        fputc('[', out);
+        fputs(e->tuple ? "(tuple" : "[", out);
         for (int i = 0; i < e->nitems; i++) {
-            if (i) fputc(' ', out);
+            if (i || e->tuple) fputc(' ', out);
             dump_expr(out, e->items[i]);
         }
-        fputc(']', out);
+        fputc(e->tuple ? ')' : ']', out);
         break;
     }
 }

@@ -44,6 +44,7 @@ struct Expr {
     int nargs;
     Expr **items;     /* EX_LIST */
     int nitems;
+    int tuple;        /* EX_LIST written (a, b) rather than [a, b] */
 };
 
 typedef enum StmtKind {

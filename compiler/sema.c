@@ -244,6 +244,11 @@ static void unknown_keyword(Sema *S, const Arg *ar, const char *fn, int nparams,
         hint = keyword_aliases[i].advice ? arena_printf(S->a, "; %s", keyword_aliases[i].advice)
                                          : arena_printf(S->a, "; did you mean '%s'?", keyword_aliases[i].param);
     }
+    double b1, b2; /* PyTorch's betas=(0.9, 0.999), written out */
+    const Expr *v = ar->value;
+    if (strcmp(ar->name, "betas") == 0 && *hint && v->kind == EX_LIST && v->nitems == 2 &&
+        const_value(v->items[0], &b1) && const_value(v->items[1], &b2))
+        hint = arena_printf(S->a, "; write beta1 = %g, beta2 = %g", b1, b2);
     if (!*hint) {
         Suggest sg;
         suggest_init(&sg, ar->name);
@@ -537,7 +542,8 @@ static int lower(Sema *S, Scope *sc, const Expr *e) {
     case EX_BINARY: return lower_binary(S, sc, e);
     case EX_CALL: return lower_call(S, sc, e);
     case EX_LIST:
-        diag_error(S->d, e->loc, "a list [...] is only allowed as the shape argument of 'reshape'");
+        diag_error(S->d, e->loc, "a %s is only allowed as the shape of 'reshape' or the axes of a reduction",
+                   e->tuple ? "tuple (...)" : "list [...]");
         return -1;
     }
     return -1;
@@ -674,6 +680,77 @@ static int layernorm_affine(Sema *S, int v, int p, const char *what, const char 
     return 0;
 }
 
+/* keepdims= of a reduction: 0 or 1 (LANGUAGE.md), True and False named as such */
+static int keepdims_arg(Sema *S, const BuiltinSpec *bs, const Expr *e, int *keep) {
+    double dv;
+    if (!const_value(e, &dv)) {
+        diag_error(S->d, e->loc, "argument 'keepdims' of '%s' must be 0 or 1%s", bs->name,
+                   is_name(e, "True")    ? " (True is written 1)"
+                   : is_name(e, "False") ? " (False is written 0)"
+                                         : "");
+        return 0;
+    }
+    if (dv != 0 && dv != 1) { /* 2 was taken as 1 */
+        diag_error(S->d, e->loc, "argument 'keepdims' of '%s' must be 0 or 1, got %g", bs->name, dv);
+        return 0;
+    }
+    *keep = dv == 1;
+    return 1;
+}
+
+/* sum, mean, max, logsumexp over several axes, axis=[0, 2] or (0, 2) as in NumPy and PyTorch:
+ * one reduction per axis, the highest first (so that the others keep their numbers), as
+ * sum(sum(x, axis=2), axis=0); mean divides the sum by the axes' sizes once. The axes must be
+ * distinct; an empty list reduces nothing, which is an error here (omit axis for all). */
+static int lower_reduce_axes(Sema *S, Scope *sc, const BuiltinSpec *bs, const Expr **argv, Loc loc) {
+    Graph *g = S->g;
+    const Expr *al = argv[1];
+    int axes[BP_MAXRANK], written[BP_MAXRANK], keep = 0;
+    if (al->nitems == 0) {
+        diag_error(S->d, al->loc, "axis %s names no axis; omit axis to reduce over every axis", al->tuple ? "()" : "[]");
+        return -1;
+    }
+    if (al->nitems > BP_MAXRANK) {
+        diag_error(S->d, al->loc, "axis names %d axes; a tensor has at most %d", al->nitems, BP_MAXRANK);
+        return -1;
+    }
+    for (int k = 0; k < al->nitems; k++)
+        if (!const_int(S, al->items[k], "axis", bs->name, &axes[k])) return -1;
+    if (argv[2] && !keepdims_arg(S, bs, argv[2], &keep)) return -1;
+    int x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
+    if (x < 0) return -1;
+    const Shape xs = g->nodes[x].shape;
+    for (int k = 0; k < al->nitems; k++) {
+        int a = shape_axis(&xs, axes[k]);
+        if (a < 0) {
+            char s1[160];
+            diag_error(S->d, al->items[k]->loc, "axis %d is out of range for shape %s", axes[k],
+                       shape_str(&xs, &g->syms, s1, sizeof s1));
+            return -1;
+        }
+        for (int j = 0; j < k; j++)
+            if (axes[j] == a) {
+                if (written[j] == axes[k]) diag_error(S->d, al->items[k]->loc, "axis %d is given twice", axes[k]);
+                else diag_error(S->d, al->items[k]->loc, "axis %d is axis %d again (of %d axes)", axes[k], written[j],
+                                xs.rank);
+                return -1;
+            }
+        written[k] = axes[k];
+        axes[k] = a;
+    }
+    /* highest first: insertion sort of at most BP_MAXRANK */
+    for (int k = 1; k < al->nitems; k++)
+        for (int j = k; j > 0 && axes[j] > axes[j - 1]; j--) {
+            int t = axes[j];
+            axes[j] = axes[j - 1];
+            axes[j - 1] = t;
+        }
+    int r = x;
+    for (int k = 0; k < al->nitems && r >= 0; k++) r = ir_reduce(g, bs->op, r, axes[k], keep, loc);
+    for (int k = 0; k < al->nitems && r >= 0 && bs->kind == B_MEAN; k++) r = divide_by_dims(S, r, &xs, axes[k], loc);
+    return r;
+}
+
 static int lower_call(Sema *S, Scope *sc, const Expr *e) {
     Binding *b = scope_find(sc, e->name, 0);
     if (b && b->def) return b->broken ? -1 : call_def(S, sc, b->def, e);
@@ -708,19 +785,9 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
             diag_error(S->d, argv[1]->loc, "there is no None: omit axis to reduce over every axis");
             return -1;
         }
+        if (argv[1] && argv[1]->kind == EX_LIST) return lower_reduce_axes(S, sc, bs, argv, loc);
         if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;
-        if (argv[2] && !const_value(argv[2], &dv)) { /* True and False too: LANGUAGE.md says 0/1 */
-            diag_error(S->d, argv[2]->loc, "argument 'keepdims' of '%s' must be 0 or 1%s", bs->name,
-                       is_name(argv[2], "True")    ? " (True is written 1)"
-                       : is_name(argv[2], "False") ? " (False is written 0)"
-                                                   : "");
-            return -1;
-        }
-        if (argv[2] && dv != 0 && dv != 1) { /* LANGUAGE.md: keepdims=0/1 (2 was taken as 1) */
-            diag_error(S->d, argv[2]->loc, "argument 'keepdims' of '%s' must be 0 or 1, got %g", bs->name, dv);
-            return -1;
-        }
-        keep = argv[2] && dv == 1;
+        if (argv[2] && !keepdims_arg(S, bs, argv[2], &keep)) return -1;
         x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
         if (x < 0) return -1;
         {

@@ -135,6 +135,7 @@ static Expr *ex_neg(Parser *p, Expr *e, YYLTYPE loc);
 static Expr *ex_transpose(Parser *p, Expr *e, YYLTYPE loc);
 static Expr *ex_call(Parser *p, const char *name, YYLTYPE loc, ArgList *args);
 static Expr *ex_list(Parser *p, ExprList *items, YYLTYPE loc);
+static Expr *ex_tuple(Parser *p, ExprList *items, YYLTYPE loc);
 static ExprList *exprs_add(Parser *p, ExprList *l, Expr *e);
 static ArgList *args_add(Parser *p, ArgList *l, Arg a);
 static Arg arg_positional(Expr *e);
@@ -190,7 +191,7 @@ static void program_add(Parser *p, Stmt *s);
 %right '^'
 
 %type <expr> expr postfix primary init
-%type <exprs> dims items exprlist
+%type <exprs> dims items exprlist tuple
 %type <args> args arglist
 %type <arg> arg
 %type <names> params names
@@ -305,6 +306,16 @@ primary:
 | NAME '(' args ')'     { $$ = ex_call(p, $1, @1, $3); }
 | '(' expr ')'          { $$ = $2; }
 | '[' items ']'         { $$ = ex_list(p, $2, @1); }
+| '(' ')'              { $$ = ex_tuple(p, exprs_add(p, NULL, NULL), @1); }
+| '(' expr ',' ')'      { $$ = ex_tuple(p, exprs_add(p, NULL, $2), @1); }
+| '(' tuple ')'         { $$ = ex_tuple(p, $2, @1); }
+| '(' tuple ',' ')'     { $$ = ex_tuple(p, $2, @1); }
+;
+
+/* (a, b, ...), (a,) and (): Python's tuples, where a list [a, b, ...] may stand (axis=, reshape's shape) */
+tuple:
+  expr ',' expr         { $$ = exprs_add(p, exprs_add(p, NULL, $1), $3); }
+| tuple ',' expr        { $$ = exprs_add(p, $1, $3); }
 ;
 
 items:
@@ -637,6 +648,12 @@ static Expr *ex_list(Parser *p, ExprList *items, YYLTYPE loc) {
     e->items = items->items;
     e->nitems = items->n;
     return ex_finish(p, e);
+}
+
+static Expr *ex_tuple(Parser *p, ExprList *items, YYLTYPE loc) {
+    Expr *e = ex_list(p, items, loc);
+    e->tuple = 1;
+    return e;
 }
 
 /* Appends e (if any) to l, a new list when l is NULL. */

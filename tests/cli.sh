@@ -39,6 +39,16 @@ printf 'input x[3]\ninput q[3]\nparam w[3]\nloss sum(w * q)\n' > "$tmp/used.bp"
 expect_status 1 "$bpc" grad "$tmp/used.bp" --inputs "$tmp/xs.safetensors"
 grep -q "input 'q' has no value and no default" "$tmp/err" && ok || bad "a missing input the loss uses was not named"
 
+# several axes at once (a tuple or a list), by hand: W = 2 everywhere, the loss is 24 + 4 and
+# each gradient 1 + 2 W / 12 = 4/3
+printf 'param W[3, 4] = 2\nloss sum(W, axis = (0, 1)) + mean(W * W, axis = [1, 0])\n' > "$tmp/axes.bp"
+expect_status 0 "$bpc" grad "$tmp/axes.bp"
+expect_out "$tmp/out" "loss = 28
+dL/dW [3, 4] =
+  [[1.3333334, 1.3333334, 1.3333334, 1.3333334],
+   [1.3333334, 1.3333334, 1.3333334, 1.3333334],
+   [1.3333334, 1.3333334, 1.3333334, 1.3333334]]"
+
 # bpc hvp: H v of the seed example, H = [[1, 10], [10, 36]] (see tests/test_hvp.c); the
 # gradient file (2, 12) is the direction: H v = (122, 452), written with -o and used again:
 # H (122, 452) = (4642, 17492)

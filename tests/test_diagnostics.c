@@ -128,7 +128,7 @@ static const DiagCase cases[] = {
      "                         ^\n"},
     {"PyTorch's betas",
      "optimizer adam(lr = 1e-3, betas = [0.9, 0.99])\n",
-     "t.bp:1:27: error: 'adam' has no argument named 'betas' (it takes lr, beta1, beta2, eps); give beta1= and beta2=\n"
+     "t.bp:1:27: error: 'adam' has no argument named 'betas' (it takes lr, beta1, beta2, eps); write beta1 = 0.9, beta2 = 0.99\n"
      "  optimizer adam(lr = 1e-3, betas = [0.9, 0.99])\n"
      "                            ^\n"},
     {"weight decay on adam",
@@ -618,6 +618,43 @@ static const DiagCase cases[] = {
      "t.bp:2:19: error: argument 'axis' of 'sum' is 2147483648; it must be at most 1000000 in magnitude\n"
      "  y = sum(x, axis = 2147483648)\n"
      "                    ^\n"},
+    {"an axis given twice among several",
+     "param W[3, 4]\n"
+     "loss sum(W, axis = (1, 1))\n",
+     "t.bp:2:24: error: axis 1 is given twice\n"
+     "  loss sum(W, axis = (1, 1))\n"
+     "                         ^\n"},
+    {"an axis given twice, counted from the end once",
+     "param W[3, 4]\n"
+     "loss mean(W, axis = [0, -2])\n",
+     "t.bp:2:25: error: axis -2 is axis 0 again (of 2 axes)\n"
+     "  loss mean(W, axis = [0, -2])\n"
+     "                          ^\n"},
+    {"an empty axis list",
+     "param W[3, 4]\n"
+     "loss max(W, axis = ())\n",
+     "t.bp:2:20: error: axis () names no axis; omit axis to reduce over every axis\n"
+     "  loss max(W, axis = ())\n"
+     "                     ^\n"},
+    {"one of several axes out of range",
+     "param W[3, 4]\n"
+     "loss logsumexp(W, axis = (0, 2))\n",
+     "t.bp:2:30: error: axis 2 is out of range for shape [3, 4]\n"
+     "  loss logsumexp(W, axis = (0, 2))\n"
+     "                               ^\n"},
+    {"a tuple as a value",
+     "param W[3, 4]\n"
+     "y = (1, 2)\n",
+     "t.bp:2:5: error: a tuple (...) is only allowed as the shape of 'reshape' or the axes of a reduction\n"
+     "  y = (1, 2)\n"
+     "      ^\n"},
+    {"PyTorch's betas, written out",
+     "param W[3, 4]\n"
+     "loss sum(W * W)\n"
+     "optimizer adam(lr = 1e-3, betas = (0.9, 0.99))\n",
+     "t.bp:3:27: error: 'adam' has no argument named 'betas' (it takes lr, beta1, beta2, eps); write beta1 = 0.9, beta2 = 0.99\n"
+     "  optimizer adam(lr = 1e-3, betas = (0.9, 0.99))\n"
+     "                            ^\n"},
     {"transpose of a vector (NumPy's .T returns it)",
      "input x[3]\n"
      "y = x.T\n",

@@ -187,6 +187,12 @@ static void test_precedence(void **state) {
         {"f()", "(expr (call f))\n"},
         {"reshape(x, [-1, 28, 28])", "(expr (call reshape x [(neg 1) 28 28]))\n"},
         {"[]", "(expr [])\n"},
+        /* Python's tuples: (a, b), (a, b,) and (a,); (a) is a itself */
+        {"sum(x, axis = (0, 1))", "(expr (call sum x axis=(tuple 0 1)))\n"},
+        {"(a, b + c,)", "(expr (tuple a (+ b c)))\n"},
+        {"(-1,)", "(expr (tuple (neg 1)))\n"},
+        {"((a))", "(expr a)\n"},
+        {"()", "(expr (tuple))\n"},
         {"1e-3 + .5 + 2. + 3 + 1E2", "(expr (+ (+ (+ (+ 0.001 0.5) 2) 3) 100))\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) expect_dump(cases[i][0], cases[i][1]);
