@@ -510,5 +510,13 @@ int main(int argc, char **argv) {
     }
     diag_free(&d);
     arena_free(ar);
+    /* what did not reach stdout (`--emit=c > out.c` on a full disk, `> /dev/full`) is an
+     * error, as in gcc: the artefact is incomplete */
+    int werr = ferror(stdout) ? errno : 0;
+    if (fflush(stdout) != 0) werr = errno;
+    if (werr || ferror(stdout)) {
+        fprintf(stderr, "bpc: error: cannot write to standard output: %s\n", strerror(werr ? werr : EIO));
+        if (!rc) rc = 1;
+    }
     return rc;
 }

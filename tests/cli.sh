@@ -333,4 +333,14 @@ if [ "$st" -eq 130 ] && grep -q "^interrupted after step [0-9]*; checkpoint save
 expect_status 0 "$bpc" train "$tmp/long.bp" --steps 3 --params "$tmp/long.ckpt.safetensors"
 grep -q "nothing to train" "$tmp/out" && ok || bad "the interrupted run's checkpoint did not resume"
 
+# output that cannot be written is an error, as in gcc: `--emit=c > out.c` on a full disk
+# exited 0 with a truncated artefact (/dev/full: every write fails with ENOSPC)
+if [ -c /dev/full ]; then
+  "$bpc" --emit=c "$src/examples/fashion_mlp.bp" >/dev/full 2>"$tmp/err"; st=$?
+  [ "$st" -eq 1 ] && grep -q "^bpc: error: cannot write to standard output: No space left on device$" "$tmp/err" && ok ||
+    bad "--emit=c > /dev/full exited $st: $(cat "$tmp/err")"
+  "$bpc" grad "$src/examples/seed.bp" >/dev/full 2>"$tmp/err"; st=$?
+  [ "$st" -eq 1 ] && ok || bad "grad > /dev/full exited $st"
+fi
+
 finish
