@@ -72,6 +72,11 @@ static int parse_positive(const char *s, const char *flag) {
     return v;
 }
 
+static const char *nonempty(const char *v, const char *flag) {
+    if (!*v) usage_error("%s needs a file name, not an empty string", flag);
+    return v;
+}
+
 static void parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->optimize = 1;
@@ -103,17 +108,19 @@ static void parse_args(int argc, char **argv, Args *a) {
 #define VALUE()                                                                                                   \
     (inline_value ? (inline_used = 1, inline_value)                                                              \
                   : i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))
-        if (strcmp(s, "-o") == 0) a->out = VALUE();
+/* a file name: "" is refused now (--save "" failed only when training had ended) */
+#define FILE_VALUE() (nonempty(VALUE(), s))
+        if (strcmp(s, "-o") == 0) a->out = FILE_VALUE();
         else if (strcmp(s, "--f64") == 0) a->f64 = 1;
         else if (strcmp(s, "--standalone") == 0) a->standalone = 1;
         else if (strcmp(s, "--stats") == 0) a->stats = 1;
         else if (strcmp(s, "-O0") == 0) a->optimize = 0;
         else if (strncmp(s, "--emit=", 7) == 0) a->emit = s + 7;
-        else if (strcmp(s, "--params") == 0) a->params = VALUE();
-        else if (strcmp(s, "--vector") == 0) a->vector = VALUE();
-        else if (strcmp(s, "--inputs") == 0) a->inputs = VALUE();
-        else if (strcmp(s, "--data") == 0) a->data = VALUE();
-        else if (strcmp(s, "--save") == 0) a->save = VALUE();
+        else if (strcmp(s, "--params") == 0) a->params = FILE_VALUE();
+        else if (strcmp(s, "--vector") == 0) a->vector = FILE_VALUE();
+        else if (strcmp(s, "--inputs") == 0) a->inputs = FILE_VALUE();
+        else if (strcmp(s, "--data") == 0) a->data = FILE_VALUE();
+        else if (strcmp(s, "--save") == 0) a->save = FILE_VALUE();
         else if (strcmp(s, "--opt") == 0) a->opt = VALUE();
         else if (strcmp(s, "--jit") == 0) a->jit = VALUE();
         else if (strcmp(s, "--seed") == 0) {
@@ -150,6 +157,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         else usage_error("unexpected argument '%s'", s);
         if (inline_value && !inline_used) usage_error("%s takes no value", s);
 #undef VALUE
+#undef FILE_VALUE
     }
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;

@@ -333,6 +333,15 @@ if [ "$st" -eq 130 ] && grep -q "^interrupted after step [0-9]*; checkpoint save
 expect_status 0 "$bpc" train "$tmp/long.bp" --steps 3 --params "$tmp/long.ckpt.safetensors"
 grep -q "nothing to train" "$tmp/out" && ok || bad "the interrupted run's checkpoint did not resume"
 
+# an empty file name is a usage error at once: --save "" trained, then failed to write
+# ('cannot rename .tmp.PID over it') and lost the training
+expect_status 2 "$bpc" train "$src/examples/seed.bp" --steps 2 --save ""
+[ "$(head -n 1 "$tmp/err")" = "bpc: --save needs a file name, not an empty string" ] && ok || bad "--save \"\": $(head -n 1 "$tmp/err")"
+[ -s "$tmp/out" ] && bad "--save \"\" trained before refusing" || ok
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" -o ""
+[ "$(head -n 1 "$tmp/err")" = "bpc: -o needs a file name, not an empty string" ] && ok || bad "-o \"\": $(head -n 1 "$tmp/err")"
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" --params=
+
 # output that cannot be written is an error, as in gcc: `--emit=c > out.c` on a full disk
 # exited 0 with a truncated artefact (/dev/full: every write fails with ENOSPC)
 if [ -c /dev/full ]; then
