@@ -51,7 +51,23 @@ static int load_split(const char *dir, const char *prefix, Split *s, char *err) 
         bprt_idx_free(&s->images);
         return -1;
     }
-    if (s->images.ndim < 2 || s->labels.ndim != 1 || s->images.dims[0] != s->labels.dims[0]) {
+    /* the counts are compared once each file has its shape (swapped files, or labels of
+     * shape [N, 1], said "100 images but ... holds 100 labels") */
+    const char *bad = s->images.ndim < 2 ? "images" : s->labels.ndim != 1 ? "labels" : NULL;
+    if (bad) {
+        const BprtIdx *x = bad[0] == 'i' ? &s->images : &s->labels;
+        char dims[96] = "";
+        for (int k = 0, n = 0; k < x->ndim && n < (int)sizeof dims; k++)
+            n += snprintf(dims + n, sizeof dims - (size_t)n, "%s%lld", k ? " x " : "", (long long)x->dims[k]);
+        const int swapped = s->images.ndim < 2 && s->labels.ndim >= 2;
+        snprintf(err, BPRT_ERRLEN, "%.300s: dims %s, but %s%s", bad[0] == 'i' ? ip : lp, dims,
+                 bad[0] == 'i' ? "images have 2 or more dimensions (count x rows x columns)" : "labels have 1 dimension (one label per image)",
+                 swapped ? " (are the images and labels files swapped?)" : "");
+        bprt_idx_free(&s->images);
+        bprt_idx_free(&s->labels);
+        return -1;
+    }
+    if (s->images.dims[0] != s->labels.dims[0]) {
         snprintf(err, BPRT_ERRLEN, "%.200s: %lld images but %.200s holds %lld labels", ip, (long long)s->images.dims[0], lp,
                  (long long)s->labels.dims[0]);
         bprt_idx_free(&s->images);

@@ -6,7 +6,7 @@
 #   b. a checkpoint whose progress is invalid (negative, beyond the epoch, wrong dtype), or
 #      whose optimizer state is another optimizer's (one of the other precision is read);
 #   c. labels outside the classes of the loss, in IDX files and in --inputs;
-#   d. splits of 0 images;
+#   d. splits of 0 images, labels files of 2 dimensions, images and labels swapped;
 #   e. a --save or checkpoint path that cannot be written, found before training;
 #   f. test losses at inference: a program with dropout is evaluated as without it;
 #   g. a loss that is not finite: printed as nan (sqrt(-1)'s NaN printed as -nan); the stop
@@ -202,6 +202,21 @@ dataset notrain "" "0 1 2"
 run 1 "$bpc" train net.bp --data notrain --epochs 2
 has err "^bpc: error: notrain/train-images-idx3-ubyte: holds 0 images" "an empty training split"
 hasnt out "^epoch" "an empty training split"
+# the files' shapes before their counts: labels of shape [N, 1], or the two files swapped,
+# were "4 images but ... holds 4 labels"
+dataset shapes "0 1 2 0" "0 1 2"
+{ bytes 0 0 8 2; be32 4; be32 1; bytes 0 1 2 0; } >shapes/train-labels-idx1-ubyte
+run 1 "$bpc" train net.bp --data shapes --steps 1
+has err "^bpc: error: shapes/train-labels-idx1-ubyte: dims 4 x 1, but labels have 1 dimension (one label per image)$" "labels of 2 dimensions"
+dataset swapped "0 1 2 0" "0 1 2"
+mv swapped/t10k-images-idx3-ubyte swapped/x && mv swapped/t10k-labels-idx1-ubyte swapped/t10k-images-idx3-ubyte &&
+  mv swapped/x swapped/t10k-labels-idx1-ubyte
+run 1 "$bpc" train net.bp --data swapped --steps 1
+has err "^bpc: error: swapped/t10k-images-idx3-ubyte: dims 3, but images have 2 or more dimensions (count x rows x columns) (are the images and labels files swapped?)$" "swapped files"
+dataset fewer "0 1 2 0" "0 1 2"
+labels fewer/t10k-labels-idx1-ubyte 0 1
+run 1 "$bpc" train net.bp --data fewer --steps 1
+has err "^bpc: error: fewer/t10k-images-idx3-ubyte: 3 images but fewer/t10k-labels-idx1-ubyte holds 2 labels$" "fewer labels than images"
 
 # ---- e. --save and checkpoint paths are tried before training -------------------------------
 run 1 "$bpc" train net.bp --data good --epochs 1 --batch 4 --save nodir/w.safetensors
