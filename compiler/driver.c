@@ -29,7 +29,8 @@ static void shape_of_tensor(const BprtTensor *t, char *buf, size_t size) {
 static int is_float_dtype(BprtDtype d) { return d == BPRT_F32 || d == BPRT_F64 || d == BPRT_F16 || d == BPRT_BF16; }
 
 /* Reads a params-shaped vector keyed by parameter name; `what` opens the mismatch message. */
-static int load_param_shaped(const Model *m, const char *path, void *params, const char *what, char *err) {
+static int load_param_shaped(const Model *m, const char *path, void *params, const char *what, int *narrowed,
+                             char *err) {
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) return -1;
     const Graph *g = m->g;
@@ -78,6 +79,7 @@ static int load_param_shaped(const Model *m, const char *path, void *params, con
         if (!tmp) abort();
         bprt_st_to_f64(t, tmp);
         for (int64_t i = 0; i < t->count; i++) drv_set(m, params, pa->offset + i, tmp[i]);
+        if (narrowed && t->dtype == BPRT_F64 && !m->f64) *narrowed = 1;
         free(tmp);
     }
     bprt_st_free(&st);
@@ -85,11 +87,16 @@ static int load_param_shaped(const Model *m, const char *path, void *params, con
 }
 
 int drv_load_params(const Model *m, const char *path, void *params, char *err) {
-    return load_param_shaped(m, path, params, "parameters do not match the program", err);
+    return load_param_shaped(m, path, params, "parameters do not match the program", NULL, err);
+}
+
+int drv_load_params_narrowing(const Model *m, const char *path, void *params, int *narrowed, char *err) {
+    *narrowed = 0;
+    return load_param_shaped(m, path, params, "parameters do not match the program", narrowed, err);
 }
 
 int drv_load_vector(const Model *m, const char *path, void *v, char *err) {
-    return load_param_shaped(m, path, v, "the vector does not match the program's parameters", err);
+    return load_param_shaped(m, path, v, "the vector does not match the program's parameters", NULL, err);
 }
 
 int64_t drv_label_classes(const Graph *g, int input, const char **what) {

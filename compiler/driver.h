@@ -26,6 +26,8 @@ int drv_init_params(const Model *m, void *params, uint64_t seed);
  * at once instead of swapping. */
 void *drv_workspace(size_t bytes, char *err);
 int drv_load_params(const Model *m, const char *path, void *params, char *err);
+/* The same; *narrowed = 1 when a float model read F64 tensors (rounded to float). */
+int drv_load_params_narrowing(const Model *m, const char *path, void *params, int *narrowed, char *err);
 /* A direction for NAME_hvp: like the parameters, one tensor per parameter name and shape. */
 int drv_load_vector(const Model *m, const char *path, void *v, char *err);
 /* Inputs for the loss (grad, check, hvp, train on fixed inputs) from a safetensors file (or

@@ -934,11 +934,16 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     void *opt_state = bprt_alloc(osz);
     if (!params || !opt_state) abort();
     if (!o->params_io) m.init(params, o->seed);
-    int rc = 0;
-    if (o->params && drv_load_params(&m, o->params, params, err) != 0) {
+    int rc = 0, narrowed = 0;
+    if (o->params && drv_load_params_narrowing(&m, o->params, params, &narrowed, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         rc = 1;
     }
+    /* a double checkpoint (--f64, the REPL's :save) goes on in float unless --f64 is given,
+     * and what this run saves is float: said, not done silently */
+    if (!rc && narrowed && !o->eval_only && dist_rank() == 0)
+        fprintf(stderr, "bpc: note: %s holds double (F64) parameters; this run trains in float and saves float "
+                "(give --f64 to go on in double)\n", o->params);
     Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0};
     OptLayout layout = drv_opt_layout(&m);
     if (o->state && !o->eval_only) { /* the optimizer and the position go on */

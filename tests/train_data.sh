@@ -146,6 +146,19 @@ for p in "--f64:" ":--f64"; do
   awk -v a="$resumed" -v b="$(final_loss)" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-6 && d > -1e-6) }' && ok ||
     bad "lin.bp: 3 steps (${p%%:*}) resumed to 6 (${p#*:}) end at loss '$resumed', 6 steps at '$(final_loss)'"
 done
+# a double checkpoint resumed without --f64 goes on in float and saves float: a note says so
+# (it was done silently); with --f64, or a float checkpoint, there is none
+run 0 "$bpc" train lin.bp --steps 3 --f64 --save l64.safetensors
+run 0 "$bpc" train lin.bp --steps 6 --params l64.safetensors --save l6.safetensors
+has err "^bpc: note: l64.safetensors holds double (F64) parameters; this run trains in float and saves float (give --f64 to go on in double)$" \
+  "a double checkpoint resumed in float"
+grep -q '"dtype":"F32"' l6.safetensors && ok || bad "the float run's checkpoint is not float"
+run 0 "$bpc" train lin.bp --steps 6 --params l64.safetensors --f64
+hasnt err "note" "a double checkpoint resumed with --f64"
+run 0 "$bpc" train lin.bp --steps 9 --params l6.safetensors
+hasnt err "note" "a float checkpoint resumed in float"
+run 0 "$bpc" eval lin.bp --params l64.safetensors
+hasnt err "note" "bpc eval of a double checkpoint (it saves nothing)"
 run 1 "$bpc" train net.bp --data good --steps 6 --batch 4 --opt sgd --params a32.safetensors
 has err "^bpc: error: a32.safetensors: checkpoint's optimizer state has [0-9]* bytes, this program's optimizer needs 64" \
   "an optimizer state of another optimizer"
