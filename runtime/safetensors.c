@@ -8,7 +8,8 @@
  * each entry's fields and types, the dtype, shape entries (non-negative integers, at most
  * BPRT_MAXDIMS of them), the element count and byte size for overflow, that end - begin
  * equals the byte size, begin <= end, the range lying inside the data section, and
- * duplicate names. Every message starts with the path ("p.safetensors: tensor 'W1': ...").
+ * duplicate names; a \u0000 escape (cJSON would cut a name at it) is refused. Every
+ * message starts with the path ("p.safetensors: tensor 'W1': ...").
  * Tensors keep the header's order; data pointers point into the blob (possibly unaligned).
  * Offsets may overlap or leave gaps (the format does not forbid it; we do not care).
  * The writer lays tensors out contiguously in the order given, pads the header with spaces
@@ -208,6 +209,25 @@ static int check_metadata(const char *path, const cJSON *m, char err[BPRT_ERRLEN
     return 0;
 }
 
+/* The offset of the first \u0000 escape inside a JSON string of s[0..n), or -1. cJSON ends
+ * a string at the NUL it decodes, so "W1\u0000x" would be read as the name W1. */
+static long nul_escape(const char *s, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_string)
+            in_string = s[i] == '"';
+        else if (s[i] == '"')
+            in_string = 0;
+        else if (s[i] == '\\') {
+            if (i + 5 < n && memcmp(s + i + 1, "u0000", 5) == 0)
+                return (long)i;
+            i++; /* the escaped character */
+        }
+    }
+    return -1;
+}
+
 int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
 {
     memset(st, 0, sizeof *st);
@@ -232,6 +252,12 @@ int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
         return fail(err, path, "header length %" PRIu64 " exceeds file size %zu", hlen, size);
     }
     const char *json = (const char *)blob + 8, *end = NULL;
+    long nul = nul_escape(json, (size_t)hlen);
+    if (nul >= 0) {
+        free(blob);
+        return fail(err, path, "header holds a \\u0000 escape (a NUL character) at byte %ld: "
+                    "names and strings cannot contain one", nul);
+    }
     cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
     if (!root) {
         size_t at = end && end >= json ? (size_t)(end - json) : 0;

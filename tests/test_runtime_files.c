@@ -251,6 +251,12 @@ static const BadSt bad_st[] = {
     {0, "{\"W1\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
         "\"W1\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
      "duplicate tensor name 'W1'"},
+    /* a NUL in a name: cJSON cut "W1\u0000x" to W1, which then loaded as the parameter W1 */
+    {0, "{\"W1\\u0000x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
+     "header holds a \\u0000 escape (a NUL character) at byte 4: names and strings cannot contain one"},
+    /* an escaped backslash before u0000 is no NUL: this fails later, on its size */
+    {0, "{\"a\\\\u0000\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,1]}}", 1,
+     "tensor 'a\\u0000': data_offsets [0, 1] hold 1 bytes but shape [2] of U8 needs 2"},
     {0, "{\"__metadata__\":[1]}", 0, "\"__metadata__\" is not an object"},
     {0, "{\"__metadata__\":{\"a\":1}}", 0, "\"__metadata__\" entry 'a' is not a string"},
 };
