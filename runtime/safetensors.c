@@ -8,7 +8,8 @@
  * each entry's fields and types, the dtype, shape entries (non-negative integers, at most
  * BPRT_MAXDIMS of them), the element count and byte size for overflow, that end - begin
  * equals the byte size, begin <= end, the range lying inside the data section, and
- * duplicate names; a \u0000 escape (cJSON would cut a name at it) is refused. Every
+ * duplicate names; a header that is not UTF-8 (as the format requires), or holds a \u0000
+ * escape (cJSON would cut a name at it), is refused. Every
  * message starts with the path ("p.safetensors: tensor 'W1': ...").
  * Tensors keep the header's order; data pointers point into the blob (possibly unaligned).
  * Offsets may overlap or leave gaps (the format does not forbid it; we do not care).
@@ -228,6 +229,30 @@ static long nul_escape(const char *s, size_t n)
     return -1;
 }
 
+/* The offset of the first byte of s[0..n) that is not part of valid UTF-8 (overlong forms,
+ * surrogates and code points above U+10FFFF included), or -1. The format's header is UTF-8. */
+static long bad_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!len || i + len > n || (len == 2 && c < 0xc2))
+            return (long)i;
+        uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return (long)i;
+            cp = cp << 6 | (s[i + k] & 0x3fu);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return (long)i;
+        i += len;
+    }
+    return -1;
+}
+
 int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
 {
     memset(st, 0, sizeof *st);
@@ -252,6 +277,12 @@ int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
         return fail(err, path, "header length %" PRIu64 " exceeds file size %zu", hlen, size);
     }
     const char *json = (const char *)blob + 8, *end = NULL;
+    long bad = bad_utf8((const unsigned char *)json, (size_t)hlen);
+    if (bad >= 0) {
+        unsigned char b = (unsigned char)json[bad];
+        free(blob);
+        return fail(err, path, "header is not valid UTF-8 (byte 0x%02x at byte %ld)", b, bad);
+    }
     long nul = nul_escape(json, (size_t)hlen);
     if (nul >= 0) {
         free(blob);

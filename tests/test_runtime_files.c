@@ -251,6 +251,18 @@ static const BadSt bad_st[] = {
     {0, "{\"W1\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
         "\"W1\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
      "duplicate tensor name 'W1'"},
+    /* the header is UTF-8: a stray byte (Latin-1's 0xe9), a truncated sequence, an overlong
+     * form and a surrogate are refused; a name printed from them was garbled */
+    {0, "{\"caf\xe9\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
+     "header is not valid UTF-8 (byte 0xe9 at byte 5)"},
+    {0, "{\"a\":1} \xe2\x82", 1, "header is not valid UTF-8 (byte 0xe2 at byte 8)"},
+    {0, "{\"\xc0\xaf\":1}", 1, "header is not valid UTF-8 (byte 0xc0 at byte 2)"},
+    {0, "{\"\xed\xa0\x80\":1}", 1, "header is not valid UTF-8 (byte 0xed at byte 2)"},
+    /* valid UTF-8 names pass (this fails later, on its size) */
+#define NAME "mod\xc3\xa8le_\xe2\x82\xac_\xf0\x9f\x98\x80"
+    {0, "{\"" NAME "\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,1]}}", 1,
+     "tensor '" NAME "': data_offsets [0, 1] hold 1 bytes but shape [2] of U8 needs 2"},
+#undef NAME
     /* a NUL in a name: cJSON cut "W1\u0000x" to W1, which then loaded as the parameter W1 */
     {0, "{\"W1\\u0000x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
      "header holds a \\u0000 escape (a NUL character) at byte 4: names and strings cannot contain one"},
