@@ -354,7 +354,8 @@ void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t s
  * file size, JSON syntax, known dtype, shape product * dtype size == end - begin with no
  * overflow, offsets within the data section, no overlap required but no out-of-range). */
 typedef enum BprtDtype { BPRT_F32, BPRT_F64, BPRT_I32, BPRT_I64, BPRT_F16, BPRT_BF16,
-                         BPRT_U8, BPRT_I8, BPRT_I16, BPRT_BOOL } BprtDtype;
+                         BPRT_U8, BPRT_I8, BPRT_I16, BPRT_BOOL, BPRT_U16, BPRT_U32,
+                         BPRT_U64 } BprtDtype;
 #define BPRT_MAXDIMS 8
 typedef struct BprtTensor {
     char *name;

@@ -36,11 +36,17 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors.c assumes
 static const char *const dtype_names[] = {
     [BPRT_F32] = "F32",   [BPRT_F64] = "F64", [BPRT_I32] = "I32", [BPRT_I64] = "I64",
     [BPRT_F16] = "F16",   [BPRT_BF16] = "BF16", [BPRT_U8] = "U8", [BPRT_I8] = "I8",
-    [BPRT_I16] = "I16",   [BPRT_BOOL] = "BOOL",
+    [BPRT_I16] = "I16",   [BPRT_BOOL] = "BOOL", [BPRT_U16] = "U16", [BPRT_U32] = "U32",
+    [BPRT_U64] = "U64",
+};
+/* The format's other dtypes, which bpc does not convert: named as such, not as unknown. */
+static const char *const unsupported_dtypes[] = {
+    "F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64",
 };
 static const size_t dtype_sizes[] = {
     [BPRT_F32] = 4, [BPRT_F64] = 8, [BPRT_I32] = 4, [BPRT_I64] = 8, [BPRT_F16] = 2,
     [BPRT_BF16] = 2, [BPRT_U8] = 1, [BPRT_I8] = 1, [BPRT_I16] = 2, [BPRT_BOOL] = 1,
+    [BPRT_U16] = 2, [BPRT_U32] = 4, [BPRT_U64] = 8,
 };
 enum { DTYPE_COUNT = sizeof dtype_names / sizeof dtype_names[0] };
 _Static_assert(sizeof dtype_sizes / sizeof dtype_sizes[0] == DTYPE_COUNT, "dtype tables");
@@ -144,6 +150,11 @@ static int parse_entry(const char *path, const cJSON *e, uint64_t data_len,
     if (!cJSON_IsString(dt))
         return fail(err, path, "tensor '%s': \"dtype\" is not a string", name);
     int d = dtype_lookup(dt->valuestring);
+    for (size_t k = 0; d < 0 && k < sizeof unsupported_dtypes / sizeof *unsupported_dtypes; k++)
+        if (strcmp(dt->valuestring, unsupported_dtypes[k]) == 0)
+            return fail(err, path, "tensor '%s': dtype %s is not supported (bpc reads F64, F32, "
+                        "F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8 and BOOL)", name,
+                        dt->valuestring);
     if (d < 0)
         return fail(err, path, "tensor '%s': unknown dtype \"%.40s\"", name, dt->valuestring);
     if (!sh)
@@ -399,6 +410,9 @@ void bprt_st_to_f64(const BprtTensor *t, double *out)
         case BPRT_U8: COPY_AS(uint8_t);
         case BPRT_I8: COPY_AS(int8_t);
         case BPRT_I16: COPY_AS(int16_t);
+        case BPRT_U16: COPY_AS(uint16_t);
+        case BPRT_U32: COPY_AS(uint32_t);
+        case BPRT_U64: COPY_AS(uint64_t);
 #undef COPY_AS
         case BPRT_BOOL:
             out[i] = *p ? 1.0 : 0.0;

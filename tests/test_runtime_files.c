@@ -150,7 +150,7 @@ static void test_st_to_f64_dtypes(void **state)
 {
     (void)state;
     /* F16: 1.0, -2.0, 65504, smallest subnormal; BF16: 1.0, -0.5; U8 255; I8 -128;
-       I16 -300; BOOL 0, 1 — offsets chosen so later tensors sit unaligned */
+       I16 -300; BOOL 0, 1; U16, U32 at their largest, U64 2^63 — offsets chosen so later tensors sit unaligned */
     const char *hdr = "{\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
                       "\"bf\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]},"
                       "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[12,13]},"
@@ -158,6 +158,9 @@ static void test_st_to_f64_dtypes(void **state)
                       "\"i16\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[14,16]},"
                       "\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[17,21]},"
                       "\"bo\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[21,23]},"
+                      "\"u16\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[23,25]},"
+                      "\"u32\":{\"dtype\":\"U32\",\"shape\":[1],\"data_offsets\":[25,29]},"
+                      "\"u64\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[29,37]},"
                       "\"__metadata__\":{\"format\":\"pt\"}}";
     size_t hl = strlen(hdr);
     unsigned char buf[1024] = {0};
@@ -165,11 +168,14 @@ static void test_st_to_f64_dtypes(void **state)
     memcpy(buf, &hlen, 8);
     memcpy(buf + 8, hdr, hl);
     unsigned char *p = buf + 8 + hl;
-    const unsigned char data[23] = {0x00, 0x3c, 0x00, 0xc0, 0xff, 0x7b, 0x01, 0x00, /* F16 */
+    const unsigned char data[37] = {0x00, 0x3c, 0x00, 0xc0, 0xff, 0x7b, 0x01, 0x00, /* F16 */
                                     0x80, 0x3f, 0x00, 0xbf,                         /* BF16 */
                                     0xff, 0x80, 0xd4, 0xfe, 0x00,                   /* U8 I8 I16 pad */
                                     0x00, 0x00, 0xc0, 0x3f,                         /* F32 1.5 */
-                                    0x00, 0x01};
+                                    0x00, 0x01,                                     /* BOOL */
+                                    0xff, 0xff,                         /* U16 65535 */
+                                    0xff, 0xff, 0xff, 0xff,             /* U32 2^32 - 1 */
+                                    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80}; /* U64 2^63 */
     memcpy(p, data, sizeof data);
     write_bytes("rt_dtypes.safetensors", buf, 8 + hl + sizeof data);
     BprtSafetensors st;
@@ -178,7 +184,7 @@ static void test_st_to_f64_dtypes(void **state)
     if (rc)
         print_error("%s\n", err);
     assert_int_equal(rc, 0);
-    assert_int_equal(st.count, 7);
+    assert_int_equal(st.count, 10);
     double d[4];
     bprt_st_to_f64(bprt_st_find(&st, "h"), d);
     assert_true(d[0] == 1 && d[1] == -2 && d[2] == 65504 && d[3] == 0x1p-24);
@@ -194,6 +200,12 @@ static void test_st_to_f64_dtypes(void **state)
     assert_true(d[0] == 1.5);
     bprt_st_to_f64(bprt_st_find(&st, "bo"), d);
     assert_true(d[0] == 0 && d[1] == 1);
+    bprt_st_to_f64(bprt_st_find(&st, "u16"), d);
+    assert_true(d[0] == 65535);
+    bprt_st_to_f64(bprt_st_find(&st, "u32"), d);
+    assert_true(d[0] == 4294967295.0);
+    bprt_st_to_f64(bprt_st_find(&st, "u64"), d);
+    assert_true(d[0] == 0x1p63);
     bprt_st_free(&st);
 }
 
@@ -219,6 +231,10 @@ static const BadSt bad_st[] = {
      "tensor 'W1': \"dtype\" is not a string"},
     {0, E("{\"dtype\":\"Q8\",\"shape\":[],\"data_offsets\":[0,4]}"), 4,
      "tensor 'W1': unknown dtype \"Q8\""},
+    /* one of the format's dtypes bpc does not convert (it said "unknown dtype") */
+    {0, E("{\"dtype\":\"F8_E4M3\",\"shape\":[],\"data_offsets\":[0,1]}"), 1,
+     "tensor 'W1': dtype F8_E4M3 is not supported (bpc reads F64, F32, F16, BF16, I64, I32, I16, "
+     "I8, U64, U32, U16, U8 and BOOL)"},
     {0, E("{\"dtype\":\"F32\",\"data_offsets\":[0,4]}"), 4, "tensor 'W1': missing \"shape\""},
     {0, E("{\"dtype\":\"F32\",\"shape\":3,\"data_offsets\":[0,4]}"), 4,
      "tensor 'W1': \"shape\" is not an array"},
