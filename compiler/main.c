@@ -77,6 +77,44 @@ static const char *nonempty(const char *v, const char *flag) {
     return v;
 }
 
+/* " -o --params " holds " --params ": a flag in a space-separated list */
+static int takes_flag(const char *list, const char *flag) {
+    size_t n = strlen(flag);
+    for (const char *p = strstr(list, flag); p; p = strstr(p + 1, flag))
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+    return 0;
+}
+
+/* The file options each command reads or writes: one it does not take is a usage error. It
+ * was ignored: `bpc train -o w.safetensors` trained and saved nothing, `bpc grad --data DIR`
+ * differentiated at the inputs' defaults, `--emit=c -o net.c` wrote no file. */
+static void check_file_options(const Args *a) {
+    static const struct { const char *cmd, *takes; } table[] = {
+        {"grad", "-o --params --inputs"},        {"check", "--params --inputs"},
+        {"hvp", "-o --params --vector --inputs"}, {"train", "--data --inputs --params --save"},
+        {"eval", "--data --inputs --params"},    {"sample", "--params"},
+    };
+    if (!a->cmd && !a->emit && !a->out && !a->stats) return; /* "nothing to do" says more */
+    const char *what = a->emit ? "--emit" : a->out ? "-o OUT.c" : "--stats", *takes = a->emit ? "" : "-o";
+    for (size_t k = 0; a->cmd && k < sizeof table / sizeof table[0]; k++)
+        if (strcmp(a->cmd, table[k].cmd) == 0) what = a->cmd, takes = table[k].takes;
+    const struct { const char *flag, *value; } given[] = {
+        {"-o", a->out}, {"--params", a->params}, {"--vector", a->vector}, {"--inputs", a->inputs},
+        {"--data", a->data}, {"--save", a->save},
+    };
+    for (size_t k = 0; k < sizeof given / sizeof given[0]; k++) {
+        if (!given[k].value || takes_flag(takes, given[k].flag)) continue;
+        if (a->emit && !a->cmd && strcmp(given[k].flag, "-o") == 0)
+            usage_error("%s", "--emit prints to standard output and takes no -o (redirect it: > FILE)");
+        if (a->cmd && strcmp(a->cmd, "train") == 0 && strcmp(given[k].flag, "-o") == 0)
+            usage_error("%s", "train takes no -o: it saves the parameters with --save P.safetensors");
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s takes no %s (%s%s)", what, given[k].flag,
+                 *takes ? "its files: " : "it reads and writes no file", takes);
+        usage_error("%s", msg);
+    }
+}
+
 static void parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->optimize = 1;
@@ -165,6 +203,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         usage_error("%s and --inputs both give the inputs; use one", "--data");
     if (a->epochs && a->steps) /* --steps won without a word */
         usage_error("%s and --steps both say how long to train; use one", "--epochs");
+    check_file_options(a);
     if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
         usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");
 }

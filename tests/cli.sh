@@ -342,6 +342,25 @@ expect_status 2 "$bpc" grad "$src/examples/seed.bp" -o ""
 [ "$(head -n 1 "$tmp/err")" = "bpc: -o needs a file name, not an empty string" ] && ok || bad "-o \"\": $(head -n 1 "$tmp/err")"
 expect_status 2 "$bpc" grad "$src/examples/seed.bp" --params=
 
+# a file option the command does not take is a usage error (exit 2), not ignored: train -o
+# trained and saved nothing, grad --data differentiated at the inputs' defaults, --emit -o
+# printed to stdout and wrote no file
+first_err() { # expected first line of $tmp/err
+  [ "$(head -n 1 "$tmp/err")" = "$1" ] && ok || bad "expected '$1', got '$(head -n 1 "$tmp/err")'"
+}
+expect_status 2 "$bpc" train "$src/examples/seed.bp" --steps 1 -o "$tmp/w.safetensors"
+first_err "bpc: train takes no -o: it saves the parameters with --save P.safetensors"
+[ -s "$tmp/out" ] && bad "train -o trained" || ok
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" --data "$tmp"
+first_err "bpc: grad takes no --data (its files: -o --params --inputs)"
+expect_status 2 "$bpc" --emit=ir "$src/examples/seed.bp" -o "$tmp/x.c"
+first_err "bpc: --emit prints to standard output and takes no -o (redirect it: > FILE)"
+expect_status 2 "$bpc" check "$src/examples/seed.bp" --save "$tmp/c.safetensors"
+first_err "bpc: check takes no --save (its files: --params --inputs)"
+expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" --params "$tmp/g.safetensors"
+first_err "bpc: -o OUT.c takes no --params (its files: -o)"
+expect_status 0 "$bpc" --stats "$src/examples/seed.bp" -o "$tmp/seed.c"
+
 # output that cannot be written is an error, as in gcc: `--emit=c > out.c` on a full disk
 # exited 0 with a truncated artefact (/dev/full: every write fails with ENOSPC)
 if [ -c /dev/full ]; then
