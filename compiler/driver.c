@@ -370,9 +370,11 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         rc = -1;
     } else if (!o) {
         rc = 0;
-    } else if (o->dtype != BPRT_U8) {
-        snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
-                 "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
+    } else if (o->dtype != BPRT_U8) { /* (its element count is not its bytes: said as it is) */
+        char sh[160];
+        shape_of_tensor(o, sh, sizeof sh);
+        snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint: '__bpc.opt_state' is %s %s, expected U8 (the optimizer "
+                 "state's %zu bytes)", path, bprt_dtype_name(o->dtype), sh, opt_bytes);
         rc = -1;
     } else if (p->dtype != BPRT_I64 || p->ndim != 1 || p->shape[0] != 4) {
         char sh[160];

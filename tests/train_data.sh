@@ -110,6 +110,11 @@ has err "step 3 is not below the 3 steps of an epoch here (20 samples at batch 8
 LC_ALL=C sed 's/"__bpc.progress":{"dtype":"I64","shape":\[4\]/"__bpc.progress":{"dtype":"I32","shape":[8]/' c.safetensors >p.safetensors
 run 1 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
 has err "^bpc: error: p.safetensors: invalid checkpoint progress: '__bpc.progress' is I32 \[8\], expected I64 \[4\]" "progress dtype"
+# the optimizer state of another dtype (I8: the same bytes) is named as such; it said "has N
+# bytes, this program's optimizer needs N" as if its element count were its bytes
+LC_ALL=C sed 's/"__bpc.opt_state":{"dtype":"U8"/"__bpc.opt_state":{"dtype":"I8"/' c.safetensors >p.safetensors
+run 1 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
+has err "^bpc: error: p.safetensors: invalid checkpoint: '__bpc.opt_state' is I8 \[[0-9]*\], expected U8 (the optimizer state's [0-9]* bytes)$" "optimizer state dtype"
 # --steps and --epochs count from the start of training (--steps counted the steps of this
 # run, --epochs the total): a checkpoint that has done them trains nothing and says so
 run 0 "$bpc" train net.bp --data good --steps 2 --batch 4 --params c.safetensors
