@@ -246,9 +246,14 @@ static int write_temp(const char *path, const char *text, char *tmp, size_t size
 /* OUT.c and OUT.h as a pair: both written to temporaries first, then renamed over the
  * targets, so that a failure (a full disk, OUT.h a directory) leaves no partial file and
  * the previous ones as they were. */
-static int write_pair(const char *cpath, const char *c, const char *hpath, const char *h) {
-    char tc[4096] = "", th[4096] = "";
+static int write_pair(const char *cpath_given, const char *c, const char *hpath_given, const char *h) {
+    char tc[4096] = "", th[4096] = "", cpath[4096], hpath[4096]; /* through symbolic links */
     int sc = 0, sh = 0;
+    if (bprt_resolve_links(cpath_given, cpath, sizeof cpath) != 0 ||
+        bprt_resolve_links(hpath_given, hpath, sizeof hpath) != 0) {
+        fprintf(stderr, "bpc: error: %s: path too long, or a loop of symbolic links\n", cpath_given);
+        return -1;
+    }
     int rc = write_temp(cpath, c, tc, sizeof tc, &sc);
     if (!rc) rc = write_temp(hpath, h, th, sizeof th, &sh);
     if (!rc && !sh && rename(th, hpath) != 0) {

@@ -391,6 +391,11 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
  * /dev/stdout, a FIFO), written in place, since renaming a temporary over it would replace
  * the device node itself. Sets *special to which; 0, or -1 if the name is too long. */
 int bprt_temp_name(const char *path, char *tmp, size_t size, int *special);
+/* The file path names after following symbolic links (each relative one beside its link;
+ * a dangling link's target need not exist), so that an atomic write replaces that file and
+ * not the link (as writing in place, gcc -o or torch.save, would). 0, or -1 if too long or
+ * a loop. */
+int bprt_resolve_links(const char *path, char *out, size_t size);
 /* Whether bprt_st_write could write path, tried before a long job (training) rather than
  * after it: path is not a directory, and the temporary file the write would use can be
  * created in path's directory (it is removed again; path itself is left as it is). */

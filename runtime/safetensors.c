@@ -14,7 +14,8 @@
  * Tensors keep the header's order; data pointers point into the blob (possibly unaligned).
  * Offsets may overlap or leave gaps (the format does not forbid it; we do not care).
  * The writer lays tensors out contiguously in the order given, pads the header with spaces
- * to a multiple of 8, and replaces the target atomically (PATH.tmp.<pid>, fsync, rename).
+ * to a multiple of 8, and replaces the target atomically (PATH.tmp.<pid>, fsync, rename;
+ * through symbolic links: the file a link names is replaced, the link stays).
  * Little-endian hosts only (the format's byte order is used in memory as is). */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -529,6 +530,28 @@ static int build_header(const char *path, const BprtTensorOut *t, int count, uin
 }
 
 /* (bprt.h) */
+int bprt_resolve_links(const char *path, char *out, size_t size)
+{
+    if (snprintf(out, size, "%s", path) >= (int)size)
+        return -1;
+    for (int hops = 0; hops < 40; hops++) {
+        struct stat st;
+        char target[4096];
+        if (lstat(out, &st) != 0 || !S_ISLNK(st.st_mode))
+            return 0;
+        ssize_t n = readlink(out, target, sizeof target);
+        if (n < 0 || n >= (ssize_t)sizeof target)
+            return -1;
+        target[n] = 0;
+        const char *slash = strrchr(out, '/');
+        size_t dir = target[0] == '/' || !slash ? 0 : (size_t)(slash - out) + 1; /* relative: beside the link */
+        if (dir + (size_t)n >= size)
+            return -1;
+        memcpy(out + dir, target, (size_t)n + 1);
+    }
+    return -1; /* a loop */
+}
+
 int bprt_temp_name(const char *path, char *tmp, size_t size, int *special)
 {
     struct stat st;
@@ -541,12 +564,13 @@ int bprt_temp_name(const char *path, char *tmp, size_t size, int *special)
 int bprt_st_writable(const char *path, char err[BPRT_ERRLEN])
 {
     struct stat st;
-    char tmp[4096];
+    char tmp[4096], target[4096];
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return fail(err, path, "is a directory");
     int special;
-    if (bprt_temp_name(path, tmp, sizeof tmp, &special) != 0)
-        return fail(err, path, "path too long");
+    if (bprt_resolve_links(path, target, sizeof target) != 0 ||
+        bprt_temp_name(target, tmp, sizeof tmp, &special) != 0)
+        return fail(err, path, "path too long, or a loop of symbolic links");
     if (special)
         return access(path, W_OK) == 0 ? 0 : fail(err, path, "cannot write: %s", strerror(errno));
     FILE *f = fopen(tmp, "wb");
@@ -571,12 +595,13 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
         return -1;
     }
 
-    char tmp[4096];
+    char tmp[4096], target[4096]; /* a symbolic link's file is replaced, not the link */
     int special;
-    if (bprt_temp_name(path, tmp, sizeof tmp, &special) != 0) {
+    if (bprt_resolve_links(path, target, sizeof target) != 0 ||
+        bprt_temp_name(target, tmp, sizeof tmp, &special) != 0) {
         free(sizes);
         free(hdr.p);
-        return fail(err, path, "path too long");
+        return fail(err, path, "path too long, or a loop of symbolic links");
     }
     int rc = 0;
     FILE *f = fopen(tmp, "wb");
@@ -595,7 +620,7 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
         }
         if (!ok)
             rc = fail(err, path, "cannot write %s: %s", tmp, strerror(e));
-        else if (!special && rename(tmp, path) != 0)
+        else if (!special && rename(tmp, target) != 0)
             rc = fail(err, path, "cannot rename %s over it: %s", tmp, strerror(errno));
         if (rc && !special)
             remove(tmp);

@@ -361,6 +361,14 @@ expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" --params "$tmp/g
 first_err "bpc: -o OUT.c takes no --params (its files: -o)"
 expect_status 0 "$bpc" --stats "$src/examples/seed.bp" -o "$tmp/seed.c"
 
+# -o through symbolic links: the files they name are replaced and the links stay (the links
+# were replaced by regular files)
+mkdir -p "$tmp/gen" && (cd "$tmp" && ln -sf gen/s.c s.c && ln -sf gen/s.h s.h && ln -sf gen/g.safetensors g.safetensors)
+expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/s.c"
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/g.safetensors"
+[ -L "$tmp/s.c" ] && [ -L "$tmp/s.h" ] && [ -L "$tmp/g.safetensors" ] && [ -s "$tmp/gen/s.c" ] && [ -s "$tmp/gen/s.h" ] &&
+  [ -s "$tmp/gen/g.safetensors" ] && ok || bad "-o through symbolic links replaced the links"
+
 # output that cannot be written is an error, as in gcc: `--emit=c > out.c` on a full disk
 # exited 0 with a truncated artefact (/dev/full: every write fails with ENOSPC)
 if [ -c /dev/full ]; then

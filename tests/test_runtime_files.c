@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -117,6 +118,43 @@ static void test_st_write_errors(void **state)
              "rt_no_such_dir/a.safetensors: cannot create rt_no_such_dir/a.safetensors.tmp.%ld: "
              "No such file or directory", (long)getpid());
     assert_string_equal(err, want);
+}
+
+/* Writing through a symbolic link replaces the file it names and keeps the link (the link
+ * was replaced by a regular file, the file it named left as it was); a dangling link's
+ * target is created; a loop of links is an error. */
+static void test_st_write_symlinks(void **state)
+{
+    (void)state;
+    float x = 2;
+    BprtTensorOut out[] = {{"x", BPRT_F32, 0, {0}, &x}};
+    char err[BPRT_ERRLEN], buf[64];
+    mkdir("rt_links", 0777);
+    write_bytes("rt_links/old.safetensors", "old", 3);
+    remove("rt_link.safetensors");
+    assert_int_equal(symlink("rt_links/old.safetensors", "rt_link.safetensors"), 0);
+    assert_int_equal(bprt_st_write("rt_link.safetensors", out, 1, err), 0);
+    ssize_t n = readlink("rt_link.safetensors", buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_string_equal(buf, "rt_links/old.safetensors"); /* still the link */
+    BprtSafetensors st;
+    assert_int_equal(bprt_st_read("rt_links/old.safetensors", &st, err), 0);
+    assert_int_equal(st.count, 1);
+    bprt_st_free(&st);
+    /* relative to the link's directory; dangling */
+    remove("rt_links/new.safetensors");
+    remove("rt_links/rel.safetensors");
+    assert_int_equal(symlink("new.safetensors", "rt_links/rel.safetensors"), 0);
+    assert_int_equal(bprt_st_writable("rt_links/rel.safetensors", err), 0);
+    assert_int_equal(bprt_st_write("rt_links/rel.safetensors", out, 1, err), 0);
+    assert_int_equal(access("rt_links/new.safetensors", F_OK), 0);
+    remove("rt_loop1");
+    remove("rt_loop2");
+    assert_int_equal(symlink("rt_loop2", "rt_loop1"), 0);
+    assert_int_equal(symlink("rt_loop1", "rt_loop2"), 0);
+    assert_int_equal(bprt_st_write("rt_loop1", out, 1, err), -1);
+    assert_string_equal(err, "rt_loop1: path too long, or a loop of symbolic links");
 }
 
 /* bprt_st_writable: what bprt_st_write would refuse, found without writing path */
@@ -440,7 +478,7 @@ int main(void)
         cmocka_unit_test(test_st_round_trip),    cmocka_unit_test(test_st_write_errors),
         cmocka_unit_test(test_st_to_f64_dtypes), cmocka_unit_test(test_st_malformed),
         cmocka_unit_test(test_idx_valid),        cmocka_unit_test(test_idx_malformed),
-        cmocka_unit_test(test_st_writable),
+        cmocka_unit_test(test_st_writable),      cmocka_unit_test(test_st_write_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
