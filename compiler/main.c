@@ -234,6 +234,7 @@ static int write_temp(const char *path, const char *text, char *tmp, size_t size
         return -1;
     }
     FILE *f = fopen(tmp, "w");
+    if (f && !*special) bprt_keep_mode(path, fileno(f));
     if (!f || fputs(text, f) < 0 || fflush(f) != 0 || (!*special && fsync(fileno(f)) != 0) || fclose(f) != 0) {
         fprintf(stderr, "bpc: error: cannot write %s: %s\n", tmp, strerror(errno));
         if (!*special) remove(tmp);

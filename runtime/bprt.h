@@ -396,6 +396,9 @@ int bprt_temp_name(const char *path, char *tmp, size_t size, int *special);
  * not the link (as writing in place, gcc -o or torch.save, would). 0, or -1 if too long or
  * a loop. */
 int bprt_resolve_links(const char *path, char *out, size_t size);
+/* Gives fd, a temporary about to replace path, path's permission bits when path is a regular
+ * file (a 0600 checkpoint stays 0600; the temporary has the umask's 0644). */
+void bprt_keep_mode(const char *path, int fd);
 /* Whether bprt_st_write could write path, tried before a long job (training) rather than
  * after it: path is not a directory, and the temporary file the write would use can be
  * created in path's directory (it is removed again; path itself is left as it is). */

@@ -15,7 +15,8 @@
  * Offsets may overlap or leave gaps (the format does not forbid it; we do not care).
  * The writer lays tensors out contiguously in the order given, pads the header with spaces
  * to a multiple of 8, and replaces the target atomically (PATH.tmp.<pid>, fsync, rename;
- * through symbolic links: the file a link names is replaced, the link stays).
+ * through symbolic links: the file a link names is replaced, the link stays; the replaced
+ * file's permissions are kept).
  * Little-endian hosts only (the format's byte order is used in memory as is). */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -552,6 +553,13 @@ int bprt_resolve_links(const char *path, char *out, size_t size)
     return -1; /* a loop */
 }
 
+void bprt_keep_mode(const char *path, int fd)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        (void)fchmod(fd, st.st_mode & 07777);
+}
+
 int bprt_temp_name(const char *path, char *tmp, size_t size, int *special)
 {
     struct stat st;
@@ -608,6 +616,8 @@ int bprt_st_write(const char *path, const BprtTensorOut *t, int count, char err[
     if (!f) {
         rc = fail(err, path, "cannot create %s: %s", tmp, strerror(errno));
     } else {
+        if (!special)
+            bprt_keep_mode(target, fileno(f));
         uint64_t hlen = hdr.len;
         int ok = fwrite(&hlen, 8, 1, f) == 1 && fwrite(hdr.p, 1, hdr.len, f) == hdr.len;
         for (int i = 0; ok && i < count; i++)

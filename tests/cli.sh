@@ -369,6 +369,13 @@ expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/g.safetensors"
 [ -L "$tmp/s.c" ] && [ -L "$tmp/s.h" ] && [ -L "$tmp/g.safetensors" ] && [ -s "$tmp/gen/s.c" ] && [ -s "$tmp/gen/s.h" ] &&
   [ -s "$tmp/gen/g.safetensors" ] && ok || bad "-o through symbolic links replaced the links"
 
+# -o keeps the permissions of the files it replaces (they became the umask's 0644)
+chmod 600 "$tmp/gen/s.c" "$tmp/gen/g.safetensors"
+expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/s.c"
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/g.safetensors"
+[ "$(stat -c %a "$tmp/gen/s.c") $(stat -c %a "$tmp/gen/g.safetensors")" = "600 600" ] && ok ||
+  bad "-o changed the modes to $(stat -c %a "$tmp/gen/s.c") $(stat -c %a "$tmp/gen/g.safetensors")"
+
 # output that cannot be written is an error, as in gcc: `--emit=c > out.c` on a full disk
 # exited 0 with a truncated artefact (/dev/full: every write fails with ENOSPC)
 if [ -c /dev/full ]; then

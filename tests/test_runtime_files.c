@@ -157,6 +157,22 @@ static void test_st_write_symlinks(void **state)
     assert_string_equal(err, "rt_loop1: path too long, or a loop of symbolic links");
 }
 
+/* The replaced file's permissions are kept (a 0600 checkpoint became 0644, the umask's) */
+static void test_st_write_keeps_mode(void **state)
+{
+    (void)state;
+    float x = 2;
+    BprtTensorOut out[] = {{"x", BPRT_F32, 0, {0}, &x}};
+    char err[BPRT_ERRLEN];
+    write_bytes("rt_private.safetensors", "old", 3);
+    assert_int_equal(chmod("rt_private.safetensors", 0600), 0);
+    assert_int_equal(bprt_st_write("rt_private.safetensors", out, 1, err), 0);
+    struct stat sb;
+    assert_int_equal(stat("rt_private.safetensors", &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    assert_int_equal(sb.st_size > 3, 1); /* replaced */
+}
+
 /* bprt_st_writable: what bprt_st_write would refuse, found without writing path */
 static void test_st_writable(void **state)
 {
@@ -479,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_st_to_f64_dtypes), cmocka_unit_test(test_st_malformed),
         cmocka_unit_test(test_idx_valid),        cmocka_unit_test(test_idx_malformed),
         cmocka_unit_test(test_st_writable),      cmocka_unit_test(test_st_write_symlinks),
+        cmocka_unit_test(test_st_write_keeps_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
