@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compile.h"
@@ -115,6 +116,34 @@ static void check_file_options(const Args *a) {
     }
 }
 
+/* An output that is the program or the --data text (the same file, by device and inode:
+ * links included) is a usage error, as in gcc ("input file is the same as output file"):
+ * `grad x.bp -o x.bp` overwrote the program, `train --data c.txt --save c.txt` the corpus.
+ * A safetensors input may be the output (--params and --save: resuming into one checkpoint;
+ * hvp --vector v -o v: a power iteration): each is read whole before anything is written. */
+static void check_outputs(const Args *a) {
+    char hpath[4096] = "";
+    size_t n = a->out ? strlen(a->out) : 0;
+    if (!a->cmd && n > 2 && n < sizeof hpath && strcmp(a->out + n - 2, ".c") == 0) { /* and OUT.h */
+        memcpy(hpath, a->out, n + 1);
+        hpath[n - 1] = 'h';
+    }
+    const struct { const char *flag, *path; } outs[] = {{"-o", a->out}, {"-o's header", hpath}, {"--save", a->save}};
+    const struct { const char *what, *path; } ins[] = {{"the program", a->file}, {"--data", a->data}};
+    for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
+        struct stat so, si;
+        if (!outs[o].path || stat(outs[o].path, &so) != 0 || !S_ISREG(so.st_mode)) continue;
+        for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++) {
+            if (!ins[i].path) continue;
+            if (stat(ins[i].path, &si) != 0 || si.st_dev != so.st_dev || si.st_ino != so.st_ino) continue;
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s %.250s is %s%s%.250s: writing it would destroy it", outs[o].flag,
+                     outs[o].path, ins[i].what, i ? " " : "", i ? ins[i].path : "");
+            usage_error("%s", msg);
+        }
+    }
+}
+
 static void parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->optimize = 1;
@@ -204,6 +233,7 @@ static void parse_args(int argc, char **argv, Args *a) {
     if (a->epochs && a->steps) /* --steps won without a word */
         usage_error("%s and --steps both say how long to train; use one", "--epochs");
     check_file_options(a);
+    check_outputs(a);
     if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
         usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");
 }

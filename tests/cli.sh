@@ -376,6 +376,17 @@ expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/g.safetensors"
 [ "$(stat -c %a "$tmp/gen/s.c") $(stat -c %a "$tmp/gen/g.safetensors")" = "600 600" ] && ok ||
   bad "-o changed the modes to $(stat -c %a "$tmp/gen/s.c") $(stat -c %a "$tmp/gen/g.safetensors")"
 
+# an output that is the program or the --data text is a usage error, as in gcc: grad -o
+# overwrote the program with the gradient, train --save the corpus with the parameters
+cp "$src/examples/seed.bp" "$tmp/same.bp"
+expect_status 2 "$bpc" grad "$tmp/same.bp" -o "$tmp/same.bp"
+first_err "bpc: -o $tmp/same.bp is the program: writing it would destroy it"
+cmp -s "$src/examples/seed.bp" "$tmp/same.bp" && ok || bad "grad -o overwrote the program"
+cp "$src/tests/text/corpus.txt" "$tmp/corpus.txt"
+expect_status 2 "$bpc" train "$src/tests/text/tiny_lm.bp" --data "$tmp/corpus.txt" --steps 1 --save "$tmp/corpus.txt"
+first_err "bpc: --save $tmp/corpus.txt is --data $tmp/corpus.txt: writing it would destroy it"
+cmp -s "$src/tests/text/corpus.txt" "$tmp/corpus.txt" && ok || bad "train --save overwrote the corpus"
+
 # output that cannot be written is an error, as in gcc: `--emit=c > out.c` on a full disk
 # exited 0 with a truncated artefact (/dev/full: every write fails with ENOSPC)
 if [ -c /dev/full ]; then
