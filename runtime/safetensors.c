@@ -108,16 +108,24 @@ static int json_uint(const cJSON *j, int64_t *out)
     return 1;
 }
 
-/* Reads the whole file into a malloc'd buffer. */
+static const char *not_regular(const struct stat *sb)
+{
+    return S_ISDIR(sb->st_mode) ? "is a directory" : "not a regular file (a device, pipe or socket)";
+}
+
+/* Reads the whole file into a malloc'd buffer. A directory, device or pipe is refused before
+ * it is opened (opening a named pipe without a writer waited for ever). */
 static int read_file(const char *path, unsigned char **buf, size_t *size, char err[BPRT_ERRLEN])
 {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return fail(err, path, "%s", not_regular(&sb));
     FILE *f = fopen(path, "rb");
     if (!f)
         return fail(err, path, "cannot open: %s", strerror(errno));
-    struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
-        return fail(err, path, "not a regular file");
+        return fail(err, path, "%s", not_regular(&sb));
     }
     size_t n = (size_t)sb.st_size;
     unsigned char *p = malloc(n ? n : 1);

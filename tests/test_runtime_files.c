@@ -373,6 +373,16 @@ static void test_st_malformed(void **state)
     char err[BPRT_ERRLEN];
     assert_int_equal(bprt_st_read("rt_missing.safetensors", &st, err), -1);
     assert_string_equal(err, "rt_missing.safetensors: cannot open: No such file or directory");
+    /* a directory says so; a named pipe without a writer is refused, not waited on for ever */
+    assert_int_equal(bprt_st_read(".", &st, err), -1);
+    assert_string_equal(err, ".: is a directory");
+    remove("rt_fifo");
+    assert_int_equal(mkfifo("rt_fifo", 0600), 0);
+    alarm(10); /* (the old reader blocked in fopen) */
+    assert_int_equal(bprt_st_read("rt_fifo", &st, err), -1);
+    alarm(0);
+    assert_string_equal(err, "rt_fifo: not a regular file (a device, pipe or socket)");
+    remove("rt_fifo");
     assert_int_equal(failures, 0);
 }
 
