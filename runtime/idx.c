@@ -51,12 +51,16 @@ static int64_t read_fully(gzFile gz, unsigned char *buf, uint64_t n)
     return (int64_t)got;
 }
 
-/* The gzip layer's message after a failed or short read, or "" if none. */
-static const char *gz_problem(gzFile gz)
+/* The gzip layer's message after a failed or short read, or "" if none; without the
+ * "PATH: " zlib puts before it (messages start with the path already). */
+static const char *gz_problem(gzFile gz, const char *path)
 {
     int code;
     const char *msg = gzerror(gz, &code);
-    return code != Z_OK && msg ? msg : "";
+    if (code == Z_OK || !msg)
+        return "";
+    size_t n = strlen(path);
+    return strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ' ? msg + n + 2 : msg;
 }
 
 /* "2 x 3 x 4" */
@@ -74,7 +78,7 @@ static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ER
     unsigned char magic[4];
     int64_t got = read_fully(gz, magic, 4);
     if (got < 0)
-        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+        return idx_fail(err, path, "read error: %s", gz_problem(gz, path));
     if (got < 4)
         return idx_fail(err, path, "file is %" PRId64 " bytes, too short for the 4-byte IDX magic",
                         got);
@@ -92,7 +96,7 @@ static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ER
     unsigned char raw[16];
     got = read_fully(gz, raw, 4 * (uint64_t)ndim);
     if (got < 0)
-        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+        return idx_fail(err, path, "read error: %s", gz_problem(gz, path));
     if (got < 4 * ndim)
         return idx_fail(err, path, "truncated IDX header: %d dimensions need %d bytes, file has %"
                         PRId64, ndim, 4 * ndim, got);
@@ -120,7 +124,7 @@ static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ER
             return idx_fail(err, path, "out of memory for %" PRIu64 " bytes", cap);
         got = read_fully(gz, idx->data + have, cap - have);
         if (got < 0)
-            return idx_fail(err, path, "read error: %s", gz_problem(gz));
+            return idx_fail(err, path, "read error: %s", gz_problem(gz, path));
         have += (uint64_t)got;
         if (have < cap || cap == count)
             break;
@@ -132,7 +136,7 @@ static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ER
     }
     got = (int64_t)have;
     if ((uint64_t)got < count) {
-        const char *why = gz_problem(gz);
+        const char *why = gz_problem(gz, path);
         return idx_fail(err, path,
                         "IDX payload truncated: dims %s need %" PRIu64 " bytes, file has %"
                         PRId64 "%s%s",
@@ -142,7 +146,7 @@ static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ER
     unsigned char extra;
     got = read_fully(gz, &extra, 1);
     if (got < 0)
-        return idx_fail(err, path, "read error: %s", gz_problem(gz));
+        return idx_fail(err, path, "read error: %s", gz_problem(gz, path));
     if (got > 0)
         return idx_fail(err, path, "trailing data after the %" PRIu64 "-byte IDX payload (dims %s)",
                         count, dims_str(dbuf, sizeof dbuf, ndim, idx->dims));
