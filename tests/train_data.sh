@@ -255,6 +255,14 @@ cp c.safetensors keep.safetensors
 run 0 "$bpc" train net.bp --data good --steps 1 --batch 4 --save keep.safetensors
 if ls | grep -q '\.tmp\.'; then bad "a temporary file was left behind: $(ls)"; else ok; fi
 if cmp -s c.safetensors keep.safetensors; then bad "--save was not written"; else ok; fi
+# a write that fails part-way (a file size limit: EFBIG, as a full disk's ENOSPC) leaves the
+# old file as it was and no temporary
+cp c.safetensors keep.safetensors
+# (through a pipe: the limit holds for the files the output is redirected to as well)
+(trap '' XFSZ; ulimit -f 0; exec "$bpc" train net.bp --data good --steps 1 --batch 4 --save keep.safetensors) 2>&1 | cat >err
+has err "^bpc: error: keep.safetensors: cannot write keep.safetensors.tmp.[0-9]*: File too large$" "a failed --save"
+cmp -s c.safetensors keep.safetensors && ok || bad "a failed --save changed the old file"
+if ls | grep -q '\.tmp\.'; then bad "a failed --save left a temporary: $(ls)"; else ok; fi
 
 # ---- f. test losses at inference: dropout the identity (NAME_loss_eval) ---------------------
 # The epoch summary's test loss, bpc eval's (--data and --inputs) are those of the program
