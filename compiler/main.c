@@ -525,6 +525,18 @@ static int cmd_check(const Args *a, Graph *g) {
     return ok ? 0 : 1;
 }
 
+/* rc, or 1 when what went to stdout did not reach it (`--emit=c > out.c` on a full disk, `>
+ * /dev/full`): an error, as in gcc, since the artefact is incomplete */
+static int stdout_checked(int rc) {
+    int werr = ferror(stdout) ? errno : 0;
+    if (fflush(stdout) != 0) werr = errno;
+    if (werr || ferror(stdout)) {
+        fprintf(stderr, "bpc: error: cannot write to standard output: %s\n", strerror(werr ? werr : EIO));
+        if (!rc) rc = 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "repl") == 0) return repl_main(argc - 1, argv + 1);
     if (argc == 1 && isatty(0)) return repl_main(0, NULL);
@@ -534,11 +546,11 @@ int main(int argc, char **argv) {
     if (help) {
         fputs(usage_text, stdout);
         fputs(dist_help(), stdout);
-        return 0;
+        return stdout_checked(0);
     }
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("bpc %s\n", BPC_VERSION);
-        return 0;
+        return stdout_checked(0);
     }
     Args a;
     parse_args(argc, argv, &a);
@@ -593,13 +605,5 @@ int main(int argc, char **argv) {
     }
     diag_free(&d);
     arena_free(ar);
-    /* what did not reach stdout (`--emit=c > out.c` on a full disk, `> /dev/full`) is an
-     * error, as in gcc: the artefact is incomplete */
-    int werr = ferror(stdout) ? errno : 0;
-    if (fflush(stdout) != 0) werr = errno;
-    if (werr || ferror(stdout)) {
-        fprintf(stderr, "bpc: error: cannot write to standard output: %s\n", strerror(werr ? werr : EIO));
-        if (!rc) rc = 1;
-    }
-    return rc;
+    return stdout_checked(rc);
 }

@@ -395,6 +395,8 @@ if [ -c /dev/full ]; then
     bad "--emit=c > /dev/full exited $st: $(cat "$tmp/err")"
   "$bpc" grad "$src/examples/seed.bp" >/dev/full 2>"$tmp/err"; st=$?
   [ "$st" -eq 1 ] && ok || bad "grad > /dev/full exited $st"
+  "$bpc" --help >/dev/full 2>/dev/null; st=$?
+  [ "$st" -eq 1 ] && ok || bad "--help > /dev/full exited $st"
 fi
 
 finish
