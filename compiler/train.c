@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bprt.h"
 #include "compile.h"
@@ -98,7 +99,57 @@ static void free_split(Split *s) {
  * kernel killed bpc at 23 GB */
 #define TEXT_MAX_BYTES ((size_t)1 << 30)
 
-/* --data FILE.txt: the whole file; the last 10% (rounded down) is the test split. Both
+/* The bytes of path, gunzipped when it is gzip (zlib reads a plain file as it is; a
+ * corpus.txt.gz was trained on as its compressed bytes), as bpc_read_file: 0, -1 (err set)
+ * or -2 (more than max bytes). */
+static int read_text(const char *path, size_t max, char **text, size_t *len, char *err) {
+    *text = NULL;
+    *len = 0;
+    errno = 0;
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) {
+        snprintf(err, BPRT_ERRLEN, "cannot open %.300s: %s", path, errno ? strerror(errno) : "out of memory");
+        return -1;
+    }
+    size_t cap = (size_t)1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) abort();
+    int rc = 0;
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            if (!(buf = realloc(buf, cap + 1))) abort();
+        }
+        size_t want = cap - n < ((size_t)1 << 30) ? cap - n : (size_t)1 << 30;
+        int r = gzread(gz, buf + n, (unsigned)want);
+        int code;
+        const char *msg = gzerror(gz, &code);
+        if (r < 0 || (r == 0 && code != Z_OK && code != Z_STREAM_END)) { /* a directory; a cut or corrupt .gz */
+            size_t k = strlen(path);
+            if (msg && strncmp(msg, path, k) == 0 && msg[k] == ':' && msg[k + 1] == ' ') msg += k + 2;
+            snprintf(err, BPRT_ERRLEN, "cannot read %.300s: %s", path, msg ? msg : "read error");
+            rc = -1;
+            break;
+        }
+        if (r == 0) break;
+        if ((n += (size_t)r) > max) { /* /dev/zero, or a pipe without end */
+            rc = -2;
+            break;
+        }
+    }
+    gzclose(gz);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = 0;
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+/* --data FILE.txt: the whole file (gunzipped if it is gzip); the last 10% (rounded down) is
+ * the test split. Both
  * splits need at least T + 1 bytes (one window and its next byte), and every byte must be
  * one of the V classes of the loss or rows of the embedding (V = classes, `what` says which
  * in the message; 0: not checked). */
@@ -112,7 +163,7 @@ static int load_text(const char *path, int64_t T, int64_t classes, const char *w
     }
     char *text;
     size_t len;
-    int rc = bpc_read_file(path, TEXT_MAX_BYTES, &text, &len, err, BPRT_ERRLEN);
+    int rc = read_text(path, TEXT_MAX_BYTES, &text, &len, err);
     if (rc == -2)
         snprintf(err, BPRT_ERRLEN, "%.300s: more than %zu bytes of text (is it a device or a stream?)", path,
                  (size_t)TEXT_MAX_BYTES);

@@ -95,6 +95,19 @@ if [ "$(wc -c <"$tmp/out")" -ge 50 ]; then ok; else bad "sample without a prompt
 run 0 "$bpc" train "$src/examples/tiny_gpt.bp" --data "$corpus" --batch 2 --steps 1 --threads 1 --save g.safetensors
 run 0 "$bpc" sample "$src/examples/tiny_gpt.bp" --params g.safetensors -n 5 --temperature 0
 
+# a gzipped corpus is read as its text, as IDX .gz files are (it was trained on as its
+# compressed bytes); a cut one is an error
+gzip -c "$corpus" >corpus.txt.gz
+run 0 "$bpc" train "$model" --data corpus.txt.gz --batch 8 --threads 1 --seed 1 --steps 1
+sed 's/corpus.txt.gz/corpus.txt/; s/, [0-9.]* s (.*//' "$tmp/out" >gz.out
+cp "$corpus" corpus.txt
+run 0 "$bpc" train "$model" --data corpus.txt --batch 8 --threads 1 --seed 1 --steps 1
+sed 's/, [0-9.]* s (.*//' "$tmp/out" >plain.out
+if cmp -s gz.out plain.out; then ok; else bad "the gzipped corpus trains otherwise:"; cat gz.out plain.out; fi
+head -c 300 corpus.txt.gz >cut.txt.gz
+run 1 "$bpc" train "$model" --data cut.txt.gz --steps 1
+same "$tmp/err" "bpc: error: cannot read cut.txt.gz: unexpected end of file" "a cut .gz corpus"
+
 # ---- d. errors -------------------------------------------------------------------------------
 head -c 150 "$corpus" >short.txt
 run 1 "$bpc" train "$model" --data short.txt --steps 1
