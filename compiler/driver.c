@@ -35,10 +35,18 @@ static int load_param_shaped(const Model *m, const char *path, void *params, con
     if (bprt_st_read(path, &st, err) != 0) return -1;
     const Graph *g = m->g;
     size_t len = 0;
-    int bad = 0;
-    char msg[BPRT_ERRLEN];
+    int bad = 0, left_out = 0;
+    char msg[BPRT_ERRLEN], item[400];
     msg[0] = 0;
-#define ADD(...) do { if (len < sizeof msg) len += (size_t)snprintf(msg + len, sizeof msg - len, __VA_ARGS__); bad++; } while (0)
+    /* whole items while they fit in the message (a PyTorch state_dict's 50 names were cut off
+     * mid-word: "...; unexpected 'm2' (not a param"); the rest are counted */
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        size_t n_ = (size_t)snprintf(item, sizeof item, __VA_ARGS__);                             \
+        if (len + n_ < 230) len += (size_t)snprintf(msg + len, sizeof msg - len, "%s", item);     \
+        else left_out++;                                                                           \
+        bad++;                                                                                     \
+    } while (0)
     for (int p = 0; p < g->nparams; p++) {
         const Param *pa = &g->params[p];
         const BprtTensor *t = bprt_st_find(&st, pa->name);
@@ -68,6 +76,7 @@ static int load_param_shaped(const Model *m, const char *path, void *params, con
     }
 #undef ADD
     if (bad) {
+        if (left_out) snprintf(msg + len, sizeof msg - len, "; and %d more", left_out);
         snprintf(err, BPRT_ERRLEN, "%.200s: %s: %.250s", path, what, msg);
         bprt_st_free(&st);
         return -1;

@@ -387,6 +387,14 @@ expect_status 2 "$bpc" train "$src/tests/text/tiny_lm.bp" --data "$tmp/corpus.tx
 first_err "bpc: --save $tmp/corpus.txt is --data $tmp/corpus.txt: writing it would destroy it"
 cmp -s "$src/tests/text/corpus.txt" "$tmp/corpus.txt" && ok || bad "train --save overwrote the corpus"
 
+# a parameters file of many names that do not match lists the whole items that fit and
+# counts the rest (the message was cut off mid-word: "...; unexpected 'p17' (not a param")
+{ i=1; while [ $i -le 30 ]; do echo "param parameter_$i = 1"; i=$((i + 1)); done; echo "loss parameter_1"; } >"$tmp/many.bp"
+expect_status 0 "$bpc" grad "$tmp/many.bp" -o "$tmp/many.safetensors"
+expect_status 1 "$bpc" grad "$src/examples/seed.bp" --params "$tmp/many.safetensors"
+grep -q "^bpc: error: $tmp/many.safetensors: parameters do not match the program: missing 'm1'; missing 'm2'; unexpected 'parameter_1' (not a parameter of the program); .*(not a parameter of the program); and [0-9]* more$" "$tmp/err" &&
+  ok || bad "many mismatches: $(cat "$tmp/err")"
+
 # output that cannot be written is an error, as in gcc: `--emit=c > out.c` on a full disk
 # exited 0 with a truncated artefact (/dev/full: every write fails with ENOSPC)
 if [ -c /dev/full ]; then
