@@ -116,11 +116,11 @@ static void check_file_options(const Args *a) {
     }
 }
 
-/* An output that is the program or the --data text (the same file, by device and inode:
- * links included) is a usage error, as in gcc ("input file is the same as output file"):
- * `grad x.bp -o x.bp` overwrote the program, `train --data c.txt --save c.txt` the corpus.
- * A safetensors input may be the output (--params and --save: resuming into one checkpoint;
- * hvp --vector v -o v: a power iteration): each is read whole before anything is written. */
+/* An output that is the program, the --data text or the --inputs (the same file, by device
+ * and inode: links included) is a usage error, as in gcc ("input file is the same as output
+ * file"): `grad x.bp -o x.bp` overwrote the program, `train --data c.txt --save c.txt` the
+ * corpus. Parameter-shaped files may be the output (--params and --save: resuming into one
+ * checkpoint; hvp --vector v -o v: a power iteration): each is read whole first. */
 static void check_outputs(const Args *a) {
     char hpath[4096] = "";
     size_t n = a->out ? strlen(a->out) : 0;
@@ -129,7 +129,8 @@ static void check_outputs(const Args *a) {
         hpath[n - 1] = 'h';
     }
     const struct { const char *flag, *path; } outs[] = {{"-o", a->out}, {"-o's header", hpath}, {"--save", a->save}};
-    const struct { const char *what, *path; } ins[] = {{"the program", a->file}, {"--data", a->data}};
+    const struct { const char *what, *path; } ins[] = {
+        {"the program", a->file}, {"--data", a->data}, {"--inputs", a->inputs}};
     for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
         struct stat so, si;
         if (!outs[o].path || stat(outs[o].path, &so) != 0 || !S_ISREG(so.st_mode)) continue;

@@ -386,6 +386,12 @@ cp "$src/tests/text/corpus.txt" "$tmp/corpus.txt"
 expect_status 2 "$bpc" train "$src/tests/text/tiny_lm.bp" --data "$tmp/corpus.txt" --steps 1 --save "$tmp/corpus.txt"
 first_err "bpc: --save $tmp/corpus.txt is --data $tmp/corpus.txt: writing it would destroy it"
 cmp -s "$src/tests/text/corpus.txt" "$tmp/corpus.txt" && ok || bad "train --save overwrote the corpus"
+printf 'input x = 2\nparam w = 1\nloss w * x\n' >"$tmp/wx.bp"
+expect_status 0 "$bpc" grad "$tmp/wx.bp" -o "$tmp/in.safetensors"
+sed 's/"w"/"x"/' "$tmp/in.safetensors" >"$tmp/x.safetensors"
+expect_status 0 "$bpc" grad "$tmp/wx.bp" --inputs "$tmp/x.safetensors"
+expect_status 2 "$bpc" grad "$tmp/wx.bp" --inputs "$tmp/x.safetensors" -o "$tmp/x.safetensors"
+first_err "bpc: -o $tmp/x.safetensors is --inputs $tmp/x.safetensors: writing it would destroy it"
 
 # a parameters file of many names that do not match lists the whole items that fit and
 # counts the rest (the message was cut off mid-word: "...; unexpected 'p17' (not a param")
