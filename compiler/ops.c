@@ -134,10 +134,19 @@ RULE(DIV) {
     ad_accumulate(c, B, ir_unary(G, OP_NEG, divi(c, mul(c, g, y, L), B, L), L));
     return 0;
 }
-/* y = a^b: da = g b a^(b-1), db = g y log a */
+/* y = a^b: da = g b a^(b-1), db = g y log a, with PyTorch's values where a = 0: da = 0
+ * where b = 0 (b a^(b-1) would be 0 inf), and db = 0 where b >= 0 (y log a would be
+ * 0 (-inf) or 1 (-inf): 0^b is 0 for every b > 0, so x^p with zeros in x and a learned p
+ * had a NaN gradient for p). Written without a select: a^(b - 1 + [b = 0]) is a^0 = 1
+ * where b = 0, and log(a + [a = 0] [2 > y]) is log 1 = 0 where a = 0 and y is 0^b = 0 or 1
+ * (b >= 0; y = inf for b < 0 keeps inf (-inf), NaN stays NaN). Constant exponents fold the
+ * masks away. */
 RULE(POW) {
-    ad_accumulate(c, A, mul(c, g, mul(c, B, ir_binary(G, OP_POW, A, sub(c, B, k(c, 1, L), L), L), L), L));
-    ad_accumulate(c, B, mul(c, g, mul(c, y, ir_unary(G, OP_LOG, A, L), L), L));
+    int e = ir_binary(G, OP_ADD, sub(c, B, k(c, 1, L), L), ir_binary(G, OP_EQ, B, k(c, 0, L), L), L);
+    ad_accumulate(c, A, mul(c, g, mul(c, B, ir_binary(G, OP_POW, A, e, L), L), L));
+    int zero_a = mul(c, ir_binary(G, OP_EQ, A, k(c, 0, L), L), ir_binary(G, OP_GT, k(c, 2, L), y, L), L);
+    int la = ir_unary(G, OP_LOG, ir_binary(G, OP_ADD, A, zero_a, L), L);
+    ad_accumulate(c, B, mul(c, g, mul(c, y, la, L), L));
     return 0;
 }
 /* y = max(a, b): da = g ([a > b] + [a == b]/2), db = g - da (ties split, as PyTorch) */

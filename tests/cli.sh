@@ -264,6 +264,16 @@ printf 'param p[3] = 0\ninput x[2, 3] = 1\nloss sum(abs(log(x * p - 1)))\n' > "$
 grep -q "^dL/dp = nan$" "$tmp/out" && ok || bad "abs at NaN: $(cat "$tmp/out")"
 "$bpc" grad "$tmp/absn2.bp" > "$tmp/out" 2>&1
 grep -q "^  \[nan, nan, nan\]$" "$tmp/out" && ok || bad "abs at NaN, [3]: $(cat "$tmp/out")"
+# x^p with a zero base has PyTorch's gradient: 0 for p where p >= 0 (0^p is 0 for p > 0; the
+# rule's y log x was 0 (-inf), NaN), and 0 for x where p = 0 (p x^(p-1) was 0 inf): per
+# element over a tensor, and 2 rows of (0 + 2)^2 ln 2 = 8 ln 2 beside them
+printf 'param q[3] = 2\ninput x[2, 3] = 0\nloss sum(x^q) + sum((x + 2)^q)\n' > "$tmp/pow0.bp"
+"$bpc" grad "$tmp/pow0.bp" > "$tmp/out" 2>&1
+grep -q "^  \[5.5451775, 5.5451775, 5.5451775\]$" "$tmp/out" && ok || bad "x^q at x = 0: $(cat "$tmp/out")"
+printf 'param p = 0\nloss 0^p + p^p\n' > "$tmp/pow00.bp"
+"$bpc" grad "$tmp/pow00.bp" > "$tmp/out" 2>&1
+expect_out "$tmp/out" "loss = 2
+dL/dp = 0"
 # bpc train and eval print a NaN as bpc grad does (sqrt(-1)'s, whose sign bit is set, was -nan)
 printf 'param p = -1\nloss sqrt(p)\n' > "$tmp/neg.bp"
 cp "$tmp/sq3-first.safetensors" "$tmp/neg.safetensors" # an earlier run's --save: kept
