@@ -124,8 +124,8 @@ size_t bpc_memory_limit(int *from_env) {
         }
         static int warned;
         if (!warned)
-            fprintf(stderr, "bpc: warning: BPC_MEMORY_LIMIT='%s' is not a number of bytes (such as 3000000000 or 3G); "
-                    "the limit is the machine's memory\n", lim);
+            diag_tool_warning("BPC_MEMORY_LIMIT='%s' is not a number of bytes (such as 3000000000 or 3G); "
+                              "the limit is the machine's memory", lim);
         warned = 1;
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);

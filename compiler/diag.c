@@ -156,6 +156,38 @@ void diag_note(Diag *d, Loc loc, const char *fmt, ...) {
     va_end(ap);
 }
 
+static const char *tool_prefix = "bpc: ";
+
+void diag_set_tool_prefix(const char *prefix) { tool_prefix = prefix; }
+
+static void tool_say(const char *kind, const char *fmt, va_list ap) {
+    fflush(stdout);
+    fprintf(stderr, "%s%s: ", tool_prefix, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void diag_tool_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tool_say("error", fmt, ap);
+    va_end(ap);
+}
+
+void diag_tool_warning(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tool_say("warning", fmt, ap);
+    va_end(ap);
+}
+
+void diag_tool_note(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tool_say("note", fmt, ap);
+    va_end(ap);
+}
+
 void bp_assert_fail(const char *file, int line, const char *expr) {
     fprintf(stderr, "bpc: internal error at %s:%d: assertion '%s' failed\n", file, line, expr);
     abort();

@@ -66,6 +66,15 @@ void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(pri
 void diag_push_context(Diag *d, Loc loc, const char *note);
 void diag_pop_context(Diag *d);
 
+/* A message not tied to a place in a source (a file that cannot be read, a run that
+ * stops): "bpc: error: ..." (or "warning:") from the command line, and "error: ..." in the
+ * REPL, which sets the prefix to "" (its other messages name no program either). Flushes
+ * stdout first, so that the message follows what was printed before it. */
+void diag_set_tool_prefix(const char *prefix);
+void diag_tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void diag_tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void diag_tool_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Internal-bug check: prints file:line and the expression, then aborts. */
 #define BP_ASSERT(cond)                                                              \
     do {                                                                             \

@@ -545,7 +545,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
     char wserr[BPRT_ERRLEN];
     void *ws = drv_workspace(m->ws_size(in->dims), wserr);
     if (!ws) {
-        fprintf(stderr, "bpc: error: %s\n", wserr);
+        diag_tool_error("%s", wserr);
         return 0;
     }
     double *grad = calloc((size_t)g->nparam_reals + 1, sizeof(double));

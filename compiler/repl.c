@@ -136,17 +136,6 @@ static void *ws_alloc(size_t bytes) {
     return p;
 }
 
-static void repl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void repl_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fflush(stdout);
-    fputs("error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 static void set_real(int f64, void *vec, int64_t i, double v) {
     if (f64) ((double *)vec)[i] = v;
     else ((float *)vec)[i] = (float)v;
@@ -382,7 +371,7 @@ static int ensure_model(Session *S) {
     if (g->loss >= 0) g->opt = ir_opt_trained(&g->opt); /* as bpc train */
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&S->m, g, S->f64, S->jit, err, sizeof err) != 0) {
-        repl_error("JIT compilation failed:\n%s", err);
+        diag_tool_error("JIT compilation failed:\n%s", err);
         return -1;
     }
     S->have_model = 1;
@@ -694,7 +683,7 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&em, g, S->f64, S->jit, err, sizeof err) != 0 || !em.forward) {
         if (em.jit) bpc_model_free(&em);
-        repl_error("JIT compilation failed:\n%s", err);
+        diag_tool_error("JIT compilation failed:\n%s", err);
         return -1;
     }
     int need[64] = {0};
@@ -706,13 +695,13 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     double *v = NULL;
     Shape cs;
     if (build_inputs(S, g, S->f64, need, &in, err) != 0) {
-        repl_error("%s", err);
+        diag_tool_error("%s", err);
         goto out;
     }
     int64_t total = 0;
     for (int o = 0; o < g->noutputs; o++) {
         if (concrete_shape(&g->nodes[g->outputs[o]].shape, in.dims, &cs) != 0) {
-            repl_error("the value's size depends on symbolic sizes that no input gives");
+            diag_tool_error("the value's size depends on symbolic sizes that no input gives");
             goto out_in;
         }
         int ovf;
@@ -874,13 +863,13 @@ static int enter_text(Session *S, const char *name, const char *text, int line) 
 
 static int cmd_load(Session *S, const char *path) {
     if (!*path) {
-        repl_error(":load needs a file name");
+        diag_tool_error(":load needs a file name");
         return -1;
     }
     char err[512];
     char *text = bpc_read_program(path, err, sizeof err);
     if (!text) {
-        repl_error("%s", err);
+        diag_tool_error("%s", err);
         return -1;
     }
     if (!S->nentries) {
@@ -909,7 +898,7 @@ static Stmt *parse_arg_expr(Session *S, Arena *a, const char *line, const char *
     Program *p = parse_program(a, &S->d, fname, stored);
     if (S->d.nerrors) return NULL;
     if (p->nstmts != 1 || p->stmts[0]->kind != ST_EXPR) {
-        repl_error("%s takes one expression", cmd);
+        diag_tool_error("%s takes one expression", cmd);
         return NULL;
     }
     return p->stmts[0];
@@ -917,14 +906,14 @@ static Stmt *parse_arg_expr(Session *S, Arena *a, const char *line, const char *
 
 static int need_program(Session *S) {
     if (S->g) return 0;
-    repl_error("nothing is defined yet");
+    diag_tool_error("nothing is defined yet");
     return -1;
 }
 
 static int need_loss(Session *S) {
     if (need_program(S) != 0) return -1;
     if (S->g->loss >= 0) return 0;
-    repl_error("the program has no 'loss' statement yet");
+    diag_tool_error("the program has no 'loss' statement yet");
     return -1;
 }
 
@@ -945,7 +934,7 @@ static int run_grad(Session *S, Graph *g, const Model *m, const char *label, con
     char err[BPRT_ERRLEN];
     Inputs in;
     if (build_inputs(S, g, S->f64, NULL, &in, err) != 0) {
-        repl_error("%s", err);
+        diag_tool_error("%s", err);
         return -1;
     }
     void *vec = params_to_vec(S, g, S->f64);
@@ -984,7 +973,7 @@ static int cmd_grad(Session *S, const char *line, const char *arg) {
         Model m;
         char err[BPRT_ERRLEN], label[128];
         expr_label(S->d.sources->text, e->loc, label, sizeof label);
-        if (g && bpc_model_jit(&m, g, S->f64, S->jit, err, sizeof err) != 0) repl_error("JIT compilation failed:\n%s", err);
+        if (g && bpc_model_jit(&m, g, S->f64, S->jit, err, sizeof err) != 0) diag_tool_error("JIT compilation failed:\n%s", err);
         else if (g) {
             rc = run_grad(S, g, &m, label, label);
             bpc_model_free(&m);
@@ -996,7 +985,7 @@ static int cmd_grad(Session *S, const char *line, const char *arg) {
 
 static int cmd_print(Session *S, const char *line, const char *arg) {
     if (!*arg) {
-        repl_error(":print needs a name or an expression");
+        diag_tool_error(":print needs a name or an expression");
         return -1;
     }
     Arena *a = arena_new();
@@ -1016,7 +1005,7 @@ static int cmd_check(Session *S) {
     Model m;
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&m, S->g, 1, S->jit, err, sizeof err) != 0) {
-        repl_error("JIT compilation failed:\n%s", err);
+        diag_tool_error("JIT compilation failed:\n%s", err);
         return -1;
     }
     Inputs in;
@@ -1045,7 +1034,7 @@ static int parse_count(const char *s, int *out) {
 static int cmd_step(Session *S, const char *arg) {
     int steps = 1;
     if (*arg && (parse_count(arg, &steps) != 0 || steps < 1)) {
-        repl_error(":step takes a positive number of steps, not '%s'", arg);
+        diag_tool_error(":step takes a positive number of steps, not '%s'", arg);
         return -1;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) return -1;
@@ -1054,7 +1043,7 @@ static int cmd_step(Session *S, const char *arg) {
     char err[BPRT_ERRLEN];
     Inputs in;
     if (build_inputs(S, g, S->f64, NULL, &in, err) != 0) {
-        repl_error("%s", err);
+        diag_tool_error("%s", err);
         return -1;
     }
     /* the session's optimizer state and steps go on (a step is numbered from the start) */
@@ -1076,8 +1065,8 @@ static int cmd_step(Session *S, const char *arg) {
         double loss = m->train_step(vec, opt, (const void *const *)in.data, in.dims, g->opt.lr, ws);
         drv_format_real(b, sizeof b, loss, S->show_f64);
         if (loss != loss || loss - loss != 0) {
-            repl_error("the loss or its gradient is not finite at step %lld (loss %s); the parameters are those from before it",
-                       (long long)*done + 1, b);
+            diag_tool_error("the loss or its gradient is not finite at step %lld (loss %s); stopping with the "
+                            "parameters from before that step", (long long)*done + 1, b);
             rc = -1;
             break;
         }
@@ -1154,23 +1143,23 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             to.lr = strtod(v, &end);
             ok = *end == 0 && end != v && to.lr >= 0 && !isinf(to.lr);
         } else {
-            repl_error("%s: %s '%s' (options: --data DIR --inputs FILE --epochs N --steps N --batch N --lr X "
-                       "--opt sgd|adam|adamw --seed N --save FILE --jit tcc|cc --f64)", cmd,
-                       v || o[0] != '-' ? "unknown option" : "no value for", o);
+            diag_tool_error("%s: %s '%s' (options: --data DIR --inputs FILE --epochs N --steps N --batch N --lr X "
+                            "--opt sgd|adam|adamw --seed N --save FILE --jit tcc|cc --f64)", cmd,
+                            v || o[0] != '-' ? "unknown option" : "no value for", o);
             goto out;
         }
         if (!ok) {
-            repl_error("%s: bad value '%s' for %s", cmd, v, o);
+            diag_tool_error("%s: bad value '%s' for %s", cmd, v, o);
             goto out;
         }
         i++;
     }
     if (to.epochs && to.steps) { /* as bpc train: --steps would win and --epochs be ignored */
-        repl_error("%s: --epochs and --steps both say how long to train; use one", cmd);
+        diag_tool_error("%s: --epochs and --steps both say how long to train; use one", cmd);
         goto out;
     }
     if (to.data && to.inputs) { /* --data won and --inputs was not read */
-        repl_error("%s: --data and --inputs both give the inputs; use one", cmd);
+        diag_tool_error("%s: --data and --inputs both give the inputs; use one", cmd);
         goto out;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
@@ -1179,7 +1168,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         Graph *g = S->g;
         OptConfig saved = g->opt; /* --opt changes the graph's optimizer for this run only */
         if (to.opt && train_set_optimizer(&g->opt, to.opt) != 0) {
-            repl_error("%s: --opt must be sgd, adam or adamw, not '%s'", cmd, to.opt);
+            diag_tool_error("%s: --opt must be sgd, adam or adamw, not '%s'", cmd, to.opt);
             goto out;
         }
         to.opt = NULL;
@@ -1284,7 +1273,7 @@ static int cmd_params(Session *S) {
 
 static int cmd_save(Session *S, const char *path, int restore) {
     if (!*path) {
-        repl_error("%s needs a file name", restore ? ":restore" : ":save");
+        diag_tool_error("%s needs a file name", restore ? ":restore" : ":save");
         return -1;
     }
     if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
@@ -1333,7 +1322,7 @@ static int cmd_save(Session *S, const char *path, int restore) {
         if (rc == 0) printf("saved %d parameter%s to %s, with the optimizer state and the position: %s\n", g->nparams, ps, path, pos);
         free(opt);
     }
-    if (rc != 0) repl_error("%s", err);
+    if (rc != 0) diag_tool_error("%s", err);
     free(vec);
     return rc;
 }
@@ -1355,12 +1344,12 @@ static int cmd_inputs(Session *S, const char *path) {
     char err[BPRT_ERRLEN];
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) {
-        repl_error("%s", err);
+        diag_tool_error("%s", err);
         return -1;
     }
     Inputs in;
     if (drv_inputs_from(&S->m, &st, path, 0, &in, err) != 0) {
-        repl_error("%s", err);
+        diag_tool_error("%s", err);
         bprt_st_free(&st);
         return -1;
     }
@@ -1396,7 +1385,7 @@ static int cmd_emit(Session *S, const char *what) {
         fputs(s, stdout);
         free(s);
     } else {
-        repl_error(":emit takes c, h, ir or dot, not '%s'", what);
+        diag_tool_error(":emit takes c, h, ir or dot, not '%s'", what);
         return -1;
     }
     return 0;
@@ -1452,7 +1441,7 @@ static int run_command(Session *S, const char *line) {
         if (strcmp(cmd, aliases[i][0]) == 0) name = aliases[i][1];
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, name) == 0 && !commands[i].args[0] && *argc) { /* `:reset extra` must not reset */
-            repl_error("%s takes no arguments, not '%s'", cmd, argc);
+            diag_tool_error("%s takes no arguments, not '%s'", cmd, argc);
             free(argc);
             return -1;
         }
@@ -1480,7 +1469,7 @@ static int run_command(Session *S, const char *line) {
         *S = fresh;
         printf("session reset\n");
     } else {
-        repl_error("unknown command '%s'; :help lists the commands", cmd);
+        diag_tool_error("unknown command '%s'; :help lists the commands", cmd);
         rc = -1;
     }
     free(argc);
@@ -1682,6 +1671,7 @@ int repl_main(int argc, char **argv) {
     session_init(&S, f64, seed, jit, tty, 0);
     S.show_f64 = show_f64 && f64;
     setvbuf(stdout, NULL, _IOLBF, 0); /* keeps results and diagnostics in order in a log */
+    diag_set_tool_prefix(""); /* "error: ...", :train's and :step's alike: no "bpc: " inside the session */
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C interrupts the read */
@@ -1750,5 +1740,6 @@ int repl_main(int argc, char **argv) {
     free(chunk);
     session_free(&S);
     sigaction(SIGINT, &old, NULL);
+    diag_set_tool_prefix("bpc: ");
     return failed ? 1 : 0;
 }

@@ -472,7 +472,7 @@ static int save_ckpt(const Model *m, const TrainOptions *o, const void *params, 
     if (dist_rank() != 0) return 0; /* rank 0 writes for the job */
     const char *path = ckpt_path(m->g, o, buf, sizeof buf);
     if (drv_save_checkpoint(m, path, params, opt, osz, progress, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         return -1;
     }
     return 0;
@@ -526,9 +526,9 @@ static void stop_not_finite(const Run *r, const char *where, double loss, const 
     if (path) snprintf(saved, sizeof saved, ", saved to %s", path);
     else if (!*err && trained_nothing(r) && !repl_keeps_params(r))
         snprintf(saved, sizeof saved, "; as no step was trained, nothing was saved");
-    fprintf(stderr, "bpc: error: the loss or its gradient is not finite at %s (loss %g); stopping with the parameters "
-            "from before that step%s%s\n", where, drv_printable(loss), saved, hint);
-    if (*err) fprintf(stderr, "bpc: error: %s\n", err);
+    diag_tool_error("the loss or its gradient is not finite at %s (loss %g); stopping with the parameters "
+                    "from before that step%s%s", where, drv_printable(loss), saved, hint);
+    if (*err) diag_tool_error("%s", err);
 }
 
 /* Ctrl-C or SIGTERM stopped the run after `where` ("epoch E after N steps", "step S"): its
@@ -539,7 +539,7 @@ static int stop_interrupted(const Run *r, const char *where) {
     const char *path = save_stopped(r, buf, sizeof buf, err);
     if (path) printf("interrupted %s; checkpoint saved to %s (resume with --params %s)\n", where, path, path);
     else printf("interrupted %s\n", where);
-    if (*err) fprintf(stderr, "bpc: error: %s\n", err);
+    if (*err) diag_tool_error("%s", err);
     return r->o->params_io ? 0 : 130;
 }
 
@@ -629,7 +629,7 @@ static int train_data(Run *r) {
     f.text = is_text_data(o->data);
     if (f.text) { /* the program's inputs first: their T sets the windows */
         if (train_text_inputs(g, &f.img, &f.lab, &f.bsym, &f.per, err) != 0) {
-            fprintf(stderr, "bpc: error: --data %s: %s\n", o->data, err);
+            diag_tool_error("--data %s: %s", o->data, err);
             return 1;
         }
         /* a byte is an id of the first input and a label of the second: the fewer values */
@@ -637,21 +637,21 @@ static int train_data(Run *r) {
         int64_t classes = drv_label_classes(g, f.lab, &what), ids = drv_label_classes(g, f.img, &what_ids);
         if (ids && (!classes || ids < classes)) classes = ids, what = what_ids;
         if (load_text(o->data, f.per, classes, what, &tr, &te, err) != 0) {
-            fprintf(stderr, "bpc: error: %s\n", err);
+            diag_tool_error("%s", err);
             return 1;
         }
     } else if (load_split(o->data, "train", &tr, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         return 1;
     } else if (load_split(o->data, "t10k", &te, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         free_split(&tr);
         return 1;
     }
     if (!f.text && ((!o->eval_only && check_not_empty(&tr, err) != 0) || check_not_empty(&te, err) != 0 ||
                     plan_feed(g, &tr, &f, o->data, err) != 0 || (!o->eval_only && check_labels(g, &tr, &f, err) != 0) ||
                     check_labels(g, &te, &f, err) != 0)) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         free_split(&tr);
         free_split(&te);
         return 1;
@@ -659,7 +659,7 @@ static int train_data(Run *r) {
     t_load = now() - t_load;
     int batch = o->batch;
     if (plan_fixed(m, &f, batch, o->data, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         free_fixed(&f);
         free_split(&tr);
         free_split(&te);
@@ -671,7 +671,7 @@ static int train_data(Run *r) {
     char wserr[BPRT_ERRLEN];
     void *ws = drv_workspace(wsz, wserr);
     if (!ws) {
-        fprintf(stderr, "bpc: error: batch %d: %s\n", batch, wserr);
+        diag_tool_error("batch %d: %s", batch, wserr);
         free_fixed(&f);
         free_split(&tr);
         free_split(&te);
@@ -691,10 +691,10 @@ static int train_data(Run *r) {
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0;
     if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: from --params or a state */
         const char *from = o->params ? o->params : o->state && o->state->from ? o->state->from : "the training position";
-        fprintf(stderr, "bpc: error: %s: invalid checkpoint progress: step %lld is not below the %lld steps of an epoch "
-                "here (%lld %s at batch %d); was it saved with another --batch or data set?\n", from,
-                (long long)r->progress[1], (long long)per_epoch, (long long)(f.text ? tr.len : tr.n),
-                f.text ? "bytes of text" : "samples", batch);
+        diag_tool_error("%s: invalid checkpoint progress: step %lld is not below the %lld steps of an epoch "
+                        "here (%lld %s at batch %d); was it saved with another --batch or data set?", from,
+                        (long long)r->progress[1], (long long)per_epoch, (long long)(f.text ? tr.len : tr.n),
+                        f.text ? "bytes of text" : "samples", batch);
         rc = 1;
         goto done;
     }
@@ -825,13 +825,13 @@ static int train_fixed(Run *r) {
     char err[BPRT_ERRLEN];
     Inputs in;
     if (drv_load_inputs(m, o->inputs, &in, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         return 1;
     }
     size_t wsz = m->ws_size(in.dims);
     void *ws = drv_workspace(wsz, err);
     if (!ws) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         drv_free_inputs(&in);
         return 1;
     }
@@ -951,15 +951,15 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     }
     char err[BPRT_ERRLEN];
     if (g->loss < 0) {
-        fprintf(stderr, "bpc: error: the program has no 'loss' statement, so there is nothing to train\n");
+        diag_tool_error("the program has no 'loss' statement, so there is nothing to train");
         return 1;
     }
     if (o->opt && train_set_optimizer(&g->opt, o->opt) != 0) {
-        fprintf(stderr, "bpc: --opt must be sgd, adam or adamw, not '%s'\n", o->opt);
+        diag_tool_error("--opt must be sgd, adam or adamw, not '%s'", o->opt);
         return 2;
     }
     if (o->state && !o->eval_only && counts_from_state(&opts) != 0) {
-        fprintf(stderr, "bpc: error: more than %d steps or epochs in all\n", INT_MAX);
+        diag_tool_error("more than %d steps or epochs in all", INT_MAX);
         return 1;
     }
     /* the files training will write (--save, and --checkpoint-every's checkpoints): tried
@@ -967,7 +967,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     if (!o->eval_only && dist_rank() == 0 && (o->save || o->checkpoint_every)) {
         char buf[4096];
         if (bprt_st_writable(ckpt_path(g, o, buf, sizeof buf), err) != 0) {
-            fprintf(stderr, "bpc: error: %s%s\n", o->save ? "--save " : "--checkpoint-every: ", err);
+            diag_tool_error("%s%s", o->save ? "--save " : "--checkpoint-every: ", err);
             return 1;
         }
     }
@@ -976,7 +976,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     Model m;
     double t0 = now();
     if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
-        fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
+        diag_tool_error("JIT compilation failed:\n%s", err);
         return 1;
     }
     double tjit = now() - t0;
@@ -987,14 +987,15 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     if (!o->params_io) m.init(params, o->seed);
     int rc = 0, narrowed = 0;
     if (o->params && drv_load_params_narrowing(&m, o->params, params, &narrowed, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        diag_tool_error("%s", err);
         rc = 1;
     }
     /* a double checkpoint (--f64, the REPL's :save) goes on in float unless --f64 is given,
      * and what this run saves is float: said, not done silently */
     if (!rc && narrowed && !o->eval_only && dist_rank() == 0)
-        fprintf(stderr, "bpc: note: %s holds double (F64) parameters; this run trains in float and saves float "
-                "(give --f64 to go on in double)\n", o->params);
+        diag_tool_note("%s holds double (F64) parameters; this run trains in float and saves float "
+                       "(give --f64 to go on in double)",
+                       o->params);
     Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0};
     OptLayout layout = drv_opt_layout(&m);
     if (o->state && !o->eval_only) { /* the optimizer and the position go on */
@@ -1015,15 +1016,15 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     if (!rc && o->params && !o->params_io && !o->eval_only) {
         int ex = drv_load_checkpoint_extras(&m, o->params, opt_state, run.progress, err);
         if (ex < 0 || ex == 2) { /* 2: another optimizer's state, which --params does not resume */
-            fprintf(stderr, "bpc: error: %s\n", err);
+            diag_tool_error("%s", err);
             rc = 1;
         } else if (ex == 1)
             printf("resuming from %s: epoch %lld, step %lld (%lld steps done)\n", o->params, (long long)run.progress[0],
                    (long long)run.progress[1] + 1, (long long)run.progress[2]);
         if (ex == 1 && o->seed_given && (uint64_t)run.progress[3] != o->seed && dist_rank() == 0)
-            fprintf(stderr, "bpc: warning: --seed %llu is not used: %s goes on with the seed it was trained with (%llu), "
-                    "so that the order of its data continues where it stopped\n", (unsigned long long)o->seed, o->params,
-                    (unsigned long long)run.progress[3]);
+            diag_tool_warning("--seed %llu is not used: %s goes on with the seed it was trained with (%llu), "
+                              "so that the order of its data continues where it stopped", (unsigned long long)o->seed, o->params,
+                              (unsigned long long)run.progress[3]);
     }
     run.start_steps = run.progress[2];
     if (!rc) {
@@ -1032,7 +1033,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     }
     if (!rc && o->save && !o->eval_only && dist_rank() == 0) {
         if (drv_save_checkpoint(&m, o->save, params, opt_state, osz, run.progress, err) != 0) {
-            fprintf(stderr, "bpc: error: %s\n", err);
+            diag_tool_error("%s", err);
             rc = 1;
         } else
             printf("saved parameters to %s\n", o->save);

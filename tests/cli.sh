@@ -162,6 +162,9 @@ expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps=2 --lr=0.1 --seed=1
 [ "$(grep -c '^step ' "$tmp/out")" = 2 ] && ok || bad "--steps=2: $(cat "$tmp/out")"
 expect_status 2 "$bpc" train "$src/examples/seed.bp" --f64=1
 head -n 1 "$tmp/err" | grep -q "^bpc: --f64 takes no value$" && ok || bad "--f64=1: $(head -n 1 "$tmp/err")"
+# an error of the run itself says 'error:' (--opt's did not)
+expect_status 2 "$bpc" train "$src/examples/seed.bp" --opt foo
+[ "$(cat "$tmp/err")" = "bpc: error: --opt must be sgd, adam or adamw, not 'foo'" ] && ok || bad "--opt foo: $(cat "$tmp/err")"
 head -c 3000 /dev/urandom > "$tmp/garbage.bp"
 "$bpc" grad "$tmp/garbage.bp" >/dev/null 2>&1; st=$?
 [ "$st" -eq 1 ] && ok || bad "binary garbage exited $st, expected 1"

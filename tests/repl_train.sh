@@ -127,11 +127,11 @@ has out "^note: a parameter is declared again, so the optimizer state and the po
 # (the REPL's status is 1: its input had errors)
 printf 'param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\n:train %s --steps 2\n:print q\n' "$D" |
   "$bpc" repl net.bp >out 2>&1
-has out "^bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); stopping with the parameters from before that step (try a smaller --lr)$" \
+has out "^error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); stopping with the parameters from before that step (try a smaller --lr)$" \
   ":train --data stopped at a NaN"
 has out "^q = -1$" "the parameters after a NaN stop"
 printf 'param q = -1\nloss (w * x + c - y)^2 + sqrt(q)\n:train --steps 2\n:print q\n' | "$bpc" repl lin.bp >out 2>&1
-has out "^bpc: error: the loss or its gradient is not finite at step 1 (loss nan); stopping with the parameters from before that step$" \
+has out "^error: the loss or its gradient is not finite at step 1 (loss nan); stopping with the parameters from before that step$" \
   ":train stopped at a NaN"
 has out "^q = -1$" "the parameters after a NaN stop"
 [ -e net.ckpt.safetensors ] || [ -e lin.ckpt.safetensors ] && bad ":train's NaN stop wrote a MODEL.ckpt.safetensors" || ok
