@@ -1106,7 +1106,8 @@ static int split_words(char *arg, char **w, int max) {
 static int cmd_train(Session *S, const char *arg, int eval_only) {
     const char *cmd = eval_only ? ":eval" : ":train";
     char *copy = xstrdup(arg), *w[64];
-    int n = split_words(copy, w, 64), rc = -1, seed_given = 0;
+    int n = split_words(copy, w, 64), rc = -1, seed_given = 0, have_fixed = 0;
+    Inputs fixed;
     TrainOptions to;
     memset(&to, 0, sizeof to);
     to.lr = -1;
@@ -1163,7 +1164,18 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         goto out;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
-    if (!to.data && !to.inputs) to.inputs = session_inputs(S);
+    if (!to.data && !to.inputs) { /* the session's inputs, as :step, :grad and :print use them
+                                     (the file of :inputs is not read again: it may have
+                                     changed or gone since) */
+        char err[BPRT_ERRLEN];
+        if (build_inputs(S, S->g, to.f64, NULL, &fixed, err) != 0) {
+            diag_tool_error("%s", err);
+            goto out;
+        }
+        have_fixed = 1;
+        to.fixed = &fixed;
+        to.inputs = session_inputs(S); /* names the data (data_key) */
+    }
     {
         Graph *g = S->g;
         OptConfig saved = g->opt; /* --opt changes the graph's optimizer for this run only */
@@ -1195,6 +1207,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         free(vec);
     }
 out:
+    if (have_fixed) drv_free_inputs(&fixed);
     free(copy);
     return rc;
 }

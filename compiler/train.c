@@ -824,7 +824,8 @@ static int train_fixed(Run *r) {
     double lr = r->lr;
     char err[BPRT_ERRLEN];
     Inputs in;
-    if (drv_load_inputs(m, o->inputs, &in, err) != 0) {
+    if (o->fixed) in = *o->fixed; /* borrowed */
+    else if (drv_load_inputs(m, o->inputs, &in, err) != 0) {
         diag_tool_error("%s", err);
         return 1;
     }
@@ -832,7 +833,7 @@ static int train_fixed(Run *r) {
     void *ws = drv_workspace(wsz, err);
     if (!ws) {
         diag_tool_error("%s", err);
-        drv_free_inputs(&in);
+        if (!o->fixed) drv_free_inputs(&in);
         return 1;
     }
     const void *const *inp = (const void *const *)in.data;
@@ -881,7 +882,7 @@ static int train_fixed(Run *r) {
     printf("final loss %.9g\n", drv_printable(m->loss(params, inp, in.dims, ws)));
 out:
     free(ws);
-    drv_free_inputs(&in);
+    if (!o->fixed) drv_free_inputs(&in);
     return rc;
 }
 

@@ -41,6 +41,9 @@ typedef struct TrainState {
 
 typedef struct TrainOptions {
     const char *data, *inputs, *params, *save, *opt;
+    const struct Inputs *fixed; /* if set (and no data): these inputs, in the model's real type,
+                                   instead of --inputs's file or the defaults (the REPL's session:
+                                   its :inputs as they were read, not the file as it is now) */
     JitKind jit;
     int epochs, steps, batch, eval_only, f64;
     int checkpoint_every;  /* steps between checkpoints (0: none) */
