@@ -1117,9 +1117,25 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     to.f64 = 0; /* as bpc train: float unless --f64 */
     to.eval_only = eval_only;
     to.stop = &interrupted;
+    static const char *const known[] = {"--data", "--inputs", "--batch", "--jit", "--f64", /* :eval's, and */
+                                        "--epochs", "--steps", "--lr", "--opt", "--seed", "--save"}; /* :train's */
+    const int nknown = (int)(sizeof known / sizeof known[0]), neval = 5;
+    const char *usage = eval_only ? "--data DIR --inputs FILE --batch N --jit tcc|cc --f64"
+                                  : "--data DIR --inputs FILE --epochs N --steps N --batch N --lr X --opt sgd|adam|adamw "
+                                    "--seed N --save FILE --jit tcc|cc --f64";
     for (int i = 0; i < n; i++) {
         const char *o = w[i], *v = i + 1 < n ? w[i + 1] : NULL;
-        int ok = v != NULL;
+        int ok = v != NULL, k = 0;
+        while (k < nknown && strcmp(o, known[k]) != 0) k++;
+        if (k == nknown || (eval_only && k >= neval)) { /* :eval ignored :train's options (--save wrote nothing) */
+            if (k == nknown) diag_tool_error("%s: unknown option '%s' (options: %s)", cmd, o, usage);
+            else diag_tool_error(":eval: '%s' is an option of :train, not of :eval (options: %s)", o, usage);
+            goto out;
+        }
+        if (!v && strcmp(o, "--f64") != 0) {
+            diag_tool_error("%s: no value for '%s' (options: %s)", cmd, o, usage);
+            goto out;
+        }
         if (strcmp(o, "--f64") == 0) {
             to.f64 = 1;
             continue;
@@ -1143,11 +1159,6 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             char *end;
             to.lr = strtod(v, &end);
             ok = *end == 0 && end != v && to.lr >= 0 && !isinf(to.lr);
-        } else {
-            diag_tool_error("%s: %s '%s' (options: --data DIR --inputs FILE --epochs N --steps N --batch N --lr X "
-                            "--opt sgd|adam|adamw --seed N --save FILE --jit tcc|cc --f64)", cmd,
-                            v || o[0] != '-' ? "unknown option" : "no value for", o);
-            goto out;
         }
         if (!ok) {
             diag_tool_error("%s: bad value '%s' for %s", cmd, v, o);
