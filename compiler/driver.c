@@ -176,6 +176,26 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     }
     if (!given) fname = "(defaults)";
     int rc = -1;
+    /* a file of parameters or a checkpoint given for inputs: said as such, before any
+       complaint about the inputs it lacks */
+    for (int pass = 0; given && pass < 2; pass++)
+        for (int i = 0; i < st->count; i++) {
+            const char *name = st->tensors[i].name;
+            int input = 0, param = 0;
+            for (int k = 0; k < g->ninputs; k++) input |= strcmp(g->inputs[k].name, name) == 0;
+            for (int k = 0; k < g->nparams; k++) param |= strcmp(g->params[k].name, name) == 0;
+            if (input) continue;
+            if (pass == 0 && strncmp(name, "__bpc.", 6) == 0) {
+                snprintf(err, BPRT_ERRLEN, "%s is a checkpoint (it holds '%s'), not a file of inputs: parameters and "
+                         "checkpoints are read with --params (in the REPL, :restore)", fname, name);
+                goto out;
+            }
+            if (pass == 1 && param) {
+                snprintf(err, BPRT_ERRLEN, "%s: '%s' is a parameter of the program, not an input: parameters are read "
+                         "with --params (in the REPL, :restore)", fname, name);
+                goto out;
+            }
+        }
     /* first pass: bind symbolic sizes from the file's shapes */
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
