@@ -1643,8 +1643,10 @@ static void tty_locale(void) {
 
 /* The next line (malloc'd, without its newline), or NULL at the end of input or on Ctrl-C
  * (then `interrupted` is set; at a terminal the line typed before the Ctrl-C may be
- * returned, and the caller drops it). */
-static char *read_line(Session *S, const char *prompt) {
+ * returned, and the caller drops it). *nul is the column of the line's first NUL byte, or 0
+ * (read from a pipe: the C string ends there, and the rest of the line was silently lost). */
+static char *read_line(Session *S, const char *prompt, int *nul) {
+    *nul = 0;
     if (S->tty) {
         char *l = readline(prompt);
         if (l && !interrupted) history_add(l);
@@ -1659,7 +1661,21 @@ static char *read_line(Session *S, const char *prompt) {
     }
     if (n && buf[n - 1] == '\n') buf[--n] = 0;
     if (n && buf[n - 1] == '\r') buf[--n] = 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == 0) {
+            if (!*nul) *nul = (int)i + 1;
+            buf[i] = ' '; /* for the line quoted under the error */
+        }
     return buf;
+}
+
+/* A line with a NUL byte at column col: refused with a located error, and the statement it
+ * would have continued is dropped with it. */
+static void refuse_nul(Session *S, const char *line, int col, int continued) {
+    const char *fname;
+    register_text(S, "<repl>", line, S->line, &fname);
+    diag_error(&S->d, (Loc){fname, S->line, col}, "unexpected byte 0x00 (a NUL): the line is not read%s",
+               continued ? ", nor the statement it continues" : "");
 }
 
 /* ---- the session loop ------------------------------------------------------------------- */
@@ -1717,7 +1733,8 @@ int repl_main(int argc, char **argv) {
     int start = 0;
     while (!S.quit) {
         interrupted = 0;
-        char *line = read_line(&S, clen ? "..> " : "bp> ");
+        int nul;
+        char *line = read_line(&S, clen ? "..> " : "bp> ", &nul);
         if (interrupted && tty) { /* Ctrl-C at the prompt: drop what was typed */
             if (!line) printf("\n"); /* a returned line has ended its own */
             free(line);
@@ -1729,6 +1746,13 @@ int repl_main(int argc, char **argv) {
             break;
         }
         S.line++;
+        if (nul) {
+            refuse_nul(&S, line, nul, clen != 0);
+            failed = 1;
+            clen = 0;
+            free(line);
+            continue;
+        }
         const char *first = line + strspn(line, " \t");
         if (clen && *first == ':') { /* a command ends an unfinished statement (reported as such) */
             if (enter_text(&S, "<repl>", chunk, start) != 0) failed = 1;

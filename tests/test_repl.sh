@@ -103,5 +103,11 @@ done
 "$bpc" repl --bogus </dev/null >"$tmp/out" 2>&1
 if [ $? -eq 2 ] && grep -q "usage: bpc repl" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: bpc repl --bogus"; fail=$((fail + 1)); fi
 
+# a NUL byte refuses its line, with its column (the line's text ended there: 'z = 1<NUL> + 2'
+# made z 1, with no error)
+printf 'z = 1\000 + 2\nz\nz = 5\nz\n' | "$bpc" repl >"$tmp/out" 2>&1
+if [ $? -eq 1 ] && [ "$(head -n 1 "$tmp/out")" = "<repl>:1:6: error: unexpected byte 0x00 (a NUL): the line is not read" ] &&
+   ! grep -q "^z = 1" "$tmp/out" && grep -q "^z = 5" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: a NUL byte in a line:"; cat "$tmp/out"; fail=$((fail + 1)); fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
