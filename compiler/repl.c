@@ -36,8 +36,9 @@
  *
  * On a terminal: libedit's readline (history in $BPC_HISTORY or ~/.bpc_history, tab
  * completion of names, built-ins and commands); Ctrl-C clears the line, or stops :step and
- * :train at the end of the current step; Ctrl-D leaves. Otherwise lines are read plainly,
- * with no prompts, and the exit status is 1 if any line failed.
+ * :train at the end of the current step; Ctrl-D leaves (at the ..> prompt: ends the
+ * unfinished statement, which is reported, and the session goes on). Otherwise lines are
+ * read plainly, with no prompts, and the exit status is 1 if any line failed.
  *
  * Left out: undoing a definition, and removing one (a name can only be redefined). */
 #include "repl.h"
@@ -1738,6 +1739,12 @@ int repl_main(int argc, char **argv) {
         if (interrupted && tty) { /* Ctrl-C at the prompt: drop what was typed */
             if (!line) printf("\n"); /* a returned line has ended its own */
             free(line);
+            clen = 0;
+            continue;
+        }
+        if (!line && tty && clen && !interrupted) { /* Ctrl-D at ..>: ends the statement, not the session */
+            printf("\n");
+            if (enter_text(&S, "<repl>", chunk, start) != 0) failed = 1;
             clen = 0;
             continue;
         }

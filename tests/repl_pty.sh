@@ -183,5 +183,25 @@ tm send-keys -t t C-d
 check "Ctrl-D leaves" "^REPL-EXITED 0$"
 grep -q "alpha_rate" "$tmp/history" && pass=$((pass + 1)) || { echo "FAIL: history not written to \$BPC_HISTORY"; fail=$((fail + 1)); }
 
+# Ctrl-D at the continuation prompt ends the unfinished statement, reported as such, and
+# not the session, as in Python's REPL (it left the session, and all defined in it, with
+# the error written after the ^D on its line); Ctrl-D at bp> then leaves (status 1: a line
+# failed)
+tm kill-session -t t
+tm new-session -d -s t -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
+check "banner (second session)" ":help lists the commands"
+wait_prompt
+type_line "param m1 = 3"
+tm send-keys -t t -l "loss (m1"
+tm send-keys -t t Enter
+check "continuation prompt (second session)" "^\.\.> *$"
+tm send-keys -t t C-d
+check "Ctrl-D at ..> reports the unfinished statement" "^<repl>:2:9: error: unclosed '(' (opened at 2:6)$"
+wait_prompt && pass=$((pass + 1)) || { echo "FAIL: no prompt after Ctrl-D at ..>:"; screen | grep -v '^ *$' | sed 's/^/  | /'; fail=$((fail + 1)); }
+type_line "m1 + 1"
+check "the session goes on after Ctrl-D at ..>" "^m1 + 1 = 4$"
+tm send-keys -t t C-d
+check "Ctrl-D at bp> leaves" "^REPL-EXITED 1$"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
