@@ -787,6 +787,25 @@ static int has_param(const Graph *g, const char *name) {
     return 0;
 }
 
+/* The session keeps every parameter as a double, and a vector of them in the model's type
+ * besides: more than the machine's memory (or BPC_MEMORY_LIMIT) is refused at the largest
+ * parameter's declaration, as the compiler refuses a workspace that large (the allocation
+ * failed later and the REPL aborted, the session lost). */
+static int check_param_memory(Session *S, const Graph *g) {
+    int from_env, big = -1;
+    size_t limit = bpc_memory_limit(&from_env);
+    if ((uint64_t)g->nparam_reals <= limit / (2 * sizeof(double))) return 0;
+    for (int p = 0; p < g->nparams; p++)
+        if (big < 0 || g->params[p].numel > g->params[big].numel) big = p;
+    char over[64] = "this machine's memory";
+    if (from_env) snprintf(over, sizeof over, "BPC_MEMORY_LIMIT (%zu bytes)", limit);
+    diag_error(&S->d, g->params[big].loc,
+               "the parameters need %llu bytes in the session (%lld values, as doubles and as a vector of the "
+               "model's type), more than %s; the largest is '%s'", (unsigned long long)g->nparam_reals * 2 * sizeof(double),
+               (long long)g->nparam_reals, over, g->params[big].name);
+    return -1;
+}
+
 /* Runs one parsed chunk: its statements join the program if the whole candidate compiles,
  * then its bare expressions are evaluated. Takes the arena (kept if statements joined). */
 static int enter_program(Session *S, Arena *a, Program *chunk, const char *text) {
@@ -800,7 +819,7 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
         CompileOptions co = {.optimize = 1};
         S->d.nerrors = 0;
         Graph *g = bpc_compile_program(ga, &S->d, p, S->model, &co);
-        if (!g) {
+        if (!g || check_param_memory(S, g) != 0) {
             arena_free(ga);
             free(defs);
             arena_free(a);

@@ -109,5 +109,11 @@ printf 'z = 1\000 + 2\nz\nz = 5\nz\n' | "$bpc" repl >"$tmp/out" 2>&1
 if [ $? -eq 1 ] && [ "$(head -n 1 "$tmp/out")" = "<repl>:1:6: error: unexpected byte 0x00 (a NUL): the line is not read" ] &&
    ! grep -q "^z = 1" "$tmp/out" && grep -q "^z = 5" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: a NUL byte in a line:"; cat "$tmp/out"; fail=$((fail + 1)); fi
 
+# parameters larger than the memory (here BPC_MEMORY_LIMIT) are refused where declared, and
+# the session goes on (the REPL aborted when it allocated them)
+printf 'param v = 1\nparam W[1000, 1000]\n:print v\n' | BPC_MEMORY_LIMIT=1M "$bpc" repl >"$tmp/out" 2>&1
+if [ $? -eq 1 ] && [ "$(head -n 1 "$tmp/out")" = "<repl>:2:7: error: the parameters need 16000016 bytes in the session (1000001 values, as doubles and as a vector of the model's type), more than BPC_MEMORY_LIMIT (1048576 bytes); the largest is 'W'" ] &&
+   grep -q "^v = 1$" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: parameters larger than the memory:"; cat "$tmp/out"; fail=$((fail + 1)); fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
