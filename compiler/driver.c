@@ -520,6 +520,8 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed) {
         const Input *ip = &g->inputs[i];
         size_t n = 1;
         for (int k = 0; k < ip->shape.rank; k++) n *= (size_t)ip->shape.d[k].c * (ip->shape.d[k].sym >= 0 ? (size_t)size : 1);
+        int from_env;
+        if (n > bpc_memory_limit(&from_env) / sizeof(double)) return -1; /* not filled in: it would not fit */
         in->data[i] = calloc(n + 1, ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size);
         if (!in->data[i]) return -1;
         in->count[i] = n;

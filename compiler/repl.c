@@ -423,8 +423,27 @@ static void vec_to_params(Session *S, const Graph *g, int f64, const void *vec) 
     }
 }
 
+/* Whether n values of size bytes each are more than the machine's memory (or
+ * BPC_MEMORY_LIMIT), as drv_workspace refuses a workspace: then err says so, naming what
+ * (a format). Allocating them aborted the REPL. */
+static int too_big(int64_t n, size_t size, char *err, const char *what, ...) __attribute__((format(printf, 4, 5)));
+static int too_big(int64_t n, size_t size, char *err, const char *what, ...) {
+    int from_env;
+    size_t limit = bpc_memory_limit(&from_env);
+    if (n >= 0 && (uint64_t)n <= limit / size) return 0;
+    char name[300];
+    va_list ap;
+    va_start(ap, what);
+    vsnprintf(name, sizeof name, what, ap);
+    va_end(ap);
+    snprintf(err, BPRT_ERRLEN, "%s needs %.0f bytes, more than %s (%zu bytes)", name, (double)n * (double)size,
+             from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", limit);
+    return 1;
+}
+
 /* Inputs for g: the fixed ones (:inputs) or the defaults. need[i] == 0: input i is not
- * used (may be NULL: all are). Binds the symbolic sizes; unbound ones are -1. */
+ * used (may be NULL: all are). Binds the symbolic sizes; unbound ones are -1. Returns 0, or
+ * -1 with err (-2: an input larger than the memory). */
 static int build_inputs(Session *S, const Graph *g, int f64, const int *need, Inputs *in, char *err) {
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
@@ -486,7 +505,12 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, In
             drv_free_inputs(in);
             return -1;
         }
-        in->data[i] = xcalloc((size_t)n, ip->dtype == DT_INT ? sizeof(int32_t) : (f64 ? sizeof(double) : sizeof(float)));
+        size_t esz = ip->dtype == DT_INT ? sizeof(int32_t) : (f64 ? sizeof(double) : sizeof(float));
+        if (too_big(n, esz, err, "input '%s'", ip->name)) {
+            drv_free_inputs(in);
+            return -2;
+        }
+        in->data[i] = xcalloc((size_t)n, esz);
         in->count[i] = (size_t)n;
         for (int64_t k = 0; k < n; k++) {
             double v = given[i] ? given[i]->v[k] : ip->def;
@@ -707,11 +731,19 @@ static int run_forward(Session *S, Graph *g, const char *label) {
         }
         int ovf;
         total = shape_const_numel(&cs, &ovf);
+        if (too_big(ovf ? -1 : total, 2 * sizeof(double), err, "the value")) {
+            diag_tool_error("%s", err);
+            goto out_in;
+        }
         outs[o] = xcalloc((size_t)total, sizeof(double));
     }
     for (int s = 0; s < BP_MAXSYMS; s++)
         if (in.dims[s] < 0) in.dims[s] = 1;
-    void *ws = ws_alloc(em.ws_size(in.dims));
+    void *ws = drv_workspace(em.ws_size(in.dims), err);
+    if (!ws) {
+        diag_tool_error("%s", err);
+        goto out_in;
+    }
     em.forward(vec, (const void *const *)in.data, outs, in.dims, ws);
     free(ws);
     v = xcalloc((size_t)total, sizeof *v);
@@ -957,9 +989,14 @@ static int run_grad(Session *S, Graph *g, const Model *m, const char *label, con
         diag_tool_error("%s", err);
         return -1;
     }
+    void *ws = drv_workspace(m->ws_size(in.dims), err);
+    if (!ws) {
+        diag_tool_error("%s", err);
+        drv_free_inputs(&in);
+        return -1;
+    }
     void *vec = params_to_vec(S, g, S->f64);
     void *grad = xcalloc((size_t)g->nparam_reals + 1, m->real_size);
-    void *ws = ws_alloc(m->ws_size(in.dims));
     double loss = m->grad(vec, grad, (const void *const *)in.data, in.dims, ws);
     char b[40];
     drv_format_real(b, sizeof b, loss, S->show_f64);
@@ -1029,10 +1066,21 @@ static int cmd_check(Session *S) {
         return -1;
     }
     Inputs in;
-    if (build_inputs(S, S->g, 1, NULL, &in, err) != 0) {
+    int bi = build_inputs(S, S->g, 1, NULL, &in, err);
+    if (bi == -2) { /* inputs too large for the memory: random ones would be too */
+        diag_tool_error("%s", err);
+        bpc_model_free(&m);
+        return -1;
+    }
+    if (bi != 0) {
         printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)S->seed);
-        drv_random_inputs(&m, &in, 3, S->seed);
+        if (drv_random_inputs(&m, &in, 3, S->seed) != 0) {
+            diag_tool_error("the random inputs need more memory than this machine has");
+            drv_free_inputs(&in);
+            bpc_model_free(&m);
+            return -1;
+        }
     }
     void *vec = params_to_vec(S, S->g, 1);
     int ok = drv_check_gradients(stdout, &m, vec, &in, S->seed);
@@ -1066,6 +1114,12 @@ static int cmd_step(Session *S, const char *arg) {
         diag_tool_error("%s", err);
         return -1;
     }
+    void *ws = drv_workspace(m->ws_size(in.dims), err);
+    if (!ws) {
+        diag_tool_error("%s", err);
+        drv_free_inputs(&in);
+        return -1;
+    }
     /* the session's optimizer state and steps go on (a step is numbered from the start) */
     char key[4200], what[4200], notes[9000];
     TrainSnapshot was;
@@ -1078,7 +1132,6 @@ static int cmd_step(Session *S, const char *arg) {
     if (S->train.opt) drv_opt_from_f64(l, S->train.opt, opt);
     int64_t *done = &S->train.progress[2], before = *done;
     void *vec = params_to_vec(S, g, S->f64);
-    void *ws = ws_alloc(m->ws_size(in.dims));
     int rc = 0;
     char b[40];
     for (int s = 1; s <= steps; s++) {

@@ -115,5 +115,11 @@ printf 'param v = 1\nparam W[1000, 1000]\n:print v\n' | BPC_MEMORY_LIMIT=1M "$bp
 if [ $? -eq 1 ] && [ "$(head -n 1 "$tmp/out")" = "<repl>:2:7: error: the parameters need 16000016 bytes in the session (1000001 values, as doubles and as a vector of the model's type), more than BPC_MEMORY_LIMIT (1048576 bytes); the largest is 'W'" ] &&
    grep -q "^v = 1$" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: parameters larger than the memory:"; cat "$tmp/out"; fail=$((fail + 1)); fi
 
+# so are inputs larger than the memory, at each command that would allocate them (:check
+# made random ones instead, and crashed when those did not fit either)
+printf 'input X[1000, 1000] = 1\nsum(X)\nloss sum(X)\n:grad\n:check\n:step\n1+1\n' | BPC_MEMORY_LIMIT=1M "$bpc" repl >"$tmp/out" 2>&1
+if [ $? -eq 1 ] && [ "$(grep -c "^error: input 'X' needs 8000000 bytes, more than BPC_MEMORY_LIMIT (1048576 bytes)$" "$tmp/out")" -eq 4 ] &&
+   grep -q "^1+1 = 2$" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: inputs larger than the memory:"; cat "$tmp/out"; fail=$((fail + 1)); fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
