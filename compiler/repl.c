@@ -1683,24 +1683,37 @@ static int read_byte(void) {
  * (UTF-8's é is two) are decoded here in the terminal's locale (tty_locale). Given byte by
  * byte, libedit kept each byte of a non-ASCII character as a character of its own, and
  * dropped them all when it made the line's text: `:save modèle.safetensors` saved to
- * modle.safetensors. A byte that does not make a character in the locale is dropped. */
+ * modle.safetensors. Bytes that do not make a character in the locale (Latin-1 é in a UTF-8
+ * terminal) become U+FFFD, shown on the line and refused as any non-ASCII character outside
+ * a comment is (they were dropped without a word), and a byte that cuts a multibyte
+ * character short starts a character of its own: the Enter after a lone lead byte was
+ * taken into it, and the line went on with the next one typed. */
 static int read_key(FILE *in) {
     (void)in;
     static mbstate_t st;
+    static int pending, unread = -1; /* inside a multibyte character; a byte to decode again */
     for (;;) {
-        int b = read_byte();
+        int b = unread >= 0 ? unread : read_byte();
+        unread = -1;
         if (b < 0 || interrupted) {
             memset(&st, 0, sizeof st);
+            pending = 0;
             return b;
         }
         char c = (char)b;
         wchar_t w;
         size_t r = mbrtowc(&w, &c, 1, &st);
-        if (r == (size_t)-2) continue; /* the character goes on */
-        if (r == (size_t)-1) {         /* not a character here: dropped */
-            memset(&st, 0, sizeof st);
+        if (r == (size_t)-2) { /* the character goes on */
+            pending = 1;
             continue;
         }
+        if (r == (size_t)-1) { /* not a character here */
+            memset(&st, 0, sizeof st);
+            if (pending) unread = b; /* a character cut short: U+FFFD, then this byte anew */
+            pending = 0;
+            return 0xFFFD;
+        }
+        pending = 0;
         return r == 0 ? 0 : (int)w;
     }
 }

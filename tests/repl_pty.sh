@@ -200,6 +200,22 @@ check "Ctrl-D at ..> reports the unfinished statement" "^<repl>:2:9: error: uncl
 wait_prompt && pass=$((pass + 1)) || { echo "FAIL: no prompt after Ctrl-D at ..>:"; screen | grep -v '^ *$' | sed 's/^/  | /'; fail=$((fail + 1)); }
 type_line "m1 + 1"
 check "the session goes on after Ctrl-D at ..>" "^m1 + 1 = 4$"
+# bytes that make no UTF-8 character are shown as U+FFFD and refused (they were dropped
+# without a word), and one that cuts a character short does not take the next key with it
+# (the Enter after a lone 0xe9 was taken, and the line went on with the next one typed)
+tm send-keys -t t -l "1 + "
+tm send-keys -t t -H ff
+tm send-keys -t t -l " 2"
+tm send-keys -t t Enter
+check "an invalid byte is refused" "error: non-ASCII character '.*' (U+FFFD)"
+wait_prompt
+tm send-keys -t t -l "# caf"
+tm send-keys -t t -H e9
+tm send-keys -t t Enter
+wait_prompt
+type_line "m1 * 5"
+check "the key after a cut character" "^m1 \* 5 = 15$"
+screen | grep -q "caf.*m1" && { echo "FAIL: the Enter after a cut character was lost"; fail=$((fail + 1)); } || pass=$((pass + 1))
 tm send-keys -t t C-d
 check "Ctrl-D at bp> leaves" "^REPL-EXITED 1$"
 
