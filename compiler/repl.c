@@ -1787,8 +1787,13 @@ int repl_main(int argc, char **argv) {
                    (strcmp(argv[i + 1], "tcc") == 0 || strcmp(argv[i + 1], "cc") == 0)) {
             jit = strcmp(argv[++i], "cc") == 0 ? JIT_CC : JIT_TCC;
         } else if (argv[i][0] != '-' && !file) file = argv[i];
-        else {
-            fprintf(stderr, "bpc: usage: bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]\n");
+        else { /* what is wrong, then the usage */
+            const char *o = argv[i];
+            if (o[0] != '-') fprintf(stderr, "bpc: repl takes one FILE.bp ('%s' is a second)\n", o);
+            else if (strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0)
+                fprintf(stderr, "bpc: %s %s\n", i + 1 < argc ? "bad value for" : "no value for", o);
+            else fprintf(stderr, "bpc: unknown option '%s'\n", o);
+            fprintf(stderr, "usage: bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]\n");
             return 2;
         }
     }

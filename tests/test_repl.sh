@@ -102,6 +102,13 @@ done
 # a usage error is reported as one
 "$bpc" repl --bogus </dev/null >"$tmp/out" 2>&1
 if [ $? -eq 2 ] && grep -q "usage: bpc repl" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: bpc repl --bogus"; fail=$((fail + 1)); fi
+# and says what is wrong (it printed the usage alone)
+for a in "--bogus:bpc: unknown option '--bogus'" "--seed x:bpc: bad value for --seed" "--seed:bpc: no value for --seed" \
+         "a.bp b.bp:bpc: repl takes one FILE.bp ('b.bp' is a second)"; do
+    # shellcheck disable=SC2086
+    "$bpc" repl ${a%%:*} </dev/null >"$tmp/out" 2>&1
+    if [ $? -eq 2 ] && [ "$(head -n 1 "$tmp/out")" = "${a#*:}" ]; then pass=$((pass + 1)); else echo "FAIL: bpc repl ${a%%:*}: $(head -n 1 "$tmp/out")"; fail=$((fail + 1)); fi
+done
 
 # a NUL byte refuses its line, with its column (the line's text ended there: 'z = 1<NUL> + 2'
 # made z 1, with no error)
