@@ -1179,7 +1179,7 @@ static int split_words(char *arg, char **w, int max) {
 static int cmd_train(Session *S, const char *arg, int eval_only) {
     const char *cmd = eval_only ? ":eval" : ":train";
     char *copy = xstrdup(arg), *w[64];
-    int n = split_words(copy, w, 64), rc = -1, seed_given = 0, have_fixed = 0;
+    int n = split_words(copy, w, 64), rc = -1, seed_given = 0, batch_given = 0, have_fixed = 0;
     Inputs fixed;
     TrainOptions to;
     memset(&to, 0, sizeof to);
@@ -1219,7 +1219,10 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         else if (ok && strcmp(o, "--opt") == 0) to.opt = v;
         else if (ok && strcmp(o, "--epochs") == 0) ok = parse_count(v, &to.epochs) == 0 && to.epochs > 0;
         else if (ok && strcmp(o, "--steps") == 0) ok = parse_count(v, &to.steps) == 0 && to.steps > 0;
-        else if (ok && strcmp(o, "--batch") == 0) ok = parse_count(v, &to.batch) == 0 && to.batch > 0;
+        else if (ok && strcmp(o, "--batch") == 0) {
+            ok = parse_count(v, &to.batch) == 0 && to.batch > 0;
+            batch_given = 1;
+        }
         else if (ok && strcmp(o, "--seed") == 0) {
             int s = 0;
             ok = parse_count(v, &s) == 0;
@@ -1245,6 +1248,11 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     }
     if (to.data && to.inputs) { /* --data won and --inputs was not read */
         diag_tool_error("%s: --data and --inputs both give the inputs; use one", cmd);
+        goto out;
+    }
+    if (!to.data && (seed_given || batch_given)) { /* ignored, and --seed restarted the step count */
+        diag_tool_error("%s: %s goes with --data (fixed inputs are one batch, of their own size, in no order)", cmd,
+                        seed_given ? "--seed" : "--batch");
         goto out;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
