@@ -53,6 +53,8 @@ typedef struct Args {
     const char *prompt;  /* bpc sample */
     int nbytes;
     double temperature;
+    const char *given[64]; /* the options given, as spelt (--flag of --flag=value) */
+    int ngiven;
 } Args;
 
 static int parse_int(const char *s, const char *flag) {
@@ -113,6 +115,30 @@ static void check_file_options(const Args *a) {
         snprintf(msg, sizeof msg, "%s takes no %s (%s%s)", what, given[k].flag,
                  *takes ? "its files: " : "it reads and writes no file", takes);
         usage_error("%s", msg);
+    }
+}
+
+/* Options of one command given to another are a usage error: 'bpc eval --steps 3 --lr 0.1'
+ * evaluated without a word about either, 'bpc grad --temperature 2' likewise. (Options that
+ * several commands share, --seed --jit --threads --batch --f64 -O0, are not checked here.) */
+static void check_command_options(const Args *a) {
+    static const struct { const char *cmd, *opts; } own[] = {
+        {"train", "--lr --opt --steps --epochs --checkpoint-every --on-nan"},
+        {"sample", "--prompt -n --temperature"},
+        {NULL, "--standalone"}, /* compiling: -o OUT.c, --emit */
+    };
+    const char *what = a->cmd ? a->cmd : a->emit ? "--emit" : a->out ? "-o OUT.c" : "--stats";
+    for (int k = 0; k < a->ngiven; k++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "%.*s", (int)strcspn(a->given[k], "="), a->given[k]);
+        for (size_t t = 0; t < sizeof own / sizeof own[0]; t++) {
+            if (!takes_flag(own[t].opts, flag)) continue;
+            if (own[t].cmd ? a->cmd && strcmp(a->cmd, own[t].cmd) == 0 : !a->cmd && (a->out || a->emit)) continue;
+            char msg[200];
+            snprintf(msg, sizeof msg, "%s takes no %s (an option of %s%s)", what, flag, own[t].cmd ? "bpc " : "",
+                     own[t].cmd ? own[t].cmd : "-o OUT.c and --emit");
+            usage_error("%s", msg);
+        }
     }
 }
 
@@ -178,6 +204,7 @@ static void parse_args(int argc, char **argv, Args *a) {
                   : i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))
 /* a file name: "" is refused now (--save "" failed only when training had ended) */
 #define FILE_VALUE() (nonempty(VALUE(), s))
+        if (s[0] == '-' && s[1] && a->ngiven < 64) a->given[a->ngiven++] = s == name ? argv[i] : s;
         if (strcmp(s, "-o") == 0) a->out = FILE_VALUE();
         else if (strcmp(s, "--f64") == 0) a->f64 = 1;
         else if (strcmp(s, "--standalone") == 0) a->standalone = 1;
@@ -234,6 +261,7 @@ static void parse_args(int argc, char **argv, Args *a) {
     if (a->epochs && a->steps) /* --steps won without a word */
         usage_error("%s and --steps both say how long to train; use one", "--epochs");
     check_file_options(a);
+    check_command_options(a);
     check_outputs(a);
     if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
         usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");

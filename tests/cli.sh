@@ -384,6 +384,18 @@ first_err "bpc: check takes no --save (its files: --params --inputs)"
 expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" --params "$tmp/g.safetensors"
 first_err "bpc: -o OUT.c takes no --params (its files: -o)"
 expect_status 0 "$bpc" --stats "$src/examples/seed.bp" -o "$tmp/seed.c"
+# so is an option of another command: bpc eval --steps 3 --lr 0.1 evaluated without a word
+expect_status 2 "$bpc" eval "$src/examples/seed.bp" --params "$tmp/g.safetensors" --data "$tmp" --steps 3
+first_err "bpc: eval takes no --steps (an option of bpc train)"
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" --lr=0.1
+first_err "bpc: grad takes no --lr (an option of bpc train)"
+expect_status 2 "$bpc" train "$src/examples/seed.bp" --steps 1 --temperature 2
+first_err "bpc: train takes no --temperature (an option of bpc sample)"
+expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" --opt sgd
+first_err "bpc: -o OUT.c takes no --opt (an option of bpc train)"
+expect_status 2 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/g.safetensors" --standalone
+first_err "bpc: hvp takes no --standalone (an option of -o OUT.c and --emit)"
+expect_status 0 "$bpc" --emit=h "$src/examples/seed.bp" --standalone
 
 # -o through symbolic links: the files they name are replaced and the links stay (the links
 # were replaced by regular files)
