@@ -466,12 +466,35 @@ static const char *ckpt_path(const Graph *g, const TrainOptions *o, char *buf, s
     return buf;
 }
 
+/* Writes the checkpoint to path; when that fails (a full disk, its directory removed during
+ * the run) the trained parameters would be lost with the process, so they go to
+ * MODEL.rescue-PID.safetensors in the working directory, else in $TMPDIR or /tmp, and err
+ * (the failure) says where, or that no place could be written. -1 either way. */
+static int save_or_rescue(const Model *m, const char *path, const void *params, const void *opt, size_t osz,
+                          const int64_t progress[4], char *err) {
+    if (drv_save_checkpoint(m, path, params, opt, osz, progress, err) == 0) return 0;
+    const char *tmpdir = getenv("TMPDIR");
+    const char *dirs[] = {".", tmpdir && *tmpdir ? tmpdir : "/tmp", "/tmp"};
+    char rescue[4200], err2[BPRT_ERRLEN];
+    size_t n = strlen(err);
+    for (int k = 0; k < 3; k++) {
+        snprintf(rescue, sizeof rescue, "%s/%s.rescue-%ld.safetensors", dirs[k], m->g->model, (long)getpid());
+        if (drv_save_checkpoint(m, rescue, params, opt, osz, progress, err2) == 0) {
+            snprintf(err + n, BPRT_ERRLEN - n, "; the parameters were saved to %s instead (resume with --params %s)",
+                     rescue, rescue);
+            return -1;
+        }
+    }
+    snprintf(err + n, BPRT_ERRLEN - n, "; no other place could be written either (%s)", err2);
+    return -1;
+}
+
 static int save_ckpt(const Model *m, const TrainOptions *o, const void *params, const void *opt, size_t osz,
                      const int64_t progress[4]) {
     char buf[4096], err[BPRT_ERRLEN];
     if (dist_rank() != 0) return 0; /* rank 0 writes for the job */
     const char *path = ckpt_path(m->g, o, buf, sizeof buf);
-    if (drv_save_checkpoint(m, path, params, opt, osz, progress, err) != 0) {
+    if (save_or_rescue(m, path, params, opt, osz, progress, err) != 0) {
         diag_tool_error("%s", err);
         return -1;
     }
@@ -514,7 +537,7 @@ static const char *save_stopped(const Run *r, char *buf, size_t size, char *err)
     if (repl_keeps_params(r) || trained_nothing(r)) return NULL;
     const char *path = ckpt_path(r->m->g, r->o, buf, size);
     if (dist_rank() != 0) return path;
-    return drv_save_checkpoint(r->m, path, r->params, r->opt_state, r->opt_bytes, r->progress, err) == 0 ? path : NULL;
+    return save_or_rescue(r->m, path, r->params, r->opt_state, r->opt_bytes, r->progress, err) == 0 ? path : NULL;
 }
 
 /* A step that is not finite (at `where`: "epoch E, step S" or "step S") stops the run with
@@ -1033,7 +1056,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         rc = o->data ? train_data(&run) : train_fixed(&run);
     }
     if (!rc && o->save && !o->eval_only && dist_rank() == 0) {
-        if (drv_save_checkpoint(&m, o->save, params, opt_state, osz, run.progress, err) != 0) {
+        if (save_or_rescue(&m, o->save, params, opt_state, osz, run.progress, err) != 0) {
             diag_tool_error("%s", err);
             rc = 1;
         } else

@@ -356,6 +356,23 @@ if [ "$st" -eq 130 ] && grep -q "^interrupted after step [0-9]*; checkpoint save
    [ -s "$tmp/long.ckpt.safetensors" ]; then ok; else bad "SIGTERM on fixed inputs exited $st, expected 130 and a checkpoint"; cat "$tmp/long.err"; tail -n 3 "$tmp/long.out"; fi
 expect_status 0 "$bpc" train "$tmp/long.bp" --steps 3 --params "$tmp/long.ckpt.safetensors"
 grep -q "nothing to train" "$tmp/out" && ok || bad "the interrupted run's checkpoint did not resume"
+# a checkpoint that cannot be written where asked (its directory removed during the run) goes
+# to MODEL.rescue-PID.safetensors in the working directory, named in the error; the run
+# was lost with the process before
+mkdir -p "$tmp/rescue/gone"
+(cd "$tmp/rescue" && exec "$bpc" train ../long.bp --steps 2000000000 --save gone/w.safetensors > out 2> err) &
+bgpid=$!
+i=0
+while ! grep -q "^step" "$tmp/rescue/out" 2>/dev/null && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+rm -rf "$tmp/rescue/gone"
+kill -TERM "$bgpid" 2>/dev/null
+wait "$bgpid"; st=$?
+rescued=$(ls "$tmp/rescue/" | grep '^long\.rescue-[0-9]*\.safetensors$')
+if [ "$st" -eq 130 ] && [ -n "$rescued" ] &&
+   grep -q "gone/w.safetensors.*; the parameters were saved to \./$rescued instead (resume with --params \./$rescued)$" "$tmp/rescue/err"; then
+  ok; else bad "a failed save exited $st and rescued '$rescued'"; cat "$tmp/rescue/err"; fi
+expect_status 0 "$bpc" train "$tmp/long.bp" --steps 3 --params "$tmp/rescue/$rescued"
+grep -q "nothing to train" "$tmp/out" && ok || bad "the rescued checkpoint did not resume"
 
 # an empty file name is a usage error at once: --save "" trained, then failed to write
 # ('cannot rename .tmp.PID over it') and lost the training
