@@ -1550,6 +1550,16 @@ static int run_command(Session *S, const char *line) {
             free(argc);
             return -1;
         }
+    /* a file name is the whole argument (spaces included), but an option after it is a
+     * mistake: ':save w.safetensors --f64' wrote a file named 'w.safetensors --f64' */
+    const char *opt = strstr(argc, " --");
+    if (!opt) opt = strstr(argc, "\t--");
+    if (opt && (strcmp(name, ":load") == 0 || strcmp(name, ":save") == 0 || strcmp(name, ":restore") == 0 ||
+                strcmp(name, ":inputs") == 0)) {
+        diag_tool_error("%s takes a file name and no options, not '%s'", cmd, opt + 1);
+        free(argc);
+        return -1;
+    }
     int rc = 0;
     if (strcmp(name, ":help") == 0) cmd_help();
     else if (strcmp(name, ":quit") == 0) S->quit = 1;
