@@ -288,6 +288,16 @@ int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
     }
     uint64_t hlen;
     memcpy(&hlen, blob, 8);
+    /* the format: 8 bytes of header length, then the header, which begins with '{'. A file
+     * of another kind (PyTorch's torch.save zip, a text file) said "header length
+     * 3112316307483992184 exceeds the limit": a length the file cannot hold, and no '{',
+     * say what the file is not */
+    if ((hlen > ST_HEADER_MAX || hlen > (uint64_t)size - 8) && (size == 8 || blob[8] != '{')) {
+        int zip = blob[0] == 'P' && blob[1] == 'K';
+        free(blob);
+        return fail(err, path, "not a safetensors file (one starts with an 8-byte header length and a '{')%s",
+                    zip ? "; this is a zip archive, as torch.save writes: save with safetensors.torch.save_file" : "");
+    }
     if (hlen > ST_HEADER_MAX) {
         free(blob);
         return fail(err, path, "header length %" PRIu64 " exceeds the limit of %u bytes", hlen,

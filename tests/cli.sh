@@ -401,6 +401,11 @@ first_err "bpc: check takes no --save (its files: --params --inputs)"
 expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" --params "$tmp/g.safetensors"
 first_err "bpc: -o OUT.c takes no --params (its files: -o)"
 expect_status 0 "$bpc" --stats "$src/examples/seed.bp" -o "$tmp/seed.c"
+# a file of another kind is named as such: PyTorch's torch.save zip said "header length
+# 3112316307483992184 exceeds the limit of 104857600 bytes"
+printf 'PK\003\004\024\000\000\000\010\000 zip' > "$tmp/m.pt"
+expect_status 1 "$bpc" grad "$src/examples/seed.bp" --params "$tmp/m.pt"
+first_err "bpc: error: $tmp/m.pt: not a safetensors file (one starts with an 8-byte header length and a '{'); this is a zip archive, as torch.save writes: save with safetensors.torch.save_file"
 # so is an option of another command: bpc eval --steps 3 --lr 0.1 evaluated without a word
 expect_status 2 "$bpc" eval "$src/examples/seed.bp" --params "$tmp/g.safetensors" --data "$tmp" --steps 3
 first_err "bpc: eval takes no --steps (an option of bpc train)"

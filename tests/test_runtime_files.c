@@ -275,6 +275,8 @@ static const BadSt bad_st[] = {
     {0, NULL, 0, "file is 3 bytes, too short for the 8-byte header length"},
     {9999, "{}", 10, "header length 9999 exceeds file size 20"},
     {209715200, "{}", 0, "header length 209715200 exceeds the limit of 104857600 bytes"},
+    /* a length the file cannot hold and no '{': another kind of file (it said "exceeds") */
+    {9999, "ab", 10, "not a safetensors file (one starts with an 8-byte header length and a '{')"},
     {0, "{\"a\":", 0, "header is not valid JSON (error at byte 4 of 5)"},
     {0, "{\"a\" 1}", 0, "header is not valid JSON (error at byte 5 of 7)"},
     {0, "[1, 2]", 0, "header is not a JSON object"},
