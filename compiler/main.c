@@ -294,8 +294,10 @@ static int write_temp(const char *path, const char *text, char *tmp, size_t size
     }
     FILE *f = fopen(tmp, "w");
     if (f && !*special) bprt_keep_mode(path, fileno(f));
-    if (!f || fputs(text, f) < 0 || fflush(f) != 0 || (!*special && fsync(fileno(f)) != 0) || fclose(f) != 0) {
-        fprintf(stderr, "bpc: error: cannot write %s: %s\n", tmp, strerror(errno));
+    int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && (*special || fsync(fileno(f)) == 0), e = errno;
+    if (f && fclose(f) != 0 && ok) ok = 0, e = errno;
+    if (!ok) { /* the path asked for, not the temporary's name */
+        fprintf(stderr, "bpc: error: cannot write %s: %s\n", path, strerror(e));
         if (!*special) remove(tmp);
         tmp[0] = 0;
         return -1;

@@ -335,6 +335,9 @@ echo "old" > "$tmp/pair/y.c"
 (trap '' XFSZ; ulimit -f 8; "$bpc" "$src/examples/seed.bp" -o "$tmp/pair/y.c") 2>"$tmp/err" && bad "-o beyond the file size limit succeeded" || ok
 [ "$(cat "$tmp/pair/y.c")" = "old" ] && ok || bad "a failed -o changed the older y.c"
 ls "$tmp/pair" | grep -q "tmp" && bad "a failed -o left a temporary: $(ls "$tmp/pair")" || ok
+# the error names the file asked for, not the temporary beside it
+expect_status 1 "$bpc" "$src/examples/seed.bp" -o "$tmp/nodir/x.c"
+expect_out "$tmp/err" "bpc: error: cannot write $tmp/nodir/x.c: No such file or directory"
 
 # -o bprt.c: its header would be bprt.h and hide the runtime's from the .c (a usage error,
 # nothing written); --standalone output includes no runtime header, so it may
