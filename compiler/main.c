@@ -361,6 +361,9 @@ static int cmd_write(const Args *a, Graph *g) {
     if (!a->standalone && strcmp(base, "bprt.h") == 0) /* the .c includes both by their names */
         usage_error("-o %s: its header would be bprt.h and hide the runtime's bprt.h from the .c; "
                     "name the output otherwise, or use --standalone", a->out);
+    if (strpbrk(base, "\"\n")) /* #include "OUT.h" has no escapes */
+        usage_error("-o %s: the .c includes its header by name, and #include \"...\" cannot spell a '\"' or a "
+                    "line break; name the output otherwise", a->out);
     EmitOptions eo = {a->f64, 0, 1, base, 0, a->standalone, 0};
     char *c = bpc_emit_string(g, &eo, 0), *h = bpc_emit_string(g, &eo, 1);
     int rc = write_pair(a->out, c, hpath, h);

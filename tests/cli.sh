@@ -345,6 +345,9 @@ expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c"
 grep -q "its header would be bprt.h and hide the runtime's bprt.h" "$tmp/err" && ok || bad "-o bprt.c: no message naming the clash"
 [ -e "$tmp/rt/bprt.c" ] || [ -e "$tmp/rt/bprt.h" ] && bad "-o bprt.c wrote files" || ok
 expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c" --standalone
+# -o 'a"b.c': the .c's #include "a"b.h" would not compile (no escapes in #include): a usage error
+expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/a\"b.c"
+grep -q "cannot spell a '\"' or a line break" "$tmp/err" && [ ! -e "$tmp/rt/a\"b.c" ] && ok || bad "-o with a quote: $(head -n 1 "$tmp/err")"
 
 # SIGTERM on fixed inputs stops as with --data: the checkpoint named, exit status 130, and it
 # resumes (it printed "interrupted after step N", exited 0 and wrote no checkpoint)
