@@ -336,9 +336,13 @@ static int cmd_emit(const Args *a, Graph *g) {
     if (strcmp(a->emit, "ir") == 0) ir_dump(stdout, g);
     else if (strcmp(a->emit, "dot") == 0) emit_dot(stdout, g);
     else if (strcmp(a->emit, "test") == 0) {
+        /* the header bpc FILE.bp -o FILE.c writes: the name without its last extension, as
+         * the model's default name ("my.net.bp" -> "my.net.h"; a leading dot starts none) */
         char hdr[512];
-        const char *base = strrchr(a->file, '/');
-        snprintf(hdr, sizeof hdr, "%.*s.h", (int)strcspn(base ? base + 1 : a->file, "."), base ? base + 1 : a->file);
+        const char *base = strrchr(a->file, '/'), *dot;
+        base = base ? base + 1 : a->file;
+        dot = strrchr(base, '.');
+        snprintf(hdr, sizeof hdr, "%.*s.h", (int)(dot && dot != base ? dot - base : (ptrdiff_t)strlen(base)), base);
         emit_test_program(stdout, g, &eo, hdr);
     }
     else if (strcmp(a->emit, "c") == 0 || strcmp(a->emit, "h") == 0) {

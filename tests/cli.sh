@@ -345,6 +345,12 @@ expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c"
 grep -q "its header would be bprt.h and hide the runtime's bprt.h" "$tmp/err" && ok || bad "-o bprt.c: no message naming the clash"
 [ -e "$tmp/rt/bprt.c" ] || [ -e "$tmp/rt/bprt.h" ] && bad "-o bprt.c wrote files" || ok
 expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/bprt.c" --standalone
+# --emit=test includes the header bpc FILE.bp -o FILE.c writes: the name less its last
+# extension only (it included "my.h" for my.net.bp, whose -o my.net.c writes my.net.h)
+cp "$src/examples/seed.bp" "$tmp/my.net.bp"
+expect_status 0 "$bpc" "$tmp/my.net.bp" -o "$tmp/my.net.c"
+expect_status 0 "$bpc" --emit=test "$tmp/my.net.bp"
+[ -f "$tmp/my.net.h" ] && grep -q '^#include "my.net.h"$' "$tmp/out" && ok || bad "--emit=test of my.net.bp: $(grep '^#include "' "$tmp/out")"
 # -o 'a"b.c': the .c's #include "a"b.h" would not compile (no escapes in #include): a usage error
 expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/a\"b.c"
 grep -q "cannot spell a '\"' or a line break" "$tmp/err" && [ ! -e "$tmp/rt/a\"b.c" ] && ok || bad "-o with a quote: $(head -n 1 "$tmp/err")"
