@@ -141,6 +141,14 @@ int main(void) {
     printf("workspaces: forward %zu, train %zu, all %zu bytes%s\n", fw, tw, fashion_mlp_workspace_size(2),
            canary ? ": written past" : "");
     if (canary || !(fw < tw && tw <= fashion_mlp_workspace_size(2)) || logits[0] != 0) return 1;
+    { /* B = 0 (README): forward writes nothing, the loss is NaN, train_step changes nothing */
+        float q0 = q[FASHION_MLP_OFF_b2], l0;
+        logits[0] = 7;
+        fashion_mlp_forward(q, img, logits, 0, wt);
+        l0 = fashion_mlp_train_step(q, opt, img, lab, 0, 0.001f, wt);
+        printf("B = 0: loss %g\n", (double)l0);
+        if (logits[0] != 7 || l0 == l0 || q[FASHION_MLP_OFF_b2] != q0) return 1;
+    }
     free(wf), free(wt), free(opt);
     fashion_mlp3_init(q, 5);
     l3 = fashion_mlp3_loss(q, img, lab, 2, w3);
