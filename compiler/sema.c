@@ -745,9 +745,28 @@ static int lower_reduce_axes(Sema *S, Scope *sc, const BuiltinSpec *bs, const Ex
             axes[j] = axes[j - 1];
             axes[j - 1] = t;
         }
-    int r = x;
-    for (int k = 0; k < al->nitems && r >= 0; k++) r = ir_reduce(g, bs->op, r, axes[k], keep, loc);
-    for (int k = 0; k < al->nitems && r >= 0 && bs->kind == B_MEAN; k++) r = divide_by_dims(S, r, &xs, axes[k], loc);
+    /* adjacent axes (every one, (1, 2) of [B, C, H, W]) with at most one symbolic size are one
+     * reduction over their product, as PyTorch's: max shares the gradient among all the tied
+     * maxima (a chain shares it per step), logsumexp subtracts one maximum */
+    const int n = al->nitems, lo = axes[n - 1], hi = axes[0];
+    int nsym = 0, r = x;
+    for (int a = lo; a <= hi; a++) nsym += xs.d[a].sym >= 0;
+    if (n == xs.rank) r = ir_reduce(g, bs->op, x, AXIS_ALL, keep, loc);
+    else if (hi - lo == n - 1 && nsym <= 1) {
+        Shape m = xs, kept = xs;
+        m.rank = xs.rank - (n - 1);
+        m.d[lo] = (Dim){1, -1};
+        for (int a = lo; a <= hi; a++) {
+            m.d[lo].c *= xs.d[a].c;
+            if (xs.d[a].sym >= 0) m.d[lo].sym = xs.d[a].sym;
+            kept.d[a] = (Dim){1, -1};
+        }
+        for (int a = hi + 1; a < xs.rank; a++) m.d[a - (n - 1)] = xs.d[a];
+        r = ir_reduce(g, bs->op, ir_reshape(g, x, &m, loc), lo, 0, loc);
+        if (keep && r >= 0) r = ir_reshape(g, r, &kept, loc);
+    } else
+        for (int k = 0; k < n && r >= 0; k++) r = ir_reduce(g, bs->op, r, axes[k], keep, loc);
+    for (int k = 0; k < n && r >= 0 && bs->kind == B_MEAN; k++) r = divide_by_dims(S, r, &xs, axes[k], loc);
     return r;
 }
 

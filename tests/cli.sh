@@ -49,6 +49,31 @@ dL/dW [3, 4] =
    [1.3333334, 1.3333334, 1.3333334, 1.3333334],
    [1.3333334, 1.3333334, 1.3333334, 1.3333334]]"
 
+# max over adjacent axes shares the gradient among all tied maxima, as torch.amax: in row 0
+# of x the maximum 5 is there 3 times (1/3 each, times x = 5), in row 1 the 2 six times
+printf 'param W[2, 2, 3] = 1\ninput x[2, 2, 3]\nloss sum(max(W * x, axis = (1, 2)))\n' > "$tmp/tie.bp"
+cat > "$tmp/tie_in.c" <<'EOF_C'
+#include <stdio.h>
+#include <string.h>
+int main(void) { /* a safetensors file: x = [[[5, 5, 1], [5, 3, 1]], [[2, 2, 2], [2, 2, 2]]] */
+    const char *h = "{\"x\":{\"dtype\":\"F32\",\"shape\":[2,2,3],\"data_offsets\":[0,48]}}";
+    unsigned long long n = strlen(h);
+    float v[12] = {5, 5, 1, 5, 3, 1, 2, 2, 2, 2, 2, 2};
+    fwrite(&n, 8, 1, stdout);
+    fputs(h, stdout);
+    fwrite(v, 4, 12, stdout);
+    return 0;
+}
+EOF_C
+cc -o "$tmp/tie_in" "$tmp/tie_in.c" && "$tmp/tie_in" > "$tmp/tie.safetensors"
+expect_status 0 "$bpc" grad "$tmp/tie.bp" --inputs "$tmp/tie.safetensors"
+expect_out "$tmp/out" "loss = 7
+dL/dW [2, 2, 3] =
+  [[[1.6666667, 1.6666667, 0],
+    [1.6666667, 0, 0]],
+   [[0.33333334, 0.33333334, 0.33333334],
+    [0.33333334, 0.33333334, 0.33333334]]]"
+
 # bpc hvp: H v of the seed example, H = [[1, 10], [10, 36]] (see tests/test_hvp.c); the
 # gradient file (2, 12) is the direction: H v = (122, 452), written with -o and used again:
 # H (122, 452) = (4642, 17492)

@@ -49,6 +49,7 @@ static const char *cases[] = {
     /* several axes at once, as (0, 2) or [2, 0] (NumPy's and PyTorch's tuples) */
     "loss sum(sum(t3 * t3, axis = (0, 2)) * sum(a, axis = 1)) + sum(mean(t3, axis = [-1, 0], keepdims = 1) * t3)",
     "loss sum(max(t3 * t3, axis = (0, 1)) * b) + sum(logsumexp(t3, axis = (2, 1))) + logsumexp(a, axis = (0, 1))",
+    "loss sum(mean(t3, axis = (1, 2), keepdims = 1) * t3) + sum(logsumexp(reshape(xs * b, [B, 2, 2]), axis = (0, 1)))",
     "loss sum(softmax(a, axis = 1) * w) + sum(softmax(a, axis = 0) * w)",
     "loss sum(log_softmax(a) * w) + sum(log_softmax(a, axis = 0) * w)",
     "loss sum((a @ m) ^ 2) * 0.1",
