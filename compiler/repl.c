@@ -442,8 +442,10 @@ static int too_big(int64_t n, size_t size, char *err, const char *what, ...) {
 }
 
 /* Inputs for g: the fixed ones (:inputs) or the defaults. need[i] == 0: input i is not
- * used (may be NULL: all are). Binds the symbolic sizes; unbound ones are -1. Returns 0, or
- * -1 with err (-2: an input larger than the memory). */
+ * used (need may be NULL: all are), so it gets no values (NULL: the function called never
+ * reads it) and a size that only such inputs have is 1 (as bpc grad: an input that only an
+ * output reads blocked :step). Binds the symbolic sizes. Returns 0, or -1 with err (-2: an
+ * input larger than the memory). */
 static int build_inputs(Session *S, const Graph *g, int f64, const int *need, Inputs *in, char *err) {
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
@@ -518,6 +520,11 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, In
             else set_real(f64, in->data[i], k, v);
         }
     }
+    /* last, so that a size an input in use needs is never taken from these */
+    for (int i = 0; i < g->ninputs && need; i++)
+        for (int k = 0; k < g->inputs[i].shape.rank && !need[i]; k++)
+            if (g->inputs[i].shape.d[k].sym >= 0 && in->dims[g->inputs[i].shape.d[k].sym] < 0)
+                in->dims[g->inputs[i].shape.d[k].sym] = 1;
     return 0;
 }
 
@@ -981,11 +988,18 @@ static void print_gradients(Session *S, const Graph *g, const void *grad, const 
     }
 }
 
+/* need[i]: 1 if g's loss uses input i (build_inputs) */
+static int *loss_needs(Graph *g, int need[64]) {
+    for (int i = 0; i < g->ninputs && i < 64; i++) need[i] = emit_loss_uses_input(g, i);
+    return need;
+}
+
 /* Loss (printed as `label`) and gradients of g's loss, with the session's values. */
 static int run_grad(Session *S, Graph *g, const Model *m, const char *label, const char *of) {
     char err[BPRT_ERRLEN];
     Inputs in;
-    if (build_inputs(S, g, S->f64, NULL, &in, err) != 0) {
+    int need[64];
+    if (build_inputs(S, g, S->f64, loss_needs(g, need), &in, err) != 0) {
         diag_tool_error("%s", err);
         return -1;
     }
@@ -1066,7 +1080,8 @@ static int cmd_check(Session *S) {
         return -1;
     }
     Inputs in;
-    int bi = build_inputs(S, S->g, 1, NULL, &in, err);
+    int need[64];
+    int bi = build_inputs(S, S->g, 1, loss_needs(S->g, need), &in, err);
     if (bi == -2) { /* inputs too large for the memory: random ones would be too */
         diag_tool_error("%s", err);
         bpc_model_free(&m);
@@ -1110,7 +1125,8 @@ static int cmd_step(Session *S, const char *arg) {
     Graph *g = S->g;
     char err[BPRT_ERRLEN];
     Inputs in;
-    if (build_inputs(S, g, S->f64, NULL, &in, err) != 0) {
+    int need[64];
+    if (build_inputs(S, g, S->f64, loss_needs(g, need), &in, err) != 0) {
         diag_tool_error("%s", err);
         return -1;
     }
@@ -1260,7 +1276,8 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
                                      (the file of :inputs is not read again: it may have
                                      changed or gone since) */
         char err[BPRT_ERRLEN];
-        if (build_inputs(S, S->g, to.f64, NULL, &fixed, err) != 0) {
+        int need[64];
+        if (build_inputs(S, S->g, to.f64, loss_needs(S->g, need), &fixed, err) != 0) {
             diag_tool_error("%s", err);
             goto out;
         }
