@@ -994,21 +994,28 @@ static int *loss_needs(Graph *g, int need[64]) {
     return need;
 }
 
-/* Loss (printed as `label`) and gradients of g's loss, with the session's values. */
-static int run_grad(Session *S, Graph *g, const Model *m, const char *label, const char *of) {
+/* The session's inputs for g's loss (in) and a workspace for m's functions at their sizes,
+ * or NULL with the error printed (and nothing left to free). */
+static void *loss_inputs(Session *S, Graph *g, const Model *m, Inputs *in) {
     char err[BPRT_ERRLEN];
-    Inputs in;
     int need[64];
-    if (build_inputs(S, g, S->f64, loss_needs(g, need), &in, err) != 0) {
+    if (build_inputs(S, g, S->f64, loss_needs(g, need), in, err) != 0) {
         diag_tool_error("%s", err);
-        return -1;
+        return NULL;
     }
-    void *ws = drv_workspace(m->ws_size(in.dims), err);
+    void *ws = drv_workspace(m->ws_size(in->dims), err);
     if (!ws) {
         diag_tool_error("%s", err);
-        drv_free_inputs(&in);
-        return -1;
+        drv_free_inputs(in);
     }
+    return ws;
+}
+
+/* Loss (printed as `label`) and gradients of g's loss, with the session's values. */
+static int run_grad(Session *S, Graph *g, const Model *m, const char *label, const char *of) {
+    Inputs in;
+    void *ws = loss_inputs(S, g, m, &in);
+    if (!ws) return -1;
     void *vec = params_to_vec(S, g, S->f64);
     void *grad = xcalloc((size_t)g->nparam_reals + 1, m->real_size);
     double loss = m->grad(vec, grad, (const void *const *)in.data, in.dims, ws);
@@ -1123,19 +1130,9 @@ static int cmd_step(Session *S, const char *arg) {
     if (need_loss(S) != 0 || ensure_model(S) != 0) return -1;
     Model *m = &S->m;
     Graph *g = S->g;
-    char err[BPRT_ERRLEN];
     Inputs in;
-    int need[64];
-    if (build_inputs(S, g, S->f64, loss_needs(g, need), &in, err) != 0) {
-        diag_tool_error("%s", err);
-        return -1;
-    }
-    void *ws = drv_workspace(m->ws_size(in.dims), err);
-    if (!ws) {
-        diag_tool_error("%s", err);
-        drv_free_inputs(&in);
-        return -1;
-    }
+    void *ws = loss_inputs(S, g, m, &in);
+    if (!ws) return -1;
     /* the session's optimizer state and steps go on (a step is numbered from the start) */
     char key[4200], what[4200], notes[9000];
     TrainSnapshot was;
