@@ -233,12 +233,14 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     }
     /* the inputs in use first, then the optional ones: a size an input in use needs is never
      * taken from these (1) */
+    int used[64];
+    if (loss_only) emit_loss_inputs((Graph *)g, used);
     for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         const BprtTensor *t = given ? bprt_st_find(st, ip->name) : NULL;
         /* PyTorch asks for nothing the loss does not use, nor does bpc grad */
-        const int optional = !t && !ip->has_default && loss_only && !emit_loss_uses_input((Graph *)g, i);
+        const int optional = !t && !ip->has_default && loss_only && !used[i];
         if (optional != pass) continue;
         int64_t n = 1;
         for (int k = 0; k < ip->shape.rank; k++) {

@@ -40,8 +40,9 @@ void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st);
 int emit_has_dropout(const Graph *g);
 /* Does NAME_forward take input i (do the outputs depend on it)? */
 int emit_forward_uses_input(Graph *g, int i);
-/* 1 if the loss (so its gradient) depends on input i */
-int emit_loss_uses_input(Graph *g, int i);
+/* used[i] (for g's inputs, at most 64): 1 if the loss (so its gradient) depends on input i;
+ * one pruning of the graph for all of them. Returns used. */
+int *emit_loss_inputs(Graph *g, int used[64]);
 /* A self-check program for the generated code (includes `header`). */
 void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *header);
 

@@ -1768,7 +1768,11 @@ static Graph *variant_graph(Graph *g, Variant v) {
 }
 
 int emit_forward_uses_input(Graph *g, int i) { return g->noutputs && input_used(variant_graph(g, V_FORWARD), i); }
-int emit_loss_uses_input(Graph *g, int i) { return g->loss >= 0 && input_used(variant_graph(g, V_LOSS), i); }
+int *emit_loss_inputs(Graph *g, int used[64]) {
+    Graph *l = g->loss >= 0 ? variant_graph(g, V_LOSS) : NULL;
+    for (int i = 0; i < g->ninputs && i < 64; i++) used[i] = l && input_used(l, i);
+    return used;
+}
 
 /* ---- attention's weights and their gradient, product by product (emit_sm) ---- */
 /* Is id read once, by one node, and not kept (a root, pinned, fused into another loop)? */

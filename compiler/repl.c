@@ -988,18 +988,12 @@ static void print_gradients(Session *S, const Graph *g, const void *grad, const 
     }
 }
 
-/* need[i]: 1 if g's loss uses input i (build_inputs) */
-static int *loss_needs(Graph *g, int need[64]) {
-    for (int i = 0; i < g->ninputs && i < 64; i++) need[i] = emit_loss_uses_input(g, i);
-    return need;
-}
-
 /* The session's inputs for g's loss (in) and a workspace for m's functions at their sizes,
  * or NULL with the error printed (and nothing left to free). */
 static void *loss_inputs(Session *S, Graph *g, const Model *m, Inputs *in) {
     char err[BPRT_ERRLEN];
     int need[64];
-    if (build_inputs(S, g, S->f64, loss_needs(g, need), in, err) != 0) {
+    if (build_inputs(S, g, S->f64, emit_loss_inputs(g, need), in, err) != 0) {
         diag_tool_error("%s", err);
         return NULL;
     }
@@ -1088,7 +1082,7 @@ static int cmd_check(Session *S) {
     }
     Inputs in;
     int need[64];
-    int bi = build_inputs(S, S->g, 1, loss_needs(S->g, need), &in, err);
+    int bi = build_inputs(S, S->g, 1, emit_loss_inputs(S->g, need), &in, err);
     if (bi == -2) { /* inputs too large for the memory: random ones would be too */
         diag_tool_error("%s", err);
         bpc_model_free(&m);
@@ -1274,7 +1268,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
                                      changed or gone since) */
         char err[BPRT_ERRLEN];
         int need[64];
-        if (build_inputs(S, S->g, to.f64, loss_needs(S->g, need), &fixed, err) != 0) {
+        if (build_inputs(S, S->g, to.f64, emit_loss_inputs(S->g, need), &fixed, err) != 0) {
             diag_tool_error("%s", err);
             goto out;
         }
