@@ -88,6 +88,11 @@ static int takes_flag(const char *list, const char *flag) {
     return 0;
 }
 
+/* What a usage error calls the command: its name, or the compiling option given */
+static const char *command_label(const Args *a) {
+    return a->cmd ? a->cmd : a->emit ? "--emit" : a->out ? "-o OUT.c" : "--stats";
+}
+
 /* The file options each command reads or writes: one it does not take is a usage error. It
  * was ignored: `bpc train -o w.safetensors` trained and saved nothing, `bpc grad --data DIR`
  * differentiated at the inputs' defaults, `--emit=c -o net.c` wrote no file. */
@@ -98,9 +103,9 @@ static void check_file_options(const Args *a) {
         {"eval", "--data --inputs --params"},    {"sample", "--params"},
     };
     if (!a->cmd && !a->emit && !a->out && !a->stats) return; /* "nothing to do" says more */
-    const char *what = a->emit ? "--emit" : a->out ? "-o OUT.c" : "--stats", *takes = a->emit ? "" : "-o";
+    const char *what = command_label(a), *takes = a->emit ? "" : "-o";
     for (size_t k = 0; a->cmd && k < sizeof table / sizeof table[0]; k++)
-        if (strcmp(a->cmd, table[k].cmd) == 0) what = a->cmd, takes = table[k].takes;
+        if (strcmp(a->cmd, table[k].cmd) == 0) takes = table[k].takes;
     const struct { const char *flag, *value; } given[] = {
         {"-o", a->out}, {"--params", a->params}, {"--vector", a->vector}, {"--inputs", a->inputs},
         {"--data", a->data}, {"--save", a->save},
@@ -127,7 +132,7 @@ static void check_command_options(const Args *a) {
         {"sample", "--prompt -n --temperature"},
         {NULL, "--standalone"}, /* compiling: -o OUT.c, --emit */
     };
-    const char *what = a->cmd ? a->cmd : a->emit ? "--emit" : a->out ? "-o OUT.c" : "--stats";
+    const char *what = command_label(a);
     for (int k = 0; k < a->ngiven; k++) {
         char flag[64];
         snprintf(flag, sizeof flag, "%.*s", (int)strcspn(a->given[k], "="), a->given[k]);

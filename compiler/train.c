@@ -478,6 +478,7 @@ static int save_or_rescue(const Model *m, const char *path, const void *params, 
     char rescue[4200], err2[BPRT_ERRLEN];
     size_t n = strlen(err);
     for (int k = 0; k < 3; k++) {
+        if (k == 2 && strcmp(dirs[1], "/tmp") == 0) break; /* without $TMPDIR: tried already */
         snprintf(rescue, sizeof rescue, "%s/%s.rescue-%ld.safetensors", dirs[k], m->g->model, (long)getpid());
         if (drv_save_checkpoint(m, rescue, params, opt, osz, progress, err2) == 0) {
             snprintf(err + n, BPRT_ERRLEN - n, "; the parameters were saved to %s instead (resume with --params %s)",
