@@ -269,6 +269,7 @@ static int ew_opcode(Op op) {
     case OP_MINIMUM: return BPRT_EW_MINIMUM;
     case OP_GT: return BPRT_EW_GT;
     case OP_EQ: return BPRT_EW_EQ;
+    case OP_MASK_MUL: return BPRT_EW_MASK_MUL;
     case OP_BCE: return BPRT_EW_BCE;
     default: return -1;
     }
@@ -2254,6 +2255,8 @@ static const char *preamble_math =
     "BP_INLINE real bp_minimum(real a, real b) { return a < b || a != a ? a : b; }\n"
     "BP_INLINE real bp_gt(real a, real b) { return a > b ? (real)1 : (real)0; }\n"
     "BP_INLINE real bp_eq(real a, real b) { return a == b ? (real)1 : (real)0; }\n"
+    /* a gradient a through a mask b (relu's, maximum's): 0 where b is 0, even for a = inf */
+    "BP_INLINE real bp_mask_mul(real a, real b) { return b != 0 ? a * b : (real)0; }\n"
     /* PyTorch's binary_cross_entropy term: each log clamped at -100 (a NaN stays NaN) */
     "BP_INLINE real bp_bce(real p, real t) {\n"
     "    real lp = BP_M(log)(p), lq = BP_M(log)((real)1 - p);\n"

@@ -26,6 +26,10 @@ static int k(AdCtx *c, double v, Loc loc) { return ir_const(c->g, v, loc); }
 static int mul(AdCtx *c, int a, int b, Loc loc) { return ir_binary(c->g, OP_MUL, a, b, loc); }
 static int sub(AdCtx *c, int a, int b, Loc loc) { return ir_binary(c->g, OP_SUB, a, b, loc); }
 static int divi(AdCtx *c, int a, int b, Loc loc) { return ir_binary(c->g, OP_DIV, a, b, loc); }
+/* g through the mask m (relu's, maximum's, max's): 0 where m is 0 even where g is infinite or
+ * NaN, as PyTorch's where / masked_fill (g m would make inf 0 = NaN: the gradient of
+ * sqrt(relu(p)) at p = -1 is 0, not NaN) */
+static int masked(AdCtx *c, int g, int m, Loc loc) { return ir_binary(c->g, OP_MASK_MUL, g, m, loc); }
 
 /* g reshaped to the keepdims shape of a reduction, so it broadcasts against the input. */
 static int keep_shape(AdCtx *c, const Node *n, int v) {
@@ -88,11 +92,12 @@ RULE(TANH) {
 /* y = sigmoid a: da = g y (1 - y) */
 RULE(SIGMOID) { ad_accumulate(c, A, mul(c, g, mul(c, y, sub(c, k(c, 1, L), y, L), L), L)); return 0; }
 /* y = relu a: da = g [a > 0] = g [y > 0] (reading y lets a fuse into the relu) */
-RULE(RELU) { ad_accumulate(c, A, mul(c, g, ir_unary(G, OP_STEP, y, L), L)); return 0; }
-/* y = leaky_relu(a, alpha): da = g (a > 0 ? 1 : alpha) */
+RULE(RELU) { ad_accumulate(c, A, masked(c, g, ir_unary(G, OP_STEP, y, L), L)); return 0; }
+/* y = leaky_relu(a, alpha): da = g (a > 0 ? 1 : alpha) (a mask where alpha = 0, as relu's) */
 RULE(LEAKY_RELU) {
     (void)y;
-    ad_accumulate(c, A, mul(c, g, ir_unary_attr(G, OP_LEAKY_STEP, A, n->value, 0, L), L));
+    int m = ir_unary_attr(G, OP_LEAKY_STEP, A, n->value, 0, L);
+    ad_accumulate(c, A, n->value == 0 ? masked(c, g, m, L) : mul(c, g, m, L));
     return 0;
 }
 /* y = a Phi(a): da = g (Phi(a) + a phi(a)) */
@@ -113,6 +118,14 @@ RULE(STEP) { UNUSED_ARGS; return 0; }
 RULE(LEAKY_STEP) { UNUSED_ARGS; return 0; }
 RULE(GT) { UNUSED_ARGS; return 0; }
 RULE(EQ) { UNUSED_ARGS; return 0; }
+/* y = mask_mul(a, m) = a m where m != 0, else 0: da = mask_mul(g, m); dm = g a (m is a
+ * mask of comparisons in every use, whose own derivative is 0) */
+RULE(MASK_MUL) {
+    (void)y;
+    ad_accumulate(c, A, masked(c, g, B, L));
+    ad_accumulate(c, B, mul(c, g, A, L));
+    return 0;
+}
 /* y = Phi(a) + a phi(a): da = g phi(a) (2 - a^2) */
 RULE(GELU_GRAD) {
     (void)y;
@@ -149,20 +162,21 @@ RULE(POW) {
     ad_accumulate(c, B, mul(c, g, mul(c, y, la, L), L));
     return 0;
 }
-/* y = max(a, b): da = g ([a > b] + [a == b]/2), db = g - da (ties split, as PyTorch) */
+/* y = max(a, b): da = g ([a > b] + [a == b]/2), db = g ([b > a] + [a == b]/2) (ties split,
+ * as PyTorch; each through its mask, so the side not taken gets 0 even for g = inf) */
 RULE(MAXIMUM) {
     (void)y;
     int m = ir_binary(G, OP_ADD, ir_binary(G, OP_GT, A, B, L), mul(c, k(c, 0.5, L), ir_binary(G, OP_EQ, A, B, L), L), L);
-    ad_accumulate(c, A, mul(c, g, m, L));
-    ad_accumulate(c, B, mul(c, g, sub(c, k(c, 1, L), m, L), L));
+    ad_accumulate(c, A, masked(c, g, m, L));
+    ad_accumulate(c, B, masked(c, g, sub(c, k(c, 1, L), m, L), L));
     return 0;
 }
-/* y = min(a, b): da = g ([b > a] + [a == b]/2), db = g - da */
+/* y = min(a, b): da = g ([b > a] + [a == b]/2), db = g ([a > b] + [a == b]/2) */
 RULE(MINIMUM) {
     (void)y;
     int m = ir_binary(G, OP_ADD, ir_binary(G, OP_GT, B, A, L), mul(c, k(c, 0.5, L), ir_binary(G, OP_EQ, A, B, L), L), L);
-    ad_accumulate(c, A, mul(c, g, m, L));
-    ad_accumulate(c, B, mul(c, g, sub(c, k(c, 1, L), m, L), L));
+    ad_accumulate(c, A, masked(c, g, m, L));
+    ad_accumulate(c, B, masked(c, g, sub(c, k(c, 1, L), m, L), L));
     return 0;
 }
 /* y = bce(p, t) = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)):
@@ -190,12 +204,13 @@ RULE(SUM) {
     ad_accumulate(c, A, ir_broadcast(G, keep_shape(c, n, g), &s, L));
     return 0;
 }
-/* y = max(a): da = g [a == y] / count(a == y) (ties share, as PyTorch's amax) */
+/* y = max(a): da = g [a == y] / count(a == y) (ties share, as PyTorch's amax; through the
+ * mask, so the other entries get 0 even for g = inf, as torch.max's) */
 RULE(MAX) {
     int yk = keep_shape(c, n, y);
     int mask = ir_binary(G, OP_EQ, A, yk, L);
     int cnt = ir_reduce(G, OP_SUM, mask, n->axis, 1, L);
-    ad_accumulate(c, A, mul(c, keep_shape(c, n, g), divi(c, mask, cnt, L), L));
+    ad_accumulate(c, A, masked(c, keep_shape(c, n, g), divi(c, mask, cnt, L), L));
     return 0;
 }
 /* y = logsumexp(a): da = g exp(a - y) */

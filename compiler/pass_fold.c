@@ -3,6 +3,7 @@
  * Runs inside the builder (Graph.fold). Rules (each keeps the node's shape and dtype):
  *   const op const -> const;  x+0, 0+x, x-0, x*1, 1*x, x/1, x^1 -> x;  0-x -> -x;
  *   x*0, 0*x, 0/x -> zeros;  -(-x) -> x;  x*(-1) -> -x;  x+(-y) -> x-y;
+ *   mask_mul(x, 0), mask_mul(0, m) -> zeros;  mask_mul(x, c) -> x*c for another constant c;
  *   reshape/broadcast to the same shape -> x;  reshape(reshape(x)) -> reshape(x);
  *   reshape of a constant -> broadcast of it;
  *   transpose(transpose(x)) -> x;  matmul(transpose(a), b) -> matmul with a transposed
@@ -62,6 +63,7 @@ double fold_eval(Op op, double a, double b, const Node *p) {
     case OP_MINIMUM: return a < b || a != a ? a : b;
     case OP_GT: return a > b;
     case OP_EQ: return a == b;
+    case OP_MASK_MUL: return b != 0 ? a * b : 0;
     case OP_BCE: return (b - 1) * log_at_least_m100(log(1 - a)) - b * log_at_least_m100(log(a));
     default: BP_ASSERT(!"fold_eval: not elementwise"); return 0;
     }
@@ -121,6 +123,12 @@ int fold_node(Graph *g, const Node *p) {
         if (is_const(g, b, -1) && same_shape(g, a, p)) return ir_unary(g, OP_NEG, a, p->loc);
         if (is_const(g, a, -1) && same_shape(g, b, p)) return ir_unary(g, OP_NEG, b, p->loc);
         break;
+    case OP_MASK_MUL: { /* a zero mask: 0 whatever x is; any other constant mask: a product */
+        double m;
+        if (is_const(g, a, 0) || is_const(g, b, 0)) return zeros(g, p);
+        if (const_of(g, b, &m) && m == m) return ir_binary(g, OP_MUL, a, b, p->loc);
+        break;
+    }
     case OP_DIV:
         if (is_const(g, b, 1) && same_shape(g, a, p)) return a;
         if (is_const(g, a, 0)) return zeros(g, p);

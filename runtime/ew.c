@@ -135,6 +135,10 @@ enum { EW_PAR_MIN = 1 << 15 };
                 case BPRT_EW_MINIMUM: for (size_t i = 0; i < w; i++) y[i] = b[i] < a[i] || b[i] != b[i] ? b[i] : a[i]; sp--; break; \
                 case BPRT_EW_GT: for (size_t i = 0; i < w; i++) y[i] = b[i] > a[i] ? (T)1 : (T)0; sp--; break; \
                 case BPRT_EW_EQ: for (size_t i = 0; i < w; i++) y[i] = b[i] == a[i] ? (T)1 : (T)0; sp--; break; \
+                case BPRT_EW_MASK_MUL: /* b through the mask a: 0 where a is, whatever b is */     \
+                    for (size_t i = 0; i < w; i++) y[i] = a[i] != 0 ? b[i] * a[i] : (T)0;           \
+                    sp--;                                                                           \
+                    break;                                                                          \
                 case BPRT_EW_BCE: /* p = b, t = a: PyTorch's binary cross-entropy, logs clamped at -100 */ \
                     for (size_t i = 0; i < w; i++) {                                                \
                         const T lp = F(log)(b[i]), lq = F(log)((T)1 - b[i]);                        \

@@ -197,6 +197,53 @@ static void test_bce_saturated_by_hand(void **state) {
     }
 }
 
+/* A mask stops an infinite gradient: relu, maximum, minimum, leaky_relu with alpha = 0 and
+ * max give 0 to the entries they did not pass on, as PyTorch 1.13's where / masked_fill do,
+ * where g * mask would be inf * 0 = NaN. p = [-1, 0, 4, 1] (PyTorch, float64):
+ *   sqrt(relu(p)):                  [0, 0, 1/4, 1/2]
+ *   sqrt(maximum(p, -0.5) + 0.5):   [0, 1/(2 sqrt 0.5), 1/(2 sqrt 4.5), 1/(2 sqrt 1.5)]
+ *   sqrt(2 - minimum(p, 2)):        [-1/(2 sqrt 3), -1/(2 sqrt 2), 0, -1/2]
+ *   sqrt(leaky_relu(p, alpha = 0)): [0, 0, 1/4, 1/2] (PyTorch: NaN, NaN, 1/4, 1/2)
+ * q = [[4, 1, -2], [0.5, 4, 3]]: sqrt(max(q, axis = 1) - 4) gives [[inf, 0, 0], [0, inf, 0]],
+ * torch.max(q, 1)'s (torch.amax's has NaN for the zeros); r = [[1, 4, -2], [0.5, 3, 3]]:
+ * sqrt(max(r) - 4) gives [[0, inf, 0], [0, 0, 0]], torch.max(r)'s. Through GEMM epilogues:
+ * in sqrt(relu(X @ W1) @ W2) with W1, W2 > 0, X's row 0 is negative, so its hidden row is 0,
+ * its output 0 and that output's gradient inf; the relu's mask stops it before X's and W1's
+ * gradients (PyTorch's values below; row 2 has an exact 0 in the relu's input too). */
+static void test_masks_stop_infinite_gradients(void **state) {
+    (void)state;
+    const double r05 = 1 / (2 * sqrt(0.5)), r45 = 1 / (2 * sqrt(4.5)), r15 = 1 / (2 * sqrt(1.5));
+    const double p[4] = {-1, 0, 4, 1};
+    const double want[4] = {0 + 0 - 1 / (2 * sqrt(3.0)) + 0, r05 - 1 / (2 * sqrt(2.0)), 0.25 + r45 + 0 + 0.25,
+                            0.5 + r15 - 0.5 + 0.5};
+    const double q[6] = {4, 1, -2, 0.5, 4, 3}, r[6] = {1, 4, -2, 0.5, 3, 3};
+    const double wq[6] = {INFINITY, 0, 0, 0, INFINITY, 0}, wr[6] = {0, INFINITY, 0, 0, 0, 0};
+    for (int f64 = 0; f64 <= 1; f64++) {
+        const double tol = f64 ? 1e-15 : 1e-6;
+        double loss, lossf, g[6];
+        loss_grad_at("param p[4]\nloss sum(sqrt(relu(p))) + sum(sqrt(maximum(p, -0.5) + 0.5)) + "
+                     "sum(sqrt(2 - minimum(p, 2))) + sum(sqrt(leaky_relu(p, alpha = 0)))\n",
+                     f64, p, 4, NULL, &loss, &lossf, g);
+        for (int i = 0; i < 4; i++) expect_near("dp", i, f64, g[i], want[i], tol);
+        loss_grad_at("param q[2, 3]\nloss sum(sqrt(max(q, axis = 1) - 4))\n", f64, q, 6, NULL, &loss, &lossf, g);
+        for (int i = 0; i < 6; i++) expect_near("dq", i, f64, g[i], wq[i], 0);
+        loss_grad_at("param r[2, 3]\nloss sqrt(max(r) - 4)\n", f64, r, 6, NULL, &loss, &lossf, g);
+        for (int i = 0; i < 6; i++) expect_near("dr", i, f64, g[i], wr[i], 0);
+        /* X[3, 2], W1[2, 4], W2[4, 1] */
+        const double v[18] = {-1, -1, 1, 2, 0.5, -0.25, /* W1 */ 0.5, 1, 0.25, 2, 1, 0.5, 0.75, 0.125,
+                              /* W2 */ 1, 2, 0.5, 0.25};
+        const double wx[14] = {0, 0, 0.5545978183850712, 0.4270403201565048, 1.2549116102763171, 0.5176510392389808,
+                               0.17747130188322277, 0.8569072478769724, 0.08873565094161139, 0.10711340598462155,
+                               0.35494260376644554, 0.45890288547762764, 0.17747130188322277, 0.057362860684703455};
+        double gn[18];
+        loss_grad_at("param X[3, 2]\nparam W1[2, 4]\nparam W2[4, 1]\nloss sum(sqrt(relu(X @ W1) @ W2))\n", f64, v, 18,
+                     NULL, &loss, &lossf, gn);
+        for (int i = 0; i < 14; i++) expect_near(i < 6 ? "dX" : "dW1", i, f64, gn[i], wx[i], f64 ? 1e-14 : 1e-6);
+        for (int i = 14; i < 18; i++) /* h^T g: 0 inf in the product, NaN in PyTorch too */
+            if (gn[i] == gn[i]) fail_msg("%s dW2[%d]: got %g, want NaN", f64 ? "f64" : "f32", i - 14, gn[i]);
+    }
+}
+
 /* A pairwise loss's target may broadcast into its prediction without growing it (a
  * constant, or [3] against [2, 3]): mse(p, 0) = mean(p^2), mse(p[2, 3], t[3]) the mean
  * over the prediction's 6 elements. ([B] against [B, 1], which would grow to [B, B], is an
@@ -630,7 +677,7 @@ static void test_folding_matches_generated_code(void **state) {
     }
     for (int op = 0; op < OP_COUNT; op++) /* the ops only reverse mode makes: bp_ functions fold_eval copies */
         if ((op_info[op].kind == OK_UNARY || op_info[op].kind == OK_BINARY) && op != OP_SIGN && op != OP_STEP &&
-            op != OP_LEAKY_STEP && op != OP_GELU_GRAD && op != OP_GT && op != OP_EQ) {
+            op != OP_LEAKY_STEP && op != OP_GELU_GRAD && op != OP_GT && op != OP_EQ && op != OP_MASK_MUL) {
             if (!covered[op]) fprintf(stderr, "no folding case for op %s\n", op_info[op].name);
             assert_true(covered[op]);
         }
@@ -688,7 +735,7 @@ static void test_layer_epilogues(void **state) {
                       "loss cross_entropy(reshape(h, [B, 64]) @ W, y)\noptimizer sgd(lr = 0.1)\n";
     char *c = compiled_text(src, 1, TEXT_C);
     assert_true(count(c, "= relu, on each finished image of the layer") >= 3); /* forward, grad, step */
-    assert_true(count(c, "= adjoint mul, on each finished image of the layer") >= 2); /* grad, step */
+    assert_true(count(c, "= adjoint mask_mul, on each finished image of the layer") >= 2); /* grad, step */
     assert_int_equal(count(c, "bprt_conv2d_ew_f32(") + count(c, "bprt_maxpool2d_grad_ew_f32("),
                      count(c, "on each finished image of the layer"));
     free(c);
@@ -716,7 +763,7 @@ static void test_gemm_epilogues(void **state) {
     char *c = compiled_text(src, 1, TEXT_C);
     assert_true(count(c, "= relu, on each finished block of the product") >= 3); /* forward, grad, step */
     /* grad (moved past the weight gradient's GEMM between them) and step */
-    assert_true(count(c, "= adjoint mul, on each finished block of the product") >= 2);
+    assert_true(count(c, "= adjoint mask_mul, on each finished block of the product") >= 2);
     assert_int_equal(count(c, "bprt_sgemm_ew(") + count(c, "bprt_sgemm_ew_sum("),
                      count(c, "on each finished block of the product"));
     /* b1's gradient, the sum over the batch of the relu's derivative's result, made by that
@@ -867,6 +914,7 @@ int main(void) {
         cmocka_unit_test(test_product_plus_sine),
         cmocka_unit_test(test_two_layer_network_by_hand),
         cmocka_unit_test(test_bce_saturated_by_hand),
+        cmocka_unit_test(test_masks_stop_infinite_gradients),
         cmocka_unit_test(test_loss_target_broadcasts_into_prediction),
         cmocka_unit_test(test_tcc_and_cc_agree),
         cmocka_unit_test(test_dropout_api),
