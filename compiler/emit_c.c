@@ -143,6 +143,8 @@ static void elementwise_expr(const E *e, const Node *n, const char *const *args,
     else if (n->op == OP_NEG) snprintf(buf, size, "(-%s)", args[0]);
     else if (n->op == OP_RELU && strlen(args[0]) < 200) snprintf(buf, size, "(!(%s <= 0) ? %s : (real)0)", args[0], args[0]); /* NaN stays */
     else if (n->op == OP_STEP && strlen(args[0]) < 200) snprintf(buf, size, "(%s > 0 ? (real)1 : (real)0)", args[0]);
+    else if (n->op == OP_MASK_MUL && strlen(args[1]) < 200)
+        snprintf(buf, size, "(%s != 0 ? %s * %s : (real)0)", args[1], args[0], args[1]);
     else if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
     else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP) {
         char al[64];
@@ -301,6 +303,12 @@ static int ew_build(const E *e, EwProg *p, int id, int root) {
         return ew_word(p, BPRT_EW_LEAF) && ew_word(p, leaf);
     }
     if (n->op == OP_BROADCAST) return ew_build(e, p, n->in[0], root);
+    if (n->op == OP_MASK_MUL && e->g->nodes[n->in[1]].op == OP_STEP && e->fuse_user[n->in[1]] == id) {
+        /* relu's derivative, g through step(y): one op */
+        if (!ew_build(e, p, n->in[0], root) || !ew_build(e, p, e->g->nodes[n->in[1]].in[0], root)) return 0;
+        p->depth--;
+        return ew_word(p, BPRT_EW_MASK_POS);
+    }
     int opc = ew_opcode(n->op);
     if (opc < 0) return 0;
     for (int k = 0; k < op_info[n->op].arity; k++)

@@ -139,6 +139,7 @@ enum { EW_PAR_MIN = 1 << 15 };
                     for (size_t i = 0; i < w; i++) y[i] = a[i] != 0 ? b[i] * a[i] : (T)0;           \
                     sp--;                                                                           \
                     break;                                                                          \
+                case BPRT_EW_MASK_POS: for (size_t i = 0; i < w; i++) y[i] = a[i] > 0 ? b[i] : (T)0; sp--; break; \
                 case BPRT_EW_BCE: /* p = b, t = a: PyTorch's binary cross-entropy, logs clamped at -100 */ \
                     for (size_t i = 0; i < w; i++) {                                                \
                         const T lp = F(log)(b[i]), lq = F(log)((T)1 - b[i]);                        \
