@@ -12,7 +12,10 @@
  * escape (cJSON would cut a name at it), is refused. Every
  * message starts with the path ("p.safetensors: tensor 'W1': ...").
  * Tensors keep the header's order; data pointers point into the blob (possibly unaligned).
- * Offsets may overlap or leave gaps (the format does not forbid it; we do not care).
+ * The tensors' data must tile the data section, as Hugging Face's reader requires: sorted by
+ * offset, each begins where the one before ends, the first at 0 and the last at the end of
+ * the file (an overlap, a gap or trailing bytes is a damaged or hand-made file, refused with
+ * the names and offsets involved).
  * The writer lays tensors out contiguously in the order given, pads the header with spaces
  * to a multiple of 8, and replaces the target atomically (PATH.tmp.<pid>, fsync, rename;
  * through symbolic links: the file a link names is replaced, the link stays; the replaced
@@ -220,6 +223,59 @@ static int parse_entry(const char *path, const cJSON *e, uint64_t data_len,
     return 0;
 }
 
+/* A tensor's byte range in the data section, for check_layout's sort. */
+typedef struct Span {
+    uint64_t begin, end;
+    int index;
+} Span;
+
+static int by_offset(const void *pa, const void *pb)
+{
+    const Span *a = pa, *b = pb;
+    if (a->begin != b->begin)
+        return a->begin < b->begin ? -1 : 1;
+    return a->end < b->end ? -1 : a->end > b->end; /* an empty tensor before one that starts there */
+}
+
+/* Do the tensors' byte ranges tile data[0..data_len) without gaps or overlaps? */
+static int check_layout(const char *path, const BprtSafetensors *st, const unsigned char *data,
+                        uint64_t data_len, char err[BPRT_ERRLEN])
+{
+    Span *s = malloc(sizeof *s * (size_t)(st->count ? st->count : 1));
+    if (!s)
+        return fail(err, path, "out of memory");
+    for (int i = 0; i < st->count; i++) {
+        const BprtTensor *t = &st->tensors[i];
+        s[i].begin = (uint64_t)((const unsigned char *)t->data - data);
+        s[i].end = s[i].begin + (uint64_t)t->count * dtype_sizes[t->dtype];
+        s[i].index = i;
+    }
+    qsort(s, (size_t)st->count, sizeof *s, by_offset);
+    uint64_t at = 0; /* where the next tensor's data must begin */
+    int rc = 0;
+    for (int k = 0; k < st->count && rc == 0; k++) {
+        const char *name = st->tensors[s[k].index].name;
+        if (s[k].begin < at)
+            rc = fail(err, path, "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] overlap those of "
+                      "tensor '%s', [%" PRIu64 ", %" PRIu64 "] (a damaged file?)", name, s[k].begin,
+                      s[k].end, st->tensors[s[k - 1].index].name, s[k - 1].begin, s[k - 1].end);
+        else if (s[k].begin > at)
+            rc = fail(err, path, "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] leave bytes "
+                      "[%" PRIu64 ", %" PRIu64 ") of the data section unused (a damaged file?)",
+                      name, s[k].begin, s[k].end, at, s[k].begin);
+        at = s[k].end;
+    }
+    if (rc == 0 && at != data_len && st->count == 0)
+        rc = fail(err, path, "the header names no tensors, but the data section has %" PRIu64
+                  " bytes: a damaged file?", data_len);
+    else if (rc == 0 && at != data_len)
+        rc = fail(err, path, "the data section has %" PRIu64 " bytes after the last tensor's data "
+                  "(it is %" PRIu64 " bytes, the tensors end at %" PRIu64 "): a damaged file?",
+                  data_len - at, data_len, at);
+    free(s);
+    return rc;
+}
+
 /* Checks "__metadata__": an object of string values. */
 static int check_metadata(const char *path, const cJSON *m, char err[BPRT_ERRLEN])
 {
@@ -374,6 +430,8 @@ int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
         }
     }
     cJSON_Delete(root);
+    if (rc == 0)
+        rc = check_layout(path, st, data, data_len, err);
     if (rc)
         bprt_st_free(st);
     return rc;

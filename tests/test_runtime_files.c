@@ -204,12 +204,14 @@ static void test_st_to_f64_dtypes(void **state)
 {
     (void)state;
     /* F16: 1.0, -2.0, 65504, smallest subnormal; BF16: 1.0, -0.5; U8 255; I8 -128;
-       I16 -300; BOOL 0, 1; U16, U32 at their largest, U64 2^63 — offsets chosen so later tensors sit unaligned */
+       I16 -300; a U8 of padding; BOOL 0, 1; U16, U32 at their largest, U64 2^63 — offsets chosen so later
+       tensors sit unaligned */
     const char *hdr = "{\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
                       "\"bf\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]},"
                       "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[12,13]},"
                       "\"i8\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[13,14]},"
                       "\"i16\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[14,16]},"
+                      "\"pad\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[16,17]},"
                       "\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[17,21]},"
                       "\"bo\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[21,23]},"
                       "\"u16\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[23,25]},"
@@ -238,7 +240,7 @@ static void test_st_to_f64_dtypes(void **state)
     if (rc)
         print_error("%s\n", err);
     assert_int_equal(rc, 0);
-    assert_int_equal(st.count, 10);
+    assert_int_equal(st.count, 11);
     double d[4];
     bprt_st_to_f64(bprt_st_find(&st, "h"), d);
     assert_true(d[0] == 1 && d[1] == -2 && d[2] == 65504 && d[3] == 0x1p-24);
@@ -341,6 +343,20 @@ static const BadSt bad_st[] = {
     /* an escaped backslash before u0000 is no NUL: this fails later, on its size */
     {0, "{\"a\\\\u0000\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,1]}}", 1,
      "tensor 'a\\u0000': data_offsets [0, 1] hold 1 bytes but shape [2] of U8 needs 2"},
+    /* the tensors tile the data section, as Hugging Face's reader requires (an overlap, a gap
+     * and trailing bytes were accepted) */
+    {0, "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
+        "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[1,3]}}", 3,
+     "tensor 'b': data_offsets [1, 3] overlap those of tensor 'a', [0, 2] (a damaged file?)"},
+    {0, "{\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[2,3]},"
+        "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 3,
+     "tensor 'b': data_offsets [2, 3] leave bytes [1, 2) of the data section unused (a damaged file?)"},
+    {0, E("{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}"), 2,
+     "tensor 'W1': data_offsets [1, 2] leave bytes [0, 1) of the data section unused (a damaged file?)"},
+    {0, E("{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}"), 3,
+     "the data section has 2 bytes after the last tensor's data (it is 3 bytes, the tensors end at 1): "
+     "a damaged file?"},
+    {0, "{}", 4, "the header names no tensors, but the data section has 4 bytes: a damaged file?"},
     {0, "{\"__metadata__\":[1]}", 0, "\"__metadata__\" is not an object"},
     {0, "{\"__metadata__\":{\"a\":1}}", 0, "\"__metadata__\" entry 'a' is not a string"},
 };
