@@ -343,12 +343,18 @@ static int cmd_emit(const Args *a, Graph *g) {
     else if (strcmp(a->emit, "test") == 0) {
         /* the header bpc FILE.bp -o FILE.c writes: the name without its last extension, as
          * the model's default name ("my.net.bp" -> "my.net.h"; a leading dot starts none) */
-        char hdr[512];
         const char *base = strrchr(a->file, '/'), *dot;
         base = base ? base + 1 : a->file;
         dot = strrchr(base, '.');
-        snprintf(hdr, sizeof hdr, "%.*s.h", (int)(dot && dot != base ? dot - base : (ptrdiff_t)strlen(base)), base);
+        const size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+        char *hdr = malloc(stem + 3);
+        if (!hdr) abort();
+        snprintf(hdr, stem + 3, "%.*s.h", (int)stem, base);
+        if (strpbrk(hdr, "\"\n")) /* #include "FILE.h" has no escapes */
+            usage_error("--emit=test %s: the program includes its header by name, and #include \"...\" cannot "
+                        "spell a '\"' or a line break; rename the .bp file", a->file);
         emit_test_program(stdout, g, &eo, hdr);
+        free(hdr);
     }
     else if (strcmp(a->emit, "c") == 0 || strcmp(a->emit, "h") == 0) {
         char *s = bpc_emit_string(g, &eo, a->emit[0] == 'h');

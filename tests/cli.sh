@@ -379,6 +379,10 @@ expect_status 0 "$bpc" --emit=test "$tmp/my.net.bp"
 # -o 'a"b.c': the .c's #include "a"b.h" would not compile (no escapes in #include): a usage error
 expect_status 2 "$bpc" "$src/examples/seed.bp" -o "$tmp/rt/a\"b.c"
 grep -q "cannot spell a '\"' or a line break" "$tmp/err" && [ ! -e "$tmp/rt/a\"b.c" ] && ok || bad "-o with a quote: $(head -n 1 "$tmp/err")"
+# --emit=test of 'q"t.bp': its #include "q"t.h" would not compile either (it printed it)
+cp "$src/examples/seed.bp" "$tmp/rt/q\"t.bp"
+expect_status 2 "$bpc" --emit=test "$tmp/rt/q\"t.bp"
+grep -q "includes its header by name.*cannot spell a '\"'" "$tmp/err" && [ ! -s "$tmp/out" ] && ok || bad "--emit=test with a quote: $(head -n 1 "$tmp/err")"
 
 # SIGTERM on fixed inputs stops as with --data: the checkpoint named, exit status 130, and it
 # resumes (it printed "interrupted after step N", exited 0 and wrote no checkpoint)
