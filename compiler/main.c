@@ -28,7 +28,7 @@ static const char *usage_text =
     "       bpc hvp FILE.bp [--params P] --vector V.safetensors [--inputs I] [-o H.safetensors] [--f64] [--seed N]\n"
     "       bpc train FILE.bp [--data DIR|FILE.txt] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
     "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
-    "                 [--checkpoint-every N] [--on-nan stop|skip]\n"
+    "                 [--checkpoint-every N] [--on-nan stop|skip] [--lr-schedule cosine|step:N:G] [--warmup N]\n"
     "       bpc eval FILE.bp --params P.safetensors --data DIR|FILE.txt\n"
     "       bpc sample FILE.bp --params P [--prompt TEXT] [-n N] [--temperature X] [--seed N] [--jit tcc|cc]\n"
     "       bpc repl [FILE.bp]                       the interactive session (also: bpc alone on a terminal)\n"
@@ -48,6 +48,7 @@ typedef struct Args {
     int f64, optimize, threads, epochs, steps, batch, standalone, checkpoint_every, on_nan_skip;
     int stats; /* --stats */
     double lr;
+    Schedule sched; /* --lr-schedule, --warmup */
     uint64_t seed;
     int seed_given;
     const char *prompt;  /* bpc sample */
@@ -128,7 +129,7 @@ static void check_file_options(const Args *a) {
  * several commands share, --seed --jit --threads --batch --f64 -O0, are not checked here.) */
 static void check_command_options(const Args *a) {
     static const struct { const char *cmd, *opts; } own[] = {
-        {"train", "--lr --opt --steps --epochs --checkpoint-every --on-nan"},
+        {"train", "--lr --opt --steps --epochs --checkpoint-every --on-nan --lr-schedule --warmup"},
         {"sample", "--prompt -n --temperature"},
         {NULL, "--standalone"}, /* compiling: -o OUT.c, --emit */
     };
@@ -235,6 +236,11 @@ static void parse_args(int argc, char **argv, Args *a) {
         else if (strcmp(s, "--steps") == 0) a->steps = parse_positive(VALUE(), "--steps");
         else if (strcmp(s, "--batch") == 0) a->batch = parse_positive(VALUE(), "--batch");
         else if (strcmp(s, "--checkpoint-every") == 0) a->checkpoint_every = parse_positive(VALUE(), "--checkpoint-every");
+        else if (strcmp(s, "--warmup") == 0) a->sched.warmup = parse_positive(VALUE(), "--warmup");
+        else if (strcmp(s, "--lr-schedule") == 0) {
+            char err[200];
+            if (train_parse_schedule(VALUE(), &a->sched, err, sizeof err) != 0) usage_error("%s", err);
+        }
         else if (strcmp(s, "--on-nan") == 0) {
             const char *v = VALUE();
             if (strcmp(v, "skip") == 0) a->on_nan_skip = 1;
@@ -647,6 +653,7 @@ int main(int argc, char **argv) {
             to.f64 = a.f64;
             to.checkpoint_every = a.checkpoint_every;
             to.on_nan_skip = a.on_nan_skip;
+            to.sched = a.sched;
             /* under mpirun: one rank of a data-parallel job (dist.h) */
             rc = dist_init(&argc, &argv) != 0 ? 1 : train_run(g, &to);
             dist_finalize(rc);

@@ -1198,11 +1198,12 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     to.eval_only = eval_only;
     to.stop = &interrupted;
     static const char *const known[] = {"--data", "--inputs", "--batch", "--jit", "--f64", /* :eval's, and */
-                                        "--epochs", "--steps", "--lr", "--opt", "--seed", "--save"}; /* :train's */
+                                        "--epochs", "--steps", "--lr", "--opt", "--seed", "--save", /* :train's */
+                                        "--lr-schedule", "--warmup"};
     const int nknown = (int)(sizeof known / sizeof known[0]), neval = 5;
     const char *usage = eval_only ? "--data DIR --inputs FILE --batch N --jit tcc|cc --f64"
                                   : "--data DIR --inputs FILE --epochs N --steps N --batch N --lr X --opt sgd|adam|adamw "
-                                    "--seed N --save FILE --jit tcc|cc --f64";
+                                    "--seed N --save FILE --jit tcc|cc --f64 --lr-schedule cosine|step:N:G --warmup N";
     for (int i = 0; i < n; i++) {
         const char *o = w[i], *v = i + 1 < n ? w[i + 1] : NULL;
         int ok = v != NULL, k = 0;
@@ -1242,6 +1243,14 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             char *end;
             to.lr = strtod(v, &end);
             ok = *end == 0 && end != v && to.lr >= 0 && !isinf(to.lr);
+        } else if (ok && strcmp(o, "--warmup") == 0)
+            ok = parse_count(v, &to.sched.warmup) == 0 && to.sched.warmup > 0;
+        else if (ok && strcmp(o, "--lr-schedule") == 0) {
+            char err[200];
+            if (train_parse_schedule(v, &to.sched, err, sizeof err) != 0) {
+                diag_tool_error("%s: %s", cmd, err);
+                goto out;
+            }
         }
         if (!ok) {
             diag_tool_error("%s: bad value '%s' for %s", cmd, v, o);
@@ -1511,7 +1520,7 @@ static const struct {
     {":grad", "[EXPR]", "the loss (or a scalar EXPR) and its gradient with respect to every parameter"},
     {":check", "", "finite-difference check of the gradients, in double precision"},
     {":step", "[N]", "N more optimizer steps (default 1) on the current inputs, printing the loss"},
-    {":train", "[OPTIONS]", "train on as bpc train does: --data DIR --epochs N --steps N (N more) --batch N --lr X --opt NAME --seed N --f64"},
+    {":train", "[OPTIONS]", "train on as bpc train does: --data DIR --epochs N --steps N (N more) --batch N --lr X --lr-schedule S --warmup N --opt NAME --seed N --f64"},
     {":eval", "[OPTIONS]", "the loss (and accuracy, with --data DIR) with the current parameters"},
     {":print", "EXPR", "a value (a name or an expression) with its shape"},
     {":shapes", "", "every name with its shape"},

@@ -514,7 +514,69 @@ typedef struct Run {
     void *grad;               /* NPARAMS + 2 reals: gradient, loss, stop request */
     volatile int *raw_stop;   /* this rank's signal flag (o->stop is then the agreed one) */
     int lost;                 /* lost contact with the other ranks */
+    /* the learning-rate schedule (o->sched): */
+    double lr_now;            /* the rate of the next step */
+    int64_t sched_origin;     /* steps done where the schedule starts (0; the REPL: this :train's start) */
+    int64_t sched_end;        /* steps done where it ends */
+    int64_t sched_epoch0;     /* the epoch it starts in */
 } Run;
+
+int train_parse_schedule(const char *text, Schedule *s, char *err, size_t size) {
+    char *end;
+    s->every = 0;
+    s->gamma = 1;
+    if (strcmp(text, "constant") == 0) s->kind = SCHED_CONSTANT;
+    else if (strcmp(text, "cosine") == 0) s->kind = SCHED_COSINE;
+    else if (strncmp(text, "step:", 5) == 0) {
+        long every = strtol(text + 5, &end, 10);
+        if (end == text + 5 || *end != ':' || every < 1 || every > INT_MAX) {
+            snprintf(err, size, "--lr-schedule %s: step:N:G takes N, a whole number of epochs (steps without "
+                     "--data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)", text);
+            return -1;
+        }
+        const char *g = end + 1;
+        s->gamma = strtod(g, &end);
+        if (end == g || *end || !(s->gamma > 0) || isinf(s->gamma)) {
+            snprintf(err, size, "--lr-schedule %s: step:N:G takes N, a whole number of epochs (steps without "
+                     "--data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)", text);
+            return -1;
+        }
+        s->kind = SCHED_STEP;
+        s->every = (int)every;
+    } else {
+        snprintf(err, size, "--lr-schedule takes constant, cosine or step:N:G, not '%s'", text);
+        return -1;
+    }
+    return 0;
+}
+
+/* The rate of the step after `done` steps, in epoch `epoch` (1-based; 0 without --data). */
+static double scheduled_lr(const Run *r, int64_t done, int64_t epoch) {
+    const Schedule *s = &r->o->sched;
+    const int64_t t = done - r->sched_origin, w = s->warmup;
+    double f = 1;
+    if (t < w) f = (double)(t + 1) / (double)w;
+    else if (s->kind == SCHED_COSINE) {
+        const int64_t n = r->sched_end - r->sched_origin - w;
+        f = n > 0 ? 0.5 * (1 + cos(3.14159265358979323846 * (double)(t - w) / (double)n)) : 1;
+    } else if (s->kind == SCHED_STEP)
+        f = pow(s->gamma, (double)((epoch ? epoch - r->sched_epoch0 : t) / s->every));
+    return r->lr * f;
+}
+
+/* " (cosine over 9380 steps, warmup 100)": the schedule as the run's first line says it. */
+static void describe_schedule(const Run *r, char *buf, size_t size) {
+    const Schedule *s = &r->o->sched;
+    size_t n = 0;
+    buf[0] = 0;
+    if (s->kind == SCHED_COSINE)
+        n = (size_t)snprintf(buf, size, " (cosine to 0 over %lld steps", (long long)(r->sched_end - r->sched_origin));
+    else if (s->kind == SCHED_STEP)
+        n = (size_t)snprintf(buf, size, " (times %g every %d %s", s->gamma, s->every, r->o->data ? "epochs" : "steps");
+    if (s->warmup && n < size)
+        n += (size_t)snprintf(buf + n, size - n, "%swarmup %d steps", n ? ", " : " (", s->warmup);
+    if (n && n < size) snprintf(buf + n, size - n, ")");
+}
 
 /* The dropout seed of rank rk's gradient in this step: the optimizer's step count (what
  * train_step seeds with: one process draws the masks it would) plus rk * 2^32, so that the
@@ -583,7 +645,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     if (nr == 1) {
         fill_batch(m, s, f, idx, n, x, y);
         d[f->bsym] = n;
-        return m->train_step(r->params, r->opt_state, in, d, r->lr, ws);
+        return m->train_step(r->params, r->opt_state, in, d, r->lr_now, ws);
     }
     int lo = (int)((int64_t)n * rk / nr), hi = (int)((int64_t)n * (rk + 1) / nr);
     size_t np = (size_t)m->g->nparam_reals;
@@ -615,7 +677,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     loss = drv_get(m, r->grad, (int64_t)np);
     if (drv_get(m, r->grad, (int64_t)np + 1) > 0 && r->o->stop) *r->o->stop = 1;
     if (!isfinite(loss)) return loss;
-    return m->update(r->params, r->opt_state, r->grad, r->lr) == 0 ? loss : (double)NAN;
+    return m->update(r->params, r->opt_state, r->grad, r->lr_now) == 0 ? loss : (double)NAN;
 }
 
 /* --epochs and --steps count from the start of training, so that a checkpoint resumed with
@@ -731,13 +793,20 @@ static int train_data(Run *r) {
     else if (r->progress[2])
         snprintf(resumed, sizeof resumed, " (resumed)");
     if (!o->eval_only) say_notes(o);
+    /* the schedule: to the end of the last epoch asked for, or to --steps */
+    r->sched_origin = o->state ? r->progress[2] : 0;
+    r->sched_epoch0 = o->state ? r->progress[0] : 1;
+    r->sched_end = o->steps ? o->steps : r->progress[2] + (epochs - r->progress[0]) * per_epoch + (per_epoch - r->progress[1]);
+    const int scheduled = o->sched.kind != SCHED_CONSTANT || o->sched.warmup;
+    char sched[128];
+    describe_schedule(r, sched, sizeof sched);
     if (!o->eval_only && f.text)
         printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
-               "%s, lr %g%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
-               (long long)per_epoch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, resumed);
+               "%s, lr %g%s%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
+               (long long)per_epoch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched, resumed);
     else if (!o->eval_only)
-        printf("training %s on %s: %lld samples, batch %d, %s, lr %g, data loaded in %.2f s%s\n", g->model, o->data,
-               (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, t_load, resumed);
+        printf("training %s on %s: %lld samples, batch %d, %s, lr %g%s, data loaded in %.2f s%s\n", g->model, o->data,
+               (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched, t_load, resumed);
     if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
         epoch_order(&tr, &f, seed, ep, perm);
@@ -746,6 +815,7 @@ static int train_data(Run *r) {
         for (int64_t s = r->progress[1]; s < per_epoch; s++) {
             int n = (int)(tr.n - s * batch < batch ? tr.n - s * batch : batch);
             double tc = now();
+            r->lr_now = scheduled_lr(r, r->progress[2], ep);
             double loss = run_step(r, &tr, &f, perm + s * batch, n, x, y, ws);
             compute += now() - tc;
             if (r->lost) {
@@ -798,15 +868,17 @@ static int train_data(Run *r) {
         }
         double tl, ta, trl = drv_printable(seen ? sum_loss / (double)seen : (double)NAN);
         evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
+        char lrs[48] = ""; /* a schedule's rate at the epoch's last step */
+        if (scheduled) snprintf(lrs, sizeof lrs, ", lr %.4g", r->lr_now);
         if (f.text)
-            printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
-                   finished ? "" : " (partial)", trl, drv_printable(tl), wall, compute, (double)(seen * f.per) / wall,
+            printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte%s, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
+                   finished ? "" : " (partial)", trl, drv_printable(tl), lrs, wall, compute, (double)(seen * f.per) / wall,
                    skipped ? " [batches skipped for non-finite values]" : "");
         else {
             char acc[48] = "";
             if (!isnan(ta)) snprintf(acc, sizeof acc, ", test accuracy %.2f%%", 100 * ta);
-            printf("epoch %d%s: train loss %.4f, test loss %.4f%s, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
-               ep, finished ? "" : " (partial)", trl, drv_printable(tl), acc, wall, compute,
+            printf("epoch %d%s: train loss %.4f, test loss %.4f%s%s, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
+               ep, finished ? "" : " (partial)", trl, drv_printable(tl), acc, lrs, wall, compute,
                (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
         }
         fflush(stdout);
@@ -845,7 +917,6 @@ static int train_fixed(Run *r) {
     Model *m = r->m;
     const TrainOptions *o = r->o;
     void *params = r->params, *opt_state = r->opt_state;
-    double lr = r->lr;
     char err[BPRT_ERRLEN];
     Inputs in;
     if (o->fixed) in = *o->fixed; /* borrowed */
@@ -874,8 +945,12 @@ static int train_fixed(Run *r) {
     say_notes(o);
     int skipped = 0;
     const int first = (int)r->progress[2] + 1, nrun = steps - first + 1; /* steps are numbered from the start */
+    const int scheduled = o->sched.kind != SCHED_CONSTANT || o->sched.warmup;
+    r->sched_origin = o->state ? r->progress[2] : 0;
+    r->sched_end = steps;
     for (int s = first; s <= steps; s++) {
-        double loss = m->train_step(params, opt_state, inp, in.dims, lr, ws);
+        r->lr_now = scheduled_lr(r, r->progress[2], 0);
+        double loss = m->train_step(params, opt_state, inp, in.dims, r->lr_now, ws);
         if (!isfinite(loss)) {
             if (o->on_nan_skip) {
                 skipped++;
@@ -893,7 +968,10 @@ static int train_fixed(Run *r) {
             rc = 1;
             goto out;
         }
-        if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) printf("step %d: loss %.9g\n", s, drv_printable(loss));
+        if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) {
+            if (scheduled) printf("step %d: loss %.9g, lr %.9g\n", s, drv_printable(loss), r->lr_now);
+            else printf("step %d: loss %.9g\n", s, drv_printable(loss));
+        }
         if (o->stop && *o->stop) { /* as with --data: the checkpoint, named, and status 130 */
             char where[32];
             snprintf(where, sizeof where, "after step %d", s);
@@ -1021,7 +1099,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         diag_tool_note("%s holds double (F64) parameters; this run trains in float and saves float "
                        "(give --f64 to go on in double)",
                        o->params);
-    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0};
+    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0, lr, 0, 0, 1};
     OptLayout layout = drv_opt_layout(&m);
     if (o->state && !o->eval_only) { /* the optimizer and the position go on */
         if (o->state->opt) {

@@ -39,6 +39,23 @@ typedef struct TrainState {
                              its owner frees it) */
 } TrainState;
 
+/* A learning-rate schedule (--lr-schedule, --warmup): the rate of a step is lr times
+ *   warmup:   (t + 1) / W for the first W steps of the run (t counted from 0), then
+ *   cosine:   (1 + cos(pi (t - W) / (T - W))) / 2, T the run's steps (PyTorch's
+ *             CosineAnnealingLR stepped every batch, eta_min 0), or
+ *   step:N:G: G^k after k times N epochs (with --data; else N steps), PyTorch's StepLR.
+ * t and T count from the start of training (a checkpoint resumed with the same command
+ * goes on with the same rates), or in the REPL from the start of that :train. */
+typedef enum SchedKind { SCHED_CONSTANT, SCHED_COSINE, SCHED_STEP } SchedKind;
+typedef struct Schedule {
+    SchedKind kind;
+    int every;    /* step: epochs (steps without --data) between decays */
+    double gamma; /* step: the factor at each */
+    int warmup;   /* steps of linear warmup (0: none) */
+} Schedule;
+/* --lr-schedule TEXT into s->kind, every and gamma: 0, or -1 with a message in err. */
+int train_parse_schedule(const char *text, Schedule *s, char *err, size_t size);
+
 typedef struct TrainOptions {
     const char *data, *inputs, *params, *save, *opt;
     const struct Inputs *fixed; /* if set (and no data): these inputs, in the model's real type,
@@ -49,6 +66,7 @@ typedef struct TrainOptions {
     int checkpoint_every;  /* steps between checkpoints (0: none) */
     int on_nan_skip;       /* skip batches with a non-finite loss or gradient */
     double lr;      /* < 0: the program's */
+    Schedule sched; /* zeros: the rate is lr at every step */
     uint64_t seed;
     int seed_given;        /* --seed was given (a resumed checkpoint keeps its own: a warning) */
     void *params_io;       /* if set: train these parameters (NPARAMS reals of the model's

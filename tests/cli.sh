@@ -512,4 +512,32 @@ if [ -c /dev/full ]; then
   [ "$st" -eq 1 ] && ok || bad "--help > /dev/full exited $st"
 fi
 
+# --lr-schedule and --warmup on fixed inputs: p = 1, loss p^2 / 2, SGD: p becomes p (1 - lr_t).
+# Warmup over 2 steps (0.05, 0.1), then cosine over the other 4 (0.1 (1 + cos(pi k / 4)) / 2);
+# each step's rate and loss (printed to 9 digits) against these values computed here; a run stopped after 3 steps
+# and resumed with the same command goes on with the same rates and losses
+printf 'param p = 1\nloss 0.5 * p * p\noptimizer sgd(lr = 0.1)\n' >"$tmp/sched.bp"
+sched_ok() { # file first-step: the steps' lines against the schedule by hand
+  awk -v first="$2" 'BEGIN { p = 1; pi = atan2(0, -1)
+      for (t = 0; t < 6; t++) { lr[t] = t < 2 ? 0.1 * (t + 1) / 2 : 0.05 * (1 + cos(pi * (t - 2) / 4)); L[t] = p * p / 2; p *= 1 - lr[t] } }
+    /^step / { t = $2 + 0 - 1; sub(",", "", $4); n++
+      if (t < first - 1 || (($4 - L[t]) ^ 2) > 1e-16 * L[t] ^ 2 || (($6 - lr[t]) ^ 2) > 1e-16 * lr[t] ^ 2) bad = 1 }
+    END { exit bad || n != 7 - first }' "$1"
+}
+expect_status 0 "$bpc" train "$tmp/sched.bp" --f64 --steps 6 --lr-schedule cosine --warmup 2
+sched_ok "$tmp/out" 1 && ok || { bad "--lr-schedule cosine --warmup 2:"; cat "$tmp/out"; }
+expect_status 0 "$bpc" train "$tmp/sched.bp" --f64 --steps 3 --lr-schedule cosine --warmup 2 --save "$tmp/sched.safetensors"
+expect_status 0 "$bpc" train "$tmp/sched.bp" --f64 --steps 6 --lr-schedule cosine --warmup 2 --params "$tmp/sched.safetensors"
+sched_ok "$tmp/out" 4 && ok || { bad "a resumed schedule:"; cat "$tmp/out"; }
+# step:N:G halves the rate every 2 steps without --data: 0.1, 0.1, 0.05, 0.05, 0.025
+expect_status 0 "$bpc" train "$tmp/sched.bp" --steps 5 --lr-schedule step:2:0.5
+[ "$(sed -n 's/^step [0-9]*: loss [0-9.e-]*, lr //p' "$tmp/out" | tr '\n' ' ')" = "0.1 0.1 0.05 0.05 0.025 " ] &&
+  ok || { bad "--lr-schedule step:2:0.5:"; cat "$tmp/out"; }
+expect_status 2 "$bpc" train "$tmp/sched.bp" --lr-schedule step:0:0.5
+first_err "bpc: --lr-schedule step:0:0.5: step:N:G takes N, a whole number of epochs (steps without --data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)"
+expect_status 2 "$bpc" train "$tmp/sched.bp" --lr-schedule linear
+first_err "bpc: --lr-schedule takes constant, cosine or step:N:G, not 'linear'"
+expect_status 2 "$bpc" grad "$tmp/sched.bp" --warmup 3
+first_err "bpc: grad takes no --warmup (an option of bpc train)"
+
 finish

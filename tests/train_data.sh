@@ -331,4 +331,12 @@ hasnt out "accuracy" "a regression's epoch line"
 run 0 "$bpc" eval reg.bp --data good --params reg.safetensors
 has out "^test loss [0-9.]* (6 samples)$" "a regression's bpc eval"
 
+# ---- a learning-rate schedule by epochs: step:1:0.5 halves the rate at each epoch -------
+run 0 "$bpc" train net.bp --data good --epochs 3 --batch 4 --lr 0.2 --lr-schedule step:1:0.5
+has out "batch 4, tcc JIT, lr 0.2 (times 0.5 every 1 epochs), data loaded" "the schedule in the first line"
+[ "$(sed -n 's/^epoch [0-9]: .*, lr \([0-9.]*\), .*/\1/p' out | tr '\n' ' ')" = "0.2 0.1 0.05 " ] && ok ||
+  { bad "step:1:0.5 by epochs:"; cat out; }
+run 0 "$bpc" train net.bp --data good --epochs 2 --batch 4 --lr-schedule cosine --warmup 2
+has out "lr 0.01 (cosine to 0 over 10 steps, warmup 2 steps)" "cosine over two epochs of 5 steps"
+
 finish
