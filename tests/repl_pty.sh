@@ -34,11 +34,23 @@ wait_for() {
     done
     return 1
 }
-# waits until the screen's last non-blank line is the empty prompt
+# the prompts (bp> and ..>) the pane has shown, over its whole history
+prompts() { tm capture-pane -p -t t -S - | grep -c '^\(bp\|\.\.\)>\( \|$\)'; }
+seen=0
+# waits until the screen's last non-blank line is an empty prompt that the last wait did
+# not see. Right after keys are sent, the prompt they were typed at is still the last line
+# until the REPL has drawn them: taken for the prompt after them, the next keys went to the
+# REPL while it still ran the line (and a Ctrl-C in them landed outside the line editor)
 wait_prompt() {
     n=0
     while [ $n -lt 100 ]; do
-        if [ "$(screen | grep -v '^ *$' | tail -n 1)" = "bp>" ]; then return 0; fi
+        if [ "$(screen | grep -v '^ *$' | tail -n 1)" = "bp>" ]; then
+            c=$(prompts)
+            if [ "$c" -gt "$seen" ]; then
+                seen=$c
+                return 0
+            fi
+        fi
         sleep 0.1
         n=$((n + 1))
     done
@@ -68,6 +80,7 @@ cd "$tmp" || exit 1
 tm new-session -d -s t -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
 check "banner" ":help lists the commands"
 check "prompt" "^bp> *$"
+wait_prompt
 
 type_line "param m1 = 3"
 type_line "input x = 2"
@@ -125,7 +138,7 @@ recall_twice '^saved 2 parameters to modèle_ü€.safetensors$' "Up Up did not 
 # Ctrl-C at the prompt drops what was typed
 tm send-keys -t t -l "this is not a statement"
 tm send-keys -t t C-c
-sleep 0.3
+wait_prompt
 type_line "m1"
 check "Ctrl-C clears the line" "^m1 = 3$"
 screen | grep -q "unexpected\|error" && { echo "FAIL: the cleared line was run"; fail=$((fail + 1)); } || pass=$((pass + 1))
@@ -136,7 +149,7 @@ long=$(printf 'this is not a statement %.0s' $(seq 1 40))
 for i in 1 2 3 4 5 6 7 8; do
     tm send-keys -t t -l "$long"
     tm send-keys -t t C-c
-    sleep 0.3
+    wait_prompt
     type_line "m1 + $i"
 done
 n=0
@@ -189,6 +202,7 @@ grep -q "alpha_rate" "$tmp/history" && pass=$((pass + 1)) || { echo "FAIL: histo
 # failed)
 tm kill-session -t t
 tm new-session -d -s t -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
+seen=0
 check "banner (second session)" ":help lists the commands"
 wait_prompt
 type_line "param m1 = 3"
