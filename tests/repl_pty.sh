@@ -200,8 +200,12 @@ grep -q "alpha_rate" "$tmp/history" && pass=$((pass + 1)) || { echo "FAIL: histo
 # not the session, as in Python's REPL (it left the session, and all defined in it, with
 # the error written after the ^D on its line); Ctrl-D at bp> then leaves (status 1: a line
 # failed)
+# (the new session is made before the old one is killed: killing the server's last session
+# ends the server, and a session made then went to the server on its way out, 'server
+# exited unexpectedly')
+tm new-session -d -s t2 -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
 tm kill-session -t t
-tm new-session -d -s t -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
+tm rename-session -t t2 t
 seen=0
 check "banner (second session)" ":help lists the commands"
 wait_prompt
