@@ -63,7 +63,7 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 
 /* In a CONV_BODY: c_, the call (ConvCall), its sizes, and CONV_GEOMETRY */
 #define CONV_CALL_GEOMETRY                                                                         \
-    const ConvCall *c_ = conv_arg_;                                                                \
+    const ConvCall *c_ = (const ConvCall *)conv_arg_;                                              \
     const size_t B = c_->B, C = c_->C, H = c_->H, W = c_->W, O = c_->O, KH = c_->KH, KW = c_->KW;  \
     const size_t s = c_->s, pad = c_->pad;                                                         \
     CONV_GEOMETRY
@@ -165,8 +165,8 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     /* the images of thread CONV_TID */                                                             \
     CONV_BODY(conv2d_body_##SUF) {                                                                  \
         CONV_CALL_GEOMETRY;                                                                         \
-        const T *x = c_->x, *w = c_->w;                                                             \
-        T *y = c_->out, *scratch = c_->scratch;                                                     \
+        const T *x = (const T *)c_->x, *w = (const T *)c_->w;                                       \
+        T *y = (T *)c_->out, *scratch = (T *)c_->scratch;                                           \
         const LayerEp *ep = c_->ep;                                                                 \
         {                                                                                           \
             T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                         \
@@ -183,8 +183,10 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                              size_t KH, size_t KW, size_t s, size_t pad, T *y, T *scratch, const LayerEp *ep) { \
         if (WG_##SUF(conv2d, x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, ep)) return;          \
         CONV_GEOMETRY;                                                                              \
-        const ConvCall c_ = {.x = x, .w = w, .out = y, .scratch = scratch, .ep = ep, .B = B, .C = C, .H = H, \
-                             .W = W, .O = O, .KH = KH, .KW = KW, .s = s, .pad = pad};               \
+        ConvCall c_;                                                                                \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.w = w, c_.out = y, c_.scratch = scratch, c_.ep = ep, c_.B = B, c_.C = C,       \
+            c_.H = H, c_.W = W, c_.O = O, c_.KH = KH, c_.KW = KW, c_.s = s, c_.pad = pad;           \
         (void)slot, (void)Hp, (void)Wp;                                                             \
         CONV_RUN(conv_threads(B, (double)B * (double)(O * K * P)), conv2d_body_##SUF, (void *)&c_); \
     }                                                                                               \
@@ -203,8 +205,8 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     /* gx of the images of thread CONV_TID */                                                       \
     CONV_BODY(conv2d_grad_x_body_##SUF) {                                                           \
         CONV_CALL_GEOMETRY;                                                                         \
-        const T *gy = c_->gy, *w = c_->w;                                                           \
-        T *gx = c_->out, *scratch = c_->scratch;                                                    \
+        const T *gy = (const T *)c_->gy, *w = (const T *)c_->w;                                     \
+        T *gx = (T *)c_->out, *scratch = (T *)c_->scratch;                                          \
         {                                                                                           \
             T *col = scratch + (size_t)CONV_TID * slot, *gp = col + K * P;                         \
             CONV_IMAGES(b, B) {                                                                    \
@@ -225,8 +227,10 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                                   T *scratch) {                                                     \
         if (WG_##SUF(conv2d_grad_x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch)) return;     \
         CONV_GEOMETRY;                                                                              \
-        const ConvCall c_ = {.gy = gy, .w = w, .out = gx, .scratch = scratch, .B = B, .C = C, .H = H, .W = W, \
-                             .O = O, .KH = KH, .KW = KW, .s = s, .pad = pad};                       \
+        ConvCall c_;                                                                                \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.gy = gy, c_.w = w, c_.out = gx, c_.scratch = scratch, c_.B = B, c_.C = C, c_.H = H,      \
+            c_.W = W, c_.O = O, c_.KH = KH, c_.KW = KW, c_.s = s, c_.pad = pad;                     \
         (void)slot, (void)Hp, (void)Wp;                                                             \
         CONV_RUN(conv_threads(B, (double)B * (double)(O * K * P)), conv2d_grad_x_body_##SUF, (void *)&c_); \
     }                                                                                               \
@@ -234,8 +238,8 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
        partial after the slots */                                                                   \
     CONV_BODY(conv2d_grad_w_groups_body_##SUF) {                                                    \
         CONV_CALL_GEOMETRY;                                                                         \
-        const T *x = c_->x, *gy = c_->gy;                                                           \
-        T *scratch = c_->scratch, *part = c_->part;                                                 \
+        const T *x = (const T *)c_->x, *gy = (const T *)c_->gy;                                     \
+        T *scratch = (T *)c_->scratch, *part = (T *)c_->part;                                       \
         const size_t groups = c_->n;                                                                \
         T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                              \
         CONV_SHARE(gi, groups) {                                                                    \
@@ -254,8 +258,8 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
        summation order) */                                                                          \
     CONV_BODY(conv2d_grad_w_cols_body_##SUF) {                                                      \
         CONV_CALL_GEOMETRY;                                                                         \
-        const T *x = c_->x, *gy = c_->gy;                                                           \
-        T *gw = c_->out, *scratch = c_->scratch;                                                    \
+        const T *x = (const T *)c_->x, *gy = (const T *)c_->gy;                                     \
+        T *gw = (T *)c_->out, *scratch = (T *)c_->scratch;                                          \
         const size_t chunks = c_->n, t = (size_t)CONV_TID, nth = (size_t)CONV_NTH;                  \
         size_t r0 = chunks * t / nth * 16, r1 = t + 1 == nth ? K : chunks * (t + 1) / nth * 16;     \
         if (r1 > K) r1 = K;                                                                         \
@@ -276,8 +280,10 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
             memset(gw, 0, sizeof(T) * O * K);                                                       \
             return;                                                                                 \
         }                                                                                           \
-        ConvCall c_ = {.x = x, .gy = gy, .out = gw, .scratch = scratch, .B = B, .C = C, .H = H, .W = W, \
-                       .O = O, .KH = KH, .KW = KW, .s = s, .pad = pad};                             \
+        ConvCall c_;                                                                                \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.gy = gy, c_.out = gw, c_.scratch = scratch, c_.B = B, c_.C = C, c_.H = H,      \
+            c_.W = W, c_.O = O, c_.KH = KH, c_.KW = KW, c_.s = s, c_.pad = pad;                     \
         if (K < CONV_GW_GROUPED_K) {                                                                \
             /* a few columns (a first layer): the groups' partials, then the partials in order */   \
             const size_t groups = BPRT_CONV_SLOTS;                                                  \

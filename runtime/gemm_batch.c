@@ -87,7 +87,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
             nsum * (size_t)K * ((size_t)M + (size_t)N) > BATCH_CAT_MAX_COPY)                        \
             return 0;                                                                              \
         const size_t KK = nsum * (size_t)K;                                                        \
-        T *Bc = malloc(sizeof(T) * (KK * (size_t)N + KK * (size_t)M));                             \
+        T *Bc = (T *)malloc(sizeof(T) * (KK * (size_t)N + KK * (size_t)M));                        \
         if (!Bc) return 0;                                                                         \
         T *Ac = Bc + KK * (size_t)N;                                                               \
         for (size_t s = 0; s < nsum; s++) /* B's products one under the other */                  \
@@ -105,7 +105,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
     }                                                                                              \
     /* results [r0, r1) on this thread, with its packed operands reused across them */             \
     static void FN##_range_(void *arg, size_t r0, size_t r1) {                                     \
-        const FN##_call_ *a_ = arg;                                                                \
+        const FN##_call_ *a_ = (const FN##_call_ *)arg;                                            \
         const int tA = a_->tA, tB = a_->tB, M = a_->M, N = a_->N, K = a_->K, lda = a_->lda;        \
         const int ldb = a_->ldb, ldc = a_->ldc, no = a_->no, ni = a_->ni;                          \
         const T alpha = a_->alpha, beta = a_->beta, *A = a_->A, *B = a_->B;                        \
@@ -138,11 +138,11 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
     } FN##_sm_call_;                                                                               \
     /* results [r0, r1): each product, then its rows' softmax (or gradient) while in cache */      \
     static void FN##_sm_range_(void *arg, size_t r0, size_t r1) {                                  \
-        const FN##_sm_call_ *s_ = arg;                                                             \
+        const FN##_sm_call_ *s_ = (const FN##_sm_call_ *)arg;                                      \
         const FN##_call_ *a_ = &s_->b;                                                             \
         const int M = a_->M, N = a_->N;                                                            \
         T *own = NULL; /* C is Y: each product made here, then its gradient written over Y */     \
-        if (s_->Y && s_->Y == a_->C && !(own = malloc(sizeof(T) * (size_t)M * (size_t)N)))         \
+        if (s_->Y && s_->Y == a_->C && !(own = (T *)malloc(sizeof(T) * (size_t)M * (size_t)N)))    \
             abort(); /* out of memory for one product: nothing sensible to return */              \
         bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \

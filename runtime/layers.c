@@ -447,7 +447,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     /* the common 2x2 window with stride 2, unrolled (same results as the general loops); rows      \
        [r0, r1) of the N OH output rows */                                                          \
     BPRT_CLONES static void maxpool2x2_rows_##SUF(void *arg, size_t r0, size_t r1) {                \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const T *x = c_->x;                                                                         \
         T *y = c_->y;                                                                               \
         const size_t H = c_->H, W = c_->W, OH = H / 2, OW = W / 2;                                  \
@@ -472,12 +472,14 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         }                                                                                          \
     }                                                                                              \
     static void maxpool2x2_##SUF(const T *x, size_t N, size_t H, size_t W, T *y) {                  \
-        LayCall_##SUF c_ = {.x = x, .y = y, .H = H, .W = W};                                        \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.y = y, c_.H = H, c_.W = W;                                                     \
         BPRT_SPLIT(layers_team(N * H * W), N * (H / 2), maxpool2x2_rows_##SUF, &c_);                \
     }                                                                                               \
     /* planes [p0, p1) */                                                                           \
     BPRT_CLONES static void maxpool2x2_grad_planes_##SUF(void *arg, size_t p0, size_t p1) {         \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const T *x = c_->x, *gy = c_->gy;                                                           \
         T *gx = c_->y;                                                                              \
         const LayerEp *ep = c_->ep;                                                                 \
@@ -520,12 +522,14 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     }                                                                                              \
     static void maxpool2x2_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, T *gx, \
                                       const LayerEp *ep) {                                          \
-        LayCall_##SUF c_ = {.x = x, .gy = gy, .y = gx, .H = H, .W = W, .ep = ep};                   \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.gy = gy, c_.y = gx, c_.H = H, c_.W = W, c_.ep = ep;                            \
         BPRT_SPLIT(layers_team(N * H * W), N, maxpool2x2_grad_planes_##SUF, &c_);                   \
     }                                                                                               \
     /* planes [n0, n1) of a k x k window's maximum */                                               \
     static void maxpool_planes_##SUF(void *arg, size_t n0, size_t n1) {                             \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const T *x = c_->x;                                                                         \
         T *y = c_->y;                                                                               \
         POOL_GEOMETRY;                                                                              \
@@ -550,7 +554,9 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
             maxpool2x2_##SUF(x, N, H, W, y);                                                        \
             return;                                                                                 \
         }                                                                                           \
-        LayCall_##SUF c_ = {.x = x, .y = y, .H = H, .W = W, .k = k, .stride = stride};              \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.y = y, c_.H = H, c_.W = W, c_.k = k, c_.stride = stride;                       \
         BPRT_SPLIT(layers_team(N * H * W), N, maxpool_planes_##SUF, &c_);                           \
     }                                                                                               \
     /* index of the first maximum of the k x k window at x[base] (rows W apart); the first  \
@@ -572,7 +578,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     }                                                                                              \
     /* planes [n0, n1) of max-pooling's gradient */                                                 \
     static void maxpool_grad_planes_##SUF(void *arg, size_t n0, size_t n1) {                        \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const T *x = c_->x, *gy = c_->gy;                                                           \
         T *gx = c_->y;                                                                              \
         const LayerEp *ep = c_->ep;                                                                 \
@@ -613,7 +619,10 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
             maxpool2x2_grad_##SUF(x, gy, N, H, W, gx, ep);                                          \
             return;                                                                                 \
         }                                                                                           \
-        LayCall_##SUF c_ = {.x = x, .gy = gy, .y = gx, .H = H, .W = W, .k = k, .stride = stride, .ep = ep}; \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.gy = gy, c_.y = gx, c_.H = H, c_.W = W, c_.k = k, c_.stride = stride,          \
+            c_.ep = ep;                                                                             \
         BPRT_SPLIT(layers_team(N * H * W), N, maxpool_grad_planes_##SUF, &c_);                      \
     }                                                                                               \
     void bprt_maxpool2d_grad_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k,\
@@ -623,7 +632,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     POOL_GRAD_EW(T, SUF)                                                                           \
     /* planes [n0, n1) of average pooling */                                                        \
     static void avgpool_planes_##SUF(void *arg, size_t n0, size_t n1) {                             \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const T *x = c_->x;                                                                         \
         T *y = c_->y;                                                                               \
         POOL_GEOMETRY;                                                                              \
@@ -639,12 +648,14 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
                 }                                                                                  \
     }                                                                                              \
     void bprt_avgpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y) { \
-        LayCall_##SUF c_ = {.x = x, .y = y, .H = H, .W = W, .k = k, .stride = stride};              \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.y = y, c_.H = H, c_.W = W, c_.k = k, c_.stride = stride;                       \
         BPRT_SPLIT(layers_team(N * H * W), N, avgpool_planes_##SUF, &c_);                           \
     }                                                                                               \
     /* planes [n0, n1) of average pooling's gradient */                                             \
     static void avgpool_grad_planes_##SUF(void *arg, size_t n0, size_t n1) {                        \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const T *gy = c_->gy;                                                                       \
         T *gx = c_->y;                                                                              \
         POOL_GEOMETRY;                                                                              \
@@ -661,7 +672,9 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         }                                                                                          \
     }                                                                                              \
     void bprt_avgpool2d_grad_##SUF(const T *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, T *gx) { \
-        LayCall_##SUF c_ = {.gy = gy, .y = gx, .H = H, .W = W, .k = k, .stride = stride};           \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.gy = gy, c_.y = gx, c_.H = H, c_.W = W, c_.k = k, c_.stride = stride;                    \
         BPRT_SPLIT(layers_team(N * H * W), N, avgpool_grad_planes_##SUF, &c_);                      \
     }                                                                                               \
     /* one row of layernorm and of its gradient; sums in double over eight lanes (LANE_SUM) */      \
@@ -687,7 +700,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     }                                                                                               \
     /* rows [r0, r1) of layernorm, or of its gradient when gy is given */                           \
     static void layernorm_task_##SUF(void *arg, size_t r0, size_t r1) {                             \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const size_t D = c_->D;                                                                     \
         for (size_t r = r0; r < r1; r++)                                                            \
             if (c_->gy)                                                                             \
@@ -697,13 +710,15 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     }                                                                                               \
     /* groups [g0, g1) of LN_NR rows (layernorm_rows_f32) */                                        \
     static void layernorm_groups_##SUF(void *arg, size_t g0, size_t g1) {                           \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const size_t r1 = LN_NR * g1 < c_->R ? LN_NR * g1 : c_->R;                                  \
         layernorm_rows_f32(F32CP(c_->x), F32CP(c_->gy), LN_NR * g0, r1, c_->D, c_->eps, F32P(c_->y)); \
     }                                                                                               \
     /* x, y, gy, gx [R, D]; on AVX-512 in groups of LN_NR rows: a thread's range starts on a group */ \
     static void layernorm_any_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *out) { \
-        LayCall_##SUF c_ = {.x = x, .gy = gy, .y = out, .R = R, .D = D, .eps = eps};                \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.gy = gy, c_.y = out, c_.R = R, c_.D = D, c_.eps = eps;                         \
         if (LN_FAST_##SUF(D))                                                                       \
             BPRT_SPLIT(layers_team(R * D), (R + LN_NR - 1) / LN_NR, layernorm_groups_##SUF, &c_);   \
         else                                                                                        \
@@ -749,14 +764,14 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     } LnaCall_##SUF;                                                                                \
     /* groups [g0, g1) of LN_NR rows: their statistics (the AVX-512 kernel's first part) */        \
     static void ln_affine_stats_task_##SUF(void *arg, size_t g0, size_t g1) {                       \
-        const LnaCall_##SUF *c_ = arg;                                                              \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
         const size_t r1 = g1 * LN_NR < c_->R ? g1 * LN_NR : c_->R;                                  \
         ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), NULL, g0 * LN_NR, r1, c_->D, c_->eps, NULL, \
                            NULL, NULL, LNA_STATS, c_->st, 0, c_->D);                                \
     }                                                                                               \
     /* chunks [k0, k1) of 16 columns: their outputs and sums over every row (the second part) */  \
     static void ln_affine_cols_task_##SUF(void *arg, size_t k0, size_t k1) {                        \
-        const LnaCall_##SUF *c_ = arg;                                                              \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
         const size_t j1 = k1 * 16 < c_->D ? k1 * 16 : c_->D;                                        \
         ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), 0, c_->R, c_->D, c_->eps, \
                            F32P(c_->gx), c_->acc, c_->acc + c_->D, LNA_OUT, c_->st, k0 * 16, j1);    \
@@ -764,7 +779,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     /* rows [r0, r1) in the plain loops: gx, and the products                                     \
        gy * xhat into sp (and gy into sg, when sg is given: gx overwrites gy) */                 \
     static void ln_affine_task_##SUF(void *arg, size_t r0, size_t r1) {                             \
-        const LnaCall_##SUF *c_ = arg;                                                              \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
         const size_t D = c_->D;                                                                     \
         T *sg = c_->sg; /* a copy of gy, needed only when gx is gy */                               \
         for (size_t r = r0; r < r1; r++)                                                            \
@@ -790,7 +805,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         }                                                                                           \
     }                                                                                               \
     static void ln_affine_sums_##SUF(void *arg, size_t j0, size_t j1) {                             \
-        const LnaCall_##SUF *c_ = arg;                                                              \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
         ln_affine_colsums_##SUF(c_->sp, c_->gs, c_->R, c_->D, j0, j1, c_->acc);                     \
     }                                                                                               \
     /* On one thread the sums are added as the rows are made. On several, the AVX-512 kernel     \
@@ -799,13 +814,13 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
        way adds each column's rows in order, in double (bprt_sum_axis's order: the same bits). */ \
     void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
                                           size_t D, double eps, T *gx, T *dgamma, T *dbeta) {       \
-        double *acc = calloc(2 * D + 1, sizeof(double));                                            \
+        double *acc = (double *)calloc(2 * D + 1, sizeof(double));                                  \
         if (!acc) abort(); /* out of memory for two rows of sums */                                 \
         const size_t G = LN_FAST_##SUF(D) ? LN_NR : 1, ng = (R + G - 1) / G;                        \
         int team = ng < 2 ? 1 : layers_team(R * D);                                                 \
         if ((size_t)team > ng) team = (int)ng;                                                      \
         if (LN_FAST_##SUF(D)) {                                                                     \
-            double *st = team > 1 ? lna_scratch(4 * R * sizeof(double)) : NULL;                     \
+            double *st = team > 1 ? (double *)lna_scratch(4 * R * sizeof(double)) : NULL;           \
             const LnaCall_##SUF c_ = {x, gy, gamma, add, NULL, gx, NULL, NULL, R, D, eps, acc, st};  \
             if (st) { /* each row's statistics, then each column's outputs and sums */              \
                 BPRT_SPLIT(team, ng, ln_affine_stats_task_##SUF, (void *)&c_);                      \
@@ -815,7 +830,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
                                    acc + D, LNA_ALL, NULL, 0, D);                                   \
         } else {                                                                                    \
             const int copy_gy = gx == gy;                                                           \
-            T *sp = team > 1 ? lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
+            T *sp = team > 1 ? (T *)lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
             if (sp) {                                                                               \
                 const LnaCall_##SUF c_ = {x, gy, gamma, add, copy_gy ? sp + R * D : gy, gx, sp,     \
                                           copy_gy ? sp + R * D : NULL, R, D, eps, acc, NULL};        \
@@ -859,17 +874,19 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     }                                                                                              \
     /* y, gy, gx [R, D] */                                                                          \
     static void softmax_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                          \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         softmax_grad_rows_##SUF(c_->x, c_->gy, r0, r1, c_->D, c_->y);                               \
     }                                                                                               \
     void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx) {              \
-        LayCall_##SUF c_ = {.x = y, .gy = gy, .y = gx, .D = D};                                     \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = y, c_.gy = gy, c_.y = gx, c_.D = D;                                                  \
         BPRT_SPLIT(layers_team(R * D), R, softmax_grad_task_##SUF, &c_);                            \
     }                                                                                               \
     /* table[V, D], ids[n] -> y[n, D];  gy[n, D] -> gt[V, D] */                                    \
     /* rows [i0, i1): each a copy of its id's row (NaN for an id outside the table) */         \
     static void embedding_rows_##SUF(void *arg, size_t i0, size_t i1) {                             \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const T *table = c_->x;                                                                     \
         const int32_t *ids = c_->ids;                                                               \
         const size_t V = c_->R, D = c_->D;                                                          \
@@ -884,7 +901,9 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     /* rows split between threads as the elementwise passes after it split them (the residual \
        add reads it; tiny_gpt's [32, 64, 128] on 2 threads 0.09 -> 0.02 ms) */                 \
     void bprt_embedding_##SUF(const T *table, size_t V, size_t D, const int32_t *ids, size_t n, T *y) { \
-        LayCall_##SUF c_ = {.x = table, .y = y, .R = V, .D = D, .ids = ids};                        \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = table, c_.y = y, c_.R = V, c_.D = D, c_.ids = ids;                                   \
         BPRT_SPLIT(layers_team(n * D), n, embedding_rows_##SUF, &c_);                               \
     }                                                                                              \
     void bprt_embedding_grad_##SUF(const T *gy, size_t V, size_t D, const int32_t *ids, size_t n, T *gt) { \
@@ -899,7 +918,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     /* x, y [N, Tq, Tk] */                                                                         \
     /* rows [r0, r1) of the N Tq rows of Tk (row r is query r mod Tq) */                         \
     static void causal_mask_rows_##SUF(void *arg, size_t r0, size_t r1) {                           \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const size_t Tq = c_->H, Tk = c_->W;                                                        \
         const T f = (T)c_->fill, *x = c_->x;                                                         \
         T *y = c_->y;                                                                               \
@@ -913,19 +932,23 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     /* rows split between threads as the batched product before it and the softmax after it     \
        split them (tiny_gpt's [32, 4, 64, 64] scores on 2 threads: 0.16 -> 0.03 ms) */            \
     void bprt_causal_mask_##SUF(const T *x, size_t N, size_t Tq, size_t Tk, double fill, T *y) {   \
-        LayCall_##SUF c_ = {.x = x, .y = y, .H = Tq, .W = Tk, .fill = fill};                     \
+        LayCall_##SUF c_;                                                                          \
+        memset(&c_, 0, sizeof c_);                                                                 \
+        c_.x = x, c_.y = y, c_.H = Tq, c_.W = Tk, c_.fill = fill;                                  \
         BPRT_SPLIT(layers_team(N * Tq * Tk), N * Tq, causal_mask_rows_##SUF, &c_);                  \
     }                                                                                              \
     /* elements [i0, i1) of dropout */                                                               \
     static void dropout_range_##SUF(void *arg, size_t i0, size_t i1) {                              \
-        const LayCall_##SUF *c_ = arg;                                                              \
+        const LayCall_##SUF *c_ = (const LayCall_##SUF *)arg;                                       \
         const double p = c_->p;                                                                   \
         const T scale = p < 1 ? (T)(1 / (1 - p)) : (T)0;                                            \
         for (size_t i = i0; i < i1; i++)                                                            \
             c_->y[i] = bprt_rng_uniform(c_->seed, c_->stream, i) >= p ? c_->x[i] * scale : (T)0;       \
     }                                                                                               \
     void bprt_dropout_##SUF(const T *x, size_t n, double p, uint64_t seed, uint64_t stream, T *y) { \
-        LayCall_##SUF c_ = {.x = x, .y = y, .seed = seed, .stream = stream, .p = p};            \
+        LayCall_##SUF c_;                                                                           \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.x = x, c_.y = y, c_.seed = seed, c_.stream = stream, c_.p = p;                           \
         BPRT_SPLIT(layers_team(n * 8), n, dropout_range_##SUF, &c_);                                \
     }
 

@@ -123,7 +123,7 @@ DEFINE_OPTIM_CONSTS(double, f64)
         double *part;                                                                              \
     } MaxabsCall_##SUF;                                                                            \
     static void maxabs_task_##SUF(void *arg, size_t s0, size_t s1) {                               \
-        const MaxabsCall_##SUF *a = arg;                                                           \
+        const MaxabsCall_##SUF *a = (const MaxabsCall_##SUF *)arg;                                 \
         for (size_t s = s0; s < s1; s++)                                                           \
             a->part[s] = maxabs_range_##SUF(a->g + a->n * s / a->ns, a->n * (s + 1) / a->ns - a->n * s / a->ns); \
     }                                                                                              \
@@ -210,18 +210,18 @@ DEFINE_OPTIM_CONSTS(double, f64)
         T *gs;                                                                                      \
     } UpdCall_##SUF;                                                                                \
     static void sgd_task_##SUF(void *arg, size_t lo, size_t hi) {                                  \
-        const UpdCall_##SUF *a = arg;                                                               \
+        const UpdCall_##SUF *a = (const UpdCall_##SUF *)arg;                                        \
         sgd_range_##SUF(a->ks, a->p, a->g, a->v, lo, hi);                                           \
     }                                                                                               \
     static void adam_task_##SUF(void *arg, size_t lo, size_t hi) {                                 \
-        const UpdCall_##SUF *a = arg;                                                               \
+        const UpdCall_##SUF *a = (const UpdCall_##SUF *)arg;                                        \
         adam_range_##SUF(a->ka, a->p, a->g, a->m, a->v, lo, hi);                                    \
     }                                                                                               \
     /* on nt threads, each its contiguous share (no parallel region for one) */                     \
     static void sgd_nt_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd, \
                              double scale, int nt) {                                                \
         const SgdK_##SUF k = sgd_k_##SUF(lr, momentum, wd, scale);                                  \
-        UpdCall_##SUF a = {.ks = &k, .p = p, .g = g, .v = v};                                       \
+        UpdCall_##SUF a = {&k, NULL, p, g, NULL, v, 0, 0, 0, 0, 0, NULL, NULL, NULL};               \
         BPRT_SPLIT(nt, n, sgd_task_##SUF, &a);                                                      \
     }                                                                                               \
     void bprt_sgd_##SUF(T *p, const T *g, T *v, size_t n, double lr, double momentum, double wd,    \
@@ -231,7 +231,7 @@ DEFINE_OPTIM_CONSTS(double, f64)
     static void adam_nt_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2, \
                               double eps, double wd, int decoupled, double step, double scale, int nt) { \
         const AdamK_##SUF k = adam_k_##SUF(lr, b1, b2, eps, wd, decoupled, step, scale);            \
-        UpdCall_##SUF a = {.ka = &k, .p = p, .g = g, .m = m, .v = v};                              \
+        UpdCall_##SUF a = {NULL, &k, p, g, m, v, 0, 0, 0, 0, 0, NULL, NULL, NULL};                  \
         BPRT_SPLIT(nt, n, adam_task_##SUF, &a);                                                     \
     }                                                                                               \
     void bprt_adam_##SUF(T *p, const T *g, T *m, T *v, size_t n, double lr, double b1, double b2,   \
@@ -275,11 +275,11 @@ DEFINE_OPTIM_CONSTS(double, f64)
         else sgd_range_##SUF(ks, p, gs, v, lo, hi);                                                 \
     }                                                                                               \
     static void rank1_task_##SUF(void *arg, size_t lo, size_t hi) {                                \
-        const UpdCall_##SUF *a = arg;                                                               \
+        const UpdCall_##SUF *a = (const UpdCall_##SUF *)arg;                                        \
         rank1_rows_##SUF(a->ks, a->ka, a->tA, a->A, a->lda, a->B, a->N, a->p, a->m, a->v, lo, hi);  \
     }                                                                                               \
     static void gemm_update_task_##SUF(void *arg, size_t lo, size_t hi) {                          \
-        const UpdCall_##SUF *a = arg;                                                               \
+        const UpdCall_##SUF *a = (const UpdCall_##SUF *)arg;                                        \
         gemm_update_rows_##SUF(a->ks, a->ka, (int)lo, (int)hi, a->N, a->K, a->A, a->lda, a->B, a->ldb, \
                                a->gs, a->p, a->m, a->v);                                            \
     }                                                                                               \

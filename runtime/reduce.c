@@ -40,7 +40,7 @@ static int sum_team(size_t work) { (void)work; return 1; }
                 continue;                                                                          \
             }                                                                                      \
             const size_t o = it / nblk, i0 = it % nblk * SUM_BLOCK;                                \
-            const size_t w = I - i0 < SUM_BLOCK ? I - i0 : SUM_BLOCK;                              \
+            const size_t w = I - i0 < SUM_BLOCK ? I - i0 : (size_t)SUM_BLOCK;                      \
             const T *xo = x + o * R * I;                                                           \
             double acc[SUM_BLOCK];                                                                 \
             for (size_t i = 0; i < w; i++) acc[i] = 0;                                             \
@@ -57,7 +57,7 @@ static int sum_team(size_t work) { (void)work; return 1; }
         T *y;                                                                                      \
     } SumCall_##SUF;                                                                               \
     static void sum_task_##SUF(void *arg, size_t w0, size_t w1) {                                  \
-        const SumCall_##SUF *a = arg;                                                              \
+        const SumCall_##SUF *a = (const SumCall_##SUF *)arg;                                       \
         sum_items_##SUF(a->x, a->R, a->I, a->y, w0, w1);                                           \
     }                                                                                              \
     void bprt_sum_axis_##SUF(const T *x, size_t O, size_t R, size_t I, T *y) {                     \

@@ -41,7 +41,7 @@ uint64_t bprt_rng_u64(uint64_t seed, uint64_t stream, uint64_t index)
 
 double bprt_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    return (double)(bprt_rng_u64(seed, stream, index) >> 11) * 0x1.0p-53;
+    return (double)(bprt_rng_u64(seed, stream, index) >> 11) * (1.0 / 9007199254740992.0); /* 2^-53 */
 }
 
 double bprt_rng_normal(uint64_t seed, uint64_t stream, uint64_t index)
@@ -63,7 +63,7 @@ typedef struct Fill {
 
 static void fill_range(void *arg, size_t i0, size_t i1)
 {
-    const Fill *f = arg;
+    const Fill *f = (const Fill *)arg;
     for (size_t i = i0; i < i1; i++) {
         const double v = f->normal ? f->std * bprt_rng_normal(f->seed, f->stream, i)
                                    : f->lo + (f->hi - f->lo) * bprt_rng_uniform(f->seed, f->stream, i);
@@ -85,26 +85,26 @@ static void fill(const Fill *f, size_t n)
 
 void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream)
 {
-    const Fill f = {.p32 = p, .normal = 1, .std = std, .seed = seed, .stream = stream};
+    const Fill f = {p, NULL, 1, std, 0, 0, seed, stream};
     fill(&f, n);
 }
 
 void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream)
 {
-    const Fill f = {.p64 = p, .normal = 1, .std = std, .seed = seed, .stream = stream};
+    const Fill f = {NULL, p, 1, std, 0, 0, seed, stream};
     fill(&f, n);
 }
 
 void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed,
                            uint64_t stream)
 {
-    const Fill f = {.p32 = p, .lo = lo, .hi = hi, .seed = seed, .stream = stream};
+    const Fill f = {p, NULL, 0, 0, lo, hi, seed, stream};
     fill(&f, n);
 }
 
 void bprt_fill_uniform_f64(double *p, size_t n, double lo, double hi, uint64_t seed,
                            uint64_t stream)
 {
-    const Fill f = {.p64 = p, .lo = lo, .hi = hi, .seed = seed, .stream = stream};
+    const Fill f = {NULL, p, 0, 0, lo, hi, seed, stream};
     fill(&f, n);
 }

@@ -336,7 +336,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     VM_INLINE double sum_exp_##SUF(const T *x, size_t n, T m, T *e, int keep) {                       \
         double s = 0;                                                                              \
         for (size_t i0 = 0; i0 < n; i0 += VM_BLOCK) {                                              \
-            const size_t w = n - i0 < VM_BLOCK ? n - i0 : VM_BLOCK;                                \
+            const size_t w = n - i0 < VM_BLOCK ? n - i0 : (size_t)VM_BLOCK;                        \
             T *b = keep ? e + i0 : e;                                                              \
             for (size_t i = 0; i < w; i++) b[i] = x[i0 + i] - m;                                   \
             bprt_exp_##SUF(b, b, w);                                                               \
@@ -477,15 +477,15 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         double *loss;                                                                              \
     } RowsCall_##SUF;                                                                              \
     static void softmax_task_##SUF(void *arg, size_t r0, size_t r1) {                              \
-        const RowsCall_##SUF *a = arg;                                                             \
+        const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         softmax_rows_##SUF(a->x, r0, r1, a->n, a->out);                                            \
     }                                                                                              \
     static void log_softmax_task_##SUF(void *arg, size_t r0, size_t r1) {                          \
-        const RowsCall_##SUF *a = arg;                                                             \
+        const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         log_softmax_rows_##SUF(a->x, r0, r1, a->n, a->out);                                        \
     }                                                                                              \
     static void ce_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                              \
-        const RowsCall_##SUF *a = arg;                                                             \
+        const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         ce_grad_rows_##SUF(a->x, a->y, r0, r1, a->n, a->scale, a->out, a->loss);                   \
     }                                                                                              \
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y) {                             \
@@ -509,7 +509,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     }                                                                                              \
     double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
                                          T *d) {                                                   \
-        double *t = malloc(sizeof(double) * (rows ? rows : 1));                                    \
+        double *t = (double *)malloc(sizeof(double) * (rows ? rows : 1));                          \
         if (!t) { /* the two passes, which need no memory */                                      \
             const double l = bprt_cross_entropy_##SUF(z, y, rows, n);                              \
             bprt_ce_grad_##SUF(z, y, rows, n, scale, d);                                           \
