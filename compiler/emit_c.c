@@ -2817,7 +2817,11 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "#define BP_M(fn) fn%s\n", o->f64 ? "" : "##f");
     fprintf(out, "#define BP_V(fn) bprt_##fn##_%s\n", o->f64 ? "f64" : "f32");
     fprintf(out, "%s", preamble_math);
-    if (!o->header_name) emit_api_decls(out, g, o);
+    if (!o->header_name) { /* --emit=c: C linkage in C++ too, as the header gives it */
+        fprintf(out, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
+        emit_api_decls(out, g, o);
+        fprintf(out, "#ifdef __cplusplus\n}\n#endif\n");
+    }
     fprintf(out, "\n");
     if (g->noutputs) emit_function(out, g, V_FORWARD, o);
     if (g->loss >= 0) {

@@ -4,7 +4,8 @@
 # and f64. g++'s object links with the model's C self-check (--emit=test, built by gcc)
 # and passes it: the C++ build's functions have C linkage and compute what the C build
 # does. A C++ program including seed.h runs seed_hvp (H v = (11, 46), as in
-# emit_compilers.sh) against the C++ build of bpc -o seed.c --standalone.
+# emit_compilers.sh) against the C++ build of bpc -o seed.c --standalone, and of
+# --emit=c --standalone with the header --emit=h prints.
 # usage: cxx.sh BPC SOURCE_DIR
 set -u
 bpc=$1
@@ -41,9 +42,11 @@ int main() {
 }
 EOF_CC
 for prec in "" "--f64"; do
-  mkdir -p "$tmp/o$prec"
+  mkdir -p "$tmp/o$prec" "$tmp/e$prec"
   "$bpc" "$src/examples/seed.bp" -o "$tmp/o$prec/seed.c" --standalone $prec
-  for d in "$tmp/o$prec"; do
+  "$bpc" --emit=c --standalone "$src/examples/seed.bp" $prec >"$tmp/e$prec/seed.c"
+  "$bpc" --emit=h "$src/examples/seed.bp" $prec >"$tmp/e$prec/seed.h"
+  for d in "$tmp/o$prec" "$tmp/e$prec"; do
     for cxx in g++ clang++; do
       if $cxx $cxxflags -I"$d" -x c++ "$d/seed.c" -x c++ "$tmp/hvp_main.cc" -lm -o "$d/hvp" 2>"$d/err" &&
          "$d/hvp" >"$d/out" 2>&1; then ok; else bad "seed_hvp from C++ with $cxx $prec (${d##*/})"; cat "$d/err" "$d/out" 2>/dev/null; fi
