@@ -2573,8 +2573,8 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
                  "    (void)m1;\n    (void)m2;\n"
                  "    if (!(ss <= 1e308)) return -1; /* a non-finite gradient: nothing changes */\n",
             np, np, sfx);
-    if (opt->clip > 0)
-        fprintf(out, "    if (sqrt(ss) > %.17g) scale = %.17g / (sqrt(ss) + 1e-6);\n", opt->clip, opt->clip);
+    if (opt->clip > 0) /* clip_grad_norm_'s min(1, c / (norm + 1e-6)): below 1 also for a norm just under c */
+        fprintf(out, "    if (%.17g / (sqrt(ss) + 1e-6) < 1) scale = %.17g / (sqrt(ss) + 1e-6);\n", opt->clip, opt->clip);
     fprintf(out, "    *step += 1;\n");
     switch (opt->kind) {
     case OPT_NONE:

@@ -228,6 +228,43 @@ static void test_nonfinite(void **state) {
     }
 }
 
+/* clip_grad_norm scales the gradient by torch.nn.utils.clip_grad_norm_'s min(1, c / (norm + 1e-6)):
+ * below 1 also when the norm is at c or just under it (bpc scaled only a norm above c). One
+ * SGD step (lr 1) on loss 0.5 p^2 (gradient p); the values are PyTorch's (float64). */
+static void test_clip_coefficient(void **state) {
+    (void)state;
+    static const struct {
+        const char *p, *clip;
+        double want;
+    } cases[] = {
+        {"5e-7", "1e-6", 1.6666666666666668e-07}, /* norm half the clip: 1e-6 / 1.5e-6 */
+        {"3e-7", "1e-7", 2.7692307692307693e-07}, /* above the clip */
+        {"1", "1", 9.99998999939855e-07},         /* at the clip: 1 / (1 + 1e-6) */
+        {"2", "1", 1.00000049999975},             /* above it */
+        {"0.5", "1", 0},                          /* well below it: unscaled */
+        {"0", "1e-9", 0},                         /* no gradient */
+    };
+    for (int f64 = 0; f64 <= 1; f64++)
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            char text[256];
+            snprintf(text, sizeof text, "param p = %s\nloss 0.5 * p^2\noptimizer sgd(lr = 1)\nclip_grad_norm %s\n",
+                     cases[c].p, cases[c].clip);
+            TestModel t;
+            th_build(&t, text, f64, NULL);
+            if (!t.ok) fail_msg("%s", th_diag_text(&t));
+            void *ws = xalloc(t.m.ws_size(t.dims)), *opt = xalloc(t.m.opt_size());
+            assert_true(isfinite(t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, 1, ws)));
+            const double got = drv_get(&t.m, t.params, 0), want = cases[c].want;
+            const double tol = (f64 ? 1e-15 : 2e-7) * fmax(fabs(want), atof(cases[c].p));
+            if (!(fabs(got - want) <= tol))
+                fail_msg("p = %s, clip_grad_norm %s, %s: p = %.17g after the step, PyTorch %.17g", cases[c].p,
+                         cases[c].clip, f64 ? "f64" : "f32", got, want);
+            free(ws);
+            free(opt);
+            th_free(&t);
+        }
+}
+
 /* loss = sum((x @ W) * t) + sum(b * b): dW = xᵀ t (fused GEMM), db = 2 b (plain update). */
 static void fused_case(int f64, const double x[4], const double t4[4], const char *what) {
     TestModel t;
@@ -513,6 +550,7 @@ int main(void) {
         cmocka_unit_test(test_f32),
         cmocka_unit_test(test_f64),
         cmocka_unit_test(test_nonfinite),
+        cmocka_unit_test(test_clip_coefficient),
         cmocka_unit_test(test_fused_sgd),
         cmocka_unit_test(test_thread_invariance),
         cmocka_unit_test(test_rank1_update_equals_gemm),
