@@ -2060,7 +2060,8 @@ static void emit_step_tail(E *e) {
         for (int p = 0; p < g->nparams; p++) {
             int id = g->grads[p];
             long long off = (long long)g->params[p].offset;
-            if (!pass && (id < 0 || !e->fused[id])) { /* the plain update of this parameter */
+            if (id < 0) continue; /* the loss does not reach it: no update (NAME_update's rule) */
+            if (!pass && !e->fused[id]) { /* the plain update of this parameter */
                 if (adam)
                     fprintf(out, "            bprt_adam_%s(params + %lld, grad + %lld, m1_ + %lld, m2_ + %lld, %lld, %s, 1);\n",
                             sfx, off, off, off, off, (long long)g->params[p].numel, hyper);
@@ -2069,7 +2070,7 @@ static void emit_step_tail(E *e) {
                             off, off, (long long)g->params[p].numel, hyper);
                 continue;
             }
-            if (id < 0 || !e->fused[id]) continue;
+            if (!e->fused[id]) continue;
             const Node *n = &g->nodes[id];
             MatmulRun r;
             GemmArgs q;
@@ -2576,16 +2577,30 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     if (opt->clip > 0) /* clip_grad_norm_'s min(1, c / (norm + 1e-6)): below 1 also for a norm just under c */
         fprintf(out, "    if (%.17g / (sqrt(ss) + 1e-6) < 1) scale = %.17g / (sqrt(ss) + 1e-6);\n", opt->clip, opt->clip);
     fprintf(out, "    *step += 1;\n");
-    switch (opt->kind) {
-    case OPT_NONE:
-    case OPT_SGD:
-        fprintf(out, "    bprt_sgd_%s(params, grad, m1, n, lr, %.17g, %.17g, scale);\n", sfx, opt->momentum, opt->weight_decay);
-        break;
-    case OPT_ADAM:
-    case OPT_ADAMW:
-        fprintf(out, "    bprt_adam_%s(params, grad, m1, m2, n, lr, %.17g, %.17g, %.17g, %.17g, %d, *step, scale);\n", sfx,
-                opt->beta1, opt->beta2, opt->eps, opt->weight_decay, opt->kind == OPT_ADAMW);
-        break;
+    /* each run of parameters the loss depends on [lo, hi): a parameter without a gradient (the
+       loss does not reach it) is left alone, as torch.optim skips one whose .grad is None (no
+       weight decay, no moments); all of them at once when every parameter has a gradient */
+    for (int p = 0; p < g->nparams;) {
+        if (g->grads && g->grads[p] < 0) {
+            p++;
+            continue;
+        }
+        int q = p;
+        while (q < g->nparams && !(g->grads && g->grads[q] < 0)) q++;
+        const long long lo = (long long)g->params[p].offset;
+        const long long hi = (long long)(g->params[q - 1].offset + g->params[q - 1].numel);
+        char at[64] = "", count[64] = "n";
+        if (lo != 0 || hi != np) {
+            snprintf(at, sizeof at, " + %lld", lo);
+            snprintf(count, sizeof count, "%lld", hi - lo);
+        }
+        if (opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW)
+            fprintf(out, "    bprt_adam_%s(params%s, grad%s, m1%s, m2%s, %s, lr, %.17g, %.17g, %.17g, %.17g, %d, *step, scale);\n",
+                    sfx, at, at, at, at, count, opt->beta1, opt->beta2, opt->eps, opt->weight_decay, opt->kind == OPT_ADAMW);
+        else
+            fprintf(out, "    bprt_sgd_%s(params%s, grad%s, m1%s, %s, lr, %.17g, %.17g, scale);\n", sfx, at, at, at, count,
+                    opt->momentum, opt->weight_decay);
+        p = q;
     }
     fprintf(out, "    return 0;\n}\n\n");
     if (g->loss < 0) return;

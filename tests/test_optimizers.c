@@ -265,6 +265,51 @@ static void test_clip_coefficient(void **state) {
         }
 }
 
+/* A parameter the loss does not reach (U: declared and unused; O: read by the output alone)
+ * has no gradient, and the optimizer leaves it alone, as torch.optim skips a parameter whose
+ * .grad is None: no weight decay, no moments. (They shrank under weight decay.) Checked with
+ * the update fused into the GEMM (no clipping) and with the plain update (clipping), each
+ * optimizer with weight decay; W, which the loss reaches, moves. */
+static void test_no_gradient_no_update(void **state) {
+    (void)state;
+    static const char *const optims[] = {
+        "optimizer adamw(lr = 0.1, weight_decay = 0.5)\n",
+        "optimizer sgd(lr = 0.1, momentum = 0.9, weight_decay = 0.5)\n",
+        "optimizer adam(lr = 0.1)\n",
+    };
+    for (int f64 = 0; f64 <= 1; f64++)
+        for (int oi = 0; oi < 3; oi++)
+            for (int clip = 0; clip <= 1; clip++) {
+                char text[512];
+                snprintf(text, sizeof text, "input x[2, 2]\ninput t[2, 2]\nparam U[3] = ones\nparam W[2, 2] = normal(1)\n"
+                                            "param O[2] = uniform(1, 2)\nout = x @ W + O\noutput out\n"
+                                            "loss sum((x @ W) * t)\n%s%s", optims[oi], clip ? "clip_grad_norm 10\n" : "");
+                TestModel t;
+                th_build(&t, text, f64, NULL);
+                if (!t.ok) fail_msg("%s", th_diag_text(&t));
+                for (int i = 0; i < 4; i++)
+                    drv_set(&t.m, t.inputs[0], i, 0.5 * (i + 1)), drv_set(&t.m, t.inputs[1], i, 1.0 - i);
+                const size_t psz = (size_t)t.g->nparam_reals * t.m.real_size;
+                unsigned char *p0 = malloc(psz);
+                memcpy(p0, t.params, psz);
+                void *ws = xalloc(t.m.ws_size(t.dims)), *opt = xalloc(t.m.opt_size());
+                for (int k = 0; k < 3; k++)
+                    assert_true(isfinite(t.m.train_step(t.params, opt, (const void *const *)t.inputs, t.dims, 0.1, ws)));
+                for (int p = 0; p < t.g->nparams; p++) {
+                    const Param *pr = &t.g->params[p];
+                    const size_t at = (size_t)pr->offset * t.m.real_size, n = (size_t)pr->numel * t.m.real_size;
+                    const int same = memcmp(p0 + at, (unsigned char *)t.params + at, n) == 0;
+                    if (same != (strcmp(pr->name, "W") != 0))
+                        fail_msg("%.*s%s %s: %s %s after 3 steps", (int)strcspn(optims[oi], "\n"), optims[oi],
+                                 clip ? " (clipped)" : "", f64 ? "f64" : "f32", pr->name, same ? "did not change" : "changed");
+                }
+                free(p0);
+                free(ws);
+                free(opt);
+                th_free(&t);
+            }
+}
+
 /* loss = sum((x @ W) * t) + sum(b * b): dW = xᵀ t (fused GEMM), db = 2 b (plain update). */
 static void fused_case(int f64, const double x[4], const double t4[4], const char *what) {
     TestModel t;
@@ -551,6 +596,7 @@ int main(void) {
         cmocka_unit_test(test_f64),
         cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_clip_coefficient),
+        cmocka_unit_test(test_no_gradient_no_update),
         cmocka_unit_test(test_fused_sgd),
         cmocka_unit_test(test_thread_invariance),
         cmocka_unit_test(test_rank1_update_equals_gemm),
