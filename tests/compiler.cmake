@@ -18,7 +18,7 @@ add_executable(st_dump tests/st_dump.c)
 target_link_libraries(st_dump PRIVATE bprt)
 add_test(NAME train COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR} $<TARGET_FILE:st_dump>)
 # bpc train / eval on small IDX files made by the test: the errors that stop a run before it starts
-add_test(NAME train_data COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train_data.sh $<TARGET_FILE:bpc>)
+add_test(NAME train_data COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train_data.sh $<TARGET_FILE:bpc> $<TARGET_FILE:st_dump>)
 # Data-parallel training under MPI: mpirun -n 2 equals one process; dropout draws masks per
 # rank and per step; a killed rank stops the job with a message. Without MPI: bpc says how
 # to get it (tests/mpi.sh).

@@ -10,10 +10,14 @@
 #   e. a --save or checkpoint path that cannot be written, found before training;
 #   f. test losses at inference: a program with dropout is evaluated as without it;
 #   g. a loss that is not finite: printed as nan (sqrt(-1)'s NaN printed as -nan); the stop
-#      saves the parameters from before the step and names the file (it said nothing).
-# usage: train_data.sh BPC
+#      saves the parameters from before the step and names the file (it said nothing);
+#   h. a program that is not a classifier prints no accuracy;
+#   i. what an epoch is: every sample once, the last batch smaller, the train loss the mean
+#      over samples.
+# usage: train_data.sh BPC ST_DUMP
 set -u
 bpc=$1
+st_dump=$2
 . "$(dirname "$0")/lib.sh"
 run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err); 60 s at most
   want=$1; shift
@@ -338,5 +342,36 @@ has out "batch 4, tcc JIT, lr 0.2 (times 0.5 every 1 epochs), data loaded" "the 
   { bad "step:1:0.5 by epochs:"; cat out; }
 run 0 "$bpc" train net.bp --data good --epochs 2 --batch 4 --lr-schedule cosine --warmup 2
 has out "lr 0.01 (cosine to 0 over 10 steps, warmup 2 steps)" "cosine over two epochs of 5 steps"
+# ---- i. what an epoch is ----------------------------------------------------------------------
+# Sample i lights pixel i alone, every label is 0, and loss nll(x @ W, y) is linear in W, so
+# one SGD step of lr 1 adds 1/n to W[i, 0] for each of the batch's n rows: the parameters show
+# each batch. 10 samples at batch 4: an epoch is 3 steps, 4 + 4 + 2 rows, each sample once
+# (8 values 0.25, 2 of 0.5: the last batch the mean over its own 2 rows). In epoch 2 a batch's
+# loss before its update is minus the mean of its rows' epoch-1 values: the train loss, a mean
+# over the samples, is -(8 x 0.25 + 2 x 0.5) / 10 = -0.3 whatever the order (a mean over the 3
+# batches is not: -0.2917 or -0.3333); the test loss after it -0.6.
+mkdir -p onehot
+{ bytes 0 0 8 3; be32 10; be32 1; be32 10; i=0
+  while [ $i -lt 100 ]; do if [ $((i % 11)) -eq 0 ]; then bytes 255; else bytes 0; fi; i=$((i + 1)); done; } >onehot/train-images-idx3-ubyte
+cp onehot/train-images-idx3-ubyte onehot/t10k-images-idx3-ubyte
+labels onehot/train-labels-idx1-ubyte 0 0 0 0 0 0 0 0 0 0
+cp onehot/train-labels-idx1-ubyte onehot/t10k-labels-idx1-ubyte
+printf 'input x[B, 10]\ninput y[B] : int\nparam W[10, 2]\nloss nll(x @ W, y)\noptimizer sgd(lr = 1)\n' >lin.bp
+run 0 "$bpc" train lin.bp --data onehot --batch 4 --epochs 1 --f64 --save e1.safetensors
+"$st_dump" e1.safetensors >e1.txt
+w=$(sed -n 's/^W F64 \[10, 2\] = //p' e1.txt | tr ' ' '\n')
+[ "$(echo "$w" | awk 'NR % 2 == 1' | sort | uniq -c | tr -s ' ' | tr '\n' ';')" = " 8 0.25; 2 0.5;" ] && ok ||
+  bad "one epoch of 10 samples at batch 4 is not batches of 4, 4 and 2 taking each sample once: W = $(echo $w)"
+[ "$(echo "$w" | awk 'NR % 2 == 0' | sort -u)" = 0 ] && ok || bad "W[:, 1] moved: W = $(echo $w)"
+run 0 "$bpc" train lin.bp --data onehot --batch 4 --epochs 2 --f64
+has out "^epoch 2: train loss -0.3000, test loss -0.6000, " "an epoch's train loss: the mean over its samples"
+# --seed orders the epochs: the same seed the same batches, another seed others
+run 0 "$bpc" train lin.bp --data onehot --batch 4 --steps 1 --f64 --seed 0 --save s0.safetensors
+run 0 "$bpc" train lin.bp --data onehot --batch 4 --steps 1 --f64 --seed 0 --save s0b.safetensors
+run 0 "$bpc" train lin.bp --data onehot --batch 4 --steps 1 --f64 --seed 5 --save s5.safetensors
+cmp -s s0.safetensors s0b.safetensors && ok || bad "--seed 0 twice: other first batches"
+"$st_dump" s0.safetensors | grep "^W" >s0.txt
+"$st_dump" s5.safetensors | grep "^W" >s5.txt
+cmp -s s0.txt s5.txt && bad "--seed 0 and --seed 5: the same first batch" || ok
 
 finish
