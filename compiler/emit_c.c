@@ -2580,6 +2580,7 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     /* each run of parameters the loss depends on [lo, hi): a parameter without a gradient (the
        loss does not reach it) is left alone, as torch.optim skips one whose .grad is None (no
        weight decay, no moments); all of them at once when every parameter has a gradient */
+    int calls = 0;
     for (int p = 0; p < g->nparams;) {
         if (g->grads && g->grads[p] < 0) {
             p++;
@@ -2601,7 +2602,9 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
             fprintf(out, "    bprt_sgd_%s(params%s, grad%s, m1%s, %s, lr, %.17g, %.17g, scale);\n", sfx, at, at, at, count,
                     opt->momentum, opt->weight_decay);
         p = q;
+        calls++;
     }
+    if (!calls) fprintf(out, "    (void)params;\n    (void)lr;\n    (void)scale;\n"); /* no parameter has a gradient */
     fprintf(out, "    return 0;\n}\n\n");
     if (g->loss < 0) return;
     fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
