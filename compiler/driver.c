@@ -566,6 +566,19 @@ void *drv_workspace(size_t bytes, char *err) {
     return ws;
 }
 
+void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {
+    int from_env;
+    size_t have = bpc_memory_limit(&from_env);
+    if (n > (SIZE_MAX - 128) / (size ? size : 1) || n * size > have) {
+        snprintf(err, BPRT_ERRLEN, "cannot hold the %s: %.0f bytes, more than %s (%zu bytes)", what,
+                 (double)n * (double)size, from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
+        return NULL;
+    }
+    void *p = bprt_alloc(n * size + 64);
+    if (!p) snprintf(err, BPRT_ERRLEN, "cannot hold the %s: allocating %zu bytes failed (out of memory)", what, n * size);
+    return p;
+}
+
 int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed) {
     const Graph *g = m->g;
     BP_ASSERT(m->f64);
@@ -576,8 +589,12 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
         diag_tool_error("%s", wserr);
         return 0;
     }
-    double *grad = calloc((size_t)g->nparam_reals + 1, sizeof(double));
-    if (!grad) abort();
+    double *grad = drv_alloc_reals((size_t)g->nparam_reals + 1, sizeof(double), "gradients", wserr);
+    if (!grad) {
+        diag_tool_error("%s", wserr);
+        free(ws);
+        return 0;
+    }
     const void *const *inp = (const void *const *)in->data;
     m->grad(p, grad, inp, in->dims, ws);
     const double f0 = m->loss(p, inp, in->dims, ws); /* at the parameters as they are: each element goes back to them */

@@ -25,6 +25,11 @@ int drv_init_params(const Model *m, void *params, uint64_t seed);
  * (bpc_memory_limit) is refused before anything is allocated, so a too-large batch fails
  * at once instead of swapping. */
 void *drv_workspace(size_t bytes, char *err);
+/* n zeroed values of `size` bytes, 64-byte aligned (free with free()), or NULL with err
+ * naming what they are for (`what`: "parameters", "gradients", ...) and the bytes: more
+ * than the machine's memory or BPC_MEMORY_LIMIT is refused before anything is allocated,
+ * and an allocation that fails (ulimit -v) is said, not an abort. */
+void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err);
 int drv_load_params(const Model *m, const char *path, void *params, char *err);
 /* The same; *narrowed = 1 when a float model read F64 tensors (rounded to float). */
 int drv_load_params_narrowing(const Model *m, const char *path, void *params, int *narrowed, char *err);

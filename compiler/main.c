@@ -437,8 +437,12 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
         fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
         return -1;
     }
-    *params = calloc((size_t)g->nparam_reals + 1, m->real_size);
-    if (!*params) abort();
+    *params = drv_alloc_reals((size_t)g->nparam_reals + 1, m->real_size, "parameters", err);
+    if (!*params) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        bpc_model_free(m);
+        return -1;
+    }
     drv_init_params(m, *params, a->seed);
     int rc = 0;
     if (a->params && drv_load_params(m, a->params, *params, err) != 0) {
@@ -485,8 +489,15 @@ static int cmd_grad(const Args *a, Graph *g) {
         bpc_model_free(&m);
         return 1;
     }
-    void *grad = calloc((size_t)g->nparam_reals + 1, m.real_size);
-    if (!grad) abort();
+    void *grad = drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "gradients", err);
+    if (!grad) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        free(ws);
+        free(params);
+        drv_free_inputs(&in);
+        bpc_model_free(&m);
+        return 1;
+    }
     double loss = m.grad(params, grad, (const void *const *)in.data, in.dims, ws);
     char b[40];
     drv_format_real(b, sizeof b, loss, a->f64);
@@ -544,9 +555,9 @@ static int cmd_hvp(const Args *a, Graph *g) {
     if (setup_model(a, g, &m, a->f64, &params, &in) != 0) return 1;
     int rc = 1;
     char err[BPRT_ERRLEN];
-    void *v = calloc((size_t)g->nparam_reals + 1, m.real_size), *hv = calloc((size_t)g->nparam_reals + 1, m.real_size);
-    void *ws = drv_workspace(m.ws_size(in.dims), err);
-    if (!v || !hv) abort();
+    void *v = drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "vector and its product", err);
+    void *hv = v ? drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "vector and its product", err) : NULL;
+    void *ws = hv ? drv_workspace(m.ws_size(in.dims), err) : NULL;
     if (!ws) fprintf(stderr, "bpc: error: %s\n", err);
     else if (!m.hvp) fprintf(stderr, "bpc: error: JIT: NAME_hvp not found\n");
     else if (drv_load_vector(&m, a->vector, v, err) != 0) fprintf(stderr, "bpc: error: %s\n", err);

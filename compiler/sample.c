@@ -63,8 +63,12 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
         return 1;
     }
-    void *params = calloc((size_t)g->nparam_reals + 1, m.real_size);
-    if (!params) abort();
+    void *params = drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "parameters", err);
+    if (!params) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        bpc_model_free(&m);
+        return 1;
+    }
     if (drv_load_params(&m, o->params, params, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         free(params);

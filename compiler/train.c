@@ -1083,10 +1083,16 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         return 1;
     }
     double tjit = now() - t0;
-    void *params = o->params_io ? o->params_io : bprt_alloc(((size_t)g->nparam_reals + 1) * m.real_size);
+    void *params = o->params_io ? o->params_io
+                                : drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "parameters", err);
     size_t osz = m.opt_size();
-    void *opt_state = bprt_alloc(osz);
-    if (!params || !opt_state) abort();
+    void *opt_state = params ? drv_alloc_reals(osz, 1, "optimizer's state", err) : NULL;
+    if (!params || !opt_state) {
+        diag_tool_error("%s", err);
+        if (!o->params_io) free(params);
+        bpc_model_free(&m);
+        return 1;
+    }
     if (!o->params_io) m.init(params, o->seed);
     int rc = 0, narrowed = 0;
     if (o->params && drv_load_params_narrowing(&m, o->params, params, &narrowed, err) != 0) {

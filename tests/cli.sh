@@ -280,6 +280,15 @@ for v in abc 0 1.5G; do
     grep -q "^dL/dm1 = 2$" "$tmp/out" && ok || bad "BPC_MEMORY_LIMIT=$v: $(head -n 1 "$tmp/out")"
 done
 
+# parameters that fit the machine but not the address space (ulimit -v) are an error naming
+# them, in every command that makes them: grad, check, hvp and train aborted (SIGABRT)
+printf 'param V[1000000000]\nloss mean(V)\n' > "$tmp/bigp.bp"
+for c in grad check "train --steps 1"; do
+  (ulimit -v 2000000; "$bpc" $c "$tmp/bigp.bp" >/dev/null 2>"$tmp/err"); st=$?
+  [ "$st" -eq 1 ] && grep -q "^bpc: error: cannot hold the parameters: " "$tmp/err" && ok ||
+    bad "$c with parameters beyond ulimit -v exited $st: $(cat "$tmp/err")"
+done
+
 # nll with real targets of the scores' shape (README): the mean over rows of -sum(p log q),
 # here 2 rows of 3 targets 0.2 against log(1/3): 3 * 0.2 * ln 3 = 0.659167
 printf 'param p[3] = 0.5\ninput t[2, 3] = 0.2\nloss nll(log_softmax(p + t * 0, axis = 1), t)\n' > "$tmp/nllp.bp"
