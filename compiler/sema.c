@@ -33,6 +33,8 @@ typedef struct Binding {
 typedef struct Scope {
     Binding *items;
     int n, cap;
+    int *slots;          /* open addressing by name: 1 + the newest binding's index, 0 free */
+    int nslots;          /* 0 or a power of two above 2 n */
     struct Scope *parent;
 } Scope;
 
@@ -49,14 +51,39 @@ typedef struct Sema {
     int expansion_stopped; /* a limit of inlining was reported: no call is expanded after it */
 } Sema;
 
+static unsigned name_hash(const char *name) {
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *name; name++) h = (h ^ (unsigned char)*name) * 16777619u;
+    return h;
+}
+
+/* The slot of `name` in s's table: the one holding it, else the free one it would take */
+static int *scope_slot(const Scope *s, const char *name) {
+    unsigned mask = (unsigned)s->nslots - 1, i = name_hash(name) & mask;
+    while (s->slots[i] && strcmp(s->items[s->slots[i] - 1].name, name) != 0) i = (i + 1) & mask;
+    return &s->slots[i];
+}
+
+/* The newest binding of name in s (or, unless local_only, its parents): hashed, so that a
+ * program of 100000 bindings is not 10^10 comparisons of names */
 static Binding *scope_find(Scope *s, const char *name, int local_only) {
-    for (; s; s = local_only ? NULL : s->parent)
-        for (int i = s->n - 1; i >= 0; i--)
-            if (strcmp(s->items[i].name, name) == 0) return &s->items[i];
+    for (; s; s = local_only ? NULL : s->parent) {
+        if (!s->nslots) continue;
+        int k = *scope_slot(s, name);
+        if (k) return &s->items[k - 1];
+    }
     return NULL;
 }
 
-static void scope_add(Sema *S, Scope *s, Binding b) { ARENA_PUSH(S->a, s->items, s->n, s->cap, b); }
+static void scope_add(Sema *S, Scope *s, Binding b) {
+    ARENA_PUSH(S->a, s->items, s->n, s->cap, b);
+    if (2 * s->n >= s->nslots) { /* grow and rehash, oldest first so that the newest wins */
+        s->nslots = s->nslots ? 2 * s->nslots : 16;
+        s->slots = arena_alloc(S->a, (size_t)s->nslots * sizeof *s->slots);
+        for (int i = 0; i < s->n; i++) *scope_slot(s, s->items[i].name) = i + 1;
+    } else
+        *scope_slot(s, b.name) = s->n;
+}
 
 /* ---- built-in function table: name and parameters ("name" or "name=default") ---- */
 typedef enum Builtin {

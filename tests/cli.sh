@@ -280,6 +280,11 @@ for v in abc 0 1.5G; do
     grep -q "^dL/dm1 = 2$" "$tmp/out" && ok || bad "BPC_MEMORY_LIMIT=$v: $(head -n 1 "$tmp/out")"
 done
 
+# names are looked up by hash: 30000 bindings took 17 s (each lookup compared every name
+# bound before it); now well under a second
+awk 'BEGIN { print "input x[4]"; print "h0 = x"; for (i = 1; i < 30000; i++) print "h" i " = h" i - 1 " + x"; print "output h29999" }' >"$tmp/many_bind.bp"
+expect_status 0 timeout 10 "$bpc" --emit=ir -O0 "$tmp/many_bind.bp"
+
 # parameters that fit the machine but not the address space (ulimit -v) are an error naming
 # them, in every command that makes them: grad, check, hvp and train aborted (SIGABRT)
 printf 'param V[1000000000]\nloss mean(V)\n' > "$tmp/bigp.bp"
