@@ -516,7 +516,6 @@ typedef struct Run {
     int lost;                 /* lost contact with the other ranks */
     /* the learning-rate schedule (o->sched): */
     double lr_now;            /* the rate of the next step */
-    int64_t sched_origin;     /* steps done where the schedule starts (0; the REPL: this :train's start) */
     int64_t sched_end;        /* steps done where it ends */
     int64_t sched_epoch0;     /* the epoch it starts in */
 } Run;
@@ -550,14 +549,20 @@ int train_parse_schedule(const char *text, Schedule *s, char *err, size_t size) 
     return 0;
 }
 
+/* Has the run a schedule (the rate is said at each epoch or step)? */
+static int scheduled(const Run *r) { return r->o->sched.kind != SCHED_CONSTANT || r->o->sched.warmup; }
+
+/* Steps done where the schedule starts: 0, or in the REPL where this :train started. */
+static int64_t sched_origin(const Run *r) { return r->o->state ? r->start_steps : 0; }
+
 /* The rate of the step after `done` steps, in epoch `epoch` (1-based; 0 without --data). */
 static double scheduled_lr(const Run *r, int64_t done, int64_t epoch) {
     const Schedule *s = &r->o->sched;
-    const int64_t t = done - r->sched_origin, w = s->warmup;
+    const int64_t t = done - sched_origin(r), w = s->warmup;
     double f = 1;
     if (t < w) f = (double)(t + 1) / (double)w;
     else if (s->kind == SCHED_COSINE) {
-        const int64_t n = r->sched_end - r->sched_origin - w;
+        const int64_t n = r->sched_end - sched_origin(r) - w;
         f = n > 0 ? 0.5 * (1 + cos(3.14159265358979323846 * (double)(t - w) / (double)n)) : 1;
     } else if (s->kind == SCHED_STEP)
         f = pow(s->gamma, (double)((epoch ? epoch - r->sched_epoch0 : t) / s->every));
@@ -570,7 +575,7 @@ static void describe_schedule(const Run *r, char *buf, size_t size) {
     size_t n = 0;
     buf[0] = 0;
     if (s->kind == SCHED_COSINE)
-        n = (size_t)snprintf(buf, size, " (cosine to 0 over %lld steps", (long long)(r->sched_end - r->sched_origin));
+        n = (size_t)snprintf(buf, size, " (cosine to 0 over %lld steps", (long long)(r->sched_end - sched_origin(r)));
     else if (s->kind == SCHED_STEP)
         n = (size_t)snprintf(buf, size, " (times %g every %d %s", s->gamma, s->every, r->o->data ? "epochs" : "steps");
     if (s->warmup && n < size)
@@ -794,10 +799,8 @@ static int train_data(Run *r) {
         snprintf(resumed, sizeof resumed, " (resumed)");
     if (!o->eval_only) say_notes(o);
     /* the schedule: to the end of the last epoch asked for, or to --steps */
-    r->sched_origin = o->state ? r->progress[2] : 0;
     r->sched_epoch0 = o->state ? r->progress[0] : 1;
     r->sched_end = o->steps ? o->steps : r->progress[2] + (epochs - r->progress[0]) * per_epoch + (per_epoch - r->progress[1]);
-    const int scheduled = o->sched.kind != SCHED_CONSTANT || o->sched.warmup;
     char sched[128];
     describe_schedule(r, sched, sizeof sched);
     if (!o->eval_only && f.text)
@@ -869,7 +872,7 @@ static int train_data(Run *r) {
         double tl, ta, trl = drv_printable(seen ? sum_loss / (double)seen : (double)NAN);
         evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
         char lrs[48] = ""; /* a schedule's rate at the epoch's last step */
-        if (scheduled) snprintf(lrs, sizeof lrs, ", lr %.4g", r->lr_now);
+        if (scheduled(r)) snprintf(lrs, sizeof lrs, ", lr %.4g", r->lr_now);
         if (f.text)
             printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte%s, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
                    finished ? "" : " (partial)", trl, drv_printable(tl), lrs, wall, compute, (double)(seen * f.per) / wall,
@@ -945,8 +948,6 @@ static int train_fixed(Run *r) {
     say_notes(o);
     int skipped = 0;
     const int first = (int)r->progress[2] + 1, nrun = steps - first + 1; /* steps are numbered from the start */
-    const int scheduled = o->sched.kind != SCHED_CONSTANT || o->sched.warmup;
-    r->sched_origin = o->state ? r->progress[2] : 0;
     r->sched_end = steps;
     for (int s = first; s <= steps; s++) {
         r->lr_now = scheduled_lr(r, r->progress[2], 0);
@@ -969,7 +970,7 @@ static int train_fixed(Run *r) {
             goto out;
         }
         if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) {
-            if (scheduled) printf("step %d: loss %.9g, lr %.9g\n", s, drv_printable(loss), r->lr_now);
+            if (scheduled(r)) printf("step %d: loss %.9g, lr %.9g\n", s, drv_printable(loss), r->lr_now);
             else printf("step %d: loss %.9g\n", s, drv_printable(loss));
         }
         if (o->stop && *o->stop) { /* as with --data: the checkpoint, named, and status 130 */
@@ -1105,7 +1106,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         diag_tool_note("%s holds double (F64) parameters; this run trains in float and saves float "
                        "(give --f64 to go on in double)",
                        o->params);
-    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0, lr, 0, 0, 1};
+    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0, lr, 0, 1};
     OptLayout layout = drv_opt_layout(&m);
     if (o->state && !o->eval_only) { /* the optimizer and the position go on */
         if (o->state->opt) {
