@@ -15,17 +15,24 @@
 
 /* Moments decay geometrically where gradients are zero and become subnormal, which costs
  * ~100x per operation on x86: the updates run with flush-to-zero (subnormals read and
- * written as 0), restoring the caller's mode afterwards. */
+ * written as 0), restoring the caller's mode afterwards. Adam does so only where the flush
+ * cannot show (AdamK's ftz, adam_k_): a second moment v flushed to 0 was below the smallest
+ * normal TINY, so sqrt(v / bc2) < sqrt(TINY / (1 - beta2)), which must be under an ulp of
+ * eps for the denominator sqrt(v / bc2) + eps not to change. With the default eps 1e-8 it
+ * is (float: 3.4e-18 against eps / 2^24 = 6e-16); with eps = 1e-30 and gradients of 1e-20,
+ * whose squares are subnormal, a flushed v made the step m / eps, 1e10 times lr, where
+ * PyTorch's float32 moves each weight by about lr. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__)
 #include <xmmintrin.h>
-#define FTZ_BEGIN                                                                                  \
+#define FTZ_BEGIN_IF(on)                                                                           \
     const unsigned int csr_saved = _mm_getcsr();                                                   \
-    _mm_setcsr(csr_saved | 0x8040u) /* FTZ | DAZ */
+    if (on) _mm_setcsr(csr_saved | 0x8040u) /* FTZ | DAZ */
 #define FTZ_END _mm_setcsr(csr_saved)
 #else
-#define FTZ_BEGIN (void)0
+#define FTZ_BEGIN_IF(on) (void)0
 #define FTZ_END (void)0
 #endif
+#define FTZ_BEGIN FTZ_BEGIN_IF(1)
 
 /* Threads: large vectors are split into one contiguous chunk per thread (BPRT_SPLIT: a static
  * split, so results do not depend on timing). Not in --standalone output, which is single-threaded. */
@@ -63,11 +70,11 @@
 /* the update's constants, in T */
 #define DEFINE_OPTIM_CONSTS(T, SUF)                                                                \
     typedef struct { T lr, m, wd, s; int momentum; } SgdK_##SUF;                                   \
-    typedef struct { T step_size, inv_sqrt_bc2, eps, b1, b2, c1, c2, s, l2, shrink; int plain; } AdamK_##SUF;
+    typedef struct { T step_size, inv_sqrt_bc2, eps, b1, b2, c1, c2, s, l2, shrink; int plain, ftz; } AdamK_##SUF;
 DEFINE_OPTIM_CONSTS(float, f32)
 DEFINE_OPTIM_CONSTS(double, f64)
 
-#define DEFINE_OPTIM(T, SUF, SQRT, GEMM, TINY)                                                          \
+#define DEFINE_OPTIM(T, SUF, SQRT, GEMM, TINY, ULPS)                                                          \
     /* 16 independent partial sums in T (vectorisable without reassociation), blocks of     \
        4096 summed in double: error ~ 1e-7 relative for f32, ample for clipping and checks */ \
     BPRT_CLONES double bprt_sumsq_##SUF(const T *g, size_t n) {                                    \
@@ -181,7 +188,7 @@ DEFINE_OPTIM_CONSTS(double, f64)
     }                                                                                               \
     BPRT_CLONES static void adam_range_##SUF(const AdamK_##SUF *k, T *p, const T *g, T *m, T *v, size_t lo, \
                                              size_t hi) {                                           \
-        FTZ_BEGIN;                                                                                  \
+        FTZ_BEGIN_IF(k->ftz);                                                                       \
         adam_span_##SUF(k, p, g, 1, m, v, lo, hi);                                                  \
         FTZ_END;                                                                                    \
     }                                                                                               \
@@ -192,9 +199,11 @@ DEFINE_OPTIM_CONSTS(double, f64)
     static AdamK_##SUF adam_k_##SUF(double lr, double b1, double b2, double eps, double wd, int decoupled, \
                                     double step, double scale) {                                    \
         const double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);                              \
+        /* flush to zero where a flushed v is under an ulp of eps (see FTZ_BEGIN_IF) */             \
+        const int ftz = b2 >= 1 || eps >= ULPS * sqrt((double)TINY / (1 - b2));                     \
         AdamK_##SUF k = {(T)(lr / bc1), (T)(1 / sqrt(bc2)), (T)eps, (T)b1, (T)b2, (T)(1 - b1), (T)(1 - b2), \
                          (T)scale, decoupled ? (T)0 : (T)wd, decoupled ? (T)(1 - lr * wd) : (T)1,   \
-                         scale == 1 && wd == 0};                                                    \
+                         scale == 1 && wd == 0, ftz};                                               \
         return k;                                                                                   \
     }                                                                                               \
     /* an update's arguments, for its shares on the threads (BPRT_SPLIT): Adam with ka, else SGD */ \
@@ -242,7 +251,7 @@ DEFINE_OPTIM_CONSTS(double, f64)
        gradient never goes to memory. Rows [r0, r1). */                                             \
     BPRT_CLONES static void rank1_rows_##SUF(const SgdK_##SUF *ks, const AdamK_##SUF *ka, int tA, const T *A, \
                                              int lda, const T *b, int N, T *p, T *m, T *v, size_t r0, size_t r1) { \
-        FTZ_BEGIN;                                                                                  \
+        FTZ_BEGIN_IF(!ka || ka->ftz);                                                               \
         for (size_t i = r0; i < r1; i++) {                                                          \
             const T a = tA ? A[i] : A[i * (size_t)lda];                                             \
             const size_t o = i * (size_t)N;                                                         \
@@ -332,9 +341,9 @@ DEFINE_OPTIM_CONSTS(double, f64)
 /* __builtin_sqrt: no errno, so the loops vectorise whatever the flags (tcc, compiling a
  * --standalone file, has no builtins: libm's sqrt there) */
 #if defined(__GNUC__) && !defined(__TINYC__)
-DEFINE_OPTIM(float, f32, __builtin_sqrtf, bprt_sgemm, 1.17549435e-38f)
-DEFINE_OPTIM(double, f64, __builtin_sqrt, bprt_dgemm, 2.2250738585072014e-308)
+DEFINE_OPTIM(float, f32, __builtin_sqrtf, bprt_sgemm, 1.17549435e-38f, 16777216.0)
+DEFINE_OPTIM(double, f64, __builtin_sqrt, bprt_dgemm, 2.2250738585072014e-308, 9007199254740992.0)
 #else
-DEFINE_OPTIM(float, f32, sqrtf, bprt_sgemm, 1.17549435e-38f)
-DEFINE_OPTIM(double, f64, sqrt, bprt_dgemm, 2.2250738585072014e-308)
+DEFINE_OPTIM(float, f32, sqrtf, bprt_sgemm, 1.17549435e-38f, 16777216.0)
+DEFINE_OPTIM(double, f64, sqrt, bprt_dgemm, 2.2250738585072014e-308, 9007199254740992.0)
 #endif

@@ -538,6 +538,37 @@ static void test_gemm_update_equals_gemm(void **state) {
     bprt_set_threads(threads);
 }
 
+/* Adam with a small eps and gradients whose squares are subnormal (v = 0.001 g^2 of 1e-41
+ * to 1.5e-40, still 13 or more significant bits): with constant gradients
+ * m_hat = g and v_hat = g^2 at every step, so 3 steps of lr 0.01 move each weight by
+ * 0.03 g / (|g| + eps), here 0.03 sign(g) (what torch.optim.Adam(lr=0.01, eps=1e-30) gives in
+ * float64 and float32 alike: a .bp program with loss sum(p * x) * 1e-20 and p = [1, 2, 3, 4]
+ * went to [0.97, 2.03, 2.97, 3.97] in both). The update used to run with flush-to-zero,
+ * which made v 0 and the step m / eps, about 1e8 for lr = 0.01; checked for the plain
+ * update, the general one (a clipping scale of 0.5) and the rank-1 update of a batch-1
+ * weight gradient (bprt_gemm_adam, K = 1). */
+static void test_adam_tiny_gradients(void **state) {
+    (void)state;
+    enum { M = 3, N = 16, n = M * N };
+    const float a[M] = {1e-9f, -1.5e-9f, 2e-9f}; /* g = a b: 1e-19 to 3.9e-19 */
+    float b[N], g[n], p[n], m[n], v[n], gs[n];
+    for (int j = 0; j < N; j++) b[j] = 1e-10f * (1 + (float)j / 16) * (j % 2 ? -1.0f : 1.0f);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) g[i * N + j] = a[i] * b[j];
+    for (int path = 0; path < 3; path++) {
+        for (int k = 0; k < n; k++) p[k] = 0.1f * (float)(k - 20), m[k] = v[k] = 0;
+        for (int step = 1; step <= 3; step++) {
+            if (path == 2) bprt_gemm_adam_f32(1, 0, M, N, 1, a, M, b, N, gs, p, m, v, 0.01, 0.9, 0.999, 1e-30, 0, 0, step);
+            else bprt_adam_f32(p, g, m, v, n, 0.01, 0.9, 0.999, 1e-30, 0, 0, step, path ? 0.5 : 1);
+        }
+        for (int k = 0; k < n; k++) {
+            const double want = (double)(0.1f * (float)(k - 20)) - 0.03 * (g[k] > 0 ? 1 : -1);
+            if (fabs((double)p[k] - want) > 1e-5 * fmax(fabs(want), 0.1))
+                fail_msg("path %d, weight %d: %.9g after 3 steps, want %.9g", path, k, (double)p[k], want);
+        }
+    }
+}
+
 /* bprt_maxabs: the largest |x| wherever it sits (each of the 64 lanes, the tail), or +inf
  * when an element is infinite or NaN, in both precisions; 0 for no elements. */
 static void test_maxabs(void **state) {
@@ -602,6 +633,7 @@ int main(void) {
         cmocka_unit_test(test_rank1_update_equals_gemm),
         cmocka_unit_test(test_gemm_update_equals_gemm),
         cmocka_unit_test(test_maxabs),
+        cmocka_unit_test(test_adam_tiny_gradients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
