@@ -77,35 +77,44 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     }
     int dims[BP_MAXSYMS] = {0};
     dims[bsym] = 1;
-    size_t wsz = m.ws_size(dims);
-    void *ws = aligned_alloc(64, (wsz + 64) & ~(size_t)63);
+    void *ws = drv_workspace(m.ws_size(dims), err);
+    if (!ws) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        free(params);
+        bpc_model_free(&m);
+        return 1;
+    }
     int32_t *ids = calloc((size_t)T, sizeof *ids), *next = calloc((size_t)T, sizeof *next);
     /* every output, written by NAME_forward: the logits first, the others not read (they
        were NULL: a segfault) */
     void **outs = drv_alloc_outputs(&m, dims);
     void *logits = outs[0];
     const char *prompt = o->prompt ? o->prompt : "";
-    size_t plen = strlen(prompt), len = plen ? plen : 1;
-
-    unsigned char *ctx = malloc(len + (size_t)o->n + 1);
-    if (!ws || !ids || !next || !logits || !ctx) abort();
-    if (plen) memcpy(ctx, prompt, plen);
-    else ctx[0] = '\n';
+    const size_t plen = strlen(prompt);
+    /* the context: its last T bytes are all the model sees, so that is all that is kept (it
+       held the prompt and every byte, and -n 2000000000 aborted where that did not fit) */
+    unsigned char *ctx = malloc((size_t)T);
+    if (!ids || !next || !logits || !ctx) abort();
+    size_t w = plen < (size_t)T ? plen : (size_t)T; /* bytes in ctx */
+    if (plen) memcpy(ctx, prompt + plen - w, w);
+    else ctx[w++] = '\n';
+    int last = plen ? (unsigned char)prompt[plen - 1] : '\n'; /* the last byte written */
     fputs(prompt, out);
     const void *in[64] = {0};
     in[in_bytes] = ids;
     in[in_next] = next;
     for (int i = 0; i < o->n; i++) {
-        size_t w = len < (size_t)T ? len : (size_t)T;
-        for (size_t t = 0; t < (size_t)T; t++) ids[t] = t < w ? ctx[len - w + t] : 0;
+        for (size_t t = 0; t < (size_t)T; t++) ids[t] = t < w ? ctx[t] : 0;
         m.forward(params, in, outs, dims, ws);
         const char *z = (const char *)logits + (w - 1) * (size_t)V * m.real_size;
         int c = pick(&m, z, V, o->temperature, bprt_rng_uniform(o->seed, 0x5a3e0000ULL, (uint64_t)i));
-        ctx[len++] = (unsigned char)c;
+        if (w == (size_t)T) memmove(ctx, ctx + 1, --w);
+        ctx[w++] = (unsigned char)c;
+        last = c;
         fputc(c, out);
         fflush(out);
     }
-    if (len && ctx[len - 1] != '\n') fputc('\n', out);
+    if (last != '\n') fputc('\n', out);
     free(ctx);
     drv_free_outputs(&m, outs); /* logits too */
     free(ids);

@@ -91,6 +91,18 @@ if cmp -s "$1" s6.*.txt; then bad "samples with --seed 5 and 6 are the same"; el
 run 0 "$bpc" sample "$model" --params a.safetensors -n 50
 if [ "$(wc -c <"$tmp/out")" -ge 50 ]; then ok; else bad "sample without a prompt"; cat "$tmp/out"; fi
 
+# the context kept is the model's window, not every byte: -n 2000000000 allocated the
+# prompt and all of them at the start and aborted (SIGABRT, no byte written) where they did
+# not fit (AddressSanitizer cannot start under ulimit -v: its allocator refuses instead)
+if grep -q -a __asan_init "$bpc"; then
+  limit_memory() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:max_allocation_size_mb=1000" "$@"; }
+else
+  limit_memory() { (ulimit -v 1000000; "$@"); }
+fi
+limit_memory "$bpc" sample "$model" --params a.safetensors --prompt "The fox " -n 2000000000 --temperature 0 2>big.err | head -c 48 >big.txt
+head -c 48 t0.txt >t0_48.txt
+if [ -s big.txt ] && cmp -s big.txt t0_48.txt; then ok; else bad "sample -n 2000000000 under a memory limit: got"; od -c big.txt | head -3; cat big.err; fi
+
 # examples/tiny_gpt.bp (windows of 64) takes a step on the corpus and can be sampled
 run 0 "$bpc" train "$src/examples/tiny_gpt.bp" --data "$corpus" --batch 2 --steps 1 --threads 1 --save g.safetensors
 run 0 "$bpc" sample "$src/examples/tiny_gpt.bp" --params g.safetensors -n 5 --temperature 0
