@@ -267,6 +267,16 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
     return 0;
 }
 
+/* The test images have the training images' size: the inputs are planned from the training
+ * split, and test images of 14x14 pixels beside training ones of 28x28 were read 784 bytes
+ * each, past the end of their buffer. */
+static int same_pixels(const Split *tr, const Split *te, char *err) {
+    if (tr->pixels == te->pixels) return 0;
+    snprintf(err, BPRT_ERRLEN, "%.200s: images of %lld pixels, but the training images (%.200s) have %lld", te->ip,
+             (long long)te->pixels, tr->ip, (long long)tr->pixels);
+    return -1;
+}
+
 /* Every label of an IDX split is one of the classes of the loss it feeds (PyTorch raises
  * for one outside them; the kernels would give a loss of NaN). */
 static int check_labels(const Graph *g, const Split *s, const Feed *f, char *err) {
@@ -731,17 +741,21 @@ static int train_data(Run *r) {
             diag_tool_error("%s", err);
             return 1;
         }
-    } else if (load_split(o->data, "train", &tr, err) != 0) {
+    } else if (o->eval_only) /* the test split alone: bpc eval asked for the training files too */
+        memset(&tr, 0, sizeof tr);
+    else if (load_split(o->data, "train", &tr, err) != 0) {
         diag_tool_error("%s", err);
         return 1;
-    } else if (load_split(o->data, "t10k", &te, err) != 0) {
+    }
+    if (!f.text && load_split(o->data, "t10k", &te, err) != 0) {
         diag_tool_error("%s", err);
         free_split(&tr);
         return 1;
     }
     if (!f.text && ((!o->eval_only && check_not_empty(&tr, err) != 0) || check_not_empty(&te, err) != 0 ||
-                    plan_feed(g, &tr, &f, o->data, err) != 0 || (!o->eval_only && check_labels(g, &tr, &f, err) != 0) ||
-                    check_labels(g, &te, &f, err) != 0)) {
+                    plan_feed(g, o->eval_only ? &te : &tr, &f, o->data, err) != 0 ||
+                    (!o->eval_only && same_pixels(&tr, &te, err) != 0) ||
+                    (!o->eval_only && check_labels(g, &tr, &f, err) != 0) || check_labels(g, &te, &f, err) != 0)) {
         diag_tool_error("%s", err);
         free_split(&tr);
         free_split(&te);
@@ -775,7 +789,7 @@ static int train_data(Run *r) {
     void **outs = drv_alloc_outputs(m, odims);
     if (f.text) /* an epoch of text: len / (batch T) full batches of windows at random offsets */
         tr.n = (tr.n / batch > 0 ? tr.n / batch : 1) * batch;
-    int64_t *perm = malloc((size_t)tr.n * sizeof *perm);
+    int64_t *perm = malloc(((size_t)tr.n + 1) * sizeof *perm); /* (none for bpc eval) */
     if (!ws || !x || !y || !perm) abort();
     int tty = isatty(2) && dist_rank() == 0, rc = 0;
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);

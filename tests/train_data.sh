@@ -239,6 +239,18 @@ dataset fewer "0 1 2 0" "0 1 2"
 labels fewer/t10k-labels-idx1-ubyte 0 1
 run 1 "$bpc" train net.bp --data fewer --steps 1
 has err "^bpc: error: fewer/t10k-images-idx3-ubyte: 3 images but fewer/t10k-labels-idx1-ubyte holds 2 labels$" "fewer labels than images"
+# test images of another size than the training ones: an error naming both (3x3 test images
+# beside 2x2 training ones were read 4 bytes each, past the end of their buffer)
+dataset sizes "0 1 2 0" "0 1 2"
+{ bytes 0 0 8 3; be32 3; be32 3; be32 3; i=0; while [ $i -lt 27 ]; do bytes $i; i=$((i + 1)); done; } >sizes/t10k-images-idx3-ubyte
+run 1 "$bpc" train net.bp --data sizes --steps 1
+has err "^bpc: error: sizes/t10k-images-idx3-ubyte: images of 9 pixels, but the training images (sizes/train-images-idx3-ubyte) have 4$" "test images of another size"
+# bpc eval reads the test split alone (it stopped at the training files' absence)
+mkdir -p testonly && cp good/t10k-* testonly/
+run 0 "$bpc" eval net.bp --data testonly --params z3.safetensors
+cmp -s out one.out && ok || { bad "eval on the test files alone:"; cat out one.out; }
+run 1 "$bpc" eval net.bp --data sizes --params z3.safetensors
+has err "^bpc: error: sizes: images of 9 pixels and labels do not fit the inputs 'x' \[B, 4\] and 'y' \[B\]" "eval of test images of another size"
 
 # ---- e. --save and checkpoint paths are tried before training -------------------------------
 run 1 "$bpc" train net.bp --data good --epochs 1 --batch 4 --save nodir/w.safetensors
