@@ -122,6 +122,13 @@ grep -q "(0 of 3 elements, 3 at kinks skipped)" "$tmp/out" && ok || bad "relu at
 printf 'param a[3] = 1\nloss sum(abs(a - 1))\n' > "$tmp/allkinks.bp"
 expect_status 1 "$bpc" check "$tmp/allkinks.bp"
 grep -q "^inconclusive: every element checked lies at a kink" "$tmp/out" && ok || bad "all at kinks: $(tail -n 1 "$tmp/out")"
+# a gradient that is not the loss's derivative is FAILED, exit 1 (no test saw check fail): bce's
+# gradient is PyTorch's, (p - t) / max(p(1 - p), 1e-12), which at p = sigmoid(-30) = 9.4e-14 is
+# not that of -log p (README): dL/da = -0.0936 (torch.autograd) where the loss falls as -1 * a
+printf 'param a = -30\ninput t = 1\nloss bce(sigmoid(a), t)\n' > "$tmp/wronggrad.bp"
+expect_status 1 "$bpc" check "$tmp/wronggrad.bp"
+grep -q "^  a  .*max relative error 9.06e-01 (1 of 1 elements)$" "$tmp/out" && grep -q "^FAILED: worst relative error 9.06e-01 > 1e-6$" "$tmp/out" &&
+  ok || bad "a wrong gradient: $(cat "$tmp/out")"
 # a loss that is not finite at the parameters is named as such, exit 1 (it was blamed on
 # kinks: "inconclusive: every element checked lies at a kink")
 printf 'param W[3] = -1\nloss sum(log(W))\n' > "$tmp/nanloss.bp"
