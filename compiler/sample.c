@@ -25,11 +25,17 @@ static int64_t logits_width(const Graph *g, int bsym, int64_t T, char *err) {
 }
 
 /* The next byte from logits z[0..V): softmax(z / temperature) sampled with uniform u in
- * [0, 1); temperature 0: the first largest. */
+ * [0, 1); temperature 0: the first largest. -1 when the logits give no distribution: one
+ * is NaN or +inf, or every one is -inf (torch.multinomial raises there; NaN was never the
+ * largest, so parameters holding a NaN wrote byte 0 at every step). */
 static int pick(const Model *m, const void *z, int64_t V, double temperature, double u) {
     int best = 0;
-    for (int64_t k = 1; k < V; k++)
-        if (drv_get(m, z, k) > drv_get(m, z, best)) best = (int)k;
+    for (int64_t k = 0; k < V; k++) {
+        const double zk = drv_get(m, z, k);
+        if (zk != zk || zk == HUGE_VAL) return -1;
+        if (zk > drv_get(m, z, best)) best = (int)k;
+    }
+    if (drv_get(m, z, best) == -HUGE_VAL) return -1;
     if (temperature <= 0) return best;
     double top = drv_get(m, z, best), sum = 0, p[256];
     for (int64_t k = 0; k < V; k++) sum += p[k] = exp((drv_get(m, z, k) - top) / temperature);
@@ -101,6 +107,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     int last = plen ? (unsigned char)prompt[plen - 1] : '\n'; /* the last byte written */
     fputs(prompt, out);
     const void *in[64] = {0};
+    int rc = 0;
     in[in_bytes] = ids;
     in[in_next] = next;
     for (int i = 0; i < o->n; i++) {
@@ -108,13 +115,28 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         m.forward(params, in, outs, dims, ws);
         const char *z = (const char *)logits + (w - 1) * (size_t)V * m.real_size;
         int c = pick(&m, z, V, o->temperature, bprt_rng_uniform(o->seed, 0x5a3e0000ULL, (uint64_t)i));
+        if (c < 0) {
+            if (last != '\n') fputc('\n', out);
+            fflush(out);
+            int64_t k = 0;
+            while (k < V && (drv_get(&m, z, k) == drv_get(&m, z, k) && drv_get(&m, z, k) != HUGE_VAL)) k++;
+            char v[40];
+            if (k < V) drv_format_real(v, sizeof v, drv_get(&m, z, k), m.f64);
+            if (k < V)
+                fprintf(stderr, "bpc: error: byte %d: logit %lld is %s, so there is no distribution to sample from (are "
+                        "the parameters in %s finite?)\n", i, (long long)k, v, o->params);
+            else
+                fprintf(stderr, "bpc: error: byte %d: every logit is -inf, so there is no distribution to sample from\n", i);
+            rc = 1;
+            break;
+        }
         if (w == (size_t)T) memmove(ctx, ctx + 1, --w);
         ctx[w++] = (unsigned char)c;
         last = c;
         fputc(c, out);
         fflush(out);
     }
-    if (last != '\n') fputc('\n', out);
+    if (!rc && last != '\n') fputc('\n', out);
     free(ctx);
     drv_free_outputs(&m, outs); /* logits too */
     free(ids);
@@ -122,5 +144,5 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     free(ws);
     free(params);
     bpc_model_free(&m);
-    return 0;
+    return rc;
 }

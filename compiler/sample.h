@@ -8,7 +8,8 @@
  * real position: for a causal model, whose position t sees only positions <= t, that is
  * exact. The byte is drawn from softmax(logits / temperature) by inverting the cumulative
  * sum with bprt_rng_uniform(seed, 0x5a3e0000, i) for byte i (reproducible from the seed);
- * temperature 0 takes the first largest logit. An empty prompt starts from a newline
+ * temperature 0 takes the first largest logit; logits with a NaN or +inf, or all -inf, are an
+ * error at that byte. An empty prompt starts from a newline
  * (which is not printed). The prompt and the bytes are written to out as they come. */
 #ifndef BP_SAMPLE_H
 #define BP_SAMPLE_H

@@ -145,6 +145,20 @@ if grep -q "^bpc: bad value for --temperature" "$tmp/err"; then ok; else bad "ne
 sed 's/^output logits.*/output logits, h2/' "$model" >twoout.bp
 grep -q "^output logits, h2" twoout.bp || bad "twoout.bp: no second output (tiny_lm.bp changed?)"
 run 0 "$bpc" sample twoout.bp --params a.safetensors --prompt "ab" -n 5 --temperature 0
+# logits that give no distribution (a NaN or +inf among them, or every one -inf) are an error
+# at that byte, as torch.multinomial raises (a NaN was never the largest: byte 0 was written
+# at every step, at any temperature)
+for e in 'sqrt(sum(wpe) * 0 - 1)|logit 0 is nan, so there is no distribution to sample from (are the parameters in a.safetensors finite?)' \
+         '1 / (sum(wpe) * 0)|logit 0 is inf, so there is no distribution to sample from (are the parameters in a.safetensors finite?)' \
+         '-1 / (sum(wpe) * 0)|every logit is -inf, so there is no distribution to sample from'; do
+  sed "s|^logits = h2 @ Wout\$|logits = h2 @ Wout * 0 + ${e%%|*}|" "$model" >nanout.bp
+  grep -q "^logits = h2 @ Wout \* 0" nanout.bp || bad "nanout.bp: no logits line (tiny_lm.bp changed?)"
+  for t in 0 0.8; do
+    run 1 "$bpc" sample nanout.bp --params a.safetensors --prompt "ab" -n 5 --temperature $t
+    same "$tmp/err" "bpc: error: byte 0: ${e#*|}" "sample from logits ${e%%|*} at temperature $t"
+    same "$tmp/out" "ab" "the output before logits ${e%%|*}"
+  done
+done
 # bytes the model has no class for: the text's and the prompt's (they gave a loss of NaN or
 # sampled from NaN logits); a device is not read as text (/dev/zero filled the memory)
 sed 's/256/128/g' "$model" >v128.bp
