@@ -1,7 +1,8 @@
 #!/bin/sh
 # Byte-level language models: `bpc train --data FILE.txt` lowers the held-out loss of
 # tests/text/tiny_lm.bp on tests/text/corpus.txt, a run stopped (after --steps, or by
-# SIGTERM) and resumed ends with the parameters of an uninterrupted one, `bpc sample` is deterministic at temperature 0 and
+# SIGTERM) and resumed ends with the parameters of an uninterrupted one, `bpc sample` is deterministic at temperature 0
+# (PyTorch's greedy decoding of tests/text/greedy_lm.bp, from gen_greedy.py) and
 # reproducible from --seed, and malformed uses give exact errors.
 # usage: text.sh BPC SOURCE_DIR ST_DUMP     (runs in well under ten seconds, --threads 1)
 set -u
@@ -102,6 +103,16 @@ fi
 limit_memory "$bpc" sample "$model" --params a.safetensors --prompt "The fox " -n 2000000000 --temperature 0 2>big.err | head -c 48 >big.txt
 head -c 48 t0.txt >t0_48.txt
 if [ -s big.txt ] && cmp -s big.txt t0_48.txt; then ok; else bad "sample -n 2000000000 under a memory limit: got"; od -c big.txt | head -3; cat big.err; fi
+
+# temperature 0 is PyTorch's greedy decoding (tests/text/gen_greedy.py, float64) of a model of
+# random parameters: empty, short and longer-than-window prompts, and more bytes than the
+# window holds (the window slides over the context)
+while IFS='|' read -r prompt n hex; do
+  "$bpc" sample "$src/tests/text/greedy_lm.bp" --params "$src/tests/text/greedy_lm.safetensors" --f64 \
+    --prompt "$prompt" -n "$n" --temperature 0 >greedy.out 2>&1
+  got=$(od -An -tx1 greedy.out | tr -d ' \n')
+  if [ "$got" = "$hex" ]; then ok; else bad "greedy decoding of '$prompt': got $got, PyTorch $hex"; fi
+done <"$src/tests/text/greedy_lm.expected"
 
 # examples/tiny_gpt.bp (windows of 64) takes a step on the corpus and can be sampled
 run 0 "$bpc" train "$src/examples/tiny_gpt.bp" --data "$corpus" --batch 2 --steps 1 --threads 1 --save g.safetensors
