@@ -606,7 +606,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
         return 0;
     }
     double worst_all = 0;
-    int64_t compared = 0, sampled = 0, lost_all = 0;
+    int64_t compared = 0, sampled = 0, lost_all = 0, flat_all = 0;
     fprintf(out, "finite-difference check (double, 4th-order central differences, h = 1e-4 * max(1, |p|); magnitudes below 1e-3 count as 1e-3):\n");
     for (int k = 0; k < g->nparams; k++) {
         const Param *pa = &g->params[k];
@@ -649,6 +649,9 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
                 lost++;
                 continue;
             }
+            /* the loss the same at every step: a tie on a flat stretch, maximum(minimum(a, 1), 1)
+               at a = 1, whose gradient is PyTorch's share (0.25) and derivative 0 */
+            if (err > 1e-6 && f[0] == f0 && f[1] == f0 && f[2] == f0 && f[3] == f0) flat_all++;
             if (!(err <= worst)) worst = err;
         }
         char sh[160], kb[64] = "", lb[80] = "";
@@ -669,6 +672,11 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
         ok = 0;
     } else
         fprintf(out, "%s: worst relative error %.2e %s 1e-6\n", ok ? "ok" : "FAILED", drv_printable(worst_all), ok ? "<=" : ">");
+    if (flat_all)
+        fprintf(out, "note: %lld element%s FAILED where the loss does not change at any step: a tie on a flat stretch "
+                "(maximum(minimum(a, 1), 1) at a = 1) has a derivative of 0 and, as in PyTorch, a share of the gradient "
+                "(torch.autograd.gradcheck fails there too); other parameter values tell it from a wrong gradient\n",
+                (long long)flat_all, flat_all == 1 ? "" : "s");
     free(grad);
     free(ws);
     return ok;

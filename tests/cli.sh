@@ -127,8 +127,17 @@ grep -q "^inconclusive: every element checked lies at a kink" "$tmp/out" && ok |
 # not that of -log p (README): dL/da = -0.0936 (torch.autograd) where the loss falls as -1 * a
 printf 'param a = -30\ninput t = 1\nloss bce(sigmoid(a), t)\n' > "$tmp/wronggrad.bp"
 expect_status 1 "$bpc" check "$tmp/wronggrad.bp"
+cp "$tmp/out" "$tmp/wronggrad.out"
 grep -q "^  a  .*max relative error 9.06e-01 (1 of 1 elements)$" "$tmp/out" && grep -q "^FAILED: worst relative error 9.06e-01 > 1e-6$" "$tmp/out" &&
   ok || bad "a wrong gradient: $(cat "$tmp/out")"
+# a tie on a flat stretch: the loss does not change, the gradient is PyTorch's share (0.25,
+# torch.autograd.gradcheck fails too): FAILED with a note saying why (it said FAILED alone)
+printf 'param a = 1\nloss maximum(minimum(a, 1), 1)\n' > "$tmp/flat.bp"
+expect_status 1 "$bpc" check "$tmp/flat.bp"
+grep -q "^FAILED: worst relative error 1.00e+00 > 1e-6$" "$tmp/out" &&
+  grep -q "^note: 1 element FAILED where the loss does not change at any step: a tie on a flat stretch" "$tmp/out" &&
+  ok || bad "a tie on a flat stretch: $(cat "$tmp/out")"
+grep -q "^note:" "$tmp/wronggrad.out" && bad "a wrong gradient called a flat tie" || ok
 # a loss that is not finite at the parameters is named as such, exit 1 (it was blamed on
 # kinks: "inconclusive: every element checked lies at a kink")
 printf 'param W[3] = -1\nloss sum(log(W))\n' > "$tmp/nanloss.bp"
