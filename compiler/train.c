@@ -263,17 +263,41 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
                  (long long)s->pixels);
         return -1;
     }
+    /* an input that keeps the images' layout ([B, 1, rows, cols], [B, rows, cols]) takes them
+       at their rows and columns, right-aligned (the pixel count makes the other sizes 1), when
+       the file has them (a file of count x pixels is taken as it is): 784
+       pixels of 14x56 were fed to [B, 1, 28, 28] as 28 rows of 28 */
+    for (int k = 1; si->rank > 2 && s->images.ndim > 2 && k < si->rank && k < s->images.ndim; k++) {
+        const int64_t want = s->images.dims[s->images.ndim - k], have = si->d[si->rank - k].c;
+        if (want == have) continue;
+        char dims[96] = "";
+        for (int j = 1, n = 0; j < s->images.ndim && n < (int)sizeof dims; j++)
+            n += snprintf(dims + n, sizeof dims - (size_t)n, "%s%lld", j > 1 ? "x" : "", (long long)s->images.dims[j]);
+        snprintf(err, BPRT_ERRLEN, "%.300s: images of %s pixels do not fit the input '%s' %s, which keeps their "
+                 "rows and columns (declare it [B, %lld] to take them flattened)", s->ip, dims, g->inputs[f->img].name,
+                 shape_str(si, &g->syms, s1, sizeof s1), (long long)s->pixels);
+        return -1;
+    }
     f->per = per;
     return 0;
 }
 
-/* The test images have the training images' size: the inputs are planned from the training
- * split, and test images of 14x14 pixels beside training ones of 28x28 were read 784 bytes
- * each, past the end of their buffer. */
+/* The test images have the training images' rows and columns: the inputs are planned from
+ * the training split, and test images of 14x14 pixels beside training ones of 28x28 were
+ * read 784 bytes each, past the end of their buffer. */
 static int same_pixels(const Split *tr, const Split *te, char *err) {
-    if (tr->pixels == te->pixels) return 0;
-    snprintf(err, BPRT_ERRLEN, "%.200s: images of %lld pixels, but the training images (%.200s) have %lld", te->ip,
-             (long long)te->pixels, tr->ip, (long long)tr->pixels);
+    int same = tr->images.ndim == te->images.ndim;
+    for (int k = 1; same && k < tr->images.ndim; k++) same = tr->images.dims[k] == te->images.dims[k];
+    if (same) return 0;
+    char d[2][96];
+    const Split *sp[2] = {te, tr};
+    for (int i = 0; i < 2; i++) {
+        d[i][0] = 0;
+        for (int j = 1, n = 0; j < sp[i]->images.ndim && n < (int)sizeof d[i]; j++)
+            n += snprintf(d[i] + n, sizeof d[i] - (size_t)n, "%s%lld", j > 1 ? "x" : "", (long long)sp[i]->images.dims[j]);
+    }
+    snprintf(err, BPRT_ERRLEN, "%.120s: images of %s pixels, but the training images (%.120s) are %s", te->ip, d[0],
+             tr->ip, d[1]);
     return -1;
 }
 

@@ -244,7 +244,19 @@ has err "^bpc: error: fewer/t10k-images-idx3-ubyte: 3 images but fewer/t10k-labe
 dataset sizes "0 1 2 0" "0 1 2"
 { bytes 0 0 8 3; be32 3; be32 3; be32 3; i=0; while [ $i -lt 27 ]; do bytes $i; i=$((i + 1)); done; } >sizes/t10k-images-idx3-ubyte
 run 1 "$bpc" train net.bp --data sizes --steps 1
-has err "^bpc: error: sizes/t10k-images-idx3-ubyte: images of 9 pixels, but the training images (sizes/train-images-idx3-ubyte) have 4$" "test images of another size"
+has err "^bpc: error: sizes/t10k-images-idx3-ubyte: images of 3x3 pixels, but the training images (sizes/train-images-idx3-ubyte) are 2x2$" "test images of another size"
+# an input that keeps the images' rows and columns takes images of those only (2x2 images were
+# fed to [B, 1, 1, 4] as one row of 4); flattened, any layout of 4 pixels does
+printf 'input x[B, 1, 1, 4]\ninput y[B] : int\nparam W[4, 3]\nloss cross_entropy(reshape(x, [-1, 4]) @ W, y)\n' >row.bp
+run 1 "$bpc" train row.bp --data good --steps 1
+has err "^bpc: error: good/train-images-idx3-ubyte: images of 2x2 pixels do not fit the input 'x' \[B, 1, 1, 4\], which keeps their rows and columns (declare it \[B, 4\] to take them flattened)$" "2x2 images for [B, 1, 1, 4]"
+sed 's/1, 1, 4/1, 2, 2/' row.bp >square.bp
+run 0 "$bpc" train square.bp --data good --steps 1
+# test images of other rows and columns than the training ones, of as many pixels
+dataset rows "0 1 2 0" "0 1 2"
+{ bytes 0 0 8 3; be32 3; be32 1; be32 4; i=0; while [ $i -lt 12 ]; do bytes $i; i=$((i + 1)); done; } >rows/t10k-images-idx3-ubyte
+run 1 "$bpc" train square.bp --data rows --steps 1
+has err "^bpc: error: rows/t10k-images-idx3-ubyte: images of 1x4 pixels, but the training images (rows/train-images-idx3-ubyte) are 2x2$" "test images of other rows and columns"
 # bpc eval reads the test split alone (it stopped at the training files' absence)
 mkdir -p testonly && cp good/t10k-* testonly/
 run 0 "$bpc" eval net.bp --data testonly --params z3.safetensors
