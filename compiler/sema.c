@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nametab.h"
 #include "suggest.h"
 
 #define MAX_CALL_DEPTH 32
@@ -33,8 +34,7 @@ typedef struct Binding {
 typedef struct Scope {
     Binding *items;
     int n, cap;
-    int *slots;          /* open addressing by name: 1 + the newest binding's index, 0 free */
-    int nslots;          /* 0 or a power of two above 2 n */
+    NameTab index;       /* name -> the index of its newest binding */
     struct Scope *parent;
 } Scope;
 
@@ -44,6 +44,11 @@ typedef struct Sema {
     Graph *g;
     Scope global;
     const Program *prog; /* for naming a later definition of an unknown name */
+    NameTab named;       /* name -> the first statement of prog defining it (named_stmts) */
+    int *named_next;     /* per statement: the next one defining the same name, or -1 */
+    NameTab called_early; /* names a def's body calls before they are bound (defined further down) */
+    NameTab walked;      /* def name -> the last search for a cycle (calls_itself) that reached it */
+    int nwalks;          /* searches for a cycle so far */
     const Stmt *calls[MAX_CALL_DEPTH];
     int ncalls;
     int ndropout;        /* dropout calls so far: each one's mask is its own RNG stream */
@@ -51,38 +56,19 @@ typedef struct Sema {
     int expansion_stopped; /* a limit of inlining was reported: no call is expanded after it */
 } Sema;
 
-static unsigned name_hash(const char *name) {
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *name; name++) h = (h ^ (unsigned char)*name) * 16777619u;
-    return h;
-}
-
-/* The slot of `name` in s's table: the one holding it, else the free one it would take */
-static int *scope_slot(const Scope *s, const char *name) {
-    unsigned mask = (unsigned)s->nslots - 1, i = name_hash(name) & mask;
-    while (s->slots[i] && strcmp(s->items[s->slots[i] - 1].name, name) != 0) i = (i + 1) & mask;
-    return &s->slots[i];
-}
-
 /* The newest binding of name in s (or, unless local_only, its parents): hashed, so that a
  * program of 100000 bindings is not 10^10 comparisons of names */
 static Binding *scope_find(Scope *s, const char *name, int local_only) {
     for (; s; s = local_only ? NULL : s->parent) {
-        if (!s->nslots) continue;
-        int k = *scope_slot(s, name);
-        if (k) return &s->items[k - 1];
+        int k = nametab_get(&s->index, name, -1);
+        if (k >= 0) return &s->items[k];
     }
     return NULL;
 }
 
 static void scope_add(Sema *S, Scope *s, Binding b) {
     ARENA_PUSH(S->a, s->items, s->n, s->cap, b);
-    if (2 * s->n >= s->nslots) { /* grow and rehash, oldest first so that the newest wins */
-        s->nslots = s->nslots ? 2 * s->nslots : 16;
-        s->slots = arena_alloc(S->a, (size_t)s->nslots * sizeof *s->slots);
-        for (int i = 0; i < s->n; i++) *scope_slot(s, s->items[i].name) = i + 1;
-    } else
-        *scope_slot(s, b.name) = s->n;
+    nametab_put(S->a, &s->index, b.name, s->n - 1);
 }
 
 /* ---- built-in function table: name and parameters ("name" or "name=default") ---- */
@@ -177,14 +163,34 @@ static const char *near_function(Sema *S, Scope *sc, const char *name) {
     return sg.best ? arena_printf(S->a, "; did you mean '%s'?", sg.best) : "";
 }
 
+/* The first statement of the program that defines `name` (a value, input, param or def), as
+ * an index into S->prog->stmts, or -1; S->named_next[i] is the next one after statement i.
+ * Indexed by name at the first call, so that defs calling one defined further down, or
+ * unknown names, do not each scan the whole program. */
+static int named_stmts(Sema *S, const char *name) {
+    if (!S->prog) return -1;
+    if (!S->named_next) {
+        S->named_next = arena_alloc(S->a, ((size_t)S->prog->nstmts + 1) * sizeof *S->named_next);
+        for (int i = S->prog->nstmts - 1; i >= 0; i--) { /* last first: each name keeps its first */
+            const Stmt *st = S->prog->stmts[i];
+            S->named_next[i] = -1;
+            if ((st->kind == ST_BIND || st->kind == ST_DEF || st->kind == ST_INPUT || st->kind == ST_PARAM) &&
+                st->name) {
+                int *first = nametab_ref(S->a, &S->named, st->name, -1);
+                S->named_next[i] = *first;
+                *first = i;
+            }
+        }
+    }
+    return nametab_get(&S->named, name, -1);
+}
+
 /* Reports an unknown name or function (what: "name" or "function") at a point where sc
  * is visible; says so when it is defined further down, else names a near one. */
 static void unknown_name(Sema *S, Scope *sc, Loc loc, const char *name, const char *what) {
-    for (int i = 0; S->prog && i < S->prog->nstmts; i++) {
+    for (int i = named_stmts(S, name); i >= 0; i = S->named_next[i]) {
         const Stmt *st = S->prog->stmts[i];
-        if ((st->kind == ST_BIND || st->kind == ST_DEF || st->kind == ST_INPUT || st->kind == ST_PARAM) &&
-            st->name && strcmp(st->name, name) == 0 &&
-            (st->name_loc.line > loc.line || (st->name_loc.line == loc.line && st->name_loc.col > loc.col))) {
+        if (st->name_loc.line > loc.line || (st->name_loc.line == loc.line && st->name_loc.col > loc.col)) {
             diag_error(S->d, loc, "'%s' is used before its definition (at %d:%d)", name, st->name_loc.line,
                        st->name_loc.col);
             return;
@@ -969,13 +975,8 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
 /* The statement defining `name` anywhere in the program (a def further down, or a value a
  * body may not call), or NULL. */
 static const Stmt *defined_in_program(Sema *S, const char *name) {
-    for (int i = 0; S->prog && i < S->prog->nstmts; i++) {
-        const Stmt *st = S->prog->stmts[i];
-        if ((st->kind == ST_BIND || st->kind == ST_DEF || st->kind == ST_INPUT || st->kind == ST_PARAM) &&
-            strcmp(st->name, name) == 0)
-            return st;
-    }
-    return NULL;
+    int i = named_stmts(S, name);
+    return i >= 0 ? S->prog->stmts[i] : NULL;
 }
 
 /* A def being walked for calls that lead back to the def being checked. */
@@ -1004,17 +1005,20 @@ static DefWalk def_walk(Sema *S, const Stmt *def) {
 
 /* 1 if def's call of `callee` at `at` expands def again; reports it, naming the defs in
  * between. Follows the defs bound so far (depth first, each def once, with a stack of
- * its own, since a chain of defs may be long). */
+ * its own, since a chain of defs may be long). A def bound before def can call it only
+ * as a def further down: unless some def's body did (S->called_early), there is nothing to
+ * follow (10000 defs each calling the one before followed 5 10^7 defs). */
 static int calls_itself(Sema *S, const Stmt *def, const Stmt *callee, Loc at) {
     if (callee == def) {
         diag_error(S->d, at, "'%s' calls itself; defs are inlined and cannot be recursive", def->name);
         return 1;
     }
+    if (!nametab_get(&S->called_early, def->name, 0)) return 0;
+    const int walk = ++S->nwalks; /* marks the defs this search has reached */
     DefWalk *stack = NULL;
-    const Stmt **seen = NULL;
-    int n = 0, cap = 0, nseen = 0, seen_cap = 0;
+    int n = 0, cap = 0;
     ARENA_PUSH(S->a, stack, n, cap, def_walk(S, callee));
-    ARENA_PUSH(S->a, seen, nseen, seen_cap, callee);
+    nametab_put(S->a, &S->walked, callee->name, walk);
     while (n > 0) {
         DefWalk *w = &stack[n - 1];
         if (w->next == w->ncalls) {
@@ -1031,10 +1035,9 @@ static int calls_itself(Sema *S, const Stmt *def, const Stmt *callee, Loc at) {
         }
         Binding *b = scope_find(&S->global, name, 1);
         if (!b || !b->def || b->broken) continue;
-        int k = 0;
-        while (k < nseen && seen[k] != b->def) k++;
-        if (k < nseen) continue;
-        ARENA_PUSH(S->a, seen, nseen, seen_cap, b->def);
+        int *reached = nametab_ref(S->a, &S->walked, name, 0);
+        if (*reached == walk) continue;
+        *reached = walk;
         ARENA_PUSH(S->a, stack, n, cap, def_walk(S, b->def));
     }
     return 0;
@@ -1068,7 +1071,10 @@ static int check_call(Sema *S, const Stmt *def, Scope *local, const Expr *e) {
     if (bs) return bind_args(S, e, bs->nparams, bs->params, argv, bs->name);
     if (callee->nparams > 64) return 1; /* reported where it is defined */
     if (!bind_args(S, e, callee->nparams, callee->params, argv, callee->name)) return 0;
-    if (!b && callee != def) return 1; /* a def further down: a cycle through it is reported there */
+    if (!b && callee != def) { /* a def further down: a cycle through it is reported there */
+        nametab_put(S->a, &S->called_early, e->name, 1);
+        return 1;
+    }
     return !calls_itself(S, def, callee, e->loc);
 }
 

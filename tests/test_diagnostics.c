@@ -199,6 +199,48 @@ static const DiagCase cases[] = {
      "t.bp:4:12: error: 'a' calls itself through 'b', 'c', 'd'; defs are inlined and cannot be recursive\n"
      "  def d(x) = a(x)\n"
      "             ^\n"},
+    /* The search for a cycle runs only when a def's name was called before it was bound
+       (sema.c's calls_itself); these take it through defs reached more than once */
+    {"recursion found through two paths to the def that closes it",
+     "def f(x) = g(x) + h(x)\n"
+     "def g(x) = k(x)\n"
+     "def h(x) = k(x)\n"
+     "def k(x) = f(x)\n",
+     "t.bp:4:12: error: 'f' calls itself through 'g', 'k'; defs are inlined and cannot be recursive\n"
+     "  def k(x) = f(x)\n"
+     "             ^\n"},
+    {"defs reaching one def by many paths, called before they are bound, with no cycle",
+     "def k(x) = x\n"
+     "def f(x) = g(x) + h(x) + later(x)\n"
+     "def g(x) = k(x) + h(x)\n"
+     "def h(x) = k(x) * k(x)\n"
+     "def later(x) = g(x) + h(x) + k(x)\n"
+     "y = f(1)\n"
+     "z = w\n",
+     "t.bp:7:5: error: unknown name 'w'\n"
+     "  z = w\n"
+     "      ^\n"},
+    /* a def further down is the first statement of its name (sema.c's named_stmts) */
+    {"a def called before two defs of its name",
+     "def f(x) = g(x, 1)\n"
+     "def g(x) = x\n"
+     "def g(x, y) = x + y\n",
+     "t.bp:1:17: error: 'g' takes 1 argument, got 2\n"
+     "  def f(x) = g(x, 1)\n"
+     "                  ^\n"
+     "t.bp:3:5: error: 'g' is already defined (at 2:5)\n"
+     "  def g(x, y) = x + y\n"
+     "      ^\n"},
+    {"a name used before the first of two definitions",
+     "a = b\n"
+     "b = 1\n"
+     "b = 2\n",
+     "t.bp:1:5: error: 'b' is used before its definition (at 2:1)\n"
+     "  a = b\n"
+     "      ^\n"
+     "t.bp:3:1: error: 'b' is already defined (at 2:1)\n"
+     "  b = 2\n"
+     "  ^\n"},
     {"a def calling an unknown function, never called",
      "def g(a) = h2(a)\n",
      "t.bp:1:12: error: unknown function 'h2'\n"
