@@ -38,8 +38,9 @@ typedef struct EmitStats {
 void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st);
 /* Does the program have a dropout with p > 0 (NAME_loss_eval then differs from NAME_loss)? */
 int emit_has_dropout(const Graph *g);
-/* Does NAME_forward take input i (do the outputs depend on it)? */
-int emit_forward_uses_input(Graph *g, int i);
+/* Per input of g: 1 if NAME_forward takes it (the outputs depend on it); one pruning of the
+ * graph for all of them */
+const char *emit_forward_inputs(Graph *g);
 /* used[i] (for g's inputs, at most 64): 1 if the loss (so its gradient) depends on input i;
  * one pruning of the graph for all of them. Returns used. */
 int *emit_loss_inputs(Graph *g, int used[64]);

@@ -13,6 +13,7 @@
 #include "causal.h"
 #include "emit.h"
 #include "fuse.h"
+#include "nametab.h"
 #include "passes.h"
 #include "plan.h"
 
@@ -1669,10 +1670,14 @@ static void emit_node(E *e, int id) {
 }
 
 /* ---- functions ---- */
-static int input_used(const Graph *g, int index) {
+/* Per input of g (by index): 1 if a node of g reads it. One scan for all of them: a scan
+ * per input made 10000 inputs 10^8 steps per function. */
+static const char *inputs_used(const Graph *g) {
+    char *used = arena_alloc(g->arena, (size_t)g->ninputs + 1);
     for (int i = 0; i < g->n; i++)
-        if (g->nodes[i].op == OP_INPUT && g->nodes[i].ival == index) return 1;
-    return 0;
+        if (g->nodes[i].op == OP_INPUT && g->nodes[i].ival >= 0 && g->nodes[i].ival < g->ninputs)
+            used[g->nodes[i].ival] = 1;
+    return used;
 }
 
 /* Names the header cannot give a parameter of its prototypes: C's and C++'s keywords, and the
@@ -1694,11 +1699,22 @@ static const char *const header_taken[] = {
        GNU-mode ones (header_name_ok takes every name in capitals with an underscore) */
     "NAN", "INFINITY", "EOF", "I", "errno", "linux", "unix", "i386"};
 
+/* How many inputs, outputs and sizes of g bear each name (for header_name_ok): counted once
+ * for the header, since counting at each name made 10000 inputs 10^8 comparisons per function */
+static NameTab header_names(Graph *g) {
+    NameTab uses = {0};
+    for (int i = 0; i < g->ninputs; i++) ++*nametab_ref(g->arena, &uses, g->inputs[i].name, 0);
+    for (int i = 0; i < g->noutputs; i++) ++*nametab_ref(g->arena, &uses, g->output_names[i], 0);
+    for (int s = 0; s < g->syms.n; s++) ++*nametab_ref(g->arena, &uses, g->syms.names[s], 0);
+    return uses;
+}
+
 /* Whether the header's prototypes may call an input, output or size by the program's own
  * name: not a name in header_taken, not reserved (a leading underscore), and the name of no
- * other input, output or size. Otherwise they call it as the .c does (in_x, out0_y, dim_B):
- * `input double[B, 3]`, `input ws[B, 3]` or `input x[ws]` made a header that did not compile. */
-static int header_name_ok(const Graph *g, const char *name) {
+ * other input, output or size (uses: from header_names). Otherwise they call it as the .c
+ * does (in_x, out0_y, dim_B): `input double[B, 3]`, `input ws[B, 3]` or `input x[ws]` made a
+ * header that did not compile. */
+static int header_name_ok(const NameTab *uses, const char *name) {
     if (name[0] == '_') return 0;
     /* the types and macros of <stdint.h> and <stddef.h> and the header's own macros:
        every name ending in _t, and every name in capitals with an underscore (INT32_MAX,
@@ -1710,60 +1726,57 @@ static int header_name_ok(const Graph *g, const char *name) {
     if (macro) return 0;
     for (size_t k = 0; k < sizeof header_taken / sizeof header_taken[0]; k++)
         if (strcmp(name, header_taken[k]) == 0) return 0;
-    int uses = 0;
-    for (int i = 0; i < g->ninputs; i++) uses += strcmp(g->inputs[i].name, name) == 0;
-    for (int i = 0; i < g->noutputs; i++) uses += strcmp(g->output_names[i], name) == 0;
-    for (int s = 0; s < g->syms.n; s++) uses += strcmp(g->syms.names[s], name) == 0;
-    return uses <= 1;
+    return nametab_get(uses, name, 0) <= 1;
 }
 
-static void emit_dims_args(FILE *out, const Graph *g, int prefixed) {
+/* The arguments' names are prefixed (dim_B, in_x, out0_y) in the .c (uses NULL), and in the
+ * header where header_name_ok(uses, name) refuses a name */
+static void emit_dims_args(FILE *out, const Graph *g, const NameTab *uses) {
     for (int s = 0; s < g->syms.n; s++)
-        fprintf(out, ", int %s%s", prefixed || !header_name_ok(g, g->syms.names[s]) ? "dim_" : "", g->syms.names[s]);
+        fprintf(out, ", int %s%s", !uses || !header_name_ok(uses, g->syms.names[s]) ? "dim_" : "", g->syms.names[s]);
 }
 
 /* R: the real type's name, `real` in definitions; the API's declarations name float or double,
  * so that a float model's header and a double one's can be included together. */
-static void emit_inputs_args(FILE *out, const Graph *full, const Graph *fg, int only_used, int prefixed,
-                             const char *R) {
+static void emit_inputs_args(FILE *out, const Graph *full, const char *only, const NameTab *uses, const char *R) {
     for (int i = 0; i < full->ninputs; i++) {
-        if (only_used && !input_used(fg, i)) continue;
+        if (only && !only[i]) continue;
         fprintf(out, ", const %s *%s%s", full->inputs[i].dtype == DT_INT ? "int32_t" : R,
-                prefixed || !header_name_ok(full, full->inputs[i].name) ? "in_" : "", full->inputs[i].name);
+                !uses || !header_name_ok(uses, full->inputs[i].name) ? "in_" : "", full->inputs[i].name);
     }
 }
 
 /* An output as a parameter of NAME_forward */
-static void emit_output_arg(FILE *out, const Graph *g, int i, int prefixed, const char *R) {
-    if (prefixed || !header_name_ok(g, g->output_names[i])) fprintf(out, ", %s *out%d_%s", R, i, g->output_names[i]);
+static void emit_output_arg(FILE *out, const Graph *g, int i, const NameTab *uses, const char *R) {
+    if (!uses || !header_name_ok(uses, g->output_names[i])) fprintf(out, ", %s *out%d_%s", R, i, g->output_names[i]);
     else fprintf(out, ", %s *%s", R, g->output_names[i]);
 }
 
-static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, int prefixed, const char *suffix,
-                      const char *R) {
+static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, const NameTab *uses,
+                      const char *suffix, const char *R) {
     const char *m = full->model;
     switch (v) {
     case V_FORWARD:
         fprintf(out, "void %s_forward%s(const %s *params", m, suffix, R);
-        emit_inputs_args(out, full, fg, 1, prefixed, R);
-        for (int i = 0; i < full->noutputs; i++) emit_output_arg(out, full, i, prefixed, R);
+        emit_inputs_args(out, full, inputs_used(fg), uses, R);
+        for (int i = 0; i < full->noutputs; i++) emit_output_arg(out, full, i, uses, R);
         break;
     case V_LOSS:
     case V_EVAL:
         fprintf(out, "%s %s_%s%s(const %s *params", R, m, variant_name[v], suffix, R);
-        emit_inputs_args(out, full, fg, 0, prefixed, R);
+        emit_inputs_args(out, full, NULL, uses, R);
         break;
     case V_GRAD:
         fprintf(out, "%s %s_grad%s(const %s *params, %s *grad", R, m, suffix, R, R);
-        emit_inputs_args(out, full, fg, 0, prefixed, R);
+        emit_inputs_args(out, full, NULL, uses, R);
         break;
     case V_HVP:
         fprintf(out, "%s %s_hvp%s(const %s *params, const %s *v, %s *hv", R, m, suffix, R, R, R);
-        emit_inputs_args(out, full, fg, 0, prefixed, R);
+        emit_inputs_args(out, full, NULL, uses, R);
         break;
     case V_STEP:
         fprintf(out, "static %s %s_step%s(%s *params, void *opt_state, %s *grad", R, m, suffix, R, R);
-        emit_inputs_args(out, full, fg, 0, prefixed, R);
+        emit_inputs_args(out, full, NULL, uses, R);
         break;
     }
 }
@@ -1776,10 +1789,13 @@ static Graph *variant_graph(Graph *g, Variant v) {
     return r;
 }
 
-int emit_forward_uses_input(Graph *g, int i) { return g->noutputs && input_used(variant_graph(g, V_FORWARD), i); }
+const char *emit_forward_inputs(Graph *g) {
+    return g->noutputs ? inputs_used(variant_graph(g, V_FORWARD)) : arena_alloc(g->arena, (size_t)g->ninputs + 1);
+}
 int *emit_loss_inputs(Graph *g, int used[64]) {
     Graph *l = g->loss >= 0 ? variant_graph(g, V_LOSS) : NULL;
-    for (int i = 0; i < g->ninputs && i < 64; i++) used[i] = l && input_used(l, i);
+    const char *in_l = l ? inputs_used(l) : NULL;
+    for (int i = 0; i < g->ninputs && i < 64; i++) used[i] = in_l && in_l[i];
     return used;
 }
 
@@ -2106,8 +2122,8 @@ static void call_with_args(FILE *out, const Graph *g, const char *fn, int grad, 
  * ws) that returns what NAME_<callee> does with its arguments and `last`. */
 static void emit_alias(FILE *out, Graph *g, Variant v, const char *suffix, int takes_seed, const char *callee,
                        const char *last) {
-    prototype(out, g, g, v, 1, suffix, "real");
-    emit_dims_args(out, g, 1);
+    prototype(out, g, g, v, NULL, suffix, "real");
+    emit_dims_args(out, g, NULL);
     fprintf(out, "%s, void *ws) {\n%s    return ", takes_seed ? ", uint64_t dropout_seed" : "",
             takes_seed ? "    (void)dropout_seed;\n" : "");
     call_with_args(out, g, callee, v == V_GRAD, last);
@@ -2147,8 +2163,8 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     /* with dropout, loss and grad take the masks' seed (see emit_loss_functions) */
     int seeded = (v == V_LOSS || v == V_GRAD) && emit_has_dropout(full);
     if (v == V_LOSS && seeded) fprintf(out, "static ");
-    prototype(out, full, g, v, 1, seeded ? (v == V_LOSS ? "_seeded_" : "_seeded") : v == V_STEP ? "_" : "", "real");
-    emit_dims_args(out, full, 1);
+    prototype(out, full, g, v, NULL, seeded ? (v == V_LOSS ? "_seeded_" : "_seeded") : v == V_STEP ? "_" : "", "real");
+    emit_dims_args(out, full, NULL);
     fprintf(out, "%s, void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
             seeded ? ", uint64_t dropout_seed" : "", v == V_STEP ? ", real lr, int *updated" : "");
     if (seeded) fprintf(out, "    (void)dropout_seed;\n");
@@ -2158,8 +2174,9 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     if (!full->nparams && (v == V_GRAD || v == V_HVP || v == V_STEP)) /* no parameters: no gradient written */
         fprintf(out, "    (void)%s;\n", v == V_HVP ? "hv" : "grad");
     for (int s = 0; s < g->syms.n; s++) fprintf(out, "    (void)%s;\n", g->syms.names[s]);
+    const char *used = inputs_used(g);
     for (int i = 0; i < full->ninputs; i++)
-        if (v != V_FORWARD || input_used(g, i)) fprintf(out, "    (void)in_%s;\n", full->inputs[i].name);
+        if (v != V_FORWARD || used[i]) fprintf(out, "    (void)in_%s;\n", full->inputs[i].name);
     for (int b = 0; b < e.plan->nbufs; b++)
         fprintf(out, "    real *t%d = (real *)w;\n    w += BP_AL(sizeof(real) * %s);\n", b, e.plan->buf_size[b]);
     for (int b = 0; b < e.plan->nbufs; b++) fprintf(out, "    (void)t%d;\n", b);
@@ -2406,15 +2423,16 @@ static void upper(char *dst, const char *s, size_t size) {
 }
 
 /* The prototype of NAME_<what>workspace_size, with the header's names of the sizes */
-static void ws_size_decl(FILE *out, const Graph *g, const char *what) {
+static void ws_size_decl(FILE *out, const Graph *g, const NameTab *uses, const char *what) {
     fprintf(out, "size_t %s_%sworkspace_size(", g->model, what);
     if (!g->syms.n) fprintf(out, "void");
     for (int s = 0; s < g->syms.n; s++)
-        fprintf(out, "%sint %s%s", s ? ", " : "", header_name_ok(g, g->syms.names[s]) ? "" : "dim_", g->syms.names[s]);
+        fprintf(out, "%sint %s%s", s ? ", " : "", header_name_ok(uses, g->syms.names[s]) ? "" : "dim_", g->syms.names[s]);
     fprintf(out, ");\n");
 }
 
 static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
+    const NameTab names = header_names(g), *uses = &names;
     char up[256];
     upper(up, g->model, sizeof up);
     const char *R = o->f64 ? "double" : "float";
@@ -2425,15 +2443,15 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
                 g->params[p].name, shape_str(&g->params[p].shape, &g->syms, s, sizeof s));
     }
     fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions). */\n");
-    ws_size_decl(out, g, "");
+    ws_size_decl(out, g, uses, "");
     if (g->loss >= 0) {
         if (g->hvps) fprintf(out, "/* The bytes every function but %s_hvp needs (training alone). */\n", g->model);
         else fprintf(out, "/* The bytes every function needs (training alone): as above, without a Hessian product. */\n");
-        ws_size_decl(out, g, "train_");
+        ws_size_decl(out, g, uses, "train_");
     }
     if (g->noutputs) {
         fprintf(out, "/* The bytes %s_forward needs (inference alone). */\n", g->model);
-        ws_size_decl(out, g, "forward_");
+        ws_size_decl(out, g, uses, "forward_");
     }
     fprintf(out, "/* Bytes of optimizer state; zero-filled state is a fresh optimizer. */\n");
     fprintf(out, "size_t %s_opt_state_size(void);\n", g->model);
@@ -2448,9 +2466,9 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         }
         fprintf(out, ". */\n");
         fprintf(out, "void %s_forward(const %s *params", g->model, R);
-        emit_inputs_args(out, g, fg, 1, 0, R);
-        for (int i = 0; i < g->noutputs; i++) emit_output_arg(out, g, i, 0, R);
-        emit_dims_args(out, g, 0);
+        emit_inputs_args(out, g, inputs_used(fg), uses, R);
+        for (int i = 0; i < g->noutputs; i++) emit_output_arg(out, g, i, uses, R);
+        emit_dims_args(out, g, uses);
         fprintf(out, ", void *ws);\n");
     }
     fprintf(out, "/* The program's optimizer (%s): one update of params from grad, e.g. after summing\n"
@@ -2463,40 +2481,40 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
             fprintf(out, "/* The loss at these parameters and inputs, in training mode: the dropout masks of\n"
                          "   seed 0 (those of %s_grad). */\n", m);
         else fprintf(out, "/* The loss at these parameters and inputs. */\n");
-        prototype(out, g, g, V_LOSS, 0, "", R);
-        emit_dims_args(out, g, 0);
+        prototype(out, g, g, V_LOSS, uses, "", R);
+        emit_dims_args(out, g, uses);
         if (emit_has_dropout(g))
             fprintf(out, ", void *ws);\n/* The loss at inference, every dropout the identity (PyTorch's model.eval()): the\n"
                          "   loss to report on test data. */\n");
         else
             fprintf(out, ", void *ws);\n/* The loss at inference (PyTorch's model.eval()): %s_loss's, as the program has no\n"
                          "   dropout. */\n", m);
-        prototype(out, g, g, V_EVAL, 0, "", R);
-        emit_dims_args(out, g, 0);
+        prototype(out, g, g, V_EVAL, uses, "", R);
+        emit_dims_args(out, g, uses);
         fprintf(out, ", void *ws);\n/* The loss, and its gradient with respect to every parameter into grad[NPARAMS]%s. */\n",
                 emit_has_dropout(g) ? " (dropout\n   masks of seed 0)" : "");
-        prototype(out, g, g, V_GRAD, 0, "", R);
-        emit_dims_args(out, g, 0);
+        prototype(out, g, g, V_GRAD, uses, "", R);
+        emit_dims_args(out, g, uses);
         fprintf(out, ", void *ws);\n/* %s_grad with the dropout masks drawn from dropout_seed (%s_grad's is 0,\n"
                      "   %s_train_step's the optimizer's step count): in data-parallel training, give every\n"
                      "   process its own seed at every step.%s */\n", m, m, m,
                 emit_has_dropout(g) ? "" : " The program has no dropout: the seed changes nothing.");
-        prototype(out, g, g, V_GRAD, 0, "_seeded", R);
-        emit_dims_args(out, g, 0);
+        prototype(out, g, g, V_GRAD, uses, "_seeded", R);
+        emit_dims_args(out, g, uses);
         fprintf(out, ", uint64_t dropout_seed, void *ws);\n");
         if (g->hvps) {
             fprintf(out, "/* The loss, and the exact Hessian-vector product H v into hv[NPARAMS]: H is the Hessian of\n"
                          "   the loss with respect to all parameters, v[NPARAMS] a direction laid out like params. */\n");
-            prototype(out, g, g, V_HVP, 0, "", R);
-            emit_dims_args(out, g, 0);
+            prototype(out, g, g, V_HVP, uses, "", R);
+            emit_dims_args(out, g, uses);
             fprintf(out, ", void *ws);\n");
         }
         fprintf(out, "/* One optimizer step (forward, backward, update); lr overrides the program's rate\n"
                      "   (%g); returns the loss before the update; a non-finite loss or gradient\n"
                      "   leaves params and opt_state unchanged (the loss returned is then not finite). */\n", g->opt.lr);
         fprintf(out, "%s %s_train_step(%s *params, void *opt_state", R, g->model, R);
-        emit_inputs_args(out, g, g, 0, 0, R);
-        emit_dims_args(out, g, 0);
+        emit_inputs_args(out, g, NULL, uses, R);
+        emit_dims_args(out, g, uses);
         fprintf(out, ", %s lr, void *ws);\n", R);
     }
 }
@@ -2608,8 +2626,8 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     fprintf(out, "    return 0;\n}\n\n");
     if (g->loss < 0) return;
     fprintf(out, "real %s_train_step(real *params, void *opt_state", g->model);
-    emit_inputs_args(out, g, g, 0, 1, "real");
-    emit_dims_args(out, g, 1);
+    emit_inputs_args(out, g, NULL, NULL, "real");
+    emit_dims_args(out, g, NULL);
     fprintf(out, ", real lr, void *ws) {\n    real *grad = (real *)ws;\n");
     char gws[128];
     snprintf(gws, sizeof gws, "(char *)ws + BP_AL(sizeof(real) * %lld)", np);
@@ -2638,9 +2656,9 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
 
 /* Uniform-signature wrappers for the driver: inputs as an array of pointers, sizes as an
  * array of ints, reals passed as double. */
-static void call_args(FILE *out, const Graph *g, int forward_only, const Graph *fg) {
+static void call_args(FILE *out, const Graph *g, const char *only) {
     for (int i = 0; i < g->ninputs; i++) {
-        if (forward_only && !input_used(fg, i)) continue;
+        if (only && !only[i]) continue;
         fprintf(out, ", (const %s *)in[%d]", g->inputs[i].dtype == DT_INT ? "int32_t" : "real", i);
     }
 }
@@ -2661,7 +2679,7 @@ static void emit_entry_points(FILE *out, Graph *g) {
         Graph *fg = variant_graph(g, V_FORWARD);
         fprintf(out, "void bp_entry_forward(const void *p, const void *const *in, void *const *out, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    %s_forward((const real *)p", g->model);
-        call_args(out, g, 1, fg);
+        call_args(out, g, inputs_used(fg));
         for (int i = 0; i < g->noutputs; i++) fprintf(out, ", (real *)out[%d]", i);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
@@ -2669,34 +2687,34 @@ static void emit_entry_points(FILE *out, Graph *g) {
     if (g->loss >= 0) {
         fprintf(out, "double bp_entry_loss(const void *p, const void *const *in, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_loss((const real *)p", g->model);
-        call_args(out, g, 0, NULL);
+        call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
         fprintf(out, "double bp_entry_loss_eval(const void *p, const void *const *in, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_loss_eval((const real *)p", g->model);
-        call_args(out, g, 0, NULL);
+        call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
         fprintf(out, "double bp_entry_grad(const void *p, void *gr, const void *const *in, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_grad((const real *)p, (real *)gr", g->model);
-        call_args(out, g, 0, NULL);
+        call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
         fprintf(out, "double bp_entry_grad_seeded(const void *p, void *gr, const void *const *in, const int *d, uint64_t seed, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_grad_seeded((const real *)p, (real *)gr", g->model);
-        call_args(out, g, 0, NULL);
+        call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", seed, ws);\n}\n");
         if (g->hvps) {
             fprintf(out, "double bp_entry_hvp(const void *p, const void *v, void *hv, const void *const *in, const int *d, void *ws) {\n"
                          "    (void)in; (void)d;\n    return %s_hvp((const real *)p, (const real *)v, (real *)hv", g->model);
-            call_args(out, g, 0, NULL);
+            call_args(out, g, NULL);
             dims_call(out, g, 1);
             fprintf(out, ", ws);\n}\n");
         }
         fprintf(out, "double bp_entry_train_step(void *p, void *opt, const void *const *in, const int *d, double lr, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_train_step((real *)p, opt", g->model);
-        call_args(out, g, 0, NULL);
+        call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", (real)lr, ws);\n}\n");
     }

@@ -169,8 +169,9 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
             fprintf(out, "        real *out%d = malloc(sizeof(real) * %lld);\n", i, n);
         }
         fprintf(out, "        %s_forward(params", m);
+        const char *used = emit_forward_inputs(g);
         for (int i = 0; i < g->ninputs; i++)
-            if (emit_forward_uses_input(g, i)) fprintf(out, ", in%d", i);
+            if (used[i]) fprintf(out, ", in%d", i);
         for (int i = 0; i < g->noutputs; i++) fprintf(out, ", out%d", i);
         for (int s = 0; s < g->syms.n; s++) fprintf(out, ", 4");
         fprintf(out, ", ws);\n");

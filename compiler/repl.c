@@ -719,7 +719,8 @@ static int run_forward(Session *S, Graph *g, const char *label) {
         return -1;
     }
     int need[64] = {0};
-    for (int i = 0; i < g->ninputs && i < 64; i++) need[i] = emit_forward_uses_input(g, i);
+    const char *fwd = emit_forward_inputs(g);
+    for (int i = 0; i < g->ninputs && i < 64; i++) need[i] = fwd[i];
     Inputs in;
     int rc = -1;
     void *vec = params_to_vec(S, g, S->f64);

@@ -101,6 +101,14 @@ grep -q "_hvp" "$tmp/pool.h" && bad "pool.h declares an hvp it cannot have" || o
 expect_status 0 "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c"
 grep -q "^float seed_hvp(const float \*params, const float \*v, float \*hv, const float \*x, const float \*y, void \*ws);" "$tmp/seed.h" && ok || bad "seed.h lacks seed_hvp"
 
+# The header names an input, output or size as the program does unless another of them has
+# that name (counted once per header, emit_c.c's header_names): x is an input and an output,
+# so in_x and out1_x; NAME_forward takes only the inputs its outputs read (z is the loss's)
+printf 'model m\ninput x[B, 3]\ninput y[B, 3]\ninput z[B, 3]\nparam w[3]\ns = x * w + y\noutput s, x\nloss sum(z * w)\n' > "$tmp/m.bp"
+expect_status 0 "$bpc" "$tmp/m.bp" -o "$tmp/m.c"
+grep -q "^void m_forward(const float \*params, const float \*in_x, const float \*y, float \*s, float \*out1_x, int B, void \*ws);$" "$tmp/m.h" && ok || bad "m.h: $(grep m_forward "$tmp/m.h")"
+grep -q "^float m_loss(const float \*params, const float \*in_x, const float \*y, const float \*z, int B, void \*ws);$" "$tmp/m.h" && ok || bad "m.h: $(grep 'm_loss(' "$tmp/m.h")"
+
 # bpc check passes on the examples with defaults
 expect_status 0 "$bpc" check "$src/examples/seed.bp"
 grep -q "^ok: worst relative error" "$tmp/out" && ok || bad "check did not report ok"
