@@ -1952,8 +1952,12 @@ static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, si
 static void setup_plan(E *e);
 static int mark_candidates(const Graph *vg, char *fused);
 
-/* Workspace bytes of a function's plan at every symbolic size 64 (for comparisons). */
+/* Workspace bytes of a function's plan at every symbolic size 64 (for comparisons). The plan
+ * is thrown away: it is made in an arena of its own, freed after (mark_fused makes one per
+ * parameter, and 1000 of them kept 10 s of page faults' worth in the graph's arena). */
 static size_t plan_bytes_64(Graph *vg, char *fused) {
+    Arena *keep = vg->arena;
+    vg->arena = arena_new();
     E e;
     memset(&e, 0, sizeof e);
     e.g = vg;
@@ -1961,7 +1965,10 @@ static size_t plan_bytes_64(Graph *vg, char *fused) {
     setup_plan(&e);
     int64_t dims[BP_MAXSYMS];
     for (int k = 0; k < BP_MAXSYMS; k++) dims[k] = 64;
-    return plan_bytes(vg, e.plan, dims, 4);
+    size_t bytes = plan_bytes(vg, e.plan, dims, 4);
+    arena_free(vg->arena);
+    vg->arena = keep;
+    return bytes;
 }
 
 /* Marks in fused[] the gradient nodes of vg (the step's graph) that a fused GEMM writes
@@ -1986,6 +1993,7 @@ static int mark_fused(Graph *vg, char *fused) {
 
 static int mark_candidates(const Graph *vg, char *fused) {
     int count = 0;
+    int *uses = ir_use_counts(vg);
     for (int p = 0; p < vg->nparams; p++) {
         int id = vg->grads[p];
         if (id < 0) continue;
@@ -2002,12 +2010,12 @@ static int mark_candidates(const Graph *vg, char *fused) {
             ok &= a->dtype == DT_REAL && a->op != OP_CONST && a->op != OP_DIMVAL &&
                   a->op != OP_VECTOR && a->op != OP_PARAM;
         }
-        for (int i = 0; i < vg->n && ok; i++)
-            for (int k = 0; k < op_info[vg->nodes[i].op].arity; k++) ok &= vg->nodes[i].in[k] != id;
+        ok &= uses[id] == 0;
         for (int q = 0; q < vg->nparams && ok; q++) ok &= q == p || vg->grads[q] != id;
         ok &= vg->loss != id;
         if (ok) fused[id] = 1, count++;
     }
+    free(uses);
     return count;
 }
 
@@ -2878,19 +2886,23 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
 
 static size_t aligned(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Bytes of a function's buffers at dims (each buffer sized by the node that opened it). */
+/* Bytes of a function's buffers at dims (each buffer sized by the node that opened it, the
+ * first to have it: one scan of the nodes, since mark_fused asks once per parameter). */
 static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, size_t real_size) {
     size_t total = 0;
-    for (int b = 0; b < pl->nbufs; b++)
-        for (int i = 0; i < g->n; i++) {
-            if (pl->buf[i] != b) continue;
-            const Shape *s = &g->nodes[i].shape;
-            size_t numel = 1;
-            for (int k = 0; k < s->rank; k++)
-                numel *= (size_t)s->d[k].c * (size_t)(s->d[k].sym >= 0 ? dims[s->d[k].sym] : 1);
-            total += aligned(real_size * numel);
-            break;
-        }
+    char *sized = calloc((size_t)pl->nbufs + 1, 1);
+    if (!sized) abort();
+    for (int i = 0; i < g->n; i++) {
+        const int b = pl->buf[i];
+        if (b < 0 || sized[b]) continue;
+        sized[b] = 1;
+        const Shape *s = &g->nodes[i].shape;
+        size_t numel = 1;
+        for (int k = 0; k < s->rank; k++)
+            numel *= (size_t)s->d[k].c * (size_t)(s->d[k].sym >= 0 ? dims[s->d[k].sym] : 1);
+        total += aligned(real_size * numel);
+    }
+    free(sized);
     return total;
 }
 
