@@ -429,7 +429,8 @@ static int needs_given_inputs(const Graph *g) {
     return 0;
 }
 
-/* JIT-compiles g, initialises or loads the parameters and loads or draws the inputs. On
+/* JIT-compiles g, loads or draws the inputs and initialises or loads the parameters. The
+ * inputs come first: a missing one is said before parameters of gigabytes are made. On
  * failure everything it made is released again (the caller returns at once). */
 static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params, Inputs *in) {
     char err[BPRT_ERRLEN];
@@ -437,18 +438,9 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
         fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);
         return -1;
     }
-    *params = drv_alloc_reals((size_t)g->nparam_reals + 1, m->real_size, "parameters", err);
-    if (!*params) {
-        fprintf(stderr, "bpc: error: %s\n", err);
-        bpc_model_free(m);
-        return -1;
-    }
-    drv_init_params(m, *params, a->seed);
     int rc = 0;
-    if (a->params && drv_load_params(m, a->params, *params, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
-        rc = -1;
-    } else if (in && !a->inputs && a->cmd && strcmp(a->cmd, "check") == 0 && needs_given_inputs(g)) {
+    *params = NULL;
+    if (in && !a->inputs && a->cmd && strcmp(a->cmd, "check") == 0 && needs_given_inputs(g)) {
         /* bpc check without --inputs: random inputs, symbolic sizes 3, labels in {0, 1} */
         printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)a->seed);
@@ -456,6 +448,20 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
     } else if (in && drv_load_inputs(m, a->inputs, in, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         rc = -1;
+    }
+    if (rc == 0) {
+        *params = drv_alloc_reals((size_t)g->nparam_reals + 1, m->real_size, "parameters", err);
+        if (!*params) {
+            fprintf(stderr, "bpc: error: %s\n", err);
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        drv_init_params(m, *params, a->seed);
+        if (a->params && drv_load_params(m, a->params, *params, err) != 0) {
+            fprintf(stderr, "bpc: error: %s\n", err);
+            rc = -1;
+        }
     }
     if (rc != 0) {
         if (in) drv_free_inputs(in);

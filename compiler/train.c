@@ -959,17 +959,11 @@ static int train_fixed(Run *r) {
     const TrainOptions *o = r->o;
     void *params = r->params, *opt_state = r->opt_state;
     char err[BPRT_ERRLEN];
-    Inputs in;
-    if (o->fixed) in = *o->fixed; /* borrowed */
-    else if (drv_load_inputs(m, o->inputs, &in, err) != 0) {
-        diag_tool_error("%s", err);
-        return 1;
-    }
+    Inputs in = *o->fixed; /* borrowed: the REPL's, or loaded by train_run */
     size_t wsz = m->ws_size(in.dims);
     void *ws = drv_workspace(wsz, err);
     if (!ws) {
         diag_tool_error("%s", err);
-        if (!o->fixed) drv_free_inputs(&in);
         return 1;
     }
     const void *const *inp = (const void *const *)in.data;
@@ -1023,7 +1017,6 @@ static int train_fixed(Run *r) {
     printf("final loss %.9g\n", drv_printable(m->loss(params, inp, in.dims, ws)));
 out:
     free(ws);
-    if (!o->fixed) drv_free_inputs(&in);
     return rc;
 }
 
@@ -1122,6 +1115,18 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         return 1;
     }
     double tjit = now() - t0;
+    /* without --data, the inputs are loaded before the parameters are made: a missing one is
+       said at once, not after parameters of gigabytes are initialised */
+    Inputs fixed;
+    memset(&fixed, 0, sizeof fixed);
+    if (!o->data && !o->fixed) {
+        if (drv_load_inputs(&m, o->inputs, &fixed, err) != 0) {
+            diag_tool_error("%s", err);
+            bpc_model_free(&m);
+            return 1;
+        }
+        opts.fixed = &fixed;
+    }
     void *params = o->params_io ? o->params_io
                                 : drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "parameters", err);
     size_t osz = m.opt_size();
@@ -1129,6 +1134,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     if (!params || !opt_state) {
         diag_tool_error("%s", err);
         if (!o->params_io) free(params);
+        drv_free_inputs(&fixed);
         bpc_model_free(&m);
         return 1;
     }
@@ -1201,6 +1207,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     if (!o->params_io) free(params);
     free(opt_state);
     free(run.grad);
+    drv_free_inputs(&fixed);
     dist_watch(NULL);
     bpc_model_free(&m);
     return rc;

@@ -324,6 +324,15 @@ for c in grad check "train --steps 1"; do
   [ "$st" -eq 1 ] && grep -q "^bpc: error: cannot hold the parameters: " "$tmp/err" && ok ||
     bad "$c with parameters beyond ulimit -v exited $st: $(cat "$tmp/err")"
 done
+# an input that is missing is said before the parameters are made: grad and train
+# allocated and initialised them first (8 GB took 17-108 s before the message), so here
+# they said they could not hold them
+printf 'input x[4]\nparam V[1000000000]\nloss mean(V) + sum(x * x)\n' > "$tmp/bigx.bp"
+for c in grad "train --steps 1"; do
+  limit_memory "$bpc" $c "$tmp/bigx.bp" >/dev/null 2>"$tmp/err"; st=$?
+  [ "$st" -eq 1 ] && [ "$(cat "$tmp/err")" = "bpc: error: (defaults): input 'x' has no value and no default (give inputs with --inputs FILE.safetensors)" ] && ok ||
+    bad "$c with parameters beyond ulimit -v and a missing input exited $st: $(cat "$tmp/err")"
+done
 
 # nll with real targets of the scores' shape (README): the mean over rows of -sum(p log q),
 # here 2 rows of 3 targets 0.2 against log(1/3): 3 * 0.2 * ln 3 = 0.659167
