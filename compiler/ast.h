@@ -37,6 +37,7 @@ struct Expr {
     int depth;        /* 1 + the deepest child's depth; the parser keeps it <= AST_MAX_DEPTH */
     double num;       /* EX_NUM */
     int is_integer;   /* EX_NUM written without '.', 'e' or 'E' */
+    const char *text; /* EX_NUM as written (NULL for one the parser made) */
     const char *name; /* EX_NAME, EX_CALL */
     int op;           /* EX_BINARY */
     Expr *lhs, *rhs;  /* EX_BINARY (both), EX_NEG and EX_TRANSPOSE (lhs) */

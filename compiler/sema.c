@@ -216,6 +216,15 @@ static int const_value(const Expr *e, double *v) {
     return 0;
 }
 
+/* A constant as written (a literal, or '-' before one), for messages: a dimension is an
+ * integer, and %g wrote 9223372036854775807 as 9.22337203685478e+18. At most 40 characters
+ * of a literal, as the lexer quotes one. */
+static const char *written(Sema *S, const Expr *e) {
+    if (e->kind == EX_NEG) return arena_printf(S->a, "-%s", written(S, e->lhs));
+    if (!e->text) return arena_printf(S->a, "%.17g", e->num);
+    return strlen(e->text) > 40 ? arena_printf(S->a, "%.40s...", e->text) : e->text;
+}
+
 static int const_int(Sema *S, const Expr *e, const char *what, const char *fn, int *out) {
     double v;
     if (!const_value(e, &v) || v != floor(v)) {
@@ -223,7 +232,8 @@ static int const_int(Sema *S, const Expr *e, const char *what, const char *fn, i
         return 0;
     }
     if (fabs(v) > 1e6) { /* a range limit, not a kind: said as such */
-        diag_error(S->d, e->loc, "argument '%s' of '%s' is %.17g; it must be at most 1000000 in magnitude", what, fn, v);
+        diag_error(S->d, e->loc, "argument '%s' of '%s' is %s; it must be at most 1000000 in magnitude", what, fn,
+                   written(S, e));
         return 0;
     }
     *out = (int)v;
@@ -441,6 +451,9 @@ static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
                 tc *= (int64_t)v;
                 if (tc > BP_MAXELEMS) tc = BP_MAXELEMS + 1;
             }
+        } else if (const_value(it, &v) && v == floor(v) && v > (double)BP_MAXDIM) {
+            diag_error(S->d, it->loc, "dimension %s is too large (limit %lld)", written(S, it), (long long)BP_MAXDIM);
+            return -1;
         } else {
             diag_error(S->d, it->loc, "reshape dimensions must be positive integers, names or -1");
             return -1;
@@ -1160,11 +1173,11 @@ static int decl_shape(Sema *S, const Stmt *st, Shape *s, int allow_sym) {
                 return 0;
             }
             if (v < 1) {
-                diag_error(S->d, e->loc, "dimension must be positive, got %.15g", v);
+                diag_error(S->d, e->loc, "dimension must be positive, got %s", written(S, e));
                 return 0;
             }
             if (v > (double)BP_MAXDIM) {
-                diag_error(S->d, e->loc, "dimension %.15g is too large (limit %lld)", v, (long long)BP_MAXDIM);
+                diag_error(S->d, e->loc, "dimension %s is too large (limit %lld)", written(S, e), (long long)BP_MAXDIM);
                 return 0;
             }
             s->d[i] = dim_const((int64_t)v);

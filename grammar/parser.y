@@ -56,7 +56,8 @@ typedef struct YYLTYPE {
 
 typedef struct NumTok {
     double value;
-    int is_integer; /* written without '.', 'e' or 'E' */
+    int is_integer;   /* written without '.', 'e' or 'E' */
+    const char *text; /* as written */
 } NumTok;
 
 /* Growable lists built while parsing (arena storage). */
@@ -606,6 +607,7 @@ static Expr *ex_num(Parser *p, NumTok n, YYLTYPE loc) {
     Expr *e = ex_new(p, EX_NUM, loc);
     e->num = n.value;
     e->is_integer = n.is_integer;
+    e->text = n.text;
     return e;
 }
 

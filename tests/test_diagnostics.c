@@ -832,9 +832,32 @@ static const DiagCase cases[] = {
      "          ^\n"},
     {"dimension past the range of integers",
      "param W[1e300]\n",
-     "t.bp:1:9: error: dimension 1e+300 is too large (limit 2147483647)\n"
+     "t.bp:1:9: error: dimension 1e300 is too large (limit 2147483647)\n"
      "  param W[1e300]\n"
      "          ^\n"},
+    /* dimensions are said as written, not as doubles: %g wrote 9.22337203685478e+18, -1e+20 */
+    {"dimension of 2^63 - 1",
+     "param W[9223372036854775807, 2]\n",
+     "t.bp:1:9: error: dimension 9223372036854775807 is too large (limit 2147483647)\n"
+     "  param W[9223372036854775807, 2]\n"
+     "          ^\n"},
+    {"large negative dimension",
+     "input x[-99999999999999999999]\n",
+     "t.bp:1:9: error: dimension must be positive, got -99999999999999999999\n"
+     "  input x[-99999999999999999999]\n"
+     "          ^\n"},
+    {"reshape to a dimension of 2^63 - 1",
+     "input x[B, 3]\n"
+     "y = reshape(x, [B, 9223372036854775807])\n",
+     "t.bp:2:20: error: dimension 9223372036854775807 is too large (limit 2147483647)\n"
+     "  y = reshape(x, [B, 9223372036854775807])\n"
+     "                     ^\n"},
+    {"an integer argument far out of range",
+     "input x[2, 3]\n"
+     "y = maxpool2d(x, 100000000000000000000)\n",
+     "t.bp:2:18: error: argument 'k' of 'maxpool2d' is 100000000000000000000; it must be at most 1000000 in magnitude\n"
+     "  y = maxpool2d(x, 100000000000000000000)\n"
+     "                   ^\n"},
     {"too many elements",
      "param W[100000, 100000, 100]\n",
      "t.bp:1:7: error: 'W' has too many elements (limit 68719476736)\n"
