@@ -85,8 +85,13 @@ static int load_param_shaped(const Model *m, const char *path, void *params, con
     for (int p = 0; p < g->nparams; p++) {
         const Param *pa = &g->params[p];
         const BprtTensor *t = bprt_st_find(&st, pa->name);
-        double *tmp = malloc((size_t)(t->count ? t->count : 1) * sizeof(double));
-        if (!tmp) abort();
+        char name[300];
+        snprintf(name, sizeof name, "parameter '%.200s' read as doubles (%lld values)", pa->name, (long long)t->count);
+        double *tmp = drv_alloc_reals((size_t)(t->count ? t->count : 1), sizeof(double), name, err);
+        if (!tmp) {
+            bprt_st_free(&st);
+            return -1;
+        }
         bprt_st_to_f64(t, tmp);
         for (int64_t i = 0; i < t->count; i++) drv_set(m, params, pa->offset + i, tmp[i]);
         if (narrowed && t->dtype == BPRT_F64 && !m->f64) *narrowed = 1;
@@ -128,16 +133,31 @@ int64_t drv_label_classes(const Graph *g, int input, const char **what) {
     return classes;
 }
 
-void **drv_alloc_outputs(const Model *m, const int *dims) {
+size_t drv_numel_at(const Shape *s, const int *dims, const char *elem, char *buf, size_t size) {
+    size_t n = 1, len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < s->rank; k++) {
+        const size_t d = (size_t)s->d[k].c * (s->d[k].sym >= 0 && dims[s->d[k].sym] > 0 ? (size_t)dims[s->d[k].sym] : 1);
+        n = d && n > SIZE_MAX / d ? SIZE_MAX : n * d;
+        if (len < size) len += (size_t)snprintf(buf + len, size - len, "%s%zu", k ? " x " : "", d);
+    }
+    const int one = !s->rank && *elem; /* "1 float" */
+    if (len < size) snprintf(buf + len, size - len, "%s%.*s", one ? "1 " : " ", (int)strlen(elem) - one, elem);
+    return n;
+}
+
+void **drv_alloc_outputs(const Model *m, const int *dims, char *err) {
     const Graph *g = m->g;
     void **outs = calloc((size_t)g->noutputs + 1, sizeof *outs);
     if (!outs) abort();
     for (int i = 0; i < g->noutputs; i++) {
-        const Shape *s = &g->nodes[g->outputs[i]].shape;
-        size_t n = 1;
-        for (int k = 0; k < s->rank; k++)
-            n *= (size_t)s->d[k].c * (s->d[k].sym >= 0 && dims[s->d[k].sym] > 0 ? (size_t)dims[s->d[k].sym] : 1);
-        if (!(outs[i] = calloc(n + 1, m->real_size))) abort();
+        char sizes[160], what[400];
+        size_t n = drv_numel_at(&g->nodes[g->outputs[i]].shape, dims, m->f64 ? "doubles" : "floats", sizes, sizeof sizes);
+        snprintf(what, sizeof what, "output '%.200s' (%s)", g->output_names[i], sizes);
+        if (!(outs[i] = drv_alloc_reals(n < SIZE_MAX ? n + 1 : n, m->real_size, what, err))) {
+            drv_free_outputs(m, outs);
+            return NULL;
+        }
     }
     return outs;
 }
@@ -259,11 +279,14 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
             goto out;
         }
         size_t esz = ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size;
-        in->data[i] = calloc((size_t)(n ? n : 1), esz);
-        if (!in->data[i]) abort();
+        char sizes[160], named[400];
+        drv_numel_at(&ip->shape, in->dims, ip->dtype == DT_INT ? "ints" : m->f64 ? "doubles" : "floats", sizes, sizeof sizes);
+        snprintf(named, sizeof named, "input '%.200s' (%s)", ip->name, sizes);
+        if (!(in->data[i] = drv_alloc_reals((size_t)(n ? n : 1), esz, named, err))) goto out;
         in->count[i] = (size_t)n;
-        double *tmp = malloc((size_t)(n ? n : 1) * sizeof(double));
-        if (!tmp) abort();
+        snprintf(named, sizeof named, "input '%.200s' read as doubles (%lld values)", ip->name, (long long)n);
+        double *tmp = drv_alloc_reals((size_t)(n ? n : 1), sizeof(double), named, err);
+        if (!tmp) goto out;
         if (t) bprt_st_to_f64(t, tmp);
         else
             for (int64_t k = 0; k < n; k++) tmp[k] = optional ? 0 : ip->def;
@@ -438,11 +461,14 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         other_opt = 1;
     } else if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
     else if (rc == 1) { /* written in the other precision */
-        double *d = malloc(sizeof(double) * (size_t)(1 + other.moments * other.n));
-        if (!d) abort();
-        drv_opt_to_f64(other, o->data, d);
-        drv_opt_from_f64(mine, d, opt_state);
-        free(d);
+        double *d = drv_alloc_reals((size_t)(1 + other.moments * other.n), sizeof(double),
+                                    "optimizer's state converted to this precision", err);
+        if (!d) rc = -1;
+        else {
+            drv_opt_to_f64(other, o->data, d);
+            drv_opt_from_f64(mine, d, opt_state);
+            free(d);
+        }
     }
     if (rc == 1) memcpy(progress, v, sizeof v);
     bprt_st_free(&st);

@@ -44,10 +44,15 @@ int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
 int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, int loss_only, Inputs *in,
                     char *err);
 void drv_free_inputs(Inputs *in);
+/* The elements of shape s at these sizes (dims of the symbols; -1 counts as 1; SIZE_MAX
+ * if they overflow), and in buf the shape as messages give it: "64 x 784 floats" (elem
+ * names the elements in the plural; a scalar is "1 float"). */
+size_t drv_numel_at(const Shape *s, const int *dims, const char *elem, char *buf, size_t size);
 /* A buffer for every output of NAME_forward at these sizes (dims of the symbols; -1 counts
  * as 1), zero-filled: forward writes each output through its pointer, read or not.
- * drv_free_outputs frees them. */
-void **drv_alloc_outputs(const Model *m, const int *dims);
+ * drv_free_outputs frees them. NULL, with err naming the output and its size, when one
+ * cannot be allocated (drv_alloc_reals). */
+void **drv_alloc_outputs(const Model *m, const int *dims, char *err);
 void drv_free_outputs(const Model *m, void **outs);
 /* The classes an ': int' input's values must lie in: if input `input` is the labels of a
  * cross_entropy or nll, the last dimension of its scores, or the ids of an embedding, the

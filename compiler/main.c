@@ -479,6 +479,30 @@ static int has_loss(const Args *a, const Graph *g, const char *what) {
     return 0;
 }
 
+/* Prints (and with -o writes) a params-shaped vector, one tensor per parameter. */
+static int print_param_vector(const Args *a, const Graph *g, const Model *m, const char *prefix, const char *suffix, const void *vec) {
+    char err[BPRT_ERRLEN];
+    for (int p = 0; p < g->nparams; p++) {
+        const Param *pa = &g->params[p];
+        char name[300], what[400];
+        snprintf(name, sizeof name, "%s%s%s", prefix, pa->name, suffix);
+        snprintf(what, sizeof what, "values of %s to print (%lld doubles)", name, (long long)pa->numel);
+        double *v = drv_alloc_reals((size_t)(pa->numel ? pa->numel : 1), sizeof(double), what, err);
+        if (!v) {
+            fprintf(stderr, "bpc: error: %s\n", err);
+            return 1;
+        }
+        for (int64_t i = 0; i < pa->numel; i++) v[i] = drv_get(m, vec, pa->offset + i);
+        drv_print_tensor(stdout, name, g, &pa->shape, v, pa->numel, a->f64);
+        free(v);
+    }
+    if (a->out && drv_save_params(m, a->out, vec, err) != 0) {
+        fprintf(stderr, "bpc: error: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_grad(const Args *a, Graph *g) {
     if (!has_loss(a, g, "differentiate")) return 1;
     Model m;
@@ -508,47 +532,13 @@ static int cmd_grad(const Args *a, Graph *g) {
     char b[40];
     drv_format_real(b, sizeof b, loss, a->f64);
     printf("loss = %s\n", b);
-    for (int p = 0; p < g->nparams; p++) {
-        const Param *pa = &g->params[p];
-        double *v = malloc((size_t)(pa->numel ? pa->numel : 1) * sizeof(double));
-        if (!v) abort();
-        for (int64_t i = 0; i < pa->numel; i++) v[i] = drv_get(&m, grad, pa->offset + i);
-        char name[300];
-        snprintf(name, sizeof name, "dL/d%s", pa->name);
-        drv_print_tensor(stdout, name, g, &pa->shape, v, pa->numel, a->f64);
-        free(v);
-    }
-    int rc = 0;
-    if (a->out && drv_save_params(&m, a->out, grad, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
-        rc = 1;
-    }
+    int rc = print_param_vector(a, g, &m, "dL/d", "", grad);
     free(grad);
     free(ws);
     free(params);
     drv_free_inputs(&in);
     bpc_model_free(&m);
     return rc;
-}
-
-/* Prints (and with -o writes) a params-shaped vector, one tensor per parameter. */
-static int print_param_vector(const Args *a, const Graph *g, const Model *m, const char *prefix, const char *suffix, const void *vec) {
-    for (int p = 0; p < g->nparams; p++) {
-        const Param *pa = &g->params[p];
-        double *v = malloc((size_t)(pa->numel ? pa->numel : 1) * sizeof(double));
-        if (!v) abort();
-        for (int64_t i = 0; i < pa->numel; i++) v[i] = drv_get(m, vec, pa->offset + i);
-        char name[300];
-        snprintf(name, sizeof name, "%s%s%s", prefix, pa->name, suffix);
-        drv_print_tensor(stdout, name, g, &pa->shape, v, pa->numel, a->f64);
-        free(v);
-    }
-    char err[BPRT_ERRLEN];
-    if (a->out && drv_save_params(m, a->out, vec, err) != 0) {
-        fprintf(stderr, "bpc: error: %s\n", err);
-        return 1;
-    }
-    return 0;
 }
 
 /* bpc hvp: the loss and H v (H the loss's Hessian in all parameters, v from --vector). */

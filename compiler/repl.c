@@ -131,12 +131,6 @@ static char *xstrdup(const char *s) {
     return p;
 }
 
-static void *ws_alloc(size_t bytes) {
-    void *p = aligned_alloc(64, (bytes + 64) & ~(size_t)63);
-    if (!p) abort();
-    return p;
-}
-
 static void set_real(int f64, void *vec, int64_t i, double v) {
     if (f64) ((double *)vec)[i] = v;
     else ((float *)vec)[i] = (float)v;
@@ -255,13 +249,21 @@ typedef struct TrainSnapshot {
 
 static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
 
-static void snapshot_take(const Session *S, TrainSnapshot *k) {
+/* 0, or -1 with the error said when the optimizer state's copy cannot be allocated (nothing
+ * to free then). */
+static int snapshot_take(const Session *S, TrainSnapshot *k) {
+    char err[BPRT_ERRLEN];
     k->t = S->train;
     k->nopt = S->train.opt ? (size_t)(1 + S->train.moments * S->g->nparam_reals) : 0;
-    k->t.opt = k->nopt ? xcalloc(k->nopt, sizeof(double)) : NULL;
+    k->t.opt = k->nopt ? drv_alloc_reals(k->nopt, sizeof(double), "copy of the optimizer's state", err) : NULL;
+    if (k->nopt && !k->t.opt) {
+        diag_tool_error("%s", err);
+        return -1;
+    }
     if (k->nopt) memcpy(k->t.opt, S->train.opt, k->nopt * sizeof(double));
     k->t.from = dup_or_null(S->train.from);
     k->data = dup_or_null(S->train_data);
+    return 0;
 }
 
 /* Puts the snapshot back if no step was taken since `done` steps (and `failed`), else
@@ -381,9 +383,18 @@ static int ensure_model(Session *S) {
         const Param *pa = &g->params[p];
         ParamVal *pv = find_param(S, pa->name);
         if (pv && shape_eq(&pv->shape, &pa->shape)) continue;
-        if (!init) {
-            init = xcalloc((size_t)g->nparam_reals + 1, S->m.real_size);
+        /* the values, then the parameter: one that cannot be allocated is an error, and the
+           model is made again at the next command (the parameters allocated are kept) */
+        char what[300];
+        snprintf(what, sizeof what, "parameter '%.200s' (%lld doubles)", pa->name, (long long)pa->numel);
+        if (!init && (init = drv_alloc_reals((size_t)g->nparam_reals + 1, S->m.real_size, "initial parameters", err)))
             S->m.init(init, S->seed);
+        double *v = init ? drv_alloc_reals((size_t)pa->numel, sizeof(double), what, err) : NULL;
+        if (!v) {
+            diag_tool_error("%s", err);
+            free(init);
+            drop_model(S);
+            return -1;
         }
         if (!pv) {
             S->params = realloc(S->params, (size_t)(S->nparams + 1) * sizeof *S->params);
@@ -395,16 +406,22 @@ static int ensure_model(Session *S) {
         free(pv->v);
         pv->shape = pa->shape;
         pv->n = pa->numel;
-        pv->v = xcalloc((size_t)pa->numel, sizeof(double));
+        pv->v = v;
         for (int64_t i = 0; i < pa->numel; i++) pv->v[i] = get_real(S->f64, init, pa->offset + i);
     }
     free(init);
     return 0;
 }
 
-/* The parameter vector of g (in g's layout and real type) from the session's values. */
+/* The parameter vector of g (in g's layout and real type) from the session's values, or
+ * NULL with the error said when it cannot be allocated. */
 static void *params_to_vec(Session *S, const Graph *g, int f64) {
-    void *vec = xcalloc((size_t)g->nparam_reals + 1, f64 ? sizeof(double) : sizeof(float));
+    char err[BPRT_ERRLEN];
+    void *vec = drv_alloc_reals((size_t)g->nparam_reals + 1, f64 ? sizeof(double) : sizeof(float), "parameters", err);
+    if (!vec) {
+        diag_tool_error("%s", err);
+        return NULL;
+    }
     for (int p = 0; p < g->nparams; p++) {
         const Param *pa = &g->params[p];
         ParamVal *pv = find_param(S, pa->name);
@@ -512,7 +529,12 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, In
             drv_free_inputs(in);
             return -2;
         }
-        in->data[i] = xcalloc((size_t)n, esz);
+        char what[300];
+        snprintf(what, sizeof what, "input '%.200s' (%lld values)", ip->name, (long long)n);
+        if (!(in->data[i] = drv_alloc_reals((size_t)n, esz, what, err))) {
+            drv_free_inputs(in);
+            return -2;
+        }
         in->count[i] = (size_t)n;
         for (int64_t k = 0; k < n; k++) {
             double v = given[i] ? given[i]->v[k] : ip->def;
@@ -727,6 +749,7 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     void **outs = xcalloc((size_t)g->noutputs, sizeof *outs);
     double *v = NULL;
     Shape cs;
+    if (!vec) goto out;
     if (build_inputs(S, g, S->f64, need, &in, err) != 0) {
         diag_tool_error("%s", err);
         goto out;
@@ -743,7 +766,12 @@ static int run_forward(Session *S, Graph *g, const char *label) {
             diag_tool_error("%s", err);
             goto out_in;
         }
-        outs[o] = xcalloc((size_t)total, sizeof(double));
+        char what[160];
+        snprintf(what, sizeof what, "value (%lld doubles)", (long long)total);
+        if (!(outs[o] = drv_alloc_reals((size_t)total, sizeof(double), what, err))) {
+            diag_tool_error("%s", err);
+            goto out_in;
+        }
     }
     for (int s = 0; s < BP_MAXSYMS; s++)
         if (in.dims[s] < 0) in.dims[s] = 1;
@@ -754,7 +782,10 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     }
     em.forward(vec, (const void *const *)in.data, outs, in.dims, ws);
     free(ws);
-    v = xcalloc((size_t)total, sizeof *v);
+    if (!(v = drv_alloc_reals((size_t)total, sizeof *v, "value to print (as doubles)", err))) {
+        diag_tool_error("%s", err);
+        goto out_in;
+    }
     for (int64_t i = 0; i < total; i++)
         v[i] = get_real(S->f64, outs[g->noutputs - 1], i); /* outputs are reals, `: int` values too */
     drv_print_tensor(stdout, label, g, &cs, v, total, S->show_f64);
@@ -977,16 +1008,22 @@ static int need_loss(Session *S) {
     return -1;
 }
 
-static void print_gradients(Session *S, const Graph *g, const void *grad, const char *of) {
+static int print_gradients(Session *S, const Graph *g, const void *grad, const char *of) {
     for (int p = 0; p < g->nparams; p++) {
         const Param *pa = &g->params[p];
-        double *v = xcalloc((size_t)pa->numel, sizeof *v);
-        for (int64_t i = 0; i < pa->numel; i++) v[i] = get_real(S->f64, grad, pa->offset + i);
-        char name[300];
+        char name[300], what[400], err[BPRT_ERRLEN];
         snprintf(name, sizeof name, "d%s/d%s", of, pa->name);
+        snprintf(what, sizeof what, "values of %s to print (%lld doubles)", name, (long long)pa->numel);
+        double *v = drv_alloc_reals((size_t)pa->numel, sizeof *v, what, err);
+        if (!v) {
+            diag_tool_error("%s", err);
+            return -1;
+        }
+        for (int64_t i = 0; i < pa->numel; i++) v[i] = get_real(S->f64, grad, pa->offset + i);
         drv_print_tensor(stdout, name, g, &pa->shape, v, pa->numel, S->show_f64);
         free(v);
     }
+    return 0;
 }
 
 /* The session's inputs for g's loss (in) and a workspace for m's functions at their sizes,
@@ -1011,18 +1048,23 @@ static int run_grad(Session *S, Graph *g, const Model *m, const char *label, con
     Inputs in;
     void *ws = loss_inputs(S, g, m, &in);
     if (!ws) return -1;
+    char err[BPRT_ERRLEN];
+    int rc = -1;
     void *vec = params_to_vec(S, g, S->f64);
-    void *grad = xcalloc((size_t)g->nparam_reals + 1, m->real_size);
-    double loss = m->grad(vec, grad, (const void *const *)in.data, in.dims, ws);
-    char b[40];
-    drv_format_real(b, sizeof b, loss, S->show_f64);
-    printf("%s = %s\n", label, b);
-    print_gradients(S, g, grad, of);
+    void *grad = vec ? drv_alloc_reals((size_t)g->nparam_reals + 1, m->real_size, "gradients", err) : NULL;
+    if (vec && !grad) diag_tool_error("%s", err);
+    if (grad) {
+        double loss = m->grad(vec, grad, (const void *const *)in.data, in.dims, ws);
+        char b[40];
+        drv_format_real(b, sizeof b, loss, S->show_f64);
+        printf("%s = %s\n", label, b);
+        rc = print_gradients(S, g, grad, of);
+    }
     free(ws);
     free(grad);
     free(vec);
     drv_free_inputs(&in);
-    return 0;
+    return rc;
 }
 
 static int cmd_grad(Session *S, const char *line, const char *arg) {
@@ -1100,7 +1142,7 @@ static int cmd_check(Session *S) {
         }
     }
     void *vec = params_to_vec(S, S->g, 1);
-    int ok = drv_check_gradients(stdout, &m, vec, &in, S->seed);
+    int ok = vec && drv_check_gradients(stdout, &m, vec, &in, S->seed);
     free(vec);
     drv_free_inputs(&in);
     bpc_model_free(&m);
@@ -1131,18 +1173,23 @@ static int cmd_step(Session *S, const char *arg) {
     /* the session's optimizer state and steps go on (a step is numbered from the start) */
     char key[4200], what[4200], notes[9000];
     TrainSnapshot was;
-    snapshot_take(S, &was);
+    if (snapshot_take(S, &was) != 0) {
+        free(ws);
+        drv_free_inputs(&in);
+        return -1;
+    }
     data_key(S, NULL, 0, session_inputs(S), key, what, sizeof key);
     fit_training(S, &g->opt, key, what, 0, 0, notes, sizeof notes);
     OptLayout l = drv_opt_layout(m);
-    void *opt = ws_alloc(drv_opt_bytes(l));
-    memset(opt, 0, drv_opt_bytes(l));
-    if (S->train.opt) drv_opt_from_f64(l, S->train.opt, opt);
+    char err[BPRT_ERRLEN];
+    void *opt = drv_alloc_reals(drv_opt_bytes(l), 1, "optimizer's state", err);
+    if (!opt) diag_tool_error("%s", err);
+    else if (S->train.opt) drv_opt_from_f64(l, S->train.opt, opt);
     int64_t *done = &S->train.progress[2], before = *done;
-    void *vec = params_to_vec(S, g, S->f64);
-    int rc = 0;
+    void *vec = opt ? params_to_vec(S, g, S->f64) : NULL;
+    int rc = vec ? 0 : -1;
     char b[40];
-    for (int s = 1; s <= steps; s++) {
+    for (int s = 1; s <= steps && vec; s++) {
         double loss = m->train_step(vec, opt, (const void *const *)in.data, in.dims, g->opt.lr, ws);
         drv_format_real(b, sizeof b, loss, S->show_f64);
         if (loss != loss || loss - loss != 0) {
@@ -1159,9 +1206,12 @@ static int cmd_step(Session *S, const char *arg) {
             break;
         }
     }
-    if (S->train.opt || *done > before) train_state_keep(&S->train, m, opt);
+    if (vec && (S->train.opt || *done > before) && train_state_keep(&S->train, m, opt, err) != 0) {
+        diag_tool_error("%s (the next training starts a fresh optimizer)", err);
+        rc = -1;
+    }
     snapshot_end(S, &was, rc != 0, before);
-    vec_to_params(S, g, S->f64, vec);
+    if (vec) vec_to_params(S, g, S->f64, vec);
     free(opt);
     free(ws);
     free(vec);
@@ -1298,7 +1348,10 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         char key[4200], what[4200], notes[9000];
         int64_t done = 0;
         if (!eval_only) { /* the session's optimizer state and position go on */
-            snapshot_take(S, &was);
+            if (snapshot_take(S, &was) != 0) {
+                g->opt = saved;
+                goto out;
+            }
             data_key(S, to.data, to.batch, to.inputs, key, what, sizeof key);
             fit_training(S, &g->opt, key, what, seed_given, to.seed, notes, sizeof notes);
             to.notes = notes;
@@ -1308,11 +1361,11 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         void *vec = params_to_vec(S, g, to.f64);
         to.params_io = vec;
         fflush(stdout);
-        rc = train_run(g, &to) == 0 ? 0 : -1;
+        rc = vec && train_run(g, &to) == 0 ? 0 : -1;
         g->opt = saved;
         if (!eval_only) {
             snapshot_end(S, &was, rc != 0, done);
-            vec_to_params(S, g, to.f64, vec);
+            if (vec) vec_to_params(S, g, to.f64, vec);
         }
         free(vec);
     }
@@ -1405,23 +1458,28 @@ static int cmd_save(Session *S, const char *path, int restore) {
     const char *ps = g->nparams == 1 ? "" : "s";
     void *vec = params_to_vec(S, g, S->f64);
     int rc;
+    if (!vec) return -1;
     if (restore) { /* the parameters, and the optimizer state and position if the file has them */
         OptLayout l = drv_opt_layout(&S->m);
-        void *opt = xcalloc(drv_opt_bytes(l), 1);
+        void *opt = drv_alloc_reals(drv_opt_bytes(l), 1, "optimizer's state", err);
         int64_t progress[4];
-        rc = drv_load_params(&S->m, path, vec, err);
+        rc = opt ? drv_load_params(&S->m, path, vec, err) : -1;
         int ex = rc == 0 ? drv_load_checkpoint_extras(&S->m, path, opt, progress, err) : -1;
         if (ex < 0) rc = -1;
         else {
             vec_to_params(S, g, S->f64, vec);
             reset_training(S, NULL);
-            if (ex == 1) train_state_keep(&S->train, &S->m, opt);
+            const int lost = ex == 1 && train_state_keep(&S->train, &S->m, opt, err) != 0;
+            if (lost) diag_tool_error("%s", err);
             if (ex >= 1) {
                 memcpy(S->train.progress, progress, sizeof progress);
                 S->train.from = xstrdup(path);
                 position_words(progress, pos, sizeof pos);
             }
-            if (ex == 1)
+            if (lost) /* the parameters are restored all the same */
+                printf("restored %d parameter%s from %s, with the position: %s (its optimizer state could not be kept: "
+                       "the optimizer starts afresh)\n", g->nparams, ps, path, pos);
+            else if (ex == 1)
                 printf("restored %d parameter%s from %s, with the optimizer state and the position: %s\n", g->nparams, ps,
                        path, pos);
             else if (ex == 2) /* e.g. saved after :train --opt adam: the file does not say which optimizer */
@@ -1438,9 +1496,9 @@ static int cmd_save(Session *S, const char *path, int restore) {
         if (rc == 0) printf("saved %d parameter%s to %s\n", g->nparams, ps, path);
     } else { /* a checkpoint, as bpc train --save writes, in the session's precision */
         OptLayout l = {g->nparam_reals, S->train.opt ? S->train.moments : ir_opt_moments(&g->opt), S->m.real_size};
-        void *opt = xcalloc(drv_opt_bytes(l), 1);
-        if (S->train.opt) drv_opt_from_f64(l, S->train.opt, opt);
-        rc = drv_save_checkpoint(&S->m, path, vec, opt, drv_opt_bytes(l), S->train.progress, err);
+        void *opt = drv_alloc_reals(drv_opt_bytes(l), 1, "optimizer's state", err);
+        if (opt && S->train.opt) drv_opt_from_f64(l, S->train.opt, opt);
+        rc = opt ? drv_save_checkpoint(&S->m, path, vec, opt, drv_opt_bytes(l), S->train.progress, err) : -1;
         position_words(S->train.progress, pos, sizeof pos);
         if (rc == 0) printf("saved %d parameter%s to %s, with the optimizer state and the position: %s\n", g->nparams, ps, path, pos);
         free(opt);
@@ -1486,7 +1544,14 @@ static int cmd_inputs(Session *S, const char *path) {
         iv->rank = t->ndim;
         memcpy(iv->shape, t->shape, sizeof(int64_t) * (size_t)(t->ndim < BP_MAXRANK ? t->ndim : BP_MAXRANK));
         iv->n = t->count;
-        iv->v = xcalloc((size_t)t->count, sizeof(double));
+        char what[300];
+        snprintf(what, sizeof what, "input '%.200s' as doubles (%lld values)", t->name, (long long)t->count);
+        if (!(iv->v = drv_alloc_reals((size_t)t->count, sizeof(double), what, err))) { /* no inputs then */
+            diag_tool_error("%s: %s", path, err);
+            free_inputs(S);
+            bprt_st_free(&st);
+            return -1;
+        }
         bprt_st_to_f64(t, iv->v);
     }
     bprt_st_free(&st);

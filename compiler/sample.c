@@ -83,24 +83,32 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     }
     int dims[BP_MAXSYMS] = {0};
     dims[bsym] = 1;
+    /* the workspace, the window's ids and next bytes, every output (written by NAME_forward:
+       the logits first, the others not read; they were NULL: a segfault) and the context:
+       each an error naming it when it cannot be allocated */
+    char named[300];
     void *ws = drv_workspace(m.ws_size(dims), err);
-    if (!ws) {
+    snprintf(named, sizeof named, "window of %lld ids and next bytes", (long long)T);
+    int32_t *ids = ws ? drv_alloc_reals((size_t)T, sizeof *ids, named, err) : NULL;
+    int32_t *next = ids ? drv_alloc_reals((size_t)T, sizeof *next, named, err) : NULL;
+    void **outs = next ? drv_alloc_outputs(&m, dims, err) : NULL;
+    /* the context: its last T bytes are all the model sees, so that is all that is kept (it
+       held the prompt and every byte, and -n 2000000000 aborted where that did not fit) */
+    snprintf(named, sizeof named, "context of %lld bytes", (long long)T);
+    unsigned char *ctx = outs ? drv_alloc_reals((size_t)T, 1, named, err) : NULL;
+    if (!ctx) {
         fprintf(stderr, "bpc: error: %s\n", err);
+        drv_free_outputs(&m, outs);
+        free(next);
+        free(ids);
+        free(ws);
         free(params);
         bpc_model_free(&m);
         return 1;
     }
-    int32_t *ids = calloc((size_t)T, sizeof *ids), *next = calloc((size_t)T, sizeof *next);
-    /* every output, written by NAME_forward: the logits first, the others not read (they
-       were NULL: a segfault) */
-    void **outs = drv_alloc_outputs(&m, dims);
     void *logits = outs[0];
     const char *prompt = o->prompt ? o->prompt : "";
     const size_t plen = strlen(prompt);
-    /* the context: its last T bytes are all the model sees, so that is all that is kept (it
-       held the prompt and every byte, and -n 2000000000 aborted where that did not fit) */
-    unsigned char *ctx = malloc((size_t)T);
-    if (!ids || !next || !logits || !ctx) abort();
     size_t w = plen < (size_t)T ? plen : (size_t)T; /* bytes in ctx */
     if (plen) memcpy(ctx, prompt + plen - w, w);
     else ctx[w++] = '\n';

@@ -113,13 +113,17 @@ static int read_text(const char *path, size_t max, char **text, size_t *len, cha
     }
     size_t cap = (size_t)1 << 16, n = 0;
     char *buf = malloc(cap + 1);
-    if (!buf) abort();
     int rc = 0;
     for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            if (!(buf = realloc(buf, cap + 1))) abort();
+        char *grown = n == cap ? realloc(buf, 2 * cap + 1) : buf;
+        if (!buf || !grown) { /* the text, as the file's size allows, beyond the address space */
+            snprintf(err, BPRT_ERRLEN, "cannot hold the text of %.300s: allocating %zu bytes failed (out of memory)", path,
+                     buf ? 2 * cap + 1 : cap + 1);
+            rc = -1;
+            break;
         }
+        if (n == cap) cap *= 2;
+        buf = grown;
         size_t want = cap - n < ((size_t)1 << 30) ? cap - n : (size_t)1 << 30;
         int r = gzread(gz, buf + n, (unsigned)want);
         int code;
@@ -346,8 +350,13 @@ static int plan_fixed(const Model *m, Feed *f, int batch, const char *data, char
             }
             n *= d.c * (d.sym >= 0 ? batch : 1);
         }
-        f->fixed[i] = malloc((size_t)(n ? n : 1) * (ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size));
-        if (!f->fixed[i]) abort();
+        char sizes[160], what[480];
+        int dims[BP_MAXSYMS] = {0};
+        dims[f->bsym] = batch;
+        drv_numel_at(&ip->shape, dims, ip->dtype == DT_INT ? "ints" : m->f64 ? "doubles" : "floats", sizes, sizeof sizes);
+        snprintf(what, sizeof what, "batch buffer for input '%.200s' (%s, its default)", ip->name, sizes);
+        f->fixed[i] = drv_alloc_reals((size_t)(n ? n : 1), ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size, what, err);
+        if (!f->fixed[i]) return -1;
         for (int64_t k = 0; k < n; k++) {
             if (ip->dtype == DT_INT) ((int32_t *)f->fixed[i])[k] = (int32_t)ip->def;
             else drv_set(m, f->fixed[i], k, ip->def);
@@ -447,10 +456,8 @@ static int scores_output(const Graph *g, const Feed *f, int64_t *classes) {
  * loss is NAME_loss_eval's, as accuracy is NAME_forward's: at inference, every dropout the
  * identity (NAME_loss draws seed 0's masks, at the rows' positions in the batch). */
 static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
-                     int32_t *y, void **outs, double *loss, double *acc) {
+                     int32_t *y, void **outs, int64_t *idx, double *loss, double *acc) {
     const Graph *g = m->g;
-    int64_t *idx = malloc((size_t)batch * sizeof *idx);
-    if (!idx) abort();
     double tl = 0;
     int64_t correct = 0, classes = 0;
     int so = f->text ? -1 : scores_output(g, f, &classes);
@@ -481,7 +488,6 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
     correct = (int64_t)sums[1];
     *loss = tl / (double)s->n;
     *acc = classes > 0 ? (double)correct / (double)s->n : (double)NAN;
-    free(idx);
 }
 
 static void progress(int tty, int epoch, int epochs, int64_t step, int64_t steps, double loss, double rate, double eta) {
@@ -806,16 +812,40 @@ static int train_data(Run *r) {
         free_split(&te);
         return 1;
     }
-    void *x = calloc((size_t)batch * (size_t)f.per, f.text ? sizeof(int32_t) : m->real_size);
-    int32_t *y = calloc((size_t)batch * (size_t)(f.text ? f.per : 1), sizeof *y);
-    int odims[BP_MAXSYMS] = {0};
-    odims[f.bsym] = batch;
-    void **outs = drv_alloc_outputs(m, odims);
+    /* the batch's inputs, every output at the batch, the epoch's order and a batch's rows:
+       each a message naming it when it cannot be allocated (a --batch too large for the
+       address space aborted here) */
+    char what[400];
+    const char *elem = f.text ? "ints" : m->f64 ? "doubles" : "floats";
+    snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d x %lld %s)", g->inputs[f.img].name, batch,
+             (long long)f.per, elem);
+    void *x = drv_alloc_reals((size_t)batch * (size_t)f.per, f.text ? sizeof(int32_t) : m->real_size, what, err);
+    int32_t *y = NULL;
+    void **outs = NULL;
+    int64_t *perm = NULL, *idx = NULL;
+    if (x) {
+        if (f.text) snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d x %lld ints)", g->inputs[f.lab].name,
+                             batch, (long long)f.per);
+        else snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d ints)", g->inputs[f.lab].name, batch);
+        y = drv_alloc_reals((size_t)batch * (size_t)(f.text ? f.per : 1), sizeof *y, what, err);
+    }
+    if (y) outs = drv_alloc_outputs(m, dims, err);
     if (f.text) /* an epoch of text: len / (batch T) full batches of windows at random offsets */
         tr.n = (tr.n / batch > 0 ? tr.n / batch : 1) * batch;
-    int64_t *perm = malloc(((size_t)tr.n + 1) * sizeof *perm); /* (none for bpc eval) */
-    if (!ws || !x || !y || !perm) abort();
+    if (outs) {
+        snprintf(what, sizeof what, "order of an epoch's %lld samples", (long long)tr.n);
+        perm = drv_alloc_reals((size_t)tr.n + 1, sizeof *perm, what, err); /* (none for bpc eval) */
+    }
+    if (perm) {
+        snprintf(what, sizeof what, "rows of a batch (%d indices)", batch);
+        idx = drv_alloc_reals((size_t)batch, sizeof *idx, what, err);
+    }
     int tty = isatty(2) && dist_rank() == 0, rc = 0;
+    if (!idx) {
+        diag_tool_error("batch %d: %s", batch, err);
+        rc = 1;
+        goto done;
+    }
     int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0;
     if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: from --params or a state */
@@ -908,7 +938,7 @@ static int train_data(Run *r) {
             r->progress[1] = 0;
         }
         double tl, ta, trl = drv_printable(seen ? sum_loss / (double)seen : (double)NAN);
-        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
+        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, &tl, &ta);
         char lrs[48] = ""; /* a schedule's rate at the epoch's last step */
         if (scheduled(r)) snprintf(lrs, sizeof lrs, ", lr %.4g", r->lr_now);
         if (f.text)
@@ -933,7 +963,7 @@ static int train_data(Run *r) {
     }
     if (o->eval_only) {
         double tl, ta;
-        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, &tl, &ta);
+        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, &tl, &ta);
         if (f.text)
             printf("test loss %.4f nats/byte (%lld windows of %lld bytes)\n", drv_printable(tl), (long long)te.n, (long long)f.per);
         else if (isnan(ta))
@@ -948,6 +978,7 @@ done:
     free(y);
     drv_free_outputs(m, outs);
     free(perm);
+    free(idx);
     free_split(&tr);
     free_split(&te);
     return rc;
@@ -1061,14 +1092,15 @@ static int counts_from_state(TrainOptions *o) {
     return 0;
 }
 
-void train_state_keep(TrainState *t, const Model *m, const void *opt_state) {
+int train_state_keep(TrainState *t, const Model *m, const void *opt_state, char *err) {
     OptLayout l = drv_opt_layout(m);
-    double *v = realloc(t->opt, sizeof(double) * (size_t)(1 + l.moments * l.n));
-    if (!v) abort();
-    drv_opt_to_f64(l, opt_state, v);
-    t->opt = v;
+    free(t->opt);
+    t->opt = drv_alloc_reals((size_t)(1 + l.moments * l.n), sizeof(double), "optimizer's state kept as doubles", err);
+    if (!t->opt) return -1;
+    drv_opt_to_f64(l, opt_state, t->opt);
     t->kind = m->g->opt.kind;
     t->moments = l.moments;
+    return 0;
 }
 
 int train_run(Graph *g, const TrainOptions *o_in) {
@@ -1161,8 +1193,11 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     }
     volatile int agreed_stop = 0;
     if (dist_size() > 1 && o->data) { /* data-parallel: stop only when all ranks agree to */
-        run.grad = calloc((size_t)g->nparam_reals + 2, m.real_size);
-        if (!run.grad) abort();
+        run.grad = drv_alloc_reals((size_t)g->nparam_reals + 2, m.real_size, "gradients exchanged between ranks", err);
+        if (!run.grad) {
+            diag_tool_error("%s", err);
+            rc = 1;
+        }
         run.raw_stop = opts.stop;
         opts.stop = &agreed_stop;
         dist_watch(run.raw_stop);
@@ -1197,8 +1232,11 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         rc = save_ckpt(&m, o, params, opt_state, osz, run.progress) != 0;
         if (!rc) printf("checkpoint saved to %s\n", ckpt_path(g, o, buf, sizeof buf));
     }
-    if (o->state && !o->eval_only && (o->state->opt || run.progress[2] > o->state->progress[2]))
-        train_state_keep(o->state, &m, opt_state);
+    if (o->state && !o->eval_only && (o->state->opt || run.progress[2] > o->state->progress[2]) &&
+        train_state_keep(o->state, &m, opt_state, err) != 0) {
+        diag_tool_error("%s (the next training starts a fresh optimizer)", err);
+        rc = 1;
+    }
     if (o->state && !o->eval_only) memcpy(o->state->progress, run.progress, sizeof run.progress);
     if (own_signals) {
         sigaction(SIGINT, &old_int, NULL);

@@ -83,8 +83,9 @@ typedef struct TrainOptions {
 
 int train_run(Graph *g, const TrainOptions *o);
 /* Keeps opt_state (m's optimizer's, in m's real type) in t as doubles, as the state of
- * m's optimizer. */
-void train_state_keep(TrainState *t, const Model *m, const void *opt_state);
+ * m's optimizer; -1, with err naming the state and its bytes, when they cannot be
+ * allocated (t then holds a fresh optimizer: opt NULL). */
+int train_state_keep(TrainState *t, const Model *m, const void *opt_state, char *err);
 /* --opt NAME: sets opt to sgd, adam or adamw (the defaults of its hyperparameters, the
  * learning rate and clip_grad_norm kept; nothing changes if it is that already); -1 for
  * another name. */

@@ -333,6 +333,36 @@ for c in grad "train --steps 1"; do
   [ "$st" -eq 1 ] && [ "$(cat "$tmp/err")" = "bpc: error: (defaults): input 'x' has no value and no default (give inputs with --inputs FILE.safetensors)" ] && ok ||
     bad "$c with parameters beyond ulimit -v and a missing input exited $st: $(cat "$tmp/err")"
 done
+# so are the other buffers whose size the program, the data or the command line sets, each
+# named with its shape (they aborted): a batch of --data (one image of 100x100 pixels, at
+# --batch 60000: 2.4 GB of floats, and a workspace of 0.8 MB), an output of bpc eval at its
+# batch (1000 x 600000 floats), an input's default in bpc grad
+mkdir -p "$tmp/wide"
+for s in train t10k; do
+  { bytes 0 0 8 3; be32 1; be32 100; be32 100; head -c 10000 /dev/zero; } >"$tmp/wide/$s-images-idx3-ubyte"
+  labels "$tmp/wide/$s-labels-idx1-ubyte" 1
+done
+printf 'input x[B, 10000]\ninput y[B] : int\nparam W[10000, 3]\nloss cross_entropy(x @ W, y)\n' >"$tmp/wide.bp"
+limit_memory "$bpc" train "$tmp/wide.bp" --data "$tmp/wide" --steps 1 --batch 60000 >/dev/null 2>"$tmp/err"; st=$?
+[ "$st" -eq 1 ] && expect_out "$tmp/err" "bpc: error: batch 60000: cannot hold the batch buffer for input 'x' (60000 x 10000 floats): allocating 2400000000 bytes failed (out of memory)" ||
+  bad "a batch beyond ulimit -v exited $st: $(cat "$tmp/err")"
+printf 'input x[B, 10000]\ninput y[B] : int\ninput z[1, 600000] = 1\nparam W[10000, 3]\nparam u[10000, 1]\nwide = (x @ u) * z\nloss cross_entropy(x @ W, y)\noutput wide\n' >"$tmp/wideout.bp"
+expect_status 0 "$bpc" train "$tmp/wideout.bp" --data "$tmp/wide" --steps 1 --batch 1 --save "$tmp/wideout.safetensors"
+limit_memory "$bpc" eval "$tmp/wideout.bp" --data "$tmp/wide" --params "$tmp/wideout.safetensors" --batch 1000 >/dev/null 2>"$tmp/err"; st=$?
+[ "$st" -eq 1 ] && expect_out "$tmp/err" "bpc: error: batch 1000: cannot hold the output 'wide' (1000 x 600000 floats): allocating 2400000004 bytes failed (out of memory)" ||
+  bad "an output beyond ulimit -v exited $st: $(cat "$tmp/err")"
+printf 'input X[600000000] = 1\nparam w\nloss mean(X) * w\n' >"$tmp/bigin.bp"
+limit_memory "$bpc" grad "$tmp/bigin.bp" >/dev/null 2>"$tmp/err"; st=$?
+[ "$st" -eq 1 ] && expect_out "$tmp/err" "bpc: error: cannot hold the input 'X' (600000000 floats): allocating 2400000000 bytes failed (out of memory)" ||
+  bad "an input beyond ulimit -v exited $st: $(cat "$tmp/err")"
+# and the REPL says so and goes on: a value (20000 x 20000 doubles from two small inputs),
+# an input's default (300000000 doubles)
+printf 'input u[20000, 1] = 1\ninput v[1, 20000] = 2\nu * v\n1+1\ninput X[300000000] = 1\nsum(X)\n2+2\n' |
+  limit_memory "$bpc" repl >"$tmp/out" 2>&1; st=$?
+[ "$st" -eq 1 ] && expect_out "$tmp/out" "error: cannot hold the value (400000000 doubles): allocating 3200000000 bytes failed (out of memory)
+1+1 = 2
+error: cannot hold the input 'X' (300000000 values): allocating 2400000000 bytes failed (out of memory)
+2+2 = 4" || bad "the REPL beyond ulimit -v exited $st: $(cat "$tmp/out")"
 
 # nll with real targets of the scores' shape (README): the mean over rows of -sum(p log q),
 # here 2 rows of 3 targets 0.2 against log(1/3): 3 * 0.2 * ln 3 = 0.659167

@@ -654,7 +654,9 @@ static void test_folding_matches_generated_code(void **state) {
                 th_build_with(&t[opt], src, f64, NULL, &(CompileOptions){.optimize = opt});
                 if (!t[opt].ok) fprintf(stderr, "%s\n%s", src, th_diag_text(&t[opt]));
                 assert_true(t[opt].ok);
-                outs[opt] = drv_alloc_outputs(&t[opt].m, t[opt].dims);
+                char err[BPRT_ERRLEN];
+                outs[opt] = drv_alloc_outputs(&t[opt].m, t[opt].dims, err);
+                assert_true(outs[opt] != NULL);
                 void *ws = malloc(t[opt].m.ws_size(t[opt].dims) + 64);
                 t[opt].m.forward(t[opt].params, (const void *const *)t[opt].inputs, outs[opt], t[opt].dims, ws);
                 free(ws);
