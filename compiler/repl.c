@@ -1191,13 +1191,16 @@ static int cmd_step(Session *S, const char *arg) {
     char b[40];
     for (int s = 1; s <= steps && vec; s++) {
         double loss = m->train_step(vec, opt, (const void *const *)in.data, in.dims, g->opt.lr, ws);
-        drv_format_real(b, sizeof b, loss, S->show_f64);
         if (loss != loss || loss - loss != 0) {
-            diag_tool_error("the loss or its gradient is not finite at step %lld (loss %s); stopping with the "
-                            "parameters from before that step", (long long)*done + 1, b);
+            const char *why; /* (a finite loss whose gradient the update refused was said "loss nan") */
+            loss = train_refusal(m, vec, opt, (const void *const *)in.data, in.dims, ws, &why);
+            drv_format_real(b, sizeof b, loss, S->show_f64);
+            diag_tool_error("%s at step %lld (loss %s); stopping with the parameters from before that step", why,
+                            (long long)*done + 1, b);
             rc = -1;
             break;
         }
+        drv_format_real(b, sizeof b, loss, S->show_f64);
         ++*done;
         if (s == 1) fputs(notes, stdout);
         if (s == steps || steps <= 20 || s % (steps / 10) == 0) printf("step %lld: loss %s\n", (long long)*done, b);

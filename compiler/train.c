@@ -554,6 +554,7 @@ typedef struct Run {
     void *grad;               /* NPARAMS + 2 reals: gradient, loss, stop request */
     volatile int *raw_stop;   /* this rank's signal flag (o->stop is then the agreed one) */
     int lost;                 /* lost contact with the other ranks */
+    const char *refused;      /* the last step changed nothing: why (train_refusal), else NULL */
     /* the learning-rate schedule (o->sched): */
     double lr_now;            /* the rate of the next step */
     int64_t sched_end;        /* steps done where it ends */
@@ -648,17 +649,18 @@ static const char *save_stopped(const Run *r, char *buf, size_t size, char *err)
     return save_or_rescue(r->m, path, r->params, r->opt_state, r->opt_bytes, r->progress, err) == 0 ? path : NULL;
 }
 
-/* A step that is not finite (at `where`: "epoch E, step S" or "step S") stops the run with
- * the parameters from before it: saved by save_stopped, and the message names the file. */
-static void stop_not_finite(const Run *r, const char *where, double loss, const char *hint) {
+/* A step that is not finite (at `where`: "epoch E, step S" or "step S"; `why` as
+ * train_refusal says it) stops the run with the parameters from before it: saved by
+ * save_stopped, and the message names the file. */
+static void stop_not_finite(const Run *r, const char *where, const char *why, double loss, const char *hint) {
     char buf[4096], err[BPRT_ERRLEN], saved[4200] = "";
     const char *path = save_stopped(r, buf, sizeof buf, err);
     if (dist_rank() != 0) return;
     if (path) snprintf(saved, sizeof saved, ", saved to %s", path);
     else if (!*err && trained_nothing(r) && !repl_keeps_params(r))
         snprintf(saved, sizeof saved, "; as no step was trained, nothing was saved");
-    diag_tool_error("the loss or its gradient is not finite at %s (loss %g); stopping with the parameters "
-                    "from before that step%s%s", where, drv_printable(loss), saved, hint);
+    diag_tool_error("%s at %s (loss %g); stopping with the parameters from before that step%s%s", why, where,
+                    drv_printable(loss), saved, hint);
     if (*err) diag_tool_error("%s", err);
 }
 
@@ -674,23 +676,51 @@ static int stop_interrupted(const Run *r, const char *where) {
     return r->o->params_io ? 0 : 130;
 }
 
-/* One optimizer step on the global batch idx[0..n); returns its mean loss (not finite:
- * nothing changed). Alone, the fused train_step. Across N ranks, rank r takes rows
- * [r*n/N, (r+1)*n/N), computes the gradient of their mean loss (dropout masks of its own:
- * step_dropout_seed) and weights it (and the loss) by its share of the rows; one in-place
+/* Why an update refused the finite loss's gradient grad: an element that is not finite, or
+ * a sum of squares that overflows (NAME_update's test). */
+static const char *gradient_problem(const Model *m, const void *grad) {
+    for (int64_t i = 0; i < m->g->nparam_reals; i++)
+        if (!isfinite(drv_get(m, grad, i))) return "the gradient is not finite";
+    return "the gradient norm overflows"; /* (every element finite, the sum of their squares not) */
+}
+
+double train_refusal(const Model *m, const void *params, const void *opt_state, const void *const *in, const int *dims,
+                     void *ws, const char **why) {
+    char err[BPRT_ERRLEN];
+    double steps; /* the optimizer state starts with the step count, which seeds the step's masks */
+    memcpy(&steps, opt_state, sizeof steps);
+    *why = "the loss or its gradient is not finite";
+    void *grad = drv_alloc_reals((size_t)m->g->nparam_reals + 1, m->real_size, "gradients", err);
+    if (!grad) return (double)NAN; /* not told apart */
+    double loss = m->grad_seeded(params, grad, in, dims, (uint64_t)steps, ws);
+    if (isfinite(loss)) *why = gradient_problem(m, grad);
+    free(grad);
+    return loss;
+}
+
+/* One optimizer step on the global batch idx[0..n); returns its mean loss. r->refused says
+ * why, when the step changed nothing (as train_refusal; alone with explain 0 it is not
+ * worked out, and the loss is train_step's NaN). Alone, the fused train_step. Across N
+ * ranks, rank r takes rows [r*n/N, (r+1)*n/N), computes the gradient of their mean loss
+ * (dropout masks of its own: step_dropout_seed) and weights it (and the loss) by its share of the rows; one in-place
  * sum over [gradient, loss, stop request] leaves every rank the gradient of the global
  * batch's mean loss, and every rank applies the identical update. A stop request on any
  * rank stops all of them after this step. */
-static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws) {
+static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws,
+                       int explain) {
     Model *m = r->m;
     const void *in[64];
     feed_inputs(f, in, x, y);
     int d[BP_MAXSYMS] = {0};
     int nr = dist_size(), rk = dist_rank();
+    r->refused = NULL;
     if (nr == 1) {
         fill_batch(m, s, f, idx, n, x, y);
         d[f->bsym] = n;
-        return m->train_step(r->params, r->opt_state, in, d, r->lr_now, ws);
+        double loss = m->train_step(r->params, r->opt_state, in, d, r->lr_now, ws);
+        if (isfinite(loss)) return loss;
+        r->refused = "the loss or its gradient is not finite";
+        return explain ? train_refusal(m, r->params, r->opt_state, in, d, ws, &r->refused) : loss;
     }
     int lo = (int)((int64_t)n * rk / nr), hi = (int)((int64_t)n * (rk + 1) / nr);
     size_t np = (size_t)m->g->nparam_reals;
@@ -721,8 +751,9 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     }
     loss = drv_get(m, r->grad, (int64_t)np);
     if (drv_get(m, r->grad, (int64_t)np + 1) > 0 && r->o->stop) *r->o->stop = 1;
-    if (!isfinite(loss)) return loss;
-    return m->update(r->params, r->opt_state, r->grad, r->lr_now) == 0 ? loss : (double)NAN;
+    if (!isfinite(loss)) r->refused = "the loss or its gradient is not finite";
+    else if (m->update(r->params, r->opt_state, r->grad, r->lr_now) != 0) r->refused = gradient_problem(m, r->grad);
+    return loss;
 }
 
 /* --epochs and --steps count from the start of training, so that a checkpoint resumed with
@@ -741,6 +772,12 @@ static int already_trained(const Run *r, int64_t steps, int64_t epochs) {
     else
         return 0;
     return 1;
+}
+
+/* After a run, with --data or fixed inputs: how many of its steps --on-nan skip skipped. */
+static void say_skipped(int64_t skipped) {
+    if (skipped)
+        printf("%lld step%s skipped for non-finite values (--on-nan skip)\n", (long long)skipped, skipped == 1 ? "" : "s");
 }
 
 /* The run starts: its data is loaded and checked, its first step is next. */
@@ -882,20 +919,21 @@ static int train_data(Run *r) {
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
         epoch_order(&tr, &f, seed, ep, perm);
         double t0 = now(), compute = 0, sum_loss = 0;
-        int64_t seen = 0;
+        int64_t seen = 0, skipped_here = 0;
         for (int64_t s = r->progress[1]; s < per_epoch; s++) {
             int n = (int)(tr.n - s * batch < batch ? tr.n - s * batch : batch);
             double tc = now();
             r->lr_now = scheduled_lr(r, r->progress[2], ep);
-            double loss = run_step(r, &tr, &f, perm + s * batch, n, x, y, ws);
+            double loss = run_step(r, &tr, &f, perm + s * batch, n, x, y, ws, !o->on_nan_skip);
             compute += now() - tc;
             if (r->lost) {
                 rc = 1;
                 goto done;
             }
-            if (!isfinite(loss)) {
+            if (r->refused) { /* skipped, as on fixed inputs: a step done, not in the train loss */
                 if (o->on_nan_skip) {
                     skipped++;
+                    skipped_here++;
                 } else {
                     if (tty) fputc('\n', stderr);
                     r->progress[0] = ep;
@@ -903,8 +941,8 @@ static int train_data(Run *r) {
                     char where[64];
                     snprintf(where, sizeof where, "epoch %d, step %lld", ep, (long long)s + 1);
                     /* the REPL's :train takes no --on-nan */
-                    stop_not_finite(r, where, loss, o->params_io ? " (try a smaller --lr)"
-                                                                 : " (try a smaller --lr, or --on-nan skip)");
+                    stop_not_finite(r, where, r->refused, loss, o->params_io ? " (try a smaller --lr)"
+                                                                             : " (try a smaller --lr, or --on-nan skip)");
                     rc = 1;
                     goto done;
                 }
@@ -941,16 +979,20 @@ static int train_data(Run *r) {
         evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, &tl, &ta);
         char lrs[48] = ""; /* a schedule's rate at the epoch's last step */
         if (scheduled(r)) snprintf(lrs, sizeof lrs, ", lr %.4g", r->lr_now);
+        char skips[80] = ""; /* the steps of this epoch that --on-nan skip skipped */
+        if (skipped_here)
+            snprintf(skips, sizeof skips, " [%lld step%s skipped for non-finite values]", (long long)skipped_here,
+                     skipped_here == 1 ? "" : "s");
         if (f.text)
             printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte%s, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
                    finished ? "" : " (partial)", trl, drv_printable(tl), lrs, wall, compute, (double)(seen * f.per) / wall,
-                   skipped ? " [batches skipped for non-finite values]" : "");
+                   skips);
         else {
             char acc[48] = "";
             if (!isnan(ta)) snprintf(acc, sizeof acc, ", test accuracy %.2f%%", 100 * ta);
             printf("epoch %d%s: train loss %.4f, test loss %.4f%s%s, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
                ep, finished ? "" : " (partial)", trl, drv_printable(tl), acc, lrs, wall, compute,
-               (double)seen / wall, skipped ? " [batches skipped for non-finite values]" : "");
+               (double)seen / wall, skips);
         }
         fflush(stdout);
         if (o->stop && *o->stop) {
@@ -961,6 +1003,7 @@ static int train_data(Run *r) {
         }
         if (o->steps && r->progress[2] >= o->steps) break;
     }
+    say_skipped(skipped);
     if (o->eval_only) {
         double tl, ta;
         evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, &tl, &ta);
@@ -1009,32 +1052,37 @@ static int train_fixed(Run *r) {
        finite (they were neither written nor counted here) */
     if (already_trained(r, steps, 0)) goto out;
     say_notes(o);
-    int skipped = 0;
+    int64_t skipped = 0;
     const int first = (int)r->progress[2] + 1, nrun = steps - first + 1; /* steps are numbered from the start */
     r->sched_end = steps;
     for (int s = first; s <= steps; s++) {
         r->lr_now = scheduled_lr(r, r->progress[2], 0);
         double loss = m->train_step(params, opt_state, inp, in.dims, r->lr_now, ws);
+        const char *why = NULL; /* the step changed nothing: why (worked out for a line that says it) */
+        const int say = s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0;
         if (!isfinite(loss)) {
-            if (o->on_nan_skip) {
-                skipped++;
-                continue;
-            }
+            why = "the loss or its gradient is not finite";
+            if (say || !o->on_nan_skip) loss = train_refusal(m, params, opt_state, inp, in.dims, ws, &why);
+        }
+        if (why && !o->on_nan_skip) {
             char where[32];
             snprintf(where, sizeof where, "step %d", s);
-            stop_not_finite(r, where, loss, "");
+            stop_not_finite(r, where, why, loss, "");
             rc = 1;
             goto out;
         }
+        skipped += why != NULL; /* a step done, as with --data (it was not counted: resumed, it ran again) */
         r->progress[2]++;
         if (o->checkpoint_every && r->progress[2] % o->checkpoint_every == 0 &&
             save_ckpt(m, o, params, opt_state, r->opt_bytes, r->progress) != 0) {
             rc = 1;
             goto out;
         }
-        if (s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0) {
-            if (scheduled(r)) printf("step %d: loss %.9g, lr %.9g\n", s, drv_printable(loss), r->lr_now);
-            else printf("step %d: loss %.9g\n", s, drv_printable(loss));
+        if (say) {
+            char lrs[48] = "", skip[200] = "";
+            if (scheduled(r)) snprintf(lrs, sizeof lrs, ", lr %.9g", r->lr_now);
+            if (why) snprintf(skip, sizeof skip, ", skipped: %s", why);
+            printf("step %d: loss %.9g%s%s\n", s, drv_printable(loss), lrs, skip);
         }
         if (o->stop && *o->stop) { /* as with --data: the checkpoint, named, and status 130 */
             char where[32];
@@ -1043,8 +1091,7 @@ static int train_fixed(Run *r) {
             goto out;
         }
     }
-    if (skipped) /* as --data's epochs say [batches skipped ...] */
-        printf("%d step%s skipped for non-finite values (--on-nan skip)\n", skipped, skipped == 1 ? "" : "s");
+    say_skipped(skipped);
     printf("final loss %.9g\n", drv_printable(m->loss(params, inp, in.dims, ws)));
 out:
     free(ws);
@@ -1182,7 +1229,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         diag_tool_note("%s holds double (F64) parameters; this run trains in float and saves float "
                        "(give --f64 to go on in double)",
                        o->params);
-    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0, lr, 0, 1};
+    Run run = {&m, o, params, opt_state, osz, lr, {1, 0, 0, (int64_t)o->seed}, 0, NULL, NULL, 0, NULL, lr, 0, 1};
     OptLayout layout = drv_opt_layout(&m);
     if (o->state && !o->eval_only) { /* the optimizer and the position go on */
         if (o->state->opt) {

@@ -82,6 +82,14 @@ typedef struct TrainOptions {
 } TrainOptions;
 
 int train_run(Graph *g, const TrainOptions *o);
+/* After m's train_step returned a loss that is not finite (params and opt_state are as they
+ * were): the step's loss, computed again with its dropout masks, and in *why what made it
+ * change nothing: "the loss or its gradient is not finite" (the loss), "the gradient is not
+ * finite" or "the gradient norm overflows" (the update's test: every element finite, the
+ * sum of their squares not). train_step returns NaN for all three; the messages
+ * said "(loss nan)" for a finite loss. ws: the step's workspace. */
+double train_refusal(const Model *m, const void *params, const void *opt_state, const void *const *in, const int *dims,
+                     void *ws, const char **why);
 /* Keeps opt_state (m's optimizer's, in m's real type) in t as doubles, as the state of
  * m's optimizer; -1, with err naming the state and its bytes, when they cannot be
  * allocated (t then holds a fresh optimizer: opt NULL). */

@@ -280,6 +280,28 @@ grep -q "^nothing to train: $tmp/ck/seed.ckpt.safetensors has 4 steps done and t
 printf 'param w = 0\nloss sqrt(w) + 1\n' > "$tmp/sq.bp"
 expect_status 0 "$bpc" train "$tmp/sq.bp" --steps 3 --on-nan skip
 grep -q "^3 steps skipped for non-finite values (--on-nan skip)$" "$tmp/out" && ok || bad "--on-nan skip: $(head -n 1 "$tmp/out")"
+# a step that changes nothing says its loss and why: sqrt(w) + 1 at w = 0 has the loss 1 and
+# the gradient inf; p * 3e19 the loss 3e19 (3.0000001e19 in float) and the gradient 3e19,
+# finite, whose square is beyond the float range (these said "loss nan", and a skipped step
+# said nothing)
+grep -q "^step 1: loss 1, skipped: the gradient is not finite$" "$tmp/out" && ok || bad "a skipped step's line: $(head -n 1 "$tmp/out")"
+expect_status 1 "$bpc" train "$tmp/sq.bp" --steps 3
+expect_out "$tmp/err" "bpc: error: the gradient is not finite at step 1 (loss 1); stopping with the parameters from before that step; as no step was trained, nothing was saved"
+printf 'param p = 1\nloss p * 3e19\noptimizer sgd(lr = 1e-20)\n' > "$tmp/gnorm.bp"
+expect_status 1 "$bpc" train "$tmp/gnorm.bp" --steps 3
+expect_out "$tmp/err" "bpc: error: the gradient norm overflows at step 1 (loss 3e+19); stopping with the parameters from before that step; as no step was trained, nothing was saved"
+# a skipped step is a step done, as with --data: resumed, a run of --steps 3 that skipped all
+# three goes on at step 4 (it had 0 steps done and ran the three again); --checkpoint-every
+# counts it
+expect_status 0 "$bpc" train "$tmp/gnorm.bp" --steps 3 --on-nan skip --save "$tmp/gnorm.safetensors"
+grep -q "^step 3: loss 3.0000001e+19, skipped: the gradient norm overflows$" "$tmp/out" && ok || bad "a step skipped for its gradient norm: $(cat "$tmp/out")"
+expect_status 0 "$bpc" train "$tmp/gnorm.bp" --steps 4 --on-nan skip --params "$tmp/gnorm.safetensors"
+grep -q "(3 steps done)" "$tmp/out" && [ "$(grep -c '^step ' "$tmp/out")" = 1 ] && grep -q "^1 step skipped for non-finite values (--on-nan skip)$" "$tmp/out" &&
+  ok || bad "resuming 3 skipped steps: $(cat "$tmp/out")"
+mkdir -p "$tmp/gck"
+(cd "$tmp/gck" && "$bpc" train "$tmp/gnorm.bp" --steps 2 --on-nan skip --checkpoint-every 2 >"$tmp/out" 2>&1)
+expect_status 0 "$bpc" train "$tmp/gnorm.bp" --steps 2 --params "$tmp/gck/gnorm.ckpt.safetensors"
+grep -q "^nothing to train: .* has 2 steps done" "$tmp/out" && ok || bad "--checkpoint-every and skipped steps: $(cat "$tmp/out")"
 # --checkpoint-every without --save: the steps after the last checkpoint go to it at the end
 # (steps 5 to 7 were lost)
 (cd "$tmp/ck" && "$bpc" train "$src/examples/seed.bp" --steps 7 --checkpoint-every 4 >/dev/null 2>&1)

@@ -345,6 +345,16 @@ has err "; stopping with the parameters from before that step, saved to late.ckp
 [ -f late.ckpt.safetensors ] && ok || bad "a NaN stop wrote no late.ckpt.safetensors"
 run 0 "$bpc" train neg.bp --data good --steps 2 --batch 4 --on-nan skip
 has out "^epoch 1 (partial): train loss nan, test loss nan, test accuracy [0-9.]*%, " "an epoch of NaN"
+# the steps skipped are counted and said as on fixed inputs: in the epoch's line, and for the
+# run (the epoch said "[batches skipped ...]", with no count, and every later epoch too)
+has out "^epoch 1 (partial): .* \[2 steps skipped for non-finite values\]$" "the epoch's skipped steps"
+has out "^2 steps skipped for non-finite values (--on-nan skip)$" "the run's skipped steps"
+# a finite loss whose gradient norm overflows (q * 3e19: the square of q's gradient is beyond
+# the float range) stops with that loss and the reason (it said "loss nan")
+printf "${net}param q = 1\nloss cross_entropy(logits, y) + q * 3e19\noutput logits\noptimizer sgd(lr = 1e-20)\n" >gnorm.bp
+run 1 "$bpc" train gnorm.bp --data good --steps 2 --batch 4
+has err "^bpc: error: the gradient norm overflows at epoch 1, step 1 (loss 3e+19); stopping with the parameters from before that step; as no step was trained, nothing was saved (try a smaller --lr, or --on-nan skip)$" \
+  "a stop for the gradient norm"
 run 0 "$bpc" eval neg.bp --data good --params neg.safetensors
 has out "^test loss nan, test accuracy [0-9.]*% (6 samples)$" "bpc eval's loss of NaN"
 hasnt out "-nan" "bpc eval's loss of NaN"
