@@ -454,16 +454,21 @@ static int scores_output(const Graph *g, const Feed *f, int64_t *classes) {
 /* Mean loss and accuracy over a split, in batches; with several ranks, each takes its share
  * of the rows and the sums are reduced. outs: a buffer for every output at the batch. The
  * loss is NAME_loss_eval's, as accuracy is NAME_forward's: at inference, every dropout the
- * identity (NAME_loss draws seed 0's masks, at the rows' positions in the batch). */
-static void evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
-                     int32_t *y, void **outs, int64_t *idx, double *loss, double *acc) {
+ * identity (NAME_loss draws seed 0's masks, at the rows' positions in the batch). Returns
+ * the rows evaluated: fewer than the split's when *stop (if stop is set) became non-zero
+ * between two batches (Ctrl-C: a test set can take long, and the user wants the prompt
+ * back); then *loss and *acc are NaN. A single process only: ranks stopping apart would
+ * leave the reduction unmatched, so with several the caller passes no stop. */
+static int64_t evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
+                        int32_t *y, void **outs, int64_t *idx, volatile int *stop, double *loss, double *acc) {
     const Graph *g = m->g;
     double tl = 0;
     int64_t correct = 0, classes = 0;
     int so = f->text ? -1 : scores_output(g, f, &classes);
     const void *out = so >= 0 ? outs[so] : NULL;
     int64_t lo = s->n * dist_rank() / dist_size(), hi = s->n * (dist_rank() + 1) / dist_size();
-    for (int64_t start = lo; start < hi; start += batch) {
+    int64_t start;
+    for (start = lo; start < hi && !(stop && *stop); start += batch) {
         int n = (int)(hi - start < batch ? hi - start : batch);
         for (int b = 0; b < n; b++) idx[b] = f->text ? (start + b) * f->per : start + b; /* text: window offsets */
         fill_batch(m, s, f, idx, n, x, y);
@@ -482,12 +487,17 @@ static void evaluate(const Model *m, const Split *s, const Feed *f, const void *
             }
         }
     }
+    if (start < hi) {
+        *loss = *acc = NAN;
+        return start - lo;
+    }
     double sums[2] = {tl, (double)correct};
     if (dist_allreduce_sum(sums, 2, 1) != 0) sums[0] = sums[1] = NAN;
     tl = sums[0];
     correct = (int64_t)sums[1];
     *loss = tl / (double)s->n;
     *acc = classes > 0 ? (double)correct / (double)s->n : (double)NAN;
+    return s->n;
 }
 
 static void progress(int tty, int epoch, int epochs, int64_t step, int64_t steps, double loss, double rate, double eta) {
@@ -976,28 +986,32 @@ static int train_data(Run *r) {
             r->progress[1] = 0;
         }
         double tl, ta, trl = drv_printable(seen ? sum_loss / (double)seen : (double)NAN);
-        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, &tl, &ta);
-        char lrs[48] = ""; /* a schedule's rate at the epoch's last step */
+        /* a Ctrl-C (or SIGTERM) skips the test set, or stops its evaluation: the prompt (or the
+           checkpoint) comes after the current step, not after a pass over the test set */
+        char test[96] = "", lrs[48] = ""; /* the test loss and accuracy; a schedule's rate at the epoch's last step */
+        if (o->stop && *o->stop)
+            snprintf(test, sizeof test, "test set not evaluated (interrupted)");
+        else if (evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, dist_size() == 1 ? o->stop : NULL, &tl, &ta) < te.n)
+            snprintf(test, sizeof test, "test set evaluation interrupted");
+        else if (f.text)
+            snprintf(test, sizeof test, "test loss %.4f nats/byte", drv_printable(tl));
+        else if (isnan(ta))
+            snprintf(test, sizeof test, "test loss %.4f", drv_printable(tl));
+        else
+            snprintf(test, sizeof test, "test loss %.4f, test accuracy %.2f%%", drv_printable(tl), 100 * ta);
         if (scheduled(r)) snprintf(lrs, sizeof lrs, ", lr %.4g", r->lr_now);
         char skips[80] = ""; /* the steps of this epoch that --on-nan skip skipped */
         if (skipped_here)
             snprintf(skips, sizeof skips, " [%lld step%s skipped for non-finite values]", (long long)skipped_here,
                      skipped_here == 1 ? "" : "s");
-        if (f.text)
-            printf("epoch %d%s: train loss %.4f, test loss %.4f nats/byte%s, %.2f s (%.2f s compute, %.0f bytes/s)%s\n", ep,
-                   finished ? "" : " (partial)", trl, drv_printable(tl), lrs, wall, compute, (double)(seen * f.per) / wall,
-                   skips);
-        else {
-            char acc[48] = "";
-            if (!isnan(ta)) snprintf(acc, sizeof acc, ", test accuracy %.2f%%", 100 * ta);
-            printf("epoch %d%s: train loss %.4f, test loss %.4f%s%s, %.2f s (%.2f s compute, %.0f samples/s)%s\n",
-               ep, finished ? "" : " (partial)", trl, drv_printable(tl), acc, lrs, wall, compute,
-               (double)seen / wall, skips);
-        }
+        printf("epoch %d%s: train loss %.4f, %s%s, %.2f s (%.2f s compute, %.0f %s/s)%s\n", ep, finished ? "" : " (partial)",
+               trl, test, lrs, wall, compute, (double)(f.text ? seen * f.per : seen) / wall, f.text ? "bytes" : "samples",
+               skips);
         fflush(stdout);
         if (o->stop && *o->stop) {
             char where[64];
-            snprintf(where, sizeof where, "at epoch %d after %lld steps", ep, (long long)r->progress[2]);
+            snprintf(where, sizeof where, "at epoch %d after %lld step%s", ep, (long long)r->progress[2],
+                     r->progress[2] == 1 ? "" : "s");
             rc = stop_interrupted(r, where);
             break;
         }
@@ -1006,8 +1020,12 @@ static int train_data(Run *r) {
     say_skipped(skipped);
     if (o->eval_only) {
         double tl, ta;
-        evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, &tl, &ta);
-        if (f.text)
+        int64_t done = evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, dist_size() == 1 ? o->stop : NULL, &tl, &ta);
+        if (done < te.n) {
+            printf("interrupted after %lld of the %lld test %s\n", (long long)done, (long long)te.n,
+                   f.text ? "windows" : "samples");
+            rc = o->params_io ? 0 : 130;
+        } else if (f.text)
             printf("test loss %.4f nats/byte (%lld windows of %lld bytes)\n", drv_printable(tl), (long long)te.n, (long long)f.per);
         else if (isnan(ta))
             printf("test loss %.4f (%lld samples)\n", drv_printable(tl), (long long)te.n);

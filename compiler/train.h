@@ -13,7 +13,8 @@
  *
  * Nothing is lost: --save (and --checkpoint-every N steps) write checkpoints atomically
  * (parameters, optimizer state, position in the data); --params CHECKPOINT resumes exactly
- * where it stopped; SIGINT/SIGTERM stop after the current step and save one; a non-finite
+ * where it stopped; SIGINT/SIGTERM stop after the current step and save one, without the
+ * test set's evaluation (or stop that evaluation, in one process); a non-finite
  * loss or gradient leaves the parameters unchanged and stops with the step named
  * (--on-nan skip: that batch is skipped instead).
  * A checkpoint's position is checked against the data and the batch.

@@ -3,8 +3,8 @@
 # recalled with Up and kept in $BPC_HISTORY, tab completion, the continuation prompt,
 # non-ASCII characters in a command,
 # Ctrl-C clearing the line at the prompt and stopping :step (and :train, when the
-# Fashion-MNIST files are installed) at the end of a step with the parameters kept, and
-# Ctrl-D leaving.
+# Fashion-MNIST files are installed, without a pass over the test set) at the end of a step
+# with the parameters kept, and Ctrl-D leaving.
 # usage: repl_pty.sh BPC SOURCE_DIR
 set -u
 bpc=$1
@@ -184,6 +184,9 @@ if [ -d "$data" ]; then
     sleep 1
     tm send-keys -t t C-c
     check "Ctrl-C stops :train" "^interrupted at epoch 1 after [0-9]* steps" 60
+    # at once: the epoch's train loss, and no pass over the test set (it ran the whole test
+    # set before saying 'interrupted')
+    check "Ctrl-C skips the test set" "^epoch 1 (partial): train loss [0-9.]*, test set not evaluated (interrupted), "
     wait_prompt && pass=$((pass + 1)) || { echo "FAIL: no prompt after the interrupted :train"; fail=$((fail + 1)); }
     type_line ":print sum(abs(b2))"
     check "trained parameters kept" "^sum(abs(b2)) = [0-9][0-9]*\.[0-9]*$"

@@ -11,7 +11,10 @@
 #   d. other data restarts the position and keeps the optimizer; --epochs N finishes the
 #      current epoch; editing the program keeps the state unless the parameters change;
 #   e. a step that is not finite: the session keeps its parameters, and a file is written
-#      only to --save (a MODEL.ckpt.safetensors was written without a word).
+#      only to --save (a MODEL.ckpt.safetensors was written without a word);
+#   f. fixed inputs are the session's, as :inputs read them;
+#   g. Ctrl-C (SIGINT) stops :train after the current step without a pass over the test set,
+#      or stops that pass (both ran the whole test set first), and bpc eval's pass too.
 # usage: repl_train.sh BPC ST_COMPARE ST_DUMP
 set -u
 bpc=$1
@@ -160,5 +163,59 @@ printf ':train --steps 2\n:eval\n:step\n:grad\n' >&3
 exec 3>&-
 wait $pid
 if cmp -s ref.out out; then ok; else bad ":train after the file of :inputs changed:"; diff ref.out out; fi
+
+# ---- g. Ctrl-C: the prompt comes back after the current step, not after the test set -------
+# bigset DIR NTRAIN NTEST: images of random pixels, every label 0
+bigset() {
+  mkdir -p "$1"
+  { bytes 0 0 8 3; be32 "$2"; be32 2; be32 2; head -c $(($2 * 4)) /dev/urandom; } >"$1/train-images-idx3-ubyte"
+  { bytes 0 0 8 1; be32 "$2"; head -c "$2" /dev/zero; } >"$1/train-labels-idx1-ubyte"
+  { bytes 0 0 8 3; be32 "$3"; be32 2; be32 2; head -c $(($3 * 4)) /dev/urandom; } >"$1/t10k-images-idx3-ubyte"
+  { bytes 0 0 8 1; be32 "$3"; head -c "$3" /dev/zero; } >"$1/t10k-labels-idx1-ubyte"
+}
+bigset longtrain 2000000 6 # an epoch of 2000000 steps at batch 1: seconds
+bigset longtest 20 2000000 # 5 steps an epoch, then 500000 batches of test set
+# wait_out N PATTERN: until out has N lines matching PATTERN (60 s at most)
+wait_out() {
+  n=0
+  while [ "$(grep -c -- "$2" out)" -lt "$1" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+}
+rm -f in.fifo
+mkfifo in.fifo
+"$bpc" repl net.bp <in.fifo >out 2>&1 &
+pid=$!
+exec 3>in.fifo
+# each SIGINT is sent once the run has said it started: it lands in the run (1000 epochs)
+printf ':train --data longtrain --batch 1 --epochs 1000\n' >&3
+wait_out 1 "^training net on longtrain"
+kill -INT $pid
+printf ':train --data longtest --batch 4 --epochs 1000\n' >&3
+wait_out 1 "^training net on longtest"
+kill -INT $pid
+printf ':print b\n' >&3
+exec 3>&-
+wait $pid
+st=$?
+[ $st -eq 0 ] && ok || bad "the REPL interrupted twice exited $st"
+# the epoch line before each 'interrupted' has the train loss and no test loss
+grep -B1 "^interrupted at epoch [0-9]* after [0-9]* steps\?$" out | grep "^epoch" >last.txt
+if [ "$(grep -c "^epoch [0-9]*\( (partial)\)\?: train loss [0-9.]*, test set \(not evaluated (interrupted)\|evaluation interrupted\), " last.txt)" -eq 2 ]
+then ok; else bad "Ctrl-C during :train: the epochs' last lines are not those of runs stopped before the test set:"; cat out; fi
+# the first lands in an epoch's steps, 2000000 of them; the second most likely in the test set
+grep -q "^epoch [0-9]* (partial): train loss [0-9.]*, test set not evaluated (interrupted), " out && ok ||
+  bad "Ctrl-C during :train's steps:"
+has out "^b \[3\] =$" "the session after two interrupted :train"
+[ -e net.ckpt.safetensors ] && bad "an interrupted :train wrote net.ckpt.safetensors" || ok
+# bpc eval (BPC_VERBOSE says when its signal handler is in place): status 130, and the rows done
+printf ':save p.safetensors\n' | "$bpc" repl net.bp >/dev/null 2>&1
+BPC_VERBOSE=1 "$bpc" eval net.bp --params p.safetensors --data longtest --batch 4 >out 2>err &
+pid=$!
+n=0
+while ! grep -q "JIT compiled" err && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+kill -INT $pid
+wait $pid
+st=$?
+if [ $st -eq 130 ] && grep -q "^interrupted after [0-9]* of the 2000000 test samples$" out && ! grep -q "test loss" out
+then ok; else bad "bpc eval under SIGINT exited $st:"; cat out err; fi
 
 finish
