@@ -631,46 +631,134 @@ static void stmt_refs(const Stmt *st, Names *out) {
     for (int i = 0; i < st->nnames; i++) names_add(out, st->names[i]);
 }
 
+/* The statements of a list by key (stmt_key), sorted, so that the statement defining a name
+ * is found in log time: a session of 20000 statements searched the list for each name each
+ * statement reads, and each expression typed took seconds. */
+typedef struct KeyIndex {
+    const char *key;
+    int i; /* the statement's place in its list */
+} KeyIndex;
+
+static int key_index_cmp(const void *pa, const void *pb) {
+    const KeyIndex *a = pa, *b = pb;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+/* The index of st[0..n) by key (the names, or also the ':'-keys of loss, model, ... if
+ * colon_keys), in *len entries (malloc'd). */
+static KeyIndex *key_index(Stmt *const *st, int n, int colon_keys, int *len) {
+    KeyIndex *ix = xcalloc((size_t)n, sizeof *ix);
+    *len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *k = stmt_key(st[i]);
+        if (k && (colon_keys || k[0] != ':')) ix[(*len)++] = (KeyIndex){k, i};
+    }
+    qsort(ix, (size_t)*len, sizeof *ix, key_index_cmp);
+    return ix;
+}
+
+/* The first statement (in list order) whose key is `key`, other than `skip` and those
+ * marked in `taken` (if set); -1 if none. */
+static int key_find(const KeyIndex *ix, int len, const char *key, int skip, const int *taken) {
+    int lo = 0, hi = len; /* the first entry not below key */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(ix[mid].key, key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (; lo < len && strcmp(ix[lo].key, key) == 0; lo++)
+        if (ix[lo].i != skip && !(taken && taken[ix[lo].i])) return ix[lo].i;
+    return -1;
+}
+
+/* The ready statements, least place first (a binary heap). */
+typedef struct Ready {
+    int *v;
+    int n;
+} Ready;
+
+static void ready_push(Ready *h, int x) {
+    int k = h->n++;
+    for (; k > 0 && h->v[(k - 1) / 2] > x; k = (k - 1) / 2) h->v[k] = h->v[(k - 1) / 2];
+    h->v[k] = x;
+}
+
+static int ready_pop(Ready *h) {
+    int top = h->v[0], last = h->v[--h->n], k = 0;
+    for (;;) {
+        int c = 2 * k + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && h->v[c + 1] < h->v[c]) c++;
+        if (last <= h->v[c]) break;
+        h->v[k] = h->v[c];
+        k = c;
+    }
+    if (h->n) h->v[k] = last;
+    return top;
+}
+
 /* Reorders p's statements so that each name is defined before it is read, keeping the
  * given order where it already is (declaration order sets parameter offsets and the order
- * of symbolic sizes). A cycle keeps the rest in order; sema reports it. */
+ * of symbolic sizes): each time, the first statement whose names are all defined. A cycle
+ * keeps the rest in order (the first of it goes next); sema reports it. */
 static void order_program(Program *p) {
     int n = p->nstmts;
     if (n < 2) return;
-    int **deps = xcalloc((size_t)n, sizeof *deps), *ndeps = xcalloc((size_t)n, sizeof *ndeps);
+    int nix;
+    KeyIndex *ix = key_index(p->stmts, n, 0, &nix);
+    /* users[j] (users[start[j]..start[j + 1])): the statements reading j's name, once for
+       each name read; waiting[i]: the statements i reads that are not placed yet */
+    int *waiting = xcalloc((size_t)n, sizeof *waiting), *start = xcalloc((size_t)n + 1, sizeof *start);
+    int *dep = NULL, *from = NULL, nedges = 0, cap = 0;
     for (int i = 0; i < n; i++) {
         Names refs = {0};
         stmt_refs(p->stmts[i], &refs);
-        deps[i] = xcalloc((size_t)refs.n, sizeof(int));
-        for (int r = 0; r < refs.n; r++)
-            for (int j = 0; j < n; j++) {
-                const char *k = stmt_key(p->stmts[j]);
-                if (j != i && k && k[0] != ':' && strcmp(k, refs.v[r]) == 0) {
-                    deps[i][ndeps[i]++] = j;
-                    break;
-                }
+        for (int r = 0; r < refs.n; r++) {
+            int j = key_find(ix, nix, refs.v[r], i, NULL);
+            if (j < 0) continue;
+            if (nedges == cap) {
+                cap = cap ? 2 * cap : 64;
+                dep = realloc(dep, (size_t)cap * sizeof *dep);
+                from = realloc(from, (size_t)cap * sizeof *from);
+                if (!dep || !from) abort();
             }
+            dep[nedges] = j;
+            from[nedges++] = i;
+            waiting[i]++;
+            start[j + 1]++;
+        }
         free(refs.v);
     }
+    for (int j = 0; j < n; j++) start[j + 1] += start[j];
+    int *users = xcalloc((size_t)nedges + 1, sizeof *users), *fill = xcalloc((size_t)n, sizeof *fill);
+    for (int e = 0; e < nedges; e++) users[start[dep[e]] + fill[dep[e]]++] = from[e];
+    Ready ready = {xcalloc((size_t)n, sizeof(int)), 0};
+    for (int i = 0; i < n; i++)
+        if (!waiting[i]) ready_push(&ready, i);
     Stmt **out = xcalloc((size_t)n, sizeof *out);
-    int *done = xcalloc((size_t)n, sizeof *done);
+    int *done = xcalloc((size_t)n, sizeof *done), first = 0;
     for (int k = 0; k < n; k++) {
-        int pick = -1;
-        for (int i = 0; i < n && pick < 0; i++) {
-            if (done[i]) continue;
-            int ready = 1;
-            for (int t = 0; t < ndeps[i] && ready; t++) ready = done[deps[i][t]];
-            if (ready) pick = i;
+        int pick;
+        if (ready.n) pick = ready_pop(&ready);
+        else { /* a cycle: the first statement not placed */
+            while (done[first]) first++;
+            pick = first;
         }
-        for (int i = 0; i < n && pick < 0; i++)
-            if (!done[i]) pick = i;
         done[pick] = 1;
         out[k] = p->stmts[pick];
+        for (int u = start[pick]; u < start[pick + 1]; u++)
+            if (--waiting[users[u]] == 0 && !done[users[u]]) ready_push(&ready, users[u]);
     }
     memcpy(p->stmts, out, (size_t)n * sizeof *out);
-    for (int i = 0; i < n; i++) free(deps[i]);
-    free(deps);
-    free(ndeps);
+    free(ix);
+    free(waiting);
+    free(start);
+    free(dep);
+    free(from);
+    free(users);
+    free(fill);
+    free(ready.v);
     free(out);
     free(done);
 }
@@ -681,17 +769,15 @@ enum { DROP_OUTPUT = 1, DROP_LOSS = 2 };
  * place) and the rest of `add` appended, in an order sema accepts. */
 static Program *candidate(Session *S, Arena *a, Stmt *const *add, int nadd, int drop) {
     Program *p = arena_alloc(a, sizeof *p);
-    int *used = xcalloc((size_t)nadd, sizeof *used);
+    int *used = xcalloc((size_t)nadd, sizeof *used), nix;
+    KeyIndex *ix = key_index(add, nadd, 1, &nix);
     for (int i = 0; i < S->nentries; i++) {
         Stmt *st = S->entries[i];
         const char *k = stmt_key(st);
-        for (int j = 0; k && j < nadd; j++) {
-            const char *kj = stmt_key(add[j]);
-            if (!used[j] && kj && strcmp(k, kj) == 0) {
-                used[j] = 1;
-                st = add[j];
-                break;
-            }
+        int j = k ? key_find(ix, nix, k, -1, used) : -1;
+        if (j >= 0) {
+            used[j] = 1;
+            st = add[j];
         }
         if ((drop & DROP_OUTPUT) && st->kind == ST_OUTPUT) continue;
         if ((drop & DROP_LOSS) && st->kind == ST_LOSS) continue;
@@ -700,6 +786,7 @@ static Program *candidate(Session *S, Arena *a, Stmt *const *add, int nadd, int 
     for (int j = 0; j < nadd; j++)
         if (!used[j]) ARENA_PUSH(a, p->stmts, p->nstmts, p->cap, add[j]);
     free(used);
+    free(ix);
     order_program(p);
     return p;
 }

@@ -128,5 +128,16 @@ printf 'input X[1000, 1000] = 1\nsum(X)\nloss sum(X)\n:grad\n:check\n:step\n1+1\
 if [ $? -eq 1 ] && [ "$(grep -c "^error: input 'X' needs 8000000 bytes, more than BPC_MEMORY_LIMIT (1048576 bytes)$" "$tmp/out")" -eq 4 ] &&
    grep -q "^1+1 = 2$" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: inputs larger than the memory:"; cat "$tmp/out"; fail=$((fail + 1)); fi
 
+# a session of 30000 statements, written last to first: each is ordered after the one it
+# reads, and each expression typed is compiled with them all. The ordering searched the
+# statements for every name read, and picked each next statement from the start: the :load
+# and each expression took seconds (21 s of CPU time in all); now under 1 s. CPU time
+# (ulimit -t), not wall-clock time, so that a loaded machine does not fail it
+awk 'BEGIN { print "input x = 1"; for (i = 29999; i > 0; i--) print "h" i " = h" i - 1 " + x"; print "h0 = x" }' >"$tmp/many.bp"
+printf ':load %s\nh29999\nh100 * 2\nh0 + 1\nx + h1\nh29998 - 1\n' "$tmp/many.bp" | (ulimit -t 10; "$bpc" repl) >"$tmp/out" 2>&1
+st=$?
+printf 'h29999 = 30000\nh100 * 2 = 202\nh0 + 1 = 2\nx + h1 = 3\nh29998 - 1 = 29998\n' >"$tmp/want"
+if [ $st -eq 0 ] && cmp -s "$tmp/want" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: 30000 statements (status $st):"; head -n 5 "$tmp/out"; fail=$((fail + 1)); fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
