@@ -166,13 +166,16 @@ static void check_workspace(Graph *g, Diag *d) {
                st.workspace, over);
 }
 
+/* The REPL's Ctrl-C came: the pipeline stops at the end of the stage it is in. */
+static int stopped(const CompileOptions *o) { return o->stop && *o->stop; }
+
 Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *default_model, const CompileOptions *o) {
     CompileOptions defaults = {.optimize = 1};
     if (!o) o = &defaults;
     int errors = d->nerrors;
     SemaOptions so = {default_model, o->allow_expr_stmts, o->no_checkpoint};
     Graph *g = sema_program(a, d, prog, &so);
-    if (d->nerrors > errors) return NULL;
+    if (d->nerrors > errors || stopped(o)) return NULL;
     ir_verify(g);
     if (o->optimize) {
         g = pass_fold(g); /* before reverse mode, so that fused forms get fused gradients */
@@ -180,8 +183,9 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
         g = pass_cse(g); /* and shared values one adjoint: a def called twice on the same */
         ir_verify(g);    /* arguments is differentiated once, not once per call */
     }
+    if (stopped(o)) return NULL;
     if (g->loss >= 0 && !o->no_grad) {
-        if (ad_gradients(g, g->loss) != 0 || d->nerrors > errors) return NULL;
+        if (ad_gradients(g, g->loss) != 0 || d->nerrors > errors || stopped(o)) return NULL;
         ir_verify(g);
     }
     if (o->optimize) {
@@ -190,9 +194,10 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
         g = pass_cse(g);
         ir_verify(g);
     }
+    if (stopped(o)) return NULL;
     if (o->hvp && g->loss >= 0 && !o->no_grad) {
         g = build_hvp(g, o);
-        if (d->nerrors > errors) return NULL;
+        if (d->nerrors > errors || stopped(o)) return NULL;
     }
     if (!o->no_checkpoint) {
         if (o->optimize) remat_mark_layernorms(g);
@@ -203,6 +208,7 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
         g = pass_msum(g); /* after reverse mode: no rule differentiates its summed products */
         ir_verify(g);
     }
+    if (stopped(o)) return NULL;
     g = pass_dce(g, 1, 1, 1, 1);
     ir_verify(g);
     check_workspace(g, d);

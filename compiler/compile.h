@@ -21,9 +21,12 @@ typedef struct CompileOptions {
     int hvp;              /* also the Hessian-vector product (NAME_hvp, ad_hvp): 1 = an op without a
                              second-order rule is an error; 2 = then leave NAME_hvp out, silently */
     int no_checkpoint;    /* ignore `checkpoint` (store everything): what --stats compares against */
+    volatile int *stop;   /* if set: checked between the stages, which stop when it is non-zero
+                             (the REPL's Ctrl-C) */
 } CompileOptions;
 
-/* Compiles source text registered in diag under `file`. NULL after reporting errors. */
+/* Compiles source text registered in diag under `file`. NULL after reporting errors, or
+ * (nothing reported) when *o->stop became non-zero. */
 Graph *bpc_compile(Arena *a, Diag *d, const char *file, const char *text, const CompileOptions *o);
 /* A program's text (malloc'd, NUL-terminated), or NULL with a message in err ("cannot open
  * P: ...", "cannot read P: ..." for a directory, "P: program is larger than 64 MiB" for

@@ -35,8 +35,9 @@
  * run in float as bpc train does (--f64 there too).
  *
  * On a terminal: libedit's readline (history in $BPC_HISTORY or ~/.bpc_history, tab
- * completion of names, built-ins and commands); Ctrl-C clears the line, or stops :step and
- * :train at the end of the current step; Ctrl-D leaves (at the ..> prompt: ends the
+ * completion of names, built-ins and commands); Ctrl-C clears the line, drops an input
+ * being compiled (at the end of the compiler's stage), or stops :step and :train at the end
+ * of the current step (:train skips the test set); Ctrl-D leaves (at the ..> prompt: ends the
  * unfinished statement, which is reported, and the session goes on). Otherwise lines are
  * read plainly, with no prompts, and the exit status is 1 if any line failed.
  *
@@ -117,6 +118,15 @@ static volatile int interrupted; /* set by SIGINT; :step and :train stop at the 
 static void on_sigint(int sig) {
     (void)sig;
     interrupted = 1;
+}
+
+/* A Ctrl-C came while an input was compiled (the compiler stops at the end of a stage, a
+ * JIT compilation at its end): the input is dropped, as a failed one is, and this says so
+ * (what: "the input is not entered"); returns whether it came. */
+static int compile_interrupted(const char *what) {
+    if (!interrupted) return 0;
+    printf("interrupted: %s\n", what);
+    return 1;
 }
 
 static void *xcalloc(size_t n, size_t size) {
@@ -367,7 +377,9 @@ static void session_init(Session *S, int f64, uint64_t seed, JitKind jit, int tt
 }
 
 /* JIT-compiles the session's program if it changed, and gives every parameter a value:
- * the one it had (same name and shape), or its initialiser's. */
+ * the one it had (same name and shape), or its initialiser's. A Ctrl-C during the JIT
+ * compilation (seconds for a large program) keeps the model and fails the command that
+ * needed it (compile_interrupted). */
 static int ensure_model(Session *S) {
     if (!S->g || S->have_model) return 0;
     Graph *g = S->g;
@@ -410,7 +422,7 @@ static int ensure_model(Session *S) {
         for (int64_t i = 0; i < pa->numel; i++) pv->v[i] = get_real(S->f64, init, pa->offset + i);
     }
     free(init);
-    return 0;
+    return compile_interrupted("nothing is computed") ? -1 : 0;
 }
 
 /* The parameter vector of g (in g's layout and real type) from the session's values, or
@@ -827,6 +839,10 @@ static int run_forward(Session *S, Graph *g, const char *label) {
         diag_tool_error("JIT compilation failed:\n%s", err);
         return -1;
     }
+    if (compile_interrupted("nothing is computed")) {
+        bpc_model_free(&em);
+        return -1;
+    }
     int need[64] = {0};
     const char *fwd = emit_forward_inputs(g);
     for (int i = 0; i < g->ninputs && i < 64; i++) need[i] = fwd[i];
@@ -893,10 +909,11 @@ static int eval_expr(Session *S, Stmt *expr, const char *label) {
     if (ensure_model(S) != 0) return -1;
     Arena *a = arena_new();
     Program *p = candidate(S, a, &expr, 1, DROP_OUTPUT | DROP_LOSS);
-    CompileOptions co = {.optimize = 1, .allow_expr_stmts = 1, .no_grad = 1};
+    CompileOptions co = {.optimize = 1, .allow_expr_stmts = 1, .no_grad = 1, .stop = &interrupted};
     int rc = -1;
     S->d.nerrors = 0;
     Graph *g = bpc_compile_program(a, &S->d, p, S->model, &co);
+    if (compile_interrupted("nothing is computed")) g = NULL;
     if (g) rc = run_forward(S, g, label);
     arena_free(a);
     return rc;
@@ -974,10 +991,10 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const char *text)
     if (ndefs) {
         Arena *ga = arena_new();
         Program *p = candidate(S, ga, defs, ndefs, 0);
-        CompileOptions co = {.optimize = 1};
+        CompileOptions co = {.optimize = 1, .stop = &interrupted};
         S->d.nerrors = 0;
         Graph *g = bpc_compile_program(ga, &S->d, p, S->model, &co);
-        if (!g || check_param_memory(S, g) != 0) {
+        if (compile_interrupted("nothing is entered, the session is as it was") || !g || check_param_memory(S, g) != 0) {
             arena_free(ga);
             free(defs);
             arena_free(a);
@@ -1169,13 +1186,15 @@ static int cmd_grad(Session *S, const char *line, const char *arg) {
         ls->loc = e->loc;
         ls->value = e->value;
         Program *p = candidate(S, a, &ls, 1, DROP_OUTPUT);
-        CompileOptions co = {.optimize = 1};
+        CompileOptions co = {.optimize = 1, .stop = &interrupted};
         S->d.nerrors = 0;
         Graph *g = bpc_compile_program(a, &S->d, p, S->model, &co);
         Model m;
         char err[BPRT_ERRLEN], label[128];
         expr_label(S->d.sources->text, e->loc, label, sizeof label);
+        if (compile_interrupted("nothing is computed")) g = NULL;
         if (g && bpc_model_jit(&m, g, S->f64, S->jit, err, sizeof err) != 0) diag_tool_error("JIT compilation failed:\n%s", err);
+        else if (g && compile_interrupted("nothing is computed")) bpc_model_free(&m);
         else if (g) {
             rc = run_grad(S, g, &m, label, label);
             bpc_model_free(&m);

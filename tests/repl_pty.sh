@@ -1,10 +1,10 @@
 #!/bin/sh
 # The REPL on a pseudo-terminal (tmux): the prompt, line editing (Ctrl-A, Ctrl-E), history
 # recalled with Up and kept in $BPC_HISTORY, tab completion, the continuation prompt,
-# non-ASCII characters in a command,
-# Ctrl-C clearing the line at the prompt and stopping :step (and :train, when the
-# Fashion-MNIST files are installed, without a pass over the test set) at the end of a step
-# with the parameters kept, and Ctrl-D leaving.
+# non-ASCII characters in a command, Ctrl-C clearing the line at the prompt, dropping an
+# input being compiled, and stopping :step (and :train, when the Fashion-MNIST files are
+# installed, without a pass over the test set) at the end of a step with the parameters
+# kept, and Ctrl-D leaving.
 # usage: repl_pty.sh BPC SOURCE_DIR
 set -u
 bpc=$1
@@ -237,6 +237,21 @@ wait_prompt
 type_line "m1 * 5"
 check "the key after a cut character" "^m1 \* 5 = 15$"
 screen | grep -q "caf.*m1" && { echo "FAIL: the Enter after a cut character was lost"; fail=$((fail + 1)); } || pass=$((pass + 1))
+# Ctrl-C while a large program compiles: the compiler stops at the end of its current stage
+# and the input is dropped (the Ctrl-C was ignored, and the prompt came back once all of it
+# was compiled, the program entered). The Ctrl-C goes once the REPL has read the line: the
+# editor has moved the cursor below it (the REPL prints nothing while it compiles)
+awk 'BEGIN { print "param w = 1"; print "a0 = w"; for (i = 1; i < 30000; i++) print "a" i " = a" i - 1 " * 2 + w"; print "loss a29999^2" }' >big.bp
+tm send-keys -t t -l ":load big.bp"
+tm send-keys -t t Enter
+row=$(screen | grep -n "^bp> :load big.bp" | tail -n 1 | cut -d: -f1)
+n=0
+while [ "$(tm display -p -t t '#{cursor_y}')" -lt "${row:-0}" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+tm send-keys -t t C-c
+check "Ctrl-C while a program compiles" "interrupted: nothing is entered, the session is as it was$" 60
+wait_prompt
+type_line "a7 + m1"
+check "the interrupted :load entered nothing" "error: unknown name 'a7'"
 tm send-keys -t t C-d
 check "Ctrl-D at bp> leaves" "^REPL-EXITED 1$"
 
