@@ -605,7 +605,7 @@ void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {
     return p;
 }
 
-int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed) {
+int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed, volatile int *stop) {
     const Graph *g = m->g;
     BP_ASSERT(m->f64);
     double *p = params;
@@ -640,6 +640,13 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
         double worst = 0;
         int64_t kinks = 0, lost = 0;
         for (int64_t s = 0; s < samples; s++) {
+            if (stop && *stop) {
+                fprintf(out, "interrupted at %s, after %lld of its %lld elements checked: no verdict\n", pa->name,
+                        (long long)s, (long long)samples);
+                free(grad);
+                free(ws);
+                return -1;
+            }
             int64_t i = n <= 1000 ? s : (int64_t)(bprt_rng_u64(seed, 1000 + (uint64_t)k, (uint64_t)s) % (uint64_t)n);
             double *x = &p[pa->offset + i], x0 = *x, h = 1e-4 * (fabs(x0) > 1 ? fabs(x0) : 1);
             const double an = grad[pa->offset + i];

@@ -102,8 +102,10 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
 
 /* Finite-difference check of m's gradient at params (m is double precision: f64 = 1), one
  * line per parameter and a verdict on out; inputs as from drv_load_inputs. Returns 1 if
- * the worst relative error is <= 1e-6. params is restored. */
-int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed);
+ * the worst relative error is <= 1e-6. params is restored. If stop is set and becomes
+ * non-zero (the REPL's Ctrl-C: a large model's check takes minutes), the check stops after
+ * the element it is at, says so, and returns -1. */
+int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed, volatile int *stop);
 
 /* Prints `name [shape] = values` NumPy-style (large tensors summarised). */
 void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *s, const double *v, int64_t n, int f64);

@@ -580,7 +580,7 @@ static int cmd_check(const Args *a, Graph *g) {
     Inputs in;
     memset(&in, 0, sizeof in);
     if (setup_model(a, g, &m, 1, &params, &in) != 0) return 1;
-    int ok = drv_check_gradients(stdout, &m, params, &in, a->seed);
+    int ok = drv_check_gradients(stdout, &m, params, &in, a->seed, NULL) == 1;
     free(params);
     drv_free_inputs(&in);
     bpc_model_free(&m);

@@ -1248,7 +1248,7 @@ static int cmd_check(Session *S) {
         }
     }
     void *vec = params_to_vec(S, S->g, 1);
-    int ok = vec && drv_check_gradients(stdout, &m, vec, &in, S->seed);
+    int ok = vec && drv_check_gradients(stdout, &m, vec, &in, S->seed, &interrupted) == 1;
     free(vec);
     drv_free_inputs(&in);
     bpc_model_free(&m);

@@ -139,5 +139,26 @@ st=$?
 printf 'h29999 = 30000\nh100 * 2 = 202\nh0 + 1 = 2\nx + h1 = 3\nh29998 - 1 = 29998\n' >"$tmp/want"
 if [ $st -eq 0 ] && cmp -s "$tmp/want" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: 30000 statements (status $st):"; head -n 5 "$tmp/out"; fail=$((fail + 1)); fi
 
+# Ctrl-C (SIGINT) during :check stops it after the element it is at, and the session goes on:
+# tiny_gpt's check takes many minutes, and the Ctrl-C was ignored. The REPL reads a FIFO; the
+# signal goes once the check has said it started
+rm -f "$tmp/in.fifo"
+mkfifo "$tmp/in.fifo"
+(cd "$tmp" && exec "$bpc" repl "$src/examples/tiny_gpt.bp" <in.fifo >check.out 2>&1) &
+pid=$!
+exec 3>"$tmp/in.fifo"
+printf ':check\n' >&3
+n=0
+while ! grep -q "^finite-difference check" "$tmp/check.out" && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+kill -INT $pid
+printf '1 + 1\n' >&3
+exec 3>&-
+n=0
+while ! grep -q "^1 + 1 = 2$" "$tmp/check.out" && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+kill $pid 2>/dev/null
+wait $pid
+if grep -q "^interrupted at [a-z0-9_]*, after [0-9]* of its [0-9]* elements checked: no verdict$" "$tmp/check.out" &&
+   grep -q "^1 + 1 = 2$" "$tmp/check.out"; then pass=$((pass + 1)); else echo "FAIL: Ctrl-C during :check:"; cat "$tmp/check.out"; fail=$((fail + 1)); fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
