@@ -164,6 +164,7 @@ fi
 # Ctrl-C during a long :step stops it after a step and keeps the parameters
 type_line "loss (m1 * x - 1)^2"
 type_line "optimizer sgd(lr = 0.001)"
+type_line ":grad" # the JIT compilation first: a Ctrl-C during it would drop the :step
 tm send-keys -t t -l ":step 100000000"
 tm send-keys -t t Enter
 sleep 1
