@@ -245,7 +245,8 @@ screen | grep -q "caf.*m1" && { echo "FAIL: the Enter after a cut character was 
 awk 'BEGIN { print "param w = 1"; print "a0 = w"; for (i = 1; i < 30000; i++) print "a" i " = a" i - 1 " * 2 + w"; print "loss a29999^2" }' >big.bp
 tm send-keys -t t -l ":load big.bp"
 tm send-keys -t t Enter
-row=$(screen | grep -n "^bp> :load big.bp" | tail -n 1 | cut -d: -f1)
+wait_for "^bp> :load big.bp *$"
+row=$(tm capture-pane -p -t t | grep -n "^bp> :load big.bp *$" | tail -n 1 | cut -d: -f1) # on the visible pane, as cursor_y
 n=0
 while [ "$(tm display -p -t t '#{cursor_y}')" -lt "${row:-0}" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 tm send-keys -t t C-c
