@@ -1267,7 +1267,7 @@ static int parse_count(const char *s, int *out) {
 static int cmd_step(Session *S, const char *arg) {
     int steps = 1;
     if (*arg && (parse_count(arg, &steps) != 0 || steps < 1)) {
-        diag_tool_error(":step takes a positive number of steps, not '%s'", arg);
+        diag_tool_error(":step takes a number of steps from 1 to 2000000000, not '%s'", arg);
         return -1;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) return -1;
