@@ -377,8 +377,14 @@ OptLayout drv_opt_layout(const Model *m) {
     return l;
 }
 
+double drv_opt_steps(const void *opt) {
+    double steps;
+    memcpy(&steps, opt, sizeof steps);
+    return steps;
+}
+
 void drv_opt_to_f64(OptLayout l, const void *opt, double *out) {
-    memcpy(out, opt, sizeof(double));
+    out[0] = drv_opt_steps(opt);
     for (int k = 0; k < l.moments; k++) {
         const char *v = (const char *)opt + 64 + padded(l.real_size * (size_t)l.n) * (size_t)k;
         double *o = out + 1 + (int64_t)k * l.n;

@@ -78,6 +78,8 @@ typedef struct OptLayout {
 /* m's optimizer's (asserted to agree with m->opt_size()). */
 OptLayout drv_opt_layout(const Model *m);
 size_t drv_opt_bytes(OptLayout l);
+/* The step count in an optimizer state (its first 8 bytes; need not be aligned). */
+double drv_opt_steps(const void *opt);
 /* The state as 1 + moments * n doubles whatever the real type: the step count, then each
  * moment's n values. The REPL keeps it so between runs in float and in double; float ->
  * double -> float gives back the same bytes. from_f64 writes every byte (padding zero). */

@@ -638,9 +638,7 @@ static void describe_schedule(const Run *r, char *buf, size_t size) {
  * train_step seeds with: one process draws the masks it would) plus rk * 2^32, so that the
  * masks change at every step and differ between ranks (as PyTorch DDP's per-process RNG). */
 static uint64_t step_dropout_seed(const Run *r, int rk) {
-    double steps; /* the optimizer state starts with the step count (a double) */
-    memcpy(&steps, r->opt_state, sizeof steps);
-    return (uint64_t)steps + ((uint64_t)rk << 32);
+    return (uint64_t)drv_opt_steps(r->opt_state) + ((uint64_t)rk << 32);
 }
 
 /* A run that stops before its end (a step that is not finite, or Ctrl-C) keeps its
@@ -697,8 +695,7 @@ static const char *gradient_problem(const Model *m, const void *grad) {
 double train_refusal(const Model *m, const void *params, const void *opt_state, const void *const *in, const int *dims,
                      void *ws, const char **why) {
     char err[BPRT_ERRLEN];
-    double steps; /* the optimizer state starts with the step count, which seeds the step's masks */
-    memcpy(&steps, opt_state, sizeof steps);
+    double steps = drv_opt_steps(opt_state); /* it seeds the step's masks */
     *why = "the loss or its gradient is not finite";
     void *grad = drv_alloc_reals((size_t)m->g->nparam_reals + 1, m->real_size, "gradients", err);
     if (!grad) return (double)NAN; /* not told apart */
