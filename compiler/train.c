@@ -792,9 +792,16 @@ static void say_notes(const TrainOptions *o) {
     if (o->notes) fputs(o->notes, stdout);
 }
 
-static int train_data(Run *r) {
-    Model *m = r->m;
-    const TrainOptions *o = r->o;
+/* --data's splits and feed, read and checked against the program (and the other inputs'
+ * batch buffers made) before the parameters are: a data set that does not fit is said at
+ * once, not after parameters of gigabytes are initialised. Returns 0, or 1 (said). */
+typedef struct Data {
+    Split tr, te;
+    Feed f;
+    double t_load;
+} Data;
+
+static int load_data(const Model *m, const TrainOptions *o, Data *d) {
     const Graph *g = m->g;
     char err[BPRT_ERRLEN];
     Split tr, te;
@@ -836,14 +843,36 @@ static int train_data(Run *r) {
         return 1;
     }
     t_load = now() - t_load;
-    int batch = o->batch;
-    if (plan_fixed(m, &f, batch, o->data, err) != 0) {
+    if (plan_fixed(m, &f, o->batch, o->data, err) != 0) {
         diag_tool_error("%s", err);
         free_fixed(&f);
         free_split(&tr);
         free_split(&te);
         return 1;
     }
+    d->tr = tr;
+    d->te = te;
+    d->f = f;
+    d->t_load = t_load;
+    return 0;
+}
+
+static void free_data(Data *d) {
+    free_fixed(&d->f);
+    free_split(&d->tr);
+    free_split(&d->te);
+}
+
+/* Training (or bpc eval) on d, which load_data made; frees it. */
+static int train_data(Run *r, Data *d) {
+    Model *m = r->m;
+    const TrainOptions *o = r->o;
+    const Graph *g = m->g;
+    char err[BPRT_ERRLEN];
+    Split tr = d->tr, te = d->te;
+    Feed f = d->f;
+    double t_load = d->t_load;
+    int batch = o->batch;
     int dims[BP_MAXSYMS] = {0};
     dims[f.bsym] = batch;
     size_t wsz = m->ws_size(dims);
@@ -1209,10 +1238,17 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         return 1;
     }
     double tjit = now() - t0;
-    /* without --data, the inputs are loaded before the parameters are made: a missing one is
-       said at once, not after parameters of gigabytes are initialised */
+    /* the data (load_data), or without --data the inputs, are loaded before the parameters are
+       made: a missing input or data that does not fit is said at once, not after parameters of
+       gigabytes are initialised */
     Inputs fixed;
     memset(&fixed, 0, sizeof fixed);
+    Data data;
+    memset(&data, 0, sizeof data);
+    if (o->data && load_data(&m, o, &data) != 0) {
+        bpc_model_free(&m);
+        return 1;
+    }
     if (!o->data && !o->fixed) {
         if (drv_load_inputs(&m, o->inputs, &fixed, err) != 0) {
             diag_tool_error("%s", err);
@@ -1229,6 +1265,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         diag_tool_error("%s", err);
         if (!o->params_io) free(params);
         drv_free_inputs(&fixed);
+        free_data(&data);
         bpc_model_free(&m);
         return 1;
     }
@@ -1280,8 +1317,9 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     run.start_steps = run.progress[2];
     if (!rc) {
         if (getenv("BPC_VERBOSE")) fprintf(stderr, "JIT compiled in %.1f ms\n", 1e3 * tjit);
-        rc = o->data ? train_data(&run) : train_fixed(&run);
-    }
+        rc = o->data ? train_data(&run, &data) : train_fixed(&run);
+    } else
+        free_data(&data);
     if (!rc && o->save && !o->eval_only && dist_rank() == 0) {
         if (save_or_rescue(&m, o->save, params, opt_state, osz, run.progress, err) != 0) {
             diag_tool_error("%s", err);

@@ -365,6 +365,20 @@ for s in train t10k; do
   labels "$tmp/wide/$s-labels-idx1-ubyte" 1
 done
 printf 'input x[B, 10000]\ninput y[B] : int\nparam W[10000, 3]\nloss cross_entropy(x @ W, y)\n' >"$tmp/wide.bp"
+# data that does not fit the program is said before the parameters are made (train --data
+# allocated and initialised them first, so with 4 GB of them beyond ulimit -v it said it
+# could not hold them): images of 10000 pixels for an input of 5, a missing data directory,
+# an input --data does not fill without a default
+printf 'input x[B, 5]\ninput y[B] : int\nparam V[1000000000]\nparam W[5, 3]\nloss cross_entropy(x @ W, y) + mean(V)\n' >"$tmp/bigd.bp"
+printf 'input x[B, 10000]\ninput y[B] : int\ninput z[B]\nparam V[1000000000]\nparam W[10000, 3]\nloss cross_entropy(x @ W, y) + mean(V) + sum(z)\n' >"$tmp/bigz.bp"
+for c in "bigd.bp wide:images of 10000 pixels and labels do not fit the inputs 'x'" \
+         "bigd.bp nowhere:nowhere/train-images-idx3-ubyte" \
+         "bigz.bp wide:input 'z' has no value: --data fills only 'x' (images) and 'y' (labels)"; do
+  set -- ${c%%:*}
+  limit_memory "$bpc" train "$tmp/$1" --data "$tmp/$2" --steps 1 >/dev/null 2>"$tmp/err"; st=$?
+  [ "$st" -eq 1 ] && grep -qF "${c#*:}" "$tmp/err" && ! grep -q "cannot hold the parameters" "$tmp/err" && ok ||
+    bad "train --data $2 on $1 with parameters beyond ulimit -v exited $st: $(cat "$tmp/err")"
+done
 limit_memory "$bpc" train "$tmp/wide.bp" --data "$tmp/wide" --steps 1 --batch 60000 >/dev/null 2>"$tmp/err"; st=$?
 [ "$st" -eq 1 ] && expect_out "$tmp/err" "bpc: error: batch 60000: cannot hold the batch buffer for input 'x' (60000 x 10000 floats): allocating 2400000000 bytes failed (out of memory)" ||
   bad "a batch beyond ulimit -v exited $st: $(cat "$tmp/err")"
