@@ -13,7 +13,8 @@
 #      saves the parameters from before the step and names the file (it said nothing);
 #   h. a program that is not a classifier prints no accuracy;
 #   i. what an epoch is: every sample once, the last batch smaller, the train loss the mean
-#      over samples.
+#      over samples;
+#   j. a Ctrl-C while the data loads stops before the first step (one step ran).
 # usage: train_data.sh BPC ST_DUMP
 set -u
 bpc=$1
@@ -407,5 +408,38 @@ cmp -s s0.safetensors s0b.safetensors && ok || bad "--seed 0 twice: other first 
 "$st_dump" s0.safetensors | grep "^W" >s0.txt
 "$st_dump" s5.safetensors | grep "^W" >s5.txt
 cmp -s s0.txt s5.txt && bad "--seed 0 and --seed 5: the same first batch" || ok
+
+# ---- j. SIGINT while the data loads: no step ----------------------------------------------
+# 300000 images of 1000 zero pixels (300 MB gunzipped, 30 gzip members of 10 MB, which zlib
+# reads one after the other): bpc is stopped (SIGSTOP) once it has a file of the data open,
+# and if it still has one then (it is loading), sent SIGINT and continued. It trained one
+# step before stopping ('interrupted at epoch 1 after 1 step'). Tried up to 5 times in case
+# the stop lands after the loading.
+mkdir -p slow
+{ bytes 0 0 8 2; be32 300000; be32 1000; } | gzip >slow/train-images-idx3-ubyte.gz
+head -c 10000000 /dev/zero | gzip -1 >zeros.gz
+i=0
+while [ $i -lt 30 ]; do cat zeros.gz; i=$((i + 1)); done >>slow/train-images-idx3-ubyte.gz
+{ bytes 0 0 8 1; be32 300000; head -c 300000 /dev/zero; } >slow/train-labels-idx1-ubyte
+{ bytes 0 0 8 2; be32 1; be32 1000; head -c 1000 /dev/zero; } >slow/t10k-images-idx3-ubyte
+labels slow/t10k-labels-idx1-ubyte 0
+printf 'input x[B, 1000]\ninput y[B] : int\nparam W[1000, 3]\nloss cross_entropy(x @ W, y)\n' >slow.bp
+loading() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q "/slow/"; }
+tries=0 caught=0
+while [ $tries -lt 5 ] && [ $caught -eq 0 ]; do
+  tries=$((tries + 1))
+  "$bpc" train slow.bp --data slow --steps 3 >out 2>err &
+  pid=$!
+  while kill -0 $pid 2>/dev/null && ! loading $pid; do :; done
+  kill -STOP $pid 2>/dev/null
+  if loading $pid; then kill -INT $pid; caught=1; fi
+  kill -CONT $pid 2>/dev/null
+  wait $pid; st=$?
+done
+if [ $caught -eq 1 ]; then
+  [ $st -eq 130 ] && ok || bad "SIGINT while loading: exit $st, expected 130"
+  has out "^interrupted before any step; the parameters are unchanged$" "SIGINT while loading"
+  hasnt out "^epoch 1" "SIGINT while loading"
+else bad "SIGINT while loading: bpc was never stopped while loading in $tries tries"; fi
 
 finish
