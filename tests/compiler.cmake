@@ -5,6 +5,8 @@ bp_cmocka_test(test_checkpoint tests/test_checkpoint.c tests/harness.c)
 add_test(NAME checkpoint_cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/checkpoint.sh $<TARGET_FILE:bpc>)
 add_test(NAME emit_compilers COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/emit_compilers.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 add_test(NAME cli COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/cli.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
+# README.md's and LANGUAGE.md's examples, run as the documents show them
+add_test(NAME doc_examples COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/doc_examples.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 bp_cmocka_test(test_diagnostics tests/test_diagnostics.c tests/harness.c)
 bp_cmocka_test(test_torch_refs tests/test_torch_refs.c tests/harness.c)
 target_compile_definitions(test_torch_refs PRIVATE BP_SOURCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}")
