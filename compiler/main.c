@@ -31,7 +31,7 @@ static const char *usage_text =
     "                 [--checkpoint-every N] [--on-nan stop|skip] [--lr-schedule cosine|step:N:G] [--warmup N]\n"
     "       bpc eval FILE.bp --params P.safetensors --data DIR|FILE.txt\n"
     "       bpc sample FILE.bp --params P [--prompt TEXT] [-n N] [--temperature X] [--seed N] [--jit tcc|cc]\n"
-    "       bpc repl [FILE.bp]                       the interactive session (also: bpc alone on a terminal)\n"
+    "       bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]  the interactive session (also: bpc alone on a terminal)\n"
     "       bpc --help | --version\n";
 
 static void usage_error(const char *fmt, const char *arg) {

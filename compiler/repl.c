@@ -1986,6 +1986,12 @@ int repl_main(int argc, char **argv) {
     int f64 = 1, show_f64 = 0;
     uint64_t seed = 0;
     JitKind jit = JIT_TCC;
+    static const char repl_usage[] = "usage: bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]\n";
+    for (int i = 1; i < argc; i++) /* --help (or -h) prints the usage, as after every command */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(repl_usage, stdout);
+            return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        }
     for (int i = 1; i < argc; i++) {
         int v;
         if (strcmp(argv[i], "--f64") == 0) show_f64 = 1;
@@ -2003,7 +2009,7 @@ int repl_main(int argc, char **argv) {
             else if (strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0)
                 fprintf(stderr, "bpc: %s %s\n", i + 1 < argc ? "bad value for" : "no value for", o);
             else fprintf(stderr, "bpc: unknown option '%s'\n", o);
-            fprintf(stderr, "usage: bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]\n");
+            fputs(repl_usage, stderr);
             return 2;
         }
     }

@@ -102,6 +102,13 @@ done
 # a usage error is reported as one
 "$bpc" repl --bogus </dev/null >"$tmp/out" 2>&1
 if [ $? -eq 2 ] && grep -q "usage: bpc repl" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: bpc repl --bogus"; fail=$((fail + 1)); fi
+# --help and -h print the usage and succeed, as after every other command (README; they were
+# "unknown option", exit 2)
+for h in --help -h; do
+    "$bpc" repl $h </dev/null >"$tmp/out" 2>"$tmp/err"
+    if [ $? -eq 0 ] && [ "$(cat "$tmp/out")" = "usage: bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]" ] && [ ! -s "$tmp/err" ]; then
+        pass=$((pass + 1)); else echo "FAIL: bpc repl $h:"; cat "$tmp/out" "$tmp/err"; fail=$((fail + 1)); fi
+done
 # and says what is wrong (it printed the usage alone)
 for a in "--bogus:bpc: unknown option '--bogus'" "--seed x:bpc: bad value for --seed" "--seed:bpc: no value for --seed" \
          "a.bp b.bp:bpc: repl takes one FILE.bp ('b.bp' is a second)"; do
