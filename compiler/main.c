@@ -29,7 +29,7 @@ static const char *usage_text =
     "       bpc train FILE.bp [--data DIR|FILE.txt] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
     "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
     "                 [--checkpoint-every N] [--on-nan stop|skip] [--lr-schedule cosine|step:N:G] [--warmup N]\n"
-    "       bpc eval FILE.bp --params P.safetensors --data DIR|FILE.txt\n"
+    "       bpc eval FILE.bp --params P.safetensors [--data DIR|FILE.txt | --inputs I] [--batch N] [--jit tcc|cc]\n"
     "       bpc sample FILE.bp --params P [--prompt TEXT] [-n N] [--temperature X] [--seed N] [--jit tcc|cc]\n"
     "       bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]  the interactive session (also: bpc alone on a terminal)\n"
     "       bpc --help | --version\n";

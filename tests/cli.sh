@@ -456,6 +456,19 @@ for case in "my-net.2.bp my_net_2 MY_NET_2" "2net.bp bp_2net BP_2NET" "-x--y_.bp
     bad "$1: expected $2_init and $3_NPARAMS, got $(grep -o '[A-Za-z0-9_]*_init(' "$tmp/out")"
 done
 
+# bpc eval on one batch of --inputs (README): x = 2, y = 1 are the gradient of
+# x^2/2 + y^2/2 at (2, 1); after one SGD step of seed.bp, m1 = 2.8, m2 = -0.7, relu(-3.92) = 0,
+# and the loss is (0 - 1)^2 / 2 = 0.5; at y = 3 it is 4.5, so the file's inputs are the ones read
+printf 'param x = 2\nparam y = 1\nloss x^2 / 2 + y^2 / 2\n' > "$tmp/xy.bp"
+expect_status 0 "$bpc" grad "$tmp/xy.bp" -o "$tmp/xy_in.safetensors"
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --save "$tmp/seed1.safetensors"
+expect_status 0 "$bpc" eval "$src/examples/seed.bp" --params "$tmp/seed1.safetensors" --inputs "$tmp/xy_in.safetensors"
+expect_out "$tmp/out" "loss 0.5"
+printf 'param x = 2\nparam y = 3\nloss x^2 / 2 + y^2 / 2\n' > "$tmp/xy.bp"
+expect_status 0 "$bpc" grad "$tmp/xy.bp" -o "$tmp/xy_in.safetensors"
+expect_status 0 "$bpc" eval "$src/examples/seed.bp" --params "$tmp/seed1.safetensors" --inputs "$tmp/xy_in.safetensors"
+expect_out "$tmp/out" "loss 4.5"
+
 # counts that must be at least 1 and a rate that must be finite are usage errors (0 stood for
 # "not given": --steps 0 ran a step, --batch 0 took 64, --checkpoint-every 0 wrote nothing);
 # bpc eval needs its parameters
