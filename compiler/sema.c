@@ -1248,6 +1248,39 @@ static void decl_input(Sema *S, const Stmt *st) {
     if (!declare_input(S, st)) bind_failed(S, st);
 }
 
+/* PyTorch's and Keras's names of initialisers, and bpc's. */
+static const struct {
+    const char *name, *advice;
+} init_aliases[] = {
+    {"kaiming", "did you mean 'he'?"},         {"kaiming_normal", "did you mean 'he'?"},
+    {"kaiming_uniform", "did you mean 'he'?"}, {"he_normal", "did you mean 'he'?"},
+    {"he_uniform", "did you mean 'he'?"},      {"glorot", "did you mean 'xavier'?"},
+    {"glorot_normal", "did you mean 'xavier'?"}, {"glorot_uniform", "did you mean 'xavier'?"},
+    {"xavier_normal", "did you mean 'xavier'?"}, {"xavier_uniform", "did you mean 'xavier'?"},
+    {"randn", "write normal(STD)"},            {"rand", "write uniform(LO, HI)"},
+    {"zero", "did you mean 'zeros'?"},         {"one", "did you mean 'ones'?"},
+};
+
+/* An initialiser that is none of bpc's: named, with bpc's spelling when it has one
+ * (`= kaiming`: 'he'); a list after '=' is taken for a shape (`param W = [3, 3]`). */
+static void unknown_initialiser(Sema *S, const Stmt *st, const Expr *e) {
+    static const char *const list = "use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)";
+    if (e->kind == EX_LIST) {
+        diag_error(S->d, e->loc, "a parameter's shape goes in brackets after its name: param %s[...]", st->name);
+        return;
+    }
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(S->d, e->loc, "unknown initialiser; %s", list);
+        return;
+    }
+    for (size_t i = 0; i < sizeof init_aliases / sizeof init_aliases[0]; i++)
+        if (strcmp(init_aliases[i].name, e->name) == 0) {
+            diag_error(S->d, e->loc, "unknown initialiser '%s'; %s", e->name, init_aliases[i].advice);
+            return;
+        }
+    diag_error(S->d, e->loc, "unknown initialiser '%s'; %s", e->name, list);
+}
+
 static int declare_param(Sema *S, const Stmt *st) {
     Graph *g = S->g;
     Param p;
@@ -1291,8 +1324,7 @@ static int declare_param(Sema *S, const Stmt *st) {
             }
             p.init = INIT_UNIFORM;
         } else {
-            diag_error(S->d, e->loc,
-                       "unknown initialiser; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)");
+            unknown_initialiser(S, st, e);
             return 0;
         }
     }

@@ -91,6 +91,13 @@ static const struct {
     {"reduce_sum", "did you mean 'sum'?"},
     {"reduce_mean", "did you mean 'mean'?"},
     {"silu", "write x * sigmoid(x)"},
+    {"swish", "write x * sigmoid(x)"},
+    {"cross_entropy_loss", "did you mean 'cross_entropy'?"},
+    {"CrossEntropyLoss", "did you mean 'cross_entropy'?"},
+    {"MSELoss", "did you mean 'mse'?"},
+    {"mean_squared_error", "did you mean 'mse'?"},
+    {"l1_loss", "write mean(abs(pred - target))"},
+    {"linear", "write x @ W + b (W of shape [in, out])"},
 };
 
 const char *suggest_torch_function(const char *name) {

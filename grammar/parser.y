@@ -104,10 +104,14 @@ typedef struct Parser {
     Loc before_loc, last_loc; /* where those two tokens stand */
     Loc last_end;          /* just past the last token */
     const char *last_name; /* the last token's name, when that is a name */
+    int join_line;         /* a '\\' ended the line: its '\n' does not end the statement */
 } Parser;
 }
 
 %code provides {
+/* Said for Python's `import torch` and `from torch import nn`. */
+#define PARSE_NO_IMPORT \
+    "there is nothing to import: relu, softmax, cross_entropy and the other functions are built in"
 /* Reports a user error at loc (counted; silent when p->diag is NULL). */
 void parse_error(Parser *p, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Converts a token location to an AST location (its first character). */
@@ -532,6 +536,23 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
     return 0;
 }
 
+/* A statement that Python opens with a word the language does not have: `import torch`,
+ * `from torch import nn`, `class Net(nn.Module):` (it said "expected '='", or "did you
+ * mean 'loss'?" for class). Returns 1 if one was reported. */
+static int python_statement(Parser *p) {
+    if (p->stmt_first != TOK_NAME || !p->stmt_word) return 0;
+    const char *w = p->stmt_word;
+    if (strcmp(w, "import") == 0 || strcmp(w, "from") == 0)
+        parse_error(p, p->stmt_loc, PARSE_NO_IMPORT);
+    else if (strcmp(w, "class") == 0)
+        parse_error(p, p->stmt_loc, "there are no classes: declare param and input at the top level, and "
+                                    "write a reusable layer as a def");
+    else
+        return 0;
+    p->method_reported = 1; /* nn.Module, skipped with the statement, is not said too */
+    return 1;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Parser *p) {
     (void)scanner;
     yysymbol_kind_t tok = yypcontext_token(ctx);
@@ -541,6 +562,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         parse_error(p, loc, "unclosed '%c' (opened at %d:%d)", o->c, o->loc.line, o->loc.col);
         return 0;
     }
+    if (python_statement(p)) {
+        while (in_parens(p)) p->nopen--;
+        return 0;
+    }
     const char *keyword = misspelled_statement(p);
     if (keyword || python_idiom(ctx, p, tok, loc)) {
         if (keyword)
@@ -548,8 +573,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         while (in_parens(p)) p->nopen--;
         return 0;
     }
-    char what[128];
+    char what[192];
     describe_token(p, tok, what, sizeof what);
+    /* a bracket left open on an earlier line: the token is most likely the next
+       statement's, and the ')' is what is missing (it said only "expected an operator") */
+    if (in_parens(p) && p->open[p->nopen - 1].loc.line < loc.line) {
+        const Opener *o = &p->open[p->nopen - 1];
+        size_t len = strlen(what);
+        snprintf(what + len, sizeof what - len, " inside the '%c' opened at %d:%d", o->c, o->loc.line,
+                 o->loc.col);
+    }
     const char *exp[4];
     int n = expected_phrases(ctx, exp);
     switch (n) {

@@ -2,7 +2,8 @@
  *
  * A table of bad programs, each with the exact text bpc prints for it (message, quoted
  * line, caret), compiled through the whole pipeline (th_build). Syntax errors live in
- * test_parser.c; this file covers names, defs, calls, axes, shapes, losses, optimizers,
+ * test_parser.c, except other languages' habits (strings, //, +=, import, a bracket left
+ * open); this file covers names, defs, calls, axes, shapes, losses, optimizers,
  * initialisers and declarations. Also: independent errors in one program are all
  * reported, an error in a def's expansion has a note per call (not counted as errors),
  * and a list of hostile programs (deep def chains, huge dimensions, thousands of
@@ -102,6 +103,53 @@ static const DiagCase cases[] = {
      "t.bp:2:6: error: unknown function 'mse_loss'; did you mean 'mse'?\n"
      "  loss mse_loss(W, 0)\n"
      "       ^\n"},
+    {"PyTorch's CrossEntropyLoss (too far from 'cross_entropy' for a \"did you mean\")",
+     "input x[B, 4]\n"
+     "input y[B] : int\n"
+     "param W[4, 3]\n"
+     "loss CrossEntropyLoss(x @ W, y)\n",
+     "t.bp:4:6: error: unknown function 'CrossEntropyLoss'; did you mean 'cross_entropy'?\n"
+     "  loss CrossEntropyLoss(x @ W, y)\n"
+     "       ^\n"},
+    {"PyTorch's cross_entropy_loss",
+     "input x[B, 4]\n"
+     "input y[B] : int\n"
+     "param W[4, 3]\n"
+     "loss cross_entropy_loss(x @ W, y)\n",
+     "t.bp:4:6: error: unknown function 'cross_entropy_loss'; did you mean 'cross_entropy'?\n"
+     "  loss cross_entropy_loss(x @ W, y)\n"
+     "       ^\n"},
+    {"PyTorch's MSELoss",
+     "param W[3]\n"
+     "loss MSELoss(W, 0)\n",
+     "t.bp:2:6: error: unknown function 'MSELoss'; did you mean 'mse'?\n"
+     "  loss MSELoss(W, 0)\n"
+     "       ^\n"},
+    {"Keras's mean_squared_error",
+     "param W[3]\n"
+     "loss mean_squared_error(W, 0)\n",
+     "t.bp:2:6: error: unknown function 'mean_squared_error'; did you mean 'mse'?\n"
+     "  loss mean_squared_error(W, 0)\n"
+     "       ^\n"},
+    {"PyTorch's l1_loss",
+     "param W[3]\n"
+     "loss l1_loss(W, 0)\n",
+     "t.bp:2:6: error: unknown function 'l1_loss'; write mean(abs(pred - target))\n"
+     "  loss l1_loss(W, 0)\n"
+     "       ^\n"},
+    {"swish",
+     "param W[3]\n"
+     "loss sum(swish(W))\n",
+     "t.bp:2:10: error: unknown function 'swish'; write x * sigmoid(x)\n"
+     "  loss sum(swish(W))\n"
+     "           ^\n"},
+    {"PyTorch's F.linear, called bare",
+     "input x[B, 4]\n"
+     "param W[4, 3]\n"
+     "loss sum(linear(x, W))\n",
+     "t.bp:3:10: error: unknown function 'linear'; write x @ W + b (W of shape [in, out])\n"
+     "  loss sum(linear(x, W))\n"
+     "           ^\n"},
     {"a min reduction",
      "param W[3]\n"
      "loss min(W)\n",
@@ -791,10 +839,36 @@ static const DiagCase cases[] = {
      "  clip_grad_norm -1\n"
      "                 ^\n"},
     {"unknown initialiser",
+     "param W[3, 4] = lecun\n",
+     "t.bp:1:17: error: unknown initialiser 'lecun'; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)\n"
+     "  param W[3, 4] = lecun\n"
+     "                  ^\n"},
+    /* other libraries' initialisers (it said "unknown initialiser" without naming it or bpc's) */
+    {"Keras's glorot",
      "param W[3, 4] = glorot\n",
-     "t.bp:1:17: error: unknown initialiser; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)\n"
+     "t.bp:1:17: error: unknown initialiser 'glorot'; did you mean 'xavier'?\n"
      "  param W[3, 4] = glorot\n"
      "                  ^\n"},
+    {"PyTorch's kaiming_normal",
+     "param W[3, 4] = kaiming_normal\n",
+     "t.bp:1:17: error: unknown initialiser 'kaiming_normal'; did you mean 'he'?\n"
+     "  param W[3, 4] = kaiming_normal\n"
+     "                  ^\n"},
+    {"randn as an initialiser",
+     "param W[3, 4] = randn\n",
+     "t.bp:1:17: error: unknown initialiser 'randn'; write normal(STD)\n"
+     "  param W[3, 4] = randn\n"
+     "                  ^\n"},
+    {"an unknown initialiser called",
+     "param W[3, 4] = truncated_normal(0.02)\n",
+     "t.bp:1:17: error: unknown initialiser 'truncated_normal'; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)\n"
+     "  param W[3, 4] = truncated_normal(0.02)\n"
+     "                  ^\n"},
+    {"a shape after '=' (taken for an initialiser)",
+     "param W = [3, 4]\n",
+     "t.bp:1:11: error: a parameter's shape goes in brackets after its name: param W[...]\n"
+     "  param W = [3, 4]\n"
+     "            ^\n"},
     {"negative std for normal",
      "param W[3] = normal(-1)\n",
      "t.bp:1:21: error: the std of 'normal' must not be negative, got -1\n"
@@ -1124,6 +1198,99 @@ static const DiagCase cases[] = {
      "loss sum(f(w))\n",
      "t.bp:2:1: error: unexpected name 'inline' before def 'f' (only 'checkpoint' may come there)\n"
      "  inline def f(a) = sin(a)\n"
+     "  ^\n"},
+    /* other languages' habits, each said in the language's terms: these were "unexpected
+       character" once per quote, "unexpected '='", "unexpected '/'", "expected '='" */
+    {"a string (one error, not one per quote)",
+     "param W[3]\n"
+     "loss mse(W, 0, reduction = 'sum')\n",
+     "t.bp:2:28: error: strings are not part of the language\n"
+     "  loss mse(W, 0, reduction = 'sum')\n"
+     "                             ^\n"},
+    {"an unterminated string",
+     "param W[3]\n"
+     "loss sum(W) * \"2\n",
+     "t.bp:2:15: error: strings are not part of the language\n"
+     "  loss sum(W) * \"2\n"
+     "                ^\n"},
+    {"a model name in quotes",
+     "model \"net\"\n"
+     "param W\n"
+     "loss W\n",
+     "t.bp:1:7: error: strings are not part of the language: write the model's name without quotes\n"
+     "  model \"net\"\n"
+     "        ^\n"},
+    {"a // comment",
+     "param W[3]\n"
+     "// the loss\n"
+     "loss sum(W)\n",
+     "t.bp:2:1: error: '//' is not an operator: comments start with '#', and '/' divides\n"
+     "  // the loss\n"
+     "  ^\n"},
+    {"Python's // division",
+     "param W\n"
+     "loss W // 2\n",
+     "t.bp:2:8: error: '//' is not an operator: comments start with '#', and '/' divides\n"
+     "  loss W // 2\n"
+     "         ^\n"},
+    {"+= on a bound name",
+     "param W[3]\n"
+     "h = W * 2\n"
+     "h += 1\n"
+     "loss sum(h)\n",
+     "t.bp:3:3: error: '+=' is not an operator: a name is bound once, so bind a new one: h2 = h + ...\n"
+     "  h += 1\n"
+     "    ^\n"},
+    {"a '\\' continuing a line: one error, the next line skipped with it",
+     "param W[3]\n"
+     "loss sum(W) \\\n"
+     "  + 1\n",
+     "t.bp:2:13: error: a line needs no '\\' to go on: one that ends in an operator, or inside ( ) or [ ], "
+     "continues on the next\n"
+     "  loss sum(W) \\\n"
+     "              ^\n"},
+    {"import",
+     "import torch\n"
+     "param W\n"
+     "loss W\n",
+     "t.bp:1:1: error: there is nothing to import: relu, softmax, cross_entropy and the other functions are built in\n"
+     "  import torch\n"
+     "  ^\n"},
+    {"import of a dotted module (it said \"methods and modules ... ('.nn')\")",
+     "import torch.nn as nn\n"
+     "param W\n"
+     "loss W\n",
+     "t.bp:1:1: error: there is nothing to import: relu, softmax, cross_entropy and the other functions are built in\n"
+     "  import torch.nn as nn\n"
+     "  ^\n"},
+    {"from ... import",
+     "from torch import nn\n"
+     "param W\n"
+     "loss W\n",
+     "t.bp:1:1: error: there is nothing to import: relu, softmax, cross_entropy and the other functions are built in\n"
+     "  from torch import nn\n"
+     "  ^\n"},
+    {"a class (it said \"did you mean 'loss'?\", then \"('.Module')\")",
+     "class Net(nn.Module):\n"
+     "param W\n"
+     "loss W\n",
+     "t.bp:1:1: error: there are no classes: declare param and input at the top level, and write a reusable "
+     "layer as a def\n"
+     "  class Net(nn.Module):\n"
+     "  ^\n"},
+    /* a bracket left open runs into the next statement: the message names the bracket */
+    {"a '(' left open at the end of a line",
+     "param W[3]\n"
+     "loss sum(W\n"
+     "optimizer sgd(lr = 0.1)\n",
+     "t.bp:3:1: error: unexpected 'optimizer' inside the '(' opened at 2:9, expected an operator, '=', ')' or ','\n"
+     "  optimizer sgd(lr = 0.1)\n"
+     "  ^\n"},
+    {"a '[' left open at the end of a line",
+     "param W[3\n"
+     "loss sum(W)\n",
+     "t.bp:2:1: error: unexpected 'loss' inside the '[' opened at 1:8, expected an operator, ']' or ','\n"
+     "  loss sum(W)\n"
      "  ^\n"},
     {"a workspace no machine has (160 GB even at the smallest sizes)",
      "input x[200000, 100000]\n"
