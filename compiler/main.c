@@ -13,6 +13,7 @@
 #include "driver.h"
 #include "repl.h"
 #include "sample.h"
+#include "suggest.h"
 #include "train.h"
 
 #ifndef BPC_VERSION
@@ -58,20 +59,59 @@ typedef struct Args {
     int ngiven;
 } Args;
 
-static int parse_int(const char *s, const char *flag) {
+/* "bad value for --lr: '-1' (it takes a number >= 0)": the value given and what is wanted
+ * (it said only "bad value for --lr"). */
+static void bad_value(const char *flag, const char *value, const char *wanted) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "bad value for %s: '%.100s' (it takes %s)", flag, value, wanted);
+    usage_error("%s", msg);
+}
+
+/* The options parse_args knows, for "did you mean" (and PyTorch scripts' spellings). */
+static const char *const known_options[] = {
+    "-o", "--f64", "--standalone", "--stats", "-O0", "--emit=", "--params", "--vector", "--inputs", "--data",
+    "--save", "--opt", "--jit", "--seed", "--threads", "--epochs", "--steps", "--batch", "--checkpoint-every",
+    "--warmup", "--lr-schedule", "--on-nan", "--prompt", "-n", "--temperature", "--lr", "--help", "--version",
+};
+
+static void unknown_option(const char *s) {
+    static const struct { const char *word, *ours; } aliases[] = {
+        {"--learning-rate", "--lr"}, {"--learning_rate", "--lr"}, {"--batch-size", "--batch"},
+        {"--batch_size", "--batch"}, {"--optimizer", "--opt"},    {"--num-epochs", "--epochs"},
+        {"--double", "--f64"},
+    };
+    const char *best = NULL;
+    for (size_t k = 0; k < sizeof aliases / sizeof aliases[0]; k++)
+        if (strcmp(s, aliases[k].word) == 0) best = aliases[k].ours;
+    if (!best) {
+        Suggest sg;
+        suggest_init(&sg, s);
+        for (size_t k = 0; k < sizeof known_options / sizeof known_options[0]; k++) suggest_offer(&sg, known_options[k]);
+        best = sg.best;
+    }
+    char msg[200];
+    if (best) snprintf(msg, sizeof msg, "unknown option '%.80s'; did you mean '%s'?", s, best);
+    else snprintf(msg, sizeof msg, "unknown option '%.80s'", s);
+    usage_error("%s", msg);
+}
+
+static int parse_int_from(const char *s, const char *flag, int lo) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 0 || v > 2000000000) usage_error("bad value for %s", flag);
+    if (errno || *end || end == s || v < lo || v > 2000000000)
+        bad_value(flag, s, lo ? "a whole number from 1 to 2000000000" : "a whole number from 0 to 2000000000");
     return (int)v;
 }
+
+static int parse_int(const char *s, const char *flag) { return parse_int_from(s, flag, 0); }
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 
 /* a count that must be at least 1 (0 would stand for "not given") */
 static int parse_positive(const char *s, const char *flag) {
-    int v = parse_int(s, flag);
+    int v = parse_int_from(s, flag, strcmp(s, "0") != 0); /* 0 itself: "must be at least 1" */
     if (v < 1) usage_error("%s must be at least 1", flag);
     return v;
 }
@@ -252,15 +292,27 @@ static void parse_args(int argc, char **argv, Args *a) {
             char *end;
             const char *v = VALUE();
             a->temperature = strtod(v, &end);
-            if (*end || end == v || !(a->temperature >= 0) || isinf(a->temperature)) usage_error("bad value for %s", "--temperature");
+            if (*end || end == v || !(a->temperature >= 0) || isinf(a->temperature))
+                bad_value("--temperature", v, "a number >= 0");
         } else if (strcmp(s, "--lr") == 0) {
             char *end;
             const char *v = VALUE();
             a->lr = strtod(v, &end);
-            if (*end || end == v || !(a->lr >= 0) || isinf(a->lr)) usage_error("bad value for %s", "--lr");
-        } else if (s[0] == '-' && s[1]) usage_error("unknown option '%s'", s);
+            if (*end || end == v || !(a->lr >= 0) || isinf(a->lr)) bad_value("--lr", v, "a number >= 0");
+        } else if (s[0] == '-' && s[1]) unknown_option(s);
         else if (!a->file) a->file = s;
-        else usage_error("unexpected argument '%s'", s);
+        else {
+            /* `bpc tran m.bp`: the misspelled command was taken for the file */
+            Suggest sg;
+            suggest_init(&sg, a->file);
+            for (int k = 0; !a->cmd && a->file == argv[1] && cmds[k]; k++) suggest_offer(&sg, cmds[k]);
+            if (sg.best) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "unknown command '%.80s'; did you mean '%s'?", a->file, sg.best);
+                usage_error("%s", msg);
+            }
+            usage_error("unexpected argument '%s'", s);
+        }
         if (inline_value && !inline_used) usage_error("%s takes no value", s);
 #undef VALUE
 #undef FILE_VALUE

@@ -211,6 +211,25 @@ expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps=2 --lr=0.1 --seed=1
 [ "$(grep -c '^step ' "$tmp/out")" = 2 ] && ok || bad "--steps=2: $(cat "$tmp/out")"
 expect_status 2 "$bpc" train "$src/examples/seed.bp" --f64=1
 head -n 1 "$tmp/err" | grep -q "^bpc: --f64 takes no value$" && ok || bad "--f64=1: $(head -n 1 "$tmp/err")"
+# a usage error names what is wrong in the user's terms: the value given and what is wanted
+# (it said only "bad value for --lr"), the option meant, the command meant (`bpc tran m.bp`
+# said "unexpected argument 'm.bp'")
+for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
+         "--seed -1:bad value for --seed: '-1' (it takes a whole number from 0 to 2000000000)" \
+         "--steps -5:bad value for --steps: '-5' (it takes a whole number from 1 to 2000000000)" \
+         "--steps 0:--steps must be at least 1" \
+         "--versoin:unknown option '--versoin'; did you mean '--version'?" \
+         "-lr 0.1:unknown option '-lr'; did you mean '--lr'?" \
+         "--learning-rate 0.1:unknown option '--learning-rate'; did you mean '--lr'?" \
+         "--batch-size 8:unknown option '--batch-size'; did you mean '--batch'?" \
+         "--bogus:unknown option '--bogus'"; do
+  expect_status 2 "$bpc" train "$src/examples/seed.bp" ${c%%:*}
+  head -n 1 "$tmp/err" | grep -qxF "bpc: ${c#*:}" && ok || bad "train ${c%%:*}: $(head -n 1 "$tmp/err")"
+done
+expect_status 2 "$bpc" tran "$src/examples/seed.bp"
+head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command 'tran'; did you mean 'train'?" && ok || bad "tran: $(head -n 1 "$tmp/err")"
+expect_status 2 "$bpc" "$src/examples/seed.bp" "$src/examples/seed.bp"
+head -n 1 "$tmp/err" | grep -qxF "bpc: unexpected argument '$src/examples/seed.bp'" && ok || bad "two files: $(head -n 1 "$tmp/err")"
 # an error of the run itself says 'error:' (--opt's did not)
 expect_status 2 "$bpc" train "$src/examples/seed.bp" --opt foo
 [ "$(cat "$tmp/err")" = "bpc: error: --opt must be sgd, adam or adamw, not 'foo'" ] && ok || bad "--opt foo: $(cat "$tmp/err")"
