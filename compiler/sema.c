@@ -907,9 +907,16 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         return mean_all(S, ir_binary(g, OP_SUB, ir_unary(g, OP_SOFTPLUS, x, loc), ir_binary(g, OP_MUL, y, x, loc), loc), loc);
     case B_CE:
     case B_NLL:
-        x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
+        x = lower(S, sc, argv[0]);
         y = lower(S, sc, argv[1]);
         if (x < 0 || y < 0) return -1;
+        if (g->nodes[x].dtype == DT_INT && g->nodes[y].dtype != DT_INT) {
+            /* cross_entropy(y, logits): it said only "integer value cannot be used" */
+            diag_error(S->d, loc, "'%s' takes (logits, labels): the first is integer and the second real; "
+                       "are the two swapped?", bs->name);
+            return -1;
+        }
+        if (real_operand(S, x, loc, bs->name) < 0) return -1;
         if (g->nodes[x].shape.rank == 0) {
             diag_error(S->d, loc, "'%s' needs logits of shape [..., C], got a scalar", bs->name);
             return -1;

@@ -1016,6 +1016,14 @@ static const DiagCase cases[] = {
      "t.bp:3:6: error: 'cross_entropy' needs logits [..., C] and integer labels [...] with the same leading dimensions, got [B, 10] and [B, 3]\n"
      "  loss cross_entropy(x, y)\n"
      "       ^\n"},
+    {"cross_entropy's arguments swapped (it said \"integer value cannot be used in 'cross_entropy'\")",
+     "input x[B, 4]\n"
+     "input y[B] : int\n"
+     "param W[4, 3]\n"
+     "loss cross_entropy(y, x @ W)\n",
+     "t.bp:4:6: error: 'cross_entropy' takes (logits, labels): the first is integer and the second real; are the two swapped?\n"
+     "  loss cross_entropy(y, x @ W)\n"
+     "       ^\n"},
     {"cross_entropy with targets of the wrong shape",
      "input x[B, 10]\n"
      "input t[B, 3]\n"
