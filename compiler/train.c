@@ -944,6 +944,12 @@ static int train_data(Run *r, Data *d) {
     r->sched_end = o->steps ? o->steps : r->progress[2] + (epochs - r->progress[0]) * per_epoch + (per_epoch - r->progress[1]);
     char sched[128];
     describe_schedule(r, sched, sizeof sched);
+    /* a Ctrl-C while the data loaded (or the model compiled) stops before the first step, not
+       after it, and before the line saying it starts, which callers wait for (with several ranks o->stop is the agreed request, which only a step sets) */
+    if (!o->eval_only && o->stop && *o->stop) {
+        rc = stop_interrupted(r, "before any step; the parameters are unchanged");
+        goto done;
+    }
     if (!o->eval_only && f.text)
         printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
                "%s, lr %g%s%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
@@ -952,12 +958,6 @@ static int train_data(Run *r, Data *d) {
         printf("training %s on %s: %lld samples, batch %d, %s, lr %g%s, data loaded in %.2f s%s\n", g->model, o->data,
                (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched, t_load, resumed);
     if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
-    /* a Ctrl-C while the data loaded (or the model compiled) stops before the first step, not
-       after it (with several ranks o->stop is the agreed request, which only a step sets) */
-    if (!o->eval_only && o->stop && *o->stop) {
-        rc = stop_interrupted(r, "before any step; the parameters are unchanged");
-        goto done;
-    }
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
         epoch_order(&tr, &f, seed, ep, perm);
         double t0 = now(), compute = 0, sum_loss = 0;
