@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <libtcc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,14 @@ static Jit *compile_cc(const char *code, char *err, size_t errlen) {
     if (!cc || !*cc) cc = "cc";
     snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -march=native -fPIC -shared -o %s %s >%s 2>&1", cc, so, src, log);
     int rc = system(cmd);
+    /* system() ignores SIGINT in bpc while cc runs: a Ctrl-C killed only cc (or the shell).
+       It is passed on to bpc, as POSIX advises, so that it interrupts bpc as anywhere else
+       (the REPL's handler, train's, or the default action) */
+    if (rc != -1 && ((WIFSIGNALED(rc) && WTERMSIG(rc) == SIGINT) || (WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGINT))) {
+        snprintf(err, errlen, "'%s' was interrupted (Ctrl-C)", cc);
+        raise(SIGINT);
+        goto out;
+    }
     if (rc != 0) {
         FILE *lf = fopen(log, "r");
         size_t n = lf ? fread(err, 1, errlen - 1, lf) : 0;

@@ -129,6 +129,12 @@ static int compile_interrupted(const char *what) {
     return 1;
 }
 
+/* A JIT compilation that failed: an error, or a Ctrl-C that stopped it (the cc JIT's
+ * compiler killed by it, jit.c), said as any interrupted compilation. */
+static void say_jit_failed(const char *err) {
+    if (!compile_interrupted("nothing is computed")) diag_tool_error("JIT compilation failed:\n%s", err);
+}
+
 static void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) abort();
@@ -386,7 +392,7 @@ static int ensure_model(Session *S) {
     if (g->loss >= 0) g->opt = ir_opt_trained(&g->opt); /* as bpc train */
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&S->m, g, S->f64, S->jit, err, sizeof err) != 0) {
-        diag_tool_error("JIT compilation failed:\n%s", err);
+        say_jit_failed(err);
         return -1;
     }
     S->have_model = 1;
@@ -836,7 +842,7 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&em, g, S->f64, S->jit, err, sizeof err) != 0 || !em.forward) {
         if (em.jit) bpc_model_free(&em);
-        diag_tool_error("JIT compilation failed:\n%s", err);
+        say_jit_failed(err);
         return -1;
     }
     if (compile_interrupted("nothing is computed")) {
@@ -1193,7 +1199,7 @@ static int cmd_grad(Session *S, const char *line, const char *arg) {
         char err[BPRT_ERRLEN], label[128];
         expr_label(S->d.sources->text, e->loc, label, sizeof label);
         if (compile_interrupted("nothing is computed")) g = NULL;
-        if (g && bpc_model_jit(&m, g, S->f64, S->jit, err, sizeof err) != 0) diag_tool_error("JIT compilation failed:\n%s", err);
+        if (g && bpc_model_jit(&m, g, S->f64, S->jit, err, sizeof err) != 0) say_jit_failed(err);
         else if (g && compile_interrupted("nothing is computed")) bpc_model_free(&m);
         else if (g) {
             rc = run_grad(S, g, &m, label, label);
@@ -1226,7 +1232,7 @@ static int cmd_check(Session *S) {
     Model m;
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&m, S->g, 1, S->jit, err, sizeof err) != 0) {
-        diag_tool_error("JIT compilation failed:\n%s", err);
+        say_jit_failed(err);
         return -1;
     }
     Inputs in;

@@ -257,5 +257,31 @@ check "the interrupted :load entered nothing" "error: unknown name 'a7'"
 tm send-keys -t t C-d
 check "Ctrl-D at bp> leaves" "^REPL-EXITED 1$"
 
+# Ctrl-C while the cc JIT's compiler runs: it reaches cc and the shell, not bpc (system()
+# ignores SIGINT in the caller), so the REPL said 'JIT compilation failed:' with an empty
+# log; it is an interrupted compilation as any other, and the session goes on. The Ctrl-C
+# goes once the REPL has a child (the shell running cc)
+awk 'BEGIN { print "param w = 1"; print "a0 = w"; for (i = 1; i < 1000; i++) print "a" i " = tanh(a" i - 1 ") * 2 + w" }' >chain.bp
+tm new-session -d -s t3 -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl --jit cc; echo REPL-EXITED \$?; sleep 30"
+tm kill-session -t t
+tm rename-session -t t3 t
+seen=0
+check "banner (cc JIT session)" ":help lists the commands"
+wait_prompt
+type_line ":load chain.bp"
+tm send-keys -t t -l "a999 + 1"
+tm send-keys -t t Enter
+repl=$(pgrep -P "$(tm display -p -t t '#{pane_pid}')" -f "repl --jit cc")
+n=0
+while ! pgrep -P "${repl:-0}" >/dev/null && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
+tm send-keys -t t C-c
+check "Ctrl-C while cc compiles" "interrupted: nothing is computed$" 60
+screen | grep -q "JIT compilation failed" && { echo "FAIL: Ctrl-C while cc compiles said the JIT failed"; fail=$((fail + 1)); } || pass=$((pass + 1))
+wait_prompt
+type_line "w + 1"
+check "the session goes on after a Ctrl-C in cc" "^w + 1 = 2$" 60
+tm send-keys -t t C-d
+check "Ctrl-D at bp> leaves (cc JIT session; the cut line failed)" "^REPL-EXITED 1$"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
