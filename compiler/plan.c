@@ -10,48 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ints.h"
 #include "nametab.h"
-
-/* A growable array of ints (malloc'd: the plan's scratch, freed when it is made) */
-typedef struct Ints {
-    int *v;
-    int n, cap;
-} Ints;
-
-static void ints_push(Ints *a, int x) {
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 8;
-        a->v = realloc(a->v, (size_t)a->cap * sizeof *a->v);
-        if (!a->v) abort();
-    }
-    a->v[a->n++] = x;
-}
-
-/* Min-heap of buffer indices */
-static void heap_push(Ints *h, int b) {
-    ints_push(h, b);
-    for (int i = h->n - 1; i > 0 && h->v[(i - 1) / 2] > h->v[i]; i = (i - 1) / 2) {
-        int t = h->v[i];
-        h->v[i] = h->v[(i - 1) / 2];
-        h->v[(i - 1) / 2] = t;
-    }
-}
-
-static int heap_pop(Ints *h) {
-    int top = h->v[0];
-    h->v[0] = h->v[--h->n];
-    for (int i = 0;;) {
-        int m = i, l = 2 * i + 1, r = l + 1;
-        if (l < h->n && h->v[l] < h->v[m]) m = l;
-        if (r < h->n && h->v[r] < h->v[m]) m = r;
-        if (m == i) break;
-        int t = h->v[i];
-        h->v[i] = h->v[m];
-        h->v[m] = t;
-        i = m;
-    }
-    return top;
-}
 
 /* The buffers' state while the plan is made */
 typedef struct Pool {
@@ -78,7 +38,7 @@ static void release(Pool *pl, int i) {
         int b = e->v[k];
         if (!pl->busy[b] || pl->end[b] != i - 1) continue;
         pl->busy[b] = 0;
-        heap_push(&pl->free[pl->size_of[b]], b);
+        ints_heap_push(&pl->free[pl->size_of[b]], b);
     }
 }
 
@@ -97,7 +57,7 @@ static int where(const int *fuse_user, int i) {
 static int take_buffer(Graph *g, Plan *p, Pool *pl, int chosen, const char *size, int64_t numel, int i) {
     int cls = nametab_get(&pl->sizes, size, -1);
     while (chosen < 0 && cls >= 0 && pl->free[cls].n) {
-        int b = heap_pop(&pl->free[cls]);
+        int b = ints_heap_pop(&pl->free[cls]);
         if (!pl->busy[b]) chosen = b;
     }
     if (chosen < 0) {

@@ -60,6 +60,7 @@
 
 #include "compile.h"
 #include "driver.h"
+#include "ints.h"
 #include "sema.h"
 #include "train.h"
 
@@ -690,32 +691,6 @@ static int key_find(const KeyIndex *ix, int len, const char *key, int skip, cons
     return -1;
 }
 
-/* The ready statements, least place first (a binary heap). */
-typedef struct Ready {
-    int *v;
-    int n;
-} Ready;
-
-static void ready_push(Ready *h, int x) {
-    int k = h->n++;
-    for (; k > 0 && h->v[(k - 1) / 2] > x; k = (k - 1) / 2) h->v[k] = h->v[(k - 1) / 2];
-    h->v[k] = x;
-}
-
-static int ready_pop(Ready *h) {
-    int top = h->v[0], last = h->v[--h->n], k = 0;
-    for (;;) {
-        int c = 2 * k + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && h->v[c + 1] < h->v[c]) c++;
-        if (last <= h->v[c]) break;
-        h->v[k] = h->v[c];
-        k = c;
-    }
-    if (h->n) h->v[k] = last;
-    return top;
-}
-
 /* Reorders p's statements so that each name is defined before it is read, keeping the
  * given order where it already is (declaration order sets parameter offsets and the order
  * of symbolic sizes): each time, the first statement whose names are all defined. A cycle
@@ -751,14 +726,14 @@ static void order_program(Program *p) {
     for (int j = 0; j < n; j++) start[j + 1] += start[j];
     int *users = xcalloc((size_t)nedges + 1, sizeof *users), *fill = xcalloc((size_t)n, sizeof *fill);
     for (int e = 0; e < nedges; e++) users[start[dep[e]] + fill[dep[e]]++] = from[e];
-    Ready ready = {xcalloc((size_t)n, sizeof(int)), 0};
+    Ints ready = {0}; /* the statements ready to go, least place first (a min-heap) */
     for (int i = 0; i < n; i++)
-        if (!waiting[i]) ready_push(&ready, i);
+        if (!waiting[i]) ints_heap_push(&ready, i);
     Stmt **out = xcalloc((size_t)n, sizeof *out);
     int *done = xcalloc((size_t)n, sizeof *done), first = 0;
     for (int k = 0; k < n; k++) {
         int pick;
-        if (ready.n) pick = ready_pop(&ready);
+        if (ready.n) pick = ints_heap_pop(&ready);
         else { /* a cycle: the first statement not placed */
             while (done[first]) first++;
             pick = first;
@@ -766,7 +741,7 @@ static void order_program(Program *p) {
         done[pick] = 1;
         out[k] = p->stmts[pick];
         for (int u = start[pick]; u < start[pick + 1]; u++)
-            if (--waiting[users[u]] == 0 && !done[users[u]]) ready_push(&ready, users[u]);
+            if (--waiting[users[u]] == 0 && !done[users[u]]) ints_heap_push(&ready, users[u]);
     }
     memcpy(p->stmts, out, (size_t)n * sizeof *out);
     free(ix);
