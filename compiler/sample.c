@@ -25,17 +25,23 @@ static int64_t logits_width(const Graph *g, int bsym, int64_t T, char *err) {
 }
 
 /* The next byte from logits z[0..V): softmax(z / temperature) sampled with uniform u in
- * [0, 1); temperature 0: the first largest. -1 when the logits give no distribution: one
- * is NaN or +inf, or every one is -inf (torch.multinomial raises there; NaN was never the
- * largest, so parameters holding a NaN wrote byte 0 at every step). */
-static int pick(const Model *m, const void *z, int64_t V, double temperature, double u) {
+ * [0, 1); temperature 0: the first largest. -1 when the logits give no distribution, with
+ * *bad the first that is NaN or +inf, or V when every one is -inf (torch.multinomial raises
+ * there; NaN was never the largest, so parameters holding a NaN wrote byte 0 at every step). */
+static int pick(const Model *m, const void *z, int64_t V, double temperature, double u, int64_t *bad) {
     int best = 0;
     for (int64_t k = 0; k < V; k++) {
         const double zk = drv_get(m, z, k);
-        if (zk != zk || zk == HUGE_VAL) return -1;
+        if (zk != zk || zk == HUGE_VAL) {
+            *bad = k;
+            return -1;
+        }
         if (zk > drv_get(m, z, best)) best = (int)k;
     }
-    if (drv_get(m, z, best) == -HUGE_VAL) return -1;
+    if (drv_get(m, z, best) == -HUGE_VAL) {
+        *bad = V;
+        return -1;
+    }
     if (temperature <= 0) return best;
     double top = drv_get(m, z, best), sum = 0, p[256];
     for (int64_t k = 0; k < V; k++) sum += p[k] = exp((drv_get(m, z, k) - top) / temperature);
@@ -122,12 +128,11 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         for (size_t t = 0; t < (size_t)T; t++) ids[t] = t < w ? ctx[t] : 0;
         m.forward(params, in, outs, dims, ws);
         const char *z = (const char *)logits + (w - 1) * (size_t)V * m.real_size;
-        int c = pick(&m, z, V, o->temperature, bprt_rng_uniform(o->seed, 0x5a3e0000ULL, (uint64_t)i));
+        int64_t k;
+        int c = pick(&m, z, V, o->temperature, bprt_rng_uniform(o->seed, 0x5a3e0000ULL, (uint64_t)i), &k);
         if (c < 0) {
             if (last != '\n') fputc('\n', out);
             fflush(out);
-            int64_t k = 0;
-            while (k < V && (drv_get(&m, z, k) == drv_get(&m, z, k) && drv_get(&m, z, k) != HUGE_VAL)) k++;
             char v[40];
             if (k < V) drv_format_real(v, sizeof v, drv_get(&m, z, k), m.f64);
             if (k < V)
