@@ -76,6 +76,21 @@ recall_twice() {
     wait_prompt
 }
 
+# next_session WHAT [REPL OPTIONS]: a new REPL session in place of session t, at its first
+# prompt (the new session is made before the old one is killed: killing the server's last
+# session ends the server, and a session made then went to the server on its way out,
+# 'server exited unexpectedly')
+next_session() {
+    what=$1
+    shift
+    tm new-session -d -s next -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl $*; echo REPL-EXITED \$?; sleep 30"
+    tm kill-session -t t
+    tm rename-session -t next t
+    seen=0
+    check "banner ($what)" ":help lists the commands"
+    wait_prompt
+}
+
 cd "$tmp" || exit 1
 tm new-session -d -s t -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
 check "banner" ":help lists the commands"
@@ -204,15 +219,7 @@ grep -q "alpha_rate" "$tmp/history" && pass=$((pass + 1)) || { echo "FAIL: histo
 # not the session, as in Python's REPL (it left the session, and all defined in it, with
 # the error written after the ^D on its line); Ctrl-D at bp> then leaves (status 1: a line
 # failed)
-# (the new session is made before the old one is killed: killing the server's last session
-# ends the server, and a session made then went to the server on its way out, 'server
-# exited unexpectedly')
-tm new-session -d -s t2 -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl; echo REPL-EXITED \$?; sleep 30"
-tm kill-session -t t
-tm rename-session -t t2 t
-seen=0
-check "banner (second session)" ":help lists the commands"
-wait_prompt
+next_session "second session"
 type_line "param m1 = 3"
 tm send-keys -t t -l "loss (m1"
 tm send-keys -t t Enter
@@ -262,12 +269,7 @@ check "Ctrl-D at bp> leaves" "^REPL-EXITED 1$"
 # log; it is an interrupted compilation as any other, and the session goes on. The Ctrl-C
 # goes once the REPL has a child (the shell running cc)
 awk 'BEGIN { print "param w = 1"; print "a0 = w"; for (i = 1; i < 1000; i++) print "a" i " = tanh(a" i - 1 ") * 2 + w" }' >chain.bp
-tm new-session -d -s t3 -x 150 -y 50 "env HOME=$tmp BPC_HISTORY=$tmp/history TERM=xterm $bpc repl --jit cc; echo REPL-EXITED \$?; sleep 30"
-tm kill-session -t t
-tm rename-session -t t3 t
-seen=0
-check "banner (cc JIT session)" ":help lists the commands"
-wait_prompt
+next_session "cc JIT session" --jit cc
 type_line ":load chain.bp"
 tm send-keys -t t -l "a999 + 1"
 tm send-keys -t t Enter
