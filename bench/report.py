@@ -5,7 +5,14 @@ the runs and every issue-8 target with its required value, marked ok or MISS.
 
 Speedups are ratios of samples/s (the other's ms per step over bpc's). FLOPs of a step, for
 % of peak: every layer's forward GEMM and weight-gradient GEMM, and the input-gradient GEMM of
-every layer but the first (2·B·in·out each); the elementwise work is not counted."""
+every layer but the first (2·B·in·out each); the elementwise work is not counted.
+
+Memory floor of a batch-1 step (bench/peak's traffic=N): at batch 1 a step is bound by the
+bytes it moves, not by its FLOPs: the forward product reads every weight, the update reads
+and writes what it keeps per parameter (SGD 8 bytes, Adam 24). bench/peak times the
+simplest loop that moves those bytes over the model's parameters; a missed batch-1 speedup
+is reported with the share of that floor it would take (above 100 %, no step keeping float
+parameters and moments can meet it here)."""
 import statistics, sys
 from collections import defaultdict
 
@@ -15,6 +22,11 @@ NEED_OPENBLAS, NEED_PEAK, NEED_TCC_CC, NEED_GRAD, NEED_FIRST = 1.0, 0.75, 1.3, 3
 NEED_CNN, NEED_RSS = 1.5, 0.5  # NEED_CNN: fashion_cnn and tiny_gpt against PyTorch
 misses = []
 beyond = []  # (cell, share of the FMA peak a missed speedup over PyTorch needs, bpc's share now)
+beyond1 = []  # batch 1: (cell, floor ms, ms the target allows, bpc's ms)
+
+def params(model):
+    n = LAYERS[model]
+    return sum(n[i] * n[i + 1] + n[i + 1] for i in range(len(n) - 1))
 
 def step_flops(model, b):
     n = LAYERS[model]
@@ -34,6 +46,7 @@ def main():
     ratio = defaultdict(list)  # (model, opt, threads, tool, batch) -> [(fwd+bwd)/fwd]
     first = defaultdict(list)  # (model, jit) -> [ms from .bp to the first step]
     peak = defaultdict(list)   # threads -> [GFLOP/s]
+    floor = defaultdict(list)  # (threads, parameters, opt) -> [ms of bench/peak's traffic loop]
     rss = {}
     runs = set()
     for line in open(sys.argv[1]):
@@ -44,6 +57,8 @@ def main():
         runs.add(run)
         if tool == "peak":
             peak[int(f[5])].append(float(f[6]))
+        elif tool == "traffic" and len(f) > 8:
+            floor[(int(f[5]), int(f[6]), f[7])].append(float(f[8]))
         elif model == "rss":
             rss[opt] = int(tool)
         elif tool == "first":
@@ -83,6 +98,9 @@ def main():
             if need and b > 1 and t in pk and g["torch"] and bpc and g["torch"] / min(bpc) < need:
                 fl = step_flops(model, b) * 1e-6  # MFLOP, over ms: GFLOP/s
                 beyond.append((where, fl / (g["torch"] / need) / pk[t], fl / min(bpc) / pk[t]))
+            fk = (t, params(model), opt)
+            if need and b == 1 and floor[fk] and g["torch"] and bpc and g["torch"] / min(bpc) < need:
+                beyond1.append((where, min(floor[fk]), g["torch"] / need, min(bpc)))
             for j in ("bpc-tcc", "bpc-cc"):
                 if g["openblas"] and g[j]:
                     s = g["openblas"] / g[j]
@@ -113,6 +131,15 @@ def main():
         for where, need_share, now_share in beyond:
             print(f"  {where}: needs {100 * need_share:.0f}% of the peak, runs at {100 * now_share:.0f}%"
                   + (" (beyond the FLOP floor)" if need_share > 1 else ""))
+    if beyond1:
+        print("\nWhat the missed speedups over PyTorch at batch 1 would take: bpc's step within the time the "
+              "target allows\n(PyTorch's over the target), against the step's memory floor (bench/peak's loop "
+              "moving the bytes every\nbatch-1 step must: the weights read, the update's state read and "
+              "written; above 100 % no step can meet it\nhere), and bpc's step now:")
+        for where, fl, allowed, now in beyond1:
+            print(f"  {where}: {allowed:.4f} ms allowed, floor {fl:.4f} ms: needs {100 * fl / allowed:.0f}% of "
+                  f"the floor's speed, runs at {100 * fl / now:.0f}% ({now:.4f} ms)"
+                  + (" (beyond the memory floor)" if fl > allowed else ""))
     imgs = sorted({k[:3] for k in ms if k[0].endswith("+images")})
     if imgs:
         print("\nBatch 1 fed Fashion-MNIST images (the next of the first 4096 each step; about half of an "

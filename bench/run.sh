@@ -2,9 +2,9 @@
 # Every performance target of issue 8 in one run: bpc's training step (tcc and cc JIT) against
 # PyTorch and against the hand-written C + OpenBLAS baseline (bench/openblas_step.c), at the
 # same thread count, interleaved, each figure the median of REPS runs; % of the measured FP32
-# FMA peak (bench/peak.c); .bp to first training step through libtcc; tcc/cc; the gradient
-# overhead; the fashion_cnn and tiny_gpt steps against PyTorch; peak resident memory of a
-# training run.
+# FMA peak (bench/peak.c), and the memory floor of a batch-1 step (bench/peak.c traffic=N);
+# .bp to first training step through libtcc; tcc/cc; the gradient overhead; the fashion_cnn
+# and tiny_gpt steps against PyTorch; peak resident memory of a training run.
 # bench/report.py prints the table and marks each target ok or MISS.
 #
 # Installs what the benchmark needs and the tests do not: Debian's python3-torch and the
@@ -97,10 +97,12 @@ if has check; then
 fi
 
 # ---- the interleaved runs -----------------------------------------------------------------
+# bench/peak's memory floor of a batch-1 step, over each model's parameters (traffic=N)
+traffic=$(for m in $models; do /usr/bin/python3 -c "import sys; sys.path.insert(0, 'bench'); import report; print('traffic=%d' % report.params('$m'))" 2>/dev/null; done)
 tag() { sed "s/^/$1 /" >> "$rec"; }
 for r in $(seq "$reps"); do
   echo "run $r of $reps ($(date -u +%H:%M:%S), load $(cut -d' ' -f1 /proc/loadavg))"
-  if has peak; then "$bin/peak" $threads | tag "- - - $r"; fi
+  if has peak; then "$bin/peak" $threads $traffic | tag "- - - $r"; fi
   if has step; then
     for m in $models; do
       for o in $opts; do
