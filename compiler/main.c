@@ -67,12 +67,61 @@ static void bad_value(const char *flag, const char *value, const char *wanted) {
     usage_error("%s", msg);
 }
 
-/* The options parse_args knows, for "did you mean" (and PyTorch scripts' spellings). */
-static const char *const known_options[] = {
-    "-o", "--f64", "--standalone", "--stats", "-O0", "--emit=", "--params", "--vector", "--inputs", "--data",
-    "--save", "--opt", "--jit", "--seed", "--threads", "--epochs", "--steps", "--batch", "--checkpoint-every",
-    "--warmup", "--lr-schedule", "--on-nan", "--prompt", "-n", "--temperature", "--lr", "--help", "--version",
-};
+/* Every option parse_args takes: its spelling, what follows it, and the command it belongs to.
+ * The one list that parsing, "did you mean" and the check of another command's options read,
+ * so an option cannot be parsed and left out of the suggestions. X(ID, SPELLING, VALUE, OWNER):
+ * VALUE is OV_NONE, OV_TEXT or OV_FILE (a file name, not ""); OWNER is the one command that
+ * takes it ("" for compiling: -o OUT.c and --emit), or NULL where several commands share it
+ * (those are not checked). --emit= carries its value after the '='. --help and --version are
+ * answered by main before parse_args, and listed only to be suggested. */
+#define BPC_OPTIONS(X)                                                                                            \
+    X(OUT, "-o", OV_FILE, NULL)                                                                                   \
+    X(F64, "--f64", OV_NONE, NULL)                                                                                \
+    X(STANDALONE, "--standalone", OV_NONE, "")                                                                    \
+    X(STATS, "--stats", OV_NONE, NULL)                                                                            \
+    X(O0, "-O0", OV_NONE, NULL)                                                                                   \
+    X(EMIT, "--emit=", OV_NONE, NULL)                                                                             \
+    X(PARAMS, "--params", OV_FILE, NULL)                                                                          \
+    X(VECTOR, "--vector", OV_FILE, NULL)                                                                          \
+    X(INPUTS, "--inputs", OV_FILE, NULL)                                                                          \
+    X(DATA, "--data", OV_FILE, NULL)                                                                              \
+    X(SAVE, "--save", OV_FILE, NULL)                                                                              \
+    X(OPT, "--opt", OV_TEXT, "train")                                                                             \
+    X(JIT, "--jit", OV_TEXT, NULL)                                                                                \
+    X(SEED, "--seed", OV_TEXT, NULL)                                                                              \
+    X(THREADS, "--threads", OV_TEXT, NULL)                                                                        \
+    X(EPOCHS, "--epochs", OV_TEXT, "train")                                                                       \
+    X(STEPS, "--steps", OV_TEXT, "train")                                                                         \
+    X(BATCH, "--batch", OV_TEXT, NULL)                                                                            \
+    X(CHECKPOINT_EVERY, "--checkpoint-every", OV_TEXT, "train")                                                   \
+    X(WARMUP, "--warmup", OV_TEXT, "train")                                                                       \
+    X(LR_SCHEDULE, "--lr-schedule", OV_TEXT, "train")                                                             \
+    X(ON_NAN, "--on-nan", OV_TEXT, "train")                                                                       \
+    X(PROMPT, "--prompt", OV_TEXT, "sample")                                                                      \
+    X(NBYTES, "-n", OV_TEXT, "sample")                                                                            \
+    X(TEMPERATURE, "--temperature", OV_TEXT, "sample")                                                            \
+    X(LR, "--lr", OV_TEXT, "train")                                                                               \
+    X(HELP, "--help", OV_NONE, NULL)                                                                              \
+    X(VERSION, "--version", OV_NONE, NULL)
+
+enum { OV_NONE, OV_TEXT, OV_FILE }; /* what follows an option */
+#define X_ID(id, name, value, owner) OPT_##id,
+typedef enum { BPC_OPTIONS(X_ID) OPT_COUNT } OptionId;
+#undef X_ID
+#define X_ROW(id, name, value, owner) {name, value, owner},
+static const struct {
+    const char *name;  /* as spelt */
+    int value;         /* OV_* */
+    const char *owner; /* the command that takes it, "" for compiling, NULL for several */
+} options[OPT_COUNT] = {BPC_OPTIONS(X_ROW)};
+#undef X_ROW
+
+/* The option spelt s (--emit=... by its prefix), or OPT_COUNT */
+static OptionId find_option(const char *s) {
+    for (int k = 0; k < OPT_COUNT; k++)
+        if (k == OPT_EMIT ? strncmp(s, options[k].name, 7) == 0 : strcmp(s, options[k].name) == 0) return (OptionId)k;
+    return OPT_COUNT;
+}
 
 static void unknown_option(const char *s) {
     static const struct { const char *word, *ours; } aliases[] = {
@@ -86,7 +135,7 @@ static void unknown_option(const char *s) {
     if (!best) {
         Suggest sg;
         suggest_init(&sg, s);
-        for (size_t k = 0; k < sizeof known_options / sizeof known_options[0]; k++) suggest_offer(&sg, known_options[k]);
+        for (int k = 0; k < OPT_COUNT; k++) suggest_offer(&sg, options[k].name);
         best = sg.best;
     }
     char msg[200];
@@ -168,23 +217,18 @@ static void check_file_options(const Args *a) {
  * evaluated without a word about either, 'bpc grad --temperature 2' likewise. (Options that
  * several commands share, --seed --jit --threads --batch --f64 -O0, are not checked here.) */
 static void check_command_options(const Args *a) {
-    static const struct { const char *cmd, *opts; } own[] = {
-        {"train", "--lr --opt --steps --epochs --checkpoint-every --on-nan --lr-schedule --warmup"},
-        {"sample", "--prompt -n --temperature"},
-        {NULL, "--standalone"}, /* compiling: -o OUT.c, --emit */
-    };
     const char *what = command_label(a);
     for (int k = 0; k < a->ngiven; k++) {
         char flag[64];
         snprintf(flag, sizeof flag, "%.*s", (int)strcspn(a->given[k], "="), a->given[k]);
-        for (size_t t = 0; t < sizeof own / sizeof own[0]; t++) {
-            if (!takes_flag(own[t].opts, flag)) continue;
-            if (own[t].cmd ? a->cmd && strcmp(a->cmd, own[t].cmd) == 0 : !a->cmd && (a->out || a->emit)) continue;
-            char msg[200];
-            snprintf(msg, sizeof msg, "%s takes no %s (an option of %s%s)", what, flag, own[t].cmd ? "bpc " : "",
-                     own[t].cmd ? own[t].cmd : "-o OUT.c and --emit");
-            usage_error("%s", msg);
-        }
+        OptionId o = find_option(flag);
+        const char *owner = o < OPT_COUNT ? options[o].owner : NULL;
+        if (!owner) continue;
+        if (*owner ? a->cmd && strcmp(a->cmd, owner) == 0 : !a->cmd && (a->out || a->emit)) continue;
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s takes no %s (an option of %s%s)", what, flag, *owner ? "bpc " : "",
+                 *owner ? owner : "-o OUT.c and --emit");
+        usage_error("%s", msg);
     }
 }
 
@@ -245,77 +289,87 @@ static void parse_args(int argc, char **argv, Args *a) {
             inline_value = eq + 1;
             s = name;
         }
-#define VALUE()                                                                                                   \
-    (inline_value ? (inline_used = 1, inline_value)                                                              \
-                  : i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), ""))
-/* a file name: "" is refused now (--save "" failed only when training had ended) */
-#define FILE_VALUE() (nonempty(VALUE(), s))
         if (s[0] == '-' && s[1] && a->ngiven < 64) a->given[a->ngiven++] = s == name ? argv[i] : s;
-        if (strcmp(s, "-o") == 0) a->out = FILE_VALUE();
-        else if (strcmp(s, "--f64") == 0) a->f64 = 1;
-        else if (strcmp(s, "--standalone") == 0) a->standalone = 1;
-        else if (strcmp(s, "--stats") == 0) a->stats = 1;
-        else if (strcmp(s, "-O0") == 0) a->optimize = 0;
-        else if (strncmp(s, "--emit=", 7) == 0) a->emit = s + 7;
-        else if (strcmp(s, "--params") == 0) a->params = FILE_VALUE();
-        else if (strcmp(s, "--vector") == 0) a->vector = FILE_VALUE();
-        else if (strcmp(s, "--inputs") == 0) a->inputs = FILE_VALUE();
-        else if (strcmp(s, "--data") == 0) a->data = FILE_VALUE();
-        else if (strcmp(s, "--save") == 0) a->save = FILE_VALUE();
-        else if (strcmp(s, "--opt") == 0) a->opt = VALUE();
-        else if (strcmp(s, "--jit") == 0) a->jit = VALUE();
-        else if (strcmp(s, "--seed") == 0) {
-            a->seed = (uint64_t)parse_int(VALUE(), "--seed");
+        const OptionId o = s[0] == '-' && s[1] ? find_option(s) : OPT_COUNT;
+        const char *v = NULL; /* the option's value */
+        if (o < OPT_COUNT && options[o].value != OV_NONE) {
+            inline_used = inline_value != NULL;
+            v = inline_value ? inline_value : i + 1 < argc ? argv[++i] : (usage_error("%s needs a value", s), "");
+            /* a file name: "" is refused now (--save "" failed only when training had ended) */
+            if (options[o].value == OV_FILE) nonempty(v, s);
+        }
+        switch (o) {
+        case OPT_OUT: a->out = v; break;
+        case OPT_F64: a->f64 = 1; break;
+        case OPT_STANDALONE: a->standalone = 1; break;
+        case OPT_STATS: a->stats = 1; break;
+        case OPT_O0: a->optimize = 0; break;
+        case OPT_EMIT: a->emit = s + 7; break;
+        case OPT_PARAMS: a->params = v; break;
+        case OPT_VECTOR: a->vector = v; break;
+        case OPT_INPUTS: a->inputs = v; break;
+        case OPT_DATA: a->data = v; break;
+        case OPT_SAVE: a->save = v; break;
+        case OPT_OPT: a->opt = v; break;
+        case OPT_JIT: a->jit = v; break;
+        case OPT_SEED:
+            a->seed = (uint64_t)parse_int(v, "--seed");
             a->seed_given = 1;
-        } else if (strcmp(s, "--threads") == 0) {
-            a->threads = parse_positive(VALUE(), "--threads");
+            break;
+        case OPT_THREADS:
+            a->threads = parse_positive(v, "--threads");
             if (a->threads > BPRT_MAX_THREADS)
                 usage_error("%s must be at most " STRINGIFY(BPRT_MAX_THREADS) " (as BPRT_NUM_THREADS)", "--threads");
-        }
-        else if (strcmp(s, "--epochs") == 0) a->epochs = parse_positive(VALUE(), "--epochs");
-        else if (strcmp(s, "--steps") == 0) a->steps = parse_positive(VALUE(), "--steps");
-        else if (strcmp(s, "--batch") == 0) a->batch = parse_positive(VALUE(), "--batch");
-        else if (strcmp(s, "--checkpoint-every") == 0) a->checkpoint_every = parse_positive(VALUE(), "--checkpoint-every");
-        else if (strcmp(s, "--warmup") == 0) a->sched.warmup = parse_positive(VALUE(), "--warmup");
-        else if (strcmp(s, "--lr-schedule") == 0) {
+            break;
+        case OPT_EPOCHS: a->epochs = parse_positive(v, "--epochs"); break;
+        case OPT_STEPS: a->steps = parse_positive(v, "--steps"); break;
+        case OPT_BATCH: a->batch = parse_positive(v, "--batch"); break;
+        case OPT_CHECKPOINT_EVERY: a->checkpoint_every = parse_positive(v, "--checkpoint-every"); break;
+        case OPT_WARMUP: a->sched.warmup = parse_positive(v, "--warmup"); break;
+        case OPT_LR_SCHEDULE: {
             char err[200];
-            if (train_parse_schedule(VALUE(), &a->sched, err, sizeof err) != 0) usage_error("%s", err);
+            if (train_parse_schedule(v, &a->sched, err, sizeof err) != 0) usage_error("%s", err);
+            break;
         }
-        else if (strcmp(s, "--on-nan") == 0) {
-            const char *v = VALUE();
+        case OPT_ON_NAN:
             if (strcmp(v, "skip") == 0) a->on_nan_skip = 1;
             else if (strcmp(v, "stop") != 0) usage_error("--on-nan takes stop or skip, not '%s'", v);
-        }
-        else if (strcmp(s, "--prompt") == 0) a->prompt = VALUE();
-        else if (strcmp(s, "-n") == 0) a->nbytes = parse_int(VALUE(), "-n");
-        else if (strcmp(s, "--temperature") == 0) {
+            break;
+        case OPT_PROMPT: a->prompt = v; break;
+        case OPT_NBYTES: a->nbytes = parse_int(v, "-n"); break;
+        case OPT_TEMPERATURE: {
             char *end;
-            const char *v = VALUE();
             a->temperature = strtod(v, &end);
             if (*end || end == v || !(a->temperature >= 0) || isinf(a->temperature))
                 bad_value("--temperature", v, "a number >= 0");
-        } else if (strcmp(s, "--lr") == 0) {
+            break;
+        }
+        case OPT_LR: {
             char *end;
-            const char *v = VALUE();
             a->lr = strtod(v, &end);
             if (*end || end == v || !(a->lr >= 0) || isinf(a->lr)) bad_value("--lr", v, "a number >= 0");
-        } else if (s[0] == '-' && s[1]) unknown_option(s);
-        else if (!a->file) a->file = s;
-        else {
-            /* `bpc tran m.bp`: the misspelled command was taken for the file */
-            Suggest sg;
-            suggest_init(&sg, a->file);
-            for (int k = 0; !a->cmd && a->file == argv[1] && cmds[k]; k++) suggest_offer(&sg, cmds[k]);
-            if (sg.best) {
-                char msg[200];
-                snprintf(msg, sizeof msg, "unknown command '%.80s'; did you mean '%s'?", a->file, sg.best);
-                usage_error("%s", msg);
+            break;
+        }
+        case OPT_HELP: /* main answered --help before parse_args; --version is taken only first */
+        case OPT_VERSION: unknown_option(s); break;
+        case OPT_COUNT:
+            if (s[0] == '-' && s[1]) unknown_option(s);
+            else if (!a->file) a->file = s;
+            else {
+                /* `bpc tran m.bp`: the misspelled command was taken for the file */
+                Suggest sg;
+                suggest_init(&sg, a->file);
+                for (int k = 0; !a->cmd && a->file == argv[1] && cmds[k]; k++) suggest_offer(&sg, cmds[k]);
+                if (sg.best) {
+                    char msg[200];
+                    snprintf(msg, sizeof msg, "unknown command '%.80s'; did you mean '%s'?", a->file, sg.best);
+                    usage_error("%s", msg);
+                }
+                usage_error("unexpected argument '%s'", s);
             }
-            usage_error("unexpected argument '%s'", s);
+            break;
         }
         if (inline_value && !inline_used) usage_error("%s takes no value", s);
-#undef VALUE
-#undef FILE_VALUE
     }
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;

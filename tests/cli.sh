@@ -226,6 +226,15 @@ for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
   expect_status 2 "$bpc" train "$src/examples/seed.bp" ${c%%:*}
   head -n 1 "$tmp/err" | grep -qxF "bpc: ${c#*:}" && ok || bad "train ${c%%:*}: $(head -n 1 "$tmp/err")"
 done
+# every option the usage text shows (but bpc repl's, parsed apart) is suggested for a
+# misspelling of it: the options parse_args takes and the "did you mean" list are one table
+opts=$("$bpc" --help | grep -v '^ *bpc repl' | grep -o -- '[ [|]--*[A-Za-z0-9][-A-Za-z0-9]*' | cut -c2- | sort -u)
+[ "$(echo "$opts" | wc -l)" -ge 25 ] && ok || bad "too few options read from --help: $opts"
+for o in $opts; do
+  case $o in --help|--version) continue ;; --emit) meant=--emit= ;; *) meant=$o ;; esac
+  expect_status 2 "$bpc" train "$src/examples/seed.bp" "${o}x"
+  head -n 1 "$tmp/err" | grep -qxF "bpc: unknown option '${o}x'; did you mean '$meant'?" && ok || bad "${o}x: $(head -n 1 "$tmp/err")"
+done
 expect_status 2 "$bpc" tran "$src/examples/seed.bp"
 head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command 'tran'; did you mean 'train'?" && ok || bad "tran: $(head -n 1 "$tmp/err")"
 expect_status 2 "$bpc" "$src/examples/seed.bp" "$src/examples/seed.bp"
