@@ -1277,10 +1277,9 @@ static int cmd_step(Session *S, const char *arg) {
     int rc = vec ? 0 : -1;
     char b[40];
     for (int s = 1; s <= steps && vec; s++) {
-        double loss = m->train_step(vec, opt, (const void *const *)in.data, in.dims, g->opt.lr, ws);
-        if (loss != loss || loss - loss != 0) {
-            const char *why; /* (a finite loss whose gradient the update refused was said "loss nan") */
-            loss = train_refusal(m, vec, opt, (const void *const *)in.data, in.dims, ws, &why);
+        const char *why; /* (a finite loss whose gradient the update refused was said "loss nan") */
+        double loss = train_step_explained(m, vec, opt, (const void *const *)in.data, in.dims, g->opt.lr, ws, 1, &why);
+        if (why) {
             drv_format_real(b, sizeof b, loss, S->show_f64);
             diag_tool_error("%s at step %lld (loss %s); stopping with the parameters from before that step", why,
                             (long long)*done + 1, b);

@@ -705,6 +705,15 @@ double train_refusal(const Model *m, const void *params, const void *opt_state, 
     return loss;
 }
 
+double train_step_explained(const Model *m, void *params, void *opt_state, const void *const *in, const int *dims,
+                            double lr, void *ws, int explain, const char **why) {
+    double loss = m->train_step(params, opt_state, in, dims, lr, ws);
+    *why = NULL;
+    if (isfinite(loss)) return loss;
+    *why = "the loss or its gradient is not finite";
+    return explain ? train_refusal(m, params, opt_state, in, dims, ws, why) : loss;
+}
+
 /* One optimizer step on the global batch idx[0..n); returns its mean loss. r->refused says
  * why, when the step changed nothing (as train_refusal; alone with explain 0 it is not
  * worked out, and the loss is train_step's NaN). Alone, the fused train_step. Across N
@@ -724,10 +733,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     if (nr == 1) {
         fill_batch(m, s, f, idx, n, x, y);
         d[f->bsym] = n;
-        double loss = m->train_step(r->params, r->opt_state, in, d, r->lr_now, ws);
-        if (isfinite(loss)) return loss;
-        r->refused = "the loss or its gradient is not finite";
-        return explain ? train_refusal(m, r->params, r->opt_state, in, d, ws, &r->refused) : loss;
+        return train_step_explained(m, r->params, r->opt_state, in, d, r->lr_now, ws, explain, &r->refused);
     }
     int lo = (int)((int64_t)n * rk / nr), hi = (int)((int64_t)n * (rk + 1) / nr);
     size_t np = (size_t)m->g->nparam_reals;
@@ -1107,13 +1113,9 @@ static int train_fixed(Run *r) {
     r->sched_end = steps;
     for (int s = first; s <= steps; s++) {
         r->lr_now = scheduled_lr(r, r->progress[2], 0);
-        double loss = m->train_step(params, opt_state, inp, in.dims, r->lr_now, ws);
-        const char *why = NULL; /* the step changed nothing: why (worked out for a line that says it) */
         const int say = s == steps || nrun <= 20 || (s - first + 1) % (nrun / 10) == 0;
-        if (!isfinite(loss)) {
-            why = "the loss or its gradient is not finite";
-            if (say || !o->on_nan_skip) loss = train_refusal(m, params, opt_state, inp, in.dims, ws, &why);
-        }
+        const char *why; /* the step changed nothing: why (worked out for a line that says it) */
+        double loss = train_step_explained(m, params, opt_state, inp, in.dims, r->lr_now, ws, say || !o->on_nan_skip, &why);
         if (why && !o->on_nan_skip) {
             char where[32];
             snprintf(where, sizeof where, "step %d", s);

@@ -91,6 +91,11 @@ int train_run(Graph *g, const TrainOptions *o);
  * said "(loss nan)" for a finite loss. ws: the step's workspace. */
 double train_refusal(const Model *m, const void *params, const void *opt_state, const void *const *in, const int *dims,
                      void *ws, const char **why);
+/* One fused train_step of m at rate lr; returns its loss. *why is NULL, or what made the step
+ * change nothing: with explain, train_refusal's reason and the loss it computes again; without,
+ * "the loss or its gradient is not finite" and train_step's NaN (for steps nothing will say). */
+double train_step_explained(const Model *m, void *params, void *opt_state, const void *const *in, const int *dims,
+                            double lr, void *ws, int explain, const char **why);
 /* Keeps opt_state (m's optimizer's, in m's real type) in t as doubles, as the state of
  * m's optimizer; -1, with err naming the state and its bytes, when they cannot be
  * allocated (t then holds a fresh optimizer: opt NULL). */
