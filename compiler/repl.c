@@ -61,6 +61,7 @@
 #include "compile.h"
 #include "driver.h"
 #include "ints.h"
+#include "nametab.h"
 #include "sema.h"
 #include "train.h"
 
@@ -650,44 +651,34 @@ static void stmt_refs(const Stmt *st, Names *out) {
     for (int i = 0; i < st->nnames; i++) names_add(out, st->names[i]);
 }
 
-/* The statements of a list by key (stmt_key), sorted, so that the statement defining a name
- * is found in log time: a session of 20000 statements searched the list for each name each
- * statement reads, and each expression typed took seconds. */
+/* The statements of a list by key (stmt_key), so that the statement defining a name is
+ * found without a search of the list: a session of 20000 statements searched the list for
+ * each name each statement reads, and each expression typed took seconds. `first` holds
+ * the first statement (in list order) with each key, next[i] the next one with st[i]'s. */
 typedef struct KeyIndex {
-    const char *key;
-    int i; /* the statement's place in its list */
+    NameTab first;
+    int *next; /* per statement: the next with its key, or -1 */
 } KeyIndex;
 
-static int key_index_cmp(const void *pa, const void *pb) {
-    const KeyIndex *a = pa, *b = pb;
-    int c = strcmp(a->key, b->key);
-    return c ? c : (a->i > b->i) - (a->i < b->i);
-}
-
 /* The index of st[0..n) by key (the names, or also the ':'-keys of loss, model, ... if
- * colon_keys), in *len entries (malloc'd). */
-static KeyIndex *key_index(Stmt *const *st, int n, int colon_keys, int *len) {
-    KeyIndex *ix = xcalloc((size_t)n, sizeof *ix);
-    *len = 0;
-    for (int i = 0; i < n; i++) {
+ * colon_keys), in a's memory. */
+static void key_index(Arena *a, KeyIndex *ix, Stmt *const *st, int n, int colon_keys) {
+    memset(&ix->first, 0, sizeof ix->first);
+    ix->next = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *ix->next);
+    for (int i = n - 1; i >= 0; i--) { /* from the end: each goes before those after it */
         const char *k = stmt_key(st[i]);
-        if (k && (colon_keys || k[0] != ':')) ix[(*len)++] = (KeyIndex){k, i};
+        if (!k || (!colon_keys && k[0] == ':')) continue;
+        int *head = nametab_ref(a, &ix->first, k, -1);
+        ix->next[i] = *head;
+        *head = i;
     }
-    qsort(ix, (size_t)*len, sizeof *ix, key_index_cmp);
-    return ix;
 }
 
 /* The first statement (in list order) whose key is `key`, other than `skip` and those
  * marked in `taken` (if set); -1 if none. */
-static int key_find(const KeyIndex *ix, int len, const char *key, int skip, const int *taken) {
-    int lo = 0, hi = len; /* the first entry not below key */
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (strcmp(ix[mid].key, key) < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    for (; lo < len && strcmp(ix[lo].key, key) == 0; lo++)
-        if (ix[lo].i != skip && !(taken && taken[ix[lo].i])) return ix[lo].i;
+static int key_find(const KeyIndex *ix, const char *key, int skip, const int *taken) {
+    for (int i = nametab_get(&ix->first, key, -1); i >= 0; i = ix->next[i])
+        if (i != skip && !(taken && taken[i])) return i;
     return -1;
 }
 
@@ -695,11 +686,11 @@ static int key_find(const KeyIndex *ix, int len, const char *key, int skip, cons
  * given order where it already is (declaration order sets parameter offsets and the order
  * of symbolic sizes): each time, the first statement whose names are all defined. A cycle
  * keeps the rest in order (the first of it goes next); sema reports it. */
-static void order_program(Program *p) {
+static void order_program(Arena *a, Program *p) {
     int n = p->nstmts;
     if (n < 2) return;
-    int nix;
-    KeyIndex *ix = key_index(p->stmts, n, 0, &nix);
+    KeyIndex ix;
+    key_index(a, &ix, p->stmts, n, 0);
     /* users[j] (users[start[j]..start[j + 1])): the statements reading j's name, once for
        each name read; waiting[i]: the statements i reads that are not placed yet */
     int *waiting = xcalloc((size_t)n, sizeof *waiting), *start = xcalloc((size_t)n + 1, sizeof *start);
@@ -708,7 +699,7 @@ static void order_program(Program *p) {
         Names refs = {0};
         stmt_refs(p->stmts[i], &refs);
         for (int r = 0; r < refs.n; r++) {
-            int j = key_find(ix, nix, refs.v[r], i, NULL);
+            int j = key_find(&ix, refs.v[r], i, NULL);
             if (j < 0) continue;
             if (nedges == cap) {
                 cap = cap ? 2 * cap : 64;
@@ -744,7 +735,6 @@ static void order_program(Program *p) {
             if (--waiting[users[u]] == 0 && !done[users[u]]) ints_heap_push(&ready, users[u]);
     }
     memcpy(p->stmts, out, (size_t)n * sizeof *out);
-    free(ix);
     free(waiting);
     free(start);
     free(dep);
@@ -762,12 +752,13 @@ enum { DROP_OUTPUT = 1, DROP_LOSS = 2 };
  * place) and the rest of `add` appended, in an order sema accepts. */
 static Program *candidate(Session *S, Arena *a, Stmt *const *add, int nadd, int drop) {
     Program *p = arena_alloc(a, sizeof *p);
-    int *used = xcalloc((size_t)nadd, sizeof *used), nix;
-    KeyIndex *ix = key_index(add, nadd, 1, &nix);
+    int *used = xcalloc((size_t)nadd, sizeof *used);
+    KeyIndex ix;
+    key_index(a, &ix, add, nadd, 1);
     for (int i = 0; i < S->nentries; i++) {
         Stmt *st = S->entries[i];
         const char *k = stmt_key(st);
-        int j = k ? key_find(ix, nix, k, -1, used) : -1;
+        int j = k ? key_find(&ix, k, -1, used) : -1;
         if (j >= 0) {
             used[j] = 1;
             st = add[j];
@@ -779,8 +770,7 @@ static Program *candidate(Session *S, Arena *a, Stmt *const *add, int nadd, int 
     for (int j = 0; j < nadd; j++)
         if (!used[j]) ARENA_PUSH(a, p->stmts, p->nstmts, p->cap, add[j]);
     free(used);
-    free(ix);
-    order_program(p);
+    order_program(a, p);
     return p;
 }
 
