@@ -1,8 +1,9 @@
 # lib.sh — what the test scripts share, sourced once they have read their arguments
 # (. "$(dirname "$0")/lib.sh"): a temporary directory $tmp, removed at exit; the counts of
 # checks passed and failed, ok and bad to count one (bad prints why); and finish, the
-# script's last command, which prints the counts and fails if any check failed; and small
-# IDX data sets made on the spot (dataset).
+# script's last command, which prints the counts and fails if any check failed; a REPL fed
+# through a FIFO while the script waits for its output (repl_fifo, wait_for); and small IDX
+# data sets made on the spot (dataset).
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -12,6 +13,23 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
+}
+
+# repl_fifo DIR OUT ARGS...: `$bpc repl ARGS` in DIR, in the background ($pid), its input
+# the FIFO DIR/in.fifo that fd 3 writes to (exec 3>&- ends it), its output in DIR/OUT
+repl_fifo() {
+  fifo_dir=$1 fifo_out=$2
+  shift 2
+  rm -f "$fifo_dir/in.fifo"
+  mkfifo "$fifo_dir/in.fifo"
+  (cd "$fifo_dir" && exec "$bpc" repl "$@" <in.fifo >"$fifo_out" 2>&1) &
+  pid=$!
+  exec 3>"$fifo_dir/in.fifo"
+}
+# wait_for FILE PATTERN [N]: until FILE has N lines (1) matching PATTERN, 60 s at most
+wait_for() {
+  n=0
+  while [ "$(cat "$1" 2>/dev/null | grep -c -- "$2")" -lt "${3:-1}" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
 }
 
 # bytes V...: the bytes of values V (0-255); be32 N: N as 4 big-endian bytes

@@ -150,14 +150,9 @@ has out "step 2 (loss nan); stopping with the parameters from before that step, 
 # read it; its output must be that of the same lines with the file left alone.
 printf 'param x = 3\n:save xin.safetensors\nparam x = 5\n:save x5.safetensors\n' | "$bpc" repl >out 2>&1
 printf ':inputs xin.safetensors\n:train --steps 2\n:eval\n:step\n:grad\n' | "$bpc" repl lin.bp >ref.out 2>&1
-rm -f in.fifo
-mkfifo in.fifo
-"$bpc" repl lin.bp <in.fifo >out 2>&1 &
-pid=$!
-exec 3>in.fifo
+repl_fifo . out lin.bp
 printf ':inputs xin.safetensors\n' >&3
-n=0
-while ! grep -q "^inputs from" out && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+wait_for out "^inputs from"
 cp x5.safetensors xin.safetensors
 printf ':train --steps 2\n:eval\n:step\n:grad\n' >&3
 exec 3>&-
@@ -175,22 +170,13 @@ bigset() {
 }
 bigset longtrain 2000000 6 # an epoch of 2000000 steps at batch 1: seconds
 bigset longtest 20 2000000 # 5 steps an epoch, then 500000 batches of test set
-# wait_out N PATTERN: until out has N lines matching PATTERN (60 s at most)
-wait_out() {
-  n=0
-  while [ "$(grep -c -- "$2" out)" -lt "$1" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-}
-rm -f in.fifo
-mkfifo in.fifo
-"$bpc" repl net.bp <in.fifo >out 2>&1 &
-pid=$!
-exec 3>in.fifo
+repl_fifo . out net.bp
 # each SIGINT is sent once the run has said it started: it lands in the run (1000 epochs)
 printf ':train --data longtrain --batch 1 --epochs 1000\n' >&3
-wait_out 1 "^training net on longtrain"
+wait_for out "^training net on longtrain"
 kill -INT $pid
 printf ':train --data longtest --batch 4 --epochs 1000\n' >&3
-wait_out 1 "^training net on longtest"
+wait_for out "^training net on longtest"
 kill -INT $pid
 printf ':print b\n' >&3
 exec 3>&-
@@ -210,8 +196,7 @@ has out "^b \[3\] =$" "the session after two interrupted :train"
 printf ':save p.safetensors\n' | "$bpc" repl net.bp >/dev/null 2>&1
 BPC_VERBOSE=1 "$bpc" eval net.bp --params p.safetensors --data longtest --batch 4 >out 2>err &
 pid=$!
-n=0
-while ! grep -q "JIT compiled" err && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+wait_for err "JIT compiled"
 kill -INT $pid
 wait $pid
 st=$?

@@ -15,10 +15,7 @@
 set -u
 bpc=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
+. "$(dirname "$0")/lib.sh"
 
 # match.awk EXPECTED ACTUAL: 0 if ACTUAL meets EXPECTED (lines "= text", "~ glob", "...")
 cat >"$tmp/match.awk" <<'EOF'
@@ -149,23 +146,16 @@ if [ $st -eq 0 ] && cmp -s "$tmp/want" "$tmp/out"; then pass=$((pass + 1)); else
 # Ctrl-C (SIGINT) during :check stops it after the element it is at, and the session goes on:
 # tiny_gpt's check takes many minutes, and the Ctrl-C was ignored. The REPL reads a FIFO; the
 # signal goes once the check has said it started
-rm -f "$tmp/in.fifo"
-mkfifo "$tmp/in.fifo"
-(cd "$tmp" && exec "$bpc" repl "$src/examples/tiny_gpt.bp" <in.fifo >check.out 2>&1) &
-pid=$!
-exec 3>"$tmp/in.fifo"
+repl_fifo "$tmp" check.out "$src/examples/tiny_gpt.bp"
 printf ':check\n' >&3
-n=0
-while ! grep -q "^finite-difference check" "$tmp/check.out" && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+wait_for "$tmp/check.out" "^finite-difference check"
 kill -INT $pid
 printf '1 + 1\n' >&3
 exec 3>&-
-n=0
-while ! grep -q "^1 + 1 = 2$" "$tmp/check.out" && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+wait_for "$tmp/check.out" "^1 + 1 = 2$"
 kill $pid 2>/dev/null
 wait $pid
 if grep -q "^interrupted at [a-z0-9_]*, after [0-9]* of its [0-9]* elements checked: no verdict$" "$tmp/check.out" &&
-   grep -q "^1 + 1 = 2$" "$tmp/check.out"; then pass=$((pass + 1)); else echo "FAIL: Ctrl-C during :check:"; cat "$tmp/check.out"; fail=$((fail + 1)); fi
+   grep -q "^1 + 1 = 2$" "$tmp/check.out"; then ok; else bad "Ctrl-C during :check:"; cat "$tmp/check.out"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -424,7 +424,8 @@ while [ $i -lt 30 ]; do cat zeros.gz; i=$((i + 1)); done >>slow/train-images-idx
 { bytes 0 0 8 2; be32 1; be32 1000; head -c 1000 /dev/zero; } >slow/t10k-images-idx3-ubyte
 labels slow/t10k-labels-idx1-ubyte 0
 printf 'input x[B, 1000]\ninput y[B] : int\nparam W[1000, 3]\nloss cross_entropy(x @ W, y)\n' >slow.bp
-loading() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q "/slow/"; }
+# loading PID: PID has a file of the data open (a link in /proc/PID/fd points into slow/)
+loading() { [ -n "$(find "/proc/$1/fd" -lname '*/slow/*' -print -quit 2>/dev/null)" ]; }
 tries=0 caught=0
 while [ $tries -lt 5 ] && [ $caught -eq 0 ]; do
   tries=$((tries + 1))
