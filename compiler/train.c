@@ -1108,6 +1108,12 @@ static int train_fixed(Run *r) {
        finite (they were neither written nor counted here) */
     if (already_trained(r, steps, 0)) goto out;
     say_notes(o);
+    /* a Ctrl-C (or SIGTERM) while the model compiled or the inputs loaded stops here, as
+       with --data: one step ran first, and the message said "after step 1" */
+    if (o->stop && *o->stop) {
+        rc = stop_interrupted(r, "before any step; the parameters are unchanged");
+        goto out;
+    }
     int64_t skipped = 0;
     const int first = (int)r->progress[2] + 1, nrun = steps - first + 1; /* steps are numbered from the start */
     r->sched_end = steps;

@@ -14,7 +14,8 @@
 #   h. a program that is not a classifier prints no accuracy;
 #   i. what an epoch is: every sample once, the last batch smaller, the train loss the mean
 #      over samples;
-#   j. a Ctrl-C while the data loads stops before the first step (one step ran).
+#   j. a Ctrl-C while the data loads stops before the first step (one step ran);
+#   k. so does a signal while the model compiles, with or without --data.
 # usage: train_data.sh BPC ST_DUMP
 set -u
 bpc=$1
@@ -442,5 +443,22 @@ if [ $caught -eq 1 ]; then
   has out "^interrupted before any step; the parameters are unchanged$" "SIGINT while loading"
   hasnt out "^epoch 1" "SIGINT while loading"
 else bad "SIGINT while loading: bpc was never stopped while loading in $tries tries"; fi
+
+# ---- k. a signal while the model compiles: no step, with or without --data -------------
+# Deterministic: the JIT is cc, through $CC, a script that signals bpc (its pid read from a
+# file written before exec) and then compiles. SIGTERM, which train handles as SIGINT:
+# system() ignores SIGINT in bpc while the compiler runs. Without --data one step ran first
+# ('interrupted after step 1'); with --data it stopped before any step, as now both do.
+printf '#!/bin/sh\nkill -TERM $(cat "%s/bpc.pid")\nexec cc "$@"\n' "$tmp" >signalcc.sh
+chmod +x signalcc.sh
+printf 'param W[4, 3]\nloss sum(W * W)\n' >fixed.bp
+for how in "fixed.bp" "net.bp --data good"; do
+  # shellcheck disable=SC2086
+  CC="$tmp/signalcc.sh" timeout 60 sh -c 'echo $$ >"$0/bpc.pid"; exec "$@"' "$tmp" \
+    "$bpc" train $how --steps 3 --batch 4 --jit cc >out 2>err; st=$?
+  [ $st -eq 130 ] && ok || { bad "SIGTERM while compiling ($how): exit $st, expected 130"; cat err; }
+  has out "^interrupted before any step; the parameters are unchanged" "SIGTERM while compiling ($how)"
+  hasnt out "^step 1\|^epoch 1" "SIGTERM while compiling ($how)"
+done
 
 finish
