@@ -437,8 +437,8 @@ int ir_conv2d(Graph *g, int x, int w, int stride, int pad, Loc loc) {
     const int kh = (int)ws->d[2].c, kw = (int)ws->d[3].c;
     int64_t oh = window_out(xs->d[2].c, kh, stride, pad), ow = window_out(xs->d[3].c, kw, stride, pad);
     if (oh < 1 || ow < 1) {
-        diag_error(g->diag, loc, "a %dx%d window with stride %d and padding %d does not fit x %s", kh, kw, stride, pad,
-                   shape_str(xs, &g->syms, s1, sizeof s1));
+        diag_error(g->diag, loc, "conv2d: a %dx%d window with stride %d and padding %d does not fit x %s", kh, kw, stride,
+                   pad, shape_str(xs, &g->syms, s1, sizeof s1));
         return -1;
     }
     /* one image's unfolded matrix [C*KH*KW, OH*OW] and bordered copy, once per thread slot,

@@ -1151,6 +1151,13 @@ static const DiagCase cases[] = {
      "t.bp:2:5: error: maxpool2d: a 4x4 window with stride 4 does not fit x [1, 2, 3, 3]\n"
      "  y = maxpool2d(x, 4)\n"
      "      ^\n"},
+    {"a convolution window larger than the image: named as the pooling's is (it was not)",
+     "input x[1, 2, 3, 3]\n"
+     "param K[4, 2, 5, 5]\n"
+     "y = conv2d(x, K, stride = 2)\n",
+     "t.bp:3:5: error: conv2d: a 5x5 window with stride 2 and padding 0 does not fit x [1, 2, 3, 3]\n"
+     "  y = conv2d(x, K, stride = 2)\n"
+     "      ^\n"},
     {"embedding with real ids",
      "param tab[10, 4]\n"
      "input ids[3]\n"
