@@ -371,7 +371,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         }
         if (inline_value && !inline_used) usage_error("%s takes no value", s);
     }
-    if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) usage_error("--jit must be tcc or cc, not '%s'", a->jit);
+    if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) bad_value("--jit", a->jit, "tcc or cc");
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;
     if (a->data && a->inputs) /* --data won and --inputs was not read */
         usage_error("%s and --inputs both give the inputs; use one", "--data");

@@ -1313,6 +1313,16 @@ static int split_words(char *arg, char **w, int max) {
     return n;
 }
 
+/* What a value option takes, in the words of bpc's command line ("bad value for --seed:
+ * 'x' (it takes a whole number from 0 to 2000000000)"): the REPL's messages and the CLI's
+ * are one text (the REPL said "bad value 'x' for --seed", or "bad value for --seed" alone). */
+static const char *option_wants(const char *o) {
+    if (strcmp(o, "--seed") == 0) return "a whole number from 0 to 2000000000";
+    if (strcmp(o, "--lr") == 0) return "a number >= 0";
+    if (strcmp(o, "--jit") == 0) return "tcc or cc";
+    return "a whole number from 1 to 2000000000"; /* the counts: --epochs --steps --batch --warmup */
+}
+
 static int cmd_train(Session *S, const char *arg, int eval_only) {
     const char *cmd = eval_only ? ":eval" : ":train";
     char *copy = xstrdup(arg), *w[64];
@@ -1344,7 +1354,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             goto out;
         }
         if (!v && strcmp(o, "--f64") != 0) {
-            diag_tool_error("%s: no value for '%s' (options: %s)", cmd, o, usage);
+            diag_tool_error("%s: %s needs a value (options: %s)", cmd, o, usage);
             goto out;
         }
         if (strcmp(o, "--f64") == 0) {
@@ -1383,7 +1393,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             }
         }
         if (!ok) {
-            diag_tool_error("%s: bad value '%s' for %s", cmd, v, o);
+            diag_tool_error("%s: bad value for %s: '%s' (it takes %s)", cmd, o, v, option_wants(o));
             goto out;
         }
         i++;
@@ -1976,8 +1986,10 @@ int repl_main(int argc, char **argv) {
         else { /* what is wrong, then the usage */
             const char *o = argv[i];
             if (o[0] != '-') fprintf(stderr, "bpc: repl takes one FILE.bp ('%s' is a second)\n", o);
+            else if ((strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0) && i + 1 < argc)
+                fprintf(stderr, "bpc: bad value for %s: '%s' (it takes %s)\n", o, argv[i + 1], option_wants(o));
             else if (strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0)
-                fprintf(stderr, "bpc: %s %s\n", i + 1 < argc ? "bad value for" : "no value for", o);
+                fprintf(stderr, "bpc: %s needs a value\n", o); /* as on the command line */
             else fprintf(stderr, "bpc: unknown option '%s'\n", o);
             fputs(repl_usage, stderr);
             return 2;

@@ -218,6 +218,7 @@ for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
          "--seed -1:bad value for --seed: '-1' (it takes a whole number from 0 to 2000000000)" \
          "--steps -5:bad value for --steps: '-5' (it takes a whole number from 1 to 2000000000)" \
          "--steps 0:--steps must be at least 1" \
+         "--jit gcc:bad value for --jit: 'gcc' (it takes tcc or cc)" \
          "--versoin:unknown option '--versoin'; did you mean '--version'?" \
          "-lr 0.1:unknown option '-lr'; did you mean '--lr'?" \
          "--learning-rate 0.1:unknown option '--learning-rate'; did you mean '--lr'?" \

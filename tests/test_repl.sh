@@ -107,7 +107,10 @@ for h in --help -h; do
         pass=$((pass + 1)); else echo "FAIL: bpc repl $h:"; cat "$tmp/out" "$tmp/err"; fail=$((fail + 1)); fi
 done
 # and says what is wrong (it printed the usage alone)
-for a in "--bogus:bpc: unknown option '--bogus'" "--seed x:bpc: bad value for --seed" "--seed:bpc: no value for --seed" \
+# in the words of bpc's command line (it said "bad value for --seed" alone, "no value for --seed")
+for a in "--bogus:bpc: unknown option '--bogus'" "--seed:bpc: --seed needs a value" \
+         "--seed x:bpc: bad value for --seed: 'x' (it takes a whole number from 0 to 2000000000)" \
+         "--jit gcc:bpc: bad value for --jit: 'gcc' (it takes tcc or cc)" \
          "a.bp b.bp:bpc: repl takes one FILE.bp ('b.bp' is a second)"; do
     # shellcheck disable=SC2086
     "$bpc" repl ${a%%:*} </dev/null >"$tmp/out" 2>&1
