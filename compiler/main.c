@@ -232,6 +232,34 @@ static void check_command_options(const Args *a) {
     }
 }
 
+/* Options that several commands share, given to one that does not use them, are warned
+ * about, as gcc warns about an option that has no effect (a script may pass one set to
+ * every command, so not a usage error): `bpc sample --batch 4` sampled without a word, and
+ * so did train and eval on fixed inputs, one batch of their own size. One line per option,
+ * however often it is given. (-O0 is every command's; the others are usage errors:
+ * check_file_options, check_command_options.) */
+static void warn_unused_options(const Args *a) {
+    static const struct { const char *flag, *cmds; } uses[] = {
+        {"--seed", "grad check hvp train sample"},
+        {"--jit", "grad check hvp train eval sample"},
+        {"--threads", "grad check hvp train eval sample"},
+        {"--batch", "train eval --stats"}, /* train and eval: with --data */
+        {"--f64", "grad hvp train eval sample --emit -o --stats"}, /* check works in double always */
+    };
+    const char *what = a->cmd ? a->cmd : a->stats ? "--stats" : a->emit ? "--emit" : "-o";
+    for (size_t t = 0; t < sizeof uses / sizeof uses[0]; t++) {
+        int fixed = a->cmd && !a->data && strcmp(uses[t].flag, "--batch") == 0; /* train or eval on fixed inputs */
+        if (takes_flag(uses[t].cmds, what) && !fixed) continue;
+        for (int k = 0; k < a->ngiven; k++) {
+            size_t n = strcspn(a->given[k], "=");
+            if (strlen(uses[t].flag) != n || strncmp(a->given[k], uses[t].flag, n) != 0) continue;
+            diag_tool_warning("%s has no effect on %s%s", uses[t].flag, command_label(a),
+                              fixed && takes_flag(uses[t].cmds, what) ? " without --data" : "");
+            break;
+        }
+    }
+}
+
 /* An output that is the program, the --data text or the --inputs (the same file, by device
  * and inode: links included) is a usage error, as in gcc ("input file is the same as output
  * file"): `grad x.bp -o x.bp` overwrote the program, `train --data c.txt --save c.txt` the
@@ -728,6 +756,7 @@ int main(int argc, char **argv) {
     if (!a.cmd && !a.emit && !a.out && !a.stats) usage_error("%s", "nothing to do: give -o OUT.c, --emit=..., or a command");
     if (a.cmd && a.stats) usage_error("--stats goes with -o or --emit, not with '%s'", a.cmd);
     if (a.cmd && strcmp(a.cmd, "hvp") == 0 && !a.vector) usage_error("%s", "hvp needs --vector V.safetensors (the direction v, keyed by parameter name)");
+    warn_unused_options(&a);
     if (a.threads) bprt_set_threads(a.threads);
     Arena *ar = arena_new();
     Diag d;

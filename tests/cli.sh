@@ -628,6 +628,29 @@ first_err "bpc: -o OUT.c takes no --opt (an option of bpc train)"
 expect_status 2 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/g.safetensors" --standalone
 first_err "bpc: hvp takes no --standalone (an option of -o OUT.c and --emit)"
 expect_status 0 "$bpc" --emit=h "$src/examples/seed.bp" --standalone
+# the options several commands share, given to one that does not use them, are warned about
+# (gcc's way; `bpc sample --batch 4` said nothing): each command with all five, the warnings
+# it must print (hand-derived from what each command reads: --batch sizes --data's batches
+# and --stats's symbolic sizes, check works in double always, eval's parameters are given).
+# The program does not exist: the warnings come first, and nothing runs.
+shared="--seed 1 --jit tcc --threads 1 --batch 2 --f64"
+p="$tmp/missing.bp" P="--params $tmp/p.safetensors"
+for c in "grad $p:--batch has no effect on grad" \
+         "check $p:--batch has no effect on check|--f64 has no effect on check" \
+         "hvp $p --vector $tmp/v.safetensors:--batch has no effect on hvp" \
+         "train $p --data $tmp:" \
+         "train $p:--batch has no effect on train without --data" \
+         "eval $p $P --data $tmp:--seed has no effect on eval" \
+         "eval $p $P --inputs $tmp/i.safetensors:--seed has no effect on eval|--batch has no effect on eval without --data" \
+         "sample $p $P:--batch has no effect on sample" \
+         "$p -o $tmp/w.c:--seed has no effect on -o OUT.c|--jit has no effect on -o OUT.c|--threads has no effect on -o OUT.c|--batch has no effect on -o OUT.c" \
+         "--emit=c $p:--seed has no effect on --emit|--jit has no effect on --emit|--threads has no effect on --emit|--batch has no effect on --emit" \
+         "--stats $p:--seed has no effect on --stats|--jit has no effect on --stats|--threads has no effect on --stats"; do
+  # shellcheck disable=SC2086
+  "$bpc" ${c%%:*} $shared --seed=2 >"$tmp/out" 2>"$tmp/err"
+  got=$(sed -n 's/^bpc: warning: //p' "$tmp/err" | paste -sd'|')
+  [ "$got" = "${c#*:}" ] && ok || bad "bpc ${c%%:*} $shared: warnings '$got', expected '${c#*:}'"
+done
 
 # -o through symbolic links: the files they name are replaced and the links stay (the links
 # were replaced by regular files)
