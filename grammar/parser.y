@@ -112,6 +112,9 @@ typedef struct Parser {
 /* Said for Python's `import torch` and `from torch import nn`. */
 #define PARSE_NO_IMPORT \
     "there is nothing to import: relu, softmax, cross_entropy and the other functions are built in"
+/* What Python's `if`, `elif`, `else`, `for`, `while` and `lambda` are in this language, as
+ * a message, or NULL for any other word. */
+const char *parse_python_keyword(const char *word);
 /* Reports a user error at loc (counted; silent when p->diag is NULL). */
 void parse_error(Parser *p, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Converts a token location to an AST location (its first character). */
@@ -524,6 +527,23 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
             return 1;
         }
     }
+    /* Python's `a, b = f(x)` (it was "unexpected ','") */
+    if (tok == YYTRANSLATE(',') && p->stmt_ntok == 2 && p->stmt_first == TOK_NAME) {
+        parse_error(p, loc, "a binding names one value: bind each name on a line of its own (%s = ...)", p->stmt_word);
+        return 1;
+    }
+    /* x[0], h[:, 1], f(x)[0] (not `W[3] = ...`, a statement's second token) */
+    if (tok == YYTRANSLATE('[') && p->stmt_ntok > 2 &&
+        (p->before_tok == TOK_NAME || p->before_tok == ')' || p->before_tok == ']' || p->before_tok == TOK_TRANSPOSE)) {
+        parse_error(p, loc, "indexing and slicing are not part of the language: declare the parts as parameters or "
+                            "inputs of their own, or select with a product (x @ P)");
+        return 1;
+    }
+    /* def f(x): (Python's) */
+    if (tok == YYTRANSLATE(':') && p->stmt_first == TOK_DEF) {
+        parse_error(p, loc, "a def is written def f(x) = EXPR, or def f(x) { ... return EXPR }, not with ':'");
+        return 1;
+    }
     if (is_keyword(tok)) {
         yysymbol_kind_t exp[YYNTOKENS];
         int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
@@ -534,6 +554,20 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
             }
     }
     return 0;
+}
+
+const char *parse_python_keyword(const char *word) {
+    static const struct { const char *word, *message; } words[] = {
+        {"if", "there are no if statements (a model computes the same for every input): for a choice per "
+               "element write maximum(a, b), minimum(a, b) or relu(x)"},
+        {"for", "there are no loops: write each layer out, or once as a def called for each"},
+        {"lambda", "'lambda' is not part of the language: write a def: def f(x) = EXPR"},
+    };
+    if (!word) return NULL;
+    const char *w = strcmp(word, "elif") == 0 || strcmp(word, "else") == 0 ? "if" : strcmp(word, "while") == 0 ? "for" : word;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(w, words[i].word) == 0) return words[i].message;
+    return NULL;
 }
 
 /* A statement that Python opens with a word the language does not have: `import torch`,
@@ -547,6 +581,8 @@ static int python_statement(Parser *p) {
     else if (strcmp(w, "class") == 0)
         parse_error(p, p->stmt_loc, "there are no classes: declare param and input at the top level, and "
                                     "write a reusable layer as a def");
+    else if (parse_python_keyword(w) && strcmp(w, "lambda") != 0) /* if x:, for i in ...:, while ...: */
+        parse_error(p, p->stmt_loc, "%s", parse_python_keyword(w));
     else
         return 0;
     p->method_reported = 1; /* nn.Module, skipped with the statement, is not said too */

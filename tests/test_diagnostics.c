@@ -2,9 +2,9 @@
  *
  * A table of bad programs, each with the exact text bpc prints for it (message, quoted
  * line, caret), compiled through the whole pipeline (th_build). Syntax errors live in
- * test_parser.c, except other languages' habits (strings, //, +=, import, a bracket left
- * open); this file covers names, defs, calls, axes, shapes, losses, optimizers,
- * initialisers and declarations. Also: independent errors in one program are all
+ * test_parser.c, except other languages' habits (strings, //, +=, import, if, for, lambda,
+ * ==, :=, a, b = ..., x[0], 0x10, 1_000, 1e, 2.0f, a bracket left open); this file covers
+ * names, defs, calls, axes, shapes, losses, optimizers, initialisers and declarations. Also: independent errors in one program are all
  * reported, an error in a def's expansion has a note per call (not counted as errors),
  * and a list of hostile programs (deep def chains, huge dimensions, thousands of
  * statements, deep call nesting, random bytes) returns without crashing, with an
@@ -1293,6 +1293,164 @@ static const DiagCase cases[] = {
      "layer as a def\n"
      "  class Net(nn.Module):\n"
      "  ^\n"},
+    /* Python's control flow, comparisons, bindings and number forms, each said with what
+       to write instead (they were "unexpected ..." at a token after the real cause) */
+    {"Python's lambda (it said \"unexpected name 'x', expected an operator\")",
+     "param W[3]\n"
+     "f = lambda x: x * 2\n"
+     "loss sum(W)\n",
+     "t.bp:2:5: error: 'lambda' is not part of the language: write a def: def f(x) = EXPR\n"
+     "  f = lambda x: x * 2\n"
+     "      ^\n"},
+    {"an if statement (it said \"unexpected character '>'\")",
+     "param W[3]\n"
+     "if W > 0:\n"
+     "  loss sum(W)\n",
+     "t.bp:2:1: error: there are no if statements (a model computes the same for every input): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  if W > 0:\n"
+     "  ^\n"},
+    {"a for loop (it said \"unexpected name 'in', expected '='\")",
+     "param W[3]\n"
+     "for i in range(3):\n"
+     "  h = W\n"
+     "loss sum(W)\n",
+     "t.bp:2:1: error: there are no loops: write each layer out, or once as a def called for each\n"
+     "  for i in range(3):\n"
+     "  ^\n"},
+    {"a while loop",
+     "param W[3]\n"
+     "while True:\n"
+     "  h = W\n"
+     "loss sum(W)\n",
+     "t.bp:2:1: error: there are no loops: write each layer out, or once as a def called for each\n"
+     "  while True:\n"
+     "  ^\n"},
+    {"Python's def f(x): (it said \"unexpected ':', expected '=' or '{'\")",
+     "def f(x):\n"
+     "  x * 2\n"
+     "param W[3]\n"
+     "loss sum(W)\n",
+     "t.bp:1:9: error: a def is written def f(x) = EXPR, or def f(x) { ... return EXPR }, not with ':'\n"
+     "  def f(x):\n"
+     "          ^\n"},
+    {"'==' for '=' (it said \"unexpected '=', expected an expression\")",
+     "param W[3]\n"
+     "h == W * 2\n"
+     "loss sum(W)\n",
+     "t.bp:2:3: error: '==' is not an operator: a binding has one '=': h = ...\n"
+     "  h == W * 2\n"
+     "    ^\n"},
+    {"a comparison",
+     "param W[3]\n"
+     "h = W == 2\n"
+     "loss sum(W)\n",
+     "t.bp:2:7: error: there are no comparisons ('=='): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  h = W == 2\n"
+     "        ^\n"},
+    {"a comparison with '<'",
+     "param W[3]\n"
+     "loss sum(W < 1)\n",
+     "t.bp:2:12: error: there are no comparisons ('<'): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  loss sum(W < 1)\n"
+     "             ^\n"},
+    {"a comparison with '!='",
+     "param W[3]\n"
+     "loss sum(W != 1)\n",
+     "t.bp:2:12: error: there are no comparisons ('!='): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  loss sum(W != 1)\n"
+     "             ^\n"},
+    {"Python's ':=' (it said \"unexpected ':'\")",
+     "param W[3]\n"
+     "h := W * 2\n"
+     "loss sum(W)\n",
+     "t.bp:2:3: error: ':=' is not an operator: bind the name on a line of its own: NAME = EXPR\n"
+     "  h := W * 2\n"
+     "    ^\n"},
+    {"Python's ':=' in an expression",
+     "param W[3]\n"
+     "loss sum((h := W) * 2)\n",
+     "t.bp:2:13: error: ':=' is not an operator: bind the name on a line of its own: NAME = EXPR\n"
+     "  loss sum((h := W) * 2)\n"
+     "              ^\n"},
+    {"a tuple assignment (it said \"unexpected ','\")",
+     "param W[3]\n"
+     "a, b = W, W\n"
+     "loss sum(W)\n",
+     "t.bp:2:2: error: a binding names one value: bind each name on a line of its own (a = ...)\n"
+     "  a, b = W, W\n"
+     "   ^\n"},
+    {"indexing (it said \"unexpected '[', expected an operator, '=', ')' or ','\")",
+     "param W[3, 2]\n"
+     "loss sum(W[0])\n",
+     "t.bp:2:11: error: indexing and slicing are not part of the language: declare the parts as parameters or inputs of their own, or select with a product (x @ P)\n"
+     "  loss sum(W[0])\n"
+     "            ^\n"},
+    {"slicing a transpose",
+     "param W[3, 2]\n"
+     "loss sum(W.T[:, 0])\n",
+     "t.bp:2:13: error: indexing and slicing are not part of the language: declare the parts as parameters or inputs of their own, or select with a product (x @ P)\n"
+     "  loss sum(W.T[:, 0])\n"
+     "              ^\n"},
+    {"a hexadecimal number (it said \"unexpected name 'x10'\")",
+     "param W[3]\n"
+     "loss sum(W) * 0x10\n",
+     "t.bp:2:15: error: hexadecimal numbers are not part of the language: write 16\n"
+     "  loss sum(W) * 0x10\n"
+     "                ^\n"},
+    {"an octal number",
+     "param W[3]\n"
+     "loss sum(W) * 0o17\n",
+     "t.bp:2:15: error: octal numbers are not part of the language: write 15\n"
+     "  loss sum(W) * 0o17\n"
+     "                ^\n"},
+    {"a binary number",
+     "param W[3]\n"
+     "loss sum(W) * 0b101\n",
+     "t.bp:2:15: error: binary numbers are not part of the language: write 5\n"
+     "  loss sum(W) * 0b101\n"
+     "                ^\n"},
+    {"a hexadecimal prefix without digits",
+     "param W[3]\n"
+     "loss sum(W) * 0x\n",
+     "t.bp:2:15: error: hexadecimal numbers are not part of the language ('0x'): write the number in decimal\n"
+     "  loss sum(W) * 0x\n"
+     "                ^\n"},
+    {"digits grouped by '_' (it said \"unexpected name '_000'\")",
+     "param W[3]\n"
+     "loss sum(W) * 1_000.5\n",
+     "t.bp:2:15: error: '_' cannot separate a number's digits: write 1000.5\n"
+     "  loss sum(W) * 1_000.5\n"
+     "                ^\n"},
+    {"an exponent without digits (it said \"unexpected name 'e'\")",
+     "param W[3]\n"
+     "loss sum(W) * 1e\n",
+     "t.bp:2:15: error: the exponent of '1e' has no digits: write 1e3 or 1e-3 (or 1 alone)\n"
+     "  loss sum(W) * 1e\n"
+     "                ^\n"},
+    {"an exponent with a sign and no digits",
+     "param W[3]\n"
+     "loss sum(W) * 2.5e-\n",
+     "t.bp:2:15: error: the exponent of '2.5e-' has no digits: write 2.5e3 or 2.5e-3 (or 2.5 alone)\n"
+     "  loss sum(W) * 2.5e-\n"
+     "                ^\n"},
+    {"C's float suffix",
+     "param W[3]\n"
+     "loss sum(W) * 2.0f\n",
+     "t.bp:2:15: error: a number takes no suffix ('f'): write 2.0\n"
+     "  loss sum(W) * 2.0f\n"
+     "                ^\n"},
+    {"Python's imaginary number",
+     "param W[3]\n"
+     "loss sum(W) * 2j\n",
+     "t.bp:2:15: error: complex numbers are not part of the language ('2j')\n"
+     "  loss sum(W) * 2j\n"
+     "                ^\n"},
+    {"a number run into a name",
+     "param W[3]\n"
+     "loss sum(2W)\n",
+     "t.bp:2:10: error: the number 2 runs into the name 'W': write 2 * W\n"
+     "  loss sum(2W)\n"
+     "           ^\n"},
     /* a bracket left open runs into the next statement: the message names the bracket */
     {"a '(' left open at the end of a line",
      "param W[3]\n"
