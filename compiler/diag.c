@@ -43,6 +43,18 @@ const char *diag_skip_bom(const char *text) {
     return text && strncmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
 }
 
+static int utf8_continuation(const char *q) { return ((unsigned char)*q & 0xC0) == 0x80; }
+
+const char *diag_col_byte(const char *line, const char *end, int col) {
+    const char *at = line;
+    for (int c = 1; at < end; at++) { /* a continuation byte belongs to the character before it */
+        if (utf8_continuation(at)) continue;
+        if (c == col) break;
+        c++;
+    }
+    return at;
+}
+
 static const DiagSource *find_source(const Diag *d, const char *name) {
     for (const DiagSource *s = d->sources; s; s = s->next)
         if (s->name == name) return s;
@@ -52,8 +64,6 @@ static const DiagSource *find_source(const Diag *d, const char *name) {
 }
 
 enum { QUOTE_WIDTH = 200 }; /* bytes of a source line quoted at most */
-
-static int utf8_continuation(const char *q) { return ((unsigned char)*q & 0xC0) == 0x80; }
 
 /* Prints the source line of loc and a caret under its column. A line longer than
  * QUOTE_WIDTH bytes is quoted as a window of about that many around the column, "..."
@@ -69,8 +79,7 @@ static void quote_line(Diag *d, Loc loc) {
     const char *e = p;
     while (*e && *e != '\n') e++;
     if (e > p && e[-1] == '\r') e--; /* a CRLF line's '\r' is not shown (it was a '?') */
-    const char *at = p + (loc.col > 1 ? loc.col - 1 : 0); /* the caret's byte (may be e) */
-    if (at > e) at = e;
+    const char *at = diag_col_byte(p, e, loc.col); /* the caret's byte (may be e) */
     const char *from = p, *to = e;
     if (e - p > QUOTE_WIDTH) {
         from = at - QUOTE_WIDTH / 2 > p ? at - QUOTE_WIDTH / 2 : p;

@@ -24,7 +24,7 @@
 typedef struct Loc {
     const char *file; /* registered source name ("<repl>", "net.bp"); never NULL once set */
     int line;         /* 1-based; 0 = no location */
-    int col;          /* 1-based column (bytes) */
+    int col;          /* 1-based column, in characters (a UTF-8 sequence is one; a tab is one) */
 } Loc;
 
 typedef struct DiagSource {
@@ -56,6 +56,10 @@ const char *diag_add_source(Diag *d, const char *name, const char *text);
 /* text past a leading UTF-8 byte order mark (EF BB BF, which Windows editors write), or
  * text: the parser and the quoted lines both skip it, so columns count from after it. */
 const char *diag_skip_bom(const char *text);
+/* The byte of column col in the line that starts at line and ends at end (end if the line
+ * is shorter): columns count characters, as a terminal shows them (é is two bytes, one
+ * column), so that FILE:LINE:COL and the caret agree. */
+const char *diag_col_byte(const char *line, const char *end, int col);
 void diag_error(Diag *d, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap);

@@ -895,7 +895,7 @@ static void expr_label(const char *text, Loc loc, char *buf, size_t size) {
     const char *p = text;
     for (int l = 1; l < loc.line && *p; p++)
         if (*p == '\n') l++;
-    p += loc.col - 1;
+    p = diag_col_byte(p, p + strcspn(p, "\n"), loc.col);
     int depth = 0;
     size_t n = 0;
     for (; *p && n + 1 < size; p++) {
@@ -1939,7 +1939,10 @@ static char *read_line(Session *S, const char *prompt, int *nul) {
     if (n && buf[n - 1] == '\r') buf[--n] = 0;
     for (ssize_t i = 0; i < n; i++)
         if (buf[i] == 0) {
-            if (!*nul) *nul = (int)i + 1;
+            if (!*nul) { /* its column, in characters (diag.h) */
+                *nul = 1;
+                for (ssize_t j = 0; j < i; j++) *nul += ((unsigned char)buf[j] & 0xC0) != 0x80;
+            }
             buf[i] = ' '; /* for the line quoted under the error */
         }
     return buf;

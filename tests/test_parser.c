@@ -646,7 +646,8 @@ static void test_multiple_errors(void **state) {
 
 /* A UTF-8 byte order mark at the start (Windows editors write one) is skipped: the program
  * parses as without it (it was "unexpected byte 0xef"). The caret goes under its character:
- * one space for each character before it, not each byte. */
+ * one space for each character before it, not each byte, and the column says the same (it
+ * counted bytes: 1:10 for the 9th character after an 'é', 1:17 for the 14th after "é" and αβ). */
 static void test_byte_order_mark(void **state) {
     (void)state;
     expect_dump("\xef\xbb\xbfparam W[3]\nloss sum(W)\n", "(param W [3])\n(loss (call sum W))\n");
@@ -654,9 +655,16 @@ static void test_byte_order_mark(void **state) {
     assert_int_equal(parse_is_incomplete("\xef\xbb\xbfx = (1 +"), 1);
     Parsed r = parse("y = \xc3\xa9 + \xe2\x9c\x93\n");
     assert_int_equal(r.nerrors, 2);
-    assert_non_null(strstr(r.errors, "t.bp:1:10: error: non-ASCII character '\xe2\x9c\x93' (U+2713)"));
+    assert_non_null(strstr(r.errors, "t.bp:1:9: error: non-ASCII character '\xe2\x9c\x93' (U+2713)"));
     assert_non_null(strstr(r.errors, "  y = \xc3\xa9 + \xe2\x9c\x93\n"
                                      "          ^\n"));
+    parsed_free(&r);
+    r = parse("h = \"\xc3\xa9\" + \xce\xb1\xce\xb2 $ 1\n"); /* a string, a run of two, then '$' */
+    assert_int_equal(r.nerrors, 3);
+    assert_non_null(strstr(r.errors, "t.bp:1:11: error: non-ASCII character '\xce\xb1' (U+03B1)"));
+    assert_non_null(strstr(r.errors, "t.bp:1:14: error: unexpected character '$'\n"
+                                     "  h = \"\xc3\xa9\" + \xce\xb1\xce\xb2 $ 1\n"
+                                     "               ^\n"));
     parsed_free(&r);
 }
 

@@ -122,6 +122,10 @@ done
 printf 'z = 1\000 + 2\nz\nz = 5\nz\n' | "$bpc" repl >"$tmp/out" 2>&1
 if [ $? -eq 1 ] && [ "$(head -n 1 "$tmp/out")" = "<repl>:1:6: error: unexpected byte 0x00 (a NUL): the line is not read" ] &&
    ! grep -q "^z = 1" "$tmp/out" && grep -q "^z = 5" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: a NUL byte in a line:"; cat "$tmp/out"; fail=$((fail + 1)); fi
+# its column counts characters, as the caret does ('Ã©' is one; it said 1:9 here)
+printf 'z = "\303\251"\000\n' | "$bpc" repl >"$tmp/out" 2>&1
+if [ "$(head -n 1 "$tmp/out")" = "<repl>:1:8: error: unexpected byte 0x00 (a NUL): the line is not read" ]; then
+    pass=$((pass + 1)); else echo "FAIL: a NUL byte after an 'é':"; cat "$tmp/out"; fail=$((fail + 1)); fi
 
 # parameters larger than the memory (here BPC_MEMORY_LIMIT) are refused where declared, and
 # the session goes on (the REPL aborted when it allocated them)
