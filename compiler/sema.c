@@ -196,7 +196,11 @@ static void unknown_name(Sema *S, Scope *sc, Loc loc, const char *name, const ch
             return;
         }
     }
-    const char *hint = strcmp(what, "function") == 0 ? near_function(S, sc, name) : near_value(S, sc, name);
+    const char *hint = strcmp(what, "function") == 0 ? near_function(S, sc, name)
+                       : strcmp(name, "True") == 0         ? "; there are no booleans: write 1" /* Python's */
+                       : strcmp(name, "False") == 0        ? "; there are no booleans: write 0"
+                       : strcmp(name, "None") == 0         ? "; there is no None: every value is a number or a tensor"
+                                                           : near_value(S, sc, name);
     diag_error(S->d, loc, "unknown %s '%s'%s", what, name, hint);
 }
 

@@ -1451,6 +1451,25 @@ static const DiagCase cases[] = {
      "t.bp:2:10: error: the number 2 runs into the name 'W': write 2 * W\n"
      "  loss sum(2W)\n"
      "           ^\n"},
+    {"Python's True (it said \"unknown name 'True'\" alone)",
+     "param W[3]\n"
+     "loss sum(W) * True\n",
+     "t.bp:2:15: error: unknown name 'True'; there are no booleans: write 1\n"
+     "  loss sum(W) * True\n"
+     "                ^\n"},
+    {"Python's False",
+     "param W[3]\n"
+     "loss sum(W) * False\n",
+     "t.bp:2:15: error: unknown name 'False'; there are no booleans: write 0\n"
+     "  loss sum(W) * False\n"
+     "                ^\n"},
+    {"Python's None",
+     "param W[3]\n"
+     "h = None\n"
+     "loss sum(W)\n",
+     "t.bp:2:5: error: unknown name 'None'; there is no None: every value is a number or a tensor\n"
+     "  h = None\n"
+     "      ^\n"},
     /* a bracket left open runs into the next statement: the message names the bracket */
     {"a '(' left open at the end of a line",
      "param W[3]\n"
