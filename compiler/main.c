@@ -215,7 +215,8 @@ static void check_file_options(const Args *a) {
 
 /* Options of one command given to another are a usage error: 'bpc eval --steps 3 --lr 0.1'
  * evaluated without a word about either, 'bpc grad --temperature 2' likewise. (Options that
- * several commands share, --seed --jit --threads --batch --f64 -O0, are not checked here.) */
+ * several commands share, --seed --jit --threads --batch --f64, are warned about where they
+ * have no effect: warn_unused_options.) */
 static void check_command_options(const Args *a) {
     const char *what = command_label(a);
     for (int k = 0; k < a->ngiven; k++) {
