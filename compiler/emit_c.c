@@ -37,6 +37,7 @@ typedef struct E {
     char **leaf_idx;   /* while emitting a grouped broadcast loop: each leaf's index, in visit order */
     int *leaf_next;    /* the next leaf's position in leaf_idx */
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
+    const PlanSizes *sizes; /* mark_fused's plans: the sizes worked out once (NULL: by plan_make) */
     int *epilogue;     /* per MATMUL, CONV2D or MAXPOOL2D_GRAD node: the elementwise node it computes as an epilogue, or -1 */
     int *grad_w_with;  /* per CONV2D_GRAD_X node: the CONV2D_GRAD_W computed in the same call, or -1 */
     char *computed_early; /* per node: 1 if a GEMM's epilogue or its loss's pass computes it (not emitted on its own) */
@@ -1905,7 +1906,7 @@ static void setup_plan(E *e) {
     e->fuse_user = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     fuse_plan(g, roots, e->pinned, e->fuse_user);
     plan_sm(e, roots);
-    e->plan = plan_make(g, e->pinned, roots, e->fuse_user);
+    e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes);
 }
 
 static void emit_ws_size_fn(E *e, const char *name) {
@@ -1952,16 +1953,18 @@ static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, si
 static void setup_plan(E *e);
 static int mark_candidates(const Graph *vg, char *fused);
 
-/* Workspace bytes of a function's plan at every symbolic size 64 (for comparisons). The plan
- * is thrown away: it is made in an arena of its own, freed after (mark_fused makes one per
- * parameter, and 1000 of them kept 10 s of page faults' worth in the graph's arena). */
-static size_t plan_bytes_64(Graph *vg, char *fused) {
+/* Workspace bytes of a function's plan at every symbolic size 64 (for comparisons; sizes:
+ * plan_sizes(vg), made once for all the plans). The plan is thrown away: it is made in an
+ * arena of its own, freed after (mark_fused makes one per parameter, and 1000 of them kept
+ * 10 s of page faults' worth in the graph's arena). */
+static size_t plan_bytes_64(Graph *vg, char *fused, const PlanSizes *sizes) {
     Arena *keep = vg->arena;
     vg->arena = arena_new();
     E e;
     memset(&e, 0, sizeof e);
     e.g = vg;
     e.fused = fused;
+    e.sizes = sizes;
     setup_plan(&e);
     int64_t dims[BP_MAXSYMS];
     for (int k = 0; k < BP_MAXSYMS; k++) dims[k] = 64;
@@ -1980,12 +1983,13 @@ static int mark_fused(Graph *vg, char *fused) {
     char *cand = arena_alloc(vg->arena, (size_t)vg->n + 1);
     int ncand = mark_candidates(vg, cand);
     if (!ncand) return 0;
-    const size_t limit = plan_bytes_64(vg, NULL);
+    const PlanSizes *sizes = plan_sizes(vg);
+    const size_t limit = plan_bytes_64(vg, NULL, sizes);
     int count = 0;
     for (int i = vg->n - 1; i >= 0; i--) {
         if (!cand[i]) continue;
         fused[i] = 1;
-        if (plan_bytes_64(vg, fused) > limit) fused[i] = 0;
+        if (plan_bytes_64(vg, fused, sizes) > limit) fused[i] = 0;
         else count++;
     }
     return count;

@@ -22,6 +22,7 @@ typedef struct Pool {
     Ints *free;     /* per size class: a min-heap of the free buffers (some may be busy: skipped) */
     int nsizes;
     Ints *ending;   /* per node: buffers whose end was set to it (stale once the end moved) */
+    const PlanSizes *ps; /* the sizes worked out once, or NULL */
 } Pool;
 
 /* Sets buffer b's end (never earlier than node i, where it is taken) */
@@ -53,16 +54,17 @@ static int where(const int *fuse_user, int i) {
 }
 
 /* Marks buffer `chosen` busy for node i, or, if it is -1, the free buffer of `size` elements
- * with the lowest index (a new one if none is free). Returns its index. */
-static int take_buffer(Graph *g, Plan *p, Pool *pl, int chosen, const char *size, int64_t numel, int i) {
-    int cls = nametab_get(&pl->sizes, size, -1);
+ * with the lowest index (a new one if none is free). cls: the size's class if pl->ps gave it
+ * (size then lives as long as the graph), else -1. Returns its index. */
+static int take_buffer(Graph *g, Plan *p, Pool *pl, int chosen, int cls, const char *size, int64_t numel, int i) {
+    if (!pl->ps) cls = nametab_get(&pl->sizes, size, -1);
     while (chosen < 0 && cls >= 0 && pl->free[cls].n) {
         int b = ints_heap_pop(&pl->free[cls]);
         if (!pl->busy[b]) chosen = b;
     }
     if (chosen < 0) {
         chosen = p->nbufs++;
-        p->buf_size[chosen] = arena_strdup(g->arena, size);
+        p->buf_size[chosen] = pl->ps ? (char *)size : arena_strdup(g->arena, size);
         p->buf_const[chosen] = numel;
         if (cls < 0) nametab_put(g->arena, &pl->sizes, p->buf_size[chosen], cls = pl->nsizes++);
         pl->size_of[chosen] = cls;
@@ -124,7 +126,47 @@ static int in_place(const Graph *g, const Plan *p, const int *fuse_user, const i
 }
 
 
+/* text's size class in t, a new one (*n, then counted) if it has none */
+static int size_class(Arena *a, NameTab *t, const char *text, int *n) {
+    int *c = nametab_ref(a, t, text, *n);
+    if (*c == *n) (*n)++;
+    return *c;
+}
+
+PlanSizes *plan_sizes(Graph *g) {
+    PlanSizes *ps = arena_alloc(g->arena, sizeof *ps);
+    ps->text = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->text);
+    ps->scratch_text = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->scratch_text);
+    ps->cls = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->cls);
+    ps->scratch_cls = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->scratch_cls);
+    ps->numel = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->numel);
+    ps->scratch_numel = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->scratch_numel);
+    NameTab sizes;
+    memset(&sizes, 0, sizeof sizes);
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        char size[256];
+        ps->scratch_cls[i] = -1;
+        if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W) {
+            ps->scratch_numel[i] = ir_conv2d_scratch(g, n);
+            snprintf(size, sizeof size, "%lld", (long long)ps->scratch_numel[i]);
+            ps->scratch_text[i] = arena_strdup(g->arena, size);
+            ps->scratch_cls[i] = size_class(g->arena, &sizes, ps->scratch_text[i], &ps->nclasses);
+        }
+        shape_numel_c(&n->shape, &g->syms, size, sizeof size);
+        int ovf;
+        ps->numel[i] = shape_const_numel(&n->shape, &ovf);
+        ps->text[i] = arena_strdup(g->arena, size);
+        ps->cls[i] = size_class(g->arena, &sizes, ps->text[i], &ps->nclasses);
+    }
+    return ps;
+}
+
 Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user) {
+    return plan_make_sized(g, pinned, roots, fuse_user, NULL);
+}
+
+Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps) {
     Plan *p = arena_alloc(g->arena, sizeof *p);
     p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     p->scratch = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -139,6 +181,8 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
     pl.size_of = malloc((size_t)cap * sizeof *pl.size_of);
     pl.free = calloc((size_t)cap, sizeof *pl.free);
     pl.ending = calloc((size_t)g->n + 1, sizeof *pl.ending);
+    pl.ps = ps;
+    if (ps) pl.nsizes = ps->nclasses;
     if (!last || !pl.busy || !pl.end || !pl.size_of || !pl.free || !pl.ending) abort();
     int *buf_end = pl.end;
     for (int i = 0; i < g->n; i++) last[i] = roots[i] ? g->n : i;
@@ -153,10 +197,12 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
         release(&pl, i); /* the buffers whose life ended before this node */
         if (is_storage_free(n) || (fuse_user && fuse_user[i] >= 0)) continue;
         char size[256];
-        if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W) {
+        if (ps && ps->scratch_cls[i] >= 0)
+            p->scratch[i] = take_buffer(g, p, &pl, -1, ps->scratch_cls[i], ps->scratch_text[i], ps->scratch_numel[i], i);
+        else if (!ps && (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W)) {
             int64_t reals = ir_conv2d_scratch(g, n);
             snprintf(size, sizeof size, "%lld", (long long)reals);
-            p->scratch[i] = take_buffer(g, p, &pl, -1, size, reals, i);
+            p->scratch[i] = take_buffer(g, p, &pl, -1, -1, size, reals, i);
         }
         if (pinned[i]) continue;
         OpKind kind = op_info[n->op].kind;
@@ -169,9 +215,13 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
         } else {
             chosen = dies_at(g, p, buf_end, i, overwritable_input(g, p, fuse_user, i));
         }
-        shape_numel_c(&n->shape, &g->syms, size, sizeof size);
-        int ovf;
-        chosen = take_buffer(g, p, &pl, chosen, size, shape_const_numel(&n->shape, &ovf), i);
+        if (ps)
+            chosen = take_buffer(g, p, &pl, chosen, ps->cls[i], ps->text[i], ps->numel[i], i);
+        else {
+            shape_numel_c(&n->shape, &g->syms, size, sizeof size);
+            int ovf;
+            chosen = take_buffer(g, p, &pl, chosen, -1, size, shape_const_numel(&n->shape, &ovf), i);
+        }
         if (buf_end[chosen] < last[i]) set_end(&pl, chosen, last[i]);
         p->buf[i] = chosen;
     }

@@ -27,4 +27,19 @@ typedef struct Plan {
  * loop of that later node (no storage; its inputs live until that node); may be NULL. */
 Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user);
 
+/* What plan_make works out per node from the graph alone, for a caller that makes many plans
+ * of one graph (mark_fused, one per parameter): each node's element count as C text, as its
+ * constant factor and as a size class (the same text, the same class), and a convolution's
+ * scratch buffer's. Made in g's arena. */
+typedef struct PlanSizes {
+    const char **text, **scratch_text; /* scratch_text: NULL but for a convolution */
+    int *cls, *scratch_cls;             /* scratch_cls: -1 but for a convolution */
+    int64_t *numel, *scratch_numel;
+    int nclasses;
+} PlanSizes;
+PlanSizes *plan_sizes(Graph *g);
+
+/* plan_make's plan, with the sizes of ps = plan_sizes(g) (NULL: worked out here) */
+Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps);
+
 #endif

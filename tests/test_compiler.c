@@ -10,7 +10,9 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "fuse.h"
 #include "passes.h"
+#include "plan.h"
 
 static const char *seed_src =
     "input  x = 2\ninput  y = 1\nparam  m1 = 3\nparam  m2 = 0.5\n"
@@ -908,6 +910,59 @@ static void test_elementwise_threads(void **state) {
     th_free(&t);
 }
 
+/* plan_make_sized (the per-node sizes worked out once by plan_sizes, for mark_fused's plan per
+ * parameter) against plan_make: the same buffers, on programs with convolutions' scratch
+ * buffers (a size class of their own text), attention chains, shared weights, at random roots
+ * and pinned nodes. */
+static void test_plan_sized_equals_plan(void **state) {
+    (void)state;
+    const char *srcs[] = {
+        "input x[B, 2, 8, 8]\ninput y[B] : int\nparam K[4, 2, 3, 3] = he\nparam K2[4, 4, 3, 3] = he\n"
+        "param W[64, 3] = xavier\nh = relu(conv2d(x, K, padding = 1))\n"
+        "g = maxpool2d(relu(conv2d(h, K2, padding = 1)) + h, 2)\n"
+        "loss cross_entropy(reshape(g, [B, 64]) @ W, y)\n",
+        "input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
+        "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+        "input x[B, 4]\nparam W[4, 4] = xavier\nparam U[4, 8] = xavier\nparam b[8]\n"
+        "h1 = tanh(x @ W)\nh2 = tanh(h1 @ W) * h1\nh3 = sigmoid(h2 @ U + b)\noutput h2\nloss sum(h3 * h3)\n",
+    };
+    uint64_t rng = 12345;
+    for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
+        Arena *a = arena_new();
+        Diag d;
+        diag_init(&d, stderr);
+        const char *name = diag_add_source(&d, "s.bp", srcs[k]);
+        CompileOptions co = {.optimize = 1};
+        Graph *g = bpc_compile(a, &d, name, srcs[k], &co);
+        assert_non_null(g);
+        const PlanSizes *ps = plan_sizes(g);
+        char *roots = arena_alloc(a, (size_t)g->n + 1), *pinned = arena_alloc(a, (size_t)g->n + 1);
+        int *fuse_user = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int));
+        for (int trial = 0; trial < 40; trial++) {
+            for (int i = 0; i < g->n; i++) {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                roots[i] = rng % 5 == 0;
+                pinned[i] = roots[i] && rng % 3 == 0 && op_info[g->nodes[i].op].kind != OK_LEAF;
+            }
+            if (g->loss >= 0) roots[g->loss] = 1;
+            fuse_plan(g, roots, pinned, fuse_user);
+            const Plan *want = plan_make(g, pinned, roots, fuse_user);
+            const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps);
+            assert_int_equal(got->nbufs, want->nbufs);
+            for (int i = 0; i < g->n; i++) {
+                assert_int_equal(got->buf[i], want->buf[i]);
+                assert_int_equal(got->scratch[i], want->scratch[i]);
+            }
+            for (int b = 0; b < want->nbufs; b++) {
+                assert_string_equal(got->buf_size[b], want->buf_size[b]);
+                assert_true(got->buf_const[b] == want->buf_const[b]);
+            }
+        }
+        diag_free(&d);
+        arena_free(a);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example),
@@ -938,6 +993,7 @@ int main(void) {
         cmocka_unit_test(test_layernorm_affine_fused),
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_elementwise_threads),
+        cmocka_unit_test(test_plan_sized_equals_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
