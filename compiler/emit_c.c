@@ -2023,13 +2023,25 @@ static int mark_candidates(const Graph *vg, char *fused) {
     return count;
 }
 
-/* Does the program get NAME_step_ (and a train_step through it)? */
-static int has_fused_step(Graph *g) {
-    if (!step_fusable(g)) return 0;
-    Graph *vg = variant_graph(g, V_STEP);
-    char *fused = arena_alloc(vg->arena, (size_t)vg->n + 1);
-    return mark_fused(vg, fused) > 0;
+/* Marks in fused[] (vg->n + 1 of them) what mark_fused does on vg = variant_graph(g, V_STEP),
+ * worked out once per graph (g->step_fused): an --emit=c asked 11 times (has_fused_step, the
+ * workspaces' sizes, the resource check), each making a memory plan per parameter. Returns
+ * how many. */
+static int step_marks(Graph *g, Graph *vg, char *fused) {
+    if (!g->step_fused) {
+        Graph *v = variant_graph(g, V_STEP);
+        g->step_fused = arena_alloc(g->arena, (size_t)v->n + 1);
+        g->step_n = v->n;
+        g->step_nfused = mark_fused(v, g->step_fused);
+    }
+    if (!fused) return g->step_nfused;
+    if (vg->n != g->step_n) return mark_fused(vg, fused); /* not the same graph: never so far */
+    memcpy(fused, g->step_fused, (size_t)vg->n);
+    return g->step_nfused;
 }
+
+/* Does the program get NAME_step_ (and a train_step through it)? */
+static int has_fused_step(Graph *g) { return step_fusable(g) && step_marks(g, NULL, NULL) > 0; }
 
 /* The end of NAME_step_: every gradient but the fused ones is in grad. If the loss is finite
  * and the plain update would accept the gradient (its sum of squares finite: for the fused
@@ -2163,7 +2175,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     e.plan = NULL;
     if (v == V_STEP) {
         e.fused = arena_alloc(e.g->arena, (size_t)e.g->n + 1);
-        mark_fused(e.g, e.fused);
+        step_marks(full, e.g, e.fused);
     }
     setup_plan(&e);
     plan_tri(&e);
@@ -2921,7 +2933,7 @@ void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
         e.g = variant_graph(g, (Variant)v);
         if (v == V_STEP) {
             e.fused = arena_alloc(e.g->arena, (size_t)e.g->n + 1);
-            mark_fused(e.g, e.fused);
+            step_marks(g, e.g, e.fused);
         }
         setup_plan(&e);
         size_t bytes = plan_bytes(e.g, e.plan, dims, real_size);
