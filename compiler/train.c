@@ -1248,6 +1248,10 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     Model m;
     double t0 = now();
     if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
+        if (*o->stop) { /* a Ctrl-C killed cc (jit.c passes it on to bpc): an interruption */
+            printf("interrupted before any step; the parameters are unchanged\n");
+            return o->params_io ? 0 : 130;
+        }
         diag_tool_error("JIT compilation failed:\n%s", err);
         return 1;
     }

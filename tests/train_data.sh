@@ -460,5 +460,13 @@ for how in "fixed.bp" "net.bp --data good"; do
   has out "^interrupted before any step; the parameters are unchanged" "SIGTERM while compiling ($how)"
   hasnt out "^step 1\|^epoch 1" "SIGTERM while compiling ($how)"
 done
+# A Ctrl-C at a terminal reaches the compiler too, which dies of it: the cc JIT failed, and
+# train said 'JIT compilation failed: ... interrupted' with status 1. Here cc kills itself.
+printf '#!/bin/sh\nkill -INT $$\nsleep 5\n' >intcc.sh
+chmod +x intcc.sh
+CC="$tmp/intcc.sh" timeout 60 "$bpc" train fixed.bp --steps 3 --jit cc >out 2>err; st=$?
+[ $st -eq 130 ] && ok || { bad "cc killed by SIGINT: exit $st, expected 130"; cat err; }
+has out "^interrupted before any step; the parameters are unchanged" "cc killed by SIGINT"
+hasnt err "JIT compilation failed" "cc killed by SIGINT"
 
 finish
