@@ -2,7 +2,8 @@
  *
  * Runs inside the builder (Graph.fold). Rules (each keeps the node's shape and dtype):
  *   const op const -> const;  x+0, 0+x, x-0, x*1, 1*x, x/1, x^1 -> x;  0-x -> -x;
- *   x*0, 0*x, 0/x -> zeros;  -(-x) -> x;  x*(-1) -> -x;  x+(-y) -> x-y;
+ *   x*0, 0*x, 0/x -> zeros (x+0, 0-x and these: reverse mode's nodes only, see below);
+ *   -(-x) -> x;  x*(-1) -> -x;  x+(-y) -> x-y;  x^0 -> ones;
  *   mask_mul(x, 0), mask_mul(0, m) -> zeros;  mask_mul(x, c) -> x*c for another constant c;
  *   reshape/broadcast to the same shape -> x;  reshape(reshape(x)) -> reshape(x);
  *   reshape of a constant -> broadcast of it;
@@ -14,10 +15,14 @@
  * fold_eval computes each op as the generated code's bp_ function does (a NaN, an infinity
  * and the sign of a zero come out the same: relu(NaN) and maximum(NaN, 0) are NaN).
  * Elementwise ops of constants (a scalar, or a broadcast of one) fold exactly, so
- * (0/0) * 0 is NaN. With an operand that is not a constant the identities assume what
- * symbolic-zero gradients do in every AD system: x*0 -> 0 that x is finite, 0/x -> 0 that
- * x is a non-zero number, and x+0 -> x, 0-x -> -x, x*0 -> 0 give +0 or -0 where IEEE
- * arithmetic could give the other. */
+ * (0/0) * 0 is NaN. With an operand that is not a constant, the program's own (forward)
+ * nodes get only the identities IEEE arithmetic keeps for every value, as gcc without
+ * -ffast-math and XLA do: x*1, 1*x, x/1, x-(+0), x+(-0), x*(-1), x^1, and x^0 (1 even for
+ * NaN, as pow and PyTorch). The others hold for some values only: x*0 -> 0 (NaN for x inf
+ * or NaN), 0/x -> 0 (NaN for x 0 or NaN), x+0 -> x (+0 for x = -0), 0-x -> -x (-0 for
+ * x = +0). They are applied to reverse mode's nodes alone, where a zero is a gradient that
+ * does not exist (a symbolic zero; PyTorch and JAX make no NaN from one either). README.md,
+ * "constants fold", says this for users. */
 #include <math.h>
 
 #include "passes.h"
@@ -94,9 +99,16 @@ static int zeros(Graph *g, const Node *p) {
     return ir_broadcast(g, z, &p->shape, p->loc);
 }
 
+/* 1 if id is the constant -0 (or a broadcast of it): x + (-0) is x for every x, -0 too */
+static int is_neg_zero(Graph *g, int id) {
+    double v;
+    return const_of(g, id, &v) && v == 0 && signbit(v);
+}
+
 int fold_node(Graph *g, const Node *p) {
     OpKind kind = op_info[p->op].kind;
     int a = p->in[0], b = p->in[1];
+    int symbolic = p->adjoint || g->adjoint_mode; /* reverse mode's node: zeros are symbolic */
     if (kind == OK_UNARY || kind == OK_BINARY) { /* constants, broadcast or not: the exact value */
         double v[2] = {0, 0};
         int allc = 1;
@@ -108,18 +120,18 @@ int fold_node(Graph *g, const Node *p) {
     }
     switch (p->op) {
     case OP_ADD:
-        if (is_const(g, b, 0) && same_shape(g, a, p)) return a;
-        if (is_const(g, a, 0) && same_shape(g, b, p)) return b;
+        if ((symbolic || is_neg_zero(g, b)) && is_const(g, b, 0) && same_shape(g, a, p)) return a;
+        if ((symbolic || is_neg_zero(g, a)) && is_const(g, a, 0) && same_shape(g, b, p)) return b;
         if (g->nodes[b].op == OP_NEG) return ir_binary(g, OP_SUB, a, g->nodes[b].in[0], p->loc);
         break;
     case OP_SUB:
-        if (is_const(g, b, 0) && same_shape(g, a, p)) return a;
-        if (is_const(g, a, 0) && same_shape(g, b, p)) return ir_unary(g, OP_NEG, b, p->loc);
+        if ((symbolic || !is_neg_zero(g, b)) && is_const(g, b, 0) && same_shape(g, a, p)) return a;
+        if (symbolic && is_const(g, a, 0) && same_shape(g, b, p)) return ir_unary(g, OP_NEG, b, p->loc);
         break;
     case OP_MUL:
         if (is_const(g, b, 1) && same_shape(g, a, p)) return a;
         if (is_const(g, a, 1) && same_shape(g, b, p)) return b;
-        if (is_const(g, a, 0) || is_const(g, b, 0)) return zeros(g, p);
+        if (symbolic && (is_const(g, a, 0) || is_const(g, b, 0))) return zeros(g, p);
         if (is_const(g, b, -1) && same_shape(g, a, p)) return ir_unary(g, OP_NEG, a, p->loc);
         if (is_const(g, a, -1) && same_shape(g, b, p)) return ir_unary(g, OP_NEG, b, p->loc);
         break;
@@ -131,13 +143,17 @@ int fold_node(Graph *g, const Node *p) {
     }
     case OP_DIV:
         if (is_const(g, b, 1) && same_shape(g, a, p)) return a;
-        if (is_const(g, a, 0)) return zeros(g, p);
+        if (symbolic && is_const(g, a, 0)) return zeros(g, p);
+        break;
+    case OP_POWI:
+        if (p->ival == 0) { /* x^0 = 1, NaN and infinities included */
+            int one = ir_const(g, 1, p->loc);
+            return p->shape.rank == 0 ? one : ir_broadcast(g, one, &p->shape, p->loc);
+        }
+        if (p->ival == 1) return a;
         break;
     case OP_NEG:
         if (g->nodes[a].op == OP_NEG) return g->nodes[a].in[0];
-        break;
-    case OP_POWI:
-        if (p->ival == 1) return a;
         break;
     case OP_RESHAPE:
         if (shape_eq(&g->nodes[a].shape, &p->shape)) return a;

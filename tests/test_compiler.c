@@ -603,7 +603,8 @@ static void test_algebraic_simplification(void **state) {
  * only: folding in double, (1.5e308 / 1.5e308) is 1 where float arithmetic gives NaN). relu(NaN), maximum(NaN, 0) and minimum(NaN, 0)
  * folded to 0; a folded -0 was emitted as the integer 0 (z / (-0) gave +inf) and 1.5e308 as
  * INFINITY; (z*0) * (0/0) (a broadcast zero times NaN) folded to 0. Operands are scalars, and
- * broadcasts of constants ((z*0 + A) with z zeros [3]). Every surface elementwise op is
+ * broadcasts of constants (z^0 * A, z [3]: z^0 folds to ones, 1 for every z; z * 0 does not
+ * fold, z could be infinite). Every surface elementwise op is
  * covered: the walk of the op table at the end fails for one added without a case. */
 static void test_folding_matches_generated_code(void **state) {
     (void)state;
@@ -636,7 +637,7 @@ static void test_folding_matches_generated_code(void **state) {
                 for (int j = 0; j < (binary ? NV : 1); j++) {
                     big[nout] = i == NV - 1 || (binary && j == NV - 1);
                     char a[64], b[64];
-                    snprintf(a, sizeof a, bc ? "(z * 0 + %s)" : "%s", vals[i]);
+                    snprintf(a, sizeof a, bc ? "(z^0 * %s)" : "%s", vals[i]);
                     snprintf(b, sizeof b, "%s", vals[j]);
                     fprintf(f, "r%d = ", nout++);
                     for (const char *q = cases[c].fmt; *q; q++)
