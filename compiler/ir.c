@@ -152,6 +152,12 @@ int ir_binary(Graph *g, Op op, int a, int b, Loc loc) {
     return ir_add_raw(g, &p);
 }
 
+int ir_pow_scalar(Graph *g, int a, double e, Loc loc) {
+    if (e == 0.5) return ir_unary(g, OP_SQRT, a, loc);
+    if (e == -0.5) return ir_binary(g, OP_DIV, ir_const(g, 1, loc), ir_unary(g, OP_SQRT, a, loc), loc);
+    return ir_binary(g, OP_POW, a, ir_const(g, e, loc), loc);
+}
+
 /* A hint for the classic bias mistake, a per-channel [C] against an image [B, C, H, W]
  * (which broadcasts along W, not C): the shape that does, [C, 1, 1]; "" otherwise. */
 static const char *channel_hint(const Shape *sa, const Shape *sb, const SymTab *st, char *buf, size_t size) {

@@ -164,6 +164,10 @@ int ir_dimval(Graph *g, Dim d, Loc loc);
 int ir_unary(Graph *g, Op op, int a, Loc loc);
 int ir_unary_attr(Graph *g, Op op, int a, double value, int ival, Loc loc);
 int ir_binary(Graph *g, Op op, int a, int b, Loc loc);
+/* a^e for a constant e as PyTorch's pow with a scalar exponent computes it: sqrt(a) for
+ * e = 0.5, 1/sqrt(a) for e = -0.5 (its rsqrt: NaN at -inf, -inf at -0, where pow gives +inf
+ * or +0, and +inf), pow(a, e) otherwise. */
+int ir_pow_scalar(Graph *g, int a, double e, Loc loc);
 /* 1 if nodes a and b broadcast; else reports "cannot broadcast shapes A and B in 'IN'" and
  * returns 0. IN names what the user wrote: an operator ("+"), or the call whose expansion
  * combines them ("mse"), checked before the ops it expands to, which the user never wrote. */

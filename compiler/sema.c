@@ -551,6 +551,7 @@ static int lower_binary(Sema *S, Scope *sc, const Expr *e) {
         double v;
         if (const_value(e->rhs, &v) && v == floor(v) && fabs(v) <= 64)
             return ir_unary_attr(S->g, OP_POWI, base, 0, (int)v, e->loc);
+        if (const_value(e->rhs, &v) && fabs(v) == 0.5) return ir_pow_scalar(S->g, base, v, e->loc);
         int ex = arith_operand(S, sc, e->rhs, "^");
         return ir_binary(S->g, OP_POW, base, ex, e->loc);
     }
