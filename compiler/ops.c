@@ -171,23 +171,21 @@ RULE(POW) {
     ad_accumulate(c, B, mul(c, g, mul(c, y, la, L), L));
     return 0;
 }
-/* y = max(a, b): da = g ([a > b] + [a == b]/2), db = g ([b > a] + [a == b]/2) (ties split,
- * as PyTorch; each through its mask, so the side not taken gets 0 even for g = inf) */
-RULE(MAXIMUM) {
-    (void)y;
-    int m = ir_binary(G, OP_ADD, ir_binary(G, OP_GT, A, B, L), mul(c, k(c, 0.5, L), ir_binary(G, OP_EQ, A, B, L), L), L);
-    ad_accumulate(c, A, masked(c, g, m, L));
-    ad_accumulate(c, B, masked(c, g, sub(c, k(c, 1, L), m, L), L));
+/* y = max(a, b): da = g (1 - [b > a] - [a == b]/2), db = g (1 - [a > b] - [a == b]/2), as
+ * PyTorch's where(a == b, g/2, g).masked_fill(a < b, 0): ties split, and where a or b is
+ * NaN (y is NaN) both sides get g. Each through its mask, so the side not taken gets 0 even
+ * for g = inf. */
+static int minmax_rule(AdCtx *c, const Node *n, int g, int a_wins_if_greater) {
+    int half_tie = mul(c, k(c, 0.5, L), ir_binary(G, OP_EQ, A, B, L), L);
+    int a_loses = a_wins_if_greater ? ir_binary(G, OP_GT, B, A, L) : ir_binary(G, OP_GT, A, B, L);
+    int b_loses = a_wins_if_greater ? ir_binary(G, OP_GT, A, B, L) : ir_binary(G, OP_GT, B, A, L);
+    ad_accumulate(c, A, masked(c, g, sub(c, sub(c, k(c, 1, L), a_loses, L), half_tie, L), L));
+    ad_accumulate(c, B, masked(c, g, sub(c, sub(c, k(c, 1, L), b_loses, L), half_tie, L), L));
     return 0;
 }
-/* y = min(a, b): da = g ([b > a] + [a == b]/2), db = g ([a > b] + [a == b]/2) */
-RULE(MINIMUM) {
-    (void)y;
-    int m = ir_binary(G, OP_ADD, ir_binary(G, OP_GT, B, A, L), mul(c, k(c, 0.5, L), ir_binary(G, OP_EQ, A, B, L), L), L);
-    ad_accumulate(c, A, masked(c, g, m, L));
-    ad_accumulate(c, B, masked(c, g, sub(c, k(c, 1, L), m, L), L));
-    return 0;
-}
+RULE(MAXIMUM) { (void)y; return minmax_rule(c, n, g, 1); }
+/* y = min(a, b): da = g (1 - [a > b] - [a == b]/2), db = g (1 - [b > a] - [a == b]/2) */
+RULE(MINIMUM) { (void)y; return minmax_rule(c, n, g, 0); }
 /* y = bce(p, t) = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)):
  *   dp = g (p - t) / max(p (1 - p), eps), PyTorch's gradient (eps its float 1e-12): where
  *        p (1 - p) > eps the exact -(t / p - (1 - t) / (1 - p)), finite at p = 0 and 1;
