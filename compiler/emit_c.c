@@ -591,7 +591,9 @@ static void emit_reduce(E *e, int id) {
                 out);
         break;
     case OP_LOGSUMEXP:
-        fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m) m = src[r * ni];\n"
+        /* a NaN anywhere is the maximum (the sum is NaN, as PyTorch's), not skipped: an
+           infinity after it made the result that infinity */
+        fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m || src[r * ni] != src[r * ni]) m = src[r * ni];\n"
                         "        double acc = 0;\n        if (bp_isinf(m)) { %s[o * ni + j] = m; continue; }\n"
                         "        for (size_t r = 0; r < nr; r++) acc += bp_exp(src[r * ni] - m);\n"
                         "        %s[o * ni + j] = m + (real)log(acc);\n",
