@@ -275,6 +275,7 @@ static int ew_opcode(Op op) {
     case OP_EQ: return BPRT_EW_EQ;
     case OP_MASK_MUL: return BPRT_EW_MASK_MUL;
     case OP_BCE: return BPRT_EW_BCE;
+    case OP_BCE_LOGITS: return BPRT_EW_BCE_LOGITS;
     default: return -1;
     }
 }
@@ -2312,7 +2313,14 @@ static const char *preamble_math =
     /* PyTorch's binary_cross_entropy term: each log clamped at -100 (a NaN stays NaN) */
     "BP_INLINE real bp_bce(real p, real t) {\n"
     "    real lp = BP_M(log)(p), lq = BP_M(log)((real)1 - p);\n"
-    "    return (t - (real)1) * (lq < (real)-100 ? (real)-100 : lq) - t * (lp < (real)-100 ? (real)-100 : lp);\n}\n\n";
+    "    return (t - (real)1) * (lq < (real)-100 ? (real)-100 : lq) - t * (lp < (real)-100 ? (real)-100 : lp);\n}\n"
+    /* PyTorch's binary_cross_entropy_with_logits term (1 - t) z + max(-z, 0) + log(1 + e^-|z|),
+       written for z < 0 as -t z + log(1 + e^z): neither side cancels two large terms (the
+       loss of z = 20, t = 1 - 2^-24 was 60% off in float). z - z is 0, or NaN at z = -inf
+       where PyTorch's (1 - t) z + max(-z, 0) is NaN. */
+    "BP_INLINE real bp_bce_logits(real z, real t) {\n"
+    "    real l = BP_M(log1p)(bp_exp(-BP_M(fabs)(z)));\n"
+    "    return z >= 0 ? ((real)1 - t) * z + l : (z - z) - t * z + l;\n}\n\n";
 
 static const char *runtime_decls =
     "void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,\n"

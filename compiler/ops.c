@@ -203,6 +203,14 @@ RULE(BCE) {
     ad_accumulate(c, t, mul(c, g, dt, L));
     return 0;
 }
+/* y = bce_logits(z, t) = (1 - t) z + log(1 + e^-z): dz = g (sigmoid(z) - t), dt = -g z
+ * (PyTorch's; sigmoid(z) - t has no cancellation where the loss's two terms would) */
+RULE(BCE_LOGITS) {
+    (void)y;
+    ad_accumulate(c, A, mul(c, g, sub(c, ir_unary(G, OP_SIGMOID, A, L), B, L), L));
+    ad_accumulate(c, B, ir_unary(G, OP_NEG, mul(c, g, A, L), L));
+    return 0;
+}
 
 /* y = sum(a): da = broadcast(g) */
 RULE(SUM) {

@@ -70,6 +70,10 @@ double fold_eval(Op op, double a, double b, const Node *p) {
     case OP_EQ: return a == b;
     case OP_MASK_MUL: return b != 0 ? a * b : 0;
     case OP_BCE: return (b - 1) * log_at_least_m100(log(1 - a)) - b * log_at_least_m100(log(a));
+    case OP_BCE_LOGITS: { /* as bp_bce_logits */
+        double l = log1p(exp(-fabs(a)));
+        return a >= 0 ? (1 - b) * a + l : (a - a) - b * a + l;
+    }
     default: BP_ASSERT(!"fold_eval: not elementwise"); return 0;
     }
 }

@@ -904,12 +904,12 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         y = loss_target(S, bs->name, x, arith_operand(S, sc, argv[1], bs->name), loc);
         return mean_all(S, ir_binary(g, OP_BCE, x, y, loc), loc);
     case B_BCE_LOGITS:
-        /* mean(softplus(z) - t z), the stable form */
+        /* mean of PyTorch's (1 - t) z + log(1 + e^-z), one op (bp_bce_logits) */
         x = arith_operand(S, sc, argv[0], bs->name);
         y = arith_operand(S, sc, argv[1], bs->name);
         if (x < 0 || y < 0 || !ir_check_broadcast(g, x, y, bs->name, loc)) return -1; /* not "in '*'" */
         y = loss_target(S, bs->name, x, y, loc);
-        return mean_all(S, ir_binary(g, OP_SUB, ir_unary(g, OP_SOFTPLUS, x, loc), ir_binary(g, OP_MUL, y, x, loc), loc), loc);
+        return mean_all(S, ir_binary(g, OP_BCE_LOGITS, x, y, loc), loc);
     case B_CE:
     case B_NLL:
         x = lower(S, sc, argv[0]);

@@ -193,6 +193,7 @@ enum {
     BPRT_EW_GELU_GRAD, BPRT_EW_ADD, BPRT_EW_SUB, BPRT_EW_MUL, BPRT_EW_DIV, BPRT_EW_POW,
     BPRT_EW_MAXIMUM, BPRT_EW_MINIMUM, BPRT_EW_GT, BPRT_EW_EQ, BPRT_EW_BCE, BPRT_EW_MASK_MUL,
     BPRT_EW_MASK_POS, /* b where a > 0, else 0: mask_mul(b, step(a)), relu's derivative, in one pass */
+    BPRT_EW_BCE_LOGITS, /* z = b, t = a: (1 - t) z + log(1 + e^-z), the generated bp_bce_logits */
     BPRT_EW_DEPTH = 8,      /* the deepest stack a program may use */
     BPRT_EW_MAX_LEAVES = 32 /* leaves of a program run by rows (bprt_ew_rows, GEMM epilogues) */
 };

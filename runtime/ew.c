@@ -147,6 +147,15 @@ enum { EW_PAR_MIN = 1 << 15 };
                     }                                                                               \
                     sp--;                                                                           \
                     break;                                                                          \
+                case BPRT_EW_BCE_LOGITS: /* z = b, t = a: as the generated bp_bce_logits */      \
+                    for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(b[i]);                           \
+                    bprt_exp_##SUF(t, t, w);                                                        \
+                    for (size_t i = 0; i < w; i++) {                                                \
+                        const T l = F(log1p)(t[i]), z = b[i];                                       \
+                        y[i] = z >= 0 ? ((T)1 - a[i]) * z + l : (z - z) - a[i] * z + l;             \
+                    }                                                                               \
+                    sp--;                                                                           \
+                    break;                                                                          \
                 default: /* not produced by the compiler: leave NaN, never read garbage */       \
                     for (size_t i = 0; i < w; i++) out[i0 + i] = (T)NAN;                           \
                     goto next_##SUF;                                                               \

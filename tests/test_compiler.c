@@ -620,6 +620,7 @@ static void test_folding_matches_generated_code(void **state) {
         {OP_SOFTPLUS, "softplus(A)"}, {OP_POWI, "A^3"}, {OP_POWI, "A^-2"}, {OP_POWI, "A^0"},
         {OP_POWI, "A^-1"}, {OP_ADD, "A + B"}, {OP_SUB, "A - B"}, {OP_MUL, "A * B"}, {OP_DIV, "A / B"},
         {OP_POW, "A ^ B"}, {OP_MAXIMUM, "maximum(A, B)"}, {OP_MINIMUM, "minimum(A, B)"}, {OP_BCE, "bce(A, B)"},
+        {OP_BCE_LOGITS, "bce_logits(A, B)"},
     };
     enum { NC = sizeof cases / sizeof *cases };
     int covered[OP_COUNT] = {0};
