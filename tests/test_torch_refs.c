@@ -9,7 +9,12 @@
  *   f64: |got - want| / max(|want|, 1e-6) <= 1e-8
  *   f32: |got - want| / max(|want|, 1e-3) <= 1e-4
  * Symbolic dimensions are bound from the stored inputs' shapes. Paths are relative to the
- * source root (ctest's working directory) unless BP_SOURCE_DIR is defined. */
+ * source root (ctest's working directory) unless BP_SOURCE_DIR is defined.
+ *
+ * tests/torch/edge/{programs,data} (tests/torch/gen_edge_refs.py) are the same at IEEE edge
+ * values: inf, -inf, NaN, both zeros, 1e38, 1e308 and subnormals through every op and its
+ * gradient, and the algebraic identities pass_fold.c must not apply to them. There (and
+ * everywhere) a NaN must meet a NaN and an infinity the same infinity. */
 #include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
@@ -28,17 +33,24 @@
 #endif
 #define PROG_DIR BP_SOURCE_DIR "/tests/torch/programs"
 #define DATA_DIR BP_SOURCE_DIR "/tests/torch/data"
-#define MAXPROGS 128
+#define EDGE_PROG_DIR BP_SOURCE_DIR "/tests/torch/edge/programs"
+#define EDGE_DATA_DIR BP_SOURCE_DIR "/tests/torch/edge/data"
+#define MAXPROGS 256
 
 static char *names[MAXPROGS];
 static int nnames;
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+static void free_names(void) {
+    for (int i = 0; i < nnames; i++) free(names[i]);
+    nnames = 0;
+}
+
 /* The programs: every .bp file of the directory, sorted. */
-static void list_programs(void) {
-    if (nnames) return;
-    DIR *d = opendir(PROG_DIR);
+static void list_programs(const char *dir) {
+    free_names();
+    DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d)) && nnames < MAXPROGS) {
@@ -97,7 +109,9 @@ typedef struct Worst {
 } Worst;
 
 static void note(Worst *w, double got, double want, double floor_, const char *what, int64_t index) {
-    double err = fabs(got - want) / fmax(fabs(want), floor_);
+    /* a NaN meets a NaN, an infinity the same infinity; a NaN error (inf - inf, NaN against
+       a number) counts as worst */
+    double err = (got == want || (isnan(got) && isnan(want))) ? 0 : fabs(got - want) / fmax(fabs(want), floor_);
     if (!(err <= w->err)) { /* NaN counts as worst */
         w->err = isnan(err) ? INFINITY : err;
         w->got = got;
@@ -109,15 +123,15 @@ static void note(Worst *w, double got, double want, double floor_, const char *w
 
 /* Runs one program at one precision; returns its worst relative error (INFINITY when it
  * could not run) and prints a line when it exceeds tol. */
-static double run_program(const char *name, int f64, double tol, double floor_) {
+static double run_program(const char *pdir, const char *ddir, const char *name, int f64, double tol, double floor_) {
     char path[1024], err[BPRT_ERRLEN];
-    snprintf(path, sizeof path, "%s/%s.bp", PROG_DIR, name);
+    snprintf(path, sizeof path, "%s/%s.bp", pdir, name);
     char *text = th_read_text(path);
     if (!text) {
         print_error("%s: cannot read %s\n", name, path);
         return INFINITY;
     }
-    snprintf(path, sizeof path, "%s/%s.safetensors", DATA_DIR, name);
+    snprintf(path, sizeof path, "%s/%s.safetensors", ddir, name);
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) {
         print_error("%s: %s\n", name, err);
@@ -218,13 +232,13 @@ out_st:
     return result;
 }
 
-static void run_all(int f64, double tol, double floor_) {
-    list_programs();
-    assert_true(nnames >= 12);
+static void run_all(const char *pdir, const char *ddir, int min_programs, int f64, double tol, double floor_) {
+    list_programs(pdir);
+    assert_true(nnames >= min_programs);
     int failed = 0;
     double worst = 0;
     for (int i = 0; i < nnames; i++) {
-        double e = run_program(names[i], f64, tol, floor_);
+        double e = run_program(pdir, ddir, names[i], f64, tol, floor_);
         if (!(e <= tol)) failed++;
         if (!(e <= worst)) worst = e;
     }
@@ -235,20 +249,32 @@ static void run_all(int f64, double tol, double floor_) {
 
 static void test_f64(void **state) {
     (void)state;
-    run_all(1, 1e-8, 1e-6);
+    run_all(PROG_DIR, DATA_DIR, 12, 1, 1e-8, 1e-6);
 }
 
 static void test_f32(void **state) {
     (void)state;
-    run_all(0, 1e-4, 1e-3);
+    run_all(PROG_DIR, DATA_DIR, 12, 0, 1e-4, 1e-3);
+}
+
+static void test_edge_f64(void **state) {
+    (void)state;
+    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 1, 1e-8, 1e-6);
+}
+
+static void test_edge_f32(void **state) {
+    (void)state;
+    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 0, 1e-4, 1e-3);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f64),
         cmocka_unit_test(test_f32),
+        cmocka_unit_test(test_edge_f64),
+        cmocka_unit_test(test_edge_f32),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
-    for (int i = 0; i < nnames; i++) free(names[i]);
+    free_names();
     return r;
 }
