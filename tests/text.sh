@@ -158,10 +158,11 @@ grep -q "^output logits, h2" twoout.bp || bad "twoout.bp: no second output (tiny
 run 0 "$bpc" sample twoout.bp --params a.safetensors --prompt "ab" -n 5 --temperature 0
 # logits that give no distribution (a NaN or +inf among them, or every one -inf) are an error
 # at that byte, as torch.multinomial raises (a NaN was never the largest: byte 0 was written
-# at every step, at any temperature)
+# at every step, at any temperature). abs(sum(wpe)) * 0 is +0: sum(wpe) * 0 is computed, not
+# folded to +0 (it could be NaN), and is -0 where the sum is negative
 for e in 'sqrt(sum(wpe) * 0 - 1)|logit 0 is nan, so there is no distribution to sample from (are the parameters in a.safetensors finite?)' \
-         '1 / (sum(wpe) * 0)|logit 0 is inf, so there is no distribution to sample from (are the parameters in a.safetensors finite?)' \
-         '-1 / (sum(wpe) * 0)|every logit is -inf, so there is no distribution to sample from'; do
+         '1 / (abs(sum(wpe)) * 0)|logit 0 is inf, so there is no distribution to sample from (are the parameters in a.safetensors finite?)' \
+         '-1 / (abs(sum(wpe)) * 0)|every logit is -inf, so there is no distribution to sample from'; do
   sed "s|^logits = h2 @ Wout\$|logits = h2 @ Wout * 0 + ${e%%|*}|" "$model" >nanout.bp
   grep -q "^logits = h2 @ Wout \* 0" nanout.bp || bad "nanout.bp: no logits line (tiny_lm.bp changed?)"
   for t in 0 0.8; do
