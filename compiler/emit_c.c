@@ -222,7 +222,7 @@ static int calls_vmath(const E *e, int id, int root) {
     const Node *nd = &e->g->nodes[id];
     if (id != root && (e->fuse_user[id] < 0 || op_info[nd->op].kind == OK_LEAF)) return 0;
     if (nd->op == OP_EXP || nd->op == OP_SIGMOID || nd->op == OP_GELU || nd->op == OP_GELU_GRAD ||
-        nd->op == OP_SOFTPLUS)
+        nd->op == OP_SOFTPLUS || nd->op == OP_BCE_LOGITS)
         return 1;
     int arity = nd->op == OP_BROADCAST ? 1 : op_info[nd->op].arity;
     for (int k = 0; k < arity; k++)
