@@ -198,6 +198,33 @@ case("layernorm", "param x[%d, 4]\nparam g[4]\nparam b[4]\nparam w[%d, 4]\nloss 
      % (len(LN), len(LN)), {"x": np.array(LN), "g": np.ones(4), "b": np.zeros(4), "w": np.ones((len(LN), 4))},
      lambda P, I: (F.layer_norm(P["x"], (4,), P["g"], P["b"], 1e-5) * P["w"]).sum(), fix=ln_fix)
 
+# pooling windows with NaN, infinities, ties and -0 (x [4, 1, 2, 2]: one window an image)
+WIN = [[nan, 1.0, 2.0, 3.0], [1.0, 2.0, nan, inf], [-inf, -inf, -inf, -inf], [2.0, 2.0, -0.0, 0.0],
+       [inf, 1.0, -inf, 0.0], [1e38, 1e38, 1e38, 1e38]]
+NW = len(WIN)
+pool_x = np.array(WIN).reshape(NW, 1, 2, 2)
+case("maxpool", "param x[%d, 1, 2, 2]\nparam w[%d, 1, 1, 1]\nloss sum(maxpool2d(x, 2) * w)\n" % (NW, NW),
+     {"x": pool_x, "w": np.ones((NW, 1, 1, 1))}, lambda P, I: (F.max_pool2d(P["x"], 2) * P["w"]).sum())
+case("avgpool", "param x[%d, 1, 2, 2]\nparam w[%d, 1, 1, 1]\nloss sum(avgpool2d(x, 2) * w)\n" % (NW, NW),
+     {"x": pool_x, "w": np.ones((NW, 1, 1, 1))}, lambda P, I: (F.avg_pool2d(P["x"], 2) * P["w"]).sum())
+case("conv_inf", "param x[1, 1, 3, 3]\nparam k[1, 1, 2, 2]\nparam w[1, 1, 2, 2]\nloss sum(conv2d(x, k) * w)\n",
+     {"x": np.array([[[[1.0, inf, 0.0], [2.0, 3.0, -1.0], [nan, 0.5, 1e38]]]]), "k": np.array([[[[1.0, -0.5], [0.0, 2.0]]]]),
+      "w": np.ones((1, 1, 2, 2))}, lambda P, I: (F.conv2d(P["x"], P["k"]) * P["w"]).sum())
+
+
+def causal_fix(out):
+    """rows 0 and 1 have a NaN softmax (a visible -inf alone, an inf): their masked entries'
+    gradient is that row's softmax_grad, NaN, where PyTorch's masked_fill gives 0 (bpc's
+    softmax(causal_mask(x)) skips the mask in the backward pass: no pass over the scores)"""
+    for k in ("grad.x", "grad32.x"):
+        out[k][0, 1] = out[k][0, 2] = out[k][1, 2] = nan
+
+
+case("causal_softmax", "param x[3, 3]\nparam w[3, 3]\nloss sum(softmax(causal_mask(x)) * w)\n",
+     {"x": np.array([[-inf, 5.0, 1.0], [inf, 1.0, nan], [1e38, -1e38, 0.0]]), "w": np.ones((3, 3))},
+     lambda P, I: (torch.softmax(P["x"].masked_fill(torch.ones(3, 3, dtype=torch.bool).triu(1), -inf), -1) * P["w"]).sum(),
+     fix=causal_fix)
+
 # algebraic identities the compiler must not apply where IEEE arithmetic differs
 Z = [1.0, inf, nan, -inf, -0.0, 0.0]
 N = len(Z)
