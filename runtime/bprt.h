@@ -272,9 +272,18 @@ BPRT_DECLARE_LAYER_EW(double, f64)
 
 /* Runtime-internal: one clone of a kernel per ISA, chosen by the loader from the CPU
  * (GCC/clang on x86-64). Clang before 15 names the dispatcher of an unreferenced clone
- * "f.ifunc", not "f": no clones there. */
+ * "f.ifunc", not "f": no clones there. Nor under ThreadSanitizer: the loader runs the
+ * dispatchers before the sanitizer's runtime is set up, and their instrumented code
+ * crashed a -fsanitize=thread program before main (gcc 12). */
+#if defined(__SANITIZE_THREAD__)
+#define BPRT_TSAN_ 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BPRT_TSAN_ 1
+#endif
+#endif
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__TINYC__) && !defined(BPRT_NO_CLONES) && \
-    !(defined(__clang__) && __clang_major__ < 15)
+    !(defined(__clang__) && __clang_major__ < 15) && !defined(BPRT_TSAN_)
 #define BPRT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define BPRT_CLONES

@@ -13,6 +13,9 @@ target_compile_definitions(test_torch_refs PRIVATE BP_SOURCE_DIR="${CMAKE_CURREN
 add_test(NAME embed COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/embed.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
 # --standalone output built as C++ (g++, clang++) and run (tests/cxx.sh)
 add_test(NAME cxx COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/cxx.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
+# Two threads of an embedding program on one model: libbprt's pool, and --standalone output
+# under ThreadSanitizer (tests/embed_threads.sh)
+add_test(NAME embed_threads COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/embed_threads.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 bp_cmocka_test(test_optimizers tests/test_optimizers.c tests/harness.c)
 target_compile_definitions(test_optimizers PRIVATE BP_SOURCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}")
 # st_dump: prints a safetensors file's tensors exactly (the train test compares checkpoints)

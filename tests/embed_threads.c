@@ -1,0 +1,118 @@
+/* embed_threads.c — one generated model used from two threads of the embedding program
+ * (tests/embed_threads.sh): each thread has its own parameters, optimizer state and
+ * workspace, and runs NAME_init, STEPS x NAME_train_step, NAME_grad and NAME_forward on its
+ * own inputs. Two such jobs run one after the other on the main thread, then ROUNDS times at
+ * once on two threads; every loss, parameter, gradient and output must be the same bits as
+ * in the sequential run. Exit status 0 if so.
+ *
+ * Built once per model, whose header model.h includes, with -D: MODEL (its prefix), NPARAMS (its
+ * NAME_NPARAMS), XT (the first input's C type: float or int32_t), XN and YN (the two inputs'
+ * elements per row), XSCALE (x is an integer below 256 divided by it), NOUT (the output's reals
+ * per row), YMOD (labels are below it), BATCH,
+ * STEPS, ROUNDS. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define F(suffix) CAT(MODEL, suffix)
+#define STR2(a) #a
+#define STR(a) STR2(a)
+
+enum { B = BATCH };
+
+typedef struct Job {
+    uint64_t seed;
+    float *params, *grad, *out, loss[STEPS + 1];
+    void *opt, *ws;
+    XT *x;
+    int32_t *y;
+} Job;
+
+static void *alloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* seed: the parameters' and the inputs' (x: below 256, divided by XSCALE) */
+static void job_make(Job *j, uint64_t seed)
+{
+    uint64_t s = seed;
+    j->seed = seed;
+    j->params = (float *)alloc(sizeof(float) * NPARAMS);
+    j->grad = (float *)alloc(sizeof(float) * NPARAMS);
+    j->out = (float *)alloc(sizeof(float) * B * NOUT);
+    j->opt = alloc(F(_opt_state_size)());
+    j->ws = alloc(F(_workspace_size)(B));
+    j->x = (XT *)alloc(sizeof(XT) * B * XN);
+    j->y = (int32_t *)alloc(sizeof(int32_t) * B * YN);
+    for (int i = 0; i < B * XN; i++)
+        j->x[i] = (XT)((double)(lcg(&s) % 256) / XSCALE);
+    for (int i = 0; i < B * YN; i++)
+        j->y[i] = (int32_t)(lcg(&s) % YMOD);
+}
+
+static void *job_run(void *arg)
+{
+    Job *j = (Job *)arg;
+    F(_init)(j->params, j->seed);
+    memset(j->opt, 0, F(_opt_state_size)());
+    for (int t = 0; t < STEPS; t++)
+        j->loss[t] = F(_train_step)(j->params, j->opt, j->x, j->y, B, 0.001f, j->ws);
+    j->loss[STEPS] = F(_grad)(j->params, j->grad, j->x, j->y, B, j->ws);
+    F(_forward)(j->params, j->x, j->out, B, j->ws);
+    return NULL;
+}
+
+static int job_same(const Job *a, const Job *b)
+{
+    return !memcmp(a->loss, b->loss, sizeof a->loss) &&
+           !memcmp(a->params, b->params, sizeof(float) * NPARAMS) &&
+           !memcmp(a->grad, b->grad, sizeof(float) * NPARAMS) &&
+           !memcmp(a->out, b->out, sizeof(float) * B * NOUT);
+}
+
+int main(void)
+{
+    Job ref[2], par[2];
+    int bad = 0;
+    for (int k = 0; k < 2; k++) {
+        job_make(&ref[k], (uint64_t)k + 1);
+        job_make(&par[k], (uint64_t)k + 1);
+        job_run(&ref[k]);
+    }
+    for (int round = 0; round < ROUNDS; round++) {
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++)
+            if (pthread_create(&t[k], NULL, job_run, &par[k]) != 0) {
+                fprintf(stderr, "pthread_create failed\n");
+                return 2;
+            }
+        for (int k = 0; k < 2; k++)
+            pthread_join(t[k], NULL);
+        for (int k = 0; k < 2; k++)
+            if (!job_same(&ref[k], &par[k])) {
+                printf("round %d: job %d on two threads differs from its sequential run\n", round, k);
+                bad = 1;
+            }
+    }
+    printf("%s: losses %g -> %g and %g -> %g, %s\n", STR(MODEL), (double)ref[0].loss[0], (double)ref[0].loss[STEPS],
+           (double)ref[1].loss[0], (double)ref[1].loss[STEPS], bad ? "DIFFERENT on two threads" : "the same on two threads");
+    return bad;
+}

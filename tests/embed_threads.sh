@@ -1,0 +1,67 @@
+#!/bin/sh
+# Generated code used from two threads of the embedding program (tests/embed_threads.c: two
+# jobs, each with its own parameters, optimizer state and workspace, run at once give the
+# bits they give one after the other).
+# 1. Linked with libbprt, on the runtime's thread pool (BPRT_NUM_THREADS=3: one caller gets
+#    the pool, the other runs its kernels alone): fashion_mlp (GEMMs with epilogues, Adam),
+#    fashion_cnn (convolutions, pooling) and tests/text/tiny_lm.bp (causal attention,
+#    layernorm, embedding).
+# 2. The --standalone output of the same models built by gcc -fsanitize=thread: no report.
+#    (Its runtime's kernel clones made such a program crash before main: the loader runs
+#    their dispatchers before ThreadSanitizer is set up.)
+# usage: embed_threads.sh BPC SOURCE_DIR
+set -u
+bpc=$1
+src=$2
+. "$(dirname "$0")/lib.sh"
+lib=$(dirname "$bpc")
+driver=$src/tests/embed_threads.c
+
+# model BP: sets $name and $defs, embed_threads.c's -D flags for that model (model.h includes
+# its header)
+model() {
+  name=$(basename "$1" .bp)
+  up=$(echo "$name" | tr a-z A-Z)
+  case $name in
+    fashion_mlp) io="-DXT=float -DXN=784 -DYN=1 -DXSCALE=256 -DNOUT=10 -DYMOD=10" ;;
+    fashion_cnn) io="-DXT=float -DXN=784 -DYN=1 -DXSCALE=256 -DNOUT=10 -DYMOD=10" ;;
+    tiny_lm) io="-DXT=int32_t -DXN=16 -DYN=16 -DXSCALE=1 -DNOUT=16*256 -DYMOD=256" ;;
+  esac
+  defs="-DMODEL=$name -DNPARAMS=${up}_NPARAMS $io"
+}
+
+models="$src/examples/fashion_mlp.bp $src/examples/fashion_cnn.bp $src/tests/text/tiny_lm.bp"
+
+# 1. libbprt and its pool
+for bp in $models; do
+  model "$bp"
+  case $name in fashion_mlp) batch=64;; fashion_cnn) batch=8;; *) batch=16;; esac
+  d=$tmp/lib_$name
+  mkdir -p "$d"
+  "$bpc" "$bp" -o "$d/$name.c" || { bad "bpc $name"; continue; }
+  echo "#include \"$name.h\"" >"$d/model.h"
+  if ! gcc -std=c99 -O2 -Wall -Wextra -Werror -I"$d" -I"$src/runtime" $defs -DBATCH=$batch -DSTEPS=3 -DROUNDS=3 \
+       "$driver" "$d/$name.c" -L"$lib" -lbprt -lm -lpthread -o "$d/run" 2>"$d/err"; then
+    bad "building the two-thread program of $name with libbprt"; cat "$d/err"; continue
+  fi
+  if BPRT_NUM_THREADS=3 LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$d/run" >"$d/out" 2>&1; then ok
+  else bad "$name on two threads with libbprt"; cat "$d/out"; fi
+done
+
+# 2. --standalone under ThreadSanitizer
+for bp in $models; do
+  model "$bp"
+  case $name in fashion_cnn) batch=1;; *) batch=4;; esac # (slow under the sanitizer: 40 s at 8)
+  d=$tmp/sa_$name
+  mkdir -p "$d"
+  "$bpc" "$bp" -o "$d/$name.c" --standalone || { bad "bpc --standalone $name"; continue; }
+  echo "#include \"$name.h\"" >"$d/model.h"
+  if ! gcc -std=c99 -O1 -g -fsanitize=thread -Wall -Wextra -Werror -I"$d" $defs -DBATCH=$batch -DSTEPS=1 -DROUNDS=1 \
+       "$driver" "$d/$name.c" -lm -lpthread -o "$d/run" 2>"$d/err"; then
+    bad "building the two-thread program of $name --standalone with -fsanitize=thread"; cat "$d/err"; continue
+  fi
+  if TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$d/run" >"$d/out" 2>&1; then ok
+  else bad "$name --standalone on two threads under ThreadSanitizer (status $?)"; cat "$d/out"; fi
+done
+
+finish
