@@ -2566,8 +2566,11 @@ void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
                  " * first bpc header a file includes. Link with libbprt (pkg-config --cflags --libs bprt),\n"
                  " * or, for --standalone output, with nothing: its runtime is its own. */\n",
             up, g->model, o->f64 ? "double" : "float");
-    /* BPC_ before the guard: `model bprt` made BPRT_H, the runtime's own guard */
-    fprintf(out, "#ifndef BPC_%s_H\n#define BPC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n", up, up);
+    /* BPC_ before the guard: `model bprt` made BPRT_H, the runtime's own guard. The name as
+       written, not upper-cased: models `net` and `Net` link together, and a file including
+       both headers must get both (with NET_H, the second one was silently empty) */
+    fprintf(out, "#ifndef BPC_%s_H\n#define BPC_%s_H\n#include <stddef.h>\n#include <stdint.h>\n", g->model,
+            g->model);
     fprintf(out, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
     real_typedef(out, o);
     fprintf(out, "\n");

@@ -8,6 +8,8 @@
 # names meet C's (keywords, the API's own parameter names, a model named bprt, no
 # parameters, a constant loss, no loss, neither a loss nor outputs, dropout and an input named dropout_seed): compiled
 # and self-checked the same way, and compiled as --standalone output by each compiler.
+# Several models in one program: seed, fashion_mlp and fashion_mlp3 (standalone and libbprt,
+# float and double), and models `net` and `Net`.
 # usage: emit_compilers.sh BPC SOURCE_DIR
 set -eu
 bpc=$1
@@ -175,6 +177,31 @@ for cc in gcc clang tcc; do
   if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/three.$cc" > "$tmp/out" 2>&1; then
     echo "FAIL: three models under $cc"; cat "$tmp/out"; fail=1
   fi
+  n=$((n + 1))
+done
+# Models `net` and `Net` link together (their functions differ). Their macros are the same
+# upper-cased names (NET_NPARAMS), so one file cannot include both headers cleanly; it must
+# say so (macro redefined) and still see both models' functions: the guards were both
+# BPC_NET_H, the second header was silently empty and Net_init "implicitly declared".
+printf 'model net\nparam W[2] = 1\ninput x[2]\nloss sum(W * x)\n' > "$tmp/net_lower.bp"
+printf 'model Net\nparam W[3] = 2\ninput x[3]\nloss sum(W * x)\n' > "$tmp/net_upper.bp"
+"$bpc" "$tmp/net_lower.bp" -o "$tmp/net_lower.c" && "$bpc" "$tmp/net_upper.bp" -o "$tmp/net_upper.c"
+cat > "$tmp/nets.c" <<'EOF_C'
+#include "net_lower.h"
+#include "net_upper.h"
+int main(void) {
+    float p[2], q[3], x[3] = {1, 1, 1}, ws[64];
+    net_init(p, 0), Net_init(q, 0);
+    return !(net_workspace_size() <= sizeof ws && Net_workspace_size() <= sizeof ws &&
+             net_loss(p, x, ws) == 2 && Net_loss(q, x, ws) == 6);
+}
+EOF_C
+for cc in gcc clang; do # (tcc: a redefined macro is an error)
+  if ! $cc -std=c99 -Werror=implicit-function-declaration -I"$src/runtime" -I"$tmp" "$tmp/nets.c" "$tmp/net_lower.c" \
+       "$tmp/net_upper.c" -L"$lib" -lbprt -lm -o "$tmp/nets.$cc" 2>"$tmp/err" || ! grep -q "NET_NPARAMS.*redefined" "$tmp/err"; then
+    echo "FAIL: models net and Net in one file with $cc"; cat "$tmp/err"; fail=1; continue
+  fi
+  LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/nets.$cc" || { echo "FAIL: models net and Net under $cc"; fail=1; }
   n=$((n + 1))
 done
 # A loss that is NaN at the self-check's parameters: it fails, says why, and prints nan as bpc
