@@ -16,6 +16,8 @@
 #   - an `sh` block of plain command lines: each `build/bpc ...` line that needs no dataset,
 #     text, trained file or pipe must exit 0.
 #   - a block with a `loss` statement: a whole program, which must compile (--emit=ir).
+#   - a `c` block: prototypes of the generated API for fashion_mlp, which its header must
+#     declare so (the block compiles after the header).
 #     Blocks without one are fragments of a program and are skipped.
 # LANGUAGE.md's programs must compile to C that builds with -std=c99 -Wall -Wextra -Werror
 # -pedantic, and its C API block must be fashion_mlp's header, line for line.
@@ -85,6 +87,16 @@ for b in "$tmp"/readme/*; do
       (cd "$work" && sh -c "$cmd" >"$tmp/got" 2>&1); st=$?
       if [ "$st" -eq 0 ]; then ok; else bad "README.md:$line: '$cmd' exited $st"; cat "$tmp/got"; fi
     done <"$tmp/cmds"
+  elif [ "$lang" = c ]; then
+    # C API prototypes, shown for fashion_mlp: each function is in its header, and the block
+    # (NAME -> fashion_mlp, real -> float) compiles after it (a differing prototype is an error)
+    [ -f "$work/fashion_mlp.h" ] || "$bpc" "$src/examples/fashion_mlp.bp" -o "$work/fashion_mlp.c"
+    { echo '#include "fashion_mlp.h"'; sed 1d "$b" | sed -e 's/NAME_/fashion_mlp_/g' -e 's/\<real\>/float/g'; } >"$work/doc_$line.c"
+    if ${CC:-cc} -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -I"$work" "$work/doc_$line.c" >"$tmp/got" 2>&1; then ok
+    else bad "README.md:$line: the C API block does not match fashion_mlp.h"; cat "$tmp/got"; fi
+    for f in $(sed 1d "$b" | grep -o 'NAME_[a-z_]*(' | tr -d '('); do
+      grep -q "[ *]fashion_mlp_${f#NAME_}(" "$work/fashion_mlp.h" && ok || bad "README.md:$line: fashion_mlp.h has no $f"
+    done
   elif [ -z "$lang" ] && sed 1d "$b" | grep -q -E '^loss[ \t]'; then
     sed 1d "$b" >"$work/doc_$line.bp"
     if "$bpc" --emit=ir "$work/doc_$line.bp" >"$tmp/got" 2>&1; then ok; else bad "README.md:$line: the program does not compile"; cat "$tmp/got"; fi
@@ -92,7 +104,7 @@ for b in "$tmp"/readme/*; do
     skipped=$((skipped + 1))
   fi
 done
-echo "README.md: $skipped blocks skipped (fragments, C, datasets, timings, other programs)"
+echo "README.md: $skipped blocks skipped (fragments, datasets, timings, other programs)"
 
 lang_md=${BPC_LANGUAGE_MD:-$src/../shared/LANGUAGE.md}
 if [ -f "$lang_md" ]; then
