@@ -3,7 +3,8 @@
  * workspace, and runs NAME_init, STEPS x NAME_train_step, NAME_grad and NAME_forward on its
  * own inputs. Two such jobs run one after the other on the main thread, then ROUNDS times at
  * once on two threads; every loss, parameter, gradient and output must be the same bits as
- * in the sequential run. Exit status 0 if so.
+ * in the sequential run. Exit status 0 if so (and if the workspace sizes do not decrease
+ * from B = 0 to 4 BATCH, as README says).
  *
  * Built once per model, whose header model.h includes, with -D: MODEL (its prefix), NPARAMS (its
  * NAME_NPARAMS), XT (the first input's C type: float or int32_t), XN and YN (the two inputs'
@@ -88,10 +89,23 @@ static int job_same(const Job *a, const Job *b)
            !memcmp(a->out, b->out, sizeof(float) * B * NOUT);
 }
 
+/* README: a workspace for B rows serves every call with fewer (each size is nondecreasing) */
+static int sizes_nondecreasing(void)
+{
+    for (int b = 0; b < 4 * B; b++)
+        if (F(_workspace_size)(b) > F(_workspace_size)(b + 1) ||
+            F(_train_workspace_size)(b) > F(_train_workspace_size)(b + 1) ||
+            F(_forward_workspace_size)(b) > F(_forward_workspace_size)(b + 1)) {
+            printf("a workspace size at B = %d is larger than at B = %d\n", b, b + 1);
+            return 0;
+        }
+    return 1;
+}
+
 int main(void)
 {
     Job ref[2], par[2];
-    int bad = 0;
+    int bad = !sizes_nondecreasing();
     for (int k = 0; k < 2; k++) {
         job_make(&ref[k], (uint64_t)k + 1);
         job_make(&par[k], (uint64_t)k + 1);
