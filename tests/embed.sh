@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs bpc into a temporary prefix and builds examples/embed against it twice: with its
-# plain Makefile and pkg-config only, and with CMake's find_package(bprt). Then runs it on
+# Installs bpc into a temporary DESTDIR and builds examples/embed against it three times: with
+# its plain Makefile and pkg-config only, with CMake's find_package(bprt), and statically
+# (libbprt.a and pkg-config --static). Then runs it on
 # a slice of Fashion-MNIST; and the --standalone output of fashion_mlp with only cc and libm
 # (and tcc), and of tests/text/tiny_lm.bp's causal attention.
 # usage: embed.sh BUILD_DIR SOURCE_DIR
@@ -10,7 +11,10 @@ src=$2
 . "$(dirname "$0")/lib.sh"
 data=/usr/share/datasets/fashion-mnist
 
-cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 && ok || { bad "cmake --install"; cat "$tmp/install.log"; }
+# staged as a package build does it: DESTDIR=... under the prefix /usr/local (the .pc and
+# CMake files find the rest relative to themselves)
+DESTDIR="$tmp/stage" cmake --install "$build" --prefix /usr/local >"$tmp/install.log" 2>&1 && ok || { bad "cmake --install"; cat "$tmp/install.log"; }
+ln -s "$tmp/stage/usr/local" "$tmp/prefix"
 libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -1); libdir=${libdir%/pkgconfig}
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 export LD_LIBRARY_PATH="$libdir"
@@ -28,6 +32,17 @@ fi
 # 2. CMake find_package(bprt)
 if cmake -S "$tmp/mk" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/cm.log" 2>&1 &&
    cmake --build "$tmp/cm" >>"$tmp/cm.log" 2>&1; then ok; else bad "cmake find_package(bprt)"; cat "$tmp/cm.log"; fi
+
+# 2b. statically: libbprt.a with what `pkg-config --static --libs bprt` adds (OpenMP, cJSON,
+#     zlib); the program needs no libbprt.so (it starts and reports a missing data directory)
+if [ -f "$tmp/mk/fashion_mlp.c" ] &&
+   cc -O2 -std=c99 $(pkg-config --cflags bprt) -I"$tmp/mk" "$tmp/mk/main.c" "$tmp/mk/fashion_mlp.c" "$libdir/libbprt.a" \
+     $(pkg-config --static --libs bprt) -o "$tmp/static" >"$tmp/static.log" 2>&1; then ok; else bad "static link with pkg-config --static"; cat "$tmp/static.log"; fi
+if [ -x "$tmp/static" ]; then
+  ! ldd "$tmp/static" | grep -q libbprt && ok || bad "the static build loads libbprt.so"
+  env -u LD_LIBRARY_PATH "$tmp/static" "$tmp/no-data" 1 >"$tmp/static.run" 2>&1
+  grep -q "embed: .*no-data" "$tmp/static.run" && ok || { bad "the static build does not run"; cat "$tmp/static.run"; }
+fi
 
 # 3. --standalone: nothing but a C compiler and libm
 mkdir -p "$tmp/sa"
