@@ -204,6 +204,25 @@ for cc in gcc clang; do # (tcc: a redefined macro is an error)
   LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/nets.$cc" || { echo "FAIL: models net and Net under $cc"; fail=1; }
   n=$((n + 1))
 done
+# A program with a `real` of its own defines BPC_REAL_DEFINED before a bpc header (README)
+cat > "$tmp/own_real.c" <<'EOF_C'
+typedef long double real;
+#define BPC_REAL_DEFINED
+#include "net_lower.h"
+int main(void) {
+    real r = 1;
+    float p[2];
+    net_init(p, 0);
+    return !(r == 1 && p[0] == 1 && p[1] == 1);
+}
+EOF_C
+for cc in gcc clang tcc; do
+  if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$tmp" "$tmp/own_real.c" "$tmp/net_lower.c" -I"$src/runtime" \
+       -L"$lib" -lbprt -lm -o "$tmp/own_real.$cc" 2>"$tmp/err" || ! LD_LIBRARY_PATH="$lib" LD_PRELOAD="${BP_SAN_PRELOAD:-}" "$tmp/own_real.$cc"; then
+    echo "FAIL: a program with its own real and BPC_REAL_DEFINED with $cc"; cat "$tmp/err"; fail=1
+  fi
+  n=$((n + 1))
+done
 # A loss that is NaN at the self-check's parameters: it fails, says why, and prints nan as bpc
 # does (it printed -nan, and "NAME_grad_seeded with seed 0 differs from NAME_grad")
 printf 'param W[3] = -1\nloss sum(log(W))\n' > "$tmp/nanloss.bp"
