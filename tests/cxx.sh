@@ -5,7 +5,8 @@
 # self-check (--emit=test, built by gcc) and passes it: the C++ build's functions have C
 # linkage and compute what the C build does. A C++ program including seed.h runs seed_hvp (H v = (11, 46), as in
 # emit_compilers.sh) against the C++ build of bpc -o seed.c --standalone, and of
-# --emit=c --standalone with the header --emit=h prints.
+# --emit=c --standalone with the header --emit=h prints. The libbprt output of fashion_mlp
+# and tiny_lm built by g++ passes its C self-check too.
 # usage: cxx.sh BPC SOURCE_DIR
 set -u
 bpc=$1
@@ -29,6 +30,22 @@ for bp in "$src"/examples/*.bp "$src"/tests/text/tiny_lm.bp; do
        g++ "$d/check.o" "$d/$base.o" -lm -o "$d/check" 2>>"$d/err"; then ok; else bad "g++ --standalone $base $prec"; cat "$d/err"; continue; fi
     "$d/check" >"$d/out" 2>&1 && grep -q '^ok$' "$d/out" && ok || { bad "self-check of $base $prec built by g++"; cat "$d/out"; }
   done
+done
+
+# The libbprt output (not --standalone) as C++ too: fashion_mlp's and tiny_lm's g++ objects
+# pass their C self-checks linked with libbprt
+lib=$(dirname "$bpc")
+for bp in "$src/examples/fashion_mlp.bp" "$src/tests/text/tiny_lm.bp"; do
+  base=$(basename "$bp" .bp)
+  d="$tmp/lib_$base"
+  mkdir -p "$d"
+  "$bpc" "$bp" -o "$d/$base.c" && "$bpc" --emit=test "$bp" >"$d/check.c" || { bad "bpc $base"; continue; }
+  if g++ $cxxflags -O2 -I"$src/runtime" -x c++ -c "$d/$base.c" -o "$d/$base.o" 2>"$d/err" &&
+     gcc -std=c99 -O2 -I"$d" -c "$d/check.c" -o "$d/check.o" 2>>"$d/err" &&
+     g++ "$d/check.o" "$d/$base.o" -L"$lib" -lbprt -lm -o "$d/check" 2>>"$d/err"; then ok
+  else bad "g++ $base (libbprt output)"; cat "$d/err"; continue; fi
+  LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$d/check" >"$d/out" 2>&1 && grep -q '^ok$' "$d/out" && ok ||
+    { bad "self-check of $base (libbprt output) built by g++"; cat "$d/out"; }
 done
 
 cat >"$tmp/hvp_main.cc" <<'EOF_CC'

@@ -30,7 +30,7 @@ endforeach()
 if(BPC_SANITIZE AND CMAKE_C_COMPILER_ID STREQUAL "GNU")
   execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
     OUTPUT_VARIABLE BP_ASAN_SO OUTPUT_STRIP_TRAILING_WHITESPACE)
-  set_tests_properties(emit_compilers embed_threads PROPERTIES ENVIRONMENT "BP_SAN_PRELOAD=${BP_ASAN_SO}")
+  set_tests_properties(emit_compilers embed_threads cxx PROPERTIES ENVIRONMENT "BP_SAN_PRELOAD=${BP_ASAN_SO}")
 endif()
 # Open MPI leaks by design: its allocations are suppressed (tests/lsan.supp, third-party
 # libraries only), which needs whole stacks through the uninstrumented libraries.
