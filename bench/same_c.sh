@@ -12,19 +12,7 @@ set -u
 old=$1 new=$2 count=${3:-300}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-for n in 1000 3000; do # bench/scale.sh's programs
-  awk -v n="$n" 'BEGIN { print "param w[4]"; for (i = 0; i < n; i++) print "input x" i "[B, 4]"; print "h0 = x0 * w";
-    for (i = 1; i < n; i++) print "h" i " = h" i - 1 " + x" i; print "output h" n - 1; print "loss sum(h" n - 1 ")" }' >"$dir/inputs$n.bp"
-  awk -v n="$n" 'BEGIN { print "input x[B, 4]"; print "param w[4]";
-    for (i = 0; i < n; i++) { print "y" i " = x * w * " i + 1; print "output y" i } print "loss sum(y0)" }' >"$dir/outputs$n.bp"
-  awk -v n="$n" 'BEGIN { print "input x[4]"; print "def f0(a) = a + 1";
-    for (i = 1; i < n; i++) print "def f" i "(a) = f" i - 1 "(a) + 1"; print "y = f29(x)"; print "output y" }' >"$dir/defs$n.bp"
-  awk -v n="$n" 'BEGIN { print "input x[B, 16]"; print "param W[16, 16] = xavier"; print "h0 = x";
-    for (i = 1; i <= n; i++) print "h" i " = tanh(h" i - 1 " @ W)"; print "output h" n; print "loss sum(h" n " * h" n ")" }' >"$dir/tanh$n.bp"
-  awk -v n="$((n / 10))" 'BEGIN { print "input x[B, 16]"; print "h0 = x";
-    for (i = 1; i <= n; i++) { print "param W" i "[16, 16] = xavier"; print "h" i " = tanh(h" i - 1 " @ W" i ")" }
-    print "output h" n; print "loss sum(h" n " * h" n ")" }' >"$dir/tanhw$n.bp"
-done
+sh "$(dirname "$0")/scale.sh" --programs "$dir" 1000 3000
 i=0
 while [ "$i" -lt "$count" ]; do
   awk -v seed="$i" 'function pick(s,  a, k) { k = split(s, a, " "); return a[int(rand() * k) + 1] }

@@ -9,12 +9,19 @@
 #   tanhw    N/10 layers tanh(h @ Wi), a W each (the fused step compares a plan per parameter)
 #
 # usage: bench/scale.sh [BPC] [N...]          (default build/bpc; N: 1000 3000 10000)
+#        bench/scale.sh --programs DIR N...   writes the programs to DIR alone (bench/same_c.sh)
 set -u
-bpc=${1:-build/bpc}
-[ $# -gt 0 ] && shift
-sizes=${*:-1000 3000 10000}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+if [ "${1:-}" = --programs ]; then
+  dir=$2
+  shift 2
+  sizes=$*
+else
+  bpc=${1:-build/bpc}
+  [ $# -gt 0 ] && shift
+  sizes=${*:-1000 3000 10000}
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' EXIT
+fi
 for n in $sizes; do
   awk -v n="$n" 'BEGIN { print "param w[4]"; for (i = 0; i < n; i++) print "input x" i "[B, 4]"; print "h0 = x0 * w";
     for (i = 1; i < n; i++) print "h" i " = h" i - 1 " + x" i; print "output h" n - 1; print "loss sum(h" n - 1 ")" }' >"$dir/inputs$n.bp"
@@ -28,6 +35,7 @@ for n in $sizes; do
     for (i = 1; i <= n; i++) { print "param W" i "[16, 16] = xavier"; print "h" i " = tanh(h" i - 1 " @ W" i ")" }
     print "output h" n; print "loss sum(h" n " * h" n ")" }' >"$dir/tanhw$n.bp"
 done
+[ -n "${bpc:-}" ] || exit 0
 for kind in inputs outputs defs tanh tanhw; do
   for n in $sizes; do
     /usr/bin/time -f '%U %S' -o "$dir/time" timeout 120 "$bpc" --emit=c "$dir/$kind$n.bp" >"$dir/out.c" 2>"$dir/err"
