@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gen_refs import write_safetensors  # noqa: E402
+from gen_refs import run_torch, write_safetensors  # noqa: E402
 
 OUT = os.path.join(HERE, "edge")
 inf, nan = float("inf"), float("nan")
@@ -247,17 +247,6 @@ case("fold_minus_zero", "param x[%d]\nparam w[%d]\nloss sum(w / (x - 0))\n" % (N
      lambda P, I: (P["w"] / (P["x"] - 0)).sum())
 case("fold_times_one", "param x[%d]\nparam w[%d]\nloss sum(w / (x * 1))\n" % (N, N), zp,
      lambda P, I: (P["w"] / (P["x"] * 1)).sum())
-
-
-def run_torch(f, pvals, ivals, dtype):
-    P = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in pvals.items()}
-    I = {k: torch.tensor(v) if v.dtype == np.int64 else torch.tensor(v, dtype=dtype) for k, v in ivals.items()}
-    loss = f(P, I)
-    grads = torch.autograd.grad(loss, list(P.values()), allow_unused=True)
-    out = {"loss": loss.detach().double().numpy()}
-    for (k, v), g in zip(P.items(), grads):
-        out[k] = np.zeros(v.shape) if g is None else g.detach().double().numpy()
-    return out
 
 
 def main(names):

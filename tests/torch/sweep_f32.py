@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gen_refs import write_safetensors  # noqa: E402
+from gen_refs import run_torch, write_safetensors  # noqa: E402
 
 BPC = os.environ.get("BPC", os.path.join(HERE, "..", "..", "build", "bpc"))
 WORK = os.environ.get("SWEEP_DIR") or tempfile.mkdtemp(prefix="sweep_f32.")
@@ -513,17 +513,6 @@ def as_f32(P, I):
     p64 = {k: v.astype(np.float64) for k, v in p32.items()}
     i64 = {k: (v if v.dtype == np.int64 else v.astype(np.float64)) for k, v in i32.items()}
     return p32, i32, p64, i64
-
-
-def run_torch(f, pvals, ivals, dtype):
-    P = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in pvals.items()}
-    I = {k: torch.tensor(v) if v.dtype == np.int64 else torch.tensor(v, dtype=dtype) for k, v in ivals.items()}
-    loss = f(P, I)
-    grads = torch.autograd.grad(loss, list(P.values()), allow_unused=True)
-    out = {"loss": loss.detach().double().numpy()}
-    for (k, v), g in zip(P.items(), grads):
-        out[k] = np.zeros(v.shape) if g is None else g.detach().double().numpy()
-    return out
 
 
 def run_bpc(text, p32, i32, tag, extra=()):
