@@ -112,7 +112,9 @@ static int is_neg_zero(Graph *g, int id) {
 int fold_node(Graph *g, const Node *p) {
     OpKind kind = op_info[p->op].kind;
     int a = p->in[0], b = p->in[1];
-    int symbolic = p->adjoint || g->adjoint_mode; /* reverse mode's node: zeros are symbolic */
+    /* reverse mode's node: zeros are symbolic; not in a `checkpoint`'s recomputation, which
+       is the program's own expression again (pass_remat.c marks it adjoint) */
+    int symbolic = (p->adjoint || g->adjoint_mode) && p->remat != REMAT_COPY;
     if (kind == OK_UNARY || kind == OK_BINARY) { /* constants, broadcast or not: the exact value */
         double v[2] = {0, 0};
         int allc = 1;

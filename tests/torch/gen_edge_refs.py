@@ -245,6 +245,18 @@ case("fold_zero_minus", "param x[%d]\nparam w[%d]\nloss sum(w / (0 - x))\n" % (N
      lambda P, I: (P["w"] / (0 - P["x"])).sum())
 case("fold_minus_zero", "param x[%d]\nparam w[%d]\nloss sum(w / (x - 0))\n" % (N, N), zp,
      lambda P, I: (P["w"] / (P["x"] - 0)).sum())
+# a `checkpoint` binding's recomputation is the program's own expression, not a gradient:
+# x * 0 recomputed for the backward pass is NaN at x = inf, as it was in the forward pass,
+# and so is w's gradient there (it was finite: the recomputation folded x * 0 to 0)
+def zero_grad_x(out):
+    """x's gradient is the symbolic zero's 0 (README: the gradient of 0 * f(x) is 0), where
+    PyTorch's chain rule multiplies a NaN by 0"""
+    for k in ("grad.x", "grad32.x"):
+        out[k][:] = 0
+
+
+case("fold_checkpoint", "param x[%d]\nparam w[%d]\ncheckpoint a = tanh(x * 0 + w)\nloss sum(a * w)\n" % (N, N), zp,
+     lambda P, I: (torch.tanh(P["x"] * 0 + P["w"]) * P["w"]).sum(), fix=zero_grad_x)
 case("fold_times_one", "param x[%d]\nparam w[%d]\nloss sum(w / (x * 1))\n" % (N, N), zp,
      lambda P, I: (P["w"] / (P["x"] * 1)).sum())
 
