@@ -488,12 +488,12 @@ static int cmd_emit(const Args *a, Graph *g) {
         base = base ? base + 1 : a->file;
         dot = strrchr(base, '.');
         const size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+        if (memchr(base, '"', stem) || memchr(base, '\n', stem)) /* #include "FILE.h" has no escapes */
+            usage_error("--emit=test %s: the program includes its header by name, and #include \"...\" cannot "
+                        "spell a '\"' or a line break; rename the .bp file", a->file);
         char *hdr = malloc(stem + 3);
         if (!hdr) abort();
         snprintf(hdr, stem + 3, "%.*s.h", (int)stem, base);
-        if (strpbrk(hdr, "\"\n")) /* #include "FILE.h" has no escapes */
-            usage_error("--emit=test %s: the program includes its header by name, and #include \"...\" cannot "
-                        "spell a '\"' or a line break; rename the .bp file", a->file);
         emit_test_program(stdout, g, &eo, hdr);
         free(hdr);
     }
