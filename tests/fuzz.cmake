@@ -1,11 +1,11 @@
-# Fuzzing (tests/fuzz): three libFuzzer harnesses, their seed corpora and the inputs they
+# Fuzzing (tests/fuzz): four libFuzzer harnesses, their seed corpora and the inputs they
 # once crashed on. In every build each harness is also linked with replay.c, a plain main()
 # that feeds files through LLVMFuzzerTestOneInput; ctest replays the seed corpus and the
 # regressions through it (under BPC_SANITIZE with ASan + UBSan). With BPC_FUZZ (clang) the
-# harnesses are built as fuzzers too: fuzz_frontend, fuzz_safetensors, fuzz_idx.
+# harnesses are built as fuzzers too: fuzz_frontend, fuzz_safetensors, fuzz_idx, fuzz_repl.
 set(BP_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR}/fuzz)
-foreach(h frontend safetensors idx)
-  if(h STREQUAL "frontend")
+foreach(h frontend safetensors idx repl)
+  if(h STREQUAL "frontend" OR h STREQUAL "repl")
     set(lib bpc_lib)
   else()
     set(lib bprt)
