@@ -42,6 +42,8 @@ endforeach()
 # The REPL: scripts through a pipe (tests/repl/*.bpr), and line editing and Ctrl-C on a pty
 add_test(NAME repl COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_repl.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 add_test(NAME repl_pty COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/repl_pty.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
+# The REPL's sessions (entries, redefinitions, reordering) against bpc grad on whole programs
+add_test(NAME repl_diff COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/repl_diff.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 # The REPL's training goes on from call to call: pieces of :train and :step equal one run of
 # bpc train, bit for bit (tests/repl_train.sh, small IDX files made by the test)
 add_test(NAME repl_train COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/repl_train.sh $<TARGET_FILE:bpc>
