@@ -100,6 +100,9 @@ typedef struct Program {
  * arena. Syntax errors are reported to diag (several per run: the parser recovers at the
  * next statement); the returned Program holds the statements that parsed. Never NULL. */
 Program *parse_program(Arena *arena, Diag *diag, const char *file, const char *text);
+/* The same for a text whose first line is line first_line of `file` (a REPL input, registered
+ * with diag_add_source_at): its locations carry the lines so numbered. */
+Program *parse_program_at(Arena *arena, Diag *diag, const char *file, const char *text, int first_line);
 
 /* 1 if text stops in the middle of a statement: inside an open ( [ or {, or right after a
  * binary operator, '=' or ','. The REPL keeps reading lines while this holds. */

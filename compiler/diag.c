@@ -30,10 +30,15 @@ static char *dupstr(const char *s) {
 }
 
 const char *diag_add_source(Diag *d, const char *name, const char *text) {
+    return diag_add_source_at(d, name, text, 1);
+}
+
+const char *diag_add_source_at(Diag *d, const char *name, const char *text, int first_line) {
     DiagSource *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->name = dupstr(name);
     s->text = dupstr(text ? text : "");
+    s->first_line = first_line;
     s->next = d->sources;
     d->sources = s;
     return s->name;
@@ -72,9 +77,9 @@ enum { QUOTE_WIDTH = 200 }; /* bytes of a source line quoted at most */
  * each character before it, as a terminal shows them: é is two bytes, one column). */
 static void quote_line(Diag *d, Loc loc) {
     const DiagSource *s = find_source(d, loc.file);
-    if (!s || loc.line <= 0) return;
+    if (!s || loc.line <= 0 || loc.line < s->first_line) return;
     const char *p = diag_skip_bom(s->text);
-    for (int l = 1; l < loc.line && *p; p++)
+    for (int l = s->first_line; l < loc.line && *p; p++)
         if (*p == '\n') l++;
     const char *e = p;
     while (*e && *e != '\n') e++;

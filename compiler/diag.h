@@ -30,6 +30,7 @@ typedef struct Loc {
 typedef struct DiagSource {
     const char *name; /* owned copy */
     const char *text; /* owned copy of the whole text */
+    int first_line;   /* the line number of text's first line (1; the REPL's inputs: their own) */
     struct DiagSource *next;
 } DiagSource;
 
@@ -53,6 +54,9 @@ void diag_init(Diag *d, FILE *out);
 void diag_free(Diag *d);
 /* Registers a source text; returns the stable name pointer to put in Loc.file. */
 const char *diag_add_source(Diag *d, const char *name, const char *text);
+/* The same for a text whose first line is line first_line of the source (a REPL input):
+ * locations in it are quoted from its lines as numbered from there. */
+const char *diag_add_source_at(Diag *d, const char *name, const char *text, int first_line);
 /* text past a leading UTF-8 byte order mark (EF BB BF, which Windows editors write), or
  * text: the parser and the quoted lines both skip it, so columns count from after it. */
 const char *diag_skip_bom(const char *text);

@@ -83,6 +83,7 @@ typedef struct Parser {
     const char *file;
     Program *prog;
     int line, col;       /* scanner position (1-based; columns in bytes) */
+    int first_line;      /* the line number of the text's first line */
     Loc last_newline;    /* of the last '\n' scanned */
     Opener *open;        /* open brackets, innermost last */
     int nopen, capopen;
@@ -931,14 +932,19 @@ static void parser_init(Parser *p, Arena *arena, Diag *diag, const char *file) {
     p->arena = arena;
     p->diag = diag;
     p->file = file;
-    p->line = p->col = 1;
+    p->line = p->col = p->first_line = 1;
     p->last_tok = TOK_NEWLINE;
     p->max_errors = diag && diag->max_errors ? diag->max_errors : 50;
 }
 
 Program *parse_program(Arena *arena, Diag *diag, const char *file, const char *text) {
+    return parse_program_at(arena, diag, file, text, 1);
+}
+
+Program *parse_program_at(Arena *arena, Diag *diag, const char *file, const char *text, int first_line) {
     Parser p;
     parser_init(&p, arena, diag, file);
+    p.line = p.first_line = first_line > 1 ? first_line : 1;
     p.prog = arena_alloc(arena, sizeof *p.prog);
     yyscan_t scanner;
     if (yylex_init_extra(&p, &scanner) != 0) {
