@@ -91,6 +91,7 @@ typedef struct Session {
     Arena **arenas;        /* the ASTs of the inputs whose statements are entries */
     int narenas, arenas_cap;
     Stmt **entries;        /* the program, in order */
+    int *entry_arena;      /* entries[i] is in arenas[entry_arena[i]] */
     int nentries;
     const char *model;     /* default model name ("repl", or the stem of the first file loaded) */
     Arena *garena;         /* holds g */
@@ -369,6 +370,7 @@ static void session_free(Session *S) {
     for (int i = 0; i < S->narenas; i++) arena_free(S->arenas[i]);
     free(S->arenas);
     free(S->entries);
+    free(S->entry_arena);
     diag_free(&S->d);
 }
 
@@ -872,6 +874,52 @@ out:
     return rc;
 }
 
+typedef struct EntryArena {
+    uintptr_t stmt;
+    int arena;
+} EntryArena;
+
+static int entry_arena_cmp(const void *pa, const void *pb) {
+    const EntryArena *a = pa, *b = pb;
+    return (a->stmt > b->stmt) - (a->stmt < b->stmt);
+}
+
+/* Makes p's statements the entries: each from the input it came from (an entry already, or
+ * a statement of the last arena, the input being entered), and frees the inputs none of
+ * whose statements is an entry any more. They were kept to the end of the session: a
+ * session of 30000 lines piped in, each replacing the last, held 785 MB. */
+static void set_entries(Session *S, const Program *p) {
+    EntryArena *old = xcalloc((size_t)S->nentries + 1, sizeof *old);
+    for (int i = 0; i < S->nentries; i++) old[i] = (EntryArena){(uintptr_t)S->entries[i], S->entry_arena[i]};
+    qsort(old, (size_t)S->nentries, sizeof *old, entry_arena_cmp);
+    int *owner = xcalloc((size_t)p->nstmts + 1, sizeof *owner), *map = xcalloc((size_t)S->narenas, sizeof *map);
+    for (int k = 0; k < p->nstmts; k++) {
+        EntryArena key = {(uintptr_t)p->stmts[k], 0};
+        const EntryArena *e = bsearch(&key, old, (size_t)S->nentries, sizeof *old, entry_arena_cmp);
+        owner[k] = e ? e->arena : S->narenas - 1;
+        map[owner[k]] = 1;
+    }
+    int n = 0;
+    for (int i = 0; i < S->narenas; i++) {
+        if (!map[i]) {
+            arena_free(S->arenas[i]);
+            continue;
+        }
+        map[i] = n;
+        S->arenas[n++] = S->arenas[i];
+    }
+    S->narenas = n;
+    for (int k = 0; k < p->nstmts; k++) owner[k] = map[owner[k]];
+    free(S->entries);
+    free(S->entry_arena);
+    S->entries = xcalloc((size_t)p->nstmts + 1, sizeof *S->entries);
+    memcpy(S->entries, p->stmts, (size_t)p->nstmts * sizeof *S->entries);
+    S->entry_arena = owner;
+    S->nentries = p->nstmts;
+    free(old);
+    free(map);
+}
+
 /* Evaluates a bare expression against the session's program (which is not changed). */
 static int eval_expr(Session *S, Stmt *expr, const char *label) {
     if (ensure_model(S) != 0) return -1;
@@ -975,10 +1023,6 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const DiagSource 
             reset_training(S, redeclared ? "a parameter is declared again" : "the parameters changed");
         else if (S->g && !state_fits(opt_kind(&S->g->opt), ir_opt_moments(&S->g->opt), &g->opt))
             fit_optimizer(S, &g->opt, NULL, 0); /* the program's optimizer changed (a state of --opt's is kept otherwise) */
-        free(S->entries);
-        S->entries = xcalloc((size_t)p->nstmts, sizeof *S->entries);
-        memcpy(S->entries, p->stmts, (size_t)p->nstmts * sizeof *S->entries);
-        S->nentries = p->nstmts;
         arena_free(S->garena);
         S->garena = ga;
         S->g = g;
@@ -991,6 +1035,7 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const DiagSource 
             if (!S->arenas) abort();
         }
         S->arenas[S->narenas++] = a;
+        set_entries(S, p);
         kept = 1;
     }
     free(defs);
