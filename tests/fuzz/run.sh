@@ -13,7 +13,7 @@ build=$1
 src=$(cd "$(dirname "$0")" && pwd)
 scale=${FUZZ_SCALE:-1}
 fail=0
-for spec in frontend:60000 safetensors:250000 idx:150000 repl:250; do
+for spec in frontend:60000 safetensors:250000 idx:150000 repl:500; do
   name=${spec%%:*}
   runs=$((${spec#*:} * scale))
   tmp=$(mktemp -d)
