@@ -35,8 +35,7 @@ typedef struct Job {
     int32_t *y;
 } Job;
 
-static void *alloc(size_t n)
-{
+static void *alloc(size_t n) {
     void *p = calloc(1, n ? n : 1);
     if (!p) {
         fprintf(stderr, "out of memory\n");
@@ -45,15 +44,13 @@ static void *alloc(size_t n)
     return p;
 }
 
-static uint64_t lcg(uint64_t *s)
-{
+static uint64_t lcg(uint64_t *s) {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
     return *s >> 33;
 }
 
 /* seed: the parameters' and the inputs' (x: below 256, divided by XSCALE) */
-static void job_make(Job *j, uint64_t seed)
-{
+static void job_make(Job *j, uint64_t seed) {
     uint64_t s = seed;
     j->seed = seed;
     j->params = (float *)alloc(sizeof(float) * NPARAMS);
@@ -69,8 +66,17 @@ static void job_make(Job *j, uint64_t seed)
         j->y[i] = (int32_t)(lcg(&s) % YMOD);
 }
 
-static void *job_run(void *arg)
-{
+static void job_free(Job *j) {
+    free(j->params);
+    free(j->grad);
+    free(j->out);
+    free(j->opt);
+    free(j->ws);
+    free(j->x);
+    free(j->y);
+}
+
+static void *job_run(void *arg) {
     Job *j = (Job *)arg;
     F(_init)(j->params, j->seed);
     memset(j->opt, 0, F(_opt_state_size)());
@@ -81,8 +87,7 @@ static void *job_run(void *arg)
     return NULL;
 }
 
-static int job_same(const Job *a, const Job *b)
-{
+static int job_same(const Job *a, const Job *b) {
     return !memcmp(a->loss, b->loss, sizeof a->loss) &&
            !memcmp(a->params, b->params, sizeof(float) * NPARAMS) &&
            !memcmp(a->grad, b->grad, sizeof(float) * NPARAMS) &&
@@ -90,8 +95,7 @@ static int job_same(const Job *a, const Job *b)
 }
 
 /* README: a workspace for B rows serves every call with fewer (each size is nondecreasing) */
-static int sizes_nondecreasing(void)
-{
+static int sizes_nondecreasing(void) {
     for (int b = 0; b < 4 * B; b++)
         if (F(_workspace_size)(b) > F(_workspace_size)(b + 1) ||
             F(_train_workspace_size)(b) > F(_train_workspace_size)(b + 1) ||
@@ -102,8 +106,7 @@ static int sizes_nondecreasing(void)
     return 1;
 }
 
-int main(void)
-{
+int main(void) {
     Job ref[2], par[2];
     int bad = !sizes_nondecreasing();
     for (int k = 0; k < 2; k++) {
@@ -128,5 +131,9 @@ int main(void)
     }
     printf("%s: losses %g -> %g and %g -> %g, %s\n", STR(MODEL), (double)ref[0].loss[0], (double)ref[0].loss[STEPS],
            (double)ref[1].loss[0], (double)ref[1].loss[STEPS], bad ? "DIFFERENT on two threads" : "the same on two threads");
+    for (int k = 0; k < 2; k++) {
+        job_free(&ref[k]);
+        job_free(&par[k]);
+    }
     return bad;
 }
