@@ -12,9 +12,11 @@
  * weight (8 bytes), Adam the weight and its two moments (24). A step cannot do its forward
  * read and its update in one pass (the update needs the gradient, which needs the forward
  * pass), so the floor is one read pass and one read-write pass, on arrays already in the
- * caches as they are in training. The loops add a constant (no division, no square root), in
- * zmm (ymm without AVX-512) registers, and each thread takes its own contiguous share with no
- * barrier between the passes: an optimistic bound, as the FMA peak is.
+ * caches as they are in training. SGD's pass adds a constant to each weight; Adam's does
+ * Adam's arithmetic, which an exact update cannot skip: both moments' multiply-adds, a square
+ * root and a division per weight (its gradient a multiple of the weight). In zmm (ymm without
+ * AVX-512) registers, each thread on its own contiguous share with no barrier between the
+ * passes: an optimistic bound, as the FMA peak is.
  *
  * usage: peak [THREADS...] [traffic=N...]        default threads: 1 2
  * prints "peak <threads> <GFLOP/s> GFLOP/s <isa>" per thread count, and
@@ -83,23 +85,47 @@ static double peak(int threads, int avx512, long iters) {
     return best;
 }
 
-/* Adds c to every float of the k arrays a[0..k-1] over [lo, hi) after summing w over it:
- * one read pass over w, then one read-write pass over each array (w among them). */
+/* Over [lo, hi): sums the weights a[0] (the forward read), then updates them in one pass:
+ * k = 1, SGD, adds c to each; k = 3, Adam, with its moments a[1] and a[2]. */
 __attribute__((target("avx512f"))) static float traffic_avx512(float *const *a, int k, long lo, long hi) {
     __m512 s = _mm512_setzero_ps();
     const __m512 c = _mm512_set1_ps(1e-7f);
     for (long i = lo; i < hi; i += 16) s = _mm512_add_ps(s, _mm512_load_ps(a[0] + i));
-    for (long i = lo; i < hi; i += 16)
-        for (int j = 0; j < k; j++) _mm512_store_ps(a[j] + i, _mm512_add_ps(_mm512_load_ps(a[j] + i), c));
+    if (k == 1) {
+        for (long i = lo; i < hi; i += 16) _mm512_store_ps(a[0] + i, _mm512_add_ps(_mm512_load_ps(a[0] + i), c));
+        return _mm512_reduce_add_ps(s);
+    }
+    const __m512 b1 = _mm512_set1_ps(0.9f), nb1 = _mm512_set1_ps(0.1f), b2 = _mm512_set1_ps(0.999f),
+                 nb2 = _mm512_set1_ps(0.001f), lr = _mm512_set1_ps(-1e-7f), eps = _mm512_set1_ps(1e-8f);
+    for (long i = lo; i < hi; i += 16) {
+        const __m512 p = _mm512_load_ps(a[0] + i), g = _mm512_mul_ps(p, c);
+        const __m512 m = _mm512_fmadd_ps(b1, _mm512_load_ps(a[1] + i), _mm512_mul_ps(nb1, g));
+        const __m512 v = _mm512_fmadd_ps(b2, _mm512_load_ps(a[2] + i), _mm512_mul_ps(nb2, _mm512_mul_ps(g, g)));
+        _mm512_store_ps(a[1] + i, m);
+        _mm512_store_ps(a[2] + i, v);
+        _mm512_store_ps(a[0] + i, _mm512_fmadd_ps(lr, _mm512_div_ps(m, _mm512_add_ps(_mm512_sqrt_ps(v), eps)), p));
+    }
     return _mm512_reduce_add_ps(s);
 }
 
-__attribute__((target("avx2"))) static float traffic_avx2(float *const *a, int k, long lo, long hi) {
+__attribute__((target("avx2,fma"))) static float traffic_avx2(float *const *a, int k, long lo, long hi) {
     __m256 s = _mm256_setzero_ps();
     const __m256 c = _mm256_set1_ps(1e-7f);
     for (long i = lo; i < hi; i += 8) s = _mm256_add_ps(s, _mm256_load_ps(a[0] + i));
-    for (long i = lo; i < hi; i += 8)
-        for (int j = 0; j < k; j++) _mm256_store_ps(a[j] + i, _mm256_add_ps(_mm256_load_ps(a[j] + i), c));
+    if (k == 1) {
+        for (long i = lo; i < hi; i += 8) _mm256_store_ps(a[0] + i, _mm256_add_ps(_mm256_load_ps(a[0] + i), c));
+    } else {
+        const __m256 b1 = _mm256_set1_ps(0.9f), nb1 = _mm256_set1_ps(0.1f), b2 = _mm256_set1_ps(0.999f),
+                     nb2 = _mm256_set1_ps(0.001f), lr = _mm256_set1_ps(-1e-7f), eps = _mm256_set1_ps(1e-8f);
+        for (long i = lo; i < hi; i += 8) {
+            const __m256 p = _mm256_load_ps(a[0] + i), g = _mm256_mul_ps(p, c);
+            const __m256 m = _mm256_fmadd_ps(b1, _mm256_load_ps(a[1] + i), _mm256_mul_ps(nb1, g));
+            const __m256 v = _mm256_fmadd_ps(b2, _mm256_load_ps(a[2] + i), _mm256_mul_ps(nb2, _mm256_mul_ps(g, g)));
+            _mm256_store_ps(a[1] + i, m);
+            _mm256_store_ps(a[2] + i, v);
+            _mm256_store_ps(a[0] + i, _mm256_fmadd_ps(lr, _mm256_div_ps(m, _mm256_add_ps(_mm256_sqrt_ps(v), eps)), p));
+        }
+    }
     float out[8], r = 0;
     _mm256_storeu_ps(out, s);
     for (int i = 0; i < 8; i++) r += out[i];

@@ -7,12 +7,13 @@ Speedups are ratios of samples/s (the other's ms per step over bpc's). FLOPs of 
 % of peak: every layer's forward GEMM and weight-gradient GEMM, and the input-gradient GEMM of
 every layer but the first (2·B·in·out each); the elementwise work is not counted.
 
-Memory floor of a batch-1 step (bench/peak's traffic=N): at batch 1 a step is bound by the
-bytes it moves, not by its FLOPs: the forward product reads every weight, the update reads
-and writes what it keeps per parameter (SGD 8 bytes, Adam 24). bench/peak times the
-simplest loop that moves those bytes over the model's parameters; a missed batch-1 speedup
-is reported with the share of that floor it would take (above 100 %, no step keeping float
-parameters and moments can meet it here)."""
+Floor of a batch-1 step (bench/peak's traffic=N): at batch 1 a step is bound by the bytes
+it moves, not by its GEMM FLOPs: the forward product reads every weight, the update reads
+and writes what it keeps per parameter (SGD 8 bytes, Adam 24), and Adam's update takes a
+square root and a division per weight. bench/peak times the simplest loop that does that
+over the model's parameters; a missed batch-1 speedup is reported with the share of that
+floor's speed it would take (above 100 %, no exact step keeping float parameters and
+moments can meet it here)."""
 import statistics, sys
 from collections import defaultdict
 
@@ -133,13 +134,13 @@ def main():
                   + (" (beyond the FLOP floor)" if need_share > 1 else ""))
     if beyond1:
         print("\nWhat the missed speedups over PyTorch at batch 1 would take: bpc's step within the time the "
-              "target allows\n(PyTorch's over the target), against the step's memory floor (bench/peak's loop "
-              "moving the bytes every\nbatch-1 step must: the weights read, the update's state read and "
-              "written; above 100 % no step can meet it\nhere), and bpc's step now:")
+              "target allows\n(PyTorch's over the target), against the step's floor (bench/peak's loop doing what "
+              "every batch-1 step\nmust: the weights read, the update's state read and written, Adam's "
+              "square root and division;\nabove 100 % no step can meet it here), and bpc's step now:")
         for where, fl, allowed, now in beyond1:
             print(f"  {where}: {allowed:.4f} ms allowed, floor {fl:.4f} ms: needs {100 * fl / allowed:.0f}% of "
                   f"the floor's speed, runs at {100 * fl / now:.0f}% ({now:.4f} ms)"
-                  + (" (beyond the memory floor)" if fl > allowed else ""))
+                  + (" (beyond the floor)" if fl > allowed else ""))
     imgs = sorted({k[:3] for k in ms if k[0].endswith("+images")})
     if imgs:
         print("\nBatch 1 fed Fashion-MNIST images (the next of the first 4096 each step; about half of an "
