@@ -273,6 +273,22 @@ def run_torch(f, pvals, ivals, dtype):
     return out
 
 
+def reference(f, pvals, ivals):
+    """A reference file's tensors: the parameters and inputs, and PyTorch's loss and gradients
+    in float64 (loss, grad.NAME) and in float32 from the values rounded to float (loss32,
+    grad32.NAME)"""
+    r64 = run_torch(f, pvals, ivals, torch.float64)
+    r32 = run_torch(f, {k: v.astype(np.float32) for k, v in pvals.items()},
+                    {k: v if v.dtype == np.int64 else v.astype(np.float32) for k, v in ivals.items()},
+                    torch.float32)
+    out = dict(pvals)
+    out.update(ivals)
+    out["loss"], out["loss32"] = r64["loss"], r32["loss"]
+    for k in pvals:
+        out["grad." + k], out["grad32." + k] = r64[k], r32[k]
+    return out
+
+
 # ---- safetensors writer -------------------------------------------------------------------
 DTYPES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.int64): "I64",
           np.dtype(np.int32): "I32"}
@@ -318,21 +334,10 @@ def main(names):
             how = spec.get("inputs", {}).get(n, "normal")
             assert is_int == (isinstance(how, tuple) and how[0] == "int"), (name, n)
             ivals[n] = np.asarray(draw_input(rng, s, how))
-        r64 = run_torch(spec["f"], pvals, ivals, torch.float64)
-        r32 = run_torch(spec["f"], {k: v.astype(np.float32) for k, v in pvals.items()},
-                        {k: v if v.dtype == np.int64 else v.astype(np.float32) for k, v in ivals.items()},
-                        torch.float32)
-        out = {}
-        out.update(pvals)
-        out.update(ivals)
-        out["loss"] = r64["loss"]
-        out["loss32"] = r32["loss"]
-        for n, _, _ in params:
-            out["grad." + n] = r64[n]
-            out["grad32." + n] = r32[n]
+        out = reference(spec["f"], pvals, ivals)
         write_safetensors(os.path.join(DATA_DIR, name + ".safetensors"), out)
         print("%-26s loss %.17g  (f32 %.9g)  params %d  inputs %d" %
-              (name, float(r64["loss"]), float(r32["loss"]), len(params), len(inputs)))
+              (name, float(out["loss"]), float(out["loss32"]), len(params), len(inputs)))
 
 
 if __name__ == "__main__":
