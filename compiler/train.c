@@ -672,6 +672,10 @@ static void stop_not_finite(const Run *r, const char *where, const char *why, do
     if (*err) diag_tool_error("%s", err);
 }
 
+/* what a stopped run and a refused step say, wherever they are found out */
+static const char before_any_step[] = "before any step; the parameters are unchanged";
+static const char not_finite[] = "the loss or its gradient is not finite";
+
 /* Ctrl-C or SIGTERM stopped the run after `where` ("epoch E after N steps", "step S"): its
  * parameters go to save_stopped's checkpoint, named; returns the exit status (130, as a
  * shell gives an interrupted command; 0 in the REPL, whose session goes on). */
@@ -696,7 +700,7 @@ double train_refusal(const Model *m, const void *params, const void *opt_state, 
                      void *ws, const char **why) {
     char err[BPRT_ERRLEN];
     double steps = drv_opt_steps(opt_state); /* it seeds the step's masks */
-    *why = "the loss or its gradient is not finite";
+    *why = not_finite;
     void *grad = drv_alloc_reals((size_t)m->g->nparam_reals + 1, m->real_size, "gradients", err);
     if (!grad) return (double)NAN; /* not told apart */
     double loss = m->grad_seeded(params, grad, in, dims, (uint64_t)steps, ws);
@@ -710,7 +714,7 @@ double train_step_explained(const Model *m, void *params, void *opt_state, const
     double loss = m->train_step(params, opt_state, in, dims, lr, ws);
     *why = NULL;
     if (isfinite(loss)) return loss;
-    *why = "the loss or its gradient is not finite";
+    *why = not_finite;
     return explain ? train_refusal(m, params, opt_state, in, dims, ws, why) : loss;
 }
 
@@ -764,7 +768,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     }
     loss = drv_get(m, r->grad, (int64_t)np);
     if (drv_get(m, r->grad, (int64_t)np + 1) > 0 && r->o->stop) *r->o->stop = 1;
-    if (!isfinite(loss)) r->refused = "the loss or its gradient is not finite";
+    if (!isfinite(loss)) r->refused = not_finite;
     else if (m->update(r->params, r->opt_state, r->grad, r->lr_now) != 0) r->refused = gradient_problem(m, r->grad);
     return loss;
 }
@@ -953,7 +957,7 @@ static int train_data(Run *r, Data *d) {
     /* a Ctrl-C while the data loaded (or the model compiled) stops before the first step, not
        after it, and before the line saying it starts, which callers wait for (with several ranks o->stop is the agreed request, which only a step sets) */
     if (!o->eval_only && o->stop && *o->stop) {
-        rc = stop_interrupted(r, "before any step; the parameters are unchanged");
+        rc = stop_interrupted(r, before_any_step);
         goto done;
     }
     if (!o->eval_only && f.text)
@@ -1111,7 +1115,7 @@ static int train_fixed(Run *r) {
     /* a Ctrl-C (or SIGTERM) while the model compiled or the inputs loaded stops here, as
        with --data: one step ran first, and the message said "after step 1" */
     if (o->stop && *o->stop) {
-        rc = stop_interrupted(r, "before any step; the parameters are unchanged");
+        rc = stop_interrupted(r, before_any_step);
         goto out;
     }
     int64_t skipped = 0;
@@ -1249,7 +1253,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     double t0 = now();
     if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
         if (*o->stop) { /* a Ctrl-C killed cc (jit.c passes it on to bpc): an interruption */
-            printf("interrupted before any step; the parameters are unchanged\n");
+            printf("interrupted %s\n", before_any_step);
             return o->params_io ? 0 : 130;
         }
         diag_tool_error("JIT compilation failed:\n%s", err);
