@@ -60,6 +60,12 @@ const char *diag_col_byte(const char *line, const char *end, int col) {
     return at;
 }
 
+int diag_cols(const char *s, size_t n) {
+    int cols = 0;
+    for (size_t i = 0; i < n; i++) cols += !utf8_continuation(s + i);
+    return cols;
+}
+
 static const DiagSource *find_source(const Diag *d, const char *name) {
     for (const DiagSource *s = d->sources; s; s = s->next)
         if (s->name == name) return s;

@@ -64,6 +64,9 @@ const char *diag_skip_bom(const char *text);
  * is shorter): columns count characters, as a terminal shows them (é is two bytes, one
  * column), so that FILE:LINE:COL and the caret agree. */
 const char *diag_col_byte(const char *line, const char *end, int col);
+/* The columns the n bytes at s take: their characters (a UTF-8 continuation byte adds none,
+ * a tab one), as diag_col_byte counts them back. The lexer's columns and the REPL's count so. */
+int diag_cols(const char *s, size_t n);
 void diag_error(Diag *d, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void diag_verror(Diag *d, Loc loc, const char *fmt, va_list ap);

@@ -1979,10 +1979,7 @@ static char *read_line(Session *S, const char *prompt, int *nul) {
     if (n && buf[n - 1] == '\r') buf[--n] = 0;
     for (ssize_t i = 0; i < n; i++)
         if (buf[i] == 0) {
-            if (!*nul) { /* its column, in characters (diag.h) */
-                *nul = 1;
-                for (ssize_t j = 0; j < i; j++) *nul += ((unsigned char)buf[j] & 0xC0) != 0x80;
-            }
+            if (!*nul) *nul = 1 + diag_cols(buf, (size_t)i); /* its column, in characters */
             buf[i] = ' '; /* for the line quoted under the error */
         }
     return buf;
