@@ -566,6 +566,11 @@ static void axis_view(const Graph *g, const Shape *s, int axis, char *O, char *R
     dims_c(g, s, axis + 1, s->rank, I, size);
 }
 
+/* The loop that makes m the maximum of a reduction's column src[r * ni], r < nr: a NaN
+ * anywhere is the maximum (as PyTorch's max), not skipped. */
+static const char column_max[] =
+    "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m || src[r * ni] != src[r * ni]) m = src[r * ni];\n";
+
 static void emit_reduce(E *e, int id) {
     const Node *n = &e->g->nodes[id];
     const Node *in = &e->g->nodes[n->in[0]];
@@ -587,18 +592,15 @@ static void emit_reduce(E *e, int id) {
                 out);
         break;
     case OP_MAX:
-        fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m || src[r * ni] != src[r * ni]) m = src[r * ni];\n"
-                        "        %s[o * ni + j] = m;\n",
-                out);
+        fprintf(e->out, "%s        %s[o * ni + j] = m;\n", column_max, out);
         break;
     case OP_LOGSUMEXP:
         /* a NaN anywhere is the maximum (the sum is NaN, as PyTorch's), not skipped: an
            infinity after it made the result that infinity */
-        fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m || src[r * ni] != src[r * ni]) m = src[r * ni];\n"
-                        "        double acc = 0;\n        if (bp_isinf(m)) { %s[o * ni + j] = m; continue; }\n"
+        fprintf(e->out, "%s        double acc = 0;\n        if (bp_isinf(m)) { %s[o * ni + j] = m; continue; }\n"
                         "        for (size_t r = 0; r < nr; r++) acc += bp_exp(src[r * ni] - m);\n"
                         "        %s[o * ni + j] = m + (real)log(acc);\n",
-                out, out);
+                column_max, out, out);
         break;
     default: BP_ASSERT(!"not a reduction");
     }
