@@ -1,6 +1,6 @@
 /* plan.c — see plan.h. One forward scan in topological order, which is the execution
  * order of the generated code. A node takes the free buffer of its size with the lowest
- * index: the free buffers of each size are a min-heap, found by the size's text (nametab);
+ * index: the free buffers of each size are a min-heap, found by the size's class (plan_sizes);
  * a buffer is freed at the node after its life ends, from a list per node of the buffers
  * ending there. (Scanning every buffer at every node made a chain of 300 layers, whose
  * backward pass keeps each layer's buffer, take 8 s.) */
@@ -18,11 +18,9 @@ typedef struct Pool {
     char *busy;     /* per buffer */
     int *end;       /* per buffer: the last node that reads it */
     int *size_of;   /* per buffer: its size class */
-    NameTab sizes;  /* a buffer's size (C text) -> its size class */
     Ints *free;     /* per size class: a min-heap of the free buffers (some may be busy: skipped) */
     int nsizes;
     Ints *ending;   /* per node: buffers whose end was set to it (stale once the end moved) */
-    const PlanSizes *ps; /* the sizes worked out once, or NULL */
 } Pool;
 
 /* Sets buffer b's end (never earlier than node i, where it is taken) */
@@ -54,19 +52,17 @@ static int where(const int *fuse_user, int i) {
 }
 
 /* Marks buffer `chosen` busy for node i, or, if it is -1, the free buffer of `size` elements
- * with the lowest index (a new one if none is free). cls: the size's class if pl->ps gave it
- * (size then lives as long as the graph), else -1. Returns its index. */
-static int take_buffer(Graph *g, Plan *p, Pool *pl, int chosen, int cls, const char *size, int64_t numel, int i) {
-    if (!pl->ps) cls = nametab_get(&pl->sizes, size, -1);
-    while (chosen < 0 && cls >= 0 && pl->free[cls].n) {
+ * (its size class cls, from plan_sizes: size lives as long as the graph) with the lowest
+ * index (a new one if none is free). Returns its index. */
+static int take_buffer(Plan *p, Pool *pl, int chosen, int cls, const char *size, int64_t numel, int i) {
+    while (chosen < 0 && pl->free[cls].n) {
         int b = ints_heap_pop(&pl->free[cls]);
         if (!pl->busy[b]) chosen = b;
     }
     if (chosen < 0) {
         chosen = p->nbufs++;
-        p->buf_size[chosen] = pl->ps ? (char *)size : arena_strdup(g->arena, size);
+        p->buf_size[chosen] = (char *)size;
         p->buf_const[chosen] = numel;
-        if (cls < 0) nametab_put(g->arena, &pl->sizes, p->buf_size[chosen], cls = pl->nsizes++);
         pl->size_of[chosen] = cls;
         set_end(pl, chosen, i);
     } else if (pl->end[chosen] < i)
@@ -167,6 +163,7 @@ Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse
 }
 
 Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps) {
+    if (!ps) ps = plan_sizes(g);
     Plan *p = arena_alloc(g->arena, sizeof *p);
     p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     p->scratch = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -181,8 +178,7 @@ Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int
     pl.size_of = malloc((size_t)cap * sizeof *pl.size_of);
     pl.free = calloc((size_t)cap, sizeof *pl.free);
     pl.ending = calloc((size_t)g->n + 1, sizeof *pl.ending);
-    pl.ps = ps;
-    if (ps) pl.nsizes = ps->nclasses;
+    pl.nsizes = ps->nclasses;
     if (!last || !pl.busy || !pl.end || !pl.size_of || !pl.free || !pl.ending) abort();
     int *buf_end = pl.end;
     for (int i = 0; i < g->n; i++) last[i] = roots[i] ? g->n : i;
@@ -196,14 +192,8 @@ Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int
         p->buf[i] = p->scratch[i] = -1;
         release(&pl, i); /* the buffers whose life ended before this node */
         if (is_storage_free(n) || (fuse_user && fuse_user[i] >= 0)) continue;
-        char size[256];
-        if (ps && ps->scratch_cls[i] >= 0)
-            p->scratch[i] = take_buffer(g, p, &pl, -1, ps->scratch_cls[i], ps->scratch_text[i], ps->scratch_numel[i], i);
-        else if (!ps && (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W)) {
-            int64_t reals = ir_conv2d_scratch(g, n);
-            snprintf(size, sizeof size, "%lld", (long long)reals);
-            p->scratch[i] = take_buffer(g, p, &pl, -1, -1, size, reals, i);
-        }
+        if (ps->scratch_cls[i] >= 0)
+            p->scratch[i] = take_buffer(p, &pl, -1, ps->scratch_cls[i], ps->scratch_text[i], ps->scratch_numel[i], i);
         if (pinned[i]) continue;
         OpKind kind = op_info[n->op].kind;
         int chosen = -1;
@@ -215,13 +205,7 @@ Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int
         } else {
             chosen = dies_at(g, p, buf_end, i, overwritable_input(g, p, fuse_user, i));
         }
-        if (ps)
-            chosen = take_buffer(g, p, &pl, chosen, ps->cls[i], ps->text[i], ps->numel[i], i);
-        else {
-            shape_numel_c(&n->shape, &g->syms, size, sizeof size);
-            int ovf;
-            chosen = take_buffer(g, p, &pl, chosen, -1, size, shape_const_numel(&n->shape, &ovf), i);
-        }
+        chosen = take_buffer(p, &pl, chosen, ps->cls[i], ps->text[i], ps->numel[i], i);
         if (buf_end[chosen] < last[i]) set_end(&pl, chosen, last[i]);
         p->buf[i] = chosen;
     }

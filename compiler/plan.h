@@ -39,7 +39,7 @@ typedef struct PlanSizes {
 } PlanSizes;
 PlanSizes *plan_sizes(Graph *g);
 
-/* plan_make's plan, with the sizes of ps = plan_sizes(g) (NULL: worked out here) */
+/* plan_make's plan, with the sizes of ps = plan_sizes(g) (NULL: worked out here, as plan_make does) */
 Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps);
 
 #endif

@@ -913,9 +913,9 @@ static void test_elementwise_threads(void **state) {
 }
 
 /* plan_make_sized (the per-node sizes worked out once by plan_sizes, for mark_fused's plan per
- * parameter) against plan_make: the same buffers, on programs with convolutions' scratch
- * buffers (a size class of their own text), attention chains, shared weights, at random roots
- * and pinned nodes. */
+ * parameter) against plan_make (sizes worked out anew for each plan): the same buffers, one
+ * PlanSizes serving 40 plans, on programs with convolutions' scratch buffers (a size class of
+ * their own text), attention chains, shared weights, at random roots and pinned nodes. */
 static void test_plan_sized_equals_plan(void **state) {
     (void)state;
     const char *srcs[] = {
