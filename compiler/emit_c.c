@@ -2028,21 +2028,49 @@ static int mark_candidates(const Graph *vg, char *fused) {
     return count;
 }
 
+/* emit_c's memo of mark_fused on a graph's V_STEP variant (Graph.step_memo), and what that
+ * variant is made from as it was then: the graph's nodes, loss and gradients. */
+typedef struct StepMemo {
+    Node *nodes; /* a copy of the graph's n nodes */
+    int *grads;  /* a copy of its nparams gradients' ids, or NULL */
+    int n, nparams, loss, fold, cse;
+    char *fused; /* per node of the variant (vn of them): 1 for a gradient GEMM fused with the update */
+    int vn, nfused;
+} StepMemo;
+
+/* Was m worked out on g as it is now? (Its node count alone did not tell: a node changed in
+ * place, or a gradient or the loss made another, left a stale memo.) */
+static int step_memo_fresh(const StepMemo *m, const Graph *g) {
+    return m && m->n == g->n && m->nparams == g->nparams && m->loss == g->loss && m->fold == g->fold &&
+           m->cse == g->cse && !m->grads == !g->grads &&
+           (!g->grads || memcmp(m->grads, g->grads, (size_t)g->nparams * sizeof *g->grads) == 0) &&
+           memcmp(m->nodes, g->nodes, (size_t)g->n * sizeof *g->nodes) == 0;
+}
+
 /* Marks in fused[] (vg->n + 1 of them) what mark_fused does on vg = variant_graph(g, V_STEP),
- * worked out once per graph (g->step_fused): an --emit=c asked 11 times (has_fused_step, the
- * workspaces' sizes, the resource check), each making a memory plan per parameter. Returns
- * how many. */
+ * worked out once per graph as it stands (g->step_memo): an --emit=c asked 11 times
+ * (has_fused_step, the workspaces' sizes, the resource check), each making a memory plan per
+ * parameter. Returns how many. */
 static int step_marks(Graph *g, Graph *vg, char *fused) {
-    if (!g->step_fused) {
+    StepMemo *m = g->step_memo;
+    if (!step_memo_fresh(m, g)) {
         Graph *v = variant_graph(g, V_STEP);
-        g->step_fused = arena_alloc(g->arena, (size_t)v->n + 1);
-        g->step_n = v->n;
-        g->step_nfused = mark_fused(v, g->step_fused);
+        m = g->step_memo = arena_alloc(g->arena, sizeof *m);
+        m->nodes = arena_alloc(g->arena, (size_t)g->n * sizeof *m->nodes + 1);
+        if (g->n) memcpy(m->nodes, g->nodes, (size_t)g->n * sizeof *m->nodes);
+        if (g->grads) {
+            m->grads = arena_alloc(g->arena, (size_t)g->nparams * sizeof *m->grads + 1);
+            if (g->nparams) memcpy(m->grads, g->grads, (size_t)g->nparams * sizeof *m->grads);
+        }
+        m->n = g->n, m->nparams = g->nparams, m->loss = g->loss, m->fold = g->fold, m->cse = g->cse;
+        m->fused = arena_alloc(g->arena, (size_t)v->n + 1);
+        m->vn = v->n;
+        m->nfused = mark_fused(v, m->fused);
     }
-    if (!fused) return g->step_nfused;
-    if (vg->n != g->step_n) return mark_fused(vg, fused); /* not the same graph: never so far */
-    memcpy(fused, g->step_fused, (size_t)vg->n);
-    return g->step_nfused;
+    if (!fused) return m->nfused;
+    BP_ASSERT(vg->n == m->vn); /* vg is variant_graph(g, V_STEP), as m's was */
+    memcpy(fused, m->fused, (size_t)vg->n);
+    return m->nfused;
 }
 
 /* Does the program get NAME_step_ (and a train_step through it)? */

@@ -137,10 +137,10 @@ typedef struct Graph {
     int hash_cap;
     int adjoint_mode;   /* nodes added now are marked adjoint */
     int remat_mode;     /* REMAT_*: computed (non-leaf) nodes added now carry this mark */
-    /* emit_c's memo (the graph complete): per node of its V_STEP variant (step_n nodes), 1 for
-       a gradient GEMM fused with the update (mark_fused), and how many; NULL until first asked */
-    char *step_fused;
-    int step_n, step_nfused;
+    /* emit_c's memo (emit_c.c): which gradient GEMMs its V_STEP variant fuses with the update
+       (mark_fused), with the nodes and roots it was worked out on, so that it is worked out
+       anew once they change; NULL until first asked */
+    struct StepMemo *step_memo;
 } Graph;
 
 typedef struct OpInfo {

@@ -101,7 +101,7 @@ Graph *pass_remat(Graph *old) {
     g->hash_cap = 0;
     g->adjoint_mode = 0;
     g->remat_mode = REMAT_NONE;
-    g->step_fused = NULL;
+    g->step_memo = NULL;
     int *map = malloc(((size_t)old->n + 1) * sizeof *map), *copy = malloc(((size_t)old->n + 1) * sizeof *copy);
     int *stack = malloc(((size_t)old->n * BP_MAXIN + 1) * sizeof *stack);
     if (!map || !copy || !stack) abort();

@@ -965,6 +965,65 @@ static void test_plan_sized_equals_plan(void **state) {
     }
 }
 
+/* emit_c's memo of the fused step's GEMMs (Graph.step_memo) is worked out anew when the graph
+ * changes in place: here W's gradient GEMM comes to read the parameter V instead of the input
+ * x (a parameter operand is never fused: the update would write it before the GEMM reads it),
+ * which leaves the node count, the graph's and its step variant's, as it was. The memo kept
+ * W's fused update (its guard compared node counts only): the C differed from that of the
+ * same graph emitted afresh, which has no NAME_step_ at all. */
+static char *emitted(Graph *g) {
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&txt, &len);
+    EmitOptions eo = {0};
+    emit_c_source(f, g, &eo);
+    fclose(f);
+    return txt;
+}
+
+/* W's gradient GEMM (param 0) reads parameter V (param 1) where it read input x */
+static void gemm_reads_v(Graph *g) {
+    int v = -1;
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i].op == OP_PARAM && g->nodes[i].ival == 1) v = i;
+    Node *mm = &g->nodes[g->grads[0]];
+    assert_int_equal(mm->op, OP_MATMUL);
+    int k = g->nodes[mm->in[0]].op == OP_INPUT ? 0 : 1;
+    assert_int_equal(g->nodes[mm->in[k]].op, OP_INPUT);
+    assert_true(v >= 0);
+    mm->in[k] = v;
+}
+
+static void test_step_memo_follows_the_graph(void **state) {
+    (void)state;
+    const char *src = "input x[4, 4]\nparam W[4, 4] = xavier\nparam V[4, 4] = xavier\n"
+                      "loss sum(tanh(x @ W) * V)\noptimizer sgd(lr = 0.1)\n";
+    Graph *g[2];
+    Arena *a[2];
+    Diag d;
+    diag_init(&d, stderr);
+    const char *name = diag_add_source(&d, "s.bp", src);
+    for (int k = 0; k < 2; k++) {
+        a[k] = arena_new();
+        CompileOptions co = {.optimize = 1};
+        g[k] = bpc_compile(a[k], &d, name, src, &co);
+        assert_non_null(g[k]);
+    }
+    char *before = emitted(g[0]);
+    assert_non_null(strstr(before, "s_step_("));
+    const int n = g[0]->n;
+    gemm_reads_v(g[0]);
+    gemm_reads_v(g[1]);
+    g[1]->step_memo = NULL; /* emitted afresh (bpc_compile's workspace check asked already) */
+    assert_int_equal(g[0]->n, n);
+    char *after = emitted(g[0]), *fresh = emitted(g[1]);
+    assert_null(strstr(fresh, "s_step_("));
+    assert_string_equal(after, fresh);
+    free(before), free(after), free(fresh);
+    for (int k = 0; k < 2; k++) arena_free(a[k]);
+    diag_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example),
@@ -993,6 +1052,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_epilogues),
         cmocka_unit_test(test_bias_sum_over_merged_axes),
         cmocka_unit_test(test_layernorm_affine_fused),
+        cmocka_unit_test(test_step_memo_follows_the_graph),
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_elementwise_threads),
         cmocka_unit_test(test_plan_sized_equals_plan),
