@@ -35,16 +35,17 @@
 #define DATA_DIR BP_SOURCE_DIR "/tests/torch/data"
 #define EDGE_PROG_DIR BP_SOURCE_DIR "/tests/torch/edge/programs"
 #define EDGE_DATA_DIR BP_SOURCE_DIR "/tests/torch/edge/data"
-#define MAXPROGS 256
 
-static char *names[MAXPROGS];
-static int nnames;
+static char **names; /* grown as needed: every program is run, however many */
+static int nnames, names_cap;
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void free_names(void) {
     for (int i = 0; i < nnames; i++) free(names[i]);
-    nnames = 0;
+    free(names);
+    names = NULL;
+    nnames = names_cap = 0;
 }
 
 /* The programs: every .bp file of the directory, sorted. */
@@ -53,12 +54,18 @@ static void list_programs(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
-    while ((e = readdir(d)) && nnames < MAXPROGS) {
+    while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
-        if (n > 3 && strcmp(e->d_name + n - 3, ".bp") == 0) names[nnames++] = strndup(e->d_name, n - 3);
+        if (n <= 3 || strcmp(e->d_name + n - 3, ".bp") != 0) continue;
+        if (nnames == names_cap) {
+            names_cap = names_cap ? 2 * names_cap : 64;
+            names = realloc(names, (size_t)names_cap * sizeof *names);
+            assert_non_null(names);
+        }
+        assert_non_null(names[nnames++] = strndup(e->d_name, n - 3));
     }
     closedir(d);
-    qsort(names, (size_t)nnames, sizeof names[0], cmp_str);
+    if (nnames) qsort(names, (size_t)nnames, sizeof names[0], cmp_str);
 }
 
 static int64_t shape_count(const Shape *s, const int *dims) {
