@@ -155,25 +155,40 @@ static Jit *compile_tcc(const char *code, char *err, size_t errlen) {
     return j;
 }
 
+/* The cc JIT's scratch directory: under $TMPDIR (as cc's own temporaries are), else /tmp.
+   A $TMPDIR holding a quote (the shell command quotes the paths in '...') or too long for
+   the buffer is passed over for /tmp. */
+static int make_jit_dir(char *dir, size_t size) {
+    const char *t = getenv("TMPDIR");
+    if (t && *t && !strchr(t, '\'') && (size_t)snprintf(dir, size, "%s/bpc-jit-XXXXXX", t) < size && mkdtemp(dir))
+        return 0;
+    snprintf(dir, size, "/tmp/bpc-jit-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
 static Jit *compile_cc(const char *code, char *err, size_t errlen) {
-    char dir[] = "/tmp/bpc-jit-XXXXXX";
-    if (!mkdtemp(dir)) {
+    char dir[1024];
+    if (make_jit_dir(dir, sizeof dir) != 0) {
         snprintf(err, errlen, "cannot create a temporary directory for the cc JIT");
         return NULL;
     }
-    char src[64], so[64], log[64], cmd[512];
+    char src[1100], so[1100], log[1100];
     snprintf(src, sizeof src, "%s/m.c", dir);
     snprintf(so, sizeof so, "%s/m.so", dir);
     snprintf(log, sizeof log, "%s/log", dir);
     FILE *f = fopen(src, "w");
     Jit *j = NULL;
+    char *cmd = NULL;
     if (!f || fputs(code, f) < 0 || fclose(f) != 0) {
         snprintf(err, errlen, "cannot write %s", src);
         goto out;
     }
     const char *cc = getenv("CC");
     if (!cc || !*cc) cc = "cc";
-    snprintf(cmd, sizeof cmd, "%s -std=c99 -O3 -march=native -fPIC -shared -o %s %s >%s 2>&1", cc, so, src, log);
+    const char *fmt = "%s -std=c99 -O3 -march=native -fPIC -shared -o '%s' '%s' >'%s' 2>&1";
+    size_t need = strlen(fmt) + strlen(cc) + strlen(so) + strlen(src) + strlen(log) + 1;
+    if (!(cmd = malloc(need))) abort();
+    snprintf(cmd, need, fmt, cc, so, src, log);
     int rc = system(cmd);
     /* system() ignores SIGINT in bpc while cc runs: a Ctrl-C killed only cc (or the shell).
        It is passed on to bpc, as POSIX advises, so that it interrupts bpc as anywhere else
@@ -188,7 +203,9 @@ static Jit *compile_cc(const char *code, char *err, size_t errlen) {
         size_t n = lf ? fread(err, 1, errlen - 1, lf) : 0;
         err[n] = 0;
         if (lf) fclose(lf);
-        if (!n) snprintf(err, errlen, "'%s' failed (status %d)", cc, rc);
+        if (!n && rc != -1 && WIFEXITED(rc)) snprintf(err, errlen, "'%s' failed (exit status %d)", cc, WEXITSTATUS(rc));
+        else if (!n && rc != -1 && WIFSIGNALED(rc)) snprintf(err, errlen, "'%s' was killed by signal %d", cc, WTERMSIG(rc));
+        else if (!n) snprintf(err, errlen, "'%s' could not be run", cc);
         goto out;
     }
     void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
@@ -201,6 +218,7 @@ static Jit *compile_cc(const char *code, char *err, size_t errlen) {
     j->kind = JIT_CC;
     j->dl = dl;
 out:
+    free(cmd);
     unlink(src);
     unlink(so);
     unlink(log);

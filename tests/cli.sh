@@ -732,4 +732,17 @@ first_err "bpc: --lr-schedule takes constant, cosine or step:N:G, not 'linear'"
 expect_status 2 "$bpc" grad "$tmp/sched.bp" --warmup 3
 first_err "bpc: grad takes no --warmup (an option of bpc train)"
 
+# --jit cc: a compiler that fails silently is reported by its exit status (it said 'failed
+# (status 256)', system()'s raw value for exit 1), and the compiler works under $TMPDIR, as
+# cc's own temporaries do (it was always /tmp), with paths quoted for the shell (a space).
+printf 'param w = 3\nloss w * w\n' >"$tmp/jit.bp"
+expect_status 1 env CC=false "$bpc" train "$tmp/jit.bp" --steps 1 --jit cc
+grep -q "^'false' failed (exit status 1)$" "$tmp/err" && ok || { bad "CC=false:"; cat "$tmp/err"; }
+mkdir -p "$tmp/tmp dir"
+printf '#!/bin/sh\nfor a; do case $a in *.c) echo "$a" >"%s/jit.src";; esac; done\nexec cc "$@"\n' "$tmp" >"$tmp/logcc.sh"
+chmod +x "$tmp/logcc.sh"
+expect_status 0 env TMPDIR="$tmp/tmp dir" CC="$tmp/logcc.sh" "$bpc" train "$tmp/jit.bp" --steps 1 --jit cc
+case $(cat "$tmp/jit.src" 2>/dev/null) in "$tmp/tmp dir/bpc-jit-"*/m.c) ok ;; *) bad "--jit cc under TMPDIR: $(cat "$tmp/jit.src" 2>&1)" ;; esac
+[ -z "$(ls "$tmp/tmp dir")" ] && ok || bad "--jit cc left files in TMPDIR: $(ls "$tmp/tmp dir")"
+
 finish
