@@ -607,7 +607,7 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
     return rc;
 }
 
-/* grad, hvp and check need a loss: 1 if g has one, else 0 with the error printed. */
+/* grad, hvp, check, train and eval need a loss: 1 if g has one, else 0 with the error printed. */
 static int has_loss(const Args *a, const Graph *g, const char *what) {
     if (g->loss >= 0) return 1;
     fprintf(stderr, "%s: error: the program has no 'loss' statement, so there is nothing to %s\n", a->file, what);
@@ -798,7 +798,8 @@ int main(int argc, char **argv) {
             to.on_nan_skip = a.on_nan_skip;
             to.sched = a.sched;
             /* under mpirun: one rank of a data-parallel job (dist.h) */
-            rc = dist_init(&argc, &argv) != 0 ? 1 : train_run(g, &to);
+            if (!has_loss(&a, g, to.eval_only ? "evaluate" : "train")) rc = 1;
+            else rc = dist_init(&argc, &argv) != 0 ? 1 : train_run(g, &to);
             dist_finalize(rc);
         }
     }

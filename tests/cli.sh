@@ -745,4 +745,12 @@ expect_status 0 env TMPDIR="$tmp/tmp dir" CC="$tmp/logcc.sh" "$bpc" train "$tmp/
 case $(cat "$tmp/jit.src" 2>/dev/null) in "$tmp/tmp dir/bpc-jit-"*/m.c) ok ;; *) bad "--jit cc under TMPDIR: $(cat "$tmp/jit.src" 2>&1)" ;; esac
 [ -z "$(ls "$tmp/tmp dir")" ] && ok || bad "--jit cc left files in TMPDIR: $(ls "$tmp/tmp dir")"
 
+# train and eval of a program without a loss name the file, as grad, check and hvp do (they
+# said 'bpc: error: ... nothing to train', eval too)
+printf 'param w = 2\ny = w * 2\noutput y\n' >"$tmp/noloss.bp"
+expect_status 1 "$bpc" train "$tmp/noloss.bp" --steps 1
+first_err "$tmp/noloss.bp: error: the program has no 'loss' statement, so there is nothing to train"
+expect_status 1 "$bpc" eval "$tmp/noloss.bp" --params "$tmp/none.safetensors"
+first_err "$tmp/noloss.bp: error: the program has no 'loss' statement, so there is nothing to evaluate"
+
 finish
