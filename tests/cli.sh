@@ -753,4 +753,11 @@ first_err "$tmp/noloss.bp: error: the program has no 'loss' statement, so there 
 expect_status 1 "$bpc" eval "$tmp/noloss.bp" --params "$tmp/none.safetensors"
 first_err "$tmp/noloss.bp: error: the program has no 'loss' statement, so there is nothing to evaluate"
 
+# an I64 label beyond 32 bits is named with its value (it was printed %g: 1.09951e+12)
+printf 'input y[1] : int\nparam z[1, 3]\nloss cross_entropy(z, y)\n' >"$tmp/i64.bp"
+hdr='{"y":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}'
+{ bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; bytes 0 0 0 0 0 1 0 0; } >"$tmp/i64.safetensors"
+expect_status 1 "$bpc" grad "$tmp/i64.bp" --inputs "$tmp/i64.safetensors"
+first_err "bpc: error: $tmp/i64.safetensors: input 'y' element 0 (1099511627776) is not a 32-bit integer"
+
 finish
