@@ -1246,6 +1246,12 @@ static int declare_input(Sema *S, const Stmt *st) {
             diag_error(S->d, st->value->loc, "the default of integer input '%s' must be an integer", st->name);
             return 0;
         }
+        if (st->is_int && fabs(in.def) > 2147483647.0) { /* passed as int32_t, as the driver checks */
+            diag_error(S->d, st->value->loc,
+                       "the default of integer input '%s' must be a 32-bit integer (at most 2147483647 in size), got %.0f", st->name,
+                       in.def);
+            return 0;
+        }
         in.has_default = 1;
     }
     ARENA_PUSH(S->a, g->inputs, g->ninputs, g->inputs_cap, in);
