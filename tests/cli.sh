@@ -760,4 +760,12 @@ hdr='{"y":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}'
 expect_status 1 "$bpc" grad "$tmp/i64.bp" --inputs "$tmp/i64.safetensors"
 first_err "bpc: error: $tmp/i64.safetensors: input 'y' element 0 (1099511627776) is not a 32-bit integer"
 
+# --emit=test includes the header named for the file's stem (README), whatever the model name:
+# the self-check builds beside 'bpc dir/my-net.bp -o my-net.c --standalone' and passes
+mkdir -p "$tmp/et/dir"
+printf 'model other_name\nparam w = 3\nloss w * w\n' >"$tmp/et/dir/my-net.bp"
+(cd "$tmp/et" && "$bpc" --emit=test dir/my-net.bp >check.c && "$bpc" dir/my-net.bp -o my-net.c --standalone &&
+  cc -std=c99 -o check check.c my-net.c -lm -lpthread && ./check) >"$tmp/out" 2>&1
+[ "$(tail -n 1 "$tmp/out")" = ok ] && ok || { bad "--emit=test beside -o STEM.c:"; cat "$tmp/out"; }
+
 finish
