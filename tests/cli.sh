@@ -768,4 +768,11 @@ printf 'model other_name\nparam w = 3\nloss w * w\n' >"$tmp/et/dir/my-net.bp"
   cc -std=c99 -o check check.c my-net.c -lm -lpthread && ./check) >"$tmp/out" 2>&1
 [ "$(tail -n 1 "$tmp/out")" = ok ] && ok || { bad "--emit=test beside -o STEM.c:"; cat "$tmp/out"; }
 
+# bpc check without --inputs (README): an input with no default is drawn at random, and the
+# first line says so
+printf 'input s = 2\ninput x[B]\nparam w = 1\nloss s * w * w + sum(x * w)\n' >"$tmp/rnd.bp"
+expect_status 0 "$bpc" check "$tmp/rnd.bp"
+[ "$(head -n 1 "$tmp/out")" = "inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed 0" ] && ok ||
+  { bad "check without --inputs:"; cat "$tmp/out"; }
+
 finish
