@@ -67,52 +67,85 @@ static void bad_value(const char *flag, const char *value, const char *wanted) {
     usage_error("%s", msg);
 }
 
-/* Every option parse_args takes: its spelling, what follows it, and the command it belongs to.
- * The one list that parsing, "did you mean" and the check of another command's options read,
- * so an option cannot be parsed and left out of the suggestions. X(ID, SPELLING, VALUE, OWNER):
- * VALUE is OV_NONE, OV_TEXT or OV_FILE (a file name, not ""); OWNER is the one command that
- * takes it ("" for compiling: -o OUT.c and --emit), or NULL where several commands share it
- * (those are not checked). --emit= carries its value after the '='. --help and --version are
- * answered by main before parse_args, and listed only to be suggested. */
-#define BPC_OPTIONS(X)                                                                                            \
-    X(OUT, "-o", OV_FILE, NULL)                                                                                   \
-    X(F64, "--f64", OV_NONE, NULL)                                                                                \
-    X(STANDALONE, "--standalone", OV_NONE, "")                                                                    \
-    X(STATS, "--stats", OV_NONE, NULL)                                                                            \
-    X(O0, "-O0", OV_NONE, NULL)                                                                                   \
-    X(EMIT, "--emit=", OV_NONE, NULL)                                                                             \
-    X(PARAMS, "--params", OV_FILE, NULL)                                                                          \
-    X(VECTOR, "--vector", OV_FILE, NULL)                                                                          \
-    X(INPUTS, "--inputs", OV_FILE, NULL)                                                                          \
-    X(DATA, "--data", OV_FILE, NULL)                                                                              \
-    X(SAVE, "--save", OV_FILE, NULL)                                                                              \
-    X(OPT, "--opt", OV_TEXT, "train")                                                                             \
-    X(JIT, "--jit", OV_TEXT, NULL)                                                                                \
-    X(SEED, "--seed", OV_TEXT, NULL)                                                                              \
-    X(THREADS, "--threads", OV_TEXT, NULL)                                                                        \
-    X(EPOCHS, "--epochs", OV_TEXT, "train")                                                                       \
-    X(STEPS, "--steps", OV_TEXT, "train")                                                                         \
-    X(BATCH, "--batch", OV_TEXT, NULL)                                                                            \
-    X(CHECKPOINT_EVERY, "--checkpoint-every", OV_TEXT, "train")                                                   \
-    X(WARMUP, "--warmup", OV_TEXT, "train")                                                                       \
-    X(LR_SCHEDULE, "--lr-schedule", OV_TEXT, "train")                                                             \
-    X(ON_NAN, "--on-nan", OV_TEXT, "train")                                                                       \
-    X(PROMPT, "--prompt", OV_TEXT, "sample")                                                                      \
-    X(NBYTES, "-n", OV_TEXT, "sample")                                                                            \
-    X(TEMPERATURE, "--temperature", OV_TEXT, "sample")                                                            \
-    X(LR, "--lr", OV_TEXT, "train")                                                                               \
-    X(HELP, "--help", OV_NONE, NULL)                                                                              \
-    X(VERSION, "--version", OV_NONE, NULL)
+/* The commands, and the three ways of compiling without one (-o OUT.c, --emit, --stats),
+ * each a bit in an option's READERS below. X(ID, LABEL): LABEL is what messages call it. */
+#define BPC_COMMANDS(X)                                                                                           \
+    X(WRITE, "-o OUT.c")                                                                                          \
+    X(EMIT, "--emit")                                                                                             \
+    X(STATS, "--stats")                                                                                           \
+    X(GRAD, "grad")                                                                                               \
+    X(CHECK, "check")                                                                                             \
+    X(HVP, "hvp")                                                                                                 \
+    X(TRAIN, "train")                                                                                             \
+    X(EVAL, "eval")                                                                                               \
+    X(SAMPLE, "sample")
 
-enum { OV_NONE, OV_TEXT, OV_FILE }; /* what follows an option */
-#define X_ID(id, name, value, owner) OPT_##id,
+#define X_ID(id, label) CMD_##id,
+typedef enum { BPC_COMMANDS(X_ID) CMD_COUNT } CommandId;
+#undef X_ID
+#define X_BIT(id, label) C_##id = 1u << CMD_##id,
+enum { BPC_COMMANDS(X_BIT) C_RUN = C_GRAD | C_CHECK | C_HVP | C_TRAIN | C_EVAL | C_SAMPLE /* run the model */ };
+#undef X_BIT
+#define X_LABEL(id, label) label,
+static const char *const command_labels[CMD_COUNT] = {BPC_COMMANDS(X_LABEL)};
+#undef X_LABEL
+
+/* Every option parse_args takes: its spelling, what follows it, which commands read it and
+ * what one that does not is told. The one list that parsing, "did you mean", the usage
+ * errors of check_given_options and the warnings of warn_unused_options read, so an option
+ * cannot be parsed and left out of the suggestions, nor read by a command the checks think
+ * ignores it. X(ID, SPELLING, VALUE, READERS, ELSE): VALUE is OV_NONE, OV_TEXT or OV_FILE (a
+ * file name, not ""); READERS the C_* bits of the commands that read it; ELSE one of
+ *   UN_FILE    a usage error naming the files the command takes (in this table's order),
+ *   UN_REFUSE  a usage error naming the commands that read it (an option of another),
+ *   UN_WARN    a warning that it has no effect (a shared option; the command runs),
+ *   UN_MODE    none here: it chooses what bpc does (--emit=, --stats; main's own checks) or
+ *              is answered by main before parse_args (--help, --version: listed only to be
+ *              suggested).
+ * The warnings come in this table's order. --emit= carries its value after the '='. -o is
+ * --stats's too: `--stats -o OUT.c` writes OUT.c as well. */
+#define BPC_OPTIONS(X)                                                                                            \
+    X(OUT, "-o", OV_FILE, C_WRITE | C_STATS | C_GRAD | C_HVP, UN_FILE)                                            \
+    X(PARAMS, "--params", OV_FILE, C_RUN, UN_FILE)                                                                \
+    X(VECTOR, "--vector", OV_FILE, C_HVP, UN_FILE)                                                                \
+    X(INPUTS, "--inputs", OV_FILE, C_RUN & ~C_SAMPLE, UN_FILE)                                                    \
+    X(DATA, "--data", OV_FILE, C_TRAIN | C_EVAL, UN_FILE)                                                         \
+    X(SAVE, "--save", OV_FILE, C_TRAIN, UN_FILE)                                                                  \
+    X(SEED, "--seed", OV_TEXT, C_RUN & ~C_EVAL, UN_WARN)                                                          \
+    X(JIT, "--jit", OV_TEXT, C_RUN, UN_WARN)                                                                      \
+    X(THREADS, "--threads", OV_TEXT, C_RUN, UN_WARN)                                                              \
+    X(BATCH, "--batch", OV_TEXT, C_TRAIN | C_EVAL | C_STATS, UN_WARN)                                             \
+    X(F64, "--f64", OV_NONE, C_ALL & ~C_CHECK, UN_WARN) /* check works in double always */                        \
+    X(O0, "-O0", OV_NONE, C_ALL, UN_WARN)                                                                         \
+    X(STANDALONE, "--standalone", OV_NONE, C_WRITE | C_EMIT, UN_REFUSE)                                           \
+    X(STATS, "--stats", OV_NONE, C_STATS, UN_MODE)                                                                \
+    X(EMIT, "--emit=", OV_NONE, C_EMIT, UN_MODE)                                                                  \
+    X(OPT, "--opt", OV_TEXT, C_TRAIN, UN_REFUSE)                                                                  \
+    X(EPOCHS, "--epochs", OV_TEXT, C_TRAIN, UN_REFUSE)                                                            \
+    X(STEPS, "--steps", OV_TEXT, C_TRAIN, UN_REFUSE)                                                              \
+    X(CHECKPOINT_EVERY, "--checkpoint-every", OV_TEXT, C_TRAIN, UN_REFUSE)                                        \
+    X(WARMUP, "--warmup", OV_TEXT, C_TRAIN, UN_REFUSE)                                                            \
+    X(LR_SCHEDULE, "--lr-schedule", OV_TEXT, C_TRAIN, UN_REFUSE)                                                  \
+    X(ON_NAN, "--on-nan", OV_TEXT, C_TRAIN, UN_REFUSE)                                                            \
+    X(PROMPT, "--prompt", OV_TEXT, C_SAMPLE, UN_REFUSE)                                                           \
+    X(NBYTES, "-n", OV_TEXT, C_SAMPLE, UN_REFUSE)                                                                 \
+    X(TEMPERATURE, "--temperature", OV_TEXT, C_SAMPLE, UN_REFUSE)                                                 \
+    X(LR, "--lr", OV_TEXT, C_TRAIN, UN_REFUSE)                                                                    \
+    X(HELP, "--help", OV_NONE, 0, UN_MODE)                                                                        \
+    X(VERSION, "--version", OV_NONE, 0, UN_MODE)
+
+enum { OV_NONE, OV_TEXT, OV_FILE };                  /* what follows an option */
+enum { UN_FILE, UN_REFUSE, UN_WARN, UN_MODE };       /* what a command that does not read it is told */
+enum { C_ALL = (1u << CMD_COUNT) - 1 };              /* every command */
+#define X_ID(id, name, value, readers, unread) OPT_##id,
 typedef enum { BPC_OPTIONS(X_ID) OPT_COUNT } OptionId;
 #undef X_ID
-#define X_ROW(id, name, value, owner) {name, value, owner},
+#define X_ROW(id, name, value, readers, unread) {name, value, readers, unread},
 static const struct {
     const char *name;  /* as spelt */
     int value;         /* OV_* */
-    const char *owner; /* the command that takes it, "" for compiling, NULL for several */
+    unsigned readers;  /* C_* */
+    int unread;        /* UN_* */
 } options[OPT_COUNT] = {BPC_OPTIONS(X_ROW)};
 #undef X_ROW
 
@@ -170,92 +203,79 @@ static const char *nonempty(const char *v, const char *flag) {
     return v;
 }
 
-/* " -o --params " holds " --params ": a flag in a space-separated list */
-static int takes_flag(const char *list, const char *flag) {
-    size_t n = strlen(flag);
-    for (const char *p = strstr(list, flag); p; p = strstr(p + 1, flag))
-        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
-    return 0;
-}
-
 /* What a usage error calls the command: its name, or the compiling option given */
 static const char *command_label(const Args *a) {
     return a->cmd ? a->cmd : a->emit ? "--emit" : a->out ? "-o OUT.c" : "--stats";
 }
 
-/* The file options each command reads or writes: one it does not take is a usage error. It
- * was ignored: `bpc train -o w.safetensors` trained and saved nothing, `bpc grad --data DIR`
- * differentiated at the inputs' defaults, `--emit=c -o net.c` wrote no file. */
-static void check_file_options(const Args *a) {
-    static const struct { const char *cmd, *takes; } table[] = {
-        {"grad", "-o --params --inputs"},        {"check", "--params --inputs"},
-        {"hvp", "-o --params --vector --inputs"}, {"train", "--data --inputs --params --save"},
-        {"eval", "--data --inputs --params"},    {"sample", "--params"},
-    };
-    if (!a->cmd && !a->emit && !a->out && !a->stats) return; /* "nothing to do" says more */
-    const char *what = command_label(a), *takes = a->emit ? "" : "-o";
-    for (size_t k = 0; a->cmd && k < sizeof table / sizeof table[0]; k++)
-        if (strcmp(a->cmd, table[k].cmd) == 0) takes = table[k].takes;
-    const struct { const char *flag, *value; } given[] = {
-        {"-o", a->out}, {"--params", a->params}, {"--vector", a->vector}, {"--inputs", a->inputs},
-        {"--data", a->data}, {"--save", a->save},
-    };
-    for (size_t k = 0; k < sizeof given / sizeof given[0]; k++) {
-        if (!given[k].value || takes_flag(takes, given[k].flag)) continue;
-        if (a->emit && !a->cmd && strcmp(given[k].flag, "-o") == 0)
-            usage_error("%s", "--emit prints to standard output and takes no -o (redirect it: > FILE)");
-        if (a->cmd && strcmp(a->cmd, "train") == 0 && strcmp(given[k].flag, "-o") == 0)
-            usage_error("%s", "train takes no -o: it saves the parameters with --save P.safetensors");
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s takes no %s (%s%s)", what, given[k].flag,
-                 *takes ? "its files: " : "it reads and writes no file", takes);
-        usage_error("%s", msg);
-    }
+/* The C_* bits of what a run does: its command's, or those of compiling (--emit prints
+ * instead of writing -o's file; --stats goes with either or stands alone); 0 for nothing */
+static unsigned given_commands(const Args *a) {
+    for (int k = CMD_GRAD; a->cmd && k < CMD_COUNT; k++)
+        if (strcmp(a->cmd, command_labels[k]) == 0) return 1u << k;
+    return (a->emit ? C_EMIT : a->out ? C_WRITE : 0u) | (a->stats ? C_STATS : 0u);
 }
 
-/* Options of one command given to another are a usage error: 'bpc eval --steps 3 --lr 0.1'
- * evaluated without a word about either, 'bpc grad --temperature 2' likewise. (Options that
- * several commands share, --seed --jit --threads --batch --f64, are warned about where they
- * have no effect: warn_unused_options.) */
-static void check_command_options(const Args *a) {
+/* The flag of a given option as spelt ("--lr" of "--lr=0.1"), and its row (or OPT_COUNT) */
+static OptionId given_option(const char *given, char *flag, size_t size) {
+    snprintf(flag, size, "%.*s", (int)strcspn(given, "="), given);
+    return find_option(flag);
+}
+
+/* A file option the command does not read, or an option of another command, is a usage
+ * error. Each was ignored: `bpc train -o w.safetensors` trained and saved nothing, `bpc grad
+ * --data DIR` differentiated at the inputs' defaults, `--emit=c -o net.c` wrote no file,
+ * 'bpc eval --steps 3 --lr 0.1' evaluated without a word about either. (Options that several
+ * commands share are warned about where they have no effect: warn_unused_options.) */
+static void check_given_options(const Args *a) {
+    const unsigned run = given_commands(a);
+    if (!run) return; /* "nothing to do" says more */
     const char *what = command_label(a);
+    if (a->emit && !a->cmd && a->out)
+        usage_error("%s", "--emit prints to standard output and takes no -o (redirect it: > FILE)");
+    if (run == C_TRAIN && a->out) usage_error("%s", "train takes no -o: it saves the parameters with --save P.safetensors");
     for (int k = 0; k < a->ngiven; k++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "%.*s", (int)strcspn(a->given[k], "="), a->given[k]);
-        OptionId o = find_option(flag);
-        const char *owner = o < OPT_COUNT ? options[o].owner : NULL;
-        if (!owner) continue;
-        if (*owner ? a->cmd && strcmp(a->cmd, owner) == 0 : !a->cmd && (a->out || a->emit)) continue;
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s takes no %s (an option of %s%s)", what, flag, *owner ? "bpc " : "",
-                 *owner ? owner : "-o OUT.c and --emit");
+        char flag[64], msg[300], list[200] = "";
+        OptionId o = given_option(a->given[k], flag, sizeof flag);
+        if (o == OPT_COUNT || (options[o].readers & run) || options[o].unread == UN_WARN || options[o].unread == UN_MODE)
+            continue;
+        size_t n = 0;
+        for (int f = 0; f < OPT_COUNT; f++) /* UN_FILE: the command's files; UN_REFUSE: the option's commands */
+            if (options[o].unread == UN_FILE ? options[f].unread == UN_FILE && (options[f].readers & run) : 0)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? " " : "", options[f].name);
+        for (int c = 0; options[o].unread == UN_REFUSE && c < CMD_COUNT; c++)
+            if (options[o].readers & (1u << c))
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s%s", n ? " and " : "", c >= CMD_GRAD ? "bpc " : "",
+                                      command_labels[c]);
+        if (options[o].unread == UN_FILE)
+            snprintf(msg, sizeof msg, "%s takes no %s (%s%s)", what, flag, n ? "its files: " : "it reads and writes no file",
+                     list);
+        else snprintf(msg, sizeof msg, "%s takes no %s (an option of %s)", what, flag, list);
         usage_error("%s", msg);
     }
 }
 
-/* Options that several commands share, given to one that does not use them, are warned
- * about, as gcc warns about an option that has no effect (a script may pass one set to
- * every command, so not a usage error): `bpc sample --batch 4` sampled without a word, and
- * so did train and eval on fixed inputs, one batch of their own size. One line per option,
- * however often it is given. (-O0 is every command's; the others are usage errors:
- * check_file_options, check_command_options.) */
+/* Why an option the command reads has no effect in this run: " without --data", say, or
+ * NULL when it has one. */
+static const char *unused_here(const Args *a, OptionId o, unsigned run) {
+    if (o == OPT_BATCH && (run & (C_TRAIN | C_EVAL)) && !a->data) return " without --data"; /* fixed inputs: one batch */
+    return NULL;
+}
+
+/* Options that several commands share, given to one that does not use them or in a run
+ * where they do nothing, are warned about, as gcc warns about an option that has no effect
+ * (a script may pass one set to every command, so not a usage error): `bpc sample --batch 4`
+ * sampled without a word, and so did train and eval on fixed inputs, one batch of their own
+ * size. One line per option, however often it is given, in the option table's order. */
 static void warn_unused_options(const Args *a) {
-    static const struct { const char *flag, *cmds; } uses[] = {
-        {"--seed", "grad check hvp train sample"},
-        {"--jit", "grad check hvp train eval sample"},
-        {"--threads", "grad check hvp train eval sample"},
-        {"--batch", "train eval --stats"}, /* train and eval: with --data */
-        {"--f64", "grad hvp train eval sample --emit -o --stats"}, /* check works in double always */
-    };
-    const char *what = a->cmd ? a->cmd : a->stats ? "--stats" : a->emit ? "--emit" : "-o";
-    for (size_t t = 0; t < sizeof uses / sizeof uses[0]; t++) {
-        int fixed = a->cmd && !a->data && strcmp(uses[t].flag, "--batch") == 0; /* train or eval on fixed inputs */
-        if (takes_flag(uses[t].cmds, what) && !fixed) continue;
+    const unsigned run = given_commands(a);
+    for (int o = 0; o < OPT_COUNT; o++) {
+        const char *why = options[o].readers & run ? unused_here(a, (OptionId)o, run) : "";
+        if (!why || (!*why && options[o].unread != UN_WARN)) continue;
         for (int k = 0; k < a->ngiven; k++) {
-            size_t n = strcspn(a->given[k], "=");
-            if (strlen(uses[t].flag) != n || strncmp(a->given[k], uses[t].flag, n) != 0) continue;
-            diag_tool_warning("%s has no effect on %s%s", uses[t].flag, command_label(a),
-                              fixed && takes_flag(uses[t].cmds, what) ? " without --data" : "");
+            char flag[64];
+            if (given_option(a->given[k], flag, sizeof flag) != (OptionId)o) continue;
+            diag_tool_warning("%s has no effect on %s%s", flag, command_label(a), why);
             break;
         }
     }
@@ -298,10 +318,9 @@ static void parse_args(int argc, char **argv, Args *a) {
     a->temperature = 0.8;
     a->jit = "tcc";
     int i = 1;
-    static const char *const cmds[] = {"grad", "check", "train", "eval", "hvp", "sample", NULL};
     if (i < argc)
-        for (int k = 0; cmds[k]; k++)
-            if (strcmp(argv[i], cmds[k]) == 0) {
+        for (int k = CMD_GRAD; k < CMD_COUNT; k++)
+            if (strcmp(argv[i], command_labels[k]) == 0) {
                 a->cmd = argv[i++];
                 break;
             }
@@ -388,7 +407,8 @@ static void parse_args(int argc, char **argv, Args *a) {
                 /* `bpc tran m.bp`: the misspelled command was taken for the file */
                 Suggest sg;
                 suggest_init(&sg, a->file);
-                for (int k = 0; !a->cmd && a->file == argv[1] && cmds[k]; k++) suggest_offer(&sg, cmds[k]);
+                for (int k = CMD_GRAD; !a->cmd && a->file == argv[1] && k < CMD_COUNT; k++)
+                    suggest_offer(&sg, command_labels[k]);
                 if (sg.best) {
                     char msg[200];
                     snprintf(msg, sizeof msg, "unknown command '%.80s'; did you mean '%s'?", a->file, sg.best);
@@ -406,8 +426,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         usage_error("%s and --inputs both give the inputs; use one", "--data");
     if (a->epochs && a->steps) /* --steps won without a word */
         usage_error("%s and --steps both say how long to train; use one", "--epochs");
-    check_file_options(a);
-    check_command_options(a);
+    check_given_options(a);
     check_outputs(a);
     if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
         usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");

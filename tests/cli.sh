@@ -652,6 +652,68 @@ for c in "grad $p:--batch has no effect on grad" \
   [ "$got" = "${c#*:}" ] && ok || bad "bpc ${c%%:*} $shared: warnings '$got', expected '${c#*:}'"
 done
 
+# Every option with every command: read (r), warned about as having no effect (w) or refused
+# as a usage error (x); '-' where the base command line gives it already. Hand-derived from
+# what each command does with it (README, "Training"), not from the option table; every
+# option of that table must have a row, so that a new one is classified for every command.
+# The program does not exist: what is read fails at compiling (exit 1), after the checks.
+#               -o.c emit stats grad check hvp train eval sample
+matrix='-o               - x r r x r x x x
+--params         x x x r r r r - -
+--vector         x x x x x - x x x
+--inputs         x x x r r r r r x
+--data           x x x x x x - - x
+--save           x x x x x x r x x
+--seed           w w w r r r r w r
+--jit            w w w r r r r r r
+--threads        w w w r r r r r r
+--batch          w w r w w w r r w
+--f64            r r r r w r r r r
+-O0              r r r r r r r r r
+--standalone     r r x x x x x x x
+--stats          r r - x x x x x x
+--emit=          x - r r r r r r r
+--opt            x x x x x x r x x
+--epochs         x x x x x x r x x
+--steps          x x x x x x r x x
+--checkpoint-every x x x x x x r x x
+--warmup         x x x x x x r x x
+--lr-schedule    x x x x x x r x x
+--on-nan         x x x x x x r x x
+--prompt         x x x x x x x x r
+-n               x x x x x x x x r
+--temperature    x x x x x x x x r
+--lr             x x x x x x r x x'
+for o in $(sed -n '/^#define BPC_OPTIONS/,/^$/s/^ *X([A-Z_0-9]*, "\([^"]*\)".*/\1/p' "$src/compiler/main.c"); do
+  case $o in --help|--version) continue ;; esac # answered before the options are read
+  echo "$matrix" | grep -q -- "^$o " && ok || bad "option $o of the option table has no row in the matrix"
+done
+while read -r o want; do
+  # shellcheck disable=SC2086
+  set -- $want
+  for base in "$p -o $tmp/w.c" "--emit=c $p" "--stats $p" "grad $p" "check $p" "hvp $p --vector $tmp/v.safetensors" \
+              "train $p --data $tmp" "eval $p $P --data $tmp" "sample $p $P"; do
+    w=$1; shift
+    [ "$w" = - ] && continue
+    case $o in
+      -o) v="$tmp/o.c" ;; --emit=) o=--emit=c v= ;; --params|--vector|--inputs|--save) v="$tmp/f.safetensors" ;;
+      --data) v=$tmp ;; --jit) v=tcc ;; --opt) v=sgd ;; --lr-schedule) v=cosine ;; --on-nan) v=skip ;;
+      --prompt) v=a ;; --seed|--threads|--batch|--epochs|--steps|--checkpoint-every|--warmup|-n|--temperature|--lr) v=1 ;;
+      *) v= ;;
+    esac
+    [ "$o" = --inputs ] && base=$(echo "$base" | sed "s| --data $tmp||") # the two give the inputs: one or the other
+    # shellcheck disable=SC2086
+    "$bpc" $base $o $v >"$tmp/out" 2>"$tmp/err"; st=$?
+    if [ $st -eq 2 ]; then got=x
+    elif [ $st -eq 1 ] && grep -q -- "^bpc: warning: $o has no effect" "$tmp/err"; then got=w
+    elif [ $st -eq 1 ] && ! grep -q "^bpc: warning" "$tmp/err"; then got=r
+    else got="exit $st"; fi
+    [ "$got" = "$w" ] && ok || bad "bpc $base $o $v: expected $w, got $got: $(head -n 1 "$tmp/err")"
+  done
+done <<EOF
+$matrix
+EOF
+
 # -o through symbolic links: the files they name are replaced and the links stay (the links
 # were replaced by regular files)
 mkdir -p "$tmp/gen" && (cd "$tmp" && ln -sf gen/s.c s.c && ln -sf gen/s.h s.h && ln -sf gen/g.safetensors g.safetensors)
