@@ -775,6 +775,8 @@ int main(int argc, char **argv) {
         usage_error("%s", "sample needs --params P.safetensors (the trained parameters, e.g. from bpc train --save)");
     if (!a.cmd && !a.emit && !a.out && !a.stats) usage_error("%s", "nothing to do: give -o OUT.c, --emit=..., or a command");
     if (a.cmd && a.stats) usage_error("--stats goes with -o or --emit, not with '%s'", a.cmd);
+    if (a.cmd && a.emit) /* it was ignored: `bpc grad m.bp --emit=c` differentiated */
+        usage_error("--emit prints an artefact of compiling and goes with no command, not with '%s'", a.cmd);
     if (a.cmd && strcmp(a.cmd, "hvp") == 0 && !a.vector) usage_error("%s", "hvp needs --vector V.safetensors (the direction v, keyed by parameter name)");
     warn_unused_options(&a);
     if (a.threads) bprt_set_threads(a.threads);

@@ -628,6 +628,10 @@ first_err "bpc: -o OUT.c takes no --opt (an option of bpc train)"
 expect_status 2 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/g.safetensors" --standalone
 first_err "bpc: hvp takes no --standalone (an option of -o OUT.c and --emit)"
 expect_status 0 "$bpc" --emit=h "$src/examples/seed.bp" --standalone
+# --emit with a command was ignored: bpc grad --emit=c differentiated and printed no C
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" --emit=c
+first_err "bpc: --emit prints an artefact of compiling and goes with no command, not with 'grad'"
+[ -s "$tmp/out" ] && bad "grad --emit=c ran" || ok
 # the options several commands share, given to one that does not use them, are warned about
 # (gcc's way; `bpc sample --batch 4` said nothing): each command with all five, the warnings
 # it must print (hand-derived from what each command reads: --batch sizes --data's batches
@@ -672,7 +676,7 @@ matrix='-o               - x r r x r x x x
 -O0              r r r r r r r r r
 --standalone     r r x x x x x x x
 --stats          r r - x x x x x x
---emit=          x - r r r r r r r
+--emit=          x - r x x x x x x
 --opt            x x x x x x r x x
 --epochs         x x x x x x r x x
 --steps          x x x x x x r x x
