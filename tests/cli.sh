@@ -718,6 +718,31 @@ done <<EOF
 $matrix
 EOF
 
+# an option a command reads, in a run where it does nothing, is warned about as well: the
+# parameters of --params replace those --seed draws (grad and hvp draw nothing else; check
+# draws its directions), temperature 0 takes the likeliest byte, and --emit=ir and =dot
+# print the graph (no C: no --f64, no runtime), =test a program that includes OUT.h
+for c in "grad $p $P --seed 3:--seed has no effect on grad with --params" \
+         "hvp $p $P --vector $tmp/v.safetensors --seed 3:--seed has no effect on hvp with --params" \
+         "check $p $P --seed 3:" "grad $p --seed 3:" \
+         "sample $p $P --temperature 0 --seed 3:--seed has no effect on sample with --temperature 0" \
+         "sample $p $P --temperature 0.5 --seed 3:" \
+         "--emit=ir $p --f64 --standalone:--f64 has no effect on --emit=ir|--standalone has no effect on --emit=ir" \
+         "--emit=dot $p --f64 --standalone:--f64 has no effect on --emit=dot|--standalone has no effect on --emit=dot" \
+         "--emit=test $p --f64 --standalone:--standalone has no effect on --emit=test" \
+         "--emit=c $p --f64 --standalone:" "--stats --emit=ir $p --f64:"; do
+  # shellcheck disable=SC2086
+  "$bpc" ${c%%:*} >"$tmp/out" 2>"$tmp/err"
+  got=$(sed -n 's/^bpc: warning: //p' "$tmp/err" | paste -sd'|')
+  [ "$got" = "${c#*:}" ] && ok || bad "bpc ${c%%:*}: warnings '$got', expected '${c#*:}'"
+done
+# and has indeed none: grad with --params gives the same with any seed
+printf 'param w[2] = 1\ninput x[2] = 3\nloss sum(w * w * x)\n' > "$tmp/wp.bp"
+expect_status 0 "$bpc" grad "$tmp/wp.bp" -o "$tmp/wp.safetensors"
+"$bpc" grad "$tmp/wp.bp" --params "$tmp/wp.safetensors" --seed 1 >"$tmp/s1" 2>/dev/null
+"$bpc" grad "$tmp/wp.bp" --params "$tmp/wp.safetensors" --seed 2 >"$tmp/s2" 2>/dev/null
+[ -s "$tmp/s1" ] && cmp -s "$tmp/s1" "$tmp/s2" && ok || bad "grad --params gave another gradient with another --seed"
+
 # -o through symbolic links: the files they name are replaced and the links stay (the links
 # were replaced by regular files)
 mkdir -p "$tmp/gen" && (cd "$tmp" && ln -sf gen/s.c s.c && ln -sf gen/s.h s.h && ln -sf gen/g.safetensors g.safetensors)
