@@ -1377,10 +1377,11 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     to.f64 = 0; /* as bpc train: float unless --f64 */
     to.eval_only = eval_only;
     to.stop = &interrupted;
-    static const char *const known[] = {"--data", "--inputs", "--batch", "--jit", "--f64", /* :eval's, and */
-                                        "--epochs", "--steps", "--lr", "--opt", "--seed", "--save", /* :train's */
+    static const char *const known[] = {"--data", "--inputs", "--batch", "--jit", "--f64", /* :eval's, */
+                                        "--seed", /* :eval's as bpc eval's (warned about), and */
+                                        "--epochs", "--steps", "--lr", "--opt", "--save", /* :train's */
                                         "--lr-schedule", "--warmup"};
-    const int nknown = (int)(sizeof known / sizeof known[0]), neval = 5;
+    const int nknown = (int)(sizeof known / sizeof known[0]), neval = 6;
     const char *usage = eval_only ? "--data DIR --inputs FILE --batch N --jit tcc|cc --f64"
                                   : "--data DIR --inputs FILE --epochs N --steps N --batch N --lr X --opt sgd|adam|adamw "
                                     "--seed N --save FILE --jit tcc|cc --f64 --lr-schedule cosine|step:N:G --warmup N";
@@ -1446,10 +1447,16 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         diag_tool_error("%s: --data and --inputs both give the inputs; use one", cmd);
         goto out;
     }
-    if (!to.data && (seed_given || batch_given)) { /* ignored, and --seed restarted the step count */
-        diag_tool_error("%s: %s goes with --data (fixed inputs are one batch, of their own size, in no order)", cmd,
-                        seed_given ? "--seed" : "--batch");
-        goto out;
+    /* as bpc train and eval warn: fixed inputs are one batch, of their own size, in no order
+     * (an error here before), and :eval reads in order; the seed would restart the step count */
+    if (seed_given && (eval_only || !to.data)) {
+        diag_tool_warning("--seed has no effect on %s%s", cmd, eval_only ? "" : " without --data");
+        to.seed = S->seed;
+        seed_given = 0;
+    }
+    if (batch_given && !to.data) {
+        diag_tool_warning("--batch has no effect on %s without --data", cmd);
+        to.batch = 64;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
     if (!to.data && !to.inputs) { /* the session's inputs, as :step, :grad and :print use them
