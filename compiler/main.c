@@ -262,8 +262,8 @@ static const char *unused_here(const Args *a, OptionId o, unsigned run) {
     if (o == OPT_SEED && (run & (C_GRAD | C_HVP)) && a->params) return " with --params"; /* it draws the parameters */
     if (o == OPT_SEED && run == C_SAMPLE && a->temperature == 0) return " with --temperature 0"; /* the likeliest byte */
     static char emitted[16]; /* "=ir": --emit=ir and =dot print the graph, =test a program that includes OUT.h */
-    snprintf(emitted, sizeof emitted, "=%.10s", run == C_EMIT ? a->emit : "");
-    if (run == C_EMIT && (o == OPT_F64 || o == OPT_STANDALONE) &&
+    snprintf(emitted, sizeof emitted, "=%.10s", a->emit ? a->emit : "");
+    if ((run & C_EMIT) && !(options[o].readers & run & ~C_EMIT) && (o == OPT_F64 || o == OPT_STANDALONE) &&
         (!strcmp(a->emit, "ir") || !strcmp(a->emit, "dot") || (o == OPT_STANDALONE && !strcmp(a->emit, "test"))))
         return emitted;
     return NULL;

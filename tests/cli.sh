@@ -730,7 +730,8 @@ for c in "grad $p $P --seed 3:--seed has no effect on grad with --params" \
          "--emit=ir $p --f64 --standalone:--f64 has no effect on --emit=ir|--standalone has no effect on --emit=ir" \
          "--emit=dot $p --f64 --standalone:--f64 has no effect on --emit=dot|--standalone has no effect on --emit=dot" \
          "--emit=test $p --f64 --standalone:--standalone has no effect on --emit=test" \
-         "--emit=c $p --f64 --standalone:" "--stats --emit=ir $p --f64:"; do
+         "--emit=c $p --f64 --standalone:" "--stats --emit=ir $p --f64:" \
+         "--stats --emit=dot $p --standalone:--standalone has no effect on --emit=dot"; do
   # shellcheck disable=SC2086
   "$bpc" ${c%%:*} >"$tmp/out" 2>"$tmp/err"
   got=$(sed -n 's/^bpc: warning: //p' "$tmp/err" | paste -sd'|')
