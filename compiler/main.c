@@ -21,19 +21,22 @@
 #endif
 
 static const char *usage_text =
-    "usage: bpc FILE.bp -o OUT.c [--f64] [--standalone]  write OUT.c and OUT.h (--standalone: with the runtime parts)\n"
-    "       bpc --emit=c|h|ir|dot|test FILE.bp [--f64] [-O0]  print one artefact\n"
+    "usage: bpc FILE.bp -o OUT.c [--f64] [--standalone] [--stats]  write OUT.c and OUT.h (--standalone: with the runtime parts)\n"
+    "       bpc --emit=c|h|ir|dot|test FILE.bp [--f64] [--standalone] [--stats]  print one artefact\n"
     "       bpc --stats FILE.bp [--batch N] [--f64]  workspace bytes with and without checkpoint (also with -o, --emit)\n"
     "       bpc grad FILE.bp [--params P.safetensors] [--inputs I.safetensors] [-o G.safetensors] [--f64] [--seed N]\n"
     "       bpc check FILE.bp [--params P] [--inputs I] [--seed N]\n"
     "       bpc hvp FILE.bp [--params P] --vector V.safetensors [--inputs I] [-o H.safetensors] [--f64] [--seed N]\n"
     "       bpc train FILE.bp [--data DIR|FILE.txt] [--inputs I] [--epochs N | --steps N] [--batch N] [--lr X]\n"
-    "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--jit tcc|cc] [--threads N]\n"
+    "                 [--opt sgd|adam|adamw] [--seed N] [--params P] [--save P] [--f64] [--jit tcc|cc] [--threads N]\n"
     "                 [--checkpoint-every N] [--on-nan stop|skip] [--lr-schedule cosine|step:N:G] [--warmup N]\n"
-    "       bpc eval FILE.bp --params P.safetensors [--data DIR|FILE.txt | --inputs I] [--batch N] [--jit tcc|cc]\n"
-    "       bpc sample FILE.bp --params P [--prompt TEXT] [-n N] [--temperature X] [--seed N] [--jit tcc|cc]\n"
+    "       bpc eval FILE.bp --params P.safetensors [--data DIR|FILE.txt | --inputs I] [--batch N] [--f64] [--jit tcc|cc]\n"
+    "       bpc sample FILE.bp --params P [--prompt TEXT] [-n N] [--temperature X] [--seed N] [--f64] [--jit tcc|cc]\n"
     "       bpc repl [FILE.bp] [--f32 | --f64] [--seed N] [--jit tcc|cc]  the interactive session (also: bpc alone on a terminal)\n"
-    "       bpc --help | --version\n";
+    "       bpc --help | --version\n"
+    "  all of the above but repl: [-O0] (no optimisation of the graph)\n"
+    "  grad, check, hvp, train, eval, sample: [--jit tcc|cc] [--threads N]\n"
+    "  (an option a command does not read is a usage error; one that several share, a warning)\n";
 
 static void usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "bpc: ");

@@ -717,6 +717,23 @@ while read -r o want; do
 done <<EOF
 $matrix
 EOF
+# bpc --help shows what each command reads, as the matrix says: the options on its line
+# (the usage's continuation lines joined), with those of the lines for all and for the
+# commands that run the model, are exactly those it reads ('-': its base gives it)
+"$bpc" --help | awk '/^(usage: |       )bpc /{if (l) print l; l=$0; next} /^                 /{l=l $0; next} {if (l) print l; l=""; print}' \
+  >"$tmp/help"
+opts_of() { grep -o -- '[ [|(]--*[A-Za-z0-9][-A-Za-z0-9]*' | cut -c2- | sed 's/^--emit$/--emit=/'; }
+all=$(grep '^  all of the above' "$tmp/help" | opts_of)
+run=$(grep '^  grad, check, hvp, train, eval, sample:' "$tmp/help" | opts_of)
+[ -n "$all" ] && [ -n "$run" ] && ok || bad "--help has no line of the options all commands take"
+col=0
+for c in "FILE.bp -o" "--emit=" "--stats" grad check hvp train eval sample; do
+  col=$((col + 1))
+  case $c in grad|check|hvp|train|eval|sample) shared="$all $run" ;; *) shared=$all ;; esac
+  shown=$( (grep -E -- "^(usage:)? *bpc $c" "$tmp/help" | opts_of; echo "$shared" | tr ' ' '\n') | grep . | sort -u | paste -sd' ')
+  read_=$(echo "$matrix" | awk -v k=$((col + 1)) '$k == "r" || $k == "-" {print $1}' | sort -u | paste -sd' ')
+  [ "$shown" = "$read_" ] && ok || bad "--help shows for '$c': $shown; it reads: $read_"
+done
 
 # an option a command reads, in a run where it does nothing, is warned about as well: the
 # parameters of --params replace those --seed draws (grad and hvp draw nothing else; check
