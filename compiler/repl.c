@@ -2041,6 +2041,10 @@ int repl_main(int argc, char **argv) {
             return 2;
         }
     }
+    if (show_f64 && !f64) { /* --f64 printed nothing in full in a float session, without a word */
+        fprintf(stderr, "bpc: --f32 and --f64 both say the precision; use one\n%s", repl_usage);
+        return 2;
+    }
     Session S;
     int tty = isatty(0);
     session_init(&S, f64, seed, jit, tty, 0);

@@ -111,7 +111,9 @@ done
 for a in "--bogus:bpc: unknown option '--bogus'" "--seed:bpc: --seed needs a value" \
          "--seed x:bpc: bad value for --seed: 'x' (it takes a whole number from 0 to 2000000000)" \
          "--jit gcc:bpc: bad value for --jit: 'gcc' (it takes tcc or cc)" \
-         "a.bp b.bp:bpc: repl takes one FILE.bp ('b.bp' is a second)"; do
+         "a.bp b.bp:bpc: repl takes one FILE.bp ('b.bp' is a second)" \
+         "--f32 --f64:bpc: --f32 and --f64 both say the precision; use one" \
+         "--f64 --f32:bpc: --f32 and --f64 both say the precision; use one"; do
     # shellcheck disable=SC2086
     "$bpc" repl ${a%%:*} </dev/null >"$tmp/out" 2>&1
     if [ $? -eq 2 ] && [ "$(head -n 1 "$tmp/out")" = "${a#*:}" ]; then pass=$((pass + 1)); else echo "FAIL: bpc repl ${a%%:*}: $(head -n 1 "$tmp/out")"; fail=$((fail + 1)); fi
