@@ -568,6 +568,8 @@ static int cmd_stats(const Args *a, Graph *g, Arena *ar, Diag *d) {
     CompileOptions co = {.optimize = a->optimize, .no_checkpoint = 1};
     Graph *plain = bpc_compile(ar, d, src->name, src->text, &co);
     if (!plain) return 1;
+    if (a->batch && !g->syms.n) /* as warn_unused_options, once the program says it has no size to set */
+        diag_tool_warning("--batch has no effect on --stats of a program without symbolic sizes");
     int64_t dims[BP_MAXSYMS];
     int size = a->batch ? a->batch : 64;
     for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = size;

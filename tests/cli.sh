@@ -754,6 +754,14 @@ for c in "grad $p $P --seed 3:--seed has no effect on grad with --params" \
   got=$(sed -n 's/^bpc: warning: //p' "$tmp/err" | paste -sd'|')
   [ "$got" = "${c#*:}" ] && ok || bad "bpc ${c%%:*}: warnings '$got', expected '${c#*:}'"
 done
+# --stats's --batch sizes the symbolic sizes: a program without any is warned about once
+# compiled (its statistics are the same with any --batch)
+expect_status 0 "$bpc" --stats "$src/examples/seed.bp" --batch 4
+[ "$(cat "$tmp/err")" = "bpc: warning: --batch has no effect on --stats of a program without symbolic sizes" ] && ok ||
+  bad "--stats --batch without sizes: $(cat "$tmp/err")"
+grep -qx "dims none" "$tmp/out" && ok || bad "seed.bp has symbolic sizes: $(cat "$tmp/out")"
+expect_status 0 "$bpc" --stats "$src/examples/fashion_mlp.bp" --batch 4
+[ -s "$tmp/err" ] && bad "--stats --batch with sizes warned: $(cat "$tmp/err")" || ok
 # and has indeed none: grad with --params gives the same with any seed
 printf 'param w[2] = 1\ninput x[2] = 3\nloss sum(w * w * x)\n' > "$tmp/wp.bp"
 expect_status 0 "$bpc" grad "$tmp/wp.bp" -o "$tmp/wp.safetensors"
