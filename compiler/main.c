@@ -243,10 +243,10 @@ static void check_given_options(const Args *a) {
         if (o == OPT_COUNT || (options[o].readers & run) || options[o].unread == UN_WARN || options[o].unread == UN_MODE)
             continue;
         size_t n = 0;
-        for (int f = 0; f < OPT_COUNT; f++) /* UN_FILE: the command's files; UN_REFUSE: the option's commands */
-            if (options[o].unread == UN_FILE ? options[f].unread == UN_FILE && (options[f].readers & run) : 0)
+        for (int f = 0; options[o].unread == UN_FILE && f < OPT_COUNT; f++) /* the files the command takes */
+            if (options[f].unread == UN_FILE && (options[f].readers & run))
                 n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? " " : "", options[f].name);
-        for (int c = 0; options[o].unread == UN_REFUSE && c < CMD_COUNT; c++)
+        for (int c = 0; options[o].unread == UN_REFUSE && c < CMD_COUNT; c++) /* the commands that take o */
             if (options[o].readers & (1u << c))
                 n += (size_t)snprintf(list + n, sizeof list - n, "%s%s%s", n ? " and " : "", c >= CMD_GRAD ? "bpc " : "",
                                       command_labels[c]);
