@@ -141,7 +141,7 @@
  * two, 256 x 10 x 256 took 8.6 us against 6.7 (A^T B) and 10.5 against 7.1 (rowdot) */
 #define GEMM_NARROW_MIN_FLOPS_THREADS 4e6
 
-enum { SCRATCH_SLOTS = 6 }; /* 0-4 the GEMM's, BPRT_SCRATCH_LAYERS (kernel.h) layers.c's */
+enum { SCRATCH_SLOTS = BPRT_SCRATCH_SLOTS }; /* 0-4 the GEMM's, the others bprt.h's BPRT_SCRATCH_* */
 static _Thread_local struct {
     void *p;
     size_t cap;

@@ -87,7 +87,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
             nsum * (size_t)K * ((size_t)M + (size_t)N) > BATCH_CAT_MAX_COPY)                        \
             return 0;                                                                              \
         const size_t KK = nsum * (size_t)K;                                                        \
-        T *Bc = (T *)malloc(sizeof(T) * (KK * (size_t)N + KK * (size_t)M));                        \
+        T *Bc = (T *)BPRT_TEMP(BPRT_SCRATCH_CAT, sizeof(T) * (KK * (size_t)N + KK * (size_t)M));   \
         if (!Bc) return 0;                                                                         \
         T *Ac = Bc + KK * (size_t)N;                                                               \
         for (size_t s = 0; s < nsum; s++) /* B's products one under the other */                  \
@@ -100,7 +100,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
                               (size_t)a_->lda, tA, M, K);                                           \
             GEMM(0, 0, M, N, (int)KK, a_->alpha, Ac, (int)KK, Bc, N, a_->beta, a_->C + oc, a_->ldc); \
         }                                                                                          \
-        free(Bc);                                                                                  \
+        BPRT_TEMP_DONE(Bc);                                                                        \
         return 1;                                                                                  \
     }                                                                                              \
     /* results [r0, r1) on this thread, with its packed operands reused across them */             \
@@ -142,7 +142,8 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         const FN##_call_ *a_ = &s_->b;                                                             \
         const int M = a_->M, N = a_->N;                                                            \
         T *own = NULL; /* C is Y: each product made here, then its gradient written over Y */     \
-        if (s_->Y && s_->Y == a_->C && !(own = (T *)malloc(sizeof(T) * (size_t)M * (size_t)N)))    \
+        if (s_->Y && s_->Y == a_->C &&                                                             \
+            !(own = (T *)BPRT_TEMP(BPRT_SCRATCH_PRODUCT, sizeof(T) * (size_t)M * (size_t)N)))      \
             abort(); /* out of memory for one product: nothing sensible to return */              \
         bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \
@@ -156,7 +157,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
             else SMROWS(c, (size_t)M, (size_t)N, s_->causal);                                      \
         }                                                                                          \
         bprt_gemm_reuse_packs(0);                                                                  \
-        free(own);                                                                                 \
+        BPRT_TEMP_DONE(own);                                                                       \
     }                                                                                              \
     static void FN##_sm_(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
                          T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa,     \

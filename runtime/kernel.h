@@ -107,11 +107,10 @@ int bprt_pool_in_task(void);
  * run on the calling thread alone */
 int bprt_in_parallel(void);
 
-/* This thread's scratch buffer number `slot` (gemm.c: 64-byte aligned, at least `bytes`
- * long, kept between calls and grown as needed, its contents not kept across growth, freed
- * when the thread exits); NULL if out of memory. Slots 0-4 are the GEMM's own. */
-enum { BPRT_SCRATCH_LAYERS = 5 };
-void *bprt_scratch(int slot, size_t bytes);
+/* bprt_scratch(slot, bytes) (bprt.h): this thread's scratch buffer number `slot` (gemm.c:
+ * 64-byte aligned, at least `bytes` long, kept between calls and grown as needed, its
+ * contents not kept across growth, freed when the thread exits); NULL if out of memory.
+ * Slots 0-4 are the GEMM's own, the others bprt.h's BPRT_SCRATCH_*. */
 
 /* Largest mr*nr of any kernel set (the driver's edge-tile scratch is sized by it). */
 #define BPRT_MAX_TILE (16 * 64)

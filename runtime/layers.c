@@ -426,7 +426,6 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
  * not map and fault in fresh pages every step); NULL if out of memory. None in --standalone
  * output, which is single-threaded and keeps no products. */
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include "kernel.h" /* bprt_scratch */
 #define lna_scratch(bytes) bprt_scratch(BPRT_SCRATCH_LAYERS, (bytes))
 #else
 #define lna_scratch(bytes) ((void)(bytes), (void *)0)
@@ -814,8 +813,9 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
        way adds each column's rows in order, in double (bprt_sum_axis's order: the same bits). */ \
     void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
                                           size_t D, double eps, T *gx, T *dgamma, T *dbeta) {       \
-        double *acc = (double *)calloc(2 * D + 1, sizeof(double));                                  \
+        double *acc = (double *)BPRT_TEMP(BPRT_SCRATCH_SUMS, (2 * D + 1) * sizeof(double));          \
         if (!acc) abort(); /* out of memory for two rows of sums */                                 \
+        memset(acc, 0, (2 * D + 1) * sizeof(double));                                               \
         const size_t G = LN_FAST_##SUF(D) ? LN_NR : 1, ng = (R + G - 1) / G;                        \
         int team = ng < 2 ? 1 : layers_team(R * D);                                                 \
         if ((size_t)team > ng) team = (int)ng;                                                      \
@@ -845,7 +845,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
             if (dgamma) dgamma[j] = (T)acc[j];                                                      \
             if (dbeta) dbeta[j] = (T)acc[D + j];                                                    \
         }                                                                                           \
-        free(acc);                                                                                  \
+        BPRT_TEMP_DONE(acc);                                                                        \
     }                                                                                               \
     /* rows [r0, r1) of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g); \
        one call per thread's share, so the ISA's clone is picked once, not per row */           \

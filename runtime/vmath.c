@@ -509,7 +509,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     }                                                                                              \
     double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
                                          T *d) {                                                   \
-        double *t = (double *)malloc(sizeof(double) * (rows ? rows : 1));                          \
+        double *t = (double *)BPRT_TEMP(BPRT_SCRATCH_ROWS, sizeof(double) * (rows ? rows : 1));   \
         if (!t) { /* the two passes, which need no memory */                                      \
             const double l = bprt_cross_entropy_##SUF(z, y, rows, n);                              \
             bprt_ce_grad_##SUF(z, y, rows, n, scale, d);                                           \
@@ -519,7 +519,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         BPRT_SPLIT(ROWS_TEAM(rows, n), rows, ce_grad_task_##SUF, &a);                              \
         double acc = 0; /* in row order, as bprt_cross_entropy adds them */                        \
         for (size_t r = 0; r < rows; r++) acc += t[r];                                             \
-        free(t);                                                                                   \
+        BPRT_TEMP_DONE(t);                                                                         \
         return acc / (double)rows;                                                                 \
     }
 

@@ -10,7 +10,14 @@
  * NAME_NPARAMS), XT (the first input's C type: float or int32_t), XN and YN (the two inputs'
  * elements per row), XSCALE (x is an integer below 256 divided by it), NOUT (the output's reals
  * per row), YMOD (labels are below it), BATCH,
- * STEPS, ROUNDS. */
+ * STEPS, ROUNDS.
+ *
+ * With -DCOUNT_ALLOCS, also README's "a step allocates nothing once one has run": after a
+ * third job's run, two more train steps, a gradient and a forward pass must not call the
+ * allocator, on any thread (1: this program's own malloc, calloc, realloc, aligned_alloc,
+ * posix_memalign and memalign count and pass on to glibc's; 2, for a libbprt built with
+ * AddressSanitizer, whose library the test preloads: the sanitizer's allocation hook). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +41,54 @@ typedef struct Job {
     XT *x;
     int32_t *y;
 } Job;
+
+#ifdef COUNT_ALLOCS
+static long allocs;  /* allocations while counting */
+static int counting; /* set on the main thread while every other thread waits in the pool */
+static void counted(void) {
+    if (__atomic_load_n(&counting, __ATOMIC_RELAXED)) __atomic_add_fetch(&allocs, 1, __ATOMIC_RELAXED);
+}
+#if COUNT_ALLOCS == 2
+int __sanitizer_install_malloc_and_free_hooks(void (*)(const volatile void *, size_t),
+                                              void (*)(const volatile void *));
+static void on_malloc(const volatile void *p, size_t n) {
+    (void)p, (void)n;
+    counted();
+}
+static void on_free(const volatile void *p) { (void)p; }
+#else
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t k, size_t n);
+void *__libc_realloc(void *p, size_t n);
+void *__libc_memalign(size_t align, size_t n);
+void *malloc(size_t n) {
+    counted();
+    return __libc_malloc(n);
+}
+void *calloc(size_t k, size_t n) {
+    counted();
+    return __libc_calloc(k, n);
+}
+void *realloc(void *p, size_t n) {
+    counted();
+    return __libc_realloc(p, n);
+}
+void *aligned_alloc(size_t align, size_t n) {
+    counted();
+    return __libc_memalign(align, n);
+}
+void *memalign(size_t align, size_t n);
+void *memalign(size_t align, size_t n) {
+    counted();
+    return __libc_memalign(align, n);
+}
+int posix_memalign(void **p, size_t align, size_t n) {
+    counted();
+    *p = __libc_memalign(align, n);
+    return *p ? 0 : ENOMEM;
+}
+#endif
+#endif
 
 static void *alloc(size_t n) {
     void *p = calloc(1, n ? n : 1);
@@ -106,9 +161,33 @@ static int sizes_nondecreasing(void) {
     return 1;
 }
 
+#ifdef COUNT_ALLOCS
+/* 0 if a step, a gradient and a forward pass after a first run allocate nothing */
+static int steps_allocate(void) {
+    Job j;
+#if COUNT_ALLOCS == 2
+    __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+#endif
+    job_make(&j, 3);
+    job_run(&j);
+    __atomic_store_n(&counting, 1, __ATOMIC_RELAXED);
+    for (int t = 0; t < 2; t++)
+        F(_train_step)(j.params, j.opt, j.x, j.y, B, 0.001f, j.ws);
+    F(_grad)(j.params, j.grad, j.x, j.y, B, j.ws);
+    F(_forward)(j.params, j.x, j.out, B, j.ws);
+    __atomic_store_n(&counting, 0, __ATOMIC_RELAXED);
+    job_free(&j);
+    if (allocs) printf("%s: %ld allocations in steps after the first\n", STR(MODEL), allocs);
+    return allocs != 0;
+}
+#else
+static int steps_allocate(void) { return 0; }
+#endif
+
 int main(void) {
     Job ref[2], par[2];
-    int bad = !sizes_nondecreasing();
+    int bad = steps_allocate();
+    bad |= !sizes_nondecreasing();
     for (int k = 0; k < 2; k++) {
         job_make(&ref[k], (uint64_t)k + 1);
         job_make(&par[k], (uint64_t)k + 1);

@@ -5,7 +5,8 @@
 # 1. Linked with libbprt, on the runtime's thread pool (BPRT_NUM_THREADS=3: one caller gets
 #    the pool, the other runs its kernels alone): fashion_mlp (GEMMs with epilogues, Adam),
 #    fashion_cnn (convolutions, pooling) and tests/text/tiny_lm.bp (causal attention,
-#    layernorm, embedding).
+#    layernorm, embedding). After a first run, steps allocate nothing (README: embed_threads.c's
+#    COUNT_ALLOCS).
 # 2. The --standalone output of the same models built by gcc -fsanitize=thread: no report.
 #    (Its runtime's kernel clones made such a program crash before main: the loader runs
 #    their dispatchers before ThreadSanitizer is set up.)
@@ -34,7 +35,10 @@ model() {
 
 models="$src/examples/fashion_mlp.bp $src/examples/fashion_cnn.bp $src/tests/text/tiny_lm.bp"
 
-# 1. libbprt and its pool
+# 1. libbprt and its pool; the allocator counted by the program, or by the sanitizer's hook
+# when libbprt is built with AddressSanitizer
+count=1
+[ -n "${BP_SAN_PRELOAD:-}" ] && count=2
 for bp in $models; do
   model "$bp"
   case $name in fashion_mlp) batch=64;; fashion_cnn) batch=8;; *) batch=16;; esac
@@ -42,7 +46,7 @@ for bp in $models; do
   mkdir -p "$d"
   "$bpc" "$bp" -o "$d/$name.c" || { bad "bpc $name"; continue; }
   echo "#include \"$name.h\"" >"$d/model.h"
-  if ! gcc -std=c99 -O2 -Wall -Wextra -Werror -I"$d" -I"$src/runtime" $defs -DBATCH=$batch -DSTEPS=3 -DROUNDS=3 \
+  if ! gcc -std=c99 -O2 -Wall -Wextra -Werror -I"$d" -I"$src/runtime" $defs -DBATCH=$batch -DSTEPS=3 -DROUNDS=3 -DCOUNT_ALLOCS=$count \
        "$driver" "$d/$name.c" -L"$lib" -lbprt -lm -lpthread -o "$d/run" 2>"$d/err"; then
     bad "building the two-thread program of $name with libbprt"; cat "$d/err"; continue
   fi
