@@ -302,26 +302,11 @@ void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
 #define BPRT_SPLIT(team, n, fn, ctx) ((void)(team), (fn)((ctx), 0, (n)))
 #endif
 
-/* Runtime-internal: a kernel's temporary of `bytes`, NULL if out of memory, given back with
- * BPRT_TEMP_DONE. In libbprt it is the calling thread's scratch buffer number `slot` (gemm.c:
- * kept between calls and grown as needed, its contents not kept), so that a training step
- * allocates nothing once the first has run; each kernel has its own slot, as a temporary
- * is held while the GEMM packs into slots 0-4. --standalone output takes it from malloc. */
-enum {
-    BPRT_SCRATCH_LAYERS = 5,  /* layers.c: layer norm's affine gradient's products */
-    BPRT_SCRATCH_SUMS = 6,    /* layers.c: its column sums */
-    BPRT_SCRATCH_ROWS = 7,    /* vmath.c: cross-entropy's loss per row */
-    BPRT_SCRATCH_CAT = 8,     /* gemm_batch.c: the side-by-side operands */
-    BPRT_SCRATCH_PRODUCT = 9, /* gemm_batch.c: a product whose softmax gradient overwrites it */
-    BPRT_SCRATCH_SLOTS = 10
-};
-#if !defined(BPRT_STANDALONE)
-void *bprt_scratch(int slot, size_t bytes);
-#define BPRT_TEMP(slot, bytes) bprt_scratch((slot), (bytes))
-#define BPRT_TEMP_DONE(p) ((void)(p))
-#else
-#define BPRT_TEMP(slot, bytes) ((void)(slot), malloc(bytes))
-#define BPRT_TEMP_DONE(p) free(p)
+/* Runtime-internal: a kernel's temporary (libbprt's are kernel.h's BPRT_TEMP, kept per
+ * thread); --standalone output, which keeps no state between calls, takes it from malloc. */
+#if defined(BPRT_STANDALONE)
+#define BPRT_TEMP(slot, bytes) malloc(bytes)
+#define BPRT_TEMP_DONE(slot, p) free(p)
 #endif
 
 /* ---- network layers (layers.c: layouts, semantics, the legend) ---- */

@@ -141,7 +141,7 @@
  * two, 256 x 10 x 256 took 8.6 us against 6.7 (A^T B) and 10.5 against 7.1 (rowdot) */
 #define GEMM_NARROW_MIN_FLOPS_THREADS 4e6
 
-enum { SCRATCH_SLOTS = BPRT_SCRATCH_SLOTS }; /* 0-4 the GEMM's, the others bprt.h's BPRT_SCRATCH_* */
+enum { SCRATCH_SLOTS = BPRT_SCRATCH_SLOTS }; /* 0-4 the GEMM's, the others kernel.h's BPRT_SCRATCH_* */
 static _Thread_local struct {
     void *p;
     size_t cap;
@@ -194,6 +194,23 @@ static void *scratch(int slot, size_t bytes)
 void *bprt_scratch(int slot, size_t bytes)
 {
     return scratch(slot, bytes);
+}
+
+static _Thread_local unsigned temp_taken; /* bit s: slot s held by a kernel (bprt_temp) */
+
+void *bprt_temp(int slot, size_t bytes)
+{
+    if (temp_taken >> slot & 1u)
+        abort(); /* two kernels in one call chain share a slot: a runtime bug */
+    void *p = scratch(slot, bytes);
+    if (p)
+        temp_taken |= 1u << slot;
+    return p;
+}
+
+void bprt_temp_done(int slot)
+{
+    temp_taken &= ~(1u << slot);
 }
 
 /* Packed-operand reuse, on only for the length of one bprt_?gemm_batch call on this thread

@@ -23,9 +23,11 @@
 #include <string.h>
 
 #include "bprt.h"
+#if !defined(BPRT_STANDALONE)
+#include "kernel.h" /* bprt_in_parallel, BPRT_TEMP */
+#endif
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
-#include "kernel.h" /* bprt_in_parallel */
 #define BATCH_MIN_FLOPS 4e5 /* per thread, as gemm.c's GEMM_MIN_FLOPS_PER_THREAD */
 static int batch_threads(size_t results, double flops) {
     if (bprt_in_parallel()) return 1;
@@ -100,7 +102,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
                               (size_t)a_->lda, tA, M, K);                                           \
             GEMM(0, 0, M, N, (int)KK, a_->alpha, Ac, (int)KK, Bc, N, a_->beta, a_->C + oc, a_->ldc); \
         }                                                                                          \
-        BPRT_TEMP_DONE(Bc);                                                                        \
+        BPRT_TEMP_DONE(BPRT_SCRATCH_CAT, Bc);                                                                        \
         return 1;                                                                                  \
     }                                                                                              \
     /* results [r0, r1) on this thread, with its packed operands reused across them */             \
@@ -157,7 +159,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
             else SMROWS(c, (size_t)M, (size_t)N, s_->causal);                                      \
         }                                                                                          \
         bprt_gemm_reuse_packs(0);                                                                  \
-        BPRT_TEMP_DONE(own);                                                                       \
+        BPRT_TEMP_DONE(BPRT_SCRATCH_PRODUCT, own);                                                                       \
     }                                                                                              \
     static void FN##_sm_(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
                          T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa,     \

@@ -107,10 +107,27 @@ int bprt_pool_in_task(void);
  * run on the calling thread alone */
 int bprt_in_parallel(void);
 
-/* bprt_scratch(slot, bytes) (bprt.h): this thread's scratch buffer number `slot` (gemm.c:
- * 64-byte aligned, at least `bytes` long, kept between calls and grown as needed, its
- * contents not kept across growth, freed when the thread exits); NULL if out of memory.
- * Slots 0-4 are the GEMM's own, the others bprt.h's BPRT_SCRATCH_*. */
+/* This thread's scratch buffer number `slot` (gemm.c: 64-byte aligned, at least `bytes`
+ * long, kept between calls and grown as needed, its contents not kept across growth, freed
+ * when the thread exits); NULL if out of memory. Slots 0-4 are the GEMM's own. */
+enum {
+    BPRT_SCRATCH_LAYERS = 5,  /* layers.c: layer norm's affine gradient's products */
+    BPRT_SCRATCH_SUMS = 6,    /* layers.c: its column sums */
+    BPRT_SCRATCH_ROWS = 7,    /* vmath.c: cross-entropy's loss per row */
+    BPRT_SCRATCH_CAT = 8,     /* gemm_batch.c: the side-by-side operands */
+    BPRT_SCRATCH_PRODUCT = 9, /* gemm_batch.c: a product whose softmax gradient overwrites it */
+    BPRT_SCRATCH_SLOTS = 10
+};
+void *bprt_scratch(int slot, size_t bytes);
+/* A kernel's temporary of `bytes` in this thread's slot (5-9), NULL if out of memory, held
+ * until BPRT_TEMP_DONE: a training step allocates nothing once one at its sizes has run (the
+ * buffers stay as large as the largest call's). Each kernel has its own slot, as it holds
+ * its temporary while the GEMM packs into slots 0-4; a slot taken again on this thread
+ * before it is given back (a kernel calling another that takes the same) aborts. */
+void *bprt_temp(int slot, size_t bytes);
+void bprt_temp_done(int slot);
+#define BPRT_TEMP(slot, bytes) bprt_temp((slot), (bytes))
+#define BPRT_TEMP_DONE(slot, p) ((void)(p), bprt_temp_done(slot))
 
 /* Largest mr*nr of any kernel set (the driver's edge-tile scratch is sized by it). */
 #define BPRT_MAX_TILE (16 * 64)

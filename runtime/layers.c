@@ -26,6 +26,9 @@
 #include <string.h>
 
 #include "bprt.h"
+#if !defined(BPRT_STANDALONE)
+#include "kernel.h" /* BPRT_TEMP, bprt_scratch */
+#endif
 #include "conv.h" /* LayerEp */
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
@@ -845,7 +848,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
             if (dgamma) dgamma[j] = (T)acc[j];                                                      \
             if (dbeta) dbeta[j] = (T)acc[D + j];                                                    \
         }                                                                                           \
-        BPRT_TEMP_DONE(acc);                                                                        \
+        BPRT_TEMP_DONE(BPRT_SCRATCH_SUMS, acc);                                                                        \
     }                                                                                               \
     /* rows [r0, r1) of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g); \
        one call per thread's share, so the ISA's clone is picked once, not per row */           \

@@ -35,6 +35,9 @@
 #include <string.h>
 
 #include "bprt.h"
+#if !defined(BPRT_STANDALONE)
+#include "kernel.h" /* BPRT_TEMP */
+#endif
 
 static inline float bits_to_f32(uint32_t u) {
     float f;
@@ -519,7 +522,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         BPRT_SPLIT(ROWS_TEAM(rows, n), rows, ce_grad_task_##SUF, &a);                              \
         double acc = 0; /* in row order, as bprt_cross_entropy adds them */                        \
         for (size_t r = 0; r < rows; r++) acc += t[r];                                             \
-        BPRT_TEMP_DONE(t);                                                                         \
+        BPRT_TEMP_DONE(BPRT_SCRATCH_ROWS, t);                                                                         \
         return acc / (double)rows;                                                                 \
     }
 
