@@ -1226,10 +1226,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         opts.stop = &interrupted;
     }
     char err[BPRT_ERRLEN];
-    if (g->loss < 0) {
-        diag_tool_error("the program has no 'loss' statement, so there is nothing to train");
-        return 1;
-    }
+    /* (a program without a loss never gets here: bpc train/eval and the REPL refuse it) */
     if (o->opt && train_set_optimizer(&g->opt, o->opt) != 0) {
         diag_tool_error("--opt must be sgd, adam or adamw, not '%s'", o->opt);
         return 2;
