@@ -2,6 +2,7 @@
  * Only this file exits. Program errors exit 1, usage errors exit 2. */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,20 @@ static OptionId given_option(const char *given, char *flag, size_t size) {
     return find_option(flag);
 }
 
+/* Appends to buf (size bytes, holding n characters) as snprintf would; returns the new
+ * length, at most size - 1 (a longer text is cut). */
+static size_t append(char *buf, size_t size, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static size_t append(char *buf, size_t size, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (n < size - 1) {
+        int w = vsnprintf(buf + n, size - n, fmt, ap);
+        n = w < 0 ? n : n + (size_t)w < size - 1 ? n + (size_t)w : size - 1;
+    }
+    va_end(ap);
+    return n;
+}
+
 /* A file option the command does not read, or an option of another command, is a usage
  * error. Each was ignored: `bpc train -o w.safetensors` trained and saved nothing, `bpc grad
  * --data DIR` differentiated at the inputs' defaults, `--emit=c -o net.c` wrote no file,
@@ -245,11 +260,10 @@ static void check_given_options(const Args *a) {
         size_t n = 0;
         for (int f = 0; options[o].unread == UN_FILE && f < OPT_COUNT; f++) /* the files the command takes */
             if (options[f].unread == UN_FILE && (options[f].readers & run))
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? " " : "", options[f].name);
+                n = append(list, sizeof list, n, "%s%s", n ? " " : "", options[f].name);
         for (int c = 0; options[o].unread == UN_REFUSE && c < CMD_COUNT; c++) /* the commands that take o */
             if (options[o].readers & (1u << c))
-                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s%s", n ? " and " : "", c >= CMD_GRAD ? "bpc " : "",
-                                      command_labels[c]);
+                n = append(list, sizeof list, n, "%s%s%s", n ? " and " : "", c >= CMD_GRAD ? "bpc " : "", command_labels[c]);
         if (options[o].unread == UN_FILE)
             snprintf(msg, sizeof msg, "%s takes no %s (%s%s)", what, flag, n ? "its files: " : "it reads and writes no file",
                      list);
@@ -264,11 +278,14 @@ static const char *unused_here(const Args *a, OptionId o, unsigned run) {
     if (o == OPT_BATCH && (run & (C_TRAIN | C_EVAL)) && !a->data) return " without --data"; /* fixed inputs: one batch */
     if (o == OPT_SEED && (run & (C_GRAD | C_HVP)) && a->params) return " with --params"; /* it draws the parameters */
     if (o == OPT_SEED && run == C_SAMPLE && a->temperature == 0) return " with --temperature 0"; /* the likeliest byte */
-    static char emitted[16]; /* "=ir": --emit=ir and =dot print the graph, =test a program that includes OUT.h */
-    snprintf(emitted, sizeof emitted, "=%.10s", a->emit ? a->emit : "");
-    if ((run & C_EMIT) && !(options[o].readers & run & ~C_EMIT) && (o == OPT_F64 || o == OPT_STANDALONE) &&
-        (!strcmp(a->emit, "ir") || !strcmp(a->emit, "dot") || (o == OPT_STANDALONE && !strcmp(a->emit, "test"))))
-        return emitted;
+    /* --emit=ir and =dot print the graph, =test a program that includes OUT.h, =h the header
+       (which --f64 changes, --standalone not) */
+    if ((run & C_EMIT) && !(options[o].readers & run & ~C_EMIT) && (o == OPT_F64 || o == OPT_STANDALONE)) {
+        if (!strcmp(a->emit, "ir")) return "=ir";
+        if (!strcmp(a->emit, "dot")) return "=dot";
+        if (o == OPT_STANDALONE && !strcmp(a->emit, "test")) return "=test";
+        if (o == OPT_STANDALONE && !strcmp(a->emit, "h")) return "=h";
+    }
     return NULL;
 }
 

@@ -738,7 +738,8 @@ done
 # an option a command reads, in a run where it does nothing, is warned about as well: the
 # parameters of --params replace those --seed draws (grad and hvp draw nothing else; check
 # draws its directions), temperature 0 takes the likeliest byte, and --emit=ir and =dot
-# print the graph (no C: no --f64, no runtime), =test a program that includes OUT.h
+# print the graph (no C: no --f64, no runtime), =test a program that includes OUT.h, =h the
+# header (the same with --standalone: compared below)
 for c in "grad $p $P --seed 3:--seed has no effect on grad with --params" \
          "hvp $p $P --vector $tmp/v.safetensors --seed 3:--seed has no effect on hvp with --params" \
          "check $p $P --seed 3:" "grad $p --seed 3:" \
@@ -747,6 +748,7 @@ for c in "grad $p $P --seed 3:--seed has no effect on grad with --params" \
          "--emit=ir $p --f64 --standalone:--f64 has no effect on --emit=ir|--standalone has no effect on --emit=ir" \
          "--emit=dot $p --f64 --standalone:--f64 has no effect on --emit=dot|--standalone has no effect on --emit=dot" \
          "--emit=test $p --f64 --standalone:--standalone has no effect on --emit=test" \
+         "--emit=h $p --standalone:--standalone has no effect on --emit=h" "--emit=h $p --f64:" \
          "--emit=c $p --f64 --standalone:" "--stats --emit=ir $p --f64:" \
          "--stats --emit=dot $p --standalone:--standalone has no effect on --emit=dot"; do
   # shellcheck disable=SC2086
@@ -762,6 +764,9 @@ expect_status 0 "$bpc" --stats "$src/examples/seed.bp" --batch 4
 grep -qx "dims none" "$tmp/out" && ok || bad "seed.bp has symbolic sizes: $(cat "$tmp/out")"
 expect_status 0 "$bpc" --stats "$src/examples/fashion_mlp.bp" --batch 4
 [ -s "$tmp/err" ] && bad "--stats --batch with sizes warned: $(cat "$tmp/err")" || ok
+"$bpc" --emit=h "$src/examples/fashion_mlp.bp" >"$tmp/h1" 2>/dev/null
+"$bpc" --emit=h "$src/examples/fashion_mlp.bp" --standalone >"$tmp/h2" 2>/dev/null
+[ -s "$tmp/h1" ] && cmp -s "$tmp/h1" "$tmp/h2" && ok || bad "--standalone changed --emit=h's header"
 # and has indeed none: grad with --params gives the same with any seed
 printf 'param w[2] = 1\ninput x[2] = 3\nloss sum(w * w * x)\n' > "$tmp/wp.bp"
 expect_status 0 "$bpc" grad "$tmp/wp.bp" -o "$tmp/wp.safetensors"
@@ -876,6 +881,13 @@ hdr='{"y":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}'
 { bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; bytes 0 0 0 0 0 1 0 0; } >"$tmp/i64.safetensors"
 expect_status 1 "$bpc" grad "$tmp/i64.bp" --inputs "$tmp/i64.safetensors"
 first_err "bpc: error: $tmp/i64.safetensors: input 'y' element 0 (1099511627776) is not a 32-bit integer"
+# and the least 32-bit integer is one, as a default (sema) and as the value the run takes
+# (the driver): both said it was not
+printf 'input n : int = -2147483648\nparam w = 1\nloss w * w\n' >"$tmp/i32min.bp"
+expect_status 0 "$bpc" grad "$tmp/i32min.bp"
+printf 'input y[1] : int = -2147483648\nparam z[1, 3]\nloss cross_entropy(z, y)\n' >"$tmp/i32min.bp"
+expect_status 1 "$bpc" grad "$tmp/i32min.bp"
+first_err "bpc: error: (defaults): input 'y' element 0 is -2147483648, outside the 3 classes of the loss (0 to 2)"
 
 # --emit=test includes the header named for the file's stem (README), whatever the model name:
 # the self-check builds beside 'bpc dir/my-net.bp -o my-net.c --standalone' and passes
