@@ -294,7 +294,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i, &what) : 0;
         for (int64_t k = 0; k < n; k++) {
             if (ip->dtype == DT_INT) {
-                if (tmp[k] != floor(tmp[k]) || fabs(tmp[k]) > 2147483647.0) {
+                if (tmp[k] != floor(tmp[k]) || !IR_FITS_INT32(tmp[k])) {
                     snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld (%.0f) is not a 32-bit integer", fname, ip->name,
                              (long long)k, tmp[k]);
                     free(tmp);

@@ -40,6 +40,8 @@ typedef enum DType {
     DT_REAL, /* float or double, chosen at emission */
     DT_INT,  /* int32 labels */
 } DType;
+/* x (a whole number) fits a DT_INT value */
+#define IR_FITS_INT32(x) ((x) >= -2147483648.0 && (x) <= 2147483647.0)
 
 #define AXIS_ALL (-100) /* reduce over every axis */
 #define BP_MAXIN 3

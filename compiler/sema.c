@@ -1246,10 +1246,10 @@ static int declare_input(Sema *S, const Stmt *st) {
             diag_error(S->d, st->value->loc, "the default of integer input '%s' must be an integer", st->name);
             return 0;
         }
-        if (st->is_int && fabs(in.def) > 2147483647.0) { /* passed as int32_t, as the driver checks */
+        if (st->is_int && !IR_FITS_INT32(in.def)) { /* passed as int32_t, as the driver checks */
             diag_error(S->d, st->value->loc,
-                       "the default of integer input '%s' must be a 32-bit integer (at most 2147483647 in size), got %.0f", st->name,
-                       in.def);
+                       "the default of integer input '%s' must be a 32-bit integer (-2147483648 to 2147483647), got %.0f",
+                       st->name, in.def);
             return 0;
         }
         in.has_default = 1;

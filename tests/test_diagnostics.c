@@ -968,7 +968,7 @@ static const DiagCase cases[] = {
      "        ^\n"},
     {"integer input with a default beyond 32 bits (an error only when the program ran: \"(defaults): input 'ids' element 0 (10000000000) is not a 32-bit integer\")",
      "input ids[2] : int = 1e10\n",
-     "t.bp:1:22: error: the default of integer input 'ids' must be a 32-bit integer (at most 2147483647 in size), got 10000000000\n"
+     "t.bp:1:22: error: the default of integer input 'ids' must be a 32-bit integer (-2147483648 to 2147483647), got 10000000000\n"
      "  input ids[2] : int = 1e10\n"
      "                       ^\n"},
     {"integer input with a fractional default",
