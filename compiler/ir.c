@@ -597,6 +597,23 @@ int ir_dropout(Graph *g, int x, double prob, int stream, Loc loc) {
 }
 
 /* ---- rebuild ---- */
+void ir_own_leaves(Graph *g) {
+    Param *params = arena_alloc(g->arena, ((size_t)g->nparams + 1) * sizeof *params);
+    Input *inputs = arena_alloc(g->arena, ((size_t)g->ninputs + 1) * sizeof *inputs);
+    if (g->nparams) memcpy(params, g->params, (size_t)g->nparams * sizeof *params);
+    if (g->ninputs) memcpy(inputs, g->inputs, (size_t)g->ninputs * sizeof *inputs);
+    g->params = params;
+    g->params_cap = g->nparams;
+    g->inputs = inputs;
+    g->inputs_cap = g->ninputs;
+    for (int i = 0; i < g->nparams; i++) g->params[i].node = -1;
+    for (int i = 0; i < g->ninputs; i++) g->inputs[i].node = -1;
+    for (int i = 0; i < g->n; i++) {
+        if (g->nodes[i].op == OP_PARAM) g->params[g->nodes[i].ival].node = i;
+        if (g->nodes[i].op == OP_INPUT) g->inputs[g->nodes[i].ival].node = i;
+    }
+}
+
 Graph *ir_rebuild(Graph *old, int fold, int cse) {
     Graph *g = ir_new(old->arena, old->diag);
     g->syms = old->syms;
@@ -650,12 +667,7 @@ Graph *ir_rebuild(Graph *old, int fold, int cse) {
         g->hvps = arena_alloc(g->arena, (size_t)(old->nparams + 1) * sizeof(int));
         for (int i = 0; i < old->nparams; i++) g->hvps[i] = old->hvps[i] >= 0 ? map[old->hvps[i]] : -1;
     }
-    for (int i = 0; i < g->nparams; i++) g->params[i].node = -1;
-    for (int i = 0; i < g->ninputs; i++) g->inputs[i].node = -1;
-    for (int i = 0; i < g->n; i++) {
-        if (g->nodes[i].op == OP_PARAM) g->params[g->nodes[i].ival].node = i;
-        if (g->nodes[i].op == OP_INPUT) g->inputs[g->nodes[i].ival].node = i;
-    }
+    ir_own_leaves(g);
     free(live);
     free(map);
     return g;

@@ -211,6 +211,10 @@ int ir_add_raw(Graph *g, const Node *proto);
 /* Re-adds every node reachable from the graph's roots into a new graph with the given
  * builder flags: folding/simplification and CSE happen here; unreachable nodes vanish. */
 Graph *ir_rebuild(Graph *old, int fold, int cse);
+/* Gives g, a graph just rebuilt from another, its own copy of the parameter and input tables
+ * (they were the other's), each entry's node pointing at g's: building a variant must not
+ * move the nodes of the graph it was built from. */
+void ir_own_leaves(Graph *g);
 
 /* Dumps the graph in the stable text form used by --emit=ir and the tests. */
 void ir_dump(FILE *out, const Graph *g);

@@ -124,10 +124,7 @@ Graph *pass_remat(Graph *old) {
     g->outputs = remap(g, old->outputs, old->noutputs, map);
     g->grads = remap(g, old->grads, old->nparams, map);
     g->hvps = remap(g, old->hvps, old->nparams, map);
-    for (int i = 0; i < g->n; i++) {
-        if (g->nodes[i].op == OP_PARAM) g->params[g->nodes[i].ival].node = i;
-        if (g->nodes[i].op == OP_INPUT) g->inputs[g->nodes[i].ival].node = i;
-    }
+    ir_own_leaves(g);
     free(map);
     free(copy);
     free(stack);

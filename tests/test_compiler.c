@@ -1024,6 +1024,37 @@ static void test_step_memo_follows_the_graph(void **state) {
     diag_free(&d);
 }
 
+/* A variant rebuilt from a graph (here one whose only root is V) keeps the graph's own
+ * parameter and input nodes: the tables were shared, and the rebuild pointed them at the
+ * variant's ids (V at 0, W at none). */
+static void test_variant_keeps_the_graphs_leaves(void **state) {
+    (void)state;
+    const char *src = "input x[4, 4]\nparam W[4, 4] = xavier\nparam V[4, 4] = xavier\nloss sum(tanh(x @ W) * V)\n";
+    Arena *a = arena_new();
+    Diag d;
+    diag_init(&d, stderr);
+    CompileOptions co = {.optimize = 1};
+    Graph *g = bpc_compile(a, &d, diag_add_source(&d, "l.bp", src), src, &co);
+    assert_non_null(g);
+    int before[2], x = g->inputs[0].node;
+    for (int i = 0; i < 2; i++) {
+        before[i] = g->params[i].node;
+        assert_true(before[i] >= 0 && g->nodes[before[i]].op == OP_PARAM && g->nodes[before[i]].ival == i);
+    }
+    int root = before[1];
+    Graph only_v = *g;
+    only_v.loss = -1, only_v.grads = NULL, only_v.hvps = NULL, only_v.noutputs = 1, only_v.outputs = &root;
+    only_v.step_memo = NULL;
+    Graph *v = ir_rebuild(&only_v, 0, 0);
+    assert_int_equal(v->n, 1);
+    assert_int_equal(v->params[1].node, 0);
+    assert_int_equal(v->params[0].node, -1);
+    for (int i = 0; i < 2; i++) assert_int_equal(g->params[i].node, before[i]);
+    assert_int_equal(g->inputs[0].node, x);
+    arena_free(a);
+    diag_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example),
@@ -1053,6 +1084,7 @@ int main(void) {
         cmocka_unit_test(test_bias_sum_over_merged_axes),
         cmocka_unit_test(test_layernorm_affine_fused),
         cmocka_unit_test(test_step_memo_follows_the_graph),
+        cmocka_unit_test(test_variant_keeps_the_graphs_leaves),
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_elementwise_threads),
         cmocka_unit_test(test_plan_sized_equals_plan),
