@@ -448,7 +448,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         if (inline_value && !inline_used) usage_error("%s takes no value", s);
     }
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) bad_value("--jit", a->jit, "tcc or cc");
-    if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = 64;
+    if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = TRAIN_BATCH;
     if (a->data && a->inputs) /* --data won and --inputs was not read */
         usage_error("%s and --inputs both give the inputs; use one", "--data");
     if (a->epochs && a->steps) /* --steps won without a word */
@@ -588,7 +588,7 @@ static int cmd_stats(const Args *a, Graph *g, Arena *ar, Diag *d) {
     if (a->batch && !g->syms.n) /* as warn_unused_options, once the program says it has no size to set */
         diag_tool_warning("--batch has no effect on --stats of a program without symbolic sizes");
     int64_t dims[BP_MAXSYMS];
-    int size = a->batch ? a->batch : 64;
+    int size = a->batch ? a->batch : TRAIN_BATCH;
     for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = size;
     EmitStats st, st0;
     emit_stats(g, dims, a->f64, &st);
@@ -838,7 +838,7 @@ int main(int argc, char **argv) {
             to.jit = strcmp(a.jit, "cc") == 0 ? JIT_CC : JIT_TCC;
             to.epochs = a.epochs;
             to.steps = a.steps;
-            to.batch = a.batch ? a.batch : 64;
+            to.batch = a.batch ? a.batch : TRAIN_BATCH;
             to.lr = a.lr;
             to.seed = a.seed;
             to.seed_given = a.seed_given;

@@ -1371,7 +1371,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     TrainOptions to;
     memset(&to, 0, sizeof to);
     to.lr = -1;
-    to.batch = 64;
+    to.batch = TRAIN_BATCH;
     to.seed = S->seed;
     to.jit = S->jit;
     to.f64 = 0; /* as bpc train: float unless --f64 */
@@ -1456,7 +1456,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     }
     if (batch_given && !to.data) {
         diag_tool_warning("--batch has no effect on %s without --data", cmd);
-        to.batch = 64;
+        to.batch = TRAIN_BATCH;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
     if (!to.data && !to.inputs) { /* the session's inputs, as :step, :grad and :print use them

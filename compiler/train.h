@@ -57,13 +57,15 @@ typedef struct Schedule {
 /* --lr-schedule TEXT into s->kind, every and gamma: 0, or -1 with a message in err. */
 int train_parse_schedule(const char *text, Schedule *s, char *err, size_t size);
 
+#define TRAIN_BATCH 64 /* --batch's default: bpc train and eval, the REPL's :train and :eval, --stats's sizes */
+
 typedef struct TrainOptions {
     const char *data, *inputs, *params, *save, *opt;
     const struct Inputs *fixed; /* if set (and no data): these inputs, in the model's real type,
                                    instead of --inputs's file or the defaults (the REPL's session:
                                    its :inputs as they were read, not the file as it is now) */
     JitKind jit;
-    int epochs, steps, batch, eval_only, f64;
+    int epochs, steps, batch, eval_only, f64; /* batch: TRAIN_BATCH unless --batch */
     int checkpoint_every;  /* steps between checkpoints (0: none) */
     int on_nan_skip;       /* skip batches with a non-finite loss or gradient */
     double lr;      /* < 0: the program's */
