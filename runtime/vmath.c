@@ -430,21 +430,26 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     VM_INLINE double ce_term_##SUF(int32_t y, size_t n, T m, double s, T zy) {                     \
         return y >= 0 && (size_t)y < n ? (double)m + log(s) - (double)zy : (double)NAN;           \
     }                                                                                              \
-    BPRT_CLONES double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) { \
+    /* the loss terms of rows [r0, r1): their sum in row order, or with loss each row's term \
+       in loss[r] (and 0 returned) */                                                          \
+    BPRT_CLONES static double ce_rows_##SUF(const T *z, const int32_t *y, size_t r0, size_t r1, size_t n, \
+                                            double *loss) {                                        \
         T e[VM_BLOCK], mk[VM_BLOCK];                                                               \
         const size_t G = row_group_##SUF(n);                                                       \
         double acc = 0;                                                                            \
-        for (size_t r = 0; r < rows;) {                                                            \
-            const size_t g = G > 1 ? (rows - r < G ? rows - r : G) : 1;                            \
+        for (size_t r = r0; r < r1;) {                                                             \
+            const size_t g = G > 1 ? (r1 - r < G ? r1 - r : G) : 1;                                \
             if (G > 1) rows_exp_##SUF(z + r * n, g, n, mk, e);                                     \
             for (size_t k = 0; k < g; k++, r++) {                                                  \
                 const T *zr = z + r * n;                                                           \
                 const T m = G > 1 ? mk[k] : row_max_##SUF(zr, n);                                  \
                 const double s = G > 1 ? sum_##SUF(e + k * n, n) : sum_exp_##SUF(zr, n, m, e, 0);  \
-                acc += ce_term_##SUF(y[r], n, m, s, label_logit_##SUF(zr, y[r], n));               \
+                const double t = ce_term_##SUF(y[r], n, m, s, label_logit_##SUF(zr, y[r], n));     \
+                if (loss) loss[r] = t;                                                             \
+                else acc += t;                                                                     \
             }                                                                                      \
         }                                                                                          \
-        return acc / (double)rows;                                                                 \
+        return acc;                                                                                \
     }                                                                                              \
     /* the gradient rows [r0, r1) into d (which may be z); with loss, also each row's loss  \
        term as bprt_cross_entropy adds it (its label's logit read before d overwrites it) */ \
@@ -487,6 +492,10 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         log_softmax_rows_##SUF(a->x, r0, r1, a->n, a->out);                                        \
     }                                                                                              \
+    static void ce_task_##SUF(void *arg, size_t r0, size_t r1) {                                   \
+        const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
+        ce_rows_##SUF(a->x, a->y, r0, r1, a->n, a->loss);                                          \
+    }                                                                                              \
     static void ce_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                              \
         const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         ce_grad_rows_##SUF(a->x, a->y, r0, r1, a->n, a->scale, a->out, a->loss);                   \
@@ -509,6 +518,19 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d) {  \
         RowsCall_##SUF a = {z, y, n, scale, d, NULL};                                              \
         BPRT_SPLIT(ROWS_TEAM(rows, n), rows, ce_grad_task_##SUF, &a);                              \
+    }                                                                                              \
+    /* On several threads each row's term goes to the scratch row array, which is then added \
+       in row order: the bits of the sum on one thread. */                                     \
+    double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) {         \
+        const int team = ROWS_TEAM(rows, n);                                                       \
+        double *t = team > 1 ? (double *)BPRT_TEMP(BPRT_SCRATCH_ROWS, sizeof(double) * rows) : NULL; \
+        if (!t) return ce_rows_##SUF(z, y, 0, rows, n, NULL) / (double)rows;                       \
+        RowsCall_##SUF a = {z, y, n, 0, NULL, t};                                                  \
+        BPRT_SPLIT(team, rows, ce_task_##SUF, &a);                                                 \
+        double acc = 0;                                                                            \
+        for (size_t r = 0; r < rows; r++) acc += t[r];                                             \
+        BPRT_TEMP_DONE(BPRT_SCRATCH_ROWS, t);                                                      \
+        return acc / (double)rows;                                                                 \
     }                                                                                              \
     double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
                                          T *d) {                                                   \

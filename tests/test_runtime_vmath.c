@@ -287,11 +287,12 @@ static void cross_entropy_check(int R, int N) {
     }
     assert_memory_equal(d1, d, sizeof(float) * (size_t)(R * N));
     if (fabs(sum1 / R - got) > 1e-12 * fabs(got)) fail_msg("rows alone %.17g, together %.17g", sum1 / R, got);
-    /* loss and gradient in one pass: the same bits as the two calls, also in place (d = z),
-       on 1 and 2 threads */
+    /* the loss alone, and loss and gradient in one pass: the same bits as the two calls, also
+       in place (d = z), on 1, 2 and 3 threads */
     const int threads = bprt_threads();
-    for (int nt = 1; nt <= 2; nt++) {
+    for (int nt = 1; nt <= 3; nt++) {
         bprt_set_threads(nt);
+        assert_true(bprt_cross_entropy_f32(z, y, R, N) == got);
         memset(d1, 0, sizeof(float) * (size_t)(R * N));
         double both = bprt_cross_entropy_grad_f32(z, y, R, N, scale, d1);
         assert_true(both == got);
@@ -301,11 +302,15 @@ static void cross_entropy_check(int R, int N) {
         assert_true(both == got);
         assert_memory_equal(d1, d, sizeof(float) * (size_t)(R * N));
     }
+    for (int nt = 1; nt <= 2; nt++) {
+        bprt_set_threads(nt);
+        y[4] = N; /* a label outside the row */
+        assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
+        y[4] = -1;
+        assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
+        y[4] = 0;
+    }
     bprt_set_threads(threads);
-    y[4] = N; /* a label outside the row */
-    assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
-    y[4] = -1;
-    assert_true(isnan(bprt_cross_entropy_f32(z, y, R, N)));
 }
 
 static void test_cross_entropy_rows(void **state) {
@@ -313,7 +318,7 @@ static void test_cross_entropy_rows(void **state) {
     cross_entropy_check(6, 257);
     cross_entropy_check(153, 10);
     cross_entropy_check(9, 100);
-    cross_entropy_check(200, 257); /* 51 Ki elements: the gradient's rows go to two threads */
+    cross_entropy_check(200, 257); /* 51 Ki elements: the rows go to two or three threads */
 }
 
 int main(void) {
