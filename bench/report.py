@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """The table of bench/run.sh: reads its records (one line per figure, prefixed with
 "model opt threads run") and prints, per model, optimizer and thread count, the medians over
-the runs and every issue-8 target with its required value, marked ok or MISS.
+the runs and every issue-8 target with its required value, marked ok or MISS. With the blas
+section, "bpc+oblas" is the same step with OpenBLAS's GEMMs (-DBPC_OPENBLAS=ON, through tcc)
+and "own GEMM" its time over bpc-tcc's: how much faster bpc's own kernels make the step (for
+information; no target).
 
 Speedups are ratios of samples/s (the other's ms per step over bpc's). FLOPs of a step, for
 % of peak: every layer's forward GEMM and weight-gradient GEMM, and the input-gradient GEMM of
@@ -79,12 +82,13 @@ def main():
         batches = sorted({k[4] for k in ms if k[:3] == (model, opt, t)})
         print(f"\n== {model}, {opt}, {t} thread{'s' if t > 1 else ''}: ms per step (median of {nruns} runs); "
               "speedups in samples/s, required value in brackets")
-        print(f"{'batch':>5} {'torch':>8} {'openblas':>8} {'bpc-tcc':>8} {'bpc-cc':>8} | {'tcc:torch':>15} "
+        print(f"{'batch':>5} {'torch':>8} {'openblas':>8} {'bpc-tcc':>8} {'bpc-cc':>8} {'bpc+oblas':>9} | {'tcc:torch':>15} "
               f"{'cc:torch':>10} {'need':>6} | {'tcc:oblas':>10} {'cc:oblas':>10} [1.0] | "
-              f"{'tcc/cc':>6} [1.3] | {'grad/fwd tcc cc':>15} [3.0] | {'%peak tcc cc':>12} [75%]")
+              f"{'tcc/cc':>6} [1.3] | {'grad/fwd tcc cc':>15} [3.0] | {'%peak tcc cc':>12} [75%] | {'own GEMM':>8}")
         for b in batches:
             g = {tool: med(ms[(model, opt, t, tool, b)]) for tool in ("torch", "openblas", "bpc-tcc", "bpc-cc")}
-            cells = [f"{b:>5}"] + [f"{g[k]:8.4f}" if g[k] else f"{'-':>8}" for k in g]
+            ob = med(ms[(model, opt, t, "bpc+openblas", b)])
+            cells = [f"{b:>5}"] + [f"{g[k]:8.4f}" if g[k] else f"{'-':>8}" for k in g] + [f"{ob:9.4f}" if ob else f"{'-':>9}"]
             line = " ".join(cells) + " |"
             where = f"{model} {opt} {t}T B={b}"
             need = NEED_TORCH.get(t, {}).get(b)
@@ -124,6 +128,9 @@ def main():
                 fl = step_flops(model, b)
                 p = [fl / (g[j] * 1e-3) * 1e-9 / pk[t] if g[j] else 0 for j in ("bpc-tcc", "bpc-cc")]
                 line += f" {100 * p[0]:4.0f}% {100 * p[1]:3.0f}% {mark(max(p) >= NEED_PEAK, f'{where} {100 * max(p):.0f}% of peak')}"
+            else:
+                line += f" {'':>16}"
+            line += f" | {ob / g['bpc-tcc']:7.2f}x" if ob and g["bpc-tcc"] else " |"
             print(line)
     if beyond:
         print("\nWhat the missed speedups over PyTorch at batches 16-256 would take: bpc's step at this share of "
@@ -168,6 +175,10 @@ def main():
         one = {(t, tool): med(v) for (model, _, t, tool, b), v in ms.items() if model == name}
         for t in sorted({k[0] for k in one}):
             tm = one.get((t, "torch"))
+            ob = one.get((t, "bpc+openblas"))
+            if ob and one.get((t, "bpc-tcc")):
+                print(f"{name}, Adam, batch {batch}, {t} thread{'s' if t > 1 else ''}: with OpenBLAS's GEMMs "
+                      f"(-DBPC_OPENBLAS=ON, tcc) {ob:.2f} ms: bpc's own kernels {ob / one[(t, 'bpc-tcc')]:.2f}x as fast")
             for j in ("bpc-tcc", "bpc-cc"):
                 if tm and one.get((t, j)):
                     s = tm / one[(t, j)]

@@ -21,8 +21,10 @@
 # env (each a space-separated list or a value; defaults give the full run, 10-15 minutes):
 #   MODELS="fashion_mlp fashion_mlp3"  OPTS="sgd adam"  THREADS="1 2"  BATCHES=1,16,64,256
 #   REPS=3 (runs of everything, interleaved)  SECONDS_PER=0.3 (per figure in each tool)
-#   SECTIONS="peak check step images cnn gpt rss"  e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
-#   (images: the MLPs' batch-1 steps fed Fashion-MNIST images instead of uniform random inputs)
+#   SECTIONS="peak check step blas images cnn gpt rss"  e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
+#   (images: the MLPs' batch-1 steps fed Fashion-MNIST images instead of uniform random inputs;
+#   blas: the step, cnn and gpt sections also time bpc built with -DBPC_OPENBLAS=ON in
+#   BUILD_DIR-openblas, the same generated code with OpenBLAS's GEMMs instead of bpc's, through tcc)
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -32,7 +34,7 @@ threads=${THREADS:-1 2}
 batches=${BATCHES:-1,16,64,256}
 reps=${REPS:-3}
 secs=${SECONDS_PER:-0.3}
-sections=${SECTIONS:-peak check step images cnn gpt rss}
+sections=${SECTIONS:-peak check step blas images cnn gpt rss}
 data=/usr/share/datasets/fashion-mnist
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -59,6 +61,23 @@ if ! cmake --build "$build" --target bpc bench_step -j2 >"$build/bench-build.log
   [ -x "$build/bench_step" ] && [ -x "$build/bpc" ] || { cat "$build/bench-build.log"; exit 1; }
   echo "bench/run.sh: warning: rebuilding bpc and bench_step failed ($build/bench-build.log); using the existing ones"
 fi
+# bpc with OpenBLAS's GEMMs (-DBPC_OPENBLAS=ON), side by side with its own kernels
+oblas_build=$build-openblas
+if has blas; then
+  if ! { cmake -S . -B "$oblas_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPC_OPENBLAS=ON &&
+         cmake --build "$oblas_build" --target bench_step -j2; } >"$build/bench-openblas-build.log" 2>&1; then
+    cat "$build/bench-openblas-build.log"
+    exit 1
+  fi
+fi
+# bench_step of that build through tcc, its lines as tool bpc+openblas (OpenBLAS with its own
+# CPU detection and the thread count bpc's runtime is given, as PyTorch and the baseline run)
+oblas_step() {
+  t=$1
+  shift
+  env -u OPENBLAS_CORETYPE BPRT_NUM_THREADS="$t" OMP_NUM_THREADS="$t" "$oblas_build/bench_step" "$@" --jit tcc \
+    --seconds "$secs" 2>/dev/null | sed 's/^bpc-tcc /bpc+openblas /'
+}
 bin=$build/bench-bin
 mkdir -p "$bin"
 cc -std=c11 -O3 -march=native -fno-math-errno -fopenmp -I/usr/include/$arch/openblas-openmp bench/openblas_step.c \
@@ -118,6 +137,7 @@ for r in $(seq "$reps"); do
             sed -n 's/^# .*: \.bp to first training step \([0-9.]*\) ms (compile + \([a-z]*\) JIT \([0-9.]*\) ms.*/first \2 \1 \3/p' \
               "$out/err" | tag "$key"
           done
+          if has blas; then oblas_step "$t" "$out/$m-$o.bp" --batches "$batches" | tag "$key"; fi
         done
       done
     done
@@ -148,6 +168,7 @@ for r in $(seq "$reps"); do
       for j in tcc cc; do
         BPRT_NUM_THREADS=$t "$build/bench_step" "examples/$m.bp" --jit $j --batches "$b" --seconds "$secs" 2>/dev/null | tag "$key"
       done
+      if has blas; then oblas_step "$t" "examples/$m.bp" --batches "$b" | tag "$key"; fi
     done
   done
 done

@@ -129,6 +129,9 @@ void bprt_gemm_reuse_packs(int mode);
  * lacks it (then nothing changes). */
 const char *bprt_isa(void);
 int bprt_set_isa(const char *name);
+/* Whose GEMM this libbprt runs: "bpc" (its own kernels, per bprt_isa()), or "openblas" (built
+ * with -DBPC_OPENBLAS=ON: every product is cblas_?gemm's; the epilogues run after it). */
+const char *bprt_gemm_backend(void);
 
 /* ---- optimizer updates (optim.c: PyTorch's semantics, documented there) ---- */
 double bprt_sumsq_f32(const float *g, size_t n);

@@ -17,6 +17,24 @@
 #include "kernel.h"
 #include "prefetch.h"
 
+#if defined(BPRT_OPENBLAS)
+/* -DBPC_OPENBLAS=ON (CMakeLists.txt): each product is OpenBLAS's (gemm_driver.h), on the
+ * threads bprt_threads() says, or on the calling thread alone inside a parallel region of
+ * the runtime (a batch of products split between the threads, an image of a convolution).
+ * The OpenMP OpenBLAS takes its team's size from the calling thread's omp_get_max_threads()
+ * at each call, and a call from inside an OpenMP region (none here: the runtime's pool is its
+ * own) would run on one thread. */
+#include <cblas.h>
+#include <omp.h>
+static void blas_threads(void)
+{
+    const int want = bprt_in_parallel() ? 1 : bprt_threads();
+    if (omp_get_max_threads() != want)
+        omp_set_num_threads(want);
+}
+#define BLAS_TRANS(t) ((t) ? CblasTrans : CblasNoTrans)
+#endif
+
 /* Tunables (bytes so one value serves float and double). */
 #ifndef KC_MAX_BYTES
 #define KC_MAX_BYTES 2048 /* kc <= 512 floats / 256 doubles: K = 784 is two blocks of 392 */
@@ -404,6 +422,7 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define FNTRI bprt_sgemm_tri
 #define SUMAXIS bprt_sum_axis_f32
 #define EWROWS bprt_ew_rows_f32
+#define BLAS_GEMM cblas_sgemm
 #define DPREFIX(x) sgemm_##x
 #include "gemm_driver.h"
 
@@ -417,8 +436,18 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define FNTRI bprt_dgemm_tri
 #define SUMAXIS bprt_sum_axis_f64
 #define EWROWS bprt_ew_rows_f64
+#define BLAS_GEMM cblas_dgemm
 #define DPREFIX(x) dgemm_##x
 #include "gemm_driver.h"
+
+const char *bprt_gemm_backend(void)
+{
+#if defined(BPRT_OPENBLAS)
+    return "openblas";
+#else
+    return "bpc";
+#endif
+}
 
 int bprt_rows_team(size_t bytes)
 {

@@ -581,6 +581,11 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         DPREFIX(scale)(M, N, beta, C, ldc);
         return 0;
     }
+#if defined(BPRT_OPENBLAS)
+    blas_threads();
+    BLAS_GEMM(CblasRowMajor, BLAS_TRANS(transA), BLAS_TRANS(transB), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return 0; /* the epilogue, if any, over all of C (gemm_ep) */
+#endif
     const KTYPE *kr = KERNEL_FOR(KTABLE, KNARROW, N);
     if (M == 1) {
         DPREFIX(gemv_row)(kr, transA, transB, N, K, alpha, A, lda, B, ldb, beta, C);
@@ -710,6 +715,12 @@ void FNTRI(int tri, int transA, int transB, int M, int N, int K, T alpha, const 
         DPREFIX(scale)(M, N, beta, C, ldc);
         return;
     }
+#if defined(BPRT_OPENBLAS)
+    /* the whole product: above the diagonal C holds the product (BPRT_TRI_C_LOWER allows
+       it), and the terms 0 * b are made (the same value where b is finite) */
+    DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+    return;
+#endif
     /* C's lower triangle on the narrow tiles, where 6 of 16 (not 2 of 10) lie above a 64 x
        64 diagonal */
     const KTYPE *narrow = KNARROW[bprt_isa_id()];
@@ -769,4 +780,5 @@ void FNSUM(int transA, int transB, int M, int N, int K, T alpha, const T *A, int
 #undef FNTRI
 #undef SUMAXIS
 #undef EWROWS
+#undef BLAS_GEMM
 #undef DPREFIX

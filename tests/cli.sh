@@ -201,6 +201,9 @@ expect_status 2 "$bpc" grad "$src/examples/seed.bp" --no-such-flag
 expect_status 1 "$bpc" grad "$tmp/does-not-exist.bp"
 expect_status 0 "$bpc" --help
 expect_status 0 "$bpc" --version
+# its second line: whose GEMM libbprt runs (this build's own kernels; build-openblas's is
+# checked by .ci/run)
+sed -n 2p "$tmp/out" | grep -q "^GEMM: bpc's own kernels (\(avx512\|avx2\|generic\))$" && ok || bad "bpc --version: $(cat "$tmp/out")"
 # --help after a command, and bpc help, print the usage (they were usage errors, exit 2);
 # --option=value is --option value (--steps=3 was an unknown option)
 for h in "grad --help" "train -h" "help"; do
