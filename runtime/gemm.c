@@ -26,11 +26,19 @@
  * own) would run on one thread. */
 #include <cblas.h>
 #include <omp.h>
-static void blas_threads(void)
+/* the calling thread's OpenMP team size for one OpenBLAS call; what it was, to give back (an
+   embedding program's own OpenMP loops keep theirs) */
+static int blas_threads_enter(void)
 {
-    const int want = bprt_in_parallel() ? 1 : bprt_threads();
-    if (omp_get_max_threads() != want)
+    const int want = bprt_in_parallel() ? 1 : bprt_threads(), was = omp_get_max_threads();
+    if (was != want)
         omp_set_num_threads(want);
+    return was;
+}
+static void blas_threads_leave(int was)
+{
+    if (omp_get_max_threads() != was)
+        omp_set_num_threads(was);
 }
 #define BLAS_TRANS(t) ((t) ? CblasTrans : CblasNoTrans)
 #endif

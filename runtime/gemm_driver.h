@@ -582,8 +582,9 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         return 0;
     }
 #if defined(BPRT_OPENBLAS)
-    blas_threads();
+    const int omp_was = blas_threads_enter();
     BLAS_GEMM(CblasRowMajor, BLAS_TRANS(transA), BLAS_TRANS(transB), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_threads_leave(omp_was);
     return 0; /* the epilogue, if any, over all of C (gemm_ep) */
 #endif
     const KTYPE *kr = KERNEL_FOR(KTABLE, KNARROW, N);

@@ -13,6 +13,14 @@ bprt_cmocka_test(test_runtime_files ${CMAKE_CURRENT_LIST_DIR}/test_runtime_files
 bprt_cmocka_test(test_runtime_vmath ${CMAKE_CURRENT_LIST_DIR}/test_runtime_vmath.c)
 bprt_cmocka_test(test_runtime_conv ${CMAKE_CURRENT_LIST_DIR}/test_runtime_conv.c)
 bprt_cmocka_test(test_runtime_pool ${CMAKE_CURRENT_LIST_DIR}/test_runtime_pool.c)
+# the GEMM entry points' values in any build, bpc's kernels or -DBPC_OPENBLAS=ON's (.ci/run)
+bprt_cmocka_test(test_runtime_blas ${CMAKE_CURRENT_LIST_DIR}/test_runtime_blas.c)
+target_link_libraries(test_runtime_blas PRIVATE OpenMP::OpenMP_C)
+if(BPC_OPENBLAS)
+  target_compile_definitions(test_runtime_blas PRIVATE BPRT_EXPECT_GEMM="openblas")
+else()
+  target_compile_definitions(test_runtime_blas PRIVATE BPRT_EXPECT_GEMM="bpc")
+endif()
 
 # gemm_bench: GFLOP/s of bprt_sgemm on MLP shapes vs the measured FMA peak (not a test).
 add_executable(gemm_bench ${CMAKE_CURRENT_LIST_DIR}/../bench/gemm_bench.c)

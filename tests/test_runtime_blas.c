@@ -1,0 +1,160 @@
+/* test_runtime_blas.c — the values of libbprt's GEMM entry points against a double-precision
+ * reference, whichever GEMM the build runs: bpc's own kernels, or OpenBLAS's with
+ * -DBPC_OPENBLAS=ON (CMake passes the expected one as BPRT_EXPECT_GEMM, so a build whose option
+ * did not take effect fails). The plain product in every transpose, with beta 0, 1 and 0.25; an
+ * epilogue (relu(C + bias) over the finished product); an epilogue with its rows summed; the
+ * triangular products. test_runtime_gemm checks bpc's own kernels further (the same bits on
+ * any number of threads, every ISA), which OpenBLAS does not promise; this test is what
+ * .ci/run runs against the OpenBLAS build. Also: a call leaves the calling thread's OpenMP
+ * team size as it was (the OpenBLAS build sets it around each call). */
+#include <math.h>
+#include <omp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bprt.h"
+
+/* op(X)[i, k] of a row-major X with leading dimension ld */
+static double at(const float *X, int t, int ld, int i, int k) { return t ? X[(size_t)k * ld + i] : X[(size_t)i * ld + k]; }
+
+static void fill(float *x, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)sin(0.37 * (double)(i + 1) * (seed + 1)) * 2.0f;
+}
+
+/* C (as given, beta applied) against alpha op(A) op(B) + beta C0 in double: within
+   4 K eps of the sum of |terms| per element */
+static void check_product(int tA, int tB, int M, int N, int K, float alpha, float beta, const float *A, const float *B,
+                          const float *C0, const float *C, const char *what) {
+    const int lda = tA ? M : K, ldb = tB ? K : N;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                const double t = at(A, tA, lda, i, k) * at(B, tB, ldb, k, j);
+                s += t;
+                mag += fabs(t);
+            }
+            const double c0 = C0[(size_t)i * N + j];
+            const double want = (double)alpha * s + (beta != 0 ? (double)beta * c0 : 0);
+            mag = fabs((double)alpha) * mag + fabs((double)beta * c0);
+            const double got = C[(size_t)i * N + j];
+            if (!(fabs(got - want) <= 4.0 * (K + 2) * 1.2e-7 * mag + 1e-30))
+                fail_msg("%s tA %d tB %d %dx%dx%d beta %g: C[%d,%d] = %.9g, want %.9g", what, tA, tB, M, N, K,
+                         (double)beta, i, j, got, want);
+        }
+}
+
+static void test_backend(void **state) {
+    (void)state;
+    assert_string_equal(bprt_gemm_backend(), BPRT_EXPECT_GEMM);
+}
+
+static void test_plain(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{1, 37, 50}, {37, 1, 50}, {64, 130, 70}, {300, 200, 100}, {16, 10, 784}, {5, 7, 1}};
+    static const float betas[] = {0.0f, 1.0f, 0.25f};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tA = 0; tA < 2; tA++)
+            for (int tB = 0; tB < 2; tB++)
+                for (size_t b = 0; b < 3; b++) {
+                    const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                    float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)K * N);
+                    float *C0 = malloc(sizeof(float) * (size_t)M * N), *C = malloc(sizeof(float) * (size_t)M * N);
+                    fill(A, (size_t)M * K, 1), fill(B, (size_t)K * N, 2), fill(C0, (size_t)M * N, 3);
+                    memcpy(C, C0, sizeof(float) * (size_t)M * N);
+                    bprt_sgemm(tA, tB, M, N, K, 0.5f, A, tA ? M : K, B, tB ? K : N, betas[b], C, N);
+                    check_product(tA, tB, M, N, K, 0.5f, betas[b], A, B, C0, C, "sgemm");
+                    free(A), free(B), free(C0), free(C);
+                }
+}
+
+/* relu(C + bias[j]) after the product, and with its rows summed in double */
+static void test_epilogues(void **state) {
+    (void)state;
+    enum { M = 96, N = 72, K = 130 };
+    static float A[M * K], B[K * N], C[M * N], P[M * N], bias[N], y[N];
+    fill(A, M * K, 4), fill(B, K * N, 5), fill(bias, N, 6);
+    static const int32_t code[] = {BPRT_EW_LEAF, 0, BPRT_EW_LEAF, 1, BPRT_EW_ADD, BPRT_EW_RELU};
+    const double konst[] = {0};
+    const float *leaf[] = {C, bias};
+    const ptrdiff_t ld[] = {N, 0};
+    const unsigned char vec[] = {1, 1};
+    for (int sum = 0; sum < 2; sum++) {
+        if (sum)
+            bprt_sgemm_ew_sum(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, code, 6, konst, leaf, 2, ld, vec, C, N, y, 1);
+        else
+            bprt_sgemm_ew(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, code, 6, konst, leaf, 2, ld, vec, C, N);
+        bprt_sgemm(0, 0, M, N, K, 1, A, K, B, N, 0, P, N);
+        for (int j = 0; j < N; j++) {
+            double col = 0;
+            for (int i = 0; i < M; i++) {
+                const float want = fmaxf(P[i * N + j] + bias[j], 0.0f); /* the product as this build makes it */
+                if (C[i * N + j] != want) fail_msg("epilogue %d: C[%d,%d] = %.9g, want %.9g", sum, i, j, (double)C[i * N + j], (double)want);
+                col += (double)want;
+            }
+            if (sum && y[j] != (float)col) fail_msg("row sum [%d] = %.9g, want %.9g", j, (double)y[j], col);
+        }
+    }
+}
+
+/* C's lower triangle (BPRT_TRI_C_LOWER), and op(A) zero above (A_LOWER) or below (A_UPPER) */
+static void test_triangles(void **state) {
+    (void)state;
+    enum { M = 64, N = 64, K = 64 };
+    static float A[M * K], B[K * N], C0[M * N], C[M * N], Z[M * K];
+    fill(A, M * K, 7), fill(B, K * N, 8), fill(C0, M * N, 9);
+    static const int modes[] = {BPRT_TRI_C_LOWER, BPRT_TRI_A_LOWER, BPRT_TRI_A_UPPER};
+    for (size_t m = 0; m < 3; m++) {
+        for (int i = 0; i < M; i++) /* A as the mode promises it */
+            for (int k = 0; k < K; k++)
+                Z[i * K + k] = (modes[m] == BPRT_TRI_A_LOWER && k > i) || (modes[m] == BPRT_TRI_A_UPPER && k < i) ? 0 : A[i * K + k];
+        memcpy(C, C0, sizeof C);
+        bprt_sgemm_tri(modes[m], 0, 0, M, N, K, 1, Z, K, B, N, 0.5f, C, N);
+        if (modes[m] != BPRT_TRI_C_LOWER) {
+            check_product(0, 0, M, N, K, 1, 0.5f, Z, B, C0, C, "sgemm_tri");
+            continue;
+        }
+        float L[M * N]; /* only j <= i is promised */
+        bprt_sgemm(0, 0, M, N, K, 1, Z, K, B, N, 0, L, N);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j <= i; j++) {
+                double s = 0, mag = 0;
+                for (int k = 0; k < K; k++) {
+                    const double t = (double)Z[i * K + k] * (double)B[k * N + j];
+                    s += t, mag += fabs(t);
+                }
+                s += 0.5 * (double)C0[i * N + j];
+                mag += fabs(0.5 * (double)C0[i * N + j]);
+                if (!(fabs((double)C[i * N + j] - s) <= 4.0 * (K + 2) * 1.2e-7 * mag))
+                    fail_msg("sgemm_tri C_LOWER: C[%d,%d] = %.9g, want %.9g", i, j, (double)C[i * N + j], s);
+            }
+    }
+}
+
+/* the caller's OpenMP team size is its own before and after a product, on one thread and
+   inside the runtime's own threads' region (a batch of products) */
+static void test_omp_threads_kept(void **state) {
+    (void)state;
+    enum { M = 128, N = 128, K = 128 };
+    static float A[M * K], B[K * N], C[M * N];
+    fill(A, M * K, 10), fill(B, K * N, 11);
+    const int was = omp_get_max_threads();
+    omp_set_num_threads(3);
+    bprt_sgemm(0, 0, M, N, K, 1, A, K, B, N, 0, C, N);
+    assert_int_equal(omp_get_max_threads(), 3);
+    omp_set_num_threads(was);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backend),   cmocka_unit_test(test_plain),           cmocka_unit_test(test_epilogues),
+        cmocka_unit_test(test_triangles), cmocka_unit_test(test_omp_threads_kept),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
