@@ -1398,9 +1398,11 @@ static void emit_sm(E *e, int id) {
     fprintf(e->out, "    /* in one call: %s of %%%d%s%s, each product's rows while in cache */\n",
             c->y >= 0 ? "softmax_grad" : "softmax", c->mm,
             c->causal ? " (causal: the masked entries not made)" : "", c->scale >= 0 ? ", scaled" : "");
-    if (c->y >= 0) {
+    if (c->y >= 0) { /* tmp: the product's scratch when out is y (--standalone: PLAN_KERNEL_TEMPS) */
+        char tmp[32] = "(real *)0";
         ptr(e, c->y, y, sizeof y);
-        snprintf(extra, sizeof extra, ", %s, %d, %d, %s", y, c->causal, c->scale >= 0, k);
+        if (e->plan->scratch[id] >= 0) snprintf(tmp, sizeof tmp, "t%d", e->plan->scratch[id]);
+        snprintf(extra, sizeof extra, ", %s, %d, %d, %s, %s", y, c->causal, c->scale >= 0, k, tmp);
         emit_batch_call(e, c->mm, "_batch_softmax_grad", "1", out, extra);
     } else {
         snprintf(extra, sizeof extra, ", %d", c->causal);
@@ -1911,7 +1913,7 @@ static void setup_plan(E *e) {
     e->fuse_user = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     fuse_plan(g, roots, e->pinned, e->fuse_user);
     plan_sm(e, roots);
-    e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes);
+    e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes, e->o && e->o->standalone ? PLAN_KERNEL_TEMPS : 0);
 }
 
 static void emit_ws_size_fn(E *e, const char *name) {
@@ -2397,11 +2399,11 @@ static const char *runtime_decls =
     "void bprt_sgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, float alpha, const float *A,\n"
     "                                   int lda, const float *B, int ldb, float beta, float *C, int ldc, int rank,\n"
     "                                   const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,\n"
-    "                                   const float *Y, int causal, int scaled, float scale);\n"
+    "                                   const float *Y, int causal, int scaled, float scale, float *tmp);\n"
     "void bprt_dgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, double alpha, const double *A,\n"
     "                                   int lda, const double *B, int ldb, double beta, double *C, int ldc, int rank,\n"
     "                                   const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,\n"
-    "                                   const double *Y, int causal, int scaled, double scale);\n"
+    "                                   const double *Y, int causal, int scaled, double scale, double *tmp);\n"
     "void bprt_fill_normal_f32(float *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_normal_f64(double *p, size_t n, double std, uint64_t seed, uint64_t stream);\n"
     "void bprt_fill_uniform_f32(float *p, size_t n, double lo, double hi, uint64_t seed, uint64_t stream);\n"

@@ -137,20 +137,32 @@ PlanSizes *plan_sizes(Graph *g) {
     ps->scratch_cls = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->scratch_cls);
     ps->numel = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->numel);
     ps->scratch_numel = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->scratch_numel);
+    ps->product_text = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->product_text);
+    ps->product_cls = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->product_cls);
+    ps->product_numel = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *ps->product_numel);
     NameTab sizes;
     memset(&sizes, 0, sizeof sizes);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         char size[256];
-        ps->scratch_cls[i] = -1;
+        ps->scratch_cls[i] = ps->product_cls[i] = -1;
         if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W) {
             ps->scratch_numel[i] = ir_conv2d_scratch(g, n);
             snprintf(size, sizeof size, "%lld", (long long)ps->scratch_numel[i]);
             ps->scratch_text[i] = arena_strdup(g->arena, size);
             ps->scratch_cls[i] = size_class(g->arena, &sizes, ps->scratch_text[i], &ps->nclasses);
         }
-        shape_numel_c(&n->shape, &g->syms, size, sizeof size);
         int ovf;
+        if (n->op == OP_SOFTMAX_GRAD && n->shape.rank >= 3) {
+            Shape m = shape_scalar();
+            m.rank = 2;
+            m.d[0] = n->shape.d[n->shape.rank - 2], m.d[1] = n->shape.d[n->shape.rank - 1];
+            shape_numel_c(&m, &g->syms, size, sizeof size);
+            ps->product_numel[i] = shape_const_numel(&m, &ovf);
+            ps->product_text[i] = arena_strdup(g->arena, size);
+            ps->product_cls[i] = size_class(g->arena, &sizes, ps->product_text[i], &ps->nclasses);
+        }
+        shape_numel_c(&n->shape, &g->syms, size, sizeof size);
         ps->numel[i] = shape_const_numel(&n->shape, &ovf);
         ps->text[i] = arena_strdup(g->arena, size);
         ps->cls[i] = size_class(g->arena, &sizes, ps->text[i], &ps->nclasses);
@@ -159,10 +171,26 @@ PlanSizes *plan_sizes(Graph *g) {
 }
 
 Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user) {
-    return plan_make_sized(g, pinned, roots, fuse_user, NULL);
+    return plan_make_sized(g, pinned, roots, fuse_user, NULL, 0);
 }
 
-Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps) {
+/* The softmax gradient whose g, a batched product, the call at node i makes too (an
+ * attention chain, emit_c.c's emit_sm): node i itself, or the one fused into it (the chain
+ * ends at its scaling); -1 if none. */
+static int chain_softmax_grad(const Graph *g, const int *fuse_user, int i) {
+    if (!fuse_user) return -1;
+    const Node *n = &g->nodes[i];
+    int s = -1;
+    if (n->op == OP_SOFTMAX_GRAD) s = i;
+    else if (n->op == OP_MUL)
+        for (int k = 0; k < 2; k++)
+            if (g->nodes[n->in[k]].op == OP_SOFTMAX_GRAD && fuse_user[n->in[k]] == i) s = n->in[k];
+    if (s < 0 || g->nodes[s].shape.rank < 3) return -1;
+    return fuse_user[g->nodes[s].in[1]] == i ? s : -1;
+}
+
+Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps,
+                      int flags) {
     if (!ps) ps = plan_sizes(g);
     Plan *p = arena_alloc(g->arena, sizeof *p);
     p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -208,6 +236,10 @@ Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int
         chosen = take_buffer(p, &pl, chosen, ps->cls[i], ps->text[i], ps->numel[i], i);
         if (buf_end[chosen] < last[i]) set_end(&pl, chosen, last[i]);
         p->buf[i] = chosen;
+        int s; /* the chain's softmax gradient written over y: each product made in a scratch first */
+        if ((flags & PLAN_KERNEL_TEMPS) && (s = chain_softmax_grad(g, fuse_user, i)) >= 0 &&
+            chosen == p->buf[g->nodes[s].in[0]])
+            p->scratch[i] = take_buffer(p, &pl, -1, ps->product_cls[s], ps->product_text[s], ps->product_numel[s], i);
     }
     free(last);
     for (int k = 0; k < pl.nsizes; k++) free(pl.free[k].v);

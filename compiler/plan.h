@@ -7,7 +7,9 @@
  * input of its own shape that dies at it (in place), as may cross-entropy's gradient over its
  * logits and softmax's gradient over the softmax's result; a reshape aliases its input's buffer.
  * Elementwise nodes fused into their single user's loop get no buffer at all.
- * A convolution also gets a scratch buffer that lives only while it runs.
+ * A convolution also gets a scratch buffer that lives only while it runs, as does, with
+ * PLAN_KERNEL_TEMPS, an attention chain's call that writes its softmax gradient over y (each
+ * product is made in it first: [M, N], the last two axes).
  * The workspace is the buffers laid end to end, each rounded up to 64 bytes. */
 #ifndef BP_PLAN_H
 #define BP_PLAN_H
@@ -35,11 +37,24 @@ typedef struct PlanSizes {
     const char **text, **scratch_text; /* scratch_text: NULL but for a convolution */
     int *cls, *scratch_cls;             /* scratch_cls: -1 but for a convolution */
     int64_t *numel, *scratch_numel;
+    const char **product_text;          /* a softmax gradient's of rank >= 3: one product [M, N] */
+    int *product_cls;                   /* (-1 for the other nodes) */
+    int64_t *product_numel;
     int nclasses;
 } PlanSizes;
 PlanSizes *plan_sizes(Graph *g);
 
-/* plan_make's plan, with the sizes of ps = plan_sizes(g) (NULL: worked out here, as plan_make does) */
-Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps);
+/* plan_make_sized's flags */
+enum {
+    /* --standalone: the runtime's kernels keep no buffers of their own between calls, so the
+       plan gives them their temporaries (an attention chain's product, bprt.h's
+       bprt_?gemm_batch_softmax_grad tmp) */
+    PLAN_KERNEL_TEMPS = 1
+};
+
+/* plan_make's plan, with the sizes of ps = plan_sizes(g) (NULL: worked out here, as plan_make
+ * does) and flags (PLAN_*) */
+Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps,
+                      int flags);
 
 #endif

@@ -100,7 +100,9 @@ void bprt_dgemm_batch_tri(int transA, int transB, int M, int N, int K, double al
  *                  softmax's result laid out as C; with causal Y is zero right of the
  *                  diagonal and those entries of the product are not made. C may be Y
  *                  (the gradient written over the weights, whose lines the call has just
- *                  read): each product is then made in a buffer of M x N of its own.
+ *                  read): each product is then made in a buffer of M x N of its own, under
+ *                  --standalone tmp (which must then be given), in libbprt each thread's
+ *                  (tmp unused: NULL).
  * The same values as the product, the scaling, the mask and the softmax (or its gradient)
  * one after another (tiny_gpt's [32, 4, 64, 64] scores and their gradient each made and used
  * in L1 instead of 2 MB arrays passed over three times). */
@@ -114,11 +116,11 @@ void bprt_dgemm_batch_softmax(int transA, int transB, int M, int N, int K, doubl
 void bprt_sgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                                    int lda, const float *B, int ldb, float beta, float *C, int ldc, int rank,
                                    const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,
-                                   const float *Y, int causal, int scaled, float scale);
+                                   const float *Y, int causal, int scaled, float scale, float *tmp);
 void bprt_dgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, double alpha, const double *A,
                                    int lda, const double *B, int ldb, double beta, double *C, int ldc, int rank,
                                    const size_t *dims, const size_t *sa, const size_t *sb, const size_t *sc, int sum,
-                                   const double *Y, int causal, int scaled, double scale);
+                                   const double *Y, int causal, int scaled, double scale, double *tmp);
 
 /* Runtime-internal (gemm_batch.c, conv.c): while mode is not 0, this thread's GEMMs reuse a
  * packed A (mode bit 0) or B (bit 1) block identical to the last one packed; the caller
@@ -170,8 +172,8 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
 /* ---- exp and erf over arrays; softmax and cross-entropy over rows (vmath.c: accuracy) ----
  * y[i] = f(x[i]), y may be x. Rows are contiguous, n reals each: softmax / log_softmax of
  * each row (y may be x); the mean over rows of cross-entropy(z_r, y_r) (NaN for a label
- * outside [0, n)); its gradient d_r = scale (softmax(z_r) - onehot(y_r)); both at once
- * (the same values as the two calls; d may be z), each row's exponentials made once. */
+ * outside [0, n)); its gradient d_r = scale (softmax(z_r) - onehot(y_r)) (both at once:
+ * bprt_cross_entropy_grad, below). */
 #define BPRT_DECLARE_VMATH(T, SUF)                                                                 \
     void bprt_exp_##SUF(const T *x, T *y, size_t n);                                               \
     void bprt_erf_##SUF(const T *x, T *y, size_t n);                                               \
@@ -183,8 +185,7 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
     void bprt_softmax_rows_##SUF(T *x, size_t rows, size_t n, int causal);                         \
     void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                          \
     double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n);          \
-    void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);   \
-    double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);
+    void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d);
 BPRT_DECLARE_VMATH(float, f32)
 BPRT_DECLARE_VMATH(double, f64)
 
@@ -305,13 +306,6 @@ void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
 #define BPRT_SPLIT(team, n, fn, ctx) ((void)(team), (fn)((ctx), 0, (n)))
 #endif
 
-/* Runtime-internal: a kernel's temporary (libbprt's are kernel.h's BPRT_TEMP, kept per
- * thread); --standalone output, which keeps no state between calls, takes it from malloc. */
-#if defined(BPRT_STANDALONE)
-#define BPRT_TEMP(slot, bytes) malloc(bytes)
-#define BPRT_TEMP_DONE(slot, p) free(p)
-#endif
-
 /* ---- network layers (layers.c: layouts, semantics, the legend) ---- */
 #define BPRT_DECLARE_LAYERS(T, SUF)                                                                \
     void bprt_maxpool2d_##SUF(const T *x, size_t N, size_t H, size_t W, size_t k, size_t stride, T *y); \
@@ -321,8 +315,6 @@ void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
     void bprt_avgpool2d_grad_##SUF(const T *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, T *gx); \
     void bprt_layernorm_##SUF(const T *x, size_t R, size_t D, double eps, T *y);                   \
     void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx); \
-    void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
-                                          size_t D, double eps, T *gx, T *dgamma, T *dbeta);        \
     void bprt_softmax_grad_##SUF(const T *y, const T *gy, size_t R, size_t D, T *gx);               \
     /* on the calling thread: out = y (g - sum(g y)), then times scale if scaled (a separate     \
        rounding, as a product node after it); out may be y or g */                             \
@@ -334,6 +326,20 @@ void bprt_split(int team, size_t n, BprtRangeFn fn, void *ctx);
     void bprt_dropout_##SUF(const T *x, size_t n, double p, uint64_t seed, uint64_t stream, T *y);
 BPRT_DECLARE_LAYERS(float, f32)
 BPRT_DECLARE_LAYERS(double, f64)
+
+/* Two gradients made in one pass with a temporary of the calling thread's (libbprt only:
+ * --standalone output, which keeps nothing between calls, makes each by separate calls):
+ * cross-entropy and its gradient at once, each row's exponentials made once (vmath.c: the
+ * same values as bprt_cross_entropy and bprt_ce_grad; d may be z); layer norm's affine
+ * gradient (layers.c). */
+#if !defined(BPRT_STANDALONE)
+#define BPRT_DECLARE_FUSED_GRADS(T, SUF)                                                           \
+    double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d); \
+    void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
+                                          size_t D, double eps, T *gx, T *dgamma, T *dbeta);
+BPRT_DECLARE_FUSED_GRADS(float, f32)
+BPRT_DECLARE_FUSED_GRADS(double, f64)
+#endif
 
 /* ---- memory (mem.c) ----------------------------------------------------------------- */
 /* n bytes, zeroed, 64-byte aligned; from 1 MiB on 2 MiB-aligned and advised onto huge pages

@@ -55,20 +55,15 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
     return o;
 }
 
-#define DEFINE_GEMM_BATCH(T, FN, GEMM, TRI, SMROWS, SMGRAD)                                 \
-    /* a call's arguments, for its shares on the threads (BPRT_SPLIT) */                         \
-    typedef struct {                                                                               \
-        int tA, tB, M, N, K, lda, ldb, ldc, no, ni;                                                \
-        T alpha, beta;                                                                             \
-        const T *A, *B;                                                                            \
-        T *C;                                                                                      \
-        const size_t *dims, *sa, *sb, *sc;                                                         \
-        const int *outer, *inner;                                                                  \
-        size_t nsum;                                                                               \
-        int tri; /* BPRT_TRI_*: each product through TRI */                                       \
-    } FN##_call_;                                                                                  \
+/* The side-by-side path (FN_cat_: CAT, its arguments CALL, COPY its copy), with its copies in a
+ * buffer of this thread's (BPRT_TEMP).
+ * --standalone output keeps no buffers between calls and has no need of it: its GEMM
+ * (gemm_ref.c) adds each product's terms into C in k order, so the products one after
+ * another give the bits of the one GEMM over them side by side. */
+#if !defined(BPRT_STANDALONE)
+#define DEFINE_BATCH_CAT(T, CAT, CALL, COPY, GEMM)                                                 \
     /* dst (rows x cols, rows ld apart) = op(src): src[r * ls + c], or src[c * ls + r] transposed */ \
-    static void FN##_copy_op_(T *dst, size_t ld, const T *src, size_t ls, int trans, int rows, int cols) { \
+    static void COPY(T *dst, size_t ld, const T *src, size_t ls, int trans, int rows, int cols) {  \
         if (!trans)                                                                                \
             for (int r = 0; r < rows; r++) memcpy(dst + (size_t)r * ld, src + (size_t)r * ls, sizeof(T) * (size_t)cols); \
         else                                                                                       \
@@ -79,7 +74,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
        with B the same for every result: the products' operands side by side, [A_0 .. A_n-1]   \
        (M x nK) and [B_0; ..; B_n-1] (nK x N, made once), and one GEMM over K = nK per result,    \
        instead of n GEMMs of K each adding into C. 1 if done (0: not this case, or no memory). */ \
-    static int FN##_cat_(const FN##_call_ *a_, size_t r0, size_t r1) {                            \
+    static int CAT(const CALL *a_, size_t r0, size_t r1) {                                         \
         const int tA = a_->tA, tB = a_->tB, M = a_->M, N = a_->N, K = a_->K, no = a_->no, ni = a_->ni; \
         const size_t *dims = a_->dims, *sa = a_->sa, *sb = a_->sb, *sc = a_->sc, nsum = a_->nsum;  \
         const int *outer = a_->outer, *inner = a_->inner;                                          \
@@ -93,18 +88,50 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         if (!Bc) return 0;                                                                         \
         T *Ac = Bc + KK * (size_t)N;                                                               \
         for (size_t s = 0; s < nsum; s++) /* B's products one under the other */                  \
-            FN##_copy_op_(Bc + s * (size_t)K * (size_t)N, (size_t)N, a_->B + batch_offset(s, inner, ni, dims, sb), \
-                          (size_t)a_->ldb, tB, K, N);                                               \
+            COPY(Bc + s * (size_t)K * (size_t)N, (size_t)N, a_->B + batch_offset(s, inner, ni, dims, sb), \
+                 (size_t)a_->ldb, tB, K, N);                                                        \
         for (size_t r = r0; r < r1; r++) {                                                         \
             const size_t oa = batch_offset(r, outer, no, dims, sa), oc = batch_offset(r, outer, no, dims, sc); \
             for (size_t s = 0; s < nsum; s++) /* A's side by side */                               \
-                FN##_copy_op_(Ac + s * (size_t)K, KK, a_->A + oa + batch_offset(s, inner, ni, dims, sa), \
-                              (size_t)a_->lda, tA, M, K);                                           \
+                COPY(Ac + s * (size_t)K, KK, a_->A + oa + batch_offset(s, inner, ni, dims, sa),    \
+                     (size_t)a_->lda, tA, M, K);                                                    \
             GEMM(0, 0, M, N, (int)KK, a_->alpha, Ac, (int)KK, Bc, N, a_->beta, a_->C + oc, a_->ldc); \
         }                                                                                          \
         BPRT_TEMP_DONE(BPRT_SCRATCH_CAT, Bc);                                                                        \
         return 1;                                                                                  \
-    }                                                                                              \
+    }
+#else
+#define DEFINE_BATCH_CAT(T, CAT, CALL, COPY, GEMM)                                                 \
+    static int CAT(const CALL *a_, size_t r0, size_t r1) {                                         \
+        (void)a_, (void)r0, (void)r1;                                                              \
+        return 0;                                                                                  \
+    }
+#endif
+
+/* A product whose softmax gradient is written over Y (C is Y): made in the caller's tmp under
+ * --standalone (the workspace's: the compiler passes one of M x N), else in a buffer of this
+ * thread's, tmp unused (a thread of the pool, each with its own). */
+#if defined(BPRT_STANDALONE)
+#define PRODUCT_TEMP(tmp, bytes) ((void)(bytes), (void *)(tmp))
+#define PRODUCT_DONE(p) ((void)(p))
+#else
+#define PRODUCT_TEMP(tmp, bytes) ((void)(tmp), BPRT_TEMP(BPRT_SCRATCH_PRODUCT, (bytes)))
+#define PRODUCT_DONE(p) BPRT_TEMP_DONE(BPRT_SCRATCH_PRODUCT, (p))
+#endif
+
+#define DEFINE_GEMM_BATCH(T, FN, GEMM, TRI, SMROWS, SMGRAD)                                        \
+    /* a call's arguments, for its shares on the threads (BPRT_SPLIT) */                           \
+    typedef struct {                                                                               \
+        int tA, tB, M, N, K, lda, ldb, ldc, no, ni;                                                \
+        T alpha, beta;                                                                             \
+        const T *A, *B;                                                                            \
+        T *C;                                                                                      \
+        const size_t *dims, *sa, *sb, *sc;                                                         \
+        const int *outer, *inner;                                                                  \
+        size_t nsum;                                                                               \
+        int tri; /* BPRT_TRI_*: each product through TRI */                                        \
+    } FN##_call_;                                                                                  \
+    DEFINE_BATCH_CAT(T, FN##_cat_, FN##_call_, FN##_copy_op_, GEMM)                                \
     /* results [r0, r1) on this thread, with its packed operands reused across them */             \
     static void FN##_range_(void *arg, size_t r0, size_t r1) {                                     \
         const FN##_call_ *a_ = (const FN##_call_ *)arg;                                            \
@@ -136,7 +163,7 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         FN##_call_ b;                                                                              \
         const T *Y;                                                                                \
         int causal, scaled;                                                                        \
-        T scale;                                                                                   \
+        T scale, *tmp;                                                                             \
     } FN##_sm_call_;                                                                               \
     /* results [r0, r1): each product, then its rows' softmax (or gradient) while in cache */      \
     static void FN##_sm_range_(void *arg, size_t r0, size_t r1) {                                  \
@@ -145,8 +172,8 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         const int M = a_->M, N = a_->N;                                                            \
         T *own = NULL; /* C is Y: each product made here, then its gradient written over Y */     \
         if (s_->Y && s_->Y == a_->C &&                                                             \
-            !(own = (T *)BPRT_TEMP(BPRT_SCRATCH_PRODUCT, sizeof(T) * (size_t)M * (size_t)N)))      \
-            abort(); /* out of memory for one product: nothing sensible to return */              \
+            !(own = (T *)PRODUCT_TEMP(s_->tmp, sizeof(T) * (size_t)M * (size_t)N)))                \
+            abort(); /* libbprt out of memory for one product, or no tmp given: nothing sensible */ \
         bprt_gemm_reuse_packs(3);                                                                  \
         for (size_t r = r0; r < r1; r++) {                                                         \
             const size_t oa = batch_offset(r, a_->outer, a_->no, a_->dims, a_->sa);                \
@@ -159,12 +186,12 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
             else SMROWS(c, (size_t)M, (size_t)N, s_->causal);                                      \
         }                                                                                          \
         bprt_gemm_reuse_packs(0);                                                                  \
-        BPRT_TEMP_DONE(BPRT_SCRATCH_PRODUCT, own);                                                                       \
+        PRODUCT_DONE(own);                                                                         \
     }                                                                                              \
     static void FN##_sm_(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
                          T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa,     \
                          const size_t *sb, const size_t *sc, int sum, const T *Y, int causal, int scaled, \
-                         T scale) {                                                                \
+                         T scale, T *tmp) {                                                        \
         if (sum != 0 || beta != 0 || ldc != N || rank > BATCH_MAX_RANK || M < 1 || N < 1)          \
             abort(); /* the compiler emits none of these */                                       \
         int outer[BATCH_MAX_RANK];                                                                 \
@@ -175,21 +202,22 @@ static size_t batch_offset(size_t q, const int *ax, int n, const size_t *dims, c
         (void)flops;                                                                               \
         const FN##_sm_call_ s_ = {{tA, tB, M, N, K, lda, ldb, ldc, rank, 0, alpha, beta, A, B, C, dims, sa, sb, \
                                    sc, outer, NULL, 1, 0},                                          \
-                                  Y, causal, scaled, scale};                                        \
+                                  Y, causal, scaled, scale, tmp};                                  \
         BPRT_SPLIT(BATCH_TEAM(nres, flops), nres, FN##_sm_range_, (void *)&s_);                    \
     }                                                                                              \
     void FN##_softmax(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
                       T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \
                       const size_t *sc, int sum, int causal) {                                     \
-        FN##_sm_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rank, dims, sa, sb, sc, sum, NULL, causal, 0, 0); \
+        FN##_sm_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rank, dims, sa, sb, sc, sum, NULL, causal, 0, 0, \
+                 NULL);                                                                            \
     }                                                                                              \
     void FN##_softmax_grad(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, \
                            int ldb, T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, \
                            const size_t *sb, const size_t *sc, int sum, const T *Y, int causal, int scaled, \
-                           T scale) {                                                              \
+                           T scale, T *tmp) {                                                      \
         if (!Y) abort(); /* the compiler always passes the softmax's result */                    \
         FN##_sm_(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, rank, dims, sa, sb, sc, sum, Y, causal, \
-                 scaled, scale);                                                                   \
+                 scaled, scale, tmp);                                                              \
     }                                                                                              \
     void FN##_tri(int tA, int tB, int M, int N, int K, T alpha, const T *A, int lda, const T *B, int ldb, \
                   T beta, T *C, int ldc, int rank, const size_t *dims, const size_t *sa, const size_t *sb, \

@@ -434,6 +434,133 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
 #define lna_scratch(bytes) ((void)(bytes), (void *)0)
 #endif
 
+/* Layer norm's affine gradient in one pass (bprt_layernorm_affine_grad), with its rows'
+ * sums in a buffer of this thread's (BPRT_TEMP). Not in --standalone output, which keeps no
+ * buffers between calls: its code makes the gradient by the separate passes. */
+#if !defined(BPRT_STANDALONE)
+#define DEFINE_LN_AFFINE(T, SUF)                                                                    \
+    /* one row of layernorm's affine gradient (bprt_layernorm_affine_grad): gx at g = gy * gamma  \
+       as layernorm_grad_row makes it (plus ar's row, if given), and gy * xhat (xhat as          \
+       layernorm_row makes it), gy added into ag, ab, or with ag NULL stored in pr, gr (dr may   \
+       be xr, gyr or ar) */                                                                      \
+    BPRT_CLONES static void ln_affine_row_##SUF(const T *xr, const T *gyr, const T *gam, const T *ar, size_t D, \
+                                                double eps, T *dr, double *ag, double *ab, T *pr, T *gr) { \
+        double mean, var, sg, sgx;                                                                  \
+        LANE_SUM(D, k, (double)xr[k], mean);                                                        \
+        mean /= (double)D;                                                                          \
+        LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
+        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
+        LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]), sg);                                           \
+        LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]) * ((double)xr[k] - mean), sgx);                 \
+        sg /= (double)D;                                                                            \
+        const double sgy = sgx * rs / (double)D;                                                    \
+        for (size_t i = 0; i < D; i++) {                                                            \
+            const T g = gyr[i], xh = (T)(((double)xr[i] - mean) * rs), p = (T)(g * xh);             \
+            if (ag) ag[i] += (double)p, ab[i] += (double)g;                                         \
+            else {                                                                                  \
+                pr[i] = p;                                                                          \
+                if (gr) gr[i] = g;                                                                  \
+            }                                                                                       \
+            const T v = (T)(rs * ((double)(T)(g * gam[i]) - sg - ((double)xr[i] - mean) * rs * sgy)); \
+            dr[i] = ar ? (T)(ar[i] + v) : v;                                                        \
+        }                                                                                           \
+    }                                                                                               \
+    typedef struct {                                                                                \
+        const T *x, *gy, *gam, *add, *gs;                                                           \
+        T *gx, *sp, *sg;                                                                            \
+        size_t R, D;                                                                                \
+        double eps, *acc, *st;                                                                      \
+    } LnaCall_##SUF;                                                                                \
+    /* groups [g0, g1) of LN_NR rows: their statistics (the AVX-512 kernel's first part) */        \
+    static void ln_affine_stats_task_##SUF(void *arg, size_t g0, size_t g1) {                       \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
+        const size_t r1 = g1 * LN_NR < c_->R ? g1 * LN_NR : c_->R;                                  \
+        ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), NULL, g0 * LN_NR, r1, c_->D, c_->eps, NULL, \
+                           NULL, NULL, LNA_STATS, c_->st, 0, c_->D);                                \
+    }                                                                                               \
+    /* chunks [k0, k1) of 16 columns: their outputs and sums over every row (the second part) */  \
+    static void ln_affine_cols_task_##SUF(void *arg, size_t k0, size_t k1) {                        \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
+        const size_t j1 = k1 * 16 < c_->D ? k1 * 16 : c_->D;                                        \
+        ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), 0, c_->R, c_->D, c_->eps, \
+                           F32P(c_->gx), c_->acc, c_->acc + c_->D, LNA_OUT, c_->st, k0 * 16, j1);    \
+    }                                                                                               \
+    /* rows [r0, r1) in the plain loops: gx, and the products                                     \
+       gy * xhat into sp (and gy into sg, when sg is given: gx overwrites gy) */                 \
+    static void ln_affine_task_##SUF(void *arg, size_t r0, size_t r1) {                             \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
+        const size_t D = c_->D;                                                                     \
+        T *sg = c_->sg; /* a copy of gy, needed only when gx is gy */                               \
+        for (size_t r = r0; r < r1; r++)                                                            \
+            ln_affine_row_##SUF(c_->x + r * D, c_->gy + r * D, c_->gam, c_->add ? c_->add + r * D : NULL, D, c_->eps, \
+                                c_->gx + r * D, NULL, NULL, c_->sp + r * D, sg ? sg + r * D : NULL);  \
+    }                                                                                               \
+    /* columns [j0, j1): the sums over the rows, in order, of sp and of gy (or its copy), 64      \
+       columns at a time in local accumulators (vectorised): bprt_sum_axis's order, but both       \
+       arrays in one pass and the columns split between the threads (two bprt_sum_axis calls,      \
+       128 columns one block on one thread, took 225-260 us for 2048 x 128 on 2 threads against    \
+       102-113 for the whole call this way) */                                                     \
+    BPRT_CLONES static void ln_affine_colsums_##SUF(const T *sp, const T *gs, size_t R, size_t D, size_t j0, \
+                                                    size_t j1, double *acc) {                       \
+        for (size_t b = j0; b < j1; b += 64) {                                                      \
+            const size_t w = j1 - b < 64 ? j1 - b : 64;                                             \
+            double a[64], c[64];                                                                    \
+            for (size_t j = 0; j < w; j++) a[j] = c[j] = 0;                                         \
+            for (size_t r = 0; r < R; r++) {                                                        \
+                const T *p = sp + r * D + b, *q = gs + r * D + b;                                   \
+                for (size_t j = 0; j < w; j++) a[j] += (double)p[j], c[j] += (double)q[j];          \
+            }                                                                                       \
+            for (size_t j = 0; j < w; j++) acc[b + j] = a[j], acc[D + b + j] = c[j];                \
+        }                                                                                           \
+    }                                                                                               \
+    static void ln_affine_sums_##SUF(void *arg, size_t j0, size_t j1) {                             \
+        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
+        ln_affine_colsums_##SUF(c_->sp, c_->gs, c_->R, c_->D, j0, j1, c_->acc);                     \
+    }                                                                                               \
+    /* On one thread the sums are added as the rows are made. On several, the AVX-512 kernel     \
+       splits the rows for their statistics and then the columns for the outputs and sums; the   \
+       plain loops split the rows, keep their products, and then split the columns' sums. Every   \
+       way adds each column's rows in order, in double (bprt_sum_axis's order: the same bits). */ \
+    void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
+                                          size_t D, double eps, T *gx, T *dgamma, T *dbeta) {       \
+        double *acc = (double *)BPRT_TEMP(BPRT_SCRATCH_SUMS, (2 * D + 1) * sizeof(double));          \
+        if (!acc) abort(); /* out of memory for two rows of sums */                                 \
+        memset(acc, 0, (2 * D + 1) * sizeof(double));                                               \
+        const size_t G = LN_FAST_##SUF(D) ? LN_NR : 1, ng = (R + G - 1) / G;                        \
+        int team = ng < 2 ? 1 : layers_team(R * D);                                                 \
+        if ((size_t)team > ng) team = (int)ng;                                                      \
+        if (LN_FAST_##SUF(D)) {                                                                     \
+            double *st = team > 1 ? (double *)lna_scratch(4 * R * sizeof(double)) : NULL;           \
+            const LnaCall_##SUF c_ = {x, gy, gamma, add, NULL, gx, NULL, NULL, R, D, eps, acc, st};  \
+            if (st) { /* each row's statistics, then each column's outputs and sums */              \
+                BPRT_SPLIT(team, ng, ln_affine_stats_task_##SUF, (void *)&c_);                      \
+                BPRT_SPLIT(team, (D + 15) / 16, ln_affine_cols_task_##SUF, (void *)&c_);            \
+            } else /* one thread (or no memory for the statistics): the same bits */               \
+                ln_affine_rows_f32(F32CP(x), F32CP(gy), F32CP(gamma), F32CP(add), 0, R, D, eps, F32P(gx), acc, \
+                                   acc + D, LNA_ALL, NULL, 0, D);                                   \
+        } else {                                                                                    \
+            const int copy_gy = gx == gy;                                                           \
+            T *sp = team > 1 ? (T *)lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
+            if (sp) {                                                                               \
+                const LnaCall_##SUF c_ = {x, gy, gamma, add, copy_gy ? sp + R * D : gy, gx, sp,     \
+                                          copy_gy ? sp + R * D : NULL, R, D, eps, acc, NULL};        \
+                BPRT_SPLIT(team, R, ln_affine_task_##SUF, (void *)&c_);                             \
+                BPRT_SPLIT(layers_team(R * D), D, ln_affine_sums_##SUF, (void *)&c_);               \
+            } else                                                                                  \
+                for (size_t r = 0; r < R; r++)                                                      \
+                    ln_affine_row_##SUF(x + r * D, gy + r * D, gamma, add ? add + r * D : NULL, D, eps, gx + r * D, \
+                                        acc, acc + D, NULL, NULL);                                  \
+        }                                                                                           \
+        for (size_t j = 0; j < D; j++) {                                                            \
+            if (dgamma) dgamma[j] = (T)acc[j];                                                      \
+            if (dbeta) dbeta[j] = (T)acc[D + j];                                                    \
+        }                                                                                           \
+        BPRT_TEMP_DONE(BPRT_SCRATCH_SUMS, acc);                                                                        \
+    }
+#else
+#define DEFINE_LN_AFFINE(T, SUF)
+#endif
+
 /* Every kernel, for T = float (SUF f32) and double (f64). */
 #define DEFINE_LAYERS(T, SUF, UT) /* UT: the unsigned integer of T's size */                                                                      \
     /* a kernel's arguments, for its shares on the threads (BPRT_SPLIT) */                          \
@@ -732,124 +859,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
     void bprt_layernorm_grad_##SUF(const T *x, const T *gy, size_t R, size_t D, double eps, T *gx) { \
         layernorm_any_##SUF(x, gy, R, D, eps, gx);                                                  \
     }                                                                                               \
-    /* one row of layernorm's affine gradient (bprt_layernorm_affine_grad): gx at g = gy * gamma  \
-       as layernorm_grad_row makes it (plus ar's row, if given), and gy * xhat (xhat as          \
-       layernorm_row makes it), gy added into ag, ab, or with ag NULL stored in pr, gr (dr may   \
-       be xr, gyr or ar) */                                                                      \
-    BPRT_CLONES static void ln_affine_row_##SUF(const T *xr, const T *gyr, const T *gam, const T *ar, size_t D, \
-                                                double eps, T *dr, double *ag, double *ab, T *pr, T *gr) { \
-        double mean, var, sg, sgx;                                                                  \
-        LANE_SUM(D, k, (double)xr[k], mean);                                                        \
-        mean /= (double)D;                                                                          \
-        LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
-        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
-        LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]), sg);                                           \
-        LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]) * ((double)xr[k] - mean), sgx);                 \
-        sg /= (double)D;                                                                            \
-        const double sgy = sgx * rs / (double)D;                                                    \
-        for (size_t i = 0; i < D; i++) {                                                            \
-            const T g = gyr[i], xh = (T)(((double)xr[i] - mean) * rs), p = (T)(g * xh);             \
-            if (ag) ag[i] += (double)p, ab[i] += (double)g;                                         \
-            else {                                                                                  \
-                pr[i] = p;                                                                          \
-                if (gr) gr[i] = g;                                                                  \
-            }                                                                                       \
-            const T v = (T)(rs * ((double)(T)(g * gam[i]) - sg - ((double)xr[i] - mean) * rs * sgy)); \
-            dr[i] = ar ? (T)(ar[i] + v) : v;                                                        \
-        }                                                                                           \
-    }                                                                                               \
-    typedef struct {                                                                                \
-        const T *x, *gy, *gam, *add, *gs;                                                           \
-        T *gx, *sp, *sg;                                                                            \
-        size_t R, D;                                                                                \
-        double eps, *acc, *st;                                                                      \
-    } LnaCall_##SUF;                                                                                \
-    /* groups [g0, g1) of LN_NR rows: their statistics (the AVX-512 kernel's first part) */        \
-    static void ln_affine_stats_task_##SUF(void *arg, size_t g0, size_t g1) {                       \
-        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
-        const size_t r1 = g1 * LN_NR < c_->R ? g1 * LN_NR : c_->R;                                  \
-        ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), NULL, g0 * LN_NR, r1, c_->D, c_->eps, NULL, \
-                           NULL, NULL, LNA_STATS, c_->st, 0, c_->D);                                \
-    }                                                                                               \
-    /* chunks [k0, k1) of 16 columns: their outputs and sums over every row (the second part) */  \
-    static void ln_affine_cols_task_##SUF(void *arg, size_t k0, size_t k1) {                        \
-        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
-        const size_t j1 = k1 * 16 < c_->D ? k1 * 16 : c_->D;                                        \
-        ln_affine_rows_f32(F32CP(c_->x), F32CP(c_->gy), F32CP(c_->gam), F32CP(c_->add), 0, c_->R, c_->D, c_->eps, \
-                           F32P(c_->gx), c_->acc, c_->acc + c_->D, LNA_OUT, c_->st, k0 * 16, j1);    \
-    }                                                                                               \
-    /* rows [r0, r1) in the plain loops: gx, and the products                                     \
-       gy * xhat into sp (and gy into sg, when sg is given: gx overwrites gy) */                 \
-    static void ln_affine_task_##SUF(void *arg, size_t r0, size_t r1) {                             \
-        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
-        const size_t D = c_->D;                                                                     \
-        T *sg = c_->sg; /* a copy of gy, needed only when gx is gy */                               \
-        for (size_t r = r0; r < r1; r++)                                                            \
-            ln_affine_row_##SUF(c_->x + r * D, c_->gy + r * D, c_->gam, c_->add ? c_->add + r * D : NULL, D, c_->eps, \
-                                c_->gx + r * D, NULL, NULL, c_->sp + r * D, sg ? sg + r * D : NULL);  \
-    }                                                                                               \
-    /* columns [j0, j1): the sums over the rows, in order, of sp and of gy (or its copy), 64      \
-       columns at a time in local accumulators (vectorised): bprt_sum_axis's order, but both       \
-       arrays in one pass and the columns split between the threads (two bprt_sum_axis calls,      \
-       128 columns one block on one thread, took 225-260 us for 2048 x 128 on 2 threads against    \
-       102-113 for the whole call this way) */                                                     \
-    BPRT_CLONES static void ln_affine_colsums_##SUF(const T *sp, const T *gs, size_t R, size_t D, size_t j0, \
-                                                    size_t j1, double *acc) {                       \
-        for (size_t b = j0; b < j1; b += 64) {                                                      \
-            const size_t w = j1 - b < 64 ? j1 - b : 64;                                             \
-            double a[64], c[64];                                                                    \
-            for (size_t j = 0; j < w; j++) a[j] = c[j] = 0;                                         \
-            for (size_t r = 0; r < R; r++) {                                                        \
-                const T *p = sp + r * D + b, *q = gs + r * D + b;                                   \
-                for (size_t j = 0; j < w; j++) a[j] += (double)p[j], c[j] += (double)q[j];          \
-            }                                                                                       \
-            for (size_t j = 0; j < w; j++) acc[b + j] = a[j], acc[D + b + j] = c[j];                \
-        }                                                                                           \
-    }                                                                                               \
-    static void ln_affine_sums_##SUF(void *arg, size_t j0, size_t j1) {                             \
-        const LnaCall_##SUF *c_ = (const LnaCall_##SUF *)arg;                                       \
-        ln_affine_colsums_##SUF(c_->sp, c_->gs, c_->R, c_->D, j0, j1, c_->acc);                     \
-    }                                                                                               \
-    /* On one thread the sums are added as the rows are made. On several, the AVX-512 kernel     \
-       splits the rows for their statistics and then the columns for the outputs and sums; the   \
-       plain loops split the rows, keep their products, and then split the columns' sums. Every   \
-       way adds each column's rows in order, in double (bprt_sum_axis's order: the same bits). */ \
-    void bprt_layernorm_affine_grad_##SUF(const T *x, const T *gy, const T *gamma, const T *add, size_t R, \
-                                          size_t D, double eps, T *gx, T *dgamma, T *dbeta) {       \
-        double *acc = (double *)BPRT_TEMP(BPRT_SCRATCH_SUMS, (2 * D + 1) * sizeof(double));          \
-        if (!acc) abort(); /* out of memory for two rows of sums */                                 \
-        memset(acc, 0, (2 * D + 1) * sizeof(double));                                               \
-        const size_t G = LN_FAST_##SUF(D) ? LN_NR : 1, ng = (R + G - 1) / G;                        \
-        int team = ng < 2 ? 1 : layers_team(R * D);                                                 \
-        if ((size_t)team > ng) team = (int)ng;                                                      \
-        if (LN_FAST_##SUF(D)) {                                                                     \
-            double *st = team > 1 ? (double *)lna_scratch(4 * R * sizeof(double)) : NULL;           \
-            const LnaCall_##SUF c_ = {x, gy, gamma, add, NULL, gx, NULL, NULL, R, D, eps, acc, st};  \
-            if (st) { /* each row's statistics, then each column's outputs and sums */              \
-                BPRT_SPLIT(team, ng, ln_affine_stats_task_##SUF, (void *)&c_);                      \
-                BPRT_SPLIT(team, (D + 15) / 16, ln_affine_cols_task_##SUF, (void *)&c_);            \
-            } else /* one thread (or no memory for the statistics): the same bits */               \
-                ln_affine_rows_f32(F32CP(x), F32CP(gy), F32CP(gamma), F32CP(add), 0, R, D, eps, F32P(gx), acc, \
-                                   acc + D, LNA_ALL, NULL, 0, D);                                   \
-        } else {                                                                                    \
-            const int copy_gy = gx == gy;                                                           \
-            T *sp = team > 1 ? (T *)lna_scratch(((size_t)1 + (size_t)copy_gy) * R * D * sizeof(T) + 1) : NULL; \
-            if (sp) {                                                                               \
-                const LnaCall_##SUF c_ = {x, gy, gamma, add, copy_gy ? sp + R * D : gy, gx, sp,     \
-                                          copy_gy ? sp + R * D : NULL, R, D, eps, acc, NULL};        \
-                BPRT_SPLIT(team, R, ln_affine_task_##SUF, (void *)&c_);                             \
-                BPRT_SPLIT(layers_team(R * D), D, ln_affine_sums_##SUF, (void *)&c_);               \
-            } else                                                                                  \
-                for (size_t r = 0; r < R; r++)                                                      \
-                    ln_affine_row_##SUF(x + r * D, gy + r * D, gamma, add ? add + r * D : NULL, D, eps, gx + r * D, \
-                                        acc, acc + D, NULL, NULL);                                  \
-        }                                                                                           \
-        for (size_t j = 0; j < D; j++) {                                                            \
-            if (dgamma) dgamma[j] = (T)acc[j];                                                      \
-            if (dbeta) dbeta[j] = (T)acc[D + j];                                                    \
-        }                                                                                           \
-        BPRT_TEMP_DONE(BPRT_SCRATCH_SUMS, acc);                                                                        \
-    }                                                                                               \
+    DEFINE_LN_AFFINE(T, SUF)                                                                        \
     /* rows [r0, r1) of softmax's vjp: gx = y (g - s), s = sum(g y) in double (gx may be y or g); \
        one call per thread's share, so the ISA's clone is picked once, not per row */           \
     BPRT_CLONES static void softmax_grad_rows_##SUF(const T *y, const T *gy, size_t r0, size_t r1, size_t D, \

@@ -492,10 +492,6 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         log_softmax_rows_##SUF(a->x, r0, r1, a->n, a->out);                                        \
     }                                                                                              \
-    static void ce_task_##SUF(void *arg, size_t r0, size_t r1) {                                   \
-        const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
-        ce_rows_##SUF(a->x, a->y, r0, r1, a->n, a->loss);                                          \
-    }                                                                                              \
     static void ce_grad_task_##SUF(void *arg, size_t r0, size_t r1) {                              \
         const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         ce_grad_rows_##SUF(a->x, a->y, r0, r1, a->n, a->scale, a->out, a->loss);                   \
@@ -518,9 +514,19 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
     void bprt_ce_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, T *d) {  \
         RowsCall_##SUF a = {z, y, n, scale, d, NULL};                                              \
         BPRT_SPLIT(ROWS_TEAM(rows, n), rows, ce_grad_task_##SUF, &a);                              \
+    }
+
+/* Cross-entropy's loss, and the loss and its gradient in one pass. On several threads each
+ * row's loss goes to a buffer of this thread's (BPRT_TEMP), added in row order afterwards: the
+ * bits of one thread. --standalone output, which keeps no buffers between calls and runs on
+ * the calling thread, adds the rows as it goes, and its code makes the two by
+ * bprt_cross_entropy and bprt_ce_grad. */
+#if !defined(BPRT_STANDALONE)
+#define DEFINE_CE(T, SUF)                                                                          \
+    static void ce_task_##SUF(void *arg, size_t r0, size_t r1) {                                   \
+        const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
+        ce_rows_##SUF(a->x, a->y, r0, r1, a->n, a->loss);                                          \
     }                                                                                              \
-    /* On several threads each row's term goes to the scratch row array, which is then added \
-       in row order: the bits of the sum on one thread. */                                     \
     double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) {         \
         const int team = ROWS_TEAM(rows, n);                                                       \
         double *t = team > 1 ? (double *)BPRT_TEMP(BPRT_SCRATCH_ROWS, sizeof(double) * rows) : NULL; \
@@ -547,6 +553,12 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         BPRT_TEMP_DONE(BPRT_SCRATCH_ROWS, t);                                                                         \
         return acc / (double)rows;                                                                 \
     }
+#else
+#define DEFINE_CE(T, SUF)                                                                          \
+    double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) {         \
+        return ce_rows_##SUF(z, y, 0, rows, n, NULL) / (double)rows;                               \
+    }
+#endif
 
 #if defined(_OPENMP) && !defined(BPRT_STANDALONE)
 enum { VM_PAR_MIN = 1 << 15 }; /* elements below which the rows stay on the calling thread */
@@ -559,3 +571,5 @@ DEFINE_ROWS(float, f32)
 DEFINE_ROWS(double, f64)
 DEFINE_ROWS_PAR(float, f32)
 DEFINE_ROWS_PAR(double, f64)
+DEFINE_CE(float, f32)
+DEFINE_CE(double, f64)

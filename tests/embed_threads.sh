@@ -7,7 +7,8 @@
 #    fashion_cnn (convolutions, pooling) and tests/text/tiny_lm.bp (causal attention,
 #    layernorm, embedding). After a first run, steps allocate nothing (README: embed_threads.c's
 #    COUNT_ALLOCS).
-# 2. The --standalone output of the same models built by gcc -fsanitize=thread: no report.
+# 2. The --standalone output of the same models built by gcc -fsanitize=thread: no report;
+#    and built plainly, its steps allocate nothing, the first one included (2b).
 #    (Its runtime's kernel clones made such a program crash before main: the loader runs
 #    their dispatchers before ThreadSanitizer is set up.)
 # 3. A -fsanitize=thread program with the ordinary libbprt: with BPRT_NUM_THREADS=2 the false
@@ -68,6 +69,24 @@ for bp in $models; do
   fi
   if TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$d/run" >"$d/out" 2>&1; then ok
   else bad "$name --standalone on two threads under ThreadSanitizer (status $?)"; cat "$d/out"; fi
+done
+
+# 2b. --standalone steps allocate nothing either, not even on their first run (README: the
+#    kernels' temporaries are the workspace's): counted as in 1, by this program's allocator
+#    or, in the sanitizer build, under AddressSanitizer by its hook (which also checks that
+#    no kernel reaches past the workspace's end)
+for bp in $models; do
+  model "$bp"
+  case $name in fashion_mlp) batch=64;; fashion_cnn) batch=8;; *) batch=16;; esac
+  d=$tmp/sa_$name
+  if [ -n "${BP_SAN_PRELOAD:-}" ]; then cflags="-O1 -g -fsanitize=address -DCOUNT_ALLOCS=2"; else cflags="-O2 -DCOUNT_ALLOCS=1"; fi
+  cflags="$cflags -DCOUNT_FIRST"
+  if ! gcc -std=c99 $cflags -Wall -Wextra -Werror -I"$d" $defs -DBATCH=$batch -DSTEPS=2 -DROUNDS=1 \
+       "$driver" "$d/$name.c" -lm -lpthread -o "$d/run_count" 2>"$d/err"; then
+    bad "building the counting program of $name --standalone"; cat "$d/err"; continue
+  fi
+  if "$d/run_count" >"$d/out" 2>&1; then ok
+  else bad "$name --standalone: steps allocate (status $?)"; cat "$d/out"; fi
 done
 
 # 3. A program under ThreadSanitizer linked with the ordinary libbprt: the pool synchronises in

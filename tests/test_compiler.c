@@ -949,7 +949,7 @@ static void test_plan_sized_equals_plan(void **state) {
             if (g->loss >= 0) roots[g->loss] = 1;
             fuse_plan(g, roots, pinned, fuse_user);
             const Plan *want = plan_make(g, pinned, roots, fuse_user);
-            const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps);
+            const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps, 0);
             assert_int_equal(got->nbufs, want->nbufs);
             for (int i = 0; i < g->n; i++) {
                 assert_int_equal(got->buf[i], want->buf[i]);

@@ -1005,14 +1005,14 @@ static void test_tri_products(void **state)
         bprt_softmax_grad_##SUF(y, t, nb * Tq, S, d);                                              \
         for (size_t i = 0; i < ns; i++) d[i] = d[i] * scale;                                       \
         GEMM##_batch_softmax_grad(0, 1, Tq, S, K, 1, g, K, k, K, 0, d2, S, 1, dims, sq, sk, ss, 0, y, causal, 1, \
-                                  scale);                                                          \
+                                  scale, NULL);                                                    \
         for (size_t i = 0; i < ns; i++)                                                            \
             if (!(d2[i] == d[i]))                                                                  \
                 fail_msg(#SUF " softmax_grad %dx%dx%d causal %d: [%zu] %.17g, one call each %.17g", Tq, S, K, \
                          causal, i, (double)d2[i], (double)d[i]);                                  \
         memcpy(d2, y, ns * sizeof *d2); /* written over the weights (C = Y) */                    \
         GEMM##_batch_softmax_grad(0, 1, Tq, S, K, 1, g, K, k, K, 0, d2, S, 1, dims, sq, sk, ss, 0, d2, causal, 1, \
-                                  scale);                                                          \
+                                  scale, NULL);                                                    \
         for (size_t i = 0; i < ns; i++)                                                            \
             if (!(d2[i] == d[i]))                                                                  \
                 fail_msg(#SUF " softmax_grad over y %dx%dx%d causal %d: [%zu] %.17g, one call each %.17g", Tq, S, \
