@@ -585,6 +585,28 @@ static void test_written_over_dying_inputs(void **state) {
     assert_non_null(grad);
     assert_string_equal(call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 11, cc, sizeof cc),
                         call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 19, y, sizeof y));
+    assert_string_equal(call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 23, z, sizeof z), "(real*)0");
+    free(c);
+}
+
+/* --standalone (PLAN_KERNEL_TEMPS): the attention chain's softmax gradient written over the
+ * weights makes each product in a workspace buffer of its own (its runtime keeps none), not
+ * one of the call's operands; libbprt's call passes none (test_written_over_dying_inputs) */
+static void test_standalone_product_scratch(void **state) {
+    (void)state;
+    char *c = compiled_text("input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
+                            "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+                            1, TEXT_C_STANDALONE);
+    const char *grad = strstr(c, "_grad(const real *params");
+    assert_non_null(grad);
+    char tmp[64], arg[64];
+    call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 23, tmp, sizeof tmp);
+    assert_true(tmp[0] == 't' && strspn(tmp + 1, "0123456789") == strlen(tmp + 1)); /* a workspace buffer */
+    const int operands[] = {6, 8, 11, 19}; /* A, B, C, Y */
+    for (int k = 0; k < 4; k++)
+        assert_string_not_equal(call_arg(grad, "bprt_sgemm_batch_softmax_grad(", operands[k], arg, sizeof arg), tmp);
+    assert_string_equal(call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 11, arg, sizeof arg),
+                        call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 19, tmp, sizeof tmp)); /* C is Y */
     free(c);
 }
 
@@ -1076,6 +1098,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_grad_fused),
         cmocka_unit_test(test_attention_calls),
         cmocka_unit_test(test_written_over_dying_inputs),
+        cmocka_unit_test(test_standalone_product_scratch),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_folding_matches_generated_code),
         cmocka_unit_test(test_transpose_folded_into_matmul),
