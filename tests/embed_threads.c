@@ -13,12 +13,14 @@
  * STEPS, ROUNDS.
  *
  * With -DCOUNT_ALLOCS, also README's "a step allocates nothing once one has run": after a
- * third job's run, two more train steps, a gradient and a forward pass must not call the
- * allocator, on any thread (1: this program's own malloc, calloc, realloc, aligned_alloc,
- * posix_memalign and memalign count and pass on to glibc's; 2, for a libbprt built with
+ * third job's run and a Hessian-vector product, two more train steps, a gradient, a
+ * Hessian-vector product and a forward pass must not call the allocator, on any thread (1:
+ * this program's own malloc, calloc, realloc, aligned_alloc, posix_memalign and memalign
+ * count and pass on to glibc's; 2, for a libbprt built with
  * AddressSanitizer, whose library the test preloads, or a program built with it: the
  * sanitizer's allocation hook). With -DCOUNT_FIRST as well (--standalone output), the third
- * job's first run (NAME_init, the steps, the gradient, the forward pass) is counted too. */
+ * job's first run (NAME_init, the steps, the gradient, the forward pass, the first
+ * Hessian-vector product) is counted too. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -165,9 +167,12 @@ static int sizes_nondecreasing(void) {
 }
 
 #ifdef COUNT_ALLOCS
-/* 0 if a step, a gradient and a forward pass after a first run allocate nothing */
+/* 0 if a step, a gradient, a Hessian-vector product and a forward pass after a first run
+ * allocate nothing */
 static int steps_allocate(void) {
     Job j;
+    float *v = (float *)alloc(sizeof(float) * NPARAMS), *hv = (float *)alloc(sizeof(float) * NPARAMS);
+    for (int i = 0; i < NPARAMS; i++) v[i] = (float)(i % 7) - 3;
 #if COUNT_ALLOCS == 2
     if (!__sanitizer_install_malloc_and_free_hooks || !__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free)) {
         printf("%s: cannot count allocations: no AddressSanitizer hook\n", STR(MODEL));
@@ -179,13 +184,17 @@ static int steps_allocate(void) {
     __atomic_store_n(&counting, 1, __ATOMIC_RELAXED);
 #endif
     job_run(&j);
+    F(_hvp)(j.params, v, hv, j.x, j.y, B, j.ws);
     __atomic_store_n(&counting, 1, __ATOMIC_RELAXED);
     for (int t = 0; t < 2; t++)
         F(_train_step)(j.params, j.opt, j.x, j.y, B, 0.001f, j.ws);
     F(_grad)(j.params, j.grad, j.x, j.y, B, j.ws);
+    F(_hvp)(j.params, v, hv, j.x, j.y, B, j.ws);
     F(_forward)(j.params, j.x, j.out, B, j.ws);
     __atomic_store_n(&counting, 0, __ATOMIC_RELAXED);
     job_free(&j);
+    free(v);
+    free(hv);
     if (allocs) printf("%s: %ld allocations in the steps counted\n", STR(MODEL), allocs);
     return allocs != 0;
 }
