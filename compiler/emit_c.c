@@ -1515,9 +1515,9 @@ static void emit_loss(E *e, int id) {
                         "        %s[0] = (real)(acc / (double)nrow);\n",
                 py, pz, out);
         break;
-    case OP_NLL_GRAD:
-        fprintf(e->out, "        const real v = -%s / (real)nrow;\n        memset(%s, 0, sizeof(real) * nrow * nc);\n"
-                        "        for (size_t r = 0; r < nrow; r++) { const int32_t y = %s[r]; if (y >= 0 && (size_t)y < nc) %s[r * nc + (size_t)y] = v; }\n",
+    case OP_NLL_GRAD: /* (the value is d_, not v: NAME_hvp's direction is v, and the scale can be read from it) */
+        fprintf(e->out, "        const real d_ = -%s / (real)nrow;\n        memset(%s, 0, sizeof(real) * nrow * nc);\n"
+                        "        for (size_t r = 0; r < nrow; r++) { const int32_t y = %s[r]; if (y >= 0 && (size_t)y < nc) %s[r * nc + (size_t)y] = d_; }\n",
                 gv, out, py, out);
         break;
     default: BP_ASSERT(!"not a loss op");

@@ -114,6 +114,9 @@ static const char *cases[] = {
     /* second order through non-overlapping max pooling (the overlapping case above has none) */
     "param pim[2, 3, 6, 5] = normal(1)\nloss sum(maxpool2d(pim, 2) ^ 3) + sum(maxpool2d(pim * pim, 3) * 0.7)",
     "loss sum(concat(a * a, w, axis = 0)^3) + sum(concat(w, a, axis = 1) ^ 2 * concat(a, w, axis = 1))",
+    /* a cross-entropy and an nll whose adjoint depends on the parameters: the second-order
+       rules of ce_grad and nll_grad in their scale s (constant 1 in a plain loss) */
+    "loss cross_entropy(a * w, lab) ^ 2 + nll(a * 0.5, lab) * c",
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
