@@ -5,6 +5,9 @@
  * table: every op that has a derivative must have appeared in some case's graph, so a
  * new op fails this test until it is given a case.
  *
+ * Each case is also built at -O0 (no folding, simplification or CSE) and checked the
+ * same way: reverse mode's graph as it is made, with the nodes folding removes (x^1).
+ *
  * Each case is also built with NAME_hvp (reverse over reverse) and its Hessian-vector
  * product checked against central differences of the gradient (th_hvp_check, <= 1e-6):
  * that exercises the vector-Jacobian rules of the ops the backward pass makes (step,
@@ -114,9 +117,26 @@ static const char *cases[] = {
     /* second order through non-overlapping max pooling (the overlapping case above has none) */
     "param pim[2, 3, 6, 5] = normal(1)\nloss sum(maxpool2d(pim, 2) ^ 3) + sum(maxpool2d(pim * pim, 3) * 0.7)",
     "loss sum(concat(a * a, w, axis = 0)^3) + sum(concat(w, a, axis = 1) ^ 2 * concat(a, w, axis = 1))",
+    /* nll of a log_softmax along the first axis, which is not cross_entropy (its value is
+       checked against PyTorch in tests/torch/programs/nll_axes.bp) */
+    "loss nll(log_softmax(a, axis = 0), lab) + nll(log_softmax(a * w, axis = -1), lab)",
+    /* a product's gradient read through a broadcast of [1, 3, 5] over the batch of 2 when
+       the other operand has no batch axes (pass_msum.c reads the broadcast itself only where
+       the batch shapes agree) */
+    "loss sum(sin(sum(t3 @ m, axis = 0, keepdims = 1)))",
+    /* batch sums chained: a gradient summed over a dropped leading axis, then kept as 1 (the
+       second sum is over the full batch's axis 1); and a sum over an inner batch axis, then
+       the first kept as 1 */
+    "param x5[2, 3, 4, 5] = normal(1)\nparam b5[1, 5, 2] = normal(1)\nloss sum(sin(x5 @ b5))",
+    "param y5[2, 3, 2, 4, 5] = normal(1)\nparam z5[2, 3, 2, 5, 3] = normal(1)\n"
+    "loss sum(sin(sum(sum(y5 @ z5, axis = 2), axis = 0, keepdims = 1)))",
+    /* bce_logits with a target that has a gradient (dt = -g z) */
+    "loss bce_logits(a * w, sigmoid(a * 0.5 + b)) + bce_logits(b, sigmoid(b * u))",
     /* a cross-entropy and an nll whose adjoint depends on the parameters: the second-order
        rules of ce_grad and nll_grad in their scale s (constant 1 in a plain loss) */
     "loss cross_entropy(a * w, lab) ^ 2 + nll(a * 0.5, lab) * c",
+    /* x^1 and x^0, which only -O0 keeps (the run below) */
+    "loss sum(a^1 * w) + sum(b^1 * b^0 * u)",
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -163,6 +183,22 @@ static int run_case(const char *body) {
     th_free(&t);
     if (!(err <= 1e-6)) {
         print_error("case '%s': relative error %.3g > 1e-6\n", body, err);
+        return 0;
+    }
+    /* -O0: the graph as reverse mode makes it, nothing folded (x^1 stays a power with its own
+       rule, zeros stay symbolic products) */
+    CompileOptions o0 = {.optimize = 0};
+    th_build_with(&t, text, 1, sizes, &o0);
+    if (!t.ok) {
+        print_error("case '%s' did not compile at -O0:\n%s\n", body, th_diag_text(&t));
+        th_free(&t);
+        return 0;
+    }
+    th_randomize(&t, 7, 4);
+    err = th_fd_check(&t);
+    th_free(&t);
+    if (!(err <= 1e-6)) {
+        print_error("case '%s' at -O0: relative error %.3g > 1e-6\n", body, err);
         return 0;
     }
     return run_hvp_case(text, body);
