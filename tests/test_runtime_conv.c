@@ -480,10 +480,54 @@ static void test_softmax_grad_rows(void **state) {
     bprt_set_threads(threads);
 }
 
+/* Max-pooling's gradient for windows other than 2x2 (runtime/layers.c's general loops),
+ * against a loop written out: each window's gradient goes to its first maximum in row-major
+ * order (PyTorch's choice; the inputs here are small integers, so windows have ties), and
+ * overlapping windows add up; every element of gx is written (it starts as NaN), the rows
+ * and columns no window covers with 0. Float and double, windows that tile the plane with
+ * rows and columns left over, and overlapping ones. */
+static void test_maxpool_grad_ties(void **state) {
+    (void)state;
+    static const size_t pools[][5] = {/* N, H, W, k, stride */
+                                      {2, 7, 8, 3, 3}, {1, 8, 7, 3, 3}, {2, 6, 7, 3, 1}, {1, 5, 6, 2, 1}, {1, 9, 9, 4, 2}};
+    for (size_t c = 0; c < sizeof pools / sizeof pools[0]; c++) {
+        const size_t N = pools[c][0], H = pools[c][1], W = pools[c][2], k = pools[c][3], s = pools[c][4];
+        const size_t OH = (H - k) / s + 1, OW = (W - k) / s + 1, n = N * H * W, ny = N * OH * OW;
+        double *x = malloc(n * sizeof *x), *gy = malloc(ny * sizeof *gy), *gx = malloc(n * sizeof *gx);
+        double *want = calloc(n, sizeof *want);
+        float *xf = malloc(n * sizeof *xf), *gyf = malloc(ny * sizeof *gyf), *gxf = malloc(n * sizeof *gxf);
+        assert_non_null(x), assert_non_null(gy), assert_non_null(gx), assert_non_null(want);
+        assert_non_null(xf), assert_non_null(gyf), assert_non_null(gxf);
+        unsigned seed = 99u + (unsigned)c;
+        for (size_t i = 0; i < n; i++) x[i] = (double)(int)(rnd(&seed) * 3), xf[i] = (float)x[i]; /* -2 .. 2: ties */
+        for (size_t i = 0; i < ny; i++) gy[i] = (double)(1 + i % 7), gyf[i] = (float)gy[i]; /* exact sums */
+        for (size_t p = 0; p < N; p++)
+            for (size_t i = 0; i < OH; i++)
+                for (size_t j = 0; j < OW; j++) {
+                    size_t at = (p * H + i * s) * W + j * s;
+                    for (size_t a = 0; a < k; a++)
+                        for (size_t b = 0; b < k; b++) {
+                            const size_t q = (p * H + i * s + a) * W + j * s + b;
+                            if (x[q] > x[at]) at = q;
+                        }
+                    want[at] += gy[(p * OH + i) * OW + j];
+                }
+        for (size_t i = 0; i < n; i++) gx[i] = (double)NAN, gxf[i] = NAN;
+        bprt_maxpool2d_grad_f64(x, gy, N, H, W, k, s, gx);
+        bprt_maxpool2d_grad_f32(xf, gyf, N, H, W, k, s, gxf);
+        for (size_t i = 0; i < n; i++)
+            if (gx[i] != want[i] || (double)gxf[i] != want[i])
+                fail_msg("maxpool2d_grad %zux%zux%zu, window %zu, stride %zu: gx[%zu] = %g and %g, want %g", N, H, W, k,
+                         s, i, gx[i], (double)gxf[i], want[i]);
+        free(x), free(gy), free(gx), free(want), free(xf), free(gyf), free(gxf);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_double),
         cmocka_unit_test(test_pool_same_bits),
+        cmocka_unit_test(test_maxpool_grad_ties),
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_layernorm_rows),
         cmocka_unit_test(test_layernorm_affine_grad),

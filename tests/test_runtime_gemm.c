@@ -1038,10 +1038,61 @@ static void test_attention_softmax_calls(void **state)
     on_every_isa_and_threads(sm_cases);
 }
 
+/* bprt_sum_axis (sums along the middle axis of [O, R, I]) and bprt_transpose (the last two
+ * axes of [Bt, M, N]) against loops written out, on integer values (every sum exact): inner
+ * extents I of 1, short, and at and across multiples of the 128 columns a work item sums
+ * (with several outer O), and matrices of more than one 32 x 32 tile each way, with ragged
+ * edges. */
+static void test_sum_axis_transpose(void **state)
+{
+    (void)state;
+    static const size_t sums[][3] = {{1, 1, 1}, {3, 5, 1}, {2, 9, 7}, {3, 4, 128}, {2, 3, 256}, {4, 2, 300}, {1, 300, 1}};
+    for (size_t c = 0; c < sizeof sums / sizeof sums[0]; c++) {
+        const size_t O = sums[c][0], R = sums[c][1], I = sums[c][2], n = O * R * I;
+        double *x = malloc(n * sizeof *x), *y = malloc(O * I * sizeof *y);
+        float *xf = malloc(n * sizeof *xf), *yf = malloc(O * I * sizeof *yf);
+        assert_non_null(x), assert_non_null(y), assert_non_null(xf), assert_non_null(yf);
+        for (size_t i = 0; i < n; i++) x[i] = (double)((i * 7919) % 61) - 30, xf[i] = (float)x[i];
+        for (size_t i = 0; i < O * I; i++) y[i] = (double)NAN, yf[i] = NAN; /* every result must be written */
+        bprt_sum_axis_f64(x, O, R, I, y);
+        bprt_sum_axis_f32(xf, O, R, I, yf);
+        for (size_t o = 0; o < O; o++)
+            for (size_t i = 0; i < I; i++) {
+                double want = 0;
+                for (size_t r = 0; r < R; r++) want += x[(o * R + r) * I + i];
+                if (y[o * I + i] != want || (double)yf[o * I + i] != want)
+                    fail_msg("sum_axis [%zu, %zu, %zu] at (%zu, %zu): %g and %g, want %g", O, R, I, o, i, y[o * I + i],
+                             (double)yf[o * I + i], want);
+            }
+        free(x), free(y), free(xf), free(yf);
+    }
+    static const size_t tr[][3] = {{1, 1, 1}, {2, 3, 5}, {1, 33, 70}, {2, 64, 31}, {1, 65, 97}};
+    for (size_t c = 0; c < sizeof tr / sizeof tr[0]; c++) {
+        const size_t Bt = tr[c][0], M = tr[c][1], N = tr[c][2], n = Bt * M * N;
+        double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+        float *xf = malloc(n * sizeof *xf), *yf = malloc(n * sizeof *yf);
+        assert_non_null(x), assert_non_null(y), assert_non_null(xf), assert_non_null(yf);
+        for (size_t i = 0; i < n; i++) x[i] = (double)i, xf[i] = (float)i, y[i] = (double)NAN, yf[i] = NAN;
+        bprt_transpose_f64(x, Bt, M, N, y);
+        bprt_transpose_f32(xf, Bt, M, N, yf);
+        for (size_t b = 0; b < Bt; b++)
+            for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < N; j++) {
+                    const double want = x[(b * M + i) * N + j];
+                    const size_t at = (b * N + j) * M + i;
+                    if (y[at] != want || (double)yf[at] != want)
+                        fail_msg("transpose [%zu, %zu, %zu] at (%zu, %zu, %zu): %g and %g, want %g", Bt, M, N, b, i, j,
+                                 y[at], (double)yf[at], want);
+                }
+        free(x), free(y), free(xf), free(yf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_isa_names),
+        cmocka_unit_test(test_sum_axis_transpose),
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_transposes_alpha_beta),
         cmocka_unit_test(test_large_threaded),

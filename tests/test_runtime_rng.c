@@ -138,12 +138,44 @@ static void test_moments(void **state)
     free(x);
 }
 
+/* bprt_dropout: each element kept (as x / (1 - p), the scale that keeps the expectation x)
+ * exactly where the documented uniform draw is at least p, else 0; p = 0 the identity and
+ * p = 1 all zeros. Checked against ref_uniform, in float and double. */
+static void test_dropout_mask_and_scale(void **state)
+{
+    (void)state;
+    enum { N = 4099 };
+    static const double ps[] = {0, 0.25, 0.5, 0.9, 1};
+    double *xd = malloc(N * sizeof *xd), *yd = malloc(N * sizeof *yd);
+    float *xf = malloc(N * sizeof *xf), *yf = malloc(N * sizeof *yf);
+    assert_non_null(xd), assert_non_null(yd), assert_non_null(xf), assert_non_null(yf);
+    for (size_t i = 0; i < N; i++) xd[i] = 1 + (double)(i % 13) * 0.25, xf[i] = (float)xd[i];
+    for (size_t c = 0; c < sizeof ps / sizeof ps[0]; c++) {
+        const double p = ps[c];
+        bprt_dropout_f64(xd, N, p, 42, 7, yd);
+        bprt_dropout_f32(xf, N, p, 42, 7, yf);
+        size_t kept = 0;
+        for (size_t i = 0; i < N; i++) {
+            const int keep = ref_uniform(42, 7, i) >= p;
+            const double wd = keep ? xd[i] * (1 / (1 - p)) : 0;
+            const float wf = keep ? xf[i] * (float)(1 / (1 - p)) : 0.0f;
+            kept += (size_t)keep;
+            if (yd[i] != wd || yf[i] != wf)
+                fail_msg("dropout p = %g, element %zu: %.17g and %.9g, want %.17g", p, i, yd[i], (double)yf[i], wd);
+        }
+        /* the draws themselves: about 1 - p of the elements kept (4 standard deviations) */
+        assert_true(fabs((double)kept / N - (1 - p)) <= 4 * sqrt(p * (1 - p) / N) + 1e-12);
+    }
+    free(xd), free(yd), free(xf), free(yf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_values),      cmocka_unit_test(test_matches_formula),
         cmocka_unit_test(test_fills_deterministic), cmocka_unit_test(test_streams_differ),
         cmocka_unit_test(test_moments),
+        cmocka_unit_test(test_dropout_mask_and_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
