@@ -53,12 +53,14 @@ acc=$(sed -n 's/^epoch 5: .*test accuracy \([0-9.]*\)%.*/\1/p' "$tmp/out")
 if awk -v a="$acc" 'BEGIN { exit !(a != "" && a + 0 >= 87.0) }'; then ok; echo "fashion_mlp: ${acc}% after 5 epochs"
 else bad "fashion_mlp test accuracy after 5 epochs '$acc', expected >= 87.0"; cat "$tmp/out"; fi
 
-# ---- c. SIGTERM mid-run saves a checkpoint; resuming it ends where an uninterrupted run does -
+# ---- c. SIGTERM mid-run saves a checkpoint; resuming it, or the periodic checkpoint before
+# ---- it, ends where an uninterrupted run does
 args="--data $data --epochs 2 --seed 3 --threads 1"
 "$bpc" train "$src/examples/fashion_mlp.bp" $args --checkpoint-every 200 --save a.safetensors >a.out 2>a.err &
 bgpid=$!
 i=0
 while [ ! -f a.safetensors ] && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+cp a.safetensors p.safetensors # a --checkpoint-every checkpoint (renamed into place whole)
 sleep 0.2
 kill -TERM "$bgpid" 2>/dev/null
 wait "$bgpid"; st=$?
@@ -76,6 +78,16 @@ run 0 "$bpc" train "$src/examples/fashion_mlp.bp" $args --save b.safetensors
 "$st_dump" b.safetensors >b.txt
 if [ -s a.txt ] && cmp -s a.txt b.txt; then ok
 else bad "resumed and uninterrupted runs end with different parameters or state:"; diff a.txt b.txt | cut -c1-200 | head -8; fi
+# a periodic checkpoint (--checkpoint-every 200) holds the steps done at that point, [epoch 1,
+# step s, s steps, seed 3] with s a multiple of 200 (s - 1 there would make the resumed run do
+# step s twice), and resuming it also ends where the uninterrupted run does
+prog=$("$st_dump" p.safetensors | awk '$1 == "__bpc.progress" { print $5, $6, $7, $8 }')
+if echo "$prog" | awk '{ exit !($1 == 1 && $2 == $3 && $2 >= 200 && $2 % 200 == 0 && $4 == 3) }'; then ok
+else bad "periodic checkpoint progress '$prog', expected epoch 1, a multiple of 200 steps, seed 3"; fi
+run 0 "$bpc" train "$src/examples/fashion_mlp.bp" $args --params p.safetensors --save p.safetensors
+"$st_dump" p.safetensors >p.txt
+if [ -s p.txt ] && cmp -s p.txt b.txt; then ok
+else bad "a run resumed from a periodic checkpoint and the uninterrupted run differ:"; diff p.txt b.txt | cut -c1-200 | head -8; fi
 
 # ---- d. malformed data, mismatched parameters, a diverging run -----------------------------
 mkdir trunc trgz
