@@ -53,6 +53,8 @@ static const struct {
     {"adam_clip", "optimizer adam(lr = 0.01)\nclip_grad_norm 0.5\n", 0.01},
     {"sgd_clip", "optimizer sgd(lr = 0.1, momentum = 0.9)\nclip_grad_norm 0.5\n", 0.1},
     {"sgd_plain", "optimizer sgd(lr = 0.1)\n", 0.1}, /* the update fused into the weight GEMMs */
+    {"sgd_wd", "optimizer sgd(lr = 0.1, weight_decay = 0.05)\n", 0.1}, /* fused too, with the decay */
+    {"adamw_clip", "optimizer adamw(lr = 0.01, weight_decay = 0.01)\nclip_grad_norm 0.5\n", 0.01},
 };
 
 static void *xalloc(size_t n) {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """gen_opt_refs.py — PyTorch reference values for tests/test_optimizers.c.
 
-For two small MLPs and four optimizer settings this script runs torch.optim on the same
+For two small MLPs and eight optimizer settings this script runs torch.optim on the same
 parameters and inputs and writes tests/torch/data/opt_<model>_<opt>.safetensors holding
 
     <param>              initial parameter values (F64, each exactly representable in F32)
@@ -24,6 +24,11 @@ Optimizers (the C test's `optimizer` / `clip_grad_norm` lines say the same):
                barely depends on the gradient's scale, SGD's is proportional to it, so this
                one shows the clipping factor itself
     sgd_plain  SGD(lr=0.1): bpc fuses this update into the weight-gradient GEMMs
+    sgd_wd     SGD(lr=0.1, weight_decay=0.05): no momentum, so the weights' update is fused
+               into their GEMMs too, where the decay must not be left out
+    adamw_clip AdamW(lr=0.01, weight_decay=0.01) with clip_grad_norm_(max_norm=0.5): the
+               update apart from the weight-gradient GEMMs (clipping needs the whole
+               gradient's norm first), decoupled decay there too
 
 A float32 PyTorch run on the same values is compared with the float64 one and its worst
 deviation printed: it shows the C test's f32 tolerance (1e-5 relative, 1e-6 absolute
@@ -79,6 +84,8 @@ OPTS = {
     "adam_clip": (lambda ps: torch.optim.Adam(ps, lr=0.01), True),
     "sgd_clip": (lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9), True),
     "sgd_plain": (lambda ps: torch.optim.SGD(ps, lr=0.1), False),
+    "sgd_wd": (lambda ps: torch.optim.SGD(ps, lr=0.1, weight_decay=0.05), False),
+    "adamw_clip": (lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.01), True),
 }
 
 
