@@ -89,6 +89,11 @@ def mlp_softplus_nll(P, I):
     return F.nll_loss(F.log_softmax(h @ P["W2"] + P["b2"], dim=-1), I["y"])
 
 
+def nll_axes(P, I):
+    z = I["x"] @ P["W"]
+    return F.nll_loss(torch.log_softmax(z, dim=0), I["y"]) + F.nll_loss(torch.log_softmax(z, dim=-1), I["y"]) * 0.5
+
+
 def broadcasting(P, I):
     a, b, c, s = P["a"], P["b"], P["c"], P["s"]
     h = a * b + c
@@ -211,6 +216,7 @@ PROGRAMS = {
     "mlp_gelu_bce_logits": dict(f=mlp_gelu_bce_logits, dims={"B": 4}, inputs={"t": "unit"}),
     "mlp_leaky_ce_probs": dict(f=mlp_leaky_ce_probs, dims={"B": 5}, inputs={"q": "probs"}),
     "mlp_softplus_nll": dict(f=mlp_softplus_nll, dims={"B": 7}, inputs={"y": ("int", 6)}),
+    "nll_axes": dict(f=nll_axes, dims={"B": 4}, inputs={"y": ("int", 5)}),
     "broadcasting": dict(f=broadcasting, dims={"B": 2}),
     "reductions": dict(f=reductions, dims={"B": 3}),
     "attention": dict(f=attention, dims={"B": 2, "T": 5}),
