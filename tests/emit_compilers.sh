@@ -7,7 +7,9 @@
 # so is a program calling the seed example's NAME_hvp. tests/c_names/ holds programs whose
 # names meet C's (keywords, the API's own parameter names, a model named bprt, no
 # parameters, a constant loss, no loss, neither a loss nor outputs, dropout and an input named dropout_seed): compiled
-# and self-checked the same way, and compiled as --standalone output by each compiler.
+# and self-checked the same way, and compiled as --standalone output by each compiler. The
+# torch programs with softplus, sigmoid, bce, bce_logits, leaky_relu and GELU (which
+# --standalone computes with its own functions) self-checked as --standalone output too.
 # Several models in one program: seed, fashion_mlp and fashion_mlp3 (standalone and libbprt,
 # float and double), and models `net` and `Net`.
 # usage: emit_compilers.sh BPC SOURCE_DIR
@@ -106,6 +108,23 @@ for bp in "$src"/tests/c_names/*.bp; do
     fi
     n=$((n + 1))
   done
+done
+# --standalone output computes softplus, sigmoid, bce, bce_logits, leaky_relu and GELU with the
+# preamble's own bp_ functions (the JIT and libbprt builds evaluate them through bprt_ew), so
+# the tests/torch programs that use them run their self-check as --standalone too, in double,
+# under gcc
+for base in mlp_softplus_nll mlp_sigmoid_bce mlp_gelu_bce_logits mlp_leaky_ce_probs; do
+  "$bpc" "$src/tests/torch/programs/$base.bp" -o "$tmp/${base}_sa.c" --standalone --f64
+  "$bpc" --emit=test "$src/tests/torch/programs/$base.bp" --f64 | sed "s/^#include \"$base.h\"/#include \"${base}_sa.h\"/" \
+    > "$tmp/${base}_sa_check.c"
+  if ! gcc -std=c99 -Wall -Wextra -Werror -pedantic -I"$tmp" "$tmp/${base}_sa.c" "$tmp/${base}_sa_check.c" -lm \
+       -o "$tmp/sa_check" 2>"$tmp/err"; then
+    echo "FAIL: linking the --standalone self-check of $base"; cat "$tmp/err"; fail=1; continue
+  fi
+  if ! "$tmp/sa_check" > "$tmp/out" 2>&1 || ! grep -q '^ok$' "$tmp/out"; then
+    echo "FAIL: --standalone self-check of $base"; cat "$tmp/out"; fail=1
+  fi
+  n=$((n + 1))
 done
 # Three models in one program: seed --standalone in double, fashion_mlp --standalone in float,
 # fashion_mlp3 through libbprt. Their headers are included together (each names its own real
