@@ -870,6 +870,22 @@ expect_status 0 env TMPDIR="$tmp/tmp dir" CC="$tmp/logcc.sh" "$bpc" train "$tmp/
 case $(cat "$tmp/jit.src" 2>/dev/null) in "$tmp/tmp dir/bpc-jit-"*/m.c) ok ;; *) bad "--jit cc under TMPDIR: $(cat "$tmp/jit.src" 2>&1)" ;; esac
 [ -z "$(ls "$tmp/tmp dir")" ] && ok || bad "--jit cc left files in TMPDIR: $(ls "$tmp/tmp dir")"
 
+# --jit cc computes what the tcc JIT does: cc compiles the fused loops over broadcast operands
+# as C (the tcc JIT runs them as bprt_ew programs), where each operand's row offset and whether
+# it steps along the inner loop are the emitter's index arithmetic; every value of bpc grad
+# --f64 agrees to 1e-10 relative (FMA contraction aside, the same arithmetic)
+printf '%s\n' 'param a[3, 4] = normal(1)' 'param b[3, 1] = normal(1)' 'param c[4] = normal(1)' \
+  'param d[2, 1, 4] = normal(1)' 'param e[2, 3, 1] = normal(1)' \
+  'loss sum(sin(a * b + c) * a) + sum(tanh(b * c)) + sum(sin(d * a + e) * (e - d))' >"$tmp/bcast.bp"
+expect_status 0 "$bpc" grad "$tmp/bcast.bp" --f64 --jit tcc
+cp "$tmp/out" "$tmp/bcast_tcc.txt"
+expect_status 0 "$bpc" grad "$tmp/bcast.bp" --f64 --jit cc
+tr -s '[],= ' '\n' <"$tmp/bcast_tcc.txt" | grep -E '^-?[0-9]' >"$tmp/bcast_a.txt"
+tr -s '[],= ' '\n' <"$tmp/out" | grep -E '^-?[0-9]' >"$tmp/bcast_b.txt"
+if [ "$(wc -l <"$tmp/bcast_a.txt")" -gt 40 ] && paste "$tmp/bcast_a.txt" "$tmp/bcast_b.txt" |
+   awk '{ d = $1 - $2; if (d < 0) d = -d; m = $1 < 0 ? -$1 : $1; if (d > 1e-10 * (m > 1e-3 ? m : 1e-3)) bad = 1 } END { exit bad }'
+then ok; else bad "--jit cc and --jit tcc differ on broadcasts:"; paste "$tmp/bcast_tcc.txt" "$tmp/out" | head -20; fi
+
 # train and eval of a program without a loss name the file, as grad, check and hvp do (they
 # said 'bpc: error: ... nothing to train', eval too)
 printf 'param w = 2\ny = w * 2\noutput y\n' >"$tmp/noloss.bp"
