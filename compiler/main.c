@@ -795,8 +795,8 @@ int main(int argc, char **argv) {
     }
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("bpc %s\n", BPC_VERSION);
-        if (strcmp(bprt_gemm_backend(), "bpc") == 0) printf("GEMM: bpc's own kernels (%s)\n", bprt_isa());
-        else printf("GEMM: OpenBLAS (built with -DBPC_OPENBLAS=ON)\n");
+        if (strcmp(bprt_gemm_backend(), "bpc") == 0) printf("GEMM: bpc's own kernels (%s)\n", bprt_gemm_config());
+        else printf("GEMM: OpenBLAS (built with -DBPC_OPENBLAS=ON): %s\n", bprt_gemm_config());
         return stdout_checked(0);
     }
     Args a;

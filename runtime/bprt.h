@@ -17,8 +17,10 @@ extern "C" {
 
 /* ---- GEMM -------------------------------------------------------------------------
  * C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C, row-major, leading dimensions in
- * elements. op(X) = X when trans == 0, X^T when trans == 1 (then A is stored [K,M] with
- * lda >= M, B stored [N,K] with ldb >= K). beta == 0 means C is not read (may hold NaN).
+ * elements: lda >= K (A stored [M,K]) or, when transA, lda >= M (A stored [K,M]); ldb >= N
+ * (B stored [K,N]) or, when transB, ldb >= K (B stored [N,K]); ldc >= N; a leading dimension
+ * whose rows number 1 is not read and may be anything. op(X) = X when trans == 0, X^T when
+ * trans == 1. beta == 0 means C is not read (may hold NaN).
  * M, N or K == 0 is allowed (K == 0: C = beta*C). Kernels: AVX-512, AVX2+FMA or portable
  * C, chosen at first call from the CPU (BPRT_ISA=avx512|avx2|generic overrides). */
 void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
@@ -134,6 +136,8 @@ int bprt_set_isa(const char *name);
 /* Whose GEMM this libbprt runs: "bpc" (its own kernels, per bprt_isa()), or "openblas" (built
  * with -DBPC_OPENBLAS=ON: every product is cblas_?gemm's; the epilogues run after it). */
 const char *bprt_gemm_backend(void);
+/* What it runs: bprt_isa() for "bpc"; OpenBLAS's configuration, kernels and threading. */
+const char *bprt_gemm_config(void);
 
 /* ---- optimizer updates (optim.c: PyTorch's semantics, documented there) ---- */
 double bprt_sumsq_f32(const float *g, size_t n);

@@ -10,6 +10,7 @@
  * (the pool's workers persist, so steady-state calls allocate nothing); it is not freed at
  * thread exit. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -454,6 +455,29 @@ const char *bprt_gemm_backend(void)
     return "openblas";
 #else
     return "bpc";
+#endif
+}
+
+#if defined(BPRT_OPENBLAS)
+static char blas_config[320];
+static void blas_config_make(void)
+{
+    const int par = openblas_get_parallel(); /* 0 sequential, 1 pthreads, 2 OpenMP */
+    snprintf(blas_config, sizeof blas_config, "%s; %s kernels; %s", openblas_get_config(), openblas_get_corename(),
+             par == 2   ? "OpenMP threads"
+             : par == 1 ? "pthreads: its own thread count, not BPRT_NUM_THREADS"
+                        : "sequential");
+}
+#endif
+
+const char *bprt_gemm_config(void)
+{
+#if defined(BPRT_OPENBLAS)
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_config_make);
+    return blas_config;
+#else
+    return bprt_isa();
 #endif
 }
 

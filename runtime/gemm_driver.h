@@ -582,10 +582,22 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         return 0;
     }
 #if defined(BPRT_OPENBLAS)
-    const int omp_was = blas_threads_enter();
-    BLAS_GEMM(CblasRowMajor, BLAS_TRANS(transA), BLAS_TRANS(transB), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    blas_threads_leave(omp_was);
-    return 0; /* the epilogue, if any, over all of C (gemm_ep) */
+    {
+        /* cblas checks every leading dimension against its minimum and, below it, prints a
+           line and returns without writing C; bpc's kernels never read one whose extent is 1
+           (bprt.h allows any value there), so such a one is raised to the minimum */
+        const int la = transA ? M : K, lb = transB ? K : N;
+        if (lda < la && (transA ? K : M) == 1) lda = la;
+        if (ldb < lb && (transB ? N : K) == 1) ldb = lb;
+        if (ldc < N && M == 1) ldc = N;
+        if (lda < la || ldb < lb || ldc < N)
+            abort(); /* outside bprt.h's contract */
+        const int omp_was = blas_threads_enter();
+        BLAS_GEMM(CblasRowMajor, BLAS_TRANS(transA), BLAS_TRANS(transB), M, N, K, alpha, A, lda, B, ldb, beta, C,
+                  ldc);
+        blas_threads_leave(omp_was);
+        return 0; /* the epilogue, if any, over all of C (gemm_ep) */
+    }
 #endif
     const KTYPE *kr = KERNEL_FOR(KTABLE, KNARROW, N);
     if (M == 1) {
@@ -731,11 +743,36 @@ void FNTRI(int tri, int transA, int transB, int M, int N, int K, T alpha, const 
 
 /* The product with its epilogue: on each finished block in the blocked nest, else (the
  * paths without blocks) over all of C afterwards, its rows in order. */
+#if defined(BPRT_OPENBLAS)
+typedef struct DPREFIX(EpRows) {
+    const DPREFIX(Ep) *ep;
+    int N;
+} DPREFIX(EpRows);
+/* rows [r0, r1) of an epilogue after OpenBLAS's product (BPRT_SPLIT) */
+static void DPREFIX(ep_rows_task)(void *arg, size_t r0, size_t r1)
+{
+    const DPREFIX(EpRows) *a = (const DPREFIX(EpRows) *)arg;
+    DPREFIX(ep_run)(a->ep, (int)r0, (int)r1, 0, a->N);
+}
+#endif
+
 static void DPREFIX(gemm_ep)(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda,
                              const T *B, int ldb, T beta, T *C, int ldc, const DPREFIX(Ep) *ep)
 {
-    if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep))
-        DPREFIX(ep_run)(ep, 0, M, 0, N);
+    if (DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep))
+        return;
+#if defined(BPRT_OPENBLAS)
+    /* OpenBLAS's product is finished: its rows split between the threads as bpc's row-split
+       products split them (without the ordered row sums: FNSUM then makes them in a pass) */
+    const int team = bprt_in_parallel() || M < 2 ? 1 : bprt_gemm_threads(M, N, K);
+    if (team > 1) {
+        DPREFIX(Ep) copy;
+        const DPREFIX(EpRows) a = {DPREFIX(ep_rows_split)(ep, &copy), N};
+        BPRT_SPLIT(team, (size_t)M, DPREFIX(ep_rows_task), (void *)&a);
+        return;
+    }
+#endif
+    DPREFIX(ep_run)(ep, 0, M, 0, N);
 }
 
 void FNEW(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,

@@ -5,8 +5,10 @@
  * epilogue (relu(C + bias) over the finished product); an epilogue with its rows summed; the
  * triangular products. test_runtime_gemm checks bpc's own kernels further (the same bits on
  * any number of threads, every ISA), which OpenBLAS does not promise; this test is what
- * .ci/run runs against the OpenBLAS build. Also: a call leaves the calling thread's OpenMP
- * team size as it was (the OpenBLAS build sets it around each call). */
+ * .ci/run runs against the OpenBLAS build. Also: leading dimensions whose rows number 1 (not
+ * read: any value), C holding NaN with beta 0 (not read), the double entry point, and a call
+ * leaving the calling thread's OpenMP team size as it was, on one thread and from the
+ * runtime's threads (the OpenBLAS build sets it around each call). */
 #include <math.h>
 #include <omp.h>
 #include <setjmp.h>
@@ -40,7 +42,7 @@ static void check_product(int tA, int tB, int M, int N, int K, float alpha, floa
                 s += t;
                 mag += fabs(t);
             }
-            const double c0 = C0[(size_t)i * N + j];
+            const double c0 = beta != 0 ? C0[(size_t)i * N + j] : 0;
             const double want = (double)alpha * s + (beta != 0 ? (double)beta * c0 : 0);
             mag = fabs((double)alpha) * mag + fabs((double)beta * c0);
             const double got = C[(size_t)i * N + j];
@@ -67,6 +69,7 @@ static void test_plain(void **state) {
                     float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)K * N);
                     float *C0 = malloc(sizeof(float) * (size_t)M * N), *C = malloc(sizeof(float) * (size_t)M * N);
                     fill(A, (size_t)M * K, 1), fill(B, (size_t)K * N, 2), fill(C0, (size_t)M * N, 3);
+                    for (size_t i = 0; betas[b] == 0 && i < (size_t)M * N; i++) C0[i] = NAN; /* not read */
                     memcpy(C, C0, sizeof(float) * (size_t)M * N);
                     bprt_sgemm(tA, tB, M, N, K, 0.5f, A, tA ? M : K, B, tB ? K : N, betas[b], C, N);
                     check_product(tA, tB, M, N, K, 0.5f, betas[b], A, B, C0, C, "sgemm");
@@ -120,9 +123,7 @@ static void test_triangles(void **state) {
             check_product(0, 0, M, N, K, 1, 0.5f, Z, B, C0, C, "sgemm_tri");
             continue;
         }
-        float L[M * N]; /* only j <= i is promised */
-        bprt_sgemm(0, 0, M, N, K, 1, Z, K, B, N, 0, L, N);
-        for (int i = 0; i < M; i++)
+        for (int i = 0; i < M; i++) /* only j <= i is promised */
             for (int j = 0; j <= i; j++) {
                 double s = 0, mag = 0;
                 for (int k = 0; k < K; k++) {
@@ -137,24 +138,75 @@ static void test_triangles(void **state) {
     }
 }
 
+/* leading dimensions of an operand with one row (never read: 0 or 1 here), as bprt.h allows */
+static void test_extent_one(void **state) {
+    (void)state;
+    static const int cases[][7] = {/* tA, tB, M, N, K, lda, ldb */
+                                   {0, 0, 1, 4, 3, 1, 4}, {0, 1, 3, 1, 4, 4, 1}, {1, 0, 3, 4, 1, 1, 4},
+                                   {0, 0, 3, 4, 1, 1, 1}, {0, 0, 1, 4, 3, 0, 4}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int tA = cases[c][0], tB = cases[c][1], M = cases[c][2], N = cases[c][3], K = cases[c][4];
+        float A[16], B[16], C0[16], C[16];
+        fill(A, 16, 12), fill(B, 16, 13), fill(C0, 16, 14);
+        memcpy(C, C0, sizeof C);
+        const int ldc = M == 1 ? 1 : N; /* C's too, when it has one row */
+        bprt_sgemm(tA, tB, M, N, K, 1, A, cases[c][5], B, cases[c][6], 0.5f, C, ldc);
+        /* the reference reads the operands with their full leading dimensions */
+        check_product(tA, tB, M, N, K, 1, 0.5f, A, B, C0, C, "extent-1 ld");
+    }
+}
+
+static void test_double(void **state) {
+    (void)state;
+    enum { M = 70, N = 90, K = 110 };
+    static double A[M * K], B[K * N], C[M * N];
+    for (int i = 0; i < M * K; i++) A[i] = sin(0.3 * i);
+    for (int i = 0; i < K * N; i++) B[i] = cos(0.7 * i);
+    for (int tA = 0; tA < 2; tA++)
+        for (int tB = 0; tB < 2; tB++) {
+            for (int i = 0; i < M * N; i++) C[i] = NAN; /* beta 0: not read */
+            bprt_dgemm(tA, tB, M, N, K, 2, A, tA ? M : K, B, tB ? K : N, 0, C, N);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    long double s = 0, mag = 0; /* op(A) over A's storage as bprt_dgemm reads it */
+                    for (int k = 0; k < K; k++) {
+                        const long double t = (long double)(tA ? A[k * M + i] : A[i * K + k]) * (tB ? B[j * K + k] : B[k * N + j]);
+                        s += t, mag += fabsl(t);
+                    }
+                    if (!(fabsl((long double)C[i * N + j] - 2 * s) <= 4.0L * (K + 2) * 2.3e-16L * 2 * mag))
+                        fail_msg("dgemm tA %d tB %d: C[%d,%d] = %.17g, want %.17Lg", tA, tB, i, j, C[i * N + j], 2 * s);
+                }
+        }
+}
+
 /* the caller's OpenMP team size is its own before and after a product, on one thread and
-   inside the runtime's own threads' region (a batch of products) */
+   around a batch of products that the runtime's threads share */
 static void test_omp_threads_kept(void **state) {
     (void)state;
-    enum { M = 128, N = 128, K = 128 };
-    static float A[M * K], B[K * N], C[M * N];
-    fill(A, M * K, 10), fill(B, K * N, 11);
-    const int was = omp_get_max_threads();
+    enum { M = 128, N = 128, K = 128, NB = 8 };
+    static float A[NB * M * K], B[NB * K * N], C[NB * M * N], C1[M * N];
+    fill(A, NB * M * K, 10), fill(B, NB * K * N, 11);
+    const int was = omp_get_max_threads(), threads = bprt_threads();
     omp_set_num_threads(3);
     bprt_sgemm(0, 0, M, N, K, 1, A, K, B, N, 0, C, N);
     assert_int_equal(omp_get_max_threads(), 3);
+    bprt_set_threads(2);
+    const size_t dims[] = {NB}, sa[] = {M * K}, sb[] = {K * N}, sc[] = {M * N};
+    bprt_sgemm_batch(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, 1, dims, sa, sb, sc, 0);
+    assert_int_equal(omp_get_max_threads(), 3);
+    for (int b = 0; b < NB; b++) { /* each result as the product alone makes it */
+        bprt_sgemm(0, 0, M, N, K, 1, A + b * M * K, K, B + b * K * N, N, 0, C1, N);
+        check_product(0, 0, M, N, K, 1, 0, A + b * M * K, B + b * K * N, C1, C + b * M * N, "sgemm_batch");
+    }
+    bprt_set_threads(threads);
     omp_set_num_threads(was);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backend),   cmocka_unit_test(test_plain),           cmocka_unit_test(test_epilogues),
-        cmocka_unit_test(test_triangles), cmocka_unit_test(test_omp_threads_kept),
+        cmocka_unit_test(test_triangles), cmocka_unit_test(test_extent_one),       cmocka_unit_test(test_double),
+        cmocka_unit_test(test_omp_threads_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
