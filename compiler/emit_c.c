@@ -55,6 +55,7 @@ typedef struct E {
  * [c *] softmax_grad(y, A @ B) ending at the product by c or the softmax_grad. */
 typedef struct SmChain {
     int mm;     /* the product */
+    int grad;   /* the softmax_grad node (the end itself, or scaled by the end), or -1 */
     int scale;  /* the scalar CONST c, or -1 */
     int y;      /* softmax_grad's y (the gradient's chain), or -1 (the weights') */
     int causal; /* masked: the weights (or y) zero right of the diagonal */
@@ -1398,7 +1399,7 @@ static void emit_sm(E *e, int id) {
     fprintf(e->out, "    /* in one call: %s of %%%d%s%s, each product's rows while in cache */\n",
             c->y >= 0 ? "softmax_grad" : "softmax", c->mm,
             c->causal ? " (causal: the masked entries not made)" : "", c->scale >= 0 ? ", scaled" : "");
-    if (c->y >= 0) { /* tmp: the product's scratch when out is y (--standalone: PLAN_KERNEL_TEMPS) */
+    if (c->y >= 0) { /* tmp: the product's scratch when out is y (--standalone: plan.h's product_temp) */
         char tmp[32] = "(real *)0";
         ptr(e, c->y, y, sizeof y);
         if (e->plan->scratch[id] >= 0) snprintf(tmp, sizeof tmp, "t%d", e->plan->scratch[id]);
@@ -1875,7 +1876,7 @@ static void plan_sm(E *e, const char *roots) {
         if (!sm_once(e, uses, roots, x) || !sm_product(g, x, &g->nodes[end].shape)) continue;
         chain[nc++] = x;
         for (int k = 0; k < nc; k++) e->fuse_user[chain[k]] = end;
-        e->sm[end] = (SmChain){x, c, y, causal};
+        e->sm[end] = (SmChain){x, y >= 0 ? i : -1, c, y, causal};
     }
     free(uses);
 }
@@ -1913,7 +1914,12 @@ static void setup_plan(E *e) {
     e->fuse_user = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     fuse_plan(g, roots, e->pinned, e->fuse_user);
     plan_sm(e, roots);
-    e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes, e->o && e->o->standalone ? PLAN_KERNEL_TEMPS : 0);
+    int *product_temp = NULL; /* --standalone: the chains' products a scratch (plan.h) */
+    if (e->o && e->o->standalone) {
+        product_temp = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *product_temp);
+        for (int i = 0; i < g->n; i++) product_temp[i] = e->sm[i].mm >= 0 ? e->sm[i].grad : -1;
+    }
+    e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes, product_temp);
 }
 
 static void emit_ws_size_fn(E *e, const char *name) {

@@ -171,26 +171,11 @@ PlanSizes *plan_sizes(Graph *g) {
 }
 
 Plan *plan_make(Graph *g, const char *pinned, const char *roots, const int *fuse_user) {
-    return plan_make_sized(g, pinned, roots, fuse_user, NULL, 0);
-}
-
-/* The softmax gradient whose g, a batched product, the call at node i makes too (an
- * attention chain, emit_c.c's emit_sm): node i itself, or the one fused into it (the chain
- * ends at its scaling); -1 if none. */
-static int chain_softmax_grad(const Graph *g, const int *fuse_user, int i) {
-    if (!fuse_user) return -1;
-    const Node *n = &g->nodes[i];
-    int s = -1;
-    if (n->op == OP_SOFTMAX_GRAD) s = i;
-    else if (n->op == OP_MUL)
-        for (int k = 0; k < 2; k++)
-            if (g->nodes[n->in[k]].op == OP_SOFTMAX_GRAD && fuse_user[n->in[k]] == i) s = n->in[k];
-    if (s < 0 || g->nodes[s].shape.rank < 3) return -1;
-    return fuse_user[g->nodes[s].in[1]] == i ? s : -1;
+    return plan_make_sized(g, pinned, roots, fuse_user, NULL, NULL);
 }
 
 Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps,
-                      int flags) {
+                      const int *product_temp) {
     if (!ps) ps = plan_sizes(g);
     Plan *p = arena_alloc(g->arena, sizeof *p);
     p->buf = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -236,9 +221,8 @@ Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int
         chosen = take_buffer(p, &pl, chosen, ps->cls[i], ps->text[i], ps->numel[i], i);
         if (buf_end[chosen] < last[i]) set_end(&pl, chosen, last[i]);
         p->buf[i] = chosen;
-        int s; /* the chain's softmax gradient written over y: each product made in a scratch first */
-        if ((flags & PLAN_KERNEL_TEMPS) && (s = chain_softmax_grad(g, fuse_user, i)) >= 0 &&
-            chosen == p->buf[g->nodes[s].in[0]])
+        const int s = product_temp ? product_temp[i] : -1; /* the chain's softmax gradient, written */
+        if (s >= 0 && chosen == p->buf[g->nodes[s].in[0]]) /* over y: each product in a scratch first */
             p->scratch[i] = take_buffer(p, &pl, -1, ps->product_cls[s], ps->product_text[s], ps->product_numel[s], i);
     }
     free(last);

@@ -7,8 +7,8 @@
  * input of its own shape that dies at it (in place), as may cross-entropy's gradient over its
  * logits and softmax's gradient over the softmax's result; a reshape aliases its input's buffer.
  * Elementwise nodes fused into their single user's loop get no buffer at all.
- * A convolution also gets a scratch buffer that lives only while it runs, as does, with
- * PLAN_KERNEL_TEMPS, an attention chain's call that writes its softmax gradient over y (each
+ * A convolution also gets a scratch buffer that lives only while it runs, as does, given
+ * product_temp, an attention chain's call that writes its softmax gradient over y (each
  * product is made in it first: [M, N], the last two axes).
  * The workspace is the buffers laid end to end, each rounded up to 64 bytes. */
 #ifndef BP_PLAN_H
@@ -44,17 +44,12 @@ typedef struct PlanSizes {
 } PlanSizes;
 PlanSizes *plan_sizes(Graph *g);
 
-/* plan_make_sized's flags */
-enum {
-    /* --standalone: the runtime's kernels keep no buffers of their own between calls, so the
-       plan gives them their temporaries (an attention chain's product, bprt.h's
-       bprt_?gemm_batch_softmax_grad tmp) */
-    PLAN_KERNEL_TEMPS = 1
-};
-
 /* plan_make's plan, with the sizes of ps = plan_sizes(g) (NULL: worked out here, as plan_make
- * does) and flags (PLAN_*) */
+ * does). product_temp (NULL: none; --standalone, whose runtime keeps no buffers of its own
+ * between calls): per node, -1, or for an attention chain's call (emit_c.c's SmChain) the
+ * softmax gradient it makes: if that is written over its y, the call gets a scratch buffer of
+ * one product (bprt.h's bprt_?gemm_batch_softmax_grad tmp). */
 Plan *plan_make_sized(Graph *g, const char *pinned, const char *roots, const int *fuse_user, const PlanSizes *ps,
-                      int flags);
+                      const int *product_temp);
 
 #endif

@@ -589,7 +589,7 @@ static void test_written_over_dying_inputs(void **state) {
     free(c);
 }
 
-/* --standalone (PLAN_KERNEL_TEMPS): the attention chain's softmax gradient written over the
+/* --standalone (plan.h's product_temp): the attention chain's softmax gradient written over the
  * weights makes each product in a workspace buffer of its own (its runtime keeps none), not
  * one of the call's operands; libbprt's call passes none (test_written_over_dying_inputs) */
 static void test_standalone_product_scratch(void **state) {
@@ -971,7 +971,7 @@ static void test_plan_sized_equals_plan(void **state) {
             if (g->loss >= 0) roots[g->loss] = 1;
             fuse_plan(g, roots, pinned, fuse_user);
             const Plan *want = plan_make(g, pinned, roots, fuse_user);
-            const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps, 0);
+            const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps, NULL);
             assert_int_equal(got->nbufs, want->nbufs);
             for (int i = 0; i < g->n; i++) {
                 assert_int_equal(got->buf[i], want->buf[i]);
