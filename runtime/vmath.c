@@ -527,31 +527,35 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         const RowsCall_##SUF *a = (const RowsCall_##SUF *)arg;                                     \
         ce_rows_##SUF(a->x, a->y, r0, r1, a->n, a->loss);                                          \
     }                                                                                              \
-    double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) {         \
-        const int team = ROWS_TEAM(rows, n);                                                       \
-        double *t = team > 1 ? (double *)BPRT_TEMP(BPRT_SCRATCH_ROWS, sizeof(double) * rows) : NULL; \
-        if (!t) return ce_rows_##SUF(z, y, 0, rows, n, NULL) / (double)rows;                       \
-        RowsCall_##SUF a = {z, y, n, 0, NULL, t};                                                  \
-        BPRT_SPLIT(team, rows, ce_task_##SUF, &a);                                                 \
+    /* task over a's rows on team threads, each row's loss into this thread's row buffer, then \
+       their mean in row order into *mean: 0; -1 (nothing run) without the buffer */          \
+    static int ce_split_##SUF(int team, void (*task)(void *, size_t, size_t), RowsCall_##SUF *a,   \
+                              size_t rows, double *mean) {                                         \
+        double *t = (double *)BPRT_TEMP(BPRT_SCRATCH_ROWS, sizeof(double) * (rows ? rows : 1));   \
+        if (!t) return -1;                                                                         \
+        a->loss = t;                                                                               \
+        BPRT_SPLIT(team, rows, task, a);                                                           \
         double acc = 0;                                                                            \
         for (size_t r = 0; r < rows; r++) acc += t[r];                                             \
         BPRT_TEMP_DONE(BPRT_SCRATCH_ROWS, t);                                                      \
-        return acc / (double)rows;                                                                 \
+        *mean = acc / (double)rows;                                                                \
+        return 0;                                                                                  \
+    }                                                                                              \
+    double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n) {         \
+        const int team = ROWS_TEAM(rows, n);                                                       \
+        RowsCall_##SUF a = {z, y, n, 0, NULL, NULL};                                               \
+        double mean;                                                                               \
+        if (team > 1 && ce_split_##SUF(team, ce_task_##SUF, &a, rows, &mean) == 0) return mean;   \
+        return ce_rows_##SUF(z, y, 0, rows, n, NULL) / (double)rows;                               \
     }                                                                                              \
     double bprt_cross_entropy_grad_##SUF(const T *z, const int32_t *y, size_t rows, size_t n, T scale, \
                                          T *d) {                                                   \
-        double *t = (double *)BPRT_TEMP(BPRT_SCRATCH_ROWS, sizeof(double) * (rows ? rows : 1));   \
-        if (!t) { /* the two passes, which need no memory */                                      \
-            const double l = bprt_cross_entropy_##SUF(z, y, rows, n);                              \
-            bprt_ce_grad_##SUF(z, y, rows, n, scale, d);                                           \
-            return l;                                                                              \
-        }                                                                                          \
-        RowsCall_##SUF a = {z, y, n, scale, d, t};                                                 \
-        BPRT_SPLIT(ROWS_TEAM(rows, n), rows, ce_grad_task_##SUF, &a);                              \
-        double acc = 0; /* in row order, as bprt_cross_entropy adds them */                        \
-        for (size_t r = 0; r < rows; r++) acc += t[r];                                             \
-        BPRT_TEMP_DONE(BPRT_SCRATCH_ROWS, t);                                                                         \
-        return acc / (double)rows;                                                                 \
+        RowsCall_##SUF a = {z, y, n, scale, d, NULL};                                              \
+        double mean;                                                                               \
+        if (ce_split_##SUF(ROWS_TEAM(rows, n), ce_grad_task_##SUF, &a, rows, &mean) == 0) return mean; \
+        const double l = bprt_cross_entropy_##SUF(z, y, rows, n); /* the two passes, no memory */ \
+        bprt_ce_grad_##SUF(z, y, rows, n, scale, d);                                               \
+        return l;                                                                                  \
     }
 #else
 #define DEFINE_CE(T, SUF)                                                                          \
