@@ -39,17 +39,8 @@ data=/usr/share/datasets/fashion-mnist
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---- dependencies: PyTorch, OpenMP OpenBLAS, /usr/bin/time ---------------------------------
-missing=
-/usr/bin/python3 -c "import torch" 2>/dev/null || missing="$missing python3-torch"
-for p in libopenblas0-openmp libopenblas-openmp-dev time; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  echo "installing$missing"
-  sudo=
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing >/dev/null
-fi
+# (scripts/install-deps.sh: the project's packages, which the build installed, and these)
+sh scripts/install-deps.sh python3-torch libopenblas0-openmp libopenblas-openmp-dev time >/dev/null
 arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 oblas=/usr/lib/$arch/openblas-openmp
 tunables=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824:glibc.malloc.hugetlb=1
