@@ -19,21 +19,21 @@
 #include "prefetch.h"
 
 #if defined(BPRT_OPENBLAS)
-/* -DBPC_OPENBLAS=ON (CMakeLists.txt): each product is OpenBLAS's (gemm_driver.h), on the
- * threads bprt_threads() says, or on the calling thread alone inside a parallel region of
- * the runtime (a batch of products split between the threads, an image of a convolution).
- * The OpenMP OpenBLAS takes its team's size from the calling thread's omp_get_max_threads()
- * at each call, and a call from inside an OpenMP region (none here: the runtime's pool is its
- * own) would run on one thread. */
+/* -DBPC_OPENBLAS=ON (CMakeLists.txt): each product is OpenBLAS's (gemm_driver.h), one call
+ * per thread of the runtime's pool on its block of C's rows or columns, each on one OpenMP
+ * thread. (OpenBLAS's own OpenMP team beside the pool, both spinning between their regions on
+ * 2 cores, made fashion_mlp's 2-thread steps at batches 16-256 take 4-13 ms instead of
+ * 0.1-3.) The OpenMP OpenBLAS takes its team's size from the calling thread's
+ * omp_get_max_threads() at each call. */
 #include <cblas.h>
 #include <omp.h>
-/* the calling thread's OpenMP team size for one OpenBLAS call; what it was, to give back (an
+/* one OpenMP thread for the calling thread's OpenBLAS call; what it had, to give back (an
    embedding program's own OpenMP loops keep theirs) */
 static int blas_threads_enter(void)
 {
-    const int want = bprt_in_parallel() ? 1 : bprt_threads(), was = omp_get_max_threads();
-    if (was != want)
-        omp_set_num_threads(want);
+    const int was = omp_get_max_threads();
+    if (was != 1)
+        omp_set_num_threads(1);
     return was;
 }
 static void blas_threads_leave(int was)

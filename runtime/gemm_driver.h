@@ -569,6 +569,28 @@ static void DPREFIX(grid_task)(void *arg, int id, int nth)
     }
 }
 
+#if defined(BPRT_OPENBLAS)
+/* Rows (a->tiles_m 1) or columns [lo, hi) of C by OpenBLAS on this thread, then their
+   epilogue */
+static void DPREFIX(blas_task)(void *arg, size_t lo, size_t hi)
+{
+    const DPREFIX(Call) *a = (const DPREFIX(Call) *)arg;
+    const ptrdiff_t l = (ptrdiff_t)lo;
+    const int n = (int)(hi - lo), rows = a->tiles_m;
+    const T *A = rows ? a->A + (a->tA ? l : l * a->lda) : a->A;
+    const T *B = rows ? a->B : a->B + (a->tB ? l * a->ldb : l);
+    T *C = a->C + (rows ? l * a->ldc : l);
+    const int omp_was = blas_threads_enter();
+    BLAS_GEMM(CblasRowMajor, BLAS_TRANS(a->tA), BLAS_TRANS(a->tB), rows ? n : a->M, rows ? a->N : n, a->K, a->alpha, A,
+              (int)a->lda, B, (int)a->ldb, a->beta, C, (int)a->ldc);
+    blas_threads_leave(omp_was);
+    if (rows)
+        DPREFIX(ep_run)(a->ep, (int)lo, (int)hi, 0, a->N);
+    else
+        DPREFIX(ep_run)(a->ep, 0, a->M, (int)lo, (int)hi);
+}
+#endif
+
 /* The product; with ep, the blocked nest runs the epilogue on each finished block and this
  * returns 1; the other paths (no blocks) return 0 and leave the epilogue to the caller. */
 static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, const T *A,
@@ -592,11 +614,16 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         if (ldc < N && M == 1) ldc = N;
         if (lda < la || ldb < lb || ldc < N)
             abort(); /* outside bprt.h's contract */
-        const int omp_was = blas_threads_enter();
-        BLAS_GEMM(CblasRowMajor, BLAS_TRANS(transA), BLAS_TRANS(transB), M, N, K, alpha, A, lda, B, ldb, beta, C,
-                  ldc);
-        blas_threads_leave(omp_was);
-        return 0; /* the epilogue, if any, over all of C (gemm_ep) */
+        /* C's rows (or, with fewer rows than columns, its columns) split between the threads,
+           each block's epilogue right after its product; row blocks add their row sums in a
+           pass afterwards (ep_rows_split), column blocks in order as they go */
+        const int nt = bprt_in_parallel() ? 1 : bprt_gemm_threads(M, N, K), rows = M >= N;
+        DPREFIX(Ep) copy;
+        const DPREFIX(Call) b = {.tA = transA, .tB = transB, .M = M, .N = N, .K = K, .alpha = alpha,
+                                 .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C,
+                                 .ep = nt > 1 && rows ? DPREFIX(ep_rows_split)(ep, &copy) : ep, .tiles_m = rows};
+        BPRT_SPLIT(nt, (size_t)(rows ? M : N), DPREFIX(blas_task), (void *)&b);
+        return 1;
     }
 #endif
     const KTYPE *kr = KERNEL_FOR(KTABLE, KNARROW, N);
@@ -743,36 +770,11 @@ void FNTRI(int tri, int transA, int transB, int M, int N, int K, T alpha, const 
 
 /* The product with its epilogue: on each finished block in the blocked nest, else (the
  * paths without blocks) over all of C afterwards, its rows in order. */
-#if defined(BPRT_OPENBLAS)
-typedef struct DPREFIX(EpRows) {
-    const DPREFIX(Ep) *ep;
-    int N;
-} DPREFIX(EpRows);
-/* rows [r0, r1) of an epilogue after OpenBLAS's product (BPRT_SPLIT) */
-static void DPREFIX(ep_rows_task)(void *arg, size_t r0, size_t r1)
-{
-    const DPREFIX(EpRows) *a = (const DPREFIX(EpRows) *)arg;
-    DPREFIX(ep_run)(a->ep, (int)r0, (int)r1, 0, a->N);
-}
-#endif
-
 static void DPREFIX(gemm_ep)(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda,
                              const T *B, int ldb, T beta, T *C, int ldc, const DPREFIX(Ep) *ep)
 {
-    if (DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep))
-        return;
-#if defined(BPRT_OPENBLAS)
-    /* OpenBLAS's product is finished: its rows split between the threads as bpc's row-split
-       products split them (without the ordered row sums: FNSUM then makes them in a pass) */
-    const int team = bprt_in_parallel() || M < 2 ? 1 : bprt_gemm_threads(M, N, K);
-    if (team > 1) {
-        DPREFIX(Ep) copy;
-        const DPREFIX(EpRows) a = {DPREFIX(ep_rows_split)(ep, &copy), N};
-        BPRT_SPLIT(team, (size_t)M, DPREFIX(ep_rows_task), (void *)&a);
-        return;
-    }
-#endif
-    DPREFIX(ep_run)(ep, 0, M, 0, N);
+    if (!DPREFIX(gemm)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep))
+        DPREFIX(ep_run)(ep, 0, M, 0, N);
 }
 
 void FNEW(int transA, int transB, int M, int N, int K, T alpha, const T *A, int lda, const T *B,
