@@ -331,6 +331,7 @@ typedef struct DPREFIX(Call) {
     ptrdiff_t lda, ldb, ldc;
     T *C;
     const DPREFIX(Ep) *ep;
+    int by_rows; /* BPRT_OPENBLAS's blas_task: C split by rows (else by columns) */
 } DPREFIX(Call);
 
 /* The work space of a path below (scratch slot 3: a packed or transposed operand, or a
@@ -570,13 +571,13 @@ static void DPREFIX(grid_task)(void *arg, int id, int nth)
 }
 
 #if defined(BPRT_OPENBLAS)
-/* Rows (a->tiles_m 1) or columns [lo, hi) of C by OpenBLAS on this thread, then their
+/* Rows (a->by_rows) or columns [lo, hi) of C by OpenBLAS on this thread, then their
    epilogue */
 static void DPREFIX(blas_task)(void *arg, size_t lo, size_t hi)
 {
     const DPREFIX(Call) *a = (const DPREFIX(Call) *)arg;
     const ptrdiff_t l = (ptrdiff_t)lo;
-    const int n = (int)(hi - lo), rows = a->tiles_m;
+    const int n = (int)(hi - lo), rows = a->by_rows;
     const T *A = rows ? a->A + (a->tA ? l : l * a->lda) : a->A;
     const T *B = rows ? a->B : a->B + (a->tB ? l * a->ldb : l);
     T *C = a->C + (rows ? l * a->ldc : l);
@@ -621,7 +622,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         DPREFIX(Ep) copy;
         const DPREFIX(Call) b = {.tA = transA, .tB = transB, .M = M, .N = N, .K = K, .alpha = alpha,
                                  .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb, .ldc = ldc, .C = C,
-                                 .ep = nt > 1 && rows ? DPREFIX(ep_rows_split)(ep, &copy) : ep, .tiles_m = rows};
+                                 .ep = nt > 1 && rows ? DPREFIX(ep_rows_split)(ep, &copy) : ep, .by_rows = rows};
         BPRT_SPLIT(nt, (size_t)(rows ? M : N), DPREFIX(blas_task), (void *)&b);
         return 1;
     }
@@ -727,7 +728,7 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         return 1;
     }
     const DPREFIX(Call) a = {kr, transA, transB, M, N, K, tiles_m, tiles_n, alpha, beta, A, B, lda, ldb, ldc,
-                             C, ep};
+                             C, ep, 0};
     bprt_pool_run(nt, DPREFIX(grid_task), (void *)&a);
     return 1;
 }
