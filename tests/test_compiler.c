@@ -509,13 +509,17 @@ static void test_softmax_grad_fused(void **state) {
     free(ir);
 }
 
+/* causal attention through one head, its weights made and differentiated product by product */
+#define ATTENTION_PROGRAM                                                                          \
+    "input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"                                         \
+    "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n"
+
 /* attention's weights and their gradient as one call per product (emit_c.c's plan_sm), the
  * products through the masked triangle skipped (plan_tri); not when the scores are kept (an
  * output) or the masked scores are read twice */
 static void test_attention_calls(void **state) {
     (void)state;
-    char *c = compiled_text("input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
-                            "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+    char *c = compiled_text(ATTENTION_PROGRAM,
                             1, TEXT_C);
     assert_true(count(c, "bprt_sgemm_batch_softmax(") > 0);
     assert_true(count(c, "bprt_sgemm_batch_softmax_grad(") > 0);
@@ -578,8 +582,7 @@ static void test_written_over_dying_inputs(void **state) {
     assert_string_equal(call_arg(grad, "bprt_cross_entropy_grad_f32(", 0, z, sizeof z),
                         call_arg(grad, "bprt_cross_entropy_grad_f32(", 5, d, sizeof d));
     free(c);
-    c = compiled_text("input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
-                      "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+    c = compiled_text(ATTENTION_PROGRAM,
                       1, TEXT_C);
     grad = strstr(c, "_grad(const real *params");
     assert_non_null(grad);
@@ -594,8 +597,7 @@ static void test_written_over_dying_inputs(void **state) {
  * one of the call's operands; libbprt's call passes none (test_written_over_dying_inputs) */
 static void test_standalone_product_scratch(void **state) {
     (void)state;
-    char *c = compiled_text("input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
-                            "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+    char *c = compiled_text(ATTENTION_PROGRAM,
                             1, TEXT_C_STANDALONE);
     const char *grad = strstr(c, "_grad(const real *params");
     assert_non_null(grad);
@@ -945,8 +947,7 @@ static void test_plan_sized_equals_plan(void **state) {
         "param W[64, 3] = xavier\nh = relu(conv2d(x, K, padding = 1))\n"
         "g = maxpool2d(relu(conv2d(h, K2, padding = 1)) + h, 2)\n"
         "loss cross_entropy(reshape(g, [B, 64]) @ W, y)\n",
-        "input x[2, 4, 8]\nparam W[8, 8]\nparam V[8, 8]\n"
-        "loss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n",
+        ATTENTION_PROGRAM,
         "input x[B, 4]\nparam W[4, 4] = xavier\nparam U[4, 8] = xavier\nparam b[8]\n"
         "h1 = tanh(x @ W)\nh2 = tanh(h1 @ W) * h1\nh3 = sigmoid(h2 @ U + b)\noutput h2\nloss sum(h3 * h3)\n",
     };
