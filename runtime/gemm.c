@@ -169,13 +169,40 @@ static void blas_threads_leave(int was)
 #define GEMM_NARROW_MIN_FLOPS_THREADS 4e6
 
 enum { SCRATCH_SLOTS = BPRT_SCRATCH_SLOTS }; /* 0-4 the GEMM's, the others kernel.h's BPRT_SCRATCH_* */
-static _Thread_local struct {
-    void *p;
-    size_t cap;
-} scratch_slot[SCRATCH_SLOTS];
+struct BprtScratch {
+    struct {
+        void *p;
+        size_t cap;
+    } slot[SCRATCH_SLOTS];
+    unsigned temp_taken; /* bit s: slot s held by a kernel (bprt_temp) */
+};
+/* A thread's own buffers; the pool's member t >= 1 uses member_scratch[t] instead, on its
+ * worker or on the caller that runs it (pool.c), so that which thread runs a member does not
+ * change what is allocated: a step allocates nothing once one has run. */
+static _Thread_local BprtScratch own_scratch;
+static _Thread_local BprtScratch *cur_scratch; /* NULL: own_scratch */
+static BprtScratch member_scratch[BPRT_POOL_MAX_TEAM];
 
-/* A thread's buffers are freed when it exits (a pthread key's destructor): a caller's own
- * threads may come and go, each having packed into its own. */
+BprtScratch *bprt_scratch_of_member(int t)
+{
+    return t >= 1 && t < BPRT_POOL_MAX_TEAM ? &member_scratch[t] : NULL;
+}
+
+BprtScratch *bprt_scratch_use(BprtScratch *s)
+{
+    BprtScratch *was = cur_scratch;
+    cur_scratch = s;
+    return was;
+}
+
+static BprtScratch *scratch_table(void)
+{
+    return cur_scratch ? cur_scratch : &own_scratch;
+}
+
+/* A thread's own buffers are freed when it exits (a pthread key's destructor): a caller's
+ * own threads may come and go, each having packed into its own. The members' live as long as
+ * the process (the pool's workers never exit). */
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
@@ -183,9 +210,9 @@ static void scratch_release(void *unused)
 {
     (void)unused;
     for (int i = 0; i < SCRATCH_SLOTS; i++) {
-        free(scratch_slot[i].p);
-        scratch_slot[i].p = NULL;
-        scratch_slot[i].cap = 0;
+        free(own_scratch.slot[i].p);
+        own_scratch.slot[i].p = NULL;
+        own_scratch.slot[i].cap = 0;
     }
 }
 
@@ -195,27 +222,30 @@ static void scratch_make_key(void)
         abort(); /* out of keys at startup: nothing sensible to continue with */
 }
 
-/* This thread's buffer number `slot`, 64-byte aligned, at least `bytes` long (contents
- * not kept across growth); NULL if out of memory. */
+/* This thread's buffer number `slot` (its member's, in a pool task), 64-byte aligned, at
+ * least `bytes` long (contents not kept across growth); NULL if out of memory. */
 static void *scratch(int slot, size_t bytes)
 {
-    if (bytes > scratch_slot[slot].cap) {
-        int first = 1; /* this thread's first buffer: have them freed at the thread's exit */
-        for (int i = 0; i < SCRATCH_SLOTS; i++)
-            first &= scratch_slot[i].p == NULL;
-        if (first) {
-            pthread_once(&scratch_once, scratch_make_key);
-            pthread_setspecific(scratch_key, scratch_slot);
+    BprtScratch *t = scratch_table();
+    if (bytes > t->slot[slot].cap) {
+        if (t == &own_scratch) { /* this thread's first buffer: have them freed at its exit */
+            int first = 1;
+            for (int i = 0; i < SCRATCH_SLOTS; i++)
+                first &= t->slot[i].p == NULL;
+            if (first) {
+                pthread_once(&scratch_once, scratch_make_key);
+                pthread_setspecific(scratch_key, t);
+            }
         }
         size_t cap = (bytes + 4095) & ~(size_t)4095;
         void *p = aligned_alloc(64, cap);
         if (!p)
             return NULL;
-        free(scratch_slot[slot].p);
-        scratch_slot[slot].p = p;
-        scratch_slot[slot].cap = cap;
+        free(t->slot[slot].p);
+        t->slot[slot].p = p;
+        t->slot[slot].cap = cap;
     }
-    return scratch_slot[slot].p;
+    return t->slot[slot].p;
 }
 
 void *bprt_scratch(int slot, size_t bytes)
@@ -223,21 +253,20 @@ void *bprt_scratch(int slot, size_t bytes)
     return scratch(slot, bytes);
 }
 
-static _Thread_local unsigned temp_taken; /* bit s: slot s held by a kernel (bprt_temp) */
-
 void *bprt_temp(int slot, size_t bytes)
 {
-    if (temp_taken >> slot & 1u)
+    BprtScratch *t = scratch_table();
+    if (t->temp_taken >> slot & 1u)
         abort(); /* two kernels in one call chain share a slot: a runtime bug */
     void *p = scratch(slot, bytes);
     if (p)
-        temp_taken |= 1u << slot;
+        t->temp_taken |= 1u << slot;
     return p;
 }
 
 void bprt_temp_done(int slot)
 {
-    temp_taken &= ~(1u << slot);
+    scratch_table()->temp_taken &= ~(1u << slot);
 }
 
 /* Packed-operand reuse, on only for the length of one bprt_?gemm_batch call on this thread

@@ -101,6 +101,8 @@ int bprt_rows_team(size_t bytes);
  * inside a task, or while another thread's task runs, fn(ctx, 0, 1) here alone. */
 typedef void (*BprtTaskFn)(void *ctx, int id, int nt);
 void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx);
+/* The largest team bprt_pool_run makes (the caller and 255 workers) */
+#define BPRT_POOL_MAX_TEAM 256
 /* 1 on a pool worker and on a caller inside bprt_pool_run's task */
 int bprt_pool_in_task(void);
 /* 1 inside a parallel region: a pool task, or the caller's own OpenMP region; kernels then
@@ -119,6 +121,12 @@ enum {
     BPRT_SCRATCH_SLOTS = 10
 };
 void *bprt_scratch(int slot, size_t bytes);
+/* The scratch buffers of a thread, or of the pool's member t (1 <= t < BPRT_POOL_MAX_TEAM,
+ * else NULL), which its worker uses and a caller that runs member t in its stead (pool.c) */
+typedef struct BprtScratch BprtScratch;
+BprtScratch *bprt_scratch_of_member(int t);
+/* Makes s this thread's scratch buffers (NULL: its own); returns the ones it had (NULL: its own) */
+BprtScratch *bprt_scratch_use(BprtScratch *s);
 /* A kernel's temporary of `bytes` in this thread's slot (5-9), NULL if out of memory, held
  * until BPRT_TEMP_DONE: a training step allocates nothing once one at its sizes has run (the
  * buffers stay as large as the largest call's). Each kernel has its own slot, as it holds

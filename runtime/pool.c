@@ -9,16 +9,32 @@
  *
  * Protocol: the caller (thread 0) takes the pool (a try-lock: a second caller at the same
  * time, or any caller inside a task, runs the task alone, all of it as thread 0 of 1),
- * writes fn and ctx, sets `pending` to the workers that take part, and publishes the post
+ * writes fn and ctx, sets `pending` to the other members' number, and publishes the post
  * in one 64-bit word, `task`: a count bumped per post, with the team's size beside it.
- * Worker t sees a new task word; if t < nt it reads fn and ctx, runs fn(ctx, t, nt) and
- * decrements pending. The caller runs fn(ctx, 0, nt) and waits for pending to reach 0, so
- * fn and ctx stay as posted until each member has read them; a worker outside the team
+ * Worker t sees a new task word; if t < nt it takes member t of that post (claim[t], below)
+ * and, if it got it, reads fn and ctx, runs fn(ctx, t, nt) and decrements pending. The
+ * caller runs fn(ctx, 0, nt) and waits for pending to reach 0, so fn and ctx stay as posted
+ * while any member runs; a worker outside the team, or one that did not get its member,
  * reads nothing else (the caller may be writing the next post). A worker that has seen no
  * new task for SPIN_NS goes to sleep on the count's 32 bits (FUTEX_WAIT); the caller wakes
  * sleepers after a post. Workers are started on first need, up to the largest team asked
  * for, and are never stopped (a process's exit ends them). A child of fork() starts with no
  * workers.
+ *
+ * Members nobody started are the caller's: claim[t] holds the count of the last post whose
+ * member t was taken, by worker t or by the caller, each with one compare-and-swap from an
+ * older count, so exactly one of them runs it. The caller, once its own member is done and
+ * it has waited STEAL_NS for the others, takes every member no worker has, in order, and
+ * runs it itself. A worker descheduled by another program on its core (or asleep, or slow
+ * to wake) then costs a region STEAL_NS instead of the milliseconds until the kernel gives
+ * it the core back (on 2 cores beside other programs, a load average of 3-5, fashion_mlp3's
+ * batch-16 Adam step on 2 threads took 1.0-21 ms where 1 thread took 0.6-0.8; PyTorch's on 2,
+ * 7-135 ms against its 1.1 in a quiet machine). A
+ * member's work depends on its id, not on the thread that runs it (every task's contract),
+ * so the values are the same bits; the one task whose members wait for each other
+ * (gemv_owned: member t for t - 1) waits only for lower ids, which the caller has run or
+ * a worker has started. In a quiet machine every worker takes its member within a
+ * microsecond of the post, on a line only it writes, and nothing changes.
  *
  * (The team's size was once a field of its own, read after the count and checked by reading
  * the count again. A worker outside one team could read the next post's size before that
@@ -40,12 +56,19 @@
 #include "bprt.h"
 #include "kernel.h"
 
-enum { MAX_WORKERS = 255 };
+enum { MAX_WORKERS = BPRT_POOL_MAX_TEAM - 1 };
 /* A worker spins this long after its last task before it sleeps: a step's regions are
  * microseconds apart; a sleeping worker takes tens of microseconds to wake. With
  * OMP_WAIT_POLICY=passive (as for OpenMP: cores busy with other work) it sleeps at once and
  * the caller yields while it waits; with =active it spins for a second. */
 #define SPIN_NS 2000000L
+/* The caller waits this long for the workers to take their members before it takes the rest
+ * (above): far above the ~0.5 us a spinning worker needs to see a post and start, far below
+ * the ~3 ms a descheduled one is away; STEAL_WAKE_NS after a post that woke sleepers, which
+ * take tens of microseconds to start (the caller alone would run a long region at half the
+ * speed). */
+#define STEAL_NS 2000L
+#define STEAL_WAKE_NS 200000L
 
 #if defined(__x86_64__) || defined(__i386__)
 #define PAUSE() __builtin_ia32_pause()
@@ -68,9 +91,27 @@ static struct {
     pthread_mutex_t start_lock;
 } pool = {.start_lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* task = team size << TASK_NT_SHIFT | post count (mod 2^32, the futex's word) */
-#define TASK_NT_SHIFT 32
+/* task = team size << TASK_NT_SHIFT | post count (48 bits: it never wraps; its low 32 bits
+   are the futex's word) */
+#define TASK_NT_SHIFT 48
 #define TASK_NT(task) ((int)((task) >> TASK_NT_SHIFT))
+#define TASK_COUNT(task) ((task) & (((uint64_t)1 << TASK_NT_SHIFT) - 1))
+
+/* claim[t].post: the count of the last post whose member t was taken (by worker t, or by
+   the caller), each on its own line, which in a quiet machine only worker t writes */
+static struct {
+    _Alignas(64) uint64_t post;
+} claim[MAX_WORKERS + 1];
+
+/* 1 if this thread took member t of post `post` (nobody had), 0 if another had */
+static int take_member(int t, uint64_t post)
+{
+    uint64_t cur = __atomic_load_n(&claim[t].post, __ATOMIC_RELAXED);
+    while (cur < post)
+        if (__atomic_compare_exchange_n(&claim[t].post, &cur, post, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return 1;
+    return 0;
+}
 
 /* the count's half of the task word, which a sleeping worker waits on */
 static unsigned *task_count_word(void)
@@ -105,6 +146,7 @@ static void *worker_main(void *arg)
     const int id = (int)(intptr_t)arg;
     uint64_t seen = start_task[id];
     in_task = 1;
+    bprt_scratch_use(bprt_scratch_of_member(id)); /* member id's buffers, wherever it runs */
     for (;;) {
         uint64_t task;
         long spun_since = now_ns();
@@ -124,7 +166,8 @@ static void *worker_main(void *arg)
         }
         seen = task;
         const int nt = TASK_NT(task);
-        if (id < nt) { /* a member: the caller waits for it before it writes another post */
+        if (id < nt && take_member(id, TASK_COUNT(task))) {
+            /* a member: the caller waits for it before it writes another post */
             const BprtTaskFn fn = __atomic_load_n(&pool.fn, __ATOMIC_RELAXED);
             void *const ctx = __atomic_load_n(&pool.ctx, __ATOMIC_RELAXED);
             fn(ctx, id, nt);
@@ -200,18 +243,37 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
             __atomic_store_n(&pool.fn, fn, __ATOMIC_RELAXED);
             __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELAXED);
             __atomic_store_n(&pool.pending, nt - 1, __ATOMIC_RELAXED);
-            const uint32_t count = (uint32_t)__atomic_load_n(&pool.task, __ATOMIC_RELAXED) + 1;
-            __atomic_store_n(&pool.task, (uint64_t)nt << TASK_NT_SHIFT | count, __ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST))
+            const uint64_t post = TASK_COUNT(__atomic_load_n(&pool.task, __ATOMIC_RELAXED)) + 1;
+            __atomic_store_n(&pool.task, (uint64_t)nt << TASK_NT_SHIFT | post, __ATOMIC_SEQ_CST);
+            long steal_ns = STEAL_NS, since = 0;
+            if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST)) {
                 futex(task_count_word(), FUTEX_WAKE_PRIVATE, INT_MAX);
+                steal_ns = STEAL_WAKE_NS;
+            }
             in_task = 1;
             fn(ctx, 0, nt);
-            in_task = 0;
-            for (int spins = 0; __atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) != 0; spins++)
+            for (int spins = 0; __atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) != 0; spins++) {
+                if (since >= 0 && (spins & 15) == 0) { /* the members nobody took, after STEAL_NS */
+                    const long t = now_ns();
+                    if (since == 0) {
+                        since = t;
+                    } else if (t - since >= steal_ns) {
+                        for (int m = 1; m < nt; m++)
+                            if (take_member(m, post)) { /* on member m's buffers */
+                                BprtScratch *const own = bprt_scratch_use(bprt_scratch_of_member(m));
+                                fn(ctx, m, nt);
+                                bprt_scratch_use(own);
+                                __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_RELEASE);
+                            }
+                        since = -1;
+                    }
+                }
                 if (pool.passive && spins > 1000)
                     sched_yield();
                 else
                     PAUSE();
+            }
+            in_task = 0;
             __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
             return;
         }

@@ -2,11 +2,14 @@
  * every thread of a team runs its task once, with its id and the team's size; shares cover
  * [0, n) once, in contiguous order; a task's nested region runs on its own thread alone; two
  * callers at once both finish (one of them alone); a worker asleep after a long pause wakes
- * for the next task; a child of fork() gets a team of its own. A hang fails through alarm()
- * (120 s: at a load average of 14 on 2 cores, the 800 teams of test_pool_each_thread_once
- * took more than 20 s). */
+ * for the next task; a child of fork() gets a team of its own; members no worker takes
+ * (workers that cannot get a core) are the caller's, each run once, and a product whose
+ * members wait for each other (gemv_owned) gives the one-thread bits that way too. A hang
+ * fails through alarm() (120 s: at a load average of 14 on 2 cores, the 800 teams of
+ * test_pool_each_thread_once took more than 20 s). */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,11 +42,23 @@ static void record(void *arg, int id, int nt)
     h->self[id] = pthread_self();
 }
 
+/* record, thread 0 (the caller) waiting until the others have recorded: they cannot be
+   the caller's (pool.c gives the caller members no worker took only after its own) */
+static void record_on_workers(void *arg, int id, int nt)
+{
+    Hits *h = arg;
+    record(arg, id, nt);
+    if (id == 0)
+        for (int t = 1; t < nt && t < MAXT; t++)
+            while (__atomic_load_n(&h->count[t], __ATOMIC_ACQUIRE) == 0)
+                sched_yield();
+}
+
 static void check_team(int nt)
 {
     Hits h;
     memset(&h, 0, sizeof h);
-    bprt_pool_run(nt, record, &h);
+    bprt_pool_run(nt, record_on_workers, &h);
     for (int t = 0; t < MAXT; t++) {
         assert_int_equal(h.count[t], t < nt ? 1 : 0);
         if (t < nt)
@@ -62,7 +77,11 @@ static void signal_mask(void *arg, int id, int nt)
     int *blocked = arg;
     sigset_t cur;
     pthread_sigmask(SIG_BLOCK, NULL, &cur);
-    blocked[id] = sigismember(&cur, SIGINT) && sigismember(&cur, SIGALRM) && sigismember(&cur, SIGTERM);
+    __atomic_store_n(&blocked[id], sigismember(&cur, SIGINT) && sigismember(&cur, SIGALRM) &&
+                                       sigismember(&cur, SIGTERM), __ATOMIC_RELEASE);
+    if (id == 0) /* member 1 on a worker: the caller busy until it has run */
+        while (__atomic_load_n(&blocked[1], __ATOMIC_ACQUIRE) < 0)
+            sched_yield();
 }
 
 static void test_pool_workers_block_signals(void **state)
@@ -214,13 +233,76 @@ static void test_pool_after_fork(void **state)
     check_team(2);
 }
 
+/* In a child of fork() with every thread on one core (so a worker runs only when the caller
+   is preempted): regions of 2-4 threads whose members nobody can start are the caller's, each
+   member run once; and a 1 x 784 x 512 product split by B's rows (gemv_owned, whose member t
+   waits for t - 1) on 2 and 3 threads gives the bits of 1 thread. 0 if all held. */
+static int one_core_child(void)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0)
+        return 10;
+    long taken = 0;
+    for (int rep = 0; rep < 300; rep++)
+        for (int nt = 2; nt <= 4; nt++) {
+            Hits h;
+            memset(&h, 0, sizeof h);
+            bprt_pool_run(nt, record, &h);
+            for (int t = 0; t < MAXT; t++)
+                if (h.count[t] != (t < nt ? 1 : 0) || (t < nt && h.nt[t] != nt))
+                    return 1;
+            if (!pthread_equal(h.self[0], pthread_self()))
+                return 2;
+            for (int t = 1; t < nt; t++)
+                taken += pthread_equal(h.self[t], pthread_self());
+        }
+    if (taken == 0)
+        return 3; /* no member was the caller's: each waited for its worker to get the core */
+    enum { K = 784, N = 512 };
+    static float x[K], B[K * N], c1[N], c[N];
+    uint32_t r = 12345;
+    for (int i = 0; i < K; i++)
+        x[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < K * N; i++)
+        B[i] = (float)((r = r * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    bprt_set_threads(1);
+    bprt_sgemm(0, 0, 1, N, K, 1, x, K, B, N, 0, c1, N);
+    for (int nt = 2; nt <= 3; nt++) {
+        bprt_set_threads(nt);
+        for (int rep = 0; rep < 50; rep++) {
+            memset(c, 0, sizeof c);
+            bprt_sgemm(0, 0, 1, N, K, 1, x, K, B, N, 0, c, N);
+            if (memcmp(c, c1, sizeof c) != 0)
+                return 4;
+        }
+    }
+    return 0;
+}
+
+static void test_pool_caller_takes_untaken(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60);
+        _exit(one_core_child());
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_each_thread_once),  cmocka_unit_test(test_pool_nested_runs_alone),
         cmocka_unit_test(test_split_covers_once),      cmocka_unit_test(test_pool_concurrent_callers),
         cmocka_unit_test(test_pool_wakes_after_sleep), cmocka_unit_test(test_pool_after_fork),
-        cmocka_unit_test(test_pool_workers_block_signals),
+        cmocka_unit_test(test_pool_workers_block_signals), cmocka_unit_test(test_pool_caller_takes_untaken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
