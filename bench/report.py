@@ -162,6 +162,19 @@ def main():
                   f"bpc-tcc {g['bpc-tcc']:.4f}, bpc-cc {g['bpc-cc']:.4f}: {g['torch'] / g['bpc-tcc']:.2f}x / "
                   f"{g['torch'] / g['bpc-cc']:.2f}x [{NEED_TORCH[t][1]}x]; grad/fwd "
                   + " / ".join(f"{r:.2f}" for r in rs if r))
+    busy = sorted({k[4] for k in ms if k[0] == "fashion_mlp3+busy"})
+    if busy:
+        print("\nBeside one busy loop of another program (a machine in use), fashion_mlp3's Adam step, ms "
+              "(median of the runs); for information, no target:")
+        for b in busy:
+            g = {(tool, t): med(ms[("fashion_mlp3+busy", "adam", t, tool, b)]) for tool in ("torch", "bpc-tcc")
+                 for t in (1, 2)}
+            if not all(g.values()):
+                continue
+            print(f"  batch {b}: PyTorch {g['torch', 1]:.3f} on 1 thread, {g['torch', 2]:.3f} on 2 "
+                  f"({g['torch', 1] / g['torch', 2]:.2f}x the speed of 1); bpc {g['bpc-tcc', 1]:.3f} on 1, {g['bpc-tcc', 2]:.3f} on 2 "
+                  f"({g['bpc-tcc', 1] / g['bpc-tcc', 2]:.2f}x the speed of 1); bpc against PyTorch on 2 threads "
+                  f"{g['torch', 2] / g['bpc-tcc', 2]:.2f}x")
     if first:
         print()
         for (model, jit), v in sorted(first.items()):

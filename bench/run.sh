@@ -21,10 +21,12 @@
 # env (each a space-separated list or a value; defaults give the full run, 10-15 minutes):
 #   MODELS="fashion_mlp fashion_mlp3"  OPTS="sgd adam"  THREADS="1 2"  BATCHES=1,16,64,256
 #   REPS=3 (runs of everything, interleaved)  SECONDS_PER=0.3 (per figure in each tool)
-#   SECTIONS="peak check step blas images cnn gpt rss"  e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
+#   SECTIONS="peak check step blas images cnn gpt busy rss"  e.g. MODELS=fashion_mlp OPTS=sgd THREADS=1 SECTIONS=step REPS=1
 #   (images: the MLPs' batch-1 steps fed Fashion-MNIST images instead of uniform random inputs;
 #   blas: the step, cnn and gpt sections also time bpc built with -DBPC_OPENBLAS=ON in
-#   BUILD_DIR-openblas, the same generated code with OpenBLAS's GEMMs instead of bpc's, through tcc)
+#   BUILD_DIR-openblas, the same generated code with OpenBLAS's GEMMs instead of bpc's, through tcc;
+#   busy: fashion_mlp3's Adam steps at batches 16 and 64, PyTorch and bpc on 1 and 2 threads, beside
+#   one busy loop of another program, for information: no target)
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -34,7 +36,7 @@ threads=${THREADS:-1 2}
 batches=${BATCHES:-1,16,64,256}
 reps=${REPS:-3}
 secs=${SECONDS_PER:-0.3}
-sections=${SECTIONS:-peak check step blas images cnn gpt rss}
+sections=${SECTIONS:-peak check step blas images cnn gpt busy rss}
 data=/usr/share/datasets/fashion-mnist
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -76,7 +78,8 @@ cc -std=c11 -O3 -march=native -fno-math-errno -fopenmp -I/usr/include/$arch/open
 cc -std=c11 -O2 -fopenmp bench/peak.c -o "$bin/peak"
 
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+busy=
+trap 'rm -rf "$out"; [ -z "$busy" ] || kill $busy' EXIT
 rec=$out/records
 : > "$rec"
 echo "bench/run.sh: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)," \
@@ -162,6 +165,19 @@ for r in $(seq "$reps"); do
       if has blas; then oblas_step "$t" "examples/$m.bp" --batches "$b" | tag "$key"; fi
     done
   done
+  # beside one busy loop of another program (a machine in use): 1 and 2 threads
+  if has busy; then
+    sed "s/^optimizer .*/optimizer adam(lr = 1e-4)/" examples/fashion_mlp3.bp > "$out/busy.bp"
+    sh -c 'while :; do :; done' &
+    busy=$!
+    for t in 1 2; do
+      key="fashion_mlp3+busy adam $t $r"
+      $torch_env OMP_NUM_THREADS=$t /usr/bin/python3 bench/torch_step.py fashion_mlp3 "$t" 16,64 adam 1 2>/dev/null | tag "$key"
+      BPRT_NUM_THREADS=$t "$build/bench_step" "$out/busy.bp" --jit tcc --batches 16,64 --seconds 1 2>/dev/null | tag "$key"
+    done
+    kill $busy
+    busy=
+  fi
 done
 
 # ---- peak resident memory of one training epoch (1 thread each) -----------------------------
