@@ -1,25 +1,91 @@
 /* harness.c — see harness.h. */
 #include "harness.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void th_build(TestModel *t, const char *text, int f64, const int *sizes) { th_build_with(t, text, f64, sizes, NULL); }
 
-void th_build_with(TestModel *t, const char *text, int f64, const int *sizes, const CompileOptions *o) {
+/* The program compiled into t->g (0), or diagnostics in t->diag_text (-1). */
+static int compile_text(TestModel *t, const char *text, const CompileOptions *o) {
     memset(t, 0, sizeof *t);
     t->arena = arena_new();
     t->diag_out = open_memstream(&t->diag_text, &t->diag_len);
     diag_init(&t->diag, t->diag_out);
     const char *name = diag_add_source(&t->diag, "t.bp", text);
     t->g = bpc_compile(t->arena, &t->diag, name, text, o);
-    if (!t->g) return;
+    return t->g ? 0 : -1;
+}
+
+static void alloc_values(TestModel *t, const int *sizes);
+
+void th_build_with(TestModel *t, const char *text, int f64, const int *sizes, const CompileOptions *o) {
+    if (compile_text(t, text, o) != 0) return;
     char err[4096];
     if (bpc_model_jit(&t->m, t->g, f64, JIT_TCC, err, sizeof err) != 0) {
         fprintf(t->diag_out, "jit: %s\n", err);
         return;
     }
+    alloc_values(t, sizes);
+}
+
+/* Builds code into a shared object with cc -O0 in a directory of its own and dlopens it. */
+static void *cc_load(const char *code, char *err, size_t errlen) {
+    char dir[] = "/tmp/bpc-test-XXXXXX", src[64], so[64], cmd[512];
+    void *dl = NULL;
+    if (!mkdtemp(dir)) {
+        snprintf(err, errlen, "cannot create a temporary directory");
+        return NULL;
+    }
+    snprintf(src, sizeof src, "%s/m.c", dir);
+    snprintf(so, sizeof so, "%s/m.so", dir);
+    FILE *f = fopen(src, "w");
+    if (!f || fputs(code, f) < 0 || fclose(f) != 0) snprintf(err, errlen, "cannot write %s", src);
+    else {
+        const char *cc = getenv("CC");
+        snprintf(cmd, sizeof cmd, "%s -std=c99 -O0 -fPIC -shared -o %s %s", cc && *cc ? cc : "cc", so, src);
+        if (system(cmd) != 0) snprintf(err, errlen, "'%s' failed", cmd);
+        else if (!(dl = dlopen(so, RTLD_NOW | RTLD_LOCAL))) snprintf(err, errlen, "dlopen: %s", dlerror());
+    }
+    unlink(src);
+    unlink(so);
+    rmdir(dir);
+    return dl;
+}
+
+void th_build_standalone(TestModel *t, const char *text, int f64, const int *sizes, int cc) {
+    if (compile_text(t, text, NULL) != 0) return;
+    const EmitOptions eo = {f64, 0, 0, NULL, 1, 1, 0}; /* standalone, with the entry points */
+    char *code = bpc_emit_string(t->g, &eo, 0), err[4096] = "";
+    Model *m = &t->m;
+    if (cc) t->dl = cc_load(code, err, sizeof err);
+    else m->jit = jit_compile(code, JIT_TCC, err, sizeof err);
+    free(code);
+    if (!t->dl && !m->jit) {
+        fprintf(t->diag_out, "standalone %s: %s\n", cc ? "cc" : "libtcc", err);
+        return;
+    }
+#define SYM(name) (t->dl ? dlsym(t->dl, name) : jit_symbol(m->jit, name))
+    m->g = t->g;
+    m->f64 = f64;
+    m->real_size = f64 ? sizeof(double) : sizeof(float);
+    m->ws_size = (EntryWs)SYM("bp_entry_ws");
+    m->init = (EntryInit)SYM("bp_entry_init");
+    m->loss = (EntryLoss)SYM("bp_entry_loss");
+    m->grad = (EntryGrad)SYM("bp_entry_grad");
+#undef SYM
+    if (!m->ws_size || !m->init || (t->g->loss >= 0 && (!m->loss || !m->grad))) {
+        fprintf(t->diag_out, "standalone: entry points not found\n");
+        return;
+    }
+    alloc_values(t, sizes);
+}
+
+/* Parameters from NAME_init with seed 1, inputs their defaults (or zeros); t->ok = 1. */
+static void alloc_values(TestModel *t, const int *sizes) {
     for (int s = 0; s < t->g->syms.n; s++) t->dims[s] = sizes ? sizes[s] : 3;
     t->params = calloc((size_t)t->g->nparam_reals + 1, t->m.real_size);
     t->m.init(t->params, 1);
@@ -161,6 +227,7 @@ void th_free(TestModel *t) {
     for (int i = 0; i < 64; i++) free(t->inputs[i]);
     free(t->params);
     if (t->m.jit) bpc_model_free(&t->m);
+    if (t->dl) dlclose(t->dl);
     diag_free(&t->diag);
     fclose(t->diag_out);
     free(t->diag_text);

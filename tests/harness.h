@@ -18,6 +18,7 @@ typedef struct TestModel {
     void *params;
     void *inputs[64];
     int dims[BP_MAXSYMS];
+    void *dl; /* th_build_standalone with cc: the shared object (dlclose'd by th_free) */
 } TestModel;
 
 /* Compiles and JITs text; on failure t->ok == 0 and diagnostics are in t->diag_text
@@ -25,6 +26,12 @@ typedef struct TestModel {
 void th_build(TestModel *t, const char *text, int f64, const int *sizes);
 /* The same with compile options (NULL: the defaults), e.g. {.optimize = 1, .hvp = 1}. */
 void th_build_with(TestModel *t, const char *text, int f64, const int *sizes, const CompileOptions *o);
+/* The same as --standalone output (the runtime parts it uses carried in the C, every
+ * elementwise op through the emitted bp_ functions), with bp_entry_* wrappers: compiled in
+ * memory by libtcc (cc = 0), or by the system's cc (or $CC) at -O0 into a shared object
+ * that is dlopen'd (cc = 1; -O0 keeps it near a second a program: -O3 takes ten). Only the
+ * loss, gradient, init and workspace size are bound. */
+void th_build_standalone(TestModel *t, const char *text, int f64, const int *sizes, int cc);
 const char *th_diag_text(TestModel *t);
 /* Random parameters (normal, std 1) and inputs (normal; int inputs uniform in [0, classes)). */
 void th_randomize(TestModel *t, uint64_t seed, int classes);

@@ -14,7 +14,9 @@
  * tests/torch/edge/{programs,data} (tests/torch/gen_edge_refs.py) are the same at IEEE edge
  * values: inf, -inf, NaN, both zeros, 1e38, 1e308 and subnormals through every op and its
  * gradient, and the algebraic identities pass_fold.c must not apply to them. There (and
- * everywhere) a NaN must meet a NaN and an infinity the same infinity. */
+ * everywhere) a NaN must meet a NaN and an infinity the same infinity. The edge programs also
+ * run as --standalone output (its own bp_ functions for every elementwise op), compiled by
+ * libtcc in f64 and f32 and, for three of them, by cc -O0 in f64. */
 #include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
@@ -128,9 +130,16 @@ static void note(Worst *w, double got, double want, double floor_, const char *w
     }
 }
 
+/* How a program is built: JIT-compiled as bpc runs it, or as --standalone output (the
+ * runtime parts it uses in the C, every elementwise op through the emitted bp_ functions)
+ * by libtcc or by cc. */
+enum { BUILD_JIT, BUILD_STANDALONE_TCC, BUILD_STANDALONE_CC };
+static const char *const build_name[] = {"", " standalone tcc", " standalone cc"};
+
 /* Runs one program at one precision; returns its worst relative error (INFINITY when it
  * could not run) and prints a line when it exceeds tol. */
-static double run_program(const char *pdir, const char *ddir, const char *name, int f64, double tol, double floor_) {
+static double run_program(const char *pdir, const char *ddir, const char *name, int f64, int build, double tol,
+                          double floor_) {
     char path[1024], err[BPRT_ERRLEN];
     snprintf(path, sizeof path, "%s/%s.bp", pdir, name);
     char *text = th_read_text(path);
@@ -154,7 +163,8 @@ static double run_program(const char *pdir, const char *ddir, const char *name, 
     if (!t.ok) print_error("%s did not compile:\n%s\n", name, th_diag_text(&t));
     th_free(&t);
     if (!ok) goto out_st;
-    th_build(&t, text, f64, dims);
+    if (build == BUILD_JIT) th_build(&t, text, f64, dims);
+    else th_build_standalone(&t, text, f64, dims, build == BUILD_STANDALONE_CC);
     if (!t.ok) {
         print_error("%s did not compile:\n%s\n", name, th_diag_text(&t));
         goto out_model;
@@ -221,11 +231,11 @@ static double run_program(const char *pdir, const char *ddir, const char *name, 
     }
     result = w.err;
     if (!(w.err <= tol))
-        print_error("%s (%s): worst relative error %.3g > %g at %s[%lld]: got %.17g, PyTorch %.17g\n", name,
-                    f64 ? "f64" : "f32", w.err, tol, w.what, (long long)w.index, w.got, w.want);
+        print_error("%s (%s%s): worst relative error %.3g > %g at %s[%lld]: got %.17g, PyTorch %.17g\n", name,
+                    f64 ? "f64" : "f32", build_name[build], w.err, tol, w.what, (long long)w.index, w.got, w.want);
     else
-        print_message("%-26s %s  loss %-22.17g worst relative error %.3g (%s)\n", name, f64 ? "f64" : "f32", loss,
-                      w.err, w.what);
+        print_message("%-26s %s%s  loss %-22.17g worst relative error %.3g (%s)\n", name, f64 ? "f64" : "f32",
+                      build_name[build], loss, w.err, w.what);
 out_ws:
     free(ws);
     free(grad);
@@ -239,39 +249,68 @@ out_st:
     return result;
 }
 
-static void run_all(const char *pdir, const char *ddir, int min_programs, int f64, double tol, double floor_) {
+/* Every program of pdir (at least min_programs), or those named in only (NULL-terminated). */
+static void run_all(const char *pdir, const char *ddir, int min_programs, int f64, int build, double tol,
+                    double floor_, const char *const *only) {
     list_programs(pdir);
     assert_true(nnames >= min_programs);
-    int failed = 0;
+    int failed = 0, ran = 0;
     double worst = 0;
     for (int i = 0; i < nnames; i++) {
-        double e = run_program(pdir, ddir, names[i], f64, tol, floor_);
+        int k = 0;
+        while (only && only[k] && strcmp(only[k], names[i]) != 0) k++;
+        if (only && !only[k]) continue;
+        double e = run_program(pdir, ddir, names[i], f64, build, tol, floor_);
+        ran++;
         if (!(e <= tol)) failed++;
         if (!(e <= worst)) worst = e;
     }
-    print_message("%d programs in %s: worst relative error %.3g (tolerance %g), %d failed\n", nnames,
-                  f64 ? "f64" : "f32", worst, tol, failed);
+    print_message("%d programs in %s%s: worst relative error %.3g (tolerance %g), %d failed\n", ran,
+                  f64 ? "f64" : "f32", build_name[build], worst, tol, failed);
+    if (only) /* every one named exists */
+        for (int k = 0; only[k]; k++) ran -= 1;
+    assert_int_equal(only ? ran : 0, 0);
     assert_int_equal(failed, 0);
 }
 
 static void test_f64(void **state) {
     (void)state;
-    run_all(PROG_DIR, DATA_DIR, 12, 1, 1e-8, 1e-6);
+    run_all(PROG_DIR, DATA_DIR, 12, 1, BUILD_JIT, 1e-8, 1e-6, NULL);
 }
 
 static void test_f32(void **state) {
     (void)state;
-    run_all(PROG_DIR, DATA_DIR, 12, 0, 1e-4, 1e-3);
+    run_all(PROG_DIR, DATA_DIR, 12, 0, BUILD_JIT, 1e-4, 1e-3, NULL);
 }
 
 static void test_edge_f64(void **state) {
     (void)state;
-    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 1, 1e-8, 1e-6);
+    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 1, BUILD_JIT, 1e-8, 1e-6, NULL);
 }
 
 static void test_edge_f32(void **state) {
     (void)state;
-    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 0, 1e-4, 1e-3);
+    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 0, BUILD_JIT, 1e-4, 1e-3, NULL);
+}
+
+/* --standalone output computes every elementwise op with the bp_ functions of its preamble,
+ * which the JIT's and libbprt's builds (bprt_ew, the runtime's kernels) never call: the edge
+ * programs again as --standalone output, all by libtcc (about 10 ms each), and three by cc
+ * too (about a second each): bce_logits at z = -inf, leaky_relu at 0 and softplus. */
+static void test_edge_standalone_f64(void **state) {
+    (void)state;
+    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 1, BUILD_STANDALONE_TCC, 1e-8, 1e-6, NULL);
+}
+
+static void test_edge_standalone_f32(void **state) {
+    (void)state;
+    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 0, BUILD_STANDALONE_TCC, 1e-4, 1e-3, NULL);
+}
+
+static void test_edge_standalone_cc(void **state) {
+    (void)state;
+    static const char *const only[] = {"bcel_12", "un_leaky_relu", "un_softplus", NULL};
+    run_all(EDGE_PROG_DIR, EDGE_DATA_DIR, 100, 1, BUILD_STANDALONE_CC, 1e-8, 1e-6, only);
 }
 
 int main(void) {
@@ -280,6 +319,9 @@ int main(void) {
         cmocka_unit_test(test_f32),
         cmocka_unit_test(test_edge_f64),
         cmocka_unit_test(test_edge_f32),
+        cmocka_unit_test(test_edge_standalone_f64),
+        cmocka_unit_test(test_edge_standalone_f32),
+        cmocka_unit_test(test_edge_standalone_cc),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     free_names();
