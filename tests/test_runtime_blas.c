@@ -8,7 +8,8 @@
  * .ci/run runs against the OpenBLAS build. Also: leading dimensions whose rows number 1 (not
  * read: any value), C holding NaN with beta 0 (not read), the double entry point, and a call
  * leaving the calling thread's OpenMP team size as it was, on one thread and from the
- * runtime's threads (the OpenBLAS build sets it around each call). */
+ * runtime's threads (the OpenBLAS build sets it around each call); one row of C on 2 threads
+ * (split by B's rows in both builds). */
 #include <math.h>
 #include <omp.h>
 #include <setjmp.h>
@@ -75,6 +76,80 @@ static void test_plain(void **state) {
                     check_product(tA, tB, M, N, K, 0.5f, betas[b], A, B, C0, C, "sgemm");
                     free(A), free(B), free(C0), free(C);
                 }
+}
+
+/* one row of C (a batch of 1) on 2 threads, with B of 512 KiB or more, which both builds
+   split between the threads by B's rows (bprt_rows_team): x @ B by its K rows, each thread's
+   part added after (in the OpenBLAS build), x @ B^T by its N rows; with K not a multiple of
+   2, op(A)'s row strided (tA, lda 3), beta 0 (C NaN: not read), 1 and 0.25, the double entry
+   point, and an epilogue (relu(C + bias), over the finished row) */
+static void test_one_row_threads(void **state) {
+    (void)state;
+    static const int shapes[][2] = {{512, 785}, {300, 600}}; /* N, K: 1.6 MB and 720 KB of floats */
+    static const float betas[] = {0.0f, 1.0f, 0.25f};
+    const int threads = bprt_threads();
+    bprt_set_threads(2);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tA = 0; tA < 2; tA++)
+            for (int tB = 0; tB < 2; tB++)
+                for (size_t b = 0; b < 3; b++) {
+                    const int N = shapes[s][0], K = shapes[s][1], lda = tA ? 3 : K;
+                    float *A = malloc(sizeof(float) * (size_t)K * 3), *B = malloc(sizeof(float) * (size_t)K * N);
+                    float *C0 = malloc(sizeof(float) * (size_t)N), *C = malloc(sizeof(float) * (size_t)N);
+                    fill(A, (size_t)K * 3, 15), fill(B, (size_t)K * N, 16), fill(C0, (size_t)N, 17);
+                    for (int j = 0; betas[b] == 0 && j < N; j++) C0[j] = NAN; /* not read */
+                    memcpy(C, C0, sizeof(float) * (size_t)N);
+                    bprt_sgemm(tA, tB, 1, N, K, 0.5f, A, lda, B, tB ? K : N, betas[b], C, N);
+                    for (int j = 0; j < N; j++) {
+                        double sum = 0, mag = 0;
+                        for (int k = 0; k < K; k++) {
+                            const double t = (double)A[tA ? (size_t)k * 3 : (size_t)k] * at(B, tB, tB ? K : N, k, j);
+                            sum += t, mag += fabs(t);
+                        }
+                        const double beta = betas[b], c0 = beta != 0 ? (double)C0[j] : 0, want = 0.5 * sum + beta * c0;
+                        mag = 0.5 * mag + fabs(beta * c0);
+                        if (!(fabs((double)C[j] - want) <= 4.0 * (K + 2) * 1.2e-7 * mag))
+                            fail_msg("one row on 2 threads: tA %d tB %d N %d K %d beta %g: C[%d] = %.9g, want %.9g", tA,
+                                     tB, N, K, (double)betas[b], j, (double)C[j], want);
+                    }
+                    free(A), free(B), free(C0), free(C);
+                }
+    { /* double */
+        enum { N = 256, K = 301 }; /* 616 KB */
+        static double A[K], B[K * N], C[N];
+        for (int k = 0; k < K; k++) A[k] = sin(0.3 * k);
+        for (int i = 0; i < K * N; i++) B[i] = cos(0.7 * i);
+        for (int tB = 0; tB < 2; tB++) {
+            for (int j = 0; j < N; j++) C[j] = NAN; /* beta 0: not read */
+            bprt_dgemm(0, tB, 1, N, K, 2, A, K, B, tB ? K : N, 0, C, N);
+            for (int j = 0; j < N; j++) {
+                long double sum = 0, mag = 0;
+                for (int k = 0; k < K; k++) {
+                    const long double t = (long double)A[k] * (tB ? B[j * K + k] : B[k * N + j]);
+                    sum += t, mag += fabsl(t);
+                }
+                if (!(fabsl((long double)C[j] - 2 * sum) <= 4.0L * (K + 2) * 2.3e-16L * 2 * mag))
+                    fail_msg("dgemm one row on 2 threads tB %d: C[%d] = %.17g, want %.17Lg", tB, j, C[j], 2 * sum);
+            }
+        }
+    }
+    { /* relu(C + bias[j]) over the row the threads made */
+        enum { N = 512, K = 784 };
+        static float A[K], B[K * N], C[N], P[N], bias[N];
+        fill(A, K, 18), fill(B, K * N, 19), fill(bias, N, 20);
+        static const int32_t code[] = {BPRT_EW_LEAF, 0, BPRT_EW_LEAF, 1, BPRT_EW_ADD, BPRT_EW_RELU};
+        const double konst[] = {0};
+        const float *leaf[] = {C, bias};
+        const ptrdiff_t ld[] = {N, 0};
+        const unsigned char vec[] = {1, 1};
+        bprt_sgemm_ew(0, 0, 1, N, K, 1, A, K, B, N, 0, C, N, code, 6, konst, leaf, 2, ld, vec, C, N);
+        bprt_sgemm(0, 0, 1, N, K, 1, A, K, B, N, 0, P, N);
+        for (int j = 0; j < N; j++) {
+            const float want = fmaxf(P[j] + bias[j], 0.0f); /* the product as this build makes it */
+            if (C[j] != want) fail_msg("one row's epilogue: C[%d] = %.9g, want %.9g", j, (double)C[j], (double)want);
+        }
+    }
+    bprt_set_threads(threads);
 }
 
 /* relu(C + bias[j]) after the product, and with its rows summed in double */
@@ -206,7 +281,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backend),   cmocka_unit_test(test_plain),           cmocka_unit_test(test_epilogues),
         cmocka_unit_test(test_triangles), cmocka_unit_test(test_extent_one),       cmocka_unit_test(test_double),
-        cmocka_unit_test(test_omp_threads_kept),
+        cmocka_unit_test(test_omp_threads_kept), cmocka_unit_test(test_one_row_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
