@@ -34,6 +34,8 @@ typedef struct EmitStats {
     int grad_buffers;      /* how many buffers NAME_grad's plan has */
     int forward_nodes, backward_nodes; /* computed (non-leaf) nodes of NAME_grad */
     int recomputed_nodes;  /* of the backward ones: copies of `checkpoint` values */
+    size_t standalone_workspace; /* workspace of --standalone output (the scratch of attention
+                                    products whose softmax gradient is written over y included) */
 } EmitStats;
 void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st);
 /* Does the program have a dropout with p > 0 (NAME_loss_eval then differs from NAME_loss)? */

@@ -2973,34 +2973,66 @@ static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, si
     return total;
 }
 
+/* Bytes of the scratch buffers of the attention chains whose softmax gradient is written over
+ * y (--standalone's product_temp: one product, the last two axes) that no node's value has. */
+static size_t product_scratch_bytes(const E *e, const int64_t *dims, size_t real_size) {
+    const Graph *g = e->g;
+    const Plan *pl = e->plan;
+    char *seen = calloc((size_t)pl->nbufs + 1, 1);
+    if (!seen) abort();
+    for (int i = 0; i < g->n; i++)
+        if (pl->buf[i] >= 0) seen[pl->buf[i]] = 1;
+    size_t total = 0;
+    for (int i = 0; i < g->n; i++) {
+        const int b = pl->scratch[i];
+        if (b < 0 || seen[b] || e->sm[i].mm < 0 || e->sm[i].grad < 0) continue;
+        seen[b] = 1;
+        const Shape *s = &g->nodes[e->sm[i].grad].shape;
+        size_t numel = 1;
+        for (int k = s->rank - 2; k < s->rank; k++)
+            numel *= (size_t)s->d[k].c * (size_t)(s->d[k].sym >= 0 ? dims[s->d[k].sym] : 1);
+        total += aligned(real_size * numel);
+    }
+    free(seen);
+    return total;
+}
+
 void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
     memset(st, 0, sizeof *st);
     size_t real_size = f64 ? sizeof(double) : sizeof(float);
+    EmitOptions sa;
+    memset(&sa, 0, sizeof sa);
+    sa.f64 = f64;
+    sa.standalone = 1;
     for (int v = V_FORWARD; v <= V_STEP; v++) {
         if (v == V_HVP || !variant_emitted(g, (Variant)v)) continue; /* --stats leaves hvp's out */
-        E e;
-        memset(&e, 0, sizeof e);
-        e.v = (Variant)v;
-        e.g = variant_graph(g, (Variant)v);
-        if (v == V_STEP) {
-            e.fused = arena_alloc(e.g->arena, (size_t)e.g->n + 1);
-            step_marks(g, e.g, e.fused);
-        }
-        setup_plan(&e);
-        size_t bytes = plan_bytes(e.g, e.plan, dims, real_size);
-        if (v == V_GRAD) {
-            st->grad_workspace = bytes;
-            st->grad_buffers = e.plan->nbufs;
-            for (int i = 0; i < e.g->n; i++) {
-                const Node *n = &e.g->nodes[i];
-                if (op_info[n->op].kind == OK_LEAF) continue;
-                if (n->adjoint) st->backward_nodes++;
-                else st->forward_nodes++;
-                st->recomputed_nodes += n->remat == REMAT_COPY;
+        for (int standalone = 0; standalone < 2; standalone++) { /* the plan, then --standalone's */
+            E e;
+            memset(&e, 0, sizeof e);
+            e.v = (Variant)v;
+            e.g = variant_graph(g, (Variant)v);
+            e.o = standalone ? &sa : NULL;
+            if (v == V_STEP) {
+                e.fused = arena_alloc(e.g->arena, (size_t)e.g->n + 1);
+                step_marks(g, e.g, e.fused);
             }
-            bytes += aligned(real_size * (size_t)g->nparam_reals); /* train_step's gradient */
+            setup_plan(&e);
+            size_t bytes = plan_bytes(e.g, e.plan, dims, real_size);
+            if (standalone) bytes += product_scratch_bytes(&e, dims, real_size);
+            if (v == V_GRAD && !standalone) {
+                st->grad_workspace = bytes;
+                st->grad_buffers = e.plan->nbufs;
+                for (int i = 0; i < e.g->n; i++) {
+                    const Node *n = &e.g->nodes[i];
+                    if (op_info[n->op].kind == OK_LEAF) continue;
+                    if (n->adjoint) st->backward_nodes++;
+                    else st->forward_nodes++;
+                    st->recomputed_nodes += n->remat == REMAT_COPY;
+                }
+            }
+            if (v == V_GRAD || v == V_STEP) bytes += aligned(real_size * (size_t)g->nparam_reals); /* the gradient */
+            size_t *total = standalone ? &st->standalone_workspace : &st->workspace;
+            if (bytes > *total) *total = bytes;
         }
-        if (v == V_STEP) bytes += aligned(real_size * (size_t)g->nparam_reals);
-        if (bytes > st->workspace) st->workspace = bytes;
     }
 }

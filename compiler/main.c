@@ -603,6 +603,8 @@ static int cmd_stats(const Args *a, Graph *g, Arena *ar, Diag *d) {
     fprintf(out, "buffers %d\nbuffers_without_checkpoint %d\n", st.grad_buffers, st0.grad_buffers);
     fprintf(out, "forward_nodes %d\nbackward_nodes %d\nrecomputed_nodes %d\n", st.forward_nodes, st.backward_nodes,
             st.recomputed_nodes);
+    if (st.standalone_workspace != st.workspace) /* --standalone's plan: the attention products' scratch */
+        fprintf(out, "standalone_scratch_bytes %lld\n", (long long)st.standalone_workspace - (long long)st.workspace);
     return 0;
 }
 

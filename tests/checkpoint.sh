@@ -1,5 +1,6 @@
 #!/bin/sh
-# Activation checkpointing from the command line: bpc --stats (alone, with --emit, with -o),
+# Activation checkpointing from the command line: bpc --stats (alone, with --emit, with -o, and
+# its line on --standalone's attention scratch),
 # gradients of a checkpointed chain equal to the plain chain's (bpc grad --f64, files
 # compared byte for byte), bpc check on it, and --stats misused.
 # usage: checkpoint.sh BPC
@@ -58,6 +59,16 @@ expect_status 0 "$bpc" --stats "$tmp/b.bp"
 grep -q "^dims B=64$" "$tmp/out" && ok || bad "default batch is not 64"
 expect_status 0 "$bpc" --stats "$tmp/b.bp" --batch 7 --f64
 grep -q "^dims B=7$" "$tmp/out" && grep -q "^real double$" "$tmp/out" && ok || bad "--batch 7 --f64 not reported"
+
+# --standalone output makes an attention chain's products in a scratch of their own when it
+# writes their softmax gradient over the weights: one [16, 16] product, 1 KiB in float and 2
+# in double at any batch, said on a line of its own; a program without one has no such line
+grep -q "^standalone_scratch_bytes" "$tmp/marked.stats" && bad "standalone scratch for a chain without attention" || ok
+printf 'input x[B, 16, 8]\nparam W[8, 8]\nparam V[8, 8]\nloss sum(softmax(causal_mask(x @ W @ x.T * 0.5)) @ (x @ V))\n' > "$tmp/att.bp"
+expect_status 0 "$bpc" --stats "$tmp/att.bp"
+[ "$(value standalone_scratch_bytes "$tmp/out")" = 1024 ] && ok || bad "attention's standalone scratch: $(value standalone_scratch_bytes "$tmp/out"), expected 1024"
+expect_status 0 "$bpc" --stats "$tmp/att.bp" --f64 --batch 3
+[ "$(value standalone_scratch_bytes "$tmp/out")" = 2048 ] && ok || bad "attention's standalone scratch in double: $(value standalone_scratch_bytes "$tmp/out"), expected 2048"
 
 # with --emit the artefact stays alone on stdout and the stats go to stderr
 expect_status 0 "$bpc" --stats --emit=ir "$tmp/marked.bp"

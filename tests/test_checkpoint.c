@@ -110,6 +110,51 @@ static void test_workspace_shrinks(void **state) {
     free(plain);
 }
 
+/* NAME_workspace_size of g's --standalone output (compiled by libtcc) at sizes dims */
+static size_t standalone_ws(Graph *g, const int *dims) {
+    const EmitOptions eo = {0, 0, 0, NULL, 1, 1, 0}; /* float, entry points, standalone */
+    char *code = bpc_emit_string(g, &eo, 0), err[4096] = "";
+    Jit *j = jit_compile(code, JIT_TCC, err, sizeof err);
+    free(code);
+    if (!j) fail_msg("standalone: %s", err);
+    EntryWs ws = (EntryWs)jit_symbol(j, "bp_entry_ws");
+    assert_non_null(ws);
+    const size_t n = ws(dims);
+    jit_free(j);
+    return n;
+}
+
+/* --stats's standalone_scratch_bytes (EmitStats.standalone_workspace): --standalone output
+ * writes an attention chain's softmax gradient over y and makes each product in a scratch of
+ * its own (plan.h's product_temp), which its NAME_workspace_size counts and libbprt's does
+ * not: tiny_gpt at B = 64 plans one [64, 64] float product (16 KiB) more; the checkpointed
+ * chain, without attention, the same. Both against the generated functions. */
+static void test_standalone_workspace(void **state) {
+    (void)state;
+    char *gpt = th_read_text("examples/tiny_gpt.bp"), *marked = chain(512, 1);
+    assert_non_null(gpt);
+    const char *texts[] = {gpt, marked};
+    int64_t dims[BP_MAXSYMS];
+    int idims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = idims[s] = 64;
+    for (int k = 0; k < 2; k++) {
+        Compiled c;
+        compile_text(&c, texts[k], 0);
+        EmitStats st;
+        emit_stats(c.g, dims, 0, &st);
+        assert_int_equal(st.standalone_workspace - st.workspace, k ? 0 : 64 * 64 * 4);
+        Model m;
+        char err[4096];
+        assert_int_equal(bpc_model_jit(&m, c.g, 0, JIT_TCC, err, sizeof err), 0);
+        assert_int_equal(m.ws_size(idims), st.workspace);
+        bpc_model_free(&m);
+        assert_int_equal(standalone_ws(c.g, idims), st.standalone_workspace);
+        compiled_free(&c);
+    }
+    free(gpt);
+    free(marked);
+}
+
 /* `checkpoint def`: t of every call recomputed (3 copies of matmul, add, tanh), the results kept */
 static void test_checkpoint_def(void **state) {
     (void)state;
@@ -219,6 +264,7 @@ static void test_finite_differences(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workspace_shrinks),
+        cmocka_unit_test(test_standalone_workspace),
         cmocka_unit_test(test_checkpoint_def),
         cmocka_unit_test(test_gradients_unchanged),
         cmocka_unit_test(test_recomputed_in_backward),
