@@ -262,7 +262,6 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         /* PyTorch asks for nothing the loss does not use, nor does bpc grad */
         const int optional = !t && !ip->has_default && loss_only && !used[i];
         if (optional != pass) continue;
-        int64_t n = 1;
         for (int k = 0; k < ip->shape.rank; k++) {
             Dim d = ip->shape.d[k];
             if (d.sym >= 0 && in->dims[d.sym] < 0 && optional) in->dims[d.sym] = 1;
@@ -271,7 +270,6 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
                          g->syms.names[d.sym], given ? "" : " (give inputs with --inputs FILE.safetensors)");
                 goto out;
             }
-            n *= d.c * (d.sym >= 0 ? in->dims[d.sym] : 1);
         }
         if (!t && !ip->has_default && !optional) {
             snprintf(err, BPRT_ERRLEN, "%s: input '%s' has no value and no default%s", fname, ip->name,
@@ -280,8 +278,16 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         }
         size_t esz = ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size;
         char sizes[160], named[400];
-        drv_numel_at(&ip->shape, in->dims, ip->dtype == DT_INT ? "ints" : m->f64 ? "doubles" : "floats", sizes, sizeof sizes);
+        const size_t count = drv_numel_at(&ip->shape, in->dims, ip->dtype == DT_INT ? "ints" : m->f64 ? "doubles" : "floats",
+                                          sizes, sizeof sizes);
         snprintf(named, sizeof named, "input '%.200s' (%s)", ip->name, sizes);
+        /* a size from the file can make another input's product overflow: [N, N, N] at N =
+           2^22 wrapped to 0 elements, and the model read 2^66 of them (a crash) */
+        if (count > (size_t)INT64_MAX) {
+            snprintf(err, BPRT_ERRLEN, "%s: cannot hold the %s: more than 2^63 elements", fname, named);
+            goto out;
+        }
+        const int64_t n = (int64_t)count;
         if (!(in->data[i] = drv_alloc_reals((size_t)(n ? n : 1), esz, named, err))) goto out;
         in->count[i] = (size_t)n;
         snprintf(named, sizeof named, "input '%.200s' read as doubles (%lld values)", ip->name, (long long)n);

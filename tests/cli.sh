@@ -900,6 +900,14 @@ hdr='{"y":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}'
 { bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; bytes 0 0 0 0 0 1 0 0; } >"$tmp/i64.safetensors"
 expect_status 1 "$bpc" grad "$tmp/i64.bp" --inputs "$tmp/i64.safetensors"
 first_err "bpc: error: $tmp/i64.safetensors: input 'y' element 0 (1099511627776) is not a 32-bit integer"
+# an input whose size comes from another input's shape: b [N, N, N, N, N] at N = 8192 from
+# an 8 KiB file has 2^65 elements; the count wrapped to 0, b was one element and the model
+# read past it (a segmentation fault)
+printf 'input a[N]\ninput b[N, N, N, N, N] = 0\nparam w[1]\nloss mean(a * w) + mean(b + a)\n' >"$tmp/wrap.bp"
+hdr='{"a":{"dtype":"U8","shape":[8192],"data_offsets":[0,8192]}}'
+{ bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 8192 /dev/zero; } >"$tmp/wrap.safetensors"
+expect_status 1 "$bpc" grad "$tmp/wrap.bp" --inputs "$tmp/wrap.safetensors"
+first_err "bpc: error: $tmp/wrap.safetensors: cannot hold the input 'b' (8192 x 8192 x 8192 x 8192 x 8192 floats): more than 2^63 elements"
 # and the least 32-bit integer is one, as a default (sema) and as the value the run takes
 # (the driver): both said it was not
 printf 'input n : int = -2147483648\nparam w = 1\nloss w * w\n' >"$tmp/i32min.bp"
