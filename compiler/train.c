@@ -258,9 +258,13 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
     const Shape *si = &g->inputs[f->img].shape, *sl = &g->inputs[f->lab].shape;
     f->bsym = si->rank ? si->d[0].sym : -1;
     int64_t per = 1;
-    for (int k = 1; k < si->rank; k++) per *= si->d[k].sym < 0 ? si->d[k].c : -1;
+    int sized = 1; /* no size but the batch is symbolic: --data sets no other (two of them, x[B, H, W, 5],
+                      made a -1 each that cancelled, and H = W = 0 left x empty: it trained on no pixel) */
+    for (int k = 1; k < si->rank; k++)
+        if (si->d[k].sym >= 0) sized = 0;
+        else per *= si->d[k].c;
     char s1[160], s2[160];
-    if (f->bsym < 0 || si->d[0].c != 1 || per != s->pixels || sl->rank != 1 || sl->d[0].sym != f->bsym || sl->d[0].c != 1) {
+    if (f->bsym < 0 || si->d[0].c != 1 || !sized || per != s->pixels || sl->rank != 1 || sl->d[0].sym != f->bsym || sl->d[0].c != 1) {
         snprintf(err, BPRT_ERRLEN, "%s: images of %lld pixels and labels do not fit the inputs '%s' %s and '%s' %s "
                  "(expected [B, %lld] or [B, 1, rows, cols], and [B])", dir, (long long)s->pixels, g->inputs[f->img].name,
                  shape_str(si, &g->syms, s1, sizeof s1), g->inputs[f->lab].name, shape_str(sl, &g->syms, s2, sizeof s2),

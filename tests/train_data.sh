@@ -254,6 +254,12 @@ run 1 "$bpc" train row.bp --data good --steps 1
 has err "^bpc: error: good/train-images-idx3-ubyte: images of 2x2 pixels do not fit the input 'x' \[B, 1, 1, 4\], which keeps their rows and columns (declare it \[B, 4\] to take them flattened)$" "2x2 images for [B, 1, 1, 4]"
 sed 's/1, 1, 4/1, 2, 2/' row.bp >square.bp
 run 0 "$bpc" train square.bp --data good --steps 1
+# an images input with a symbolic size besides the batch: --data sets none, and two of them
+# (x [B, H, C, 2, 2]) passed the pixel count; H = C = 0 left x empty and it trained on no pixel
+# (train loss ln 3 = 1.0986 at every step)
+printf 'input x[B, H, C, 2, 2]\ninput y[B] : int\nparam W[4, 3]\nloss cross_entropy(reshape(sum(sum(x, axis=1), axis=1), [-1, 4]) @ W, y)\n' >hc.bp
+run 1 "$bpc" train hc.bp --data good --steps 1
+has err "^bpc: error: good: images of 4 pixels and labels do not fit the inputs 'x' \[B, H, C, 2, 2\] and 'y' \[B\]" "an images input of sizes --data does not set"
 # test images of other rows and columns than the training ones, of as many pixels
 dataset rows "0 1 2 0" "0 1 2"
 { bytes 0 0 8 3; be32 3; be32 1; be32 4; i=0; while [ $i -lt 12 ]; do bytes $i; i=$((i + 1)); done; } >rows/t10k-images-idx3-ubyte
