@@ -529,7 +529,6 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, In
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         if (need && !need[i]) continue;
-        int64_t n = 1;
         for (int k = 0; k < ip->shape.rank; k++) {
             Dim d = ip->shape.d[k];
             if (d.sym >= 0 && in->dims[d.sym] < 0) {
@@ -538,8 +537,17 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, In
                 drv_free_inputs(in);
                 return -1;
             }
-            n *= d.c * (d.sym >= 0 ? in->dims[d.sym] : 1);
         }
+        /* (saturating: a default's [N, N, N, N, N] at N = 8192 from :inputs wrapped to 0 elements,
+           and the model read past its one) */
+        char sizes[160];
+        const size_t count = drv_numel_at(&ip->shape, in->dims, "values", sizes, sizeof sizes);
+        if (count > (size_t)INT64_MAX) {
+            snprintf(err, BPRT_ERRLEN, "cannot hold the input '%s' (%s): more than 2^63 elements", ip->name, sizes);
+            drv_free_inputs(in);
+            return -2;
+        }
+        const int64_t n = (int64_t)count;
         if (!given[i] && !ip->has_default) {
             snprintf(err, BPRT_ERRLEN, "input '%s' has no value and no default (give one with 'input %s = VALUE' or :inputs FILE)",
                      ip->name, ip->name);
