@@ -342,7 +342,6 @@ static int plan_fixed(const Model *m, Feed *f, int batch, const char *data, char
                      g->inputs[f->lab].name, ip->name);
             return -1;
         }
-        int64_t n = 1;
         for (int k = 0; k < ip->shape.rank; k++) {
             Dim d = ip->shape.d[k];
             if (d.sym >= 0 && d.sym != f->bsym) {
@@ -352,13 +351,19 @@ static int plan_fixed(const Model *m, Feed *f, int batch, const char *data, char
                          g->syms.names[d.sym], g->syms.names[f->bsym]);
                 return -1;
             }
-            n *= d.c * (d.sym >= 0 ? batch : 1);
         }
         char sizes[160], what[480];
         int dims[BP_MAXSYMS] = {0};
         dims[f->bsym] = batch;
-        drv_numel_at(&ip->shape, dims, ip->dtype == DT_INT ? "ints" : m->f64 ? "doubles" : "floats", sizes, sizeof sizes);
+        /* (saturating: [B, 2^36] at --batch 2^28 wrapped to 0 elements) */
+        const size_t count = drv_numel_at(&ip->shape, dims, ip->dtype == DT_INT ? "ints" : m->f64 ? "doubles" : "floats",
+                                          sizes, sizeof sizes);
         snprintf(what, sizeof what, "batch buffer for input '%.200s' (%s, its default)", ip->name, sizes);
+        if (count > (size_t)INT64_MAX) {
+            snprintf(err, BPRT_ERRLEN, "--data %.150s: cannot hold the %.280s: more than 2^63 elements", data, what);
+            return -1;
+        }
+        const int64_t n = (int64_t)count;
         f->fixed[i] = drv_alloc_reals((size_t)(n ? n : 1), ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size, what, err);
         if (!f->fixed[i]) return -1;
         for (int64_t k = 0; k < n; k++) {

@@ -80,6 +80,12 @@ has err "input 'x2' has no value: --data fills only 'x' (images)" "a second imag
 printf "${net}input n[N] = 1\nloss cross_entropy(logits, y) * sum(n)\noutput logits\n" >zn.bp
 run 1 "$bpc" train zn.bp --data good --steps 2 --batch 4
 has err "^bpc: error: --data good: input 'n' \[N\] has the size 'N', which --data does not set (only the batch 'B')$" "another size"
+# a default's batch buffer of more than 2^63 elements: [B, 65536, 65536, 16] at --batch 2^28
+# is 2^64; the count wrapped to 0 (signed overflow), and only a later allocation's limit
+# stopped the run (BPC_MEMORY_LIMIT keeps a regression from allocating gigabytes)
+printf "${net}input z[B, 65536, 65536, 16] = 0\nloss cross_entropy(logits, y) + mean(z)\n" >zbig.bp
+run 1 env BPC_MEMORY_LIMIT=100000000 "$bpc" train zbig.bp --data good --steps 1 --batch 268435456
+has err "^bpc: error: --data good: cannot hold the batch buffer for input 'z' (268435456 x 65536 x 65536 x 16 floats, its default): more than 2^63 elements$" "a default of more than 2^63 elements at the batch"
 
 # ---- b. checkpoint progress: I64 [epoch, step, steps done, seed], validated on load ------
 # 20 samples at batch 4: 5 steps an epoch. The progress is the checkpoint's last 32 bytes.
