@@ -556,17 +556,18 @@ void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *
     fputc('\n', out);
 }
 
-int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed) {
+int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed, char *err) {
     const Graph *g = m->g;
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = size;
     for (int i = 0; i < g->ninputs && i < 64; i++) {
         const Input *ip = &g->inputs[i];
-        size_t n = 1;
-        for (int k = 0; k < ip->shape.rank; k++) n *= (size_t)ip->shape.d[k].c * (ip->shape.d[k].sym >= 0 ? (size_t)size : 1);
-        int from_env;
-        if (n > bpc_memory_limit(&from_env) / sizeof(double)) return -1; /* not filled in: it would not fit */
-        in->data[i] = calloc(n + 1, ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size);
+        char sizes[160], what[400];
+        const size_t n = drv_numel_at(&ip->shape, in->dims, ip->dtype == DT_INT ? "ints" : m->f64 ? "doubles" : "floats",
+                                      sizes, sizeof sizes);
+        snprintf(what, sizeof what, "random input '%.200s' (%s)", ip->name, sizes);
+        /* (it returned -1 with no message: bpc check exited 1 without a word) */
+        in->data[i] = drv_alloc_reals(n, ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size, what, err);
         if (!in->data[i]) return -1;
         in->count[i] = n;
         for (size_t k = 0; k < n; k++) {

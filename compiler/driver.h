@@ -61,8 +61,9 @@ void drv_free_outputs(const Model *m, void **outs);
  * IDX data and text data refuse one instead. */
 int64_t drv_label_classes(const Graph *g, int input, const char **what);
 /* Random inputs for checking: symbolic sizes = size, reals N(0, 1) (or their defaults),
- * integer inputs in {0, 1}. */
-int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed);
+ * integer inputs in {0, 1}. -1 with err (naming the input) when one cannot be held; the
+ * caller frees in either way. */
+int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed, char *err);
 /* Writes params-shaped reals (gradients, parameters) keyed by parameter name. */
 int drv_save_params(const Model *m, const char *path, const void *vec, char *err);
 

@@ -629,7 +629,8 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
         /* bpc check without --inputs: random inputs, symbolic sizes 3, labels in {0, 1} */
         printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)a->seed);
-        rc = drv_random_inputs(m, in, 3, a->seed);
+        rc = drv_random_inputs(m, in, 3, a->seed, err);
+        if (rc != 0) fprintf(stderr, "bpc: error: %s\n", err);
     } else if (in && drv_load_inputs(m, a->inputs, in, err) != 0) {
         fprintf(stderr, "bpc: error: %s\n", err);
         rc = -1;

@@ -1259,8 +1259,8 @@ static int cmd_check(Session *S) {
     if (bi != 0) {
         printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)S->seed);
-        if (drv_random_inputs(&m, &in, 3, S->seed) != 0) {
-            diag_tool_error("the random inputs need more memory than this machine has");
+        if (drv_random_inputs(&m, &in, 3, S->seed, err) != 0) {
+            diag_tool_error("%s", err);
             drv_free_inputs(&in);
             bpc_model_free(&m);
             return -1;

@@ -930,5 +930,10 @@ printf 'input s = 2\ninput x[B]\nparam w = 1\nloss s * w * w + sum(x * w)\n' >"$
 expect_status 0 "$bpc" check "$tmp/rnd.bp"
 [ "$(head -n 1 "$tmp/out")" = "inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed 0" ] && ok ||
   { bad "check without --inputs:"; cat "$tmp/out"; }
+# random inputs that cannot be held are an error that says so (bpc check exited 1 without a
+# word; the REPL's :check said only that they need more memory)
+printf 'input x[B, 16, 1000000000]\nparam w\nloss mean(x) * w\n' >"$tmp/rndbig.bp"
+expect_status 1 env BPC_MEMORY_LIMIT=1000000 "$bpc" check "$tmp/rndbig.bp"
+first_err "bpc: error: cannot hold the random input 'x' (3 x 16 x 1000000000 doubles): 384000000000 bytes, more than BPC_MEMORY_LIMIT (1000000 bytes)"
 
 finish
