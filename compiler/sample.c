@@ -70,6 +70,11 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
                     p - (const unsigned char *)o->prompt, *p, (long long)values, (long long)values - 1);
             return 1;
         }
+    if (!(o->prompt && *o->prompt) && '\n' >= values) { /* its logits were NaN, said as parameters not finite */
+        fprintf(stderr, "bpc: error: without --prompt, sampling starts from a newline (byte 10), outside the model's %lld "
+                "byte values (0 to %lld): give a --prompt\n", (long long)values, (long long)values - 1);
+        return 1;
+    }
     Model m;
     if (bpc_model_jit(&m, g, o->f64, o->jit, err, sizeof err) != 0) {
         fprintf(stderr, "bpc: error: JIT compilation failed:\n%s\n", err);

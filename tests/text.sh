@@ -188,6 +188,14 @@ same "$tmp/err" "bpc: error: high.txt: byte 10 is 200, outside the 128 rows of t
 run 0 "$bpc" train e128.bp --data "$corpus" --steps 1 --threads 1 --save e128.safetensors
 run 1 "$bpc" sample e128.bp --params e128.safetensors --prompt "$(printf 'a\310')"
 same "$tmp/err" "bpc: error: --prompt: byte 1 is 200, outside the model's 128 byte values (0 to 127)" "a prompt byte outside the table"
+# a model of fewer than 11 byte values has no newline for an empty prompt to start from (it
+# sampled from NaN logits and blamed the parameters: "logit 0 is nan ... finite?")
+printf 'input x[B, 3] : int\ninput y[B, 3] : int\nparam E[4, 4] = normal(0.5)\nz = embedding(E, x)\nloss cross_entropy(z, y)\noutput z\n' >v4.bp
+printf '\001\002\003\000%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 >v4.txt
+run 0 "$bpc" train v4.bp --data v4.txt --steps 1 --threads 1 --save v4.safetensors
+run 1 "$bpc" sample v4.bp --params v4.safetensors -n 3
+same "$tmp/err" "bpc: error: without --prompt, sampling starts from a newline (byte 10), outside the model's 4 byte values (0 to 3): give a --prompt" "an empty prompt for 4 byte values"
+run 0 "$bpc" sample v4.bp --params v4.safetensors -n 3 --prompt "$(printf '\001')"
 run 1 "$bpc" train "$model" --data /dev/zero --steps 1
 same "$tmp/err" "bpc: error: /dev/zero: is a device, not a text file" "a device as text"
 run 2 "$bpc" train "$model" --data "$corpus" --inputs a.safetensors --steps 1
