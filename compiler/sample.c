@@ -134,13 +134,15 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         m.forward(params, in, outs, dims, ws);
         const char *z = (const char *)logits + (w - 1) * (size_t)V * m.real_size;
         int64_t k;
-        int c = pick(&m, z, V, o->temperature, bprt_rng_uniform(o->seed, 0x5a3e0000ULL, (uint64_t)i), &k);
+        /* among the bytes the model reads: one past its embedding's rows (drawn from a 256-wide head
+           over a 128-row table) made the next step's logits NaN, and the error blamed the parameters */
+        int c = pick(&m, z, values, o->temperature, bprt_rng_uniform(o->seed, 0x5a3e0000ULL, (uint64_t)i), &k);
         if (c < 0) {
             if (last != '\n') fputc('\n', out);
             fflush(out);
             char v[40];
-            if (k < V) drv_format_real(v, sizeof v, drv_get(&m, z, k), m.f64);
-            if (k < V)
+            if (k < values) drv_format_real(v, sizeof v, drv_get(&m, z, k), m.f64);
+            if (k < values)
                 fprintf(stderr, "bpc: error: byte %d: logit %lld is %s, so there is no distribution to sample from (are "
                         "the parameters in %s finite?)\n", i, (long long)k, v, o->params);
             else

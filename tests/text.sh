@@ -188,6 +188,11 @@ same "$tmp/err" "bpc: error: high.txt: byte 10 is 200, outside the 128 rows of t
 run 0 "$bpc" train e128.bp --data "$corpus" --steps 1 --threads 1 --save e128.safetensors
 run 1 "$bpc" sample e128.bp --params e128.safetensors --prompt "$(printf 'a\310')"
 same "$tmp/err" "bpc: error: --prompt: byte 1 is 200, outside the model's 128 byte values (0 to 127)" "a prompt byte outside the table"
+# and sampling draws among those 128: a byte of 128 or more (its 256-wide head allows them)
+# had no row, and the next step's logits were NaN, blamed on the parameters
+run 0 "$bpc" sample e128.bp --params e128.safetensors --prompt a -n 100 --temperature 1
+high=$(LC_ALL=C tr -d '\000-\177' <"$tmp/out" | wc -c)
+[ "$high" -eq 0 ] && ok || bad "sampling e128.bp wrote $high bytes of 128 or more"
 # a model of fewer than 11 byte values has no newline for an empty prompt to start from (it
 # sampled from NaN logits and blamed the parameters: "logit 0 is nan ... finite?")
 printf 'input x[B, 3] : int\ninput y[B, 3] : int\nparam E[4, 4] = normal(0.5)\nz = embedding(E, x)\nloss cross_entropy(z, y)\noutput z\n' >v4.bp
