@@ -491,7 +491,20 @@ double drv_printable(double v) {
     return isnan(v) ? fabs(v) : v;
 }
 
+/* x rounded to float as IEEE does (to nearest), without the undefined behaviour of
+ * converting a double beyond float's range: from FLT_MAX plus half its ulp (2^103) it is inf. */
+static float to_float(double x) {
+    const double top = (double)FLT_MAX + 0x1p103;
+    if (fabs(x) >= top) return x > 0 ? HUGE_VALF : -HUGE_VALF;
+    if (fabs(x) > (double)FLT_MAX) return x > 0 ? FLT_MAX : -FLT_MAX;
+    return (float)x;
+}
+
 void drv_format_real(char *buf, size_t size, double v, int f64) {
+    /* a double that float cannot hold (beyond its range, or nonzero below its least
+       subnormal) is printed as the double it is: as a float, 1.234e300 printed 1e+300 and
+       1.5e-50 printed 1e-50 (each read back overflows to inf, or is 0, as the value does) */
+    if (!f64 && isfinite(v) && (isinf(to_float(v)) || (v != 0 && to_float(v) == 0))) f64 = 1;
     if (v != v) {
         snprintf(buf, size, "nan");
         return;
@@ -503,7 +516,7 @@ void drv_format_real(char *buf, size_t size, double v, int f64) {
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, size, "%.*g", prec, v);
         double back = strtod(buf, NULL);
-        if (f64 ? back == v : (float)back == (float)v) break;
+        if (f64 ? back == v : to_float(back) == to_float(v)) break;
     }
     /* %g writes 120 as 1.2e+02: plain digits read better where they are not too many */
     if (strchr(buf, 'e') && fabs(v) >= 1e-4 && fabs(v) < 1e15)
@@ -511,7 +524,7 @@ void drv_format_real(char *buf, size_t size, double v, int f64) {
             char tmp[64];
             snprintf(tmp, sizeof tmp, "%.*f", prec, v);
             double back = strtod(tmp, NULL);
-            if (f64 ? back == v : (float)back == (float)v) {
+            if (f64 ? back == v : to_float(back) == to_float(v)) {
                 snprintf(buf, size, "%s", tmp);
                 return;
             }

@@ -112,7 +112,8 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
 
 /* Prints `name [shape] = values` NumPy-style (large tensors summarised). */
 void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *s, const double *v, int64_t n, int f64);
-/* Shortest decimal that reads back as the same float (f64 = 0) or double. */
+/* Shortest decimal that reads back as the same float (f64 = 0) or double; a double that
+ * float cannot hold (beyond its range, or nonzero below its least subnormal) as a double. */
 void drv_format_real(char *buf, size_t size, double v, int f64);
 /* v as printf is to see it: a NaN without its sign bit, so that every NaN bpc prints reads
  * `nan`, as drv_format_real writes it (glibc prints a NaN with the bit set, as 0/0 and
