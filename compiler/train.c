@@ -882,6 +882,15 @@ static void free_data(Data *d) {
     free_split(&d->te);
 }
 
+/* The epoch in which --steps (counted from the start of training) ends, from the position
+ * r->progress at per_epoch steps an epoch. (It was a cap of 1000000 epochs: at one step an
+ * epoch, --steps 1000002 trained 1000000 steps, saved them and said nothing.) */
+static int last_epoch(const Run *r, int64_t steps, int64_t per_epoch) {
+    int64_t last = r->progress[0], left = steps - r->progress[2] - (per_epoch - r->progress[1]);
+    if (per_epoch > 0 && left > 0) last += (left + per_epoch - 1) / per_epoch;
+    return last < INT_MAX - 1 ? (int)last : INT_MAX - 1; /* (the epoch loop's ep + 1 stays an int) */
+}
+
 /* Training (or bpc eval) on d, which load_data made; frees it. */
 static int train_data(Run *r, Data *d) {
     Model *m = r->m;
@@ -938,8 +947,8 @@ static int train_data(Run *r, Data *d) {
         rc = 1;
         goto done;
     }
-    int epochs = o->epochs ? o->epochs : (o->steps ? 1000000 : 1);
     int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0;
+    int epochs = o->epochs ? o->epochs : (o->steps ? last_epoch(r, o->steps, per_epoch) : 1);
     if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: from --params or a state */
         const char *from = o->params ? o->params : o->state && o->state->from ? o->state->from : "the training position";
         diag_tool_error("%s: invalid checkpoint progress: step %lld is not below the %lld steps of an epoch "

@@ -137,6 +137,16 @@ run 0 "$bpc" train net.bp --data good --epochs 2 --batch 4 --params p.safetensor
 has out "^nothing to train: p.safetensors has finished 2 epochs and this run asks for 2 in all" "--epochs done"
 run 0 "$bpc" train net.bp --data good --epochs 3 --batch 4 --params p.safetensors
 has out "^epoch 3: train loss" "--epochs 3 after 2"
+# --steps ends in the epoch of its last step, however many epochs that is: a cap of 1000000
+# epochs stopped the run at the end of epoch 1000000 (1000001 steps done of 1000003 asked,
+# exit 0, not a word). Resumed at epoch 1000000's last step (of 5 at batch 4): that step,
+# then two of epoch 1000001
+i64w() { bytes $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)) 0 0 0 0; }
+size=$(wc -c <c.safetensors)
+{ head -c $((size - 32)) c.safetensors; for v in 1000000 4 1000000 7; do i64w $v; done; } >pm.safetensors
+run 0 "$bpc" train net.bp --data good --steps 1000003 --batch 4 --params pm.safetensors --save pm2.safetensors
+has out "^epoch 1000000: train loss" "the last step of epoch 1000000"
+has out "^epoch 1000001 (partial): train loss" "--steps past epoch 1000000"
 # --seed other than the checkpoint's is not used, and a warning says so (it was silent)
 run 0 "$bpc" train net.bp --data good --steps 3 --batch 4 --seed 9 --params c.safetensors
 has err "^bpc: warning: --seed 9 is not used: c.safetensors goes on with the seed it was trained with (7)" "--seed on resume"
