@@ -1256,6 +1256,12 @@ static int cmd_check(Session *S) {
         bpc_model_free(&m);
         return -1;
     }
+    if (bi != 0 && S->inputs_path) { /* inputs given (:inputs) that do not fit, as :grad says (they
+                                          were replaced by random ones without a word) */
+        diag_tool_error("%s", err);
+        bpc_model_free(&m);
+        return -1;
+    }
     if (bi != 0) {
         printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)S->seed);
