@@ -12,6 +12,7 @@
  * Build: cc OUT.c OUT_test.c $(pkg-config --cflags --libs bprt). */
 #include <string.h>
 
+#include "driver.h"
 #include "emit.h"
 
 static void args(FILE *out, const Graph *g) {
@@ -47,8 +48,10 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
         long long n = 1;
         for (int d = 0; d < in->shape.rank; d++) n *= (long long)in->shape.d[d].c * (in->shape.d[d].sym >= 0 ? 4 : 1);
         if (in->dtype == DT_INT) {
-            long long classes = 2;
-            /* labels index the last axis of whatever they are compared with; keep them small */
+            /* labels index the last axis of whatever they are compared with; keep them small,
+               and 0 where that axis (or an embedding's rows) is 1 (1 was out of range: NaN) */
+            const char *what;
+            long long classes = drv_label_classes(g, i, &what) == 1 ? 1 : 2;
             fprintf(out, "    int32_t *in%d = malloc(sizeof(int32_t) * %lld);\n", i, n);
             fprintf(out, "    for (long i = 0; i < %lld; i++) in%d[i] = (int32_t)(i %% %lld);\n", n, i, classes);
         } else {

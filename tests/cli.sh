@@ -930,6 +930,11 @@ printf 'input s = 2\ninput x[B]\nparam w = 1\nloss s * w * w + sum(x * w)\n' >"$
 expect_status 0 "$bpc" check "$tmp/rnd.bp"
 [ "$(head -n 1 "$tmp/out")" = "inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed 0" ] && ok ||
   { bad "check without --inputs:"; cat "$tmp/out"; }
+# and an integer input of one class (an embedding of one row) is drawn as 0: 1 was out of
+# range and the check said "the loss is nan at these parameters"
+printf 'input ids[B] : int\nparam E[1, 3] = normal(0.5)\nloss sum(embedding(E, ids))\n' >"$tmp/one_row.bp"
+expect_status 0 "$bpc" check "$tmp/one_row.bp"
+tail -n 1 "$tmp/out" | grep -q "^ok: worst relative error" && ok || { bad "check of a one-row embedding:"; cat "$tmp/out"; }
 # random inputs that cannot be held are an error that says so (bpc check exited 1 without a
 # word; the REPL's :check said only that they need more memory)
 printf 'input x[B, 16, 1000000000]\nparam w\nloss mean(x) * w\n' >"$tmp/rndbig.bp"
