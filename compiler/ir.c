@@ -70,6 +70,17 @@ static int append(Graph *g, const Node *p) {
 int ir_add_raw(Graph *g, const Node *p) {
     for (int i = 0; i < op_info[p->op].arity; i++)
         if (p->in[i] < 0) return -1;
+    /* a computed value's size, as the declarations' (sema.c): a broadcast or an outer product
+       of [65536, 65536, 1, 1] and [65536, 65536] has 2^64 elements, which the workspace
+       check's size_t arithmetic took for 0, and whose buffer the plan sized at the limit */
+    int ovf;
+    shape_const_numel(&p->shape, &ovf);
+    if (ovf) {
+        char s1[160];
+        diag_error(g->diag, p->loc, "the result of '%s' has shape %s: too many elements (limit %lld)",
+                   op_symbol(p->op), shape_str(&p->shape, &g->syms, s1, sizeof s1), (long long)BP_MAXELEMS);
+        return -1;
+    }
     Node marked;
     if (g->remat_mode && !p->remat && op_info[p->op].arity > 0) { /* leaves are never recomputed */
         marked = *p;

@@ -942,6 +942,21 @@ static const DiagCase cases[] = {
      "t.bp:1:7: error: 'x' has too many elements (limit 68719476736)\n"
      "  input x[2147483647, 2147483647]\n"
      "        ^\n"},
+    /* 2^64 elements: the workspace check's size_t product wrapped to 0, and the program compiled */
+    {"too many elements in a computed value",
+     "input a[65536, 65536, 1, 1]\n"
+     "input b[65536, 65536]\n"
+     "param w\n"
+     "loss sum(a * b * w)\n",
+     "t.bp:4:12: error: the result of '*' has shape [65536, 65536, 65536, 65536]: too many elements (limit 68719476736)\n"
+     "  loss sum(a * b * w)\n"
+     "             ^\n"},
+    {"too many elements in an outer product",
+     "param a[1000000]\n"
+     "y = reshape(a, [-1, 1]) @ reshape(a, [1, -1])\n",
+     "t.bp:2:25: error: the result of 'matmul' has shape [1000000, 1000000]: too many elements (limit 68719476736)\n"
+     "  y = reshape(a, [-1, 1]) @ reshape(a, [1, -1])\n"
+     "                          ^\n"},
     {"too many dimensions",
      "input x[1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
      "t.bp:1:33: error: too many dimensions (limit 8)\n"
