@@ -452,8 +452,8 @@ static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
                 infer = i;
             } else {
                 t.d[i] = dim_const((int64_t)v);
-                tc *= (int64_t)v;
-                if (tc > BP_MAXELEMS) tc = BP_MAXELEMS + 1;
+                /* saturated before the product: three sizes of 2^31 - 1 overflowed int64_t */
+                tc = tc > BP_MAXELEMS / (int64_t)v ? BP_MAXELEMS + 1 : tc * (int64_t)v;
             }
         } else if (const_value(it, &v) && v == floor(v) && v > (double)BP_MAXDIM) {
             diag_error(S->d, it->loc, "dimension %s is too large (limit %lld)", written(S, it), (long long)BP_MAXDIM);

@@ -997,6 +997,13 @@ static const DiagCase cases[] = {
      "t.bp:2:5: error: cannot reshape [3, 4] to [5, 2]: element counts differ\n"
      "  y = reshape(x, [5, 2])\n"
      "      ^\n"},
+    /* the running product of the sizes overflowed int64_t (UBSan: signed integer overflow) */
+    {"reshape to sizes whose product overflows",
+     "input x[6]\n"
+     "y = reshape(x, [2147483647, 2147483647, 2147483647, -1])\n",
+     "t.bp:2:5: error: cannot reshape [6] to [2147483647, 2147483647, 2147483647, -1]\n"
+     "  y = reshape(x, [2147483647, 2147483647, 2147483647, -1])\n"
+     "      ^\n"},
     {"reshape whose -1 cannot be inferred",
      "input x[3, 4]\n"
      "y = reshape(x, [-1, 5])\n",
