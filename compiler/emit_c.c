@@ -81,6 +81,13 @@ static const char *real_literal(double v, const char *type, char *buf, size_t si
 }
 
 /* ---- names and expressions ---- */
+/* Bytes of C text that hold a product of sizes (dims_c, numel_c: up to BP_MAXRANK sizes of
+ * at most 11 digits and 4 + BP_DIM_NAME_MAX characters each, "(c*dim_NAME)") and a leaf's
+ * index in a loop nest (leaf_index: one such product per axis). They were 256 and 1024, and
+ * leaf_index wrote past its 1024 without checking: a rank-8 input with 24-character
+ * dimension names made bpc overwrite its stack. */
+enum { DIMS_C_MAX = 512, INDEX_C_MAX = 2048 };
+
 static void dims_c(const Graph *g, const Shape *s, int from, int to, char *buf, size_t size) {
     size_t n = (size_t)snprintf(buf, size, "((size_t)1");
     for (int i = from; i < to && n < size; i++) {
@@ -162,9 +169,9 @@ static void elementwise_expr(const E *e, const Node *n, const char *const *args,
 static void leaf_index(const Graph *g, const Shape *in, const Shape *out, char *idx, size_t size) {
     size_t len = (size_t)snprintf(idx, size, "0");
     int off = out->rank - in->rank;
-    for (int ax = 0; ax < in->rank; ax++) {
+    for (int ax = 0; ax < in->rank && len < size; ax++) {
         if (dim_is(in->d[ax], 1)) continue;
-        char st[256];
+        char st[DIMS_C_MAX];
         dims_c(g, in, ax + 1, in->rank, st, sizeof st);
         len += (size_t)snprintf(idx + len, size - len, " + i%d*%s", ax + off, st);
     }
@@ -183,7 +190,7 @@ static int fused_flat(const E *e, int id, const Shape *out) {
 static void fused_expr(const E *e, int id, const Shape *out, int flat, char *buf, size_t size) {
     const Node *n = &e->g->nodes[id];
     if (e->fuse_user[id] < 0 || op_info[n->op].kind == OK_LEAF) {
-        char idx[1024];
+        char idx[INDEX_C_MAX];
         if (e->leaf_idx) snprintf(idx, sizeof idx, "%s", e->leaf_idx[(*e->leaf_next)++]);
         else if (is_scalar_like(n)) snprintf(idx, sizeof idx, "0");
         else if (flat) snprintf(idx, sizeof idx, "i");
@@ -395,7 +402,7 @@ static int group_stride(const Graph *g, const Shape *os, const Node *ln, int fro
 }
 
 static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
-    enum { MAXL = 32, EXPR = 16384 };
+    enum { MAXL = 32, EXPR = 32768 };
     const Graph *g = e->g;
     const Shape *os = &g->nodes[id].shape;
     int leaves[MAXL];
@@ -415,7 +422,7 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
         if (same) to[ng - 1] = ax + 1;
         else { from[ng] = ax; to[ng] = ax + 1; ng++; }
     }
-    char ext[8][256], *idx[MAXL];
+    char ext[8][DIMS_C_MAX], *idx[MAXL];
     for (int k = 0; k < ng; k++) dims_c(g, os, from[k], to[k], ext[k], sizeof ext[k]);
     int vec[MAXL] = {0}, ncode = 0;
     for (int l = 0; l < nl; l++) {
@@ -427,14 +434,14 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
     /* two groups, the outer one rows: gcc's and clang's loops, or where the runtime splits
        the rows between threads, bprt_ew_rows_par (see emit_elementwise) */
     if (!ew && !e->o->standalone && ng == 2 && ew_program_fits(e, id, nl)) {
-        char total[256];
+        char total[DIMS_C_MAX];
         numel_c(g, os, total, sizeof total);
         fprintf(e->out, "    if (bprt_ew_threads(%s) > 1) {\n", total);
         ncode = ew_emit_tables(e, id, vec, nl);
         ew_emit_leaves(e, leaves, nl, 0, "        ");
         fprintf(e->out, "        const ptrdiff_t ld_[] = {");
         for (int l = 0; l < nl; l++) { /* the leaf's row stride: 0 where it is broadcast over the rows */
-            char st[256];
+            char st[DIMS_C_MAX];
             group_stride(g, os, &g->nodes[leaves[l]], from[0], to[0], st, sizeof st);
             fprintf(e->out, "%s(ptrdiff_t)%s", l ? ", " : "", st);
         }
@@ -457,7 +464,7 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
         /* offset of the leaf's row: sum over outer groups it reads of g<k> * its stride */
         fprintf(e->out, "            const size_t b%d = 0", l);
         for (int k = 0; k + 1 < ng; k++) {
-            char st[256];
+            char st[DIMS_C_MAX];
             if (group_stride(g, os, ln, from[k], to[k], st, sizeof st)) fprintf(e->out, " + g%d * %s", k, st);
         }
         fprintf(e->out, ";\n");
@@ -493,8 +500,8 @@ static int emit_grouped_broadcast(E *e, int id, const char *out, int ew) {
 static void emit_elementwise(E *e, int id) {
     const Node *n = &e->g->nodes[id];
     const Graph *g = e->g;
-    char out[96], total[256];
-    enum { EXPR = 16384 };
+    char out[96], total[DIMS_C_MAX];
+    enum { EXPR = 32768 };
     char *ex = malloc(EXPR);
     if (!ex) abort();
     ptr(e, id, out, sizeof out);
@@ -575,7 +582,7 @@ static const char column_max[] =
 static void emit_reduce(E *e, int id) {
     const Node *n = &e->g->nodes[id];
     const Node *in = &e->g->nodes[n->in[0]];
-    char O[256], Rr[256], I[256], out[96], x[96];
+    char O[DIMS_C_MAX], Rr[DIMS_C_MAX], I[DIMS_C_MAX], out[96], x[96];
     axis_view(e->g, &in->shape, n->axis, O, Rr, I, sizeof O);
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], x, sizeof x);
@@ -610,7 +617,7 @@ static void emit_reduce(E *e, int id) {
 
 static void emit_softmax(E *e, int id) {
     const Node *n = &e->g->nodes[id];
-    char O[256], Rr[256], I[256], out[96], x[96];
+    char O[DIMS_C_MAX], Rr[DIMS_C_MAX], I[DIMS_C_MAX], out[96], x[96];
     axis_view(e->g, &n->shape, n->axis, O, Rr, I, sizeof O);
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], x, sizeof x);
@@ -679,7 +686,7 @@ static void matmul_run(const Graph *g, const Node *n, MatmulRun *r) {
 
 /* One product's GEMM arguments as C: sizes (K or M with the folded axes) and leading dims. */
 typedef struct GemmArgs {
-    char M[512], N[96], K[512], lda[96], ldb[96], pa[96], pb[96];
+    char M[DIMS_C_MAX + 16], N[96], K[DIMS_C_MAX + 128], lda[96], ldb[96], pa[96], pb[96];
 } GemmArgs;
 
 static void gemm_args(const E *e, const Node *n, const MatmulRun *r, GemmArgs *q) {
@@ -688,14 +695,14 @@ static void gemm_args(const E *e, const Node *n, const MatmulRun *r, GemmArgs *q
     ptr(e, n->in[0], q->pa, sizeof q->pa);
     ptr(e, n->in[1], q->pb, sizeof q->pb);
     if (r->mfold) {
-        char d[384];
+        char d[DIMS_C_MAX];
         dims_c(g, &r->full, 0, r->rb + 1, d, sizeof d);
         snprintf(q->M, sizeof q->M, "(int)%s", d);
     } else dim_c(n->shape.d[n->shape.rank - 2], &g->syms, q->M, sizeof q->M);
     dim_c(n->shape.d[n->shape.rank - 1], &g->syms, q->N, sizeof q->N);
     dim_c(a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)], &g->syms, q->K, sizeof q->K);
     if (r->kfold) {
-        char k0[96], d[384];
+        char k0[96], d[DIMS_C_MAX];
         snprintf(k0, sizeof k0, "%.95s", q->K);
         dims_c(g, &r->full, r->rb - popcount(n->bsum), r->rb, d, sizeof d);
         snprintf(q->K, sizeof q->K, "(int)(%s*(size_t)%s)", d, k0);
@@ -1133,7 +1140,7 @@ static void emit_ln_affine(E *e, int L) {
     const Shape *s = &n->shape;
     const char *sfx = e->o->f64 ? "f64" : "f32";
     const LnGroup *q = &e->lna[L];
-    char x[96], dy[96], gam[96], gx[96], dg[96], db[96], add[96], N[256], D[128];
+    char x[96], dy[96], gam[96], gx[96], dg[96], db[96], add[96], N[DIMS_C_MAX], D[128];
     ptr(e, n->in[0], x, sizeof x), ptr(e, q->dy, dy, sizeof dy), ptr(e, q->gamma, gam, sizeof gam);
     ptr(e, q->sum >= 0 ? q->sum : L, gx, sizeof gx);
     if (q->add >= 0) ptr(e, q->add, add, sizeof add);
@@ -1292,9 +1299,9 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
     }
     fprintf(e->out, "%s};\n", nl ? "" : "0");
     const int s = e->ep_sum ? e->ep_sum[id] : -1;
-    char sum[400] = ""; /* and the sum over the first axis: rows P = M / (that extent) apart */
+    char sum[DIMS_C_MAX + 128] = ""; /* and the sum over the first axis: rows P = M / (that extent) apart */
     if (s >= 0) {
-        char y[96], P[256], sh[256];
+        char y[96], P[DIMS_C_MAX], sh[256];
         ptr(e, s, y, sizeof y);
         const Shape *ss = &g->nodes[g->nodes[s].in[0]].shape; /* u's, or its [B*T, N] view's */
         dims_c(g, ss, 1, ss->rank - 1, P, sizeof P);
@@ -1360,7 +1367,7 @@ static void emit_batch_call(E *e, int id, const char *fn, const char *alpha, con
     for (int f = 0; f < r.rb; f++) {
         const int summed = n->bsum >> f & 1;
         if (summed && r.kfold) continue;
-        char v[4][512];
+        char v[4][DIMS_C_MAX];
         dim_c(r.full.d[f], &g->syms, v[0], sizeof v[0]);
         for (int k = 0; k < 2; k++) {
             const Shape *s = &ops[k]->shape;
@@ -1371,16 +1378,17 @@ static void emit_batch_call(E *e, int id, const char *fn, const char *alpha, con
         if (summed) snprintf(v[3], sizeof v[3], "0");
         else {
             size_t l = (size_t)snprintf(v[3], sizeof v[3], "((size_t)1");
-            for (int f2 = f + 1; f2 < r.rb + 2; f2++) {
+            for (int f2 = f + 1; f2 < r.rb + 2 && l < sizeof v[3]; f2++) {
                 if (f2 < r.rb && (n->bsum >> f2 & 1)) continue;
                 char d[96];
                 dim_c(r.full.d[f2], &g->syms, d, sizeof d);
                 l += (size_t)snprintf(v[3] + l, sizeof v[3] - l, "*(size_t)%s", d);
             }
-            snprintf(v[3] + l, sizeof v[3] - l, ")");
+            if (l < sizeof v[3]) snprintf(v[3] + l, sizeof v[3] - l, ")");
         }
         for (int k = 0; k < 4; k++)
-            len[k] += (size_t)snprintf(arr[k] + len[k], 4096 - len[k], "%s(size_t)%s", rank ? ", " : "", v[k]);
+            if (len[k] < sizeof arr[k])
+                len[k] += (size_t)snprintf(arr[k] + len[k], sizeof arr[k] - len[k], "%s(size_t)%s", rank ? ", " : "", v[k]);
         sum |= summed << rank;
         rank++;
     }
@@ -1414,7 +1422,7 @@ static void emit_sm(E *e, int id) {
 static void emit_transpose(E *e, int id) {
     const Graph *g = e->g;
     const Node *n = &g->nodes[id];
-    char out[96], x[96], Bt[256], M[96], N[96];
+    char out[96], x[96], Bt[DIMS_C_MAX], M[96], N[96];
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], x, sizeof x);
     int r = n->shape.rank;
@@ -1433,7 +1441,7 @@ static void emit_transpose(E *e, int id) {
 }
 
 static void emit_copy(E *e, int dst_id, int src_id) {
-    char d[96], s[96], total[256];
+    char d[96], s[96], total[DIMS_C_MAX];
     ptr(e, dst_id, d, sizeof d);
     if (is_scalar_like(&e->g->nodes[src_id]) && op_info[e->g->nodes[src_id].op].kind == OK_LEAF &&
         e->g->nodes[src_id].op != OP_PARAM && e->g->nodes[src_id].op != OP_INPUT) {
@@ -1454,7 +1462,7 @@ static void emit_copy(E *e, int dst_id, int src_id) {
 static void emit_concat_slice(E *e, int id) {
     const Graph *g = e->g;
     const Node *n = &g->nodes[id];
-    char out[96], O[256], I[256];
+    char out[96], O[DIMS_C_MAX], I[DIMS_C_MAX];
     ptr(e, id, out, sizeof out);
     dims_c(g, &n->shape, 0, n->axis, O, sizeof O);
     dims_c(g, &n->shape, n->axis + 1, n->shape.rank, I, sizeof I);
@@ -1484,7 +1492,7 @@ static void emit_loss(E *e, int id) {
     const Graph *g = e->g;
     const Node *n = &g->nodes[id];
     const Node *z = &g->nodes[n->in[0]];
-    char out[96], pz[96], py[96], C[96], Nr[256], gv[320];
+    char out[96], pz[96], py[96], C[96], Nr[DIMS_C_MAX], gv[320];
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], pz, sizeof pz);
     ptr(e, n->in[1], py, sizeof py);
@@ -1537,7 +1545,7 @@ static void emit_layer(E *e, int id) {
     const Graph *g = e->g;
     const Node *n = &g->nodes[id];
     const char *sfx = e->o->f64 ? "f64" : "f32";
-    char out[96], a[96], b[96], N[256], H[128], W[128], C[128], B[128];
+    char out[96], a[96], b[96], N[DIMS_C_MAX], H[128], W[128], C[128], B[128];
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], a, sizeof a);
     if (op_info[n->op].arity > 1) ptr(e, n->in[1], b, sizeof b);
@@ -2112,7 +2120,7 @@ static void emit_step_tail(E *e) {
         const Node *n = &g->nodes[id];
         MatmulRun r;
         GemmArgs q;
-        char na[256], nb[256];
+        char na[DIMS_C_MAX], nb[DIMS_C_MAX];
         matmul_run(g, n, &r);
         gemm_args(e, n, &r, &q);
         numel_c(g, &g->nodes[n->in[0]].shape, na, sizeof na);
@@ -2256,7 +2264,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
         for (int i = 0; i < g->noutputs; i++) {
             int id = g->outputs[i];
             if (e.pinned[id] == 2 && e.pin_index[id] == i) continue;
-            char dst[96], val[320], total[256];
+            char dst[96], val[320], total[DIMS_C_MAX];
             snprintf(dst, sizeof dst, "out%d_%s", i, g->output_names[i]);
             numel_c(g, &g->nodes[id].shape, total, sizeof total);
             elem(&e, id, is_scalar_like(&g->nodes[id]) ? "0" : "i", val, sizeof val);

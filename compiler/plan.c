@@ -144,7 +144,7 @@ PlanSizes *plan_sizes(Graph *g) {
     memset(&sizes, 0, sizeof sizes);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        char size[256];
+        char size[512]; /* a product of up to BP_MAXRANK sizes (BP_DIM_NAME_MAX) */
         ps->scratch_cls[i] = ps->product_cls[i] = -1;
         if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_X || n->op == OP_CONV2D_GRAD_W) {
             ps->scratch_numel[i] = ir_conv2d_scratch(g, n);

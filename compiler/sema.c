@@ -1173,6 +1173,10 @@ static int decl_shape(Sema *S, const Stmt *st, Shape *s, int allow_sym) {
                 diag_error(S->d, e->loc, "'%s' is a value, not a dimension name", e->name);
                 return 0;
             }
+            if (strlen(e->name) > BP_DIM_NAME_MAX) { /* the generated C's sizes are texts of bounded length */
+                diag_error(S->d, e->loc, "dimension name '%s' is too long (limit %d characters)", e->name, BP_DIM_NAME_MAX);
+                return 0;
+            }
             int k = sym_index(S, e->name);
             if (k < 0) {
                 diag_error(S->d, e->loc, "too many symbolic dimensions (limit %d)", BP_MAXSYMS);

@@ -13,6 +13,7 @@
 
 #define BP_MAXRANK 8
 #define BP_MAXSYMS 16
+#define BP_DIM_NAME_MAX 32           /* characters of a symbolic dimension's name (the emitter's texts) */
 #define BP_MAXDIM 2147483647LL        /* largest literal dimension */
 #define BP_MAXELEMS (1LL << 36)         /* largest constant element count of one tensor */
 

@@ -957,6 +957,12 @@ static const DiagCase cases[] = {
      "t.bp:2:25: error: the result of 'matmul' has shape [1000000, 1000000]: too many elements (limit 68719476736)\n"
      "  y = reshape(a, [-1, 1]) @ reshape(a, [1, -1])\n"
      "                          ^\n"},
+    /* the generated C's products of sizes are texts of bounded length (tests/c_names/long_dims.bp) */
+    {"dimension name too long",
+     "input x[BATCH_SIZE_OF_EVERY_STEP_IN_TRAINING, 3]\n",
+     "t.bp:1:9: error: dimension name 'BATCH_SIZE_OF_EVERY_STEP_IN_TRAINING' is too long (limit 32 characters)\n"
+     "  input x[BATCH_SIZE_OF_EVERY_STEP_IN_TRAINING, 3]\n"
+     "          ^\n"},
     {"too many dimensions",
      "input x[1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
      "t.bp:1:33: error: too many dimensions (limit 8)\n"
