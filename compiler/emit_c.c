@@ -1581,7 +1581,7 @@ static void emit_layer(E *e, int id) {
             return;
         }
         if (n->op == OP_CONV2D && e->epilogue && e->epilogue[id] >= 0) {
-            char head[1024], P[256], OP[256];
+            char head[2048], P[256], OP[256];
             snprintf(head, sizeof head, "bprt_conv2d_ew_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, t%d", sfx, a, b, B, C,
                      H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], out, e->plan->scratch[id]);
             dims_c(g, s, 2, 4, P, sizeof P);
@@ -1601,7 +1601,7 @@ static void emit_layer(E *e, int id) {
         return;
     case OP_MAXPOOL2D_GRAD:
         if (e->epilogue && e->epilogue[id] >= 0) {
-            char head[1024], HW[256];
+            char head[2048], HW[256];
             snprintf(head, sizeof head, "bprt_maxpool2d_grad_ew_%s(%s, %s, %s, %s, %s, %d, %d, %s", sfx, a, b, N, H, W,
                      n->win[0], n->win[2], out);
             dims_c(g, s, 2, 4, HW, sizeof HW);
