@@ -24,6 +24,10 @@ typedef struct Expr Expr;
 
 #define AST_MAX_DEPTH 256 /* deepest expression the parser returns (later passes recurse) */
 #define AST_MAX_OPEN 256  /* brackets open at once (each holds a slot of the parser's stack) */
+/* characters of a name: the generated C spells inputs', outputs' and the model's names in
+   texts of bounded length (emit_c.c); names of about 90 characters were cut there, and the C
+   did not compile */
+#define BP_NAME_MAX 64
 
 typedef struct Arg {
     const char *name; /* keyword name, or NULL for a positional argument */

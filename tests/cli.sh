@@ -487,7 +487,9 @@ expect_out "$tmp/out" "loss nan"
 # my_net (the stem cut at its first dot), 2net.bp _2net (reserved in C: a leading _)
 mkdir -p "$tmp/names"
 for case in "my-net.2.bp my_net_2 MY_NET_2" "2net.bp bp_2net BP_2NET" "-x--y_.bp x_y X_Y" ".hidden.bp hidden HIDDEN" \
-            "__.bp model MODEL"; do
+            "__.bp model MODEL" \
+            "$(printf 'n%.0s' $(seq 150)).bp $(printf 'n%.0s' $(seq 64)) $(printf 'N%.0s' $(seq 64))" \
+            "$(printf 'n%.0s' $(seq 63))-x.bp $(printf 'n%.0s' $(seq 63)) $(printf 'N%.0s' $(seq 63))"; do
   set -- $case
   printf 'param w = 1\nloss w * w\n' > "$tmp/names/$1"
   "$bpc" --emit=h "$tmp/names/$1" > "$tmp/out" 2>&1
