@@ -355,6 +355,12 @@ int ir_concat(Graph *g, int a, int b, int axis, Loc loc) {
                    shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2), axis);
         return -1;
     }
+    if (da.c + db.c > BP_MAXDIM) { /* a size is an int in the generated C (GEMM's M, N, K): 4000000000 did not compile */
+        diag_error(g->diag, loc, "cannot concatenate shapes %s and %s along axis %d: the size along it would be %lld "
+                   "(limit %lld)", shape_str(sa, &g->syms, s1, sizeof s1), shape_str(sb, &g->syms, s2, sizeof s2), axis,
+                   (long long)(da.c + db.c), (long long)BP_MAXDIM);
+        return -1;
+    }
     Node p = proto(OP_CONCAT, loc);
     p.in[0] = a;
     p.in[1] = b;

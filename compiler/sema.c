@@ -484,6 +484,13 @@ static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
         }
         t.d[infer].c = xc / tc;
         t.d[infer].sym = sym_left;
+        if (t.d[infer].c > BP_MAXDIM) { /* as a declared size: an int in the generated C */
+            t.d[infer] = dim_const(-1);
+            diag_error(S->d, loc, "cannot reshape %s to %s: the -1 would be %lld, more than the largest size (%lld)",
+                       shape_str(xs, &S->g->syms, s1, sizeof s1), shape_str(&t, &S->g->syms, s2, sizeof s2),
+                       (long long)(xc / tc), (long long)BP_MAXDIM);
+            return -1;
+        }
     } else if (!ok || xc != tc) {
         diag_error(S->d, loc, "cannot reshape %s to %s: element counts differ",
                    shape_str(xs, &S->g->syms, s1, sizeof s1), shape_str(&t, &S->g->syms, s2, sizeof s2));

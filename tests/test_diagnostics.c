@@ -963,6 +963,22 @@ static const DiagCase cases[] = {
      "t.bp:1:9: error: dimension name 'BATCH_SIZE_OF_EVERY_STEP_IN_TRAINING' is too long (limit 32 characters)\n"
      "  input x[BATCH_SIZE_OF_EVERY_STEP_IN_TRAINING, 3]\n"
      "          ^\n"},
+    /* a size of 4000000000 went to GEMM as an int: the generated C did not compile (-Werror=overflow) */
+    {"concatenation past the largest size",
+     "input a[2000000000]\n"
+     "input b[2000000000]\n"
+     "y = concat(a, b)\n",
+     "t.bp:3:5: error: cannot concatenate shapes [2000000000] and [2000000000] along axis 0: the size along it would be "
+     "4000000000 (limit 2147483647)\n"
+     "  y = concat(a, b)\n"
+     "      ^\n"},
+    {"reshape's -1 past the largest size",
+     "input x[2000000000, 2]\n"
+     "y = reshape(x, [-1])\n",
+     "t.bp:2:5: error: cannot reshape [2000000000, 2] to [-1]: the -1 would be 4000000000, more than the largest size "
+     "(2147483647)\n"
+     "  y = reshape(x, [-1])\n"
+     "      ^\n"},
     {"too many dimensions",
      "input x[1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
      "t.bp:1:33: error: too many dimensions (limit 8)\n"
