@@ -681,6 +681,13 @@ static void matmul_run(const Graph *g, const Node *n, MatmulRun *r) {
        batch rows stack into M, one GEMM ([B, T, I] @ [I, O] is [B*T, I] @ [I, O]) */
     r->mfold = !n->bsum && !n->ta && r->rb > 0 && sa->rank - 2 == r->rb;
     for (int f = 0; f < sb->rank - 2 && r->mfold; f++) r->mfold &= dim_is(sb->d[f], 1);
+    /* a folded M or K is one int of GEMM's: not past INT32_MAX in its numbers (the rows of
+       x[50000, 50000, 1] @ w were cast to a negative M); the products then go one by one */
+    int64_t m = 1, k = sa->d[sa->rank - 2].c;
+    for (int f = 0; f <= r->rb; f++) m *= r->full.d[f].c;
+    for (int f = r->rb - nsum; f < r->rb; f++) k *= r->full.d[f].c;
+    if (m > INT32_MAX) r->mfold = 0;
+    if (k > INT32_MAX) r->kfold = 0;
     r->single = r->rb == 0 || (r->kfold && nsum == r->rb) || r->mfold;
 }
 

@@ -1078,6 +1078,24 @@ static void test_variant_keeps_the_graphs_leaves(void **state) {
     diag_free(&d);
 }
 
+/* A product whose folded M (batch rows stacked) or K (summed batch axes) passes INT32_MAX in
+ * its numbers runs one matrix at a time: the 2.5e9 rows of x[50000, 50000, 1] @ w were cast to
+ * GEMM's int M, a negative one, and the product computed nothing. 500 x 500 rows still fold. */
+static void test_fold_fits_int(void **state) {
+    (void)state;
+    setenv("BPC_MEMORY_LIMIT", "1T", 1); /* the sizes alone: no machine's memory decides */
+    char *big = compiled_text("input x[50000, 50000, 1]\nparam w[1, 1]\nloss mean(x @ w)\n", 1, TEXT_C);
+    char *small = compiled_text("input x[500, 500, 1]\nparam w[1, 1]\nloss mean(x @ w)\n", 1, TEXT_C);
+    unsetenv("BPC_MEMORY_LIMIT");
+    assert_null(strstr(big, "(int)((size_t)1*(size_t)50000*(size_t)50000)"));     /* M */
+    assert_null(strstr(big, "(int)(((size_t)1*(size_t)50000)*(size_t)50000)"));   /* K of w's gradient */
+    assert_non_null(strstr(big, "bprt_sgemm_batch("));
+    assert_non_null(strstr(small, "(int)((size_t)1*(size_t)500*(size_t)500)"));
+    assert_non_null(strstr(small, "(int)(((size_t)1*(size_t)500)*(size_t)500)"));
+    free(big);
+    free(small);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_example),
@@ -1112,6 +1130,7 @@ int main(void) {
         cmocka_unit_test(test_layer_epilogues),
         cmocka_unit_test(test_elementwise_threads),
         cmocka_unit_test(test_plan_sized_equals_plan),
+        cmocka_unit_test(test_fold_fits_int),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
