@@ -21,7 +21,7 @@
 #if defined(BPRT_OPENBLAS)
 /* -DBPC_OPENBLAS=ON (CMakeLists.txt): each product is OpenBLAS's (gemm_driver.h), one call
  * per thread of the runtime's pool on its block of C's rows or columns, each on one OpenMP
- * thread (a product of one row: on its block of B's rows, blas_row). (OpenBLAS's own OpenMP team beside the pool, both spinning between their regions on
+ * thread. (OpenBLAS's own OpenMP team beside the pool, both spinning between their regions on
  * 2 cores, made fashion_mlp's 2-thread steps at batches 16-256 take 4-13 ms instead of
  * 0.1-3.) The OpenMP OpenBLAS takes its team's size from the calling thread's
  * omp_get_max_threads() at each call. */
@@ -461,7 +461,6 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define SUMAXIS bprt_sum_axis_f32
 #define EWROWS bprt_ew_rows_f32
 #define BLAS_GEMM cblas_sgemm
-#define BLAS_GEMV cblas_sgemv
 #define DPREFIX(x) sgemm_##x
 #include "gemm_driver.h"
 
@@ -476,7 +475,6 @@ static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
 #define SUMAXIS bprt_sum_axis_f64
 #define EWROWS bprt_ew_rows_f64
 #define BLAS_GEMM cblas_dgemm
-#define BLAS_GEMV cblas_dgemv
 #define DPREFIX(x) dgemm_##x
 #include "gemm_driver.h"
 

@@ -592,58 +592,6 @@ static void DPREFIX(blas_task)(void *arg, size_t lo, size_t hi)
 }
 #endif
 
-#if defined(BPRT_OPENBLAS)
-/* M == 1 split between the threads as bpc's own gemv_row splits it (bprt_rows_team), so
-   that each core reads the rows of B its share of the rank-1 update (split by C's rows,
-   blas_task) last wrote: x @ B by B's K rows, thread t rows [K t / nt, K (t + 1) / nt), each
-   thread's part alpha x_t B_t by one cblas_?gemv, thread 0's into c with beta c and the
-   others' into their own rows of part, added to c after the join in the order of the threads
-   (the same values on any run with nt threads); x @ B^T by B's N rows (C's columns, nothing
-   to add up), each thread's by one cblas_?gemv */
-typedef struct DPREFIX(BlasRow) {
-    int tB, N, K;
-    T alpha, beta;
-    const T *x, *B;
-    ptrdiff_t incx, ldb;
-    T *c, *part; /* part: nt - 1 rows of N (!tB) */
-} DPREFIX(BlasRow);
-
-static void DPREFIX(blas_row_task)(void *arg, int id, int nth)
-{
-    const DPREFIX(BlasRow) *a = (const DPREFIX(BlasRow) *)arg;
-    const int k0 = (int)((long)a->K * id / nth), k1 = (int)((long)a->K * (id + 1) / nth);
-    const int omp_was = blas_threads_enter(); /* (every thread has rows: K >= nt) */
-    BLAS_GEMV(CblasRowMajor, CblasTrans, k1 - k0, a->N, a->alpha, a->B + (ptrdiff_t)k0 * a->ldb, (int)a->ldb,
-              a->x + (ptrdiff_t)k0 * a->incx, (int)a->incx, id ? 0 : a->beta,
-              id ? a->part + (ptrdiff_t)(id - 1) * a->N : a->c, 1);
-    blas_threads_leave(omp_was);
-}
-
-static void DPREFIX(blas_cols_task)(void *arg, size_t lo, size_t hi)
-{
-    const DPREFIX(BlasRow) *a = (const DPREFIX(BlasRow) *)arg;
-    const int omp_was = blas_threads_enter();
-    BLAS_GEMV(CblasRowMajor, CblasNoTrans, (int)(hi - lo), a->K, a->alpha, a->B + (ptrdiff_t)lo * a->ldb, (int)a->ldb,
-              a->x, (int)a->incx, a->beta, a->c + lo, 1);
-    blas_threads_leave(omp_was);
-}
-
-static void DPREFIX(blas_row)(int nt, int tA, int tB, int N, int K, T alpha, const T *A, ptrdiff_t lda, const T *B,
-                              ptrdiff_t ldb, T beta, T *c)
-{
-    DPREFIX(BlasRow) a = {tB, N, K, alpha, beta, A, B, tA ? lda : 1, ldb, c, NULL};
-    if (tB) {
-        BPRT_SPLIT(nt, (size_t)N, DPREFIX(blas_cols_task), (void *)&a);
-        return;
-    }
-    a.part = DPREFIX(work)((size_t)(nt - 1) * (size_t)N);
-    bprt_pool_run(nt, DPREFIX(blas_row_task), (void *)&a);
-    for (int t = 0; t < nt - 1; t++)
-        for (int j = 0; j < N; j++)
-            c[j] += a.part[(ptrdiff_t)t * N + j];
-}
-#endif
-
 /* The product; with ep, the blocked nest runs the epilogue on each finished block and this
  * returns 1; the other paths (no blocks) return 0 and leave the epilogue to the caller. */
 static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, const T *A,
@@ -667,13 +615,6 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         if (ldc < N && M == 1) ldc = N;
         if (lda < la || ldb < lb || ldc < N)
             abort(); /* outside bprt.h's contract */
-        if (M == 1) { /* one row: split as bpc's own kernels split it (blas_row), else one call */
-            const int nr = bprt_rows_team((size_t)K * (size_t)N * sizeof(T));
-            if (nr > 1 && (transB ? N : K) >= nr) {
-                DPREFIX(blas_row)(nr, transA, transB, N, K, alpha, A, lda, B, ldb, beta, C);
-                return 0;
-            }
-        }
         /* C's rows (or, with fewer rows than columns, its columns) split between the threads,
            each block's epilogue right after its product; row blocks add their row sums in a
            pass afterwards (ep_rows_split), column blocks in order as they go */
@@ -881,5 +822,4 @@ void FNSUM(int transA, int transB, int M, int N, int K, T alpha, const T *A, int
 #undef SUMAXIS
 #undef EWROWS
 #undef BLAS_GEMM
-#undef BLAS_GEMV
 #undef DPREFIX
