@@ -29,8 +29,9 @@
  * to wake) then costs a region STEAL_NS instead of the milliseconds until the kernel gives
  * it the core back. Beside one busy loop of another program on 2 cores, fashion_mlp3's
  * batch-16 Adam step on 2 threads took 1.70-3.13 ms before and 0.80-1.62 ms after (1 thread:
- * 0.56-0.60), tiny_gpt's 30 training steps 5.1-11.4 s before and 3.2-3.8 s after (1 thread:
- * 3.4-3.7); three runnable threads on two cores still share them. A
+ * 0.56-0.60); tiny_gpt's 30 training steps 3.9-4.5 s before and 3.4-3.6 s after (1 thread:
+ * 2.4-2.5), beside two busy loops 5.1-11.4 s before and 3.2-3.8 s after (1 thread: 3.4-3.7).
+ * Three runnable threads on two cores still share them. A
  * member's work depends on its id, not on the thread that runs it (every task's contract),
  * so the values are the same bits; the one task whose members wait for each other
  * (gemv_owned: member t for t - 1) waits only for lower ids, which the caller has run or
