@@ -188,6 +188,12 @@ BprtScratch *bprt_scratch_of_member(int t)
     return t >= 1 && t < BPRT_POOL_MAX_TEAM ? &member_scratch[t] : NULL;
 }
 
+void bprt_scratch_after_fork(void)
+{
+    for (int t = 0; t < BPRT_POOL_MAX_TEAM; t++)
+        member_scratch[t].temp_taken = 0;
+}
+
 BprtScratch *bprt_scratch_use(BprtScratch *s)
 {
     BprtScratch *was = cur_scratch;

@@ -127,6 +127,9 @@ typedef struct BprtScratch BprtScratch;
 BprtScratch *bprt_scratch_of_member(int t);
 /* Makes s this thread's scratch buffers (NULL: its own); returns the ones it had (NULL: its own) */
 BprtScratch *bprt_scratch_use(BprtScratch *s);
+/* In a child of fork(): the members' buffers held by none (a parent's worker may have held
+ * one when another thread forked; the child's workers are new) */
+void bprt_scratch_after_fork(void);
 /* A kernel's temporary of `bytes` in this thread's slot (5-9), NULL if out of memory, held
  * until BPRT_TEMP_DONE: a training step allocates nothing once one at its sizes has run (the
  * buffers stay as large as the largest call's). Each kernel has its own slot, as it holds

@@ -186,6 +186,7 @@ static void after_fork_child(void)
     pool.sleepers = 0;
     pool.pending = 0;
     pthread_mutex_init(&pool.start_lock, NULL);
+    bprt_scratch_after_fork();
 }
 
 /* Workers 1 .. n-1 exist (or as many as could be started): the team size available */

@@ -296,6 +296,72 @@ static void test_pool_caller_takes_untaken(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* fork() from another thread while member 1 holds a temporary of its buffers (bprt_temp):
+   the child, whose workers are new, can take that temporary again in member 1 (the parent's
+   worker never gives it back there) */
+typedef struct Holder {
+    int held, release;
+} Holder;
+
+static void hold_temp(void *arg, int id, int nt)
+{
+    (void)nt;
+    Holder *h = arg;
+    if (id != 1) { /* the caller: busy until member 1 has let go, so that it cannot take it */
+        while (!__atomic_load_n(&h->release, __ATOMIC_ACQUIRE))
+            sched_yield();
+        return;
+    }
+    void *p = bprt_temp(BPRT_SCRATCH_SUMS, 64);
+    __atomic_store_n(&h->held, p != NULL, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&h->release, __ATOMIC_ACQUIRE))
+        sched_yield();
+    bprt_temp_done(BPRT_SCRATCH_SUMS);
+}
+
+static void take_temp(void *arg, int id, int nt)
+{
+    (void)nt;
+    int *ok = arg;
+    void *p = bprt_temp(BPRT_SCRATCH_SUMS, 64); /* aborts if it is held */
+    ok[id] = p != NULL;
+    bprt_temp_done(BPRT_SCRATCH_SUMS);
+}
+
+static void *fork_while_held(void *arg)
+{
+    Holder *h = arg;
+    while (!__atomic_load_n(&h->held, __ATOMIC_ACQUIRE))
+        sched_yield();
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        int ok[2] = {0, 0};
+        bprt_pool_run(2, take_temp, ok);
+        _exit(ok[0] && ok[1] ? 0 : 1);
+    }
+    int status = -1;
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    __atomic_store_n(&h->release, 1, __ATOMIC_RELEASE);
+    return (void *)(intptr_t)(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_pool_fork_while_member_holds_temp(void **state)
+{
+    (void)state;
+    alarm(120);
+    Holder h = {0, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fork_while_held, &h), 0);
+    bprt_pool_run(2, hold_temp, &h);
+    void *child_ok = NULL;
+    pthread_join(t, &child_ok);
+    assert_int_equal(h.held, 1);
+    assert_true(child_ok != NULL);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_split_covers_once),      cmocka_unit_test(test_pool_concurrent_callers),
         cmocka_unit_test(test_pool_wakes_after_sleep), cmocka_unit_test(test_pool_after_fork),
         cmocka_unit_test(test_pool_workers_block_signals), cmocka_unit_test(test_pool_caller_takes_untaken),
+        cmocka_unit_test(test_pool_fork_while_member_holds_temp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
