@@ -169,12 +169,25 @@ static void blas_threads_leave(int was)
 #define GEMM_NARROW_MIN_FLOPS_THREADS 4e6
 
 enum { SCRATCH_SLOTS = BPRT_SCRATCH_SLOTS }; /* 0-4 the GEMM's, the others kernel.h's BPRT_SCRATCH_* */
+/* Packed-operand reuse, on only for the length of one bprt_?gemm_batch call on a thread
+ * (gemm_batch.c), in which no operand changes, or for A alone in a convolution's image loop
+ * (conv.c: the weights): the last A block (bit 0 of the mode) and B block (bit 1) packed
+ * into these buffers, keyed by everything their contents depend on. A batch whose products
+ * share an operand (one token block against each head's weights) packs it once. */
+typedef struct PackKey {
+    const void *src, *buf, *kr;
+    ptrdiff_t ld;
+    int trans, r0, rn, c0, cn, size;
+} PackKey;
 struct BprtScratch {
     struct {
         void *p;
         size_t cap;
     } slot[SCRATCH_SLOTS];
     unsigned temp_taken; /* bit s: slot s held by a kernel (bprt_temp) */
+    int pack_reuse;      /* the packed-operand reuse's mode and keys (above), kept with the
+                            buffers they describe, whichever thread uses them */
+    PackKey pack_key[2];
 };
 /* A thread's own buffers; the pool's member t >= 1 uses member_scratch[t] instead, on its
  * worker or on the caller that runs it (pool.c), so that which thread runs a member does not
@@ -190,8 +203,9 @@ BprtScratch *bprt_scratch_of_member(int t)
 
 void bprt_scratch_after_fork(void)
 {
-    for (int t = 0; t < BPRT_POOL_MAX_TEAM; t++)
-        member_scratch[t].temp_taken = 0;
+    /* forgotten, not freed: a worker of the parent may have been between a free and the
+       assignment after it (the child's copies leak, as its workers' own buffers did) */
+    memset(member_scratch, 0, sizeof member_scratch);
 }
 
 BprtScratch *bprt_scratch_use(BprtScratch *s)
@@ -275,35 +289,24 @@ void bprt_temp_done(int slot)
     scratch_table()->temp_taken &= ~(1u << slot);
 }
 
-/* Packed-operand reuse, on only for the length of one bprt_?gemm_batch call on this thread
- * (gemm_batch.c), in which no operand changes, or for A alone in a convolution's image loop
- * (conv.c: the weights): the last A block (bit 0 of the mode) and B block (bit 1) this
- * thread packed, keyed by everything their contents depend on. A batch whose products share an
- * operand (one token block against each head's weights) packs it once. */
-typedef struct PackKey {
-    const void *src, *buf, *kr;
-    ptrdiff_t ld;
-    int trans, r0, rn, c0, cn, size;
-} PackKey;
-static _Thread_local int pack_reuse;
-static _Thread_local PackKey pack_key[2];
-
 void bprt_gemm_reuse_packs(int mode)
 {
-    pack_reuse = mode;
-    memset(pack_key, 0, sizeof pack_key);
+    BprtScratch *t = scratch_table();
+    t->pack_reuse = mode;
+    memset(t->pack_key, 0, sizeof t->pack_key);
 }
 
 /* 1 if slot's buffer already holds the block k describes; else records k (the caller packs) */
 static int pack_cached(int slot, const PackKey *k)
 {
-    if (!(pack_reuse >> slot & 1))
+    BprtScratch *t = scratch_table();
+    if (!(t->pack_reuse >> slot & 1))
         return 0;
-    const PackKey *o = &pack_key[slot];
+    PackKey *o = &t->pack_key[slot];
     if (o->src == k->src && o->buf == k->buf && o->kr == k->kr && o->ld == k->ld && o->trans == k->trans &&
         o->r0 == k->r0 && o->rn == k->rn && o->c0 == k->c0 && o->cn == k->cn && o->size == k->size)
         return 1;
-    pack_key[slot] = *k;
+    *o = *k;
     return 0;
 }
 

@@ -362,6 +362,60 @@ static void test_pool_fork_while_member_holds_temp(void **state)
     alarm(0);
 }
 
+/* The GEMM's packed-operand reuse (bprt_gemm_reuse_packs) is kept with the buffers it
+   describes: a caller that runs member 1 on member 1's buffers with reuse on, then worker 1
+   packing another B into them, then the caller again with the first B, must pack it anew (with
+   the keys on the caller's thread it took worker 1's panel of the other B) */
+enum { PM = 64, PN = 70, PK = 64 };
+typedef struct PackRun {
+    const float *A, *B;
+    float *C;
+    int done;
+} PackRun;
+
+static void pack_on_worker(void *arg, int id, int nt)
+{
+    (void)nt;
+    PackRun *r = arg;
+    if (id == 1) {
+        bprt_sgemm(0, 0, PM, PN, PK, 1, r->A, PK, r->B, PN, 0, r->C, PN);
+        __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    } else {
+        while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
+            sched_yield();
+    }
+}
+
+static void test_pool_pack_reuse_with_buffers(void **state)
+{
+    (void)state;
+    alarm(120);
+    static float A[PM * PK], B1[PK * PN], B2[PK * PN], C1[PM * PN], C2[PM * PN], C3[PM * PN];
+    for (int i = 0; i < PM * PK; i++)
+        A[i] = (float)(i % 13) - 6;
+    for (int i = 0; i < PK * PN; i++) {
+        B1[i] = (float)(i % 7) - 3;
+        B2[i] = (float)(i % 5) + 10;
+    }
+    const int threads = bprt_threads();
+    bprt_set_threads(1); /* the products on their calling thread */
+    BprtScratch *own = bprt_scratch_use(bprt_scratch_of_member(1));
+    bprt_gemm_reuse_packs(3);
+    bprt_sgemm(0, 0, PM, PN, PK, 1, A, PK, B1, PN, 0, C1, PN);
+    bprt_scratch_use(own);
+    PackRun r = {A, B2, C2, 0};
+    bprt_pool_run(2, pack_on_worker, &r); /* worker 1 packs B2 into member 1's buffers */
+    assert_int_equal(r.done, 1);
+    own = bprt_scratch_use(bprt_scratch_of_member(1));
+    bprt_sgemm(0, 0, PM, PN, PK, 1, A, PK, B1, PN, 0, C3, PN);
+    bprt_gemm_reuse_packs(0);
+    bprt_scratch_use(own);
+    bprt_set_threads(threads);
+    assert_memory_equal(C3, C1, sizeof C1);
+    assert_memory_not_equal(C2, C1, sizeof C1);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_pool_wakes_after_sleep), cmocka_unit_test(test_pool_after_fork),
         cmocka_unit_test(test_pool_workers_block_signals), cmocka_unit_test(test_pool_caller_takes_untaken),
         cmocka_unit_test(test_pool_fork_while_member_holds_temp),
+        cmocka_unit_test(test_pool_pack_reuse_with_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
