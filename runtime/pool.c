@@ -248,28 +248,26 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
             __atomic_store_n(&pool.pending, nt - 1, __ATOMIC_RELAXED);
             const uint64_t post = TASK_COUNT(__atomic_load_n(&pool.task, __ATOMIC_RELAXED)) + 1;
             __atomic_store_n(&pool.task, (uint64_t)nt << TASK_NT_SHIFT | post, __ATOMIC_SEQ_CST);
-            long steal_ns = STEAL_NS, since = 0;
+            /* (any sleeper, of this team or not, lengthens the wait: a wake-up is rare) */
+            long steal_ns = STEAL_NS;
             if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST)) {
                 futex(task_count_word(), FUTEX_WAKE_PRIVATE, INT_MAX);
                 steal_ns = STEAL_WAKE_NS;
             }
             in_task = 1;
             fn(ctx, 0, nt);
+            const long steal_at = now_ns() + steal_ns;
+            int swept = 0;
             for (int spins = 0; __atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) != 0; spins++) {
-                if (since >= 0 && (spins & 15) == 0) { /* the members nobody took, after STEAL_NS */
-                    const long t = now_ns();
-                    if (since == 0) {
-                        since = t;
-                    } else if (t - since >= steal_ns) {
-                        for (int m = 1; m < nt; m++)
-                            if (take_member(m, post)) { /* on member m's buffers */
-                                BprtScratch *const own = bprt_scratch_use(bprt_scratch_of_member(m));
-                                fn(ctx, m, nt);
-                                bprt_scratch_use(own);
-                                __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_RELEASE);
-                            }
-                        since = -1;
-                    }
+                if (!swept && (spins & 15) == 0 && now_ns() >= steal_at) { /* the members nobody took */
+                    for (int m = 1; m < nt; m++)
+                        if (take_member(m, post)) { /* on member m's buffers */
+                            BprtScratch *const own = bprt_scratch_use(bprt_scratch_of_member(m));
+                            fn(ctx, m, nt);
+                            bprt_scratch_use(own);
+                            __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_RELEASE);
+                        }
+                    swept = 1;
                 }
                 if (pool.passive && spins > 1000)
                     sched_yield();

@@ -233,6 +233,33 @@ static void test_pool_after_fork(void **state)
     check_team(2);
 }
 
+/* Each member's scratch buffer (BPRT_SCRATCH_LAYERS), and the thread that ran member 1 */
+typedef struct Bufs {
+    void *p[2];
+    pthread_t self;
+    int done;
+} Bufs;
+
+static void buf_of(void *arg, int id, int nt)
+{
+    (void)nt;
+    Bufs *b = arg;
+    b->p[id] = bprt_scratch(BPRT_SCRATCH_LAYERS, 256);
+    if (id == 1) {
+        b->self = pthread_self();
+        __atomic_store_n(&b->done, 1, __ATOMIC_RELEASE);
+    }
+}
+
+static void buf_on_workers(void *arg, int id, int nt)
+{
+    Bufs *b = arg;
+    buf_of(arg, id, nt);
+    if (id == 0)
+        while (!__atomic_load_n(&b->done, __ATOMIC_ACQUIRE))
+            sched_yield();
+}
+
 /* In a child of fork() with every thread on one core (so a worker runs only when the caller
    is preempted): regions of 2-4 threads whose members nobody can start are the caller's, each
    member run once; and a 1 x 784 x 512 product split by B's rows (gemv_owned, whose member t
@@ -260,6 +287,23 @@ static int one_core_child(void)
         }
     if (taken == 0)
         return 3; /* no member was the caller's: each waited for its worker to get the core */
+    /* member 1's scratch buffer is the same whichever thread runs it */
+    Bufs first;
+    memset(&first, 0, sizeof first);
+    bprt_pool_run(2, buf_on_workers, &first); /* on worker 1 */
+    if (!first.p[1] || first.p[1] == first.p[0])
+        return 5;
+    long stolen = 0;
+    for (int rep = 0; rep < 200; rep++) {
+        Bufs b;
+        memset(&b, 0, sizeof b);
+        bprt_pool_run(2, buf_of, &b);
+        if (b.p[1] != first.p[1] || b.p[0] != first.p[0])
+            return 6;
+        stolen += pthread_equal(b.self, pthread_self());
+    }
+    if (stolen == 0)
+        return 7;
     enum { K = 784, N = 512 };
     static float x[K], B[K * N], c1[N], c[N];
     uint32_t r = 12345;
@@ -279,6 +323,37 @@ static int one_core_child(void)
         }
     }
     return 0;
+}
+
+/* record, the caller's own member lasting about the time after which it takes the others',
+   so that the worker and the caller often try to take a member at the same moment */
+static void record_slow0(void *arg, int id, int nt)
+{
+    record(arg, id, nt);
+    if (id == 0) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 1500);
+    }
+}
+
+static void test_pool_claims_race(void **state)
+{
+    (void)state;
+    alarm(120);
+    long ran_by_caller = 0;
+    for (int rep = 0; rep < 20000; rep++) {
+        Hits h;
+        memset(&h, 0, sizeof h);
+        bprt_pool_run(2, record_slow0, &h);
+        if (h.count[0] != 1 || h.count[1] != 1 || h.nt[1] != 2)
+            fail_msg("region %d: members run %d and %d times", rep, h.count[0], h.count[1]);
+        ran_by_caller += pthread_equal(h.self[1], pthread_self());
+    }
+    print_message("member 1 of 20000 regions run by the caller: %ld\n", ran_by_caller);
+    alarm(0);
 }
 
 static void test_pool_caller_takes_untaken(void **state)
@@ -424,7 +499,7 @@ int main(void)
         cmocka_unit_test(test_pool_wakes_after_sleep), cmocka_unit_test(test_pool_after_fork),
         cmocka_unit_test(test_pool_workers_block_signals), cmocka_unit_test(test_pool_caller_takes_untaken),
         cmocka_unit_test(test_pool_fork_while_member_holds_temp),
-        cmocka_unit_test(test_pool_pack_reuse_with_buffers),
+        cmocka_unit_test(test_pool_pack_reuse_with_buffers), cmocka_unit_test(test_pool_claims_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
