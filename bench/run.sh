@@ -167,7 +167,7 @@ for r in $(seq "$reps"); do
   done
   # beside one busy loop of another program (a machine in use): 1 and 2 threads
   if has busy; then
-    sed "s/^optimizer .*/optimizer adam(lr = 1e-4)/" examples/fashion_mlp3.bp > "$out/busy.bp"
+    sed "s/^optimizer .*/optimizer adam(lr = 1e-4)/" examples/fashion_mlp3.bp > "$out/busy.bp" # (as the step section's)
     sh -c 'while :; do :; done' &
     busy=$!
     for t in 1 2; do

@@ -421,8 +421,8 @@ static void busy_machine_note(void) {
     fclose(f);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (got == 1 && nth > 1 && cores > 0 && load > (double)cores + 0.5)
-        fprintf(stderr, "note: this machine is busy (load average %.1f on %ld cores): with %d threads every step waits "
-                        "for descheduled threads; --threads 1 may well be faster\n", load, cores, nth);
+        fprintf(stderr, "note: this machine is busy (load average %.1f on %ld cores): %d threads share the cores with "
+                        "other jobs; --threads 1 may well be faster\n", load, cores, nth);
 }
 
 /* The rows of epoch ep, from the seed: IDX samples in a random permutation (Fisher-Yates),

@@ -39,7 +39,7 @@ models="$src/examples/fashion_mlp.bp $src/examples/fashion_cnn.bp $src/tests/tex
 # 1. libbprt and its pool; the allocator counted by the program, or by the sanitizer's hook
 # when libbprt is built with AddressSanitizer
 count=1
-cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//') # the first core this test may use
+cpu=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//; s/[-,].*//') # the first core this test may use
 [ -n "${BP_SAN_PRELOAD:-}" ] && count=2
 for bp in $models; do
   model "$bp"
@@ -56,8 +56,10 @@ for bp in $models; do
   else bad "$name on two threads with libbprt"; cat "$d/out"; fi
   # every thread on one core: the pool's workers seldom get it, and their callers run the
   # members they did not start (runtime/pool.c), on the members' buffers: the same bits,
-  # and nothing allocated once a step has run
+  # and nothing allocated once a step has run (fashion_cnn left out: its run takes minutes
+  # on one core, and its kernels share the pool's mechanism with the two others')
   [ "$name" = fashion_cnn ] && continue
+  if [ -z "$cpu" ]; then bad "no core to pin to (taskset -p, of util-linux)"; continue; fi
   if BPRT_NUM_THREADS=3 LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" taskset -c "$cpu" "$d/run" >"$d/out" 2>&1
   then ok
   else bad "$name on two threads with libbprt, on one core"; cat "$d/out"; fi

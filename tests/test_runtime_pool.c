@@ -2,9 +2,11 @@
  * every thread of a team runs its task once, with its id and the team's size; shares cover
  * [0, n) once, in contiguous order; a task's nested region runs on its own thread alone; two
  * callers at once both finish (one of them alone); a worker asleep after a long pause wakes
- * for the next task; a child of fork() gets a team of its own; members no worker takes
- * (workers that cannot get a core) are the caller's, each run once, and a product whose
- * members wait for each other (gemv_owned) gives the one-thread bits that way too. A hang
+ * for the next task; a child of fork() gets a team of its own, and can take a temporary a
+ * parent's worker held; members no worker takes (workers that cannot get a core) are the
+ * caller's, each run once even when worker and caller race for it, on the member's scratch
+ * buffers (and their packed-operand keys), and a product whose members wait for each other
+ * (gemv_owned) gives the one-thread bits that way too. A hang
  * fails through alarm() (120 s: at a load average of 14 on 2 cores, the 800 teams of
  * test_pool_each_thread_once took more than 20 s). */
 #define _GNU_SOURCE
