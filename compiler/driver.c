@@ -114,6 +114,11 @@ int drv_load_vector(const Model *m, const char *path, void *v, char *err) {
     return load_param_shaped(m, path, v, "the vector does not match the program's parameters", NULL, err);
 }
 
+int drv_random_label_span(const Graph *g, int input) {
+    const char *what;
+    return drv_label_classes(g, input, &what) == 1 ? 1 : 2;
+}
+
 int64_t drv_label_classes(const Graph *g, int input, const char **what) {
     int64_t classes = 0;
     *what = "classes of the loss";
@@ -583,10 +588,7 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed, char 
         in->data[i] = drv_alloc_reals(n, ip->dtype == DT_INT ? sizeof(int32_t) : m->real_size, what, err);
         if (!in->data[i]) return -1;
         in->count[i] = n;
-        const char *cw;
-        /* integers in {0, 1}, or 0 where the classes (an embedding's rows) are 1: 1 was out of
-           range, and the loss NaN */
-        const uint64_t span = ip->dtype == DT_INT && drv_label_classes(g, i, &cw) == 1 ? 1 : 2;
+        const uint64_t span = ip->dtype == DT_INT ? (uint64_t)drv_random_label_span(g, i) : 2;
         for (size_t k = 0; k < n; k++) {
             if (ip->dtype == DT_INT) ((int32_t *)in->data[i])[k] = (int32_t)(bprt_rng_u64(seed, 500 + (uint64_t)i, k) % span);
             else drv_set(m, in->data[i], (int64_t)k, ip->has_default ? ip->def : bprt_rng_normal(seed, 500 + (uint64_t)i, k));

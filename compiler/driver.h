@@ -60,6 +60,12 @@ void drv_free_outputs(const Model *m, void **outs);
  * The kernels give a loss of NaN for a value outside [0, classes): drv_load_inputs, the
  * IDX data and text data refuse one instead. */
 int64_t drv_label_classes(const Graph *g, int input, const char **what);
+/* How many values (from 0) random ': int' inputs take (bpc check, --emit=test's self-check):
+ * 2, or 1 where input `input` indexes one class (an embedding of one row): 1 is out of range
+ * there, and the loss NaN. */
+int drv_random_label_span(const Graph *g, int input);
+/* The text of the rule above, for the lines that say what the inputs are */
+#define DRV_RANDOM_LABELS "integer inputs in {0, 1}, 0 where they index one class"
 /* Random inputs for checking: symbolic sizes = size, reals N(0, 1) (or their defaults),
  * integer inputs in {0, 1}. -1 with err (naming the input) when one cannot be held; the
  * caller frees in either way. */

@@ -48,10 +48,8 @@ void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *he
         long long n = 1;
         for (int d = 0; d < in->shape.rank; d++) n *= (long long)in->shape.d[d].c * (in->shape.d[d].sym >= 0 ? 4 : 1);
         if (in->dtype == DT_INT) {
-            /* labels index the last axis of whatever they are compared with; keep them small,
-               and 0 where that axis (or an embedding's rows) is 1 (1 was out of range: NaN) */
-            const char *what;
-            long long classes = drv_label_classes(g, i, &what) == 1 ? 1 : 2;
+            /* labels index the last axis of whatever they are compared with: kept small */
+            const long long classes = drv_random_label_span(g, i);
             fprintf(out, "    int32_t *in%d = malloc(sizeof(int32_t) * %lld);\n", i, n);
             fprintf(out, "    for (long i = 0; i < %lld; i++) in%d[i] = (int32_t)(i %% %lld);\n", n, i, classes);
         } else {

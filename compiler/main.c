@@ -627,7 +627,7 @@ static int setup_model(const Args *a, Graph *g, Model *m, int f64, void **params
     *params = NULL;
     if (in && !a->inputs && a->cmd && strcmp(a->cmd, "check") == 0 && needs_given_inputs(g)) {
         /* bpc check without --inputs: random inputs, symbolic sizes 3, labels in {0, 1} */
-        printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
+        printf("inputs: random (normal; " DRV_RANDOM_LABELS "; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)a->seed);
         rc = drv_random_inputs(m, in, 3, a->seed, err);
         if (rc != 0) fprintf(stderr, "bpc: error: %s\n", err);

@@ -1263,7 +1263,7 @@ static int cmd_check(Session *S) {
         return -1;
     }
     if (bi != 0) {
-        printf("inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed %llu\n",
+        printf("inputs: random (normal; " DRV_RANDOM_LABELS "; symbolic sizes = 3), seed %llu\n",
                (unsigned long long)S->seed);
         if (drv_random_inputs(&m, &in, 3, S->seed, err) != 0) {
             diag_tool_error("%s", err);

@@ -930,7 +930,7 @@ printf 'model other_name\nparam w = 3\nloss w * w\n' >"$tmp/et/dir/my-net.bp"
 # first line says so
 printf 'input s = 2\ninput x[B]\nparam w = 1\nloss s * w * w + sum(x * w)\n' >"$tmp/rnd.bp"
 expect_status 0 "$bpc" check "$tmp/rnd.bp"
-[ "$(head -n 1 "$tmp/out")" = "inputs: random (normal; integer inputs in {0, 1}; symbolic sizes = 3), seed 0" ] && ok ||
+[ "$(head -n 1 "$tmp/out")" = "inputs: random (normal; integer inputs in {0, 1}, 0 where they index one class; symbolic sizes = 3), seed 0" ] && ok ||
   { bad "check without --inputs:"; cat "$tmp/out"; }
 # and an integer input of one class (an embedding of one row) is drawn as 0: 1 was out of
 # range and the check said "the loss is nan at these parameters"
