@@ -31,12 +31,15 @@
  * batch-16 Adam step on 2 threads took 1.70-3.13 ms before and 0.80-1.62 ms after (1 thread:
  * 0.56-0.60); tiny_gpt's 30 training steps 3.9-4.5 s before and 3.4-3.6 s after (1 thread:
  * 2.4-2.5), beside two busy loops 5.1-11.4 s before and 3.2-3.8 s after (1 thread: 3.4-3.7).
- * Three runnable threads on two cores still share them. A
- * member's work depends on its id, not on the thread that runs it (every task's contract),
- * so the values are the same bits; the one task whose members wait for each other
- * (gemv_owned: member t for t - 1) waits only for lower ids, which the caller has run or
- * a worker has started. In a quiet machine every worker takes its member within a
- * microsecond of the post, on a line only it writes, and nothing changes.
+ * Three runnable threads on two cores still share them.
+ *
+ * A member's work depends on its id, not on the thread that runs it (every task's
+ * contract), and its scratch buffers, with their packed-operand keys, are the member's
+ * (gemm.c's member_scratch): the values and the allocations are the same whoever runs it.
+ * The one task whose members wait for each other (gemv_owned: member t for t - 1) waits only
+ * for lower ids, which the caller has run or a worker has started. In a quiet machine every
+ * worker takes its member within a microsecond of the post, on a line only it writes, and
+ * nothing changes.
  *
  * (The team's size was once a field of its own, read after the count and checked by reading
  * the count again. A worker outside one team could read the next post's size before that
