@@ -25,176 +25,12 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A split of the data: IDX images and labels, or a stretch of text (text != NULL; n then
- * counts windows: non-overlapping ones for testing, len / T per epoch for training). */
-typedef struct Split {
-    BprtIdx images, labels;
-    int64_t n, pixels;
-    const unsigned char *text;
-    int64_t len;
-    unsigned char *own; /* the file's bytes, freed with this split */
-    char ip[4096], lp[4096]; /* IDX: the images' and the labels' files */
-} Split;
-
-static int load_split(const char *dir, const char *prefix, Split *s, char *err) {
-    memset(s, 0, sizeof *s);
-    char *ip = s->ip, *lp = s->lp;
-    for (int gz = 1; gz >= 0; gz--) {
-        snprintf(ip, sizeof s->ip, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
-        if (access(ip, R_OK) == 0) break;
-    }
-    for (int gz = 1; gz >= 0; gz--) {
-        snprintf(lp, sizeof s->lp, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
-        if (access(lp, R_OK) == 0) break;
-    }
-    if (bprt_idx_read(ip, &s->images, err) != 0) return -1;
-    if (bprt_idx_read(lp, &s->labels, err) != 0) {
-        bprt_idx_free(&s->images);
-        return -1;
-    }
-    /* the counts are compared once each file has its shape (swapped files, or labels of
-     * shape [N, 1], said "100 images but ... holds 100 labels") */
-    const char *bad = s->images.ndim < 2 ? "images" : s->labels.ndim != 1 ? "labels" : NULL;
-    if (bad) {
-        const BprtIdx *x = bad[0] == 'i' ? &s->images : &s->labels;
-        char dims[96] = "";
-        for (int k = 0, n = 0; k < x->ndim && n < (int)sizeof dims; k++)
-            n += snprintf(dims + n, sizeof dims - (size_t)n, "%s%lld", k ? " x " : "", (long long)x->dims[k]);
-        const int swapped = s->images.ndim < 2 && s->labels.ndim >= 2;
-        snprintf(err, BPRT_ERRLEN, "%.300s: dims %s, but %s%s", bad[0] == 'i' ? ip : lp, dims,
-                 bad[0] == 'i' ? "images have 2 or more dimensions (count x rows x columns)" : "labels have 1 dimension (one label per image)",
-                 swapped ? " (are the images and labels files swapped?)" : "");
-        bprt_idx_free(&s->images);
-        bprt_idx_free(&s->labels);
-        return -1;
-    }
-    if (s->images.dims[0] != s->labels.dims[0]) {
-        snprintf(err, BPRT_ERRLEN, "%.200s: %lld images but %.200s holds %lld labels", ip, (long long)s->images.dims[0], lp,
-                 (long long)s->labels.dims[0]);
-        bprt_idx_free(&s->images);
-        bprt_idx_free(&s->labels);
-        return -1;
-    }
-    s->n = s->images.dims[0];
-    s->pixels = s->images.count / (s->n ? s->n : 1);
-    return 0;
-}
-
 /* A split to train or test on holds a sample (an epoch of none would take no step, and a
  * test of none divides by zero). */
-static int check_not_empty(const Split *s, char *err) {
+static int check_not_empty(const BprtSplit *s, char *err) {
     if (s->n > 0) return 0;
     snprintf(err, BPRT_ERRLEN, "%.300s: holds 0 images: --data needs at least one sample to train and one to test", s->ip);
     return -1;
-}
-
-static void free_split(Split *s) {
-    bprt_idx_free(&s->images);
-    bprt_idx_free(&s->labels);
-    free(s->own);
-    s->own = NULL;
-}
-
-/* The most text --data reads (and a device is refused): /dev/zero was read until the
- * kernel killed bpc at 23 GB */
-#define TEXT_MAX_BYTES ((size_t)1 << 30)
-
-/* The bytes of path, gunzipped when it is gzip (zlib reads a plain file as it is; a
- * corpus.txt.gz was trained on as its compressed bytes), as bpc_read_file: 0, -1 (err set)
- * or -2 (more than max bytes). */
-static int read_text(const char *path, size_t max, char **text, size_t *len, char *err) {
-    *text = NULL;
-    *len = 0;
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) {
-        snprintf(err, BPRT_ERRLEN, "cannot open %.300s: %s", path, errno ? strerror(errno) : "out of memory");
-        return -1;
-    }
-    size_t cap = (size_t)1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    int rc = 0;
-    for (;;) {
-        char *grown = n == cap ? realloc(buf, 2 * cap + 1) : buf;
-        if (!buf || !grown) { /* the text, as the file's size allows, beyond the address space */
-            snprintf(err, BPRT_ERRLEN, "cannot hold the text of %.300s: allocating %zu bytes failed (out of memory)", path,
-                     buf ? 2 * cap + 1 : cap + 1);
-            rc = -1;
-            break;
-        }
-        if (n == cap) cap *= 2;
-        buf = grown;
-        size_t want = cap - n < ((size_t)1 << 30) ? cap - n : (size_t)1 << 30;
-        int r = gzread(gz, buf + n, (unsigned)want);
-        int code;
-        const char *msg = gzerror(gz, &code);
-        if (r < 0 || (r == 0 && code != Z_OK && code != Z_STREAM_END)) { /* a directory; a cut or corrupt .gz */
-            size_t k = strlen(path);
-            if (msg && strncmp(msg, path, k) == 0 && msg[k] == ':' && msg[k + 1] == ' ') msg += k + 2;
-            snprintf(err, BPRT_ERRLEN, "cannot read %.300s: %s", path, msg ? msg : "read error");
-            rc = -1;
-            break;
-        }
-        if (r == 0) break;
-        if ((n += (size_t)r) > max) { /* /dev/zero, or a pipe without end */
-            rc = -2;
-            break;
-        }
-    }
-    gzclose(gz);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    buf[n] = 0;
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
-/* --data FILE.txt: the whole file (gunzipped if it is gzip); the last 10% (rounded down) is
- * the test split. Both
- * splits need at least T + 1 bytes (one window and its next byte), and every byte must be
- * one of the V classes of the loss or rows of the embedding (V = classes, `what` says which
- * in the message; 0: not checked). */
-static int load_text(const char *path, int64_t T, int64_t classes, const char *what, Split *tr, Split *te, char *err) {
-    memset(tr, 0, sizeof *tr);
-    memset(te, 0, sizeof *te);
-    struct stat st;
-    if (stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
-        snprintf(err, BPRT_ERRLEN, "%.300s: is a device, not a text file", path);
-        return -1;
-    }
-    char *text;
-    size_t len;
-    int rc = read_text(path, TEXT_MAX_BYTES, &text, &len, err);
-    if (rc == -2)
-        snprintf(err, BPRT_ERRLEN, "%.300s: more than %zu bytes of text (is it a device or a stream?)", path,
-                 (size_t)TEXT_MAX_BYTES);
-    if (rc) return -1;
-    unsigned char *buf = (unsigned char *)text;
-    int64_t ntest = (int64_t)len / 10, ntrain = (int64_t)len - ntest, bad = -1;
-    for (size_t k = 0; classes && k < len && bad < 0; k++)
-        if (buf[k] >= classes) bad = (int64_t)k;
-    if (bad >= 0)
-        snprintf(err, BPRT_ERRLEN, "%.300s: byte %lld is %d, outside the %lld %s (0 to %lld)", path, (long long)bad,
-                 buf[bad], (long long)classes, what, (long long)classes - 1);
-    else if (ntest < T + 1)
-        snprintf(err, BPRT_ERRLEN, "%.300s: %lld bytes of text is too short: windows of T = %lld bytes need at least %lld "
-                 "(T + 1 bytes for training and T + 1 in the held-out last 10%%)", path, (long long)len, (long long)T,
-                 (long long)(10 * (T + 1)));
-    if (bad >= 0 || ntest < T + 1) {
-        free(buf);
-        return -1;
-    }
-    tr->own = buf;
-    tr->text = buf;
-    tr->len = ntrain;
-    tr->n = ntrain / T;
-    te->text = buf + ntrain;
-    te->len = ntest;
-    te->n = (ntest - 1) / T;
-    return 0;
 }
 
 /* Whether --data names a text file: a path that exists and is not a directory, or a name
@@ -210,7 +46,7 @@ typedef struct Feed {
     int img, lab;   /* input indices (text: the bytes and the next bytes) */
     int bsym;       /* symbolic batch dimension */
     int64_t per;    /* reals per sample of the image input (text: T, ints per row) */
-    int text;       /* windows of text: idx[] in fill_batch are byte offsets */
+    int text;       /* windows of text: a batch's rows are byte offsets */
     void *fixed[64]; /* the other inputs: their defaults at the full batch (malloc'd) */
 } Feed;
 
@@ -243,7 +79,7 @@ int train_text_inputs(const Graph *g, int *in_bytes, int *in_next, int *bsym, in
 
 /* Finds which inputs take images and labels (the first real and the first ': int' input
  * without a default; with one if all have it), and checks their shapes against the data. */
-static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, char *err) {
+static int plan_feed(const Graph *g, const BprtSplit *s, Feed *f, const char *dir, char *err) {
     f->img = f->lab = -1;
     for (int any = 0; any < 2; any++)
         for (int i = 0; i < g->ninputs; i++) {
@@ -290,28 +126,9 @@ static int plan_feed(const Graph *g, const Split *s, Feed *f, const char *dir, c
     return 0;
 }
 
-/* The test images have the training images' rows and columns: the inputs are planned from
- * the training split, and test images of 14x14 pixels beside training ones of 28x28 were
- * read 784 bytes each, past the end of their buffer. */
-static int same_pixels(const Split *tr, const Split *te, char *err) {
-    int same = tr->images.ndim == te->images.ndim;
-    for (int k = 1; same && k < tr->images.ndim; k++) same = tr->images.dims[k] == te->images.dims[k];
-    if (same) return 0;
-    char d[2][96];
-    const Split *sp[2] = {te, tr};
-    for (int i = 0; i < 2; i++) {
-        d[i][0] = 0;
-        for (int j = 1, n = 0; j < sp[i]->images.ndim && n < (int)sizeof d[i]; j++)
-            n += snprintf(d[i] + n, sizeof d[i] - (size_t)n, "%s%lld", j > 1 ? "x" : "", (long long)sp[i]->images.dims[j]);
-    }
-    snprintf(err, BPRT_ERRLEN, "%.120s: images of %s pixels, but the training images (%.120s) are %s", te->ip, d[0],
-             tr->ip, d[1]);
-    return -1;
-}
-
 /* Every label of an IDX split is one of the classes of the loss it feeds (PyTorch raises
  * for one outside them; the kernels would give a loss of NaN). */
-static int check_labels(const Graph *g, const Split *s, const Feed *f, char *err) {
+static int check_labels(const Graph *g, const BprtSplit *s, const Feed *f, char *err) {
     const char *what;
     int64_t classes = drv_label_classes(g, f->lab, &what);
     for (int64_t i = 0; classes && i < s->n; i++)
@@ -388,25 +205,6 @@ static void feed_inputs(const Feed *f, const void *in[64], void *x, int32_t *y) 
     in[f->lab] = y;
 }
 
-static void fill_batch(const Model *m, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y) {
-    if (f->text) { /* row b: bytes idx[b] .. idx[b] + T - 1 and the bytes one further */
-        for (int b = 0; b < n; b++)
-            for (int64_t t = 0; t < f->per; t++) {
-                ((int32_t *)x)[b * f->per + t] = s->text[idx[b] + t];
-                y[b * f->per + t] = s->text[idx[b] + t + 1];
-            }
-        return;
-    }
-    for (int b = 0; b < n; b++) {
-        const unsigned char *src = s->images.data + idx[b] * f->per;
-        if (m->f64)
-            for (int64_t k = 0; k < f->per; k++) ((double *)x)[b * f->per + k] = src[k] * (1.0 / 255);
-        else
-            for (int64_t k = 0; k < f->per; k++) ((float *)x)[b * f->per + k] = (float)src[k] * (1.0f / 255);
-        y[b] = s->labels.data[idx[b]];
-    }
-}
-
 /* On a machine whose other jobs already keep every core busy (1-minute load average above
  * the core count + 0.5: more than this process's own threads can cause), a parallel
  * region waits for a descheduled thread at every barrier, and several threads run slower
@@ -423,23 +221,6 @@ static void busy_machine_note(void) {
     if (got == 1 && nth > 1 && cores > 0 && load > (double)cores + 0.5)
         fprintf(stderr, "note: this machine is busy (load average %.1f on %ld cores): %d threads share the cores with "
                         "other jobs; --threads 1 may well be faster\n", load, cores, nth);
-}
-
-/* The rows of epoch ep, from the seed: IDX samples in a random permutation (Fisher-Yates),
- * or windows of text at random offsets in [0, len - T). */
-static void epoch_order(const Split *s, const Feed *f, uint64_t seed, int ep, int64_t *perm) {
-    if (f->text) {
-        for (int64_t i = 0; i < s->n; i++)
-            perm[i] = (int64_t)(bprt_rng_u64(seed, 0x7e470000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(s->len - f->per));
-        return;
-    }
-    for (int64_t i = 0; i < s->n; i++) perm[i] = i;
-    for (int64_t i = s->n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(bprt_rng_u64(seed, 0x5eed0000ULL + (uint64_t)ep, (uint64_t)i) % (uint64_t)(i + 1));
-        int64_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
 }
 
 /* The output accuracy is measured on: [B, C] with C the classes of the loss the labels feed
@@ -468,7 +249,7 @@ static int scores_output(const Graph *g, const Feed *f, int64_t *classes) {
  * between two batches (Ctrl-C: a test set can take long, and the user wants the prompt
  * back); then *loss and *acc are NaN. A single process only: ranks stopping apart would
  * leave the reduction unmatched, so with several the caller passes no stop. */
-static int64_t evaluate(const Model *m, const Split *s, const Feed *f, const void *params, int batch, void *ws, void *x,
+static int64_t evaluate(const Model *m, const BprtSplit *s, const Feed *f, const void *params, int batch, void *ws, void *x,
                         int32_t *y, void **outs, int64_t *idx, volatile int *stop, double *loss, double *acc) {
     const Graph *g = m->g;
     double tl = 0;
@@ -480,7 +261,7 @@ static int64_t evaluate(const Model *m, const Split *s, const Feed *f, const voi
     for (start = lo; start < hi && !(stop && *stop); start += batch) {
         int n = (int)(hi - start < batch ? hi - start : batch);
         for (int b = 0; b < n; b++) idx[b] = f->text ? (start + b) * f->per : start + b; /* text: window offsets */
-        fill_batch(m, s, f, idx, n, x, y);
+        bprt_split_batch(s, idx, n, m->f64, x, y);
         const void *in[64];
         feed_inputs(f, in, x, y);
         int dims[BP_MAXSYMS] = {0};
@@ -507,15 +288,6 @@ static int64_t evaluate(const Model *m, const Split *s, const Feed *f, const voi
     *loss = tl / (double)s->n;
     *acc = classes > 0 ? (double)correct / (double)s->n : (double)NAN;
     return s->n;
-}
-
-static void progress(int tty, int epoch, int epochs, int64_t step, int64_t steps, double loss, double rate, double eta) {
-    if (!tty) return;
-    int width = 24, filled = steps ? (int)(width * step / steps) : width;
-    fprintf(stderr, "\r  epoch %d/%d [", epoch, epochs);
-    for (int i = 0; i < width; i++) fputc(i < filled ? '=' : (i == filled ? '>' : ' '), stderr);
-    fprintf(stderr, "] %lld/%lld loss %.4f %.0f samples/s ETA %.1fs   ", (long long)step, (long long)steps, drv_printable(loss), rate, eta);
-    fflush(stderr);
 }
 
 /* Where checkpoints go: --save, else MODEL.ckpt.safetensors. */
@@ -735,7 +507,7 @@ double train_step_explained(const Model *m, void *params, void *opt_state, const
  * sum over [gradient, loss, stop request] leaves every rank the gradient of the global
  * batch's mean loss, and every rank applies the identical update. A stop request on any
  * rank stops all of them after this step. */
-static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws,
+static double run_step(Run *r, const BprtSplit *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws,
                        int explain) {
     Model *m = r->m;
     const void *in[64];
@@ -744,7 +516,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     int nr = dist_size(), rk = dist_rank();
     r->refused = NULL;
     if (nr == 1) {
-        fill_batch(m, s, f, idx, n, x, y);
+        bprt_split_batch(s, idx, n, m->f64, x, y);
         d[f->bsym] = n;
         return train_step_explained(m, r->params, r->opt_state, in, d, r->lr_now, ws, explain, &r->refused);
     }
@@ -752,7 +524,7 @@ static double run_step(Run *r, const Split *s, const Feed *f, const int64_t *idx
     size_t np = (size_t)m->g->nparam_reals;
     double loss = 0, w = (double)(hi - lo) / n, stop = r->raw_stop && *r->raw_stop;
     if (hi > lo) {
-        fill_batch(m, s, f, idx + lo, hi - lo, x, y);
+        bprt_split_batch(s, idx + lo, hi - lo, m->f64, x, y);
         d[f->bsym] = hi - lo;
         loss = m->grad_seeded(r->params, r->grad, in, d, step_dropout_seed(r, rk), ws) * w;
         if (m->f64) for (size_t k = 0; k < np; k++) ((double *)r->grad)[k] *= w;
@@ -815,7 +587,7 @@ static void say_notes(const TrainOptions *o) {
  * batch buffers made) before the parameters are: a data set that does not fit is said at
  * once, not after parameters of gigabytes are initialised. Returns 0, or 1 (said). */
 typedef struct Data {
-    Split tr, te;
+    BprtSplit tr, te;
     Feed f;
     double t_load;
 } Data;
@@ -823,7 +595,7 @@ typedef struct Data {
 static int load_data(const Model *m, const TrainOptions *o, Data *d) {
     const Graph *g = m->g;
     char err[BPRT_ERRLEN];
-    Split tr, te;
+    BprtSplit tr, te;
     Feed f;
     double t_load = now();
     memset(&f, 0, sizeof f);
@@ -837,36 +609,36 @@ static int load_data(const Model *m, const TrainOptions *o, Data *d) {
         const char *what, *what_ids;
         int64_t classes = drv_label_classes(g, f.lab, &what), ids = drv_label_classes(g, f.img, &what_ids);
         if (ids && (!classes || ids < classes)) classes = ids, what = what_ids;
-        if (load_text(o->data, f.per, classes, what, &tr, &te, err) != 0) {
+        if (bprt_split_text(o->data, f.per, classes, what, &tr, &te, err) != 0) {
             diag_tool_error("%s", err);
             return 1;
         }
     } else if (o->eval_only) /* the test split alone: bpc eval asked for the training files too */
         memset(&tr, 0, sizeof tr);
-    else if (load_split(o->data, "train", &tr, err) != 0) {
+    else if (bprt_split_idx(o->data, "train", &tr, err) != 0) {
         diag_tool_error("%s", err);
         return 1;
     }
-    if (!f.text && load_split(o->data, "t10k", &te, err) != 0) {
+    if (!f.text && bprt_split_idx(o->data, "t10k", &te, err) != 0) {
         diag_tool_error("%s", err);
-        free_split(&tr);
+        bprt_split_free(&tr);
         return 1;
     }
     if (!f.text && ((!o->eval_only && check_not_empty(&tr, err) != 0) || check_not_empty(&te, err) != 0 ||
                     plan_feed(g, o->eval_only ? &te : &tr, &f, o->data, err) != 0 ||
-                    (!o->eval_only && same_pixels(&tr, &te, err) != 0) ||
+                    (!o->eval_only && bprt_split_same_pixels(&tr, &te, err) != 0) ||
                     (!o->eval_only && check_labels(g, &tr, &f, err) != 0) || check_labels(g, &te, &f, err) != 0)) {
         diag_tool_error("%s", err);
-        free_split(&tr);
-        free_split(&te);
+        bprt_split_free(&tr);
+        bprt_split_free(&te);
         return 1;
     }
     t_load = now() - t_load;
     if (plan_fixed(m, &f, o->batch, o->data, err) != 0) {
         diag_tool_error("%s", err);
         free_fixed(&f);
-        free_split(&tr);
-        free_split(&te);
+        bprt_split_free(&tr);
+        bprt_split_free(&te);
         return 1;
     }
     d->tr = tr;
@@ -878,8 +650,8 @@ static int load_data(const Model *m, const TrainOptions *o, Data *d) {
 
 static void free_data(Data *d) {
     free_fixed(&d->f);
-    free_split(&d->tr);
-    free_split(&d->te);
+    bprt_split_free(&d->tr);
+    bprt_split_free(&d->te);
 }
 
 /* The epoch in which --steps (counted from the start of training) ends, from the position
@@ -891,13 +663,63 @@ static int last_epoch(const Run *r, int64_t steps, int64_t per_epoch) {
     return last < INT_MAX - 1 ? (int)last : INT_MAX - 1; /* (the epoch loop's ep + 1 stays an int) */
 }
 
+/* A step of an epoch of --data (bprt_train_epoch's): its batch, the schedule's rate, the
+ * position, a checkpoint every --checkpoint-every steps; a step that is not finite stops the
+ * run (said, with a checkpoint) or, with --on-nan skip, is skipped. */
+typedef struct EpochStep {
+    Run *r;
+    const BprtSplit *tr;
+    const Feed *f;
+    void *x;
+    int32_t *y;
+    void *ws;
+    int epoch, tty;
+    int64_t skipped, skipped_here; /* steps --on-nan skip skipped: in the run, in this epoch */
+} EpochStep;
+
+static int epoch_step(void *ctx, int64_t s, const int64_t *rows, int n, double *loss) {
+    EpochStep *es = ctx;
+    Run *r = es->r;
+    const TrainOptions *o = r->o;
+    const int ep = es->epoch;
+    r->lr_now = scheduled_lr(r, r->progress[2], ep);
+    *loss = run_step(r, es->tr, es->f, rows, n, es->x, es->y, es->ws, !o->on_nan_skip);
+    if (r->lost) return BPRT_STEP_FAIL;
+    int rc = BPRT_STEP_COUNT;
+    if (r->refused) { /* skipped, as on fixed inputs: a step done, not in the train loss */
+        if (!o->on_nan_skip) {
+            if (es->tty) fputc('\n', stderr);
+            r->progress[0] = ep;
+            r->progress[1] = s;
+            char where[64];
+            snprintf(where, sizeof where, "epoch %d, step %lld", ep, (long long)s + 1);
+            /* the REPL's :train takes no --on-nan */
+            stop_not_finite(r, where, r->refused, *loss, o->params_io ? " (try a smaller --lr)"
+                                                                      : " (try a smaller --lr, or --on-nan skip)");
+            return BPRT_STEP_FAIL;
+        }
+        es->skipped++;
+        es->skipped_here++;
+        rc = BPRT_STEP_SKIPPED;
+    }
+    r->progress[1] = s + 1;
+    r->progress[2]++;
+    if (o->checkpoint_every && r->progress[2] % o->checkpoint_every == 0) {
+        int64_t pr[4] = {ep, s + 1, r->progress[2], r->progress[3]};
+        if (s + 1 == bprt_epoch_steps(es->tr, o->batch)) pr[0] = ep + 1, pr[1] = 0;
+        if (save_ckpt(r->m, o, r->params, r->opt_state, r->opt_bytes, pr) != 0) return BPRT_STEP_FAIL;
+    }
+    if ((o->steps && r->progress[2] >= o->steps) || (o->stop && *o->stop)) rc |= BPRT_STEP_STOP;
+    return rc;
+}
+
 /* Training (or bpc eval) on d, which load_data made; frees it. */
 static int train_data(Run *r, Data *d) {
     Model *m = r->m;
     const TrainOptions *o = r->o;
     const Graph *g = m->g;
     char err[BPRT_ERRLEN];
-    Split tr = d->tr, te = d->te;
+    BprtSplit tr = d->tr, te = d->te;
     Feed f = d->f;
     double t_load = d->t_load;
     int batch = o->batch;
@@ -909,8 +731,8 @@ static int train_data(Run *r, Data *d) {
     if (!ws) {
         diag_tool_error("batch %d: %s", batch, wserr);
         free_fixed(&f);
-        free_split(&tr);
-        free_split(&te);
+        bprt_split_free(&tr);
+        bprt_split_free(&te);
         return 1;
     }
     /* the batch's inputs, every output at the batch, the epoch's order and a batch's rows:
@@ -947,7 +769,7 @@ static int train_data(Run *r, Data *d) {
         rc = 1;
         goto done;
     }
-    int64_t per_epoch = (tr.n + batch - 1) / batch, skipped = 0;
+    int64_t per_epoch = bprt_epoch_steps(&tr, batch);
     int epochs = o->epochs ? o->epochs : (o->steps ? last_epoch(r, o->steps, per_epoch) : 1);
     if (!o->eval_only && r->progress[1] >= per_epoch) { /* a resumed epoch's step: from --params or a state */
         const char *from = o->params ? o->params : o->state && o->state->from ? o->state->from : "the training position";
@@ -986,60 +808,26 @@ static int train_data(Run *r, Data *d) {
         printf("training %s on %s: %lld samples, batch %d, %s, lr %g%s, data loaded in %.2f s%s\n", g->model, o->data,
                (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched, t_load, resumed);
     if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
+    EpochStep es = {r, &tr, &f, x, y, ws, 0, tty, 0, 0};
+    BprtEpoch e = {0};
+    e.split = &tr;
+    e.batch = batch;
+    e.epochs = epochs;
+    e.seed = seed;
+    e.order = perm;
+    e.progress = tty;
+    e.step = epoch_step;
+    e.ctx = &es;
     for (int ep = (int)r->progress[0]; ep <= epochs && !o->eval_only; ep++) {
-        epoch_order(&tr, &f, seed, ep, perm);
-        double t0 = now(), compute = 0, sum_loss = 0;
-        int64_t seen = 0, skipped_here = 0;
-        for (int64_t s = r->progress[1]; s < per_epoch; s++) {
-            int n = (int)(tr.n - s * batch < batch ? tr.n - s * batch : batch);
-            double tc = now();
-            r->lr_now = scheduled_lr(r, r->progress[2], ep);
-            double loss = run_step(r, &tr, &f, perm + s * batch, n, x, y, ws, !o->on_nan_skip);
-            compute += now() - tc;
-            if (r->lost) {
-                rc = 1;
-                goto done;
-            }
-            if (r->refused) { /* skipped, as on fixed inputs: a step done, not in the train loss */
-                if (o->on_nan_skip) {
-                    skipped++;
-                    skipped_here++;
-                } else {
-                    if (tty) fputc('\n', stderr);
-                    r->progress[0] = ep;
-                    r->progress[1] = s;
-                    char where[64];
-                    snprintf(where, sizeof where, "epoch %d, step %lld", ep, (long long)s + 1);
-                    /* the REPL's :train takes no --on-nan */
-                    stop_not_finite(r, where, r->refused, loss, o->params_io ? " (try a smaller --lr)"
-                                                                             : " (try a smaller --lr, or --on-nan skip)");
-                    rc = 1;
-                    goto done;
-                }
-            } else {
-                sum_loss += loss * n;
-                seen += n;
-            }
-            r->progress[1] = s + 1;
-            r->progress[2]++;
-            if (tty && (s % 20 == 0 || s + 1 == per_epoch)) {
-                double el = now() - t0;
-                progress(tty, ep, epochs, s + 1, per_epoch, seen ? sum_loss / (double)seen : 0, (double)(seen ? seen : 1) / el,
-                         el / (double)(s + 1 - 0) * (double)(per_epoch - s - 1));
-            }
-            if (o->checkpoint_every && r->progress[2] % o->checkpoint_every == 0) {
-                int64_t pr[4] = {ep, s + 1, r->progress[2], r->progress[3]};
-                if (s + 1 == per_epoch) pr[0] = ep + 1, pr[1] = 0;
-                if (save_ckpt(m, o, r->params, r->opt_state, r->opt_bytes, pr) != 0) {
-                    rc = 1;
-                    goto done;
-                }
-            }
-            if (o->steps && r->progress[2] >= o->steps) break;
-            if (o->stop && *o->stop) break;
+        es.epoch = e.epoch = ep;
+        e.first = r->progress[1];
+        es.skipped_here = 0;
+        if (bprt_train_epoch(&e) != 0) {
+            rc = 1;
+            goto done;
         }
-        double wall = now() - t0;
-        if (tty) fprintf(stderr, "\r%*s\r", 110, "");
+        const int64_t seen = e.seen, skipped_here = es.skipped_here;
+        const double sum_loss = e.sum_loss, compute = e.compute, wall = e.wall;
         int finished = r->progress[1] == per_epoch;
         if (finished) {
             r->progress[0] = ep + 1;
@@ -1077,7 +865,7 @@ static int train_data(Run *r, Data *d) {
         }
         if (o->steps && r->progress[2] >= o->steps) break;
     }
-    say_skipped(skipped);
+    say_skipped(es.skipped);
     if (o->eval_only) {
         double tl, ta;
         int64_t done = evaluate(m, &te, &f, r->params, batch, ws, x, y, outs, idx, dist_size() == 1 ? o->stop : NULL, &tl, &ta);
@@ -1100,8 +888,8 @@ done:
     drv_free_outputs(m, outs);
     free(perm);
     free(idx);
-    free_split(&tr);
-    free_split(&te);
+    bprt_split_free(&tr);
+    bprt_split_free(&te);
     return rc;
 }
 

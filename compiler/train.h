@@ -1,4 +1,8 @@
 /* train.h — `bpc train` and `bpc eval`: the training driver over a JIT-compiled model.
+ * The data sets, each epoch's order, batches and loop, and the progress bar are libbprt's
+ * (runtime/data.c, which a program embedding generated code runs alike); this module fits
+ * them to a program's inputs and adds what a command line needs around an epoch: the
+ * schedule, checkpoints and resuming, several ranks, the messages.
  *
  * Data: --data DIR (the four IDX files of the MNIST family; images to the first real
  * input scaled to [0,1], labels to the `: int` input), --data FILE.txt (bytes of text, see

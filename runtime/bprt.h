@@ -448,6 +448,77 @@ typedef struct BprtIdx {
 int bprt_idx_read(const char *path, BprtIdx *idx, char err[BPRT_ERRLEN]);
 void bprt_idx_free(BprtIdx *idx);
 
+/* ---- data sets and an epoch of training over one (data.c) ----------------------------
+ * A split: the training or the test part of a data set, IDX images and labels, or windows
+ * of text. An epoch visits it in the order bprt_epoch_order draws from the seed, in
+ * batches, the last one smaller when the batch does not divide the samples. What `bpc
+ * train --data` runs; a program that embeds generated code can run the same epochs. */
+typedef struct BprtSplit {
+    BprtIdx images, labels;   /* IDX: one image and one label a sample */
+    int64_t n;                /* samples: images, or windows of text (len / window for
+                                 training, non-overlapping ones for testing) */
+    int64_t pixels;           /* IDX: bytes of an image */
+    const unsigned char *text; /* text: its bytes (NULL for IDX) */
+    int64_t len, window;      /* text: bytes, and T, the bytes of a window */
+    unsigned char *own;       /* the file's bytes, freed with this split */
+    char ip[4096], lp[4096];  /* IDX: the images' and the labels' files, for messages */
+} BprtSplit;
+#define BPRT_TEXT_MAX_BYTES ((size_t)1 << 30) /* the most text bprt_split_text reads */
+/* DIR/PREFIX-images-idx3-ubyte[.gz] and DIR/PREFIX-labels-idx1-ubyte[.gz] ("train" and
+ * "t10k" for the MNIST family): images of 2 or more dimensions, one label each. */
+int bprt_split_idx(const char *dir, const char *prefix, BprtSplit *s, char err[BPRT_ERRLEN]);
+/* Whether the test images te have the training images' rows and columns (0), else -1. */
+int bprt_split_same_pixels(const BprtSplit *tr, const BprtSplit *te, char err[BPRT_ERRLEN]);
+/* The text of path (gunzipped when it is gzip; a device, or more than BPRT_TEXT_MAX_BYTES,
+ * is an error), in windows of T bytes: the last 10% (rounded down) is te, the rest tr. Both
+ * need T + 1 bytes; with classes > 0 every byte must be below it ("outside the CLASSES
+ * WHAT" says the message). tr owns the bytes: free tr after te. */
+int bprt_split_text(const char *path, int64_t T, int64_t classes, const char *what, BprtSplit *tr, BprtSplit *te,
+                    char err[BPRT_ERRLEN]);
+void bprt_split_free(BprtSplit *s);
+/* order[0 .. s->n): epoch's samples from seed, the same on every machine. IDX: a
+ * permutation (Fisher-Yates over RNG stream 0x5eed0000 + epoch); text: window offsets in
+ * [0, len - T) (stream 0x7e470000 + epoch, index = the row of the epoch). */
+void bprt_epoch_order(const BprtSplit *s, uint64_t seed, int epoch, int64_t *order);
+/* Steps of an epoch at this batch: ceil(n / batch). */
+int64_t bprt_epoch_steps(const BprtSplit *s, int batch);
+/* The n samples rows[] into x and y. IDX: x[n, pixels] floats (doubles if f64) of the
+ * bytes / 255, y[n] the labels; text: x[n, T] and y[n, T] int32 bytes, y one further on. */
+void bprt_split_batch(const BprtSplit *s, const int64_t *rows, int n, int f64, void *x, int32_t *y);
+/* The progress bar on stderr: "\r  epoch E/EPOCHS [====>   ] STEP/STEPS loss L R samples/s ETA S". */
+void bprt_progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double rate, double eta);
+
+/* What a step of bprt_train_epoch returns: */
+#define BPRT_STEP_COUNT 0   /* done: its loss counts in the epoch's mean */
+#define BPRT_STEP_SKIPPED 1 /* done, its loss not counted (a non-finite one, skipped) */
+#define BPRT_STEP_STOP 2    /* added to either: the epoch stops after this step */
+#define BPRT_STEP_FAIL (-1) /* not done: the epoch stops now (the step said why) */
+typedef struct BprtEpoch {
+    const BprtSplit *split;
+    int batch;
+    int epoch, epochs;  /* this epoch (from 1) and how many the run has, for the bar */
+    uint64_t seed;      /* the order's (bprt_epoch_order) */
+    int64_t first;      /* the step to start at: 0, or where a resumed epoch stopped */
+    int64_t *order;     /* room for split->n indices */
+    void *x;            /* if set: each batch's samples into x and y (bprt_split_batch, */
+    int32_t *y;         /* f64 for doubles) before its step; else the step fills them */
+    int f64;
+    int progress;       /* draw the bar on stderr, every 20 steps and at the last */
+    /* step k of the epoch, on the n samples rows[0 .. n) (filled in x and y if set):
+       *loss its loss; returns a BPRT_STEP_ value */
+    int (*step)(void *ctx, int64_t k, const int64_t *rows, int n, double *loss);
+    void *ctx;
+    /* out: */
+    int64_t next;           /* the step after the last done (steps per epoch: finished) */
+    int64_t seen;           /* samples of the steps that count */
+    double sum_loss;        /* their loss times their samples */
+    double compute, wall;   /* seconds in the steps (and filling), and in all */
+} BprtEpoch;
+/* Runs epoch e->epoch from step e->first to the end or a step's STOP; 0, or -1 when a step
+ * returned BPRT_STEP_FAIL. The bar is cleared at the end (not after a FAIL: the step's
+ * message stays under it). */
+int bprt_train_epoch(BprtEpoch *e);
+
 #ifdef __cplusplus
 }
 #endif

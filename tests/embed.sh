@@ -27,6 +27,12 @@ if [ -x "$tmp/mk/embed" ]; then
   "$tmp/mk/embed" "$data" 1 >"$tmp/run.log" 2>&1 && ok || { bad "embed run"; cat "$tmp/run.log"; }
   acc=$(sed -n 's/^test accuracy \([0-9.]*\)%.*/\1/p' "$tmp/run.log")
   [ -n "$acc" ] && awk "BEGIN { exit !($acc >= 80) }" && ok || bad "embed accuracy '$acc' below 80% after one epoch"
+  # its epochs are bpc train's (libbprt's bprt_train_epoch: the same order from the seed, the
+  # same batches, the last one smaller): the same training loss and test accuracy, digit for digit
+  "$tmp/prefix/bin/bpc" train "$tmp/fashion_mlp.bp" --data "$data" --epochs 1 --seed 42 --jit cc >"$tmp/train.log" 2>&1
+  want=$(sed -n 's/^epoch 1: train loss \([0-9.]*\),.*test accuracy \([0-9.]*\)%.*/\1 \2/p' "$tmp/train.log")
+  got=$(sed -n 's/^epoch 1: mean training loss \([0-9.]*\) .*/\1/p' "$tmp/run.log")" $acc"
+  [ -n "$want" ] && [ "$got" = "$want" ] && ok || { bad "embed's epoch (loss, accuracy: '$got') is not bpc train's ('$want')"; cat "$tmp/train.log"; }
 fi
 
 # 2. CMake find_package(bprt)

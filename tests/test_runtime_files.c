@@ -6,6 +6,10 @@
  * malformed files, each with the exact expected message.
  * IDX: a small valid file written plain and gzipped (zlib), then truncated, trailing
  * garbage, bad magic and other malformed headers, with exact messages.
+ * Data sets (data.c): an IDX split of 10 images of 2x3 pixels and a text split, each epoch's
+ * order (a permutation, the same for the same seed and epoch), the batches' samples, and
+ * bprt_train_epoch's loop: every sample once, batches 4 4 2, a resumed epoch, a step that
+ * stops it, one that fails, skipped steps' losses left out of the mean.
  * Files are written to the working directory (ctest runs in the build tree) under
  * names starting "rt_". */
 #include <setjmp.h>
@@ -556,6 +560,216 @@ static void test_idx_malformed(void **state)
     assert_string_equal(err, "rt_missing.idx: cannot open: No such file or directory");
 }
 
+
+/* ---- data sets and epochs (data.c) --------------------------------------------------- */
+
+/* DIR/PREFIX-images-idx3-ubyte.gz of n images of 2x3 pixels (image i: bytes 10 i + k) and
+ * DIR/PREFIX-labels-idx1-ubyte (plain) with label i % 7. */
+static void write_idx_split(const char *dir, const char *prefix, int n)
+{
+    unsigned char img[16 + 6 * 40], lab[8 + 40];
+    const unsigned char ih[16] = {0, 0, 8, 3, 0, 0, 0, (unsigned char)n, 0, 0, 0, 2, 0, 0, 0, 3};
+    const unsigned char lh[8] = {0, 0, 8, 1, 0, 0, 0, (unsigned char)n};
+    memcpy(img, ih, 16);
+    memcpy(lab, lh, 8);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 6; k++) img[16 + 6 * i + k] = (unsigned char)(10 * i + k);
+        lab[8 + i] = (unsigned char)(i % 7);
+    }
+    char path[256];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    write_gz(path, img, 16 + 6 * (size_t)n);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    write_bytes(path, lab, 8 + (size_t)n);
+}
+
+static void test_split_idx(void **state)
+{
+    (void)state;
+    char err[BPRT_ERRLEN];
+    BprtSplit tr, te;
+    write_idx_split("rt_data", "train", 10);
+    assert_int_equal(bprt_split_idx("rt_data", "train", &tr, err), 0);
+    assert_int_equal(tr.n, 10);
+    assert_int_equal(tr.pixels, 6);
+    assert_null(tr.text);
+    assert_string_equal(tr.ip, "rt_data/train-images-idx3-ubyte.gz");
+    assert_string_equal(tr.lp, "rt_data/train-labels-idx1-ubyte");
+    int64_t order[10], again[10], other[10];
+    bprt_epoch_order(&tr, 7, 1, order);
+    bprt_epoch_order(&tr, 7, 1, again);
+    bprt_epoch_order(&tr, 7, 2, other);
+    assert_memory_equal(order, again, sizeof order);
+    assert_memory_not_equal(order, other, sizeof order);
+    int seen[10] = {0};
+    for (int i = 0; i < 10; i++) {
+        assert_in_range(order[i], 0, 9);
+        seen[order[i]]++;
+    }
+    for (int i = 0; i < 10; i++) assert_int_equal(seen[i], 1);
+    float x[2 * 6];
+    double xd[2 * 6];
+    int32_t y[2];
+    const int64_t rows[2] = {3, 9};
+    bprt_split_batch(&tr, rows, 2, 0, x, y);
+    bprt_split_batch(&tr, rows, 2, 1, xd, y);
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(y[b], rows[b] % 7);
+        for (int k = 0; k < 6; k++) {
+            assert_true(x[6 * b + k] == (float)(10 * rows[b] + k) * (1.0f / 255));
+            assert_true(xd[6 * b + k] == (double)(10 * rows[b] + k) * (1.0 / 255));
+        }
+    }
+    /* test images of other rows and columns, and missing files, are said with their names */
+    const unsigned char te_img[] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6};
+    const unsigned char te_lab[] = {0, 0, 8, 1, 0, 0, 0, 1, 0};
+    write_bytes("rt_data/t10k-images-idx3-ubyte", te_img, sizeof te_img);
+    write_bytes("rt_data/t10k-labels-idx1-ubyte", te_lab, sizeof te_lab);
+    assert_int_equal(bprt_split_idx("rt_data", "t10k", &te, err), 0);
+    assert_int_equal(bprt_split_same_pixels(&tr, &tr, err), 0);
+    assert_int_equal(bprt_split_same_pixels(&tr, &te, err), -1);
+    assert_string_equal(err, "rt_data/t10k-images-idx3-ubyte: images of 3x2 pixels, but the training images "
+                             "(rt_data/train-images-idx3-ubyte.gz) are 2x3");
+    bprt_split_free(&te);
+    assert_int_equal(bprt_split_idx("rt_data", "none", &te, err), -1);
+    assert_string_equal(err, "rt_data/none-images-idx3-ubyte: cannot open: No such file or directory");
+    bprt_split_free(&tr);
+}
+
+static void test_split_text(void **state)
+{
+    (void)state;
+    char err[BPRT_ERRLEN], text[101];
+    for (int i = 0; i < 100; i++) text[i] = (char)('a' + i % 26);
+    write_bytes("rt_text.txt", text, 100);
+    BprtSplit tr, te;
+    assert_int_equal(bprt_split_text("rt_text.txt", 4, 0, NULL, &tr, &te, err), 0);
+    assert_int_equal(tr.len, 90); /* the last 10%: the test split */
+    assert_int_equal(te.len, 10);
+    assert_int_equal(tr.n, 90 / 4);
+    assert_int_equal(te.n, (10 - 1) / 4); /* non-overlapping windows, each with its next byte */
+    assert_int_equal(tr.window, 4);
+    assert_true(te.text == tr.text + 90);
+    int64_t order[22];
+    bprt_epoch_order(&tr, 5, 3, order);
+    for (int i = 0; i < 22; i++) assert_in_range(order[i], 0, 90 - 4 - 1);
+    int32_t x[2 * 4], y[2 * 4];
+    const int64_t rows[2] = {0, 85};
+    bprt_split_batch(&tr, rows, 2, 0, x, y);
+    for (int b = 0; b < 2; b++)
+        for (int t = 0; t < 4; t++) {
+            assert_int_equal(x[4 * b + t], 'a' + (rows[b] + t) % 26);
+            assert_int_equal(y[4 * b + t], 'a' + (rows[b] + t + 1) % 26);
+        }
+    bprt_split_free(&te);
+    bprt_split_free(&tr);
+    assert_int_equal(bprt_split_text("rt_text.txt", 10, 0, NULL, &tr, &te, err), -1);
+    assert_string_equal(err, "rt_text.txt: 100 bytes of text is too short: windows of T = 10 bytes need at least 110 "
+                             "(T + 1 bytes for training and T + 1 in the held-out last 10%)");
+    assert_int_equal(bprt_split_text("rt_text.txt", 4, 100, "classes", &tr, &te, err), -1);
+    assert_string_equal(err, "rt_text.txt: byte 3 is 100, outside the 100 classes (0 to 99)");
+}
+
+/* bprt_train_epoch's steps: what each saw, and what it answers (by the step's index). */
+typedef struct EpochLog {
+    int64_t k[8], rows[8][4];
+    int n[8], calls;
+    int32_t y[8][4];
+    const int32_t *ybuf;
+    int answer[8];
+} EpochLog;
+
+static int log_step(void *ctx, int64_t k, const int64_t *rows, int n, double *loss)
+{
+    EpochLog *l = ctx;
+    int c = l->calls++;
+    l->k[c] = k;
+    l->n[c] = n;
+    for (int b = 0; b < n; b++) {
+        l->rows[c][b] = rows[b];
+        l->y[c][b] = l->ybuf ? l->ybuf[b] : -1;
+    }
+    *loss = (double)(k + 1);
+    return l->answer[k];
+}
+
+static void test_train_epoch(void **state)
+{
+    (void)state;
+    char err[BPRT_ERRLEN];
+    BprtSplit tr;
+    write_idx_split("rt_data", "train", 10);
+    assert_int_equal(bprt_split_idx("rt_data", "train", &tr, err), 0);
+    assert_int_equal(bprt_epoch_steps(&tr, 4), 3);
+    int64_t order[10], want[10];
+    float x[4 * 6];
+    int32_t y[4];
+    EpochLog l;
+    memset(&l, 0, sizeof l);
+    l.ybuf = y;
+    BprtEpoch e;
+    memset(&e, 0, sizeof e);
+    e.split = &tr;
+    e.batch = 4;
+    e.epoch = 2;
+    e.epochs = 3;
+    e.seed = 11;
+    e.order = order;
+    e.x = x;
+    e.y = y;
+    e.step = log_step;
+    e.ctx = &l;
+    /* a whole epoch: batches of 4, 4 and 2 in the order of (seed, epoch), each filled */
+    assert_int_equal(bprt_train_epoch(&e), 0);
+    bprt_epoch_order(&tr, 11, 2, want);
+    assert_int_equal(l.calls, 3);
+    int seen[10] = {0};
+    for (int c = 0; c < 3; c++) {
+        assert_int_equal(l.k[c], c);
+        assert_int_equal(l.n[c], c < 2 ? 4 : 2);
+        for (int b = 0; b < l.n[c]; b++) {
+            assert_int_equal(l.rows[c][b], want[4 * c + b]);
+            assert_int_equal(l.y[c][b], want[4 * c + b] % 7);
+            seen[l.rows[c][b]]++;
+        }
+    }
+    for (int i = 0; i < 10; i++) assert_int_equal(seen[i], 1);
+    assert_int_equal(e.next, 3);
+    assert_int_equal(e.seen, 10);
+    assert_true(e.sum_loss == 1 * 4 + 2 * 4 + 3 * 2);
+    /* resumed at step 1; step 1 skipped (its loss left out), step 2 counted */
+    memset(&l, 0, sizeof l);
+    l.answer[1] = BPRT_STEP_SKIPPED;
+    e.first = 1;
+    e.x = NULL; /* the step fills its batch: y is left as it is */
+    for (int b = 0; b < 4; b++) y[b] = -5;
+    l.ybuf = y;
+    assert_int_equal(bprt_train_epoch(&e), 0);
+    assert_int_equal(l.calls, 2);
+    assert_int_equal(l.k[0], 1);
+    assert_int_equal(l.y[0][0], -5);
+    assert_int_equal(l.y[1][1], -5);
+    assert_int_equal(e.next, 3);
+    assert_int_equal(e.seen, 2);
+    assert_true(e.sum_loss == 3 * 2);
+    /* a step that asks to stop: the epoch ends after it; one that fails: before it counts */
+    memset(&l, 0, sizeof l);
+    l.answer[0] = BPRT_STEP_COUNT | BPRT_STEP_STOP;
+    e.first = 0;
+    assert_int_equal(bprt_train_epoch(&e), 0);
+    assert_int_equal(l.calls, 1);
+    assert_int_equal(e.next, 1);
+    assert_int_equal(e.seen, 4);
+    memset(&l, 0, sizeof l);
+    l.answer[1] = BPRT_STEP_FAIL;
+    assert_int_equal(bprt_train_epoch(&e), -1);
+    assert_int_equal(l.calls, 2);
+    assert_int_equal(e.next, 1);
+    assert_int_equal(e.seen, 4);
+    bprt_split_free(&tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +778,8 @@ int main(void)
         cmocka_unit_test(test_idx_valid),        cmocka_unit_test(test_idx_malformed),
         cmocka_unit_test(test_st_writable),      cmocka_unit_test(test_st_write_symlinks),
         cmocka_unit_test(test_st_write_keeps_mode), cmocka_unit_test(test_st_many_tensors),
+        cmocka_unit_test(test_split_idx),        cmocka_unit_test(test_split_text),
+        cmocka_unit_test(test_train_epoch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

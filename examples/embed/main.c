@@ -1,12 +1,15 @@
 /* main.c — bpc's generated API embedded in a plain C program.
  *
- * Trains examples/fashion_mlp.bp on Fashion-MNIST through fashion_mlp_train_step, then
- * classifies test images with fashion_mlp_forward. Everything is caller-owned memory; the
- * only library is libbprt (kernels, IDX reader). Build: see Makefile / CMakeLists.txt.
- * usage: embed [DATA_DIR] [EPOCHS] */
+ * Trains examples/fashion_mlp.bp on Fashion-MNIST through fashion_mlp_train_step, in the
+ * epochs `bpc train --data` runs (libbprt's bprt_train_epoch: the samples in the order
+ * drawn from the seed, batches of 64, the last one smaller), then classifies test images
+ * with fashion_mlp_forward. Everything is caller-owned memory; the only library is libbprt
+ * (kernels, IDX reader, the epoch loop). Build: see Makefile / CMakeLists.txt.
+ * usage: embed [DATA_DIR] [EPOCHS] [SEED] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bprt.h"
 #include "fashion_mlp.h"
@@ -14,71 +17,98 @@
 static const char *const classes[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
-static int load(const char *dir, const char *name, BprtIdx *idx) {
-    char path[1024], err[BPRT_ERRLEN];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (bprt_idx_read(path, idx, err) != 0) {
-        fprintf(stderr, "embed: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
+enum { B = 64 };
 
-/* Images n0..n0+b as reals in [0, 1], labels as int32. */
-static void batch(const BprtIdx *img, const BprtIdx *lab, long n0, int b, real *x, int32_t *y) {
-    for (int i = 0; i < b; i++) {
-        for (int k = 0; k < 784; k++) x[i * 784 + k] = (real)img->data[(n0 + i) * 784 + k] / 255;
-        y[i] = lab->data[n0 + i];
-    }
+/* What a step needs besides its batch, which bprt_train_epoch has filled in x and y. */
+typedef struct Trainer {
+    real *params, *x;
+    int32_t *y;
+    void *opt, *ws;
+} Trainer;
+
+static int step(void *ctx, int64_t k, const int64_t *rows, int n, double *loss) {
+    Trainer *t = ctx;
+    (void)k;
+    (void)rows;
+    *loss = fashion_mlp_train_step(t->params, t->opt, t->x, t->y, n, (real)1e-3, t->ws);
+    return *loss == *loss ? BPRT_STEP_COUNT : BPRT_STEP_SKIPPED; /* NaN: the step changed nothing */
 }
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
     int epochs = argc > 2 ? atoi(argv[2]) : 1;
-    BprtIdx tri, trl, tei, tel;
-    if (load(dir, "train-images-idx3-ubyte.gz", &tri) || load(dir, "train-labels-idx1-ubyte.gz", &trl) ||
-        load(dir, "t10k-images-idx3-ubyte.gz", &tei) || load(dir, "t10k-labels-idx1-ubyte.gz", &tel))
+    unsigned long long seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 42;
+    char err[BPRT_ERRLEN];
+    BprtSplit tr, te;
+    if (bprt_split_idx(dir, "train", &tr, err) != 0) {
+        fprintf(stderr, "embed: %s\n", err);
         return 1;
-    enum { B = 64 };
-    real *params = malloc(sizeof(real) * FASHION_MLP_NPARAMS);
-    void *opt = calloc(1, fashion_mlp_opt_state_size()); /* zero-filled: a fresh optimizer */
-    void *ws = malloc(fashion_mlp_workspace_size(B));
-    real *x = malloc(sizeof(real) * B * 784), *logits = malloc(sizeof(real) * B * 10);
-    int32_t *y = malloc(sizeof(int32_t) * B);
-    if (!params || !opt || !ws || !x || !logits || !y) return 1;
-    fashion_mlp_init(params, 42);
-    long n = (long)tri.dims[0];
-    for (int e = 0; e < epochs; e++) {
-        double sum = 0;
-        long steps = 0;
-        for (long s = 0; s + B <= n; s += B, steps++) {
-            batch(&tri, &trl, s, B, x, y);
-            sum += fashion_mlp_train_step(params, opt, x, y, B, (real)1e-3, ws);
-        }
-        printf("epoch %d: mean training loss %.4f\n", e + 1, sum / (double)steps);
     }
-    long correct = 0, total = 0;
-    for (long s = 0; s + B <= (long)tei.dims[0]; s += B) {
-        batch(&tei, &tel, s, B, x, y);
-        fashion_mlp_forward(params, x, logits, B, ws);
-        for (int i = 0; i < B; i++, total++) {
+    if (bprt_split_idx(dir, "t10k", &te, err) != 0) {
+        fprintf(stderr, "embed: %s\n", err);
+        bprt_split_free(&tr);
+        return 1;
+    }
+    if (tr.pixels != 784 || te.pixels != 784) {
+        const BprtSplit *s = tr.pixels != 784 ? &tr : &te;
+        fprintf(stderr, "embed: %s: images of %lld pixels, but fashion_mlp takes 784 (28x28)\n", s->ip,
+                (long long)s->pixels);
+        bprt_split_free(&tr);
+        bprt_split_free(&te);
+        return 1;
+    }
+    Trainer t;
+    t.params = malloc(sizeof(real) * FASHION_MLP_NPARAMS);
+    t.opt = calloc(1, fashion_mlp_opt_state_size()); /* zero-filled: a fresh optimizer */
+    t.ws = malloc(fashion_mlp_workspace_size(B));
+    t.x = malloc(sizeof(real) * B * 784);
+    t.y = malloc(sizeof(int32_t) * B);
+    real *logits = malloc(sizeof(real) * B * 10);
+    int64_t *order = malloc(sizeof(int64_t) * (size_t)(tr.n > te.n ? tr.n : te.n));
+    if (!t.params || !t.opt || !t.ws || !t.x || !t.y || !logits || !order) return 1;
+    fashion_mlp_init(t.params, seed);
+    BprtEpoch e;
+    memset(&e, 0, sizeof e);
+    e.split = &tr;
+    e.batch = B;
+    e.epochs = epochs;
+    e.seed = seed;
+    e.order = order;
+    e.x = t.x;
+    e.y = t.y;
+    e.f64 = sizeof(real) == sizeof(double);
+    e.progress = isatty(2);
+    e.step = step;
+    e.ctx = &t;
+    for (int ep = 1; ep <= epochs; ep++) {
+        e.epoch = ep;
+        bprt_train_epoch(&e);
+        printf("epoch %d: mean training loss %.4f (%lld steps, %.2f s)\n", ep, e.sum_loss / (double)e.seen,
+               (long long)e.next, e.wall);
+    }
+    long correct = 0;
+    for (int64_t i = 0; i < te.n; i++) order[i] = i;
+    for (int64_t s = 0; s < te.n; s += B) {
+        int n = (int)(te.n - s < B ? te.n - s : B);
+        bprt_split_batch(&te, order + s, n, e.f64, t.x, t.y);
+        fashion_mlp_forward(t.params, t.x, logits, n, t.ws);
+        for (int i = 0; i < n; i++) {
             int best = 0;
             for (int c = 1; c < 10; c++)
                 if (logits[i * 10 + c] > logits[i * 10 + best]) best = c;
-            correct += best == y[i];
-            if (s == 0 && i < 5) printf("test image %d: predicted %-12s (truly %s)\n", i, classes[best], classes[y[i]]);
+            correct += best == t.y[i];
+            if (s == 0 && i < 5) printf("test image %d: predicted %-12s (truly %s)\n", i, classes[best], classes[t.y[i]]);
         }
     }
-    printf("test accuracy %.2f%% on %ld images\n", 100.0 * (double)correct / (double)total, total);
-    free(params);
-    free(opt);
-    free(ws);
-    free(x);
+    printf("test accuracy %.2f%% on %lld images\n", 100.0 * (double)correct / (double)te.n, (long long)te.n);
+    free(t.params);
+    free(t.opt);
+    free(t.ws);
+    free(t.x);
+    free(t.y);
     free(logits);
-    free(y);
-    bprt_idx_free(&tri);
-    bprt_idx_free(&trl);
-    bprt_idx_free(&tei);
-    bprt_idx_free(&tel);
+    free(order);
+    bprt_split_free(&tr);
+    bprt_split_free(&te);
     return 0;
 }
