@@ -105,6 +105,11 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx);
 #define BPRT_POOL_MAX_TEAM 256
 /* 1 on a pool worker and on a caller inside bprt_pool_run's task */
 int bprt_pool_in_task(void);
+/* Regions the caller has run alone because the workers kept missing theirs (pool.c: alone),
+ * and the pool made a team again at the next region (tests: a task whose member 0 waits for
+ * a higher member, which bprt_pool_run's contract does not allow, needs the workers). */
+long bprt_pool_alone_regions(void);
+void bprt_pool_team_again(void);
 /* 1 inside a parallel region: a pool task, or the caller's own OpenMP region; kernels then
  * run on the calling thread alone */
 int bprt_in_parallel(void);

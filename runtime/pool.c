@@ -31,7 +31,9 @@
  * batch-16 Adam step on 2 threads took 1.70-3.13 ms before and 0.80-1.62 ms after (1 thread:
  * 0.56-0.60); tiny_gpt's 30 training steps 3.9-4.5 s before and 3.4-3.6 s after (1 thread:
  * 2.4-2.5), beside two busy loops 5.1-11.4 s before and 3.2-3.8 s after (1 thread: 3.4-3.7).
- * Three runnable threads on two cores still share them.
+ * Three runnable threads on two cores still share them: when the workers keep missing
+ * their members, the caller runs whole regions alone for a while (ALONE_AFTER, below) and
+ * the workers go to sleep.
  *
  * A member's work depends on its id, not on the thread that runs it (every task's
  * contract), and its scratch buffers, with their packed-operand keys, are the member's
@@ -75,6 +77,17 @@ enum { MAX_WORKERS = BPRT_POOL_MAX_TEAM - 1 };
 #define STEAL_NS 2000L
 #define STEAL_WAKE_NS 200000L
 
+/* Alone: after ALONE_AFTER regions in a row in which the caller ran every worker's member
+ * (the workers kept off their cores by other programs), the caller runs whole regions itself,
+ * posting nothing, for ALONE_MIN_NS; the workers, seeing no post, stop spinning after SPIN_NS
+ * and sleep, and leave the cores to the caller and the other programs (three runnable threads
+ * on two cores gave the caller two thirds of one). The next region is posted again: if the
+ * workers take their members, the pool is a team again; if not, the next period is twice as
+ * long, up to ALONE_MAX_NS. */
+#define ALONE_AFTER 8
+#define ALONE_MIN_NS 2000000L
+#define ALONE_MAX_NS 64000000L
+
 #if defined(__x86_64__) || defined(__i386__)
 #define PAUSE() __builtin_ia32_pause()
 #else
@@ -93,6 +106,11 @@ static struct {
     int workers;               /* started so far */
     long spin_ns;              /* SPIN_NS, or as OMP_WAIT_POLICY says */
     int passive;
+    /* alone (above), the caller's under the try-lock: */
+    int stolen_in_row;         /* regions in a row whose workers' members the caller ran */
+    long alone_until;          /* 0, or the time the caller runs regions alone until */
+    long alone_ns;             /* the length of the last period alone (0: none since a team) */
+    long alone_regions;        /* regions run alone, in all (bprt_pool_alone_regions) */
     pthread_mutex_t start_lock;
 } pool = {.start_lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -184,6 +202,8 @@ static void *worker_main(void *arg)
 
 static void after_fork_child(void)
 {
+    pool.stolen_in_row = 0;
+    pool.alone_until = pool.alone_ns = 0;
     pool.workers = 0;
     pool.busy = 0;
     pool.sleepers = 0;
@@ -236,6 +256,39 @@ static int ensure_workers(int n)
     return have < n ? have : n;
 }
 
+/* member m of a region on the caller, on member m's buffers */
+static void run_member(int m, int nt, BprtTaskFn fn, void *ctx)
+{
+    BprtScratch *const own = bprt_scratch_use(bprt_scratch_of_member(m));
+    fn(ctx, m, nt);
+    bprt_scratch_use(own);
+}
+
+/* a region alone: every member on the caller, in order (a member waits only for lower ids) */
+static void run_alone(int nt, BprtTaskFn fn, void *ctx)
+{
+    in_task = 1;
+    fn(ctx, 0, nt);
+    for (int m = 1; m < nt; m++)
+        run_member(m, nt, fn, ctx);
+    in_task = 0;
+    pool.alone_regions++;
+}
+
+long bprt_pool_alone_regions(void)
+{
+    return pool.alone_regions;
+}
+
+void bprt_pool_team_again(void)
+{
+    while (__atomic_exchange_n(&pool.busy, 1, __ATOMIC_ACQUIRE))
+        sched_yield();
+    pool.alone_until = pool.alone_ns = 0;
+    pool.stolen_in_row = 0;
+    __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
+}
+
 int bprt_pool_in_task(void)
 {
     return in_task;
@@ -245,6 +298,15 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
 {
     if (nt > 1 && !in_task && !__atomic_exchange_n(&pool.busy, 1, __ATOMIC_ACQUIRE)) {
         nt = ensure_workers(nt);
+        if (nt > 1 && pool.alone_until) {
+            if (now_ns() < pool.alone_until) {
+                run_alone(nt, fn, ctx);
+                __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
+                return;
+            }
+            pool.alone_until = 0;
+            pool.stolen_in_row = ALONE_AFTER - 1; /* this region asks the workers again */
+        }
         if (nt > 1) {
             __atomic_store_n(&pool.fn, fn, __ATOMIC_RELAXED);
             __atomic_store_n(&pool.ctx, ctx, __ATOMIC_RELAXED);
@@ -260,15 +322,14 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
             in_task = 1;
             fn(ctx, 0, nt);
             const long steal_at = now_ns() + steal_ns;
-            int swept = 0;
+            int swept = 0, took = 0;
             for (int spins = 0; __atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) != 0; spins++) {
                 if (!swept && (spins & 15) == 0 && now_ns() >= steal_at) { /* the members nobody took */
                     for (int m = 1; m < nt; m++)
-                        if (take_member(m, post)) { /* on member m's buffers */
-                            BprtScratch *const own = bprt_scratch_use(bprt_scratch_of_member(m));
-                            fn(ctx, m, nt);
-                            bprt_scratch_use(own);
+                        if (take_member(m, post)) {
+                            run_member(m, nt, fn, ctx);
                             __atomic_fetch_sub(&pool.pending, 1, __ATOMIC_RELEASE);
+                            took++;
                         }
                     swept = 1;
                 }
@@ -278,6 +339,14 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
                     PAUSE();
             }
             in_task = 0;
+            if (took < nt - 1) /* a worker took its member: a team */
+                pool.stolen_in_row = 0, pool.alone_ns = 0;
+            else if (++pool.stolen_in_row >= ALONE_AFTER) {
+                pool.alone_ns = pool.alone_ns ? (2 * pool.alone_ns < ALONE_MAX_NS ? 2 * pool.alone_ns : ALONE_MAX_NS)
+                                              : ALONE_MIN_NS;
+                pool.alone_until = now_ns() + pool.alone_ns;
+                pool.stolen_in_row = 0;
+            }
             __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
             return;
         }

@@ -60,6 +60,7 @@ static void check_team(int nt)
 {
     Hits h;
     memset(&h, 0, sizeof h);
+    bprt_pool_team_again(); /* (record_on_workers waits for the workers: they must be asked) */
     bprt_pool_run(nt, record_on_workers, &h);
     for (int t = 0; t < MAXT; t++) {
         assert_int_equal(h.count[t], t < nt ? 1 : 0);
@@ -289,6 +290,9 @@ static int one_core_child(void)
         }
     if (taken == 0)
         return 3; /* no member was the caller's: each waited for its worker to get the core */
+    if (bprt_pool_alone_regions() == 0)
+        return 8; /* the caller kept posting to workers that never came */
+    bprt_pool_team_again();
     /* member 1's scratch buffer is the same whichever thread runs it */
     Bufs first;
     memset(&first, 0, sizeof first);
@@ -349,6 +353,7 @@ static void test_pool_claims_race(void **state)
     for (int rep = 0; rep < 20000; rep++) {
         Hits h;
         memset(&h, 0, sizeof h);
+        bprt_pool_team_again(); /* (the caller took member 1 of 8 regions in a row: alone) */
         bprt_pool_run(2, record_slow0, &h);
         if (h.count[0] != 1 || h.count[1] != 1 || h.nt[1] != 2)
             fail_msg("region %d: members run %d and %d times", rep, h.count[0], h.count[1]);
@@ -493,15 +498,85 @@ static void test_pool_pack_reuse_with_buffers(void **state)
     alarm(0);
 }
 
+/* Every test starts with a team: a task whose member 0 waits for a higher member (which the
+   pool's contract does not allow, and these tests use to see the workers run) would wait for
+   ever in a region the caller runs alone (pool.c: alone), as an earlier test can leave it */
+static int team_again(void **state)
+{
+    (void)state;
+    bprt_pool_team_again();
+    return 0;
+}
+
+/* A child of fork() pinned to one core runs regions until the caller runs them alone (its
+   worker cannot run while it does); then, allowed every core again, the worker takes its
+   member of a region again within a few periods alone (at most ALONE_MAX_NS = 64 ms each). */
+static int team_after_alone_child(void)
+{
+    cpu_set_t all, one;
+    if (sched_getaffinity(0, sizeof all, &all) != 0)
+        return 10;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0)
+        return 10;
+    int rep;
+    for (rep = 0; rep < 100000 && bprt_pool_alone_regions() == 0; rep++) {
+        Hits h;
+        memset(&h, 0, sizeof h);
+        bprt_pool_run(2, record, &h);
+        if (h.count[0] != 1 || h.count[1] != 1)
+            return 1;
+    }
+    if (bprt_pool_alone_regions() == 0)
+        return 2;
+    Hits h;
+    if (sched_setaffinity(0, sizeof all, &all) != 0)
+        return 10;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        memset(&h, 0, sizeof h);
+        bprt_pool_run(2, record, &h);
+        if (h.count[0] != 1 || h.count[1] != 1)
+            return 1;
+        if (!pthread_equal(h.self[1], pthread_self()))
+            return 0; /* a worker ran it: a team again */
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (t.tv_sec - t0.tv_sec < 20);
+    return 4;
+}
+
+static void test_pool_team_after_alone(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60);
+        _exit(team_after_alone_child());
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_each_thread_once),  cmocka_unit_test(test_pool_nested_runs_alone),
-        cmocka_unit_test(test_split_covers_once),      cmocka_unit_test(test_pool_concurrent_callers),
-        cmocka_unit_test(test_pool_wakes_after_sleep), cmocka_unit_test(test_pool_after_fork),
-        cmocka_unit_test(test_pool_workers_block_signals), cmocka_unit_test(test_pool_caller_takes_untaken),
-        cmocka_unit_test(test_pool_fork_while_member_holds_temp),
-        cmocka_unit_test(test_pool_pack_reuse_with_buffers), cmocka_unit_test(test_pool_claims_race),
+        cmocka_unit_test_setup(test_pool_each_thread_once, team_again),
+        cmocka_unit_test_setup(test_pool_nested_runs_alone, team_again),
+        cmocka_unit_test_setup(test_split_covers_once, team_again),
+        cmocka_unit_test_setup(test_pool_concurrent_callers, team_again),
+        cmocka_unit_test_setup(test_pool_wakes_after_sleep, team_again),
+        cmocka_unit_test_setup(test_pool_after_fork, team_again),
+        cmocka_unit_test_setup(test_pool_workers_block_signals, team_again),
+        cmocka_unit_test_setup(test_pool_caller_takes_untaken, team_again),
+        cmocka_unit_test_setup(test_pool_fork_while_member_holds_temp, team_again),
+        cmocka_unit_test_setup(test_pool_pack_reuse_with_buffers, team_again),
+        cmocka_unit_test_setup(test_pool_claims_race, team_again),
+        cmocka_unit_test_setup(test_pool_team_after_alone, team_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
