@@ -480,7 +480,7 @@ void bprt_split_free(BprtSplit *s);
  * permutation (Fisher-Yates over RNG stream 0x5eed0000 + epoch); text: window offsets in
  * [0, len - T) (stream 0x7e470000 + epoch, index = the row of the epoch). */
 void bprt_epoch_order(const BprtSplit *s, uint64_t seed, int epoch, int64_t *order);
-/* Steps of an epoch at this batch: ceil(n / batch). */
+/* Steps of an epoch at this batch: ceil(n / batch) (0 for a batch below 1). */
 int64_t bprt_epoch_steps(const BprtSplit *s, int batch);
 /* The n samples rows[] into x and y. IDX: x[n, pixels] floats (doubles if f64) of the
  * bytes / 255, y[n] the labels; text: x[n, T] and y[n, T] int32 bytes, y one further on. */
@@ -515,8 +515,9 @@ typedef struct BprtEpoch {
     double compute, wall;   /* seconds in the steps (and filling), and in all */
 } BprtEpoch;
 /* Runs epoch e->epoch from step e->first to the end or a step's STOP; 0, or -1 when a step
- * returned BPRT_STEP_FAIL. The bar is cleared at the end (not after a FAIL: the step's
- * message stays under it). */
+ * returned BPRT_STEP_FAIL (or, running nothing, when split, order or step is missing, batch
+ * is below 1, first is negative, or x is set without y). The bar is cleared at the end (not
+ * after a FAIL: the step's message stays under it). */
 int bprt_train_epoch(BprtEpoch *e);
 
 #ifdef __cplusplus

@@ -236,7 +236,7 @@ void bprt_progress(int epoch, int epochs, int64_t step, int64_t steps, double lo
     fflush(stderr);
 }
 
-int64_t bprt_epoch_steps(const BprtSplit *s, int batch) { return (s->n + batch - 1) / batch; }
+int64_t bprt_epoch_steps(const BprtSplit *s, int batch) { return batch > 0 ? (s->n + batch - 1) / batch : 0; }
 
 static double seconds(void) {
     struct timespec ts;
@@ -245,6 +245,8 @@ static double seconds(void) {
 }
 
 int bprt_train_epoch(BprtEpoch *e) {
+    if (!e->split || e->batch < 1 || !e->order || !e->step || (e->x && !e->y) || e->first < 0)
+        return -1; /* (nothing to run, or nowhere to put it) */
     const BprtSplit *s = e->split;
     const int64_t batch = e->batch, steps = bprt_epoch_steps(s, e->batch);
     bprt_epoch_order(s, e->seed, e->epoch, e->order);

@@ -767,6 +767,12 @@ static void test_train_epoch(void **state)
     assert_int_equal(l.calls, 2);
     assert_int_equal(e.next, 1);
     assert_int_equal(e.seen, 4);
+    /* nothing runs without a batch of at least 1 */
+    memset(&l, 0, sizeof l);
+    e.batch = 0;
+    assert_int_equal(bprt_train_epoch(&e), -1);
+    assert_int_equal(l.calls, 0);
+    assert_int_equal(bprt_epoch_steps(&tr, 0), 0);
     bprt_split_free(&tr);
 }
 
