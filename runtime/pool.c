@@ -77,14 +77,16 @@ enum { MAX_WORKERS = BPRT_POOL_MAX_TEAM - 1 };
 #define STEAL_NS 2000L
 #define STEAL_WAKE_NS 200000L
 
-/* Alone: after ALONE_AFTER regions in a row in which the caller ran every worker's member
- * (the workers kept off their cores by other programs), the caller runs whole regions itself,
- * posting nothing, for ALONE_MIN_NS; the workers, seeing no post, stop spinning after SPIN_NS
- * and sleep, and leave the cores to the caller and the other programs (three runnable threads
- * on two cores gave the caller two thirds of one). The next region is posted again: if the
- * workers take their members, the pool is a team again; if not, the next period is twice as
- * long, up to ALONE_MAX_NS. */
+/* Alone: when ALONE_AFTER of the last 16 regions went badly for the team (the caller ran a
+ * worker's member, or waited for one longer than BAD_WAIT_NS and than half its own member
+ * took: a worker that took its member and lost its core to another program), the caller runs
+ * whole regions alone, posting nothing, for ALONE_MIN_NS. The workers, seeing no post, stop
+ * spinning after SPIN_NS and sleep, and leave the cores to the caller and the other
+ * programs (three runnable threads on two cores gave the caller two thirds of one). The next
+ * region is posted again: if it goes well the pool is a team again; if not, the next period
+ * is twice as long, up to ALONE_MAX_NS. */
 #define ALONE_AFTER 8
+#define BAD_WAIT_NS 50000L
 #define ALONE_MIN_NS 2000000L
 #define ALONE_MAX_NS 64000000L
 
@@ -107,11 +109,13 @@ static struct {
     long spin_ns;              /* SPIN_NS, or as OMP_WAIT_POLICY says */
     int passive;
     /* alone (above), the caller's under the try-lock: */
-    int stolen_in_row;         /* regions in a row whose workers' members the caller ran */
+    unsigned bad;              /* the last 16 regions: bit i set if the i-th last went badly */
     long alone_until;          /* 0, or the time the caller runs regions alone until */
     long alone_ns;             /* the length of the last period alone (0: none since a team) */
     long alone_regions;        /* regions run alone, in all (bprt_pool_alone_regions) */
     pthread_mutex_t start_lock;
+    _Alignas(64) int alone;    /* alone_until is set: the workers sleep at once (a line that
+                                  changes only when that does, which they read as they spin) */
 } pool = {.start_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* task = team size << TASK_NT_SHIFT | post count (48 bits: it never wraps; its low 32 bits
@@ -179,8 +183,8 @@ static void *worker_main(void *arg)
             if (++spins < 256)
                 continue;
             spins = 0;
-            if (now_ns() - spun_since < pool.spin_ns)
-                continue;
+            if (now_ns() - spun_since < pool.spin_ns && !__atomic_load_n(&pool.alone, __ATOMIC_RELAXED))
+                continue; /* (the caller runs regions alone: sleep now) */
             __atomic_fetch_add(&pool.sleepers, 1, __ATOMIC_SEQ_CST);
             while (__atomic_load_n(&pool.task, __ATOMIC_SEQ_CST) == seen)
                 futex(task_count_word(), FUTEX_WAIT_PRIVATE, (unsigned)seen);
@@ -202,8 +206,9 @@ static void *worker_main(void *arg)
 
 static void after_fork_child(void)
 {
-    pool.stolen_in_row = 0;
+    pool.bad = 0;
     pool.alone_until = pool.alone_ns = 0;
+    pool.alone = 0;
     pool.workers = 0;
     pool.busy = 0;
     pool.sleepers = 0;
@@ -285,7 +290,8 @@ void bprt_pool_team_again(void)
     while (__atomic_exchange_n(&pool.busy, 1, __ATOMIC_ACQUIRE))
         sched_yield();
     pool.alone_until = pool.alone_ns = 0;
-    pool.stolen_in_row = 0;
+    __atomic_store_n(&pool.alone, 0, __ATOMIC_RELAXED);
+    pool.bad = 0;
     __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
 }
 
@@ -305,7 +311,8 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
                 return;
             }
             pool.alone_until = 0;
-            pool.stolen_in_row = ALONE_AFTER - 1; /* this region asks the workers again */
+            __atomic_store_n(&pool.alone, 0, __ATOMIC_RELAXED);
+            pool.bad = (1u << (ALONE_AFTER - 1)) - 1; /* this region asks the workers again */
         }
         if (nt > 1) {
             __atomic_store_n(&pool.fn, fn, __ATOMIC_RELAXED);
@@ -315,13 +322,15 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
             __atomic_store_n(&pool.task, (uint64_t)nt << TASK_NT_SHIFT | post, __ATOMIC_SEQ_CST);
             /* (any sleeper, of this team or not, lengthens the wait: a wake-up is rare) */
             long steal_ns = STEAL_NS;
-            if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST)) {
+            const int woke = __atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST) != 0;
+            if (woke) {
                 futex(task_count_word(), FUTEX_WAKE_PRIVATE, INT_MAX);
                 steal_ns = STEAL_WAKE_NS;
             }
             in_task = 1;
+            const long t_post = now_ns();
             fn(ctx, 0, nt);
-            const long steal_at = now_ns() + steal_ns;
+            const long t_own = now_ns(), steal_at = t_own + steal_ns;
             int swept = 0, took = 0;
             for (int spins = 0; __atomic_load_n(&pool.pending, __ATOMIC_ACQUIRE) != 0; spins++) {
                 if (!swept && (spins & 15) == 0 && now_ns() >= steal_at) { /* the members nobody took */
@@ -333,19 +342,25 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
                         }
                     swept = 1;
                 }
-                if (pool.passive && spins > 1000)
+                /* (passive, or a worker holding its member off its core: give the core away) */
+                if ((pool.passive && spins > 1000) || (swept && (spins & 15) == 0 && now_ns() - t_own > BAD_WAIT_NS))
                     sched_yield();
                 else
                     PAUSE();
             }
             in_task = 0;
-            if (took < nt - 1) /* a worker took its member: a team */
-                pool.stolen_in_row = 0, pool.alone_ns = 0;
-            else if (++pool.stolen_in_row >= ALONE_AFTER) {
+            const long waited = now_ns() - t_own;
+            /* (a worker woken from its sleep may take tens of microseconds: only a miss counts) */
+            const int bad = took > 0 || (!woke && waited > BAD_WAIT_NS && waited > (t_own - t_post) / 2);
+            pool.bad = (pool.bad << 1 | (unsigned)bad) & 0xffffu;
+            if (!pool.bad) /* 16 good regions in a row: the next period alone is the shortest */
+                pool.alone_ns = 0;
+            else if (bad && __builtin_popcount(pool.bad) >= ALONE_AFTER) {
                 pool.alone_ns = pool.alone_ns ? (2 * pool.alone_ns < ALONE_MAX_NS ? 2 * pool.alone_ns : ALONE_MAX_NS)
                                               : ALONE_MIN_NS;
                 pool.alone_until = now_ns() + pool.alone_ns;
-                pool.stolen_in_row = 0;
+                __atomic_store_n(&pool.alone, 1, __ATOMIC_RELAXED);
+                pool.bad = 0;
             }
             __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
             return;
