@@ -12,6 +12,7 @@
  * stops it, one that fails, skipped steps' losses left out of the mean.
  * Files are written to the working directory (ctest runs in the build tree) under
  * names starting "rt_". */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -673,17 +674,18 @@ static void test_split_text(void **state)
 
 /* bprt_train_epoch's steps: what each saw, and what it answers (by the step's index). */
 typedef struct EpochLog {
-    int64_t k[8], rows[8][4];
-    int n[8], calls;
-    int32_t y[8][4];
+    int64_t k[64], rows[64][4];
+    int n[64], calls;
+    int32_t y[64][4];
     const int32_t *ybuf;
-    int answer[8];
+    int answer[64];
 } EpochLog;
 
 static int log_step(void *ctx, int64_t k, const int64_t *rows, int n, double *loss)
 {
     EpochLog *l = ctx;
     int c = l->calls++;
+    assert_in_range(c, 0, 63);
     l->k[c] = k;
     l->n[c] = n;
     for (int b = 0; b < n; b++) {
@@ -776,6 +778,76 @@ static void test_train_epoch(void **state)
     bprt_split_free(&tr);
 }
 
+/* The progress bar bprt_progress draws on stderr, and bprt_train_epoch's: at its first step,
+   every 20th and its last, then cleared (stderr captured in a file) */
+static char *captured_stderr(void (*draw)(void *), void *arg)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen("rt_stderr.txt", "w+");
+    assert_non_null(f);
+    dup2(fileno(f), 2);
+    draw(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long n = ftell(f);
+    char *text = calloc(1, (size_t)n + 1);
+    rewind(f);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return text;
+}
+
+static void draw_bar(void *arg)
+{
+    (void)arg;
+    bprt_progress(2, 5, 6, 24, 0.5, 1234.4, 3.25);
+    bprt_progress(1, 1, 1, 2, -(double)NAN, 1, 0);
+}
+
+static void draw_epoch(void *arg)
+{
+    assert_int_equal(bprt_train_epoch(arg), 0);
+}
+
+static void test_progress(void **state)
+{
+    (void)state;
+    char *text = captured_stderr(draw_bar, NULL);
+    assert_string_equal(text, "\r  epoch 2/5 [======>                 ] 6/24 loss 0.5000 1234 samples/s ETA 3.2s   "
+                              "\r  epoch 1/1 [============>           ] 1/2 loss nan 1 samples/s ETA 0.0s   ");
+    free(text);
+    char err[BPRT_ERRLEN];
+    BprtSplit tr;
+    write_idx_split("rt_data", "train", 40);
+    assert_int_equal(bprt_split_idx("rt_data", "train", &tr, err), 0);
+    int64_t order[40];
+    EpochLog l;
+    memset(&l, 0, sizeof l);
+    BprtEpoch e;
+    memset(&e, 0, sizeof e);
+    e.split = &tr;
+    e.batch = 1;
+    e.epoch = e.epochs = 1;
+    e.order = order;
+    e.step = log_step;
+    e.ctx = &l;
+    e.progress = 1;
+    text = captured_stderr(draw_epoch, &e);
+    int bars = 0;
+    for (const char *p = text; (p = strstr(p, "\r  epoch 1/1 [")); p++) bars++;
+    assert_int_equal(bars, 3); /* steps 1, 21 and 40 */
+    assert_non_null(strstr(text, "] 1/40 loss 1.0000 "));
+    assert_non_null(strstr(text, "] 21/40 loss 11.0000 ")); /* the mean of 1 .. 21 */
+    assert_non_null(strstr(text, "] 40/40 loss 20.5000 "));
+    const char *last = strrchr(text, '\r');
+    assert_int_equal(strlen(last), 1); /* cleared: a line of spaces between two carriage returns */
+    assert_int_equal(last[-1], ' ');
+    free(text);
+    bprt_split_free(&tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -785,7 +857,7 @@ int main(void)
         cmocka_unit_test(test_st_writable),      cmocka_unit_test(test_st_write_symlinks),
         cmocka_unit_test(test_st_write_keeps_mode), cmocka_unit_test(test_st_many_tensors),
         cmocka_unit_test(test_split_idx),        cmocka_unit_test(test_split_text),
-        cmocka_unit_test(test_train_epoch),
+        cmocka_unit_test(test_train_epoch),      cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
