@@ -104,9 +104,11 @@ RULE(LEAKY_RELU) {
 RULE(GELU) { (void)y; ad_accumulate(c, A, mul(c, g, ir_unary(G, OP_GELU_GRAD, A, L), L)); return 0; }
 /* y = log(1 + e^a): da = g sigmoid(a) */
 RULE(SOFTPLUS) { (void)y; ad_accumulate(c, A, mul(c, g, ir_unary(G, OP_SIGMOID, A, L), L)); return 0; }
-/* y = a^n: da = g n a^(n-1) */
+/* y = a^n: da = g n a^(n-1); for n = 0 (kept by -O0, folded to 1 otherwise) none, as
+ * PyTorch's zeros: 0 * a^-1 would be NaN at a = 0 */
 RULE(POWI) {
     (void)y;
+    if (n->ival == 0) return 0;
     int d = n->ival - 1 == 0 ? k(c, 1, L) : ir_unary_attr(G, OP_POWI, A, 0, n->ival - 1, L);
     ad_accumulate(c, A, mul(c, g, mul(c, k(c, n->ival, L), d, L), L));
     return 0;

@@ -246,6 +246,28 @@ static void test_masks_stop_infinite_gradients(void **state) {
     }
 }
 
+/* x ^ 0 is 1 for every x, so its derivative is 0 everywhere, as PyTorch's pow backward
+ * (exponent 0: zeros): -O0, which keeps x ^ 0 in the graph (the optimiser folds it to 1),
+ * differentiated it as 0 * x ^ -1, NaN at x = +-0 (0 * inf). Here sum(x ^ 0) + 2 sum(x)
+ * at x = [0, -0, inf, -3]: the gradient is 2 everywhere, optimised or not. */
+static void test_zeroth_power_gradient_unoptimised(void **state) {
+    (void)state;
+    const double x[4] = {0, -0.0, INFINITY, -3};
+    for (int optimize = 0; optimize <= 1; optimize++)
+        for (int f64 = 0; f64 <= 1; f64++) {
+            TestModel t;
+            CompileOptions co = {.optimize = optimize};
+            th_build_with(&t, "param x[4]\nloss sum(x ^ 0) + sum(x * 2)\n", f64, NULL, &co);
+            if (!t.ok) fail_msg("did not compile:\n%s", th_diag_text(&t));
+            for (int i = 0; i < 4; i++) drv_set(&t.m, t.params, i, x[i]);
+            double g[4];
+            grad_at_defaults(&t, g);
+            for (int i = 0; i < 4; i++)
+                if (g[i] != 2) fail_msg("%s -O%d: dx[%d] = %g, want 2", f64 ? "f64" : "f32", optimize, i, g[i]);
+            th_free(&t);
+        }
+}
+
 /* A pairwise loss's target may broadcast into its prediction without growing it (a
  * constant, or [3] against [2, 3]): mse(p, 0) = mean(p^2), mse(p[2, 3], t[3]) the mean
  * over the prediction's 6 elements. ([B] against [B, 1], which would grow to [B, B], is an
@@ -1105,6 +1127,7 @@ int main(void) {
         cmocka_unit_test(test_two_layer_network_by_hand),
         cmocka_unit_test(test_bce_saturated_by_hand),
         cmocka_unit_test(test_masks_stop_infinite_gradients),
+        cmocka_unit_test(test_zeroth_power_gradient_unoptimised),
         cmocka_unit_test(test_loss_target_broadcasts_into_prediction),
         cmocka_unit_test(test_tcc_and_cc_agree),
         cmocka_unit_test(test_dropout_api),
