@@ -150,7 +150,7 @@ RULE(DIV) {
     return 0;
 }
 /* y = a^b: da = g b a^(b-1), db = g y log a, with PyTorch's values where a = 0: da = 0
- * where b = 0 (b a^(b-1) would be 0 inf), and db = 0 where b >= 0 (y log a would be
+ * where b = 0 (b a^(b-1) would be 0 inf; and 0 for an infinite g too, not inf 0), and db = 0 where b >= 0 (y log a would be
  * 0 (-inf) or 1 (-inf): 0^b is 0 for every b > 0, so x^p with zeros in x and a learned p
  * had a NaN gradient for p). Written without a select: a^(b - 1 + [b = 0]) is a^0 = 1
  * where b = 0, and log(a + [a = 0] [2 > |y|]) is log 1 = 0 where a = 0 and y is 0^b = +-0
@@ -166,8 +166,11 @@ RULE(POW) {
         ad_accumulate(c, A, mul(c, g, mul(c, B, ir_pow_scalar(G, A, e, L), L), L));
         return 0;
     }
-    int e = ir_binary(G, OP_ADD, sub(c, B, k(c, 1, L), L), ir_binary(G, OP_EQ, B, k(c, 0, L), L), L);
-    ad_accumulate(c, A, mul(c, g, mul(c, B, ir_binary(G, OP_POW, A, e, L), L), L));
+    int b0 = ir_binary(G, OP_EQ, B, k(c, 0, L), L);
+    int e = ir_binary(G, OP_ADD, sub(c, B, k(c, 1, L), L), b0, L);
+    /* through the mask 1 - [b = 0]: 0 where b = 0 even for an infinite g (g 0 = NaN), as
+       PyTorch's where(b == 0, 0, ...); elsewhere the same bits (x 1) */
+    ad_accumulate(c, A, masked(c, mul(c, g, mul(c, B, ir_binary(G, OP_POW, A, e, L), L), L), sub(c, k(c, 1, L), b0, L), L));
     int zero_a = mul(c, ir_binary(G, OP_EQ, A, k(c, 0, L), L), ir_binary(G, OP_GT, k(c, 2, L), ir_unary(G, OP_ABS, y, L), L), L);
     int la = ir_unary(G, OP_LOG, ir_binary(G, OP_ADD, A, zero_a, L), L);
     ad_accumulate(c, B, mul(c, g, mul(c, y, la, L), L));

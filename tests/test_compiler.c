@@ -243,6 +243,12 @@ static void test_masks_stop_infinite_gradients(void **state) {
         for (int i = 0; i < 14; i++) expect_near(i < 6 ? "dX" : "dW1", i, f64, gn[i], wx[i], f64 ? 1e-14 : 1e-6);
         for (int i = 14; i < 18; i++) /* h^T g: 0 inf in the product, NaN in PyTorch too */
             if (gn[i] == gn[i]) fail_msg("%s dW2[%d]: got %g, want NaN", f64 ? "f64" : "f32", i - 14, gn[i]);
+        /* x ^ e where the exponent e (an input) is 0: x ^ 0 = 1, so sqrt(x ^ e - 1) sends an
+           infinite gradient; PyTorch's pow backward gives x 0 there (where(e == 0, 0, ...)),
+           not inf * 0 = NaN. At x = 3, e = 1: 1 / (2 sqrt(2)). */
+        const double xe[4] = {2, 0, 3, 0.5}, ee[4] = {0, 0, 1, 0}, wxe[4] = {0, 0, 1 / (2 * sqrt(2.0)), 0};
+        loss_grad_at("param x[4]\ninput e[4]\nloss sum(sqrt(x ^ e - 1))\n", f64, xe, 4, ee, &loss, &lossf, g);
+        for (int i = 0; i < 4; i++) expect_near("dx of x ^ e", i, f64, g[i], wxe[i], tol);
     }
 }
 
