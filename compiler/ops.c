@@ -150,19 +150,21 @@ RULE(DIV) {
     return 0;
 }
 /* y = a^b: da = g b a^(b-1), db = g y log a, with PyTorch's values where a = 0: da = 0
- * where b = 0 (b a^(b-1) would be 0 inf; and 0 for an infinite g too, not inf 0), and db = 0 where b >= 0 (y log a would be
- * 0 (-inf) or 1 (-inf): 0^b is 0 for every b > 0, so x^p with zeros in x and a learned p
- * had a NaN gradient for p). Written without a select: a^(b - 1 + [b = 0]) is a^0 = 1
- * where b = 0, and log(a + [a = 0] [2 > |y|]) is log 1 = 0 where a = 0 and y is 0^b = +-0
- * or 1 (b >= 0; y = +-inf for b < 0 keeps y log 0 = +-inf (-inf), as PyTorch: with y
- * rather than |y|, (-0)^-1 = -inf passed the test and db was -inf 0 = NaN; NaN stays NaN).
- * A constant exponent p (x^1.5) has da = g p a^(p-1) alone, a^(p-1) as PyTorch's pow by a
- * scalar computes it (ir_pow_scalar: 1.5 sqrt(a), NaN at a = -inf as there, not inf). */
+ * where b = 0 (b a^(b-1) would be 0 inf; 0 for an infinite g too, not inf 0), and db = 0
+ * where b >= 0 (y log a would be 0 (-inf) or 1 (-inf): 0^b is 0 for every b > 0, so x^p
+ * with zeros in x and a learned p had a NaN gradient for p). Written without a select:
+ * a^(b - 1 + [b = 0]) is a^0 = 1 where b = 0, and log(a + [a = 0] [2 > |y|]) is log 1 = 0
+ * where a = 0 and y is 0^b = +-0 or 1 (b >= 0; y = +-inf for b < 0 keeps y log 0 = +-inf
+ * (-inf), as PyTorch: with y rather than |y|, (-0)^-1 = -inf passed the test and db was
+ * -inf 0 = NaN; NaN stays NaN). A constant exponent p (x^1.5) has da = g p a^(p-1) alone,
+ * a^(p-1) as PyTorch's pow by a scalar computes it (ir_pow_scalar: 1.5 sqrt(a), NaN at
+ * a = -inf as there, not inf), and none for p = 0 (a bound constant, `c = 0`, `x ^ c`). */
 RULE(POW) {
     const Node *bn = &G->nodes[B];
     if (bn->op == OP_BROADCAST) bn = &G->nodes[bn->in[0]];
     if (bn->op == OP_CONST) {
-        double e = bn->value == 0 ? 0 : bn->value - 1;
+        if (bn->value == 0) return 0; /* a^0 = 1: none, as PyTorch's zeros (not g 0, NaN for g = inf) */
+        double e = bn->value - 1;
         ad_accumulate(c, A, mul(c, g, mul(c, B, ir_pow_scalar(G, A, e, L), L), L));
         return 0;
     }

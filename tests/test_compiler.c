@@ -259,19 +259,27 @@ static void test_masks_stop_infinite_gradients(void **state) {
 static void test_zeroth_power_gradient_unoptimised(void **state) {
     (void)state;
     const double x[4] = {0, -0.0, INFINITY, -3};
-    for (int optimize = 0; optimize <= 1; optimize++)
-        for (int f64 = 0; f64 <= 1; f64++) {
-            TestModel t;
-            CompileOptions co = {.optimize = optimize};
-            th_build_with(&t, "param x[4]\nloss sum(x ^ 0) + sum(x * 2)\n", f64, NULL, &co);
-            if (!t.ok) fail_msg("did not compile:\n%s", th_diag_text(&t));
-            for (int i = 0; i < 4; i++) drv_set(&t.m, t.params, i, x[i]);
-            double g[4];
-            grad_at_defaults(&t, g);
-            for (int i = 0; i < 4; i++)
-                if (g[i] != 2) fail_msg("%s -O%d: dx[%d] = %g, want 2", f64 ? "f64" : "f32", optimize, i, g[i]);
-            th_free(&t);
-        }
+    static const char *const srcs[] = {
+        "param x[4]\nloss sum(x ^ 0) + sum(x * 2)\n",
+        /* a bound constant exponent is a pow by a scalar (x ^ 0 written out is a power by an
+           integer): its 0 * x^0 was NaN for the infinite gradient sqrt(x ^ c - 1) sends */
+        "param x[4]\nc = 0\nloss sum(sqrt(x ^ c - 1)) + sum(x * 2)\n",
+    };
+    for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++)
+        for (int optimize = 0; optimize <= 1; optimize++)
+            for (int f64 = 0; f64 <= 1; f64++) {
+                TestModel t;
+                CompileOptions co = {.optimize = optimize};
+                th_build_with(&t, srcs[k], f64, NULL, &co);
+                if (!t.ok) fail_msg("did not compile:\n%s", th_diag_text(&t));
+                for (int i = 0; i < 4; i++) drv_set(&t.m, t.params, i, x[i]);
+                double g[4];
+                grad_at_defaults(&t, g);
+                for (int i = 0; i < 4; i++)
+                    if (g[i] != 2)
+                        fail_msg("program %zu, %s -O%d: dx[%d] = %g, want 2", k, f64 ? "f64" : "f32", optimize, i, g[i]);
+                th_free(&t);
+            }
 }
 
 /* A pairwise loss's target may broadcast into its prediction without growing it (a
