@@ -2988,9 +2988,10 @@ static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, si
     return total;
 }
 
-/* Bytes of the scratch buffers of the attention chains whose softmax gradient is written over
- * y (--standalone's product_temp: one product, the last two axes) that no node's value has. */
-static size_t product_scratch_bytes(const E *e, const int64_t *dims, size_t real_size) {
+/* Bytes of the scratch buffers that no node's value has: a convolution's (im2col, its
+ * constant size the buffer's count) and, in --standalone's plan, an attention chain's whose
+ * softmax gradient is written over y (product_temp: one product, the last two axes). */
+static size_t scratch_bytes(const E *e, const int64_t *dims, size_t real_size) {
     const Graph *g = e->g;
     const Plan *pl = e->plan;
     char *seen = calloc((size_t)pl->nbufs + 1, 1);
@@ -3000,8 +3001,14 @@ static size_t product_scratch_bytes(const E *e, const int64_t *dims, size_t real
     size_t total = 0;
     for (int i = 0; i < g->n; i++) {
         const int b = pl->scratch[i];
-        if (b < 0 || seen[b] || e->sm[i].mm < 0 || e->sm[i].grad < 0) continue;
+        if (b < 0 || seen[b]) continue;
         seen[b] = 1;
+        const Op op = g->nodes[i].op;
+        if (op == OP_CONV2D || op == OP_CONV2D_GRAD_X || op == OP_CONV2D_GRAD_W) { /* plan.c: a constant count */
+            total += aligned(real_size * (size_t)pl->buf_const[b]);
+            continue;
+        }
+        BP_ASSERT(e->sm[i].mm >= 0 && e->sm[i].grad >= 0);
         const Shape *s = &g->nodes[e->sm[i].grad].shape;
         size_t numel = 1;
         for (int k = s->rank - 2; k < s->rank; k++)
@@ -3033,7 +3040,7 @@ void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
             }
             setup_plan(&e);
             size_t bytes = plan_bytes(e.g, e.plan, dims, real_size);
-            if (standalone) bytes += product_scratch_bytes(&e, dims, real_size);
+            bytes += scratch_bytes(&e, dims, real_size);
             if (v == V_GRAD && !standalone) {
                 st->grad_workspace = bytes;
                 st->grad_buffers = e.plan->nbufs;
