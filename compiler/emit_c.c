@@ -6,6 +6,7 @@
  * scalar accumulations run in double. The output is C99 that compiles warning-free with
  * -std=c99 -Wall -Wextra -pedantic under gcc, clang and tcc. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -2824,41 +2825,51 @@ static int includes_embedded(const char *p) {
     return 0;
 }
 static int ident_char(char c) { return c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
-/* Whether name (n chars) is #define'd in the embedded runtime: a macro keeps its name. */
-static int runtime_macro(const char *name, size_t n) {
-    for (int i = 0; bpc_runtime_text[i]; i++)
-        for (const char *p = strstr(bpc_runtime_text[i], "#define "); p; p = strstr(p + 1, "#define ")) {
-            const char *q = p + 8;
-            while (*q == ' ') q++;
-            if (strncmp(q, name, n) == 0 && !ident_char(q[n])) return 1;
-        }
-    return 0;
-}
 /* The embedded runtime's names (bprt_*) become the model's (NAME_bprt_*): two --standalone
  * models, or one and libbprt, link into one program without clashing. A name pasted from a
  * stem (bprt_softmax_##SUF) is renamed as each precision's (bprt_softmax_f32, _f64); a macro
- * keeps its name. emit_compilers.sh checks that the object exports NAME_* only. */
-typedef struct {
+ * keeps its name. emit_compilers.sh checks that the object exports NAME_* only.
+ * The names depend on the embedded text alone, so they are found once per process (the REPL
+ * and the tests emit many times; the scan took 0.3 s under the sanitizers): `renamed`, in the
+ * order of their first appearance, which is the order of the #defines. */
+static struct {
     Arena *a;
-    char **names;
+    const char **names;
     int n, cap;
-} NameSet;
-static void rename_one(FILE *out, NameSet *ns, const char *model, const char *name) {
-    for (int k = 0; k < ns->n; k++)
-        if (strcmp(ns->names[k], name) == 0) return;
-    if (ns->n == ns->cap) ns->names = arena_grow(ns->a, ns->names, ns->n, &ns->cap, sizeof *ns->names);
-    ns->names[ns->n++] = arena_strdup(ns->a, name);
-    if (!runtime_macro(name, strlen(name))) fprintf(out, "#define %s %s_%s\n", name, model, name);
+} renamed;
+static pthread_once_t renamed_once = PTHREAD_ONCE_INIT;
+static void add_renamed(NameTab *seen, const NameTab *macros, const char *name) {
+    if (nametab_get(seen, name, 0)) return;
+    const char *kept = arena_strdup(renamed.a, name);
+    nametab_put(renamed.a, seen, kept, 1);
+    if (nametab_get(macros, kept, 0)) return; /* a macro keeps its name */
+    if (renamed.n == renamed.cap)
+        renamed.names = arena_grow(renamed.a, renamed.names, renamed.n, &renamed.cap, sizeof *renamed.names);
+    renamed.names[renamed.n++] = kept;
 }
-static void rename_runtime(FILE *out, const char *model) {
-    NameSet ns = {arena_new(), NULL, 0, 0};
+static void find_renamed(void) {
+    renamed.a = arena_new(); /* kept for the process */
+    NameTab macros, seen;
+    memset(&macros, 0, sizeof macros);
+    memset(&seen, 0, sizeof seen);
+    char name[128];
+    for (int i = 0; bpc_runtime_text[i]; i++) /* every name the runtime #defines */
+        for (const char *p = strstr(bpc_runtime_text[i], "#define "); p; p = strstr(p + 1, "#define ")) {
+            const char *q = p + 8;
+            while (*q == ' ') q++;
+            size_t n = 0;
+            while (ident_char(q[n])) n++;
+            if (n == 0 || n >= sizeof name) continue; /* not a name: longer ones are not bprt_ names below */
+            memcpy(name, q, n);
+            name[n] = 0;
+            nametab_put(renamed.a, &macros, arena_strdup(renamed.a, name), 1);
+        }
     for (int i = 0; bpc_runtime_text[i]; i++) {
         const char *t = bpc_runtime_text[i];
         for (const char *p = strstr(t, "bprt_"); p; p = strstr(p + 1, "bprt_")) {
             if (p > t && ident_char(p[-1])) continue;
             size_t n = 5;
             while (ident_char(p[n])) n++;
-            char name[128];
             if (n + 4 >= sizeof name) continue;
             memcpy(name, p, n);
             name[n] = 0;
@@ -2867,12 +2878,15 @@ static void rename_runtime(FILE *out, const char *model) {
             if (q[0] == '#' && q[1] == '#') {
                 for (int f = 0; f < 2; f++) {
                     snprintf(name + n, sizeof name - n, "%s", f ? "f64" : "f32");
-                    rename_one(out, &ns, model, name);
+                    add_renamed(&seen, &macros, name);
                 }
-            } else rename_one(out, &ns, model, name);
+            } else add_renamed(&seen, &macros, name);
         }
     }
-    arena_free(ns.a);
+}
+static void rename_runtime(FILE *out, const char *model) {
+    if (pthread_once(&renamed_once, find_renamed) != 0) abort();
+    for (int k = 0; k < renamed.n; k++) fprintf(out, "#define %s %s_%s\n", renamed.names[k], model, renamed.names[k]);
 }
 static void emit_runtime_text(FILE *out, const char *model) {
     rename_runtime(out, model);

@@ -391,13 +391,13 @@ static void test_dropout_api(void **state) {
 enum { TEXT_IR, TEXT_C, TEXT_C_STANDALONE };
 
 /* src compiled (optimize: the IR passes) and printed as IR, C, or --standalone C */
-static char *compiled_text(const char *src, int optimize, int what) {
+static char *compiled_text_named(const char *file, const char *src, int optimize, int what) {
     Arena *a = arena_new();
     Diag d;
     char *txt = NULL;
     size_t len = 0;
     diag_init(&d, stderr);
-    const char *name = diag_add_source(&d, "s.bp", src);
+    const char *name = diag_add_source(&d, file, src);
     CompileOptions co = {.optimize = optimize};
     Graph *g = bpc_compile(a, &d, name, src, &co);
     assert_non_null(g);
@@ -411,6 +411,10 @@ static char *compiled_text(const char *src, int optimize, int what) {
     diag_free(&d);
     arena_free(a);
     return txt;
+}
+
+static char *compiled_text(const char *src, int optimize, int what) {
+    return compiled_text_named("s.bp", src, optimize, what);
 }
 
 static char *dump_ir(const char *src, int optimize) { return compiled_text(src, optimize, TEXT_IR); }
@@ -646,6 +650,33 @@ static void test_standalone_product_scratch(void **state) {
     assert_string_equal(call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 11, arg, sizeof arg),
                         call_arg(grad, "bprt_sgemm_batch_softmax_grad(", 19, tmp, sizeof tmp)); /* C is Y */
     free(c);
+}
+
+/* --standalone renames the embedded runtime's names to the model's (emit_c.c finds them once
+ * per process): one process emitting model one, two, then one again gives each its own
+ * prefix on every #define, and one's text twice the same */
+static void test_standalone_renames_per_model(void **state) {
+    (void)state;
+    const char *src = "param p[3]\nloss sum(p * p)\n";
+    char *one = compiled_text_named("one.bp", src, 1, TEXT_C_STANDALONE);
+    char *two = compiled_text_named("two.bp", src, 1, TEXT_C_STANDALONE);
+    char *again = compiled_text_named("one.bp", src, 1, TEXT_C_STANDALONE);
+    assert_string_equal(one, again);
+    const int n = count(one, "\n#define bprt_");
+    assert_true(n > 100);
+    assert_int_equal(count(two, "\n#define bprt_"), n);
+    assert_int_equal(count(two, "one_bprt_"), 0);
+    const char *texts[] = {one, two};
+    for (int k = 0; k < 2; k++) /* every one #define NAME MODEL_NAME */
+        for (const char *p = strstr(texts[k], "\n#define bprt_"); p; p = strstr(p + 1, "\n#define bprt_")) {
+            char name[128], as[160], want[160];
+            assert_int_equal(sscanf(p + 9, "%127s %159s", name, as), 2);
+            snprintf(want, sizeof want, "%s_%s", k ? "two" : "one", name);
+            assert_string_equal(as, want);
+        }
+    free(one);
+    free(two);
+    free(again);
 }
 
 static void test_algebraic_simplification(void **state) {
@@ -1155,6 +1186,7 @@ int main(void) {
         cmocka_unit_test(test_attention_calls),
         cmocka_unit_test(test_written_over_dying_inputs),
         cmocka_unit_test(test_standalone_product_scratch),
+        cmocka_unit_test(test_standalone_renames_per_model),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_folding_matches_generated_code),
         cmocka_unit_test(test_transpose_folded_into_matmul),
