@@ -72,7 +72,8 @@ typedef struct LnGroup {
 static const char *R(const E *e) { return e->o->f64 ? "double" : "float"; }
 
 /* v as a C expression of type `type` with the same value: NaN, an infinity and -0 included
- * (%.17g writes -0.0 as "-0", the integer zero, and 1.5e308 must not become INFINITY). */
+ * (%.17g writes -0.0 as "-0", the integer zero, and 1.5e308 must not become INFINITY).
+ * At most 34 characters with R's types (%.17g: 24), so the 64-byte buffers hold it. */
 static const char *real_literal(double v, const char *type, char *buf, size_t size) {
     if (v != v) snprintf(buf, size, "((%s)NAN)", type);
     else if (isinf(v)) snprintf(buf, size, "(%s(%s)INFINITY)", v < 0 ? "-" : "", type);
@@ -104,7 +105,11 @@ static void numel_c(const Graph *g, const Shape *s, char *buf, size_t size) { di
 static const char *elem(const E *e, int id, const char *idx, char *buf, size_t size);
 
 /* C expression for the pointer holding node id's data. A scalar constant (which has no
- * storage: `sum(7)`, `mse(2, 3)`) becomes a one-element compound literal. */
+ * storage: `sum(7)`, `mse(2, 3)`) becomes a one-element compound literal. Its callers' 96
+ * bytes hold every form: "out%d_NAME" is at most 3 + 10 + 1 + BP_NAME_MAX = 78 characters,
+ * "in_NAME" 67, "(params + N)" 31, a constant's "((real[1]){...})" 13 + 59 (elem: a
+ * real_literal, or a size "((double)" dim_c ")": dim_c at most 1 + 10 + 1 + 36 + 1 = 49 with
+ * the emitter's "dim_" names, BP_DIM_NAME_MAX + 4). */
 static const char *ptr(const E *e, int id, char *buf, size_t size) {
     const Node *n = &e->g->nodes[id];
     if (n->op == OP_CONST || n->op == OP_DIMVAL) {
@@ -123,7 +128,9 @@ static const char *ptr(const E *e, int id, char *buf, size_t size) {
     return buf;
 }
 
-/* C expression for element `idx` of node id (constants inline). */
+/* C expression for element `idx` of node id (constants inline). With idx "0" or "i" at most
+ * ptr's 78 characters + 3 (a size's dim_c: 49, a literal: 34), which the callers' 320-byte
+ * buffers hold; in a fused tree idx is up to INDEX_C_MAX (fused_expr's buffers). */
 static const char *elem(const E *e, int id, const char *idx, char *buf, size_t size) {
     const Node *n = &e->g->nodes[id];
     if (n->op == OP_CONST) real_literal(n->value, R(e), buf, size);
@@ -502,6 +509,9 @@ static void emit_elementwise(E *e, int id) {
     const Node *n = &e->g->nodes[id];
     const Graph *g = e->g;
     char out[96], total[DIMS_C_MAX];
+    /* fuse.c joins at most 8 nodes into a tree: at most 9 leaves of ptr (78) + [INDEX_C_MAX],
+       and 8 calls or operators around them (an argument written twice only under 200
+       characters: elementwise_expr): under 20,000 bytes */
     enum { EXPR = 32768 };
     char *ex = malloc(EXPR);
     if (!ex) abort();
@@ -1309,7 +1319,7 @@ static void emit_gemm_epilogue(E *e, int id, const GemmArgs *q, const char *cout
     const int s = e->ep_sum ? e->ep_sum[id] : -1;
     char sum[DIMS_C_MAX + 128] = ""; /* and the sum over the first axis: rows P = M / (that extent) apart */
     if (s >= 0) {
-        char y[96], P[DIMS_C_MAX], sh[256];
+        char y[96], P[DIMS_C_MAX], sh[SHAPE_STR_MAX];
         ptr(e, s, y, sizeof y);
         const Shape *ss = &g->nodes[g->nodes[s].in[0]].shape; /* u's, or its [B*T, N] view's */
         dims_c(g, ss, 1, ss->rank - 1, P, sizeof P);
@@ -2141,7 +2151,7 @@ static void emit_step_tail(E *e) {
     fprintf(out, "        *updated = ok_;\n");
     const OptConfig *opt = &g->opt;
     const int adam = opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW;
-    char hyper[256];
+    char hyper[256]; /* four %.17g (24 characters each), an int and 25 more */
     if (adam)
         snprintf(hyper, sizeof hyper, "lr, %.17g, %.17g, %.17g, %.17g, %d, *step_", opt->beta1, opt->beta2, opt->eps,
                  opt->weight_decay, opt->kind == OPT_ADAMW);
@@ -2214,7 +2224,7 @@ static void emit_alias(FILE *out, Graph *g, Variant v, const char *suffix, int t
 /* A node's code, after its location and a comment with its number, op and shape. */
 static void emit_numbered(E *e, int i, const char *note) {
     const Node *n = &e->g->nodes[i];
-    char s[160];
+    char s[SHAPE_STR_MAX];
     emit_line(e, n->loc);
     fprintf(e->out, "    /* %%%d = %s%s %s%s%s%s */\n", i, n->adjoint ? "adjoint " : "", op_info[n->op].name,
             shape_str(&n->shape, &e->g->syms, s, sizeof s), n->name ? " " : "", n->name ? n->name : "", note);
@@ -2238,7 +2248,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     plan_tri(&e);
     plan_epilogues(&e);
     Graph *g = e.g;
-    char wsname[128];
+    char wsname[128]; /* the model's name (BP_NAME_MAX: sema cuts a file's stem to it) and 12 more */
     snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, variant_name[v]);
     emit_ws_size_fn(&e, wsname);
     /* with dropout, loss and grad take the masks' seed (see emit_loss_functions) */
@@ -2526,7 +2536,7 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
     const char *R = o->f64 ? "double" : "float";
     fprintf(out, "#define %s_NPARAMS %lld /* reals in the parameter vector */\n", up, (long long)g->nparam_reals);
     for (int p = 0; p < g->nparams; p++) {
-        char s[160];
+        char s[SHAPE_STR_MAX];
         fprintf(out, "#define %s_OFF_%s %lld /* %s %s */\n", up, g->params[p].name, (long long)g->params[p].offset,
                 g->params[p].name, shape_str(&g->params[p].shape, &g->syms, s, sizeof s));
     }
@@ -2549,7 +2559,7 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
     if (fg) {
         fprintf(out, "/* Inference: writes each output");
         for (int i = 0; i < g->noutputs; i++) {
-            char s[160];
+            char s[SHAPE_STR_MAX];
             fprintf(out, " %s%s", g->output_names[i], shape_str(&g->nodes[g->outputs[i]].shape, &g->syms, s, sizeof s));
         }
         fprintf(out, ". */\n");
@@ -2608,7 +2618,7 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
 }
 
 void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
-    char up[256];
+    char up[256]; /* the model's name in capitals: BP_NAME_MAX characters */
     upper(up, g->model, sizeof up);
     fprintf(out, "/* %s.h — generated by bpc from the model '%s'. Do not edit.\n *\n", g->model, g->model);
     fprintf(out, " * Parameters live in one vector of %s_NPARAMS reals (offsets below). Every function is\n"
@@ -2720,7 +2730,7 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
     emit_inputs_args(out, g, NULL, NULL, "real");
     emit_dims_args(out, g, NULL);
     fprintf(out, ", real lr, void *ws) {\n    real *grad = (real *)ws;\n");
-    char gws[128];
+    char gws[128]; /* 39 characters and a 64-bit count */
     snprintf(gws, sizeof gws, "(char *)ws + BP_AL(sizeof(real) * %lld)", np);
     if (emit_has_dropout(g)) {
         /* a new dropout mask at every step: seeded by the step count (saved with the state) */

@@ -49,7 +49,7 @@ void emit_dot(FILE *out, const Graph *g) {
     free(fu);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
-        char s[160];
+        char s[SHAPE_STR_MAX];
         shape_str(&n->shape, &g->syms, s, sizeof s);
         const char *label = op_info[n->op].name;
         if (n->op == OP_INPUT) label = g->inputs[n->ival].name;

@@ -47,6 +47,10 @@ const char *shape_broadcast_why(const Shape *a, const Shape *b, const SymTab *st
 int64_t shape_const_numel(const Shape *s, int *overflow);
 int shape_is_const(const Shape *s);
 /* Writes "[B, 784]" into buf (size >= 160). */
+/* Bytes that hold any shape_str: "[" and "]", and per axis ", " and a dim_str of at most
+ * 10 digits (sizes <= 2^31 - 1), "*" and BP_DIM_NAME_MAX characters (4 more for a "dim_"
+ * the emitter's names carry): 1 + 8 * 49 + 2 = 395. */
+#define SHAPE_STR_MAX 512
 const char *shape_str(const Shape *s, const SymTab *st, char *buf, size_t size);
 const char *dim_str(Dim d, const SymTab *st, char *buf, size_t size);
 /* C expression for the element count, e.g. "((size_t)784*B)"; for a dim, "(784*B)". */

@@ -943,4 +943,18 @@ printf 'input x[B, 16, 1000000000]\nparam w\nloss mean(x) * w\n' >"$tmp/rndbig.b
 expect_status 1 env BPC_MEMORY_LIMIT=1000000 "$bpc" check "$tmp/rndbig.bp"
 first_err "bpc: error: cannot hold the random input 'x' (3 x 16 x 1000000000 doubles): 384000000000 bytes, more than BPC_MEMORY_LIMIT (1000000 bytes)"
 
+# The shapes in the generated comments (--emit=c's node lines, the header's outputs, --emit=dot)
+# are whole at rank 8 with 31-character size names: they were cut at 159 characters
+N=ABCDEFGHIJKLMNOPQRSTUVWXYZabcd
+printf 'input x[%sa1, %sa2, %sa3, %sa4, %sa5, %sa6, %sa7, %sa8]\nparam w = 1\ny = x * w\noutput y\nloss sum(y)\n' $N $N $N $N $N $N $N $N >"$tmp/longdims.bp"
+for art in c h dot; do
+  expect_status 0 "$bpc" --emit=$art "$tmp/longdims.bp"
+  case $art in
+    c) want="/\\* %2 = mul \\[.*${N}a8\\] y \\*/" ;;     # the node's comment
+    h) want="writes each output y\\[.*${N}a8\\]\\. \\*/" ;; # the forward function's
+    dot) want="n2 \\[label=\"mul\\\\n\\[.*${N}a8\\]\"" ;; # the node's label
+  esac
+  grep -q "$want" "$tmp/out" && ok || { bad "--emit=$art of rank-8 long size names: a shape cut short"; grep -n "${N}a4" "$tmp/out" | head -3; }
+done
+
 finish
