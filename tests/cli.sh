@@ -130,6 +130,15 @@ grep -q "(0 of 3 elements, 3 at kinks skipped)" "$tmp/out" && ok || bad "relu at
 printf 'param a[3] = 1\nloss sum(abs(a - 1))\n' > "$tmp/allkinks.bp"
 expect_status 1 "$bpc" check "$tmp/allkinks.bp"
 grep -q "^inconclusive: every element checked lies at a kink" "$tmp/out" && ok || bad "all at kinks: $(tail -n 1 "$tmp/out")"
+# a program without parameters has no gradient to check: said, exit 0 (it printed "ok: worst
+# relative error 0.00e+00 <= 1e-6" having compared nothing), with random inputs too
+printf 'input x = 2\nloss x * x\n' > "$tmp/noparams.bp"
+printf 'input x[B]\nloss sum(x * x)\n' > "$tmp/noparams_rnd.bp"
+for f in noparams noparams_rnd; do
+  expect_status 0 "$bpc" check "$tmp/$f.bp"
+  [ "$(tail -n 1 "$tmp/out")" = "no parameters: nothing to check (the check compares the loss's gradient with respect to the parameters against finite differences)" ] &&
+    ! grep -q "^ok" "$tmp/out" && ok || { bad "check of $f.bp:"; cat "$tmp/out"; }
+done
 # a gradient that is not the loss's derivative is FAILED, exit 1 (no test saw check fail): bce's
 # gradient is PyTorch's, (p - t) / max(p(1 - p), 1e-12), which at p = sigmoid(-30) = 9.4e-14 is
 # not that of -log p (README): dL/da = -0.0936 (torch.autograd) where the loss falls as -1 * a
