@@ -59,7 +59,9 @@ typedef struct Args {
     const char *prompt;  /* bpc sample */
     int nbytes;
     double temperature;
-    const char *given[64]; /* the options given, as spelt (--flag of --flag=value) */
+    const char **given; /* the options given, as spelt (--flag of --flag=value): every one, argc
+                           entries (parse_args; main frees them once warn_unused_options read
+                           them). 64 were kept: a 65th escaped check_given_options */
     int ngiven;
 } Args;
 
@@ -344,6 +346,8 @@ static void parse_args(int argc, char **argv, Args *a) {
     a->nbytes = 200;
     a->temperature = 0.8;
     a->jit = "tcc";
+    a->given = malloc((size_t)argc * sizeof *a->given);
+    if (!a->given) abort();
     int i = 1;
     if (i < argc)
         for (int k = CMD_GRAD; k < CMD_COUNT; k++)
@@ -364,7 +368,7 @@ static void parse_args(int argc, char **argv, Args *a) {
             inline_value = eq + 1;
             s = name;
         }
-        if (s[0] == '-' && s[1] && a->ngiven < 64) a->given[a->ngiven++] = s == name ? argv[i] : s;
+        if (s[0] == '-' && s[1]) a->given[a->ngiven++] = s == name ? argv[i] : s;
         const OptionId o = s[0] == '-' && s[1] ? find_option(s) : OPT_COUNT;
         const char *v = NULL; /* the option's value */
         if (o < OPT_COUNT && options[o].value != OV_NONE) {
@@ -813,6 +817,8 @@ int main(int argc, char **argv) {
         usage_error("--emit prints an artefact of compiling and goes with no command, not with '%s'", a.cmd);
     if (a.cmd && strcmp(a.cmd, "hvp") == 0 && !a.vector) usage_error("%s", "hvp needs --vector V.safetensors (the direction v, keyed by parameter name)");
     warn_unused_options(&a);
+    free((void *)a.given);
+    a.given = NULL;
     if (a.threads) bprt_set_threads(a.threads);
     Arena *ar = arena_new();
     Diag d;

@@ -966,4 +966,12 @@ for art in c h dot; do
   grep -q "$want" "$tmp/out" && ok || { bad "--emit=$art of rank-8 long size names: a shape cut short"; grep -n "${N}a4" "$tmp/out" | head -3; }
 done
 
+# every option is checked however many come before it: main kept the first 64, so a 65th
+# escaped "takes no" (grad --data was ignored) and the no-effect warning (grad --batch)
+many=$(i=0; while [ $i -lt 64 ]; do printf -- '--seed 1 '; i=$((i + 1)); done)
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" $many --data "$tmp"
+grep -q "^bpc: grad takes no --data" "$tmp/err" && ok || { bad "65th option not checked:"; head -n 2 "$tmp/err"; }
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" $many --batch 4
+grep -q "^bpc: warning: --batch has no effect on grad" "$tmp/err" && ok || { bad "65th option not warned about:"; head -n 2 "$tmp/err"; }
+
 finish
