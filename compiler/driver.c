@@ -429,14 +429,29 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
     if (bprt_st_read(path, &st, err) != 0) return -1;
     const BprtTensor *o = bprt_st_find(&st, "__bpc.opt_state"), *p = bprt_st_find(&st, "__bpc.progress");
     /* the state is in the precision of the parameters saved with it (its byte count does not
-       tell: a moment of 8 reals or fewer is 64 bytes either way) */
+       always tell: a moment of 8 reals or fewer is 64 bytes either way). Parameters converted
+       to F16 or BF16 by hand (or of both F32 and F64) do not tell: then its byte count must,
+       else the error names the tensor (it said "another optimizer" or read a float state as
+       double) */
     OptLayout mine = drv_opt_layout(m), other = mine;
-    for (int i = 0; i < st.count; i++)
+    const BprtTensor *odd = NULL, *first = NULL; /* the first parameter whose dtype does not tell, if
+                                                    any; the first parameter */
+    size_t real_size = 0;
+    for (int i = 0; i < st.count && !odd; i++)
         if (strncmp(st.tensors[i].name, "__bpc.", 6) != 0) {
-            if (st.tensors[i].dtype == BPRT_F64 || st.tensors[i].dtype == BPRT_F32)
-                other.real_size = st.tensors[i].dtype == BPRT_F64 ? sizeof(double) : sizeof(float);
-            break;
+            const BprtDtype dt = st.tensors[i].dtype;
+            const size_t rs = dt == BPRT_F64 ? sizeof(double) : dt == BPRT_F32 ? sizeof(float) : 0;
+            if (!first) first = &st.tensors[i];
+            if (!rs || (real_size && rs != real_size)) odd = &st.tensors[i];
+            else real_size = rs;
         }
+    OptLayout f32 = mine, f64 = mine;
+    f32.real_size = sizeof(float);
+    f64.real_size = sizeof(double);
+    const size_t bytes32 = drv_opt_bytes(f32), bytes64 = drv_opt_bytes(f64);
+    if (!odd && real_size) other.real_size = real_size;
+    else if (odd && o && (o->count == (int64_t)bytes32) != (o->count == (int64_t)bytes64))
+        other.real_size = o->count == (int64_t)bytes32 ? sizeof(float) : sizeof(double), odd = NULL; /* its size tells */
     size_t opt_bytes = drv_opt_bytes(other);
     int rc = 0, other_opt = 0;
     int64_t v[4];
@@ -472,7 +487,28 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         else
             rc = 1;
     }
-    if (rc == 1 && o->count != (int64_t)opt_bytes) { /* another optimizer's */
+    if (rc == 1 && odd) { /* parameters whose dtype does not tell the state's precision, nor its size */
+        if (odd->dtype == BPRT_F32 || odd->dtype == BPRT_F64) /* first is of the other */
+            snprintf(err, BPRT_ERRLEN, "%s: tensor '%s' is %s but '%s' is %s: a checkpoint's parameters have the "
+                     "precision of the optimizer state saved with them, so the precision of its state cannot be told",
+                     path, odd->name,
+                     bprt_dtype_name(odd->dtype), first->name, bprt_dtype_name(first->dtype));
+        else if (o->count == (int64_t)bytes32)
+            snprintf(err, BPRT_ERRLEN, "%s: tensor '%s' is %s: a checkpoint's optimizer state is in the precision of its "
+                     "parameters, F32 or F64, and its %lld bytes fit both here: save the parameters as F32 or F64 to "
+                     "resume (or without the '__bpc.' tensors, to start the optimizer afresh)",
+                     path, odd->name, bprt_dtype_name(odd->dtype), (long long)o->count);
+        else if (bytes32 == bytes64)
+            snprintf(err, BPRT_ERRLEN, "%s: tensor '%s' is %s, and the optimizer state saved with it has %lld bytes, not "
+                     "the %zu of this program's optimizer (was it saved with another optimizer or program?)", path,
+                     odd->name, bprt_dtype_name(odd->dtype), (long long)o->count, bytes32);
+        else
+            snprintf(err, BPRT_ERRLEN, "%s: tensor '%s' is %s, and the optimizer state saved with it has %lld bytes, "
+                     "neither the %zu of this program's optimizer over F32 parameters nor the %zu over F64 (was it "
+                     "saved with another optimizer or program?)", path, odd->name, bprt_dtype_name(odd->dtype),
+                     (long long)o->count, bytes32, bytes64);
+        other_opt = 1;
+    } else if (rc == 1 && o->count != (int64_t)opt_bytes) { /* another optimizer's */
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         other_opt = 1;

@@ -192,6 +192,33 @@ has err "^bpc: error: a32.safetensors: checkpoint's optimizer state has [0-9]* b
 
 # ---- c. labels outside the classes: an error naming the file, the label and the classes ---
 dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
+# a checkpoint whose parameter (W, alone) was converted to F16 or BF16 by hand: its optimizer
+# state is in the precision it was trained in, which W's dtype no longer tells. Its size tells
+# for W[4, 3] (192 bytes: Adam over F32; --f64 said "192 bytes, this program's optimizer needs
+# 320 (another optimizer?)"); for W[2] it fits both (--f64 read the float state as double
+# without a word), and for SGD neither: the errors name the file, the tensor and its dtype
+half() { # IN OUT DTYPE: IN's W (F32, N reals) as N zeros of DTYPE, the rest as they are
+  hdr=$(dd if="$1" bs=1 skip=8 count=$(($(od -An -tu2 -N2 "$1") + 0)) 2>/dev/null)
+  sh=$(printf '%s' "$hdr" | sed 's/.*"W":{"dtype":"F32","shape":\(\[[0-9,]*\]\),"data_offsets":\[0,\([0-9]*\)\].*/\1 \2/')
+  n=$((${sh#* } / 4)) k=$(printf '%s' "$hdr" | sed 's/.*"__bpc.opt_state":{"dtype":"U8","shape":\[\([0-9]*\)\].*/\1/')
+  h='{"W":{"dtype":"'$3'","shape":'${sh% *}',"data_offsets":[0,'$((2 * n))']},"__bpc.opt_state":{"dtype":"U8","shape":['$k'],"data_offsets":['$((2 * n))','$((2 * n + k))']},"__bpc.progress":{"dtype":"I64","shape":[4],"data_offsets":['$((2 * n + k))','$((2 * n + k + 32))']}}'
+  while [ $((${#h} % 8)) -ne 0 ]; do h="$h "; done
+  size=$(wc -c <"$1")
+  { bytes $((${#h} & 255)) $((${#h} >> 8)) 0 0 0 0 0 0; printf '%s' "$h"; head -c $((2 * n)) /dev/zero
+    tail -c $((k + 32)) "$1"; } >"$2"
+}
+printf 'input x = 1\nparam W[4, 3] = normal(1)\nloss sum(W * W) * x\n' >sq.bp
+printf 'input x = 1\nparam W[2] = normal(1)\nloss sum(W * W) * x\n' >sq2.bp
+run 0 "$bpc" train sq.bp --steps 2 --opt adam --save sq.safetensors
+run 0 "$bpc" train sq2.bp --steps 2 --opt adam --save sq2.safetensors
+half sq.safetensors sqh.safetensors F16
+half sq2.safetensors sq2h.safetensors BF16
+run 0 "$bpc" train sq.bp --steps 3 --opt adam --f64 --params sqh.safetensors
+has out "^resuming from sqh.safetensors: epoch 1, step [0-9]* (2 steps done)" "an F16 checkpoint's float state resumed in double"
+run 1 "$bpc" train sq2.bp --steps 3 --opt adam --f64 --params sq2h.safetensors
+has err "^bpc: error: sq2h.safetensors: tensor 'W' is BF16: a checkpoint's optimizer state is in the precision of its parameters, F32 or F64, and its 192 bytes fit both here" "a BF16 checkpoint whose state fits both precisions"
+run 1 "$bpc" train sq.bp --steps 3 --opt sgd --params sqh.safetensors
+has err "^bpc: error: sqh.safetensors: tensor 'W' is F16, and the optimizer state saved with it has 192 bytes, not the 64 of this program's optimizer (was it saved with another optimizer or program?)$" "an F16 checkpoint of another optimizer"
 run 1 "$bpc" train net.bp --data badtrain --steps 1 --batch 4
 has err "^bpc: error: badtrain/train-labels-idx1-ubyte: label 13 is 7, outside the 3 classes of the loss (0 to 2)$" "a training label out of range"
 dataset badtest "0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1 2 0 1" "2 1 0 3 1 0"
