@@ -507,7 +507,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
                      "neither the %zu of this program's optimizer over F32 parameters nor the %zu over F64 (was it "
                      "saved with another optimizer or program?)", path, odd->name, bprt_dtype_name(odd->dtype),
                      (long long)o->count, bytes32, bytes64);
-        other_opt = 1;
+        other_opt = 2;
     } else if (rc == 1 && o->count != (int64_t)opt_bytes) { /* another optimizer's */
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
@@ -525,7 +525,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
     }
     if (rc == 1) memcpy(progress, v, sizeof v);
     bprt_st_free(&st);
-    return rc == 1 && other_opt ? 2 : rc;
+    return rc == 1 && other_opt ? 1 + other_opt : rc;
 }
 
 double drv_printable(double v) {

@@ -102,7 +102,10 @@ int drv_save_checkpoint(const Model *m, const char *path, const void *params, co
  * progress: 1 if present (a state written in the other precision is converted), 0 if the
  * file holds parameters only, 2 if the progress is read but the optimizer state is of
  * another size than m's optimizer keeps in float or in double (another optimizer's:
- * opt_state is left as it was and err says so), -1 on error: one extra without the other,
+ * opt_state is left as it was and err says so), 3 if the progress is read but the state's
+ * precision cannot be told (parameters of F16 or BF16, or of both F32 and F64, and a state
+ * whose size fits both precisions or neither: left as it was, err names the tensor and its
+ * dtype), -1 on error: one extra without the other,
  * a state not of U8, or an invalid progress
  * ("FILE: invalid checkpoint progress: ..."): not I64 [4], an epoch outside [1, INT_MAX), a
  * negative step, or fewer steps done than the step within the epoch. Whether the step lies

@@ -1632,6 +1632,9 @@ static int cmd_save(Session *S, const char *path, int restore) {
             else if (ex == 1)
                 printf("restored %d parameter%s from %s, with the optimizer state and the position: %s\n", g->nparams, ps,
                        path, pos);
+            else if (ex == 3) /* converted by hand to F16, say: err says why its state cannot be read */
+                printf("restored %d parameter%s from %s, with the position: %s (the optimizer starts afresh: %s)\n",
+                       g->nparams, ps, path, pos, err);
             else if (ex == 2) /* e.g. saved after :train --opt adam: the file does not say which optimizer */
                 printf("restored %d parameter%s from %s, with the position: %s (its optimizer state is not one %s%s keeps: "
                        "the optimizer starts afresh)\n", g->nparams, ps, path, pos, opt_name(opt_kind(&g->opt)),

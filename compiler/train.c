@@ -1128,7 +1128,8 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     }
     if (!rc && o->params && !o->params_io && !o->eval_only) {
         int ex = drv_load_checkpoint_extras(&m, o->params, opt_state, run.progress, err);
-        if (ex < 0 || ex == 2) { /* 2: another optimizer's state, which --params does not resume */
+        if (ex < 0 || ex >= 2) { /* 2: another optimizer's state, which --params does not resume; 3: one of
+                                    a precision the file does not tell */
             diag_tool_error("%s", err);
             rc = 1;
         } else if (ex == 1)

@@ -217,6 +217,10 @@ run 0 "$bpc" train sq.bp --steps 3 --opt adam --f64 --params sqh.safetensors
 has out "^resuming from sqh.safetensors: epoch 1, step [0-9]* (2 steps done)" "an F16 checkpoint's float state resumed in double"
 run 1 "$bpc" train sq2.bp --steps 3 --opt adam --f64 --params sq2h.safetensors
 has err "^bpc: error: sq2h.safetensors: tensor 'W' is BF16: a checkpoint's optimizer state is in the precision of its parameters, F32 or F64, and its 192 bytes fit both here" "a BF16 checkpoint whose state fits both precisions"
+# the REPL's :restore keeps the parameters and position and says why the optimizer starts afresh
+printf ':restore sq2h.safetensors\n' >restore.bpr
+run 0 "$bpc" repl sq2.bp --f64 <restore.bpr
+has out "^restored 1 parameter from sq2h.safetensors, with the position: 2 steps done (the optimizer starts afresh: sq2h.safetensors: tensor 'W' is BF16" ":restore of a BF16 checkpoint"
 run 1 "$bpc" train sq.bp --steps 3 --opt sgd --params sqh.safetensors
 has err "^bpc: error: sqh.safetensors: tensor 'W' is F16, and the optimizer state saved with it has 192 bytes, not the 64 of this program's optimizer (was it saved with another optimizer or program?)$" "an F16 checkpoint of another optimizer"
 run 1 "$bpc" train net.bp --data badtrain --steps 1 --batch 4
