@@ -206,10 +206,11 @@ static void feed_inputs(const Feed *f, const void *in[64], void *x, int32_t *y) 
 }
 
 /* On a machine whose other jobs already keep every core busy (1-minute load average above
- * the core count + 0.5: more than this process's own threads can cause), a parallel
- * region waits for a descheduled thread at every barrier, and several threads run slower
- * than one (10x measured at load 9 on 2 cores): say so, and how to choose (on a terminal
- * only: scripts and tests get the same output whatever the load). */
+ * the core count + 0.5: more than this process's own threads can cause), several threads
+ * share the cores with them and run slower than one (10x measured at load 9 on 2 cores
+ * before the pool's caller ran the shares of descheduled workers, 1.1x beside one busy loop
+ * since it runs whole regions alone while they keep missing): say so, and how to choose (on
+ * a terminal only: scripts and tests get the same output whatever the load). */
 static void busy_machine_note(void) {
     int nth = bprt_threads();
     double load = 0;
