@@ -363,19 +363,25 @@ static void test_pool_claims_race(void **state)
     alarm(0);
 }
 
-static void test_pool_caller_takes_untaken(void **state)
+/* child() in a child of fork() (60 s at most), which must exit with 0 */
+static void run_in_child(int (*child)(void))
 {
-    (void)state;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         alarm(60);
-        _exit(one_core_child());
+        _exit(child());
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_pool_caller_takes_untaken(void **state)
+{
+    (void)state;
+    run_in_child(one_core_child);
 }
 
 /* fork() from another thread while member 1 holds a temporary of its buffers (bprt_temp):
@@ -550,16 +556,7 @@ static int team_after_alone_child(void)
 static void test_pool_team_after_alone(void **state)
 {
     (void)state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        _exit(team_after_alone_child());
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    run_in_child(team_after_alone_child);
 }
 
 int main(void)
