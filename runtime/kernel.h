@@ -97,17 +97,21 @@ int bprt_gemm_threads(int M, int N, int K);
 int bprt_rows_team(size_t bytes);
 
 /* The runtime's fork-join team (pool.c): fn(ctx, t, nt) for t = 0 .. nt-1, t = 0 on the
- * calling thread, the others on the pool's workers; returns when all have. With nt <= 1,
- * inside a task, or while another thread's task runs, fn(ctx, 0, 1) here alone. */
+ * calling thread, the others on the pool's workers, or on the calling thread in id order
+ * after its own when a worker has not started its member (or the workers keep missing
+ * theirs); returns when all have. A member's work depends only on (t, nt), and a member may
+ * wait only for members of lower ids. With nt <= 1, inside a task, or while another thread's
+ * task runs, fn(ctx, 0, 1) here as one thread. */
 typedef void (*BprtTaskFn)(void *ctx, int id, int nt);
 void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx);
 /* The largest team bprt_pool_run makes (the caller and 255 workers) */
 #define BPRT_POOL_MAX_TEAM 256
 /* 1 on a pool worker and on a caller inside bprt_pool_run's task */
 int bprt_pool_in_task(void);
-/* Regions the caller has run alone because the workers kept missing theirs (pool.c: alone),
- * and the pool made a team again at the next region (tests: a task whose member 0 waits for
- * a higher member, which bprt_pool_run's contract does not allow, needs the workers). */
+/* Regions this process's callers have run alone because the workers kept missing theirs
+ * (pool.c: alone); and the pool made a team again at the next region (tests: a task whose
+ * member 0 waits for a higher member, which bprt_pool_run's contract does not allow, needs
+ * the workers; nothing inside a task). */
 long bprt_pool_alone_regions(void);
 void bprt_pool_team_again(void);
 /* 1 inside a parallel region: a pool task, or the caller's own OpenMP region; kernels then

@@ -8,7 +8,7 @@
  * 1 has two regions, of 8-15 us each.
  *
  * Protocol: the caller (thread 0) takes the pool (a try-lock: a second caller at the same
- * time, or any caller inside a task, runs the task alone, all of it as thread 0 of 1),
+ * time, or any caller inside a task, runs the task as one thread, all of it as thread 0 of 1),
  * writes fn and ctx, sets `pending` to the other members' number, and publishes the post
  * in one 64-bit word, `task`: a count bumped per post, with the team's size beside it.
  * Worker t sees a new task word; if t < nt it takes member t of that post (claim[t], below)
@@ -16,7 +16,8 @@
  * caller runs fn(ctx, 0, nt) and waits for pending to reach 0, so fn and ctx stay as posted
  * while any member runs; a worker outside the team, or one that did not get its member,
  * reads nothing else (the caller may be writing the next post). A worker that has seen no
- * new task for SPIN_NS goes to sleep on the count's 32 bits (FUTEX_WAIT); the caller wakes
+ * new task for SPIN_NS (at once while the caller is alone, below) goes to sleep on the
+ * count's 32 bits (FUTEX_WAIT); the caller wakes
  * sleepers after a post. Workers are started on first need, up to the largest team asked
  * for, and are never stopped (a process's exit ends them). A child of fork() starts with no
  * workers.
@@ -67,7 +68,8 @@ enum { MAX_WORKERS = BPRT_POOL_MAX_TEAM - 1 };
 /* A worker spins this long after its last task before it sleeps: a step's regions are
  * microseconds apart; a sleeping worker takes tens of microseconds to wake. With
  * OMP_WAIT_POLICY=passive (as for OpenMP: cores busy with other work) it sleeps at once and
- * the caller yields while it waits; with =active it spins for a second. */
+ * the caller yields while it waits; with =active it spins for a second (either way, it
+ * sleeps at once while the caller runs regions alone, below). */
 #define SPIN_NS 2000000L
 /* The caller waits this long for the workers to take their members before it takes the rest
  * (above): far above the ~0.5 us a spinning worker needs to see a post and start, far below
@@ -79,15 +81,20 @@ enum { MAX_WORKERS = BPRT_POOL_MAX_TEAM - 1 };
 
 /* Alone: when the caller ran a worker's member in ALONE_AFTER of the last 16 regions (the
  * workers kept off their cores by other programs), it runs whole regions alone, posting
- * nothing, for ALONE_MIN_NS. The workers, seeing no post, stop spinning at once and sleep,
- * and leave the cores to the caller and the other programs (three runnable threads on two
- * cores gave the caller two thirds of one). The next region is posted again; the next period
- * alone is twice as long (up to ALONE_MAX_NS) until 16 regions in a row went well. (A region
- * whose caller waited long for a member a worker had taken counted too, once: the caller
- * already gives its core away after BAD_WAIT_NS, and an uneven split made such regions in a
- * quiet machine, 314 of fashion_cnn's 7774 on 2 threads.) */
+ * nothing, for ALONE_MIN_NS. The workers, told so by `alone`, stop spinning at once and
+ * sleep, and leave the cores to the caller and the other programs (three runnable threads on
+ * two cores gave the caller two thirds of one). The next region is posted again, with 7 of
+ * the last 16 counted bad, so that one more bad region in the next few sends the caller alone
+ * again, for twice as long as the last period (up to ALONE_MAX_NS); the length starts again
+ * at ALONE_MIN_NS once 16 regions in a row went well. That first region, when it had to wake
+ * the sleeping workers, is not counted either way (it measures how fast a futex wakes, not
+ * whether the cores are free): the next, with the workers awake, is. (Not counting every
+ * region that woke sleepers left a worker woken on a busy core counted asleep until it ran:
+ * each region then waited STEAL_WAKE_NS and none counted.) (See bench/NOTES.md, twenty-seventh
+ * session, for what else was tried.) A caller that has waited YIELD_NS for a member a worker
+ * took (the worker may have lost its core) yields its own while it waits. */
 #define ALONE_AFTER 8
-#define BAD_WAIT_NS 50000L
+#define YIELD_NS 50000L
 #define ALONE_MIN_NS 2000000L
 #define ALONE_MAX_NS 64000000L
 
@@ -113,7 +120,7 @@ static struct {
     unsigned bad;              /* the last 16 regions: bit i set if the i-th last went badly */
     long alone_until;          /* 0, or the time the caller runs regions alone until */
     long alone_ns;             /* the length of the last period alone (0: none since a team) */
-    long alone_regions;        /* regions run alone, in all (bprt_pool_alone_regions) */
+    long alone_regions;        /* regions run alone in this process (bprt_pool_alone_regions) */
     pthread_mutex_t start_lock;
     _Alignas(64) int alone;    /* alone_until is set: the workers sleep at once (a line that
                                   changes only when that does, which they read as they spin) */
@@ -210,6 +217,7 @@ static void after_fork_child(void)
     pool.bad = 0;
     pool.alone_until = pool.alone_ns = 0;
     pool.alone = 0;
+    pool.alone_regions = 0;
     pool.workers = 0;
     pool.busy = 0;
     pool.sleepers = 0;
@@ -278,16 +286,18 @@ static void run_alone(int nt, BprtTaskFn fn, void *ctx)
     for (int m = 1; m < nt; m++)
         run_member(m, nt, fn, ctx);
     in_task = 0;
-    pool.alone_regions++;
+    __atomic_store_n(&pool.alone_regions, pool.alone_regions + 1, __ATOMIC_RELAXED); /* (read by any thread) */
 }
 
 long bprt_pool_alone_regions(void)
 {
-    return pool.alone_regions;
+    return __atomic_load_n(&pool.alone_regions, __ATOMIC_RELAXED);
 }
 
 void bprt_pool_team_again(void)
 {
+    if (in_task)
+        return; /* (the pool is this thread's, or a worker's: no region of its own to change) */
     while (__atomic_exchange_n(&pool.busy, 1, __ATOMIC_ACQUIRE))
         sched_yield();
     pool.alone_until = pool.alone_ns = 0;
@@ -305,6 +315,7 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
 {
     if (nt > 1 && !in_task && !__atomic_exchange_n(&pool.busy, 1, __ATOMIC_ACQUIRE)) {
         nt = ensure_workers(nt);
+        int probe = 0; /* the first region posted after a period alone */
         if (nt > 1 && pool.alone_until) {
             if (now_ns() < pool.alone_until) {
                 run_alone(nt, fn, ctx);
@@ -314,6 +325,7 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
             pool.alone_until = 0;
             __atomic_store_n(&pool.alone, 0, __ATOMIC_RELAXED);
             pool.bad = (1u << (ALONE_AFTER - 1)) - 1; /* this region asks the workers again */
+            probe = 1;
         }
         if (nt > 1) {
             __atomic_store_n(&pool.fn, fn, __ATOMIC_RELAXED);
@@ -323,7 +335,8 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
             __atomic_store_n(&pool.task, (uint64_t)nt << TASK_NT_SHIFT | post, __ATOMIC_SEQ_CST);
             /* (any sleeper, of this team or not, lengthens the wait: a wake-up is rare) */
             long steal_ns = STEAL_NS;
-            if (__atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST)) {
+            const int woke = __atomic_load_n(&pool.sleepers, __ATOMIC_SEQ_CST) != 0;
+            if (woke) {
                 futex(task_count_word(), FUTEX_WAKE_PRIVATE, INT_MAX);
                 steal_ns = STEAL_WAKE_NS;
             }
@@ -342,22 +355,24 @@ void bprt_pool_run(int nt, BprtTaskFn fn, void *ctx)
                     swept = 1;
                 }
                 /* (passive, or a worker holding its member off its core: give the core away) */
-                if ((pool.passive && spins > 1000) || (swept && (spins & 15) == 0 && now_ns() - t_own > BAD_WAIT_NS))
+                if ((pool.passive && spins > 1000) || (swept && (spins & 15) == 0 && now_ns() - t_own > YIELD_NS))
                     sched_yield();
                 else
                     PAUSE();
             }
             in_task = 0;
-            const int bad = took > 0;
-            pool.bad = (pool.bad << 1 | (unsigned)bad) & 0xffffu;
-            if (!pool.bad) /* 16 good regions in a row: the next period alone is the shortest */
-                pool.alone_ns = 0;
-            else if (bad && __builtin_popcount(pool.bad) >= ALONE_AFTER) {
-                pool.alone_ns = pool.alone_ns ? (2 * pool.alone_ns < ALONE_MAX_NS ? 2 * pool.alone_ns : ALONE_MAX_NS)
-                                              : ALONE_MIN_NS;
-                pool.alone_until = now_ns() + pool.alone_ns;
-                __atomic_store_n(&pool.alone, 1, __ATOMIC_RELAXED);
-                pool.bad = 0;
+            if (!(probe && woke)) { /* (a probe that woke the workers measured the wake-up, not the cores) */
+                const int bad = took > 0;
+                pool.bad = (pool.bad << 1 | (unsigned)bad) & 0xffffu;
+                if (!pool.bad) /* 16 good regions in a row: the next period alone is the shortest */
+                    pool.alone_ns = 0;
+                else if (bad && __builtin_popcount(pool.bad) >= ALONE_AFTER) {
+                    pool.alone_ns = pool.alone_ns ? (2 * pool.alone_ns < ALONE_MAX_NS ? 2 * pool.alone_ns : ALONE_MAX_NS)
+                                                  : ALONE_MIN_NS;
+                    pool.alone_until = now_ns() + pool.alone_ns;
+                    __atomic_store_n(&pool.alone, 1, __ATOMIC_RELAXED);
+                    pool.bad = 0;
+                }
             }
             __atomic_store_n(&pool.busy, 0, __ATOMIC_RELEASE);
             return;

@@ -10,6 +10,7 @@
  * fails through alarm() (120 s: at a load average of 14 on 2 cores, the 800 teams of
  * test_pool_each_thread_once took more than 20 s). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -514,9 +516,24 @@ static int team_again(void **state)
     return 0;
 }
 
+/* Every thread of this process (the pool's workers too) allowed the CPUs of `set` */
+static int set_all_threads(const cpu_set_t *set)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.' && sched_setaffinity((pid_t)atoi(e->d_name), sizeof *set, set) != 0)
+            rc = -1;
+    closedir(d);
+    return rc;
+}
+
 /* A child of fork() pinned to one core runs regions until the caller runs them alone (its
-   worker cannot run while it does); then, allowed every core again, the worker takes its
-   member of a region again within a few periods alone (at most ALONE_MAX_NS = 64 ms each). */
+   worker cannot run while it does); then, every thread allowed every core again, the worker
+   takes its member of a region again within a few periods alone (at most ALONE_MAX_NS = 64
+   ms each). */
 static int team_after_alone_child(void)
 {
     cpu_set_t all, one;
@@ -537,7 +554,7 @@ static int team_after_alone_child(void)
     if (bprt_pool_alone_regions() == 0)
         return 2;
     Hits h;
-    if (sched_setaffinity(0, sizeof all, &all) != 0)
+    if (set_all_threads(&all) != 0)
         return 10;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
