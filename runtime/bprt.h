@@ -470,13 +470,15 @@ int bprt_split_idx(const char *dir, const char *prefix, BprtSplit *s, char err[B
 /* Whether the test images te have the training images' rows and columns (0), else -1. */
 int bprt_split_same_pixels(const BprtSplit *tr, const BprtSplit *te, char err[BPRT_ERRLEN]);
 /* The text of path (gunzipped when it is gzip; a device, or more than BPRT_TEXT_MAX_BYTES,
- * is an error), in windows of T bytes: the last 10% (rounded down) is te, the rest tr. Both
- * need T + 1 bytes; with classes > 0 every byte must be below it ("outside the CLASSES
- * WHAT" says the message). tr owns the bytes: free tr after te. */
+ * is an error), in windows of T bytes (1 <= T <= BPRT_TEXT_MAX_BYTES): the last 10% (rounded
+ * down) is te, the rest tr. Both need T + 1 bytes; with classes > 0 every byte must be below
+ * it ("outside the CLASSES WHAT" says the message; WHAT NULL: "classes"). tr owns the bytes,
+ * which te's point into: te is not used once tr is freed. */
 int bprt_split_text(const char *path, int64_t T, int64_t classes, const char *what, BprtSplit *tr, BprtSplit *te,
                     char err[BPRT_ERRLEN]);
 void bprt_split_free(BprtSplit *s);
-/* order[0 .. s->n): epoch's samples from seed, the same on every machine. IDX: a
+/* order[0 .. s->n): epoch's samples from seed, the same on every machine, for a split that
+ * bprt_split_idx or bprt_split_text made. IDX: a
  * permutation (Fisher-Yates over RNG stream 0x5eed0000 + epoch); text: window offsets in
  * [0, len - T) (stream 0x7e470000 + epoch, index = the row of the epoch). */
 void bprt_epoch_order(const BprtSplit *s, uint64_t seed, int epoch, int64_t *order);
@@ -514,10 +516,11 @@ typedef struct BprtEpoch {
     double sum_loss;        /* their loss times their samples */
     double compute, wall;   /* seconds in the steps (and filling), and in all */
 } BprtEpoch;
-/* Runs epoch e->epoch from step e->first to the end or a step's STOP; 0, or -1 when a step
- * returned BPRT_STEP_FAIL (or, running nothing, when split, order or step is missing, batch
- * is below 1, first is negative, or x is set without y). The bar is cleared at the end (not
- * after a FAIL: the step's message stays under it). */
+/* Runs epoch e->epoch from step e->first to the end (nothing from first >= the epoch's
+ * steps) or a step's STOP, the outputs counted from zero; 0, or -1 when a step returned
+ * BPRT_STEP_FAIL or another negative value (or, running nothing, when split, order or step
+ * is missing, batch is below 1, first is negative, or x is set without y). The bar is
+ * cleared at the end (not after a FAIL: the step's message stays under it). */
 int bprt_train_epoch(BprtEpoch *e);
 
 #ifdef __cplusplus

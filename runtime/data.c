@@ -144,6 +144,13 @@ int bprt_split_text(const char *path, int64_t T, int64_t classes, const char *wh
                     char err[BPRT_ERRLEN]) {
     memset(tr, 0, sizeof *tr);
     memset(te, 0, sizeof *te);
+    if (T < 1 || T > (int64_t)BPRT_TEXT_MAX_BYTES) {
+        snprintf(err, BPRT_ERRLEN, "%.300s: windows of %lld bytes: T must be 1 to %zu", path, (long long)T,
+                 (size_t)BPRT_TEXT_MAX_BYTES);
+        return -1;
+    }
+    if (!what)
+        what = "classes";
     struct stat st;
     if (stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
         snprintf(err, BPRT_ERRLEN, "%.300s: is a device, not a text file", path);
@@ -245,6 +252,9 @@ static double seconds(void) {
 }
 
 int bprt_train_epoch(BprtEpoch *e) {
+    e->next = e->first;
+    e->seen = 0;
+    e->sum_loss = e->compute = e->wall = 0;
     if (!e->split || e->batch < 1 || !e->order || !e->step || (e->x && !e->y) || e->first < 0)
         return -1; /* (nothing to run, or nowhere to put it) */
     const BprtSplit *s = e->split;
@@ -252,9 +262,6 @@ int bprt_train_epoch(BprtEpoch *e) {
     bprt_epoch_order(s, e->seed, e->epoch, e->order);
     const double t0 = seconds();
     int rc = BPRT_STEP_COUNT;
-    e->seen = 0;
-    e->sum_loss = e->compute = 0;
-    e->next = e->first;
     for (int64_t k = e->first; k < steps && rc != BPRT_STEP_STOP; k++) {
         const int n = (int)(s->n - k * batch < batch ? s->n - k * batch : batch);
         const int64_t *rows = e->order + k * batch;
@@ -263,7 +270,7 @@ int bprt_train_epoch(BprtEpoch *e) {
         double loss = 0;
         rc = e->step(e->ctx, k, rows, n, &loss);
         e->compute += seconds() - tc;
-        if (rc == BPRT_STEP_FAIL) { /* the step's message stands below the bar */
+        if (rc < 0) { /* BPRT_STEP_FAIL: the step's message stands below the bar */
             e->wall = seconds() - t0;
             return -1;
         }

@@ -668,8 +668,10 @@ static void test_split_text(void **state)
     assert_int_equal(bprt_split_text("rt_text.txt", 10, 0, NULL, &tr, &te, err), -1);
     assert_string_equal(err, "rt_text.txt: 100 bytes of text is too short: windows of T = 10 bytes need at least 110 "
                              "(T + 1 bytes for training and T + 1 in the held-out last 10%)");
-    assert_int_equal(bprt_split_text("rt_text.txt", 4, 100, "classes", &tr, &te, err), -1);
+    assert_int_equal(bprt_split_text("rt_text.txt", 4, 100, NULL, &tr, &te, err), -1);
     assert_string_equal(err, "rt_text.txt: byte 3 is 100, outside the 100 classes (0 to 99)");
+    assert_int_equal(bprt_split_text("rt_text.txt", 0, 0, NULL, &tr, &te, err), -1); /* (it divided by 0) */
+    assert_string_equal(err, "rt_text.txt: windows of 0 bytes: T must be 1 to 1073741824");
 }
 
 /* bprt_train_epoch's steps: what each saw, and what it answers (by the step's index). */
@@ -769,11 +771,24 @@ static void test_train_epoch(void **state)
     assert_int_equal(l.calls, 2);
     assert_int_equal(e.next, 1);
     assert_int_equal(e.seen, 4);
-    /* nothing runs without a batch of at least 1 */
+    /* a step's negative answer other than BPRT_STEP_FAIL fails it too */
+    memset(&l, 0, sizeof l);
+    l.answer[0] = -2;
+    assert_int_equal(bprt_train_epoch(&e), -1);
+    assert_int_equal(l.calls, 1);
+    assert_int_equal(e.next, 0);
+    assert_int_equal(e.seen, 0);
+    /* nothing runs without a batch of at least 1, and the outputs say so */
     memset(&l, 0, sizeof l);
     e.batch = 0;
+    e.first = 1;
+    e.seen = 99;
+    e.sum_loss = 99;
     assert_int_equal(bprt_train_epoch(&e), -1);
     assert_int_equal(l.calls, 0);
+    assert_int_equal(e.seen, 0);
+    assert_int_equal(e.next, 1);
+    assert_true(e.sum_loss == 0);
     assert_int_equal(bprt_epoch_steps(&tr, 0), 0);
     bprt_split_free(&tr);
 }
