@@ -2,7 +2,6 @@
 
 #include "train.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -12,7 +11,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "bprt.h"
 #include "compile.h"
@@ -675,7 +673,9 @@ typedef struct EpochStep {
     int32_t *y;
     void *ws;
     int epoch, tty;
+    int64_t per_epoch;             /* steps of an epoch */
     int64_t skipped, skipped_here; /* steps --on-nan skip skipped: in the run, in this epoch */
+    double ckpt_s;                 /* seconds this epoch spent writing checkpoints (not compute) */
 } EpochStep;
 
 static int epoch_step(void *ctx, int64_t s, const int64_t *rows, int n, double *loss) {
@@ -707,8 +707,11 @@ static int epoch_step(void *ctx, int64_t s, const int64_t *rows, int n, double *
     r->progress[2]++;
     if (o->checkpoint_every && r->progress[2] % o->checkpoint_every == 0) {
         int64_t pr[4] = {ep, s + 1, r->progress[2], r->progress[3]};
-        if (s + 1 == bprt_epoch_steps(es->tr, o->batch)) pr[0] = ep + 1, pr[1] = 0;
-        if (save_ckpt(r->m, o, r->params, r->opt_state, r->opt_bytes, pr) != 0) return BPRT_STEP_FAIL;
+        if (s + 1 == es->per_epoch) pr[0] = ep + 1, pr[1] = 0;
+        const double t0 = now();
+        const int saved = save_ckpt(r->m, o, r->params, r->opt_state, r->opt_bytes, pr);
+        es->ckpt_s += now() - t0;
+        if (saved != 0) return BPRT_STEP_FAIL;
     }
     if ((o->steps && r->progress[2] >= o->steps) || (o->stop && *o->stop)) rc |= BPRT_STEP_STOP;
     return rc;
@@ -809,7 +812,7 @@ static int train_data(Run *r, Data *d) {
         printf("training %s on %s: %lld samples, batch %d, %s, lr %g%s, data loaded in %.2f s%s\n", g->model, o->data,
                (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched, t_load, resumed);
     if (!o->eval_only && dist_rank() == 0 && isatty(2)) busy_machine_note();
-    EpochStep es = {r, &tr, &f, x, y, ws, 0, tty, 0, 0};
+    EpochStep es = {r, &tr, &f, x, y, ws, 0, tty, per_epoch, 0, 0, 0};
     BprtEpoch e = {0};
     e.split = &tr;
     e.batch = batch;
@@ -823,12 +826,13 @@ static int train_data(Run *r, Data *d) {
         es.epoch = e.epoch = ep;
         e.first = r->progress[1];
         es.skipped_here = 0;
+        es.ckpt_s = 0;
         if (bprt_train_epoch(&e) != 0) {
             rc = 1;
             goto done;
         }
         const int64_t seen = e.seen, skipped_here = es.skipped_here;
-        const double sum_loss = e.sum_loss, compute = e.compute, wall = e.wall;
+        const double sum_loss = e.sum_loss, compute = e.compute - es.ckpt_s, wall = e.wall;
         int finished = r->progress[1] == per_epoch;
         if (finished) {
             r->progress[0] = ep + 1;

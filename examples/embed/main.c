@@ -65,7 +65,11 @@ int main(int argc, char **argv) {
     t.y = malloc(sizeof(int32_t) * B);
     real *logits = malloc(sizeof(real) * B * 10);
     int64_t *order = malloc(sizeof(int64_t) * (size_t)(tr.n > te.n ? tr.n : te.n));
-    if (!t.params || !t.opt || !t.ws || !t.x || !t.y || !logits || !order) return 1;
+    int rc = 1;
+    if (!t.params || !t.opt || !t.ws || !t.x || !t.y || !logits || !order) {
+        fprintf(stderr, "embed: out of memory\n");
+        goto out;
+    }
     fashion_mlp_init(t.params, seed);
     BprtEpoch e;
     memset(&e, 0, sizeof e);
@@ -82,9 +86,12 @@ int main(int argc, char **argv) {
     e.ctx = &t;
     for (int ep = 1; ep <= epochs; ep++) {
         e.epoch = ep;
-        bprt_train_epoch(&e);
-        printf("epoch %d: mean training loss %.4f (%lld steps, %.2f s)\n", ep, e.sum_loss / (double)e.seen,
-               (long long)e.next, e.wall);
+        if (bprt_train_epoch(&e) != 0) {
+            fprintf(stderr, "embed: epoch %d did not run\n", ep);
+            goto out;
+        }
+        printf("epoch %d: mean training loss %.4f (%lld steps, %.2f s)\n", ep,
+               e.seen ? e.sum_loss / (double)e.seen : 0.0, (long long)e.next, e.wall);
     }
     long correct = 0;
     for (int64_t i = 0; i < te.n; i++) order[i] = i;
@@ -100,7 +107,10 @@ int main(int argc, char **argv) {
             if (s == 0 && i < 5) printf("test image %d: predicted %-12s (truly %s)\n", i, classes[best], classes[t.y[i]]);
         }
     }
-    printf("test accuracy %.2f%% on %lld images\n", 100.0 * (double)correct / (double)te.n, (long long)te.n);
+    printf("test accuracy %.2f%% on %lld images\n", te.n ? 100.0 * (double)correct / (double)te.n : 0.0,
+           (long long)te.n);
+    rc = 0;
+out:
     free(t.params);
     free(t.opt);
     free(t.ws);
@@ -110,5 +120,5 @@ int main(int argc, char **argv) {
     free(order);
     bprt_split_free(&tr);
     bprt_split_free(&te);
-    return 0;
+    return rc;
 }
