@@ -95,6 +95,11 @@ static void blas_threads_leave(int was)
  * ms on 1 thread in fashion_mlp's step */
 #define GEMM_DIRECT_AB_MAX_M 256
 #endif
+#ifndef GEMM_B_ALIAS_BYTES
+/* a row-major B whose row stride in bytes is a multiple of this is packed rather than read
+   in place (gemm_driver.h) */
+#define GEMM_B_ALIAS_BYTES 4096
+#endif
 #ifndef GEMM_PREFETCH_B_MIN_BYTES
 /* a B read in place down its column strips of at least this many bytes (K x N, more than L2
  * holds: it comes from L3 or memory) has each strip's rows fetched ahead into L2 while the

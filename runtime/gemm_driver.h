@@ -28,7 +28,7 @@
  * BprtIsa), KNARROW (the narrow sets, for N up to half a wide tile; NULL entries: none),
  * FN and FNEW (the exported names, without and with an epilogue), EWROWS (bprt_ew_rows_f32
  * or _f64) and DPREFIX(x) (unique static names); they are #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
- * MC_MAX_BYTES, NC_MAX, ROWS_OUTER, GEMM_MIN_FLOPS_PER_THREAD, GEMV_T_MAX_K, GEMV_T_MAX. */
+ * MC_MAX_BYTES, NC_MAX, ROWS_OUTER, GEMM_MIN_FLOPS_PER_THREAD, GEMV_T_MAX_K, GEMV_T_MAX, GEMM_B_ALIAS_BYTES. */
 
 /* C[M,N] *= beta; beta == 0 stores zeros without reading C. */
 static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
@@ -200,7 +200,15 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
        product 2.68 -> 2.37 ms, its A @ B^T of the same shape 2.55 -> 2.38 ms, 1 thread, AMD
        Zen 4) */
     int rows_a = !tA && (GEMM_ROWS_A(M, tB) || ROWS_OUTER(kc_max, nc_max));
-    int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M);
+    /* ... but not one whose rows are a multiple of 4 KiB apart (N = 1024, 2048 floats) under
+       more than one row panel: each column strip of it then falls into a few of L2's sets and
+       is evicted before the next panel reads it again. x @ W with W 784 x 1024, M = 256: 59-64
+       -> 80-91 GFLOP/s packed; 256 x 2048 x 512 53-57 -> 87-94; 128 x 1024 x 1024 45-50 -> 85-93
+       (1 thread, Intel Sapphire Rapids, a loaded machine: the ratios are what counts); 2 KiB
+       apart (N = 512) measured the same either way, and one row panel (M = 16) too. The same
+       tiles either way: the bits do not change. */
+    int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M) &&
+                   !(M > mr && (size_t)ldb * sizeof(T) % GEMM_B_ALIAS_BYTES == 0);
     const int prefetch_b = direct_b && (size_t)K * (size_t)N * sizeof(T) >= GEMM_PREFETCH_B_MIN_BYTES;
     const int prefetch_c = beta == 0 && (size_t)M * (size_t)N * sizeof(T) >= GEMM_PREFETCH_C_MIN_BYTES;
 

@@ -814,6 +814,22 @@ static void test_at_b_same_bits(void **state)
     on_every_isa_and_threads(at_b_cases);
 }
 
+/* A row-major B whose rows are a multiple of 4 KiB apart (1024 floats, 512 doubles) is packed
+ * under more than one row panel and read in place under one: the rows the two products share
+ * come out with the same bits, f32 and f64, plain and A^T B, on 1 and 2 threads, on every ISA. */
+static void b_alias_cases(void)
+{
+    first_rows_same_bits("B rows 4 KiB apart", 0, 0, 3, 256, 1024, 300, 0.75, 0.5, 5);
+    first_rows_same_bits("B rows 4 KiB apart", 1, 0, 3, 200, 2048, 64, 1, 0, 6);
+    first_rows_same_bits("B rows 4 KiB apart", 0, 0, 3, 100, 512, 784, -0.5, 1, 7);
+}
+
+static void test_b_alias_same_bits(void **state)
+{
+    (void)state;
+    on_every_isa_and_threads(b_alias_cases);
+}
+
 /* C[:, :N] of op(A) @ B with a row-major B of N columns (a multiple of the vector length,
  * so the strips of kernel.h) against the same columns of the product with one more column
  * of B (a partial vector: the tiles), in f32 and f64: the same bits, or a failure naming
@@ -1109,6 +1125,7 @@ int main(void)
         cmocka_unit_test(test_strips_same_bits),
         cmocka_unit_test(test_rows_in_place_same_bits),
         cmocka_unit_test(test_at_b_same_bits),
+        cmocka_unit_test(test_b_alias_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
         cmocka_unit_test(test_transposed_product_same_bits),
         cmocka_unit_test(test_tri_products),
