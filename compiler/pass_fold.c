@@ -115,6 +115,11 @@ int fold_node(Graph *g, const Node *p) {
     /* reverse mode's node: zeros are symbolic; not in a `checkpoint`'s recomputation, which
        is the program's own expression again (pass_remat.c marks it adjoint) */
     int symbolic = (p->adjoint || g->adjoint_mode) && p->remat != REMAT_COPY;
+    /* a symbolic zero times or over anything is zero, a constant too: before the fold of
+       constants, which would make 0 * inf and 0 / 0 NaN (the gradient of 0 * (x / 0)) */
+    if (symbolic && ((p->op == OP_MUL && (is_const(g, a, 0) || is_const(g, b, 0))) ||
+                     (p->op == OP_DIV && is_const(g, a, 0))))
+        return zeros(g, p);
     if (kind == OK_UNARY || kind == OK_BINARY) { /* constants, broadcast or not: the exact value */
         double v[2] = {0, 0};
         int allc = 1;
@@ -137,7 +142,6 @@ int fold_node(Graph *g, const Node *p) {
     case OP_MUL:
         if (is_const(g, b, 1) && same_shape(g, a, p)) return a;
         if (is_const(g, a, 1) && same_shape(g, b, p)) return b;
-        if (symbolic && (is_const(g, a, 0) || is_const(g, b, 0))) return zeros(g, p);
         if (is_const(g, b, -1) && same_shape(g, a, p)) return ir_unary(g, OP_NEG, a, p->loc);
         if (is_const(g, a, -1) && same_shape(g, b, p)) return ir_unary(g, OP_NEG, b, p->loc);
         break;
@@ -149,7 +153,6 @@ int fold_node(Graph *g, const Node *p) {
     }
     case OP_DIV:
         if (is_const(g, b, 1) && same_shape(g, a, p)) return a;
-        if (symbolic && is_const(g, a, 0)) return zeros(g, p);
         break;
     case OP_POWI:
         if (p->ival == 0) { /* x^0 = 1, NaN and infinities included */

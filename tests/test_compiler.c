@@ -252,6 +252,24 @@ static void test_masks_stop_infinite_gradients(void **state) {
     }
 }
 
+/* The gradient of 0 * f(x) in x is 0 even where f'(x) is infinite (README, "constants
+ * fold"): the gradient program's zeros are symbolic. Where f' is a constant (x / 0, x * inf)
+ * the adjoint was a product or quotient of two constants, folded as numbers first: 0 / 0 and
+ * 0 * inf gave a gradient of NaN. The loss itself is NaN (0 * inf), as written. */
+static void test_symbolic_zero_times_infinite_constant(void **state) {
+    (void)state;
+    const char *src[] = {"param x[2]\nloss 0 * sum(x / 0)\n", "param x[2]\nloss 0 * sum(x * (1 / 0))\n",
+                         "param x[2]\nloss sum(0 * (x / 0) + x)\n"};
+    const double x[2] = {1, -2};
+    for (int f64 = 0; f64 <= 1; f64++)
+        for (int k = 0; k < 3; k++) {
+            double loss, lossf, g[2];
+            loss_grad_at(src[k], f64, x, 2, NULL, &loss, &lossf, g);
+            if (loss == loss) fail_msg("%s: loss %g, want NaN", src[k], loss);
+            for (int i = 0; i < 2; i++) expect_near("dx", i, f64, g[i], k == 2 ? 1 : 0, 0);
+        }
+}
+
 /* x ^ 0 is 1 for every x, so its derivative is 0 everywhere, as PyTorch's pow backward
  * (exponent 0: zeros): -O0, which keeps x ^ 0 in the graph (the optimiser folds it to 1),
  * differentiated it as 0 * x ^ -1, NaN at x = +-0 (0 * inf). Here sum(x ^ 0) + 2 sum(x)
@@ -1187,6 +1205,7 @@ int main(void) {
         cmocka_unit_test(test_written_over_dying_inputs),
         cmocka_unit_test(test_standalone_product_scratch),
         cmocka_unit_test(test_standalone_renames_per_model),
+        cmocka_unit_test(test_symbolic_zero_times_infinite_constant),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_folding_matches_generated_code),
         cmocka_unit_test(test_transpose_folded_into_matmul),
