@@ -435,6 +435,16 @@ static void parse_args(int argc, char **argv, Args *a) {
             if (s[0] == '-' && s[1]) unknown_option(s);
             else if (!a->file) a->file = s;
             else {
+                /* `bpc --f64 grad m.bp`, `bpc m.bp grad`: a command after the first argument
+                   was taken for the file, or is one file too many */
+                for (int k = CMD_GRAD; !a->cmd && k <= CMD_COUNT; k++) {
+                    const char *c = k < CMD_COUNT ? command_labels[k] : "repl";
+                    if (strcmp(a->file, c) == 0 || strcmp(s, c) == 0) {
+                        char msg[120];
+                        snprintf(msg, sizeof msg, "'%s' is a command and comes first: bpc %s FILE.bp [options]", c, c);
+                        usage_error("%s", msg);
+                    }
+                }
                 /* `bpc tran m.bp`: the misspelled command was taken for the file */
                 Suggest sg;
                 suggest_init(&sg, a->file);

@@ -250,6 +250,13 @@ for o in $opts; do
 done
 expect_status 2 "$bpc" tran "$src/examples/seed.bp"
 head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command 'tran'; did you mean 'train'?" && ok || bad "tran: $(head -n 1 "$tmp/err")"
+# a command after an option or the file: said so (it was "unexpected argument 'seed.bp'")
+expect_status 2 "$bpc" --f64 grad "$src/examples/seed.bp"
+head -n 1 "$tmp/err" | grep -qxF "bpc: 'grad' is a command and comes first: bpc grad FILE.bp [options]" && ok || bad "--f64 grad: $(head -n 1 "$tmp/err")"
+expect_status 2 "$bpc" "$src/examples/seed.bp" train --steps 1
+head -n 1 "$tmp/err" | grep -qxF "bpc: 'train' is a command and comes first: bpc train FILE.bp [options]" && ok || bad "FILE train: $(head -n 1 "$tmp/err")"
+expect_status 2 "$bpc" --f64 repl "$src/examples/seed.bp"
+head -n 1 "$tmp/err" | grep -qxF "bpc: 'repl' is a command and comes first: bpc repl FILE.bp [options]" && ok || bad "--f64 repl: $(head -n 1 "$tmp/err")"
 expect_status 2 "$bpc" "$src/examples/seed.bp" "$src/examples/seed.bp"
 head -n 1 "$tmp/err" | grep -qxF "bpc: unexpected argument '$src/examples/seed.bp'" && ok || bad "two files: $(head -n 1 "$tmp/err")"
 # an error of the run itself says 'error:' (--opt's did not)
