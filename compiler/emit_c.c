@@ -1745,12 +1745,21 @@ static NameTab header_names(Graph *g) {
 }
 
 /* Whether the header's prototypes may call an input, output or size by the program's own
- * name: not a name in header_taken, not reserved (a leading underscore), and the name of no
- * other input, output or size (uses: from header_names). Otherwise they call it as the .c
+ * name: not a name in header_taken, not reserved (a leading underscore), not spelt like a
+ * prefixed name (in_..., dim_..., out0_...), and the name of no other input, output or size
+ * (uses: from header_names). Otherwise they call it as the .c
  * does (in_x, out0_y, dim_B): `input double[B, 3]`, `input ws[B, 3]` or `input x[ws]` made a
  * header that did not compile. */
 static int header_name_ok(const NameTab *uses, const char *name) {
     if (name[0] == '_') return 0;
+    /* the prefixed forms' own spellings (in_x, dim_B, out0_y): `input in_x` next to a
+       refused `input double`, or `output v, out0_v`, gave two arguments one name */
+    if (strncmp(name, "in_", 3) == 0 || strncmp(name, "dim_", 4) == 0) return 0;
+    if (strncmp(name, "out", 3) == 0) {
+        const char *c = name + 3;
+        while (*c >= '0' && *c <= '9') c++;
+        if (c > name + 3 && *c == '_') return 0;
+    }
     /* the types and macros of <stdint.h> and <stddef.h> and the header's own macros:
        every name ending in _t, and every name in capitals with an underscore (INT32_MAX,
        SIZE_MAX, NAME_NPARAMS) */
