@@ -139,6 +139,13 @@ for f in noparams noparams_rnd; do
   [ "$(tail -n 1 "$tmp/out")" = "no parameters: nothing to check (the check compares the loss's gradient with respect to the parameters against finite differences)" ] &&
     ! grep -q "^ok" "$tmp/out" && ok || { bad "check of $f.bp:"; cat "$tmp/out"; }
 done
+# more inputs than the drivers hold (64): check's random inputs refuse them as --inputs does
+# (the 65th input was left without data and bpc check crashed in the model's code)
+i=0; : > "$tmp/in65.bp"
+while [ $i -lt 65 ]; do printf 'input x%d[B]\n' $i >> "$tmp/in65.bp"; i=$((i + 1)); done
+printf 'param w = 1\nloss sum(x64 * w)\n' >> "$tmp/in65.bp"
+expect_status 1 "$bpc" check "$tmp/in65.bp"
+grep -qx "bpc: error: too many inputs (limit 64)" "$tmp/err" && ok || { bad "check with 65 inputs:"; cat "$tmp/err"; }
 # a gradient that is not the loss's derivative is FAILED, exit 1 (no test saw check fail): bce's
 # gradient is PyTorch's, (p - t) / max(p(1 - p), 1e-12), which at p = sigmoid(-30) = 9.4e-14 is
 # not that of -log p (README): dL/da = -0.0936 (torch.autograd) where the loss falls as -1 * a
