@@ -22,6 +22,11 @@
  * body, so defs that call the one before twice, nested N deep, make 2^N copies (N = 20 took
  * 14 GB before it was stopped); the examples have at most a few hundred */
 #define MAX_EXPANDED_NODES 100000
+/* Inputs, outputs and symbolic sizes together: each is an argument of the generated
+ * functions (NAME_forward takes params, its inputs, its outputs, the sizes and ws), and tcc
+ * takes at most 255 arguments in a call ("memory full (vstack)"): 300 inputs made C that tcc
+ * did not compile and the JIT could not run */
+#define MAX_API_ARGS 240
 
 typedef struct Binding {
     const char *name;
@@ -1277,6 +1282,15 @@ static void decl_input(Sema *S, const Stmt *st) {
     if (!declare_input(S, st)) bind_failed(S, st);
 }
 
+/* Refuses the input or output at loc that takes the program past MAX_API_ARGS (once). */
+static void check_api_args(Sema *S, Loc loc, int nouts, int *reported) {
+    const Graph *g = S->g;
+    if (*reported || g->ninputs + nouts + g->syms.n <= MAX_API_ARGS) return;
+    diag_error(S->d, loc, "too many inputs, outputs and symbolic sizes (limit %d together: each is an argument "
+               "of the generated functions)", MAX_API_ARGS);
+    *reported = 1;
+}
+
 /* PyTorch's and Keras's names of initialisers, and bpc's. */
 static const struct {
     const char *name, *advice;
@@ -1484,6 +1498,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
     const char **onames = NULL;
     int onames_cap = 0, nonames = 0;
     Loc loss_loc = {0}, model_loc = {0}, clip_loc = {0};
+    int args_reported = 0;
     for (int i = 0; i < prog->nstmts; i++) {
         const Stmt *st = prog->stmts[i];
         switch (st->kind) {
@@ -1495,7 +1510,10 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
             model_loc = st->loc;
             g->model = st->name;
             break;
-        case ST_INPUT: decl_input(&S, st); break;
+        case ST_INPUT:
+            decl_input(&S, st);
+            check_api_args(&S, st->name_loc, nouts, &args_reported);
+            break;
         case ST_PARAM: decl_param(&S, st); break;
         case ST_BIND: {
             if (!check_new_name(&S, st)) break;
@@ -1543,6 +1561,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
                 if (b->node < 0) continue;
                 ARENA_PUSH(a, outs, nouts, outs_cap, b->node);
                 ARENA_PUSH(a, onames, nonames, onames_cap, st->names[k]);
+                check_api_args(&S, st->name_locs[k], nouts, &args_reported);
             }
             break;
         case ST_OPTIMIZER: decl_optimizer(&S, st); break;

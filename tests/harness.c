@@ -89,6 +89,10 @@ static void alloc_values(TestModel *t, const int *sizes) {
     for (int s = 0; s < t->g->syms.n; s++) t->dims[s] = sizes ? sizes[s] : 3;
     t->params = calloc((size_t)t->g->nparam_reals + 1, t->m.real_size);
     t->m.init(t->params, 1);
+    if (t->g->ninputs > (int)(sizeof t->inputs / sizeof t->inputs[0])) { /* (they were written past it) */
+        fprintf(t->diag_out, "test harness: more inputs than it holds\n");
+        return;
+    }
     for (int i = 0; i < t->g->ninputs; i++) {
         const Input *in = &t->g->inputs[i];
         size_t n = 1;

@@ -1608,6 +1608,42 @@ static void test_long_line(void **state) {
     th_free(&t);
 }
 
+/* Inputs, outputs and symbolic sizes are arguments of the generated functions, 240 of them
+ * together at most (tcc refuses a call of about 255 arguments: 300 inputs made C it did not
+ * compile and the JIT could not run, "memory full (vstack)"): 239 inputs and B are taken, a
+ * 240th input is refused where it is declared, and so is an output past the limit (both
+ * compiled by the JIT, tcc). */
+static void test_api_args(void **state) {
+    (void)state;
+    static char text[16384];
+    char expected[512];
+    TestModel t;
+    for (int extra = 0; extra < 2; extra++) {
+        int n = 0;
+        for (int i = 0; i < 239 + extra; i++) n += snprintf(text + n, sizeof text - (size_t)n, "input x%d[B]\n", i);
+        snprintf(text + n, sizeof text - (size_t)n, "loss sum(x0)\n");
+        th_build(&t, text, 0, NULL); /* (the harness holds 64 inputs: compiled and JIT-compiled is taken) */
+        if (!extra) assert_string_equal(th_diag_text(&t), "test harness: more inputs than it holds\n");
+        else {
+            snprintf(expected, sizeof expected,
+                     "t.bp:240:7: error: too many inputs, outputs and symbolic sizes (limit 240 together: each is an "
+                     "argument of the generated functions)\n  input x239[B]\n        ^\n");
+            assert_string_equal(th_diag_text(&t), expected);
+        }
+        th_free(&t);
+    }
+    /* one input and its size, 238 outputs: taken; a 239th output: refused at its name */
+    for (int extra = 0; extra < 2; extra++) {
+        int n = snprintf(text, sizeof text, "input x[B]\nloss sum(x)\noutput x");
+        for (int i = 1; i < 238 + extra; i++) n += snprintf(text + n, sizeof text - (size_t)n, ", x");
+        snprintf(text + n, sizeof text - (size_t)n, "\n");
+        th_build(&t, text, 0, NULL);
+        if (!extra) assert_true(t.ok);
+        else assert_non_null(strstr(th_diag_text(&t), "t.bp:3:722: error: too many inputs, outputs and symbolic sizes (limit 240"));
+        th_free(&t);
+    }
+}
+
 /* Lines that start a diagnostic ("t.bp:L:C: ..."), as "L:C" joined by spaces. */
 static void diag_positions(const char *text, char *buf, size_t size) {
     size_t n = 0;
@@ -1824,6 +1860,7 @@ int main(void) {
         cmocka_unit_test(test_several_errors),
         cmocka_unit_test(test_def_call_notes),
         cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_api_args),
         cmocka_unit_test(test_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
