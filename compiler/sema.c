@@ -22,11 +22,12 @@
  * body, so defs that call the one before twice, nested N deep, make 2^N copies (N = 20 took
  * 14 GB before it was stopped); the examples have at most a few hundred */
 #define MAX_EXPANDED_NODES 100000
-/* Inputs, outputs and symbolic sizes together: each is an argument of the generated
- * functions (NAME_forward takes params, its inputs, its outputs, the sizes and ws), and tcc
- * takes at most 255 arguments in a call ("memory full (vstack)"): 300 inputs made C that tcc
- * did not compile and the JIT could not run */
-#define MAX_API_ARGS 240
+/* The most arguments a generated function may take: each input, output and symbolic size is
+ * one (NAME_forward takes params, its inputs, its outputs, the sizes and ws; the training
+ * step's helper params, opt_state, grad, the inputs, the sizes, lr, a seed and ws), and tcc
+ * takes at most 254 in a call ("memory full (vstack)"): 300 inputs made C that tcc did not
+ * compile and the JIT could not run */
+#define MAX_API_ARGS 252
 
 typedef struct Binding {
     const char *name;
@@ -1282,12 +1283,15 @@ static void decl_input(Sema *S, const Stmt *st) {
     if (!declare_input(S, st)) bind_failed(S, st);
 }
 
-/* Refuses the input or output at loc that takes the program past MAX_API_ARGS (once). */
+/* Refuses the input or output at loc that takes a generated function past MAX_API_ARGS
+ * arguments (once). */
 static void check_api_args(Sema *S, Loc loc, int nouts, int *reported) {
     const Graph *g = S->g;
-    if (*reported || g->ninputs + nouts + g->syms.n <= MAX_API_ARGS) return;
-    diag_error(S->d, loc, "too many inputs, outputs and symbolic sizes (limit %d together: each is an argument "
-               "of the generated functions)", MAX_API_ARGS);
+    const int forward = g->ninputs + nouts + g->syms.n + 2, step = g->ninputs + g->syms.n + 6;
+    const int args = forward > step ? forward : step;
+    if (*reported || args <= MAX_API_ARGS) return;
+    diag_error(S->d, loc, "too many inputs, outputs and symbolic sizes: the generated functions would take %d "
+               "arguments (limit %d)", args, MAX_API_ARGS);
     *reported = 1;
 }
 
