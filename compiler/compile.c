@@ -237,17 +237,17 @@ int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t e
     m->g = g;
     m->f64 = f64;
     m->real_size = f64 ? sizeof(double) : sizeof(float);
-    m->ws_size = (EntryWs)jit_symbol(m->jit, "bp_entry_ws");
-    m->opt_size = (EntryOptSize)jit_symbol(m->jit, "bp_entry_opt_size");
-    m->init = (EntryInit)jit_symbol(m->jit, "bp_entry_init");
-    m->forward = (EntryForward)jit_symbol(m->jit, "bp_entry_forward");
-    m->loss = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss");
-    m->loss_eval = (EntryLoss)jit_symbol(m->jit, "bp_entry_loss_eval");
-    m->grad = (EntryGrad)jit_symbol(m->jit, "bp_entry_grad");
-    m->grad_seeded = (EntryGradSeeded)jit_symbol(m->jit, "bp_entry_grad_seeded");
-    m->hvp = (EntryHvp)jit_symbol(m->jit, "bp_entry_hvp");
-    m->train_step = (EntryStep)jit_symbol(m->jit, "bp_entry_train_step");
-    m->update = (EntryUpdate)jit_symbol(m->jit, "bp_entry_update");
+    m->ws_size = (EntryWs)jit_symbol(m->jit, "bp_ws_entry");
+    m->opt_size = (EntryOptSize)jit_symbol(m->jit, "bp_opt_size_entry");
+    m->init = (EntryInit)jit_symbol(m->jit, "bp_init_entry");
+    m->forward = (EntryForward)jit_symbol(m->jit, "bp_forward_entry");
+    m->loss = (EntryLoss)jit_symbol(m->jit, "bp_loss_entry");
+    m->loss_eval = (EntryLoss)jit_symbol(m->jit, "bp_loss_eval_entry");
+    m->grad = (EntryGrad)jit_symbol(m->jit, "bp_grad_entry");
+    m->grad_seeded = (EntryGradSeeded)jit_symbol(m->jit, "bp_grad_seeded_entry");
+    m->hvp = (EntryHvp)jit_symbol(m->jit, "bp_hvp_entry");
+    m->train_step = (EntryStep)jit_symbol(m->jit, "bp_train_step_entry");
+    m->update = (EntryUpdate)jit_symbol(m->jit, "bp_update_entry");
     if (!m->ws_size || !m->init || !m->update) {
         snprintf(err, errlen, "JIT: generated entry points not found");
         jit_free(m->jit);

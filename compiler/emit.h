@@ -17,7 +17,7 @@ typedef struct EmitOptions {
     int inline_decls;   /* declare the runtime's functions instead of #include "bprt.h" (JIT) */
     int line_directives;/* #line back to the .bp source */
     const char *header_name; /* the .h to include from the .c ("net.h"), or NULL: self-contained */
-    int entry_points;   /* add bp_entry_* wrappers with uniform signatures (the driver's JIT) */
+    int entry_points;   /* add bp_*_entry wrappers with uniform signatures (the driver's JIT) */
     int standalone;     /* carry the runtime parts used (reference GEMM, RNG, optimizers) */
     int ew_blocks;      /* fused elementwise loops as bprt_ew programs (for libtcc, which
                            does not vectorise: the runtime's block evaluator is ~10x faster) */

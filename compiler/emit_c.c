@@ -2363,7 +2363,7 @@ static const char *preamble_math =
     "BP_INLINE real bp_relu(real x) { return !(x <= 0) ? x : (real)0; }\n" /* NaN stays NaN, as in PyTorch */
     "BP_INLINE real bp_leaky_relu(real x, real a) { return x > 0 ? x : a * x; }\n"
     "BP_INLINE real bp_gelu(real x) { real y; BP_V(gelu)(&x, &y, 1); return y; }\n"
-    "BP_INLINE real bp_gelu_grad(real x) { real y; BP_V(gelu_grad)(&x, &y, 1); return y; }\n"
+    "BP_INLINE real bp_gelu_deriv(real x) { real y; BP_V(gelu_grad)(&x, &y, 1); return y; }\n"
     "BP_INLINE real bp_softplus(real x) { return (x > 0 ? x : (real)0) + BP_M(log1p)(bp_exp(-BP_M(fabs)(x))); }\n"
     "BP_INLINE real bp_powi(real x, int n) {\n"
     "    real r = 1, b = x; int k = n < 0 ? -n : n;\n"
@@ -2765,7 +2765,11 @@ static void emit_optimizer(FILE *out, Graph *g, const EmitOptions *o) {
 }
 
 /* Uniform-signature wrappers for the driver: inputs as an array of pointers, sizes as an
- * array of ints, reals passed as double. */
+ * array of ints, reals passed as double. Named bp_X_entry: every name the model's own code
+ * defines or declares ends in one of the API's suffixes (NAME_loss, NAME_step_, ...), and no
+ * suffix is `_entry`, so no model name meets them (as bp_entry_X, `model bp_entry` defined
+ * bp_entry_loss twice). The emitted helpers keep the same rule (bp_gelu_deriv, not
+ * bp_gelu_grad, which `model bp_gelu` declared as its NAME_grad). */
 static void call_args(FILE *out, const Graph *g, const char *only) {
     for (int i = 0; i < g->ninputs; i++) {
         if (only && !only[i]) continue;
@@ -2778,16 +2782,16 @@ static void dims_call(FILE *out, const Graph *g, int leading_comma) {
 }
 
 static void emit_entry_points(FILE *out, Graph *g) {
-    fprintf(out, "\nsize_t bp_entry_ws(const int *d) { (void)d; return %s_workspace_size(", g->model);
+    fprintf(out, "\nsize_t bp_ws_entry(const int *d) { (void)d; return %s_workspace_size(", g->model);
     dims_call(out, g, 0);
     fprintf(out, "); }\n");
-    fprintf(out, "size_t bp_entry_opt_size(void) { return %s_opt_state_size(); }\n", g->model);
-    fprintf(out, "void bp_entry_init(void *p, uint64_t seed) { %s_init((real *)p, seed); }\n", g->model);
-    fprintf(out, "int bp_entry_update(void *p, void *opt, const void *gr, double lr) {\n"
+    fprintf(out, "size_t bp_opt_size_entry(void) { return %s_opt_state_size(); }\n", g->model);
+    fprintf(out, "void bp_init_entry(void *p, uint64_t seed) { %s_init((real *)p, seed); }\n", g->model);
+    fprintf(out, "int bp_update_entry(void *p, void *opt, const void *gr, double lr) {\n"
                  "    return %s_update((real *)p, opt, (const real *)gr, (real)lr);\n}\n", g->model);
     if (g->noutputs) {
         Graph *fg = variant_graph(g, V_FORWARD);
-        fprintf(out, "void bp_entry_forward(const void *p, const void *const *in, void *const *out, const int *d, void *ws) {\n"
+        fprintf(out, "void bp_forward_entry(const void *p, const void *const *in, void *const *out, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    %s_forward((const real *)p", g->model);
         call_args(out, g, inputs_used(fg));
         for (int i = 0; i < g->noutputs; i++) fprintf(out, ", (real *)out[%d]", i);
@@ -2795,34 +2799,34 @@ static void emit_entry_points(FILE *out, Graph *g) {
         fprintf(out, ", ws);\n}\n");
     }
     if (g->loss >= 0) {
-        fprintf(out, "double bp_entry_loss(const void *p, const void *const *in, const int *d, void *ws) {\n"
+        fprintf(out, "double bp_loss_entry(const void *p, const void *const *in, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_loss((const real *)p", g->model);
         call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
-        fprintf(out, "double bp_entry_loss_eval(const void *p, const void *const *in, const int *d, void *ws) {\n"
+        fprintf(out, "double bp_loss_eval_entry(const void *p, const void *const *in, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_loss_eval((const real *)p", g->model);
         call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
-        fprintf(out, "double bp_entry_grad(const void *p, void *gr, const void *const *in, const int *d, void *ws) {\n"
+        fprintf(out, "double bp_grad_entry(const void *p, void *gr, const void *const *in, const int *d, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_grad((const real *)p, (real *)gr", g->model);
         call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", ws);\n}\n");
-        fprintf(out, "double bp_entry_grad_seeded(const void *p, void *gr, const void *const *in, const int *d, uint64_t seed, void *ws) {\n"
+        fprintf(out, "double bp_grad_seeded_entry(const void *p, void *gr, const void *const *in, const int *d, uint64_t seed, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_grad_seeded((const real *)p, (real *)gr", g->model);
         call_args(out, g, NULL);
         dims_call(out, g, 1);
         fprintf(out, ", seed, ws);\n}\n");
         if (g->hvps) {
-            fprintf(out, "double bp_entry_hvp(const void *p, const void *v, void *hv, const void *const *in, const int *d, void *ws) {\n"
+            fprintf(out, "double bp_hvp_entry(const void *p, const void *v, void *hv, const void *const *in, const int *d, void *ws) {\n"
                          "    (void)in; (void)d;\n    return %s_hvp((const real *)p, (const real *)v, (real *)hv", g->model);
             call_args(out, g, NULL);
             dims_call(out, g, 1);
             fprintf(out, ", ws);\n}\n");
         }
-        fprintf(out, "double bp_entry_train_step(void *p, void *opt, const void *const *in, const int *d, double lr, void *ws) {\n"
+        fprintf(out, "double bp_train_step_entry(void *p, void *opt, const void *const *in, const int *d, double lr, void *ws) {\n"
                      "    (void)in; (void)d;\n    return %s_train_step((real *)p, opt", g->model);
         call_args(out, g, NULL);
         dims_call(out, g, 1);

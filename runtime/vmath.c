@@ -5,7 +5,7 @@
  *
  * Every float path of bpc's programs goes through these (bprt_ew's EXP/GELU/GELU_GRAD,
  * the softmax and cross-entropy loops, and the generated bp_exp/bp_erf/bp_gelu/
- * bp_gelu_grad one element at a time), so the tcc and cc paths compute the same values. The kernel with fused
+ * bp_gelu_deriv one element at a time), so the tcc and cc paths compute the same values. The kernel with fused
  * multiply-adds runs when the runtime's ISA (bprt_isa_id: the CPU's, or BPRT_ISA) is
  * AVX-512; elsewhere, and in --standalone output, the plain one (each within 2 ulp). The double versions
  * are libm's, element by element (double runs check gradients, not speed).

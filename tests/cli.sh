@@ -146,6 +146,15 @@ while [ $i -lt 65 ]; do printf 'input x%d[B]\n' $i >> "$tmp/in65.bp"; i=$((i + 1
 printf 'param w = 1\nloss sum(x64 * w)\n' >> "$tmp/in65.bp"
 expect_status 1 "$bpc" check "$tmp/in65.bp"
 grep -qx "bpc: error: too many inputs (limit 64)" "$tmp/err" && ok || { bad "check with 65 inputs:"; cat "$tmp/err"; }
+# models named so that their API meets the JIT's entry points: bp_entry_loss, bp_entry_init,
+# ... were both model bp_entry's functions and the JIT's wrappers (tcc refused the code: "JIT
+# compilation failed"); the wrappers are bp_loss_entry, ... (bp_entry_train: its static
+# bp_entry_train_step_ would meet wrappers named bp_entry_X_; tests/c_names/helper_names.bp)
+for m in bp_entry bp_entry_train; do
+  printf 'model %s\ninput x[B, 3]\ninput y[B] : int\nparam W[3, 4] = normal(0.5)\nh = x @ W\nloss cross_entropy(h, y)\noutput h\n' $m > "$tmp/$m.bp"
+  expect_status 0 "$bpc" check "$tmp/$m.bp"
+  grep -q "^ok: worst relative error" "$tmp/out" && ok || { bad "check of model $m:"; cat "$tmp/out" "$tmp/err"; }
+done
 # a gradient that is not the loss's derivative is FAILED, exit 1 (no test saw check fail): bce's
 # gradient is PyTorch's, (p - t) / max(p(1 - p), 1e-12), which at p = sigmoid(-30) = 9.4e-14 is
 # not that of -log p (README): dL/da = -0.0936 (torch.autograd) where the loss falls as -1 * a

@@ -7,7 +7,8 @@
 # so is a program calling the seed example's NAME_hvp. tests/c_names/ holds programs whose
 # names meet C's (keywords, the API's own parameter names, a model named bprt, no
 # parameters, a constant loss, no loss, neither a loss nor outputs, dropout and an input named dropout_seed,
-# names spelt like the header's prefixed ones: in_double, out0_v, dim_ws): compiled
+# names spelt like the header's prefixed ones: in_double, out0_v, dim_ws, a model bp_gelu whose
+# NAME_grad was an emitted helper's name): compiled
 # and self-checked the same way, and compiled as --standalone output by each compiler. The
 # torch programs with softplus, sigmoid, bce, bce_logits, leaky_relu and GELU (which
 # --standalone computes with its own functions) self-checked as --standalone output too.

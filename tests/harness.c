@@ -72,10 +72,10 @@ void th_build_standalone(TestModel *t, const char *text, int f64, const int *siz
     m->g = t->g;
     m->f64 = f64;
     m->real_size = f64 ? sizeof(double) : sizeof(float);
-    m->ws_size = (EntryWs)SYM("bp_entry_ws");
-    m->init = (EntryInit)SYM("bp_entry_init");
-    m->loss = (EntryLoss)SYM("bp_entry_loss");
-    m->grad = (EntryGrad)SYM("bp_entry_grad");
+    m->ws_size = (EntryWs)SYM("bp_ws_entry");
+    m->init = (EntryInit)SYM("bp_init_entry");
+    m->loss = (EntryLoss)SYM("bp_loss_entry");
+    m->grad = (EntryGrad)SYM("bp_grad_entry");
 #undef SYM
     if (!m->ws_size || !m->init || (t->g->loss >= 0 && (!m->loss || !m->grad))) {
         fprintf(t->diag_out, "standalone: entry points not found\n");

@@ -27,7 +27,7 @@ void th_build(TestModel *t, const char *text, int f64, const int *sizes);
 /* The same with compile options (NULL: the defaults), e.g. {.optimize = 1, .hvp = 1}. */
 void th_build_with(TestModel *t, const char *text, int f64, const int *sizes, const CompileOptions *o);
 /* The same as --standalone output (the runtime parts it uses carried in the C, every
- * elementwise op through the emitted bp_ functions), with bp_entry_* wrappers: compiled in
+ * elementwise op through the emitted bp_ functions), with bp_*_entry wrappers: compiled in
  * memory by libtcc (cc = 0), or by the system's cc (or $CC) at -O0 into a shared object
  * that is dlopen'd (cc = 1; -O0 keeps it near a second a program: -O3 takes ten). Only the
  * loss, gradient, init and workspace size are bound. */

@@ -117,7 +117,7 @@ static size_t standalone_ws(Graph *g, const int *dims) {
     Jit *j = jit_compile(code, JIT_TCC, err, sizeof err);
     free(code);
     if (!j) fail_msg("standalone: %s", err);
-    EntryWs ws = (EntryWs)jit_symbol(j, "bp_entry_ws");
+    EntryWs ws = (EntryWs)jit_symbol(j, "bp_ws_entry");
     assert_non_null(ws);
     const size_t n = ws(dims);
     jit_free(j);

@@ -118,7 +118,7 @@ static void test_array_equals_elements(void **state) {
 }
 
 /* GELU and its derivative (bprt_gelu_f32 / bprt_gelu_grad_f32, what bprt_ew and the
- * generated bp_gelu / bp_gelu_grad call) against the formulas in double, at 4096 points
+ * generated bp_gelu / bp_gelu_deriv call) against the formulas in double, at 4096 points
  * of [-12, 12] and around 0, with the plain kernel and (where the CPU has it) the AVX-512 one:
  * within 4 ulp of the true value plus 2.5e-7 (float's erf near -1, 1 + erf cancels: gelu
  * of -6 is -6e-9, which float rounds to 0); an array and its elements one at a time, and
