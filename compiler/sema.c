@@ -1464,7 +1464,8 @@ static int is_alnum_ascii(char c) { /* in any locale */
  * leading dot starts no extension). Each run of other characters than ASCII letters and
  * digits becomes one '_', none at either end (a name beginning with '_' is reserved at
  * file scope in C, and one holding "__" anywhere in C++); a stem that then begins with a
- * digit takes "bp_" in front, and one with no letter or digit is "model". The name is cut to
+ * digit or with "bprt_" (the runtime's names) takes "bp_" in front, and one with no letter or
+ * digit is "model". The name is cut to
  * BP_NAME_MAX characters (and no '_' at its end). */
 const char *sema_model_name_from_path(Arena *a, const char *path) {
     const char *base = strrchr(path, '/');
@@ -1478,7 +1479,7 @@ const char *sema_model_name_from_path(Arena *a, const char *path) {
         else if (k && s[k - 1] != '_' && i + 1 < n && is_alnum_ascii(base[i + 1])) s[k++] = '_';
     s[k] = 0;
     if (!k) return "model";
-    char *id = s[0] >= '0' && s[0] <= '9' ? arena_printf(a, "bp_%s", s) : s;
+    char *id = (s[0] >= '0' && s[0] <= '9') || strncmp(s, "bprt_", 5) == 0 ? arena_printf(a, "bp_%s", s) : s;
     /* at most BP_NAME_MAX characters, as a `model` statement's name: a 150-character stem
        was cut in the emitter's texts, which made C that does not compile */
     size_t len = strlen(id);
@@ -1512,6 +1513,11 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
                 break;
             }
             model_loc = st->loc;
+            if (strncmp(st->name, "bprt_", 5) == 0) { /* bprt_sgemm_batch_softmax's NAME_grad was the runtime's */
+                diag_error(d, st->name_loc, "model names beginning with 'bprt_' are the runtime's (its functions are "
+                           "named bprt_...); choose another");
+                break;
+            }
             g->model = st->name;
             break;
         case ST_INPUT:

@@ -783,6 +783,14 @@ static const DiagCase cases[] = {
      "t.bp:2:1: error: the loss is already given (at 1:1)\n"
      "  loss 2\n"
      "  ^\n"},
+    /* bprt_sgemm_batch_softmax's NAME_grad was a function of the runtime's (bprt.h): C that no
+       compiler took */
+    {"a model name in the runtime's names",
+     "model bprt_sgemm_batch_softmax\n",
+     "t.bp:1:7: error: model names beginning with 'bprt_' are the runtime's (its functions are named bprt_...); "
+     "choose another\n"
+     "  model bprt_sgemm_batch_softmax\n"
+     "        ^\n"},
     {"two model statements",
      "model a\n"
      "model b\n",
