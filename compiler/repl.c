@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -1377,6 +1378,51 @@ static const char *option_wants(const char *o) {
     return "a whole number from 1 to 2000000000"; /* the counts: --epochs --steps --batch --warmup */
 }
 
+/* Whether a checkpoint may be written to path (:save FILE, :train --save FILE), as bpc
+ * train's outputs are checked: not a file the session read its program from (by device and
+ * inode, links included), nor the --data or --inputs (others[], NULL-ended) the run reads;
+ * not a name ending in .bp, which is a program's; and an existing file only when it is a
+ * safetensors file (or empty), so that what is replaced is an earlier checkpoint or file of
+ * parameters. `:save examples/x.bp` replaced the program the session had loaded with a
+ * checkpoint, and `:save notes.txt` any file at all. what: ":save" or ":train --save". */
+static int check_save_target(Session *S, const char *path, const char *const *others, const char *what) {
+    struct stat so;
+    const size_t n = strlen(path);
+    const int exists = stat(path, &so) == 0 && S_ISREG(so.st_mode);
+    for (const DiagSource *src = S->d.sources; exists && src; src = src->next) {
+        struct stat si;
+        if (src->name[0] == '<' || stat(src->name, &si) != 0 || si.st_dev != so.st_dev || si.st_ino != so.st_ino)
+            continue;
+        diag_tool_error("%s %s is the session's program %s: writing it would destroy it", what, path, src->name);
+        return -1;
+    }
+    for (int i = 0; exists && others && others[i]; i++) {
+        struct stat si;
+        if (stat(others[i], &si) != 0 || si.st_dev != so.st_dev || si.st_ino != so.st_ino) continue;
+        diag_tool_error("%s %s is the run's data %s: writing it would destroy it", what, path, others[i]);
+        return -1;
+    }
+    if (n >= 3 && strcmp(path + n - 3, ".bp") == 0) {
+        diag_tool_error("%s %s: a name ending in .bp is a program's; give the checkpoint another (FILE.safetensors)",
+                        what, path);
+        return -1;
+    }
+    FILE *f = exists && so.st_size > 0 ? fopen(path, "rb") : NULL; /* (one that cannot be read is not judged) */
+    if (f) { /* 8 bytes of header length, then the header's '{' */
+        unsigned char h[9];
+        uint64_t len = 0;
+        const int got = (int)fread(h, 1, sizeof h, f);
+        fclose(f);
+        for (int k = 7; got == (int)sizeof h && k >= 0; k--) len = len << 8 | h[k];
+        if (got != (int)sizeof h || h[8] != '{' || len > (uint64_t)so.st_size - 8) {
+            diag_tool_error("%s %s: the file exists and is not a safetensors file; a checkpoint replaces only an "
+                            "earlier checkpoint or file of parameters (remove it, or give another name)", what, path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int cmd_train(Session *S, const char *arg, int eval_only) {
     const char *cmd = eval_only ? ":eval" : ":train";
     char *copy = xstrdup(arg), *w[64];
@@ -1473,6 +1519,10 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         to.batch = TRAIN_BATCH;
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
+    if (to.save) {
+        const char *const others[] = {to.data, to.inputs, NULL};
+        if (check_save_target(S, to.save, to.data ? others : others + 1, ":train --save") != 0) goto out;
+    }
     if (!to.data && !to.inputs) { /* the session's inputs, as :step, :grad and :print use them
                                      (the file of :inputs is not read again: it may have
                                      changed or gone since) */
@@ -1603,6 +1653,7 @@ static int cmd_save(Session *S, const char *path, int restore) {
         return -1;
     }
     if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
+    if (!restore && check_save_target(S, path, NULL, ":save") != 0) return -1;
     char err[BPRT_ERRLEN], pos[160];
     const Graph *g = S->g;
     const char *ps = g->nparams == 1 ? "" : "s";

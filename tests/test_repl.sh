@@ -96,6 +96,17 @@ done
 # the session is not a file: nothing is left behind but what was asked for
 [ ! -e "$tmp/seed/repl.ckpt.safetensors" ] && pass=$((pass + 1)) || { echo "FAIL: a checkpoint was left behind"; fail=$((fail + 1)); }
 
+# :save over an existing file that is not a safetensors file (notes, data) is refused and the
+# file is left as it was; over an empty one, or an earlier checkpoint, it writes
+mkdir -p "$tmp/save_other" && cp "$src/examples/seed.bp" "$tmp/save_other/"
+printf 'my notes\n' >"$tmp/save_other/notes.txt"
+: >"$tmp/save_other/empty.safetensors"
+(cd "$tmp/save_other" && printf ':save notes.txt\n:save empty.safetensors\n' | "$bpc" repl seed.bp >out 2>&1)
+got=$?
+if [ $got -eq 1 ] && [ "$(cat "$tmp/save_other/notes.txt")" = "my notes" ] &&
+   grep -qx "error: :save notes.txt: the file exists and is not a safetensors file; a checkpoint replaces only an earlier checkpoint or file of parameters (remove it, or give another name)" "$tmp/save_other/out" &&
+   grep -qx "saved 2 parameters to empty.safetensors" "$tmp/save_other/out"; then pass=$((pass + 1))
+else echo "FAIL: :save over a file that is not a checkpoint (status $got):"; cat "$tmp/save_other/out"; fail=$((fail + 1)); fi
 # a usage error is reported as one
 "$bpc" repl --bogus </dev/null >"$tmp/out" 2>&1
 if [ $? -eq 2 ] && grep -q "usage: bpc repl" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: bpc repl --bogus"; fail=$((fail + 1)); fi
