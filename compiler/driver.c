@@ -424,6 +424,42 @@ void drv_opt_from_f64(OptLayout l, const double *in, void *opt) {
     }
 }
 
+/* Whether an optimizer state read from a checkpoint (in m's layout l) can be trained on:
+ * its step count a whole number from 0 to 2^53, every moment finite, and Adam's second
+ * moments (v, under a square root) not negative. A damaged state (a NaN step count, bytes
+ * of 0xff) was taken in: the first step made every parameter NaN, and bpc train then saved
+ * those over the checkpoint. 0, or -1 with err naming the parameter and element. */
+static int check_opt_state(const Model *m, OptLayout l, const void *opt, const char *path, char *err) {
+    static const char *const which[2][2] = {{"momentum", ""}, {"first moment", "second moment"}};
+    const double t = drv_opt_steps(opt);
+    if (!(t >= 0 && t <= 0x1p53 && t == floor(t))) {
+        snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint: the optimizer state's step count is %g, not a whole number "
+                 "from 0 to 2^53 (a damaged file?)", path, drv_printable(t));
+        return -1;
+    }
+    const Graph *g = m->g;
+    for (int k = 0; k < l.moments; k++) {
+        const char *v = (const char *)opt + 64 + padded(l.real_size * (size_t)l.n) * (size_t)k;
+        for (int p = 0; p < g->nparams; p++)
+            for (int64_t i = 0; i < g->params[p].numel; i++) {
+                const int64_t at = g->params[p].offset + i;
+                double x;
+                if (l.real_size == sizeof(double)) memcpy(&x, v + sizeof x * (size_t)at, sizeof x);
+                else {
+                    float f;
+                    memcpy(&f, v + sizeof f * (size_t)at, sizeof f);
+                    x = (double)f;
+                }
+                if (isfinite(x) && !(k == 1 && x < 0)) continue;
+                snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint: the optimizer state's %s of '%s' is %g at element "
+                         "%lld%s (a damaged file?)", path, which[l.moments - 1][k], g->params[p].name, drv_printable(x), (long long)i,
+                         isfinite(x) ? ", and cannot be negative" : "");
+                return -1;
+            }
+    }
+    return 0;
+}
+
 int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state, int64_t progress[4], char *err) {
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) return -1;
@@ -512,7 +548,9 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         other_opt = 1;
-    } else if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
+    } else if (rc == 1 && check_opt_state(m, other, o->data, path, err) != 0) /* as the file holds it */
+        rc = -1;
+    else if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
     else if (rc == 1) { /* written in the other precision */
         double *d = drv_alloc_reals((size_t)(1 + other.moments * other.n), sizeof(double),
                                     "optimizer's state converted to this precision", err);

@@ -127,6 +127,28 @@ has err "^bpc: error: p.safetensors: invalid checkpoint progress: '__bpc.progres
 LC_ALL=C sed 's/"__bpc.opt_state":{"dtype":"U8"/"__bpc.opt_state":{"dtype":"I8"/' c.safetensors >p.safetensors
 run 1 "$bpc" train net.bp --data good --steps 1 --batch 4 --params p.safetensors
 has err "^bpc: error: p.safetensors: invalid checkpoint: '__bpc.opt_state' is I8 \[[0-9]*\], expected U8 (the optimizer state's [0-9]* bytes)$" "optimizer state dtype"
+# an optimizer state whose bytes are damaged (8 bytes of 0xff: a NaN) is refused, naming what
+# is wrong, and --save leaves the checkpoint as it was; it was read, the first step made every
+# parameter NaN, and the stop at the next step saved those over the checkpoint
+# (Adam's: a step count, then its two moments, each of the 12 floats of W padded to 64 bytes)
+printf "${net}loss cross_entropy(logits, y)\noptimizer adam(lr=0.01)\n" >adam.bp
+run 0 "$bpc" train adam.bp --data good --steps 2 --batch 4 --save ca.safetensors
+n=$(LC_ALL=C sed -n 's/.*"__bpc.opt_state":{"dtype":"U8","shape":\[\([0-9]*\)\].*/\1/p' ca.safetensors)
+damage() { # FILE OFFSET: ca.safetensors with 8 bytes of 0xff at OFFSET into the optimizer state
+  size=$(wc -c <ca.safetensors)
+  { head -c $((size - 32 - n + $2)) ca.safetensors; bytes 255 255 255 255 255 255 255 255
+    tail -c $((32 + n - $2 - 8)) ca.safetensors; } >"$1"
+}
+for d in "0:the optimizer state's step count is nan, not a whole number from 0 to 2^53 (a damaged file?)" \
+         "64:the optimizer state's first moment of 'W' is nan at element 0 (a damaged file?)" \
+         "132:the optimizer state's second moment of 'W' is nan at element 1 (a damaged file?)"; do
+  damage p.safetensors ${d%%:*}
+  cp p.safetensors p0.safetensors
+  run 1 "$bpc" train adam.bp --data good --steps 4 --batch 4 --params p.safetensors --save p.safetensors
+  has err "^bpc: error: p.safetensors: invalid checkpoint: ${d#*:}$" "damaged optimizer state at ${d%%:*}"
+  hasnt out "^epoch" "damaged optimizer state at ${d%%:*}"
+  if cmp -s p.safetensors p0.safetensors; then ok; else bad "damaged optimizer state at ${d%%:*}: the checkpoint was written"; fi
+done
 # --steps and --epochs count from the start of training (--steps counted the steps of this
 # run, --epochs the total): a checkpoint that has done them trains nothing and says so
 run 0 "$bpc" train net.bp --data good --steps 2 --batch 4 --params c.safetensors
