@@ -310,11 +310,13 @@ static void warn_unused_options(const Args *a) {
     }
 }
 
-/* An output that is the program, the --data text or the --inputs (the same file, by device
- * and inode: links included) is a usage error, as in gcc ("input file is the same as output
- * file"): `grad x.bp -o x.bp` overwrote the program, `train --data c.txt --save c.txt` the
- * corpus. Parameter-shaped files may be the output (--params and --save: resuming into one
- * checkpoint; hvp --vector v -o v: a power iteration): each is read whole first. */
+/* An output that is the program, the --data text, one of the IDX files of a --data
+ * directory or the --inputs (the same file, by device and inode: links included) is a
+ * usage error, as in gcc ("input file is the same as output file"): `grad x.bp -o x.bp`
+ * overwrote the program, `train --data c.txt --save c.txt` the corpus, and `train --data d
+ * --save d/train-labels-idx1-ubyte` a file of the data set. Parameter-shaped files may be
+ * the output (--params and --save: resuming into one checkpoint; hvp --vector v -o v: a
+ * power iteration): each is read whole first. */
 static void check_outputs(const Args *a) {
     char hpath[4096] = "";
     size_t n = a->out ? strlen(a->out) : 0;
@@ -323,8 +325,22 @@ static void check_outputs(const Args *a) {
         hpath[n - 1] = 'h';
     }
     const struct { const char *flag, *path; } outs[] = {{"-o", a->out}, {"-o's header", hpath}, {"--save", a->save}};
-    const struct { const char *what, *path; } ins[] = {
+    enum { NIDX = 8 }; /* the files bprt_split_idx may read in a --data directory */
+    static const char *const idx_names[NIDX] = {
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz"};
+    char idx[NIDX][4200];
+    struct { const char *what, *path; } ins[3 + NIDX] = {
         {"the program", a->file}, {"--data", a->data}, {"--inputs", a->inputs}};
+    struct stat sd;
+    const int dir = a->data && stat(a->data, &sd) == 0 && S_ISDIR(sd.st_mode);
+    const size_t dn = a->data ? strlen(a->data) : 0;
+    for (int k = 0; k < NIDX; k++) {
+        snprintf(idx[k], sizeof idx[k], "%.4000s%s%s", a->data ? a->data : "", dn && a->data[dn - 1] == '/' ? "" : "/",
+                 idx_names[k]);
+        ins[3 + k].path = dir ? idx[k] : NULL;
+    }
     for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
         struct stat so, si;
         if (!outs[o].path || stat(outs[o].path, &so) != 0 || !S_ISREG(so.st_mode)) continue;
@@ -332,8 +348,12 @@ static void check_outputs(const Args *a) {
             if (!ins[i].path) continue;
             if (stat(ins[i].path, &si) != 0 || si.st_dev != so.st_dev || si.st_ino != so.st_ino) continue;
             char msg[600];
-            snprintf(msg, sizeof msg, "%s %.250s is %s%s%.250s: writing it would destroy it", outs[o].flag,
-                     outs[o].path, ins[i].what, i ? " " : "", i ? ins[i].path : "");
+            if (i >= 3) /* a file of the --data directory */
+                snprintf(msg, sizeof msg, "%s %.180s is %.180s of --data %.180s: writing it would destroy it", outs[o].flag,
+                         outs[o].path, ins[i].path, a->data);
+            else
+                snprintf(msg, sizeof msg, "%s %.250s is %s%s%.250s: writing it would destroy it", outs[o].flag,
+                         outs[o].path, ins[i].what, i ? " " : "", i ? ins[i].path : "");
             usage_error("%s", msg);
         }
     }
