@@ -115,6 +115,7 @@ typedef struct Session {
     int line;              /* lines read so far */
     int tty;
     int quit;
+    int read_failed;       /* standard input could not be read (not its end): the exit status is 1 */
 } Session;
 
 static volatile int interrupted; /* set by SIGINT; :step and :train stop at the end of a step */
@@ -2045,8 +2046,15 @@ static char *read_line(Session *S, const char *prompt, int *nul) {
     }
     char *buf = NULL;
     size_t cap = 0;
+    errno = 0;
     ssize_t n = getline(&buf, &cap, stdin);
-    if (n < 0) {
+    if (n < 0) { /* the end of the input, or an error, which is not one (a directory, a closed
+                    descriptor, an I/O error: the session ended there with status 0, as if
+                    the script had run to its end) */
+        if (ferror(stdin) && !interrupted) {
+            diag_tool_error("cannot read standard input: %s", strerror(errno ? errno : EIO));
+            S->read_failed = 1;
+        }
         free(buf);
         return NULL;
     }
@@ -2155,7 +2163,7 @@ int repl_main(int argc, char **argv) {
             continue;
         }
         if (!line) {
-            if (interrupted) failed = 1;
+            if (interrupted || S.read_failed) failed = 1;
             break;
         }
         S.line++;

@@ -107,6 +107,16 @@ if [ $got -eq 1 ] && [ "$(cat "$tmp/save_other/notes.txt")" = "my notes" ] &&
    grep -qx "error: :save notes.txt: the file exists and is not a safetensors file; a checkpoint replaces only an earlier checkpoint or file of parameters (remove it, or give another name)" "$tmp/save_other/out" &&
    grep -qx "saved 2 parameters to empty.safetensors" "$tmp/save_other/out"; then pass=$((pass + 1))
 else echo "FAIL: :save over a file that is not a checkpoint (status $got):"; cat "$tmp/save_other/out"; fail=$((fail + 1)); fi
+# standard input that cannot be read (a directory, a closed descriptor) is an error, exit
+# status 1: it was taken for the end of the input, status 0, as if a script had run through
+"$bpc" repl <"$tmp" >"$tmp/out" 2>&1
+got=$?
+if [ $got -eq 1 ] && [ "$(cat "$tmp/out")" = "error: cannot read standard input: Is a directory" ]; then pass=$((pass + 1))
+else echo "FAIL: bpc repl < DIR (status $got):"; cat "$tmp/out"; fail=$((fail + 1)); fi
+"$bpc" repl <&- >"$tmp/out" 2>&1
+got=$?
+if [ $got -eq 1 ] && [ "$(cat "$tmp/out")" = "error: cannot read standard input: Bad file descriptor" ]; then pass=$((pass + 1))
+else echo "FAIL: bpc repl <&- (status $got):"; cat "$tmp/out"; fail=$((fail + 1)); fi
 # a usage error is reported as one
 "$bpc" repl --bogus </dev/null >"$tmp/out" 2>&1
 if [ $? -eq 2 ] && grep -q "usage: bpc repl" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: bpc repl --bogus"; fail=$((fail + 1)); fi
