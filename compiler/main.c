@@ -820,8 +820,9 @@ static int stdout_checked(int rc) {
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 2 && strcmp(argv[1], "repl") == 0) return repl_main(argc - 1, argv + 1);
-    if (argc == 1 && isatty(0)) return repl_main(0, NULL);
+    /* the REPL's output too: a session's printed values, to a full disk, were lost with status 0 */
+    if (argc >= 2 && strcmp(argv[1], "repl") == 0) return stdout_checked(repl_main(argc - 1, argv + 1));
+    if (argc == 1 && isatty(0)) return stdout_checked(repl_main(0, NULL));
     /* --help (or -h) anywhere, as in `bpc train --help`, and `bpc help` */
     int help = argc == 2 && strcmp(argv[1], "help") == 0;
     for (int i = 1; i < argc; i++) help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;

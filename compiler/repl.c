@@ -116,6 +116,7 @@ typedef struct Session {
     int tty;
     int quit;
     int read_failed;       /* standard input could not be read (not its end): the exit status is 1 */
+    int out_errno;         /* why standard output first failed (its writes are per line), or 0 */
 } Session;
 
 static volatile int interrupted; /* set by SIGINT; :step and :train stop at the end of a step */
@@ -2147,7 +2148,9 @@ int repl_main(int argc, char **argv) {
     size_t clen = 0;
     int start = 0;
     while (!S.quit) {
+        if (!S.out_errno && ferror(stdout)) S.out_errno = errno ? errno : EIO; /* the last input's */
         interrupted = 0;
+        errno = 0;
         int nul;
         char *line = read_line(&S, clen ? "..> " : "bp> ", &nul);
         if (interrupted && tty) { /* Ctrl-C at the prompt: drop what was typed */
@@ -2207,8 +2210,10 @@ int repl_main(int argc, char **argv) {
     if (clen && !S.quit && enter_text(&S, "<repl>", chunk, start) != 0) failed = 1; /* the input ended inside a statement */
     if (tty && !S.quit) printf("\n");
     free(chunk);
+    const int out_errno = S.out_errno;
     session_free(&S);
     sigaction(SIGINT, &old, NULL);
     diag_set_tool_prefix("bpc: ");
+    if (out_errno) errno = out_errno; /* for main's check of stdout, which says why it failed */
     return failed ? 1 : 0;
 }

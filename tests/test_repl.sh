@@ -117,6 +117,14 @@ else echo "FAIL: bpc repl < DIR (status $got):"; cat "$tmp/out"; fail=$((fail + 
 got=$?
 if [ $got -eq 1 ] && [ "$(cat "$tmp/out")" = "error: cannot read standard input: Bad file descriptor" ]; then pass=$((pass + 1))
 else echo "FAIL: bpc repl <&- (status $got):"; cat "$tmp/out"; fail=$((fail + 1)); fi
+# output that cannot be written (a full disk) is an error too, with its reason, as for bpc's
+# other commands: the session's printed values were lost with status 0
+if [ -c /dev/full ]; then
+  printf 'x = 1\nx\n' | "$bpc" repl >/dev/full 2>"$tmp/err"
+  got=$?
+  if [ $got -eq 1 ] && [ "$(cat "$tmp/err")" = "bpc: error: cannot write to standard output: No space left on device" ]; then pass=$((pass + 1))
+  else echo "FAIL: bpc repl >/dev/full (status $got):"; cat "$tmp/err"; fail=$((fail + 1)); fi
+fi
 # a usage error is reported as one
 "$bpc" repl --bogus </dev/null >"$tmp/out" 2>&1
 if [ $? -eq 2 ] && grep -q "usage: bpc repl" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: bpc repl --bogus"; fail=$((fail + 1)); fi
