@@ -98,8 +98,8 @@ static int idx_parse(gzFile gz, const char *path, BprtIdx *idx, char err[BPRT_ER
     if (got < 0)
         return idx_fail(err, path, "read error: %s", gz_problem(gz, path));
     if (got < 4 * ndim)
-        return idx_fail(err, path, "truncated IDX header: %d dimensions need %d bytes, file has %"
-                        PRId64, ndim, 4 * ndim, got);
+        return idx_fail(err, path, "truncated IDX header: %d dimension%s need%s %d bytes, file has %" PRId64, ndim,
+                        ndim == 1 ? "" : "s", ndim == 1 ? "s" : "", 4 * ndim, got); /* (a labels file: "1 dimension") */
     uint64_t count = 1;
     int too_big = 0;
     for (int i = 0; i < ndim; i++) {

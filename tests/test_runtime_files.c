@@ -502,6 +502,7 @@ static const BadIdx bad_idx[] = {
     {{0, 0}, 2, "file is 2 bytes, too short for the 4-byte IDX magic"},
     {{0, 0, 8, 3, 0, 0, 0, 2, 0, 0}, 10,
      "truncated IDX header: 3 dimensions need 12 bytes, file has 6"},
+    {{0, 0, 8, 1, 0, 0}, 6, "truncated IDX header: 1 dimension needs 4 bytes, file has 2"}, /* a labels file's */
     {{0, 0, 8, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0}, 16,
      "IDX dims 65536 x 65536 x 65536 exceed the limit of 4294967296 bytes"},
 };
