@@ -805,9 +805,10 @@ static int train_data(Run *r, Data *d) {
         goto done;
     }
     if (!o->eval_only && f.text)
-        printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld steps an epoch, "
+        printf("training %s on %s: %lld bytes of text (%lld held out), windows of %lld bytes, batch %d, %lld step%s an epoch, "
                "%s, lr %g%s%s\n", g->model, o->data, (long long)tr.len, (long long)te.len, (long long)f.per, batch,
-               (long long)per_epoch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched, resumed);
+               (long long)per_epoch, per_epoch == 1 ? "" : "s", o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched,
+               resumed);
     else if (!o->eval_only)
         printf("training %s on %s: %lld samples, batch %d, %s, lr %g%s, data loaded in %.2f s%s\n", g->model, o->data,
                (long long)tr.n, batch, o->jit == JIT_CC ? "cc JIT" : "tcc JIT", r->lr, sched, t_load, resumed);

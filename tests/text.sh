@@ -37,6 +37,10 @@ run 0 "$bpc" train "$model" $args --steps 1
 first=$(test_loss)
 if grep -q "^training tiny_lm on .*corpus.txt: 1732 bytes of text (192 held out), windows of 16 bytes, batch 8, 13 steps an epoch" "$tmp/out"
 then ok; else bad "training header"; cat "$tmp/out"; fi
+# an epoch of one batch is "1 step an epoch" (it said "1 steps")
+run 0 "$bpc" train "$model" --data "$corpus" --batch 200 --threads 1 --steps 1
+if grep -q "^training tiny_lm on .*corpus.txt: 1732 bytes of text (192 held out), windows of 16 bytes, batch 200, 1 step an epoch," "$tmp/out"
+then ok; else bad "training header of a one-step epoch"; cat "$tmp/out"; fi
 run 0 "$bpc" train "$model" $args --steps 60 --save a.safetensors
 last=$(test_loss)
 if awk -v f="$first" -v l="$last" 'BEGIN { exit !(f > 5.0 && l != "" && l < 3.2) }'; then ok
