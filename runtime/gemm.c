@@ -97,8 +97,11 @@ static void blas_threads_leave(int was)
 #endif
 #ifndef GEMM_B_ALIAS_BYTES
 /* a row-major B whose row stride in bytes is a multiple of this is packed rather than read
-   in place (gemm_driver.h) */
+   in place, under at least GEMM_B_ALIAS_MIN_M rows of C (gemm_driver.h) */
 #define GEMM_B_ALIAS_BYTES 4096
+#endif
+#ifndef GEMM_B_ALIAS_MIN_M
+#define GEMM_B_ALIAS_MIN_M 48
 #endif
 #ifndef GEMM_PREFETCH_B_MIN_BYTES
 /* a B read in place down its column strips of at least this many bytes (K x N, more than L2

@@ -28,7 +28,8 @@
  * BprtIsa), KNARROW (the narrow sets, for N up to half a wide tile; NULL entries: none),
  * FN and FNEW (the exported names, without and with an epilogue), EWROWS (bprt_ew_rows_f32
  * or _f64) and DPREFIX(x) (unique static names); they are #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
- * MC_MAX_BYTES, NC_MAX, ROWS_OUTER, GEMM_MIN_FLOPS_PER_THREAD, GEMV_T_MAX_K, GEMV_T_MAX, GEMM_B_ALIAS_BYTES. */
+ * MC_MAX_BYTES, NC_MAX, ROWS_OUTER, GEMM_MIN_FLOPS_PER_THREAD, GEMV_T_MAX_K, GEMV_T_MAX, GEMM_B_ALIAS_BYTES,
+ * GEMM_B_ALIAS_MIN_M. */
 
 /* C[M,N] *= beta; beta == 0 stores zeros without reading C. */
 static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
@@ -201,14 +202,15 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
        Zen 4) */
     int rows_a = !tA && (GEMM_ROWS_A(M, tB) || ROWS_OUTER(kc_max, nc_max));
     /* ... but not one whose rows are a multiple of 4 KiB apart (N = 1024, 2048 floats) under
-       more than one row panel: each column strip of it then falls into a few of L2's sets and
-       is evicted before the next panel reads it again. x @ W with W 784 x 1024, M = 256: 59-64
-       -> 80-91 GFLOP/s packed; 256 x 2048 x 512 53-57 -> 87-94; 128 x 1024 x 1024 45-50 -> 85-93
-       (1 thread, Intel Sapphire Rapids, a loaded machine: the ratios are what counts); 2 KiB
-       apart (N = 512) measured the same either way, and one row panel (M = 16) too. The same
-       tiles either way: the bits do not change. */
+       GEMM_B_ALIAS_MIN_M rows or more: each column strip of it then falls into a few of L2's
+       sets and is evicted before the next row panel reads it again. x @ W with W 784 x 1024
+       (1 thread, Intel Sapphire Rapids, quiet): M = 64 0.96 -> 0.85 ms packed, M = 48 0.76 ->
+       0.66; 2 threads: M = 64 0.44-0.46 -> 0.40, M = 48 0.35-0.36 -> 0.32; with fewer rows the
+       packing costs more than it saves on 2 threads (M = 32 0.25 -> 0.26, M = 16 0.14 -> 0.19).
+       2 KiB apart (N = 512) measured the same either way. The same tiles either way: the bits
+       do not change. */
     int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M) &&
-                   !(M > mr && (size_t)ldb * sizeof(T) % GEMM_B_ALIAS_BYTES == 0);
+                   !(M >= GEMM_B_ALIAS_MIN_M && (size_t)ldb * sizeof(T) % GEMM_B_ALIAS_BYTES == 0);
     const int prefetch_b = direct_b && (size_t)K * (size_t)N * sizeof(T) >= GEMM_PREFETCH_B_MIN_BYTES;
     const int prefetch_c = beta == 0 && (size_t)M * (size_t)N * sizeof(T) >= GEMM_PREFETCH_C_MIN_BYTES;
 

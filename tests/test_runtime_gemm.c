@@ -815,7 +815,7 @@ static void test_at_b_same_bits(void **state)
 }
 
 /* A row-major B whose rows are a multiple of 4 KiB apart (1024 floats, 512 doubles) is packed
- * under more than one row panel and read in place under one: the rows the two products share
+ * under 48 rows of C or more (GEMM_B_ALIAS_MIN_M) and read in place under fewer: the rows the two products share
  * come out with the same bits, f32 and f64, plain and A^T B, on 1 and 2 threads, on every ISA. */
 static void b_alias_cases(void)
 {
