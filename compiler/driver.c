@@ -428,8 +428,10 @@ void drv_opt_from_f64(OptLayout l, const double *in, void *opt) {
  * its step count a whole number from 0 to 2^53, every moment finite, and Adam's second
  * moments (v, under a square root) not negative. A damaged state (a NaN step count, bytes
  * of 0xff) was taken in: the first step made every parameter NaN, and bpc train then saved
- * those over the checkpoint. 0, or -1 with err naming the parameter and element. */
-static int check_opt_state(const Model *m, OptLayout l, const void *opt, const char *path, char *err) {
+ * those over the checkpoint. to_f32: the run keeps its state in float (a double state is
+ * converted), so every moment must also be within float's range, or its conversion would be
+ * infinite. 0, or -1 with err naming the parameter and element. */
+static int check_opt_state(const Model *m, OptLayout l, const void *opt, int to_f32, const char *path, char *err) {
     static const char *const which[2][2] = {{"momentum", ""}, {"first moment", "second moment"}};
     const double t = drv_opt_steps(opt);
     if (!(t >= 0 && t <= 0x1p53 && t == floor(t))) {
@@ -450,10 +452,12 @@ static int check_opt_state(const Model *m, OptLayout l, const void *opt, const c
                     memcpy(&f, v + sizeof f * (size_t)at, sizeof f);
                     x = (double)f;
                 }
-                if (isfinite(x) && !(k == 1 && x < 0)) continue;
+                const int beyond = to_f32 && isfinite(x) && fabs(x) > (double)FLT_MAX;
+                if (isfinite(x) && !(k == 1 && x < 0) && !beyond) continue;
                 snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint: the optimizer state's %s of '%s' is %g at element "
                          "%lld%s (a damaged file?)", path, which[l.moments - 1][k], g->params[p].name, drv_printable(x), (long long)i,
-                         isfinite(x) ? ", and cannot be negative" : "");
+                         beyond ? ", beyond float's range (this run keeps its state in float)"
+                         : isfinite(x) ? ", and cannot be negative" : "");
                 return -1;
             }
     }
@@ -548,7 +552,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         other_opt = 1;
-    } else if (rc == 1 && check_opt_state(m, other, o->data, path, err) != 0) /* as the file holds it */
+    } else if (rc == 1 && check_opt_state(m, other, o->data, mine.real_size == sizeof(float), path, err) != 0) /* as the file holds it */
         rc = -1;
     else if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
     else if (rc == 1) { /* written in the other precision */

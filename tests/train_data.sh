@@ -149,6 +149,15 @@ for d in "0:the optimizer state's step count is nan, not a whole number from 0 t
   hasnt out "^epoch" "damaged optimizer state at ${d%%:*}"
   if cmp -s p.safetensors p0.safetensors; then ok; else bad "damaged optimizer state at ${d%%:*}: the checkpoint was written"; fi
 done
+# a double state resumed in float: a moment beyond float's range (1e300) is refused, not
+# converted to inf
+run 0 "$bpc" train adam.bp --data good --steps 2 --batch 4 --f64 --save c64.safetensors
+n64=$(LC_ALL=C sed -n 's/.*"__bpc.opt_state":{"dtype":"U8","shape":\[\([0-9]*\)\].*/\1/p' c64.safetensors)
+size=$(wc -c <c64.safetensors)
+{ head -c $((size - 32 - n64 + 64)) c64.safetensors; bytes 156 117 0 136 60 228 55 126
+  tail -c $((32 + n64 - 64 - 8)) c64.safetensors; } >p.safetensors
+run 1 "$bpc" train adam.bp --data good --steps 4 --batch 4 --params p.safetensors
+has err "^bpc: error: p.safetensors: invalid checkpoint: the optimizer state's first moment of 'W' is 1e+300 at element 0, beyond float's range (this run keeps its state in float) (a damaged file?)$" "double moment beyond float"
 # --steps and --epochs count from the start of training (--steps counted the steps of this
 # run, --epochs the total): a checkpoint that has done them trains nothing and says so
 run 0 "$bpc" train net.bp --data good --steps 2 --batch 4 --params c.safetensors
