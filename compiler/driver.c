@@ -2,6 +2,7 @@
 #include "driver.h"
 
 #include <float.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -568,6 +569,11 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
     if (rc == 1) memcpy(progress, v, sizeof v);
     bprt_st_free(&st);
     return rc == 1 && other_opt ? 1 + other_opt : rc;
+}
+
+int drv_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 double drv_printable(double v) {

@@ -129,6 +129,11 @@ void drv_format_real(char *buf, size_t size, double v, int f64);
  * sqrt(-1) give on x86, as -nan). Every %g, %f and %e of a loss or other computed value. */
 double drv_printable(double v);
 
+/* Whether paths a and b both name one existing file (the same device and inode: a link, a
+ * hard link or another spelling of the path included). An output is checked against the
+ * files a run reads with it (bpc's check_outputs, the REPL's :save). */
+int drv_same_file(const char *a, const char *b);
+
 /* Value of element i of a real vector of the model's type. */
 double drv_get(const Model *m, const void *vec, int64_t i);
 void drv_set(const Model *m, void *vec, int64_t i, double v);

@@ -342,11 +342,10 @@ static void check_outputs(const Args *a) {
         ins[3 + k].path = dir ? idx[k] : NULL;
     }
     for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++) {
-        struct stat so, si;
+        struct stat so;
         if (!outs[o].path || stat(outs[o].path, &so) != 0 || !S_ISREG(so.st_mode)) continue;
         for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++) {
-            if (!ins[i].path) continue;
-            if (stat(ins[i].path, &si) != 0 || si.st_dev != so.st_dev || si.st_ino != so.st_ino) continue;
+            if (!drv_same_file(outs[o].path, ins[i].path)) continue;
             char msg[600];
             if (i >= 3) /* a file of the --data directory */
                 snprintf(msg, sizeof msg, "%s %.180s is %.180s of --data %.180s: writing it would destroy it", outs[o].flag,

@@ -1381,27 +1381,27 @@ static const char *option_wants(const char *o) {
 }
 
 /* Whether a checkpoint may be written to path (:save FILE, :train --save FILE), as bpc
- * train's outputs are checked: not a file the session read its program from (by device and
- * inode, links included), nor the --data or --inputs (others[], NULL-ended) the run reads;
- * not a name ending in .bp, which is a program's; and an existing file only when it is a
- * safetensors file (or empty), so that what is replaced is an earlier checkpoint or file of
- * parameters. `:save examples/x.bp` replaced the program the session had loaded with a
- * checkpoint, and `:save notes.txt` any file at all. what: ":save" or ":train --save". */
-static int check_save_target(Session *S, const char *path, const char *const *others, const char *what) {
+ * train's outputs are checked: not a file the session read its program from (drv_same_file:
+ * links included), nor the file of :inputs, nor the --data or --inputs (either may be NULL)
+ * the run reads; not a name ending in .bp, which is a program's; and an existing file only
+ * when it is a safetensors file (or empty), so that what is replaced is an earlier checkpoint
+ * or file of parameters. `:save examples/x.bp` replaced the program the session had loaded
+ * with a checkpoint, `:save notes.txt` any file at all, and `:save in.safetensors` after
+ * `:inputs in.safetensors` the inputs. what: ":save" or ":train --save". */
+static int check_save_target(Session *S, const char *path, const char *data, const char *inputs, const char *what) {
     struct stat so;
     const size_t n = strlen(path);
     const int exists = stat(path, &so) == 0 && S_ISREG(so.st_mode);
     for (const DiagSource *src = S->d.sources; exists && src; src = src->next) {
-        struct stat si;
-        if (src->name[0] == '<' || stat(src->name, &si) != 0 || si.st_dev != so.st_dev || si.st_ino != so.st_ino)
-            continue;
+        if (src->name[0] == '<' || !drv_same_file(path, src->name)) continue;
         diag_tool_error("%s %s is the session's program %s: writing it would destroy it", what, path, src->name);
         return -1;
     }
-    for (int i = 0; exists && others && others[i]; i++) {
-        struct stat si;
-        if (stat(others[i], &si) != 0 || si.st_dev != so.st_dev || si.st_ino != so.st_ino) continue;
-        diag_tool_error("%s %s is the run's data %s: writing it would destroy it", what, path, others[i]);
+    const struct { const char *what, *path; } read[] = {
+        {"the session's inputs", S->inputs_path}, {"the run's data", data}, {"the run's inputs", inputs}};
+    for (size_t i = 0; exists && i < sizeof read / sizeof read[0]; i++) {
+        if (!drv_same_file(path, read[i].path)) continue;
+        diag_tool_error("%s %s is %s %s: writing it would destroy it", what, path, read[i].what, read[i].path);
         return -1;
     }
     if (n >= 3 && strcmp(path + n - 3, ".bp") == 0) {
@@ -1522,8 +1522,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     }
     if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
     if (to.save) {
-        const char *const others[] = {to.data, to.inputs, NULL};
-        if (check_save_target(S, to.save, to.data ? others : others + 1, ":train --save") != 0) goto out;
+        if (check_save_target(S, to.save, to.data, to.inputs, ":train --save") != 0) goto out;
     }
     if (!to.data && !to.inputs) { /* the session's inputs, as :step, :grad and :print use them
                                      (the file of :inputs is not read again: it may have
@@ -1655,7 +1654,7 @@ static int cmd_save(Session *S, const char *path, int restore) {
         return -1;
     }
     if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
-    if (!restore && check_save_target(S, path, NULL, ":save") != 0) return -1;
+    if (!restore && check_save_target(S, path, NULL, NULL, ":save") != 0) return -1;
     char err[BPRT_ERRLEN], pos[160];
     const Graph *g = S->g;
     const char *ps = g->nparams == 1 ? "" : "s";
@@ -2148,7 +2147,13 @@ int repl_main(int argc, char **argv) {
     size_t clen = 0;
     int start = 0;
     while (!S.quit) {
-        if (!S.out_errno && ferror(stdout)) S.out_errno = errno ? errno : EIO; /* the last input's */
+        if (!S.out_errno) { /* the last input's output: what is left of it flushed now, so that
+                               errno is that write's; else the last call's (the failed write's,
+                               unless a later call set errno) */
+            const int last = errno;
+            errno = 0;
+            if (fflush(stdout) != 0 || ferror(stdout)) S.out_errno = errno ? errno : last ? last : EIO;
+        }
         interrupted = 0;
         errno = 0;
         int nul;

@@ -24,9 +24,10 @@
 #define MAX_EXPANDED_NODES 100000
 /* The most arguments a generated function may take: each input, output and symbolic size is
  * one (NAME_forward takes params, its inputs, its outputs, the sizes and ws; the training
- * step's helper params, opt_state, grad, the inputs, the sizes, lr, a seed and ws), and tcc
- * takes at most 254 in a call ("memory full (vstack)"): 300 inputs made C that tcc did not
- * compile and the JIT could not run */
+ * step's helper NAME_step_, emitted when an update is fused into a GEMM, params, opt_state,
+ * grad, the inputs, the sizes, ws, lr and the flag it sets once it updated: counted whether
+ * or not a program has one), and tcc takes at most 254 in a call ("memory full (vstack)"):
+ * 300 inputs made C that tcc did not compile and the JIT could not run */
 #define MAX_API_ARGS 252
 
 typedef struct Binding {
