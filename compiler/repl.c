@@ -1410,13 +1410,14 @@ static int check_save_target(Session *S, const char *path, const char *data, con
         return -1;
     }
     FILE *f = exists && so.st_size > 0 ? fopen(path, "rb") : NULL; /* (one that cannot be read is not judged) */
-    if (f) { /* 8 bytes of header length, then the header's '{' */
+    if (f) { /* 8 bytes of header length, then the header's '{': a checkpoint cut short (an
+                interrupted copy) is one too, to be replaced, though its length runs past its end */
         unsigned char h[9];
         uint64_t len = 0;
         const int got = (int)fread(h, 1, sizeof h, f);
         fclose(f);
         for (int k = 7; got == (int)sizeof h && k >= 0; k--) len = len << 8 | h[k];
-        if (got != (int)sizeof h || h[8] != '{' || len > (uint64_t)so.st_size - 8) {
+        if (got != (int)sizeof h || h[8] != '{' || len < 2) {
             diag_tool_error("%s %s: the file exists and is not a safetensors file; a checkpoint replaces only an "
                             "earlier checkpoint or file of parameters (remove it, or give another name)", what, path);
             return -1;

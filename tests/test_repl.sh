@@ -107,6 +107,14 @@ if [ $got -eq 1 ] && [ "$(cat "$tmp/save_other/notes.txt")" = "my notes" ] &&
    grep -qx "error: :save notes.txt: the file exists and is not a safetensors file; a checkpoint replaces only an earlier checkpoint or file of parameters (remove it, or give another name)" "$tmp/save_other/out" &&
    grep -qx "saved 2 parameters to empty.safetensors" "$tmp/save_other/out"; then pass=$((pass + 1))
 else echo "FAIL: :save over a file that is not a checkpoint (status $got):"; cat "$tmp/save_other/out"; fail=$((fail + 1)); fi
+# a checkpoint cut short (its header's length runs past the end: an interrupted copy) is a
+# checkpoint to replace, not "not a safetensors file"
+(cd "$tmp/save_other" && printf ':save whole.safetensors\n' | "$bpc" repl seed.bp >/dev/null 2>&1 &&
+ head -c 40 whole.safetensors >cut.safetensors && printf ':save cut.safetensors\n' | "$bpc" repl seed.bp >out 2>&1)
+got=$?
+if [ $got -eq 0 ] && [ "$(cat "$tmp/save_other/out")" = "saved 2 parameters to cut.safetensors" ] &&
+   cmp -s "$tmp/save_other/cut.safetensors" "$tmp/save_other/whole.safetensors"; then pass=$((pass + 1))
+else echo "FAIL: :save over a checkpoint cut short (status $got):"; cat "$tmp/save_other/out"; fail=$((fail + 1)); fi
 # standard input that cannot be read (a directory, a closed descriptor) is an error, exit
 # status 1: it was taken for the end of the input, status 0, as if a script had run through
 "$bpc" repl <"$tmp" >"$tmp/out" 2>&1
