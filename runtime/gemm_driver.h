@@ -201,8 +201,9 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
        product 2.68 -> 2.37 ms, its A @ B^T of the same shape 2.55 -> 2.38 ms, 1 thread, AMD
        Zen 4) */
     int rows_a = !tA && (GEMM_ROWS_A(M, tB) || ROWS_OUTER(kc_max, nc_max));
-    /* ... but not one whose rows are a multiple of 4 KiB apart (N = 1024, 2048 floats) under
-       GEMM_B_ALIAS_MIN_M rows or more: each column strip of it then falls into a few of L2's
+    /* A row-major B is read in place under few rows (above), but not one whose rows are a
+       multiple of 4 KiB apart (N = 1024, 2048 floats) under GEMM_B_ALIAS_MIN_M rows or more
+       (of this thread's block of C, the M here): each column strip of it then falls into a few of L2's
        sets and is evicted before the next row panel reads it again. x @ W with W 784 x 1024
        (1 thread, Intel Sapphire Rapids, quiet): M = 64 0.96 -> 0.85 ms packed, M = 48 0.76 ->
        0.66; 2 threads: M = 64 0.44-0.46 -> 0.40, M = 48 0.35-0.36 -> 0.32; with fewer rows the
