@@ -2,11 +2,11 @@
 #include "driver.h"
 
 #include <float.h>
-#include <sys/stat.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 double drv_get(const Model *m, const void *vec, int64_t i) {
     return m->f64 ? ((const double *)vec)[i] : (double)((const float *)vec)[i];

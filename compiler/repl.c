@@ -1397,11 +1397,11 @@ static int check_save_target(Session *S, const char *path, const char *data, con
         diag_tool_error("%s %s is the session's program %s: writing it would destroy it", what, path, src->name);
         return -1;
     }
-    const struct { const char *what, *path; } read[] = {
+    const struct { const char *what, *path; } reads[] = {
         {"the session's inputs", S->inputs_path}, {"the run's data", data}, {"the run's inputs", inputs}};
-    for (size_t i = 0; exists && i < sizeof read / sizeof read[0]; i++) {
-        if (!drv_same_file(path, read[i].path)) continue;
-        diag_tool_error("%s %s is %s %s: writing it would destroy it", what, path, read[i].what, read[i].path);
+    for (size_t i = 0; exists && i < sizeof reads / sizeof reads[0]; i++) {
+        if (!drv_same_file(path, reads[i].path)) continue;
+        diag_tool_error("%s %s is %s %s: writing it would destroy it", what, path, reads[i].what, reads[i].path);
         return -1;
     }
     if (n >= 3 && strcmp(path + n - 3, ".bp") == 0) {
