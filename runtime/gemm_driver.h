@@ -29,7 +29,7 @@
  * FN and FNEW (the exported names, without and with an epilogue), EWROWS (bprt_ew_rows_f32
  * or _f64) and DPREFIX(x) (unique static names); they are #undef'd at the end. Requires gemm.c's scratch() and the tunables KC_MAX_BYTES,
  * MC_MAX_BYTES, NC_MAX, ROWS_OUTER, GEMM_MIN_FLOPS_PER_THREAD, GEMV_T_MAX_K, GEMV_T_MAX, GEMM_B_ALIAS_BYTES,
- * GEMM_B_ALIAS_MIN_M. */
+ * GEMM_B_ALIAS_MIN_M, GEMM_B_ALIAS2_MIN_M. */
 
 /* C[M,N] *= beta; beta == 0 stores zeros without reading C. */
 static void DPREFIX(scale)(int M, int N, T beta, T *C, ptrdiff_t ldc)
@@ -208,10 +208,22 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
        (1 thread, Intel Sapphire Rapids, quiet): M = 64 0.96 -> 0.85 ms packed, M = 48 0.76 ->
        0.66; 2 threads: M = 64 0.44-0.46 -> 0.40, M = 48 0.35-0.36 -> 0.32; with fewer rows the
        packing costs more than it saves on 2 threads (M = 32 0.25 -> 0.26, M = 16 0.14 -> 0.19).
-       2 KiB apart (N = 512) measured the same either way. The same tiles either way: the bits
-       do not change. */
+       Rows a multiple of 2 KiB apart (N = 512 floats) of which this block takes only part
+       (a thread's half of the columns, as grid_split gives x @ W1 of a batch of 256 on 2
+       threads) are packed from GEMM_B_ALIAS2_MIN_M rows: the part maps onto that share of
+       L2's sets. fashion_mlp3's forward product x @ W1 (256 x 512 x 784) on 2 threads in its
+       SGD step at batch 256: 0.99-1.00 -> 0.82 ms (profile_step), the step 3.02-3.05 -> 2.73-2.82
+       ms and the Adam step 3.15-3.16 -> 2.86-2.92 (bench_step, tcc, interleaved); tiny_gpt's
+       gradient on 2 threads 17.8-18.4 -> 17.1-17.3 ms (its weight gradient ln^T dpre, 128 x
+       512 x 2048). Whole rows 2 KiB apart measured the same either way in the step on 1 thread
+       (x @ W1 1.45-1.46 ms in place, 1.52-1.53 packed there, though 1.62 -> 1.54 alone), and
+       under fewer rows packing cost more than it saved (M = 48-64 on 1 thread: 0.32-0.33 ->
+       0.35 and 0.42-0.43 -> 0.45 ms). The same tiles either way: the bits do not change. */
+    const size_t b_stride = (size_t)ldb * sizeof(T);
     int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M) &&
-                   !(M >= GEMM_B_ALIAS_MIN_M && (size_t)ldb * sizeof(T) % GEMM_B_ALIAS_BYTES == 0);
+                   !(M >= GEMM_B_ALIAS_MIN_M && b_stride % GEMM_B_ALIAS_BYTES == 0) &&
+                   !(M >= GEMM_B_ALIAS2_MIN_M && b_stride % (GEMM_B_ALIAS_BYTES / 2) == 0 &&
+                     (size_t)N * sizeof(T) < b_stride);
     const int prefetch_b = direct_b && (size_t)K * (size_t)N * sizeof(T) >= GEMM_PREFETCH_B_MIN_BYTES;
     const int prefetch_c = beta == 0 && (size_t)M * (size_t)N * sizeof(T) >= GEMM_PREFETCH_C_MIN_BYTES;
 

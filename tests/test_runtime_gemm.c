@@ -739,11 +739,12 @@ static void test_zero_factors_skipped(void **state)
 
 /* The first m rows of an M-row product op(A) @ op(B) (alpha, beta) against the m-row product
  * of the same operands: the same bits, in f32 and f64, or a failure naming what. */
-static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M, int N, int K, double alpha,
-                                 double beta, uint64_t seed)
+/* ... with a row-major B whose rows are ldb elements apart (N of them used) */
+static void first_rows_same_bits_ldb(const char *what, int tA, int tB, int m, int M, int N, int K, int ldb,
+                                     double alpha, double beta, uint64_t seed)
 {
-    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
-    const int lda = tA ? M : K, ldb = tB ? K : N;
+    size_t na = (size_t)M * K, nb = (size_t)(tB ? N : K) * ldb, nc = (size_t)M * N;
+    const int lda = tA ? M : K;
     double *ad = malloc(na * sizeof *ad), *bd = malloc(nb * sizeof *bd), *cd = malloc(nc * sizeof *cd),
            *ed = malloc(nc * sizeof *ed);
     float *af = malloc(na * sizeof *af), *bf = malloc(nb * sizeof *bf), *cf = malloc(nc * sizeof *cf),
@@ -761,6 +762,12 @@ static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M,
         fail_msg("%s: tA %d tB %d, %d x %d x %d, beta %g: the first %d rows of a %d-row product differ", what, tA,
                  tB, m, N, K, beta, m, M);
     free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
+}
+
+static void first_rows_same_bits(const char *what, int tA, int tB, int m, int M, int N, int K, double alpha,
+                                 double beta, uint64_t seed)
+{
+    first_rows_same_bits_ldb(what, tA, tB, m, M, N, K, tB ? K : N, alpha, beta, seed);
 }
 
 /* cases() under every ISA the CPU runs, on 1 and then 2 threads each; the caller's ISA and
@@ -815,13 +822,19 @@ static void test_at_b_same_bits(void **state)
 }
 
 /* A row-major B whose rows are a multiple of 4 KiB apart (1024 floats, 512 doubles) is packed
- * under 48 rows of C or more (GEMM_B_ALIAS_MIN_M) and read in place under fewer: the rows the two products share
- * come out with the same bits, f32 and f64, plain and A^T B, on 1 and 2 threads, on every ISA. */
+ * under 48 rows of C or more (GEMM_B_ALIAS_MIN_M) and read in place under fewer; one whose rows
+ * are 2 KiB apart and whose block of columns is narrower than a row (the half of a 512-float
+ * row one thread takes, or a B with a larger leading dimension) is packed under 128 rows or
+ * more (GEMM_B_ALIAS2_MIN_M): the rows the two products share come out with the same bits,
+ * f32 and f64, plain and A^T B, on 1 and 2 threads, on every ISA. */
 static void b_alias_cases(void)
 {
     first_rows_same_bits("B rows 4 KiB apart", 0, 0, 3, 256, 1024, 300, 0.75, 0.5, 5);
     first_rows_same_bits("B rows 4 KiB apart", 1, 0, 3, 200, 2048, 64, 1, 0, 6);
     first_rows_same_bits("B rows 4 KiB apart", 0, 0, 3, 100, 512, 784, -0.5, 1, 7);
+    first_rows_same_bits("B rows 2 KiB apart", 0, 0, 3, 256, 512, 300, 1, 0, 8);
+    first_rows_same_bits_ldb("B rows 2 KiB apart, part of each used", 0, 0, 3, 200, 300, 200, 512, 0.5, 1, 9);
+    first_rows_same_bits_ldb("B rows 2 KiB apart, part of each used", 1, 0, 3, 130, 200, 96, 512, 1, 0, 10);
 }
 
 static void test_b_alias_same_bits(void **state)
