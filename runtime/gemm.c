@@ -106,7 +106,7 @@ static void blas_threads_leave(int was)
 #ifndef GEMM_B_ALIAS2_MIN_M
 /* ... and one whose stride is a multiple of half that (2 KiB: 512 floats) and of which the
    block reads only part of each row, under at least this many (gemm_driver.h) */
-#define GEMM_B_ALIAS2_MIN_M 128
+#define GEMM_B_ALIAS2_MIN_M 64
 #endif
 #ifndef GEMM_PREFETCH_B_MIN_BYTES
 /* a B read in place down its column strips of at least this many bytes (K x N, more than L2

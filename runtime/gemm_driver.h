@@ -213,12 +213,13 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
        threads) are packed from GEMM_B_ALIAS2_MIN_M rows: the part maps onto that share of
        L2's sets. fashion_mlp3's forward product x @ W1 (256 x 512 x 784) on 2 threads in its
        SGD step at batch 256: 0.99-1.00 -> 0.82 ms (profile_step), the step 3.02-3.05 -> 2.73-2.82
-       ms and the Adam step 3.15-3.16 -> 2.86-2.92 (bench_step, tcc, interleaved); tiny_gpt's
-       gradient on 2 threads 17.8-18.4 -> 17.1-17.3 ms (its weight gradient ln^T dpre, 128 x
-       512 x 2048). Whole rows 2 KiB apart measured the same either way in the step on 1 thread
-       (x @ W1 1.45-1.46 ms in place, 1.52-1.53 packed there, though 1.62 -> 1.54 alone), and
-       under fewer rows packing cost more than it saved (M = 48-64 on 1 thread: 0.32-0.33 ->
-       0.35 and 0.42-0.43 -> 0.45 ms). The same tiles either way: the bits do not change. */
+       ms and the Adam step 3.15-3.16 -> 2.86-2.92 (bench_step, tcc, interleaved); at batch 64
+       (packed from 64 rows rather than 128) the SGD step 0.885-0.907 -> 0.844-0.849 ms and the
+       Adam step 1.052-1.056 -> 0.996-1.009; tiny_gpt's gradient on 2 threads 17.8-18.4 ->
+       17.1-17.3 ms (its weight gradient ln^T dpre, 128 x 512 x 2048). Whole rows 2 KiB apart
+       stay in place: packed, x @ W1 on 1 thread took 1.52-1.53 ms in the step against
+       1.45-1.46 (though 1.62 -> 1.54 alone), and alone under 48 and 64 rows 0.32-0.33 -> 0.35
+       and 0.42-0.43 -> 0.45 ms. The same tiles either way: the bits do not change. */
     const size_t b_stride = (size_t)ldb * sizeof(T);
     int direct_b = !tB && M <= (rows_a ? GEMM_DIRECT_AB_MAX_M : GEMM_DIRECT_B_MAX_M) &&
                    !(M >= GEMM_B_ALIAS_MIN_M && b_stride % GEMM_B_ALIAS_BYTES == 0) &&

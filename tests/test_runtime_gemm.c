@@ -824,7 +824,7 @@ static void test_at_b_same_bits(void **state)
 /* A row-major B whose rows are a multiple of 4 KiB apart (1024 floats, 512 doubles) is packed
  * under 48 rows of C or more (GEMM_B_ALIAS_MIN_M) and read in place under fewer; one whose rows
  * are 2 KiB apart and whose block of columns is narrower than a row (the half of a 512-float
- * row one thread takes, or a B with a larger leading dimension) is packed under 128 rows or
+ * row one thread takes, or a B with a larger leading dimension) is packed under 64 rows or
  * more (GEMM_B_ALIAS2_MIN_M): the rows the two products share come out with the same bits,
  * f32 and f64, plain and A^T B, on 1 and 2 threads, on every ISA. */
 static void b_alias_cases(void)
@@ -833,6 +833,7 @@ static void b_alias_cases(void)
     first_rows_same_bits("B rows 4 KiB apart", 1, 0, 3, 200, 2048, 64, 1, 0, 6);
     first_rows_same_bits("B rows 4 KiB apart", 0, 0, 3, 100, 512, 784, -0.5, 1, 7);
     first_rows_same_bits("B rows 2 KiB apart", 0, 0, 3, 256, 512, 300, 1, 0, 8);
+    first_rows_same_bits("B rows 2 KiB apart", 0, 0, 3, 64, 512, 784, 1, 1, 11);
     first_rows_same_bits_ldb("B rows 2 KiB apart, part of each used", 0, 0, 3, 200, 300, 200, 512, 0.5, 1, 9);
     first_rows_same_bits_ldb("B rows 2 KiB apart, part of each used", 1, 0, 3, 130, 200, 96, 512, 1, 0, 10);
 }
