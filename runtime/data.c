@@ -88,8 +88,8 @@ int bprt_split_same_pixels(const BprtSplit *tr, const BprtSplit *te, char err[BP
 }
 
 /* The bytes of path, gunzipped when it is gzip (zlib reads a plain file as it is; a
- * corpus.txt.gz was trained on as its compressed bytes): 0, -1 (err set) or -2 (more than
- * max bytes). */
+ * corpus.txt.gz was trained on as its compressed bytes): 0 or -1 (err set: among the
+ * reasons, more than max bytes, which a plain file's size tells before anything is read). */
 static int read_text(const char *path, size_t max, char **text, size_t *len, char *err) {
     *text = NULL;
     *len = 0;
@@ -97,6 +97,14 @@ static int read_text(const char *path, size_t max, char **text, size_t *len, cha
     gzFile gz = gzopen(path, "rb");
     if (!gz) {
         snprintf(err, BPRT_ERRLEN, "cannot open %.300s: %s", path, errno ? strerror(errno) : "out of memory");
+        return -1;
+    }
+    struct stat st;
+    const int plain = gzdirect(gz), regular = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    if (plain && regular && (uintmax_t)st.st_size > max) {
+        snprintf(err, BPRT_ERRLEN, "%.300s: %ju bytes, more than the %zu bytes of text a data set may have", path,
+                 (uintmax_t)st.st_size, max);
+        gzclose(gz);
         return -1;
     }
     size_t cap = (size_t)1 << 16, n = 0;
@@ -124,8 +132,12 @@ static int read_text(const char *path, size_t max, char **text, size_t *len, cha
             break;
         }
         if (r == 0) break;
-        if ((n += (size_t)r) > max) { /* /dev/zero, or a pipe without end */
-            rc = -2;
+        if ((n += (size_t)r) > max) { /* a pipe without end, or a large text gzipped */
+            if (!plain)
+                snprintf(err, BPRT_ERRLEN, "%.300s: more than %zu bytes of text once decompressed", path, max);
+            else
+                snprintf(err, BPRT_ERRLEN, "%.300s: more than %zu bytes of text (a stream without end?)", path, max);
+            rc = -1;
             break;
         }
     }
@@ -158,11 +170,7 @@ int bprt_split_text(const char *path, int64_t T, int64_t classes, const char *wh
     }
     char *text;
     size_t len;
-    int rc = read_text(path, BPRT_TEXT_MAX_BYTES, &text, &len, err);
-    if (rc == -2)
-        snprintf(err, BPRT_ERRLEN, "%.300s: more than %zu bytes of text (is it a device or a stream?)", path,
-                 (size_t)BPRT_TEXT_MAX_BYTES);
-    if (rc) return -1;
+    if (read_text(path, BPRT_TEXT_MAX_BYTES, &text, &len, err)) return -1;
     unsigned char *buf = (unsigned char *)text;
     int64_t ntest = (int64_t)len / 10, ntrain = (int64_t)len - ntest, bad = -1;
     for (size_t k = 0; classes && k < len && bad < 0; k++)

@@ -207,6 +207,12 @@ same "$tmp/err" "bpc: error: without --prompt, sampling starts from a newline (b
 run 0 "$bpc" sample v4.bp --params v4.safetensors -n 3 --prompt "$(printf '\001')"
 run 1 "$bpc" train "$model" --data /dev/zero --steps 1
 same "$tmp/err" "bpc: error: /dev/zero: is a device, not a text file" "a device as text"
+# a text file over the 1 GiB limit is refused for its size, before it is read (it was "more than
+# 1073741824 bytes of text (is it a device or a stream?)", after reading a GiB); a sparse file
+truncate -s 1073741825 big.txt
+run 1 "$bpc" train "$model" --data big.txt --steps 1
+same "$tmp/err" "bpc: error: big.txt: 1073741825 bytes, more than the 1073741824 bytes of text a data set may have" "a text file over the limit"
+rm -f big.txt
 run 2 "$bpc" train "$model" --data "$corpus" --inputs a.safetensors --steps 1
 if grep -q "^bpc: --data and --inputs both give the inputs; use one" "$tmp/err"; then ok; else bad "--data with --inputs"; cat "$tmp/err"; fi
 # a step that is not finite stops with the parameters from before it, saved to the file the
