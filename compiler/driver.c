@@ -174,7 +174,7 @@ void drv_free_outputs(const Model *m, void **outs) {
 }
 
 void drv_free_inputs(Inputs *in) {
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < BP_MAX_RUN_INPUTS; i++) {
         free(in->data[i]);
         in->data[i] = NULL;
     }
@@ -196,8 +196,8 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     const int given = st != NULL; /* else every input takes its default */
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
-    if (g->ninputs > 64) {
-        snprintf(err, BPRT_ERRLEN, "too many inputs (limit 64)");
+    if (g->ninputs > BP_MAX_RUN_INPUTS) {
+        snprintf(err, BPRT_ERRLEN, "too many inputs (limit %d)", BP_MAX_RUN_INPUTS);
         return -1;
     }
     if (!given) fname = "(defaults)";
@@ -259,7 +259,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     }
     /* the inputs in use first, then the optional ones: a size an input in use needs is never
      * taken from these (1) */
-    int used[64];
+    int used[BP_MAX_RUN_INPUTS];
     if (loss_only) emit_loss_inputs((Graph *)g, used);
     for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < g->ninputs; i++) {
@@ -658,12 +658,20 @@ void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *
     fputc('\n', out);
 }
 
+int drv_check_run_inputs(Diag *d, const Graph *g, const char *cmd) {
+    if (g->ninputs <= BP_MAX_RUN_INPUTS) return 0;
+    diag_error(d, g->inputs[BP_MAX_RUN_INPUTS].loc, "too many inputs for 'bpc %s': bpc grad, check, hvp, train and "
+               "eval take at most %d inputs, and this program has %d (bpc FILE.bp -o OUT.c takes more)", cmd,
+               BP_MAX_RUN_INPUTS, g->ninputs);
+    return -1;
+}
+
 int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed, char *err) {
     const Graph *g = m->g;
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = size;
-    if (g->ninputs > 64) { /* (the 65th was left NULL: bpc check crashed in the model's code) */
-        snprintf(err, BPRT_ERRLEN, "too many inputs (limit 64)");
+    if (g->ninputs > BP_MAX_RUN_INPUTS) { /* (the 65th was left NULL: bpc check crashed in the model's code) */
+        snprintf(err, BPRT_ERRLEN, "too many inputs (limit %d)", BP_MAX_RUN_INPUTS);
         return -1;
     }
     for (int i = 0; i < g->ninputs; i++) {

@@ -11,8 +11,8 @@
 #include "compile.h"
 
 typedef struct Inputs {
-    void *data[64];     /* per program input: real or int32 array (malloc'd) */
-    size_t count[64];   /* elements */
+    void *data[BP_MAX_RUN_INPUTS];   /* per program input: real or int32 array (malloc'd) */
+    size_t count[BP_MAX_RUN_INPUTS]; /* elements */
     int dims[BP_MAXSYMS];
     int ndims_bound;
 } Inputs;
@@ -66,6 +66,10 @@ int64_t drv_label_classes(const Graph *g, int input, const char **what);
 int drv_random_label_span(const Graph *g, int input);
 /* The text of the rule above, for the lines that say what the inputs are */
 #define DRV_RANDOM_LABELS "integer inputs in {0, 1}, 0 where they index one class"
+/* Refuses, at the first input past BP_MAX_RUN_INPUTS, a program with more inputs than the
+ * commands that run it hold (bpc CMD: grad, check, hvp, train, eval): 0, or -1 with the
+ * error reported to d. */
+int drv_check_run_inputs(Diag *d, const Graph *g, const char *cmd);
 /* Random inputs for checking: symbolic sizes = size, reals N(0, 1) (or their defaults),
  * integer inputs in {0, 1}. -1 with err (naming the input) when one cannot be held; the
  * caller frees in either way. */

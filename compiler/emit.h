@@ -43,9 +43,9 @@ int emit_has_dropout(const Graph *g);
 /* Per input of g: 1 if NAME_forward takes it (the outputs depend on it); one pruning of the
  * graph for all of them */
 const char *emit_forward_inputs(Graph *g);
-/* used[i] (for g's inputs, at most 64): 1 if the loss (so its gradient) depends on input i;
+/* used[i] (for g's inputs, at most BP_MAX_RUN_INPUTS): 1 if the loss (so its gradient) depends on input i;
  * one pruning of the graph for all of them. Returns used. */
-int *emit_loss_inputs(Graph *g, int used[64]);
+int *emit_loss_inputs(Graph *g, int used[BP_MAX_RUN_INPUTS]);
 /* A self-check program for the generated code (includes `header`). */
 void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *header);
 

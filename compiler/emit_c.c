@@ -1884,10 +1884,10 @@ static Graph *variant_graph(Graph *g, Variant v) {
 const char *emit_forward_inputs(Graph *g) {
     return g->noutputs ? inputs_used(variant_graph(g, V_FORWARD)) : arena_alloc(g->arena, (size_t)g->ninputs + 1);
 }
-int *emit_loss_inputs(Graph *g, int used[64]) {
+int *emit_loss_inputs(Graph *g, int used[BP_MAX_RUN_INPUTS]) {
     Graph *l = g->loss >= 0 ? variant_graph(g, V_LOSS) : NULL;
     const char *in_l = l ? inputs_used(l) : NULL;
-    for (int i = 0; i < g->ninputs && i < 64; i++) used[i] = in_l && in_l[i];
+    for (int i = 0; i < g->ninputs && i < BP_MAX_RUN_INPUTS; i++) used[i] = in_l && in_l[i];
     return used;
 }
 

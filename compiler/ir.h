@@ -87,6 +87,12 @@ typedef struct Param {
     Loc loc;
 } Param;
 
+/* The most inputs a program may have for the commands that run it (bpc grad, check, hvp,
+ * train, eval; the REPL's :grad, :check, :step, :train, ...): their drivers hold inputs in
+ * arrays of this many. The generated C takes more (245 with one size: sema's MAX_API_ARGS);
+ * past this the CLI says so at the first input too many (drv_check_run_inputs). */
+#define BP_MAX_RUN_INPUTS 64
+
 typedef struct Input {
     const char *name;
     Shape shape;

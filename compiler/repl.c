@@ -491,11 +491,11 @@ static int too_big(int64_t n, size_t size, char *err, const char *what, ...) {
 static int build_inputs(Session *S, const Graph *g, int f64, const int *need, Inputs *in, char *err) {
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
-    if (g->ninputs > 64) {
-        snprintf(err, BPRT_ERRLEN, "too many inputs (limit 64)");
+    if (g->ninputs > BP_MAX_RUN_INPUTS) {
+        snprintf(err, BPRT_ERRLEN, "too many inputs (limit %d)", BP_MAX_RUN_INPUTS);
         return -1;
     }
-    const InputVal *given[64] = {0};
+    const InputVal *given[BP_MAX_RUN_INPUTS] = {0};
     char s1[160];
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
@@ -824,9 +824,9 @@ static int run_forward(Session *S, Graph *g, const char *label) {
         bpc_model_free(&em);
         return -1;
     }
-    int need[64] = {0};
+    int need[BP_MAX_RUN_INPUTS] = {0};
     const char *fwd = emit_forward_inputs(g);
-    for (int i = 0; i < g->ninputs && i < 64; i++) need[i] = fwd[i];
+    for (int i = 0; i < g->ninputs && i < BP_MAX_RUN_INPUTS; i++) need[i] = fwd[i];
     Inputs in;
     int rc = -1;
     void *vec = params_to_vec(S, g, S->f64);
@@ -1156,7 +1156,7 @@ static int print_gradients(Session *S, const Graph *g, const void *grad, const c
  * or NULL with the error printed (and nothing left to free). */
 static void *loss_inputs(Session *S, Graph *g, const Model *m, Inputs *in) {
     char err[BPRT_ERRLEN];
-    int need[64];
+    int need[BP_MAX_RUN_INPUTS];
     if (build_inputs(S, g, S->f64, emit_loss_inputs(g, need), in, err) != 0) {
         diag_tool_error("%s", err);
         return NULL;
@@ -1252,7 +1252,7 @@ static int cmd_check(Session *S) {
         return -1;
     }
     Inputs in;
-    int need[64];
+    int need[BP_MAX_RUN_INPUTS];
     int bi = build_inputs(S, S->g, 1, emit_loss_inputs(S->g, need), &in, err);
     if (bi == -2) { /* inputs too large for the memory: random ones would be too */
         diag_tool_error("%s", err);
@@ -1529,7 +1529,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
                                      (the file of :inputs is not read again: it may have
                                      changed or gone since) */
         char err[BPRT_ERRLEN];
-        int need[64];
+        int need[BP_MAX_RUN_INPUTS];
         if (build_inputs(S, S->g, to.f64, emit_loss_inputs(S->g, need), &fixed, err) != 0) {
             diag_tool_error("%s", err);
             goto out;

@@ -125,7 +125,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     else ctx[w++] = '\n';
     int last = plen ? (unsigned char)prompt[plen - 1] : '\n'; /* the last byte written */
     fputs(prompt, out);
-    const void *in[64] = {0};
+    const void *in[BP_MAX_RUN_INPUTS] = {0};
     int rc = 0;
     in[in_bytes] = ids;
     in[in_next] = next;

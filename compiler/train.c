@@ -45,7 +45,7 @@ typedef struct Feed {
     int bsym;       /* symbolic batch dimension */
     int64_t per;    /* reals per sample of the image input (text: T, ints per row) */
     int text;       /* windows of text: a batch's rows are byte offsets */
-    void *fixed[64]; /* the other inputs: their defaults at the full batch (malloc'd) */
+    void *fixed[BP_MAX_RUN_INPUTS]; /* the other inputs: their defaults at the full batch (malloc'd) */
 } Feed;
 
 int train_text_inputs(const Graph *g, int *in_bytes, int *in_next, int *bsym, int64_t *T, char *err) {
@@ -144,8 +144,9 @@ static int check_labels(const Graph *g, const BprtSplit *s, const Feed *f, char 
  * train_text_inputs.) */
 static int plan_fixed(const Model *m, Feed *f, int batch, const char *data, char *err) {
     const Graph *g = m->g;
-    if (g->ninputs > 64) {
-        snprintf(err, BPRT_ERRLEN, "--data %s: the program has %d inputs (limit 64)", data, g->ninputs);
+    if (g->ninputs > BP_MAX_RUN_INPUTS) {
+        snprintf(err, BPRT_ERRLEN, "--data %s: the program has %d inputs (limit %d)", data, g->ninputs,
+                 BP_MAX_RUN_INPUTS);
         return -1;
     }
     for (int i = 0; i < g->ninputs; i++) {
@@ -190,15 +191,15 @@ static int plan_fixed(const Model *m, Feed *f, int batch, const char *data, char
 }
 
 static void free_fixed(Feed *f) {
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < BP_MAX_RUN_INPUTS; i++) {
         free(f->fixed[i]);
         f->fixed[i] = NULL;
     }
 }
 
 /* The model's input pointers: the batch's images (bytes) and labels, the rest fixed. */
-static void feed_inputs(const Feed *f, const void *in[64], void *x, int32_t *y) {
-    for (int i = 0; i < 64; i++) in[i] = f->fixed[i];
+static void feed_inputs(const Feed *f, const void *in[BP_MAX_RUN_INPUTS], void *x, int32_t *y) {
+    for (int i = 0; i < BP_MAX_RUN_INPUTS; i++) in[i] = f->fixed[i];
     in[f->img] = x;
     in[f->lab] = y;
 }
@@ -261,7 +262,7 @@ static int64_t evaluate(const Model *m, const BprtSplit *s, const Feed *f, const
         int n = (int)(hi - start < batch ? hi - start : batch);
         for (int b = 0; b < n; b++) idx[b] = f->text ? (start + b) * f->per : start + b; /* text: window offsets */
         bprt_split_batch(s, idx, n, m->f64, x, y);
-        const void *in[64];
+        const void *in[BP_MAX_RUN_INPUTS];
         feed_inputs(f, in, x, y);
         int dims[BP_MAXSYMS] = {0};
         dims[f->bsym] = n;
@@ -509,7 +510,7 @@ double train_step_explained(const Model *m, void *params, void *opt_state, const
 static double run_step(Run *r, const BprtSplit *s, const Feed *f, const int64_t *idx, int n, void *x, int32_t *y, void *ws,
                        int explain) {
     Model *m = r->m;
-    const void *in[64];
+    const void *in[BP_MAX_RUN_INPUTS];
     feed_inputs(f, in, x, y);
     int d[BP_MAXSYMS] = {0};
     int nr = dist_size(), rk = dist_rank();

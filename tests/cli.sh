@@ -139,13 +139,21 @@ for f in noparams noparams_rnd; do
   [ "$(tail -n 1 "$tmp/out")" = "no parameters: nothing to check (the check compares the loss's gradient with respect to the parameters against finite differences)" ] &&
     ! grep -q "^ok" "$tmp/out" && ok || { bad "check of $f.bp:"; cat "$tmp/out"; }
 done
-# more inputs than the drivers hold (64): check's random inputs refuse them as --inputs does
-# (the 65th input was left without data and bpc check crashed in the model's code)
+# more inputs than the drivers hold (BP_MAX_RUN_INPUTS, 64): refused at the 65th input, with
+# its line and caret, by every command that runs the program (the 65th input was left without
+# data and bpc check crashed in the model's code; then "bpc: error: too many inputs (limit
+# 64)" said neither where nor which commands); 64 are taken
 i=0; : > "$tmp/in65.bp"
 while [ $i -lt 65 ]; do printf 'input x%d[B]\n' $i >> "$tmp/in65.bp"; i=$((i + 1)); done
-printf 'param w = 1\nloss sum(x64 * w)\n' >> "$tmp/in65.bp"
-expect_status 1 "$bpc" check "$tmp/in65.bp"
-grep -qx "bpc: error: too many inputs (limit 64)" "$tmp/err" && ok || { bad "check with 65 inputs:"; cat "$tmp/err"; }
+printf 'param w = 1\nloss sum(x63 * w)\n' >> "$tmp/in65.bp"
+for c in check grad train; do
+  expect_status 1 "$bpc" $c "$tmp/in65.bp"
+  expect_out "$tmp/err" "$tmp/in65.bp:65:7: error: too many inputs for 'bpc $c': bpc grad, check, hvp, train and eval take at most 64 inputs, and this program has 65 (bpc FILE.bp -o OUT.c takes more)
+  input x64[B]
+        ^"
+done
+grep -v '^input x64' "$tmp/in65.bp" > "$tmp/in64.bp"
+expect_status 0 "$bpc" check "$tmp/in64.bp"
 # models named so that their API meets the JIT's entry points: bp_entry_loss, bp_entry_init,
 # ... were both model bp_entry's functions and the JIT's wrappers (tcc refused the code: "JIT
 # compilation failed"); the wrappers are bp_loss_entry, ... (bp_entry_train: its static
