@@ -1519,6 +1519,12 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
                            "named bprt_...); choose another");
                 break;
             }
+            if (st->name[0] == '_') { /* model __x gave __x_init, _X _X_init: C that is not the user's to write */
+                diag_error(d, st->name_loc, "model name '%s' would make reserved C identifiers ('%s_init': C reserves "
+                           "names beginning with '_' at file scope); choose one beginning with a letter", st->name,
+                           st->name);
+                break;
+            }
             g->model = st->name;
             break;
         case ST_INPUT:

@@ -525,11 +525,13 @@ expect_out "$tmp/out" "loss nan"
 
 # the default model name is the file's stem made a C identifier (README): my-net.2.bp gave
 # my_net (the stem cut at its first dot), 2net.bp _2net (reserved in C: a leading _);
-# bprt_sgemm_batch_softmax.bp takes bp_ too (its NAME_grad was a function of the runtime's)
+# bprt_sgemm_batch_softmax.bp takes bp_ too (its NAME_grad was a function of the runtime's);
+# a stem's leading underscores are dropped (__x.bp: x, _Xy.bp: Xy), so no stem makes a
+# reserved name (`model __x` is an error: test_diagnostics)
 mkdir -p "$tmp/names"
 for case in "my-net.2.bp my_net_2 MY_NET_2" "2net.bp bp_2net BP_2NET" \
             "bprt_sgemm_batch_softmax.bp bp_bprt_sgemm_batch_softmax BP_BPRT_SGEMM_BATCH_SOFTMAX" "-x--y_.bp x_y X_Y" ".hidden.bp hidden HIDDEN" \
-            "__.bp model MODEL" \
+            "__.bp model MODEL" "__x.bp x X" "_Xy.bp Xy XY" \
             "$(printf 'n%.0s' $(seq 150)).bp $(printf 'n%.0s' $(seq 64)) $(printf 'N%.0s' $(seq 64))" \
             "$(printf 'n%.0s' $(seq 63))-x.bp $(printf 'n%.0s' $(seq 63)) $(printf 'N%.0s' $(seq 63))"; do
   set -- $case

@@ -791,6 +791,26 @@ static const DiagCase cases[] = {
      "choose another\n"
      "  model bprt_sgemm_batch_softmax\n"
      "        ^\n"},
+    /* model __x named its functions __x_init, ..., and model _X _X_init: identifiers C
+       reserves (every name beginning with '_' at file scope) */
+    {"a model name C reserves",
+     "model __x\n",
+     "t.bp:1:7: error: model name '__x' would make reserved C identifiers ('__x_init': C reserves names beginning "
+     "with '_' at file scope); choose one beginning with a letter\n"
+     "  model __x\n"
+     "        ^\n"},
+    {"a model name C reserves, a capital after '_'",
+     "model _X\n",
+     "t.bp:1:7: error: model name '_X' would make reserved C identifiers ('_X_init': C reserves names beginning "
+     "with '_' at file scope); choose one beginning with a letter\n"
+     "  model _X\n"
+     "        ^\n"},
+    {"a model name C reserves at file scope",
+     "model _x\n",
+     "t.bp:1:7: error: model name '_x' would make reserved C identifiers ('_x_init': C reserves names beginning "
+     "with '_' at file scope); choose one beginning with a letter\n"
+     "  model _x\n"
+     "        ^\n"},
     {"two model statements",
      "model a\n"
      "model b\n",
