@@ -576,6 +576,33 @@ int drv_same_file(const char *a, const char *b) {
     return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* The end of a run of decimal digits from p, *n counting them. */
+static const char *skip_digits(const char *p, int *n) {
+    for (; *p >= '0' && *p <= '9'; p++) ++*n;
+    return p;
+}
+
+int drv_parse_real(const char *s, double *out, const char **why) {
+    int digits = 0, exp_digits = 0;
+    const char *p = skip_digits(s, &digits);
+    if (*p == '.') p = skip_digits(p + 1, &digits);
+    if (digits && (*p == 'e' || *p == 'E')) {
+        p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+        p = skip_digits(p, &exp_digits);
+        if (!exp_digits) digits = 0;
+    }
+    *why = NULL;
+    if (!digits || *p) return -1; /* strtod would take hex, inf, nan, a sign, spaces */
+    const size_t mantissa = strcspn(s, "eE");
+    const int nonzero = strcspn(s, "123456789") < mantissa;
+    const double v = strtod(s, NULL); /* all of s: its form is strtod's decimal one */
+    if (isinf(v)) *why = "it is above the largest double, 1.8e308";
+    else if (nonzero && v < DBL_MIN) *why = "it is below the smallest double, 2.2e-308";
+    if (*why) return -1;
+    *out = v;
+    return 0;
+}
+
 double drv_printable(double v) {
     return isnan(v) ? fabs(v) : v;
 }

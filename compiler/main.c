@@ -66,11 +66,17 @@ typedef struct Args {
 } Args;
 
 /* "bad value for --lr: '-1' (it takes a number >= 0)": the value given and what is wanted
- * (it said only "bad value for --lr"). */
-static void bad_value(const char *flag, const char *value, const char *wanted) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "bad value for %s: '%.100s' (it takes %s)", flag, value, wanted);
+ * (it said only "bad value for --lr"); why: what is wrong with a number of the right form
+ * ("it is below the smallest double, 2.2e-308": drv_parse_real's), or NULL. */
+static void bad_value_why(const char *flag, const char *value, const char *why, const char *wanted) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "bad value for %s: '%.100s' (%s%sit takes %s)", flag, value, why ? why : "",
+             why ? "; " : "", wanted);
     usage_error("%s", msg);
+}
+
+static void bad_value(const char *flag, const char *value, const char *wanted) {
+    bad_value_why(flag, value, NULL, wanted);
 }
 
 /* The commands, and the three ways of compiling without one (-o OUT.c, --emit, --stats),
@@ -190,6 +196,14 @@ static int parse_int_from(const char *s, const char *flag, int lo) {
     if (errno || *end || end == s || v < lo || v > 2000000000)
         bad_value(flag, s, lo ? "a whole number from 1 to 2000000000" : "a whole number from 0 to 2000000000");
     return (int)v;
+}
+
+/* a real number >= 0 (--lr, --temperature) */
+static double parse_real(const char *s, const char *flag) {
+    double v = 0;
+    const char *why;
+    if (drv_parse_real(s, &v, &why) != 0) bad_value_why(flag, s, why, "a number >= 0");
+    return v;
 }
 
 static int parse_int(const char *s, const char *flag) { return parse_int_from(s, flag, 0); }
@@ -435,19 +449,8 @@ static void parse_args(int argc, char **argv, Args *a) {
             break;
         case OPT_PROMPT: a->prompt = v; break;
         case OPT_NBYTES: a->nbytes = parse_int(v, "-n"); break;
-        case OPT_TEMPERATURE: {
-            char *end;
-            a->temperature = strtod(v, &end);
-            if (*end || end == v || !(a->temperature >= 0) || isinf(a->temperature))
-                bad_value("--temperature", v, "a number >= 0");
-            break;
-        }
-        case OPT_LR: {
-            char *end;
-            a->lr = strtod(v, &end);
-            if (*end || end == v || !(a->lr >= 0) || isinf(a->lr)) bad_value("--lr", v, "a number >= 0");
-            break;
-        }
+        case OPT_TEMPERATURE: a->temperature = parse_real(v, "--temperature"); break;
+        case OPT_LR: a->lr = parse_real(v, "--lr"); break;
         case OPT_HELP: /* main answered --help before parse_args; --version is taken only first */
         case OPT_VERSION: unknown_option(s); break;
         case OPT_COUNT:

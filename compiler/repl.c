@@ -1451,6 +1451,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     for (int i = 0; i < n; i++) {
         const char *o = w[i], *v = i + 1 < n ? w[i + 1] : NULL;
         int ok = v != NULL, k = 0;
+        const char *why = NULL; /* what is wrong with a number of the right form */
         while (k < nknown && strcmp(o, known[k]) != 0) k++;
         if (k == nknown || (eval_only && k >= neval)) { /* :eval ignored :train's options (--save wrote nothing) */
             if (k == nknown) diag_tool_error("%s: unknown option '%s' (options: %s)", cmd, o, usage);
@@ -1483,11 +1484,9 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         } else if (ok && strcmp(o, "--jit") == 0) {
             ok = strcmp(v, "tcc") == 0 || strcmp(v, "cc") == 0;
             to.jit = strcmp(v, "cc") == 0 ? JIT_CC : JIT_TCC;
-        } else if (ok && strcmp(o, "--lr") == 0) {
-            char *end;
-            to.lr = strtod(v, &end);
-            ok = *end == 0 && end != v && to.lr >= 0 && !isinf(to.lr);
-        } else if (ok && strcmp(o, "--warmup") == 0)
+        } else if (ok && strcmp(o, "--lr") == 0)
+            ok = drv_parse_real(v, &to.lr, &why) == 0;
+        else if (ok && strcmp(o, "--warmup") == 0)
             ok = parse_count(v, &to.sched.warmup) == 0 && to.sched.warmup > 0;
         else if (ok && strcmp(o, "--lr-schedule") == 0) {
             char err[200];
@@ -1497,7 +1496,8 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             }
         }
         if (!ok) {
-            diag_tool_error("%s: bad value for %s: '%s' (it takes %s)", cmd, o, v, option_wants(o));
+            diag_tool_error("%s: bad value for %s: '%s' (%s%sit takes %s)", cmd, o, v, why ? why : "", why ? "; " : "",
+                            option_wants(o));
             goto out;
         }
         i++;

@@ -353,21 +353,17 @@ typedef struct Run {
 } Run;
 
 int train_parse_schedule(const char *text, Schedule *s, char *err, size_t size) {
-    char *end;
     s->every = 0;
     s->gamma = 1;
     if (strcmp(text, "constant") == 0) s->kind = SCHED_CONSTANT;
     else if (strcmp(text, "cosine") == 0) s->kind = SCHED_COSINE;
     else if (strncmp(text, "step:", 5) == 0) {
+        /* G is read as every real of the command line is (drv_parse_real) */
+        char *end;
+        const char *why;
         long every = strtol(text + 5, &end, 10);
-        if (end == text + 5 || *end != ':' || every < 1 || every > INT_MAX) {
-            snprintf(err, size, "--lr-schedule %s: step:N:G takes N, a whole number of epochs (steps without "
-                     "--data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)", text);
-            return -1;
-        }
-        const char *g = end + 1;
-        s->gamma = strtod(g, &end);
-        if (end == g || *end || !(s->gamma > 0) || isinf(s->gamma)) {
+        if (end == text + 5 || *end != ':' || every < 1 || every > INT_MAX ||
+            drv_parse_real(end + 1, &s->gamma, &why) != 0 || !(s->gamma > 0)) {
             snprintf(err, size, "--lr-schedule %s: step:N:G takes N, a whole number of epochs (steps without "
                      "--data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)", text);
             return -1;
