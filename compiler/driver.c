@@ -576,6 +576,16 @@ int drv_same_file(const char *a, const char *b) {
     return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+int drv_parse_count(const char *s, int lo, int *out) {
+    long v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((v = v * 10 + (*p - '0')) > 2000000000) return -1; /* no overflow on the way */
+    if (p == s || *p || v < lo) return -1;
+    *out = (int)v;
+    return 0;
+}
+
 /* The end of a run of decimal digits from p, *n counting them. */
 static const char *skip_digits(const char *p, int *n) {
     for (; *p >= '0' && *p <= '9'; p++) ++*n;

@@ -138,11 +138,14 @@ double drv_printable(double v);
  * files a run reads with it (bpc's check_outputs, the REPL's :save). */
 int drv_same_file(const char *a, const char *b);
 
-/* The real numbers of the command line's options and the REPL's commands, read alike and,
- * as a program's, in decimal: a number without a sign ("0.5", ".5", "5.", "1e-3"; not
- * "0x10", "inf", "nan", " 1", "1 ") that a double holds: a nonzero one below the smallest
- * normal double (1e-400, which read as 0, and 1e-310) or above the largest (1e400) is
- * refused with *why saying so. Returns 0, or -1 (*why NULL: it is not such a number). */
+/* The numbers of the command line's options and the REPL's commands, read alike and, as a
+ * program's, in decimal. drv_parse_count: digits alone ("64"; not " 64", "+64", "0x40",
+ * "64.0") for a value from lo to 2000000000. drv_parse_real: a decimal number without a
+ * sign ("0.5", ".5", "5.", "1e-3"; not "0x10", "inf", "nan", " 1", "1 ") that a double
+ * holds: a nonzero one below the smallest normal double (1e-400, which read as 0, and
+ * 1e-310) or above the largest (1e400) is refused with *why saying so. Both return 0, or -1
+ * (*why NULL: it is not such a number at all). */
+int drv_parse_count(const char *s, int lo, int *out);
 int drv_parse_real(const char *s, double *out, const char **why);
 
 /* Value of element i of a real vector of the model's type. */

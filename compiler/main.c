@@ -190,12 +190,10 @@ static void unknown_option(const char *s) {
 }
 
 static int parse_int_from(const char *s, const char *flag, int lo) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > 2000000000)
+    int v = 0;
+    if (drv_parse_count(s, lo, &v) != 0)
         bad_value(flag, s, lo ? "a whole number from 1 to 2000000000" : "a whole number from 0 to 2000000000");
-    return (int)v;
+    return v;
 }
 
 /* a real number >= 0 (--lr, --temperature) */

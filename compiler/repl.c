@@ -1283,14 +1283,7 @@ static int cmd_check(Session *S) {
     return ok ? 0 : -1;
 }
 
-static int parse_count(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 2000000000) return -1;
-    *out = (int)v;
-    return 0;
-}
+static int parse_count(const char *s, int *out) { return drv_parse_count(s, 0, out); }
 
 static int cmd_step(Session *S, const char *arg) {
     int steps = 1;

@@ -260,6 +260,9 @@ for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
          "--lr 0x10:bad value for --lr: '0x10' (it takes a number >= 0)" \
          "--lr +0.1:bad value for --lr: '+0.1' (it takes a number >= 0)" \
          "--lr infinity:bad value for --lr: 'infinity' (it takes a number >= 0)" \
+         "--seed +3:bad value for --seed: '+3' (it takes a whole number from 0 to 2000000000)" \
+         "--seed -0:bad value for --seed: '-0' (it takes a whole number from 0 to 2000000000)" \
+         "--threads +1:bad value for --threads: '+1' (it takes a whole number from 1 to 2000000000)" \
          "--jit gcc:bad value for --jit: 'gcc' (it takes tcc or cc)" \
          "--versoin:unknown option '--versoin'; did you mean '--version'?" \
          "-lr 0.1:unknown option '-lr'; did you mean '--lr'?" \
@@ -269,16 +272,18 @@ for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
   expect_status 2 "$bpc" train "$src/examples/seed.bp" ${c%%:*}
   head -n 1 "$tmp/err" | grep -qxF "bpc: ${c#*:}" && ok || bad "train ${c%%:*}: $(head -n 1 "$tmp/err")"
 done
-# reals are read alike everywhere: decimal, as a program's (--lr-schedule's step:1:0x1 took
-# the hex, --temperature 0x1 read 1)
-for sch in step:1:0x1 step:1:inf step:1:1e-400; do
+# numbers are read alike everywhere: decimal, as a program's (--lr-schedule's step:+1:0x1 took
+# the sign and the hex, --temperature 0x1 read 1)
+for sch in step:+1:0.5 "step: 1:0.5" step:1:0x1 step:1:inf step:1:1e-400; do
   expect_status 2 "$bpc" train "$src/examples/seed.bp" --lr-schedule "$sch"
   head -n 1 "$tmp/err" | grep -qxF "bpc: --lr-schedule $sch: step:N:G takes N, a whole number of epochs (steps without --data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)" && ok || bad "--lr-schedule $sch: $(head -n 1 "$tmp/err")"
 done
 expect_status 2 "$bpc" sample "$src/examples/seed.bp" --temperature 0x1
 head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for --temperature: '0x1' (it takes a number >= 0)" && ok || bad "--temperature 0x1: $(head -n 1 "$tmp/err")"
-expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --lr .5e-1
-grep -q "^step 1: " "$tmp/out" && ok || bad "--lr .5e-1: $(cat "$tmp/out" "$tmp/err")"
+expect_status 2 "$bpc" sample "$src/examples/seed.bp" -n " 5"
+head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for -n: ' 5' (it takes a whole number from 0 to 2000000000)" && ok || bad "-n ' 5': $(head -n 1 "$tmp/err")"
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --lr .5e-1 --seed 007
+grep -q "^step 1: " "$tmp/out" && ok || bad "--lr .5e-1 --seed 007: $(cat "$tmp/out" "$tmp/err")"
 # every option the usage text shows (but bpc repl's, parsed apart) is suggested for a
 # misspelling of it: the options parse_args takes and the "did you mean" list are one table
 opts=$("$bpc" --help | grep -v '^ *bpc repl' | grep -o -- '[ [|]--*[A-Za-z0-9][-A-Za-z0-9]*' | cut -c2- | sort -u)

@@ -147,6 +147,7 @@ done
 # in the words of bpc's command line (it said "bad value for --seed" alone, "no value for --seed")
 for a in "--bogus:bpc: unknown option '--bogus'" "--seed:bpc: --seed needs a value" \
          "--seed x:bpc: bad value for --seed: 'x' (it takes a whole number from 0 to 2000000000)" \
+         "--seed +3:bpc: bad value for --seed: '+3' (it takes a whole number from 0 to 2000000000)" \
          "--jit gcc:bpc: bad value for --jit: 'gcc' (it takes tcc or cc)" \
          "a.bp b.bp:bpc: repl takes one FILE.bp ('b.bp' is a second)" \
          "--f32 --f64:bpc: --f32 and --f64 both say the precision; use one" \
