@@ -21,8 +21,9 @@
  * NaN, as pow and PyTorch). The others hold for some values only: x*0 -> 0 (NaN for x inf
  * or NaN), 0/x -> 0 (NaN for x 0 or NaN), x+0 -> x (+0 for x = -0), 0-x -> -x (-0 for
  * x = +0). They are applied to reverse mode's nodes alone, where a zero is a gradient that
- * does not exist (a symbolic zero; PyTorch and JAX make no NaN from one either). README.md,
- * "constants fold", says this for users. */
+ * does not exist (a symbolic zero; PyTorch and JAX make no NaN from one either): a product,
+ * quotient, sum, shape move, matrix product or layer gradient linear in such a zero is zero
+ * (fold_symbolic_zero). README.md, "constants fold", says this for users. */
 #include <math.h>
 
 #include "passes.h"
@@ -109,17 +110,49 @@ static int is_neg_zero(Graph *g, int id) {
     return const_of(g, id, &v) && v == 0 && signbit(v);
 }
 
+/* reverse mode's node: zeros are symbolic; not in a `checkpoint`'s recomputation, which
+   is the program's own expression again (pass_remat.c marks it adjoint) */
+static int is_symbolic(const Graph *g, const Node *p) {
+    return (p->adjoint || g->adjoint_mode) && p->remat != REMAT_COPY;
+}
+
+/* 1 if input k of p is a zero constant (or a broadcast of one) */
+static int zero_in(Graph *g, const Node *p, int k) { return is_const(g, p->in[k], 0); }
+
+int fold_symbolic_zero(Graph *g, const Node *p) {
+    if (!is_symbolic(g, p)) return FOLD_NONE;
+    double v = 0;
+    switch (p->op) {
+    /* a symbolic zero times or over anything is zero, a constant too */
+    case OP_MUL: case OP_MASK_MUL: case OP_MATMUL: case OP_CONV2D:
+        return zero_in(g, p, 0) || zero_in(g, p, 1) ? zeros(g, p) : FOLD_NONE;
+    case OP_DIV: return zero_in(g, p, 0) ? zeros(g, p) : FOLD_NONE;
+    /* linear in the gradient they carry (input 0) */
+    case OP_SUM: case OP_TRANSPOSE: case OP_SLICE: case OP_AVGPOOL2D_GRAD: case OP_CONV2D_GRAD_X:
+    case OP_EMBEDDING_GRAD:
+        return zero_in(g, p, 0) ? zeros(g, p) : FOLD_NONE;
+    /* (x, g) and (w, g): linear in g */
+    case OP_CONV2D_GRAD_W: case OP_MAXPOOL2D_GRAD: case OP_LAYERNORM_GRAD: case OP_SOFTMAX_GRAD:
+        return zero_in(g, p, 1) ? zeros(g, p) : FOLD_NONE;
+    /* the constant's sign kept, as the fold of constants keeps it (-(0) is -0) */
+    case OP_NEG: case OP_RESHAPE: case OP_BROADCAST: {
+        if (!const_of(g, p->in[0], &v) || v != 0) return FOLD_NONE;
+        if (p->op == OP_BROADCAST && g->nodes[p->in[0]].op == OP_CONST) return FOLD_NONE; /* the form made here */
+        int c = ir_const(g, p->op == OP_NEG ? -v : v, p->loc);
+        return p->shape.rank == 0 ? c : ir_broadcast(g, c, &p->shape, p->loc);
+    }
+    default: return FOLD_NONE;
+    }
+}
+
 int fold_node(Graph *g, const Node *p) {
     OpKind kind = op_info[p->op].kind;
     int a = p->in[0], b = p->in[1];
-    /* reverse mode's node: zeros are symbolic; not in a `checkpoint`'s recomputation, which
-       is the program's own expression again (pass_remat.c marks it adjoint) */
-    int symbolic = (p->adjoint || g->adjoint_mode) && p->remat != REMAT_COPY;
-    /* a symbolic zero times or over anything is zero, a constant too: before the fold of
-       constants, which would make 0 * inf and 0 / 0 NaN (the gradient of 0 * (x / 0)) */
-    if (symbolic && ((p->op == OP_MUL && (is_const(g, a, 0) || is_const(g, b, 0))) ||
-                     (p->op == OP_DIV && is_const(g, a, 0))))
-        return zeros(g, p);
+    int symbolic = is_symbolic(g, p);
+    /* before the fold of constants, which would make 0 * inf and 0 / 0 NaN (the gradient of
+       0 * (x / 0)) */
+    int z = fold_symbolic_zero(g, p);
+    if (z != FOLD_NONE) return z;
     if (kind == OK_UNARY || kind == OK_BINARY) { /* constants, broadcast or not: the exact value */
         double v[2] = {0, 0};
         int allc = 1;

@@ -300,6 +300,34 @@ static void test_zeroth_power_gradient_unoptimised(void **state) {
             }
 }
 
+/* The gradient of 0 * f(x) is 0 even where f'(x) is infinite (README, "constants fold"),
+ * also where the zero adjoint goes through an un-broadcasting sum along an axis or through a
+ * matrix product: neither was seen as zero (only products and quotients were), and sqrt's
+ * rule divided the numeric 0 by 2 sqrt(0): NaN. Each program adds 3 sum(x), so that the
+ * gradient is 3 everywhere, derived by hand (finite differences are NaN at 0). */
+static void test_zero_gradient_through_sum_and_matmul(void **state) {
+    (void)state;
+    static const char *const srcs[] = {
+        /* sqrt(x) [3] broadcast against [3, 1]: its adjoint is a sum along an axis */
+        "param x[3]\nloss sum(0 * (sqrt(x) + reshape(x, [3, 1]))) + sum(3 * x)\n",
+        /* the adjoints of both factors are products with zero */
+        "param x[2, 2]\nloss sum(0 * (sqrt(x) @ x)) + sum(3 * x)\n",
+    };
+    for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++)
+        for (int f64 = 0; f64 <= 1; f64++) {
+            TestModel t;
+            th_build(&t, srcs[k], f64, NULL);
+            if (!t.ok) fail_msg("did not compile:\n%s", th_diag_text(&t));
+            int n = (int)t.g->nparam_reals;
+            for (int i = 0; i < n; i++) drv_set(&t.m, t.params, i, i == 3 ? 4 : 0);
+            double g[4];
+            grad_at_defaults(&t, g);
+            for (int i = 0; i < n; i++)
+                if (g[i] != 3) fail_msg("program %zu, %s: dx[%d] = %g, want 3", k, f64 ? "f64" : "f32", i, g[i]);
+            th_free(&t);
+        }
+}
+
 /* A pairwise loss's target may broadcast into its prediction without growing it (a
  * constant, or [3] against [2, 3]): mse(p, 0) = mean(p^2), mse(p[2, 3], t[3]) the mean
  * over the prediction's 6 elements. ([B] against [B, 1], which would grow to [B, B], is an
@@ -1213,6 +1241,7 @@ int main(void) {
         cmocka_unit_test(test_standalone_product_scratch),
         cmocka_unit_test(test_standalone_renames_per_model),
         cmocka_unit_test(test_symbolic_zero_times_infinite_constant),
+        cmocka_unit_test(test_zero_gradient_through_sum_and_matmul),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_folding_matches_generated_code),
         cmocka_unit_test(test_transpose_folded_into_matmul),
