@@ -87,8 +87,8 @@ int ir_add_raw(Graph *g, const Node *p) {
         marked.remat = g->remat_mode;
         p = &marked;
     }
-    if (g->fold) {
-        int r = fold_node(g, p);
+    if (g->fold || p->adjoint || g->adjoint_mode) {
+        int r = g->fold ? fold_node(g, p) : fold_symbolic_zero(g, p);
         if (r != FOLD_NONE) return r;
     }
     if (g->cse) {

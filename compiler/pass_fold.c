@@ -21,9 +21,11 @@
  * NaN, as pow and PyTorch). The others hold for some values only: x*0 -> 0 (NaN for x inf
  * or NaN), 0/x -> 0 (NaN for x 0 or NaN), x+0 -> x (+0 for x = -0), 0-x -> -x (-0 for
  * x = +0). They are applied to reverse mode's nodes alone, where a zero is a gradient that
- * does not exist (a symbolic zero; PyTorch and JAX make no NaN from one either): a product,
- * quotient, sum, shape move, matrix product or layer gradient linear in such a zero is zero
- * (fold_symbolic_zero). README.md, "constants fold", says this for users. */
+ * does not exist (a symbolic zero; PyTorch and JAX make no NaN from one either). The rules
+ * that make such a zero (fold_symbolic_zero: a product, quotient, sum, shape move, matrix
+ * product or layer gradient linear in a zero) apply with folding off too (-O0): the builder
+ * calls them for reverse mode's nodes at every level, so that -O0 and -O2 agree. README.md,
+ * "constants fold", says this for users. */
 #include <math.h>
 
 #include "passes.h"
@@ -116,8 +118,30 @@ static int is_symbolic(const Graph *g, const Node *p) {
     return (p->adjoint || g->adjoint_mode) && p->remat != REMAT_COPY;
 }
 
-/* 1 if input k of p is a zero constant (or a broadcast of one) */
-static int zero_in(Graph *g, const Node *p, int k) { return is_const(g, p->in[k], 0); }
+/* The value of a constant expression (elementwise ops of constants, broadcast or reshaped, as
+ * -O0 leaves `(1 - 1)` in the graph) in *v, looked at `depth` nodes deep: 1; else 0. */
+static int const_expr(const Graph *g, int id, double *v, int depth) {
+    const Node *n = &g->nodes[id];
+    if (n->op == OP_CONST) {
+        *v = n->value;
+        return 1;
+    }
+    if (depth == 0 || n->dtype != DT_REAL) return 0;
+    if (n->op == OP_BROADCAST || n->op == OP_RESHAPE) return const_expr(g, n->in[0], v, depth - 1);
+    OpKind kind = op_info[n->op].kind;
+    if (kind != OK_UNARY && kind != OK_BINARY) return 0;
+    double a[2] = {0, 0};
+    for (int k = 0; k < op_info[n->op].arity; k++)
+        if (!const_expr(g, n->in[k], &a[k], depth - 1)) return 0;
+    *v = fold_eval(n->op, a[0], a[1], n);
+    return 1;
+}
+
+/* 1 if input k of p is zero as a constant expression */
+static int zero_in(Graph *g, const Node *p, int k) {
+    double v;
+    return const_expr(g, p->in[k], &v, 8) && v == 0;
+}
 
 int fold_symbolic_zero(Graph *g, const Node *p) {
     if (!is_symbolic(g, p)) return FOLD_NONE;

@@ -15,10 +15,10 @@
  * it is. Requires p's inputs to exist in g; preserves shape and value exactly (up to the
  * rounding of constant arithmetic done in double). */
 int fold_node(Graph *g, const Node *p);
-/* fold_node's rule for reverse mode's zeros: a node of the
+/* The part of fold_node that reverse mode needs at every optimisation level: a node of the
  * gradient program (Node.adjoint) that is linear in an input which is a zero constant (or a
  * broadcast of one) is zeros, the gradient that does not exist (0 * inf is not NaN there).
- * FOLD_NONE where it does not apply. */
+ * The builder applies it with folding off too (-O0). FOLD_NONE where it does not apply. */
 int fold_symbolic_zero(Graph *g, const Node *p);
 /* Scalar semantics of every elementwise op, in double (folding and tests use it). */
 double fold_eval(Op op, double a, double b, const Node *p);

@@ -300,32 +300,57 @@ static void test_zeroth_power_gradient_unoptimised(void **state) {
             }
 }
 
-/* The gradient of 0 * f(x) is 0 even where f'(x) is infinite (README, "constants fold"),
- * also where the zero adjoint goes through an un-broadcasting sum along an axis or through a
- * matrix product: neither was seen as zero (only products and quotients were), and sqrt's
- * rule divided the numeric 0 by 2 sqrt(0): NaN. Each program adds 3 sum(x), so that the
- * gradient is 3 everywhere, derived by hand (finite differences are NaN at 0). */
-static void test_zero_gradient_through_sum_and_matmul(void **state) {
+/* The gradient of 0 * f(x) is 0 even where f'(x) is infinite, at every optimisation level
+ * (README, "constants fold"). -O0 built reverse mode's nodes without the symbolic-zero rules,
+ * which lived in the optimiser: the adjoint g * 0 stayed a product, sqrt's rule divided it by
+ * 2 sqrt(0) and log's by 0, and the gradient was NaN. With the optimiser on, a zero adjoint
+ * that went through an un-broadcasting sum along an axis or through a matrix product was not
+ * seen as zero either (NaN at -O2 too). Each program below adds 3 x (or 3 sum(x)) so that
+ * the expected gradient is 3 everywhere, derived by hand (finite differences are NaN at 0).
+ * A zero that is not a constant, (x - x), is computed as written: NaN, as PyTorch's. */
+static void test_zero_times_infinite_derivative_every_level(void **state) {
     (void)state;
-    static const char *const srcs[] = {
+    static const struct {
+        const char *src;
+        int n;         /* parameter reals, all 0 but the last of a tensor (4) */
+        double want;   /* every gradient entry */
+    } cases[] = {
+        {"param x\nloss 0 * sqrt(x) + 3 * x\n", 1, 3},
+        {"param x\nloss sqrt(x) * 0 + 3 * x\n", 1, 3},
+        {"param x\nloss 0 * log(x) + 3 * x\n", 1, 3}, /* the loss is NaN (0 * -inf), as written */
+        {"param x\nloss 0 * cos(sqrt(x)) + 3 * x\n", 1, 3}, /* through cos's -(g sin a) */
+        {"def f(a) = 0 * sqrt(a)\nparam x\nloss f(x) + 3 * x\n", 1, 3},
+        {"def f(a) {\n  s = sqrt(a)\n  return s * 0\n}\nparam x\nloss f(x) + 3 * x\n", 1, 3},
+        {"param x[3]\nloss sum(0 * sqrt(x)) + sum(3 * x)\n", 3, 3},
+        {"param x[3]\nloss 0 * sum(sqrt(x)) + sum(3 * x)\n", 3, 3},
         /* sqrt(x) [3] broadcast against [3, 1]: its adjoint is a sum along an axis */
-        "param x[3]\nloss sum(0 * (sqrt(x) + reshape(x, [3, 1]))) + sum(3 * x)\n",
-        /* the adjoints of both factors are products with zero */
-        "param x[2, 2]\nloss sum(0 * (sqrt(x) @ x)) + sum(3 * x)\n",
+        {"param x[3]\nloss sum(0 * (sqrt(x) + reshape(x, [3, 1]))) + sum(3 * x)\n", 3, 3},
+        /* through a matrix product: the adjoints of both factors are products with zero */
+        {"param x[2, 2]\nloss sum(0 * (sqrt(x) @ x)) + sum(3 * x)\n", 4, 3},
+        /* a constant expression is a constant, folded or not (-O0 keeps 1 - 1 in the graph) */
+        {"param x\nloss (1 - 1) * sqrt(x) + 3 * x\n", 1, 3},
+        {"param x\nc = 0\nloss sqrt(x) * c + 3 * x\n", 1, 3},
+        {"param x\nloss (x - x) * sqrt(x) + 3 * x\n", 1, NAN},
     };
-    for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++)
-        for (int f64 = 0; f64 <= 1; f64++) {
-            TestModel t;
-            th_build(&t, srcs[k], f64, NULL);
-            if (!t.ok) fail_msg("did not compile:\n%s", th_diag_text(&t));
-            int n = (int)t.g->nparam_reals;
-            for (int i = 0; i < n; i++) drv_set(&t.m, t.params, i, i == 3 ? 4 : 0);
-            double g[4];
-            grad_at_defaults(&t, g);
-            for (int i = 0; i < n; i++)
-                if (g[i] != 3) fail_msg("program %zu, %s: dx[%d] = %g, want 3", k, f64 ? "f64" : "f32", i, g[i]);
-            th_free(&t);
-        }
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (int optimize = 0; optimize <= 1; optimize++)
+            for (int f64 = 0; f64 <= 1; f64++) {
+                TestModel t;
+                CompileOptions co = {.optimize = optimize};
+                th_build_with(&t, cases[k].src, f64, NULL, &co);
+                if (!t.ok) fail_msg("did not compile:\n%s", th_diag_text(&t));
+                assert_int_equal(t.g->nparam_reals, cases[k].n);
+                for (int i = 0; i < cases[k].n; i++) drv_set(&t.m, t.params, i, i == 3 ? 4 : 0);
+                double g[4];
+                grad_at_defaults(&t, g);
+                for (int i = 0; i < cases[k].n; i++) {
+                    int ok = cases[k].want == cases[k].want ? g[i] == cases[k].want : g[i] != g[i];
+                    if (!ok)
+                        fail_msg("case %zu (%s), %s -O%d: dx[%d] = %g, want %g", k, cases[k].src, f64 ? "f64" : "f32",
+                                 optimize ? 2 : 0, i, g[i], cases[k].want);
+                }
+                th_free(&t);
+            }
 }
 
 /* A pairwise loss's target may broadcast into its prediction without growing it (a
@@ -1241,7 +1266,7 @@ int main(void) {
         cmocka_unit_test(test_standalone_product_scratch),
         cmocka_unit_test(test_standalone_renames_per_model),
         cmocka_unit_test(test_symbolic_zero_times_infinite_constant),
-        cmocka_unit_test(test_zero_gradient_through_sum_and_matmul),
+        cmocka_unit_test(test_zero_times_infinite_derivative_every_level),
         cmocka_unit_test(test_algebraic_simplification),
         cmocka_unit_test(test_folding_matches_generated_code),
         cmocka_unit_test(test_transpose_folded_into_matmul),
