@@ -44,7 +44,7 @@ typedef struct E {
     char *computed_early; /* per node: 1 if a GEMM's epilogue or its loss's pass computes it (not emitted on its own) */
     int *hoisted;      /* per node: the GEMM before which it is emitted (a product its epilogue passed), or -1 */
     int *ce_grad;      /* per CROSS_ENTROPY node: its gradient node computed in the same pass, or -1 */
-    int *ep_sum;       /* per MATMUL or MAXPOOL2D_GRAD node with an epilogue: the sum over axis 0 of the epilogue's result made in the same call, or -1 */
+    int *ep_sum;       /* per MATMUL node with an epilogue: the sum over axis 0 of the epilogue's result made in the same call, or -1 */
     int *lna_at;       /* per node: the LAYERNORM_GRAD whose affine group (plan_ln_groups) is emitted in its place, or -1 */
     struct LnGroup *lna; /* per LAYERNORM_GRAD of a group: its operands and the nodes the call makes */
     signed char *tri;  /* per batched MATMUL node: its triangle (bprt_?gemm_batch_tri's BPRT_TRI_*), or 0 */
@@ -778,8 +778,6 @@ static int epilogue_ok(const E *e, int mm, int u) {
     return ew_program_fits(e, u, nl);
 }
 
-static void dim_arg(const E *e, const Shape *s, int i, char *buf, size_t size);
-
 /* ---- layer epilogues ----
  * Likewise the elementwise node emitted right after a convolution or a max-pooling gradient,
  * of the layer's shape, whose fused tree reads the layer's result and otherwise only arrays
@@ -851,36 +849,9 @@ static int conv_grads_pair_ok(const E *e, int i, int u) {
     return strcmp(ox, ow) != 0;
 }
 
-/* Is s, the next node emitted after max-pooling gradient i and its epilogue u, the sum of
- * u's result [B, C, H, W] over its images (a convolution bias's gradient), which the layer's
- * threads can make channel by channel as they finish each channel's planes
- * (bprt_maxpool2d_grad_ew_sum)? The sum is written while other channels' planes are still
- * being made: its storage may be none of the layer's operands, its result, u's or u's
- * leaves. */
-static int pool_sum_ok(const E *e, int i, int u, int s) {
-    enum { MAXL = BPRT_EW_MAX_LEAVES };
-    const Graph *g = e->g;
-    const Node *un = &g->nodes[u], *sn = &g->nodes[s];
-    if (sn->op != OP_SUM || sn->axis != 0 || sn->keepdims || sn->in[0] != u || un->dtype == DT_INT ||
-        un->shape.rank != 4)
-        return 0;
-    int leaves[MAXL];
-    const int nl = fused_leaves(e, u, u, leaves, 0, MAXL);
-    if (nl > MAXL) return 0;
-    char o[96], p[96];
-    ptr(e, s, o, sizeof o);
-    if (!strcmp(o, ptr(e, u, p, sizeof p)) || !strcmp(o, ptr(e, i, p, sizeof p))) return 0;
-    for (int a = 0; a < 2; a++)
-        if (!strcmp(o, ptr(e, g->nodes[i].in[a], p, sizeof p))) return 0;
-    for (int l = 0; l < nl; l++)
-        if (!strcmp(o, ptr(e, leaves[l], p, sizeof p))) return 0;
-    return 1;
-}
-
 /* The call of layer id's _ew variant (head: its name and the layer's own arguments, up to
- * its result), rows of `row` elements and images of `image`; with sum (a node, else -1) the
- * _ew_sum variant's, sum the epilogue's result summed over its images (pool_sum_ok). */
-static void emit_layer_epilogue(E *e, int id, const char *head, const char *row, const char *image, int sum) {
+ * its result), rows of `row` elements and images of `image`. */
+static void emit_layer_epilogue(E *e, int id, const char *head, const char *row, const char *image) {
     enum { MAXL = BPRT_EW_MAX_LEAVES };
     const Graph *g = e->g;
     const int u = e->epilogue[id];
@@ -907,15 +878,7 @@ static void emit_layer_epilogue(E *e, int id, const char *head, const char *row,
         fprintf(e->out, "%s%s%s%s", l ? ", " : "", kind[l] == EP_FULL ? "(ptrdiff_t)(" : "", kind[l] == EP_FULL ? image : "0",
                 kind[l] == EP_FULL ? ")" : "");
     fprintf(e->out, "%s};\n", nl ? "" : "0");
-    char tail[256] = "";
-    if (sum >= 0) { /* and a bias's gradient: the epilogue's result summed over the images */
-        char chans[128], y[96], sh[SHAPE_STR_MAX];
-        dim_arg(e, &un->shape, 1, chans, sizeof chans);
-        snprintf(tail, sizeof tail, ", %s, %s", chans, ptr(e, sum, y, sizeof y));
-        fprintf(e->out, "        /* %%%d = %ssum %s, over each finished channel's images */\n", sum,
-                g->nodes[sum].adjoint ? "adjoint " : "", shape_str(&g->nodes[sum].shape, &g->syms, sh, sizeof sh));
-    }
-    fprintf(e->out, "        %s, c_, %d, k_, l_, %d, ld_, is_, v_, %s%s);\n    }\n", head, ncode, nl, out, tail);
+    fprintf(e->out, "        %s, c_, %d, k_, l_, %d, ld_, is_, v_, %s);\n    }\n", head, ncode, nl, out);
 }
 
 /* 1 if node i is not emitted at its own place in node order: a leaf, computed inline by a
@@ -1046,6 +1009,7 @@ static int ep_sum_passes(const E *e, int u, int x) {
  * layer norms: 0.23-0.25 ms each on 1 thread, 0.29 on 2, in the separate passes). gx keeps its
  * storage (it may be x's or gy's: the kernel finishes a row before writing it); the sums'
  * must be none of the operands'. Not with --standalone (like the GEMM epilogues). */
+static void dim_arg(const E *e, const Shape *s, int i, char *buf, size_t size);
 
 static int view_base(const Graph *g, int v) {
     while (g->nodes[v].op == OP_RESHAPE) v = g->nodes[v].in[0];
@@ -1297,17 +1261,6 @@ static void plan_epilogues(E *e) {
         if (u < g->n && layer_epilogue_ok(e, i, u)) {
             e->epilogue[i] = u;
             e->computed_early[u] = 1;
-        }
-    }
-    /* a convolution bias's gradient, the next node emitted after a max-pooling gradient's
-       epilogue: made by the layer's threads (pool_sum_ok) */
-    for (int i = 0; i < g->n; i++) {
-        const int u = e->epilogue[i];
-        if (u < 0 || g->nodes[i].op != OP_MAXPOOL2D_GRAD) continue;
-        const int s = next_emitted(e, i);
-        if (s < g->n && pool_sum_ok(e, i, u, s)) {
-            e->ep_sum[i] = s;
-            e->computed_early[s] = 1;
         }
     }
     /* a convolution's input gradient and its weight gradient, the next node emitted, from the
@@ -1651,7 +1604,7 @@ static void emit_layer(E *e, int id) {
                      H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], out, e->plan->scratch[id]);
             dims_c(g, s, 2, 4, P, sizeof P);
             dims_c(g, s, 1, 4, OP, sizeof OP);
-            emit_layer_epilogue(e, id, head, P, OP, -1);
+            emit_layer_epilogue(e, id, head, P, OP);
             return;
         }
         fprintf(e->out, "    bprt_%s_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, t%d);\n", op_info[n->op].name, sfx, a, b,
@@ -1667,11 +1620,10 @@ static void emit_layer(E *e, int id) {
     case OP_MAXPOOL2D_GRAD:
         if (e->epilogue && e->epilogue[id] >= 0) {
             char head[2048], HW[256];
-            const int sum = e->ep_sum ? e->ep_sum[id] : -1;
-            snprintf(head, sizeof head, "bprt_maxpool2d_grad_ew%s_%s(%s, %s, %s, %s, %s, %d, %d, %s", sum >= 0 ? "_sum" : "",
-                     sfx, a, b, N, H, W, n->win[0], n->win[2], out);
+            snprintf(head, sizeof head, "bprt_maxpool2d_grad_ew_%s(%s, %s, %s, %s, %s, %d, %d, %s", sfx, a, b, N, H, W,
+                     n->win[0], n->win[2], out);
             dims_c(g, s, 2, 4, HW, sizeof HW);
-            emit_layer_epilogue(e, id, head, W, HW, sum);
+            emit_layer_epilogue(e, id, head, W, HW);
             return;
         }
         fprintf(e->out, "    bprt_maxpool2d_grad_%s(%s, %s, %s, %s, %s, %d, %d, %s);\n", sfx, a, b, N, H, W, n->win[0],
@@ -2553,7 +2505,6 @@ static const char *runtime_decls =
     "void bprt_conv2d_grads_" S "(const " T " *x, const " T " *gy, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gx, " T " *gw, " T " *scratch);\n" \
     "void bprt_conv2d_ew_" S "(const " T " *x, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *y, " T " *scratch, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
     "void bprt_maxpool2d_grad_ew_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
-    "void bprt_maxpool2d_grad_ew_sum_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out, size_t C, " T " *y);\n" \
     "void bprt_avgpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \
     "void bprt_avgpool2d_grad_" S "(const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
     "void bprt_layernorm_" S "(const " T " *x, size_t R, size_t D, double eps, " T " *y);\n"                         \

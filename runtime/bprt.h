@@ -274,14 +274,7 @@ BPRT_DECLARE_CONV(double, f64)
                                       size_t stride, T *gx, const int32_t *code, int ncode,        \
                                       const double *konst, const T *const *leaf, int nleaf,        \
                                       const ptrdiff_t *ld, const ptrdiff_t *istride,               \
-                                      const unsigned char *vec, T *out);                           \
-    /* ... and y[C, H, W] = out [B, C, H, W] (N = B*C planes) summed over its images, the values \
-       bprt_sum_axis(out, 1, B, C*H*W, y) gives, each channel's made from that core's cache */  \
-    void bprt_maxpool2d_grad_ew_sum_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k, \
-                                          size_t stride, T *gx, const int32_t *code, int ncode,    \
-                                          const double *konst, const T *const *leaf, int nleaf,    \
-                                          const ptrdiff_t *ld, const ptrdiff_t *istride,           \
-                                          const unsigned char *vec, T *out, size_t C, T *y);
+                                      const unsigned char *vec, T *out);
 BPRT_DECLARE_LAYER_EW(float, f32)
 BPRT_DECLARE_LAYER_EW(double, f64)
 

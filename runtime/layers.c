@@ -413,52 +413,6 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
                                       const unsigned char *vec, T *out) {                          \
         LAYER_EP_INIT(T);                                                                          \
         maxpool2d_grad_##SUF(x, gy, N, H, W, k, stride, gx, &ep_);                                 \
-    }                                                                                              \
-    typedef struct {                                                                               \
-        LayCall_##SUF c;                                                                           \
-        size_t C, B;                                                                               \
-        T *sum;                                                                                    \
-    } PoolSumCall_##SUF;                                                                           \
-    /* channels [c0, c1): each channel's planes (b * C + c for every image b) and their epilogue, \
-       then their sum over the images as bprt_sum_axis makes it (in double, b = 0, 1, ..., in    \
-       blocks of SUM_COLS), from this core's cache */                                            \
-    static void pool_grad_sum_task_##SUF(void *arg, size_t c0, size_t c1) {                        \
-        enum { SUM_COLS = 128 };                                                                   \
-        const PoolSumCall_##SUF *a = (const PoolSumCall_##SUF *)arg;                               \
-        const size_t C = a->C, B = a->B, HW = a->c.H * a->c.W;                                     \
-        const T *out = (const T *)a->c.ep->out;                                                    \
-        for (size_t c = c0; c < c1; c++) {                                                         \
-            for (size_t b = 0; b < B; b++) {                                                       \
-                if (a->c.k == 2 && a->c.stride == 2)                                               \
-                    maxpool2x2_grad_planes_##SUF((void *)&a->c, b * C + c, b * C + c + 1);         \
-                else                                                                               \
-                    maxpool_grad_planes_##SUF((void *)&a->c, b * C + c, b * C + c + 1);            \
-            }                                                                                      \
-            for (size_t i0 = 0; i0 < HW; i0 += SUM_COLS) {                                         \
-                const size_t w = HW - i0 < SUM_COLS ? HW - i0 : (size_t)SUM_COLS;                  \
-                double acc[SUM_COLS];                                                              \
-                for (size_t i = 0; i < w; i++) acc[i] = 0;                                         \
-                for (size_t b = 0; b < B; b++) {                                                   \
-                    const T *row = out + (b * C + c) * HW + i0;                                    \
-                    for (size_t i = 0; i < w; i++) acc[i] += (double)row[i];                       \
-                }                                                                                  \
-                for (size_t i = 0; i < w; i++) a->sum[c * HW + i0 + i] = (T)acc[i];                \
-            }                                                                                      \
-        }                                                                                          \
-    }                                                                                              \
-    void bprt_maxpool2d_grad_ew_sum_##SUF(const T *x, const T *gy, size_t N, size_t H, size_t W, size_t k, \
-                                          size_t stride, T *gx, const int32_t *code, int ncode,    \
-                                          const double *konst, const T *const *leaf, int nleaf,    \
-                                          const ptrdiff_t *ld, const ptrdiff_t *istride,           \
-                                          const unsigned char *vec, T *out, size_t C, T *y) {      \
-        LAYER_EP_INIT(T);                                                                          \
-        if (C == 0 || N % C != 0)                                                                  \
-            abort(); /* the compiler emits neither */                                              \
-        PoolSumCall_##SUF a;                                                                       \
-        memset(&a, 0, sizeof a);                                                                   \
-        a.c.x = x, a.c.gy = gy, a.c.y = gx, a.c.H = H, a.c.W = W, a.c.k = k, a.c.stride = stride;  \
-        a.c.ep = &ep_, a.C = C, a.B = N / C, a.sum = y;                                            \
-        BPRT_SPLIT(layers_team(N * H * W), C, pool_grad_sum_task_##SUF, &a);                       \
     }
 #else
 #define POOL_GRAD_EW(T, SUF)

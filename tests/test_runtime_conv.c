@@ -251,56 +251,6 @@ static void test_layer_epilogues(void **state) {
     bprt_set_threads(threads);
 }
 
-/* bprt_maxpool2d_grad_ew_sum_*: the epilogue's result as bprt_maxpool2d_grad_ew makes it and
- * its sum over the images as bprt_sum_axis makes it, the same bits, on 1 to 3 threads, f32
- * and f64, for 2 x 2 windows (the kernel of their own) and 3 x 3 ones 2 apart, with the sum
- * of more channels than threads and of fewer (a channel whose plane is longer than a block of
- * the sum's columns, and shorter), over terms whose order changes their sum. */
-static void test_pool_grad_sum(void **state) {
-    (void)state;
-    static const int32_t times_x[] = {BPRT_EW_LEAF, 0, BPRT_EW_LEAF, 1, BPRT_EW_MUL};
-    static const unsigned char vec_full[] = {1, 1};
-    const double konst[] = {0};
-    const int threads = bprt_threads();
-    static const size_t shapes[][5] = {{5, 6, 28, 28, 2}, {3, 1, 9, 11, 3}, {64, 2, 6, 6, 2}}; /* B, C, H, W, k */
-    for (size_t ci = 0; ci < sizeof shapes / sizeof shapes[0]; ci++) {
-        const size_t B = shapes[ci][0], C = shapes[ci][1], H = shapes[ci][2], W = shapes[ci][3], k = shapes[ci][4];
-        const size_t N = B * C, n = N * H * W, OH = (H - k) / 2 + 1, OW = (W - k) / 2 + 1, ny = N * OH * OW;
-        const size_t ns = C * H * W;
-        float *x = malloc(n * 4), *gy = malloc(ny * 4), *gx = malloc(n * 4), *out = malloc(n * 4), *want = malloc(n * 4);
-        float *sum = malloc(ns * 4), *wsum = malloc(ns * 4);
-        double *xd = malloc(n * 8), *gyd = malloc(ny * 8), *gxd = malloc(n * 8), *outd = malloc(n * 8),
-               *wantd = malloc(n * 8), *sumd = malloc(ns * 8), *wsumd = malloc(ns * 8);
-        unsigned seed = 7u + (unsigned)ci;
-        for (size_t i = 0; i < n; i++) xd[i] = rnd(&seed), x[i] = (float)xd[i];
-        /* magnitudes 2^-30 to 2^30: sums whose value depends on the order of their terms */
-        for (size_t i = 0; i < ny; i++) gyd[i] = ldexp(rnd(&seed), (int)(i * 7 % 61) - 30), gy[i] = (float)gyd[i];
-        const float *leaf[] = {gx, x};
-        const double *leafd[] = {gxd, xd};
-        const ptrdiff_t ld[] = {(ptrdiff_t)W, (ptrdiff_t)W}, istride[] = {(ptrdiff_t)(H * W), (ptrdiff_t)(H * W)};
-        bprt_set_threads(1);
-        bprt_maxpool2d_grad_ew_f32(x, gy, N, H, W, k, 2, gx, times_x, 5, konst, leaf, 2, ld, istride, vec_full, want);
-        bprt_sum_axis_f32(want, 1, B, ns, wsum);
-        bprt_maxpool2d_grad_ew_f64(xd, gyd, N, H, W, k, 2, gxd, times_x, 5, konst, leafd, 2, ld, istride, vec_full, wantd);
-        bprt_sum_axis_f64(wantd, 1, B, ns, wsumd);
-        for (int nt = 1; nt <= 3; nt++) {
-            bprt_set_threads(nt);
-            memset(out, 0, n * 4), memset(sum, 0, ns * 4), memset(outd, 0, n * 8), memset(sumd, 0, ns * 8);
-            bprt_maxpool2d_grad_ew_sum_f32(x, gy, N, H, W, k, 2, gx, times_x, 5, konst, leaf, 2, ld, istride, vec_full, out,
-                                           C, sum);
-            bprt_maxpool2d_grad_ew_sum_f64(xd, gyd, N, H, W, k, 2, gxd, times_x, 5, konst, leafd, 2, ld, istride, vec_full,
-                                           outd, C, sumd);
-            if (memcmp(out, want, n * 4) != 0 || memcmp(outd, wantd, n * 8) != 0)
-                fail_msg("maxpool2d_grad_ew_sum case %zu, %d threads: the epilogue's result differs", ci, nt);
-            if (memcmp(sum, wsum, ns * 4) != 0 || memcmp(sumd, wsumd, ns * 8) != 0)
-                fail_msg("maxpool2d_grad_ew_sum case %zu, %d threads: not bprt_sum_axis's sum over the images", ci, nt);
-        }
-        free(x), free(gy), free(gx), free(out), free(want), free(sum), free(wsum);
-        free(xd), free(gyd), free(gxd), free(outd), free(wantd), free(sumd), free(wsumd);
-    }
-    bprt_set_threads(threads);
-}
-
 /* Layer norm and its gradient (f32) against the formulas in double, under the plain loops
  * and the AVX-512 kernel (rows whose length is a multiple of 8, four at a time): within an
  * ulp of the value plus 1e-12; rows not a multiple of four (the last group's rows one at a
@@ -579,7 +529,6 @@ int main(void) {
         cmocka_unit_test(test_pool_same_bits),
         cmocka_unit_test(test_maxpool_grad_ties),
         cmocka_unit_test(test_layer_epilogues),
-        cmocka_unit_test(test_pool_grad_sum),
         cmocka_unit_test(test_layernorm_rows),
         cmocka_unit_test(test_layernorm_affine_grad),
         cmocka_unit_test(test_softmax_grad_rows),
