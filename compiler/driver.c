@@ -577,7 +577,7 @@ int drv_same_file(const char *a, const char *b) {
 }
 
 int drv_parse_count(const char *s, int lo, int *out) {
-    long v = 0;
+    long long v = 0; /* at most 2e9 before a step: 2e10 + 9 after it, past a 32-bit long */
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++)
         if ((v = v * 10 + (*p - '0')) > 2000000000) return -1; /* no overflow on the way */

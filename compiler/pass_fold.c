@@ -153,8 +153,22 @@ int fold_symbolic_zero(Graph *g, const Node *p) {
     case OP_DIV: return zero_in(g, p, 0) ? zeros(g, p) : FOLD_NONE;
     /* linear in the gradient they carry (input 0) */
     case OP_SUM: case OP_TRANSPOSE: case OP_SLICE: case OP_AVGPOOL2D_GRAD: case OP_CONV2D_GRAD_X:
-    case OP_EMBEDDING_GRAD:
+    case OP_EMBEDDING_GRAD: case OP_DROPOUT:
         return zero_in(g, p, 0) ? zeros(g, p) : FOLD_NONE;
+    case OP_CAUSAL_MASK: /* the vjp's, which sets the masked entries to 0 */
+        return p->value == 0 && zero_in(g, p, 0) ? zeros(g, p) : FOLD_NONE;
+    /* (z, y, g): linear in g, the loss's adjoint */
+    case OP_CE_GRAD: case OP_NLL_GRAD:
+        return zero_in(g, p, 2) ? zeros(g, p) : FOLD_NONE;
+    /* zero plus zero, as reverse mode adds up a value's gradients at -O0 (0 + 0 + ... for each
+       use): the constant, its sign as the fold of constants makes it, so that a chain of them
+       stays one constant */
+    case OP_ADD: case OP_SUB: {
+        double w = 0;
+        if (!const_expr(g, p->in[0], &v, 8) || !const_expr(g, p->in[1], &w, 8) || v != 0 || w != 0) return FOLD_NONE;
+        int c = ir_const(g, fold_eval(p->op, v, w, p), p->loc);
+        return p->shape.rank == 0 ? c : ir_broadcast(g, c, &p->shape, p->loc);
+    }
     /* (x, g) and (w, g): linear in g */
     case OP_CONV2D_GRAD_W: case OP_MAXPOOL2D_GRAD: case OP_LAYERNORM_GRAD: case OP_SOFTMAX_GRAD:
         return zero_in(g, p, 1) ? zeros(g, p) : FOLD_NONE;

@@ -16,9 +16,12 @@
  * rounding of constant arithmetic done in double). */
 int fold_node(Graph *g, const Node *p);
 /* The part of fold_node that reverse mode needs at every optimisation level: a node of the
- * gradient program (Node.adjoint) that is linear in an input which is a zero constant (or a
- * broadcast of one) is zeros, the gradient that does not exist (0 * inf is not NaN there).
- * The builder applies it with folding off too (-O0). FOLD_NONE where it does not apply. */
+ * gradient program (Node.adjoint) that is linear in an input which is zero as a constant
+ * expression (a constant, or elementwise ops, broadcasts and reshapes of constants, looked at
+ * 8 nodes deep) is zeros, the gradient that does not exist (0 * inf is not NaN there); a
+ * negated, reshaped or broadcast zero, and a sum or difference of two, is that constant, its
+ * sign as the fold of constants makes it. The builder applies it with folding off too (-O0).
+ * FOLD_NONE where it does not apply. */
 int fold_symbolic_zero(Graph *g, const Node *p);
 /* Scalar semantics of every elementwise op, in double (folding and tests use it). */
 double fold_eval(Op op, double a, double b, const Node *p);

@@ -331,6 +331,13 @@ static void test_zero_times_infinite_derivative_every_level(void **state) {
         {"param x\nloss (1 - 1) * sqrt(x) + 3 * x\n", 1, 3},
         {"param x\nc = 0\nloss sqrt(x) * c + 3 * x\n", 1, 3},
         {"param x\nloss (x - x) * sqrt(x) + 3 * x\n", 1, NAN},
+        /* a value used ten times: its gradients added up, 0 + 0 + ..., are one zero at -O0 too */
+        {"param x\ns = sqrt(x)\nloss 0 * (s + s + s + s + s + s + s + s + s + s) + 3 * x\n", 1, 3},
+        /* through dropout's mask (training), a causal mask's vjp and cross-entropy's gradient */
+        {"param x[2, 2]\nloss 0 * sum(dropout(sqrt(x), 0.5)) + sum(3 * x)\n", 4, 3},
+        {"param x[2, 2]\nloss 0 * sum(causal_mask(sqrt(x))) + sum(3 * x)\n", 4, 3},
+        {"param x[1, 3]\ninput y[1] : int\nloss 0 * cross_entropy(sqrt(x), y) + sum(3 * x)\n", 3, 3},
+        {"param x[3]\nloss 0 * sum(concat(sqrt(x), sqrt(x))) + sum(3 * x)\n", 3, 3},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         for (int optimize = 0; optimize <= 1; optimize++)
