@@ -337,6 +337,7 @@ static void test_zero_times_infinite_derivative_every_level(void **state) {
         {"param x[2, 2]\nloss 0 * sum(dropout(sqrt(x), 0.5)) + sum(3 * x)\n", 4, 3},
         {"param x[2, 2]\nloss 0 * sum(causal_mask(sqrt(x))) + sum(3 * x)\n", 4, 3},
         {"param x[1, 3]\ninput y[1] : int\nloss 0 * cross_entropy(sqrt(x), y) + sum(3 * x)\n", 3, 3},
+        {"param x[1, 3]\ninput y[1] : int\nloss 0 * nll(sqrt(x), y) + sum(3 * x)\n", 3, 3},
         {"param x[3]\nloss 0 * sum(concat(sqrt(x), sqrt(x))) + sum(3 * x)\n", 3, 3},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
