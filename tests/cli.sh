@@ -152,6 +152,13 @@ for c in check grad train; do
   input x64[B]
         ^"
 done
+# hvp and eval too, before their files are read (the file named is no safetensors)
+for c in "hvp --vector" "eval --params"; do
+  expect_status 1 "$bpc" ${c%% *} "$tmp/in65.bp" ${c#* } "$tmp/in65.bp"
+  expect_out "$tmp/err" "$tmp/in65.bp:65:7: error: too many inputs for 'bpc ${c%% *}': bpc grad, check, hvp, train and eval take at most 64 inputs, and this program has 65 (bpc FILE.bp -o OUT.c takes more)
+  input x64[B]
+        ^"
+done
 grep -v '^input x64' "$tmp/in65.bp" > "$tmp/in64.bp"
 expect_status 0 "$bpc" check "$tmp/in64.bp"
 # models named so that their API meets the JIT's entry points: bp_entry_loss, bp_entry_init,

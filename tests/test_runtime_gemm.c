@@ -759,8 +759,8 @@ static void first_rows_same_bits_ldb(const char *what, int tA, int tB, int m, in
     bprt_dgemm(tA, tB, M, N, K, alpha, ad, lda, bd, ldb, beta, cd, N);
     bprt_dgemm(tA, tB, m, N, K, alpha, ad, lda, bd, ldb, beta, ed, N);
     if (memcmp(cf, ef, (size_t)m * N * sizeof *cf) || memcmp(cd, ed, (size_t)m * N * sizeof *cd))
-        fail_msg("%s: tA %d tB %d, %d x %d x %d, beta %g: the first %d rows of a %d-row product differ", what, tA,
-                 tB, m, N, K, beta, m, M);
+        fail_msg("%s: tA %d tB %d, %d x %d x %d, ldb %d, beta %g: the first %d rows of a %d-row product differ", what,
+                 tA, tB, m, N, K, ldb, beta, m, M);
     free(ad), free(bd), free(cd), free(ed), free(af), free(bf), free(cf), free(ef);
 }
 
@@ -836,6 +836,8 @@ static void b_alias_cases(void)
     first_rows_same_bits("B rows 2 KiB apart", 0, 0, 3, 64, 512, 784, 1, 1, 11);
     first_rows_same_bits_ldb("B rows 2 KiB apart, part of each used", 0, 0, 3, 200, 300, 200, 512, 0.5, 1, 9);
     first_rows_same_bits_ldb("B rows 2 KiB apart, part of each used", 1, 0, 3, 130, 200, 96, 512, 1, 0, 10);
+    /* 256 doubles: 2 KiB apart in f64 (and 1 KiB, in place, in f32) */
+    first_rows_same_bits_ldb("B rows 2 KiB apart (f64), part of each used", 0, 0, 3, 100, 200, 300, 256, 1, 0, 12);
 }
 
 static void test_b_alias_same_bits(void **state)
