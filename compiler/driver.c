@@ -592,6 +592,11 @@ static const char *skip_digits(const char *p, int *n) {
     return p;
 }
 
+void drv_bad_value(char *buf, size_t size, const char *option, const char *value, const char *why, const char *wanted) {
+    snprintf(buf, size, "bad value for %s: '%.100s' (%s%sit takes %s)", option, value, why ? why : "", why ? "; " : "",
+             wanted);
+}
+
 int drv_parse_real(const char *s, double *out, const char **why) {
     int digits = 0, exp_digits = 0;
     const char *p = skip_digits(s, &digits);

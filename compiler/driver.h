@@ -147,6 +147,10 @@ int drv_same_file(const char *a, const char *b);
  * (*why NULL: it is not such a number at all). */
 int drv_parse_count(const char *s, int lo, int *out);
 int drv_parse_real(const char *s, double *out, const char **why);
+/* "bad value for --lr: '-1' (it takes a number >= 0)" into buf: the option, the value given
+ * (its first 100 bytes), why it is wrong (drv_parse_real's why, or NULL) and what is wanted,
+ * as the command line and the REPL both say it. */
+void drv_bad_value(char *buf, size_t size, const char *option, const char *value, const char *why, const char *wanted);
 
 /* Value of element i of a real vector of the model's type. */
 double drv_get(const Model *m, const void *vec, int64_t i);

@@ -70,8 +70,7 @@ typedef struct Args {
  * ("it is below the smallest double, 2.2e-308": drv_parse_real's), or NULL. */
 static void bad_value_why(const char *flag, const char *value, const char *why, const char *wanted) {
     char msg[400];
-    snprintf(msg, sizeof msg, "bad value for %s: '%.100s' (%s%sit takes %s)", flag, value, why ? why : "",
-             why ? "; " : "", wanted);
+    drv_bad_value(msg, sizeof msg, flag, value, why, wanted);
     usage_error("%s", msg);
 }
 

@@ -1489,8 +1489,9 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             }
         }
         if (!ok) {
-            diag_tool_error("%s: bad value for %s: '%s' (%s%sit takes %s)", cmd, o, v, why ? why : "", why ? "; " : "",
-                            option_wants(o));
+            char msg[400];
+            drv_bad_value(msg, sizeof msg, o, v, why, option_wants(o));
+            diag_tool_error("%s: %s", cmd, msg);
             goto out;
         }
         i++;
@@ -2102,9 +2103,11 @@ int repl_main(int argc, char **argv) {
         else { /* what is wrong, then the usage */
             const char *o = argv[i];
             if (o[0] != '-') fprintf(stderr, "bpc: repl takes one FILE.bp ('%s' is a second)\n", o);
-            else if ((strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0) && i + 1 < argc)
-                fprintf(stderr, "bpc: bad value for %s: '%s' (it takes %s)\n", o, argv[i + 1], option_wants(o));
-            else if (strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0)
+            else if ((strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0) && i + 1 < argc) {
+                char msg[400];
+                drv_bad_value(msg, sizeof msg, o, argv[i + 1], NULL, option_wants(o));
+                fprintf(stderr, "bpc: %s\n", msg);
+            } else if (strcmp(o, "--seed") == 0 || strcmp(o, "--jit") == 0)
                 fprintf(stderr, "bpc: %s needs a value\n", o); /* as on the command line */
             else fprintf(stderr, "bpc: unknown option '%s'\n", o);
             fputs(repl_usage, stderr);
