@@ -89,8 +89,9 @@ int bprt_split_same_pixels(const BprtSplit *tr, const BprtSplit *te, char err[BP
 
 /* The bytes of path, gunzipped when it is gzip (zlib reads a plain file as it is; a
  * corpus.txt.gz was trained on as its compressed bytes): 0 or -1 (err set: among the
- * reasons, more than max bytes, which a plain file's size tells before anything is read). */
-static int read_text(const char *path, size_t max, char **text, size_t *len, char *err) {
+ * reasons, more than max bytes, which a plain file's size, st (the caller's stat of path, or
+ * NULL), tells before anything is read). */
+static int read_text(const char *path, const struct stat *st, size_t max, char **text, size_t *len, char *err) {
     *text = NULL;
     *len = 0;
     errno = 0;
@@ -99,11 +100,10 @@ static int read_text(const char *path, size_t max, char **text, size_t *len, cha
         snprintf(err, BPRT_ERRLEN, "cannot open %.300s: %s", path, errno ? strerror(errno) : "out of memory");
         return -1;
     }
-    struct stat st;
-    const int plain = gzdirect(gz), regular = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-    if (plain && regular && (uintmax_t)st.st_size > max) {
+    const int plain = gzdirect(gz);
+    if (plain && st && S_ISREG(st->st_mode) && (uintmax_t)st->st_size > max) {
         snprintf(err, BPRT_ERRLEN, "%.300s: %ju bytes, more than the %zu bytes of text a data set may have", path,
-                 (uintmax_t)st.st_size, max);
+                 (uintmax_t)st->st_size, max);
         gzclose(gz);
         return -1;
     }
@@ -164,13 +164,14 @@ int bprt_split_text(const char *path, int64_t T, int64_t classes, const char *wh
     if (!what)
         what = "classes";
     struct stat st;
-    if (stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+    const int known = stat(path, &st) == 0;
+    if (known && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
         snprintf(err, BPRT_ERRLEN, "%.300s: is a device, not a text file", path);
         return -1;
     }
     char *text;
     size_t len;
-    if (read_text(path, BPRT_TEXT_MAX_BYTES, &text, &len, err)) return -1;
+    if (read_text(path, known ? &st : NULL, BPRT_TEXT_MAX_BYTES, &text, &len, err)) return -1;
     unsigned char *buf = (unsigned char *)text;
     int64_t ntest = (int64_t)len / 10, ntrain = (int64_t)len - ntest, bad = -1;
     for (size_t k = 0; classes && k < len && bad < 0; k++)
