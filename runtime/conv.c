@@ -46,11 +46,122 @@ __attribute__((target("avx512f"))) static void rows_add_f32(float *g, const floa
             _mm512_mask_storeu_ps(g + j, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, c + j)));
         }
 }
+/* The weight gradient of a few unfolded rows (a first layer: K = C KH KW < CONV_GW_GROUPED_K) at
+ * stride 1 and KW <= GW_DIRECT_KW, from the bordered image without unfolding it:
+ *   gwᵀ[(c, kh, kw), o] = sum over (oh, ow) of gy[o, oh, ow] xq[c, oh + kh, ow + kw],
+ * 16 values of ow per vector. The bordered image xq has rows of Wq floats (Wp rounded up to 16,
+ * zeros after the image's) 64-byte aligned, so each chunk of a row is two aligned loads and its
+ * KW shifts are valignd's of them; 4 rows of gy by the KW shifts in 4 KW registers; a row's last
+ * chunk, under 16 values, adds under a mask (its other lanes are left alone, so that a 0 x inf
+ * there is not added); then each register's 16 lanes are summed. fashion_cnn's first layer, 64
+ * images on 1 thread: the unfolded product (32 x 25 x 784 per image: 14-row tiles and 32-column
+ * panels 60% full, and the unfolding and transposed packing of gy) took 0.97-0.98 ms, with the
+ * product transposed (25 x 32: 89% full) 0.89-0.90, this way 0.78-0.83 (2 threads: 0.48-0.49,
+ * 0.45, 0.41-0.43). The shifts as unaligned loads, mostly split across two lines: 0.96-0.99 ms;
+ * shifts 3 to 5 as unaligned loads, to take them off the shuffle port the FMAs share: no faster. */
+#define GW_DIRECT_KW 6
+/* accumulators a<t><k>, named (an array of them, GCC kept in memory: 1.6 ms) */
+#define GW_ACC_ROW(t) __m512 a##t##0 = z, a##t##1 = z, a##t##2 = z, a##t##3 = z, a##t##4 = z, a##t##5 = z
+#define GW_FMA(t, k, x)                                                                              \
+    if (OT > t && KW > k) a##t##k = tail ? _mm512_mask3_fmadd_ps(g##t, x, a##t##k, m) : _mm512_fmadd_ps(g##t, x, a##t##k);
+#define GW_SHIFT(k)                                                                                  \
+    if (KW > k) {                                                                                    \
+        const __m512 x = k ? _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, k)) : _mm512_castsi512_ps(lo); \
+        GW_FMA(0, k, x) GW_FMA(1, k, x) GW_FMA(2, k, x) GW_FMA(3, k, x)                               \
+    }
+#define GW_PUT(t, k)                                                                                 \
+    if (OT > t && KW > k) {                                                                          \
+        const float v = _mm512_reduce_add_ps(a##t##k);                                               \
+        gw[t + k * ldk] = first ? v : gw[t + k * ldk] + v;                                           \
+    }
+#define GW_PUT_ROW(t) GW_PUT(t, 0) GW_PUT(t, 1) GW_PUT(t, 2) GW_PUT(t, 3) GW_PUT(t, 4) GW_PUT(t, 5)
+#define GW_LOAD_G(t) const __m512 g##t = OT > t ? (tail ? _mm512_maskz_loadu_ps(m, gr + t * P) : _mm512_loadu_ps(gr + t * P)) : z;
+/* one chunk of 16 columns from j: tail when fewer than 16 are left (mask m) */
+#define GW_CHUNK                                                                                     \
+    {                                                                                                \
+        const float *gr = gy + oh * OW + j;                                                          \
+        const __m512i lo = _mm512_load_si512((const void *)(xr + j)), hi = _mm512_load_si512((const void *)(xr + j + 16)); \
+        GW_LOAD_G(0) GW_LOAD_G(1) GW_LOAD_G(2) GW_LOAD_G(3)                                           \
+        GW_SHIFT(0) GW_SHIFT(1) GW_SHIFT(2) GW_SHIFT(3) GW_SHIFT(4) GW_SHIFT(5)                       \
+    }
+__attribute__((target("avx512f"), always_inline)) static inline void gw_tile_f32(
+    const float *xq, const float *gy, size_t P, size_t OH, size_t OW, size_t Wq, size_t KW, size_t OT, float *gw,
+    size_t ldk, int first) {
+    const __m512 z = _mm512_setzero_ps();
+    GW_ACC_ROW(0);
+    GW_ACC_ROW(1);
+    GW_ACC_ROW(2);
+    GW_ACC_ROW(3);
+    const size_t whole = OW / 16 * 16;
+    const __mmask16 m = row_mask(OW - whole);
+    for (size_t oh = 0; oh < OH; oh++) {
+        const float *xr = xq + oh * Wq;
+        size_t j = 0;
+        for (; j < whole; j += 16) {
+            const int tail = 0;
+            GW_CHUNK
+        }
+        if (j < OW) {
+            const int tail = 1;
+            GW_CHUNK
+        }
+    }
+    GW_PUT_ROW(0)
+    GW_PUT_ROW(1)
+    GW_PUT_ROW(2)
+    GW_PUT_ROW(3)
+}
+#define GW_TILE_CASE(KW_, OT_) \
+    case KW_: gw_tile_f32(xq, gy, P, OH, OW, Wq, KW_, OT_, gw, ldk, first); break;
+#define GW_TILES(OT_) \
+    switch (KW) { GW_TILE_CASE(1, OT_) GW_TILE_CASE(2, OT_) GW_TILE_CASE(3, OT_) GW_TILE_CASE(4, OT_) \
+                  GW_TILE_CASE(5, OT_) GW_TILE_CASE(6, OT_) default: break; }
+/* OT (4 or 1) rows of gy [OT, P] against the KW shifts of one row of the window */
+__attribute__((target("avx512f"))) static void gw_tile4_f32(const float *xq, const float *gy, size_t P, size_t OH,
+                                                            size_t OW, size_t Wq, size_t KW, float *gw, size_t ldk, int first) {
+    GW_TILES(4)
+}
+__attribute__((target("avx512f"))) static void gw_tile1_f32(const float *xq, const float *gy, size_t P, size_t OH,
+                                                            size_t OW, size_t Wq, size_t KW, float *gw, size_t ldk, int first) {
+    GW_TILES(1)
+}
+/* the bordered image's row length and reals (one more row of slack: a chunk's second load) */
+#define GW_WQ(Wp) (((Wp) + 15) / 16 * 16)
+#define GW_XQ_REALS(C, Hp, Wp) ((C) * (Hp) * GW_WQ(Wp) + GW_WQ(Wp) + 16)
+/* one image xb [C, H, W]: bordered into xq (64-byte aligned, GW_XQ_REALS), then its gy
+   [O, OH, OW] against it, into gwᵀ [C KH KW, O] (the partials' layout of
+   conv2d_grad_w_groups_body): = when first, else += */
+static void gw_direct_f32(const float *xb, const float *gy, size_t C, size_t H, size_t W, size_t pad, size_t O,
+                          size_t KH, size_t KW, size_t OH, size_t OW, float *xq, float *gw, int first) {
+    const size_t Hp = H + 2 * pad, Wq = GW_WQ(W + 2 * pad), P = OH * OW;
+    memset(xq, 0, sizeof(float) * GW_XQ_REALS(C, Hp, W + 2 * pad));
+    for (size_t c = 0; c < C; c++)
+        for (size_t h = 0; h < H; h++) memcpy(xq + (c * Hp + h + pad) * Wq + pad, xb + (c * H + h) * W, sizeof(float) * W);
+    for (size_t o = 0; o < O; o += o + 4 <= O ? 4 : 1)
+        for (size_t c = 0; c < C; c++)
+            for (size_t kh = 0; kh < KH; kh++) {
+                const float *xr = xq + (c * Hp + kh) * Wq;
+                float *g = gw + (c * KH + kh) * KW * O + o;
+                if (o + 4 <= O) gw_tile4_f32(xr, gy + o * P, P, OH, OW, Wq, KW, g, O, first);
+                else gw_tile1_f32(xr, gy + o * P, P, OH, OW, Wq, KW, g, O, first);
+            }
+}
+/* The direct path's bordered image goes at the start of the thread's slot (K P + C Hp Wp
+ * reals, for the unfolded matrix and the other bordered image, neither used here), 64-byte
+ * aligned: taken when it fits there (not for images of a few columns, of which the rows of 16
+ * would be mostly padding) */
+#define GW_DIRECT(T, s, KW, KH, pad, K, P, C, H, W)                                                  \
+    (ROWS_FAST(T) && (s) == 1 && (KW) <= GW_DIRECT_KW && !((KH) == 1 && (KW) == 1 && (pad) == 0) &&    \
+     GW_XQ_REALS(C, (H) + 2 * (pad), (W) + 2 * (pad)) + 16 <= (K) * (P) + (C) * ((H) + 2 * (pad)) * ((W) + 2 * (pad)))
+static float *gw_aligned(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 #include "kernel.h" /* bprt_isa_id: the CPU's ISA, or BPRT_ISA's */
 static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define ROWS_FAST(T) (sizeof(T) == sizeof(float) && rows_avx512())
 #else
 #define ROWS_FAST(T) 0
+#define GW_DIRECT(T, s, KW, KH, pad, K, P, C, H, W) 0
+#define gw_direct_f32(xb, gy, C, H, W, pad, O, KH, KW, OH, OW, xq, gw, first) ((void)0)
+#define gw_aligned(p) ((float *)(p))
 #define rows_in_f32(d, x, OH, OW, Wp) ((void)0)
 #define rows_add_f32(g, c, OH, OW, Wp) ((void)0)
 #endif
@@ -247,9 +358,15 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
             const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;                          \
             if (b0 == b1) memset(pg, 0, sizeof(T) * O * K);                                         \
             for (size_t b = b0; b < b1; b++) {                                                      \
+                if (GW_DIRECT(T, s, KW, KH, pad, K, P, C, H, W)) {                                  \
+                    gw_direct_f32((const float *)(const void *)(x + b * C * H * W),                 \
+                                  (const float *)(const void *)(gy + b * O * P), C, H, W, pad, O, KH, KW, \
+                                  OH, OW, gw_aligned(col), (float *)(void *)pg, b == b0);           \
+                    continue;                                                                       \
+                }                                                                                   \
                 const T *cb = image_cols_##SUF(x + b * C * H * W, C, H, W, KH, KW, s, pad, OH, OW, 0, K, xp, col); \
-                GEMM(0, 1, (int)O, (int)K, (int)P, 1, gy + b * O * P, (int)P, cb, (int)P,           \
-                     b > b0 ? 1 : 0, pg, (int)K);                                                   \
+                GEMM(0, 1, (int)K, (int)O, (int)P, 1, cb, (int)P, gy + b * O * P, (int)P,           \
+                     b > b0 ? 1 : 0, pg, (int)O);                                                   \
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
@@ -292,8 +409,9 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
             c_.n = groups;                                                                          \
             CONV_RUN(conv_threads(groups, (double)B * (double)(O * K * P)), conv2d_grad_w_groups_body_##SUF, &c_); \
             for (size_t i = 0; i < O * K; i++) {                                                    \
-                T acc = part[i];                                                                    \
-                for (size_t gi = 1; gi < groups; gi++) acc += part[gi * O * K + i];                 \
+                const size_t it = (i % K) * O + i / K; /* the partials are gwᵀ [K, O] */           \
+                T acc = part[it];                                                                   \
+                for (size_t gi = 1; gi < groups; gi++) acc += part[gi * O * K + it];                \
                 gw[i] = acc;                                                                        \
             }                                                                                       \
             return;                                                                                 \

@@ -51,6 +51,15 @@ static const Case cases[] = {
     {2, 8, 9, 9, 8, 4, 1},     /* 4x4: the unfolded product */
     {5, 1, 12, 12, 8, 5, 2},   /* 1 channel (a first layer): K = 25, gw by groups of images */
     {13, 2, 8, 8, 4, 3, 1},    /* K = 18, more images than groups */
+    /* gw of fewer than 64 unfolded rows at stride 1 on AVX-512: conv.c's direct path (a window
+       row's shifts of 16 columns of the bordered image against 4 rows of gy, then 1 at a time) */
+    {3, 1, 28, 28, 32, 5, 2},  /* fashion_cnn's first layer: rows of 16 + 12 columns */
+    {2, 1, 9, 35, 6, 3, 1},    /* rows of 16 + 16 + 3; 6 channels out: 4, then 1 and 1 */
+    {2, 2, 6, 40, 5, 1, 1},    /* a padded 1x1 window (not pointwise): rows of 16 + 16 + 10 */
+    {3, 1, 10, 10, 3, 6, 3},   /* 6x6, the widest row of the direct path; 3 channels out */
+    {2, 1, 9, 9, 4, 7, 3},     /* 7x7 (K = 49): the unfolded product */
+    {2, 3, 5, 5, 4, 3, 0},     /* rows of 3, no padding */
+    {2, 1, 3, 3, 4, 3, 1},     /* 3x3 image: too small for the direct path (the unfolded product) */
 };
 
 static double rnd(unsigned *s) {
@@ -97,6 +106,16 @@ static int is_winograd(const Case *c, const char *isa) {
     return strcmp(isa, "avx512") == 0 && (c->K == 3 || c->K == 5) && c->C >= 8 && c->O >= 8;
 }
 
+/* whether conv.c's bprt_conv2d_grad_w_f32 takes its direct path (GW_DIRECT there): AVX-512, not
+   Winograd, fewer than 64 unfolded rows, a window at most 6 wide and not a plain 1x1, and its
+   bordered image (rows rounded up to 16, a row and 16 more) fits the thread's slot */
+static int is_direct_gw(const Case *c, const char *isa) {
+    const size_t Hp = c->H + 2 * c->pad, Wp = c->W + 2 * c->pad, Wq = (Wp + 15) / 16 * 16;
+    const size_t OH = Hp - c->K + 1, OW = Wp - c->K + 1, K = c->C * c->K * c->K;
+    return strcmp(isa, "avx512") == 0 && !is_winograd(c, isa) && K < 64 && c->K <= 6 && !(c->K == 1 && c->pad == 0) &&
+           c->C * Hp * Wq + Wq + 32 <= K * OH * OW + c->C * Hp * Wp;
+}
+
 static void test_against_double(void **state) {
     (void)state;
     static const char *const isas[] = {"generic", "avx2", "avx512"};
@@ -136,8 +155,9 @@ static void test_against_double(void **state) {
             }
             const double ey = worst(out[0][0], y, ya, ny), ex = worst(out[0][1], gx, gxa, nx),
                          ew = worst(out[0][2], gw, gwa, nw);
-            print_message("case %zu %-7s %s: worst error / sum|terms|: y %.2e, gx %.2e, gw %.2e\n", ci, isas[k],
-                          is_winograd(c, isas[k]) ? "winograd" : "unfolded", ey, ex, ew);
+            print_message("case %zu %-7s %s%s: worst error / sum|terms|: y %.2e, gx %.2e, gw %.2e\n", ci, isas[k],
+                          is_winograd(c, isas[k]) ? "winograd" : "unfolded", is_direct_gw(c, isas[k]) ? " (gw direct)" : "",
+                          ey, ex, ew);
             if (!(ey <= tol && ex <= tol && ew <= tol))
                 fail_msg("case %zu (%s): error y %.3g gx %.3g gw %.3g over %.3g", ci, isas[k], ey, ex, ew, tol);
             for (int nt = 2; nt <= 3; nt++)
@@ -149,6 +169,57 @@ static void test_against_double(void **state) {
         }
         bprt_set_isa(isa);
         free(x), free(w), free(gy), free(ref);
+    }
+    bprt_set_threads(threads);
+}
+
+/* An inf in x's last column, with no padding, is in no term of gw[o, c, kh, kw] for kw < K - 1
+ * (column ow + kw <= W - 2): those come out the same bits as with a 0 there, under every ISA
+ * and thread count. conv.c's direct path reads that column in the masked lanes of a row's last
+ * chunk, and must not add their 0 x inf (NaN). */
+static void test_gw_inf_outside_window(void **state) {
+    (void)state;
+    static const char *const isas[] = {"generic", "avx2", "avx512"};
+    static const Case shapes[] = {{3, 1, 12, 20, 5, 3, 0}, {2, 2, 9, 35, 4, 5, 0}, {2, 1, 30, 30, 6, 5, 0}};
+    const int threads = bprt_threads();
+    const char *isa = bprt_isa();
+    for (size_t ci = 0; ci < sizeof shapes / sizeof shapes[0]; ci++) {
+        const Case *c = &shapes[ci];
+        const size_t OH = c->H - c->K + 1, OW = c->W - c->K + 1;
+        const size_t nx = c->B * c->C * c->H * c->W, nw = c->O * c->C * c->K * c->K, ny = c->B * c->O * OH * OW;
+        float *x = malloc(nx * sizeof *x), *x0 = malloc(nx * sizeof *x0), *gy = malloc(ny * sizeof *gy);
+        float *gw = malloc(nw * sizeof *gw), *gw0 = malloc(nw * sizeof *gw0);
+        float *s = malloc(bprt_conv2d_scratch(c->C, c->H, c->W, c->O, c->K, c->K, 1, 0) * sizeof *s);
+        unsigned seed = 777u + (unsigned)ci;
+        for (size_t i = 0; i < nx; i++) {
+            const int last = i % c->W == c->W - 1;
+            x[i] = last ? INFINITY : (float)rnd(&seed);
+            x0[i] = last ? 0.0f : x[i];
+        }
+        for (size_t i = 0; i < ny; i++) gy[i] = (float)rnd(&seed);
+        for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+            if (bprt_set_isa(isas[k]) != 0) continue;
+            for (int nt = 1; nt <= 2; nt++) {
+                bprt_set_threads(nt);
+                bprt_conv2d_grad_w_f32(x, gy, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, 0, gw, s);
+                bprt_conv2d_grad_w_f32(x0, gy, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, 0, gw0, s);
+                size_t last_col = 0;
+                for (size_t i = 0; i < nw; i++) {
+                    if (i % c->K == c->K - 1) { /* kw = K - 1: the inf's column is in its terms */
+                        last_col += !isfinite(gw[i]);
+                        continue;
+                    }
+                    if (memcmp(&gw[i], &gw0[i], sizeof(float)) != 0)
+                        fail_msg("shape %zu (%s, %d threads): gw[%zu] = %g with an inf outside its window, %g "
+                                 "with a 0 there", ci, isas[k], nt, i, (double)gw[i], (double)gw0[i]);
+                }
+                if (last_col != nw / c->K) /* the inf is in every kw = K - 1 sum: not finite */
+                    fail_msg("shape %zu (%s): %zu of %zu sums over the inf's column are not finite", ci, isas[k],
+                             last_col, nw / c->K);
+            }
+        }
+        bprt_set_isa(isa);
+        free(x), free(x0), free(gy), free(gw), free(gw0), free(s);
     }
     bprt_set_threads(threads);
 }
@@ -526,6 +597,7 @@ static void test_maxpool_grad_ties(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_double),
+        cmocka_unit_test(test_gw_inf_outside_window),
         cmocka_unit_test(test_pool_same_bits),
         cmocka_unit_test(test_maxpool_grad_ties),
         cmocka_unit_test(test_layer_epilogues),
