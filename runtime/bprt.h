@@ -352,7 +352,8 @@ BPRT_DECLARE_FUSED_GRADS(double, f64)
 void *bprt_alloc(size_t n);
 
 /* ---- threads ----------------------------------------------------------------------- */
-/* Number of threads kernels use: BPRT_NUM_THREADS (1 to BPRT_MAX_THREADS), else all cores. */
+/* Number of threads kernels use: BPRT_NUM_THREADS (digits alone, 1 to BPRT_MAX_THREADS), else
+ * all cores (another value of it is reported on stderr, once, and not used). */
 #define BPRT_MAX_THREADS 4096
 int bprt_threads(void);
 /* Runtime-internal: the team for a kernel of `work` units: bprt_threads() from `min` units

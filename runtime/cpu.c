@@ -5,11 +5,14 @@
  * the OS saves the wider registers): AVX-512F+DQ, else AVX2+FMA, else generic. The
  * environment variable BPRT_ISA=avx512|avx2|generic picks one instead, if the CPU has it
  * (an unknown or unsupported value is ignored). bprt_set_isa changes it later.
- * Threads: BPRT_NUM_THREADS (a positive integer), else omp_get_num_procs();
- * bprt_set_threads(n) with n >= 1 overrides, n <= 0 restores the default.
+ * Threads: BPRT_NUM_THREADS (digits alone, 1 to BPRT_MAX_THREADS), else omp_get_num_procs();
+ * bprt_set_threads(n) with n >= 1 overrides, n <= 0 restores the default. A BPRT_NUM_THREADS
+ * set to anything else (" 4", "+4", "4x", "0", "99999999999") is not used, and one warning
+ * line on stderr says so, once per process (an empty one is as if unset).
  * Both are meant to be set once, before kernels run concurrently; reads and writes are
  * relaxed atomics so a racing reader sees an old or new value, never a torn one. */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,17 +81,37 @@ int bprt_set_isa(const char *name)
     return 0;
 }
 
+static int threads_warned; /* the warning about BPRT_NUM_THREADS was printed */
+
+/* s as a thread count: digits alone, 1 to BPRT_MAX_THREADS; else 0 (strtol took " 4" and
+ * "+4", and a value past a long's range) */
+static int threads_parse(const char *s)
+{
+    int n = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((n = n * 10 + (*p - '0')) > BPRT_MAX_THREADS)
+            return 0; /* no overflow on the way */
+    return p == s || *p ? 0 : n;
+}
+
 static int threads_default(void)
 {
     const char *s = getenv("BPRT_NUM_THREADS");
-    if (s && *s) {
-        char *end;
-        long n = strtol(s, &end, 10);
-        if (*end == '\0' && n >= 1 && n <= BPRT_MAX_THREADS)
-            return (int)n;
+    int n = s && *s ? threads_parse(s) : 0;
+    if (n >= 1)
+        return n;
+    n = omp_get_num_procs();
+    if (n < 1)
+        n = 1;
+    if (s && *s && !__atomic_exchange_n(&threads_warned, 1, __ATOMIC_RELAXED)) {
+        fflush(stdout); /* after what the program printed before */
+        fprintf(stderr,
+                "bprt: warning: ignoring BPRT_NUM_THREADS='%.100s' (not a whole number from 1 to %d); "
+                "using %d thread%s\n",
+                s, BPRT_MAX_THREADS, n, n == 1 ? "" : "s");
     }
-    int n = omp_get_num_procs();
-    return n >= 1 ? n : 1;
+    return n;
 }
 
 int bprt_threads(void)

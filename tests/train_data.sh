@@ -15,7 +15,8 @@
 #   i. what an epoch is: every sample once, the last batch smaller, the train loss the mean
 #      over samples;
 #   j. a Ctrl-C while the data loads stops before the first step (one step ran);
-#   k. so does a signal while the model compiles, with or without --data.
+#   k. so does a signal while the model compiles, with or without --data;
+#   l. a BPRT_NUM_THREADS that is not a thread count: one warning, and the run uses the cores.
 # usage: train_data.sh BPC ST_DUMP
 set -u
 bpc=$1
@@ -552,5 +553,32 @@ CC="$tmp/intcc.sh" timeout 60 "$bpc" train fixed.bp --steps 3 --jit cc >out 2>er
 [ $st -eq 130 ] && ok || { bad "cc killed by SIGINT: exit $st, expected 130"; cat err; }
 has out "^interrupted before any step; the parameters are unchanged" "cc killed by SIGINT"
 hasnt err "JIT compilation failed" "cc killed by SIGINT"
+
+
+# ---- l. BPRT_NUM_THREADS: digits alone, 1 to 4096; anything else is warned about -------------
+# (strtol took " 4" and "+4", and "4x", "0", "99999999999" were ignored without a word). The
+# run goes on with every core and trains the same bytes (float: any thread count does).
+run 0 "$bpc" train net.bp --data good --steps 3 --batch 4 --save nt.safetensors
+for v in 4x abc 0 -2 " 4" +4 4097 99999999999 0x4 4.0; do
+  run 0 env BPRT_NUM_THREADS="$v" "$bpc" train net.bp --data good --steps 3 --batch 4 --save ntv.safetensors
+  [ "$(grep -c "^bprt: warning: ignoring BPRT_NUM_THREADS='$v' (not a whole number from 1 to 4096); using [1-9][0-9]* threads\?$" err)" -eq 1 ] &&
+    [ "$(wc -l <err)" -eq 1 ] && ok || { bad "train with BPRT_NUM_THREADS='$v': not one warning line:"; cat err; }
+  cmp -s nt.safetensors ntv.safetensors && ok || bad "train with BPRT_NUM_THREADS='$v' trained other parameters"
+  run 0 env BPRT_NUM_THREADS="$v" "$bpc" eval net.bp --data good --params ntv.safetensors
+  has out "^test loss [0-9.]*, test accuracy [0-9.]*% (6 samples)$" "eval with BPRT_NUM_THREADS='$v'"
+  has err "^bprt: warning: ignoring BPRT_NUM_THREADS='$v' " "eval with BPRT_NUM_THREADS='$v'"
+done
+# a thread count, an empty value (as unset) and --threads (which the variable does not override)
+for v in 1 2 02 4096 ""; do
+  run 0 env BPRT_NUM_THREADS="$v" "$bpc" train net.bp --data good --steps 3 --batch 4 --save ntv.safetensors
+  [ -s err ] && { bad "train with BPRT_NUM_THREADS='$v' wrote to stderr:"; cat err; } || ok
+  cmp -s nt.safetensors ntv.safetensors && ok || bad "train with BPRT_NUM_THREADS='$v' trained other parameters"
+done
+run 0 env BPRT_NUM_THREADS=4x "$bpc" train net.bp --data good --steps 3 --batch 4 --threads 1
+hasnt err "warning" "BPRT_NUM_THREADS=4x with --threads 1"
+# the REPL reads it as the session starts: the warning comes first
+printf ':quit\n' | BPRT_NUM_THREADS=4x "$bpc" repl >out 2>err
+head -n 1 err | grep -qx "bprt: warning: ignoring BPRT_NUM_THREADS='4x' (not a whole number from 1 to 4096); using [1-9][0-9]* threads\?" &&
+  ok || { bad "bpc repl with BPRT_NUM_THREADS=4x:"; cat err; }
 
 finish
