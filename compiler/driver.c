@@ -593,8 +593,8 @@ static const char *skip_digits(const char *p, int *n) {
 }
 
 void drv_bad_value(char *buf, size_t size, const char *option, const char *value, const char *why, const char *wanted) {
-    snprintf(buf, size, "bad value for %s: '%.100s' (%s%sit takes %s)", option, value, why ? why : "", why ? "; " : "",
-             wanted);
+    snprintf(buf, size, "bad value for %s: '%.100s' (%s%s%sit takes %s)", option, value, why ? "it " : "", why ? why : "",
+             why ? "; " : "", wanted);
 }
 
 int drv_parse_real(const char *s, double *out, const char **why) {
@@ -611,8 +611,8 @@ int drv_parse_real(const char *s, double *out, const char **why) {
     const size_t mantissa = strcspn(s, "eE");
     const int nonzero = strcspn(s, "123456789") < mantissa;
     const double v = strtod(s, NULL); /* all of s: its form is strtod's decimal one */
-    if (isinf(v)) *why = "it is above the largest double, 1.8e308";
-    else if (nonzero && v < DBL_MIN) *why = "it is below the smallest double, 2.2e-308";
+    if (isinf(v)) *why = "is above the largest double, 1.8e308";
+    else if (nonzero && v < DBL_MIN) *why = "is below the smallest double, 2.2e-308";
     if (*why) return -1;
     *out = v;
     return 0;

@@ -143,12 +143,13 @@ int drv_same_file(const char *a, const char *b);
  * "64.0") for a value from lo to 2000000000. drv_parse_real: a decimal number without a
  * sign ("0.5", ".5", "5.", "1e-3"; not "0x10", "inf", "nan", " 1", "1 ") that a double
  * holds: a nonzero one below the smallest normal double (1e-400, which read as 0, and
- * 1e-310) or above the largest (1e400) is refused with *why saying so. Both return 0, or -1
- * (*why NULL: it is not such a number at all). */
+ * 1e-310) or above the largest (1e400) is refused with *why saying so, a predicate of the
+ * number ("is above the largest double, 1.8e308"). Both return 0, or -1 (*why NULL: it is
+ * not such a number at all). */
 int drv_parse_count(const char *s, int lo, int *out);
 int drv_parse_real(const char *s, double *out, const char **why);
 /* "bad value for --lr: '-1' (it takes a number >= 0)" into buf: the option, the value given
- * (its first 100 bytes), why it is wrong (drv_parse_real's why, or NULL) and what is wanted,
+ * (its first 100 bytes), why it is wrong (drv_parse_real's why, said of "it"; or NULL) and what is wanted,
  * as the command line and the REPL both say it. */
 void drv_bad_value(char *buf, size_t size, const char *option, const char *value, const char *why, const char *wanted);
 

@@ -67,7 +67,7 @@ typedef struct Args {
 
 /* "bad value for --lr: '-1' (it takes a number >= 0)": the value given and what is wanted
  * (it said only "bad value for --lr"); why: what is wrong with a number of the right form
- * ("it is below the smallest double, 2.2e-308": drv_parse_real's), or NULL. */
+ * ("is below the smallest double, 2.2e-308": drv_parse_real's), or NULL. */
 static void bad_value_why(const char *flag, const char *value, const char *why, const char *wanted) {
     char msg[400];
     drv_bad_value(msg, sizeof msg, flag, value, why, wanted);
@@ -436,7 +436,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         case OPT_CHECKPOINT_EVERY: a->checkpoint_every = parse_positive(v, "--checkpoint-every"); break;
         case OPT_WARMUP: a->sched.warmup = parse_positive(v, "--warmup"); break;
         case OPT_LR_SCHEDULE: {
-            char err[200];
+            char err[400];
             if (train_parse_schedule(v, &a->sched, err, sizeof err) != 0) usage_error("%s", err);
             break;
         }

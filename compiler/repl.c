@@ -1482,7 +1482,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         else if (ok && strcmp(o, "--warmup") == 0)
             ok = parse_count(v, &to.sched.warmup) == 0 && to.sched.warmup > 0;
         else if (ok && strcmp(o, "--lr-schedule") == 0) {
-            char err[200];
+            char err[400];
             if (train_parse_schedule(v, &to.sched, err, sizeof err) != 0) {
                 diag_tool_error("%s: %s", cmd, err);
                 goto out;

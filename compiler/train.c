@@ -358,21 +358,24 @@ int train_parse_schedule(const char *text, Schedule *s, char *err, size_t size) 
     if (strcmp(text, "constant") == 0) s->kind = SCHED_CONSTANT;
     else if (strcmp(text, "cosine") == 0) s->kind = SCHED_COSINE;
     else if (strncmp(text, "step:", 5) == 0) {
-        /* N and G are read as every number of the command line is (drv_parse_count, _real) */
-        char n[16];
-        const char *colon = strchr(text + 5, ':'), *why;
+        /* N and G are read as every number of the command line is (drv_parse_count, _real),
+           and a G of the right form that a double cannot hold is said to be so, as --lr's */
+        char n[16], g_why[64] = "";
+        const char *colon = strchr(text + 5, ':'), *why = NULL;
         const size_t len = colon ? (size_t)(colon - (text + 5)) : 0;
         if (len < sizeof n) memcpy(n, text + 5, len), n[len] = 0;
-        if (!colon || len >= sizeof n || drv_parse_count(n, 1, &s->every) != 0 ||
-            drv_parse_real(colon + 1, &s->gamma, &why) != 0 || !(s->gamma > 0)) {
+        const int g_ok = colon && drv_parse_real(colon + 1, &s->gamma, &why) == 0 && s->gamma > 0;
+        if (!g_ok || len >= sizeof n || drv_parse_count(n, 1, &s->every) != 0) {
             s->every = 0;
-            snprintf(err, size, "--lr-schedule %s: step:N:G takes N, a whole number of epochs (steps without "
-                     "--data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)", text);
+            s->gamma = 1;
+            if (why) snprintf(g_why, sizeof g_why, "G %s; ", why);
+            snprintf(err, size, "--lr-schedule %.100s: %sstep:N:G takes N, a whole number of epochs (steps without "
+                     "--data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)", text, g_why);
             return -1;
         }
         s->kind = SCHED_STEP;
     } else {
-        snprintf(err, size, "--lr-schedule takes constant, cosine or step:N:G, not '%s'", text);
+        snprintf(err, size, "--lr-schedule takes constant, cosine or step:N:G, not '%.100s'", text);
         return -1;
     }
     return 0;

@@ -58,7 +58,8 @@ typedef struct Schedule {
     double gamma; /* step: the factor at each */
     int warmup;   /* steps of linear warmup (0: none) */
 } Schedule;
-/* --lr-schedule TEXT into s->kind, every and gamma: 0, or -1 with a message in err. */
+/* --lr-schedule TEXT into s->kind, every and gamma: 0, or -1 with a message in err (400
+ * bytes hold it: TEXT's first 100 bytes are quoted). */
 int train_parse_schedule(const char *text, Schedule *s, char *err, size_t size);
 
 #define TRAIN_BATCH 64 /* --batch's default: bpc train and eval, the REPL's :train and :eval, --stats's sizes */

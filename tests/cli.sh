@@ -281,9 +281,17 @@ for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
 done
 # numbers are read alike everywhere: decimal, as a program's (--lr-schedule's step:+1:0x1 took
 # the sign and the hex, --temperature 0x1 read 1)
-for sch in step:+1:0.5 "step: 1:0.5" step:1:0x1 step:1:inf step:1:1e-400; do
+for sch in step:+1:0.5 "step: 1:0.5" step:1:0x1 step:1:inf; do
   expect_status 2 "$bpc" train "$src/examples/seed.bp" --lr-schedule "$sch"
   head -n 1 "$tmp/err" | grep -qxF "bpc: --lr-schedule $sch: step:N:G takes N, a whole number of epochs (steps without --data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)" && ok || bad "--lr-schedule $sch: $(head -n 1 "$tmp/err")"
+done
+# a G of the right form that a double cannot hold says why, as --lr does (it gave only the
+# general message)
+for c in "step:1:1e-400:G is below the smallest double, 2.2e-308" "step:2:1e-310:G is below the smallest double, 2.2e-308" \
+         "step:1:1e400:G is above the largest double, 1.8e308" "step:0:1e-400:G is below the smallest double, 2.2e-308"; do
+  sch=${c%:G is*}
+  expect_status 2 "$bpc" train "$src/examples/seed.bp" --lr-schedule "$sch"
+  head -n 1 "$tmp/err" | grep -qxF "bpc: --lr-schedule $sch: ${c#$sch:}; step:N:G takes N, a whole number of epochs (steps without --data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)" && ok || bad "--lr-schedule $sch: $(head -n 1 "$tmp/err")"
 done
 expect_status 2 "$bpc" sample "$src/examples/seed.bp" --temperature 0x1
 head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for --temperature: '0x1' (it takes a number >= 0)" && ok || bad "--temperature 0x1: $(head -n 1 "$tmp/err")"
