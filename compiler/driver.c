@@ -612,7 +612,7 @@ int drv_parse_real(const char *s, double *out, const char **why) {
     const int nonzero = strcspn(s, "123456789") < mantissa;
     const double v = strtod(s, NULL); /* all of s: its form is strtod's decimal one */
     if (isinf(v)) *why = "is above the largest double, 1.8e308";
-    else if (nonzero && v < DBL_MIN) *why = "is below the smallest double, 2.2e-308";
+    else if (nonzero && v < DBL_MIN) *why = "is below the smallest normal double, 2.2e-308";
     if (*why) return -1;
     *out = v;
     return 0;

@@ -67,7 +67,7 @@ typedef struct Args {
 
 /* "bad value for --lr: '-1' (it takes a number >= 0)": the value given and what is wanted
  * (it said only "bad value for --lr"); why: what is wrong with a number of the right form
- * ("is below the smallest double, 2.2e-308": drv_parse_real's), or NULL. */
+ * ("is below the smallest normal double, 2.2e-308": drv_parse_real's), or NULL. */
 static void bad_value_why(const char *flag, const char *value, const char *why, const char *wanted) {
     char msg[400];
     drv_bad_value(msg, sizeof msg, flag, value, why, wanted);

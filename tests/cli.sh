@@ -261,8 +261,8 @@ for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
          "--seed -1:bad value for --seed: '-1' (it takes a whole number from 0 to 2000000000)" \
          "--steps -5:bad value for --steps: '-5' (it takes a whole number from 1 to 2000000000)" \
          "--steps 0:--steps must be at least 1" \
-         "--lr 1e-400:bad value for --lr: '1e-400' (it is below the smallest double, 2.2e-308; it takes a number >= 0)" \
-         "--lr 1e-310:bad value for --lr: '1e-310' (it is below the smallest double, 2.2e-308; it takes a number >= 0)" \
+         "--lr 1e-400:bad value for --lr: '1e-400' (it is below the smallest normal double, 2.2e-308; it takes a number >= 0)" \
+         "--lr 1e-310:bad value for --lr: '1e-310' (it is below the smallest normal double, 2.2e-308; it takes a number >= 0)" \
          "--lr 1e400:bad value for --lr: '1e400' (it is above the largest double, 1.8e308; it takes a number >= 0)" \
          "--lr 0x10:bad value for --lr: '0x10' (it takes a number >= 0)" \
          "--lr +0.1:bad value for --lr: '+0.1' (it takes a number >= 0)" \
@@ -287,8 +287,8 @@ for sch in step:+1:0.5 "step: 1:0.5" step:1:0x1 step:1:inf; do
 done
 # a G of the right form that a double cannot hold says why, as --lr does (it gave only the
 # general message)
-for c in "step:1:1e-400:G is below the smallest double, 2.2e-308" "step:2:1e-310:G is below the smallest double, 2.2e-308" \
-         "step:1:1e400:G is above the largest double, 1.8e308" "step:0:1e-400:G is below the smallest double, 2.2e-308"; do
+for c in "step:1:1e-400:G is below the smallest normal double, 2.2e-308" "step:2:1e-310:G is below the smallest normal double, 2.2e-308" \
+         "step:1:1e400:G is above the largest double, 1.8e308" "step:0:1e-400:G is below the smallest normal double, 2.2e-308"; do
   sch=${c%:G is*}
   expect_status 2 "$bpc" train "$src/examples/seed.bp" --lr-schedule "$sch"
   head -n 1 "$tmp/err" | grep -qxF "bpc: --lr-schedule $sch: ${c#$sch:}; step:N:G takes N, a whole number of epochs (steps without --data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)" && ok || bad "--lr-schedule $sch: $(head -n 1 "$tmp/err")"
