@@ -196,10 +196,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     const int given = st != NULL; /* else every input takes its default */
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
-    if (g->ninputs > BP_MAX_RUN_INPUTS) {
-        snprintf(err, BPRT_ERRLEN, "too many inputs (limit %d)", BP_MAX_RUN_INPUTS);
-        return -1;
-    }
+    BP_ASSERT(g->ninputs <= BP_MAX_RUN_INPUTS); /* refused first: drv_check_run_inputs */
     if (!given) fname = "(defaults)";
     int rc = -1;
     /* a file of parameters or a checkpoint given for inputs: said as such, before any
@@ -700,11 +697,16 @@ void drv_print_tensor(FILE *out, const char *name, const Graph *g, const Shape *
     fputc('\n', out);
 }
 
-int drv_check_run_inputs(Diag *d, const Graph *g, const char *cmd) {
+int drv_check_run_inputs(Diag *d, const Graph *g, const char *cmd, int repl) {
     if (g->ninputs <= BP_MAX_RUN_INPUTS) return 0;
-    diag_error(d, g->inputs[BP_MAX_RUN_INPUTS].loc, "too many inputs for 'bpc %s': bpc grad, check, hvp, train and "
-               "eval take at most %d inputs, and this program has %d (bpc FILE.bp -o OUT.c takes more)", cmd,
-               BP_MAX_RUN_INPUTS, g->ninputs);
+    const Loc at = g->inputs[BP_MAX_RUN_INPUTS].loc;
+    if (!repl)
+        diag_error(d, at, "too many inputs for 'bpc %s': bpc grad, check, hvp, train and eval take at most %d inputs, "
+                   "and this program has %d (bpc FILE.bp -o OUT.c takes more)", cmd, BP_MAX_RUN_INPUTS, g->ninputs);
+    else
+        diag_error(d, at, "too many inputs for %s%s%s: the REPL's expressions, :print, :grad, :check, :step, :train, "
+                   ":eval and :inputs take at most %d inputs, and the session's program has %d (:emit c takes more)",
+                   cmd ? "'" : "", cmd ? cmd : "an expression", cmd ? "'" : "", BP_MAX_RUN_INPUTS, g->ninputs);
     return -1;
 }
 
@@ -712,10 +714,8 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed, char 
     const Graph *g = m->g;
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = size;
-    if (g->ninputs > BP_MAX_RUN_INPUTS) { /* (the 65th was left NULL: bpc check crashed in the model's code) */
-        snprintf(err, BPRT_ERRLEN, "too many inputs (limit %d)", BP_MAX_RUN_INPUTS);
-        return -1;
-    }
+    /* refused first (drv_check_run_inputs): the 65th was left NULL, and bpc check crashed in the model's code */
+    BP_ASSERT(g->ninputs <= BP_MAX_RUN_INPUTS);
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         char sizes[160], what[400];

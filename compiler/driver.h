@@ -67,9 +67,12 @@ int drv_random_label_span(const Graph *g, int input);
 /* The text of the rule above, for the lines that say what the inputs are */
 #define DRV_RANDOM_LABELS "integer inputs in {0, 1}, 0 where they index one class"
 /* Refuses, at the first input past BP_MAX_RUN_INPUTS, a program with more inputs than the
- * commands that run it hold (bpc CMD: grad, check, hvp, train, eval): 0, or -1 with the
- * error reported to d. */
-int drv_check_run_inputs(Diag *d, const Graph *g, const char *cmd);
+ * commands that run it hold: 0, or -1 with the error reported to d, located at that input's
+ * name (a program's line, or the REPL's input that declared it). repl 0: bpc CMD (grad,
+ * check, hvp, train, eval); repl 1: the REPL's command CMD (":grad", ...), or a bare
+ * expression (CMD NULL). The functions that fill Inputs (drv_inputs_from, drv_random_inputs,
+ * the REPL's and train's) rely on it: both front ends call it before them. */
+int drv_check_run_inputs(Diag *d, const Graph *g, const char *cmd, int repl);
 /* Random inputs for checking: symbolic sizes = size, reals N(0, 1) (or their defaults),
  * integer inputs in {0, 1}. -1 with err (naming the input) when one cannot be held; the
  * caller frees in either way. */

@@ -857,7 +857,7 @@ int main(int argc, char **argv) {
     int rc = 1;
     int hvp = a.cmd ? strcmp(a.cmd, "hvp") == 0 : !a.emit || strcmp(a.emit, "c") == 0 || strcmp(a.emit, "h") == 0 || strcmp(a.emit, "test") == 0 ? 2 : 0;
     Graph *g = compile_file(ar, &d, a.file, a.optimize, hvp);
-    if (g && a.cmd && strcmp(a.cmd, "sample") != 0 && drv_check_run_inputs(&d, g, a.cmd) != 0) g = NULL;
+    if (g && a.cmd && strcmp(a.cmd, "sample") != 0 && drv_check_run_inputs(&d, g, a.cmd, 0) != 0) g = NULL;
     if (g) {
         if (a.stats && cmd_stats(&a, g, ar, &d) != 0) rc = 1;
         else if (a.stats && !a.emit && !a.out) rc = 0;

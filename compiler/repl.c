@@ -491,10 +491,7 @@ static int too_big(int64_t n, size_t size, char *err, const char *what, ...) {
 static int build_inputs(Session *S, const Graph *g, int f64, const int *need, Inputs *in, char *err) {
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
-    if (g->ninputs > BP_MAX_RUN_INPUTS) {
-        snprintf(err, BPRT_ERRLEN, "too many inputs (limit %d)", BP_MAX_RUN_INPUTS);
-        return -1;
-    }
+    BP_ASSERT(g->ninputs <= BP_MAX_RUN_INPUTS); /* refused first: drv_check_run_inputs */
     const InputVal *given[BP_MAX_RUN_INPUTS] = {0};
     char s1[160];
     for (int i = 0; i < g->ninputs; i++) {
@@ -931,8 +928,9 @@ static void set_entries(Session *S, const Program *p) {
     free(map);
 }
 
-/* Evaluates a bare expression against the session's program (which is not changed). */
-static int eval_expr(Session *S, Stmt *expr, const char *label) {
+/* Evaluates a bare expression (cmd NULL) or :print's against the session's program (which
+ * is not changed). */
+static int eval_expr(Session *S, Stmt *expr, const char *label, const char *cmd) {
     if (ensure_model(S) != 0) return -1;
     Arena *a = arena_new();
     Program *p = candidate(S, a, &expr, 1, DROP_OUTPUT | DROP_LOSS);
@@ -941,7 +939,7 @@ static int eval_expr(Session *S, Stmt *expr, const char *label) {
     S->d.nerrors = 0;
     Graph *g = bpc_compile_program(a, &S->d, p, S->model, &co);
     if (compile_interrupted("nothing is computed")) g = NULL;
-    if (g) rc = run_forward(S, g, label);
+    if (g && drv_check_run_inputs(&S->d, g, cmd, 1) == 0) rc = run_forward(S, g, label);
     arena_free(a);
     return rc;
 }
@@ -1055,7 +1053,7 @@ static int enter_program(Session *S, Arena *a, Program *chunk, const DiagSource 
         if (st->kind != ST_EXPR) continue;
         char label[128];
         expr_label(src, st->loc, label, sizeof label);
-        if (eval_expr(S, st, label) != 0) rc = -1;
+        if (eval_expr(S, st, label, NULL) != 0) rc = -1;
     }
     if (!kept) arena_free(a);
     return rc;
@@ -1194,7 +1192,7 @@ static int run_grad(Session *S, Graph *g, const Model *m, const char *label, con
 }
 
 static int cmd_grad(Session *S, const char *line, const char *arg) {
-    if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
+    if (need_program(S) != 0 || drv_check_run_inputs(&S->d, S->g, ":grad", 1) != 0 || ensure_model(S) != 0) return -1;
     if (!*arg) {
         if (need_loss(S) != 0) return -1;
         return run_grad(S, S->g, &S->m, "loss", "L");
@@ -1237,14 +1235,14 @@ static int cmd_print(Session *S, const char *line, const char *arg) {
     if (e) {
         char label[128];
         expr_label(S->d.sources, e->loc, label, sizeof label);
-        rc = eval_expr(S, e, label);
+        rc = eval_expr(S, e, label, ":print");
     }
     arena_free(a);
     return rc;
 }
 
 static int cmd_check(Session *S) {
-    if (need_loss(S) != 0 || ensure_model(S) != 0) return -1;
+    if (need_loss(S) != 0 || drv_check_run_inputs(&S->d, S->g, ":check", 1) != 0 || ensure_model(S) != 0) return -1;
     Model m;
     char err[BPRT_ERRLEN];
     if (bpc_model_jit(&m, S->g, 1, S->jit, err, sizeof err) != 0) {
@@ -1291,7 +1289,7 @@ static int cmd_step(Session *S, const char *arg) {
         diag_tool_error(":step takes a number of steps from 1 to 2000000000, not '%s'", arg);
         return -1;
     }
-    if (need_loss(S) != 0 || ensure_model(S) != 0) return -1;
+    if (need_loss(S) != 0 || drv_check_run_inputs(&S->d, S->g, ":step", 1) != 0 || ensure_model(S) != 0) return -1;
     Model *m = &S->m;
     Graph *g = S->g;
     Inputs in;
@@ -1515,7 +1513,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         diag_tool_warning("--batch has no effect on %s without --data", cmd);
         to.batch = TRAIN_BATCH;
     }
-    if (need_loss(S) != 0 || ensure_model(S) != 0) goto out;
+    if (need_loss(S) != 0 || drv_check_run_inputs(&S->d, S->g, cmd, 1) != 0 || ensure_model(S) != 0) goto out;
     if (to.save) {
         if (check_save_target(S, to.save, to.data, to.inputs, ":train --save") != 0) goto out;
     }
@@ -1721,7 +1719,7 @@ static int cmd_inputs(Session *S, const char *path) {
     }
     /* the checks bpc grad --inputs and :train make (names, shapes, dtypes, sizes), before
      * the previous inputs are dropped */
-    if (need_program(S) != 0 || ensure_model(S) != 0) return -1;
+    if (need_program(S) != 0 || drv_check_run_inputs(&S->d, S->g, ":inputs", 1) != 0 || ensure_model(S) != 0) return -1;
     char err[BPRT_ERRLEN];
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) {

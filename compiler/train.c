@@ -144,11 +144,7 @@ static int check_labels(const Graph *g, const BprtSplit *s, const Feed *f, char 
  * train_text_inputs.) */
 static int plan_fixed(const Model *m, Feed *f, int batch, const char *data, char *err) {
     const Graph *g = m->g;
-    if (g->ninputs > BP_MAX_RUN_INPUTS) {
-        snprintf(err, BPRT_ERRLEN, "--data %s: the program has %d inputs (limit %d)", data, g->ninputs,
-                 BP_MAX_RUN_INPUTS);
-        return -1;
-    }
+    BP_ASSERT(g->ninputs <= BP_MAX_RUN_INPUTS); /* refused first: drv_check_run_inputs */
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         if (i == f->img || i == f->lab) continue;
