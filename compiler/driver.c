@@ -590,8 +590,8 @@ static const char *skip_digits(const char *p, int *n) {
 }
 
 void drv_bad_value(char *buf, size_t size, const char *option, const char *value, const char *why, const char *wanted) {
-    snprintf(buf, size, "bad value for %s: '%.100s' (%s%s%sit takes %s)", option, value, why ? "it " : "", why ? why : "",
-             why ? "; " : "", wanted);
+    snprintf(buf, size, "bad value for %s: '%.100s' (%s%s%sit takes %s)", option, value, why ? "it " : "",
+             why ? why : "", why ? "; " : "", wanted);
 }
 
 int drv_parse_real(const char *s, double *out, const char **why) {

@@ -850,7 +850,7 @@ int main(int argc, char **argv) {
     free((void *)a.given);
     a.given = NULL;
     if (a.threads) bprt_set_threads(a.threads);
-    else if (a.cmd) (void)bprt_threads(); /* BPRT_NUM_THREADS read now: a warning about it comes before the run's output */
+    else if (a.cmd) (void)bprt_threads(); /* BPRT_NUM_THREADS read now: a warning about it comes first */
     Arena *ar = arena_new();
     Diag d;
     diag_init(&d, stderr);
