@@ -108,6 +108,15 @@ static void blas_threads_leave(int was)
    block reads only part of each row, under at least this many (gemm_driver.h) */
 #define GEMM_B_ALIAS2_MIN_M 64
 #endif
+#ifndef GEMM_A_ALIAS_BYTES
+/* an A stored transposed (its k steps rows of A) whose row stride in bytes is a multiple of
+   this is packed rather than read in place (gemm_driver.h) */
+#define GEMM_A_ALIAS_BYTES 2048
+#endif
+#ifndef GEMM_A_ALIAS_MIN_N
+/* ... when this thread's block of C has at least this many columns */
+#define GEMM_A_ALIAS_MIN_N 512
+#endif
 #ifndef GEMM_PREFETCH_B_MIN_BYTES
 /* a B read in place down its column strips of at least this many bytes (K x N, more than L2
  * holds: it comes from L3 or memory) has each strip's rows fetched ahead into L2 while the

@@ -846,6 +846,53 @@ static void test_b_alias_same_bits(void **state)
     on_every_isa_and_threads(b_alias_cases);
 }
 
+/* op(A) @ B with A stored transposed (A[k][i], i < M, rows lda apart) against the same values
+ * with rows lda + 1 apart: the same bits in f32 and f64, or a failure naming the shape */
+static void at_alias_case(int M, int lda, int N, int K, double alpha, double beta, uint64_t seed)
+{
+    const int ld2 = lda + 1;
+    size_t na = (size_t)K * ld2, nb = (size_t)K * N, nc = (size_t)M * N;
+    double *ad = malloc(na * sizeof *ad), *a2d = malloc(na * sizeof *a2d), *bd = malloc(nb * sizeof *bd),
+           *cd = malloc(nc * sizeof *cd), *ed = malloc(nc * sizeof *ed);
+    float *af = malloc(na * sizeof *af), *a2f = malloc(na * sizeof *a2f), *bf = malloc(nb * sizeof *bf),
+          *cf = malloc(nc * sizeof *cf), *ef = malloc(nc * sizeof *ef);
+    bprt_fill_uniform_f64(ad, na, -1, 1, 31, seed);
+    bprt_fill_uniform_f64(bd, nb, -1, 1, 32, seed);
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < ld2; i++)
+            a2d[(size_t)k * ld2 + i] = i < lda ? ad[(size_t)k * lda + i] : 0;
+    for (size_t i = 0; i < na; i++) af[i] = (float)ad[i], a2f[i] = (float)a2d[i];
+    for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
+    for (size_t i = 0; i < nc; i++) cd[i] = ed[i] = cf[i] = ef[i] = (float)(i % 5) - 2.5f;
+    bprt_sgemm(1, 0, M, N, K, (float)alpha, af, lda, bf, N, (float)beta, cf, N);
+    bprt_sgemm(1, 0, M, N, K, (float)alpha, a2f, ld2, bf, N, (float)beta, ef, N);
+    bprt_dgemm(1, 0, M, N, K, alpha, ad, lda, bd, N, beta, cd, N);
+    bprt_dgemm(1, 0, M, N, K, alpha, a2d, ld2, bd, N, beta, ed, N);
+    if (memcmp(cf, ef, nc * sizeof *cf) || memcmp(cd, ed, nc * sizeof *cd))
+        fail_msg("A^T B, A's rows %d apart (packed) and %d (in place): %d x %d x %d, beta %g: the products differ",
+                 lda, ld2, M, N, K, beta);
+    free(ad), free(a2d), free(bd), free(cd), free(ed), free(af), free(a2f), free(bf), free(cf), free(ef);
+}
+
+/* An A stored transposed whose rows are a multiple of 2 KiB apart (GEMM_A_ALIAS_BYTES: 512
+ * floats, 256 doubles) is packed, any other read in place: the same bits, f32 and f64, on 1
+ * and 2 threads, on every ISA, for tiny_gpt's weight gradient (512 x 128 x 2048), 4 KiB rows,
+ * a partial last panel (300 of 512 columns used), few columns of C, alpha and beta. */
+static void at_alias_cases(void)
+{
+    at_alias_case(512, 512, 128, 2048, 1, 0, 1);
+    at_alias_case(1024, 1024, 300, 100, 0.75, 0.5, 2);
+    at_alias_case(300, 512, 200, 300, -0.5, 1, 3);
+    at_alias_case(512, 512, 40, 700, 1, 1, 4);
+    at_alias_case(256, 256, 256, 256, 1, 0, 5); /* 2 KiB in f64, 1 KiB (in place both ways) in f32 */
+}
+
+static void test_at_alias_same_bits(void **state)
+{
+    (void)state;
+    on_every_isa_and_threads(at_alias_cases);
+}
+
 /* C[:, :N] of op(A) @ B with a row-major B of N columns (a multiple of the vector length,
  * so the strips of kernel.h) against the same columns of the product with one more column
  * of B (a partial vector: the tiles), in f32 and f64: the same bits, or a failure naming
@@ -1142,6 +1189,7 @@ int main(void)
         cmocka_unit_test(test_rows_in_place_same_bits),
         cmocka_unit_test(test_at_b_same_bits),
         cmocka_unit_test(test_b_alias_same_bits),
+        cmocka_unit_test(test_at_alias_same_bits),
         cmocka_unit_test(test_narrow_transposed_same_bits),
         cmocka_unit_test(test_transposed_product_same_bits),
         cmocka_unit_test(test_tri_products),
