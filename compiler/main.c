@@ -474,6 +474,16 @@ static void parse_args(int argc, char **argv, Args *a) {
                     snprintf(msg, sizeof msg, "unknown command '%.80s'; did you mean '%s'?", a->file, sg.best);
                     usage_error("%s", msg);
                 }
+                /* `bpc compile m.bp`: a word near no command, first, with neither a dot nor a
+                   slash (no file name), is a command bpc does not have */
+                if (!a->cmd && a->file == argv[1] && !strpbrk(a->file, "./")) {
+                    char msg[300];
+                    size_t n = append(msg, sizeof msg, 0, "unknown command '%.80s'; the commands are", a->file);
+                    for (int k = CMD_GRAD; k < CMD_COUNT; k++)
+                        n = append(msg, sizeof msg, n, "%s %s", k > CMD_GRAD ? "," : "", command_labels[k]);
+                    append(msg, sizeof msg, n, " and repl (bpc FILE.bp -o OUT.c compiles)");
+                    usage_error("%s", msg);
+                }
                 usage_error("unexpected argument '%s'", s);
             }
             break;

@@ -310,6 +310,12 @@ for o in $opts; do
 done
 expect_status 2 "$bpc" tran "$src/examples/seed.bp"
 head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command 'tran'; did you mean 'train'?" && ok || bad "tran: $(head -n 1 "$tmp/err")"
+# a word near no command, in the command's place, is said to be no command, with the list
+# (`bpc compile m.bp` said "unexpected argument 'm.bp'")
+for c in compile fit; do
+  expect_status 2 "$bpc" $c "$src/examples/seed.bp"
+  head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command '$c'; the commands are grad, check, hvp, train, eval, sample and repl (bpc FILE.bp -o OUT.c compiles)" && ok || bad "$c: $(head -n 1 "$tmp/err")"
+done
 # a command after an option or the file: said so (it was "unexpected argument 'seed.bp'")
 expect_status 2 "$bpc" --f64 grad "$src/examples/seed.bp"
 head -n 1 "$tmp/err" | grep -qxF "bpc: 'grad' is a command and comes first: bpc grad FILE.bp [options]" && ok || bad "--f64 grad: $(head -n 1 "$tmp/err")"
