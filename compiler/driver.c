@@ -752,7 +752,12 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed, char 
 void *drv_workspace(size_t bytes, char *err) {
     int from_env;
     size_t have = bpc_memory_limit(&from_env);
-    if (bytes > have || bytes > SIZE_MAX - 128) {
+    if (bytes >= SIZE_MAX / 2) { /* the generated NAME_workspace_size's "past 2^62 bytes" */
+        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs more than 2^62 bytes, more than %s (%zu bytes); "
+                 "use a smaller batch", from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
+        return NULL;
+    }
+    if (bytes > have) {
         snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than %s (%zu bytes); use a smaller batch",
                  bytes, from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
         return NULL;

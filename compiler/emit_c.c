@@ -1957,15 +1957,36 @@ static void setup_plan(E *e) {
     e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes, product_temp);
 }
 
+/* A buffer's element count as C (shape_numel_c's product of (size_t) factors, or a number)
+ * computed in double instead: the same product, which cannot wrap */
+static void ws_text_double(const char *text, char *buf, size_t size) {
+    size_t n = 0;
+    for (const char *p = text; *p && n + 1 < size;)
+        if (strncmp(p, "(size_t)", 8) == 0) {
+            n += (size_t)snprintf(buf + n, size - n, "(double)");
+            p += 8;
+        } else buf[n++] = *p++;
+    buf[n < size ? n : size - 1] = 0;
+}
+
 static void emit_ws_size_fn(E *e, const char *name) {
     Graph *g = e->g;
     fprintf(e->out, "static size_t %s(int unused_", name);
     for (int s = 0; s < g->syms.n; s++) fprintf(e->out, ", int %s", g->syms.names[s]);
     fprintf(e->out, ") {\n    size_t n = 0;\n    (void)unused_;\n");
     for (int s = 0; s < g->syms.n; s++) fprintf(e->out, "    (void)%s;\n", g->syms.names[s]);
-    for (int b = 0; b < e->plan->nbufs; b++)
+    /* the same bytes as doubles: sizes whose products pass 2^62 bytes wrapped n (three
+       inputs of 2^20, 2^20 and 2^22 - 1 numbers made a 2^66-byte value count 0 bytes, and
+       the call wrote past its workspace); then SIZE_MAX / 2, which the sums of
+       NAME_workspace_size keep above any memory */
+    fprintf(e->out, "    double big = 0;\n");
+    for (int b = 0; b < e->plan->nbufs; b++) {
+        char d[1024];
+        ws_text_double(e->plan->buf_size[b], d, sizeof d);
         fprintf(e->out, "    n += BP_AL(sizeof(real) * %s);\n", e->plan->buf_size[b]);
-    fprintf(e->out, "    return n;\n}\n\n");
+        fprintf(e->out, "    big += (double)sizeof(real) * %s;\n", d);
+    }
+    fprintf(e->out, "    return big < 4611686018427387904.0 ? n : SIZE_MAX / 2;\n}\n\n");
 }
 
 static void emit_line(E *e, Loc loc) {
@@ -2549,7 +2570,7 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         fprintf(out, "#define %s_OFF_%s %lld /* %s %s */\n", up, g->params[p].name, (long long)g->params[p].offset,
                 g->params[p].name, shape_str(&g->params[p].shape, &g->syms, s, sizeof s));
     }
-    fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions). */\n");
+    fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions);\n   SIZE_MAX / 2 when that is past 2^62 bytes (no machine holds it). */\n");
     ws_size_decl(out, g, uses, "");
     if (g->loss >= 0) {
         if (g->hvps) fprintf(out, "/* The bytes every function but %s_hvp needs (training alone). */\n", g->model);

@@ -1007,6 +1007,14 @@ hdr='{"a":{"dtype":"U8","shape":[8192],"data_offsets":[0,8192]}}'
 { bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 8192 /dev/zero; } >"$tmp/wrap.safetensors"
 expect_status 1 "$bpc" grad "$tmp/wrap.bp" --inputs "$tmp/wrap.safetensors"
 first_err "bpc: error: $tmp/wrap.safetensors: cannot hold the input 'b' (8192 x 8192 x 8192 x 8192 x 8192 floats): more than 2^63 elements"
+# the workspace's bytes past 2^64: [B, T, U] at B = T = 2^21, U = 2^20 - 1 (a 5 MiB file)
+# is 2^64 - 2^44 bytes, and with the [B, T] buffer the total wrapped to 64 bytes: the
+# generated NAME_workspace_size says SIZE_MAX / 2 past 2^62 bytes (a segmentation fault)
+printf 'input a[B, 1, 1]\ninput b[T, 1]\ninput c[U]\nd = a * b * c\nloss sum(d) + max(d)\n' >"$tmp/wswrap.bp"
+hdr='{"a":{"dtype":"U8","shape":[2097152,1,1],"data_offsets":[0,2097152]},"b":{"dtype":"U8","shape":[2097152,1],"data_offsets":[2097152,4194304]},"c":{"dtype":"U8","shape":[1048575],"data_offsets":[4194304,5242879]}}'
+{ bytes $((${#hdr} & 255)) $((${#hdr} >> 8)) 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 5242879 /dev/zero; } >"$tmp/wswrap.safetensors"
+expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" grad "$tmp/wswrap.bp" --inputs "$tmp/wswrap.safetensors"
+first_err "bpc: error: the workspace at these sizes needs more than 2^62 bytes, more than BPC_MEMORY_LIMIT (1073741824 bytes); use a smaller batch"
 # and the least 32-bit integer is one, as a default (sema) and as the value the run takes
 # (the driver): both said it was not
 printf 'input n : int = -2147483648\nparam w = 1\nloss w * w\n' >"$tmp/i32min.bp"
