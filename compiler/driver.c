@@ -767,6 +767,31 @@ void *drv_workspace(size_t bytes, char *err) {
     return ws;
 }
 
+void *drv_model_workspace(const Model *m, const int *dims, char *err) {
+    const Graph *g = m->g;
+    int64_t v;
+    const char *what;
+    const int at = emit_int_overflow(g, dims, &v, &what);
+    if (at < 0) return drv_workspace(m->ws_size(dims), err);
+    char sizes[400];
+    size_t len = 0;
+    sizes[0] = 0;
+    for (int s = 0; s < g->syms.n && len < sizeof sizes; s++)
+        len += (size_t)snprintf(sizes + len, sizeof sizes - len, "%s%s = %d", s ? ", " : "", g->syms.names[s], dims[s]);
+    const Loc l = g->nodes[at].loc;
+    char place[300];
+    if (l.file && l.line > 0) snprintf(place, sizeof place, " at %.250s:%d:%d", l.file, l.line, l.col);
+    else place[0] = 0;
+    if (strcmp(what, "size") == 0)
+        snprintf(err, BPRT_ERRLEN, "at these sizes (%s) the value%s has a size of %lld, more than 2147483647; use a "
+                 "smaller batch", sizes, place, (long long)v);
+    else
+        snprintf(err, BPRT_ERRLEN, "at these sizes (%s) the matrix product%s %s %lld %s, more than a matrix product "
+                 "takes (2147483647); use a smaller batch", sizes, place, strcmp(what, "rows") == 0 ? "has" : "sums",
+                 (long long)v, what);
+    return NULL;
+}
+
 void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {
     int from_env;
     size_t have = bpc_memory_limit(&from_env);
@@ -790,7 +815,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
     }
     double *p = params;
     char wserr[BPRT_ERRLEN];
-    void *ws = drv_workspace(m->ws_size(in->dims), wserr);
+    void *ws = drv_model_workspace(m, in->dims, wserr);
     if (!ws) {
         diag_tool_error("%s", wserr);
         return 0;

@@ -25,6 +25,11 @@ int drv_init_params(const Model *m, void *params, uint64_t seed);
  * (bpc_memory_limit) is refused before anything is allocated, so a too-large batch fails
  * at once instead of swapping. */
 void *drv_workspace(size_t bytes, char *err);
+/* drv_workspace(m->ws_size(dims)), after a check that the generated code can run at these
+ * sizes: no size, and no M or K of a matrix product with batch axes folded in, past
+ * 2147483647 (GEMM's ints; they were cast and wrapped), else NULL with err naming the value
+ * (FILE:LINE:COL), its number and the sizes. */
+void *drv_model_workspace(const Model *m, const int *dims, char *err);
 /* n zeroed values of `size` bytes, 64-byte aligned (free with free()), or NULL with err
  * naming what they are for (`what`: "parameters", "gradients", ...) and the bytes: more
  * than the machine's memory or BPC_MEMORY_LIMIT is refused before anything is allocated,

@@ -38,6 +38,12 @@ typedef struct EmitStats {
                                     products whose softmax gradient is written over y included) */
 } EmitStats;
 void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st);
+/* The first node whose code takes an int past INT32_MAX at sizes dims[s] of the symbolic
+ * dimensions, or -1: one of its sizes (the generated code writes c * dim_X as an int
+ * product; what = "size") or, for a matrix product, its M with the batch's rows folded in
+ * ("rows") or its K with summed batch axes folded in ("terms"), cast to one of GEMM's ints
+ * (x[B, T, 1] @ w at B = T = 46341 made a negative M); *value is that int's value. */
+int emit_int_overflow(const Graph *g, const int *dims, int64_t *value, const char **what);
 /* Does the program have a dropout with p > 0 (NAME_loss_eval then differs from NAME_loss)? */
 int emit_has_dropout(const Graph *g);
 /* Per input of g: 1 if NAME_forward takes it (the outputs depend on it); one pruning of the

@@ -702,6 +702,43 @@ static void matmul_run(const Graph *g, const Node *n, MatmulRun *r) {
     r->single = r->rb == 0 || (r->kfold && nsum == r->rb) || r->mfold;
 }
 
+static int64_t dim_at(Dim d, const int *dims) { return d.c * (d.sym >= 0 ? (int64_t)dims[d.sym] : 1); }
+
+/* p * d for p, d >= 0, saturated at INT64_MAX */
+static int64_t mul_sat(int64_t p, int64_t d) { return d && p > INT64_MAX / d ? INT64_MAX : p * d; }
+
+/* The product of r->full's sizes [from, to) at dims, saturated at INT64_MAX */
+static int64_t full_at(const MatmulRun *r, int from, int to, const int *dims) {
+    int64_t p = 1;
+    for (int f = from; f < to; f++) p = mul_sat(p, dim_at(r->full.d[f], dims));
+    return p;
+}
+
+int emit_int_overflow(const Graph *g, const int *dims, int64_t *value, const char **what) {
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        for (int k = 0; k < n->shape.rank; k++)
+            if ((*value = dim_at(n->shape.d[k], dims)) > INT32_MAX) {
+                *what = "size";
+                return i;
+            }
+        if (n->op != OP_MATMUL) continue;
+        MatmulRun r;
+        matmul_run(g, n, &r);
+        if (r.mfold && (*value = full_at(&r, 0, r.rb + 1, dims)) > INT32_MAX) {
+            *what = "rows";
+            return i;
+        }
+        const Node *a = &g->nodes[n->in[0]];
+        const int64_t kd = dim_at(a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)], dims);
+        if (r.kfold && (*value = mul_sat(full_at(&r, r.rb - popcount(n->bsum), r.rb, dims), kd)) > INT32_MAX) {
+            *what = "terms";
+            return i;
+        }
+    }
+    return -1;
+}
+
 /* One product's GEMM arguments as C: sizes (K or M with the folded axes) and leading dims. */
 typedef struct GemmArgs {
     char M[DIMS_C_MAX + 16], N[96], K[DIMS_C_MAX + 128], lda[96], ldb[96], pa[96], pb[96];

@@ -740,7 +740,7 @@ static int cmd_grad(const Args *a, Graph *g) {
     memset(&in, 0, sizeof in);
     if (setup_model(a, g, &m, a->f64, &params, &in) != 0) return 1;
     char err[BPRT_ERRLEN];
-    void *ws = drv_workspace(m.ws_size(in.dims), err);
+    void *ws = drv_model_workspace(&m, in.dims, err);
     if (!ws) {
         fprintf(stderr, "bpc: error: %s\n", err);
         free(params);
@@ -782,7 +782,7 @@ static int cmd_hvp(const Args *a, Graph *g) {
     char err[BPRT_ERRLEN];
     void *v = drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "vector and its product", err);
     void *hv = v ? drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "vector and its product", err) : NULL;
-    void *ws = hv ? drv_workspace(m.ws_size(in.dims), err) : NULL;
+    void *ws = hv ? drv_model_workspace(&m, in.dims, err) : NULL;
     if (!ws) fprintf(stderr, "bpc: error: %s\n", err);
     else if (!m.hvp) fprintf(stderr, "bpc: error: JIT: NAME_hvp not found\n");
     else if (drv_load_vector(&m, a->vector, v, err) != 0) fprintf(stderr, "bpc: error: %s\n", err);

@@ -856,7 +856,7 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     }
     for (int s = 0; s < BP_MAXSYMS; s++)
         if (in.dims[s] < 0) in.dims[s] = 1;
-    void *ws = drv_workspace(em.ws_size(in.dims), err);
+    void *ws = drv_model_workspace(&em, in.dims, err);
     if (!ws) {
         diag_tool_error("%s", err);
         goto out_in;
@@ -1159,7 +1159,7 @@ static void *loss_inputs(Session *S, Graph *g, const Model *m, Inputs *in) {
         diag_tool_error("%s", err);
         return NULL;
     }
-    void *ws = drv_workspace(m->ws_size(in->dims), err);
+    void *ws = drv_model_workspace(m, in->dims, err);
     if (!ws) {
         diag_tool_error("%s", err);
         drv_free_inputs(in);

@@ -98,7 +98,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
        the logits first, the others not read; they were NULL: a segfault) and the context:
        each an error naming it when it cannot be allocated */
     char named[300];
-    void *ws = drv_workspace(m.ws_size(dims), err);
+    void *ws = drv_model_workspace(&m, dims, err);
     snprintf(named, sizeof named, "window of %lld ids and next bytes", (long long)T);
     int32_t *ids = ws ? drv_alloc_reals((size_t)T, sizeof *ids, named, err) : NULL;
     int32_t *next = ids ? drv_alloc_reals((size_t)T, sizeof *next, named, err) : NULL;

@@ -726,9 +726,8 @@ static int train_data(Run *r, Data *d) {
     int batch = o->batch;
     int dims[BP_MAXSYMS] = {0};
     dims[f.bsym] = batch;
-    size_t wsz = m->ws_size(dims);
     char wserr[BPRT_ERRLEN];
-    void *ws = drv_workspace(wsz, wserr);
+    void *ws = drv_model_workspace(m, dims, wserr);
     if (!ws) {
         diag_tool_error("batch %d: %s", batch, wserr);
         free_fixed(&f);
@@ -903,8 +902,7 @@ static int train_fixed(Run *r) {
     void *params = r->params, *opt_state = r->opt_state;
     char err[BPRT_ERRLEN];
     Inputs in = *o->fixed; /* borrowed: the REPL's, or loaded by train_run */
-    size_t wsz = m->ws_size(in.dims);
-    void *ws = drv_workspace(wsz, err);
+    void *ws = drv_model_workspace(m, in.dims, err);
     if (!ws) {
         diag_tool_error("%s", err);
         return 1;

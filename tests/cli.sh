@@ -1015,6 +1015,20 @@ hdr='{"a":{"dtype":"U8","shape":[2097152,1,1],"data_offsets":[0,2097152]},"b":{"
 { bytes $((${#hdr} & 255)) $((${#hdr} >> 8)) 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 5242879 /dev/zero; } >"$tmp/wswrap.safetensors"
 expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" grad "$tmp/wswrap.bp" --inputs "$tmp/wswrap.safetensors"
 first_err "bpc: error: the workspace at these sizes needs more than 2^62 bytes, more than BPC_MEMORY_LIMIT (1073741824 bytes); use a smaller batch"
+# GEMM takes int sizes: [B, T, 1] @ w at B = T = 46341 (two 46 KB inputs) has 2147488281 rows,
+# which the generated code cast to a negative M; a reshape to [65536 * B] at B = 32768 is a
+# size the generated code multiplies as ints. Both are refused, named, before the workspace
+# (with more memory than BPC_MEMORY_LIMIT they ran: a wrong product, a signed overflow)
+printf 'input a[B, 1, 1]\ninput b[T, 1]\nparam w[1, 1] = 1\nx = a * b\nloss sum(x @ w)\n' >"$tmp/rows.bp"
+hdr='{"a":{"dtype":"U8","shape":[46341,1,1],"data_offsets":[0,46341]},"b":{"dtype":"U8","shape":[46341,1],"data_offsets":[46341,92682]}}'
+{ bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 92682 /dev/zero; } >"$tmp/rows.safetensors"
+expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" grad "$tmp/rows.bp" --inputs "$tmp/rows.safetensors"
+first_err "bpc: error: at these sizes (B = 46341, T = 46341) the matrix product at $tmp/rows.bp:5:12 has 2147488281 rows, more than a matrix product takes (2147483647); use a smaller batch"
+printf 'input a[B, 1]\nparam w[65536]\nx = reshape(a * w, [-1])\nloss sum(x)\n' >"$tmp/dimint.bp"
+hdr='{"a":{"dtype":"U8","shape":[32768,1],"data_offsets":[0,32768]}}'
+{ bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 32768 /dev/zero; } >"$tmp/dimint.safetensors"
+expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" check "$tmp/dimint.bp" --inputs "$tmp/dimint.safetensors"
+first_err "bpc: error: at these sizes (B = 32768) the value at $tmp/dimint.bp:3:5 has a size of 2147483648, more than 2147483647; use a smaller batch"
 # and the least 32-bit integer is one, as a default (sema) and as the value the run takes
 # (the driver): both said it was not
 printf 'input n : int = -2147483648\nparam w = 1\nloss w * w\n' >"$tmp/i32min.bp"
