@@ -2693,9 +2693,12 @@ void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
                  " * state and the workspace (%s_workspace_size bytes, aligned to a real at least, to 64\n"
                  " * bytes best; the optimizer state to 8 bytes, for its step count, a double).\n"
                  " * Inputs follow in declaration order (`: int` inputs as int32_t), then the symbolic\n"
-                 " * sizes as int. Reals are %s, as the prototypes say; `real` is the real type of the\n"
-                 " * first bpc header a file includes. Link with libbprt (pkg-config --cflags --libs bprt),\n"
-                 " * or, for --standalone output, with nothing: its runtime is its own. */\n",
+                 " * sizes as int: at them, no value may have more than 2147483647 along an axis, nor a\n"
+                 " * matrix product, its batch axes folded in, more rows or summed terms (GEMM's ints;\n"
+                 " * bpc's commands refuse such sizes). Reals are %s, as the prototypes say; `real` is\n"
+                 " * the real type of the first bpc header a file includes. Link with libbprt\n"
+                 " * (pkg-config --cflags --libs bprt), or, for --standalone output, with nothing: its\n"
+                 " * runtime is its own. */\n",
             up, g->model, o->f64 ? "double" : "float");
     /* BPC_ before the guard: `model bprt` made BPRT_H, the runtime's own guard. The name as
        written, not upper-cased: models `net` and `Net` link together, and a file including
