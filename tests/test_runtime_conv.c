@@ -38,28 +38,29 @@
 
 typedef struct Case {
     size_t B, C, H, W, O, K, pad;
+    int direct; /* on AVX-512, gw takes conv.c's direct path (is_direct_gw): checked */
 } Case;
 
 static const Case cases[] = {
-    {3, 8, 14, 14, 16, 5, 2},  /* fashion_cnn's second layer, smaller */
-    {2, 9, 13, 11, 8, 5, 2},   /* odd sizes: the last tiles run past the image */
-    {2, 8, 7, 7, 12, 3, 1},    /* 3x3: F(4x4, 3x3), 2x2 tiles of which the last are partial */
-    {1, 16, 10, 9, 8, 3, 0},   /* no padding */
-    {11, 8, 6, 40, 8, 5, 2},   /* 20 tile columns (two 16-column chunks); 11 images > 8 groups */
-    {2, 8, 9, 42, 9, 3, 1},    /* 3x3 with 11 tile columns */
-    {2, 4, 9, 9, 8, 5, 2},     /* 4 input channels: the unfolded product */
-    {2, 8, 9, 9, 8, 4, 1},     /* 4x4: the unfolded product */
-    {5, 1, 12, 12, 8, 5, 2},   /* 1 channel (a first layer): K = 25, gw by groups of images */
-    {13, 2, 8, 8, 4, 3, 1},    /* K = 18, more images than groups */
+    {3, 8, 14, 14, 16, 5, 2, 0},  /* fashion_cnn's second layer, smaller */
+    {2, 9, 13, 11, 8, 5, 2, 0},   /* odd sizes: the last tiles run past the image */
+    {2, 8, 7, 7, 12, 3, 1, 0},    /* 3x3: F(4x4, 3x3), 2x2 tiles of which the last are partial */
+    {1, 16, 10, 9, 8, 3, 0, 0},   /* no padding */
+    {11, 8, 6, 40, 8, 5, 2, 0},   /* 20 tile columns (two 16-column chunks); 11 images > 8 groups */
+    {2, 8, 9, 42, 9, 3, 1, 0},    /* 3x3 with 11 tile columns */
+    {2, 4, 9, 9, 8, 5, 2, 0},     /* 4 input channels: the unfolded product */
+    {2, 8, 9, 9, 8, 4, 1, 0},     /* 4x4: the unfolded product */
+    {5, 1, 12, 12, 8, 5, 2, 1},   /* 1 channel (a first layer): K = 25, gw by groups of images */
+    {13, 2, 8, 8, 4, 3, 1, 1},    /* K = 18, more images than groups */
     /* gw of fewer than 64 unfolded rows at stride 1 on AVX-512: conv.c's direct path (a window
        row's shifts of 16 columns of the bordered image against 4 rows of gy, then 1 at a time) */
-    {3, 1, 28, 28, 32, 5, 2},  /* fashion_cnn's first layer: rows of 16 + 12 columns */
-    {2, 1, 9, 35, 6, 3, 1},    /* rows of 16 + 16 + 3; 6 channels out: 4, then 1 and 1 */
-    {2, 2, 6, 40, 5, 1, 1},    /* a padded 1x1 window (not pointwise): rows of 16 + 16 + 10 */
-    {3, 1, 10, 10, 3, 6, 3},   /* 6x6, the widest row of the direct path; 3 channels out */
-    {2, 1, 9, 9, 4, 7, 3},     /* 7x7 (K = 49): the unfolded product */
-    {2, 3, 5, 5, 4, 3, 0},     /* rows of 3, no padding */
-    {2, 1, 3, 3, 4, 3, 1},     /* 3x3 image: too small for the direct path (the unfolded product) */
+    {3, 1, 28, 28, 32, 5, 2, 1},  /* fashion_cnn's first layer: rows of 16 + 12 columns */
+    {2, 1, 9, 35, 6, 3, 1, 1},    /* rows of 16 + 16 + 3; 6 channels out: 4, then 1 and 1 */
+    {2, 2, 6, 40, 5, 1, 1, 1},    /* a padded 1x1 window (not pointwise): rows of 16 + 16 + 10 */
+    {3, 1, 10, 10, 3, 6, 3, 1},   /* 6x6, the widest row of the direct path; 3 channels out */
+    {2, 1, 9, 9, 4, 7, 3, 0},     /* 7x7 (K = 49): the unfolded product */
+    {2, 3, 5, 5, 4, 3, 0, 1},     /* rows of 3, no padding */
+    {2, 1, 3, 3, 4, 3, 1, 0},     /* 3x3 image: too small for the direct path (the unfolded product) */
 };
 
 static double rnd(unsigned *s) {
@@ -137,6 +138,8 @@ static void test_against_double(void **state) {
         for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
             if (bprt_set_isa(isas[k]) != 0) continue;
             const double tol = is_winograd(c, isas[k]) ? TOL_WG : TOL_DIRECT;
+            if (strcmp(isas[k], "avx512") == 0 && c->direct != is_direct_gw(c, isas[k]))
+                fail_msg("case %zu: gw was meant %sto take conv.c's direct path on AVX-512", ci, c->direct ? "" : "not ");
             float *out[3][3]; /* [threads - 1][y, gx, gw] */
             for (int nt = 1; nt <= 3; nt++) {
                 bprt_set_threads(nt);
@@ -180,7 +183,7 @@ static void test_against_double(void **state) {
 static void test_gw_inf_outside_window(void **state) {
     (void)state;
     static const char *const isas[] = {"generic", "avx2", "avx512"};
-    static const Case shapes[] = {{3, 1, 12, 20, 5, 3, 0}, {2, 2, 9, 35, 4, 5, 0}, {2, 1, 30, 30, 6, 5, 0}};
+    static const Case shapes[] = {{3, 1, 12, 20, 5, 3, 0, 0}, {2, 2, 9, 35, 4, 5, 0, 0}, {2, 1, 30, 30, 6, 5, 0, 0}};
     const int threads = bprt_threads();
     const char *isa = bprt_isa();
     for (size_t ci = 0; ci < sizeof shapes / sizeof shapes[0]; ci++) {
@@ -275,7 +278,7 @@ static void test_layer_epilogues(void **state) {
     static const unsigned char vec_conv[] = {1, 0}, vec_full[] = {1, 1};
     const double konst[] = {0};
     const int threads = bprt_threads();
-    static const Case convs[] = {{5, 8, 14, 14, 16, 5, 2}, {3, 2, 9, 9, 4, 5, 2}}; /* Winograd on AVX-512; unfolded */
+    static const Case convs[] = {{5, 8, 14, 14, 16, 5, 2, 0}, {3, 2, 9, 9, 4, 5, 2, 0}}; /* Winograd on AVX-512; unfolded */
     for (size_t ci = 0; ci < 2; ci++) {
         const Case *c = &convs[ci];
         const size_t P = c->H * c->W, nx = c->B * c->C * P, nw = c->O * c->C * c->K * c->K, ny = c->B * c->O * P;

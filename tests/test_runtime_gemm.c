@@ -847,8 +847,10 @@ static void test_b_alias_same_bits(void **state)
 }
 
 /* op(A) @ B with A stored transposed (A[k][i], i < M, rows lda apart) against the same values
- * with rows lda + 1 apart: the same bits in f32 and f64, or a failure naming the shape */
-static void at_alias_case(int M, int lda, int N, int K, double alpha, double beta, uint64_t seed)
+ * with rows lda + 1 apart, by bprt_?gemm (tri BPRT_TRI_NONE) or bprt_?gemm_tri (BPRT_TRI_A_UPPER
+ * with M = K: op(A) upper triangular, zero below its diagonal): the same bits
+ * in f32 and f64, or a failure naming the shape */
+static void at_alias_case(int tri, int M, int lda, int N, int K, double alpha, double beta, uint64_t seed)
 {
     const int ld2 = lda + 1;
     size_t na = (size_t)K * ld2, nb = (size_t)K * N, nc = (size_t)M * N;
@@ -859,32 +861,48 @@ static void at_alias_case(int M, int lda, int N, int K, double alpha, double bet
     bprt_fill_uniform_f64(ad, na, -1, 1, 31, seed);
     bprt_fill_uniform_f64(bd, nb, -1, 1, 32, seed);
     for (int k = 0; k < K; k++)
+        for (int i = 0; i < lda; i++) /* op(A)[i, k] = A[k][i]: zero for k < i when upper */
+            if (tri == BPRT_TRI_A_UPPER && k < i) ad[(size_t)k * lda + i] = 0;
+    for (int k = 0; k < K; k++)
         for (int i = 0; i < ld2; i++)
             a2d[(size_t)k * ld2 + i] = i < lda ? ad[(size_t)k * lda + i] : 0;
     for (size_t i = 0; i < na; i++) af[i] = (float)ad[i], a2f[i] = (float)a2d[i];
     for (size_t i = 0; i < nb; i++) bf[i] = (float)bd[i];
     for (size_t i = 0; i < nc; i++) cd[i] = ed[i] = cf[i] = ef[i] = (float)(i % 5) - 2.5f;
-    bprt_sgemm(1, 0, M, N, K, (float)alpha, af, lda, bf, N, (float)beta, cf, N);
-    bprt_sgemm(1, 0, M, N, K, (float)alpha, a2f, ld2, bf, N, (float)beta, ef, N);
-    bprt_dgemm(1, 0, M, N, K, alpha, ad, lda, bd, N, beta, cd, N);
-    bprt_dgemm(1, 0, M, N, K, alpha, a2d, ld2, bd, N, beta, ed, N);
+    if (tri == BPRT_TRI_NONE) { /* the threads' split of bprt_?gemm */
+        bprt_sgemm(1, 0, M, N, K, (float)alpha, af, lda, bf, N, (float)beta, cf, N);
+        bprt_sgemm(1, 0, M, N, K, (float)alpha, a2f, ld2, bf, N, (float)beta, ef, N);
+        bprt_dgemm(1, 0, M, N, K, alpha, ad, lda, bd, N, beta, cd, N);
+        bprt_dgemm(1, 0, M, N, K, alpha, a2d, ld2, bd, N, beta, ed, N);
+    } else {
+        bprt_sgemm_tri(tri, 1, 0, M, N, K, (float)alpha, af, lda, bf, N, (float)beta, cf, N);
+        bprt_sgemm_tri(tri, 1, 0, M, N, K, (float)alpha, a2f, ld2, bf, N, (float)beta, ef, N);
+        bprt_dgemm_tri(tri, 1, 0, M, N, K, alpha, ad, lda, bd, N, beta, cd, N);
+        bprt_dgemm_tri(tri, 1, 0, M, N, K, alpha, a2d, ld2, bd, N, beta, ed, N);
+    }
     if (memcmp(cf, ef, nc * sizeof *cf) || memcmp(cd, ed, nc * sizeof *cd))
-        fail_msg("A^T B, A's rows %d apart (packed) and %d (in place): %d x %d x %d, beta %g: the products differ",
-                 lda, ld2, M, N, K, beta);
+        fail_msg("A^T B (tri %d), A's rows %d apart (packed) and %d (in place): %d x %d x %d, beta %g: the products "
+                 "differ", tri, lda, ld2, M, N, K, beta);
     free(ad), free(a2d), free(bd), free(cd), free(ed), free(af), free(a2f), free(bf), free(cf), free(ef);
 }
 
 /* An A stored transposed whose rows are a multiple of 2 KiB apart (GEMM_A_ALIAS_BYTES: 512
- * floats, 256 doubles) is packed, any other read in place: the same bits, f32 and f64, on 1
- * and 2 threads, on every ISA, for tiny_gpt's weight gradient (512 x 128 x 2048), 4 KiB rows,
- * a partial last panel (300 of 512 columns used), few columns of C, alpha and beta. */
+ * floats, 256 doubles) is packed when the block of C has 512 columns or more
+ * (GEMM_A_ALIAS_MIN_N), else read in place: the same bits either way, f32 and f64, on 1 and 2
+ * threads, on every ISA. Packed: 4 KiB rows under 1024 columns; 300 of 512 columns used (a
+ * partial last panel), several K blocks, beta 1; f64 only, on 1 thread (256 doubles, 1 KiB in
+ * f32; 2 threads split its 640 columns); op(A) upper triangular (its rows' k ranges start
+ * inside a K block); in place: under 512 columns, and tiny_gpt's weight gradient (512 x 128 x
+ * 2048, made as (B^T A)^T). With a wrong value in pack_at's panels, the first four cases
+ * differ and the last two do not (checked with a probe). */
 static void at_alias_cases(void)
 {
-    at_alias_case(512, 512, 128, 2048, 1, 0, 1);
-    at_alias_case(1024, 1024, 300, 100, 0.75, 0.5, 2);
-    at_alias_case(300, 512, 200, 300, -0.5, 1, 3);
-    at_alias_case(512, 512, 40, 700, 1, 1, 4);
-    at_alias_case(256, 256, 256, 256, 1, 0, 5); /* 2 KiB in f64, 1 KiB (in place both ways) in f32 */
+    at_alias_case(BPRT_TRI_NONE, 1024, 1024, 1024, 256, 1, 0, 1);
+    at_alias_case(BPRT_TRI_NONE, 300, 512, 1100, 600, 0.75, 1, 2);
+    at_alias_case(BPRT_TRI_NONE, 256, 256, 640, 300, -0.5, 0.5, 3);
+    at_alias_case(BPRT_TRI_A_UPPER, 512, 512, 600, 512, 1, 0, 4);
+    at_alias_case(BPRT_TRI_NONE, 1024, 1024, 300, 100, 0.75, 0.5, 5);
+    at_alias_case(BPRT_TRI_NONE, 512, 512, 128, 2048, 1, 0, 6);
 }
 
 static void test_at_alias_same_bits(void **state)
