@@ -702,7 +702,11 @@ static void matmul_run(const Graph *g, const Node *n, MatmulRun *r) {
     r->single = r->rb == 0 || (r->kfold && nsum == r->rb) || r->mfold;
 }
 
-static int64_t dim_at(Dim d, const int *dims) { return d.c * (d.sym >= 0 ? (int64_t)dims[d.sym] : 1); }
+/* a size at dims; a symbol below 0 (one that only inputs the run does not need use, which the
+   REPL's loss leaves at -1) counts as 1, as those runs give it */
+static int64_t dim_at(Dim d, const int *dims) {
+    return d.c * (d.sym >= 0 && dims[d.sym] >= 0 ? (int64_t)dims[d.sym] : 1);
+}
 
 /* p * d for p, d >= 0, saturated at INT64_MAX */
 static int64_t mul_sat(int64_t p, int64_t d) { return d && p > INT64_MAX / d ? INT64_MAX : p * d; }
@@ -2014,8 +2018,9 @@ static void emit_ws_size_fn(E *e, const char *name) {
     for (int s = 0; s < g->syms.n; s++) fprintf(e->out, "    (void)%s;\n", g->syms.names[s]);
     /* the same bytes as doubles: sizes whose products pass 2^62 bytes wrapped n (three
        inputs of 2^20, 2^20 and 2^22 - 1 numbers made a 2^66-byte value count 0 bytes, and
-       the call wrote past its workspace); then SIZE_MAX / 2, which the sums of
-       NAME_workspace_size keep above any memory */
+       the call wrote past its workspace); from SIZE_MAX / 4 (2^62 with a 64-bit size_t, 2^30
+       with a 32-bit one) SIZE_MAX / 2, which the sums of NAME_workspace_size keep above any
+       memory */
     fprintf(e->out, "    double big = 0;\n");
     for (int b = 0; b < e->plan->nbufs; b++) {
         char d[1024];
@@ -2023,7 +2028,7 @@ static void emit_ws_size_fn(E *e, const char *name) {
         fprintf(e->out, "    n += BP_AL(sizeof(real) * %s);\n", e->plan->buf_size[b]);
         fprintf(e->out, "    big += (double)sizeof(real) * %s;\n", d);
     }
-    fprintf(e->out, "    return big < 4611686018427387904.0 ? n : SIZE_MAX / 2;\n}\n\n");
+    fprintf(e->out, "    return big < (double)(SIZE_MAX / 4) ? n : SIZE_MAX / 2;\n}\n\n");
 }
 
 static void emit_line(E *e, Loc loc) {
@@ -2607,7 +2612,7 @@ static void emit_api_decls(FILE *out, Graph *g, const EmitOptions *o) {
         fprintf(out, "#define %s_OFF_%s %lld /* %s %s */\n", up, g->params[p].name, (long long)g->params[p].offset,
                 g->params[p].name, shape_str(&g->params[p].shape, &g->syms, s, sizeof s));
     }
-    fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions);\n   SIZE_MAX / 2 when that is past 2^62 bytes (no machine holds it). */\n");
+    fprintf(out, "\n/* Bytes of workspace one call needs at these sizes (the largest of all functions);\n   SIZE_MAX / 2 from SIZE_MAX / 4 bytes (2^62 with a 64-bit size_t: no machine holds it). */\n");
     ws_size_decl(out, g, uses, "");
     if (g->loss >= 0) {
         if (g->hvps) fprintf(out, "/* The bytes every function but %s_hvp needs (training alone). */\n", g->model);
