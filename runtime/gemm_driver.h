@@ -150,21 +150,26 @@ static void DPREFIX(pack_a)(const KTYPE *kr, const T *A, ptrdiff_t lda, int i0, 
     }
 }
 
+/* dst[k*P + j] = src[k*lds + j] for j < w, 0 for w <= j < P (k < kc): a panel of an operand
+ * whose k steps are rows (a row-major B, an A stored transposed) */
+static void DPREFIX(pack_rows)(const T *src, ptrdiff_t lds, int kc, int w, int P, T *restrict dst)
+{
+    for (int k = 0; k < kc; k++, dst += P) {
+        memcpy(dst, src + (ptrdiff_t)k * lds, (size_t)w * sizeof(T));
+        for (int j = w; j < P; j++)
+            dst[j] = 0;
+    }
+}
+
 /* Packs op(A)[i0 : i0+mc, p0 : p0+kc] of an A stored transposed (A[k][i]) into np
- * micro-panels Ap[p][k*mr + i] of balanced heights, as pack_a does a row-major one: copies of
- * each k step's run of the panel's rows, zeros after it. */
+ * micro-panels Ap[p][k*mr + i] of balanced heights, as pack_a does a row-major one */
 static void DPREFIX(pack_at)(const KTYPE *kr, const T *A, ptrdiff_t lda, int i0, int mc, int np, int p0,
                              int kc, T *restrict Ap)
 {
     const int mr = kr->mr;
     for (int p = 0; p < np; p++, Ap += (ptrdiff_t)kc * mr) {
         const int r0 = DPREFIX(panel_start)(p, mc, np), r1 = DPREFIX(panel_start)(p + 1, mc, np);
-        for (int k = 0; k < kc; k++) {
-            T *dst = Ap + (ptrdiff_t)k * mr;
-            memcpy(dst, A + (ptrdiff_t)(p0 + k) * lda + i0 + r0, (size_t)(r1 - r0) * sizeof(T));
-            for (int i = r1 - r0; i < mr; i++)
-                dst[i] = 0;
-        }
+        DPREFIX(pack_rows)(A + (ptrdiff_t)p0 * lda + i0 + r0, lda, kc, r1 - r0, mr, Ap);
     }
 }
 
@@ -177,13 +182,7 @@ static void DPREFIX(pack_b)(const KTYPE *kr, int tB, const T *B, ptrdiff_t ldb, 
         int c = nc - q * nr < nr ? nc - q * nr : nr;
         int col = j0 + q * nr;
         if (!tB) {
-            for (int k = 0; k < kc; k++) {
-                const T *src = B + (ptrdiff_t)(p0 + k) * ldb + col;
-                T *dst = Bp + k * nr;
-                memcpy(dst, src, (size_t)c * sizeof(T));
-                for (int j = c; j < nr; j++)
-                    dst[j] = 0;
-            }
+            DPREFIX(pack_rows)(B + (ptrdiff_t)p0 * ldb + col, ldb, kc, c, nr, Bp);
         } else {
             kr->pack_t(c, kc, B + (ptrdiff_t)col * ldb + p0, ldb, Bp, nr);
         }
