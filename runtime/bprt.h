@@ -235,6 +235,8 @@ void bprt_ew_rows_par_f64(const int32_t *code, int ncode, const double *konst, c
  * scratch: bprt_conv2d_scratch reals of the caller's (64-byte aligned best);
  * at most BPRT_CONV_SLOTS threads work on one call. */
 #define BPRT_CONV_SLOTS 8
+/* conv2d_grad_w sums fixed groups of images for fewer unfolded rows (C KH KW) than this */
+#define BPRT_CONV_GW_GROUPED_K 64
 /* The reals of scratch a call with these sizes needs (the same for the three calls): the
  * slots above, or more for the stride-1 3x3 and 5x5 windows computed by Winograd's
  * algorithm (conv_wg.c). */
@@ -249,6 +251,14 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
                                   size_t O, size_t KH, size_t KW, size_t stride, size_t pad, T *gw, \
                                   T *scratch);                                                     \
+    /* the weight gradient (the same values as bprt_conv2d_grad_w) and gb [O], the sums of   \
+       gy over its images and positions (a bias's gradient: in double, the images in order,  \
+       the same bits on any number of threads; with fewer than BPRT_CONV_GW_GROUPED_K       \
+       unfolded rows C KH KW made image by image with the weight gradient, else a pass of   \
+       its own) */                                                                           \
+    void bprt_conv2d_grad_wb_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W, \
+                                   size_t O, size_t KH, size_t KW, size_t stride, size_t pad, T *gw, \
+                                   T *gb, T *scratch);                                              \
     /* both gradients at once (the same values as the two calls; Winograd's makes each      \
        image's transformed output gradient once for both) */                                  \
     void bprt_conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H, \

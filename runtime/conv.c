@@ -7,7 +7,8 @@
  * The image is first copied into a zero-bordered [C, H + 2 pad, W + 2 pad] one, so that every
  * unfolded row is a run of plain copies. col and the bordered image live in `scratch`
  * (BPRT_CONV_SLOTS slots of K*P + C*(H + 2 pad)*(W + 2 pad) reals, then BPRT_CONV_SLOTS
- * partial weight gradients of O*K, in the caller's workspace: bprt_conv2d_scratch) while
+ * partial weight gradients of O*K and partial bias gradients of O doubles, in the caller's
+ * workspace: bprt_conv2d_scratch) while
  * the GEMM reads col, so nothing of size B*K*P is ever written and no transpose is needed.
  * On AVX-512 the stride-1 3x3 and 5x5 windows go to Winograd's algorithm instead (conv_wg.c).
  *
@@ -154,6 +155,27 @@ static void gw_direct_f32(const float *xb, const float *gy, size_t C, size_t H, 
     (ROWS_FAST(T) && (s) == 1 && (KW) <= GW_DIRECT_KW && !((KH) == 1 && (KW) == 1 && (pad) == 0) &&    \
      GW_XQ_REALS(C, (H) + 2 * (pad), (W) + 2 * (pad)) + 16 <= (K) * (P) + (C) * ((H) + 2 * (pad)) * ((W) + 2 * (pad)))
 static float *gw_aligned(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+/* acc[o] (= when first, else +=) the sum of row o of gy [O, P]: 4 vectors of 16 lanes, a last
+   chunk of under 16 under a mask, the vectors and then their lanes added in float; the image's
+   sum then added in double */
+__attribute__((target("avx512f"))) static void gb_rows_avx512(const float *gy, size_t O, size_t P, double *acc, int first) {
+    const size_t whole = P / 16 * 16;
+    const __mmask16 m = row_mask(P - whole);
+    for (size_t o = 0; o < O; o++, gy += P) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        size_t j = 0;
+        for (; j + 64 <= whole; j += 64) {
+            a0 = _mm512_add_ps(a0, _mm512_loadu_ps(gy + j));
+            a1 = _mm512_add_ps(a1, _mm512_loadu_ps(gy + j + 16));
+            a2 = _mm512_add_ps(a2, _mm512_loadu_ps(gy + j + 32));
+            a3 = _mm512_add_ps(a3, _mm512_loadu_ps(gy + j + 48));
+        }
+        for (; j < whole; j += 16) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(gy + j));
+        if (j < P) a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m, gy + j));
+        const double v = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        acc[o] = first ? v : acc[o] + v;
+    }
+}
 #include "kernel.h" /* bprt_isa_id: the CPU's ISA, or BPRT_ISA's */
 static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define ROWS_FAST(T) (sizeof(T) == sizeof(float) && rows_avx512())
@@ -162,6 +184,7 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define GW_DIRECT(T, s, KW, KH, pad, K, P, C, H, W) 0
 #define gw_direct_f32(xb, gy, C, H, W, pad, O, KH, KW, OH, OW, xq, gw, first) ((void)0)
 #define gw_aligned(p) ((float *)(p))
+#define gb_rows_avx512(gy, O, P, acc, first) ((void)0)
 #define rows_in_f32(d, x, OH, OW, Wp) ((void)0)
 #define rows_add_f32(g, c, OH, OW, Wp) ((void)0)
 #endif
@@ -179,10 +202,15 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     const size_t s = c_->s, pad = c_->pad;                                                         \
     CONV_GEOMETRY
 
+/* After the slots and the partial weight gradients: the bias gradient's BPRT_CONV_SLOTS
+ * partials of O doubles (bprt_conv2d_grad_wb), 8-byte aligned: in reals of 4 bytes or more */
+#define GB_SCRATCH_REALS(O) (2 * BPRT_CONV_SLOTS * (O) + 2)
+static double *gb_scratch(void *p) { return (double *)(((uintptr_t)p + 7) & ~(uintptr_t)7); }
+
 size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad) {
     const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;
-    const size_t direct =
-        BPRT_CONV_SLOTS * (C * KH * KW * OH * OW + C * (H + 2 * pad) * (W + 2 * pad) + O * C * KH * KW);
+    const size_t direct = BPRT_CONV_SLOTS * (C * KH * KW * OH * OW + C * (H + 2 * pad) * (W + 2 * pad) + O * C * KH * KW) +
+                          GB_SCRATCH_REALS(O);
     WgGeom g;
     return wg_geometry(C, H, W, O, KH, KW, s, pad, &g) && g.total > direct ? g.total : direct;
 }
@@ -345,8 +373,33 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         (void)slot, (void)Hp, (void)Wp;                                                             \
         CONV_RUN(conv_threads(B, (double)B * (double)(O * K * P)), conv2d_grad_x_body_##SUF, (void *)&c_); \
     }                                                                                               \
+    /* acc[o] (= when first, else +=) the sum of row o of gy [O, P]: 8 lanes added in T, then   \
+       the lanes; the image's sum then added in double (on AVX-512, gb_rows_avx512's 64 lanes) */     \
+    static void gb_rows_##SUF(const T *gy, size_t O, size_t P, double *acc, int first) {            \
+        if (ROWS_FAST(T)) {                                                                         \
+            gb_rows_avx512((const float *)(const void *)gy, O, P, acc, first);                         \
+            return;                                                                                 \
+        }                                                                                           \
+        for (size_t o = 0; o < O; o++, gy += P) {                                                   \
+            T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                      \
+            size_t j = 0;                                                                           \
+            for (; j + 8 <= P; j += 8)                                                              \
+                for (size_t k = 0; k < 8; k++) l[k] += gy[j + k];                                   \
+            for (size_t k = 0; j + k < P; k++) l[k] += gy[j + k];                                   \
+            const double v = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));      \
+            acc[o] = first ? v : acc[o] + v;                                                        \
+        }                                                                                           \
+    }                                                                                               \
+    /* gb = the sums of gy's rows [B, O, P] over B and P: the images in order, one thread (where   \
+       the weight gradient was not made by groups of images); acc: O doubles */                    \
+    static void gb_pass_##SUF(const T *gy, size_t B, size_t O, size_t P, T *gb, double *acc) {     \
+        for (size_t o = 0; B == 0 && o < O; o++) acc[o] = 0;                                        \
+        for (size_t b = 0; b < B; b++) gb_rows_##SUF(gy + b * O * P, O, P, acc, b == 0);           \
+        for (size_t o = 0; o < O; o++) gb[o] = (T)acc[o];                                           \
+    }                                                                                               \
     /* gw, few columns: fixed groups of images (thread CONV_TID's share), each summed into its      \
-       partial after the slots */                                                                   \
+       partial after the slots; with gb, each image's sums of gy into the group's O doubles         \
+       (while the image is in cache) */                                                             \
     CONV_BODY(conv2d_grad_w_groups_body_##SUF) {                                                    \
         CONV_CALL_GEOMETRY;                                                                         \
         const T *x = (const T *)c_->x, *gy = (const T *)c_->gy;                                     \
@@ -355,9 +408,12 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         T *col = scratch + (size_t)CONV_TID * slot, *xp = col + K * P;                              \
         CONV_SHARE(gi, groups) {                                                                    \
             T *pg = part + gi * O * K;                                                              \
+            double *pb = c_->gbpart ? c_->gbpart + gi * O : NULL;                                   \
             const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;                          \
             if (b0 == b1) memset(pg, 0, sizeof(T) * O * K);                                         \
+            for (size_t o = 0; pb && b0 == b1 && o < O; o++) pb[o] = 0;                             \
             for (size_t b = b0; b < b1; b++) {                                                      \
+                if (pb) gb_rows_##SUF(gy + b * O * P, O, P, pb, b == b0);                           \
                 if (GW_DIRECT(T, s, KW, KH, pad, K, P, C, H, W)) {                                  \
                     gw_direct_f32((const float *)(const void *)(x + b * C * H * W),                 \
                                   (const float *)(const void *)(gy + b * O * P), C, H, W, pad, O, KH, KW, \
@@ -387,14 +443,20 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                  b ? 1 : 0, gw + r0, (int)K);                                                       \
         }                                                                                           \
     }                                                                                               \
-    void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
-                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,      \
-                                  T *scratch) {                                                     \
-        if (WG_##SUF(conv2d_grad_w, x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch)) return;     \
+    /* gw, and gb (unless NULL) = the sums of gy over its images and positions */                   \
+    static void conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W, \
+                                    size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,    \
+                                    T *gb, T *scratch) {                                            \
         CONV_GEOMETRY;                                                                              \
         (void)Hp, (void)Wp;                                                                         \
+        double *gbpart = gb_scratch(scratch + BPRT_CONV_SLOTS * (slot + O * K));                   \
+        if (WG_##SUF(conv2d_grad_w, x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch)) {           \
+            if (gb) gb_pass_##SUF(gy, B, O, P, gb, gbpart);                                         \
+            return;                                                                                 \
+        }                                                                                           \
         if (B == 0) {                                                                               \
             memset(gw, 0, sizeof(T) * O * K);                                                       \
+            if (gb) gb_pass_##SUF(gy, B, O, P, gb, gbpart);                                         \
             return;                                                                                 \
         }                                                                                           \
         ConvCall c_;                                                                                \
@@ -406,6 +468,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
             const size_t groups = BPRT_CONV_SLOTS;                                                  \
             T *part = scratch + BPRT_CONV_SLOTS * slot;                                             \
             c_.part = part;                                                                         \
+            c_.gbpart = gb ? gbpart : NULL;                                                         \
             c_.n = groups;                                                                          \
             CONV_RUN(conv_threads(groups, (double)B * (double)(O * K * P)), conv2d_grad_w_groups_body_##SUF, &c_); \
             for (size_t i = 0; i < O * K; i++) {                                                    \
@@ -414,10 +477,26 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                 for (size_t gi = 1; gi < groups; gi++) acc += part[gi * O * K + it];                \
                 gw[i] = acc;                                                                        \
             }                                                                                       \
+            for (size_t o = 0; gb && o < O; o++) {                                                  \
+                double acc = gbpart[o];                                                             \
+                for (size_t gi = 1; gi < groups; gi++) acc += gbpart[gi * O + o];                   \
+                gb[o] = (T)acc;                                                                     \
+            }                                                                                       \
             return;                                                                                 \
         }                                                                                           \
         c_.n = K / 16 ? K / 16 : 1;                                                                 \
         CONV_RUN(conv_threads(c_.n, (double)B * (double)(O * K * P)), conv2d_grad_w_cols_body_##SUF, &c_); \
+        if (gb) gb_pass_##SUF(gy, B, O, P, gb, gbpart);                                             \
+    }                                                                                               \
+    void bprt_conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W,  \
+                                  size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,      \
+                                  T *scratch) {                                                     \
+        conv2d_grad_w_##SUF(x, gy, B, C, H, W, O, KH, KW, s, pad, gw, NULL, scratch);               \
+    }                                                                                               \
+    void bprt_conv2d_grad_wb_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W, \
+                                   size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,     \
+                                   T *gb, T *scratch) {                                             \
+        conv2d_grad_w_##SUF(x, gy, B, C, H, W, O, KH, KW, s, pad, gw, gb, scratch);                 \
     }
 
 DEFINE_CONV(float, f32, bprt_sgemm)

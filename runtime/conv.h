@@ -11,6 +11,7 @@
 typedef struct ConvCall {
     const void *x, *w, *gy, *geom;
     void *out, *scratch, *part;
+    double *gbpart; /* the bias gradient's partials (conv2d_grad_w's groups), or NULL */
     const struct LayerEp *ep;
     size_t B, C, H, W, O, KH, KW, s, pad, n;
 } ConvCall;
@@ -44,7 +45,7 @@ static inline int conv_threads(size_t jobs, double work) { (void)jobs, (void)wor
 #define CONV_IMAGES(b, B) CONV_SHARE(b, B)
 /* the weight gradient of fewer unfolded rows than this sums fixed groups of images on the
    threads (conv.c); more rows are split between the threads */
-#define CONV_GW_GROUPED_K 64
+#define CONV_GW_GROUPED_K BPRT_CONV_GW_GROUPED_K
 
 /* Whether this build has the AVX-512 kernels of conv.c and conv_wg.c (GCC or clang >= 15 on
  * x86-64, not --standalone); they run when the runtime's ISA is AVX-512. */

@@ -928,6 +928,38 @@ static void test_layer_epilogues(void **state) {
     free(two);
 }
 
+/* A first layer's bias gradient (gy summed over images and positions: a sum per axis) is
+ * made by its weight gradient's call (bprt_conv2d_grad_wb), image by image, when the weight
+ * gradient sums groups of images (fewer than BPRT_CONV_GW_GROUPED_K unfolded rows); not for
+ * more rows, nor in --standalone output. test_ops checks the values (finite differences). */
+static void test_conv_bias_with_grad_w(void **state) {
+    (void)state;
+    static const struct {
+        const char *bias; /* c's shape */
+        int C;            /* input channels: 3x3 windows, C * 9 unfolded rows */
+        int fused;
+    } cases[] = {{"[4, 1, 1]", 2, 1}, {"[1, 4, 1, 1]", 2, 1}, {"[4, 1, 1]", 7, 1}, {"[4, 1, 1]", 8, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char src[512];
+        snprintf(src, sizeof src,
+                 "input x[B, %d, 8, 8]\ninput y[B] : int\nparam K[4, %d, 3, 3] = he\nparam c%s\n"
+                 "param W[64, 3] = xavier\nh = maxpool2d(relu(conv2d(x, K, padding = 1) + c), 2)\n"
+                 "loss cross_entropy(reshape(h, [B, 64]) @ W, y)\noptimizer sgd(lr = 0.1)\n",
+                 cases[i].C, cases[i].C, cases[i].bias);
+        char *c = compiled_text(src, 1, TEXT_C);
+        const int n = count(c, "    bprt_conv2d_grad_wb_f32(");
+        if (cases[i].fused) assert_true(n >= 1); /* NAME_grad's (which the step calls) */
+        else assert_int_equal(n, 0);
+        assert_int_equal(count(c, "= the sum of its gy (a bias's gradient), in one call"), n);
+        /* fused, no sum of the bias's chain is left (each a bprt_sum_axis call of its own) */
+        if (cases[i].fused) assert_int_equal(count(c, "    bprt_conv2d_grad_w_f32("), 0);
+        free(c);
+        char *st = compiled_text(src, 1, TEXT_C_STANDALONE);
+        assert_int_equal(count(st, "a bias's gradient), in one call"), 0);
+        free(st);
+    }
+}
+
 /* Bias + relu after a layer's product, and the relu's derivative after the input gradient's,
  * are GEMM epilogues (no pass of their own); not in --standalone output (no ew.c there).
  * That the values are right is what every gradient test of a network checks. */
@@ -1278,6 +1310,7 @@ int main(void) {
         cmocka_unit_test(test_step_memo_follows_the_graph),
         cmocka_unit_test(test_variant_keeps_the_graphs_leaves),
         cmocka_unit_test(test_layer_epilogues),
+        cmocka_unit_test(test_conv_bias_with_grad_w),
         cmocka_unit_test(test_elementwise_threads),
         cmocka_unit_test(test_plan_sized_equals_plan),
         cmocka_unit_test(test_fold_fits_int),

@@ -96,6 +96,11 @@ static const char *cases[] = {
        relu's step as the pooling gradient's (emit_c.c's layer epilogues) */
     "param im[3, 2, 8, 6] = normal(1)\nparam kc[4, 2, 3, 3] = normal(1)\nparam cb[4, 1, 1] = normal(1)\n"
     "loss sum(maxpool2d(relu(conv2d(im, kc, padding = 1) + cb), 2) ^ 2) * 0.1",
+    /* a first layer's (an input's) bias gradient made with its weight gradient's call
+       (emit_c.c's plan_conv_bias), the bias [O, 1, 1] and [1, O, 1, 1] */
+    "input xim[3, 2, 7, 9]\nparam kf[5, 2, 3, 3] = normal(1)\nparam cf[5, 1, 1] = normal(1)\n"
+    "param cg[1, 5, 1, 1] = normal(1)\n"
+    "loss sum(tanh(conv2d(xim, kf, padding = 1) + cf) ^ 2) + sum(sin(conv2d(xim * 0.5, kf) + cg))",
     "param pim[2, 3, 6, 5] = normal(1)\n"
     "loss sum(maxpool2d(pim, 2) * maxpool2d(pim, 2)) + sum(maxpool2d(pim, 3, stride = 1) * 0.7)",
     "param pim[2, 3, 6, 5] = normal(1)\nloss sum(avgpool2d(pim, 2, stride = 1) ^ 2) + sum(avgpool2d(pim, 3) * 0.7)",

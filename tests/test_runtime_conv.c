@@ -14,7 +14,10 @@
  * image (odd sizes), more than 16 tile columns, more images than the weight gradient's
  * groups, and fewer images than threads; and for the unfolded products, the weight
  * gradient of fewer than 64 unfolded rows (summed by fixed groups of images).
- * bprt_conv2d_grads_f32 gives the same bits as the two gradient calls.
+ * bprt_conv2d_grads_f32 gives the same bits as the two gradient calls, and
+ * bprt_conv2d_grad_wb_f32 the same weight gradient as bprt_conv2d_grad_w_f32, with the bias's
+ * gradient (gy summed over images and positions) within TOL_DIRECT of its double value, the
+ * same bits on 1-3 threads (and _f64's within 1e-12); with no images, zeros.
  * Also 2x2 max-pooling's AVX-512 rows against its plain loops (test_pool_same_bits), and
  * the layers' elementwise epilogues (test_layer_epilogues), layer norm's rows under both
  * kernels (test_layernorm_rows), and softmax's vector-Jacobian product by rows
@@ -128,19 +131,34 @@ static void test_against_double(void **state) {
         const size_t nx = c->B * c->C * c->H * c->W, nw = c->O * c->C * c->K * c->K, ny = c->B * c->O * OH * OW;
         const size_t ns = bprt_conv2d_scratch(c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad);
         float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *gy = malloc(ny * sizeof *gy);
-        double *ref = malloc((nx + nw + ny) * 2 * sizeof *ref);
+        double *ref = malloc(((nx + nw + ny) * 2 + 2 * c->O) * sizeof *ref);
         double *y = ref, *ya = y + ny, *gx = ya + ny, *gxa = gx + nx, *gw = gxa + nx, *gwa = gw + nw;
+        double *gb = gwa + nw, *gba = gb + c->O; /* the bias's gradient: gy summed but over o */
         unsigned seed = 12345u + (unsigned)ci;
         for (size_t i = 0; i < nx; i++) x[i] = (float)rnd(&seed);
         for (size_t i = 0; i < nw; i++) w[i] = (float)rnd(&seed);
         for (size_t i = 0; i < ny; i++) gy[i] = (float)rnd(&seed);
         reference(c, x, w, gy, y, ya, gx, gxa, gw, gwa);
+        for (size_t o = 0; o < c->O; o++) gb[o] = gba[o] = 0;
+        for (size_t i = 0; i < ny; i++) gb[i / (OH * OW) % c->O] += (double)gy[i], gba[i / (OH * OW) % c->O] += fabs((double)gy[i]);
+        { /* in double (the generic lanes): the bias's gradient within 1e-12 */
+            double *xd = malloc(nx * sizeof *xd), *gyd = malloc(ny * sizeof *gyd), *gwd = malloc(nw * sizeof *gwd);
+            double *gbd = malloc(c->O * sizeof *gbd), *sd = malloc(ns * sizeof *sd);
+            for (size_t i = 0; i < nx; i++) xd[i] = x[i];
+            for (size_t i = 0; i < ny; i++) gyd[i] = gy[i];
+            bprt_conv2d_grad_wb_f64(xd, gyd, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, gwd, gbd, sd);
+            for (size_t o = 0; o < c->O; o++)
+                if (!(fabs(gbd[o] - gb[o]) <= 1e-12 * gba[o]))
+                    fail_msg("case %zu: f64 bias gradient %zu is %.17g, not %.17g", ci, o, gbd[o], gb[o]);
+            free(xd), free(gyd), free(gwd), free(gbd), free(sd);
+        }
         for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
             if (bprt_set_isa(isas[k]) != 0) continue;
             const double tol = is_winograd(c, isas[k]) ? TOL_WG : TOL_DIRECT;
             if (strcmp(isas[k], "avx512") == 0 && c->direct != is_direct_gw(c, isas[k]))
                 fail_msg("case %zu: gw was meant %sto take conv.c's direct path on AVX-512", ci, c->direct ? "" : "not ");
             float *out[3][3]; /* [threads - 1][y, gx, gw] */
+            float *outb[3];   /* [threads - 1]: the bias's gradient */
             for (int nt = 1; nt <= 3; nt++) {
                 bprt_set_threads(nt);
                 float *s = malloc(ns * sizeof *s);
@@ -154,8 +172,20 @@ static void test_against_double(void **state) {
                 if (memcmp(both_x, out[nt - 1][1], nx * sizeof(float)) || memcmp(both_w, out[nt - 1][2], nw * sizeof(float)))
                     fail_msg("case %zu (%s, %d threads): conv2d_grads differs from the two calls", ci, isas[k], nt);
                 free(both_x), free(both_w);
+                float *wb_w = malloc(nw * sizeof(float));
+                outb[nt - 1] = malloc(c->O * sizeof(float));
+                bprt_conv2d_grad_wb_f32(x, gy, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, wb_w, outb[nt - 1], s);
+                if (memcmp(wb_w, out[nt - 1][2], nw * sizeof(float)))
+                    fail_msg("case %zu (%s, %d threads): conv2d_grad_wb's gw differs from conv2d_grad_w's", ci, isas[k], nt);
+                free(wb_w);
                 free(s);
             }
+            const double eb = worst(outb[0], gb, gba, c->O);
+            if (!(eb <= TOL_DIRECT)) fail_msg("case %zu (%s): bias gradient error %.3g over %.3g", ci, isas[k], eb, TOL_DIRECT);
+            for (int nt = 2; nt <= 3; nt++)
+                if (memcmp(outb[0], outb[nt - 1], c->O * sizeof(float)))
+                    fail_msg("case %zu (%s): the bias gradient on %d threads differs from 1", ci, isas[k], nt);
+            for (int nt = 0; nt < 3; nt++) free(outb[nt]);
             const double ey = worst(out[0][0], y, ya, ny), ex = worst(out[0][1], gx, gxa, nx),
                          ew = worst(out[0][2], gw, gwa, nw);
             print_message("case %zu %-7s %s%s: worst error / sum|terms|: y %.2e, gx %.2e, gw %.2e\n", ci, isas[k],
@@ -174,6 +204,26 @@ static void test_against_double(void **state) {
         free(x), free(w), free(gy), free(ref);
     }
     bprt_set_threads(threads);
+}
+
+/* No images: bprt_conv2d_grad_wb_f32/f64 write zeros to both gradients (what was there is
+ * not kept), on both of conv.c's paths for gw (groups of images, and columns) */
+static void test_grad_wb_no_images(void **state) {
+    (void)state;
+    static const size_t geom[][3] = {{1, 5, 2}, {4, 5, 2}}; /* C, K, pad: K = 25 and 100 unfolded rows */
+    for (size_t i = 0; i < 2; i++) {
+        const size_t C = geom[i][0], K = geom[i][1], pad = geom[i][2], O = 6, nw = O * C * K * K;
+        const size_t ns = bprt_conv2d_scratch(C, 9, 9, O, K, K, 1, pad);
+        float *s = malloc(ns * sizeof *s), gw[600], gb[6], x = 0, gy = 0;
+        double *sd = malloc(ns * sizeof *sd), gwd[600], gbd[6], xd = 0, gyd = 0;
+        for (size_t k = 0; k < nw; k++) gw[k] = 1, gwd[k] = 1;
+        for (size_t o = 0; o < O; o++) gb[o] = 1, gbd[o] = 1;
+        bprt_conv2d_grad_wb_f32(&x, &gy, 0, C, 9, 9, O, K, K, 1, pad, gw, gb, s);
+        bprt_conv2d_grad_wb_f64(&xd, &gyd, 0, C, 9, 9, O, K, K, 1, pad, gwd, gbd, sd);
+        for (size_t k = 0; k < nw; k++) assert_true(gw[k] == 0 && gwd[k] == 0);
+        for (size_t o = 0; o < O; o++) assert_true(gb[o] == 0 && gbd[o] == 0);
+        free(s), free(sd);
+    }
 }
 
 /* An inf in x's last column, with no padding, is in no term of gw[o, c, kh, kw] for kw < K - 1
@@ -601,6 +651,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_double),
         cmocka_unit_test(test_gw_inf_outside_window),
+        cmocka_unit_test(test_grad_wb_no_images),
         cmocka_unit_test(test_pool_same_bits),
         cmocka_unit_test(test_maxpool_grad_ties),
         cmocka_unit_test(test_layer_epilogues),
