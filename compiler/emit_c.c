@@ -1220,17 +1220,19 @@ static void emit_ln_affine(E *e, int L) {
             x, dy, gam, add, N, D, n->value, gx, dg, db);
 }
 
-/* ---- a bias's gradient with a first layer's weight gradient ----
+/* ---- a bias's gradient with a convolution's weight gradient ----
  * conv2d(x, K) + c with c [O, 1, 1] (or [1, O, 1, 1]) differentiates into conv2d_grad_w(x, gy)
- * and the sums of gy over its images and positions (ad_unbroadcast: a sum per axis). When
- * those sums are the nodes emitted right before the weight gradient, each but the last read
- * by the next alone, and the weight gradient sums fixed groups of images (C KH KW below
- * BPRT_CONV_GW_GROUPED_K: a first layer's), they are one call, bprt_conv2d_grad_wb, in the
- * first sum's place: each image's gy is summed by the thread that reads it for the weight
- * gradient, while it is in that core's cache, instead of in a pass over all of gy (fashion_cnn's
- * first layer: [64, 32, 28, 28], 6.4 MB from L3). The values are not bprt_sum_axis's (its sums
- * in double over the images first); they do not depend on the thread count either. Not with
- * --standalone (like the GEMM epilogues). */
+ * (with conv2d_grad_x, one call, when x has a gradient) and the sums of gy over its images and
+ * positions (ad_unbroadcast: a sum per axis). When those sums are the nodes emitted right
+ * before the gradients' call, each but the last read by the next alone, and the runtime sums
+ * gy image by image in the weight gradient's pass for these sizes (bprt_conv2d_bias_in_pass:
+ * fewer than BPRT_CONV_GW_GROUPED_K unfolded rows, a first layer's, or Winograd's windows in
+ * float), they are one call, bprt_conv2d_grad_wb or bprt_conv2d_grads_b, in the first sum's
+ * place: each image's gy is summed by the thread that reads it for the weight gradient, while
+ * it is in that core's cache, instead of in a pass over all of gy (fashion_cnn: [64, 32, 28,
+ * 28] and [64, 64, 14, 14], 6.4 and 3.2 MB from L3). The values are not bprt_sum_axis's (its
+ * sums in double over the images first); they do not depend on the thread count either. Not
+ * with --standalone (like the GEMM epilogues). */
 static void plan_conv_bias(E *e) {
     const Graph *g = e->g;
     e->cwb_at = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -1238,14 +1240,21 @@ static void plan_conv_bias(E *e) {
     for (int i = 0; i < g->n; i++) e->cwb_at[i] = e->cwb_sum[i] = -1;
     for (int w = 0; w < g->n; w++) {
         const Node *wn = &g->nodes[w];
-        if (wn->op != OP_CONV2D_GRAD_W || !lna_free(e, w) || wn->dtype == DT_INT || e->plan->scratch[w] < 0) continue;
+        if (wn->op != OP_CONV2D_GRAD_W || wn->dtype == DT_INT) continue;
+        int call = w; /* the node emitted for the call: w, or the input gradient it is made with */
+        for (int i = 0; i < g->n; i++)
+            if (e->grad_w_with[i] == w) call = i;
+        if (!lna_free(e, call) || (call == w) != lna_free(e, w) || e->plan->scratch[call] < 0) continue;
         const int x = wn->in[0], gy = wn->in[1];
-        const Shape *ks = &wn->shape, *ys = &g->nodes[gy].shape;
-        if (ks->rank != 4 || ys->rank != 4) continue;
-        int64_t k = 1;
-        for (int d = 1; d < 4; d++) k = ks->d[d].sym < 0 && k < BPRT_CONV_GW_GROUPED_K ? k * ks->d[d].c : BPRT_CONV_GW_GROUPED_K;
-        if (k >= BPRT_CONV_GW_GROUPED_K) continue;
-        for (int c0 = gy + 1; c0 < w; c0++) { /* the first sum: of gy */
+        const Shape *ks = &wn->shape, *xs = &g->nodes[x].shape, *ys = &g->nodes[gy].shape;
+        if (ks->rank != 4 || xs->rank != 4 || ys->rank != 4) continue;
+        int konst = 1;
+        for (int d = 0; d < 4; d++) konst = konst && ks->d[d].sym < 0 && (d == 0 || xs->d[d].sym < 0);
+        if (!konst || !bprt_conv2d_bias_in_pass((size_t)xs->d[1].c, (size_t)xs->d[2].c, (size_t)xs->d[3].c,
+                                                (size_t)ks->d[0].c, (size_t)wn->win[0], (size_t)wn->win[1],
+                                                (size_t)wn->win[2], (size_t)wn->win[3], e->o->f64))
+            continue;
+        for (int c0 = gy + 1; c0 < call; c0++) { /* the first sum: of gy */
             const Node *c0n = &g->nodes[c0];
             if (c0n->op != OP_SUM || c0n->in[0] != gy || !lna_free(e, c0) || x >= c0) continue;
             /* follow the sums emitted one after the other: pos[] the axes of gy left, done[]
@@ -1264,43 +1273,59 @@ static void plan_conv_bias(E *e) {
                 }
                 const int nx = next_emitted(e, cur);
                 if (done[0] && done[2] && done[3]) {
-                    end = nx == w ? cur : -1;
+                    end = nx == call ? cur : -1;
                     break;
                 }
-                if (nx >= w || g->nodes[nx].op != OP_SUM || g->nodes[nx].in[0] != cur || !lna_free(e, nx) ||
+                if (nx >= call || g->nodes[nx].op != OP_SUM || g->nodes[nx].in[0] != cur || !lna_free(e, nx) ||
                     ir_is_root(g, cur) || readers_of(g, cur, &last) != 1)
                     break;
                 cur = nx;
             }
             if (end < 0 || !has_array(e, x) || !has_array(e, gy) || !has_array(e, end)) break;
-            char ow[96], ob[96], px[96], pg[96], sc[96];
-            ptr(e, w, ow, sizeof ow), ptr(e, end, ob, sizeof ob), ptr(e, x, px, sizeof px), ptr(e, gy, pg, sizeof pg);
-            snprintf(sc, sizeof sc, "t%d", e->plan->scratch[w]);
-            const char *ops[] = {px, pg, sc};
-            int ok = strcmp(ow, ob) != 0;
-            for (int m = 0; m < 3; m++) ok = ok && strcmp(ow, ops[m]) != 0 && strcmp(ob, ops[m]) != 0;
+            /* gb's storage none of the call's operands, outputs or scratch (the pair's own
+               were checked by conv_grads_pair_ok), nor gw's any of them */
+            char ob[96], ops[6][96];
+            int nops = 0;
+            ptr(e, end, ob, sizeof ob);
+            ptr(e, x, ops[nops++], 96), ptr(e, gy, ops[nops++], 96), ptr(e, w, ops[nops++], 96);
+            snprintf(ops[nops++], 96, "t%d", e->plan->scratch[call]);
+            if (call != w) ptr(e, call, ops[nops++], 96), ptr(e, g->nodes[call].in[1], ops[nops++], 96);
+            int ok = 1;
+            for (int m = 0; m < nops; m++) ok = ok && strcmp(ob, ops[m]) != 0 && (m == 2 || strcmp(ops[2], ops[m]) != 0);
             if (!ok) break;
-            e->cwb_at[c0] = w;
-            e->cwb_sum[w] = end;
+            e->cwb_at[c0] = call;
+            e->cwb_sum[call] = end;
             for (int j = next_emitted(e, c0); j <= end; j = next_emitted(e, j)) e->computed_early[j] = 1;
-            e->computed_early[w] = 1;
+            e->computed_early[call] = 1;
             break;
         }
     }
 }
 
-static void emit_conv_wb(E *e, int w) {
+/* The call of plan_conv_bias: node id's (a conv2d_grad_w, or a conv2d_grad_x with its
+ * grad_w_with), with the bias's gradient */
+static void emit_conv_wb(E *e, int id) {
     const Graph *g = e->g;
+    const int pair = g->nodes[id].op == OP_CONV2D_GRAD_X, w = pair ? e->grad_w_with[id] : id, end = e->cwb_sum[id];
     const Node *n = &g->nodes[w];
     const Shape *img = &g->nodes[n->in[0]].shape;
-    const int end = e->cwb_sum[w];
+    const char *sfx = e->o->f64 ? "f64" : "f32";
     char x[96], gy[96], gw[96], gb[96], B[128], C[128], H[128], W[128], O[128];
     ptr(e, n->in[0], x, sizeof x), ptr(e, n->in[1], gy, sizeof gy), ptr(e, w, gw, sizeof gw), ptr(e, end, gb, sizeof gb);
     dim_arg(e, img, 0, B, sizeof B), dim_arg(e, img, 1, C, sizeof C), dim_arg(e, img, 2, H, sizeof H);
     dim_arg(e, img, 3, W, sizeof W), dim_arg(e, &n->shape, 0, O, sizeof O);
+    if (pair) {
+        char gx[96], k[96];
+        ptr(e, id, gx, sizeof gx), ptr(e, g->nodes[id].in[1], k, sizeof k);
+        fprintf(e->out, "    /* %%%d = adjoint conv2d_grad_x, %%%d = adjoint conv2d_grad_w, %%%d = the sum of their gy (a bias's gradient), in one call */\n",
+                id, w, end);
+        fprintf(e->out, "    bprt_conv2d_grads_b_%s(%s, %s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, %s, %s, t%d);\n", sfx, x, gy, k,
+                B, C, H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], gx, gw, gb, e->plan->scratch[id]);
+        return;
+    }
     fprintf(e->out, "    /* %%%d = adjoint conv2d_grad_w, %%%d = the sum of its gy (a bias's gradient), in one call */\n", w, end);
-    fprintf(e->out, "    bprt_conv2d_grad_wb_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, %s, t%d);\n", e->o->f64 ? "f64" : "f32",
-            x, gy, B, C, H, W, O, n->win[0], n->win[1], n->win[2], n->win[3], gw, gb, e->plan->scratch[w]);
+    fprintf(e->out, "    bprt_conv2d_grad_wb_%s(%s, %s, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, %s, t%d);\n", sfx, x, gy, B, C, H,
+            W, O, n->win[0], n->win[1], n->win[2], n->win[3], gw, gb, e->plan->scratch[w]);
 }
 
 /* ---- causal attention's triangles (causal.h) ---- */
@@ -2661,6 +2686,7 @@ static const char *runtime_decls =
     "void bprt_maxpool2d_grad_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx);\n" \
     "void bprt_conv2d_grads_" S "(const " T " *x, const " T " *gy, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gx, " T " *gw, " T " *scratch);\n" \
     "void bprt_conv2d_grad_wb_" S "(const " T " *x, const " T " *gy, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gw, " T " *gb, " T " *scratch);\n" \
+    "void bprt_conv2d_grads_b_" S "(const " T " *x, const " T " *gy, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *gx, " T " *gw, " T " *gb, " T " *scratch);\n" \
     "void bprt_conv2d_ew_" S "(const " T " *x, const " T " *w, size_t B, size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, " T " *y, " T " *scratch, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
     "void bprt_maxpool2d_grad_ew_" S "(const " T " *x, const " T " *gy, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *gx, const int32_t *code, int ncode, const double *konst, const " T " *const *leaf, int nleaf, const ptrdiff_t *ld, const ptrdiff_t *istride, const unsigned char *vec, " T " *out);\n" \
     "void bprt_avgpool2d_" S "(const " T " *x, size_t N, size_t H, size_t W, size_t k, size_t stride, " T " *y);\n"  \

@@ -103,6 +103,7 @@ static const struct {
     {"bprt_conv2d_ew_" #S, (void *)bprt_conv2d_ew_##S},                                            \
     {"bprt_conv2d_grads_" #S, (void *)bprt_conv2d_grads_##S},                                      \
     {"bprt_conv2d_grad_wb_" #S, (void *)bprt_conv2d_grad_wb_##S},                                  \
+    {"bprt_conv2d_grads_b_" #S, (void *)bprt_conv2d_grads_b_##S},                                  \
     {"bprt_maxpool2d_grad_ew_" #S, (void *)bprt_maxpool2d_grad_ew_##S},                            \
     {"bprt_avgpool2d_" #S, (void *)bprt_avgpool2d_##S},                                            \
     {"bprt_avgpool2d_grad_" #S, (void *)bprt_avgpool2d_grad_##S},                                  \

@@ -237,6 +237,12 @@ void bprt_ew_rows_par_f64(const int32_t *code, int ncode, const double *konst, c
 #define BPRT_CONV_SLOTS 8
 /* conv2d_grad_w sums fixed groups of images for fewer unfolded rows (C KH KW) than this */
 #define BPRT_CONV_GW_GROUPED_K 64
+/* 1 if bprt_conv2d_grad_wb and bprt_conv2d_grads_b sum gy for the bias's gradient image by
+ * image, in the weight gradient's pass (fewer than BPRT_CONV_GW_GROUPED_K unfolded rows, or,
+ * in float, the windows of Winograd's algorithm, on AVX-512), not in a pass of their own: for
+ * a code generator, whether to call them instead of a separate sum */
+int bprt_conv2d_bias_in_pass(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad,
+                             int f64);
 /* The reals of scratch a call with these sizes needs (the same for the three calls): the
  * slots above, or more for the stride-1 3x3 and 5x5 windows computed by Winograd's
  * algorithm (conv_wg.c). */
@@ -263,7 +269,12 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
        image's transformed output gradient once for both) */                                  \
     void bprt_conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H, \
                                  size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad, \
-                                 T *gx, T *gw, T *scratch);
+                                 T *gx, T *gw, T *scratch);                                       \
+    /* and gb as bprt_conv2d_grad_wb's (on AVX-512, in float, Winograd's windows sum each      \
+       image's gy as they transform it) */                                                    \
+    void bprt_conv2d_grads_b_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C,     \
+                                   size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, \
+                                   size_t pad, T *gx, T *gw, T *gb, T *scratch);
 BPRT_DECLARE_CONV(float, f32)
 BPRT_DECLARE_CONV(double, f64)
 /* A layer with an elementwise epilogue (bprt_ew_rows' programs), run on the thread that

@@ -158,7 +158,8 @@ static float *gw_aligned(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uin
 /* acc[o] (= when first, else +=) the sum of row o of gy [O, P]: 4 vectors of 16 lanes, a last
    chunk of under 16 under a mask, the vectors and then their lanes added in float; the image's
    sum then added in double */
-__attribute__((target("avx512f"))) static void gb_rows_avx512(const float *gy, size_t O, size_t P, double *acc, int first) {
+#define GB_ROWS_AVX512 bprt_gb_rows_avx512
+__attribute__((target("avx512f"))) void bprt_gb_rows_avx512(const float *gy, size_t O, size_t P, double *acc, int first) {
     const size_t whole = P / 16 * 16;
     const __mmask16 m = row_mask(P - whole);
     for (size_t o = 0; o < O; o++, gy += P) {
@@ -184,7 +185,7 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define GW_DIRECT(T, s, KW, KH, pad, K, P, C, H, W) 0
 #define gw_direct_f32(xb, gy, C, H, W, pad, O, KH, KW, OH, OW, xq, gw, first) ((void)0)
 #define gw_aligned(p) ((float *)(p))
-#define gb_rows_avx512(gy, O, P, acc, first) ((void)0)
+#define GB_ROWS_AVX512(gy, O, P, acc, first) ((void)0)
 #define rows_in_f32(d, x, OH, OW, Wp) ((void)0)
 #define rows_add_f32(g, c, OH, OW, Wp) ((void)0)
 #endif
@@ -202,17 +203,26 @@ static int rows_avx512(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     const size_t s = c_->s, pad = c_->pad;                                                         \
     CONV_GEOMETRY
 
-/* After the slots and the partial weight gradients: the bias gradient's BPRT_CONV_SLOTS
- * partials of O doubles (bprt_conv2d_grad_wb), 8-byte aligned: in reals of 4 bytes or more */
+/* After the slots and the partial weight gradients (or Winograd's scratch): the bias
+ * gradient's BPRT_CONV_SLOTS partials of O doubles (bprt_conv2d_grad_wb), 8-byte aligned: in
+ * reals of 4 bytes or more */
 #define GB_SCRATCH_REALS(O) (2 * BPRT_CONV_SLOTS * (O) + 2)
 static double *gb_scratch(void *p) { return (double *)(((uintptr_t)p + 7) & ~(uintptr_t)7); }
 
-size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad) {
+/* the reals before the bias gradient's partials: the unfolded products' or Winograd's */
+static size_t scratch_base(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad) {
     const size_t OH = (H + 2 * pad - KH) / s + 1, OW = (W + 2 * pad - KW) / s + 1;
-    const size_t direct = BPRT_CONV_SLOTS * (C * KH * KW * OH * OW + C * (H + 2 * pad) * (W + 2 * pad) + O * C * KH * KW) +
-                          GB_SCRATCH_REALS(O);
+    const size_t direct = BPRT_CONV_SLOTS * (C * KH * KW * OH * OW + C * (H + 2 * pad) * (W + 2 * pad) + O * C * KH * KW);
     WgGeom g;
     return wg_geometry(C, H, W, O, KH, KW, s, pad, &g) && g.total > direct ? g.total : direct;
+}
+int bprt_conv2d_bias_in_pass(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad,
+                             int f64) {
+    WgGeom g;
+    return C * KH * KW < BPRT_CONV_GW_GROUPED_K || (!f64 && wg_geometry(C, H, W, O, KH, KW, s, pad, &g));
+}
+size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad) {
+    return scratch_base(C, H, W, O, KH, KW, s, pad) + GB_SCRATCH_REALS(O);
 }
 
 /* Winograd's algorithm where conv_wg.c takes the call (f32, AVX-512) */
@@ -334,12 +344,29 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         conv2d_##SUF(x, w, B, C, H, W, O, KH, KW, s, pad, y, scratch, NULL);                       \
     }                                                                                              \
     CONV_EW(T, SUF)                                                                                \
+    static void conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W, \
+                                    size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,    \
+                                    T *gb, T *scratch);                                             \
+    /* gx, gw, and gb (unless NULL) */                                                              \
+    static void conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H, \
+                                   size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad, \
+                                   T *gx, T *gw, T *gb, T *scratch) {                              \
+        double *gbpart = gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad));           \
+        (void)gbpart; /* (no Winograd in double) */                                                 \
+        if (WG_##SUF(conv2d_grads, x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, gb, gbpart, scratch)) \
+            return;                                                                                 \
+        bprt_conv2d_grad_x_##SUF(gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch);               \
+        conv2d_grad_w_##SUF(x, gy, B, C, H, W, O, KH, KW, s, pad, gw, gb, scratch);                \
+    }                                                                                              \
     void bprt_conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H,\
                                  size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad,   \
                                  T *gx, T *gw, T *scratch) {                                       \
-        if (WG_##SUF(conv2d_grads, x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, scratch)) return;\
-        bprt_conv2d_grad_x_##SUF(gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch);               \
-        bprt_conv2d_grad_w_##SUF(x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch);               \
+        conv2d_grads_##SUF(x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, NULL, scratch);        \
+    }                                                                                              \
+    void bprt_conv2d_grads_b_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C,        \
+                                   size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t s,   \
+                                   size_t pad, T *gx, T *gw, T *gb, T *scratch) {                  \
+        conv2d_grads_##SUF(x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, gb, scratch);          \
     }                                                                                              \
     /* gx of the images of thread CONV_TID */                                                       \
     CONV_BODY(conv2d_grad_x_body_##SUF) {                                                           \
@@ -374,10 +401,10 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         CONV_RUN(conv_threads(B, (double)B * (double)(O * K * P)), conv2d_grad_x_body_##SUF, (void *)&c_); \
     }                                                                                               \
     /* acc[o] (= when first, else +=) the sum of row o of gy [O, P]: 8 lanes added in T, then   \
-       the lanes; the image's sum then added in double (on AVX-512, gb_rows_avx512's 64 lanes) */     \
+       the lanes; the image's sum then added in double (on AVX-512, bprt_gb_rows_avx512's 64 lanes) */     \
     static void gb_rows_##SUF(const T *gy, size_t O, size_t P, double *acc, int first) {            \
         if (ROWS_FAST(T)) {                                                                         \
-            gb_rows_avx512((const float *)(const void *)gy, O, P, acc, first);                         \
+            GB_ROWS_AVX512((const float *)(const void *)gy, O, P, acc, first);                         \
             return;                                                                                 \
         }                                                                                           \
         for (size_t o = 0; o < O; o++, gy += P) {                                                   \
@@ -449,11 +476,9 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                                     T *gb, T *scratch) {                                            \
         CONV_GEOMETRY;                                                                              \
         (void)Hp, (void)Wp;                                                                         \
-        double *gbpart = gb_scratch(scratch + BPRT_CONV_SLOTS * (slot + O * K));                   \
-        if (WG_##SUF(conv2d_grad_w, x, gy, B, C, H, W, O, KH, KW, s, pad, gw, scratch)) {           \
-            if (gb) gb_pass_##SUF(gy, B, O, P, gb, gbpart);                                         \
+        double *gbpart = gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad));           \
+        if (WG_##SUF(conv2d_grads, x, gy, NULL, B, C, H, W, O, KH, KW, s, pad, NULL, gw, gb, gbpart, scratch)) \
             return;                                                                                 \
-        }                                                                                           \
         if (B == 0) {                                                                               \
             memset(gw, 0, sizeof(T) * O * K);                                                       \
             if (gb) gb_pass_##SUF(gy, B, O, P, gb, gbpart);                                         \

@@ -388,10 +388,13 @@ CONV_BODY(wg_backward_body) {
     float *sl = slots + (size_t)CONV_TID * g->slot;
     CONV_SHARE(gi, groups) {
         float *dU = slots + gi * g->slot + g->du_off;
+        double *pb = c->gbpart ? c->gbpart + gi * O : NULL;
         const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;
         if (gw && b0 == b1) memset(dU, 0, sizeof(float) * nu);
+        for (size_t o = 0; pb && b0 == b1 && o < O; o++) pb[o] = 0;
         for (size_t b = b0; b < b1; b++) {
             wg_dy(g, gy + b * O * g->OH * g->OW, O, sl);
+            if (pb) bprt_gb_rows_avx512(gy + b * O * g->OH * g->OW, O, g->OH * g->OW, pb, b == b0);
             if (gx) {
                 wg_products_x(g, C, O, U, sl);
                 wg_input_adj(g, C, H, W, pad, sl, gx + b * C * H * W);
@@ -408,41 +411,40 @@ CONV_BODY(wg_backward_body) {
  * over the images: each image's dM is made once for what is asked. The images go in
  * BPRT_CONV_SLOTS fixed groups; the weight gradient sums each group into its partial, then
  * the partials in order; the input gradient is image by image. So the values are the same
- * whether one or both are asked, and on any thread count. */
+ * whether one or both are asked, and on any thread count. With gb, each image's gy is summed
+ * as its dM is made, into its group's O doubles at gb_part, then the groups' in order. */
 static void wg_backward(const WgGeom *g, const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H,
-                        size_t W, size_t O, size_t pad, float *gx, float *gw, float *scratch) {
+                        size_t W, size_t O, size_t pad, float *gx, float *gw, float *gb, double *gb_part, float *scratch) {
     const size_t groups = BPRT_CONV_SLOTS, nu = 36 * O * C;
     float *U = scratch, *slots = scratch + wg_round16(nu);
     if (gx) wg_weights(g->r, w, O, C, U);
     const double work = (double)B * (double)(O * C * g->r * g->r * g->OH * g->OW);
     /* part: gw's partials are wanted */
     const ConvCall c = {.x = x, .gy = gy, .geom = g, .out = gx, .scratch = scratch, .part = gw, .B = B,
-                        .C = C, .H = H, .W = W, .O = O, .pad = pad, .n = groups};
+                        .C = C, .H = H, .W = W, .O = O, .pad = pad, .n = groups, .gbpart = gb ? gb_part : NULL};
     CONV_RUN(conv_threads(groups, (gx && gw ? 2 : 1) * work), wg_backward_body, (void *)&c);
     if (gw) wg_finish_w(g, C, O, slots, U, gw); /* U is done with: the partials' sum goes there */
+    for (size_t o = 0; gb && o < O; o++) {
+        double acc = gb_part[o];
+        for (size_t gi = 1; gi < groups; gi++) acc += gb_part[gi * O + o];
+        gb[o] = (float)acc;
+    }
 }
 
 int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *scratch) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    wg_backward(&g, NULL, gy, w, B, C, H, W, O, pad, gx, NULL, scratch);
-    return 1;
-}
-
-int bprt_wg_conv2d_grad_w_f32(const float *x, const float *gy, size_t B, size_t C, size_t H, size_t W,
-                              size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gw, float *scratch) {
-    WgGeom g;
-    if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    wg_backward(&g, x, gy, NULL, B, C, H, W, O, pad, NULL, gw, scratch);
+    wg_backward(&g, NULL, gy, w, B, C, H, W, O, pad, gx, NULL, NULL, NULL, scratch);
     return 1;
 }
 
 int bprt_wg_conv2d_grads_f32(const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
-                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, float *scratch) {
+                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, float *gb,
+                             double *gb_part, float *scratch) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    wg_backward(&g, x, gy, w, B, C, H, W, O, pad, gx, gw, scratch);
+    wg_backward(&g, x, gy, gx ? w : NULL, B, C, H, W, O, pad, gx, gw, gb, gb_part, scratch);
     return 1;
 }
 

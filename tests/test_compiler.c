@@ -958,6 +958,25 @@ static void test_conv_bias_with_grad_w(void **state) {
         assert_int_equal(count(st, "a bias's gradient), in one call"), 0);
         free(st);
     }
+    /* a second layer's, with its input and weight gradients (bprt_conv2d_grads_b): Winograd's
+       windows (3x3, 8 channels each way) or fewer than 64 rows; not 4 channels in at 5x5 */
+    static const struct {
+        int C, K, fused;
+    } two[] = {{8, 3, 1}, {2, 5, 1}, {4, 5, 0}};
+    for (size_t i = 0; i < sizeof two / sizeof two[0]; i++) {
+        char src[512];
+        snprintf(src, sizeof src,
+                 "input x[B, 1, 8, 8]\nparam K1[%d, 1, 3, 3] = he\nparam K2[8, %d, %d, %d] = he\nparam c[8, 1, 1]\n"
+                 "h = relu(conv2d(relu(conv2d(x, K1, padding = 1)), K2, padding = 1) + c)\n"
+                 "loss sum(h ^ 2)\noptimizer sgd(lr = 0.1)\n",
+                 two[i].C, two[i].C, two[i].K, two[i].K);
+        char *c = compiled_text(src, 1, TEXT_C);
+        const int n = count(c, "    bprt_conv2d_grads_b_f32(");
+        if (two[i].fused) assert_true(n >= 1);
+        else assert_int_equal(n, 0);
+        assert_int_equal(count(c, "= the sum of their gy (a bias's gradient), in one call"), n);
+        free(c);
+    }
 }
 
 /* Bias + relu after a layer's product, and the relu's derivative after the input gradient's,

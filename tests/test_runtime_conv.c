@@ -17,7 +17,8 @@
  * bprt_conv2d_grads_f32 gives the same bits as the two gradient calls, and
  * bprt_conv2d_grad_wb_f32 the same weight gradient as bprt_conv2d_grad_w_f32, with the bias's
  * gradient (gy summed over images and positions) within TOL_DIRECT of its double value, the
- * same bits on 1-3 threads (and _f64's within 1e-12); with no images, zeros.
+ * same bits on 1-3 threads (and _f64's within 1e-12); bprt_conv2d_grads_b_f32/f64 the same
+ * bits as grads and grad_wb; with no images, zeros.
  * Also 2x2 max-pooling's AVX-512 rows against its plain loops (test_pool_same_bits), and
  * the layers' elementwise epilogues (test_layer_epilogues), layer norm's rows under both
  * kernels (test_layernorm_rows), and softmax's vector-Jacobian product by rows
@@ -150,6 +151,14 @@ static void test_against_double(void **state) {
             for (size_t o = 0; o < c->O; o++)
                 if (!(fabs(gbd[o] - gb[o]) <= 1e-12 * gba[o]))
                     fail_msg("case %zu: f64 bias gradient %zu is %.17g, not %.17g", ci, o, gbd[o], gb[o]);
+            double *wd = malloc(nw * sizeof *wd), *gxd = malloc(nx * sizeof *gxd), *gxd2 = malloc(nx * sizeof *gxd2);
+            double *gwd2 = malloc(nw * sizeof *gwd2), *gbd2 = malloc(c->O * sizeof *gbd2);
+            for (size_t i = 0; i < nw; i++) wd[i] = w[i];
+            bprt_conv2d_grads_f64(xd, gyd, wd, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, gxd, gwd, sd);
+            bprt_conv2d_grads_b_f64(xd, gyd, wd, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, gxd2, gwd2, gbd2, sd);
+            if (memcmp(gxd, gxd2, nx * sizeof *gxd) || memcmp(gwd, gwd2, nw * sizeof *gwd) || memcmp(gbd, gbd2, c->O * sizeof *gbd))
+                fail_msg("case %zu: conv2d_grads_b_f64 differs from conv2d_grads_f64 and conv2d_grad_wb_f64", ci);
+            free(wd), free(gxd), free(gxd2), free(gwd2), free(gbd2);
             free(xd), free(gyd), free(gwd), free(gbd), free(sd);
         }
         for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
@@ -177,7 +186,12 @@ static void test_against_double(void **state) {
                 bprt_conv2d_grad_wb_f32(x, gy, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, wb_w, outb[nt - 1], s);
                 if (memcmp(wb_w, out[nt - 1][2], nw * sizeof(float)))
                     fail_msg("case %zu (%s, %d threads): conv2d_grad_wb's gw differs from conv2d_grad_w's", ci, isas[k], nt);
-                free(wb_w);
+                float *b_x = malloc(nx * sizeof(float)), *b_b = malloc(c->O * sizeof(float));
+                bprt_conv2d_grads_b_f32(x, gy, w, c->B, c->C, c->H, c->W, c->O, c->K, c->K, 1, c->pad, b_x, wb_w, b_b, s);
+                if (memcmp(b_x, out[nt - 1][1], nx * sizeof(float)) || memcmp(wb_w, out[nt - 1][2], nw * sizeof(float)) ||
+                    memcmp(b_b, outb[nt - 1], c->O * sizeof(float)))
+                    fail_msg("case %zu (%s, %d threads): conv2d_grads_b differs from the separate calls", ci, isas[k], nt);
+                free(wb_w), free(b_x), free(b_b);
                 free(s);
             }
             const double eb = worst(outb[0], gb, gba, c->O);
@@ -206,23 +220,33 @@ static void test_against_double(void **state) {
     bprt_set_threads(threads);
 }
 
-/* No images: bprt_conv2d_grad_wb_f32/f64 write zeros to both gradients (what was there is
- * not kept), on both of conv.c's paths for gw (groups of images, and columns) */
+/* No images: bprt_conv2d_grad_wb and bprt_conv2d_grads_b, f32 and f64, write zeros to the
+ * weight and bias gradients (what was there is not kept), on every path for gw: groups of
+ * images, columns, Winograd's */
 static void test_grad_wb_no_images(void **state) {
     (void)state;
-    static const size_t geom[][3] = {{1, 5, 2}, {4, 5, 2}}; /* C, K, pad: K = 25 and 100 unfolded rows */
-    for (size_t i = 0; i < 2; i++) {
-        const size_t C = geom[i][0], K = geom[i][1], pad = geom[i][2], O = 6, nw = O * C * K * K;
+    static const size_t geom[][3] = {{1, 5, 2}, {4, 5, 2}, {8, 3, 1}}; /* C, K, pad: 25, 100, 72 rows */
+    const size_t O = 8;
+    for (size_t i = 0; i < sizeof geom / sizeof geom[0]; i++) {
+        const size_t C = geom[i][0], K = geom[i][1], pad = geom[i][2], nw = O * C * K * K;
         const size_t ns = bprt_conv2d_scratch(C, 9, 9, O, K, K, 1, pad);
-        float *s = malloc(ns * sizeof *s), gw[600], gb[6], x = 0, gy = 0;
-        double *sd = malloc(ns * sizeof *sd), gwd[600], gbd[6], xd = 0, gyd = 0;
-        for (size_t k = 0; k < nw; k++) gw[k] = 1, gwd[k] = 1;
-        for (size_t o = 0; o < O; o++) gb[o] = 1, gbd[o] = 1;
-        bprt_conv2d_grad_wb_f32(&x, &gy, 0, C, 9, 9, O, K, K, 1, pad, gw, gb, s);
-        bprt_conv2d_grad_wb_f64(&xd, &gyd, 0, C, 9, 9, O, K, K, 1, pad, gwd, gbd, sd);
-        for (size_t k = 0; k < nw; k++) assert_true(gw[k] == 0 && gwd[k] == 0);
-        for (size_t o = 0; o < O; o++) assert_true(gb[o] == 0 && gbd[o] == 0);
-        free(s), free(sd);
+        float *s = malloc(ns * sizeof *s), *gw = malloc(nw * sizeof *gw), *wt = calloc(nw, sizeof *wt), gb[8], x = 0, gy = 0;
+        double *sd = malloc(ns * sizeof *sd), *gwd = malloc(nw * sizeof *gwd), *wtd = calloc(nw, sizeof *wtd), gbd[8];
+        double xd = 0, gyd = 0;
+        for (int call = 0; call < 2; call++) {
+            for (size_t k = 0; k < nw; k++) gw[k] = 1, gwd[k] = 1;
+            for (size_t o = 0; o < O; o++) gb[o] = 1, gbd[o] = 1;
+            if (call == 0) {
+                bprt_conv2d_grad_wb_f32(&x, &gy, 0, C, 9, 9, O, K, K, 1, pad, gw, gb, s);
+                bprt_conv2d_grad_wb_f64(&xd, &gyd, 0, C, 9, 9, O, K, K, 1, pad, gwd, gbd, sd);
+            } else {
+                bprt_conv2d_grads_b_f32(&x, &gy, wt, 0, C, 9, 9, O, K, K, 1, pad, &x, gw, gb, s);
+                bprt_conv2d_grads_b_f64(&xd, &gyd, wtd, 0, C, 9, 9, O, K, K, 1, pad, &xd, gwd, gbd, sd);
+            }
+            for (size_t k = 0; k < nw; k++) assert_true(gw[k] == 0 && gwd[k] == 0);
+            for (size_t o = 0; o < O; o++) assert_true(gb[o] == 0 && gbd[o] == 0);
+        }
+        free(s), free(gw), free(wt), free(sd), free(gwd), free(wtd);
     }
 }
 
