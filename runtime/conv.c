@@ -351,7 +351,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     static void conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H, \
                                    size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad, \
                                    T *gx, T *gw, T *gb, T *scratch) {                              \
-        double *gbpart = gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad));           \
+        double *gbpart = gb ? gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad)) : NULL;  \
         (void)gbpart; /* (no Winograd in double) */                                                 \
         if (WG_##SUF(conv2d_grads, x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, gb, gbpart, scratch)) \
             return;                                                                                 \
@@ -476,7 +476,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                                     T *gb, T *scratch) {                                            \
         CONV_GEOMETRY;                                                                              \
         (void)Hp, (void)Wp;                                                                         \
-        double *gbpart = gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad));           \
+        double *gbpart = gb ? gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad)) : NULL;  \
         if (WG_##SUF(conv2d_grads, x, gy, NULL, B, C, H, W, O, KH, KW, s, pad, NULL, gw, gb, gbpart, scratch)) \
             return;                                                                                 \
         if (B == 0) {                                                                               \
