@@ -861,6 +861,7 @@ int main(int argc, char **argv) {
     a.given = NULL;
     if (a.threads) bprt_set_threads(a.threads);
     else if (a.cmd) (void)bprt_threads(); /* BPRT_NUM_THREADS read now: a warning about it comes first */
+    if (a.cmd) (void)bprt_isa();          /* and BPRT_ISA */
     Arena *ar = arena_new();
     Diag d;
     diag_init(&d, stderr);

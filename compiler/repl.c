@@ -2116,7 +2116,8 @@ int repl_main(int argc, char **argv) {
         fprintf(stderr, "bpc: --f32 and --f64 both say the precision; use one\n%s", repl_usage);
         return 2;
     }
-    (void)bprt_threads(); /* BPRT_NUM_THREADS read now: a warning about it comes before the session */
+    (void)bprt_threads(); /* BPRT_NUM_THREADS and BPRT_ISA read now: a warning about either */
+    (void)bprt_isa();     /* comes before the session */
     Session S;
     int tty = isatty(0);
     session_init(&S, f64, seed, jit, tty, 0);

@@ -22,7 +22,7 @@ extern "C" {
  * whose rows number 1 is not read and may be anything. op(X) = X when trans == 0, X^T when
  * trans == 1. beta == 0 means C is not read (may hold NaN).
  * M, N or K == 0 is allowed (K == 0: C = beta*C). Kernels: AVX-512, AVX2+FMA or portable
- * C, chosen at first call from the CPU (BPRT_ISA=avx512|avx2|generic overrides). */
+ * C, chosen at first call from the CPU (BPRT_ISA=avx512|avx2|generic, in any case, overrides). */
 void bprt_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                 int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void bprt_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A,
@@ -129,8 +129,9 @@ void bprt_dgemm_batch_softmax_grad(int transA, int transB, int M, int N, int K, 
  * guarantees that those operands do not change meanwhile. 0 turns it off. */
 void bprt_gemm_reuse_packs(int mode);
 
-/* ISA in use: "avx512", "avx2" or "generic". bprt_set_isa returns 0, or -1 if the CPU
- * lacks it (then nothing changes). */
+/* ISA in use: "avx512", "avx2" or "generic". bprt_set_isa takes those names in any case
+ * ("AVX2") and returns 0, or -1 for another name or one the CPU lacks (then nothing
+ * changes). */
 const char *bprt_isa(void);
 int bprt_set_isa(const char *name);
 /* Whose GEMM this libbprt runs: "bpc" (its own kernels, per bprt_isa()), or "openblas" (built

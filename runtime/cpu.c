@@ -3,8 +3,10 @@
  *
  * ISA: detected at first use from the CPU (__builtin_cpu_supports, which also checks that
  * the OS saves the wider registers): AVX-512F+DQ, else AVX2+FMA, else generic. The
- * environment variable BPRT_ISA=avx512|avx2|generic picks one instead, if the CPU has it
- * (an unknown or unsupported value is ignored). bprt_set_isa changes it later.
+ * environment variable BPRT_ISA=avx512|avx2|generic (in any case: AVX512) picks one instead,
+ * if the CPU can run it; any other value (" avx2", "avx9", "avx-512"), or one the CPU cannot
+ * run, is not used, and one warning line on stderr says why, once per process (an empty one
+ * is as if unset; such values were ignored without a word). bprt_set_isa changes it later.
  * Threads: BPRT_NUM_THREADS (digits alone, 1 to BPRT_MAX_THREADS), else omp_get_num_procs();
  * bprt_set_threads(n) with n >= 1 overrides, n <= 0 restores the default. A BPRT_NUM_THREADS
  * set to anything else (" 4", "+4", "4x", "0", "99999999999") is not used, and one warning
@@ -14,7 +16,6 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "bprt.h"
 #include "kernel.h"
@@ -39,13 +40,34 @@ static int cpu_has(BprtIsa isa)
     }
 }
 
+/* name as an ISA: one of isa_names in any case ("AVX512", "Avx2"), nothing before or after
+ * it; else -1 */
 static int isa_lookup(const char *name)
 {
-    for (int i = 0; i < BPRT_ISA_COUNT; i++)
-        if (name && strcmp(name, isa_names[i]) == 0)
+    for (int i = 0; name && i < BPRT_ISA_COUNT; i++) {
+        const char *p = name, *q = isa_names[i];
+        for (; *q && (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p) == *q; p++, q++)
+            ;
+        if (!*q && !*p)
             return i;
+    }
     return -1;
 }
+
+BprtIsa bprt_isa_choose(const char *value, unsigned runs, const char **why)
+{
+    int isa = isa_lookup(value);
+    *why = NULL;
+    if (isa >= 0 && (runs >> isa & 1u))
+        return (BprtIsa)isa;
+    if (value && *value)
+        *why = isa < 0 ? "not avx512, avx2 or generic" : "this CPU cannot run it";
+    for (isa = BPRT_ISA_COUNT - 1; isa > BPRT_ISA_GENERIC && !(runs >> isa & 1u); isa--)
+        ;
+    return (BprtIsa)isa;
+}
+
+static int isa_warned; /* the warning about BPRT_ISA was printed */
 
 BprtIsa bprt_isa_id(void)
 {
@@ -53,14 +75,14 @@ BprtIsa bprt_isa_id(void)
     if (isa >= 0)
         return (BprtIsa)isa;
     __builtin_cpu_init();
-    isa = isa_lookup(getenv("BPRT_ISA"));
-    if (isa < 0 || !cpu_has((BprtIsa)isa)) {
-        isa = BPRT_ISA_GENERIC;
-        for (int i = BPRT_ISA_COUNT - 1; i > BPRT_ISA_GENERIC; i--)
-            if (cpu_has((BprtIsa)i)) {
-                isa = i;
-                break;
-            }
+    unsigned runs = 0;
+    for (int i = 0; i < BPRT_ISA_COUNT; i++)
+        runs |= (unsigned)cpu_has((BprtIsa)i) << i;
+    const char *s = getenv("BPRT_ISA"), *why;
+    isa = bprt_isa_choose(s, runs, &why);
+    if (why && !__atomic_exchange_n(&isa_warned, 1, __ATOMIC_RELAXED)) {
+        fflush(stdout); /* after what the program printed before */
+        fprintf(stderr, "bprt: warning: ignoring BPRT_ISA='%.100s' (%s); using %s\n", s, why, isa_names[isa]);
     }
     __atomic_store_n(&isa_current, isa, __ATOMIC_RELAXED);
     return (BprtIsa)isa;

@@ -45,6 +45,11 @@ typedef enum BprtIsa {
 
 /* The ISA chosen for this process (detected, BPRT_ISA or bprt_set_isa). */
 BprtIsa bprt_isa_id(void);
+/* The ISA for a BPRT_ISA of value (NULL: unset) on a CPU that runs the ISAs whose bits
+ * (1u << BprtIsa) are set in runs (generic's always): value's ISA, in any case, if the CPU
+ * runs it, else the strongest one it runs. *why: NULL when value was used, unset or empty,
+ * else why it was not ("this CPU cannot run it"). bprt_isa_id's choice at first use. */
+BprtIsa bprt_isa_choose(const char *value, unsigned runs, const char **why);
 
 #define BPRT_KERNEL_SET(T, Name)                                                          \
     typedef struct Name {                                                                 \

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "bprt.h"
+#include "kernel.h" /* bprt_isa_choose */
 
 static const char *const all_isas[] = {"generic", "avx2", "avx512"};
 
@@ -221,6 +222,53 @@ static void test_narrow_rowdot(void **state)
     bprt_set_threads(0);
 }
 
+/* BPRT_ISA's value against CPUs that run some of the ISAs (bprt_isa_choose: this machine's
+ * own choice is tested in train_data.sh, which sees its warning): a name in any case is
+ * used if the CPU runs it; else the strongest the CPU runs, with the reason, which the
+ * warning prints (an ISA the CPU cannot run was ignored without a word). */
+static void test_isa_choose(void **state)
+{
+    (void)state;
+    enum { G = 1u << BPRT_ISA_GENERIC, A2 = 1u << BPRT_ISA_AVX2, A5 = 1u << BPRT_ISA_AVX512 };
+    static const struct {
+        const char *value;
+        unsigned runs;
+        BprtIsa want;
+        const char *why;
+    } cases[] = {
+        {NULL, G | A2 | A5, BPRT_ISA_AVX512, NULL},
+        {NULL, G | A2, BPRT_ISA_AVX2, NULL},
+        {NULL, G, BPRT_ISA_GENERIC, NULL},
+        {"", G | A2, BPRT_ISA_AVX2, NULL}, /* empty: as if unset */
+        {"avx2", G | A2 | A5, BPRT_ISA_AVX2, NULL},
+        {"AVX2", G | A2 | A5, BPRT_ISA_AVX2, NULL},
+        {"Generic", G | A2 | A5, BPRT_ISA_GENERIC, NULL},
+        {"avx512", G | A2 | A5, BPRT_ISA_AVX512, NULL},
+        {"AVX512", G | A2 | A5, BPRT_ISA_AVX512, NULL},
+        {"generic", G, BPRT_ISA_GENERIC, NULL},
+        {"avx512", G | A2, BPRT_ISA_AVX2, "this CPU cannot run it"},
+        {"AVX512", G, BPRT_ISA_GENERIC, "this CPU cannot run it"},
+        {"avx2", G, BPRT_ISA_GENERIC, "this CPU cannot run it"},
+        {"avx9", G | A2 | A5, BPRT_ISA_AVX512, "not avx512, avx2 or generic"},
+        {"avx9", G | A2, BPRT_ISA_AVX2, "not avx512, avx2 or generic"},
+        {"avx512 ", G | A2 | A5, BPRT_ISA_AVX512, "not avx512, avx2 or generic"},
+        {" avx2", G | A2 | A5, BPRT_ISA_AVX512, "not avx512, avx2 or generic"},
+        {"avx-512", G | A2 | A5, BPRT_ISA_AVX512, "not avx512, avx2 or generic"},
+        {"avx", G | A2 | A5, BPRT_ISA_AVX512, "not avx512, avx2 or generic"},
+        {"avx22", G, BPRT_ISA_GENERIC, "not avx512, avx2 or generic"},
+        {"avx2\n", G | A2, BPRT_ISA_AVX2, "not avx512, avx2 or generic"}, /* read with its newline */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = "unset";
+        BprtIsa got = bprt_isa_choose(cases[i].value, cases[i].runs, &why);
+        if (got != cases[i].want || (why == NULL) != (cases[i].why == NULL) ||
+            (why && strcmp(why, cases[i].why) != 0))
+            fail_msg("BPRT_ISA='%s' on CPU bits %u: isa %d, why '%s'; expected %d, '%s'",
+                     cases[i].value ? cases[i].value : "(unset)", cases[i].runs, (int)got,
+                     why ? why : "(none)", (int)cases[i].want, cases[i].why ? cases[i].why : "(none)");
+    }
+}
+
 static void test_isa_names(void **state)
 {
     (void)state;
@@ -230,6 +278,12 @@ static void test_isa_names(void **state)
     assert_int_equal(bprt_set_isa("generic"), 0);
     assert_string_equal(bprt_isa(), "generic");
     assert_int_equal(bprt_set_isa("sse9"), -1);
+    assert_string_equal(bprt_isa(), "generic");
+    assert_int_equal(bprt_set_isa("GENERIC"), 0); /* any case; nothing around it */
+    assert_int_equal(bprt_set_isa(" generic"), -1);
+    assert_int_equal(bprt_set_isa("generic "), -1);
+    assert_int_equal(bprt_set_isa("generi"), -1);
+    assert_int_equal(bprt_set_isa(""), -1);
     assert_string_equal(bprt_isa(), "generic");
     assert_int_equal(bprt_set_isa(start), 0);
     bprt_set_threads(5);
@@ -1189,6 +1243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_isa_names),
+        cmocka_unit_test(test_isa_choose),
         cmocka_unit_test(test_sum_axis_transpose),
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_transposes_alpha_beta),

@@ -16,7 +16,9 @@
 #      over samples;
 #   j. a Ctrl-C while the data loads stops before the first step (one step ran);
 #   k. so does a signal while the model compiles, with or without --data;
-#   l. a BPRT_NUM_THREADS that is not a thread count: one warning, and the run uses the cores.
+#   l. a BPRT_NUM_THREADS that is not a thread count: one warning, and the run uses the cores;
+#   m. a BPRT_ISA that names no ISA, or one the CPU cannot run: one warning, and the run uses
+#      the CPU's own.
 # usage: train_data.sh BPC ST_DUMP
 set -u
 bpc=$1
@@ -580,5 +582,48 @@ hasnt err "warning" "BPRT_NUM_THREADS=4x with --threads 1"
 printf ':quit\n' | BPRT_NUM_THREADS=4x "$bpc" repl >out 2>err
 head -n 1 err | grep -qx "bprt: warning: ignoring BPRT_NUM_THREADS='4x' (not a whole number from 1 to 4096); using [1-9][0-9]* threads\?" &&
   ok || { bad "bpc repl with BPRT_NUM_THREADS=4x:"; cat err; }
+
+# ---- m. BPRT_ISA: avx512, avx2 or generic, in any case; anything else is warned about ------
+# (an unknown value, one with a space, and an ISA this CPU cannot run were ignored without a
+# word). The run goes on with the CPU's own ISA, and trains the bytes a run without it does.
+isa_warning() { # value reason: the one line of stderr, and nothing else there
+  n=$(grep -c "^bprt: warning: ignoring BPRT_ISA='$1' ($2); using \(avx512\|avx2\|generic\)$" err)
+  [ "$n" -eq 1 ] && [ "$(wc -l <err)" -eq 1 ] && ok || { bad "BPRT_ISA='$1': not one warning line ($2):"; cat err; }
+}
+run 0 env -u BPRT_ISA "$bpc" train net.bp --data good --steps 3 --batch 4 --save is.safetensors
+for v in avx9 sse4 avx-512 avx "avx512 " " avx2" "avx2,avx512" native 0; do
+  run 0 env BPRT_ISA="$v" "$bpc" train net.bp --data good --steps 3 --batch 4 --save isv.safetensors
+  isa_warning "$v" "not avx512, avx2 or generic"
+  cmp -s is.safetensors isv.safetensors && ok || bad "train with BPRT_ISA='$v' trained other parameters"
+done
+# the CPU's own ISA, as the warning names it: used without a word, in any case
+own=$(sed -n "s/^bprt: warning: ignoring BPRT_ISA='0' (.*); using \(.*\)$/\1/p" err)
+for v in "$own" "$(echo "$own" | tr a-z A-Z)" ""; do
+  run 0 env BPRT_ISA="$v" "$bpc" train net.bp --data good --steps 3 --batch 4 --save isv.safetensors
+  [ -s err ] && { bad "train with BPRT_ISA='$v' wrote to stderr:"; cat err; } || ok
+  cmp -s is.safetensors isv.safetensors && ok || bad "train with BPRT_ISA='$v' trained other parameters"
+done
+# a weaker ISA, named in any case, is the one used: --version names it (but for OpenBLAS's GEMM)
+for v in generic GENERIC Generic; do
+  run 0 env BPRT_ISA="$v" "$bpc" --version
+  if grep -qx "GEMM: bpc's own kernels (generic)" out || grep -q "^GEMM: OpenBLAS" out; then ok
+  else bad "BPRT_ISA='$v': generic not in use:"; cat out; fi
+  [ -s err ] && { bad "BPRT_ISA='$v' wrote to stderr:"; cat err; } || ok
+done
+# avx512 and avx2: used if the CPU's own is as strong, else the warning says the CPU cannot run it
+for v in avx512 AVX2; do
+  run 0 env BPRT_ISA="$v" "$bpc" eval net.bp --data good --params is.safetensors
+  has out "^test loss [0-9.]*, test accuracy [0-9.]*% (6 samples)$" "eval with BPRT_ISA='$v'"
+  case "$own:$v" in
+  avx512:* | avx2:AVX2) [ -s err ] && { bad "eval with BPRT_ISA='$v' on $own wrote to stderr:"; cat err; } || ok ;;
+  *) isa_warning "$v" "this CPU cannot run it" ;;
+  esac
+done
+# once per process, also where the cc JIT's code calls the runtime; the REPL says it first
+run 0 env BPRT_ISA=avx9 "$bpc" train net.bp --data good --steps 3 --batch 4 --jit cc
+isa_warning avx9 "not avx512, avx2 or generic"
+printf ':quit\n' | BPRT_ISA=avx9 "$bpc" repl >out 2>err
+head -n 1 err | grep -qx "bprt: warning: ignoring BPRT_ISA='avx9' (not avx512, avx2 or generic); using $own" &&
+  ok || { bad "bpc repl with BPRT_ISA=avx9:"; cat err; }
 
 finish
