@@ -464,19 +464,22 @@ static void parse_args(int argc, char **argv, Args *a) {
                         usage_error("%s", msg);
                     }
                 }
-                /* `bpc tran m.bp`: the misspelled command was taken for the file */
+                /* `bpc tran m.bp`: the misspelled command was taken for the file. a->file is
+                   the first word that is neither an option nor an option's value (the loop
+                   took those: `bpc --f64 tran m.bp`, `bpc -o x.c tran m.bp` too; only the
+                   word right after the program's name was checked) */
                 Suggest sg;
                 suggest_init(&sg, a->file);
-                for (int k = CMD_GRAD; !a->cmd && a->file == argv[1] && k < CMD_COUNT; k++)
+                for (int k = CMD_GRAD; !a->cmd && k < CMD_COUNT; k++)
                     suggest_offer(&sg, command_labels[k]);
                 if (sg.best) {
                     char msg[200];
                     snprintf(msg, sizeof msg, "unknown command '%.80s'; did you mean '%s'?", a->file, sg.best);
                     usage_error("%s", msg);
                 }
-                /* `bpc compile m.bp`: a word near no command, first, with neither a dot nor a
-                   slash (no file name), is a command bpc does not have */
-                if (!a->cmd && a->file == argv[1] && !strpbrk(a->file, "./")) {
+                /* `bpc compile m.bp`: a word near no command, in the command's place, with
+                   neither a dot nor a slash (no file name), is a command bpc does not have */
+                if (!a->cmd && !strpbrk(a->file, "./")) {
                     char msg[300];
                     size_t n = append(msg, sizeof msg, 0, "unknown command '%.80s'; the commands are", a->file);
                     for (int k = CMD_GRAD; k < CMD_COUNT; k++)

@@ -316,6 +316,22 @@ for c in compile fit; do
   expect_status 2 "$bpc" $c "$src/examples/seed.bp"
   head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command '$c'; the commands are grad, check, hvp, train, eval, sample and repl (bpc FILE.bp -o OUT.c compiles)" && ok || bad "$c: $(head -n 1 "$tmp/err")"
 done
+# so is one after options and their values, which the option table says an option takes
+# (only the word right after bpc was checked: `bpc --f64 compile m.bp` said "unexpected
+# argument 'm.bp'", and `bpc --f64 tran m.bp` suggested nothing)
+for pre in --f64 "-O0 --standalone" "-o x.c" "--lr 0.1" --lr=0.1 "--seed 3 --f64" --emit=c "-n 5" "--data d"; do
+  # shellcheck disable=SC2086
+  expect_status 2 "$bpc" $pre compile "$src/examples/seed.bp"
+  head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command 'compile'; the commands are grad, check, hvp, train, eval, sample and repl (bpc FILE.bp -o OUT.c compiles)" && ok || bad "$pre compile: $(head -n 1 "$tmp/err")"
+  # shellcheck disable=SC2086
+  expect_status 2 "$bpc" $pre tran "$src/examples/seed.bp"
+  head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command 'tran'; did you mean 'train'?" && ok || bad "$pre tran: $(head -n 1 "$tmp/err")"
+done
+# an option's value is not in the command's place, and a file first stays the file
+expect_status 2 "$bpc" --jit compile "$src/examples/seed.bp" --emit=c
+head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for --jit: 'compile' (it takes tcc or cc)" && ok || bad "--jit compile: $(head -n 1 "$tmp/err")"
+expect_status 2 "$bpc" --f64 "$src/examples/seed.bp" compile
+head -n 1 "$tmp/err" | grep -qxF "bpc: unexpected argument 'compile'" && ok || bad "--f64 FILE compile: $(head -n 1 "$tmp/err")"
 # a command after an option or the file: said so (it was "unexpected argument 'seed.bp'")
 expect_status 2 "$bpc" --f64 grad "$src/examples/seed.bp"
 head -n 1 "$tmp/err" | grep -qxF "bpc: 'grad' is a command and comes first: bpc grad FILE.bp [options]" && ok || bad "--f64 grad: $(head -n 1 "$tmp/err")"
