@@ -1256,7 +1256,9 @@ static void plan_conv_bias(E *e) {
             continue;
         for (int c0 = gy + 1; c0 < call; c0++) { /* the first sum: of gy */
             const Node *c0n = &g->nodes[c0];
-            if (c0n->op != OP_SUM || c0n->in[0] != gy || !lna_free(e, c0) || x >= c0) continue;
+            if (c0n->op != OP_SUM || c0n->in[0] != gy || !lna_free(e, c0) || x >= c0 ||
+                (call != w && g->nodes[call].in[1] >= c0)) /* (the pair's kernel, as x) */
+                continue;
             /* follow the sums emitted one after the other: pos[] the axes of gy left, done[]
                gy's axes summed (or of extent 1) */
             int pos[4] = {0, 1, 2, 3}, rank = 4, cur = c0, end = -1, last = -1;

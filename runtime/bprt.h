@@ -239,9 +239,10 @@ void bprt_ew_rows_par_f64(const int32_t *code, int ncode, const double *konst, c
 /* conv2d_grad_w sums fixed groups of images for fewer unfolded rows (C KH KW) than this */
 #define BPRT_CONV_GW_GROUPED_K 64
 /* 1 if bprt_conv2d_grad_wb and bprt_conv2d_grads_b sum gy for the bias's gradient image by
- * image, in the weight gradient's pass (fewer than BPRT_CONV_GW_GROUPED_K unfolded rows, or,
- * in float, the windows of Winograd's algorithm, on AVX-512), not in a pass of their own: for
- * a code generator, whether to call them instead of a separate sum */
+ * image in the weight gradient's pass: with fewer than BPRT_CONV_GW_GROUPED_K unfolded rows,
+ * or, in float, at the windows of Winograd's algorithm (where the CPU has AVX-512: elsewhere
+ * those sum gy in a pass of their own, on the threads, as a separate sum would). For a code
+ * generator: whether to call them instead of a separate sum. */
 int bprt_conv2d_bias_in_pass(size_t C, size_t H, size_t W, size_t O, size_t KH, size_t KW, size_t stride, size_t pad,
                              int f64);
 /* The reals of scratch a call with these sizes needs (the same for the three calls): the
@@ -259,10 +260,11 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                                   size_t O, size_t KH, size_t KW, size_t stride, size_t pad, T *gw, \
                                   T *scratch);                                                     \
     /* the weight gradient (the same values as bprt_conv2d_grad_w) and gb [O], the sums of   \
-       gy over its images and positions (a bias's gradient: in double, the images in order,  \
-       the same bits on any number of threads; with fewer than BPRT_CONV_GW_GROUPED_K       \
-       unfolded rows C KH KW made image by image with the weight gradient, else a pass of   \
-       its own) */                                                                           \
+       gy over its images and positions (a bias's gradient: an image's positions in float by \
+       chunks of 1024, the rest in double, BPRT_CONV_SLOTS fixed groups of images then their \
+       sums in order: the same bits on any number of threads; with fewer than                \
+       BPRT_CONV_GW_GROUPED_K unfolded rows C KH KW made image by image with the weight      \
+       gradient, else in a pass of its own on the threads) */                                \
     void bprt_conv2d_grad_wb_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W, \
                                    size_t O, size_t KH, size_t KW, size_t stride, size_t pad, T *gw, \
                                    T *gb, T *scratch);                                              \

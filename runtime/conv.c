@@ -25,6 +25,10 @@
 
 #include "conv.h" /* conv_threads, CONV_RUN */
 
+/* positions of a row of gy summed in float before they are added in double (a bias's
+   gradient: bprt_conv2d_grad_wb) */
+#define GB_CHUNK 1024
+
 /* The row moves of unfold and fold at stride 1 (rows of OW = 14 or 28 floats: per-row loop
  * overhead dominated them) as masked AVX-512 moves of 16 floats, when the runtime's ISA is
  * AVX-512. The same additions in the same order: the same values. */
@@ -155,26 +159,31 @@ static void gw_direct_f32(const float *xb, const float *gy, size_t C, size_t H, 
     (ROWS_FAST(T) && (s) == 1 && (KW) <= GW_DIRECT_KW && !((KH) == 1 && (KW) == 1 && (pad) == 0) &&    \
      GW_XQ_REALS(C, (H) + 2 * (pad), (W) + 2 * (pad)) + 16 <= (K) * (P) + (C) * ((H) + 2 * (pad)) * ((W) + 2 * (pad)))
 static float *gw_aligned(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
-/* acc[o] (= when first, else +=) the sum of row o of gy [O, P]: 4 vectors of 16 lanes, a last
-   chunk of under 16 under a mask, the vectors and then their lanes added in float; the image's
-   sum then added in double */
+/* acc[o] (= when first, else +=) the sum of row o of gy [O, P], by chunks of GB_CHUNK
+   positions: each chunk's in 4 vectors of 16 float lanes (its last 16 or fewer under a mask),
+   the vectors and then their lanes added in float, and the chunks' sums added in double (so
+   that no float sum takes more than GB_CHUNK / 64 terms: a 224 x 224 image's 50176 add up as
+   well as fashion_cnn's 784, one chunk) */
 #define GB_ROWS_AVX512 bprt_gb_rows_avx512
 __attribute__((target("avx512f"))) void bprt_gb_rows_avx512(const float *gy, size_t O, size_t P, double *acc, int first) {
-    const size_t whole = P / 16 * 16;
-    const __mmask16 m = row_mask(P - whole);
     for (size_t o = 0; o < O; o++, gy += P) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        size_t j = 0;
-        for (; j + 64 <= whole; j += 64) {
-            a0 = _mm512_add_ps(a0, _mm512_loadu_ps(gy + j));
-            a1 = _mm512_add_ps(a1, _mm512_loadu_ps(gy + j + 16));
-            a2 = _mm512_add_ps(a2, _mm512_loadu_ps(gy + j + 32));
-            a3 = _mm512_add_ps(a3, _mm512_loadu_ps(gy + j + 48));
+        double s = 0;
+        for (size_t j0 = 0; j0 < P; j0 += GB_CHUNK) {
+            const size_t n = P - j0 < GB_CHUNK ? P - j0 : GB_CHUNK, whole = n / 16 * 16;
+            const float *r = gy + j0;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            size_t j = 0;
+            for (; j + 64 <= whole; j += 64) {
+                a0 = _mm512_add_ps(a0, _mm512_loadu_ps(r + j));
+                a1 = _mm512_add_ps(a1, _mm512_loadu_ps(r + j + 16));
+                a2 = _mm512_add_ps(a2, _mm512_loadu_ps(r + j + 32));
+                a3 = _mm512_add_ps(a3, _mm512_loadu_ps(r + j + 48));
+            }
+            for (; j < whole; j += 16) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(r + j));
+            if (j < n) a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(row_mask(n - j), r + j));
+            s += (double)_mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
         }
-        for (; j < whole; j += 16) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(gy + j));
-        if (j < P) a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m, gy + j));
-        const double v = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-        acc[o] = first ? v : acc[o] + v;
+        acc[o] = first ? s : acc[o] + s;
     }
 }
 #include "kernel.h" /* bprt_isa_id: the CPU's ISA, or BPRT_ISA's */
@@ -351,6 +360,8 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     static void conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H, \
                                    size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad, \
                                    T *gx, T *gw, T *gb, T *scratch) {                              \
+        for (size_t o = 0; B == 0 && gb && o < O; o++) gb[o] = 0; /* (scratch may be NULL then) */  \
+        if (B == 0) gb = NULL;                                                                      \
         double *gbpart = gb ? gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad)) : NULL;  \
         (void)gbpart; /* (no Winograd in double) */                                                 \
         if (WG_##SUF(conv2d_grads, x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, gb, gbpart, scratch)) \
@@ -400,29 +411,60 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         (void)slot, (void)Hp, (void)Wp;                                                             \
         CONV_RUN(conv_threads(B, (double)B * (double)(O * K * P)), conv2d_grad_x_body_##SUF, (void *)&c_); \
     }                                                                                               \
-    /* acc[o] (= when first, else +=) the sum of row o of gy [O, P]: 8 lanes added in T, then   \
-       the lanes; the image's sum then added in double (on AVX-512, bprt_gb_rows_avx512's 64 lanes) */     \
+    /* acc[o] (= when first, else +=) the sum of row o of gy [O, P], by chunks of GB_CHUNK      \
+       positions: 8 lanes added in T, then the lanes, the chunks' sums in double (on AVX-512,   \
+       bprt_gb_rows_avx512's 64 lanes) */                                                        \
     static void gb_rows_##SUF(const T *gy, size_t O, size_t P, double *acc, int first) {            \
         if (ROWS_FAST(T)) {                                                                         \
-            GB_ROWS_AVX512((const float *)(const void *)gy, O, P, acc, first);                         \
+            GB_ROWS_AVX512((const float *)(const void *)gy, O, P, acc, first);                      \
             return;                                                                                 \
         }                                                                                           \
         for (size_t o = 0; o < O; o++, gy += P) {                                                   \
-            T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                      \
-            size_t j = 0;                                                                           \
-            for (; j + 8 <= P; j += 8)                                                              \
-                for (size_t k = 0; k < 8; k++) l[k] += gy[j + k];                                   \
-            for (size_t k = 0; j + k < P; k++) l[k] += gy[j + k];                                   \
-            const double v = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));      \
-            acc[o] = first ? v : acc[o] + v;                                                        \
+            double s = 0;                                                                           \
+            for (size_t j0 = 0; j0 < P; j0 += GB_CHUNK) {                                           \
+                const size_t n = P - j0 < GB_CHUNK ? P - j0 : GB_CHUNK;                             \
+                const T *r = gy + j0;                                                               \
+                T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                  \
+                size_t j = 0;                                                                       \
+                for (; j + 8 <= n; j += 8)                                                          \
+                    for (size_t k = 0; k < 8; k++) l[k] += r[j + k];                                \
+                for (size_t k = 0; j + k < n; k++) l[k] += r[j + k];                                \
+                s += (double)(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));   \
+            }                                                                                       \
+            acc[o] = first ? s : acc[o] + s;                                                        \
         }                                                                                           \
     }                                                                                               \
-    /* gb = the sums of gy's rows [B, O, P] over B and P: the images in order, one thread (where   \
-       the weight gradient was not made by groups of images); acc: O doubles */                    \
-    static void gb_pass_##SUF(const T *gy, size_t B, size_t O, size_t P, T *gb, double *acc) {     \
-        for (size_t o = 0; B == 0 && o < O; o++) acc[o] = 0;                                        \
-        for (size_t b = 0; b < B; b++) gb_rows_##SUF(gy + b * O * P, O, P, acc, b == 0);           \
-        for (size_t o = 0; o < O; o++) gb[o] = (T)acc[o];                                           \
+    /* gb's partials: group CONV_TID's share of BPRT_CONV_SLOTS fixed groups of images, each      \
+       image's sums added to its group's O doubles (what the groups of the weight gradient do)  \
+       */                                                                                           \
+    CONV_BODY(gb_groups_body_##SUF) {                                                               \
+        const ConvCall *c_ = (const ConvCall *)conv_arg_;                                           \
+        const size_t B = c_->B, O = c_->O, P = c_->n, groups = BPRT_CONV_SLOTS;                     \
+        const T *gy = (const T *)c_->gy;                                                            \
+        CONV_SHARE(gi, groups) {                                                                    \
+            double *pb = c_->gbpart + gi * O;                                                       \
+            const size_t b0 = B * gi / groups, b1 = B * (gi + 1) / groups;                          \
+            for (size_t o = 0; b0 == b1 && o < O; o++) pb[o] = 0;                                   \
+            for (size_t b = b0; b < b1; b++) gb_rows_##SUF(gy + b * O * P, O, P, pb, b == b0);     \
+        }                                                                                           \
+    }                                                                                               \
+    /* gb = the groups' partials in order */                                                        \
+    static void gb_fold_##SUF(const double *part, size_t O, T *gb) {                               \
+        for (size_t o = 0; o < O; o++) {                                                            \
+            double acc = part[o];                                                                   \
+            for (size_t gi = 1; gi < BPRT_CONV_SLOTS; gi++) acc += part[gi * O + o];                \
+            gb[o] = (T)acc;                                                                         \
+        }                                                                                           \
+    }                                                                                               \
+    /* gb = the sums of gy's rows [B, O, P] over B and P, in a pass of its own (where the weight \
+       gradient was not made by groups of images): the same groups, on the threads, so the      \
+       same values as the groups' (part: their BPRT_CONV_SLOTS x O doubles) */                  \
+    static void gb_pass_##SUF(const T *gy, size_t B, size_t O, size_t P, T *gb, double *part) {    \
+        ConvCall c_;                                                                                \
+        memset(&c_, 0, sizeof c_);                                                                  \
+        c_.gy = gy, c_.gbpart = part, c_.B = B, c_.O = O, c_.n = P;                                 \
+        CONV_RUN(conv_threads(BPRT_CONV_SLOTS, (double)B * (double)(O * P)), gb_groups_body_##SUF, (void *)&c_); \
+        gb_fold_##SUF(part, O, gb);                                                                 \
     }                                                                                               \
     /* gw, few columns: fixed groups of images (thread CONV_TID's share), each summed into its      \
        partial after the slots; with gb, each image's sums of gy into the group's O doubles         \
@@ -476,12 +518,13 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                                     T *gb, T *scratch) {                                            \
         CONV_GEOMETRY;                                                                              \
         (void)Hp, (void)Wp;                                                                         \
+        for (size_t o = 0; B == 0 && gb && o < O; o++) gb[o] = 0; /* (scratch may be NULL then) */  \
+        if (B == 0) gb = NULL;                                                                      \
         double *gbpart = gb ? gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad)) : NULL;  \
         if (WG_##SUF(conv2d_grads, x, gy, NULL, B, C, H, W, O, KH, KW, s, pad, NULL, gw, gb, gbpart, scratch)) \
             return;                                                                                 \
         if (B == 0) {                                                                               \
             memset(gw, 0, sizeof(T) * O * K);                                                       \
-            if (gb) gb_pass_##SUF(gy, B, O, P, gb, gbpart);                                         \
             return;                                                                                 \
         }                                                                                           \
         ConvCall c_;                                                                                \
@@ -502,11 +545,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
                 for (size_t gi = 1; gi < groups; gi++) acc += part[gi * O * K + it];                \
                 gw[i] = acc;                                                                        \
             }                                                                                       \
-            for (size_t o = 0; gb && o < O; o++) {                                                  \
-                double acc = gbpart[o];                                                             \
-                for (size_t gi = 1; gi < groups; gi++) acc += gbpart[gi * O + o];                   \
-                gb[o] = (T)acc;                                                                     \
-            }                                                                                       \
+            if (gb) gb_fold_##SUF(gbpart, O, gb);                                                   \
             return;                                                                                 \
         }                                                                                           \
         c_.n = K / 16 ? K / 16 : 1;                                                                 \

@@ -467,9 +467,9 @@ static void test_dropout_api(void **state) {
 }
 
 /* ---- structure of the optimised IR and of the emitted C ---- */
-enum { TEXT_IR, TEXT_C, TEXT_C_STANDALONE };
+enum { TEXT_IR, TEXT_C, TEXT_C_STANDALONE, TEXT_C_F64 };
 
-/* src compiled (optimize: the IR passes) and printed as IR, C, or --standalone C */
+/* src compiled (optimize: the IR passes) and printed as IR, C, --standalone C, or --f64 C */
 static char *compiled_text_named(const char *file, const char *src, int optimize, int what) {
     Arena *a = arena_new();
     Diag d;
@@ -483,7 +483,7 @@ static char *compiled_text_named(const char *file, const char *src, int optimize
     FILE *f = open_memstream(&txt, &len);
     if (what == TEXT_IR) ir_dump(f, g);
     else {
-        EmitOptions eo = {.standalone = what == TEXT_C_STANDALONE};
+        EmitOptions eo = {.standalone = what == TEXT_C_STANDALONE, .f64 = what == TEXT_C_F64};
         emit_c_source(f, g, &eo);
     }
     fclose(f);
@@ -938,7 +938,8 @@ static void test_conv_bias_with_grad_w(void **state) {
         const char *bias; /* c's shape */
         int C;            /* input channels: 3x3 windows, C * 9 unfolded rows */
         int fused;
-    } cases[] = {{"[4, 1, 1]", 2, 1}, {"[1, 4, 1, 1]", 2, 1}, {"[4, 1, 1]", 7, 1}, {"[4, 1, 1]", 8, 0}};
+    } cases[] = {{"[4, 1, 1]", 2, 1}, {"[1, 4, 1, 1]", 2, 1}, {"[4, 1, 1]", 7, 1}, {"[4, 1, 1]", 8, 0},
+                 {"[1, 4, 8, 8]", 2, 0}}; /* a bias per position: summed over the images alone */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char src[512];
         snprintf(src, sizeof src,
@@ -951,12 +952,17 @@ static void test_conv_bias_with_grad_w(void **state) {
         if (cases[i].fused) assert_true(n >= 1); /* NAME_grad's (which the step calls) */
         else assert_int_equal(n, 0);
         assert_int_equal(count(c, "= the sum of its gy (a bias's gradient), in one call"), n);
-        /* fused, no sum of the bias's chain is left (each a bprt_sum_axis call of its own) */
-        if (cases[i].fused) assert_int_equal(count(c, "    bprt_conv2d_grad_w_f32("), 0);
+        /* fused: neither the weight gradient's call alone nor a sum of the bias's chain is left
+           (the model has no other sum) */
+        if (cases[i].fused) assert_int_equal(count(c, "    bprt_conv2d_grad_w_f32(") + count(c, "    bprt_sum_axis_f32("), 0);
         free(c);
         char *st = compiled_text(src, 1, TEXT_C_STANDALONE);
         assert_int_equal(count(st, "a bias's gradient), in one call"), 0);
         free(st);
+        char *d = compiled_text(src, 1, TEXT_C_F64); /* the same in double (test_ops's values) */
+        if (cases[i].fused) assert_true(count(d, "    bprt_conv2d_grad_wb_f64(") >= 1);
+        else assert_int_equal(count(d, "    bprt_conv2d_grad_wb_f64("), 0);
+        free(d);
     }
     /* a second layer's, with its input and weight gradients (bprt_conv2d_grads_b): Winograd's
        windows (3x3, 8 channels each way) or fewer than 64 rows; not 4 channels in at 5x5 */
@@ -976,6 +982,12 @@ static void test_conv_bias_with_grad_w(void **state) {
         else assert_int_equal(n, 0);
         assert_int_equal(count(c, "= the sum of their gy (a bias's gradient), in one call"), n);
         free(c);
+        /* in double: no Winograd, so only the few rows' */
+        char *d = compiled_text(src, 1, TEXT_C_F64);
+        const int nd = count(d, "    bprt_conv2d_grads_b_f64(");
+        if (two[i].fused && two[i].C * two[i].K * two[i].K < BPRT_CONV_GW_GROUPED_K) assert_true(nd >= 1);
+        else assert_int_equal(nd, 0);
+        free(d);
     }
 }
 

@@ -65,6 +65,7 @@ static const Case cases[] = {
     {2, 1, 9, 9, 4, 7, 3, 0},     /* 7x7 (K = 49): the unfolded product */
     {2, 3, 5, 5, 4, 3, 0, 1},     /* rows of 3, no padding */
     {2, 1, 3, 3, 4, 3, 1, 0},     /* 3x3 image: too small for the direct path (the unfolded product) */
+    {3, 1, 40, 40, 4, 3, 1, 1},   /* 1600 positions: the bias gradient's rows in two chunks of floats */
 };
 
 static double rnd(unsigned *s) {
@@ -221,8 +222,9 @@ static void test_against_double(void **state) {
 }
 
 /* No images: bprt_conv2d_grad_wb and bprt_conv2d_grads_b, f32 and f64, write zeros to the
- * weight and bias gradients (what was there is not kept), on every path for gw: groups of
- * images, columns, Winograd's */
+ * weight and bias gradients (what was there is not kept), at the sizes of each path for gw
+ * (groups of images, columns, Winograd's: with no images only Winograd's goes its own way);
+ * bprt_conv2d_grad_wb also with no scratch (NULL) outside Winograd's */
 static void test_grad_wb_no_images(void **state) {
     (void)state;
     static const size_t geom[][3] = {{1, 5, 2}, {4, 5, 2}, {8, 3, 1}}; /* C, K, pad: 25, 100, 72 rows */
@@ -244,6 +246,12 @@ static void test_grad_wb_no_images(void **state) {
                 bprt_conv2d_grads_b_f64(&xd, &gyd, wtd, 0, C, 9, 9, O, K, K, 1, pad, &xd, gwd, gbd, sd);
             }
             for (size_t k = 0; k < nw; k++) assert_true(gw[k] == 0 && gwd[k] == 0);
+            for (size_t o = 0; o < O; o++) assert_true(gb[o] == 0 && gbd[o] == 0);
+        }
+        if (i < 2) { /* no scratch */
+            for (size_t o = 0; o < O; o++) gb[o] = 1, gbd[o] = 1;
+            bprt_conv2d_grad_wb_f32(&x, &gy, 0, C, 9, 9, O, K, K, 1, pad, gw, gb, NULL);
+            bprt_conv2d_grad_wb_f64(&xd, &gyd, 0, C, 9, 9, O, K, K, 1, pad, gwd, gbd, NULL);
             for (size_t o = 0; o < O; o++) assert_true(gb[o] == 0 && gbd[o] == 0);
         }
         free(s), free(gw), free(wt), free(sd), free(gwd), free(wtd);
