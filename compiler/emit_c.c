@@ -1244,7 +1244,7 @@ static void plan_conv_bias(E *e) {
         int call = w; /* the node emitted for the call: w, or the input gradient it is made with */
         for (int i = 0; i < g->n; i++)
             if (e->grad_w_with[i] == w) call = i;
-        if (!lna_free(e, call) || (call == w) != lna_free(e, w) || e->plan->scratch[call] < 0) continue;
+        if (!lna_free(e, call) || e->plan->scratch[call] < 0) continue; /* (a pair's w is the pair's) */
         const int x = wn->in[0], gy = wn->in[1];
         const Shape *ks = &wn->shape, *xs = &g->nodes[x].shape, *ys = &g->nodes[gy].shape;
         if (ks->rank != 4 || xs->rank != 4 || ys->rank != 4) continue;
@@ -1284,16 +1284,16 @@ static void plan_conv_bias(E *e) {
                 cur = nx;
             }
             if (end < 0 || !has_array(e, x) || !has_array(e, gy) || !has_array(e, end)) break;
-            /* gb's storage none of the call's operands, outputs or scratch (the pair's own
-               were checked by conv_grads_pair_ok), nor gw's any of them */
-            char ob[96], ops[6][96];
+            /* neither gb's storage nor gw's is any of the call's operands, other outputs or
+               scratch (a pair's gx and gw were checked by conv_grads_pair_ok), nor each other */
+            char ob[96], ow[96], ops[5][96];
             int nops = 0;
-            ptr(e, end, ob, sizeof ob);
-            ptr(e, x, ops[nops++], 96), ptr(e, gy, ops[nops++], 96), ptr(e, w, ops[nops++], 96);
+            ptr(e, end, ob, sizeof ob), ptr(e, w, ow, sizeof ow);
+            ptr(e, x, ops[nops++], 96), ptr(e, gy, ops[nops++], 96);
             snprintf(ops[nops++], 96, "t%d", e->plan->scratch[call]);
             if (call != w) ptr(e, call, ops[nops++], 96), ptr(e, g->nodes[call].in[1], ops[nops++], 96);
-            int ok = 1;
-            for (int m = 0; m < nops; m++) ok = ok && strcmp(ob, ops[m]) != 0 && (m == 2 || strcmp(ops[2], ops[m]) != 0);
+            int ok = strcmp(ob, ow) != 0;
+            for (int m = 0; m < nops; m++) ok = ok && strcmp(ob, ops[m]) != 0 && strcmp(ow, ops[m]) != 0;
             if (!ok) break;
             e->cwb_at[c0] = call;
             e->cwb_sum[call] = end;

@@ -356,6 +356,7 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
     static void conv2d_grad_w_##SUF(const T *x, const T *gy, size_t B, size_t C, size_t H, size_t W, \
                                     size_t O, size_t KH, size_t KW, size_t s, size_t pad, T *gw,    \
                                     T *gb, T *scratch);                                             \
+    static void gb_fold_##SUF(const double *part, size_t O, T *gb);                                 \
     /* gx, gw, and gb (unless NULL) */                                                              \
     static void conv2d_grads_##SUF(const T *x, const T *gy, const T *w, size_t B, size_t C, size_t H, \
                                    size_t W, size_t O, size_t KH, size_t KW, size_t s, size_t pad, \
@@ -364,8 +365,10 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         if (B == 0) gb = NULL;                                                                      \
         double *gbpart = gb ? gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad)) : NULL;  \
         (void)gbpart; /* (no Winograd in double) */                                                 \
-        if (WG_##SUF(conv2d_grads, x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, gb, gbpart, scratch)) \
+        if (WG_##SUF(conv2d_grads, x, gy, w, B, C, H, W, O, KH, KW, s, pad, gx, gw, gbpart, scratch)) { \
+            if (gb) gb_fold_##SUF(gbpart, O, gb);                                                   \
             return;                                                                                 \
+        }                                                                                           \
         bprt_conv2d_grad_x_##SUF(gy, w, B, C, H, W, O, KH, KW, s, pad, gx, scratch);               \
         conv2d_grad_w_##SUF(x, gy, B, C, H, W, O, KH, KW, s, pad, gw, gb, scratch);                \
     }                                                                                              \
@@ -521,8 +524,10 @@ size_t bprt_conv2d_scratch(size_t C, size_t H, size_t W, size_t O, size_t KH, si
         for (size_t o = 0; B == 0 && gb && o < O; o++) gb[o] = 0; /* (scratch may be NULL then) */  \
         if (B == 0) gb = NULL;                                                                      \
         double *gbpart = gb ? gb_scratch(scratch + scratch_base(C, H, W, O, KH, KW, s, pad)) : NULL;  \
-        if (WG_##SUF(conv2d_grads, x, gy, NULL, B, C, H, W, O, KH, KW, s, pad, NULL, gw, gb, gbpart, scratch)) \
+        if (WG_##SUF(conv2d_grads, x, gy, NULL, B, C, H, W, O, KH, KW, s, pad, NULL, gw, gbpart, scratch)) { \
+            if (gb) gb_fold_##SUF(gbpart, O, gb);                                                   \
             return;                                                                                 \
+        }                                                                                           \
         if (B == 0) {                                                                               \
             memset(gw, 0, sizeof(T) * O * K);                                                       \
             return;                                                                                 \

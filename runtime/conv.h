@@ -147,12 +147,12 @@ int bprt_wg_conv2d_f32(const float *x, const float *w, size_t B, size_t C, size_
                        size_t KH, size_t KW, size_t s, size_t pad, float *y, float *scratch, const LayerEp *ep);
 int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *scratch);
-/* gx and/or gw (either may be NULL), and gb (unless NULL): gy summed over its images and
-   positions, each image's sums added to its group's O doubles at gb_part (bprt_gb_rows_avx512,
-   conv.c), then the groups' in order */
+/* gx and/or gw (either may be NULL), and (unless gb_part is NULL) a bias gradient's partials:
+   each image's sums of gy added to its group's O doubles at gb_part (bprt_gb_rows_avx512,
+   conv.c), which the caller adds in order */
 int bprt_wg_conv2d_grads_f32(const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
-                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, float *gb,
-                             double *gb_part, float *scratch);
+                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, double *gb_part,
+                             float *scratch);
 /* acc[o] (= when first, else +=) the sum of row o of gy [O, P] (conv.c, AVX-512) */
 void bprt_gb_rows_avx512(const float *gy, size_t O, size_t P, double *acc, int first);
 #endif

@@ -411,40 +411,35 @@ CONV_BODY(wg_backward_body) {
  * over the images: each image's dM is made once for what is asked. The images go in
  * BPRT_CONV_SLOTS fixed groups; the weight gradient sums each group into its partial, then
  * the partials in order; the input gradient is image by image. So the values are the same
- * whether one or both are asked, and on any thread count. With gb, each image's gy is summed
- * as its dM is made, into its group's O doubles at gb_part, then the groups' in order. */
+ * whether one or both are asked, and on any thread count. With gb_part, each image's gy is
+ * summed as its dM is made, into its group's O doubles there (the caller adds the groups'). */
 static void wg_backward(const WgGeom *g, const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H,
-                        size_t W, size_t O, size_t pad, float *gx, float *gw, float *gb, double *gb_part, float *scratch) {
+                        size_t W, size_t O, size_t pad, float *gx, float *gw, double *gb_part, float *scratch) {
     const size_t groups = BPRT_CONV_SLOTS, nu = 36 * O * C;
     float *U = scratch, *slots = scratch + wg_round16(nu);
     if (gx) wg_weights(g->r, w, O, C, U);
     const double work = (double)B * (double)(O * C * g->r * g->r * g->OH * g->OW);
     /* part: gw's partials are wanted */
     const ConvCall c = {.x = x, .gy = gy, .geom = g, .out = gx, .scratch = scratch, .part = gw, .B = B,
-                        .C = C, .H = H, .W = W, .O = O, .pad = pad, .n = groups, .gbpart = gb ? gb_part : NULL};
+                        .C = C, .H = H, .W = W, .O = O, .pad = pad, .n = groups, .gbpart = gb_part};
     CONV_RUN(conv_threads(groups, (gx && gw ? 2 : 1) * work), wg_backward_body, (void *)&c);
     if (gw) wg_finish_w(g, C, O, slots, U, gw); /* U is done with: the partials' sum goes there */
-    for (size_t o = 0; gb && o < O; o++) {
-        double acc = gb_part[o];
-        for (size_t gi = 1; gi < groups; gi++) acc += gb_part[gi * O + o];
-        gb[o] = (float)acc;
-    }
 }
 
 int bprt_wg_conv2d_grad_x_f32(const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
                               size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *scratch) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    wg_backward(&g, NULL, gy, w, B, C, H, W, O, pad, gx, NULL, NULL, NULL, scratch);
+    wg_backward(&g, NULL, gy, w, B, C, H, W, O, pad, gx, NULL, NULL, scratch);
     return 1;
 }
 
 int bprt_wg_conv2d_grads_f32(const float *x, const float *gy, const float *w, size_t B, size_t C, size_t H, size_t W,
-                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, float *gb,
-                             double *gb_part, float *scratch) {
+                             size_t O, size_t KH, size_t KW, size_t s, size_t pad, float *gx, float *gw, double *gb_part,
+                             float *scratch) {
     WgGeom g;
     if (!wg_take(C, H, W, O, KH, KW, s, pad, &g)) return 0;
-    wg_backward(&g, x, gy, gx ? w : NULL, B, C, H, W, O, pad, gx, gw, gb, gb_part, scratch);
+    wg_backward(&g, x, gy, gx ? w : NULL, B, C, H, W, O, pad, gx, gw, gb_part, scratch);
     return 1;
 }
 
