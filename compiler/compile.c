@@ -207,6 +207,7 @@ Graph *bpc_compile_program(Arena *a, Diag *d, const Program *prog, const char *d
     if (o->optimize) {
         g = pass_msum(g); /* after reverse mode: no rule differentiates its summed products */
         ir_verify(g);
+        g->pair_gelu = 1; /* pass_gelu_pairs, on each generated function's own graph */
     }
     if (stopped(o)) return NULL;
     g = pass_dce(g, 1, 1, 1, 1);

@@ -47,6 +47,7 @@ typedef struct E {
     int *ep_sum;       /* per MATMUL node with an epilogue: the sum over axis 0 of the epilogue's result made in the same call, or -1 */
     int *lna_at;       /* per node: the LAYERNORM_GRAD whose affine group (plan_ln_groups) is emitted in its place, or -1 */
     struct LnGroup *lna; /* per LAYERNORM_GRAD of a group: its operands and the nodes the call makes */
+    int *gelu_pair;    /* per GELU node: the gelu_grad of its input made in the same call (plan_gelu_pairs), or -1 */
     int *cwb_at;       /* per node: the CONV2D_GRAD_W made in its place with a bias's gradient (plan_conv_bias), or -1 */
     int *cwb_sum;      /* per CONV2D_GRAD_W of cwb_at: the last sum of the chain, the bias's gradient */
     signed char *tri;  /* per batched MATMUL node: its triangle (bprt_?gemm_batch_tri's BPRT_TRI_*), or 0 */
@@ -1829,8 +1830,51 @@ static void emit_layer(E *e, int id) {
     }
 }
 
+/* gelu(z) at v and gelu_grad(z) at w = v + 1 (pass_pair.c) in one bprt_ew_gelu_pair call
+ * when both would be passes of their own, over z's elements as stored, and w's storage is
+ * not v's nor v's z's (w may be written over z: each element is read before it is written).
+ * Not with --standalone (no ew.c): there the two are loops of their own. */
+static void plan_gelu_pairs(E *e) {
+    const Graph *g = e->g;
+    e->gelu_pair = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
+    for (int i = 0; i < g->n; i++) e->gelu_pair[i] = -1;
+    if (e->o->standalone) return;
+    for (int w = 1; w < g->n; w++) {
+        const int v = w - 1, z = g->nodes[v].in[0];
+        const Node *zn = &g->nodes[z];
+        if (!ir_gelu_paired(g, w) || emitted_elsewhere(e, v) || emitted_elsewhere(e, w) || zn->dtype != DT_REAL ||
+            zn->op == OP_CONST || zn->op == OP_DIMVAL || !shape_eq(&zn->shape, &g->nodes[v].shape) ||
+            (e->lna_at && (e->lna_at[v] >= 0 || e->lna_at[w] >= 0)) || (e->cwb_at && (e->cwb_at[v] >= 0 || e->cwb_at[w] >= 0)) ||
+            (e->sm && (e->sm[v].mm >= 0 || e->sm[w].mm >= 0)))
+            continue;
+        char x[96], y[96], d[96];
+        ptr(e, z, x, sizeof x);
+        ptr(e, v, y, sizeof y);
+        ptr(e, w, d, sizeof d);
+        if (!strcmp(y, x) || !strcmp(y, d)) continue;
+        e->gelu_pair[v] = w;
+        e->computed_early[w] = 1;
+    }
+}
+
+static void emit_gelu_pair(E *e, int v, int w) {
+    const Graph *g = e->g;
+    char x[96], y[96], d[96], total[DIMS_C_MAX];
+    ptr(e, g->nodes[v].in[0], x, sizeof x);
+    ptr(e, v, y, sizeof y);
+    ptr(e, w, d, sizeof d);
+    numel_c(g, &g->nodes[v].shape, total, sizeof total);
+    fprintf(e->out, "    /* %%%d = %sgelu_grad of the same input, in the same pass (one erf) */\n", w,
+            g->nodes[w].adjoint ? "adjoint " : "");
+    fprintf(e->out, "    bprt_ew_gelu_pair_%s(%s, %s, %s, %s);\n", e->o->f64 ? "f64" : "f32", x, y, d, total);
+}
+
 static void emit_node(E *e, int id) {
     const Node *n = &e->g->nodes[id];
+    if (e->gelu_pair && e->gelu_pair[id] >= 0) {
+        emit_gelu_pair(e, id, e->gelu_pair[id]);
+        return;
+    }
     if (e->lna_at && e->lna_at[id] >= 0) {
         emit_ln_affine(e, e->lna_at[id]);
         return;
@@ -1987,6 +2031,7 @@ static void prototype(FILE *out, const Graph *full, const Graph *fg, Variant v, 
  * the gradient: its graph's grads are the hvps. */
 static Graph *variant_graph(Graph *g, Variant v) {
     Graph *r = pass_dce(g, v != V_FORWARD, v == V_GRAD || v == V_STEP, v == V_FORWARD, v == V_HVP);
+    if (r->pair_gelu) r = pass_gelu_pairs(r); /* after DCE: a pair where only this function's nodes read z */
     if (v == V_HVP) r->grads = r->hvps;
     return r;
 }
@@ -2440,6 +2485,7 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     setup_plan(&e);
     plan_tri(&e);
     plan_epilogues(&e);
+    plan_gelu_pairs(&e);
     Graph *g = e.g;
     char wsname[128]; /* the model's name (BP_NAME_MAX: sema cuts a file's stem to it) and 12 more */
     snprintf(wsname, sizeof wsname, "%s_ws_%s_", full->model, variant_name[v]);
@@ -2662,6 +2708,7 @@ static const char *runtime_decls =
     "void bprt_erf_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
     "void bprt_gelu_" S "(const " T " *x, " T " *y, size_t n);\n"                                                   \
     "void bprt_gelu_grad_" S "(const " T " *x, " T " *y, size_t n);\n"                                              \
+    "void bprt_ew_gelu_pair_" S "(const " T " *x, " T " *y, " T " *d, size_t n);\n"                                 \
     "void bprt_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                    \
     "void bprt_log_softmax_" S "(const " T " *x, size_t rows, size_t n, " T " *y);\n"                                \
     "double bprt_cross_entropy_" S "(const " T " *z, const int32_t *y, size_t rows, size_t n);\n"                    \

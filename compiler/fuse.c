@@ -20,7 +20,7 @@ void fuse_plan(const Graph *g, const char *roots, const char *pinned, int *fuse_
             int in = n->in[k];
             const Node *p = &g->nodes[in];
             OpKind pk = op_info[p->op].kind;
-            if ((pk == OK_UNARY || pk == OK_BINARY) && uses[in] == 1 && user[in] == i && !(roots && roots[in]) &&
+            if ((pk == OK_UNARY || pk == OK_BINARY) && uses[in] == 1 && !ir_gelu_paired(g, in) && user[in] == i && !(roots && roots[in]) &&
                 !(pinned && pinned[in]) && shape_eq(&p->shape, &n->shape) && p->dtype == DT_REAL &&
                 size[i] + size[in] <= 8) {
                 fuse_user[in] = i;

@@ -631,7 +631,9 @@ void ir_own_leaves(Graph *g) {
     }
 }
 
-Graph *ir_rebuild(Graph *old, int fold, int cse) {
+Graph *ir_rebuild(Graph *old, int fold, int cse) { return ir_rebuild_ordered(old, fold, cse, NULL); }
+
+Graph *ir_rebuild_ordered(Graph *old, int fold, int cse, const int *order) {
     Graph *g = ir_new(old->arena, old->diag);
     g->syms = old->syms;
     g->params = old->params;
@@ -645,6 +647,7 @@ Graph *ir_rebuild(Graph *old, int fold, int cse) {
     g->output_names = old->output_names;
     g->fold = fold;
     g->cse = cse;
+    g->pair_gelu = old->pair_gelu;
     /* liveness from the roots */
     char *live = calloc((size_t)old->n + 1, 1);
     int *map = malloc(((size_t)old->n + 1) * sizeof *map);
@@ -661,8 +664,9 @@ Graph *ir_rebuild(Graph *old, int fold, int cse) {
     for (int i = old->n - 1; i >= 0; i--)
         if (live[i])
             for (int k = 0; k < op_info[old->nodes[i].op].arity; k++) live[old->nodes[i].in[k]] = 1;
-    for (int i = 0; i < old->n; i++) {
-        map[i] = -1;
+    for (int i = 0; i < old->n; i++) map[i] = -1;
+    for (int o = 0; o < old->n; o++) {
+        const int i = order ? order[o] : o;
         if (!live[i]) continue;
         Node p = old->nodes[i];
         for (int k = 0; k < op_info[p.op].arity; k++) p.in[k] = map[p.in[k]];

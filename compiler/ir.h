@@ -145,6 +145,7 @@ typedef struct Graph {
     int hash_cap;
     int adjoint_mode;   /* nodes added now are marked adjoint */
     int remat_mode;     /* REMAT_*: computed (non-leaf) nodes added now carry this mark */
+    int pair_gelu;      /* optimised: each function's graph gets pass_gelu_pairs (emit_c.c) */
     /* emit_c's memo (emit_c.c): which gradient GEMMs its V_STEP variant fuses with the update
        (mark_fused), with the nodes and roots it was worked out on, so that it is worked out
        anew once they change; NULL until first asked */
@@ -217,6 +218,9 @@ int ir_add_raw(Graph *g, const Node *proto);
 /* Re-adds every node reachable from the graph's roots into a new graph with the given
  * builder flags: folding/simplification and CSE happen here; unreachable nodes vanish. */
 Graph *ir_rebuild(Graph *old, int fold, int cse);
+/* The same with the nodes added in order[0..old->n) (a permutation of old's ids in which
+ * every node comes after its inputs; NULL: old's order). */
+Graph *ir_rebuild_ordered(Graph *old, int fold, int cse, const int *order);
 /* Gives g, a graph just rebuilt from another, its own copy of the parameter and input tables
  * (they were the other's), each entry's node pointing at g's: building a variant must not
  * move the nodes of the graph it was built from. */
@@ -231,6 +235,9 @@ int ir_verify(const Graph *g);
 int *ir_use_counts(const Graph *g);
 /* Is id the loss, an output, a gradient or a Hessian-vector product (a value the caller gets)? */
 int ir_is_root(const Graph *g, int id);
+/* Is node w gelu_grad(z) right after gelu(z) (pass_pair.c), a pair the emitter makes in one
+ * pass? fuse.c computes it in no user's loop. */
+int ir_gelu_paired(const Graph *g, int w);
 /* Is n a causal mask filling with -inf, whose softmax is then exactly 0 right of the diagonal? */
 int ir_masks_future(const Node *n);
 

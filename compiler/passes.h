@@ -43,6 +43,9 @@ void remat_mark_layernorms(Graph *g);
 Graph *pass_msum(Graph *g);
 /* Keeps what the selected roots need: loss, gradients, outputs, Hessian-vector products
  * (the hvps are dropped, hvps = NULL, unless kept). */
+/* gelu_grad(z) moved to right after gelu(z) where z has no other reader (pass_pair.c); g
+ * itself when there is none to move */
+Graph *pass_gelu_pairs(Graph *g);
 Graph *pass_dce(Graph *g, int keep_loss, int keep_grads, int keep_outputs, int keep_hvps);
 
 #endif

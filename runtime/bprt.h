@@ -184,6 +184,10 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
     void bprt_erf_##SUF(const T *x, T *y, size_t n);                                               \
     void bprt_gelu_##SUF(const T *x, T *y, size_t n);                                              \
     void bprt_gelu_grad_##SUF(const T *x, T *y, size_t n);                                         \
+    /* y = gelu(x) and d = gelu's derivative at x, each with the bits of the two calls above,     \
+       from one erf per element (d may be x); bprt_ew_gelu_pair: the same on the threads */       \
+    void bprt_gelu_pair_##SUF(const T *x, T *y, T *d, size_t n);                                   \
+    void bprt_ew_gelu_pair_##SUF(const T *x, T *y, T *d, size_t n);                                \
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                              \
     /* in place, on the calling thread; causal: row r's entries j > r masked first (-inf, so 0: \
        only its first r + 1 are exponentiated; the same values as the mask then softmax) */     \

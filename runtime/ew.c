@@ -257,6 +257,20 @@ enum { EW_PAR_MIN = 1 << 15 };
                        const unsigned char *vec, size_t n, T *out) {                               \
         EwCall_##SUF a = {code, ncode, 0, konst, leaf, NULL, vec, n, out, 0};                      \
         BPRT_SPLIT(EW_TEAM(n), (n + EW_BLOCK - 1) / EW_BLOCK, ew_blocks_task_##SUF, &a);           \
+    }                                                                                              \
+    typedef struct {                                                                               \
+        const T *x;                                                                                \
+        T *y, *d;                                                                                  \
+        size_t n;                                                                                  \
+    } EwPair_##SUF;                                                                                \
+    static void ew_gelu_pair_task_##SUF(void *arg, size_t b0, size_t b1) {                         \
+        const EwPair_##SUF *a = arg;                                                               \
+        const size_t i0 = b0 * EW_BLOCK, i1 = b1 * EW_BLOCK < a->n ? b1 * EW_BLOCK : a->n;         \
+        if (i0 < i1) bprt_gelu_pair_##SUF(a->x + i0, a->y + i0, a->d + i0, i1 - i0);                \
+    }                                                                                              \
+    void bprt_ew_gelu_pair_##SUF(const T *x, T *y, T *d, size_t n) {                               \
+        EwPair_##SUF a = {x, y, d, n};                                                             \
+        BPRT_SPLIT(EW_TEAM(n), (n + EW_BLOCK - 1) / EW_BLOCK, ew_gelu_pair_task_##SUF, &a);        \
     }
 
 int bprt_ew_threads(size_t n) { return EW_TEAM(n); }

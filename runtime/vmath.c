@@ -147,6 +147,15 @@ static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127
             const float e = fabsf(t) < VM_ERF_SMALL ? VM_HORNER6(M, VM_ID, u, VM_E) : exp1_##SFX(-u);   \
             y[i] = 0.5f * (1.0f + erf1_##SFX(t)) + a * e * VM_RSQRT_2PI;                            \
         }                                                                                           \
+    }                                                                                               \
+    /* gelu_n's y and gelu_grad_n's d (the same operations) from one erf (d may be x) */          \
+    LATTR static void gelu_pair_n_##SFX(const float *x, float *y, float *d, size_t n) {             \
+        for (size_t i = 0; i < n; i++) {                                                            \
+            const float a = x[i], t = a * VM_SQRT1_2, u = t * t, ef = erf1_##SFX(t);                \
+            const float e = fabsf(t) < VM_ERF_SMALL ? VM_HORNER6(M, VM_ID, u, VM_E) : exp1_##SFX(-u);   \
+            y[i] = 0.5f * a * (1.0f + ef);                                                          \
+            d[i] = 0.5f * (1.0f + ef) + a * e * VM_RSQRT_2PI;                                       \
+        }                                                                                           \
     }
 
 #define VM_PLAIN(a, b, c) ((a) * (b) + (c))
@@ -245,6 +254,27 @@ VM_AVX512 static inline __m512 gelu_grad16(__m512 x) {
     return _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), _mm512_add_ps(_mm512_set1_ps(1.0f), e)),
                          _mm512_mul_ps(_mm512_mul_ps(x, g), _mm512_set1_ps(VM_RSQRT_2PI)));
 }
+/* gelu16's and gelu_grad16's results from one erf16e (the same operations, so the same bits) */
+VM_AVX512 static void gelu_pair_n_fused(const float *x, float *y, float *d, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        const __m512 t = _mm512_mul_ps(v, _mm512_set1_ps(VM_SQRT1_2)), u = _mm512_mul_ps(t, t);
+        const __m512 p = VM_HORNER6(_mm512_fmadd_ps, _mm512_set1_ps, u, VM_E);
+        __m512 g = p;
+        const __m512 e = erf16e(t, &g);
+        const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(t), _mm512_set1_ps(VM_ERF_SMALL), _CMP_GE_OQ);
+        if (big) {
+            const __mmask16 far = _mm512_cmp_ps_mask(_mm512_abs_ps(t), _mm512_set1_ps(VM_ERF_CLAMP), _CMP_GT_OQ);
+            if (far) g = _mm512_mask_mov_ps(g, far, exp16(_mm512_sub_ps(_mm512_setzero_ps(), u)));
+            g = _mm512_mask_mov_ps(p, big, g);
+        }
+        const __m512 one_e = _mm512_add_ps(_mm512_set1_ps(1.0f), e);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), one_e));
+        _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), one_e),
+                                                      _mm512_mul_ps(_mm512_mul_ps(v, g), _mm512_set1_ps(VM_RSQRT_2PI))));
+    }
+}
 VM_N_AVX512(exp_n_fused, exp16)
 VM_N_AVX512(erf_n_fused, erf16)
 VM_N_AVX512(gelu_n_fused, gelu16)
@@ -257,6 +287,7 @@ static int vm_fused(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define erf_n_fused erf_n_plain
 #define gelu_n_fused gelu_n_plain
 #define gelu_grad_n_fused gelu_grad_n_plain
+#define gelu_pair_n_fused gelu_pair_n_plain
 #endif
 
 /* bprt_NAME_f32: the fused kernel on AVX-512, else the plain one */
@@ -269,6 +300,20 @@ VM_DISPATCH(exp)
 VM_DISPATCH(erf)
 VM_DISPATCH(gelu)
 VM_DISPATCH(gelu_grad)
+
+void bprt_gelu_pair_f32(const float *x, float *y, float *d, size_t n) {
+    if (vm_fused()) gelu_pair_n_fused(x, y, d, n);
+    else gelu_pair_n_plain(x, y, d, n);
+}
+
+/* bprt_gelu_f64's y and bprt_gelu_grad_f64's d with one erf (d may be x) */
+void bprt_gelu_pair_f64(const double *x, double *y, double *d, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const double a = x[i], ef = erf(a * 0.70710678118654752440);
+        y[i] = 0.5 * a * (1.0 + ef);
+        d[i] = 0.5 * (1.0 + ef) + a * exp(-0.5 * a * a) * 0.39894228040143267794;
+    }
+}
 
 void bprt_gelu_f64(const double *x, double *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = 0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440));

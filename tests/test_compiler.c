@@ -1066,6 +1066,47 @@ static void test_bias_sum_over_merged_axes(void **state) {
     free(bt);
 }
 
+/* gelu(z) and its derivative gelu_grad(z), z = x @ W + b read by nothing else: the derivative
+ * moves to right after gelu in each function's graph (pass_pair.c) and both are one
+ * bprt_ew_gelu_pair call, one erf per element, the derivative written over z, in NAME_grad
+ * and the step (and in --f64 C); the backward epilogue reads it and evaluates no erf. Not
+ * where z has another reader, nor without the IR passes, nor in --standalone output. The
+ * gradient against finite differences in double through that call. */
+static void test_gelu_pair(void **state) {
+    (void)state;
+    const char *src = "input x[B, 4]\nparam W[4, 6] = normal(1)\nparam b[6] = normal(1)\nparam V[6, 2] = normal(1)\n"
+                      "loss sum((gelu(x @ W + b) @ V) ^ 2)\noptimizer sgd(lr = 0.1)\n";
+    char *c = compiled_text(src, 1, TEXT_C);
+    assert_int_equal(count(c, "bprt_ew_gelu_pair_f32("), 2); /* NAME_grad, the step (not NAME_hvp: z has more readers) */
+    assert_int_equal(count(c, "= adjoint gelu_grad of the same input, in the same pass"), 2);
+    assert_int_equal(count(c, "adjoint gelu_grad ["), 0); /* no pass of its own */
+    /* each pair writes the derivative over z, the buffer the gradient's epilogue then reads */
+    const char *at = strstr(c, "bprt_ew_gelu_pair_f32(t");
+    assert_non_null(at);
+    char zb[16] = "", yb[16] = "", db[16] = "";
+    assert_int_equal(sscanf(at, "bprt_ew_gelu_pair_f32(%15[^,], %15[^,], %15[^,],", zb, yb, db), 3);
+    assert_string_equal(zb, db);
+    assert_string_not_equal(yb, zb);
+    free(c);
+    char *d = compiled_text(src, 1, TEXT_C_F64);
+    assert_int_equal(count(d, "bprt_ew_gelu_pair_f64("), 2);
+    free(d);
+    char *o0 = compiled_text(src, 0, TEXT_C), *st = compiled_text(src, 1, TEXT_C_STANDALONE);
+    assert_int_equal(count(o0, "gelu_pair_f32("), 0);
+    assert_int_equal(count(st, "ew_gelu_pair_f32("), 0); /* (vmath.c's bprt_gelu_pair is embedded, unused) */
+    assert_true(count(st, "bp_gelu_deriv(") >= 2); /* its two loops: the derivative and the step's */
+    free(o0);
+    free(st);
+    fd_check_ok(src, 5, 3);
+    /* z read by the loss as well: the derivative stays where reverse mode put it */
+    const char *other = "input x[B, 4]\nparam W[4, 6] = normal(1)\nparam b[6] = normal(1)\nparam V[6, 2] = normal(1)\n"
+                        "z = x @ W + b\nloss sum((gelu(z) @ V) ^ 2) + sum(z * z)\noptimizer sgd(lr = 0.1)\n";
+    char *c2 = compiled_text(other, 1, TEXT_C);
+    assert_int_equal(count(c2, "bprt_ew_gelu_pair_f32("), 0);
+    free(c2);
+    fd_check_ok(other, 5, 3);
+}
+
 /* layernorm(h, g, b)'s gradient: gy * g, the layer norm's gradient at it, the sums of
  * gy * layernorm(h) and of gy over the rows (g's and b's gradients), and the residual's
  * gradient added to it are one call, bprt_layernorm_affine_grad, in NAME_grad and the step
@@ -1337,6 +1378,7 @@ int main(void) {
         cmocka_unit_test(test_batch_sums_folded_into_matmul),
         cmocka_unit_test(test_gemm_epilogues),
         cmocka_unit_test(test_bias_sum_over_merged_axes),
+        cmocka_unit_test(test_gelu_pair),
         cmocka_unit_test(test_layernorm_affine_fused),
         cmocka_unit_test(test_step_memo_follows_the_graph),
         cmocka_unit_test(test_variant_keeps_the_graphs_leaves),

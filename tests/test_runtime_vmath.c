@@ -170,6 +170,74 @@ static void test_gelu(void **state) {
     for (int i = 0; i < 5; i++) assert_true(fabs(yd[i] - gelu_grad_d(xd[i])) <= 4e-16);
 }
 
+/* GELU and its derivative from one erf (bprt_gelu_pair, what the generated code calls for
+ * gelu(z) and the gelu_grad(z) pass_pair.c puts beside it): the same bits as bprt_gelu and
+ * bprt_gelu_grad, with the plain kernel and the AVX-512 one, over a length that is no multiple
+ * of 16, with the derivative written over x, with NaN, infinities, zeros and |x| beyond erf's
+ * clamp (a NaN is a NaN: its sign is the compiler's choice); bprt_ew_gelu_pair the same on 1, 2 and 3 threads over enough elements to split; the
+ * f64 versions the same bits as theirs. */
+static int same_f32(const float *a, const float *b, size_t n) { /* the same bits, or both NaN */
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0 && !(isnan(a[i]) && isnan(b[i]))) return 0;
+    return 1;
+}
+static int same_f64(const double *a, const double *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0 && !(isnan(a[i]) && isnan(b[i]))) return 0;
+    return 1;
+}
+static void test_gelu_pair(void **state) {
+    (void)state;
+    enum { N = 70001 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *d = malloc(N * sizeof *d),
+          *y2 = malloc(N * sizeof *y2), *d2 = malloc(N * sizeof *d2);
+    assert_non_null(x && y && d && y2 && d2);
+    uint64_t s = 12345;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 14.0 - 7.0) * (i % 5 == 0 ? 0.3f : 1.0f);
+    }
+    x[3] = NAN, x[4] = INFINITY, x[5] = -INFINITY, x[6] = 0.0f, x[7] = -0.0f, x[8] = 9.5f, x[9] = -9.5f;
+    const char *isa = bprt_isa(), *isas[] = {"generic", "avx512"};
+    const int threads = bprt_threads();
+    int ran = 0;
+    for (int k = 0; k < 2; k++) {
+        if (bprt_set_isa(isas[k]) != 0) continue;
+        ran++;
+        bprt_gelu_f32(x, y, N);
+        bprt_gelu_grad_f32(x, d, N);
+        bprt_gelu_pair_f32(x, y2, d2, N);
+        if (!same_f32(y, y2, N) || !same_f32(d, d2, N)) fail_msg("pair (%s): other bits", isas[k]);
+        for (int nt = 1; nt <= 3; nt++) {
+            bprt_set_threads(nt);
+            memcpy(d2, x, N * sizeof *x);
+            memset(y2, 0, N * sizeof *y2);
+            bprt_ew_gelu_pair_f32(d2, y2, d2, N); /* the derivative over x */
+            if (!same_f32(y, y2, N) || !same_f32(d, d2, N))
+                fail_msg("ew pair (%s, %d threads, in place): other bits", isas[k], nt);
+        }
+        bprt_set_threads(threads);
+        for (int n = 1; n <= 33; n += 4) { /* short tails */
+            memset(y2, 0, 40 * sizeof *y2);
+            bprt_gelu_pair_f32(x + 1, y2, d2, (size_t)n);
+            if (!same_f32(y + 1, y2, (size_t)n) || !same_f32(d + 1, d2, (size_t)n) || y2[n] != 0)
+                fail_msg("pair (%s) of %d: other bits", isas[k], n);
+        }
+    }
+    assert_true(ran >= 1);
+    bprt_set_isa(isa);
+    double xd[7] = {-9, -0.5, 0, 0.7, 3, NAN, INFINITY}, yd[7], dd[7], yp[7], dp[7];
+    bprt_gelu_f64(xd, yd, 7);
+    bprt_gelu_grad_f64(xd, dd, 7);
+    for (int nt = 1; nt <= 2; nt++) {
+        bprt_set_threads(nt);
+        bprt_ew_gelu_pair_f64(xd, yp, dp, 7);
+        assert_true(same_f64(yp, yd, 7) && same_f64(dp, dd, 7));
+    }
+    bprt_set_threads(threads);
+    free(x), free(y), free(d), free(y2), free(d2);
+}
+
 /* Logits near 1e4 in float: log_softmax is (x - m) - log s, accurate to float's precision of
  * the result (x - (m + log s) rounded m + log s at 1e4's ulp: 3e-4 of the result was lost) */
 static void test_log_softmax_large_logits(void **state) {
@@ -328,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_log_softmax_large_logits),
         cmocka_unit_test(test_softmax_rows),        cmocka_unit_test(test_cross_entropy_rows),
         cmocka_unit_test(test_row_max_positions),   cmocka_unit_test(test_gelu),
+        cmocka_unit_test(test_gelu_pair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,53 @@
+/* pass_pair.c — GELU's derivative made beside GELU, from the same error function.
+ *
+ * Reverse mode differentiates y = gelu(z) into gz = g * gelu_grad(z): the backward pass reads
+ * z and evaluates erf(z / sqrt 2) and exp(-z^2 / 2) a second time, after the forward pass
+ * evaluated the same erf for gelu itself. Where z is read by nothing but gelu(z) and
+ * gelu_grad(z), the derivative's node moves to right after gelu's: the emitter then makes
+ * both in one pass with one erf per element (bprt_ew_gelu_pair), and the derivative, not z,
+ * is what lives until the backward pass reads it (the same bytes: z dies there, and the
+ * derivative may be written over it). fuse.c does not compute such a derivative inside its
+ * user's loop, which would evaluate it again. The values are those of the two nodes apart. */
+#include <stdlib.h>
+
+#include "passes.h"
+
+int ir_gelu_paired(const Graph *g, int w) {
+    if (w <= 0 || w >= g->n) return 0;
+    const Node *d = &g->nodes[w], *v = &g->nodes[w - 1];
+    return d->op == OP_GELU_GRAD && v->op == OP_GELU && v->in[0] == d->in[0] && d->dtype == DT_REAL;
+}
+
+Graph *pass_gelu_pairs(Graph *g) {
+    int *uses = ir_use_counts(g), *gelu = malloc(((size_t)g->n + 1) * sizeof(int)),
+        *after = malloc(((size_t)g->n + 1) * sizeof(int)), *order = malloc(((size_t)g->n + 1) * sizeof(int));
+    char *moved = calloc((size_t)g->n + 1, 1);
+    if (!gelu || !after || !order || !moved) abort();
+    for (int i = 0; i < g->n; i++) gelu[i] = after[i] = -1;
+    int any = 0;
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op == OP_GELU && gelu[n->in[0]] < 0) gelu[n->in[0]] = i;
+        const int z = n->in[0], v = n->op == OP_GELU_GRAD ? gelu[z] : -1;
+        if (v < 0 || n->dtype != DT_REAL || uses[z] != 2 || uses[i] == 0 || after[v] >= 0 || ir_is_root(g, z)) continue;
+        after[v] = i; /* z's two readers: gelu(z) at v, then this one */
+        moved[i] = 1;
+        any |= v + 1 != i;
+    }
+    Graph *r = g;
+    if (any) {
+        int k = 0;
+        for (int i = 0; i < g->n; i++) {
+            if (moved[i]) continue;
+            order[k++] = i;
+            if (after[i] >= 0) order[k++] = after[i];
+        }
+        r = ir_rebuild_ordered(g, 0, 0, order);
+    }
+    free(uses);
+    free(gelu);
+    free(after);
+    free(order);
+    free(moved);
+    return r;
+}
