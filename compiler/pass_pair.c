@@ -18,18 +18,36 @@ int ir_gelu_paired(const Graph *g, int w) {
     return d->op == OP_GELU_GRAD && v->op == OP_GELU && v->in[0] == d->in[0] && d->dtype == DT_REAL;
 }
 
+/* Would the emitter make gelu(z) at v anywhere but in a pass of its own, so that the pair's
+ * call could not make both? In a product's or a layer's epilogue (z a MATMUL, CONV2D or
+ * MAXPOOL2D_GRAD: there gelu(z) is made where the product is, with z kept), or inside the loop
+ * of its one elementwise reader (fuse.c's rule). The derivative then stays where reverse mode
+ * put it, made inside its reader's epilogue or loop as before. */
+static int gelu_elsewhere(const Graph *g, const int *uses, const int *user, int v) {
+    const Op zop = g->nodes[g->nodes[v].in[0]].op;
+    if (zop == OP_MATMUL || zop == OP_CONV2D || zop == OP_MAXPOOL2D_GRAD) return 1;
+    if (uses[v] != 1 || user[v] < 0 || ir_is_root(g, v)) return 0;
+    const Node *u = &g->nodes[user[v]];
+    const OpKind k = op_info[u->op].kind;
+    return (k == OK_UNARY || k == OK_BINARY) && shape_eq(&u->shape, &g->nodes[v].shape);
+}
+
 Graph *pass_gelu_pairs(Graph *g) {
-    int *uses = ir_use_counts(g), *gelu = malloc(((size_t)g->n + 1) * sizeof(int)),
+    int *uses = ir_use_counts(g), *user = malloc(((size_t)g->n + 1) * sizeof(int)), *gelu = malloc(((size_t)g->n + 1) * sizeof(int)),
         *after = malloc(((size_t)g->n + 1) * sizeof(int)), *order = malloc(((size_t)g->n + 1) * sizeof(int));
     char *moved = calloc((size_t)g->n + 1, 1);
-    if (!gelu || !after || !order || !moved) abort();
-    for (int i = 0; i < g->n; i++) gelu[i] = after[i] = -1;
+    if (!user || !gelu || !after || !order || !moved) abort();
+    for (int i = 0; i < g->n; i++) gelu[i] = after[i] = user[i] = -1;
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < op_info[g->nodes[i].op].arity; k++) user[g->nodes[i].in[k]] = i;
     int any = 0;
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         if (n->op == OP_GELU && gelu[n->in[0]] < 0) gelu[n->in[0]] = i;
         const int z = n->in[0], v = n->op == OP_GELU_GRAD ? gelu[z] : -1;
-        if (v < 0 || n->dtype != DT_REAL || uses[z] != 2 || uses[i] == 0 || after[v] >= 0 || ir_is_root(g, z)) continue;
+        if (v < 0 || n->dtype != DT_REAL || uses[z] != 2 || uses[i] == 0 || after[v] >= 0 || ir_is_root(g, z) ||
+            gelu_elsewhere(g, uses, user, v))
+            continue;
         after[v] = i; /* z's two readers: gelu(z) at v, then this one */
         moved[i] = 1;
         any |= v + 1 != i;
@@ -45,6 +63,7 @@ Graph *pass_gelu_pairs(Graph *g) {
         r = ir_rebuild_ordered(g, 0, 0, order);
     }
     free(uses);
+    free(user);
     free(gelu);
     free(after);
     free(order);

@@ -1070,7 +1070,8 @@ static void test_bias_sum_over_merged_axes(void **state) {
  * moves to right after gelu in each function's graph (pass_pair.c) and both are one
  * bprt_ew_gelu_pair call, one erf per element, the derivative written over z, in NAME_grad
  * and the step (and in --f64 C); the backward epilogue reads it and evaluates no erf. Not
- * where z has another reader, nor without the IR passes, nor in --standalone output. The
+ * where z has another reader, nor without the IR passes, nor in --standalone output, nor
+ * where gelu is made in a product's epilogue or its reader's loop. The
  * gradient against finite differences in double through that call. */
 static void test_gelu_pair(void **state) {
     (void)state;
@@ -1105,6 +1106,19 @@ static void test_gelu_pair(void **state) {
     assert_int_equal(count(c2, "bprt_ew_gelu_pair_f32("), 0);
     free(c2);
     fd_check_ok(other, 5, 3);
+    /* gelu made in the product's epilogue (no bias), or inside its reader's loop: no pair, and
+       the derivative stays inside the input gradient's epilogue (no pass of its own) */
+    const char *srcs[] = {"input x[B, 4]\nparam W[4, 6] = normal(1)\nparam V[6, 2] = normal(1)\n"
+                          "loss sum((gelu(x @ W) @ V) ^ 2)\n",
+                          "input x[B, 4]\nparam W[4, 6] = normal(1)\nparam b[6] = normal(1)\nparam V[6, 2] = normal(1)\n"
+                          "loss sum(((gelu(x @ W + b) * 3) @ V) ^ 2)\n"};
+    for (int k = 0; k < 2; k++) {
+        char *c3 = compiled_text(srcs[k], 1, TEXT_C);
+        assert_int_equal(count(c3, "gelu_pair"), 0);
+        assert_int_equal(count(c3, "adjoint gelu_grad ["), 0);
+        free(c3);
+        fd_check_ok(srcs[k], 5, 3);
+    }
 }
 
 /* layernorm(h, g, b)'s gradient: gy * g, the layer norm's gradient at it, the sums of
