@@ -3,7 +3,9 @@
  * An elementwise node read exactly once, by an elementwise node of its own shape, and not
  * itself a root or written to caller memory, is computed inline in its user's loop (no
  * buffer, no pass over memory). Chains fuse transitively, up to 8 nodes per loop so that
- * expressions stay small. The C emitter and the Graphviz view both use this decision. */
+ * expressions stay small. The C emitter and the Graphviz view both use this decision. The
+ * exception: GELU's derivative made beside GELU (ir_gelu_paired, pass_pair.c) is kept, as
+ * the pair's one pass makes it. */
 #ifndef BP_FUSE_H
 #define BP_FUSE_H
 

@@ -3,8 +3,11 @@
  * Reverse mode differentiates y = gelu(z) into gz = g * gelu_grad(z): the backward pass reads
  * z and evaluates erf(z / sqrt 2) and exp(-z^2 / 2) a second time, after the forward pass
  * evaluated the same erf for gelu itself. Where z is read by nothing but gelu(z) and
- * gelu_grad(z), the derivative's node moves to right after gelu's: the emitter then makes
- * both in one pass with one erf per element (bprt_ew_gelu_pair), and the derivative, not z,
+ * gelu_grad(z), and gelu(z) is a pass of its own (not in a product's epilogue, nor inside its
+ * reader's loop: gelu_elsewhere), the derivative's node moves to right after gelu's, in each
+ * generated function's graph after DCE (emit_c.c's variant_graph, where NAME_hvp's readers
+ * of z are gone from NAME_grad's graph; Graph.pair_gelu, set under the IR passes). The
+ * emitter then makes both in one pass with one erf per element (bprt_ew_gelu_pair), and the derivative, not z,
  * is what lives until the backward pass reads it (the same bytes: z dies there, and the
  * derivative may be written over it). fuse.c does not compute such a derivative inside its
  * user's loop, which would evaluate it again. The values are those of the two nodes apart. */
