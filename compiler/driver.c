@@ -573,6 +573,27 @@ int drv_same_file(const char *a, const char *b) {
     return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+int drv_check_tensor_output(const char *path, char *err) {
+    const size_t n = strlen(path);
+    if (n >= 3 && strcmp(path + n - 3, ".bp") == 0) {
+        snprintf(err, BPRT_ERRLEN,
+                 "%.400s: a name ending in .bp is a program's; name the file of tensors otherwise (FILE.safetensors)",
+                 path);
+        return -1;
+    }
+    struct stat so;
+    FILE *f = stat(path, &so) == 0 && S_ISREG(so.st_mode) && so.st_size > 0 ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    unsigned char head[9];
+    const size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (bprt_st_begins(head, got)) return 0;
+    snprintf(err, BPRT_ERRLEN,
+             "%.300s: the file exists and is not a safetensors file; bpc replaces only an earlier safetensors file "
+             "(a checkpoint, parameters, gradients) or an empty one (remove it, or give another name)", path);
+    return -1;
+}
+
 int drv_parse_count(const char *s, int lo, int *out) {
     long long v = 0; /* at most 2e9 before a step: 2e10 + 9 after it, past a 32-bit long */
     const char *p = s;

@@ -146,6 +146,16 @@ double drv_printable(double v);
  * files a run reads with it (bpc's check_outputs, the REPL's :save). */
 int drv_same_file(const char *a, const char *b);
 
+/* Whether a file of tensors (bpc grad's and hvp's -o, train's --save and checkpoints, the
+ * REPL's :save) may be written to path without losing a file the user has: not to a name
+ * ending in .bp, which is a program's, and over an existing regular file only when it is
+ * empty or begins as a safetensors file does (bprt_st_begins: an earlier checkpoint, file of
+ * parameters or gradient, one cut short included; one that cannot be read is not judged).
+ * Whether it is a file the run reads is the caller's check (drv_same_file). 0, or -1 with
+ * err (BPRT_ERRLEN bytes) starting with path and saying what to do ("notes.txt: the file
+ * exists and is not a safetensors file; ..."). */
+int drv_check_tensor_output(const char *path, char *err);
+
 /* The numbers of the command line's options and the REPL's commands, read alike and, as a
  * program's, in decimal. drv_parse_count: digits alone ("64"; not " 64", "+64", "0x40",
  * "64.0") for a value from lo to 2000000000. drv_parse_real: a decimal number without a

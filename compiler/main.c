@@ -327,7 +327,9 @@ static void warn_unused_options(const Args *a) {
  * overwrote the program, `train --data c.txt --save c.txt` the corpus, and `train --data d
  * --save d/train-labels-idx1-ubyte` a file of the data set. Parameter-shaped files may be
  * the output (--params and --save: resuming into one checkpoint; hvp --vector v -o v: a
- * power iteration): each is read whole first. */
+ * power iteration): each is read whole first. A file of tensors is refused too where
+ * drv_check_tensor_output refuses it (a name ending in .bp, an existing file that is not a
+ * safetensors file), as the REPL's :save is. All before anything is compiled or run. */
 static void check_outputs(const Args *a) {
     char hpath[4096] = "";
     size_t n = a->out ? strlen(a->out) : 0;
@@ -366,6 +368,15 @@ static void check_outputs(const Args *a) {
                          outs[o].path, ins[i].what, i ? " " : "", i ? ins[i].path : "");
             usage_error("%s", msg);
         }
+    }
+    /* and a file of tensors (grad's and hvp's -o, --save) goes only where one was, as the
+       REPL's :save: `grad m.bp -o notes.txt` and `train m.bp --save other.bp` replaced them */
+    const struct { const char *flag, *path; } tensors[] = {{"-o", a->cmd ? a->out : NULL}, {"--save", a->save}};
+    for (size_t o = 0; o < sizeof tensors / sizeof tensors[0]; o++) {
+        char err[BPRT_ERRLEN], msg[BPRT_ERRLEN + 20];
+        if (!tensors[o].path || drv_check_tensor_output(tensors[o].path, err) == 0) continue;
+        snprintf(msg, sizeof msg, "%s %s", tensors[o].flag, err);
+        usage_error("%s", msg);
     }
 }
 

@@ -1374,14 +1374,14 @@ static const char *option_wants(const char *o) {
 /* Whether a checkpoint may be written to path (:save FILE, :train --save FILE), as bpc
  * train's outputs are checked: not a file the session read its program from (drv_same_file:
  * links included), nor the file of :inputs, nor the --data or --inputs (either may be NULL)
- * the run reads; not a name ending in .bp, which is a program's; and an existing file only
- * when it is a safetensors file (or empty), so that what is replaced is an earlier checkpoint
- * or file of parameters. `:save examples/x.bp` replaced the program the session had loaded
- * with a checkpoint, `:save notes.txt` any file at all, and `:save in.safetensors` after
- * `:inputs in.safetensors` the inputs. what: ":save" or ":train --save". */
+ * the run reads; and then drv_check_tensor_output's rules, as for bpc's outputs: not a name
+ * ending in .bp, and an existing file only when it is a safetensors file (or empty), so that
+ * what is replaced is an earlier checkpoint or file of parameters. `:save examples/x.bp`
+ * replaced the program the session had loaded with a checkpoint, `:save notes.txt` any file
+ * at all, and `:save in.safetensors` after `:inputs in.safetensors` the inputs. what:
+ * ":save" or ":train --save". */
 static int check_save_target(Session *S, const char *path, const char *data, const char *inputs, const char *what) {
     struct stat so;
-    const size_t n = strlen(path);
     const int exists = stat(path, &so) == 0 && S_ISREG(so.st_mode);
     for (const DiagSource *src = S->d.sources; exists && src; src = src->next) {
         if (src->name[0] == '<' || !drv_same_file(path, src->name)) continue;
@@ -1395,24 +1395,10 @@ static int check_save_target(Session *S, const char *path, const char *data, con
         diag_tool_error("%s %s is %s %s: writing it would destroy it", what, path, reads[i].what, reads[i].path);
         return -1;
     }
-    if (n >= 3 && strcmp(path + n - 3, ".bp") == 0) {
-        diag_tool_error("%s %s: a name ending in .bp is a program's; give the checkpoint another (FILE.safetensors)",
-                        what, path);
+    char err[BPRT_ERRLEN];
+    if (drv_check_tensor_output(path, err) != 0) {
+        diag_tool_error("%s %s", what, err);
         return -1;
-    }
-    FILE *f = exists && so.st_size > 0 ? fopen(path, "rb") : NULL; /* (one that cannot be read is not judged) */
-    if (f) { /* 8 bytes of header length, then the header's '{': a checkpoint cut short (an
-                interrupted copy) is one too, to be replaced, though its length runs past its end */
-        unsigned char h[9];
-        uint64_t len = 0;
-        const int got = (int)fread(h, 1, sizeof h, f);
-        fclose(f);
-        for (int k = 7; got == (int)sizeof h && k >= 0; k--) len = len << 8 | h[k];
-        if (got != (int)sizeof h || h[8] != '{' || len < 2) {
-            diag_tool_error("%s %s: the file exists and is not a safetensors file; a checkpoint replaces only an "
-                            "earlier checkpoint or file of parameters (remove it, or give another name)", what, path);
-            return -1;
-        }
     }
     return 0;
 }

@@ -294,12 +294,14 @@ static const char *ckpt_path(const Graph *g, const TrainOptions *o, char *buf, s
 }
 
 /* Writes the checkpoint to path; when that fails (a full disk, its directory removed during
- * the run) the trained parameters would be lost with the process, so they go to
+ * the run, path a file drv_check_tensor_output keeps: a run stopped without --save, whose
+ * MODEL.ckpt.safetensors is not a safetensors file) the trained parameters would be lost with the process, so they go to
  * MODEL.rescue-PID.safetensors in the working directory, else in $TMPDIR or /tmp, and err
  * (the failure) says where, or that no place could be written. -1 either way. */
 static int save_or_rescue(const Model *m, const char *path, const void *params, const void *opt, size_t osz,
                           const int64_t progress[4], char *err) {
-    if (drv_save_checkpoint(m, path, params, opt, osz, progress, err) == 0) return 0;
+    if (drv_check_tensor_output(path, err) == 0 && drv_save_checkpoint(m, path, params, opt, osz, progress, err) == 0)
+        return 0;
     const char *tmpdir = getenv("TMPDIR");
     const char *dirs[] = {".", tmpdir && *tmpdir ? tmpdir : "/tmp", "/tmp"};
     char rescue[4200], err2[BPRT_ERRLEN];
@@ -1043,10 +1045,13 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         return 1;
     }
     /* the files training will write (--save, and --checkpoint-every's checkpoints): tried
-     * now, so that a path that cannot be written does not lose the training at its end */
+     * now, so that a path that cannot be written does not lose the training at its end, nor
+     * one that must not be (drv_check_tensor_output: MODEL.ckpt.safetensors a file of other
+     * data; bpc train and the REPL check --save before) a file the user has */
     if (!o->eval_only && dist_rank() == 0 && (o->save || o->checkpoint_every)) {
         char buf[4096];
-        if (bprt_st_writable(ckpt_path(g, o, buf, sizeof buf), err) != 0) {
+        const char *path = ckpt_path(g, o, buf, sizeof buf);
+        if (drv_check_tensor_output(path, err) != 0 || bprt_st_writable(path, err) != 0) {
             diag_tool_error("%s%s", o->save ? "--save " : "--checkpoint-every: ", err);
             return 1;
         }

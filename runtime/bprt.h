@@ -432,6 +432,11 @@ typedef struct BprtSafetensors {
 } BprtSafetensors;
 
 int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN]);
+/* Whether the first n bytes of a file begin as a safetensors file does: 8 bytes of header
+ * length (at least 2) and the header's '{'. bprt_st_read says "not a safetensors file" of
+ * one that does not and whose length the file cannot hold; bpc writes tensors over an
+ * existing file only when it does (one cut short, an interrupted copy, is one too). */
+int bprt_st_begins(const void *head, size_t n);
 void bprt_st_free(BprtSafetensors *st);
 const BprtTensor *bprt_st_find(const BprtSafetensors *st, const char *name);
 /* Copies t's elements to out as double (any float/int dtype). */

@@ -370,6 +370,16 @@ static const cJSON *first_duplicate(const cJSON *root, int n, int *oom)
     return dup;
 }
 
+int bprt_st_begins(const void *head, size_t n)
+{
+    const unsigned char *h = head;
+    uint64_t hlen = 0;
+    if (n < 9)
+        return 0;
+    memcpy(&hlen, h, 8);
+    return hlen >= 2 && h[8] == '{';
+}
+
 int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
 {
     memset(st, 0, sizeof *st);
@@ -388,7 +398,7 @@ int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN])
      * of another kind (PyTorch's torch.save zip, a text file) said "header length
      * 3112316307483992184 exceeds the limit": a length the file cannot hold, and no '{',
      * say what the file is not */
-    if ((hlen > ST_HEADER_MAX || hlen > (uint64_t)size - 8) && (size == 8 || blob[8] != '{')) {
+    if ((hlen > ST_HEADER_MAX || hlen > (uint64_t)size - 8) && !bprt_st_begins(blob, size)) {
         int zip = blob[0] == 'P' && blob[1] == 'K';
         free(blob);
         return fail(err, path, "not a safetensors file (one starts with an 8-byte header length and a '{')%s",

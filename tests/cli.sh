@@ -923,6 +923,49 @@ sed 's/"w"/"x"/' "$tmp/in.safetensors" >"$tmp/x.safetensors"
 expect_status 0 "$bpc" grad "$tmp/wx.bp" --inputs "$tmp/x.safetensors"
 expect_status 2 "$bpc" grad "$tmp/wx.bp" --inputs "$tmp/x.safetensors" -o "$tmp/x.safetensors"
 first_err "bpc: -o $tmp/x.safetensors is --inputs $tmp/x.safetensors: writing it would destroy it"
+# a file of tensors (grad's and hvp's -o, train's --save) is written only where one was, as the
+# REPL's :save: not over an existing file that is not a safetensors file, nor to a name ending
+# in .bp; refused before anything runs, the file left as it was (`grad -o notes.txt` and
+# `train --save` over an IDX file elsewhere replaced them with tensors, `--save other.bp` wrote
+# tensors under a program's name)
+not_st="the file exists and is not a safetensors file; bpc replaces only an earlier safetensors file (a checkpoint, parameters, gradients) or an empty one (remove it, or give another name)"
+printf 'my notes\n' >"$tmp/notes.txt"
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/notes.txt"
+first_err "bpc: -o $tmp/notes.txt: $not_st"
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/v.safetensors"
+expect_status 2 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/v.safetensors" -o "$tmp/notes.txt"
+first_err "bpc: -o $tmp/notes.txt: $not_st"
+cp "$tmp/labels.orig" "$tmp/labels-copy"
+expect_status 2 "$bpc" train "$tmp/idx.bp" --data "$tmp/idx" --steps 1 --batch 4 --save "$tmp/labels-copy"
+first_err "bpc: --save $tmp/labels-copy: $not_st"
+[ -s "$tmp/out" ] && bad "train --save over a file that is not a checkpoint trained" || ok
+[ "$(cat "$tmp/notes.txt")" = "my notes" ] && cmp -s "$tmp/labels.orig" "$tmp/labels-copy" && ok ||
+  bad "-o or --save replaced a file that is not a safetensors file"
+for c in "grad $src/examples/seed.bp -o" "train $src/examples/seed.bp --steps 1 --save"; do
+  expect_status 2 "$bpc" $c "$tmp/g-out.bp"
+  first_err "bpc: ${c##* } $tmp/g-out.bp: a name ending in .bp is a program's; name the file of tensors otherwise (FILE.safetensors)"
+done
+[ ! -e "$tmp/g-out.bp" ] && ok || bad "tensors were written to a name ending in .bp"
+# an earlier safetensors file, one cut short (an interrupted copy) and an empty file are replaced
+head -c 40 "$tmp/v.safetensors" >"$tmp/cut.safetensors" && : >"$tmp/empty.safetensors"
+expect_status 0 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/v.safetensors"
+expect_status 0 "$bpc" hvp "$src/examples/seed.bp" --vector "$tmp/v.safetensors" -o "$tmp/cut.safetensors"
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --save "$tmp/empty.safetensors"
+"$bpc" grad "$src/examples/seed.bp" --params "$tmp/empty.safetensors" >/dev/null 2>&1 &&
+  "$bpc" grad "$src/examples/seed.bp" --params "$tmp/cut.safetensors" >/dev/null 2>&1 && ok ||
+  bad "a cut or empty safetensors file was not replaced by a readable one"
+# the checkpoints a run writes without --save, MODEL.ckpt.safetensors in the working directory,
+# follow the same rule: --checkpoint-every is refused before training, and a run stopped by a
+# loss that is not finite saves to the rescue file instead (both replaced the file)
+mkdir -p "$tmp/ckdir" && printf 'model blow\nparam w = 1\nloss exp(w * w * 10)\n' >"$tmp/ckdir/blow.bp"
+printf 'mine\n' >"$tmp/ckdir/blow.ckpt.safetensors"
+(cd "$tmp/ckdir" && "$bpc" train blow.bp --steps 3 --lr 0.01 --checkpoint-every 1 >"$tmp/out" 2>"$tmp/err"); st=$?
+[ $st -eq 1 ] && [ ! -s "$tmp/out" ] && ok || bad "--checkpoint-every over a file that is not a checkpoint exited $st"
+first_err "bpc: error: --checkpoint-every: blow.ckpt.safetensors: $not_st"
+(cd "$tmp/ckdir" && "$bpc" train blow.bp --steps 5 --lr 1 >"$tmp/out" 2>"$tmp/err"); st=$?
+[ $st -eq 1 ] && grep -q "^bpc: error: blow.ckpt.safetensors: $not_st; the parameters were saved to ./blow.rescue-[0-9]*.safetensors instead" "$tmp/err" &&
+  [ "$(cat "$tmp/ckdir/blow.ckpt.safetensors")" = "mine" ] && ok ||
+  bad "a stopped run over a MODEL.ckpt.safetensors that is not a checkpoint (status $st): $(cat "$tmp/err")"
 
 # a parameters file of many names that do not match lists the whole items that fit and
 # counts the rest (the message was cut off mid-word: "...; unexpected 'p17' (not a param")

@@ -104,7 +104,7 @@ printf 'my notes\n' >"$tmp/save_other/notes.txt"
 (cd "$tmp/save_other" && printf ':save notes.txt\n:save empty.safetensors\n' | "$bpc" repl seed.bp >out 2>&1)
 got=$?
 if [ $got -eq 1 ] && [ "$(cat "$tmp/save_other/notes.txt")" = "my notes" ] &&
-   grep -qx "error: :save notes.txt: the file exists and is not a safetensors file; a checkpoint replaces only an earlier checkpoint or file of parameters (remove it, or give another name)" "$tmp/save_other/out" &&
+   grep -qx "error: :save notes.txt: the file exists and is not a safetensors file; bpc replaces only an earlier safetensors file (a checkpoint, parameters, gradients) or an empty one (remove it, or give another name)" "$tmp/save_other/out" &&
    grep -qx "saved 2 parameters to empty.safetensors" "$tmp/save_other/out"; then pass=$((pass + 1))
 else echo "FAIL: :save over a file that is not a checkpoint (status $got):"; cat "$tmp/save_other/out"; fail=$((fail + 1)); fi
 # a checkpoint cut short (its header's length runs past the end: an interrupted copy) is a

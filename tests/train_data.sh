@@ -419,15 +419,16 @@ else bad "bpc eval --inputs with dropout: '$(cat out)', without: '$(cat want.out
 # goes from 1 to -99 in its first step (Adam at --lr 100), and its second is NaN.
 printf "${net}param q = -1\nloss cross_entropy(logits, y) + sqrt(q)\noutput logits\n" >neg.bp
 printf "${net}param q = 1\nloss cross_entropy(logits, y) + sqrt(q)\noutput logits\noptimizer adam(lr = 100)\n" >late.bp
-printf 'earlier' >neg.safetensors
+printf '\002\000\000\000\000\000\000\000{}' >earlier.safetensors # an earlier file of no tensors
+cp earlier.safetensors neg.safetensors
 run 1 "$bpc" train neg.bp --data good --steps 2 --batch 4 --save neg.safetensors
 has err "^bpc: error: the loss or its gradient is not finite at epoch 1, step 1 (loss nan); stopping with the parameters from before that step; as no step was trained, nothing was saved (try a smaller --lr, or --on-nan skip)$" \
   "a NaN stop at the first step"
-[ "$(cat neg.safetensors)" = earlier ] && ok || bad "a NaN stop at the first step overwrote --save's file"
+cmp -s neg.safetensors earlier.safetensors && ok || bad "a NaN stop at the first step overwrote --save's file"
 run 1 "$bpc" train late.bp --data good --steps 3 --batch 4 --save neg.safetensors
 has err "^bpc: error: the loss or its gradient is not finite at epoch 1, step 2 (loss nan); stopping with the parameters from before that step, saved to neg.safetensors (try a smaller --lr, or --on-nan skip)$" \
   "a NaN stop names --save"
-[ "$(head -c 7 neg.safetensors)" != earlier ] && ok || bad "a NaN stop wrote no neg.safetensors"
+cmp -s neg.safetensors earlier.safetensors && bad "a NaN stop wrote no neg.safetensors" || ok
 run 1 "$bpc" train late.bp --data good --steps 3 --batch 4
 has err "; stopping with the parameters from before that step, saved to late.ckpt.safetensors (try a smaller --lr, or --on-nan skip)$" \
   "a NaN stop names MODEL.ckpt.safetensors"
