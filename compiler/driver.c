@@ -636,6 +636,14 @@ int drv_parse_real(const char *s, double *out, const char **why) {
     return 0;
 }
 
+int drv_real_fits(double v, int f64, const char **why) {
+    *why = NULL;
+    if (f64 || v == 0) return 0;
+    if (v < (double)FLT_MIN) *why = "is below the smallest normal float, 1.2e-38, and the run is in float without --f64";
+    else if (v > (double)FLT_MAX) *why = "is above the largest float, 3.4e38, and the run is in float without --f64";
+    return *why ? -1 : 0;
+}
+
 double drv_printable(double v) {
     return isnan(v) ? fabs(v) : v;
 }

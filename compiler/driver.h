@@ -166,6 +166,13 @@ int drv_check_tensor_output(const char *path, char *err);
  * not such a number at all). */
 int drv_parse_count(const char *s, int lo, int *out);
 int drv_parse_real(const char *s, double *out, const char **why);
+/* Whether a run in float (f64 0; in double every value drv_parse_real takes is held) holds
+ * v >= 0 as it is: a nonzero v below the smallest normal float (1e-50 became 0, 1e-40 a
+ * subnormal of fewer digits) or above the largest (1e39 became inf) is not. 0, or -1 with
+ * *why saying so as drv_parse_real's why does ("is below the smallest normal float, 1.2e-38,
+ * and the run is in float without --f64"). --lr on the command line and in the REPL, and the
+ * program's optimizer arguments (train_run), each of which the run rounds to float. */
+int drv_real_fits(double v, int f64, const char **why);
 /* "bad value for --lr: '-1' (it takes a number >= 0)" into buf: the option, the value given
  * (its first 100 bytes), why it is wrong (drv_parse_real's why, said of "it"; or NULL) and what is wanted,
  * as the command line and the REPL both say it. */

@@ -53,6 +53,7 @@ typedef struct Args {
     int f64, optimize, threads, epochs, steps, batch, standalone, checkpoint_every, on_nan_skip;
     int stats; /* --stats */
     double lr;
+    const char *lr_text; /* --lr as given, for drv_real_fits's message */
     Schedule sched; /* --lr-schedule, --warmup */
     uint64_t seed;
     int seed_given;
@@ -458,7 +459,10 @@ static void parse_args(int argc, char **argv, Args *a) {
         case OPT_PROMPT: a->prompt = v; break;
         case OPT_NBYTES: a->nbytes = parse_int(v, "-n"); break;
         case OPT_TEMPERATURE: a->temperature = parse_real(v, "--temperature"); break;
-        case OPT_LR: a->lr = parse_real(v, "--lr"); break;
+        case OPT_LR:
+            a->lr = parse_real(v, "--lr");
+            a->lr_text = v;
+            break;
         case OPT_HELP: /* main answered --help before parse_args; --version is taken only first */
         case OPT_VERSION: unknown_option(s); break;
         case OPT_COUNT:
@@ -511,6 +515,11 @@ static void parse_args(int argc, char **argv, Args *a) {
     if (a->epochs && a->steps) /* --steps won without a word */
         usage_error("%s and --steps both say how long to train; use one", "--epochs");
     check_given_options(a);
+    /* a rate the run's reals do not hold (--f64 may come after --lr): `--lr 1e-50` trained at
+       0 in float, `--lr 1e39` at inf. (--temperature and --lr-schedule's G are used in
+       double, whatever the run's reals.) */
+    const char *why;
+    if (a->lr_text && drv_real_fits(a->lr, a->f64, &why) != 0) bad_value_why("--lr", a->lr_text, why, "a number >= 0");
     check_outputs(a);
     if (a->cmd && strcmp(a->cmd, "eval") == 0 && !a->params) /* else it evaluated the initial parameters */
         usage_error("%s needs --params P.safetensors (the parameters to evaluate)", "eval");

@@ -1289,7 +1289,9 @@ static int cmd_step(Session *S, const char *arg) {
         diag_tool_error(":step takes a number of steps from 1 to 2000000000, not '%s'", arg);
         return -1;
     }
-    if (need_loss(S) != 0 || drv_check_run_inputs(&S->d, S->g, ":step", 1) != 0 || ensure_model(S) != 0) return -1;
+    if (need_loss(S) != 0 || drv_check_run_inputs(&S->d, S->g, ":step", 1) != 0 ||
+        train_check_optimizer(S->g, 0, S->f64) != 0 || ensure_model(S) != 0)
+        return -1;
     Model *m = &S->m;
     Graph *g = S->g;
     Inputs in;
@@ -1409,6 +1411,7 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
     int n = split_words(copy, w, 64), rc = -1, seed_given = 0, batch_given = 0, have_fixed = 0;
     Inputs fixed;
     TrainOptions to;
+    const char *lr_text = NULL; /* --lr as given */
     memset(&to, 0, sizeof to);
     to.lr = -1;
     to.batch = TRAIN_BATCH;
@@ -1461,8 +1464,10 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
         } else if (ok && strcmp(o, "--jit") == 0) {
             ok = strcmp(v, "tcc") == 0 || strcmp(v, "cc") == 0;
             to.jit = strcmp(v, "cc") == 0 ? JIT_CC : JIT_TCC;
-        } else if (ok && strcmp(o, "--lr") == 0)
+        } else if (ok && strcmp(o, "--lr") == 0) {
             ok = drv_parse_real(v, &to.lr, &why) == 0;
+            lr_text = v;
+        }
         else if (ok && strcmp(o, "--warmup") == 0)
             ok = parse_count(v, &to.sched.warmup) == 0 && to.sched.warmup > 0;
         else if (ok && strcmp(o, "--lr-schedule") == 0) {
@@ -1479,6 +1484,13 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
             goto out;
         }
         i++;
+    }
+    const char *why;
+    if (lr_text && drv_real_fits(to.lr, to.f64, &why) != 0) { /* as bpc train: after --f64, wherever it is */
+        char msg[400];
+        drv_bad_value(msg, sizeof msg, "--lr", lr_text, why, option_wants("--lr"));
+        diag_tool_error("%s: %s", cmd, msg);
+        goto out;
     }
     if (to.epochs && to.steps) { /* as bpc train: --steps would win and --epochs be ignored */
         diag_tool_error("%s: --epochs and --steps both say how long to train; use one", cmd);

@@ -993,6 +993,23 @@ int train_set_optimizer(OptConfig *opt, const char *name) {
     return 0;
 }
 
+int train_check_optimizer(const Graph *g, int lr_given, int f64) {
+    const OptConfig trained = ir_opt_trained(&g->opt), *c = &trained;
+    const int adam = c->kind == OPT_ADAM || c->kind == OPT_ADAMW;
+    const char *opt = c->kind == OPT_SGD ? "sgd" : c->kind == OPT_ADAM ? "adam" : "adamw";
+    const struct { const char *name; double v; int used; } args[] = {
+        {"lr", c->lr, !lr_given},      {"momentum", c->momentum, !adam}, {"weight_decay", c->weight_decay, 1},
+        {"beta1", c->beta1, adam},     {"beta2", c->beta2, adam},        {"eps", c->eps, adam}};
+    for (size_t k = 0; k < sizeof args / sizeof args[0]; k++) {
+        const char *why;
+        if (!args[k].used || drv_real_fits(args[k].v, f64, &why) == 0) continue;
+        if (c->loc.line) diag_error(g->diag, c->loc, "argument '%s' of '%s' %s, got %g", args[k].name, opt, why, args[k].v);
+        else diag_tool_error("argument '%s' of '%s' %s, got %g", args[k].name, opt, why, args[k].v);
+        return -1;
+    }
+    return 0;
+}
+
 /* With a TrainState, --steps N and --epochs N count from its position: N more steps, and
  * the epochs to the end of the N-th from the current one (a partial one counts); neither:
  * one more epoch (--data) or step. -1 if the count does not fit an int. */
@@ -1057,6 +1074,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         }
     }
     g->opt = ir_opt_trained(&g->opt);
+    if (!o->eval_only && train_check_optimizer(g, o->lr >= 0, o->f64) != 0) return 1;
     double lr = o->lr >= 0 ? o->lr : g->opt.lr;
     Model m;
     double t0 = now();

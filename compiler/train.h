@@ -111,6 +111,12 @@ int train_state_keep(TrainState *t, const Model *m, const void *opt_state, char 
  * learning rate and clip_grad_norm kept; nothing changes if it is that already); -1 for
  * another name. */
 int train_set_optimizer(OptConfig *opt, const char *name);
+/* Whether a run in float (f64 0) holds the arguments of g's optimizer (ir_opt_trained's)
+ * that it uses (drv_real_fits: the update rounds each to float; `optimizer adam(eps =
+ * 1e-50)` divided by sqrt(v) + 0, lr = 1e-50 trained at 0); lr_given: --lr replaces the lr.
+ * 0, or -1 with the error reported at the `optimizer` statement, as sema says a bad
+ * argument (train_run, the REPL's :step). */
+int train_check_optimizer(const Graph *g, int lr_given, int f64);
 
 /* Text data (--data FILE.txt, any path that is not a directory): a byte-level language
  * model's program has exactly two inputs, `: int` of shape [B, T] with B a name and T a

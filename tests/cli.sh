@@ -265,6 +265,10 @@ for c in "--lr -1:bad value for --lr: '-1' (it takes a number >= 0)" \
          "--lr 1e-310:bad value for --lr: '1e-310' (it is below the smallest normal double, 2.2e-308; it takes a number >= 0)" \
          "--lr 1e400:bad value for --lr: '1e400' (it is above the largest double, 1.8e308; it takes a number >= 0)" \
          "--lr 0x10:bad value for --lr: '0x10' (it takes a number >= 0)" \
+         "--lr nan:bad value for --lr: 'nan' (it takes a number >= 0)" \
+         "--lr 1e-50:bad value for --lr: '1e-50' (it is below the smallest normal float, 1.2e-38, and the run is in float without --f64; it takes a number >= 0)" \
+         "--lr 1e-40:bad value for --lr: '1e-40' (it is below the smallest normal float, 1.2e-38, and the run is in float without --f64; it takes a number >= 0)" \
+         "--lr 1e39:bad value for --lr: '1e39' (it is above the largest float, 3.4e38, and the run is in float without --f64; it takes a number >= 0)" \
          "--lr +0.1:bad value for --lr: '+0.1' (it takes a number >= 0)" \
          "--lr infinity:bad value for --lr: 'infinity' (it takes a number >= 0)" \
          "--seed +3:bad value for --seed: '+3' (it takes a whole number from 0 to 2000000000)" \
@@ -293,8 +297,32 @@ for c in "step:1:1e-400:G is below the smallest normal double, 2.2e-308" "step:2
   expect_status 2 "$bpc" train "$src/examples/seed.bp" --lr-schedule "$sch"
   head -n 1 "$tmp/err" | grep -qxF "bpc: --lr-schedule $sch: ${c#$sch:}; step:N:G takes N, a whole number of epochs (steps without --data) of at least 1, and G, a factor above 0 (e.g. step:10:0.1)" && ok || bad "--lr-schedule $sch: $(head -n 1 "$tmp/err")"
 done
-expect_status 2 "$bpc" sample "$src/examples/seed.bp" --temperature 0x1
-head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for --temperature: '0x1' (it takes a number >= 0)" && ok || bad "--temperature 0x1: $(head -n 1 "$tmp/err")"
+for t in 0x1 -1 nan inf; do
+  expect_status 2 "$bpc" sample "$src/examples/seed.bp" --temperature $t
+  head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for --temperature: '$t' (it takes a number >= 0)" && ok || bad "--temperature $t: $(head -n 1 "$tmp/err")"
+done
+# a rate the run's reals hold is taken: in double (--f64, before or after --lr) 1e-50 and 1e39
+# (in float they became 0 and inf: the float refusals are in the list above)
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --lr 1e-50 --f64
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --f64 --lr 1e39
+expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --lr 1.2e-38
+# and so are the program's optimizer arguments, said at the `optimizer` statement as sema says
+# a bad one (eps = 1e-50 trained dividing by sqrt(v) + 0, lr = 1e-45 at 0, weight_decay = 1e39
+# at inf); an lr that --lr replaces is not used, and --f64 holds them all
+for c in "adam(lr = 0.1, eps = 1e-50):eps:adam:below the smallest normal float, 1.2e-38:1e-50" \
+         "sgd(lr = 1e-45):lr:sgd:below the smallest normal float, 1.2e-38:1e-45" \
+         "adamw(weight_decay = 1e39):weight_decay:adamw:above the largest float, 3.4e38:1e+39"; do
+  opt=${c%%:*}; rest=${c#*:}; arg=${rest%%:*}; rest=${rest#*:}; name=${rest%%:*}; rest=${rest#*:}
+  printf 'param w = 1\nloss w * w\noptimizer %s\n' "$opt" >"$tmp/fopt.bp"
+  expect_status 1 "$bpc" train "$tmp/fopt.bp" --steps 1
+  want="$tmp/fopt.bp:3:1: error: argument '$arg' of '$name' is ${rest%:*}, and the run is in float without --f64, got ${rest##*:}"
+  [ "$(head -n 1 "$tmp/err")" = "$want" ] && ok || bad "optimizer $opt: $(head -n 1 "$tmp/err")"
+  [ -s "$tmp/out" ] && bad "train with optimizer $opt trained: $(cat "$tmp/out")" || ok
+  expect_status 0 "$bpc" train "$tmp/fopt.bp" --steps 1 --f64
+done
+expect_status 0 "$bpc" train "$tmp/fopt.bp" --steps 1 --lr 0.1 --f64
+printf 'param w = 1\nloss w * w\noptimizer sgd(lr = 1e-45)\n' >"$tmp/fopt.bp"
+expect_status 0 "$bpc" train "$tmp/fopt.bp" --steps 1 --lr 0.1
 expect_status 2 "$bpc" sample "$src/examples/seed.bp" -n " 5"
 head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for -n: ' 5' (it takes a whole number from 0 to 2000000000)" && ok || bad "-n ' 5': $(head -n 1 "$tmp/err")"
 expect_status 0 "$bpc" train "$src/examples/seed.bp" --steps 1 --lr .5e-1 --seed 007
