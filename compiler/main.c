@@ -381,6 +381,36 @@ static void check_outputs(const Args *a) {
     }
 }
 
+/* `bpc tran m.bp`, `bpc compile m.bp`, `bpc compile -o x.c`: word, the first that is neither
+ * an option nor an option's value (the parse took those: `bpc --f64 tran m.bp`, `bpc -o x.c
+ * tran m.bp` too), stands in the command's place and names none. Followed by a file (alone
+ * 0), it was taken for the file: a word near a command is that command misspelt, and one
+ * near none with neither a dot nor a slash (no file name) a command bpc does not have. The
+ * only word (alone 1) may be the program: it is said to be neither only when it has neither
+ * a dot nor a slash and no such file exists (`bpc compile -o x.c` said "cannot open
+ * compile"). Returns when it may be a file; else a usage error. */
+static void check_command_word(const char *word, int alone) {
+    struct stat st;
+    const int name = strpbrk(word, "./") != NULL;
+    if (alone && (name || stat(word, &st) == 0)) return;
+    char msg[300];
+    size_t n = alone ? append(msg, sizeof msg, 0, "'%.80s' is not a command nor a file", word)
+                     : append(msg, sizeof msg, 0, "unknown command '%.80s'", word);
+    Suggest sg;
+    suggest_init(&sg, word);
+    for (int k = CMD_GRAD; k < CMD_COUNT; k++) suggest_offer(&sg, command_labels[k]);
+    if (sg.best) {
+        append(msg, sizeof msg, n, "; did you mean '%s'?", sg.best);
+        usage_error("%s", msg);
+    }
+    if (name) return;
+    n = append(msg, sizeof msg, n, "; the commands are");
+    for (int k = CMD_GRAD; k < CMD_COUNT; k++)
+        n = append(msg, sizeof msg, n, "%s %s", k > CMD_GRAD ? "," : "", command_labels[k]);
+    append(msg, sizeof msg, n, " and repl (bpc FILE.bp -o OUT.c compiles)");
+    usage_error("%s", msg);
+}
+
 static void parse_args(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->optimize = 1;
@@ -479,35 +509,14 @@ static void parse_args(int argc, char **argv, Args *a) {
                         usage_error("%s", msg);
                     }
                 }
-                /* `bpc tran m.bp`: the misspelled command was taken for the file. a->file is
-                   the first word that is neither an option nor an option's value (the loop
-                   took those: `bpc --f64 tran m.bp`, `bpc -o x.c tran m.bp` too; only the
-                   word right after the program's name was checked) */
-                Suggest sg;
-                suggest_init(&sg, a->file);
-                for (int k = CMD_GRAD; !a->cmd && k < CMD_COUNT; k++)
-                    suggest_offer(&sg, command_labels[k]);
-                if (sg.best) {
-                    char msg[200];
-                    snprintf(msg, sizeof msg, "unknown command '%.80s'; did you mean '%s'?", a->file, sg.best);
-                    usage_error("%s", msg);
-                }
-                /* `bpc compile m.bp`: a word near no command, in the command's place, with
-                   neither a dot nor a slash (no file name), is a command bpc does not have */
-                if (!a->cmd && !strpbrk(a->file, "./")) {
-                    char msg[300];
-                    size_t n = append(msg, sizeof msg, 0, "unknown command '%.80s'; the commands are", a->file);
-                    for (int k = CMD_GRAD; k < CMD_COUNT; k++)
-                        n = append(msg, sizeof msg, n, "%s %s", k > CMD_GRAD ? "," : "", command_labels[k]);
-                    append(msg, sizeof msg, n, " and repl (bpc FILE.bp -o OUT.c compiles)");
-                    usage_error("%s", msg);
-                }
+                if (!a->cmd) check_command_word(a->file, 0);
                 usage_error("unexpected argument '%s'", s);
             }
             break;
         }
         if (inline_value && !inline_used) usage_error("%s takes no value", s);
     }
+    if (a->file && !a->cmd) check_command_word(a->file, 1);
     if (strcmp(a->jit, "tcc") != 0 && strcmp(a->jit, "cc") != 0) bad_value("--jit", a->jit, "tcc or cc");
     if (a->batch == 0 && a->cmd && strcmp(a->cmd, "train") == 0) a->batch = TRAIN_BATCH;
     if (a->data && a->inputs) /* --data won and --inputs was not read */

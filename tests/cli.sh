@@ -355,6 +355,25 @@ for pre in --f64 "-O0 --standalone" "-o x.c" "--lr 0.1" --lr=0.1 "--seed 3 --f64
   expect_status 2 "$bpc" $pre tran "$src/examples/seed.bp"
   head -n 1 "$tmp/err" | grep -qxF "bpc: unknown command 'tran'; did you mean 'train'?" && ok || bad "$pre tran: $(head -n 1 "$tmp/err")"
 done
+# a word in the command's place with no file after it: when it has neither a dot nor a slash
+# and no such file exists it is neither a command nor a file, said with the list or the
+# command meant (`bpc compile -o x.c` said "cannot open compile"); a file of that name is
+# compiled, and a name with a dot or a slash is a file that cannot be opened
+lst="the commands are grad, check, hvp, train, eval, sample and repl (bpc FILE.bp -o OUT.c compiles)"
+for c in "compile -o $tmp/w.c:'compile' is not a command nor a file; $lst" "compile:'compile' is not a command nor a file; $lst" \
+         "--f64 compile --emit=c:'compile' is not a command nor a file; $lst" "fit --stats:'fit' is not a command nor a file; $lst" \
+         "tran -o $tmp/w.c:'tran' is not a command nor a file; did you mean 'train'?"; do
+  # shellcheck disable=SC2086
+  (cd "$tmp" && "$bpc" ${c%%:*} >"$tmp/out" 2>"$tmp/err"); st=$?
+  [ $st -eq 2 ] && [ "$(head -n 1 "$tmp/err")" = "bpc: ${c#*:}" ] && ok || bad "${c%%:*} (status $st): $(head -n 1 "$tmp/err")"
+done
+[ ! -e "$tmp/w.c" ] && ok || bad "bpc compile -o w.c wrote w.c"
+mkdir -p "$tmp/word" && cp "$src/examples/seed.bp" "$tmp/word/compile"
+(cd "$tmp/word" && "$bpc" compile -o w.c >"$tmp/out" 2>"$tmp/err") && [ -s "$tmp/word/w.c" ] && ok ||
+  bad "a program named compile was not compiled: $(cat "$tmp/err")"
+(cd "$tmp" && "$bpc" nosuch.bp -o "$tmp/w.c" >"$tmp/out" 2>"$tmp/err"); st=$?
+[ $st -eq 1 ] && [ "$(head -n 1 "$tmp/err")" = "bpc: error: cannot open nosuch.bp: No such file or directory" ] && ok ||
+  bad "nosuch.bp (status $st): $(head -n 1 "$tmp/err")"
 # an option's value is not in the command's place, and a file first stays the file
 expect_status 2 "$bpc" --jit compile "$src/examples/seed.bp" --emit=c
 head -n 1 "$tmp/err" | grep -qxF "bpc: bad value for --jit: 'compile' (it takes tcc or cc)" && ok || bad "--jit compile: $(head -n 1 "$tmp/err")"
