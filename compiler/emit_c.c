@@ -714,36 +714,134 @@ static int64_t dim_at(Dim d, const int *dims) {
 /* p * d for p, d >= 0, saturated at INT64_MAX */
 static int64_t mul_sat(int64_t p, int64_t d) { return d && p > INT64_MAX / d ? INT64_MAX : p * d; }
 
-/* The product of r->full's sizes [from, to) at dims, saturated at INT64_MAX */
-static int64_t full_at(const MatmulRun *r, int from, int to, const int *dims) {
-    int64_t p = 1;
-    for (int f = from; f < to; f++) p = mul_sat(p, dim_at(r->full.d[f], dims));
-    return p;
-}
-
-int emit_int_overflow(const Graph *g, const int *dims, int64_t *value, const char **what) {
+/* The ints a run's code holds that grow with the symbolic sizes, each a product of dims:
+ * every value's size along each axis (the generated code writes c * dim_X as an int product;
+ * what = "size"), and for a matrix product its M with the batch's rows folded in ("rows") or
+ * its K with summed batch axes folded in ("terms"), cast to one of GEMM's ints. fn is told
+ * each (the node, what, its factors); the first node for which it returns nonzero is
+ * returned, else -1. emit_int_overflow checks them at given sizes, and the generated
+ * NAME_sizes_ok_ at the caller's (int_monos). */
+typedef int (*IntCountFn)(void *ctx, int node, const char *what, const Dim *f, int nf);
+static int int_counts(const Graph *g, IntCountFn fn, void *ctx) {
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         for (int k = 0; k < n->shape.rank; k++)
-            if ((*value = dim_at(n->shape.d[k], dims)) > INT32_MAX) {
-                *what = "size";
-                return i;
-            }
+            if (fn(ctx, i, "size", &n->shape.d[k], 1)) return i;
         if (n->op != OP_MATMUL) continue;
         MatmulRun r;
         matmul_run(g, n, &r);
-        if (r.mfold && (*value = full_at(&r, 0, r.rb + 1, dims)) > INT32_MAX) {
-            *what = "rows";
-            return i;
-        }
+        if (r.mfold && fn(ctx, i, "rows", r.full.d, r.rb + 1)) return i;
         const Node *a = &g->nodes[n->in[0]];
-        const int64_t kd = dim_at(a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)], dims);
-        if (r.kfold && (*value = mul_sat(full_at(&r, r.rb - popcount(n->bsum), r.rb, dims), kd)) > INT32_MAX) {
-            *what = "terms";
-            return i;
-        }
+        const int nsum = popcount(n->bsum);
+        Dim f[BP_MAXRANK + 1];
+        for (int k = 0; k < nsum; k++) f[k] = r.full.d[r.rb - nsum + k];
+        f[nsum] = a->shape.d[a->shape.rank - 1 - (n->ta ? 1 : 0)];
+        if (r.kfold && fn(ctx, i, "terms", f, nsum + 1)) return i;
     }
     return -1;
+}
+
+typedef struct IntAt {
+    const int *dims;
+    int64_t value;
+    const char *what;
+} IntAt;
+
+static int int_past_max(void *ctx, int node, const char *what, const Dim *f, int nf) {
+    IntAt *c = ctx;
+    (void)node;
+    c->value = 1;
+    for (int k = 0; k < nf; k++) c->value = mul_sat(c->value, dim_at(f[k], c->dims));
+    c->what = what;
+    return c->value > INT32_MAX;
+}
+
+int emit_int_overflow(const Graph *g, const int *dims, int64_t *value, const char **what) {
+    IntAt c = {dims, 0, NULL};
+    const int at = int_counts(g, int_past_max, &c);
+    *value = c.value;
+    *what = c.what;
+    return at;
+}
+
+/* Those ints as monomials c * S1^e1 * ... of the symbolic sizes, one per exponent vector with
+ * the largest c (for sizes >= 0 it bounds the others), none constant (sema and matmul_run
+ * keep constants in range) nor a bare symbol (an int already) */
+typedef struct Mono {
+    int64_t c;
+    unsigned char e[BP_MAXSYMS];
+} Mono;
+typedef struct Monos {
+    Mono *m;
+    int n, cap;
+} Monos;
+
+static int int_mono_add(void *ctx, int node, const char *what, const Dim *f, int nf) {
+    Monos *ms = ctx;
+    Mono m;
+    int deg = 0;
+    (void)node, (void)what;
+    memset(&m, 0, sizeof m);
+    m.c = 1;
+    for (int k = 0; k < nf; k++) {
+        m.c = mul_sat(m.c, f[k].c);
+        if (f[k].sym >= 0) m.e[f[k].sym]++, deg++;
+    }
+    if (deg == 0 || (deg == 1 && m.c == 1)) return 0;
+    for (int j = 0; j < ms->n; j++)
+        if (memcmp(ms->m[j].e, m.e, sizeof m.e) == 0) {
+            if (m.c > ms->m[j].c) ms->m[j].c = m.c;
+            return 0;
+        }
+    BP_ASSERT(ms->n < ms->cap);
+    ms->m[ms->n++] = m;
+    return 0;
+}
+
+static Monos int_monos(const Graph *g) {
+    Monos ms = {NULL, 0, 0};
+    for (int i = 0; i < g->n; i++) ms.cap += g->nodes[i].shape.rank + 2;
+    ms.m = arena_alloc(g->arena, ((size_t)ms.cap + 1) * sizeof *ms.m);
+    int_counts(g, int_mono_add, &ms);
+    return ms;
+}
+
+/* A monomial as text: "16*B", "B*T", with names prefixed by `pre` ("" or "dim_") and, with
+   dbl, each factor a double ("(double)16*(double)B") */
+static void mono_text(const Graph *g, const Mono *m, const char *pre, int dbl, char *buf, size_t size) {
+    size_t n = 0;
+    const char *cast = dbl ? "(double)" : "";
+    buf[0] = 0;
+    if (m->c != 1) n += (size_t)snprintf(buf + n, size - n, "%s%lld", cast, (long long)m->c);
+    for (int s = 0; s < g->syms.n; s++)
+        for (int k = 0; k < m->e[s] && n < size; k++)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s%s%s", n ? "*" : "", cast, pre, g->syms.names[s]);
+}
+
+/* static int NAME_sizes_ok_(dims): 1 if every function takes these sizes: none negative, and
+   no int of int_counts past 2147483647 (in double: exact up to there, and above it a product
+   rounds to at least 2^31) */
+static void emit_sizes_ok(FILE *out, const Graph *g) {
+    if (!g->syms.n) return;
+    const Monos ms = int_monos(g);
+    fprintf(out, "static int %s_sizes_ok_(", g->model);
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sint dim_%s", s ? ", " : "", g->syms.names[s]);
+    fprintf(out, ") {\n    if (");
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sdim_%s < 0", s ? " || " : "", g->syms.names[s]);
+    fprintf(out, ") return 0;\n");
+    for (int j = 0; j < ms.n; j++) {
+        char t[1024]; /* at most BP_MAXRANK + 1 factors of 8 + 4 + BP_DIM_NAME_MAX + 1 characters, and a number */
+        mono_text(g, &ms.m[j], "dim_", 1, t, sizeof t);
+        fprintf(out, "    if (%s > 2147483647.0) return 0;\n", t);
+    }
+    fprintf(out, "    return 1;\n}\n\n");
+}
+
+/* the call of NAME_sizes_ok_ with the function's sizes */
+static void sizes_ok_call(FILE *out, const Graph *g) {
+    fprintf(out, "%s_sizes_ok_(", g->model);
+    for (int s = 0; s < g->syms.n; s++) fprintf(out, "%sdim_%s", s ? ", " : "", g->syms.names[s]);
+    fprintf(out, ")");
 }
 
 /* One product's GEMM arguments as C: sizes (K or M with the folded axes) and leading dims. */
@@ -2498,6 +2596,12 @@ static void emit_function(FILE *out, Graph *full, Variant v, const EmitOptions *
     fprintf(out, "%s, void *ws%s) {\n    char *w = (char *)ws;\n    (void)params;\n    (void)w;\n",
             seeded ? ", uint64_t dropout_seed" : "", v == V_STEP ? ", real lr, int *updated" : "");
     if (seeded) fprintf(out, "    (void)dropout_seed;\n");
+    if (g->syms.n) { /* sizes out of range: nothing written, a NaN loss (as at no rows) */
+        fprintf(out, "    if (!");
+        sizes_ok_call(out, full);
+        fprintf(out, ") %s\n", v == V_FORWARD ? "return;" : v == V_STEP ? "{\n        *updated = 0;\n        return (real)NAN;\n    }"
+                                                                     : "return (real)NAN;");
+    }
     if (v == V_HVP && emit_has_dropout(full)) /* the masks of NAME_loss and NAME_grad (seed 0) */
         fprintf(out, "    const uint64_t dropout_seed = 0;\n    (void)dropout_seed;\n    (void)v;\n");
     else if (v == V_HVP) fprintf(out, "    (void)v;\n");
@@ -2869,12 +2973,25 @@ void emit_c_header(FILE *out, Graph *g, const EmitOptions *o) {
                  " * bytes best; the optimizer state to 8 bytes, for its step count, a double).\n"
                  " * Inputs follow in declaration order (`: int` inputs as int32_t), then the symbolic\n"
                  " * sizes as int: at them, no value may have more than 2147483647 along an axis, nor a\n"
-                 " * matrix product, its batch axes folded in, more rows or summed terms (GEMM's ints;\n"
-                 " * bpc's commands refuse such sizes). Reals are %s, as the prototypes say; `real` is\n"
+                 " * matrix product, its batch axes folded in, more rows or summed terms (GEMM's ints).\n",
+            up, g->model);
+    if (g->syms.n) { /* what NAME_sizes_ok_ checks */
+        const Monos ms = int_monos(g);
+        fprintf(out, " * Every function refuses negative sizes");
+        for (int j = 0; j < ms.n; j++) {
+            char t[1024];
+            mono_text(g, &ms.m[j], "", 0, t, sizeof t);
+            fprintf(out, "%s%s", j ? ",\n *   " : " and those where one of\n *   ", t);
+        }
+        fprintf(out, "%s (as bpc's commands do): the workspace sizes are then\n * SIZE_MAX / 2", ms.n ? "\n * passes 2147483647" : "");
+        if (g->noutputs) fprintf(out, ", %s_forward writes nothing,", g->model);
+        fprintf(out, " and the others write nothing and return NaN.\n");
+    }
+    fprintf(out, " * Reals are %s, as the prototypes say; `real` is\n"
                  " * the real type of the first bpc header a file includes. Link with libbprt\n"
                  " * (pkg-config --cflags --libs bprt), or, for --standalone output, with nothing: its\n"
                  " * runtime is its own. */\n",
-            up, g->model, o->f64 ? "double" : "float");
+            o->f64 ? "double" : "float");
     /* BPC_ before the guard: `model bprt` made BPRT_H, the runtime's own guard. The name as
        written, not upper-cased: models `net` and `Net` link together, and a file including
        both headers must get both (with NET_H, the second one was silently empty) */
@@ -3174,6 +3291,11 @@ static void emit_ws_total(FILE *out, Graph *g, const char *what, unsigned varian
     for (int v = 0; v <= V_STEP; v++) any |= variant_emitted(g, (Variant)v) && (variants >> v & 1u);
     /* with no function to size (a program without a loss or outputs) it is 0 */
     fprintf(out, ") {\n    size_t n = 0%s;\n", any ? ", k" : "");
+    if (g->syms.n) { /* sizes no function takes: as many bytes as past 2^62 */
+        fprintf(out, "    if (!");
+        sizes_ok_call(out, g);
+        fprintf(out, ") return SIZE_MAX / 2;\n");
+    }
     for (int s = 0; s < g->syms.n && !any; s++) fprintf(out, "    (void)dim_%s;\n", g->syms.names[s]);
     for (int v = 0; v <= V_STEP; v++) {
         if (!variant_emitted(g, (Variant)v) || !(variants >> v & 1u)) continue;
@@ -3222,6 +3344,7 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
         fprintf(out, "#ifdef __cplusplus\n}\n#endif\n");
     }
     fprintf(out, "\n");
+    emit_sizes_ok(out, g);
     if (g->noutputs) emit_function(out, g, V_FORWARD, o);
     if (g->loss >= 0) {
         emit_loss_functions(out, g, o);

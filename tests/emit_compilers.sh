@@ -203,6 +203,88 @@ for cc in gcc clang tcc; do
   fi
   n=$((n + 1))
 done
+# Sizes past GEMM's ints are refused by the generated functions (README): here the rows of
+# x @ W (16*B) and of u @ V (B*T) must stay within 2147483647. At B = 134217728 (16*B = 2^31)
+# or B*T = 2^31, or a negative size, every workspace size is SIZE_MAX / 2, forward writes
+# nothing, loss, grad, hvp and train_step return NaN and write nothing (their buffers here
+# are far too small: a call that ran would write past them); the largest sizes allowed
+# (B = 134217727 at T = 1; B*T = 2147418112) are still taken by the size functions (not
+# allocated), and a call at B = 2 computes. Under libbprt with each compiler, and as
+# --standalone output.
+printf 'input x[B, 16, 8]\ninput u[B, T, 2]\nparam W[8, 4] = 1\nparam V[2, 3] = 1\nh = x @ W\nloss sum(h) + sum(u @ V)\noutput h\n' > "$tmp/sizes.bp"
+cat > "$tmp/sizes_main.c" <<'EOF_C'
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sizes.h"
+static int bad;
+static void check(int ok, const char *what) {
+    if (!ok) printf("FAIL: %s\n", what), bad = 1;
+}
+/* every size function refuses (B, T) */
+static void refused(int B, int T) {
+    char what[96];
+    snprintf(what, sizeof what, "the sizes at B = %d, T = %d are SIZE_MAX / 2", B, T);
+    check(sizes_workspace_size(B, T) == SIZE_MAX / 2 && sizes_train_workspace_size(B, T) == SIZE_MAX / 2 &&
+          sizes_forward_workspace_size(B, T) == SIZE_MAX / 2, what);
+}
+static void taken(int B, int T) {
+    char what[96];
+    snprintf(what, sizeof what, "the sizes at B = %d, T = %d are taken", B, T);
+    check(sizes_workspace_size(B, T) < SIZE_MAX / 4 && sizes_train_workspace_size(B, T) < SIZE_MAX / 4 &&
+          sizes_forward_workspace_size(B, T) < SIZE_MAX / 4, what);
+}
+int main(void) {
+    static float p[SIZES_NPARAMS], p0[SIZES_NPARAMS], g[SIZES_NPARAMS], hv[SIZES_NPARAMS], v[SIZES_NPARAMS];
+    static float x[2 * 16 * 8], u[2 * 2], h[2 * 16 * 4], ws[1 << 16];
+    static double opt[1 << 10];
+    static const int bt[][2] = {{134217728, 1}, {65536, 32768}, {-1, 1}, {1, -1}, {INT32_MAX, INT32_MAX}};
+    check(sizeof opt >= sizes_opt_state_size() && sizeof ws >= sizes_workspace_size(2, 1), "the buffers hold B = 2");
+    sizes_init(p, 1);
+    memcpy(p0, p, sizeof p);
+    for (size_t i = 0; i < sizeof bt / sizeof bt[0]; i++) {
+        const int B = bt[i][0], T = bt[i][1];
+        refused(B, T);
+        for (size_t k = 0; k < sizeof h / sizeof h[0]; k++) h[k] = 7, g[k % SIZES_NPARAMS] = 7, hv[k % SIZES_NPARAMS] = 7;
+        sizes_forward(p, x, h, B, T, ws);
+        check(h[0] == 7 && h[sizeof h / sizeof h[0] - 1] == 7, "forward wrote nothing");
+        check(isnan(sizes_loss(p, x, u, B, T, ws)) && isnan(sizes_loss_eval(p, x, u, B, T, ws)), "the loss is NaN");
+        check(isnan(sizes_grad(p, g, x, u, B, T, ws)) && isnan(sizes_grad_seeded(p, g, x, u, B, T, 3, ws)) && g[0] == 7,
+              "grad is NaN and writes nothing");
+        check(isnan(sizes_hvp(p, v, hv, x, u, B, T, ws)) && hv[0] == 7, "hvp is NaN and writes nothing");
+        check(isnan(sizes_train_step(p, opt, x, u, B, T, 0.1f, ws)) && memcmp(p, p0, sizeof p) == 0 && opt[0] == 0,
+              "train_step is NaN and changes nothing");
+    }
+    taken(134217727, 1);
+    taken(65536, 32767);
+    taken(0, 0);
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) x[k] = 1;
+    u[0] = u[1] = u[2] = u[3] = 1;
+    { /* 2 * 16 rows of 4 sums of 8 ones, and 2 rows of 3 sums of 2 ones */
+        const float l = sizes_train_step(p, opt, x, u, 2, 1, 0.1f, ws);
+        printf("loss at B = 2, T = 1: %g\n", (double)l);
+        check(l == 2 * 16 * 4 * 8 + 2 * 3 * 2 && opt[0] == 1, "a step at B = 2");
+    }
+    return bad;
+}
+EOF_C
+for mode in "" --standalone; do
+  "$bpc" "$tmp/sizes.bp" -o "$tmp/sizes.c" $mode || { echo "FAIL: bpc sizes.bp $mode"; fail=1; continue; }
+  compilers="gcc clang tcc"
+  [ -n "$mode" ] && compilers=gcc
+  for cc in $compilers; do
+    if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/sizes_main.c" "$tmp/sizes.c" \
+         -L"$lib" -lbprt -lm -o "$tmp/sizes.$cc" 2>"$tmp/err"; then
+      echo "FAIL: linking the sizes program with $cc $mode"; cat "$tmp/err"; fail=1; continue
+    fi
+    if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/sizes.$cc" > "$tmp/out" 2>&1; then
+      echo "FAIL: sizes refused under $cc $mode"; cat "$tmp/out"; fail=1
+    fi
+    n=$((n + 1))
+  done
+done
 # Models `net` and `Net` link together (their functions differ). Their macros are the same
 # upper-cased names (NET_NPARAMS), so one file cannot include both headers cleanly; it must
 # say so (macro redefined) and still see both models' functions: the guards were both
