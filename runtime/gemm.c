@@ -264,6 +264,14 @@ static void scratch_make_key(void)
         abort(); /* out of keys at startup: nothing sensible to continue with */
 }
 
+/* Tests' stand-in for an allocator out of memory (bprt_scratch_fail) */
+static unsigned scratch_fail_slots;
+
+void bprt_scratch_fail(unsigned slots)
+{
+    __atomic_store_n(&scratch_fail_slots, slots, __ATOMIC_RELAXED);
+}
+
 /* This thread's buffer number `slot` (its member's, in a pool task), 64-byte aligned, at
  * least `bytes` long (contents not kept across growth); NULL if out of memory. */
 static void *scratch(int slot, size_t bytes)
@@ -280,7 +288,7 @@ static void *scratch(int slot, size_t bytes)
             }
         }
         size_t cap = (bytes + 4095) & ~(size_t)4095;
-        void *p = aligned_alloc(64, cap);
+        void *p = __atomic_load_n(&scratch_fail_slots, __ATOMIC_RELAXED) >> slot & 1u ? NULL : aligned_alloc(64, cap);
         if (!p)
             return NULL;
         free(t->slot[slot].p);

@@ -392,7 +392,10 @@ typedef struct DPREFIX(Call) {
 
 /* The work space of a path below (scratch slot 3: a packed or transposed operand, or a
  * product to transpose into C), elems reals, or abort: out of memory for a few MB leaves
- * nothing sensible to return. No path that holds it calls another that uses it: the inner
+ * nothing sensible to return, for the paths that have no other way (gemv's transposed
+ * operands, rowdot's packed B). The transposed paths of gemm take slot 3 themselves and,
+ * without it, leave the product to the tiles, whose bits they have. No path that holds it
+ * calls another that uses it: the inner
  * products of the transposed paths have other shapes (A^T B as (B^T A)^T: at most
  * GEMM_DIRECT_B_MAX_M rows; A B^T: at least GEMM_T_PRODUCT_MIN_N > GEMM_T_PRODUCT_MAX_M rows;
  * the narrow A^T B: 2 to half a tile's rows, against many columns). */
@@ -718,14 +721,15 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
                        ldb, C, ldc, alpha, pc > 0 || beta != 0);
         return 0;
     }
+    T *t; /* the transposed paths' product (scratch slot 3); without it the tiles below */
     if (transA && !transB && kr != KTABLE[bprt_isa_id()] && M >= GEMM_NARROW_T_MIN_M &&
-        K <= (int)(KC_MAX_BYTES / sizeof(T)) && (beta == 0 || beta == 1)) {
+        K <= (int)(KC_MAX_BYTES / sizeof(T)) && (beta == 0 || beta == 1) &&
+        (t = scratch(3, (size_t)N * M * sizeof(T))) != NULL) {
         /* A^T B with few columns (a classifier's weight gradient, or its SGD step fused in):
            C^T = B^T A on wide tiles, N rows of C^T against all of M's columns, every element
            the same multiply-adds in the same order as on narrow tiles (one K block), then
            added to C (256 x 10 x 256 on 1 thread: 11.5 -> 6.7 us, 113 -> 196 GFLOP/s; on 2
            threads it took 8.6 us, so a small one stays on one) */
-        T *t = DPREFIX(work)((size_t)N * M);
         if (2.0 * M * N * K < GEMM_NARROW_MIN_FLOPS_THREADS)
             DPREFIX(serial)(KTABLE[bprt_isa_id()], 1, 0, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL, 0, 0);
         else
@@ -742,19 +746,19 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
         return 0;
     }
     if (transA && !transB && beta == 0 && ldc == N && M > GEMM_DIRECT_B_MAX_M && N <= GEMM_DIRECT_B_MAX_M &&
-        K >= GEMM_AT_SWAP_MIN_K) {
+        K >= GEMM_AT_SWAP_MIN_K && (t = scratch(3, (size_t)N * M * sizeof(T))) != NULL) {
         /* A^T B with many rows and fewer columns (a weight gradient h^T g of a large batch):
            (B^T A)^T, A then read in place as the wide operand (GEMM_DIRECT_B_MAX_M) instead of
            going down its rows of 2 KB for each panel of C, then the result transposed into C;
            the same multiply-adds in the same order */
-        T *t = DPREFIX(work)((size_t)N * M);
         DPREFIX(gemm)(1, 0, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL);
         kr->pack_t(N, M, t, M, C, N); /* C[i*N + j] = t[j*M + i] */
         return 0;
     }
     if (!transA && transB && beta == 0 && ldc == N && M <= GEMM_T_PRODUCT_MAX_M &&
         2 * M >= KTABLE[bprt_isa_id()]->nr &&
-        N >= GEMM_T_PRODUCT_MIN_N && N <= GEMM_DIRECT_AT_MAX_M && K >= GEMM_MIN_K_THREADS) {
+        N >= GEMM_T_PRODUCT_MIN_N && N <= GEMM_DIRECT_AT_MAX_M && K >= GEMM_MIN_K_THREADS &&
+        (t = scratch(3, (size_t)N * M * sizeof(T))) != NULL) {
         /* A B^T with few rows and B^T's rows many (an input gradient g @ W^T of a small
            batch): (B A^T)^T, B read in place as the tall operand instead of transposed into
            panels, then the result transposed into C; the same multiply-adds in the same
@@ -763,7 +767,6 @@ static int DPREFIX(gemm)(int transA, int transB, int M, int N, int K, T alpha, c
            transposition 8. With M half a wide tile (16 rows on AVX-512) too, its M columns
            on narrow tiles, B's rows split between the threads: 16 x 512 x 256 (fashion_mlp3's
            at batch 16) 54 -> 42 us on 1 thread, 50 -> 25 us on 2 (AMD Zen 4) */
-        T *t = DPREFIX(work)((size_t)N * M);
         if (2 * M > KTABLE[bprt_isa_id()]->nr) {
             DPREFIX(gemm)(0, 1, N, M, K, alpha, B, ldb, A, lda, 0, t, M, NULL);
         } else { /* M columns, half a wide tile: on narrow tiles (not rowdot's other order),

@@ -135,6 +135,10 @@ enum {
     BPRT_SCRATCH_SLOTS = 10
 };
 void *bprt_scratch(int slot, size_t bytes);
+/* For tests of the kernels' ways without their buffers: from now on, growing a buffer of
+ * a slot whose bit is set in `slots` fails as if out of memory (0: none fails). Only growth
+ * fails: a thread whose buffers are already large enough keeps them. */
+void bprt_scratch_fail(unsigned slots);
 /* The scratch buffers of a thread, or of the pool's member t (1 <= t < BPRT_POOL_MAX_TEAM,
  * else NULL), which its worker uses and a caller that runs member t in its stead (pool.c) */
 typedef struct BprtScratch BprtScratch;

@@ -8,10 +8,12 @@
  * and that the padding between rows of C (columns past N) is never written. Also
  * bprt_?gemm_batch with broadcast and summed batch axes (test_batched_sums), and
  * bprt_?gemm_ew's epilogue against the product then bprt_ew (test_gemm_epilogue), and
- * products with few columns as rows of dot products (test_narrow_rowdot).
+ * products with few columns as rows of dot products (test_narrow_rowdot). And the ways
+ * without a scratch buffer, as with an allocator out of memory (test_without_scratch).
  * Tolerance: |c - ref| <= eps * (K + 2) * (|alpha| sum_k |a b| + |beta c|) with eps the
  * type's unit roundoff times 4. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1239,6 +1241,101 @@ static void test_sum_axis_transpose(void **state)
     }
 }
 
+/* A product (bprt_?gemm, or with sums P > 0 bprt_?gemm_ew_sum with eps_code's epilogue into
+ * O and its sums into y) of fixed operands, f32 or f64; run (below) on a thread of its own. */
+typedef struct NoScratch {
+    int f32, tA, tB, M, N, K, P;
+    double beta;
+    unsigned fail; /* bprt_scratch_fail's slots while it runs */
+    void *C, *O, *y; /* results: C (M x N), O (M x N) and y (P x N) with P */
+} NoScratch;
+
+#define NO_SCRATCH_RUN(T, SUF)                                                                     \
+    static void no_scratch_##SUF(NoScratch *r) {                                                   \
+        const int M = r->M, N = r->N, K = r->K, lda = r->tA ? M : K, ldb = r->tB ? K : N;         \
+        const size_t na = (size_t)M * K + 1, nb = (size_t)K * N + 1, nc = (size_t)M * N + 1;       \
+        T *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *X = malloc(nc * sizeof *X);   \
+        T *C = r->C, *O = r->O, *y = r->y;                                                         \
+        for (size_t i = 0; i < na; i++) A[i] = (T)sin(0.37 * (double)i);                           \
+        for (size_t i = 0; i < nb; i++) B[i] = (T)cos(0.11 * (double)i);                           \
+        for (size_t i = 0; i < nc; i++) X[i] = (T)(0.5 + sin(0.05 * (double)i)), C[i] = (T)(0.25 * (double)(i % 7)); \
+        if (r->P > 0) {                                                                            \
+            const double konst[1] = {0};                                                           \
+            const unsigned char vec[2] = {1, 1};                                                   \
+            const ptrdiff_t ld[2] = {N, N};                                                        \
+            const T *lr[2] = {C, X};                                                               \
+            bprt_##SUF##gemm_ew_sum(r->tA, r->tB, M, N, K, (T)1, A, lda, B, ldb, (T)0, C, N, eps_code, EPS_NCODE, \
+                                    konst, lr, 2, ld, vec, O, N, y, (size_t)r->P);                 \
+        } else                                                                                     \
+            bprt_##SUF##gemm(r->tA, r->tB, M, N, K, (T)1, A, lda, B, ldb, (T)r->beta, C, N);       \
+        free(A), free(B), free(X);                                                                 \
+    }
+NO_SCRATCH_RUN(float, s)
+NO_SCRATCH_RUN(double, d)
+
+static void *no_scratch_thread(void *arg)
+{
+    NoScratch *r = arg;
+    bprt_scratch_fail(r->fail);
+    if (r->f32)
+        no_scratch_s(r);
+    else
+        no_scratch_d(r);
+    bprt_scratch_fail(0);
+    return NULL;
+}
+
+/* Kernels whose buffer cannot be had (bprt_scratch_fail, on a new thread: its buffers are
+ * all still to be made) give the bits they give with it: the GEMM's transposed paths
+ * (slot 3: A^T B of few columns on wide tiles, A^T B as (B^T A)^T, A B^T as (B A^T)^T)
+ * leave the product to the tiles. They used to abort(). On 1 and 2 threads, under every
+ * ISA. */
+static void test_without_scratch(void **state)
+{
+    (void)state;
+    /* tA, tB, M, N, K, beta, P (the slot that fails: 3 for a product, 4 for sums) */
+    static const int shapes[][7] = {
+        {1, 0, 256, 10, 256, 0, 0}, {1, 0, 256, 10, 256, 1, 0}, {1, 0, 40, 3, 100, 0, 0}, /* A^T B, few columns */
+        {1, 0, 300, 64, 600, 0, 0}, {1, 0, 520, 200, 1030, 0, 0},                         /* (B^T A)^T */
+        {0, 1, 64, 512, 256, 0, 0}, {0, 1, 16, 512, 256, 0, 0}, {0, 1, 40, 300, 64, 0, 0}, /* (B A^T)^T */
+    };
+    const int threads = bprt_threads();
+    const char *isa = bprt_isa();
+    int checked = 0;
+    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
+        if (bprt_set_isa(all_isas[s]) != 0)
+            continue;
+        for (int nt = 1; nt <= 2; nt++) {
+            bprt_set_threads(nt);
+            for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+                for (int f32 = 0; f32 < 2; f32++) {
+                    const int *c = shapes[i];
+                    const size_t nc = (size_t)c[2] * c[3] + 1, ny = (size_t)(c[6] ? c[6] : 1) * c[3] + 1;
+                    const size_t es = f32 ? sizeof(float) : sizeof(double);
+                    NoScratch r[2];
+                    for (int k = 0; k < 2; k++) {
+                        r[k] = (NoScratch){f32, c[0], c[1], c[2], c[3], c[4], c[6], c[5], k ? 1u << (c[6] ? 4 : 3) : 0,
+                                           calloc(nc, es), calloc(nc, es), calloc(ny, es)};
+                        pthread_t th;
+                        assert_int_equal(pthread_create(&th, NULL, no_scratch_thread, &r[k]), 0);
+                        assert_int_equal(pthread_join(th, NULL), 0);
+                    }
+                    if (memcmp(r[0].C, r[1].C, nc * es) != 0 || memcmp(r[0].O, r[1].O, nc * es) != 0 ||
+                        memcmp(r[0].y, r[1].y, ny * es) != 0)
+                        fail_msg("%s %s tA=%d tB=%d M=%d N=%d K=%d beta=%d P=%d on %d threads: other bits without "
+                                 "scratch", all_isas[s], f32 ? "f32" : "f64", c[0], c[1], c[2], c[3], c[4], c[5],
+                                 c[6], nt);
+                    for (int k = 0; k < 2; k++)
+                        free(r[k].C), free(r[k].O), free(r[k].y);
+                    checked++;
+                }
+        }
+    }
+    assert_int_equal(bprt_set_isa(isa), 0);
+    bprt_set_threads(threads);
+    assert_true(checked > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1267,6 +1364,7 @@ int main(void)
         cmocka_unit_test(test_transposed_product_same_bits),
         cmocka_unit_test(test_tri_products),
         cmocka_unit_test(test_attention_softmax_calls),
+        cmocka_unit_test(test_without_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
