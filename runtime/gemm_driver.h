@@ -857,13 +857,12 @@ void FNSUM(int transA, int transB, int M, int N, int K, T alpha, const T *A, int
         abort(); /* the compiler emits none of these */
     const size_t n = P * (size_t)N;
     double *acc = scratch(4, n * sizeof(double) + 1);
-    if (!acc)
-        abort(); /* out of memory for one row of sums */
-    memset(acc, 0, n * sizeof(double));
-    int unordered = 0;
+    if (acc)
+        memset(acc, 0, n * sizeof(double));
+    int unordered = !acc; /* no memory for the sums: the pass over out below (the same bits) */
     const DPREFIX(Ep) ep = {code, ncode, nleaf, konst, leaf, ld, vec, out, ldo, acc, P, N, &unordered};
     DPREFIX(gemm_ep)(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &ep);
-    if (unordered) /* the rows were split between threads: the pass over out */
+    if (unordered) /* the rows were split between threads, or no sums: the pass over out */
         SUMAXIS(out, 1, (size_t)M / P, n, y);
     else
         for (size_t i = 0; i < n; i++)

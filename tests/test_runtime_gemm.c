@@ -1288,8 +1288,8 @@ static void *no_scratch_thread(void *arg)
 /* Kernels whose buffer cannot be had (bprt_scratch_fail, on a new thread: its buffers are
  * all still to be made) give the bits they give with it: the GEMM's transposed paths
  * (slot 3: A^T B of few columns on wide tiles, A^T B as (B^T A)^T, A B^T as (B A^T)^T)
- * leave the product to the tiles. They used to abort(). On 1 and 2 threads, under every
- * ISA. */
+ * leave the product to the tiles, and gemm_ew_sum's sums (slot 4) are a pass over its
+ * output afterwards. Both used to abort(). On 1 and 2 threads, under every ISA. */
 static void test_without_scratch(void **state)
 {
     (void)state;
@@ -1298,6 +1298,9 @@ static void test_without_scratch(void **state)
         {1, 0, 256, 10, 256, 0, 0}, {1, 0, 256, 10, 256, 1, 0}, {1, 0, 40, 3, 100, 0, 0}, /* A^T B, few columns */
         {1, 0, 300, 64, 600, 0, 0}, {1, 0, 520, 200, 1030, 0, 0},                         /* (B^T A)^T */
         {0, 1, 64, 512, 256, 0, 0}, {0, 1, 16, 512, 256, 0, 0}, {0, 1, 40, 300, 64, 0, 0}, /* (B A^T)^T */
+        {0, 1, 256, 256, 10, 0, 1}, {0, 0, 2048, 128, 512, 0, 64}, {1, 0, 520, 70, 96, 0, 5}, /* sums */
+        {0, 0, 130, 90, 1100, 0, 2}, {0, 0, 256, 10, 256, 0, 2}, {1, 0, 33, 1, 29, 0, 3},
+        {1, 0, 256, 10, 256, 0, 2},                                  /* sums of an A^T B of few columns */
     };
     const int threads = bprt_threads();
     const char *isa = bprt_isa();
