@@ -796,29 +796,39 @@ void *drv_workspace(size_t bytes, char *err) {
     return ws;
 }
 
-void *drv_model_workspace(const Model *m, const int *dims, char *err) {
-    const Graph *g = m->g;
+int drv_check_sizes(const Graph *g, const int *dims) {
     int64_t v;
     const char *what;
     const int at = emit_int_overflow(g, dims, &v, &what);
-    if (at < 0) return drv_workspace(m->ws_size(dims), err);
+    if (at < 0) return 0;
     char sizes[400];
     size_t len = 0;
     sizes[0] = 0;
     for (int s = 0; s < g->syms.n && len < sizeof sizes; s++)
         len += (size_t)snprintf(sizes + len, sizeof sizes - len, "%s%s = %d", s ? ", " : "", g->syms.names[s], dims[s]);
-    const Loc l = g->nodes[at].loc;
-    char place[300];
-    if (l.file && l.line > 0) snprintf(place, sizeof place, " at %.250s:%d:%d", l.file, l.line, l.col);
-    else place[0] = 0;
+    char msg[600];
     if (strcmp(what, "size") == 0)
-        snprintf(err, BPRT_ERRLEN, "at these sizes (%s) the value%s has a size of %lld, more than 2147483647; use a "
-                 "smaller batch", sizes, place, (long long)v);
+        snprintf(msg, sizeof msg, "at these sizes (%s) this value has a size of %lld, more than 2147483647; use a smaller "
+                 "batch", sizes, (long long)v);
     else
-        snprintf(err, BPRT_ERRLEN, "at these sizes (%s) the matrix product%s %s %lld %s, more than a matrix product "
-                 "takes (2147483647); use a smaller batch", sizes, place, strcmp(what, "rows") == 0 ? "has" : "sums",
-                 (long long)v, what);
-    return NULL;
+        snprintf(msg, sizeof msg, "at these sizes (%s) this matrix product %s %lld %s, more than a matrix product takes "
+                 "(2147483647); use a smaller batch", sizes, strcmp(what, "rows") == 0 ? "has" : "sums", (long long)v,
+                 what);
+    const Loc l = g->nodes[at].loc;
+    if (g->diag && l.file && l.line > 0) { /* the line and a caret, as every error in a program */
+        fflush(stdout);
+        diag_error(g->diag, l, "%s", msg);
+    } else
+        diag_tool_error("%s", msg);
+    return -1;
+}
+
+void *drv_model_workspace(const Model *m, const int *dims, const char *context) {
+    if (drv_check_sizes(m->g, dims) != 0) return NULL;
+    char err[BPRT_ERRLEN];
+    void *ws = drv_workspace(m->ws_size(dims), err);
+    if (!ws) diag_tool_error("%s%s%s", context ? context : "", context ? ": " : "", err);
+    return ws;
 }
 
 void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {
@@ -844,11 +854,8 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
     }
     double *p = params;
     char wserr[BPRT_ERRLEN];
-    void *ws = drv_model_workspace(m, in->dims, wserr);
-    if (!ws) {
-        diag_tool_error("%s", wserr);
-        return 0;
-    }
+    void *ws = drv_model_workspace(m, in->dims, NULL);
+    if (!ws) return 0;
     double *grad = drv_alloc_reals((size_t)g->nparam_reals + 1, sizeof(double), "gradients", wserr);
     if (!grad) {
         diag_tool_error("%s", wserr);

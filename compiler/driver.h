@@ -25,11 +25,16 @@ int drv_init_params(const Model *m, void *params, uint64_t seed);
  * (bpc_memory_limit) is refused before anything is allocated, so a too-large batch fails
  * at once instead of swapping. */
 void *drv_workspace(size_t bytes, char *err);
-/* drv_workspace(m->ws_size(dims)), after a check that the generated code can run at these
- * sizes: no size, and no M or K of a matrix product with batch axes folded in, past
- * 2147483647 (GEMM's ints; they were cast and wrapped), else NULL with err naming the value
- * (FILE:LINE:COL), its number and the sizes. */
-void *drv_model_workspace(const Model *m, const int *dims, char *err);
+/* Can the generated code run at these sizes (dims of the symbols)? No size, and no M or K of
+ * a matrix product with batch axes folded in, past 2147483647 (GEMM's ints; they were cast
+ * and wrapped): 0; else -1 with the error reported to g->diag at the value, its line quoted
+ * with a caret (FILE:LINE:COL: error: at these sizes (B = ...) this value has a size of ...),
+ * its number and the sizes said. */
+int drv_check_sizes(const Graph *g, const int *dims);
+/* drv_workspace(m->ws_size(dims)) after drv_check_sizes, or NULL with the error reported:
+ * drv_check_sizes's, or drv_workspace's as a tool error, after "CONTEXT: " if context is
+ * not NULL ("batch 60000"). */
+void *drv_model_workspace(const Model *m, const int *dims, const char *context);
 /* n zeroed values of `size` bytes, 64-byte aligned (free with free()), or NULL with err
  * naming what they are for (`what`: "parameters", "gradients", ...) and the bytes: more
  * than the machine's memory or BPC_MEMORY_LIMIT is refused before anything is allocated,

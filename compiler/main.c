@@ -652,7 +652,9 @@ static int cmd_write(const Args *a, Graph *g) {
 
 /* bpc --stats: the planned workspace of the training step, and the same program's with
  * every `checkpoint` ignored, at symbolic sizes = --batch (64). One "key value" per line,
- * on stdout, or on stderr when --emit prints an artefact there. Returns 0, or 1 on errors. */
+ * on stdout, or on stderr when --emit prints an artefact there. Returns 0, or 1 on errors:
+ * sizes at which the generated code cannot run are refused as a run's are (drv_check_sizes:
+ * the value, its line and a caret). */
 static int cmd_stats(const Args *a, Graph *g, Arena *ar, Diag *d) {
     const DiagSource *src = d->sources;
     while (src && strcmp(src->name, a->file) != 0) src = src->next;
@@ -663,8 +665,9 @@ static int cmd_stats(const Args *a, Graph *g, Arena *ar, Diag *d) {
     if (a->batch && !g->syms.n) /* as warn_unused_options, once the program says it has no size to set */
         diag_tool_warning("--batch has no effect on --stats of a program without symbolic sizes");
     int64_t dims[BP_MAXSYMS];
-    int size = a->batch ? a->batch : TRAIN_BATCH;
-    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = size;
+    int size = a->batch ? a->batch : TRAIN_BATCH, idims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = idims[s] = size;
+    if (drv_check_sizes(g, idims) != 0) return 1; /* sizes the generated functions do not take */
     EmitStats st, st0;
     emit_stats(g, dims, a->f64, &st);
     emit_stats(plain, dims, a->f64, &st0);
@@ -772,9 +775,8 @@ static int cmd_grad(const Args *a, Graph *g) {
     memset(&in, 0, sizeof in);
     if (setup_model(a, g, &m, a->f64, &params, &in) != 0) return 1;
     char err[BPRT_ERRLEN];
-    void *ws = drv_model_workspace(&m, in.dims, err);
+    void *ws = drv_model_workspace(&m, in.dims, NULL);
     if (!ws) {
-        fprintf(stderr, "bpc: error: %s\n", err);
         free(params);
         drv_free_inputs(&in);
         bpc_model_free(&m);
@@ -814,8 +816,9 @@ static int cmd_hvp(const Args *a, Graph *g) {
     char err[BPRT_ERRLEN];
     void *v = drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "vector and its product", err);
     void *hv = v ? drv_alloc_reals((size_t)g->nparam_reals + 1, m.real_size, "vector and its product", err) : NULL;
-    void *ws = hv ? drv_model_workspace(&m, in.dims, err) : NULL;
-    if (!ws) fprintf(stderr, "bpc: error: %s\n", err);
+    void *ws = hv ? drv_model_workspace(&m, in.dims, NULL) : NULL;
+    if (!hv) fprintf(stderr, "bpc: error: %s\n", err);
+    else if (!ws) rc = 1; /* drv_model_workspace said why */
     else if (!m.hvp) fprintf(stderr, "bpc: error: JIT: NAME_hvp not found\n");
     else if (drv_load_vector(&m, a->vector, v, err) != 0) fprintf(stderr, "bpc: error: %s\n", err);
     else {

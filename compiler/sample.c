@@ -98,7 +98,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
        the logits first, the others not read; they were NULL: a segfault) and the context:
        each an error naming it when it cannot be allocated */
     char named[300];
-    void *ws = drv_model_workspace(&m, dims, err);
+    void *ws = drv_model_workspace(&m, dims, NULL); /* its errors reported */
     snprintf(named, sizeof named, "window of %lld ids and next bytes", (long long)T);
     int32_t *ids = ws ? drv_alloc_reals((size_t)T, sizeof *ids, named, err) : NULL;
     int32_t *next = ids ? drv_alloc_reals((size_t)T, sizeof *next, named, err) : NULL;
@@ -108,7 +108,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     snprintf(named, sizeof named, "context of %lld bytes", (long long)T);
     unsigned char *ctx = outs ? drv_alloc_reals((size_t)T, 1, named, err) : NULL;
     if (!ctx) {
-        fprintf(stderr, "bpc: error: %s\n", err);
+        if (ws) fprintf(stderr, "bpc: error: %s\n", err);
         drv_free_outputs(&m, outs);
         free(next);
         free(ids);

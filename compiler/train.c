@@ -728,10 +728,10 @@ static int train_data(Run *r, Data *d) {
     int batch = o->batch;
     int dims[BP_MAXSYMS] = {0};
     dims[f.bsym] = batch;
-    char wserr[BPRT_ERRLEN];
-    void *ws = drv_model_workspace(m, dims, wserr);
+    char context[32];
+    snprintf(context, sizeof context, "batch %d", batch);
+    void *ws = drv_model_workspace(m, dims, context);
     if (!ws) {
-        diag_tool_error("batch %d: %s", batch, wserr);
         free_fixed(&f);
         bprt_split_free(&tr);
         bprt_split_free(&te);
@@ -902,13 +902,9 @@ static int train_fixed(Run *r) {
     Model *m = r->m;
     const TrainOptions *o = r->o;
     void *params = r->params, *opt_state = r->opt_state;
-    char err[BPRT_ERRLEN];
     Inputs in = *o->fixed; /* borrowed: the REPL's, or loaded by train_run */
-    void *ws = drv_model_workspace(m, in.dims, err);
-    if (!ws) {
-        diag_tool_error("%s", err);
-        return 1;
-    }
+    void *ws = drv_model_workspace(m, in.dims, NULL);
+    if (!ws) return 1;
     const void *const *inp = (const void *const *)in.data;
     int steps = o->steps ? o->steps : (o->epochs ? o->epochs : 1);
     int rc = 0;

@@ -1123,18 +1123,41 @@ expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" grad "$tmp/wswrap.bp" --inputs "$
 first_err "bpc: error: the workspace at these sizes needs more than 2^62 bytes, more than BPC_MEMORY_LIMIT (1073741824 bytes); use a smaller batch"
 # GEMM takes int sizes: [B, T, 1] @ w at B = T = 46341 (two 46 KB inputs) has 2147488281 rows,
 # which the generated code cast to a negative M; a reshape to [65536 * B] at B = 32768 is a
-# size the generated code multiplies as ints. Both are refused, named, before the workspace
-# (with more memory than BPC_MEMORY_LIMIT they ran: a wrong product, a signed overflow)
+# size the generated code multiplies as ints. Both are refused, located, before the workspace
+# (with more memory than BPC_MEMORY_LIMIT they ran: a wrong product, a signed overflow), with
+# the line and a caret as every error in a program (they said "the value at FILE:3:5" alone)
 printf 'input a[B, 1, 1]\ninput b[T, 1]\nparam w[1, 1] = 1\nx = a * b\nloss sum(x @ w)\n' >"$tmp/rows.bp"
 hdr='{"a":{"dtype":"U8","shape":[46341,1,1],"data_offsets":[0,46341]},"b":{"dtype":"U8","shape":[46341,1],"data_offsets":[46341,92682]}}'
 { bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 92682 /dev/zero; } >"$tmp/rows.safetensors"
 expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" grad "$tmp/rows.bp" --inputs "$tmp/rows.safetensors"
-first_err "bpc: error: at these sizes (B = 46341, T = 46341) the matrix product at $tmp/rows.bp:5:12 has 2147488281 rows, more than a matrix product takes (2147483647); use a smaller batch"
+expect_out "$tmp/err" "$tmp/rows.bp:5:12: error: at these sizes (B = 46341, T = 46341) this matrix product has 2147488281 rows, more than a matrix product takes (2147483647); use a smaller batch
+  loss sum(x @ w)
+             ^"
+# --stats --batch N: the same sizes are refused the same way (it printed the bytes of sizes the
+# generated functions do not take); one less is planned
+expect_status 1 "$bpc" --stats "$tmp/rows.bp" --batch 46341
+expect_out "$tmp/err" "$tmp/rows.bp:5:12: error: at these sizes (B = 46341, T = 46341) this matrix product has 2147488281 rows, more than a matrix product takes (2147483647); use a smaller batch
+  loss sum(x @ w)
+             ^"
+expect_status 0 "$bpc" --stats "$tmp/rows.bp" --batch 46340
+grep -q "^dims B=46340 T=46340$" "$tmp/out" && ok || bad "--stats --batch 46340: $(cat "$tmp/out")"
 printf 'input a[B, 1]\nparam w[65536]\nx = reshape(a * w, [-1])\nloss sum(x)\n' >"$tmp/dimint.bp"
 hdr='{"a":{"dtype":"U8","shape":[32768,1],"data_offsets":[0,32768]}}'
 { bytes ${#hdr} 0 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 32768 /dev/zero; } >"$tmp/dimint.safetensors"
 expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" check "$tmp/dimint.bp" --inputs "$tmp/dimint.safetensors"
-first_err "bpc: error: at these sizes (B = 32768) the value at $tmp/dimint.bp:3:5 has a size of 2147483648, more than 2147483647; use a smaller batch"
+expect_out "$tmp/err" "$tmp/dimint.bp:3:5: error: at these sizes (B = 32768) this value has a size of 2147483648, more than 2147483647; use a smaller batch
+  x = reshape(a * w, [-1])
+      ^"
+# bpc train --batch N and bpc eval --batch N: the batch's size, said so, at the value
+dataset "$tmp/bidx" "0 1 2 0" "0 1"
+printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nf = reshape(x, [-1])\nloss cross_entropy(x @ W, y) + mean(f)\n' >"$tmp/bigb.bp"
+expect_status 0 "$bpc" train "$tmp/bigb.bp" --data "$tmp/bidx" --steps 1 --batch 2 --save "$tmp/bigb.safetensors"
+for c in "train --steps 1" "eval --params $tmp/bigb.safetensors"; do
+  expect_status 1 "$bpc" ${c%% *} "$tmp/bigb.bp" --data "$tmp/bidx" --batch 536870912 ${c#* }
+  expect_out "$tmp/err" "$tmp/bigb.bp:4:5: error: at these sizes (B = 536870912) this value has a size of 2147483648, more than 2147483647; use a smaller batch
+  f = reshape(x, [-1])
+      ^"
+done
 # and the least 32-bit integer is one, as a default (sema) and as the value the run takes
 # (the driver): both said it was not
 printf 'input n : int = -2147483648\nparam w = 1\nloss w * w\n' >"$tmp/i32min.bp"

@@ -217,6 +217,17 @@ exec 3>&-
 wait $pid
 if grep -q "^a \* 2 = 12$" "$tmp/mem.out" && [ "${peak:-999999999}" -lt 200000 ]; then pass=$((pass + 1)); else echo "FAIL: 30000 lines held ${peak:-?} KB:"; head -n 5 "$tmp/mem.out"; fail=$((fail + 1)); fi
 
+# :train --batch N at sizes the generated code does not take: the value refused at its line in
+# the session, with a caret, as every error in a program (it said "the value at <repl>:4:5"
+# alone); the session goes on and trains at a batch that fits
+dataset "$tmp/bidx" "0 1 2 0" "0 1"
+printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nf = reshape(x, [-1])\nloss cross_entropy(x @ W, y) + mean(f)\n:train --data bidx --steps 1 --batch 536870912\n:train --data bidx --steps 1 --batch 2\n' |
+  (cd "$tmp" && "$bpc" repl >"$tmp/bigb.out" 2>"$tmp/bigb.err")
+st=$?
+printf '<repl>:4:5: error: at these sizes (B = 536870912) this value has a size of 2147483648, more than 2147483647; use a smaller batch\n  f = reshape(x, [-1])\n      ^\n' >"$tmp/want"
+if [ $st -eq 1 ] && cmp -s "$tmp/want" "$tmp/bigb.err" && grep -q "^training repl on bidx: 4 samples, batch 2" "$tmp/bigb.out"; then ok
+else bad ":train --batch 536870912 (status $st):"; cat "$tmp/bigb.err" "$tmp/bigb.out"; fi
+
 # Ctrl-C (SIGINT) during :check stops it after the element it is at, and the session goes on:
 # tiny_gpt's check takes many minutes, and the Ctrl-C was ignored. The REPL reads a FIFO; the
 # signal goes once the check has said it started
