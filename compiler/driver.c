@@ -782,13 +782,13 @@ void *drv_workspace(size_t bytes, char *err) {
     int from_env;
     size_t have = bpc_memory_limit(&from_env);
     if (bytes >= SIZE_MAX / 2) { /* the generated NAME_workspace_size's "past 2^62 bytes" */
-        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs more than 2^62 bytes, more than %s (%zu bytes); "
-                 "use a smaller batch", from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
+        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs more than 2^62 bytes, more than %s (%zu bytes)",
+                 from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
         return NULL;
     }
     if (bytes > have) {
-        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than %s (%zu bytes); use a smaller batch",
-                 bytes, from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
+        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than %s (%zu bytes)", bytes,
+                 from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
         return NULL;
     }
     void *ws = bprt_alloc(bytes + 64);
@@ -823,12 +823,38 @@ int drv_check_sizes(const Graph *g, const int *dims) {
     return -1;
 }
 
+/* The largest value g computes at these sizes (of its forward values: what its program
+ * writes), as bpc_compile's resource check finds it at sizes 1; -1 if none has a location. */
+static int largest_value(const Graph *g, const int *dims) {
+    int big = -1;
+    size_t most = 0;
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->nodes[i];
+        char shape[8];
+        const size_t k = drv_numel_at(&n->shape, dims, "", shape, sizeof shape);
+        if (op_info[n->op].kind != OK_LEAF && !n->adjoint && n->loc.file && n->loc.line > 0 && (big < 0 || k > most)) {
+            most = k;
+            big = i;
+        }
+    }
+    return big;
+}
+
 void *drv_model_workspace(const Model *m, const int *dims, const char *context) {
-    if (drv_check_sizes(m->g, dims) != 0) return NULL;
+    const Graph *g = m->g;
+    if (drv_check_sizes(g, dims) != 0) return NULL;
     char err[BPRT_ERRLEN];
     void *ws = drv_workspace(m->ws_size(dims), err);
-    if (!ws) diag_tool_error("%s%s%s", context ? context : "", context ? ": " : "", err);
-    return ws;
+    if (ws) return ws;
+    const int big = g->diag ? largest_value(g, dims) : -1;
+    if (big < 0) {
+        diag_tool_error("%s%s%s; use a smaller batch", context ? context : "", context ? ": " : "", err);
+        return NULL;
+    }
+    fflush(stdout); /* located as every error in a program: at the value that takes the most */
+    diag_error(g->diag, g->nodes[big].loc, "%s%s%s; the largest value it computes is here; use a smaller batch",
+               context ? context : "", context ? ": " : "", err);
+    return NULL;
 }
 
 void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {

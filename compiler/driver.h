@@ -21,9 +21,9 @@ typedef struct Inputs {
  * the program; every mismatch is listed). params holds NPARAMS reals of the model's type. */
 int drv_init_params(const Model *m, void *params, uint64_t seed);
 /* A 64-byte aligned workspace of `bytes` (free with free()), or NULL with err naming the
- * bytes wanted and the limit: more than the machine's memory or BPC_MEMORY_LIMIT
- * (bpc_memory_limit) is refused before anything is allocated, so a too-large batch fails
- * at once instead of swapping. */
+ * bytes wanted and the limit (drv_model_workspace adds the advice): more than the machine's
+ * memory or BPC_MEMORY_LIMIT (bpc_memory_limit) is refused before anything is allocated,
+ * so a too-large batch fails at once instead of swapping. */
 void *drv_workspace(size_t bytes, char *err);
 /* Can the generated code run at these sizes (dims of the symbols)? No size, and no M or K of
  * a matrix product with batch axes folded in, past 2147483647 (GEMM's ints; they were cast
@@ -32,8 +32,9 @@ void *drv_workspace(size_t bytes, char *err);
  * its number and the sizes said. */
 int drv_check_sizes(const Graph *g, const int *dims);
 /* drv_workspace(m->ws_size(dims)) after drv_check_sizes, or NULL with the error reported:
- * drv_check_sizes's, or drv_workspace's as a tool error, after "CONTEXT: " if context is
- * not NULL ("batch 60000"). */
+ * drv_check_sizes's, or drv_workspace's after "CONTEXT: " if context is not NULL ("batch
+ * 60000"), located as the compile-time check is, at the largest value the program computes
+ * at these sizes (its line and a caret; a tool error if no value has a location). */
 void *drv_model_workspace(const Model *m, const int *dims, const char *context);
 /* n zeroed values of `size` bytes, 64-byte aligned (free with free()), or NULL with err
  * naming what they are for (`what`: "parameters", "gradients", ...) and the bytes: more

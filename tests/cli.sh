@@ -1115,12 +1115,16 @@ expect_status 1 "$bpc" grad "$tmp/wrap.bp" --inputs "$tmp/wrap.safetensors"
 first_err "bpc: error: $tmp/wrap.safetensors: cannot hold the input 'b' (8192 x 8192 x 8192 x 8192 x 8192 floats): more than 2^63 elements"
 # the workspace's bytes past 2^64: [B, T, U] at B = T = 2^21, U = 2^20 - 1 (a 5 MiB file)
 # is 2^64 - 2^44 bytes, and with the [B, T] buffer the total wrapped to 64 bytes: the
-# generated NAME_workspace_size says SIZE_MAX / 2 past 2^62 bytes (a segmentation fault)
+# generated NAME_workspace_size says SIZE_MAX / 2 past 2^62 bytes (a segmentation fault).
+# Refused at the largest value at these sizes, with its line and caret, as the compile-time
+# check is (it named no place)
 printf 'input a[B, 1, 1]\ninput b[T, 1]\ninput c[U]\nd = a * b * c\nloss sum(d) + max(d)\n' >"$tmp/wswrap.bp"
 hdr='{"a":{"dtype":"U8","shape":[2097152,1,1],"data_offsets":[0,2097152]},"b":{"dtype":"U8","shape":[2097152,1],"data_offsets":[2097152,4194304]},"c":{"dtype":"U8","shape":[1048575],"data_offsets":[4194304,5242879]}}'
 { bytes $((${#hdr} & 255)) $((${#hdr} >> 8)) 0 0 0 0 0 0; printf '%s' "$hdr"; head -c 5242879 /dev/zero; } >"$tmp/wswrap.safetensors"
 expect_status 1 env BPC_MEMORY_LIMIT=1G "$bpc" grad "$tmp/wswrap.bp" --inputs "$tmp/wswrap.safetensors"
-first_err "bpc: error: the workspace at these sizes needs more than 2^62 bytes, more than BPC_MEMORY_LIMIT (1073741824 bytes); use a smaller batch"
+expect_out "$tmp/err" "$tmp/wswrap.bp:4:11: error: the workspace at these sizes needs more than 2^62 bytes, more than BPC_MEMORY_LIMIT (1073741824 bytes); the largest value it computes is here; use a smaller batch
+  d = a * b * c
+            ^"
 # GEMM takes int sizes: [B, T, 1] @ w at B = T = 46341 (two 46 KB inputs) has 2147488281 rows,
 # which the generated code cast to a negative M; a reshape to [65536 * B] at B = 32768 is a
 # size the generated code multiplies as ints. Both are refused, located, before the workspace
@@ -1158,6 +1162,11 @@ for c in "train --steps 1" "eval --params $tmp/bigb.safetensors"; do
   f = reshape(x, [-1])
       ^"
 done
+# and a batch whose workspace is more than the memory: at the largest value at that batch
+expect_status 1 env BPC_MEMORY_LIMIT=1M "$bpc" train "$tmp/bigb.bp" --data "$tmp/bidx" --steps 1 --batch 100000
+expect_out "$tmp/err" "$tmp/bigb.bp:4:5: error: batch 100000: the workspace at these sizes needs 2800192 bytes, more than BPC_MEMORY_LIMIT (1048576 bytes); the largest value it computes is here; use a smaller batch
+  f = reshape(x, [-1])
+      ^"
 # and the least 32-bit integer is one, as a default (sema) and as the value the run takes
 # (the driver): both said it was not
 printf 'input n : int = -2147483648\nparam w = 1\nloss w * w\n' >"$tmp/i32min.bp"

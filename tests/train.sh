@@ -148,14 +148,17 @@ if cmp -s c1.safetensors c2.safetensors; then ok; else bad "1 and 2 threads trai
 
 # a batch whose workspace exceeds the machine's memory (BPC_MEMORY_LIMIT stands in for a
 # small machine) is refused before anything is allocated, with the bytes it wanted and the
-# limit named (BPC_MEMORY_LIMIT's was called this machine's memory)
+# limit named (BPC_MEMORY_LIMIT's was called this machine's memory), at the largest value at
+# that batch with its line and caret, as the compile-time check (it named no place)
 export BPC_MEMORY_LIMIT=100000000
 run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 1 --batch 60000
 unset BPC_MEMORY_LIMIT
-has "$tmp/err" "^bpc: error: batch 60000: the workspace at these sizes needs [0-9]* bytes, more than BPC_MEMORY_LIMIT (100000000 bytes); use a smaller batch$" "workspace too large"
+has "$tmp/err" "^$src/examples/fashion_mlp.bp:12:17: error: batch 60000: the workspace at these sizes needs [0-9]* bytes, more than BPC_MEMORY_LIMIT (100000000 bytes); the largest value it computes is here; use a smaller batch$" "workspace too large"
+[ "$(sed -n 2,3p "$tmp/err")" = "  h      = relu(x @ W1 + b1)
+                  ^" ] && ok || bad "workspace too large: no line and caret at x @ W1 in: $(cat "$tmp/err")"
 # 4 TB at batch 2e9: more than the machine has
 run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 1 --batch 2000000000
-has "$tmp/err" "^bpc: error: batch 2000000000: the workspace at these sizes needs [0-9]* bytes, more than this machine's memory ([0-9]* bytes); use a smaller batch$" "workspace larger than the machine"
+has "$tmp/err" "^$src/examples/fashion_mlp.bp:12:17: error: batch 2000000000: the workspace at these sizes needs [0-9]* bytes, more than this machine's memory ([0-9]* bytes); the largest value it computes is here; use a smaller batch$" "workspace larger than the machine"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
