@@ -519,6 +519,15 @@ static void test_layernorm_affine_grad(void **state) {
             bprt_layernorm_affine_grad_f32(x, t, gam, NULL, R, D, eps, t, dg[1], db[1]);
             if (memcmp(t, want, n * 4) || memcmp(dg[1], dg[0], D * 4) || memcmp(db[1], db[0], D * 4))
                 fail_msg("layernorm_affine_grad %zux%zu (%s): in place of gy differs", R, D, isas[k]);
+            /* in place of a gy no call before had (the threads' copies of gy are not left over
+               in a buffer from another call), on 3 threads against 1 */
+            for (size_t i = 0; i < n; i++) t[i] = gy[i] * (float)(k + 2);
+            bprt_set_threads(1);
+            bprt_layernorm_affine_grad_f32(x, t, gam, NULL, R, D, eps, gx[1], dg[2], db[2]);
+            bprt_set_threads(3);
+            bprt_layernorm_affine_grad_f32(x, t, gam, NULL, R, D, eps, t, dg[1], db[1]);
+            if (memcmp(t, gx[1], n * 4) || memcmp(dg[1], dg[2], D * 4) || memcmp(db[1], db[2], D * 4))
+                fail_msg("layernorm_affine_grad %zux%zu (%s): in place of a new gy differs", R, D, isas[k]);
             memcpy(t, x, n * 4);
             bprt_layernorm_affine_grad_f32(t, gy, gam, NULL, R, D, eps, t, NULL, NULL);
             if (memcmp(t, want, n * 4)) fail_msg("layernorm_affine_grad %zux%zu (%s): in place of x differs", R, D, isas[k]);
