@@ -1929,14 +1929,13 @@ static void emit_layer(E *e, int id) {
 }
 
 /* gelu(z) at v and gelu_grad(z) at w = v + 1 (pass_pair.c) in one bprt_ew_gelu_pair call
- * when both would be passes of their own, over z's elements as stored, and w's storage is
- * not v's nor v's z's (w may be written over z: each element is read before it is written).
- * Not with --standalone (no ew.c): there the two are loops of their own. */
+ * (--standalone, which has no ew.c: vmath.c's bprt_gelu_pair, on one thread) when both
+ * would be passes of their own, over z's elements as stored, and w's storage is not v's nor
+ * v's z's (w may be written over z: each element is read before it is written). */
 static void plan_gelu_pairs(E *e) {
     const Graph *g = e->g;
     e->gelu_pair = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     for (int i = 0; i < g->n; i++) e->gelu_pair[i] = -1;
-    if (e->o->standalone) return;
     for (int w = 1; w < g->n; w++) {
         const int v = w - 1, z = g->nodes[v].in[0];
         const Node *zn = &g->nodes[z];
@@ -1964,7 +1963,8 @@ static void emit_gelu_pair(E *e, int v, int w) {
     numel_c(g, &g->nodes[v].shape, total, sizeof total);
     fprintf(e->out, "    /* %%%d = %sgelu_grad of the same input, in the same pass (one erf) */\n", w,
             g->nodes[w].adjoint ? "adjoint " : "");
-    fprintf(e->out, "    bprt_ew_gelu_pair_%s(%s, %s, %s, %s);\n", e->o->f64 ? "f64" : "f32", x, y, d, total);
+    fprintf(e->out, "    bprt_%sgelu_pair_%s(%s, %s, %s, %s);\n", e->o->standalone ? "" : "ew_", e->o->f64 ? "f64" : "f32", x,
+            y, d, total);
 }
 
 static void emit_node(E *e, int id) {

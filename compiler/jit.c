@@ -75,6 +75,8 @@ static const struct {
     {"bprt_gelu_f64", (void *)bprt_gelu_f64},
     {"bprt_gelu_grad_f32", (void *)bprt_gelu_grad_f32},
     {"bprt_gelu_grad_f64", (void *)bprt_gelu_grad_f64},
+    {"bprt_ew_gelu_pair_f32", (void *)bprt_ew_gelu_pair_f32},
+    {"bprt_ew_gelu_pair_f64", (void *)bprt_ew_gelu_pair_f64},
     {"bprt_softmax_f32", (void *)bprt_softmax_f32},
     {"bprt_softmax_f64", (void *)bprt_softmax_f64},
     {"bprt_log_softmax_f32", (void *)bprt_log_softmax_f32},
@@ -118,6 +120,12 @@ static const struct {
     LAYER_SYMS(f32) LAYER_SYMS(f64)
 #undef LAYER_SYMS
 };
+
+int jit_runtime_symbol_known(const char *name) {
+    for (size_t i = 0; i < sizeof runtime_syms / sizeof runtime_syms[0]; i++)
+        if (!strcmp(runtime_syms[i].name, name)) return 1;
+    return 0;
+}
 
 static Jit *compile_tcc(const char *code, char *err, size_t errlen) {
     ErrBuf eb = {err, 0, errlen};

@@ -16,5 +16,8 @@ typedef struct Jit Jit;
 Jit *jit_compile(const char *code, JitKind kind, char *err, size_t errlen);
 void *jit_symbol(Jit *j, const char *name);
 void jit_free(Jit *j);
+/* Is name in the table of runtime functions handed to libtcc by address (a host linked
+ * without exported symbols finds no other)? */
+int jit_runtime_symbol_known(const char *name);
 
 #endif

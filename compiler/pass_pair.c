@@ -3,13 +3,15 @@
  * Reverse mode differentiates y = gelu(z) into gz = g * gelu_grad(z): the backward pass reads
  * z and evaluates erf(z / sqrt 2) and exp(-z^2 / 2) a second time, after the forward pass
  * evaluated the same erf for gelu itself. Where z is read by nothing but gelu(z) and
- * gelu_grad(z), and gelu(z) is a pass of its own (not in a product's epilogue, nor inside its
- * reader's loop: gelu_elsewhere), the derivative's node moves to right after gelu's, in each
+ * gelu_grad(z), z is stored in a buffer of its own (not a leaf nor a reshape:
+ * stored_elsewhere), and gelu(z) is a pass of its own (not in a product's epilogue, nor inside
+ * its reader's loop: gelu_elsewhere), the derivative's node moves to right after gelu's, in each
  * generated function's graph after DCE (emit_c.c's variant_graph, where NAME_hvp's readers
  * of z are gone from NAME_grad's graph; Graph.pair_gelu, set under the IR passes). The
- * emitter then makes both in one pass with one erf per element (bprt_ew_gelu_pair), and the derivative, not z,
- * is what lives until the backward pass reads it (the same bytes: z dies there, and the
- * derivative may be written over it). fuse.c does not compute such a derivative inside its
+ * emitter then makes both in one pass with one erf per element (bprt_ew_gelu_pair; in
+ * --standalone output vmath.c's bprt_gelu_pair), and the derivative, not z, is what lives
+ * until the backward pass reads it (the same bytes: z dies there, and the derivative may be
+ * written over it). fuse.c does not compute such a derivative inside its
  * user's loop, which would evaluate it again. The values are those of the two nodes apart. */
 #include <stdlib.h>
 
@@ -35,6 +37,14 @@ static int gelu_elsewhere(const Graph *g, const int *uses, const int *user, int 
     return (k == OK_UNARY || k == OK_BINARY) && shape_eq(&u->shape, &g->nodes[v].shape);
 }
 
+/* Is z's storage not its own, so that the derivative could not take it: a leaf (parameters
+ * and inputs are read in place) or a reshape (its input's buffer, which may be read later)?
+ * The derivative would then need a buffer of its own from the forward pass to the backward. */
+static int stored_elsewhere(const Graph *g, int z) {
+    const Op op = g->nodes[z].op;
+    return op_info[op].kind == OK_LEAF || op == OP_RESHAPE;
+}
+
 Graph *pass_gelu_pairs(Graph *g) {
     int *uses = ir_use_counts(g), *user = malloc(((size_t)g->n + 1) * sizeof(int)), *gelu = malloc(((size_t)g->n + 1) * sizeof(int)),
         *after = malloc(((size_t)g->n + 1) * sizeof(int)), *order = malloc(((size_t)g->n + 1) * sizeof(int));
@@ -49,7 +59,7 @@ Graph *pass_gelu_pairs(Graph *g) {
         if (n->op == OP_GELU && gelu[n->in[0]] < 0) gelu[n->in[0]] = i;
         const int z = n->in[0], v = n->op == OP_GELU_GRAD ? gelu[z] : -1;
         if (v < 0 || n->dtype != DT_REAL || uses[z] != 2 || uses[i] == 0 || after[v] >= 0 || ir_is_root(g, z) ||
-            gelu_elsewhere(g, uses, user, v))
+            gelu_elsewhere(g, uses, user, v) || stored_elsewhere(g, z))
             continue;
         after[v] = i; /* z's two readers: gelu(z) at v, then this one */
         moved[i] = 1;

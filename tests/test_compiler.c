@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "jit.h"
 #include "fuse.h"
 #include "passes.h"
 #include "plan.h"
@@ -1069,8 +1070,9 @@ static void test_bias_sum_over_merged_axes(void **state) {
 /* gelu(z) and its derivative gelu_grad(z), z = x @ W + b read by nothing else: the derivative
  * moves to right after gelu in each function's graph (pass_pair.c) and both are one
  * bprt_ew_gelu_pair call, one erf per element, the derivative written over z, in NAME_grad
- * and the step (and in --f64 C); the backward epilogue reads it and evaluates no erf. Not
- * where z has another reader, nor without the IR passes, nor in --standalone output, nor
+ * and the step (and in --f64 C; --standalone calls vmath.c's bprt_gelu_pair); the backward
+ * epilogue reads it and evaluates no erf. Not where z has another reader, is a parameter or a
+ * reshape, nor without the IR passes, nor
  * where gelu is made in a product's epilogue or its reader's loop. The
  * gradient against finite differences in double through that call. */
 static void test_gelu_pair(void **state) {
@@ -1094,11 +1096,24 @@ static void test_gelu_pair(void **state) {
     free(d);
     char *o0 = compiled_text(src, 0, TEXT_C), *st = compiled_text(src, 1, TEXT_C_STANDALONE);
     assert_int_equal(count(o0, "gelu_pair_f32("), 0);
-    assert_int_equal(count(st, "ew_gelu_pair_f32("), 0); /* (vmath.c's bprt_gelu_pair is embedded, unused) */
-    assert_true(count(st, "bp_gelu_deriv(") >= 2); /* its two loops: the derivative and the step's */
+    /* --standalone (no ew.c): the embedded vmath.c's bprt_gelu_pair, in NAME_grad and the step */
+    assert_int_equal(count(st, "ew_gelu_pair_f32("), 0);
+    assert_int_equal(count(st, "    bprt_gelu_pair_f32("), 2);
+    assert_int_equal(count(st, "adjoint gelu_grad ["), 0);
     free(o0);
     free(st);
     fd_check_ok(src, 5, 3);
+    /* z a parameter (read in place) or a reshape (its input's storage): no pair, which would
+       keep the derivative in a buffer of its own */
+    const char *leafz[] = {"param E[4, 6] = normal(1)\nparam V[6, 2] = normal(1)\nloss sum((gelu(E) @ V) ^ 2)\n",
+                           "input x[B, 4]\nparam W[4, 6] = normal(1)\nparam V[6, 2] = normal(1)\n"
+                           "h = reshape(x @ W, [-1, 3, 2])\nloss sum((reshape(gelu(h), [-1, 6]) @ V) ^ 2) + sum(x @ W)\n"};
+    for (int k = 0; k < 2; k++) {
+        char *cl = compiled_text(leafz[k], 1, TEXT_C);
+        assert_int_equal(count(cl, "gelu_pair"), 0);
+        free(cl);
+        fd_check_ok(leafz[k], 5, 3);
+    }
     /* z read by the loss as well: the derivative stays where reverse mode put it */
     const char *other = "input x[B, 4]\nparam W[4, 6] = normal(1)\nparam b[6] = normal(1)\nparam V[6, 2] = normal(1)\n"
                         "z = x @ W + b\nloss sum((gelu(z) @ V) ^ 2) + sum(z * z)\noptimizer sgd(lr = 0.1)\n";
@@ -1118,6 +1133,44 @@ static void test_gelu_pair(void **state) {
         assert_int_equal(count(c3, "adjoint gelu_grad ["), 0);
         free(c3);
         fd_check_ok(srcs[k], 5, 3);
+    }
+}
+
+/* Every runtime function the JIT's code declares (EmitOptions.inline_decls: the declarations
+ * are one fixed list, whatever the program) is in jit.c's table of addresses handed to libtcc:
+ * a host linked without exported symbols finds no other (bprt_ew_gelu_pair was missing). */
+static void test_jit_symbols_declared(void **state) {
+    (void)state;
+    const char *src = "input x[B, 4]\nparam W[4, 6] = normal(1)\nparam b[6] = normal(1)\nparam V[6, 2] = normal(1)\n"
+                      "loss sum((gelu(x @ W + b) @ V) ^ 2)\n";
+    for (int f64 = 0; f64 < 2; f64++) {
+        Arena *a = arena_new();
+        Diag d;
+        diag_init(&d, stderr);
+        const char *name = diag_add_source(&d, "s.bp", src);
+        CompileOptions co = {.optimize = 1};
+        Graph *g = bpc_compile(a, &d, name, src, &co);
+        assert_non_null(g);
+        EmitOptions eo = {.f64 = f64, .inline_decls = 1, .entry_points = 1, .ew_blocks = 1};
+        char *c = bpc_emit_string(g, &eo, 0);
+        int seen = 0;
+        for (const char *l = c; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            if (*l == ' ' || *l == '#' || *l == '/') continue; /* declarations start a line */
+            const char *p = strstr(l, " bprt_"), *e = strchr(l, '\n');
+            if (!p || (e && p > e)) continue;
+            char id[128];
+            size_t k = 0;
+            for (p++; (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) && k + 1 < sizeof id; p++) id[k++] = *p;
+            id[k] = 0;
+            if (*p != '(') continue;
+            seen++;
+            if (!jit_runtime_symbol_known(id)) fail_msg("%s is declared for the JIT but not in jit.c's table", id);
+        }
+        assert_true(seen > 40);
+        assert_non_null(strstr(c, "bprt_ew_gelu_pair_f")); /* this program calls it */
+        free(c);
+        diag_free(&d);
+        arena_free(a);
     }
 }
 
@@ -1393,6 +1446,7 @@ int main(void) {
         cmocka_unit_test(test_gemm_epilogues),
         cmocka_unit_test(test_bias_sum_over_merged_axes),
         cmocka_unit_test(test_gelu_pair),
+        cmocka_unit_test(test_jit_symbols_declared),
         cmocka_unit_test(test_layernorm_affine_fused),
         cmocka_unit_test(test_step_memo_follows_the_graph),
         cmocka_unit_test(test_variant_keeps_the_graphs_leaves),
