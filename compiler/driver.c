@@ -587,7 +587,9 @@ int drv_check_tensor_output(const char *path, char *err) {
     unsigned char head[9];
     const size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (bprt_st_begins(head, got)) return 0;
+    uint64_t hlen = 0;
+    if (got == sizeof head) memcpy(&hlen, head, 8);
+    if (bprt_st_begins(head, got) && hlen <= BPRT_ST_HEADER_MAX) return 0; /* not `int f() {` */
     snprintf(err, BPRT_ERRLEN,
              "%.300s: the file exists and is not a safetensors file; bpc replaces only an earlier safetensors file "
              "(a checkpoint, parameters, gradients) or an empty one (remove it, or give another name)", path);

@@ -435,7 +435,10 @@ int bprt_st_read(const char *path, BprtSafetensors *st, char err[BPRT_ERRLEN]);
 /* Whether the first n bytes of a file begin as a safetensors file does: 8 bytes of header
  * length (at least 2) and the header's '{'. bprt_st_read says "not a safetensors file" of
  * one that does not and whose length the file cannot hold; bpc writes tensors over an
- * existing file only when it does (one cut short, an interrupted copy, is one too). */
+ * existing file only when it does with a header length bprt_st_read accepts (at most
+ * BPRT_ST_HEADER_MAX: eight bytes of text read as a length are far more), so that a text file
+ * whose ninth byte is '{' is not taken for one (one cut short, an interrupted copy, is one). */
+#define BPRT_ST_HEADER_MAX (100u * 1024 * 1024)
 int bprt_st_begins(const void *head, size_t n);
 void bprt_st_free(BprtSafetensors *st);
 const BprtTensor *bprt_st_find(const BprtSafetensors *st, const char *name);

@@ -36,7 +36,7 @@
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors.c assumes little-endian");
 
-#define ST_HEADER_MAX (100u * 1024 * 1024) /* bytes of JSON header we accept */
+#define ST_HEADER_MAX BPRT_ST_HEADER_MAX /* bytes of JSON header we accept */
 
 static const char *const dtype_names[] = {
     [BPRT_F32] = "F32",   [BPRT_F64] = "F64", [BPRT_I32] = "I32", [BPRT_I64] = "I64",

@@ -986,7 +986,12 @@ cp "$tmp/labels.orig" "$tmp/labels-copy"
 expect_status 2 "$bpc" train "$tmp/idx.bp" --data "$tmp/idx" --steps 1 --batch 4 --save "$tmp/labels-copy"
 first_err "bpc: --save $tmp/labels-copy: $not_st"
 [ -s "$tmp/out" ] && bad "train --save over a file that is not a checkpoint trained" || ok
-[ "$(cat "$tmp/notes.txt")" = "my notes" ] && cmp -s "$tmp/labels.orig" "$tmp/labels-copy" && ok ||
+# C whose ninth byte is '{' (eight bytes of text: a header length past any bprt_st_read takes)
+printf 'int f() {\n    return 0;\n}\n' >"$tmp/f.c"
+expect_status 2 "$bpc" grad "$src/examples/seed.bp" -o "$tmp/f.c"
+first_err "bpc: -o $tmp/f.c: $not_st"
+[ "$(cat "$tmp/notes.txt")" = "my notes" ] && cmp -s "$tmp/labels.orig" "$tmp/labels-copy" &&
+  [ "$(head -c 9 "$tmp/f.c")" = "int f() {" ] && ok ||
   bad "-o or --save replaced a file that is not a safetensors file"
 for c in "grad $src/examples/seed.bp -o" "train $src/examples/seed.bp --steps 1 --save"; do
   expect_status 2 "$bpc" $c "$tmp/g-out.bp"
