@@ -40,6 +40,21 @@ for bp in "$src"/examples/*.bp "$src"/tests/torch/programs/*.bp "$src"/tests/c_n
   done
 done
 lib=$(dirname "$bpc")
+# link_run WHAT CC EXE SRC...: the sources compiled by CC as C99 without a warning, linked with
+# libbprt into EXE and run (its output in $tmp/out); a failure says so, naming WHAT, sets fail
+# and returns 1. BP_SAN_PRELOAD: the sanitizer runtime an instrumented libbprt needs (BPC_SANITIZE).
+link_run() {
+  what=$1 lcc=$2 exe=$3
+  shift 3
+  n=$((n + 1))
+  if ! $lcc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$@" -L"$lib" -lbprt -lm -o "$exe" \
+       2>"$tmp/err"; then
+    echo "FAIL: linking $what with $lcc"; cat "$tmp/err"; fail=1; return 1
+  fi
+  if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$exe" > "$tmp/out" 2>&1; then
+    echo "FAIL: $what under $lcc"; cat "$tmp/out"; fail=1; return 1
+  fi
+}
 # tests/torch/programs (zero-initialised parameters, relu, abs, maximum: the self-check moves
 # the parameters off their kinks) with gcc alone; not bce_saturated, whose gradient at
 # saturated probabilities is PyTorch's, not the clamped loss's derivative (README: bce)
@@ -57,15 +72,8 @@ for bp in "$src"/examples/*.bp "$src"/tests/c_names/*.bp "$src"/tests/torch/prog
     "$bpc" "$bp" -o "$tmp/$base.c" $prec
     "$bpc" --emit=test "$bp" $prec > "$tmp/${base}_check.c"
     for cc in $compilers; do
-      if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/$base.c" "$tmp/${base}_check.c" \
-           -L"$lib" -lbprt -lm -o "$tmp/check.$cc" 2>"$tmp/err"; then
-        echo "FAIL: linking the self-check of $base with $cc $prec"; cat "$tmp/err"; fail=1; continue
-      fi
-      # BP_SAN_PRELOAD: the sanitizer runtime an instrumented libbprt needs (BPC_SANITIZE)
-      if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/check.$cc" > "$tmp/out" 2>&1 || ! grep -q "$verdict" "$tmp/out"; then
-        echo "FAIL: self-check of $base under $cc $prec"; cat "$tmp/out"; fail=1
-      fi
-      n=$((n + 1))
+      link_run "the self-check of $base $prec" "$cc" "$tmp/check.$cc" "$tmp/$base.c" "$tmp/${base}_check.c" || continue
+      grep -q "$verdict" "$tmp/out" || { echo "FAIL: self-check of $base under $cc $prec"; cat "$tmp/out"; fail=1; }
     done
   done
 done
@@ -94,14 +102,7 @@ EOF_C
 for prec in "" "--f64"; do
   "$bpc" "$src/examples/seed.bp" -o "$tmp/seed.c" $prec
   for cc in gcc clang tcc; do
-    if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/seed.c" "$tmp/hvp_main.c" \
-         -L"$lib" -lbprt -lm -o "$tmp/hvp.$cc" 2>"$tmp/err"; then
-      echo "FAIL: seed_hvp with $cc $prec"; cat "$tmp/err"; fail=1; continue
-    fi
-    if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/hvp.$cc" > "$tmp/out" 2>&1; then
-      echo "FAIL: seed_hvp under $cc $prec"; cat "$tmp/out"; fail=1
-    fi
-    n=$((n + 1))
+    link_run "seed_hvp $prec" "$cc" "$tmp/hvp.$cc" "$tmp/seed.c" "$tmp/hvp_main.c" || true
   done
 done
 for bp in "$src"/tests/c_names/*.bp; do
@@ -275,14 +276,7 @@ for mode in "" --standalone; do
   compilers="gcc clang tcc"
   [ -n "$mode" ] && compilers=gcc
   for cc in $compilers; do
-    if ! $cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/sizes_main.c" "$tmp/sizes.c" \
-         -L"$lib" -lbprt -lm -o "$tmp/sizes.$cc" 2>"$tmp/err"; then
-      echo "FAIL: linking the sizes program with $cc $mode"; cat "$tmp/err"; fail=1; continue
-    fi
-    if ! LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/sizes.$cc" > "$tmp/out" 2>&1; then
-      echo "FAIL: sizes refused under $cc $mode"; cat "$tmp/out"; fail=1
-    fi
-    n=$((n + 1))
+    link_run "the sizes program (sizes refused) $mode" "$cc" "$tmp/sizes.$cc" "$tmp/sizes_main.c" "$tmp/sizes.c" || true
   done
 done
 # Models `net` and `Net` link together (their functions differ). Their macros are the same
