@@ -3,6 +3,13 @@
 
 #include <stdlib.h>
 
+int fuse_joins(const Graph *g, const int *uses, int in, int i) {
+    const Node *p = &g->nodes[in], *n = &g->nodes[i];
+    const OpKind pk = op_info[p->op].kind, k = op_info[n->op].kind;
+    return (pk == OK_UNARY || pk == OK_BINARY) && (k == OK_UNARY || k == OK_BINARY) && uses[in] == 1 &&
+           shape_eq(&p->shape, &n->shape) && p->dtype == DT_REAL;
+}
+
 void fuse_plan(const Graph *g, const char *roots, const char *pinned, int *fuse_user) {
     int *uses = ir_use_counts(g), *user = malloc(((size_t)g->n + 1) * sizeof(int)), *size = malloc(((size_t)g->n + 1) * sizeof(int));
     if (!user || !size) abort();
@@ -18,11 +25,8 @@ void fuse_plan(const Graph *g, const char *roots, const char *pinned, int *fuse_
         if (kind != OK_UNARY && kind != OK_BINARY) continue;
         for (int k = 0; k < op_info[n->op].arity; k++) {
             int in = n->in[k];
-            const Node *p = &g->nodes[in];
-            OpKind pk = op_info[p->op].kind;
-            if ((pk == OK_UNARY || pk == OK_BINARY) && uses[in] == 1 && !ir_gelu_paired(g, in) && user[in] == i && !(roots && roots[in]) &&
-                !(pinned && pinned[in]) && shape_eq(&p->shape, &n->shape) && p->dtype == DT_REAL &&
-                size[i] + size[in] <= 8) {
+            if (fuse_joins(g, uses, in, i) && user[in] == i && !ir_gelu_paired(g, in) && !(roots && roots[in]) &&
+                !(pinned && pinned[in]) && size[i] + size[in] <= 8) {
                 fuse_user[in] = i;
                 size[i] += size[in];
             }

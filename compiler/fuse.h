@@ -11,6 +11,10 @@
 
 #include "ir.h"
 
+/* The rule of the node: may `in`, read by i and by nothing else (uses: ir_use_counts), be
+ * computed inside i's loop? Both elementwise, of one shape, `in` a real. fuse_plan also wants
+ * `in` kept by no caller (roots, pinned), no pair's derivative, and at most 8 nodes a loop. */
+int fuse_joins(const Graph *g, const int *uses, int in, int i);
 /* fuse_user[i] = the node whose loop computes node i, or -1. roots and pinned may be NULL. */
 void fuse_plan(const Graph *g, const char *roots, const char *pinned, int *fuse_user);
 

@@ -15,6 +15,7 @@
  * user's loop, which would evaluate it again. The values are those of the two nodes apart. */
 #include <stdlib.h>
 
+#include "fuse.h"
 #include "passes.h"
 
 int ir_gelu_paired(const Graph *g, int w) {
@@ -26,15 +27,12 @@ int ir_gelu_paired(const Graph *g, int w) {
 /* Would the emitter make gelu(z) at v anywhere but in a pass of its own, so that the pair's
  * call could not make both? In a product's or a layer's epilogue (z a MATMUL, CONV2D or
  * MAXPOOL2D_GRAD: there gelu(z) is made where the product is, with z kept), or inside the loop
- * of its one elementwise reader (fuse.c's rule). The derivative then stays where reverse mode
+ * of its one elementwise reader (fuse.c's rule, fuse_joins). The derivative then stays where reverse mode
  * put it, made inside its reader's epilogue or loop as before. */
 static int gelu_elsewhere(const Graph *g, const int *uses, const int *user, int v) {
     const Op zop = g->nodes[g->nodes[v].in[0]].op;
     if (zop == OP_MATMUL || zop == OP_CONV2D || zop == OP_MAXPOOL2D_GRAD) return 1;
-    if (uses[v] != 1 || user[v] < 0 || ir_is_root(g, v)) return 0;
-    const Node *u = &g->nodes[user[v]];
-    const OpKind k = op_info[u->op].kind;
-    return (k == OK_UNARY || k == OK_BINARY) && shape_eq(&u->shape, &g->nodes[v].shape);
+    return user[v] >= 0 && !ir_is_root(g, v) && fuse_joins(g, uses, v, user[v]);
 }
 
 /* Is z's storage not its own, so that the derivative could not take it: a leaf (parameters
@@ -46,8 +44,8 @@ static int stored_elsewhere(const Graph *g, int z) {
 }
 
 Graph *pass_gelu_pairs(Graph *g) {
-    int *uses = ir_use_counts(g), *user = malloc(((size_t)g->n + 1) * sizeof(int)), *gelu = malloc(((size_t)g->n + 1) * sizeof(int)),
-        *after = malloc(((size_t)g->n + 1) * sizeof(int)), *order = malloc(((size_t)g->n + 1) * sizeof(int));
+    const size_t ints = ((size_t)g->n + 1) * sizeof(int);
+    int *uses = ir_use_counts(g), *user = malloc(ints), *gelu = malloc(ints), *after = malloc(ints), *order = malloc(ints);
     char *moved = calloc((size_t)g->n + 1, 1);
     if (!user || !gelu || !after || !order || !moved) abort();
     for (int i = 0; i < g->n; i++) gelu[i] = after[i] = user[i] = -1;

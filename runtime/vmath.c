@@ -141,20 +141,24 @@ static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127
     LATTR static void gelu_n_##SFX(const float *x, float *y, size_t n) {                            \
         for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erf1_##SFX(x[i] * VM_SQRT1_2)); \
     }                                                                                               \
+    /* GELU's derivative at a, and in *ef the erf(a / sqrt 2) it used (GELU's) */              \
+    HATTR static inline float gelu_grad1_##SFX(float a, float *ef) {                                \
+        const float t = a * VM_SQRT1_2, u = t * t;                                                  \
+        const float e = fabsf(t) < VM_ERF_SMALL ? VM_HORNER6(M, VM_ID, u, VM_E) : exp1_##SFX(-u);   \
+        *ef = erf1_##SFX(t);                                                                        \
+        return 0.5f * (1.0f + *ef) + a * e * VM_RSQRT_2PI;                                          \
+    }                                                                                               \
     LATTR static void gelu_grad_n_##SFX(const float *x, float *y, size_t n) {                       \
-        for (size_t i = 0; i < n; i++) {                                                            \
-            const float a = x[i], t = a * VM_SQRT1_2, u = t * t;                                    \
-            const float e = fabsf(t) < VM_ERF_SMALL ? VM_HORNER6(M, VM_ID, u, VM_E) : exp1_##SFX(-u);   \
-            y[i] = 0.5f * (1.0f + erf1_##SFX(t)) + a * e * VM_RSQRT_2PI;                            \
-        }                                                                                           \
+        float ef;                                                                                   \
+        for (size_t i = 0; i < n; i++) y[i] = gelu_grad1_##SFX(x[i], &ef);                          \
     }                                                                                               \
     /* gelu_n's y and gelu_grad_n's d (the same operations) from one erf (d may be x) */          \
     LATTR static void gelu_pair_n_##SFX(const float *x, float *y, float *d, size_t n) {             \
         for (size_t i = 0; i < n; i++) {                                                            \
-            const float a = x[i], t = a * VM_SQRT1_2, u = t * t, ef = erf1_##SFX(t);                \
-            const float e = fabsf(t) < VM_ERF_SMALL ? VM_HORNER6(M, VM_ID, u, VM_E) : exp1_##SFX(-u);   \
+            const float a = x[i];                                                                   \
+            float ef;                                                                               \
+            d[i] = gelu_grad1_##SFX(a, &ef);                                                        \
             y[i] = 0.5f * a * (1.0f + ef);                                                          \
-            d[i] = 0.5f * (1.0f + ef) + a * e * VM_RSQRT_2PI;                                       \
         }                                                                                           \
     }
 
@@ -240,7 +244,8 @@ VM_AVX512 static inline __m512 gelu16(__m512 x) {
     const __m512 e = erf16(_mm512_mul_ps(x, _mm512_set1_ps(VM_SQRT1_2)));
     return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
-VM_AVX512 static inline __m512 gelu_grad16(__m512 x) {
+/* GELU's derivative, and in *eo the erf16e it used (GELU's) */
+VM_AVX512 static inline __m512 gelu_grad16e(__m512 x, __m512 *eo) {
     const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(VM_SQRT1_2)), u = _mm512_mul_ps(t, t);
     const __m512 p = VM_HORNER6(_mm512_fmadd_ps, _mm512_set1_ps, u, VM_E); /* |t| < 0.921875 */
     __m512 g = p;
@@ -251,28 +256,24 @@ VM_AVX512 static inline __m512 gelu_grad16(__m512 x) {
         if (far) g = _mm512_mask_mov_ps(g, far, exp16(_mm512_sub_ps(_mm512_setzero_ps(), u)));
         g = _mm512_mask_mov_ps(p, big, g);
     }
+    *eo = e;
     return _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), _mm512_add_ps(_mm512_set1_ps(1.0f), e)),
                          _mm512_mul_ps(_mm512_mul_ps(x, g), _mm512_set1_ps(VM_RSQRT_2PI)));
+}
+VM_AVX512 static inline __m512 gelu_grad16(__m512 x) {
+    __m512 e;
+    return gelu_grad16e(x, &e);
 }
 /* gelu16's and gelu_grad16's results from one erf16e (the same operations, so the same bits) */
 VM_AVX512 static void gelu_pair_n_fused(const float *x, float *y, float *d, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        const __m512 t = _mm512_mul_ps(v, _mm512_set1_ps(VM_SQRT1_2)), u = _mm512_mul_ps(t, t);
-        const __m512 p = VM_HORNER6(_mm512_fmadd_ps, _mm512_set1_ps, u, VM_E);
-        __m512 g = p;
-        const __m512 e = erf16e(t, &g);
-        const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(t), _mm512_set1_ps(VM_ERF_SMALL), _CMP_GE_OQ);
-        if (big) {
-            const __mmask16 far = _mm512_cmp_ps_mask(_mm512_abs_ps(t), _mm512_set1_ps(VM_ERF_CLAMP), _CMP_GT_OQ);
-            if (far) g = _mm512_mask_mov_ps(g, far, exp16(_mm512_sub_ps(_mm512_setzero_ps(), u)));
-            g = _mm512_mask_mov_ps(p, big, g);
-        }
+        __m512 e;
+        const __m512 g = gelu_grad16e(v, &e);
         const __m512 one_e = _mm512_add_ps(_mm512_set1_ps(1.0f), e);
         _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), one_e));
-        _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), one_e),
-                                                      _mm512_mul_ps(_mm512_mul_ps(v, g), _mm512_set1_ps(VM_RSQRT_2PI))));
+        _mm512_mask_storeu_ps(d + i, m, g);
     }
 }
 VM_N_AVX512(exp_n_fused, exp16)
