@@ -2,6 +2,7 @@
 #include "compile.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,112 @@ size_t bpc_memory_limit(int *from_env) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return SIZE_MAX;
     return (size_t)pages * (size_t)page;
+}
+
+/* The first number after `key` at the start of a line of the file at path (a line of
+ * /proc/meminfo, "MemAvailable:   24199500 kB", or of a cgroup's memory.stat,
+ * "inactive_file 93331456"), times `unit`; -1 if the file or the key is not there. */
+static double file_number(const char *path, const char *key, double unit) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[256];
+    double v = -1;
+    const size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && (line[n] == ' ' || line[n] == ':' || line[n] == '\t')) {
+            char *end;
+            const double x = strtod(line + n + (line[n] == ':'), &end);
+            if (end != line + n + (line[n] == ':') && x >= 0) v = x * unit;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* The number a cgroup file holds (memory.max: "max" is no limit, -1 as for no file). */
+static double cgroup_number(const char *dir, const char *file) {
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char buf[64] = "";
+    double v = -1;
+    if (fgets(buf, sizeof buf, f) && buf[0] >= '0' && buf[0] <= '9') v = strtod(buf, NULL);
+    fclose(f);
+    return v;
+}
+
+double bpc_meminfo_available(const char *meminfo) {
+    return file_number(meminfo ? meminfo : "/proc/meminfo", "MemAvailable", 1024);
+}
+
+double bpc_cgroup_room(const char *proc_cgroup, const char *root) {
+    if (!proc_cgroup) proc_cgroup = "/proc/self/cgroup";
+    if (!root) root = "/sys/fs/cgroup";
+    FILE *f = fopen(proc_cgroup, "r");
+    if (!f) return -1;
+    double room = -1;
+    char line[PATH_MAX + 64];
+    while (fgets(line, sizeof line, f)) { /* ID:CONTROLLERS:PATH */
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || c2[1] != '/') continue;
+        *c1 = *c2 = 0; /* line: the ID */
+        const char *ctrl = c1 + 1, *path = c2 + 1;
+        int v1 = 0; /* the memory controller of cgroup v1 (in a list: "cpu,memory"), or v2's hierarchy */
+        for (const char *p = ctrl; *p && !v1; p += strcspn(p, ","), p += *p == ',')
+            v1 = strncmp(p, "memory", 6) == 0 && (p[6] == ',' || !p[6]);
+        if (!v1 && !(strcmp(line, "0") == 0 && !*ctrl)) continue;
+        char top[PATH_MAX], dir[PATH_MAX + 8];
+        snprintf(top, sizeof top, "%s%s", root, v1 ? "/memory" : "");
+        if (snprintf(dir, sizeof dir, "%s%s", top, strcmp(path, "/") == 0 ? "" : path) >= (int)sizeof dir) continue;
+        for (;;) { /* this cgroup and each one above it: the least room any of them leaves */
+            const double max = cgroup_number(dir, v1 ? "memory.limit_in_bytes" : "memory.max");
+            const double used = cgroup_number(dir, v1 ? "memory.usage_in_bytes" : "memory.current");
+            if (max >= 0 && max < 0x1p62 && used >= 0) { /* v1 says no limit with 2^63 less a page */
+                char stat[PATH_MAX + 64];
+                snprintf(stat, sizeof stat, "%s/memory.stat", dir);
+                double cache = file_number(stat, v1 ? "total_inactive_file" : "inactive_file", 1);
+                const double r = (max > used ? max - used : 0) + (cache > 0 ? cache : 0);
+                if (room < 0 || r < room) room = r;
+            }
+            if (strlen(dir) <= strlen(top)) break;
+            *strrchr(dir, '/') = 0; /* the one above (PATH began with '/') */
+        }
+    }
+    fclose(f);
+    return room;
+}
+
+int bpc_memory_fits(double bytes, char *over, size_t len) {
+    snprintf(over, len, "the bytes a size_t counts"); /* what remains when nothing else is known */
+    int from_env;
+    const size_t limit = bpc_memory_limit(&from_env);
+    if (from_env) { /* the user's limit, in place of the machine's (which swap may pass) */
+        if (bytes <= (double)limit) return 1;
+        snprintf(over, len, "BPC_MEMORY_LIMIT (%zu bytes)", limit);
+        return 0;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && bytes > (double)pages * (double)page) {
+        snprintf(over, len, "this machine's memory (%.0f bytes)", (double)pages * (double)page);
+        return 0;
+    }
+    /* what the kernel says can still be had without swapping, less a sixteenth kept for
+       what bpc allocates unchecked besides (the JIT's code, small buffers) and the rest of
+       the machine: past it, the memory touched was the OOM killer's (the process killed,
+       a REPL's session lost) */
+    const double avail = bpc_meminfo_available(NULL);
+    if (avail >= 0 && bytes > avail - avail / 16) {
+        snprintf(over, len, "the memory free on this machine (%.0f bytes)", avail - avail / 16);
+        return 0;
+    }
+    const double room = bpc_cgroup_room(NULL, NULL);
+    if (room >= 0 && bytes > room - room / 16) {
+        snprintf(over, len, "the memory its control group leaves (%.0f bytes)", room - room / 16);
+        return 0;
+    }
+    return 1;
 }
 
 /* Resource limit: the workspace of the largest function (the training step) with every

@@ -80,5 +80,20 @@ char *bpc_emit_string(Graph *g, const EmitOptions *o, int header);
  * set, else the bytes of memory this machine has (SIZE_MAX when unknown). Larger workspaces
  * are refused with the bytes they wanted and the limit, named: *from_env says which. */
 size_t bpc_memory_limit(int *from_env);
+/* Whether a buffer of `bytes` may be allocated now: 1; else 0 with `over` naming the limit
+ * it passes and that limit's bytes: BPC_MEMORY_LIMIT when it is set; else the first of this
+ * machine's memory, the memory free on it (15/16 of /proc/meminfo's MemAvailable, read
+ * now: buffers already allocated and touched count), the memory the process's cgroup
+ * leaves (15/16 of the least limit less use, plus inactive file pages, of its cgroup and
+ * those above it, v1 or v2). The run-time checks of workspaces, parameters, inputs and
+ * buffers; a bound the machine's state cannot make, not the compile-time check. */
+int bpc_memory_fits(double bytes, char *over, size_t len);
+/* MemAvailable of a /proc/meminfo (NULL: the machine's) in bytes, -1 if unknown. */
+double bpc_meminfo_available(const char *meminfo);
+/* The bytes the memory cgroups of a process (as proc_cgroup lists them; NULL:
+ * /proc/self/cgroup, mounted at root, NULL: /sys/fs/cgroup) leave it: the least of each
+ * cgroup's limit less its use, plus its inactive file pages, from its own up to the top;
+ * -1 when none has a limit or none is found. */
+double bpc_cgroup_room(const char *proc_cgroup, const char *root);
 
 #endif

@@ -781,16 +781,14 @@ int drv_random_inputs(const Model *m, Inputs *in, int size, uint64_t seed, char 
  * beside one of 0.2) had h/64's and h/512's differences both exactly 0, which agreed, and
  * the check reported FAILED for a right gradient. */
 void *drv_workspace(size_t bytes, char *err) {
-    int from_env;
-    size_t have = bpc_memory_limit(&from_env);
+    char over[128];
     if (bytes >= SIZE_MAX / 2) { /* the generated NAME_workspace_size's "past 2^62 bytes" */
-        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs more than 2^62 bytes, more than %s (%zu bytes)",
-                 from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
+        bpc_memory_fits(0x1p62, over, sizeof over);
+        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs more than 2^62 bytes, more than %s", over);
         return NULL;
     }
-    if (bytes > have) {
-        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than %s (%zu bytes)", bytes,
-                 from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
+    if (!bpc_memory_fits((double)bytes, over, sizeof over)) {
+        snprintf(err, BPRT_ERRLEN, "the workspace at these sizes needs %zu bytes, more than %s", bytes, over);
         return NULL;
     }
     void *ws = bprt_alloc(bytes + 64);
@@ -860,11 +858,10 @@ void *drv_model_workspace(const Model *m, const int *dims, const char *context) 
 }
 
 void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {
-    int from_env;
-    size_t have = bpc_memory_limit(&from_env);
-    if (n > (SIZE_MAX - 128) / (size ? size : 1) || n * size > have) {
-        snprintf(err, BPRT_ERRLEN, "cannot hold the %s: %.0f bytes, more than %s (%zu bytes)", what,
-                 (double)n * (double)size, from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", have);
+    char over[128];
+    if (n > (SIZE_MAX - 128) / (size ? size : 1) || !bpc_memory_fits((double)n * (double)size, over, sizeof over)) {
+        if (n > (SIZE_MAX - 128) / (size ? size : 1)) bpc_memory_fits(0x1p64, over, sizeof over);
+        snprintf(err, BPRT_ERRLEN, "cannot hold the %s: %.0f bytes, more than %s", what, (double)n * (double)size, over);
         return NULL;
     }
     void *p = bprt_alloc(n * size + 64);

@@ -470,16 +470,16 @@ static void vec_to_params(Session *S, const Graph *g, int f64, const void *vec) 
  * (a format). Allocating them aborted the REPL. */
 static int too_big(int64_t n, size_t size, char *err, const char *what, ...) __attribute__((format(printf, 4, 5)));
 static int too_big(int64_t n, size_t size, char *err, const char *what, ...) {
-    int from_env;
-    size_t limit = bpc_memory_limit(&from_env);
-    if (n >= 0 && (uint64_t)n <= limit / size) return 0;
+    char over[128];
+    if (n >= 0 && (uint64_t)n <= SIZE_MAX / size && bpc_memory_fits((double)n * (double)size, over, sizeof over))
+        return 0;
+    if (n < 0 || (uint64_t)n > SIZE_MAX / size) bpc_memory_fits(0x1p64, over, sizeof over);
     char name[300];
     va_list ap;
     va_start(ap, what);
     vsnprintf(name, sizeof name, what, ap);
     va_end(ap);
-    snprintf(err, BPRT_ERRLEN, "%s needs %.0f bytes, more than %s (%zu bytes)", name, (double)n * (double)size,
-             from_env ? "BPC_MEMORY_LIMIT" : "this machine's memory", limit);
+    snprintf(err, BPRT_ERRLEN, "%s needs %.0f bytes, more than %s", name, (double)n * (double)size, over);
     return 1;
 }
 
@@ -989,13 +989,14 @@ static int has_param(const Graph *g, const char *name) {
  * parameter's declaration, as the compiler refuses a workspace that large (the allocation
  * failed later and the REPL aborted, the session lost). */
 static int check_param_memory(Session *S, const Graph *g) {
-    int from_env, big = -1;
-    size_t limit = bpc_memory_limit(&from_env);
-    if ((uint64_t)g->nparam_reals <= limit / (2 * sizeof(double))) return 0;
+    int big = -1;
+    char over[128];
+    if ((uint64_t)g->nparam_reals <= SIZE_MAX / (2 * sizeof(double)) &&
+        bpc_memory_fits((double)g->nparam_reals * 2 * sizeof(double), over, sizeof over))
+        return 0;
+    if ((uint64_t)g->nparam_reals > SIZE_MAX / (2 * sizeof(double))) bpc_memory_fits(0x1p64, over, sizeof over);
     for (int p = 0; p < g->nparams; p++)
         if (big < 0 || g->params[p].numel > g->params[big].numel) big = p;
-    char over[64] = "this machine's memory";
-    if (from_env) snprintf(over, sizeof over, "BPC_MEMORY_LIMIT (%zu bytes)", limit);
     diag_error(&S->d, g->params[big].loc,
                "the parameters need %llu bytes in the session (%lld values, as doubles and as a vector of the "
                "model's type), more than %s; the largest is '%s'", (unsigned long long)g->nparam_reals * 2 * sizeof(double),

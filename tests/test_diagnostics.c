@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -1787,6 +1788,99 @@ static int error_count(const char *text) {
     return n;
 }
 
+/* Writes text into dir/name (creating dir/name's directories above it) */
+static void put_file(const char *dir, const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = 0;
+        mkdir(path, 0700);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The room the run-time checks allow (bpc_memory_fits): /proc/meminfo's MemAvailable, and
+ * the least a memory cgroup and those above it leave, read from files laid out as the
+ * kernel's (v2: memory.max, memory.current, memory.stat's inactive_file; v1:
+ * memory.limit_in_bytes, memory.usage_in_bytes, total_inactive_file). A workspace between
+ * the free memory and the machine's passed the check and was the OOM killer's. */
+static void test_memory_room(void **state) {
+    (void)state;
+    char dir[] = "/tmp/bpc-mem-XXXXXX", p[600], root[600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/meminfo", dir);
+    put_file(dir, "meminfo", "MemTotal:       24683772 kB\nMemFree:          100 kB\nMemAvailable:     2048 kB\n");
+    assert_true(bpc_meminfo_available(p) == 2048.0 * 1024);
+    put_file(dir, "meminfo", "MemTotal:       24683772 kB\nMemAvailableX:    2048 kB\n");
+    assert_true(bpc_meminfo_available(p) == -1);
+    snprintf(p, sizeof p, "%s/none", dir);
+    assert_true(bpc_meminfo_available(p) == -1);
+
+    /* v2: the cgroup /a/b, and /a above it */
+    snprintf(p, sizeof p, "%s/cgroup", dir);
+    snprintf(root, sizeof root, "%s/fs", dir);
+    put_file(dir, "cgroup", "0::/a/b\n");
+    assert_true(bpc_cgroup_room(p, root) == -1); /* no files: no limit known */
+    put_file(dir, "fs/a/b/memory.max", "1000000\n");
+    put_file(dir, "fs/a/b/memory.current", "400000\n");
+    put_file(dir, "fs/a/b/memory.stat", "anon 1\nfile 2\ninactive_file 50000\nactive_file 7\n");
+    put_file(dir, "fs/a/memory.max", "max\n");
+    put_file(dir, "fs/a/memory.current", "900000\n");
+    assert_true(bpc_cgroup_room(p, root) == 650000); /* 1000000 - 400000 + 50000 */
+    put_file(dir, "fs/a/memory.max", "500000\n"); /* the one above leaves less */
+    put_file(dir, "fs/a/memory.current", "480000\n");
+    put_file(dir, "fs/a/memory.stat", "inactive_file 1000\n");
+    assert_true(bpc_cgroup_room(p, root) == 21000);
+    put_file(dir, "fs/a/memory.current", "600000\n"); /* over its limit: its inactive pages */
+    assert_true(bpc_cgroup_room(p, root) == 1000);
+    put_file(dir, "fs/memory.max", "5000\n"); /* the top (a namespace's root) counts too */
+    put_file(dir, "fs/memory.current", "4000\n");
+    assert_true(bpc_cgroup_room(p, root) == 1000);
+    put_file(dir, "fs/memory.current", "4500\n");
+    assert_true(bpc_cgroup_room(p, root) == 500);
+    put_file(dir, "cgroup", "0::/\n"); /* a cgroup namespace: only the top */
+    assert_true(bpc_cgroup_room(p, root) == 500);
+
+    /* v1: the memory controller's line, alone or in a list; "no limit" is 2^63 less a page */
+    put_file(dir, "cgroup", "5:cpu:/\n4:memory:/x\n0::/\n");
+    put_file(dir, "fs/memory/x/memory.limit_in_bytes", "9223372036854771712\n");
+    put_file(dir, "fs/memory/x/memory.usage_in_bytes", "1000000\n");
+    assert_true(bpc_cgroup_room(p, root) == 500); /* v2's top still read: 0::/ */
+    put_file(dir, "cgroup", "5:cpu:/\n4:memory:/x\n");
+    assert_true(bpc_cgroup_room(p, root) == -1);
+    put_file(dir, "fs/memory/x/memory.limit_in_bytes", "3000000\n");
+    put_file(dir, "fs/memory/x/memory.stat", "inactive_file 9\ntotal_inactive_file 5\n");
+    assert_true(bpc_cgroup_room(p, root) == 2000005);
+    put_file(dir, "cgroup", "4:cpuacct,memory,pids:/x\n");
+    assert_true(bpc_cgroup_room(p, root) == 2000005);
+    put_file(dir, "cgroup", "4:memoryx:/x\n"); /* not the memory controller */
+    assert_true(bpc_cgroup_room(p, root) == -1);
+    snprintf(p, sizeof p, "%s/none", dir);
+    assert_true(bpc_cgroup_room(p, root) == -1);
+
+    /* the checks: BPC_MEMORY_LIMIT in place of the machine's; else its memory, and what is
+       free on it now */
+    char over[128];
+    setenv("BPC_MEMORY_LIMIT", "1000", 1);
+    assert_int_equal(bpc_memory_fits(1000, over, sizeof over), 1);
+    assert_int_equal(bpc_memory_fits(1001, over, sizeof over), 0);
+    assert_string_equal(over, "BPC_MEMORY_LIMIT (1000 bytes)");
+    unsetenv("BPC_MEMORY_LIMIT");
+    assert_int_equal(bpc_memory_fits(1e30, over, sizeof over), 0);
+    assert_non_null(strstr(over, "this machine's memory ("));
+    assert_int_equal(bpc_memory_fits(4096, over, sizeof over), 1);
+    const double avail = bpc_meminfo_available(NULL);
+    assert_true(avail > 0); /* Linux */
+    assert_int_equal(bpc_memory_fits(avail * 0.99, over, sizeof over), 0);
+    assert_non_null(strstr(over, "the memory free on this machine ("));
+    snprintf(p, sizeof p, "rm -rf '%s'", dir);
+    assert_int_equal(system(p), 0);
+}
+
 static void test_hostile(void **state) {
     (void)state;
     Buf b = {0};
@@ -1889,6 +1983,7 @@ int main(void) {
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_api_args),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_memory_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
