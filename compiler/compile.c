@@ -264,10 +264,10 @@ static void check_workspace(Graph *g, Diag *d) {
             big = i;
         }
     }
-    Loc loc = big >= 0 ? g->nodes[big].loc : g->nodes[g->loss >= 0 ? g->loss : g->outputs[0]].loc;
+    const Node *at = &g->nodes[big >= 0 ? big : g->loss >= 0 ? g->loss : g->outputs[0]];
     char over[64] = "this machine's memory";
     if (from_env) snprintf(over, sizeof over, "BPC_MEMORY_LIMIT (%zu bytes)", limit);
-    diag_error(d, loc,
+    ir_node_error(d, at,
                "the program needs a workspace of at least %zu bytes (every symbolic dimension 1), more than %s; "
                "the largest value it computes is here",
                st.workspace, over);

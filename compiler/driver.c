@@ -817,7 +817,7 @@ int drv_check_sizes(const Graph *g, const int *dims) {
     const Loc l = g->nodes[at].loc;
     if (g->diag && l.file && l.line > 0) { /* the line and a caret, as every error in a program */
         fflush(stdout);
-        diag_error(g->diag, l, "%s", msg);
+        ir_node_error(g->diag, &g->nodes[at], "%s", msg);
     } else
         diag_tool_error("%s", msg);
     return -1;
@@ -852,7 +852,7 @@ void *drv_model_workspace(const Model *m, const int *dims, const char *context) 
         return NULL;
     }
     fflush(stdout); /* located as every error in a program: at the value that takes the most */
-    diag_error(g->diag, g->nodes[big].loc, "%s%s%s; the largest value it computes is here; use a smaller batch",
+    ir_node_error(g->diag, &g->nodes[big], "%s%s%s; the largest value it computes is here; use a smaller batch",
                context ? context : "", context ? ": " : "", err);
     return NULL;
 }

@@ -4,6 +4,7 @@
 #include "ir.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,11 @@ int ir_add_raw(Graph *g, const Node *p) {
     if (g->remat_mode && !p->remat && op_info[p->op].arity > 0) { /* leaves are never recomputed */
         marked = *p;
         marked.remat = g->remat_mode;
+        p = &marked;
+    }
+    if (g->call_mode && !p->calls && op_info[p->op].arity > 0) {
+        if (p != &marked) marked = *p;
+        marked.calls = g->call_mode;
         p = &marked;
     }
     if (g->fold || p->adjoint || g->adjoint_mode) {
@@ -797,3 +803,15 @@ void ir_dump(FILE *out, const Graph *g) {
 }
 
 int ir_masks_future(const Node *n) { return n->op == OP_CAUSAL_MASK && n->value < 0 && isinf(n->value); }
+
+void ir_node_error(Diag *d, const Node *n, const char *fmt, ...) {
+    const CallSite *chain[DIAG_MAX_CONTEXT];
+    int k = 0;
+    for (const CallSite *c = n->calls; c && k < DIAG_MAX_CONTEXT; c = c->up) chain[k++] = c;
+    for (int i = k - 1; i >= 0; i--) diag_push_context(d, chain[i]->loc, chain[i]->note); /* outermost first */
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, n->loc, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < k; i++) diag_pop_context(d);
+}

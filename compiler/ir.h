@@ -46,6 +46,16 @@ typedef enum DType {
 #define AXIS_ALL (-100) /* reduce over every axis */
 #define BP_MAXIN 3
 
+/* The calls of defs a node was made in (sema inlines them): where each call is and its
+ * note ("in this call of 'mlp'"), innermost first; NULL outside any def. Errors found
+ * after sema (the run-time size and memory checks) follow theirs with these notes, as
+ * sema's own do (diag_push_context). Arena-allocated. */
+typedef struct CallSite {
+    Loc loc;
+    const char *note;
+    const struct CallSite *up;
+} CallSite;
+
 typedef struct Node {
     Op op;
     int in[BP_MAXIN];
@@ -65,6 +75,7 @@ typedef struct Node {
     int adjoint;   /* 1 if made by reverse mode */
     int remat;     /* REMAT_*: `checkpoint` marks (forward) and their backward recomputations */
     const char *name; /* user name bound to this value, if any (dumps) */
+    const CallSite *calls; /* the def calls it was made in (sema), innermost first */
 } Node;
 
 /* Activation checkpointing (pass_remat.c). CSE never merges nodes whose marks differ. */
@@ -145,6 +156,7 @@ typedef struct Graph {
     int hash_cap;
     int adjoint_mode;   /* nodes added now are marked adjoint */
     int remat_mode;     /* REMAT_*: computed (non-leaf) nodes added now carry this mark */
+    const CallSite *call_mode; /* computed nodes added now without calls of their own get these */
     int pair_gelu;      /* optimised: each function's graph gets pass_gelu_pairs (emit_c.c) */
     /* emit_c's memo (emit_c.c): which gradient GEMMs its V_STEP variant fuses with the update
        (mark_fused), with the nodes and roots it was worked out on, so that it is worked out
@@ -228,6 +240,9 @@ void ir_own_leaves(Graph *g);
 
 /* Dumps the graph in the stable text form used by --emit=ir and the tests. */
 void ir_dump(FILE *out, const Graph *g);
+/* An error at node n's location, followed by a note for each def call it was made in
+ * (n->calls), as sema's errors inside a def are: for the checks that run after sema. */
+void ir_node_error(Diag *d, const Node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Checks invariants (topological order, arity, shapes of elementwise ops); returns 0. */
 int ir_verify(const Graph *g);
 

@@ -684,8 +684,13 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
         scope_add(S, &local, (Binding){def->params[j], v, NULL, def->param_locs[j], 0});
     }
     S->calls[S->ncalls++] = def;
-    diag_push_context(S->d, e->loc, arena_printf(S->a, "in this call of '%s'", def->name));
+    const char *note = arena_printf(S->a, "in this call of '%s'", def->name);
+    diag_push_context(S->d, e->loc, note);
     Graph *g = S->g;
+    CallSite *site = arena_alloc(S->a, sizeof *site); /* the body's nodes keep it (ir.h) */
+    *site = (CallSite){e->loc, note, g->call_mode};
+    const CallSite *outer = g->call_mode;
+    g->call_mode = site;
     int saved = g->remat_mode;
     if (def->checkpoint && !S->ignore_checkpoint) g->remat_mode = REMAT_MARKED;
     int r = -1, ok = 1;
@@ -711,6 +716,7 @@ static int call_def(Sema *S, Scope *sc, const Stmt *def, const Expr *e) {
         BP_ASSERT(!g->cse);
         g->nodes[r].remat = REMAT_NONE;
     }
+    g->call_mode = outer;
     diag_pop_context(S->d);
     S->ncalls--;
     return r;

@@ -1190,6 +1190,24 @@ expect_status 1 env BPC_MEMORY_LIMIT=1M "$bpc" train "$tmp/bigb.bp" --data "$tmp
 expect_out "$tmp/err" "$tmp/bigb.bp:4:5: error: batch 100000: the workspace at these sizes needs 2800192 bytes, more than BPC_MEMORY_LIMIT (1048576 bytes); the largest value it computes is here; use a smaller batch
   f = reshape(x, [-1])
       ^"
+# inside a def, each refusal is followed by the call it was made in, as sema's errors are
+# (these named the line in the def alone)
+printf 'def proj(x, w) = x @ w\ninput x[B, 64, 8]\nparam w[8, 4]\nloss sum(proj(x, w))\n' >"$tmp/defrows.bp"
+expect_status 1 "$bpc" --stats "$tmp/defrows.bp" --batch 40000000
+expect_out "$tmp/err" "$tmp/defrows.bp:1:20: error: at these sizes (B = 40000000) this matrix product has 2560000000 rows, more than a matrix product takes (2147483647); use a smaller batch
+  def proj(x, w) = x @ w
+                     ^
+$tmp/defrows.bp:4:10: note: in this call of 'proj'
+  loss sum(proj(x, w))
+           ^"
+expect_status 1 env BPC_MEMORY_LIMIT=100M "$bpc" train "$src/examples/tiny_gpt.bp" --data "$src/README.md" --steps 1 --batch 4096
+sed -i 's/needs [0-9]* bytes/needs N bytes/' "$tmp/err" # (the plan's)
+expect_out "$tmp/err" "$src/examples/tiny_gpt.bp:44:60: error: batch 4096: the workspace at these sizes needs N bytes, more than BPC_MEMORY_LIMIT (104857600 bytes); the largest value it computes is here; use a smaller batch
+  def mlp(h, g, b, W1, b1, W2, b2) = gelu(layernorm(h, g, b) @ W1 + b1) @ W2 + b2
+                                                             ^
+$src/examples/tiny_gpt.bp:48:11: note: in this call of 'mlp'
+  h2 = h1 + mlp(h1, m1g, m1b, f1, c1, p1, d1)
+            ^"
 # and the least 32-bit integer is one, as a default (sema) and as the value the run takes
 # (the driver): both said it was not
 printf 'input n : int = -2147483648\nparam w = 1\nloss w * w\n' >"$tmp/i32min.bp"

@@ -1562,6 +1562,18 @@ static const DiagCase cases[] = {
      "t.bp:2:1: error: unexpected 'loss' inside the '[' opened at 1:8, expected an operator, ']' or ','\n"
      "  loss sum(W)\n"
      "  ^\n"},
+    {"the same inside a def: the call it was made in follows, as sema's errors in a def",
+     "def big(x, w) = tanh(x * w)\n"
+     "input x[200000, 100000]\n"
+     "param w[100000]\n"
+     "loss sum(big(x, w) * 2)\n",
+     "t.bp:1:24: error: the program needs a workspace of at least 160000400064 bytes (every symbolic dimension 1), "
+     "more than this machine's memory; the largest value it computes is here\n"
+     "  def big(x, w) = tanh(x * w)\n"
+     "                         ^\n"
+     "t.bp:4:10: note: in this call of 'big'\n"
+     "  loss sum(big(x, w) * 2)\n"
+     "           ^\n"},
     {"a workspace no machine has (160 GB even at the smallest sizes)",
      "input x[200000, 100000]\n"
      "param w[100000]\n"
