@@ -53,7 +53,11 @@ def main():
     floor = defaultdict(list)  # (threads, parameters, opt) -> [ms of bench/peak's traffic loop]
     rss = {}
     runs = set()
-    for line in open(sys.argv[1]):
+    args = [a for a in sys.argv[1:] if a != "--markdown"]
+    if len(args) != 1:
+        sys.exit("usage: bench/report.py [--markdown] RECORDS (build/bench-records.txt, written by bench/run.sh)")
+    md = defaultdict(list)  # model -> README's rows (--markdown)
+    for line in open(args[0]):
         f = line.split()
         if len(f) < 5:
             continue
@@ -132,6 +136,12 @@ def main():
                 line += f" {'':>16}"
             line += f" | {ob / g['bpc-tcc']:7.2f}x" if ob and g["bpc-tcc"] else " |"
             print(line)
+            if all(g.values()) and ob:
+                s_t, s_o = g["torch"] / g["bpc-tcc"], g["openblas"] / g["bpc-tcc"]
+                cell = f"{s_t:.2f}x ({need}x)" if need else f"{s_t:.2f}x"
+                md[model].append((opt, t, b, g["torch"], g["openblas"], g["bpc-tcc"], g["bpc-cc"], ob,
+                                  cell if not need or s_t >= need else f"**{cell}**", f"{s_o:.2f}x",
+                                  f"{ob / g['bpc-tcc']:.2f}x"))
     if beyond:
         print("\nWhat the missed speedups over PyTorch at batches 16-256 would take: bpc's step at this share of "
               "the FMA peak\n(its GEMMs' FLOPs over PyTorch's time divided by the target; above 100 % no step "
@@ -209,6 +219,16 @@ def main():
     print(f"\n{len(misses)} target{'s' if len(misses) != 1 else ''} missed" + (":" if misses else ""))
     for m in misses:
         print("  " + m)
+    if "--markdown" in sys.argv[1:]:  # README's tables (its Performance section), the misses in bold
+        for model, rows in md.items():
+            print(f"\n| {model} | batch | PyTorch | C + OpenBLAS | bpc tcc | bpc cc | bpc tcc, OpenBLAS GEMM | "
+                  "tcc vs PyTorch (target) | tcc vs OpenBLAS | own GEMM vs OpenBLAS GEMM |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            last = None
+            for opt, t, b, *cells in rows:
+                label = f"{'SGD' if opt == 'sgd' else 'Adam'}, {t} thread{'s' if t > 1 else ''}" if (opt, t) != last else ""
+                last = (opt, t)
+                print(f"| {label} | {b} | " + " | ".join(f"{c:.3f}" if isinstance(c, float) else c for c in cells) + " |")
 
 if __name__ == "__main__":
     main()

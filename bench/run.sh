@@ -190,6 +190,6 @@ if has rss; then
 fi
 
 cp "$rec" "$build/bench-records.txt"
-echo "(records in $build/bench-records.txt: bench/report.py prints this table again from them)"
+echo "(records in $build/bench-records.txt: bench/report.py prints this table again from them; with --markdown, README's tables too)"
 echo
 /usr/bin/python3 bench/report.py "$rec"
