@@ -295,12 +295,13 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                 /* the tiles of this block: down each column strip of B, or along each row
                    panel of C when B's block is small enough to stay in L2 (ROWS_OUTER) */
                 const int nj = (nc + nr - 1) / nr, rows_out = ROWS_OUTER(kc, nc);
-                /* along each row panel, with this K block the last: each panel's rows of C are
-                   final after its last tile, and the epilogue runs over them then, while they
-                   are in L1, rather than over the whole block afterwards (of up to MC_MAX_BYTES
-                   of A's rows: tiny_gpt's 1024 x 512, 2 MB, by then out of L2); the same
-                   elements, and the rows' sums in the same order */
-                const int ep_panels = ep && rows_out && !tri && pc + kc >= K;
+                /* with this K block the last, each row panel's rows of C are final after its
+                   last tile (along the panel, or in the last column strip), and the epilogue
+                   runs over them then, while they are in L1 (or the strips' in L2), rather than
+                   over the whole block afterwards (of up to MC_MAX_BYTES of A's rows: tiny_gpt's
+                   1024 x 512, 2 MB, by then out of L2); the same elements, and the rows' sums in
+                   the same order */
+                const int ep_panels = ep && !tri && pc + kc >= K;
                 for (int t = 0; t < np * nj; t++) {
                     int p, jr;
                     DPREFIX(tile_at)(t, rows_out, np, nj, nr, &p, &jr);
@@ -362,7 +363,7 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                         kr->tile(r1 - r0, n, kn,
                                  (direct_a ? ap + r0 : ap + (ptrdiff_t)p * mr * kc) + (ptrdiff_t)k0 * sa, sa,
                                  bp, sb, c, ldc, alpha, bet);
-                    if (ep_panels && t % nj == nj - 1) /* the panel's last tile */
+                    if (ep_panels && (rows_out ? t % nj == nj - 1 : t / np == nj - 1)) /* the panel's last tile */
                         DPREFIX(ep_run)(ep, m0 + ic + r0, m0 + ic + r1, n0 + jc, n0 + jc + nc);
                 }
                 if (ep && pc + kc >= K && !ep_panels) /* this block of C is final: its epilogue, while cached */
