@@ -126,6 +126,10 @@ static void blas_threads_leave(int was)
  * there the prefetches cost about 1%) */
 #define GEMM_PREFETCH_B_MIN_BYTES ((size_t)2 << 20)
 #endif
+#ifndef GEMM_EP_PANEL_MIN_BYTES
+/* a block of C of at least this many bytes has its epilogue run panel by panel (gemm_driver.h) */
+#define GEMM_EP_PANEL_MIN_BYTES 1
+#endif
 #ifndef GEMM_PREFETCH_C_MIN_BYTES
 /* a C of at least this many bytes (more than L2 holds), written over (beta 0), has each
  * tile's next tile fetched for writing while the tile runs (gemm_driver.h): a write into a

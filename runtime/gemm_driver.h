@@ -301,7 +301,8 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                    over the whole block afterwards (of up to MC_MAX_BYTES of A's rows: tiny_gpt's
                    1024 x 512, 2 MB, by then out of L2); the same elements, and the rows' sums in
                    the same order */
-                const int ep_panels = ep && !tri && pc + kc >= K;
+                const int ep_panels = ep && !tri && pc + kc >= K &&
+                                      (size_t)mc * (size_t)nc * sizeof(T) >= GEMM_EP_PANEL_MIN_BYTES;
                 for (int t = 0; t < np * nj; t++) {
                     int p, jr;
                     DPREFIX(tile_at)(t, rows_out, np, nj, nr, &p, &jr);
