@@ -130,6 +130,9 @@ static void blas_threads_leave(int was)
 /* a block of C of at least this many bytes has its epilogue run panel by panel (gemm_driver.h) */
 #define GEMM_EP_PANEL_MIN_BYTES 1
 #endif
+#ifndef GEMM_EP_PREFETCH
+#define GEMM_EP_PREFETCH 1 /* ... and its matrices' rows fetched into L2 as the panel starts */
+#endif
 #ifndef GEMM_PREFETCH_C_MIN_BYTES
 /* a C of at least this many bytes (more than L2 holds), written over (beta 0), has each
  * tile's next tile fetched for writing while the tile runs (gemm_driver.h): a write into a
