@@ -180,11 +180,24 @@ static const char *tool_prefix = "bpc: ";
 
 void diag_set_tool_prefix(const char *prefix) { tool_prefix = prefix; }
 
+/* The line is written at once: the ranks of an MPI job share one stderr, where pieces
+ * written apart came out as "bpc: error: bpc: error: FILE: ...". */
 static void tool_say(const char *kind, const char *fmt, va_list ap) {
+    char line[16384];
+    va_list again;
+    va_copy(again, ap);
     fflush(stdout);
-    fprintf(stderr, "%s%s: ", tool_prefix, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int k = snprintf(line, sizeof line, "%s%s: ", tool_prefix, kind);
+    int n = k > 0 && (size_t)k < sizeof line ? vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap) : -1;
+    if (n >= 0 && (size_t)(k + n) + 1 < sizeof line) {
+        line[k + n] = '\n';
+        fwrite(line, 1, (size_t)(k + n) + 1, stderr);
+    } else { /* (longer than any message bpc makes) */
+        fprintf(stderr, "%s%s: ", tool_prefix, kind);
+        vfprintf(stderr, fmt, again);
+        fputc('\n', stderr);
+    }
+    va_end(again);
 }
 
 void diag_tool_error(const char *fmt, ...) {

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1820,6 +1822,31 @@ static void put_file(const char *dir, const char *name, const char *text) {
  * kernel's (v2: memory.max, memory.current, memory.stat's inactive_file; v1:
  * memory.limit_in_bytes, memory.usage_in_bytes, total_inactive_file). A workspace between
  * the free memory and the machine's passed the check and was the OOM killer's. */
+/* A tool message is one write: the ranks of an MPI job share one stderr, where the prefix,
+ * the message and the newline written apart interleaved ("bpc: error: bpc: error: F: ...").
+ * stderr is a datagram socket here, whose every write is one datagram. */
+static void test_tool_message_one_write(void **state) {
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_true(dup2(sv[0], 2) >= 0);
+    diag_tool_error("%s: cannot open: %s", "/data/train-images-idx3-ubyte", "No such file or directory");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char got[512];
+    ssize_t n = recv(sv[1], got, sizeof got - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    got[n] = 0;
+    assert_string_equal(got, "bpc: error: /data/train-images-idx3-ubyte: cannot open: No such file or directory\n");
+    assert_true(recv(sv[1], got, sizeof got, MSG_DONTWAIT) < 0); /* nothing after: one datagram */
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void test_memory_room(void **state) {
     (void)state;
     char dir[] = "/tmp/bpc-mem-XXXXXX", p[600], root[600];
@@ -1996,6 +2023,7 @@ int main(void) {
         cmocka_unit_test(test_api_args),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_memory_room),
+        cmocka_unit_test(test_tool_message_one_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
