@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "autodiff.h"
+#include "dist.h"
 #include "passes.h"
 #include "sema.h"
 
@@ -340,6 +341,7 @@ int bpc_model_jit(Model *m, Graph *g, int f64, JitKind kind, char *err, size_t e
     EmitOptions eo = {f64, 1, 0, NULL, 1, 0, kind == JIT_TCC};
     char *code = bpc_emit_string(g, &eo, 0);
     m->jit = jit_compile(code, kind, err, errlen);
+    m->code_hash = dist_hash(0xcbf29ce484222325ULL, code, strlen(code));
     free(code);
     if (!m->jit) return -1;
     m->g = g;

@@ -68,6 +68,7 @@ typedef struct Model {
     EntryHvp hvp;         /* NULL unless compiled with CompileOptions.hvp */
     EntryStep train_step;
     EntryUpdate update;   /* the optimizer alone (after summing gradients across ranks) */
+    uint64_t code_hash;   /* of the generated C: ranks check that they compiled the same */
 } Model;
 
 /* Emits and JIT-compiles g. Returns 0, or -1 with a message in err. */

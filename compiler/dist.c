@@ -1,6 +1,8 @@
 /* dist.c — see dist.h. The only file that includes mpi.h. */
 #include "dist.h"
 
+#include "diag.h"
+
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -15,6 +17,8 @@
 #endif
 
 static int rank_, size_ = 1, active, lost;
+static int agreed;   /* dist_agree was called (by the run, or by dist_finalize) */
+static int together; /* dist_stop_together: every rank stops here, none waits in MPI */
 static double reduce_time; /* seconds in reductions (BPC_VERBOSE prints it) */
 static long reduce_calls;
 static volatile int *watched;
@@ -112,14 +116,11 @@ int dist_init(int *argc, char ***argv) {
 #endif
 }
 
-int dist_allreduce_sum(void *buf, size_t n, int f64) {
-    if (size_ == 1 || n == 0) return 0;
 #ifdef BPC_HAVE_MPI
+/* One in-place MPI_Allreduce of n elements, escaping a peer's death or mpirun's stop as the
+ * header says: 0, or -1 after lost_contact. */
+static int reduce(void *buf, int n, MPI_Datatype type, MPI_Op op) {
     if (lost) return -1;
-    if (n > (size_t)0x7fffffff) {
-        lost_contact("the vector is too long for one MPI call");
-        return -1;
-    }
     static char msg[MPI_MAX_ERROR_STRING + 64];
     msg[0] = 0;
     int len = 0, rc;
@@ -135,7 +136,7 @@ int dist_allreduce_sum(void *buf, size_t n, int f64) {
     if (sigsetjmp(escape, 1) == 0) {
         in_reduce = 1;
         double t0 = MPI_Wtime();
-        rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        rc = MPI_Allreduce(MPI_IN_PLACE, buf, n, type, op, MPI_COMM_WORLD);
         in_reduce = 0;
         reduce_time += MPI_Wtime() - t0;
         reduce_calls++;
@@ -157,11 +158,73 @@ int dist_allreduce_sum(void *buf, size_t n, int f64) {
         return -1;
     }
     return 0;
+}
+#endif
+
+int dist_allreduce_sum(void *buf, size_t n, int f64) {
+    if (size_ == 1 || n == 0) return 0;
+#ifdef BPC_HAVE_MPI
+    if (n > (size_t)0x7fffffff) {
+        lost_contact("the vector is too long for one MPI call");
+        return -1;
+    }
+    return reduce(buf, (int)n, f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM);
 #else
     (void)buf;
     (void)f64;
     return 0;
 #endif
+}
+
+int dist_agree(int ok, const uint64_t *facts, int n, DistAgreement *out) {
+    out->failed = out->differs = -1;
+    out->lo = out->hi = 0;
+    if (size_ == 1) return ok ? 0 : -1;
+#ifdef BPC_HAVE_MPI
+    BP_ASSERT(!agreed && n >= 0 && n <= DIST_MAX_FACTS);
+    agreed = 1;
+    /* one maximum says it all: [a rank failed, size - the lowest failed rank, then each
+       fact and its complement (the complement's maximum is the fact's minimum)] */
+    uint64_t v[2 + 2 * DIST_MAX_FACTS] = {0}; /* all of it on every rank: one length for all */
+    v[0] = !ok;
+    v[1] = ok ? 0 : (uint64_t)(size_ - rank_);
+    for (int i = 0; i < n; i++) {
+        v[2 + 2 * i] = ok ? facts[i] : 0;
+        v[3 + 2 * i] = ok ? ~facts[i] : 0;
+    }
+    if (reduce(v, 2 + 2 * DIST_MAX_FACTS, MPI_UINT64_T, MPI_MAX) != 0) return -1;
+    together = 1; /* every rank knows the outcome */
+    if (v[0]) {
+        out->failed = size_ - (int)v[1];
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (v[2 + 2 * i] != ~v[3 + 2 * i]) {
+            out->differs = i;
+            out->lo = ~v[3 + 2 * i];
+            out->hi = v[2 + 2 * i];
+            return -1;
+        }
+    together = 0;
+    return 0;
+#else
+    (void)facts;
+    (void)n;
+    return ok ? 0 : -1;
+#endif
+}
+
+uint64_t dist_hash(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* eight bytes a round: a data set's megabytes in milliseconds */
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
 }
 
 void dist_finalize(int rc) {
@@ -173,7 +236,7 @@ void dist_finalize(int rc) {
     fflush(stdout);
     fflush(stderr);
     if (lost) _exit(rc ? rc : 1);
-    if (rc != 0 && size_ > 1) MPI_Abort(MPI_COMM_WORLD, rc);
+    if (rc != 0 && size_ > 1 && !together) MPI_Abort(MPI_COMM_WORLD, rc);
     active = 0;
     MPI_Finalize();
 #else

@@ -14,6 +14,7 @@
 #define BP_DIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Joins the MPI job if launched by one. 0, or -1 after printing why (e.g. launched by
  * mpirun with several ranks, but built without MPI). */
@@ -27,11 +28,29 @@ int dist_size(void);
  * returns -1 (MPI is then unusable: save what you can and dist_finalize). One rank:
  * returns 0 at once. BPC_VERBOSE: dist_finalize prints the time spent here. */
 int dist_allreduce_sum(void *buf, size_t n, int f64);
+/* Before its first collective step, every rank of a run says whether it is ready (ok) and
+ * n facts (at most DIST_MAX_FACTS: options, hashes of the program, parameters and data)
+ * that must be the same on every rank: one fixed-size reduction, so that ranks started with
+ * different programs, options or files stop with a message instead of summing vectors of
+ * different lengths or types (a crash) or of different models (silently wrong). Returns 0
+ * when every rank is ok and every fact agrees; else -1, and every rank knows it (then
+ * dist_finalize leaves without MPI_Abort): out->failed, the lowest rank that was not ok
+ * (-1: none), or out->differs, the first fact that differs and its range lo..hi. Called at
+ * most once a process. One rank: returns 0 if ok. */
+#define DIST_MAX_FACTS 16
+typedef struct DistAgreement {
+    int failed, differs;
+    uint64_t lo, hi;
+} DistAgreement;
+int dist_agree(int ok, const uint64_t *facts, int n, DistAgreement *out);
+/* A 64-bit hash of n bytes going on from h (for dist_agree's facts). */
+uint64_t dist_hash(uint64_t h, const void *p, size_t n);
 /* A flag that, once non-zero, means "the job is being stopped" (the training driver's
  * signal flag); NULL: none. */
 void dist_watch(volatile int *flag);
-/* Leaves the job. rc != 0 with several ranks stops the whole job (a rank that fails alone
- * must not leave the others waiting); after a lost contact, exits at once with rc. */
+/* Leaves the job. rc != 0 with several ranks stops the whole job with MPI_Abort (a rank that
+ * fails alone must not leave the others waiting), unless every rank knows that it stops
+ * (dist_agree failed); after a lost contact, exits at once with rc. */
 void dist_finalize(int rc);
 /* One line for --help: whether MPI is built in and how to use or get it. */
 const char *dist_help(void);

@@ -552,6 +552,81 @@ static double run_step(Run *r, const BprtSplit *s, const Feed *f, const int64_t 
     return loss;
 }
 
+/* The facts every rank of a run must share (dist_agree): the same command on the same files.
+ * Ranks that differed summed gradient vectors of different lengths or types (a heap
+ * corruption in MPI_Allreduce, or MPI_ERR_TRUNCATE said as a lost contact), or trained
+ * different models silently (each rank its own --seed's parameters and data order, its own
+ * --batch's rows, and rank 0 saved its own). */
+enum { FACT_F64, FACT_JIT, FACT_CODE, FACT_EVAL, FACT_BATCH, FACT_STEPS, FACT_EPOCHS, FACT_LR, FACT_SCHEDULE,
+       FACT_ON_NAN, FACT_POSITION, FACT_SEED, FACT_PARAMS, FACT_OPT_STATE, FACT_DATA, FACT_COUNT };
+static const char *const fact_what[FACT_COUNT][2] = { /* the fact (its verb: "differs", or "differ" after an s), a hint */
+    {"--f64", ""}, {"--jit", ""}, {"the program", " (is the .bp file the same on every node?)"},
+    {"the command", " (train on some ranks, eval on others)"}, {"--batch", ""}, {"--steps", ""}, {"--epochs", ""},
+    {"--lr", ""}, {"--lr-schedule", ""}, {"--on-nan", ""},
+    {"the training position", " (--params: is the checkpoint the same on every node?)"},
+    {"the seed", " (--seed, or a --params checkpoint's)"},
+    {"the parameters", " (--params: is the checkpoint the same on every node?)"},
+    {"the optimizer's state", " (--params: is the checkpoint the same on every node?)"},
+    {"the data", " (is --data the same on every node?)"}};
+
+static uint64_t split_hash(uint64_t h, const BprtSplit *s) {
+    const int64_t n[3] = {s->n, s->len, s->window};
+    h = dist_hash(h, n, sizeof n);
+    if (s->images.data) h = dist_hash(h, s->images.data, (size_t)s->images.count);
+    if (s->labels.data) h = dist_hash(h, s->labels.data, (size_t)s->labels.count);
+    if (s->text) h = dist_hash(h, s->text, (size_t)s->len);
+    return h;
+}
+
+/* Every rank is ready and was started alike (dist_agree): 0; else 1, said by rank 0 (a rank
+ * that failed said why itself). tr and te: --data's splits, or NULL. One rank: 0 at once. */
+static int agree_start(const Run *r, const BprtSplit *tr, const BprtSplit *te) {
+    if (dist_size() == 1) return 0;
+    const Model *m = r->m;
+    const TrainOptions *o = r->o;
+    const Schedule *sc = &o->sched;
+    uint64_t f[FACT_COUNT], h = 0xcbf29ce484222325ULL;
+    f[FACT_F64] = (uint64_t)m->f64;
+    f[FACT_JIT] = (uint64_t)o->jit;
+    f[FACT_CODE] = m->code_hash;
+    f[FACT_EVAL] = (uint64_t)o->eval_only;
+    f[FACT_BATCH] = (uint64_t)o->batch;
+    f[FACT_STEPS] = (uint64_t)o->steps;
+    f[FACT_EPOCHS] = (uint64_t)o->epochs;
+    memcpy(&f[FACT_LR], &r->lr, sizeof r->lr);
+    const double sched[4] = {(double)sc->kind, (double)sc->every, sc->gamma, (double)sc->warmup};
+    f[FACT_SCHEDULE] = dist_hash(h, sched, sizeof sched);
+    f[FACT_ON_NAN] = (uint64_t)o->on_nan_skip;
+    f[FACT_SEED] = (uint64_t)r->progress[3];
+    f[FACT_POSITION] = dist_hash(h, r->progress, 3 * sizeof r->progress[0]);
+    f[FACT_PARAMS] = dist_hash(h, r->params, (size_t)m->g->nparam_reals * m->real_size);
+    f[FACT_OPT_STATE] = dist_hash(h, r->opt_state, r->opt_bytes);
+    f[FACT_DATA] = tr && te ? split_hash(split_hash(h, tr), te) : h;
+    DistAgreement a;
+    if (dist_agree(1, f, FACT_COUNT, &a) == 0) return 0;
+    if (dist_rank() != 0 || a.failed == 0) return 1;
+    if (a.failed > 0)
+        diag_tool_error("rank %d could not start (its error is above); no rank %s", a.failed,
+                        o->eval_only ? "evaluated" : "trained");
+    else if (a.differs >= 0) {
+        char range[128] = "";
+        const int k = a.differs;
+        if (k == FACT_LR) {
+            double lo, hi;
+            memcpy(&lo, &a.lo, sizeof lo);
+            memcpy(&hi, &a.hi, sizeof hi);
+            snprintf(range, sizeof range, ": %g on one rank, %g on another", lo, hi);
+        } else if (k == FACT_F64 || k == FACT_BATCH || k == FACT_STEPS || k == FACT_EPOCHS || k == FACT_SEED)
+            snprintf(range, sizeof range, ": %llu on one rank, %llu on another", (unsigned long long)a.lo,
+                     (unsigned long long)a.hi);
+        const char *name = fact_what[k][0];
+        diag_tool_error("the ranks were not started alike: %s %s%s%s; every rank must run the same command on the same "
+                        "files", name, name[strlen(name) - 1] == 's' ? "differ" : "differs",
+                        k == FACT_F64 ? ": given on some ranks only" : range, fact_what[k][1]);
+    }
+    return 1;
+}
+
 /* --epochs and --steps count from the start of training, so that a checkpoint resumed with
  * the command that wrote it finishes that command's run. True, with a note saying so, when
  * the checkpoint has done the steps (if steps > 0) or the epochs (if epochs > 0) asked for. */
@@ -782,6 +857,10 @@ static int train_data(Run *r, Data *d) {
         rc = 1;
         goto done;
     }
+    if (agree_start(r, &tr, &te) != 0) { /* (before any rank can leave: none waits for it) */
+        rc = 1;
+        goto done;
+    }
     uint64_t seed = (uint64_t)r->progress[3];
     if (!o->eval_only && already_trained(r, o->steps, epochs)) goto done;
     char resumed[128] = "";
@@ -908,6 +987,10 @@ static int train_fixed(Run *r) {
     const void *const *inp = (const void *const *)in.data;
     int steps = o->steps ? o->steps : (o->epochs ? o->epochs : 1);
     int rc = 0;
+    if (agree_start(r, NULL, NULL) != 0) {
+        rc = 1;
+        goto out;
+    }
     if (o->eval_only) {
         printf("loss %.9g\n", drv_printable(m->loss_eval(params, inp, in.dims, ws))); /* at inference, as with --data */
         goto out;

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Data-parallel training under MPI (compiler/dist.c), on this machine over loopback.
-# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill ST_DUMP
+# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill|alike ST_DUMP
 #   same: `mpirun -n 2 bpc train` with a global batch of 64 gives the parameters of one
 #         process with batch 64 and the same seed, to 1e-5 after 50 steps (and eval agrees);
 #   dropout: each rank draws its own dropout masks at every step (rank 0 those of one
 #         process), so that every element of a parameter behind dropout(., 0.5) is updated
 #         (every rank drawing seed 0's masks at every step left about half never updated);
 #   kill: kill -9 one rank of a long run; the other exits non-zero within 30 s, saying
-#         that it lost contact (no hang).
+#         that it lost contact (no hang);
+#   alike: rank 1 started with another program, --batch, --seed, --f64 or --params: the job
+#         stops before the first step, saying what differs (no crash, nothing saved).
 # MPI_FOUND is what CMake found. Without MPI the test checks that bpc says so (--help, and
 # an error instead of N independent trainings when started by a launcher); if CMake found
 # MPI, bpc must have it built in and mpirun must work, or the test fails.
@@ -106,6 +108,62 @@ if [ "$mode" = dropout ]; then
   [ "$n2" -gt "$n1" ] || fail "one step on 2 ranks updated no more elements than one process: both ranks drew the same masks"
   case $many in *0*) fail "20 steps on 2 ranks left $(echo "$many" | tr -cd 0 | wc -c) of c's 80 elements never updated ($many)" ;; esac
   echo "ok: dropout under 2 ranks: masks per rank and per step (20 steps updated all 80 elements)"
+  exit 0
+fi
+
+# r1 OUT ARGS...: `mpirun -n 2 ARGS` under timeout (a hang: status 124), output to OUT, where
+# rank 1 reads the program $R1_FILE instead of the one in ARGS (bpc CMD FILE ...), or has
+# $R1_OPTS added
+cat >"$tmp/r1" <<'EOF'
+#!/bin/sh
+if [ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then
+  if [ -n "${R1_FILE:-}" ]; then b=$1 c=$2; shift 3; set -- "$b" "$c" "$R1_FILE" "$@"; fi
+  # shellcheck disable=SC2086
+  [ -z "${R1_OPTS:-}" ] || set -- "$@" $R1_OPTS
+fi
+exec "$@"
+EOF
+r1() {
+  out=$1; shift
+  # shellcheck disable=SC2086
+  env LSAN_OPTIONS="$lsan_ranks" R1_FILE="${R1_FILE:-}" R1_OPTS="${R1_OPTS:-}" timeout 60 mpirun $mpi_opts -x R1_FILE -x R1_OPTS \
+    -n 2 sh "$tmp/r1" "$@" >"$out" 2>&1
+}
+# expect_stop OUT STATUS WHAT MESSAGE: the job stopped (not a hang, not a crash) with MESSAGE
+expect_stop() {
+  [ "$2" -ne 0 ] || { cat "$1"; fail "$3: mpirun exited 0"; }
+  [ "$2" -ne 124 ] || { cat "$1"; fail "$3: still running after 60 s (a hang)"; }
+  grep -qF -- "$4" "$1" || { cat "$1"; fail "$3: no message '$4'"; }
+  ! grep -qE 'Signal:|lost contact|MPI_ABORT|truncated' "$1" || { cat "$1"; fail "$3: a crash, an abort or a lost contact instead of a message"; }
+}
+if [ "$mode" = alike ]; then
+  "$bpc" train "$model" --data "$data" --steps 3 --threads 1 --save "$tmp/ck.safetensors" >"$tmp/out" 2>&1 ||
+    { cat "$tmp/out"; fail "training a checkpoint for the test"; }
+fi
+
+if [ "$mode" = alike ]; then
+  # ranks started differently stop before the first step, saying what differs (they summed
+  # gradients of different lengths or types: a heap corruption in MPI_Allreduce, or
+  # MPI_ERR_TRUNCATE; or trained different models silently, rank 0 saving its own)
+  printf '%s\n' 'input x[B, 784]' 'input y[B] : int' 'param W[784, 10] = xavier' 'logits = x @ W' \
+    'loss cross_entropy(logits, y)' 'output logits' >"$tmp/small.bp"
+  set -- "program|$tmp/small.bp||the program differs (is the .bp file the same on every node?)" \
+    "batch||--batch 32|--batch differs: 32 on one rank, 64 on another" \
+    "seed||--seed 5|the seed differs: 1 on one rank, 5 on another (--seed, or a --params checkpoint's)" \
+    "f64||--f64|--f64 differs: given on some ranks only" \
+    "params||--params $tmp/ck.safetensors|the training position differs (--params: is the checkpoint the same on every node?)"
+  for c in "$@"; do
+    what=${c%%|*} rest=${c#*|}
+    R1_FILE=${rest%%|*} rest=${rest#*|}
+    R1_OPTS=${rest%%|*} msg=${rest#*|}
+    rm -f "$tmp/w.safetensors"
+    # shellcheck disable=SC2086
+    r1 "$tmp/out" "$bpc" train "$model" --data "$data" $opts --save "$tmp/w.safetensors"
+    expect_stop "$tmp/out" $? "$what differs on rank 1" \
+      "bpc: error: the ranks were not started alike: $msg; every rank must run the same command on the same files"
+    [ ! -e "$tmp/w.safetensors" ] || fail "$what differs on rank 1: --save was written"
+    echo "ok: $what differs on rank 1: $msg"
+  done
   exit 0
 fi
 
