@@ -96,6 +96,10 @@ int dist_init(int *argc, char ***argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     if (size_ > 1 && rank_ > 0) {
+        /* a rank's own errors (a file missing on its node) say which rank it is */
+        static char prefix[40];
+        snprintf(prefix, sizeof prefix, "bpc: rank %d: ", rank_);
+        diag_set_tool_prefix(prefix);
         fflush(stdout);
         int fd = open("/dev/null", O_WRONLY);
         if (fd >= 0) {
@@ -235,6 +239,12 @@ void dist_finalize(int rc) {
                 reduce_calls, reduce_time, 1e3 * reduce_time / (double)reduce_calls);
     fflush(stdout);
     fflush(stderr);
+    /* a rank that stops before the run's agreement (a missing file, a bad option) still
+       takes part in it, saying that it failed: the others stop with it, none waits */
+    if (size_ > 1 && !agreed && !lost) {
+        DistAgreement a;
+        (void)dist_agree(0, NULL, 0, &a);
+    }
     if (lost) _exit(rc ? rc : 1);
     if (rc != 0 && size_ > 1 && !together) MPI_Abort(MPI_COMM_WORLD, rc);
     active = 0;

@@ -6,7 +6,8 @@
  * cheap no-op, so callers need no #ifdefs.
  *
  * With several ranks, ranks other than 0 send their stdout to /dev/null (rank 0 reports
- * for the job; errors still go to each rank's stderr). A rank that loses its peers (one
+ * for the job; errors still go to each rank's stderr, "bpc: rank R: error: ..." but rank
+ * 0's). A rank that loses its peers (one
  * died, or mpirun is stopping the job) notices it in dist_allreduce_sum, which prints
  * "bpc: error: rank R lost contact with the other ranks ..." and returns -1, instead of
  * waiting forever. */
@@ -36,7 +37,8 @@ int dist_allreduce_sum(void *buf, size_t n, int f64);
  * when every rank is ok and every fact agrees; else -1, and every rank knows it (then
  * dist_finalize leaves without MPI_Abort): out->failed, the lowest rank that was not ok
  * (-1: none), or out->differs, the first fact that differs and its range lo..hi. Called at
- * most once a process. One rank: returns 0 if ok. */
+ * most once a process; a rank that stops before (a missing file on that node) is counted in
+ * by dist_finalize as not ok. One rank: returns 0 if ok. */
 #define DIST_MAX_FACTS 16
 typedef struct DistAgreement {
     int failed, differs;
@@ -48,9 +50,10 @@ uint64_t dist_hash(uint64_t h, const void *p, size_t n);
 /* A flag that, once non-zero, means "the job is being stopped" (the training driver's
  * signal flag); NULL: none. */
 void dist_watch(volatile int *flag);
-/* Leaves the job. rc != 0 with several ranks stops the whole job with MPI_Abort (a rank that
- * fails alone must not leave the others waiting), unless every rank knows that it stops
- * (dist_agree failed); after a lost contact, exits at once with rc. */
+/* Leaves the job. A rank that has not been to dist_agree goes there as not ok. rc != 0 with
+ * several ranks stops the whole job with MPI_Abort (a rank that fails alone must not leave
+ * the others waiting), unless every rank knows that it stops (dist_agree failed); after a
+ * lost contact, exits at once with rc. */
 void dist_finalize(int rc);
 /* One line for --help: whether MPI is built in and how to use or get it. */
 const char *dist_help(void);

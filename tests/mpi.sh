@@ -1,6 +1,6 @@
 #!/bin/sh
 # Data-parallel training under MPI (compiler/dist.c), on this machine over loopback.
-# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill|alike ST_DUMP
+# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill|alike|start ST_DUMP
 #   same: `mpirun -n 2 bpc train` with a global batch of 64 gives the parameters of one
 #         process with batch 64 and the same seed, to 1e-5 after 50 steps (and eval agrees);
 #   dropout: each rank draws its own dropout masks at every step (rank 0 those of one
@@ -9,7 +9,9 @@
 #   kill: kill -9 one rank of a long run; the other exits non-zero within 30 s, saying
 #         that it lost contact (no hang);
 #   alike: rank 1 started with another program, --batch, --seed, --f64 or --params: the job
-#         stops before the first step, saying what differs (no crash, nothing saved).
+#         stops before the first step, saying what differs (no crash, nothing saved);
+#   start: rank 1 cannot start (--data missing on it), or rank 0 (--save unwritable): every
+#         rank stops before the first step, the rank's message saying which it is.
 # MPI_FOUND is what CMake found. Without MPI the test checks that bpc says so (--help, and
 # an error instead of N independent trainings when started by a launcher); if CMake found
 # MPI, bpc must have it built in and mpirun must work, or the test fails.
@@ -136,7 +138,7 @@ expect_stop() {
   grep -qF -- "$4" "$1" || { cat "$1"; fail "$3: no message '$4'"; }
   ! grep -qE 'Signal:|lost contact|MPI_ABORT|truncated' "$1" || { cat "$1"; fail "$3: a crash, an abort or a lost contact instead of a message"; }
 }
-if [ "$mode" = alike ]; then
+if [ "$mode" = alike ] || [ "$mode" = start ]; then
   "$bpc" train "$model" --data "$data" --steps 3 --threads 1 --save "$tmp/ck.safetensors" >"$tmp/out" 2>&1 ||
     { cat "$tmp/out"; fail "training a checkpoint for the test"; }
 fi
@@ -164,6 +166,27 @@ if [ "$mode" = alike ]; then
     [ ! -e "$tmp/w.safetensors" ] || fail "$what differs on rank 1: --save was written"
     echo "ok: $what differs on rank 1: $msg"
   done
+  exit 0
+fi
+
+if [ "$mode" = start ]; then
+  # a rank that cannot start (a file missing on its node) stops the others before the first
+  # step, and says which rank it is (the others said that they lost contact, and MPI_Abort's
+  # banner followed)
+  R1_FILE='' R1_OPTS="--data $tmp/none"
+  # shellcheck disable=SC2086
+  r1 "$tmp/out" "$bpc" train "$model" --data "$data" $opts --save "$tmp/w.safetensors"
+  expect_stop "$tmp/out" $? "--data missing on rank 1" "bpc: rank 1: error: $tmp/none/train-images-idx3-ubyte: cannot open"
+  grep -qF "bpc: error: rank 1 could not start (its error is above); no rank trained" "$tmp/out" ||
+    { cat "$tmp/out"; fail "rank 0 did not say that rank 1 could not start"; }
+  [ ! -e "$tmp/w.safetensors" ] || fail "--data missing on rank 1: --save was written"
+  r1 "$tmp/out" "$bpc" eval "$model" --data "$data" --threads 1 --params "$tmp/ck.safetensors"
+  expect_stop "$tmp/out" $? "eval, --data missing on rank 1" "bpc: error: rank 1 could not start (its error is above); no rank evaluated"
+  R1_OPTS=
+  # shellcheck disable=SC2086
+  r1 "$tmp/out" "$bpc" train "$model" --data "$data" $opts --save "$tmp/none/w.safetensors"
+  expect_stop "$tmp/out" $? "--save unwritable (rank 0 checks it)" "bpc: error: --save $tmp/none/w.safetensors: cannot create"
+  echo "ok: a rank that cannot start stops every rank before the first step, with its message"
   exit 0
 fi
 
