@@ -218,6 +218,8 @@ int dist_agree(int ok, const uint64_t *facts, int n, DistAgreement *out) {
 #endif
 }
 
+void dist_stop_together(void) { together = 1; }
+
 uint64_t dist_hash(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     size_t i = 0;

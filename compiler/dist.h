@@ -45,6 +45,10 @@ typedef struct DistAgreement {
     uint64_t lo, hi;
 } DistAgreement;
 int dist_agree(int ok, const uint64_t *facts, int n, DistAgreement *out);
+/* Every rank stops at this point of the run, knowing it (a stop agreed in a step's sum, the
+ * same refusal of a summed step): dist_finalize then leaves MPI normally, with rc, instead
+ * of MPI_Abort (which is for a rank that fails alone). */
+void dist_stop_together(void);
 /* A 64-bit hash of n bytes going on from h (for dist_agree's facts). */
 uint64_t dist_hash(uint64_t h, const void *p, size_t n);
 /* A flag that, once non-zero, means "the job is being stopped" (the training driver's
@@ -52,8 +56,8 @@ uint64_t dist_hash(uint64_t h, const void *p, size_t n);
 void dist_watch(volatile int *flag);
 /* Leaves the job. A rank that has not been to dist_agree goes there as not ok. rc != 0 with
  * several ranks stops the whole job with MPI_Abort (a rank that fails alone must not leave
- * the others waiting), unless every rank knows that it stops (dist_agree failed); after a
- * lost contact, exits at once with rc. */
+ * the others waiting), unless every rank knows that it stops (dist_agree failed,
+ * dist_stop_together); after a lost contact, exits at once with rc. */
 void dist_finalize(int rc);
 /* One line for --help: whether MPI is built in and how to use or get it. */
 const char *dist_help(void);

@@ -441,6 +441,7 @@ static const char *save_stopped(const Run *r, char *buf, size_t size, char *err)
  * save_stopped, and the message names the file. */
 static void stop_not_finite(const Run *r, const char *where, const char *why, double loss, const char *hint) {
     char buf[4096], err[BPRT_ERRLEN], saved[4200] = "";
+    if (r->grad) dist_stop_together(); /* data-parallel: every rank refused the same summed step */
     const char *path = save_stopped(r, buf, sizeof buf, err);
     if (dist_rank() != 0) return;
     if (path) snprintf(saved, sizeof saved, ", saved to %s", path);
@@ -460,6 +461,7 @@ static const char not_finite[] = "the loss or its gradient is not finite";
  * shell gives an interrupted command; 0 in the REPL, whose session goes on). */
 static int stop_interrupted(const Run *r, const char *where) {
     char buf[4096], err[BPRT_ERRLEN];
+    if (r->grad) dist_stop_together(); /* data-parallel: the stop was agreed in a step's sum */
     const char *path = save_stopped(r, buf, sizeof buf, err);
     if (path) printf("interrupted %s; checkpoint saved to %s (resume with --params %s)\n", where, path, path);
     else printf("interrupted %s\n", where);

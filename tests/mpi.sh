@@ -1,6 +1,6 @@
 #!/bin/sh
 # Data-parallel training under MPI (compiler/dist.c), on this machine over loopback.
-# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill|alike|start ST_DUMP
+# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill|alike|start|interrupt ST_DUMP
 #   same: `mpirun -n 2 bpc train` with a global batch of 64 gives the parameters of one
 #         process with batch 64 and the same seed, to 1e-5 after 50 steps (and eval agrees);
 #   dropout: each rank draws its own dropout masks at every step (rank 0 those of one
@@ -11,7 +11,9 @@
 #   alike: rank 1 started with another program, --batch, --seed, --f64 or --params: the job
 #         stops before the first step, saying what differs (no crash, nothing saved);
 #   start: rank 1 cannot start (--data missing on it), or rank 0 (--save unwritable): every
-#         rank stops before the first step, the rank's message saying which it is.
+#         rank stops before the first step, the rank's message saying which it is;
+#   interrupt: a step that is not finite, and Ctrl-C on mpirun, stop every rank without
+#         MPI_Abort, rank 0 saving the checkpoint, which resumes.
 # MPI_FOUND is what CMake found. Without MPI the test checks that bpc says so (--help, and
 # an error instead of N independent trainings when started by a launcher); if CMake found
 # MPI, bpc must have it built in and mpirun must work, or the test fails.
@@ -187,6 +189,46 @@ if [ "$mode" = start ]; then
   r1 "$tmp/out" "$bpc" train "$model" --data "$data" $opts --save "$tmp/none/w.safetensors"
   expect_stop "$tmp/out" $? "--save unwritable (rank 0 checks it)" "bpc: error: --save $tmp/none/w.safetensors: cannot create"
   echo "ok: a rank that cannot start stops every rank before the first step, with its message"
+  exit 0
+fi
+
+if [ "$mode" = interrupt ]; then
+  # stops every rank agrees on leave MPI normally, rank 0 having saved the checkpoint: a
+  # step that is not finite (the sum's loss, the same on every rank), and Ctrl-C on mpirun
+  # (SIGINT; mpirun sends the ranks SIGTERM, whose stop request is summed with a step).
+  # Every rank called MPI_Abort with its status 1 or 130: its banner said a rank aborted.
+  # shellcheck disable=SC2086
+  env LSAN_OPTIONS="$lsan_ranks" timeout 60 mpirun $mpi_opts -n 2 "$bpc" train "$model" --data "$data" $opts --lr 1e30 \
+    --save "$tmp/nan.safetensors" >"$tmp/out" 2>&1
+  expect_stop "$tmp/out" $? "a step that is not finite" "bpc: error: the loss or its gradient is not finite at epoch 1, step 2"
+  "$st_dump" "$tmp/nan.safetensors" | grep -q '^__bpc.progress I64 \[4\] = 1 1 1 1$' ||
+    fail "the checkpoint of the step before is not there: $("$st_dump" "$tmp/nan.safetensors" 2>&1 | grep progress)"
+  # shellcheck disable=SC2086
+  env LSAN_OPTIONS="$lsan_ranks" timeout 60 mpirun $mpi_opts -n 2 "$bpc" train "$model" --data "$data" --steps 100000000 \
+    --batch 64 --threads 1 --save "$tmp/i.safetensors" >"$tmp/out" 2>&1 &
+  mp=$!
+  i=0
+  until grep -q '^training ' "$tmp/out"; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || { kill -9 $mp; cat "$tmp/out"; fail "training did not start within 30 s"; }
+    sleep 0.1
+  done
+  sleep 1
+  for p in $(pgrep -P $mp); do mpirun_pid=$p; done # timeout's child
+  kill -INT "$mpirun_pid"
+  wait $mp
+  expect_stop "$tmp/out" $? "Ctrl-C on mpirun" "checkpoint saved to $tmp/i.safetensors (resume with --params $tmp/i.safetensors)"
+  n=$(sed -n 's/^interrupted at epoch [0-9]* after \([0-9]*\) steps;.*/\1/p' "$tmp/out")
+  [ -n "$n" ] || { cat "$tmp/out"; fail "Ctrl-C on mpirun: no 'interrupted at epoch E after N steps'"; }
+  "$st_dump" "$tmp/i.safetensors" | awk -v n="$n" '$1 == "__bpc.progress" { ok = $7 == n } END { exit !ok }' ||
+    fail "the checkpoint does not hold the $n steps: $("$st_dump" "$tmp/i.safetensors" 2>&1 | grep progress)"
+  # shellcheck disable=SC2086
+  env LSAN_OPTIONS="$lsan_ranks" timeout 60 mpirun $mpi_opts -n 2 "$bpc" train "$model" --data "$data" --steps $((n + 2)) \
+    --batch 64 --threads 1 --params "$tmp/i.safetensors" --save "$tmp/i.safetensors" >"$tmp/out" 2>&1 ||
+    { cat "$tmp/out"; fail "resuming the interrupted run failed"; }
+  "$st_dump" "$tmp/i.safetensors" | awk -v n=$((n + 2)) '$1 == "__bpc.progress" { ok = $7 == n } END { exit !ok }' ||
+    fail "the resumed run did not go on: $("$st_dump" "$tmp/i.safetensors" 2>&1 | grep progress)"
+  echo "ok: a step that is not finite and Ctrl-C stop every rank without MPI_Abort; Ctrl-C's checkpoint ($n steps) resumes"
   exit 0
 fi
 
