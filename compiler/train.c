@@ -539,12 +539,14 @@ static double run_step(Run *r, const BprtSplit *s, const Feed *f, const int64_t 
         ((float *)r->grad)[np + 1] = (float)stop;
     }
     if (dist_allreduce_sum(r->grad, np + 2, m->f64) != 0) {
-        r->lost = 1; /* the parameters are those from before this step: keep them */
-        if (save_ckpt(m, r->o, r->params, r->opt_state, r->opt_bytes, r->progress) == 0 && rk == 0) {
-            char buf[4096];
-            fprintf(stderr, "bpc: rank 0 saved a checkpoint to %s (resume with --params)\n",
-                    ckpt_path(m->g, r->o, buf, sizeof buf));
-        }
+        /* the parameters are those from before this step: kept as a stopped run's are, not
+           when it trained no step (they were the initial ones, written over --save's file) */
+        char buf[4096], err[BPRT_ERRLEN];
+        r->lost = 1;
+        const char *path = save_stopped(r, buf, sizeof buf, err);
+        if (rk == 0 && path) fprintf(stderr, "bpc: rank 0 saved a checkpoint to %s (resume with --params)\n", path);
+        else if (rk == 0 && *err) diag_tool_error("%s", err);
+        else if (rk == 0) diag_tool_note("no step was trained, so no checkpoint was saved");
         return NAN;
     }
     loss = drv_get(m, r->grad, (int64_t)np);

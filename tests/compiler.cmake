@@ -27,7 +27,8 @@ add_test(NAME train_data COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train_data
 # Data-parallel training under MPI: mpirun -n 2 equals one process; dropout draws masks per
 # rank and per step; a killed rank stops the job with a message; ranks started differently,
 # or one that cannot start, stop the job before the first step with a message; Ctrl-C and a
-# step that is not finite stop every rank cleanly, with a checkpoint. Without MPI: bpc says how
+# step that is not finite stop every rank cleanly, with a checkpoint; a rank dying in a given
+# step leaves rank 0's checkpoint of the steps done (none: --save's file as it was). Without MPI: bpc says how
 # to get it (tests/mpi.sh).
 add_executable(st_compare tests/st_compare.c)
 target_link_libraries(st_compare PRIVATE bprt)
@@ -36,7 +37,7 @@ if(MPI_C_FOUND)
 else()
   set(BPC_MPI_BUILT 0)
 endif()
-foreach(mode same dropout kill alike start interrupt)
+foreach(mode same dropout kill alike start interrupt die)
   add_test(NAME mpi_${mode} COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/mpi.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR}
     $<TARGET_FILE:st_compare> ${BPC_MPI_BUILT} ${mode} $<TARGET_FILE:st_dump>)
   set_tests_properties(mpi_${mode} PROPERTIES TIMEOUT 180)

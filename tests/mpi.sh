@@ -1,6 +1,6 @@
 #!/bin/sh
 # Data-parallel training under MPI (compiler/dist.c), on this machine over loopback.
-# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill|alike|start|interrupt ST_DUMP
+# usage: mpi.sh BPC SOURCE_DIR ST_COMPARE MPI_FOUND same|dropout|kill|alike|start|interrupt|die ST_DUMP
 #   same: `mpirun -n 2 bpc train` with a global batch of 64 gives the parameters of one
 #         process with batch 64 and the same seed, to 1e-5 after 50 steps (and eval agrees);
 #   dropout: each rank draws its own dropout masks at every step (rank 0 those of one
@@ -13,7 +13,9 @@
 #   start: rank 1 cannot start (--data missing on it), or rank 0 (--save unwritable): every
 #         rank stops before the first step, the rank's message saying which it is;
 #   interrupt: a step that is not finite, and Ctrl-C on mpirun, stop every rank without
-#         MPI_Abort, rank 0 saving the checkpoint, which resumes.
+#         MPI_Abort, rank 0 saving the checkpoint, which resumes;
+#   die: rank 1 dies in a given step (a shim over MPI_Allreduce): rank 0 saves the steps
+#         done, and nothing over --save's file when none was.
 # MPI_FOUND is what CMake found. Without MPI the test checks that bpc says so (--help, and
 # an error instead of N independent trainings when started by a launcher); if CMake found
 # MPI, bpc must have it built in and mpirun must work, or the test fails.
@@ -229,6 +231,49 @@ if [ "$mode" = interrupt ]; then
   "$st_dump" "$tmp/i.safetensors" | awk -v n=$((n + 2)) '$1 == "__bpc.progress" { ok = $7 == n } END { exit !ok }' ||
     fail "the resumed run did not go on: $("$st_dump" "$tmp/i.safetensors" 2>&1 | grep progress)"
   echo "ok: a step that is not finite and Ctrl-C stop every rank without MPI_Abort; Ctrl-C's checkpoint ($n steps) resumes"
+  exit 0
+fi
+
+if [ "$mode" = die ]; then
+  # rank 1 dies (SIGKILL) in the gradient sum of a given step, by a shim over MPI_Allreduce
+  # (MPI's profiling interface): rank 0 keeps the steps done, and when no step was done it
+  # leaves --save's file alone (it wrote the initial parameters over it, with no step done)
+  command -v mpicc >/dev/null || fail "CMake found MPI but there is no mpicc (apt-get install libopenmpi-dev)"
+  cat >"$tmp/die.c" <<'EOF'
+#include <mpi.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+/* rank 1 dies at its DIE_AT-th MPI_Allreduce (the first is the ranks' agreement) */
+int MPI_Allreduce(const void *s, void *r, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c) {
+    static int calls;
+    const char *rank = getenv("OMPI_COMM_WORLD_RANK"), *at = getenv("DIE_AT");
+    if (rank && strcmp(rank, "1") == 0 && at && ++calls == atoi(at)) raise(SIGKILL);
+    return PMPI_Allreduce(s, r, n, t, op, c);
+}
+EOF
+  mpicc -shared -fPIC -o "$tmp/die.so" "$tmp/die.c" || fail "mpicc could not build the shim"
+  "$bpc" train "$model" --data "$data" --steps 3 --threads 1 --save "$tmp/w.safetensors" >"$tmp/out" 2>&1 ||
+    { cat "$tmp/out"; fail "training a checkpoint for the test"; }
+  cp "$tmp/w.safetensors" "$tmp/before.safetensors"
+  # at_die STEP: rank 1 dies in the gradient sum of step STEP (its STEP+1-th MPI_Allreduce)
+  at_die() {
+    # shellcheck disable=SC2086
+    env LSAN_OPTIONS="$lsan_ranks" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" DIE_AT=$(($1 + 1)) \
+      timeout 60 mpirun $mpi_opts -x DIE_AT -x LD_PRELOAD="$tmp/die.so" -n 2 "$bpc" train "$model" --data "$data" $opts \
+      --save "$tmp/w.safetensors" >"$tmp/out" 2>&1
+  }
+  at_die 1
+  rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || { cat "$tmp/out"; fail "rank 1 died in step 1: mpirun's status $rc"; }
+  grep -q "rank 0 lost contact" "$tmp/out" && grep -q "bpc: note: no step was trained, so no checkpoint was saved" "$tmp/out" ||
+    { cat "$tmp/out"; fail "rank 1 died in step 1: no message that nothing was saved"; }
+  cmp -s "$tmp/w.safetensors" "$tmp/before.safetensors" || fail "rank 1 died in step 1: --save's file was written over"
+  at_die 4
+  grep -q "rank 0 saved a checkpoint to $tmp/w.safetensors" "$tmp/out" || { cat "$tmp/out"; fail "rank 1 died in step 4: no checkpoint said"; }
+  "$st_dump" "$tmp/w.safetensors" | grep -q '^__bpc.progress I64 \[4\] = 1 3 3 1$' ||
+    fail "rank 1 died in step 4: the checkpoint does not hold steps 1-3: $("$st_dump" "$tmp/w.safetensors" 2>&1 | grep progress)"
+  echo "ok: rank 1 dying in step 1 leaves --save's file alone; in step 4, rank 0 saves the 3 steps done"
   exit 0
 fi
 
