@@ -468,13 +468,15 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
             for (size_t i = 0; i < n; i++) yr[i] = (xr[i] - m) - ls;                               \
         }                                                                                          \
     }                                                                                              \
-    /* a row's loss term: its logsumexp (m + log s) less its label's logit; NaN for a label   \
-       outside [0, n) */                                                                       \
+    /* a row's loss term: its logsumexp (m + log s) less its label's logit, added as               \
+       (m - zy) + log s (PyTorch's -log_softmax): m + log s rounds at m's magnitude, which         \
+       lost all of log s at logits of 1e30 (loss 0 for [1e30, 1e30, 0], not log 2); NaN for        \
+       a label outside [0, n) */                                                                   \
     VM_INLINE T label_logit_##SUF(const T *zr, int32_t y, size_t n) {                              \
         return y >= 0 && (size_t)y < n ? zr[y] : (T)0;                                             \
     }                                                                                              \
     VM_INLINE double ce_term_##SUF(int32_t y, size_t n, T m, double s, T zy) {                     \
-        return y >= 0 && (size_t)y < n ? (double)m + log(s) - (double)zy : (double)NAN;           \
+        return y >= 0 && (size_t)y < n ? ((double)m - (double)zy) + log(s) : (double)NAN;          \
     }                                                                                              \
     /* the loss terms of rows [r0, r1): their sum in row order, or with loss each row's term \
        in loss[r] (and 0 returned) */                                                          \

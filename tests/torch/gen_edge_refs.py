@@ -142,7 +142,7 @@ rowwise("logsumexp_all", "logsumexp(x)", lambda x: torch.logsumexp(x.reshape(-1)
 CE_ROWS = [([0.0, 1.0, 2.0], 0), ([inf, 1.0, 2.0], 0), ([inf, 1.0, 2.0], 1), ([-inf, 1.0, 2.0], 0),
            ([-inf, 1.0, 2.0], 1), ([1e308, 0.0, -1e308], 0), ([1e308, 0.0, -1e308], 2), ([1e38, -1e38, 0.0], 1),
            ([nan, 0.0, 1.0], 1), ([-inf, -inf, -inf], 0), ([3.0, 3.0, 3.0], 2), ([0.0, nan, inf], 0),
-           ([1e-40, -0.0, 5e-324], 2)]
+           ([1e-40, -0.0, 5e-324], 2), ([1e30, 1e30, 0.0], 0), ([1e38, 1e38, 1e38], 2), ([30.0, -1e30, 30.0], 2)]
 for i, (row, y) in enumerate(CE_ROWS):
     case("ce_%02d" % i, "input y[1] : int\nparam z[1, 3]\nloss cross_entropy(z, y)\n",
          {"z": np.array([row])}, lambda P, I: F.cross_entropy(P["z"], I["y"]), {"y": np.array([y], dtype=np.int64)})
