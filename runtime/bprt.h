@@ -189,8 +189,9 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
     void bprt_gelu_pair_##SUF(const T *x, T *y, T *d, size_t n);                                   \
     void bprt_ew_gelu_pair_##SUF(const T *x, T *y, T *d, size_t n);                                \
     void bprt_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                              \
-    /* in place, on the calling thread; causal: row r's entries j > r masked first (-inf, so 0: \
-       only its first r + 1 are exponentiated; the same values as the mask then softmax) */     \
+    /* in place, on the calling thread; causal: row r's entries j > r masked first (-inf, so       \
+       0, NaN in a row whose softmax is NaN: only its first r + 1 are exponentiated; the           \
+       same values as the mask then softmax) */                                                    \
     void bprt_softmax_rows_##SUF(T *x, size_t rows, size_t n, int causal);                         \
     void bprt_log_softmax_##SUF(const T *x, size_t rows, size_t n, T *y);                          \
     double bprt_cross_entropy_##SUF(const T *z, const int32_t *y, size_t rows, size_t n);          \

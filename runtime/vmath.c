@@ -418,10 +418,11 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
         }                                                                                          \
     }                                                                                              \
     /* softmax_rows in place with row r's entries j > r masked (-inf): its first r + 1 as a row \
-       of their own, the rest 0. The same values: the masked entries change neither the row's   \
-       maximum nor (exp(-inf) = 0 in lane j mod 8) its sum. Rows whose unmasked entries fit     \
-       VM_BLOCK together go through one exponential call, those entries end to end (half the   \
-       exponentials of whole rows, without a call per row). */                                \
+       of their own, the rest 0 / s (0, or NaN where the row's sum s is NaN: exp(-inf - m) / s     \
+       as the mask then softmax gives it; it was 0 there). The same values: the masked entries     \
+       change neither the row's maximum nor (exp(-inf) = 0 in lane j mod 8) its sum. Rows whose    \
+       unmasked entries fit VM_BLOCK together go through one exponential call, those entries       \
+       end to end (half the exponentials of whole rows, without a call per row). */                \
     BPRT_CLONES static void softmax_causal_rows_##SUF(T *x, size_t rows, size_t n) {              \
         T e[VM_BLOCK];                                                                             \
         for (size_t r = 0; r < rows;) {                                                            \
@@ -440,7 +441,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
                 const size_t len = r + 1 < n ? r + 1 : n;                                          \
                 const double s = sum_exp_##SUF(xr, len, row_max_##SUF(xr, len), xr, 1);            \
                 for (size_t i = 0; i < len; i++) xr[i] = (T)((double)xr[i] / s);                   \
-                for (size_t i = len; i < n; i++) xr[i] = 0;                                        \
+                for (size_t i = len; i < n; i++) xr[i] = (T)(0.0 / s);                             \
                 r++;                                                                               \
                 continue;                                                                          \
             }                                                                                      \
@@ -451,7 +452,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
                 const size_t len = r + 1 < n ? r + 1 : n;                                          \
                 const double s = sum_##SUF(e + tot, len);                                          \
                 for (size_t i = 0; i < len; i++) xr[i] = (T)((double)e[tot + i] / s);              \
-                for (size_t i = len; i < n; i++) xr[i] = 0;                                        \
+                for (size_t i = len; i < n; i++) xr[i] = (T)(0.0 / s);                             \
                 tot += len;                                                                        \
             }                                                                                      \
         }                                                                                          \

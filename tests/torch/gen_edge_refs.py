@@ -225,6 +225,16 @@ case("causal_softmax", "param x[3, 3]\nparam w[3, 3]\nloss sum(softmax(causal_ma
      lambda P, I: (torch.softmax(P["x"].masked_fill(torch.ones(3, 3, dtype=torch.bool).triu(1), -inf), -1) * P["w"]).sum(),
      fix=causal_fix)
 
+# the same through a batched q @ k.T, whose product, mask and softmax are one call (only the
+# lower triangle made): a row whose softmax is NaN (a visible inf, NaN, or all -inf) is NaN in
+# its masked entries too, as masked_fill's; q and k are inputs, so P is seen through grad.w
+CQ = np.array([[[inf, 0.0], [1.0, 0.0], [nan, 0.0]], [[1.0, 0.0], [1.0, 0.0], [1e30, 1.0]]])
+CK = np.array([[[1.0, 1.0], [1.0, -1.0], [2.0, 0.5]], [[-inf, 0.0], [0.5, 1.0], [-1.0, 3.0]]])
+case("causal_qk", "input q[2, 3, 2]\ninput k[2, 3, 2]\nparam w[2, 3, 3]\nloss sum(softmax(causal_mask(q @ k.T)) * w)\n",
+     {"w": np.ones((2, 3, 3))},
+     lambda P, I: (torch.softmax((I["q"] @ I["k"].transpose(-1, -2)).masked_fill(torch.ones(3, 3, dtype=torch.bool).triu(1), -inf), -1)
+                   * P["w"]).sum(), {"q": CQ, "k": CK})
+
 # algebraic identities the compiler must not apply where IEEE arithmetic differs
 Z = [1.0, inf, nan, -inf, -0.0, 0.0]
 N = len(Z)
