@@ -650,9 +650,11 @@ static void emit_softmax(E *e, int id) {
         fprintf(e->out, "        for (size_t r = 0; r < nr; r++) { dst[r * ni] = bp_exp(src[r * ni] - m); acc += dst[r * ni]; }\n"
                         "        for (size_t r = 0; r < nr; r++) dst[r * ni] = (real)(dst[r * ni] / acc);\n");
     else
+        /* (x - m) - log s as vmath.c's rows, not x - (m + log s), which rounds log s away at
+           m's magnitude: a column [1e30, 1e30, 0] gave 0, not -log 2 */
         fprintf(e->out, "        for (size_t r = 0; r < nr; r++) acc += bp_exp(src[r * ni] - m);\n"
-                        "        const real lse = m + (real)log(acc);\n"
-                        "        for (size_t r = 0; r < nr; r++) dst[r * ni] = src[r * ni] - lse;\n");
+                        "        const real ls = (real)log(acc);\n"
+                        "        for (size_t r = 0; r < nr; r++) dst[r * ni] = (src[r * ni] - m) - ls;\n");
     fprintf(e->out, "      }\n");
 }
 

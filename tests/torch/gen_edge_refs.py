@@ -136,6 +136,10 @@ rowwise("softmax", "softmax(x, axis = 1)", lambda x: torch.softmax(x, 1), keep=T
 rowwise("log_softmax", "log_softmax(x, axis = 1)", lambda x: torch.log_softmax(x, 1), keep=True)
 rowwise("softmax0", "softmax(x, axis = 0)", lambda x: torch.softmax(x, 0), keep=True)
 rowwise("max_all", "max(x)", lambda x: x.amax())
+# a column of ties at 1e30 / 1e38 (log_softmax over a leading axis is a loop of its own)
+case("col_log_softmax", "param x[3, 5]\nparam w[3, 5]\nloss sum(log_softmax(x, axis = 0) * w)\n",
+     {"x": np.array([[1e30, 1e38, -inf, 1e308, 30.0], [1e30, 0.0, 1.0, 1e308, -1e30], [0.0, 1e38, 2.0, 1e308, 30.0]]),
+      "w": np.ones((3, 5))}, lambda P, I: (torch.log_softmax(P["x"], 0) * P["w"]).sum())
 rowwise("logsumexp_all", "logsumexp(x)", lambda x: torch.logsumexp(x.reshape(-1), 0))
 
 # losses, one row each so that one row's infinity does not hide the others' values
