@@ -449,7 +449,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         LANE_SUM(D, k, (double)xr[k], mean);                                                        \
         mean /= (double)D;                                                                          \
         LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
-        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
+        const double rs = ln_rs_##SUF(xr, D, mean, var, eps);                                       \
         LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]), sg);                                           \
         LANE_SUM(D, k, (double)(T)(gyr[k] * gam[k]) * ((double)xr[k] - mean), sgx);                 \
         sg /= (double)D;                                                                            \
@@ -806,13 +806,26 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         c_.gy = gy, c_.y = gx, c_.H = H, c_.W = W, c_.k = k, c_.stride = stride;                    \
         BPRT_SPLIT(layers_team(N * H * W), N, avgpool_grad_planes_##SUF, &c_);                      \
     }                                                                                               \
+    /* 1 / sqrt(var + eps) of row xr (D entries, mean `mean`) from ss, the sum of its squared       \
+       deviations; where ss overflows double (finite entries beyond about 1e154, so f64 only)       \
+       the squares of the deviations over the largest, a, are summed instead: rs was 0, so y        \
+       was beta and the gradient 0 (PyTorch's: NaN) where the values are finite. One test           \
+       per row: the rows that do not overflow pay nothing else */                                   \
+    static double ln_rs_##SUF(const T *xr, size_t D, double mean, double ss, double eps) {          \
+        if (!isinf(ss) || !isfinite(mean)) return 1 / sqrt(ss / (double)D + eps);                   \
+        double a = 0, s;                                                                            \
+        for (size_t i = 0; i < D; i++) a = fmax(a, fabs((double)xr[i] - mean));                     \
+        if (isinf(a)) return 1 / sqrt(ss / (double)D + eps); /* x - mean overflowed: as before */   \
+        LANE_SUM(D, k, (((double)xr[k] - mean) / a) * (((double)xr[k] - mean) / a), s);             \
+        return 1 / a / sqrt(s / (double)D + eps / a / a);                                           \
+    }                                                                                               \
     /* one row of layernorm and of its gradient; sums in double over eight lanes (LANE_SUM) */      \
     BPRT_CLONES static void layernorm_row_##SUF(const T *xr, size_t D, double eps, T *yr) {         \
         double mean, var;                                                                           \
         LANE_SUM(D, k, (double)xr[k], mean);                                                        \
         mean /= (double)D;                                                                          \
         LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
-        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
+        const double rs = ln_rs_##SUF(xr, D, mean, var, eps);                                       \
         for (size_t i = 0; i < D; i++) yr[i] = (T)(((double)xr[i] - mean) * rs);                    \
     }                                                                                               \
     BPRT_CLONES static void layernorm_grad_row_##SUF(const T *xr, const T *gr, size_t D, double eps, T *dr) {\
@@ -820,7 +833,7 @@ POOL_TARGET static void ln_affine_rows_f32(const float *x, const float *gy, cons
         LANE_SUM(D, k, (double)xr[k], mean);                                                        \
         mean /= (double)D;                                                                          \
         LANE_SUM(D, k, ((double)xr[k] - mean) * ((double)xr[k] - mean), var);                       \
-        const double rs = 1 / sqrt(var / (double)D + eps);                                          \
+        const double rs = ln_rs_##SUF(xr, D, mean, var, eps);                                       \
         LANE_SUM(D, k, (double)gr[k], sg);                                                          \
         LANE_SUM(D, k, (double)gr[k] * ((double)xr[k] - mean), sgx);                                \
         sg /= (double)D;                                                                            \

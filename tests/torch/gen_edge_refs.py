@@ -202,6 +202,20 @@ case("layernorm", "param x[%d, 4]\nparam g[4]\nparam b[4]\nparam w[%d, 4]\nloss 
      % (len(LN), len(LN)), {"x": np.array(LN), "g": np.ones(4), "b": np.zeros(4), "w": np.ones((len(LN), 4))},
      lambda P, I: (F.layer_norm(P["x"], (4,), P["g"], P["b"], 1e-5) * P["w"]).sum(), fix=ln_fix)
 
+# double rows whose squared deviations overflow double (finite entries beyond ~1e154): the
+# values and gradients are finite, and layernorm is unchanged by scaling a row (eps aside,
+# negligible here), so the reference is PyTorch's on each such row scaled by a power of 2 to
+# about 1e9 (its own variance overflows to NaN; the last row, unscaled, is the control); in
+# float these entries are inf: NaN as PyTorch's
+LNH = np.array([[0.5, -1.0, 2.0, 0.0, 1.5, -0.5, 3.0, 1.0, 1e300], [1e200, -3e199, 5e199, 0.0, 1e199, -2e200, 7e199, 1.0, 2e200],
+                [1e300, -1e300, 1e300, -1e300, 1e300, -1e300, 0.0, 1e155, -1e155], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]])
+with np.errstate(divide="ignore"):
+    LNH_SCALE = np.array([[2.0 ** (30 - int(np.ceil(np.log2(np.abs(r).max())))) if np.abs(r).max() > 1e100 else 1.0]
+                          for r in LNH])
+case("layernorm_huge", "param x[4, 9]\nparam g[9]\nparam b[9]\nparam w[4, 9]\nloss sum(layernorm(x, g, b) * w)\n",
+     {"x": LNH, "g": np.linspace(-1.0, 2.0, 9), "b": np.linspace(0.5, -0.5, 9), "w": np.linspace(-2.0, 2.0, 36).reshape(4, 9)},
+     lambda P, I: (F.layer_norm(P["x"] * torch.tensor(LNH_SCALE, dtype=P["x"].dtype), (9,), P["g"], P["b"], 1e-5) * P["w"]).sum())
+
 # pooling windows with NaN, infinities, ties and -0 (x [4, 1, 2, 2]: one window an image)
 WIN = [[nan, 1.0, 2.0, 3.0], [1.0, 2.0, nan, inf], [-inf, -inf, -inf, -inf], [2.0, 2.0, -0.0, 0.0],
        [inf, 1.0, -inf, 0.0], [1e38, 1e38, 1e38, 1e38]]
