@@ -31,6 +31,16 @@ model=$src/examples/fashion_mlp.bp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# waits up to 30 s for the line "training ..." in $tmp/out (the run's output); else kills the
+# run (pid $1) and fails
+wait_training() {
+  i=0
+  until grep -q '^training ' "$tmp/out"; do
+    i=$((i + 1))
+    [ $i -lt 300 ] || { kill -9 "$1"; cat "$tmp/out"; fail "training did not start within 30 s"; }
+    sleep 0.1
+  done
+}
 
 case $mpi_found in
   1|ON|TRUE|YES|Y|on|true|yes) mpi_found=1 ;;
@@ -209,12 +219,7 @@ if [ "$mode" = interrupt ]; then
   env LSAN_OPTIONS="$lsan_ranks" timeout 60 mpirun $mpi_opts -n 2 "$bpc" train "$model" --data "$data" --steps 100000000 \
     --batch 64 --threads 1 --save "$tmp/i.safetensors" >"$tmp/out" 2>&1 &
   mp=$!
-  i=0
-  until grep -q '^training ' "$tmp/out"; do
-    i=$((i + 1))
-    [ $i -lt 300 ] || { kill -9 $mp; cat "$tmp/out"; fail "training did not start within 30 s"; }
-    sleep 0.1
-  done
+  wait_training $mp
   sleep 1
   for p in $(pgrep -P $mp); do mpirun_pid=$p; done # timeout's child
   kill -INT "$mpirun_pid"
@@ -282,12 +287,7 @@ fi
 env LSAN_OPTIONS="$lsan_ranks" mpirun $mpi_opts -n 2 "$bpc" train "$model" --data "$data" --steps 100000000 --batch 64 --threads 1 \
   --save "$tmp/k.safetensors" >"$tmp/out" 2>&1 &
 mp=$! # mpirun itself: the ranks are its children
-i=0
-until grep -q '^training ' "$tmp/out"; do
-  i=$((i + 1))
-  [ $i -lt 300 ] || { kill -9 $mp; cat "$tmp/out"; fail "training did not start within 30 s"; }
-  sleep 0.1
-done
+wait_training $mp
 sleep 2
 victim=
 for p in $(pgrep -P $mp); do
