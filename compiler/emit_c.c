@@ -164,8 +164,8 @@ static void elementwise_expr(const E *e, const Node *n, const char *const *args,
     else if (n->op == OP_NEG) snprintf(buf, size, "(-%s)", args[0]);
     else if (n->op == OP_RELU && strlen(args[0]) < 200) snprintf(buf, size, "(!(%s <= 0) ? %s : (real)0)", args[0], args[0]); /* NaN stays */
     else if (n->op == OP_STEP && strlen(args[0]) < 200) snprintf(buf, size, "(%s > 0 ? (real)1 : (real)0)", args[0]);
-    else if (n->op == OP_MASK_MUL && strlen(args[1]) < 200)
-        snprintf(buf, size, "(%s != 0 ? %s * %s : (real)0)", args[1], args[0], args[1]);
+    else if (n->op == OP_MASK_MUL && strlen(args[1]) < 200) /* the preamble's BP_MASK_MUL */
+        snprintf(buf, size, "BP_MASK_MUL(%s, %s)", args[0], args[1]);
     else if (n->op == OP_BROADCAST) snprintf(buf, size, "%s", args[0]);
     else if (n->op == OP_LEAKY_RELU || n->op == OP_LEAKY_STEP) {
         char al[64];
@@ -2719,6 +2719,12 @@ static const char *preamble_math =
     "BP_INLINE real bp_eq(real a, real b) { return a == b ? (real)1 : (real)0; }\n"
     /* a gradient a through a mask b (relu's, maximum's): 0 where b is 0, even for a = inf */
     "BP_INLINE real bp_mask_mul(real a, real b) { return b != 0 ? a * b : (real)0; }\n"
+    /* ... in the loops: inline for tcc, which calls every function; gcc and clang inline the
+       call, which reads a whatever b is. In ?: a is read only where b != 0, which GCC 12 at
+       -O3 on AVX-512VL vectorises into masked gathers that lose lanes: --jit cc gave
+       sum(max(A, axis = 1)) of A[4, 3, 3] in double a gradient of 0 at maxima */
+    "#ifdef __TINYC__\n#define BP_MASK_MUL(a, b) ((b) != 0 ? (a) * (b) : (real)0)\n"
+    "#else\n#define BP_MASK_MUL(a, b) bp_mask_mul(a, b)\n#endif\n"
     /* PyTorch's binary_cross_entropy term: each log clamped at -100 (a NaN stays NaN) */
     "BP_INLINE real bp_bce(real p, real t) {\n"
     "    real lp = BP_M(log)(p), lq = BP_M(log)((real)1 - p);\n"
