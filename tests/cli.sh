@@ -584,18 +584,18 @@ drop_asan_warnings "$tmp/out"
 error: cannot hold the input 'X' (300000000 values): allocating 2400000000 bytes failed (out of memory)
 2+2 = 4" || bad "the REPL beyond ulimit -v exited $st: $(cat "$tmp/out")"
 
-# a workspace between the memory free now and the machine's (its rows chosen from
-# /proc/meminfo: 16384 bytes of workspace a row of w) passed the check against the
-# machine's memory, and touching it was the OOM killer's (exit 137). Now refused before
-# anything is allocated; ulimit -v keeps a failing check from reaching the OOM killer.
-read avail total <<EOF_M
-$(awk '/^MemAvailable:/ { a = $2 } /^MemTotal:/ { t = $2 } END { printf "%.0f %.0f\n", a * 1024, t * 1024 }' /proc/meminfo)
-EOF_M
-rows=$(( (avail - avail / 16 + total) / 2 / 16384 ))
+# a workspace between the memory free now and the machine's (31/32 of MemTotal, its rows
+# chosen from /proc/meminfo: 32768 bytes of workspace a row of w in double, 4 values of
+# [rows, 1024], each under 2^31 elements up to 66 GB; above 15/16 of any MemAvailable,
+# whatever the other tests free meanwhile) passed the check against the machine's memory,
+# and touching it was the OOM killer's (exit 137). Now refused before anything is
+# allocated; ulimit -v keeps a failing check from reaching the OOM killer.
+total=$(awk '/^MemTotal:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
+rows=$(( total / 32 * 31 / 32768 ))
 printf 'input x[1024] = 0.5\nparam w[%s, 1]\nh = tanh(w * x)\ng = sigmoid(w * x)\nloss sum(h * g * exp(-h))\n' "$rows" >"$tmp/free.bp"
-ws=$("$bpc" --stats "$tmp/free.bp" | awk '$1 == "workspace_bytes" { print $2 }')
-if [ "$ws" -gt $(( avail - avail / 16 )) ] && [ "$ws" -lt "$total" ]; then ok; else bad "free.bp's workspace $ws is not between $avail * 15/16 and $total"; fi
-limit_memory "$bpc" grad "$tmp/free.bp" >/dev/null 2>"$tmp/err"; st=$?
+ws=$("$bpc" --stats "$tmp/free.bp" --f64 | awk '$1 == "workspace_bytes" { print $2 }')
+if [ "$ws" -gt $(( total / 16 * 15 )) ] && [ "$ws" -lt "$total" ]; then ok; else bad "free.bp's workspace $ws is not between $total * 15/16 and $total"; fi
+limit_memory "$bpc" grad "$tmp/free.bp" --f64 >/dev/null 2>"$tmp/err"; st=$?
 drop_asan_warnings "$tmp/err"
 [ "$st" -eq 1 ] && grep -q "^$tmp/free.bp:3:12: error: the workspace at these sizes needs $ws bytes, more than the memory free on this machine ([0-9]* bytes); the largest value it computes is here" "$tmp/err" && ok ||
   bad "a workspace beyond the free memory exited $st: $(cat "$tmp/err")"
