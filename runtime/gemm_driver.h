@@ -130,17 +130,6 @@ __attribute__((always_inline)) static inline void prefetch_rows(const void *p, i
 }
 #endif
 
-/* The lines of the epilogue's matrices (its leaves with rows, and out) over rows [i0, i1) x
-   columns [j0, j1), fetched into L2 ahead of ep_run (out for writing) */
-static void DPREFIX(ep_prefetch)(const DPREFIX(Ep) *ep, int i0, int i1, int j0, int j1)
-{
-    const size_t bytes = (size_t)(j1 - j0) * sizeof(T);
-    for (int k = 0; k < ep->nleaf; k++)
-        if (ep->leaf[k] && ep->vec[k] && ep->ld[k] != 0)
-            prefetch_rows(ep->leaf[k] + (ptrdiff_t)i0 * ep->ld[k] + j0, i1 - i0, ep->ld[k] * (ptrdiff_t)sizeof(T), bytes, 0);
-    prefetch_rows(ep->out + (ptrdiff_t)i0 * ep->ldo + j0, i1 - i0, ep->ldo * (ptrdiff_t)sizeof(T), bytes, 1);
-}
-
 /* The tile that step t of a block's walk makes: its row panel *p and its first column *jr,
  * down each column strip (np panels) or, with rows_out, along each row panel (nj strips). */
 static inline void DPREFIX(tile_at)(int t, int rows_out, int np, int nj, int nr, int *p, int *jr)
@@ -307,11 +296,11 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                    panel of C when B's block is small enough to stay in L2 (ROWS_OUTER) */
                 const int nj = (nc + nr - 1) / nr, rows_out = ROWS_OUTER(kc, nc);
                 /* with this K block the last, each row panel's rows of C are final after its
-                   last tile (along the panel, or in the last column strip), and the epilogue
-                   runs over them then, while they are in L1 (or the strips' in L2), rather than
-                   over the whole block afterwards (of up to MC_MAX_BYTES of A's rows: tiny_gpt's
-                   1024 x 512, 2 MB, by then out of L2); the same elements, and the rows' sums in
-                   the same order */
+                   last tile (along the panel, or in the last column strip): in a block of C of
+                   GEMM_EP_PANEL_MIN_BYTES or more the epilogue runs over them then, while they
+                   are in L1 (or the strips' in L2), rather than over the whole block afterwards
+                   (tiny_gpt's 1024 x 512, 2 MB, by then out of L2); the same elements, and the
+                   rows' sums in the same order */
                 const int ep_panels = ep && !tri && pc + kc >= K &&
                                       (size_t)mc * (size_t)nc * sizeof(T) >= GEMM_EP_PANEL_MIN_BYTES;
                 for (int t = 0; t < np * nj; t++) {
@@ -375,8 +364,6 @@ static void DPREFIX(serial_tri)(const KTYPE *kr, int tA, int tB, int M, int N, i
                         kr->tile(r1 - r0, n, kn,
                                  (direct_a ? ap + r0 : ap + (ptrdiff_t)p * mr * kc) + (ptrdiff_t)k0 * sa, sa,
                                  bp, sb, c, ldc, alpha, bet);
-                    if (GEMM_EP_PREFETCH && ep_panels && rows_out && t % nj == 0) /* the panel's first tile */
-                        DPREFIX(ep_prefetch)(ep, m0 + ic + r0, m0 + ic + r1, n0 + jc, n0 + jc + nc);
                     if (ep_panels && (rows_out ? t % nj == nj - 1 : t / np == nj - 1)) /* the panel's last tile */
                         DPREFIX(ep_run)(ep, m0 + ic + r0, m0 + ic + r1, n0 + jc, n0 + jc + nc);
                 }

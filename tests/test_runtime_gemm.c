@@ -444,7 +444,8 @@ static void test_gemm_epilogue(void **state)
     static const int shapes[][4] = {
         {300, 200, 300, 0}, {520, 70, 96, 1}, /* blocked, threaded; several row blocks (mc) */
         {130, 90, 1100, 0},                   /* three K blocks: the epilogue after the last */
-        {200, 600, 1024, 0},                  /* down column strips (a 600-column K block of 512) */
+        {1024, 512, 128, 0}, {256, 1024, 1024, 0}, /* blocks of 1 MB or more: the epilogue panel by
+                                                      panel, along row panels and down column strips */
         {256, 10, 256, 0},  {33, 7, 5, 1},    /* narrow tiles */
         {1, 37, 29, 0},     {33, 1, 29, 1},   /* M == 1, N == 1 */
         {64, 50, 1, 1},     {9, 11, 0, 0},    /* K == 1 (rank 1), K == 0 */
@@ -516,7 +517,7 @@ static void test_gemm_epilogue_sum(void **state)
         {64, 512, 256, 0, 1, 1},                            /* computed transposed */
         {2048, 128, 512, 0, 0, 64}, {520, 70, 96, 1, 0, 5}, /* tall: split by rows on 3 */
         {130, 90, 1100, 0, 0, 2},                           /* three K blocks */
-        {200, 600, 1024, 0, 0, 4},                          /* down column strips, panel by panel */
+        {1024, 512, 128, 0, 0, 8}, {256, 1024, 1024, 0, 0, 4}, /* panel by panel: along rows, down strips */
         {256, 10, 256, 0, 0, 2},  {33, 7, 5, 1, 0, 1},      /* narrow: rowdot, tiles */
         {1, 37, 29, 0, 0, 1},     {33, 1, 29, 1, 0, 3},     /* M == 1, N == 1 */
         {64, 50, 1, 1, 0, 4},     {9, 11, 0, 0, 0, 3},      /* K == 1 (rank 1), K == 0 */
