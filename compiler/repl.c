@@ -985,22 +985,29 @@ static int has_param(const Graph *g, const char *name) {
 }
 
 /* The session keeps every parameter as a double, and a vector of them in the model's type
- * besides: more than the machine's memory (or BPC_MEMORY_LIMIT) is refused at the largest
- * parameter's declaration, as the compiler refuses a workspace that large (the allocation
- * failed later and the REPL aborted, the session lost). */
+ * besides: more than the memory (bpc_memory_fits) is refused at the largest parameter's
+ * declaration, as the compiler refuses a workspace that large (the allocation failed later
+ * and the REPL aborted, the session lost). The doubles of the parameters the session already
+ * holds, with their shapes, are kept, not made again: they are not counted (they are no
+ * longer in the free memory either: counted, a session of 12 GB refused every statement on a
+ * machine of 32 GB). */
 static int check_param_memory(Session *S, const Graph *g) {
     int big = -1;
     char over[128];
-    if ((uint64_t)g->nparam_reals <= SIZE_MAX / (2 * sizeof(double)) &&
-        bpc_memory_fits((double)g->nparam_reals * 2 * sizeof(double), over, sizeof over))
-        return 0;
-    if ((uint64_t)g->nparam_reals > SIZE_MAX / (2 * sizeof(double))) bpc_memory_fits(0x1p64, over, sizeof over);
+    double fresh = 0; /* values the session does not hold yet */
+    for (int p = 0; p < g->nparams; p++) {
+        const ParamVal *pv = find_param(S, g->params[p].name);
+        if (!pv || !shape_eq(&pv->shape, &g->params[p].shape)) fresh += (double)g->params[p].numel;
+    }
+    const double need = (fresh + (double)g->nparam_reals) * (double)sizeof(double);
+    if (need < 0x1p63 && bpc_memory_fits(need, over, sizeof over)) return 0;
+    if (need >= 0x1p63) bpc_memory_fits(0x1p64, over, sizeof over);
     for (int p = 0; p < g->nparams; p++)
         if (big < 0 || g->params[p].numel > g->params[big].numel) big = p;
     diag_error(&S->d, g->params[big].loc,
-               "the parameters need %llu bytes in the session (%lld values, as doubles and as a vector of the "
-               "model's type), more than %s; the largest is '%s'", (unsigned long long)g->nparam_reals * 2 * sizeof(double),
-               (long long)g->nparam_reals, over, g->params[big].name);
+               "the parameters need %.0f bytes in the session (%lld values, as doubles and as a vector of the "
+               "model's type), more than %s; the largest is '%s'", need, (long long)g->nparam_reals, over,
+               g->params[big].name);
     return -1;
 }
 

@@ -173,6 +173,14 @@ printf 'param v = 1\nparam W[1000, 1000]\n:print v\n' | BPC_MEMORY_LIMIT=1M "$bp
 if [ $? -eq 1 ] && [ "$(head -n 1 "$tmp/out")" = "<repl>:2:7: error: the parameters need 16000016 bytes in the session (1000001 values, as doubles and as a vector of the model's type), more than BPC_MEMORY_LIMIT (1048576 bytes); the largest is 'W'" ] &&
    grep -q "^v = 1$" "$tmp/out"; then pass=$((pass + 1)); else echo "FAIL: parameters larger than the memory:"; cat "$tmp/out"; fail=$((fail + 1)); fi
 
+# the doubles of parameters the session holds are not counted again when a statement is
+# entered (they were: with 8 MB held under a limit of 20 MB, a parameter of 2.4 MB more was
+# "16 + 4.8 > 20": refused); a new one still counts, values and vector
+printf 'param W[1000000]\nsum(W)\nparam V[300000]\nsum(V)\nparam U[2000000]\n' | BPC_MEMORY_LIMIT=20000000 "$bpc" repl >"$tmp/out" 2>&1
+if [ $? -eq 1 ] && [ "$(sed -n 1,2p "$tmp/out")" = "sum(W) = 0
+sum(V) = 0" ] && [ "$(sed -n 3p "$tmp/out")" = "<repl>:5:7: error: the parameters need 42400000 bytes in the session (3300000 values, as doubles and as a vector of the model's type), more than BPC_MEMORY_LIMIT (20000000 bytes); the largest is 'U'" ]; then
+    pass=$((pass + 1)); else echo "FAIL: parameters held counted again:"; cat "$tmp/out"; fail=$((fail + 1)); fi
+
 # so are inputs larger than the memory, at each command that would allocate them (:check
 # made random ones instead, and crashed when those did not fit either)
 printf 'input X[1000, 1000] = 1\nsum(X)\nloss sum(X)\n:grad\n:check\n:step\n1+1\n' | BPC_MEMORY_LIMIT=1M "$bpc" repl >"$tmp/out" 2>&1
