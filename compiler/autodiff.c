@@ -84,7 +84,10 @@ static int reverse(Graph *g, int of, int order, int *out) {
         if (c.adj[i] < 0 || !c.needs[i]) continue;
         Node n = g->nodes[i];
         if (op_info[n.op].arity == 0) continue;
+        const CallSite *calls = g->call_mode;
+        g->call_mode = n.calls; /* a value's adjoints are made in the def calls it was */
         if (op_vjp[n.op](&c, i, &n, c.adj[i]) != 0) status = -1;
+        g->call_mode = calls;
         if (g->diag->nerrors) status = -1;
     }
     g->adjoint_mode = saved;

@@ -678,11 +678,13 @@ Graph *ir_rebuild_ordered(Graph *old, int fold, int cse, const int *order) {
         for (int k = 0; k < op_info[p.op].arity; k++) p.in[k] = map[p.in[k]];
         g->adjoint_mode = p.adjoint;
         g->remat_mode = p.remat;
+        g->call_mode = p.calls; /* what folding makes of it was made in its def calls */
         map[i] = ir_add_raw(g, &p);
         if (map[i] >= 0 && !g->nodes[map[i]].name) g->nodes[map[i]].name = p.name;
     }
     g->adjoint_mode = 0;
     g->remat_mode = 0;
+    g->call_mode = NULL;
     g->loss = old->loss >= 0 ? map[old->loss] : -1;
     g->outputs = arena_alloc(g->arena, (size_t)(old->noutputs + 1) * sizeof(int));
     for (int i = 0; i < old->noutputs; i++) g->outputs[i] = old->outputs[i] >= 0 ? map[old->outputs[i]] : -1;

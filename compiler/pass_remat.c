@@ -47,8 +47,10 @@ static int copy_of(Graph *g, const Graph *old, const int *map, int *copy, int *s
         p.adjoint = 1;
         g->adjoint_mode = 1;
         g->remat_mode = REMAT_COPY;
+        g->call_mode = p.calls;
         copy[j] = ir_add_raw(g, &p);
         g->remat_mode = REMAT_NONE;
+        g->call_mode = NULL;
         BP_ASSERT(copy[j] >= 0);
     }
     return copy[id];
@@ -114,8 +116,10 @@ Graph *pass_remat(Graph *old) {
         }
         g->adjoint_mode = p.adjoint;
         g->remat_mode = p.remat;
+        g->call_mode = p.calls;
         map[i] = ir_add_raw(g, &p);
         g->remat_mode = REMAT_NONE;
+        g->call_mode = NULL;
         BP_ASSERT(map[i] >= 0);
         if (!g->nodes[map[i]].name) g->nodes[map[i]].name = p.name;
     }

@@ -1576,6 +1576,18 @@ static const DiagCase cases[] = {
      "t.bp:4:10: note: in this call of 'big'\n"
      "  loss sum(big(x, w) * 2)\n"
      "           ^\n"},
+    {"... and at a product the folding remade (k.T into the product's flag): its def call kept",
+     "def scores(q, k) = q @ k.T\n"
+     "input x[200000, 8]\n"
+     "param w[8, 8]\n"
+     "loss sum(scores(x @ w, x))\n",
+     "t.bp:1:22: error: the program needs a workspace of at least 160006400320 bytes (every symbolic dimension 1), "
+     "more than this machine's memory; the largest value it computes is here\n"
+     "  def scores(q, k) = q @ k.T\n"
+     "                       ^\n"
+     "t.bp:4:10: note: in this call of 'scores'\n"
+     "  loss sum(scores(x @ w, x))\n"
+     "           ^\n"},
     {"a workspace no machine has (160 GB even at the smallest sizes)",
      "input x[200000, 100000]\n"
      "param w[100000]\n"
