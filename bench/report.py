@@ -140,7 +140,8 @@ def main():
                 s_t, s_o = g["torch"] / g["bpc-tcc"], g["openblas"] / g["bpc-tcc"]
                 cell = f"{s_t:.2f}x ({need}x)" if need else f"{s_t:.2f}x"
                 md[model].append((opt, t, b, g["torch"], g["openblas"], g["bpc-tcc"], g["bpc-cc"], ob,
-                                  cell if not need or s_t >= need else f"**{cell}**", f"{s_o:.2f}x",
+                                  cell if not need or s_t >= need else f"**{cell}**",
+                                  f"{s_o:.2f}x" if s_o >= NEED_OPENBLAS else f"**{s_o:.2f}x**",
                                   f"{ob / g['bpc-tcc']:.2f}x"))
     if beyond:
         print("\nWhat the missed speedups over PyTorch at batches 16-256 would take: bpc's step at this share of "

@@ -127,7 +127,7 @@ size_t bpc_memory_limit(int *from_env) {
         static int warned;
         if (!warned)
             diag_tool_warning("BPC_MEMORY_LIMIT='%s' is not a number of bytes (such as 3000000000 or 3G); "
-                              "the limit is the machine's memory", lim);
+                              "the machine's limits apply", lim);
         warned = 1;
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -198,8 +198,10 @@ double bpc_cgroup_room(const char *proc_cgroup, const char *root) {
             if (max >= 0 && max < 0x1p62 && used >= 0) { /* v1 says no limit with 2^63 less a page */
                 char stat[PATH_MAX + 64];
                 snprintf(stat, sizeof stat, "%s/memory.stat", dir);
-                double cache = file_number(stat, v1 ? "total_inactive_file" : "inactive_file", 1);
-                const double r = (max > used ? max - used : 0) + (cache > 0 ? cache : 0);
+                /* its page cache, which the kernel drops before it kills (as MemAvailable counts it) */
+                const double inactive = file_number(stat, v1 ? "total_inactive_file" : "inactive_file", 1);
+                const double active = file_number(stat, v1 ? "total_active_file" : "active_file", 1);
+                const double r = (max > used ? max - used : 0) + (inactive > 0 ? inactive : 0) + (active > 0 ? active : 0);
                 if (room < 0 || r < room) room = r;
             }
             if (strlen(dir) <= strlen(top)) break;

@@ -85,7 +85,7 @@ size_t bpc_memory_limit(int *from_env);
  * it passes and that limit's bytes: BPC_MEMORY_LIMIT when it is set; else the first of this
  * machine's memory, the memory free on it (15/16 of /proc/meminfo's MemAvailable, read
  * now: buffers already allocated and touched count), the memory the process's cgroup
- * leaves (15/16 of the least limit less use, plus inactive file pages, of its cgroup and
+ * leaves (15/16 of the least limit less use, plus file pages (its cache), of its cgroup and
  * those above it, v1 or v2). The run-time checks of workspaces, parameters, inputs and
  * buffers; a bound the machine's state cannot make, not the compile-time check. */
 int bpc_memory_fits(double bytes, char *over, size_t len);
@@ -93,7 +93,7 @@ int bpc_memory_fits(double bytes, char *over, size_t len);
 double bpc_meminfo_available(const char *meminfo);
 /* The bytes the memory cgroups of a process (as proc_cgroup lists them; NULL:
  * /proc/self/cgroup, mounted at root, NULL: /sys/fs/cgroup) leave it: the least of each
- * cgroup's limit less its use, plus its inactive file pages, from its own up to the top;
+ * cgroup's limit less its use, plus its file pages (inactive and active), from its own up to the top;
  * -1 when none has a limit or none is found. */
 double bpc_cgroup_room(const char *proc_cgroup, const char *root);
 

@@ -441,7 +441,8 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
                 const size_t len = r + 1 < n ? r + 1 : n;                                          \
                 const double s = sum_exp_##SUF(xr, len, row_max_##SUF(xr, len), xr, 1);            \
                 for (size_t i = 0; i < len; i++) xr[i] = (T)((double)xr[i] / s);                   \
-                for (size_t i = len; i < n; i++) xr[i] = (T)(0.0 / s);                             \
+                const T masked = (T)(0.0 / s); /* 0, or NaN in a NaN row: one value a row */      \
+                for (size_t i = len; i < n; i++) xr[i] = masked;                                   \
                 r++;                                                                               \
                 continue;                                                                          \
             }                                                                                      \
@@ -452,7 +453,8 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
                 const size_t len = r + 1 < n ? r + 1 : n;                                          \
                 const double s = sum_##SUF(e + tot, len);                                          \
                 for (size_t i = 0; i < len; i++) xr[i] = (T)((double)e[tot + i] / s);              \
-                for (size_t i = len; i < n; i++) xr[i] = (T)(0.0 / s);                             \
+                const T masked = (T)(0.0 / s);                                                     \
+                for (size_t i = len; i < n; i++) xr[i] = masked;                                   \
                 tot += len;                                                                        \
             }                                                                                      \
         }                                                                                          \

@@ -499,7 +499,7 @@ BPC_MEMORY_LIMIT=1M "$bpc" grad "$tmp/big.bp" > "$tmp/out" 2>&1
 grep -q "more than BPC_MEMORY_LIMIT (1048576 bytes)" "$tmp/out" && ok || bad "BPC_MEMORY_LIMIT=1M: $(head -n 1 "$tmp/out")"
 for v in abc 0 1.5G; do
   BPC_MEMORY_LIMIT=$v "$bpc" grad "$src/examples/seed.bp" > "$tmp/out" 2>&1
-  grep -q "^bpc: warning: BPC_MEMORY_LIMIT='$v' is not a number of bytes (such as 3000000000 or 3G); the limit is the machine's memory$" "$tmp/out" &&
+  grep -q "^bpc: warning: BPC_MEMORY_LIMIT='$v' is not a number of bytes (such as 3000000000 or 3G); the machine's limits apply$" "$tmp/out" &&
     grep -q "^dL/dm1 = 2$" "$tmp/out" && ok || bad "BPC_MEMORY_LIMIT=$v: $(head -n 1 "$tmp/out")"
 done
 
