@@ -221,9 +221,8 @@ int bpc_memory_fits(double bytes, char *over, size_t len) {
         snprintf(over, len, "BPC_MEMORY_LIMIT (%zu bytes)", limit);
         return 0;
     }
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0 && bytes > (double)pages * (double)page) {
-        snprintf(over, len, "this machine's memory (%.0f bytes)", (double)pages * (double)page);
+    if (limit != SIZE_MAX && bytes > (double)limit) { /* the machine's memory (SIZE_MAX: unknown) */
+        snprintf(over, len, "this machine's memory (%zu bytes)", limit);
         return 0;
     }
     /* what the kernel says can still be had without swapping, less a sixteenth kept for
