@@ -869,6 +869,52 @@ void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {
     return p;
 }
 
+/* The rounding noise of the loss at p, measured as Moré and Wild's ECnoise does: the loss at
+ * NOISE_POINTS points t apart along NOISE_DIRS random directions of every parameter (each
+ * element's share t * 1e-8 max(1, |p|) z / sqrt(n), z normal, far above its ulp and far
+ * below any step check takes), whose 6th differences hold the noise and, at this spacing,
+ * none of the loss's smooth part: sigma^2 = (6!)^2 / 12! * their mean square. A loss summed
+ * over many terms (batched products, convolutions, layer norms of layer norms) rounds at
+ * hundreds of ulps, which the fixed model of two ulps a loss took for a wrong gradient. The
+ * parameters are put back as they were: p is unchanged on return; 0 when a copy of them
+ * does not fit in memory. */
+enum { NOISE_DIRS = 2, NOISE_POINTS = 17, NOISE_ORDER = 6 };
+
+static double loss_noise(const Model *m, double *p, const void *const *inp, const int *dims, void *ws, double f0,
+                         uint64_t seed) {
+    const Graph *g = m->g;
+    const int64_t n = g->nparam_reals;
+    char err[BPRT_ERRLEN];
+    double *saved = drv_alloc_reals((size_t)n, sizeof(double), "parameters' copy", err);
+    if (!saved) return 0; /* the model of two ulps a loss alone */
+    double sum = 0;
+    int count = 0;
+    for (int d = 0; d < NOISE_DIRS; d++) {
+        double f[NOISE_POINTS];
+        for (int j = 0; j < NOISE_POINTS; j++) {
+            const double t = j - NOISE_POINTS / 2;
+            if (t == 0) {
+                f[j] = f0;
+                continue;
+            }
+            for (int64_t e = 0; e < n; e++) {
+                saved[e] = p[e];
+                p[e] += t * 1e-8 * fmax(1, fabs(p[e])) * bprt_rng_normal(seed, 3000 + (uint64_t)d, (uint64_t)e) /
+                        sqrt((double)n);
+            }
+            f[j] = m->loss(p, inp, dims, ws);
+            memcpy(p, saved, (size_t)n * sizeof *p);
+        }
+        for (int k = 0; k < NOISE_ORDER; k++) /* differences in place: f[0 .. POINTS-1-k-1] */
+            for (int j = 0; j + k + 1 < NOISE_POINTS; j++) f[j] = f[j + 1] - f[j];
+        for (int j = 0; j + NOISE_ORDER < NOISE_POINTS; j++, count++) sum += f[j] * f[j];
+    }
+    free(saved);
+    const double gamma = 720.0 * 720.0 / 479001600.0; /* (6!)^2 / 12! */
+    const double s = sqrt(gamma * sum / count);
+    return isfinite(s) ? s : 0;
+}
+
 int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *in, uint64_t seed, volatile int *stop) {
     const Graph *g = m->g;
     BP_ASSERT(m->f64);
@@ -897,6 +943,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
         free(ws);
         return 0;
     }
+    const double noise = loss_noise(m, p, inp, in->dims, ws, f0, seed);
     double worst_all = 0;
     int64_t compared = 0, sampled = 0, lost_all = 0, flat_all = 0;
     fprintf(out, "finite-difference check (double, 4th-order central differences, h = 1e-4 * max(1, |p|); magnitudes below 1e-3 count as 1e-3):\n");
@@ -929,7 +976,7 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
                 prev = fd;
                 prev_rnd = rnd;
                 fd = (8 * (f[0] - f[1]) - (f[2] - f[3])) / (12 * h);
-                rnd = 1.5 * 2 * DBL_EPSILON * fmag / h;
+                rnd = fmax(1.5 * 2 * DBL_EPSILON * fmag, 6 * noise) / h;
                 agreed = r > 0 && fabs(fd - prev) <= 1e-5 * fmax(fmax(fabs(an), fabs(fd)), 1e-3) + rnd + prev_rnd;
             }
             h *= 8; /* the last step taken */
@@ -938,7 +985,8 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
             /* second differences at h and 2h: a kink at x0 makes them grow as the step (the
                one-sided slopes differ), a smooth function as its square */
             const double d1 = f[0] - 2 * f0 + f[1], d2 = f[2] - 2 * f0 + f[3];
-            const int at_point = fabs(d1) > 1e-3 * scale * h + 8 * DBL_EPSILON * fmag && fabs(d2) < 3 * fabs(d1);
+            const int at_point = fabs(d1) > 1e-3 * scale * h + fmax(8 * DBL_EPSILON * fmag, 15 * noise) &&
+                                 fabs(d2) < 3 * fabs(d1);
             if (!agreed || at_point) {
                 kinks++;
                 continue;
