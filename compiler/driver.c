@@ -462,6 +462,56 @@ static int check_opt_state(const Model *m, OptLayout l, const void *opt, int to_
     return 0;
 }
 
+/* The reals of the file's parameters stored before t, or -1 if a parameter of the program is
+ * not in st with its count, or not stored before the optimizer state o. */
+static int64_t stored_before(const Graph *g, const BprtSafetensors *st, const BprtTensor *o, const BprtTensor *t) {
+    int64_t at = 0;
+    for (int i = 0; i < g->nparams; i++) {
+        const BprtTensor *u = bprt_st_find(st, g->params[i].name);
+        if (!u || u->count != g->params[i].numel || (const char *)u->data >= (const char *)o->data) return -1;
+        if ((const char *)u->data < (const char *)t->data) at += u->count;
+    }
+    return at;
+}
+
+/* A checkpoint's optimizer state keeps the moments of its parameters in the order the file
+ * stores them: bpc writes them in the order of the program that trained them, then
+ * '__bpc.opt_state', then '__bpc.progress'. A program whose declarations were reordered
+ * since (the same names and shapes) keeps them in another order: the state was read in
+ * this program's order, each parameter's moments from another's place (Adam moved W by b's
+ * moments without a word). Returns the state (o's bytes, in the layout l) in this
+ * program's order: o's own bytes when the orders agree, else a copy in *copy (to free), or
+ * NULL with err set when it cannot be allocated. A file laid out otherwise (rewritten by
+ * another tool, which orders the tensors its own way) does not tell the order: it is read
+ * in the program's. */
+static const void *state_in_program_order(const Graph *g, const BprtSafetensors *st, const BprtTensor *o,
+                                          const BprtTensor *p, OptLayout l, void **copy, char *err) {
+    int same = 1;
+    *copy = NULL;
+    if ((const char *)p->data < (const char *)o->data) return o->data;
+    for (int i = 0; i < g->nparams && same; i++) {
+        const BprtTensor *t = bprt_st_find(st, g->params[i].name);
+        const int64_t at = t ? stored_before(g, st, o, t) : -1;
+        if (at < 0) return o->data;
+        same = at == g->params[i].offset;
+    }
+    if (same) return o->data;
+    const size_t bytes = drv_opt_bytes(l), block = padded(l.real_size * (size_t)l.n);
+    char *c = drv_alloc_reals(bytes, 1, "optimizer's state in the program's order of the parameters", err);
+    if (!c) return NULL;
+    memset(c, 0, bytes);
+    memcpy(c, o->data, 64); /* the step count */
+    for (int k = 0; k < l.moments; k++)
+        for (int i = 0; i < g->nparams; i++) {
+            const int64_t at = stored_before(g, st, o, bprt_st_find(st, g->params[i].name));
+            memcpy(c + 64 + block * (size_t)k + l.real_size * (size_t)g->params[i].offset,
+                   (const char *)o->data + 64 + block * (size_t)k + l.real_size * (size_t)at,
+                   l.real_size * (size_t)g->params[i].numel);
+        }
+    *copy = c;
+    return c;
+}
+
 int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state, int64_t progress[4], char *err) {
     BprtSafetensors st;
     if (bprt_st_read(path, &st, err) != 0) return -1;
@@ -493,6 +543,8 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
     size_t opt_bytes = drv_opt_bytes(other);
     int rc = 0, other_opt = 0;
     int64_t v[4];
+    const void *state = NULL; /* the state in this program's order of the parameters */
+    void *copy = NULL;
     if (!o != !p) {
         snprintf(err, BPRT_ERRLEN, "%s: the checkpoint has '%s' but no '%s'", path, o ? "__bpc.opt_state" : "__bpc.progress",
                  o ? "__bpc.progress" : "__bpc.opt_state");
@@ -550,20 +602,23 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         other_opt = 1;
-    } else if (rc == 1 && check_opt_state(m, other, o->data, mine.real_size == sizeof(float), path, err) != 0) /* as the file holds it */
+    } else if (rc == 1 && !(state = state_in_program_order(m->g, &st, o, p, other, &copy, err)))
         rc = -1;
-    else if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, o->data, opt_bytes);
+    else if (rc == 1 && check_opt_state(m, other, state, mine.real_size == sizeof(float), path, err) != 0) /* as the file holds it */
+        rc = -1;
+    else if (rc == 1 && other.real_size == mine.real_size) memcpy(opt_state, state, opt_bytes);
     else if (rc == 1) { /* written in the other precision */
         double *d = drv_alloc_reals((size_t)(1 + other.moments * other.n), sizeof(double),
                                     "optimizer's state converted to this precision", err);
         if (!d) rc = -1;
         else {
-            drv_opt_to_f64(other, o->data, d);
+            drv_opt_to_f64(other, state, d);
             drv_opt_from_f64(mine, d, opt_state);
             free(d);
         }
     }
     if (rc == 1) memcpy(progress, v, sizeof v);
+    free(copy);
     bprt_st_free(&st);
     return rc == 1 && other_opt ? 1 + other_opt : rc;
 }

@@ -117,7 +117,8 @@ void drv_opt_from_f64(OptLayout l, const double *in, void *opt);
 int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,
                         const int64_t progress[4], char *err);
 /* Reads the extras of a checkpoint into m's optimizer state (m->opt_size() bytes) and
- * progress: 1 if present (a state written in the other precision is converted), 0 if the
+ * progress: 1 if present (a state written in the other precision is converted, and one
+ * written by a program that declared the parameters in another order is put in m's), 0 if the
  * file holds parameters only, 2 if the progress is read but the optimizer state is of
  * another size than m's optimizer keeps in float or in double (another optimizer's:
  * opt_state is left as it was and err says so), 3 if the progress is read but the state's

@@ -223,6 +223,29 @@ hasnt err "note" "bpc eval of a double checkpoint (it saves nothing)"
 run 1 "$bpc" train net.bp --data good --steps 6 --batch 4 --opt sgd --params a32.safetensors
 has err "^bpc: error: a32.safetensors: checkpoint's optimizer state has [0-9]* bytes, this program's optimizer needs 64" \
   "an optimizer state of another optimizer"
+# the optimizer state follows the parameters by name: a program whose declarations were
+# reordered since the checkpoint resumes it as the program that wrote it does (the state was
+# read in the new order: b's Adam moments went to W and W's to b, without a word). In double
+# and in float, and from a double checkpoint into a float run.
+printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3] = normal(0.5)\nparam b[3] = normal(0.5)\nloss cross_entropy(x @ W + b, y)\noptimizer adam(lr = 0.05)\n' >wb.bp
+printf 'input x[B, 4]\ninput y[B] : int\nparam b[3] = normal(0.5)\nparam W[4, 3] = normal(0.5)\nloss cross_entropy(x @ W + b, y)\noptimizer adam(lr = 0.05)\n' >bw.bp
+params_of() { "$st_dump" "$1" | grep -v '^__bpc.opt_state' | sort; }
+for p in "--f64:--f64" ":" "--f64:"; do
+  run 0 "$bpc" train wb.bp --data good --steps 2 --batch 4 ${p%%:*} --save wb2.safetensors
+  run 0 "$bpc" train wb.bp --data good --steps 5 --batch 4 ${p#*:} --params wb2.safetensors --save wb5.safetensors
+  run 0 "$bpc" train bw.bp --data good --steps 5 --batch 4 ${p#*:} --params wb2.safetensors --save bw5.safetensors
+  params_of wb5.safetensors >wb5.txt
+  params_of bw5.safetensors >bw5.txt
+  [ -s wb5.txt ] && cmp -s wb5.txt bw5.txt && ok ||
+    { bad "a checkpoint resumed by its program with the parameters declared in another order (${p%%:*} to ${p#*:}):"; diff wb5.txt bw5.txt; }
+done
+# and the REPL's :restore, in its program's order: bw.bp's session goes on as wb.bp's run
+run 0 "$bpc" train wb.bp --data good --steps 5 --batch 4 --f64 --save wb5.safetensors
+printf ':restore wb2.safetensors\n:train --data good --batch 4 --steps 3 --f64\n:save bw5.safetensors\n' >bw.bpr
+run 0 "$bpc" repl bw.bp <bw.bpr
+params_of wb5.safetensors >wb5.txt
+params_of bw5.safetensors >bw5.txt
+[ -s wb5.txt ] && cmp -s wb5.txt bw5.txt && ok || { bad ":restore into a program of another order:"; diff wb5.txt bw5.txt; }
 
 # ---- c. labels outside the classes: an error naming the file, the label and the classes ---
 dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
