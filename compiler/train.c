@@ -1095,7 +1095,7 @@ int train_check_optimizer(const Graph *g, int lr_given, int f64) {
 
 /* With a TrainState, --steps N and --epochs N count from its position: N more steps, and
  * the epochs to the end of the N-th from the current one (a partial one counts); neither:
- * one more epoch (--data) or step. -1 if the count does not fit an int. */
+ * the rest of the current epoch (--data) or one step. -1 if the count does not fit an int. */
 static int counts_from_state(TrainOptions *o) {
     const int64_t *pr = o->state->progress;
     int64_t steps, epochs = 0;
