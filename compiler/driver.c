@@ -462,16 +462,26 @@ static int check_opt_state(const Model *m, OptLayout l, const void *opt, int to_
     return 0;
 }
 
-/* The reals of the file's parameters stored before t, or -1 if a parameter of the program is
- * not in st with its count, or not stored before the optimizer state o. */
-static int64_t stored_before(const Graph *g, const BprtSafetensors *st, const BprtTensor *o, const BprtTensor *t) {
-    int64_t at = 0;
-    for (int i = 0; i < g->nparams; i++) {
+/* Where each parameter's reals start in the order the file stores the parameters (at[i] for
+ * the program's parameter i: the reals of the parameters stored before it), or -1 if a
+ * parameter of the program is not in st with its count, or not stored before the optimizer
+ * state o. */
+static int stored_order(const Graph *g, const BprtSafetensors *st, const BprtTensor *o, int64_t *at) {
+    const char **data = malloc(sizeof *data * (size_t)g->nparams);
+    if (!data) return -1;
+    int rc = 0;
+    for (int i = 0; i < g->nparams && rc == 0; i++) {
         const BprtTensor *u = bprt_st_find(st, g->params[i].name);
-        if (!u || u->count != g->params[i].numel || (const char *)u->data >= (const char *)o->data) return -1;
-        if ((const char *)u->data < (const char *)t->data) at += u->count;
+        if (!u || u->count != g->params[i].numel || (const char *)u->data >= (const char *)o->data) rc = -1;
+        else data[i] = u->data;
     }
-    return at;
+    for (int i = 0; i < g->nparams && rc == 0; i++) {
+        at[i] = 0;
+        for (int j = 0; j < g->nparams; j++)
+            if (data[j] < data[i]) at[i] += g->params[j].numel;
+    }
+    free(data);
+    return rc;
 }
 
 /* A checkpoint's optimizer state keeps the moments of its parameters in the order the file
@@ -486,28 +496,31 @@ static int64_t stored_before(const Graph *g, const BprtSafetensors *st, const Bp
  * in the program's. */
 static const void *state_in_program_order(const Graph *g, const BprtSafetensors *st, const BprtTensor *o,
                                           const BprtTensor *p, OptLayout l, void **copy, char *err) {
-    int same = 1;
     *copy = NULL;
     if ((const char *)p->data < (const char *)o->data) return o->data;
-    for (int i = 0; i < g->nparams && same; i++) {
-        const BprtTensor *t = bprt_st_find(st, g->params[i].name);
-        const int64_t at = t ? stored_before(g, st, o, t) : -1;
-        if (at < 0) return o->data;
-        same = at == g->params[i].offset;
+    int64_t *at = drv_alloc_reals((size_t)g->nparams, sizeof *at, "parameters' order in the checkpoint", err);
+    if (!at) return NULL;
+    int same = 1; /* an order the file does not tell is the program's */
+    if (stored_order(g, st, o, at) == 0)
+        for (int i = 0; i < g->nparams && same; i++) same = at[i] == g->params[i].offset;
+    if (same) {
+        free(at);
+        return o->data;
     }
-    if (same) return o->data;
     const size_t bytes = drv_opt_bytes(l), block = padded(l.real_size * (size_t)l.n);
     char *c = drv_alloc_reals(bytes, 1, "optimizer's state in the program's order of the parameters", err);
-    if (!c) return NULL;
+    if (!c) {
+        free(at);
+        return NULL;
+    }
     memset(c, 0, bytes);
     memcpy(c, o->data, 64); /* the step count */
     for (int k = 0; k < l.moments; k++)
-        for (int i = 0; i < g->nparams; i++) {
-            const int64_t at = stored_before(g, st, o, bprt_st_find(st, g->params[i].name));
+        for (int i = 0; i < g->nparams; i++)
             memcpy(c + 64 + block * (size_t)k + l.real_size * (size_t)g->params[i].offset,
-                   (const char *)o->data + 64 + block * (size_t)k + l.real_size * (size_t)at,
+                   (const char *)o->data + 64 + block * (size_t)k + l.real_size * (size_t)at[i],
                    l.real_size * (size_t)g->params[i].numel);
-        }
+    free(at);
     *copy = c;
     return c;
 }
