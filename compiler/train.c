@@ -1124,14 +1124,19 @@ int train_state_keep(TrainState *t, const Model *m, const void *opt_state, char 
 int train_run(Graph *g, const TrainOptions *o_in) {
     TrainOptions opts = *o_in;
     const TrainOptions *o = &opts;
-    struct sigaction sa, old_int, old_term;
-    int own_signals = !opts.stop;
+    struct sigaction sa, old_int, old_term, old_hup;
+    int own_signals = !opts.stop, own_hup = 0;
     if (own_signals) {
         interrupted = 0;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
+        /* a closed terminal (or ssh session) stops the run as Ctrl-C does, with its checkpoint
+           (it killed the run, and the steps since the last checkpoint were lost); under nohup,
+           which ignores the hangup, the run goes on */
+        own_hup = sigaction(SIGHUP, NULL, &old_hup) == 0 && old_hup.sa_handler != SIG_IGN;
+        if (own_hup) sigaction(SIGHUP, &sa, NULL);
         opts.stop = &interrupted;
     }
     char err[BPRT_ERRLEN];
@@ -1274,6 +1279,7 @@ int train_run(Graph *g, const TrainOptions *o_in) {
     if (own_signals) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
+        if (own_hup) sigaction(SIGHUP, &old_hup, NULL);
     }
     if (!o->params_io) free(params);
     free(opt_state);

@@ -25,6 +25,9 @@ run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err)
 has() { # file text what
   if grep -q -- "$2" "$1"; then ok; else bad "$3: no '$2' in:"; cat "$1"; fi
 }
+hasnt() { # file text what
+  if grep -q -- "$2" "$1"; then bad "$3: '$2' in:"; cat "$1"; else ok; fi
+}
 # value of a scalar tensor in a safetensors file
 value() { "$st_dump" "$1" | awk -v n="$2" '$1 == n { print $NF }'; }
 near() { # got want what
@@ -88,6 +91,32 @@ run 0 "$bpc" train "$src/examples/fashion_mlp.bp" $args --params p.safetensors -
 "$st_dump" p.safetensors >p.txt
 if [ -s p.txt ] && cmp -s p.txt b.txt; then ok
 else bad "a run resumed from a periodic checkpoint and the uninterrupted run differ:"; diff p.txt b.txt | cut -c1-200 | head -8; fi
+
+# a hangup (the terminal or ssh session closed) stops the run as SIGTERM does, with its
+# checkpoint (it killed the run: the steps since the last checkpoint were lost); under nohup,
+# which ignores the hangup, the run goes on to its end
+for how in hup nohup; do
+  rm -f h.safetensors
+  if [ $how = hup ]; then "$bpc" train "$src/examples/fashion_mlp.bp" $args --checkpoint-every 200 --save h.safetensors >h.out 2>h.err &
+  else (trap '' HUP; exec "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --epochs 1 --seed 3 --threads 1 --checkpoint-every 200 --save h.safetensors >h.out 2>h.err) & fi
+  bgpid=$!
+  i=0
+  while [ ! -f h.safetensors ] && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+  kill -HUP "$bgpid" 2>/dev/null
+  wait "$bgpid"; st=$?
+  bgpid=
+  if [ $how = hup ]; then
+    if [ "$st" -eq 130 ]; then ok; else bad "bpc train after a hangup exited $st, expected 130"; cat h.out h.err; fi
+    has h.out "^interrupted at epoch 1 after [0-9]* steps; checkpoint saved to h.safetensors" "a hangup"
+    prog=$("$st_dump" h.safetensors | awk '$1 == "__bpc.progress" { print $5, $6, $7, $8 }')
+    if echo "$prog" | awk '{ exit !($1 == 1 && $2 == $3 && $2 >= 200 && $2 < 938 && $4 == 3) }'; then ok
+    else bad "checkpoint progress after a hangup '$prog', expected epoch 1, a step in [200, 938), seed 3"; fi
+  else
+    if [ "$st" -eq 0 ]; then ok; else bad "bpc train under nohup after a hangup exited $st, expected 0"; cat h.out h.err; fi
+    has h.out "^epoch 1: " "a hangup under nohup"
+    hasnt h.out "^interrupted" "a hangup under nohup"
+  fi
+done
 
 # ---- d. malformed data, mismatched parameters, a diverging run -----------------------------
 mkdir trunc trgz
