@@ -1,6 +1,7 @@
 # lib.sh — what the test scripts share, sourced once they have read their arguments
 # (. "$(dirname "$0")/lib.sh"): a temporary directory $tmp, removed at exit; the counts of
-# checks passed and failed, ok and bad to count one (bad prints why); and finish, the
+# checks passed and failed, ok and bad to count one (bad prints why), has and hasnt to look
+# for a pattern in a file; and finish, the
 # script's last command, which prints the counts and fails if any check failed; a REPL fed
 # through a FIFO while the script waits for its output (repl_fifo, wait_for); and small IDX
 # data sets made on the spot (dataset).
@@ -13,6 +14,13 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
+}
+# has FILE PATTERN WHAT: a line of FILE matches PATTERN (grep); hasnt: none does
+has() { # file text what
+  if grep -q -- "$2" "$1"; then ok; else bad "$3: no '$2' in:"; cat "$1"; fi
+}
+hasnt() { # file text what
+  if grep -q -- "$2" "$1"; then bad "$3: '$2' in:"; cat "$1"; else ok; fi
 }
 
 # repl_fifo DIR OUT ARGS...: `$bpc repl ARGS` in DIR, in the background ($pid), its input

@@ -52,9 +52,6 @@ repl() {
 same() {
   if "$st_compare" "$1" "$2" 0 >cmp.txt 2>&1; then ok; else bad "$3: $1 and $2 differ:"; cat cmp.txt; fi
 }
-has() { # file text what
-  if grep -q -- "$2" "$1"; then ok; else bad "$3: no '$2' in:"; cat "$1"; fi
-}
 # progress FILE: the four values of __bpc.progress
 progress() { "$st_dump" "$1" | awk '$1 == "__bpc.progress" { print $5, $6, $7, $8 }'; }
 train() { # bpc train on the small data, quietly

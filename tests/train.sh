@@ -10,23 +10,13 @@ bpc=$1
 src=$2
 st_dump=$3
 data=${BP_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 bgpid=
 trap 'if [ -n "$bgpid" ]; then kill "$bgpid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err)
   want=$1; shift
   "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
   if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; cat "$tmp/out" "$tmp/err"; fi
-}
-has() { # file text what
-  if grep -q -- "$2" "$1"; then ok; else bad "$3: no '$2' in:"; cat "$1"; fi
-}
-hasnt() { # file text what
-  if grep -q -- "$2" "$1"; then bad "$3: '$2' in:"; cat "$1"; else ok; fi
 }
 # value of a scalar tensor in a safetensors file
 value() { "$st_dump" "$1" | awk -v n="$2" '$1 == n { print $NF }'; }
@@ -189,5 +179,4 @@ has "$tmp/err" "^$src/examples/fashion_mlp.bp:12:17: error: batch 60000: the wor
 run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --steps 1 --batch 2000000000
 has "$tmp/err" "^$src/examples/fashion_mlp.bp:12:17: error: batch 2000000000: the workspace at these sizes needs [0-9]* bytes, more than this machine's memory ([0-9]* bytes); the largest value it computes is here; use a smaller batch$" "workspace larger than the machine"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

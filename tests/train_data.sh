@@ -29,12 +29,6 @@ run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err); 60 s at m
   timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
   if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; head -c 2000 "$tmp/out" "$tmp/err"; fi
 }
-has() { # file text what
-  if grep -q -- "$2" "$1"; then ok; else bad "$3: no '$2' in:"; cat "$1"; fi
-}
-hasnt() { # file text what
-  if grep -q -- "$2" "$1"; then bad "$3: '$2' in:"; cat "$1"; else ok; fi
-}
 
 cd "$tmp" || exit 1
 
