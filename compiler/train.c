@@ -1244,13 +1244,21 @@ int train_run(Graph *g, const TrainOptions *o_in) {
                                     a precision the file does not tell */
             diag_tool_error("%s", err);
             rc = 1;
-        } else if (ex == 1)
+        } else if (ex == 1 && o->data)
             printf("resuming from %s: epoch %lld, step %lld (%lld steps done)\n", o->params, (long long)run.progress[0],
                    (long long)run.progress[1] + 1, (long long)run.progress[2]);
-        if (ex == 1 && o->seed_given && (uint64_t)run.progress[3] != o->seed && dist_rank() == 0)
-            diag_tool_warning("--seed %llu is not used: %s goes on with the seed it was trained with (%llu), "
-                              "so that the order of its data continues where it stopped", (unsigned long long)o->seed, o->params,
-                              (unsigned long long)run.progress[3]);
+        else if (ex == 1) /* fixed inputs have no epochs (it said "epoch 1, step 1" at any step) */
+            printf("resuming from %s: step %lld (%lld steps done)\n", o->params, (long long)run.progress[2] + 1,
+                   (long long)run.progress[2]);
+        if (ex == 1 && o->seed_given && (uint64_t)run.progress[3] != o->seed && dist_rank() == 0) {
+            if (o->data)
+                diag_tool_warning("--seed %llu is not used: %s goes on with the seed it was trained with (%llu), so that "
+                                  "the order of its data continues where it stopped", (unsigned long long)o->seed,
+                                  o->params, (unsigned long long)run.progress[3]);
+            else /* (a step's dropout masks are drawn from its number) */
+                diag_tool_warning("--seed %llu is not used: the parameters come from %s, and on fixed inputs the seed "
+                                  "draws only the initial parameters", (unsigned long long)o->seed, o->params);
+        }
     }
     run.start_steps = run.progress[2];
     if (!rc) {
