@@ -2691,7 +2691,7 @@ static const char *preamble_math =
     "BP_INLINE real bp_abs(real x) { return BP_M(fabs)(x); }\n"
     "BP_INLINE real bp_sin(real x) { return BP_M(sin)(x); }\n"
     "BP_INLINE real bp_cos(real x) { return BP_M(cos)(x); }\n"
-    "BP_INLINE real bp_tanh(real x) { return BP_M(tanh)(x); }\n"
+    "BP_INLINE real bp_tanh(real x) { real y; BP_V(tanh)(&x, &y, 1); return y; }\n"
     "BP_INLINE int bp_isinf(real x) { return x - x != x - x && x == x; }\n"
     "BP_INLINE real bp_sigmoid(real x) {\n"
     "    if (x >= 0) return (real)1 / ((real)1 + bp_exp(-x));\n"

@@ -68,6 +68,8 @@ static const struct {
     {"bprt_exp_f64", (void *)bprt_exp_f64},
     {"bprt_erf_f32", (void *)bprt_erf_f32},
     {"bprt_erf_f64", (void *)bprt_erf_f64},
+    {"bprt_tanh_f32", (void *)bprt_tanh_f32},
+    {"bprt_tanh_f64", (void *)bprt_tanh_f64},
     {"bprt_ew_threads", (void *)bprt_ew_threads},
     {"bprt_ew_rows_par_f32", (void *)bprt_ew_rows_par_f32},
     {"bprt_ew_rows_par_f64", (void *)bprt_ew_rows_par_f64},

@@ -174,7 +174,7 @@ void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y)
 void bprt_transpose_f32(const float *x, size_t Bt, size_t M, size_t N, float *y);
 void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *y);
 
-/* ---- exp and erf over arrays; softmax and cross-entropy over rows (vmath.c: accuracy) ----
+/* ---- exp, erf and tanh over arrays; softmax and cross-entropy over rows (vmath.c: accuracy) ----
  * y[i] = f(x[i]), y may be x. Rows are contiguous, n reals each: softmax / log_softmax of
  * each row (y may be x); the mean over rows of cross-entropy(z_r, y_r) (NaN for a label
  * outside [0, n)); its gradient d_r = scale (softmax(z_r) - onehot(y_r)) (both at once:
@@ -182,6 +182,7 @@ void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *
 #define BPRT_DECLARE_VMATH(T, SUF)                                                                 \
     void bprt_exp_##SUF(const T *x, T *y, size_t n);                                               \
     void bprt_erf_##SUF(const T *x, T *y, size_t n);                                               \
+    void bprt_tanh_##SUF(const T *x, T *y, size_t n);                                              \
     void bprt_gelu_##SUF(const T *x, T *y, size_t n);                                              \
     void bprt_gelu_grad_##SUF(const T *x, T *y, size_t n);                                         \
     /* y = gelu(x) and d = gelu's derivative at x, each with the bits of the two calls above,     \

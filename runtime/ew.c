@@ -90,7 +90,7 @@ enum { EW_PAR_MIN = 1 << 15 };
                 case BPRT_EW_ABS: for (size_t i = 0; i < w; i++) x[i] = F(fabs)(a[i]); break;       \
                 case BPRT_EW_SIN: for (size_t i = 0; i < w; i++) x[i] = F(sin)(a[i]); break;        \
                 case BPRT_EW_COS: for (size_t i = 0; i < w; i++) x[i] = F(cos)(a[i]); break;        \
-                case BPRT_EW_TANH: for (size_t i = 0; i < w; i++) x[i] = F(tanh)(a[i]); break;      \
+                case BPRT_EW_TANH: bprt_tanh_##SUF(a, x, w); break;                                 \
                 case BPRT_EW_SIGMOID: /* exp(-|v|): 1 / (1 + exp(-v)) for v >= 0, else exp(v) / (1 + exp(v)) */ \
                     for (size_t i = 0; i < w; i++) t[i] = -F(fabs)(a[i]);                           \
                     bprt_exp_##SUF(t, t, w);                                                        \

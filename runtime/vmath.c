@@ -1,4 +1,4 @@
-/* vmath.c — exp, erf, GELU and GELU's derivative over arrays: the transcendental functions
+/* vmath.c — exp, erf, tanh, GELU and GELU's derivative over arrays: the transcendental functions
  * the generated code needs most (softmax, cross-entropy, GELU and their gradients), for
  * float, in straight-line code that the compiler vectorises (one AVX-512 clone handles 16
  * elements per step); libm's scalar expf/erff cost a call per element.
@@ -89,12 +89,22 @@ static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127
 #define VM_E2 4.999858140945435e-01f
 #define VM_E1 -9.999991655349731e-01f
 #define VM_E0 1.0f
+/* tanh: x + x u T(u), u = x^2, for |x| < VM_TANH_SMALL (T of degree 5, highest first); above
+ * it 1 - 2 / (exp(2|x|) + 1), which loses nothing to cancellation there */
+#define VM_TANH_SMALL 0.75f
+#define VM_T5 1.742537715e-03f
+#define VM_T4 -7.667089347e-03f
+#define VM_T3 2.145854570e-02f
+#define VM_T2 -5.389472097e-02f
+#define VM_T1 1.333272159e-01f
+#define VM_T0 -3.333331645e-01f
 /* GELU: x Phi(x) = x (1 + erf(x / sqrt 2)) / 2; its derivative Phi(x) + x phi(x) */
 #define VM_SQRT1_2 0.70710678118654752440f
 #define VM_RSQRT_2PI 0.39894228040143267794f
 /* C6 x^6 + ... + C0 by Horner's rule, M(a, b, c) = a b + c, K(c) the constant as an operand */
 #define VM_HORNER6(M, K, x, C)                                                                      \
     M(M(M(M(M(M(K(C##6), x, K(C##5)), x, K(C##4)), x, K(C##3)), x, K(C##2)), x, K(C##1)), x, K(C##0))
+#define VM_HORNER5(M, K, x, C) M(M(M(M(M(K(C##5), x, K(C##4)), x, K(C##3)), x, K(C##2)), x, K(C##1)), x, K(C##0))
 #define VM_ID(c) (c)
 
 /* The plain kernels, over M(a, b, c) = a b + c rounded twice; the AVX-512 ones below do the
@@ -131,6 +141,15 @@ static inline float pow2i_f32(int32_t k) { return bits_to_f32((uint32_t)(k + 127
         const float large = M(-exp1_##SFX(-(ac * ac)), r, 1.0f);                                    \
         const float y = a < VM_ERF_SMALL ? small : large;                                           \
         return copysignf(y, x);                                                                     \
+    }                                                                                               \
+    HATTR static inline float tanh1_##SFX(float x) {                                                \
+        const float a = fabsf(x), u = a * a;                                                        \
+        const float small = M(a * u, VM_HORNER5(M, VM_ID, u, VM_T), a);                             \
+        const float large = 1.0f - 2.0f / (exp1_##SFX(2.0f * a) + 1.0f); /* 1 from inf on */         \
+        return copysignf(a < VM_TANH_SMALL ? small : large, x); /* NaN: large's, NaN */           \
+    }                                                                                               \
+    LATTR static void tanh_n_##SFX(const float *x, float *y, size_t n) {                            \
+        for (size_t i = 0; i < n; i++) y[i] = tanh1_##SFX(x[i]);                                    \
     }                                                                                               \
     LATTR static void exp_n_##SFX(const float *x, float *y, size_t n) {                             \
         for (size_t i = 0; i < n; i++) y[i] = exp1_##SFX(x[i]);                                     \
@@ -223,6 +242,22 @@ VM_AVX512 static inline __m512 erf16e(__m512 x, __m512 *e_out) {
                                                _mm512_and_si512(_mm512_castps_si512(x), sign)));
 }
 VM_AVX512 static inline __m512 erf16(__m512 x) { return erf16e(x, NULL); }
+/* tanh: tanh1's operations, each M one fused multiply-add; a vector whose lanes are all below
+ * VM_TANH_SMALL skips the exponential and the division */
+VM_AVX512 static inline __m512 tanh16(__m512 x) {
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
+    const __m512 u = _mm512_mul_ps(a, a);
+    const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(a, u), VM_HORNER5(_mm512_fmadd_ps, VSET1, u, VM_T), a);
+    const __mmask16 big = _mm512_cmp_ps_mask(a, VSET1(VM_TANH_SMALL), _CMP_NLT_UQ); /* NaN too */
+    __m512 y = small;
+    if (big) {
+        const __m512 e = exp16(_mm512_add_ps(a, a));
+        const __m512 large = _mm512_sub_ps(VSET1(1.0f), _mm512_div_ps(VSET1(2.0f), _mm512_add_ps(e, VSET1(1.0f))));
+        y = _mm512_mask_mov_ps(small, big, large);
+    }
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), _mm512_and_si512(_mm512_castps_si512(x), sign)));
+}
 #undef VSET1
 #define VM_N_AVX512(NAME, F)                                                                        \
     VM_AVX512 static void NAME(const float *x, float *y, size_t n) {                                \
@@ -278,6 +313,7 @@ VM_AVX512 static void gelu_pair_n_fused(const float *x, float *y, float *d, size
 }
 VM_N_AVX512(exp_n_fused, exp16)
 VM_N_AVX512(erf_n_fused, erf16)
+VM_N_AVX512(tanh_n_fused, tanh16)
 VM_N_AVX512(gelu_n_fused, gelu16)
 VM_N_AVX512(gelu_grad_n_fused, gelu_grad16)
 #include "kernel.h" /* bprt_isa_id: the GEMM's choice, which BPRT_ISA / bprt_set_isa override */
@@ -286,6 +322,7 @@ static int vm_fused(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
 #define vm_fused() 0
 #define exp_n_fused exp_n_plain
 #define erf_n_fused erf_n_plain
+#define tanh_n_fused tanh_n_plain
 #define gelu_n_fused gelu_n_plain
 #define gelu_grad_n_fused gelu_grad_n_plain
 #define gelu_pair_n_fused gelu_pair_n_plain
@@ -299,6 +336,7 @@ static int vm_fused(void) { return bprt_isa_id() == BPRT_ISA_AVX512; }
     }
 VM_DISPATCH(exp)
 VM_DISPATCH(erf)
+VM_DISPATCH(tanh)
 VM_DISPATCH(gelu)
 VM_DISPATCH(gelu_grad)
 
@@ -333,6 +371,10 @@ void bprt_exp_f64(const double *x, double *y, size_t n) {
 
 void bprt_erf_f64(const double *x, double *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = erf(x[i]);
+}
+
+void bprt_tanh_f64(const double *x, double *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
 }
 
 /* ---- softmax and cross-entropy over contiguous rows of n --------------------------------

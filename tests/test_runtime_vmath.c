@@ -1,4 +1,4 @@
-/* test_runtime_vmath.c — vmath.c's exp and erf against libm's double functions, and its
+/* test_runtime_vmath.c — vmath.c's exp, erf and tanh against libm's double functions, and its
  * softmax / cross-entropy row kernels against sums written here in double.
  *
  * Checks: the error of bprt_exp_f32 / bprt_erf_f32 in ulps of the true value over every
@@ -70,6 +70,18 @@ static void test_erf_accuracy(void **state) {
     if (e > 2.0) fail_msg("bprt_erf_f32: %.3f ulp at %.9g", e, (double)worst);
 }
 
+static void test_tanh_accuracy(void **state) {
+    (void)state;
+    float worst = 0;
+    double e = max_error(bprt_tanh_f32, tanh, -12.0f, 12.0f, 67, &worst);
+    if (e > 2.0) fail_msg("bprt_tanh_f32: %.3f ulp at %.9g", e, (double)worst);
+    /* every float of the polynomial's end and the exponential's start, both sides */
+    e = max_error(bprt_tanh_f32, tanh, -0.76f, -0.74f, 1, &worst);
+    if (e > 2.0) fail_msg("bprt_tanh_f32: %.3f ulp at %.9g", e, (double)worst);
+    e = max_error(bprt_tanh_f32, tanh, 0.74f, 0.76f, 1, &worst);
+    if (e > 2.0) fail_msg("bprt_tanh_f32: %.3f ulp at %.9g", e, (double)worst);
+}
+
 static void test_special_values(void **state) {
     (void)state;
     const float x[] = {-INFINITY, INFINITY, NAN, 0.0f, -0.0f, 88.72283172607421875f, 88.72283935546875f,
@@ -90,6 +102,22 @@ static void test_special_values(void **state) {
     assert_true(isnan(z[2]));
     assert_true(z[3] == 0 && !signbit(z[3]) && z[4] == 0 && signbit(z[4]));
     assert_true(z[5] == 1 && z[7] == -1);
+    bprt_tanh_f32(x, z, 10);
+    assert_true(z[0] == -1 && z[1] == 1);
+    assert_true(isnan(z[2]));
+    assert_true(z[3] == 0 && !signbit(z[3]) && z[4] == 0 && signbit(z[4]));
+    assert_true(z[5] == 1 && z[7] == -1);
+    assert_true(ulps(z[9], tanh(1.0)) <= 1);
+    const float t[] = {1e-30f, -1e-40f, 9.1f, -9.1f, 44.5f, 1e30f, 0.75f, -0.75f};
+    float tz[8];
+    bprt_tanh_f32(t, tz, 8);
+    assert_true(tz[0] == 1e-30f && tz[1] == -1e-40f); /* tanh x = x below half an ulp's reach */
+    assert_true(tz[2] == 1 && tz[3] == -1 && tz[4] == 1 && tz[5] == 1);
+    assert_true(ulps(tz[6], tanh(0.75)) <= 2 && tz[7] == -tz[6]);
+    double td[6] = {-INFINITY, -3, -0.0, 0.4, 20, NAN}, tdy[6];
+    bprt_tanh_f64(td, tdy, 6);
+    for (int i = 0; i < 5; i++) assert_true(tdy[i] == tanh(td[i]) && signbit(tdy[i]) == signbit(td[i]));
+    assert_true(isnan(tdy[5]));
 }
 
 /* The vectorised body and the scalar remainder compute the same bits. */
@@ -98,8 +126,8 @@ static void test_array_equals_elements(void **state) {
     enum { N = 1000 };
     float x[N], y[N], e[N], one;
     for (int i = 0; i < N; i++) x[i] = (float)((i * 7919 % N) - N / 2) * 0.0173f;
-    for (int k = 0; k < 2; k++) {
-        void (*f)(const float *, float *, size_t) = k ? bprt_erf_f32 : bprt_exp_f32;
+    for (int k = 0; k < 3; k++) {
+        void (*f)(const float *, float *, size_t) = k == 2 ? bprt_tanh_f32 : k ? bprt_erf_f32 : bprt_exp_f32;
         f(x, y, N);
         for (int i = 0; i < N; i++) {
             f(x + i, &one, 1);
@@ -392,6 +420,7 @@ static void test_cross_entropy_rows(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp_accuracy),        cmocka_unit_test(test_erf_accuracy),
+        cmocka_unit_test(test_tanh_accuracy),
         cmocka_unit_test(test_special_values),      cmocka_unit_test(test_array_equals_elements),
         cmocka_unit_test(test_log_softmax_large_logits),
         cmocka_unit_test(test_softmax_rows),        cmocka_unit_test(test_cross_entropy_rows),
