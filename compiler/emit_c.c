@@ -600,10 +600,12 @@ static void emit_reduce(E *e, int id) {
     axis_view(e->g, &in->shape, n->axis, O, Rr, I, sizeof O);
     ptr(e, id, out, sizeof out);
     ptr(e, n->in[0], x, sizeof x);
-    if (n->op == OP_SUM && in->dtype != DT_INT) { /* the runtime's row-wise, fixed-order sum */
-        fprintf(e->out, "    bprt_sum_axis_%s(%s, %s, %s, %s, %s);\n", e->o->f64 ? "f64" : "f32", x, O, Rr, I, out);
+    if (in->dtype != DT_INT) { /* the runtime's, blocked along rows (reduce.c: the order of the loops below) */
+        fprintf(e->out, "    bprt_%s_axis_%s(%s, %s, %s, %s, %s);\n",
+                n->op == OP_SUM ? "sum" : n->op == OP_MAX ? "max" : "logsumexp", e->o->f64 ? "f64" : "f32", x, O, Rr, I, out);
         return;
     }
+    /* integers: a loop over each column */
     fprintf(e->out, "    for (size_t o = 0; o < %s; o++)\n      for (size_t j = 0; j < %s; j++) {\n", O, I);
     fprintf(e->out, "        const size_t nr = %s, ni = %s;\n        const %s *src = %s + o * nr * ni + j;\n", Rr, I,
             in->dtype == DT_INT ? "int32_t" : "real", x);
@@ -640,22 +642,11 @@ static void emit_softmax(E *e, int id) {
                 e->o->f64 ? "f64" : "f32", x, O, Rr, out);
         return;
     }
-    fprintf(e->out, "    for (size_t o = 0; o < %s; o++)\n      for (size_t j = 0; j < %s; j++) {\n", O, I);
-    fprintf(e->out, "        const size_t nr = %s, ni = %s;\n        const real *src = %s + o * nr * ni + j;\n"
-                    "        real *dst = %s + o * nr * ni + j;\n",
-            Rr, I, x, out);
-    fprintf(e->out, "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m) m = src[r * ni];\n"
-                    "        double acc = 0;\n");
-    if (n->op == OP_SOFTMAX)
-        fprintf(e->out, "        for (size_t r = 0; r < nr; r++) { dst[r * ni] = bp_exp(src[r * ni] - m); acc += dst[r * ni]; }\n"
-                        "        for (size_t r = 0; r < nr; r++) dst[r * ni] = (real)(dst[r * ni] / acc);\n");
-    else
-        /* (x - m) - log s as vmath.c's rows, not x - (m + log s), which rounds log s away at
-           m's magnitude: a column [1e30, 1e30, 0] gave 0, not -log 2 */
-        fprintf(e->out, "        for (size_t r = 0; r < nr; r++) acc += bp_exp(src[r * ni] - m);\n"
-                        "        const real ls = (real)log(acc);\n"
-                        "        for (size_t r = 0; r < nr; r++) dst[r * ni] = (src[r * ni] - m) - ls;\n");
-    fprintf(e->out, "      }\n");
+    /* another axis: the runtime's, blocked along rows (reduce.c; (x - m) - log s as vmath.c's
+       rows, not x - (m + log s), which rounds log s away at m's magnitude: a column [1e30,
+       1e30, 0] gave 0, not -log 2) */
+    fprintf(e->out, "    bprt_%s_axis_%s(%s, %s, %s, %s, %s);\n", n->op == OP_SOFTMAX ? "softmax" : "log_softmax",
+            e->o->f64 ? "f64" : "f32", x, O, Rr, I, out);
 }
 
 /* How a MATMUL node runs (pass_msum.c gives it summed batch axes, bsum): its full batch
@@ -2815,6 +2806,14 @@ static const char *runtime_decls =
     "void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
     "void bprt_transpose_f32(const float *x, size_t Bt, size_t M, size_t N, float *y);\n"
     "void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *y);\n"
+    "void bprt_max_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);\n"
+    "void bprt_max_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
+    "void bprt_logsumexp_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);\n"
+    "void bprt_logsumexp_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
+    "void bprt_softmax_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);\n"
+    "void bprt_softmax_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
+    "void bprt_log_softmax_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);\n"
+    "void bprt_log_softmax_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);\n"
 #define VMATH_DECLS(T, S)                                                                                          \
     "void bprt_exp_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
     "void bprt_erf_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \

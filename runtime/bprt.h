@@ -170,6 +170,17 @@ void bprt_gemm_adam_f64(int tA, int tB, int M, int N, int K, const double *A, in
 /* ---- reductions (reduce.c): y[o, i] = sum over r of x[o, r, i], in double, fixed order ---- */
 void bprt_sum_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);
 void bprt_sum_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);
+/* Along the middle axis of x viewed as [O, R, I] (reduce.c: the order of operations):
+ * y[o, i] = the maximum over r of x[o, r, i] (NaN if any is), and its logsumexp; softmax
+ * and log_softmax of each x[o, :, i] into y [O, R, I] (y may be x). */
+void bprt_max_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);
+void bprt_max_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);
+void bprt_logsumexp_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);
+void bprt_logsumexp_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);
+void bprt_softmax_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);
+void bprt_softmax_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);
+void bprt_log_softmax_axis_f32(const float *x, size_t O, size_t R, size_t I, float *y);
+void bprt_log_softmax_axis_f64(const double *x, size_t O, size_t R, size_t I, double *y);
 /* y[b, j, i] = x[b, i, j], x of shape [Bt, M, N] (reduce.c); y must not overlap x */
 void bprt_transpose_f32(const float *x, size_t Bt, size_t M, size_t N, float *y);
 void bprt_transpose_f64(const double *x, size_t Bt, size_t M, size_t N, double *y);

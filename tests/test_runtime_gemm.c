@@ -1244,6 +1244,92 @@ static void test_sum_axis_transpose(void **state)
     }
 }
 
+/* bprt_max_axis, bprt_logsumexp_axis, bprt_softmax_axis and bprt_log_softmax_axis (along the
+ * middle axis of [O, R, I], blocked by rows) against the loops the generated code ran before
+ * them, one column at a time with an exp call per value: the same bits, in f32 and f64, on
+ * every ISA and on 1 and 2 threads, softmax and log_softmax also in place. Inner extents of 1
+ * (rows, their exponentials in blocks of 128), short, at and across the 128 columns of a block,
+ * past the size where the threads split; a NaN, a +inf and an all -inf column (and row). */
+enum { AXT_MAX, AXT_LSE, AXT_SOFTMAX, AXT_LOG_SOFTMAX };
+#define AXIS_CASES(T, SUF)                                                                         \
+    static void axis_ref_##SUF(int op, const T *x, size_t O, size_t R, size_t I, T *y) {           \
+        for (size_t o = 0; o < O; o++)                                                             \
+            for (size_t j = 0; j < I; j++) {                                                       \
+                const T *src = x + o * R * I + j;                                                  \
+                T *dst = y + o * R * I + j, *red = y + o * I + j;                                  \
+                T m = src[0];                                                                      \
+                for (size_t r = 1; r < R; r++)                                                     \
+                    if (src[r * I] > m || (op != AXT_SOFTMAX && src[r * I] != src[r * I])) m = src[r * I]; \
+                if (op == AXT_MAX || (op == AXT_LSE && isinf(m))) {                                \
+                    *red = m;                                                                      \
+                    continue;                                                                      \
+                }                                                                                  \
+                double acc = 0;                                                                    \
+                for (size_t r = 0; r < R; r++) {                                                   \
+                    T d = src[r * I] - m, e;                                                       \
+                    bprt_exp_##SUF(&d, &e, 1);                                                     \
+                    if (op == AXT_SOFTMAX) dst[r * I] = e;                                         \
+                    acc += (double)e;                                                              \
+                }                                                                                  \
+                if (op == AXT_LSE) *red = m + (T)log(acc);                                         \
+                for (size_t r = 0; op == AXT_SOFTMAX && r < R; r++) dst[r * I] = (T)((double)dst[r * I] / acc); \
+                const T ls = (T)log(acc);                                                          \
+                for (size_t r = 0; op == AXT_LOG_SOFTMAX && r < R; r++) dst[r * I] = (src[r * I] - m) - ls; \
+            }                                                                                      \
+    }                                                                                              \
+    static void axis_run_##SUF(int op, const T *x, size_t O, size_t R, size_t I, T *y) {           \
+        if (op == AXT_MAX) bprt_max_axis_##SUF(x, O, R, I, y);                                     \
+        else if (op == AXT_LSE) bprt_logsumexp_axis_##SUF(x, O, R, I, y);                          \
+        else if (op == AXT_SOFTMAX) bprt_softmax_axis_##SUF(x, O, R, I, y);                        \
+        else bprt_log_softmax_axis_##SUF(x, O, R, I, y);                                           \
+    }                                                                                              \
+    static void axis_cases_##SUF(void) {                                                           \
+        static const size_t shapes[][3] = {{1, 1, 1}, {3, 5, 1},   {2, 9, 7},   {3, 4, 128}, {2, 3, 256}, \
+                                           {4, 2, 300}, {1, 300, 1}, {2, 130, 130}, {300, 120, 1}, {3, 200, 1}}; \
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {                            \
+            const size_t O = shapes[c][0], R = shapes[c][1], I = shapes[c][2], n = O * R * I;      \
+            T *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *want = malloc(n * sizeof *want); \
+            assert_non_null(x), assert_non_null(y), assert_non_null(want);                         \
+            for (size_t i = 0; i < n; i++) x[i] = (T)(20 * sin(0.37 * (double)i + 0.1 * (double)c)); \
+            if (I >= 7 && R >= 3) { /* columns 2, 4 and 6 of the first block: NaN, +inf, all -inf */ \
+                x[1 * I + 2] = (T)NAN, x[2 * I + 4] = (T)INFINITY;                                 \
+                for (size_t r = 0; r < R; r++) x[r * I + 6] = (T)-INFINITY;                        \
+            }                                                                                      \
+            if (I == 1 && O >= 3 && R >= 3) { /* rows 0, 1 and 2: NaN, +inf, all -inf */           \
+                x[1] = (T)NAN, x[R + 2] = (T)INFINITY;                                             \
+                for (size_t r = 0; r < R; r++) x[2 * R + r] = (T)-INFINITY;                        \
+            }                                                                                      \
+            for (int op = AXT_MAX; op <= AXT_LOG_SOFTMAX; op++) {                                  \
+                const size_t ny = op == AXT_MAX || op == AXT_LSE ? O * I : n;                      \
+                for (size_t i = 0; i < n; i++) y[i] = want[i] = (T)12345;                          \
+                axis_ref_##SUF(op, x, O, R, I, want);                                              \
+                for (int inplace = 0; inplace <= (op >= AXT_SOFTMAX); inplace++) {                 \
+                    if (inplace) memcpy(y, x, n * sizeof *y);                                      \
+                    axis_run_##SUF(op, inplace ? y : x, O, R, I, y);                               \
+                    if (memcmp(y, want, ny * sizeof *y) != 0)                                      \
+                        for (size_t i = 0; i < ny; i++)                                            \
+                            if (memcmp(&y[i], &want[i], sizeof *y) != 0)                           \
+                                fail_msg(#SUF " axis op %d [%zu, %zu, %zu]%s at %zu: %.9g, want %.9g (%s, %d threads)", \
+                                         op, O, R, I, inplace ? " in place" : "", i, (double)y[i], (double)want[i], \
+                                         bprt_isa(), bprt_threads());                              \
+                }                                                                                  \
+            }                                                                                      \
+            free(x), free(y), free(want);                                                          \
+        }                                                                                          \
+    }
+AXIS_CASES(float, f32)
+AXIS_CASES(double, f64)
+static void axis_cases(void)
+{
+    axis_cases_f32();
+    axis_cases_f64();
+}
+static void test_axis_ops(void **state)
+{
+    (void)state;
+    on_every_isa_and_threads(axis_cases);
+}
+
 /* A product (bprt_?gemm, or with sums P > 0 bprt_?gemm_ew_sum with eps_code's epilogue into
  * O and its sums into y) of fixed operands, f32 or f64; run (below) on a thread of its own. */
 typedef struct NoScratch {
@@ -1348,6 +1434,7 @@ int main(void)
         cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_isa_choose),
         cmocka_unit_test(test_sum_axis_transpose),
+        cmocka_unit_test(test_axis_ops),
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_transposes_alpha_beta),
         cmocka_unit_test(test_large_threaded),
