@@ -95,8 +95,19 @@ DEFINE_LAYER_EP_RUN(double, f64)
 /* ---- Winograd geometry (conv_wg.c computes; conv.c sizes the scratch) ----
  * F(m x m, r x r) on 6 x 6 input tiles: F(2x2, 5x5) and F(4x4, 3x3), stride 1, both
  * operands with at least WG_MIN_CHANNELS channels (below that the unfolded product's K is
- * too short to gain). The output is cut into TH x TW tiles of m x m (N = TH*TW per image,
- * each transformed array's rows ldv >= N reals apart); the bordered image has Hx rows of
+ * too short to gain) and at least WG_MIN_TILES tiles an image: each image's 36 products are
+ * [O, C] @ [C, ldv] with the tiles padded to ldv, a multiple of 16, and read all 36 O C of
+ * the transformed weights, so with few tiles they do as many multiplications as the unfolded
+ * product or more and stream 4x its weights. A training step (conv, mse, SGD; 1 thread),
+ * Winograd against the unfolded products: 3x3 on 8x8 images (4 tiles), 32 x 256 -> 256
+ * channels 63 ms against 32, 8 x 256 -> 512 94 against 30, 8 x 128 -> 128 4.4 against 2.2;
+ * on 4x4 images (1 tile) 64 x 256 -> 256 97 against 30; 5x5 on 4x4 images (4 tiles) 32 x
+ * 64 -> 64 4.0 against 3.5-3.9; at 9 tiles about even (3x3 on 10x10 and 12x12: 32 x 64 ->
+ * 64 4.8 against 4.8, 16 x 128 -> 128 8.9-9.8 against 9.8-10.0, 32 x 32 -> 32 1.5 against
+ * 2.0), and from 16 tiles Winograd's gain (3x3 on 16x16, 16 x 128 -> 128: 9.3 against 16.2;
+ * 32x32, 16 x 64 -> 64: 9.2 against 24.9). The output is cut into TH x TW tiles of m x m
+ * (N = TH*TW per image, each transformed array's rows ldv >= N reals apart); the bordered
+ * image has Hx rows of
  * Wx reals (zeros past the image and its padding). One thread slot holds the transformed
  * input V [36, C, ldv], the transformed output M [36, O, ldv] (xi vxs and mxs reals apart),
  * the bordered image, the
@@ -105,6 +116,7 @@ DEFINE_LAYER_EP_RUN(double, f64)
  * partial weight gradient [36, O, C]; the transformed weights [36, O, C] precede the
  * slots. */
 #define WG_MIN_CHANNELS 8
+#define WG_MIN_TILES 9
 typedef struct {
     size_t m, r, OH, OW, TH, TW, N, ldv, vxs, mxs, Hx, Wx, nch, Uh;
     size_t sbpre, sbl;
@@ -119,6 +131,7 @@ static inline int wg_geometry(size_t C, size_t H, size_t W, size_t O, size_t KH,
     g->r = KH, g->m = 6 - KH + 1;
     g->OH = H + 2 * pad - KH + 1, g->OW = W + 2 * pad - KW + 1;
     g->TH = (g->OH + g->m - 1) / g->m, g->TW = (g->OW + g->m - 1) / g->m, g->N = g->TH * g->TW;
+    if (g->N < WG_MIN_TILES) return 0;
     g->ldv = wg_round16(g->N);
     /* V and M per xi, 64 bytes more than their rows: 36 streams a multiple of 4 KiB apart
        would share one set of L1 */

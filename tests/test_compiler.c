@@ -966,14 +966,15 @@ static void test_conv_bias_with_grad_w(void **state) {
         free(d);
     }
     /* a second layer's, with its input and weight gradients (bprt_conv2d_grads_b): Winograd's
-       windows (3x3, 8 channels each way) or fewer than 64 rows; not 4 channels in at 5x5 */
+       windows (3x3, 8 channels each way, 12x12 images: 9 tiles) or fewer than 64 rows; not 4
+       channels in at 5x5 */
     static const struct {
         int C, K, fused;
     } two[] = {{8, 3, 1}, {2, 5, 1}, {4, 5, 0}};
     for (size_t i = 0; i < sizeof two / sizeof two[0]; i++) {
         char src[512];
         snprintf(src, sizeof src,
-                 "input x[B, 1, 8, 8]\nparam K1[%d, 1, 3, 3] = he\nparam K2[8, %d, %d, %d] = he\nparam c[8, 1, 1]\n"
+                 "input x[B, 1, 12, 12]\nparam K1[%d, 1, 3, 3] = he\nparam K2[8, %d, %d, %d] = he\nparam c[8, 1, 1]\n"
                  "h = relu(conv2d(relu(conv2d(x, K1, padding = 1)), K2, padding = 1) + c)\n"
                  "loss sum(h ^ 2)\noptimizer sgd(lr = 0.1)\n",
                  two[i].C, two[i].C, two[i].K, two[i].K);

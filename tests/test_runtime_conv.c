@@ -1,7 +1,7 @@
 /* test_runtime_conv.c — bprt_conv2d_f32 and its two gradients against convolutions written
  * out in double, under every ISA this machine can run: on AVX-512 the stride-1 3x3 and 5x5
- * windows with at least 8 channels each way take Winograd's algorithm (runtime/conv_wg.c),
- * everything else the unfolded products (runtime/conv.c).
+ * windows with at least 8 channels each way and 9 tiles an image take Winograd's algorithm
+ * (runtime/conv_wg.c), everything else the unfolded products (runtime/conv.c).
  *
  * Each output element is checked against its double-precision value relative to the sum of
  * the absolute values of its terms (sum |w x| for the forward pass, and likewise for the
@@ -48,8 +48,10 @@ typedef struct Case {
 static const Case cases[] = {
     {3, 8, 14, 14, 16, 5, 2, 0},  /* fashion_cnn's second layer, smaller */
     {2, 9, 13, 11, 8, 5, 2, 0},   /* odd sizes: the last tiles run past the image */
-    {2, 8, 7, 7, 12, 3, 1, 0},    /* 3x3: F(4x4, 3x3), 2x2 tiles of which the last are partial */
-    {1, 16, 10, 9, 8, 3, 0, 0},   /* no padding */
+    {2, 8, 11, 11, 12, 3, 1, 0},  /* 3x3: F(4x4, 3x3), 3x3 tiles of which the last are partial */
+    {1, 16, 14, 13, 8, 3, 0, 0},  /* no padding */
+    {2, 8, 7, 7, 12, 3, 1, 0},    /* 3x3 on 2x2 tiles, too few: the unfolded product */
+    {2, 8, 4, 4, 8, 5, 2, 0},     /* 5x5 on 2x2 tiles, too few: the unfolded product */
     {11, 8, 6, 40, 8, 5, 2, 0},   /* 20 tile columns (two 16-column chunks); 11 images > 8 groups */
     {2, 8, 9, 42, 9, 3, 1, 0},    /* 3x3 with 11 tile columns */
     {2, 4, 9, 9, 8, 5, 2, 0},     /* 4 input channels: the unfolded product */
