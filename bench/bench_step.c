@@ -1,7 +1,7 @@
 /* bench_step.c — samples/s of a model's fused training step through bpc's JIT paths.
  *
  * usage: bench_step FILE.bp [--jit tcc|cc] [--batches 1,16,64,256] [--threads N] [--seconds S]
- *                   [--images DIR]
+ *                   [--images DIR] [--f64]
  * Prints one line per batch size: "bpc-<jit> B <batch> <ms/step> <samples/s>". Inputs are
  * random (labels in [0, classes)), parameters from the program's initialisers (seed 0).
  * With --images, a model of x (784 floats a sample) and y[B] is fed the first IMAGES_RING
@@ -93,16 +93,18 @@ static char *read_text(const char *path) {
 int main(int argc, char **argv) {
     const char *file = NULL, *jit = "tcc", *batches = "1,16,64,256", *images = NULL;
     double seconds = 2;
+    int f64 = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--jit") == 0 && i + 1 < argc) jit = argv[++i];
         else if (strcmp(argv[i], "--batches") == 0 && i + 1 < argc) batches = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) bprt_set_threads(atoi(argv[++i]));
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--images") == 0 && i + 1 < argc) images = argv[++i];
+        else if (strcmp(argv[i], "--f64") == 0) f64 = 1;
         else file = argv[i];
     }
     if (!file) {
-        fprintf(stderr, "usage: bench_step FILE.bp [--jit tcc|cc] [--batches LIST] [--threads N] [--seconds S]\n");
+        fprintf(stderr, "usage: bench_step FILE.bp [--jit tcc|cc] [--batches LIST] [--threads N] [--seconds S] [--f64]\n");
         return 2;
     }
     char *text = read_text(file);
@@ -119,7 +121,7 @@ int main(int argc, char **argv) {
     if (!g) return 1;
     Model m;
     char err[4096];
-    if (bpc_model_jit(&m, g, 0, strcmp(jit, "cc") == 0 ? JIT_CC : JIT_TCC, err, sizeof err) != 0) {
+    if (bpc_model_jit(&m, g, f64, strcmp(jit, "cc") == 0 ? JIT_CC : JIT_TCC, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

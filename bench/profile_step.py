@@ -14,6 +14,8 @@ block of the product"); a node computed inline by its user is not listed. Inputs
 reals uniform in [0, 1), `: int` inputs in [0, INT_MAX). The timers cost ~50 ns each.
 --fn grad times NAME_grad (forward + backward into a gradient buffer, what the benchmark's
 gradient overhead measures) and --fn loss NAME_loss (the forward) instead of the step.
+A program of fixed shapes (no symbolic dimension; --batch then does nothing) works too;
+its step is NAME_grad and the update, so profile it with --fn grad.
 """
 import argparse
 import os
@@ -84,8 +86,11 @@ def main_c(model, inputs, batch, steps, int_max, fn='step'):
                          '    for (size_t i = 0; i < %s; i++) in%d[i] = (real)rand() / (real)RAND_MAX;' % (k, n, n, k))
         args.append('in%d' % k)
     up = model.upper()
-    call = {'step': '%s_train_step(p, opt, %s, B, (real)1e-4, ws)',
-            'grad': '%s_grad(p, g, %s, B, ws)', 'loss': '%s_loss(p, %s, B, ws)'}[fn] % (model, ', '.join(args))
+    # a program of fixed shapes has no dimension argument
+    sym = any(not d.isdigit() for _, dims, _ in inputs for d in dims)
+    b = ', B' if sym else ''
+    call = {'step': '%s_train_step(p, opt, %s' + b + ', (real)1e-4, ws)',
+            'grad': '%s_grad(p, g, %s' + b + ', ws)', 'loss': '%s_loss(p, %s' + b + ', ws)'}[fn] % (model, ', '.join(args))
     return '''
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,11 +98,12 @@ int main(void) {
     const int B = %d, steps = %d;
     real *p = bprt_alloc(sizeof(real) * %s_NPARAMS);
     void *opt = bprt_alloc(%s_opt_state_size() + 64);
-    void *ws = bprt_alloc(%s_workspace_size(B) + 64);
+    void *ws = bprt_alloc(%s_workspace_size(%s) + 64);
     real *g = bprt_alloc(sizeof(real) * %s_NPARAMS);
     %s_init(p, 1);
 %s
     (void)g;
+    (void)B;
     for (int s = 0; s < 3; s++) %s;
     for (size_t k = 0; k < sizeof prof_t_ / sizeof prof_t_[0]; k++) prof_t_[k] = 0;
     const double t0 = prof_now_();
@@ -106,7 +112,7 @@ int main(void) {
     for (size_t k = 0; k < sizeof prof_t_ / sizeof prof_t_[0]; k++) printf("%%zu %%.9f\\n", k, prof_t_[k] / steps);
     return 0;
 }
-''' % (batch, steps, up, model, model, up, model, '\n'.join(decls), call, call)
+''' % (batch, steps, up, model, model, 'B' if sym else '', up, model, '\n'.join(decls), call, call)
 
 
 def main():
