@@ -526,6 +526,24 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, In
             return -1;
         }
     }
+    /* then the sizes of the given inputs not in use, where they fit and no input in use gave
+       them, as bpc grad takes every given input's: `x ^ 0` is ones of x's shape and reads no
+       input, and was [1, 2] for an x of [3, 2] (its sum 2, not 6, in :print and :grad) */
+    for (int i = 0; need && i < g->ninputs; i++) {
+        const Input *ip = &g->inputs[i];
+        const InputVal *iv = given[i];
+        if (!iv || need[i] || iv->rank != ip->shape.rank) continue;
+        int dims[BP_MAXSYMS], ok = 1;
+        memcpy(dims, in->dims, sizeof dims);
+        for (int k = 0; ok && k < iv->rank; k++) {
+            Dim d = ip->shape.d[k];
+            if (d.sym < 0) ok = iv->shape[k] == d.c;
+            else if (iv->shape[k] <= 0 || iv->shape[k] % d.c || iv->shape[k] / d.c > 0x7fffffff) ok = 0;
+            else if (dims[d.sym] < 0) dims[d.sym] = (int)(iv->shape[k] / d.c);
+            else ok = dims[d.sym] == iv->shape[k] / d.c;
+        }
+        if (ok) memcpy(in->dims, dims, sizeof dims);
+    }
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         if (need && !need[i]) continue;
