@@ -256,8 +256,8 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     }
     /* the inputs in use first, then the optional ones: a size an input in use needs is never
      * taken from these (1) */
-    int used[BP_MAX_RUN_INPUTS];
-    if (loss_only) emit_loss_inputs((Graph *)g, used);
+    int used[BP_MAX_RUN_INPUTS], syms[BP_MAXSYMS] = {0};
+    if (loss_only) emit_loss_inputs((Graph *)g, used), emit_loss_syms((Graph *)g, syms);
     for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
@@ -267,7 +267,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         if (optional != pass) continue;
         for (int k = 0; k < ip->shape.rank; k++) {
             Dim d = ip->shape.d[k];
-            if (d.sym >= 0 && in->dims[d.sym] < 0 && optional) in->dims[d.sym] = 1;
+            if (d.sym >= 0 && in->dims[d.sym] < 0 && optional && !syms[d.sym]) in->dims[d.sym] = 1;
             if (d.sym >= 0 && in->dims[d.sym] < 0) {
                 snprintf(err, BPRT_ERRLEN, "%s: input '%s' is not given, so its size %s is unknown%s", fname, ip->name,
                          g->syms.names[d.sym], given ? "" : " (give inputs with --inputs FILE.safetensors)");

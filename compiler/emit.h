@@ -52,6 +52,12 @@ const char *emit_forward_inputs(Graph *g);
 /* used[i] (for g's inputs, at most BP_MAX_RUN_INPUTS): 1 if the loss (so its gradient) depends on input i;
  * one pruning of the graph for all of them. Returns used. */
 int *emit_loss_inputs(Graph *g, int used[BP_MAX_RUN_INPUTS]);
+/* used[s]: 1 if the loss's function needs symbolic size s (a value of that size, or the size
+ * itself), whether or not it reads an input of that size: `x ^ 0` is ones of x's shape and
+ * reads no input. Returns used. */
+int *emit_loss_syms(Graph *g, int used[BP_MAXSYMS]);
+/* The same for NAME_forward (the outputs) */
+int *emit_forward_syms(Graph *g, int used[BP_MAXSYMS]);
 /* A self-check program for the generated code (includes `header`). */
 void emit_test_program(FILE *out, Graph *g, const EmitOptions *o, const char *header);
 

@@ -2136,6 +2136,22 @@ int *emit_loss_inputs(Graph *g, int used[BP_MAX_RUN_INPUTS]) {
     for (int i = 0; i < g->ninputs && i < BP_MAX_RUN_INPUTS; i++) used[i] = in_l && in_l[i];
     return used;
 }
+static int *syms_used(const Graph *l, int used[BP_MAXSYMS]) {
+    for (int s = 0; s < BP_MAXSYMS; s++) used[s] = 0;
+    for (int i = 0; l && i < l->n; i++) {
+        const Node *n = &l->nodes[i];
+        for (int k = 0; k < n->shape.rank; k++)
+            if (n->shape.d[k].sym >= 0) used[n->shape.d[k].sym] = 1;
+        if (n->op == OP_DIMVAL && n->dim.sym >= 0) used[n->dim.sym] = 1;
+    }
+    return used;
+}
+int *emit_loss_syms(Graph *g, int used[BP_MAXSYMS]) {
+    return syms_used(g->loss >= 0 ? variant_graph(g, V_LOSS) : NULL, used);
+}
+int *emit_forward_syms(Graph *g, int used[BP_MAXSYMS]) {
+    return syms_used(g->noutputs ? variant_graph(g, V_FORWARD) : NULL, used);
+}
 
 /* ---- attention's weights and their gradient, product by product (emit_sm) ---- */
 /* Is id read once, by one node, and not kept (a root, pinned, fused into another loop)? */

@@ -488,7 +488,8 @@ static int too_big(int64_t n, size_t size, char *err, const char *what, ...) {
  * reads it) and a size that only such inputs have is 1 (as bpc grad: an input that only an
  * output reads blocked :step). Binds the symbolic sizes. Returns 0, or -1 with err (-2: an
  * input larger than the memory). */
-static int build_inputs(Session *S, const Graph *g, int f64, const int *need, Inputs *in, char *err) {
+static int build_inputs(Session *S, const Graph *g, int f64, const int *need, const int *syms, Inputs *in,
+                        char *err) {
     memset(in, 0, sizeof *in);
     for (int s = 0; s < BP_MAXSYMS; s++) in->dims[s] = -1;
     BP_ASSERT(g->ninputs <= BP_MAX_RUN_INPUTS); /* refused first: drv_check_run_inputs */
@@ -593,8 +594,16 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, In
     /* last, so that a size an input in use needs is never taken from these */
     for (int i = 0; i < g->ninputs && need; i++)
         for (int k = 0; k < g->inputs[i].shape.rank && !need[i]; k++)
-            if (g->inputs[i].shape.d[k].sym >= 0 && in->dims[g->inputs[i].shape.d[k].sym] < 0)
-                in->dims[g->inputs[i].shape.d[k].sym] = 1;
+            if (g->inputs[i].shape.d[k].sym >= 0 && in->dims[g->inputs[i].shape.d[k].sym] < 0) {
+                const int sym = g->inputs[i].shape.d[k].sym;
+                if (syms && syms[sym]) { /* the value needs it (x ^ 0, B itself): it was 1 */
+                    snprintf(err, BPRT_ERRLEN, "input '%s' has no value, so its size %s is unknown (give inputs with :inputs FILE)",
+                             g->inputs[i].name, g->syms.names[sym]);
+                    drv_free_inputs(in);
+                    return -1;
+                }
+                in->dims[sym] = 1;
+            }
     return 0;
 }
 
@@ -849,7 +858,8 @@ static int run_forward(Session *S, Graph *g, const char *label) {
     double *v = NULL;
     Shape cs;
     if (!vec) goto out;
-    if (build_inputs(S, g, S->f64, need, &in, err) != 0) {
+    int syms[BP_MAXSYMS];
+    if (build_inputs(S, g, S->f64, need, emit_forward_syms(g, syms), &in, err) != 0) {
         diag_tool_error("%s", err);
         goto out;
     }
@@ -1177,8 +1187,8 @@ static int print_gradients(Session *S, const Graph *g, const void *grad, const c
  * or NULL with the error printed (and nothing left to free). */
 static void *loss_inputs(Session *S, Graph *g, const Model *m, Inputs *in) {
     char err[BPRT_ERRLEN];
-    int need[BP_MAX_RUN_INPUTS];
-    if (build_inputs(S, g, S->f64, emit_loss_inputs(g, need), in, err) != 0) {
+    int need[BP_MAX_RUN_INPUTS], syms[BP_MAXSYMS];
+    if (build_inputs(S, g, S->f64, emit_loss_inputs(g, need), emit_loss_syms(g, syms), in, err) != 0) {
         diag_tool_error("%s", err);
         return NULL;
     }
@@ -1270,8 +1280,8 @@ static int cmd_check(Session *S) {
         return -1;
     }
     Inputs in;
-    int need[BP_MAX_RUN_INPUTS];
-    int bi = build_inputs(S, S->g, 1, emit_loss_inputs(S->g, need), &in, err);
+    int need[BP_MAX_RUN_INPUTS], syms[BP_MAXSYMS];
+    int bi = build_inputs(S, S->g, 1, emit_loss_inputs(S->g, need), emit_loss_syms(S->g, syms), &in, err);
     if (bi == -2) { /* inputs too large for the memory: random ones would be too */
         diag_tool_error("%s", err);
         bpc_model_free(&m);
@@ -1539,8 +1549,8 @@ static int cmd_train(Session *S, const char *arg, int eval_only) {
                                      (the file of :inputs is not read again: it may have
                                      changed or gone since) */
         char err[BPRT_ERRLEN];
-        int need[BP_MAX_RUN_INPUTS];
-        if (build_inputs(S, S->g, to.f64, emit_loss_inputs(S->g, need), &fixed, err) != 0) {
+        int need[BP_MAX_RUN_INPUTS], syms[BP_MAXSYMS];
+        if (build_inputs(S, S->g, to.f64, emit_loss_inputs(S->g, need), emit_loss_syms(S->g, syms), &fixed, err) != 0) {
             diag_tool_error("%s", err);
             goto out;
         }

@@ -38,6 +38,14 @@ expect_status 0 "$bpc" check "$tmp/unused.bp" --inputs "$tmp/xs.safetensors"
 printf 'input x[3]\ninput q[3]\nparam w[3]\nloss sum(w * q)\n' > "$tmp/used.bp"
 expect_status 1 "$bpc" grad "$tmp/used.bp" --inputs "$tmp/xs.safetensors"
 grep -q "input 'q' has no value and no default" "$tmp/err" && ok || bad "a missing input the loss uses was not named"
+# so is the size of one whose values the loss does not read but whose size it does (x ^ 0 is
+# ones of x's shape, B the size itself): the loss was 2 and 1, at B = 1
+printf 'input x[B, 2]\nparam p[2] = 1\nloss sum(p * x ^ 0)\n' > "$tmp/size_only.bp"
+printf 'input x[B, 2]\nparam p = 1\nloss p * B\n' > "$tmp/size_b.bp"
+for f in size_only size_b; do
+  expect_status 1 "$bpc" grad "$tmp/$f.bp"
+  grep -q "input 'x' is not given, so its size B is unknown" "$tmp/err" && ok || bad "$f: B taken as 1"
+done
 
 # several axes at once (a tuple or a list), by hand: W = 2 everywhere, the loss is 24 + 4 and
 # each gradient 1 + 2 W / 12 = 4/3
