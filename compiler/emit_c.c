@@ -2833,6 +2833,7 @@ static const char *runtime_decls =
 #define VMATH_DECLS(T, S)                                                                                          \
     "void bprt_exp_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
     "void bprt_erf_" S "(const " T " *x, " T " *y, size_t n);\n"                                                    \
+    "void bprt_tanh_" S "(const " T " *x, " T " *y, size_t n);\n"                                                   \
     "void bprt_gelu_" S "(const " T " *x, " T " *y, size_t n);\n"                                                   \
     "void bprt_gelu_grad_" S "(const " T " *x, " T " *y, size_t n);\n"                                              \
     "void bprt_ew_gelu_pair_" S "(const " T " *x, " T " *y, " T " *d, size_t n);\n"                                 \

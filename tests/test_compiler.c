@@ -1155,6 +1155,7 @@ static void test_jit_symbols_declared(void **state) {
         EmitOptions eo = {.f64 = f64, .inline_decls = 1, .entry_points = 1, .ew_blocks = 1};
         char *c = bpc_emit_string(g, &eo, 0);
         int seen = 0;
+        static char declared[256][128];
         for (const char *l = c; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
             if (*l == ' ' || *l == '#' || *l == '/') continue; /* declarations start a line */
             const char *p = strstr(l, " bprt_"), *e = strchr(l, '\n');
@@ -1164,8 +1165,37 @@ static void test_jit_symbols_declared(void **state) {
             for (p++; (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) && k + 1 < sizeof id; p++) id[k++] = *p;
             id[k] = 0;
             if (*p != '(') continue;
-            seen++;
+            assert_true(seen < 256);
+            strcpy(declared[seen++], id);
             if (!jit_runtime_symbol_known(id)) fail_msg("%s is declared for the JIT but not in jit.c's table", id);
+        }
+        /* and every runtime function the code calls is declared (bp_tanh called bprt_tanh_f32
+           undeclared: gcc 12 only warns, gcc 14 and clang 16 refuse it under -std=c99) */
+        for (const char *p = strstr(c, "bprt_"); p; p = strstr(p + 1, "bprt_")) {
+            if (p > c && (p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
+                          (p[-1] >= '0' && p[-1] <= '9')))
+                continue;
+            char id[128];
+            size_t k = 0;
+            const char *q = p;
+            for (; (*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9')) && k + 1 < sizeof id; q++) id[k++] = *q;
+            id[k] = 0;
+            if (*q != '(') continue;
+            int found = 0;
+            for (int j = 0; j < seen && !found; j++) found = strcmp(declared[j], id) == 0;
+            if (!found) fail_msg("%s is called by the JIT's code but not declared in it", id);
+        }
+        for (const char *p = strstr(c, "BP_V("); p; p = strstr(p + 1, "BP_V(")) { /* bprt_##fn##_f32 / _f64 */
+            char id[128];
+            const char *q = p + 5;
+            size_t k = (size_t)snprintf(id, sizeof id, "bprt_");
+            for (; (*q == '_' || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9')) && k + 5 < sizeof id; q++) id[k++] = *q;
+            if (*q != ')' || k == 5) continue; /* the macro's own definition, BP_V(fn) */
+            snprintf(id + k, sizeof id - k, "_%s", f64 ? "f64" : "f32");
+            if (strcmp(id, "bprt_fn_f32") == 0 || strcmp(id, "bprt_fn_f64") == 0) continue;
+            int found = 0;
+            for (int j = 0; j < seen && !found; j++) found = strcmp(declared[j], id) == 0;
+            if (!found) fail_msg("%s is called by the JIT's code (through BP_V) but not declared in it", id);
         }
         assert_true(seen > 40);
         assert_non_null(strstr(c, "bprt_ew_gelu_pair_f")); /* this program calls it */
