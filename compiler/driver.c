@@ -938,18 +938,21 @@ void *drv_alloc_reals(size_t n, size_t size, const char *what, char *err) {
 }
 
 /* The rounding noise of the loss at p, measured as Moré and Wild's ECnoise does: the loss at
- * NOISE_POINTS points t apart along NOISE_DIRS random directions of every parameter (each
- * element's share t * 1e-8 max(1, |p|) z / sqrt(n), z normal, far above its ulp and far
- * below any step check takes), whose 6th differences hold the noise and, at this spacing,
- * none of the loss's smooth part: sigma^2 = (6!)^2 / 12! * their mean square. A loss summed
- * over many terms (batched products, convolutions, layer norms of layer norms) rounds at
- * hundreds of ulps, which the fixed model of two ulps a loss took for a wrong gradient. The
+ * p and NOISE_POINTS - 1 points t apart on one side of it, along +d and along -d for
+ * NOISE_DIRS / 2 random directions d of every parameter (each element's share t * 1e-8
+ * max(1, |p|) z / sqrt(n), z normal, far above its ulp and far below any step check takes),
+ * whose 6th differences hold the noise and, at this spacing, none of the loss's smooth part:
+ * sigma^2 = (6!)^2 / 12! * their mean square. One-sided, so that a kink at p itself (relu at
+ * 0: zero biases, black pixels; a tie) lies at an end of every line and not inside it, where
+ * it would be taken for noise (10^6 ulps, hiding a wrong gradient). A loss summed over many
+ * terms (batched products, convolutions, layer norms of layer norms) rounds at tens of ulps
+ * or more, which the fixed model of two ulps a loss took for a wrong gradient. The
  * parameters are put back as they were: p is unchanged on return; 0 when a copy of them
- * does not fit in memory. */
+ * does not fit in memory, or when *stop is set (Ctrl-C: the caller stops at once). */
 enum { NOISE_DIRS = 2, NOISE_POINTS = 17, NOISE_ORDER = 6 };
 
 static double loss_noise(const Model *m, double *p, const void *const *inp, const int *dims, void *ws, double f0,
-                         uint64_t seed) {
+                         uint64_t seed, volatile int *stop) {
     const Graph *g = m->g;
     const int64_t n = g->nparam_reals;
     char err[BPRT_ERRLEN];
@@ -957,17 +960,14 @@ static double loss_noise(const Model *m, double *p, const void *const *inp, cons
     if (!saved) return 0; /* the model of two ulps a loss alone */
     double sum = 0;
     int count = 0;
-    for (int d = 0; d < NOISE_DIRS; d++) {
+    for (int d = 0; d < NOISE_DIRS && !(stop && *stop); d++) {
         double f[NOISE_POINTS];
-        for (int j = 0; j < NOISE_POINTS; j++) {
-            const double t = j - NOISE_POINTS / 2;
-            if (t == 0) {
-                f[j] = f0;
-                continue;
-            }
+        f[0] = f0;
+        for (int j = 1; j < NOISE_POINTS && !(stop && *stop); j++) {
+            const double t = d % 2 ? -j : j; /* along -d for the odd lines, d drawn for each pair */
             for (int64_t e = 0; e < n; e++) {
                 saved[e] = p[e];
-                p[e] += t * 1e-8 * fmax(1, fabs(p[e])) * bprt_rng_normal(seed, 3000 + (uint64_t)d, (uint64_t)e) /
+                p[e] += t * 1e-8 * fmax(1, fabs(p[e])) * bprt_rng_normal(seed, 3000 + (uint64_t)(d / 2), (uint64_t)e) /
                         sqrt((double)n);
             }
             f[j] = m->loss(p, inp, dims, ws);
@@ -978,6 +978,7 @@ static double loss_noise(const Model *m, double *p, const void *const *inp, cons
         for (int j = 0; j + NOISE_ORDER < NOISE_POINTS; j++, count++) sum += f[j] * f[j];
     }
     free(saved);
+    if (stop && *stop) return 0;
     const double gamma = 720.0 * 720.0 / 479001600.0; /* (6!)^2 / 12! */
     const double s = sqrt(gamma * sum / count);
     return isfinite(s) ? s : 0;
@@ -1011,10 +1012,16 @@ int drv_check_gradients(FILE *out, const Model *m, void *params, const Inputs *i
         free(ws);
         return 0;
     }
-    const double noise = loss_noise(m, p, inp, in->dims, ws, f0, seed);
+    const double noise = loss_noise(m, p, inp, in->dims, ws, f0, seed, stop);
     double worst_all = 0;
     int64_t compared = 0, sampled = 0, lost_all = 0, flat_all = 0;
     fprintf(out, "finite-difference check (double, 4th-order central differences, h = 1e-4 * max(1, |p|); magnitudes below 1e-3 count as 1e-3):\n");
+    if (noise > 4 * DBL_EPSILON * fabs(f0)) { /* said where it is well above the two ulps of most losses */
+        char ulps[64] = "";
+        if (f0 != 0) snprintf(ulps, sizeof ulps, "; %.0f ulps of %.6g", noise / (DBL_EPSILON * fabs(f0)), f0);
+        fprintf(out, "the loss rounds at about %.2g here (measured%s): a difference within 6 times that, over the "
+                     "step, counts as rounding\n", noise, ulps);
+    }
     for (int k = 0; k < g->nparams; k++) {
         const Param *pa = &g->params[k];
         int64_t n = pa->numel, samples = n <= 1000 ? n : 200;

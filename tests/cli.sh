@@ -215,7 +215,7 @@ printf 'param a[3] = 0.3\nparam b = 2\nloss 1e10 * b^2 + sum(sin(a))\n' > "$tmp/
 expect_status 0 "$bpc" check "$tmp/bigterm2.bp"
 grep -q "kink" "$tmp/out" && bad "rounding taken for a kink: $(cat "$tmp/out")" || ok
 
-# a loss summed over many terms rounds at tens of ulps (about 36 here, measured by check):
+# a loss summed over many terms rounds at several ulps (7-8 here, measured by check):
 # with two ulps a loss assumed, this right gradient was FAILED at 1.0e-6 to 4.5e-6 for 27 of
 # seeds 1-30; each seed below was one of them. A wrong gradient beside the same loss (bce's at
 # sigmoid(-30), above) is still FAILED with its error
@@ -228,7 +228,19 @@ printf '%s\n' "$noisy" > "$tmp/noisy.bp"
 for s in 1 10 25; do
   expect_status 0 "$bpc" check "$tmp/noisy.bp" --seed "$s"
   grep -q "^ok: worst relative error" "$tmp/out" && ok || bad "a noisy loss's right gradient, seed $s: $(cat "$tmp/out")"
+  grep -q "^the loss rounds at about [0-9.e-]* here (measured; [0-9]* ulps of [-0-9.]*): a difference within 6 times that, over the step, counts as rounding$" "$tmp/out" &&
+    ok || bad "a noisy loss's measured rounding not said, seed $s: $(cat "$tmp/out")"
 done
+# a kink at the parameters themselves (relu at 0: zero biases and a row of zero inputs) is not
+# taken for rounding noise: the noise is measured on one side of the point (measured across
+# it, it came to about 10^6 ulps, which would have hidden a gradient wrong by 1e-4)
+h='{"x":{"dtype":"F32","shape":[4,8],"data_offsets":[0,128]}}'
+{ bytes ${#h} 0 0 0 0 0 0 0; printf '%s' "$h"; bytes 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+  for v in 1 2 3 4 5 6; do bytes 0 0 128 63 0 0 128 191 0 0 0 63 0 0 0 64; done; } > "$tmp/kinkzero.safetensors"
+printf 'input x[4, 8]\nparam W[8, 16] = normal(0.5)\nparam b[16]\nparam V[16] = normal(1)\nloss sum(relu(x @ W + b) * V)\n' > "$tmp/kinkzero.bp"
+expect_status 0 "$bpc" check "$tmp/kinkzero.bp" --inputs "$tmp/kinkzero.safetensors"
+grep -q "^ok: worst relative error" "$tmp/out" && ! grep -q "rounds at" "$tmp/out" && grep -q "^  W .*(128 of 128 elements)$" "$tmp/out" &&
+  ok || bad "a kink at the parameters taken for rounding: $(cat "$tmp/out")"
 printf 'param a = -30\ninput t = 1\n%s + bce(sigmoid(a), t)\n' "$noisy" > "$tmp/noisywrong.bp"
 expect_status 1 "$bpc" check "$tmp/noisywrong.bp" --seed 1
 grep -q "^  a  .*max relative error 9.06e-01 (1 of 1 elements)$" "$tmp/out" && grep -q "^FAILED: worst relative error 9.06e-01 > 1e-6$" "$tmp/out" &&
