@@ -85,9 +85,12 @@ else bad "a run resumed from a periodic checkpoint and the uninterrupted run dif
 # a hangup (the terminal or ssh session closed) stops the run as SIGTERM does, with its
 # checkpoint (it killed the run: the steps since the last checkpoint were lost); under nohup,
 # which ignores the hangup, the run goes on to its end
+# (a runner that ignores SIGHUP itself, as under nohup, passes that on: bpc then goes on, rightly)
+hup_ignored=$(awk '/^SigIgn:/ { print (index("13579bdfBDF", substr($2, length($2), 1)) > 0) }' /proc/$$/status 2>/dev/null)
 for how in hup nohup; do
+  [ "$how" = hup ] && [ "$hup_ignored" = 1 ] && how=hup-ignored
   rm -f h.safetensors
-  if [ $how = hup ]; then "$bpc" train "$src/examples/fashion_mlp.bp" $args --checkpoint-every 200 --save h.safetensors >h.out 2>h.err &
+  if [ $how != nohup ]; then "$bpc" train "$src/examples/fashion_mlp.bp" $args --checkpoint-every 200 --save h.safetensors >h.out 2>h.err &
   else (trap '' HUP; exec "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --epochs 1 --seed 3 --threads 1 --checkpoint-every 200 --save h.safetensors >h.out 2>h.err) & fi
   bgpid=$!
   i=0
