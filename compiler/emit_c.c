@@ -589,9 +589,10 @@ static void axis_view(const Graph *g, const Shape *s, int axis, char *O, char *R
 }
 
 /* The loop that makes m the maximum of a reduction's column src[r * ni], r < nr: a NaN
- * anywhere is the maximum (as PyTorch's max), not skipped. */
+ * anywhere is the maximum (as PyTorch's max), not skipped. An empty column (a symbolic size
+ * of 0) reads nothing: its maximum is -inf, so its logsumexp is log 0 = -inf too. */
 static const char column_max[] =
-    "        real m = src[0];\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m || src[r * ni] != src[r * ni]) m = src[r * ni];\n";
+    "        real m = nr ? src[0] : -(real)INFINITY;\n        for (size_t r = 1; r < nr; r++) if (src[r * ni] > m || src[r * ni] != src[r * ni]) m = src[r * ni];\n";
 
 static void emit_reduce(E *e, int id) {
     const Node *n = &e->g->nodes[id];

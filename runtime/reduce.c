@@ -202,7 +202,12 @@ enum { AX_BLOCK = 128 };
         }                                                                                          \
     }                                                                                              \
     static void axis_op_##SUF(int op, const T *x, size_t O, size_t R, size_t I, T *y) {            \
-        if (R == 0) return; /* (no such shape: an axis of extent 0 is refused) */                  \
+        if (R == 0) { /* a symbolic size of 0: max and logsumexp of nothing are -inf (PyTorch's   \
+                         logsumexp; its max refuses), softmax has no element to write */           \
+            if (op == AX_MAX || op == AX_LSE)                                                      \
+                for (size_t k = 0; k < O * I; k++) y[k] = -(T)INFINITY;                            \
+            return;                                                                                \
+        }                                                                                          \
         const size_t items = I == 1 ? O : O * ((I + AX_BLOCK - 1) / AX_BLOCK);                     \
         AxisCall_##SUF a = {op, x, R, I, y};                                                       \
         BPRT_SPLIT(items < 2 ? 1 : sum_team(O * R * I), items, axis_task_##SUF, &a);               \

@@ -397,7 +397,7 @@ enum { VM_BLOCK = 256, VM_LANES = 8 };
        without one long chain of dependent compares */                                        \
     VM_INLINE T row_max_##SUF(const T *x, size_t n) {                                                 \
         if (n <= 16) { /* the scalar loop itself (the lanes were 16 copies of x[0] to fold) */    \
-            T m = x[0];                                                                            \
+            T m = n ? x[0] : (T)-INFINITY; /* an empty row (a size of 0) reads nothing */          \
             for (size_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;                                \
             return m;                                                                              \
         }                                                                                          \

@@ -204,6 +204,54 @@ for cc in gcc clang tcc; do
   fi
   n=$((n + 1))
 done
+# A symbolic size of 0 under reductions: max and logsumexp over an empty axis are -inf (they read
+# src[0] of their empty column: a NaN there, or the caller's input, made them NaN), and a softmax
+# over an empty axis, emitted or the runtime's rows, reads nothing. x points to a NaN and t to a
+# byte that the call at B = 0 must not read, the workspace is filled with NaN bytes: the loss is
+# 0 + 0 + 0 + 0 + 0 + sum(w) = 3, each gradient 1. Through libbprt, and as --standalone output
+# built with AddressSanitizer where gcc has it (the empty column of an input was read past its end).
+printf 'input x[B, 3]\ninput t[3, B]\nparam w[3] = 1\nloss sum(exp(logsumexp(x, axis = 0)) * w) + exp(max(x)) + exp(logsumexp(x * w)) + sum(softmax(x * w, axis = 0)) + sum(softmax(t)) + sum(w)\n' > "$tmp/empty.bp"
+cat > "$tmp/empty_main.c" <<'EOF_C'
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "empty.h"
+int main(void) {
+    float p[EMPTY_NPARAMS], g[EMPTY_NPARAMS];
+    float *x = malloc(sizeof(float)), *t = malloc(1); /* t: too short for a float */
+    size_t n = empty_workspace_size(0);
+    void *ws = malloc(n ? n : 1);
+    int bad = 0;
+    x[0] = NAN;
+    empty_init(p, 1);
+    memset(ws, 0xff, n);
+    float l = empty_loss(p, x, t, 0, ws);
+    memset(ws, 0xff, n);
+    float lg = empty_grad(p, g, x, t, 0, ws);
+    for (int i = 0; i < EMPTY_NPARAMS; i++) bad |= g[i] != 1;
+    printf("B = 0: loss %g, grad's loss %g, gradient %g %g %g\n", (double)l, (double)lg, (double)g[0], (double)g[1], (double)g[2]);
+    free(x), free(t), free(ws);
+    return bad || l != 3 || lg != 3;
+}
+EOF_C
+"$bpc" "$tmp/empty.bp" -o "$tmp/empty.c"
+if gcc -std=c99 -Wall -Wextra -Werror -pedantic -I"$src/runtime" -I"$tmp" "$tmp/empty_main.c" "$tmp/empty.c" -L"$lib" -lbprt -lm \
+     -o "$tmp/empty" 2>"$tmp/err"; then
+  LD_PRELOAD="${BP_SAN_PRELOAD:-}" LD_LIBRARY_PATH="$lib" "$tmp/empty" > "$tmp/out" 2>&1 || { echo "FAIL: reductions over a size of 0 (libbprt)"; cat "$tmp/out"; fail=1; }
+else
+  echo "FAIL: building the size-0 reductions with libbprt"; cat "$tmp/err"; fail=1
+fi
+"$bpc" "$tmp/empty.bp" -o "$tmp/empty.c" --standalone
+san="-fsanitize=address,undefined -fno-sanitize-recover=all"
+echo 'int main(void) { return 0; }' > "$tmp/san.c"
+gcc $san "$tmp/san.c" -o "$tmp/san" 2>/dev/null && "$tmp/san" 2>/dev/null || san=""
+if gcc -std=c99 -O1 -g $san -Wall -Wextra -Werror -pedantic -I"$tmp" "$tmp/empty_main.c" "$tmp/empty.c" -lm -o "$tmp/empty_sa" 2>"$tmp/err"; then
+  ASAN_OPTIONS=detect_leaks=0 "$tmp/empty_sa" > "$tmp/out" 2>&1 || { echo "FAIL: reductions over a size of 0 (--standalone${san:+, $san})"; cat "$tmp/out"; fail=1; }
+else
+  echo "FAIL: building the size-0 reductions --standalone"; cat "$tmp/err"; fail=1
+fi
+n=$((n + 2))
 # Sizes past GEMM's ints are refused by the generated functions (README): here the rows of
 # x @ W (16*B) and of u @ V (B*T) must stay within 2147483647. At B = 134217728 (16*B = 2^31)
 # or B*T = 2^31, or a negative size, every workspace size is SIZE_MAX / 2, forward writes
