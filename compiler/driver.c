@@ -958,6 +958,7 @@ static double loss_noise(const Model *m, double *p, const void *const *inp, cons
     char err[BPRT_ERRLEN];
     double *saved = drv_alloc_reals((size_t)n, sizeof(double), "parameters' copy", err);
     if (!saved) return 0; /* the model of two ulps a loss alone */
+    memcpy(saved, p, (size_t)n * sizeof *p);
     double sum = 0;
     int count = 0;
     for (int d = 0; d < NOISE_DIRS && !(stop && *stop); d++) {
@@ -965,18 +966,16 @@ static double loss_noise(const Model *m, double *p, const void *const *inp, cons
         f[0] = f0;
         for (int j = 1; j < NOISE_POINTS && !(stop && *stop); j++) {
             const double t = d % 2 ? -j : j; /* along -d for the odd lines, d drawn for each pair */
-            for (int64_t e = 0; e < n; e++) {
-                saved[e] = p[e];
-                p[e] += t * 1e-8 * fmax(1, fabs(p[e])) * bprt_rng_normal(seed, 3000 + (uint64_t)(d / 2), (uint64_t)e) /
-                        sqrt((double)n);
-            }
+            for (int64_t e = 0; e < n; e++)
+                p[e] = saved[e] + t * 1e-8 * fmax(1, fabs(saved[e])) *
+                                      bprt_rng_normal(seed, 3000 + (uint64_t)(d / 2), (uint64_t)e) / sqrt((double)n);
             f[j] = m->loss(p, inp, dims, ws);
-            memcpy(p, saved, (size_t)n * sizeof *p);
         }
         for (int k = 0; k < NOISE_ORDER; k++) /* differences in place: f[0 .. POINTS-1-k-1] */
             for (int j = 0; j + k + 1 < NOISE_POINTS; j++) f[j] = f[j + 1] - f[j];
         for (int j = 0; j + NOISE_ORDER < NOISE_POINTS; j++, count++) sum += f[j] * f[j];
     }
+    memcpy(p, saved, (size_t)n * sizeof *p);
     free(saved);
     if (stop && *stop) return 0;
     const double gamma = 720.0 * 720.0 / 479001600.0; /* (6!)^2 / 12! */
