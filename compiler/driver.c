@@ -356,8 +356,17 @@ int drv_save_params(const Model *m, const char *path, const void *vec, char *err
 int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,
                         const int64_t progress[4], char *err) {
     const Graph *g = m->g;
-    BprtTensorOut *t = calloc((size_t)g->nparams + 3, sizeof *t);
-    if (!t) abort();
+    BprtTensorOut *t = calloc((size_t)g->nparams + 4, sizeof *t);
+    size_t names = 0;
+    for (int p = 0; p < g->nparams; p++) names += strlen(g->params[p].name) + 1;
+    char *order = malloc(names + 1), *o = order; /* (+ 1: no parameters) */
+    if (!t || !order) abort();
+    for (int p = 0; p < g->nparams; p++) { /* the parameters' names, each ended by '\n' */
+        const size_t len = strlen(g->params[p].name);
+        memcpy(o, g->params[p].name, len);
+        o[len] = '\n';
+        o += len + 1;
+    }
     int n = 0;
     for (int p = 0; p < g->nparams; p++, n++) {
         const Param *pa = &g->params[p];
@@ -367,11 +376,14 @@ int drv_save_checkpoint(const Model *m, const char *path, const void *params, co
         for (int k = 0; k < pa->shape.rank; k++) t[n].shape[k] = pa->shape.d[k].c;
         t[n].data = (const char *)params + (size_t)pa->offset * m->real_size;
     }
+    t[n] = (BprtTensorOut){"__bpc.opt_order", BPRT_U8, 1, {(int64_t)names}, order};
+    n++;
     t[n] = (BprtTensorOut){"__bpc.opt_state", BPRT_U8, 1, {(int64_t)opt_bytes}, opt_state};
     n++;
     t[n] = (BprtTensorOut){"__bpc.progress", BPRT_I64, 1, {4}, progress};
     n++;
     int rc = bprt_st_write(path, t, n, err);
+    free(order);
     free(t);
     return rc;
 }
@@ -484,24 +496,70 @@ static int stored_order(const Graph *g, const BprtSafetensors *st, const BprtTen
     return rc;
 }
 
-/* A checkpoint's optimizer state keeps the moments of its parameters in the order the file
- * stores them: bpc writes them in the order of the program that trained them, then
- * '__bpc.opt_state', then '__bpc.progress'. A program whose declarations were reordered
- * since (the same names and shapes) keeps them in another order: the state was read in
- * this program's order, each parameter's moments from another's place (Adam moved W by b's
- * moments without a word). Returns the state (o's bytes, in the layout l) in this
- * program's order: o's own bytes when the orders agree, else a copy in *copy (to free), or
- * NULL with err set when it cannot be allocated. A file laid out otherwise (rewritten by
- * another tool, which orders the tensors its own way) does not tell the order: it is read
- * in the program's. */
+/* Where each parameter's moments start in a state whose order ord ('__bpc.opt_order': the
+ * parameters' names, each ended by '\n') gives (at[i] for the program's parameter i). 0, or
+ * -1 with err naming the problem: ord is not U8 bytes, names a parameter twice or one this
+ * program does not have, or leaves one of its parameters out. */
+static int named_order(const Graph *g, const BprtTensor *ord, int64_t *at, const char *path, char *err) {
+    if (ord->dtype != BPRT_U8 || ord->ndim != 1) {
+        char sh[160];
+        shape_of_tensor(ord, sh, sizeof sh);
+        snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint: '__bpc.opt_order' is %s %s, expected U8 bytes (the "
+                 "parameters' names in the order of the optimizer state)", path, bprt_dtype_name(ord->dtype), sh);
+        return -1;
+    }
+    for (int i = 0; i < g->nparams; i++) at[i] = -1;
+    const char *s = ord->data, *end = s + ord->count;
+    int64_t reals = 0;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        int i = 0, shown = len <= 64;
+        while (i < g->nparams && !(strlen(g->params[i].name) == len && memcmp(g->params[i].name, s, len) == 0)) i++;
+        for (size_t k = 0; k < len && shown; k++) shown = s[k] >= 0x20 && s[k] < 0x7f;
+        if (!nl || i == g->nparams || at[i] >= 0) {
+            snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint: '__bpc.opt_order' %s '%.*s'%s (a damaged file, or "
+                     "another program's?)", path, !nl ? "does not end with a newline after" : "names",
+                     shown ? (int)len : 3, shown ? s : "...", !nl ? "" : i == g->nparams ? ", not a parameter of this "
+                     "program" : " twice");
+            return -1;
+        }
+        at[i] = reals;
+        reals += g->params[i].numel;
+        s = nl + 1;
+    }
+    for (int i = 0; i < g->nparams; i++)
+        if (at[i] < 0) {
+            snprintf(err, BPRT_ERRLEN, "%s: invalid checkpoint: '__bpc.opt_order' does not name the parameter '%s' "
+                     "(a damaged file, or another program's?)", path, g->params[i].name);
+            return -1;
+        }
+    return 0;
+}
+
+/* A checkpoint's optimizer state keeps the moments of its parameters in the order of the
+ * program that trained them, which '__bpc.opt_order' names. A program whose declarations
+ * were reordered since (the same names and shapes) keeps them in another order: the state
+ * was read in this program's order, each parameter's moments from another's place (Adam
+ * moved W by b's moments without a word). Returns the state (o's bytes, in the layout l) in
+ * this program's order: o's own bytes when the orders agree, else a copy in *copy (to
+ * free), or NULL with err set when it cannot be allocated or the order is invalid. A
+ * checkpoint without '__bpc.opt_order' (bpc before 2026-12-07, or a tool that dropped it)
+ * is read in the order of its parameters' data when bpc's layout shows (the parameters,
+ * then '__bpc.opt_state', then '__bpc.progress'), else in the program's. */
 static const void *state_in_program_order(const Graph *g, const BprtSafetensors *st, const BprtTensor *o,
-                                          const BprtTensor *p, OptLayout l, void **copy, char *err) {
+                                          const BprtTensor *p, OptLayout l, void **copy, const char *path, char *err) {
     *copy = NULL;
-    if ((const char *)p->data < (const char *)o->data) return o->data;
+    const BprtTensor *ord = bprt_st_find(st, "__bpc.opt_order");
+    if (!ord && (const char *)p->data < (const char *)o->data) return o->data;
     int64_t *at = drv_alloc_reals((size_t)g->nparams, sizeof *at, "parameters' order in the checkpoint", err);
     if (!at) return NULL;
     int same = 1; /* an order the file does not tell is the program's */
-    if (stored_order(g, st, o, at) == 0)
+    if (ord && named_order(g, ord, at, path, err) != 0) {
+        free(at);
+        return NULL;
+    }
+    if (ord || stored_order(g, st, o, at) == 0)
         for (int i = 0; i < g->nparams && same; i++) same = at[i] == g->params[i].offset;
     if (same) {
         free(at);
@@ -615,7 +673,7 @@ int drv_load_checkpoint_extras(const Model *m, const char *path, void *opt_state
         snprintf(err, BPRT_ERRLEN, "%s: checkpoint's optimizer state has %lld bytes, this program's optimizer needs %zu "
                  "(was it saved with another optimizer or program?)", path, (long long)o->count, opt_bytes);
         other_opt = 1;
-    } else if (rc == 1 && !(state = state_in_program_order(m->g, &st, o, p, other, &copy, err)))
+    } else if (rc == 1 && !(state = state_in_program_order(m->g, &st, o, p, other, &copy, path, err)))
         rc = -1;
     else if (rc == 1 && check_opt_state(m, other, state, mine.real_size == sizeof(float), path, err) != 0) /* as the file holds it */
         rc = -1;

@@ -112,6 +112,7 @@ void drv_opt_to_f64(OptLayout l, const void *opt, double *out);
 void drv_opt_from_f64(OptLayout l, const double *in, void *opt);
 
 /* A training checkpoint: the parameters (keyed by name, so --params reads it) plus
+ * "__bpc.opt_order" (U8: the parameters' names in the state's order, each ended by '\n'),
  * "__bpc.opt_state" (the optimizer state's bytes) and "__bpc.progress" (epoch, step within
  * the epoch, steps in all, seed). Written atomically. */
 int drv_save_checkpoint(const Model *m, const char *path, const void *params, const void *opt_state, size_t opt_bytes,

@@ -23,7 +23,11 @@ add_executable(st_dump tests/st_dump.c)
 target_link_libraries(st_dump PRIVATE bprt)
 add_test(NAME train COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR} $<TARGET_FILE:st_dump>)
 # bpc train / eval on small IDX files made by the test: the errors that stop a run before it starts
-add_test(NAME train_data COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train_data.sh $<TARGET_FILE:bpc> $<TARGET_FILE:st_dump>)
+# st_rewrite: rewrites a safetensors file (its tensors sorted by name, one left out or replaced)
+add_executable(st_rewrite tests/st_rewrite.c)
+target_link_libraries(st_rewrite PRIVATE bprt)
+add_test(NAME train_data COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/train_data.sh $<TARGET_FILE:bpc> $<TARGET_FILE:st_dump>
+  $<TARGET_FILE:st_rewrite>)
 # Data-parallel training under MPI: mpirun -n 2 equals one process; dropout draws masks per
 # rank and per step; a killed rank stops the job with a message; ranks started differently,
 # or one that cannot start, stop the job before the first step with a message; Ctrl-C and a

@@ -23,6 +23,7 @@
 set -u
 bpc=$1
 st_dump=$2
+st_rewrite=$3
 . "$(dirname "$0")/lib.sh"
 run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err); 60 s at most
   want=$1; shift
@@ -223,7 +224,7 @@ has err "^bpc: error: a32.safetensors: checkpoint's optimizer state has [0-9]* b
 # and in float, and from a double checkpoint into a float run.
 printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3] = normal(0.5)\nparam b[3] = normal(0.5)\nloss cross_entropy(x @ W + b, y)\noptimizer adam(lr = 0.05)\n' >wb.bp
 printf 'input x[B, 4]\ninput y[B] : int\nparam b[3] = normal(0.5)\nparam W[4, 3] = normal(0.5)\nloss cross_entropy(x @ W + b, y)\noptimizer adam(lr = 0.05)\n' >bw.bp
-params_of() { "$st_dump" "$1" | grep -v '^__bpc.opt_state' | sort; }
+params_of() { "$st_dump" "$1" | grep -v '^__bpc.opt_' | sort; }
 for p in "--f64:--f64" ":" "--f64:"; do
   run 0 "$bpc" train wb.bp --data good --steps 2 --batch 4 ${p%%:*} --save wb2.safetensors
   run 0 "$bpc" train wb.bp --data good --steps 5 --batch 4 ${p#*:} --params wb2.safetensors --save wb5.safetensors
@@ -240,6 +241,39 @@ run 0 "$bpc" repl bw.bp <bw.bpr
 params_of wb5.safetensors >wb5.txt
 params_of bw5.safetensors >bw5.txt
 [ -s wb5.txt ] && cmp -s wb5.txt bw5.txt && ok || { bad ":restore into a program of another order:"; diff wb5.txt bw5.txt; }
+# The order is the file's '__bpc.opt_order' (the parameters' names in the state's order), not
+# its data's: rewritten by a tool that lays the tensors out by name (V before W, both before
+# the '__bpc.' ones, as bpc lays them out), a checkpoint of a program declaring W, then V,
+# resumes as the file bpc wrote (the state was read in V, W's order: W's Adam moments went to
+# V and V's to W, without a word). Without '__bpc.opt_order' (bpc's checkpoints before it, or
+# a tool that dropped it) the data's order is all there is: bpc's layout still resumes exactly.
+printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3] = normal(0.5)\nparam V[3, 3] = normal(0.5)\nloss cross_entropy(tanh(x @ W) @ V, y)\noptimizer adam(lr = 0.05)\n' >wv.bp
+for p in "" "--f64"; do
+  run 0 "$bpc" train wv.bp --data good --steps 2 --batch 4 $p --save wv2.safetensors
+  run 0 "$bpc" train wv.bp --data good --steps 5 --batch 4 $p --params wv2.safetensors --save wv5.safetensors
+  "$st_dump" wv5.safetensors >wv5.txt
+  for how in "--sort" "--drop __bpc.opt_order"; do
+    "$st_rewrite" wv2.safetensors re2.safetensors $how || bad "st_rewrite $how"
+    run 0 "$bpc" train wv.bp --data good --steps 5 --batch 4 $p --params re2.safetensors --save re5.safetensors
+    "$st_dump" re5.safetensors >re5.txt
+    [ -s wv5.txt ] && cmp -s wv5.txt re5.txt && ok ||
+      { bad "a checkpoint rewritten ($how $p) resumes otherwise:"; diff wv5.txt re5.txt; }
+  done
+done
+"$st_rewrite" wv2.safetensors re2.safetensors --sort
+"$st_dump" re2.safetensors | awk '{ printf "%s ", $1 }' | grep -q '^V W __bpc.opt_order __bpc.opt_state __bpc.progress $' &&
+  ok || bad "st_rewrite --sort's order: $("$st_dump" re2.safetensors | awk '{ printf "%s ", $1 }')"
+# a damaged '__bpc.opt_order' is an error naming the file and the problem (in the REPL too)
+for c in "W\\nW\\n:names 'W' twice" "W\\nU\\n:names 'U', not a parameter of this program" \
+         "W\\n:does not name the parameter 'V'" "W\\nV:does not end with a newline after 'V'"; do
+  "$st_rewrite" wv2.safetensors re2.safetensors --bytes __bpc.opt_order "${c%%:*}"
+  run 1 "$bpc" train wv.bp --data good --steps 5 --batch 4 --params re2.safetensors
+  has err "^bpc: error: re2.safetensors: invalid checkpoint: '__bpc.opt_order' ${c#*:} (a damaged file, or another program's?)$" \
+    "opt_order ${c%%:*}"
+done
+printf ':restore re2.safetensors\n' >re.bpr
+run 1 "$bpc" repl wv.bp <re.bpr
+has err "re2.safetensors: invalid checkpoint: '__bpc.opt_order' does not end with a newline" ":restore of a damaged opt_order"
 
 # ---- c. labels outside the classes: an error naming the file, the label and the classes ---
 dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
