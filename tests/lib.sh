@@ -1,9 +1,10 @@
 # lib.sh — what the test scripts share, sourced once they have read their arguments
 # (. "$(dirname "$0")/lib.sh"): a temporary directory $tmp, removed at exit; the counts of
 # checks passed and failed, ok and bad to count one (bad prints why), has and hasnt to look
-# for a pattern in a file; and finish, the
+# for a pattern in a file; run, a command's exit status; and finish, the
 # script's last command, which prints the counts and fails if any check failed; a REPL fed
-# through a FIFO while the script waits for its output (repl_fifo, wait_for); and small IDX
+# through a FIFO while the script waits for its output (repl_fifo, wait_for); a file a
+# background run writes (wait_for_file); and small IDX
 # data sets made on the spot (dataset).
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -21,6 +22,20 @@ has() { # file text what
 }
 hasnt() { # file text what
   if grep -q -- "$2" "$1"; then bad "$3: '$2' in:"; cat "$1"; else ok; fi
+}
+
+# run STATUS CMD...: CMD exits with STATUS (stdout in $tmp/out, stderr in $tmp/err, both
+# printed when it does not)
+run() {
+  want=$1; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; cat "$tmp/out" "$tmp/err"; fi
+}
+# wait_for_file FILE PID: until FILE exists (a run's first checkpoint) or PID has ended, 60 s
+# at most
+wait_for_file() {
+  n=0
+  while [ ! -f "$1" ] && kill -0 "$2" 2>/dev/null && [ $n -lt 3000 ]; do sleep 0.02; n=$((n + 1)); done
 }
 
 # repl_fifo DIR OUT ARGS...: `$bpc repl ARGS` in DIR, in the background ($pid), its input

@@ -11,18 +11,9 @@ src=$2
 st_dump=$3
 model=$src/tests/text/tiny_lm.bp
 corpus=$src/tests/text/corpus.txt
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 bgpid=
 trap 'if [ -n "$bgpid" ]; then kill "$bgpid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err)
-  want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; cat "$tmp/out" "$tmp/err"; fi
-}
 same() { # file expected-text what
   if [ "$(cat "$1")" = "$2" ]; then ok; else bad "$3: got"; cat "$1"; echo "expected"; echo "$2"; fi
 }
@@ -63,8 +54,7 @@ else bad "resumed and uninterrupted runs end with different parameters or state:
 targs="--data $corpus --batch 32 --threads 1 --seed 3 --epochs 100"
 "$bpc" train "$model" $targs --checkpoint-every 30 --save k.safetensors >k.out 2>k.err &
 bgpid=$!
-i=0
-while [ ! -f k.safetensors ] && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.02; i=$((i + 1)); done
+wait_for_file k.safetensors "$bgpid"
 kill -TERM "$bgpid" 2>/dev/null
 wait "$bgpid"; st=$?
 bgpid=
@@ -224,5 +214,4 @@ run 1 "$bpc" train nan_lm.bp $args --steps 3 --lr 100
 same "$tmp/err" "bpc: error: the loss or its gradient is not finite at epoch 1, step 2 (loss nan); stopping with the parameters from before that step, saved to nan_lm.ckpt.safetensors (try a smaller --lr, or --on-nan skip)" "a NaN stop on text"
 [ -f nan_lm.ckpt.safetensors ] && ok || bad "a NaN stop on text wrote no nan_lm.ckpt.safetensors"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -13,11 +13,6 @@ data=${BP_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 . "$(dirname "$0")/lib.sh"
 bgpid=
 trap 'if [ -n "$bgpid" ]; then kill "$bgpid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
-run() { # want-status cmd... (stdout in $tmp/out, stderr in $tmp/err)
-  want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; cat "$tmp/out" "$tmp/err"; fi
-}
 # value of a scalar tensor in a safetensors file
 value() { "$st_dump" "$1" | awk -v n="$2" '$1 == n { print $NF }'; }
 near() { # got want what
@@ -51,8 +46,7 @@ else bad "fashion_mlp test accuracy after 5 epochs '$acc', expected >= 87.0"; ca
 args="--data $data --epochs 2 --seed 3 --threads 1"
 "$bpc" train "$src/examples/fashion_mlp.bp" $args --checkpoint-every 200 --save a.safetensors >a.out 2>a.err &
 bgpid=$!
-i=0
-while [ ! -f a.safetensors ] && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for_file a.safetensors "$bgpid"
 cp a.safetensors p.safetensors # a --checkpoint-every checkpoint (renamed into place whole)
 sleep 0.2
 kill -TERM "$bgpid" 2>/dev/null
@@ -93,8 +87,7 @@ for how in hup nohup; do
   if [ $how != nohup ]; then "$bpc" train "$src/examples/fashion_mlp.bp" $args --checkpoint-every 200 --save h.safetensors >h.out 2>h.err &
   else (trap '' HUP; exec "$bpc" train "$src/examples/fashion_mlp.bp" --data "$data" --epochs 1 --seed 3 --threads 1 --checkpoint-every 200 --save h.safetensors >h.out 2>h.err) & fi
   bgpid=$!
-  i=0
-  while [ ! -f h.safetensors ] && kill -0 "$bgpid" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+  wait_for_file h.safetensors "$bgpid"
   kill -HUP "$bgpid" 2>/dev/null
   wait "$bgpid"; st=$?
   bgpid=
