@@ -534,6 +534,18 @@ static const DiagCase cases[] = {
      "t.bp:2:20: error: argument 'axis' of 'mean' must be an integer constant\n"
      "  y = mean(x, axis = 0.5)\n"
      "                     ^\n"},
+    {"number above double's range",
+     "param W[2]\n"
+     "loss sum(W) * 1e400\n",
+     "t.bp:2:15: error: number '1e400' is out of range: above the largest double, 1.8e308\n"
+     "  loss sum(W) * 1e400\n"
+     "                ^\n"},
+    {"number that underflows to 0 (0e-400 is 0 itself)",
+     "param W[2]\n"
+     "loss sum(W) * 2.5e-400 + 0e-400 + 0.0e-999\n",
+     "t.bp:2:15: error: number '2.5e-400' is out of range: below the smallest double, 4.9e-324 (it would be 0)\n"
+     "  loss sum(W) * 2.5e-400 + 0e-400 + 0.0e-999\n"
+     "                ^\n"},
     {"axis out of range",
      "input x[3, 4]\n"
      "y = sum(x, axis = 2)\n",

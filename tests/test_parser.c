@@ -434,7 +434,7 @@ static void test_bad_inputs(void **state) {
          "  x = f(a = 1, b)\n"
          "               ^\n"},
         {"x = 1e999\n",
-         "t.bp:1:5: error: number '1e999' is out of range\n"
+         "t.bp:1:5: error: number '1e999' is out of range: above the largest double, 1.8e308\n"
          "  x = 1e999\n"
          "      ^\n"},
         {"y = a $ b\n",
