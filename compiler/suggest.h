@@ -5,7 +5,8 @@
  * compared without case), and no more than half the longer word's length (so 'x' is not
  * taken for 'y', nor 'ab' for 'cd'). The word itself (same spelling, same case) is never
  * suggested; of candidates at the same distance, the first offered wins. Also here: what
- * bpc writes for the PyTorch and NumPy functions it lacks (pow -> a ^ b, mse_loss -> mse).
+ * bpc writes for the PyTorch and NumPy functions it lacks (pow -> a ^ b, mse_loss -> mse,
+ * elu -> relu(x) + exp(minimum(x, 0)) - 1), and for a few methods (.mT, .shape).
  * Left out: any knowledge of which names are visible where (the callers offer them). */
 #ifndef BP_SUGGEST_H
 #define BP_SUGGEST_H

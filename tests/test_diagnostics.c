@@ -153,6 +153,51 @@ static const DiagCase cases[] = {
      "t.bp:3:10: error: unknown function 'linear'; write x @ W + b (W of shape [in, out])\n"
      "  loss sum(linear(x, W))\n"
      "           ^\n"},
+    /* names whose nearest built-in is another function ('elu' is not 'relu', nor 'tan'
+       'tanh', nor 'mish' 'mse'), or too far from bpc's ('bce_with_logits'): said how */
+    {"PyTorch's bce_with_logits (it said nothing)",
+     "param W[3]\n"
+     "loss bce_with_logits(W, 1)\n",
+     "t.bp:2:6: error: unknown function 'bce_with_logits'; did you mean 'bce_logits'?\n"
+     "  loss bce_with_logits(W, 1)\n"
+     "       ^\n"},
+    {"elu (it said \"did you mean 'relu'?\")",
+     "param W[3]\n"
+     "loss sum(elu(W))\n",
+     "t.bp:2:10: error: unknown function 'elu'; write relu(x) + exp(minimum(x, 0)) - 1\n"
+     "  loss sum(elu(W))\n"
+     "           ^\n"},
+    {"tan (it said \"did you mean 'tanh'?\")",
+     "param W[3]\n"
+     "loss sum(tan(W))\n",
+     "t.bp:2:10: error: unknown function 'tan'; write sin(x) / cos(x)\n"
+     "  loss sum(tan(W))\n"
+     "           ^\n"},
+    {"huber (it said nothing)",
+     "param W[3]\n"
+     "loss huber_loss(W, 0)\n",
+     "t.bp:2:6: error: unknown function 'huber_loss'; write mean(0.5 * q ^ 2 + abs(d) - q) with d = pred - target, q = minimum(abs(d), 1)\n"
+     "  loss huber_loss(W, 0)\n"
+     "       ^\n"},
+    {"var (it said nothing)",
+     "param W[3]\n"
+     "loss var(W)\n",
+     "t.bp:2:6: error: unknown function 'var'; write mean((x - mean(x)) ^ 2) (NumPy's var; PyTorch's divides by N - 1)\n"
+     "  loss var(W)\n"
+     "       ^\n"},
+    {"unsqueeze (it said nothing)",
+     "param W[3]\n"
+     "loss sum(unsqueeze(W, 0))\n",
+     "t.bp:2:10: error: unknown function 'unsqueeze'; write reshape(x, [...]) with the new axis of size 1\n"
+     "  loss sum(unsqueeze(W, 0))\n"
+     "           ^\n"},
+    {"one_hot (it said nothing)",
+     "input y[B] : int\n"
+     "input x[B, 3]\n"
+     "loss mse(x, one_hot(y, 3))\n",
+     "t.bp:3:13: error: unknown function 'one_hot'; cross_entropy and nll take the integer labels themselves\n"
+     "  loss mse(x, one_hot(y, 3))\n"
+     "              ^\n"},
     {"a min reduction",
      "param W[3]\n"
      "loss min(W)\n",

@@ -567,8 +567,8 @@ static void test_bad_inputs(void **state) {
          "t.bp:1:6: error: methods and modules are not part of the language ('.pow'); write a ^ b\n"
          "  y = x.pow(2)\n"
          "       ^\n"},
-        {"y = x.shape\n",
-         "t.bp:1:6: error: methods and modules are not part of the language ('.shape')\n"
+        {"y = x.shape\n", /* (it said nothing of the declaration) */
+         "t.bp:1:6: error: methods and modules are not part of the language ('.shape'); a size is written as its declaration names it (input x[B, 784]: B)\n"
          "  y = x.shape\n"
          "       ^\n"},
         /* a word near no keyword keeps the parser's message */
