@@ -1315,24 +1315,61 @@ static const struct {
     {"zero", "did you mean 'zeros'?"},         {"one", "did you mean 'ones'?"},
 };
 
+/* bpc's advice for initialiser `name`, PyTorch's in-place spelling with a trailing '_'
+ * (`kaiming_uniform_`, `zeros_`) read as the name without it; NULL if it has none. */
+static const char *init_advice(Sema *S, const char *name) {
+    size_t len = strlen(name);
+    while (len > 0 && name[len - 1] == '_') len--;
+    for (size_t i = 0; i < sizeof init_aliases / sizeof init_aliases[0]; i++)
+        if (strlen(init_aliases[i].name) == len && strncmp(init_aliases[i].name, name, len) == 0)
+            return init_aliases[i].advice;
+    static const char *const own[] = {"zeros", "ones", "he", "xavier", "normal(STD)", "uniform(LO, HI)"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (len < strlen(name) && strcspn(own[i], "(") == len && strncmp(own[i], name, len) == 0)
+            return arena_printf(S->a, "did you mean '%s'?", own[i]);
+    return NULL;
+}
+
 /* An initialiser that is none of bpc's: named, with bpc's spelling when it has one
- * (`= kaiming`: 'he'); a list after '=' is taken for a shape (`param W = [3, 3]`). */
+ * (`= kaiming`: 'he'; `= kaiming_uniform_`, PyTorch's in-place name, too); a list after
+ * '=' is taken for a shape (`param W = [3, 3]`); one of bpc's called with arguments it
+ * does not take (`zeros(3, 4)`, `he()`) is said so; an expression (`randn(3, 4) * 0.01`)
+ * is reported at its first initialiser-like word, `normal(0.01)` offered for a randn
+ * scaled by a number. */
 static void unknown_initialiser(Sema *S, const Stmt *st, const Expr *e) {
     static const char *const list = "use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)";
     if (e->kind == EX_LIST) {
         diag_error(S->d, e->loc, "a parameter's shape goes in brackets after its name: param %s[...]", st->name);
         return;
     }
+    if (e->kind == EX_BINARY) {
+        const Expr *w = e->lhs, *c = e->rhs;
+        double v;
+        if (e->op == '*' && const_value(w, &v)) w = e->rhs, c = e->lhs;
+        if (e->op == '*' && (w->kind == EX_NAME || w->kind == EX_CALL) && strcmp(w->name, "randn") == 0 &&
+            const_value(c, &v) && v >= 0) {
+            diag_error(S->d, w->loc, "an initialiser is one word or call, not an expression: write normal(%s)",
+                       written(S, c));
+            return;
+        }
+        for (w = e; w->kind == EX_BINARY || w->kind == EX_NEG;) w = w->lhs;
+        if ((w->kind == EX_NAME || w->kind == EX_CALL) && init_advice(S, w->name)) {
+            diag_error(S->d, w->loc, "unknown initialiser '%s'; %s", w->name, init_advice(S, w->name));
+            return;
+        }
+    }
     if (e->kind != EX_NAME && e->kind != EX_CALL) {
         diag_error(S->d, e->loc, "unknown initialiser; %s", list);
         return;
     }
-    for (size_t i = 0; i < sizeof init_aliases / sizeof init_aliases[0]; i++)
-        if (strcmp(init_aliases[i].name, e->name) == 0) {
-            diag_error(S->d, e->loc, "unknown initialiser '%s'; %s", e->name, init_aliases[i].advice);
-            return;
-        }
-    diag_error(S->d, e->loc, "unknown initialiser '%s'; %s", e->name, list);
+    if (e->kind == EX_CALL && (strcmp(e->name, "zeros") == 0 || strcmp(e->name, "ones") == 0 ||
+                               strcmp(e->name, "he") == 0 || strcmp(e->name, "xavier") == 0)) {
+        diag_error(S->d, e->loc, "'%s' takes no arguments (the shape is the parameter's): write = %s", e->name,
+                   e->name);
+        return;
+    }
+    const char *advice = init_advice(S, e->name);
+    diag_error(S->d, e->loc, "unknown initialiser '%s'; %s", e->name, advice ? advice : list);
 }
 
 static int declare_param(Sema *S, const Stmt *st) {
@@ -1360,6 +1397,11 @@ static int declare_param(Sema *S, const Stmt *st) {
         else if (e->kind == EX_CALL && strcmp(e->name, "normal") == 0) {
             static const char *const ps[] = {"std"};
             const Expr *av[1];
+            if (e->nargs == 2 && !e->args[0].name && !e->args[1].name) { /* torch.normal(mean, std) */
+                diag_error(S->d, e->args[1].loc, "'normal' takes the standard deviation alone (its mean is 0): "
+                           "write normal(%s)", const_value(e->args[1].value, &v) ? written(S, e->args[1].value) : "STD");
+                return 0;
+            }
             if (!bind_args(S, e, 1, ps, av, "normal") || !const_real(S, av[0], "std", "normal", &p.a)) return 0;
             if (p.a < 0) {
                 diag_error(S->d, av[0]->loc, "the std of 'normal' must not be negative, got %g", p.a);

@@ -952,6 +952,36 @@ static const DiagCase cases[] = {
      "t.bp:1:17: error: unknown initialiser 'truncated_normal'; use a number, zeros, ones, he, xavier, normal(STD) or uniform(LO, HI)\n"
      "  param W[3, 4] = truncated_normal(0.02)\n"
      "                  ^\n"},
+    {"PyTorch's in-place kaiming_uniform_ (it gave the list, not 'he')",
+     "param W[3, 4] = kaiming_uniform_\n",
+     "t.bp:1:17: error: unknown initialiser 'kaiming_uniform_'; did you mean 'he'?\n"
+     "  param W[3, 4] = kaiming_uniform_\n"
+     "                  ^\n"},
+    {"PyTorch's in-place zeros_",
+     "param W[3, 4] = zeros_\n",
+     "t.bp:1:17: error: unknown initialiser 'zeros_'; did you mean 'zeros'?\n"
+     "  param W[3, 4] = zeros_\n"
+     "                  ^\n"},
+    {"zeros called (it said \"unknown initialiser 'zeros'; use ... zeros ...\")",
+     "param W[3, 4] = zeros(3, 4)\n",
+     "t.bp:1:17: error: 'zeros' takes no arguments (the shape is the parameter's): write = zeros\n"
+     "  param W[3, 4] = zeros(3, 4)\n"
+     "                  ^\n"},
+    {"a scaled randn (it said \"unknown initialiser\" at the '*')",
+     "param W[3, 4] = randn(3, 4) * 0.01\n",
+     "t.bp:1:17: error: an initialiser is one word or call, not an expression: write normal(0.01)\n"
+     "  param W[3, 4] = randn(3, 4) * 0.01\n"
+     "                  ^\n"},
+    {"an expression of initialisers (it said \"unknown initialiser\" at the '+')",
+     "param W[3, 4] = kaiming_normal_ + 1\n",
+     "t.bp:1:17: error: unknown initialiser 'kaiming_normal_'; did you mean 'he'?\n"
+     "  param W[3, 4] = kaiming_normal_ + 1\n"
+     "                  ^\n"},
+    {"torch.normal's mean and std (it said \"'normal' takes 1 argument, got 2\")",
+     "param W[3, 4] = normal(0, 0.02)\n",
+     "t.bp:1:27: error: 'normal' takes the standard deviation alone (its mean is 0): write normal(0.02)\n"
+     "  param W[3, 4] = normal(0, 0.02)\n"
+     "                            ^\n"},
     {"a shape after '=' (taken for an initialiser)",
      "param W = [3, 4]\n",
      "t.bp:1:11: error: a parameter's shape goes in brackets after its name: param W[...]\n"
