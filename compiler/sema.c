@@ -506,8 +506,10 @@ static int lower_reshape(Sema *S, Scope *sc, int x, const Expr *list, Loc loc) {
     return ir_reshape(S->g, x, &t, loc);
 }
 
-/* a @ b with NumPy's vector cases. */
-static int lower_matmul(Sema *S, int a, int b, Loc loc) {
+/* a @ b with NumPy's vector cases. When the inner sizes differ but one side transposed
+ * would fit (x [B, 784] @ W [256, 784], PyTorch's nn.Linear layout), the message says to
+ * write .T there (lhs, rhs: the operands as written, for the side's name). */
+static int lower_matmul(Sema *S, int a, int b, const Expr *lhs, const Expr *rhs, Loc loc) {
     a = real_operand(S, a, loc, "@");
     b = real_operand(S, b, loc, "@");
     if (a < 0 || b < 0) return -1;
@@ -520,9 +522,20 @@ static int lower_matmul(Sema *S, int a, int b, Loc loc) {
     Dim ka = sa.d[sa.rank - 1], kb = sb.d[vb ? 0 : sb.rank - 2];
     if (!dim_eq(ka, kb)) {
         char s1[160], s2[160], d1[64], d2[64];
-        diag_error(S->d, loc, "matmul shapes %s and %s do not match: %s != %s",
+        const char *hint = "";
+        const Expr *side = NULL;
+        if (sb.rank >= 2 && dim_eq(ka, sb.d[sb.rank - 1]))
+            side = rhs;
+        else if (sa.rank >= 2 && dim_eq(sa.d[sa.rank - 2], kb))
+            side = lhs;
+        if (side)
+            hint = side->kind == EX_NAME
+                       ? arena_printf(S->a, "; the %s side transposed would fit: write %s.T", side == rhs ? "right" : "left",
+                                      side->name)
+                       : arena_printf(S->a, "; the %s side transposed (.T) would fit", side == rhs ? "right" : "left");
+        diag_error(S->d, loc, "matmul shapes %s and %s do not match: %s != %s%s",
                    shape_str(&sa, &S->g->syms, s1, sizeof s1), shape_str(&sb, &S->g->syms, s2, sizeof s2),
-                   dim_str(ka, &S->g->syms, d1, sizeof d1), dim_str(kb, &S->g->syms, d2, sizeof d2));
+                   dim_str(ka, &S->g->syms, d1, sizeof d1), dim_str(kb, &S->g->syms, d2, sizeof d2), hint);
         return -1;
     }
     if (va) {
@@ -576,7 +589,7 @@ static int lower_binary(Sema *S, Scope *sc, const Expr *e) {
     case '-': return ir_binary(S->g, OP_SUB, a, b, e->loc);
     case '*': return ir_binary(S->g, OP_MUL, a, b, e->loc);
     case '/': return ir_binary(S->g, OP_DIV, a, b, e->loc);
-    case '@': return lower_matmul(S, a, b, e->loc);
+    case '@': return lower_matmul(S, a, b, e->lhs, e->rhs, e->loc);
     default: BP_ASSERT(!"unknown binary operator"); return -1;
     }
 }
@@ -854,6 +867,12 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         return -1;
     }
     const Expr *argv[4];
+    if (bs->kind == B_CONCAT && e->nargs >= 1 && !e->args[0].name && e->args[0].value->kind == EX_LIST) {
+        /* NumPy's and PyTorch's concatenate([a, b]): it said "'concat' needs argument 'b'" */
+        diag_error(S->d, e->args[0].loc, "'concat' takes the two tensors as arguments of their own, not a %s: "
+                   "concat(a, b, axis = 0)", e->args[0].value->tuple ? "tuple" : "list");
+        return -1;
+    }
     if (!bind_args(S, e, bs->nparams, bs->params, argv, bs->name)) return -1;
     Graph *g = S->g;
     Loc loc = e->loc;
@@ -876,6 +895,11 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
             return -1;
         }
         if (argv[1] && argv[1]->kind == EX_LIST) return lower_reduce_axes(S, sc, bs, argv, loc);
+        if (bs->kind == B_MAX && argv[1] && !const_value(argv[1], &dv)) { /* torch.max(a, b) */
+            diag_error(S->d, argv[1]->loc, "argument 'axis' of 'max' must be an integer constant; for the larger "
+                       "of two tensors at each element write maximum(a, b)");
+            return -1;
+        }
         if (argv[1] && !const_int(S, argv[1], "axis", bs->name, &axis)) return -1;
         if (argv[2] && !keepdims_arg(S, bs, argv[2], &keep)) return -1;
         x = real_operand(S, lower(S, sc, argv[0]), loc, bs->name);
@@ -993,7 +1017,16 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
             return -1;
         return ir_binary(g, OP_ADD, xg, beta, loc);
     }
-    case B_EMBEDDING: return ir_embedding(g, lower(S, sc, argv[0]), lower(S, sc, argv[1]), loc);
+    case B_EMBEDDING:
+        x = lower(S, sc, argv[0]);
+        y = lower(S, sc, argv[1]);
+        if (x >= 0 && y >= 0 && g->nodes[x].dtype == DT_INT && g->nodes[y].dtype != DT_INT) {
+            /* embedding(ids, table), F.embedding's order: it said "needs a table [V, D] ..., got [B] and real [V, D]" */
+            diag_error(S->d, loc, "'embedding' takes (table, ids): the first is integer and the second real; "
+                       "are the two swapped?");
+            return -1;
+        }
+        return ir_embedding(g, x, y, loc);
     case B_CAUSAL_MASK: return ir_causal_mask(g, real_operand(S, lower(S, sc, argv[0]), loc, bs->name), -INFINITY, loc);
     case B_DROPOUT: {
         double p;
@@ -1605,7 +1638,7 @@ Graph *sema_program(Arena *a, Diag *d, const Program *prog, const SemaOptions *o
             if (v < 0) break;
             if (g->nodes[v].shape.rank != 0) {
                 char s1[160];
-                diag_error(d, st->value->loc, "the loss must be a scalar, got shape %s",
+                diag_error(d, st->value->loc, "the loss must be a scalar, got shape %s; reduce it with sum(...) or mean(...)",
                            shape_str(&g->nodes[v].shape, &g->syms, s1, sizeof s1));
                 break;
             }

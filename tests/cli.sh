@@ -268,7 +268,7 @@ expect_out "$tmp/err" "$tmp/bad.bp:2:15: error: unknown name 'q'
 # an error in a def's body: a note at the call that expanded it, and still exit 1 (a note is no error)
 printf 'param W[2, 3]\ndef f(x) = x @ W\nloss sum(f(W))\n' > "$tmp/defbad.bp"
 expect_status 1 "$bpc" check "$tmp/defbad.bp"
-expect_out "$tmp/err" "$tmp/defbad.bp:2:14: error: matmul shapes [2, 3] and [2, 3] do not match: 3 != 2
+expect_out "$tmp/err" "$tmp/defbad.bp:2:14: error: matmul shapes [2, 3] and [2, 3] do not match: 3 != 2; the right side transposed would fit: write W.T
   def f(x) = x @ W
                ^
 $tmp/defbad.bp:3:10: note: in this call of 'f'

@@ -515,7 +515,7 @@ static const DiagCase cases[] = {
      "def f11(x) = f10(x)\n"
      "def f12(x) = f11(x)\n"
      "loss sum(f12(W))\n",
-     "t.bp:2:15: error: matmul shapes [2, 3] and [2, 3] do not match: 3 != 2\n"
+     "t.bp:2:15: error: matmul shapes [2, 3] and [2, 3] do not match: 3 != 2; the right side transposed would fit: write W.T\n"
      "  def f1(x) = x @ W\n"
      "                ^\n"
      "t.bp:3:13: note: in this call of 'f1'\n"
@@ -661,6 +661,27 @@ static const DiagCase cases[] = {
      "y = x @ z\n",
      "t.bp:3:7: error: matmul shapes [3, 4] and [5, 2] do not match: 4 != 5\n"
      "  y = x @ z\n"
+     "        ^\n"},
+    {"a weight in PyTorch's [out, in] layout (it did not say .T)",
+     "input x[B, 784]\n"
+     "param W[256, 784]\n"
+     "h = x @ W\n",
+     "t.bp:3:7: error: matmul shapes [B, 784] and [256, 784] do not match: 784 != 256; the right side transposed would fit: write W.T\n"
+     "  h = x @ W\n"
+     "        ^\n"},
+    {"a matrix that should be transposed on the left",
+     "param W[3, 4]\n"
+     "param v[3]\n"
+     "y = W @ v\n",
+     "t.bp:3:7: error: matmul shapes [3, 4] and [3] do not match: 4 != 3; the left side transposed would fit: write W.T\n"
+     "  y = W @ v\n"
+     "        ^\n"},
+    {"a side that is not a name, transposable",
+     "input x[B, 4]\n"
+     "param W[3, 4]\n"
+     "y = x @ (2 * W)\n",
+     "t.bp:3:7: error: matmul shapes [B, 4] and [3, 4] do not match: 4 != 3; the right side transposed (.T) would fit\n"
+     "  y = x @ (2 * W)\n"
      "        ^\n"},
     {"matmul of two vectors of different lengths",
      "input v[4]\n"
@@ -824,17 +845,43 @@ static const DiagCase cases[] = {
      "t.bp:3:5: error: cannot concatenate shapes [3, 4] and [5, 4] along axis 1\n"
      "  y = concat(x, z, axis = 1)\n"
      "      ^\n"},
+    {"torch.max(a, b), elementwise (it said only that the axis must be an integer constant)",
+     "param W[3]\n"
+     "param V[3]\n"
+     "loss sum(max(W, V))\n",
+     "t.bp:3:17: error: argument 'axis' of 'max' must be an integer constant; for the larger of two tensors at each element write maximum(a, b)\n"
+     "  loss sum(max(W, V))\n"
+     "                  ^\n"},
+    {"NumPy's concatenate([a, b]) (it said \"'concat' needs argument 'b'\")",
+     "param W[3]\n"
+     "loss sum(concat([W, W]))\n",
+     "t.bp:2:17: error: 'concat' takes the two tensors as arguments of their own, not a list: concat(a, b, axis = 0)\n"
+     "  loss sum(concat([W, W]))\n"
+     "                  ^\n"},
+    {"concat((a, b), axis = 1)",
+     "param W[3, 2]\n"
+     "loss sum(concat((W, W), axis = 1))\n",
+     "t.bp:2:17: error: 'concat' takes the two tensors as arguments of their own, not a tuple: concat(a, b, axis = 0)\n"
+     "  loss sum(concat((W, W), axis = 1))\n"
+     "                  ^\n"},
+    {"embedding(ids, table) (it said \"needs a table [V, D] ..., got [B] and real [10, 4]\")",
+     "input ids[B] : int\n"
+     "param E[10, 4]\n"
+     "loss sum(embedding(ids, E))\n",
+     "t.bp:3:10: error: 'embedding' takes (table, ids): the first is integer and the second real; are the two swapped?\n"
+     "  loss sum(embedding(ids, E))\n"
+     "           ^\n"},
     {"loss not scalar",
      "input x[3]\n"
      "loss x * 2\n",
-     "t.bp:2:8: error: the loss must be a scalar, got shape [3]\n"
+     "t.bp:2:8: error: the loss must be a scalar, got shape [3]; reduce it with sum(...) or mean(...)\n"
      "  loss x * 2\n"
      "         ^\n"},
     {"loss not scalar, symbolic shape",
      "input x[B, 10]\n"
      "param W[10, 2]\n"
      "loss x @ W\n",
-     "t.bp:3:8: error: the loss must be a scalar, got shape [B, 2]\n"
+     "t.bp:3:8: error: the loss must be a scalar, got shape [B, 2]; reduce it with sum(...) or mean(...)\n"
      "  loss x @ W\n"
      "         ^\n"},
     {"two loss statements",
@@ -1819,7 +1866,7 @@ static void test_several_errors(void **state) {
     if (strcmp(pos, "2:5 3:5 4:19 6:9 7:6 8:11 9:8 10:7") != 0) fprintf(stderr, "%s", got);
     assert_string_equal(pos, "2:5 3:5 4:19 6:9 7:6 8:11 9:8 10:7");
     assert_int_equal(t.diag.nerrors, 8);
-    assert_non_null(strstr(got, "t.bp:10:7: error: matmul shapes [3, 4] and [3, 4] do not match: 4 != 3\n"));
+    assert_non_null(strstr(got, "t.bp:10:7: error: matmul shapes [3, 4] and [3, 4] do not match: 4 != 3; the right side transposed would fit: write x.T\n"));
     th_free(&t);
 }
 
