@@ -105,7 +105,12 @@ typedef struct Parser {
     Loc before_loc, last_loc; /* where those two tokens stand */
     Loc last_end;          /* just past the last token */
     const char *last_name; /* the last token's name, when that is a name */
+    const char *before_name; /* the name of the token before the last one, when that is a name */
+    int stmt_nerrors;      /* errors reported before the statement began */
     int join_line;         /* a '\\' ended the line: its '\n' does not end the statement */
+    int py_block;          /* a Python block's header (def f(x):, if, for, class) was reported:
+                              the indented lines after it are its body, skipped silently */
+    int skipping;          /* such a line is being skipped (its errors unsaid) */
 } Parser;
 }
 
@@ -357,6 +362,7 @@ arg:
 /* ---- errors -------------------------------------------------------------------------- */
 
 void parse_error(Parser *p, Loc loc, const char *fmt, ...) {
+    if (p->skipping) return;
     p->nerrors++;
     if (!p->diag || p->nerrors > p->max_errors) return;
     va_list ap;
@@ -507,6 +513,14 @@ static int is_keyword(yysymbol_kind_t tok) {
     }
 }
 
+/* 1 for Python's words of booleans and conditions within an expression. */
+static int python_boolean(const char *word) {
+    static const char *const words[] = {"and", "or", "not", "if", "else", "is", "in"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(word, words[i]) == 0) return 1;
+    return 0;
+}
+
 /* Messages for what Python and PyTorch users write: `x ** 2`, `loss = EXPR`, a keyword
  * as a name (`input loss[3]`). Returns 1 if one was reported. */
 static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok, Loc loc) {
@@ -540,9 +554,76 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
                             "inputs of their own, or select with a product (x @ P)");
         return 1;
     }
+    /* W.T() (it said "unexpected '('") */
+    if (tok == YYTRANSLATE('(') && p->before_tok == TOK_TRANSPOSE && p->before_loc.line == loc.line) {
+        parse_error(p, loc, "the transpose is written x.T, without ()");
+        return 1;
+    }
+    /* param W(3, 4), input x(B, 784): a shape in parentheses (it said "unexpected '('") */
+    if (tok == YYTRANSLATE('(') && p->stmt_ntok == 3 && p->before_tok == TOK_NAME && p->before_name &&
+        (p->stmt_first == TOK_PARAM || p->stmt_first == TOK_INPUT)) {
+        int param = p->stmt_first == TOK_PARAM;
+        parse_error(p, loc, "%s shape goes in brackets after its name: %s %s[...]", param ? "a parameter's" : "an input's",
+                    param ? "param" : "input", p->before_name);
+        return 1;
+    }
+    /* clip_grad_norm max_norm = 1 (it said "unexpected '='") */
+    if (tok == YYTRANSLATE('=') && p->stmt_first == TOK_CLIP && p->stmt_ntok == 3 && p->before_tok == TOK_NAME) {
+        parse_error(p, loc, "'clip_grad_norm' takes its value alone, without '%s =': clip_grad_norm MAX",
+                    p->before_name ? p->before_name : "");
+        return 1;
+    }
+    /* input x[B, 3] : float, : long, param W[3] : int (it said "expected 'int'", or "unexpected ':'") */
+    if (p->before_tok == ':' && tok == YYSYMBOL_NAME && p->stmt_first == TOK_INPUT && p->last_name) {
+        static const char *const reals[] = {"float", "float32", "float64", "double", "real", "f32", "f64", "half"};
+        static const char *const ints[] = {"long", "int32", "int64", "int16", "int8", "uint8", "short", "integer",
+                                           "i32", "i64"};
+        int real = 0, integer = 0;
+        for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) real |= strcmp(p->last_name, reals[i]) == 0;
+        for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) integer |= strcmp(p->last_name, ints[i]) == 0;
+        if (real)
+            parse_error(p, p->before_loc, "an input is real unless declared ': int': leave out ': %s'", p->last_name);
+        else if (integer)
+            parse_error(p, loc, "an integer input is declared ': int', whatever its width: write ': int'");
+        else
+            parse_error(p, loc, "unknown type '%s': an input is real (no type) or ': int' (labels and ids)", p->last_name);
+        p->method_reported = 1; /* : torch.long is one error */
+        return 1;
+    }
+    if (tok == YYTRANSLATE(':') && p->stmt_first == TOK_PARAM) {
+        parse_error(p, loc, "a parameter is real and takes no type (': int' is for inputs: labels and ids)");
+        return 1;
+    }
+    /* Python's and, or, not, x if c else y (it said "unexpected name 'and'") */
+    if ((tok == YYSYMBOL_NAME && p->last_name && p->stmt_ntok > 1 && python_boolean(p->last_name)) ||
+        (p->before_tok == TOK_NAME && p->before_name && strcmp(p->before_name, "not") == 0 &&
+         p->before_loc.line == loc.line)) {
+        const char *word = tok == YYSYMBOL_NAME && p->last_name && python_boolean(p->last_name) ? p->last_name : "not";
+        parse_error(p, word == p->last_name ? loc : p->before_loc, "there are no booleans or conditions ('%s'): for a "
+                    "choice per element write maximum(a, b), minimum(a, b) or relu(x)", word);
+        return 1;
+    }
+    /* output h, W.T (it said "unexpected '.T'") */
+    if (p->stmt_first == TOK_OUTPUT && tok != YYSYMBOL_NAME && tok != YYTRANSLATE(',') && !is_keyword(tok) &&
+        p->before_tok == TOK_NAME) {
+        parse_error(p, loc, "'output' takes names of values: bind the expression first (NAME = EXPR) and output NAME");
+        return 1;
+    }
+    /* an expression as a statement of a def body, its last one meant as the value (it said
+       "unexpected '*', expected a name or '='") */
+    int below = p->nopen - (tok == YYTRANSLATE('(') || tok == YYTRANSLATE('[')); /* the lookahead's own bracket is open */
+    if (below > 0 && p->open[below - 1].c == '{' &&
+        ((p->stmt_ntok == 1 && (tok == YYSYMBOL_NUMBER || tok == YYTRANSLATE('(') || tok == YYTRANSLATE('-'))) ||
+         (p->stmt_ntok == 2 && p->stmt_first == TOK_NAME && tok != YYSYMBOL_NAME && tok != YYTRANSLATE('=') &&
+          tok != YYTRANSLATE(',') && tok != YYTRANSLATE('[')))) {
+        parse_error(p, p->stmt_loc, "an expression alone does nothing in a def body: bind it with 'NAME = ...', or "
+                    "end the body with 'return ...'");
+        return 1;
+    }
     /* def f(x): (Python's) */
     if (tok == YYTRANSLATE(':') && p->stmt_first == TOK_DEF) {
         parse_error(p, loc, "a def is written def f(x) = EXPR, or def f(x) { ... return EXPR }, not with ':'");
+        p->py_block = 1; /* its indented body is not reported line by line */
         return 1;
     }
     if (is_keyword(tok)) {
@@ -579,12 +660,14 @@ static int python_statement(Parser *p) {
     const char *w = p->stmt_word;
     if (strcmp(w, "import") == 0 || strcmp(w, "from") == 0)
         parse_error(p, p->stmt_loc, PARSE_NO_IMPORT);
-    else if (strcmp(w, "class") == 0)
+    else if (strcmp(w, "class") == 0) {
         parse_error(p, p->stmt_loc, "there are no classes: declare param and input at the top level, and "
                                     "write a reusable layer as a def");
-    else if (parse_python_keyword(w) && strcmp(w, "lambda") != 0) /* if x:, for i in ...:, while ...: */
+        p->py_block = 1;
+    } else if (parse_python_keyword(w) && strcmp(w, "lambda") != 0) { /* if x:, for i in ...:, while ...: */
         parse_error(p, p->stmt_loc, "%s", parse_python_keyword(w));
-    else
+        p->py_block = 1;
+    } else
         return 0;
     p->method_reported = 1; /* nn.Module, skipped with the statement, is not said too */
     return 1;

@@ -1547,6 +1547,110 @@ static const DiagCase cases[] = {
      "t.bp:1:9: error: a def is written def f(x) = EXPR, or def f(x) { ... return EXPR }, not with ':'\n"
      "  def f(x):\n"
      "          ^\n"},
+    {"Python's def body, indented, with its return (it said \"'return' outside a def\" too)",
+     "param W[3]\n"
+     "def f(x):\n"
+     "    h = relu(x)\n"
+     "\n"
+     "    return h * 'a'\n"
+     "g = W ** 2\n",
+     "t.bp:2:9: error: a def is written def f(x) = EXPR, or def f(x) { ... return EXPR }, not with ':'\n"
+     "  def f(x):\n"
+     "          ^\n"
+     "t.bp:6:7: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  g = W ** 2\n"
+     "        ^\n"},
+    {"Python's if and else blocks: one error, the next statement read",
+     "param W[3]\n"
+     "if W > 0:\n"
+     "    h = W\n"
+     "else:\n"
+     "    h = -W\n"
+     "loss sum(W) ** 2\n",
+     "t.bp:2:1: error: there are no if statements (a model computes the same for every input): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  if W > 0:\n"
+     "  ^\n"
+     "t.bp:6:13: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(W) ** 2\n"
+     "              ^\n"},
+    {"x[..., 0] (it said \"expected 'T' after '.'\" three times more)",
+     "input x[B, 3]\n"
+     "loss sum(x[..., 0])\n",
+     "t.bp:2:11: error: indexing and slicing are not part of the language: declare the parts as parameters or inputs of their own, or select with a product (x @ P)\n"
+     "  loss sum(x[..., 0])\n"
+     "            ^\n"},
+    {"W.T() (it said \"unexpected '('\")",
+     "param W[3, 4]\n"
+     "loss sum(W.T() @ W)\n",
+     "t.bp:2:13: error: the transpose is written x.T, without ()\n"
+     "  loss sum(W.T() @ W)\n"
+     "              ^\n"},
+    {"a shape in parentheses (it said \"unexpected '(', expected end of line, '=' or '['\")",
+     "param W(3, 4)\n"
+     "input x(B, 3)\n",
+     "t.bp:1:8: error: a parameter's shape goes in brackets after its name: param W[...]\n"
+     "  param W(3, 4)\n"
+     "         ^\n"
+     "t.bp:2:8: error: an input's shape goes in brackets after its name: input x[...]\n"
+     "  input x(B, 3)\n"
+     "         ^\n"},
+    {"clip_grad_norm max_norm = 1 (it said \"unexpected '='\")",
+     "clip_grad_norm max_norm = 1.0\n",
+     "t.bp:1:25: error: 'clip_grad_norm' takes its value alone, without 'max_norm =': clip_grad_norm MAX\n"
+     "  clip_grad_norm max_norm = 1.0\n"
+     "                          ^\n"},
+    {"types PyTorch names (it said \"expected 'int'\", and \"unexpected ':'\" of a param)",
+     "input x[B, 3] : float32\n"
+     "input y[B] : torch.long\n"
+     "input z[B] : int64\n"
+     "param W[3] : float\n",
+     "t.bp:1:15: error: an input is real unless declared ': int': leave out ': float32'\n"
+     "  input x[B, 3] : float32\n"
+     "                ^\n"
+     "t.bp:2:14: error: unknown type 'torch': an input is real (no type) or ': int' (labels and ids)\n"
+     "  input y[B] : torch.long\n"
+     "               ^\n"
+     "t.bp:3:14: error: an integer input is declared ': int', whatever its width: write ': int'\n"
+     "  input z[B] : int64\n"
+     "               ^\n"
+     "t.bp:4:12: error: a parameter is real and takes no type (': int' is for inputs: labels and ids)\n"
+     "  param W[3] : float\n"
+     "             ^\n"},
+    {"Python's and, not, if-else (it said \"unexpected name\", of 'W' after 'not')",
+     "param W[3]\n"
+     "a = W and W\n"
+     "b = not W\n"
+     "c = W if W else 0\n",
+     "t.bp:2:7: error: there are no booleans or conditions ('and'): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  a = W and W\n"
+     "        ^\n"
+     "t.bp:3:5: error: there are no booleans or conditions ('not'): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  b = not W\n"
+     "      ^\n"
+     "t.bp:4:7: error: there are no booleans or conditions ('if'): for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  c = W if W else 0\n"
+     "        ^\n"},
+    {"an expression in output (it said \"unexpected '.T'\")",
+     "param W[3, 4]\n"
+     "output W, W.T\n",
+     "t.bp:2:12: error: 'output' takes names of values: bind the expression first (NAME = EXPR) and output NAME\n"
+     "  output W, W.T\n"
+     "             ^\n"},
+    {"a def body ending in an expression (it said \"unexpected '*', expected a name or '='\")",
+     "def f(x) {\n"
+     "  h = relu(x)\n"
+     "  h * 2\n"
+     "}\n",
+     "t.bp:3:3: error: an expression alone does nothing in a def body: bind it with 'NAME = ...', or end the body with 'return ...'\n"
+     "    h * 2\n"
+     "    ^\n"},
+    {"a def body ending in a call",
+     "def f(x) {\n"
+     "  relu(x)\n"
+     "}\n",
+     "t.bp:2:3: error: an expression alone does nothing in a def body: bind it with 'NAME = ...', or end the body with 'return ...'\n"
+     "    relu(x)\n"
+     "    ^\n"},
     {"'==' for '=' (it said \"unexpected '=', expected an expression\")",
      "param W[3]\n"
      "h == W * 2\n"

@@ -377,10 +377,10 @@ static void test_bad_inputs(void **state) {
          "t.bp:1:12: error: unexpected 'int', expected end of line, '=' or ':'\n"
          "  input x[B] int\n"
          "             ^\n"},
-        {"input y[B] : float\n",
-         "t.bp:1:14: error: unexpected name 'float', expected 'int'\n"
+        {"input y[B] : float\n", /* (it said "unexpected name 'float', expected 'int'") */
+         "t.bp:1:12: error: an input is real unless declared ': int': leave out ': float'\n"
          "  input y[B] : float\n"
-         "               ^\n"},
+         "             ^\n"},
         {"loss\n",
          "t.bp:1:5: error: unexpected end of line, expected an expression\n"
          "  loss\n"
