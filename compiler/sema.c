@@ -207,6 +207,9 @@ static void unknown_name(Sema *S, Scope *sc, Loc loc, const char *name, const ch
                        : strcmp(name, "True") == 0         ? "; there are no booleans: write 1" /* Python's */
                        : strcmp(name, "False") == 0        ? "; there are no booleans: write 0"
                        : strcmp(name, "None") == 0         ? "; there is no None: every value is a number or a tensor"
+                       : strcmp(name, "pi") == 0           ? "; write 3.141592653589793"
+                       : strcmp(name, "inf") == 0          ? "; write 1 / 0 (or a large number such as 1e30)"
+                       : strcmp(name, "nan") == 0          ? "; write 0 / 0"
                                                            : near_value(S, sc, name);
     diag_error(S->d, loc, "unknown %s '%s'%s", what, name, hint);
 }
@@ -271,6 +274,8 @@ static const struct {
     {"slope", NULL, "alpha", NULL},
     {"kernel_size", NULL, "k", NULL},
     {"momentum", NULL, "beta1", NULL},
+    {"learning_rate", NULL, "lr", NULL}, /* Keras's, optax's */
+    {"epsilon", NULL, "eps", NULL},
     {"betas", NULL, "beta1", "give beta1= and beta2="},
     {"weight_decay", "adam", NULL, "for weight decay, use adamw(weight_decay=...)"},
     {"reduction", NULL, "target", "a loss is always the mean (reduction='mean')"},
@@ -1502,7 +1507,15 @@ static void decl_optimizer(Sema *S, const Stmt *st) {
         np = w ? 5 : 4;
         dst[0] = &o->lr, dst[1] = &o->beta1, dst[2] = &o->beta2, dst[3] = &o->eps, dst[4] = &o->weight_decay;
     } else {
-        diag_error(S->d, st->name_loc, "unknown optimizer '%s'; use sgd, adam or adamw", st->name);
+        Suggest sg; /* PyTorch's Adam, SGD, AdamW; a misspelling */
+        suggest_init(&sg, st->name);
+        suggest_offer(&sg, "sgd");
+        suggest_offer(&sg, "adam");
+        suggest_offer(&sg, "adamw");
+        if (sg.best)
+            diag_error(S->d, st->name_loc, "unknown optimizer '%s'; did you mean '%s'?", st->name, sg.best);
+        else
+            diag_error(S->d, st->name_loc, "unknown optimizer '%s'; use sgd, adam or adamw", st->name);
         return;
     }
     o->loc = st->loc;

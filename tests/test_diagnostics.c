@@ -929,6 +929,38 @@ static const DiagCase cases[] = {
      "t.bp:1:11: error: unknown optimizer 'rmsprop'; use sgd, adam or adamw\n"
      "  optimizer rmsprop(lr = 0.1)\n"
      "            ^\n"},
+    {"PyTorch's Adam, capitalised (it said \"use sgd, adam or adamw\")",
+     "optimizer Adam(lr = 0.1)\n",
+     "t.bp:1:11: error: unknown optimizer 'Adam'; did you mean 'adam'?\n"
+     "  optimizer Adam(lr = 0.1)\n"
+     "            ^\n"},
+    {"Keras's learning_rate (it said nothing)",
+     "optimizer sgd(learning_rate = 0.1)\n",
+     "t.bp:1:15: error: 'sgd' has no argument named 'learning_rate' (it takes lr, momentum, weight_decay); did you mean 'lr'?\n"
+     "  optimizer sgd(learning_rate = 0.1)\n"
+     "                ^\n"},
+    {"Keras's epsilon",
+     "optimizer adam(epsilon = 1e-7)\n",
+     "t.bp:1:16: error: 'adam' has no argument named 'epsilon' (it takes lr, beta1, beta2, eps); did you mean 'eps'?\n"
+     "  optimizer adam(epsilon = 1e-7)\n"
+     "                 ^\n"},
+    {"torch.optim's Adam (it said \"('.Adam')\")",
+     "optimizer optim.Adam(lr = 0.1)\n",
+     "t.bp:1:16: error: methods and modules are not part of the language: write optimizer adam(...)\n"
+     "  optimizer optim.Adam(lr = 0.1)\n"
+     "                 ^\n"},
+    {"pi and inf as names (they said only \"unknown name\")",
+     "param W[3]\n"
+     "y = W * pi\n",
+     "t.bp:2:9: error: unknown name 'pi'; write 3.141592653589793\n"
+     "  y = W * pi\n"
+     "          ^\n"},
+    {"inf",
+     "param W[3]\n"
+     "y = maximum(W, -inf)\n",
+     "t.bp:2:17: error: unknown name 'inf'; write 1 / 0 (or a large number such as 1e30)\n"
+     "  y = maximum(W, -inf)\n"
+     "                  ^\n"},
     {"negative optimizer argument",
      "optimizer sgd(lr = -0.1)\n",
      "t.bp:1:20: error: argument 'lr' of 'sgd' must not be negative, got -0.1\n"
