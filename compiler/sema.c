@@ -241,6 +241,20 @@ static const char *written(Sema *S, const Expr *e) {
 
 static int const_int(Sema *S, const Expr *e, const char *what, const char *fn, int *out) {
     double v;
+    if (e->kind == EX_LIST && e->nitems > 0 && (strcmp(fn, "conv2d") == 0 || strcmp(fn, "maxpool2d") == 0 ||
+                                                strcmp(fn, "avgpool2d") == 0)) {
+        /* PyTorch's stride=(2, 2), padding=(1, 1), kernel_size=(2, 2): said "must be an integer constant" */
+        int same = 1;
+        double first, w;
+        for (int i = 0; i < e->nitems && same; i++)
+            same = const_value(e->items[i], &w) && (i == 0 ? (first = w, 1) : w == first);
+        if (same)
+            diag_error(S->d, e->loc, "argument '%s' of '%s' is one integer, the same along both axes: write %s = %s",
+                       what, fn, what, written(S, e->items[0]));
+        else
+            diag_error(S->d, e->loc, "argument '%s' of '%s' is one integer, the same along both axes", what, fn);
+        return 0;
+    }
     if (!const_value(e, &v) || v != floor(v)) {
         diag_error(S->d, e->loc, "argument '%s' of '%s' must be an integer constant", what, fn);
         return 0;
@@ -876,6 +890,16 @@ static int lower_call(Sema *S, Scope *sc, const Expr *e) {
         /* NumPy's and PyTorch's concatenate([a, b]): it said "'concat' needs argument 'b'" */
         diag_error(S->d, e->args[0].loc, "'concat' takes the two tensors as arguments of their own, not a %s: "
                    "concat(a, b, axis = 0)", e->args[0].value->tuple ? "tuple" : "list");
+        return -1;
+    }
+    if (bs->kind == B_RESHAPE && e->nargs > 2 && !e->args[1].name && !e->args[2].name) {
+        /* PyTorch's x.reshape(4, 3) / view(4, 3) as a call: it said "'reshape' takes 2 arguments, got 3" */
+        diag_error(S->d, e->args[1].loc, "the shape of 'reshape' is one list: reshape(x, [D1, D2, ...])");
+        return -1;
+    }
+    if (bs->kind == B_TRANSPOSE && e->nargs > 1) { /* torch.transpose(x, 0, 1) */
+        diag_error(S->d, e->args[1].loc, "'transpose' takes 1 argument, got %d: it swaps the last two axes, as x.T does",
+                   e->nargs);
         return -1;
     }
     if (!bind_args(S, e, bs->nparams, bs->params, argv, bs->name)) return -1;

@@ -529,15 +529,15 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
         parse_error(p, p->before_loc, "'**' is not an operator: write a power as x ^ 2");
         return 1;
     }
-    if (tok == YYTRANSLATE('=') && p->stmt_ntok == 2 && p->stmt_first != TOK_NAME) {
+    if ((tok == YYTRANSLATE('=') || tok == YYTRANSLATE(':')) && p->stmt_ntok == 2 && p->stmt_first != TOK_NAME) {
         yysymbol_kind_t first = YYTRANSLATE(p->stmt_first);
         for (size_t i = 0; i < sizeof keyword_forms / sizeof keyword_forms[0]; i++)
             if (keyword_forms[i].tok == first) {
-                parse_error(p, p->stmt_loc, "%s takes %s without '=': %s", yysymbol_name(first),
-                            keyword_forms[i].what, keyword_forms[i].form);
+                parse_error(p, p->stmt_loc, "%s takes %s without '%c': %s", yysymbol_name(first),
+                            keyword_forms[i].what, tok == YYTRANSLATE(':') ? ':' : '=', keyword_forms[i].form);
                 return 1;
             }
-        if (is_keyword(first)) {
+        if (is_keyword(first) && tok == YYTRANSLATE('=')) {
             parse_error(p, p->stmt_loc, "%s is a keyword, not a name", yysymbol_name(first));
             return 1;
         }
@@ -545,6 +545,12 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
     /* Python's `a, b = f(x)` (it was "unexpected ','") */
     if (tok == YYTRANSLATE(',') && p->stmt_ntok == 2 && p->stmt_first == TOK_NAME) {
         parse_error(p, loc, "a binding names one value: bind each name on a line of its own (%s = ...)", p->stmt_word);
+        return 1;
+    }
+    /* param W[784][256]: C's and Java's dimensions (it said "indexing and slicing ...") */
+    if (tok == YYTRANSLATE('[') && p->before_tok == ']' && (p->stmt_first == TOK_PARAM || p->stmt_first == TOK_INPUT)) {
+        parse_error(p, loc, "a shape is one list of sizes separated by commas: %s NAME[D1, D2], not NAME[D1][D2]",
+                    p->stmt_first == TOK_PARAM ? "param" : "input");
         return 1;
     }
     /* x[0], h[:, 1], f(x)[0] (not `W[3] = ...`, a statement's second token) */
@@ -590,7 +596,7 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
         p->method_reported = 1; /* : torch.long is one error */
         return 1;
     }
-    if (tok == YYTRANSLATE(':') && p->stmt_first == TOK_PARAM) {
+    if (tok == YYTRANSLATE(':') && p->stmt_first == TOK_PARAM && p->stmt_ntok >= 3) {
         parse_error(p, loc, "a parameter is real and takes no type (': int' is for inputs: labels and ids)");
         return 1;
     }
@@ -618,6 +624,16 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
           tok != YYTRANSLATE(',') && tok != YYTRANSLATE('[')))) {
         parse_error(p, p->stmt_loc, "an expression alone does nothing in a def body: bind it with 'NAME = ...', or "
                     "end the body with 'return ...'");
+        return 1;
+    }
+    /* def f(x: float), def f(x, s=2), def f(x) -> float (Python's annotations and defaults) */
+    if (p->stmt_first == TOK_DEF && in_parens(p) && (tok == YYTRANSLATE(':') || tok == YYTRANSLATE('='))) {
+        parse_error(p, loc, "a def's parameters are names alone (%s): def f(x, s) = EXPR",
+                    tok == YYTRANSLATE(':') ? "no types" : "no default values: pass every argument at the call");
+        return 1;
+    }
+    if (p->stmt_first == TOK_DEF && tok == YYTRANSLATE('-') && p->before_tok == ')' && !in_parens(p)) {
+        parse_error(p, loc, "a def has no return type: def f(x) = EXPR");
         return 1;
     }
     /* def f(x): (Python's) */

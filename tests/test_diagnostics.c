@@ -871,6 +871,31 @@ static const DiagCase cases[] = {
      "t.bp:3:10: error: 'embedding' takes (table, ids): the first is integer and the second real; are the two swapped?\n"
      "  loss sum(embedding(ids, E))\n"
      "           ^\n"},
+    {"PyTorch's stride=(2, 2) (it said \"must be an integer constant\")",
+     "input x[B, 1, 8, 8]\n"
+     "loss sum(maxpool2d(x, 2, stride = (2, 2)))\n",
+     "t.bp:2:35: error: argument 'stride' of 'maxpool2d' is one integer, the same along both axes: write stride = 2\n"
+     "  loss sum(maxpool2d(x, 2, stride = (2, 2)))\n"
+     "                                    ^\n"},
+    {"padding of two different sizes",
+     "input x[B, 1, 8, 8]\n"
+     "param K[4, 1, 3, 3]\n"
+     "loss sum(conv2d(x, K, padding = [1, 2]))\n",
+     "t.bp:3:33: error: argument 'padding' of 'conv2d' is one integer, the same along both axes\n"
+     "  loss sum(conv2d(x, K, padding = [1, 2]))\n"
+     "                                  ^\n"},
+    {"reshape(x, 4, 3), view's sizes (it said \"'reshape' takes 2 arguments, got 3\")",
+     "param W[3, 4]\n"
+     "loss sum(reshape(W, 4, 3))\n",
+     "t.bp:2:21: error: the shape of 'reshape' is one list: reshape(x, [D1, D2, ...])\n"
+     "  loss sum(reshape(W, 4, 3))\n"
+     "                      ^\n"},
+    {"torch.transpose(x, 0, 1) (it said only \"takes 1 argument, got 3\")",
+     "param W[3, 4]\n"
+     "loss sum(transpose(W, 0, 1))\n",
+     "t.bp:2:23: error: 'transpose' takes 1 argument, got 3: it swaps the last two axes, as x.T does\n"
+     "  loss sum(transpose(W, 0, 1))\n"
+     "                        ^\n"},
     {"loss not scalar",
      "input x[3]\n"
      "loss x * 2\n",
@@ -1683,6 +1708,32 @@ static const DiagCase cases[] = {
      "t.bp:2:3: error: an expression alone does nothing in a def body: bind it with 'NAME = ...', or end the body with 'return ...'\n"
      "    relu(x)\n"
      "    ^\n"},
+    {"a def's return type (it said \"unexpected '-'\" and \"there are no comparisons ('>')\")",
+     "def f(x) -> float = x * 2\n",
+     "t.bp:1:10: error: a def has no return type: def f(x) = EXPR\n"
+     "  def f(x) -> float = x * 2\n"
+     "           ^\n"},
+    {"a def's parameter with a type (it said \"... not with ':'\", of a def's own colon)",
+     "def f(x: float) = x * 2\n",
+     "t.bp:1:8: error: a def's parameters are names alone (no types): def f(x, s) = EXPR\n"
+     "  def f(x: float) = x * 2\n"
+     "         ^\n"},
+    {"a def's parameter with a default (it said \"unexpected '='\")",
+     "def f(x, s = 2) = x * s\n",
+     "t.bp:1:12: error: a def's parameters are names alone (no default values: pass every argument at the call): def f(x, s) = EXPR\n"
+     "  def f(x, s = 2) = x * s\n"
+     "             ^\n"},
+    {"C's dimensions W[784][256] (it said \"indexing and slicing ...\")",
+     "param W[784][256]\n",
+     "t.bp:1:13: error: a shape is one list of sizes separated by commas: param NAME[D1, D2], not NAME[D1][D2]\n"
+     "  param W[784][256]\n"
+     "              ^\n"},
+    {"loss: EXPR (it said \"unexpected ':', expected an expression\")",
+     "param W[3]\n"
+     "loss: sum(W)\n",
+     "t.bp:2:1: error: 'loss' takes its expression without ':': loss EXPR\n"
+     "  loss: sum(W)\n"
+     "  ^\n"},
     {"'==' for '=' (it said \"unexpected '=', expected an expression\")",
      "param W[3]\n"
      "h == W * 2\n"
