@@ -98,6 +98,8 @@ typedef struct Program {
     Stmt **stmts;
     int nstmts;
     int cap;
+    int py_block; /* the text ended after a Python block's header (def f(x):, if ...:), reported:
+                     the REPL skips the indented lines that follow as its body */
 } Program;
 
 /* Parses text (registered in diag under the name `file`) into a Program allocated in

@@ -115,6 +115,8 @@ typedef struct Session {
     int line;              /* lines read so far */
     int tty;
     int quit;
+    int py_block;          /* the last input was a Python block's header (reported): its indented
+                              lines, and else/elif, are skipped unsaid, as in a file */
     int read_failed;       /* standard input could not be read (not its end): the exit status is 1 */
     int out_errno;         /* why standard output first failed (its writes are per line), or 0 */
 } Session;
@@ -1101,6 +1103,7 @@ static int enter_text(Session *S, const char *name, const char *text, int line) 
     Arena *a = arena_new();
     S->d.nerrors = 0;
     Program *p = parse_program_at(a, &S->d, src->name, src->text, src->first_line);
+    S->py_block = p->py_block;
     if (S->d.nerrors) {
         arena_free(a);
         return -1;
@@ -2234,6 +2237,11 @@ int repl_main(int argc, char **argv) {
         chunk[clen] = 0;
         free(line);
         if (parse_is_incomplete(chunk)) continue;
+        if (S.py_block && (chunk[0] == ' ' || chunk[0] == '\t' || strncmp(chunk, "else", 4) == 0 ||
+                           strncmp(chunk, "elif", 4) == 0)) {
+            clen = 0; /* the body of def f(x):, if ...: (said once, at its header) */
+            continue;
+        }
         if (enter_text(&S, "<repl>", chunk, start) != 0) failed = 1;
         clen = 0;
     }

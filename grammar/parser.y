@@ -1052,6 +1052,7 @@ Program *parse_program_at(Arena *arena, Diag *diag, const char *file, const char
     }
     YY_BUFFER_STATE buf = yy_scan_string(text ? diag_skip_bom(text) : "", scanner);
     yyparse(scanner, &p);
+    p.prog->py_block = p.py_block;
     yy_delete_buffer(buf, scanner);
     yylex_destroy(scanner);
     return p.prog;
