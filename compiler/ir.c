@@ -451,12 +451,16 @@ int ir_conv2d(Graph *g, int x, int w, int stride, int pad, Loc loc) {
         return -1;
     }
     if (!shape_is_const(ws)) {
-        diag_error(g->diag, loc, "conv2d's kernel W [O, C, KH, KW] must have integer sizes, got %s", s2);
+        diag_error(g->diag, loc, "conv2d's kernel W [O, C, KH, KW] must have integer sizes, got %s%s", s2,
+                   shape_is_const(xs) && is_image(ws) && ws->d[0].sym >= 0 ? "; conv2d takes (x, W): are the two swapped?" : "");
         return -1;
     }
     if (xs->d[1].c != ws->d[1].c) {
-        diag_error(g->diag, loc, "conv2d's channels differ: x %s has C = %lld, the kernel W %s has C = %lld", s1,
-                   (long long)xs->d[1].c, s2, (long long)ws->d[1].c);
+        /* TensorFlow's and Flax's channels-last images */
+        const char *nhwc = xs->d[3].c == ws->d[1].c ? "; x is [B, C, H, W] (channels first, as PyTorch's), "
+                                                      "and its last axis, not its second, has the kernel's C" : "";
+        diag_error(g->diag, loc, "conv2d's channels differ: x %s has C = %lld, the kernel W %s has C = %lld%s", s1,
+                   (long long)xs->d[1].c, s2, (long long)ws->d[1].c, nhwc);
         return -1;
     }
     if (ws->d[2].c > INT32_MAX || ws->d[3].c > INT32_MAX) {

@@ -1365,6 +1365,20 @@ static const DiagCase cases[] = {
      "t.bp:1:1: error: an expression alone does nothing here; bind it with 'NAME = ...' or use 'loss ...'\n"
      "  1 + 2\n"
      "  ^\n"},
+    {"conv2d(W, x) (it said only that the kernel must have integer sizes)",
+     "input x[B, 1, 8, 8]\n"
+     "param K[4, 1, 3, 3]\n"
+     "loss sum(conv2d(K, x))\n",
+     "t.bp:3:10: error: conv2d's kernel W [O, C, KH, KW] must have integer sizes, got [B, 1, 8, 8]; conv2d takes (x, W): are the two swapped?\n"
+     "  loss sum(conv2d(K, x))\n"
+     "           ^\n"},
+    {"channels-last images, TensorFlow's and Flax's (it said only that the channels differ)",
+     "input x[B, 8, 8, 1]\n"
+     "param K[4, 1, 3, 3]\n"
+     "loss sum(conv2d(x, K))\n",
+     "t.bp:3:10: error: conv2d's channels differ: x [B, 8, 8, 1] has C = 8, the kernel W [4, 1, 3, 3] has C = 1; x is [B, C, H, W] (channels first, as PyTorch's), and its last axis, not its second, has the kernel's C\n"
+     "  loss sum(conv2d(x, K))\n"
+     "           ^\n"},
     {"conv2d with mismatched channels",
      "input x[1, 1, 28, 28]\n"
      "param W[8, 3, 3, 3]\n"
