@@ -118,6 +118,9 @@ typedef struct Parser {
 /* Said for Python's `import torch` and `from torch import nn`. */
 #define PARSE_NO_IMPORT \
     "there is nothing to import: relu, softmax, cross_entropy and the other functions are built in"
+/* Said for Python's `with torch.no_grad():` (its indented body is skipped as a block's). */
+#define PARSE_NO_WITH \
+    "there are no with blocks: only the loss is differentiated, and inference (forward) computes no gradient"
 /* What Python's `if`, `elif`, `else`, `for`, `while` and `lambda` are in this language, as
  * a message, or NULL for any other word. */
 const char *parse_python_keyword(const char *word);
@@ -560,6 +563,13 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
                             "inputs of their own, or select with a product (x @ P)");
         return 1;
     }
+    /* @jax.jit, @torch.compile before a def (it said "unexpected '@'", then the method) */
+    if (tok == YYTRANSLATE('@') && p->stmt_ntok == 1) {
+        parse_error(p, loc, "decorators are not part of the language: a def is inlined where it is called, and the "
+                            "whole program is compiled");
+        p->method_reported = 1;
+        return 1;
+    }
     /* W.T() (it said "unexpected '('") */
     if (tok == YYTRANSLATE('(') && p->before_tok == TOK_TRANSPOSE && p->before_loc.line == loc.line) {
         parse_error(p, loc, "the transpose is written x.T, without ()");
@@ -676,6 +686,10 @@ static int python_statement(Parser *p) {
     const char *w = p->stmt_word;
     if (strcmp(w, "import") == 0 || strcmp(w, "from") == 0)
         parse_error(p, p->stmt_loc, PARSE_NO_IMPORT);
+    else if (strcmp(w, "with") == 0) {
+        parse_error(p, p->stmt_loc, PARSE_NO_WITH);
+        p->py_block = 1;
+    }
     else if (strcmp(w, "class") == 0) {
         parse_error(p, p->stmt_loc, "there are no classes: declare param and input at the top level, and "
                                     "write a reusable layer as a def");

@@ -1748,6 +1748,23 @@ static const DiagCase cases[] = {
      "t.bp:2:1: error: 'loss' takes its expression without ':': loss EXPR\n"
      "  loss: sum(W)\n"
      "  ^\n"},
+    {"a decorator (it said \"unexpected '@'\", then \"('.jit')\")",
+     "@jax.jit\n"
+     "def f(x) = x * 2\n",
+     "t.bp:1:1: error: decorators are not part of the language: a def is inlined where it is called, and the whole program is compiled\n"
+     "  @jax.jit\n"
+     "  ^\n"},
+    {"with torch.no_grad(): and its body (it said \"('.no_grad')\", and bound h)",
+     "param W[3]\n"
+     "with torch.no_grad():\n"
+     "    h = W ** 2\n"
+     "loss sum(W) ** 2\n",
+     "t.bp:2:1: error: there are no with blocks: only the loss is differentiated, and inference (forward) computes no gradient\n"
+     "  with torch.no_grad():\n"
+     "  ^\n"
+     "t.bp:4:13: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(W) ** 2\n"
+     "              ^\n"},
     {"'==' for '=' (it said \"unexpected '=', expected an expression\")",
      "param W[3]\n"
      "h == W * 2\n"
