@@ -1271,7 +1271,8 @@ static int decl_shape(Sema *S, const Stmt *st, Shape *s, int allow_sym) {
                 return 0;
             }
             if (v < 1) {
-                diag_error(S->d, e->loc, "dimension must be positive, got %s", written(S, e));
+                diag_error(S->d, e->loc, "dimension must be positive, got %s%s", written(S, e),
+                           v == -1 ? "; a size bound when the code runs is a name: [B, ...]" : "");
                 return 0;
             }
             if (v > (double)BP_MAXDIM) {

@@ -570,6 +570,12 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
         p->method_reported = 1;
         return 1;
     }
+    /* input x[*, 784], x[None, ...]'s relative (it said "unexpected '*', expected an expression or ']'") */
+    if (tok == YYTRANSLATE('*') && (p->before_tok == '[' || p->before_tok == ',') && p->stmt_ntok <= 4 &&
+        (p->stmt_first == TOK_INPUT || p->stmt_first == TOK_PARAM)) {
+        parse_error(p, loc, "'*' is not a size: a size bound when the code runs is a name: [B, ...]");
+        return 1;
+    }
     /* W.T() (it said "unexpected '('") */
     if (tok == YYTRANSLATE('(') && p->before_tok == TOK_TRANSPOSE && p->before_loc.line == loc.line) {
         parse_error(p, loc, "the transpose is written x.T, without ()");

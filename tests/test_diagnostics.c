@@ -1765,6 +1765,43 @@ static const DiagCase cases[] = {
      "t.bp:4:13: error: '**' is not an operator: write a power as x ^ 2\n"
      "  loss sum(W) ** 2\n"
      "              ^\n"},
+    {"a size left open as Keras and NumPy write it (they said \"unexpected character '?'\", \"unexpected '*'\", \"must be positive\")",
+     "input x[?, 784]\n"
+     "input y[*, 10]\n",
+     "t.bp:1:9: error: '?' is not a size: a size bound when the code runs is a name: [B, ...]\n"
+     "  input x[?, 784]\n"
+     "          ^\n"
+     "t.bp:2:9: error: '*' is not a size: a size bound when the code runs is a name: [B, ...]\n"
+     "  input y[*, 10]\n"
+     "          ^\n"},
+    {"a size of -1, NumPy's",
+     "input z[-1, 3]\n",
+     "t.bp:1:9: error: dimension must be positive, got -1; a size bound when the code runs is a name: [B, ...]\n"
+     "  input z[-1, 3]\n"
+     "          ^\n"},
+    {"Python's % and & (they said \"unexpected character\")",
+     "param W[3]\n"
+     "a = W % 2\n"
+     "b = W & W\n",
+     "t.bp:2:7: error: '%' is not an operator: there is no remainder\n"
+     "  a = W % 2\n"
+     "        ^\n"
+     "t.bp:3:7: error: '&' is not an operator: there are no booleans or bits: for a choice per element write maximum(a, b), minimum(a, b) or relu(x)\n"
+     "  b = W & W\n"
+     "        ^\n"},
+    {"a training loop's l.backward() (it said only \"('.backward')\")",
+     "param W[3]\n"
+     "l = sum(W)\n"
+     "l.backward()\n",
+     "t.bp:3:2: error: methods and modules are not part of the language ('.backward'); bpc differentiates the loss itself: bpc grad prints the gradients, bpc train trains\n"
+     "  l.backward()\n"
+     "   ^\n"},
+    {"x.detach() (it said only \"('.detach')\")",
+     "param W[3]\n"
+     "loss sum(W.detach() * W)\n",
+     "t.bp:2:11: error: methods and modules are not part of the language ('.detach'); there is no detach: every path to the loss is differentiated\n"
+     "  loss sum(W.detach() * W)\n"
+     "            ^\n"},
     {"'==' for '=' (it said \"unexpected '=', expected an expression\")",
      "param W[3]\n"
      "h == W * 2\n"
