@@ -386,7 +386,12 @@ static int param_default(const char *param, double *v) {
 static int real_operand(Sema *S, int id, Loc loc, const char *what) {
     if (id < 0) return -1;
     if (S->g->nodes[id].dtype == DT_INT) {
-        diag_error(S->d, loc, "integer value cannot be used in '%s'", what);
+        const Node *n = &S->g->nodes[id]; /* labels used as a regression target, ids as features */
+        if (n->op == OP_INPUT && n->name)
+            diag_error(S->d, loc, "integer value cannot be used in '%s'; '%s' is declared ': int' (labels and ids): "
+                       "declare it without ': int' to compute with it", what, n->name);
+        else
+            diag_error(S->d, loc, "integer value cannot be used in '%s'", what);
         return -1;
     }
     return id;

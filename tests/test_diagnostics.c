@@ -712,33 +712,33 @@ static const DiagCase cases[] = {
      "input x[3, 4]\n"
      "input i[4, 2] : int\n"
      "y = x @ i\n",
-     "t.bp:3:9: error: integer value cannot be used in '@'\n"
+     "t.bp:3:9: error: integer value cannot be used in '@'; 'i' is declared ': int' (labels and ids): declare it without ': int' to compute with it\n"
      "  y = x @ i\n"
      "          ^\n"},
     {"integer input in an elementwise function",
      "input i[3] : int\n"
      "y = exp(i)\n",
-     "t.bp:2:5: error: integer value cannot be used in 'exp'\n"
+     "t.bp:2:5: error: integer value cannot be used in 'exp'; 'i' is declared ': int' (labels and ids): declare it without ': int' to compute with it\n"
      "  y = exp(i)\n"
      "      ^\n"},
     {"integer input in arithmetic (its int32 bits were read as reals: 2 * 3 gave 8e-45)",
      "input i : int = 2\n"
      "param p = 3\n"
      "loss p * i\n",
-     "t.bp:3:10: error: integer value cannot be used in '*'\n"
+     "t.bp:3:10: error: integer value cannot be used in '*'; 'i' is declared ': int' (labels and ids): declare it without ': int' to compute with it\n"
      "  loss p * i\n"
      "           ^\n"},
     {"integer input negated",
      "input i[3] : int\n"
      "y = -i\n",
-     "t.bp:2:6: error: integer value cannot be used in '-'\n"
+     "t.bp:2:6: error: integer value cannot be used in '-'; 'i' is declared ': int' (labels and ids): declare it without ': int' to compute with it\n"
      "  y = -i\n"
      "       ^\n"},
     {"integer input in a loss's target",
      "input i[3] : int\n"
      "param p[3]\n"
      "loss mse(p, i)\n",
-     "t.bp:3:13: error: integer value cannot be used in 'mse'\n"
+     "t.bp:3:13: error: integer value cannot be used in 'mse'; 'i' is declared ': int' (labels and ids): declare it without ': int' to compute with it\n"
      "  loss mse(p, i)\n"
      "              ^\n"},
     {"a rejected declaration, then its uses (each said \"unknown name 'W'\" too)",
