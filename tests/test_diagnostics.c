@@ -3,7 +3,8 @@
  * A table of bad programs, each with the exact text bpc prints for it (message, quoted
  * line, caret), compiled through the whole pipeline (th_build). Syntax errors live in
  * test_parser.c, except other languages' habits (strings, //, +=, import, if, for, lambda,
- * ==, :=, a, b = ..., x[0], 0x10, 1_000, 1e, 2.0f, a bracket left open); this file covers
+ * ==, :=, a, b = ..., x[0], 0x10, 1_000, 1e, 2.0f, a bracket left open, a Python block's
+ * body, with, @decorators, and/or/not, def annotations, W.T(), x[?, 784]); this file covers
  * names, defs, calls, axes, shapes, losses, optimizers, initialisers and declarations. Also: independent errors in one program are all
  * reported, an error in a def's expansion has a note per call (not counted as errors),
  * and a list of hostile programs (deep def chains, huge dimensions, thousands of
