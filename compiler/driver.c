@@ -210,7 +210,8 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
             if (input) continue;
             if (pass == 0 && strncmp(name, "__bpc.", 6) == 0) {
                 snprintf(err, BPRT_ERRLEN, "%s is a checkpoint (it holds '%s'), not a file of inputs: parameters and "
-                         "checkpoints are read with --params (in the REPL, :restore)", fname, name);
+                         "checkpoints are read with --params (in the REPL, :restore)", fname,
+                         bprt_st_find(st, "__bpc.opt_state") ? "__bpc.opt_state" : name);
                 goto out;
             }
             if (pass == 1 && param) {

@@ -44,6 +44,7 @@
  * Left out: undoing a definition, and removing one (a name can only be redefined). */
 #include "repl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -2107,6 +2108,18 @@ static int is_blank(const char *s) {
     return *s == 0 || *s == '#';
 }
 
+/* Whether a line typed after a Python block's header (def f(x):, if ...:) is its body: it
+ * begins indented, or it is Python's `else:` or `elif ...:` (the words whole and the line
+ * ending in ':', so that `elsewhere = 3` or `else_` are the definitions they are). */
+static int py_body_line(const char *s) {
+    if (s[0] == ' ' || s[0] == '\t') return 1;
+    if (strncmp(s, "else", 4) != 0 && strncmp(s, "elif", 4) != 0) return 0;
+    if (isalnum((unsigned char)s[4]) || s[4] == '_') return 0;
+    size_t end = strcspn(s, "\n#");
+    while (end > 4 && (s[end - 1] == ' ' || s[end - 1] == '\t' || s[end - 1] == '\r')) end--;
+    return s[end - 1] == ':';
+}
+
 int repl_main(int argc, char **argv) {
     const char *file = NULL;
     int f64 = 1, show_f64 = 0;
@@ -2237,8 +2250,7 @@ int repl_main(int argc, char **argv) {
         chunk[clen] = 0;
         free(line);
         if (parse_is_incomplete(chunk)) continue;
-        if (S.py_block && (chunk[0] == ' ' || chunk[0] == '\t' || strncmp(chunk, "else", 4) == 0 ||
-                           strncmp(chunk, "elif", 4) == 0)) {
+        if (S.py_block && py_body_line(chunk)) {
             clen = 0; /* the body of def f(x):, if ...: (said once, at its header) */
             continue;
         }

@@ -589,7 +589,7 @@ static const DiagCase cases[] = {
     {"number that underflows to 0 (0e-400 is 0 itself)",
      "param W[2]\n"
      "loss sum(W) * 2.5e-400 + 0e-400 + 0.0e-999\n",
-     "t.bp:2:15: error: number '2.5e-400' is out of range: below the smallest double, 4.9e-324 (it would be 0)\n"
+     "t.bp:2:15: error: number '2.5e-400' is out of range: too small for a double, it would be 0 (the smallest is 4.9e-324)\n"
      "  loss sum(W) * 2.5e-400 + 0e-400 + 0.0e-999\n"
      "                ^\n"},
     {"axis out of range",
@@ -975,6 +975,18 @@ static const DiagCase cases[] = {
      "t.bp:1:16: error: methods and modules are not part of the language: write optimizer adam(...)\n"
      "  optimizer optim.Adam(lr = 0.1)\n"
      "                 ^\n"},
+    {"torch.optim.Adam (it said \"('.optim')\")",
+     "optimizer torch.optim.Adam(lr = 0.1)\n",
+     "t.bp:1:16: error: methods and modules are not part of the language: write optimizer sgd(...), adam(...) or adamw(...)\n"
+     "  optimizer torch.optim.Adam(lr = 0.1)\n"
+     "                 ^\n"},
+    {"the user's own def is nearer than PyTorch's name (step said what bpc train does)",
+     "param W[3]\n"
+     "def steps(x) { return x * 2 }\n"
+     "loss sum(step(W))\n",
+     "t.bp:3:10: error: unknown function 'step'; did you mean 'steps'?\n"
+     "  loss sum(step(W))\n"
+     "           ^\n"},
     {"pi and inf as names (they said only \"unknown name\")",
      "param W[3]\n"
      "y = W * pi\n",

@@ -266,7 +266,7 @@ done
 # a damaged '__bpc.opt_order' is an error naming the file and the problem (in the REPL too)
 for c in "W\\nW\\n:names 'W' twice" "W\\nU\\n:names 'U', not a parameter of this program" \
          "W\\n:does not name the parameter 'V'" "W\\nV:does not end with a newline after 'V'"; do
-  "$st_rewrite" wv2.safetensors re2.safetensors --bytes __bpc.opt_order "${c%%:*}"
+  "$st_rewrite" wv2.safetensors re2.safetensors --bytes __bpc.opt_order "${c%%:*}" || bad "st_rewrite --bytes"
   run 1 "$bpc" train wv.bp --data good --steps 5 --batch 4 --params re2.safetensors
   has err "^bpc: error: re2.safetensors: invalid checkpoint: '__bpc.opt_order' ${c#*:} (a damaged file, or another program's?)$" \
     "opt_order ${c%%:*}"
@@ -274,6 +274,21 @@ done
 printf ':restore re2.safetensors\n' >re.bpr
 run 1 "$bpc" repl wv.bp <re.bpr
 has err "re2.safetensors: invalid checkpoint: '__bpc.opt_order' does not end with a newline" ":restore of a damaged opt_order"
+# not U8 bytes: said so
+"$st_rewrite" wv2.safetensors re2.safetensors --sort
+LC_ALL=C sed 's/"__bpc.opt_order":{"dtype":"U8"/"__bpc.opt_order":{"dtype":"I8"/' re2.safetensors >re3.safetensors
+run 1 "$bpc" train wv.bp --data good --steps 5 --batch 4 --params re3.safetensors
+has err "^bpc: error: re3.safetensors: invalid checkpoint: '__bpc.opt_order' is I8 \[[0-9]*\], expected U8 bytes (the parameters' names in the order of the optimizer state)$" \
+  "opt_order of I8"
+# without '__bpc.opt_order', a checkpoint as bpc lays it out is still read in its data's
+# order: wb.bp's, without the list, resumed by bw.bp goes on as wb.bp's run
+run 0 "$bpc" train wb.bp --data good --steps 2 --batch 4 --save wb2.safetensors
+run 0 "$bpc" train wb.bp --data good --steps 5 --batch 4 --params wb2.safetensors --save wb5.safetensors
+"$st_rewrite" wb2.safetensors old2.safetensors --drop __bpc.opt_order || bad "st_rewrite --drop"
+run 0 "$bpc" train bw.bp --data good --steps 5 --batch 4 --params old2.safetensors --save bw5.safetensors
+params_of wb5.safetensors >wb5.txt
+params_of bw5.safetensors >bw5.txt
+[ -s wb5.txt ] && cmp -s wb5.txt bw5.txt && ok || { bad "a checkpoint without its order, resumed in another order:"; diff wb5.txt bw5.txt; }
 
 # ---- c. labels outside the classes: an error naming the file, the label and the classes ---
 dataset badtrain "0 1 2 0 1 2 0 1 2 0 1 2 0 7 2 0 1 2 0 1" "2 1 0 2 1 0"
