@@ -1,5 +1,5 @@
 /* causal.c — see causal.h. Two walks over the IR from a node: down its operands (is it zero
- * right of the diagonal?) and up its uses (is nothing right of the diagonal read?), through
+ * right of the diagonal?) and up its readers (is nothing right of the diagonal read?), through
  * at most TRI_DEPTH elementwise steps. */
 #include "causal.h"
 
@@ -36,26 +36,24 @@ static int zero_upper(const Graph *g, int id, int depth) {
  * of its uses a causal mask's input (which replaces those entries), the g of softmax_grad(y,
  * g) with y zero there (y (g - s) is 0 there whatever g is, and s = sum(y g) sums 0 for them),
  * or elementwise into a node of the same last two axes of which the same holds? */
-static int upper_unread(const Graph *g, int id, int depth) {
+static int upper_unread(const Graph *g, const Readers *rd, int id, int depth) {
     const Node *n = &g->nodes[id];
-    if (depth > TRI_DEPTH || n->shape.rank < 2 || ir_is_root(g, id)) return 0;
+    if (depth > TRI_DEPTH || n->shape.rank < 2 || rd->root[id]) return 0;
     const int r = n->shape.rank;
-    for (int u = id + 1; u < g->n; u++) {
+    for (int at = rd->first[id]; at < rd->first[id + 1]; at++) {
+        const int u = rd->user[at], k = rd->slot[at];
         const Node *un = &g->nodes[u];
-        const int ar = op_info[un->op].arity, kind = op_info[un->op].kind;
-        for (int k = 0; k < ar; k++) {
-            if (un->in[k] != id) continue;
-            if (un->op == OP_CAUSAL_MASK) continue;
-            if (un->op == OP_SOFTMAX_GRAD && k == 1 && un->in[0] != id && zero_upper(g, un->in[0], 0)) continue;
-            if ((kind == OK_UNARY || kind == OK_BINARY) && un->shape.rank >= 2 &&
-                dim_eq(un->shape.d[un->shape.rank - 1], n->shape.d[r - 1]) &&
-                dim_eq(un->shape.d[un->shape.rank - 2], n->shape.d[r - 2]) && upper_unread(g, u, depth + 1))
-                continue;
-            return 0;
-        }
+        const int kind = op_info[un->op].kind;
+        if (un->op == OP_CAUSAL_MASK) continue;
+        if (un->op == OP_SOFTMAX_GRAD && k == 1 && un->in[0] != id && zero_upper(g, un->in[0], 0)) continue;
+        if ((kind == OK_UNARY || kind == OK_BINARY) && un->shape.rank >= 2 &&
+            dim_eq(un->shape.d[un->shape.rank - 1], n->shape.d[r - 1]) &&
+            dim_eq(un->shape.d[un->shape.rank - 2], n->shape.d[r - 2]) && upper_unread(g, rd, u, depth + 1))
+            continue;
+        return 0;
     }
     return 1;
 }
 
 int causal_zero_upper(const Graph *g, int id) { return zero_upper(g, id, 0); }
-int causal_upper_unread(const Graph *g, int id) { return upper_unread(g, id, 0); }
+int causal_upper_unread(const Graph *g, const Readers *rd, int id) { return upper_unread(g, rd, id, 0); }

@@ -13,7 +13,7 @@
 int causal_zero_upper(const Graph *g, int id);
 /* Is nothing of node id right of the diagonal ever read: each use a causal mask's input, the
  * g of softmax_grad(y, g) with y zero there, or elementwise into a node of the same last two
- * axes of which the same holds; and id not a root? */
-int causal_upper_unread(const Graph *g, int id);
+ * axes of which the same holds; and id not a root? (rd: ir_readers(g)) */
+int causal_upper_unread(const Graph *g, const Readers *rd, int id);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct E {
     int *cwb_sum;      /* per CONV2D_GRAD_W of cwb_at: the last sum of the chain, the bias's gradient */
     signed char *tri;  /* per batched MATMUL node: its triangle (bprt_?gemm_batch_tri's BPRT_TRI_*), or 0 */
     struct SmChain *sm; /* per node: the attention chain it ends (plan_sm; mm -1: none) */
+    const Readers *rd; /* who reads each node of g (need_readers), or NULL */
 } E;
 
 /* Attention's weights from a batched product, or their gradient, in one call product by
@@ -1080,15 +1081,20 @@ static int products_hoist_before(const E *e, int i, int u, const int *bet, int n
     return 1;
 }
 
+/* Makes e->rd, which readers_of reads, if not made yet (the memory plans mark_fused tries
+ * need it only for an attention's gradient, in plan_sm). */
+static void need_readers(E *e) {
+    if (!e->rd) e->rd = ir_readers(e->g);
+}
+
 /* Readers of node id (a root counts as one), *last the last node reading it (left as it
  * is if none). */
-static int readers_of(const Graph *g, int id, int *last) {
-    int n = 0;
-    for (int j = id + 1; j < g->n; j++)
-        for (int k = 0; k < op_info[g->nodes[j].op].arity; k++)
-            if (g->nodes[j].in[k] == id) n++, *last = j;
-    if (ir_is_root(g, id)) n++;
-    return n;
+static int readers_of(const E *e, int id, int *last) {
+    const Readers *r = e->rd;
+    BP_ASSERT(r);
+    const int n = r->first[id + 1] - r->first[id];
+    if (n) *last = r->user[r->first[id + 1] - 1];
+    return n + r->root[id];
 }
 
 /* Is r a reshape of u to a matrix of u's row length, in u's storage, read by one node (a
@@ -1098,7 +1104,7 @@ static int is_alias_view(const E *e, int r, int u) {
     const Node *rn = &g->nodes[r], *un = &g->nodes[u];
     int last = -1;
     if (rn->op != OP_RESHAPE || rn->in[0] != u || rn->shape.rank != 2 || un->shape.rank < 2 ||
-        !dim_eq(rn->shape.d[1], un->shape.d[un->shape.rank - 1]) || readers_of(g, r, &last) != 1 || last < 0)
+        !dim_eq(rn->shape.d[1], un->shape.d[un->shape.rank - 1]) || readers_of(e, r, &last) != 1 || last < 0)
         return 0;
     char a[96], b[96];
     return strcmp(ptr(e, r, a, sizeof a), ptr(e, u, b, sizeof b)) == 0;
@@ -1158,9 +1164,9 @@ static int row_sum_of(const E *e, int v, int *view) {
     const Graph *g = e->g;
     int r = -1, s = -1;
     *view = -1;
-    if (readers_of(g, v, &r) != 1 || r < 0) return -1; /* (r < 0: v is a root, read by no node) */
+    if (readers_of(e, v, &r) != 1 || r < 0) return -1; /* (r < 0: v is a root, read by no node) */
     if (g->nodes[r].op == OP_RESHAPE) {
-        if (g->nodes[r].shape.rank != 2 || readers_of(g, r, &s) != 1 || s < 0) return -1;
+        if (g->nodes[r].shape.rank != 2 || readers_of(e, r, &s) != 1 || s < 0) return -1;
         char a[96], b[96];
         if (strcmp(ptr(e, r, a, sizeof a), ptr(e, v, b, sizeof b)) != 0) return -1;
         *view = r;
@@ -1197,7 +1203,7 @@ static void plan_ln_groups(E *e) {
         const int x = ln->in[0], G = ln->in[1], rank = ln->shape.rank;
         const Node *gn = &g->nodes[G];
         int last = -1;
-        if (gn->op != OP_MUL || !gn->adjoint || !lna_free(e, G) || readers_of(g, G, &last) != 1) continue;
+        if (gn->op != OP_MUL || !gn->adjoint || !lna_free(e, G) || readers_of(e, G, &last) != 1) continue;
         int dy = -1, gam = -1;
         for (int k = 0; k < 2; k++) {
             const Node *a = &g->nodes[gn->in[k]], *b = &g->nodes[gn->in[1 - k]];
@@ -1227,7 +1233,7 @@ static void plan_ln_groups(E *e) {
                     if (view >= 0) members[nm++] = view;
                     /* the backward pass's recomputed layer norm (pass_remat), read by this
                        product alone: the fused call recomputes it itself */
-                    if (z->adjoint && readers_of(g, p->in[1 - k], &last) == 1 && lna_free(e, p->in[1 - k]))
+                    if (z->adjoint && readers_of(e, p->in[1 - k], &last) == 1 && lna_free(e, p->in[1 - k]))
                         members[nm++] = p->in[1 - k];
                     break;
                 }
@@ -1239,7 +1245,7 @@ static void plan_ln_groups(E *e) {
                 char a[96], b[96];
                 if (strcmp(ptr(e, v, a, sizeof a), ptr(e, dy, b, sizeof b)) != 0) continue;
                 if (vn->op == OP_RESHAPE) {
-                    if (readers_of(g, v, &last) != 1 || !lna_free(e, v)) continue;
+                    if (readers_of(e, v, &last) != 1 || !lna_free(e, v)) continue;
                     members[nm++] = v;
                 }
                 db = j;
@@ -1257,7 +1263,7 @@ static void plan_ln_groups(E *e) {
         /* the next node adding another gradient to the result (a residual connection's),
            the result's one reader: made in the same call, into that node's storage */
         int sum = -1, other = -1;
-        if (L + 1 < g->n && !ir_is_root(g, L) && readers_of(g, L, &last) == 1) {
+        if (L + 1 < g->n && !e->rd->root[L] && readers_of(e, L, &last) == 1) {
             const Node *an = &g->nodes[L + 1];
             other = an->in[0] == L ? an->in[1] : an->in[0];
             if (an->op == OP_ADD && lna_free(e, L + 1) && (an->in[0] == L) != (an->in[1] == L) &&
@@ -1372,7 +1378,7 @@ static void plan_conv_bias(E *e) {
                     break;
                 }
                 if (nx >= call || g->nodes[nx].op != OP_SUM || g->nodes[nx].in[0] != cur || !lna_free(e, nx) ||
-                    ir_is_root(g, cur) || readers_of(g, cur, &last) != 1)
+                    e->rd->root[cur] || readers_of(e, cur, &last) != 1)
                     break;
                 cur = nx;
             }
@@ -1430,12 +1436,13 @@ static void emit_conv_wb(E *e, int id) {
  * products of its attention skip 21-37% of their tiles' work. */
 static void plan_tri(E *e) {
     const Graph *g = e->g;
+    need_readers(e);
     e->tri = arena_alloc(g->arena, (size_t)g->n + 1);
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->nodes[i];
         if (n->op != OP_MATMUL || n->shape.rank < 3) continue;
         if (causal_zero_upper(g, n->in[0])) e->tri[i] = n->ta ? BPRT_TRI_A_UPPER : BPRT_TRI_A_LOWER;
-        else if (causal_upper_unread(g, i)) e->tri[i] = BPRT_TRI_C_LOWER;
+        else if (causal_upper_unread(g, e->rd, i)) e->tri[i] = BPRT_TRI_C_LOWER;
     }
 }
 
@@ -1447,6 +1454,7 @@ static void plan_tri(E *e) {
 static void plan_epilogues(E *e) {
     enum { MAXB = 4 };
     const Graph *g = e->g;
+    need_readers(e);
     e->epilogue = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
     e->computed_early = arena_alloc(g->arena, (size_t)g->n + 1);
     e->hoisted = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof(int));
@@ -2212,7 +2220,8 @@ static void plan_sm(E *e, const char *roots) {
             x = n->in[1];
             causal = causal_zero_upper(g, y);
             int cc, u = -1;
-            if (sm_once(e, uses, roots, i)) readers_of(g, i, &u); /* its only reader */
+            need_readers(e);
+            if (sm_once(e, uses, roots, i)) readers_of(e, i, &u); /* its only reader */
             if (u >= 0 && sm_scaled(g, u, &cc) == i) { /* times c: the chain ends there */
                 end = u;
                 c = cc;

@@ -715,6 +715,41 @@ int ir_is_root(const Graph *g, int id) {
     return 0;
 }
 
+Readers *ir_readers(const Graph *g) {
+    Readers *r = arena_alloc(g->arena, sizeof *r);
+    const size_t n = (size_t)g->n;
+    r->first = arena_alloc(g->arena, (n + 2) * sizeof(int));
+    r->root = arena_alloc(g->arena, n + 1);
+    int total = 0;
+    for (int j = 0; j < g->n; j++) /* count the readers of each (r->first[v + 1]), then sum */
+        for (int k = 0; k < op_info[g->nodes[j].op].arity; k++) {
+            const int v = g->nodes[j].in[k];
+            if (v >= 0 && v < j) r->first[v + 1]++, total++;
+        }
+    for (int v = 0; v < g->n; v++) r->first[v + 1] += r->first[v];
+    r->user = arena_alloc(g->arena, ((size_t)total + 1) * sizeof(int));
+    r->slot = arena_alloc(g->arena, ((size_t)total + 1) * sizeof(int));
+    int *fill = calloc(n + 1, sizeof *fill);
+    if (!fill) abort();
+    for (int j = 0; j < g->n; j++)
+        for (int k = 0; k < op_info[g->nodes[j].op].arity; k++) {
+            const int v = g->nodes[j].in[k];
+            if (v < 0 || v >= j) continue;
+            const int at = r->first[v] + fill[v]++;
+            r->user[at] = j;
+            r->slot[at] = k;
+        }
+    free(fill);
+    if (g->loss >= 0 && g->loss < g->n) r->root[g->loss] = 1;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] >= 0 && g->outputs[i] < g->n) r->root[g->outputs[i]] = 1;
+    for (int p = 0; p < g->nparams; p++) {
+        if (g->grads && g->grads[p] >= 0 && g->grads[p] < g->n) r->root[g->grads[p]] = 1;
+        if (g->hvps && g->hvps[p] >= 0 && g->hvps[p] < g->n) r->root[g->hvps[p]] = 1;
+    }
+    return r;
+}
+
 int *ir_use_counts(const Graph *g) {
     int *u = calloc((size_t)g->n + 1, sizeof *u);
     if (!u) abort();
