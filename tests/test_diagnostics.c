@@ -2110,6 +2110,49 @@ static void test_api_args(void **state) {
     }
 }
 
+/* The limits of defs (README): 64 parameters, 32 calls deep, 100000 operations made by
+ * inlining; each the most that compiles, then one more, an error at its place */
+static void test_def_limits(void **state) {
+    (void)state;
+    enum { SIZE = 1 << 20 };
+    char *text = malloc(SIZE);
+    assert_non_null(text);
+    TestModel t;
+    for (int extra = 0; extra < 2; extra++) { /* f(a0, ..., a63), one more */
+        int n = snprintf(text, SIZE, "param p = 0.5\ndef f(a0");
+        for (int i = 1; i < 64 + extra; i++) n += snprintf(text + n, SIZE - (size_t)n, ", a%d", i);
+        n += snprintf(text + n, SIZE - (size_t)n, ") = a0 * p\nloss f(p");
+        for (int i = 1; i < 64 + extra; i++) n += snprintf(text + n, SIZE - (size_t)n, ", p");
+        snprintf(text + n, SIZE - (size_t)n, ")\n");
+        th_build(&t, text, 0, NULL);
+        if (!extra) assert_true(t.ok);
+        else assert_non_null(strstr(th_diag_text(&t), "t.bp:2:5: error: 'f' has 65 parameters (limit 64)\n"));
+        th_free(&t);
+    }
+    for (int extra = 0; extra < 2; extra++) { /* f31(f30(... f0)), 32 calls deep, one more */
+        int n = snprintf(text, SIZE, "param p = 0.5\ndef f0(a) = a * p\n");
+        for (int i = 1; i < 32 + extra; i++) n += snprintf(text + n, SIZE - (size_t)n, "def f%d(a) = f%d(a)\n", i, i - 1);
+        snprintf(text + n, SIZE - (size_t)n, "loss f%d(p)\n", 31 + extra);
+        th_build(&t, text, 0, NULL);
+        if (!extra) assert_true(t.ok);
+        else
+            assert_non_null(strstr(th_diag_text(&t), "t.bp:3:13: error: defs nested more than 32 calls deep\n"
+                                                     "  def f1(a) = f0(a)\n              ^\n"
+                                                     "t.bp:4:13: note: in this call of 'f1'\n"));
+        th_free(&t);
+    }
+    { /* a def of 3 operations called 40000 times: the call that passes 100000 is refused */
+        int n = snprintf(text, SIZE, "input x = 0.5\nparam p = 0.5\ndef f(a) { t = a * p; return tanh(t) + 0.1 }\nh0 = x\n");
+        for (int i = 0; i < 40000; i++) n += snprintf(text + n, SIZE - (size_t)n, "h%d = f(h%d)\n", i + 1, i);
+        snprintf(text + n, SIZE - (size_t)n, "loss h40000\n");
+        th_build(&t, text, 0, NULL);
+        assert_non_null(strstr(th_diag_text(&t), "error: the program passes 100000 operations as its defs are inlined"));
+        assert_int_equal(strncmp(th_diag_text(&t), "t.bp:", 5), 0);
+        th_free(&t);
+    }
+    free(text);
+}
+
 /* Lines that start a diagnostic ("t.bp:L:C: ..."), as "L:C" joined by spaces. */
 static void diag_positions(const char *text, char *buf, size_t size) {
     size_t n = 0;
@@ -2447,6 +2490,7 @@ int main(void) {
         cmocka_unit_test(test_def_call_notes),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_api_args),
+        cmocka_unit_test(test_def_limits),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_memory_room),
         cmocka_unit_test(test_tool_message_one_write),
