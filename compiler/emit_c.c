@@ -2368,20 +2368,37 @@ static size_t plan_bytes_64(Graph *vg, char *fused, const PlanSizes *sizes) {
  * into params: a 2-D matmul of real operands with storage, the gradient of exactly one
  * parameter, read by no other node. The fused GEMMs run last, so their operands live
  * longer: candidates are taken latest first (their operands die last anyway), each only
- * if the workspace does not grow beyond NAME_grad's. Returns how many. */
+ * if the workspace does not grow beyond NAME_grad's. Each try is a memory plan of the whole
+ * graph, so past FUSE_ONE_BY_ONE candidates they are tried in runs, the next run twice as
+ * long after a run taken, one candidate after one refused: a workspace that grows with the
+ * candidates fused gives the same marks with far fewer plans (400 attention blocks' 1200
+ * candidates, all but one taken, were 1200 plans and 67% of --emit=c). Returns how many. */
+enum { FUSE_ONE_BY_ONE = 32 };
 static int mark_fused(Graph *vg, char *fused) {
     char *cand = arena_alloc(vg->arena, (size_t)vg->n + 1);
     int ncand = mark_candidates(vg, cand);
     if (!ncand) return 0;
     const PlanSizes *sizes = plan_sizes(vg);
     const size_t limit = plan_bytes_64(vg, NULL, sizes);
-    int count = 0;
-    for (int i = vg->n - 1; i >= 0; i--) {
-        if (!cand[i]) continue;
-        fused[i] = 1;
-        if (plan_bytes_64(vg, fused, sizes) > limit) fused[i] = 0;
-        else count++;
+    int *order = malloc((size_t)ncand * sizeof *order), n = 0, count = 0;
+    if (!order) abort();
+    for (int i = vg->n - 1; i >= 0; i--)
+        if (cand[i]) order[n++] = i;
+    for (int at = 0, run = 1; at < n;) {
+        if (n <= FUSE_ONE_BY_ONE) run = 1;
+        const int end = at + run < n ? at + run : n;
+        for (int k = at; k < end; k++) fused[order[k]] = 1;
+        if (plan_bytes_64(vg, fused, sizes) <= limit) {
+            count += end - at;
+            at = end;
+            run *= 2;
+            continue;
+        }
+        for (int k = at; k < end; k++) fused[order[k]] = 0;
+        if (run == 1) at++; /* refused */
+        else run /= 2;
     }
+    free(order);
     return count;
 }
 

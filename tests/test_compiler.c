@@ -724,9 +724,11 @@ static void test_readers_agree_with_a_scan(void **state) {
 
 /* 120 attention blocks (4200 nodes in the gradient): each block's batched products keep
  * their triangles in the emitted functions (emit_c.c's plan_tri: 3 with C read below the
- * diagonal, 3 with A zero above it, 2 with A zero below it). The questions about a node's readers scanned every later node,
- * some of them once per memory plan that mark_fused tries: 200 blocks took 2.1 s to emit,
- * 400 blocks 21.7 s, 800 blocks 106 s (now 2.5, 6.4 and 21 s, the rest mark_fused's plans). */
+ * diagonal, 3 with A zero above it, 2 with A zero below it). The questions about a node's
+ * readers scanned every later node, some of them in each memory plan mark_fused tried, one
+ * per weight gradient: 200 blocks took 1.9 s (user) to emit, 400 blocks 11 s, 800 blocks
+ * 106 s (wall, on a quieter machine); with ir_readers 0.8, 2.7 and 20 s, and with
+ * mark_fused's runs of candidates 0.4, 0.9 and 2.1 s. */
 static void test_many_attention_blocks(void **state) {
     (void)state;
     enum { N = 120 };
@@ -736,6 +738,52 @@ static void test_many_attention_blocks(void **state) {
     assert_int_equal(count(c, ", 0, 2);\n"), 3 * N);
     assert_int_equal(count(c, ", 0, 3);\n"), 2 * N);
     free(c);
+    free(src);
+}
+
+/* The parameters whose update the training step fuses into their gradient's GEMM
+ * (bprt_gemm_adam's calls, each followed by the parameter's name), as " W0 W1 ..." */
+static void adam_fused(const char *c, char *buf, size_t size) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (const char *p = strstr(c, "bprt_gemm_adam_f32(1"); p; p = strstr(p + 1, "bprt_gemm_adam_f32(1")) {
+        const char *name = strstr(p, "/* ");
+        assert_non_null(name);
+        name += 3;
+        const size_t len = strcspn(name, " ");
+        if (n + len + 2 < size) n += (size_t)snprintf(buf + n, size - n, " %.*s", (int)len, name);
+    }
+}
+
+/* 64 weight-gradient GEMMs, more than mark_fused (emit_c.c) tries one by one: in runs, the
+ * same parameters fused as one by one (a memory plan each, which was 67% of --emit=c for 400
+ * attention blocks): all 64 side by side, where fusing costs no workspace; in a chain of 64
+ * layers W0 to W32, the latest gradients (fusing W33 would add a buffer) */
+static void test_fused_updates_in_runs(void **state) {
+    (void)state;
+    enum { N = 64, SIZE = 16384 };
+    char *src = malloc(SIZE), want[1024], got[1024];
+    assert_non_null(src);
+    for (int deep = 0; deep < 2; deep++) {
+        int n = snprintf(src, SIZE, "input x[B, 8]\ninput t[B, 8]\n");
+        for (int i = 0; i < N; i++) n += snprintf(src + n, SIZE - (size_t)n, "param W%d[8, 8] = he\n", i);
+        if (deep) {
+            n += snprintf(src + n, SIZE - (size_t)n, "h0 = tanh(x @ W0)\n");
+            for (int i = 1; i < N; i++) n += snprintf(src + n, SIZE - (size_t)n, "h%d = tanh(h%d @ W%d)\n", i, i - 1, i);
+            n += snprintf(src + n, SIZE - (size_t)n, "loss mse(h%d, t)\n", N - 1);
+        } else {
+            n += snprintf(src + n, SIZE - (size_t)n, "a0 = relu(x @ W0)\n");
+            for (int i = 1; i < N; i++) n += snprintf(src + n, SIZE - (size_t)n, "a%d = a%d + relu(x @ W%d)\n", i, i - 1, i);
+            n += snprintf(src + n, SIZE - (size_t)n, "loss mse(a%d, t)\n", N - 1);
+        }
+        snprintf(src + n, SIZE - (size_t)n, "optimizer adam(lr = 1e-3)\n");
+        char *c = compiled_text(src, 1, TEXT_C);
+        adam_fused(c, got, sizeof got);
+        size_t w = 0;
+        for (int i = 0; i < (deep ? 33 : N); i++) w += (size_t)snprintf(want + w, sizeof want - w, " W%d", i);
+        assert_string_equal(got, want);
+        free(c);
+    }
     free(src);
 }
 
@@ -1537,6 +1585,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_grad_fused),
         cmocka_unit_test(test_readers_agree_with_a_scan),
         cmocka_unit_test(test_many_attention_blocks),
+        cmocka_unit_test(test_fused_updates_in_runs),
         cmocka_unit_test(test_attention_calls),
         cmocka_unit_test(test_written_over_dying_inputs),
         cmocka_unit_test(test_standalone_product_scratch),
