@@ -139,6 +139,27 @@ int64_t drv_label_classes(const Graph *g, int input, const char **what) {
     return classes;
 }
 
+int drv_check_int_value(const Input *ip, int64_t classes, const char *what, const char *fname, int64_t k, double v,
+                        char *err) {
+    if (v != floor(v) || !IR_FITS_INT32(v)) {
+        snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld (%.0f) is not a 32-bit integer", fname, ip->name,
+                 (long long)k, v);
+        return -1;
+    }
+    if (classes && (v < 0 || v >= (double)classes)) {
+        snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld is %lld, outside the %lld %s (0 to %lld)", fname,
+                 ip->name, (long long)k, (long long)v, (long long)classes, what, (long long)classes - 1);
+        return -1;
+    }
+    return 0;
+}
+
+int drv_check_input_dtype(const Input *ip, BprtDtype dt, const char *fname, char *err) {
+    if (ip->dtype != DT_INT || !is_float_dtype(dt)) return 0;
+    snprintf(err, BPRT_ERRLEN, "%s: input '%s' is declared ': int' but has dtype %s", fname, ip->name, bprt_dtype_name(dt));
+    return -1;
+}
+
 size_t drv_numel_at(const Shape *s, const int *dims, const char *elem, char *buf, size_t size) {
     size_t n = 1, len = 0;
     buf[0] = 0;
@@ -249,11 +270,7 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
                      empty >= 0 ? g->syms.names[empty] : "", empty >= 0 ? " would be 0, and a size is at least 1" : "");
             goto out;
         }
-        if (ip->dtype == DT_INT && is_float_dtype(t->dtype)) {
-            snprintf(err, BPRT_ERRLEN, "%s: input '%s' is declared ': int' but has dtype %s", fname, ip->name,
-                     bprt_dtype_name(t->dtype));
-            goto out;
-        }
+        if (drv_check_input_dtype(ip, t->dtype, fname, err) != 0) goto out;
     }
     /* the inputs in use first, then the optional ones: a size an input in use needs is never
      * taken from these (1) */
@@ -300,23 +317,15 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
         if (t) bprt_st_to_f64(t, tmp);
         else
             for (int64_t k = 0; k < n; k++) tmp[k] = optional ? 0 : ip->def;
-        const char *what;
-        int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i, &what) : 0;
+        const char *what = NULL;
+        const int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i, &what) : 0;
         for (int64_t k = 0; k < n; k++) {
             if (ip->dtype == DT_INT) {
-                if (tmp[k] != floor(tmp[k]) || !IR_FITS_INT32(tmp[k])) {
-                    snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld (%.0f) is not a 32-bit integer", fname, ip->name,
-                             (long long)k, tmp[k]);
+                if (drv_check_int_value(ip, classes, what, fname, k, tmp[k], err) != 0) {
                     free(tmp);
                     goto out;
                 }
                 ((int32_t *)in->data[i])[k] = (int32_t)tmp[k];
-                if (classes && (tmp[k] < 0 || tmp[k] >= (double)classes)) {
-                    snprintf(err, BPRT_ERRLEN, "%s: input '%s' element %lld is %lld, outside the %lld %s (0 to %lld)", fname,
-                             ip->name, (long long)k, (long long)tmp[k], (long long)classes, what, (long long)classes - 1);
-                    free(tmp);
-                    goto out;
-                }
             } else
                 drv_set(m, in->data[i], k, tmp[k]);
         }

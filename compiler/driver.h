@@ -71,6 +71,15 @@ void drv_free_outputs(const Model *m, void **outs);
  * The kernels give a loss of NaN for a value outside [0, classes): drv_load_inputs, the
  * IDX data and text data refuse one instead. */
 int64_t drv_label_classes(const Graph *g, int input, const char **what);
+/* Whether v can be element k of ': int' input ip (its values read from fname): a 32-bit
+ * integer inside its classes (drv_label_classes' count and what; 0: no bound). 0, or -1 with
+ * err saying why in bpc grad's words. drv_inputs_from and the REPL's inputs (a file read
+ * before an edit, or a default) check with it. */
+int drv_check_int_value(const Input *ip, int64_t classes, const char *what, const char *fname, int64_t k, double v,
+                        char *err);
+/* Whether a tensor of dtype dt (from fname) can be input ip's values: not a float tensor for
+ * an ': int' input. 0, or -1 with err. */
+int drv_check_input_dtype(const Input *ip, BprtDtype dt, const char *fname, char *err);
 /* How many values (from 0) random ': int' inputs take (bpc check, --emit=test's self-check):
  * 2, or 1 where input `input` indexes one class (an embedding of one row): 1 is out of range
  * there, and the loss NaN. */

@@ -82,6 +82,7 @@ typedef struct ParamVal {
 /* A fixed input (from :inputs FILE). */
 typedef struct InputVal {
     char *name;
+    BprtDtype dtype; /* the file's: a float tensor is not the values of an input made ': int' since */
     int rank;
     int64_t shape[BP_MAXRANK];
     int64_t n;
@@ -490,7 +491,10 @@ static int too_big(int64_t n, size_t size, char *err, const char *what, ...) {
  * used (need may be NULL: all are), so it gets no values (NULL: the function called never
  * reads it) and a size that only such inputs have is 1 (as bpc grad: an input that only an
  * output reads blocked :step). Binds the symbolic sizes. Returns 0, or -1 with err (-2: an
- * input larger than the memory). */
+ * input larger than the memory; -3: values that the program as it is now cannot take, as
+ * bpc grad --inputs refuses them: a float tensor for an input made ': int' since :inputs
+ * read it, or a label outside the classes, read or a default; they were cast or gave a NaN
+ * loss). */
 static int build_inputs(Session *S, const Graph *g, int f64, const int *need, const int *syms, Inputs *in,
                         char *err) {
     memset(in, 0, sizeof *in);
@@ -529,6 +533,7 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, co
                      shape_str(&ip->shape, &g->syms, s2, sizeof s2));
             return -1;
         }
+        if (drv_check_input_dtype(ip, iv->dtype, S->inputs_path, err) != 0) return -3;
     }
     /* then the sizes of the given inputs not in use, where they fit and no input in use gave
        them, as bpc grad takes every given input's: `x ^ 0` is ones of x's shape and reads no
@@ -588,10 +593,17 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, co
             return -2;
         }
         in->count[i] = (size_t)n;
+        const char *indexes = NULL; /* what the values index: "classes of the loss", ... */
+        const int64_t classes = ip->dtype == DT_INT ? drv_label_classes(g, i, &indexes) : 0;
         for (int64_t k = 0; k < n; k++) {
             double v = given[i] ? given[i]->v[k] : ip->def;
-            if (ip->dtype == DT_INT) ((int32_t *)in->data[i])[k] = (int32_t)v;
-            else set_real(f64, in->data[i], k, v);
+            if (ip->dtype == DT_INT) {
+                if (drv_check_int_value(ip, classes, indexes, S->inputs_path ? S->inputs_path : "(defaults)", k, v, err) != 0) {
+                    drv_free_inputs(in);
+                    return -3;
+                }
+                ((int32_t *)in->data[i])[k] = (int32_t)v;
+            } else set_real(f64, in->data[i], k, v);
         }
     }
     /* last, so that a size an input in use needs is never taken from these */
@@ -1286,7 +1298,8 @@ static int cmd_check(Session *S) {
     Inputs in;
     int need[BP_MAX_RUN_INPUTS], syms[BP_MAXSYMS];
     int bi = build_inputs(S, S->g, 1, emit_loss_inputs(S->g, need), emit_loss_syms(S->g, syms), &in, err);
-    if (bi == -2) { /* inputs too large for the memory: random ones would be too */
+    if (bi == -2 || bi == -3) { /* inputs too large for the memory: random ones would be too; values
+                                   the program cannot take, as bpc check refuses them */
         diag_tool_error("%s", err);
         bpc_model_free(&m);
         return -1;
@@ -1771,6 +1784,7 @@ static int cmd_inputs(Session *S, const char *path) {
         const BprtTensor *t = &st.tensors[i];
         InputVal *iv = &S->inputs[S->ninputs++];
         iv->name = xstrdup(t->name);
+        iv->dtype = t->dtype;
         iv->rank = t->ndim;
         memcpy(iv->shape, t->shape, sizeof(int64_t) * (size_t)(t->ndim < BP_MAXRANK ? t->ndim : BP_MAXRANK));
         iv->n = t->count;
