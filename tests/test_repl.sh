@@ -236,6 +236,21 @@ printf '<repl>:4:5: error: at these sizes (B = 536870912) this value has a size 
 if [ $st -eq 1 ] && cmp -s "$tmp/want" "$tmp/bigb.err" && grep -q "^training repl on bidx: 4 samples, batch 2" "$tmp/bigb.out"; then ok
 else bad ":train --batch 536870912 (status $st):"; cat "$tmp/bigb.err" "$tmp/bigb.out"; fi
 
+# a parameter's initial value is the one a fresh process gives it on the program as it is when
+# a command first needs it (its initialiser draws from the seed and its place among the
+# parameters), kept through edits that leave its name and shape: a parameter before w that
+# becomes a binding moves w to the first place, but not once a command has needed w
+printf 'param a = normal(1)\nparam w[2] = normal(1)\na = 2\n:print sum(w)\n' | "$bpc" repl --f64 >"$tmp/init.out" 2>&1
+printf 'param a = normal(1)\nparam w[2] = normal(1)\n:print sum(w)\na = 2\n:print sum(w)\n' |
+  "$bpc" repl --f64 >"$tmp/init2.out" 2>&1
+printf 'a = 2\nparam w[2] = normal(1)\nloss sum(w)\n' >"$tmp/init1.bp"
+printf 'param a = normal(1)\nparam w[2] = normal(1)\nloss sum(w)\n' >"$tmp/init2.bp"
+first=$("$bpc" grad "$tmp/init1.bp" --f64 | sed -n 's/^loss = //p')
+second=$("$bpc" grad "$tmp/init2.bp" --f64 | sed -n 's/^loss = //p')
+if [ -n "$first" ] && [ "$first" != "$second" ] && [ "$(cat "$tmp/init.out")" = "sum(w) = $first" ] &&
+   [ "$(cat "$tmp/init2.out")" = "$(printf 'sum(w) = %s\nsum(w) = %s' "$second" "$second")" ]; then ok
+else bad "initial values after an edit (bpc grad: sum(w) = $first at the first place, $second at the second):"; cat "$tmp/init.out" "$tmp/init2.out"; fi
+
 # Ctrl-C (SIGINT) during :check stops it after the element it is at, and the session goes on:
 # tiny_gpt's check takes many minutes, and the Ctrl-C was ignored. The REPL reads a FIFO; the
 # signal goes once the check has said it started
