@@ -204,14 +204,14 @@ void drv_free_inputs(Inputs *in) {
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err) {
     memset(in, 0, sizeof *in);
     BprtSafetensors st;
-    if (!path) return drv_inputs_from(m, NULL, NULL, 1, in, err);
+    if (!path) return drv_inputs_from(m, NULL, NULL, in, err);
     if (bprt_st_read(path, &st, err) != 0) return -1;
-    int rc = drv_inputs_from(m, &st, path, 1, in, err);
+    int rc = drv_inputs_from(m, &st, path, in, err);
     bprt_st_free(&st);
     return rc;
 }
 
-int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, int loss_only, Inputs *in,
+int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in,
                     char *err) {
     const Graph *g = m->g;
     const int given = st != NULL; /* else every input takes its default */
@@ -275,13 +275,14 @@ int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname
     /* the inputs in use first, then the optional ones: a size an input in use needs is never
      * taken from these (1) */
     int used[BP_MAX_RUN_INPUTS], syms[BP_MAXSYMS] = {0};
-    if (loss_only) emit_loss_inputs((Graph *)g, used), emit_loss_syms((Graph *)g, syms);
+    emit_loss_inputs((Graph *)g, used);
+    emit_loss_syms((Graph *)g, syms);
     for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         const BprtTensor *t = given ? bprt_st_find(st, ip->name) : NULL;
         /* PyTorch asks for nothing the loss does not use, nor does bpc grad */
-        const int optional = !t && !ip->has_default && loss_only && !used[i];
+        const int optional = !t && !ip->has_default && !used[i];
         if (optional != pass) continue;
         for (int k = 0; k < ip->shape.rank; k++) {
             Dim d = ip->shape.d[k];

@@ -50,10 +50,10 @@ int drv_load_vector(const Model *m, const char *path, void *v, char *err);
  * NULL: defaults). Binds symbolic sizes. An input the loss does not use may be left out: it
  * is zeros, and a size that only such inputs have is 1. */
 int drv_load_inputs(const Model *m, const char *path, Inputs *in, char *err);
-/* The same from a file already read (st, named fname in messages; NULL: defaults); with
- * loss_only 0 every input needs a value (the REPL's, which also runs NAME_forward). */
-int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, int loss_only, Inputs *in,
-                    char *err);
+/* The same from a file already read (st, named fname in messages; NULL: defaults): bpc grad
+ * --inputs, and the REPL's :inputs, which checks a file as bpc grad does (an input only an
+ * output reads may be left out: a command that reads it says it has no value). */
+int drv_inputs_from(const Model *m, const BprtSafetensors *st, const char *fname, Inputs *in, char *err);
 void drv_free_inputs(Inputs *in);
 /* The elements of shape s at these sizes (dims of the symbols; -1 counts as 1; SIZE_MAX
  * if they overflow), and in buf the shape as messages give it: "64 x 784 floats" (elem

@@ -1772,7 +1772,7 @@ static int cmd_inputs(Session *S, const char *path) {
         return -1;
     }
     Inputs in;
-    if (drv_inputs_from(&S->m, &st, path, 0, &in, err) != 0) {
+    if (drv_inputs_from(&S->m, &st, path, &in, err) != 0) {
         diag_tool_error("%s", err);
         bprt_st_free(&st);
         return -1;
