@@ -38,7 +38,7 @@ typedef struct E {
     char **leaf_idx;   /* while emitting a grouped broadcast loop: each leaf's index, in visit order */
     int *leaf_next;    /* the next leaf's position in leaf_idx */
     char *fused;       /* V_STEP: per node, 1 for a weight-gradient GEMM that updates params */
-    const PlanSizes *sizes; /* mark_fused's plans: the sizes worked out once (NULL: by plan_make) */
+    const PlanSizes *sizes; /* mark_fused's plans: the sizes worked out once, no buffers merged (NULL: by plan_make) */
     int *epilogue;     /* per MATMUL, CONV2D or MAXPOOL2D_GRAD node: the elementwise node it computes as an epilogue, or -1 */
     int *grad_w_with;  /* per CONV2D_GRAD_X node: the CONV2D_GRAD_W computed in the same call, or -1 */
     char *computed_early; /* per node: 1 if a GEMM's epilogue or its loss's pass computes it (not emitted on its own) */
@@ -2274,7 +2274,7 @@ static void setup_plan(E *e) {
         product_temp = arena_alloc(g->arena, ((size_t)g->n + 1) * sizeof *product_temp);
         for (int i = 0; i < g->n; i++) product_temp[i] = e->sm[i].mm >= 0 ? e->sm[i].grad : -1;
     }
-    e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes, product_temp);
+    e->plan = plan_make_sized(g, e->pinned, roots, e->fuse_user, e->sizes, product_temp, !e->sizes);
 }
 
 /* A buffer's element count as C (shape_numel_c's product of (size_t) factors, or a number)
@@ -2368,11 +2368,14 @@ static size_t plan_bytes_64(Graph *vg, char *fused, const PlanSizes *sizes) {
  * into params: a 2-D matmul of real operands with storage, the gradient of exactly one
  * parameter, read by no other node. The fused GEMMs run last, so their operands live
  * longer: candidates are taken latest first (their operands die last anyway), each only
- * if the workspace does not grow beyond NAME_grad's. Each try is a memory plan of the whole
- * graph, so past FUSE_ONE_BY_ONE candidates they are tried in runs, the next run twice as
- * long after a run taken, one candidate after one refused: a workspace that grows with the
- * candidates fused gives the same marks with far fewer plans (400 attention blocks' 1200
- * candidates, all but one taken, were 1200 plans and 67% of --emit=c). Returns how many. */
+ * if the workspace does not grow beyond NAME_grad's, both planned with one buffer per size
+ * (plan.c's merging of buffers of other sizes left out: the choice is the one it was before
+ * there was that merging, and the merged plans are smaller). Each try is a memory plan of
+ * the whole graph, so past FUSE_ONE_BY_ONE candidates they are tried in runs, the next run
+ * twice as long after a run taken, one candidate after one refused: a workspace that grows
+ * with the candidates fused gives the same marks with far fewer plans (400 attention
+ * blocks' 1200 candidates, all but one taken, were 1200 plans and 67% of --emit=c).
+ * Returns how many. */
 enum { FUSE_ONE_BY_ONE = 32 };
 static int mark_fused(Graph *vg, char *fused) {
     char *cand = arena_alloc(vg->arena, (size_t)vg->n + 1);
@@ -3415,54 +3418,23 @@ void emit_c_source(FILE *out, Graph *g, const EmitOptions *o) {
 
 static size_t aligned(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Bytes of a function's buffers at dims (each buffer sized by the node that opened it, the
- * first to have it: one scan of the nodes, since mark_fused asks once per parameter). */
+/* Bytes of a function's buffers at dims, each as large as what its size is taken from
+ * (Plan.buf_node): a value, a convolution's scratch (im2col, its constant count), or one
+ * product of an attention chain's softmax gradient written over y in --standalone's plan
+ * (product_temp: the last two axes). */
 static size_t plan_bytes(const Graph *g, const Plan *pl, const int64_t *dims, size_t real_size) {
     size_t total = 0;
-    char *sized = calloc((size_t)pl->nbufs + 1, 1);
-    if (!sized) abort();
-    for (int i = 0; i < g->n; i++) {
-        const int b = pl->buf[i];
-        if (b < 0 || sized[b]) continue;
-        sized[b] = 1;
-        const Shape *s = &g->nodes[i].shape;
-        size_t numel = 1;
-        for (int k = 0; k < s->rank; k++)
-            numel *= (size_t)s->d[k].c * (size_t)(s->d[k].sym >= 0 ? dims[s->d[k].sym] : 1);
-        total += aligned(real_size * numel);
-    }
-    free(sized);
-    return total;
-}
-
-/* Bytes of the scratch buffers that no node's value has: a convolution's (im2col, its
- * constant size the buffer's count) and, in --standalone's plan, an attention chain's whose
- * softmax gradient is written over y (product_temp: one product, the last two axes). */
-static size_t scratch_bytes(const E *e, const int64_t *dims, size_t real_size) {
-    const Graph *g = e->g;
-    const Plan *pl = e->plan;
-    char *seen = calloc((size_t)pl->nbufs + 1, 1);
-    if (!seen) abort();
-    for (int i = 0; i < g->n; i++)
-        if (pl->buf[i] >= 0) seen[pl->buf[i]] = 1;
-    size_t total = 0;
-    for (int i = 0; i < g->n; i++) {
-        const int b = pl->scratch[i];
-        if (b < 0 || seen[b]) continue;
-        seen[b] = 1;
-        const Op op = g->nodes[i].op;
-        if (op == OP_CONV2D || op == OP_CONV2D_GRAD_X || op == OP_CONV2D_GRAD_W) { /* plan.c: a constant count */
+    for (int b = 0; b < pl->nbufs; b++) {
+        if (pl->buf_kind[b] == PLAN_SCRATCH) {
             total += aligned(real_size * (size_t)pl->buf_const[b]);
             continue;
         }
-        BP_ASSERT(e->sm[i].mm >= 0 && e->sm[i].grad >= 0);
-        const Shape *s = &g->nodes[e->sm[i].grad].shape;
+        const Shape *s = &g->nodes[pl->buf_node[b]].shape;
         size_t numel = 1;
-        for (int k = s->rank - 2; k < s->rank; k++)
+        for (int k = pl->buf_kind[b] == PLAN_PRODUCT ? s->rank - 2 : 0; k < s->rank; k++)
             numel *= (size_t)s->d[k].c * (size_t)(s->d[k].sym >= 0 ? dims[s->d[k].sym] : 1);
         total += aligned(real_size * numel);
     }
-    free(seen);
     return total;
 }
 
@@ -3487,7 +3459,6 @@ void emit_stats(Graph *g, const int64_t *dims, int f64, EmitStats *st) {
             }
             setup_plan(&e);
             size_t bytes = plan_bytes(e.g, e.plan, dims, real_size);
-            bytes += scratch_bytes(&e, dims, real_size);
             if (v == V_GRAD && !standalone) {
                 st->grad_workspace = bytes;
                 st->grad_buffers = e.plan->nbufs;

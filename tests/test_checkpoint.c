@@ -130,8 +130,8 @@ static size_t standalone_ws(Graph *g, const int *dims) {
  * not: tiny_gpt at B = 64 plans one [64, 64] float product (16 KiB) more; the checkpointed
  * chain, without attention, the same. Both against the generated functions. fashion_cnn's
  * convolutions have scratch buffers of their own (im2col: plan.h), which both count too (they
- * are most of its workspace: without them --stats said 26,126,464 bytes at B = 64 against
- * the generated 36,650,624). */
+ * were most of its workspace: without them --stats said 26,126,464 bytes at B = 64 against
+ * the generated 36,650,624, before buffers of different sizes were merged). */
 static void test_standalone_workspace(void **state) {
     (void)state;
     char *gpt = th_read_text("examples/tiny_gpt.bp"), *marked = chain(512, 1),
@@ -158,6 +158,43 @@ static void test_standalone_workspace(void **state) {
     }
     free(gpt);
     free(marked);
+    free(cnn);
+}
+
+/* Buffers of different sizes never in use at once are one buffer (plan.c's merging). In
+ * tanh(tanh(x @ W1) @ W2) on [B, 256] -> [B, 1024] -> [B, 64], NAME_grad's plan at B = 64 holds
+ * h = tanh(x @ W1) and the gradient g @ W2ᵀ [B, 1024] of it, the second tanh's result t and its
+ * gradient [B, 64], and two scalars; the [B, 1024] gradient is written where t was (t is read
+ * last by the loss's gradient before it): one [B, 64] buffer fewer than the 573,568 bytes of a
+ * plan with one buffer per size. The examples' training steps, as --stats and the generated
+ * NAME_train_workspace_size give them: fashion_cnn 31,804,608 bytes (36,656,896 with one
+ * buffer per size), tiny_gpt 55,612,992 (59,807,296), the same generated calls. */
+static void test_sizes_merged(void **state) {
+    (void)state;
+    char *gpt = th_read_text("examples/tiny_gpt.bp"), *cnn = th_read_text("examples/fashion_cnn.bp");
+    assert_non_null(gpt);
+    assert_non_null(cnn);
+    const char *texts[] = {"input x[B, 256]\ninput y[B, 64]\nparam W1[256, 1024] = xavier\nparam W2[1024, 64] = xavier\n"
+                           "h = tanh(x @ W1)\nloss mse(tanh(h @ W2), y)\n",
+                           cnn, gpt};
+    const size_t want[] = {2 * 64 * 1024 * 4 + 2 * 64 * 64 * 4 + 2 * 64, 31804608, 55612992};
+    int64_t dims[BP_MAXSYMS];
+    int idims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = idims[s] = 64;
+    for (int k = 0; k < 3; k++) {
+        Compiled c;
+        compile_text(&c, texts[k], 0);
+        EmitStats st;
+        emit_stats(c.g, dims, 0, &st);
+        assert_int_equal(k ? st.workspace : st.grad_workspace, want[k]);
+        Model m;
+        char err[4096];
+        assert_int_equal(bpc_model_jit(&m, c.g, 0, JIT_TCC, err, sizeof err), 0);
+        assert_int_equal(m.ws_size(idims), st.workspace);
+        bpc_model_free(&m);
+        compiled_free(&c);
+    }
+    free(gpt);
     free(cnn);
 }
 
@@ -271,6 +308,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workspace_shrinks),
         cmocka_unit_test(test_standalone_workspace),
+        cmocka_unit_test(test_sizes_merged),
         cmocka_unit_test(test_checkpoint_def),
         cmocka_unit_test(test_gradients_unchanged),
         cmocka_unit_test(test_recomputed_in_backward),

@@ -1439,7 +1439,7 @@ static void test_plan_sized_equals_plan(void **state) {
             if (g->loss >= 0) roots[g->loss] = 1;
             fuse_plan(g, roots, pinned, fuse_user);
             const Plan *want = plan_make(g, pinned, roots, fuse_user);
-            const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps, NULL);
+            const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps, NULL, 1);
             assert_int_equal(got->nbufs, want->nbufs);
             for (int i = 0; i < g->n; i++) {
                 assert_int_equal(got->buf[i], want->buf[i]);
@@ -1453,6 +1453,121 @@ static void test_plan_sized_equals_plan(void **state) {
         diag_free(&d);
         arena_free(a);
     }
+}
+
+/* The elements of node i's value with symbolic size k at d + k * step */
+static int64_t value_numel(const Graph *g, int i, int64_t d, int64_t step) {
+    const Shape *s = &g->nodes[i].shape;
+    int64_t n = 1;
+    for (int k = 0; k < s->rank; k++) n *= s->d[k].c * (s->d[k].sym >= 0 ? d + s->d[k].sym * step : 1);
+    return n;
+}
+
+/* plan.c's merging of buffers of different sizes (plan_make) against the plan without it
+ * (plan_make_sized's merge 0), at random roots and pinned nodes: it only joins whole buffers;
+ * two it joins are never in use at one node (each value in use from its node to its last
+ * reader's, or to the end if a root; a convolution's scratch at its node), worked out here
+ * from the graph; a joined buffer is as large as each value it holds at sizes 0, 1, 64, and
+ * 1, 4, 7, ... in the order of the symbols (a program of five symbols: a buffer of [2, F, H]
+ * held values of [A, D, E, F, 2, H], when the table of monomials kept its keys in a buffer
+ * on the stack that the next key overwrote); and the plan has no more bytes. */
+static void test_plan_merge_safe(void **state) {
+    (void)state;
+    const char *srcs[] = {
+        "input x[B, 2, 8, 8]\ninput y[B] : int\nparam K[4, 2, 3, 3] = he\nparam K2[4, 4, 3, 3] = he\n"
+        "param W[64, 3] = xavier\nh = relu(conv2d(x, K, padding = 1))\n"
+        "g = maxpool2d(relu(conv2d(h, K2, padding = 1)) + h, 2)\n"
+        "loss cross_entropy(reshape(g, [B, 64]) @ W, y)\n",
+        ATTENTION_PROGRAM,
+        "input x[B, 256]\ninput y[B, 64]\nparam W1[256, 1024] = xavier\nparam W2[1024, 64] = xavier\n"
+        "param W3[64, 16] = xavier\nh = tanh(x @ W1)\nt = tanh(h @ W2)\nu = sigmoid(t @ W3)\n"
+        "loss mse(t, y) + sum(u * u) + sum(h)\n",
+        "input x[B, T, 8]\nparam E[8, 24] = xavier\nparam F[24, 8] = xavier\nh = tanh(x @ E)\n"
+        "k = relu(h @ F) + x\ns = softmax(k @ k.T)\nloss sum(s @ k) + sum(h * h)\n",
+        "input x[A, B, 2, D, E, F, 2, H]\ninput y[E, 1, 2, H]\nparam w[2]\nparam v\n"
+        "a = x * y * v + mean(x, axis = 3, keepdims = 1)\n"
+        "s = softmax(a, axis = 2) + log_softmax(a) + max(a, axis = [1, 2], keepdims = 1)\n"
+        "c = concat(s, a * v, axis = 7)\nr = reshape(sum(c, axis = 6), [A, B, 2, D, E, F, -1, 2]) * w\n"
+        "m = r.T @ r\nloss mean(m) + mean(layernorm(a, 1, 0) * v) + mean(sum(r, axis = 6))\n",
+    };
+    uint64_t rng = 777;
+    int merged_any = 0;
+    for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
+        Arena *a = arena_new();
+        Diag d;
+        diag_init(&d, stderr);
+        const char *name = diag_add_source(&d, "s.bp", srcs[k]);
+        CompileOptions co = {.optimize = 1};
+        Graph *g = bpc_compile(a, &d, name, srcs[k], &co);
+        assert_non_null(g);
+        char *roots = arena_alloc(a, (size_t)g->n + 1), *pinned = arena_alloc(a, (size_t)g->n + 1);
+        int *fuse_user = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int));
+        int *from = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int)), *to = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int));
+        for (int trial = 0; trial < 40; trial++) {
+            for (int i = 0; i < g->n; i++) {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                roots[i] = rng % 5 == 0;
+                pinned[i] = roots[i] && rng % 3 == 0 && op_info[g->nodes[i].op].kind != OK_LEAF;
+            }
+            if (g->loss >= 0) roots[g->loss] = 1;
+            fuse_plan(g, roots, pinned, fuse_user);
+            const Plan *one = plan_make_sized(g, pinned, roots, fuse_user, NULL, NULL, 0);
+            const Plan *mp = plan_make(g, pinned, roots, fuse_user);
+            /* where each node is computed, and its value's span */
+            for (int i = 0; i < g->n; i++) {
+                int at = i;
+                while (fuse_user[at] >= 0) at = fuse_user[at];
+                from[i] = at, to[i] = roots[i] ? g->n : at;
+            }
+            for (int i = 0; i < g->n; i++)
+                for (int j = 0; j < op_info[g->nodes[i].op].arity; j++)
+                    if (to[g->nodes[i].in[j]] < from[i]) to[g->nodes[i].in[j]] = from[i];
+            for (int i = 0; i < g->n; i++) { /* a reshape's input lives while the reshape does */
+                if (g->nodes[i].op == OP_RESHAPE && one->buf[i] >= 0 && one->buf[i] == one->buf[g->nodes[i].in[0]] &&
+                    to[g->nodes[i].in[0]] < to[i])
+                    to[g->nodes[i].in[0]] = to[i];
+            }
+            for (int i = 0; i < g->n; i++)
+                for (int kind = 0; kind < 2; kind++) {
+                    const int bi = kind ? one->scratch[i] : one->buf[i], mi = kind ? mp->scratch[i] : mp->buf[i];
+                    assert_true((bi < 0) == (mi < 0));
+                    if (bi < 0) continue;
+                    const int64_t at[][2] = {{0, 0}, {1, 0}, {64, 0}, {1, 3}};
+                    for (size_t z = 0; z < sizeof at / sizeof *at; z++) {
+                        const int r = mp->buf_node[mi];
+                        int64_t need = kind ? (int64_t)one->buf_const[bi] : value_numel(g, i, at[z][0], at[z][1]), has;
+                        if (mp->buf_kind[mi] == PLAN_SCRATCH) has = mp->buf_const[mi];
+                        else if (mp->buf_kind[mi] == PLAN_VALUE) has = value_numel(g, r, at[z][0], at[z][1]);
+                        else continue; /* no product scratch without product_temp */
+                        assert_true(has >= need);
+                    }
+                    for (int j = 0; j < g->n; j++)
+                        for (int kj = 0; kj < 2; kj++) {
+                            const int bj = kj ? one->scratch[j] : one->buf[j], mj = kj ? mp->scratch[j] : mp->buf[j];
+                            if (bj < 0) continue;
+                            if (bi == bj) assert_int_equal(mi, mj); /* whole buffers only */
+                            if (bi == bj || mi != mj) continue;
+                            merged_any = 1;
+                            const int fi = kind ? i : from[i], ti = kind ? i : to[i];
+                            const int fj = kj ? j : from[j], tj = kj ? j : to[j];
+                            assert_true(ti < fj || tj < fi); /* joined: never in use together */
+                        }
+                }
+            int64_t b1 = 0, b2 = 0; /* bytes at sizes 64 */
+            for (int kind = 0; kind < 2; kind++) {
+                const Plan *pl = kind ? mp : one;
+                for (int b = 0; b < pl->nbufs; b++) {
+                    const int64_t n = pl->buf_kind[b] == PLAN_SCRATCH ? pl->buf_const[b] : value_numel(g, pl->buf_node[b], 64, 0);
+                    *(kind ? &b2 : &b1) += (n * 4 + 63) / 64 * 64;
+                }
+            }
+            assert_true(b2 <= b1);
+            assert_true(mp->nbufs <= one->nbufs);
+        }
+        diag_free(&d);
+        arena_free(a);
+    }
+    assert_true(merged_any);
 }
 
 /* emit_c's memo of the fused step's GEMMs (Graph.step_memo) is worked out anew when the graph
@@ -1607,6 +1722,7 @@ int main(void) {
         cmocka_unit_test(test_conv_bias_with_grad_w),
         cmocka_unit_test(test_elementwise_threads),
         cmocka_unit_test(test_plan_sized_equals_plan),
+        cmocka_unit_test(test_plan_merge_safe),
         cmocka_unit_test(test_fold_fits_int),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
