@@ -2236,6 +2236,43 @@ static void plan_sm(E *e, const char *roots) {
     free(uses);
 }
 
+/* A parameter used k times has the gradient t1 + t2 + ... + tk (reverse mode's accumulation,
+ * adds of one shape each read once): the earliest term, made long before the last, is written
+ * straight to the gradient's place in the caller's array, where the sum then adds the others
+ * (in place, each element read where it is written) instead of a workspace buffer of the
+ * parameter's size holding it until then (a def called twice with the same weights held one
+ * per weight). Only a term with storage of its own anyway (a product, not an elementwise node
+ * that the sum's loop would compute), read by nothing else, the place this gradient's alone. */
+static void pin_first_terms(E *e, const char *roots) {
+    Graph *g = e->g;
+    int *uses = ir_use_counts(g);
+    for (int p = 0; p < g->nparams; p++) {
+        const int G = g->grads[p];
+        if (G < 0 || e->pinned[G] != 1 || e->pin_index[G] != p) continue;
+        int shared = 0;
+        for (int q = 0; q < g->nparams; q++) shared |= q != p && g->grads[q] == G;
+        if (shared) continue;
+        int x = G, y = -1;
+        while (y < 0 && g->nodes[x].op == OP_ADD && g->nodes[x].adjoint) {
+            const Node *n = &g->nodes[x];
+            const int t = n->in[0] < n->in[1] ? n->in[0] : n->in[1]; /* the earlier term */
+            const Node *tn = &g->nodes[t];
+            const OpKind kind = op_info[tn->op].kind;
+            if (n->in[0] == n->in[1] || uses[t] != 1 || roots[t] || e->pinned[t] || tn->dtype != DT_REAL ||
+                !shape_eq(&tn->shape, &g->nodes[G].shape) || kind == OK_LEAF)
+                break;
+            if (tn->op == OP_ADD && tn->adjoint) x = t;
+            else if (kind != OK_UNARY && kind != OK_BINARY && tn->op != OP_RESHAPE) y = t;
+            else break;
+        }
+        if (y >= 0) {
+            e->pinned[y] = 1;
+            e->pin_index[y] = p;
+        }
+    }
+    free(uses);
+}
+
 static void setup_plan(E *e) {
     Graph *g = e->g;
     e->pinned = arena_alloc(g->arena, (size_t)g->n + 1);
@@ -2263,6 +2300,7 @@ static void setup_plan(E *e) {
                 e->pin_index[id] = p;
             }
         }
+    if (g->grads) pin_first_terms(e, roots);
     if (e->fused) /* the fused GEMMs run last: their operands live until the end */
         for (int i = 0; i < g->n; i++)
             if (e->fused[i]) roots[g->nodes[i].in[0]] = roots[g->nodes[i].in[1]] = 1;

@@ -198,6 +198,69 @@ static void test_sizes_merged(void **state) {
     free(cnn);
 }
 
+/* A def called twice with the same weights A, C (shared) or with its own second pair A2, C2 */
+static const char *const shared_mlp = "input x[B, 64]\ninput y[B, 64]\nparam A[64, 256] = xavier\nparam C[256, 64] = xavier\n"
+                                      "def mlp(h, P, Q) = h + tanh(gelu(h @ P) @ Q)\n"
+                                      "loss mse(mlp(mlp(x, A, C), A, C), y)\n";
+static const char *const unshared_mlp =
+    "input x[B, 64]\ninput y[B, 64]\nparam A[64, 256] = xavier\nparam C[256, 64] = xavier\n"
+    "param A2[64, 256] = xavier\nparam C2[256, 64] = xavier\ndef mlp(h, P, Q) = h + tanh(gelu(h @ P) @ Q)\n"
+    "loss mse(mlp(mlp(x, A, C), A2, C2), y)\n";
+
+/* A weight's gradient is the sum of its uses' terms; the first (the second call's, made
+ * first) is written straight to the gradient's place, and the other's product added there,
+ * rather than kept in a workspace buffer of the weight's size until the sum (emit_c.c's
+ * pin_first_terms). NAME_grad's plan at B = 64: five [64, 256] values (the products before
+ * gelu and after it, of both calls, and the backward pass's), four [64, 64], the loss, and one
+ * [64, 256] for the second term's product, which its GEMM adds to the first: 458,816 bytes
+ * (with each first term in a buffer of its own, two of [64, 256] and [256, 64] more:
+ * 589,888). The gradients are the unshared program's two terms added, bit for bit. */
+static void test_shared_weight_terms(void **state) {
+    (void)state;
+    int64_t dims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = 64;
+    Compiled c;
+    compile_text(&c, shared_mlp, 0);
+    EmitStats st;
+    emit_stats(c.g, dims, 0, &st);
+    assert_int_equal(st.grad_workspace, 5 * 64 * 256 * 4 + 4 * 64 * 64 * 4 + 64 + 256 * 64 * 4);
+    compiled_free(&c);
+    int sizes[1] = {16};
+    for (int f64 = 0; f64 <= 1; f64++) {
+        TestModel a, b;
+        th_build(&a, shared_mlp, f64, sizes);
+        th_build(&b, unshared_mlp, f64, sizes);
+        assert_true(a.ok && b.ok);
+        th_randomize(&a, 11, 2);
+        const size_t rs = a.m.real_size, half = (size_t)a.g->nparam_reals * rs; /* A and C */
+        memcpy(b.params, a.params, half);
+        memcpy((char *)b.params + half, a.params, half); /* A2 = A, C2 = C */
+        for (int i = 0; i < 2; i++) memcpy(b.inputs[i], a.inputs[i], (size_t)16 * 64 * rs);
+        void *ga = calloc(1, half), *gb = calloc(1, 2 * half);
+        void *wa = malloc(a.m.ws_size(a.dims) + 64), *wb = malloc(b.m.ws_size(b.dims) + 64);
+        assert_true(ga && gb && wa && wb);
+        double la = a.m.grad(a.params, ga, (const void *const *)a.inputs, a.dims, wa);
+        double lb = b.m.grad(b.params, gb, (const void *const *)b.inputs, b.dims, wb);
+        assert_memory_equal(&la, &lb, sizeof la);
+        for (size_t k = 0; k < (size_t)a.g->nparam_reals; k++)
+            if (f64) {
+                const double *x = ga, *y = gb;
+                const double sum = y[k] + y[k + (size_t)a.g->nparam_reals];
+                assert_memory_equal(&x[k], &sum, sizeof sum);
+            } else {
+                const float *x = ga, *y = gb;
+                const float sum = y[k] + y[k + (size_t)a.g->nparam_reals];
+                assert_memory_equal(&x[k], &sum, sizeof sum);
+            }
+        free(ga);
+        free(gb);
+        free(wa);
+        free(wb);
+        th_free(&a);
+        th_free(&b);
+    }
+}
+
 /* `checkpoint def`: t of every call recomputed (3 copies of matmul, add, tanh), the results kept */
 static void test_checkpoint_def(void **state) {
     (void)state;
@@ -309,6 +372,7 @@ int main(void) {
         cmocka_unit_test(test_workspace_shrinks),
         cmocka_unit_test(test_standalone_workspace),
         cmocka_unit_test(test_sizes_merged),
+        cmocka_unit_test(test_shared_weight_terms),
         cmocka_unit_test(test_checkpoint_def),
         cmocka_unit_test(test_gradients_unchanged),
         cmocka_unit_test(test_recomputed_in_backward),
