@@ -1129,7 +1129,16 @@ static int ep_sum_ok(const E *e, int i, int u, int s) {
     if (!r.single) return 0;
     char o[96], p[96];
     ptr(e, s, o, sizeof o);
-    return strcmp(o, ptr(e, u, p, sizeof p)) != 0 && strcmp(o, ptr(e, i, p, sizeof p)) != 0;
+    if (strcmp(o, ptr(e, u, p, sizeof p)) == 0 || strcmp(o, ptr(e, i, p, sizeof p)) == 0) return 0;
+    /* nor any operand or leaf (bprt_?gemm_ew_sum's contract: y overlaps none of them; the
+       merged plan may give s a dead operand's buffer) */
+    for (int k = 0; k < 2; k++)
+        if (strcmp(o, ptr(e, m->in[k], p, sizeof p)) == 0) return 0;
+    int leaves[64];
+    const int nl = fused_leaves(e, u, u, leaves, 0, 64);
+    for (int k = 0; k < nl && k < 64; k++)
+        if (strcmp(o, ptr(e, leaves[k], p, sizeof p)) == 0) return 0;
+    return nl <= 64;
 }
 
 /* May the product x, emitted between a GEMM and the sum of its epilogue's result u, run
@@ -2408,7 +2417,8 @@ static size_t plan_bytes_64(Graph *vg, char *fused, const PlanSizes *sizes) {
  * longer: candidates are taken latest first (their operands die last anyway), each only
  * if the workspace does not grow beyond NAME_grad's, both planned with one buffer per size
  * (plan.c's merging of buffers of other sizes left out: the choice is the one it was before
- * there was that merging, and the merged plans are smaller). Each try is a memory plan of
+ * there was that merging, and the merged plans are smaller; so the step's merged plan stays
+ * within NAME_grad's unmerged one, not always within its merged one). Each try is a memory plan of
  * the whole graph, so past FUSE_ONE_BY_ONE candidates they are tried in runs, the next run
  * twice as long after a run taken, one candidate after one refused: a workspace that grows
  * with the candidates fused gives the same marks with far fewer plans (400 attention

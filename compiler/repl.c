@@ -553,6 +553,28 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, co
         }
         if (ok) memcpy(in->dims, dims, sizeof dims);
     }
+    /* every input in use has a value first, before any value is checked: :check draws random
+       inputs when one has none, as bpc check does, whatever the order of the declarations (a
+       default label outside the classes declared before such an input stopped it) */
+    for (int i = 0; i < g->ninputs; i++) {
+        const Input *ip = &g->inputs[i];
+        if (need && !need[i]) continue;
+        for (int k = 0; k < ip->shape.rank; k++) {
+            Dim d = ip->shape.d[k];
+            if (d.sym >= 0 && in->dims[d.sym] < 0) {
+                snprintf(err, BPRT_ERRLEN, "input '%s' has no value, so its size %s is unknown (give inputs with :inputs FILE)",
+                         ip->name, g->syms.names[d.sym]);
+                drv_free_inputs(in);
+                return -1;
+            }
+        }
+        if (!given[i] && !ip->has_default) {
+            snprintf(err, BPRT_ERRLEN, "input '%s' has no value and no default (give one with 'input %s = VALUE' or :inputs FILE)",
+                     ip->name, ip->name);
+            drv_free_inputs(in);
+            return -1;
+        }
+    }
     for (int i = 0; i < g->ninputs; i++) {
         const Input *ip = &g->inputs[i];
         if (need && !need[i]) continue;
@@ -598,7 +620,8 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, co
         for (int64_t k = 0; k < n; k++) {
             double v = given[i] ? given[i]->v[k] : ip->def;
             if (ip->dtype == DT_INT) {
-                if (drv_check_int_value(ip, classes, indexes, S->inputs_path ? S->inputs_path : "(defaults)", k, v, err) != 0) {
+                if (drv_check_int_value(ip, classes, indexes, given[i] && S->inputs_path ? S->inputs_path : "(defaults)", k, v,
+                                        err) != 0) {
                     drv_free_inputs(in);
                     return -3;
                 }
@@ -2122,16 +2145,15 @@ static int is_blank(const char *s) {
     return *s == 0 || *s == '#';
 }
 
-/* Whether a line typed after a Python block's header (def f(x):, if ...:) is its body: it
- * begins indented, or it is Python's `else:` or `elif ...:` (the words whole and the line
- * ending in ':', so that `elsewhere = 3` or `else_` are the definitions they are). */
+/* Whether a line typed after a Python block's header (def f(x):, if ...:) is its body, as
+ * the lexer skips it in a file: it begins indented, or with Python's `else` or `elif` (the
+ * word whole: `elsewhere = 4` and `else_` are what they are), not bound (`else = 3`). */
 static int py_body_line(const char *s) {
     if (s[0] == ' ' || s[0] == '\t') return 1;
     if (strncmp(s, "else", 4) != 0 && strncmp(s, "elif", 4) != 0) return 0;
     if (isalnum((unsigned char)s[4]) || s[4] == '_') return 0;
-    size_t end = strcspn(s, "\n#");
-    while (end > 4 && (s[end - 1] == ' ' || s[end - 1] == '\t' || s[end - 1] == '\r')) end--;
-    return s[end - 1] == ':';
+    s += 4 + strspn(s + 4, " \t");
+    return *s != '=' || s[1] == '=';
 }
 
 int repl_main(int argc, char **argv) {

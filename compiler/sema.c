@@ -160,15 +160,16 @@ static const char *near_value(Sema *S, Scope *sc, const char *name) {
     return sg.best ? arena_printf(S->a, "; did you mean '%s'?", sg.best) : "";
 }
 
-/* The same for a function: the nearest def visible in sc (the user's own, as `step` for a
- * def `steps`), else what bpc writes for a PyTorch or NumPy one, else the nearest built-in. */
+/* The same for a function: a def visible in sc one letter away (a typo of the user's own:
+ * `step` for a def `steps`), else what bpc writes for a PyTorch or NumPy one (`add` is
+ * x + y, though a def `adder` is near), else the nearest def or built-in. */
 static const char *near_function(Sema *S, Scope *sc, const char *name) {
     Suggest sg;
     suggest_init(&sg, name);
     for (Scope *s = sc; s; s = s->parent)
         for (int i = s->n - 1; i >= 0; i--)
             if (s->items[i].def) suggest_offer(&sg, s->items[i].name);
-    if (sg.best) return arena_printf(S->a, "; did you mean '%s'?", sg.best);
+    if (sg.best && sg.dist <= 1) return arena_printf(S->a, "; did you mean '%s'?", sg.best);
     const char *torch = suggest_torch_function(name);
     if (torch) return arena_printf(S->a, "; %s", torch);
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) suggest_offer(&sg, builtins[i].name);

@@ -997,6 +997,13 @@ static const DiagCase cases[] = {
      "t.bp:3:10: error: unknown function 'step'; did you mean 'steps'?\n"
      "  loss sum(step(W))\n"
      "           ^\n"},
+    {"PyTorch's name before a def two letters away (add with a def adder)",
+     "param W[3]\n"
+     "def adder(x, y) { return x + y }\n"
+     "loss sum(add(W, W))\n",
+     "t.bp:3:10: error: unknown function 'add'; write a + b\n"
+     "  loss sum(add(W, W))\n"
+     "           ^\n"},
     {"pi and inf as names (they said only \"unknown name\")",
      "param W[3]\n"
      "y = W * pi\n",
