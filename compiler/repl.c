@@ -575,18 +575,9 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, co
             return -1;
         }
     }
-    for (int i = 0; i < g->ninputs; i++) {
+    for (int i = 0; i < g->ninputs; i++) { /* (each with its sizes and a value or default: above) */
         const Input *ip = &g->inputs[i];
         if (need && !need[i]) continue;
-        for (int k = 0; k < ip->shape.rank; k++) {
-            Dim d = ip->shape.d[k];
-            if (d.sym >= 0 && in->dims[d.sym] < 0) {
-                snprintf(err, BPRT_ERRLEN, "input '%s' has no value, so its size %s is unknown (give inputs with :inputs FILE)",
-                         ip->name, g->syms.names[d.sym]);
-                drv_free_inputs(in);
-                return -1;
-            }
-        }
         /* (saturating: a default's [N, N, N, N, N] at N = 8192 from :inputs wrapped to 0 elements,
            and the model read past its one) */
         char sizes[160];
@@ -597,12 +588,6 @@ static int build_inputs(Session *S, const Graph *g, int f64, const int *need, co
             return -2;
         }
         const int64_t n = (int64_t)count;
-        if (!given[i] && !ip->has_default) {
-            snprintf(err, BPRT_ERRLEN, "input '%s' has no value and no default (give one with 'input %s = VALUE' or :inputs FILE)",
-                     ip->name, ip->name);
-            drv_free_inputs(in);
-            return -1;
-        }
         size_t esz = ip->dtype == DT_INT ? sizeof(int32_t) : (f64 ? sizeof(double) : sizeof(float));
         if (too_big(n, esz, err, "input '%s'", ip->name)) {
             drv_free_inputs(in);
