@@ -124,6 +124,21 @@ static size_t standalone_ws(Graph *g, const int *dims) {
     return n;
 }
 
+/* Compiles text into c and works out its --stats at every size 64 into st; the JIT-compiled
+ * NAME_workspace_size at those sizes must say the same bytes. */
+static void stats_at_64(Compiled *c, const char *text, EmitStats *st) {
+    int64_t dims[BP_MAXSYMS];
+    int idims[BP_MAXSYMS];
+    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = idims[s] = 64;
+    compile_text(c, text, 0);
+    emit_stats(c->g, dims, 0, st);
+    Model m;
+    char err[4096];
+    assert_int_equal(bpc_model_jit(&m, c->g, 0, JIT_TCC, err, sizeof err), 0);
+    assert_int_equal(m.ws_size(idims), st->workspace);
+    bpc_model_free(&m);
+}
+
 /* --stats's standalone_scratch_bytes (EmitStats.standalone_workspace): --standalone output
  * writes an attention chain's softmax gradient over y and makes each product in a scratch of
  * its own (plan.h's product_temp), which its NAME_workspace_size counts and libbprt's does
@@ -139,20 +154,13 @@ static void test_standalone_workspace(void **state) {
     assert_non_null(gpt);
     assert_non_null(cnn);
     const char *texts[] = {gpt, marked, cnn};
-    int64_t dims[BP_MAXSYMS];
     int idims[BP_MAXSYMS];
-    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = idims[s] = 64;
+    for (int s = 0; s < BP_MAXSYMS; s++) idims[s] = 64;
     for (int k = 0; k < 3; k++) {
         Compiled c;
-        compile_text(&c, texts[k], 0);
         EmitStats st;
-        emit_stats(c.g, dims, 0, &st);
+        stats_at_64(&c, texts[k], &st);
         assert_int_equal(st.standalone_workspace - st.workspace, k ? 0 : 64 * 64 * 4);
-        Model m;
-        char err[4096];
-        assert_int_equal(bpc_model_jit(&m, c.g, 0, JIT_TCC, err, sizeof err), 0);
-        assert_int_equal(m.ws_size(idims), st.workspace);
-        bpc_model_free(&m);
         assert_int_equal(standalone_ws(c.g, idims), st.standalone_workspace);
         compiled_free(&c);
     }
@@ -178,20 +186,11 @@ static void test_sizes_merged(void **state) {
                            "h = tanh(x @ W1)\nloss mse(tanh(h @ W2), y)\n",
                            cnn, gpt};
     const size_t want[] = {2 * 64 * 1024 * 4 + 2 * 64 * 64 * 4 + 2 * 64, 31804608, 55612992};
-    int64_t dims[BP_MAXSYMS];
-    int idims[BP_MAXSYMS];
-    for (int s = 0; s < BP_MAXSYMS; s++) dims[s] = idims[s] = 64;
     for (int k = 0; k < 3; k++) {
         Compiled c;
-        compile_text(&c, texts[k], 0);
         EmitStats st;
-        emit_stats(c.g, dims, 0, &st);
+        stats_at_64(&c, texts[k], &st);
         assert_int_equal(k ? st.workspace : st.grad_workspace, want[k]);
-        Model m;
-        char err[4096];
-        assert_int_equal(bpc_model_jit(&m, c.g, 0, JIT_TCC, err, sizeof err), 0);
-        assert_int_equal(m.ws_size(idims), st.workspace);
-        bpc_model_free(&m);
         compiled_free(&c);
     }
     free(gpt);

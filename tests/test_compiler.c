@@ -1403,6 +1403,28 @@ static void test_elementwise_threads(void **state) {
     th_free(&t);
 }
 
+/* srcs's graph, optimized, in a (d reports its errors to stderr; the caller frees both) */
+static Graph *compile_optimized(Arena *a, Diag *d, const char *src) {
+    diag_init(d, stderr);
+    const char *name = diag_add_source(d, "s.bp", src);
+    CompileOptions co = {.optimize = 1};
+    Graph *g = bpc_compile(a, d, name, src, &co);
+    assert_non_null(g);
+    return g;
+}
+
+/* Random roots (one node in 5, and the loss) and pinned nodes (a third of the roots that are
+ * not leaves) drawn from *rng, and the fusion plan for them in fuse_user */
+static void random_roots(const Graph *g, uint64_t *rng, char *roots, char *pinned, int *fuse_user) {
+    for (int i = 0; i < g->n; i++) {
+        *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+        roots[i] = *rng % 5 == 0;
+        pinned[i] = roots[i] && *rng % 3 == 0 && op_info[g->nodes[i].op].kind != OK_LEAF;
+    }
+    if (g->loss >= 0) roots[g->loss] = 1;
+    fuse_plan(g, roots, pinned, fuse_user);
+}
+
 /* plan_make_sized (the per-node sizes worked out once by plan_sizes, for mark_fused's plan per
  * parameter) against plan_make (sizes worked out anew for each plan): the same buffers, one
  * PlanSizes serving 40 plans, on programs with convolutions' scratch buffers (a size class of
@@ -1422,22 +1444,12 @@ static void test_plan_sized_equals_plan(void **state) {
     for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
         Arena *a = arena_new();
         Diag d;
-        diag_init(&d, stderr);
-        const char *name = diag_add_source(&d, "s.bp", srcs[k]);
-        CompileOptions co = {.optimize = 1};
-        Graph *g = bpc_compile(a, &d, name, srcs[k], &co);
-        assert_non_null(g);
+        Graph *g = compile_optimized(a, &d, srcs[k]);
         const PlanSizes *ps = plan_sizes(g);
         char *roots = arena_alloc(a, (size_t)g->n + 1), *pinned = arena_alloc(a, (size_t)g->n + 1);
         int *fuse_user = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int));
         for (int trial = 0; trial < 40; trial++) {
-            for (int i = 0; i < g->n; i++) {
-                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-                roots[i] = rng % 5 == 0;
-                pinned[i] = roots[i] && rng % 3 == 0 && op_info[g->nodes[i].op].kind != OK_LEAF;
-            }
-            if (g->loss >= 0) roots[g->loss] = 1;
-            fuse_plan(g, roots, pinned, fuse_user);
+            random_roots(g, &rng, roots, pinned, fuse_user);
             const Plan *want = plan_make(g, pinned, roots, fuse_user);
             const Plan *got = plan_make_sized(g, pinned, roots, fuse_user, ps, NULL, 1);
             assert_int_equal(got->nbufs, want->nbufs);
@@ -1495,22 +1507,12 @@ static void test_plan_merge_safe(void **state) {
     for (size_t k = 0; k < sizeof srcs / sizeof *srcs; k++) {
         Arena *a = arena_new();
         Diag d;
-        diag_init(&d, stderr);
-        const char *name = diag_add_source(&d, "s.bp", srcs[k]);
-        CompileOptions co = {.optimize = 1};
-        Graph *g = bpc_compile(a, &d, name, srcs[k], &co);
-        assert_non_null(g);
+        Graph *g = compile_optimized(a, &d, srcs[k]);
         char *roots = arena_alloc(a, (size_t)g->n + 1), *pinned = arena_alloc(a, (size_t)g->n + 1);
         int *fuse_user = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int));
         int *from = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int)), *to = arena_alloc(a, ((size_t)g->n + 1) * sizeof(int));
         for (int trial = 0; trial < 40; trial++) {
-            for (int i = 0; i < g->n; i++) {
-                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-                roots[i] = rng % 5 == 0;
-                pinned[i] = roots[i] && rng % 3 == 0 && op_info[g->nodes[i].op].kind != OK_LEAF;
-            }
-            if (g->loss >= 0) roots[g->loss] = 1;
-            fuse_plan(g, roots, pinned, fuse_user);
+            random_roots(g, &rng, roots, pinned, fuse_user);
             const Plan *one = plan_make_sized(g, pinned, roots, fuse_user, NULL, NULL, 0);
             const Plan *mp = plan_make(g, pinned, roots, fuse_user);
             /* where each node is computed, and its value's span */
