@@ -119,6 +119,7 @@ typedef struct OptConfig {
     OptKind kind;
     double lr, momentum, weight_decay, beta1, beta2, eps;
     double clip; /* clip_grad_norm; 0 = none */
+    int lr_given; /* lr written in the program (else the optimizer's default): --opt keeps it */
     Loc loc;
 } OptConfig;
 

@@ -1591,6 +1591,7 @@ static void decl_optimizer(Sema *S, const Stmt *st) {
         }
         *dst[i] = v;
     }
+    o->lr_given = av[0] != NULL;
 }
 
 static int is_alnum_ascii(char c) { /* in any locale */

@@ -1063,11 +1063,15 @@ int train_set_optimizer(OptConfig *opt, const char *name) {
                 : strcmp(name, "adamw") == 0 ? OPT_ADAMW : OPT_NONE;
     if (k == OPT_NONE) return -1;
     if (k != opt->kind) {
-        double clip = opt->clip, lr = opt->lr;
+        /* the program's written lr (0 included), else the new optimizer's default: sgd() was
+           adam(lr = 0.01) under --opt adam, as sgd's default lr was taken for the program's */
+        const double clip = opt->clip, lr = opt->lr;
+        const int lr_given = opt->lr_given;
         memset(opt, 0, sizeof *opt);
         opt->kind = k;
         opt->clip = clip;
-        opt->lr = lr ? lr : (k == OPT_SGD ? 0.01 : 0.001);
+        opt->lr_given = lr_given;
+        opt->lr = lr_given ? lr : (k == OPT_SGD ? 0.01 : 0.001);
         opt->beta1 = 0.9;
         opt->beta2 = 0.999;
         opt->eps = 1e-8;

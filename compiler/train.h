@@ -108,8 +108,8 @@ double train_step_explained(const Model *m, void *params, void *opt_state, const
  * allocated (t then holds a fresh optimizer: opt NULL). */
 int train_state_keep(TrainState *t, const Model *m, const void *opt_state, char *err);
 /* --opt NAME: sets opt to sgd, adam or adamw (the defaults of its hyperparameters, the
- * learning rate and clip_grad_norm kept; nothing changes if it is that already); -1 for
- * another name. */
+ * learning rate the program writes and clip_grad_norm kept; nothing changes if it is that
+ * already); -1 for another name. */
 int train_set_optimizer(OptConfig *opt, const char *name);
 /* Whether a run in float (f64 0) holds the arguments of g's optimizer (ir_opt_trained's)
  * that it uses (drv_real_fits: the update rounds each to float; `optimizer adam(eps =

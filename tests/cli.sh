@@ -1124,6 +1124,22 @@ first_err "bpc: --lr-schedule takes constant, cosine or step:N:G, not 'linear'"
 expect_status 2 "$bpc" grad "$tmp/sched.bp" --warmup 3
 first_err "bpc: grad takes no --warmup (an option of bpc train)"
 
+# --opt NAME, another optimizer than the program's, keeps the lr the program writes and
+# takes NAME's own default where it writes none: p = 1, loss p^2 / 2 (gradient p), one step
+# in double. Adam's first step moves p by lr (m / sqrt(v) = 1, eps 1e-8 aside), AdamW's
+# first shrinks it by 1 - lr 0.01, SGD's by lr. So `sgd()` under --opt adam is adam(lr =
+# 1e-3): p = 0.999 (it took sgd's default 0.01 for the program's: 0.99); `adam()` under
+# --opt sgd is sgd(lr = 0.01): p = 0.99 (it was 0.999); a written lr = 0 is kept: p = 1
+# (it was taken for no lr: 0.999). The final loss printed is p^2 / 2.
+for c in "sgd():adam:0.999" "sgd(momentum = 0.9):adamw:0.99899" "adam():sgd:0.99" "adamw(beta1 = 0.5):sgd:0.99" \
+         "sgd(lr = 0):adam:1" "adam(lr = 0.1):sgd:0.9" "sgd(0.1):adam:0.9" ":adam:0.999"; do
+  decl=${c%%:*} rest=${c#*:}
+  printf 'param p = 1\nloss 0.5 * p * p\n%s\n' "${decl:+optimizer $decl}" >"$tmp/optlr.bp"
+  expect_status 0 "$bpc" train "$tmp/optlr.bp" --f64 --steps 1 --opt "${rest%%:*}"
+  sed -n 's/^final loss //p' "$tmp/out" | awk -v p="${rest#*:}" '{ v = $1; n++ } END { w = p * p / 2; d = v - w; exit !(n == 1 && d * d <= 1e-14 * w * w) }' &&
+    ok || bad "optimizer $decl with --opt ${rest%%:*}: $(cat "$tmp/out"), expected final loss $(awk -v p="${rest#*:}" 'BEGIN { print p * p / 2 }')"
+done
+
 # --jit cc: a compiler that fails silently is reported by its exit status (it said 'failed
 # (status 256)', system()'s raw value for exit 1), and the compiler works under $TMPDIR, as
 # cc's own temporaries do (it was always /tmp), with paths quoted for the shell (a space).
