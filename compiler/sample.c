@@ -1,6 +1,7 @@
 /* sample.c — see sample.h. */
 #include "sample.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     int last = plen ? (unsigned char)prompt[plen - 1] : '\n'; /* the last byte written */
     fputs(prompt, out);
     const void *in[BP_MAX_RUN_INPUTS] = {0};
-    int rc = 0;
+    int rc = 0, werr = 0; /* werr: errno of the write out failed at */
     in[in_bytes] = ids;
     in[in_next] = next;
     for (int i = 0; i < o->n; i++) {
@@ -155,6 +156,11 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         last = c;
         fputc(c, out);
         fflush(out);
+        if (ferror(out)) { /* a full disk, a pipe closed with SIGPIPE ignored: the caller reports it (it went on
+                              for all -n bytes, up to 2000000000 forward passes, writing nothing) */
+            werr = errno ? errno : EIO;
+            break;
+        }
     }
     if (!rc && last != '\n') fputc('\n', out);
     free(ctx);
@@ -164,5 +170,6 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
     free(ws);
     free(params);
     bpc_model_free(&m);
+    if (werr) errno = werr; /* for the caller's message, past the frees */
     return rc;
 }

@@ -10,7 +10,8 @@
  * sum with bprt_rng_uniform(seed, 0x5a3e0000, i) for byte i (reproducible from the seed);
  * temperature 0 takes the first largest logit; logits with a NaN or +inf, or all -inf, are an
  * error at that byte. An empty prompt starts from a newline
- * (which is not printed). The prompt and the bytes are written to out as they come. */
+ * (which is not printed). The prompt and the bytes are written to out as they come; a write
+ * that fails stops the sampling, with out's error flag and errno left for the caller to report. */
 #ifndef BP_SAMPLE_H
 #define BP_SAMPLE_H
 
@@ -30,7 +31,7 @@ typedef struct SampleOptions {
     int f64;
 } SampleOptions;
 
-/* Returns 0, or 1 after printing an error to stderr. */
+/* Returns 0 (also when a write failed, see above), or 1 after printing an error to stderr. */
 int sample_run(FILE *out, Graph *g, const SampleOptions *o);
 
 #endif

@@ -98,6 +98,17 @@ limit_memory "$bpc" sample "$model" --params a.safetensors --prompt "The fox " -
 head -c 48 t0.txt >t0_48.txt
 if [ -s big.txt ] && cmp -s big.txt t0_48.txt; then ok; else bad "sample -n 2000000000 under a memory limit: got"; od -c big.txt | head -3; cat big.err; fi
 
+# a write that fails stops the sampling: to /dev/full, or to a closed pipe with SIGPIPE ignored,
+# it went on for all -n bytes (2000000000 forward passes) and only then said the write failed
+if [ -c /dev/full ]; then
+  timeout 60 "$bpc" sample "$model" --params a.safetensors -n 2000000000 --temperature 0 >/dev/full 2>full.err; st=$?
+  [ "$st" -eq 1 ] && ok || bad "sample -n 2000000000 > /dev/full exited $st (124: it did not stop)"
+  same full.err "bpc: error: cannot write to standard output: No space left on device" "sample > /dev/full"
+fi
+(trap '' PIPE; timeout 60 "$bpc" sample "$model" --params a.safetensors -n 2000000000 --temperature 0 2>pipe.err; echo $? >pipe.st) | head -c 48 >pipe.txt
+[ "$(cat pipe.st)" = 1 ] && ok || bad "sample -n 2000000000 into a closed pipe, SIGPIPE ignored, exited $(cat pipe.st) (124: it did not stop)"
+same pipe.err "bpc: error: cannot write to standard output: Broken pipe" "sample into a closed pipe"
+
 # temperature 0 is PyTorch's greedy decoding (tests/text/gen_greedy.py, float64) of a model of
 # random parameters: empty, short and longer-than-window prompts, and more bytes than the
 # window holds (the window slides over the context)
