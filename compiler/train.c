@@ -32,7 +32,8 @@ static int check_not_empty(const BprtSplit *s, char *err) {
 }
 
 /* Whether --data names a text file: a path that exists and is not a directory, or a name
- * ending in .txt (so that a missing one is reported as such). */
+ * ending in .txt (so that a missing one is reported as such; train_run takes any missing
+ * path as text for a program that takes text). */
 static int is_text_data(const char *path) {
     struct stat st;
     size_t n = strlen(path);
@@ -677,6 +678,21 @@ static int load_data(const Model *m, const TrainOptions *o, Data *d) {
     double t_load = now();
     memset(&f, 0, sizeof f);
     f.text = is_text_data(o->data);
+    struct stat st;
+    char terr[BPRT_ERRLEN];
+    if (!f.text && train_text_inputs(g, &f.img, &f.lab, &f.bsym, &f.per, terr) == 0) {
+        /* a text program: a missing path is a missing text file; a directory (IDX files) is an
+           error (it looked for DIR/train-images-idx3-ubyte, "cannot open", or, where they were,
+           said that the program needs a real input for images) */
+        if (stat(o->data, &st) == 0) {
+            diag_tool_error("--data %s: is a directory (of IDX files), but program '%s' takes text (its ': int' inputs "
+                            "'%s' and '%s' of shape [%s, %lld]: the bytes and the bytes after them): give --data a "
+                            "text file", o->data, g->model, g->inputs[f.img].name, g->inputs[f.lab].name,
+                            g->syms.names[f.bsym], (long long)f.per);
+            return 1;
+        }
+        f.text = 1;
+    }
     if (f.text) { /* the program's inputs first: their T sets the windows */
         if (train_text_inputs(g, &f.img, &f.lab, &f.bsym, &f.per, err) != 0) {
             diag_tool_error("--data %s: %s", o->data, err);

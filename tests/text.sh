@@ -144,6 +144,18 @@ run 1 "$bpc" train "$src/examples/fashion_mlp.bp" --data "$corpus" --steps 1
 same "$tmp/err" "bpc: error: --data $corpus: program 'fashion_mlp' does not fit text data: it needs exactly two inputs, ': int' of shape [B, T] (B a name, T a number): the bytes and the bytes after them; it has 'x' [B, 784], 'y' [B] : int" "program without two int [B, T] inputs"
 run 1 "$bpc" train "$model" --data missing.txt --steps 1
 same "$tmp/err" "bpc: error: cannot open missing.txt: No such file or directory" "missing text file"
+# a directory for a text program says so (it looked for DIR/train-images-idx3-ubyte: "cannot
+# open"; with the IDX files there, "--data needs a program with a real input for images"), and
+# a missing file without .txt is a missing text file (it was DIR/train-images-idx3-ubyte too)
+mkdir idx
+: >idx/train-images-idx3-ubyte
+for cmd in "train $model --data idx --steps 1" "eval $model --params a.safetensors --data idx" "train $model --data . --steps 1"; do
+  run 1 "$bpc" $cmd
+  d=${cmd#*--data }; d=${d%% *}
+  same "$tmp/err" "bpc: error: --data $d: is a directory (of IDX files), but program 'tiny_lm' takes text (its ': int' inputs 'x' and 'y' of shape [B, 16]: the bytes and the bytes after them): give --data a text file" "bpc $cmd"
+done
+run 1 "$bpc" train "$model" --data fortunes --steps 1
+same "$tmp/err" "bpc: error: cannot open fortunes: No such file or directory" "a missing text file without .txt"
 run 2 "$bpc" sample "$model"
 head -1 "$tmp/err" >first.txt
 same first.txt "bpc: sample needs --params P.safetensors (the trained parameters, e.g. from bpc train --save)" "sample without --params"
