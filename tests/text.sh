@@ -2,7 +2,8 @@
 # Byte-level language models: `bpc train --data FILE.txt` lowers the held-out loss of
 # tests/text/tiny_lm.bp on tests/text/corpus.txt, a run stopped (after --steps, or by
 # SIGTERM) and resumed ends with the parameters of an uninterrupted one, `bpc sample` is deterministic at temperature 0
-# (PyTorch's greedy decoding of tests/text/greedy_lm.bp, from gen_greedy.py) and
+# (PyTorch's greedy decoding of tests/text/greedy_lm.bp, from gen_greedy.py), draws its bytes from
+# softmax(logits / X) (a chi-square test at four temperatures), is
 # reproducible from --seed, and malformed uses give exact errors.
 # usage: text.sh BPC SOURCE_DIR ST_DUMP     (runs in well under ten seconds, --threads 1)
 set -u
@@ -118,6 +119,31 @@ while IFS='|' read -r prompt n hex; do
   got=$(od -An -tx1 greedy.out | tr -d ' \n')
   if [ "$got" = "$hex" ]; then ok; else bad "greedy decoding of '$prompt': got $got, PyTorch $hex"; fi
 done <"$src/tests/text/greedy_lm.expected"
+
+# the bytes are drawn from softmax(logits / X): a model whose logits are c = (0, 1, 2, -1, 0.5, 3)
+# whatever the context (a safetensors file written here, c as float32 bits), 20000 bytes at a
+# fixed seed, counted against the probabilities awk works out: Pearson's chi-square below 20.5
+# (5 degrees of freedom, p = 0.001; about 5 at these seeds), classes expected fewer than 5 times
+# pooled; at X = 0.05 every byte is 5 (the others' share is below 1e-8), as at X = 0
+printf 'input x[B, 2] : int\ninput y[B, 2] : int\nparam E[6, 1]\nparam c[6]\nz = embedding(E, x) * 0 + c\nloss cross_entropy(z, y)\noutput z\n' >c6.bp
+hdr='{"E":{"dtype":"F32","shape":[6,1],"data_offsets":[0,24]},"c":{"dtype":"F32","shape":[6],"data_offsets":[24,48]}}'
+{ printf '\160\0\0\0\0\0\0\0%s' "$hdr"; head -c 24 /dev/zero
+  printf '\000\000\000\000\000\000\200\077\000\000\000\100\000\000\200\277\000\000\000\077\000\000\100\100'; } >c6.safetensors
+for x in 0.5 1 4 1000 0.05 0; do
+  run 0 "$bpc" sample c6.bp --params c6.safetensors --prompt "$(printf '\001')" -n 20000 --temperature $x --seed 1
+  if od -An -v -tu1 -w1 "$tmp/out" | awk -v x=$x '
+      NR == 1 { next }                      # the prompt
+      NR <= 20001 { n[$1]++; next }
+      END {
+        split("0 1 2 -1 0.5 3", c, " ")
+        for (k = 1; k <= 6; k++) { p[k - 1] = x > 0 ? exp((c[k] - 3) / x) : k == 6; s += p[k - 1] }
+        if (x <= 0.05) { exit !(n[5] == 20000) }
+        for (k = 0; k < 6; k++) { e = 20000 * p[k] / s; if (e < 5) { pe += e; pn += n[k] } else chi += (n[k] - e) ^ 2 / e }
+        if (pe > 0) chi += (pn - pe) ^ 2 / pe
+        printf "temperature %s: chi-square %.2f\n", x, chi > "/dev/stderr"
+        exit !(chi < 20.5) }'
+  then ok; else bad "sample at temperature $x: the bytes do not follow softmax(c / $x)"; od -An -v -tu1 -w1 "$tmp/out" | sort -n | uniq -c; fi
+done
 
 # examples/tiny_gpt.bp (windows of 64) takes a step on the corpus and can be sampled
 run 0 "$bpc" train "$src/examples/tiny_gpt.bp" --data "$corpus" --batch 2 --steps 1 --threads 1 --save g.safetensors
