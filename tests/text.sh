@@ -180,6 +180,11 @@ for cmd in "train $model --data idx --steps 1" "eval $model --params a.safetenso
   d=${cmd#*--data }; d=${d%% *}
   same "$tmp/err" "bpc: error: --data $d: is a directory (of IDX files), but program 'tiny_lm' takes text (its ': int' inputs 'x' and 'y' of shape [B, 16]: the bytes and the bytes after them): give --data a text file" "bpc $cmd"
 done
+# neither --data nor --inputs: a text program's message names the text it takes too
+for cmd in "train $model --steps 1" "eval $model --params a.safetensors"; do
+  run 1 "$bpc" $cmd
+  same "$tmp/err" "bpc: error: (defaults): input 'x' is not given, so its size B is unknown (give inputs with --inputs FILE.safetensors, or text with --data FILE.txt)" "bpc $cmd without data"
+done
 run 1 "$bpc" train "$model" --data fortunes --steps 1
 same "$tmp/err" "bpc: error: cannot open fortunes: No such file or directory" "a missing text file without .txt"
 run 2 "$bpc" sample "$model"
