@@ -1212,11 +1212,11 @@ int train_run(Graph *g, const TrainOptions *o_in) {
             int64_t T;
             char terr[BPRT_ERRLEN];
             /* a text program: the data it is made for is a text file (it named --inputs alone) */
-            if (!o->inputs && train_text_inputs(g, &ib, &in, &bs, &T, terr) == 0) {
-                size_t n = strlen(err);
-                if (n > 1 && err[n - 1] == ')')
-                    snprintf(err + n - 1, BPRT_ERRLEN - (n - 1), ", or text with --data FILE.txt)");
-            }
+            const char *hint = " (give inputs with --inputs FILE.safetensors)";
+            const size_t n = strlen(err), h = strlen(hint);
+            if (!o->inputs && n >= h && strcmp(err + n - h, hint) == 0 &&
+                train_text_inputs(g, &ib, &in, &bs, &T, terr) == 0)
+                snprintf(err + n - 1, BPRT_ERRLEN - (n - 1), ", or text with --data FILE.txt)");
             diag_tool_error("%s", err);
             bpc_model_free(&m);
             return 1;
