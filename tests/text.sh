@@ -5,7 +5,7 @@
 # (PyTorch's greedy decoding of tests/text/greedy_lm.bp, from gen_greedy.py), draws its bytes from
 # softmax(logits / X) (a chi-square test at four temperatures), is
 # reproducible from --seed, and malformed uses give exact errors.
-# usage: text.sh BPC SOURCE_DIR ST_DUMP     (runs in well under ten seconds, --threads 1)
+# usage: text.sh BPC SOURCE_DIR ST_DUMP     (runs in about ten seconds, --threads 1)
 set -u
 bpc=$1
 src=$2
