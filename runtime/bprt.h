@@ -535,7 +535,7 @@ void bprt_epoch_order(const BprtSplit *s, uint64_t seed, int epoch, int64_t *ord
 /* Steps of an epoch at this batch: ceil(n / batch) (0 for a batch below 1). */
 int64_t bprt_epoch_steps(const BprtSplit *s, int batch);
 /* The n samples rows[] into x and y. IDX: x[n, pixels] floats (doubles if f64) of the
- * bytes / 255, y[n] the labels; text: x[n, T] and y[n, T] int32 bytes, y one further on. */
+ * bytes / 255 (correctly rounded), y[n] the labels; text: x[n, T] and y[n, T] int32 bytes, y one further on. */
 void bprt_split_batch(const BprtSplit *s, const int64_t *rows, int n, int f64, void *x, int32_t *y);
 /* The progress bar on stderr: "\r  epoch E/EPOCHS [====>   ] STEP/STEPS loss L R samples/s ETA S". */
 void bprt_progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double rate, double eta);

@@ -7,7 +7,8 @@
  * IDX: a small valid file written plain and gzipped (zlib), then truncated, trailing
  * garbage, bad magic and other malformed headers, with exact messages.
  * Data sets (data.c): an IDX split of 10 images of 2x3 pixels and a text split, each epoch's
- * order (a permutation, the same for the same seed and epoch), the batches' samples, and
+ * order (a permutation, the same for the same seed and epoch), the batches' samples (every
+ * byte's pixel the float and the double nearest to v / 255), and
  * bprt_train_epoch's loop: every sample once, batches 4 4 2, a resumed epoch, a step that
  * stops it, one that fails, skipped steps' losses left out of the mean.
  * Files are written to the working directory (ctest runs in the build tree) under
@@ -586,6 +587,25 @@ static void write_idx_split(const char *dir, const char *prefix, int n)
     write_bytes(path, lab, 8 + (size_t)n);
 }
 
+/* Whether q is the float (or double) nearest to v / 255, for v a byte: its residual
+ * q * 255 - v is no larger than either neighbour's. Each residual is exact: a float's
+ * product with 255 fits a double's 53 bits, and a double's is a multiple of q's ulp of at
+ * most a few hundred of them, which fma rounds only once. (v / 255 is never halfway
+ * between two of them: its binary digits repeat v's 8 bits.) */
+static int nearest_quotientf(float q, int64_t v)
+{
+    const double lo = fabs((double)nextafterf(q, 0) * 255 - (double)v), at = fabs((double)q * 255 - (double)v),
+                 hi = fabs((double)nextafterf(q, 2) * 255 - (double)v);
+    return at <= lo && at <= hi;
+}
+static int nearest_quotientd(double q, int64_t v)
+{
+    const double lo = fabs(fma(nextafter(q, 0), 255, -(double)v)), at = fabs(fma(q, 255, -(double)v)),
+                 hi = fabs(fma(nextafter(q, 2), 255, -(double)v));
+    return at <= lo && at <= hi;
+}
+#define nearest_quotient(q, v) _Generic((q), float: nearest_quotientf, double: nearest_quotientd)(q, v)
+
 static void test_split_idx(void **state)
 {
     (void)state;
@@ -619,8 +639,8 @@ static void test_split_idx(void **state)
     for (int b = 0; b < 2; b++) {
         assert_int_equal(y[b], rows[b] % 7);
         for (int k = 0; k < 6; k++) {
-            assert_true(x[6 * b + k] == (float)(10 * rows[b] + k) * (1.0f / 255));
-            assert_true(xd[6 * b + k] == (double)(10 * rows[b] + k) * (1.0 / 255));
+            assert_true(nearest_quotient(x[6 * b + k], 10 * rows[b] + k));
+            assert_true(nearest_quotient(xd[6 * b + k], 10 * rows[b] + k));
         }
     }
     /* test images of other rows and columns, and missing files, are said with their names */
@@ -637,6 +657,46 @@ static void test_split_idx(void **state)
     assert_int_equal(bprt_split_idx("rt_data", "none", &te, err), -1);
     assert_string_equal(err, "rt_data/none-images-idx3-ubyte: cannot open: No such file or directory");
     bprt_split_free(&tr);
+}
+
+/* Every byte value's pixel: v / 255 correctly rounded, as torchvision's ToTensor divides
+ * (the bytes were multiplied by the rounded 1/255: 126 of the 256 floats, 3 among them, and
+ * 24 of the doubles, 33 the first, were an ulp off), plain and gzipped. */
+static void test_split_idx_pixels(void **state)
+{
+    (void)state;
+    unsigned char img[16 + 256], lab[8 + 1] = {0, 0, 8, 1, 0, 0, 0, 1, 4};
+    const unsigned char ih[16] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 16, 0, 0, 0, 16};
+    memcpy(img, ih, 16);
+    for (int v = 0; v < 256; v++) img[16 + v] = (unsigned char)(255 - v);
+    mkdir("rt_pixels", 0755);
+    write_bytes("rt_pixels/train-labels-idx1-ubyte", lab, sizeof lab);
+    write_bytes("rt_pixels/t10k-labels-idx1-ubyte", lab, sizeof lab);
+    write_bytes("rt_pixels/train-images-idx3-ubyte", img, sizeof img);
+    write_gz("rt_pixels/t10k-images-idx3-ubyte.gz", img, sizeof img);
+    const char *prefix[2] = {"train", "t10k"};
+    for (int i = 0; i < 2; i++) {
+        char err[BPRT_ERRLEN];
+        BprtSplit s;
+        assert_int_equal(bprt_split_idx("rt_pixels", prefix[i], &s, err), 0);
+        assert_int_equal(s.pixels, 256);
+        float x[256];
+        double xd[256];
+        int32_t y[1];
+        const int64_t row[1] = {0};
+        bprt_split_batch(&s, row, 1, 0, x, y);
+        assert_int_equal(y[0], 4);
+        bprt_split_batch(&s, row, 1, 1, xd, y);
+        int wrong = 0, wrongd = 0;
+        for (int k = 0; k < 256; k++) {
+            wrong += !nearest_quotient(x[k], 255 - k);
+            wrongd += !nearest_quotient(xd[k], 255 - k);
+        }
+        assert_int_equal(wrong, 0);
+        assert_int_equal(wrongd, 0);
+        assert_true(x[0] == 1.0f && x[255] == 0.0f && xd[0] == 1.0 && xd[255] == 0.0);
+        bprt_split_free(&s);
+    }
 }
 
 static void test_split_text(void **state)
@@ -872,7 +932,7 @@ int main(void)
         cmocka_unit_test(test_idx_valid),        cmocka_unit_test(test_idx_malformed),
         cmocka_unit_test(test_st_writable),      cmocka_unit_test(test_st_write_symlinks),
         cmocka_unit_test(test_st_write_keeps_mode), cmocka_unit_test(test_st_many_tensors),
-        cmocka_unit_test(test_split_idx),        cmocka_unit_test(test_split_text),
+        cmocka_unit_test(test_split_idx),        cmocka_unit_test(test_split_idx_pixels),        cmocka_unit_test(test_split_text),
         cmocka_unit_test(test_train_epoch),      cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
