@@ -220,22 +220,43 @@ static void busy_machine_note(void) {
                         "other jobs; --threads 1 may well be faster\n", load, cores, nth);
 }
 
-/* The output accuracy is measured on: [B, C] with C the classes of the loss the labels feed
- * (the first such, else the first output if it is [B, C]); -1 if none (then no accuracy is
- * printed: the program is not a classifier). *classes = C. */
+/* Whether output node o ranks the classes as scores node s does (the same argmax on the last
+ * axis): o is s, or a softmax or log_softmax of s over that axis, or s is one of o. */
+static int same_argmax(const Graph *g, int o, int s) {
+    const Node *a = &g->nodes[o], *b = &g->nodes[s];
+    const int a_of_b = (a->op == OP_SOFTMAX || a->op == OP_LOG_SOFTMAX) && a->in[0] == s && a->axis == a->shape.rank - 1;
+    const int b_of_a = (b->op == OP_SOFTMAX || b->op == OP_LOG_SOFTMAX) && b->in[0] == o && b->axis == b->shape.rank - 1;
+    return o == s || a_of_b || b_of_a;
+}
+
+/* Whether output i is [B, C] with C a number (C == want unless want is 0) */
+static int batch_by_classes(const Graph *g, const Feed *f, int i, int64_t want) {
+    const Shape *s = &g->nodes[g->outputs[i]].shape;
+    return s->rank == 2 && s->d[0].sym == f->bsym && s->d[0].c == 1 && s->d[1].sym < 0 && (!want || s->d[1].c == want);
+}
+
+/* The output accuracy is measured on, -1 if none (then no accuracy is printed: the program
+ * is not a classifier): the first [B, C] output that ranks the classes as the scores of a
+ * cross_entropy or nll the labels feed (those scores, or their softmax), else the first
+ * [B, C] output with C the classes of the loss the labels feed, else the first output if it
+ * is [B, C] (`output h, logits` with h of [B, 3] as well measured h, which the loss does
+ * not classify with). *classes = C. */
 static int scores_output(const Graph *g, const Feed *f, int64_t *classes) {
     const char *what;
-    int64_t want = drv_label_classes(g, f->lab, &what);
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < (pass && g->noutputs ? 1 : g->noutputs); i++) {
-            const Shape *s = &g->nodes[g->outputs[i]].shape;
-            if (s->rank != 2 || s->d[0].sym != f->bsym || s->d[0].c != 1 || s->d[1].sym >= 0) continue;
-            if (pass == 0 && s->d[1].c != want) continue;
-            *classes = s->d[1].c;
-            return i;
+    const int64_t want = drv_label_classes(g, f->lab, &what);
+    int found = -1;
+    for (int i = 0; i < g->noutputs && found < 0; i++)
+        for (int k = 0; k < g->n && found < 0 && batch_by_classes(g, f, i, 0); k++) {
+            const Node *n = &g->nodes[k], *l = &g->nodes[n->in[1]];
+            if ((n->op == OP_CROSS_ENTROPY || n->op == OP_NLL) && l->op == OP_INPUT && l->ival == f->lab &&
+                same_argmax(g, g->outputs[i], n->in[0]))
+                found = i;
         }
-    *classes = 0;
-    return -1;
+    for (int i = 0; i < g->noutputs && found < 0 && want; i++)
+        if (batch_by_classes(g, f, i, want)) found = i;
+    if (found < 0 && g->noutputs && batch_by_classes(g, f, 0, 0)) found = 0;
+    *classes = found >= 0 ? g->nodes[g->outputs[found]].shape.d[1].c : 0;
+    return found;
 }
 
 /* Mean loss and accuracy over a split, in batches; with several ranks, each takes its share

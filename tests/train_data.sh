@@ -18,7 +18,9 @@
 #   k. so does a signal while the model compiles, with or without --data;
 #   l. a BPRT_NUM_THREADS that is not a thread count: one warning, and the run uses the cores;
 #   m. a BPRT_ISA that names no ISA, or one the CPU cannot run: one warning, and the run uses
-#      the CPU's own.
+#      the CPU's own;
+#   n. what bpc eval measures: the mean loss over the samples at any --batch, and the
+#      accuracy of the loss's scores (not of another output of their shape), ties to the first.
 # usage: train_data.sh BPC ST_DUMP
 set -u
 bpc=$1
@@ -528,6 +530,47 @@ has out "^epoch 1 (partial): train loss [0-9.]*, test loss [0-9.]*, [0-9.]* s ("
 hasnt out "accuracy" "a regression's epoch line"
 run 0 "$bpc" eval reg.bp --data good --params reg.safetensors
 has out "^test loss [0-9.]* (6 samples)$" "a regression's bpc eval"
+
+# ---- n. what bpc eval measures: the loss's scores, every sample once --------------------------
+# Test images of 2x2 pixels: image j < 3 lights pixel j alone (255: 1.0 exactly), label j;
+# images 3 and 4 are black, labels 0 and 2. W is the identity on the first 3 pixels, so
+# logits = x @ W is one-hot at the label (loss log(e + 2) - 1) or zero (a 3-way tie: loss
+# ln 3, and the argmax, as numpy's and torch's, the first class): 4 of 5 right, a mean loss
+# of (3 (log(e + 2) - 1) + 2 ln 3) / 5 = 0.7703 at every --batch (a mean over the batches of 2
+# would be 0.8250). h = x @ V, V moving each pixel's 1 to the next class, ranks another class
+# first: 1 of 5 right (a black image). Accuracy is the loss's scores' (logits, or their
+# softmax), whatever other [B, 3] output comes first: `output h, logits` measured h (20%).
+mkdir -p ev
+{ bytes 0 0 8 3; be32 5; be32 2; be32 2
+  bytes 255 0 0 0  0 255 0 0  0 0 255 0  0 0 0 0  0 0 0 0; } >ev/t10k-images-idx3-ubyte
+labels ev/t10k-labels-idx1-ubyte 0 1 2 0 2
+# st01 FILE NAME:BITS...: F32 tensors [4, 3] of the 12 0s and 1s BITS (row-major)
+st01() {
+  f=$1; shift; hdr= off=0
+  for t in "$@"; do
+    hdr="$hdr${hdr:+,}\"${t%%:*}\":{\"dtype\":\"F32\",\"shape\":[4,3],\"data_offsets\":[$off,$((off + 48))]}"
+    off=$((off + 48))
+  done
+  hdr="{$hdr}"
+  while [ $((${#hdr} % 8)) -ne 0 ]; do hdr="$hdr "; done
+  { bytes $((${#hdr} & 255)) $((${#hdr} >> 8)) 0 0 0 0 0 0; printf '%s' "$hdr"
+    for t in "$@"; do
+      for b in $(echo "${t#*:}" | sed 's/./& /g'); do if [ "$b" = 1 ]; then bytes 0 0 128 63; else bytes 0 0 0 0; fi; done
+    done; } >"$f"
+}
+st01 ev.safetensors W:100010001000 V:010001100000
+evloss=$(awk 'BEGIN { printf "%.4f", (3 * (log(exp(1) + 2) - 1) + 2 * log(3)) / 5 }')
+for outs in "h, logits" "logits, h" "h, p" "p"; do
+  printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nparam V[4, 3]\nlogits = x @ W\nh = x @ V\np = softmax(logits)\nloss cross_entropy(logits, y)\noutput %s\n' "$outs" >ev.bp
+  for b in 1 2 64; do
+    run 0 "$bpc" eval ev.bp --data ev --params ev.safetensors --batch $b
+    has out "^test loss $evloss, test accuracy 80.00% (5 samples)$" "eval of output $outs at batch $b"
+  done
+done
+# a [B, 3] output unrelated to the loss is measured only when none is the loss's scores
+printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nparam V[4, 3]\nh = x @ V\nloss cross_entropy(x @ W, y)\noutput h\n' >ev.bp
+run 0 "$bpc" eval ev.bp --data ev --params ev.safetensors --batch 2
+has out "^test loss $evloss, test accuracy 20.00% (5 samples)$" "eval of output h alone"
 
 # ---- a learning-rate schedule by epochs: step:1:0.5 halves the rate at each epoch -------
 run 0 "$bpc" train net.bp --data good --epochs 3 --batch 4 --lr 0.2 --lr-schedule step:1:0.5
