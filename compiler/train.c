@@ -139,6 +139,14 @@ static int check_labels(const Graph *g, const BprtSplit *s, const Feed *f, char 
     return 0;
 }
 
+/* The most rows a batch of --batch holds, what the buffers are allocated for: bpc eval's
+ * --batch beyond the test split's samples is one batch of them all, as PyTorch's DataLoader
+ * makes, and needs their count (--batch 100000 of fashion_cnn, on 10000 test images, wanted a
+ * 31 GB workspace and was refused). Training keeps its --batch: its size checks stand. */
+static int batch_rows(const Feed *f, const BprtSplit *te, int eval_only, int batch) {
+    return eval_only && !f->text && te->n < batch ? (int)te->n : batch;
+}
+
 /* The inputs --data does not fill take their defaults, made once at the full batch (a
  * smaller last batch reads their start). One without a default, or with a symbolic size
  * other than the batch, is an error naming it. (Text data has no others: see
@@ -748,7 +756,7 @@ static int load_data(const Model *m, const TrainOptions *o, Data *d) {
         return 1;
     }
     t_load = now() - t_load;
-    if (plan_fixed(m, &f, o->batch, o->data, err) != 0) {
+    if (plan_fixed(m, &f, batch_rows(&f, &te, o->eval_only, o->batch), o->data, err) != 0) {
         diag_tool_error("%s", err);
         free_fixed(&f);
         bprt_split_free(&tr);
@@ -842,10 +850,12 @@ static int train_data(Run *r, Data *d) {
     Feed f = d->f;
     double t_load = d->t_load;
     int batch = o->batch;
+    const int rows = batch_rows(&f, &te, o->eval_only, batch);
     int dims[BP_MAXSYMS] = {0};
-    dims[f.bsym] = batch;
-    char context[32];
-    snprintf(context, sizeof context, "batch %d", batch);
+    dims[f.bsym] = rows;
+    char context[64];
+    if (rows < batch) snprintf(context, sizeof context, "batch %d (all %d test samples)", batch, rows);
+    else snprintf(context, sizeof context, "batch %d", batch);
     void *ws = drv_model_workspace(m, dims, context);
     if (!ws) {
         free_fixed(&f);
@@ -858,17 +868,17 @@ static int train_data(Run *r, Data *d) {
        address space aborted here) */
     char what[400];
     const char *elem = f.text ? "ints" : m->f64 ? "doubles" : "floats";
-    snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d x %lld %s)", g->inputs[f.img].name, batch,
+    snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d x %lld %s)", g->inputs[f.img].name, rows,
              (long long)f.per, elem);
-    void *x = drv_alloc_reals((size_t)batch * (size_t)f.per, f.text ? sizeof(int32_t) : m->real_size, what, err);
+    void *x = drv_alloc_reals((size_t)rows * (size_t)f.per, f.text ? sizeof(int32_t) : m->real_size, what, err);
     int32_t *y = NULL;
     void **outs = NULL;
     int64_t *perm = NULL, *idx = NULL;
     if (x) {
         if (f.text) snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d x %lld ints)", g->inputs[f.lab].name,
-                             batch, (long long)f.per);
-        else snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d ints)", g->inputs[f.lab].name, batch);
-        y = drv_alloc_reals((size_t)batch * (size_t)(f.text ? f.per : 1), sizeof *y, what, err);
+                             rows, (long long)f.per);
+        else snprintf(what, sizeof what, "batch buffer for input '%.200s' (%d ints)", g->inputs[f.lab].name, rows);
+        y = drv_alloc_reals((size_t)rows * (size_t)(f.text ? f.per : 1), sizeof *y, what, err);
     }
     if (y) outs = drv_alloc_outputs(m, dims, err);
     if (f.text) /* an epoch of text: len / (batch T) full batches of windows at random offsets */
@@ -878,8 +888,8 @@ static int train_data(Run *r, Data *d) {
         perm = drv_alloc_reals((size_t)tr.n + 1, sizeof *perm, what, err); /* (none for bpc eval) */
     }
     if (perm) {
-        snprintf(what, sizeof what, "rows of a batch (%d indices)", batch);
-        idx = drv_alloc_reals((size_t)batch, sizeof *idx, what, err);
+        snprintf(what, sizeof what, "rows of a batch (%d indices)", rows);
+        idx = drv_alloc_reals((size_t)rows, sizeof *idx, what, err);
     }
     int tty = isatty(2) && dist_rank() == 0, rc = 0;
     if (!idx) {

@@ -604,7 +604,11 @@ drop_asan_warnings "$tmp/err"
   bad "a batch beyond ulimit -v exited $st: $(cat "$tmp/err")"
 printf 'input x[B, 10000]\ninput y[B] : int\ninput z[1, 600000] = 1\nparam W[10000, 3]\nparam u[10000, 1]\nwide = (x @ u) * z\nloss cross_entropy(x @ W, y)\noutput wide\n' >"$tmp/wideout.bp"
 expect_status 0 "$bpc" train "$tmp/wideout.bp" --data "$tmp/wide" --steps 1 --batch 1 --save "$tmp/wideout.safetensors"
-limit_memory "$bpc" eval "$tmp/wideout.bp" --data "$tmp/wide" --params "$tmp/wideout.safetensors" --batch 1000 >/dev/null 2>"$tmp/err"; st=$?
+# (a test split of 1000 images: bpc eval's batch is at most the test samples)
+mkdir -p "$tmp/wide1k"
+{ bytes 0 0 8 3; be32 1000; be32 100; be32 100; head -c 10000000 /dev/zero; } | gzip -1 >"$tmp/wide1k/t10k-images-idx3-ubyte.gz"
+labels "$tmp/wide1k/t10k-labels-idx1-ubyte" $(yes 1 | head -n 1000)
+limit_memory "$bpc" eval "$tmp/wideout.bp" --data "$tmp/wide1k" --params "$tmp/wideout.safetensors" --batch 1000 >/dev/null 2>"$tmp/err"; st=$?
 drop_asan_warnings "$tmp/err"
 [ "$st" -eq 1 ] && expect_out "$tmp/err" "bpc: error: batch 1000: cannot hold the output 'wide' (1000 x 600000 floats): allocating 2400000004 bytes failed (out of memory)" ||
   bad "an output beyond ulimit -v exited $st: $(cat "$tmp/err")"
@@ -1245,12 +1249,15 @@ expect_out "$tmp/err" "$tmp/dimint.bp:3:5: error: at these sizes (B = 32768) thi
 dataset "$tmp/bidx" "0 1 2 0" "0 1"
 printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nf = reshape(x, [-1])\nloss cross_entropy(x @ W, y) + mean(f)\n' >"$tmp/bigb.bp"
 expect_status 0 "$bpc" train "$tmp/bigb.bp" --data "$tmp/bidx" --steps 1 --batch 2 --save "$tmp/bigb.safetensors"
-for c in "train --steps 1" "eval --params $tmp/bigb.safetensors"; do
-  expect_status 1 "$bpc" ${c%% *} "$tmp/bigb.bp" --data "$tmp/bidx" --batch 536870912 ${c#* }
-  expect_out "$tmp/err" "$tmp/bigb.bp:4:5: error: at these sizes (B = 536870912) this value has a size of 2147483648, more than 2147483647; use a smaller batch
+expect_status 1 "$bpc" train "$tmp/bigb.bp" --data "$tmp/bidx" --batch 536870912 --steps 1
+expect_out "$tmp/err" "$tmp/bigb.bp:4:5: error: at these sizes (B = 536870912) this value has a size of 2147483648, more than 2147483647; use a smaller batch
   f = reshape(x, [-1])
       ^"
-done
+# (bpc eval's is at most the test split's 2 samples: one batch of them all)
+expect_status 0 "$bpc" eval "$tmp/bigb.bp" --data "$tmp/bidx" --batch 536870912 --params "$tmp/bigb.safetensors"
+cp "$tmp/out" "$tmp/bigb.out"
+expect_status 0 "$bpc" eval "$tmp/bigb.bp" --data "$tmp/bidx" --batch 2 --params "$tmp/bigb.safetensors"
+expect_out "$tmp/bigb.out" "$(cat "$tmp/out")"
 # and a batch whose workspace is more than the memory: at the largest value at that batch
 expect_status 1 env BPC_MEMORY_LIMIT=1M "$bpc" train "$tmp/bigb.bp" --data "$tmp/bidx" --steps 1 --batch 100000
 expect_out "$tmp/err" "$tmp/bigb.bp:4:5: error: batch 100000: the workspace at these sizes needs 2800192 bytes, more than BPC_MEMORY_LIMIT (1048576 bytes); the largest value it computes is here; use a smaller batch

@@ -567,6 +567,10 @@ for outs in "h, logits" "logits, h" "h, p" "p"; do
     has out "^test loss $evloss, test accuracy 80.00% (5 samples)$" "eval of output $outs at batch $b"
   done
 done
+# bpc eval's --batch beyond the samples is one batch of them all, allocated at their count:
+# at 10^9 (a 12 GB workspace, more than BPC_MEMORY_LIMIT) it was refused
+run 0 env BPC_MEMORY_LIMIT=10M "$bpc" eval ev.bp --data ev --params ev.safetensors --batch 1000000000
+has out "^test loss $evloss, test accuracy 80.00% (5 samples)$" "eval at a batch beyond the samples"
 # a [B, 3] output unrelated to the loss is measured only when none is the loss's scores
 printf 'input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nparam V[4, 3]\nh = x @ V\nloss cross_entropy(x @ W, y)\noutput h\n' >ev.bp
 run 0 "$bpc" eval ev.bp --data ev --params ev.safetensors --batch 2
