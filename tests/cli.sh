@@ -1263,6 +1263,14 @@ expect_status 1 env BPC_MEMORY_LIMIT=1M "$bpc" train "$tmp/bigb.bp" --data "$tmp
 expect_out "$tmp/err" "$tmp/bigb.bp:4:5: error: batch 100000: the workspace at these sizes needs 2800192 bytes, more than BPC_MEMORY_LIMIT (1048576 bytes); the largest value it computes is here; use a smaller batch
   f = reshape(x, [-1])
       ^"
+# and a batch whose workspace and input buffers fit one at a time but not together: refused
+# before any is allocated (the workspace was allocated and zeroed, and the run went on: at
+# --batch 10000000 fashion_mlp's 20 GB workspace took 48 s before its input's buffer was
+# refused); 2800192 bytes of workspace, 100000 x 4 floats (1600000) and 100000 labels (400000),
+# and 8 bytes for each of the 4 samples of the epoch's order (+ 1) and each of the rows
+expect_status 1 env BPC_MEMORY_LIMIT=3M "$bpc" train "$tmp/bigb.bp" --data "$tmp/bidx" --steps 1 --batch 100000
+expect_out "$tmp/err" "bpc: error: batch 100000: the workspace (2800192 bytes) and the batch's buffers need 5600232 bytes together, more than BPC_MEMORY_LIMIT (3145728 bytes); use a smaller batch"
+expect_status 0 env BPC_MEMORY_LIMIT=6M "$bpc" train "$tmp/bigb.bp" --data "$tmp/bidx" --steps 1 --batch 100000
 # inside a def, each refusal is followed by the call it was made in, as sema's errors are
 # (these named the line in the def alone)
 printf 'def proj(x, w) = x @ w\ninput x[B, 64, 8]\nparam w[8, 4]\nloss sum(proj(x, w))\n' >"$tmp/defrows.bp"
