@@ -2270,11 +2270,11 @@ int repl_main(int argc, char **argv) {
         chunk[clen++] = '\n';
         chunk[clen] = 0;
         free(line);
-        if (parse_is_incomplete(chunk)) continue;
         if (S.py_block && py_body_line(chunk)) {
-            clen = 0; /* the body of def f(x):, if ...: (said once, at its header) */
-            continue;
+            clen = 0; /* the body of def f(x):, if ...: (said once, at its header), dropped line by line: an */
+            continue; /* unclosed '(' in it took the lines after it as its own */
         }
+        if (parse_is_incomplete(chunk)) continue;
         if (enter_text(&S, "<repl>", chunk, start) != 0) failed = 1;
         clen = 0;
     }

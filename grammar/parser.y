@@ -101,6 +101,7 @@ typedef struct Parser {
     const char *stmt_word; /* its first token's name, when that is a name */
     Loc stmt_loc;          /* where its first token stands */
     int method_reported;   /* it has had its "methods ... are not part of the language" */
+    int stmt_quiet;        /* it was said to be Python's (import, with, if ...:): its later errors are unsaid */
     int before_tok;        /* the kind of the token before the last one */
     Loc before_loc, last_loc; /* where those two tokens stand */
     Loc last_end;          /* just past the last token */
@@ -109,8 +110,11 @@ typedef struct Parser {
     int stmt_nerrors;      /* errors reported before the statement began */
     int join_line;         /* a '\\' ended the line: its '\n' does not end the statement */
     int py_block;          /* a Python block's header (def f(x):, if, for, class) was reported:
-                              the indented lines after it are its body, skipped silently */
+                              the lines after it indented deeper are its body, skipped silently */
+    int py_indent;         /* the column of the header's first token */
+    int py_nopen;          /* the brackets open around the header (a def's '{'): kept */
     int skipping;          /* such a line is being skipped (its errors unsaid) */
+    int line_begun;        /* a token (not a blank or a comment) was scanned on this line */
 } Parser;
 }
 
@@ -124,6 +128,9 @@ typedef struct Parser {
 /* What Python's `if`, `elif`, `else`, `for`, `while` and `lambda` are in this language, as
  * a message, or NULL for any other word. */
 const char *parse_python_keyword(const char *word);
+/* Marks the statement being read as a Python block's header (reported): the lines after it
+ * indented deeper than it are its body, skipped silently (lexer.l). */
+void parse_python_block(Parser *p);
 /* Reports a user error at loc (counted; silent when p->diag is NULL). */
 void parse_error(Parser *p, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Converts a token location to an AST location (its first character). */
@@ -365,7 +372,7 @@ arg:
 /* ---- errors -------------------------------------------------------------------------- */
 
 void parse_error(Parser *p, Loc loc, const char *fmt, ...) {
-    if (p->skipping) return;
+    if (p->skipping || p->stmt_quiet) return;
     p->nerrors++;
     if (!p->diag || p->nerrors > p->max_errors) return;
     va_list ap;
@@ -570,9 +577,10 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
         p->method_reported = 1;
         return 1;
     }
-    /* input x[*, 784], x[None, ...]'s relative (it said "unexpected '*', expected an expression or ']'") */
-    if (tok == YYTRANSLATE('*') && (p->before_tok == '[' || p->before_tok == ',') && p->stmt_ntok <= 4 &&
-        (p->stmt_first == TOK_INPUT || p->stmt_first == TOK_PARAM)) {
+    /* input x[*, 784], x[None, ...]'s relative (it said "unexpected '*', expected an expression or ']'"),
+       and input x[B, *] (it said that still: only the first size was looked at) */
+    if (tok == YYTRANSLATE('*') && (p->before_tok == '[' || p->before_tok == ',') && p->nopen == 1 &&
+        p->open[0].c == '[' && (p->stmt_first == TOK_INPUT || p->stmt_first == TOK_PARAM)) {
         parse_error(p, loc, "'*' is not a size: a size bound when the code runs is a name: [B, ...]");
         return 1;
     }
@@ -655,7 +663,7 @@ static int python_idiom(const yypcontext_t *ctx, Parser *p, yysymbol_kind_t tok,
     /* def f(x): (Python's) */
     if (tok == YYTRANSLATE(':') && p->stmt_first == TOK_DEF) {
         parse_error(p, loc, "a def is written def f(x) = EXPR, or def f(x) { ... return EXPR }, not with ':'");
-        p->py_block = 1; /* its indented body is not reported line by line */
+        parse_python_block(p); /* its indented body is not reported line by line */
         return 1;
     }
     if (is_keyword(tok)) {
@@ -692,20 +700,28 @@ static int python_statement(Parser *p) {
     const char *w = p->stmt_word;
     if (strcmp(w, "import") == 0 || strcmp(w, "from") == 0)
         parse_error(p, p->stmt_loc, PARSE_NO_IMPORT);
-    else if (strcmp(w, "with") == 0) {
-        parse_error(p, p->stmt_loc, PARSE_NO_WITH);
-        p->py_block = 1;
+    else if (strcmp(w, "with") == 0) { /* with no_grad():, with open(f) as fh: (said as no_grad's), with autocast(): */
+        const char *what = p->stmt_ntok == 3 && p->before_name ? p->before_name : "";
+        if (strcmp(what, "open") == 0)
+            parse_error(p, p->stmt_loc, "there are no with blocks, and a program opens no files: bpc train reads "
+                                        "the data (--data DIR or --inputs FILE) and the parameters (--params FILE)");
+        else if (strcmp(what, "no_grad") == 0 || strcmp(what, "inference_mode") == 0)
+            parse_error(p, p->stmt_loc, PARSE_NO_WITH);
+        else
+            parse_error(p, p->stmt_loc, "there are no with blocks: write the statements of its body at the top level");
+        parse_python_block(p);
     }
     else if (strcmp(w, "class") == 0) {
         parse_error(p, p->stmt_loc, "there are no classes: declare param and input at the top level, and "
                                     "write a reusable layer as a def");
-        p->py_block = 1;
+        parse_python_block(p);
     } else if (parse_python_keyword(w) && strcmp(w, "lambda") != 0) { /* if x:, for i in ...:, while ...: */
         parse_error(p, p->stmt_loc, "%s", parse_python_keyword(w));
-        p->py_block = 1;
+        parse_python_block(p);
     } else
         return 0;
     p->method_reported = 1; /* nn.Module, skipped with the statement, is not said too */
+    p->stmt_quiet = 1;      /* nor with open("f")'s string */
     return 1;
 }
 

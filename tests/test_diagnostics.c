@@ -1795,6 +1795,60 @@ static const DiagCase cases[] = {
      "t.bp:4:13: error: '**' is not an operator: write a power as x ^ 2\n"
      "  loss sum(W) ** 2\n"
      "              ^\n"},
+    {"a Python block in a def body ends at its header's depth (the lines after it were skipped to the '}', their errors hidden)",
+     "param W[3]\n"
+     "def g(x) {\n"
+     "    for i in range(3):\n"
+     "        h = x\n"
+     "    return sum(x ** 2)\n"
+     "    }\n"
+     "loss g(W) ** 2\n",
+     "t.bp:3:5: error: there are no loops: write each layer out, or once as a def called for each\n"
+     "      for i in range(3):\n"
+     "      ^\n"
+     "t.bp:5:18: error: '**' is not an operator: write a power as x ^ 2\n"
+     "      return sum(x ** 2)\n"
+     "                   ^\n"
+     "t.bp:7:11: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss g(W) ** 2\n"
+     "            ^\n"},
+    {"an unclosed '(' in a Python block's body (it swallowed the rest of the file)",
+     "param W[3]\n"
+     "def f(x):\n"
+     "    h = relu(x\n"
+     "    return h\n"
+     "loss sum(W ** 2)\n",
+     "t.bp:2:9: error: a def is written def f(x) = EXPR, or def f(x) { ... return EXPR }, not with ':'\n"
+     "  def f(x):\n"
+     "          ^\n"
+     "t.bp:5:12: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(W ** 2)\n"
+     "             ^\n"},
+    {"with open(f) as fh: (it was told about no_grad), its string unsaid, and with autocast():",
+     "param W[3]\n"
+     "with open(\"w.txt\") as fh:\n"
+     "    W = fh\n"
+     "with autocast():\n"
+     "    h = W\n"
+     "loss sum(W) ** 2\n",
+     "t.bp:2:1: error: there are no with blocks, and a program opens no files: bpc train reads the data (--data DIR or --inputs FILE) and the parameters (--params FILE)\n"
+     "  with open(\"w.txt\") as fh:\n"
+     "  ^\n"
+     "t.bp:4:1: error: there are no with blocks: write the statements of its body at the top level\n"
+     "  with autocast():\n"
+     "  ^\n"
+     "t.bp:6:13: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(W) ** 2\n"
+     "              ^\n"},
+    {"a size left open after the first (it said \"unexpected '*', expected an expression\")",
+     "input x[B, *]\n"
+     "input y[B, 3, *]\n",
+     "t.bp:1:12: error: '*' is not a size: a size bound when the code runs is a name: [B, ...]\n"
+     "  input x[B, *]\n"
+     "             ^\n"
+     "t.bp:2:15: error: '*' is not a size: a size bound when the code runs is a name: [B, ...]\n"
+     "  input y[B, 3, *]\n"
+     "                ^\n"},
     {"a size left open as Keras and NumPy write it (they said \"unexpected character '?'\", \"unexpected '*'\", \"must be positive\")",
      "input x[?, 784]\n"
      "input y[*, 10]\n",
