@@ -115,6 +115,10 @@ typedef struct Parser {
     int py_nopen;          /* the brackets open around the header (a def's '{'): kept */
     int skipping;          /* such a line is being skipped (its errors unsaid) */
     int line_begun;        /* a token (not a blank or a comment) was scanned on this line */
+    int tok_starts_line;   /* the last token scanned is its line's first */
+    int npending;          /* tokens yylex sends before scanning on: an end of line, then pending */
+    int pending;           /* a statement's keyword that came inside an earlier line's bracket */
+    YYLTYPE pending_loc;   /* where it stands (a keyword has no value) */
 } Parser;
 }
 

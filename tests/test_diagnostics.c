@@ -2023,20 +2023,45 @@ static const DiagCase cases[] = {
      "t.bp:2:5: error: unknown name 'None'; there is no None: every value is a number or a tensor\n"
      "  h = None\n"
      "      ^\n"},
-    /* a bracket left open runs into the next statement: the message names the bracket */
+    /* a bracket left open runs into the next statement: said at the bracket when the next
+       line begins with a statement's keyword, which then begins the next statement (it said
+       "unexpected 'optimizer' inside the '(' opened at 2:9", and that statement went unread) */
     {"a '(' left open at the end of a line",
      "param W[3]\n"
      "loss sum(W\n"
-     "optimizer sgd(lr = 0.1)\n",
-     "t.bp:3:1: error: unexpected 'optimizer' inside the '(' opened at 2:9, expected an operator, '=', ')' or ','\n"
-     "  optimizer sgd(lr = 0.1)\n"
-     "  ^\n"},
+     "optimizer sgd(lr = 0.1, 'nesterov')\n",
+     "t.bp:2:9: error: unclosed '(': the next line begins a new statement ('optimizer')\n"
+     "  loss sum(W\n"
+     "          ^\n"
+     "t.bp:3:25: error: strings are not part of the language\n"
+     "  optimizer sgd(lr = 0.1, 'nesterov')\n"
+     "                          ^\n"},
     {"a '[' left open at the end of a line",
      "param W[3\n"
-     "loss sum(W)\n",
-     "t.bp:2:1: error: unexpected 'loss' inside the '[' opened at 1:8, expected an operator, ']' or ','\n"
-     "  loss sum(W)\n"
-     "  ^\n"},
+     "loss sum(W) ** 2\n",
+     "t.bp:1:8: error: unclosed '[': the next line begins a new statement ('loss')\n"
+     "  param W[3\n"
+     "         ^\n"
+     "t.bp:2:13: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(W) ** 2\n"
+     "              ^\n"},
+    {"a '(' left open in a def body before its return (it said \"unexpected 'return' inside the '(' ...\", and the "
+     "return went unread)",
+     "def f(x) {\n"
+     "  a = relu(x\n"
+     "  return a ** 2\n"
+     "}\n"
+     "h = relu(f(1)\n"
+     "output h\n",
+     "t.bp:2:11: error: unclosed '(': the next line begins a new statement ('return')\n"
+     "    a = relu(x\n"
+     "            ^\n"
+     "t.bp:3:12: error: '**' is not an operator: write a power as x ^ 2\n"
+     "    return a ** 2\n"
+     "             ^\n"
+     "t.bp:5:9: error: unclosed '(': the next line begins a new statement ('output')\n"
+     "  h = relu(f(1)\n"
+     "          ^\n"},
     {"the same inside a def: the call it was made in follows, as sema's errors in a def",
      "def big(x, w) = tanh(x * w)\n"
      "input x[200000, 100000]\n"
