@@ -2045,6 +2045,25 @@ static const DiagCase cases[] = {
      "t.bp:2:13: error: '**' is not an operator: write a power as x ^ 2\n"
      "  loss sum(W) ** 2\n"
      "              ^\n"},
+    {"a line ending in an operator or ',' before a statement's keyword (it said \"'loss' is a keyword, not a name\", and "
+     "that statement went unread)",
+     "param W[3]\n"
+     "h = W +\n"
+     "loss sum(h) ** 2\n"
+     "output h,\n"
+     "optimizer sgd(lr = 0.1, 'nesterov')\n",
+     "t.bp:2:7: error: unexpected end of line after '+': the next line begins a new statement ('loss')\n"
+     "  h = W +\n"
+     "        ^\n"
+     "t.bp:3:13: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(h) ** 2\n"
+     "              ^\n"
+     "t.bp:4:9: error: unexpected end of line after ',': the next line begins a new statement ('optimizer')\n"
+     "  output h,\n"
+     "          ^\n"
+     "t.bp:5:25: error: strings are not part of the language\n"
+     "  optimizer sgd(lr = 0.1, 'nesterov')\n"
+     "                          ^\n"},
     {"a '(' left open in a def body before its return (it said \"unexpected 'return' inside the '(' ...\", and the "
      "return went unread)",
      "def f(x) {\n"
