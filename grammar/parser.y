@@ -119,6 +119,7 @@ typedef struct Parser {
     int npending;          /* tokens yylex sends before scanning on: an end of line, then pending */
     int pending;           /* a statement's keyword that came inside an earlier line's bracket */
     YYLTYPE pending_loc;   /* where it stands (a keyword has no value) */
+    Opener unclosed;       /* the ( or [ that the '}' just scanned closed over (c 0: none) */
 } Parser;
 }
 

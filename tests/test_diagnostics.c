@@ -2064,6 +2064,23 @@ static const DiagCase cases[] = {
      "t.bp:5:25: error: strings are not part of the language\n"
      "  optimizer sgd(lr = 0.1, 'nesterov')\n"
      "                          ^\n"},
+    {"a '(' left open before the '}' that ends a def's body (it said \"unexpected '}', expected an operator, ')' or ','\")",
+     "param W[3]\n"
+     "def f(x) {\n"
+     "  h = relu(x)\n"
+     "  return sum(h\n"
+     "}\n"
+     "def g(x) { return relu(x }\n"
+     "loss f(W) + g(W) ** 2\n",
+     "t.bp:4:13: error: unclosed '(': the '}' at 5:1 ends the def's body\n"
+     "    return sum(h\n"
+     "              ^\n"
+     "t.bp:6:23: error: unclosed '(': the '}' at 6:26 ends the def's body\n"
+     "  def g(x) { return relu(x }\n"
+     "                        ^\n"
+     "t.bp:7:18: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss f(W) + g(W) ** 2\n"
+     "                   ^\n"},
     {"a '(' left open in a def body before its return (it said \"unexpected 'return' inside the '(' ...\", and the "
      "return went unread)",
      "def f(x) {\n"
