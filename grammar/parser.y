@@ -120,6 +120,8 @@ typedef struct Parser {
     int pending;           /* a statement's keyword that came inside an earlier line's bracket */
     YYLTYPE pending_loc;   /* where it stands (a keyword has no value) */
     Opener unclosed;       /* the ( or [ that the '}' just scanned closed over (c 0: none) */
+    int join_tok;          /* the operator, '=' or ',' that last ended a line going on to the next, */
+    Loc join_loc, join_at; /* where it stands, and the next line's first token */
 } Parser;
 }
 
@@ -737,6 +739,14 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     if (tok == YYSYMBOL_YYEOF && p->nopen > 0) {
         const Opener *o = &p->open[p->nopen - 1];
         parse_error(p, loc, "unclosed '%c' (opened at %d:%d)", o->c, o->loc.line, o->loc.col);
+        return 0;
+    }
+    /* h1 = h0 +, then logits = h1 @ head: the '+' took the next line, whose binding is
+       unexpected at its '=' (it said "unexpected '='" there, of the line after the mistake) */
+    if (tok == YYTRANSLATE('=') && p->before_tok == TOK_NAME && p->before_name && !in_parens(p) &&
+        p->join_tok && p->before_loc.line == p->join_at.line && p->before_loc.col == p->join_at.col) {
+        parse_error(p, p->join_loc, "unexpected end of line after '%c': the next line begins a new statement "
+                    "('%s = ...')", p->join_tok, p->before_name);
         return 0;
     }
     if (python_statement(p)) {

@@ -2081,6 +2081,17 @@ static const DiagCase cases[] = {
      "t.bp:7:18: error: '**' is not an operator: write a power as x ^ 2\n"
      "  loss f(W) + g(W) ** 2\n"
      "                   ^\n"},
+    {"a line ending in an operator before a binding (it said \"unexpected '='\" on the binding's line)",
+     "param W[3]\n"
+     "h1 = W +\n"
+     "h2 = h1\n"
+     "loss sum(W) ** 2\n",
+     "t.bp:2:8: error: unexpected end of line after '+': the next line begins a new statement ('h2 = ...')\n"
+     "  h1 = W +\n"
+     "         ^\n"
+     "t.bp:4:13: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(W) ** 2\n"
+     "              ^\n"},
     {"a '(' left open in a def body before its return (it said \"unexpected 'return' inside the '(' ...\", and the "
      "return went unread)",
      "def f(x) {\n"
