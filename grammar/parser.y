@@ -116,9 +116,10 @@ typedef struct Parser {
     int skipping;          /* such a line is being skipped (its errors unsaid) */
     int line_begun;        /* a token (not a blank or a comment) was scanned on this line */
     int tok_starts_line;   /* the last token scanned is its line's first */
-    int npending;          /* tokens yylex sends before scanning on: an end of line, then pending */
-    int pending;           /* a statement's keyword that came inside an earlier line's bracket */
-    YYLTYPE pending_loc;   /* where it stands (a keyword has no value) */
+    int pending[3];        /* tokens yylex sends before scanning on, last first: a keyword that */
+    int npending;          /* came inside an earlier line's bracket or def body, after the end */
+    YYLTYPE pending_loc;   /* of line (and '}') that end what it came inside; where it stands */
+    int body_cut;          /* such a '}' ended a def's body (said): its missing return goes unsaid */
     Opener unclosed;       /* the ( or [ that the '}' just scanned closed over (c 0: none) */
     int join_tok;          /* the operator, '=' or ',' that last ended a line going on to the next, */
     Loc join_loc, join_at; /* where it stands, and the next line's first token */
@@ -1034,8 +1035,9 @@ static Stmt *st_def_block(Parser *p, YYLTYPE loc, const char *name, YYLTYPE nloc
     Stmt *last = body->n ? body->items[body->n - 1] : NULL;
     if (last && last->kind == ST_RETURN)
         s->value = last->value;
-    else if (!body->broken && nreturns == 0)
+    else if (!body->broken && nreturns == 0 && !p->body_cut)
         parse_error(p, s->name_loc, "def '%s' has no return", name);
+    p->body_cut = 0;
     return s;
 }
 

@@ -2092,6 +2092,25 @@ static const DiagCase cases[] = {
      "t.bp:4:13: error: '**' is not an operator: write a power as x ^ 2\n"
      "  loss sum(W) ** 2\n"
      "              ^\n"},
+    {"a def's body left open before the program's next statement (it said \"'loss' is a keyword, not a name\", and the "
+     "loss went unread)",
+     "param W[3]\n"
+     "def f(x) {\n"
+     "  h = relu(x)\n"
+     "  return h\n"
+     "loss sum(f(W)) ** 2\n"
+     "def g(x) {\n"
+     "  h = relu(x)\n"
+     "output W\n",
+     "t.bp:2:10: error: unclosed '{': the def's body has no '}' before 'loss', which begins a statement of the program\n"
+     "  def f(x) {\n"
+     "           ^\n"
+     "t.bp:5:16: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss sum(f(W)) ** 2\n"
+     "                 ^\n"
+     "t.bp:6:10: error: unclosed '{': the def's body has no '}' before 'output', which begins a statement of the program\n"
+     "  def g(x) {\n"
+     "           ^\n"},
     {"a '(' left open in a def body before its return (it said \"unexpected 'return' inside the '(' ...\", and the "
      "return went unread)",
      "def f(x) {\n"
