@@ -74,6 +74,7 @@ typedef struct StmtList {
 typedef struct Opener {
     char c;  /* '(' '[' or '{' */
     Loc loc;
+    int broken; /* a '{' of a statement with a syntax error: the parser is not in its body */
 } Opener;
 
 /* State shared by the scanner (as its extra) and the parser. */
@@ -121,6 +122,7 @@ typedef struct Parser {
     YYLTYPE pending_loc;   /* of line (and '}') that end what it came inside; where it stands */
     int body_cut;          /* such a '}' ended a def's body (said): its missing return goes unsaid */
     Opener unclosed;       /* the ( or [ that the '}' just scanned closed over (c 0: none) */
+    int closed_broken;     /* the '}' just scanned closed a broken '{' (Opener.broken) */
     int join_tok;          /* the operator, '=' or ',' that last ended a line going on to the next, */
     Loc join_loc, join_at; /* where it stands, and the next line's first token */
 } Parser;
@@ -761,6 +763,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         while (in_parens(p)) p->nopen--;
         return 0;
     }
+    if (tok == YYTRANSLATE('{') && p->nopen > 0) p->open[p->nopen - 1].broken = 1; /* def f(x) = { */
     char what[192];
     describe_token(p, tok, what, sizeof what);
     /* a bracket left open on an earlier line: the token is most likely the next

@@ -2111,6 +2111,25 @@ static const DiagCase cases[] = {
      "t.bp:6:10: error: unclosed '{': the def's body has no '}' before 'output', which begins a statement of the program\n"
      "  def g(x) {\n"
      "           ^\n"},
+    {"a def whose header has an error: its return and '}' are not errors of their own (they said \"'return' outside a "
+     "def\" and \"unexpected '}'\")",
+     "def f(x y) {\n"
+     "  h = x\n"
+     "  return h\n"
+     "}\n"
+     "loss f(1) ** 2\n"
+     "def g(x y) {\n"
+     "  return x\n"
+     "loss g(1)\n",
+     "t.bp:1:9: error: unexpected name 'y', expected ')' or ','\n"
+     "  def f(x y) {\n"
+     "          ^\n"
+     "t.bp:5:11: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  loss f(1) ** 2\n"
+     "            ^\n"
+     "t.bp:6:9: error: unexpected name 'y', expected ')' or ','\n"
+     "  def g(x y) {\n"
+     "          ^\n"},
     {"a '(' left open in a def body before its return (it said \"unexpected 'return' inside the '(' ...\", and the "
      "return went unread)",
      "def f(x) {\n"
