@@ -481,10 +481,17 @@ int ir_conv2d(Graph *g, int x, int w, int stride, int pad, Loc loc) {
     u.d[0] = dim_const(BP_CONV_SLOTS), u.d[1] = dim_const(xs->d[1].c * kh * kw), u.d[2] = dim_const(oh * ow);
     int ovf;
     int64_t un = shape_const_numel(&u, &ovf);
-    if (ovf || un > INT32_MAX ||
-        (double)xs->d[1].c * (double)(xs->d[2].c + 2 * (int64_t)pad) * (double)(xs->d[3].c + 2 * (int64_t)pad) > INT32_MAX) {
+    if (ovf || un > INT32_MAX) {
         diag_error(g->diag, loc, "conv2d's unfolded image [%lld, %lld] is too large", (long long)u.d[1].c,
                    (long long)u.d[2].c);
+        return -1;
+    }
+    /* the zero-bordered copy of one image, [C, H + 2·padding, W + 2·padding], is scratch too;
+       name it when it is what does not fit (a large stride keeps the unfolded image small) */
+    const int64_t bh = xs->d[2].c + 2 * (int64_t)pad, bw = xs->d[3].c + 2 * (int64_t)pad;
+    if ((double)xs->d[1].c * (double)bh * (double)bw > INT32_MAX) {
+        diag_error(g->diag, loc, "conv2d's zero-bordered image [%lld, %lld, %lld] is too large (limit %lld elements)",
+                   (long long)xs->d[1].c, (long long)bh, (long long)bw, (long long)INT32_MAX);
         return -1;
     }
     Shape s = *xs;

@@ -1473,6 +1473,13 @@ static const DiagCase cases[] = {
      "t.bp:3:5: error: conv2d: a 5x5 window with stride 2 and padding 0 does not fit x [1, 2, 3, 3]\n"
      "  y = conv2d(x, K, stride = 2)\n"
      "      ^\n"},
+    {"a padding that makes the bordered image too large names that image, not the small unfolded one",
+     "input x[B, 3, 3, 3]\n"
+     "param K[2, 3, 4, 4]\n"
+     "loss sum(conv2d(x, K, stride = 1000000, padding = 1000000))\n",
+     "t.bp:3:10: error: conv2d's zero-bordered image [3, 2000003, 2000003] is too large (limit 2147483647 elements)\n"
+     "  loss sum(conv2d(x, K, stride = 1000000, padding = 1000000))\n"
+     "           ^\n"},
     {"embedding with real ids",
      "param tab[10, 4]\n"
      "input ids[3]\n"
