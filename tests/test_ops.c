@@ -142,6 +142,13 @@ static const char *cases[] = {
     "loss cross_entropy(a * w, lab) ^ 2 + nll(a * 0.5, lab) * c",
     /* x^1 and x^0, which only -O0 keeps (the run below) */
     "loss sum(a^1 * w) + sum(b^1 * b^0 * u)",
+    /* ties: maximum and minimum of equal operands split g between their sides (1/2 each,
+       PyTorch's), a max along an axis shares it among the equal entries (here the two copies
+       of a's rows); finite differences move both copies together, so a rule that gives each
+       side all of g (or none) is off by a factor 2 */
+    "loss sum(maximum(a, a) * w) + sum(minimum(b, b) * u) + sum(max(concat(a, a, axis = 0), axis = 0) * b)",
+    /* a constant exponent that is not an integer: pow by a scalar (ir_pow_scalar), not powi */
+    "loss sum((a*a + 1)^1.5 * w) + sum((b*b + 0.5)^-0.5)",
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
