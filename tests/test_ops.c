@@ -147,6 +147,9 @@ static const char *cases[] = {
        of a's rows); finite differences move both copies together, so a rule that gives each
        side all of g (or none) is off by a factor 2 */
     "loss sum(maximum(a, a) * w) + sum(minimum(b, b) * u) + sum(max(concat(a, a, axis = 0), axis = 0) * b)",
+    /* second order through a slice that starts after 0 (a's part of the second operand of
+       concat: its adjoint is a slice of g at offset 4, whose own rule puts zeros before it) */
+    "loss sum(logsumexp(concat(w, sin(a), axis = 1), axis = 1)) + sum(softmax(concat(u, b)) * concat(b, u))",
     /* a constant exponent that is not an integer: pow by a scalar (ir_pow_scalar), not powi */
     "loss sum((a*a + 1)^1.5 * w) + sum((b*b + 0.5)^-0.5)",
 };
