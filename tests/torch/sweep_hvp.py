@@ -60,6 +60,32 @@ def read_st(path):
     return out
 
 
+# The unary functions the generator applies: bpc's form and PyTorch's of each, around one operand
+# (log, sqrt and the powers of an operand kept away from 0)
+UNARY = {
+    "exp": ("exp(tanh(%s))", "torch.exp(torch.tanh(%s))"),
+    "log": ("log(softplus(%s) + 0.5)", "torch.log(F.softplus(%s) + 0.5)"),
+    "sqrt": ("sqrt(sigmoid(%s) + 0.25)", "torch.sqrt(torch.sigmoid(%s) + 0.25)"),
+    "abs": ("abs(%s)", "torch.abs(%s)"),
+    "sin": ("sin(%s)", "torch.sin(%s)"),
+    "cos": ("cos(%s)", "torch.cos(%s)"),
+    "tanh": ("tanh(%s)", "torch.tanh(%s)"),
+    "sigmoid": ("sigmoid(%s)", "torch.sigmoid(%s)"),
+    "relu": ("relu(%s)", "torch.relu(%s)"),
+    "gelu": ("gelu(%s)", "F.gelu(%s)"),
+    "softplus": ("softplus(%s)", "F.softplus(%s)"),
+    "pow2": ("(%s)^2", "(%s)**2"),
+    "pow3": ("(%s)^3", "(%s)**3"),
+    "powm1": ("(sigmoid(%s) + 0.5)^-2", "(torch.sigmoid(%s) + 0.5)**-2"),
+    "powf": ("(sigmoid(%s) + 0.5)^1.5", "(torch.sigmoid(%s) + 0.5)**1.5"),
+    "neg": ("(-%s)", "(-%s)"),
+    "recip": ("(1 / (1 + (%s)^2))", "1 / (1 + (%s)**2)"),
+}
+# the order of the draw (leaky_relu, with its alpha, after relu): the programs of each seed as before
+UNARY_ORDER = list(UNARY)
+UNARY_ORDER.insert(UNARY_ORDER.index("relu") + 1, "leaky_relu")
+
+
 class Gen:
     def __init__(self, seed):
         self.r = random.Random(seed)
@@ -147,28 +173,12 @@ class Gen:
         d1 = depth - 1
         if k == "un":
             a, pa = self.expr(shape, d1)
-            f = r.choice(["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
-                          "leaky_relu", "gelu", "softplus", "pow2", "pow3", "powm1", "powf", "neg", "recip"])
-            if f == "exp": return "exp(tanh(%s))" % a, "torch.exp(torch.tanh(%s))" % pa
-            if f == "log": return "log(softplus(%s) + 0.5)" % a, "torch.log(F.softplus(%s) + 0.5)" % pa
-            if f == "sqrt": return "sqrt(sigmoid(%s) + 0.25)" % a, "torch.sqrt(torch.sigmoid(%s) + 0.25)" % pa
-            if f == "abs": return "abs(%s)" % a, "torch.abs(%s)" % pa
-            if f == "sin": return "sin(%s)" % a, "torch.sin(%s)" % pa
-            if f == "cos": return "cos(%s)" % a, "torch.cos(%s)" % pa
-            if f == "tanh": return "tanh(%s)" % a, "torch.tanh(%s)" % pa
-            if f == "sigmoid": return "sigmoid(%s)" % a, "torch.sigmoid(%s)" % pa
-            if f == "relu": return "relu(%s)" % a, "torch.relu(%s)" % pa
+            f = r.choice(UNARY_ORDER)
             if f == "leaky_relu":
                 al = r.choice([0.01, 0.2])
                 return "leaky_relu(%s, alpha = %g)" % (a, al), "F.leaky_relu(%s, %g)" % (pa, al)
-            if f == "gelu": return "gelu(%s)" % a, "F.gelu(%s)" % pa
-            if f == "softplus": return "softplus(%s)" % a, "F.softplus(%s)" % pa
-            if f == "pow2": return "(%s)^2" % a, "(%s)**2" % pa
-            if f == "pow3": return "(%s)^3" % a, "(%s)**3" % pa
-            if f == "powm1": return "(sigmoid(%s) + 0.5)^-2" % a, "(torch.sigmoid(%s) + 0.5)**-2" % pa
-            if f == "powf": return "(sigmoid(%s) + 0.5)^1.5" % a, "(torch.sigmoid(%s) + 0.5)**1.5" % pa
-            if f == "neg": return "(-%s)" % a, "(-%s)" % pa
-            if f == "recip": return "(1 / (1 + (%s)^2))" % a, "1 / (1 + (%s)**2)" % pa
+            bp, torch_form = UNARY[f]
+            return bp % a, torch_form % pa
         if k == "bin" or k == "bcast":
             a, pa = self.expr(shape, d1)
             if k == "bcast" and shape:
