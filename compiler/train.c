@@ -841,8 +841,9 @@ static int epoch_step(void *ctx, int64_t s, const int64_t *rows, int n, double *
 }
 
 /* Whether the workspace and the batch's buffers at dims (rows rows, an epoch of n samples)
- * fit together in the memory bpc may use; else an error for the batch and 0. Each is also
- * checked alone where it is allocated, with a message naming it; this is for the sum, which
+ * fit together in the memory bpc may use; else an error for the batch and 0. One that does
+ * not fit alone is left to its own check where it is allocated, whose message names it;
+ * this is for the sum, which
  * those checks missed: at --batch 10000000 fashion_mlp's 20 GB workspace fitted in 24 GB, was
  * allocated and zeroed (48 s), and only then was the input's buffer refused. */
 static int batch_memory_fits(const Model *m, const Feed *f, const int *dims, int rows, int64_t n, const char *context) {
@@ -850,11 +851,17 @@ static int batch_memory_fits(const Model *m, const Feed *f, const int *dims, int
     const size_t ws = m->ws_size(dims);
     char over[128], sizes[8];
     if (ws >= SIZE_MAX / 2 || !bpc_memory_fits((double)ws, over, sizeof over)) return 1; /* the workspace's own */
-    double bytes = (double)ws, ints = (double)rows * (double)(f->text ? f->per : 1);
-    bytes += (double)rows * (double)f->per * (f->text ? (double)sizeof(int32_t) : (double)m->real_size);
-    bytes += ints * (double)sizeof(int32_t) + ((double)n + 1 + rows) * (double)sizeof(int64_t);
-    for (int i = 0; i < g->noutputs; i++)
-        bytes += (double)drv_numel_at(&g->nodes[g->outputs[i]].shape, dims, "", sizes, sizeof sizes) * (double)m->real_size;
+    double bytes = (double)ws;
+    for (int i = -3; i < g->noutputs; i++) { /* the input's rows, the labels' (text: ints), the order, the outputs */
+        const double part =
+            i == -3 ? (double)rows * (double)f->per * (f->text ? (double)sizeof(int32_t) : (double)m->real_size)
+            : i == -2 ? (double)rows * (double)(f->text ? f->per : 1) * (double)sizeof(int32_t)
+            : i == -1 ? ((double)n + 1 + rows) * (double)sizeof(int64_t)
+                      : (double)drv_numel_at(&g->nodes[g->outputs[i]].shape, dims, "", sizes, sizeof sizes) *
+                            (double)m->real_size;
+        if (!bpc_memory_fits(part, over, sizeof over)) return 1; /* said where it is allocated, named */
+        bytes += part;
+    }
     if (bpc_memory_fits(bytes, over, sizeof over)) return 1;
     diag_tool_error("%s: the workspace (%zu bytes) and the batch's buffers need %.0f bytes together, more than %s; use a "
                     "smaller batch", context, ws, bytes, over);

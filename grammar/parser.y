@@ -109,6 +109,9 @@ typedef struct Parser {
     const char *last_name; /* the last token's name, when that is a name */
     const char *before_name; /* the name of the token before the last one, when that is a name */
     int stmt_nerrors;      /* errors reported before the statement began */
+    int nsyntax;           /* syntax errors so far: the parser's, and the scanner's TOK_YYerror */
+    int stmt_nsyntax;      /* those before the statement began (a name too long is no syntax error:
+                              its statement parses on, and a '{' in it opens a def's body) */
     int join_line;         /* a '\\' ended the line: its '\n' does not end the statement */
     int py_block;          /* a Python block's header (def f(x):, if, for, class) was reported:
                               the lines after it indented deeper are its body, skipped silently */
@@ -737,6 +740,7 @@ static int python_statement(Parser *p) {
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Parser *p) {
     (void)scanner;
+    p->nsyntax++;
     yysymbol_kind_t tok = yypcontext_token(ctx);
     Loc loc = parse_loc(*yypcontext_location(ctx));
     if (tok == YYSYMBOL_YYEOF && p->nopen > 0) {

@@ -2137,6 +2137,27 @@ static const DiagCase cases[] = {
      "t.bp:6:9: error: unexpected name 'y', expected ')' or ','\n"
      "  def g(x y) {\n"
      "          ^\n"},
+    {"a def whose header has an error of the scanner's alone (a name too long: it parses on) is a def: its '}' ends "
+     "the body, and the body's own error is said (the '{' was taken for one after a syntax error: the '}' was dropped, "
+     "and 'loss' said to be a keyword inside the body)",
+     "param W[4] = 1\n"
+     "def f(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa) {\n"
+     "  return sum(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)\n"
+     "}\n"
+     "loss f(W)\n",
+     "t.bp:2:7: error: name is too long (limit 64 characters)\n"
+     "  def f(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa) {\n"
+     "        ^\n"
+     "t.bp:3:14: error: name is too long (limit 64 characters)\n"
+     "    return sum(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)\n"
+     "               ^\n"},
+    {"'**' ending a line: one error (the '**''s; the end of line after its second '*' was said too)",
+     "param W[4] = 1\n"
+     "h = W **\n"
+     "loss sum(h)\n",
+     "t.bp:2:7: error: '**' is not an operator: write a power as x ^ 2\n"
+     "  h = W **\n"
+     "        ^\n"},
     {"a '(' left open in a def body before its return (it said \"unexpected 'return' inside the '(' ...\", and the "
      "return went unread)",
      "def f(x) {\n"
