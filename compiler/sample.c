@@ -154,6 +154,7 @@ int sample_run(FILE *out, Graph *g, const SampleOptions *o) {
         if (w == (size_t)T) memmove(ctx, ctx + 1, --w);
         ctx[w++] = (unsigned char)c;
         last = c;
+        errno = 0; /* this byte's write error, not an earlier call's */
         fputc(c, out);
         fflush(out);
         if (ferror(out)) { /* a full disk, a pipe closed with SIGPIPE ignored: the caller reports it (it went on

@@ -2151,6 +2151,22 @@ static const DiagCase cases[] = {
      "t.bp:3:14: error: name is too long (limit 64 characters)\n"
      "    return sum(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)\n"
      "               ^\n"},
+    {"a def whose header has a syntax error, its body left open: the program's next statement is outside it (a "
+     "later top-level return went unsaid, and input x[B, *] said \"unexpected '*'\")",
+     "def f(a y) {\n"
+     "  return a\n"
+     "loss 1\n"
+     "input x[B, *]\n"
+     "return 3\n",
+     "t.bp:1:9: error: unexpected name 'y', expected ')' or ','\n"
+     "  def f(a y) {\n"
+     "          ^\n"
+     "t.bp:4:12: error: '*' is not a size: a size bound when the code runs is a name: [B, ...]\n"
+     "  input x[B, *]\n"
+     "             ^\n"
+     "t.bp:5:1: error: 'return' outside a def\n"
+     "  return 3\n"
+     "  ^\n"},
     {"'**' ending a line: one error (the '**''s; the end of line after its second '*' was said too)",
      "param W[4] = 1\n"
      "h = W **\n"

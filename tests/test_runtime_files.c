@@ -932,7 +932,8 @@ int main(void)
         cmocka_unit_test(test_idx_valid),        cmocka_unit_test(test_idx_malformed),
         cmocka_unit_test(test_st_writable),      cmocka_unit_test(test_st_write_symlinks),
         cmocka_unit_test(test_st_write_keeps_mode), cmocka_unit_test(test_st_many_tensors),
-        cmocka_unit_test(test_split_idx),        cmocka_unit_test(test_split_idx_pixels),        cmocka_unit_test(test_split_text),
+        cmocka_unit_test(test_split_idx),        cmocka_unit_test(test_split_idx_pixels),
+        cmocka_unit_test(test_split_text),
         cmocka_unit_test(test_train_epoch),      cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

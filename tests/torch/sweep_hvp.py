@@ -531,7 +531,7 @@ if __name__ == "__main__":
     a, b = int(sys.argv[1]), int(sys.argv[2])
     opt = sys.argv[3:] or None
     counts = {}
-    for s in range(a, b):
+    for s in range(a, b + 1):  # FIRST_SEED to LAST_SEED, both run
         try:
             st, msg = run(s, d, opt)
         except subprocess.TimeoutExpired:
@@ -539,4 +539,4 @@ if __name__ == "__main__":
         counts[st] = counts.get(st, 0) + 1
         if st not in ("ok", "noparam"):
             print(s, st, msg, flush=True)
-    print(counts)
+    print(counts, "(programs and files in %s)" % d)
