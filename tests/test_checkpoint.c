@@ -206,6 +206,24 @@ static const char *const unshared_mlp =
     "param A2[64, 256] = xavier\nparam C2[256, 64] = xavier\ndef mlp(h, P, Q) = h + tanh(gelu(h @ P) @ Q)\n"
     "loss mse(mlp(mlp(x, A, C), A2, C2), y)\n";
 
+/* a and b built from the programs pa and pb (f64: in double) at size 16, both compiled */
+static void build_twins(TestModel *a, TestModel *b, const char *pa, const char *pb, int f64) {
+    int sizes[1] = {16};
+    th_build(a, pa, f64, sizes);
+    th_build(b, pb, f64, sizes);
+    assert_true(a->ok && b->ok);
+}
+
+/* build_twins' models freed, and their gradients' and workspaces' buffers */
+static void free_twins(TestModel *a, TestModel *b, void *ga, void *gb, void *wa, void *wb) {
+    free(ga);
+    free(gb);
+    free(wa);
+    free(wb);
+    th_free(a);
+    th_free(b);
+}
+
 /* A weight's gradient is the sum of its uses' terms; the first (the second call's, made
  * first) is written straight to the gradient's place, and the other's product added there,
  * rather than kept in a workspace buffer of the weight's size until the sum (emit_c.c's
@@ -224,12 +242,9 @@ static void test_shared_weight_terms(void **state) {
     emit_stats(c.g, dims, 0, &st);
     assert_int_equal(st.grad_workspace, 5 * 64 * 256 * 4 + 4 * 64 * 64 * 4 + 64 + 256 * 64 * 4);
     compiled_free(&c);
-    int sizes[1] = {16};
     for (int f64 = 0; f64 <= 1; f64++) {
         TestModel a, b;
-        th_build(&a, shared_mlp, f64, sizes);
-        th_build(&b, unshared_mlp, f64, sizes);
-        assert_true(a.ok && b.ok);
+        build_twins(&a, &b, shared_mlp, unshared_mlp, f64);
         th_randomize(&a, 11, 2);
         const size_t rs = a.m.real_size, half = (size_t)a.g->nparam_reals * rs; /* A and C */
         memcpy(b.params, a.params, half);
@@ -251,12 +266,7 @@ static void test_shared_weight_terms(void **state) {
                 const float sum = y[k] + y[k + (size_t)a.g->nparam_reals];
                 assert_memory_equal(&x[k], &sum, sizeof sum);
             }
-        free(ga);
-        free(gb);
-        free(wa);
-        free(wb);
-        th_free(&a);
-        th_free(&b);
+        free_twins(&a, &b, ga, gb, wa, wb);
     }
 }
 
@@ -290,12 +300,9 @@ static void test_gradients_unchanged(void **state) {
     (void)state;
     for (int program = 0; program < 2; program++) {
         char *marked = program ? blocks(1) : chain(512, 1), *plain = program ? blocks(0) : chain(512, 0);
-        int sizes[1] = {16};
         for (int f64 = 0; f64 <= 1; f64++) {
             TestModel a, b;
-            th_build(&a, marked, f64, sizes);
-            th_build(&b, plain, f64, sizes);
-            assert_true(a.ok && b.ok);
+            build_twins(&a, &b, marked, plain, f64);
             th_randomize(&a, 7, 2);
             th_randomize(&b, 7, 2);
             size_t bytes = (size_t)a.g->nparam_reals * a.m.real_size;
@@ -306,12 +313,7 @@ static void test_gradients_unchanged(void **state) {
             double lb = b.m.grad(b.params, gb, (const void *const *)b.inputs, b.dims, wb);
             assert_memory_equal(&la, &lb, sizeof la);
             assert_memory_equal(ga, gb, bytes);
-            free(ga);
-            free(gb);
-            free(wa);
-            free(wb);
-            th_free(&a);
-            th_free(&b);
+            free_twins(&a, &b, ga, gb, wa, wb);
         }
         free(marked);
         free(plain);

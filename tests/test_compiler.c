@@ -470,6 +470,16 @@ static void test_dropout_api(void **state) {
 /* ---- structure of the optimised IR and of the emitted C ---- */
 enum { TEXT_IR, TEXT_C, TEXT_C_STANDALONE, TEXT_C_F64 };
 
+/* src's graph, optimized, in a (d reports its errors to stderr; the caller frees both) */
+static Graph *compile_optimized(Arena *a, Diag *d, const char *src) {
+    diag_init(d, stderr);
+    const char *name = diag_add_source(d, "s.bp", src);
+    CompileOptions co = {.optimize = 1};
+    Graph *g = bpc_compile(a, d, name, src, &co);
+    assert_non_null(g);
+    return g;
+}
+
 /* src compiled (optimize: the IR passes) and printed as IR, C, --standalone C, or --f64 C */
 static char *compiled_text_named(const char *file, const char *src, int optimize, int what) {
     Arena *a = arena_new();
@@ -695,11 +705,7 @@ static void test_readers_agree_with_a_scan(void **state) {
     char *src = attention_blocks(2);
     Arena *a = arena_new();
     Diag d;
-    diag_init(&d, stderr);
-    const char *name = diag_add_source(&d, "s.bp", src);
-    CompileOptions co = {.optimize = 1};
-    Graph *g = bpc_compile(a, &d, name, src, &co);
-    assert_non_null(g);
+    Graph *g = compile_optimized(a, &d, src);
     const Readers *r = ir_readers(g);
     int roots = 0;
     for (int v = 0; v < g->n; v++) {
@@ -1266,11 +1272,7 @@ static void test_jit_symbols_declared(void **state) {
     for (int f64 = 0; f64 < 2; f64++) {
         Arena *a = arena_new();
         Diag d;
-        diag_init(&d, stderr);
-        const char *name = diag_add_source(&d, "s.bp", src);
-        CompileOptions co = {.optimize = 1};
-        Graph *g = bpc_compile(a, &d, name, src, &co);
-        assert_non_null(g);
+        Graph *g = compile_optimized(a, &d, src);
         EmitOptions eo = {.f64 = f64, .inline_decls = 1, .entry_points = 1, .ew_blocks = 1};
         char *c = bpc_emit_string(g, &eo, 0);
         int seen = 0;
@@ -1403,15 +1405,12 @@ static void test_elementwise_threads(void **state) {
     th_free(&t);
 }
 
-/* srcs's graph, optimized, in a (d reports its errors to stderr; the caller frees both) */
-static Graph *compile_optimized(Arena *a, Diag *d, const char *src) {
-    diag_init(d, stderr);
-    const char *name = diag_add_source(d, "s.bp", src);
-    CompileOptions co = {.optimize = 1};
-    Graph *g = bpc_compile(a, d, name, src, &co);
-    assert_non_null(g);
-    return g;
-}
+/* Two convolutions with scratch buffers of their own, a residual add and a pooling, for the plan tests */
+#define CONV_PROGRAM                                                                                 \
+    "input x[B, 2, 8, 8]\ninput y[B] : int\nparam K[4, 2, 3, 3] = he\nparam K2[4, 4, 3, 3] = he\n"   \
+    "param W[64, 3] = xavier\nh = relu(conv2d(x, K, padding = 1))\n"                                 \
+    "g = maxpool2d(relu(conv2d(h, K2, padding = 1)) + h, 2)\n"                                       \
+    "loss cross_entropy(reshape(g, [B, 64]) @ W, y)\n"
 
 /* Random roots (one node in 5, and the loss) and pinned nodes (a third of the roots that are
  * not leaves) drawn from *rng, and the fusion plan for them in fuse_user */
@@ -1432,10 +1431,7 @@ static void random_roots(const Graph *g, uint64_t *rng, char *roots, char *pinne
 static void test_plan_sized_equals_plan(void **state) {
     (void)state;
     const char *srcs[] = {
-        "input x[B, 2, 8, 8]\ninput y[B] : int\nparam K[4, 2, 3, 3] = he\nparam K2[4, 4, 3, 3] = he\n"
-        "param W[64, 3] = xavier\nh = relu(conv2d(x, K, padding = 1))\n"
-        "g = maxpool2d(relu(conv2d(h, K2, padding = 1)) + h, 2)\n"
-        "loss cross_entropy(reshape(g, [B, 64]) @ W, y)\n",
+        CONV_PROGRAM,
         ATTENTION_PROGRAM,
         "input x[B, 4]\nparam W[4, 4] = xavier\nparam U[4, 8] = xavier\nparam b[8]\n"
         "h1 = tanh(x @ W)\nh2 = tanh(h1 @ W) * h1\nh3 = sigmoid(h2 @ U + b)\noutput h2\nloss sum(h3 * h3)\n",
@@ -1486,10 +1482,7 @@ static int64_t value_numel(const Graph *g, int i, int64_t d, int64_t step) {
 static void test_plan_merge_safe(void **state) {
     (void)state;
     const char *srcs[] = {
-        "input x[B, 2, 8, 8]\ninput y[B] : int\nparam K[4, 2, 3, 3] = he\nparam K2[4, 4, 3, 3] = he\n"
-        "param W[64, 3] = xavier\nh = relu(conv2d(x, K, padding = 1))\n"
-        "g = maxpool2d(relu(conv2d(h, K2, padding = 1)) + h, 2)\n"
-        "loss cross_entropy(reshape(g, [B, 64]) @ W, y)\n",
+        CONV_PROGRAM,
         ATTENTION_PROGRAM,
         "input x[B, 256]\ninput y[B, 64]\nparam W1[256, 1024] = xavier\nparam W2[1024, 64] = xavier\n"
         "param W3[64, 16] = xavier\nh = tanh(x @ W1)\nt = tanh(h @ W2)\nu = sigmoid(t @ W3)\n"
