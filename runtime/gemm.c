@@ -476,24 +476,41 @@ static inline VecF64 loadu_f64(const double *p)
 #include "gemm_tile.h"
 
 /* ---- the two drivers ----------------------------------------------------------------- */
+/* Under AddressSanitizer the driver calls each kernel set through its checked copy
+ * (kernel_check.h): every call's operands checked against live memory at the call, the
+ * per-ISA kernels themselves not instrumented (CMakeLists.txt). */
+#if defined(__SANITIZE_ADDRESS__)
+#define BPRT_KERNEL_CHECKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BPRT_KERNEL_CHECKS 1
+#endif
+#endif
+#ifdef BPRT_KERNEL_CHECKS
+#include "kernel_check.h"
+#define KSET_OF(type_isa) (&checked_##type_isa)
+#else
+#define KSET_OF(type_isa) (&bprt_kernel_##type_isa)
+#endif
 static const BprtKernelF32 *const kernels_f32[BPRT_ISA_COUNT] = {
-    [BPRT_ISA_GENERIC] = &bprt_kernel_f32_generic,
-    [BPRT_ISA_AVX2] = &bprt_kernel_f32_avx2,
-    [BPRT_ISA_AVX512] = &bprt_kernel_f32_avx512,
+    [BPRT_ISA_GENERIC] = KSET_OF(f32_generic),
+    [BPRT_ISA_AVX2] = KSET_OF(f32_avx2),
+    [BPRT_ISA_AVX512] = KSET_OF(f32_avx512),
 };
 static const BprtKernelF64 *const kernels_f64[BPRT_ISA_COUNT] = {
-    [BPRT_ISA_GENERIC] = &bprt_kernel_f64_generic,
-    [BPRT_ISA_AVX2] = &bprt_kernel_f64_avx2,
-    [BPRT_ISA_AVX512] = &bprt_kernel_f64_avx512,
+    [BPRT_ISA_GENERIC] = KSET_OF(f64_generic),
+    [BPRT_ISA_AVX2] = KSET_OF(f64_avx2),
+    [BPRT_ISA_AVX512] = KSET_OF(f64_avx512),
 };
 
 /* Narrow sets where an ISA has them (NULL: the wide set serves every N). */
 static const BprtKernelF32 *const kernels_f32_narrow[BPRT_ISA_COUNT] = {
-    [BPRT_ISA_AVX512] = &bprt_kernel_f32_avx512_narrow,
+    [BPRT_ISA_AVX512] = KSET_OF(f32_avx512_narrow),
 };
 static const BprtKernelF64 *const kernels_f64_narrow[BPRT_ISA_COUNT] = {
-    [BPRT_ISA_AVX512] = &bprt_kernel_f64_avx512_narrow,
+    [BPRT_ISA_AVX512] = KSET_OF(f64_avx512_narrow),
 };
+#undef KSET_OF
 
 /* The kernel set for N columns: the narrow one when N fits in half a wide tile's columns
  * and the ISA has one (a 10-wide product on 14 x 32 tiles computes 22 padded columns of

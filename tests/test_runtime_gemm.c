@@ -9,7 +9,9 @@
  * bprt_?gemm_batch with broadcast and summed batch axes (test_batched_sums), and
  * bprt_?gemm_ew's epilogue against the product then bprt_ew (test_gemm_epilogue), and
  * products with few columns as rows of dot products (test_narrow_rowdot). And the ways
- * without a scratch buffer, as with an allocator out of memory (test_without_scratch).
+ * without a scratch buffer, as with an allocator out of memory (test_without_scratch). In
+ * the sanitizer builds, that a kernel call with an operand one element short aborts naming
+ * the kernel and the operand (test_kernel_checks: runtime/kernel_check.h).
  * Tolerance: |c - ref| <= eps * (K + 2) * (|alpha| sum_k |a b| + |beta c|) with eps the
  * type's unit roundoff times 4. */
 #include <math.h>
@@ -1428,9 +1430,99 @@ static void test_without_scratch(void **state)
     assert_true(checked > 0);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define KERNEL_CHECKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KERNEL_CHECKS 1
+#endif
+#endif
+#ifdef KERNEL_CHECKS
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* In the sanitizer builds the per-ISA kernels are not instrumented; the driver checks each
+ * kernel call's operands (runtime/kernel_check.h). One product per way a kernel reads or
+ * writes an operand in place, with that operand one element short (M x N x K; which: A, B or
+ * C), run in a child of fork(): it must abort with the kernel's message naming the operand,
+ * not pass unseen (or be caught by ASan in the driver's own code first). */
+static void short_operand(const char *isa, int tA, int M, int N, int K, char which)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 2);
+        alarm(20);
+        if (bprt_set_isa(isa) != 0)
+            _exit(3);
+        size_t na = (size_t)M * K - (which == 'A'), nb = (size_t)K * N - (which == 'B'),
+               nc = (size_t)M * N - (which == 'C');
+        float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
+        for (size_t i = 0; i < na; i++) a[i] = 1;
+        for (size_t i = 0; i < nb; i++) b[i] = 1;
+        bprt_sgemm(tA, 0, M, N, K, 1, a, tA ? M : K, b, N, 0, c, N);
+        _exit(0);
+    }
+    close(fd[1]);
+    char out[8192];
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(fd[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = 0;
+    close(fd[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* the kernel set of this ISA, and the operand (pack_t's source is A) */
+    char kernel[64], operand[32];
+    snprintf(kernel, sizeof kernel, "bprt: kernel bprt_kernel_f32_%s", isa);
+    snprintf(operand, sizeof operand, ": operand %c,", which);
+    const char *k = strstr(out, kernel);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || !k ||
+        !(strstr(k, operand) || (which == 'A' && strstr(k, ".pack_t: operand src,")))) {
+        print_error("%s, %s%d x %d x %d, %c one element short: status %d, wanted '%s...%s' in:\n%.2000s\n", isa,
+                    tA ? "A transposed, " : "", M, N, K, which, status, kernel, operand, out);
+        fail();
+    }
+    print_message("%s, %s%d x %d x %d, %c short: %.*s\n", isa, tA ? "A transposed, " : "", M, N, K, which,
+                  (int)strcspn(k, ","), k);
+}
+
+static void test_kernel_checks(void **state)
+{
+    (void)state;
+    char was[16];
+    snprintf(was, sizeof was, "%s", bprt_isa());
+    int checked = 0;
+    for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
+        if (bprt_set_isa(all_isas[s]) != 0)
+            continue;
+        static const struct {
+            int tA, M, N, K;
+            char which;
+        } shapes[] = {{0, 3, 64, 50, 'A'},  {0, 12, 64, 50, 'A'}, {0, 300, 64, 50, 'A'}, {1, 300, 64, 50, 'A'},
+                      {0, 1, 64, 50, 'B'},  {0, 3, 64, 50, 'C'},  {0, 12, 64, 50, 'C'},  {0, 300, 64, 50, 'C'},
+                      {1, 300, 64, 50, 'C'}};
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            short_operand(all_isas[s], shapes[i].tA, shapes[i].M, shapes[i].N, shapes[i].K, shapes[i].which);
+        checked++;
+    }
+    assert_int_equal(bprt_set_isa(was), 0);
+    assert_true(checked > 0);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+#ifdef KERNEL_CHECKS
+        cmocka_unit_test(test_kernel_checks),
+#endif
         cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_isa_choose),
         cmocka_unit_test(test_sum_axis_transpose),
