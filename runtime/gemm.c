@@ -479,13 +479,6 @@ static inline VecF64 loadu_f64(const double *p)
 /* Under AddressSanitizer the driver calls each kernel set through its checked copy
  * (kernel_check.h): every call's operands checked against live memory at the call, the
  * per-ISA kernels themselves not instrumented (CMakeLists.txt). */
-#if defined(__SANITIZE_ADDRESS__)
-#define BPRT_KERNEL_CHECKS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BPRT_KERNEL_CHECKS 1
-#endif
-#endif
 #ifdef BPRT_KERNEL_CHECKS
 #include "kernel_check.h"
 #define KSET_OF(type_isa) (&checked_##type_isa)

@@ -35,6 +35,16 @@
 
 #include <stddef.h>
 
+/* Defined under AddressSanitizer: the driver then calls each kernel set through its checked
+ * copy (kernel_check.h), the per-ISA kernels not being instrumented (CMakeLists.txt). */
+#if defined(__SANITIZE_ADDRESS__)
+#define BPRT_KERNEL_CHECKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BPRT_KERNEL_CHECKS 1
+#endif
+#endif
+
 /* CPU instruction sets with their own kernels, weakest first. */
 typedef enum BprtIsa {
     BPRT_ISA_GENERIC, /* portable C (GCC vector extensions, baseline SSE2 on x86-64) */

@@ -3,15 +3,18 @@
  *
  * Instrumented, the per-ISA kernels (gemm_avx2.c, gemm_avx512.c) ran 10 to 25 times slower:
  * ASan checked each of their vector loads and UBSan each index, and they were 80% of a
- * sanitized training run. Those two files are built without instrumentation instead
- * (CMakeLists.txt), and the driver calls each kernel of a set through a wrapper here that
+ * sanitized training run. Those two files are built without instrumentation instead (no
+ * ASan, and no UBSan either: CMakeLists.txt), and the driver calls each kernel of a set
+ * through a wrapper here that
  * first checks, with ASan's shadow memory, that every byte the call may read or write by
  * its contract lies in live memory (__asan_region_is_poisoned over each operand's span,
  * first element to last), and that its sizes are within the set's tile: an out-of-bounds
  * operand aborts naming the kernel, the operand and the address (tests/test_runtime_gemm.c
  * checks that it does). What this does not see, and instrumentation did, is a kernel
  * reading outside its own contract within a live buffer; test_runtime_gemm's comparisons
- * against the reference product (gemm_ref.c) and its canaries around C are what check that. */
+ * against the reference product (gemm_ref.c) and its canaries around C are what check that.
+ * The checked sets are filled by constructors of priority 101, before a program's own
+ * constructors (which may call a GEMM) run. */
 #ifndef BPRT_KERNEL_CHECK_H
 #define BPRT_KERNEL_CHECK_H
 
@@ -34,11 +37,14 @@ static void kc_span(const char *kernel, const char *what, const void *p, ptrdiff
     }
 }
 
-/* rows elements `len` long, `stride` apart */
+/* rows elements `len` long, `stride` apart (any stride for one row: bprt.h lets the leading
+ * dimension of a matrix with one row be anything) */
 static void kc_rows(const char *kernel, const char *what, const void *p, ptrdiff_t rows, ptrdiff_t stride,
                     ptrdiff_t len, size_t size)
 {
-    if (rows > 0 && len > 0) {
+    if (rows == 1)
+        kc_span(kernel, what, p, len, size);
+    else if (rows > 1 && len > 0) {
         if (stride < 0) {
             fprintf(stderr, "bprt: kernel %s: operand %s has a negative stride %td\n", kernel, what, stride);
             abort();
@@ -126,14 +132,14 @@ static void kc_sizes(const char *kernel, int ok, const char *what)
         const char *k = #REAL ".strips";                                                                      \
         kc_sizes(k, m >= 0 && n >= 0 && n % REAL.vl == 0 && K >= 0, "m, n or K");                             \
         if (m > 0 && n > 0 && K > 0) {                                                                        \
-            kc_sizes(k, si >= 0 && sk >= 0, "a stride of A");                                                 \
+            kc_sizes(k, (m == 1 || si >= 0) && (K == 1 || sk >= 0), "a stride of A");                         \
             kc_span(k, "A", A, (m - 1) * si + (K - 1) * sk + 1, sizeof(T));                                   \
             kc_rows(k, "B", B, K, ldb, n, sizeof(T));                                                         \
         }                                                                                                     \
         kc_rows(k, "C", C, m, ldc, n, sizeof(T));                                                             \
         REAL.strips(m, n, K, A, si, sk, B, ldb, C, ldc, alpha, acc);                                          \
     }                                                                                                         \
-    __attribute__((constructor)) static void NAME##_fill(void)                                                \
+    __attribute__((constructor(101))) static void NAME##_fill(void)                                           \
     {                                                                                                         \
         NAME = REAL;                                                                                          \
         NAME.tile = NAME##_tile;                                                                              \

@@ -1430,24 +1430,25 @@ static void test_without_scratch(void **state)
     assert_true(checked > 0);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define KERNEL_CHECKS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define KERNEL_CHECKS 1
-#endif
-#endif
-#ifdef KERNEL_CHECKS
+#ifdef BPRT_KERNEL_CHECKS
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 /* In the sanitizer builds the per-ISA kernels are not instrumented; the driver checks each
  * kernel call's operands (runtime/kernel_check.h). One product per way a kernel reads or
- * writes an operand in place, with that operand one element short (M x N x K; which: A, B or
- * C), run in a child of fork(): it must abort with the kernel's message naming the operand,
+ * writes an operand, with that operand (which: A, B or C) one element short, in float
+ * (prec 's') or double ('d'), run in a child of fork(): it must abort with the message of
+ * this ISA's kernel naming the operand it reads it as (`operand`: pack_t's src, dot's x, ...),
  * not pass unseen (or be caught by ASan in the driver's own code first). */
-static void short_operand(const char *isa, int tA, int M, int N, int K, char which)
+typedef struct Short {
+    char prec;
+    int tA, tB, M, N, K;
+    char which;
+    const char *operand;
+} Short;
+
+static void short_operand(const char *isa, const Short *c)
 {
     int fd[2];
     assert_int_equal(pipe(fd), 0);
@@ -1460,12 +1461,15 @@ static void short_operand(const char *isa, int tA, int M, int N, int K, char whi
         alarm(20);
         if (bprt_set_isa(isa) != 0)
             _exit(3);
-        size_t na = (size_t)M * K - (which == 'A'), nb = (size_t)K * N - (which == 'B'),
-               nc = (size_t)M * N - (which == 'C');
-        float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
-        for (size_t i = 0; i < na; i++) a[i] = 1;
-        for (size_t i = 0; i < nb; i++) b[i] = 1;
-        bprt_sgemm(tA, 0, M, N, K, 1, a, tA ? M : K, b, N, 0, c, N);
+        const size_t size = c->prec == 'd' ? sizeof(double) : sizeof(float);
+        size_t na = (size_t)c->M * c->K - (c->which == 'A'), nb = (size_t)c->K * c->N - (c->which == 'B'),
+               nc = (size_t)c->M * c->N - (c->which == 'C');
+        void *a = calloc(na, size), *b = calloc(nb, size), *cm = calloc(nc, size);
+        const int lda = c->tA ? c->M : c->K, ldb = c->tB ? c->K : c->N;
+        if (c->prec == 'd')
+            bprt_dgemm(c->tA, c->tB, c->M, c->N, c->K, 1, a, lda, b, ldb, 0, cm, c->N);
+        else
+            bprt_sgemm(c->tA, c->tB, c->M, c->N, c->K, 1, a, lda, b, ldb, 0, cm, c->N);
         _exit(0);
     }
     close(fd[1]);
@@ -1478,50 +1482,73 @@ static void short_operand(const char *isa, int tA, int M, int N, int K, char whi
     close(fd[0]);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    /* the kernel set of this ISA, and the operand (pack_t's source is A) */
     char kernel[64], operand[32];
-    snprintf(kernel, sizeof kernel, "bprt: kernel bprt_kernel_f32_%s", isa);
-    snprintf(operand, sizeof operand, ": operand %c,", which);
+    snprintf(kernel, sizeof kernel, "bprt: kernel bprt_kernel_f%s_%s", c->prec == 'd' ? "64" : "32", isa);
+    snprintf(operand, sizeof operand, ": operand %s,", c->operand);
     const char *k = strstr(out, kernel);
-    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || !k ||
-        !(strstr(k, operand) || (which == 'A' && strstr(k, ".pack_t: operand src,")))) {
-        print_error("%s, %s%d x %d x %d, %c one element short: status %d, wanted '%s...%s' in:\n%.2000s\n", isa,
-                    tA ? "A transposed, " : "", M, N, K, which, status, kernel, operand, out);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || !k || !strstr(k, operand)) {
+        print_error("%s, %c %d%d %d x %d x %d, %c one element short: status %d, wanted '%s...%s' in:\n%.2000s\n", isa,
+                    c->prec, c->tA, c->tB, c->M, c->N, c->K, c->which, status, kernel, operand, out);
         fail();
     }
-    print_message("%s, %s%d x %d x %d, %c short: %.*s\n", isa, tA ? "A transposed, " : "", M, N, K, which,
-                  (int)strcspn(k, ","), k);
+    print_message("%s, %cgemm(%d, %d) %d x %d x %d, %c short: %.*s\n", isa, c->prec, c->tA, c->tB, c->M, c->N, c->K,
+                  c->which, (int)strcspn(k, ","), k);
 }
 
 static void test_kernel_checks(void **state)
 {
     (void)state;
+    static const Short cases[] = {
+        {'s', 0, 0, 3, 64, 50, 'A', "A"},     /* strips */
+        {'s', 0, 0, 12, 64, 50, 'A', "A"},    /* tile_rows */
+        {'s', 1, 0, 300, 64, 50, 'A', "A"},   /* tile, A transposed read in place */
+        {'s', 0, 1, 300, 64, 50, 'B', "src"}, /* pack_t of a transposed B */
+        {'s', 0, 0, 1, 64, 50, 'B', "B"},     /* gemv */
+        {'s', 0, 1, 1, 64, 50, 'B', "x"},     /* dot: one row against B transposed */
+        {'s', 0, 0, 300, 64, 1, 'C', "C"},    /* ger: K = 1 */
+        {'s', 0, 0, 3, 64, 50, 'C', "C"},     /* strips */
+        {'s', 0, 0, 12, 64, 50, 'C', "C"},    /* tile_rows */
+        {'s', 0, 0, 300, 10, 50, 'C', "C"},   /* few columns */
+        {'d', 0, 0, 3, 64, 50, 'A', "A"},     {'d', 0, 0, 12, 64, 50, 'C', "C"},
+        {'d', 1, 0, 300, 64, 50, 'A', "A"},   {'d', 0, 0, 1, 64, 50, 'B', "B"},
+    };
     char was[16];
     snprintf(was, sizeof was, "%s", bprt_isa());
     int checked = 0;
     for (size_t s = 0; s < sizeof all_isas / sizeof all_isas[0]; s++) {
         if (bprt_set_isa(all_isas[s]) != 0)
             continue;
-        static const struct {
-            int tA, M, N, K;
-            char which;
-        } shapes[] = {{0, 3, 64, 50, 'A'},  {0, 12, 64, 50, 'A'}, {0, 300, 64, 50, 'A'}, {1, 300, 64, 50, 'A'},
-                      {0, 1, 64, 50, 'B'},  {0, 3, 64, 50, 'C'},  {0, 12, 64, 50, 'C'},  {0, 300, 64, 50, 'C'},
-                      {1, 300, 64, 50, 'C'}};
-        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-            short_operand(all_isas[s], shapes[i].tA, shapes[i].M, shapes[i].N, shapes[i].K, shapes[i].which);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            short_operand(all_isas[s], &cases[i]);
         checked++;
     }
     assert_int_equal(bprt_set_isa(was), 0);
     assert_true(checked > 0);
+}
+
+/* A leading dimension of a matrix with one row may be anything (bprt.h), negative too: the
+ * checks look only at the strides a call uses. */
+static void test_kernel_checks_one_row(void **state)
+{
+    (void)state;
+    float a[64], b[64], c[64];
+    for (int i = 0; i < 64; i++)
+        a[i] = (float)(i % 7), b[i] = (float)(i % 5);
+    bprt_sgemm(0, 0, 1, 64, 1, 1, a, -1, b, -1, 0, c, -1); /* 1 x 64 x 1: B has one row */
+    for (int j = 0; j < 64; j++)
+        assert_true(c[j] == a[0] * b[j]);
+    bprt_sgemm(1, 1, 64, 1, 1, 1, a, -1, b, -1, 0, c, 1); /* 64 x 1 x 1, A and B transposed */
+    for (int i = 0; i < 64; i++)
+        assert_true(c[i] == a[i] * b[0]);
 }
 #endif
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#ifdef KERNEL_CHECKS
+#ifdef BPRT_KERNEL_CHECKS
         cmocka_unit_test(test_kernel_checks),
+        cmocka_unit_test(test_kernel_checks_one_row),
 #endif
         cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_isa_choose),

@@ -164,8 +164,8 @@ unz() { if [ -r "$data/$1.gz" ]; then gzip -dc "$data/$1.gz"; else cat "$data/$1
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte; do
   if [ -r "$data/$f.gz" ]; then ln -s "$data/$f.gz" cnn/; else ln -s "$data/$f" cnn/; fi
 done
-{ printf '\000\000\010\003'; be32 1000; be32 28; be32 28; unz t10k-images-idx3-ubyte | tail -c +17 | head -c 784000; } >cnn/t10k-images-idx3-ubyte
-{ printf '\000\000\010\001'; be32 1000; unz t10k-labels-idx1-ubyte | tail -c +9 | head -c 1000; } >cnn/t10k-labels-idx1-ubyte
+{ bytes 0 0 8 3; be32 1000; be32 28; be32 28; unz t10k-images-idx3-ubyte | tail -c +17 | head -c 784000; } >cnn/t10k-images-idx3-ubyte
+{ bytes 0 0 8 1; be32 1000; unz t10k-labels-idx1-ubyte | tail -c +9 | head -c 1000; } >cnn/t10k-labels-idx1-ubyte
 run 0 "$bpc" train "$src/examples/fashion_cnn.bp" --data cnn --steps 4 --threads 1 --save c1.safetensors
 has "$tmp/out" "^training fashion_cnn on cnn: 60000 samples" "a training set of 60000"
 has "$tmp/out" "^epoch 1 (partial): .*test accuracy" "the test set's first 1000 images"
