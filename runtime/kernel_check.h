@@ -61,27 +61,31 @@ static void kc_sizes(const char *kernel, int ok, const char *what)
     }
 }
 
+/* a register tile's sizes (m <= mr, n <= nr), its B panel (K steps sb apart, each nr wide: full
+ * vectors) and its block of C (m rows of n): tile's and tile_rows' operands but A */
+static void kc_tile(const char *kernel, int mr, int nr, int m, int n, int K, const void *Bp, ptrdiff_t sb,
+                    const void *C, ptrdiff_t ldc, size_t size)
+{
+    kc_sizes(kernel, m >= 0 && m <= mr && n >= 0 && n <= nr && K >= 0, "m, n or K");
+    kc_rows(kernel, "B", Bp, K, sb, nr, size);
+    kc_rows(kernel, "C", C, m, ldc, n, size);
+}
+
 /* KC_SET(T, KT, NAME, REAL): the checked set NAME (filled by NAME_fill) of the set REAL */
 #define KC_SET(T, KT, NAME, REAL)                                                                             \
     static KT NAME;                                                                                           \
     static void NAME##_tile(int m, int n, int K, const T *Ap, ptrdiff_t sa, const T *Bp, ptrdiff_t sb, T *C,  \
                             ptrdiff_t ldc, T alpha, T beta)                                                   \
     {                                                                                                         \
-        const char *k = #REAL ".tile";                                                                        \
-        kc_sizes(k, m >= 0 && m <= REAL.mr && n >= 0 && n <= REAL.nr && K >= 0, "m, n or K");                \
-        kc_rows(k, "A", Ap, K, sa, m, sizeof(T));                                                             \
-        kc_rows(k, "B", Bp, K, sb, REAL.nr, sizeof(T));                                                       \
-        kc_rows(k, "C", C, m, ldc, n, sizeof(T));                                                             \
+        kc_tile(#REAL ".tile", REAL.mr, REAL.nr, m, n, K, Bp, sb, C, ldc, sizeof(T));                         \
+        kc_rows(#REAL ".tile", "A", Ap, K, sa, m, sizeof(T)); /* K steps of m */                              \
         REAL.tile(m, n, K, Ap, sa, Bp, sb, C, ldc, alpha, beta);                                              \
     }                                                                                                         \
     static void NAME##_tile_rows(int m, int n, int K, const T *A, ptrdiff_t ra, const T *Bp, ptrdiff_t sb,    \
                                  T *C, ptrdiff_t ldc, T alpha, T beta)                                        \
     {                                                                                                         \
-        const char *k = #REAL ".tile_rows";                                                                   \
-        kc_sizes(k, m >= 0 && m <= REAL.mr && n >= 0 && n <= REAL.nr && K >= 0, "m, n or K");                \
-        kc_rows(k, "A", A, m, ra, K, sizeof(T));                                                              \
-        kc_rows(k, "B", Bp, K, sb, REAL.nr, sizeof(T));                                                       \
-        kc_rows(k, "C", C, m, ldc, n, sizeof(T));                                                             \
+        kc_tile(#REAL ".tile_rows", REAL.mr, REAL.nr, m, n, K, Bp, sb, C, ldc, sizeof(T));                    \
+        kc_rows(#REAL ".tile_rows", "A", A, m, ra, K, sizeof(T)); /* m rows of K */                           \
         REAL.tile_rows(m, n, K, A, ra, Bp, sb, C, ldc, alpha, beta);                                          \
     }                                                                                                         \
     static void NAME##_pack_t(int r, int kc, const T *src, ptrdiff_t lds, T *dst, int P)                      \
