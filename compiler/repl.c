@@ -130,6 +130,20 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
+/* SIGINT's handler, restarting (SA_RESTART) the call it lands in or not. Restarting is the
+ * rule: a Ctrl-C that landed in a write to the terminal (blocked while it drew :train's or
+ * :shapes' output) failed it with EINTR, and the session ended with 'cannot write to standard
+ * output' and status 1. Reading keys at the terminal does not rely on it (pselect is never
+ * restarted); a script read from a pipe does: a Ctrl-C while it waits for a line ends it. */
+static void catch_sigint(int restart, struct sigaction *old) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGINT, &sa, old);
+}
+
 /* A Ctrl-C came while an input was compiled (the compiler stops at the end of a stage, a
  * JIT compilation at its end): the input is dropped, as a failed one is, and this says so
  * (what: "the input is not entered"); returns whether it came. */
@@ -1650,18 +1664,21 @@ static int cmd_shapes(Session *S) {
     int rc = S->d.nerrors ? -1 : 0;
     char sh[160];
     int k = g->noutputs - n;
+    NameTab inputs = {0}, params = {0}; /* the model's inputs and parameters by name (a scan of
+                                           them per name took 26 s for 60000 parameters) */
+    for (int j = 0; j < S->g->ninputs; j++) nametab_put(a, &inputs, S->g->inputs[j].name, j);
+    for (int j = 0; j < S->g->nparams; j++) nametab_put(a, &params, S->g->params[j].name, j);
     for (int i = 0; rc == 0 && i < S->nentries; i++) {
         const Stmt *st = S->entries[i];
         if (st->kind == ST_INPUT || st->kind == ST_PARAM) {
             const Shape *s = NULL;
             int is_int = 0;
-            for (int j = 0; j < S->g->ninputs; j++)
-                if (strcmp(S->g->inputs[j].name, st->name) == 0) {
-                    s = &S->g->inputs[j].shape;
-                    is_int = S->g->inputs[j].dtype == DT_INT;
-                }
-            for (int j = 0; j < S->g->nparams; j++)
-                if (strcmp(S->g->params[j].name, st->name) == 0) s = &S->g->params[j].shape;
+            const int in = nametab_get(&inputs, st->name, -1), pa = nametab_get(&params, st->name, -1);
+            if (pa >= 0) s = &S->g->params[pa].shape;
+            else if (in >= 0) {
+                s = &S->g->inputs[in].shape;
+                is_int = S->g->inputs[in].dtype == DT_INT;
+            }
             if (s)
                 printf("%-6s %s %s%s\n", st->kind == ST_INPUT ? "input" : "param", st->name,
                        shape_str(s, &S->g->syms, sh, sizeof sh), is_int ? " : int" : "");
@@ -2094,7 +2111,11 @@ static char *read_line(Session *S, const char *prompt, int *nul) {
     char *buf = NULL;
     size_t cap = 0;
     errno = 0;
+    catch_sigint(0, NULL); /* a Ctrl-C ends the wait for the script's next line */
     ssize_t n = getline(&buf, &cap, stdin);
+    const int read_errno = errno;
+    catch_sigint(1, NULL);
+    errno = read_errno;
     if (n < 0) { /* the end of the input, or an error, which is not one (a directory, a closed
                     descriptor, an I/O error: the session ended there with status 0, as if
                     the script had run to its end) */
@@ -2189,13 +2210,19 @@ int repl_main(int argc, char **argv) {
     S.show_f64 = show_f64 && f64;
     setvbuf(stdout, NULL, _IOLBF, 0); /* keeps results and diagnostics in order in a log */
     diag_set_tool_prefix(""); /* "error: ...", :train's and :step's alike: no "bpc: " inside the session */
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C interrupts the read */
-    sigaction(SIGINT, &sa, &old);
+    struct sigaction old;
+    catch_sigint(1, &old);
     if (tty) {
         tty_locale(); /* before libedit's set-up, which reads it */
         rl_getc_function = read_key; /* before history_setup: libedit takes it at its set-up */
+        /* libedit draws the line through a stream of its own on standard output: while it
+           reads a line its SIGINT handler is in place, without SA_RESTART, and a Ctrl-C that
+           landed in a redraw failed stdout itself (the session then ended with 'cannot write
+           to standard output: Input/output error' and status 1) */
+        int fd = dup(1);
+        FILE *editor_out = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!editor_out && fd >= 0) close(fd);
+        rl_outstream = editor_out ? editor_out : stdout;
         rl_readline_name = "bpc";
         rl_attempted_completion_function = complete;
         rl_basic_word_break_characters = " \t\n\"'()[],;=+-*/@^<>";
