@@ -50,10 +50,10 @@ endforeach()
 add_test(NAME repl COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_repl.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 add_test(NAME repl_pty COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/repl_pty.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 # Ctrl-C landing in the REPL's blocked writes to its terminal does not fail standard output
-bp_cmocka_test(test_repl_signals tests/test_repl_signals.c)
-target_compile_definitions(test_repl_signals PRIVATE BPC_EXE="$<TARGET_FILE:bpc>" BP_SOURCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}")
-target_link_libraries(test_repl_signals PRIVATE util)
-add_dependencies(test_repl_signals bpc)
+bp_cmocka_test(test_tty_signals tests/test_tty_signals.c)
+target_compile_definitions(test_tty_signals PRIVATE BPC_EXE="$<TARGET_FILE:bpc>" BP_SOURCE_DIR="${CMAKE_CURRENT_SOURCE_DIR}")
+target_link_libraries(test_tty_signals PRIVATE util)
+add_dependencies(test_tty_signals bpc)
 # The REPL's sessions (entries, redefinitions, reordering) against bpc grad on whole programs
 add_test(NAME repl_diff COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/repl_diff.sh $<TARGET_FILE:bpc> ${CMAKE_CURRENT_SOURCE_DIR})
 # The REPL's training goes on from call to call: pieces of :train and :step equal one run of
