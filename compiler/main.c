@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -851,11 +852,47 @@ static int cmd_check(const Args *a, Graph *g) {
     return ok ? 0 : 1;
 }
 
+static int stdout_errno; /* why a write to stdout first failed, or 0 */
+
+/* The write under stdout and stderr: all of buf, a write a signal cut short taken up again
+ * (errno set, and fewer bytes said, on any other failure) */
+static ssize_t write_fully(void *cookie, const char *buf, size_t n) {
+    const int fd = (int)(intptr_t)cookie;
+    size_t done = 0;
+    while (done < n) {
+        const ssize_t k = write(fd, buf + done, n - done);
+        if (k > 0) done += (size_t)k;
+        else if (k == 0 || errno != EINTR) {
+            if (fd == 1 && !stdout_errno) stdout_errno = k == 0 ? EIO : errno;
+            break;
+        }
+    }
+    return (ssize_t)done;
+}
+
+/* stdout and stderr become streams whose writes a signal does not fail. bpc's SIGINT handlers
+ * do not restart the call a Ctrl-C lands in, so that it cuts short a wait (the open of a FIFO
+ * `:load` or `--data` names, the REPL's read of a script's next line); a write to a terminal
+ * that was blocked (not read) was such a call, failed with EINTR: stdio dropped the text (an
+ * 'interrupted at ...' line among them) and bpc ended with 'cannot write to standard output:
+ * Interrupted system call' (the REPL with status 1). A blocked write now waits, and the Ctrl-C
+ * takes effect where the command looks at it, as it did. Buffering as stdio's own: stdout by
+ * line at a terminal, else by block; stderr not at all. */
+static void std_streams_retry_writes(void) {
+    cookie_io_functions_t io = {.write = write_fully};
+    FILE *out = fopencookie((void *)(intptr_t)1, "w", io), *err = fopencookie((void *)(intptr_t)2, "w", io);
+    if (out && setvbuf(out, NULL, isatty(1) ? _IOLBF : _IOFBF, BUFSIZ) == 0) stdout = out;
+    else if (out) fclose(out);
+    if (err && setvbuf(err, NULL, _IONBF, 0) == 0) stderr = err;
+    else if (err) fclose(err);
+}
+
 /* rc, or 1 when what went to stdout did not reach it (`--emit=c > out.c` on a full disk, `>
  * /dev/full`): an error, as in gcc, since the artefact is incomplete */
 static int stdout_checked(int rc) {
     int werr = ferror(stdout) ? errno : 0;
     if (fflush(stdout) != 0) werr = errno;
+    if ((werr || ferror(stdout)) && stdout_errno) werr = stdout_errno; /* the first failure's (errno is a later call's) */
     if (werr || ferror(stdout)) {
         fprintf(stderr, "bpc: error: cannot write to standard output: %s\n", strerror(werr ? werr : EIO));
         if (!rc) rc = 1;
@@ -864,6 +901,7 @@ static int stdout_checked(int rc) {
 }
 
 int main(int argc, char **argv) {
+    std_streams_retry_writes();
     /* the REPL's output too: a session's printed values, to a full disk, were lost with status 0 */
     if (argc >= 2 && strcmp(argv[1], "repl") == 0) return stdout_checked(repl_main(argc - 1, argv + 1));
     if (argc == 1 && isatty(0)) return stdout_checked(repl_main(0, NULL));

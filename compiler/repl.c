@@ -46,6 +46,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <math.h>
 #include <signal.h>
@@ -128,20 +129,6 @@ static volatile int interrupted; /* set by SIGINT; :step and :train stop at the 
 static void on_sigint(int sig) {
     (void)sig;
     interrupted = 1;
-}
-
-/* SIGINT's handler, restarting (SA_RESTART) the call it lands in or not. Restarting is the
- * rule: a Ctrl-C that landed in a write to the terminal (blocked while it drew :train's or
- * :shapes' output) failed it with EINTR, and the session ended with 'cannot write to standard
- * output' and status 1. Reading keys at the terminal does not rely on it (pselect is never
- * restarted); a script read from a pipe does: a Ctrl-C while it waits for a line ends it. */
-static void catch_sigint(int restart, struct sigaction *old) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = restart ? SA_RESTART : 0;
-    sigaction(SIGINT, &sa, old);
 }
 
 /* A Ctrl-C came while an input was compiled (the compiler stops at the end of a stage, a
@@ -2111,11 +2098,7 @@ static char *read_line(Session *S, const char *prompt, int *nul) {
     char *buf = NULL;
     size_t cap = 0;
     errno = 0;
-    catch_sigint(0, NULL); /* a Ctrl-C ends the wait for the script's next line */
     ssize_t n = getline(&buf, &cap, stdin);
-    const int read_errno = errno;
-    catch_sigint(1, NULL);
-    errno = read_errno;
     if (n < 0) { /* the end of the input, or an error, which is not one (a directory, a closed
                     descriptor, an I/O error: the session ended there with status 0, as if
                     the script had run to its end) */
@@ -2210,16 +2193,21 @@ int repl_main(int argc, char **argv) {
     S.show_f64 = show_f64 && f64;
     setvbuf(stdout, NULL, _IOLBF, 0); /* keeps results and diagnostics in order in a log */
     diag_set_tool_prefix(""); /* "error: ...", :train's and :step's alike: no "bpc: " inside the session */
-    struct sigaction old;
-    catch_sigint(1, &old);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    /* no SA_RESTART: a Ctrl-C cuts short what waits (the read of a script's next line from a
+       pipe, the open of a FIFO :load names); writes to stdout are taken up again (main.c) */
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
     if (tty) {
         tty_locale(); /* before libedit's set-up, which reads it */
         rl_getc_function = read_key; /* before history_setup: libedit takes it at its set-up */
-        /* libedit draws the line through a stream of its own on standard output: while it
-           reads a line its SIGINT handler is in place, without SA_RESTART, and a Ctrl-C that
-           landed in a redraw failed stdout itself (the session then ended with 'cannot write
-           to standard output: Input/output error' and status 1) */
-        int fd = dup(1);
+        /* libedit draws the line through a stream of its own on standard output (a real one:
+           it takes its descriptor for the terminal's size): a Ctrl-C that landed in a redraw
+           failed stdout itself (the session then ended with 'cannot write to standard output'
+           and status 1) */
+        int fd = fcntl(1, F_DUPFD_CLOEXEC, 0);
         FILE *editor_out = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!editor_out && fd >= 0) close(fd);
         rl_outstream = editor_out ? editor_out : stdout;

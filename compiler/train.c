@@ -1211,11 +1211,8 @@ int train_run(Graph *g, const TrainOptions *o_in) {
         interrupted = 0;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
-        /* the call a signal lands in is taken up again: one landing in a write to a terminal
-           that was not read (blocked) failed it, and the line was lost ('interrupted at ...'
-           among them) with 'cannot write to standard output' at the end. Nothing here waits
-           for a signal to cut a call short: the steps look at the flag. */
-        sa.sa_flags = SA_RESTART;
+        /* no SA_RESTART: a signal cuts short the open of a FIFO --data names; writes to
+           stdout and stderr are taken up again (main.c) */
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
         /* a closed terminal (or ssh session) stops the run as Ctrl-C does, with its checkpoint

@@ -1,13 +1,15 @@
 /* test_tty_signals.c — Ctrl-C (SIGINT) on a pseudo-terminal does not fail standard output,
- * in `bpc repl` and in `bpc train`. A Ctrl-C that landed in a write to the terminal, blocked
- * while the terminal was not read, failed that write with EINTR: the text was lost, and bpc
- * ended with 'bpc: error: cannot write to standard output: Interrupted system call' (the
- * REPL with status 1). It came from three places: the REPL's own output and bpc train's
- * (their SIGINT handlers did not restart the call), and the line editor's drawing of a line
- * being typed (libedit's handler, in place while it reads a line, does not restart it
- * either). Here the terminal is read a little at a time while a child sends SIGINT every 200
- * microseconds, so that the writes that block are interrupted. The bpc run is the build's
- * (BPC_EXE), or the one $BPC_EXE names. */
+ * in `bpc repl` and in `bpc train`, and still cuts short a wait. A Ctrl-C that landed in a
+ * write to the terminal, blocked while the terminal was not read, failed that write with
+ * EINTR: the text was lost, and bpc ended with 'bpc: error: cannot write to standard output:
+ * Interrupted system call' (the REPL with status 1). It came from three places: the REPL's
+ * own output and bpc train's (their SIGINT handlers do not restart the call they land in),
+ * and the line editor's drawing of a line being typed (libedit's handler, in place while it
+ * reads a line, does not either). Here the terminal is read a little at a time while a child
+ * sends SIGINT every 200 microseconds, so that the writes that block are interrupted. The
+ * handlers are not made to restart calls for it: a Ctrl-C must still end the open of a FIFO
+ * that `:load` or `--data` names (made so, it hung until a writer came). The bpc run is the
+ * build's (BPC_EXE), or the one $BPC_EXE names. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
@@ -126,8 +128,14 @@ static void start(Repl *r) {
 /* waits for the process and removes its directory; returns its exit status (128 + N: killed by signal N, as
  * a shell says) */
 static int reap(Repl *r) {
-    int st;
-    while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR) {}
+    int st = 0;
+    const double end = now() + 30; /* then killed: a bpc stuck (in the open of a FIFO) fails the test */
+    pid_t got;
+    while ((got = waitpid(r->pid, &st, WNOHANG)) == 0 && now() < end) usleep(20000);
+    if (got == 0) {
+        kill(r->pid, SIGKILL);
+        while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR) {}
+    }
     close(r->fd);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
@@ -302,12 +310,76 @@ static void test_sigint_during_train_output(void **state) {
     free(r.out);
 }
 
+/* `:load` of a FIFO at the prompt waits for a writer; a Ctrl-C ends the wait with an error
+ * naming the file, and the session goes on */
+static void test_sigint_ends_fifo_load(void **state) {
+    (void)state;
+    Repl r;
+    start(&r);
+    char path[160];
+    snprintf(path, sizeof path, "%s/f.bp", r.dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    size_t from = r.n;
+    type(&r, ":load f.bp\n");
+    usleep(500000);
+    kill(r.pid, SIGINT);
+    const int said = wait_for(&r, from, "error: cannot open f.bp: Interrupted system call", 20);
+    drain(&r, 300, 5);
+    from = r.n;
+    type(&r, "1 + 1\n");
+    const int ran = wait_for(&r, from, "1 + 1 = 2", 20);
+    const int st = finish(&r);
+    if (!said || !ran || st != 1)
+        fail_msg("Ctrl-C during :load of a FIFO: %s, '1 + 1' %s, exit status %d (1: a line failed), the end:\n%s",
+                 said ? "said" : "no error", ran ? "ran" : "did not run", st, r.out + (r.n > 400 ? r.n - 400 : 0));
+    free(r.out);
+}
+
+/* bpc train whose --data images are a FIFO waits for a writer; a Ctrl-C ends it with an error
+ * naming the file */
+static void test_sigint_ends_fifo_data(void **state) {
+    (void)state;
+    Repl r;
+    make_dir(&r);
+    char path[160];
+    snprintf(path, sizeof path, "%s/net.bp", r.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nloss cross_entropy(x @ W, y)\noptimizer sgd(lr = 0.1)\n", f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(path, sizeof path, "%s/d", r.dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    idx_pair(path, "t10k-images-idx3-ubyte", "train-labels-idx1-ubyte", 20);
+    snprintf(path, sizeof path, "%s/d/train-images-idx3-ubyte", r.dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    char *args[] = {"train", "net.bp", "--data", "d", NULL};
+    run(&r, args);
+    usleep(500000);
+    kill(r.pid, SIGINT);
+    int gone = 0;
+    const double end = now() + 20;
+    while (now() < end && !gone) {
+        take(&r, 65536, 20);
+        siginfo_t info = {0};
+        gone = waitid(P_PID, (id_t)r.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == r.pid;
+    }
+    drain(&r, 300, 5);
+    if (!gone) kill(r.pid, SIGKILL);
+    const int st = reap(&r);
+    if (!gone || !strstr(r.out, "d/train-images-idx3-ubyte: cannot open: Interrupted system call") || st != 1)
+        fail_msg("Ctrl-C while bpc train opened a FIFO: %s, exit status %d, the end:\n%s", gone ? "stopped" : "went on",
+                 st, r.out ? r.out + (r.n > 400 ? r.n - 400 : 0) : "");
+    free(r.out);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigint_during_output),
         cmocka_unit_test(test_sigint_while_typing),
         cmocka_unit_test(test_sigint_during_train_output),
+        cmocka_unit_test(test_sigint_ends_fifo_load),
+        cmocka_unit_test(test_sigint_ends_fifo_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
