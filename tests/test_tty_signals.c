@@ -267,6 +267,35 @@ static void idx_pair(const char *dir, const char *images, const char *labels, un
     assert_int_equal(fclose(f), 0);
 }
 
+/* r->dir made, with net.bp (a linear classifier of 2 x 2 images) and d/, an IDX data set of
+ * 20 training and 6 test images */
+static void train_dir(Repl *r) {
+    make_dir(r);
+    char path[160];
+    snprintf(path, sizeof path, "%s/net.bp", r->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("input x[B, 4]\ninput y[B] : int\nparam W[4, 3] = normal(0.5)\nparam b[3]\nlogits = x @ W + b\n"
+          "loss cross_entropy(logits, y)\noptimizer sgd(lr = 0.01)\n", f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(path, sizeof path, "%s/d", r->dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    idx_pair(path, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", 20);
+    idx_pair(path, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 6);
+}
+
+/* reads the output (chunk bytes at a time) until the process has ended or secs have passed;
+ * returns whether it ended (it is left a zombie: reap collects its status) */
+static int read_until_gone(Repl *r, size_t chunk, double secs) {
+    const double end = now() + secs;
+    while (now() < end) {
+        take(r, chunk, 2);
+        siginfo_t info = {0};
+        if (waitid(P_PID, (id_t)r->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == r->pid) return 1;
+    }
+    return 0;
+}
+
 /* bpc train prints a line an epoch (5 steps of a tiny model: thousands a second) to a
  * terminal not read for 0.3 s, then read 300 bytes at a time under SIGINT: the first stops
  * it after its step, and it leaves with status 130 (or killed by SIGINT, as a shell sees it: 130 too),
@@ -274,18 +303,7 @@ static void idx_pair(const char *dir, const char *images, const char *labels, un
 static void test_sigint_during_train_output(void **state) {
     (void)state;
     Repl r;
-    make_dir(&r);
-    char path[160];
-    snprintf(path, sizeof path, "%s/net.bp", r.dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("input x[B, 4]\ninput y[B] : int\nparam W[4, 3] = normal(0.5)\nparam b[3]\nlogits = x @ W + b\n"
-          "loss cross_entropy(logits, y)\noptimizer sgd(lr = 0.01)\n", f);
-    assert_int_equal(fclose(f), 0);
-    snprintf(path, sizeof path, "%s/d", r.dir);
-    assert_int_equal(mkdir(path, 0700), 0);
-    idx_pair(path, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", 20);
-    idx_pair(path, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 6);
+    train_dir(&r);
     char *args[] = {"train", "net.bp", "--data", "d", "--batch", "4", "--epochs", "1000000", NULL};
     run(&r, args);
     assert_true(wait_for(&r, 0, "epoch 2", 60)); /* it has started */
@@ -293,13 +311,7 @@ static void test_sigint_during_train_output(void **state) {
     pid_t s = signaller(r.pid);
     usleep(50000); /* still not read: a write the first SIGINT cut short is taken up again, blocks
                       at once, and the next one lands in it */
-    const double end = now() + 60;
-    int gone = 0;
-    while (now() < end && !gone) {
-        take(&r, 300, 2);
-        siginfo_t info = {0}; /* (left a zombie: reap collects its status) */
-        gone = waitid(P_PID, (id_t)r.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == r.pid;
-    }
+    const int gone = read_until_gone(&r, 300, 60);
     stop(s);
     drain(&r, 300, 10);
     if (!gone) kill(r.pid, SIGKILL);
@@ -340,29 +352,16 @@ static void test_sigint_ends_fifo_load(void **state) {
 static void test_sigint_ends_fifo_data(void **state) {
     (void)state;
     Repl r;
-    make_dir(&r);
+    train_dir(&r);
     char path[160];
-    snprintf(path, sizeof path, "%s/net.bp", r.dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("input x[B, 4]\ninput y[B] : int\nparam W[4, 3]\nloss cross_entropy(x @ W, y)\noptimizer sgd(lr = 0.1)\n", f);
-    assert_int_equal(fclose(f), 0);
-    snprintf(path, sizeof path, "%s/d", r.dir);
-    assert_int_equal(mkdir(path, 0700), 0);
-    idx_pair(path, "t10k-images-idx3-ubyte", "train-labels-idx1-ubyte", 20);
     snprintf(path, sizeof path, "%s/d/train-images-idx3-ubyte", r.dir);
+    assert_int_equal(unlink(path), 0);
     assert_int_equal(mkfifo(path, 0600), 0);
     char *args[] = {"train", "net.bp", "--data", "d", NULL};
     run(&r, args);
     usleep(500000);
     kill(r.pid, SIGINT);
-    int gone = 0;
-    const double end = now() + 20;
-    while (now() < end && !gone) {
-        take(&r, 65536, 20);
-        siginfo_t info = {0};
-        gone = waitid(P_PID, (id_t)r.pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == r.pid;
-    }
+    const int gone = read_until_gone(&r, 65536, 20);
     drain(&r, 300, 5);
     if (!gone) kill(r.pid, SIGKILL);
     const int st = reap(&r);
