@@ -2207,7 +2207,7 @@ int repl_main(int argc, char **argv) {
            it takes its descriptor for the terminal's size): a Ctrl-C that landed in a redraw
            failed stdout itself (the session then ended with 'cannot write to standard output'
            and status 1) */
-        int fd = fcntl(1, F_DUPFD_CLOEXEC, 0);
+        int fd = fcntl(1, F_DUPFD_CLOEXEC, 3); /* (not 0 to 2, when one of them is closed) */
         FILE *editor_out = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!editor_out && fd >= 0) close(fd);
         rl_outstream = editor_out ? editor_out : stdout;

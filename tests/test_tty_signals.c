@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -155,12 +156,25 @@ static int finish(Repl *r) {
 static pid_t signaller(pid_t pid) {
     pid_t s = fork();
     assert_true(s >= 0);
-    if (s == 0)
-        for (;;) {
-            kill(pid, SIGINT);
-            usleep(200);
-        }
+    if (s == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* (a failed assertion leaves the test without stopping it) */
+        while (kill(pid, SIGINT) == 0) usleep(200);
+        _exit(0);
+    }
     return s;
+}
+
+/* waits (up to 20 s) until process pid sleeps in the kernel function wchan (a FIFO's open:
+ * wait_for_partner), so that a signal lands in that wait */
+static void wait_in(pid_t pid, const char *wchan) {
+    char path[64], buf[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+    for (const double end = now() + 20; now() < end && strcmp(buf, wchan) != 0; usleep(10000)) {
+        FILE *f = fopen(path, "r");
+        buf[0] = 0;
+        if (f && !fgets(buf, sizeof buf, f)) buf[0] = 0;
+        if (f) fclose(f);
+    }
 }
 
 static void stop(pid_t s) {
@@ -333,7 +347,7 @@ static void test_sigint_ends_fifo_load(void **state) {
     assert_int_equal(mkfifo(path, 0600), 0);
     size_t from = r.n;
     type(&r, ":load f.bp\n");
-    usleep(500000);
+    wait_in(r.pid, "wait_for_partner");
     kill(r.pid, SIGINT);
     const int said = wait_for(&r, from, "error: cannot open f.bp: Interrupted system call", 20);
     drain(&r, 300, 5);
@@ -359,7 +373,7 @@ static void test_sigint_ends_fifo_data(void **state) {
     assert_int_equal(mkfifo(path, 0600), 0);
     char *args[] = {"train", "net.bp", "--data", "d", NULL};
     run(&r, args);
-    usleep(500000);
+    wait_in(r.pid, "wait_for_partner");
     kill(r.pid, SIGINT);
     const int gone = read_until_gone(&r, 65536, 20);
     drain(&r, 300, 5);
